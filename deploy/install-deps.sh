@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every build, run and test dependency of semper from Debian 12's packages.
+# Idempotent: packages already present are not downloaded again.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config git
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
+  libssl-dev libpqxx-dev libpq-dev libspdlog-dev libfmt-dev libabsl-dev
+  libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
+  # test
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # run
+  openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: run as root (it calls apt-get)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps.sh: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,433 @@
+// Container validation, sealing, opening and receipts.
+#include "common/container/container.h"
+
+#include <set>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/container/vat.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+
+namespace semper {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Status Missing(std::string_view field) { return InvalidField(field, "is required"); }
+
+bool IsCurrency(std::string_view c) {
+  return c.size() == 3 && std::all_of(c.begin(), c.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+}
+
+absl::Status CheckMoney(std::string_view field, const v1::Money& money, bool positive) {
+  if (!IsCurrency(money.currency())) {
+    return InvalidField(StrCat(field, ".currency"), "must be an ISO 4217 code such as EUR");
+  }
+  if (positive ? money.minor_units() <= 0 : money.minor_units() < 0) {
+    return InvalidField(StrCat(field, ".minor_units"), positive ? "must be positive" : "must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLaw(std::string_view field, std::string_view law) {
+  if (law.empty()) return Missing(field);
+  if (law != "EU" && !IsCountryCode(law)) {
+    return InvalidField(field, "must be an ISO 3166-1 alpha-2 country code or \"EU\"");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTimestamp(std::string_view field, const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return Missing(field);
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds || t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 || t.nanos() > 999999999) {
+    return InvalidField(field, "is not a valid time");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckParty(std::string_view field, const v1::Party& party) {
+  if (party.name().empty()) return Missing(StrCat(field, ".name"));
+  if (!party.country().empty() && !IsCountryCode(party.country())) {
+    return InvalidField(StrCat(field, ".country"), "must be an ISO 3166-1 alpha-2 code");
+  }
+  if (party.kind() == v1::CUSTOMER_KIND_ENTERPRISE && party.vat_reference().empty()) {
+    return InvalidField(StrCat(field, ".vat_reference"), "is required for an enterprise");
+  }
+  if (!party.vat_reference().empty()) {
+    SEMPER_RETURN_IF_ERROR(ValidateVatReference(party.vat_reference(), StrCat(field, ".vat_reference")));
+  }
+  if (!party.certificate().empty()) {
+    auto cert = Certificate::FromDer(party.certificate());
+    if (!cert.ok()) return InvalidField(StrCat(field, ".certificate"), "is not a DER certificate");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckItems(std::string_view field,
+                        const google::protobuf::RepeatedPtrField<v1::LineItem>& items) {
+  for (int i = 0; i < items.size(); ++i) {
+    std::string f = StrCat(field, "[", i, "]");
+    if (items[i].description().empty()) return Missing(StrCat(f, ".description"));
+    if (items[i].quantity() <= 0) return InvalidField(StrCat(f, ".quantity"), "must be positive");
+    SEMPER_RETURN_IF_ERROR(CheckMoney(StrCat(f, ".unit_price"), items[i].unit_price(), false));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTemplate(const v1::Template& t, const std::set<std::string>& element_ids) {
+  switch (t.kind_case()) {
+    case v1::Template::kOffer: {
+      const auto& o = t.offer();
+      if (o.offer_id().empty()) return Missing("template.offer.offer_id");
+      SEMPER_RETURN_IF_ERROR(CheckItems("template.offer.items", o.items()));
+      return CheckMoney("template.offer.total", o.total(), true);
+    }
+    case v1::Template::kOrder: {
+      const auto& o = t.order();
+      if (o.order_id().empty()) return Missing("template.order.order_id");
+      SEMPER_RETURN_IF_ERROR(CheckParty("template.order.buyer", o.buyer()));
+      SEMPER_RETURN_IF_ERROR(CheckParty("template.order.seller", o.seller()));
+      if (o.customer_kind() == v1::CUSTOMER_KIND_UNSPECIFIED) {
+        return InvalidField("template.order.customer_kind", "must be INDIVIDUAL or ENTERPRISE");
+      }
+      SEMPER_RETURN_IF_ERROR(CheckLaw("template.order.applicable_law", o.applicable_law()));
+      if (o.customer_kind() == v1::CUSTOMER_KIND_ENTERPRISE && o.vat_reference().empty()) {
+        return InvalidField("template.order.vat_reference", "is required when the customer is an enterprise");
+      }
+      if (!o.vat_reference().empty()) {
+        SEMPER_RETURN_IF_ERROR(ValidateVatReference(o.vat_reference(), "template.order.vat_reference"));
+      }
+      SEMPER_RETURN_IF_ERROR(CheckItems("template.order.items", o.items()));
+      return CheckMoney("template.order.amount", o.amount(), true);
+    }
+    case v1::Template::kReceipt: {
+      const auto& r = t.receipt();
+      if (r.received_container_id().empty()) return Missing("template.receipt.received_container_id");
+      if (r.content_digest().algorithm() != v1::HASH_ALGORITHM_SHA256 ||
+          r.content_digest().value().size() != 32) {
+        return InvalidField("template.receipt.content_digest", "must be a SHA-256 digest (32 bytes)");
+      }
+      return CheckTimestamp("template.receipt.received_at", r.received_at());
+    }
+    case v1::Template::kContract: {
+      const auto& c = t.contract();
+      if (c.title().empty()) return Missing("template.contract.title");
+      if (c.signers_size() < 2) return InvalidField("template.contract.signers", "needs at least two signers");
+      for (int i = 0; i < c.signers_size(); ++i) {
+        SEMPER_RETURN_IF_ERROR(CheckParty(StrCat("template.contract.signers[", i, "]"), c.signers(i)));
+      }
+      SEMPER_RETURN_IF_ERROR(CheckLaw("template.contract.applicable_law", c.applicable_law()));
+      SEMPER_RETURN_IF_ERROR(CheckTimestamp("template.contract.deadline", c.deadline()));
+      if (!element_ids.count(c.text_element_id())) {
+        return InvalidField("template.contract.text_element_id", "names no element of this container");
+      }
+      return absl::OkStatus();
+    }
+    case v1::Template::kAgreement: {
+      const auto& a = t.agreement();
+      SEMPER_RETURN_IF_ERROR(CheckMoney("template.agreement.overall_limit", a.overall_limit(), true));
+      SEMPER_RETURN_IF_ERROR(CheckMoney("template.agreement.per_transaction_limit", a.per_transaction_limit(), true));
+      if (a.overall_limit().currency() != a.per_transaction_limit().currency()) {
+        return InvalidField("template.agreement.per_transaction_limit.currency", "must equal the overall limit's currency");
+      }
+      if (a.per_transaction_limit().minor_units() > a.overall_limit().minor_units()) {
+        return InvalidField("template.agreement.per_transaction_limit", "must not exceed the overall limit");
+      }
+      SEMPER_RETURN_IF_ERROR(CheckTimestamp("template.agreement.valid_from", a.valid_from()));
+      SEMPER_RETURN_IF_ERROR(CheckTimestamp("template.agreement.valid_until", a.valid_until()));
+      if (TimeUtil::TimestampToNanoseconds(a.valid_until()) <= TimeUtil::TimestampToNanoseconds(a.valid_from())) {
+        return InvalidField("template.agreement.valid_until", "must be later than valid_from");
+      }
+      return CheckLaw("template.agreement.applicable_law", a.applicable_law());
+    }
+    case v1::Template::kDisputeClaim: {
+      const auto& d = t.dispute_claim();
+      if (d.claim_id().empty()) return Missing("template.dispute_claim.claim_id");
+      if (d.subject_reference().empty()) return Missing("template.dispute_claim.subject_reference");
+      if (d.claim().empty()) return Missing("template.dispute_claim.claim");
+      SEMPER_RETURN_IF_ERROR(CheckParty("template.dispute_claim.claimant", d.claimant()));
+      SEMPER_RETURN_IF_ERROR(CheckParty("template.dispute_claim.respondent", d.respondent()));
+      for (const auto& id : d.evidence_element_ids()) {
+        if (!element_ids.count(id)) {
+          return InvalidField("template.dispute_claim.evidence_element_ids", StrCat("'", id, "' names no element"));
+        }
+      }
+      if (d.has_amount_claimed()) {
+        SEMPER_RETURN_IF_ERROR(CheckMoney("template.dispute_claim.amount_claimed", d.amount_claimed(), true));
+      }
+      return absl::OkStatus();
+    }
+    case v1::Template::kVerdict: {
+      const auto& v = t.verdict();
+      if (v.claim_id().empty()) return Missing("template.verdict.claim_id");
+      if (v.outcome() == v1::Verdict::OUTCOME_UNSPECIFIED) return Missing("template.verdict.outcome");
+      if (v.reasoning().empty()) return Missing("template.verdict.reasoning");
+      return absl::OkStatus();
+    }
+    case v1::Template::KIND_NOT_SET:
+      return Missing("template");
+  }
+  return Missing("template");
+}
+
+absl::Status AttributeMissing(std::string_view attribute, std::string_view why) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING,
+                   StrCat("security attribute ", attribute, " does not hold: ", why),
+                   {{"attribute", attribute}});
+}
+
+v1::Party PartyFromCertificate(const Certificate& cert) {
+  v1::Party party;
+  party.set_name(cert.SubjectAttribute("CN").value_or(cert.Subject()));
+  party.set_country(cert.SubjectAttribute("C").value_or(""));
+  party.set_certificate(cert.Der());
+  return party;
+}
+
+}  // namespace
+
+v1::ContainerContent NewContainerContent(absl::Time now) {
+  v1::ContainerContent content;
+  content.set_id(RandomId());
+  *content.mutable_created() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  return content;
+}
+
+std::string SerializeDeterministic(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+absl::Status ValidateContainerContent(const v1::ContainerContent& content) {
+  if (content.id().empty() || content.id().size() > 128) {
+    return InvalidField("id", "must be 1 to 128 characters");
+  }
+  SEMPER_RETURN_IF_ERROR(CheckTimestamp("created", content.created()));
+  if (content.has_sender()) SEMPER_RETURN_IF_ERROR(CheckParty("sender", content.sender()));
+  for (int i = 0; i < content.recipients_size(); ++i) {
+    SEMPER_RETURN_IF_ERROR(CheckParty(StrCat("recipients[", i, "]"), content.recipients(i)));
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < content.elements_size(); ++i) {
+    const v1::Element& e = content.elements(i);
+    std::string f = StrCat("elements[", i, "]");
+    if (e.id().empty()) return Missing(StrCat(f, ".id"));
+    if (!ids.insert(e.id()).second) return InvalidField(StrCat(f, ".id"), StrCat("'", e.id(), "' is used twice"));
+    switch (e.kind_case()) {
+      case v1::Element::kSignedDocument:
+        if (e.signed_document().document().empty()) return Missing(StrCat(f, ".signed_document.document"));
+        if (e.signed_document().signature().empty()) return Missing(StrCat(f, ".signed_document.signature"));
+        if (e.signed_document().media_type().empty()) return Missing(StrCat(f, ".signed_document.media_type"));
+        break;
+      case v1::Element::kInformation:
+        if (e.information().media_type().empty()) return Missing(StrCat(f, ".information.media_type"));
+        break;
+      case v1::Element::kPayment:
+        if (e.payment().instrument().empty()) return Missing(StrCat(f, ".payment.instrument"));
+        if (e.payment().reference().empty()) return Missing(StrCat(f, ".payment.reference"));
+        SEMPER_RETURN_IF_ERROR(CheckMoney(StrCat(f, ".payment.amount"), e.payment().amount(), true));
+        break;
+      case v1::Element::KIND_NOT_SET:
+        return InvalidField(f, "must be a signed document, information or a payment");
+    }
+  }
+  return CheckTemplate(content.template_(), ids);
+}
+
+absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
+                                         const SealOptions& options) {
+  SEMPER_RETURN_IF_ERROR(ValidateContainerContent(content));
+  const v1::SecurityAttributes& req = content.requested();
+  if ((req.integrity() || req.non_repudiation_of_origin()) && options.signers.empty()) {
+    return InvalidField("signers", "integrity and non-repudiation of origin need a signer");
+  }
+  if (req.confidentiality() && options.recipients.empty()) {
+    return InvalidField("recipients", "confidentiality needs at least one recipient certificate");
+  }
+  if (req.time_stamped()) {
+    return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
+                     "time-stamped containers need semper-tsa, which this library does not call yet");
+  }
+  if (req.non_repudiation_of_origin()) {
+    for (const auto& s : options.signers) {
+      auto ku = s.certificate.key_usage();
+      if (!ku.has_value() || (*ku & kKuNonRepudiation) == 0) {
+        return AttributeMissing("non_repudiation_of_origin",
+                                StrCat("signer \"", s.certificate.Subject(),
+                                       "\" has no nonRepudiation key usage (use the signature certificate)"));
+      }
+    }
+  }
+
+  v1::SignedContainer signed_container;
+  signed_container.set_content(SerializeDeterministic(content));
+  for (const auto& s : options.signers) {
+    SEMPER_ASSIGN_OR_RETURN(std::string sig, CmsSignDetached(signed_container.content(), s.key,
+                                                              s.certificate, s.chain));
+    signed_container.add_signatures(std::move(sig));
+  }
+  v1::SealedContainer sealed;
+  if (req.confidentiality()) {
+    SEMPER_ASSIGN_OR_RETURN(std::string enveloped,
+                            CmsEncrypt(SerializeDeterministic(signed_container), options.recipients));
+    sealed.set_enveloped(std::move(enveloped));
+  } else {
+    *sealed.mutable_signed_() = std::move(signed_container);
+  }
+  return sealed;
+}
+
+absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const OpenOptions& options) {
+  if (options.trust == nullptr) return InvalidField("trust", "a trust store is required");
+  OpenedContainer opened;
+  v1::SignedContainer signed_container;
+  switch (sealed.body_case()) {
+    case v1::SealedContainer::kEnveloped: {
+      if (sealed.enveloped().size() > options.max_bytes) {
+        return InvalidField("enveloped", StrCat("is larger than ", options.max_bytes, " bytes"));
+      }
+      if (options.decryption_key == nullptr || options.decryption_certificate == nullptr) {
+        return MakeError(absl::StatusCode::kFailedPrecondition, v1::DECRYPTION_FAILED,
+                         "the container is encrypted and no decryption key was given");
+      }
+      SEMPER_ASSIGN_OR_RETURN(std::string plain, CmsDecrypt(sealed.enveloped(), *options.decryption_key,
+                                                            *options.decryption_certificate));
+      if (!signed_container.ParseFromString(plain)) {
+        return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                         "the decrypted container is not a SignedContainer");
+      }
+      opened.holds.set_confidentiality(true);
+      break;
+    }
+    case v1::SealedContainer::kSigned:
+      signed_container = sealed.signed_();
+      break;
+    case v1::SealedContainer::BODY_NOT_SET:
+      return Missing("body");
+  }
+  if (signed_container.content().size() > options.max_bytes) {
+    return InvalidField("content", StrCat("is larger than ", options.max_bytes, " bytes"));
+  }
+  opened.content_bytes = signed_container.content();
+  if (!opened.content.ParseFromString(opened.content_bytes)) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     "container content is not a serialized ContainerContent");
+  }
+  SEMPER_RETURN_IF_ERROR(ValidateContainerContent(opened.content));
+
+  bool nro = !signed_container.signatures().empty();
+  for (int i = 0; i < signed_container.signatures_size(); ++i) {
+    auto signers = CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes,
+                                     *options.trust, options.at, KeyPurpose::kAny);
+    if (!signers.ok()) return Annotate(signers.status(), StrCat("origin signature ", i));
+    for (CmsSigner& s : *signers) {
+      auto ku = s.certificate.key_usage();
+      if (!ku.has_value() || (*ku & kKuNonRepudiation) == 0) nro = false;
+      opened.origin_signers.push_back(std::move(s));
+    }
+  }
+  opened.holds.set_integrity(!opened.origin_signers.empty());
+  opened.holds.set_non_repudiation_of_origin(nro);
+
+  if (!opened.content.sender().certificate().empty()) {
+    bool found = false;
+    for (const auto& s : opened.origin_signers) {
+      if (s.certificate.Der() == opened.content.sender().certificate()) found = true;
+    }
+    if (!found) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                       "the container names a sender certificate that signed none of its signatures");
+    }
+  }
+
+  for (const v1::Element& e : opened.content.elements()) {
+    if (e.kind_case() != v1::Element::kSignedDocument) continue;
+    auto signers = CmsVerifyDetached(e.signed_document().signature(), e.signed_document().document(),
+                                     *options.trust, options.at, KeyPurpose::kAny);
+    if (!signers.ok()) return Annotate(signers.status(), StrCat("element '", e.id(), "'"));
+    opened.documents.push_back(CheckedDocument{e.id(), std::move(*signers)});
+  }
+
+  opened.receipt_requested = opened.content.requested().non_repudiation_of_receipt();
+  for (const v1::SecurityAttributes* want : {&opened.content.requested(), &options.required}) {
+    const char* who = want == &options.required ? "the receiver requires it" : "the sender requested it";
+    if (want->integrity() && !opened.holds.integrity()) return AttributeMissing("integrity", who);
+    if (want->non_repudiation_of_origin() && !opened.holds.non_repudiation_of_origin()) {
+      return AttributeMissing("non_repudiation_of_origin", who);
+    }
+    if (want->confidentiality() && !opened.holds.confidentiality()) {
+      return AttributeMissing("confidentiality", who);
+    }
+    if (want->time_stamped()) return AttributeMissing("time_stamped", "time-stamps are not checked yet");
+  }
+  if (options.required.non_repudiation_of_receipt()) {
+    return AttributeMissing("non_repudiation_of_receipt", "it holds only for a checked receipt");
+  }
+  return opened;
+}
+
+absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
+                                                const SignerIdentity& recipient,
+                                                std::string_view statement, absl::Time now,
+                                                const std::vector<Certificate>& encrypt_to) {
+  v1::ContainerContent content = NewContainerContent(now);
+  *content.mutable_sender() = PartyFromCertificate(recipient.certificate);
+  if (received.content.has_sender()) *content.add_recipients() = received.content.sender();
+  v1::Receipt* r = content.mutable_template_()->mutable_receipt();
+  r->set_received_container_id(received.content.id());
+  r->mutable_content_digest()->set_algorithm(v1::HASH_ALGORITHM_SHA256);
+  r->mutable_content_digest()->set_value(Sha256(received.content_bytes));
+  *r->mutable_received_at() = content.created();
+  r->set_statement(std::string(statement));
+  content.mutable_requested()->set_integrity(true);
+  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  content.mutable_requested()->set_confidentiality(!encrypt_to.empty());
+  SealOptions seal;
+  seal.signers.push_back(recipient);
+  seal.recipients = encrypt_to;
+  return Seal(content, seal);
+}
+
+absl::Status CheckReceipt(const OpenedContainer& original, const OpenedContainer& receipt) {
+  if (receipt.content.template_().kind_case() != v1::Template::kReceipt) {
+    return InvalidField("template", "the container is not a receipt");
+  }
+  const v1::Receipt& r = receipt.content.template_().receipt();
+  if (r.received_container_id() != original.content.id()) {
+    return InvalidField("template.receipt.received_container_id", "names another container");
+  }
+  if (r.content_digest().value() != Sha256(original.content_bytes)) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                     "the receipt acknowledges different content than was sent");
+  }
+  if (!receipt.holds.non_repudiation_of_origin()) {
+    return AttributeMissing("non_repudiation_of_receipt", "the receipt is not signed for non-repudiation");
+  }
+  std::set<std::string> named;
+  for (const auto& p : original.content.recipients()) {
+    if (!p.certificate().empty()) named.insert(p.certificate());
+  }
+  if (!named.empty()) {
+    bool by_recipient = false;
+    for (const auto& s : receipt.origin_signers) {
+      if (named.count(s.certificate.Der())) by_recipient = true;
+    }
+    if (!by_recipient) {
+      return AttributeMissing("non_repudiation_of_receipt", "the receipt is not signed by a named recipient");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace semper

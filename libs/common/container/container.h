@@ -1,0 +1,102 @@
+// The SEMPER container (semper.v1.ContainerContent / SealedContainer): build, seal (sign and/or
+// encrypt) and open (decrypt and verify, reporting which security attributes hold).
+//
+// Signatures cover the serialized ContainerContent bytes, which travel as bytes; Open() parses
+// those bytes and never re-encodes them before verification. All functions are thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/keys.h"
+#include "semper/v1/container.pb.h"
+
+namespace semper {
+
+// A key that signs, with its certificate and the chain up to (not necessarily including) a root.
+struct SignerIdentity {
+  PrivateKey key;
+  Certificate certificate;
+  std::vector<Certificate> chain;
+};
+
+// Content with a fresh random id and `now` as creation time; the caller fills in the rest.
+v1::ContainerContent NewContainerContent(absl::Time now);
+
+// Checks the content: element ids unique and set, each element and the template well formed
+// (amounts positive, currencies and countries well formed, VAT references valid, references to
+// elements resolvable). INVALID_FIELD names the field.
+absl::Status ValidateContainerContent(const v1::ContainerContent& content);
+
+// Deterministic protobuf serialization (the bytes that get signed).
+std::string SerializeDeterministic(const google::protobuf::Message& message);
+
+struct SealOptions {
+  // Origin signers. Needed when integrity or non-repudiation of origin is requested; for the
+  // latter each signer's certificate must have the nonRepudiation key usage.
+  std::vector<SignerIdentity> signers;
+  // Recipients to encrypt to; needed when confidentiality is requested.
+  std::vector<Certificate> recipients;
+};
+
+// Validates, serializes, signs and (when requested) encrypts. The requested attributes are read
+// from content.requested(); every one of them must be achievable with `options`.
+absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
+                                         const SealOptions& options);
+
+struct OpenOptions {
+  // Trust anchors for every signature. Required.
+  const TrustStore* trust = nullptr;
+  // The time at which signer certificates are validated (usually now; for evidence, the time a
+  // time-stamp proves).
+  absl::Time at = absl::Now();
+  // Needed when the container is encrypted.
+  const PrivateKey* decryption_key = nullptr;
+  const Certificate* decryption_certificate = nullptr;
+  // Attributes the receiver insists on, beyond those the sender requested.
+  v1::SecurityAttributes required;
+  // Containers larger than this are refused before parsing.
+  size_t max_bytes = 32 << 20;
+};
+
+struct CheckedDocument {
+  std::string element_id;
+  std::vector<CmsSigner> signers;
+};
+
+struct OpenedContainer {
+  v1::ContainerContent content;
+  // The exact bytes the origin signatures cover.
+  std::string content_bytes;
+  std::vector<CmsSigner> origin_signers;
+  // Every signed_document element, with its verified signers.
+  std::vector<CheckedDocument> documents;
+  // The attributes that hold for this container. non_repudiation_of_receipt holds only once a
+  // receipt has been checked (CheckReceipt); time_stamped is not yet produced by this library.
+  v1::SecurityAttributes holds;
+  // The sender asked the recipient for a signed receipt.
+  bool receipt_requested = false;
+};
+
+// Decrypts (if enveloped) and verifies. Any signature present that does not verify, any signer
+// not trusted at `options.at`, or any requested/required attribute that does not hold is an
+// error: tampering is never reported as a mere attribute.
+absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const OpenOptions& options);
+
+// Non-repudiation of receipt: the recipient signs a Receipt container naming the digest of the
+// exact content it received. Optionally encrypted back to the sender.
+absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
+                                                const SignerIdentity& recipient,
+                                                std::string_view statement, absl::Time now,
+                                                const std::vector<Certificate>& encrypt_to = {});
+
+// Checks that `receipt` (already opened) is a receipt for `original`: the right container id and
+// content digest, signed for non-repudiation by one of the original's named recipients (when the
+// original names recipients by certificate).
+absl::Status CheckReceipt(const OpenedContainer& original, const OpenedContainer& receipt);
+
+}  // namespace semper

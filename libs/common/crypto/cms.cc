@@ -1,0 +1,211 @@
+// CMS SignedData and EnvelopedData through OpenSSL's CMS API.
+#include "common/crypto/cms.h"
+
+#include <openssl/cms.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+
+#include <ctime>
+
+#include "common/base/strings.h"
+#include "common/base/status.h"
+#include "common/crypto/ossl.h"
+
+namespace semper {
+namespace {
+
+const EVP_MD* DigestMd(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::kSha256:
+      return EVP_sha256();
+    case HashAlgorithm::kSha384:
+      return EVP_sha384();
+    case HashAlgorithm::kSha512:
+      return EVP_sha512();
+  }
+  return EVP_sha256();
+}
+
+absl::StatusOr<ossl::CmsPtr> ParseCms(std::string_view der, int expected_type_nid) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  ossl::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+  if (!cms || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                       "not a DER CMS ContentInfo");
+  }
+  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != expected_type_nid) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     StrCat("CMS content type is not ", OBJ_nid2ln(expected_type_nid)));
+  }
+  return cms;
+}
+
+std::string ToDer(CMS_ContentInfo* cms) {
+  unsigned char* out = nullptr;
+  int len = i2d_CMS_ContentInfo(cms, &out);
+  std::string der(reinterpret_cast<char*>(out), len > 0 ? static_cast<size_t>(len) : 0);
+  OPENSSL_free(out);
+  return der;
+}
+
+std::optional<absl::Time> SigningTime(CMS_SignerInfo* si) {
+  int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+  if (idx < 0) return std::nullopt;
+  ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(CMS_signed_get_attr(si, idx), 0);
+  if (value == nullptr) return std::nullopt;
+  const ASN1_TIME* t = nullptr;
+  if (value->type == V_ASN1_UTCTIME) t = value->value.utctime;
+  if (value->type == V_ASN1_GENERALIZEDTIME) t = value->value.generalizedtime;
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return absl::FromTimeT(timegm(&tm));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const PrivateKey& key,
+                                            const Certificate& signer,
+                                            const std::vector<Certificate>& chain,
+                                            const CmsSignOptions& options) {
+  if (X509_check_private_key(signer.x509(), key.evp()) != 1) {
+    ossl::DrainErrors();
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
+                     "the signing key does not match the signer certificate");
+  }
+  if (key.type() == KeyType::kEd25519) {
+    // RFC 8419 EdDSA in CMS arrived in OpenSSL 3.2; Debian 12 ships 3.0, whose CMS cannot do it.
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                     "CMS signatures with Ed25519 keys are not supported by this OpenSSL (3.0); "
+                     "use an ECDSA P-256 or RSA key for documents");
+  }
+  const unsigned flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+  ossl::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+  if (!cms) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS_sign");
+  const EVP_MD* md = DigestMd(options.digest);
+  CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.x509(), key.evp(), md,
+                                       flags | CMS_KEY_PARAM);
+  if (si == nullptr) {
+    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS_add1_signer");
+  }
+  if (key.type() == KeyType::kRsa) {
+    EVP_PKEY_CTX* pctx = CMS_SignerInfo_get0_pkey_ctx(si);
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1) {
+      return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "PSS setup");
+    }
+  }
+  for (const Certificate& c : chain) CMS_add1_cert(cms.get(), c.x509());
+  auto in = ossl::ReadBio(content);
+  if (CMS_final(cms.get(), in.get(), nullptr, flags) != 1) {
+    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS signing failed");
+  }
+  return ToDer(cms.get());
+}
+
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
+                                                         std::string_view content,
+                                                         const TrustStore& trust, absl::Time at,
+                                                         KeyPurpose purpose) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseCms(cms_der, NID_pkcs7_signed));
+  ASN1_OCTET_STRING** econtent = CMS_get0_content(cms.get());
+  if (econtent != nullptr && *econtent != nullptr) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     "CMS signature is not detached: it embeds content");
+  }
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  if (sk_CMS_SignerInfo_num(infos) < 1) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     "CMS SignedData has no signer");
+  }
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    X509_ALGOR* dig = nullptr;
+    CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(infos, i), nullptr, nullptr, &dig, nullptr);
+    const ASN1_OBJECT* obj = nullptr;
+    X509_ALGOR_get0(&obj, nullptr, nullptr, dig);
+    int nid = OBJ_obj2nid(obj);
+    if (nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                       StrCat("CMS digest algorithm ", OBJ_nid2sn(nid),
+                                    " is not accepted; use SHA-256, SHA-384 or SHA-512"));
+    }
+  }
+
+  // Signatures first (CMS_verify), paths after, each at the caller's time and purpose.
+  ossl::X509StorePtr unused_store(X509_STORE_new());
+  auto data = ossl::ReadBio(content);
+  if (CMS_verify(cms.get(), nullptr, unused_store.get(), data.get(), nullptr,
+                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                       "CMS signature does not verify over the given content");
+  }
+  ossl::X509StackPtr embedded(CMS_get1_certs(cms.get()));
+  std::vector<Certificate> intermediates;
+  for (int i = 0; i < sk_X509_num(embedded.get()); ++i) {
+    intermediates.push_back(Certificate::FromX509(sk_X509_value(embedded.get(), i)));
+  }
+  std::vector<CmsSigner> signers;
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, i);
+    X509* signer_x509 = nullptr;
+    CMS_SignerInfo_get0_algs(si, nullptr, &signer_x509, nullptr, nullptr);
+    if (signer_x509 == nullptr) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                       "CMS signer certificate is not included");
+    }
+    Certificate cert = Certificate::FromX509(signer_x509);
+    SEMPER_ASSIGN_OR_RETURN(auto path, trust.VerifyPath(cert, intermediates, at, purpose));
+    signers.push_back(CmsSigner{cert, std::move(path), SigningTime(si)});
+  }
+  return signers;
+}
+
+absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
+                                       const std::vector<Certificate>& recipients) {
+  if (recipients.empty()) return InvalidField("recipients", "at least one recipient is needed");
+  const unsigned flags = CMS_BINARY | CMS_PARTIAL;
+  auto in = ossl::ReadBio(plaintext);
+  ossl::CmsPtr cms(CMS_encrypt(nullptr, in.get(), EVP_aes_256_cbc(), flags));
+  if (!cms) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS_encrypt");
+  for (const Certificate& r : recipients) {
+    SEMPER_ASSIGN_OR_RETURN(PublicKey key, r.public_key());
+    if (key.type() == KeyType::kEd25519) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                       StrCat("recipient \"", r.Subject(),
+                                    "\" has an Ed25519 key, which cannot receive encrypted data"));
+    }
+    CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms.get(), r.x509(), flags | CMS_KEY_PARAM);
+    if (ri == nullptr) {
+      return ossl::Error(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                         StrCat("cannot encrypt to \"", r.Subject(), "\""));
+    }
+    if (key.type() == KeyType::kRsa) {
+      EVP_PKEY_CTX* pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+      if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1) {
+        return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "OAEP setup");
+      }
+    }
+  }
+  if (CMS_final(cms.get(), in.get(), nullptr, flags) != 1) {
+    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS encryption failed");
+  }
+  return ToDer(cms.get());
+}
+
+absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,
+                                       const Certificate& cert) {
+  if (X509_check_private_key(cert.x509(), key.evp()) != 1) {
+    ossl::DrainErrors();
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
+                     "the decryption key does not match the recipient certificate");
+  }
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseCms(enveloped_der, NID_pkcs7_enveloped));
+  auto out = ossl::WriteBio();
+  if (CMS_decrypt(cms.get(), key.evp(), cert.x509(), nullptr, out.get(), CMS_BINARY) != 1) {
+    ossl::DrainErrors();
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::DECRYPTION_FAILED,
+                     "cannot decrypt: not addressed to this certificate, or damaged");
+  }
+  return ossl::BioContents(out.get());
+}
+
+}  // namespace semper

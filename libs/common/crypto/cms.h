@@ -1,0 +1,57 @@
+// CMS (RFC 5652): detached SignedData over exact bytes, and EnvelopedData to certificates.
+// Pure functions over immutable inputs; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/keys.h"
+
+namespace semper {
+
+struct CmsSignOptions {
+  // Digest of the content and signed attributes.
+  HashAlgorithm digest = HashAlgorithm::kSha256;
+};
+
+// DER SignedData, detached (no eContent), binary (no line-ending canonicalisation), over exactly
+// `content`, with the signer's certificate and `chain` embedded and a signingTime attribute.
+// RSA keys sign with RSASSA-PSS. Ed25519 keys are refused (UNSUPPORTED_ALGORITHM): OpenSSL 3.0,
+// which Debian 12 ships, has no EdDSA in CMS (RFC 8419 support came with 3.2).
+absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const PrivateKey& key,
+                                            const Certificate& signer,
+                                            const std::vector<Certificate>& chain,
+                                            const CmsSignOptions& options = {});
+
+struct CmsSigner {
+  Certificate certificate;
+  // The validated path, signer first, trust anchor last.
+  std::vector<Certificate> path;
+  // The signingTime attribute: the signer's own claim, not proof (a time-stamp is proof).
+  std::optional<absl::Time> claimed_signing_time;
+};
+
+// Verifies detached SignedData over `content`: every SignerInfo's signature (SHA-2 digests only),
+// and every signer's certificate path through `trust` as it stood at `at`, for `purpose`.
+// Fails with SIGNATURE_INVALID, CERTIFICATE_UNTRUSTED or MALFORMED_INPUT; never partly succeeds.
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
+                                                         std::string_view content,
+                                                         const TrustStore& trust, absl::Time at,
+                                                         KeyPurpose purpose);
+
+// DER EnvelopedData (AES-256-CBC content encryption) readable by each recipient certificate:
+// ECDH key agreement for P-256 keys, RSA-OAEP for RSA keys. Ed25519 keys cannot receive.
+absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
+                                       const std::vector<Certificate>& recipients);
+
+// Decrypts EnvelopedData for the recipient `cert` holding `key`.
+absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,
+                                       const Certificate& cert);
+
+}  // namespace semper

@@ -1,0 +1,158 @@
+// CMS SignedData (detached) and EnvelopedData: round trips and failures.
+#include "common/crypto/cms.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_pki.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::LeafSpec;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TestPki;
+
+const TestPki& Pki() {
+  static const TestPki* pki = new TestPki();
+  return *pki;
+}
+
+class CmsSignTest : public ::testing::TestWithParam<KeyType> {};
+
+TEST_P(CmsSignTest, SignVerifyDetached) {
+  LeafSpec spec;
+  spec.key_type = GetParam();
+  spec.common_name = "Signer";
+  auto signer = Pki().Issue(spec);
+  std::string content("exact bytes\r\nwith CRLF and \0 NUL", 32);
+  auto sig = CmsSignDetached(content, signer.key, signer.certificate, signer.chain);
+  ASSERT_THAT(sig, IsOk());
+  auto signers = CmsVerifyDetached(*sig, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(signers, IsOk());
+  ASSERT_EQ(signers->size(), 1u);
+  EXPECT_EQ((*signers)[0].certificate.Der(), signer.certificate.Der());
+  EXPECT_EQ((*signers)[0].path.size(), 3u);
+  ASSERT_TRUE((*signers)[0].claimed_signing_time.has_value());
+  EXPECT_LT(absl::AbsDuration(*(*signers)[0].claimed_signing_time - absl::Now()), absl::Minutes(1));
+
+  std::string tampered = content;
+  tampered[0] ^= 1;
+  EXPECT_THAT(CmsVerifyDetached(*sig, tampered, Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // Line endings are part of the signed bytes: no canonicalisation.
+  std::string lf = content;
+  lf.erase(lf.find('\r'), 1);
+  EXPECT_THAT(CmsVerifyDetached(*sig, lf, Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+}
+
+INSTANTIATE_TEST_SUITE_P(CmsCapableTypes, CmsSignTest,
+                         ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
+
+TEST(CmsTest, Ed25519SignerRefusedClearly) {
+  LeafSpec spec;
+  spec.key_type = KeyType::kEd25519;
+  auto ed = Pki().Issue(spec);
+  EXPECT_THAT(CmsSignDetached("x", ed.key, ed.certificate, ed.chain),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+}
+
+TEST(CmsTest, UntrustedSignerFails) {
+  TestPki other(KeyType::kEcP256, "Other");
+  auto mallory = other.Issue("Mallory", kKuNonRepudiation);
+  auto sig = CmsSignDetached("x", mallory.key, mallory.certificate, mallory.chain);
+  ASSERT_THAT(sig, IsOk());
+  EXPECT_THAT(CmsVerifyDetached(*sig, "x", Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+}
+
+TEST(CmsTest, ExpiredSignerFailsNowButPassesAtSigningTime) {
+  LeafSpec spec;
+  spec.not_before = absl::Now() - absl::Hours(2);
+  spec.not_after = absl::Now() + absl::Minutes(30);
+  auto signer = Pki().Issue(spec);
+  auto sig = CmsSignDetached("contract", signer.key, signer.certificate, signer.chain);
+  ASSERT_THAT(sig, IsOk());
+  EXPECT_THAT(CmsVerifyDetached(*sig, "contract", Pki().trust(), absl::Now() + absl::Hours(1), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  EXPECT_THAT(CmsVerifyDetached(*sig, "contract", Pki().trust(), absl::Now(), KeyPurpose::kAny), IsOk());
+}
+
+TEST(CmsTest, KeyUsageChecked) {
+  auto auth = Pki().Issue("Auth Only", kKuDigitalSignature);
+  auto sig = CmsSignDetached("x", auth.key, auth.certificate, auth.chain);
+  ASSERT_THAT(sig, IsOk());
+  EXPECT_THAT(CmsVerifyDetached(*sig, "x", Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+}
+
+TEST(CmsTest, WrongKeyForCertificateRefused) {
+  auto a = Pki().Issue("A", kKuNonRepudiation);
+  auto b = Pki().Issue("B", kKuNonRepudiation);
+  EXPECT_THAT(CmsSignDetached("x", b.key, a.certificate, a.chain),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
+}
+
+TEST(CmsTest, GarbageAndTruncatedRefused) {
+  auto s = Pki().Issue("S", kKuNonRepudiation);
+  auto sig = CmsSignDetached("x", s.key, s.certificate, s.chain);
+  ASSERT_THAT(sig, IsOk());
+  EXPECT_THAT(CmsVerifyDetached(sig->substr(0, sig->size() - 10), "x", Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsVerifyDetached("garbage", "x", Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsVerifyDetached("", "x", Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // A flipped byte in the signature value (near the end of the DER).
+  std::string bad = *sig;
+  bad[bad.size() - 5] ^= 0x40;
+  EXPECT_THAT(CmsVerifyDetached(bad, "x", Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(CmsTest, EnvelopedRoundTripEcAndRsa) {
+  LeafSpec ec_spec;
+  ec_spec.key_usage = kKuKeyAgreement | kKuDigitalSignature;
+  auto ec = Pki().Issue(ec_spec);
+  LeafSpec rsa_spec;
+  rsa_spec.key_type = KeyType::kRsa;
+  rsa_spec.key_usage = kKuKeyEncipherment | kKuDigitalSignature;
+  auto rsa = Pki().Issue(rsa_spec);
+  std::string secret = "access code 1234-5678";
+  auto env = CmsEncrypt(secret, {ec.certificate, rsa.certificate});
+  ASSERT_THAT(env, IsOk());
+  EXPECT_EQ(env->find(secret), std::string::npos);
+  auto a = CmsDecrypt(*env, ec.key, ec.certificate);
+  ASSERT_THAT(a, IsOk());
+  EXPECT_EQ(*a, secret);
+  auto b = CmsDecrypt(*env, rsa.key, rsa.certificate);
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(*b, secret);
+}
+
+TEST(CmsTest, NonRecipientCannotDecrypt) {
+  auto alice = Pki().Issue("Alice", kKuKeyAgreement);
+  auto eve = Pki().Issue("Eve", kKuKeyAgreement);
+  auto env = CmsEncrypt("for alice", {alice.certificate});
+  ASSERT_THAT(env, IsOk());
+  EXPECT_THAT(CmsDecrypt(*env, eve.key, eve.certificate),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::DECRYPTION_FAILED));
+  EXPECT_THAT(CmsDecrypt(*env, eve.key, alice.certificate),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
+  EXPECT_THAT(CmsDecrypt("junk", alice.key, alice.certificate), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(CmsTest, Ed25519RecipientRefused) {
+  LeafSpec spec;
+  spec.key_type = KeyType::kEd25519;
+  auto ed = Pki().Issue(spec);
+  EXPECT_THAT(CmsEncrypt("x", {ed.certificate}),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  EXPECT_THAT(CmsEncrypt("x", {}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace semper

@@ -1,0 +1,48 @@
+// SHA-2 through EVP_Q_digest.
+#include "common/crypto/digest.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <openssl/evp.h>
+
+namespace semper {
+
+size_t DigestSize(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::kSha256:
+      return 32;
+    case HashAlgorithm::kSha384:
+      return 48;
+    case HashAlgorithm::kSha512:
+      return 64;
+  }
+  return 0;
+}
+
+std::string_view HashName(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::kSha256:
+      return "SHA256";
+    case HashAlgorithm::kSha384:
+      return "SHA384";
+    case HashAlgorithm::kSha512:
+      return "SHA512";
+  }
+  return "SHA256";
+}
+
+std::string ComputeDigest(HashAlgorithm algorithm, std::string_view data) {
+  std::string out(DigestSize(algorithm), '\0');
+  size_t len = 0;
+  if (EVP_Q_digest(nullptr, std::string(HashName(algorithm)).c_str(), nullptr, data.data(),
+                   data.size(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
+      len != out.size()) {
+    // SHA-2 is always present in OpenSSL 3's default provider; its absence is a broken install.
+    std::fputs("semper: SHA-2 digest unavailable\n", stderr);
+    std::abort();
+  }
+  return out;
+}
+
+}  // namespace semper

@@ -1,0 +1,190 @@
+// Key generation, PEM/DER encoding and encrypted PKCS#8 through OpenSSL 3 EVP.
+#include "common/crypto/keys.h"
+
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+
+#include "common/base/strings.h"
+#include "common/base/status.h"
+#include "common/crypto/ossl.h"
+
+namespace semper {
+namespace {
+
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
+  return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
+}
+
+absl::Status Malformed(std::string_view what) {
+  return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, what);
+}
+
+int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
+  const auto* secret = static_cast<const SecretData*>(u);
+  if (secret == nullptr || secret->empty() || secret->size() > static_cast<size_t>(size)) return -1;
+  std::copy(secret->Reveal().begin(), secret->Reveal().end(), buf);
+  return static_cast<int>(secret->size());
+}
+
+}  // namespace
+
+std::string_view KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kEcP256:
+      return "EC-P256";
+    case KeyType::kEd25519:
+      return "Ed25519";
+    case KeyType::kRsa:
+      return "RSA";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
+  if (key == nullptr) return Malformed("no key");
+  if (EVP_PKEY_is_a(key, "ED25519")) return KeyType::kEd25519;
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {0};
+    size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &len) == 1 &&
+        std::string_view(group) == "prime256v1") {
+      return KeyType::kEcP256;
+    }
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                     StrCat("EC curve ", group, " is not accepted; use P-256"));
+  }
+  if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS")) {
+    int bits = EVP_PKEY_get_bits(key);
+    if (bits < 2048) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                       StrCat("RSA key of ", bits, " bits is too short; use 2048 or more"));
+    }
+    return KeyType::kRsa;
+  }
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                   StrCat("key type ", EVP_PKEY_get0_type_name(key),
+                                " is not accepted; use ECDSA P-256, Ed25519 or RSA"));
+}
+
+absl::StatusOr<PublicKey> PublicKey::FromEvp(EVP_PKEY* key) {
+  SEMPER_ASSIGN_OR_RETURN(KeyType type, ClassifyKey(key));
+  EVP_PKEY_up_ref(key);
+  return PublicKey(Share(key), type);
+}
+
+absl::StatusOr<PublicKey> PublicKey::FromDer(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  ossl::EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!key || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return Malformed("not a DER SubjectPublicKeyInfo");
+  }
+  return FromEvp(key.get());
+}
+
+absl::StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {
+  auto bio = ossl::ReadBio(pem);
+  ossl::EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return Malformed("not a PEM public key");
+  return FromEvp(key.get());
+}
+
+std::string PublicKey::Der() const {
+  unsigned char* out = nullptr;
+  int len = i2d_PUBKEY(key_.get(), &out);
+  std::string der(reinterpret_cast<char*>(out), len > 0 ? static_cast<size_t>(len) : 0);
+  OPENSSL_free(out);
+  return der;
+}
+
+std::string PublicKey::Pem() const {
+  auto bio = ossl::WriteBio();
+  PEM_write_bio_PUBKEY(bio.get(), key_.get());
+  return ossl::BioContents(bio.get());
+}
+
+bool PublicKey::Equals(const PublicKey& other) const {
+  return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
+}
+
+absl::StatusOr<PrivateKey> PrivateKey::Generate(KeyType type, int rsa_bits) {
+  EVP_PKEY* key = nullptr;
+  switch (type) {
+    case KeyType::kEcP256:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
+    case KeyType::kEd25519:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+      break;
+    case KeyType::kRsa:
+      if (rsa_bits < 2048 || rsa_bits > 8192) {
+        return InvalidField("rsa_bits", "must be between 2048 and 8192");
+      }
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(rsa_bits));
+      break;
+  }
+  if (key == nullptr) {
+    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "key generation failed");
+  }
+  return PrivateKey(Share(key), type);
+}
+
+absl::StatusOr<PrivateKey> PrivateKey::FromPem(std::string_view pem, const SecretData& passphrase,
+                                               bool allow_unencrypted) {
+  const bool encrypted = pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
+  if (!encrypted && !allow_unencrypted) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     "private key is not an encrypted PKCS#8 PEM (BEGIN ENCRYPTED PRIVATE KEY)");
+  }
+  if (encrypted && passphrase.empty()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
+                     "private key is encrypted and no passphrase was given");
+  }
+  auto bio = ossl::ReadBio(pem);
+  ossl::EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
+                                               const_cast<SecretData*>(&passphrase)));
+  if (!key) {
+    ossl::DrainErrors();
+    if (encrypted) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
+                       "cannot decrypt the private key: wrong passphrase or damaged file");
+    }
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     "not a PEM private key");
+  }
+  SEMPER_ASSIGN_OR_RETURN(KeyType type, ClassifyKey(key.get()));
+  return PrivateKey(Share(key.release()), type);
+}
+
+absl::StatusOr<std::string> PrivateKey::ToEncryptedPem(const SecretData& passphrase) const {
+  if (passphrase.size() < 8) {
+    return InvalidField("passphrase", "must be at least 8 characters");
+  }
+  auto bio = ossl::WriteBio();
+  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), EVP_aes_256_cbc(), nullptr, 0,
+                                    PassphraseCallback,
+                                    const_cast<SecretData*>(&passphrase)) != 1) {
+    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "encrypting key failed");
+  }
+  return ossl::BioContents(bio.get());
+}
+
+SecretData PrivateKey::ToUnencryptedPemSecret() const {
+  auto bio = ossl::WriteBio();
+  PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  std::string pem = ossl::BioContents(bio.get());
+  SecretData secret(pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  return secret;
+}
+
+PublicKey PrivateKey::public_key() const {
+  // A public-only copy, so that code holding a PublicKey never holds private material.
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key_.get(), &der);
+  std::string bytes(reinterpret_cast<char*>(der), len > 0 ? static_cast<size_t>(len) : 0);
+  OPENSSL_free(der);
+  return *PublicKey::FromDer(bytes);
+}
+
+}  // namespace semper

@@ -1,0 +1,57 @@
+// RAII owners for OpenSSL handles and helpers to turn OpenSSL's error queue into a Status.
+// Internal to libs/common; other code uses the typed wrappers (PrivateKey, Certificate, ...).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "absl/status/status.h"
+#include "semper/v1/errors.pb.h"
+
+namespace semper::ossl {
+
+template <auto Fn>
+struct FnDeleter {
+  template <typename T>
+  void operator()(T* p) const {
+    Fn(p);
+  }
+};
+
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, FnDeleter<EVP_PKEY_free>>;
+using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, FnDeleter<EVP_PKEY_CTX_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, FnDeleter<EVP_MD_CTX_free>>;
+using BioPtr = std::unique_ptr<BIO, FnDeleter<BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, FnDeleter<X509_free>>;
+using X509StorePtr = std::unique_ptr<X509_STORE, FnDeleter<X509_STORE_free>>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FnDeleter<X509_STORE_CTX_free>>;
+using X509NamePtr = std::unique_ptr<X509_NAME, FnDeleter<X509_NAME_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, FnDeleter<X509_EXTENSION_free>>;
+using CmsPtr = std::unique_ptr<CMS_ContentInfo, FnDeleter<CMS_ContentInfo_free>>;
+using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, FnDeleter<ASN1_OBJECT_free>>;
+using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, FnDeleter<ASN1_OCTET_STRING_free>>;
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, FnDeleter<ASN1_INTEGER_free>>;
+using BignumPtr = std::unique_ptr<BIGNUM, FnDeleter<BN_free>>;
+
+inline void FreeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), FnDeleter<FreeX509Stack>>;
+
+// Drains OpenSSL's thread-local error queue into one line ("reason; reason").
+std::string DrainErrors();
+
+// A status whose message is `what` followed by the drained OpenSSL errors.
+absl::Status Error(absl::StatusCode code, v1::ErrorReason reason, std::string_view what);
+
+// A read-only memory BIO over `data` (which must outlive the BIO).
+BioPtr ReadBio(std::string_view data);
+BioPtr WriteBio();
+std::string BioContents(BIO* bio);
+
+}  // namespace semper::ossl

@@ -1,0 +1,141 @@
+// Connection pool and transaction runner.
+#include "common/db/pool.h"
+
+#include <thread>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/random.h"
+#include "common/db/errors.h"
+
+namespace semper::db {
+
+absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::New(PoolOptions options) {
+  if (options.conninfo.empty()) return InvalidField("database.url", "is required");
+  if (options.size < 1 || options.size > 512) {
+    return InvalidField("database.pool_size", "must be between 1 and 512");
+  }
+  return std::unique_ptr<ConnectionPool>(new ConnectionPool(std::move(options)));
+}
+
+ConnectionPool::ConnectionPool(PoolOptions options)
+    : options_(std::move(options)),
+      conns_(static_cast<size_t>(options_.size)),
+      in_use_(static_cast<size_t>(options_.size), false) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+ConnectionPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_), slot_(other.slot_), conn_(other.conn_), broken_(other.broken_) {
+  other.pool_ = nullptr;
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (pool_ != nullptr) pool_->Release(slot_, broken_);
+}
+
+void ConnectionPool::Release(int slot, bool broken) {
+  if (broken) conns_[static_cast<size_t>(slot)].reset();
+  absl::MutexLock lock(&mu_);
+  in_use_[static_cast<size_t>(slot)] = false;
+}
+
+absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
+  int slot = -1;
+  {
+    absl::MutexLock lock(&mu_);
+    auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (bool used : in_use_) {
+        if (!used) return true;
+      }
+      return false;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&free_slot), options_.acquire_timeout)) {
+      return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                       StrCat("all ", options_.size, " database connections are busy"));
+    }
+    // Prefer a slot with an open connection.
+    for (size_t i = 0; i < in_use_.size(); ++i) {
+      if (!in_use_[i] && (slot < 0 || conns_[i] != nullptr)) slot = static_cast<int>(i);
+      if (slot >= 0 && conns_[static_cast<size_t>(slot)] != nullptr) break;
+    }
+    in_use_[static_cast<size_t>(slot)] = true;
+  }
+  auto& conn = conns_[static_cast<size_t>(slot)];
+  if (conn != nullptr && !conn->is_open()) conn.reset();
+  if (conn == nullptr) {
+    try {
+      conn = std::make_unique<pqxx::connection>(options_.conninfo);
+      {
+        pqxx::nontransaction setup(*conn);
+        setup.exec0("SET application_name = " + setup.quote(options_.application_name));
+      }
+      for (const PreparedStatement& s : options_.statements) conn->prepare(s.name, s.sql);
+    } catch (const std::exception& e) {
+      conn.reset();
+      Release(slot, true);
+      return StatusFromException(e, "connecting to the database");
+    }
+  }
+  return Lease(this, slot, conn.get());
+}
+
+absl::Status ConnectionPool::Transact(const std::function<absl::Status(pqxx::work&)>& body,
+                                      const TransactOptions& options) {
+  absl::Status last;
+  for (int attempt = 1; attempt <= std::max(1, options.max_attempts); ++attempt) {
+    if (attempt > 1) {
+      // Jittered backoff so that colliding transactions do not collide again.
+      unsigned char r = static_cast<unsigned char>(RandomBytes(1)[0]);
+      std::this_thread::sleep_for(std::chrono::microseconds(500 * attempt + 20 * r));
+    }
+    SEMPER_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    bool committing = false;
+    try {
+      pqxx::work tx(*lease);
+      switch (options.isolation) {
+        case Isolation::kReadCommitted:
+          break;
+        case Isolation::kRepeatableRead:
+          tx.exec0("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+          break;
+        case Isolation::kSerializable:
+          tx.exec0("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+          break;
+      }
+      absl::Status s = body(tx);
+      if (!s.ok()) {
+        tx.abort();
+        return s;
+      }
+      committing = true;
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const pqxx::in_doubt_error& e) {
+      lease.MarkBroken();
+      return StatusFromException(e, "committing");
+    } catch (const pqxx::broken_connection& e) {
+      lease.MarkBroken();
+      last = StatusFromException(e, committing ? "committing" : "running a transaction");
+      if (committing) return last;
+    } catch (const std::exception& e) {
+      if (!IsRetryable(e)) return StatusFromException(e, "running a transaction");
+      last = StatusFromException(e, "running a transaction");
+    }
+  }
+  return last;
+}
+
+absl::Status ConnectionPool::Ping() {
+  SEMPER_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  try {
+    pqxx::nontransaction tx(*lease);
+    tx.exec1("SELECT 1");
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    lease.MarkBroken();
+    return StatusFromException(e, "pinging the database");
+  }
+}
+
+}  // namespace semper::db

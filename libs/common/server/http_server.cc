@@ -1,0 +1,74 @@
+// cpp-httplib listener with health, readiness and metrics routes and request metrics.
+#include "common/server/http_server.h"
+
+#include <set>
+
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+
+namespace semper {
+
+HttpServer::HttpServer(Options options, std::shared_ptr<spdlog::logger> logger,
+                       std::shared_ptr<Metrics> metrics, std::function<absl::Status()> readiness)
+    : options_(std::move(options)), logger_(std::move(logger)), metrics_(std::move(metrics)),
+      readiness_(std::move(readiness)) {
+  server_.set_payload_max_length(options_.max_body_bytes);
+  server_.set_read_timeout(10, 0);
+  server_.set_write_timeout(10, 0);
+  server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    absl::Status ready = readiness_ ? readiness_() : absl::OkStatus();
+    if (ready.ok()) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content(StrCat("not ready: ", ready.message(), "\n"), "text/plain");
+    }
+  });
+  server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
+  });
+  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    // Label by route only for the fixed routes, so that random paths cannot explode the series.
+    static const std::set<std::string> kKnown = {"/healthz", "/readyz", "/metrics"};
+    std::string path = req.matches.empty() && !kKnown.count(req.path) ? "other" : req.path;
+    metrics_->AddCounter("semper_http_requests_total", "HTTP requests, by path and status",
+                         {{"path", path}, {"status", StrCat(res.status)}});
+  });
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Get(const std::string& path, httplib::Server::Handler handler) {
+  server_.Get(path, std::move(handler));
+}
+
+void HttpServer::Post(const std::string& path, httplib::Server::Handler handler) {
+  server_.Post(path, std::move(handler));
+}
+
+absl::StatusOr<int> HttpServer::Start() {
+  if (options_.port == 0) {
+    port_ = server_.bind_to_any_port(options_.host);
+  } else {
+    port_ = server_.bind_to_port(options_.host, options_.port) ? options_.port : -1;
+  }
+  if (port_ <= 0) {
+    return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                     StrCat("cannot listen for HTTP on ", options_.host, ":", options_.port));
+  }
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  return port_;
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    server_.stop();
+    thread_.join();
+  }
+}
+
+}  // namespace semper

@@ -1,0 +1,26 @@
+// The gRPC server interceptor every daemon installs: request ids, access log, metrics, and the
+// rule that INTERNAL/UNKNOWN errors reach clients without their internal detail.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/support/server_interceptor.h>
+#include <spdlog/logger.h>
+
+#include "common/server/metrics.h"
+
+namespace semper {
+
+// Metadata key of the request id. A client may send one (1..64 characters of [A-Za-z0-9._-]);
+// otherwise the server makes one. Either way it is echoed in the response's initial metadata,
+// and handlers find it in ServerContext::client_metadata().
+inline constexpr char kRequestIdKey[] = "x-request-id";
+
+// The request id of a call, as the interceptor established it.
+std::string RequestIdOf(const grpc::ServerContextBase& context);
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewObservingInterceptorFactory(
+    std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics);
+
+}  // namespace semper

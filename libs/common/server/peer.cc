@@ -1,0 +1,83 @@
+// Client identity and roles from the TLS auth context.
+#include "common/server/peer.h"
+
+#include <grpc/grpc_security_constants.h>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/oids.h"
+
+namespace semper {
+namespace {
+
+constexpr std::pair<Role, std::string_view> kRoleNames[] = {
+    {Role::kAdministrator, "administrator"},
+    {Role::kRegistrationOfficer, "registration-officer"},
+    {Role::kSubscriber, "subscriber"},
+    {Role::kPseudonymHolder, "pseudonym-holder"},
+    {Role::kService, "service"},
+};
+
+}  // namespace
+
+std::string_view RoleName(Role role) {
+  for (const auto& [r, name] : kRoleNames) {
+    if (r == role) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (const auto& [r, n] : kRoleNames) {
+    if (n == name) return r;
+  }
+  return std::nullopt;
+}
+
+std::string EncodeRolesExtension(const std::vector<Role>& roles) {
+  std::vector<std::string> names;
+  for (Role r : roles) names.emplace_back(RoleName(r));
+  return EncodeUtf8StringSequence(names);
+}
+
+absl::StatusOr<std::set<Role>> RolesOf(const Certificate& cert) {
+  std::set<Role> roles;
+  auto value = cert.ExtensionValue(oids::kRolesExtension);
+  if (!value.has_value()) return roles;
+  SEMPER_ASSIGN_OR_RETURN(auto names, DecodeUtf8StringSequence(*value));
+  for (const auto& n : names) {
+    if (auto r = ParseRole(n)) roles.insert(*r);
+  }
+  return roles;
+}
+
+absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context) {
+  Peer peer;
+  peer.address = context.peer();
+  auto auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return peer;
+  auto pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.empty()) return peer;
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert,
+                          Certificate::FromPem(std::string_view(pems.front().data(), pems.front().size())));
+  SEMPER_ASSIGN_OR_RETURN(peer.roles, RolesOf(cert));
+  peer.certificate = std::move(cert);
+  return peer;
+}
+
+absl::Status RequireAnyRole(const Peer& peer, std::initializer_list<Role> roles) {
+  if (!peer.authenticated()) {
+    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                     "this call needs a client certificate (mutual TLS)");
+  }
+  std::string wanted;
+  for (Role r : roles) {
+    if (peer.Has(r)) return absl::OkStatus();
+    StrAppend(&wanted, wanted.empty() ? "" : " or ", RoleName(r));
+  }
+  return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                   StrCat("this call needs the role ", wanted, "; the certificate of \"",
+                          peer.subject(), "\" does not grant it"));
+}
+
+}  // namespace semper

@@ -1,0 +1,53 @@
+// Who is calling: the client certificate that mutual TLS verified, and the suite roles it
+// carries in the roles extension (oids::kRolesExtension). Thread-safe (values only).
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/statusor.h"
+#include "common/crypto/certificate.h"
+
+namespace semper {
+
+enum class Role {
+  kAdministrator,
+  kRegistrationOfficer,
+  kSubscriber,
+  kPseudonymHolder,
+  kService,
+};
+
+std::string_view RoleName(Role role);  // "administrator", "registration-officer", ...
+std::optional<Role> ParseRole(std::string_view name);
+
+struct Peer {
+  // The transport address ("ipv4:127.0.0.1:5555").
+  std::string address;
+  // Set when the caller presented a certificate that the server's TLS layer verified.
+  std::optional<Certificate> certificate;
+  std::set<Role> roles;
+
+  bool authenticated() const { return certificate.has_value(); }
+  bool Has(Role role) const { return roles.count(role) != 0; }
+  std::string subject() const { return certificate ? certificate->Subject() : std::string(); }
+};
+
+// The extension value that grants `roles`, for the CA to put into certificates.
+std::string EncodeRolesExtension(const std::vector<Role>& roles);
+// Roles granted by a certificate; unknown role names are ignored, a damaged extension is an error.
+absl::StatusOr<std::set<Role>> RolesOf(const Certificate& cert);
+
+// Reads the verified client certificate (if any) from the call's auth context.
+absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context);
+
+// UNAUTHENTICATED without a certificate; PERMISSION_DENIED unless the peer has one of `roles`.
+absl::Status RequireAnyRole(const Peer& peer, std::initializer_list<Role> roles);
+
+}  // namespace semper

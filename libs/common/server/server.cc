@@ -1,0 +1,263 @@
+// gRPC + HTTP server lifecycle.
+#include "common/server/server.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/numbers.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/keys.h"
+#include "common/server/interceptors.h"
+
+namespace semper {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
+                     StrCat("config key '", key, "': cannot read ", path), {{"field", key}});
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return std::move(buf).str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
+  if (o.plaintext) return grpc::InsecureServerCredentials();
+  const TlsOptions& t = o.tls;
+  if (t.cert_file.empty()) return InvalidField("tls.cert_file", "is required unless grpc.plaintext = true");
+  if (t.key_file.empty()) return InvalidField("tls.key_file", "is required unless grpc.plaintext = true");
+  SEMPER_ASSIGN_OR_RETURN(std::string cert, ReadFile("tls.cert_file", t.cert_file));
+  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile("tls.key_file", t.key_file));
+  SecretData passphrase;
+  bool allow_unencrypted = t.key_passphrase_file.empty();
+  if (!allow_unencrypted) {
+    SEMPER_ASSIGN_OR_RETURN(passphrase, SecretData::FromFile(t.key_passphrase_file));
+  } else {
+    struct stat st;
+    if (::stat(t.key_file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("tls.key_file ", t.key_file, " is readable by other users; chmod 600 it"));
+    }
+  }
+  auto key = PrivateKey::FromPem(key_pem, passphrase, allow_unencrypted);
+  OPENSSL_cleanse(key_pem.data(), key_pem.size());
+  if (!key.ok()) return Annotate(key.status(), "tls.key_file");
+  SecretData plain = key->ToUnencryptedPemSecret();
+
+  grpc::SslServerCredentialsOptions ssl(
+      t.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (t.require_client_cert) {
+    if (t.client_ca_file.empty()) return InvalidField("tls.client_ca_file", "is required for mutual TLS");
+    SEMPER_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile("tls.client_ca_file", t.client_ca_file));
+  }
+  ssl.pem_key_cert_pairs.push_back({std::string(plain.Reveal()), cert});
+  auto creds = grpc::SslServerCredentials(ssl);
+  OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(), ssl.pem_key_cert_pairs[0].private_key.size());
+  return creds;
+}
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& key, const std::string& hp) {
+  auto colon = hp.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(AbslView(std::string_view(hp).substr(colon + 1)), &port) || port < 0 || port > 65535) {
+    return InvalidField(key, StrCat("'", hp, "' is not host:port"));
+  }
+  std::string host = hp.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_port) {
+  using T = ConfigType;
+  return {
+      {"grpc.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_grpc_port)), false, false, "gRPC host:port"},
+      {"grpc.plaintext", T::kBool, ConfigValue(false), false, false, "no TLS: local development only"},
+      {"grpc.max_message_bytes", T::kInt, ConfigValue(int64_t{32 << 20}), false, false, "", 1024, int64_t{1} << 30},
+      {"http.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_http_port)), false, false, "HTTP host:port (health, metrics); empty disables"},
+      {"http.max_body_bytes", T::kInt, ConfigValue(int64_t{1 << 20}), false, false, "", 1024, int64_t{1} << 30},
+      {"tls.cert_file", T::kString, std::nullopt, false, false, "server certificate chain (PEM)"},
+      {"tls.key_file", T::kString, std::nullopt, false, false, "server private key (PEM)"},
+      {"tls.key_passphrase_file", T::kString, std::nullopt, false, false, "file holding the key's passphrase"},
+      {"tls.client_ca_file", T::kString, std::nullopt, false, false, "CA certificates for client certificates (PEM)"},
+      {"tls.require_client_cert", T::kBool, ConfigValue(true), false, false, "mutual TLS"},
+      {"log.format", T::kString, ConfigValue(std::string("text")), false, false, "text or json"},
+      {"log.level", T::kString, ConfigValue(std::string("info")), false, false, "trace..critical"},
+      {"shutdown.grace", T::kDuration, ConfigValue(absl::Seconds(10)), false, false, "time in-flight calls get at shutdown"},
+  };
+}
+
+absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std::string name) {
+  ServerOptions o;
+  o.name = name;
+  o.grpc_listen = config.GetString("grpc.listen");
+  SEMPER_RETURN_IF_ERROR(SplitHostPort("grpc.listen", o.grpc_listen).status());
+  o.http_listen = config.GetString("http.listen");
+  if (!o.http_listen.empty()) SEMPER_RETURN_IF_ERROR(SplitHostPort("http.listen", o.http_listen).status());
+  o.plaintext = config.GetBool("grpc.plaintext");
+  o.max_message_bytes = static_cast<int>(config.GetInt("grpc.max_message_bytes"));
+  o.max_http_body_bytes = static_cast<size_t>(config.GetInt("http.max_body_bytes"));
+  o.tls.cert_file = config.GetString("tls.cert_file");
+  o.tls.key_file = config.GetString("tls.key_file");
+  o.tls.key_passphrase_file = config.GetString("tls.key_passphrase_file");
+  o.tls.client_ca_file = config.GetString("tls.client_ca_file");
+  o.tls.require_client_cert = config.GetBool("tls.require_client_cert");
+  o.shutdown_grace = config.GetDuration("shutdown.grace");
+  SEMPER_ASSIGN_OR_RETURN(LogFormat format, ParseLogFormat(config.GetString("log.format")));
+  SEMPER_ASSIGN_OR_RETURN(auto level, ParseLogLevel(config.GetString("log.level")));
+  o.logger = MakeLogger(name, format, level);
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    ServerOptions options, const std::vector<grpc::Service*>& services,
+    std::function<absl::Status()> readiness, const std::function<void(HttpServer&)>& http_routes) {
+  if (!options.logger) options.logger = MakeLogger(options.name, LogFormat::kText, spdlog::level::info);
+  if (!options.metrics) options.metrics = std::make_shared<Metrics>();
+  std::unique_ptr<Server> server(new Server(std::move(options)));
+  Server& s = *server;
+  s.readiness_ = std::move(readiness);
+  auto& log = s.options_.logger;
+
+  SEMPER_ASSIGN_OR_RETURN(auto creds, Credentials(s.options_));
+  if (s.options_.plaintext) {
+    LogEvent(log, spdlog::level::warn, "insecure")
+        .With("message", "gRPC listens WITHOUT TLS (grpc.plaintext = true): for local development only; "
+                         "never expose this port");
+  }
+  SEMPER_RETURN_IF_ERROR(SplitHostPort("grpc.listen", s.options_.grpc_listen).status());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(s.options_.grpc_listen, creds, &s.grpc_port_);
+  builder.SetMaxReceiveMessageSize(s.options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(s.options_.max_message_bytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewObservingInterceptorFactory(log, s.options_.metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  s.grpc_ = builder.BuildAndStart();
+  if (!s.grpc_ || s.grpc_port_ <= 0) {
+    return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                     StrCat("cannot listen for gRPC on ", s.options_.grpc_listen,
+                            " (port in use, or bad TLS files)"));
+  }
+  s.grpc_->GetHealthCheckService()->SetServingStatus(false);
+
+  if (!s.options_.http_listen.empty()) {
+    SEMPER_ASSIGN_OR_RETURN(auto hp, SplitHostPort("http.listen", s.options_.http_listen));
+    HttpServer::Options ho;
+    ho.host = hp.first;
+    ho.port = hp.second;
+    ho.max_body_bytes = s.options_.max_http_body_bytes;
+    s.http_ = std::make_unique<HttpServer>(ho, log, s.options_.metrics,
+                                           [&s] { return s.CurrentReadiness(); });
+    if (http_routes) http_routes(*s.http_);
+    auto port = s.http_->Start();
+    if (!port.ok()) {
+      s.grpc_->Shutdown();
+      return port.status();
+    }
+  }
+  s.PollReadiness();  // first result before anyone asks
+  s.poller_ = std::thread([&s] {
+    absl::MutexLock lock(&s.mu_);
+    while (!s.stopping_) {
+      s.mu_.AwaitWithTimeout(absl::Condition(&s.stopping_), s.options_.readiness_interval);
+      if (s.stopping_) break;
+      s.mu_.Unlock();
+      s.PollReadiness();
+      s.mu_.Lock();
+    }
+  });
+  LogEvent(log, spdlog::level::info, "listening")
+      .With("grpc_port", s.grpc_port_)
+      .With("http_port", s.http_port())
+      .With("tls", s.options_.plaintext ? "off" : (s.options_.tls.require_client_cert ? "mutual" : "server"));
+  return server;
+}
+
+void Server::PollReadiness() {
+  absl::Status ready = readiness_ ? readiness_() : absl::OkStatus();
+  bool changed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    changed = ready.ok() != ready_.ok();
+    ready_ = ready;
+    grpc_->GetHealthCheckService()->SetServingStatus(ready.ok());
+  }
+  options_.metrics->SetGauge("semper_ready", "1 when the daemon is ready to serve", {}, ready.ok() ? 1 : 0);
+  if (changed) {
+    LogEvent(options_.logger, ready.ok() ? spdlog::level::info : spdlog::level::warn, "readiness")
+        .With("ready", ready.ok() ? "true" : "false")
+        .With("reason", std::string(ready.message()));
+  }
+}
+
+absl::Status Server::CurrentReadiness() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("shutting down");
+  return ready_;
+}
+
+void Server::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    if (grpc_) grpc_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  if (poller_.joinable()) poller_.join();
+  LogEvent(options_.logger, spdlog::level::info, "shutting_down")
+      .With("grace_ms", absl::ToInt64Milliseconds(options_.shutdown_grace));
+  if (grpc_) {
+    grpc_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.shutdown_grace));
+    grpc_->Wait();
+  }
+  if (http_) http_->Stop();
+  LogEvent(options_.logger, spdlog::level::info, "stopped");
+  options_.logger->flush();
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int Server::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  LogEvent(options_.logger, spdlog::level::info, "signal").With("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  Shutdown();
+  return sig;
+}
+
+}  // namespace semper

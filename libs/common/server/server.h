@@ -1,0 +1,95 @@
+// Server: what every daemon's main() runs. Owns the gRPC server (TLS or mutual TLS), the standard
+// health service, reflection, the observing interceptor, the HTTP listener (/healthz, /readyz,
+// /metrics), a readiness poller, and clean shutdown. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/server.h>
+#include <spdlog/logger.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/base/config.h"
+#include "common/server/http_server.h"
+#include "common/server/metrics.h"
+
+namespace semper {
+
+struct TlsOptions {
+  std::string cert_file;             // server certificate chain, PEM
+  std::string key_file;              // server key, PEM (encrypted PKCS#8 with key_passphrase_file)
+  std::string key_passphrase_file;   // empty: the key file is unencrypted (must be mode 0600)
+  std::string client_ca_file;        // roots that client certificates must chain to
+  bool require_client_cert = true;   // mutual TLS
+};
+
+struct ServerOptions {
+  std::string name = "semper";              // daemon name, for logs
+  std::string grpc_listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  std::string http_listen = "127.0.0.1:0";  // empty: no HTTP listener
+  // Plaintext gRPC, for local development only; logged loudly.
+  bool plaintext = false;
+  TlsOptions tls;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  absl::Duration readiness_interval = absl::Seconds(2);
+  int max_message_bytes = 32 << 20;
+  size_t max_http_body_bytes = 1 << 20;
+  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<Metrics> metrics;  // made if null
+};
+
+// Config keys shared by every daemon (grpc.*, http.*, tls.*, log.*, shutdown.grace).
+std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_port);
+absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std::string name);
+
+class Server {
+ public:
+  // Starts listening. `services` must outlive the Server. `readiness` is polled every
+  // readiness_interval; its result drives the gRPC health status and /readyz.
+  // `http_routes` adds daemon-specific HTTP routes before the listener starts.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      ServerOptions options, const std::vector<grpc::Service*>& services,
+      std::function<absl::Status()> readiness = nullptr,
+      const std::function<void(HttpServer&)>& http_routes = nullptr);
+  ~Server();
+
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_ ? http_->port() : 0; }
+  Metrics& metrics() { return *options_.metrics; }
+
+  // Marks the server not serving, stops accepting calls, lets in-flight calls finish within
+  // shutdown_grace (then cancels them), and stops the HTTP listener. Idempotent.
+  void Shutdown();
+
+  // Blocks SIGTERM and SIGINT for the calling thread and every thread it starts later; call it
+  // first thing in main(), so that RunUntilSignal() can receive them with sigwait.
+  static void BlockTerminationSignals();
+  // Waits for SIGTERM or SIGINT, then shuts down. Returns the signal number.
+  int RunUntilSignal();
+
+ private:
+  explicit Server(ServerOptions options) : options_(std::move(options)) {}
+  void PollReadiness();
+  absl::Status CurrentReadiness();
+
+  ServerOptions options_;
+  std::function<absl::Status()> readiness_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<HttpServer> http_;
+  int grpc_port_ = 0;
+  std::thread poller_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status ready_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("starting");
+};
+
+}  // namespace semper

@@ -1,0 +1,149 @@
+// initdb/pg_ctl driven test cluster.
+#include "tests/support/postgres.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/random.h"
+
+namespace semper::testing {
+namespace {
+
+std::string FindBindir() {
+  if (const char* env = std::getenv("SEMPER_PG_BINDIR")) return env;
+  std::string best;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+    std::string bin = entry.path().string() + "/bin";
+    if (std::filesystem::exists(bin + "/initdb") && bin > best) best = bin;
+  }
+  return best;
+}
+
+absl::Status Failed(const std::string& what, const CommandResult& r) {
+  return absl::UnavailableError(StrCat("test PostgreSQL: ", what, " failed: ", r.Describe()));
+}
+
+}  // namespace
+
+std::vector<std::string> TestPostgres::AsPostgres(std::vector<std::string> argv) const {
+  if (geteuid() != 0) return argv;
+  std::vector<std::string> out = {"runuser", "-u", "postgres", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
+  std::unique_ptr<TestPostgres> pg(new TestPostgres());
+  pg->bindir_ = FindBindir();
+  if (pg->bindir_.empty()) {
+    return absl::UnavailableError(
+        "test PostgreSQL: no initdb under /usr/lib/postgresql/*/bin (install postgresql-15, "
+        "or set SEMPER_PG_BINDIR)");
+  }
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/semper-pg-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return absl::UnavailableError("test PostgreSQL: mkdtemp failed");
+  pg->dir_ = tmpl;
+  if (geteuid() == 0) {
+    passwd* pw = getpwnam("postgres");
+    if (pw == nullptr) return absl::UnavailableError("test PostgreSQL: running as root but there is no postgres user");
+    if (chown(pg->dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return absl::UnavailableError("test PostgreSQL: chown of the data directory failed");
+    }
+  }
+  auto r = Run(pg->AsPostgres({pg->bindir_ + "/initdb", "-D", pg->dir_ + "/data", "-U", "postgres",
+                               "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}));
+  if (r.exit_code != 0) return Failed("initdb", r);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    pg->port_ = FreePort();
+    absl::Status started = pg->StartAgain();
+    if (started.ok()) return pg;
+    if (attempt == 2) return started;
+  }
+  return absl::UnavailableError("unreachable");
+}
+
+absl::Status TestPostgres::StartAgain() {
+  std::string opts = StrCat("-c listen_addresses=127.0.0.1 -p ", port_, " -c unix_socket_directories=",
+                            dir_, " -c fsync=on -c max_connections=300 -c shared_buffers=64MB");
+  auto r = Run(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w",
+                           "-t", "60", "-o", opts, "start"}));
+  if (r.exit_code != 0) {
+    auto log = Run({"tail", "-n", "20", dir_ + "/server.log"});
+    return absl::UnavailableError(StrCat("test PostgreSQL: pg_ctl start failed: ", r.Describe(), log.out));
+  }
+  running_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status TestPostgres::Stop() {
+  if (!running_) return absl::OkStatus();
+  auto r = Run(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}));
+  if (r.exit_code != 0) return Failed("pg_ctl stop", r);
+  running_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status TestPostgres::Restart() {
+  SEMPER_RETURN_IF_ERROR(Stop());
+  return StartAgain();
+}
+
+TestPostgres::~TestPostgres() {
+  if (running_) {
+    Run(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}));
+  }
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+}
+
+std::string TestPostgres::ConnInfo(const std::string& database) const {
+  return StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=", database,
+                " connect_timeout=5");
+}
+
+absl::StatusOr<std::string> TestPostgres::Query(const std::string& database, const std::string& sql) const {
+  auto r = Run({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", ConnInfo(database), "-c", sql});
+  if (r.exit_code != 0) return Failed("psql", r);
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+absl::StatusOr<std::string> TestPostgres::CreateDatabase() {
+  std::string name = "t_" + RandomId().substr(0, 16);
+  SEMPER_RETURN_IF_ERROR(Query("postgres", "CREATE DATABASE " + name).status());
+  return ConnInfo(name);
+}
+
+TestPostgres* SharedPostgres() {
+  static TestPostgres* instance = [] () -> TestPostgres* {
+    auto pg = TestPostgres::Start();
+    if (!pg.ok()) {
+      std::cerr << pg.status().message() << std::endl;
+      return nullptr;
+    }
+    // Stopped when the test binary exits.
+    static std::unique_ptr<TestPostgres> owner = std::move(*pg);
+    return owner.get();
+  }();
+  return instance;
+}
+
+void PostgresTest::SetUp() {
+  ASSERT_NE(SharedPostgres(), nullptr) << "the test PostgreSQL cluster could not start (see above)";
+  auto db = SharedPostgres()->CreateDatabase();
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  conninfo_ = *db;
+}
+
+}  // namespace semper::testing

@@ -1,0 +1,57 @@
+// A private PostgreSQL cluster for a test run: initdb into a temporary directory, a free port on
+// 127.0.0.1, fsync on; stopped and removed at the end. Tests that need it fail (never skip) when
+// it cannot start. As root, the cluster runs as the "postgres" user, which PostgreSQL requires.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "absl/status/statusor.h"
+#include "tests/support/subprocess.h"
+
+namespace semper::testing {
+
+class TestPostgres {
+ public:
+  static absl::StatusOr<std::unique_ptr<TestPostgres>> Start();
+  ~TestPostgres();
+
+  int port() const { return port_; }
+  // libpq connection string for a database of this cluster.
+  std::string ConnInfo(const std::string& database = "postgres") const;
+  // A new empty database with a unique name; returns its connection string.
+  absl::StatusOr<std::string> CreateDatabase();
+  // Stops the server (fast shutdown) and starts it again on the same port.
+  absl::Status Restart();
+  absl::Status Stop();
+  absl::Status StartAgain();
+  // psql -c, for assertions that read the database directly.
+  absl::StatusOr<std::string> Query(const std::string& database, const std::string& sql) const;
+
+ private:
+  TestPostgres() = default;
+  std::vector<std::string> AsPostgres(std::vector<std::string> argv) const;
+  std::string bindir_;
+  std::string dir_;
+  int port_ = 0;
+  bool running_ = false;
+};
+
+// The cluster shared by every test of this binary, started on first use; null (with the
+// reason on stderr) if it cannot start.
+TestPostgres* SharedPostgres();
+
+// Fixture: each test gets a fresh database in the shared cluster (conninfo()).
+class PostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  const std::string& conninfo() const { return conninfo_; }
+  TestPostgres& postgres() { return *SharedPostgres(); }
+
+ private:
+  std::string conninfo_;
+};
+
+}  // namespace semper::testing
