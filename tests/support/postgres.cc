@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
       return absl::UnavailableError("test PostgreSQL: chown of the data directory failed");
     }
   }
-  auto r = Run(pg->AsPostgres({pg->bindir_ + "/initdb", "-D", pg->dir_ + "/data", "-U", "postgres",
+  auto r = RunCommand(pg->AsPostgres({pg->bindir_ + "/initdb", "-D", pg->dir_ + "/data", "-U", "postgres",
                                "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}));
   if (r.exit_code != 0) return Failed("initdb", r);
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -75,10 +75,10 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
 absl::Status TestPostgres::StartAgain() {
   std::string opts = StrCat("-c listen_addresses=127.0.0.1 -p ", port_, " -c unix_socket_directories=",
                             dir_, " -c fsync=on -c max_connections=300 -c shared_buffers=64MB");
-  auto r = Run(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w",
+  auto r = RunCommand(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w",
                            "-t", "60", "-o", opts, "start"}));
   if (r.exit_code != 0) {
-    auto log = Run({"tail", "-n", "20", dir_ + "/server.log"});
+    auto log = RunCommand({"tail", "-n", "20", dir_ + "/server.log"});
     return absl::UnavailableError(StrCat("test PostgreSQL: pg_ctl start failed: ", r.Describe(), log.out));
   }
   running_ = true;
@@ -87,7 +87,7 @@ absl::Status TestPostgres::StartAgain() {
 
 absl::Status TestPostgres::Stop() {
   if (!running_) return absl::OkStatus();
-  auto r = Run(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}));
+  auto r = RunCommand(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}));
   if (r.exit_code != 0) return Failed("pg_ctl stop", r);
   running_ = false;
   return absl::OkStatus();
@@ -100,7 +100,7 @@ absl::Status TestPostgres::Restart() {
 
 TestPostgres::~TestPostgres() {
   if (running_) {
-    Run(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}));
+    RunCommand(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}));
   }
   std::error_code ec;
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
@@ -112,7 +112,7 @@ std::string TestPostgres::ConnInfo(const std::string& database) const {
 }
 
 absl::StatusOr<std::string> TestPostgres::Query(const std::string& database, const std::string& sql) const {
-  auto r = Run({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", ConnInfo(database), "-c", sql});
+  auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", ConnInfo(database), "-c", sql});
   if (r.exit_code != 0) return Failed("psql", r);
   std::string out = r.out;
   while (!out.empty() && out.back() == '\n') out.pop_back();

@@ -40,7 +40,7 @@ std::string CommandResult::Describe() const {
   return "exit code " + std::to_string(exit_code) + "\n--- stdout\n" + out + "\n--- stderr\n" + err;
 }
 
-CommandResult Run(const std::vector<std::string>& argv, const std::string& input) {
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input) {
   CommandResult result;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return result;

@@ -15,7 +15,7 @@ struct CommandResult {
 };
 
 // argv[0] is looked up in PATH. `input` is written to the command's stdin.
-CommandResult Run(const std::vector<std::string>& argv, const std::string& input = "");
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "");
 
 // A process started in the background; killed (SIGKILL) on destruction if still running.
 class ChildProcess {

@@ -1,0 +1,342 @@
+// Container: templates are validated; sealing and opening give the attributes asked for, and
+// every tampering is caught.
+#include "common/container/container.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "common/container/vat.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_pki.h"
+
+namespace semper {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using ::semper::testing::IsOk;
+using ::semper::testing::LeafSpec;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TestPki;
+
+const TestPki& Pki() {
+  static const TestPki* pki = new TestPki();
+  return *pki;
+}
+
+SignerIdentity Person(const std::string& cn, uint32_t ku = kKuNonRepudiation | kKuDigitalSignature | kKuKeyAgreement) {
+  return Pki().Issue(cn, ku);
+}
+
+v1::ContainerContent OrderContent() {
+  v1::ContainerContent c = NewContainerContent(absl::Now());
+  v1::Order* o = c.mutable_template_()->mutable_order();
+  o->set_order_id("O-1001");
+  o->mutable_buyer()->set_name("Example GmbH");
+  o->mutable_buyer()->set_country("DE");
+  o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  o->mutable_buyer()->set_vat_reference("VATDE-123456789");
+  o->mutable_seller()->set_name("Vendeur SARL");
+  o->mutable_seller()->set_country("FR");
+  o->set_customer_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  o->set_applicable_law("FR");
+  o->set_vat_reference("VATDE-123456789");
+  o->mutable_amount()->set_currency("EUR");
+  o->mutable_amount()->set_minor_units(12990);
+  auto* item = o->add_items();
+  item->set_description("Widget");
+  item->set_quantity(10);
+  item->mutable_unit_price()->set_currency("EUR");
+  item->mutable_unit_price()->set_minor_units(1299);
+  auto* e = c.add_elements();
+  e->set_id("terms");
+  e->mutable_information()->set_media_type("text/plain");
+  e->mutable_information()->set_data("Delivery within 5 days.");
+  return c;
+}
+
+TEST(ContainerValidationTest, GoodOrderPasses) { EXPECT_THAT(ValidateContainerContent(OrderContent()), IsOk()); }
+
+TEST(ContainerValidationTest, BadOrdersNameTheField) {
+  struct Case {
+    std::function<void(v1::ContainerContent&)> mutate;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_amount()->set_minor_units(0); }, "template.order.amount.minor_units"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_amount()->set_currency("eur"); }, "template.order.amount.currency"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_vat_reference(""); }, "template.order.vat_reference"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_vat_reference("VATDE-12345"); }, "template.order.vat_reference"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_applicable_law("Germany"); }, "template.order.applicable_law"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_customer_kind(v1::CUSTOMER_KIND_UNSPECIFIED); }, "template.order.customer_kind"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_order_id(""); }, "template.order.order_id"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_items(0)->set_quantity(-1); }, "template.order.items[0].quantity"},
+      {[](auto& c) { c.add_elements()->set_id("terms"); }, "elements[1].id"},
+      {[](auto& c) { c.add_elements()->set_id("x"); }, "elements[1]"},
+      {[](auto& c) { c.clear_template_(); }, "template"},
+      {[](auto& c) { c.set_id(""); }, "id"},
+  };
+  for (const auto& tc : cases) {
+    v1::ContainerContent c = OrderContent();
+    tc.mutate(c);
+    absl::Status s = ValidateContainerContent(c);
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD)) << tc.field;
+    EXPECT_EQ(ErrorInfoOf(s).metadata().at("field"), tc.field);
+  }
+}
+
+TEST(ContainerValidationTest, OtherTemplates) {
+  v1::ContainerContent c = NewContainerContent(absl::Now());
+  auto* a = c.mutable_template_()->mutable_agreement();
+  a->mutable_overall_limit()->set_currency("EUR");
+  a->mutable_overall_limit()->set_minor_units(100000);
+  a->mutable_per_transaction_limit()->set_currency("EUR");
+  a->mutable_per_transaction_limit()->set_minor_units(200000);
+  *a->mutable_valid_from() = TimeUtil::GetCurrentTime();
+  *a->mutable_valid_until() = TimeUtil::GetCurrentTime() + TimeUtil::SecondsToDuration(86400);
+  a->set_applicable_law("EU");
+  EXPECT_THAT(ValidateContainerContent(c), StatusIs(absl::StatusCode::kInvalidArgument));
+  a->mutable_per_transaction_limit()->set_minor_units(5000);
+  EXPECT_THAT(ValidateContainerContent(c), IsOk());
+
+  v1::ContainerContent k = NewContainerContent(absl::Now());
+  auto* ct = k.mutable_template_()->mutable_contract();
+  ct->set_title("Supply contract");
+  ct->add_signers()->set_name("A");
+  ct->add_signers()->set_name("B");
+  ct->set_applicable_law("DE");
+  *ct->mutable_deadline() = TimeUtil::GetCurrentTime();
+  ct->set_text_element_id("text");
+  EXPECT_THAT(ValidateContainerContent(k), StatusIs(absl::StatusCode::kInvalidArgument));
+  auto* e = k.add_elements();
+  e->set_id("text");
+  e->mutable_information()->set_media_type("text/plain");
+  EXPECT_THAT(ValidateContainerContent(k), IsOk());
+
+  v1::ContainerContent v = NewContainerContent(absl::Now());
+  v.mutable_template_()->mutable_verdict()->set_claim_id("C-1");
+  EXPECT_THAT(ValidateContainerContent(v), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(VatTest, Formats) {
+  EXPECT_THAT(ValidateVatReference("VATDE-123456789"), IsOk());
+  EXPECT_THAT(ValidateVatReference("VATFR-AB123456789"), IsOk());
+  EXPECT_THAT(ValidateVatReference("VATNL-123456789B01"), IsOk());
+  EXPECT_THAT(ValidateVatReference("VATEL-123456789"), IsOk());
+  EXPECT_THAT(ValidateVatReference("VATAT-U12345678"), IsOk());
+  EXPECT_THAT(ValidateVatReference("VATDE-12345678"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateVatReference("DE123456789"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateVatReference("VATZZ-123"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateVatReference("VATNL-123456789X01"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(VatCountry("VATDE-123456789"), "DE");
+}
+
+TEST(ContainerTest, SignedOrderOpensWithIntegrityAndNonRepudiation) {
+  auto buyer = Person("Buyer");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_integrity(true);
+  c.mutable_requested()->set_non_repudiation_of_origin(true);
+  c.mutable_sender()->set_name("Buyer");
+  c.mutable_sender()->set_certificate(buyer.certificate.Der());
+  auto sealed = Seal(c, {.signers = {buyer}});
+  ASSERT_THAT(sealed, IsOk());
+  ASSERT_TRUE(sealed->has_signed_());
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  auto opened = Open(*sealed, opts);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_TRUE(opened->holds.integrity());
+  EXPECT_TRUE(opened->holds.non_repudiation_of_origin());
+  EXPECT_FALSE(opened->holds.confidentiality());
+  EXPECT_EQ(opened->content.template_().order().order_id(), "O-1001");
+  ASSERT_EQ(opened->origin_signers.size(), 1u);
+  // Carried bytes are exactly what was signed.
+  EXPECT_EQ(opened->content_bytes, sealed->signed_().content());
+}
+
+TEST(ContainerTest, TamperedContentIsCaught) {
+  auto buyer = Person("Buyer");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_integrity(true);
+  auto sealed = Seal(c, {.signers = {buyer}});
+  ASSERT_THAT(sealed, IsOk());
+  // Re-encode with a changed amount: the signature no longer covers the bytes.
+  v1::ContainerContent changed;
+  ASSERT_TRUE(changed.ParseFromString(sealed->signed_().content()));
+  changed.mutable_template_()->mutable_order()->mutable_amount()->set_minor_units(1);
+  v1::SealedContainer forged = *sealed;
+  forged.mutable_signed_()->set_content(SerializeDeterministic(changed));
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  EXPECT_THAT(Open(forged, opts), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // Stripping the signature: the sender requested integrity, so opening fails.
+  v1::SealedContainer stripped = *sealed;
+  stripped.mutable_signed_()->clear_signatures();
+  EXPECT_THAT(Open(stripped, opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
+  // Garbage content bytes.
+  v1::SealedContainer garbage = *sealed;
+  garbage.mutable_signed_()->set_content("\xff\xff\xff");
+  EXPECT_THAT(Open(garbage, opts), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ContainerTest, SenderCertificateMustHaveSigned) {
+  auto buyer = Person("Buyer");
+  auto other = Person("Other");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_sender()->set_name("Buyer");
+  c.mutable_sender()->set_certificate(buyer.certificate.Der());
+  auto sealed = Seal(c, {.signers = {other}});
+  ASSERT_THAT(sealed, IsOk());
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  EXPECT_THAT(Open(*sealed, opts), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+}
+
+TEST(ContainerTest, NonRepudiationNeedsSignatureCertificate) {
+  auto auth_only = Person("Auth", kKuDigitalSignature);
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_non_repudiation_of_origin(true);
+  EXPECT_THAT(Seal(c, {.signers = {auth_only}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
+  // Signed with an authentication key, the receiver's demand for NRO fails on open.
+  c.mutable_requested()->set_non_repudiation_of_origin(false);
+  c.mutable_requested()->set_integrity(true);
+  auto sealed = Seal(c, {.signers = {auth_only}});
+  ASSERT_THAT(sealed, IsOk());
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  opts.required.set_non_repudiation_of_origin(true);
+  EXPECT_THAT(Open(*sealed, opts), StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
+  opts.required.set_non_repudiation_of_origin(false);
+  auto opened = Open(*sealed, opts);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_TRUE(opened->holds.integrity());
+  EXPECT_FALSE(opened->holds.non_repudiation_of_origin());
+}
+
+TEST(ContainerTest, ConfidentialContainerOnlyForRecipient) {
+  auto seller = Person("Seller");
+  auto buyer = Person("Buyer");
+  auto eve = Person("Eve");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_integrity(true);
+  c.mutable_requested()->set_confidentiality(true);
+  auto sealed = Seal(c, {.signers = {seller}, .recipients = {buyer.certificate}});
+  ASSERT_THAT(sealed, IsOk());
+  ASSERT_TRUE(sealed->has_enveloped());
+  EXPECT_EQ(sealed->enveloped().find("O-1001"), std::string::npos);
+
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  EXPECT_THAT(Open(*sealed, opts), StatusIs(absl::StatusCode::kFailedPrecondition, v1::DECRYPTION_FAILED));
+  opts.decryption_key = &eve.key;
+  opts.decryption_certificate = &eve.certificate;
+  EXPECT_THAT(Open(*sealed, opts), StatusIs(absl::StatusCode::kFailedPrecondition, v1::DECRYPTION_FAILED));
+  opts.decryption_key = &buyer.key;
+  opts.decryption_certificate = &buyer.certificate;
+  auto opened = Open(*sealed, opts);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_TRUE(opened->holds.confidentiality());
+  EXPECT_TRUE(opened->holds.integrity());
+
+  // A sealed container that asked for confidentiality but travels in clear is refused.
+  v1::ContainerContent c2 = c;
+  auto plain_sealed = Seal([&] { auto x = c2; x.mutable_requested()->set_confidentiality(false); return x; }(),
+                           {.signers = {seller}});
+  ASSERT_THAT(plain_sealed, IsOk());
+  opts.required.set_confidentiality(true);
+  EXPECT_THAT(Open(*plain_sealed, opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
+}
+
+TEST(ContainerTest, SignedDocumentElementsAreVerified) {
+  auto buyer = Person("Buyer");
+  std::string doc = "%PDF-1.7 order form";
+  auto doc_sig = CmsSignDetached(doc, buyer.key, buyer.certificate, buyer.chain);
+  ASSERT_THAT(doc_sig, IsOk());
+  v1::ContainerContent c = OrderContent();
+  auto* e = c.add_elements();
+  e->set_id("signed-order");
+  e->mutable_signed_document()->set_media_type("application/pdf");
+  e->mutable_signed_document()->set_document(doc);
+  e->mutable_signed_document()->set_signature(*doc_sig);
+  auto sealed = Seal(c, {.signers = {buyer}});
+  ASSERT_THAT(sealed, IsOk());
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  auto opened = Open(*sealed, opts);
+  ASSERT_THAT(opened, IsOk());
+  ASSERT_EQ(opened->documents.size(), 1u);
+  EXPECT_EQ(opened->documents[0].element_id, "signed-order");
+
+  // The element's document altered (and the container re-signed): the element check fails.
+  e->mutable_signed_document()->set_document("%PDF-1.7 order form, amended");
+  auto resealed = Seal(c, {.signers = {buyer}});
+  ASSERT_THAT(resealed, IsOk());
+  auto bad = Open(*resealed, opts);
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("signed-order"));
+}
+
+TEST(ContainerTest, ReceiptGivesNonRepudiationOfReceipt) {
+  auto seller = Person("Seller");
+  auto buyer = Person("Buyer");
+  auto eve = Person("Eve");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_integrity(true);
+  c.mutable_requested()->set_non_repudiation_of_receipt(true);
+  c.mutable_sender()->set_name("Seller");
+  c.mutable_sender()->set_certificate(seller.certificate.Der());
+  auto* r = c.add_recipients();
+  r->set_name("Buyer");
+  r->set_certificate(buyer.certificate.Der());
+  auto sealed = Seal(c, {.signers = {seller}});
+  ASSERT_THAT(sealed, IsOk());
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  auto original = Open(*sealed, opts);
+  ASSERT_THAT(original, IsOk());
+  EXPECT_TRUE(original->receipt_requested);
+
+  auto receipt = MakeReceipt(*original, buyer, "received", absl::Now());
+  ASSERT_THAT(receipt, IsOk());
+  auto opened_receipt = Open(*receipt, opts);
+  ASSERT_THAT(opened_receipt, IsOk());
+  EXPECT_THAT(CheckReceipt(*original, *opened_receipt), IsOk());
+
+  // A receipt from someone who is not the named recipient does not count.
+  auto eve_receipt = MakeReceipt(*original, eve, "received", absl::Now());
+  ASSERT_THAT(eve_receipt, IsOk());
+  auto opened_eve = Open(*eve_receipt, opts);
+  ASSERT_THAT(opened_eve, IsOk());
+  EXPECT_THAT(CheckReceipt(*original, *opened_eve), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  // A receipt for different content does not count.
+  v1::ContainerContent other = OrderContent();
+  auto other_sealed = Seal(other, {.signers = {seller}});
+  ASSERT_THAT(other_sealed, IsOk());
+  auto other_opened = Open(*other_sealed, opts);
+  ASSERT_THAT(other_opened, IsOk());
+  EXPECT_THAT(CheckReceipt(*other_opened, *opened_receipt), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ContainerTest, TimeStampRequestIsRefusedHonestly) {
+  auto buyer = Person("Buyer");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_time_stamped(true);
+  EXPECT_THAT(Seal(c, {.signers = {buyer}}), StatusIs(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED));
+}
+
+TEST(ContainerTest, OversizedContainerRefusedBeforeParsing) {
+  v1::SealedContainer big;
+  big.mutable_signed_()->set_content(std::string(2048, 'x'));
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  opts.max_bytes = 1024;
+  EXPECT_THAT(Open(big, opts), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace semper

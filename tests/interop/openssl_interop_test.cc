@@ -1,0 +1,177 @@
+// Interop with the openssl command line: what we sign, certify and encrypt, openssl accepts;
+// what openssl signs, we verify.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_pki.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::LeafSpec;
+using ::semper::testing::RunCommand;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TempDir;
+using ::semper::testing::TestPki;
+
+constexpr char kPass[] = "interop passphrase";
+
+class OpensslInteropTest : public ::testing::TestWithParam<KeyType> {
+ protected:
+  OpensslInteropTest() : pki_(GetParam(), "Interop") {}
+
+  // Writes the root, the CA, and a leaf's certificate and encrypted key; returns the leaf.
+  SignerIdentity WriteLeaf(const std::string& name, uint32_t ku, KeyType type) {
+    LeafSpec spec;
+    spec.common_name = name;
+    spec.key_usage = ku;
+    spec.key_type = type;
+    SignerIdentity id = pki_.Issue(spec);
+    dir_.Write("root.pem", pki_.RootPem());
+    dir_.Write("ca.pem", pki_.CaPem());
+    dir_.Write(name + ".pem", id.certificate.Pem());
+    dir_.Write(name + ".key", *id.key.ToEncryptedPem(SecretData(kPass)));
+    dir_.Write("pass", kPass);
+    return id;
+  }
+  std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  TestPki pki_;
+  TempDir dir_;
+};
+
+TEST_P(OpensslInteropTest, OpensslVerifiesOurCertificates) {
+  WriteLeaf("leaf", kKuDigitalSignature | kKuNonRepudiation, GetParam());
+  auto r = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", P("root.pem"), "-untrusted", P("ca.pem"), P("leaf.pem")});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, ::testing::HasSubstr(": OK"));
+  // And refuses it against a root it does not chain to.
+  TestPki other(KeyType::kEcP256, "Other");
+  dir_.Write("other-root.pem", other.RootPem());
+  r = RunCommand({"openssl", "verify", "-CAfile", P("other-root.pem"), "-untrusted", P("ca.pem"), P("leaf.pem")});
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+}
+
+TEST_P(OpensslInteropTest, OpensslReadsOurEncryptedKey) {
+  auto leaf = WriteLeaf("leaf", kKuDigitalSignature, GetParam());
+  auto r = RunCommand({"openssl", "pkey", "-in", P("leaf.key"), "-passin", "file:" + P("pass"), "-pubout"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, leaf.key.public_key().Pem());
+  r = RunCommand({"openssl", "pkey", "-in", P("leaf.key"), "-passin", "pass:wrong passphrase", "-noout"});
+  EXPECT_NE(r.exit_code, 0);
+}
+
+TEST_P(OpensslInteropTest, WeReadOpensslEncryptedKey) {
+  std::vector<std::string> gen = {"openssl", "genpkey", "-aes-256-cbc", "-pass", "file:" + P("pass"), "-out", P("o.key")};
+  dir_.Write("pass", kPass);
+  if (GetParam() == KeyType::kEcP256) {
+    gen.insert(gen.begin() + 2, {"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"});
+  } else if (GetParam() == KeyType::kEd25519) {
+    gen.insert(gen.begin() + 2, {"-algorithm", "ED25519"});
+  } else {
+    gen.insert(gen.begin() + 2, {"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"});
+  }
+  auto r = RunCommand(gen);
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto pem = RunCommand({"cat", P("o.key")});
+  auto key = PrivateKey::FromPem(pem.out, SecretData(kPass));
+  ASSERT_THAT(key, IsOk());
+  EXPECT_EQ(key->type(), GetParam());
+  EXPECT_THAT(PrivateKey::FromPem(pem.out, SecretData("not the passphrase")),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
+}
+
+INSTANTIATE_TEST_SUITE_P(CaKeyTypes, OpensslInteropTest,
+                         ::testing::Values(KeyType::kEcP256, KeyType::kEd25519, KeyType::kRsa));
+
+class CmsInteropTest : public OpensslInteropTest {};
+
+TEST_P(CmsInteropTest, OpensslVerifiesOurDetachedSignature) {
+  auto signer = WriteLeaf("signer", kKuNonRepudiation, GetParam());
+  std::string content("binary \x00\x01 content\r\nwith CRLF", 28);
+  dir_.Write("content.bin", content);
+  auto sig = CmsSignDetached(content, signer.key, signer.certificate, signer.chain);
+  ASSERT_THAT(sig, IsOk());
+  dir_.Write("sig.der", *sig);
+  auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("sig.der"), "-content",
+                P("content.bin"), "-CAfile", P("root.pem"), "-out", P("out.bin")});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.err, ::testing::HasSubstr("Verification successful"));
+  // openssl refuses it over different bytes.
+  dir_.Write("other.bin", content + "!");
+  r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("sig.der"), "-content",
+           P("other.bin"), "-CAfile", P("root.pem"), "-out", "/dev/null"});
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+}
+
+TEST_P(CmsInteropTest, WeVerifyOpensslDetachedSignature) {
+  auto signer = WriteLeaf("signer", kKuNonRepudiation, GetParam());
+  std::string content = "contract text signed by openssl\n";
+  dir_.Write("content.txt", content);
+  std::vector<std::string> argv = {"openssl", "cms", "-sign", "-binary", "-in", P("content.txt"), "-signer",
+                                   P("signer.pem"), "-inkey", P("signer.key"), "-passin", "file:" + P("pass"),
+                                   "-certfile", P("ca.pem"), "-md", "sha256", "-outform", "DER", "-out", P("sig.der")};
+  if (GetParam() == KeyType::kRsa) {
+    argv.insert(argv.end(), {"-keyopt", "rsa_padding_mode:pss"});
+  }
+  auto r = RunCommand(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto sig = RunCommand({"cat", P("sig.der")}).out;
+  auto signers = CmsVerifyDetached(sig, content, pki_.trust(), absl::Now(), KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(signers, IsOk());
+  EXPECT_EQ((*signers)[0].certificate.Der(), signer.certificate.Der());
+  EXPECT_THAT(CmsVerifyDetached(sig, content + " ", pki_.trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // SHA-1 is refused even when the signature is otherwise fine.
+  argv[argv.size() - (GetParam() == KeyType::kRsa ? 7 : 5)] = "sha1";
+  r = RunCommand(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(CmsVerifyDetached(RunCommand({"cat", P("sig.der")}).out, content, pki_.trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+}
+
+TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
+  uint32_t ku = kKuDigitalSignature | kKuNonRepudiation |
+                (GetParam() == KeyType::kRsa ? kKuKeyEncipherment : kKuKeyAgreement);
+  auto recipient = WriteLeaf("recipient", ku, GetParam());
+  auto sender = pki_.Issue("Sender", kKuDigitalSignature | kKuNonRepudiation);
+  v1::ContainerContent c = NewContainerContent(absl::Now());
+  auto* info = c.add_elements();
+  info->set_id("goods");
+  info->mutable_information()->set_media_type("application/octet-stream");
+  info->mutable_information()->set_data("licence key XYZ-123");
+  auto* offer = c.mutable_template_()->mutable_offer();
+  offer->set_offer_id("OF-1");
+  offer->mutable_total()->set_currency("EUR");
+  offer->mutable_total()->set_minor_units(500);
+  c.mutable_requested()->set_integrity(true);
+  c.mutable_requested()->set_confidentiality(true);
+  auto sealed = Seal(c, {.signers = {sender}, .recipients = {recipient.certificate}});
+  ASSERT_THAT(sealed, IsOk());
+  dir_.Write("env.der", sealed->enveloped());
+  auto r = RunCommand({"openssl", "cms", "-decrypt", "-binary", "-inform", "DER", "-in", P("env.der"), "-recip",
+                P("recipient.pem"), "-inkey", P("recipient.key"), "-passin", "file:" + P("pass"), "-out", P("plain.bin")});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  v1::SignedContainer inner;
+  ASSERT_TRUE(inner.ParseFromString(RunCommand({"cat", P("plain.bin")}).out));
+  v1::ContainerContent decoded;
+  ASSERT_TRUE(decoded.ParseFromString(inner.content()));
+  EXPECT_EQ(decoded.elements(0).information().data(), "licence key XYZ-123");
+  // And the inner signature is a detached CMS signature openssl verifies over those bytes.
+  dir_.Write("inner-content.bin", inner.content());
+  dir_.Write("inner-sig.der", inner.signatures(0));
+  r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("inner-sig.der"), "-content",
+           P("inner-content.bin"), "-CAfile", P("root.pem"), "-out", "/dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+}
+
+// Ed25519 cannot sign CMS or receive CMS encryption in OpenSSL 3.0 (see cms.h).
+INSTANTIATE_TEST_SUITE_P(CmsKeyTypes, CmsInteropTest, ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
+
+}  // namespace
+}  // namespace semper
