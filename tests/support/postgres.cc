@@ -122,7 +122,7 @@ absl::StatusOr<std::string> TestPostgres::Query(const std::string& database, con
 absl::StatusOr<std::string> TestPostgres::CreateDatabase() {
   std::string name = "t_" + RandomId().substr(0, 16);
   SEMPER_RETURN_IF_ERROR(Query("postgres", "CREATE DATABASE " + name).status());
-  return ConnInfo(name);
+  return name;
 }
 
 TestPostgres* SharedPostgres() {
@@ -143,7 +143,8 @@ void PostgresTest::SetUp() {
   ASSERT_NE(SharedPostgres(), nullptr) << "the test PostgreSQL cluster could not start (see above)";
   auto db = SharedPostgres()->CreateDatabase();
   ASSERT_TRUE(db.ok()) << db.status().message();
-  conninfo_ = *db;
+  database_ = *db;
+  conninfo_ = SharedPostgres()->ConnInfo(database_);
 }
 
 }  // namespace semper::testing

@@ -21,7 +21,7 @@ class TestPostgres {
   int port() const { return port_; }
   // libpq connection string for a database of this cluster.
   std::string ConnInfo(const std::string& database = "postgres") const;
-  // A new empty database with a unique name; returns its connection string.
+  // A new empty database with a unique name; returns the name.
   absl::StatusOr<std::string> CreateDatabase();
   // Stops the server (fast shutdown) and starts it again on the same port.
   absl::Status Restart();
@@ -48,10 +48,12 @@ class PostgresTest : public ::testing::Test {
  protected:
   void SetUp() override;
   const std::string& conninfo() const { return conninfo_; }
+  const std::string& database() const { return database_; }
   TestPostgres& postgres() { return *SharedPostgres(); }
 
  private:
   std::string conninfo_;
+  std::string database_;
 };
 
 }  // namespace semper::testing

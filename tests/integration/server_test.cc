@@ -1,0 +1,386 @@
+// The shared server plumbing over real gRPC on loopback: health, readiness, request ids,
+// metrics, error details, mutual TLS with roles, and clean shutdown, in-process and as a daemon
+// process stopped by SIGTERM.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <httplib.h>
+
+#include "common/base/log.h"
+#include "common/crypto/oids.h"
+#include "common/server/grpc_status.h"
+#include "common/server/peer.h"
+#include "common/server/server.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "semper/testing/echo.grpc.pb.h"
+#include "tests/support/echo_service.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_pki.h"
+
+namespace semper {
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::semper::testing::ChildProcess;
+using ::semper::testing::EchoServiceImpl;
+using ::semper::testing::IsOk;
+using ::semper::testing::LeafSpec;
+using ::semper::testing::TempDir;
+using ::semper::testing::TestPki;
+using ::testing::HasSubstr;
+
+std::shared_ptr<spdlog::logger> QuietLogger() {
+  return MakeLogger("semper-test", LogFormat::kText, spdlog::level::warn);
+}
+
+HealthCheckResponse::ServingStatus HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HealthCheckResponse resp;
+  grpc::Status s = stub->Check(&ctx, HealthCheckRequest(), &resp);
+  return s.ok() ? resp.status() : HealthCheckResponse::UNKNOWN;
+}
+
+std::string HttpGet(int port, const std::string& path, int* status = nullptr) {
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get(path.c_str());
+  if (status != nullptr) *status = res ? res->status : -1;
+  return res ? res->body : "";
+}
+
+bool Eventually(const std::function<bool()>& condition, int timeout_ms = 5000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+class PlaintextServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.name = "semper-test";
+    o.plaintext = true;
+    o.readiness_interval = absl::Milliseconds(50);
+    o.logger = QuietLogger();
+    auto server = Server::Start(o, {&echo_}, [this] {
+      return ready_ ? absl::OkStatus() : absl::UnavailableError("database unreachable");
+    });
+    ASSERT_THAT(server, IsOk());
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = semper::testing::Echo::NewStub(channel_);
+  }
+
+  EchoServiceImpl echo_;
+  std::atomic<bool> ready_{true};
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<semper::testing::Echo::Stub> stub_;
+};
+
+TEST_F(PlaintextServerTest, HealthFollowsReadiness) {
+  EXPECT_EQ(HealthOf(channel_), HealthCheckResponse::SERVING);
+  int status = 0;
+  EXPECT_EQ(HttpGet(server_->http_port(), "/healthz", &status), "ok\n");
+  EXPECT_EQ(status, 200);
+  HttpGet(server_->http_port(), "/readyz", &status);
+  EXPECT_EQ(status, 200);
+
+  ready_ = false;
+  EXPECT_TRUE(Eventually([&] { return HealthOf(channel_) == HealthCheckResponse::NOT_SERVING; }));
+  EXPECT_THAT(HttpGet(server_->http_port(), "/readyz", &status), HasSubstr("database unreachable"));
+  EXPECT_EQ(status, 503);
+  // Liveness is not readiness: the process is alive.
+  HttpGet(server_->http_port(), "/healthz", &status);
+  EXPECT_EQ(status, 200);
+
+  ready_ = true;
+  EXPECT_TRUE(Eventually([&] { return HealthOf(channel_) == HealthCheckResponse::SERVING; }));
+}
+
+TEST_F(PlaintextServerTest, RequestIdsAreEchoedOrMade) {
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-request-id", "order-42.retry_1");
+    semper::testing::WhoAmIResponse resp;
+    ASSERT_TRUE(stub_->WhoAmI(&ctx, {}, &resp).ok());
+    EXPECT_EQ(resp.request_id(), "order-42.retry_1");
+    auto it = ctx.GetServerInitialMetadata().find("x-request-id");
+    ASSERT_NE(it, ctx.GetServerInitialMetadata().end());
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()), "order-42.retry_1");
+    EXPECT_FALSE(resp.authenticated());
+  }
+  for (const char* bad : {"", "has space", "x\"quote"}) {
+    grpc::ClientContext ctx;
+    if (*bad != '\0') ctx.AddMetadata("x-request-id", bad);
+    semper::testing::WhoAmIResponse resp;
+    ASSERT_TRUE(stub_->WhoAmI(&ctx, {}, &resp).ok());
+    EXPECT_EQ(resp.request_id().size(), 32u) << bad;
+    auto it = ctx.GetServerInitialMetadata().find("x-request-id");
+    ASSERT_NE(it, ctx.GetServerInitialMetadata().end());
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()), resp.request_id());
+  }
+}
+
+TEST_F(PlaintextServerTest, ErrorsCarryReasonsAndInternalDetailStaysInside) {
+  grpc::ClientContext c1;
+  semper::testing::FailRequest req;
+  req.set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  req.set_message("guarantee already settled");
+  semper::testing::FailResponse resp;
+  grpc::Status s = stub_->Fail(&c1, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "guarantee already settled");
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), v1::WRONG_STATE);
+
+  grpc::ClientContext c2;
+  c2.AddMetadata("x-request-id", "trace-me");
+  req.set_code(static_cast<int>(absl::StatusCode::kInternal));
+  req.set_message("connection to db failed: password=hunter2");
+  s = stub_->Fail(&c2, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("hunter2")));
+  EXPECT_THAT(s.error_message(), HasSubstr("trace-me"));
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), v1::INTERNAL_ERROR);
+}
+
+TEST_F(PlaintextServerTest, MetricsCountCallsAndErrors) {
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    semper::testing::WhoAmIResponse resp;
+    ASSERT_TRUE(stub_->WhoAmI(&ctx, {}, &resp).ok());
+  }
+  grpc::ClientContext ctx;
+  semper::testing::FailRequest req;
+  req.set_code(static_cast<int>(absl::StatusCode::kNotFound));
+  semper::testing::FailResponse resp;
+  stub_->Fail(&ctx, req, &resp);
+  std::string metrics = HttpGet(server_->http_port(), "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("semper_grpc_requests_total{method=\"/semper.testing.Echo/WhoAmI\",code=\"OK\"} 3\n"));
+  EXPECT_THAT(metrics, HasSubstr("semper_grpc_errors_total{method=\"/semper.testing.Echo/Fail\",code=\"NOT_FOUND\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("semper_grpc_request_duration_seconds_count{method=\"/semper.testing.Echo/WhoAmI\"} 3\n"));
+  EXPECT_THAT(metrics, HasSubstr("semper_ready 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("# TYPE semper_grpc_request_duration_seconds histogram"));
+}
+
+TEST_F(PlaintextServerTest, ShutdownFinishesInFlightCallsAndRefusesNewOnes) {
+  grpc::Status sleep_status;
+  semper::testing::SleepResponse sleep_resp;
+  std::thread caller([&] {
+    grpc::ClientContext ctx;
+    semper::testing::SleepRequest req;
+    req.set_milliseconds(600);
+    sleep_status = stub_->Sleep(&ctx, req, &sleep_resp);
+  });
+  ASSERT_TRUE(Eventually([&] { return echo_.sleeping.load() == 1; }));
+  server_->Shutdown();
+  caller.join();
+  EXPECT_TRUE(sleep_status.ok()) << sleep_status.error_message();
+  EXPECT_EQ(sleep_resp.slept_milliseconds(), 600);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  semper::testing::WhoAmIResponse resp;
+  EXPECT_FALSE(stub_->WhoAmI(&ctx, {}, &resp).ok());
+}
+
+class MutualTlsServerTest : public ::testing::Test {
+ protected:
+  MutualTlsServerTest() : pki_(KeyType::kEcP256, "Mtls") {}
+
+  void SetUp() override {
+    LeafSpec server_spec;
+    server_spec.common_name = "semper-test.local";
+    server_spec.key_usage = kKuDigitalSignature;
+    server_spec.extended_key_usage = {"serverAuth"};
+    server_spec.dns_names = {"semper-test.local"};
+    auto server_id = pki_.Issue(server_spec);
+    dir_.Write("server.pem", server_id.certificate.Pem() + pki_.CaPem());
+    // The server key rests encrypted; the passphrase comes from a file.
+    dir_.Write("server.key", *server_id.key.ToEncryptedPem(SecretData("server key passphrase")));
+    dir_.Write("server.pass", "server key passphrase\n");
+    dir_.Write("clients-ca.pem", pki_.RootPem());
+
+    ServerOptions o;
+    o.name = "semper-test";
+    o.http_listen = "";
+    o.tls.cert_file = dir_.path() + "/server.pem";
+    o.tls.key_file = dir_.path() + "/server.key";
+    o.tls.key_passphrase_file = dir_.path() + "/server.pass";
+    o.tls.client_ca_file = dir_.path() + "/clients-ca.pem";
+    o.logger = QuietLogger();
+    auto server = Server::Start(o, {&echo_});
+    ASSERT_THAT(server, IsOk());
+    server_ = std::move(*server);
+  }
+
+  std::unique_ptr<semper::testing::Echo::Stub> Client(const SignerIdentity* id, const TestPki& issuer) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pki_.RootPem();
+    if (id != nullptr) {
+      ssl.pem_private_key = std::string(id->key.ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = id->certificate.Pem() + issuer.CaPem();
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("semper-test.local");
+    return semper::testing::Echo::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(server_->grpc_port()), grpc::SslCredentials(ssl), args));
+  }
+
+  TestPki pki_;
+  TempDir dir_;
+  EchoServiceImpl echo_;
+  std::unique_ptr<Server> server_;
+};
+
+SignerIdentity ClientWithRoles(const TestPki& pki, const std::string& cn, const std::vector<Role>& roles) {
+  LeafSpec spec;
+  spec.common_name = cn;
+  spec.key_usage = kKuDigitalSignature;
+  spec.extended_key_usage = {"clientAuth"};
+  spec.extensions.push_back({std::string(oids::kRolesExtension), false, EncodeRolesExtension(roles)});
+  return pki.Issue(spec);
+}
+
+TEST_F(MutualTlsServerTest, RolesComeFromTheClientCertificate) {
+  auto admin = ClientWithRoles(pki_, "Alice Admin", {Role::kAdministrator, Role::kRegistrationOfficer});
+  auto stub = Client(&admin, pki_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  semper::testing::WhoAmIResponse resp;
+  grpc::Status s = stub->WhoAmI(&ctx, {}, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(resp.authenticated());
+  EXPECT_EQ(resp.subject(), "CN=Alice Admin,O=Example,C=DE");
+  EXPECT_THAT(resp.roles(), ::testing::UnorderedElementsAre("administrator", "registration-officer"));
+
+  auto plain = ClientWithRoles(pki_, "Bob Buyer", {});
+  auto stub2 = Client(&plain, pki_);
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ASSERT_TRUE(stub2->WhoAmI(&ctx2, {}, &resp).ok());
+  EXPECT_TRUE(resp.roles().empty());
+}
+
+TEST_F(MutualTlsServerTest, ClientsWithoutTrustedCertificateAreRefused) {
+  auto no_cert = Client(nullptr, pki_);
+  grpc::ClientContext c1;
+  c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  semper::testing::WhoAmIResponse resp;
+  EXPECT_EQ(no_cert->WhoAmI(&c1, {}, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  TestPki other(KeyType::kEcP256, "Rogue");
+  auto rogue = ClientWithRoles(other, "Mallory", {Role::kAdministrator});
+  auto stub = Client(&rogue, other);
+  grpc::ClientContext c2;
+  c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(stub->WhoAmI(&c2, {}, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(RequireAnyRoleTest, DeniesClearly) {
+  Peer anonymous;
+  EXPECT_EQ(RequireAnyRole(anonymous, {Role::kSubscriber}).code(), absl::StatusCode::kUnauthenticated);
+  TestPki pki;
+  Peer subscriber;
+  subscriber.certificate = ClientWithRoles(pki, "Sub", {Role::kSubscriber}).certificate;
+  subscriber.roles = {Role::kSubscriber};
+  EXPECT_TRUE(RequireAnyRole(subscriber, {Role::kAdministrator, Role::kSubscriber}).ok());
+  absl::Status denied = RequireAnyRole(subscriber, {Role::kAdministrator, Role::kRegistrationOfficer});
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(denied.message()), HasSubstr("administrator or registration-officer"));
+}
+
+TEST(ServerConfigTest, RefusesMissingTlsFilesUnlessPlaintext) {
+  ServerOptions o;
+  o.logger = QuietLogger();
+  o.http_listen = "";
+  auto s = Server::Start(o, {});
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("tls.cert_file"));
+}
+
+class DaemonProcessTest : public ::testing::Test {
+ protected:
+  ChildProcess StartDaemon(const std::vector<std::string>& env) {
+    std::vector<std::string> argv = {"env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.push_back(SEMPER_ECHO_DAEMON);
+    return ChildProcess(argv, log_);
+  }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  }
+  TempDir dir_;
+  std::string log_ = dir_.path() + "/daemon.log";
+};
+
+TEST_F(DaemonProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
+  int grpc_port = semper::testing::FreePort();
+  int http_port = semper::testing::FreePort();
+  ChildProcess daemon = StartDaemon({"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
+                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
+                                     "SEMPER_GRPC_PLAINTEXT=true", "SEMPER_LOG_FORMAT=json"});
+  ASSERT_TRUE(Eventually([&] {
+    int status = 0;
+    HttpGet(http_port, "/readyz", &status);
+    return status == 200;
+  }, 10000)) << Log();
+  auto stub = semper::testing::Echo::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()));
+  grpc::Status sleep_status;
+  std::thread caller([&] {
+    grpc::ClientContext ctx;
+    semper::testing::SleepRequest req;
+    req.set_milliseconds(800);
+    semper::testing::SleepResponse resp;
+    sleep_status = stub->Sleep(&ctx, req, &resp);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(daemon.Signal(SIGTERM));
+  caller.join();
+  EXPECT_TRUE(sleep_status.ok()) << sleep_status.error_message();
+  EXPECT_EQ(daemon.Wait(10000), 0) << Log();
+  std::string log = Log();
+  EXPECT_THAT(log, HasSubstr(R"("event":"signal","signal":"SIGTERM")"));
+  EXPECT_THAT(log, HasSubstr(R"("event":"stopped")"));
+  EXPECT_THAT(log, HasSubstr(R"("event":"insecure")"));
+  // Every line is one JSON object.
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+  }
+}
+
+TEST_F(DaemonProcessTest, BadConfigurationExitsWithAMessageNamingTheKey) {
+  ChildProcess daemon = StartDaemon({"SEMPER_GRPC_LISTEN=nonsense", "SEMPER_GRPC_PLAINTEXT=true"});
+  EXPECT_EQ(daemon.Wait(10000), 2);
+  EXPECT_THAT(Log(), HasSubstr("grpc.listen"));
+
+  dir_.Write("bad.toml", "[grpc]\nlisen = \"127.0.0.1:1\"\n");
+  ChildProcess daemon2({SEMPER_ECHO_DAEMON, "--config", dir_.path() + "/bad.toml"}, log_);
+  EXPECT_EQ(daemon2.Wait(10000), 2);
+  EXPECT_THAT(Log(), HasSubstr("unknown key 'grpc.lisen'"));
+}
+
+}  // namespace
+}  // namespace semper
