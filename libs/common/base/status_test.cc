@@ -6,6 +6,7 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "common/base/log.h"
@@ -47,6 +48,17 @@ TEST(StatusTest, DefaultsAndAnnotate) {
   EXPECT_EQ(s.message(), "order: amount: must be positive");
   EXPECT_EQ(ReasonOf(s), v1::INVALID_FIELD);
   EXPECT_EQ(ErrorInfoOf(s).metadata().at("field"), "amount");
+}
+
+TEST(StatusTest, EveryReasonIsDocumented) {
+  std::ifstream in(std::string(SEMPER_SOURCE_DIR) + "/docs/errors.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const auto* e = v1::ErrorReason_descriptor();
+  for (int i = 0; i < e->value_count(); ++i) {
+    if (e->value(i)->number() == 0) continue;
+    EXPECT_THAT(doc.str(), ::testing::HasSubstr("`" + e->value(i)->name() + "`")) << "docs/errors.md";
+  }
 }
 
 TEST(LogTest, TextAndJsonEscapeValues) {

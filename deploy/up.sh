@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is needed, builds, and starts the suite on this
+# machine. Without SEMPER_DATABASE_URL it starts a private PostgreSQL 15 cluster under
+# $SEMPER_STATE_DIR (default /var/lib/semper as root, ./.semper otherwise), listening on
+# 127.0.0.1:$SEMPER_PG_PORT (default 55432).
+# Run as root on Debian 12. `deploy/up.sh stop` stops what it started; `deploy/up.sh status`
+# tells what runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+if [[ $(id -u) -eq 0 ]]; then
+  STATE=${SEMPER_STATE_DIR:-/var/lib/semper}  # the postgres user must be able to reach it
+else
+  STATE=${SEMPER_STATE_DIR:-$ROOT/.semper}
+fi
+PG_PORT=${SEMPER_PG_PORT:-55432}
+action=${1:-start}
+
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_running() { [[ -f "$STATE/postgres/data/postmaster.pid" ]] && as_postgres "$(pg_bindir)/pg_ctl" -D "$STATE/postgres/data" status >/dev/null 2>&1; }
+
+start_postgres() {
+  local bindir; bindir=$(pg_bindir)
+  mkdir -p "$STATE/secrets"
+  chmod 700 "$STATE/secrets"
+  if [[ ! -d "$STATE/postgres/data" ]]; then
+    echo "up.sh: creating a private PostgreSQL cluster in $STATE/postgres"
+    mkdir -p "$STATE/postgres"
+    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$STATE/postgres"
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/postgres-password"
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/semper-db-password"
+    chmod 600 "$STATE/secrets/"*
+    local pwfile="$STATE/postgres/.pw"
+    install -m 600 "$STATE/secrets/postgres-password" "$pwfile"
+    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$pwfile"
+    as_postgres "$bindir/initdb" -D "$STATE/postgres/data" -U postgres --pwfile="$pwfile" \
+      --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
+    echo "up.sh: ok"
+  fi
+  if pg_running; then
+    echo "up.sh: PostgreSQL already running"
+  else
+    as_postgres "$bindir/pg_ctl" -D "$STATE/postgres/data" -l "$STATE/postgres/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$STATE/postgres" start >/dev/null
+  fi
+  local su_url="postgresql://postgres:$(cat "$STATE/secrets/postgres-password")@127.0.0.1:$PG_PORT/postgres"
+  local pw; pw=$(cat "$STATE/secrets/semper-db-password")
+  if [[ $(psql -X -A -t -d "$su_url" -c "SELECT 1 FROM pg_roles WHERE rolname = 'semper'") != 1 ]]; then
+    psql -X -q -d "$su_url" -c "CREATE ROLE semper LOGIN PASSWORD '$pw'" -c "CREATE DATABASE semper OWNER semper"
+  fi
+  SEMPER_DATABASE_URL="postgresql://semper:$pw@127.0.0.1:$PG_PORT/semper"
+  (umask 077; echo "$SEMPER_DATABASE_URL" > "$STATE/secrets/database.url")
+}
+
+case "$action" in
+  start)
+    bash deploy/install-deps.sh
+    bash deploy/build.sh
+    if [[ -z "${SEMPER_DATABASE_URL:-}" ]]; then
+      start_postgres
+      echo "PostgreSQL: 127.0.0.1:$PG_PORT, database semper, user semper"
+      echo "            connection URL (with password) in $STATE/secrets/database.url"
+    else
+      echo "PostgreSQL: using SEMPER_DATABASE_URL from the environment"
+    fi
+    # The daemons join here as they are built: semper-ca, semper-tsa, semper-notary,
+    # semper-arbiter, semper-liability (issues 3-7).
+    daemons=()
+    for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
+      [[ -x build/services/${d#semper-}/$d ]] && daemons+=("$d")
+    done
+    if ((${#daemons[@]} == 0)); then
+      echo "Daemons:    none built yet; this version provides the shared library, the database and the tests"
+    fi
+    echo "Stop with:  deploy/up.sh stop"
+    ;;
+  stop)
+    if pg_running; then
+      as_postgres "$(pg_bindir)/pg_ctl" -D "$STATE/postgres/data" -m fast -w stop >/dev/null
+      echo "up.sh: PostgreSQL stopped (data kept in $STATE/postgres)"
+    else
+      echo "up.sh: nothing running"
+    fi
+    ;;
+  status)
+    if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
+    ;;
+  *)
+    echo "usage: deploy/up.sh [start|stop|status]" >&2
+    exit 2
+    ;;
+esac
