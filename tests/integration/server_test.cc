@@ -371,6 +371,12 @@ TEST_F(DaemonProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
   }
 }
 
+TEST_F(DaemonProcessTest, HelpListsConfiguration) {
+  auto r = semper::testing::RunCommand({SEMPER_ECHO_DAEMON, "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("tls.client_ca_file (SEMPER_TLS_CLIENT_CA_FILE)"));
+}
+
 TEST_F(DaemonProcessTest, BadConfigurationExitsWithAMessageNamingTheKey) {
   ChildProcess daemon = StartDaemon({"SEMPER_GRPC_LISTEN=nonsense", "SEMPER_GRPC_PLAINTEXT=true"});
   EXPECT_EQ(daemon.Wait(10000), 2);

@@ -11,6 +11,11 @@
 
 int main(int argc, char** argv) {
   semper::Server::BlockTerminationSignals();
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: semper-echo-daemon [--config FILE.toml]\n\nConfiguration keys (file, or environment):\n%s",
+                semper::ConfigHelp(semper::ServerConfigKeys(7100, 7101)).c_str());
+    return 0;
+  }
   std::optional<std::filesystem::path> file;
   if (argc == 3 && std::string(argv[1]) == "--config") file = argv[2];
   auto config = semper::Config::Load(file, semper::ServerConfigKeys(7100, 7101));

@@ -71,4 +71,9 @@ SignerIdentity TestPki::Issue(const std::string& cn, uint32_t key_usage) const {
   return Issue(spec);
 }
 
+const TestPki& SharedTestPki() {
+  static const TestPki* pki = new TestPki();
+  return *pki;
+}
+
 }  // namespace semper::testing

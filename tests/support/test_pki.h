@@ -49,4 +49,7 @@ class TestPki {
   TrustStore trust_;
 };
 
+// One PKI (ECDSA P-256) shared by all tests of a binary; built on first use.
+const TestPki& SharedTestPki();
+
 }  // namespace semper::testing

@@ -127,6 +127,24 @@ void CollectKeys(const toml::table& table, const std::string& prefix,
 
 }  // namespace
 
+std::string ConfigHelp(const std::vector<ConfigKey>& schema) {
+  std::string out;
+  for (const ConfigKey& key : schema) {
+    std::string def;
+    if (key.required) {
+      def = "required";
+    } else if (key.default_value.has_value() && !key.secret) {
+      Config one;
+      one.schema_[key.name] = key;
+      one.values_[key.name] = *key.default_value;
+      def = "default " + one.Describe().front().substr(key.name.size() + 1);
+    }
+    StrAppend(&out, "  ", key.name, " (", Config::EnvName(key.name), "): ", TypeName(key.type),
+              def.empty() ? "" : "; ", def, key.help.empty() ? "" : ". ", key.help, "\n");
+  }
+  return out;
+}
+
 std::string Config::EnvName(const std::string& key) {
   std::string out = "SEMPER_";
   for (char c : key) out.push_back(c == '.' || c == '-' ? '_' : absl::ascii_toupper(c));

@@ -35,6 +35,9 @@ struct ConfigKey {
   std::optional<int64_t> max;
 };
 
+// One line per key for --help: name, environment variable, type, default, and help text.
+std::string ConfigHelp(const std::vector<ConfigKey>& schema);
+
 class Config {
  public:
   // Reads `file` (optional) then the environment (`getenv` by default).
@@ -58,6 +61,7 @@ class Config {
   std::vector<std::string> Describe() const;
 
  private:
+  friend std::string ConfigHelp(const std::vector<ConfigKey>& schema);
   std::map<std::string, ConfigValue> values_;
   std::map<std::string, ConfigKey> schema_;
 };

@@ -67,6 +67,13 @@ TEST(ConfigTest, EnvironmentOnlyAndDefaults) {
   EXPECT_EQ(Config::EnvName("grpc.max-message"), "SEMPER_GRPC_MAX_MESSAGE");
 }
 
+TEST(ConfigTest, HelpListsKeysAndEnvironment) {
+  std::string help = ConfigHelp(Schema());
+  EXPECT_THAT(help, HasSubstr("database.url (SEMPER_DATABASE_URL): a string; required. PostgreSQL URL"));
+  EXPECT_THAT(help, HasSubstr("shutdown.grace (SEMPER_SHUTDOWN_GRACE)"));
+  EXPECT_THAT(help, HasSubstr("default 10s"));
+}
+
 TEST(ConfigTest, ErrorsNameTheKeyAndSource) {
   auto missing = Config::Load(std::nullopt, Schema(), Env({}));
   EXPECT_THAT(missing, StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));

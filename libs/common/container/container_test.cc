@@ -20,10 +20,7 @@ using ::semper::testing::LeafSpec;
 using ::semper::testing::StatusIs;
 using ::semper::testing::TestPki;
 
-const TestPki& Pki() {
-  static const TestPki* pki = new TestPki();
-  return *pki;
-}
+const TestPki& Pki() { return ::semper::testing::SharedTestPki(); }
 
 SignerIdentity Person(const std::string& cn, uint32_t ku = kKuNonRepudiation | kKuDigitalSignature | kKuKeyAgreement) {
   return Pki().Issue(cn, ku);

@@ -140,11 +140,7 @@ absl::StatusOr<std::vector<Certificate>> Certificate::ChainFromPem(std::string_v
 }
 
 std::string Certificate::Der() const {
-  unsigned char* out = nullptr;
-  int len = i2d_X509(cert_.get(), &out);
-  std::string der(reinterpret_cast<char*>(out), len > 0 ? static_cast<size_t>(len) : 0);
-  OPENSSL_free(out);
-  return der;
+  return ossl::ToDer(i2d_X509, cert_.get());
 }
 
 std::string Certificate::Pem() const {

@@ -40,14 +40,6 @@ absl::StatusOr<ossl::CmsPtr> ParseCms(std::string_view der, int expected_type_ni
   return cms;
 }
 
-std::string ToDer(CMS_ContentInfo* cms) {
-  unsigned char* out = nullptr;
-  int len = i2d_CMS_ContentInfo(cms, &out);
-  std::string der(reinterpret_cast<char*>(out), len > 0 ? static_cast<size_t>(len) : 0);
-  OPENSSL_free(out);
-  return der;
-}
-
 std::optional<absl::Time> SigningTime(CMS_SignerInfo* si) {
   int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
   if (idx < 0) return std::nullopt;
@@ -99,7 +91,7 @@ absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const Priv
   if (CMS_final(cms.get(), in.get(), nullptr, flags) != 1) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS signing failed");
   }
-  return ToDer(cms.get());
+  return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
 }
 
 absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
@@ -188,7 +180,7 @@ absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
   if (CMS_final(cms.get(), in.get(), nullptr, flags) != 1) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS encryption failed");
   }
-  return ToDer(cms.get());
+  return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
 }
 
 absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,

@@ -15,10 +15,7 @@ using ::semper::testing::LeafSpec;
 using ::semper::testing::StatusIs;
 using ::semper::testing::TestPki;
 
-const TestPki& Pki() {
-  static const TestPki* pki = new TestPki();
-  return *pki;
-}
+const TestPki& Pki() { return ::semper::testing::SharedTestPki(); }
 
 class CmsSignTest : public ::testing::TestWithParam<KeyType> {};
 

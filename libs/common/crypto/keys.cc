@@ -90,11 +90,7 @@ absl::StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {
 }
 
 std::string PublicKey::Der() const {
-  unsigned char* out = nullptr;
-  int len = i2d_PUBKEY(key_.get(), &out);
-  std::string der(reinterpret_cast<char*>(out), len > 0 ? static_cast<size_t>(len) : 0);
-  OPENSSL_free(out);
-  return der;
+  return ossl::ToDer(i2d_PUBKEY, key_.get());
 }
 
 std::string PublicKey::Pem() const {
@@ -180,10 +176,7 @@ SecretData PrivateKey::ToUnencryptedPemSecret() const {
 
 PublicKey PrivateKey::public_key() const {
   // A public-only copy, so that code holding a PublicKey never holds private material.
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key_.get(), &der);
-  std::string bytes(reinterpret_cast<char*>(der), len > 0 ? static_cast<size_t>(len) : 0);
-  OPENSSL_free(der);
+  std::string bytes = ossl::ToDer(i2d_PUBKEY, key_.get());
   return *PublicKey::FromDer(bytes);
 }
 

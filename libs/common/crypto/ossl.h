@@ -49,6 +49,16 @@ std::string DrainErrors();
 // A status whose message is `what` followed by the drained OpenSSL errors.
 absl::Status Error(absl::StatusCode code, v1::ErrorReason reason, std::string_view what);
 
+// DER encoding through one of OpenSSL's i2d_* functions; empty on failure.
+template <typename T, typename I2d>
+std::string ToDer(I2d i2d, T* object) {
+  unsigned char* out = nullptr;
+  int len = i2d(object, &out);
+  std::string der(reinterpret_cast<char*>(out), len > 0 ? static_cast<size_t>(len) : 0);
+  OPENSSL_free(out);
+  return der;
+}
+
 // A read-only memory BIO over `data` (which must outlive the BIO).
 BioPtr ReadBio(std::string_view data);
 BioPtr WriteBio();

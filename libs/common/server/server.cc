@@ -177,13 +177,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   s.PollReadiness();  // first result before anyone asks
   s.poller_ = std::thread([&s] {
-    absl::MutexLock lock(&s.mu_);
-    while (!s.stopping_) {
-      s.mu_.AwaitWithTimeout(absl::Condition(&s.stopping_), s.options_.readiness_interval);
-      if (s.stopping_) break;
-      s.mu_.Unlock();
+    for (;;) {
+      {
+        absl::MutexLock lock(&s.mu_);
+        s.mu_.AwaitWithTimeout(absl::Condition(&s.stopping_), s.options_.readiness_interval);
+        if (s.stopping_) return;
+      }
       s.PollReadiness();
-      s.mu_.Lock();
     }
   });
   LogEvent(log, spdlog::level::info, "listening")
