@@ -23,6 +23,7 @@ class ChildProcess {
   ChildProcess() = default;
   explicit ChildProcess(const std::vector<std::string>& argv, const std::string& log_file = "");
   ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
   ~ChildProcess();
   int pid() const { return pid_; }
   bool Signal(int sig) const;

@@ -56,11 +56,19 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   if (!key.ok()) return Annotate(key.status(), "tls.key_file");
   SecretData plain = key->ToUnencryptedPemSecret();
 
-  grpc::SslServerCredentialsOptions ssl(
-      t.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  // Mutual TLS: required, or (without require_client_cert but with a client CA) optional, a
+  // certificate being verified whenever one is presented; RPCs then check roles themselves.
+  grpc_ssl_client_certificate_request_type mode = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
   if (t.require_client_cert) {
-    if (t.client_ca_file.empty()) return InvalidField("tls.client_ca_file", "is required for mutual TLS");
+    mode = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else if (!t.client_ca_file.empty()) {
+    mode = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  grpc::SslServerCredentialsOptions ssl(mode);
+  if (t.require_client_cert && t.client_ca_file.empty()) {
+    return InvalidField("tls.client_ca_file", "is required for mutual TLS");
+  }
+  if (!t.client_ca_file.empty()) {
     SEMPER_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile("tls.client_ca_file", t.client_ca_file));
   }
   ssl.pem_key_cert_pairs.push_back({std::string(plain.Reveal()), cert});
@@ -95,7 +103,8 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
       {"tls.key_file", T::kString, std::nullopt, false, false, "server private key (PEM)"},
       {"tls.key_passphrase_file", T::kString, std::nullopt, false, false, "file holding the key's passphrase"},
       {"tls.client_ca_file", T::kString, std::nullopt, false, false, "CA certificates for client certificates (PEM)"},
-      {"tls.require_client_cert", T::kBool, ConfigValue(true), false, false, "mutual TLS"},
+      {"tls.require_client_cert", T::kBool, ConfigValue(true), false, false,
+       "mutual TLS; false with a client CA makes client certificates optional (verified when sent)"},
       {"log.format", T::kString, ConfigValue(std::string("text")), false, false, "text or json"},
       {"log.level", T::kString, ConfigValue(std::string("info")), false, false, "trace..critical"},
       {"shutdown.grace", T::kDuration, ConfigValue(absl::Seconds(10)), false, false, "time in-flight calls get at shutdown"},
@@ -189,7 +198,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   LogEvent(log, spdlog::level::info, "listening")
       .With("grpc_port", s.grpc_port_)
       .With("http_port", s.http_port())
-      .With("tls", s.options_.plaintext ? "off" : (s.options_.tls.require_client_cert ? "mutual" : "server"));
+      .With("tls", s.options_.plaintext                    ? "off"
+                  : s.options_.tls.require_client_cert ? "mutual"
+                  : s.options_.tls.client_ca_file.empty() ? "server"
+                                                         : "mutual-optional");
   return server;
 }
 

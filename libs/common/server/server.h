@@ -27,7 +27,9 @@ struct TlsOptions {
   std::string key_file;              // server key, PEM (encrypted PKCS#8 with key_passphrase_file)
   std::string key_passphrase_file;   // empty: the key file is unencrypted (must be mode 0600)
   std::string client_ca_file;        // roots that client certificates must chain to
-  bool require_client_cert = true;   // mutual TLS
+  // Mutual TLS. When false but client_ca_file is set, a client certificate is optional and
+  // verified when presented (for services where some RPCs are open to anyone).
+  bool require_client_cert = true;
 };
 
 struct ServerOptions {

@@ -1,0 +1,335 @@
+// semperctl: the command line of the semper suite, for administrators (registration) and for
+// subscribers (enrolment). Nothing irreversible happens without showing it and asking first
+// (--yes answers for scripts).
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/base/secret.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/keys.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/ca.grpc.pb.h"
+
+namespace semper::ctl {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::util::TimeUtil;
+
+struct Connection {
+  std::string server = "localhost:7000";
+  std::string ca_file;          // roots that the server's certificate must chain to
+  std::string cert_file;        // client certificate chain (PEM), for administrators
+  std::string key_file;         // its key (encrypted PEM)
+  std::string passphrase_file;  // passphrase of key_file; asked for on the terminal otherwise
+  std::string server_name;      // TLS name to expect, if not the host in --server
+  bool plaintext = false;
+  bool yes = false;
+};
+
+[[noreturn]] void Die(const absl::Status& s, int code = 1) {
+  std::fprintf(stderr, "semperctl: %s", std::string(s.message()).c_str());
+  google::rpc::ErrorInfo info = ErrorInfoOf(s);
+  std::fprintf(stderr, " [%s]\n", info.reason().c_str());
+  std::exit(code);
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Die(MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("cannot read ", path)), 2);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+SecretData AskSecret(const std::string& prompt) {
+  std::fprintf(stderr, "%s", prompt.c_str());
+  termios old{};
+  bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::fprintf(stderr, "\n");
+  SecretData s(line);
+  std::fill(line.begin(), line.end(), '\0');
+  return s;
+}
+
+SecretData Passphrase(const std::string& file, const std::string& prompt) {
+  if (!file.empty()) {
+    auto s = SecretData::FromFile(file);
+    if (!s.ok()) Die(s.status(), 2);
+    return std::move(*s);
+  }
+  return AskSecret(prompt);
+}
+
+bool Confirm(const Connection& c, const std::string& question) {
+  if (c.yes) return true;
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+std::unique_ptr<v1::CertificationAuthority::Stub> CaStub(const Connection& c) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (c.plaintext) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem) unless --plaintext"), 2);
+    ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
+    if (!c.cert_file.empty()) {
+      if (c.key_file.empty()) Die(InvalidField("--key", "is required with --cert"), 2);
+      auto key = PrivateKey::FromPem(ReadFileOrDie(c.key_file), Passphrase(c.passphrase_file, "Passphrase of " + c.key_file + ": "));
+      if (!key.ok()) Die(key.status(), 2);
+      ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = ReadFileOrDie(c.cert_file);
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
+  return v1::CertificationAuthority::NewStub(grpc::CreateCustomChannel(c.server, creds, args));
+}
+
+void Call(const grpc::Status& s) {
+  if (!s.ok()) Die(FromGrpcStatus(s));
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+std::string KindText(v1::CustomerKind k) {
+  return k == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : k == v1::CUSTOMER_KIND_INDIVIDUAL ? "individual" : "?";
+}
+
+std::string StateText(v1::SubscriberState s) {
+  switch (s) {
+    case v1::SUBSCRIBER_STATE_ACTIVE: return "active";
+    case v1::SUBSCRIBER_STATE_SUSPENDED: return "suspended";
+    case v1::SUBSCRIBER_STATE_CLOSED: return "closed";
+    default: return "?";
+  }
+}
+
+void PrintSubscriber(const v1::Subscriber& s) {
+  std::printf("  id:             %s\n", s.id().empty() ? "(assigned by the CA)" : s.id().c_str());
+  std::printf("  name:           %s\n", s.name().c_str());
+  std::printf("  kind:           %s\n", KindText(s.kind()).c_str());
+  std::printf("  country:        %s\n", s.country().c_str());
+  std::printf("  applicable law: %s\n", s.applicable_law().c_str());
+  std::printf("  VAT reference:  %s\n", s.vat_reference().empty() ? "-" : s.vat_reference().c_str());
+  std::printf("  e-mail:         %s\n", s.email().c_str());
+  if (s.state() != v1::SUBSCRIBER_STATE_UNSPECIFIED) {
+    std::printf("  state:          %s\n", StateText(s.state()).c_str());
+    std::printf("  registered:     %s by %s\n", TimeUtil::ToString(s.created_at()).c_str(), s.created_by().c_str());
+  }
+}
+
+absl::Status WriteFile(const fs::path& path, const std::string& content, mode_t mode) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out || ::chmod(path.c_str(), mode) != 0) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, StrCat("cannot write ", path.string()));
+  }
+  return absl::OkStatus();
+}
+
+int Register(const Connection& c, v1::RegisterSubscriberRequest req, const std::string& kind) {
+  if (kind == "individual") req.mutable_subscriber()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  else if (kind == "enterprise") req.mutable_subscriber()->set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  else Die(InvalidField("--kind", "must be individual or enterprise"), 2);
+  std::printf("Register this subscriber at %s?\n", c.server.c_str());
+  PrintSubscriber(req.subscriber());
+  if (!Confirm(c, "Register?")) {
+    std::fprintf(stderr, "semperctl: nothing registered\n");
+    return 1;
+  }
+  auto stub = CaStub(c);
+  v1::RegisterSubscriberResponse resp;
+  Call(stub->RegisterSubscriber(Ctx().get(), req, &resp));
+  std::printf("Registered:\n");
+  PrintSubscriber(resp.subscriber());
+  std::printf("Enrolment code: %s\n", resp.enrolment_code().c_str());
+  std::printf("  valid until %s, once. Give it to the subscriber over a separate channel;\n",
+              TimeUtil::ToString(resp.enrolment_expires_at()).c_str());
+  std::printf("  it is not shown again. The subscriber runs: semperctl enroll --code <code> --wallet <dir>\n");
+  return 0;
+}
+
+int Show(const Connection& c, const std::string& id) {
+  v1::GetSubscriberRequest req;
+  req.set_id(id);
+  v1::Subscriber resp;
+  Call(CaStub(c)->GetSubscriber(Ctx().get(), req, &resp));
+  PrintSubscriber(resp);
+  return 0;
+}
+
+int List(const Connection& c, int page_size, const std::string& token) {
+  v1::ListSubscribersRequest req;
+  req.set_page_size(page_size);
+  req.set_page_token(token);
+  v1::ListSubscribersResponse resp;
+  Call(CaStub(c)->ListSubscribers(Ctx().get(), req, &resp));
+  std::printf("%-20s %-10s %-2s %-10s %-20s %s\n", "ID", "KIND", "CC", "STATE", "VAT", "NAME");
+  for (const auto& s : resp.subscribers()) {
+    std::printf("%-20s %-10s %-2s %-10s %-20s %s\n", s.id().c_str(), KindText(s.kind()).c_str(), s.country().c_str(),
+                StateText(s.state()).c_str(), s.vat_reference().empty() ? "-" : s.vat_reference().c_str(), s.name().c_str());
+  }
+  if (!resp.next_page_token().empty()) std::printf("more: --page-token %s\n", resp.next_page_token().c_str());
+  return 0;
+}
+
+int Enroll(const Connection& c, const std::string& code, const std::string& wallet, const std::string& key_type,
+           const std::string& wallet_passphrase_file) {
+  KeyType type = KeyType::kEcP256;
+  if (key_type == "rsa") type = KeyType::kRsa;
+  else if (key_type == "ed25519") type = KeyType::kEd25519;
+  else if (key_type != "ec") Die(InvalidField("--key-type", "must be ec, rsa or ed25519"), 2);
+  fs::path dir(wallet);
+  std::error_code ec;
+  if (fs::exists(dir / "signature.key", ec) || fs::exists(dir / "authentication.key", ec)) {
+    Die(MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                  StrCat(wallet, " already holds keys; choose another --wallet")), 2);
+  }
+  std::printf("Enrolment at %s:\n", c.server.c_str());
+  std::printf("  two new %s key pairs are made here (authentication, signature); the private keys\n",
+              std::string(KeyTypeName(type)).c_str());
+  std::printf("  never leave this machine. The CA receives two certification requests and decides\n");
+  std::printf("  every field of the certificates from your registration record.\n");
+  std::printf("  wallet: %s (keys encrypted with your wallet passphrase)\n", wallet.c_str());
+  if (!Confirm(c, "Enrol?")) return 1;
+  SecretData pass = Passphrase(wallet_passphrase_file, "Wallet passphrase (at least 8 characters): ");
+
+  auto auth_key = PrivateKey::Generate(type);
+  auto sig_key = PrivateKey::Generate(type);
+  if (!auth_key.ok() || !sig_key.ok()) Die(absl::InternalError("key generation failed"));
+  auto auth_csr = CertificationRequest::Create(*auth_key, {});
+  auto sig_csr = CertificationRequest::Create(*sig_key, {});
+  if (!auth_csr.ok()) Die(auth_csr.status());
+  if (!sig_csr.ok()) Die(sig_csr.status());
+  auto auth_pem = auth_key->ToEncryptedPem(pass);
+  auto sig_pem = sig_key->ToEncryptedPem(pass);
+  if (!auth_pem.ok()) Die(auth_pem.status(), 2);
+  if (!sig_pem.ok()) Die(sig_pem.status(), 2);
+
+  v1::EnrollRequest req;
+  req.set_enrolment_code(code);
+  req.set_authentication_csr(auth_csr->Der());
+  req.set_signature_csr(sig_csr->Der());
+  v1::EnrollResponse resp;
+  Call(CaStub(c)->Enroll(Ctx().get(), req, &resp));
+
+  fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  std::string chain;
+  for (const auto& der : resp.chain()) chain += Certificate::FromDer(der)->Pem();
+  auto auth_cert = Certificate::FromDer(resp.authentication().certificate());
+  auto sig_cert = Certificate::FromDer(resp.signature().certificate());
+  if (!auth_cert.ok() || !sig_cert.ok()) Die(absl::InternalError("the CA returned a damaged certificate"));
+  for (auto [name, content, mode] : {std::tuple{"authentication.key", *auth_pem, 0600},
+                                     std::tuple{"signature.key", *sig_pem, 0600},
+                                     std::tuple{"authentication.pem", auth_cert->Pem() + chain, 0600},
+                                     std::tuple{"signature.pem", sig_cert->Pem() + chain, 0600},
+                                     std::tuple{"chain.pem", chain, 0600}}) {
+    absl::Status w = WriteFile(dir / name, content, static_cast<mode_t>(mode));
+    if (!w.ok()) Die(w);
+  }
+  std::printf("Enrolled subscriber %s.\n", resp.subscriber_id().c_str());
+  std::printf("  authentication certificate %s: %s\n", resp.authentication().serial().c_str(), auth_cert->Subject().c_str());
+  std::printf("  signature certificate      %s: %s\n", resp.signature().serial().c_str(), sig_cert->Subject().c_str());
+  std::printf("  valid until %s\n", absl::FormatTime(absl::RFC3339_sec, auth_cert->not_after(), absl::UTCTimeZone()).c_str());
+  std::printf("  wallet: %s\n", wallet.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace semper::ctl
+
+int main(int argc, char** argv) {
+  using namespace semper;
+  CLI::App app{"semperctl: administer and use the semper trusted third parties"};
+  app.require_subcommand(1);
+  ctl::Connection c;
+  app.add_option("--server", c.server, "semper-ca address host:port")->envname("SEMPERCTL_SERVER")->capture_default_str();
+  app.add_option("--ca-file", c.ca_file, "root certificate(s) the server must chain to (PEM)")->envname("SEMPERCTL_CA_FILE");
+  app.add_option("--cert", c.cert_file, "your client certificate (PEM), for administrator commands")->envname("SEMPERCTL_CERT");
+  app.add_option("--key", c.key_file, "the key of --cert (encrypted PEM)")->envname("SEMPERCTL_KEY");
+  app.add_option("--key-passphrase-file", c.passphrase_file, "file with the passphrase of --key (asked otherwise)")
+      ->envname("SEMPERCTL_KEY_PASSPHRASE_FILE");
+  app.add_option("--server-name", c.server_name, "TLS name the server's certificate must carry, if not the --server host");
+  app.add_flag("--plaintext", c.plaintext, "no TLS (local development servers only)");
+  app.add_flag("-y,--yes", c.yes, "answer yes to confirmations (scripts)");
+
+  auto* sub = app.add_subcommand("subscriber", "registration records (administrators and registration officers)");
+  sub->require_subcommand(1);
+  v1::RegisterSubscriberRequest reg;
+  std::string kind, name, country, law, vat, email;
+  int valid_days = 7;
+  auto* reg_cmd = sub->add_subcommand("register", "register a buyer or seller and print a one-time enrolment code");
+  reg_cmd->add_option("--name", name, "name of the person or enterprise")->required();
+  reg_cmd->add_option("--kind", kind, "individual or enterprise")->required();
+  reg_cmd->add_option("--country", country, "ISO 3166-1 alpha-2 country code")->required();
+  reg_cmd->add_option("--law", law, "applicable law: country code or EU")->required();
+  reg_cmd->add_option("--vat", vat, "VAT reference, e.g. VATDE-123456789 (enterprises)");
+  reg_cmd->add_option("--email", email, "e-mail address")->required();
+  reg_cmd->add_option("--valid-days", valid_days, "days the enrolment code stays valid")->capture_default_str();
+  std::string id;
+  auto* show_cmd = sub->add_subcommand("show", "show one registration record");
+  show_cmd->add_option("id", id, "subscriber id (S-...)")->required();
+  int page_size = 100;
+  std::string page_token;
+  auto* list_cmd = sub->add_subcommand("list", "list registration records, newest first");
+  list_cmd->add_option("--page-size", page_size)->capture_default_str();
+  list_cmd->add_option("--page-token", page_token);
+
+  std::string code, wallet, key_type = "ec", wallet_pass;
+  auto* enroll_cmd = app.add_subcommand("enroll", "make your keys and obtain your certificates with an enrolment code");
+  enroll_cmd->add_option("--code", code, "the enrolment code from your registration officer")->required();
+  enroll_cmd->add_option("--wallet", wallet, "directory for your keys and certificates")->required();
+  enroll_cmd->add_option("--key-type", key_type, "ec (P-256), rsa (3072) or ed25519")->capture_default_str();
+  enroll_cmd->add_option("--wallet-passphrase-file", wallet_pass, "file with the passphrase for the wallet keys (asked otherwise)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (reg_cmd->parsed()) {
+    auto* s = reg.mutable_subscriber();
+    s->set_name(name);
+    s->set_country(country);
+    s->set_applicable_law(law);
+    s->set_vat_reference(vat);
+    s->set_email(email);
+    reg.set_enrolment_valid_seconds(int64_t{valid_days} * 86400);
+    return ctl::Register(c, reg, kind);
+  }
+  if (show_cmd->parsed()) return ctl::Show(c, id);
+  if (list_cmd->parsed()) return ctl::List(c, page_size, page_token);
+  if (enroll_cmd->parsed()) return ctl::Enroll(c, code, wallet, key_type, wallet_pass);
+  return 2;
+}

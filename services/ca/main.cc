@@ -1,0 +1,161 @@
+// semper-ca: `init` creates the PKI of a new deployment; `serve` runs the registration and
+// certification authority.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/base/config.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "common/server/server.h"
+#include "services/ca/pki.h"
+#include "services/ca/service.h"
+#include "services/ca/store.h"
+
+namespace semper {
+std::vector<db::Migration> ca_migrations();
+}
+
+namespace semper::ca {
+namespace {
+
+std::vector<ConfigKey> Schema() {
+  std::vector<ConfigKey> keys = ServerConfigKeys(7000, 7001);
+  using T = ConfigType;
+  keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
+  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{8}), false, false, "connections", 1, 256});
+  keys.push_back({"ca.dir", T::kString, std::nullopt, true, false, "directory written by semper-ca init"});
+  keys.push_back({"ca.key_passphrase_file", T::kString, std::nullopt, true, false, "file holding the CA key passphrase"});
+  keys.push_back({"ca.public_url", T::kString, ConfigValue(std::string("http://localhost:7001")), false, false,
+                  "base URL of the CRL and OCSP endpoints, written into certificates"});
+  keys.push_back({"ca.subscriber_validity", T::kDuration, ConfigValue(absl::Hours(24 * 365 * 2)), false, false,
+                  "lifetime of subscriber certificates"});
+  return keys;
+}
+
+// Sleeps for `d` unless SIGTERM/SIGINT arrives first (they are blocked; see BlockTerminationSignals).
+bool SleepUnlessSignalled(absl::Duration d) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  timespec ts = absl::ToTimespec(d);
+  return sigtimedwait(&set, nullptr, &ts) < 0;
+}
+
+int Init(const InitOptions& options, const std::string& passphrase_file) {
+  auto passphrase = SecretData::FromFile(passphrase_file);
+  if (!passphrase.ok()) {
+    std::fprintf(stderr, "semper-ca init: %s\n", std::string(passphrase.status().message()).c_str());
+    return 2;
+  }
+  auto result = InitPki(options, *passphrase);
+  if (!result.ok()) {
+    std::fprintf(stderr, "semper-ca init: %s\n", std::string(result.status().message()).c_str());
+    return result.status().code() == absl::StatusCode::kAlreadyExists ? 3 : 1;
+  }
+  std::printf("Created a new semper PKI in %s\n", options.dir.c_str());
+  std::printf("Root CA SHA-256 fingerprint: %s\n", result->root_fingerprint.c_str());
+  std::printf("Distribute root.pem (and check this fingerprint) to everyone who must trust the suite.\n");
+  std::printf("Files:\n");
+  for (const auto& f : result->files) std::printf("  %s\n", f.c_str());
+  return 0;
+}
+
+int Serve(const std::optional<std::string>& config_file) {
+  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, Schema());
+  if (!config.ok()) {
+    std::fprintf(stderr, "semper-ca: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  auto options = ServerOptionsFromConfig(*config, "semper-ca");
+  if (!options.ok()) {
+    std::fprintf(stderr, "semper-ca: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  auto log = options->logger;
+  auto fail = [&](std::string_view what, const absl::Status& s) {
+    LogEvent(log, spdlog::level::critical, "start_failed").With("step", what).With("error", std::string(s.message()));
+    return 1;
+  };
+  for (const auto& line : config->Describe()) LogEvent(log, spdlog::level::info, "config").With("value", line);
+
+  auto passphrase = SecretData::FromFile(config->GetString("ca.key_passphrase_file"));
+  if (!passphrase.ok()) return fail("ca.key_passphrase_file", passphrase.status());
+  auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase);
+  if (!pki.ok()) return fail("loading the CA keys", pki.status());
+
+  db::PoolOptions pool_options;
+  pool_options.conninfo = config->GetString("database.url");
+  pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
+  pool_options.statements = CaStore::Statements();
+  pool_options.application_name = "semper-ca";
+  auto pool = db::ConnectionPool::New(pool_options);
+  if (!pool.ok()) return fail("database pool", pool.status());
+
+  // The database may come up after us (compose, reboot): wait for it, but stop on a signal.
+  for (absl::Duration backoff = absl::Seconds(1);;) {
+    auto applied = db::ApplyMigrations(**pool, "ca", ca_migrations());
+    if (applied.ok()) {
+      LogEvent(log, spdlog::level::info, "migrations").With("schema", "ca").With("applied", applied->applied.size())
+          .With("version", applied->current);
+      break;
+    }
+    if (applied.status().code() != absl::StatusCode::kUnavailable) return fail("migrations", applied.status());
+    LogEvent(log, spdlog::level::warn, "waiting_for_database").With("error", std::string(applied.status().message()));
+    if (!SleepUnlessSignalled(backoff)) return 0;
+    backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
+
+  CaStore store(pool->get());
+  CaServiceImpl::Options service_options;
+  service_options.pki = &*pki;
+  service_options.store = &store;
+  service_options.profiles.public_url = config->GetString("ca.public_url");
+  service_options.profiles.validity = config->GetDuration("ca.subscriber_validity");
+  service_options.logger = log;
+  CaServiceImpl service(service_options);
+  db::ConnectionPool* p = pool->get();
+  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); });
+  if (!server.ok()) return fail("listening", server.status());
+  (*server)->RunUntilSignal();
+  return 0;
+}
+
+}  // namespace
+}  // namespace semper::ca
+
+int main(int argc, char** argv) {
+  semper::Server::BlockTerminationSignals();
+  CLI::App app{"semper-ca: the registration and certification authority of the semper suite"};
+  app.require_subcommand(1);
+
+  semper::ca::InitOptions init;
+  std::string init_dir, passphrase_file;
+  auto* init_cmd = app.add_subcommand("init", "create the root, the issuing CA, the daemons' certificates and the first administrator");
+  init_cmd->add_option("--dir", init_dir, "directory to create (never overwritten)")->required();
+  init_cmd->add_option("--passphrase-file", passphrase_file, "file (mode 0600) with the passphrase that encrypts every key")->required();
+  init_cmd->add_option("--organization", init.organization, "organisation named in the CA certificates")->capture_default_str();
+  init_cmd->add_option("--country", init.country, "country of the CA (ISO 3166-1 alpha-2)")->capture_default_str();
+  init_cmd->add_option("--hostname", init.hostnames, "DNS names for the daemons' TLS certificates")->capture_default_str();
+  init_cmd->add_option("--ip", init.ip_addresses, "IP addresses for the daemons' TLS certificates")->capture_default_str();
+  init_cmd->add_option("--admin-name", init.admin_name, "name in the first administrator's certificate")->capture_default_str();
+
+  std::optional<std::string> config_file;
+  auto* serve_cmd = app.add_subcommand("serve", "run the CA daemon");
+  serve_cmd->add_option("--config", config_file, "TOML configuration file (environment SEMPER_* overrides it)");
+  serve_cmd->footer("Configuration keys:\n" + semper::ConfigHelp(semper::ca::Schema()));
+
+  CLI11_PARSE(app, argc, argv);
+  if (init_cmd->parsed()) {
+    init.dir = init_dir;
+    return semper::ca::Init(init, passphrase_file);
+  }
+  return semper::ca::Serve(config_file);
+}

@@ -1,0 +1,219 @@
+// CA key ceremony, loading, and subscriber profiles.
+#include "services/ca/pki.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/oids.h"
+#include "common/server/peer.h"
+
+namespace semper::ca {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status WriteFile(const fs::path& path, const std::string& content, mode_t mode,
+                       std::vector<std::string>& written) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, StrCat("cannot write ", path.string()));
+  out << content;
+  out.close();
+  if (::chmod(path.c_str(), mode) != 0 || !out) {
+    return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, StrCat("cannot finish writing ", path.string()));
+  }
+  written.push_back(path.string());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("cannot read ", path.string()));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string Utf8(std::string_view s) {
+  // DER UTF8String (short values only: the kinds and laws are a few bytes).
+  return StrCat(std::string(1, '\x0c'), std::string(1, static_cast<char>(s.size())), s);
+}
+
+std::string Printable(std::string_view s) {
+  return StrCat(std::string(1, '\x13'), std::string(1, static_cast<char>(s.size())), s);
+}
+
+struct Issued {
+  PrivateKey key;
+  Certificate cert;
+};
+
+absl::StatusOr<Issued> IssueService(const CertificateTemplate& tmpl, const Certificate& ca, const PrivateKey& ca_key) {
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::Generate(KeyType::kEcP256));
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, IssueCertificate(tmpl, key.public_key(), &ca, ca_key));
+  return Issued{key, cert};
+}
+
+}  // namespace
+
+std::string_view ProfileName(SubscriberProfile profile) {
+  return profile == SubscriberProfile::kAuthentication ? "authentication" : "signature";
+}
+
+absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passphrase) {
+  std::error_code ec;
+  if (fs::exists(o.dir / "ca.key", ec) || fs::exists(o.dir / "root.pem", ec)) {
+    return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                     StrCat(o.dir.string(), " already holds a CA; init never overwrites one"));
+  }
+  if (passphrase.size() < 12) return InvalidField("passphrase", "must be at least 12 characters for CA keys");
+  fs::create_directories(o.dir, ec);
+  ::chmod(o.dir.c_str(), 0700);
+  InitResult result;
+  absl::Time now = absl::Now() - absl::Minutes(5);
+
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey root_key, PrivateKey::Generate(KeyType::kEcP256));
+  CertificateTemplate rt;
+  rt.subject = {{"C", o.country}, {"O", o.organization}, {"CN", StrCat(o.organization, " Root CA")}};
+  rt.not_before = now;
+  rt.not_after = now + o.root_validity;
+  rt.is_ca = true;
+  rt.key_usage = kKuKeyCertSign | kKuCrlSign;
+  SEMPER_ASSIGN_OR_RETURN(Certificate root, IssueCertificate(rt, root_key.public_key(), nullptr, root_key));
+
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey ca_key, PrivateKey::Generate(KeyType::kEcP256));
+  CertificateTemplate ct;
+  ct.subject = {{"C", o.country}, {"O", o.organization}, {"CN", StrCat(o.organization, " Issuing CA")}};
+  ct.not_before = now;
+  ct.not_after = now + o.ca_validity;
+  ct.is_ca = true;
+  ct.path_length = 0;
+  ct.key_usage = kKuKeyCertSign | kKuCrlSign;
+  SEMPER_ASSIGN_OR_RETURN(Certificate ca, IssueCertificate(ct, ca_key.public_key(), &root, root_key));
+
+  auto& files = result.files;
+  auto write_key = [&](const fs::path& p, const PrivateKey& k) -> absl::Status {
+    SEMPER_ASSIGN_OR_RETURN(std::string pem, k.ToEncryptedPem(passphrase));
+    return WriteFile(p, pem, 0600, files);
+  };
+  SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "root.pem", root.Pem(), 0644, files));
+  SEMPER_RETURN_IF_ERROR(write_key(o.dir / "root.key", root_key));
+  SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "ca.pem", ca.Pem(), 0644, files));
+  SEMPER_RETURN_IF_ERROR(write_key(o.dir / "ca.key", ca_key));
+  SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "chain.pem", ca.Pem() + root.Pem(), 0644, files));
+
+  auto service_tmpl = [&](const std::string& cn) {
+    CertificateTemplate t;
+    t.subject = {{"C", o.country}, {"O", o.organization}, {"CN", cn}};
+    t.not_before = now;
+    t.not_after = now + o.service_validity;
+    t.key_usage = kKuDigitalSignature;
+    return t;
+  };
+  auto emit = [&](const std::string& name, const CertificateTemplate& t) -> absl::Status {
+    SEMPER_ASSIGN_OR_RETURN(Issued issued, IssueService(t, ca, ca_key));
+    SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "services" / (name + ".pem"), issued.cert.Pem() + ca.Pem(), 0644, files));
+    return write_key(o.dir / "services" / (name + ".key"), issued.key);
+  };
+  for (const std::string daemon : {"ca", "tsa", "notary", "arbiter", "liability"}) {
+    CertificateTemplate t = service_tmpl(StrCat("semper-", daemon));
+    t.extended_key_usage = {"serverAuth", "clientAuth"};
+    t.dns_names = o.hostnames;
+    t.dns_names.push_back(StrCat("semper-", daemon));
+    t.ip_addresses = o.ip_addresses;
+    t.extensions.push_back({std::string(oids::kRolesExtension), false, EncodeRolesExtension({Role::kService})});
+    SEMPER_RETURN_IF_ERROR(emit(StrCat(daemon, "-tls"), t));
+  }
+  {
+    CertificateTemplate t = service_tmpl("semper-tsa signer");
+    t.extended_key_usage = {"timeStamping"};
+    t.extended_key_usage_critical = true;
+    SEMPER_RETURN_IF_ERROR(emit("tsa-signing", t));
+  }
+  {
+    CertificateTemplate t = service_tmpl("semper-ca OCSP responder");
+    t.extended_key_usage = {"OCSPSigning"};
+    SEMPER_RETURN_IF_ERROR(emit("ocsp-signing", t));
+  }
+  for (const std::string daemon : {"notary", "arbiter", "liability"}) {
+    CertificateTemplate t = service_tmpl(StrCat("semper-", daemon, " signer"));
+    t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+    SEMPER_RETURN_IF_ERROR(emit(StrCat(daemon, "-signing"), t));
+  }
+  {
+    CertificateTemplate t = service_tmpl(o.admin_name);
+    t.extended_key_usage = {"clientAuth"};
+    t.extensions.push_back({std::string(oids::kRolesExtension), false,
+                            EncodeRolesExtension({Role::kAdministrator, Role::kRegistrationOfficer})});
+    SEMPER_ASSIGN_OR_RETURN(Issued admin, IssueService(t, ca, ca_key));
+    SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "admin" / "admin.pem", admin.cert.Pem() + ca.Pem(), 0644, files));
+    SEMPER_RETURN_IF_ERROR(write_key(o.dir / "admin" / "admin.key", admin.key));
+  }
+  result.root_fingerprint = root.Fingerprint();
+  return result;
+}
+
+absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase) {
+  SEMPER_ASSIGN_OR_RETURN(std::string root_pem, ReadFile(dir / "root.pem"));
+  SEMPER_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(dir / "ca.pem"));
+  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(dir / "ca.key"));
+  SEMPER_ASSIGN_OR_RETURN(Certificate root, Certificate::FromPem(root_pem));
+  SEMPER_ASSIGN_OR_RETURN(Certificate ca, Certificate::FromPem(ca_pem));
+  auto key = PrivateKey::FromPem(key_pem, passphrase);
+  if (!key.ok()) return Annotate(key.status(), (dir / "ca.key").string());
+  SEMPER_ASSIGN_OR_RETURN(TrustStore trust, TrustStore::New({root}));
+  SEMPER_RETURN_IF_ERROR(trust.VerifyPath(ca, {}, absl::Now(), KeyPurpose::kAny).status());
+  if (!ca.public_key()->Equals(key->public_key())) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "ca.key does not belong to ca.pem");
+  }
+  return Pki(std::move(root), std::move(ca), std::move(*key));
+}
+
+CertificateTemplate SubscriberTemplate(const v1::Subscriber& s, SubscriberProfile profile, KeyType key_type,
+                                       absl::Time now, const ProfileOptions& options) {
+  CertificateTemplate t;
+  t.subject.push_back({"C", s.country()});
+  if (s.kind() == v1::CUSTOMER_KIND_ENTERPRISE) t.subject.push_back({"O", s.name()});
+  if (!s.vat_reference().empty()) t.subject.push_back({std::string(oids::kOrganizationIdentifier), s.vat_reference()});
+  t.subject.push_back({"serialNumber", s.id()});
+  t.subject.push_back({"CN", s.name()});
+  t.not_before = now - absl::Minutes(1);
+  t.not_after = now + options.validity;
+  if (profile == SubscriberProfile::kAuthentication) {
+    t.key_usage = kKuDigitalSignature;
+    if (key_type == KeyType::kEcP256) t.key_usage |= kKuKeyAgreement;
+    if (key_type == KeyType::kRsa) t.key_usage |= kKuKeyEncipherment;
+    t.extended_key_usage = {"clientAuth"};
+    t.extensions.push_back({std::string(oids::kRolesExtension), false, EncodeRolesExtension({Role::kSubscriber})});
+  } else {
+    t.key_usage = kKuNonRepudiation;
+  }
+  t.extensions.push_back({std::string(oids::kCustomerKindExtension), false,
+                          Utf8(s.kind() == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : "individual")});
+  t.extensions.push_back({std::string(oids::kApplicableLawExtension), false, Printable(s.applicable_law())});
+  if (!options.public_url.empty()) {
+    t.crl_urls = {StrCat(options.public_url, "/crl")};
+    t.ocsp_url = StrCat(options.public_url, "/ocsp");
+  }
+  return t;
+}
+
+absl::Status CheckRequest(const CertificationRequest& request, const v1::Subscriber& subscriber,
+                          std::string_view field) {
+  if (auto cn = request.SubjectAttribute("CN"); cn.has_value() && *cn != subscriber.name()) {
+    return InvalidField(field, StrCat("the request names \"", *cn, "\" but the subscriber is registered as \"",
+                                      subscriber.name(), "\""));
+  }
+  if (request.public_key().type() == KeyType::kRsa && EVP_PKEY_get_bits(request.public_key().evp()) < 3072) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                     StrCat(field, ": RSA keys must have at least 3072 bits"), {{"field", field}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace semper::ca

@@ -1,0 +1,77 @@
+// The CA's own keys and certificates: creating them (semper-ca init), loading them at start,
+// and the certificate profiles it issues. Immutable after loading; thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/base/secret.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/keys.h"
+#include "semper/v1/ca.pb.h"
+
+namespace semper::ca {
+
+struct InitOptions {
+  std::filesystem::path dir;      // created; must not hold a CA already
+  std::string organization = "semper";
+  std::string country = "DE";
+  std::vector<std::string> hostnames = {"localhost"};  // SANs of the daemons' TLS certificates
+  std::vector<std::string> ip_addresses = {"127.0.0.1"};
+  std::string admin_name = "Administrator";
+  absl::Duration root_validity = absl::Hours(24 * 365 * 20);
+  absl::Duration ca_validity = absl::Hours(24 * 365 * 10);
+  absl::Duration service_validity = absl::Hours(24 * 365 * 2);
+};
+
+// What init wrote, for the operator.
+struct InitResult {
+  std::vector<std::string> files;
+  std::string root_fingerprint;
+};
+
+// Creates the root, the issuing CA, TLS and signing certificates for every daemon, and the first
+// administrator's client certificate. Every private key is written as encrypted PKCS#8 (mode
+// 0600) with `passphrase`.
+absl::StatusOr<InitResult> InitPki(const InitOptions& options, const SecretData& passphrase);
+
+// The issuing CA as the daemon uses it.
+class Pki {
+ public:
+  static absl::StatusOr<Pki> Load(const std::filesystem::path& dir, const SecretData& passphrase);
+
+  const Certificate& root() const { return root_; }
+  const Certificate& issuing_ca() const { return ca_; }
+  const PrivateKey& issuing_key() const { return ca_key_; }
+
+ private:
+  Pki(Certificate root, Certificate ca, PrivateKey ca_key)
+      : root_(std::move(root)), ca_(std::move(ca)), ca_key_(std::move(ca_key)) {}
+  Certificate root_;
+  Certificate ca_;
+  PrivateKey ca_key_;
+};
+
+enum class SubscriberProfile { kAuthentication, kSignature };
+std::string_view ProfileName(SubscriberProfile profile);
+
+struct ProfileOptions {
+  std::string public_url;  // CRL at <public_url>/crl, OCSP at <public_url>/ocsp
+  absl::Duration validity = absl::Hours(24 * 365 * 2);
+};
+
+// The certificate the CA issues for a subscriber's key: every field comes from the
+// registration record, none from the request.
+CertificateTemplate SubscriberTemplate(const v1::Subscriber& subscriber, SubscriberProfile profile,
+                                       KeyType key_type, absl::Time now, const ProfileOptions& options);
+
+// Checks a request against the registration record: an accepted key, and, if the request names
+// a common name, the registered name.
+absl::Status CheckRequest(const CertificationRequest& request, const v1::Subscriber& subscriber,
+                          std::string_view field);
+
+}  // namespace semper::ca

@@ -1,0 +1,185 @@
+// CertificationAuthority handlers.
+#include "services/ca/service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <regex>
+
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/container/vat.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/server/grpc_status.h"
+#include "common/server/interceptors.h"
+#include "common/server/peer.h"
+
+namespace semper::ca {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kCodeAlphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";  // no 0/O, 1/I/L
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::StatusOr<Peer> Officer(grpc::CallbackServerContext* ctx) {
+  SEMPER_ASSIGN_OR_RETURN(Peer peer, PeerOf(*ctx));
+  SEMPER_RETURN_IF_ERROR(RequireAnyRole(peer, {Role::kAdministrator, Role::kRegistrationOfficer}));
+  return peer;
+}
+
+}  // namespace
+
+std::string NewEnrolmentCode() {
+  std::string random = RandomBytes(20);
+  std::string code;
+  for (size_t i = 0; i < random.size(); ++i) {
+    if (i > 0 && i % 4 == 0) code.push_back('-');
+    code.push_back(kCodeAlphabet[static_cast<unsigned char>(random[i]) % (sizeof(kCodeAlphabet) - 1)]);
+  }
+  return code;
+}
+
+std::string CanonicalEnrolmentCode(std::string_view typed) {
+  std::string out;
+  for (char c : typed) {
+    if (c == '-' || c == ' ') continue;
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+absl::Status ValidateSubscriber(const v1::Subscriber& s) {
+  if (s.name().empty() || s.name().size() > 200) return InvalidField("subscriber.name", "must be 1 to 200 characters");
+  if (s.kind() != v1::CUSTOMER_KIND_INDIVIDUAL && s.kind() != v1::CUSTOMER_KIND_ENTERPRISE) {
+    return InvalidField("subscriber.kind", "must be INDIVIDUAL or ENTERPRISE");
+  }
+  if (!IsCountryCode(s.country())) return InvalidField("subscriber.country", "must be an ISO 3166-1 alpha-2 code, e.g. DE");
+  if (s.applicable_law() != "EU" && !IsCountryCode(s.applicable_law())) {
+    return InvalidField("subscriber.applicable_law", "must be an ISO 3166-1 alpha-2 code or EU");
+  }
+  if (s.kind() == v1::CUSTOMER_KIND_ENTERPRISE && s.vat_reference().empty()) {
+    return InvalidField("subscriber.vat_reference", "is required for an enterprise");
+  }
+  if (!s.vat_reference().empty()) {
+    SEMPER_RETURN_IF_ERROR(ValidateVatReference(s.vat_reference(), "subscriber.vat_reference"));
+    std::string vat_country = VatCountry(s.vat_reference());
+    if (vat_country != s.country() && !(vat_country == "EL" && s.country() == "GR")) {
+      return InvalidField("subscriber.vat_reference", StrCat("is a ", vat_country, " reference but the country is ", s.country()));
+    }
+  }
+  static const std::regex kEmail(R"([^@\s]{1,64}@[^@\s]+\.[^@\s]+)");
+  if (s.email().size() > 254 || !std::regex_match(s.email(), kEmail)) {
+    return InvalidField("subscriber.email", "must be an e-mail address");
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::RegisterSubscriber(grpc::CallbackServerContext* ctx,
+                                                            const v1::RegisterSubscriberRequest* req,
+                                                            v1::RegisterSubscriberResponse* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  absl::Status valid = ValidateSubscriber(req->subscriber());
+  if (!valid.ok()) return Done(ctx, valid);
+  int64_t seconds = req->enrolment_valid_seconds() == 0 ? 7 * 86400 : req->enrolment_valid_seconds();
+  if (seconds < 60 || seconds > 30 * 86400) {
+    return Done(ctx, InvalidField("enrolment_valid_seconds", "must be between 60 s and 30 days"));
+  }
+  std::string code = NewEnrolmentCode();
+  absl::Time expires = o_.clock() + absl::Seconds(seconds);
+  auto s = o_.store->Register(req->subscriber(), officer->subject(), Sha256(CanonicalEnrolmentCode(code)), expires);
+  if (!s.ok()) return Done(ctx, s.status());
+  *resp->mutable_subscriber() = *s;
+  resp->set_enrolment_code(code);
+  *resp->mutable_enrolment_expires_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(expires));
+  LogEvent(o_.logger, spdlog::level::info, "subscriber.registered")
+      .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::GetSubscriber(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetSubscriberRequest* req, v1::Subscriber* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  if (req->id().empty()) return Done(ctx, InvalidField("id", "is required"));
+  auto s = o_.store->Get(req->id());
+  if (!s.ok()) return Done(ctx, s.status());
+  *resp = *s;
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::ListSubscribers(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListSubscribersRequest* req,
+                                                         v1::ListSubscribersResponse* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  int size = req->page_size() == 0 ? 100 : req->page_size();
+  if (size < 1 || size > 1000) return Done(ctx, InvalidField("page_size", "must be between 1 and 1000"));
+  auto list = o_.store->List(size + 1, req->page_token());
+  if (!list.ok()) return Done(ctx, list.status());
+  for (int i = 0; i < std::min<int>(size, static_cast<int>(list->size())); ++i) *resp->add_subscribers() = (*list)[i];
+  if (static_cast<int>(list->size()) > size) resp->set_next_page_token((*list)[size - 1].id());
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
+                                                v1::EnrollResponse* resp) {
+  std::string code = CanonicalEnrolmentCode(req->enrolment_code());
+  if (code.size() != 20) return Done(ctx, InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
+  auto auth = CertificationRequest::FromDer(req->authentication_csr());
+  if (!auth.ok()) return Done(ctx, Annotate(auth.status(), "authentication_csr"));
+  auto sig = CertificationRequest::FromDer(req->signature_csr());
+  if (!sig.ok()) return Done(ctx, Annotate(sig.status(), "signature_csr"));
+  if (auth->public_key().Equals(sig->public_key())) {
+    return Done(ctx, InvalidField("signature_csr", "must be for a different key than the authentication key"));
+  }
+  absl::Time now = o_.clock();
+  auto result = o_.store->Enroll(
+      Sha256(code), {Sha256(auth->public_key().Der()), Sha256(sig->public_key().Der())},
+      [&](const v1::Subscriber& s) -> absl::StatusOr<std::vector<IssuedRecord>> {
+        SEMPER_RETURN_IF_ERROR(CheckRequest(*auth, s, "authentication_csr"));
+        SEMPER_RETURN_IF_ERROR(CheckRequest(*sig, s, "signature_csr"));
+        std::vector<IssuedRecord> out;
+        for (auto [profile, csr] : {std::pair{SubscriberProfile::kAuthentication, &*auth},
+                                    std::pair{SubscriberProfile::kSignature, &*sig}}) {
+          CertificateTemplate t = SubscriberTemplate(s, profile, csr->public_key().type(), now, o_.profiles);
+          SEMPER_ASSIGN_OR_RETURN(Certificate c, IssueCertificate(t, csr->public_key(), &o_.pki->issuing_ca(),
+                                                                  o_.pki->issuing_key()));
+          out.push_back(IssuedRecord{c, std::string(ProfileName(profile))});
+        }
+        return out;
+      });
+  if (!result.ok()) return Done(ctx, result.status());
+  resp->set_subscriber_id(result->first.id());
+  for (const IssuedRecord& rec : result->second) {
+    v1::IssuedCertificate* ic = rec.profile == "authentication" ? resp->mutable_authentication() : resp->mutable_signature();
+    ic->set_certificate(rec.certificate.Der());
+    ic->set_serial(rec.certificate.SerialHex());
+    ic->set_profile(rec.profile);
+  }
+  resp->add_chain(o_.pki->issuing_ca().Der());
+  resp->add_chain(o_.pki->root().Der());
+  LogEvent(o_.logger, spdlog::level::info, "subscriber.enrolled")
+      .With("request_id", RequestIdOf(*ctx)).With("subscriber", result->first.id())
+      .With("authentication_serial", resp->authentication().serial())
+      .With("signature_serial", resp->signature().serial());
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::GetCaCertificates(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetCaCertificatesRequest*,
+                                                           v1::GetCaCertificatesResponse* resp) {
+  resp->set_root(o_.pki->root().Der());
+  resp->set_issuing_ca(o_.pki->issuing_ca().Der());
+  return Done(ctx, absl::OkStatus());
+}
+
+}  // namespace semper::ca

@@ -1,0 +1,50 @@
+// semper.v1.CertificationAuthority over gRPC: validates each request, checks the caller's role,
+// calls the store, and converts the result once at the end. Thread-safe.
+#pragma once
+
+#include <memory>
+
+#include <spdlog/logger.h>
+
+#include "semper/v1/ca.grpc.pb.h"
+#include "services/ca/pki.h"
+#include "services/ca/store.h"
+
+namespace semper::ca {
+
+class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
+ public:
+  struct Options {
+    const Pki* pki = nullptr;
+    CaStore* store = nullptr;
+    ProfileOptions profiles;
+    std::shared_ptr<spdlog::logger> logger;
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+  };
+  explicit CaServiceImpl(Options options) : o_(std::move(options)) {}
+
+  grpc::ServerUnaryReactor* RegisterSubscriber(grpc::CallbackServerContext* ctx,
+                                               const v1::RegisterSubscriberRequest* req,
+                                               v1::RegisterSubscriberResponse* resp) override;
+  grpc::ServerUnaryReactor* GetSubscriber(grpc::CallbackServerContext* ctx, const v1::GetSubscriberRequest* req,
+                                          v1::Subscriber* resp) override;
+  grpc::ServerUnaryReactor* ListSubscribers(grpc::CallbackServerContext* ctx, const v1::ListSubscribersRequest* req,
+                                            v1::ListSubscribersResponse* resp) override;
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
+                                   v1::EnrollResponse* resp) override;
+  grpc::ServerUnaryReactor* GetCaCertificates(grpc::CallbackServerContext* ctx,
+                                              const v1::GetCaCertificatesRequest* req,
+                                              v1::GetCaCertificatesResponse* resp) override;
+
+ private:
+  const Options o_;
+};
+
+// Checks a registration record as an officer submits it. INVALID_FIELD names the field.
+absl::Status ValidateSubscriber(const v1::Subscriber& s);
+
+// "ABCD-EFGH-..." from 20 random bytes, and the canonical form hashed for storage.
+std::string NewEnrolmentCode();
+std::string CanonicalEnrolmentCode(std::string_view typed);
+
+}  // namespace semper::ca

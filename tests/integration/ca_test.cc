@@ -1,0 +1,356 @@
+// semper-ca as a process against a real PostgreSQL, driven by the real semperctl binary and by
+// gRPC clients with and without certificates; what it issues checked by the openssl CLI.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/base/status.h"
+#include "common/crypto/csr.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::ChildProcess;
+using ::semper::testing::CommandResult;
+using ::semper::testing::FreePort;
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+constexpr char kPass[] = "ca test passphrase 123";
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+class CaDaemonTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    dir_.Write("pass", kPass);
+    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    port_ = FreePort();
+    http_port_ = FreePort();
+    daemon_ = ChildProcess({"env", "SEMPER_DATABASE_URL=" + conninfo(),
+                            "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
+                            "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
+                            "SEMPER_TLS_CERT_FILE=" + P("pki/services/ca-tls.pem"),
+                            "SEMPER_TLS_KEY_FILE=" + P("pki/services/ca-tls.key"),
+                            "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                            "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+                            "SEMPER_TLS_REQUIRE_CLIENT_CERT=false", "SEMPER_CA_DIR=" + P("pki"),
+                            "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_CA, "serve"},
+                           P("ca.log"));
+    auto channel = Channel("", "");
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) << Slurp(P("ca.log"));
+  }
+
+  void TearDown() override {
+    if (daemon_.pid() > 0) {
+      daemon_.Signal(SIGTERM);
+      EXPECT_EQ(daemon_.Wait(15000), 0) << Slurp(P("ca.log"));
+    }
+  }
+
+  std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& cert_file, const std::string& key_file,
+                                         const std::string& passphrase = kPass) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    if (!cert_file.empty()) {
+      auto key = PrivateKey::FromPem(Slurp(key_file), SecretData(passphrase));
+      EXPECT_THAT(key, IsOk());
+      ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = Slurp(cert_file);
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::SslCredentials(ssl), args);
+  }
+  std::unique_ptr<v1::CertificationAuthority::Stub> Admin() {
+    return v1::CertificationAuthority::NewStub(Channel(P("pki/admin/admin.pem"), P("pki/admin/admin.key")));
+  }
+  std::unique_ptr<v1::CertificationAuthority::Stub> Anonymous() {
+    return v1::CertificationAuthority::NewStub(Channel("", ""));
+  }
+
+  CommandResult Ctl(std::vector<std::string> args, bool as_admin = true) {
+    std::vector<std::string> argv = {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(port_), "--server-name",
+                                     "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    if (as_admin) {
+      argv.insert(argv.end(), {"--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"),
+                               "--key-passphrase-file", P("pass")});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  }
+
+  // Registers through semperctl; returns the enrolment code.
+  std::string RegisterEnterprise(const std::string& name = "Example GmbH") {
+    auto r = Ctl({"subscriber", "register", "--name", name, "--kind", "enterprise", "--country", "DE", "--law",
+                  "DE", "--vat", "VATDE-123456789", "--email", "ops@example.de"});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(r.out, m, std::regex("Enrolment code: ([A-Z0-9-]+)"))) << r.out;
+    return m.size() > 1 ? m[1].str() : "";
+  }
+
+  std::string Count(const std::string& sql) { return *postgres().Query(database(), sql); }
+
+  v1::EnrollRequest FreshEnrollRequest(const std::string& code) {
+    v1::EnrollRequest req;
+    req.set_enrolment_code(code);
+    req.set_authentication_csr(CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der());
+    req.set_signature_csr(CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der());
+    return req;
+  }
+
+  absl::Status EnrollDirect(const v1::EnrollRequest& req, v1::EnrollResponse* resp = nullptr) {
+    v1::EnrollResponse local;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return FromGrpcStatus(Anonymous()->Enroll(&ctx, req, resp != nullptr ? resp : &local));
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  int http_port_ = 0;
+  ChildProcess daemon_;
+};
+
+TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
+  std::string code = RegisterEnterprise();
+  ASSERT_EQ(code.size(), 24u);
+  dir_.Write("wpass", "wallet passphrase");
+  auto e = Ctl({"enroll", "--code", code, "--wallet", P("wallet"), "--wallet-passphrase-file", P("wpass")}, false);
+  ASSERT_EQ(e.exit_code, 0) << e.Describe();
+  EXPECT_THAT(e.out, HasSubstr("organizationIdentifier=VATDE-123456789"));
+
+  struct stat st;
+  ASSERT_EQ(stat(P("wallet").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(P("wallet/signature.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  for (const char* which : {"authentication", "signature"}) {
+    auto v = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", P("pki/root.pem"), "-untrusted",
+                         P("pki/ca.pem"), P(std::string("wallet/") + which + ".pem")});
+    EXPECT_EQ(v.exit_code, 0) << v.Describe();
+  }
+  auto text = RunCommand({"openssl", "x509", "-in", P("wallet/signature.pem"), "-noout", "-subject", "-ext",
+                          "keyUsage,crlDistributionPoints,authorityInfoAccess"});
+  EXPECT_THAT(text.out, HasSubstr("organizationIdentifier = VATDE-123456789"));
+  EXPECT_THAT(text.out, HasSubstr("Non Repudiation"));
+  EXPECT_THAT(text.out, HasSubstr("/crl"));
+  EXPECT_THAT(text.out, HasSubstr("OCSP - URI:"));
+  auto purpose = RunCommand({"openssl", "verify", "-purpose", "sslclient", "-CAfile", P("pki/root.pem"),
+                             "-untrusted", P("pki/ca.pem"), P("wallet/authentication.pem")});
+  EXPECT_EQ(purpose.exit_code, 0) << purpose.Describe();
+  // The wallet key opens with the wallet passphrase only.
+  auto key = RunCommand({"openssl", "pkey", "-in", P("wallet/signature.key"), "-passin", "file:" + P("wpass"), "-noout"});
+  EXPECT_EQ(key.exit_code, 0) << key.Describe();
+
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.enrolment_codes WHERE used_at IS NOT NULL"), "1");
+  EXPECT_EQ(Count("SELECT string_agg(action, ',' ORDER BY id) FROM ca.subscriber_changes"), "registered,enrolled");
+
+  // A code works once.
+  auto again = Ctl({"enroll", "--code", code, "--wallet", P("wallet2"), "--wallet-passphrase-file", P("wpass")}, false);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("already used"));
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+
+  // The subscriber's own certificate does not make it an officer.
+  auto list = Ctl({"--cert", P("wallet/authentication.pem"), "--key", P("wallet/authentication.key"),
+                   "--key-passphrase-file", P("wpass"), "subscriber", "list"}, false);
+  EXPECT_EQ(list.exit_code, 1);
+  EXPECT_THAT(list.err, HasSubstr("PERMISSION_DENIED"));
+  auto anon = Ctl({"subscriber", "list"}, false);
+  EXPECT_THAT(anon.err, HasSubstr("UNAUTHENTICATED"));
+  auto ok_list = Ctl({"subscriber", "list"});
+  EXPECT_EQ(ok_list.exit_code, 0) << ok_list.Describe();
+  EXPECT_THAT(ok_list.out, HasSubstr("Example GmbH"));
+}
+
+TEST_F(CaDaemonTest, BadRegistrationsAreRefusedAndWriteNothing) {
+  auto no_vat = Ctl({"subscriber", "register", "--name", "Firma", "--kind", "enterprise", "--country", "DE", "--law",
+                     "DE", "--email", "a@b.de"});
+  EXPECT_EQ(no_vat.exit_code, 1);
+  EXPECT_THAT(no_vat.err, HasSubstr("subscriber.vat_reference"));
+  auto bad_vat = Ctl({"subscriber", "register", "--name", "Firma", "--kind", "enterprise", "--country", "DE", "--law",
+                      "DE", "--vat", "VATDE-12", "--email", "a@b.de"});
+  EXPECT_THAT(bad_vat.err, HasSubstr("not a valid VAT number format for DE"));
+  auto wrong_country = Ctl({"subscriber", "register", "--name", "Firma", "--kind", "enterprise", "--country", "FR",
+                            "--law", "FR", "--vat", "VATDE-123456789", "--email", "a@b.de"});
+  EXPECT_THAT(wrong_country.err, HasSubstr("is a DE reference"));
+  auto bad_mail = Ctl({"subscriber", "register", "--name", "Ann", "--kind", "individual", "--country", "AT", "--law",
+                       "AT", "--email", "nope"});
+  EXPECT_THAT(bad_mail.err, HasSubstr("subscriber.email"));
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.subscribers"), "0");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.enrolment_codes"), "0");
+
+  // Without an officer's certificate nothing is registered either.
+  v1::RegisterSubscriberRequest req;
+  auto* s = req.mutable_subscriber();
+  s->set_name("Ann");
+  s->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  s->set_country("AT");
+  s->set_applicable_law("AT");
+  s->set_email("ann@example.at");
+  grpc::ClientContext ctx;
+  v1::RegisterSubscriberResponse resp;
+  EXPECT_THAT(FromGrpcStatus(Anonymous()->RegisterSubscriber(&ctx, req, &resp)),
+              StatusIs(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED));
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.subscribers"), "0");
+}
+
+TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
+  std::string code = RegisterEnterprise();
+  v1::EnrollRequest good = FreshEnrollRequest(code);
+
+  v1::EnrollRequest malformed = good;
+  malformed.set_authentication_csr("\x30\x03\x02\x01\x00");
+  EXPECT_THAT(EnrollDirect(malformed), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+
+  // A request whose signed part was changed after signing: the self-signature fails.
+  v1::EnrollRequest forged = good;
+  std::string csr = CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {{"CN", "Example GmbH"}})->Der();
+  csr.replace(csr.find("Example GmbH"), 12, "Examplf GmbH");
+  forged.set_signature_csr(csr);
+  EXPECT_THAT(EnrollDirect(forged), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+
+  v1::EnrollRequest weak = good;
+  weak.set_signature_csr(CertificationRequest::Create(*PrivateKey::Generate(KeyType::kRsa, 2048), {})->Der());
+  EXPECT_THAT(EnrollDirect(weak), StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+
+  v1::EnrollRequest same_key = good;
+  same_key.set_signature_csr(same_key.authentication_csr());
+  EXPECT_THAT(EnrollDirect(same_key), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+
+  v1::EnrollRequest wrong_name = good;
+  auto k = PrivateKey::Generate(KeyType::kEcP256);
+  wrong_name.set_signature_csr(CertificationRequest::Create(*k, {{"CN", "Someone Else"}})->Der());
+  EXPECT_THAT(EnrollDirect(wrong_name), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+
+  v1::EnrollRequest unknown = FreshEnrollRequest("AAAA-BBBB-CCCC-DDDD-EEEE");
+  EXPECT_THAT(EnrollDirect(unknown), StatusIs(absl::StatusCode::kNotFound));
+  v1::EnrollRequest short_code = FreshEnrollRequest("ABC");
+  EXPECT_THAT(EnrollDirect(short_code), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "0");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.enrolment_codes WHERE used_at IS NULL"), "1");
+  // Typed in lower case without dashes, the code still works after all those failures.
+  std::string typed;
+  for (char c : code) {
+    if (c != '-') typed.push_back(static_cast<char>(std::tolower(c)));
+  }
+  good.set_enrolment_code(typed);
+  v1::EnrollResponse resp;
+  EXPECT_THAT(EnrollDirect(good, &resp), IsOk());
+  EXPECT_EQ(resp.chain_size(), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+}
+
+TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {
+  std::string code = RegisterEnterprise();
+  ASSERT_THAT(postgres().Query(database(), "UPDATE ca.enrolment_codes SET expires_at = now() - interval '1 second'"), IsOk());
+  EXPECT_THAT(EnrollDirect(FreshEnrollRequest(code)), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "0");
+}
+
+TEST_F(CaDaemonTest, OneCodeUsedByManyClientsAtOnceIsAcceptedExactlyOnce) {
+  std::string code = RegisterEnterprise();
+  constexpr int kClients = 16;
+  std::vector<v1::EnrollRequest> requests;
+  for (int i = 0; i < kClients; ++i) requests.push_back(FreshEnrollRequest(code));
+  std::vector<absl::Status> results(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    // Each client on its own connection.
+    threads.emplace_back([&, i] { results[i] = EnrollDirect(requests[i]); });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0, used = 0;
+  for (const auto& s : results) {
+    if (s.ok()) ++ok;
+    else if (s.code() == absl::StatusCode::kFailedPrecondition && ReasonOf(s) == v1::WRONG_STATE) ++used;
+    else ADD_FAILURE() << s;
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(used, kClients - 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+}
+
+TEST_F(CaDaemonTest, ListPagesThroughSubscribers) {
+  for (int i = 0; i < 5; ++i) RegisterEnterprise("Firma " + std::to_string(i));
+  auto admin = Admin();
+  std::vector<std::string> seen;
+  std::string token;
+  do {
+    v1::ListSubscribersRequest req;
+    req.set_page_size(2);
+    req.set_page_token(token);
+    v1::ListSubscribersResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->ListSubscribers(&ctx, req, &resp).ok());
+    for (const auto& s : resp.subscribers()) seen.push_back(s.name());
+    token = resp.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(seen, (std::vector<std::string>{"Firma 4", "Firma 3", "Firma 2", "Firma 1", "Firma 0"}));
+}
+
+TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
+  TempDir dir;
+  dir.Write("short", "short");
+  auto r = RunCommand({SEMPER_CA, "init", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/short"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("at least 12 characters"));
+  dir.Write("pass", kPass);
+  r = RunCommand({SEMPER_CA, "init", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/pass"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  std::string root_before = Slurp(dir.path() + "/pki/root.pem");
+  r = RunCommand({SEMPER_CA, "init", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/pass"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(Slurp(dir.path() + "/pki/root.pem"), root_before);
+  for (const char* cert : {"services/tsa-signing.pem", "services/ocsp-signing.pem", "services/notary-tls.pem",
+                           "admin/admin.pem"}) {
+    auto v = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", dir.path() + "/pki/root.pem",
+                         "-untrusted", dir.path() + "/pki/ca.pem", dir.path() + "/pki/" + cert});
+    EXPECT_EQ(v.exit_code, 0) << cert << v.Describe();
+  }
+  auto tsa = RunCommand({"openssl", "verify", "-purpose", "timestampsign", "-CAfile", dir.path() + "/pki/root.pem",
+                         "-untrusted", dir.path() + "/pki/ca.pem", dir.path() + "/pki/services/tsa-signing.pem"});
+  EXPECT_EQ(tsa.exit_code, 0) << tsa.Describe();
+  auto eku = RunCommand({"openssl", "x509", "-in", dir.path() + "/pki/services/tsa-signing.pem", "-noout", "-ext",
+                         "extendedKeyUsage"});
+  EXPECT_THAT(eku.out, HasSubstr("critical"));
+  struct stat st;
+  ASSERT_EQ(stat((dir.path() + "/pki/ca.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_THAT(Slurp(dir.path() + "/pki/ca.key"), HasSubstr("BEGIN ENCRYPTED PRIVATE KEY"));
+}
+
+}  // namespace
+}  // namespace semper
