@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev libpqxx-dev libpq-dev libspdlog-dev libfmt-dev libabsl-dev
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   # test
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
   # run
   openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl
 )

@@ -270,6 +270,85 @@ int Enroll(const Connection& c, const std::string& code, const std::string& wall
   return 0;
 }
 
+std::optional<v1::RevocationReason> ParseReason(const std::string& r) {
+  static const std::vector<std::pair<std::string, v1::RevocationReason>> kReasons = {
+      {"unspecified", v1::REVOCATION_REASON_UNSPECIFIED},
+      {"keyCompromise", v1::REVOCATION_REASON_KEY_COMPROMISE},
+      {"affiliationChanged", v1::REVOCATION_REASON_AFFILIATION_CHANGED},
+      {"superseded", v1::REVOCATION_REASON_SUPERSEDED},
+      {"cessationOfOperation", v1::REVOCATION_REASON_CESSATION_OF_OPERATION},
+      {"certificateHold", v1::REVOCATION_REASON_CERTIFICATE_HOLD},
+      {"privilegeWithdrawn", v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN}};
+  for (const auto& [name, value] : kReasons) {
+    if (name == r) return value;
+  }
+  return std::nullopt;
+}
+
+void PrintStatus(const v1::CertificateStatus& s) {
+  const char* state = s.state() == v1::CERTIFICATE_STATE_GOOD      ? "good"
+                      : s.state() == v1::CERTIFICATE_STATE_REVOKED ? "revoked"
+                                                                   : "unknown (not issued by this CA)";
+  std::printf("  serial:     %s\n  status:     %s\n", s.serial().c_str(), state);
+  if (s.state() == v1::CERTIFICATE_STATE_REVOKED) {
+    std::printf("  revoked at: %s\n  reason:     %s\n", TimeUtil::ToString(s.revoked_at()).c_str(),
+                v1::RevocationReason_Name(s.reason()).c_str());
+  }
+  if (!s.subscriber_id().empty()) std::printf("  subscriber: %s\n", s.subscriber_id().c_str());
+}
+
+int Revoke(const Connection& c, const std::string& serial, const std::string& reason_text) {
+  auto reason = ParseReason(reason_text);
+  if (!reason) {
+    Die(InvalidField("--reason", "must be one of unspecified, keyCompromise, affiliationChanged, superseded, "
+                                 "cessationOfOperation, certificateHold, privilegeWithdrawn"), 2);
+  }
+  std::printf("Revoke certificate %s for %s at %s?\n", serial.c_str(), reason_text.c_str(), c.server.c_str());
+  if (*reason != v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
+    std::printf("  This cannot be undone: relying parties will refuse the certificate from now on.\n");
+  }
+  if (*reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
+    std::printf("  The key will never be certified again.\n");
+  }
+  if (!Confirm(c, "Revoke?")) {
+    std::fprintf(stderr, "semperctl: nothing revoked\n");
+    return 1;
+  }
+  v1::RevokeCertificateRequest req;
+  req.set_serial(serial);
+  req.set_reason(*reason);
+  v1::RevokeCertificateResponse resp;
+  Call(CaStub(c)->RevokeCertificate(Ctx().get(), req, &resp));
+  std::printf("Revoked.\n");
+  PrintStatus(resp.status());
+  return 0;
+}
+
+int ReleaseHold(const Connection& c, const std::string& serial) {
+  v1::ReleaseHoldRequest req;
+  req.set_serial(serial);
+  v1::CertificateStatus resp;
+  Call(CaStub(c)->ReleaseHold(Ctx().get(), req, &resp));
+  PrintStatus(resp);
+  return 0;
+}
+
+int CertStatus(const Connection& c, const std::string& serial_or_file) {
+  v1::GetCertificateStatusRequest req;
+  std::error_code ec;
+  if (fs::exists(serial_or_file, ec)) {
+    auto certs = Certificate::ChainFromPem(ReadFileOrDie(serial_or_file));
+    if (!certs.ok()) Die(certs.status(), 2);
+    req.set_certificate(certs->front().Der());
+  } else {
+    req.set_serial(serial_or_file);
+  }
+  v1::CertificateStatus resp;
+  Call(CaStub(c)->GetCertificateStatus(Ctx().get(), req, &resp));
+  PrintStatus(resp);
+  return resp.state() == v1::CERTIFICATE_STATE_GOOD ? 0 : 3;
+}
+
 }  // namespace
 }  // namespace semper::ctl
 
@@ -317,7 +396,21 @@ int main(int argc, char** argv) {
   enroll_cmd->add_option("--key-type", key_type, "ec (P-256), rsa (3072) or ed25519")->capture_default_str();
   enroll_cmd->add_option("--wallet-passphrase-file", wallet_pass, "file with the passphrase for the wallet keys (asked otherwise)");
 
+  auto* cert = app.add_subcommand("certificate", "certificate status and revocation");
+  cert->require_subcommand(1);
+  std::string serial, reason = "unspecified";
+  auto* revoke_cmd = cert->add_subcommand("revoke", "revoke a certificate (officers: any; subscribers: their own)");
+  revoke_cmd->add_option("serial", serial, "upper-case hex serial number")->required();
+  revoke_cmd->add_option("--reason", reason, "RFC 5280 reason, e.g. keyCompromise, certificateHold")->capture_default_str();
+  auto* release_cmd = cert->add_subcommand("release-hold", "lift a certificateHold (officers)");
+  release_cmd->add_option("serial", serial)->required();
+  auto* status_cmd = cert->add_subcommand("status", "status of a certificate: exit 0 good, 3 revoked or unknown");
+  status_cmd->add_option("serial-or-pem-file", serial, "serial number, or a PEM certificate file")->required();
+
   CLI11_PARSE(app, argc, argv);
+  if (revoke_cmd->parsed()) return ctl::Revoke(c, serial, reason);
+  if (release_cmd->parsed()) return ctl::ReleaseHold(c, serial);
+  if (status_cmd->parsed()) return ctl::CertStatus(c, serial);
   if (reg_cmd->parsed()) {
     auto* s = reg.mutable_subscriber();
     s->set_name(name);

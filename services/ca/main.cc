@@ -3,10 +3,14 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "absl/strings/escaping.h"
 #include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
@@ -14,7 +18,9 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/server.h"
+#include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
+#include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
 
@@ -36,7 +42,42 @@ std::vector<ConfigKey> Schema() {
                   "base URL of the CRL and OCSP endpoints, written into certificates"});
   keys.push_back({"ca.subscriber_validity", T::kDuration, ConfigValue(absl::Hours(24 * 365 * 2)), false, false,
                   "lifetime of subscriber certificates"});
+  keys.push_back({"ca.ocsp_cert_file", T::kString, std::nullopt, false, false,
+                  "OCSP responder certificate (default <ca.dir>/services/ocsp-signing.pem)"});
+  keys.push_back({"ca.ocsp_key_file", T::kString, std::nullopt, false, false,
+                  "its key, encrypted with the CA passphrase (default <ca.dir>/services/ocsp-signing.key)"});
+  keys.push_back({"ca.ocsp_validity", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
+                  "how long an OCSP response stays valid (nextUpdate)"});
+  keys.push_back({"ca.crl_interval", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
+                  "how often a new CRL is issued without revocations"});
   return keys;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// The OCSP GET form: base64 of the DER request, URL-encoded, after /ocsp/ (RFC 6960 A.1).
+std::optional<std::string> DecodeOcspGet(std::string path) {
+  std::string decoded;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%') {
+      if (i + 2 >= path.size() || !std::isxdigit(static_cast<unsigned char>(path[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
+        return std::nullopt;
+      }
+      decoded.push_back(static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      decoded.push_back(path[i]);
+    }
+  }
+  std::string out;
+  if (!absl::Base64Unescape(AbslView(decoded), &out)) return std::nullopt;
+  return out;
 }
 
 // Sleeps for `d` unless SIGTERM/SIGINT arrives first (they are blocked; see BlockTerminationSignals).
@@ -121,10 +162,85 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.profiles.validity = config->GetDuration("ca.subscriber_validity");
   service_options.logger = log;
   CaServiceImpl service(service_options);
+
+  std::string dir = config->GetString("ca.dir");
+  std::string ocsp_cert_file = config->Has("ca.ocsp_cert_file") ? config->GetString("ca.ocsp_cert_file")
+                                                                 : dir + "/services/ocsp-signing.pem";
+  std::string ocsp_key_file = config->Has("ca.ocsp_key_file") ? config->GetString("ca.ocsp_key_file")
+                                                              : dir + "/services/ocsp-signing.key";
+  auto ocsp_cert = Certificate::FromPem(ReadAll(ocsp_cert_file));
+  if (!ocsp_cert.ok()) return fail("ca.ocsp_cert_file", ocsp_cert.status());
+  auto ocsp_key = PrivateKey::FromPem(ReadAll(ocsp_key_file), *passphrase);
+  if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
+  OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));
+
+  absl::Status first_crl = service.PublishCrls(/*full=*/true);
+  if (!first_crl.ok()) return fail("issuing the first CRL", first_crl);
+
+  auto answer_ocsp = [&store, &ocsp](const std::string& request, httplib::Response& res) {
+    std::string der = ocsp.Respond(
+        request,
+        [&store](const std::string& serial) -> absl::StatusOr<StatusRecord> {
+          SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, store.Status(serial, absl::Now()));
+          StatusRecord r;
+          if (st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
+          if (st.state() == v1::CERTIFICATE_STATE_REVOKED) {
+            r.state = StatusRecord::State::kRevoked;
+            r.revoked_at = absl::FromUnixSeconds(st.revoked_at().seconds());
+            r.reason = st.reason();
+          }
+          return r;
+        },
+        absl::Now());
+    res.set_content(der, "application/ocsp-response");
+  };
+  auto serve_crl = [&store](bool delta, httplib::Response& res) {
+    auto der = store.LatestCrl(delta);
+    if (!der.ok()) {
+      res.status = der.status().code() == absl::StatusCode::kNotFound ? 404 : 503;
+      res.set_content(StrCat(der.status().message(), "\n"), "text/plain");
+      return;
+    }
+    res.set_content(*der, "application/pkix-crl");
+  };
   db::ConnectionPool* p = pool->get();
-  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); });
+  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); }, [&](HttpServer& http) {
+    http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
+    http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
+    http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(ReadAll(dir + "/root.crl"), "application/pkix-crl");
+    });
+    http.Post("/ocsp", [&](const httplib::Request& req, httplib::Response& res) {
+      if (req.get_header_value("Content-Type") != "application/ocsp-request") {
+        res.status = 415;
+        res.set_content("Content-Type must be application/ocsp-request\n", "text/plain");
+        return;
+      }
+      answer_ocsp(req.body, res);
+    });
+    http.Get(R"(/ocsp/(.+))", [&](const httplib::Request& req, httplib::Response& res) {
+      auto der = DecodeOcspGet(req.matches[1]);
+      if (!der) {
+        res.status = 400;
+        res.set_content("not a base64 OCSP request\n", "text/plain");
+        return;
+      }
+      answer_ocsp(*der, res);
+    });
+  });
   if (!server.ok()) return fail("listening", server.status());
+
+  // CRLs on a schedule, besides the ones issued after each revocation.
+  absl::Notification stop;
+  std::thread crl_scheduler([&] {
+    while (!stop.WaitForNotificationWithTimeout(config->GetDuration("ca.crl_interval"))) {
+      absl::Status s = service.PublishCrls(/*full=*/true);
+      if (!s.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(s.message()));
+    }
+  });
   (*server)->RunUntilSignal();
+  stop.Notify();
+  crl_scheduler.join();
   return 0;
 }
 

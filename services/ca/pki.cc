@@ -10,6 +10,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/oids.h"
 #include "common/server/peer.h"
+#include "services/ca/revocation.h"
 
 namespace semper::ca {
 namespace {
@@ -37,15 +38,6 @@ absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
-}
-
-std::string Utf8(std::string_view s) {
-  // DER UTF8String (short values only: the kinds and laws are a few bytes).
-  return StrCat(std::string(1, '\x0c'), std::string(1, static_cast<char>(s.size())), s);
-}
-
-std::string Printable(std::string_view s) {
-  return StrCat(std::string(1, '\x13'), std::string(1, static_cast<char>(s.size())), s);
 }
 
 struct Issued {
@@ -106,6 +98,10 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
   SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "ca.pem", ca.Pem(), 0644, files));
   SEMPER_RETURN_IF_ERROR(write_key(o.dir / "ca.key", ca_key));
   SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "chain.pem", ca.Pem() + root.Pem(), 0644, files));
+  // The root's CRL (covering the issuing CA), so that relying parties can check the whole path
+  // (openssl verify -crl_check_all). The root key stays offline: re-sign it before next_update.
+  SEMPER_ASSIGN_OR_RETURN(std::string root_crl, BuildCrl(root, root_key, {}, 1, std::nullopt, now, now + o.root_crl_validity));
+  SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "root.crl", root_crl, 0644, files));
 
   auto service_tmpl = [&](const std::string& cn) {
     CertificateTemplate t;
@@ -126,7 +122,7 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
     t.dns_names = o.hostnames;
     t.dns_names.push_back(StrCat("semper-", daemon));
     t.ip_addresses = o.ip_addresses;
-    t.extensions.push_back({std::string(oids::kRolesExtension), false, EncodeRolesExtension({Role::kService})});
+    for (auto& a : RoleSubjectAttributes({Role::kService})) t.subject.insert(t.subject.end() - 1, a);
     SEMPER_RETURN_IF_ERROR(emit(StrCat(daemon, "-tls"), t));
   }
   {
@@ -148,8 +144,9 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
   {
     CertificateTemplate t = service_tmpl(o.admin_name);
     t.extended_key_usage = {"clientAuth"};
-    t.extensions.push_back({std::string(oids::kRolesExtension), false,
-                            EncodeRolesExtension({Role::kAdministrator, Role::kRegistrationOfficer})});
+    for (auto& a : RoleSubjectAttributes({Role::kAdministrator, Role::kRegistrationOfficer})) {
+      t.subject.insert(t.subject.end() - 1, a);
+    }
     SEMPER_ASSIGN_OR_RETURN(Issued admin, IssueService(t, ca, ca_key));
     SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "admin" / "admin.pem", admin.cert.Pem() + ca.Pem(), 0644, files));
     SEMPER_RETURN_IF_ERROR(write_key(o.dir / "admin" / "admin.key", admin.key));
@@ -181,6 +178,12 @@ CertificateTemplate SubscriberTemplate(const v1::Subscriber& s, SubscriberProfil
   if (s.kind() == v1::CUSTOMER_KIND_ENTERPRISE) t.subject.push_back({"O", s.name()});
   if (!s.vat_reference().empty()) t.subject.push_back({std::string(oids::kOrganizationIdentifier), s.vat_reference()});
   t.subject.push_back({"serialNumber", s.id()});
+  t.subject.push_back({std::string(oids::kBusinessCategory),
+                       s.kind() == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : "individual"});
+  t.subject.push_back({std::string(oids::kJurisdictionCountry), s.applicable_law()});
+  if (profile == SubscriberProfile::kAuthentication) {
+    for (auto& a : RoleSubjectAttributes({Role::kSubscriber})) t.subject.push_back(a);
+  }
   t.subject.push_back({"CN", s.name()});
   t.not_before = now - absl::Minutes(1);
   t.not_after = now + options.validity;
@@ -189,13 +192,9 @@ CertificateTemplate SubscriberTemplate(const v1::Subscriber& s, SubscriberProfil
     if (key_type == KeyType::kEcP256) t.key_usage |= kKuKeyAgreement;
     if (key_type == KeyType::kRsa) t.key_usage |= kKuKeyEncipherment;
     t.extended_key_usage = {"clientAuth"};
-    t.extensions.push_back({std::string(oids::kRolesExtension), false, EncodeRolesExtension({Role::kSubscriber})});
   } else {
     t.key_usage = kKuNonRepudiation;
   }
-  t.extensions.push_back({std::string(oids::kCustomerKindExtension), false,
-                          Utf8(s.kind() == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : "individual")});
-  t.extensions.push_back({std::string(oids::kApplicableLawExtension), false, Printable(s.applicable_law())});
   if (!options.public_url.empty()) {
     t.crl_urls = {StrCat(options.public_url, "/crl")};
     t.ocsp_url = StrCat(options.public_url, "/ocsp");

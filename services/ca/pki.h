@@ -26,6 +26,7 @@ struct InitOptions {
   absl::Duration root_validity = absl::Hours(24 * 365 * 20);
   absl::Duration ca_validity = absl::Hours(24 * 365 * 10);
   absl::Duration service_validity = absl::Hours(24 * 365 * 2);
+  absl::Duration root_crl_validity = absl::Hours(24 * 365);
 };
 
 // What init wrote, for the operator.

@@ -182,4 +182,108 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCaCertificates(grpc::CallbackServerC
   return Done(ctx, absl::OkStatus());
 }
 
+namespace {
+
+absl::Status CheckSerial(const std::string& serial) {
+  static const std::regex kHex("[0-9A-F]{1,40}");
+  if (!std::regex_match(serial, kHex)) return InvalidField("serial", "must be the upper-case hex serial number");
+  return absl::OkStatus();
+}
+
+bool KnownReason(v1::RevocationReason r) {
+  switch (r) {
+    case v1::REVOCATION_REASON_UNSPECIFIED:
+    case v1::REVOCATION_REASON_KEY_COMPROMISE:
+    case v1::REVOCATION_REASON_AFFILIATION_CHANGED:
+    case v1::REVOCATION_REASON_SUPERSEDED:
+    case v1::REVOCATION_REASON_CESSATION_OF_OPERATION:
+    case v1::REVOCATION_REASON_CERTIFICATE_HOLD:
+    case v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN:
+      return true;
+    default:
+      return false;  // caCompromise is not a subscriber certificate's reason
+  }
+}
+
+}  // namespace
+
+absl::Status CaServiceImpl::PublishCrls(bool full) const {
+  return o_.store->PublishCrls(
+      [this](const std::vector<RevokedEntry>& entries, int64_t number, std::optional<int64_t> base) {
+        absl::Time now = o_.clock();
+        return BuildCrl(o_.pki->issuing_ca(), o_.pki->issuing_key(), entries, number, base, now, now + absl::Hours(24));
+      },
+      full);
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerContext* ctx,
+                                                           const v1::RevokeCertificateRequest* req,
+                                                           v1::RevokeCertificateResponse* resp) {
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return Done(ctx, peer.status());
+  std::string only_subscriber;
+  if (!peer->Has(Role::kAdministrator) && !peer->Has(Role::kRegistrationOfficer)) {
+    absl::Status role = RequireAnyRole(*peer, {Role::kSubscriber});
+    if (!role.ok()) return Done(ctx, role);
+    only_subscriber = peer->certificate->SubjectAttribute("serialNumber").value_or("");
+    if (only_subscriber.empty()) {
+      return Done(ctx, MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                                 "the client certificate names no subscriber"));
+    }
+  }
+  absl::Status valid = CheckSerial(req->serial());
+  if (!valid.ok()) return Done(ctx, valid);
+  if (!KnownReason(req->reason())) return Done(ctx, InvalidField("reason", "is not a reason for revoking a subscriber certificate"));
+  auto status = o_.store->Revoke(req->serial(), req->reason(), peer->subject(), only_subscriber);
+  if (!status.ok()) return Done(ctx, status.status());
+  *resp->mutable_status() = *status;
+  LogEvent(o_.logger, spdlog::level::info, "certificate.revoked")
+      .With("request_id", RequestIdOf(*ctx)).With("serial", req->serial())
+      .With("reason", static_cast<int>(req->reason())).With("by", peer->subject());
+  // The revocation is committed; the CRL follows. If issuing it fails, OCSP and the status RPC
+  // already answer revoked and the scheduler retries.
+  absl::Status crl = PublishCrls(/*full=*/true);
+  if (!crl.ok()) {
+    LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::ReleaseHold(grpc::CallbackServerContext* ctx, const v1::ReleaseHoldRequest* req,
+                                                     v1::CertificateStatus* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  absl::Status valid = CheckSerial(req->serial());
+  if (!valid.ok()) return Done(ctx, valid);
+  auto status = o_.store->ReleaseHold(req->serial(), officer->subject());
+  if (!status.ok()) return Done(ctx, status.status());
+  *resp = *status;
+  absl::Status crl = PublishCrls(/*full=*/true);
+  if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetCertificateStatusRequest* req,
+                                                              v1::CertificateStatus* resp) {
+  std::string serial = req->serial();
+  if (!req->certificate().empty()) {
+    auto cert = Certificate::FromDer(req->certificate());
+    if (!cert.ok()) return Done(ctx, Annotate(cert.status(), "certificate"));
+    if (cert->Issuer() != o_.pki->issuing_ca().Subject()) {
+      resp->set_serial(cert->SerialHex());
+      resp->set_state(v1::CERTIFICATE_STATE_UNKNOWN);
+      return Done(ctx, absl::OkStatus());
+    }
+    serial = cert->SerialHex();
+  }
+  absl::Status valid = CheckSerial(serial);
+  if (!valid.ok()) return Done(ctx, valid);
+  absl::Time at = req->has_at() ? absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->at())) : o_.clock();
+  auto status = o_.store->Status(serial, at);
+  if (!status.ok()) return Done(ctx, status.status());
+  *resp = *status;
+  return Done(ctx, absl::OkStatus());
+}
+
 }  // namespace semper::ca

@@ -8,6 +8,7 @@
 
 #include "semper/v1/ca.grpc.pb.h"
 #include "services/ca/pki.h"
+#include "services/ca/revocation.h"
 #include "services/ca/store.h"
 
 namespace semper::ca {
@@ -21,6 +22,10 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     std::shared_ptr<spdlog::logger> logger;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
   };
+
+  // Issues a new full CRL (or only a delta) and stores it. Called after each revocation and on
+  // the schedule.
+  absl::Status PublishCrls(bool full) const;
   explicit CaServiceImpl(Options options) : o_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* RegisterSubscriber(grpc::CallbackServerContext* ctx,
@@ -35,6 +40,13 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
   grpc::ServerUnaryReactor* GetCaCertificates(grpc::CallbackServerContext* ctx,
                                               const v1::GetCaCertificatesRequest* req,
                                               v1::GetCaCertificatesResponse* resp) override;
+  grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* ctx, const v1::RevokeCertificateRequest* req,
+                                              v1::RevokeCertificateResponse* resp) override;
+  grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx, const v1::ReleaseHoldRequest* req,
+                                        v1::CertificateStatus* resp) override;
+  grpc::ServerUnaryReactor* GetCertificateStatus(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetCertificateStatusRequest* req,
+                                                 v1::CertificateStatus* resp) override;
 
  private:
   const Options o_;

@@ -68,6 +68,30 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           FROM ca.enrolment_codes WHERE code_sha256 = decode($1, 'hex') FOR UPDATE)"},
       {"ca_use_code", "UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($1, 'hex')"},
       {"ca_key_blocked", "SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex')"},
+      {"ca_lock_certificate",
+       R"(SELECT subscriber_id, revoked_at IS NOT NULL, coalesce(revocation_reason, 0), encode(spki_sha256, 'hex')
+          FROM ca.certificates WHERE serial = $1 FOR UPDATE)"},
+      {"ca_revoke",
+       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = $2 WHERE serial = $1)"},
+      {"ca_release", "UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = $1"},
+      {"ca_block_key",
+       R"(INSERT INTO ca.blocked_keys (spki_sha256, reason) VALUES (decode($1, 'hex'), $2) ON CONFLICT DO NOTHING)"},
+      {"ca_status",
+       R"(SELECT coalesce(subscriber_id, ''), extract(epoch from not_after)::float8,
+                 revoked_at IS NOT NULL AND revoked_at <= $2::timestamptz,
+                 coalesce(extract(epoch from revoked_at)::float8, 0), coalesce(revocation_reason, 0)
+          FROM ca.certificates WHERE serial = $1)"},
+      {"ca_revoked_since",
+       R"(SELECT serial, extract(epoch from revoked_at)::float8, coalesce(revocation_reason, 0)
+          FROM ca.certificates
+          WHERE revoked_at IS NOT NULL AND revoked_at > $1::timestamptz AND not_after > now())"},
+      {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
+      {"ca_latest_full_crl", "SELECT number, this_update FROM ca.crls WHERE delta_base IS NULL ORDER BY number DESC LIMIT 1"},
+      {"ca_insert_crl",
+       R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der)
+          VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex')))"},
+      {"ca_latest_crl",
+       R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
       {"ca_insert_certificate",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex')))"},
@@ -158,6 +182,141 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
   });
   if (!st.ok()) return st;
   return out;
+}
+
+namespace {
+
+absl::Time FromEpoch(double seconds) { return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6)); }
+
+google::protobuf::Timestamp Ts(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
+
+v1::CertificateStatus StatusFromRow(const std::string& serial, const pqxx::row& r) {
+  v1::CertificateStatus st;
+  st.set_serial(serial);
+  st.set_subscriber_id(r[0].as<std::string>());
+  *st.mutable_not_after() = Ts(FromEpoch(r[1].as<double>()));
+  if (r[2].as<bool>()) {
+    st.set_state(v1::CERTIFICATE_STATE_REVOKED);
+    *st.mutable_revoked_at() = Ts(FromEpoch(r[3].as<double>()));
+    st.set_reason(static_cast<v1::RevocationReason>(r[4].as<int>()));
+  } else {
+    st.set_state(v1::CERTIFICATE_STATE_GOOD);
+  }
+  return st;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial, v1::RevocationReason reason,
+                                                      const std::string& actor, const std::string& only_subscriber) {
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_lock_certificate", serial);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
+    std::string subscriber = r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+    if (!only_subscriber.empty() && subscriber != only_subscriber) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                       "subscribers can revoke only their own certificates");
+    }
+    bool revoked = r[0][1].as<bool>();
+    int old_reason = r[0][2].as<int>();
+    if (revoked && old_reason != v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("certificate ", serial, " is already revoked (reason ", old_reason, ")"));
+    }
+    if (revoked && reason == v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("certificate ", serial, " is already on hold"));
+    }
+    tx.exec_prepared0("ca_revoke", serial, static_cast<int>(reason));
+    if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
+      tx.exec_prepared0("ca_block_key", r[0][3].as<std::string>(), StrCat("keyCompromise of ", serial));
+    }
+    if (!subscriber.empty()) {
+      tx.exec_prepared0("ca_insert_change", subscriber, actor, "certificate-revoked",
+                        StrCat("{\"serial\": \"", serial, "\", \"reason\": ", static_cast<int>(reason), "}"));
+    }
+    return absl::OkStatus();
+  }));
+  return Status(serial, absl::Now() + absl::Seconds(1));
+}
+
+absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& serial, const std::string& actor) {
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_lock_certificate", serial);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
+    if (!r[0][1].as<bool>() || r[0][2].as<int>() != v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("certificate ", serial, " is not on hold"));
+    }
+    tx.exec_prepared0("ca_release", serial);
+    if (!r[0][0].is_null()) {
+      tx.exec_prepared0("ca_insert_change", r[0][0].as<std::string>(), actor, "hold-released",
+                        StrCat("{\"serial\": \"", serial, "\"}"));
+    }
+    return absl::OkStatus();
+  }));
+  return Status(serial, absl::Now());
+}
+
+absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at) {
+  v1::CertificateStatus out;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_status", serial, TimeText(at));
+    if (r.empty()) {
+      out.Clear();
+      out.set_serial(serial);
+      out.set_state(v1::CERTIFICATE_STATE_UNKNOWN);
+    } else {
+      out = StatusFromRow(serial, r[0]);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status CaStore::PublishCrls(
+    const std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t, std::optional<int64_t>)>& build,
+    bool full) {
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    // One publisher at a time, so that a delta is always against the newest full CRL.
+    tx.exec0("LOCK TABLE ca.crls IN SHARE ROW EXCLUSIVE MODE");
+    auto latest = tx.exec_prepared("ca_latest_full_crl");
+    absl::Time now = absl::Now();
+    auto publish = [&](std::optional<int64_t> base, absl::Time since) -> absl::Status {
+      std::vector<RevokedEntry> entries;
+      for (const auto& row : tx.exec_prepared("ca_revoked_since", TimeText(since))) {
+        entries.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
+      }
+      int64_t number = tx.exec_prepared1("ca_next_crl_number")[0].as<int64_t>();
+      SEMPER_ASSIGN_OR_RETURN(std::string der, build(entries, number, base));
+      tx.exec_prepared0("ca_insert_crl", number, base, TimeText(now), TimeText(now + absl::Hours(24)), HexEncode(der));
+      return absl::OkStatus();
+    };
+    std::optional<int64_t> base;
+    absl::Time base_time = absl::InfinitePast();
+    if (full || latest.empty()) {
+      SEMPER_RETURN_IF_ERROR(publish(std::nullopt, absl::UnixEpoch()));
+      auto again = tx.exec_prepared1("ca_latest_full_crl");
+      base = again[0].as<int64_t>();
+      base_time = now;
+    } else {
+      base = latest[0][0].as<int64_t>();
+      base_time = absl::FromUnixSeconds(0);
+      auto t = tx.exec_params1("SELECT extract(epoch from $1::timestamptz)::float8", latest[0][1].as<std::string>());
+      base_time = FromEpoch(t[0].as<double>());
+    }
+    return publish(base, base_time);
+  });
+}
+
+absl::StatusOr<std::string> CaStore::LatestCrl(bool delta) {
+  std::string der;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_latest_crl", delta);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "no CRL issued yet");
+    der = pqxx::binarystring(r[0][0]).str();
+    return absl::OkStatus();
+  }));
+  return der;
 }
 
 }  // namespace semper::ca

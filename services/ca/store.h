@@ -13,6 +13,7 @@
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
 #include "semper/v1/ca.pb.h"
+#include "services/ca/revocation.h"
 
 namespace semper::ca {
 
@@ -42,6 +43,24 @@ class CaStore {
   absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> Enroll(
       const std::string& code_sha256, const std::vector<std::string>& spki_sha256s,
       const std::function<absl::StatusOr<std::vector<IssuedRecord>>(const v1::Subscriber&)>& issue);
+
+  // Revokes a certificate. With `only_subscriber` set, only a certificate of that subscriber
+  // (else PERMISSION_DENIED). A certificate on hold may be revoked for good; any other revoked
+  // certificate cannot be revoked again. keyCompromise also blocks the key for ever.
+  absl::StatusOr<v1::CertificateStatus> Revoke(const std::string& serial, v1::RevocationReason reason,
+                                               const std::string& actor, const std::string& only_subscriber);
+  // Lifts a certificateHold.
+  absl::StatusOr<v1::CertificateStatus> ReleaseHold(const std::string& serial, const std::string& actor);
+  // The status at time `at`; state UNKNOWN if this CA never issued the serial.
+  absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at);
+
+  // Issues and stores a new full CRL and a delta CRL against it, numbered from one sequence so
+  // that numbers only grow, across restarts and replicas.
+  absl::Status PublishCrls(const std::function<absl::StatusOr<std::string>(
+                               const std::vector<RevokedEntry>&, int64_t number, std::optional<int64_t> base)>& build,
+                           bool full);
+  // The newest CRL of the kind (DER), or NOT_FOUND.
+  absl::StatusOr<std::string> LatestCrl(bool delta);
 
  private:
   db::ConnectionPool* pool_;

@@ -12,6 +12,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <httplib.h>
 
 #include "common/base/status.h"
 #include "common/crypto/csr.h"
@@ -319,6 +320,168 @@ TEST_F(CaDaemonTest, ListPagesThroughSubscribers) {
     token = resp.next_page_token();
   } while (!token.empty());
   EXPECT_EQ(seen, (std::vector<std::string>{"Firma 4", "Firma 3", "Firma 2", "Firma 1", "Firma 0"}));
+}
+
+class CaRevocationTest : public CaDaemonTest {
+ protected:
+  // Registers and enrols `name`; returns the wallet directory.
+  std::string Enrolled(const std::string& name) {
+    std::string code = RegisterEnterprise(name);
+    dir_.Write("wpass", "wallet passphrase");
+    std::string wallet = P("wallet-" + std::to_string(wallets_++));
+    auto e = Ctl({"enroll", "--code", code, "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}, false);
+    EXPECT_EQ(e.exit_code, 0) << e.Describe();
+    return wallet;
+  }
+  std::string Serial(const std::string& pem_file) {
+    auto r = RunCommand({"openssl", "x509", "-in", pem_file, "-noout", "-serial"});
+    return r.out.substr(r.out.find('=') + 1, r.out.find('\n') - r.out.find('=') - 1);
+  }
+  // As the subscriber holding `wallet`.
+  CommandResult CtlAs(const std::string& wallet, std::vector<std::string> args) {
+    std::vector<std::string> all = {"--cert", wallet + "/authentication.pem", "--key", wallet + "/authentication.key",
+                                    "--key-passphrase-file", P("wpass")};
+    all.insert(all.end(), args.begin(), args.end());
+    return Ctl(all, false);
+  }
+  std::string Get(const std::string& path, int* status = nullptr) {
+    httplib::Client client("127.0.0.1", http_port_);
+    auto res = client.Get(path.c_str());
+    if (status != nullptr) *status = res ? res->status : -1;
+    return res ? res->body : "";
+  }
+  // Fetches the CRLs to PEM files: crl.pem (issuing CA, full), root-crl.pem, delta.pem.
+  void FetchCrls() {
+    dir_.Write("crl.der", Get("/crl"));
+    dir_.Write("delta.der", Get("/crl/delta"));
+    dir_.Write("root-crl.der", Get("/crl/root"));
+    for (const char* n : {"crl", "delta", "root-crl"}) {
+      auto r = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P(std::string(n) + ".der"), "-out", P(std::string(n) + ".pem")});
+      ASSERT_EQ(r.exit_code, 0) << n << r.Describe();
+    }
+    dir_.Write("crls.pem", Slurp(P("crl.pem")) + Slurp(P("root-crl.pem")));
+  }
+  CommandResult VerifyWithCrls(const std::string& cert) {
+    return RunCommand({"openssl", "verify", "-crl_check_all", "-CRLfile", P("crls.pem"), "-CAfile", P("pki/root.pem"),
+                       "-untrusted", P("pki/ca.pem"), cert});
+  }
+  CommandResult Ocsp(const std::string& cert) {
+    return RunCommand({"openssl", "ocsp", "-issuer", P("pki/ca.pem"), "-cert", cert, "-url",
+                       "http://127.0.0.1:" + std::to_string(http_port_) + "/ocsp", "-CAfile", P("pki/root.pem")});
+  }
+  int wallets_ = 0;
+};
+
+TEST_F(CaRevocationTest, RevocationShowsInCrlOcspAndStatus) {
+  std::string wallet = Enrolled("Example GmbH");
+  std::string sig = wallet + "/signature.pem";
+  std::string serial = Serial(sig);
+
+  FetchCrls();
+  auto crl_ok = RunCommand({"openssl", "crl", "-in", P("crl.pem"), "-CAfile", P("pki/chain.pem"), "-noout"});
+  EXPECT_EQ(crl_ok.exit_code, 0) << crl_ok.Describe();
+  EXPECT_THAT(crl_ok.err + crl_ok.out, HasSubstr("verify OK"));
+  auto before = VerifyWithCrls(sig);
+  EXPECT_EQ(before.exit_code, 0) << before.Describe();
+  auto ocsp_good = Ocsp(sig);
+  EXPECT_EQ(ocsp_good.exit_code, 0) << ocsp_good.Describe();
+  EXPECT_THAT(ocsp_good.out, HasSubstr(sig + ": good"));
+  EXPECT_THAT(ocsp_good.err, HasSubstr("Response verify OK"));
+  EXPECT_EQ(Ctl({"certificate", "status", sig}).exit_code, 0);
+  auto certtool = RunCommand({"certtool", "--verify", "--load-ca-certificate", P("pki/root.pem"), "--infile", sig});
+  EXPECT_EQ(certtool.exit_code, 0) << certtool.Describe();
+
+  // The subscriber revokes its own signature certificate.
+  auto revoke = CtlAs(wallet, {"certificate", "revoke", serial, "--reason", "keyCompromise"});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.Describe();
+  EXPECT_THAT(revoke.out, HasSubstr("REVOCATION_REASON_KEY_COMPROMISE"));
+
+  auto ocsp_revoked = Ocsp(sig);
+  EXPECT_THAT(ocsp_revoked.out, HasSubstr(sig + ": revoked"));
+  EXPECT_THAT(ocsp_revoked.out, HasSubstr("Reason: keyCompromise"));
+  EXPECT_THAT(ocsp_revoked.err, HasSubstr("Response verify OK"));
+  FetchCrls();
+  auto listed = RunCommand({"openssl", "crl", "-in", P("crl.pem"), "-noout", "-text"});
+  EXPECT_THAT(listed.out, HasSubstr("Serial Number: " + serial));
+  EXPECT_THAT(listed.out, HasSubstr("Key Compromise"));
+  auto after = VerifyWithCrls(sig);
+  EXPECT_NE(after.exit_code, 0);
+  EXPECT_THAT(after.out + after.err, HasSubstr("certificate revoked"));
+  auto delta = RunCommand({"openssl", "crl", "-in", P("delta.pem"), "-noout", "-text"});
+  EXPECT_THAT(delta.out, HasSubstr("Delta CRL Indicator"));
+  EXPECT_EQ(Ctl({"certificate", "status", serial}).exit_code, 3);
+  // Revoking twice is refused.
+  auto twice = Ctl({"certificate", "revoke", serial, "--reason", "superseded"});
+  EXPECT_THAT(twice.err, HasSubstr("already revoked"));
+
+  // The compromised key cannot be certified again, even with a fresh code.
+  std::string code = RegisterEnterprise("Example GmbH");
+  auto key = PrivateKey::FromPem(Slurp(wallet + "/signature.key"), SecretData("wallet passphrase"));
+  ASSERT_THAT(key, IsOk());
+  v1::EnrollRequest reuse = FreshEnrollRequest(code);
+  reuse.set_signature_csr(CertificationRequest::Create(*key, {})->Der());
+  EXPECT_THAT(EnrollDirect(reuse), StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+}
+
+TEST_F(CaRevocationTest, SubscribersRevokeOnlyTheirOwnAndHoldsCanBeReleased) {
+  std::string alice = Enrolled("Alice GmbH");
+  std::string bob = Enrolled("Bob GmbH");
+  std::string bob_auth = Serial(bob + "/authentication.pem");
+  auto denied = CtlAs(alice, {"certificate", "revoke", bob_auth});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
+  auto anonymous = Ctl({"certificate", "revoke", bob_auth}, false);
+  EXPECT_THAT(anonymous.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE revoked_at IS NOT NULL"), "0");
+
+  auto hold = Ctl({"certificate", "revoke", bob_auth, "--reason", "certificateHold"});
+  ASSERT_EQ(hold.exit_code, 0) << hold.Describe();
+  EXPECT_THAT(Ocsp(bob + "/authentication.pem").out, HasSubstr("revoked"));
+  auto release = Ctl({"certificate", "release-hold", bob_auth});
+  ASSERT_EQ(release.exit_code, 0) << release.Describe();
+  EXPECT_THAT(Ocsp(bob + "/authentication.pem").out, HasSubstr(": good"));
+  FetchCrls();
+  EXPECT_EQ(VerifyWithCrls(bob + "/authentication.pem").exit_code, 0);
+  auto not_held = Ctl({"certificate", "release-hold", bob_auth});
+  EXPECT_THAT(not_held.err, HasSubstr("not on hold"));
+  // A bad serial is an input error, an unknown one is NOT_FOUND.
+  EXPECT_THAT(Ctl({"certificate", "revoke", "xyz"}).err, HasSubstr("INVALID_FIELD"));
+  EXPECT_THAT(Ctl({"certificate", "revoke", "ABCDEF"}).err, HasSubstr("NOT_FOUND"));
+}
+
+TEST_F(CaRevocationTest, OcspAnswersUnknownGetAndGarbage) {
+  std::string wallet = Enrolled("Example GmbH");
+  // A serial this CA never issued.
+  auto unknown = RunCommand({"openssl", "ocsp", "-issuer", P("pki/ca.pem"), "-serial", "0x1234", "-url",
+                             "http://127.0.0.1:" + std::to_string(http_port_) + "/ocsp", "-CAfile", P("pki/root.pem")});
+  EXPECT_THAT(unknown.out, HasSubstr("0x1234: unknown"));
+  // GET with the request in the URL (RFC 6960 A.1).
+  auto req = RunCommand({"openssl", "ocsp", "-issuer", P("pki/ca.pem"), "-cert", wallet + "/signature.pem", "-no_nonce",
+                         "-reqout", P("req.der")});
+  ASSERT_EQ(req.exit_code, 0) << req.Describe();
+  std::string b64 = RunCommand({"openssl", "base64", "-A", "-in", P("req.der")}).out;
+  std::string escaped;
+  for (char c : b64) {
+    if (c == '+') escaped += "%2B";
+    else if (c == '/') escaped += "%2F";
+    else if (c == '=') escaped += "%3D";
+    else escaped.push_back(c);
+  }
+  int status = 0;
+  dir_.Write("resp.der", Get("/ocsp/" + escaped, &status));
+  EXPECT_EQ(status, 200);
+  auto text = RunCommand({"openssl", "ocsp", "-respin", P("resp.der"), "-resp_text", "-noverify"});
+  EXPECT_THAT(text.out, HasSubstr("Cert Status: good"));
+  // Garbage gets malformedRequest (OCSPResponse with status 1), and a wrong content type 415.
+  httplib::Client client("127.0.0.1", http_port_);
+  auto bad = client.Post("/ocsp", "garbage", "application/ocsp-request");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->body, std::string("\x30\x03\x0a\x01\x01", 5));
+  auto wrong_type = client.Post("/ocsp", "garbage", "text/plain");
+  ASSERT_TRUE(wrong_type);
+  EXPECT_EQ(wrong_type->status, 415);
+  Get("/ocsp/%zz", &status);
+  EXPECT_EQ(status, 400);
 }
 
 TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {

@@ -254,7 +254,7 @@ SignerIdentity ClientWithRoles(const TestPki& pki, const std::string& cn, const 
   spec.common_name = cn;
   spec.key_usage = kKuDigitalSignature;
   spec.extended_key_usage = {"clientAuth"};
-  spec.extensions.push_back({std::string(oids::kRolesExtension), false, EncodeRolesExtension(roles)});
+  spec.extra_subject = RoleSubjectAttributes(roles);
   return pki.Issue(spec);
 }
 
@@ -267,7 +267,7 @@ TEST_F(MutualTlsServerTest, RolesComeFromTheClientCertificate) {
   grpc::Status s = stub->WhoAmI(&ctx, {}, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(resp.authenticated());
-  EXPECT_EQ(resp.subject(), "CN=Alice Admin,O=Example,C=DE");
+  EXPECT_EQ(resp.subject(), "CN=Alice Admin,OU=semper-role:registration-officer,OU=semper-role:administrator,O=Example,C=DE");
   EXPECT_THAT(resp.roles(), ::testing::UnorderedElementsAre("administrator", "registration-officer"));
 
   auto plain = ClientWithRoles(pki_, "Bob Buyer", {});

@@ -50,7 +50,9 @@ TestPki::TestPki(KeyType ca_key_type, const std::string& name)
 SignerIdentity TestPki::Issue(const LeafSpec& spec) const {
   PrivateKey key = Must(PrivateKey::Generate(spec.key_type), "leaf key");
   CertificateTemplate t;
-  t.subject = {{"C", "DE"}, {"O", "Example"}, {"CN", spec.common_name}};
+  t.subject = {{"C", "DE"}, {"O", "Example"}};
+  t.subject.insert(t.subject.end(), spec.extra_subject.begin(), spec.extra_subject.end());
+  t.subject.push_back({"CN", spec.common_name});
   t.not_before = spec.not_before;
   t.not_after = spec.not_after;
   t.is_ca = spec.is_ca;

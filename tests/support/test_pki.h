@@ -25,6 +25,8 @@ struct LeafSpec {
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;
   std::vector<CertificateTemplate::Extension> extensions;
+  // Added to the subject before the CN.
+  std::vector<std::pair<std::string, std::string>> extra_subject;
 };
 
 class TestPki {

@@ -200,6 +200,22 @@ std::optional<std::string> Certificate::SubjectAttribute(std::string_view oid_or
   return out;
 }
 
+std::vector<std::string> Certificate::SubjectAttributes(std::string_view oid_or_name) const {
+  std::vector<std::string> out;
+  auto obj = ParseOid(oid_or_name);
+  if (!obj) return out;
+  X509_NAME* name = X509_get_subject_name(cert_.get());
+  for (int idx = X509_NAME_get_index_by_OBJ(name, obj.get(), -1); idx >= 0;
+       idx = X509_NAME_get_index_by_OBJ(name, obj.get(), idx)) {
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
+    if (len < 0) continue;
+    out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
 std::optional<std::string> Certificate::ExtensionValue(std::string_view oid) const {
   auto obj = ParseOid(oid);
   if (!obj) return std::nullopt;

@@ -63,6 +63,8 @@ class Certificate {
   std::optional<uint32_t> key_usage() const;
   // The first value of a subject attribute given by OID ("2.5.4.97") or short name ("CN").
   std::optional<std::string> SubjectAttribute(std::string_view oid_or_name) const;
+  // Every value of a subject attribute, in order.
+  std::vector<std::string> SubjectAttributes(std::string_view oid_or_name) const;
   // The extnValue contents (DER) of an extension, by dotted OID.
   std::optional<std::string> ExtensionValue(std::string_view oid) const;
   // SHA-256 of the DER encoding: a stable identifier for logs and lookups.
@@ -129,7 +131,7 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
                                              const Certificate* issuer,
                                              const PrivateKey& issuer_key);
 
-// DER SEQUENCE OF UTF8String, the value of oids::kRolesExtension; and its decoding.
+// DER SEQUENCE OF UTF8String, and its strict decoding.
 std::string EncodeUtf8StringSequence(const std::vector<std::string>& values);
 absl::StatusOr<std::vector<std::string>> DecodeUtf8StringSequence(std::string_view der);
 

@@ -34,19 +34,17 @@ std::optional<Role> ParseRole(std::string_view name) {
   return std::nullopt;
 }
 
-std::string EncodeRolesExtension(const std::vector<Role>& roles) {
-  std::vector<std::string> names;
-  for (Role r : roles) names.emplace_back(RoleName(r));
-  return EncodeUtf8StringSequence(names);
+std::vector<std::pair<std::string, std::string>> RoleSubjectAttributes(const std::vector<Role>& roles) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (Role r : roles) out.emplace_back("OU", StrCat(oids::kRolePrefix, RoleName(r)));
+  return out;
 }
 
-absl::StatusOr<std::set<Role>> RolesOf(const Certificate& cert) {
+std::set<Role> RolesOf(const Certificate& cert) {
   std::set<Role> roles;
-  auto value = cert.ExtensionValue(oids::kRolesExtension);
-  if (!value.has_value()) return roles;
-  SEMPER_ASSIGN_OR_RETURN(auto names, DecodeUtf8StringSequence(*value));
-  for (const auto& n : names) {
-    if (auto r = ParseRole(n)) roles.insert(*r);
+  for (const std::string& ou : cert.SubjectAttributes("OU")) {
+    if (ou.rfind(oids::kRolePrefix, 0) != 0) continue;
+    if (auto r = ParseRole(std::string_view(ou).substr(oids::kRolePrefix.size()))) roles.insert(*r);
   }
   return roles;
 }
@@ -60,7 +58,7 @@ absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context) {
   if (pems.empty()) return peer;
   SEMPER_ASSIGN_OR_RETURN(Certificate cert,
                           Certificate::FromPem(std::string_view(pems.front().data(), pems.front().size())));
-  SEMPER_ASSIGN_OR_RETURN(peer.roles, RolesOf(cert));
+  peer.roles = RolesOf(cert);
   peer.certificate = std::move(cert);
   return peer;
 }

@@ -1,5 +1,5 @@
 // Who is calling: the client certificate that mutual TLS verified, and the suite roles it
-// carries in the roles extension (oids::kRolesExtension). Thread-safe (values only).
+// carries as subject OU values "semper-role:<role>" (see common/crypto/oids.h). Thread-safe.
 #pragma once
 
 #include <initializer_list>
@@ -39,10 +39,10 @@ struct Peer {
   std::string subject() const { return certificate ? certificate->Subject() : std::string(); }
 };
 
-// The extension value that grants `roles`, for the CA to put into certificates.
-std::string EncodeRolesExtension(const std::vector<Role>& roles);
-// Roles granted by a certificate; unknown role names are ignored, a damaged extension is an error.
-absl::StatusOr<std::set<Role>> RolesOf(const Certificate& cert);
+// The subject attributes that grant `roles`, for the CA to put into certificates.
+std::vector<std::pair<std::string, std::string>> RoleSubjectAttributes(const std::vector<Role>& roles);
+// Roles granted by a certificate; unknown role names are ignored.
+std::set<Role> RolesOf(const Certificate& cert);
 
 // Reads the verified client certificate (if any) from the call's auth context.
 absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context);
