@@ -54,6 +54,64 @@ start_postgres() {
   (umask 077; echo "$SEMPER_DATABASE_URL" > "$STATE/secrets/database.url")
 }
 
+daemon_running() { [[ -f "$STATE/run/$1.pid" ]] && kill -0 "$(cat "$STATE/run/$1.pid")" 2>/dev/null; }
+
+start_ca() {
+  mkdir -p "$STATE/run" "$STATE/logs"
+  if [[ ! -f "$STATE/pki/root.pem" ]]; then
+    (umask 077; head -c 32 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/ca-passphrase")
+    build/services/ca/semper-ca init --dir "$STATE/pki" --passphrase-file "$STATE/secrets/ca-passphrase" \
+      --hostname localhost --ip 127.0.0.1 > "$STATE/logs/semper-ca-init.log"
+    echo "up.sh: created the suite's PKI in $STATE/pki (root fingerprint in $STATE/logs/semper-ca-init.log)"
+  fi
+  cat > "$STATE/ca.toml" <<TOML
+[grpc]
+listen = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+[http]
+listen = "127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
+[tls]
+cert_file = "$STATE/pki/services/ca-tls.pem"
+key_file = "$STATE/pki/services/ca-tls.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+client_ca_file = "$STATE/pki/root.pem"
+require_client_cert = false
+[ca]
+dir = "$STATE/pki"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+public_url = "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
+TOML
+  if daemon_running semper-ca; then
+    echo "semper-ca:  already running"
+  else
+    SEMPER_DATABASE_URL="$SEMPER_DATABASE_URL" nohup build/services/ca/semper-ca serve --config "$STATE/ca.toml" \
+      >> "$STATE/logs/semper-ca.log" 2>&1 &
+    echo $! > "$STATE/run/semper-ca.pid"
+    for _ in $(seq 1 100); do
+      curl -fsS "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}/readyz" >/dev/null 2>&1 && break
+      daemon_running semper-ca || { echo "up.sh: semper-ca did not start:"; tail -n 20 "$STATE/logs/semper-ca.log"; exit 1; }
+      sleep 0.2
+    done
+  fi
+  echo "semper-ca:  gRPC 127.0.0.1:${SEMPER_CA_PORT:-7000} (TLS, server name localhost; trust $STATE/pki/root.pem)"
+  echo "            HTTP http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}: /crl /crl/delta /crl/root /ocsp /healthz /readyz /metrics"
+  echo "            log $STATE/logs/semper-ca.log"
+  echo "Administrator: $STATE/pki/admin/admin.pem, key admin.key, passphrase in $STATE/secrets/ca-passphrase:"
+  echo "  build/cli/semperctl/semperctl --server 127.0.0.1:${SEMPER_CA_PORT:-7000} --server-name localhost \\"
+  echo "    --ca-file $STATE/pki/root.pem --cert $STATE/pki/admin/admin.pem --key $STATE/pki/admin/admin.key \\"
+  echo "    --key-passphrase-file $STATE/secrets/ca-passphrase subscriber list"
+}
+
+stop_daemons() {
+  for d in semper-ca; do
+    if daemon_running "$d"; then
+      kill -TERM "$(cat "$STATE/run/$d.pid")"
+      for _ in $(seq 1 150); do daemon_running "$d" || break; sleep 0.1; done
+      echo "up.sh: $d stopped"
+    fi
+    rm -f "$STATE/run/$d.pid"
+  done
+}
+
 case "$action" in
   start)
     bash deploy/install-deps.sh
@@ -64,19 +122,13 @@ case "$action" in
       echo "            connection URL (with password) in $STATE/secrets/database.url"
     else
       echo "PostgreSQL: using SEMPER_DATABASE_URL from the environment"
+      mkdir -p "$STATE/secrets"
     fi
-    # The daemons join here as they are built: semper-ca, semper-tsa, semper-notary,
-    # semper-arbiter, semper-liability (issues 3-7).
-    daemons=()
-    for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
-      [[ -x build/services/${d#semper-}/$d ]] && daemons+=("$d")
-    done
-    if ((${#daemons[@]} == 0)); then
-      echo "Daemons:    none built yet; this version provides the shared library, the database and the tests"
-    fi
+    start_ca
     echo "Stop with:  deploy/up.sh stop"
     ;;
   stop)
+    stop_daemons
     if pg_running; then
       as_postgres "$(pg_bindir)/pg_ctl" -D "$STATE/postgres/data" -m fast -w stop >/dev/null
       echo "up.sh: PostgreSQL stopped (data kept in $STATE/postgres)"
@@ -86,6 +138,7 @@ case "$action" in
     ;;
   status)
     if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
+    if daemon_running semper-ca; then echo "semper-ca:  running"; else echo "semper-ca:  stopped"; fi
     ;;
   *)
     echo "usage: deploy/up.sh [start|stop|status]" >&2
