@@ -270,6 +270,84 @@ int Enroll(const Connection& c, const std::string& code, const std::string& wall
   return 0;
 }
 
+struct UpdateFlags {
+  std::optional<std::string> name, kind, country, law, vat, email;
+};
+
+int Update(const Connection& c, const std::string& id, const UpdateFlags& f) {
+  auto stub = CaStub(c);
+  v1::GetSubscriberRequest get;
+  get.set_id(id);
+  v1::Subscriber current;
+  Call(stub->GetSubscriber(Ctx().get(), get, &current));
+  v1::Subscriber next = current;
+  if (f.name) next.set_name(*f.name);
+  if (f.kind) {
+    if (*f.kind == "individual") next.set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    else if (*f.kind == "enterprise") next.set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+    else Die(InvalidField("--kind", "must be individual or enterprise"), 2);
+  }
+  if (f.country) next.set_country(*f.country);
+  if (f.law) next.set_applicable_law(*f.law);
+  if (f.vat) next.set_vat_reference(*f.vat);
+  if (f.email) next.set_email(*f.email);
+  std::printf("Now:\n");
+  PrintSubscriber(current);
+  std::printf("After the update:\n");
+  PrintSubscriber(next);
+  if (!Confirm(c, "Update?")) return 1;
+  v1::UpdateSubscriberRequest req;
+  *req.mutable_subscriber() = next;
+  v1::Subscriber resp;
+  Call(stub->UpdateSubscriber(Ctx().get(), req, &resp));
+  std::printf("Updated. Certificates already issued keep the old facts until the subscriber enrols again.\n");
+  return 0;
+}
+
+int SetState(const Connection& c, const std::string& id, v1::SubscriberState state, const std::string& reason) {
+  const char* what = state == v1::SUBSCRIBER_STATE_SUSPENDED ? "Suspend"
+                     : state == v1::SUBSCRIBER_STATE_ACTIVE  ? "Reactivate"
+                                                             : "Close";
+  std::printf("%s subscriber %s?\n", what, id.c_str());
+  if (state == v1::SUBSCRIBER_STATE_SUSPENDED) std::printf("  Every valid certificate of the subscriber goes on hold.\n");
+  if (state == v1::SUBSCRIBER_STATE_ACTIVE) std::printf("  The holds placed by the suspension are released.\n");
+  if (state == v1::SUBSCRIBER_STATE_CLOSED) {
+    std::printf("  Every certificate of the subscriber is revoked (cessationOfOperation). This cannot be undone.\n");
+  }
+  if (!Confirm(c, std::string(what) + "?")) return 1;
+  v1::SetSubscriberStateRequest req;
+  req.set_id(id);
+  req.set_state(state);
+  req.set_reason(reason);
+  v1::Subscriber resp;
+  Call(CaStub(c)->SetSubscriberState(Ctx().get(), req, &resp));
+  PrintSubscriber(resp);
+  return 0;
+}
+
+int History(const Connection& c, const std::string& id) {
+  v1::GetSubscriberHistoryRequest req;
+  req.set_id(id);
+  v1::GetSubscriberHistoryResponse resp;
+  Call(CaStub(c)->GetSubscriberHistory(Ctx().get(), req, &resp));
+  for (const auto& ch : resp.changes()) {
+    std::printf("%s  %-22s by %s  %s\n", TimeUtil::ToString(ch.changed_at()).c_str(), ch.action().c_str(),
+                ch.changed_by().c_str(), ch.details().c_str());
+  }
+  return 0;
+}
+
+int NewCode(const Connection& c, const std::string& id, int valid_days) {
+  v1::IssueEnrolmentCodeRequest req;
+  req.set_subscriber_id(id);
+  req.set_enrolment_valid_seconds(int64_t{valid_days} * 86400);
+  v1::RegisterSubscriberResponse resp;
+  Call(CaStub(c)->IssueEnrolmentCode(Ctx().get(), req, &resp));
+  std::printf("Enrolment code for %s: %s\n  valid until %s, once.\n", id.c_str(), resp.enrolment_code().c_str(),
+              TimeUtil::ToString(resp.enrolment_expires_at()).c_str());
+  return 0;
+}
+
 std::optional<v1::RevocationReason> ParseReason(const std::string& r) {
   static const std::vector<std::pair<std::string, v1::RevocationReason>> kReasons = {
       {"unspecified", v1::REVOCATION_REASON_UNSPECIFIED},
@@ -389,6 +467,31 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--page-size", page_size)->capture_default_str();
   list_cmd->add_option("--page-token", page_token);
 
+  ctl::UpdateFlags upd;
+  auto* upd_cmd = sub->add_subcommand("update", "change a registration record (shows before and after, asks first)");
+  upd_cmd->add_option("id", id, "subscriber id")->required();
+  upd_cmd->add_option("--name", upd.name);
+  upd_cmd->add_option("--kind", upd.kind);
+  upd_cmd->add_option("--country", upd.country);
+  upd_cmd->add_option("--law", upd.law);
+  upd_cmd->add_option("--vat", upd.vat);
+  upd_cmd->add_option("--email", upd.email);
+  std::string state_reason;
+  auto* suspend_cmd = sub->add_subcommand("suspend", "suspend a subscriber: its certificates go on hold");
+  suspend_cmd->add_option("id", id)->required();
+  suspend_cmd->add_option("--reason", state_reason, "why, for the record");
+  auto* reactivate_cmd = sub->add_subcommand("reactivate", "end a suspension");
+  reactivate_cmd->add_option("id", id)->required();
+  reactivate_cmd->add_option("--reason", state_reason);
+  auto* close_cmd = sub->add_subcommand("close", "close a subscriber for good: all its certificates are revoked");
+  close_cmd->add_option("id", id)->required();
+  close_cmd->add_option("--reason", state_reason);
+  auto* history_cmd = sub->add_subcommand("history", "every change to a record, with who made it");
+  history_cmd->add_option("id", id)->required();
+  auto* code_cmd = sub->add_subcommand("new-code", "a new one-time enrolment code for an active subscriber");
+  code_cmd->add_option("id", id)->required();
+  code_cmd->add_option("--valid-days", valid_days)->capture_default_str();
+
   std::string code, wallet, key_type = "ec", wallet_pass;
   auto* enroll_cmd = app.add_subcommand("enroll", "make your keys and obtain your certificates with an enrolment code");
   enroll_cmd->add_option("--code", code, "the enrolment code from your registration officer")->required();
@@ -422,6 +525,12 @@ int main(int argc, char** argv) {
     return ctl::Register(c, reg, kind);
   }
   if (show_cmd->parsed()) return ctl::Show(c, id);
+  if (upd_cmd->parsed()) return ctl::Update(c, id, upd);
+  if (suspend_cmd->parsed()) return ctl::SetState(c, id, v1::SUBSCRIBER_STATE_SUSPENDED, state_reason);
+  if (reactivate_cmd->parsed()) return ctl::SetState(c, id, v1::SUBSCRIBER_STATE_ACTIVE, state_reason);
+  if (close_cmd->parsed()) return ctl::SetState(c, id, v1::SUBSCRIBER_STATE_CLOSED, state_reason);
+  if (history_cmd->parsed()) return ctl::History(c, id);
+  if (code_cmd->parsed()) return ctl::NewCode(c, id, valid_days);
   if (list_cmd->parsed()) return ctl::List(c, page_size, page_token);
   if (enroll_cmd->parsed()) return ctl::Enroll(c, code, wallet, key_type, wallet_pass);
   return 2;

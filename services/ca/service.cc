@@ -130,6 +130,72 @@ grpc::ServerUnaryReactor* CaServiceImpl::ListSubscribers(grpc::CallbackServerCon
   return Done(ctx, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* CaServiceImpl::UpdateSubscriber(grpc::CallbackServerContext* ctx,
+                                                          const v1::UpdateSubscriberRequest* req, v1::Subscriber* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  if (req->subscriber().id().empty()) return Done(ctx, InvalidField("subscriber.id", "is required"));
+  absl::Status valid = ValidateSubscriber(req->subscriber());
+  if (!valid.ok()) return Done(ctx, valid);
+  auto s = o_.store->Update(req->subscriber(), officer->subject());
+  if (!s.ok()) return Done(ctx, s.status());
+  *resp = *s;
+  LogEvent(o_.logger, spdlog::level::info, "subscriber.updated")
+      .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::SetSubscriberState(grpc::CallbackServerContext* ctx,
+                                                            const v1::SetSubscriberStateRequest* req,
+                                                            v1::Subscriber* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  if (req->id().empty()) return Done(ctx, InvalidField("id", "is required"));
+  if (req->reason().size() > 1000) return Done(ctx, InvalidField("reason", "must be at most 1000 characters"));
+  auto s = o_.store->SetState(req->id(), req->state(), req->reason(), officer->subject());
+  if (!s.ok()) return Done(ctx, s.status());
+  *resp = *s;
+  LogEvent(o_.logger, spdlog::level::info, "subscriber.state")
+      .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id())
+      .With("state", v1::SubscriberState_Name(s->state())).With("by", officer->subject());
+  absl::Status crl = PublishCrls(/*full=*/true);
+  if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::IssueEnrolmentCode(grpc::CallbackServerContext* ctx,
+                                                            const v1::IssueEnrolmentCodeRequest* req,
+                                                            v1::RegisterSubscriberResponse* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  int64_t seconds = req->enrolment_valid_seconds() == 0 ? 7 * 86400 : req->enrolment_valid_seconds();
+  if (seconds < 60 || seconds > 30 * 86400) {
+    return Done(ctx, InvalidField("enrolment_valid_seconds", "must be between 60 s and 30 days"));
+  }
+  std::string code = NewEnrolmentCode();
+  absl::Time expires = o_.clock() + absl::Seconds(seconds);
+  absl::Status added = o_.store->AddEnrolmentCode(req->subscriber_id(), Sha256(CanonicalEnrolmentCode(code)), expires,
+                                                  officer->subject());
+  if (!added.ok()) return Done(ctx, added);
+  auto s = o_.store->Get(req->subscriber_id());
+  if (!s.ok()) return Done(ctx, s.status());
+  *resp->mutable_subscriber() = *s;
+  resp->set_enrolment_code(code);
+  *resp->mutable_enrolment_expires_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(expires));
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CaServiceImpl::GetSubscriberHistory(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetSubscriberHistoryRequest* req,
+                                                              v1::GetSubscriberHistoryResponse* resp) {
+  auto officer = Officer(ctx);
+  if (!officer.ok()) return Done(ctx, officer.status());
+  auto history = o_.store->History(req->id());
+  if (!history.ok()) return Done(ctx, history.status());
+  for (auto& c : *history) *resp->add_changes() = std::move(c);
+  return Done(ctx, absl::OkStatus());
+}
+
 grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                                 v1::EnrollResponse* resp) {
   std::string code = CanonicalEnrolmentCode(req->enrolment_code());

@@ -35,6 +35,16 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
                                           v1::Subscriber* resp) override;
   grpc::ServerUnaryReactor* ListSubscribers(grpc::CallbackServerContext* ctx, const v1::ListSubscribersRequest* req,
                                             v1::ListSubscribersResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateSubscriber(grpc::CallbackServerContext* ctx, const v1::UpdateSubscriberRequest* req,
+                                             v1::Subscriber* resp) override;
+  grpc::ServerUnaryReactor* SetSubscriberState(grpc::CallbackServerContext* ctx,
+                                               const v1::SetSubscriberStateRequest* req, v1::Subscriber* resp) override;
+  grpc::ServerUnaryReactor* IssueEnrolmentCode(grpc::CallbackServerContext* ctx,
+                                               const v1::IssueEnrolmentCodeRequest* req,
+                                               v1::RegisterSubscriberResponse* resp) override;
+  grpc::ServerUnaryReactor* GetSubscriberHistory(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetSubscriberHistoryRequest* req,
+                                                 v1::GetSubscriberHistoryResponse* resp) override;
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                    v1::EnrollResponse* resp) override;
   grpc::ServerUnaryReactor* GetCaCertificates(grpc::CallbackServerContext* ctx,

@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/digest.h"
@@ -92,6 +93,23 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex')))"},
       {"ca_latest_crl",
        R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
+      {"ca_lock_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers WHERE id = $1 FOR UPDATE"},
+      {"ca_update_subscriber",
+       R"(UPDATE ca.subscribers SET name = $2, kind = $3, country = $4, applicable_law = $5,
+                 vat_reference = nullif($6, ''), email = $7 WHERE id = $1)"},
+      {"ca_set_state", "UPDATE ca.subscribers SET state = $2 WHERE id = $1"},
+      {"ca_hold_all",
+       R"(UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 6
+          WHERE subscriber_id = $1 AND revoked_at IS NULL AND not_after > now())"},
+      {"ca_release_all",
+       R"(UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL
+          WHERE subscriber_id = $1 AND revocation_reason = 6)"},
+      {"ca_revoke_all",
+       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = 5
+          WHERE subscriber_id = $1 AND (revoked_at IS NULL OR revocation_reason = 6))"},
+      {"ca_history",
+       R"(SELECT extract(epoch from changed_at)::float8, changed_by, action, details::text
+          FROM ca.subscriber_changes WHERE subscriber_id = $1 ORDER BY id)"},
       {"ca_insert_certificate",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex')))"},
@@ -206,6 +224,108 @@ v1::CertificateStatus StatusFromRow(const std::string& serial, const pqxx::row& 
 }
 
 }  // namespace
+
+absl::StatusOr<v1::Subscriber> CaStore::Update(const v1::Subscriber& s, const std::string& officer) {
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_lock_subscriber", s.id());
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", s.id()));
+    v1::Subscriber old = FromRow(r[0]);
+    if (old.state() == v1::SUBSCRIBER_STATE_CLOSED) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("subscriber ", s.id(), " is closed"));
+    }
+    std::string changes;
+    auto diff = [&](const char* field, const std::string& before, const std::string& after) {
+      if (before == after) return;
+      StrAppend(&changes, changes.empty() ? "" : ", ", "\"", field, "\": {\"from\": \"", JsonEscape(before),
+                "\", \"to\": \"", JsonEscape(after), "\"}");
+    };
+    diff("name", old.name(), s.name());
+    diff("kind", KindName(old.kind()), KindName(s.kind()));
+    diff("country", old.country(), s.country());
+    diff("applicable_law", old.applicable_law(), s.applicable_law());
+    diff("vat_reference", old.vat_reference(), s.vat_reference());
+    diff("email", old.email(), s.email());
+    if (changes.empty()) return absl::OkStatus();
+    tx.exec_prepared0("ca_update_subscriber", s.id(), s.name(), KindName(s.kind()), s.country(), s.applicable_law(),
+                      s.vat_reference(), s.email());
+    tx.exec_prepared0("ca_insert_change", s.id(), officer, "updated", StrCat("{", changes, "}"));
+    return absl::OkStatus();
+  }));
+  return Get(s.id());
+}
+
+absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::SubscriberState state,
+                                                 const std::string& reason, const std::string& officer) {
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_lock_subscriber", id);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", id));
+    v1::SubscriberState from = FromRow(r[0]).state();
+    auto wrong = [&](std::string_view why) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("subscriber ", id, " ", why));
+    };
+    if (from == v1::SUBSCRIBER_STATE_CLOSED) return wrong("is closed; closing is final");
+    if (from == state) return wrong("is already in that state");
+    std::string action;
+    int64_t affected = 0;
+    switch (state) {
+      case v1::SUBSCRIBER_STATE_SUSPENDED:
+        affected = tx.exec_prepared("ca_hold_all", id).affected_rows();
+        tx.exec_prepared0("ca_set_state", id, "suspended");
+        action = "suspended";
+        break;
+      case v1::SUBSCRIBER_STATE_ACTIVE:
+        affected = tx.exec_prepared("ca_release_all", id).affected_rows();
+        tx.exec_prepared0("ca_set_state", id, "active");
+        action = "reactivated";
+        break;
+      case v1::SUBSCRIBER_STATE_CLOSED:
+        affected = tx.exec_prepared("ca_revoke_all", id).affected_rows();
+        tx.exec_prepared0("ca_set_state", id, "closed");
+        action = "closed";
+        break;
+      default:
+        return InvalidField("state", "must be ACTIVE, SUSPENDED or CLOSED");
+    }
+    tx.exec_prepared0("ca_insert_change", id, officer, action,
+                      StrCat("{\"reason\": \"", JsonEscape(reason), "\", \"certificates\": ", affected, "}"));
+    return absl::OkStatus();
+  }));
+  return Get(id);
+}
+
+absl::Status CaStore::AddEnrolmentCode(const std::string& id, const std::string& code_sha256, absl::Time expires,
+                                       const std::string& officer) {
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ca_lock_subscriber", id);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", id));
+    if (FromRow(r[0]).state() != v1::SUBSCRIBER_STATE_ACTIVE) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("subscriber ", id, " is not active"));
+    }
+    tx.exec_prepared0("ca_insert_code", HexEncode(code_sha256), id, TimeText(expires));
+    tx.exec_prepared0("ca_insert_change", id, officer, "enrolment-code-issued", "{}");
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::SubscriberChange>> CaStore::History(const std::string& id) {
+  std::vector<v1::SubscriberChange> out;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    out.clear();
+    if (tx.exec_prepared("ca_get_subscriber", id).empty()) {
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", id));
+    }
+    for (const auto& row : tx.exec_prepared("ca_history", id)) {
+      v1::SubscriberChange c;
+      *c.mutable_changed_at() = TimeUtil::NanosecondsToTimestamp(static_cast<int64_t>(row[0].as<double>() * 1e9));
+      c.set_changed_by(row[1].as<std::string>());
+      c.set_action(row[2].as<std::string>());
+      c.set_details(row[3].as<std::string>());
+      out.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial, v1::RevocationReason reason,
                                                       const std::string& actor, const std::string& only_subscriber) {

@@ -36,6 +36,17 @@ class CaStore {
   // Newest first; `after` is an opaque cursor from the previous page (empty for the first).
   absl::StatusOr<std::vector<v1::Subscriber>> List(int limit, const std::string& after_id);
 
+  // Replaces the record's facts; records who and what changed.
+  absl::StatusOr<v1::Subscriber> Update(const v1::Subscriber& subscriber, const std::string& officer);
+  // Suspends (holds every good certificate), reactivates (releases those holds) or closes
+  // (revokes every certificate for cessationOfOperation; final). Returns the record.
+  absl::StatusOr<v1::Subscriber> SetState(const std::string& id, v1::SubscriberState state, const std::string& reason,
+                                          const std::string& officer);
+  // A new enrolment code for an active subscriber.
+  absl::Status AddEnrolmentCode(const std::string& id, const std::string& code_sha256, absl::Time expires,
+                                const std::string& officer);
+  absl::StatusOr<std::vector<v1::SubscriberChange>> History(const std::string& id);
+
   // In one transaction: claims the enrolment code (unknown, used or expired codes are refused),
   // checks the subscriber is active and the keys are not blocked, calls `issue` with the
   // registration record, stores what it returns, and marks the code used. Under concurrent use

@@ -484,6 +484,41 @@ TEST_F(CaRevocationTest, OcspAnswersUnknownGetAndGarbage) {
   EXPECT_EQ(status, 400);
 }
 
+TEST_F(CaRevocationTest, RecordsAreUpdatedSuspendedReactivatedAndClosedWithHistory) {
+  std::string wallet = Enrolled("Example GmbH");
+  std::string id = Count("SELECT id FROM ca.subscribers");
+  auto upd = Ctl({"subscriber", "update", id, "--email", "billing@example.de"});
+  ASSERT_EQ(upd.exit_code, 0) << upd.Describe();
+  EXPECT_THAT(Ctl({"subscriber", "show", id}).out, HasSubstr("billing@example.de"));
+  auto bad = Ctl({"subscriber", "update", id, "--vat", "VATDE-1"});
+  EXPECT_THAT(bad.err, HasSubstr("subscriber.vat_reference"));
+
+  auto suspend = Ctl({"subscriber", "suspend", id, "--reason", "unpaid fees"});
+  ASSERT_EQ(suspend.exit_code, 0) << suspend.Describe();
+  EXPECT_THAT(Ocsp(wallet + "/signature.pem").out, HasSubstr(": revoked"));
+  // A suspended subscriber gets no new enrolment code.
+  EXPECT_THAT(Ctl({"subscriber", "new-code", id}).err, HasSubstr("not active"));
+  auto reactivate = Ctl({"subscriber", "reactivate", id});
+  ASSERT_EQ(reactivate.exit_code, 0) << reactivate.Describe();
+  EXPECT_THAT(Ocsp(wallet + "/signature.pem").out, HasSubstr(": good"));
+
+  auto close = Ctl({"subscriber", "close", id, "--reason", "contract ended"});
+  ASSERT_EQ(close.exit_code, 0) << close.Describe();
+  auto ocsp = Ocsp(wallet + "/authentication.pem");
+  EXPECT_THAT(ocsp.out, HasSubstr(": revoked"));
+  EXPECT_THAT(ocsp.out, HasSubstr("cessationOfOperation"));
+  EXPECT_THAT(Ctl({"subscriber", "reactivate", id}).err, HasSubstr("closing is final"));
+
+  auto history = Ctl({"subscriber", "history", id});
+  ASSERT_EQ(history.exit_code, 0) << history.Describe();
+  for (const char* action : {"registered", "enrolled", "updated", "suspended", "reactivated", "closed"}) {
+    EXPECT_THAT(history.out, HasSubstr(action));
+  }
+  EXPECT_THAT(history.out, HasSubstr("billing@example.de"));
+  EXPECT_THAT(history.out, HasSubstr("CN=Administrator"));
+  EXPECT_THAT(history.out, HasSubstr("unpaid fees"));
+}
+
 TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
   TempDir dir;
   dir.Write("short", "short");
