@@ -48,6 +48,9 @@ std::vector<ConfigKey> Schema() {
                   "its key, encrypted with the CA passphrase (default <ca.dir>/services/ocsp-signing.key)"});
   keys.push_back({"ca.ocsp_validity", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
                   "how long an OCSP response stays valid (nextUpdate)"});
+  keys.push_back({"ca.ocsp_cache_ttl", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
+                  "how long a signed response to a nonce-less OCSP request is reused; other replicas see a "
+                  "revocation within this time (0 disables)"});
   keys.push_back({"ca.crl_interval", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
                   "how often a new CRL is issued without revocations"});
   return keys;
@@ -161,6 +164,8 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.profiles.public_url = config->GetString("ca.public_url");
   service_options.profiles.validity = config->GetDuration("ca.subscriber_validity");
   service_options.logger = log;
+  OcspCache ocsp_cache(config->GetDuration("ca.ocsp_cache_ttl"), 100000);
+  service_options.ocsp_cache = &ocsp_cache;
   CaServiceImpl service(service_options);
 
   std::string dir = config->GetString("ca.dir");
@@ -177,7 +182,16 @@ int Serve(const std::optional<std::string>& config_file) {
   absl::Status first_crl = service.PublishCrls(/*full=*/true);
   if (!first_crl.ok()) return fail("issuing the first CRL", first_crl);
 
-  auto answer_ocsp = [&store, &ocsp](const std::string& request, httplib::Response& res) {
+  auto answer_ocsp = [&store, &ocsp, &ocsp_cache](const std::string& request, httplib::Response& res) {
+    absl::Time now = absl::Now();
+    const bool cacheable = OcspCache::Cacheable(request);
+    if (cacheable) {
+      if (auto hit = ocsp_cache.Get(request, now)) {
+        res.set_content(*hit, "application/ocsp-response");
+        return;
+      }
+    }
+    bool successful = false;
     std::string der = ocsp.Respond(
         request,
         [&store](const std::string& serial) -> absl::StatusOr<StatusRecord> {
@@ -191,7 +205,8 @@ int Serve(const std::optional<std::string>& config_file) {
           }
           return r;
         },
-        absl::Now());
+        now, &successful);
+    if (cacheable && successful) ocsp_cache.Put(request, der, now);
     res.set_content(der, "application/ocsp-response");
   };
   auto serve_crl = [&store](bool delta, httplib::Response& res) {

@@ -93,7 +93,9 @@ absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey
 
 std::string OcspResponder::Respond(
     std::string_view request_der,
-    const std::function<absl::StatusOr<StatusRecord>(const std::string& serial_hex)>& lookup, absl::Time now) const {
+    const std::function<absl::StatusOr<StatusRecord>(const std::string& serial_hex)>& lookup, absl::Time now,
+    bool* successful) const {
+  if (successful != nullptr) *successful = false;
   const auto* p = reinterpret_cast<const unsigned char*>(request_der.data());
   OcspReqPtr req(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(request_der.size())));
   int count = req ? OCSP_request_onereq_count(req.get()) : 0;
@@ -138,7 +140,39 @@ std::string OcspResponder::Respond(
     ossl::DrainErrors();
     return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
   }
+  if (successful != nullptr) *successful = true;
   return ResponseDer(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get());
+}
+
+std::optional<std::string> OcspCache::Get(const std::string& request_der, absl::Time now) const {
+  if (ttl_ <= absl::ZeroDuration()) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(request_der);
+  if (it == entries_.end() || it->second.second < now) return std::nullopt;
+  return it->second.first;
+}
+
+void OcspCache::Put(const std::string& request_der, std::string response_der, absl::Time now) {
+  if (ttl_ <= absl::ZeroDuration()) return;
+  absl::MutexLock lock(&mu_);
+  // Crude but bounded: a full cache starts over rather than tracking recency.
+  if (entries_.size() >= max_entries_) entries_.clear();
+  entries_[request_der] = {std::move(response_der), now + ttl_};
+}
+
+void OcspCache::Clear() {
+  absl::MutexLock lock(&mu_);
+  entries_.clear();
+}
+
+bool OcspCache::Cacheable(std::string_view request_der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(request_der.data());
+  OcspReqPtr req(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(request_der.size())));
+  if (!req) {
+    ossl::DrainErrors();
+    return false;
+  }
+  return OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1) < 0;
 }
 
 }  // namespace semper::ca

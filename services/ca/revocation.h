@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
@@ -45,13 +48,34 @@ class OcspResponder {
   // revoked or unknown), the request's nonce echoed.
   std::string Respond(std::string_view request_der,
                       const std::function<absl::StatusOr<StatusRecord>(const std::string& serial_hex)>& lookup,
-                      absl::Time now) const;
+                      absl::Time now, bool* successful = nullptr) const;
 
  private:
   Certificate issuer_;
   Certificate signer_;
   PrivateKey key_;
   absl::Duration validity_;
+};
+
+// Signed OCSP responses to nonce-less requests (the RFC 5019 profile most clients use), kept
+// for a short time so that popular certificates are answered without a database read or a
+// signature. Cleared on every status change this process makes; other replicas see a change
+// within `ttl`. Thread-safe.
+class OcspCache {
+ public:
+  OcspCache(absl::Duration ttl, size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
+  std::optional<std::string> Get(const std::string& request_der, absl::Time now) const;
+  void Put(const std::string& request_der, std::string response_der, absl::Time now);
+  void Clear();
+
+  // True for a request that may be cached: no nonce extension.
+  static bool Cacheable(std::string_view request_der);
+
+ private:
+  const absl::Duration ttl_;
+  const size_t max_entries_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace semper::ca

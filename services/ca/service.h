@@ -21,6 +21,8 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     ProfileOptions profiles;
     std::shared_ptr<spdlog::logger> logger;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
+    // Cleared after every status change (may be null).
+    OcspCache* ocsp_cache = nullptr;
   };
 
   // Issues a new full CRL (or only a delta) and stores it. Called after each revocation and on

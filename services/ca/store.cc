@@ -379,7 +379,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& se
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at) {
   v1::CertificateStatus out;
-  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_status", serial, TimeText(at));
     if (r.empty()) {
       out.Clear();

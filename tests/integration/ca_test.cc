@@ -391,11 +391,21 @@ TEST_F(CaRevocationTest, RevocationShowsInCrlOcspAndStatus) {
   auto certtool = RunCommand({"certtool", "--verify", "--load-ca-certificate", P("pki/root.pem"), "--infile", sig});
   EXPECT_EQ(certtool.exit_code, 0) << certtool.Describe();
 
+  // A nonce-less request is answered from the cache of signed responses; a revocation must
+  // still show at once.
+  auto no_nonce = [&] {
+    return RunCommand({"openssl", "ocsp", "-no_nonce", "-issuer", P("pki/ca.pem"), "-cert", sig, "-url",
+                       "http://127.0.0.1:" + std::to_string(http_port_) + "/ocsp", "-CAfile", P("pki/root.pem")});
+  };
+  EXPECT_THAT(no_nonce().out, HasSubstr(sig + ": good"));
+  EXPECT_THAT(no_nonce().out, HasSubstr(sig + ": good"));
+
   // The subscriber revokes its own signature certificate.
   auto revoke = CtlAs(wallet, {"certificate", "revoke", serial, "--reason", "keyCompromise"});
   ASSERT_EQ(revoke.exit_code, 0) << revoke.Describe();
   EXPECT_THAT(revoke.out, HasSubstr("REVOCATION_REASON_KEY_COMPROMISE"));
 
+  EXPECT_THAT(no_nonce().out, HasSubstr(sig + ": revoked"));
   auto ocsp_revoked = Ocsp(sig);
   EXPECT_THAT(ocsp_revoked.out, HasSubstr(sig + ": revoked"));
   EXPECT_THAT(ocsp_revoked.out, HasSubstr("Reason: keyCompromise"));

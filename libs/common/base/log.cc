@@ -39,7 +39,7 @@ absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view text) {
     auto name = spdlog::level::to_string_view(level);
     if (lower == std::string_view(name.data(), name.size())) return level;
   }
-  if (lower == "warning") return spdlog::level::warn;
+  if (lower == "warning" || lower == "warn") return spdlog::level::warn;
   if (lower == "error") return spdlog::level::err;
   return InvalidField("log.level", "must be one of trace, debug, info, warn, error, critical");
 }

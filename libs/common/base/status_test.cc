@@ -79,6 +79,15 @@ TEST(LogTest, TextAndJsonEscapeValues) {
   EXPECT_EQ(std::count(json_text.begin(), json_text.end(), '\n'), 1);
 }
 
+TEST(LogTest, ParsesEveryDocumentedLevel) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical"}) {
+    EXPECT_TRUE(ParseLogLevel(level).ok()) << level;
+  }
+  EXPECT_FALSE(ParseLogLevel("loud").ok());
+  EXPECT_TRUE(ParseLogFormat("json").ok());
+  EXPECT_FALSE(ParseLogFormat("xml").ok());
+}
+
 TEST(SecretTest, FromFileRefusesReadableFiles) {
   testing::TempDir dir;
   auto ok = SecretData::FromFile(dir.Write("p", "hunter22\n", 0600));

@@ -126,6 +126,23 @@ absl::Status ConnectionPool::Transact(const std::function<absl::Status(pqxx::wor
   return last;
 }
 
+absl::Status ConnectionPool::Read(const std::function<absl::Status(pqxx::nontransaction&)>& body) {
+  absl::Status last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SEMPER_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    try {
+      pqxx::nontransaction tx(*lease);
+      return body(tx);
+    } catch (const pqxx::broken_connection& e) {
+      lease.MarkBroken();
+      last = StatusFromException(e, "reading");
+    } catch (const std::exception& e) {
+      return StatusFromException(e, "reading");
+    }
+  }
+  return last;
+}
+
 absl::Status ConnectionPool::Ping() {
   SEMPER_ASSIGN_OR_RETURN(Lease lease, Acquire());
   try {

@@ -80,6 +80,10 @@ class ConnectionPool {
   absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& body,
                         const TransactOptions& options = {});
 
+  // Runs read-only statements in autocommit mode (one round trip each, no BEGIN/COMMIT): for hot
+  // lookups that read a single consistent row. Retried once on a lost connection.
+  absl::Status Read(const std::function<absl::Status(pqxx::nontransaction&)>& body);
+
   // SELECT 1 on a pooled connection: for readiness checks.
   absl::Status Ping();
 

@@ -14,6 +14,9 @@ HttpServer::HttpServer(Options options, std::shared_ptr<spdlog::logger> logger,
     : options_(std::move(options)), logger_(std::move(logger)), metrics_(std::move(metrics)),
       readiness_(std::move(readiness)) {
   server_.set_payload_max_length(options_.max_body_bytes);
+  // Headers and body go out in separate writes; without this, Nagle and delayed ACKs add
+  // 40 ms to every keep-alive request.
+  server_.set_tcp_nodelay(true);
   server_.set_read_timeout(10, 0);
   server_.set_write_timeout(10, 0);
   server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
