@@ -204,12 +204,12 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
   if (!auth.ok()) return Done(ctx, Annotate(auth.status(), "authentication_csr"));
   auto sig = CertificationRequest::FromDer(req->signature_csr());
   if (!sig.ok()) return Done(ctx, Annotate(sig.status(), "signature_csr"));
-  if (auth->public_key().Equals(sig->public_key())) {
+  if (auth->SpkiDer() == sig->SpkiDer()) {
     return Done(ctx, InvalidField("signature_csr", "must be for a different key than the authentication key"));
   }
   absl::Time now = o_.clock();
   auto result = o_.store->Enroll(
-      Sha256(code), {Sha256(auth->public_key().Der()), Sha256(sig->public_key().Der())},
+      Sha256(code), {Sha256(auth->SpkiDer()), Sha256(sig->SpkiDer())},
       [&](const v1::Subscriber& s) -> absl::StatusOr<std::vector<IssuedRecord>> {
         SEMPER_RETURN_IF_ERROR(CheckRequest(*auth, s, "authentication_csr"));
         SEMPER_RETURN_IF_ERROR(CheckRequest(*sig, s, "signature_csr"));

@@ -93,6 +93,25 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex')))"},
       {"ca_latest_crl",
        R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
+      // Enrolment in two statements: claim the code (with the record and the blocked-key check),
+      // then store both certificates, spend the code and record the change at once.
+      {"ca_enrol_claim",
+       std::string("SELECT c.used_at IS NOT NULL, c.expires_at < now(), "
+                   "EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = ANY(ARRAY[decode($2, 'hex'), decode($3, 'hex')])), ") +
+           "s.id, s.name, s.kind, s.country, s.applicable_law, coalesce(s.vat_reference, ''), s.email, s.state, "
+           "extract(epoch from s.created_at)::float8, s.created_by"
+           " FROM ca.enrolment_codes c JOIN ca.subscribers s ON s.id = c.subscriber_id"
+           " WHERE c.code_sha256 = decode($1, 'hex') FOR UPDATE OF c"},
+      {"ca_enrol_store",
+       R"(WITH certs AS (
+            INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
+            VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex')),
+                   ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'))
+            RETURNING 1),
+          code AS (UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($16, 'hex') RETURNING 1)
+          INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
+          SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
+          WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
       {"ca_lock_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers WHERE id = $1 FOR UPDATE"},
       {"ca_update_subscriber",
        R"(UPDATE ca.subscribers SET name = $2, kind = $3, country = $4, applicable_law = $5,
@@ -159,42 +178,42 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     const std::function<absl::StatusOr<std::vector<IssuedRecord>>(const v1::Subscriber&)>& issue) {
   std::pair<v1::Subscriber, std::vector<IssuedRecord>> out;
   const std::string code_hex = HexEncode(code_sha256);
+  if (spki_sha256s.size() != 2) return InvalidField("csr", "enrolment certifies exactly two keys");
   absl::Status st = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    auto claim = tx.exec_prepared("ca_claim_code", code_hex);
+    auto claim = tx.exec_prepared("ca_enrol_claim", code_hex, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]));
     if (claim.empty()) {
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "unknown enrolment code; check it was typed correctly");
     }
-    if (claim[0][1].as<bool>()) {
+    const pqxx::row& row = claim[0];
+    if (row[0].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        "this enrolment code was already used; ask your registration officer for a new one");
     }
-    if (claim[0][2].as<bool>()) {
+    if (row[1].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        "this enrolment code has expired; ask your registration officer for a new one");
     }
-    auto sub = tx.exec_prepared("ca_get_subscriber", claim[0][0].as<std::string>());
-    if (sub.empty()) return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "code without subscriber");
-    v1::Subscriber subscriber = FromRow(sub[0]);
+    v1::Subscriber subscriber = FromRow(row.slice(3, row.size()));
     if (subscriber.state() != v1::SUBSCRIBER_STATE_ACTIVE) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("subscriber ", subscriber.id(), " is not active"));
     }
-    for (const auto& spki : spki_sha256s) {
-      if (!tx.exec_prepared("ca_key_blocked", HexEncode(spki)).empty()) {
-        return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                         "this key was revoked for key compromise and cannot be certified again; make a new key");
-      }
+    if (row[2].as<bool>()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                       "this key was revoked for key compromise and cannot be certified again; make a new key");
     }
     SEMPER_ASSIGN_OR_RETURN(auto issued, issue(subscriber));
-    for (const IssuedRecord& rec : issued) {
-      const Certificate& c = rec.certificate;
-      tx.exec_prepared0("ca_insert_certificate", c.SerialHex(), subscriber.id(), rec.profile, c.Subject(),
-                        HexEncode(Sha256(c.public_key()->Der())), TimeText(c.not_before()), TimeText(c.not_after()),
-                        HexEncode(c.Der()));
+    if (issued.size() != 2) return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "expected two certificates");
+    const Certificate& a = issued[0].certificate;
+    const Certificate& b = issued[1].certificate;
+    auto stored = tx.exec_prepared(
+        "ca_enrol_store", subscriber.id(), a.SerialHex(), issued[0].profile, a.Subject(), HexEncode(Sha256(a.SpkiDer())),
+        TimeText(a.not_before()), TimeText(a.not_after()), HexEncode(a.Der()), b.SerialHex(), issued[1].profile,
+        b.Subject(), HexEncode(Sha256(b.SpkiDer())), TimeText(b.not_before()), TimeText(b.not_after()),
+        HexEncode(b.Der()), code_hex);
+    if (stored.affected_rows() != 1) {
+      return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "enrolment was not stored completely");
     }
-    tx.exec_prepared0("ca_use_code", code_hex);
-    tx.exec_prepared0("ca_insert_change", subscriber.id(), "enrolment-code", "enrolled",
-                      StrCat("{\"certificates\": ", issued.size(), "}"));
     out = {subscriber, std::move(issued)};
     return absl::OkStatus();
   });

@@ -168,6 +168,10 @@ absl::StatusOr<PublicKey> Certificate::public_key() const {
   return PublicKey::FromEvp(X509_get0_pubkey(cert_.get()));
 }
 
+std::string Certificate::SpkiDer() const {
+  return ossl::ToDer(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert_.get()));
+}
+
 bool Certificate::is_ca() const {
   return (X509_get_extension_flags(cert_.get()) & EXFLAG_CA) != 0;
 }

@@ -58,6 +58,8 @@ class Certificate {
   absl::Time not_before() const;
   absl::Time not_after() const;
   absl::StatusOr<PublicKey> public_key() const;
+  // The DER SubjectPublicKeyInfo as it stands in the certificate (no re-encoding of the key).
+  std::string SpkiDer() const;
   bool is_ca() const;
   // keyUsage bits; nullopt when the certificate has no keyUsage extension.
   std::optional<uint32_t> key_usage() const;

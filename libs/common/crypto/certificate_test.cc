@@ -42,6 +42,7 @@ TEST(CertificateTest, ParsesWhatItIssues) {
   auto pub = pem->public_key();
   ASSERT_THAT(pub, IsOk());
   EXPECT_TRUE(pub->Equals(alice.key.public_key()));
+  EXPECT_EQ(pem->SpkiDer(), alice.key.public_key().Der());
 }
 
 TEST(CertificateTest, ChainFromPem) {

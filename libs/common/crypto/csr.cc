@@ -73,6 +73,10 @@ absl::StatusOr<CertificationRequest> CertificationRequest::Create(
   return Checked(req.release());
 }
 
+std::string CertificationRequest::SpkiDer() const {
+  return ossl::ToDer(i2d_X509_PUBKEY, X509_REQ_get_X509_PUBKEY(req_.get()));
+}
+
 std::string CertificationRequest::Der() const { return ossl::ToDer(i2d_X509_REQ, req_.get()); }
 
 std::string CertificationRequest::Pem() const {

@@ -31,6 +31,8 @@ class CertificationRequest {
   std::string Der() const;
   std::string Pem() const;
   const PublicKey& public_key() const { return key_; }
+  // The DER SubjectPublicKeyInfo as it stands in the request (no re-encoding of the key).
+  std::string SpkiDer() const;
   std::optional<std::string> SubjectAttribute(std::string_view oid_or_name) const;
   std::string Subject() const;
 
