@@ -217,8 +217,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
         for (auto [profile, csr] : {std::pair{SubscriberProfile::kAuthentication, &*auth},
                                     std::pair{SubscriberProfile::kSignature, &*sig}}) {
           CertificateTemplate t = SubscriberTemplate(s, profile, csr->public_key().type(), now, o_.profiles);
-          SEMPER_ASSIGN_OR_RETURN(Certificate c, IssueCertificate(t, csr->public_key(), &o_.pki->issuing_ca(),
-                                                                  o_.pki->issuing_key()));
+          SEMPER_ASSIGN_OR_RETURN(IssuedCertificate c, IssueCertificateForSpki(t, csr->spki(), o_.pki->issuing_ca(),
+                                                                               o_.pki->issuing_key()));
           out.push_back(IssuedRecord{c, std::string(ProfileName(profile))});
         }
         return out;
@@ -227,8 +227,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
   resp->set_subscriber_id(result->first.id());
   for (const IssuedRecord& rec : result->second) {
     v1::IssuedCertificate* ic = rec.profile == "authentication" ? resp->mutable_authentication() : resp->mutable_signature();
-    ic->set_certificate(rec.certificate.Der());
-    ic->set_serial(rec.certificate.SerialHex());
+    ic->set_certificate(rec.certificate.der);
+    ic->set_serial(rec.certificate.serial_hex);
     ic->set_profile(rec.profile);
   }
   resp->add_chain(o_.pki->issuing_ca().Der());

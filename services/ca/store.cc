@@ -204,13 +204,12 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     }
     SEMPER_ASSIGN_OR_RETURN(auto issued, issue(subscriber));
     if (issued.size() != 2) return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "expected two certificates");
-    const Certificate& a = issued[0].certificate;
-    const Certificate& b = issued[1].certificate;
+    const IssuedCertificate& a = issued[0].certificate;
+    const IssuedCertificate& b = issued[1].certificate;
     auto stored = tx.exec_prepared(
-        "ca_enrol_store", subscriber.id(), a.SerialHex(), issued[0].profile, a.Subject(), HexEncode(Sha256(a.SpkiDer())),
-        TimeText(a.not_before()), TimeText(a.not_after()), HexEncode(a.Der()), b.SerialHex(), issued[1].profile,
-        b.Subject(), HexEncode(Sha256(b.SpkiDer())), TimeText(b.not_before()), TimeText(b.not_after()),
-        HexEncode(b.Der()), code_hex);
+        "ca_enrol_store", subscriber.id(), a.serial_hex, issued[0].profile, a.subject, HexEncode(Sha256(a.spki_der)),
+        TimeText(a.not_before), TimeText(a.not_after), HexEncode(a.der), b.serial_hex, issued[1].profile, b.subject,
+        HexEncode(Sha256(b.spki_der)), TimeText(b.not_before), TimeText(b.not_after), HexEncode(b.der), code_hex);
     if (stored.affected_rows() != 1) {
       return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "enrolment was not stored completely");
     }

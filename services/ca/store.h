@@ -18,7 +18,7 @@
 namespace semper::ca {
 
 struct IssuedRecord {
-  Certificate certificate;
+  IssuedCertificate certificate;
   std::string profile;
 };
 

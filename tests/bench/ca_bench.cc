@@ -55,7 +55,7 @@ void BM_IssueSubscriberCertificate(benchmark::State& state) {
     auto parsed = CertificationRequest::FromDer(der);  // includes the proof-of-possession check
     CertificateTemplate t = SubscriberTemplate(Subscriber(), SubscriberProfile::kSignature, KeyType::kEcP256,
                                                absl::Now(), profiles);
-    benchmark::DoNotOptimize(IssueCertificate(t, parsed->public_key(), &TheIssuer().cert, TheIssuer().key));
+    benchmark::DoNotOptimize(IssueCertificateForSpki(t, parsed->spki(), TheIssuer().cert, TheIssuer().key));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -99,6 +99,30 @@ void BM_OcspRespond(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_OcspRespond)->UseRealTime()->Threads(1)->Threads(2);
+
+}  // namespace
+}  // namespace semper::ca
+
+
+namespace semper::ca {
+namespace {
+
+void BM_ParseCsr(benchmark::State& state) {
+  std::string der = CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der();
+  for (auto _ : state) benchmark::DoNotOptimize(CertificationRequest::FromDer(der));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseCsr);
+
+void BM_IssueOnly(benchmark::State& state) {
+  auto key = PrivateKey::Generate(KeyType::kEcP256)->public_key();
+  ProfileOptions profiles{"http://localhost:7001"};
+  CertificateTemplate t = SubscriberTemplate(Subscriber(), SubscriberProfile::kSignature, KeyType::kEcP256,
+                                             absl::Now(), profiles);
+  for (auto _ : state) benchmark::DoNotOptimize(IssueCertificate(t, key, &TheIssuer().cert, TheIssuer().key));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IssueOnly);
 
 }  // namespace
 }  // namespace semper::ca

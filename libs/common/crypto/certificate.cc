@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include <ctime>
+#include <functional>
 
 #include "common/base/strings.h"
 #include "absl/strings/str_join.h"
@@ -343,10 +344,74 @@ absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
   return path;
 }
 
+namespace {
+
+// Copies algorithm and key bits of `from` into `to` without decoding or encoding the key.
+absl::Status CopySpki(X509_PUBKEY* from, X509_PUBKEY* to) {
+  ASN1_OBJECT* alg = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  X509_ALGOR* algor = nullptr;
+  if (X509_PUBKEY_get0_param(&alg, &bits, &bits_len, &algor, from) != 1 || alg == nullptr) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "public key info");
+  }
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(nullptr, &param_type, &param, algor);
+  void* param_copy = nullptr;
+  if (param_type == V_ASN1_OBJECT) {
+    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
+  } else if (param_type == V_ASN1_SEQUENCE || param_type == V_ASN1_OCTET_STRING) {
+    param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
+  } else if (param_type != V_ASN1_UNDEF && param_type != V_ASN1_NULL) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "unexpected key parameters");
+  }
+  unsigned char* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
+  if (X509_PUBKEY_set0_param(to, OBJ_dup(alg), param_type, param_copy, bits_copy, bits_len) != 1) {
+    OPENSSL_free(bits_copy);
+    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "setting the public key");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std::function<absl::Status(X509*)>& set_key,
+                                      const Certificate* issuer, const PrivateKey& issuer_key);
+
+}  // namespace
+
+absl::StatusOr<IssuedCertificate> IssueCertificateForSpki(const CertificateTemplate& tmpl, X509_PUBKEY* subject_spki,
+                                                          const Certificate& issuer, const PrivateKey& issuer_key) {
+  SEMPER_ASSIGN_OR_RETURN(
+      Certificate raw,
+      IssueWith(tmpl, [subject_spki](X509* x) { return CopySpki(subject_spki, X509_get_X509_PUBKEY(x)); }, &issuer,
+                issuer_key));
+  // `raw` has the key undecoded, so it is not handed out as a Certificate (path validation
+  // would fail on it); its encoded fields are all a CA needs.
+  return IssuedCertificate{raw.Der(), raw.SerialHex(), raw.Subject(), raw.SpkiDer(), raw.not_before(), raw.not_after()};
+}
+
 absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
                                              const PublicKey& subject_key,
                                              const Certificate* issuer,
                                              const PrivateKey& issuer_key) {
+  if (issuer == nullptr && EVP_PKEY_eq(subject_key.evp(), issuer_key.evp()) != 1) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
+                     "a self-signed certificate must be signed by the subject's own key");
+  }
+  return IssueWith(
+      tmpl,
+      [&subject_key](X509* x) {
+        return X509_set_pubkey(x, subject_key.evp()) == 1
+                   ? absl::OkStatus()
+                   : ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "setting the public key");
+      },
+      issuer, issuer_key);
+}
+
+namespace {
+
+absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std::function<absl::Status(X509*)>& set_key,
+                                      const Certificate* issuer, const PrivateKey& issuer_key) {
   if (tmpl.subject.empty()) return InvalidField("subject", "must name at least one attribute");
   if (tmpl.not_after <= tmpl.not_before) {
     return InvalidField("not_after", "must be later than not_before");
@@ -356,11 +421,6 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
     return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
                      "issuer key does not match the issuer certificate");
   }
-  if (issuer == nullptr && EVP_PKEY_eq(subject_key.evp(), issuer_key.evp()) != 1) {
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
-                     "a self-signed certificate must be signed by the subject's own key");
-  }
-
   ossl::X509Ptr x(X509_new());
   X509_set_version(x.get(), X509_VERSION_3);
 
@@ -388,7 +448,7 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
                                                   : name.get());
   ASN1_TIME_set(X509_getm_notBefore(x.get()), absl::ToTimeT(tmpl.not_before));
   ASN1_TIME_set(X509_getm_notAfter(x.get()), absl::ToTimeT(tmpl.not_after));
-  X509_set_pubkey(x.get(), subject_key.evp());
+  SEMPER_RETURN_IF_ERROR(set_key(x.get()));
 
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, issuer != nullptr ? issuer->x509() : x.get(), x.get(), nullptr, nullptr, 0);
@@ -457,6 +517,8 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
   }
   return Certificate::FromX509(x.get());
 }
+
+}  // namespace
 
 std::string EncodeUtf8StringSequence(const std::vector<std::string>& values) {
   std::string body;

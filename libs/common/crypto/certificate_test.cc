@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/crypto/csr.h"
 #include "common/crypto/oids.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_pki.h"
@@ -184,6 +185,43 @@ TEST(IssueCertificateTest, Ed25519AndRsaPssCas) {
     EXPECT_THAT(pki.trust().VerifyPath(leaf.certificate, {pki.ca()}, absl::Now(), KeyPurpose::kDigitalSignature),
                 IsOk())
         << KeyTypeName(type);
+  }
+}
+
+TEST(IssueCertificateTest, ForRequestKeyOfEveryType) {
+  // The issuing key is the test CA's; TestPki keeps it private, so a local CA stands in.
+  auto ca_key = PrivateKey::Generate(KeyType::kEcP256);
+  ASSERT_THAT(ca_key, IsOk());
+  CertificateTemplate ct;
+  ct.subject = {{"CN", "Local CA"}};
+  ct.not_before = absl::Now() - absl::Hours(1);
+  ct.not_after = absl::Now() + absl::Hours(24);
+  ct.is_ca = true;
+  ct.key_usage = kKuKeyCertSign | kKuCrlSign;
+  auto ca = IssueCertificate(ct, ca_key->public_key(), nullptr, *ca_key);
+  ASSERT_THAT(ca, IsOk());
+  auto trust = TrustStore::New({*ca});
+  ASSERT_THAT(trust, IsOk());
+  for (KeyType type : {KeyType::kEcP256, KeyType::kEd25519, KeyType::kRsa}) {
+    auto key = PrivateKey::Generate(type, 2048);
+    ASSERT_THAT(key, IsOk());
+    auto csr = CertificationRequest::Create(*key, {});
+    ASSERT_THAT(csr, IsOk());
+    CertificateTemplate t;
+    t.subject = {{"CN", "Subject"}};
+    t.not_before = absl::Now() - absl::Minutes(1);
+    t.not_after = absl::Now() + absl::Hours(1);
+    t.key_usage = kKuDigitalSignature;
+    auto issued = IssueCertificateForSpki(t, csr->spki(), *ca, *ca_key);
+    ASSERT_THAT(issued, IsOk()) << KeyTypeName(type);
+    auto cert = Certificate::FromDer(issued->der);
+    ASSERT_THAT(cert, IsOk());
+    EXPECT_EQ(issued->serial_hex, cert->SerialHex());
+    EXPECT_EQ(issued->subject, "CN=Subject");
+    EXPECT_EQ(issued->spki_der, cert->SpkiDer());
+    EXPECT_EQ(cert->SpkiDer(), key->public_key().Der()) << KeyTypeName(type);
+    EXPECT_TRUE(cert->public_key()->Equals(key->public_key())) << KeyTypeName(type);
+    EXPECT_THAT(trust->VerifyPath(*cert, {}, absl::Now(), KeyPurpose::kDigitalSignature), IsOk()) << KeyTypeName(type);
   }
 }
 

@@ -33,6 +33,8 @@ class CertificationRequest {
   const PublicKey& public_key() const { return key_; }
   // The DER SubjectPublicKeyInfo as it stands in the request (no re-encoding of the key).
   std::string SpkiDer() const;
+  // The request's SubjectPublicKeyInfo structure, owned by the request (for IssueCertificateForSpki).
+  X509_PUBKEY* spki() const { return X509_REQ_get_X509_PUBKEY(req_.get()); }
   std::optional<std::string> SubjectAttribute(std::string_view oid_or_name) const;
   std::string Subject() const;
 
