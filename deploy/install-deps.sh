@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
   # run
   openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl
+  softhsm2 libengine-pkcs11-openssl
 )
 
 if [[ $(id -u) -ne 0 ]]; then

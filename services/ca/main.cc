@@ -15,6 +15,7 @@
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/pkcs11.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/server.h"
@@ -38,6 +39,11 @@ std::vector<ConfigKey> Schema() {
   keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{8}), false, false, "connections", 1, 256});
   keys.push_back({"ca.dir", T::kString, std::nullopt, true, false, "directory written by semper-ca init"});
   keys.push_back({"ca.key_passphrase_file", T::kString, std::nullopt, true, false, "file holding the CA key passphrase"});
+  keys.push_back({"ca.key_uri", T::kString, std::nullopt, false, false,
+                  "pkcs11: URI of the issuing CA key in a token (instead of <ca.dir>/ca.key)"});
+  keys.push_back({"ca.pkcs11_module", T::kString, ConfigValue(std::string("/usr/lib/softhsm/libsofthsm2.so")), false,
+                  false, "PKCS#11 module of the token"});
+  keys.push_back({"ca.pkcs11_pin_file", T::kString, std::nullopt, false, false, "file holding the token PIN"});
   keys.push_back({"ca.public_url", T::kString, ConfigValue(std::string("http://localhost:7001")), false, false,
                   "base URL of the CRL and OCSP endpoints, written into certificates"});
   keys.push_back({"ca.subscriber_validity", T::kDuration, ConfigValue(absl::Hours(24 * 365 * 2)), false, false,
@@ -132,7 +138,19 @@ int Serve(const std::optional<std::string>& config_file) {
 
   auto passphrase = SecretData::FromFile(config->GetString("ca.key_passphrase_file"));
   if (!passphrase.ok()) return fail("ca.key_passphrase_file", passphrase.status());
-  auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase);
+  std::optional<PrivateKey> hsm_key;
+  if (config->Has("ca.key_uri")) {
+    if (!config->Has("ca.pkcs11_pin_file")) {
+      return fail("ca.pkcs11_pin_file", InvalidField("ca.pkcs11_pin_file", "is required with ca.key_uri"));
+    }
+    auto pin = SecretData::FromFile(config->GetString("ca.pkcs11_pin_file"));
+    if (!pin.ok()) return fail("ca.pkcs11_pin_file", pin.status());
+    auto key = LoadPkcs11PrivateKey(config->GetString("ca.key_uri"), *pin, {config->GetString("ca.pkcs11_module")});
+    if (!key.ok()) return fail("ca.key_uri", key.status());
+    hsm_key = *key;
+    LogEvent(log, spdlog::level::info, "ca_key").With("source", "pkcs11").With("uri", config->GetString("ca.key_uri"));
+  }
+  auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase, hsm_key);
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
   db::PoolOptions pool_options;

@@ -155,18 +155,24 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
   return result;
 }
 
-absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase) {
+absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
+                              const std::optional<PrivateKey>& hsm_key) {
   SEMPER_ASSIGN_OR_RETURN(std::string root_pem, ReadFile(dir / "root.pem"));
   SEMPER_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(dir / "ca.pem"));
-  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(dir / "ca.key"));
   SEMPER_ASSIGN_OR_RETURN(Certificate root, Certificate::FromPem(root_pem));
   SEMPER_ASSIGN_OR_RETURN(Certificate ca, Certificate::FromPem(ca_pem));
-  auto key = PrivateKey::FromPem(key_pem, passphrase);
-  if (!key.ok()) return Annotate(key.status(), (dir / "ca.key").string());
+  absl::StatusOr<PrivateKey> key = absl::UnknownError("unset");
+  if (hsm_key.has_value()) {
+    key = *hsm_key;
+  } else {
+    SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(dir / "ca.key"));
+    key = PrivateKey::FromPem(key_pem, passphrase);
+    if (!key.ok()) return Annotate(key.status(), (dir / "ca.key").string());
+  }
   SEMPER_ASSIGN_OR_RETURN(TrustStore trust, TrustStore::New({root}));
   SEMPER_RETURN_IF_ERROR(trust.VerifyPath(ca, {}, absl::Now(), KeyPurpose::kAny).status());
   if (!ca.public_key()->Equals(key->public_key())) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "ca.key does not belong to ca.pem");
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "the CA key does not belong to ca.pem");
   }
   return Pki(std::move(root), std::move(ca), std::move(*key));
 }

@@ -43,7 +43,10 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& options, const SecretData&
 // The issuing CA as the daemon uses it.
 class Pki {
  public:
-  static absl::StatusOr<Pki> Load(const std::filesystem::path& dir, const SecretData& passphrase);
+  // The issuing CA's key is dir/ca.key (encrypted PEM), unless `hsm_key` is given (a key held in
+  // a PKCS#11 token), which must belong to dir/ca.pem.
+  static absl::StatusOr<Pki> Load(const std::filesystem::path& dir, const SecretData& passphrase,
+                                  const std::optional<PrivateKey>& hsm_key = std::nullopt);
 
   const Certificate& root() const { return root_; }
   const Certificate& issuing_ca() const { return ca_; }

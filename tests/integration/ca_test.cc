@@ -51,9 +51,12 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
     dir_.Write("pass", kPass);
     auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
     ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    ASSERT_NO_FATAL_FAILURE(PrepareKeys());
     port_ = FreePort();
     http_port_ = FreePort();
-    daemon_ = ChildProcess({"env", "SEMPER_DATABASE_URL=" + conninfo(),
+    std::vector<std::string> argv = {"env"};
+    for (const auto& e : ExtraEnv()) argv.push_back(e);
+    std::vector<std::string> rest = {"SEMPER_DATABASE_URL=" + conninfo(),
                             "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
                             "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
                             "SEMPER_TLS_CERT_FILE=" + P("pki/services/ca-tls.pem"),
@@ -61,8 +64,9 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
                             "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
                             "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
                             "SEMPER_TLS_REQUIRE_CLIENT_CERT=false", "SEMPER_CA_DIR=" + P("pki"),
-                            "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_CA, "serve"},
-                           P("ca.log"));
+                            "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_CA, "serve"};
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    daemon_ = ChildProcess(argv, P("ca.log"));
     auto channel = Channel("", "");
     ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) << Slurp(P("ca.log"));
   }
@@ -75,6 +79,8 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
   }
 
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+  virtual void PrepareKeys() {}
+  virtual std::vector<std::string> ExtraEnv() { return {}; }
 
   std::shared_ptr<grpc::Channel> Channel(const std::string& cert_file, const std::string& key_file,
                                          const std::string& passphrase = kPass) {
@@ -527,6 +533,52 @@ TEST_F(CaRevocationTest, RecordsAreUpdatedSuspendedReactivatedAndClosedWithHisto
   EXPECT_THAT(history.out, HasSubstr("billing@example.de"));
   EXPECT_THAT(history.out, HasSubstr("CN=Administrator"));
   EXPECT_THAT(history.out, HasSubstr("unpaid fees"));
+}
+
+// The issuing CA's key in a SoftHSM2 token instead of ca.key.
+class CaTokenTest : public CaDaemonTest {
+ protected:
+  void PrepareKeys() override {
+    std::string tokens = P("tokens");
+    ASSERT_EQ(RunCommand({"mkdir", "-p", tokens}).exit_code, 0);
+    conf_ = dir_.Write("softhsm2.conf", "directories.tokendir = " + tokens + "\nobjectstore.backend = file\n");
+    setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
+    auto init = RunCommand({"softhsm2-util", "--init-token", "--free", "--label", "semper-ca", "--pin", "24681357",
+                            "--so-pin", "13572468"});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    auto key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
+    ASSERT_THAT(key, IsOk());
+    std::string plain = dir_.Write("ca-plain.pem", std::string(key->ToUnencryptedPemSecret().Reveal()));
+    auto import = RunCommand({"softhsm2-util", "--import", plain, "--token", "semper-ca", "--label", "issuing",
+                              "--id", "01", "--pin", "24681357"});
+    ASSERT_EQ(import.exit_code, 0) << import.Describe();
+    // Neither the plain copy nor the encrypted file is left for the daemon to fall back on.
+    ASSERT_EQ(RunCommand({"rm", "-f", plain, P("pki/ca.key")}).exit_code, 0);
+    dir_.Write("pin", "24681357");
+  }
+  std::vector<std::string> ExtraEnv() override {
+    return {"SOFTHSM2_CONF=" + conf_, "SEMPER_CA_KEY_URI=pkcs11:token=semper-ca;object=issuing;type=private",
+            "SEMPER_CA_PKCS11_PIN_FILE=" + P("pin")};
+  }
+  std::string conf_;
+};
+
+TEST_F(CaTokenTest, IssuesCertificatesAndCrlsWithTheKeyInTheToken) {
+  EXPECT_THAT(Slurp(P("ca.log")), HasSubstr("source=pkcs11"));
+  std::string code = RegisterEnterprise();
+  dir_.Write("wpass", "wallet passphrase");
+  auto e = Ctl({"enroll", "--code", code, "--wallet", P("wallet"), "--wallet-passphrase-file", P("wpass")}, false);
+  ASSERT_EQ(e.exit_code, 0) << e.Describe() << Slurp(P("ca.log"));
+  auto v = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/ca.pem"),
+                       P("wallet/signature.pem")});
+  EXPECT_EQ(v.exit_code, 0) << v.Describe();
+  // The CRL is signed in the token too.
+  httplib::Client client("127.0.0.1", http_port_);
+  auto crl = client.Get("/crl");
+  ASSERT_TRUE(crl);
+  dir_.Write("crl.der", crl->body);
+  auto c = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P("crl.der"), "-CAfile", P("pki/chain.pem"), "-noout"});
+  EXPECT_THAT(c.out + c.err, HasSubstr("verify OK"));
 }
 
 TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {

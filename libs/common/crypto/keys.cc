@@ -2,6 +2,7 @@
 #include "common/crypto/keys.h"
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 
 #include "common/base/strings.h"
@@ -50,6 +51,13 @@ absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
                                        &len) == 1 &&
         std::string_view(group) == "prime256v1") {
       return KeyType::kEcP256;
+    }
+    if (EVP_PKEY_get0_provider(key) == nullptr && EVP_PKEY_get_bits(key) == 256) {
+      // A legacy key (PKCS#11 engine) of 256 bits: the group query is not answered for those.
+      const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key);
+      if (ec != nullptr && EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) == NID_X9_62_prime256v1) {
+        return KeyType::kEcP256;
+      }
     }
     return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
                      StrCat("EC curve ", group, " is not accepted; use P-256"));
@@ -150,6 +158,12 @@ absl::StatusOr<PrivateKey> PrivateKey::FromPem(std::string_view pem, const Secre
   }
   SEMPER_ASSIGN_OR_RETURN(KeyType type, ClassifyKey(key.get()));
   return PrivateKey(Share(key.release()), type);
+}
+
+absl::StatusOr<PrivateKey> PrivateKey::FromEvp(EVP_PKEY* owned) {
+  std::shared_ptr<EVP_PKEY> key = Share(owned);
+  SEMPER_ASSIGN_OR_RETURN(KeyType type, ClassifyKey(key.get()));
+  return PrivateKey(std::move(key), type);
 }
 
 absl::StatusOr<std::string> PrivateKey::ToEncryptedPem(const SecretData& passphrase) const {

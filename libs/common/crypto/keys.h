@@ -47,6 +47,9 @@ class PrivateKey {
   static absl::StatusOr<PrivateKey> FromPem(std::string_view pem, const SecretData& passphrase,
                                             bool allow_unencrypted = false);
 
+  // Takes ownership of an OpenSSL key (for keys that live elsewhere, e.g. in a PKCS#11 token).
+  static absl::StatusOr<PrivateKey> FromEvp(EVP_PKEY* owned);
+
   // Encrypted PKCS#8 (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC), the form keys rest in.
   absl::StatusOr<std::string> ToEncryptedPem(const SecretData& passphrase) const;
 
