@@ -184,6 +184,8 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.logger = log;
   OcspCache ocsp_cache(config->GetDuration("ca.ocsp_cache_ttl"), 100000);
   service_options.ocsp_cache = &ocsp_cache;
+  StatusCache status_cache(config->GetDuration("ca.ocsp_cache_ttl"), 1000000);
+  service_options.status_cache = &status_cache;
   CaServiceImpl service(service_options);
 
   std::string dir = config->GetString("ca.dir");
@@ -200,8 +202,10 @@ int Serve(const std::optional<std::string>& config_file) {
   absl::Status first_crl = service.PublishCrls(/*full=*/true);
   if (!first_crl.ok()) return fail("issuing the first CRL", first_crl);
 
-  auto answer_ocsp = [&store, &ocsp, &ocsp_cache](const std::string& request, httplib::Response& res) {
+  auto answer_ocsp = [&store, &ocsp, &ocsp_cache, &status_cache](const std::string& request, httplib::Response& res) {
     absl::Time now = absl::Now();
+    const uint64_t response_generation = ocsp_cache.Generation();
+    const uint64_t status_generation = status_cache.Generation();
     const bool cacheable = OcspCache::Cacheable(request);
     if (cacheable) {
       if (auto hit = ocsp_cache.Get(request, now)) {
@@ -212,8 +216,9 @@ int Serve(const std::optional<std::string>& config_file) {
     bool successful = false;
     std::string der = ocsp.Respond(
         request,
-        [&store](const std::string& serial) -> absl::StatusOr<StatusRecord> {
-          SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, store.Status(serial, absl::Now()));
+        [&store, &status_cache, now, status_generation](const std::string& serial) -> absl::StatusOr<StatusRecord> {
+          if (auto hit = status_cache.Get(serial, now)) return *hit;
+          SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, store.Status(serial, now));
           StatusRecord r;
           if (st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
           if (st.state() == v1::CERTIFICATE_STATE_REVOKED) {
@@ -221,10 +226,11 @@ int Serve(const std::optional<std::string>& config_file) {
             r.revoked_at = absl::FromUnixSeconds(st.revoked_at().seconds());
             r.reason = st.reason();
           }
+          status_cache.Put(serial, r, now, status_generation);
           return r;
         },
         now, &successful);
-    if (cacheable && successful) ocsp_cache.Put(request, der, now);
+    if (cacheable && successful) ocsp_cache.Put(request, der, now, response_generation);
     res.set_content(der, "application/ocsp-response");
   };
   auto serve_crl = [&store](bool delta, httplib::Response& res) {

@@ -152,9 +152,15 @@ std::optional<std::string> OcspCache::Get(const std::string& request_der, absl::
   return it->second.first;
 }
 
-void OcspCache::Put(const std::string& request_der, std::string response_der, absl::Time now) {
+uint64_t OcspCache::Generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+void OcspCache::Put(const std::string& request_der, std::string response_der, absl::Time now, uint64_t generation) {
   if (ttl_ <= absl::ZeroDuration()) return;
   absl::MutexLock lock(&mu_);
+  if (generation != generation_) return;
   // Crude but bounded: a full cache starts over rather than tracking recency.
   if (entries_.size() >= max_entries_) entries_.clear();
   entries_[request_der] = {std::move(response_der), now + ttl_};
@@ -162,6 +168,7 @@ void OcspCache::Put(const std::string& request_der, std::string response_der, ab
 
 void OcspCache::Clear() {
   absl::MutexLock lock(&mu_);
+  ++generation_;
   entries_.clear();
 }
 
@@ -173,6 +180,33 @@ bool OcspCache::Cacheable(std::string_view request_der) {
     return false;
   }
   return OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1) < 0;
+}
+
+std::optional<StatusRecord> StatusCache::Get(const std::string& serial, absl::Time now) const {
+  if (ttl_ <= absl::ZeroDuration()) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(serial);
+  if (it == entries_.end() || it->second.second < now) return std::nullopt;
+  return it->second.first;
+}
+
+uint64_t StatusCache::Generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+void StatusCache::Put(const std::string& serial, const StatusRecord& record, absl::Time now, uint64_t generation) {
+  if (ttl_ <= absl::ZeroDuration()) return;
+  absl::MutexLock lock(&mu_);
+  if (generation != generation_) return;
+  if (entries_.size() >= max_entries_) entries_.clear();
+  entries_[serial] = {record, now + ttl_};
+}
+
+void StatusCache::Clear() {
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+  entries_.clear();
 }
 
 }  // namespace semper::ca

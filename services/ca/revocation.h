@@ -65,7 +65,10 @@ class OcspCache {
  public:
   OcspCache(absl::Duration ttl, size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
   std::optional<std::string> Get(const std::string& request_der, absl::Time now) const;
-  void Put(const std::string& request_der, std::string response_der, absl::Time now);
+  // Call before reading the status a response is built from, and pass it to Put: a response
+  // built from a read that a Clear() may have overtaken is not kept.
+  uint64_t Generation() const;
+  void Put(const std::string& request_der, std::string response_der, absl::Time now, uint64_t generation);
   void Clear();
 
   // True for a request that may be cached: no nonce extension.
@@ -76,6 +79,25 @@ class OcspCache {
   const size_t max_entries_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> entries_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Recent status lookups by serial, for OCSP requests that carry a nonce (each needs its own
+// signature, but not its own database read). Same invalidation rules as OcspCache. Thread-safe.
+class StatusCache {
+ public:
+  StatusCache(absl::Duration ttl, size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
+  std::optional<StatusRecord> Get(const std::string& serial, absl::Time now) const;
+  uint64_t Generation() const;  // as OcspCache::Generation
+  void Put(const std::string& serial, const StatusRecord& record, absl::Time now, uint64_t generation);
+  void Clear();
+
+ private:
+  const absl::Duration ttl_;
+  const size_t max_entries_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::pair<StatusRecord, absl::Time>> entries_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace semper::ca

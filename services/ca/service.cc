@@ -276,6 +276,7 @@ bool KnownReason(v1::RevocationReason r) {
 absl::Status CaServiceImpl::PublishCrls(bool full) const {
   // Every caller has just changed a status: OCSP must not answer from before the change.
   if (o_.ocsp_cache != nullptr) o_.ocsp_cache->Clear();
+  if (o_.status_cache != nullptr) o_.status_cache->Clear();
   return o_.store->PublishCrls(
       [this](const std::vector<RevokedEntry>& entries, int64_t number, std::optional<int64_t> base) {
         absl::Time now = o_.clock();

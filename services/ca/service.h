@@ -23,6 +23,7 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     // Cleared after every status change (may be null).
     OcspCache* ocsp_cache = nullptr;
+    StatusCache* status_cache = nullptr;
   };
 
   // Issues a new full CRL (or only a delta) and stores it. Called after each revocation and on

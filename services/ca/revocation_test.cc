@@ -1,0 +1,105 @@
+// CRL and OCSP encoding, and the OCSP caches' rules, without a daemon.
+#include "services/ca/revocation.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <openssl/ocsp.h>
+
+#include "common/crypto/ossl.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_pki.h"
+
+namespace semper::ca {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::SharedTestPki;
+
+std::string OcspRequest(const Certificate& cert, const Certificate& issuer, bool nonce) {
+  OCSP_REQUEST* req = OCSP_REQUEST_new();
+  OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha1(), cert.x509(), issuer.x509()));
+  if (nonce) OCSP_request_add1_nonce(req, nullptr, 16);
+  std::string der = ossl::ToDer(i2d_OCSP_REQUEST, req);
+  OCSP_REQUEST_free(req);
+  return der;
+}
+
+TEST(OcspCacheTest, GenerationsKeepStaleResponsesOut) {
+  OcspCache cache(absl::Seconds(5), 10);
+  absl::Time now = absl::Now();
+  uint64_t before = cache.Generation();
+  cache.Clear();  // a revocation lands between the read and the Put
+  cache.Put("req", "good-response", now, before);
+  EXPECT_FALSE(cache.Get("req", now).has_value());
+  cache.Put("req", "fresh", now, cache.Generation());
+  EXPECT_EQ(cache.Get("req", now), "fresh");
+  EXPECT_FALSE(cache.Get("req", now + absl::Seconds(6)).has_value());  // expired
+  OcspCache off(absl::ZeroDuration(), 10);
+  off.Put("req", "x", now, off.Generation());
+  EXPECT_FALSE(off.Get("req", now).has_value());
+
+  StatusCache status(absl::Seconds(5), 10);
+  StatusRecord revoked;
+  revoked.state = StatusRecord::State::kRevoked;
+  uint64_t g = status.Generation();
+  status.Clear();
+  status.Put("ABC", revoked, now, g);
+  EXPECT_FALSE(status.Get("ABC", now).has_value());
+}
+
+TEST(OcspCacheTest, OnlyNonceLessRequestsAreCacheable) {
+  const auto& pki = SharedTestPki();
+  auto leaf = pki.Issue("Leaf", kKuNonRepudiation);
+  EXPECT_TRUE(OcspCache::Cacheable(OcspRequest(leaf.certificate, pki.ca(), false)));
+  EXPECT_FALSE(OcspCache::Cacheable(OcspRequest(leaf.certificate, pki.ca(), true)));
+  EXPECT_FALSE(OcspCache::Cacheable("garbage"));
+}
+
+TEST(OcspResponderTest, AnswersPerSerialAndEchoesTheNonce) {
+  const auto& pki = SharedTestPki();
+  auto leaf = pki.Issue("Leaf", kKuNonRepudiation);
+  semper::testing::LeafSpec spec;
+  spec.extended_key_usage = {"OCSPSigning"};
+  auto signer = pki.Issue(spec);
+  OcspResponder responder(pki.ca(), signer.certificate, signer.key, absl::Hours(1));
+  std::string serial_seen;
+  bool ok = false;
+  std::string der = responder.Respond(
+      OcspRequest(leaf.certificate, pki.ca(), true),
+      [&](const std::string& serial) -> absl::StatusOr<StatusRecord> {
+        serial_seen = serial;
+        StatusRecord r;
+        r.state = StatusRecord::State::kRevoked;
+        r.revoked_at = absl::Now() - absl::Hours(1);
+        r.reason = 1;
+        return r;
+      },
+      absl::Now(), &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(serial_seen, leaf.certificate.SerialHex());
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  OCSP_RESPONSE* resp = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size()));
+  ASSERT_NE(resp, nullptr);
+  EXPECT_EQ(OCSP_response_status(resp), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+  OCSP_BASICRESP* basic = OCSP_response_get1_basic(resp);
+  ASSERT_NE(basic, nullptr);
+  int reason = -1;
+  int status = OCSP_single_get0_status(OCSP_resp_get0(basic, 0), &reason, nullptr, nullptr, nullptr);
+  EXPECT_EQ(status, V_OCSP_CERTSTATUS_REVOKED);
+  EXPECT_EQ(reason, 1);
+  EXPECT_GE(OCSP_BASICRESP_get_ext_by_NID(basic, NID_id_pkix_OCSP_Nonce, -1), 0);
+  OCSP_BASICRESP_free(basic);
+  OCSP_RESPONSE_free(resp);
+
+  // A failing lookup gives internalError, not a guess.
+  der = responder.Respond(
+      OcspRequest(leaf.certificate, pki.ca(), false),
+      [](const std::string&) -> absl::StatusOr<StatusRecord> { return absl::UnavailableError("db down"); },
+      absl::Now(), &ok);
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(der, std::string("\x30\x03\x0a\x01\x02", 5));
+}
+
+}  // namespace
+}  // namespace semper::ca
