@@ -11,6 +11,8 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   # test
   libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
+  # benchmarks (tests/bench): the reference OCSP responder to compare with
+  golang-cfssl
   # run
   openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl
   softhsm2 libengine-pkcs11-openssl
