@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
   }
 
   std::printf("enrolment: %d clients for up to %.0f s (2 certificates per enrolment, committed)\n", clients, seconds);
+  std::fflush(stdout);
   std::atomic<int> next{0};
   std::atomic<long> enrolled{0}, failed{0};
   std::string sample_cert;
