@@ -16,6 +16,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/base/files.h"
 #include "common/base/secret.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -50,11 +51,9 @@ struct Connection {
 }
 
 std::string ReadFileOrDie(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Die(MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("cannot read ", path)), 2);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  auto content = ReadFile(path);
+  if (!content.ok()) Die(content.status(), 2);
+  return *std::move(content);
 }
 
 SecretData AskSecret(const std::string& prompt) {
@@ -149,16 +148,6 @@ void PrintSubscriber(const v1::Subscriber& s) {
     std::printf("  state:          %s\n", StateText(s.state()).c_str());
     std::printf("  registered:     %s by %s\n", TimeUtil::ToString(s.created_at()).c_str(), s.created_by().c_str());
   }
-}
-
-absl::Status WriteFile(const fs::path& path, const std::string& content, mode_t mode) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  if (!out || ::chmod(path.c_str(), mode) != 0) {
-    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, StrCat("cannot write ", path.string()));
-  }
-  return absl::OkStatus();
 }
 
 int Register(const Connection& c, v1::RegisterSubscriberRequest req, const std::string& kind) {

@@ -3,15 +3,14 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/escaping.h"
 #include "common/base/config.h"
+#include "common/base/files.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -60,13 +59,6 @@ std::vector<ConfigKey> Schema() {
   keys.push_back({"ca.crl_interval", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
                   "how often a new CRL is issued without revocations"});
   return keys;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
 }
 
 // The OCSP GET form: base64 of the DER request, URL-encoded, after /ocsp/ (RFC 6960 A.1).
@@ -193,25 +185,30 @@ int Serve(const std::optional<std::string>& config_file) {
                                                                  : dir + "/services/ocsp-signing.pem";
   std::string ocsp_key_file = config->Has("ca.ocsp_key_file") ? config->GetString("ca.ocsp_key_file")
                                                               : dir + "/services/ocsp-signing.key";
-  auto ocsp_cert = Certificate::FromPem(ReadAll(ocsp_cert_file));
+  auto ocsp_cert_pem = ReadFile(ocsp_cert_file);
+  if (!ocsp_cert_pem.ok()) return fail("ca.ocsp_cert_file", ocsp_cert_pem.status());
+  auto ocsp_cert = Certificate::FromPem(*ocsp_cert_pem);
   if (!ocsp_cert.ok()) return fail("ca.ocsp_cert_file", ocsp_cert.status());
-  auto ocsp_key = PrivateKey::FromPem(ReadAll(ocsp_key_file), *passphrase);
+  auto ocsp_key_pem = ReadFile(ocsp_key_file);
+  if (!ocsp_key_pem.ok()) return fail("ca.ocsp_key_file", ocsp_key_pem.status());
+  auto ocsp_key = PrivateKey::FromPem(*ocsp_key_pem, *passphrase);
   if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
+  // The root's CRL changes only when an operator re-signs it offline: read once, at start.
+  auto root_crl = ReadFile(dir + "/root.crl");
+  if (!root_crl.ok()) return fail("root CRL", root_crl.status());
   OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));
 
-  absl::Status first_crl = service.PublishCrls(/*full=*/true);
+  absl::Status first_crl = service.PublishCrls();
   if (!first_crl.ok()) return fail("issuing the first CRL", first_crl);
 
   auto answer_ocsp = [&store, &ocsp, &ocsp_cache, &status_cache](const std::string& request, httplib::Response& res) {
     absl::Time now = absl::Now();
     const uint64_t response_generation = ocsp_cache.Generation();
     const uint64_t status_generation = status_cache.Generation();
-    const bool cacheable = OcspCache::Cacheable(request);
-    if (cacheable) {
-      if (auto hit = ocsp_cache.Get(request, now)) {
-        res.set_content(*hit, "application/ocsp-response");
-        return;
-      }
+    // Only nonce-less requests are ever stored, so a hit needs no parsing at all.
+    if (auto hit = ocsp_cache.Get(request, now)) {
+      res.set_content(*hit, "application/ocsp-response");
+      return;
     }
     bool successful = false;
     std::string der = ocsp.Respond(
@@ -230,7 +227,7 @@ int Serve(const std::optional<std::string>& config_file) {
           return r;
         },
         now, &successful);
-    if (cacheable && successful) ocsp_cache.Put(request, der, now, response_generation);
+    if (successful && OcspCache::Cacheable(request)) ocsp_cache.Put(request, der, now, response_generation);
     res.set_content(der, "application/ocsp-response");
   };
   auto serve_crl = [&store](bool delta, httplib::Response& res) {
@@ -247,7 +244,7 @@ int Serve(const std::optional<std::string>& config_file) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
     http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
     http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(ReadAll(dir + "/root.crl"), "application/pkix-crl");
+      res.set_content(*root_crl, "application/pkix-crl");
     });
     http.Post("/ocsp", [&](const httplib::Request& req, httplib::Response& res) {
       if (req.get_header_value("Content-Type") != "application/ocsp-request") {
@@ -273,7 +270,7 @@ int Serve(const std::optional<std::string>& config_file) {
   absl::Notification stop;
   std::thread crl_scheduler([&] {
     while (!stop.WaitForNotificationWithTimeout(config->GetDuration("ca.crl_interval"))) {
-      absl::Status s = service.PublishCrls(/*full=*/true);
+      absl::Status s = service.PublishCrls();
       if (!s.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(s.message()));
     }
   });

@@ -3,9 +3,7 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/oids.h"
@@ -17,27 +15,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Writes one file of the new PKI (creating its directory) and lists it for the operator.
 absl::Status WriteFile(const fs::path& path, const std::string& content, mode_t mode,
                        std::vector<std::string>& written) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, StrCat("cannot write ", path.string()));
-  out << content;
-  out.close();
-  if (::chmod(path.c_str(), mode) != 0 || !out) {
-    return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, StrCat("cannot finish writing ", path.string()));
-  }
+  SEMPER_RETURN_IF_ERROR(semper::WriteFile(path, content, mode));
   written.push_back(path.string());
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("cannot read ", path.string()));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
 }
 
 struct Issued {

@@ -29,6 +29,28 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   return reactor;
 }
 
+// A fresh one-time enrolment code: what the officer is shown, and what the store keeps.
+struct EnrolmentCode {
+  std::string code;
+  std::string sha256;
+  absl::Time expires;
+};
+
+absl::StatusOr<EnrolmentCode> MakeEnrolmentCode(int64_t requested_seconds, absl::Time now) {
+  int64_t seconds = requested_seconds == 0 ? 7 * 86400 : requested_seconds;
+  if (seconds < 60 || seconds > 30 * 86400) {
+    return InvalidField("enrolment_valid_seconds", "must be between 60 s and 30 days");
+  }
+  std::string code = NewEnrolmentCode();
+  std::string hash = Sha256(CanonicalEnrolmentCode(code));
+  return EnrolmentCode{std::move(code), std::move(hash), now + absl::Seconds(seconds)};
+}
+
+void SetCode(const EnrolmentCode& code, v1::RegisterSubscriberResponse* resp) {
+  resp->set_enrolment_code(code.code);
+  *resp->mutable_enrolment_expires_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(code.expires));
+}
+
 absl::StatusOr<Peer> Officer(grpc::CallbackServerContext* ctx) {
   SEMPER_ASSIGN_OR_RETURN(Peer peer, PeerOf(*ctx));
   SEMPER_RETURN_IF_ERROR(RequireAnyRole(peer, {Role::kAdministrator, Role::kRegistrationOfficer}));
@@ -89,17 +111,12 @@ grpc::ServerUnaryReactor* CaServiceImpl::RegisterSubscriber(grpc::CallbackServer
   if (!officer.ok()) return Done(ctx, officer.status());
   absl::Status valid = ValidateSubscriber(req->subscriber());
   if (!valid.ok()) return Done(ctx, valid);
-  int64_t seconds = req->enrolment_valid_seconds() == 0 ? 7 * 86400 : req->enrolment_valid_seconds();
-  if (seconds < 60 || seconds > 30 * 86400) {
-    return Done(ctx, InvalidField("enrolment_valid_seconds", "must be between 60 s and 30 days"));
-  }
-  std::string code = NewEnrolmentCode();
-  absl::Time expires = o_.clock() + absl::Seconds(seconds);
-  auto s = o_.store->Register(req->subscriber(), officer->subject(), Sha256(CanonicalEnrolmentCode(code)), expires);
+  auto code = MakeEnrolmentCode(req->enrolment_valid_seconds(), o_.clock());
+  if (!code.ok()) return Done(ctx, code.status());
+  auto s = o_.store->Register(req->subscriber(), officer->subject(), code->sha256, code->expires);
   if (!s.ok()) return Done(ctx, s.status());
   *resp->mutable_subscriber() = *s;
-  resp->set_enrolment_code(code);
-  *resp->mutable_enrolment_expires_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(expires));
+  SetCode(*code, resp);
   LogEvent(o_.logger, spdlog::level::info, "subscriber.registered")
       .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
   return Done(ctx, absl::OkStatus());
@@ -158,7 +175,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::SetSubscriberState(grpc::CallbackServer
   LogEvent(o_.logger, spdlog::level::info, "subscriber.state")
       .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id())
       .With("state", v1::SubscriberState_Name(s->state())).With("by", officer->subject());
-  absl::Status crl = PublishCrls(/*full=*/true);
+  absl::Status crl = PublishCrls();
   if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   return Done(ctx, absl::OkStatus());
 }
@@ -168,20 +185,14 @@ grpc::ServerUnaryReactor* CaServiceImpl::IssueEnrolmentCode(grpc::CallbackServer
                                                             v1::RegisterSubscriberResponse* resp) {
   auto officer = Officer(ctx);
   if (!officer.ok()) return Done(ctx, officer.status());
-  int64_t seconds = req->enrolment_valid_seconds() == 0 ? 7 * 86400 : req->enrolment_valid_seconds();
-  if (seconds < 60 || seconds > 30 * 86400) {
-    return Done(ctx, InvalidField("enrolment_valid_seconds", "must be between 60 s and 30 days"));
-  }
-  std::string code = NewEnrolmentCode();
-  absl::Time expires = o_.clock() + absl::Seconds(seconds);
-  absl::Status added = o_.store->AddEnrolmentCode(req->subscriber_id(), Sha256(CanonicalEnrolmentCode(code)), expires,
-                                                  officer->subject());
+  auto code = MakeEnrolmentCode(req->enrolment_valid_seconds(), o_.clock());
+  if (!code.ok()) return Done(ctx, code.status());
+  absl::Status added = o_.store->AddEnrolmentCode(req->subscriber_id(), code->sha256, code->expires, officer->subject());
   if (!added.ok()) return Done(ctx, added);
   auto s = o_.store->Get(req->subscriber_id());
   if (!s.ok()) return Done(ctx, s.status());
   *resp->mutable_subscriber() = *s;
-  resp->set_enrolment_code(code);
-  *resp->mutable_enrolment_expires_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(expires));
+  SetCode(*code, resp);
   return Done(ctx, absl::OkStatus());
 }
 
@@ -273,7 +284,7 @@ bool KnownReason(v1::RevocationReason r) {
 
 }  // namespace
 
-absl::Status CaServiceImpl::PublishCrls(bool full) const {
+absl::Status CaServiceImpl::PublishCrls() const {
   // Every caller has just changed a status: OCSP must not answer from before the change.
   if (o_.ocsp_cache != nullptr) o_.ocsp_cache->Clear();
   if (o_.status_cache != nullptr) o_.status_cache->Clear();
@@ -281,8 +292,7 @@ absl::Status CaServiceImpl::PublishCrls(bool full) const {
       [this](const std::vector<RevokedEntry>& entries, int64_t number, std::optional<int64_t> base) {
         absl::Time now = o_.clock();
         return BuildCrl(o_.pki->issuing_ca(), o_.pki->issuing_key(), entries, number, base, now, now + absl::Hours(24));
-      },
-      full);
+      });
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerContext* ctx,
@@ -311,7 +321,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
       .With("reason", static_cast<int>(req->reason())).With("by", peer->subject());
   // The revocation is committed; the CRL follows. If issuing it fails, OCSP and the status RPC
   // already answer revoked and the scheduler retries.
-  absl::Status crl = PublishCrls(/*full=*/true);
+  absl::Status crl = PublishCrls();
   if (!crl.ok()) {
     LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   }
@@ -327,7 +337,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::ReleaseHold(grpc::CallbackServerContext
   auto status = o_.store->ReleaseHold(req->serial(), officer->subject());
   if (!status.ok()) return Done(ctx, status.status());
   *resp = *status;
-  absl::Status crl = PublishCrls(/*full=*/true);
+  absl::Status crl = PublishCrls();
   if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   return Done(ctx, absl::OkStatus());
 }

@@ -26,9 +26,9 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     StatusCache* status_cache = nullptr;
   };
 
-  // Issues a new full CRL (or only a delta) and stores it. Called after each revocation and on
-  // the schedule.
-  absl::Status PublishCrls(bool full) const;
+  // Issues a new full CRL and a delta against it, and stores them. Called after each status
+  // change and on the schedule.
+  absl::Status PublishCrls() const;
   explicit CaServiceImpl(Options options) : o_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* RegisterSubscriber(grpc::CallbackServerContext* ctx,

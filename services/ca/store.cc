@@ -15,9 +15,10 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// The subscriber columns FromRow reads, from "ca.subscribers s".
 constexpr char kColumns[] =
-    "id, name, kind, country, applicable_law, coalesce(vat_reference, ''), email, state, "
-    "extract(epoch from created_at)::float8, created_by";
+    "s.id, s.name, s.kind, s.country, s.applicable_law, coalesce(s.vat_reference, ''), s.email, s.state, "
+    "extract(epoch from s.created_at)::float8, s.created_by";
 
 std::string KindName(v1::CustomerKind k) { return k == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : "individual"; }
 
@@ -57,18 +58,13 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_insert_code",
        R"(INSERT INTO ca.enrolment_codes (code_sha256, subscriber_id, expires_at)
           VALUES (decode($1, 'hex'), $2, $3::timestamptz))"},
-      {"ca_get_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers WHERE id = $1"},
+      {"ca_get_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers s WHERE id = $1"},
       {"ca_list_first", std::string("SELECT ") + kColumns +
-                            " FROM ca.subscribers ORDER BY created_at DESC, id DESC LIMIT $1"},
+                            " FROM ca.subscribers s ORDER BY created_at DESC, id DESC LIMIT $1"},
       {"ca_list_after", std::string("SELECT ") + kColumns +
-                            R"( FROM ca.subscribers
+                            R"( FROM ca.subscribers s
                                 WHERE (created_at, id) < (SELECT created_at, id FROM ca.subscribers WHERE id = $2)
                                 ORDER BY created_at DESC, id DESC LIMIT $1)"},
-      {"ca_claim_code",
-       R"(SELECT subscriber_id, used_at IS NOT NULL, expires_at < now()
-          FROM ca.enrolment_codes WHERE code_sha256 = decode($1, 'hex') FOR UPDATE)"},
-      {"ca_use_code", "UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($1, 'hex')"},
-      {"ca_key_blocked", "SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex')"},
       {"ca_lock_certificate",
        R"(SELECT subscriber_id, revoked_at IS NOT NULL, coalesce(revocation_reason, 0), encode(spki_sha256, 'hex')
           FROM ca.certificates WHERE serial = $1 FOR UPDATE)"},
@@ -87,7 +83,6 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           FROM ca.certificates
           WHERE revoked_at IS NOT NULL AND revoked_at > $1::timestamptz AND not_after > now())"},
       {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
-      {"ca_latest_full_crl", "SELECT number, this_update FROM ca.crls WHERE delta_base IS NULL ORDER BY number DESC LIMIT 1"},
       {"ca_insert_crl",
        R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der)
           VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex')))"},
@@ -98,9 +93,7 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_enrol_claim",
        std::string("SELECT c.used_at IS NOT NULL, c.expires_at < now(), "
                    "EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = ANY(ARRAY[decode($2, 'hex'), decode($3, 'hex')])), ") +
-           "s.id, s.name, s.kind, s.country, s.applicable_law, coalesce(s.vat_reference, ''), s.email, s.state, "
-           "extract(epoch from s.created_at)::float8, s.created_by"
-           " FROM ca.enrolment_codes c JOIN ca.subscribers s ON s.id = c.subscriber_id"
+           kColumns + " FROM ca.enrolment_codes c JOIN ca.subscribers s ON s.id = c.subscriber_id"
            " WHERE c.code_sha256 = decode($1, 'hex') FOR UPDATE OF c"},
       {"ca_enrol_store",
        R"(WITH certs AS (
@@ -112,7 +105,7 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
           SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
           WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
-      {"ca_lock_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers WHERE id = $1 FOR UPDATE"},
+      {"ca_lock_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers s WHERE id = $1 FOR UPDATE"},
       {"ca_update_subscriber",
        R"(UPDATE ca.subscribers SET name = $2, kind = $3, country = $4, applicable_law = $5,
                  vat_reference = nullif($6, ''), email = $7 WHERE id = $1)"},
@@ -129,9 +122,6 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_history",
        R"(SELECT extract(epoch from changed_at)::float8, changed_by, action, details::text
           FROM ca.subscriber_changes WHERE subscriber_id = $1 ORDER BY id)"},
-      {"ca_insert_certificate",
-       R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
-          VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex')))"},
   };
 }
 
@@ -153,7 +143,7 @@ absl::StatusOr<v1::Subscriber> CaStore::Register(v1::Subscriber s, const std::st
 
 absl::StatusOr<v1::Subscriber> CaStore::Get(const std::string& id) {
   std::optional<v1::Subscriber> out;
-  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_get_subscriber", id);
     if (!r.empty()) out = FromRow(r[0]);
     return absl::OkStatus();
@@ -164,7 +154,7 @@ absl::StatusOr<v1::Subscriber> CaStore::Get(const std::string& id) {
 
 absl::StatusOr<std::vector<v1::Subscriber>> CaStore::List(int limit, const std::string& after_id) {
   std::vector<v1::Subscriber> out;
-  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     out.clear();
     auto r = after_id.empty() ? tx.exec_prepared("ca_list_first", limit) : tx.exec_prepared("ca_list_after", limit, after_id);
     for (const auto& row : r) out.push_back(FromRow(row));
@@ -327,7 +317,7 @@ absl::Status CaStore::AddEnrolmentCode(const std::string& id, const std::string&
 
 absl::StatusOr<std::vector<v1::SubscriberChange>> CaStore::History(const std::string& id) {
   std::vector<v1::SubscriberChange> out;
-  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     out.clear();
     if (tx.exec_prepared("ca_get_subscriber", id).empty()) {
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", id));
@@ -412,14 +402,13 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial,
 }
 
 absl::Status CaStore::PublishCrls(
-    const std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t, std::optional<int64_t>)>& build,
-    bool full) {
+    const std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t, std::optional<int64_t>)>&
+        build) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    // One publisher at a time, so that a delta is always against the newest full CRL.
+    // One publisher at a time, so that a higher number never lists fewer revocations.
     tx.exec0("LOCK TABLE ca.crls IN SHARE ROW EXCLUSIVE MODE");
-    auto latest = tx.exec_prepared("ca_latest_full_crl");
     absl::Time now = absl::Now();
-    auto publish = [&](std::optional<int64_t> base, absl::Time since) -> absl::Status {
+    auto publish = [&](std::optional<int64_t> base, absl::Time since) -> absl::StatusOr<int64_t> {
       std::vector<RevokedEntry> entries;
       for (const auto& row : tx.exec_prepared("ca_revoked_since", TimeText(since))) {
         entries.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
@@ -427,28 +416,16 @@ absl::Status CaStore::PublishCrls(
       int64_t number = tx.exec_prepared1("ca_next_crl_number")[0].as<int64_t>();
       SEMPER_ASSIGN_OR_RETURN(std::string der, build(entries, number, base));
       tx.exec_prepared0("ca_insert_crl", number, base, TimeText(now), TimeText(now + absl::Hours(24)), HexEncode(der));
-      return absl::OkStatus();
+      return number;
     };
-    std::optional<int64_t> base;
-    absl::Time base_time = absl::InfinitePast();
-    if (full || latest.empty()) {
-      SEMPER_RETURN_IF_ERROR(publish(std::nullopt, absl::UnixEpoch()));
-      auto again = tx.exec_prepared1("ca_latest_full_crl");
-      base = again[0].as<int64_t>();
-      base_time = now;
-    } else {
-      base = latest[0][0].as<int64_t>();
-      base_time = absl::FromUnixSeconds(0);
-      auto t = tx.exec_params1("SELECT extract(epoch from $1::timestamptz)::float8", latest[0][1].as<std::string>());
-      base_time = FromEpoch(t[0].as<double>());
-    }
-    return publish(base, base_time);
+    SEMPER_ASSIGN_OR_RETURN(int64_t full, publish(std::nullopt, absl::UnixEpoch()));
+    return publish(full, now).status();
   });
 }
 
 absl::StatusOr<std::string> CaStore::LatestCrl(bool delta) {
   std::string der;
-  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_latest_crl", delta);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "no CRL issued yet");
     der = pqxx::binarystring(r[0][0]).str();

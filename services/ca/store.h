@@ -68,8 +68,7 @@ class CaStore {
   // Issues and stores a new full CRL and a delta CRL against it, numbered from one sequence so
   // that numbers only grow, across restarts and replicas.
   absl::Status PublishCrls(const std::function<absl::StatusOr<std::string>(
-                               const std::vector<RevokedEntry>&, int64_t number, std::optional<int64_t> base)>& build,
-                           bool full);
+                               const std::vector<RevokedEntry>&, int64_t number, std::optional<int64_t> base)>& build);
   // The newest CRL of the kind (DER), or NOT_FOUND.
   absl::StatusOr<std::string> LatestCrl(bool delta);
 

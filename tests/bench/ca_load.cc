@@ -28,13 +28,7 @@ namespace semper {
 namespace {
 
 using namespace std::chrono;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using semper::testing::Slurp;
 
 [[noreturn]] void Fail(const std::string& what) {
   std::fprintf(stderr, "ca_load: %s\n", what.c_str());

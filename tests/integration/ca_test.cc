@@ -5,9 +5,8 @@
 
 #include <signal.h>
 
-#include <fstream>
+#include <filesystem>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include <grpcpp/create_channel.h>
@@ -30,18 +29,12 @@ using ::semper::testing::CommandResult;
 using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
 
 constexpr char kPass[] = "ca test passphrase 123";
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 class CaDaemonTest : public ::semper::testing::PostgresTest {
  protected:
@@ -540,7 +533,7 @@ class CaTokenTest : public CaDaemonTest {
  protected:
   void PrepareKeys() override {
     std::string tokens = P("tokens");
-    ASSERT_EQ(RunCommand({"mkdir", "-p", tokens}).exit_code, 0);
+    std::filesystem::create_directories(tokens);
     conf_ = dir_.Write("softhsm2.conf", "directories.tokendir = " + tokens + "\nobjectstore.backend = file\n");
     setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
     auto init = RunCommand({"softhsm2-util", "--init-token", "--free", "--label", "semper-ca", "--pin", "24681357",
@@ -553,7 +546,8 @@ class CaTokenTest : public CaDaemonTest {
                               "--id", "01", "--pin", "24681357"});
     ASSERT_EQ(import.exit_code, 0) << import.Describe();
     // Neither the plain copy nor the encrypted file is left for the daemon to fall back on.
-    ASSERT_EQ(RunCommand({"rm", "-f", plain, P("pki/ca.key")}).exit_code, 0);
+    ASSERT_TRUE(std::filesystem::remove(plain));
+    ASSERT_TRUE(std::filesystem::remove(P("pki/ca.key")));
     dir_.Write("pin", "24681357");
   }
   std::vector<std::string> ExtraEnv() override {

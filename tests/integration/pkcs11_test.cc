@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "common/crypto/cms.h"
 #include "common/crypto/pkcs11.h"
@@ -26,7 +27,7 @@ class Pkcs11Test : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     std::string tokens = dir_->path() + "/tokens";
-    ASSERT_EQ(RunCommand({"mkdir", "-p", tokens}).exit_code, 0);
+    std::filesystem::create_directories(tokens);
     std::string conf = dir_->Write("softhsm2.conf", "directories.tokendir = " + tokens +
                                                         "\nobjectstore.backend = file\nlog.level = ERROR\n");
     setenv("SOFTHSM2_CONF", conf.c_str(), 1);
@@ -38,7 +39,7 @@ class Pkcs11Test : public ::testing::Test {
     auto import = RunCommand({"softhsm2-util", "--import", pem, "--token", "semper", "--label", "ca", "--id", "01",
                               "--pin", "1234"});
     ASSERT_EQ(import.exit_code, 0) << import.Describe();
-    RunCommand({"rm", "-f", pem});
+    std::filesystem::remove(pem);
   }
   static void TearDownTestSuite() {
     delete key_;

@@ -323,12 +323,7 @@ class DaemonProcessTest : public ::testing::Test {
     argv.push_back(SEMPER_ECHO_DAEMON);
     return ChildProcess(argv, log_);
   }
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-  }
+  std::string Log() const { return semper::testing::Slurp(log_); }
   TempDir dir_;
   std::string log_ = dir_.path() + "/daemon.log";
 };

@@ -15,6 +15,7 @@ namespace {
 using ::semper::testing::IsOk;
 using ::semper::testing::LeafSpec;
 using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
 using ::semper::testing::TempDir;
 using ::semper::testing::TestPki;
@@ -78,11 +79,11 @@ TEST_P(OpensslInteropTest, WeReadOpensslEncryptedKey) {
   }
   auto r = RunCommand(gen);
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  auto pem = RunCommand({"cat", P("o.key")});
-  auto key = PrivateKey::FromPem(pem.out, SecretData(kPass));
+  std::string pem = Slurp(P("o.key"));
+  auto key = PrivateKey::FromPem(pem, SecretData(kPass));
   ASSERT_THAT(key, IsOk());
   EXPECT_EQ(key->type(), GetParam());
-  EXPECT_THAT(PrivateKey::FromPem(pem.out, SecretData("not the passphrase")),
+  EXPECT_THAT(PrivateKey::FromPem(pem, SecretData("not the passphrase")),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
 }
 
@@ -121,7 +122,7 @@ TEST_P(CmsInteropTest, WeVerifyOpensslDetachedSignature) {
   }
   auto r = RunCommand(argv);
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  auto sig = RunCommand({"cat", P("sig.der")}).out;
+  auto sig = Slurp(P("sig.der"));
   auto signers = CmsVerifyDetached(sig, content, pki_.trust(), absl::Now(), KeyPurpose::kNonRepudiation);
   ASSERT_THAT(signers, IsOk());
   EXPECT_EQ((*signers)[0].certificate.Der(), signer.certificate.Der());
@@ -131,7 +132,7 @@ TEST_P(CmsInteropTest, WeVerifyOpensslDetachedSignature) {
   argv[argv.size() - (GetParam() == KeyType::kRsa ? 7 : 5)] = "sha1";
   r = RunCommand(argv);
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_THAT(CmsVerifyDetached(RunCommand({"cat", P("sig.der")}).out, content, pki_.trust(), absl::Now(), KeyPurpose::kAny),
+  EXPECT_THAT(CmsVerifyDetached(Slurp(P("sig.der")), content, pki_.trust(), absl::Now(), KeyPurpose::kAny),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
 }
 
@@ -158,7 +159,7 @@ TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
                 P("recipient.pem"), "-inkey", P("recipient.key"), "-passin", "file:" + P("pass"), "-out", P("plain.bin")});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   v1::SignedContainer inner;
-  ASSERT_TRUE(inner.ParseFromString(RunCommand({"cat", P("plain.bin")}).out));
+  ASSERT_TRUE(inner.ParseFromString(Slurp(P("plain.bin"))));
   v1::ContainerContent decoded;
   ASSERT_TRUE(decoded.ParseFromString(inner.content()));
   EXPECT_EQ(decoded.elements(0).information().data(), "licence key XYZ-123");

@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/base/files.h"
+
 namespace semper::testing {
 namespace {
 
@@ -180,6 +182,8 @@ std::string TempDir::Write(const std::string& name, const std::string& content, 
   chmod(p.c_str(), static_cast<mode_t>(mode));
   return p;
 }
+
+std::string Slurp(const std::string& path) { return ReadFile(path).value_or(""); }
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -46,6 +46,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole content of a file; empty if it cannot be read (for logs and outputs in assertions).
+std::string Slurp(const std::string& path);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

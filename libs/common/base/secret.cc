@@ -3,12 +3,10 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <openssl/crypto.h>
 
 #include "common/base/strings.h"
+#include "common/base/files.h"
 #include "common/base/status.h"
 
 namespace semper {
@@ -44,14 +42,12 @@ absl::StatusOr<SecretData> SecretData::FromFile(const std::filesystem::path& pat
                      StrCat("secret file ", path.string(),
                                   " is readable by other users; chmod 600 it"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto read = ReadFile(path);
+  if (!read.ok()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                      StrCat("cannot read secret file ", path.string()));
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string bytes = std::move(buf).str();
+  std::string bytes = std::move(*read);
   if (!bytes.empty() && bytes.back() == '\n') bytes.pop_back();
   if (!bytes.empty() && bytes.back() == '\r') bytes.pop_back();
   SecretData secret(bytes);

@@ -31,12 +31,6 @@ absl::Time FromAsn1Time(const ASN1_TIME* t) {
   return absl::FromTimeT(timegm(&tm));
 }
 
-std::string NameToString(const X509_NAME* name) {
-  auto bio = ossl::WriteBio();
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  return ossl::BioContents(bio.get());
-}
-
 ossl::Asn1ObjectPtr ParseOid(std::string_view oid_or_name) {
   return ossl::Asn1ObjectPtr(OBJ_txt2obj(std::string(oid_or_name).c_str(), 0));
 }
@@ -63,39 +57,6 @@ bool HasEku(X509* cert, int nid) {
   }
   EXTENDED_KEY_USAGE_free(ekus);
   return found;
-}
-
-void AppendDerLength(std::string& out, size_t len) {
-  if (len < 0x80) {
-    out.push_back(static_cast<char>(len));
-    return;
-  }
-  std::string bytes;
-  while (len > 0) {
-    bytes.insert(bytes.begin(), static_cast<char>(len & 0xff));
-    len >>= 8;
-  }
-  out.push_back(static_cast<char>(0x80 | bytes.size()));
-  out += bytes;
-}
-
-// Reads one TLV of `tag` from `in`, advancing it; nullopt on any malformation.
-std::optional<std::string_view> ReadDerTlv(std::string_view& in, unsigned char tag) {
-  if (in.size() < 2 || static_cast<unsigned char>(in[0]) != tag) return std::nullopt;
-  size_t len = static_cast<unsigned char>(in[1]);
-  size_t header = 2;
-  if (len & 0x80) {
-    size_t n = len & 0x7f;
-    if (n == 0 || n > 4 || in.size() < 2 + n) return std::nullopt;
-    len = 0;
-    for (size_t i = 0; i < n; ++i) len = (len << 8) | static_cast<unsigned char>(in[2 + i]);
-    if (len < 0x80) return std::nullopt;  // not minimal: not DER
-    header += n;
-  }
-  if (in.size() - header < len) return std::nullopt;
-  std::string_view value = in.substr(header, len);
-  in.remove_prefix(header + len);
-  return value;
 }
 
 }  // namespace
@@ -150,8 +111,8 @@ std::string Certificate::Pem() const {
   return ossl::BioContents(bio.get());
 }
 
-std::string Certificate::Subject() const { return NameToString(X509_get_subject_name(cert_.get())); }
-std::string Certificate::Issuer() const { return NameToString(X509_get_issuer_name(cert_.get())); }
+std::string Certificate::Subject() const { return ossl::NameToString(X509_get_subject_name(cert_.get())); }
+std::string Certificate::Issuer() const { return ossl::NameToString(X509_get_issuer_name(cert_.get())); }
 
 std::string Certificate::SerialHex() const {
   ossl::BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
@@ -192,33 +153,13 @@ std::optional<uint32_t> Certificate::key_usage() const {
 }
 
 std::optional<std::string> Certificate::SubjectAttribute(std::string_view oid_or_name) const {
-  auto obj = ParseOid(oid_or_name);
-  if (!obj) return std::nullopt;
-  X509_NAME* name = X509_get_subject_name(cert_.get());
-  int idx = X509_NAME_get_index_by_OBJ(name, obj.get(), -1);
-  if (idx < 0) return std::nullopt;
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
-  if (len < 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
+  std::vector<std::string> values = SubjectAttributes(oid_or_name);
+  if (values.empty()) return std::nullopt;
+  return values.front();
 }
 
 std::vector<std::string> Certificate::SubjectAttributes(std::string_view oid_or_name) const {
-  std::vector<std::string> out;
-  auto obj = ParseOid(oid_or_name);
-  if (!obj) return out;
-  X509_NAME* name = X509_get_subject_name(cert_.get());
-  for (int idx = X509_NAME_get_index_by_OBJ(name, obj.get(), -1); idx >= 0;
-       idx = X509_NAME_get_index_by_OBJ(name, obj.get(), idx)) {
-    unsigned char* utf8 = nullptr;
-    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
-    if (len < 0) continue;
-    out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-    OPENSSL_free(utf8);
-  }
-  return out;
+  return ossl::NameAttributes(X509_get_subject_name(cert_.get()), oid_or_name);
 }
 
 std::optional<std::string> Certificate::ExtensionValue(std::string_view oid) const {
@@ -287,7 +228,7 @@ absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
   if (X509_verify_cert(ctx.get()) != 1) {
     int err = X509_STORE_CTX_get_error(ctx.get());
     X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
-    std::string who = bad != nullptr ? NameToString(X509_get_subject_name(bad)) : leaf.Subject();
+    std::string who = bad != nullptr ? ossl::NameToString(X509_get_subject_name(bad)) : leaf.Subject();
     ossl::DrainErrors();
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
                      StrCat("certificate \"", who, "\" is not trusted at ",
@@ -519,34 +460,5 @@ absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std
 }
 
 }  // namespace
-
-std::string EncodeUtf8StringSequence(const std::vector<std::string>& values) {
-  std::string body;
-  for (const auto& v : values) {
-    body.push_back(0x0c);  // UTF8String
-    AppendDerLength(body, v.size());
-    body += v;
-  }
-  std::string out(1, 0x30);  // SEQUENCE
-  AppendDerLength(out, body.size());
-  return out + body;
-}
-
-absl::StatusOr<std::vector<std::string>> DecodeUtf8StringSequence(std::string_view der) {
-  auto bad = [] {
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                     "not a DER SEQUENCE OF UTF8String");
-  };
-  auto seq = ReadDerTlv(der, 0x30);
-  if (!seq || !der.empty()) return bad();
-  std::vector<std::string> out;
-  std::string_view rest = *seq;
-  while (!rest.empty()) {
-    auto v = ReadDerTlv(rest, 0x0c);
-    if (!v) return bad();
-    out.emplace_back(*v);
-  }
-  return out;
-}
 
 }  // namespace semper

@@ -149,8 +149,5 @@ struct IssuedCertificate {
 absl::StatusOr<IssuedCertificate> IssueCertificateForSpki(const CertificateTemplate& tmpl, X509_PUBKEY* subject_spki,
                                                           const Certificate& issuer, const PrivateKey& issuer_key);
 
-// DER SEQUENCE OF UTF8String, and its strict decoding.
-std::string EncodeUtf8StringSequence(const std::vector<std::string>& values);
-absl::StatusOr<std::vector<std::string>> DecodeUtf8StringSequence(std::string_view der);
 
 }  // namespace semper

@@ -225,16 +225,5 @@ TEST(IssueCertificateTest, ForRequestKeyOfEveryType) {
   }
 }
 
-TEST(Utf8SequenceTest, RoundTripAndDamage) {
-  std::vector<std::string> roles = {"administrator", std::string(200, 'x')};
-  std::string der = EncodeUtf8StringSequence(roles);
-  auto back = DecodeUtf8StringSequence(der);
-  ASSERT_THAT(back, IsOk());
-  EXPECT_EQ(*back, roles);
-  EXPECT_THAT(DecodeUtf8StringSequence(der.substr(0, der.size() - 1)), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(DecodeUtf8StringSequence(der + "x"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(DecodeUtf8StringSequence("\x30\x03\x02\x01\x01"), StatusIs(absl::StatusCode::kInvalidArgument));
-}
-
 }  // namespace
 }  // namespace semper

@@ -86,23 +86,13 @@ std::string CertificationRequest::Pem() const {
 }
 
 std::string CertificationRequest::Subject() const {
-  auto bio = ossl::WriteBio();
-  X509_NAME_print_ex(bio.get(), X509_REQ_get_subject_name(req_.get()), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  return ossl::BioContents(bio.get());
+  return ossl::NameToString(X509_REQ_get_subject_name(req_.get()));
 }
 
 std::optional<std::string> CertificationRequest::SubjectAttribute(std::string_view oid_or_name) const {
-  ossl::Asn1ObjectPtr obj(OBJ_txt2obj(std::string(oid_or_name).c_str(), 0));
-  if (!obj) return std::nullopt;
-  X509_NAME* name = X509_REQ_get_subject_name(req_.get());
-  int idx = X509_NAME_get_index_by_OBJ(name, obj.get(), -1);
-  if (idx < 0) return std::nullopt;
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
-  if (len < 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
+  std::vector<std::string> values = ossl::NameAttributes(X509_REQ_get_subject_name(req_.get()), oid_or_name);
+  if (values.empty()) return std::nullopt;
+  return values.front();
 }
 
 }  // namespace semper

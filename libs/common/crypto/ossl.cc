@@ -27,6 +27,27 @@ absl::Status Error(absl::StatusCode code, v1::ErrorReason reason, std::string_vi
   return MakeError(code, reason, StrCat(what, " (", errors, ")"));
 }
 
+std::string NameToString(const X509_NAME* name) {
+  auto bio = WriteBio();
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  return BioContents(bio.get());
+}
+
+std::vector<std::string> NameAttributes(const X509_NAME* name, std::string_view oid_or_name) {
+  std::vector<std::string> out;
+  Asn1ObjectPtr obj(OBJ_txt2obj(std::string(oid_or_name).c_str(), 0));
+  if (!obj) return out;
+  for (int idx = X509_NAME_get_index_by_OBJ(name, obj.get(), -1); idx >= 0;
+       idx = X509_NAME_get_index_by_OBJ(name, obj.get(), idx)) {
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
+    if (len < 0) continue;
+    out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
 BioPtr ReadBio(std::string_view data) {
   return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }

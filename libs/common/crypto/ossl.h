@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -58,6 +59,11 @@ std::string ToDer(I2d i2d, T* object) {
   OPENSSL_free(out);
   return der;
 }
+
+// An X.509 name in RFC 2253 form: "CN=Alice,O=Example,C=DE".
+std::string NameToString(const X509_NAME* name);
+// Every value (UTF-8) of an attribute of a name, by OID or short name, in order.
+std::vector<std::string> NameAttributes(const X509_NAME* name, std::string_view oid_or_name);
 
 // A read-only memory BIO over `data` (which must outlive the BIO).
 BioPtr ReadBio(std::string_view data);

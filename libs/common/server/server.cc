@@ -4,15 +4,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/numbers.h"
+#include "common/base/files.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -23,14 +21,9 @@ namespace semper {
 namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
-                     StrCat("config key '", key, "': cannot read ", path), {{"field", key}});
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return std::move(buf).str();
+  auto content = semper::ReadFile(path);
+  if (!content.ok()) return Annotate(content.status(), StrCat("config key '", key, "'"));
+  return content;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
