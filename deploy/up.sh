@@ -17,7 +17,8 @@ PG_PORT=${SEMPER_PG_PORT:-55432}
 action=${1:-start}
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
-as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From /, which the postgres user can always enter (the checkout may be in /root).
+as_postgres() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 pg_running() { [[ -f "$STATE/postgres/data/postmaster.pid" ]] && as_postgres "$(pg_bindir)/pg_ctl" -D "$STATE/postgres/data" status >/dev/null 2>&1; }
 
 start_postgres() {
