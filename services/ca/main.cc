@@ -91,6 +91,18 @@ bool SleepUnlessSignalled(absl::Duration d) {
   return sigtimedwait(&set, nullptr, &ts) < 0;
 }
 
+int RootCrl(const std::string& dir, const std::string& passphrase_file, int days) {
+  auto passphrase = SecretData::FromFile(passphrase_file);
+  auto number = passphrase.ok() ? RenewRootCrl(dir, *passphrase, absl::Hours(24) * days) : passphrase.status();
+  if (!number.ok()) {
+    std::fprintf(stderr, "semper-ca root-crl: %s\n", std::string(number.status().message()).c_str());
+    return 1;
+  }
+  std::printf("Re-signed %s/root.crl: CRL number %lld, valid for %d days. Running daemons serve it at once.\n",
+              dir.c_str(), static_cast<long long>(*number), days);
+  return 0;
+}
+
 int Init(const InitOptions& options, const std::string& passphrase_file) {
   auto passphrase = SecretData::FromFile(passphrase_file);
   if (!passphrase.ok()) {
@@ -194,11 +206,11 @@ int Serve(const std::optional<std::string>& config_file) {
   auto ocsp_key = PrivateKey::FromPem(*ocsp_key_pem, *passphrase);
   if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
   // The root's CRL changes only when an operator re-signs it offline: read once, at start.
-  auto root_crl = ReadFile(dir + "/root.crl");
-  if (!root_crl.ok()) return fail("root CRL", root_crl.status());
+  // Read per request: `semper-ca root-crl` replaces the file while the daemon runs.
+  if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());
   OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));
 
-  absl::Status first_crl = service.PublishCrls();
+  absl::Status first_crl = service.PublishCrls(/*new_base=*/true);
   if (!first_crl.ok()) return fail("issuing the first CRL", first_crl);
 
   auto answer_ocsp = [&store, &ocsp, &ocsp_cache, &status_cache](const std::string& request, httplib::Response& res) {
@@ -244,6 +256,11 @@ int Serve(const std::optional<std::string>& config_file) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
     http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
     http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {
+      auto root_crl = ReadFile(dir + "/root.crl");
+      if (!root_crl.ok()) {
+        res.status = 503;
+        return;
+      }
       res.set_content(*root_crl, "application/pkix-crl");
     });
     http.Post("/ocsp", [&](const httplib::Request& req, httplib::Response& res) {
@@ -270,7 +287,7 @@ int Serve(const std::optional<std::string>& config_file) {
   absl::Notification stop;
   std::thread crl_scheduler([&] {
     while (!stop.WaitForNotificationWithTimeout(config->GetDuration("ca.crl_interval"))) {
-      absl::Status s = service.PublishCrls();
+      absl::Status s = service.PublishCrls(/*new_base=*/true);
       if (!s.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(s.message()));
     }
   });
@@ -299,6 +316,13 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--ip", init.ip_addresses, "IP addresses for the daemons' TLS certificates")->capture_default_str();
   init_cmd->add_option("--admin-name", init.admin_name, "name in the first administrator's certificate")->capture_default_str();
 
+  std::string crl_dir, crl_passphrase_file;
+  int crl_days = 365;
+  auto* crl_cmd = app.add_subcommand("root-crl", "re-sign the root's CRL (root.crl) before it expires; needs the root key");
+  crl_cmd->add_option("--dir", crl_dir, "directory written by semper-ca init")->required();
+  crl_cmd->add_option("--passphrase-file", crl_passphrase_file, "file with the passphrase of root.key")->required();
+  crl_cmd->add_option("--days", crl_days, "validity of the new CRL in days")->capture_default_str();
+
   std::optional<std::string> config_file;
   auto* serve_cmd = app.add_subcommand("serve", "run the CA daemon");
   serve_cmd->add_option("--config", config_file, "TOML configuration file (environment SEMPER_* overrides it)");
@@ -309,5 +333,6 @@ int main(int argc, char** argv) {
     init.dir = init_dir;
     return semper::ca::Init(init, passphrase_file);
   }
+  if (crl_cmd->parsed()) return semper::ca::RootCrl(crl_dir, crl_passphrase_file, crl_days);
   return semper::ca::Serve(config_file);
 }

@@ -42,6 +42,28 @@ std::string_view ProfileName(SubscriberProfile profile) {
   return profile == SubscriberProfile::kAuthentication ? "authentication" : "signature";
 }
 
+absl::StatusOr<int64_t> RenewRootCrl(const fs::path& dir, const SecretData& passphrase, absl::Duration validity) {
+  if (validity < absl::Hours(1) || validity > absl::Hours(24 * 400)) {
+    return InvalidField("validity", "must be between one hour and 400 days");
+  }
+  SEMPER_ASSIGN_OR_RETURN(std::string root_pem, ReadFile(dir / "root.pem"));
+  SEMPER_ASSIGN_OR_RETURN(Certificate root, Certificate::FromPem(root_pem));
+  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(dir / "root.key"));
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey root_key, PrivateKey::FromPem(key_pem, passphrase));
+  SEMPER_ASSIGN_OR_RETURN(std::string current, ReadFile(dir / "root.crl"));
+  SEMPER_ASSIGN_OR_RETURN(int64_t number, CrlNumber(current));
+  int64_t next = number + 1;
+  SEMPER_ASSIGN_OR_RETURN(std::vector<RevokedEntry> entries, CrlEntries(current));  // kept as they are
+  absl::Time now = absl::Now();
+  SEMPER_ASSIGN_OR_RETURN(std::string der, BuildCrl(root, root_key, entries, next, std::nullopt, now, now + validity));
+  // Written beside and renamed over, so that a daemon never serves half a file.
+  SEMPER_RETURN_IF_ERROR(semper::WriteFile(dir / "root.crl.new", der, 0644));
+  std::error_code ec;
+  fs::rename(dir / "root.crl.new", dir / "root.crl", ec);
+  if (ec) return MakeError(absl::StatusCode::kPermissionDenied, v1::INTERNAL_ERROR, StrCat("replacing root.crl: ", ec.message()));
+  return next;
+}
+
 absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passphrase) {
   std::error_code ec;
   if (fs::exists(o.dir / "ca.key", ec) || fs::exists(o.dir / "root.pem", ec)) {

@@ -40,6 +40,11 @@ struct InitResult {
 // 0600) with `passphrase`.
 absl::StatusOr<InitResult> InitPki(const InitOptions& options, const SecretData& passphrase);
 
+// Re-signs `dir`/root.crl with the root key (which stays offline otherwise), numbered one above
+// the current one and valid for `validity`. Returns the new CRL number.
+absl::StatusOr<int64_t> RenewRootCrl(const std::filesystem::path& dir, const SecretData& passphrase,
+                                     absl::Duration validity);
+
 // The issuing CA as the daemon uses it.
 class Pki {
  public:

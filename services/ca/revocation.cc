@@ -4,6 +4,8 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/ossl.h"
@@ -91,6 +93,96 @@ absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey
   return ossl::ToDer(i2d_X509_CRL, crl.get());
 }
 
+absl::StatusOr<CrlPtr> ParseCrl(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+  if (!crl) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "stored CRL does not parse");
+  return crl;
+}
+
+absl::StatusOr<int64_t> CrlNumber(std::string_view der) {
+  SEMPER_ASSIGN_OR_RETURN(CrlPtr crl, ParseCrl(der));
+  ossl::Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
+  int64_t out = 0;
+  if (!number || ASN1_INTEGER_get_int64(&out, number.get()) != 1) {
+    return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CRL has no usable CRL number");
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der) {
+  SEMPER_ASSIGN_OR_RETURN(CrlPtr crl, ParseCrl(der));
+  std::vector<RevokedEntry> out;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    RevokedEntry e;
+    e.serial_hex = SerialToHex(X509_REVOKED_get0_serialNumber(r));
+    struct tm tm {};
+    if (ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(r), &tm) == 1) e.revoked_at = absl::FromTM(tm, absl::UTCTimeZone());
+    int crit = 0;
+    auto* reason = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
+    if (reason != nullptr) {
+      e.reason = static_cast<int>(ASN1_ENUMERATED_get(reason));
+      ASN1_ENUMERATED_free(reason);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<RevokedEntry> DeltaEntries(const std::vector<RevokedEntry>& base, const std::vector<RevokedEntry>& current,
+                                       absl::Time now) {
+  absl::flat_hash_map<std::string_view, int> in_base;
+  for (const RevokedEntry& e : base) in_base.emplace(e.serial_hex, e.reason);
+  absl::flat_hash_set<std::string_view> in_current;
+  std::vector<RevokedEntry> out;
+  for (const RevokedEntry& e : current) {
+    in_current.insert(e.serial_hex);
+    auto it = in_base.find(e.serial_hex);
+    if (it == in_base.end() || it->second != e.reason) out.push_back(e);
+  }
+  for (const RevokedEntry& e : base) {
+    if (!in_current.contains(e.serial_hex)) out.push_back({e.serial_hex, now, CRL_REASON_REMOVE_FROM_CRL});
+  }
+  return out;
+}
+
+OcspResponder::OcspResponder(Certificate issuer, Certificate signer, PrivateKey signer_key, absl::Duration validity)
+    : issuer_(std::move(issuer)), signer_(std::move(signer)), key_(std::move(signer_key)), validity_(validity) {
+  for (int nid : {NID_sha1, NID_sha256, NID_sha384, NID_sha512}) {
+    const EVP_MD* md = EVP_get_digestbynid(nid);
+    unsigned char name[EVP_MAX_MD_SIZE], key[EVP_MAX_MD_SIZE];
+    unsigned int name_len = 0, key_len = 0;
+    const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(issuer_.x509());
+    if (md == nullptr || X509_NAME_digest(X509_get_subject_name(issuer_.x509()), md, name, &name_len) != 1 ||
+        EVP_Digest(ASN1_STRING_get0_data(bits), static_cast<size_t>(ASN1_STRING_length(bits)), key, &key_len, md,
+                   nullptr) != 1) {
+      continue;
+    }
+    issuer_hashes_.push_back({nid, std::string(reinterpret_cast<char*>(name), name_len),
+                              std::string(reinterpret_cast<char*>(key), key_len)});
+  }
+  std::shared_ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  const char* md = key_.type() == KeyType::kEd25519 ? nullptr : "SHA256";
+  if (EVP_DigestSignInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, key_.evp(), nullptr) == 1) {
+    sign_template_ = std::move(ctx);
+  } else {
+    ossl::DrainErrors();  // every response will then say internalError; the daemon checks at start
+  }
+}
+
+bool OcspResponder::IsOurs(int nid, const ASN1_OCTET_STRING* name_hash, const ASN1_OCTET_STRING* key_hash) const {
+  auto same = [](const std::string& a, const ASN1_OCTET_STRING* b) {
+    return a.size() == static_cast<size_t>(ASN1_STRING_length(b)) &&
+           CRYPTO_memcmp(a.data(), ASN1_STRING_get0_data(b), a.size()) == 0;
+  };
+  for (const IssuerHashes& h : issuer_hashes_) {
+    if (h.nid == nid) return same(h.name_hash, name_hash) && same(h.key_hash, key_hash);
+  }
+  return false;
+}
+
 std::string OcspResponder::Respond(
     std::string_view request_der,
     const std::function<absl::StatusOr<StatusRecord>(const std::string& serial_hex)>& lookup, absl::Time now,
@@ -109,19 +201,16 @@ std::string OcspResponder::Respond(
   TimePtr next_update = Asn1Time(now + validity_);
   for (int i = 0; i < count; ++i) {
     OCSP_CERTID* cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req.get(), i));
+    ASN1_OCTET_STRING* name_hash = nullptr;
+    ASN1_OCTET_STRING* key_hash = nullptr;
     ASN1_OBJECT* md_obj = nullptr;
     ASN1_INTEGER* serial = nullptr;
-    OCSP_id_get0_info(nullptr, &md_obj, nullptr, &serial, cid);
-    const EVP_MD* md = md_obj != nullptr ? EVP_get_digestbyobj(md_obj) : nullptr;
+    OCSP_id_get0_info(&name_hash, &md_obj, &key_hash, &serial, cid);
     StatusRecord record;
-    if (md != nullptr && serial != nullptr) {
-      OcspIdPtr ours(OCSP_cert_id_new(md, X509_get_subject_name(issuer_.x509()),
-                                      X509_get0_pubkey_bitstr(issuer_.x509()), serial));
-      if (ours && OCSP_id_issuer_cmp(ours.get(), cid) == 0) {
-        auto found = lookup(SerialToHex(serial));
-        if (!found.ok()) return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
-        record = *found;
-      }
+    if (md_obj != nullptr && serial != nullptr && name_hash != nullptr && key_hash != nullptr && IsOurs(OBJ_obj2nid(md_obj), name_hash, key_hash)) {
+      auto found = lookup(SerialToHex(serial));
+      if (!found.ok()) return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
+      record = *found;
     }
     int status = record.state == StatusRecord::State::kGood      ? V_OCSP_CERTSTATUS_GOOD
                  : record.state == StatusRecord::State::kRevoked ? V_OCSP_CERTSTATUS_REVOKED
@@ -136,7 +225,9 @@ std::string OcspResponder::Respond(
   ossl::X509StackPtr extra(sk_X509_new_null());
   X509_up_ref(issuer_.x509());
   sk_X509_push(extra.get(), issuer_.x509());
-  if (OCSP_basic_sign(basic.get(), signer_.x509(), key_.evp(), EVP_sha256(), extra.get(), OCSP_RESPID_KEY) != 1) {
+  ossl::EvpMdCtxPtr sign_ctx(EVP_MD_CTX_new());
+  if (!sign_template_ || EVP_MD_CTX_copy_ex(sign_ctx.get(), sign_template_.get()) != 1 ||
+      OCSP_basic_sign_ctx(basic.get(), signer_.x509(), sign_ctx.get(), extra.get(), OCSP_RESPID_KEY) != 1) {
     ossl::DrainErrors();
     return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
   }

@@ -31,6 +31,16 @@ absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey
                                      std::optional<int64_t> delta_base, absl::Time this_update,
                                      absl::Time next_update);
 
+// The entries of a DER CRL, and its CRL number.
+absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der);
+absl::StatusOr<int64_t> CrlNumber(std::string_view der);
+
+// What a delta CRL against `base` lists so that base + delta = `current`: entries that are new
+// or changed reason, and removeFromCRL (8) at `now` for entries that left (released from hold,
+// or expired).
+std::vector<RevokedEntry> DeltaEntries(const std::vector<RevokedEntry>& base, const std::vector<RevokedEntry>& current,
+                                       absl::Time now);
+
 struct StatusRecord {
   enum class State { kGood, kRevoked, kUnknown } state = State::kUnknown;
   absl::Time revoked_at;
@@ -40,8 +50,7 @@ struct StatusRecord {
 class OcspResponder {
  public:
   // `signer` is a delegated responder certificate (id-kp-OCSPSigning) issued by `issuer`.
-  OcspResponder(Certificate issuer, Certificate signer, PrivateKey signer_key, absl::Duration validity)
-      : issuer_(std::move(issuer)), signer_(std::move(signer)), key_(std::move(signer_key)), validity_(validity) {}
+  OcspResponder(Certificate issuer, Certificate signer, PrivateKey signer_key, absl::Duration validity);
 
   // A DER OCSPResponse for any input: malformedRequest for garbage, internalError if the lookup
   // fails, otherwise a signed BasicOCSPResponse with one SingleResponse per request (good,
@@ -51,10 +60,20 @@ class OcspResponder {
                       absl::Time now, bool* successful = nullptr) const;
 
  private:
+  bool IsOurs(int nid, const ASN1_OCTET_STRING* name_hash, const ASN1_OCTET_STRING* key_hash) const;
   Certificate issuer_;
   Certificate signer_;
   PrivateKey key_;
   absl::Duration validity_;
+  // The issuer's name and key hashes per CertID hash algorithm (NID), computed once.
+  struct IssuerHashes {
+    int nid;
+    std::string name_hash, key_hash;
+  };
+  std::vector<IssuerHashes> issuer_hashes_;
+  // A signing context set up once and copied per response: setting one up fetches the digest
+  // and signature implementations, which costs as much as the signature itself.
+  std::shared_ptr<EVP_MD_CTX> sign_template_;
 };
 
 // Signed OCSP responses to nonce-less requests (the RFC 5019 profile most clients use), kept

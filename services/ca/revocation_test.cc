@@ -25,6 +25,37 @@ std::string OcspRequest(const Certificate& cert, const Certificate& issuer, bool
   return der;
 }
 
+TEST(CrlTest, DeltaTurnsTheBaseIntoTheCurrentList) {
+  absl::Time t0 = absl::FromUnixSeconds(1790000000), now = t0 + absl::Hours(2);
+  std::vector<RevokedEntry> base = {{"0A", t0, 1}, {"0B", t0, 6}, {"0C", t0, 6}};
+  // 0A unchanged, 0B released from hold, 0C revoked for good after its hold, 0D new.
+  std::vector<RevokedEntry> current = {{"0A", t0, 1}, {"0C", t0 + absl::Hours(1), 1}, {"0D", t0 + absl::Hours(1), 4}};
+  std::vector<RevokedEntry> delta = DeltaEntries(base, current, now);
+  ASSERT_EQ(delta.size(), 3u);
+  EXPECT_EQ(delta[0].serial_hex, "0C");
+  EXPECT_EQ(delta[0].reason, 1);
+  EXPECT_EQ(delta[1].serial_hex, "0D");
+  EXPECT_EQ(delta[2].serial_hex, "0B");
+  EXPECT_EQ(delta[2].reason, 8);  // removeFromCRL
+  EXPECT_EQ(delta[2].revoked_at, now);
+  EXPECT_TRUE(DeltaEntries(current, current, now).empty());
+
+  // What BuildCrl writes, CrlEntries reads back (serials, times to the second, reasons).
+  auto issuer = SharedTestPki().Issue("CRL issuer", kKuCrlSign);
+  auto der = BuildCrl(issuer.certificate, issuer.key, delta, 7, 5, now, now + absl::Hours(1));
+  ASSERT_THAT(der, IsOk());
+  auto back = CrlEntries(*der);
+  ASSERT_THAT(back, IsOk());
+  ASSERT_EQ(back->size(), 3u);
+  std::sort(back->begin(), back->end(), [](const auto& a, const auto& b) { return a.serial_hex < b.serial_hex; });
+  EXPECT_EQ((*back)[0].serial_hex, "0B");
+  EXPECT_EQ((*back)[0].reason, 8);
+  EXPECT_EQ((*back)[0].revoked_at, now);
+  EXPECT_EQ((*back)[2].serial_hex, "0D");
+  EXPECT_EQ((*back)[2].reason, 4);
+  EXPECT_FALSE(CrlEntries("garbage").ok());
+}
+
 TEST(OcspCacheTest, GenerationsKeepStaleResponsesOut) {
   OcspCache cache(absl::Seconds(5), 10);
   absl::Time now = absl::Now();

@@ -284,15 +284,17 @@ bool KnownReason(v1::RevocationReason r) {
 
 }  // namespace
 
-absl::Status CaServiceImpl::PublishCrls() const {
+absl::Status CaServiceImpl::PublishCrls(bool new_base) const {
   // Every caller has just changed a status: OCSP must not answer from before the change.
   if (o_.ocsp_cache != nullptr) o_.ocsp_cache->Clear();
   if (o_.status_cache != nullptr) o_.status_cache->Clear();
   return o_.store->PublishCrls(
+      new_base,
       [this](const std::vector<RevokedEntry>& entries, int64_t number, std::optional<int64_t> base) {
         absl::Time now = o_.clock();
         return BuildCrl(o_.pki->issuing_ca(), o_.pki->issuing_key(), entries, number, base, now, now + absl::Hours(24));
-      });
+      },
+      CrlEntries);
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerContext* ctx,

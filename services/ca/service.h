@@ -26,9 +26,9 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     StatusCache* status_cache = nullptr;
   };
 
-  // Issues a new full CRL and a delta against it, and stores them. Called after each status
-  // change and on the schedule.
-  absl::Status PublishCrls() const;
+  // Issues and stores a full and a delta CRL (see CaStore::PublishCrls): after each status change,
+  // and with `new_base` at start and on the schedule.
+  absl::Status PublishCrls(bool new_base = false) const;
   explicit CaServiceImpl(Options options) : o_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* RegisterSubscriber(grpc::CallbackServerContext* ctx,

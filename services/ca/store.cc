@@ -78,14 +78,14 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
                  revoked_at IS NOT NULL AND revoked_at <= $2::timestamptz,
                  coalesce(extract(epoch from revoked_at)::float8, 0), coalesce(revocation_reason, 0)
           FROM ca.certificates WHERE serial = $1)"},
-      {"ca_revoked_since",
+      {"ca_revoked_now",
        R"(SELECT serial, extract(epoch from revoked_at)::float8, coalesce(revocation_reason, 0)
-          FROM ca.certificates
-          WHERE revoked_at IS NOT NULL AND revoked_at > $1::timestamptz AND not_after > now())"},
+          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > now())"},
+      {"ca_latest_base_crl", "SELECT number, der FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
       {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
       {"ca_insert_crl",
-       R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der)
-          VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex')))"},
+       R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der, is_base)
+          VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex'), $6))"},
       {"ca_latest_crl",
        R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
       // Enrolment in two statements: claim the code (with the record and the blocked-key check),
@@ -401,25 +401,32 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial,
   return out;
 }
 
-absl::Status CaStore::PublishCrls(
-    const std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t, std::optional<int64_t>)>&
-        build) {
+absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // One publisher at a time, so that a higher number never lists fewer revocations.
     tx.exec0("LOCK TABLE ca.crls IN SHARE ROW EXCLUSIVE MODE");
     absl::Time now = absl::Now();
-    auto publish = [&](std::optional<int64_t> base, absl::Time since) -> absl::StatusOr<int64_t> {
-      std::vector<RevokedEntry> entries;
-      for (const auto& row : tx.exec_prepared("ca_revoked_since", TimeText(since))) {
-        entries.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
-      }
+    std::vector<RevokedEntry> current;
+    for (const auto& row : tx.exec_prepared("ca_revoked_now")) {
+      current.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
+    }
+    auto insert = [&](const std::vector<RevokedEntry>& entries, std::optional<int64_t> delta_base,
+                      bool is_base) -> absl::StatusOr<int64_t> {
       int64_t number = tx.exec_prepared1("ca_next_crl_number")[0].as<int64_t>();
-      SEMPER_ASSIGN_OR_RETURN(std::string der, build(entries, number, base));
-      tx.exec_prepared0("ca_insert_crl", number, base, TimeText(now), TimeText(now + absl::Hours(24)), HexEncode(der));
+      SEMPER_ASSIGN_OR_RETURN(std::string der, build(entries, number, delta_base));
+      tx.exec_prepared0("ca_insert_crl", number, delta_base, TimeText(now), TimeText(now + absl::Hours(24)),
+                        HexEncode(der), is_base);
       return number;
     };
-    SEMPER_ASSIGN_OR_RETURN(int64_t full, publish(std::nullopt, absl::UnixEpoch()));
-    return publish(full, now).status();
+    auto base = tx.exec_prepared("ca_latest_base_crl");
+    if (new_base || base.empty()) {
+      SEMPER_ASSIGN_OR_RETURN(int64_t full, insert(current, std::nullopt, true));
+      return insert({}, full, false).status();
+    }
+    int64_t base_number = base[0][0].as<int64_t>();
+    SEMPER_ASSIGN_OR_RETURN(std::vector<RevokedEntry> in_base, parse(pqxx::binarystring(base[0][1]).str()));
+    SEMPER_RETURN_IF_ERROR(insert(current, std::nullopt, false).status());
+    return insert(DeltaEntries(in_base, current, now), base_number, false).status();
   });
 }
 

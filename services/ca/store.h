@@ -65,10 +65,15 @@ class CaStore {
   // The status at time `at`; state UNKNOWN if this CA never issued the serial.
   absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at);
 
-  // Issues and stores a new full CRL and a delta CRL against it, numbered from one sequence so
-  // that numbers only grow, across restarts and replicas.
-  absl::Status PublishCrls(const std::function<absl::StatusOr<std::string>(
-                               const std::vector<RevokedEntry>&, int64_t number, std::optional<int64_t> base)>& build);
+  using CrlBuild = std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t number,
+                                                              std::optional<int64_t> delta_base)>;
+  using CrlParse = std::function<absl::StatusOr<std::vector<RevokedEntry>>(std::string_view der)>;
+  // Issues and stores a full CRL and a delta CRL, numbered from one sequence so that numbers only
+  // grow, across restarts and replicas. With `new_base` (on schedule) the full CRL becomes the
+  // base of later deltas and the delta is empty; otherwise (after a change of status) the delta
+  // lists every change since the latest base, so a relying party that keeps the base only needs
+  // the small delta.
+  absl::Status PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse);
   // The newest CRL of the kind (DER), or NOT_FOUND.
   absl::StatusOr<std::string> LatestCrl(bool delta);
 

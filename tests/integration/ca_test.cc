@@ -377,6 +377,7 @@ TEST_F(CaRevocationTest, RevocationShowsInCrlOcspAndStatus) {
   std::string serial = Serial(sig);
 
   FetchCrls();
+  dir_.Write("base.pem", Slurp(P("crl.pem")));  // issued at start: the base of later deltas
   auto crl_ok = RunCommand({"openssl", "crl", "-in", P("crl.pem"), "-CAfile", P("pki/chain.pem"), "-noout"});
   EXPECT_EQ(crl_ok.exit_code, 0) << crl_ok.Describe();
   EXPECT_THAT(crl_ok.err + crl_ok.out, HasSubstr("verify OK"));
@@ -416,8 +417,24 @@ TEST_F(CaRevocationTest, RevocationShowsInCrlOcspAndStatus) {
   auto after = VerifyWithCrls(sig);
   EXPECT_NE(after.exit_code, 0);
   EXPECT_THAT(after.out + after.err, HasSubstr("certificate revoked"));
+  // The delta against the base lists the revocation: a relying party that keeps the base CRL
+  // learns it from the small delta (openssl verify -use_deltas).
   auto delta = RunCommand({"openssl", "crl", "-in", P("delta.pem"), "-noout", "-text"});
   EXPECT_THAT(delta.out, HasSubstr("Delta CRL Indicator"));
+  EXPECT_THAT(delta.out, HasSubstr("Serial Number: " + serial));
+  auto delta_ok = RunCommand({"openssl", "crl", "-in", P("delta.pem"), "-CAfile", P("pki/chain.pem"), "-noout"});
+  EXPECT_THAT(delta_ok.err + delta_ok.out, HasSubstr("verify OK"));
+  auto base_numbers = RunCommand({"openssl", "crl", "-in", P("base.pem"), "-noout", "-crlnumber"});
+  EXPECT_THAT(delta.out, HasSubstr(base_numbers.out.substr(base_numbers.out.find('=') + 1, 2)));
+  auto with_deltas = [&](const std::string& files) {
+    dir_.Write("base-crls.pem", files + Slurp(P("root-crl.pem")));
+    return RunCommand({"openssl", "verify", "-crl_check", "-use_deltas", "-CRLfile", P("base-crls.pem"), "-CAfile",
+                       P("pki/root.pem"), "-untrusted", P("pki/ca.pem"), sig});
+  };
+  EXPECT_EQ(with_deltas(Slurp(P("base.pem"))).exit_code, 0) << "the base alone predates the revocation";
+  auto base_and_delta = with_deltas(Slurp(P("base.pem")) + Slurp(P("delta.pem")));
+  EXPECT_NE(base_and_delta.exit_code, 0);
+  EXPECT_THAT(base_and_delta.out + base_and_delta.err, HasSubstr("certificate revoked"));
   EXPECT_EQ(Ctl({"certificate", "status", serial}).exit_code, 3);
   // Revoking twice is refused.
   auto twice = Ctl({"certificate", "revoke", serial, "--reason", "superseded"});
@@ -604,6 +621,22 @@ TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
   ASSERT_EQ(stat((dir.path() + "/pki/ca.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_THAT(Slurp(dir.path() + "/pki/ca.key"), HasSubstr("BEGIN ENCRYPTED PRIVATE KEY"));
+
+  // The root's CRL is re-signed offline before it expires, numbered on.
+  std::string crl_before = Slurp(dir.path() + "/pki/root.crl");
+  dir.Write("wrong", "not the passphrase at all");
+  r = RunCommand({SEMPER_CA, "root-crl", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/wrong"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(Slurp(dir.path() + "/pki/root.crl"), crl_before);
+  r = RunCommand({SEMPER_CA, "root-crl", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/pass",
+                  "--days", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("CRL number 2"));
+  auto renewed = RunCommand({"openssl", "crl", "-inform", "DER", "-in", dir.path() + "/pki/root.crl", "-CAfile",
+                             dir.path() + "/pki/root.pem", "-noout", "-crlnumber", "-nextupdate"});
+  EXPECT_THAT(renewed.out + renewed.err, HasSubstr("verify OK"));
+  EXPECT_THAT(renewed.out, HasSubstr("crlNumber=0x02"));
+  EXPECT_THAT(renewed.out, HasSubstr(absl::FormatTime("%b", absl::Now() + absl::Hours(24 * 30), absl::UTCTimeZone())));
 }
 
 }  // namespace

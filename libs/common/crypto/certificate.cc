@@ -289,30 +289,13 @@ namespace {
 
 // Copies algorithm and key bits of `from` into `to` without decoding or encoding the key.
 absl::Status CopySpki(X509_PUBKEY* from, X509_PUBKEY* to) {
-  ASN1_OBJECT* alg = nullptr;
   const unsigned char* bits = nullptr;
   int bits_len = 0;
   X509_ALGOR* algor = nullptr;
-  if (X509_PUBKEY_get0_param(&alg, &bits, &bits_len, &algor, from) != 1 || alg == nullptr) {
+  if (X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, &algor, from) != 1) {
     return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "public key info");
   }
-  int param_type = V_ASN1_UNDEF;
-  const void* param = nullptr;
-  X509_ALGOR_get0(nullptr, &param_type, &param, algor);
-  void* param_copy = nullptr;
-  if (param_type == V_ASN1_OBJECT) {
-    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
-  } else if (param_type == V_ASN1_SEQUENCE || param_type == V_ASN1_OCTET_STRING) {
-    param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
-  } else if (param_type != V_ASN1_UNDEF && param_type != V_ASN1_NULL) {
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "unexpected key parameters");
-  }
-  unsigned char* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
-  if (X509_PUBKEY_set0_param(to, OBJ_dup(alg), param_type, param_copy, bits_copy, bits_len) != 1) {
-    OPENSSL_free(bits_copy);
-    return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "setting the public key");
-  }
-  return absl::OkStatus();
+  return ossl::SetSpki(to, algor, bits, bits_len);
 }
 
 absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std::function<absl::Status(X509*)>& set_key,

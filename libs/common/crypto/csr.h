@@ -34,15 +34,17 @@ class CertificationRequest {
   // The DER SubjectPublicKeyInfo as it stands in the request (no re-encoding of the key).
   std::string SpkiDer() const;
   // The request's SubjectPublicKeyInfo structure, owned by the request (for IssueCertificateForSpki).
-  X509_PUBKEY* spki() const { return X509_REQ_get_X509_PUBKEY(req_.get()); }
+  X509_PUBKEY* spki() const { return spki_.get(); }
   std::optional<std::string> SubjectAttribute(std::string_view oid_or_name) const;
   std::string Subject() const;
 
  private:
-  static absl::StatusOr<CertificationRequest> Checked(X509_REQ* owned);
-  CertificationRequest(std::shared_ptr<X509_REQ> req, PublicKey key)
-      : req_(std::move(req)), key_(std::move(key)) {}
-  std::shared_ptr<X509_REQ> req_;
+  CertificationRequest(std::string der, std::shared_ptr<X509_NAME> subject, std::shared_ptr<X509_PUBKEY> spki,
+                       PublicKey key)
+      : der_(std::move(der)), subject_(std::move(subject)), spki_(std::move(spki)), key_(std::move(key)) {}
+  std::string der_;
+  std::shared_ptr<X509_NAME> subject_;
+  std::shared_ptr<X509_PUBKEY> spki_;
   PublicKey key_;
 };
 

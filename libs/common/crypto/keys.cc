@@ -83,11 +83,53 @@ absl::StatusOr<PublicKey> PublicKey::FromEvp(EVP_PKEY* key) {
 
 absl::StatusOr<PublicKey> PublicKey::FromDer(std::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  ossl::EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!key || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+  ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
+      ASN1_item_d2i(nullptr, &p, static_cast<long>(der.size()), ossl::SpkiParts_it())));
+  if (!parts || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
     return Malformed("not a DER SubjectPublicKeyInfo");
   }
-  return FromEvp(key.get());
+  return FromSpki(parts->algor, parts->key);
+}
+
+absl::StatusOr<PublicKey> PublicKey::FromSpki(const X509_ALGOR* algor, const ASN1_BIT_STRING* key) {
+  const ASN1_OBJECT* alg = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&alg, &param_type, &param, algor);
+  if ((key->flags & ASN1_STRING_FLAG_BITS_LEFT) != 0 && (key->flags & 0x07) != 0) {
+    return Malformed("public key bits are not whole bytes");
+  }
+  const unsigned char* bits = ASN1_STRING_get0_data(key);
+  const auto bits_len = static_cast<size_t>(ASN1_STRING_length(key));
+  ossl::EvpPkeyPtr pkey;
+  int nid = OBJ_obj2nid(alg);
+  if (nid == NID_X9_62_id_ecPublicKey && param_type == V_ASN1_OBJECT &&
+      OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(param)) == NID_X9_62_prime256v1) {
+    thread_local ossl::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    char group[] = "prime256v1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<unsigned char*>(bits), bits_len),
+        OSSL_PARAM_construct_end()};
+    EVP_PKEY* out = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+      return Malformed("not a point on P-256");
+    }
+    pkey.reset(out);
+  } else if (nid == NID_ED25519 && param_type == V_ASN1_UNDEF) {
+    pkey.reset(EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, bits, bits_len));
+    if (!pkey) return Malformed("not an Ed25519 public key");
+  } else {
+    // Everything else through OpenSSL's generic decoder.
+    std::unique_ptr<X509_PUBKEY, ossl::FnDeleter<X509_PUBKEY_free>> spki(X509_PUBKEY_new());
+    SEMPER_RETURN_IF_ERROR(ossl::SetSpki(spki.get(), algor, bits, static_cast<int>(bits_len)));
+    std::string der = ossl::ToDer(i2d_X509_PUBKEY, spki.get());
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    pkey.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+    if (!pkey) return Malformed("not a usable public key");
+  }
+  return FromEvp(pkey.get());
 }
 
 absl::StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {

@@ -60,4 +60,31 @@ std::string BioContents(BIO* bio) {
   return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
 }
 
+ASN1_SEQUENCE(SpkiParts) = {
+    ASN1_SIMPLE(SpkiParts, algor, X509_ALGOR),
+    ASN1_SIMPLE(SpkiParts, key, ASN1_BIT_STRING),
+} ASN1_SEQUENCE_END(SpkiParts)
+
+absl::Status SetSpki(X509_PUBKEY* to, const X509_ALGOR* algor, const unsigned char* bits, int bits_len) {
+  const ASN1_OBJECT* alg = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&alg, &param_type, &param, algor);
+  if (alg == nullptr) return Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "public key info");
+  void* param_copy = nullptr;
+  if (param_type == V_ASN1_OBJECT) {
+    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
+  } else if (param_type == V_ASN1_SEQUENCE || param_type == V_ASN1_OCTET_STRING) {
+    param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
+  } else if (param_type != V_ASN1_UNDEF && param_type != V_ASN1_NULL) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "unexpected key parameters");
+  }
+  auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
+  if (X509_PUBKEY_set0_param(to, OBJ_dup(alg), param_type, param_copy, bits_copy, bits_len) != 1) {
+    OPENSSL_free(bits_copy);
+    return Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "setting the public key");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace semper::ossl
