@@ -82,15 +82,6 @@ std::optional<std::string> DecodeOcspGet(std::string path) {
 }
 
 // Sleeps for `d` unless SIGTERM/SIGINT arrives first (they are blocked; see BlockTerminationSignals).
-bool SleepUnlessSignalled(absl::Duration d) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  timespec ts = absl::ToTimespec(d);
-  return sigtimedwait(&set, nullptr, &ts) < 0;
-}
-
 int RootCrl(const std::string& dir, const std::string& passphrase_file, int days) {
   auto passphrase = SecretData::FromFile(passphrase_file);
   auto number = passphrase.ok() ? RenewRootCrl(dir, *passphrase, absl::Hours(24) * days) : passphrase.status();
@@ -166,18 +157,11 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!pool.ok()) return fail("database pool", pool.status());
 
   // The database may come up after us (compose, reboot): wait for it, but stop on a signal.
-  for (absl::Duration backoff = absl::Seconds(1);;) {
-    auto applied = db::ApplyMigrations(**pool, "ca", ca_migrations());
-    if (applied.ok()) {
-      LogEvent(log, spdlog::level::info, "migrations").With("schema", "ca").With("applied", applied->applied.size())
-          .With("version", applied->current);
-      break;
-    }
-    if (applied.status().code() != absl::StatusCode::kUnavailable) return fail("migrations", applied.status());
-    LogEvent(log, spdlog::level::warn, "waiting_for_database").With("error", std::string(applied.status().message()));
-    if (!SleepUnlessSignalled(backoff)) return 0;
-    backoff = std::min(backoff * 2, absl::Seconds(10));
-  }
+  auto applied = db::ApplyMigrationsWhenReachable(**pool, "ca", ca_migrations(), log);
+  if (applied.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!applied.ok()) return fail("migrations", applied.status());
+  LogEvent(log, spdlog::level::info, "migrations").With("schema", "ca").With("applied", applied->applied.size())
+      .With("version", applied->current);
 
   CaStore store(pool->get());
   CaServiceImpl::Options service_options;
@@ -205,7 +189,6 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!ocsp_key_pem.ok()) return fail("ca.ocsp_key_file", ocsp_key_pem.status());
   auto ocsp_key = PrivateKey::FromPem(*ocsp_key_pem, *passphrase);
   if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
-  // The root's CRL changes only when an operator re-signs it offline: read once, at start.
   // Read per request: `semper-ca root-crl` replaces the file while the daemon runs.
   if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());
   OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));

@@ -9,8 +9,11 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/errors.h"
+#include "common/db/values.h"
 
 namespace semper::ca {
+
+using db::TimeText;
 namespace {
 
 using google::protobuf::util::TimeUtil;
@@ -42,8 +45,6 @@ v1::Subscriber FromRow(const pqxx::row& r) {
   s.set_created_by(r[9].as<std::string>());
   return s;
 }
-
-std::string TimeText(absl::Time t) { return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()); }
 
 }  // namespace
 

@@ -1,12 +1,15 @@
 // Migration loading and the locked, transactional runner.
 #include "common/db/migrations.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/digest.h"
@@ -118,6 +121,25 @@ absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool, std::strin
   });
   if (!status.ok()) return status;
   return result;
+}
+
+absl::StatusOr<MigrationResult> ApplyMigrationsWhenReachable(ConnectionPool& pool, std::string_view schema,
+                                                             const std::vector<Migration>& migrations,
+                                                             const std::shared_ptr<spdlog::logger>& logger) {
+  for (absl::Duration backoff = absl::Seconds(1);;) {
+    auto applied = ApplyMigrations(pool, schema, migrations);
+    if (applied.ok() || applied.status().code() != absl::StatusCode::kUnavailable) return applied;
+    LogEvent(logger, spdlog::level::warn, "waiting_for_database").With("error", std::string(applied.status().message()));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    timespec ts = absl::ToTimespec(backoff);
+    if (sigtimedwait(&set, nullptr, &ts) >= 0) {
+      return MakeError(absl::StatusCode::kCancelled, v1::DEPENDENCY_UNAVAILABLE, "stopped while waiting for the database");
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
 }
 
 }  // namespace semper::db

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
+
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"
 
@@ -36,5 +38,12 @@ struct MigrationResult {
 // Creates `schema` if needed and applies the missing migrations with search_path set to it.
 absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool, std::string_view schema,
                                                 std::vector<Migration> migrations);
+
+// ApplyMigrations, waiting (with backoff up to 10 s, logging each wait) while the database is
+// unreachable, as a daemon must when it starts before its database (compose, reboot). CANCELLED
+// if SIGTERM or SIGINT arrives meanwhile (they must be blocked, see Server::BlockTerminationSignals).
+absl::StatusOr<MigrationResult> ApplyMigrationsWhenReachable(ConnectionPool& pool, std::string_view schema,
+                                                             const std::vector<Migration>& migrations,
+                                                             const std::shared_ptr<spdlog::logger>& logger);
 
 }  // namespace semper::db

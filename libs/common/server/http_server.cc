@@ -14,6 +14,8 @@ HttpServer::HttpServer(Options options, std::shared_ptr<spdlog::logger> logger,
     : options_(std::move(options)), logger_(std::move(logger)), metrics_(std::move(metrics)),
       readiness_(std::move(readiness)) {
   server_.set_payload_max_length(options_.max_body_bytes);
+  const size_t threads = static_cast<size_t>(std::max(1, options_.threads));
+  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Headers and body go out in separate writes; without this, Nagle and delayed ACKs add
   // 40 ms to every keep-alive request.
   server_.set_tcp_nodelay(true);

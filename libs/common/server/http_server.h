@@ -22,6 +22,7 @@ class HttpServer {
     std::string host = "127.0.0.1";
     int port = 0;  // 0: any free port
     size_t max_body_bytes = 1 << 20;
+    int threads = 32;
   };
   HttpServer(Options options, std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
              std::function<absl::Status()> readiness);

@@ -91,7 +91,8 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
       {"grpc.plaintext", T::kBool, ConfigValue(false), false, false, "no TLS: local development only"},
       {"grpc.max_message_bytes", T::kInt, ConfigValue(int64_t{32 << 20}), false, false, "", 1024, int64_t{1} << 30},
       {"http.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_http_port)), false, false, "HTTP host:port (health, metrics); empty disables"},
-      {"http.max_body_bytes", T::kInt, ConfigValue(int64_t{1 << 20}), false, false, "", 1024, int64_t{1} << 30},
+      {"http.max_body_bytes", T::kInt, ConfigValue(int64_t{1 << 20}), false, false, "larger bodies get 413", 1024, int64_t{1} << 30},
+      {"http.threads", T::kInt, ConfigValue(int64_t{32}), false, false, "HTTP requests served at once", 1, 1024},
       {"tls.cert_file", T::kString, std::nullopt, false, false, "server certificate chain (PEM)"},
       {"tls.key_file", T::kString, std::nullopt, false, false, "server private key (PEM)"},
       {"tls.key_passphrase_file", T::kString, std::nullopt, false, false, "file holding the key's passphrase"},
@@ -114,6 +115,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std:
   o.plaintext = config.GetBool("grpc.plaintext");
   o.max_message_bytes = static_cast<int>(config.GetInt("grpc.max_message_bytes"));
   o.max_http_body_bytes = static_cast<size_t>(config.GetInt("http.max_body_bytes"));
+  o.http_threads = static_cast<int>(config.GetInt("http.threads"));
   o.tls.cert_file = config.GetString("tls.cert_file");
   o.tls.key_file = config.GetString("tls.key_file");
   o.tls.key_passphrase_file = config.GetString("tls.key_passphrase_file");
@@ -168,6 +170,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     ho.host = hp.first;
     ho.port = hp.second;
     ho.max_body_bytes = s.options_.max_http_body_bytes;
+    ho.threads = s.options_.http_threads;
     s.http_ = std::make_unique<HttpServer>(ho, log, s.options_.metrics,
                                            [&s] { return s.CurrentReadiness(); });
     if (http_routes) http_routes(*s.http_);

@@ -43,6 +43,7 @@ struct ServerOptions {
   absl::Duration readiness_interval = absl::Seconds(2);
   int max_message_bytes = 32 << 20;
   size_t max_http_body_bytes = 1 << 20;
+  int http_threads = 32;  // HTTP requests served at once (handlers may wait on the database)
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<Metrics> metrics;  // made if null
 };

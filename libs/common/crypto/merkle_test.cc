@@ -1,0 +1,94 @@
+// The Merkle tree against RFC 9162's recursive definitions, written out here as the RFC states
+// them, for every tree size up to 70 and every leaf.
+#include "common/crypto/merkle.h"
+
+#include <gtest/gtest.h>
+
+#include "common/crypto/digest.h"
+
+namespace semper {
+namespace {
+
+using Leaves = std::vector<std::string>;
+
+Leaves Slice(const Leaves& d, size_t from, size_t to) { return Leaves(d.begin() + from, d.begin() + to); }
+
+size_t LargestPowerOfTwoBelow(size_t n) {
+  size_t k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+// MTH(D[n]) of RFC 9162 2.1.1.
+std::string Mth(const Leaves& d) {
+  if (d.empty()) return Sha256("");
+  if (d.size() == 1) return MerkleLeafHash(d[0]);
+  size_t k = LargestPowerOfTwoBelow(d.size());
+  return MerkleNodeHash(Mth(Slice(d, 0, k)), Mth(Slice(d, k, d.size())));
+}
+
+// PATH(m, D[n]) of RFC 9162 2.1.3.1.
+Leaves Path(size_t m, const Leaves& d) {
+  if (d.size() <= 1) return {};
+  size_t k = LargestPowerOfTwoBelow(d.size());
+  Leaves out;
+  if (m < k) {
+    out = Path(m, Slice(d, 0, k));
+    out.push_back(Mth(Slice(d, k, d.size())));
+  } else {
+    out = Path(m - k, Slice(d, k, d.size()));
+    out.push_back(Mth(Slice(d, 0, k)));
+  }
+  return out;
+}
+
+TEST(MerkleTest, MatchesTheRfcDefinitionsForEverySizeAndLeaf) {
+  for (size_t n = 1; n <= 70; ++n) {
+    Leaves data, hashes;
+    for (size_t i = 0; i < n; ++i) {
+      data.push_back("leaf " + std::to_string(i));
+      hashes.push_back(MerkleLeafHash(data.back()));
+    }
+    MerkleTree tree(hashes);
+    ASSERT_EQ(tree.size(), n);
+    ASSERT_EQ(tree.root(), Mth(data)) << n;
+    for (size_t m = 0; m < n; ++m) {
+      Leaves path = tree.AuditPath(m);
+      ASSERT_EQ(path, Path(m, data)) << n << " " << m;
+      EXPECT_TRUE(VerifyMerkleInclusion(m, n, hashes[m], path, tree.root())) << n << " " << m;
+      // Another leaf, index, size or a changed path do not verify.
+      EXPECT_FALSE(VerifyMerkleInclusion(m, n, MerkleLeafHash("other"), path, tree.root()));
+      if (n > 1) {
+        EXPECT_FALSE(VerifyMerkleInclusion((m + 1) % n, n, hashes[m], path, tree.root()));
+      }
+      EXPECT_FALSE(VerifyMerkleInclusion(m, m, hashes[m], path, tree.root()));
+      if (!path.empty()) {
+        Leaves bad = path;
+        bad.back()[0] ^= 1;
+        EXPECT_FALSE(VerifyMerkleInclusion(m, n, hashes[m], bad, tree.root()));
+        Leaves shorter(path.begin(), path.end() - 1);
+        EXPECT_FALSE(VerifyMerkleInclusion(m, n, hashes[m], shorter, tree.root()));
+      }
+      Leaves longer = path;
+      longer.push_back(hashes[0]);
+      EXPECT_FALSE(VerifyMerkleInclusion(m, n, hashes[m], longer, tree.root()));
+    }
+  }
+}
+
+TEST(MerkleTest, KnownRootOfTheRfc6962TestVector) {
+  // The 8-leaf tree of the Certificate Transparency test vectors (RFC 6962 hashing = RFC 9162).
+  const char* leaves[] = {"", "\x00", "\x10", "\x20\x21", "\x30\x31", "\x40\x41\x42\x43",
+                          "\x50\x51\x52\x53\x54\x55\x56\x57", "\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f"};
+  size_t sizes[] = {0, 1, 1, 2, 2, 4, 8, 16};
+  Leaves hashes;
+  for (int i = 0; i < 8; ++i) hashes.push_back(MerkleLeafHash(std::string_view(leaves[i], sizes[i])));
+  MerkleTree tree(hashes);
+  static const unsigned char kRoot[] = {0x5d, 0xc9, 0xda, 0x79, 0xa7, 0x06, 0x59, 0xa9, 0xad, 0x55, 0x9c,
+                                        0xb7, 0x01, 0xde, 0xd9, 0xa2, 0xab, 0x9d, 0x82, 0x3a, 0xad, 0x2f,
+                                        0x49, 0x60, 0xcf, 0xe3, 0x70, 0xef, 0xf4, 0x60, 0x43, 0x28};
+  EXPECT_EQ(tree.root(), std::string(reinterpret_cast<const char*>(kRoot), 32));
+}
+
+}  // namespace
+}  // namespace semper

@@ -1,0 +1,194 @@
+// RFC 3161 client side through OpenSSL's TS API.
+#include "common/crypto/timestamp.h"
+
+#include <openssl/ts.h>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/ossl.h"
+
+namespace semper {
+namespace {
+
+using TsReqPtr = std::unique_ptr<TS_REQ, ossl::FnDeleter<TS_REQ_free>>;
+using TsRespPtr = std::unique_ptr<TS_RESP, ossl::FnDeleter<TS_RESP_free>>;
+using Pkcs7Ptr = std::unique_ptr<PKCS7, ossl::FnDeleter<PKCS7_free>>;
+using TstInfoPtr = std::unique_ptr<TS_TST_INFO, ossl::FnDeleter<TS_TST_INFO_free>>;
+using VerifyCtxPtr = std::unique_ptr<TS_VERIFY_CTX, ossl::FnDeleter<TS_VERIFY_CTX_free>>;
+
+absl::Status Malformed(std::string_view what) {
+  return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, what);
+}
+
+int NidOf(HashAlgorithm a) {
+  switch (a) {
+    case HashAlgorithm::kSha256: return NID_sha256;
+    case HashAlgorithm::kSha384: return NID_sha384;
+    case HashAlgorithm::kSha512: return NID_sha512;
+  }
+  return NID_undef;
+}
+
+std::string Text(const ASN1_STRING* s) {
+  return s == nullptr ? "" : std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                         static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+std::string SerialText(const ASN1_INTEGER* serial) {
+  ossl::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return "";
+  char* hex = BN_bn2hex(bn.get());
+  std::string out(hex);
+  OPENSSL_free(hex);
+  // BN_bn2hex pads to whole bytes; serials are shown without leading zeros.
+  size_t nz = out.find_first_not_of('0');
+  return nz == std::string::npos ? "0" : out.substr(nz);
+}
+
+absl::StatusOr<Pkcs7Ptr> ParseToken(std::string_view der) {
+  SEMPER_ASSIGN_OR_RETURN(std::string token, TimeStampTokenOf(der));
+  const auto* p = reinterpret_cast<const unsigned char*>(token.data());
+  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(token.size())));
+  if (!p7) return Malformed("not a time-stamp token");
+  return p7;
+}
+
+TimeStampInfo InfoOf(TS_TST_INFO* tst) {
+  TimeStampInfo info;
+  info.serial_hex = SerialText(TS_TST_INFO_get_serial(tst));
+  const ASN1_GENERALIZEDTIME* t = TS_TST_INFO_get_time(tst);
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) == 1) {
+    info.gen_time = absl::FromTM(tm, absl::UTCTimeZone());
+    // ASN1_TIME_to_tm drops the fraction: read it from the text (YYYYMMDDHHMMSS.fffZ).
+    std::string text = Text(t);
+    size_t dot = text.find('.');
+    if (dot != std::string::npos) {
+      int64_t micros = 0, scale = 100000;
+      for (size_t i = dot + 1; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && scale > 0; ++i) {
+        micros += (text[i] - '0') * scale;
+        scale /= 10;
+      }
+      info.gen_time += absl::Microseconds(micros);
+    }
+  }
+  char oid[128];
+  int n = OBJ_obj2txt(oid, sizeof oid, TS_TST_INFO_get_policy_id(tst), 1);
+  if (n > 0) info.policy.assign(oid, static_cast<size_t>(std::min<int>(n, sizeof oid - 1)));
+  TS_MSG_IMPRINT* imprint = TS_TST_INFO_get_msg_imprint(tst);
+  int nid = OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(imprint)->algorithm);
+  info.hash_algorithm = nid == NID_sha256 ? "sha256" : nid == NID_sha384 ? "sha384" : nid == NID_sha512 ? "sha512" : OBJ_nid2sn(nid);
+  info.imprint = Text(TS_MSG_IMPRINT_get_msg(imprint));
+  const GENERAL_NAME* tsa = TS_TST_INFO_get_tsa(tst);
+  if (tsa != nullptr && tsa->type == GEN_DIRNAME) info.tsa_name = ossl::NameToString(tsa->d.directoryName);
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> MakeTimeStampRequest(HashAlgorithm algorithm, std::string_view digest,
+                                                 const TimeStampRequestOptions& options) {
+  if (digest.size() != DigestSize(algorithm)) {
+    return InvalidField("digest", StrCat("must be ", DigestSize(algorithm), " bytes for ", HashName(algorithm)));
+  }
+  TsReqPtr req(TS_REQ_new());
+  TS_MSG_IMPRINT* imprint = TS_MSG_IMPRINT_new();
+  X509_ALGOR* alg = X509_ALGOR_new();
+  X509_ALGOR_set0(alg, OBJ_nid2obj(NidOf(algorithm)), V_ASN1_NULL, nullptr);
+  TS_MSG_IMPRINT_set_algo(imprint, alg);
+  TS_MSG_IMPRINT_set_msg(imprint, reinterpret_cast<unsigned char*>(const_cast<char*>(digest.data())),
+                         static_cast<int>(digest.size()));
+  TS_REQ_set_version(req.get(), 1);
+  TS_REQ_set_msg_imprint(req.get(), imprint);
+  X509_ALGOR_free(alg);
+  TS_MSG_IMPRINT_free(imprint);
+  TS_REQ_set_cert_req(req.get(), options.cert_req ? 1 : 0);
+  if (!options.policy.empty()) {
+    ossl::Asn1ObjectPtr policy(OBJ_txt2obj(options.policy.c_str(), 1));
+    if (!policy) return InvalidField("policy", "must be a dotted OID");
+    TS_REQ_set_policy_id(req.get(), policy.get());
+  }
+  if (!options.nonce.empty()) {
+    ossl::BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(options.nonce.data()),
+                                 static_cast<int>(options.nonce.size()), nullptr));
+    ossl::Asn1IntegerPtr nonce(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+    TS_REQ_set_nonce(req.get(), nonce.get());
+  }
+  return ossl::ToDer(i2d_TS_REQ, req.get());
+}
+
+absl::StatusOr<std::string> TimeStampTokenOf(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  TsRespPtr resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(der.size())));
+  if (resp && p == reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    PKCS7* token = TS_RESP_get_token(resp.get());
+    if (token == nullptr) {
+      std::string text;
+      const STACK_OF(ASN1_UTF8STRING)* texts = TS_STATUS_INFO_get0_text(TS_RESP_get_status_info(resp.get()));
+      for (int i = 0; i < sk_ASN1_UTF8STRING_num(texts); ++i) text += Text(sk_ASN1_UTF8STRING_value(texts, i));
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("the TSA refused: ", text.empty() ? "no reason given" : text));
+    }
+    return ossl::ToDer(i2d_PKCS7, token);
+  }
+  ossl::DrainErrors();
+  p = reinterpret_cast<const unsigned char*>(der.data());
+  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+  if (!p7 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return Malformed("neither a TimeStampResp nor a TimeStampToken");
+  }
+  return std::string(der);
+}
+
+absl::StatusOr<TimeStampInfo> ReadTimeStampToken(std::string_view der) {
+  SEMPER_ASSIGN_OR_RETURN(Pkcs7Ptr p7, ParseToken(der));
+  TstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7.get()));
+  if (!tst) return Malformed("the token carries no TSTInfo");
+  TimeStampInfo info = InfoOf(tst.get());
+  STACK_OF(PKCS7_SIGNER_INFO)* signers = PKCS7_get_signer_info(p7.get());
+  if (sk_PKCS7_SIGNER_INFO_num(signers) == 1) {
+    X509* signer = PKCS7_cert_from_signer_info(p7.get(), sk_PKCS7_SIGNER_INFO_value(signers, 0));
+    if (signer != nullptr) info.signer_subject = ossl::NameToString(X509_get_subject_name(signer));
+  }
+  return info;
+}
+
+absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::string_view digest,
+                                                   const std::vector<Certificate>& roots,
+                                                   const std::vector<Certificate>& untrusted,
+                                                   std::optional<std::string> nonce) {
+  SEMPER_ASSIGN_OR_RETURN(Pkcs7Ptr p7, ParseToken(der));
+  VerifyCtxPtr ctx(TS_VERIFY_CTX_new());
+  X509_STORE* store = X509_STORE_new();
+  for (const Certificate& r : roots) X509_STORE_add_cert(store, r.x509());
+  TS_VERIFY_CTX_set_store(ctx.get(), store);
+  if (!untrusted.empty()) {
+    STACK_OF(X509)* certs = sk_X509_new_null();
+    for (const Certificate& c : untrusted) {
+      X509_up_ref(c.x509());
+      sk_X509_push(certs, c.x509());
+    }
+    TS_VERIFY_CTX_set_certs(ctx.get(), certs);
+  }
+  auto* imprint = static_cast<unsigned char*>(OPENSSL_memdup(digest.data(), digest.size()));
+  TS_VERIFY_CTX_set_imprint(ctx.get(), imprint, static_cast<long>(digest.size()));
+  int flags = TS_VFY_VERSION | TS_VFY_SIGNER | TS_VFY_SIGNATURE | TS_VFY_IMPRINT;
+  TS_VERIFY_CTX_set_flags(ctx.get(), flags);
+  if (TS_RESP_verify_token(ctx.get(), p7.get()) != 1) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID, "the time-stamp token does not verify");
+  }
+  if (nonce.has_value()) {  // OpenSSL 3.0 has no setter for the expected nonce
+    TstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7.get()));
+    ossl::BignumPtr want(BN_bin2bn(reinterpret_cast<const unsigned char*>(nonce->data()),
+                                   static_cast<int>(nonce->size()), nullptr));
+    const ASN1_INTEGER* got = tst ? TS_TST_INFO_get_nonce(tst.get()) : nullptr;
+    ossl::BignumPtr got_bn(got != nullptr ? ASN1_INTEGER_to_BN(got, nullptr) : nullptr);
+    if (!got_bn || BN_cmp(want.get(), got_bn.get()) != 0) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                       "the time-stamp token does not carry the request's nonce");
+    }
+  }
+  return ReadTimeStampToken(ossl::ToDer(i2d_PKCS7, p7.get()));
+}
+
+}  // namespace semper

@@ -1,0 +1,184 @@
+// semper-tsa: the RFC 3161 time-stamping authority (HTTP and gRPC), recording every token in
+// PostgreSQL before it leaves.
+#include <cstdio>
+#include <future>
+
+#include <CLI/CLI.hpp>
+
+#include "common/base/config.h"
+#include "common/base/files.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "common/server/server.h"
+#include "common/server/signing_key.h"
+#include "services/timestamp/batch.h"
+#include "services/timestamp/clock.h"
+#include "services/timestamp/service.h"
+#include "services/timestamp/store.h"
+#include "services/timestamp/tsa.h"
+
+namespace semper {
+std::vector<db::Migration> tsa_migrations();
+}
+
+namespace semper::tsa {
+namespace {
+
+// The suite's default policy (a UUID OID, RFC 4122 / ITU-T X.667). Operators name their own, the
+// OID of their time-stamping policy (ETSI EN 319 421), first in tsa.policies.
+constexpr char kDefaultPolicy[] = "2.25.88593822163645521054815221203279111041";
+
+std::vector<ConfigKey> Schema() {
+  std::vector<ConfigKey> keys = ServerConfigKeys(7010, 7011);
+  using T = ConfigType;
+  keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
+  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{4}), false, false, "connections", 1, 256});
+  keys.push_back({"tsa.cert_file", T::kString, std::nullopt, true, false,
+                  "TSA certificate (critical timeStamping EKU) followed by its issuers, PEM"});
+  AddSigningKeyConfig(keys, "tsa", "TSA signing");
+  keys.push_back({"tsa.policies", T::kStringList, ConfigValue(std::vector<std::string>{kDefaultPolicy}), false, false,
+                  "accepted policy OIDs; the first is the default"});
+  keys.push_back({"tsa.accuracy", T::kDuration, ConfigValue(absl::Seconds(1)), false, false,
+                  "accuracy written into every token"});
+  keys.push_back({"tsa.clock_precision_digits", T::kInt, ConfigValue(int64_t{3}), false, false,
+                  "decimal digits of genTime's fraction", 0, 6});
+  keys.push_back({"tsa.clock_check", T::kString, ConfigValue(std::string("kernel")), false, false,
+                  "\"kernel\": refuse to stamp (timeNotAvailable) while the kernel reports the clock "
+                  "unsynchronised; \"off\": never check (development only)"});
+  keys.push_back({"tsa.max_request_bytes", T::kInt, ConfigValue(int64_t{4096}), false, false,
+                  "larger requests get 413 over HTTP, badDataFormat over gRPC", 64, 1 << 20});
+  keys.push_back({"tsa.max_nonce_bytes", T::kInt, ConfigValue(int64_t{32}), false, false,
+                  "longer nonces get badRequest", 8, 256});
+  keys.push_back({"tsa.group_commit_max", T::kInt, ConfigValue(int64_t{2000}), false, false,
+                  "most tokens committed in one transaction", 1, 100000});
+  keys.push_back({"tsa.batch_window", T::kDuration, ConfigValue(absl::Milliseconds(20)), false, false,
+                  "batch mode: how long imprints are gathered into one tree"});
+  keys.push_back({"tsa.batch_max_leaves", T::kInt, ConfigValue(int64_t{1000000}), false, false,
+                  "batch mode: most leaves in one tree", 1, 16000000});
+  return keys;
+}
+
+int Serve(const std::optional<std::string>& config_file) {
+  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, Schema());
+  if (!config.ok()) {
+    std::fprintf(stderr, "semper-tsa: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  auto options = ServerOptionsFromConfig(*config, "semper-tsa");
+  if (!options.ok()) {
+    std::fprintf(stderr, "semper-tsa: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  auto log = options->logger;
+  auto fail = [&](std::string_view what, const absl::Status& s) {
+    LogEvent(log, spdlog::level::critical, "start_failed").With("step", what).With("error", std::string(s.message()));
+    return 1;
+  };
+  for (const auto& line : config->Describe()) LogEvent(log, spdlog::level::info, "config").With("value", line);
+
+  auto chain_pem = ReadFile(config->GetString("tsa.cert_file"));
+  if (!chain_pem.ok()) return fail("tsa.cert_file", chain_pem.status());
+  auto chain = Certificate::ChainFromPem(*chain_pem);
+  if (!chain.ok() || chain->empty()) return fail("tsa.cert_file", chain.ok() ? InvalidField("tsa.cert_file", "no certificate") : chain.status());
+  auto key = LoadSigningKey(*config, "tsa");
+  if (!key.ok()) return fail("TSA key", key.status());
+
+  db::PoolOptions pool_options;
+  pool_options.conninfo = config->GetString("database.url");
+  pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
+  pool_options.statements = TokenStore::Statements();
+  pool_options.application_name = "semper-tsa";
+  auto pool = db::ConnectionPool::New(pool_options);
+  if (!pool.ok()) return fail("database pool", pool.status());
+  auto applied = db::ApplyMigrationsWhenReachable(**pool, "tsa", tsa_migrations(), log);
+  if (applied.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!applied.ok()) return fail("migrations", applied.status());
+  LogEvent(log, spdlog::level::info, "migrations").With("schema", "tsa").With("applied", applied->applied.size())
+      .With("version", applied->current);
+
+  TokenStore store(pool->get());
+  SerialAllocator serials([&store] { return store.NextSerialBlock(); });
+  TsaOptions tsa_options{chain->front(), std::vector<Certificate>(chain->begin() + 1, chain->end()), *key};
+  tsa_options.policies = config->GetStringList("tsa.policies");
+  tsa_options.accuracy = config->GetDuration("tsa.accuracy");
+  tsa_options.clock_precision_digits = static_cast<int>(config->GetInt("tsa.clock_precision_digits"));
+  tsa_options.max_request_bytes = static_cast<size_t>(config->GetInt("tsa.max_request_bytes"));
+  tsa_options.max_nonce_bytes = static_cast<size_t>(config->GetInt("tsa.max_nonce_bytes"));
+  tsa_options.serials = &serials;
+  std::string clock_check = config->GetString("tsa.clock_check");
+  if (clock_check == "kernel") {
+    tsa_options.clock_check = KernelClockSynchronized;
+    if (absl::Status now = KernelClockSynchronized(); !now.ok()) {
+      LogEvent(log, spdlog::level::err, "clock_unsynchronised").With("error", std::string(now.message()));
+    }
+  } else if (clock_check == "off") {
+    LogEvent(log, spdlog::level::warn, "clock_check_off")
+        .With("warning", "tsa.clock_check is off: tokens are issued even if the clock is wrong; development only");
+  } else {
+    return fail("tsa.clock_check", InvalidField("tsa.clock_check", "must be \"kernel\" or \"off\""));
+  }
+  auto tsa = TimeStampAuthority::New(tsa_options);
+  if (!tsa.ok()) return fail("TSA", tsa.status());
+  LogEvent(log, spdlog::level::info, "tsa").With("certificate", tsa_options.signer.Subject())
+      .With("key", std::string(KeyTypeName(tsa_options.key.type()))).With("policy", tsa_options.policies.front());
+
+  if (!options->metrics) options->metrics = std::make_shared<Metrics>();
+  GroupCommitter committer(&store, options->metrics, static_cast<size_t>(config->GetInt("tsa.group_commit_max")));
+  Batcher batcher(tsa->get(), &committer, config->GetDuration("tsa.batch_window"),
+                  static_cast<size_t>(config->GetInt("tsa.batch_max_leaves")));
+  TsaServiceImpl::Options service_options;
+  service_options.tsa = tsa->get();
+  service_options.store = &store;
+  service_options.committer = &committer;
+  service_options.batcher = &batcher;
+  service_options.metrics = options->metrics;
+  service_options.logger = log;
+  TsaServiceImpl service(service_options);
+
+  std::string chain_text;
+  for (const Certificate& c : *chain) chain_text += c.Pem();
+  const size_t max_request = tsa_options.max_request_bytes;
+  db::ConnectionPool* p = pool->get();
+  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); }, [&](HttpServer& http) {
+    auto stamp = [&service, max_request](const httplib::Request& req, httplib::Response& res) {
+      if (req.get_header_value("Content-Type") != "application/timestamp-query") {
+        res.status = 415;
+        res.set_content("Content-Type must be application/timestamp-query\n", "text/plain");
+        return;
+      }
+      if (req.body.size() > max_request) {
+        res.status = 413;
+        res.set_content(StrCat("a time-stamp request is at most ", max_request, " bytes\n"), "text/plain");
+        return;
+      }
+      std::promise<Stamped> answered;
+      auto reply = answered.get_future();
+      service.StampAndRecord(req.body, "", [&answered](Stamped s) { answered.set_value(std::move(s)); });
+      res.set_content(reply.get().response_der, "application/timestamp-reply");
+    };
+    http.Post("/", stamp);
+    http.Post("/tsa", stamp);
+    http.Get("/certs", [chain_text](const httplib::Request&, httplib::Response& res) {
+      res.set_content(chain_text, "application/pem-certificate-chain");
+    });
+  });
+  if (!server.ok()) return fail("listening", server.status());
+  (*server)->RunUntilSignal();
+  return 0;
+}
+
+}  // namespace
+}  // namespace semper::tsa
+
+int main(int argc, char** argv) {
+  semper::Server::BlockTerminationSignals();
+  CLI::App app{"semper-tsa: the RFC 3161 time-stamping authority of the semper suite"};
+  std::optional<std::string> config_file;
+  app.add_option("--config", config_file, "TOML configuration file (environment SEMPER_* overrides it)");
+  app.footer("Configuration keys:\n" + semper::ConfigHelp(semper::tsa::Schema()));
+  CLI11_PARSE(app, argc, argv);
+  return semper::tsa::Serve(config_file);
+}

@@ -1,0 +1,135 @@
+// SQL of the TSA, and the group-commit loop.
+#include "services/timestamp/store.h"
+
+#include <future>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/random.h"
+#include "common/db/values.h"
+
+namespace semper::tsa {
+
+std::vector<db::PreparedStatement> TokenStore::Statements() {
+  return {
+      {"tsa_next_block", "SELECT nextval('tsa.serial_blocks')"},
+      // One statement for a whole group: arrays in, one row per element out.
+      {"tsa_insert_tokens",
+       R"(INSERT INTO tsa.tokens (serial, gen_time, hash_algorithm, imprint, policy, requester, token,
+                                  batch_tree_size, batch_leaves)
+          SELECT s, t, a, decode(i, 'hex'), p, r, decode(k, 'hex'), n, decode(nullif(l, ''), 'hex')
+          FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+                      $7::text[], $8::bigint[], $9::text[]) AS u(s, t, a, i, p, r, k, n, l))"},
+      {"tsa_lookup",
+       R"(SELECT extract(epoch from gen_time)::numeric::text, hash_algorithm, imprint, policy, requester, token,
+                 batch_tree_size
+          FROM tsa.tokens WHERE serial = $1)"},
+  };
+}
+
+absl::StatusOr<uint64_t> TokenStore::NextSerialBlock() {
+  uint64_t block = 0;
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    block = tx.exec_prepared1("tsa_next_block")[0].as<uint64_t>();
+    return absl::OkStatus();
+  }));
+  return block;
+}
+
+absl::Status TokenStore::Insert(const std::vector<TokenRow>& rows) {
+  std::vector<std::string> serial, gen, alg, imprint, policy, requester, token, size, leaves;
+  for (const TokenRow& r : rows) {
+    serial.push_back(StrCat(r.serial));
+    gen.push_back(db::TimeText(r.gen_time));
+    alg.push_back(r.hash_algorithm);
+    imprint.push_back(HexEncode(r.imprint));
+    policy.push_back(r.policy);
+    requester.push_back(r.requester);
+    token.push_back(HexEncode(r.token_der));
+    size.push_back(StrCat(r.batch_tree_size));
+    leaves.push_back(HexEncode(r.batch_leaves));
+  }
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared0("tsa_insert_tokens", db::TextArray(serial), db::TextArray(gen), db::TextArray(alg),
+                      db::TextArray(imprint), db::TextArray(policy), db::TextArray(requester), db::TextArray(token),
+                      db::TextArray(size), db::TextArray(leaves));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<TokenRow> TokenStore::Lookup(uint64_t serial) {
+  TokenRow row;
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("tsa_lookup", static_cast<int64_t>(serial));
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "no token with this serial");
+    row.serial = serial;
+    // Seconds with the full fraction, as text, so that microseconds survive.
+    double seconds = std::stod(r[0][0].as<std::string>());
+    row.gen_time = absl::FromUnixMicros(static_cast<int64_t>(std::llround(seconds * 1e6)));
+    row.hash_algorithm = r[0][1].as<std::string>();
+    row.imprint = pqxx::binarystring(r[0][2]).str();
+    row.policy = r[0][3].as<std::string>();
+    row.requester = r[0][4].as<std::string>();
+    row.token_der = pqxx::binarystring(r[0][5]).str();
+    row.batch_tree_size = r[0][6].as<uint64_t>();
+    return absl::OkStatus();
+  }));
+  return row;
+}
+
+GroupCommitter::GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch)
+    : store_(store), metrics_(std::move(metrics)), max_batch_(max_batch), thread_([this] { Loop(); }) {}
+
+GroupCommitter::~GroupCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void GroupCommitter::Submit(TokenRow row, std::function<void(absl::Status)> done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.emplace_back(std::move(row), std::move(done));
+  }
+  cv_.notify_one();
+}
+
+absl::Status GroupCommitter::Record(TokenRow row) {
+  std::promise<absl::Status> committed;
+  auto result = committed.get_future();
+  Submit(std::move(row), [&committed](absl::Status s) { committed.set_value(std::move(s)); });
+  return result.get();
+}
+
+void GroupCommitter::Loop() {
+  for (;;) {
+    std::vector<std::pair<TokenRow, std::function<void(absl::Status)>>> group;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything submitted is committed
+      while (!queue_.empty() && group.size() < max_batch_) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<TokenRow> rows;
+    rows.reserve(group.size());
+    for (const auto& g : group) rows.push_back(g.first);
+    absl::Time start = absl::Now();
+    absl::Status s = store_->Insert(rows);
+    if (metrics_) {
+      metrics_->Observe("semper_tsa_commit_seconds", "time of one group commit", {},
+                        absl::ToDoubleSeconds(absl::Now() - start));
+      metrics_->AddCounter("semper_tsa_commit_rows_total", "rows committed in groups", {{"ok", s.ok() ? "true" : "false"}},
+                           static_cast<double>(rows.size()));
+      metrics_->AddCounter("semper_tsa_commits_total", "group commits", {{"ok", s.ok() ? "true" : "false"}});
+    }
+    for (auto& g : group) g.second(s);
+  }
+}
+
+}  // namespace semper::tsa

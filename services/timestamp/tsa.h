@@ -1,0 +1,116 @@
+// The RFC 3161 engine of semper-tsa: validates a TimeStampReq and answers a signed token or a
+// rejection with the right PKIFailureInfo, never anything else. Built on OpenSSL's TS_RESP_CTX
+// (ESSCertIDv2, accuracy, TSA name), one context per concurrent caller. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/ts.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/keys.h"
+
+namespace semper::tsa {
+
+// Serial numbers that are never reused, across restarts and replicas: blocks of 2^24 reserved
+// from a source that never returns a block twice (a PostgreSQL sequence), handed out in order.
+// Thread-safe.
+class SerialAllocator {
+ public:
+  static constexpr int kBlockBits = 24;
+  explicit SerialAllocator(std::function<absl::StatusOr<uint64_t>()> next_block)
+      : next_block_(std::move(next_block)) {}
+  absl::StatusOr<uint64_t> Next();
+
+ private:
+  std::function<absl::StatusOr<uint64_t>()> next_block_;
+  std::mutex mu_;
+  uint64_t block_ = 0;
+  uint64_t next_in_block_ = uint64_t{1} << kBlockBits;  // exhausted: fetch a block first
+};
+
+struct TsaOptions {
+  Certificate signer;                 // carries the critical timeStamping EKU
+  std::vector<Certificate> issuers;   // sent with the token when certReq is set
+  PrivateKey key;                     // ECDSA P-256 or RSA (see Validate for Ed25519)
+  std::vector<std::string> policies;  // OIDs; the first is the default
+  absl::Duration accuracy = absl::Seconds(1);
+  int clock_precision_digits = 3;     // decimal digits of genTime's fraction (0..6)
+  size_t max_nonce_bytes = 32;
+  size_t max_request_bytes = 4096;
+  // OK when the clock may be trusted; otherwise the TSA answers timeNotAvailable.
+  std::function<absl::Status()> clock_check;
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  SerialAllocator* serials = nullptr;
+};
+
+// A reply and, for a granted token, what it says.
+struct Stamped {
+  std::string response_der;  // TimeStampResp
+  int status = 2;            // PKIStatus
+  std::vector<std::string> failure_info;
+  std::string status_text;
+  bool granted() const { return status == 0 || status == 1; }
+  // Granted only.
+  std::string serial_hex;
+  absl::Time gen_time;
+  std::string hash_algorithm;  // "sha256", "sha384", "sha512"
+  std::string imprint;
+  std::string policy;
+  std::string token_der;  // TimeStampToken (ContentInfo)
+};
+
+class TimeStampAuthority {
+ public:
+  // Checks the certificate (critical timeStamping EKU only, matching key) and the options.
+  static absl::StatusOr<std::unique_ptr<TimeStampAuthority>> New(TsaOptions options);
+  ~TimeStampAuthority();
+
+  Stamped Stamp(std::string_view request_der) const;
+  // A token over a SHA-256 digest, as if requested with certReq and no nonce (batch roots).
+  Stamped StampDigest(std::string_view sha256) const;
+
+  const TsaOptions& options() const { return o_; }
+
+  // A rejection (status 2) with one PKIFailureInfo bit and a text.
+  static Stamped Rejection(int failure_bit, std::string text);
+  // The failure-info bit names of a TimeStampResp's status ("badAlg", ...).
+  static std::vector<std::string> FailureNames(const TS_RESP* resp);
+
+ private:
+  explicit TimeStampAuthority(TsaOptions options) : o_(std::move(options)) {}
+  TS_RESP_CTX* Acquire() const;
+  void Release(TS_RESP_CTX* ctx) const;
+  Stamped Respond(BIO* request) const;
+
+  TsaOptions o_;
+  mutable std::mutex mu_;
+  mutable std::vector<TS_RESP_CTX*> free_;
+};
+
+// Serial numbers as text: upper-case hex without leading zeros.
+std::string SerialHex(uint64_t serial);
+
+// PKIFailureInfo bits (RFC 3161 section 2.4.2).
+enum FailureBit {
+  kBadAlg = 0,
+  kBadRequest = 2,
+  kBadDataFormat = 5,
+  kTimeNotAvailable = 14,
+  kUnacceptedPolicy = 15,
+  kUnacceptedExtension = 16,
+  kAddInfoNotAvailable = 17,
+  kSystemFailure = 25,
+};
+
+// PKIFailureInfo bit names (RFC 3161 section 2.4.2) by bit number, "" for unused bits.
+std::string_view FailureInfoName(int bit);
+
+}  // namespace semper::tsa

@@ -1,0 +1,569 @@
+// semper-tsa as a process against a real PostgreSQL: RFC 3161 over HTTP checked by `openssl ts`,
+// the gRPC API, every rejection (and that it records nothing), concurrency, SIGKILL under load,
+// the clock check, batch mode, and semperctl.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <httplib.h>
+#include <openssl/ts.h>
+
+#include "common/crypto/digest.h"
+#include "common/crypto/merkle.h"
+#include "common/crypto/ossl.h"
+#include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/tsa.grpc.pb.h"
+#include "services/timestamp/clock.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::ChildProcess;
+using ::semper::testing::CommandResult;
+using ::semper::testing::FreePort;
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+constexpr char kPass[] = "tsa test passphrase 123";
+
+class TsaTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    dir_.Write("pass", kPass);
+    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    dir_.Write("data.txt", "a contract worth time-stamping\n");
+    port_ = FreePort();
+    http_port_ = FreePort();
+  }
+
+  void TearDown() override { Stop(); }
+
+  std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  // Starts semper-tsa with the TSA key and certificate given (default: from semper-ca init).
+  void Start(std::vector<std::string> extra_env = {}, const std::string& cert = "", const std::string& key = "") {
+    std::vector<std::string> argv = {"env",
+                                     "SEMPER_DATABASE_URL=" + conninfo(),
+                                     "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
+                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
+                                     "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
+                                     "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"),
+                                     "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                     "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+                                     "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+                                     "SEMPER_TSA_CERT_FILE=" + (cert.empty() ? P("pki/services/tsa-signing.pem") : cert),
+                                     "SEMPER_TSA_KEY_FILE=" + (key.empty() ? P("pki/services/tsa-signing.key") : key),
+                                     "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                     "SEMPER_TSA_CLOCK_CHECK=off",
+                                     "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
+                                     "SEMPER_TSA_BATCH_WINDOW=50ms"};
+    argv.insert(argv.end(), extra_env.begin(), extra_env.end());
+    argv.push_back(SEMPER_TSA);
+    daemon_ = ChildProcess(argv, P("tsa.log"));
+    auto channel = Channel();
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
+        << Slurp(P("tsa.log"));
+  }
+
+  void Stop(int sig = SIGTERM) {
+    if (daemon_.pid() > 0) {
+      daemon_.Signal(sig);
+      int code = daemon_.Wait(15000);
+      if (sig == SIGTERM) {
+        EXPECT_EQ(code, 0) << Slurp(P("tsa.log"));
+      }
+      daemon_ = ChildProcess();
+    }
+  }
+
+  std::shared_ptr<grpc::Channel> Channel() {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::SslCredentials(ssl), args);
+  }
+  std::unique_ptr<v1::TimeStamp::Stub> Stub() { return v1::TimeStamp::NewStub(Channel()); }
+
+  httplib::Result Post(const std::string& body, const std::string& type = "application/timestamp-query",
+                       const std::string& path = "/") {
+    httplib::Client client("127.0.0.1", http_port_);
+    return client.Post(path.c_str(), body, type.c_str());
+  }
+
+  // openssl ts -query for data.txt with `args`, POSTed; the reply saved as `name`.tsr.
+  std::string QueryAndPost(const std::string& name, std::vector<std::string> args) {
+    std::vector<std::string> q = {"openssl", "ts", "-query", "-data", P("data.txt"), "-out", P(name + ".tsq")};
+    q.insert(q.end(), args.begin(), args.end());
+    auto made = RunCommand(q);
+    EXPECT_EQ(made.exit_code, 0) << made.Describe();
+    auto res = Post(Slurp(P(name + ".tsq")));
+    EXPECT_TRUE(res) << "no HTTP answer";
+    if (!res) return "";
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/timestamp-reply");
+    dir_.Write(name + ".tsr", res->body);
+    return res->body;
+  }
+  CommandResult OpensslVerify(const std::string& name) {
+    return RunCommand({"openssl", "ts", "-verify", "-queryfile", P(name + ".tsq"), "-in", P(name + ".tsr"), "-CAfile",
+                       P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
+  }
+  std::string ReplyText(const std::string& name) {
+    return RunCommand({"openssl", "ts", "-reply", "-in", P(name + ".tsr"), "-text"}).out;
+  }
+  std::string Count(const std::string& sql) { return *postgres().Query(database(), sql); }
+  // Serials in tsa.tokens, as the TSA prints them.
+  std::set<std::string> Recorded() {
+    std::string listed = Count("SELECT coalesce(string_agg(upper(to_hex(serial)), ','), '') FROM tsa.tokens");
+    std::set<std::string> out;
+    for (size_t start = 0, end; start < listed.size(); start = end + 1) {
+      end = listed.find(',', start);
+      if (end == std::string::npos) end = listed.size();
+      out.insert(listed.substr(start, end - start));
+    }
+    return out;
+  }
+
+  // A request built with OpenSSL's API, for what `openssl ts -query` cannot make.
+  std::string RawRequest(int nid, size_t digest_len, long version, size_t nonce_bytes) {
+    TS_REQ* req = TS_REQ_new();
+    TS_MSG_IMPRINT* imprint = TS_MSG_IMPRINT_new();
+    X509_ALGOR* alg = X509_ALGOR_new();
+    X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr);
+    TS_MSG_IMPRINT_set_algo(imprint, alg);
+    std::string digest(digest_len, '\x42');
+    TS_MSG_IMPRINT_set_msg(imprint, reinterpret_cast<unsigned char*>(digest.data()), static_cast<int>(digest.size()));
+    TS_REQ_set_version(req, version);
+    TS_REQ_set_msg_imprint(req, imprint);
+    if (nonce_bytes > 0) {
+      std::string n(nonce_bytes, '\x7f');
+      BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr);
+      ASN1_INTEGER* nonce = BN_to_ASN1_INTEGER(bn, nullptr);
+      TS_REQ_set_nonce(req, nonce);
+      ASN1_INTEGER_free(nonce);
+      BN_free(bn);
+    }
+    std::string der = ossl::ToDer(i2d_TS_REQ, req);
+    X509_ALGOR_free(alg);
+    TS_MSG_IMPRINT_free(imprint);
+    TS_REQ_free(req);
+    return der;
+  }
+
+  TempDir dir_;
+  int port_ = 0, http_port_ = 0;
+  ChildProcess daemon_;
+};
+
+TEST_F(TsaTest, OpensslAcceptsTokensForEveryHashAndPrintsThem) {
+  Start();
+  for (const char* hash : {"-sha256", "-sha384", "-sha512"}) {
+    std::string name = std::string("q") + (hash + 1);
+    QueryAndPost(name, {hash, "-cert"});
+    auto verified = OpensslVerify(name);
+    EXPECT_EQ(verified.exit_code, 0) << hash << verified.Describe();
+    EXPECT_THAT(verified.out, HasSubstr("Verification: OK"));
+  }
+  std::string text = ReplyText("qsha256");
+  EXPECT_THAT(text, HasSubstr("Status: Granted."));
+  EXPECT_THAT(text, HasSubstr("Policy OID: 1.3.6.1.4.1.99999.1"));
+  EXPECT_THAT(text, HasSubstr("Accuracy: 0x01 seconds"));
+  EXPECT_THAT(text, HasSubstr("TSA: DirName:"));
+  EXPECT_THAT(text, HasSubstr("semper-tsa signer"));
+  EXPECT_THAT(text, HasSubstr("Nonce: 0x"));  // openssl ts -query sends one; it is echoed
+  // The signing certificate is bound with ESSCertIDv2 (SHA-256), as RFC 5816 asks.
+  auto token = RunCommand({"openssl", "ts", "-reply", "-in", P("qsha256.tsr"), "-token_out", "-out", P("token.der")});
+  ASSERT_EQ(token.exit_code, 0) << token.Describe();
+  auto cms = RunCommand({"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", P("token.der")});
+  EXPECT_THAT(cms.out, HasSubstr("id-smime-aa-signingCertificateV2"));
+  EXPECT_THAT(cms.out, HasSubstr("ecdsa-with-SHA256"));
+  // Without -cert the TSA certificate is left out, and the verifier must bring it.
+  QueryAndPost("nocert", {"-sha256", "-no_nonce"});
+  EXPECT_THAT(ReplyText("nocert"), HasSubstr("Nonce: unspecified"));
+  EXPECT_NE(OpensslVerify("nocert").exit_code, 0);
+  auto with_cert = RunCommand({"openssl", "ts", "-verify", "-queryfile", P("nocert.tsq"), "-in", P("nocert.tsr"),
+                               "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/services/tsa-signing.pem")});
+  EXPECT_EQ(with_cert.exit_code, 0) << with_cert.Describe();
+  // The other accepted policy, on request.
+  QueryAndPost("policy2", {"-sha256", "-cert", "-tspolicy", "1.3.6.1.4.1.99999.2"});
+  EXPECT_THAT(ReplyText("policy2"), HasSubstr("Policy OID: 1.3.6.1.4.1.99999.2"));
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "5");
+  // The chain over HTTP.
+  httplib::Client client("127.0.0.1", http_port_);
+  auto certs = client.Get("/certs");
+  ASSERT_TRUE(certs);
+  EXPECT_THAT(certs->body, HasSubstr("BEGIN CERTIFICATE"));
+  dir_.Write("certs.pem", certs->body);
+  auto chain_ok = RunCommand({"openssl", "verify", "-CAfile", P("pki/root.pem"), "-untrusted", P("certs.pem"),
+                              "-purpose", "timestampsign", P("certs.pem")});
+  EXPECT_EQ(chain_ok.exit_code, 0) << chain_ok.Describe();
+}
+
+TEST_F(TsaTest, RsaKeyFromFilesMadeByOpenssl) {
+  // An RSA-3072 TSA certificate issued by the suite's CA with the openssl CLI, not by semper-ca.
+  dir_.Write("ext.cnf", "[v3]\nextendedKeyUsage = critical, timeStamping\nkeyUsage = critical, digitalSignature\n");
+  auto key = RunCommand({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-aes-256-cbc",
+                         "-pass", "file:" + P("pass"), "-out", P("rsa.key")});
+  ASSERT_EQ(key.exit_code, 0) << key.Describe();
+  auto csr = RunCommand({"openssl", "req", "-new", "-key", P("rsa.key"), "-passin", "file:" + P("pass"), "-subj",
+                         "/C=DE/O=Example/CN=RSA TSA", "-out", P("rsa.csr")});
+  ASSERT_EQ(csr.exit_code, 0) << csr.Describe();
+  auto cert = RunCommand({"openssl", "x509", "-req", "-in", P("rsa.csr"), "-CA", P("pki/ca.pem"), "-CAkey",
+                          P("pki/ca.key"), "-passin", "file:" + P("pass"), "-CAcreateserial", "-days", "30",
+                          "-extfile", P("ext.cnf"), "-extensions", "v3", "-out", P("rsa.pem")});
+  ASSERT_EQ(cert.exit_code, 0) << cert.Describe();
+  dir_.Write("rsa-chain.pem", Slurp(P("rsa.pem")) + Slurp(P("pki/ca.pem")));
+  Start({}, P("rsa-chain.pem"), P("rsa.key"));
+  QueryAndPost("rsa", {"-sha512", "-cert"});
+  auto verified = OpensslVerify("rsa");
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_THAT(ReplyText("rsa"), HasSubstr("RSA TSA"));
+}
+
+TEST_F(TsaTest, KeysTheTsaCannotUseAreRefusedAtStart) {
+  // Ed25519: OpenSSL 3.0's PKCS#7 code cannot sign (or verify) time-stamp tokens with it.
+  auto ed = RunCommand({"openssl", "genpkey", "-algorithm", "ed25519", "-aes-256-cbc", "-pass", "file:" + P("pass"),
+                        "-out", P("ed.key")});
+  ASSERT_EQ(ed.exit_code, 0);
+  dir_.Write("ext.cnf", "[v3]\nextendedKeyUsage = critical, timeStamping\n");
+  RunCommand({"openssl", "req", "-new", "-key", P("ed.key"), "-passin", "file:" + P("pass"), "-subj", "/CN=Ed TSA",
+              "-out", P("ed.csr")});
+  auto cert = RunCommand({"openssl", "x509", "-req", "-in", P("ed.csr"), "-CA", P("pki/ca.pem"), "-CAkey", P("pki/ca.key"),
+                          "-passin", "file:" + P("pass"), "-CAcreateserial", "-extfile", P("ext.cnf"), "-extensions",
+                          "v3", "-out", P("ed.pem")});
+  ASSERT_EQ(cert.exit_code, 0) << cert.Describe();
+  auto run = [&](const std::string& cert_file, const std::string& key_file) {
+    return RunCommand({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
+                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_), "SEMPER_HTTP_LISTEN=",
+                       "SEMPER_TSA_CERT_FILE=" + cert_file, "SEMPER_TSA_KEY_FILE=" + key_file,
+                       "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_TSA});
+  };
+  auto refused = run(P("ed.pem"), P("ed.key"));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.out + refused.err, HasSubstr("Ed25519"));
+  // A certificate without the critical timeStamping usage (the OCSP signer's).
+  auto wrong = run(P("pki/services/ocsp-signing.pem"), P("pki/services/ocsp-signing.key"));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.out + wrong.err, HasSubstr("timeStamping"));
+  // A key that is not the certificate's.
+  auto mismatch = run(P("pki/services/tsa-signing.pem"), P("pki/services/ocsp-signing.key"));
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_THAT(mismatch.out + mismatch.err, HasSubstr("does not match"));
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
+}
+
+TEST_F(TsaTest, EveryRejectionHasItsFailureInfoAndRecordsNothing) {
+  Start({"SEMPER_TSA_MAX_REQUEST_BYTES=1000"});
+  struct Case {
+    std::string name;
+    std::string der;
+    std::string failure;
+  };
+  auto query = [&](std::vector<std::string> args) {
+    std::vector<std::string> q = {"openssl", "ts", "-query", "-data", P("data.txt"), "-out", P("x.tsq")};
+    q.insert(q.end(), args.begin(), args.end());
+    EXPECT_EQ(RunCommand(q).exit_code, 0);
+    return Slurp(P("x.tsq"));
+  };
+  std::string good = query({"-sha256"});
+  std::vector<Case> cases = {
+      {"sha1", query({"-sha1"}), "badAlg"},
+      {"md5", query({"-md5"}), "badAlg"},
+      {"policy", query({"-sha256", "-tspolicy", "1.2.3.4"}), "unacceptedPolicy"},
+      {"garbage", "this is not DER at all", "badDataFormat"},
+      {"truncated", good.substr(0, good.size() - 3), "badDataFormat"},
+      {"trailing", good + "x", "badDataFormat"},
+      {"short imprint", RawRequest(NID_sha256, 20, 1, 0), "badDataFormat"},
+      {"version 2", RawRequest(NID_sha256, 32, 2, 0), "badRequest"},
+      {"long nonce", RawRequest(NID_sha256, 32, 1, 40), "badRequest"},
+      {"oversized", std::string(1500, '\x30'), "badDataFormat"},  // over gRPC only (HTTP: 413)
+  };
+  auto stub = Stub();
+  for (const Case& c : cases) {
+    v1::StampRequest req;
+    req.set_request(c.der);
+    v1::StampResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Stamp(&ctx, req, &resp).ok()) << c.name;
+    EXPECT_EQ(resp.status(), v1::TIME_STAMP_STATUS_REJECTION) << c.name;
+    EXPECT_THAT(resp.failure_info(), ::testing::ElementsAre(c.failure)) << c.name << " " << resp.status_text();
+    EXPECT_FALSE(resp.status_text().empty()) << c.name;
+    // The reply is a real RFC 3161 rejection that OpenSSL reads.
+    dir_.Write("rej.tsr", resp.response());
+    auto text = RunCommand({"openssl", "ts", "-reply", "-in", P("rej.tsr"), "-text"});
+    EXPECT_THAT(text.out, HasSubstr("Status: Rejected.")) << c.name << text.Describe();
+    if (c.name != "oversized") {
+      auto res = Post(c.der);
+      ASSERT_TRUE(res) << c.name;
+      EXPECT_EQ(res->status, 200) << c.name;
+      EXPECT_EQ(res->body, resp.response()) << c.name;
+    }
+  }
+  // HTTP-level refusals.
+  auto wrong_type = Post(good, "application/octet-stream");
+  ASSERT_TRUE(wrong_type);
+  EXPECT_EQ(wrong_type->status, 415);
+  auto too_big = Post(std::string(1500, '\x30'));
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+  // An empty gRPC request is a plain argument error.
+  v1::StampRequest empty;
+  v1::StampResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_THAT(FromGrpcStatus(stub->Stamp(&ctx, empty, &resp)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
+  // And the daemon still answers.
+  QueryAndPost("after", {"-sha256", "-cert"});
+  EXPECT_EQ(OpensslVerify("after").exit_code, 0);
+}
+
+TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
+  Start();
+  auto stub = Stub();
+  std::string digest = Sha256("document");
+  std::string nonce = RandomBytes(16);
+  auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", nonce});
+  ASSERT_THAT(der, IsOk());
+  v1::StampRequest req;
+  req.set_request(*der);
+  v1::StampResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->Stamp(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.status(), v1::TIME_STAMP_STATUS_GRANTED);
+  auto root = Certificate::FromPem(Slurp(P("pki/root.pem")));
+  auto info = VerifyTimeStampToken(resp.response(), digest, {*root}, {}, nonce);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->serial_hex, resp.serial());
+  EXPECT_EQ(info->policy, "1.3.6.1.4.1.99999.1");
+  EXPECT_EQ(absl::ToUnixMillis(info->gen_time), resp.gen_time().seconds() * 1000 + resp.gen_time().nanos() / 1000000);
+  // Another digest, or another nonce, does not verify.
+  EXPECT_THAT(VerifyTimeStampToken(resp.response(), Sha256("other"), {*root}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(VerifyTimeStampToken(resp.response(), digest, {*root}, {}, std::string("x")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  v1::LookupTokenRequest lookup;
+  lookup.set_serial(resp.serial());
+  v1::TokenRecord record;
+  grpc::ClientContext lctx;
+  ASSERT_TRUE(stub->LookupToken(&lctx, lookup, &record).ok());
+  EXPECT_EQ(record.serial(), resp.serial());
+  EXPECT_EQ(record.imprint(), digest);
+  EXPECT_EQ(record.hash_algorithm(), "sha256");
+  EXPECT_EQ(record.policy(), "1.3.6.1.4.1.99999.1");
+  EXPECT_EQ(record.gen_time().seconds(), resp.gen_time().seconds());
+  EXPECT_EQ(record.gen_time().nanos(), resp.gen_time().nanos());
+  EXPECT_THAT(VerifyTimeStampToken(record.token(), digest, {*root}), IsOk());
+  lookup.set_serial("ABCDEF0123");
+  grpc::ClientContext nctx;
+  EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&nctx, lookup, &record)), StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));
+  lookup.set_serial("not hex");
+  grpc::ClientContext bctx;
+  EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&bctx, lookup, &record)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+
+  v1::GetTsaCertificatesResponse certs;
+  grpc::ClientContext cctx;
+  ASSERT_TRUE(stub->GetTsaCertificates(&cctx, {}, &certs).ok());
+  ASSERT_EQ(certs.chain_size(), 2);
+  EXPECT_THAT(Certificate::FromDer(certs.chain(0))->Subject(), HasSubstr("semper-tsa signer"));
+  EXPECT_THAT(certs.policies(), ::testing::ElementsAre("1.3.6.1.4.1.99999.1", "1.3.6.1.4.1.99999.2"));
+}
+
+TEST_F(TsaTest, ConcurrentClientsGetUniqueSerialsAllRecorded) {
+  Start();
+  std::mutex mu;
+  std::set<std::string> serials;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = Stub();
+      httplib::Client client("127.0.0.1", http_port_);
+      for (int i = 0; i < 60; ++i) {
+        auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(std::to_string(t * 1000 + i)));
+        std::string serial;
+        if (i % 2 == 0) {
+          v1::StampRequest req;
+          req.set_request(*der);
+          v1::StampResponse resp;
+          grpc::ClientContext ctx;
+          if (!stub->Stamp(&ctx, req, &resp).ok() || resp.status() != v1::TIME_STAMP_STATUS_GRANTED) {
+            ++failures;
+            continue;
+          }
+          serial = resp.serial();
+        } else {
+          auto res = client.Post("/", *der, "application/timestamp-query");
+          auto info = res ? ReadTimeStampToken(res->body) : absl::InternalError("no answer");
+          if (!info.ok()) {
+            ++failures;
+            continue;
+          }
+          serial = info->serial_hex;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        EXPECT_TRUE(serials.insert(serial).second) << "serial issued twice: " << serial;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(serials.size(), 16u * 60u);
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), std::to_string(serials.size()));
+  // Every serial a client saw is in the record.
+  std::set<std::string> recorded = Recorded();
+  EXPECT_EQ(recorded, serials);
+}
+
+TEST_F(TsaTest, NothingAcknowledgedIsLostWhenKilledUnderLoad) {
+  Start();
+  std::mutex mu;
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::atomic<int> after_kill_errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client client("127.0.0.1", http_port_);
+      for (int i = 0; !stop; ++i) {
+        auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(std::to_string(t * 100000 + i)));
+        auto res = client.Post("/", *der, "application/timestamp-query");
+        if (!res) {
+          ++after_kill_errors;
+          continue;
+        }
+        auto info = ReadTimeStampToken(res->body);
+        if (info.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged.insert(info->serial_hex);
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  Stop(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& t : threads) t.join();
+  ASSERT_GT(acknowledged.size(), 100u) << "the load did not get going";
+  EXPECT_GT(after_kill_errors.load(), 0) << "the daemon was not killed under load";
+
+  // After a restart: every token a client received is recorded, and serials go on unique.
+  Start();
+  std::set<std::string> recorded = Recorded();
+  for (const std::string& serial : acknowledged) EXPECT_EQ(recorded.count(serial), 1u) << serial;
+  auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("after restart"));
+  auto res = Post(*der);
+  ASSERT_TRUE(res);
+  auto info = ReadTimeStampToken(res->body);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(acknowledged.count(info->serial_hex), 0u);
+  EXPECT_EQ(Recorded().count(info->serial_hex), 1u);
+}
+
+TEST_F(TsaTest, RefusesWhileTheKernelSaysTheClockIsUnsynchronised) {
+  Start({"SEMPER_TSA_CLOCK_CHECK=kernel"});
+  auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("clock"));
+  auto res = Post(*der);
+  ASSERT_TRUE(res);
+  dir_.Write("clock.tsr", res->body);
+  std::string text = RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out;
+  httplib::Client client("127.0.0.1", http_port_);
+  std::string metrics = client.Get("/metrics")->body;
+  // This test runs wherever CI runs: the expectation follows what this kernel says right now.
+  if (tsa::KernelClockSynchronized().ok()) {
+    EXPECT_THAT(text, HasSubstr("Status: Granted."));
+    EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 1"));
+  } else {
+    EXPECT_THAT(text, HasSubstr("Status: Rejected."));
+    EXPECT_THAT(text, HasSubstr("time source is not available"));
+    EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 0"));
+    EXPECT_THAT(metrics, HasSubstr("failure=\"timeNotAvailable\""));
+    EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
+  }
+}
+
+TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
+  Start();
+  std::vector<std::vector<std::string>> calls(3);
+  for (int c = 0; c < 3; ++c) {
+    for (int i = 0; i < 40 + c; ++i) calls[c].push_back(Sha256("doc " + std::to_string(c) + "/" + std::to_string(i)));
+  }
+  std::vector<v1::StampBatchResponse> responses(3);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 3; ++c) {
+    threads.emplace_back([&, c] {
+      v1::StampBatchRequest req;
+      for (const auto& d : calls[c]) req.add_imprints(d);
+      grpc::ClientContext ctx;
+      EXPECT_TRUE(Stub()->StampBatch(&ctx, req, &responses[c]).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto root_cert = Certificate::FromPem(Slurp(P("pki/root.pem")));
+  std::set<std::string> roots;
+  for (int c = 0; c < 3; ++c) {
+    ASSERT_EQ(responses[c].proofs_size(), static_cast<int>(calls[c].size()));
+    for (int i = 0; i < responses[c].proofs_size(); ++i) {
+      const v1::BatchProof& p = responses[c].proofs(i);
+      EXPECT_EQ(p.imprint(), calls[c][i]);
+      std::vector<std::string> path(p.audit_path().begin(), p.audit_path().end());
+      EXPECT_TRUE(VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(p.imprint()), path, p.root()));
+      EXPECT_FALSE(VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(Sha256("forged")), path, p.root()));
+      if (!path.empty()) {
+        path[0][5] ^= 1;
+        EXPECT_FALSE(VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(p.imprint()), path, p.root()));
+      }
+      roots.insert(p.root());
+    }
+  }
+  // The calls arrived within one window: one tree, one token.
+  ASSERT_EQ(roots.size(), 1u);
+  const v1::BatchProof& first = responses[0].proofs(0);
+  EXPECT_EQ(first.tree_size(), 123u);
+  EXPECT_THAT(VerifyTimeStampToken(first.root_token(), first.root(), {*root_cert}), IsOk());
+  // openssl checks the root's token given the root as the digest.
+  dir_.Write("root.token", first.root_token());
+  auto verified = RunCommand({"openssl", "ts", "-verify", "-digest", HexEncode(first.root()), "-token_in", "-in",
+                              P("root.token"), "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  auto forged = RunCommand({"openssl", "ts", "-verify", "-digest", HexEncode(Sha256("x")), "-token_in", "-in",
+                            P("root.token"), "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
+  EXPECT_NE(forged.exit_code, 0);
+  // One row for the tree, with every leaf.
+  EXPECT_EQ(Count("SELECT batch_tree_size || ' ' || length(batch_leaves) FROM tsa.tokens"), "123 " + std::to_string(123 * 32));
+  // Bad batches.
+  v1::StampBatchRequest bad;
+  bad.add_imprints("short");
+  v1::StampBatchResponse out;
+  grpc::ClientContext ctx;
+  EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&ctx, bad, &out)), StatusIs(absl::StatusCode::kInvalidArgument));
+  grpc::ClientContext ectx;
+  EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&ectx, v1::StampBatchRequest(), &out)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace semper
