@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -563,6 +564,58 @@ TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
   grpc::ClientContext ectx;
   EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&ectx, v1::StampBatchRequest(), &out)),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(TsaTest, SemperctlStampsVerifiesLooksUpAndBatches) {
+  Start();
+  auto ctl = [&](std::vector<std::string> args, bool as_admin = false) {
+    std::vector<std::string> argv = {SEMPERCTL, "--tsa", "127.0.0.1:" + std::to_string(port_), "--server-name",
+                                     "localhost", "--ca-file", P("pki/root.pem")};
+    if (as_admin) {
+      argv.insert(argv.end(), {"--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"),
+                               "--key-passphrase-file", P("pass")});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto stamped = ctl({"tsa", "stamp", P("data.txt")}, /*as_admin=*/true);
+  ASSERT_EQ(stamped.exit_code, 0) << stamped.Describe();
+  EXPECT_THAT(stamped.out, HasSubstr(HexEncode(Sha256(Slurp(P("data.txt"))))));  // what is sent is shown
+  // The saved reply is standard: openssl checks it against the file.
+  auto by_openssl = RunCommand({"openssl", "ts", "-verify", "-data", P("data.txt"), "-in", P("data.txt.tsr"), "-CAfile",
+                                P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
+  EXPECT_EQ(by_openssl.exit_code, 0) << by_openssl.Describe();
+  auto verified = ctl({"tsa", "verify", P("data.txt.tsr"), P("data.txt")});
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_THAT(verified.out, HasSubstr("Verified"));
+  dir_.Write("changed.txt", "a contract worth time-stamping, changed\n");
+  auto changed = ctl({"tsa", "verify", P("data.txt.tsr"), P("changed.txt")});
+  EXPECT_EQ(changed.exit_code, 3) << changed.Describe();
+  EXPECT_THAT(changed.out, HasSubstr("NOT VERIFIED"));
+  // The record names the requester that mutual TLS identified.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(stamped.out, m, std::regex("serial: +([0-9A-F]+)"))) << stamped.out;
+  auto looked = ctl({"tsa", "lookup", m[1].str(), "--out", P("looked.der")});
+  EXPECT_EQ(looked.exit_code, 0) << looked.Describe();
+  EXPECT_THAT(looked.out, HasSubstr("requester: "));
+  EXPECT_THAT(looked.out, HasSubstr("semper-role:administrator"));
+  EXPECT_EQ(ctl({"tsa", "verify", P("looked.der"), P("data.txt")}).exit_code, 0);
+  auto missing = ctl({"tsa", "lookup", "ABCDEF"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND"));
+
+  // Batch: three files, three proofs, each checked against its own file only.
+  for (const char* f : {"a.txt", "b.txt", "c.txt"}) dir_.Write(f, std::string("content of ") + f);
+  auto batch = ctl({"tsa", "stamp-batch", P("a.txt"), P("b.txt"), P("c.txt"), "--out-dir", dir_.path()});
+  ASSERT_EQ(batch.exit_code, 0) << batch.Describe();
+  EXPECT_THAT(batch.out, HasSubstr("tree of 3"));
+  EXPECT_EQ(ctl({"tsa", "verify-proof", P("b.txt.proof.json"), P("b.txt")}).exit_code, 0);
+  EXPECT_EQ(ctl({"tsa", "verify-proof", P("b.txt.proof.json"), P("a.txt")}).exit_code, 3);
+  std::string proof = Slurp(P("c.txt.proof.json"));
+  dir_.Write("forged.json", std::regex_replace(proof, std::regex("\"leaf_index\": \"2\""), "\"leaf_index\": \"1\""));
+  ASSERT_NE(Slurp(P("forged.json")), proof);
+  EXPECT_EQ(ctl({"tsa", "verify-proof", P("forged.json"), P("c.txt")}).exit_code, 3);
+  EXPECT_EQ(ctl({"tsa", "--help"}).exit_code, 0);
 }
 
 }  // namespace

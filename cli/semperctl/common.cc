@@ -1,0 +1,100 @@
+// Shared semperctl plumbing.
+#include "cli/semperctl/common.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/keys.h"
+#include "common/server/grpc_status.h"
+
+namespace semper::ctl {
+
+[[noreturn]] void Die(const absl::Status& s, int code) {
+  std::fprintf(stderr, "semperctl: %s", std::string(s.message()).c_str());
+  google::rpc::ErrorInfo info = ErrorInfoOf(s);
+  std::fprintf(stderr, " [%s]\n", info.reason().c_str());
+  std::exit(code);
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  auto content = ReadFile(path);
+  if (!content.ok()) Die(content.status(), 2);
+  return *std::move(content);
+}
+
+SecretData AskSecret(const std::string& prompt) {
+  std::fprintf(stderr, "%s", prompt.c_str());
+  termios old{};
+  bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::fprintf(stderr, "\n");
+  SecretData s(line);
+  std::fill(line.begin(), line.end(), '\0');
+  return s;
+}
+
+SecretData Passphrase(const std::string& file, const std::string& prompt) {
+  if (!file.empty()) {
+    auto s = SecretData::FromFile(file);
+    if (!s.ok()) Die(s.status(), 2);
+    return std::move(*s);
+  }
+  return AskSecret(prompt);
+}
+
+bool Confirm(const Connection& c, const std::string& question) {
+  if (c.yes) return true;
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string& address) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (c.plaintext) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem) unless --plaintext"), 2);
+    ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
+    if (!c.cert_file.empty()) {
+      if (c.key_file.empty()) Die(InvalidField("--key", "is required with --cert"), 2);
+      auto key = PrivateKey::FromPem(ReadFileOrDie(c.key_file), Passphrase(c.passphrase_file, "Passphrase of " + c.key_file + ": "));
+      if (!key.ok()) Die(key.status(), 2);
+      ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = ReadFileOrDie(c.cert_file);
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+void Call(const grpc::Status& s) {
+  if (!s.ok()) Die(FromGrpcStatus(s));
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+}  // namespace semper::ctl
