@@ -54,6 +54,8 @@ std::vector<ConfigKey> Schema() {
                   "longer nonces get badRequest", 8, 256});
   keys.push_back({"tsa.group_commit_max", T::kInt, ConfigValue(int64_t{2000}), false, false,
                   "most tokens committed in one transaction", 1, 100000});
+  keys.push_back({"tsa.committers", T::kInt, ConfigValue(int64_t{2}), false, false,
+                  "group commits in flight at once (each holds a database connection)", 1, 64});
   keys.push_back({"tsa.batch_window", T::kDuration, ConfigValue(absl::Milliseconds(20)), false, false,
                   "batch mode: how long imprints are gathered into one tree"});
   keys.push_back({"tsa.batch_max_leaves", T::kInt, ConfigValue(int64_t{1000000}), false, false,
@@ -126,7 +128,8 @@ int Serve(const std::optional<std::string>& config_file) {
       .With("key", std::string(KeyTypeName(tsa_options.key.type()))).With("policy", tsa_options.policies.front());
 
   if (!options->metrics) options->metrics = std::make_shared<Metrics>();
-  GroupCommitter committer(&store, options->metrics, static_cast<size_t>(config->GetInt("tsa.group_commit_max")));
+  GroupCommitter committer(&store, options->metrics, static_cast<size_t>(config->GetInt("tsa.group_commit_max")),
+                           static_cast<int>(config->GetInt("tsa.committers")));
   Batcher batcher(tsa->get(), &committer, config->GetDuration("tsa.batch_window"),
                   static_cast<size_t>(config->GetInt("tsa.batch_max_leaves")));
   TsaServiceImpl::Options service_options;

@@ -77,8 +77,10 @@ absl::StatusOr<TokenRow> TokenStore::Lookup(uint64_t serial) {
   return row;
 }
 
-GroupCommitter::GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch)
-    : store_(store), metrics_(std::move(metrics)), max_batch_(max_batch), thread_([this] { Loop(); }) {}
+GroupCommitter::GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch, int committers)
+    : store_(store), metrics_(std::move(metrics)), max_batch_(max_batch) {
+  for (int i = 0; i < std::max(1, committers); ++i) threads_.emplace_back([this] { Loop(); });
+}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -86,7 +88,7 @@ GroupCommitter::~GroupCommitter() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
 }
 
 void GroupCommitter::Submit(TokenRow row, std::function<void(absl::Status)> done) {

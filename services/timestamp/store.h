@@ -47,10 +47,12 @@ class TokenStore {
 
 // Group commit: rows submitted while a commit is in flight are committed together by the next
 // one, so that many concurrent requests share one fsync and durability does not cost
-// throughput. Each row's callback runs after its commit (OK) or its failure. Thread-safe.
+// throughput. `committers` transactions may be in flight at once (a group waits for a free one,
+// not for the previous fsync to end). Each row's callback runs after its commit (OK) or its
+// failure. Thread-safe.
 class GroupCommitter {
  public:
-  GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch = 2000);
+  GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch = 2000, int committers = 2);
   ~GroupCommitter();  // commits what was submitted, then stops
 
   void Submit(TokenRow row, std::function<void(absl::Status)> done);
@@ -66,7 +68,7 @@ class GroupCommitter {
   std::condition_variable cv_;
   std::deque<std::pair<TokenRow, std::function<void(absl::Status)>>> queue_;
   bool stopping_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace semper::tsa

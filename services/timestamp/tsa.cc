@@ -1,32 +1,26 @@
-// RFC 3161 through OpenSSL's TS_RESP_CTX; rejections OpenSSL does not make are encoded here.
+// RFC 3161 requests parsed by OpenSSL, replies assembled here from precomputed DER.
 #include "services/timestamp/tsa.h"
+
+#include <openssl/ess.h>
+#include <openssl/ts.h>
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/der.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
 
 namespace semper::tsa {
 namespace {
 
-using TsRespPtr = std::unique_ptr<TS_RESP, ossl::FnDeleter<TS_RESP_free>>;
 using TsReqPtr = std::unique_ptr<TS_REQ, ossl::FnDeleter<TS_REQ_free>>;
 
-
-// DER of one TLV.
-std::string Tlv(unsigned char tag, std::string_view content) {
-  std::string out(1, static_cast<char>(tag));
-  size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<char>(n));
-  } else {
-    std::string len;
-    for (; n > 0; n >>= 8) len.insert(len.begin(), static_cast<char>(n & 0xff));
-    out.push_back(static_cast<char>(0x80 | len.size()));
-    out += len;
-  }
-  out.append(content);
-  return out;
-}
+// id-ct-TSTInfo, id-signedData and the CMS attribute types.
+constexpr char kTstInfo[] = "1.2.840.113549.1.9.16.1.4";
+constexpr char kSignedData[] = "1.2.840.113549.1.7.2";
+constexpr char kContentType[] = "1.2.840.113549.1.9.3";
+constexpr char kMessageDigest[] = "1.2.840.113549.1.9.4";
+constexpr char kSigningCertificateV2[] = "1.2.840.113549.1.9.16.2.47";
 
 // TimeStampResp { PKIStatusInfo { rejection, statusString, failInfo } }.
 std::string RejectionDer(int failure_bit, std::string_view text) {
@@ -34,43 +28,17 @@ std::string RejectionDer(int failure_bit, std::string_view text) {
   bits[static_cast<size_t>(failure_bit / 8)] = static_cast<char>(0x80 >> (failure_bit % 8));
   std::string bit_string(1, static_cast<char>(7 - failure_bit % 8));
   bit_string += bits;
-  std::string info = Tlv(0x02, std::string(1, '\x02')) + Tlv(0x30, Tlv(0x0c, text)) + Tlv(0x03, bit_string);
-  return Tlv(0x30, Tlv(0x30, info));
+  std::string info = der::Integer(2) + der::Tlv(der::kSequence, der::Tlv(der::kUtf8String, text)) +
+                     der::Tlv(der::kBitString, bit_string);
+  return der::Tlv(der::kSequence, der::Tlv(der::kSequence, info));
 }
 
-std::string NameOf(const ASN1_OBJECT* obj) {
-  char buf[128];
-  int n = OBJ_obj2txt(buf, sizeof buf, obj, 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1))) : "";
+std::string Attribute(const char* oid, const std::string& value) {
+  return der::Tlv(der::kSequence, der::Oid(oid) + der::Tlv(der::kSet, value));
 }
 
-struct CallData {
-  const TsaOptions* o;
-  uint64_t serial = 0;
-  absl::Time gen_time;
-};
-
-ASN1_INTEGER* SerialCallback(TS_RESP_CTX*, void* data) {
-  auto* d = static_cast<CallData*>(data);
-  auto serial = d->o->serials->Next();
-  if (!serial.ok()) return nullptr;  // OpenSSL answers a rejection
-  d->serial = *serial;
-  ASN1_INTEGER* out = ASN1_INTEGER_new();
-  ASN1_INTEGER_set_uint64(out, *serial);
-  return out;
-}
-
-int TimeCallback(TS_RESP_CTX*, void* data, long* sec, long* usec) {
-  auto* d = static_cast<CallData*>(data);
-  if (d->o->clock_check && !d->o->clock_check().ok()) return 0;  // timeNotAvailable
-  int64_t micros = absl::ToUnixMicros(d->o->clock());
-  int64_t unit = 1;
-  for (int i = d->o->clock_precision_digits; i < 6; ++i) unit *= 10;
-  micros -= micros % unit;  // genTime is written truncated to the precision
-  *sec = static_cast<long>(micros / 1000000);
-  *usec = static_cast<long>(micros % 1000000);
-  d->gen_time = absl::FromUnixMicros(micros);
-  return 1;
+std::string HashName(int nid) {
+  return nid == NID_sha256 ? "sha256" : nid == NID_sha384 ? "sha384" : nid == NID_sha512 ? "sha512" : "";
 }
 
 }  // namespace
@@ -119,10 +87,6 @@ absl::StatusOr<uint64_t> SerialAllocator::Next() {
 absl::StatusOr<std::unique_ptr<TimeStampAuthority>> TimeStampAuthority::New(TsaOptions options) {
   if (options.serials == nullptr) return InvalidField("serials", "is required");
   if (options.policies.empty()) return InvalidField("tsa.policies", "must name at least one policy OID");
-  for (const std::string& p : options.policies) {
-    ossl::Asn1ObjectPtr obj(OBJ_txt2obj(p.c_str(), 1));
-    if (!obj) return InvalidField("tsa.policies", StrCat("\"", p, "\" is not a dotted OID"));
-  }
   if (options.clock_precision_digits < 0 || options.clock_precision_digits > 6) {
     return InvalidField("tsa.clock_precision_digits", "must be 0 to 6");
   }
@@ -131,8 +95,8 @@ absl::StatusOr<std::unique_ptr<TimeStampAuthority>> TimeStampAuthority::New(TsaO
   }
   if (options.key.type() == KeyType::kEd25519) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                     "OpenSSL 3.0 (Debian 12) cannot sign or verify RFC 3161 tokens with Ed25519 (its PKCS#7 code "
-                     "has no one-shot signatures); use an ECDSA P-256 or RSA key");
+                     "OpenSSL 3.0 (Debian 12) cannot verify RFC 3161 tokens signed with Ed25519 (its PKCS#7 code has "
+                     "no one-shot signatures), so neither could relying parties; use an ECDSA P-256 or RSA key");
   }
   if (X509_check_private_key(options.signer.x509(), options.key.evp()) != 1) {
     ossl::DrainErrors();
@@ -150,95 +114,152 @@ absl::StatusOr<std::unique_ptr<TimeStampAuthority>> TimeStampAuthority::New(TsaO
                             ") must carry a critical extendedKeyUsage of timeStamping only"));
   }
   std::unique_ptr<TimeStampAuthority> tsa(new TimeStampAuthority(std::move(options)));
-  TS_RESP_CTX* probe = tsa->Acquire();
-  if (probe == nullptr) return ossl::Error(absl::StatusCode::kInvalidArgument, v1::INTERNAL_ERROR, "setting up the TSA");
-  tsa->Release(probe);
+  SEMPER_RETURN_IF_ERROR(tsa->Prepare());
   return tsa;
 }
 
-TimeStampAuthority::~TimeStampAuthority() {
-  for (TS_RESP_CTX* ctx : free_) TS_RESP_CTX_free(ctx);
-}
-
-TS_RESP_CTX* TimeStampAuthority::Acquire() const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!free_.empty()) {
-      TS_RESP_CTX* ctx = free_.back();
-      free_.pop_back();
-      return ctx;
-    }
+absl::Status TimeStampAuthority::Prepare() {
+  for (const std::string& p : o_.policies) {
+    std::string oid = der::Oid(p);
+    if (oid.empty()) return InvalidField("tsa.policies", StrCat("\"", p, "\" is not a dotted OID"));
+    ossl::Asn1ObjectPtr obj(OBJ_txt2obj(p.c_str(), 1));
+    char canonical[128];
+    OBJ_obj2txt(canonical, sizeof canonical, obj.get(), 1);
+    policies_.emplace_back(canonical, oid);
   }
-  TS_RESP_CTX* ctx = TS_RESP_CTX_new();
-  ossl::X509StackPtr certs(sk_X509_new_null());
-  for (const Certificate& c : o_.issuers) {
-    X509_up_ref(c.x509());
-    sk_X509_push(certs.get(), c.x509());
-  }
-  ossl::Asn1ObjectPtr def(OBJ_txt2obj(o_.policies[0].c_str(), 1));
   int64_t micros = absl::ToInt64Microseconds(o_.accuracy);
-  bool ok = ctx != nullptr && TS_RESP_CTX_set_signer_cert(ctx, o_.signer.x509()) == 1 &&
-            TS_RESP_CTX_set_signer_key(ctx, o_.key.evp()) == 1 && TS_RESP_CTX_set_certs(ctx, certs.get()) == 1 &&
-            TS_RESP_CTX_set_def_policy(ctx, def.get()) == 1 && TS_RESP_CTX_add_md(ctx, EVP_sha256()) == 1 &&
-            TS_RESP_CTX_add_md(ctx, EVP_sha384()) == 1 && TS_RESP_CTX_add_md(ctx, EVP_sha512()) == 1 &&
-            TS_RESP_CTX_set_accuracy(ctx, static_cast<int>(micros / 1000000), static_cast<int>(micros / 1000 % 1000),
-                                     static_cast<int>(micros % 1000)) == 1 &&
-            TS_RESP_CTX_set_clock_precision_digits(ctx, static_cast<unsigned>(o_.clock_precision_digits)) == 1 &&
-            TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256()) == 1 &&
-            TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256()) == 1;
-  for (size_t i = 1; ok && i < o_.policies.size(); ++i) {
-    ossl::Asn1ObjectPtr p(OBJ_txt2obj(o_.policies[i].c_str(), 1));
-    ok = TS_RESP_CTX_add_policy(ctx, p.get()) == 1;
+  std::string accuracy;
+  if (micros / 1000000 > 0) accuracy += der::Integer(static_cast<uint64_t>(micros / 1000000));
+  if (micros / 1000 % 1000 > 0) {
+    accuracy += der::Tlv(der::Primitive(0), der::Contents(der::Integer(static_cast<uint64_t>(micros / 1000 % 1000))));
   }
-  if (!ok) {
-    TS_RESP_CTX_free(ctx);
-    return nullptr;
+  if (micros % 1000 > 0) {
+    accuracy += der::Tlv(der::Primitive(1), der::Contents(der::Integer(static_cast<uint64_t>(micros % 1000))));
   }
-  TS_RESP_CTX_add_flags(ctx, TS_TSA_NAME);
-  return ctx;
+  accuracy_ = der::Tlv(der::kSequence, accuracy);
+  std::string name = ossl::ToDer(i2d_X509_NAME, X509_get_subject_name(o_.signer.x509()));
+  tsa_name_ = der::Tlv(der::Constructed(0), der::Tlv(der::Constructed(4), name));
+  std::string certs = o_.signer.Der();
+  for (const Certificate& c : o_.issuers) certs += c.Der();
+  certificates_ = der::Tlv(der::Constructed(0), certs);
+  signer_id_ = der::Tlv(der::kSequence, ossl::ToDer(i2d_X509_NAME, X509_get_issuer_name(o_.signer.x509())) +
+                                            ossl::ToDer(i2d_ASN1_INTEGER, X509_get0_serialNumber(o_.signer.x509())));
+  digest_algorithm_ = der::Tlv(der::kSequence, der::Oid("2.16.840.1.101.3.4.2.1"));
+  signature_algorithm_ = o_.key.type() == KeyType::kRsa
+                             ? der::Tlv(der::kSequence, der::Oid("1.2.840.113549.1.1.11") + der::Tlv(der::kNull, ""))
+                             : der::Tlv(der::kSequence, der::Oid("1.2.840.10045.4.3.2"));
+  content_type_attribute_ = Attribute(kContentType, der::Oid(kTstInfo));
+  std::unique_ptr<ESS_SIGNING_CERT_V2, ossl::FnDeleter<ESS_SIGNING_CERT_V2_free>> ess(
+      OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), o_.signer.x509(), nullptr, 1));
+  if (!ess) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "signingCertificateV2");
+  signing_certificate_attribute_ = Attribute(kSigningCertificateV2, ossl::ToDer(i2d_ESS_SIGNING_CERT_V2, ess.get()));
+  std::shared_ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, o_.key.evp()) != 1) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "the TSA key cannot sign");
+  }
+  sign_template_ = std::move(ctx);
+  if (Sign("probe").empty()) return ossl::Error(absl::StatusCode::kInvalidArgument, v1::INTERNAL_ERROR, "the TSA key cannot sign");
+  return absl::OkStatus();
 }
 
-void TimeStampAuthority::Release(TS_RESP_CTX* ctx) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  free_.push_back(ctx);
-}
-
-std::vector<std::string> TimeStampAuthority::FailureNames(const TS_RESP* resp) {
-  std::vector<std::string> out;
-  const ASN1_BIT_STRING* bits = TS_STATUS_INFO_get0_failure_info(TS_RESP_get_status_info(const_cast<TS_RESP*>(resp)));
-  if (bits == nullptr) return out;
-  for (int bit = 0; bit <= kSystemFailure; ++bit) {
-    if (ASN1_BIT_STRING_get_bit(bits, bit) == 1) {
-      std::string_view name = FailureInfoName(bit);
-      out.push_back(name.empty() ? StrCat("bit", bit) : std::string(name));
-    }
+std::string TimeStampAuthority::Sign(std::string_view data) const {
+  ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  if (EVP_MD_CTX_copy_ex(ctx.get(), sign_template_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+    ossl::DrainErrors();
+    return "";
   }
-  return out;
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+    ossl::DrainErrors();
+    return "";
+  }
+  sig.resize(len);
+  return sig;
 }
 
 Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
-  auto reject = [](int bit, std::string text) { return Rejection(bit, std::move(text)); };
+  // The checks and texts follow OpenSSL's own TSA (crypto/ts/ts_rsp_sign.c), in its order.
   if (request_der.size() > o_.max_request_bytes) {
-    return reject(kBadDataFormat, StrCat("request larger than ", o_.max_request_bytes, " bytes"));
+    return Rejection(kBadDataFormat, StrCat("request larger than ", o_.max_request_bytes, " bytes"));
   }
   const auto* p = reinterpret_cast<const unsigned char*>(request_der.data());
-  TsReqPtr parsed(d2i_TS_REQ(nullptr, &p, static_cast<long>(request_der.size())));
-  if (!parsed || p != reinterpret_cast<const unsigned char*>(request_der.data()) + request_der.size()) {
+  TsReqPtr req(d2i_TS_REQ(nullptr, &p, static_cast<long>(request_der.size())));
+  if (!req || p != reinterpret_cast<const unsigned char*>(request_der.data()) + request_der.size()) {
     ossl::DrainErrors();
-    return reject(kBadDataFormat, "not a DER TimeStampReq");
+    return Rejection(kBadDataFormat, "Bad request format or system error.");
   }
-  const ASN1_INTEGER* nonce = TS_REQ_get_nonce(parsed.get());
-  if (nonce != nullptr && static_cast<size_t>(ASN1_STRING_length(nonce)) > o_.max_nonce_bytes) {
-    return reject(kBadRequest, StrCat("nonce longer than ", o_.max_nonce_bytes, " bytes"));
+  if (TS_REQ_get_version(req.get()) != 1) return Rejection(kBadRequest, "Bad request version.");
+  TS_MSG_IMPRINT* imprint = TS_REQ_get_msg_imprint(req.get());
+  const X509_ALGOR* alg = TS_MSG_IMPRINT_get_algo(imprint);
+  int nid = OBJ_obj2nid(alg->algorithm);
+  std::string hash = HashName(nid);
+  if (hash.empty()) return Rejection(kBadAlg, "Message digest algorithm is not supported.");
+  if (alg->parameter != nullptr && ASN1_TYPE_get(alg->parameter) != V_ASN1_NULL) {
+    return Rejection(kBadAlg, "Superfluous message digest parameter.");
   }
-  // OpenSSL answers a refusing time callback with "unspecified": refuse here with timeNotAvailable.
-  if (o_.clock_check) {
-    if (!o_.clock_check().ok()) {
-      return reject(kTimeNotAvailable, "the TSA's clock is not synchronised; no time-stamps until it is");
+  const ASN1_OCTET_STRING* digest = TS_MSG_IMPRINT_get_msg(imprint);
+  if (ASN1_STRING_length(digest) != EVP_MD_get_size(EVP_get_digestbynid(nid))) {
+    return Rejection(kBadDataFormat, "Bad message digest.");
+  }
+  const std::pair<std::string, std::string>* policy = &policies_.front();
+  if (const ASN1_OBJECT* asked = TS_REQ_get_policy_id(req.get()); asked != nullptr) {
+    char text[128];
+    OBJ_obj2txt(text, sizeof text, asked, 1);
+    policy = nullptr;
+    for (const auto& candidate : policies_) {
+      if (candidate.first == text) policy = &candidate;
     }
+    if (policy == nullptr) return Rejection(kUnacceptedPolicy, "Requested policy is not supported.");
   }
-  auto bio = ossl::ReadBio(request_der);
-  return Respond(bio.get());
+  if (TS_REQ_get_ext_count(req.get()) > 0) return Rejection(kUnacceptedExtension, "Unsupported extension.");
+  const ASN1_INTEGER* nonce = TS_REQ_get_nonce(req.get());
+  if (nonce != nullptr && static_cast<size_t>(ASN1_STRING_length(nonce)) > o_.max_nonce_bytes) {
+    return Rejection(kBadRequest, StrCat("nonce longer than ", o_.max_nonce_bytes, " bytes"));
+  }
+  if (o_.clock_check && !o_.clock_check().ok()) {
+    return Rejection(kTimeNotAvailable, "the TSA's clock is not synchronised; no time-stamps until it is");
+  }
+  auto serial = o_.serials->Next();
+  if (!serial.ok()) return Rejection(kSystemFailure, "Error during serial number generation.");
+
+  int64_t micros = absl::ToUnixMicros(o_.clock());
+  int64_t unit = 1;
+  for (int i = o_.clock_precision_digits; i < 6; ++i) unit *= 10;
+  absl::Time gen_time = absl::FromUnixMicros(micros - micros % unit);  // truncated to the precision written
+
+  std::string imprint_der = ossl::ToDer(i2d_TS_MSG_IMPRINT, imprint);
+  std::string tst_info = der::Tlv(
+      der::kSequence, der::Integer(1) + policy->second + imprint_der + der::Integer(*serial) +
+                          der::GeneralizedTime(gen_time, o_.clock_precision_digits) + accuracy_ +
+                          (nonce != nullptr ? ossl::ToDer(i2d_ASN1_INTEGER, nonce) : std::string()) + tsa_name_);
+  std::string attributes = der::SetOf({content_type_attribute_,
+                                       Attribute(kMessageDigest, der::Tlv(der::kOctetString, Sha256(tst_info))),
+                                       signing_certificate_attribute_});
+  std::string signature = Sign(attributes);
+  if (signature.empty()) return Rejection(kSystemFailure, "the TSA could not sign");
+  std::string signer_info = der::Tlv(
+      der::kSequence, der::Integer(1) + signer_id_ + digest_algorithm_ +
+                          der::Tlv(der::Constructed(0), der::Contents(attributes)) +
+                          signature_algorithm_ + der::Tlv(der::kOctetString, signature));
+  std::string encapsulated =
+      der::Tlv(der::kSequence, der::Oid(kTstInfo) + der::Tlv(der::Constructed(0), der::Tlv(der::kOctetString, tst_info)));
+  std::string signed_data = der::Tlv(
+      der::kSequence, der::Integer(3) + der::Tlv(der::kSet, digest_algorithm_) + encapsulated +
+                          (TS_REQ_get_cert_req(req.get()) ? certificates_ : std::string()) + der::Tlv(der::kSet, signer_info));
+
+  Stamped out;
+  out.status = 0;
+  out.token_der = der::Tlv(der::kSequence, der::Oid(kSignedData) + der::Tlv(der::Constructed(0), signed_data));
+  out.response_der = der::Tlv(der::kSequence, der::Tlv(der::kSequence, der::Integer(0)) + out.token_der);
+  out.serial_hex = SerialHex(*serial);
+  out.gen_time = gen_time;
+  out.hash_algorithm = hash;
+  out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(digest)), static_cast<size_t>(ASN1_STRING_length(digest)));
+  out.policy = policy->first;
+  return out;
 }
 
 Stamped TimeStampAuthority::StampDigest(std::string_view sha256) const {
@@ -255,44 +276,6 @@ Stamped TimeStampAuthority::StampDigest(std::string_view sha256) const {
   X509_ALGOR_free(alg);
   TS_MSG_IMPRINT_free(imprint);
   return Stamp(ossl::ToDer(i2d_TS_REQ, req.get()));
-}
-
-Stamped TimeStampAuthority::Respond(BIO* request) const {
-  Stamped out;
-  TS_RESP_CTX* ctx = Acquire();
-  if (ctx == nullptr) {
-    ossl::DrainErrors();
-    return Rejection(kSystemFailure, "the TSA cannot sign now");
-  }
-  CallData data{&o_};
-  TS_RESP_CTX_set_serial_cb(ctx, SerialCallback, &data);
-  TS_RESP_CTX_set_time_cb(ctx, TimeCallback, &data);
-  TsRespPtr resp(TS_RESP_create_response(ctx, request));
-  Release(ctx);
-  ossl::DrainErrors();
-  if (!resp) return Rejection(kSystemFailure, "the TSA failed to answer");
-  TS_STATUS_INFO* si = TS_RESP_get_status_info(resp.get());
-  out.status = static_cast<int>(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si)));
-  out.failure_info = FailureNames(resp.get());
-  const STACK_OF(ASN1_UTF8STRING)* text = TS_STATUS_INFO_get0_text(si);
-  for (int i = 0; i < sk_ASN1_UTF8STRING_num(text); ++i) {
-    const ASN1_UTF8STRING* t = sk_ASN1_UTF8STRING_value(text, i);
-    if (!out.status_text.empty()) out.status_text += "; ";
-    out.status_text.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(t)), static_cast<size_t>(ASN1_STRING_length(t)));
-  }
-  out.response_der = ossl::ToDer(i2d_TS_RESP, resp.get());
-  if (!out.granted()) return out;
-  TS_TST_INFO* tst = TS_RESP_get_tst_info(resp.get());
-  out.serial_hex = SerialHex(data.serial);
-  out.gen_time = data.gen_time;
-  TS_MSG_IMPRINT* imprint = TS_TST_INFO_get_msg_imprint(tst);
-  int nid = OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(imprint)->algorithm);
-  out.hash_algorithm = nid == NID_sha256 ? "sha256" : nid == NID_sha384 ? "sha384" : nid == NID_sha512 ? "sha512" : "";
-  const ASN1_OCTET_STRING* msg = TS_MSG_IMPRINT_get_msg(imprint);
-  out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(msg)), static_cast<size_t>(ASN1_STRING_length(msg)));
-  out.policy = NameOf(TS_TST_INFO_get_policy_id(tst));
-  out.token_der = ossl::ToDer(i2d_PKCS7, TS_RESP_get_token(resp.get()));
-  return out;
 }
 
 }  // namespace semper::tsa

@@ -1,6 +1,9 @@
 // The RFC 3161 engine of semper-tsa: validates a TimeStampReq and answers a signed token or a
-// rejection with the right PKIFailureInfo, never anything else. Built on OpenSSL's TS_RESP_CTX
-// (ESSCertIDv2, accuracy, TSA name), one context per concurrent caller. Thread-safe.
+// rejection with the right PKIFailureInfo, never anything else. The token (TSTInfo in CMS
+// SignedData with contentType, messageDigest and ESSCertIDv2 signingCertificateV2 attributes,
+// RFC 3161 + RFC 5816) is assembled from parts computed once at start: OpenSSL's TS_RESP_CTX
+// spends 80 µs a token, four times the ECDSA signature, on building and encoding objects.
+// `openssl ts -verify` checks the result in the tests. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -10,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include <openssl/ts.h>
+#include <openssl/evp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -71,7 +74,6 @@ class TimeStampAuthority {
  public:
   // Checks the certificate (critical timeStamping EKU only, matching key) and the options.
   static absl::StatusOr<std::unique_ptr<TimeStampAuthority>> New(TsaOptions options);
-  ~TimeStampAuthority();
 
   Stamped Stamp(std::string_view request_der) const;
   // A token over a SHA-256 digest, as if requested with certReq and no nonce (batch roots).
@@ -81,18 +83,23 @@ class TimeStampAuthority {
 
   // A rejection (status 2) with one PKIFailureInfo bit and a text.
   static Stamped Rejection(int failure_bit, std::string text);
-  // The failure-info bit names of a TimeStampResp's status ("badAlg", ...).
-  static std::vector<std::string> FailureNames(const TS_RESP* resp);
-
  private:
   explicit TimeStampAuthority(TsaOptions options) : o_(std::move(options)) {}
-  TS_RESP_CTX* Acquire() const;
-  void Release(TS_RESP_CTX* ctx) const;
-  Stamped Respond(BIO* request) const;
+  absl::Status Prepare();
+  std::string Sign(std::string_view data) const;
 
   TsaOptions o_;
-  mutable std::mutex mu_;
-  mutable std::vector<TS_RESP_CTX*> free_;
+  // DER parts computed once.
+  std::vector<std::pair<std::string, std::string>> policies_;  // dotted, DER OID
+  std::string accuracy_;           // Accuracy
+  std::string tsa_name_;           // tsa [0] GeneralName (directoryName)
+  std::string certificates_;       // [0] IMPLICIT CertificateSet: signer and issuers
+  std::string signer_id_;          // IssuerAndSerialNumber
+  std::string digest_algorithm_;   // sha256
+  std::string signature_algorithm_;
+  std::string content_type_attribute_;
+  std::string signing_certificate_attribute_;  // signingCertificateV2 with ESSCertIDv2
+  std::shared_ptr<EVP_MD_CTX> sign_template_;
 };
 
 // Serial numbers as text: upper-case hex without leading zeros.

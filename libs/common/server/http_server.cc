@@ -1,6 +1,8 @@
 // cpp-httplib listener with health, readiness and metrics routes and request metrics.
 #include "common/server/http_server.h"
 
+#include <sys/socket.h>
+
 #include <set>
 
 #include "common/base/log.h"
@@ -19,6 +21,18 @@ HttpServer::HttpServer(Options options, std::shared_ptr<spdlog::logger> logger,
   // Headers and body go out in separate writes; without this, Nagle and delayed ACKs add
   // 40 ms to every keep-alive request.
   server_.set_tcp_nodelay(true);
+  // httplib closes a keep-alive connection after 5 requests by default, and its listen backlog is
+  // 5: under load, reconnecting clients then overflow the backlog and wait a SYN retransmission
+  // (1 s). Connections stay open until idle for the keep-alive timeout instead.
+  server_.set_keep_alive_max_count(1000000);
+  // Our own socket options: SO_REUSEADDR only (httplib's default, SO_REUSEPORT, would let a
+  // second process bind the same port and silently share its connections), and the socket kept
+  // so that Start() can raise the listen backlog that httplib fixes at 5.
+  server_.set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = sock;
+  });
   server_.set_read_timeout(10, 0);
   server_.set_write_timeout(10, 0);
   server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -65,6 +79,7 @@ absl::StatusOr<int> HttpServer::Start() {
     return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
                      StrCat("cannot listen for HTTP on ", options_.host, ":", options_.port));
   }
+  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);  // a second listen() only changes the backlog
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   return port_;
 }
