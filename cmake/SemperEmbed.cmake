@@ -13,6 +13,8 @@ function(semper_embed_migrations target schema dir)
     string(REGEX MATCH "^[0-9]+" version "${name}")
     string(REGEX REPLACE "^[0-9]+_" "" label "${name}")
     file(READ "${f}" sql)
+    # An edited migration re-runs this at the next build, not only a new or removed one.
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${f}")
     string(APPEND body "      {\"${version}\", \"${label}\", R\"semper_sql(${sql})semper_sql\"},\n")
   endforeach()
   string(APPEND body "  };\n}\n\n}  // namespace semper\n")

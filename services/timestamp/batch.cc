@@ -67,7 +67,8 @@ void Batcher::Loop() {
       row.hash_algorithm = root.hash_algorithm;
       row.imprint = root.imprint;
       row.policy = root.policy;
-      row.token_der = root.token_der;
+      row.token_der = root.stored_token_der;
+      row.cert_req = root.cert_req;
       row.batch_tree_size = tree.size();
       row.batch_leaves = std::move(leaves);
       status = committer_->Record(std::move(row));

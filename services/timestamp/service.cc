@@ -66,7 +66,8 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
   row.imprint = s.imprint;
   row.policy = s.policy;
   row.requester = std::move(requester);
-  row.token_der = s.token_der;
+  row.token_der = s.stored_token_der;
+  row.cert_req = s.cert_req;
   o_.committer->Submit(std::move(row), [this, s = std::move(s), done = std::move(done), count](absl::Status committed) mutable {
     if (!committed.ok()) {
       LogEvent(o_.logger, spdlog::level::err, "tsa.record_failed").With("serial", s.serial_hex)
@@ -156,7 +157,13 @@ grpc::ServerUnaryReactor* TsaServiceImpl::LookupToken(grpc::CallbackServerContex
   resp->set_imprint(row->imprint);
   resp->set_policy(row->policy);
   resp->set_requester(row->requester);
-  resp->set_token(row->token_der);
+  if (row->cert_req) {
+    auto full = o_.tsa->WithCertificates(row->token_der);
+    if (!full.ok()) return Done(ctx, full.status());
+    resp->set_token(*full);
+  } else {
+    resp->set_token(row->token_der);
+  }
   resp->set_batch_tree_size(row->batch_tree_size);
   return Done(ctx, absl::OkStatus());
 }

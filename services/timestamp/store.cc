@@ -15,14 +15,14 @@ std::vector<db::PreparedStatement> TokenStore::Statements() {
       {"tsa_next_block", "SELECT nextval('tsa.serial_blocks')"},
       // One statement for a whole group: arrays in, one row per element out.
       {"tsa_insert_tokens",
-       R"(INSERT INTO tsa.tokens (serial, gen_time, hash_algorithm, imprint, policy, requester, token,
+       R"(INSERT INTO tsa.tokens (serial, gen_time, hash_algorithm, imprint, policy, requester, token, cert_req,
                                   batch_tree_size, batch_leaves)
-          SELECT s, t, a, decode(i, 'hex'), p, r, decode(k, 'hex'), n, decode(nullif(l, ''), 'hex')
+          SELECT s, t, a, decode(i, 'hex'), p, r, decode(k, 'hex'), c, n, decode(nullif(l, ''), 'hex')
           FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-                      $7::text[], $8::bigint[], $9::text[]) AS u(s, t, a, i, p, r, k, n, l))"},
+                      $7::text[], $8::boolean[], $9::bigint[], $10::text[]) AS u(s, t, a, i, p, r, k, c, n, l))"},
       {"tsa_lookup",
        R"(SELECT extract(epoch from gen_time)::numeric::text, hash_algorithm, imprint, policy, requester, token,
-                 batch_tree_size
+                 batch_tree_size, cert_req
           FROM tsa.tokens WHERE serial = $1)"},
   };
 }
@@ -37,7 +37,7 @@ absl::StatusOr<uint64_t> TokenStore::NextSerialBlock() {
 }
 
 absl::Status TokenStore::Insert(const std::vector<TokenRow>& rows) {
-  std::vector<std::string> serial, gen, alg, imprint, policy, requester, token, size, leaves;
+  std::vector<std::string> serial, gen, alg, imprint, policy, requester, token, cert_req, size, leaves;
   for (const TokenRow& r : rows) {
     serial.push_back(StrCat(r.serial));
     gen.push_back(db::TimeText(r.gen_time));
@@ -46,13 +46,14 @@ absl::Status TokenStore::Insert(const std::vector<TokenRow>& rows) {
     policy.push_back(r.policy);
     requester.push_back(r.requester);
     token.push_back(HexEncode(r.token_der));
+    cert_req.push_back(r.cert_req ? "t" : "f");
     size.push_back(StrCat(r.batch_tree_size));
     leaves.push_back(HexEncode(r.batch_leaves));
   }
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_prepared0("tsa_insert_tokens", db::TextArray(serial), db::TextArray(gen), db::TextArray(alg),
                       db::TextArray(imprint), db::TextArray(policy), db::TextArray(requester), db::TextArray(token),
-                      db::TextArray(size), db::TextArray(leaves));
+                      db::TextArray(cert_req), db::TextArray(size), db::TextArray(leaves));
     return absl::OkStatus();
   });
 }
@@ -72,6 +73,7 @@ absl::StatusOr<TokenRow> TokenStore::Lookup(uint64_t serial) {
     row.requester = r[0][4].as<std::string>();
     row.token_der = pqxx::binarystring(r[0][5]).str();
     row.batch_tree_size = r[0][6].as<uint64_t>();
+    row.cert_req = r[0][7].as<bool>();
     return absl::OkStatus();
   }));
   return row;

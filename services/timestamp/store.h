@@ -24,7 +24,8 @@ struct TokenRow {
   std::string imprint;
   std::string policy;
   std::string requester;
-  std::string token_der;
+  std::string token_der;  // without the TSA's certificates
+  bool cert_req = false;
   uint64_t batch_tree_size = 0;
   std::string batch_leaves;  // concatenated 32-byte imprints (batch roots only)
 };

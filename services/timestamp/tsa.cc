@@ -246,13 +246,18 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
                           signature_algorithm_ + der::Tlv(der::kOctetString, signature));
   std::string encapsulated =
       der::Tlv(der::kSequence, der::Oid(kTstInfo) + der::Tlv(der::Constructed(0), der::Tlv(der::kOctetString, tst_info)));
-  std::string signed_data = der::Tlv(
-      der::kSequence, der::Integer(3) + der::Tlv(der::kSet, digest_algorithm_) + encapsulated +
-                          (TS_REQ_get_cert_req(req.get()) ? certificates_ : std::string()) + der::Tlv(der::kSet, signer_info));
+  auto token = [&](bool with_certificates) {
+    std::string signed_data = der::Tlv(
+        der::kSequence, der::Integer(3) + der::Tlv(der::kSet, digest_algorithm_) + encapsulated +
+                            (with_certificates ? certificates_ : std::string()) + der::Tlv(der::kSet, signer_info));
+    return der::Tlv(der::kSequence, der::Oid(kSignedData) + der::Tlv(der::Constructed(0), signed_data));
+  };
 
   Stamped out;
   out.status = 0;
-  out.token_der = der::Tlv(der::kSequence, der::Oid(kSignedData) + der::Tlv(der::Constructed(0), signed_data));
+  out.cert_req = TS_REQ_get_cert_req(req.get()) != 0;
+  out.stored_token_der = token(false);
+  out.token_der = out.cert_req ? token(true) : out.stored_token_der;
   out.response_der = der::Tlv(der::kSequence, der::Tlv(der::kSequence, der::Integer(0)) + out.token_der);
   out.serial_hex = SerialHex(*serial);
   out.gen_time = gen_time;
@@ -260,6 +265,25 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(digest)), static_cast<size_t>(ASN1_STRING_length(digest)));
   out.policy = policy->first;
   return out;
+}
+
+absl::StatusOr<std::string> TimeStampAuthority::WithCertificates(std::string_view token_der) const {
+  auto malformed = [] { return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a recorded token"); };
+  // ContentInfo { signedData, [0] { SignedData { version, digestAlgorithms, encap, signerInfos } } }
+  std::string_view info = der::Contents(token_der);
+  std::string_view content_type = der::Next(&info);
+  std::string_view explicit_content = der::Next(&info);
+  if (content_type.empty() || explicit_content.empty() || !info.empty()) return malformed();
+  std::string_view signed_data = der::Contents(der::Contents(explicit_content));
+  std::string_view version = der::Next(&signed_data);
+  std::string_view algorithms = der::Next(&signed_data);
+  std::string_view encapsulated = der::Next(&signed_data);
+  std::string_view signer_infos = der::Next(&signed_data);
+  if (signer_infos.empty() || !signed_data.empty() || static_cast<unsigned char>(signer_infos[0]) != der::kSet) {
+    return malformed();
+  }
+  std::string rebuilt = der::Tlv(der::kSequence, StrCat(version, algorithms, encapsulated, certificates_, signer_infos));
+  return der::Tlv(der::kSequence, StrCat(content_type, der::Tlv(der::Constructed(0), rebuilt)));
 }
 
 Stamped TimeStampAuthority::StampDigest(std::string_view sha256) const {

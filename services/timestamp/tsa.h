@@ -67,7 +67,11 @@ struct Stamped {
   std::string hash_algorithm;  // "sha256", "sha384", "sha512"
   std::string imprint;
   std::string policy;
-  std::string token_der;  // TimeStampToken (ContentInfo)
+  std::string token_der;  // TimeStampToken (ContentInfo), as sent
+  bool cert_req = false;  // the token carries the TSA's certificates
+  // The token without the TSA's certificates, as recorded (the certificates are the same in every
+  // token; WithCertificates puts them back).
+  std::string stored_token_der;
 };
 
 class TimeStampAuthority {
@@ -80,6 +84,9 @@ class TimeStampAuthority {
   Stamped StampDigest(std::string_view sha256) const;
 
   const TsaOptions& options() const { return o_; }
+  // A recorded token with this TSA's certificates put back (the token as it was sent with
+  // certReq); MALFORMED_INPUT if `token_der` is not a token without certificates.
+  absl::StatusOr<std::string> WithCertificates(std::string_view token_der) const;
 
   // A rejection (status 2) with one PKIFailureInfo bit and a text.
   static Stamped Rejection(int failure_bit, std::string text);

@@ -184,7 +184,7 @@ TEST_F(TsaTest, OpensslAcceptsTokensForEveryHashAndPrintsThem) {
     std::string name = std::string("q") + (hash + 1);
     QueryAndPost(name, {hash, "-cert"});
     auto verified = OpensslVerify(name);
-    EXPECT_EQ(verified.exit_code, 0) << hash << verified.Describe();
+    EXPECT_EQ(verified.exit_code, 0) << hash << verified.Describe() << Slurp(P("tsa.log"));
     EXPECT_THAT(verified.out, HasSubstr("Verification: OK"));
   }
   std::string text = ReplyText("qsha256");
@@ -376,6 +376,8 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
   EXPECT_EQ(record.gen_time().seconds(), resp.gen_time().seconds());
   EXPECT_EQ(record.gen_time().nanos(), resp.gen_time().nanos());
   EXPECT_THAT(VerifyTimeStampToken(record.token(), digest, {*root}), IsOk());
+  // The recorded token is kept without the TSA's certificates and comes back exactly as it was sent.
+  EXPECT_EQ(record.token(), *TimeStampTokenOf(resp.response()));
   lookup.set_serial("ABCDEF0123");
   grpc::ClientContext nctx;
   EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&nctx, lookup, &record)), StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));

@@ -58,19 +58,38 @@ std::string GeneralizedTime(absl::Time t, int digits) {
   return Tlv(kGeneralizedTime, text);
 }
 
-std::string_view Contents(std::string_view tlv) {
-  if (tlv.size() < 2) return {};
-  auto first = static_cast<unsigned char>(tlv[1]);
-  size_t header = 2, len = first;
+namespace {
+
+// Header and content lengths of the TLV at the start of `in`; false if there is none.
+bool Measure(std::string_view in, size_t* header, size_t* len) {
+  if (in.size() < 2) return false;
+  auto first = static_cast<unsigned char>(in[1]);
+  *header = 2;
+  *len = first;
   if (first & 0x80) {
     size_t n = first & 0x7f;
-    if (n == 0 || n > 4 || tlv.size() < 2 + n) return {};
-    len = 0;
-    for (size_t i = 0; i < n; ++i) len = len << 8 | static_cast<unsigned char>(tlv[2 + i]);
-    header += n;
+    if (n == 0 || n > 4 || in.size() < 2 + n) return false;
+    *len = 0;
+    for (size_t i = 0; i < n; ++i) *len = *len << 8 | static_cast<unsigned char>(in[2 + i]);
+    *header += n;
   }
-  if (tlv.size() != header + len) return {};
+  return in.size() - *header >= *len;
+}
+
+}  // namespace
+
+std::string_view Contents(std::string_view tlv) {
+  size_t header = 0, len = 0;
+  if (!Measure(tlv, &header, &len) || tlv.size() != header + len) return {};
   return tlv.substr(header);
+}
+
+std::string_view Next(std::string_view* in) {
+  size_t header = 0, len = 0;
+  if (!Measure(*in, &header, &len)) return {};
+  std::string_view tlv = in->substr(0, header + len);
+  in->remove_prefix(header + len);
+  return tlv;
 }
 
 std::string SetOf(std::vector<std::string> elements) {

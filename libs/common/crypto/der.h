@@ -27,6 +27,8 @@ std::string Oid(std::string_view dotted);
 std::string GeneralizedTime(absl::Time t, int digits);
 // The contents of one TLV (for IMPLICIT re-tagging); empty if it is not one.
 std::string_view Contents(std::string_view tlv);
+// The first TLV of `*in` (removed from it); empty if `*in` does not start with a whole one.
+std::string_view Next(std::string_view* in);
 // SET OF: the encodings sorted as X.690 11.6 asks.
 std::string SetOf(std::vector<std::string> elements);
 

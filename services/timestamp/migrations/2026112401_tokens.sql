@@ -10,7 +10,10 @@ CREATE TABLE tokens (
   imprint         bytea NOT NULL,
   policy          text NOT NULL,
   requester       text NOT NULL DEFAULT '',
+  -- The token without the TSA's certificates (the same in every token); cert_req says whether
+  -- the token sent carried them.
   token           bytea NOT NULL,
+  cert_req        boolean NOT NULL,
   -- Batch mode: the token is over the root of a Merkle tree of this many leaves, and the leaves
   -- (32-byte SHA-256 imprints, concatenated in order) are kept for audit.
   batch_tree_size bigint NOT NULL DEFAULT 0,
