@@ -57,6 +57,24 @@ start_postgres() {
 
 daemon_running() { [[ -f "$STATE/run/$1.pid" ]] && kill -0 "$(cat "$STATE/run/$1.pid")" 2>/dev/null; }
 
+# launch <name> <http port> <command...>: starts a daemon unless it runs, waits until /readyz.
+launch() {
+  local name=$1 http_port=$2; shift 2
+  if daemon_running "$name"; then
+    echo "$name: already running"
+    return
+  fi
+  SEMPER_DATABASE_URL="$SEMPER_DATABASE_URL" nohup "$@" >> "$STATE/logs/$name.log" 2>&1 &
+  echo $! > "$STATE/run/$name.pid"
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && return
+    daemon_running "$name" || { echo "up.sh: $name did not start:"; tail -n 20 "$STATE/logs/$name.log"; exit 1; }
+    sleep 0.2
+  done
+  echo "up.sh: $name is not ready after 20 s; see $STATE/logs/$name.log"
+  exit 1
+}
+
 start_ca() {
   mkdir -p "$STATE/run" "$STATE/logs"
   if [[ ! -f "$STATE/pki/root.pem" ]]; then
@@ -81,18 +99,7 @@ dir = "$STATE/pki"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 public_url = "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
 TOML
-  if daemon_running semper-ca; then
-    echo "semper-ca:  already running"
-  else
-    SEMPER_DATABASE_URL="$SEMPER_DATABASE_URL" nohup build/services/ca/semper-ca serve --config "$STATE/ca.toml" \
-      >> "$STATE/logs/semper-ca.log" 2>&1 &
-    echo $! > "$STATE/run/semper-ca.pid"
-    for _ in $(seq 1 100); do
-      curl -fsS "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}/readyz" >/dev/null 2>&1 && break
-      daemon_running semper-ca || { echo "up.sh: semper-ca did not start:"; tail -n 20 "$STATE/logs/semper-ca.log"; exit 1; }
-      sleep 0.2
-    done
-  fi
+  launch semper-ca "${SEMPER_CA_HTTP_PORT:-7001}" build/services/ca/semper-ca serve --config "$STATE/ca.toml"
   echo "semper-ca:  gRPC 127.0.0.1:${SEMPER_CA_PORT:-7000} (TLS, server name localhost; trust $STATE/pki/root.pem)"
   echo "            HTTP http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}: /crl /crl/delta /crl/root /ocsp /healthz /readyz /metrics"
   echo "            log $STATE/logs/semper-ca.log"
@@ -102,8 +109,38 @@ TOML
   echo "    --key-passphrase-file $STATE/secrets/ca-passphrase subscriber list"
 }
 
+start_tsa() {
+  cat > "$STATE/tsa.toml" <<TOML
+[grpc]
+listen = "127.0.0.1:${SEMPER_TSA_PORT:-7010}"
+[http]
+listen = "127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}"
+threads = 64
+[tls]
+cert_file = "$STATE/pki/services/tsa-tls.pem"
+key_file = "$STATE/pki/services/tsa-tls.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+client_ca_file = "$STATE/pki/root.pem"
+require_client_cert = false
+[tsa]
+cert_file = "$STATE/pki/services/tsa-signing.pem"
+key_file = "$STATE/pki/services/tsa-signing.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+clock_check = "${SEMPER_TSA_CLOCK_CHECK:-kernel}"
+TOML
+  launch semper-tsa "${SEMPER_TSA_HTTP_PORT:-7011}" build/services/timestamp/semper-tsa --config "$STATE/tsa.toml"
+  echo "semper-tsa: gRPC 127.0.0.1:${SEMPER_TSA_PORT:-7010} (TLS, server name localhost)"
+  echo "            HTTP http://127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}/ (RFC 3161: application/timestamp-query) /certs"
+  echo "            log $STATE/logs/semper-tsa.log"
+  if grep -q clock_unsynchronised "$STATE/logs/semper-tsa.log" 2>/dev/null && [[ "${SEMPER_TSA_CLOCK_CHECK:-kernel}" == kernel ]]; then
+    echo "  WARNING: the kernel reports this machine's clock unsynchronised, so semper-tsa refuses to stamp"
+    echo "  (timeNotAvailable). Run an NTP client (apt-get install chrony), or for development only:"
+    echo "  SEMPER_TSA_CLOCK_CHECK=off deploy/up.sh start"
+  fi
+}
+
 stop_daemons() {
-  for d in semper-ca; do
+  for d in semper-tsa semper-ca; do
     if daemon_running "$d"; then
       kill -TERM "$(cat "$STATE/run/$d.pid")"
       for _ in $(seq 1 150); do daemon_running "$d" || break; sleep 0.1; done
@@ -126,6 +163,7 @@ case "$action" in
       mkdir -p "$STATE/secrets"
     fi
     start_ca
+    start_tsa
     echo "Stop with:  deploy/up.sh stop"
     ;;
   stop)
@@ -139,7 +177,9 @@ case "$action" in
     ;;
   status)
     if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
-    if daemon_running semper-ca; then echo "semper-ca:  running"; else echo "semper-ca:  stopped"; fi
+    for d in semper-ca semper-tsa; do
+      if daemon_running "$d"; then echo "$d: running"; else echo "$d: stopped"; fi
+    done
     ;;
   *)
     echo "usage: deploy/up.sh [start|stop|status]" >&2
