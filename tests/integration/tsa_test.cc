@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -61,7 +62,8 @@ class TsaTest : public ::semper::testing::PostgresTest {
 
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
 
-  // Starts semper-tsa with the TSA key and certificate given (default: from semper-ca init).
+  // Starts semper-tsa with the TSA key and certificate given (default: from semper-ca init; key
+  // "-": none, for a key in a token named by extra_env).
   void Start(std::vector<std::string> extra_env = {}, const std::string& cert = "", const std::string& key = "") {
     std::vector<std::string> argv = {"env",
                                      "SEMPER_DATABASE_URL=" + conninfo(),
@@ -73,7 +75,8 @@ class TsaTest : public ::semper::testing::PostgresTest {
                                      "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
                                      "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
                                      "SEMPER_TSA_CERT_FILE=" + (cert.empty() ? P("pki/services/tsa-signing.pem") : cert),
-                                     "SEMPER_TSA_KEY_FILE=" + (key.empty() ? P("pki/services/tsa-signing.key") : key),
+                                     key == "-" ? "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass")
+                                                : "SEMPER_TSA_KEY_FILE=" + (key.empty() ? P("pki/services/tsa-signing.key") : key),
                                      "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
                                      "SEMPER_TSA_CLOCK_CHECK=off",
                                      "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
@@ -241,6 +244,34 @@ TEST_F(TsaTest, RsaKeyFromFilesMadeByOpenssl) {
   auto verified = OpensslVerify("rsa");
   EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
   EXPECT_THAT(ReplyText("rsa"), HasSubstr("RSA TSA"));
+}
+
+TEST_F(TsaTest, SignsWithAKeyInAPkcs11Token) {
+  // A SoftHSM2 token holding the TSA key that semper-ca init made; the key file is not used.
+  std::string tokens = P("tokens");
+  std::filesystem::create_directories(tokens);
+  std::string conf = dir_.Write("softhsm2.conf", "directories.tokendir = " + tokens +
+                                                     "\nobjectstore.backend = file\nlog.level = ERROR\n");
+  auto with_conf = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"env", "SOFTHSM2_CONF=" + conf});
+    return RunCommand(argv);
+  };
+  ASSERT_EQ(with_conf({"softhsm2-util", "--init-token", "--free", "--label", "tsa", "--pin", "1234", "--so-pin", "5678"}).exit_code, 0);
+  auto key = PrivateKey::FromPem(Slurp(P("pki/services/tsa-signing.key")), SecretData(kPass));
+  ASSERT_THAT(key, IsOk());
+  std::string pem = dir_.Write("plain.key", std::string(key->ToUnencryptedPemSecret().Reveal()));
+  auto imported = with_conf({"softhsm2-util", "--import", pem, "--token", "tsa", "--label", "signer", "--id", "01",
+                             "--pin", "1234"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.Describe();
+  std::filesystem::remove(pem);
+  dir_.Write("pin", "1234");
+  Start({"SOFTHSM2_CONF=" + conf, "SEMPER_TSA_KEY_URI=pkcs11:token=tsa;object=signer;type=private",
+         "SEMPER_TSA_PKCS11_PIN_FILE=" + P("pin")},
+        "", "-");
+  EXPECT_THAT(Slurp(P("tsa.log")), HasSubstr("semper-tsa signer"));
+  QueryAndPost("hsm", {"-sha256", "-cert"});
+  auto verified = OpensslVerify("hsm");
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe() << Slurp(P("tsa.log"));
 }
 
 TEST_F(TsaTest, KeysTheTsaCannotUseAreRefusedAtStart) {
