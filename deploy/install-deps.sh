@@ -11,6 +11,8 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   # test
   libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
+  # an independent RFC 3161 verifier for Ed25519 tokens, which OpenSSL 3.0 cannot verify
+  python3 python3-cryptography python3-pyasn1-modules
   # benchmarks (tests/bench): the reference OCSP responder to compare with
   golang-cfssl
   # run

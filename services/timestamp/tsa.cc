@@ -93,11 +93,6 @@ absl::StatusOr<std::unique_ptr<TimeStampAuthority>> TimeStampAuthority::New(TsaO
   if (options.accuracy < absl::Microseconds(1) || options.accuracy > absl::Hours(1)) {
     return InvalidField("tsa.accuracy", "must be between 1 µs and 1 h");
   }
-  if (options.key.type() == KeyType::kEd25519) {
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                     "OpenSSL 3.0 (Debian 12) cannot verify RFC 3161 tokens signed with Ed25519 (its PKCS#7 code has "
-                     "no one-shot signatures), so neither could relying parties; use an ECDSA P-256 or RSA key");
-  }
   if (X509_check_private_key(options.signer.x509(), options.key.evp()) != 1) {
     ossl::DrainErrors();
     return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY, "the TSA key does not match its certificate");
@@ -144,17 +139,21 @@ absl::Status TimeStampAuthority::Prepare() {
   certificates_ = der::Tlv(der::Constructed(0), certs);
   signer_id_ = der::Tlv(der::kSequence, ossl::ToDer(i2d_X509_NAME, X509_get_issuer_name(o_.signer.x509())) +
                                             ossl::ToDer(i2d_ASN1_INTEGER, X509_get0_serialNumber(o_.signer.x509())));
-  digest_algorithm_ = der::Tlv(der::kSequence, der::Oid("2.16.840.1.101.3.4.2.1"));
-  signature_algorithm_ = o_.key.type() == KeyType::kRsa
-                             ? der::Tlv(der::kSequence, der::Oid("1.2.840.113549.1.1.11") + der::Tlv(der::kNull, ""))
-                             : der::Tlv(der::kSequence, der::Oid("1.2.840.10045.4.3.2"));
+  // Ed25519 signs the attributes themselves, and RFC 8419 asks SHA-512 for the message digest.
+  const bool ed25519 = o_.key.type() == KeyType::kEd25519;
+  content_digest_ = ed25519 ? HashAlgorithm::kSha512 : HashAlgorithm::kSha256;
+  digest_algorithm_ = der::Tlv(der::kSequence, der::Oid(ed25519 ? "2.16.840.1.101.3.4.2.3" : "2.16.840.1.101.3.4.2.1"));
+  signature_algorithm_ =
+      ed25519                            ? der::Tlv(der::kSequence, der::Oid("1.3.101.112"))
+      : o_.key.type() == KeyType::kRsa ? der::Tlv(der::kSequence, der::Oid("1.2.840.113549.1.1.11") + der::Tlv(der::kNull, ""))
+                                         : der::Tlv(der::kSequence, der::Oid("1.2.840.10045.4.3.2"));
   content_type_attribute_ = Attribute(kContentType, der::Oid(kTstInfo));
   std::unique_ptr<ESS_SIGNING_CERT_V2, ossl::FnDeleter<ESS_SIGNING_CERT_V2_free>> ess(
       OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), o_.signer.x509(), nullptr, 1));
   if (!ess) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "signingCertificateV2");
   signing_certificate_attribute_ = Attribute(kSigningCertificateV2, ossl::ToDer(i2d_ESS_SIGNING_CERT_V2, ess.get()));
   std::shared_ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, o_.key.evp()) != 1) {
+  if (EVP_DigestSignInit(ctx.get(), nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, o_.key.evp()) != 1) {
     return ossl::Error(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "the TSA key cannot sign");
   }
   sign_template_ = std::move(ctx);
@@ -236,7 +235,7 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
                           der::GeneralizedTime(gen_time, o_.clock_precision_digits) + accuracy_ +
                           (nonce != nullptr ? ossl::ToDer(i2d_ASN1_INTEGER, nonce) : std::string()) + tsa_name_);
   std::string attributes = der::SetOf({content_type_attribute_,
-                                       Attribute(kMessageDigest, der::Tlv(der::kOctetString, Sha256(tst_info))),
+                                       Attribute(kMessageDigest, der::Tlv(der::kOctetString, ComputeDigest(content_digest_, tst_info))),
                                        signing_certificate_attribute_});
   std::string signature = Sign(attributes);
   if (signature.empty()) return Rejection(kSystemFailure, "the TSA could not sign");

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/certificate.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/keys.h"
 
 namespace semper::tsa {
@@ -42,7 +43,7 @@ class SerialAllocator {
 struct TsaOptions {
   Certificate signer;                 // carries the critical timeStamping EKU
   std::vector<Certificate> issuers;   // sent with the token when certReq is set
-  PrivateKey key;                     // ECDSA P-256 or RSA (see Validate for Ed25519)
+  PrivateKey key;                     // ECDSA P-256, RSA or Ed25519 (RFC 8419)
   std::vector<std::string> policies;  // OIDs; the first is the default
   absl::Duration accuracy = absl::Seconds(1);
   int clock_precision_digits = 3;     // decimal digits of genTime's fraction (0..6)
@@ -102,7 +103,8 @@ class TimeStampAuthority {
   std::string tsa_name_;           // tsa [0] GeneralName (directoryName)
   std::string certificates_;       // [0] IMPLICIT CertificateSet: signer and issuers
   std::string signer_id_;          // IssuerAndSerialNumber
-  std::string digest_algorithm_;   // sha256
+  HashAlgorithm content_digest_ = HashAlgorithm::kSha256;
+  std::string digest_algorithm_;   // sha256, or sha512 with Ed25519
   std::string signature_algorithm_;
   std::string content_type_attribute_;
   std::string signing_certificate_attribute_;  // signingCertificateV2 with ESSCertIDv2

@@ -1,6 +1,8 @@
 // RFC 3161 client side through OpenSSL's TS API.
 #include "common/crypto/timestamp.h"
 
+#include <openssl/ess.h>
+#include <openssl/pkcs7.h>
 #include <openssl/ts.h>
 
 #include "common/base/status.h"
@@ -84,6 +86,91 @@ TimeStampInfo InfoOf(TS_TST_INFO* tst) {
   return info;
 }
 
+absl::Status Invalid(std::string_view what) {
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                   StrCat("the time-stamp token does not verify: ", what));
+}
+
+// What TS_RESP_verify_token checks, for an Ed25519 signer (RFC 8419), which OpenSSL 3.0's PKCS#7
+// code cannot verify (it has no one-shot signatures): the TSA certificate's path to the roots for
+// time-stamping, the ESSCertIDv2 binding, contentType, the SHA-512 messageDigest of the TSTInfo,
+// the signature over the signed attributes, and the TSTInfo's version and imprint.
+absl::Status VerifyEd25519Token(PKCS7* p7, PKCS7_SIGNER_INFO* si, std::string_view digest,
+                                const std::vector<Certificate>& roots, const std::vector<Certificate>& untrusted) {
+  X509_ALGOR* digest_alg = nullptr;
+  PKCS7_SIGNER_INFO_get0_algs(si, nullptr, &digest_alg, nullptr);
+  if (digest_alg == nullptr || OBJ_obj2nid(digest_alg->algorithm) != NID_sha512) {
+    return Invalid("an Ed25519 signer must use SHA-512 (RFC 8419)");
+  }
+  ossl::X509StackPtr pool(sk_X509_new_null());
+  STACK_OF(X509)* carried = p7->d.sign->cert;
+  for (int i = 0; i < sk_X509_num(carried); ++i) {
+    X509_up_ref(sk_X509_value(carried, i));
+    sk_X509_push(pool.get(), sk_X509_value(carried, i));
+  }
+  for (const Certificate& c : untrusted) {
+    X509_up_ref(c.x509());
+    sk_X509_push(pool.get(), c.x509());
+  }
+  X509* signer = nullptr;
+  for (int i = 0; i < sk_X509_num(pool.get()) && signer == nullptr; ++i) {
+    X509* c = sk_X509_value(pool.get(), i);
+    if (X509_NAME_cmp(X509_get_issuer_name(c), si->issuer_and_serial->issuer) == 0 &&
+        ASN1_INTEGER_cmp(X509_get0_serialNumber(c), si->issuer_and_serial->serial) == 0) {
+      signer = c;
+    }
+  }
+  if (signer == nullptr) return Invalid("the TSA certificate is neither in the token nor given");
+  ossl::X509StorePtr store(X509_STORE_new());
+  for (const Certificate& r : roots) X509_STORE_add_cert(store.get(), r.x509());
+  ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), signer, pool.get()) != 1) return Invalid("chain");
+  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return Invalid(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  ossl::X509StackPtr chain(X509_STORE_CTX_get1_chain(ctx.get()));
+  ASN1_TYPE* ess_attr = PKCS7_get_signed_attribute(si, NID_id_smime_aa_signingCertificateV2);
+  if (ess_attr == nullptr || ess_attr->type != V_ASN1_SEQUENCE) return Invalid("no signingCertificateV2 attribute");
+  const unsigned char* p = ess_attr->value.sequence->data;
+  std::unique_ptr<ESS_SIGNING_CERT_V2, ossl::FnDeleter<ESS_SIGNING_CERT_V2_free>> ess(
+      d2i_ESS_SIGNING_CERT_V2(nullptr, &p, ess_attr->value.sequence->length));
+  if (!ess || OSSL_ESS_check_signing_certs(nullptr, ess.get(), chain.get(), 1) <= 0) {
+    ossl::DrainErrors();
+    return Invalid("signingCertificateV2 does not name the signer");
+  }
+  ASN1_TYPE* content_type = PKCS7_get_signed_attribute(si, NID_pkcs9_contentType);
+  if (content_type == nullptr || content_type->type != V_ASN1_OBJECT ||
+      OBJ_obj2nid(content_type->value.object) != NID_id_smime_ct_TSTInfo) {
+    return Invalid("contentType is not TSTInfo");
+  }
+  ASN1_TYPE* other = p7->d.sign->contents->d.other;
+  if (other == nullptr || other->type != V_ASN1_OCTET_STRING) return Invalid("no TSTInfo");
+  std::string tst_der = Text(other->value.octet_string);
+  ASN1_OCTET_STRING* message_digest = PKCS7_digest_from_attributes(si->auth_attr);
+  if (message_digest == nullptr || Text(message_digest) != ComputeDigest(HashAlgorithm::kSha512, tst_der)) {
+    return Invalid("messageDigest does not match the TSTInfo");
+  }
+  unsigned char* encoded = nullptr;
+  int encoded_len =
+      ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(si->auth_attr), &encoded, ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
+  std::string attrs(reinterpret_cast<char*>(encoded), encoded_len > 0 ? static_cast<size_t>(encoded_len) : 0);
+  OPENSSL_free(encoded);
+  ossl::EvpMdCtxPtr verify(EVP_MD_CTX_new());
+  if (attrs.empty() || EVP_DigestVerifyInit(verify.get(), nullptr, nullptr, nullptr, X509_get0_pubkey(signer)) != 1 ||
+      EVP_DigestVerify(verify.get(), si->enc_digest->data, static_cast<size_t>(si->enc_digest->length),
+                       reinterpret_cast<const unsigned char*>(attrs.data()), attrs.size()) != 1) {
+    ossl::DrainErrors();
+    return Invalid("the Ed25519 signature is wrong");
+  }
+  TstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7));
+  if (!tst || TS_TST_INFO_get_version(tst.get()) != 1) return Invalid("TSTInfo version");
+  if (Text(TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(tst.get()))) != digest) {
+    return Invalid("the message imprint is of other data");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> MakeTimeStampRequest(HashAlgorithm algorithm, std::string_view digest,
@@ -158,6 +245,13 @@ absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::st
                                                    const std::vector<Certificate>& untrusted,
                                                    std::optional<std::string> nonce) {
   SEMPER_ASSIGN_OR_RETURN(Pkcs7Ptr p7, ParseToken(der));
+  STACK_OF(PKCS7_SIGNER_INFO)* signer_infos = PKCS7_get_signer_info(p7.get());
+  if (sk_PKCS7_SIGNER_INFO_num(signer_infos) != 1) return Invalid("a token has exactly one signer");
+  PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(signer_infos, 0);
+  X509_ALGOR* signature_alg = nullptr;
+  PKCS7_SIGNER_INFO_get0_algs(si, nullptr, nullptr, &signature_alg);
+  const bool ed25519 = signature_alg != nullptr && OBJ_obj2nid(signature_alg->algorithm) == NID_ED25519;
+  if (ed25519) SEMPER_RETURN_IF_ERROR(VerifyEd25519Token(p7.get(), si, digest, roots, untrusted));
   VerifyCtxPtr ctx(TS_VERIFY_CTX_new());
   X509_STORE* store = X509_STORE_new();
   for (const Certificate& r : roots) X509_STORE_add_cert(store, r.x509());
@@ -174,7 +268,7 @@ absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::st
   TS_VERIFY_CTX_set_imprint(ctx.get(), imprint, static_cast<long>(digest.size()));
   int flags = TS_VFY_VERSION | TS_VFY_SIGNER | TS_VFY_SIGNATURE | TS_VFY_IMPRINT;
   TS_VERIFY_CTX_set_flags(ctx.get(), flags);
-  if (TS_RESP_verify_token(ctx.get(), p7.get()) != 1) {
+  if (!ed25519 && TS_RESP_verify_token(ctx.get(), p7.get()) != 1) {
     return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID, "the time-stamp token does not verify");
   }
   if (nonce.has_value()) {  // OpenSSL 3.0 has no setter for the expected nonce
