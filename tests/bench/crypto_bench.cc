@@ -3,6 +3,8 @@
 //   build/tests/bench/crypto_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
+#include "common/crypto/merkle.h"
+
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/signature.h"
@@ -81,6 +83,43 @@ void BM_SealOpenConfidentialOrder(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SealOpenConfidentialOrder);
+
+}  // namespace
+}  // namespace semper
+
+namespace semper {
+namespace {
+
+// The notary's evidence log: appending, and an inclusion and a consistency proof at 1,000,000 entries.
+const MerkleLog& MillionEntryLog() {
+  static const MerkleLog* log = [] {
+    auto* l = new MerkleLog();
+    for (int i = 0; i < 1000000; ++i) l->Append(MerkleLeafHash(std::to_string(i)));
+    return l;
+  }();
+  return *log;
+}
+
+void BM_MerkleLogAppend(benchmark::State& state) {
+  MerkleLog log;
+  std::string leaf = MerkleLeafHash("evidence");
+  for (auto _ : state) log.Append(leaf);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MerkleLogAppend);
+
+void BM_MerkleLogInclusionProof1M(benchmark::State& state) {
+  const MerkleLog& log = MillionEntryLog();
+  uint64_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(log.InclusionProof((i += 7919) % log.size(), log.size()));
+}
+BENCHMARK(BM_MerkleLogInclusionProof1M);
+
+void BM_MerkleLogConsistencyProof1M(benchmark::State& state) {
+  const MerkleLog& log = MillionEntryLog();
+  for (auto _ : state) benchmark::DoNotOptimize(log.ConsistencyProof(654321, log.size()));
+}
+BENCHMARK(BM_MerkleLogConsistencyProof1M);
 
 }  // namespace
 }  // namespace semper

@@ -68,4 +68,119 @@ bool VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, std::string_view 
   return sn == 0 && r == root;
 }
 
+namespace {
+
+uint64_t LargestPowerOfTwoBelow(uint64_t n) {  // n > 1
+  uint64_t k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+bool IsPowerOfTwo(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+void MerkleLog::Append(std::string leaf_hash) {
+  if (levels_.empty()) levels_.emplace_back();
+  levels_[0].push_back(std::move(leaf_hash));
+  // Every complete subtree the new leaf closes, bottom up.
+  for (size_t k = 0; levels_[k].size() % 2 == 0; ++k) {
+    if (levels_.size() == k + 1) levels_.emplace_back();
+    const auto& below = levels_[k];
+    levels_[k + 1].push_back(MerkleNodeHash(below[below.size() - 2], below[below.size() - 1]));
+  }
+}
+
+std::string MerkleLog::Hash(uint64_t begin, uint64_t end) const {
+  uint64_t n = end - begin;
+  if (n == 0) return Sha256("");
+  if (IsPowerOfTwo(n) && begin % n == 0) {
+    size_t k = 0;
+    while ((uint64_t{1} << k) < n) ++k;
+    return levels_[k][begin >> k];
+  }
+  uint64_t k = LargestPowerOfTwoBelow(n);
+  return MerkleNodeHash(Hash(begin, begin + k), Hash(begin + k, end));
+}
+
+std::string MerkleLog::Root(uint64_t tree_size) const { return Hash(0, tree_size); }
+
+void MerkleLog::Path(uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) const {
+  uint64_t n = end - begin;
+  if (n <= 1) return;
+  uint64_t k = LargestPowerOfTwoBelow(n);
+  if (m < k) {
+    Path(m, begin, begin + k, out);
+    out->push_back(Hash(begin + k, end));
+  } else {
+    Path(m - k, begin + k, end, out);
+    out->push_back(Hash(begin, begin + k));
+  }
+}
+
+std::vector<std::string> MerkleLog::InclusionProof(uint64_t index, uint64_t tree_size) const {
+  std::vector<std::string> out;
+  if (index < tree_size && tree_size <= size()) Path(index, 0, tree_size, &out);
+  return out;
+}
+
+void MerkleLog::SubProof(uint64_t m, uint64_t begin, uint64_t end, bool b, std::vector<std::string>* out) const {
+  uint64_t n = end - begin;
+  if (m == n) {
+    if (!b) out->push_back(Hash(begin, end));
+    return;
+  }
+  uint64_t k = LargestPowerOfTwoBelow(n);
+  if (m <= k) {
+    SubProof(m, begin, begin + k, b, out);
+    out->push_back(Hash(begin + k, end));
+  } else {
+    SubProof(m - k, begin + k, end, false, out);
+    out->push_back(Hash(begin, begin + k));
+  }
+}
+
+std::vector<std::string> MerkleLog::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
+  std::vector<std::string> out;
+  if (old_size > 0 && old_size < new_size && new_size <= size()) SubProof(old_size, 0, new_size, true, &out);
+  return out;
+}
+
+bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root,
+                             std::string_view new_root, const std::vector<std::string>& proof) {
+  if (old_size > new_size) return false;
+  if (old_size == new_size) return proof.empty() && old_root == new_root;
+  if (old_size == 0) return proof.empty();
+  // RFC 9162 2.1.4.2.
+  std::vector<std::string> path = proof;
+  if (IsPowerOfTwo(old_size)) path.insert(path.begin(), std::string(old_root));
+  if (path.empty()) return false;
+  uint64_t fn = old_size - 1, sn = new_size - 1;
+  while (fn & 1) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  std::string fr = path[0], sr = path[0];
+  for (size_t i = 1; i < path.size(); ++i) {
+    const std::string& c = path[i];
+    if (sn == 0) return false;
+    if ((fn & 1) || fn == sn) {
+      fr = MerkleNodeHash(c, fr);
+      sr = MerkleNodeHash(c, sr);
+      if (!(fn & 1)) {
+        while (!(fn & 1) && fn != 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      sr = MerkleNodeHash(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return fr == old_root && sr == new_root && sn == 0;
+}
+
 }  // namespace semper
+

@@ -30,6 +30,34 @@ class MerkleTree {
   std::vector<std::vector<std::string>> levels_;
 };
 
+// An append-only log's tree (RFC 9162 2.1): roots of every earlier size, inclusion proofs and
+// consistency proofs between sizes, each in O(log n) hash lookups from the complete subtrees it
+// keeps (about 2 x 32 bytes per leaf). Not thread-safe: callers serialize.
+class MerkleLog {
+ public:
+  void Append(std::string leaf_hash);
+  uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
+  // MTH of the first `tree_size` leaves (tree_size <= size()).
+  std::string Root(uint64_t tree_size) const;
+  // PATH(index, D[tree_size]) of RFC 9162 2.1.3.1.
+  std::vector<std::string> InclusionProof(uint64_t index, uint64_t tree_size) const;
+  // PROOF(old_size, D[new_size]) of RFC 9162 2.1.4.1 (empty when old_size is 0 or equals new_size).
+  std::vector<std::string> ConsistencyProof(uint64_t old_size, uint64_t new_size) const;
+  const std::string& Leaf(uint64_t index) const { return levels_[0][index]; }
+
+ private:
+  std::string Hash(uint64_t begin, uint64_t end) const;
+  void Path(uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) const;
+  void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool b, std::vector<std::string>* out) const;
+  // levels_[k][j]: the hash of the complete subtree of leaves [j * 2^k, (j + 1) * 2^k).
+  std::vector<std::vector<std::string>> levels_;
+};
+
+// RFC 9162 2.1.4.2: true when `proof` shows that the tree of `old_size` leaves with root
+// `old_root` is a prefix of the tree of `new_size` leaves with root `new_root`.
+bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root,
+                             std::string_view new_root, const std::vector<std::string>& proof);
+
 // RFC 9162 2.1.3.2: true when `path` proves that `leaf_hash` is leaf `index` of the tree of
 // `tree_size` leaves whose root is `root`.
 bool VerifyMerkleInclusion(uint64_t index, uint64_t tree_size, std::string_view leaf_hash,

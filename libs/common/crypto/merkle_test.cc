@@ -76,6 +76,60 @@ TEST(MerkleTest, MatchesTheRfcDefinitionsForEverySizeAndLeaf) {
   }
 }
 
+// SUBPROOF(m, D[n], b) and PROOF(m, D[n]) of RFC 9162 2.1.4.1.
+Leaves SubProof(size_t m, const Leaves& d, bool b) {
+  if (m == d.size()) return b ? Leaves{} : Leaves{Mth(d)};
+  size_t k = LargestPowerOfTwoBelow(d.size());
+  Leaves out;
+  if (m <= k) {
+    out = SubProof(m, Slice(d, 0, k), b);
+    out.push_back(Mth(Slice(d, k, d.size())));
+  } else {
+    out = SubProof(m - k, Slice(d, k, d.size()), false);
+    out.push_back(Mth(Slice(d, 0, k)));
+  }
+  return out;
+}
+
+TEST(MerkleLogTest, RootsAndProofsMatchTheRfcForEveryPrefix) {
+  const size_t kMax = 40;
+  Leaves data;
+  MerkleLog log;
+  for (size_t i = 0; i < kMax; ++i) {
+    data.push_back("entry " + std::to_string(i));
+    log.Append(MerkleLeafHash(data.back()));
+  }
+  for (size_t n = 1; n <= kMax; ++n) {
+    Leaves prefix = Slice(data, 0, n);
+    ASSERT_EQ(log.Root(n), Mth(prefix)) << n;
+    for (size_t m = 0; m < n; ++m) {
+      ASSERT_EQ(log.InclusionProof(m, n), Path(m, prefix)) << n << " " << m;
+      EXPECT_TRUE(VerifyMerkleInclusion(m, n, MerkleLeafHash(data[m]), log.InclusionProof(m, n), log.Root(n)));
+    }
+    for (size_t old = 1; old <= n; ++old) {
+      Leaves proof = log.ConsistencyProof(old, n);
+      if (old < n) {
+        ASSERT_EQ(proof, SubProof(old, prefix, true)) << old << " " << n;
+      }
+      EXPECT_TRUE(VerifyMerkleConsistency(old, n, log.Root(old), log.Root(n), proof)) << old << " " << n;
+      // A different old root, new root, or a changed proof does not verify.
+      EXPECT_FALSE(VerifyMerkleConsistency(old, n, Sha256("x"), log.Root(n), proof)) << old << " " << n;
+      if (old < n) {
+        EXPECT_FALSE(VerifyMerkleConsistency(old, n, log.Root(old), Sha256("x"), proof)) << old << " " << n;
+        if (!proof.empty()) {
+          Leaves bad = proof;
+          bad.back()[0] ^= 1;
+          EXPECT_FALSE(VerifyMerkleConsistency(old, n, log.Root(old), log.Root(n), bad)) << old << " " << n;
+        }
+      }
+    }
+  }
+  // A rewritten entry: the old tree head is no longer consistent with the log.
+  MerkleLog forged;
+  for (size_t i = 0; i < kMax; ++i) forged.Append(MerkleLeafHash(i == 3 ? "rewritten" : data[i]));
+  EXPECT_FALSE(VerifyMerkleConsistency(10, kMax, log.Root(10), forged.Root(kMax), forged.ConsistencyProof(10, kMax)));
+}
+
 TEST(MerkleTest, KnownRootOfTheRfc6962TestVector) {
   // The 8-leaf tree of the Certificate Transparency test vectors (RFC 6962 hashing = RFC 9162).
   const char* leaves[] = {"", "\x00", "\x10", "\x20\x21", "\x30\x31", "\x40\x41\x42\x43",
