@@ -1,0 +1,77 @@
+// The notary's evidence log: entries appended in groups (one transaction, indices assigned under
+// a row lock so that replicas interleave safely), an in-memory RFC 9162 tree over them (rebuilt
+// from PostgreSQL at start, caught up from it when another replica appended), a signed tree head
+// after every group, and inclusion and consistency proofs. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/crypto/merkle.h"
+#include "common/db/pool.h"
+#include "common/server/metrics.h"
+#include "semper/v1/notary.pb.h"
+
+namespace semper::notary {
+
+struct NewEntry {
+  std::string kind;
+  std::string statement;
+  std::string signature;
+};
+
+class EvidenceLog {
+ public:
+  // `sign` makes the notary's detached CMS signature over a statement.
+  using Signer = std::function<absl::StatusOr<std::string>(std::string_view statement)>;
+  EvidenceLog(db::ConnectionPool* pool, Signer sign, std::shared_ptr<Metrics> metrics, size_t max_batch = 1000);
+  ~EvidenceLog();  // answers what was submitted, then stops
+  static std::vector<db::PreparedStatement> Statements();
+
+  // Reads the log from the database (and signs a tree head if the latest size has none).
+  absl::Status Load();
+
+  // Appends; `done` gets the evidence with its inclusion proof to a signed tree head, after the
+  // entry is committed.
+  void Append(NewEntry entry, std::function<void(absl::StatusOr<v1::Evidence>)> done);
+  absl::StatusOr<v1::Evidence> Append(NewEntry entry);
+
+  absl::StatusOr<v1::SignedTreeHead> LatestTreeHead();
+  // Entry `index` with its proof into the signed tree head of `tree_size` (0: the latest).
+  absl::StatusOr<v1::Evidence> Get(uint64_t index, uint64_t tree_size);
+  absl::StatusOr<v1::ConsistencyProof> Consistency(uint64_t old_size, uint64_t new_size);
+  // Recomputes the tree from the stored entries and checks every stored tree head against it,
+  // and every entry's signature with `verify`.
+  absl::StatusOr<v1::AuditLogResponse> Audit(
+      const std::function<bool(std::string_view statement, std::string_view signature)>& verify);
+
+ private:
+  void Loop();
+  absl::Status CatchUpLocked(uint64_t size);
+  absl::StatusOr<v1::SignedTreeHead> SignTreeHeadLocked(uint64_t size);
+  absl::StatusOr<v1::SignedTreeHead> TreeHead(uint64_t size);
+
+  db::ConnectionPool* pool_;
+  Signer sign_;
+  std::shared_ptr<Metrics> metrics_;
+  const size_t max_batch_;
+
+  std::mutex tree_mu_;  // guards tree_ and latest_
+  MerkleLog tree_;
+  std::optional<v1::SignedTreeHead> latest_;
+
+  std::mutex queue_mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<NewEntry, std::function<void(absl::StatusOr<v1::Evidence>)>>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace semper::notary

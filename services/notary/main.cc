@@ -1,0 +1,134 @@
+// semper-notary: certification of documents and the verifiable evidence log.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/base/config.h"
+#include "common/base/files.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "common/server/server.h"
+#include "common/server/signing_key.h"
+#include "services/notary/log.h"
+#include "services/notary/service.h"
+
+namespace semper {
+std::vector<db::Migration> notary_migrations();
+}
+
+namespace semper::notary {
+namespace {
+
+std::vector<ConfigKey> Schema() {
+  std::vector<ConfigKey> keys = ServerConfigKeys(7020, 7021);
+  using T = ConfigType;
+  keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
+  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{4}), false, false, "connections", 1, 256});
+  keys.push_back({"notary.cert_file", T::kString, std::nullopt, true, false,
+                  "the notary's signing certificate followed by its issuers, PEM"});
+  AddSigningKeyConfig(keys, "notary", "notary signing");
+  keys.push_back({"notary.trust_file", T::kString, std::nullopt, true, false,
+                  "the suite's root certificate(s): signers, the TSA and semper-ca's TLS chain to them"});
+  keys.push_back({"notary.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
+                  "semper-ca's gRPC address (certificate status)"});
+  keys.push_back({"notary.tsa_address", T::kString, ConfigValue(std::string("localhost:7010")), false, false,
+                  "semper-tsa's gRPC address (time-stamps)"});
+  keys.push_back({"notary.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
+                  "TLS name to expect from semper-ca and semper-tsa, if not the host of their address"});
+  keys.push_back({"notary.log_batch_max", T::kInt, ConfigValue(int64_t{1000}), false, false,
+                  "most evidence entries appended in one transaction", 1, 100000});
+  return keys;
+}
+
+int Serve(const std::optional<std::string>& config_file) {
+  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, Schema());
+  if (!config.ok()) {
+    std::fprintf(stderr, "semper-notary: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  auto options = ServerOptionsFromConfig(*config, "semper-notary");
+  if (!options.ok()) {
+    std::fprintf(stderr, "semper-notary: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  auto log = options->logger;
+  auto fail = [&](std::string_view what, const absl::Status& s) {
+    LogEvent(log, spdlog::level::critical, "start_failed").With("step", what).With("error", std::string(s.message()));
+    return 1;
+  };
+  for (const auto& line : config->Describe()) LogEvent(log, spdlog::level::info, "config").With("value", line);
+
+  auto chain_pem = ReadFile(config->GetString("notary.cert_file"));
+  if (!chain_pem.ok()) return fail("notary.cert_file", chain_pem.status());
+  auto chain = Certificate::ChainFromPem(*chain_pem);
+  if (!chain.ok() || chain->empty()) {
+    return fail("notary.cert_file", chain.ok() ? InvalidField("notary.cert_file", "no certificate") : chain.status());
+  }
+  auto key = LoadSigningKey(*config, "notary");
+  if (!key.ok()) return fail("notary key", key.status());
+  auto roots_pem = ReadFile(config->GetString("notary.trust_file"));
+  if (!roots_pem.ok()) return fail("notary.trust_file", roots_pem.status());
+  auto trust = TrustStore::FromPem(*roots_pem);
+  if (!trust.ok()) return fail("notary.trust_file", trust.status());
+  auto own_path = trust->VerifyPath(chain->front(), *chain, absl::Now(), KeyPurpose::kNonRepudiation);
+  if (!own_path.ok()) return fail("notary.cert_file", own_path.status());
+  StatementSigner signer(*key, chain->front(), std::vector<Certificate>(chain->begin() + 1, chain->end()));
+  if (auto probe = signer.Sign("probe"); !probe.ok()) return fail("notary key", probe.status());
+
+  db::PoolOptions pool_options;
+  pool_options.conninfo = config->GetString("database.url");
+  pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
+  pool_options.statements = EvidenceLog::Statements();
+  pool_options.application_name = "semper-notary";
+  auto pool = db::ConnectionPool::New(pool_options);
+  if (!pool.ok()) return fail("database pool", pool.status());
+  auto applied = db::ApplyMigrationsWhenReachable(**pool, "notary", notary_migrations(), log);
+  if (applied.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!applied.ok()) return fail("migrations", applied.status());
+
+  if (!options->metrics) options->metrics = std::make_shared<Metrics>();
+  EvidenceLog evidence(pool->get(), [&signer](std::string_view s) { return signer.Sign(s); }, options->metrics,
+                       static_cast<size_t>(config->GetInt("notary.log_batch_max")));
+  if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = *roots_pem;
+  grpc::ChannelArguments args;
+  if (!config->GetString("notary.upstream_server_name").empty()) {
+    args.SetSslTargetNameOverride(config->GetString("notary.upstream_server_name"));
+  }
+  NotaryServiceImpl::Options service_options;
+  service_options.log = &evidence;
+  service_options.signer = &signer;
+  service_options.trust = &*trust;
+  service_options.ca = v1::CertificationAuthority::NewStub(
+      grpc::CreateCustomChannel(config->GetString("notary.ca_address"), grpc::SslCredentials(ssl), args));
+  service_options.tsa = v1::TimeStamp::NewStub(
+      grpc::CreateCustomChannel(config->GetString("notary.tsa_address"), grpc::SslCredentials(ssl), args));
+  service_options.logger = log;
+  NotaryServiceImpl service(service_options);
+
+  db::ConnectionPool* p = pool->get();
+  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); });
+  if (!server.ok()) return fail("listening", server.status());
+  (*server)->RunUntilSignal();
+  return 0;
+}
+
+}  // namespace
+}  // namespace semper::notary
+
+int main(int argc, char** argv) {
+  semper::Server::BlockTerminationSignals();
+  CLI::App app{"semper-notary: certification of documents and the verifiable evidence log of the semper suite"};
+  std::optional<std::string> config_file;
+  app.add_option("--config", config_file, "TOML configuration file (environment SEMPER_* overrides it)");
+  app.footer("Configuration keys:\n" + semper::ConfigHelp(semper::notary::Schema()));
+  CLI11_PARSE(app, argc, argv);
+  return semper::notary::Serve(config_file);
+}

@@ -1,0 +1,174 @@
+// Notary handlers.
+#include "services/notary/service.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
+#include "common/server/grpc_status.h"
+#include "common/server/interceptors.h"
+#include "common/server/peer.h"
+
+namespace semper::notary {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
+
+std::unique_ptr<grpc::ClientContext> Upstream(absl::Duration deadline) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
+  return ctx;
+}
+
+absl::Status UpstreamError(std::string_view who, const grpc::Status& s) {
+  return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                   StrCat(who, " did not answer: ", s.error_message()));
+}
+
+}  // namespace
+
+std::string StatementJson(const google::protobuf::Message& statement) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(statement, &json, opts);
+  return json;
+}
+
+absl::StatusOr<std::string> StatementSigner::Sign(std::string_view statement) const {
+  return CmsSignDetached(statement, key_, cert_, chain_);
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServerContext* ctx,
+                                                             const v1::CertifyDocumentRequest* req,
+                                                             v1::Evidence* resp) {
+  if (req->document().empty()) return Done(ctx, InvalidField("document", "is required"));
+  if (req->document().size() > o_.max_document_bytes) {
+    return Done(ctx, InvalidField("document", StrCat("must be at most ", o_.max_document_bytes, " bytes")));
+  }
+  if (req->signature().empty()) return Done(ctx, InvalidField("signature", "must be a detached CMS signature"));
+  absl::Time now = absl::Now();
+  auto signers = CmsVerifyDetached(req->signature(), req->document(), *o_.trust, now, KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Done(ctx, Annotate(signers.status(), "signature"));
+  if (signers->size() != 1) return Done(ctx, InvalidField("signature", "must have exactly one signer"));
+  const Certificate& signer = signers->front().certificate;
+
+  // The signer's certificate as semper-ca sees it now.
+  v1::GetCertificateStatusRequest status_req;
+  status_req.set_certificate(signer.Der());
+  v1::CertificateStatus status;
+  grpc::Status called = o_.ca->GetCertificateStatus(Upstream(o_.upstream_deadline).get(), status_req, &status);
+  if (!called.ok()) return Done(ctx, UpstreamError("semper-ca", called));
+  if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
+    return Done(ctx, MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                               StrCat("the signer's certificate ", status.serial(), " is revoked (",
+                                      v1::RevocationReason_Name(status.reason()), ")")));
+  }
+  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return Done(ctx, MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                               "semper-ca does not know the signer's certificate"));
+  }
+
+  // A time-stamp over the document.
+  std::string digest = Sha256(req->document());
+  std::string nonce = RandomBytes(16);
+  auto tsq = MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", nonce});
+  if (!tsq.ok()) return Done(ctx, tsq.status());
+  v1::StampRequest stamp_req;
+  stamp_req.set_request(*tsq);
+  v1::StampResponse stamp;
+  called = o_.tsa->Stamp(Upstream(o_.upstream_deadline).get(), stamp_req, &stamp);
+  if (!called.ok()) return Done(ctx, UpstreamError("semper-tsa", called));
+  auto token = TimeStampTokenOf(stamp.response());
+  if (!token.ok()) {
+    return Done(ctx, MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                               StrCat("semper-tsa refused: ", stamp.status_text())));
+  }
+  auto stamped = VerifyTimeStampToken(*token, digest, o_.trust->roots(), {}, nonce);
+  if (!stamped.ok()) return Done(ctx, Annotate(stamped.status(), "semper-tsa's token"));
+
+  v1::AttestationStatement st;
+  st.set_type("semper-notarial-attestation");
+  st.set_document_sha256(digest);
+  st.set_document_size(req->document().size());
+  st.set_signer_subject(signer.Subject());
+  st.set_signer_certificate_serial(signer.SerialHex());
+  st.set_signer_issuer(signer.Issuer());
+  st.set_signer_certificate_sha256(Sha256(signer.Der()));
+  st.add_verified("cms-signature");
+  st.add_verified("certificate-path");
+  st.add_verified("certificate-status-good");
+  st.set_certificate_status("good");
+  *st.mutable_status_checked_at() = ToProto(now);
+  st.set_time_stamp_token(*token);
+  *st.mutable_time_stamped_at() = ToProto(stamped->gen_time);
+  st.set_document_signature(req->signature());
+  std::string json = StatementJson(st);
+  auto signature = o_.signer->Sign(json);
+  if (!signature.ok()) return Done(ctx, signature.status());
+  auto* reactor = ctx->DefaultReactor();
+  std::string subject = signer.Subject();
+  o_.log->Append({"attestation", std::move(json), *std::move(signature)},
+                 [this, reactor, resp, subject, ctx](absl::StatusOr<v1::Evidence> e) {
+                   if (!e.ok()) {
+                     reactor->Finish(ToGrpcStatus(e.status()));
+                     return;
+                   }
+                   LogEvent(o_.logger, spdlog::level::info, "notary.attested")
+                       .With("request_id", RequestIdOf(*ctx)).With("index", e->index()).With("signer", subject);
+                   *resp = *std::move(e);
+                   reactor->Finish(grpc::Status::OK);
+                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest*,
+                                                         v1::SignedTreeHead* resp) {
+  auto head = o_.log->LatestTreeHead();
+  if (head.ok()) *resp = *head;
+  return Done(ctx, head.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetEvidence(grpc::CallbackServerContext* ctx, const v1::GetEvidenceRequest* req,
+                                                         v1::Evidence* resp) {
+  auto e = o_.log->Get(req->index(), req->tree_size());
+  if (e.ok()) *resp = *e;
+  return Done(ctx, e.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetConsistencyProof(grpc::CallbackServerContext* ctx,
+                                                                 const v1::GetConsistencyProofRequest* req,
+                                                                 v1::ConsistencyProof* resp) {
+  auto p = o_.log->Consistency(req->old_size(), req->new_size());
+  if (p.ok()) *resp = *p;
+  return Done(ctx, p.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::AuditLog(grpc::CallbackServerContext* ctx, const v1::AuditLogRequest*,
+                                                      v1::AuditLogResponse* resp) {
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return Done(ctx, peer.status());
+  if (absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator}); !role.ok()) return Done(ctx, role);
+  absl::Time now = absl::Now();
+  auto audit = o_.log->Audit([this, now](std::string_view statement, std::string_view signature) {
+    return CmsVerifyDetached(signature, statement, *o_.trust, now, KeyPurpose::kNonRepudiation).ok();
+  });
+  if (audit.ok()) *resp = *audit;
+  return Done(ctx, audit.status());
+}
+
+}  // namespace semper::notary

@@ -1,0 +1,350 @@
+// semper-notary as a process with real semper-ca, semper-tsa and PostgreSQL: document
+// certification (attestation checked by `openssl cms -verify`, its token by `openssl ts
+// -verify`), the evidence log's proofs, refusals that append nothing, and a tampered database
+// caught by the proofs and the audit.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/merkle.h"
+#include "common/crypto/random.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::ChildProcess;
+using ::semper::testing::CommandResult;
+using ::semper::testing::FreePort;
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+constexpr char kPass[] = "notary test passphrase 1";
+
+// A subscriber's signature key and certificate, enrolled at the running semper-ca.
+struct Signer {
+  PrivateKey key;
+  Certificate certificate;
+  PrivateKey auth_key;
+  Certificate auth_certificate;
+};
+
+class NotaryTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    dir_.Write("pass", kPass);
+    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    for (int* p : {&ca_port_, &ca_http_, &tsa_port_, &tsa_http_, &notary_port_, &notary_http_}) *p = FreePort();
+    auto tls = [&](const std::string& daemon) {
+      return std::vector<std::string>{"SEMPER_TLS_CERT_FILE=" + P("pki/services/" + daemon + "-tls.pem"),
+                                      "SEMPER_TLS_KEY_FILE=" + P("pki/services/" + daemon + "-tls.key"),
+                                      "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                      "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+                                      "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
+    };
+    auto argv = [&](std::vector<std::string> env, const std::vector<std::string>& tail) {
+      env.insert(env.begin(), {"env", "SEMPER_DATABASE_URL=" + conninfo()});
+      env.insert(env.end(), tail.begin(), tail.end());
+      return env;
+    };
+    std::vector<std::string> ca = tls("ca");
+    ca.insert(ca.end(), {"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(ca_port_),
+                         "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(ca_http_), "SEMPER_CA_DIR=" + P("pki"),
+                         "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass")});
+    ca_ = ChildProcess(argv(ca, {SEMPER_CA, "serve"}), P("ca.log"));
+    std::vector<std::string> tsa = tls("tsa");
+    tsa.insert(tsa.end(), {"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(tsa_port_),
+                           "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(tsa_http_),
+                           "SEMPER_TSA_CERT_FILE=" + P("pki/services/tsa-signing.pem"),
+                           "SEMPER_TSA_KEY_FILE=" + P("pki/services/tsa-signing.key"),
+                           "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_TSA_CLOCK_CHECK=off"});
+    tsa_ = ChildProcess(argv(tsa, {SEMPER_TSA}), P("tsa.log"));
+    ASSERT_TRUE(Channel(ca_port_)->WaitForConnected(Deadline(20))) << Slurp(P("ca.log"));
+    ASSERT_TRUE(Channel(tsa_port_)->WaitForConnected(Deadline(20))) << Slurp(P("tsa.log"));
+    StartNotary();
+  }
+
+  void StartNotary() {
+    std::vector<std::string> env = {
+        "env", "SEMPER_DATABASE_URL=" + conninfo(),
+        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(notary_port_),
+        "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(notary_http_),
+        "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
+        "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+        "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+        "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+        "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+        "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
+        "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
+        "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
+        "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost", SEMPER_NOTARY};
+    notary_ = ChildProcess(env, P("notary.log"));
+    ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
+  }
+
+  void TearDown() override {
+    for (ChildProcess* d : {&notary_, &tsa_, &ca_}) {
+      if (d->pid() > 0) {
+        d->Signal(SIGTERM);
+        d->Wait(15000);
+      }
+    }
+  }
+
+  static std::chrono::system_clock::time_point Deadline(int seconds) {
+    return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+  }
+  std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  std::shared_ptr<grpc::Channel> Channel(int port, bool admin = false) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    if (admin) {
+      auto key = PrivateKey::FromPem(Slurp(P("pki/admin/admin.key")), SecretData(kPass));
+      ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = Slurp(P("pki/admin/admin.pem"));
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl), args);
+  }
+  std::unique_ptr<v1::Notary::Stub> Notary(bool admin = false) { return v1::Notary::NewStub(Channel(notary_port_, admin)); }
+
+  // Registers and enrolls a subscriber at semper-ca; returns its keys and certificates.
+  Signer Enroll(const std::string& name) {
+    auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, true));
+    v1::RegisterSubscriberRequest reg;
+    auto* s = reg.mutable_subscriber();
+    s->set_name(name);
+    s->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    s->set_country("DE");
+    s->set_applicable_law("DE");
+    s->set_email("x@example.de");
+    v1::RegisterSubscriberResponse registered;
+    grpc::ClientContext c1;
+    EXPECT_TRUE(admin->RegisterSubscriber(&c1, reg, &registered).ok());
+    auto auth_key = *PrivateKey::Generate(KeyType::kEcP256);
+    auto sig_key = *PrivateKey::Generate(KeyType::kEcP256);
+    v1::EnrollRequest enroll;
+    enroll.set_enrolment_code(registered.enrolment_code());
+    enroll.set_authentication_csr(CertificationRequest::Create(auth_key, {})->Der());
+    enroll.set_signature_csr(CertificationRequest::Create(sig_key, {})->Der());
+    v1::EnrollResponse enrolled;
+    grpc::ClientContext c2;
+    auto status = v1::CertificationAuthority::NewStub(Channel(ca_port_))->Enroll(&c2, enroll, &enrolled);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return Signer{sig_key, *Certificate::FromDer(enrolled.signature().certificate()), auth_key,
+                  *Certificate::FromDer(enrolled.authentication().certificate())};
+  }
+  std::vector<Certificate> Chain() { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
+
+  absl::StatusOr<v1::Evidence> Certify(const std::string& document, const std::string& signature) {
+    v1::CertifyDocumentRequest req;
+    req.set_document(document);
+    req.set_signature(signature);
+    v1::Evidence e;
+    grpc::ClientContext ctx;
+    grpc::Status s = Notary()->CertifyDocument(&ctx, req, &e);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return e;
+  }
+  uint64_t TreeSize() {
+    v1::SignedTreeHead head;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(Notary()->GetTreeHead(&ctx, {}, &head).ok());
+    return head.tree_size();
+  }
+  // `openssl cms -verify` of a statement and the notary's signature over it.
+  CommandResult OpensslCmsVerify(const std::string& statement, const std::string& signature) {
+    dir_.Write("statement.json", statement);
+    dir_.Write("statement.sig", signature);
+    return RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("statement.sig"), "-content",
+                       P("statement.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  }
+  // The client's check of evidence: the notary's signature, the inclusion proof into the tree
+  // head, and the tree head's signature.
+  bool EvidenceHolds(const v1::Evidence& e) {
+    const auto& proof = e.inclusion();
+    std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
+    return OpensslCmsVerify(e.statement(), e.signature()).exit_code == 0 &&
+           VerifyMerkleInclusion(proof.leaf_index(), proof.tree_size(), MerkleLeafHash(e.statement()), path,
+                                 e.tree_head().root_hash()) &&
+           proof.tree_size() == e.tree_head().tree_size() &&
+           OpensslCmsVerify(e.tree_head().statement(), e.tree_head().signature()).exit_code == 0;
+  }
+  std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
+
+  TempDir dir_;
+  int ca_port_ = 0, ca_http_ = 0, tsa_port_ = 0, tsa_http_ = 0, notary_port_ = 0, notary_http_ = 0;
+  ChildProcess ca_, tsa_, notary_;
+};
+
+TEST_F(NotaryTest, CertifiesASignedDocumentWithEvidenceStandardToolsCheck) {
+  Signer alice = Enroll("Alice");
+  std::string document = "Purchase order 4711: 12 crates of apples, EUR 240.\n";
+  auto signature = CmsSignDetached(document, alice.key, alice.certificate, Chain());
+  ASSERT_THAT(signature, IsOk());
+  auto e = Certify(document, *signature);
+  ASSERT_THAT(e, IsOk()) << Slurp(P("notary.log"));
+  EXPECT_EQ(e->kind(), "attestation");
+  EXPECT_TRUE(EvidenceHolds(*e));
+  auto verified = OpensslCmsVerify(e->statement(), e->signature());
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_THAT(verified.err, HasSubstr("Verification successful"));
+
+  // What the attestation says, and its time-stamp checked by openssl ts.
+  v1::AttestationStatement st;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(e->statement(), &st).ok()) << e->statement();
+  EXPECT_EQ(st.type(), "semper-notarial-attestation");
+  EXPECT_EQ(st.document_sha256(), Sha256(document));
+  EXPECT_EQ(st.signer_subject(), alice.certificate.Subject());
+  EXPECT_EQ(st.signer_certificate_serial(), alice.certificate.SerialHex());
+  EXPECT_THAT(st.verified(), ::testing::ElementsAre("cms-signature", "certificate-path", "certificate-status-good"));
+  EXPECT_EQ(st.document_signature(), *signature);
+  dir_.Write("token.der", st.time_stamp_token());
+  auto ts = RunCommand({"openssl", "ts", "-verify", "-digest", HexEncode(Sha256(document)), "-token_in", "-in",
+                        P("token.der"), "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
+  EXPECT_EQ(ts.exit_code, 0) << ts.Describe();
+  // The client's signature, as kept in the attestation, still verifies over the document.
+  dir_.Write("doc.txt", document);
+  dir_.Write("client.sig", st.document_signature());
+  auto client = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("client.sig"),
+                            "-content", P("doc.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  EXPECT_EQ(client.exit_code, 0) << client.Describe();
+
+  // The same evidence, fetched again, proves into a later tree head; and the heads are consistent.
+  v1::SignedTreeHead first = e->tree_head();
+  Signer bob = Enroll("Bob");
+  for (int i = 0; i < 3; ++i) {
+    std::string doc = "order " + std::to_string(i);
+    ASSERT_THAT(Certify(doc, *CmsSignDetached(doc, bob.key, bob.certificate, Chain())), IsOk());
+  }
+  v1::GetEvidenceRequest get;
+  get.set_index(e->index());
+  v1::Evidence again;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(Notary()->GetEvidence(&c1, get, &again).ok());
+  EXPECT_EQ(again.tree_head().tree_size(), first.tree_size() + 3);
+  EXPECT_EQ(again.statement(), e->statement());
+  EXPECT_TRUE(EvidenceHolds(again));
+  v1::GetConsistencyProofRequest cons;
+  cons.set_old_size(first.tree_size());
+  v1::ConsistencyProof proof;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(Notary()->GetConsistencyProof(&c2, cons, &proof).ok());
+  std::vector<std::string> p(proof.proof().begin(), proof.proof().end());
+  EXPECT_TRUE(VerifyMerkleConsistency(first.tree_size(), proof.new_size(), first.root_hash(),
+                                      proof.new_tree_head().root_hash(), p));
+}
+
+TEST_F(NotaryTest, RefusalsAppendNothing) {
+  Signer alice = Enroll("Alice");
+  std::string document = "contract text";
+  uint64_t before = TreeSize();
+  // A signature over other bytes.
+  EXPECT_THAT(Certify(document, *CmsSignDetached("other text", alice.key, alice.certificate, Chain())),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // The authentication certificate is not for signing documents (no nonRepudiation).
+  EXPECT_THAT(Certify(document, *CmsSignDetached(document, alice.auth_key, alice.auth_certificate, Chain())),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // A signer from another PKI.
+  auto stranger = *PrivateKey::Generate(KeyType::kEcP256);
+  CertificateTemplate t;
+  t.subject = {{"CN", "Stranger"}};
+  t.not_before = absl::Now() - absl::Hours(1);
+  t.not_after = absl::Now() + absl::Hours(1);
+  t.key_usage = kKuNonRepudiation | kKuDigitalSignature;
+  auto self_signed = *IssueCertificate(t, stranger.public_key(), nullptr, stranger);
+  EXPECT_THAT(Certify(document, *CmsSignDetached(document, stranger, self_signed, {})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // Garbage and empty input.
+  EXPECT_THAT(Certify(document, "not CMS"), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(Certify("", "x"), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  // A revoked signer certificate.
+  auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, true));
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial(alice.certificate.SerialHex());
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::RevokeCertificateResponse revoked;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(admin->RevokeCertificate(&ctx, revoke, &revoked).ok());
+  EXPECT_THAT(Certify(document, *CmsSignDetached(document, alice.key, alice.certificate, Chain())),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+  EXPECT_EQ(TreeSize(), before);
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), std::to_string(before));
+}
+
+TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
+  Signer alice = Enroll("Alice");
+  std::vector<v1::Evidence> evidence;
+  for (int i = 0; i < 5; ++i) {
+    std::string doc = "document " + std::to_string(i);
+    auto e = Certify(doc, *CmsSignDetached(doc, alice.key, alice.certificate, Chain()));
+    ASSERT_THAT(e, IsOk());
+    evidence.push_back(*e);
+  }
+  v1::AuditLogResponse audit;
+  grpc::ClientContext c0;
+  ASSERT_TRUE(Notary(true)->AuditLog(&c0, {}, &audit).ok());
+  EXPECT_TRUE(audit.ok());
+  EXPECT_EQ(audit.tree_size(), 5u);
+  // Only an administrator may audit.
+  grpc::ClientContext c1;
+  EXPECT_THAT(FromGrpcStatus(Notary()->AuditLog(&c1, {}, &audit)), StatusIs(absl::StatusCode::kUnauthenticated));
+
+  // Someone with database access rewrites entry 2's statement.
+  Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
+      "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = 2");
+  v1::GetEvidenceRequest get;
+  get.set_index(2);
+  v1::Evidence changed;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(Notary()->GetEvidence(&c2, get, &changed).ok());
+  EXPECT_NE(changed.statement(), evidence[2].statement());
+  EXPECT_FALSE(EvidenceHolds(changed));  // neither the notary's signature nor the proof holds
+  grpc::ClientContext c3;
+  ASSERT_TRUE(Notary(true)->AuditLog(&c3, {}, &audit).ok());
+  EXPECT_FALSE(audit.ok());
+  EXPECT_THAT(audit.bad_entries(), ::testing::Contains(2u));
+  EXPECT_FALSE(audit.inconsistent_tree_heads().empty());
+
+  // A removed entry is caught as well, and a restarted notary refuses to serve the log.
+  Sql("DELETE FROM notary.log_entries WHERE index = 4");
+  grpc::ClientContext c4;
+  ASSERT_TRUE(Notary(true)->AuditLog(&c4, {}, &audit).ok());
+  EXPECT_THAT(audit.inconsistent_tree_heads(), ::testing::Contains(5u));
+  notary_.Signal(SIGTERM);
+  notary_.Wait(15000);
+  auto restart = RunCommand({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
+                             "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
+                             "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                             "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+                             "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
+                             "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
+  EXPECT_EQ(restart.exit_code, 1);
+  EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
+}
+
+}  // namespace
+}  // namespace semper
