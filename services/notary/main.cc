@@ -14,6 +14,7 @@
 #include "common/db/pool.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
+#include "services/notary/contracts.h"
 #include "services/notary/log.h"
 #include "services/notary/service.h"
 
@@ -28,7 +29,7 @@ std::vector<ConfigKey> Schema() {
   std::vector<ConfigKey> keys = ServerConfigKeys(7020, 7021);
   using T = ConfigType;
   keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
-  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{4}), false, false, "connections", 1, 256});
+  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{8}), false, false, "connections", 1, 256});
   keys.push_back({"notary.cert_file", T::kString, std::nullopt, true, false,
                   "the notary's signing certificate followed by its issuers, PEM"});
   AddSigningKeyConfig(keys, "notary", "notary signing");
@@ -84,6 +85,7 @@ int Serve(const std::optional<std::string>& config_file) {
   pool_options.conninfo = config->GetString("database.url");
   pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
   pool_options.statements = EvidenceLog::Statements();
+  for (auto& st : ContractBook::Statements()) pool_options.statements.push_back(st);
   pool_options.application_name = "semper-notary";
   auto pool = db::ConnectionPool::New(pool_options);
   if (!pool.ok()) return fail("database pool", pool.status());
@@ -102,14 +104,27 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!config->GetString("notary.upstream_server_name").empty()) {
     args.SetSslTargetNameOverride(config->GetString("notary.upstream_server_name"));
   }
+  Upstreams upstreams(
+      v1::CertificationAuthority::NewStub(
+          grpc::CreateCustomChannel(config->GetString("notary.ca_address"), grpc::SslCredentials(ssl), args)),
+      v1::TimeStamp::NewStub(
+          grpc::CreateCustomChannel(config->GetString("notary.tsa_address"), grpc::SslCredentials(ssl), args)),
+      &*trust);
+  ContractBook::Deps book_deps;
+  book_deps.pool = pool->get();
+  book_deps.log = &evidence;
+  book_deps.signer = &signer;
+  book_deps.trust = &*trust;
+  book_deps.intermediates.assign(chain->begin() + 1, chain->end());
+  book_deps.check_status = [&upstreams](const Certificate& c) { return upstreams.CheckStatus(c); };
+  book_deps.time_stamp = [&upstreams](std::string_view d) { return upstreams.TimeStamp(d); };
+  ContractBook contracts(book_deps);
   NotaryServiceImpl::Options service_options;
   service_options.log = &evidence;
   service_options.signer = &signer;
   service_options.trust = &*trust;
-  service_options.ca = v1::CertificationAuthority::NewStub(
-      grpc::CreateCustomChannel(config->GetString("notary.ca_address"), grpc::SslCredentials(ssl), args));
-  service_options.tsa = v1::TimeStamp::NewStub(
-      grpc::CreateCustomChannel(config->GetString("notary.tsa_address"), grpc::SslCredentials(ssl), args));
+  service_options.upstreams = &upstreams;
+  service_options.contracts = &contracts;
   service_options.logger = log;
   NotaryServiceImpl service(service_options);
 

@@ -14,6 +14,7 @@
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
+#include "services/notary/contracts.h"
 
 namespace semper::notary {
 namespace {
@@ -53,6 +54,42 @@ absl::StatusOr<std::string> StatementSigner::Sign(std::string_view statement) co
   return CmsSignDetached(statement, key_, cert_, chain_);
 }
 
+absl::Status Upstreams::CheckStatus(const Certificate& cert) const {
+  v1::GetCertificateStatusRequest req;
+  req.set_certificate(cert.Der());
+  v1::CertificateStatus status;
+  grpc::Status called = ca_->GetCertificateStatus(Upstream(deadline_).get(), req, &status);
+  if (!called.ok()) return UpstreamError("semper-ca", called);
+  if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                     StrCat("the signer's certificate ", status.serial(), " is revoked (",
+                            v1::RevocationReason_Name(status.reason()), ")"));
+  }
+  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                     "semper-ca does not know the signer's certificate");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Upstreams::TimeStamp(std::string_view sha256, absl::Time* gen_time) const {
+  std::string nonce = RandomBytes(16);
+  SEMPER_ASSIGN_OR_RETURN(std::string tsq, MakeTimeStampRequest(HashAlgorithm::kSha256, sha256, {true, "", nonce}));
+  v1::StampRequest req;
+  req.set_request(tsq);
+  v1::StampResponse stamp;
+  grpc::Status called = tsa_->Stamp(Upstream(deadline_).get(), req, &stamp);
+  if (!called.ok()) return UpstreamError("semper-tsa", called);
+  auto token = TimeStampTokenOf(stamp.response());
+  if (!token.ok()) {
+    return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                     StrCat("semper-tsa refused: ", stamp.status_text()));
+  }
+  SEMPER_ASSIGN_OR_RETURN(TimeStampInfo info, VerifyTimeStampToken(*token, sha256, trust_->roots(), {}, nonce));
+  if (gen_time != nullptr) *gen_time = info.gen_time;
+  return *token;
+}
+
 grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServerContext* ctx,
                                                              const v1::CertifyDocumentRequest* req,
                                                              v1::Evidence* resp) {
@@ -67,39 +104,12 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
   if (signers->size() != 1) return Done(ctx, InvalidField("signature", "must have exactly one signer"));
   const Certificate& signer = signers->front().certificate;
 
-  // The signer's certificate as semper-ca sees it now.
-  v1::GetCertificateStatusRequest status_req;
-  status_req.set_certificate(signer.Der());
-  v1::CertificateStatus status;
-  grpc::Status called = o_.ca->GetCertificateStatus(Upstream(o_.upstream_deadline).get(), status_req, &status);
-  if (!called.ok()) return Done(ctx, UpstreamError("semper-ca", called));
-  if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
-    return Done(ctx, MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                               StrCat("the signer's certificate ", status.serial(), " is revoked (",
-                                      v1::RevocationReason_Name(status.reason()), ")")));
-  }
-  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
-    return Done(ctx, MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
-                               "semper-ca does not know the signer's certificate"));
-  }
-
-  // A time-stamp over the document.
+  // The signer's certificate as semper-ca sees it now, and a time-stamp over the document.
+  if (absl::Status status = o_.upstreams->CheckStatus(signer); !status.ok()) return Done(ctx, status);
   std::string digest = Sha256(req->document());
-  std::string nonce = RandomBytes(16);
-  auto tsq = MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", nonce});
-  if (!tsq.ok()) return Done(ctx, tsq.status());
-  v1::StampRequest stamp_req;
-  stamp_req.set_request(*tsq);
-  v1::StampResponse stamp;
-  called = o_.tsa->Stamp(Upstream(o_.upstream_deadline).get(), stamp_req, &stamp);
-  if (!called.ok()) return Done(ctx, UpstreamError("semper-tsa", called));
-  auto token = TimeStampTokenOf(stamp.response());
-  if (!token.ok()) {
-    return Done(ctx, MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
-                               StrCat("semper-tsa refused: ", stamp.status_text())));
-  }
-  auto stamped = VerifyTimeStampToken(*token, digest, o_.trust->roots(), {}, nonce);
-  if (!stamped.ok()) return Done(ctx, Annotate(stamped.status(), "semper-tsa's token"));
+  absl::Time gen_time;
+  auto token = o_.upstreams->TimeStamp(digest, &gen_time);
+  if (!token.ok()) return Done(ctx, token.status());
 
   v1::AttestationStatement st;
   st.set_type("semper-notarial-attestation");
@@ -115,7 +125,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
   st.set_certificate_status("good");
   *st.mutable_status_checked_at() = ToProto(now);
   st.set_time_stamp_token(*token);
-  *st.mutable_time_stamped_at() = ToProto(stamped->gen_time);
+  *st.mutable_time_stamped_at() = ToProto(gen_time);
   st.set_document_signature(req->signature());
   std::string json = StatementJson(st);
   auto signature = o_.signer->Sign(json);
@@ -134,6 +144,42 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
                    reactor->Finish(grpc::Status::OK);
                  });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServerContext* ctx,
+                                                            const v1::CreateContractRequest* req, v1::NotarizedContract* resp) {
+  auto c = o_.contracts->Create(*req);
+  if (c.ok()) *resp = *std::move(c);
+  return Done(ctx, c.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerContext* ctx,
+                                                          const v1::SignContractRequest* req, v1::NotarizedContract* resp) {
+  auto c = o_.contracts->Sign(req->id(), req->signature());
+  if (c.ok()) *resp = *std::move(c);
+  return Done(ctx, c.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServerContext* ctx,
+                                                             const v1::DeclineContractRequest* req, v1::NotarizedContract* resp) {
+  auto c = o_.contracts->Decline(req->id(), req->reason(), req->signature());
+  if (c.ok()) *resp = *std::move(c);
+  return Done(ctx, c.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetContractRequest* req, v1::NotarizedContract* resp) {
+  auto c = o_.contracts->Get(req->id());
+  if (c.ok()) *resp = *std::move(c);
+  return Done(ctx, c.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServerContext* ctx,
+                                                             const v1::GetContractTextRequest* req,
+                                                             v1::ContractText* resp) {
+  auto t = o_.contracts->Text(req->id());
+  if (t.ok()) resp->set_contract(*std::move(t));
+  return Done(ctx, t.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest*,

@@ -17,6 +17,27 @@
 namespace semper::notary {
 
 class StatementSigner;
+class ContractBook;
+
+// semper-ca and semper-tsa as the notary uses them.
+class Upstreams {
+ public:
+  Upstreams(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
+            std::shared_ptr<v1::TimeStamp::StubInterface> tsa, const TrustStore* trust,
+            absl::Duration deadline = absl::Seconds(10))
+      : ca_(std::move(ca)), tsa_(std::move(tsa)), trust_(trust), deadline_(deadline) {}
+  // OK when semper-ca says the certificate is good now; CERTIFICATE_REVOKED or
+  // CERTIFICATE_UNTRUSTED otherwise; DEPENDENCY_UNAVAILABLE if it does not answer.
+  absl::Status CheckStatus(const Certificate& cert) const;
+  // semper-tsa's token over a SHA-256 digest (with certReq and a nonce), verified.
+  absl::StatusOr<std::string> TimeStamp(std::string_view sha256, absl::Time* gen_time = nullptr) const;
+
+ private:
+  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca_;
+  std::shared_ptr<v1::TimeStamp::StubInterface> tsa_;
+  const TrustStore* trust_;
+  absl::Duration deadline_;
+};
 
 class NotaryServiceImpl final : public v1::Notary::CallbackService {
  public:
@@ -24,9 +45,8 @@ class NotaryServiceImpl final : public v1::Notary::CallbackService {
     EvidenceLog* log = nullptr;
     const StatementSigner* signer = nullptr;
     const TrustStore* trust = nullptr;  // the suite's roots: for signers, the TSA, and the notary
-    std::shared_ptr<v1::CertificationAuthority::StubInterface> ca;
-    std::shared_ptr<v1::TimeStamp::StubInterface> tsa;
-    absl::Duration upstream_deadline = absl::Seconds(10);
+    const Upstreams* upstreams = nullptr;
+    ContractBook* contracts = nullptr;
     size_t max_document_bytes = 16 << 20;
     std::shared_ptr<spdlog::logger> logger;
   };
@@ -34,6 +54,16 @@ class NotaryServiceImpl final : public v1::Notary::CallbackService {
 
   grpc::ServerUnaryReactor* CertifyDocument(grpc::CallbackServerContext* ctx, const v1::CertifyDocumentRequest* req,
                                             v1::Evidence* resp) override;
+  grpc::ServerUnaryReactor* CreateContract(grpc::CallbackServerContext* ctx, const v1::CreateContractRequest* req,
+                                           v1::NotarizedContract* resp) override;
+  grpc::ServerUnaryReactor* SignContract(grpc::CallbackServerContext* ctx, const v1::SignContractRequest* req,
+                                         v1::NotarizedContract* resp) override;
+  grpc::ServerUnaryReactor* DeclineContract(grpc::CallbackServerContext* ctx, const v1::DeclineContractRequest* req,
+                                            v1::NotarizedContract* resp) override;
+  grpc::ServerUnaryReactor* GetContract(grpc::CallbackServerContext* ctx, const v1::GetContractRequest* req,
+                                        v1::NotarizedContract* resp) override;
+  grpc::ServerUnaryReactor* GetContractText(grpc::CallbackServerContext* ctx, const v1::GetContractTextRequest* req,
+                                            v1::ContractText* resp) override;
   grpc::ServerUnaryReactor* GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest* req,
                                         v1::SignedTreeHead* resp) override;
   grpc::ServerUnaryReactor* GetEvidence(grpc::CallbackServerContext* ctx, const v1::GetEvidenceRequest* req,

@@ -7,7 +7,11 @@
 
 #include <signal.h>
 
+#include <atomic>
+#include <thread>
+
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -344,6 +348,155 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
                              "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
   EXPECT_EQ(restart.exit_code, 1);
   EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
+}
+
+class NotaryContractTest : public NotaryTest {
+ protected:
+  absl::StatusOr<v1::NotarizedContract> Create(const std::string& text, const std::vector<const Signer*>& signers,
+                                               absl::Duration valid = absl::Hours(1)) {
+    v1::CreateContractRequest req;
+    req.set_contract(text);
+    req.set_title("Supply agreement");
+    for (const Signer* s : signers) req.add_signer_certificates(s->certificate.Der());
+    *req.mutable_deadline() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + valid));
+    v1::NotarizedContract c;
+    grpc::ClientContext ctx;
+    grpc::Status st = Notary()->CreateContract(&ctx, req, &c);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return c;
+  }
+  absl::StatusOr<v1::NotarizedContract> SignAs(const Signer& s, const std::string& id, const std::string& text) {
+    v1::SignContractRequest req;
+    req.set_id(id);
+    req.set_signature(*CmsSignDetached(text, s.key, s.certificate, Chain()));
+    v1::NotarizedContract c;
+    grpc::ClientContext ctx;
+    grpc::Status st = Notary()->SignContract(&ctx, req, &c);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return c;
+  }
+  absl::StatusOr<v1::NotarizedContract> DeclineAs(const Signer& s, const std::string& id, const std::string& reason) {
+    v1::DeclineContractRequest req;
+    req.set_id(id);
+    req.set_reason(reason);
+    req.set_signature(*CmsSignDetached("semper-decline:" + id + ":" + reason, s.key, s.certificate, Chain()));
+    v1::NotarizedContract c;
+    grpc::ClientContext ctx;
+    grpc::Status st = Notary()->DeclineContract(&ctx, req, &c);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return c;
+  }
+  v1::NotarizedContract Get(const std::string& id) {
+    v1::GetContractRequest req;
+    req.set_id(id);
+    v1::NotarizedContract c;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(Notary()->GetContract(&ctx, req, &c).ok());
+    return c;
+  }
+};
+
+TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
+  std::string text = "Alice sells Bob 12 crates of apples for EUR 240, delivery by 1 December.\n";
+  auto c = Create(text, {&alice, &bob});
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->state(), v1::CONTRACT_STATE_OPEN);
+  EXPECT_EQ(c->contract_sha256(), Sha256(text));
+  // Who is not named, and a signature over other bytes, are refused.
+  EXPECT_THAT(SignAs(carol, c->id(), text), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(SignAs(alice, c->id(), text + " (amended)"), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  auto first = SignAs(alice, c->id(), text);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->state(), v1::CONTRACT_STATE_OPEN);
+  EXPECT_THAT(SignAs(alice, c->id(), text), IsOk());  // repeated: no change
+  auto done = SignAs(bob, c->id(), text);
+  ASSERT_THAT(done, IsOk()) << Slurp(P("notary.log"));
+  EXPECT_EQ(done->state(), v1::CONTRACT_STATE_COMPLETED);
+  ASSERT_EQ(done->outcome().kind(), "signed-contract");
+  EXPECT_TRUE(EvidenceHolds(done->outcome()));
+  // Every signer (and anyone with the id) gets the same sealed contract.
+  v1::NotarizedContract seen = Get(c->id());
+  EXPECT_EQ(seen.outcome().index(), done->outcome().index());
+  EXPECT_EQ(seen.outcome().statement(), done->outcome().statement());
+  v1::SignedContractStatement st;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(done->outcome().statement(), &st).ok());
+  ASSERT_EQ(st.signers_size(), 2);
+  dir_.Write("contract.txt", text);
+  for (const auto& s : st.signers()) {
+    dir_.Write("party.sig", s.signature());
+    auto v = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("party.sig"), "-content",
+                         P("contract.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+    EXPECT_EQ(v.exit_code, 0) << s.subject() << v.Describe();
+  }
+  dir_.Write("contract.tst", st.time_stamp_token());
+  auto ts = RunCommand({"openssl", "ts", "-verify", "-digest", HexEncode(Sha256(text)), "-token_in", "-in",
+                        P("contract.tst"), "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
+  EXPECT_EQ(ts.exit_code, 0) << ts.Describe();
+  // A decision is final.
+  EXPECT_THAT(DeclineAs(alice, c->id(), "changed my mind"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Get(c->id()).state(), v1::CONTRACT_STATE_COMPLETED);
+  // Creation is checked too.
+  EXPECT_THAT(Create(text, {&alice}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Create(text, {&alice, &alice}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Create(text, {&alice, &bob}, -absl::Minutes(1)), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
+  Signer a = Enroll("A"), b = Enroll("B"), c = Enroll("C");
+  for (int round = 0; round < 3; ++round) {
+    std::string text = "round " + std::to_string(round);
+    auto contract = Create(text, {&a, &b, &c});
+    ASSERT_THAT(contract, IsOk());
+    ASSERT_THAT(SignAs(a, contract->id(), text), IsOk());
+    ASSERT_THAT(SignAs(b, contract->id(), text), IsOk());
+    // C signs (completing it) while C and B decline (aborting it), all at once.
+    std::vector<std::thread> threads;
+    std::atomic<int> completed{0}, aborted{0}, refused{0};
+    for (int t = 0; t < 12; ++t) {
+      threads.emplace_back([&, t] {
+        auto r = t % 3 == 0 ? DeclineAs(c, contract->id(), "no") : t % 3 == 1 ? DeclineAs(b, contract->id(), "no")
+                                                                             : SignAs(c, contract->id(), text);
+        if (!r.ok()) {
+          ++refused;
+        } else if (r->state() == v1::CONTRACT_STATE_COMPLETED) {
+          ++completed;
+        } else if (r->state() == v1::CONTRACT_STATE_ABORTED) {
+          ++aborted;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_TRUE(completed == 0 || aborted == 0) << "both outcomes were answered";
+    v1::NotarizedContract final_state = Get(contract->id());
+    EXPECT_NE(final_state.state(), v1::CONTRACT_STATE_OPEN);
+    EXPECT_TRUE(EvidenceHolds(final_state.outcome()));
+    for (int i = 0; i < 4; ++i) {
+      v1::NotarizedContract again = Get(contract->id());
+      EXPECT_EQ(again.state(), final_state.state());
+      EXPECT_EQ(again.outcome().index(), final_state.outcome().index());
+    }
+    // Exactly one outcome of this contract in the log.
+    EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('signed-contract', 'contract-abort') AND "
+                  "convert_from(statement, 'UTF8') LIKE '%" + contract->id() + "%'"),
+              "1");
+  }
+}
+
+TEST_F(NotaryContractTest, TheDeadlinePassingAbortsAndLateSignaturesAreRefused) {
+  Signer a = Enroll("A"), b = Enroll("B");
+  std::string text = "short-lived offer";
+  auto contract = Create(text, {&a, &b}, absl::Seconds(2));
+  ASSERT_THAT(contract, IsOk());
+  ASSERT_THAT(SignAs(a, contract->id(), text), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto late = SignAs(b, contract->id(), text);
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
+  v1::NotarizedContract seen = Get(contract->id());
+  EXPECT_EQ(seen.state(), v1::CONTRACT_STATE_ABORTED);
+  ASSERT_EQ(seen.outcome().kind(), "contract-abort");
+  EXPECT_THAT(seen.outcome().statement(), HasSubstr("deadline passed"));
+  EXPECT_TRUE(EvidenceHolds(seen.outcome()));
 }
 
 }  // namespace

@@ -1,0 +1,319 @@
+// Contracts: SQL, checks and the one decision.
+#include "services/notary/contracts.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/db/values.h"
+#include "services/notary/service.h"
+
+namespace semper::notary {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToProto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
+absl::Time FromEpoch(double s) { return absl::FromUnixMicros(static_cast<int64_t>(std::llround(s * 1e6))); }
+std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+
+v1::ContractState StateOf(const std::string& s) {
+  return s == "open" ? v1::CONTRACT_STATE_OPEN : s == "completed" ? v1::CONTRACT_STATE_COMPLETED : v1::CONTRACT_STATE_ABORTED;
+}
+v1::SignerState SignerStateOf(const std::string& s) {
+  return s == "pending" ? v1::SIGNER_STATE_PENDING : s == "signed" ? v1::SIGNER_STATE_SIGNED : v1::SIGNER_STATE_DECLINED;
+}
+
+absl::Status WrongState(std::string_view what) { return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what); }
+
+// The contract as stored (without its outcome evidence), read in any transaction.
+absl::StatusOr<v1::NotarizedContract> Read(pqxx::transaction_base& tx, const std::string& id, int64_t* outcome_index,
+                                  absl::Time* decided_at) {
+  auto r = tx.exec_prepared("notary_contract", id);
+  if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
+  v1::NotarizedContract c;
+  c.set_id(id);
+  c.set_title(r[0][0].as<std::string>());
+  c.set_contract_sha256(Bytes(r[0][1]));
+  c.set_contract_size(r[0][2].as<uint64_t>());
+  *c.mutable_deadline() = ToProto(FromEpoch(r[0][3].as<double>()));
+  c.set_state(StateOf(r[0][4].as<std::string>()));
+  *outcome_index = r[0][5].is_null() ? -1 : r[0][5].as<int64_t>();
+  *decided_at = r[0][6].is_null() ? absl::InfiniteFuture() : FromEpoch(r[0][6].as<double>());
+  for (const auto& s : tx.exec_prepared("notary_contract_signers", id)) {
+    v1::ContractSigner* signer = c.add_signers();
+    signer->set_subject(s[1].as<std::string>());
+    signer->set_certificate_sha256(Bytes(s[2]));
+    signer->set_state(SignerStateOf(s[3].as<std::string>()));
+    if (!s[4].is_null()) signer->set_signature(Bytes(s[4]));
+    if (!s[5].is_null()) *signer->mutable_at() = ToProto(FromEpoch(s[5].as<double>()));
+  }
+  return c;
+}
+
+}  // namespace
+
+std::vector<db::PreparedStatement> ContractBook::Statements() {
+  return {
+      {"notary_insert_contract",
+       R"(INSERT INTO notary.contracts (id, title, contract, contract_sha256, deadline, state)
+          VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), $5::timestamptz, 'open'))"},
+      {"notary_insert_signer",
+       R"(INSERT INTO notary.contract_signers (contract_id, position, subject, certificate_sha256, state)
+          VALUES ($1, $2, $3, decode($4, 'hex'), 'pending'))"},
+      {"notary_lock_contract", "SELECT state FROM notary.contracts WHERE id = $1 FOR UPDATE"},
+      {"notary_contract",
+       R"(SELECT title, contract_sha256, length(contract), extract(epoch from deadline)::float8, state, outcome_index,
+                 extract(epoch from decided_at)::float8
+          FROM notary.contracts WHERE id = $1)"},
+      {"notary_contract_signers",
+       R"(SELECT position, subject, certificate_sha256, state, signature, extract(epoch from at)::float8
+          FROM notary.contract_signers WHERE contract_id = $1 ORDER BY position)"},
+      {"notary_contract_text", "SELECT contract FROM notary.contracts WHERE id = $1"},
+      {"notary_sign_contract",
+       R"(UPDATE notary.contract_signers SET state = 'signed', signature = decode($3, 'hex'), at = $4::timestamptz
+          WHERE contract_id = $1 AND position = $2)"},
+      {"notary_decline_contract",
+       R"(UPDATE notary.contract_signers SET state = 'declined', at = $3::timestamptz
+          WHERE contract_id = $1 AND position = $2)"},
+      {"notary_decide_contract",
+       R"(UPDATE notary.contracts SET state = $2, outcome_kind = $3, outcome_statement = decode($4, 'hex'),
+                 outcome_signature = decode($5, 'hex'), decided_at = $6::timestamptz WHERE id = $1)"},
+      {"notary_contract_outcome",
+       "SELECT outcome_kind, outcome_statement, outcome_signature FROM notary.contracts WHERE id = $1"},
+      {"notary_contract_outcome_index",
+       "UPDATE notary.contracts SET outcome_index = $2 WHERE id = $1 AND outcome_index IS NULL"},
+  };
+}
+
+absl::StatusOr<Certificate> ContractBook::VerifySigner(std::string_view signature, std::string_view content) {
+  if (signature.empty()) return InvalidField("signature", "must be a detached CMS signature");
+  auto signers = CmsVerifyDetached(signature, content, *d_.trust, d_.clock(), KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), "signature");
+  if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
+  SEMPER_RETURN_IF_ERROR(d_.check_status(signers->front().certificate));
+  return signers->front().certificate;
+}
+
+absl::StatusOr<v1::NotarizedContract> ContractBook::Create(const v1::CreateContractRequest& req) {
+  if (req.contract().empty()) return InvalidField("contract", "is required");
+  if (req.contract().size() > d_.max_contract_bytes) {
+    return InvalidField("contract", StrCat("must be at most ", d_.max_contract_bytes, " bytes"));
+  }
+  if (req.title().size() > 200) return InvalidField("title", "must be at most 200 characters");
+  if (req.signer_certificates_size() < 2 || req.signer_certificates_size() > 32) {
+    return InvalidField("signer_certificates", "must name 2 to 32 signers");
+  }
+  absl::Time now = d_.clock();
+  absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req.deadline()));
+  if (deadline <= now || deadline > now + absl::Hours(24 * 90)) {
+    return InvalidField("deadline", "must be in the future and at most 90 days ahead");
+  }
+  std::vector<std::pair<std::string, std::string>> signers;  // subject, certificate SHA-256
+  for (int i = 0; i < req.signer_certificates_size(); ++i) {
+    std::string field = StrCat("signer_certificates[", i, "]");
+    auto cert = Certificate::FromDer(req.signer_certificates(i));
+    if (!cert.ok()) return Annotate(cert.status(), field);
+    auto path = d_.trust->VerifyPath(*cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);
+    if (!path.ok()) return Annotate(path.status(), field);
+    std::string hash = Sha256(cert->Der());
+    for (const auto& s : signers) {
+      if (s.second == hash) return InvalidField(field, "names the same signer twice");
+    }
+    signers.emplace_back(cert->Subject(), hash);
+  }
+  std::string id = StrCat("C-", HexEncode(RandomBytes(8)));
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared0("notary_insert_contract", id, req.title(), HexEncode(req.contract()),
+                      HexEncode(Sha256(req.contract())), db::TimeText(deadline));
+    for (size_t i = 0; i < signers.size(); ++i) {
+      tx.exec_prepared0("notary_insert_signer", id, static_cast<int>(i), signers[i].first, HexEncode(signers[i].second));
+    }
+    return absl::OkStatus();
+  }));
+  return Load(id, false);
+}
+
+absl::StatusOr<std::string> ContractBook::Text(const std::string& id) {
+  std::string text;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("notary_contract_text", id);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
+    text = Bytes(r[0][0]);
+    return absl::OkStatus();
+  }));
+  return text;
+}
+
+absl::StatusOr<v1::NotarizedContract> ContractBook::Load(const std::string& id, bool with_outcome) {
+  v1::NotarizedContract c;
+  int64_t index = -1;
+  absl::Time decided_at;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    SEMPER_ASSIGN_OR_RETURN(c, Read(tx, id, &index, &decided_at));
+    return absl::OkStatus();
+  }));
+  if (!with_outcome || c.state() == v1::CONTRACT_STATE_OPEN) return c;
+  if (index < 0) {
+    // Decided, but the outcome is not in the log yet: the decider appends it at once; if it
+    // crashed in between, whoever asks later does.
+    if (d_.clock() - decided_at < absl::Seconds(10)) return c;
+    SEMPER_RETURN_IF_ERROR(AppendOutcome(id));
+    return Load(id, true);
+  }
+  SEMPER_ASSIGN_OR_RETURN(*c.mutable_outcome(), d_.log->Get(static_cast<uint64_t>(index), 0));
+  return c;
+}
+
+absl::Status ContractBook::StoreOutcome(pqxx::work& tx, const std::string& id, const std::string& kind,
+                                        const google::protobuf::Message& statement) {
+  std::string json = StatementJson(statement);
+  SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
+  tx.exec_prepared0("notary_decide_contract", id, kind == "signed-contract" ? "completed" : "aborted", kind,
+                    HexEncode(json), HexEncode(signature), db::TimeText(d_.clock()));
+  return absl::OkStatus();
+}
+
+absl::Status ContractBook::AppendOutcome(const std::string& id) {
+  NewEntry entry;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("notary_contract_outcome", id);
+    if (r.empty() || r[0][0].is_null()) return WrongState("the contract is not decided");
+    entry = {r[0][0].as<std::string>(), Bytes(r[0][1]), Bytes(r[0][2])};
+    return absl::OkStatus();
+  }));
+  SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->Append(std::move(entry)));
+  return d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared0("notary_contract_outcome_index", id, static_cast<int64_t>(e.index()));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
+    const std::string& id, const std::function<absl::Status(pqxx::work&, const v1::NotarizedContract&)>& change) {
+  bool decided = false;
+  absl::Status after;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    decided = false;
+    after = absl::OkStatus();
+    if (tx.exec_prepared("notary_lock_contract", id).empty()) {
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
+    }
+    int64_t index = -1;
+    absl::Time decided_at;
+    SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract c, Read(tx, id, &index, &decided_at));
+    absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(c.deadline()));
+    absl::Time now = d_.clock();
+    if (c.state() == v1::CONTRACT_STATE_OPEN && now > deadline) {
+      v1::ContractAbortStatement st;
+      st.set_type("semper-contract-abort");
+      st.set_contract_id(id);
+      st.set_title(c.title());
+      st.set_contract_sha256(c.contract_sha256());
+      st.set_reason("deadline passed");
+      *st.mutable_aborted_at() = ToProto(now);
+      SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", st));
+      decided = true;
+      if (change) after = WrongState(StrCat("the deadline passed at ", absl::FormatTime(deadline), "; the contract is aborted"));
+      return absl::OkStatus();
+    }
+    if (!change) return absl::OkStatus();
+    SEMPER_RETURN_IF_ERROR(change(tx, c));
+    // Did the change decide it?
+    int64_t unused_index;
+    absl::Time unused_time;
+    SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract now_c, Read(tx, id, &unused_index, &unused_time));
+    decided = c.state() == v1::CONTRACT_STATE_OPEN && now_c.state() != v1::CONTRACT_STATE_OPEN;
+    return absl::OkStatus();
+  }));
+  if (decided) SEMPER_RETURN_IF_ERROR(AppendOutcome(id));
+  if (!after.ok()) return after;
+  return Load(id, true);
+}
+
+absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id) {
+  SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract c, Load(id, true));
+  absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(c.deadline()));
+  if (c.state() == v1::CONTRACT_STATE_OPEN && d_.clock() > deadline) return Decide(id, nullptr);
+  return c;
+}
+
+absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature) {
+  SEMPER_ASSIGN_OR_RETURN(std::string text, Text(id));
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text));
+  const std::string hash = Sha256(cert.Der());
+  return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::Status {
+    int position = -1;
+    for (int i = 0; i < c.signers_size(); ++i) {
+      if (c.signers(i).certificate_sha256() == hash) position = i;
+    }
+    if (position < 0) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                       StrCat(cert.Subject(), " is not one of the signers of ", id));
+    }
+    const v1::ContractSigner& me = c.signers(position);
+    if (me.state() == v1::SIGNER_STATE_SIGNED) return absl::OkStatus();  // a repeated request
+    if (c.state() != v1::CONTRACT_STATE_OPEN) {
+      return WrongState(StrCat("the contract is already ", c.state() == v1::CONTRACT_STATE_COMPLETED ? "completed" : "aborted"));
+    }
+    if (me.state() == v1::SIGNER_STATE_DECLINED) return WrongState("this signer declined");
+    absl::Time now = d_.clock();
+    tx.exec_prepared0("notary_sign_contract", id, position, HexEncode(signature), db::TimeText(now));
+    for (int i = 0; i < c.signers_size(); ++i) {
+      if (i != position && c.signers(i).state() != v1::SIGNER_STATE_SIGNED) return absl::OkStatus();
+    }
+    // The last signature: seal the contract with every signature and a time-stamp.
+    v1::SignedContractStatement st;
+    st.set_type("semper-signed-contract");
+    st.set_contract_id(id);
+    st.set_title(c.title());
+    st.set_contract_sha256(c.contract_sha256());
+    for (int i = 0; i < c.signers_size(); ++i) {
+      v1::ContractSigner* s = st.add_signers();
+      *s = c.signers(i);
+      if (i == position) {
+        s->set_state(v1::SIGNER_STATE_SIGNED);
+        s->set_signature(signature);
+        *s->mutable_at() = ToProto(now);
+      }
+    }
+    SEMPER_ASSIGN_OR_RETURN(std::string token, d_.time_stamp(c.contract_sha256()));
+    st.set_time_stamp_token(token);
+    *st.mutable_completed_at() = ToProto(now);
+    return StoreOutcome(tx, id, "signed-contract", st);
+  });
+}
+
+absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& id, const std::string& reason,
+                                                   const std::string& signature) {
+  if (reason.size() > 500) return InvalidField("reason", "must be at most 500 characters");
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, StrCat("semper-decline:", id, ":", reason)));
+  const std::string hash = Sha256(cert.Der());
+  return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::Status {
+    int position = -1;
+    for (int i = 0; i < c.signers_size(); ++i) {
+      if (c.signers(i).certificate_sha256() == hash) position = i;
+    }
+    if (position < 0) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                       StrCat(cert.Subject(), " is not one of the signers of ", id));
+    }
+    if (c.state() == v1::CONTRACT_STATE_ABORTED) return absl::OkStatus();  // already aborted: same outcome
+    if (c.state() == v1::CONTRACT_STATE_COMPLETED) return WrongState("the contract is already completed");
+    absl::Time now = d_.clock();
+    tx.exec_prepared0("notary_decline_contract", id, position, db::TimeText(now));
+    v1::ContractAbortStatement st;
+    st.set_type("semper-contract-abort");
+    st.set_contract_id(id);
+    st.set_title(c.title());
+    st.set_contract_sha256(c.contract_sha256());
+    st.set_reason(StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason));
+    *st.mutable_aborted_at() = ToProto(now);
+    return StoreOutcome(tx, id, "contract-abort", st);
+  });
+}
+
+}  // namespace semper::notary

@@ -1,0 +1,62 @@
+// Multi-party contract signing at the notary: who must sign, signatures and declines checked
+// against the exact contract bytes and the signers' certificates, and one final decision
+// (completed with every signature and a time-stamp, or aborted) taken under a row lock, so that
+// concurrent requests and replicas all see the same outcome. The decision's statement is signed
+// and stored with it, then appended to the evidence log. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/certificate.h"
+#include "common/db/pool.h"
+#include "semper/v1/notary.pb.h"
+#include "services/notary/log.h"
+
+namespace semper::notary {
+
+class StatementSigner;
+
+class ContractBook {
+ public:
+  struct Deps {
+    db::ConnectionPool* pool = nullptr;
+    EvidenceLog* log = nullptr;
+    const StatementSigner* signer = nullptr;
+    const TrustStore* trust = nullptr;
+    std::vector<Certificate> intermediates;  // the suite's issuing CA(s), for bare signer certificates
+    // OK when semper-ca says the certificate is good now.
+    std::function<absl::Status(const Certificate&)> check_status;
+    // semper-tsa's token over a SHA-256 digest.
+    std::function<absl::StatusOr<std::string>(std::string_view sha256)> time_stamp;
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    size_t max_contract_bytes = 16 << 20;
+  };
+  explicit ContractBook(Deps deps) : d_(std::move(deps)) {}
+  static std::vector<db::PreparedStatement> Statements();
+
+  absl::StatusOr<v1::NotarizedContract> Create(const v1::CreateContractRequest& req);
+  absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature);
+  absl::StatusOr<v1::NotarizedContract> Decline(const std::string& id, const std::string& reason, const std::string& signature);
+  // Decides an open contract whose deadline passed (abort) before answering.
+  absl::StatusOr<v1::NotarizedContract> Get(const std::string& id);
+  absl::StatusOr<std::string> Text(const std::string& id);
+
+ private:
+  struct Decision;
+  absl::StatusOr<v1::NotarizedContract> Load(const std::string& id, bool with_outcome);
+  // Runs `change` on the locked, still-open contract; aborts it first if its deadline passed.
+  absl::StatusOr<v1::NotarizedContract> Decide(const std::string& id,
+                                      const std::function<absl::Status(pqxx::work&, const v1::NotarizedContract&)>& change);
+  absl::Status StoreOutcome(pqxx::work& tx, const std::string& id, const std::string& kind,
+                            const google::protobuf::Message& statement);
+  absl::Status AppendOutcome(const std::string& id);
+  absl::StatusOr<Certificate> VerifySigner(std::string_view signature, std::string_view content);
+
+  Deps d_;
+};
+
+}  // namespace semper::notary
