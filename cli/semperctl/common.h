@@ -17,6 +17,7 @@ namespace semper::ctl {
 struct Connection {
   std::string server = "localhost:7000";  // semper-ca
   std::string tsa = "localhost:7010";     // semper-tsa
+  std::string notary = "localhost:7020";  // semper-notary
   std::string ca_file;          // roots that the server's certificate must chain to
   std::string cert_file;        // client certificate chain (PEM), for administrators
   std::string key_file;         // its key (encrypted PEM)

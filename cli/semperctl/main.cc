@@ -25,6 +25,7 @@
 #include "common/crypto/keys.h"
 #include "common/server/grpc_status.h"
 #include "cli/semperctl/common.h"
+#include "cli/semperctl/notary_commands.h"
 #include "cli/semperctl/tsa_commands.h"
 #include "semper/v1/ca.grpc.pb.h"
 
@@ -415,9 +416,11 @@ int main(int argc, char** argv) {
   status_cmd->add_option("serial-or-pem-file", serial, "serial number, or a PEM certificate file")->required();
 
   ctl::TsaCommands tsa(app, c);
+  ctl::NotaryCommands notary(app, c);
 
   CLI11_PARSE(app, argc, argv);
   if (auto code = tsa.Run()) return *code;
+  if (auto code = notary.Run()) return *code;
   if (revoke_cmd->parsed()) return ctl::Revoke(c, serial, reason);
   if (release_cmd->parsed()) return ctl::ReleaseHold(c, serial);
   if (status_cmd->parsed()) return ctl::CertStatus(c, serial);

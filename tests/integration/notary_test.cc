@@ -8,6 +8,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
+#include <regex>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -348,6 +350,53 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
                              "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
   EXPECT_EQ(restart.exit_code, 1);
   EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
+}
+
+TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
+  Signer alice = Enroll("Alice");
+  std::string wallet = P("wallet");
+  std::filesystem::create_directories(wallet);
+  dir_.Write("wallet/signature.pem", alice.certificate.Pem() + Slurp(P("pki/ca.pem")));
+  dir_.Write("wallet/signature.key", *alice.key.ToEncryptedPem(SecretData("wallet passphrase")));
+  dir_.Write("wpass", "wallet passphrase");
+  dir_.Write("doc.txt", "Delivery note 17: received 12 crates in good order.\n");
+  dir_.Write("other.txt", "something else\n");
+  auto ctl = [&](std::vector<std::string> args, bool yes = true) {
+    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(notary_port_),
+                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem")};
+    if (yes) argv.push_back("--yes");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  // Without confirmation nothing is signed or sent.
+  auto unconfirmed = ctl({"notary", "certify", P("doc.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}, false);
+  EXPECT_EQ(unconfirmed.exit_code, 1);
+  EXPECT_THAT(unconfirmed.out, HasSubstr(HexEncode(Sha256(Slurp(P("doc.txt"))))));  // shown before anything is signed
+  EXPECT_EQ(TreeSize(), 0u);
+  auto certified = ctl({"notary", "certify", P("doc.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
+  ASSERT_EQ(certified.exit_code, 0) << certified.Describe();
+  auto verified = ctl({"notary", "verify", P("doc.txt.evidence.json"), "--document", P("doc.txt")});
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_EQ(ctl({"notary", "verify", P("doc.txt.evidence.json"), "--document", P("other.txt")}).exit_code, 3);
+  std::string evidence = Slurp(P("doc.txt.evidence.json"));
+  // One character of the signed statement changed (its base64 in the JSON).
+  std::string forged = evidence;
+  size_t at = forged.find("\"statement\": \"") + 40;
+  forged[at] = forged[at] == 'A' ? 'B' : 'A';
+  dir_.Write("forged.json", forged);
+  EXPECT_EQ(ctl({"notary", "verify", P("forged.json")}).exit_code, 3);
+
+  // Keep a tree head; later the log must extend it.
+  ASSERT_EQ(ctl({"notary", "tree-head", "--out", P("sth.json")}).exit_code, 0);
+  ASSERT_EQ(ctl({"notary", "certify", P("other.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}).exit_code, 0);
+  auto consistent = ctl({"notary", "consistency", P("sth.json"), "--out", P("proof.json")});
+  EXPECT_EQ(consistent.exit_code, 0) << consistent.Describe();
+  EXPECT_EQ(ctl({"notary", "verify-consistency", P("sth.json"), P("proof.json")}).exit_code, 0);
+  // A kept tree head that the notary never signed (or another root) is refused.
+  std::string sth = Slurp(P("sth.json"));
+  dir_.Write("bad-sth.json", std::regex_replace(sth, std::regex("\"tree_size\": \"1\""), "\"tree_size\": \"2\""));
+  ASSERT_NE(Slurp(P("bad-sth.json")), sth);
+  EXPECT_EQ(ctl({"notary", "verify-consistency", P("bad-sth.json"), P("proof.json")}).exit_code, 3);
 }
 
 class NotaryContractTest : public NotaryTest {
