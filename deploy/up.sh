@@ -139,8 +139,33 @@ TOML
   fi
 }
 
+start_notary() {
+  cat > "$STATE/notary.toml" <<TOML
+[grpc]
+listen = "127.0.0.1:${SEMPER_NOTARY_PORT:-7020}"
+[http]
+listen = "127.0.0.1:${SEMPER_NOTARY_HTTP_PORT:-7021}"
+[tls]
+cert_file = "$STATE/pki/services/notary-tls.pem"
+key_file = "$STATE/pki/services/notary-tls.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+client_ca_file = "$STATE/pki/root.pem"
+require_client_cert = false
+[notary]
+cert_file = "$STATE/pki/services/notary-signing.pem"
+key_file = "$STATE/pki/services/notary-signing.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+trust_file = "$STATE/pki/root.pem"
+ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+tsa_address = "127.0.0.1:${SEMPER_TSA_PORT:-7010}"
+upstream_server_name = "localhost"
+TOML
+  launch semper-notary "${SEMPER_NOTARY_HTTP_PORT:-7021}" build/services/notary/semper-notary --config "$STATE/notary.toml"
+  echo "semper-notary: gRPC 127.0.0.1:${SEMPER_NOTARY_PORT:-7020} (TLS, server name localhost); log $STATE/logs/semper-notary.log"
+}
+
 stop_daemons() {
-  for d in semper-tsa semper-ca; do
+  for d in semper-notary semper-tsa semper-ca; do
     if daemon_running "$d"; then
       kill -TERM "$(cat "$STATE/run/$d.pid")"
       for _ in $(seq 1 150); do daemon_running "$d" || break; sleep 0.1; done
@@ -164,6 +189,7 @@ case "$action" in
     fi
     start_ca
     start_tsa
+    start_notary
     echo "Stop with:  deploy/up.sh stop"
     ;;
   stop)
@@ -177,7 +203,7 @@ case "$action" in
     ;;
   status)
     if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
-    for d in semper-ca semper-tsa; do
+    for d in semper-ca semper-tsa semper-notary; do
       if daemon_running "$d"; then echo "$d: running"; else echo "$d: stopped"; fi
     done
     ;;
