@@ -16,6 +16,7 @@
 #include "common/server/signing_key.h"
 #include "services/notary/contracts.h"
 #include "services/notary/log.h"
+#include "services/notary/mail.h"
 #include "services/notary/service.h"
 
 namespace semper {
@@ -86,6 +87,7 @@ int Serve(const std::optional<std::string>& config_file) {
   pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
   pool_options.statements = EvidenceLog::Statements();
   for (auto& st : ContractBook::Statements()) pool_options.statements.push_back(st);
+  for (auto& st : MailRoom::Statements()) pool_options.statements.push_back(st);
   pool_options.application_name = "semper-notary";
   auto pool = db::ConnectionPool::New(pool_options);
   if (!pool.ok()) return fail("database pool", pool.status());
@@ -119,12 +121,22 @@ int Serve(const std::optional<std::string>& config_file) {
   book_deps.check_status = [&upstreams](const Certificate& c) { return upstreams.CheckStatus(c); };
   book_deps.time_stamp = [&upstreams](std::string_view d) { return upstreams.TimeStamp(d); };
   ContractBook contracts(book_deps);
+  MailRoom::Deps mail_deps;
+  mail_deps.pool = pool->get();
+  mail_deps.log = &evidence;
+  mail_deps.signer = &signer;
+  mail_deps.trust = &*trust;
+  mail_deps.intermediates = book_deps.intermediates;
+  mail_deps.check_status = book_deps.check_status;
+  mail_deps.time_stamp = book_deps.time_stamp;
+  MailRoom mail(mail_deps);
   NotaryServiceImpl::Options service_options;
   service_options.log = &evidence;
   service_options.signer = &signer;
   service_options.trust = &*trust;
   service_options.upstreams = &upstreams;
   service_options.contracts = &contracts;
+  service_options.mail = &mail;
   service_options.logger = log;
   NotaryServiceImpl service(service_options);
 

@@ -15,6 +15,7 @@
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
 #include "services/notary/contracts.h"
+#include "services/notary/mail.h"
 
 namespace semper::notary {
 namespace {
@@ -180,6 +181,27 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServe
   auto t = o_.contracts->Text(req->id());
   if (t.ok()) resp->set_contract(*std::move(t));
   return Done(ctx, t.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::DepositMail(grpc::CallbackServerContext* ctx,
+                                                         const v1::DepositMailRequest* req, v1::CertifiedMail* resp) {
+  auto m = o_.mail->Deposit(*req);
+  if (m.ok()) *resp = *std::move(m);
+  return Done(ctx, m.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext* ctx, const v1::GetMailRequest* req,
+                                                     v1::CertifiedMail* resp) {
+  auto m = o_.mail->Get(req->id());
+  if (m.ok()) *resp = *std::move(m);
+  return Done(ctx, m.status());
+}
+
+grpc::ServerUnaryReactor* NotaryServiceImpl::AcceptMail(grpc::CallbackServerContext* ctx,
+                                                        const v1::AcceptMailRequest* req, v1::AcceptedMail* resp) {
+  auto m = o_.mail->Accept(req->id(), req->receipt_signature());
+  if (m.ok()) *resp = *std::move(m);
+  return Done(ctx, m.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest*,

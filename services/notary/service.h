@@ -18,6 +18,7 @@ namespace semper::notary {
 
 class StatementSigner;
 class ContractBook;
+class MailRoom;
 
 // semper-ca and semper-tsa as the notary uses them.
 class Upstreams {
@@ -47,6 +48,7 @@ class NotaryServiceImpl final : public v1::Notary::CallbackService {
     const TrustStore* trust = nullptr;  // the suite's roots: for signers, the TSA, and the notary
     const Upstreams* upstreams = nullptr;
     ContractBook* contracts = nullptr;
+    MailRoom* mail = nullptr;
     size_t max_document_bytes = 16 << 20;
     std::shared_ptr<spdlog::logger> logger;
   };
@@ -64,6 +66,12 @@ class NotaryServiceImpl final : public v1::Notary::CallbackService {
                                         v1::NotarizedContract* resp) override;
   grpc::ServerUnaryReactor* GetContractText(grpc::CallbackServerContext* ctx, const v1::GetContractTextRequest* req,
                                             v1::ContractText* resp) override;
+  grpc::ServerUnaryReactor* DepositMail(grpc::CallbackServerContext* ctx, const v1::DepositMailRequest* req,
+                                        v1::CertifiedMail* resp) override;
+  grpc::ServerUnaryReactor* GetMail(grpc::CallbackServerContext* ctx, const v1::GetMailRequest* req,
+                                    v1::CertifiedMail* resp) override;
+  grpc::ServerUnaryReactor* AcceptMail(grpc::CallbackServerContext* ctx, const v1::AcceptMailRequest* req,
+                                       v1::AcceptedMail* resp) override;
   grpc::ServerUnaryReactor* GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest* req,
                                         v1::SignedTreeHead* resp) override;
   grpc::ServerUnaryReactor* GetEvidence(grpc::CallbackServerContext* ctx, const v1::GetEvidenceRequest* req,

@@ -399,6 +399,148 @@ TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
   EXPECT_EQ(ctl({"notary", "verify-consistency", P("bad-sth.json"), P("proof.json")}).exit_code, 3);
 }
 
+class NotaryMailTest : public NotaryTest {
+ protected:
+  absl::StatusOr<v1::CertifiedMail> Deposit(const Signer& from, const Signer& to, const std::string& message,
+                                            absl::Duration valid, std::string* enveloped, std::string* origin) {
+    *enveloped = *CmsEncrypt(message, {to.auth_certificate});
+    *origin = *CmsSignDetached(*enveloped, from.key, from.certificate, Chain());
+    v1::DepositMailRequest req;
+    req.set_recipient_certificate(to.auth_certificate.Der());
+    req.set_enveloped_message(*enveloped);
+    req.set_origin_signature(*origin);
+    *req.mutable_deadline() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + valid));
+    v1::CertifiedMail m;
+    grpc::ClientContext ctx;
+    grpc::Status st = Notary()->DepositMail(&ctx, req, &m);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return m;
+  }
+  absl::StatusOr<v1::AcceptedMail> Accept(const Signer& as, const v1::CertifiedMail& m, const std::string& receipt_text = "") {
+    v1::AcceptMailRequest req;
+    req.set_id(m.id());
+    std::string text = receipt_text.empty() ? "semper-receipt:" + m.id() + ":" + HexEncode(m.message_sha256()) : receipt_text;
+    req.set_receipt_signature(*CmsSignDetached(text, as.key, as.certificate, Chain()));
+    v1::AcceptedMail out;
+    grpc::ClientContext ctx;
+    grpc::Status st = Notary()->AcceptMail(&ctx, req, &out);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return out;
+  }
+  v1::CertifiedMail Get(const std::string& id) {
+    v1::GetMailRequest req;
+    req.set_id(id);
+    v1::CertifiedMail m;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(Notary()->GetMail(&ctx, req, &m).ok());
+    return m;
+  }
+  int OutcomesInLog(const std::string& id) {
+    return std::stoi(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('mail-delivery', 'mail-non-delivery') "
+                         "AND convert_from(statement, 'UTF8') LIKE '%" + id + "%'"));
+  }
+};
+
+TEST_F(NotaryMailTest, TheMessageIsReleasedOnlyAgainstTheRecipientsReceipt) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
+  std::string message = "Invoice 99: EUR 240, due by 15 December.\n", enveloped, origin;
+  auto mail = Deposit(alice, bob, message, absl::Hours(1), &enveloped, &origin);
+  ASSERT_THAT(mail, IsOk()) << Slurp(P("notary.log"));
+  EXPECT_EQ(mail->state(), v1::MAIL_STATE_WAITING);
+  // The sender has evidence of submission at once.
+  ASSERT_EQ(mail->submission().kind(), "mail-submission");
+  EXPECT_TRUE(EvidenceHolds(mail->submission()));
+  v1::MailSubmissionStatement submitted;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(mail->submission().statement(), &submitted).ok());
+  EXPECT_EQ(submitted.sender_subject(), alice.certificate.Subject());
+  EXPECT_EQ(submitted.message_sha256(), Sha256(enveloped));
+  // Someone else's receipt, or a receipt for other bytes, releases nothing.
+  EXPECT_THAT(Accept(carol, *mail), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Accept(bob, *mail, "semper-receipt:" + mail->id() + ":00"),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_EQ(Get(mail->id()).state(), v1::MAIL_STATE_WAITING);
+  // Bob's receipt: he gets the message and the evidence of origin...
+  auto accepted = Accept(bob, *mail);
+  ASSERT_THAT(accepted, IsOk());
+  EXPECT_EQ(accepted->enveloped_message(), enveloped);
+  auto plain = CmsDecrypt(accepted->enveloped_message(), bob.auth_key, bob.auth_certificate);
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ(*plain, message);
+  auto trust = TrustStore::FromPem(Slurp(P("pki/root.pem")));
+  auto origin_ok = CmsVerifyDetached(accepted->origin_signature(), accepted->enveloped_message(), *trust, absl::Now(),
+                                     KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(origin_ok, IsOk());
+  EXPECT_EQ(origin_ok->front().certificate.Subject(), alice.certificate.Subject());
+  EXPECT_EQ(accepted->mail().state(), v1::MAIL_STATE_DELIVERED);
+  // ... and Alice gets the evidence of receipt, whose receipt signature openssl checks.
+  v1::CertifiedMail seen = Get(mail->id());
+  EXPECT_EQ(seen.state(), v1::MAIL_STATE_DELIVERED);
+  ASSERT_EQ(seen.outcome().kind(), "mail-delivery");
+  EXPECT_TRUE(EvidenceHolds(seen.outcome()));
+  v1::MailDeliveryStatement delivered;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(seen.outcome().statement(), &delivered).ok());
+  dir_.Write("receipt.txt", "semper-receipt:" + mail->id() + ":" + HexEncode(mail->message_sha256()));
+  dir_.Write("receipt.sig", delivered.receipt_signature());
+  auto receipt = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("receipt.sig"),
+                             "-content", P("receipt.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  EXPECT_EQ(receipt.exit_code, 0) << receipt.Describe();
+  EXPECT_EQ(OutcomesInLog(mail->id()), 1);
+  // Accepting again gives the same answer, and appends nothing.
+  EXPECT_THAT(Accept(bob, *mail), IsOk());
+  EXPECT_EQ(OutcomesInLog(mail->id()), 1);
+}
+
+TEST_F(NotaryMailTest, NoReceiptBeforeTheDeadlineGivesAnAffidavitAndNoMessage) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  std::string enveloped, origin;
+  auto mail = Deposit(alice, bob, "a short-lived notice", absl::Seconds(2), &enveloped, &origin);
+  ASSERT_THAT(mail, IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  v1::CertifiedMail seen = Get(mail->id());
+  EXPECT_EQ(seen.state(), v1::MAIL_STATE_NOT_DELIVERED);
+  ASSERT_EQ(seen.outcome().kind(), "mail-non-delivery");
+  EXPECT_TRUE(EvidenceHolds(seen.outcome()));
+  EXPECT_THAT(Accept(bob, *mail), StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
+  EXPECT_EQ(OutcomesInLog(mail->id()), 1);
+}
+
+TEST_F(NotaryMailTest, AReceiptRacingTheDeadlineHasOneOutcomeForEveryone) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  for (int round = 0; round < 3; ++round) {
+    std::string enveloped, origin;
+    auto mail = Deposit(alice, bob, "race " + std::to_string(round), absl::Milliseconds(1500), &enveloped, &origin);
+    ASSERT_THAT(mail, IsOk());
+    std::atomic<int> released{0}, refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 10; ++t) {
+      threads.emplace_back([&, t] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1200 + 60 * t));  // around the deadline
+        if (t % 3 == 0) {
+          Get(mail->id());
+          return;
+        }
+        auto r = Accept(bob, *mail);
+        if (r.ok()) {
+          EXPECT_EQ(r->enveloped_message(), enveloped);
+          ++released;
+        } else {
+          ++refused;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    v1::CertifiedMail final_state = Get(mail->id());
+    ASSERT_NE(final_state.state(), v1::MAIL_STATE_WAITING);
+    if (final_state.state() == v1::MAIL_STATE_DELIVERED) {
+      EXPECT_GT(released.load(), 0);
+    } else {
+      EXPECT_EQ(released.load(), 0) << "the message left after the deadline decided non-delivery";
+    }
+    EXPECT_EQ(OutcomesInLog(mail->id()), 1);
+    EXPECT_TRUE(EvidenceHolds(final_state.outcome()));
+  }
+}
+
 class NotaryContractTest : public NotaryTest {
  protected:
   absl::StatusOr<v1::NotarizedContract> Create(const std::string& text, const std::vector<const Signer*>& signers,

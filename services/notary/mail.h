@@ -1,0 +1,48 @@
+// Certified mail at the notary (see notary.proto): deposit with evidence of submission, release
+// of the message only against the recipient's signed receipt, and one decision between delivery
+// and non-delivery under a row lock. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/crypto/certificate.h"
+#include "common/db/pool.h"
+#include "semper/v1/notary.pb.h"
+#include "services/notary/log.h"
+
+namespace semper::notary {
+
+class StatementSigner;
+
+class MailRoom {
+ public:
+  struct Deps {
+    db::ConnectionPool* pool = nullptr;
+    EvidenceLog* log = nullptr;
+    const StatementSigner* signer = nullptr;
+    const TrustStore* trust = nullptr;
+    std::vector<Certificate> intermediates;
+    std::function<absl::Status(const Certificate&)> check_status;
+    std::function<absl::StatusOr<std::string>(std::string_view sha256)> time_stamp;
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    size_t max_message_bytes = 16 << 20;
+  };
+  explicit MailRoom(Deps deps) : d_(std::move(deps)) {}
+  static std::vector<db::PreparedStatement> Statements();
+
+  absl::StatusOr<v1::CertifiedMail> Deposit(const v1::DepositMailRequest& req);
+  // Declares non-delivery first if the deadline passed.
+  absl::StatusOr<v1::CertifiedMail> Get(const std::string& id);
+  absl::StatusOr<v1::AcceptedMail> Accept(const std::string& id, const std::string& receipt_signature);
+
+ private:
+  absl::StatusOr<v1::CertifiedMail> Load(const std::string& id);
+  absl::Status AppendPending(const std::string& id);
+
+  Deps d_;
+};
+
+}  // namespace semper::notary
