@@ -94,20 +94,28 @@ absl::StatusOr<std::string> Upstreams::TimeStamp(std::string_view sha256, absl::
 grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServerContext* ctx,
                                                              const v1::CertifyDocumentRequest* req,
                                                              v1::Evidence* resp) {
-  if (req->document().empty()) return Done(ctx, InvalidField("document", "is required"));
+  const bool hash_only = req->document().empty();
+  if (hash_only && req->document_sha256().size() != 32) {
+    return Done(ctx, InvalidField("document", "is required, or its 32-byte SHA-256 in document_sha256"));
+  }
+  if (!hash_only && !req->document_sha256().empty()) {
+    return Done(ctx, InvalidField("document_sha256", "give the document or its hash, not both"));
+  }
   if (req->document().size() > o_.max_document_bytes) {
     return Done(ctx, InvalidField("document", StrCat("must be at most ", o_.max_document_bytes, " bytes")));
   }
   if (req->signature().empty()) return Done(ctx, InvalidField("signature", "must be a detached CMS signature"));
   absl::Time now = absl::Now();
-  auto signers = CmsVerifyDetached(req->signature(), req->document(), *o_.trust, now, KeyPurpose::kNonRepudiation);
+  const std::string digest = hash_only ? req->document_sha256() : Sha256(req->document());
+  auto signers = hash_only ? CmsVerifyDetachedDigest(req->signature(), HashAlgorithm::kSha256, digest, *o_.trust, now,
+                                                     KeyPurpose::kNonRepudiation)
+                           : CmsVerifyDetached(req->signature(), req->document(), *o_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Done(ctx, Annotate(signers.status(), "signature"));
   if (signers->size() != 1) return Done(ctx, InvalidField("signature", "must have exactly one signer"));
   const Certificate& signer = signers->front().certificate;
 
   // The signer's certificate as semper-ca sees it now, and a time-stamp over the document.
   if (absl::Status status = o_.upstreams->CheckStatus(signer); !status.ok()) return Done(ctx, status);
-  std::string digest = Sha256(req->document());
   absl::Time gen_time;
   auto token = o_.upstreams->TimeStamp(digest, &gen_time);
   if (!token.ok()) return Done(ctx, token.status());
@@ -128,6 +136,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
   st.set_time_stamp_token(*token);
   *st.mutable_time_stamped_at() = ToProto(gen_time);
   st.set_document_signature(req->signature());
+  st.set_hash_only(hash_only);
   std::string json = StatementJson(st);
   auto signature = o_.signer->Sign(json);
   if (!signature.ok()) return Done(ctx, signature.status());

@@ -165,9 +165,14 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   }
   std::vector<Certificate> Chain() { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
 
-  absl::StatusOr<v1::Evidence> Certify(const std::string& document, const std::string& signature) {
+  absl::StatusOr<v1::Evidence> Certify(const std::string& document, const std::string& signature,
+                                       bool hash_only = false) {
     v1::CertifyDocumentRequest req;
-    req.set_document(document);
+    if (hash_only) {
+      req.set_document_sha256(Sha256(document));
+    } else {
+      req.set_document(document);
+    }
     req.set_signature(signature);
     v1::Evidence e;
     grpc::ClientContext ctx;
@@ -239,6 +244,16 @@ TEST_F(NotaryTest, CertifiesASignedDocumentWithEvidenceStandardToolsCheck) {
                             "-content", P("doc.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
   EXPECT_EQ(client.exit_code, 0) << client.Describe();
 
+  // Only the hash shown: the same checks, against the signature's messageDigest.
+  auto by_hash = Certify(document, *signature, /*hash_only=*/true);
+  ASSERT_THAT(by_hash, IsOk());
+  v1::AttestationStatement hashed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(by_hash->statement(), &hashed).ok());
+  EXPECT_TRUE(hashed.hash_only());
+  EXPECT_EQ(hashed.document_sha256(), Sha256(document));
+  EXPECT_THAT(Certify(document + "x", *signature, /*hash_only=*/true),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+
   // The same evidence, fetched again, proves into a later tree head; and the heads are consistent.
   v1::SignedTreeHead first = e->tree_head();
   Signer bob = Enroll("Bob");
@@ -251,7 +266,7 @@ TEST_F(NotaryTest, CertifiesASignedDocumentWithEvidenceStandardToolsCheck) {
   v1::Evidence again;
   grpc::ClientContext c1;
   ASSERT_TRUE(Notary()->GetEvidence(&c1, get, &again).ok());
-  EXPECT_EQ(again.tree_head().tree_size(), first.tree_size() + 3);
+  EXPECT_EQ(again.tree_head().tree_size(), first.tree_size() + 4);
   EXPECT_EQ(again.statement(), e->statement());
   EXPECT_TRUE(EvidenceHolds(again));
   v1::GetConsistencyProofRequest cons;

@@ -94,10 +94,10 @@ absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const Priv
   return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
 }
 
-absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
-                                                         std::string_view content,
-                                                         const TrustStore& trust, absl::Time at,
-                                                         KeyPurpose purpose) {
+namespace {
+
+// Detached SignedData with at least one signer and SHA-2 digests only.
+absl::StatusOr<ossl::CmsPtr> CheckedSignedData(std::string_view cms_der) {
   SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseCms(cms_der, NID_pkcs7_signed));
   ASN1_OCTET_STRING** econtent = CMS_get0_content(cms.get());
   if (econtent != nullptr && *econtent != nullptr) {
@@ -122,15 +122,15 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_de
     }
   }
 
-  // Signatures first (CMS_verify), paths after, each at the caller's time and purpose.
-  ossl::X509StorePtr unused_store(X509_STORE_new());
-  auto data = ossl::ReadBio(content);
-  if (CMS_verify(cms.get(), nullptr, unused_store.get(), data.get(), nullptr,
-                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
-    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
-                       "CMS signature does not verify over the given content");
-  }
-  ossl::X509StackPtr embedded(CMS_get1_certs(cms.get()));
+  return cms;
+}
+
+// Every signer's certificate path through `trust` at `at` for `purpose`, with the embedded
+// certificates as intermediates.
+absl::StatusOr<std::vector<CmsSigner>> SignerPaths(CMS_ContentInfo* cms, const TrustStore& trust, absl::Time at,
+                                                   KeyPurpose purpose) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
+  ossl::X509StackPtr embedded(CMS_get1_certs(cms));
   std::vector<Certificate> intermediates;
   for (int i = 0; i < sk_X509_num(embedded.get()); ++i) {
     intermediates.push_back(Certificate::FromX509(sk_X509_value(embedded.get(), i)));
@@ -149,6 +149,59 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_de
     signers.push_back(CmsSigner{cert, std::move(path), SigningTime(si)});
   }
   return signers;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
+                                                         std::string_view content,
+                                                         const TrustStore& trust, absl::Time at,
+                                                         KeyPurpose purpose) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, CheckedSignedData(cms_der));
+  // Signatures first (CMS_verify), paths after, each at the caller's time and purpose.
+  ossl::X509StorePtr unused_store(X509_STORE_new());
+  auto data = ossl::ReadBio(content);
+  if (CMS_verify(cms.get(), nullptr, unused_store.get(), data.get(), nullptr,
+                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                       "CMS signature does not verify over the given content");
+  }
+  return SignerPaths(cms.get(), trust, at, purpose);
+}
+
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view cms_der, HashAlgorithm algorithm,
+                                                               std::string_view digest, const TrustStore& trust,
+                                                               absl::Time at, KeyPurpose purpose) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, CheckedSignedData(cms_der));
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  ossl::X509StackPtr embedded(CMS_get1_certs(cms.get()));
+  if (CMS_set1_signers_certs(cms.get(), embedded.get(), 0) < 0) {
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "CMS signer certificate is not included");
+  }
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, i);
+    X509_ALGOR* dig = nullptr;
+    CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &dig, nullptr);
+    const ASN1_OBJECT* obj = nullptr;
+    X509_ALGOR_get0(&obj, nullptr, nullptr, dig);
+    if (OBJ_obj2nid(obj) != EVP_MD_get_type(DigestMd(algorithm))) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                       StrCat("the signature uses another digest than ", HashName(algorithm)));
+    }
+    // Without the content, only the signed attributes can be checked: their messageDigest must be
+    // the digest given, and the signature must cover them.
+    ASN1_OCTET_STRING* md = static_cast<ASN1_OCTET_STRING*>(
+        CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
+    if (md == nullptr ||
+        std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(md)), static_cast<size_t>(ASN1_STRING_length(md))) != digest) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                       "the signature is not over data with this digest");
+    }
+    if (CMS_SignerInfo_verify(si) != 1) {
+      return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID, "CMS signature does not verify");
+    }
+  }
+  return SignerPaths(cms.get(), trust, at, purpose);
 }
 
 absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,

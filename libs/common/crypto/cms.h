@@ -45,6 +45,13 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_de
                                                          const TrustStore& trust, absl::Time at,
                                                          KeyPurpose purpose);
 
+// The same when only the content's digest is known: the signed attributes' messageDigest must
+// equal `digest` (computed with `algorithm`, which the signer must have used) and the signature
+// must cover them. Signatures without signed attributes cannot be checked this way.
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view cms_der, HashAlgorithm algorithm,
+                                                               std::string_view digest, const TrustStore& trust,
+                                                               absl::Time at, KeyPurpose purpose);
+
 // DER EnvelopedData (AES-256-CBC content encryption) readable by each recipient certificate:
 // ECDH key agreement for P-256 keys, RSA-OAEP for RSA keys. Ed25519 keys cannot receive.
 absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,

@@ -49,6 +49,29 @@ TEST_P(CmsSignTest, SignVerifyDetached) {
 INSTANTIATE_TEST_SUITE_P(CmsCapableTypes, CmsSignTest,
                          ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
 
+TEST(CmsTest, VerifiesAgainstADigestWhenOnlyTheHashIsKnown) {
+  auto signer = Pki().Issue("Hash Signer", kKuNonRepudiation);
+  std::string content = "a document the verifier never sees";
+  auto sig = CmsSignDetached(content, signer.key, signer.certificate, {Pki().ca()});
+  ASSERT_THAT(sig, IsOk());
+  auto ok = CmsVerifyDetachedDigest(*sig, HashAlgorithm::kSha256, Sha256(content), Pki().trust(), absl::Now(),
+                                    KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_EQ(ok->front().certificate.Subject(), signer.certificate.Subject());
+  EXPECT_THAT(CmsVerifyDetachedDigest(*sig, HashAlgorithm::kSha256, Sha256("other"), Pki().trust(), absl::Now(),
+                                      KeyPurpose::kNonRepudiation),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(CmsVerifyDetachedDigest(*sig, HashAlgorithm::kSha384, ComputeDigest(HashAlgorithm::kSha384, content),
+                                      Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  // A flipped byte in the signature value.
+  std::string bad = *sig;
+  bad[bad.size() - 3] ^= 0x01;
+  EXPECT_FALSE(CmsVerifyDetachedDigest(bad, HashAlgorithm::kSha256, Sha256(content), Pki().trust(), absl::Now(),
+                                       KeyPurpose::kNonRepudiation)
+                   .ok());
+}
+
 TEST(CmsTest, Ed25519SignerRefusedClearly) {
   LeafSpec spec;
   spec.key_type = KeyType::kEd25519;
