@@ -1,0 +1,240 @@
+// ASW optimistic contract signing: message construction and checks.
+#include "common/exchange/asw.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/crypto/signature.h"
+
+namespace semper::asw {
+namespace {
+
+absl::Status Bad(std::string_view what) {
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID, what);
+}
+
+absl::StatusOr<v1::SignedBody> SignBody(const google::protobuf::Message& body, const PrivateKey& key) {
+  v1::SignedBody out;
+  if (!body.SerializeToString(out.mutable_body())) return absl::InternalError("serializing");
+  SEMPER_ASSIGN_OR_RETURN(auto signer, PublicKeySign::New(key, DefaultSignatureAlgorithm(key.type())));
+  SEMPER_ASSIGN_OR_RETURN(*out.mutable_signature(), signer->Sign(out.body()));
+  return out;
+}
+
+template <typename T>
+absl::StatusOr<T> OpenBody(const v1::SignedBody& signed_body, const Certificate& signer, std::string_view type) {
+  SEMPER_ASSIGN_OR_RETURN(PublicKey key, signer.public_key());
+  SEMPER_ASSIGN_OR_RETURN(auto verifier, PublicKeyVerify::New(key, DefaultSignatureAlgorithm(key.type())));
+  if (!verifier->Verify(signed_body.signature(), signed_body.body()).ok()) {
+    return Bad(StrCat(type, " is not signed by ", signer.Subject()));
+  }
+  T body;
+  if (!body.ParseFromString(signed_body.body()) || body.type() != type) return Bad(StrCat("not an ", type, " message"));
+  return body;
+}
+
+}  // namespace
+
+std::string Hash(std::string_view bytes) { return Sha256(bytes); }
+
+absl::StatusOr<Me1View> VerifyMe1(const v1::SignedBody& me1) {
+  v1::Me1Body body;
+  if (!body.ParseFromString(me1.body()) || body.type() != "asw-me1") return Bad("not an asw-me1 message");
+  auto o = Certificate::FromDer(body.originator_certificate());
+  auto r = Certificate::FromDer(body.responder_certificate());
+  auto t = Certificate::FromDer(body.arbiter_certificate());
+  if (!o.ok() || !r.ok() || !t.ok()) return Bad("me1 names a certificate that does not parse");
+  if (body.originator_nonce_hash().size() != 32) return Bad("me1 lacks H(N_O)");
+  SEMPER_RETURN_IF_ERROR(OpenBody<v1::Me1Body>(me1, *o, "asw-me1").status());
+  return Me1View{body, *o, *r, *t, Hash(me1.body())};
+}
+
+Originator::Originator(Party self, Certificate responder, Certificate arbiter, std::string contract)
+    : self_(std::move(self)), responder_(std::move(responder)), arbiter_(std::move(arbiter)), contract_(std::move(contract)) {}
+
+absl::StatusOr<v1::SignedBody> Originator::Me1() {
+  nonce_ = RandomBytes(32);
+  v1::Me1Body body;
+  body.set_type("asw-me1");
+  body.set_originator_certificate(self_.certificate.Der());
+  body.set_responder_certificate(responder_.Der());
+  body.set_arbiter_certificate(arbiter_.Der());
+  body.set_contract(contract_);
+  body.set_originator_nonce_hash(Hash(nonce_));
+  SEMPER_ASSIGN_OR_RETURN(me1_, SignBody(body, self_.key));
+  return me1_;
+}
+
+absl::StatusOr<v1::SignedBody> Originator::Me3(const v1::SignedBody& me2) {
+  SEMPER_ASSIGN_OR_RETURN(v1::Me2Body b2, OpenBody<v1::Me2Body>(me2, responder_, "asw-me2"));
+  if (b2.me1_hash() != Hash(me1_.body()) || b2.responder_nonce_hash().size() != 32) {
+    return Bad("me2 is not an answer to this me1");
+  }
+  me2_ = me2;
+  responder_nonce_hash_ = b2.responder_nonce_hash();
+  v1::Me3Body body;
+  body.set_type("asw-me3");
+  body.set_me1_hash(b2.me1_hash());
+  body.set_originator_nonce(nonce_);
+  body.set_responder_nonce_hash(responder_nonce_hash_);
+  SEMPER_ASSIGN_OR_RETURN(me3_, SignBody(body, self_.key));
+  return me3_;
+}
+
+absl::StatusOr<v1::StandardContract> Originator::Finish(const v1::SignedBody& me4) {
+  SEMPER_ASSIGN_OR_RETURN(v1::Me4Body b4, OpenBody<v1::Me4Body>(me4, responder_, "asw-me4"));
+  if (b4.me1_hash() != Hash(me1_.body()) || b4.originator_nonce() != nonce_ ||
+      Hash(b4.responder_nonce()) != responder_nonce_hash_) {
+    return Bad("me4 does not bind this exchange's nonces");
+  }
+  v1::StandardContract c;
+  *c.mutable_me1() = me1_;
+  *c.mutable_me2() = me2_;
+  *c.mutable_me3() = me3_;
+  *c.mutable_me4() = me4;
+  return c;
+}
+
+absl::StatusOr<v1::AbortRequest> Originator::Abort() const {
+  v1::ArbiterRequestBody body;
+  body.set_type("asw-abort");
+  body.set_me1_hash(Hash(me1_.body()));
+  v1::AbortRequest req;
+  *req.mutable_me1() = me1_;
+  SEMPER_ASSIGN_OR_RETURN(*req.mutable_request(), SignBody(body, self_.key));
+  return req;
+}
+
+absl::StatusOr<v1::ResolveRequest> Originator::Resolve() const {
+  if (me2_.body().empty()) return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "no me2 yet: abort instead");
+  v1::ArbiterRequestBody body;
+  body.set_type("asw-resolve");
+  body.set_me1_hash(Hash(me1_.body()));
+  v1::ResolveRequest req;
+  *req.mutable_me1() = me1_;
+  *req.mutable_me2() = me2_;
+  SEMPER_ASSIGN_OR_RETURN(*req.mutable_request(), SignBody(body, self_.key));
+  return req;
+}
+
+absl::StatusOr<Responder> Responder::Accept(Party self, const Certificate& arbiter, const v1::SignedBody& me1) {
+  SEMPER_ASSIGN_OR_RETURN(Me1View view, VerifyMe1(me1));
+  if (view.body.responder_certificate() != self.certificate.Der()) return Bad("me1 names another responder");
+  if (view.body.arbiter_certificate() != arbiter.Der()) return Bad("me1 names another arbiter");
+  return Responder(std::move(self), view.originator, me1, view.body.contract(), view.body.originator_nonce_hash());
+}
+
+absl::StatusOr<v1::SignedBody> Responder::Me2() {
+  nonce_ = RandomBytes(32);
+  v1::Me2Body body;
+  body.set_type("asw-me2");
+  body.set_me1_hash(Hash(me1_.body()));
+  body.set_responder_nonce_hash(Hash(nonce_));
+  SEMPER_ASSIGN_OR_RETURN(me2_, SignBody(body, self_.key));
+  return me2_;
+}
+
+absl::StatusOr<v1::SignedBody> Responder::Me4(const v1::SignedBody& me3) {
+  SEMPER_ASSIGN_OR_RETURN(v1::Me3Body b3, OpenBody<v1::Me3Body>(me3, originator_, "asw-me3"));
+  if (b3.me1_hash() != Hash(me1_.body()) || Hash(b3.originator_nonce()) != originator_nonce_hash_ ||
+      b3.responder_nonce_hash() != Hash(nonce_)) {
+    return Bad("me3 does not bind this exchange's nonces");
+  }
+  me3_ = me3;
+  v1::Me4Body body;
+  body.set_type("asw-me4");
+  body.set_me1_hash(b3.me1_hash());
+  body.set_originator_nonce(b3.originator_nonce());
+  body.set_responder_nonce(nonce_);
+  SEMPER_ASSIGN_OR_RETURN(me4_, SignBody(body, self_.key));
+  return me4_;
+}
+
+absl::StatusOr<v1::ResolveRequest> Responder::Resolve() const {
+  v1::ArbiterRequestBody body;
+  body.set_type("asw-resolve");
+  body.set_me1_hash(Hash(me1_.body()));
+  v1::ResolveRequest req;
+  *req.mutable_me1() = me1_;
+  *req.mutable_me2() = me2_;
+  SEMPER_ASSIGN_OR_RETURN(*req.mutable_request(), SignBody(body, self_.key));
+  return req;
+}
+
+v1::StandardContract Responder::Contract() const {
+  v1::StandardContract c;
+  *c.mutable_me1() = me1_;
+  *c.mutable_me2() = me2_;
+  *c.mutable_me3() = me3_;
+  *c.mutable_me4() = me4_;
+  return c;
+}
+
+absl::StatusOr<Me1View> VerifyStandardContract(const v1::StandardContract& c) {
+  SEMPER_ASSIGN_OR_RETURN(Me1View v, VerifyMe1(c.me1()));
+  SEMPER_ASSIGN_OR_RETURN(v1::Me2Body b2, OpenBody<v1::Me2Body>(c.me2(), v.responder, "asw-me2"));
+  SEMPER_ASSIGN_OR_RETURN(v1::Me3Body b3, OpenBody<v1::Me3Body>(c.me3(), v.originator, "asw-me3"));
+  SEMPER_ASSIGN_OR_RETURN(v1::Me4Body b4, OpenBody<v1::Me4Body>(c.me4(), v.responder, "asw-me4"));
+  bool ok = b2.me1_hash() == v.hash && b3.me1_hash() == v.hash && b4.me1_hash() == v.hash &&
+            Hash(b3.originator_nonce()) == v.body.originator_nonce_hash() &&
+            b4.originator_nonce() == b3.originator_nonce() && b3.responder_nonce_hash() == b2.responder_nonce_hash() &&
+            Hash(b4.responder_nonce()) == b2.responder_nonce_hash();
+  if (!ok) return Bad("the contract's messages do not bind the same exchange and nonces");
+  return v;
+}
+
+absl::StatusOr<ArbiterRequest> CheckAbort(const v1::AbortRequest& req, const Certificate& arbiter) {
+  SEMPER_ASSIGN_OR_RETURN(Me1View v, VerifyMe1(req.me1()));
+  if (v.body.arbiter_certificate() != arbiter.Der()) return Bad("this exchange names another arbiter");
+  // Only the originator may abort.
+  SEMPER_ASSIGN_OR_RETURN(v1::ArbiterRequestBody body, OpenBody<v1::ArbiterRequestBody>(req.request(), v.originator, "asw-abort"));
+  if (body.me1_hash() != v.hash) return Bad("the abort request is about another exchange");
+  return ArbiterRequest{ArbiterRequest::Kind::kAbort, std::move(v), req.me1(), {}};
+}
+
+absl::StatusOr<ArbiterRequest> CheckResolve(const v1::ResolveRequest& req, const Certificate& arbiter) {
+  SEMPER_ASSIGN_OR_RETURN(Me1View v, VerifyMe1(req.me1()));
+  if (v.body.arbiter_certificate() != arbiter.Der()) return Bad("this exchange names another arbiter");
+  SEMPER_ASSIGN_OR_RETURN(v1::Me2Body b2, OpenBody<v1::Me2Body>(req.me2(), v.responder, "asw-me2"));
+  if (b2.me1_hash() != v.hash || b2.responder_nonce_hash().size() != 32) return Bad("me2 is not an answer to this me1");
+  // Either party may resolve.
+  auto by_o = OpenBody<v1::ArbiterRequestBody>(req.request(), v.originator, "asw-resolve");
+  auto by_r = by_o.ok() ? by_o : OpenBody<v1::ArbiterRequestBody>(req.request(), v.responder, "asw-resolve");
+  if (!by_r.ok()) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "the resolve request is signed by neither party of the exchange");
+  }
+  if (by_r->me1_hash() != v.hash) return Bad("the resolve request is about another exchange");
+  return ArbiterRequest{ArbiterRequest::Kind::kResolve, std::move(v), req.me1(), req.me2()};
+}
+
+absl::StatusOr<v1::SignedBody> IssueToken(bool resolved, const v1::SignedBody& me1, const v1::SignedBody& me2,
+                                          const Party& arbiter, absl::Time now) {
+  v1::ArbiterTokenBody body;
+  body.set_type(resolved ? "asw-replacement-contract" : "asw-abort-token");
+  body.set_me1_hash(Hash(me1.body()));
+  *body.mutable_me1() = me1;
+  if (resolved) *body.mutable_me2() = me2;
+  *body.mutable_decided_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  return SignBody(body, arbiter.key);
+}
+
+absl::StatusOr<TokenView> VerifyToken(const v1::SignedBody& token, const Certificate& arbiter) {
+  SEMPER_ASSIGN_OR_RETURN(auto key, arbiter.public_key());
+  SEMPER_ASSIGN_OR_RETURN(auto verifier, PublicKeyVerify::New(key, DefaultSignatureAlgorithm(key.type())));
+  if (!verifier->Verify(token.signature(), token.body()).ok()) return Bad("the token is not signed by the arbiter");
+  TokenView v;
+  if (!v.body.ParseFromString(token.body())) return Bad("not an arbiter token");
+  if (v.body.type() == "asw-replacement-contract") {
+    v.resolved = true;
+  } else if (v.body.type() != "asw-abort-token") {
+    return Bad("not an arbiter token");
+  }
+  if (v.body.me1_hash() != Hash(v.body.me1().body())) return Bad("the token's me1 is not the one it names");
+  return v;
+}
+
+}  // namespace semper::asw

@@ -1,0 +1,180 @@
+// The ASW protocol between two parties, with an in-memory arbiter that keeps one record per
+// exchange: an honest run never needs the arbiter; every way of stopping early ends fair.
+#include "common/exchange/asw.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+
+#include "common/crypto/certificate.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_pki.h"
+
+namespace semper::asw {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::SharedTestPki;
+using ::semper::testing::StatusIs;
+
+Party Make(const std::string& name) {
+  auto id = SharedTestPki().Issue(name, kKuNonRepudiation | kKuDigitalSignature);
+  return Party{id.key, id.certificate};
+}
+
+// The arbiter's rule: the first request for an exchange decides; later ones get the same token.
+class MemoryArbiter {
+ public:
+  explicit MemoryArbiter(Party self) : self_(std::move(self)) {}
+  absl::StatusOr<v1::SignedBody> Abort(const v1::AbortRequest& req) {
+    SEMPER_ASSIGN_OR_RETURN(ArbiterRequest r, CheckAbort(req, self_.certificate));
+    return Decide(r);
+  }
+  absl::StatusOr<v1::SignedBody> Resolve(const v1::ResolveRequest& req) {
+    SEMPER_ASSIGN_OR_RETURN(ArbiterRequest r, CheckResolve(req, self_.certificate));
+    return Decide(r);
+  }
+  size_t records() const { return records_.size(); }
+  const Certificate& certificate() const { return self_.certificate; }
+
+ private:
+  absl::StatusOr<v1::SignedBody> Decide(const ArbiterRequest& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = records_.find(r.me1.hash);
+    if (it != records_.end()) return it->second;
+    SEMPER_ASSIGN_OR_RETURN(v1::SignedBody token, IssueToken(r.kind == ArbiterRequest::Kind::kResolve, r.me1_signed,
+                                                              r.me2_signed, self_, absl::Now()));
+    records_[r.me1.hash] = token;
+    return token;
+  }
+  Party self_;
+  std::mutex mu_;
+  std::map<std::string, v1::SignedBody> records_;
+};
+
+struct Exchange {
+  Party o = Make("Originator");
+  Party r = Make("Responder");
+  MemoryArbiter t{Make("Arbiter")};
+  std::string contract = "O sells R 12 crates of apples for EUR 240.";
+};
+
+bool Resolved(const v1::SignedBody& token, const Certificate& arbiter) {
+  auto v = VerifyToken(token, arbiter);
+  EXPECT_THAT(v, IsOk());
+  return v.ok() && v->resolved;
+}
+
+TEST(AswTest, AnHonestRunNeverContactsTheArbiter) {
+  Exchange x;
+  Originator o(x.o, x.r.certificate, x.t.certificate(), x.contract);
+  auto me1 = o.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto r = Responder::Accept(x.r, x.t.certificate(), *me1);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->contract(), x.contract);
+  auto me2 = r->Me2();
+  auto me3 = o.Me3(*me2);
+  ASSERT_THAT(me3, IsOk());
+  auto me4 = r->Me4(*me3);
+  ASSERT_THAT(me4, IsOk());
+  auto contract = o.Finish(*me4);
+  ASSERT_THAT(contract, IsOk());
+  EXPECT_THAT(VerifyStandardContract(*contract), IsOk());
+  EXPECT_THAT(VerifyStandardContract(r->Contract()), IsOk());
+  EXPECT_EQ(x.t.records(), 0u);
+}
+
+TEST(AswTest, ResponderSilentAfterMe1OriginatorAborts) {
+  Exchange x;
+  Originator o(x.o, x.r.certificate, x.t.certificate(), x.contract);
+  ASSERT_THAT(o.Me1(), IsOk());
+  auto abort = x.t.Abort(*o.Abort());
+  ASSERT_THAT(abort, IsOk());
+  EXPECT_FALSE(Resolved(*abort, x.t.certificate()));  // neither has a contract
+}
+
+TEST(AswTest, OriginatorSilentAfterMe2EitherOrderIsFair) {
+  for (bool responder_first : {true, false}) {
+    Exchange x;
+    Originator o(x.o, x.r.certificate, x.t.certificate(), x.contract);
+    auto me1 = o.Me1();
+    auto r = Responder::Accept(x.r, x.t.certificate(), *me1);
+    auto me2 = r->Me2();
+    ASSERT_THAT(me2, IsOk());
+    // O received me2 but stops; R asks to resolve, O (dishonestly or late) asks to abort.
+    absl::StatusOr<v1::SignedBody> r_token, o_token;
+    if (responder_first) {
+      r_token = x.t.Resolve(*r->Resolve());
+      o_token = x.t.Abort(*o.Abort());
+    } else {
+      o_token = x.t.Abort(*o.Abort());
+      r_token = x.t.Resolve(*r->Resolve());
+    }
+    ASSERT_THAT(r_token, IsOk());
+    ASSERT_THAT(o_token, IsOk());
+    // Both get the same decision: both hold the replacement contract, or both the abort.
+    EXPECT_EQ(Resolved(*r_token, x.t.certificate()), responder_first);
+    EXPECT_EQ(Resolved(*o_token, x.t.certificate()), responder_first);
+    EXPECT_EQ(r_token->body(), o_token->body());
+  }
+}
+
+TEST(AswTest, ResponderSilentAfterMe3OriginatorResolves) {
+  Exchange x;
+  Originator o(x.o, x.r.certificate, x.t.certificate(), x.contract);
+  auto me1 = o.Me1();
+  auto r = Responder::Accept(x.r, x.t.certificate(), *me1);
+  auto me3 = o.Me3(*r->Me2());
+  ASSERT_THAT(me3, IsOk());
+  ASSERT_THAT(r->Me4(*me3), IsOk());  // R holds the standard contract but does not send me4
+  EXPECT_THAT(VerifyStandardContract(r->Contract()), IsOk());
+  auto token = x.t.Resolve(*o.Resolve());
+  ASSERT_THAT(token, IsOk());
+  EXPECT_TRUE(Resolved(*token, x.t.certificate()));  // O gets the replacement contract
+  // And a repeated request gets the same signed answer.
+  auto again = x.t.Resolve(*o.Resolve());
+  EXPECT_EQ(again->body(), token->body());
+  EXPECT_EQ(again->signature(), token->signature());
+}
+
+TEST(AswTest, RequestsAndMessagesThatDoNotBindAreRefused) {
+  Exchange x, y;
+  Originator o(x.o, x.r.certificate, x.t.certificate(), x.contract);
+  auto me1 = o.Me1();
+  auto r = Responder::Accept(x.r, x.t.certificate(), *me1);
+  auto me2 = r->Me2();
+  // R may not abort; a third party may not resolve.
+  v1::AbortRequest by_r = *o.Abort();
+  {
+    Originator impostor(x.r, x.r.certificate, x.t.certificate(), x.contract);  // signs with R's key
+    ASSERT_THAT(impostor.Me1(), IsOk());
+    by_r.set_allocated_request(new v1::SignedBody(impostor.Abort()->request()));
+  }
+  EXPECT_THAT(x.t.Abort(by_r), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(o.Me3(*me2), IsOk());
+  v1::ResolveRequest stranger = *o.Resolve();
+  Originator other(y.o, y.r.certificate, x.t.certificate(), "another contract");
+  ASSERT_THAT(other.Me1(), IsOk());
+  *stranger.mutable_request() = other.Abort()->request();
+  EXPECT_THAT(x.t.Resolve(stranger), StatusIs(absl::StatusCode::kPermissionDenied));
+  // A me1 naming another arbiter, and a tampered me1.
+  EXPECT_THAT(y.t.Abort(*o.Abort()), StatusIs(absl::StatusCode::kInvalidArgument));
+  v1::AbortRequest tampered = *o.Abort();
+  tampered.mutable_me1()->mutable_body()->back() ^= 1;
+  EXPECT_FALSE(x.t.Abort(tampered).ok());
+  // Replay: me3 of another exchange between the same parties does not complete this one.
+  Originator o2(x.o, x.r.certificate, x.t.certificate(), x.contract);
+  auto me1b = o2.Me1();
+  auto r2 = Responder::Accept(x.r, x.t.certificate(), *me1b);
+  auto me3b = o2.Me3(*r2->Me2());
+  ASSERT_THAT(me3b, IsOk());
+  EXPECT_THAT(r->Me4(*me3b), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Nothing was decided for x by the refused requests.
+  EXPECT_EQ(x.t.records(), 0u);
+}
+
+}  // namespace
+}  // namespace semper::asw
