@@ -1,0 +1,32 @@
+// The arbiter's decisions for optimistic fair exchange: a checked request becomes a signed token,
+// and the record in PostgreSQL (insert once, never update) makes the first decision the answer
+// to every later request. Thread-safe.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "common/crypto/certificate.h"
+#include "common/db/pool.h"
+#include "common/exchange/asw.h"
+#include "semper/v1/arbiter.pb.h"
+
+namespace semper::arbiter {
+
+class ExchangeArbiter {
+ public:
+  ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates)
+      : pool_(pool), self_(std::move(self)), trust_(trust), intermediates_(std::move(intermediates)) {}
+  static std::vector<db::PreparedStatement> Statements();
+
+  absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req);
+  absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req);
+  const Certificate& certificate() const { return self_.certificate; }
+
+ private:
+  absl::StatusOr<v1::ArbiterDecision> Decide(const asw::ArbiterRequest& r);
+  db::ConnectionPool* pool_;
+  asw::Party self_;
+  const TrustStore* trust_;
+  std::vector<Certificate> intermediates_;
+};
+
+}  // namespace semper::arbiter

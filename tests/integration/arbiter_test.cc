@@ -1,0 +1,193 @@
+// semper-arbiter as a process with a real PostgreSQL: parties run the ASW exchange with the
+// library and turn to the daemon only to abort or resolve; concurrent and repeated requests,
+// and a restart, never change the first decision.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/exchange/asw.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/arbiter.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::ChildProcess;
+using ::semper::testing::FreePort;
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
+using ::semper::testing::StatusIs;
+using ::semper::testing::TempDir;
+
+constexpr char kPass[] = "arbiter test passphrase";
+
+class ArbiterTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    dir_.Write("pass", kPass);
+    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    port_ = FreePort();
+    Start();
+    v1::ArbiterCertificate cert;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Stub()->GetArbiterCertificate(&ctx, {}, &cert).ok());
+    arbiter_.emplace(*Certificate::FromDer(cert.certificate()));
+  }
+  void TearDown() override { Stop(); }
+
+  void Start() {
+    daemon_ = ChildProcess(
+        {"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
+         "SEMPER_HTTP_LISTEN=", "SEMPER_TLS_CERT_FILE=" + P("pki/services/arbiter-tls.pem"),
+         "SEMPER_TLS_KEY_FILE=" + P("pki/services/arbiter-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+         "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+         "SEMPER_ARBITER_CERT_FILE=" + P("pki/services/arbiter-signing.pem"),
+         "SEMPER_ARBITER_KEY_FILE=" + P("pki/services/arbiter-signing.key"),
+         "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
+         SEMPER_ARBITER},
+        P("arbiter.log"));
+    ASSERT_TRUE(Channel()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
+        << Slurp(P("arbiter.log"));
+  }
+  void Stop() {
+    if (daemon_.pid() > 0) {
+      daemon_.Signal(SIGTERM);
+      daemon_.Wait(15000);
+      daemon_ = ChildProcess();
+    }
+  }
+  std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+  std::shared_ptr<grpc::Channel> Channel() {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::SslCredentials(ssl), args);
+  }
+  std::unique_ptr<v1::Arbiter::Stub> Stub() { return v1::Arbiter::NewStub(Channel()); }
+
+  // A party with a signature certificate of the suite's CA.
+  asw::Party Party(const std::string& name, bool from_suite = true) {
+    auto key = *PrivateKey::Generate(KeyType::kEcP256);
+    CertificateTemplate t;
+    t.subject = {{"C", "DE"}, {"CN", name}};
+    t.not_before = absl::Now() - absl::Minutes(5);
+    t.not_after = absl::Now() + absl::Hours(24);
+    t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+    if (!from_suite) return asw::Party{key, *IssueCertificate(t, key.public_key(), nullptr, key)};
+    auto ca = Certificate::FromPem(Slurp(P("pki/ca.pem")));
+    auto ca_key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
+    return asw::Party{key, *IssueCertificate(t, key.public_key(), &*ca, *ca_key)};
+  }
+
+  absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req) {
+    v1::ArbiterDecision d;
+    grpc::ClientContext ctx;
+    grpc::Status s = Stub()->Abort(&ctx, req, &d);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return d;
+  }
+  absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req) {
+    v1::ArbiterDecision d;
+    grpc::ClientContext ctx;
+    grpc::Status s = Stub()->Resolve(&ctx, req, &d);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return d;
+  }
+  std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
+
+  TempDir dir_;
+  int port_ = 0;
+  ChildProcess daemon_;
+  std::optional<Certificate> arbiter_;
+};
+
+TEST_F(ArbiterTest, ConcurrentAbortsAndResolvesGetOneDecisionThatSurvivesARestart) {
+  asw::Party o = Party("Originator"), r = Party("Responder");
+  for (int round = 0; round < 4; ++round) {
+    asw::Originator originator(o, r.certificate, *arbiter_, "contract " + std::to_string(round));
+    auto me1 = originator.Me1();
+    auto responder = asw::Responder::Accept(r, *arbiter_, *me1);
+    ASSERT_THAT(responder, IsOk());
+    ASSERT_THAT(responder->Me2(), IsOk());  // O receives me2 but goes silent; both turn to the arbiter
+    v1::AbortRequest abort = *originator.Abort();
+    v1::ResolveRequest resolve = *responder->Resolve();
+    std::mutex mu;
+    std::set<std::string> tokens;
+    std::atomic<int> errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t) {
+      threads.emplace_back([&, t] {
+        auto d = t % 2 == 0 ? Abort(abort) : Resolve(resolve);
+        if (!d.ok()) {
+          ++errors;
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        tokens.insert(d->token().body() + d->token().signature());
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(errors.load(), 0) << Slurp(P("arbiter.log"));
+    ASSERT_EQ(tokens.size(), 1u) << "different answers for one exchange";
+    auto first = Abort(abort);
+    ASSERT_THAT(first, IsOk());
+    auto view = asw::VerifyToken(first->token(), *arbiter_);
+    ASSERT_THAT(view, IsOk());
+    EXPECT_EQ(view->resolved, first->resolved());
+    EXPECT_EQ(view->body.me1_hash(), asw::Hash(me1->body()));
+    // A restart changes nothing.
+    Stop();
+    Start();
+    auto after = Resolve(resolve);
+    ASSERT_THAT(after, IsOk());
+    EXPECT_EQ(after->token().body(), first->token().body());
+    EXPECT_EQ(after->token().signature(), first->token().signature());
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "4");
+}
+
+TEST_F(ArbiterTest, RequestsThatDoNotBindAreRefusedAndDecideNothing) {
+  asw::Party o = Party("Originator"), r = Party("Responder"), stranger = Party("Stranger", false);
+  asw::Originator originator(o, r.certificate, *arbiter_, "contract");
+  auto me1 = originator.Me1();
+  auto responder = asw::Responder::Accept(r, *arbiter_, *me1);
+  ASSERT_THAT(responder->Me2(), IsOk());
+  // The responder may not abort.
+  v1::AbortRequest by_responder = *originator.Abort();
+  {
+    asw::Originator as_r(r, r.certificate, *arbiter_, "contract");
+    ASSERT_THAT(as_r.Me1(), IsOk());
+    *by_responder.mutable_request() = as_r.Abort()->request();
+  }
+  EXPECT_THAT(Abort(by_responder), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A party whose certificate is not from this suite.
+  asw::Originator outsider(stranger, r.certificate, *arbiter_, "contract");
+  ASSERT_THAT(outsider.Me1(), IsOk());
+  EXPECT_THAT(Abort(*outsider.Abort()), StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // An exchange naming another arbiter.
+  asw::Originator elsewhere(o, r.certificate, r.certificate, "contract");
+  ASSERT_THAT(elsewhere.Me1(), IsOk());
+  EXPECT_THAT(Abort(*elsewhere.Abort()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "0");
+}
+
+}  // namespace
+}  // namespace semper
