@@ -164,8 +164,30 @@ TOML
   echo "semper-notary: gRPC 127.0.0.1:${SEMPER_NOTARY_PORT:-7020} (TLS, server name localhost); log $STATE/logs/semper-notary.log"
 }
 
+start_arbiter() {
+  cat > "$STATE/arbiter.toml" <<TOML
+[grpc]
+listen = "127.0.0.1:${SEMPER_ARBITER_PORT:-7030}"
+[http]
+listen = "127.0.0.1:${SEMPER_ARBITER_HTTP_PORT:-7031}"
+[tls]
+cert_file = "$STATE/pki/services/arbiter-tls.pem"
+key_file = "$STATE/pki/services/arbiter-tls.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+client_ca_file = "$STATE/pki/root.pem"
+require_client_cert = false
+[arbiter]
+cert_file = "$STATE/pki/services/arbiter-signing.pem"
+key_file = "$STATE/pki/services/arbiter-signing.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+trust_file = "$STATE/pki/root.pem"
+TOML
+  launch semper-arbiter "${SEMPER_ARBITER_HTTP_PORT:-7031}" build/services/arbiter/semper-arbiter --config "$STATE/arbiter.toml"
+  echo "semper-arbiter: gRPC 127.0.0.1:${SEMPER_ARBITER_PORT:-7030} (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
+}
+
 stop_daemons() {
-  for d in semper-notary semper-tsa semper-ca; do
+  for d in semper-arbiter semper-notary semper-tsa semper-ca; do
     if daemon_running "$d"; then
       kill -TERM "$(cat "$STATE/run/$d.pid")"
       for _ in $(seq 1 150); do daemon_running "$d" || break; sleep 0.1; done
@@ -190,6 +212,7 @@ case "$action" in
     start_ca
     start_tsa
     start_notary
+    start_arbiter
     echo "Stop with:  deploy/up.sh stop"
     ;;
   stop)
@@ -203,7 +226,7 @@ case "$action" in
     ;;
   status)
     if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
-    for d in semper-ca semper-tsa semper-notary; do
+    for d in semper-ca semper-tsa semper-notary semper-arbiter; do
       if daemon_running "$d"; then echo "$d: running"; else echo "$d: stopped"; fi
     done
     ;;
