@@ -18,6 +18,20 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
   };
 }
 
+absl::Status ExchangeArbiter::CheckParty(const Certificate& cert, absl::Time now) {
+  std::string der = cert.Der();
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = valid_until_.find(der); it != valid_until_.end() && now < it->second) return absl::OkStatus();
+  }
+  auto path = trust_->VerifyPath(cert, intermediates_, now, KeyPurpose::kNonRepudiation);
+  if (!path.ok()) return Annotate(path.status(), "party certificate");
+  absl::MutexLock lock(&mu_);
+  if (valid_until_.size() >= 100000) valid_until_.clear();
+  valid_until_[der] = std::min(now + absl::Minutes(1), cert.not_after());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Abort(const v1::AbortRequest& req) {
   SEMPER_ASSIGN_OR_RETURN(asw::ArbiterRequest r, asw::CheckAbort(req, self_.certificate));
   return Decide(r);
@@ -31,10 +45,7 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Resolve(const v1::ResolveRe
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Decide(const asw::ArbiterRequest& r) {
   // Both parties must hold certificates of this suite for signing.
   absl::Time now = absl::Now();
-  for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) {
-    auto path = trust_->VerifyPath(*c, intermediates_, now, KeyPurpose::kNonRepudiation);
-    if (!path.ok()) return Annotate(path.status(), "party certificate");
-  }
+  for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) SEMPER_RETURN_IF_ERROR(CheckParty(*c, now));
   const bool resolve = r.kind == asw::ArbiterRequest::Kind::kResolve;
   SEMPER_ASSIGN_OR_RETURN(v1::SignedBody token, asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now));
   v1::ArbiterDecision out;

@@ -3,7 +3,9 @@
 // to every later request. Thread-safe.
 #pragma once
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
 #include "common/exchange/asw.h"
@@ -23,8 +25,13 @@ class ExchangeArbiter {
 
  private:
   absl::StatusOr<v1::ArbiterDecision> Decide(const asw::ArbiterRequest& r);
+  absl::Status CheckParty(const Certificate& cert, absl::Time now);
   db::ConnectionPool* pool_;
   asw::Party self_;
+  // Certificates whose path to the roots was found valid, until when the result is reused (a
+  // minute at most, never past the certificate's notAfter).
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, absl::Time> valid_until_ ABSL_GUARDED_BY(mu_);
   const TrustStore* trust_;
   std::vector<Certificate> intermediates_;
 };

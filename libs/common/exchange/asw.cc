@@ -3,6 +3,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/digest.h"
@@ -11,6 +13,22 @@
 
 namespace semper::asw {
 namespace {
+
+// Parties reuse their certificates across many exchanges, and parsing one costs ~100 µs in
+// OpenSSL 3.0's key decoder: parsed certificates are kept by their exact DER (bounded).
+absl::StatusOr<Certificate> ParseCertificate(const std::string& der) {
+  static absl::Mutex mu;
+  static auto* cache = new absl::flat_hash_map<std::string, Certificate>();
+  {
+    absl::MutexLock lock(&mu);
+    if (auto it = cache->find(der); it != cache->end()) return it->second;
+  }
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(der));
+  absl::MutexLock lock(&mu);
+  if (cache->size() >= 10000) cache->clear();
+  cache->emplace(der, cert);
+  return cert;
+}
 
 absl::Status Bad(std::string_view what) {
   return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID, what);
@@ -43,9 +61,9 @@ std::string Hash(std::string_view bytes) { return Sha256(bytes); }
 absl::StatusOr<Me1View> VerifyMe1(const v1::SignedBody& me1) {
   v1::Me1Body body;
   if (!body.ParseFromString(me1.body()) || body.type() != "asw-me1") return Bad("not an asw-me1 message");
-  auto o = Certificate::FromDer(body.originator_certificate());
-  auto r = Certificate::FromDer(body.responder_certificate());
-  auto t = Certificate::FromDer(body.arbiter_certificate());
+  auto o = ParseCertificate(body.originator_certificate());
+  auto r = ParseCertificate(body.responder_certificate());
+  auto t = ParseCertificate(body.arbiter_certificate());
   if (!o.ok() || !r.ok() || !t.ok()) return Bad("me1 names a certificate that does not parse");
   if (body.originator_nonce_hash().size() != 32) return Bad("me1 lacks H(N_O)");
   SEMPER_RETURN_IF_ERROR(OpenBody<v1::Me1Body>(me1, *o, "asw-me1").status());
