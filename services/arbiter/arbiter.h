@@ -1,7 +1,13 @@
 // The arbiter's decisions for optimistic fair exchange: a checked request becomes a signed token,
 // and the record in PostgreSQL (insert once, never update) makes the first decision the answer
-// to every later request. Thread-safe.
+// to every later request. Decisions arriving together are recorded in one transaction (group
+// commit): one insert of all of them, ON CONFLICT DO NOTHING, and the winners read back for the
+// rest. Thread-safe.
 #pragma once
+
+#include <deque>
+#include <functional>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -15,8 +21,9 @@ namespace semper::arbiter {
 
 class ExchangeArbiter {
  public:
-  ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates)
-      : pool_(pool), self_(std::move(self)), trust_(trust), intermediates_(std::move(intermediates)) {}
+  ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates,
+                  int committers = 2);
+  ~ExchangeArbiter();
   static std::vector<db::PreparedStatement> Statements();
 
   absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req);
@@ -26,6 +33,14 @@ class ExchangeArbiter {
  private:
   absl::StatusOr<v1::ArbiterDecision> Decide(const asw::ArbiterRequest& r);
   absl::Status CheckParty(const Certificate& cert, absl::Time now);
+  struct Pending {
+    std::string key_hex;
+    bool resolve = false;
+    v1::SignedBody token;
+    std::function<void(absl::StatusOr<v1::ArbiterDecision>)> done;
+  };
+  void Loop();
+  void Record(std::vector<Pending>& group);
   db::ConnectionPool* pool_;
   asw::Party self_;
   // Certificates whose path to the roots was found valid, until when the result is reused (a
@@ -34,6 +49,10 @@ class ExchangeArbiter {
   absl::flat_hash_map<std::string, absl::Time> valid_until_ ABSL_GUARDED_BY(mu_);
   const TrustStore* trust_;
   std::vector<Certificate> intermediates_;
+  absl::Mutex queue_mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::vector<std::thread> committers_;
 };
 
 }  // namespace semper::arbiter
