@@ -202,6 +202,8 @@ int main(int argc, char** argv) {
     std::printf("  openssl ocsp -multi 2:   %.0f responses/s no nonce, %.0f with nonce\n", theirs, theirs_nonce);
     std::printf("  ratio semper-ca/openssl: %.2f no nonce, %.2f with nonce\n", theirs > 0 ? ours / theirs : 0,
                 theirs_nonce > 0 ? ours_nonce / theirs_nonce : 0);
+    // `-multi 2` forks workers that outlive their parent's SIGTERM: stop them too.
+    semper::testing::RunCommand({"pkill", "-f", P + "/index.txt"});
   }
 
   // cfssl's responder (Debian golang-cfssl), which serves pre-signed responses only.

@@ -81,6 +81,9 @@ absl::StatusOr<int> HttpServer::Start() {
   }
   if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);  // a second listen() only changes the backlog
   thread_ = std::thread([this] { server_.listen_after_bind(); });
+  // httplib's stop() does nothing until the listening thread has marked the server running, so a
+  // Stop() right after Start() would leave that thread in accept() for ever: wait for it here.
+  for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return port_;
 }
 
