@@ -4,28 +4,19 @@
 #include "common/server/grpc_status.h"
 
 namespace semper::arbiter {
-namespace {
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::Abort(grpc::CallbackServerContext* ctx, const v1::AbortRequest* req,
                                                     v1::ArbiterDecision* resp) {
   auto d = exchanges_->Abort(*req);
   if (d.ok()) *resp = *std::move(d);
-  return Done(ctx, d.status());
+  return FinishUnary(ctx, d.status());
 }
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::Resolve(grpc::CallbackServerContext* ctx, const v1::ResolveRequest* req,
                                                       v1::ArbiterDecision* resp) {
   auto d = exchanges_->Resolve(*req);
   if (d.ok()) *resp = *std::move(d);
-  return Done(ctx, d.status());
+  return FinishUnary(ctx, d.status());
 }
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::GetArbiterCertificate(grpc::CallbackServerContext* ctx,
@@ -33,7 +24,7 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::GetArbiterCertificate(grpc::Callba
                                                                     v1::ArbiterCertificate* resp) {
   resp->set_certificate(exchanges_->certificate().Der());
   for (const Certificate& c : chain_) resp->add_chain(c.Der());
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 }  // namespace semper::arbiter

@@ -17,6 +17,7 @@
 #include "common/crypto/pkcs11.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
+#include "common/server/daemon.h"
 #include "common/server/server.h"
 #include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
@@ -34,8 +35,7 @@ namespace {
 std::vector<ConfigKey> Schema() {
   std::vector<ConfigKey> keys = ServerConfigKeys(7000, 7001);
   using T = ConfigType;
-  keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
-  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{8}), false, false, "connections", 1, 256});
+  for (auto& k : DatabaseConfigKeys(8)) keys.push_back(std::move(k));
   keys.push_back({"ca.dir", T::kString, std::nullopt, true, false, "directory written by semper-ca init"});
   keys.push_back({"ca.key_passphrase_file", T::kString, std::nullopt, true, false, "file holding the CA key passphrase"});
   keys.push_back({"ca.key_uri", T::kString, std::nullopt, false, false,
@@ -114,22 +114,12 @@ int Init(const InitOptions& options, const std::string& passphrase_file) {
 }
 
 int Serve(const std::optional<std::string>& config_file) {
-  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, Schema());
-  if (!config.ok()) {
-    std::fprintf(stderr, "semper-ca: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
-  auto options = ServerOptionsFromConfig(*config, "semper-ca");
-  if (!options.ok()) {
-    std::fprintf(stderr, "semper-ca: %s\n", std::string(options.status().message()).c_str());
-    return 2;
-  }
-  auto log = options->logger;
-  auto fail = [&](std::string_view what, const absl::Status& s) {
-    LogEvent(log, spdlog::level::critical, "start_failed").With("step", what).With("error", std::string(s.message()));
-    return 1;
-  };
-  for (const auto& line : config->Describe()) LogEvent(log, spdlog::level::info, "config").With("value", line);
+  auto daemon = LoadDaemon(config_file, Schema(), "semper-ca");
+  if (!daemon) return 2;
+  const Config* config = &daemon->config;
+  ServerOptions* options = &daemon->options;
+  auto log = daemon->log;
+  auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
 
   auto passphrase = SecretData::FromFile(config->GetString("ca.key_passphrase_file"));
   if (!passphrase.ok()) return fail("ca.key_passphrase_file", passphrase.status());
@@ -148,20 +138,10 @@ int Serve(const std::optional<std::string>& config_file) {
   auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase, hsm_key);
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
-  db::PoolOptions pool_options;
-  pool_options.conninfo = config->GetString("database.url");
-  pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
-  pool_options.statements = CaStore::Statements();
-  pool_options.application_name = "semper-ca";
-  auto pool = db::ConnectionPool::New(pool_options);
-  if (!pool.ok()) return fail("database pool", pool.status());
-
-  // The database may come up after us (compose, reboot): wait for it, but stop on a signal.
-  auto applied = db::ApplyMigrationsWhenReachable(**pool, "ca", ca_migrations(), log);
-  if (applied.status().code() == absl::StatusCode::kCancelled) return 0;
-  if (!applied.ok()) return fail("migrations", applied.status());
-  LogEvent(log, spdlog::level::info, "migrations").With("schema", "ca").With("applied", applied->applied.size())
-      .With("version", applied->current);
+  std::vector<db::PreparedStatement> statements = CaStore::Statements();
+  auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
+  if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!pool.ok()) return fail("database", pool.status());
 
   CaStore store(pool->get());
   CaServiceImpl::Options service_options;

@@ -17,17 +17,12 @@
 #include "common/server/peer.h"
 
 namespace semper::ca {
+
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
 constexpr char kCodeAlphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";  // no 0/O, 1/I/L
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // A fresh one-time enrolment code: what the officer is shown, and what the store keeps.
 struct EnrolmentCode {
@@ -108,115 +103,115 @@ grpc::ServerUnaryReactor* CaServiceImpl::RegisterSubscriber(grpc::CallbackServer
                                                             const v1::RegisterSubscriberRequest* req,
                                                             v1::RegisterSubscriberResponse* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
   absl::Status valid = ValidateSubscriber(req->subscriber());
-  if (!valid.ok()) return Done(ctx, valid);
+  if (!valid.ok()) return FinishUnary(ctx, valid);
   auto code = MakeEnrolmentCode(req->enrolment_valid_seconds(), o_.clock());
-  if (!code.ok()) return Done(ctx, code.status());
+  if (!code.ok()) return FinishUnary(ctx, code.status());
   auto s = o_.store->Register(req->subscriber(), officer->subject(), code->sha256, code->expires);
-  if (!s.ok()) return Done(ctx, s.status());
+  if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp->mutable_subscriber() = *s;
   SetCode(*code, resp);
   LogEvent(o_.logger, spdlog::level::info, "subscriber.registered")
       .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::GetSubscriber(grpc::CallbackServerContext* ctx,
                                                        const v1::GetSubscriberRequest* req, v1::Subscriber* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
-  if (req->id().empty()) return Done(ctx, InvalidField("id", "is required"));
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
+  if (req->id().empty()) return FinishUnary(ctx, InvalidField("id", "is required"));
   auto s = o_.store->Get(req->id());
-  if (!s.ok()) return Done(ctx, s.status());
+  if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp = *s;
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::ListSubscribers(grpc::CallbackServerContext* ctx,
                                                          const v1::ListSubscribersRequest* req,
                                                          v1::ListSubscribersResponse* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
   int size = req->page_size() == 0 ? 100 : req->page_size();
-  if (size < 1 || size > 1000) return Done(ctx, InvalidField("page_size", "must be between 1 and 1000"));
+  if (size < 1 || size > 1000) return FinishUnary(ctx, InvalidField("page_size", "must be between 1 and 1000"));
   auto list = o_.store->List(size + 1, req->page_token());
-  if (!list.ok()) return Done(ctx, list.status());
+  if (!list.ok()) return FinishUnary(ctx, list.status());
   for (int i = 0; i < std::min<int>(size, static_cast<int>(list->size())); ++i) *resp->add_subscribers() = (*list)[i];
   if (static_cast<int>(list->size()) > size) resp->set_next_page_token((*list)[size - 1].id());
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::UpdateSubscriber(grpc::CallbackServerContext* ctx,
                                                           const v1::UpdateSubscriberRequest* req, v1::Subscriber* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
-  if (req->subscriber().id().empty()) return Done(ctx, InvalidField("subscriber.id", "is required"));
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
+  if (req->subscriber().id().empty()) return FinishUnary(ctx, InvalidField("subscriber.id", "is required"));
   absl::Status valid = ValidateSubscriber(req->subscriber());
-  if (!valid.ok()) return Done(ctx, valid);
+  if (!valid.ok()) return FinishUnary(ctx, valid);
   auto s = o_.store->Update(req->subscriber(), officer->subject());
-  if (!s.ok()) return Done(ctx, s.status());
+  if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp = *s;
   LogEvent(o_.logger, spdlog::level::info, "subscriber.updated")
       .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::SetSubscriberState(grpc::CallbackServerContext* ctx,
                                                             const v1::SetSubscriberStateRequest* req,
                                                             v1::Subscriber* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
-  if (req->id().empty()) return Done(ctx, InvalidField("id", "is required"));
-  if (req->reason().size() > 1000) return Done(ctx, InvalidField("reason", "must be at most 1000 characters"));
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
+  if (req->id().empty()) return FinishUnary(ctx, InvalidField("id", "is required"));
+  if (req->reason().size() > 1000) return FinishUnary(ctx, InvalidField("reason", "must be at most 1000 characters"));
   auto s = o_.store->SetState(req->id(), req->state(), req->reason(), officer->subject());
-  if (!s.ok()) return Done(ctx, s.status());
+  if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp = *s;
   LogEvent(o_.logger, spdlog::level::info, "subscriber.state")
       .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id())
       .With("state", v1::SubscriberState_Name(s->state())).With("by", officer->subject());
   absl::Status crl = PublishCrls();
   if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::IssueEnrolmentCode(grpc::CallbackServerContext* ctx,
                                                             const v1::IssueEnrolmentCodeRequest* req,
                                                             v1::RegisterSubscriberResponse* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
   auto code = MakeEnrolmentCode(req->enrolment_valid_seconds(), o_.clock());
-  if (!code.ok()) return Done(ctx, code.status());
+  if (!code.ok()) return FinishUnary(ctx, code.status());
   absl::Status added = o_.store->AddEnrolmentCode(req->subscriber_id(), code->sha256, code->expires, officer->subject());
-  if (!added.ok()) return Done(ctx, added);
+  if (!added.ok()) return FinishUnary(ctx, added);
   auto s = o_.store->Get(req->subscriber_id());
-  if (!s.ok()) return Done(ctx, s.status());
+  if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp->mutable_subscriber() = *s;
   SetCode(*code, resp);
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::GetSubscriberHistory(grpc::CallbackServerContext* ctx,
                                                               const v1::GetSubscriberHistoryRequest* req,
                                                               v1::GetSubscriberHistoryResponse* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
   auto history = o_.store->History(req->id());
-  if (!history.ok()) return Done(ctx, history.status());
+  if (!history.ok()) return FinishUnary(ctx, history.status());
   for (auto& c : *history) *resp->add_changes() = std::move(c);
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                                 v1::EnrollResponse* resp) {
   std::string code = CanonicalEnrolmentCode(req->enrolment_code());
-  if (code.size() != 20) return Done(ctx, InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
+  if (code.size() != 20) return FinishUnary(ctx, InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
   auto auth = CertificationRequest::FromDer(req->authentication_csr());
-  if (!auth.ok()) return Done(ctx, Annotate(auth.status(), "authentication_csr"));
+  if (!auth.ok()) return FinishUnary(ctx, Annotate(auth.status(), "authentication_csr"));
   auto sig = CertificationRequest::FromDer(req->signature_csr());
-  if (!sig.ok()) return Done(ctx, Annotate(sig.status(), "signature_csr"));
+  if (!sig.ok()) return FinishUnary(ctx, Annotate(sig.status(), "signature_csr"));
   if (auth->SpkiDer() == sig->SpkiDer()) {
-    return Done(ctx, InvalidField("signature_csr", "must be for a different key than the authentication key"));
+    return FinishUnary(ctx, InvalidField("signature_csr", "must be for a different key than the authentication key"));
   }
   absl::Time now = o_.clock();
   auto result = o_.store->Enroll(
@@ -234,7 +229,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
         }
         return out;
       });
-  if (!result.ok()) return Done(ctx, result.status());
+  if (!result.ok()) return FinishUnary(ctx, result.status());
   resp->set_subscriber_id(result->first.id());
   for (const IssuedRecord& rec : result->second) {
     v1::IssuedCertificate* ic = rec.profile == "authentication" ? resp->mutable_authentication() : resp->mutable_signature();
@@ -248,7 +243,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
       .With("request_id", RequestIdOf(*ctx)).With("subscriber", result->first.id())
       .With("authentication_serial", resp->authentication().serial())
       .With("signature_serial", resp->signature().serial());
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::GetCaCertificates(grpc::CallbackServerContext* ctx,
@@ -256,7 +251,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCaCertificates(grpc::CallbackServerC
                                                            v1::GetCaCertificatesResponse* resp) {
   resp->set_root(o_.pki->root().Der());
   resp->set_issuing_ca(o_.pki->issuing_ca().Der());
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 namespace {
@@ -301,22 +296,22 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
                                                            const v1::RevokeCertificateRequest* req,
                                                            v1::RevokeCertificateResponse* resp) {
   auto peer = PeerOf(*ctx);
-  if (!peer.ok()) return Done(ctx, peer.status());
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
   std::string only_subscriber;
   if (!peer->Has(Role::kAdministrator) && !peer->Has(Role::kRegistrationOfficer)) {
     absl::Status role = RequireAnyRole(*peer, {Role::kSubscriber});
-    if (!role.ok()) return Done(ctx, role);
+    if (!role.ok()) return FinishUnary(ctx, role);
     only_subscriber = peer->certificate->SubjectAttribute("serialNumber").value_or("");
     if (only_subscriber.empty()) {
-      return Done(ctx, MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+      return FinishUnary(ctx, MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                                  "the client certificate names no subscriber"));
     }
   }
   absl::Status valid = CheckSerial(req->serial());
-  if (!valid.ok()) return Done(ctx, valid);
-  if (!KnownReason(req->reason())) return Done(ctx, InvalidField("reason", "is not a reason for revoking a subscriber certificate"));
+  if (!valid.ok()) return FinishUnary(ctx, valid);
+  if (!KnownReason(req->reason())) return FinishUnary(ctx, InvalidField("reason", "is not a reason for revoking a subscriber certificate"));
   auto status = o_.store->Revoke(req->serial(), req->reason(), peer->subject(), only_subscriber);
-  if (!status.ok()) return Done(ctx, status.status());
+  if (!status.ok()) return FinishUnary(ctx, status.status());
   *resp->mutable_status() = *status;
   LogEvent(o_.logger, spdlog::level::info, "certificate.revoked")
       .With("request_id", RequestIdOf(*ctx)).With("serial", req->serial())
@@ -327,21 +322,21 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
   if (!crl.ok()) {
     LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   }
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::ReleaseHold(grpc::CallbackServerContext* ctx, const v1::ReleaseHoldRequest* req,
                                                      v1::CertificateStatus* resp) {
   auto officer = Officer(ctx);
-  if (!officer.ok()) return Done(ctx, officer.status());
+  if (!officer.ok()) return FinishUnary(ctx, officer.status());
   absl::Status valid = CheckSerial(req->serial());
-  if (!valid.ok()) return Done(ctx, valid);
+  if (!valid.ok()) return FinishUnary(ctx, valid);
   auto status = o_.store->ReleaseHold(req->serial(), officer->subject());
-  if (!status.ok()) return Done(ctx, status.status());
+  if (!status.ok()) return FinishUnary(ctx, status.status());
   *resp = *status;
   absl::Status crl = PublishCrls();
   if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServerContext* ctx,
@@ -350,21 +345,21 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
   std::string serial = req->serial();
   if (!req->certificate().empty()) {
     auto cert = Certificate::FromDer(req->certificate());
-    if (!cert.ok()) return Done(ctx, Annotate(cert.status(), "certificate"));
+    if (!cert.ok()) return FinishUnary(ctx, Annotate(cert.status(), "certificate"));
     if (cert->Issuer() != o_.pki->issuing_ca().Subject()) {
       resp->set_serial(cert->SerialHex());
       resp->set_state(v1::CERTIFICATE_STATE_UNKNOWN);
-      return Done(ctx, absl::OkStatus());
+      return FinishUnary(ctx, absl::OkStatus());
     }
     serial = cert->SerialHex();
   }
   absl::Status valid = CheckSerial(serial);
-  if (!valid.ok()) return Done(ctx, valid);
+  if (!valid.ok()) return FinishUnary(ctx, valid);
   absl::Time at = req->has_at() ? absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->at())) : o_.clock();
   auto status = o_.store->Status(serial, at);
-  if (!status.ok()) return Done(ctx, status.status());
+  if (!status.ok()) return FinishUnary(ctx, status.status());
   *resp = *status;
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 }  // namespace semper::ca

@@ -13,6 +13,7 @@
 
 namespace semper::ca {
 
+using db::FromEpoch;
 using db::TimeText;
 namespace {
 
@@ -213,7 +214,6 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
 
 namespace {
 
-absl::Time FromEpoch(double seconds) { return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6)); }
 
 google::protobuf::Timestamp Ts(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
 

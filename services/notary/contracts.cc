@@ -1,8 +1,8 @@
 // Contracts: SQL, checks and the one decision.
 #include "services/notary/contracts.h"
 
-#include <google/protobuf/util/time_util.h>
 
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
@@ -12,13 +12,8 @@
 #include "services/notary/service.h"
 
 namespace semper::notary {
+
 namespace {
-
-using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToProto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
-absl::Time FromEpoch(double s) { return absl::FromUnixMicros(static_cast<int64_t>(std::llround(s * 1e6))); }
-std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
 v1::ContractState StateOf(const std::string& s) {
   return s == "open" ? v1::CONTRACT_STATE_OPEN : s == "completed" ? v1::CONTRACT_STATE_COMPLETED : v1::CONTRACT_STATE_ABORTED;
@@ -37,19 +32,19 @@ absl::StatusOr<v1::NotarizedContract> Read(pqxx::transaction_base& tx, const std
   v1::NotarizedContract c;
   c.set_id(id);
   c.set_title(r[0][0].as<std::string>());
-  c.set_contract_sha256(Bytes(r[0][1]));
+  c.set_contract_sha256(db::Bytes(r[0][1]));
   c.set_contract_size(r[0][2].as<uint64_t>());
-  *c.mutable_deadline() = ToProto(FromEpoch(r[0][3].as<double>()));
+  *c.mutable_deadline() = ToTimestamp(db::FromEpoch(r[0][3].as<double>()));
   c.set_state(StateOf(r[0][4].as<std::string>()));
   *outcome_index = r[0][5].is_null() ? -1 : r[0][5].as<int64_t>();
-  *decided_at = r[0][6].is_null() ? absl::InfiniteFuture() : FromEpoch(r[0][6].as<double>());
+  *decided_at = r[0][6].is_null() ? absl::InfiniteFuture() : db::FromEpoch(r[0][6].as<double>());
   for (const auto& s : tx.exec_prepared("notary_contract_signers", id)) {
     v1::ContractSigner* signer = c.add_signers();
     signer->set_subject(s[1].as<std::string>());
-    signer->set_certificate_sha256(Bytes(s[2]));
+    signer->set_certificate_sha256(db::Bytes(s[2]));
     signer->set_state(SignerStateOf(s[3].as<std::string>()));
-    if (!s[4].is_null()) signer->set_signature(Bytes(s[4]));
-    if (!s[5].is_null()) *signer->mutable_at() = ToProto(FromEpoch(s[5].as<double>()));
+    if (!s[4].is_null()) signer->set_signature(db::Bytes(s[4]));
+    if (!s[5].is_null()) *signer->mutable_at() = ToTimestamp(db::FromEpoch(s[5].as<double>()));
   }
   return c;
 }
@@ -108,7 +103,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Create(const v1::CreateContr
     return InvalidField("signer_certificates", "must name 2 to 32 signers");
   }
   absl::Time now = d_.clock();
-  absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req.deadline()));
+  absl::Time deadline = FromTimestamp(req.deadline());
   if (deadline <= now || deadline > now + absl::Hours(24 * 90)) {
     return InvalidField("deadline", "must be in the future and at most 90 days ahead");
   }
@@ -142,7 +137,7 @@ absl::StatusOr<std::string> ContractBook::Text(const std::string& id) {
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("notary_contract_text", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
-    text = Bytes(r[0][0]);
+    text = db::Bytes(r[0][0]);
     return absl::OkStatus();
   }));
   return text;
@@ -182,7 +177,7 @@ absl::Status ContractBook::AppendOutcome(const std::string& id) {
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("notary_contract_outcome", id);
     if (r.empty() || r[0][0].is_null()) return WrongState("the contract is not decided");
-    entry = {r[0][0].as<std::string>(), Bytes(r[0][1]), Bytes(r[0][2])};
+    entry = {r[0][0].as<std::string>(), db::Bytes(r[0][1]), db::Bytes(r[0][2])};
     return absl::OkStatus();
   }));
   SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->Append(std::move(entry)));
@@ -205,7 +200,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
     int64_t index = -1;
     absl::Time decided_at;
     SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract c, Read(tx, id, &index, &decided_at));
-    absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(c.deadline()));
+    absl::Time deadline = FromTimestamp(c.deadline());
     absl::Time now = d_.clock();
     if (c.state() == v1::CONTRACT_STATE_OPEN && now > deadline) {
       v1::ContractAbortStatement st;
@@ -214,7 +209,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
       st.set_title(c.title());
       st.set_contract_sha256(c.contract_sha256());
       st.set_reason("deadline passed");
-      *st.mutable_aborted_at() = ToProto(now);
+      *st.mutable_aborted_at() = ToTimestamp(now);
       SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", st));
       decided = true;
       if (change) after = WrongState(StrCat("the deadline passed at ", absl::FormatTime(deadline), "; the contract is aborted"));
@@ -236,7 +231,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id) {
   SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract c, Load(id, true));
-  absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(c.deadline()));
+  absl::Time deadline = FromTimestamp(c.deadline());
   if (c.state() == v1::CONTRACT_STATE_OPEN && d_.clock() > deadline) return Decide(id, nullptr);
   return c;
 }
@@ -277,12 +272,12 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
       if (i == position) {
         s->set_state(v1::SIGNER_STATE_SIGNED);
         s->set_signature(signature);
-        *s->mutable_at() = ToProto(now);
+        *s->mutable_at() = ToTimestamp(now);
       }
     }
     SEMPER_ASSIGN_OR_RETURN(std::string token, d_.time_stamp(c.contract_sha256()));
     st.set_time_stamp_token(token);
-    *st.mutable_completed_at() = ToProto(now);
+    *st.mutable_completed_at() = ToTimestamp(now);
     return StoreOutcome(tx, id, "signed-contract", st);
   });
 }
@@ -311,7 +306,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
     st.set_title(c.title());
     st.set_contract_sha256(c.contract_sha256());
     st.set_reason(StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason));
-    *st.mutable_aborted_at() = ToProto(now);
+    *st.mutable_aborted_at() = ToTimestamp(now);
     return StoreOutcome(tx, id, "contract-abort", st);
   });
 }

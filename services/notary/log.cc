@@ -16,14 +16,13 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
 v1::SignedTreeHead HeadFromRow(const pqxx::row& r) {
   v1::SignedTreeHead h;
   h.set_tree_size(r[0].as<uint64_t>());
-  h.set_root_hash(Bytes(r[1]));
-  h.set_statement(Bytes(r[2]));
-  h.set_signature(Bytes(r[3]));
+  h.set_root_hash(db::Bytes(r[1]));
+  h.set_statement(db::Bytes(r[2]));
+  h.set_signature(db::Bytes(r[3]));
   return h;
 }
 
@@ -74,7 +73,7 @@ absl::Status EvidenceLog::CatchUpLocked(uint64_t size) {
         return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
                          StrCat("evidence log entry ", tree_.size(), " is missing from the database"));
       }
-      tree_.Append(MerkleLeafHash(Bytes(r[1])));
+      tree_.Append(MerkleLeafHash(db::Bytes(r[1])));
     }
     if (tree_.size() < size) {
       return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
@@ -249,8 +248,8 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Get(uint64_t index, uint64_t tree_size
     auto r = tx.exec_prepared("notary_entry", static_cast<int64_t>(index));
     if (r.empty()) return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR, StrCat("entry ", index, " is missing"));
     e.set_kind(r[0][0].as<std::string>());
-    e.set_statement(Bytes(r[0][1]));
-    e.set_signature(Bytes(r[0][2]));
+    e.set_statement(db::Bytes(r[0][1]));
+    e.set_signature(db::Bytes(r[0][2]));
     return absl::OkStatus();
   }));
   e.set_index(index);
@@ -291,11 +290,11 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
         out.add_bad_entries(fresh.size());
         fresh.Append(std::string(32, '\0'));
       }
-      std::string statement = Bytes(r[1]);
-      if (!verify(statement, Bytes(r[2]))) out.add_bad_entries(index);
+      std::string statement = db::Bytes(r[1]);
+      if (!verify(statement, db::Bytes(r[2]))) out.add_bad_entries(index);
       fresh.Append(MerkleLeafHash(statement));
     }
-    for (const auto& r : tx.exec_prepared("notary_all_heads")) heads.emplace_back(r[0].as<uint64_t>(), Bytes(r[1]));
+    for (const auto& r : tx.exec_prepared("notary_all_heads")) heads.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]));
     return absl::OkStatus();
   }));
   for (const auto& [size, root] : heads) {

@@ -1,8 +1,8 @@
 // Certified mail: SQL, checks and the one decision.
 #include "services/notary/mail.h"
 
-#include <google/protobuf/util/time_util.h>
 
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
@@ -12,13 +12,8 @@
 #include "services/notary/service.h"
 
 namespace semper::notary {
+
 namespace {
-
-using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToProto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
-absl::Time FromEpoch(double s) { return absl::FromUnixMicros(static_cast<int64_t>(std::llround(s * 1e6))); }
-std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
 v1::MailState StateOf(const std::string& s) {
   return s == "waiting" ? v1::MAIL_STATE_WAITING : s == "delivered" ? v1::MAIL_STATE_DELIVERED : v1::MAIL_STATE_NOT_DELIVERED;
@@ -64,7 +59,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
     return InvalidField("enveloped_message", StrCat("must be at most ", d_.max_message_bytes, " bytes"));
   }
   absl::Time now = d_.clock();
-  absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req.deadline()));
+  absl::Time deadline = FromTimestamp(req.deadline());
   if (deadline <= now || deadline > now + absl::Hours(24 * 90)) {
     return InvalidField("deadline", "must be in the future and at most 90 days ahead");
   }
@@ -110,8 +105,8 @@ absl::Status MailRoom::AppendPending(const std::string& id) {
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("notary_mail_pending", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no mail ", id));
-    if (r[0][2].is_null()) submission = NewEntry{"mail-submission", Bytes(r[0][0]), Bytes(r[0][1])};
-    if (!r[0][3].is_null() && r[0][6].is_null()) outcome = NewEntry{r[0][3].as<std::string>(), Bytes(r[0][4]), Bytes(r[0][5])};
+    if (r[0][2].is_null()) submission = NewEntry{"mail-submission", db::Bytes(r[0][0]), db::Bytes(r[0][1])};
+    if (!r[0][3].is_null() && r[0][6].is_null()) outcome = NewEntry{r[0][3].as<std::string>(), db::Bytes(r[0][4]), db::Bytes(r[0][5])};
     return absl::OkStatus();
   }));
   for (auto [entry, statement] : {std::pair{&submission, "notary_mail_submission_index"},
@@ -136,14 +131,14 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Load(const std::string& id) {
     m.set_id(id);
     m.set_sender_subject(r[0][0].as<std::string>());
     m.set_recipient_subject(r[0][1].as<std::string>());
-    m.set_message_sha256(Bytes(r[0][2]));
+    m.set_message_sha256(db::Bytes(r[0][2]));
     m.set_message_size(r[0][3].as<uint64_t>());
-    *m.mutable_deadline() = ToProto(FromEpoch(r[0][4].as<double>()));
+    *m.mutable_deadline() = ToTimestamp(db::FromEpoch(r[0][4].as<double>()));
     m.set_state(StateOf(r[0][5].as<std::string>()));
     if (!r[0][6].is_null()) submission_index = r[0][6].as<int64_t>();
     if (!r[0][7].is_null()) outcome_index = r[0][7].as<int64_t>();
-    if (!r[0][8].is_null()) decided_at = FromEpoch(r[0][8].as<double>());
-    created_at = FromEpoch(r[0][10].as<double>());
+    if (!r[0][8].is_null()) decided_at = db::FromEpoch(r[0][8].as<double>());
+    created_at = db::FromEpoch(r[0][10].as<double>());
     return absl::OkStatus();
   }));
   // Evidence the decider did not get to append (a crash in between) is appended by whoever asks.
@@ -164,7 +159,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Load(const std::string& id) {
 
 absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id) {
   SEMPER_ASSIGN_OR_RETURN(v1::CertifiedMail m, Load(id));
-  absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(m.deadline()));
+  absl::Time deadline = FromTimestamp(m.deadline());
   if (m.state() != v1::MAIL_STATE_WAITING || d_.clock() <= deadline) return m;
   bool decided = false;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -178,7 +173,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id) {
     st.set_recipient_subject(m.recipient_subject());
     st.set_message_sha256(m.message_sha256());
     *st.mutable_deadline() = m.deadline();
-    *st.mutable_declared_at() = ToProto(now);
+    *st.mutable_declared_at() = ToTimestamp(now);
     std::string json = StatementJson(st);
     SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
     tx.exec_prepared0("notary_decide_mail", id, "not_delivered", "mail-non-delivery", HexEncode(json),
@@ -221,7 +216,7 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
       return absl::OkStatus();
     }
     absl::Time at = d_.clock();
-    absl::Time deadline = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(m.deadline()));
+    absl::Time deadline = FromTimestamp(m.deadline());
     if (at > deadline) {
       v1::MailNonDeliveryStatement st;
       st.set_type("semper-mail-non-delivery");
@@ -229,7 +224,7 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
       st.set_recipient_subject(m.recipient_subject());
       st.set_message_sha256(m.message_sha256());
       *st.mutable_deadline() = m.deadline();
-      *st.mutable_declared_at() = ToProto(at);
+      *st.mutable_declared_at() = ToTimestamp(at);
       std::string json = StatementJson(st);
       SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
       tx.exec_prepared0("notary_decide_mail", id, "not_delivered", "mail-non-delivery", HexEncode(json),
@@ -244,7 +239,7 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
     st.set_recipient_subject(m.recipient_subject());
     st.set_message_sha256(m.message_sha256());
     st.set_receipt_signature(receipt_signature);
-    *st.mutable_delivered_at() = ToProto(at);
+    *st.mutable_delivered_at() = ToTimestamp(at);
     std::string json = StatementJson(st);
     SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
     tx.exec_prepared0("notary_decide_mail", id, "delivered", "mail-delivery", HexEncode(json), HexEncode(signature),
@@ -258,8 +253,8 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
   SEMPER_ASSIGN_OR_RETURN(*out.mutable_mail(), Load(id));
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared1("notary_mail_message", id);
-    out.set_enveloped_message(Bytes(r[0]));
-    out.set_origin_signature(Bytes(r[1]));
+    out.set_enveloped_message(db::Bytes(r[0]));
+    out.set_origin_signature(db::Bytes(r[1]));
     return absl::OkStatus();
   }));
   return out;

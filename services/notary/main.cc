@@ -12,6 +12,7 @@
 #include "common/base/strings.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
+#include "common/server/daemon.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
 #include "services/notary/contracts.h"
@@ -29,8 +30,7 @@ namespace {
 std::vector<ConfigKey> Schema() {
   std::vector<ConfigKey> keys = ServerConfigKeys(7020, 7021);
   using T = ConfigType;
-  keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
-  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{8}), false, false, "connections", 1, 256});
+  for (auto& k : DatabaseConfigKeys(8)) keys.push_back(std::move(k));
   keys.push_back({"notary.cert_file", T::kString, std::nullopt, true, false,
                   "the notary's signing certificate followed by its issuers, PEM"});
   AddSigningKeyConfig(keys, "notary", "notary signing");
@@ -48,29 +48,15 @@ std::vector<ConfigKey> Schema() {
 }
 
 int Serve(const std::optional<std::string>& config_file) {
-  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, Schema());
-  if (!config.ok()) {
-    std::fprintf(stderr, "semper-notary: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
-  auto options = ServerOptionsFromConfig(*config, "semper-notary");
-  if (!options.ok()) {
-    std::fprintf(stderr, "semper-notary: %s\n", std::string(options.status().message()).c_str());
-    return 2;
-  }
-  auto log = options->logger;
-  auto fail = [&](std::string_view what, const absl::Status& s) {
-    LogEvent(log, spdlog::level::critical, "start_failed").With("step", what).With("error", std::string(s.message()));
-    return 1;
-  };
-  for (const auto& line : config->Describe()) LogEvent(log, spdlog::level::info, "config").With("value", line);
+  auto daemon = LoadDaemon(config_file, Schema(), "semper-notary");
+  if (!daemon) return 2;
+  const Config* config = &daemon->config;
+  ServerOptions* options = &daemon->options;
+  auto log = daemon->log;
+  auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
 
-  auto chain_pem = ReadFile(config->GetString("notary.cert_file"));
-  if (!chain_pem.ok()) return fail("notary.cert_file", chain_pem.status());
-  auto chain = Certificate::ChainFromPem(*chain_pem);
-  if (!chain.ok() || chain->empty()) {
-    return fail("notary.cert_file", chain.ok() ? InvalidField("notary.cert_file", "no certificate") : chain.status());
-  }
+  auto chain = LoadCertificateChain(*config, "notary.cert_file");
+  if (!chain.ok()) return fail("notary.cert_file", chain.status());
   auto key = LoadSigningKey(*config, "notary");
   if (!key.ok()) return fail("notary key", key.status());
   auto roots_pem = ReadFile(config->GetString("notary.trust_file"));
@@ -82,20 +68,13 @@ int Serve(const std::optional<std::string>& config_file) {
   StatementSigner signer(*key, chain->front(), std::vector<Certificate>(chain->begin() + 1, chain->end()));
   if (auto probe = signer.Sign("probe"); !probe.ok()) return fail("notary key", probe.status());
 
-  db::PoolOptions pool_options;
-  pool_options.conninfo = config->GetString("database.url");
-  pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
-  pool_options.statements = EvidenceLog::Statements();
-  for (auto& st : ContractBook::Statements()) pool_options.statements.push_back(st);
-  for (auto& st : MailRoom::Statements()) pool_options.statements.push_back(st);
-  pool_options.application_name = "semper-notary";
-  auto pool = db::ConnectionPool::New(pool_options);
-  if (!pool.ok()) return fail("database pool", pool.status());
-  auto applied = db::ApplyMigrationsWhenReachable(**pool, "notary", notary_migrations(), log);
-  if (applied.status().code() == absl::StatusCode::kCancelled) return 0;
-  if (!applied.ok()) return fail("migrations", applied.status());
+  std::vector<db::PreparedStatement> statements = EvidenceLog::Statements();
+  for (auto& st : ContractBook::Statements()) statements.push_back(st);
+  for (auto& st : MailRoom::Statements()) statements.push_back(st);
+  auto pool = OpenDatabase(*daemon, std::move(statements), "notary", notary_migrations());
+  if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!pool.ok()) return fail("database", pool.status());
 
-  if (!options->metrics) options->metrics = std::make_shared<Metrics>();
   EvidenceLog evidence(pool->get(), [&signer](std::string_view s) { return signer.Sign(s); }, options->metrics,
                        static_cast<size_t>(config->GetInt("notary.log_batch_max")));
   if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);

@@ -2,9 +2,9 @@
 #include "services/notary/service.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 
 #include "common/base/log.h"
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
@@ -18,17 +18,8 @@
 #include "services/notary/mail.h"
 
 namespace semper::notary {
+
 namespace {
-
-using google::protobuf::util::TimeUtil;
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
 
 std::unique_ptr<grpc::ClientContext> Upstream(absl::Duration deadline) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -96,29 +87,29 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
                                                              v1::Evidence* resp) {
   const bool hash_only = req->document().empty();
   if (hash_only && req->document_sha256().size() != 32) {
-    return Done(ctx, InvalidField("document", "is required, or its 32-byte SHA-256 in document_sha256"));
+    return FinishUnary(ctx, InvalidField("document", "is required, or its 32-byte SHA-256 in document_sha256"));
   }
   if (!hash_only && !req->document_sha256().empty()) {
-    return Done(ctx, InvalidField("document_sha256", "give the document or its hash, not both"));
+    return FinishUnary(ctx, InvalidField("document_sha256", "give the document or its hash, not both"));
   }
   if (req->document().size() > o_.max_document_bytes) {
-    return Done(ctx, InvalidField("document", StrCat("must be at most ", o_.max_document_bytes, " bytes")));
+    return FinishUnary(ctx, InvalidField("document", StrCat("must be at most ", o_.max_document_bytes, " bytes")));
   }
-  if (req->signature().empty()) return Done(ctx, InvalidField("signature", "must be a detached CMS signature"));
+  if (req->signature().empty()) return FinishUnary(ctx, InvalidField("signature", "must be a detached CMS signature"));
   absl::Time now = absl::Now();
   const std::string digest = hash_only ? req->document_sha256() : Sha256(req->document());
   auto signers = hash_only ? CmsVerifyDetachedDigest(req->signature(), HashAlgorithm::kSha256, digest, *o_.trust, now,
                                                      KeyPurpose::kNonRepudiation)
                            : CmsVerifyDetached(req->signature(), req->document(), *o_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Done(ctx, Annotate(signers.status(), "signature"));
-  if (signers->size() != 1) return Done(ctx, InvalidField("signature", "must have exactly one signer"));
+  if (!signers.ok()) return FinishUnary(ctx, Annotate(signers.status(), "signature"));
+  if (signers->size() != 1) return FinishUnary(ctx, InvalidField("signature", "must have exactly one signer"));
   const Certificate& signer = signers->front().certificate;
 
   // The signer's certificate as semper-ca sees it now, and a time-stamp over the document.
-  if (absl::Status status = o_.upstreams->CheckStatus(signer); !status.ok()) return Done(ctx, status);
+  if (absl::Status status = o_.upstreams->CheckStatus(signer); !status.ok()) return FinishUnary(ctx, status);
   absl::Time gen_time;
   auto token = o_.upstreams->TimeStamp(digest, &gen_time);
-  if (!token.ok()) return Done(ctx, token.status());
+  if (!token.ok()) return FinishUnary(ctx, token.status());
 
   v1::AttestationStatement st;
   st.set_type("semper-notarial-attestation");
@@ -132,14 +123,14 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
   st.add_verified("certificate-path");
   st.add_verified("certificate-status-good");
   st.set_certificate_status("good");
-  *st.mutable_status_checked_at() = ToProto(now);
+  *st.mutable_status_checked_at() = ToTimestamp(now);
   st.set_time_stamp_token(*token);
-  *st.mutable_time_stamped_at() = ToProto(gen_time);
+  *st.mutable_time_stamped_at() = ToTimestamp(gen_time);
   st.set_document_signature(req->signature());
   st.set_hash_only(hash_only);
   std::string json = StatementJson(st);
   auto signature = o_.signer->Sign(json);
-  if (!signature.ok()) return Done(ctx, signature.status());
+  if (!signature.ok()) return FinishUnary(ctx, signature.status());
   auto* reactor = ctx->DefaultReactor();
   std::string subject = signer.Subject();
   o_.log->Append({"attestation", std::move(json), *std::move(signature)},
@@ -160,28 +151,28 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServer
                                                             const v1::CreateContractRequest* req, v1::NotarizedContract* resp) {
   auto c = o_.contracts->Create(*req);
   if (c.ok()) *resp = *std::move(c);
-  return Done(ctx, c.status());
+  return FinishUnary(ctx, c.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerContext* ctx,
                                                           const v1::SignContractRequest* req, v1::NotarizedContract* resp) {
   auto c = o_.contracts->Sign(req->id(), req->signature());
   if (c.ok()) *resp = *std::move(c);
-  return Done(ctx, c.status());
+  return FinishUnary(ctx, c.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServerContext* ctx,
                                                              const v1::DeclineContractRequest* req, v1::NotarizedContract* resp) {
   auto c = o_.contracts->Decline(req->id(), req->reason(), req->signature());
   if (c.ok()) *resp = *std::move(c);
-  return Done(ctx, c.status());
+  return FinishUnary(ctx, c.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerContext* ctx,
                                                          const v1::GetContractRequest* req, v1::NotarizedContract* resp) {
   auto c = o_.contracts->Get(req->id());
   if (c.ok()) *resp = *std::move(c);
-  return Done(ctx, c.status());
+  return FinishUnary(ctx, c.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServerContext* ctx,
@@ -189,42 +180,42 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServe
                                                              v1::ContractText* resp) {
   auto t = o_.contracts->Text(req->id());
   if (t.ok()) resp->set_contract(*std::move(t));
-  return Done(ctx, t.status());
+  return FinishUnary(ctx, t.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::DepositMail(grpc::CallbackServerContext* ctx,
                                                          const v1::DepositMailRequest* req, v1::CertifiedMail* resp) {
   auto m = o_.mail->Deposit(*req);
   if (m.ok()) *resp = *std::move(m);
-  return Done(ctx, m.status());
+  return FinishUnary(ctx, m.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext* ctx, const v1::GetMailRequest* req,
                                                      v1::CertifiedMail* resp) {
   auto m = o_.mail->Get(req->id());
   if (m.ok()) *resp = *std::move(m);
-  return Done(ctx, m.status());
+  return FinishUnary(ctx, m.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::AcceptMail(grpc::CallbackServerContext* ctx,
                                                         const v1::AcceptMailRequest* req, v1::AcceptedMail* resp) {
   auto m = o_.mail->Accept(req->id(), req->receipt_signature());
   if (m.ok()) *resp = *std::move(m);
-  return Done(ctx, m.status());
+  return FinishUnary(ctx, m.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest*,
                                                          v1::SignedTreeHead* resp) {
   auto head = o_.log->LatestTreeHead();
   if (head.ok()) *resp = *head;
-  return Done(ctx, head.status());
+  return FinishUnary(ctx, head.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetEvidence(grpc::CallbackServerContext* ctx, const v1::GetEvidenceRequest* req,
                                                          v1::Evidence* resp) {
   auto e = o_.log->Get(req->index(), req->tree_size());
   if (e.ok()) *resp = *e;
-  return Done(ctx, e.status());
+  return FinishUnary(ctx, e.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetConsistencyProof(grpc::CallbackServerContext* ctx,
@@ -232,20 +223,20 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetConsistencyProof(grpc::CallbackS
                                                                  v1::ConsistencyProof* resp) {
   auto p = o_.log->Consistency(req->old_size(), req->new_size());
   if (p.ok()) *resp = *p;
-  return Done(ctx, p.status());
+  return FinishUnary(ctx, p.status());
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::AuditLog(grpc::CallbackServerContext* ctx, const v1::AuditLogRequest*,
                                                       v1::AuditLogResponse* resp) {
   auto peer = PeerOf(*ctx);
-  if (!peer.ok()) return Done(ctx, peer.status());
-  if (absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator}); !role.ok()) return Done(ctx, role);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  if (absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator}); !role.ok()) return FinishUnary(ctx, role);
   absl::Time now = absl::Now();
   auto audit = o_.log->Audit([this, now](std::string_view statement, std::string_view signature) {
     return CmsVerifyDetached(signature, statement, *o_.trust, now, KeyPurpose::kNonRepudiation).ok();
   });
   if (audit.ok()) *resp = *audit;
-  return Done(ctx, audit.status());
+  return FinishUnary(ctx, audit.status());
 }
 
 }  // namespace semper::notary

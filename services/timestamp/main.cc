@@ -12,6 +12,7 @@
 #include "common/base/strings.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
+#include "common/server/daemon.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
 #include "services/timestamp/batch.h"
@@ -34,8 +35,7 @@ constexpr char kDefaultPolicy[] = "2.25.88593822163645521054815221203279111041";
 std::vector<ConfigKey> Schema() {
   std::vector<ConfigKey> keys = ServerConfigKeys(7010, 7011);
   using T = ConfigType;
-  keys.push_back({"database.url", T::kString, std::nullopt, true, true, "PostgreSQL connection URL"});
-  keys.push_back({"database.pool_size", T::kInt, ConfigValue(int64_t{4}), false, false, "connections", 1, 256});
+  for (auto& k : DatabaseConfigKeys(4)) keys.push_back(std::move(k));
   keys.push_back({"tsa.cert_file", T::kString, std::nullopt, true, false,
                   "TSA certificate (critical timeStamping EKU) followed by its issuers, PEM"});
   AddSigningKeyConfig(keys, "tsa", "TSA signing");
@@ -64,42 +64,22 @@ std::vector<ConfigKey> Schema() {
 }
 
 int Serve(const std::optional<std::string>& config_file) {
-  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, Schema());
-  if (!config.ok()) {
-    std::fprintf(stderr, "semper-tsa: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
-  auto options = ServerOptionsFromConfig(*config, "semper-tsa");
-  if (!options.ok()) {
-    std::fprintf(stderr, "semper-tsa: %s\n", std::string(options.status().message()).c_str());
-    return 2;
-  }
-  auto log = options->logger;
-  auto fail = [&](std::string_view what, const absl::Status& s) {
-    LogEvent(log, spdlog::level::critical, "start_failed").With("step", what).With("error", std::string(s.message()));
-    return 1;
-  };
-  for (const auto& line : config->Describe()) LogEvent(log, spdlog::level::info, "config").With("value", line);
+  auto daemon = LoadDaemon(config_file, Schema(), "semper-tsa");
+  if (!daemon) return 2;
+  const Config* config = &daemon->config;
+  ServerOptions* options = &daemon->options;
+  auto log = daemon->log;
+  auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
 
-  auto chain_pem = ReadFile(config->GetString("tsa.cert_file"));
-  if (!chain_pem.ok()) return fail("tsa.cert_file", chain_pem.status());
-  auto chain = Certificate::ChainFromPem(*chain_pem);
-  if (!chain.ok() || chain->empty()) return fail("tsa.cert_file", chain.ok() ? InvalidField("tsa.cert_file", "no certificate") : chain.status());
+  auto chain = LoadCertificateChain(*config, "tsa.cert_file");
+  if (!chain.ok()) return fail("tsa.cert_file", chain.status());
   auto key = LoadSigningKey(*config, "tsa");
   if (!key.ok()) return fail("TSA key", key.status());
 
-  db::PoolOptions pool_options;
-  pool_options.conninfo = config->GetString("database.url");
-  pool_options.size = static_cast<int>(config->GetInt("database.pool_size"));
-  pool_options.statements = TokenStore::Statements();
-  pool_options.application_name = "semper-tsa";
-  auto pool = db::ConnectionPool::New(pool_options);
-  if (!pool.ok()) return fail("database pool", pool.status());
-  auto applied = db::ApplyMigrationsWhenReachable(**pool, "tsa", tsa_migrations(), log);
-  if (applied.status().code() == absl::StatusCode::kCancelled) return 0;
-  if (!applied.ok()) return fail("migrations", applied.status());
-  LogEvent(log, spdlog::level::info, "migrations").With("schema", "tsa").With("applied", applied->applied.size())
-      .With("version", applied->current);
+  std::vector<db::PreparedStatement> statements = TokenStore::Statements();
+  auto pool = OpenDatabase(*daemon, std::move(statements), "tsa", tsa_migrations());
+  if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!pool.ok()) return fail("database", pool.status());
 
   TokenStore store(pool->get());
   SerialAllocator serials([&store] { return store.NextSerialBlock(); });
@@ -127,7 +107,6 @@ int Serve(const std::optional<std::string>& config_file) {
   LogEvent(log, spdlog::level::info, "tsa").With("certificate", tsa_options.signer.Subject())
       .With("key", std::string(KeyTypeName(tsa_options.key.type()))).With("policy", tsa_options.policies.front());
 
-  if (!options->metrics) options->metrics = std::make_shared<Metrics>();
   GroupCommitter committer(&store, options->metrics, static_cast<size_t>(config->GetInt("tsa.group_commit_max")),
                            static_cast<int>(config->GetInt("tsa.committers")));
   Batcher batcher(tsa->get(), &committer, config->GetDuration("tsa.batch_window"),

@@ -1,9 +1,9 @@
 // TimeStamp handlers.
 #include "services/timestamp/service.h"
 
-#include <google/protobuf/util/time_util.h>
 
 #include "common/base/log.h"
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/server/grpc_status.h"
@@ -11,19 +11,6 @@
 #include "common/server/peer.h"
 
 namespace semper::tsa {
-namespace {
-
-using google::protobuf::util::TimeUtil;
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); }
-
-}  // namespace
 
 absl::StatusOr<uint64_t> ParseSerial(std::string_view text) {
   if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
@@ -84,7 +71,7 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
 
 grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx, const v1::StampRequest* req,
                                                 v1::StampResponse* resp) {
-  if (req->request().empty()) return Done(ctx, InvalidField("request", "must be a DER TimeStampReq"));
+  if (req->request().empty()) return FinishUnary(ctx, InvalidField("request", "must be a DER TimeStampReq"));
   auto peer = PeerOf(*ctx);
   std::string requester = peer.ok() ? peer->subject() : "";
   auto* reactor = ctx->DefaultReactor();
@@ -95,7 +82,7 @@ grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx
     resp->set_status_text(s.status_text);
     if (s.granted()) {
       resp->set_serial(s.serial_hex);
-      *resp->mutable_gen_time() = ToProto(s.gen_time);
+      *resp->mutable_gen_time() = ToTimestamp(s.gen_time);
     }
     reactor->Finish(grpc::Status::OK);
   });
@@ -104,16 +91,16 @@ grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx
 
 grpc::ServerUnaryReactor* TsaServiceImpl::StampBatch(grpc::CallbackServerContext* ctx, const v1::StampBatchRequest* req,
                                                      v1::StampBatchResponse* resp) {
-  if (o_.batcher == nullptr) return Done(ctx, MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "batch mode is off"));
-  if (req->imprints_size() == 0) return Done(ctx, InvalidField("imprints", "must hold at least one SHA-256 imprint"));
+  if (o_.batcher == nullptr) return FinishUnary(ctx, MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "batch mode is off"));
+  if (req->imprints_size() == 0) return FinishUnary(ctx, InvalidField("imprints", "must hold at least one SHA-256 imprint"));
   if (static_cast<size_t>(req->imprints_size()) > o_.max_batch_imprints) {
-    return Done(ctx, InvalidField("imprints", StrCat("at most ", o_.max_batch_imprints, " per call")));
+    return FinishUnary(ctx, InvalidField("imprints", StrCat("at most ", o_.max_batch_imprints, " per call")));
   }
   std::vector<std::string> imprints;
   imprints.reserve(static_cast<size_t>(req->imprints_size()));
   for (int i = 0; i < req->imprints_size(); ++i) {
     if (req->imprints(i).size() != 32) {
-      return Done(ctx, InvalidField(StrCat("imprints[", i, "]"), "must be a 32-byte SHA-256 digest"));
+      return FinishUnary(ctx, InvalidField(StrCat("imprints[", i, "]"), "must be a 32-byte SHA-256 digest"));
     }
     imprints.push_back(req->imprints(i));
   }
@@ -136,36 +123,36 @@ grpc::ServerUnaryReactor* TsaServiceImpl::GetTsaCertificates(grpc::CallbackServe
   resp->add_chain(o_.tsa->options().signer.Der());
   for (const Certificate& c : o_.tsa->options().issuers) resp->add_chain(c.Der());
   for (const std::string& p : o_.tsa->options().policies) resp->add_policies(p);
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* TsaServiceImpl::LookupToken(grpc::CallbackServerContext* ctx, const v1::LookupTokenRequest* req,
                                                       v1::TokenRecord* resp) {
   auto serial = ParseSerial(req->serial());
-  if (!serial.ok()) return Done(ctx, serial.status());
+  if (!serial.ok()) return FinishUnary(ctx, serial.status());
   auto row = o_.store->Lookup(*serial);
   if (!row.ok()) {
     if (row.status().code() == absl::StatusCode::kNotFound) {
-      return Done(ctx, MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
+      return FinishUnary(ctx, MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
                                  StrCat("this TSA never issued a token with serial ", req->serial())));
     }
-    return Done(ctx, row.status());
+    return FinishUnary(ctx, row.status());
   }
   resp->set_serial(SerialHex(row->serial));
-  *resp->mutable_gen_time() = ToProto(row->gen_time);
+  *resp->mutable_gen_time() = ToTimestamp(row->gen_time);
   resp->set_hash_algorithm(row->hash_algorithm);
   resp->set_imprint(row->imprint);
   resp->set_policy(row->policy);
   resp->set_requester(row->requester);
   if (row->cert_req) {
     auto full = o_.tsa->WithCertificates(row->token_der);
-    if (!full.ok()) return Done(ctx, full.status());
+    if (!full.ok()) return FinishUnary(ctx, full.status());
     resp->set_token(*full);
   } else {
     resp->set_token(row->token_der);
   }
   resp->set_batch_tree_size(row->batch_tree_size);
-  return Done(ctx, absl::OkStatus());
+  return FinishUnary(ctx, absl::OkStatus());
 }
 
 }  // namespace semper::tsa

@@ -1,9 +1,17 @@
 // Parameter formatting.
 #include "common/db/values.h"
 
+#include <cmath>
+
+#include <pqxx/binarystring>
+
 namespace semper::db {
 
 std::string TimeText(absl::Time t) { return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()); }
+
+std::string Bytes(const pqxx::field& field) { return pqxx::binarystring(field).str(); }
+
+absl::Time FromEpoch(double seconds) { return absl::FromUnixMicros(static_cast<int64_t>(std::llround(seconds * 1e6))); }
 
 std::string TextArray(const std::vector<std::string>& values) {
   std::string out = "{";

@@ -1,0 +1,65 @@
+// Daemon start-up steps.
+#include "common/server/daemon.h"
+
+#include <cstdio>
+
+#include "common/base/files.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
+
+namespace semper {
+
+int Daemon::Fail(std::string_view step, const absl::Status& status) const {
+  LogEvent(log, spdlog::level::critical, "start_failed").With("step", step).With("error", std::string(status.message()));
+  return 1;
+}
+
+std::optional<Daemon> LoadDaemon(const std::optional<std::string>& config_file, const std::vector<ConfigKey>& schema,
+                                 const std::string& name) {
+  auto config = Config::Load(config_file ? std::optional<std::filesystem::path>(*config_file) : std::nullopt, schema);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(config.status().message()).c_str());
+    return std::nullopt;
+  }
+  auto options = ServerOptionsFromConfig(*config, name);
+  if (!options.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(options.status().message()).c_str());
+    return std::nullopt;
+  }
+  if (!options->metrics) options->metrics = std::make_shared<Metrics>();
+  Daemon d{*std::move(config), *options, options->logger};
+  for (const auto& line : d.config.Describe()) LogEvent(d.log, spdlog::level::info, "config").With("value", line);
+  return d;
+}
+
+std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size) {
+  return {{"database.url", ConfigType::kString, std::nullopt, true, true, "PostgreSQL connection URL"},
+          {"database.pool_size", ConfigType::kInt, ConfigValue(default_pool_size), false, false, "connections", 1, 256}};
+}
+
+absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& daemon,
+                                                                 std::vector<db::PreparedStatement> statements,
+                                                                 std::string_view schema,
+                                                                 const std::vector<db::Migration>& migrations) {
+  db::PoolOptions pool_options;
+  pool_options.conninfo = daemon.config.GetString("database.url");
+  pool_options.size = static_cast<int>(daemon.config.GetInt("database.pool_size"));
+  pool_options.statements = std::move(statements);
+  pool_options.application_name = daemon.options.name;
+  SEMPER_ASSIGN_OR_RETURN(auto pool, db::ConnectionPool::New(pool_options));
+  SEMPER_ASSIGN_OR_RETURN(db::MigrationResult applied,
+                          db::ApplyMigrationsWhenReachable(*pool, schema, migrations, daemon.log));
+  LogEvent(daemon.log, spdlog::level::info, "migrations").With("schema", std::string(schema))
+      .With("applied", applied.applied.size()).With("version", applied.current);
+  return pool;
+}
+
+absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& config, const std::string& key) {
+  SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(config.GetString(key)));
+  auto chain = Certificate::ChainFromPem(pem);
+  if (!chain.ok()) return Annotate(chain.status(), key);
+  if (chain->empty()) return InvalidField(key, "holds no certificate");
+  return chain;
+}
+
+}  // namespace semper

@@ -1,0 +1,47 @@
+// What every daemon's Serve() does first: configuration (file, then SEMPER_* environment), the
+// server options and logger, its database (pool and migrations), and the certificate chains it
+// loads. Each step that fails is logged once, with the step's name.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/base/config.h"
+#include "common/crypto/certificate.h"
+#include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "common/server/server.h"
+
+namespace semper {
+
+struct Daemon {
+  Config config;
+  ServerOptions options;  // with its logger and metrics made
+  std::shared_ptr<spdlog::logger> log;
+  // Logs a failed start step and returns the daemon's exit code for it (1).
+  int Fail(std::string_view step, const absl::Status& status) const;
+};
+
+// Reads the configuration for `schema` and logs it (secrets left out); nullopt after printing
+// the error on stderr (the caller exits with 2).
+std::optional<Daemon> LoadDaemon(const std::optional<std::string>& config_file, const std::vector<ConfigKey>& schema,
+                                 const std::string& name);
+
+// database.url (required, secret) and database.pool_size.
+std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size);
+
+// A pool on database.url with `statements`, and `schema` migrated, waiting while the database is
+// unreachable. CANCELLED when SIGTERM or SIGINT came meanwhile (the caller exits with 0).
+absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& daemon,
+                                                                 std::vector<db::PreparedStatement> statements,
+                                                                 std::string_view schema,
+                                                                 const std::vector<db::Migration>& migrations);
+
+// The non-empty PEM certificate chain in the file named by config key `key`.
+absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& config, const std::string& key);
+
+}  // namespace semper
