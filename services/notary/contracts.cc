@@ -188,7 +188,7 @@ absl::Status ContractBook::AppendOutcome(const std::string& id) {
 }
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
-    const std::string& id, const std::function<absl::Status(pqxx::work&, const v1::NotarizedContract&)>& change) {
+    const std::string& id, const std::function<absl::StatusOr<bool>(pqxx::work&, const v1::NotarizedContract&)>& change) {
   bool decided = false;
   absl::Status after;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -216,12 +216,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
       return absl::OkStatus();
     }
     if (!change) return absl::OkStatus();
-    SEMPER_RETURN_IF_ERROR(change(tx, c));
-    // Did the change decide it?
-    int64_t unused_index;
-    absl::Time unused_time;
-    SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract now_c, Read(tx, id, &unused_index, &unused_time));
-    decided = c.state() == v1::CONTRACT_STATE_OPEN && now_c.state() != v1::CONTRACT_STATE_OPEN;
+    SEMPER_ASSIGN_OR_RETURN(decided, change(tx, c));
     return absl::OkStatus();
   }));
   if (decided) SEMPER_RETURN_IF_ERROR(AppendOutcome(id));
@@ -240,7 +235,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
   SEMPER_ASSIGN_OR_RETURN(std::string text, Text(id));
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text));
   const std::string hash = Sha256(cert.Der());
-  return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::Status {
+  return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::StatusOr<bool> {
     int position = -1;
     for (int i = 0; i < c.signers_size(); ++i) {
       if (c.signers(i).certificate_sha256() == hash) position = i;
@@ -250,7 +245,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
                        StrCat(cert.Subject(), " is not one of the signers of ", id));
     }
     const v1::ContractSigner& me = c.signers(position);
-    if (me.state() == v1::SIGNER_STATE_SIGNED) return absl::OkStatus();  // a repeated request
+    if (me.state() == v1::SIGNER_STATE_SIGNED) return false;  // a repeated request
     if (c.state() != v1::CONTRACT_STATE_OPEN) {
       return WrongState(StrCat("the contract is already ", c.state() == v1::CONTRACT_STATE_COMPLETED ? "completed" : "aborted"));
     }
@@ -258,7 +253,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
     absl::Time now = d_.clock();
     tx.exec_prepared0("notary_sign_contract", id, position, HexEncode(signature), db::TimeText(now));
     for (int i = 0; i < c.signers_size(); ++i) {
-      if (i != position && c.signers(i).state() != v1::SIGNER_STATE_SIGNED) return absl::OkStatus();
+      if (i != position && c.signers(i).state() != v1::SIGNER_STATE_SIGNED) return false;
     }
     // The last signature: seal the contract with every signature and a time-stamp.
     v1::SignedContractStatement st;
@@ -278,7 +273,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
     SEMPER_ASSIGN_OR_RETURN(std::string token, d_.time_stamp(c.contract_sha256()));
     st.set_time_stamp_token(token);
     *st.mutable_completed_at() = ToTimestamp(now);
-    return StoreOutcome(tx, id, "signed-contract", st);
+    SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "signed-contract", st));
+    return true;
   });
 }
 
@@ -287,7 +283,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
   if (reason.size() > 500) return InvalidField("reason", "must be at most 500 characters");
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, StrCat("semper-decline:", id, ":", reason)));
   const std::string hash = Sha256(cert.Der());
-  return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::Status {
+  return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::StatusOr<bool> {
     int position = -1;
     for (int i = 0; i < c.signers_size(); ++i) {
       if (c.signers(i).certificate_sha256() == hash) position = i;
@@ -296,7 +292,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
       return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                        StrCat(cert.Subject(), " is not one of the signers of ", id));
     }
-    if (c.state() == v1::CONTRACT_STATE_ABORTED) return absl::OkStatus();  // already aborted: same outcome
+    if (c.state() == v1::CONTRACT_STATE_ABORTED) return false;  // already aborted: same outcome
     if (c.state() == v1::CONTRACT_STATE_COMPLETED) return WrongState("the contract is already completed");
     absl::Time now = d_.clock();
     tx.exec_prepared0("notary_decline_contract", id, position, db::TimeText(now));
@@ -307,7 +303,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
     st.set_contract_sha256(c.contract_sha256());
     st.set_reason(StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason));
     *st.mutable_aborted_at() = ToTimestamp(now);
-    return StoreOutcome(tx, id, "contract-abort", st);
+    SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", st));
+    return true;
   });
 }
 

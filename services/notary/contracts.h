@@ -48,9 +48,10 @@ class ContractBook {
  private:
   struct Decision;
   absl::StatusOr<v1::NotarizedContract> Load(const std::string& id, bool with_outcome);
-  // Runs `change` on the locked, still-open contract; aborts it first if its deadline passed.
-  absl::StatusOr<v1::NotarizedContract> Decide(const std::string& id,
-                                      const std::function<absl::Status(pqxx::work&, const v1::NotarizedContract&)>& change);
+  // Runs `change` on the locked contract (true when it decided it); aborts an open contract
+  // first if its deadline passed.
+  absl::StatusOr<v1::NotarizedContract> Decide(
+      const std::string& id, const std::function<absl::StatusOr<bool>(pqxx::work&, const v1::NotarizedContract&)>& change);
   absl::Status StoreOutcome(pqxx::work& tx, const std::string& id, const std::string& kind,
                             const google::protobuf::Message& statement);
   absl::Status AppendOutcome(const std::string& id);

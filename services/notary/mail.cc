@@ -121,7 +121,7 @@ absl::Status MailRoom::AppendPending(const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::CertifiedMail> MailRoom::Load(const std::string& id) {
+absl::StatusOr<v1::CertifiedMail> MailRoom::Load(const std::string& id, std::string* recipient_subscriber) {
   v1::CertifiedMail m;
   int64_t submission_index = -1, outcome_index = -1;
   absl::Time decided_at = absl::InfiniteFuture(), created_at;
@@ -139,6 +139,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Load(const std::string& id) {
     if (!r[0][7].is_null()) outcome_index = r[0][7].as<int64_t>();
     if (!r[0][8].is_null()) decided_at = db::FromEpoch(r[0][8].as<double>());
     created_at = db::FromEpoch(r[0][10].as<double>());
+    if (recipient_subscriber != nullptr) *recipient_subscriber = r[0][9].as<std::string>();
     return absl::OkStatus();
   }));
   // Evidence the decider did not get to append (a crash in between) is appended by whoever asks.
@@ -186,18 +187,14 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id) {
 }
 
 absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const std::string& receipt_signature) {
-  SEMPER_ASSIGN_OR_RETURN(v1::CertifiedMail m, Load(id));
+  std::string recipient_subscriber;
+  SEMPER_ASSIGN_OR_RETURN(v1::CertifiedMail m, Load(id, &recipient_subscriber));
   absl::Time now = d_.clock();
   auto signers = CmsVerifyDetached(receipt_signature, ReceiptText(id, m.message_sha256()), *d_.trust, now,
                                    KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "receipt_signature");
   if (signers->size() != 1) return InvalidField("receipt_signature", "must have exactly one signer");
   const Certificate& signer = signers->front().certificate;
-  std::string recipient_subscriber;
-  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    recipient_subscriber = tx.exec_prepared1("notary_mail", id)[9].as<std::string>();
-    return absl::OkStatus();
-  }));
   if (signer.SubjectAttribute("serialNumber").value_or("") != recipient_subscriber) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                      StrCat(signer.Subject(), " is not the recipient of ", id));

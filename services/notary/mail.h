@@ -39,7 +39,7 @@ class MailRoom {
   absl::StatusOr<v1::AcceptedMail> Accept(const std::string& id, const std::string& receipt_signature);
 
  private:
-  absl::StatusOr<v1::CertifiedMail> Load(const std::string& id);
+  absl::StatusOr<v1::CertifiedMail> Load(const std::string& id, std::string* recipient_subscriber = nullptr);
   absl::Status AppendPending(const std::string& id);
 
   Deps d_;
