@@ -1,11 +1,13 @@
 // semper-arbiter: the third party of optimistic fair exchange.
 #include <cstdio>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "common/base/config.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
@@ -13,7 +15,10 @@
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
 #include "services/arbiter/arbiter.h"
+#include "services/arbiter/evidence.h"
 #include "services/arbiter/service.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
 
 namespace semper {
 std::vector<db::Migration> arbiter_migrations();
@@ -31,6 +36,16 @@ std::vector<ConfigKey> Schema() {
   AddSigningKeyConfig(keys, "arbiter", "arbiter signing");
   keys.push_back({"arbiter.trust_file", T::kString, std::nullopt, true, false,
                   "the suite's root certificate(s): parties' certificates must chain to them"});
+  keys.push_back({"arbiter.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
+                  "semper-ca's gRPC address (certificate status at a time, for evidence)"});
+  keys.push_back({"arbiter.notary_address", T::kString, ConfigValue(std::string("localhost:7020")), false, false,
+                  "semper-notary's gRPC address (tree heads for evidence; verdicts go into its log)"});
+  keys.push_back({"arbiter.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
+                  "TLS name to expect from semper-ca and semper-notary, if not the host of their address"});
+  keys.push_back({"arbiter.answer_period", T::kDuration, ConfigValue(absl::Hours(24 * 14)), false, false,
+                  "how long a respondent has to answer a claim"});
+  keys.push_back({"arbiter.sweep_interval", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
+                  "how often cases past their deadline are decided and decided verdicts sent to the notary"});
   return keys;
 }
 
@@ -54,17 +69,92 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!trust.ok()) return fail("arbiter.trust_file", trust.status());
 
   std::vector<db::PreparedStatement> statements = ExchangeArbiter::Statements();
+  for (auto& st : CaseBook::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "arbiter", arbiter_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
 
   std::vector<Certificate> issuers(chain->begin() + 1, chain->end());
   ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers);
-  ArbiterServiceImpl service(&exchanges, issuers);
+
+  // Dispute resolution: semper-ca for certificate status, semper-notary for tree heads and the
+  // verdicts' log entries.
+  const std::string server_name = config->GetString("arbiter.upstream_server_name");
+  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca =
+      v1::CertificationAuthority::NewStub(UpstreamChannel(config->GetString("arbiter.ca_address"), *roots, server_name));
+  std::shared_ptr<v1::Notary::StubInterface> notary =
+      v1::Notary::NewStub(UpstreamChannel(config->GetString("arbiter.notary_address"), *roots, server_name));
+  const absl::Duration deadline = absl::Seconds(10);
+  auto status_at = [ca, deadline](const Certificate& cert, absl::Time at) -> absl::StatusOr<v1::CertificateStatus> {
+    v1::GetCertificateStatusRequest req;
+    req.set_certificate(cert.Der());
+    *req.mutable_at() = ToTimestamp(at);
+    v1::CertificateStatus status;
+    grpc::Status called = ca->GetCertificateStatus(UpstreamContext(deadline).get(), req, &status);
+    if (!called.ok()) return UpstreamError("semper-ca", called);
+    return status;
+  };
+  EvidenceSources sources;
+  sources.certificate_status = status_at;
+  sources.notary_consistency = [notary, deadline](uint64_t old_size) -> absl::StatusOr<v1::ConsistencyProof> {
+    v1::GetConsistencyProofRequest req;
+    req.set_old_size(old_size);
+    v1::ConsistencyProof proof;
+    grpc::Status called = notary->GetConsistencyProof(UpstreamContext(deadline).get(), req, &proof);
+    if (!called.ok()) return UpstreamError("semper-notary", called);
+    return proof;
+  };
+  EvidenceChecker checker(&*trust, issuers, chain->front(), sources);
+  CaseBook::Deps deps;
+  deps.pool = pool->get();
+  deps.trust = &*trust;
+  deps.checker = &checker;
+  deps.key = *key;
+  deps.certificate = chain->front();
+  deps.chain = issuers;
+  deps.certificate_status = status_at;
+  deps.notarize = [notary, deadline](const std::string& document,
+                                     const std::string& signature) -> absl::StatusOr<v1::Evidence> {
+    v1::CertifyDocumentRequest req;
+    req.set_document(document);
+    req.set_signature(signature);
+    v1::Evidence evidence;
+    grpc::Status called = notary->CertifyDocument(UpstreamContext(deadline).get(), req, &evidence);
+    if (!called.ok()) return UpstreamError("semper-notary", called);
+    return evidence;
+  };
+  deps.answer_period = config->GetDuration("arbiter.answer_period");
+  CaseBook cases(std::move(deps));
+
+  ArbiterServiceImpl service(&exchanges, &cases, issuers);
   db::ConnectionPool* p = pool->get();
   auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); });
   if (!server.ok()) return fail("listening", server.status());
+
+  // Cases past their deadline are decided, and decided verdicts go to the notary, in the
+  // background; several replicas may sweep at once (each decision is a conditional update).
+  absl::Mutex sweep_mu;
+  bool stopping = false;
+  const absl::Duration interval = config->GetDuration("arbiter.sweep_interval");
+  std::thread sweeper([&] {
+    absl::MutexLock lock(&sweep_mu);
+    while (!sweep_mu.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
+      sweep_mu.Unlock();
+      auto swept = cases.Sweep();
+      if (!swept.ok()) {
+        LogEvent(log, spdlog::level::warn, "case_sweep_failed").With("error", std::string(swept.status().message()));
+      } else if (*swept > 0) {
+        LogEvent(log, spdlog::level::info, "cases_swept").With("changed", *swept);
+      }
+      sweep_mu.Lock();
+    }
+  });
   (*server)->RunUntilSignal();
+  {
+    absl::MutexLock lock(&sweep_mu);
+    stopping = true;
+  }
+  sweeper.join();
   return 0;
 }
 

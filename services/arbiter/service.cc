@@ -2,6 +2,7 @@
 #include "services/arbiter/service.h"
 
 #include "common/server/grpc_status.h"
+#include "common/server/peer.h"
 
 namespace semper::arbiter {
 
@@ -25,6 +26,48 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::GetArbiterCertificate(grpc::Callba
   resp->set_certificate(exchanges_->certificate().Der());
   for (const Certificate& c : chain_) resp->add_chain(c.Der());
   return FinishUnary(ctx, absl::OkStatus());
+}
+
+namespace {
+
+template <typename T>
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, absl::StatusOr<T> result, T* resp) {
+  if (result.ok()) *resp = *std::move(result);
+  return FinishUnary(ctx, result.status());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ArbiterServiceImpl::FileClaim(grpc::CallbackServerContext* ctx,
+                                                        const v1::FileClaimRequest* req, v1::Case* resp) {
+  return Answer(ctx, cases_->File(*req), resp);
+}
+
+grpc::ServerUnaryReactor* ArbiterServiceImpl::AnswerClaim(grpc::CallbackServerContext* ctx,
+                                                          const v1::AnswerClaimRequest* req, v1::Case* resp) {
+  return Answer(ctx, cases_->Answer(*req), resp);
+}
+
+grpc::ServerUnaryReactor* ArbiterServiceImpl::GetCase(grpc::CallbackServerContext* ctx, const v1::GetCaseRequest* req,
+                                                      v1::Case* resp) {
+  return Answer(ctx, cases_->Get(req->case_id()), resp);
+}
+
+grpc::ServerUnaryReactor* ArbiterServiceImpl::ListCases(grpc::CallbackServerContext* ctx,
+                                                        const v1::ListCasesRequest* req, v1::ListCasesResponse* resp) {
+  auto cases = cases_->List(*req);
+  if (cases.ok()) {
+    for (auto& c : *cases) *resp->add_cases() = std::move(c);
+  }
+  return FinishUnary(ctx, cases.status());
+}
+
+grpc::ServerUnaryReactor* ArbiterServiceImpl::DecideCase(grpc::CallbackServerContext* ctx,
+                                                         const v1::DecideCaseRequest* req, v1::Case* resp) {
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  if (absl::Status role = RequireAnyRole(*peer, {Role::kArbitrator}); !role.ok()) return FinishUnary(ctx, role);
+  return Answer(ctx, cases_->DecideByArbitrator(*req, *peer->certificate), resp);
 }
 
 }  // namespace semper::arbiter

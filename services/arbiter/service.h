@@ -3,13 +3,14 @@
 
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "services/arbiter/arbiter.h"
+#include "services/arbiter/disputes.h"
 
 namespace semper::arbiter {
 
 class ArbiterServiceImpl final : public v1::Arbiter::CallbackService {
  public:
-  ArbiterServiceImpl(ExchangeArbiter* exchanges, std::vector<Certificate> chain)
-      : exchanges_(exchanges), chain_(std::move(chain)) {}
+  ArbiterServiceImpl(ExchangeArbiter* exchanges, CaseBook* cases, std::vector<Certificate> chain)
+      : exchanges_(exchanges), cases_(cases), chain_(std::move(chain)) {}
   grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* ctx, const v1::AbortRequest* req,
                                   v1::ArbiterDecision* resp) override;
   grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx, const v1::ResolveRequest* req,
@@ -17,9 +18,20 @@ class ArbiterServiceImpl final : public v1::Arbiter::CallbackService {
   grpc::ServerUnaryReactor* GetArbiterCertificate(grpc::CallbackServerContext* ctx,
                                                   const v1::GetArbiterCertificateRequest* req,
                                                   v1::ArbiterCertificate* resp) override;
+  grpc::ServerUnaryReactor* FileClaim(grpc::CallbackServerContext* ctx, const v1::FileClaimRequest* req,
+                                      v1::Case* resp) override;
+  grpc::ServerUnaryReactor* AnswerClaim(grpc::CallbackServerContext* ctx, const v1::AnswerClaimRequest* req,
+                                        v1::Case* resp) override;
+  grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* ctx, const v1::GetCaseRequest* req,
+                                    v1::Case* resp) override;
+  grpc::ServerUnaryReactor* ListCases(grpc::CallbackServerContext* ctx, const v1::ListCasesRequest* req,
+                                      v1::ListCasesResponse* resp) override;
+  grpc::ServerUnaryReactor* DecideCase(grpc::CallbackServerContext* ctx, const v1::DecideCaseRequest* req,
+                                       v1::Case* resp) override;
 
  private:
   ExchangeArbiter* exchanges_;
+  CaseBook* cases_;
   std::vector<Certificate> chain_;
 };
 

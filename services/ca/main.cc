@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -144,6 +145,26 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!pool.ok()) return fail("database", pool.status());
 
   CaStore store(pool->get());
+  {
+    // The certificates `semper-ca init` issued to the daemons and the administrator go into the
+    // register, so that their status is known (GOOD) and they can be revoked like any other.
+    std::vector<Certificate> service_certs;
+    for (const char* sub : {"services", "admin"}) {
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator(config->GetString("ca.dir") + "/" + sub, ec)) {
+        if (entry.path().extension() != ".pem") continue;
+        auto pem = ReadFile(entry.path().string());
+        auto cert = pem.ok() ? Certificate::FromPem(*pem) : absl::StatusOr<Certificate>(pem.status());
+        if (!cert.ok()) return fail(entry.path().string(), cert.status());
+        auto ca_key = pki->issuing_ca().public_key();
+        if (!ca_key.ok() || X509_verify(cert->x509(), ca_key->evp()) != 1) continue;  // issued by another CA
+        service_certs.push_back(*cert);
+      }
+    }
+    auto added = store.RegisterServiceCertificates(service_certs);
+    if (!added.ok()) return fail("registering the service certificates", added.status());
+    if (*added > 0) LogEvent(log, spdlog::level::info, "service_certificates_registered").With("count", *added);
+  }
   CaServiceImpl::Options service_options;
   service_options.pki = &*pki;
   service_options.store = &store;

@@ -158,6 +158,15 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
     SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "admin" / "admin.pem", admin.cert.Pem() + ca.Pem(), 0644, files));
     SEMPER_RETURN_IF_ERROR(write_key(o.dir / "admin" / "admin.key", admin.key));
   }
+  {
+    // A human arbitrator's client certificate for semper-arbiter's DecideCase.
+    CertificateTemplate t = service_tmpl(StrCat(o.admin_name, " (arbitrator)"));
+    t.extended_key_usage = {"clientAuth"};
+    for (auto& a : RoleSubjectAttributes({Role::kArbitrator})) t.subject.insert(t.subject.end() - 1, a);
+    SEMPER_ASSIGN_OR_RETURN(Issued arbitrator, IssueService(t, ca, ca_key));
+    SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "admin" / "arbitrator.pem", arbitrator.cert.Pem() + ca.Pem(), 0644, files));
+    SEMPER_RETURN_IF_ERROR(write_key(o.dir / "admin" / "arbitrator.key", arbitrator.key));
+  }
   result.root_fingerprint = root.Fingerprint();
   return result;
 }

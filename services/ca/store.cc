@@ -107,6 +107,10 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
           SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
           WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
+      {"ca_register_service",
+       R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
+          VALUES ($1, NULL, 'service', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
+          ON CONFLICT (serial) DO NOTHING)"},
       {"ca_lock_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers s WHERE id = $1 FOR UPDATE"},
       {"ca_update_subscriber",
        R"(UPDATE ca.subscribers SET name = $2, kind = $3, country = $4, applicable_law = $5,
@@ -384,6 +388,20 @@ absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& se
     return absl::OkStatus();
   }));
   return Status(serial, absl::Now());
+}
+
+absl::StatusOr<int> CaStore::RegisterServiceCertificates(const std::vector<Certificate>& certs) {
+  int added = 0;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    added = 0;
+    for (const Certificate& c : certs) {
+      auto r = tx.exec_prepared("ca_register_service", c.SerialHex(), c.Subject(), HexEncode(Sha256(c.SpkiDer())),
+                                TimeText(c.not_before()), TimeText(c.not_after()), HexEncode(c.Der()));
+      added += static_cast<int>(r.affected_rows());
+    }
+    return absl::OkStatus();
+  }));
+  return added;
 }
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at) {

@@ -62,6 +62,10 @@ class CaStore {
                                                const std::string& actor, const std::string& only_subscriber);
   // Lifts a certificateHold.
   absl::StatusOr<v1::CertificateStatus> ReleaseHold(const std::string& serial, const std::string& actor);
+  // Records certificates this CA issued outside the register (the daemons' and administrators'
+  // certificates that `semper-ca init` writes), so that their status is GOOD rather than
+  // UNKNOWN and they can be revoked. Idempotent; returns how many were new.
+  absl::StatusOr<int> RegisterServiceCertificates(const std::vector<Certificate>& certs);
   // The status at time `at`; state UNKNOWN if this CA never issued the serial.
   absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at);
 

@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "common/base/proto_json.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/random.h"
@@ -89,10 +90,7 @@ absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size
   st.set_tree_size(size);
   st.set_root_hash(tree_.Root(size));
   *st.mutable_timestamp() = TimeUtil::GetCurrentTime();
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(st, &json, opts);
+  std::string json = StatementJson(st);
   SEMPER_ASSIGN_OR_RETURN(std::string signature, sign_(json));
   v1::SignedTreeHead head;
   head.set_tree_size(size);

@@ -79,17 +79,10 @@ int Serve(const std::optional<std::string>& config_file) {
                        static_cast<size_t>(config->GetInt("notary.log_batch_max")));
   if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = *roots_pem;
-  grpc::ChannelArguments args;
-  if (!config->GetString("notary.upstream_server_name").empty()) {
-    args.SetSslTargetNameOverride(config->GetString("notary.upstream_server_name"));
-  }
+  const std::string server_name = config->GetString("notary.upstream_server_name");
   Upstreams upstreams(
-      v1::CertificationAuthority::NewStub(
-          grpc::CreateCustomChannel(config->GetString("notary.ca_address"), grpc::SslCredentials(ssl), args)),
-      v1::TimeStamp::NewStub(
-          grpc::CreateCustomChannel(config->GetString("notary.tsa_address"), grpc::SslCredentials(ssl), args)),
+      v1::CertificationAuthority::NewStub(UpstreamChannel(config->GetString("notary.ca_address"), *roots_pem, server_name)),
+      v1::TimeStamp::NewStub(UpstreamChannel(config->GetString("notary.tsa_address"), *roots_pem, server_name)),
       &*trust);
   ContractBook::Deps book_deps;
   book_deps.pool = pool->get();

@@ -12,6 +12,7 @@
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
 #include "common/server/grpc_status.h"
+#include "common/server/daemon.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
 #include "services/notary/contracts.h"
@@ -21,26 +22,9 @@ namespace semper::notary {
 
 namespace {
 
-std::unique_ptr<grpc::ClientContext> Upstream(absl::Duration deadline) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
-  return ctx;
-}
-
-absl::Status UpstreamError(std::string_view who, const grpc::Status& s) {
-  return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
-                   StrCat(who, " did not answer: ", s.error_message()));
-}
 
 }  // namespace
 
-std::string StatementJson(const google::protobuf::Message& statement) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(statement, &json, opts);
-  return json;
-}
 
 absl::StatusOr<std::string> StatementSigner::Sign(std::string_view statement) const {
   return CmsSignDetached(statement, key_, cert_, chain_);
@@ -50,7 +34,7 @@ absl::Status Upstreams::CheckStatus(const Certificate& cert) const {
   v1::GetCertificateStatusRequest req;
   req.set_certificate(cert.Der());
   v1::CertificateStatus status;
-  grpc::Status called = ca_->GetCertificateStatus(Upstream(deadline_).get(), req, &status);
+  grpc::Status called = ca_->GetCertificateStatus(UpstreamContext(deadline_).get(), req, &status);
   if (!called.ok()) return UpstreamError("semper-ca", called);
   if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
@@ -70,7 +54,7 @@ absl::StatusOr<std::string> Upstreams::TimeStamp(std::string_view sha256, absl::
   v1::StampRequest req;
   req.set_request(tsq);
   v1::StampResponse stamp;
-  grpc::Status called = tsa_->Stamp(Upstream(deadline_).get(), req, &stamp);
+  grpc::Status called = tsa_->Stamp(UpstreamContext(deadline_).get(), req, &stamp);
   if (!called.ok()) return UpstreamError("semper-tsa", called);
   auto token = TimeStampTokenOf(stamp.response());
   if (!token.ok()) {

@@ -7,6 +7,7 @@
 
 #include <spdlog/logger.h>
 
+#include "common/base/proto_json.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -98,8 +99,5 @@ class StatementSigner {
   Certificate cert_;
   std::vector<Certificate> chain_;
 };
-
-// The JSON form (proto3 mapping, field names as in the .proto) in which statements are signed.
-std::string StatementJson(const google::protobuf::Message& statement);
 
 }  // namespace semper::notary

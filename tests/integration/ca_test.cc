@@ -14,6 +14,7 @@
 #include <httplib.h>
 
 #include "common/base/status.h"
+#include "common/crypto/certificate.h"
 #include "common/crypto/csr.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -172,7 +173,7 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
   auto key = RunCommand({"openssl", "pkey", "-in", P("wallet/signature.key"), "-passin", "file:" + P("wpass"), "-noout"});
   EXPECT_EQ(key.exit_code, 0) << key.Describe();
 
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
   EXPECT_EQ(Count("SELECT count(*) FROM ca.enrolment_codes WHERE used_at IS NOT NULL"), "1");
   EXPECT_EQ(Count("SELECT string_agg(action, ',' ORDER BY id) FROM ca.subscriber_changes"), "registered,enrolled");
 
@@ -180,7 +181,7 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
   auto again = Ctl({"enroll", "--code", code, "--wallet", P("wallet2"), "--wallet-passphrase-file", P("wpass")}, false);
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.err, HasSubstr("already used"));
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
 
   // The subscriber's own certificate does not make it an officer.
   auto list = Ctl({"--cert", P("wallet/authentication.pem"), "--key", P("wallet/authentication.key"),
@@ -192,6 +193,20 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
   auto ok_list = Ctl({"subscriber", "list"});
   EXPECT_EQ(ok_list.exit_code, 0) << ok_list.Describe();
   EXPECT_THAT(ok_list.out, HasSubstr("Example GmbH"));
+}
+
+TEST_F(CaDaemonTest, TheCertificatesOfInitAreInTheRegister) {
+  // The daemons' and administrators' certificates that init issued are known (GOOD), so that
+  // semper-notary can certify what semper-arbiter signs; counted once however often it starts.
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile = 'service'"), "12");
+  for (const char* file : {"services/arbiter-signing.pem", "services/tsa-signing.pem", "admin/arbitrator.pem"}) {
+    v1::GetCertificateStatusRequest req;
+    req.set_certificate(Certificate::FromPem(Slurp(P(std::string("pki/") + file)))->Der());
+    v1::CertificateStatus status;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Anonymous()->GetCertificateStatus(&ctx, req, &status).ok());
+    EXPECT_EQ(status.state(), v1::CERTIFICATE_STATE_GOOD) << file;
+  }
 }
 
 TEST_F(CaDaemonTest, BadRegistrationsAreRefusedAndWriteNothing) {
@@ -259,7 +274,7 @@ TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
   v1::EnrollRequest short_code = FreshEnrollRequest("ABC");
   EXPECT_THAT(EnrollDirect(short_code), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
 
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "0");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "0");
   EXPECT_EQ(Count("SELECT count(*) FROM ca.enrolment_codes WHERE used_at IS NULL"), "1");
   // Typed in lower case without dashes, the code still works after all those failures.
   std::string typed;
@@ -270,14 +285,14 @@ TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
   v1::EnrollResponse resp;
   EXPECT_THAT(EnrollDirect(good, &resp), IsOk());
   EXPECT_EQ(resp.chain_size(), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
 }
 
 TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {
   std::string code = RegisterEnterprise();
   ASSERT_THAT(postgres().Query(database(), "UPDATE ca.enrolment_codes SET expires_at = now() - interval '1 second'"), IsOk());
   EXPECT_THAT(EnrollDirect(FreshEnrollRequest(code)), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "0");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "0");
 }
 
 TEST_F(CaDaemonTest, OneCodeUsedByManyClientsAtOnceIsAcceptedExactlyOnce) {
@@ -300,7 +315,7 @@ TEST_F(CaDaemonTest, OneCodeUsedByManyClientsAtOnceIsAcceptedExactlyOnce) {
   }
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(used, kClients - 1);
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates"), "2");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
 }
 
 TEST_F(CaDaemonTest, ListPagesThroughSubscribers) {

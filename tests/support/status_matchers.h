@@ -1,4 +1,5 @@
-// gMock matchers for absl::Status / StatusOr: IsOk(), StatusIs(code), StatusIs(code, reason).
+// gMock matchers for absl::Status / StatusOr: IsOk(), StatusIs(code), StatusIs(code, reason),
+// StatusWithMessage(code, matcher).
 #pragma once
 
 #include <gmock/gmock.h>
@@ -34,6 +35,13 @@ MATCHER_P2(StatusIs, code, reason,
   *result_listener << "status: " << s.ToString() << " reason "
                    << ::semper::ReasonName(::semper::ReasonOf(s));
   return s.code() == code && ::semper::ReasonOf(s) == reason;
+}
+
+// The code, and the human message matching `message` (e.g. HasSubstr("claim.kind")).
+MATCHER_P2(StatusWithMessage, code, message, "has status code " + absl::StatusCodeToString(code)) {
+  const absl::Status& s = GetStatus(arg);
+  *result_listener << "status: " << s.ToString();
+  return s.code() == code && ::testing::Matches(message)(std::string(s.message()));
 }
 
 }  // namespace semper::testing

@@ -3,9 +3,13 @@
 
 #include <cstdio>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include "common/base/files.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 
 namespace semper {
 
@@ -60,6 +64,26 @@ absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& conf
   if (!chain.ok()) return Annotate(chain.status(), key);
   if (chain->empty()) return InvalidField(key, "holds no certificate");
   return chain;
+}
+
+std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address, const std::string& roots_pem,
+                                               const std::string& server_name) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = roots_pem;
+  grpc::ChannelArguments args;
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
+std::unique_ptr<grpc::ClientContext> UpstreamContext(absl::Duration deadline) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
+  return ctx;
+}
+
+absl::Status UpstreamError(std::string_view who, const grpc::Status& status) {
+  return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                   StrCat(who, " did not answer: ", status.error_message()));
 }
 
 }  // namespace semper

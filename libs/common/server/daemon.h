@@ -9,7 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/base/config.h"
 #include "common/crypto/certificate.h"
 #include "common/db/migrations.h"
@@ -43,5 +47,14 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
 
 // The non-empty PEM certificate chain in the file named by config key `key`.
 absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& config, const std::string& key);
+
+// A TLS channel to another daemon of the suite, trusting the suite's roots; `server_name`, when
+// not empty, is the TLS name to expect instead of the address's host.
+std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address, const std::string& roots_pem,
+                                               const std::string& server_name);
+// A client context for one call to another daemon, with a deadline.
+std::unique_ptr<grpc::ClientContext> UpstreamContext(absl::Duration deadline);
+// A failed call to another daemon as DEPENDENCY_UNAVAILABLE, naming it.
+absl::Status UpstreamError(std::string_view who, const grpc::Status& status);
 
 }  // namespace semper

@@ -16,6 +16,7 @@ constexpr std::pair<Role, std::string_view> kRoleNames[] = {
     {Role::kSubscriber, "subscriber"},
     {Role::kPseudonymHolder, "pseudonym-holder"},
     {Role::kService, "service"},
+    {Role::kArbitrator, "arbitrator"},
 };
 
 }  // namespace

@@ -22,6 +22,7 @@ enum class Role {
   kSubscriber,
   kPseudonymHolder,
   kService,
+  kArbitrator,  // a human arbitrator of semper-arbiter's disputes
 };
 
 std::string_view RoleName(Role role);  // "administrator", "registration-officer", ...

@@ -1,0 +1,443 @@
+// Dispute cases in PostgreSQL.
+#include "services/arbiter/disputes.h"
+
+#include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/db/values.h"
+
+namespace semper::arbiter {
+namespace {
+
+constexpr std::pair<v1::CaseState, std::string_view> kStates[] = {
+    {v1::CASE_STATE_FILED, "filed"},
+    {v1::CASE_STATE_AWAITING_ARBITRATOR, "awaiting-arbitrator"},
+    {v1::CASE_STATE_DECIDED, "decided"},
+    {v1::CASE_STATE_CLOSED, "closed"},
+};
+
+std::string StateName(v1::CaseState s) {
+  for (const auto& [state, name] : kStates) {
+    if (state == s) return std::string(name);
+  }
+  return "unknown";
+}
+
+v1::CaseState StateOf(std::string_view name) {
+  for (const auto& [state, n] : kStates) {
+    if (n == name) return state;
+  }
+  return v1::CASE_STATE_UNSPECIFIED;
+}
+
+absl::Status WrongState(std::string_view what) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what);
+}
+
+bool SameParty(const Certificate& a, const Certificate& b) {
+  return a.Subject() == b.Subject() && a.Issuer() == b.Issuer();
+}
+
+std::string OutcomeText(v1::VerdictOutcome o) {
+  switch (o) {
+    case v1::VERDICT_OUTCOME_CLAIM_UPHELD:
+      return "claim upheld";
+    case v1::VERDICT_OUTCOME_CLAIM_REJECTED:
+      return "claim rejected";
+    case v1::VERDICT_OUTCOME_PARTIALLY_UPHELD:
+      return "claim partially upheld";
+    default:
+      return "undecided";
+  }
+}
+
+std::string FindingsHex(const std::vector<v1::Finding>& findings) {
+  v1::Case holder;
+  for (const auto& f : findings) *holder.add_findings() = f;
+  return HexEncode(holder.SerializeAsString());
+}
+
+}  // namespace
+
+bool IsPseudonym(const Certificate& cert) { return cert.SubjectAttribute("2.5.4.65").has_value(); }
+
+std::vector<db::PreparedStatement> CaseBook::Statements() {
+  constexpr char kColumns[] =
+      "id, kind, state, extract(epoch from answer_deadline)::float8, answer_deadline <= now(), claim, claim_signature, "
+      "answer, answer_signature, findings, verdict, verdict_signature, verdict_evidence, reveal_order, "
+      "reveal_order_signature";
+  return {
+      {"case_insert",
+       R"(WITH c AS (
+            INSERT INTO arbiter.cases (id, kind, state, claimant, claimant_issuer, respondent, respondent_issuer,
+                                       answer_deadline, claim, claim_signature)
+            VALUES ($1, $2, 'filed', $3, $4, $5, $6, now() + make_interval(secs => $7::float8), decode($8, 'hex'),
+                    decode($9, 'hex'))
+            RETURNING id)
+          INSERT INTO arbiter.case_events (case_id, event, actor, note) SELECT id, 'filed', $3, $10 FROM c)"},
+      {"case_event", "INSERT INTO arbiter.case_events (case_id, event, actor, note) VALUES ($1, $2, $3, $4)"},
+      {"case_get", StrCat("SELECT ", kColumns, " FROM arbiter.cases WHERE id = $1")},
+      {"case_history",
+       R"(SELECT event, extract(epoch from at)::float8, actor, note FROM arbiter.case_events
+          WHERE case_id = $1 ORDER BY seq)"},
+      // An answer only before the deadline; the deadline's decision only after it.
+      {"case_decide_filed",
+       R"(UPDATE arbiter.cases SET state = $2, answer = nullif(decode($3, 'hex'), ''::bytea),
+                 answer_signature = nullif(decode($4, 'hex'), ''::bytea), findings = decode($5, 'hex'),
+                 verdict = nullif(decode($6, 'hex'), ''::bytea), verdict_signature = nullif(decode($7, 'hex'), ''::bytea),
+                 reveal_order = nullif(decode($8, 'hex'), ''::bytea),
+                 reveal_order_signature = nullif(decode($9, 'hex'), ''::bytea)
+          WHERE id = $1 AND state = 'filed' AND (answer_deadline > now()) = ($3 <> ''))"},
+      {"case_decide_human",
+       R"(UPDATE arbiter.cases SET state = 'decided', verdict = decode($2, 'hex'), verdict_signature = decode($3, 'hex'),
+                 reveal_order = nullif(decode($4, 'hex'), ''::bytea),
+                 reveal_order_signature = nullif(decode($5, 'hex'), ''::bytea)
+          WHERE id = $1 AND state = 'awaiting-arbitrator')"},
+      {"case_close",
+       "UPDATE arbiter.cases SET state = 'closed', verdict_evidence = decode($2, 'hex') WHERE id = $1 AND state = 'decided'"},
+      {"case_due",
+       R"(SELECT id FROM arbiter.cases WHERE state = 'filed' AND answer_deadline <= now()
+          ORDER BY answer_deadline LIMIT 100)"},
+      {"case_unclosed", "SELECT id FROM arbiter.cases WHERE state = 'decided' ORDER BY filed_at LIMIT 100"},
+      {"case_list",
+       R"(SELECT id FROM arbiter.cases WHERE (claimant = $1 AND claimant_issuer = $2)
+             OR (respondent = $1 AND respondent_issuer = $2) ORDER BY filed_at DESC LIMIT 100)"},
+  };
+}
+
+absl::StatusOr<CaseBook::Signed> CaseBook::VerifyParty(const std::string& bytes, const std::string& signature,
+                                                       std::string_view what) {
+  if (bytes.empty()) return InvalidField(what, "is required");
+  if (signature.empty()) return InvalidField("signature", StrCat("a detached CMS signature over the ", what, " is required"));
+  absl::Time now = absl::Now();
+  auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), StrCat("the ", what, "'s signature"));
+  if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
+  const Certificate& signer = signers->front().certificate;
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, d_.certificate_status(signer, now));
+  if (st.state() == v1::CERTIFICATE_STATE_REVOKED) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                     StrCat("the signer's certificate ", signer.SerialHex(), " is revoked"));
+  }
+  if (st.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                     "semper-ca does not know the signer's certificate");
+  }
+  return Signed{signer, bytes};
+}
+
+absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
+  SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.claim(), req.signature(), "claim"));
+  v1::ClaimStatement claim;
+  if (!claim.ParseFromString(req.claim()) || claim.type() != "semper-claim") {
+    return InvalidField("claim", "must be a serialized semper.v1.ClaimStatement of type \"semper-claim\"");
+  }
+  if (claim.kind() == v1::CLAIM_KIND_UNSPECIFIED || !v1::ClaimKind_IsValid(claim.kind())) {
+    return InvalidField("claim.kind", "must name the kind of claim");
+  }
+  if (claim.kind() == v1::CLAIM_KIND_OTHER && claim.text().empty()) {
+    return InvalidField("claim.text", "must describe a claim of kind OTHER");
+  }
+  if (claim.text().size() > 64 * 1024) return InvalidField("claim.text", "must be at most 64 KiB");
+  if (static_cast<size_t>(claim.evidence_size()) > d_.max_evidence_items) {
+    return InvalidField("claim.evidence", StrCat("must have at most ", d_.max_evidence_items, " items"));
+  }
+  if (claim.has_amount_claimed() && claim.amount_claimed().minor_units() < 0) {
+    return InvalidField("claim.amount_claimed", "must not be negative");
+  }
+  auto respondent = Certificate::FromDer(claim.respondent_certificate());
+  if (!respondent.ok()) return InvalidField("claim.respondent_certificate", "must be a DER certificate");
+  if (auto path = d_.trust->VerifyPath(*respondent, d_.chain, absl::Now(), KeyPurpose::kNonRepudiation); !path.ok()) {
+    return Annotate(path.status(), "the respondent's certificate");
+  }
+  if (SameParty(s.signer, *respondent)) return InvalidField("claim.respondent_certificate", "names the claimant");
+  std::string id = HexEncode(RandomBytes(16));
+  double period = absl::ToDoubleSeconds(d_.answer_period);
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared("case_insert", id, static_cast<int>(claim.kind()), s.signer.Subject(), s.signer.Issuer(),
+                     respondent->Subject(), respondent->Issuer(), period, HexEncode(req.claim()),
+                     HexEncode(req.signature()), StrCat(claim.evidence_size(), " items of evidence"));
+    return absl::OkStatus();
+  }));
+  return Get(id);
+}
+
+absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
+  if (case_id.size() != 32) return InvalidField("case_id", "must be the 32 hex digits of a case");
+  Loaded l;
+  bool found = false;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("case_get", case_id);
+    if (r.empty()) return absl::OkStatus();
+    found = true;
+    const auto& row = r[0];
+    v1::Case& c = l.c;
+    c.set_case_id(row[0].as<std::string>());
+    c.set_kind(static_cast<v1::ClaimKind>(row[1].as<int>()));
+    c.set_state(StateOf(row[2].as<std::string>()));
+    *c.mutable_answer_deadline() = ToTimestamp(db::FromEpoch(row[3].as<double>()));
+    l.deadline_passed = row[4].as<bool>();
+    c.set_claim(db::Bytes(row[5]));
+    c.set_claim_signature(db::Bytes(row[6]));
+    if (!row[7].is_null()) c.set_answer(db::Bytes(row[7]));
+    if (!row[8].is_null()) c.set_answer_signature(db::Bytes(row[8]));
+    if (!row[9].is_null()) {
+      v1::Case holder;
+      if (holder.ParseFromString(db::Bytes(row[9]))) *c.mutable_findings() = holder.findings();
+    }
+    if (!row[10].is_null()) c.set_verdict(db::Bytes(row[10]));
+    if (!row[11].is_null()) c.set_verdict_signature(db::Bytes(row[11]));
+    if (!row[12].is_null()) (void)c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row[12]));
+    if (!row[13].is_null()) c.set_reveal_order(db::Bytes(row[13]));
+    if (!row[14].is_null()) c.set_reveal_order_signature(db::Bytes(row[14]));
+    for (const auto& e : tx.exec_prepared("case_history", case_id)) {
+      auto* ev = c.add_history();
+      ev->set_event(e[0].as<std::string>());
+      *ev->mutable_at() = ToTimestamp(db::FromEpoch(e[1].as<double>()));
+      ev->set_by(e[2].as<std::string>());
+      ev->set_note(e[3].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  if (!found) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no case ", case_id));
+  if (!l.claim.ParseFromString(l.c.claim())) return absl::InternalError("stored claim does not parse");
+  // The claimant is the claim's signer (verified when it was filed).
+  absl::Time filed = l.c.history().empty() ? absl::Now() : FromTimestamp(l.c.history(0).at());
+  auto signers = CmsVerifyDetached(l.c.claim_signature(), l.c.claim(), *d_.trust, filed, KeyPurpose::kNonRepudiation);
+  if (!signers.ok() || signers->empty()) return absl::InternalError("stored claim signature no longer verifies");
+  l.claimant = signers->front().certificate;
+  SEMPER_ASSIGN_OR_RETURN(Certificate respondent, Certificate::FromDer(l.claim.respondent_certificate()));
+  l.respondent = respondent;
+  l.c.set_claimant(l.claimant->Subject());
+  l.c.set_respondent(l.respondent->Subject());
+  return l;
+}
+
+absl::StatusOr<v1::Case> CaseBook::Get(const std::string& case_id) {
+  SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(case_id));
+  return l.c;
+}
+
+std::vector<v1::Finding> CaseBook::Findings(const Loaded& l, const v1::AnswerStatement* answer) {
+  CaseParties parties{*l.claimant, *l.respondent};
+  absl::Time now = absl::Now();
+  std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, now);
+  if (answer != nullptr) {
+    for (auto& f : d_.checker->CheckAll(answer->evidence(), "respondent", parties, now)) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::vector<v1::Finding>& findings,
+                                                  const std::string& answer, v1::VerdictOutcome outcome,
+                                                  const std::string& reasoning, const std::vector<std::string>& remedies,
+                                                  const std::string& decided_by) {
+  absl::Time now = absl::Now();
+  v1::VerdictStatement v;
+  v.set_type("semper-verdict");
+  v.set_case_id(l.c.case_id());
+  v.set_claim_kind(l.claim.kind());
+  v.set_claim_sha256(Sha256(l.c.claim()));
+  if (!answer.empty()) v.set_answer_sha256(Sha256(answer));
+  v.set_claimant(l.claimant->Subject());
+  v.set_respondent(l.respondent->Subject());
+  for (const auto& f : findings) *v.add_findings() = f;
+  v.set_outcome(outcome);
+  v.set_reasoning(reasoning);
+  for (const auto& r : remedies) v.add_remedies(r);
+  v.set_decided_by(decided_by);
+  *v.mutable_decided_at() = ToTimestamp(now);
+  if (l.claim.has_amount_claimed()) *v.mutable_amount_claimed() = l.claim.amount_claimed();
+  Decision d;
+  d.verdict = StatementJson(v);
+  SEMPER_ASSIGN_OR_RETURN(d.verdict_signature, CmsSignDetached(d.verdict, *d_.key, *d_.certificate, d_.chain));
+  // The identity behind a pseudonym is revealed only when the verdict goes against it.
+  const bool upheld = outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD || outcome == v1::VERDICT_OUTCOME_PARTIALLY_UPHELD;
+  if (upheld && IsPseudonym(*l.respondent)) {
+    v1::RevealOrderStatement o;
+    o.set_type("semper-reveal-order");
+    o.set_case_id(l.c.case_id());
+    o.set_verdict_sha256(Sha256(d.verdict));
+    o.set_pseudonym_subject(l.respondent->Subject());
+    o.set_pseudonym_certificate_serial(l.respondent->SerialHex());
+    o.set_pseudonym_issuer(l.respondent->Issuer());
+    o.set_pseudonym_certificate_sha256(Sha256(l.respondent->Der()));
+    o.set_reason(StrCat("the claim was upheld against the pseudonymous respondent (", OutcomeText(outcome),
+                        "); the verdict must be enforced against the holder"));
+    *o.mutable_ordered_at() = ToTimestamp(now);
+    d.reveal_order = StatementJson(o);
+    SEMPER_ASSIGN_OR_RETURN(d.reveal_signature, CmsSignDetached(d.reveal_order, *d_.key, *d_.certificate, d_.chain));
+  }
+  return d;
+}
+
+absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, const std::string& answer_signature) {
+  v1::AnswerStatement parsed;
+  const bool answered = !answer.empty();
+  if (answered && !parsed.ParseFromString(answer)) return InvalidField("answer", "does not parse");
+  std::vector<v1::Finding> findings = Findings(l, answered ? &parsed : nullptr);
+  Judgement j = Judge(l.claim, findings, answered);
+  Decision d;
+  if (!j.needs_arbitrator) {
+    SEMPER_ASSIGN_OR_RETURN(d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules"));
+  }
+  int holding = 0;
+  for (const auto& f : findings) holding += f.holds() ? 1 : 0;
+  return d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("case_decide_filed", l.c.case_id(), j.needs_arbitrator ? "awaiting-arbitrator" : "decided",
+                              HexEncode(answer), HexEncode(answer_signature), FindingsHex(findings),
+                              HexEncode(d.verdict), HexEncode(d.verdict_signature), HexEncode(d.reveal_order),
+                              HexEncode(d.reveal_signature));
+    if (r.affected_rows() != 1) {
+      return MakeError(absl::StatusCode::kAborted, v1::CONFLICT, "the case changed meanwhile");
+    }
+    auto event = [&](std::string_view name, std::string_view by, std::string_view note) {
+      tx.exec_prepared("case_event", l.c.case_id(), std::string(name), std::string(by), std::string(note));
+    };
+    if (answered) {
+      event("answered", l.respondent->Subject(), StrCat(parsed.evidence_size(), " items of evidence"));
+    } else {
+      event("deadline-passed", "semper-arbiter", "the respondent did not answer");
+    }
+    event("findings", "semper-arbiter", StrCat(holding, " of ", findings.size(), " items of evidence hold"));
+    if (j.needs_arbitrator) {
+      event("awaiting-arbitrator", "semper-arbiter", j.reasoning);
+    } else {
+      event("decided", "automatic rules", OutcomeText(j.outcome));
+      if (!d.reveal_order.empty()) event("reveal-ordered", "automatic rules", l.respondent->Subject());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
+  SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.answer(), req.signature(), "answer"));
+  v1::AnswerStatement answer;
+  if (!answer.ParseFromString(req.answer()) || answer.type() != "semper-answer") {
+    return InvalidField("answer", "must be a serialized semper.v1.AnswerStatement of type \"semper-answer\"");
+  }
+  if (static_cast<size_t>(answer.evidence_size()) > d_.max_evidence_items) {
+    return InvalidField("answer.evidence", StrCat("must have at most ", d_.max_evidence_items, " items"));
+  }
+  SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(answer.case_id()));
+  if (!SameParty(s.signer, *l.respondent)) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     StrCat("only the respondent (", l.respondent->Subject(), ") may answer this claim"));
+  }
+  if (l.c.state() != v1::CASE_STATE_FILED) {
+    return WrongState(StrCat("the case is already ", StateName(l.c.state()), ": it cannot be answered"));
+  }
+  if (l.deadline_passed) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the deadline for an answer has passed");
+  }
+  absl::Status decided = DecideFiled(l, req.answer(), req.signature());
+  if (decided.code() == absl::StatusCode::kAborted) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                     "the deadline for an answer passed while the answer was checked");
+  }
+  SEMPER_RETURN_IF_ERROR(decided);
+  (void)Close(l.c.case_id());  // else the sweep retries
+  return Get(l.c.case_id());
+}
+
+absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest& req) {
+  SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.request(), req.signature(), "request"));
+  v1::ListCasesStatement st;
+  if (!st.ParseFromString(req.request()) || st.type() != "semper-list-cases") {
+    return InvalidField("request", "must be a serialized semper.v1.ListCasesStatement of type \"semper-list-cases\"");
+  }
+  if (absl::AbsDuration(FromTimestamp(st.made_at()) - absl::Now()) > absl::Minutes(5)) {
+    return InvalidField("request.made_at", "must be within 5 minutes of now (a fresh request)");
+  }
+  std::vector<std::string> ids;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& row : tx.exec_prepared("case_list", s.signer.Subject(), s.signer.Issuer())) {
+      ids.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  std::vector<v1::Case> out;
+  for (const auto& id : ids) {
+    SEMPER_ASSIGN_OR_RETURN(v1::Case c, Get(id));
+    c.clear_claim();
+    c.clear_answer();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseRequest& req, const Certificate& arbitrator) {
+  if (req.outcome() == v1::VERDICT_OUTCOME_UNSPECIFIED || !v1::VerdictOutcome_IsValid(req.outcome())) {
+    return InvalidField("outcome", "must be upheld, rejected or partially upheld");
+  }
+  if (req.reasoning().empty()) return InvalidField("reasoning", "is required: a written reason for the decision");
+  SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(req.case_id()));
+  if (l.c.state() != v1::CASE_STATE_AWAITING_ARBITRATOR) {
+    return WrongState(StrCat("the case is ", StateName(l.c.state()), ", not awaiting an arbitrator"));
+  }
+  std::vector<v1::Finding> findings(l.c.findings().begin(), l.c.findings().end());
+  std::vector<std::string> remedies(req.remedies().begin(), req.remedies().end());
+  if (remedies.empty()) remedies = Remedies(l.claim, req.outcome());
+  SEMPER_ASSIGN_OR_RETURN(Decision d, Sign(l, findings, l.c.answer(), req.outcome(), req.reasoning(), remedies,
+                                           arbitrator.Subject()));
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("case_decide_human", l.c.case_id(), HexEncode(d.verdict), HexEncode(d.verdict_signature),
+                              HexEncode(d.reveal_order), HexEncode(d.reveal_signature));
+    if (r.affected_rows() != 1) return WrongState("the case was decided meanwhile");
+    tx.exec_prepared("case_event", l.c.case_id(), "decided", arbitrator.Subject(),
+                     StrCat(OutcomeText(req.outcome()), ": ", req.reasoning()));
+    if (!d.reveal_order.empty()) {
+      tx.exec_prepared("case_event", l.c.case_id(), "reveal-ordered", arbitrator.Subject(), l.respondent->Subject());
+    }
+    return absl::OkStatus();
+  }));
+  (void)Close(l.c.case_id());
+  return Get(l.c.case_id());
+}
+
+absl::Status CaseBook::Close(const std::string& case_id) {
+  SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(case_id));
+  if (l.c.state() != v1::CASE_STATE_DECIDED) return absl::OkStatus();
+  SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.notarize(l.c.verdict(), l.c.verdict_signature()));
+  return d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("case_close", case_id, HexEncode(e.SerializeAsString()));
+    if (r.affected_rows() == 1) {
+      tx.exec_prepared("case_event", case_id, "closed", "semper-arbiter",
+                       StrCat("verdict in semper-notary's log, entry ", e.index()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int> CaseBook::Sweep() {
+  std::vector<std::string> due, unclosed;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& row : tx.exec_prepared("case_due")) due.push_back(row[0].as<std::string>());
+    return absl::OkStatus();
+  }));
+  int changed = 0;
+  absl::Status first_error;
+  for (const auto& id : due) {
+    auto l = Load(id);
+    absl::Status s = l.ok() ? DecideFiled(*l, "", "") : l.status();
+    if (s.ok()) ++changed;
+    if (!s.ok() && s.code() != absl::StatusCode::kAborted && first_error.ok()) first_error = s;
+  }
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& row : tx.exec_prepared("case_unclosed")) unclosed.push_back(row[0].as<std::string>());
+    return absl::OkStatus();
+  }));
+  for (const auto& id : unclosed) {
+    absl::Status s = Close(id);
+    if (s.ok()) ++changed;
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  if (!first_error.ok()) return first_error;
+  return changed;
+}
+
+}  // namespace semper::arbiter

@@ -1,0 +1,292 @@
+// Evidence checks for dispute resolution.
+#include "services/arbiter/evidence.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/timestamp.h"
+#include "common/exchange/asw.h"
+#include "services/notary/verify.h"
+
+namespace semper::arbiter {
+namespace {
+
+std::string TimeText(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone()); }
+
+void Fail(v1::Finding* f, std::string_view problem) {
+  f->set_holds(false);
+  if (f->problem().empty()) f->set_problem(std::string(problem));
+}
+
+std::vector<Certificate> SignerCertificates(const std::vector<CmsSigner>& signers) {
+  std::vector<Certificate> out;
+  for (const CmsSigner& s : signers) out.push_back(s.certificate);
+  return out;
+}
+
+}  // namespace
+
+std::string PartyOf(const Certificate& cert, const CaseParties& parties) {
+  auto same = [&cert](const Certificate& other) {
+    return cert.Subject() == other.Subject() && cert.Issuer() == other.Issuer();
+  };
+  if (same(parties.claimant)) return "claimant";
+  if (same(parties.respondent)) return "respondent";
+  return "third-party";
+}
+
+std::vector<v1::Finding> EvidenceChecker::CheckAll(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items,
+                                                   std::string_view submitted_by, const CaseParties& parties,
+                                                   absl::Time now) const {
+  std::vector<v1::Finding> out;
+  for (int i = 0; i < items.size(); ++i) {
+    v1::Finding f = Check(items[i], parties, now);
+    f.set_submitted_by(std::string(submitted_by));
+    f.set_item(static_cast<uint32_t>(i));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+v1::Finding EvidenceChecker::Check(const v1::EvidenceItem& item, const CaseParties& parties, absl::Time now) const {
+  v1::Finding f;
+  f.set_label(item.label());
+  f.set_holds(true);
+  switch (item.item_case()) {
+    case v1::EvidenceItem::kSignedDocument:
+      f.set_kind("signed-document");
+      CheckSignedDocument(item.signed_document(), parties, now, &f);
+      break;
+    case v1::EvidenceItem::kContainer:
+      f.set_kind("container");
+      CheckContainer(item.container(), parties, now, &f);
+      break;
+    case v1::EvidenceItem::kTimeStamp:
+      f.set_kind("time-stamp");
+      CheckTimeStamp(item.time_stamp(), &f);
+      break;
+    case v1::EvidenceItem::kNotaryEvidence:
+      f.set_kind("notary-evidence");
+      CheckNotaryEvidence(item.notary_evidence(), parties, &f);
+      break;
+    case v1::EvidenceItem::kCertificate:
+      f.set_kind("certificate");
+      CheckCertificate(item.certificate(), parties, now, &f);
+      break;
+    case v1::EvidenceItem::kExchangeContract:
+      f.set_kind("exchange-contract");
+      CheckExchange(item.exchange_contract(), parties, now, &f);
+      break;
+    case v1::EvidenceItem::kArbiterToken:
+      f.set_kind("arbiter-token");
+      CheckToken(item.arbiter_token(), parties, &f);
+      break;
+    default:
+      f.set_kind("none");
+      Fail(&f, "the item is empty");
+  }
+  return f;
+}
+
+absl::StatusOr<std::optional<absl::Time>> EvidenceChecker::SignatureTime(std::string_view token,
+                                                                         std::string_view signed_bytes,
+                                                                         v1::Finding* f) const {
+  if (token.empty()) return std::optional<absl::Time>();
+  auto info = VerifyTimeStampToken(token, Sha256(signed_bytes), trust_->roots());
+  if (!info.ok()) return Annotate(info.status(), "the signature time-stamp");
+  f->add_verified("signature-time-stamp");
+  *f->mutable_proven_time() = ToTimestamp(info->gen_time);
+  return std::optional<absl::Time>(info->gen_time);
+}
+
+bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers, absl::Time at, bool proven,
+                                         const CaseParties& parties, v1::Finding* f) const {
+  for (const Certificate& c : signers) {
+    f->add_signers(c.Subject());
+    f->add_signed_by_party(PartyOf(c, parties));
+  }
+  for (const Certificate& c : signers) {
+    auto st = sources_.certificate_status(c, at);
+    if (!st.ok()) {
+      Fail(f, StrCat("semper-ca could not be asked about ", c.Subject(), ": ", st.status().message()));
+      return false;
+    }
+    if (st->state() == v1::CERTIFICATE_STATE_REVOKED) {
+      std::string reason = v1::RevocationReason_Name(st->reason());
+      if (proven) {
+        Fail(f, StrCat("the signer's certificate ", c.SerialHex(), " (", c.Subject(), ") was revoked at ",
+                       TimeText(FromTimestamp(st->revoked_at())), " (", reason,
+                       "), before the time-stamp proves the signature existed (", TimeText(at),
+                       "): the signature may have been made after the revocation"));
+      } else {
+        Fail(f, StrCat("the signer's certificate ", c.SerialHex(), " (", c.Subject(), ") is revoked since ",
+                       TimeText(FromTimestamp(st->revoked_at())), " (", reason,
+                       ") and no time-stamp proves the signature older than that"));
+      }
+      return false;
+    }
+    if (st->state() != v1::CERTIFICATE_STATE_GOOD) {
+      Fail(f, StrCat("semper-ca does not know the signer's certificate ", c.SerialHex(), " (", c.Subject(), ")"));
+      return false;
+    }
+  }
+  f->add_verified(proven ? "status-good-at-signing-time" : "status-good-now");
+  return true;
+}
+
+void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, const CaseParties& parties,
+                                          absl::Time now, v1::Finding* f) const {
+  std::string digest;
+  if (!e.document().empty()) {
+    digest = Sha256(e.document());
+  } else if (e.document_sha256().size() == 32) {
+    digest = e.document_sha256();
+  } else {
+    return Fail(f, "neither the document nor its 32-byte SHA-256 is given");
+  }
+  f->set_content_sha256(digest);
+  if (e.signature().empty()) return Fail(f, "no signature is given");
+  auto proven = SignatureTime(e.signature_time_stamp(), e.signature(), f);
+  if (!proven.ok()) return Fail(f, std::string(proven.status().message()));
+  absl::Time at = proven->value_or(now);
+  auto signers = CmsVerifyDetachedDigest(e.signature(), HashAlgorithm::kSha256, digest, *trust_, at,
+                                         KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Fail(f, StrCat("the signature does not hold: ", signers.status().message()));
+  f->add_verified("cms-signature");
+  f->add_verified("certificate-path");
+  CheckSignersStatus(SignerCertificates(*signers), at, proven->has_value(), parties, f);
+}
+
+void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseParties& parties, absl::Time now,
+                                     v1::Finding* f) const {
+  const v1::SignedContainer& sc = e.container();
+  if (sc.content().empty()) return Fail(f, "the container is empty");
+  f->set_content_sha256(Sha256(sc.content()));
+  if (sc.signatures().empty()) return Fail(f, "the container carries no signature");
+  auto proven = SignatureTime(e.signature_time_stamp(), sc.signatures(0), f);
+  if (!proven.ok()) return Fail(f, std::string(proven.status().message()));
+  absl::Time at = proven->value_or(now);
+  v1::SealedContainer sealed;
+  *sealed.mutable_signed_() = sc;
+  OpenOptions options;
+  options.trust = trust_;
+  options.at = at;
+  options.required.set_non_repudiation_of_origin(true);
+  auto opened = Open(sealed, options);
+  if (!opened.ok()) return Fail(f, StrCat("the container does not hold: ", opened.status().message()));
+  f->add_verified("cms-signature");
+  f->add_verified("certificate-path");
+  const auto& t = opened->content.template_();
+  if (t.has_order()) f->set_kind("container/order");
+  if (t.has_receipt()) f->set_kind("container/receipt");
+  if (t.has_offer()) f->set_kind("container/offer");
+  if (t.has_contract()) f->set_kind("container/contract");
+  if (t.has_agreement()) f->set_kind("container/agreement");
+  CheckSignersStatus(SignerCertificates(opened->origin_signers), at, proven->has_value(), parties, f);
+}
+
+void EvidenceChecker::CheckTimeStamp(const v1::TimeStampEvidence& e, v1::Finding* f) const {
+  std::string digest;
+  if (!e.document().empty()) {
+    digest = Sha256(e.document());
+  } else if (e.document_sha256().size() == 32) {
+    digest = e.document_sha256();
+  } else {
+    return Fail(f, "neither the document nor its 32-byte SHA-256 is given");
+  }
+  f->set_content_sha256(digest);
+  auto info = VerifyTimeStampToken(e.token(), digest, trust_->roots());
+  if (!info.ok()) return Fail(f, StrCat("the time-stamp does not hold: ", info.status().message()));
+  f->add_verified("time-stamp-token");
+  *f->mutable_proven_time() = ToTimestamp(info->gen_time);
+  f->add_signers(info->signer_subject);
+  f->add_signed_by_party("third-party");
+}
+
+void EvidenceChecker::CheckNotaryEvidence(const v1::Evidence& e, const CaseParties& parties, v1::Finding* f) const {
+  f->set_content_sha256(Sha256(e.statement()));
+  if (absl::Status s = notary::VerifyEvidence(e, *trust_); !s.ok()) {
+    return Fail(f, StrCat("the notary's evidence does not hold: ", s.message()));
+  }
+  f->add_verified("notary-signature");
+  f->add_verified("inclusion-proof");
+  // The tree head must be one the notary still stands by: its tree a prefix of the latest.
+  auto proof = sources_.notary_consistency(e.tree_head().tree_size());
+  if (!proof.ok()) {
+    return Fail(f, StrCat("semper-notary could not be asked for its tree head: ", proof.status().message()));
+  }
+  if (absl::Status s = notary::VerifyConsistency(e.tree_head(), *proof, *trust_); !s.ok()) {
+    return Fail(f, StrCat("the evidence's tree head is not consistent with the notary's log: ", s.message()));
+  }
+  f->add_verified("tree-head-consistent");
+  if (e.kind() == "attestation") {
+    v1::AttestationStatement st;
+    google::protobuf::util::JsonParseOptions opts;
+    opts.ignore_unknown_fields = true;
+    if (google::protobuf::util::JsonStringToMessage(e.statement(), &st, opts).ok()) {
+      f->set_kind("notary-attestation");
+      f->set_content_sha256(st.document_sha256());
+      f->add_signers(st.signer_subject());
+      std::string party = "third-party";
+      for (const Certificate* c : {&parties.claimant, &parties.respondent}) {
+        if (c->Subject() == st.signer_subject() && c->Issuer() == st.signer_issuer()) party = PartyOf(*c, parties);
+      }
+      f->add_signed_by_party(party);
+      if (st.time_stamped_at().seconds() != 0) *f->mutable_proven_time() = st.time_stamped_at();
+    }
+  } else {
+    f->set_kind(StrCat("notary-", e.kind()));
+  }
+}
+
+void EvidenceChecker::CheckCertificate(const std::string& der, const CaseParties& parties, absl::Time now,
+                                       v1::Finding* f) const {
+  auto cert = Certificate::FromDer(der);
+  if (!cert.ok()) return Fail(f, "the certificate does not parse");
+  f->set_content_sha256(Sha256(der));
+  auto path = trust_->VerifyPath(*cert, intermediates_, now, KeyPurpose::kAny);
+  if (!path.ok()) return Fail(f, StrCat("the certificate does not hold: ", path.status().message()));
+  f->add_verified("certificate-path");
+  CheckSignersStatus({*cert}, now, false, parties, f);
+}
+
+void EvidenceChecker::CheckExchange(const v1::StandardContract& c, const CaseParties& parties, absl::Time now,
+                                    v1::Finding* f) const {
+  auto view = asw::VerifyStandardContract(c);
+  if (!view.ok()) return Fail(f, StrCat("the exchange does not hold: ", view.status().message()));
+  f->add_verified("asw-signatures-and-nonces");
+  f->set_content_sha256(Sha256(view->body.contract()));
+  for (const Certificate* cert : {&view->originator, &view->responder}) {
+    auto path = trust_->VerifyPath(*cert, intermediates_, now, KeyPurpose::kNonRepudiation);
+    if (!path.ok()) return Fail(f, StrCat("a party's certificate does not hold: ", path.status().message()));
+  }
+  f->add_verified("certificate-path");
+  CheckSignersStatus({view->originator, view->responder}, now, false, parties, f);
+}
+
+void EvidenceChecker::CheckToken(const v1::SignedBody& token, const CaseParties& parties, v1::Finding* f) const {
+  auto view = asw::VerifyToken(token, arbiter_);
+  if (!view.ok()) return Fail(f, StrCat("the arbiter's token does not hold: ", view.status().message()));
+  f->add_verified("arbiter-signature");
+  f->set_kind(view->resolved ? "arbiter-replacement-contract" : "arbiter-abort-token");
+  f->set_content_sha256(view->body.me1_hash());
+  f->add_signers(arbiter_.Subject());
+  f->add_signed_by_party("third-party");
+  if (view->resolved) {
+    // The replacement contract binds both parties as the standard contract would.
+    auto me1 = asw::VerifyMe1(view->body.me1());
+    if (me1.ok()) {
+      for (const Certificate* c : {&me1->originator, &me1->responder}) {
+        f->add_signers(c->Subject());
+        f->add_signed_by_party(PartyOf(*c, parties));
+      }
+    }
+  }
+}
+
+}  // namespace semper::arbiter

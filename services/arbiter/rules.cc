@@ -1,0 +1,120 @@
+// The arbiter's decision rules.
+#include "services/arbiter/rules.h"
+
+#include "absl/strings/str_format.h"
+#include "common/base/strings.h"
+
+namespace semper::arbiter {
+namespace {
+
+bool SignedBy(const v1::Finding& f, std::string_view party) {
+  for (const auto& p : f.signed_by_party()) {
+    if (p == party) return true;
+  }
+  return false;
+}
+
+std::string Describe(const v1::Finding& f) {
+  return StrCat(f.submitted_by(), "'s item ", f.item() + 1, " (", f.label().empty() ? f.kind() : f.label(), ")");
+}
+
+std::string Amount(const v1::ClaimStatement& claim) {
+  if (!claim.has_amount_claimed() || claim.amount_claimed().minor_units() <= 0) return "the amount in dispute";
+  int64_t m = claim.amount_claimed().minor_units();
+  return absl::StrFormat("%d.%02d %s", m / 100, m % 100, claim.amount_claimed().currency());
+}
+
+std::string Reference(const v1::ClaimStatement& claim) {
+  return claim.subject_reference().empty() ? std::string("the transaction in dispute")
+                                           : StrCat("\"", claim.subject_reference(), "\"");
+}
+
+}  // namespace
+
+std::vector<std::string> Remedies(const v1::ClaimStatement& claim, v1::VerdictOutcome outcome) {
+  const bool upheld = outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD || outcome == v1::VERDICT_OUTCOME_PARTIALLY_UPHELD;
+  switch (claim.kind()) {
+    case v1::CLAIM_KIND_NON_DELIVERY:
+    case v1::CLAIM_KIND_NOT_AS_ORDERED:
+      if (upheld) {
+        return {StrCat("the respondent refunds ", Amount(claim), " to the claimant"),
+                StrCat("liability guarantees for ", Reference(claim), " are released"),
+                StrCat("payments for ", Reference(claim), " may be reversed by the payment provider")};
+      }
+      return {StrCat("liability guarantees for ", Reference(claim), " are settled")};
+    case v1::CLAIM_KIND_NON_PAYMENT:
+      if (upheld) {
+        return {StrCat("the respondent pays ", Amount(claim), " to the claimant"),
+                StrCat("liability guarantees for ", Reference(claim), " are settled in the claimant's favour")};
+      }
+      return {StrCat("liability guarantees for ", Reference(claim), " are released")};
+    case v1::CLAIM_KIND_REPUDIATED_ORDER:
+    case v1::CLAIM_KIND_REPUDIATED_SIGNATURE:
+      if (upheld) {
+        return {StrCat("the claimant is not bound by ", Reference(claim)),
+                StrCat("liability guarantees for ", Reference(claim), " are released")};
+      }
+      return {StrCat("the claimant is bound by ", Reference(claim))};
+    default:
+      return {};
+  }
+}
+
+Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered) {
+  Judgement j;
+  const std::string silence = answered ? "" : " The respondent did not answer before the deadline.";
+  std::vector<const v1::Finding*> binds_respondent, discharges, by_claimant, failed;
+  for (const v1::Finding& f : findings) {
+    if (!f.holds()) {
+      failed.push_back(&f);
+      continue;
+    }
+    if (SignedBy(f, "respondent") && f.submitted_by() == "claimant") binds_respondent.push_back(&f);
+    if (SignedBy(f, "claimant") && f.submitted_by() == "respondent") discharges.push_back(&f);
+    if (SignedBy(f, "claimant")) by_claimant.push_back(&f);
+  }
+  std::string not_holding;
+  for (const v1::Finding* f : failed) StrAppend(&not_holding, " ", Describe(*f), " does not hold: ", f->problem(), ".");
+
+  switch (claim.kind()) {
+    case v1::CLAIM_KIND_NON_DELIVERY:
+    case v1::CLAIM_KIND_NON_PAYMENT: {
+      const char* what = claim.kind() == v1::CLAIM_KIND_NON_DELIVERY ? "the delivery" : "the payment";
+      if (!discharges.empty()) {
+        j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
+        j.reasoning = StrCat("The respondent shows ", Describe(*discharges.front()),
+                             ", signed by the claimant, which acknowledges ", what, ".", not_holding);
+      } else if (!binds_respondent.empty()) {
+        j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
+        j.reasoning = StrCat("The respondent is bound by ", Describe(*binds_respondent.front()),
+                             ", which holds, and shows nothing signed by the claimant that acknowledges ", what,
+                             ".", silence, not_holding);
+      } else {
+        j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
+        j.reasoning = StrCat("No evidence that holds binds the respondent.", silence, not_holding);
+      }
+      break;
+    }
+    case v1::CLAIM_KIND_REPUDIATED_ORDER:
+    case v1::CLAIM_KIND_REPUDIATED_SIGNATURE:
+      if (!by_claimant.empty()) {
+        j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
+        j.reasoning = StrCat(Describe(*by_claimant.front()),
+                             " holds and is signed by the claimant with a key that was good when the signature "
+                             "was made: the claimant is bound by it.",
+                             not_holding);
+      } else {
+        j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
+        j.reasoning = StrCat("No evidence that holds is signed by the claimant.", silence, not_holding);
+      }
+      break;
+    default:
+      j.needs_arbitrator = true;
+      j.reasoning = "The rules do not decide this kind of claim: a human arbitrator decides.";
+      return j;
+  }
+  j.remedies = Remedies(claim, j.outcome);
+  return j;
+}
+
+}  // namespace semper::arbiter

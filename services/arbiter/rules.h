@@ -1,0 +1,33 @@
+// The arbiter's written rules: from a claim and the findings on both parties' evidence to a
+// decision, or to "a human arbitrator must decide". Pure functions; thread-safe.
+//
+//   Non-delivery, non-payment: the claim is upheld when evidence that holds binds the respondent
+//   (an item it signed: order confirmation, order, contract, exchange) and the respondent shows
+//   nothing that holds and that the claimant signed (a receipt for the delivery or the payment).
+//   It is rejected when the respondent shows such a receipt, or when nothing that holds binds it.
+//   Repudiated order or signature: the claim is upheld unless some evidence that holds is signed
+//   by the claimant (a signature that does not verify, or that a time-stamp cannot place before
+//   the revocation of the claimant's key, binds nobody).
+//   Goods not as ordered, and free-text claims: a human arbitrator decides.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "semper/v1/arbiter.pb.h"
+
+namespace semper::arbiter {
+
+struct Judgement {
+  bool needs_arbitrator = false;
+  v1::VerdictOutcome outcome = v1::VERDICT_OUTCOME_UNSPECIFIED;
+  std::string reasoning;
+  std::vector<std::string> remedies;
+};
+
+Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered);
+
+// The remedies that follow from an outcome (guarantees settled or released, payment or refund).
+std::vector<std::string> Remedies(const v1::ClaimStatement& claim, v1::VerdictOutcome outcome);
+
+}  // namespace semper::arbiter

@@ -1,0 +1,616 @@
+// Dispute resolution against the real suite: semper-ca, semper-tsa, semper-notary and
+// semper-arbiter as processes with a real PostgreSQL. Every claim type is decided from evidence
+// the real authorities made: valid and forged signatures, a signature made after its key was
+// revoked (proven by the time-stamp), notary evidence with the wrong tree head. Verdicts and
+// reveal orders are checked with `openssl cms -verify`.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/base/proto_time.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/arbiter.grpc.pb.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
+#include "semper/v1/tsa.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::ChildProcess;
+using ::semper::testing::CommandResult;
+using ::semper::testing::FreePort;
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
+using ::semper::testing::StatusIs;
+using ::semper::testing::StatusWithMessage;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+constexpr char kPass[] = "dispute test passphrase";
+
+struct Party {
+  PrivateKey key;
+  Certificate certificate;
+};
+
+class DisputeTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    dir_.Write("pass", kPass);
+    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    for (int* p : {&ca_port_, &tsa_port_, &notary_port_, &arbiter_port_}) *p = FreePort();
+    auto env = [&](const std::string& daemon, int port, std::vector<std::string> more) {
+      std::vector<std::string> e = {"env",
+                                    "SEMPER_DATABASE_URL=" + conninfo(),
+                                    "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
+                                    "SEMPER_HTTP_LISTEN=",
+                                    "SEMPER_TLS_CERT_FILE=" + P("pki/services/" + daemon + "-tls.pem"),
+                                    "SEMPER_TLS_KEY_FILE=" + P("pki/services/" + daemon + "-tls.key"),
+                                    "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                    "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+                                    "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
+      e.insert(e.end(), more.begin(), more.end());
+      return e;
+    };
+    ca_ = ChildProcess(env("ca", ca_port_,
+                           {"SEMPER_CA_DIR=" + P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_CA, "serve"}),
+                       P("ca.log"));
+    tsa_ = ChildProcess(env("tsa", tsa_port_,
+                            {"SEMPER_TSA_CERT_FILE=" + P("pki/services/tsa-signing.pem"),
+                             "SEMPER_TSA_KEY_FILE=" + P("pki/services/tsa-signing.key"),
+                             "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_TSA_CLOCK_CHECK=off", SEMPER_TSA}),
+                        P("tsa.log"));
+    ASSERT_TRUE(Channel(ca_port_)->WaitForConnected(Deadline(20))) << Slurp(P("ca.log"));
+    ASSERT_TRUE(Channel(tsa_port_)->WaitForConnected(Deadline(20))) << Slurp(P("tsa.log"));
+    notary_ = ChildProcess(env("notary", notary_port_,
+                               {"SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                                "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+                                "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
+                                "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
+                                "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
+                                "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost", SEMPER_NOTARY}),
+                           P("notary.log"));
+    ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
+    arbiter_ = ChildProcess(env("arbiter", arbiter_port_,
+                                {"SEMPER_ARBITER_CERT_FILE=" + P("pki/services/arbiter-signing.pem"),
+                                 "SEMPER_ARBITER_KEY_FILE=" + P("pki/services/arbiter-signing.key"),
+                                 "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                 "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
+                                 "SEMPER_ARBITER_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
+                                 "SEMPER_ARBITER_NOTARY_ADDRESS=127.0.0.1:" + std::to_string(notary_port_),
+                                 "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost", "SEMPER_ARBITER_ANSWER_PERIOD=4s",
+                                 "SEMPER_ARBITER_SWEEP_INTERVAL=200ms", SEMPER_ARBITER}),
+                            P("arbiter.log"));
+    ASSERT_TRUE(Channel(arbiter_port_)->WaitForConnected(Deadline(20))) << Slurp(P("arbiter.log"));
+    buyer_.emplace(Enroll("Bert Buyer", v1::CUSTOMER_KIND_INDIVIDUAL));
+    seller_.emplace(Enroll("Example Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE));
+  }
+
+  void TearDown() override {
+    for (ChildProcess* d : {&arbiter_, &notary_, &tsa_, &ca_}) {
+      if (d->pid() > 0) {
+        d->Signal(SIGTERM);
+        d->Wait(15000);
+      }
+    }
+  }
+
+  static std::chrono::system_clock::time_point Deadline(int seconds) {
+    return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+  }
+  std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  // `client`: "" (none), "admin" or "arbitrator" (certificates written by semper-ca init).
+  std::shared_ptr<grpc::Channel> Channel(int port, const std::string& client = "") {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    if (!client.empty()) {
+      auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(kPass));
+      ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = Slurp(P("pki/admin/" + client + ".pem"));
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl), args);
+  }
+  std::unique_ptr<v1::Arbiter::Stub> Arbiter(const std::string& client = "") {
+    return v1::Arbiter::NewStub(Channel(arbiter_port_, client));
+  }
+  std::vector<Certificate> Chain() { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
+
+  Party Enroll(const std::string& name, v1::CustomerKind kind) {
+    auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, "admin"));
+    v1::RegisterSubscriberRequest reg;
+    auto* s = reg.mutable_subscriber();
+    s->set_name(name);
+    s->set_kind(kind);
+    s->set_country("DE");
+    s->set_applicable_law("DE");
+    s->set_email("x@example.de");
+    if (kind == v1::CUSTOMER_KIND_ENTERPRISE) s->set_vat_reference("VATDE-123456789");
+    v1::RegisterSubscriberResponse registered;
+    grpc::ClientContext c1;
+    auto r = admin->RegisterSubscriber(&c1, reg, &registered);
+    EXPECT_TRUE(r.ok()) << r.error_message();
+    auto auth_key = *PrivateKey::Generate(KeyType::kEcP256);
+    auto sig_key = *PrivateKey::Generate(KeyType::kEcP256);
+    v1::EnrollRequest enroll;
+    enroll.set_enrolment_code(registered.enrolment_code());
+    enroll.set_authentication_csr(CertificationRequest::Create(auth_key, {})->Der());
+    enroll.set_signature_csr(CertificationRequest::Create(sig_key, {})->Der());
+    v1::EnrollResponse enrolled;
+    grpc::ClientContext c2;
+    auto status = v1::CertificationAuthority::NewStub(Channel(ca_port_))->Enroll(&c2, enroll, &enrolled);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return Party{sig_key, *Certificate::FromDer(enrolled.signature().certificate())};
+  }
+
+  void Revoke(const Certificate& cert) {
+    auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, "admin"));
+    v1::RevokeCertificateRequest req;
+    req.set_serial(cert.SerialHex());
+    req.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+    v1::RevokeCertificateResponse resp;
+    grpc::ClientContext ctx;
+    auto s = admin->RevokeCertificate(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  std::string Sign(const std::string& bytes, const Party& p) {
+    return *CmsSignDetached(bytes, p.key, p.certificate, Chain());
+  }
+
+  // semper-tsa's token over SHA-256 of `bytes`.
+  std::string Stamp(const std::string& bytes) {
+    auto tsq = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(bytes), {true, "", RandomBytes(8)});
+    v1::StampRequest req;
+    req.set_request(*tsq);
+    v1::StampResponse resp;
+    grpc::ClientContext ctx;
+    auto s = v1::TimeStamp::NewStub(Channel(tsa_port_))->Stamp(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return *TimeStampTokenOf(resp.response());
+  }
+
+  v1::Evidence Certify(const std::string& document, const std::string& signature) {
+    v1::CertifyDocumentRequest req;
+    req.set_document(document);
+    req.set_signature(signature);
+    v1::Evidence e;
+    grpc::ClientContext ctx;
+    auto s = v1::Notary::NewStub(Channel(notary_port_))->CertifyDocument(&ctx, req, &e);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return e;
+  }
+
+  // A signed document as evidence, its signature time-stamped by semper-tsa.
+  v1::EvidenceItem SignedDocument(const std::string& label, const std::string& document, const Party& signer,
+                                  bool stamp = true) {
+    v1::EvidenceItem item;
+    item.set_label(label);
+    auto* d = item.mutable_signed_document();
+    d->set_document(document);
+    d->set_signature(Sign(document, signer));
+    if (stamp) d->set_signature_time_stamp(Stamp(d->signature()));
+    return item;
+  }
+
+  v1::ClaimStatement Claim(v1::ClaimKind kind, const Party& respondent, std::vector<v1::EvidenceItem> evidence) {
+    v1::ClaimStatement c;
+    c.set_type("semper-claim");
+    c.set_kind(kind);
+    c.set_text("as the evidence shows");
+    c.set_respondent_certificate(respondent.certificate.Der());
+    c.set_subject_reference("order 2026-0042");
+    c.mutable_amount_claimed()->set_currency("EUR");
+    c.mutable_amount_claimed()->set_minor_units(12990);
+    for (auto& e : evidence) *c.add_evidence() = std::move(e);
+    *c.mutable_made_at() = ToTimestamp(absl::Now());
+    return c;
+  }
+
+  absl::StatusOr<v1::Case> File(const v1::ClaimStatement& claim, const Party& claimant) {
+    v1::FileClaimRequest req;
+    req.set_claim(claim.SerializeAsString());
+    req.set_signature(Sign(req.claim(), claimant));
+    v1::Case c;
+    grpc::ClientContext ctx;
+    grpc::Status s = Arbiter()->FileClaim(&ctx, req, &c);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return c;
+  }
+
+  absl::StatusOr<v1::Case> Answer(const std::string& case_id, const Party& respondent,
+                                  std::vector<v1::EvidenceItem> evidence) {
+    v1::AnswerStatement a;
+    a.set_type("semper-answer");
+    a.set_case_id(case_id);
+    a.set_text("see my evidence");
+    for (auto& e : evidence) *a.add_evidence() = std::move(e);
+    *a.mutable_made_at() = ToTimestamp(absl::Now());
+    v1::AnswerClaimRequest req;
+    req.set_answer(a.SerializeAsString());
+    req.set_signature(Sign(req.answer(), respondent));
+    v1::Case c;
+    grpc::ClientContext ctx;
+    grpc::Status s = Arbiter()->AnswerClaim(&ctx, req, &c);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return c;
+  }
+
+  v1::Case GetCase(const std::string& id) {
+    v1::GetCaseRequest req;
+    req.set_case_id(id);
+    v1::Case c;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(Arbiter()->GetCase(&ctx, req, &c).ok());
+    return c;
+  }
+
+  v1::Case WaitFor(const std::string& id, v1::CaseState state) {
+    v1::Case c;
+    for (int i = 0; i < 150; ++i) {
+      c = GetCase(id);
+      if (c.state() == state) return c;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "case " << id << " stayed " << v1::CaseState_Name(c.state()) << "\n" << Slurp(P("arbiter.log"));
+    return c;
+  }
+
+  v1::VerdictStatement Verdict(const v1::Case& c) {
+    v1::VerdictStatement v;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(c.verdict(), &v).ok()) << c.verdict();
+    return v;
+  }
+
+  CommandResult OpensslCmsVerify(const std::string& statement, const std::string& signature) {
+    dir_.Write("statement.json", statement);
+    dir_.Write("statement.sig", signature);
+    return RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("statement.sig"), "-content",
+                       P("statement.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  }
+
+  std::vector<std::string> Events(const v1::Case& c) {
+    std::vector<std::string> out;
+    for (const auto& e : c.history()) out.push_back(e.event());
+    return out;
+  }
+
+  TempDir dir_;
+  int ca_port_ = 0, tsa_port_ = 0, notary_port_ = 0, arbiter_port_ = 0;
+  ChildProcess ca_, tsa_, notary_, arbiter_;
+  std::optional<Party> buyer_, seller_;
+};
+
+TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGoesToTheNotary) {
+  // The seller's order confirmation, signed and time-stamped, and certified by the notary.
+  std::string confirmation = "order confirmation 2026-0042: 1 x catalogue item, EUR 129.90, delivery in 3 days";
+  v1::EvidenceItem signed_confirmation = SignedDocument("order confirmation", confirmation, *seller_);
+  v1::EvidenceItem notarized;
+  notarized.set_label("notarized order confirmation");
+  *notarized.mutable_notary_evidence() = Certify(confirmation, signed_confirmation.signed_document().signature());
+  // The same entry with another (later, genuine) tree head: the inclusion proof does not lead there.
+  v1::Evidence later = Certify("something else", Sign("something else", *seller_));
+  v1::EvidenceItem wrong_head = notarized;
+  wrong_head.set_label("notarized, wrong tree head");
+  *wrong_head.mutable_notary_evidence()->mutable_tree_head() = later.tree_head();
+
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {signed_confirmation, notarized, wrong_head}), *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  EXPECT_EQ(filed->state(), v1::CASE_STATE_FILED);
+  EXPECT_EQ(filed->claimant(), buyer_->certificate.Subject());
+  EXPECT_EQ(filed->respondent(), seller_->certificate.Subject());
+
+  // No answer: after the deadline the rules decide, and the verdict goes into the notary's log.
+  v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_THAT(Events(c), ::testing::ElementsAre("filed", "deadline-passed", "findings", "decided", "closed"));
+  v1::VerdictStatement v = Verdict(c);
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
+  EXPECT_EQ(v.decided_by(), "automatic rules");
+  EXPECT_THAT(v.reasoning(), HasSubstr("did not answer"));
+  ASSERT_EQ(v.findings_size(), 3);
+  EXPECT_TRUE(v.findings(0).holds()) << v.findings(0).problem();
+  EXPECT_THAT(v.findings(0).verified(),
+              ::testing::ElementsAre("signature-time-stamp", "cms-signature", "certificate-path",
+                                     "status-good-at-signing-time"));
+  EXPECT_THAT(v.findings(0).signed_by_party(), ::testing::ElementsAre("respondent"));
+  EXPECT_TRUE(v.findings(1).holds()) << v.findings(1).problem();
+  EXPECT_EQ(v.findings(1).kind(), "notary-attestation");
+  EXPECT_THAT(v.findings(1).verified(), ::testing::Contains("tree-head-consistent"));
+  EXPECT_FALSE(v.findings(2).holds());
+  EXPECT_THAT(v.findings(2).problem(), HasSubstr("is not in the signed tree"));
+  EXPECT_THAT(v.remedies(), ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
+  EXPECT_TRUE(c.reveal_order().empty());  // the respondent is not pseudonymous
+
+  auto cms = OpensslCmsVerify(c.verdict(), c.verdict_signature());
+  EXPECT_EQ(cms.exit_code, 0) << cms.Describe();
+  // The notary's entry for the verdict: its attestation names the verdict's hash.
+  ASSERT_TRUE(c.has_verdict_evidence());
+  v1::AttestationStatement att;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(c.verdict_evidence().statement(), &att).ok());
+  EXPECT_EQ(att.document_sha256(), Sha256(c.verdict()));
+  EXPECT_THAT(att.signer_subject(), HasSubstr("semper-arbiter signer"));
+}
+
+TEST_F(DisputeTest, NonDeliveryRejectedWhenTheRespondentShowsTheClaimantsReceipt) {
+  std::string confirmation = "order confirmation 2026-0043";
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {SignedDocument("confirmation", confirmation, *seller_)}),
+                    *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  // Someone else than the respondent cannot answer.
+  EXPECT_THAT(Answer(filed->case_id(), *buyer_, {}).status(),
+              StatusWithMessage(absl::StatusCode::kPermissionDenied, HasSubstr("only the respondent")));
+  std::string receipt = "received order 2026-0043 complete, Bert Buyer";
+  auto answered = Answer(filed->case_id(), *seller_, {SignedDocument("delivery receipt", receipt, *buyer_)});
+  ASSERT_THAT(answered.status(), IsOk());
+  EXPECT_THAT(answered->state(), ::testing::AnyOf(v1::CASE_STATE_DECIDED, v1::CASE_STATE_CLOSED));
+  v1::VerdictStatement v = Verdict(*answered);
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << v.reasoning();
+  EXPECT_THAT(v.reasoning(), HasSubstr("delivery receipt"));
+  // A second answer: the case is decided already.
+  EXPECT_THAT(Answer(filed->case_id(), *seller_, {}).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_THAT(Events(c), ::testing::ElementsAre("filed", "answered", "findings", "decided", "closed"));
+  EXPECT_EQ(OpensslCmsVerify(c.verdict(), c.verdict_signature()).exit_code, 0);
+}
+
+TEST_F(DisputeTest, NonPaymentUpheldOnTheBuyersSignedOrder) {
+  std::string order = "order 2026-0044 by Bert Buyer: EUR 129.90";
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_PAYMENT, *buyer_, {SignedDocument("signed order", order, *buyer_)}),
+                    *seller_);
+  ASSERT_THAT(filed.status(), IsOk());
+  // The buyer's answer shows only an unsigned claim of payment: nothing signed by the seller.
+  v1::EvidenceItem stamp;
+  stamp.set_label("my bank statement");
+  stamp.mutable_time_stamp()->set_document("paid 129.90");
+  stamp.mutable_time_stamp()->set_token(Stamp("paid 129.90"));
+  auto answered = Answer(filed->case_id(), *buyer_, {stamp});
+  ASSERT_THAT(answered.status(), IsOk());
+  v1::VerdictStatement v = Verdict(*answered);
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
+  ASSERT_EQ(v.findings_size(), 2);
+  EXPECT_TRUE(v.findings(1).holds());
+  EXPECT_EQ(v.findings(1).kind(), "time-stamp");
+  EXPECT_THAT(v.remedies(), ::testing::Contains(HasSubstr("pays 129.90 EUR")));
+}
+
+TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
+  // Before the compromise: the buyer signs order A, time-stamped at once.
+  v1::EvidenceItem order_a = SignedDocument("order A", "order A by Bert Buyer", *buyer_);
+  // A forged order: the buyer's signature over another document.
+  v1::EvidenceItem forged;
+  forged.set_label("order F");
+  forged.mutable_signed_document()->set_document("order F for a car");
+  forged.mutable_signed_document()->set_signature(Sign("a harmless text", *buyer_));
+  auto case_a = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
+  auto case_b = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
+  auto case_f = File(Claim(v1::CLAIM_KIND_REPUDIATED_SIGNATURE, *seller_, {}), *buyer_);
+  ASSERT_THAT(case_a.status(), IsOk());
+  ASSERT_THAT(case_b.status(), IsOk());
+  ASSERT_THAT(case_f.status(), IsOk());
+  // The buyer's key is compromised and revoked; whoever holds it signs order B, which can be
+  // time-stamped only after the revocation.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Revoke(buyer_->certificate);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  v1::EvidenceItem order_b = SignedDocument("order B", "order B by Bert Buyer", *buyer_);
+
+  auto a = Answer(case_a->case_id(), *seller_, {order_a});
+  ASSERT_THAT(a.status(), IsOk());
+  v1::VerdictStatement va = Verdict(*a);
+  EXPECT_EQ(va.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << va.reasoning();
+  EXPECT_THAT(va.findings(0).verified(), ::testing::Contains("status-good-at-signing-time"));
+
+  auto b = Answer(case_b->case_id(), *seller_, {order_b});
+  ASSERT_THAT(b.status(), IsOk());
+  v1::VerdictStatement vb = Verdict(*b);
+  EXPECT_EQ(vb.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << vb.reasoning();
+  EXPECT_FALSE(vb.findings(0).holds());
+  EXPECT_THAT(vb.findings(0).problem(), HasSubstr("before the time-stamp proves the signature existed"));
+  EXPECT_THAT(vb.findings(0).problem(), HasSubstr("KEY_COMPROMISE"));
+
+  auto f = Answer(case_f->case_id(), *seller_, {forged});
+  ASSERT_THAT(f.status(), IsOk());
+  v1::VerdictStatement vf = Verdict(*f);
+  EXPECT_EQ(vf.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << vf.reasoning();
+  EXPECT_FALSE(vf.findings(0).holds());
+  EXPECT_THAT(vf.findings(0).problem(), HasSubstr("signature does not hold"));
+  for (const v1::Case* c : {&*a, &*b, &*f}) EXPECT_EQ(OpensslCmsVerify(c->verdict(), c->verdict_signature()).exit_code, 0);
+}
+
+TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
+  auto filed = File(Claim(v1::CLAIM_KIND_NOT_AS_ORDERED, *seller_,
+                          {SignedDocument("order confirmation", "confirmation: red shoes, size 42", *seller_)}),
+                    *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  auto answered = Answer(filed->case_id(), *seller_, {});
+  ASSERT_THAT(answered.status(), IsOk());
+  EXPECT_EQ(answered->state(), v1::CASE_STATE_AWAITING_ARBITRATOR);
+  EXPECT_TRUE(answered->verdict().empty());
+  ASSERT_EQ(answered->findings_size(), 1);
+  EXPECT_TRUE(answered->findings(0).holds());
+
+  v1::DecideCaseRequest req;
+  req.set_case_id(filed->case_id());
+  req.set_outcome(v1::VERDICT_OUTCOME_PARTIALLY_UPHELD);
+  req.set_reasoning("The shoes delivered are size 41; the seller offered an exchange.");
+  v1::Case c;
+  {
+    grpc::ClientContext ctx;  // no client certificate
+    EXPECT_EQ(Arbiter()->DecideCase(&ctx, req, &c).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;  // an administrator is not an arbitrator
+    EXPECT_EQ(Arbiter("admin")->DecideCase(&ctx, req, &c).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    v1::DecideCaseRequest no_reason = req;
+    no_reason.clear_reasoning();
+    grpc::ClientContext ctx;
+    EXPECT_EQ(Arbiter("arbitrator")->DecideCase(&ctx, no_reason, &c).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  grpc::ClientContext ctx;
+  auto s = Arbiter("arbitrator")->DecideCase(&ctx, req, &c);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::VerdictStatement v = Verdict(c);
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_PARTIALLY_UPHELD);
+  EXPECT_EQ(v.reasoning(), req.reasoning());
+  EXPECT_THAT(v.decided_by(), HasSubstr("arbitrator"));
+  {
+    grpc::ClientContext again;
+    EXPECT_EQ(Arbiter("arbitrator")->DecideCase(&again, req, &c).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_THAT(Events(c),
+              ::testing::ElementsAre("filed", "answered", "findings", "awaiting-arbitrator", "decided", "closed"));
+  EXPECT_EQ(OpensslCmsVerify(c.verdict(), c.verdict_signature()).exit_code, 0);
+}
+
+TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictGoesAgainstAPseudonym) {
+  // A pseudonym certificate of this suite's CA (semper-ca's pseudonym service signs the same
+  // profile): subject with the pseudonym attribute, nonRepudiation.
+  auto ca_key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
+  ASSERT_TRUE(ca_key.ok());
+  Certificate ca = Chain().front();
+  PrivateKey pseudonym_key = *PrivateKey::Generate(KeyType::kEcP256);
+  CertificateTemplate t;
+  t.subject = {{"C", "DE"}, {"2.5.4.65", "bluebird-17"}};
+  t.not_before = absl::Now() - absl::Minutes(1);
+  t.not_after = absl::Now() + absl::Hours(24);
+  t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+  auto pseudonym_cert = IssueCertificate(t, pseudonym_key.public_key(), &ca, *ca_key);
+  ASSERT_TRUE(pseudonym_cert.ok()) << pseudonym_cert.status();
+  Party pseudonym{pseudonym_key, *pseudonym_cert};
+
+  auto upheld = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, pseudonym, {}), *buyer_);
+  ASSERT_THAT(upheld.status(), IsOk());
+  auto rejected = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, pseudonym, {}), *buyer_);
+  ASSERT_THAT(rejected.status(), IsOk());
+  v1::Case u = WaitFor(upheld->case_id(), v1::CASE_STATE_CLOSED);
+  v1::Case r = WaitFor(rejected->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_EQ(Verdict(u).outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  EXPECT_EQ(Verdict(r).outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED);
+  EXPECT_TRUE(r.reveal_order().empty());
+  ASSERT_FALSE(u.reveal_order().empty());
+  EXPECT_THAT(Events(u), ::testing::Contains("reveal-ordered"));
+  v1::RevealOrderStatement order;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(u.reveal_order(), &order).ok());
+  EXPECT_EQ(order.pseudonym_certificate_serial(), pseudonym.certificate.SerialHex());
+  EXPECT_EQ(order.case_id(), u.case_id());
+  EXPECT_EQ(order.verdict_sha256(), Sha256(u.verdict()));
+  EXPECT_EQ(OpensslCmsVerify(u.reveal_order(), u.reveal_order_signature()).exit_code, 0);
+  // A changed order does not verify.
+  std::string forged = u.reveal_order();
+  forged.replace(forged.find("bluebird-17"), 11, "redbird-170");
+  EXPECT_NE(OpensslCmsVerify(forged, u.reveal_order_signature()).exit_code, 0);
+}
+
+TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
+  v1::ClaimStatement claim = Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {});
+  v1::FileClaimRequest req;
+  req.set_claim(claim.SerializeAsString());
+  v1::Case c;
+  {
+    grpc::ClientContext ctx;  // unsigned
+    EXPECT_EQ(Arbiter()->FileClaim(&ctx, req, &c).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    req.set_signature(Sign("something else", *buyer_));
+    grpc::ClientContext ctx;
+    auto s = Arbiter()->FileClaim(&ctx, req, &c);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  v1::ClaimStatement no_kind = claim;
+  no_kind.set_kind(v1::CLAIM_KIND_UNSPECIFIED);
+  EXPECT_THAT(File(no_kind, *buyer_).status(), StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("claim.kind")));
+  v1::ClaimStatement other = claim;
+  other.set_kind(v1::CLAIM_KIND_OTHER);
+  other.clear_text();
+  EXPECT_THAT(File(other, *buyer_).status(), StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("claim.text")));
+  v1::ClaimStatement self = Claim(v1::CLAIM_KIND_NON_DELIVERY, *buyer_, {});
+  EXPECT_THAT(File(self, *buyer_).status(), StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("names the claimant")));
+  v1::ClaimStatement junk = claim;
+  junk.set_respondent_certificate("junk");
+  EXPECT_THAT(File(junk, *buyer_).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  {
+    v1::GetCaseRequest get;
+    get.set_case_id(std::string(32, '0'));
+    grpc::ClientContext ctx;
+    EXPECT_EQ(Arbiter()->GetCase(&ctx, get, &c).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  // Nothing was filed: the buyer's list is empty.
+  v1::ListCasesStatement ls;
+  ls.set_type("semper-list-cases");
+  *ls.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::ListCasesRequest list;
+  list.set_request(ls.SerializeAsString());
+  list.set_signature(Sign(list.request(), *buyer_));
+  v1::ListCasesResponse listed;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Arbiter()->ListCases(&ctx, list, &listed).ok());
+    EXPECT_EQ(listed.cases_size(), 0);
+  }
+  // After a claim, both parties see it.
+  auto filed = File(claim, *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  for (const Party* p : {&*buyer_, &*seller_}) {
+    list.set_signature(Sign(list.request(), *p));
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Arbiter()->ListCases(&ctx, list, &listed).ok());
+    ASSERT_EQ(listed.cases_size(), 1);
+    EXPECT_EQ(listed.cases(0).case_id(), filed->case_id());
+  }
+  // An answer after the deadline is refused; the deadline's decision stands.
+  WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_THAT(Answer(filed->case_id(), *seller_, {}).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(DisputeTest, ConcurrentAnswersDecideOnce) {
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {SignedDocument("c", "confirmation 77", *seller_)}),
+                    *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  v1::EvidenceItem receipt = SignedDocument("receipt", "received 77", *buyer_, false);
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto a = Answer(filed->case_id(), *seller_, i % 2 == 0 ? std::vector<v1::EvidenceItem>{receipt}
+                                                                 : std::vector<v1::EvidenceItem>{});
+      (a.ok() ? ok : refused)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+  v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  std::vector<std::string> events = Events(c);
+  EXPECT_EQ(std::count(events.begin(), events.end(), "decided"), 1);
+}
+
+}  // namespace
+}  // namespace semper
