@@ -4,7 +4,9 @@
 #include <future>
 
 #include "common/base/status.h"
+#include "common/base/proto_json.h"
 #include "common/base/strings.h"
+#include "common/crypto/cms.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
 
@@ -15,20 +17,24 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
       // A group in request order: the first request for an exchange wins; the statement after it
       // sees rows that concurrent transactions committed meanwhile.
       {"arbiter_insert",
-       R"(INSERT INTO arbiter.exchanges (me1_hash, resolved, token_body, token_signature, requested_by)
-          SELECT decode(h, 'hex'), r, decode(b, 'hex'), decode(s, 'hex'), q
-          FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(h, r, b, s, q, n)
+       R"(INSERT INTO arbiter.exchanges (me1_hash, resolved, token_body, token_signature, requested_by, affidavit,
+                                         affidavit_signature)
+          SELECT decode(h, 'hex'), r, decode(b, 'hex'), decode(s, 'hex'), q, nullif(decode(a, 'hex'), ''::bytea),
+                 nullif(decode(g, 'hex'), ''::bytea)
+          FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+               WITH ORDINALITY AS u(h, r, b, s, q, a, g, n)
           ORDER BY n
           ON CONFLICT (me1_hash) DO NOTHING RETURNING encode(me1_hash, 'hex'), encode(token_signature, 'hex'))"},
       {"arbiter_get",
-       R"(SELECT encode(me1_hash, 'hex'), resolved, token_body, token_signature FROM arbiter.exchanges
+       R"(SELECT encode(me1_hash, 'hex'), resolved, token_body, token_signature, coalesce(affidavit, ''::bytea),
+                 coalesce(affidavit_signature, ''::bytea) FROM arbiter.exchanges
           WHERE me1_hash IN (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"},
   };
 }
 
 ExchangeArbiter::ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust,
-                                 std::vector<Certificate> intermediates, int committers)
-    : pool_(pool), self_(std::move(self)), trust_(trust), intermediates_(std::move(intermediates)) {
+                                 std::vector<Certificate> intermediates, std::optional<asw::Party> escrow, int committers)
+    : pool_(pool), self_(std::move(self)), escrow_(std::move(escrow)), trust_(trust), intermediates_(std::move(intermediates)) {
   for (int i = 0; i < std::max(1, committers); ++i) committers_.emplace_back([this] { Loop(); });
 }
 
@@ -61,8 +67,10 @@ void ExchangeArbiter::Loop() {
 }
 
 void ExchangeArbiter::Record(std::vector<Pending>& group) {
-  std::vector<std::string> keys, resolved, bodies, signatures, kinds;
+  std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures;
   for (const Pending& p : group) {
+    affidavits.push_back(HexEncode(p.affidavit));
+    affidavit_signatures.push_back(HexEncode(p.affidavit_signature));
     keys.push_back(p.key_hex);
     resolved.push_back(p.resolve ? "t" : "f");
     bodies.push_back(HexEncode(p.token.body()));
@@ -75,7 +83,8 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     won.clear();
     stored.clear();
     for (const auto& row : tx.exec_prepared("arbiter_insert", db::TextArray(keys), db::TextArray(resolved),
-                                            db::TextArray(bodies), db::TextArray(signatures), db::TextArray(kinds))) {
+                                            db::TextArray(bodies), db::TextArray(signatures), db::TextArray(kinds),
+                                            db::TextArray(affidavits), db::TextArray(affidavit_signatures))) {
       won[row[0].as<std::string>()] = row[1].as<std::string>();
     }
     std::vector<std::string> lost;
@@ -88,6 +97,8 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
       d.set_resolved(row[1].as<bool>());
       d.mutable_token()->set_body(pqxx::binarystring(row[2]).str());
       d.mutable_token()->set_signature(pqxx::binarystring(row[3]).str());
+      d.set_affidavit(pqxx::binarystring(row[4]).str());
+      d.set_affidavit_signature(pqxx::binarystring(row[5]).str());
       stored[row[0].as<std::string>()] = std::move(d);
     }
     return absl::OkStatus();
@@ -102,6 +113,8 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     if (w != won.end() && w->second == HexEncode(p.token.signature())) {
       d.set_resolved(p.resolve);
       *d.mutable_token() = p.token;
+      d.set_affidavit(p.affidavit);
+      d.set_affidavit_signature(p.affidavit_signature);
     } else if (auto it = stored.find(p.key_hex); it != stored.end()) {
       d = it->second;
     } else if (w != won.end()) {
@@ -110,6 +123,8 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
         if (q.key_hex == p.key_hex && HexEncode(q.token.signature()) == w->second) {
           d.set_resolved(q.resolve);
           *d.mutable_token() = q.token;
+          d.set_affidavit(q.affidavit);
+          d.set_affidavit_signature(q.affidavit_signature);
         }
       }
     }
@@ -145,20 +160,51 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Resolve(const v1::ResolveRe
   return Decide(r);
 }
 
+absl::StatusOr<std::string> ExchangeArbiter::OpenEscrow(const v1::Me1Body& me1) const {
+  auto document = CmsDecrypt(me1.document_escrow(), escrow_->key, escrow_->certificate);
+  if (!document.ok()) return Annotate(document.status(), "the document escrow");
+  if (asw::Hash(*document) != me1.document_sha256()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                     "the escrowed document is not the one me1 names (SHA-256 differs)");
+  }
+  return document;
+}
+
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Decide(const asw::ArbiterRequest& r) {
   // Both parties must hold certificates of this suite for signing.
   absl::Time now = absl::Now();
   for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) SEMPER_RETURN_IF_ERROR(CheckParty(*c, now));
-  const bool resolve = r.kind == asw::ArbiterRequest::Kind::kResolve;
+  bool resolve = r.kind == asw::ArbiterRequest::Kind::kResolve;
+  const bool escrowed = r.me1.body.kind() == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
+  if (escrowed && resolve) {
+    if (!escrow_.has_value()) {
+      return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
+                       "this arbiter has no escrow key: it cannot resolve an exchange of a document");
+    }
+    // An escrow that does not hold the document it names cannot make R whole: T aborts instead
+    // (R is not bound, and O gets no substitute receipt).
+    if (!OpenEscrow(r.me1.body).ok()) resolve = false;
+  }
   SEMPER_ASSIGN_OR_RETURN(v1::SignedBody token, asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now));
+  Pending pending{HexEncode(r.me1.hash), resolve, std::move(token), "", "", nullptr};
+  if (auto affidavit = asw::AffidavitFor(r.me1, resolve, now); affidavit.has_value()) {
+    pending.affidavit = StatementJson(*affidavit);
+    SEMPER_ASSIGN_OR_RETURN(pending.affidavit_signature,
+                            CmsSignDetached(pending.affidavit, self_.key, self_.certificate, intermediates_));
+  }
   std::promise<absl::StatusOr<v1::ArbiterDecision>> decided;
   auto answer = decided.get_future();
+  pending.done = [&decided](absl::StatusOr<v1::ArbiterDecision> d) { decided.set_value(std::move(d)); };
   {
     absl::MutexLock lock(&queue_mu_);
-    queue_.push_back(Pending{HexEncode(r.me1.hash), resolve, std::move(token),
-                             [&decided](absl::StatusOr<v1::ArbiterDecision> d) { decided.set_value(std::move(d)); }});
+    queue_.push_back(std::move(pending));
   }
-  return answer.get();
+  absl::StatusOr<v1::ArbiterDecision> d = answer.get();
+  // A resolved exchange of a document: R gets the document from the escrow (never stored in clear).
+  if (d.ok() && d->resolved() && escrowed && escrow_.has_value()) {
+    SEMPER_ASSIGN_OR_RETURN(*d->mutable_document(), OpenEscrow(r.me1.body));
+  }
+  return d;
 }
 
 }  // namespace semper::arbiter

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <functional>
 #include <thread>
 
@@ -21,28 +22,35 @@ namespace semper::arbiter {
 
 class ExchangeArbiter {
  public:
+  // `escrow`: the key and certificate that document escrows are encrypted to (none: exchanges of
+  // documents cannot be resolved here).
   ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates,
-                  int committers = 2);
+                  std::optional<asw::Party> escrow = std::nullopt, int committers = 2);
   ~ExchangeArbiter();
   static std::vector<db::PreparedStatement> Statements();
 
   absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req);
   absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req);
   const Certificate& certificate() const { return self_.certificate; }
+  const std::optional<asw::Party>& escrow() const { return escrow_; }
 
  private:
   absl::StatusOr<v1::ArbiterDecision> Decide(const asw::ArbiterRequest& r);
   absl::Status CheckParty(const Certificate& cert, absl::Time now);
+  // The escrowed document of me1, decrypted and checked against H(D).
+  absl::StatusOr<std::string> OpenEscrow(const v1::Me1Body& me1) const;
   struct Pending {
     std::string key_hex;
     bool resolve = false;
     v1::SignedBody token;
+    std::string affidavit, affidavit_signature;
     std::function<void(absl::StatusOr<v1::ArbiterDecision>)> done;
   };
   void Loop();
   void Record(std::vector<Pending>& group);
   db::ConnectionPool* pool_;
   asw::Party self_;
+  std::optional<asw::Party> escrow_;
   // Certificates whose path to the roots was found valid, until when the result is reused (a
   // minute at most, never past the certificate's notAfter).
   absl::Mutex mu_;

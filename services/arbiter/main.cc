@@ -36,6 +36,10 @@ std::vector<ConfigKey> Schema() {
   AddSigningKeyConfig(keys, "arbiter", "arbiter signing");
   keys.push_back({"arbiter.trust_file", T::kString, std::nullopt, true, false,
                   "the suite's root certificate(s): parties' certificates must chain to them"});
+  keys.push_back({"escrow.cert_file", T::kString, std::nullopt, false, false,
+                  "certificate (PEM, with its issuers) that parties encrypt document escrows to; with the escrow.* key. "
+                  "Without it, exchanges of documents cannot be resolved here"});
+  AddSigningKeyConfig(keys, "escrow", "escrow decryption");
   keys.push_back({"arbiter.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
                   "semper-ca's gRPC address (certificate status at a time, for evidence)"});
   keys.push_back({"arbiter.notary_address", T::kString, ConfigValue(std::string("localhost:7020")), false, false,
@@ -75,7 +79,18 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!pool.ok()) return fail("database", pool.status());
 
   std::vector<Certificate> issuers(chain->begin() + 1, chain->end());
-  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers);
+  std::optional<asw::Party> escrow;
+  if (config->Has("escrow.cert_file")) {
+    auto escrow_chain = LoadCertificateChain(*config, "escrow.cert_file");
+    if (!escrow_chain.ok()) return fail("escrow.cert_file", escrow_chain.status());
+    auto escrow_key = LoadSigningKey(*config, "escrow");
+    if (!escrow_key.ok()) return fail("escrow key", escrow_key.status());
+    if (X509_check_private_key(escrow_chain->front().x509(), escrow_key->evp()) != 1) {
+      return fail("escrow key", InvalidField("escrow.key_file", "does not match escrow.cert_file"));
+    }
+    escrow = asw::Party{*escrow_key, escrow_chain->front()};
+  }
+  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow);
 
   // Dispute resolution: semper-ca for certificate status, semper-notary for tree heads and the
   // verdicts' log entries.

@@ -24,6 +24,7 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::GetArbiterCertificate(grpc::Callba
                                                                     const v1::GetArbiterCertificateRequest*,
                                                                     v1::ArbiterCertificate* resp) {
   resp->set_certificate(exchanges_->certificate().Der());
+  if (exchanges_->escrow().has_value()) resp->set_escrow_certificate(exchanges_->escrow()->certificate.Der());
   for (const Certificate& c : chain_) resp->add_chain(c.Der());
   return FinishUnary(ctx, absl::OkStatus());
 }

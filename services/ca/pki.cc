@@ -159,6 +159,13 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
     SEMPER_RETURN_IF_ERROR(write_key(o.dir / "admin" / "admin.key", admin.key));
   }
   {
+    // The key semper-arbiter decrypts document escrows with (certified mail by optimistic fair
+    // exchange): key agreement only, apart from its signing key.
+    CertificateTemplate t = service_tmpl("semper-arbiter escrow");
+    t.key_usage = kKuKeyAgreement;
+    SEMPER_RETURN_IF_ERROR(emit("arbiter-escrow", t));
+  }
+  {
     // A human arbitrator's client certificate for semper-arbiter's DecideCase.
     CertificateTemplate t = service_tmpl(StrCat(o.admin_name, " (arbitrator)"));
     t.extended_key_usage = {"clientAuth"};

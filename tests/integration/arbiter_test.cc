@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -48,6 +49,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
     grpc::ClientContext ctx;
     ASSERT_TRUE(Stub()->GetArbiterCertificate(&ctx, {}, &cert).ok());
     arbiter_.emplace(*Certificate::FromDer(cert.certificate()));
+    ASSERT_FALSE(cert.escrow_certificate().empty());
+    escrow_.emplace(*Certificate::FromDer(cert.escrow_certificate()));
   }
   void TearDown() override { Stop(); }
 
@@ -60,6 +63,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
          "SEMPER_ARBITER_CERT_FILE=" + P("pki/services/arbiter-signing.pem"),
          "SEMPER_ARBITER_KEY_FILE=" + P("pki/services/arbiter-signing.key"),
          "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
+         "SEMPER_ESCROW_CERT_FILE=" + P("pki/services/arbiter-escrow.pem"),
+         "SEMPER_ESCROW_KEY_FILE=" + P("pki/services/arbiter-escrow.key"), "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + P("pass"),
          SEMPER_ARBITER},
         P("arbiter.log"));
     ASSERT_TRUE(Channel()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
@@ -116,7 +121,17 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   TempDir dir_;
   int port_ = 0;
   ChildProcess daemon_;
-  std::optional<Certificate> arbiter_;
+  std::optional<Certificate> arbiter_, escrow_;
+
+  // `openssl cms -verify` of an affidavit and the arbiter's signature over it.
+  int OpensslCmsVerify(const std::string& statement, const std::string& signature) {
+    dir_.Write("affidavit.json", statement);
+    dir_.Write("affidavit.sig", signature);
+    auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("affidavit.sig"), "-content",
+                         P("affidavit.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+    if (r.exit_code != 0) ADD_FAILURE() << r.Describe();
+    return r.exit_code;
+  }
 };
 
 TEST_F(ArbiterTest, ConcurrentAbortsAndResolvesGetOneDecisionThatSurvivesARestart) {
@@ -162,6 +177,93 @@ TEST_F(ArbiterTest, ConcurrentAbortsAndResolvesGetOneDecisionThatSurvivesARestar
     EXPECT_EQ(after->token().signature(), first->token().signature());
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "4");
+}
+
+TEST_F(ArbiterTest, CertifiedMailResolvedGivesTheDocumentToOneSideAndASubstituteReceiptToTheOther) {
+  asw::Party o = Party("Sender"), r = Party("Recipient");
+  asw::ExchangeTerms terms;
+  terms.kind = v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
+  terms.contract = "certified mail: notice of termination";
+  terms.document = "We terminate the contract of 1 March with effect from 30 June.";
+  terms.escrow = *escrow_;
+  asw::Originator sender(o, r.certificate, *arbiter_, terms);
+  auto me1 = sender.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto recipient = asw::Responder::Accept(r, *arbiter_, *me1);
+  ASSERT_THAT(recipient, IsOk());
+  auto me2 = recipient->Me2();
+  ASSERT_THAT(me2, IsOk());
+  // The sender goes silent after me2: the recipient resolves and gets the document from the arbiter.
+  auto for_r = Resolve(*recipient->Resolve());
+  ASSERT_THAT(for_r, IsOk());
+  EXPECT_TRUE(for_r->resolved());
+  EXPECT_EQ(for_r->document(), terms.document);
+  ASSERT_FALSE(for_r->affidavit().empty());
+  // The sender, asking later (it never got me4), gets the same decision: the substitute receipt.
+  ASSERT_THAT(sender.Me3(*me2), IsOk());
+  auto for_o = Resolve(*sender.Resolve());
+  ASSERT_THAT(for_o, IsOk());
+  EXPECT_TRUE(for_o->resolved());
+  EXPECT_EQ(for_o->affidavit(), for_r->affidavit());
+  v1::AffidavitStatement a;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(for_o->affidavit(), &a).ok());
+  EXPECT_EQ(a.type(), "semper-substitute-receipt");
+  EXPECT_EQ(a.document_sha256(), asw::Hash(terms.document));
+  EXPECT_EQ(a.responder(), r.certificate.Subject());
+  EXPECT_EQ(OpensslCmsVerify(for_o->affidavit(), for_o->affidavit_signature()), 0);
+  // The document is not kept in clear: only the escrow is in the record (inside me1).
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE position(convert_to('with effect from', 'UTF8') in token_body) > 0"),
+            "0");
+}
+
+TEST_F(ArbiterTest, AnEscrowTheArbiterCannotOpenEndsInAnAbort) {
+  asw::Party o = Party("Sender"), r = Party("Recipient"), other = Party("Someone else");
+  asw::ExchangeTerms terms;
+  terms.kind = v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
+  terms.contract = "certified mail";
+  terms.document = "a document";
+  terms.escrow = other.certificate;  // not the arbiter's escrow certificate
+  asw::Originator sender(o, r.certificate, *arbiter_, terms);
+  auto me1 = sender.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto recipient = asw::Responder::Accept(r, *arbiter_, *me1);
+  ASSERT_THAT(recipient->Me2(), IsOk());
+  auto d = Resolve(*recipient->Resolve());
+  ASSERT_THAT(d, IsOk());
+  EXPECT_FALSE(d->resolved());  // the recipient is not bound; the sender gets no receipt
+  EXPECT_TRUE(d->document().empty());
+  EXPECT_TRUE(d->affidavit().empty());
+}
+
+TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrder) {
+  asw::Party o = Party("Buyer"), r = Party("Seller");
+  asw::ExchangeTerms terms;
+  terms.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+  terms.contract = "one e-book against EUR 12.00";
+  terms.payment.set_instrument("card");
+  terms.payment.set_reference("AUTH-7781");
+  terms.payment.set_provider("Example Acquirer");
+  terms.payment.mutable_amount()->set_currency("EUR");
+  terms.payment.mutable_amount()->set_minor_units(1200);
+  asw::Originator buyer(o, r.certificate, *arbiter_, terms);
+  ASSERT_THAT(buyer.Me1(), IsOk());
+  // The seller never commits: the buyer aborts and gets the order for its payment provider.
+  auto d = Abort(*buyer.Abort());
+  ASSERT_THAT(d, IsOk());
+  EXPECT_FALSE(d->resolved());
+  v1::AffidavitStatement a;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(d->affidavit(), &a).ok());
+  EXPECT_EQ(a.type(), "semper-payment-reversal-order");
+  EXPECT_EQ(a.addressed_to(), "Example Acquirer");
+  EXPECT_EQ(a.payment().reference(), "AUTH-7781");
+  EXPECT_EQ(OpensslCmsVerify(d->affidavit(), d->affidavit_signature()), 0);
+  // The same order again after a restart.
+  Stop();
+  Start();
+  auto again = Abort(*buyer.Abort());
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->affidavit(), d->affidavit());
+  EXPECT_EQ(again->affidavit_signature(), d->affidavit_signature());
 }
 
 TEST_F(ArbiterTest, RequestsThatDoNotBindAreRefusedAndDecideNothing) {

@@ -198,7 +198,7 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
 TEST_F(CaDaemonTest, TheCertificatesOfInitAreInTheRegister) {
   // The daemons' and administrators' certificates that init issued are known (GOOD), so that
   // semper-notary can certify what semper-arbiter signs; counted once however often it starts.
-  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile = 'service'"), "12");
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile = 'service'"), "13");
   for (const char* file : {"services/arbiter-signing.pem", "services/tsa-signing.pem", "admin/arbitrator.pem"}) {
     v1::GetCertificateStatusRequest req;
     req.set_certificate(Certificate::FromPem(Slurp(P(std::string("pki/") + file)))->Der());

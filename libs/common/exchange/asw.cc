@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/crypto/signature.h"
@@ -58,9 +59,37 @@ absl::StatusOr<T> OpenBody(const v1::SignedBody& signed_body, const Certificate&
 
 std::string Hash(std::string_view bytes) { return Sha256(bytes); }
 
+namespace {
+
+// The items of the exchange's kind are present and well formed.
+absl::Status CheckTerms(const v1::Me1Body& body) {
+  switch (body.kind()) {
+    case v1::EXCHANGE_KIND_CONTRACT:
+      return absl::OkStatus();
+    case v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT:
+      if (body.document_sha256().size() != 32) return InvalidField("me1.document_sha256", "must be 32 bytes");
+      if (body.document_escrow().empty()) return InvalidField("me1.document_escrow", "is required");
+      return absl::OkStatus();
+    case v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT: {
+      const v1::Payment& p = body.payment();
+      if (p.provider().empty()) return InvalidField("me1.payment.provider", "is required");
+      if (p.reference().empty()) return InvalidField("me1.payment.reference", "is required");
+      if (p.amount().minor_units() <= 0 || p.amount().currency().size() != 3) {
+        return InvalidField("me1.payment.amount", "must be a positive amount with an ISO 4217 currency");
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return InvalidField("me1.kind", "is not a known kind of exchange");
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<Me1View> VerifyMe1(const v1::SignedBody& me1) {
   v1::Me1Body body;
   if (!body.ParseFromString(me1.body()) || body.type() != "asw-me1") return Bad("not an asw-me1 message");
+  SEMPER_RETURN_IF_ERROR(CheckTerms(body));
   auto o = ParseCertificate(body.originator_certificate());
   auto r = ParseCertificate(body.responder_certificate());
   auto t = ParseCertificate(body.arbiter_certificate());
@@ -71,7 +100,10 @@ absl::StatusOr<Me1View> VerifyMe1(const v1::SignedBody& me1) {
 }
 
 Originator::Originator(Party self, Certificate responder, Certificate arbiter, std::string contract)
-    : self_(std::move(self)), responder_(std::move(responder)), arbiter_(std::move(arbiter)), contract_(std::move(contract)) {}
+    : Originator(std::move(self), std::move(responder), std::move(arbiter), ExchangeTerms{.contract = std::move(contract)}) {}
+
+Originator::Originator(Party self, Certificate responder, Certificate arbiter, ExchangeTerms terms)
+    : self_(std::move(self)), responder_(std::move(responder)), arbiter_(std::move(arbiter)), terms_(std::move(terms)) {}
 
 absl::StatusOr<v1::SignedBody> Originator::Me1() {
   nonce_ = RandomBytes(32);
@@ -80,8 +112,17 @@ absl::StatusOr<v1::SignedBody> Originator::Me1() {
   body.set_originator_certificate(self_.certificate.Der());
   body.set_responder_certificate(responder_.Der());
   body.set_arbiter_certificate(arbiter_.Der());
-  body.set_contract(contract_);
+  body.set_contract(terms_.contract);
   body.set_originator_nonce_hash(Hash(nonce_));
+  body.set_kind(terms_.kind);
+  if (terms_.kind == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT) {
+    if (!terms_.escrow.has_value()) return InvalidField("escrow", "the arbiter's escrow certificate is required");
+    body.set_document_sha256(Hash(terms_.document));
+    SEMPER_ASSIGN_OR_RETURN(*body.mutable_document_escrow(), CmsEncrypt(terms_.document, {*terms_.escrow}));
+  } else if (terms_.kind == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
+    *body.mutable_payment() = terms_.payment;
+  }
+  SEMPER_RETURN_IF_ERROR(CheckTerms(body));
   SEMPER_ASSIGN_OR_RETURN(me1_, SignBody(body, self_.key));
   return me1_;
 }
@@ -142,7 +183,16 @@ absl::StatusOr<Responder> Responder::Accept(Party self, const Certificate& arbit
   SEMPER_ASSIGN_OR_RETURN(Me1View view, VerifyMe1(me1));
   if (view.body.responder_certificate() != self.certificate.Der()) return Bad("me1 names another responder");
   if (view.body.arbiter_certificate() != arbiter.Der()) return Bad("me1 names another arbiter");
-  return Responder(std::move(self), view.originator, me1, view.body.contract(), view.body.originator_nonce_hash());
+  return Responder(std::move(self), view.originator, me1, view.body);
+}
+
+absl::Status Responder::ReceiveDocument(const std::string& document) {
+  if (body_.kind() != v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "this exchange carries no document");
+  }
+  if (Hash(document) != body_.document_sha256()) return Bad("the document is not the one me1 names (SHA-256 differs)");
+  document_received_ = true;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::SignedBody> Responder::Me2() {
@@ -156,6 +206,10 @@ absl::StatusOr<v1::SignedBody> Responder::Me2() {
 }
 
 absl::StatusOr<v1::SignedBody> Responder::Me4(const v1::SignedBody& me3) {
+  if (body_.kind() == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT && !document_received_) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                     "no receipt before the document: ReceiveDocument first (or resolve to get it from the arbiter)");
+  }
   SEMPER_ASSIGN_OR_RETURN(v1::Me3Body b3, OpenBody<v1::Me3Body>(me3, originator_, "asw-me3"));
   if (b3.me1_hash() != Hash(me1_.body()) || Hash(b3.originator_nonce()) != originator_nonce_hash_ ||
       b3.responder_nonce_hash() != Hash(nonce_)) {
@@ -238,6 +292,41 @@ absl::StatusOr<v1::SignedBody> IssueToken(bool resolved, const v1::SignedBody& m
   if (resolved) *body.mutable_me2() = me2;
   *body.mutable_decided_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   return SignBody(body, arbiter.key);
+}
+
+std::optional<v1::AffidavitStatement> AffidavitFor(const Me1View& me1, bool resolved, absl::Time now) {
+  v1::AffidavitStatement a;
+  a.set_me1_hash(me1.hash);
+  a.set_originator(me1.originator.Subject());
+  a.set_responder(me1.responder.Subject());
+  *a.mutable_decided_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  switch (me1.body.kind()) {
+    case v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT:
+      if (!resolved) return std::nullopt;
+      a.set_type("semper-substitute-receipt");
+      a.set_document_sha256(me1.body.document_sha256());
+      a.set_statement(StrCat("The arbiter holds the document with SHA-256 ", HexEncode(me1.body.document_sha256()),
+                             ", which ", me1.responder.Subject(), " committed to receive (me2), and gives it to ",
+                             "the recipient on request: this affidavit stands in for the recipient's receipt."));
+      return a;
+    case v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT: {
+      const v1::Payment& p = me1.body.payment();
+      *a.mutable_payment() = p;
+      a.set_addressed_to(p.provider());
+      if (resolved) {
+        a.set_type("semper-payment-release-order");
+        a.set_statement(StrCat("To ", p.provider(), ": the exchange stands; ", me1.responder.Subject(),
+                               " is bound to deliver. Release payment ", p.reference(), " to it."));
+      } else {
+        a.set_type("semper-payment-reversal-order");
+        a.set_statement(StrCat("To ", p.provider(), ": the exchange was aborted before ", me1.responder.Subject(),
+                               " committed. Reverse payment ", p.reference(), " to ", me1.originator.Subject(), "."));
+      }
+      return a;
+    }
+    default:
+      return std::nullopt;
+  }
 }
 
 absl::StatusOr<TokenView> VerifyToken(const v1::SignedBody& token, const Certificate& arbiter) {

@@ -24,9 +24,25 @@ struct Party {
 
 std::string Hash(std::string_view bytes);  // SHA-256
 
+// What is exchanged (Me1Body.kind and its items).
+struct ExchangeTerms {
+  v1::ExchangeKind kind = v1::EXCHANGE_KIND_CONTRACT;
+  // The text both sides sign; for other kinds, what the exchange is about.
+  std::string contract;
+  // DOCUMENT_FOR_RECEIPT: the document O sends, and the arbiter's escrow certificate
+  // (ArbiterCertificate.escrow_certificate) it is encrypted to in me1.
+  std::string document;
+  std::optional<Certificate> escrow;
+  // DELIVERY_FOR_PAYMENT: the payment O commits.
+  v1::Payment payment;
+};
+
 class Originator {
  public:
   Originator(Party self, Certificate responder, Certificate arbiter, std::string contract);
+  Originator(Party self, Certificate responder, Certificate arbiter, ExchangeTerms terms);
+  // DOCUMENT_FOR_RECEIPT: the document to send to R together with me3.
+  const std::string& document() const { return terms_.document; }
   absl::StatusOr<v1::SignedBody> Me1();
   // Checks me2 (R's signature, over this me1) and reveals N_O.
   absl::StatusOr<v1::SignedBody> Me3(const v1::SignedBody& me2);
@@ -40,7 +56,8 @@ class Originator {
  private:
   Party self_;
   Certificate responder_, arbiter_;
-  std::string contract_, nonce_;
+  ExchangeTerms terms_;
+  std::string nonce_;
   v1::SignedBody me1_, me2_, me3_;
   std::string responder_nonce_hash_;
 };
@@ -52,7 +69,12 @@ class Responder {
   static absl::StatusOr<Responder> Accept(Party self, const Certificate& arbiter, const v1::SignedBody& me1);
   const std::string& contract() const { return contract_; }
   const Certificate& originator() const { return originator_; }
+  // What is exchanged: kind, H(D), payment (as me1 says).
+  const v1::Me1Body& terms() const { return body_; }
   absl::StatusOr<v1::SignedBody> Me2();
+  // DOCUMENT_FOR_RECEIPT: the document that came with me3, checked against H(D) in me1. Me4 (the
+  // receipt) is refused until a matching document was received.
+  absl::Status ReceiveDocument(const std::string& document);
   // Checks me3 (O's signature, N_O against H(N_O) in me1, H(N_R)) and reveals N_R.
   absl::StatusOr<v1::SignedBody> Me4(const v1::SignedBody& me3);
   // When me3 does not come (after Me2).
@@ -61,13 +83,15 @@ class Responder {
   v1::StandardContract Contract() const;
 
  private:
-  Responder(Party self, Certificate originator, v1::SignedBody me1, std::string contract, std::string originator_nonce_hash)
-      : self_(std::move(self)), originator_(std::move(originator)), me1_(std::move(me1)), contract_(std::move(contract)),
-        originator_nonce_hash_(std::move(originator_nonce_hash)) {}
+  Responder(Party self, Certificate originator, v1::SignedBody me1, v1::Me1Body body)
+      : self_(std::move(self)), originator_(std::move(originator)), me1_(std::move(me1)), contract_(body.contract()),
+        originator_nonce_hash_(body.originator_nonce_hash()), body_(std::move(body)) {}
   Party self_;
   Certificate originator_;
   v1::SignedBody me1_, me2_, me3_, me4_;
   std::string contract_, originator_nonce_hash_, nonce_;
+  v1::Me1Body body_;
+  bool document_received_ = false;
 };
 
 // What an exchange binds, read from a verified me1.
@@ -97,6 +121,10 @@ absl::StatusOr<ArbiterRequest> CheckResolve(const v1::ResolveRequest& req, const
 // The signed token for a decision: an abort token, or a replacement contract (me1 + me2).
 absl::StatusOr<v1::SignedBody> IssueToken(bool resolved, const v1::SignedBody& me1, const v1::SignedBody& me2,
                                           const Party& arbiter, absl::Time now);
+
+// The affidavit that comes with a decision on an exchange of another kind (nullopt for contract
+// signing, and for an aborted certified mail): a substitute receipt, or a payment order.
+std::optional<v1::AffidavitStatement> AffidavitFor(const Me1View& me1, bool resolved, absl::Time now);
 
 // Anyone: what an arbiter's token says (signature checked against `arbiter`).
 struct TokenView {

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "common/crypto/certificate.h"
+#include "common/crypto/cms.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_pki.h"
 
@@ -174,6 +175,87 @@ TEST(AswTest, RequestsAndMessagesThatDoNotBindAreRefused) {
   EXPECT_THAT(r->Me4(*me3b), StatusIs(absl::StatusCode::kInvalidArgument));
   // Nothing was decided for x by the refused requests.
   EXPECT_EQ(x.t.records(), 0u);
+}
+
+}  // namespace
+}  // namespace semper::asw
+
+namespace semper::asw {
+namespace {
+
+TEST(AswKindsTest, CertifiedMailGivesTheReceiptOnlyForTheNamedDocument) {
+  Exchange x;
+  auto escrow = SharedTestPki().Issue("Arbiter escrow", kKuKeyAgreement);
+  ExchangeTerms terms;
+  terms.kind = v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
+  terms.contract = "certified mail: the annual report";
+  terms.document = "the annual report, 40 pages";
+  terms.escrow = escrow.certificate;
+  Originator o(x.o, x.r.certificate, x.t.certificate(), terms);
+  auto me1 = o.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto r = Responder::Accept(x.r, x.t.certificate(), *me1);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->terms().document_sha256(), Hash(terms.document));
+  // The escrow is the document, readable by the arbiter's escrow key only.
+  auto opened = CmsDecrypt(r->terms().document_escrow(), escrow.key, escrow.certificate);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_EQ(*opened, terms.document);
+  auto me2 = r->Me2();
+  auto me3 = o.Me3(*me2);
+  ASSERT_THAT(me3, IsOk());
+  // No receipt before the document; not for another document.
+  EXPECT_THAT(r->Me4(*me3), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(r->ReceiveDocument("another report"), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(r->ReceiveDocument(o.document()), IsOk());
+  auto me4 = r->Me4(*me3);
+  ASSERT_THAT(me4, IsOk());
+  EXPECT_THAT(o.Finish(*me4), IsOk());
+  EXPECT_EQ(x.t.records(), 0u);
+  // A resolve would bring O the substitute receipt for exactly this document.
+  auto view = VerifyMe1(*me1);
+  ASSERT_THAT(view, IsOk());
+  auto affidavit = AffidavitFor(*view, true, absl::Now());
+  ASSERT_TRUE(affidavit.has_value());
+  EXPECT_EQ(affidavit->type(), "semper-substitute-receipt");
+  EXPECT_EQ(affidavit->document_sha256(), Hash(terms.document));
+  EXPECT_FALSE(AffidavitFor(*view, false, absl::Now()).has_value());
+}
+
+TEST(AswKindsTest, DeliveryForPaymentNamesThePaymentAndItsProvider) {
+  Exchange x;
+  ExchangeTerms terms;
+  terms.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+  terms.contract = "12 crates of apples against EUR 240";
+  terms.payment.set_instrument("sepa-credit-transfer");
+  terms.payment.set_reference("E2E-2026-0042");
+  terms.payment.set_provider("Example Bank AG");
+  terms.payment.mutable_amount()->set_currency("EUR");
+  terms.payment.mutable_amount()->set_minor_units(24000);
+  Originator o(x.o, x.r.certificate, x.t.certificate(), terms);
+  auto me1 = o.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto view = VerifyMe1(*me1);
+  ASSERT_THAT(view, IsOk());
+  auto reversal = AffidavitFor(*view, false, absl::Now());
+  ASSERT_TRUE(reversal.has_value());
+  EXPECT_EQ(reversal->type(), "semper-payment-reversal-order");
+  EXPECT_EQ(reversal->addressed_to(), "Example Bank AG");
+  EXPECT_EQ(reversal->payment().reference(), "E2E-2026-0042");
+  EXPECT_EQ(AffidavitFor(*view, true, absl::Now())->type(), "semper-payment-release-order");
+  // A payment without provider or amount is refused when me1 is made.
+  ExchangeTerms bad = terms;
+  bad.payment.clear_provider();
+  EXPECT_THAT(Originator(x.o, x.r.certificate, x.t.certificate(), bad).Me1(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  bad = terms;
+  bad.payment.mutable_amount()->set_minor_units(0);
+  EXPECT_THAT(Originator(x.o, x.r.certificate, x.t.certificate(), bad).Me1(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Contract signing has no affidavit.
+  Originator plain(x.o, x.r.certificate, x.t.certificate(), x.contract);
+  auto plain_view = VerifyMe1(*plain.Me1());
+  EXPECT_FALSE(AffidavitFor(*plain_view, true, absl::Now()).has_value());
 }
 
 }  // namespace
