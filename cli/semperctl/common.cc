@@ -97,4 +97,37 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   return ctx;
 }
 
+TrustStore Trust(const Connection& c) {
+  if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required: the suite's root certificate"), 2);
+  auto trust = TrustStore::FromPem(ReadFileOrDie(c.ca_file));
+  if (!trust.ok()) Die(trust.status(), 2);
+  return *std::move(trust);
+}
+
+void WriteOrDie(const std::string& path, const std::string& content, int mode) {
+  if (absl::Status s = WriteFile(path, content, mode); !s.ok()) Die(s, 2);
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, opts);
+  return json;
+}
+
+std::vector<Certificate> WalletChain(const std::string& wallet) {
+  auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/signature.pem"));
+  if (!chain.ok() || chain->empty()) Die(chain.ok() ? InvalidField("--wallet", "no signature certificate") : chain.status(), 2);
+  return *std::move(chain);
+}
+
+PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_file) {
+  auto key = PrivateKey::FromPem(ReadFileOrDie(wallet + "/signature.key"),
+                                 Passphrase(passphrase_file, "Passphrase of your wallet: "));
+  if (!key.ok()) Die(key.status(), 2);
+  return *std::move(key);
+}
+
 }  // namespace semper::ctl

@@ -9,8 +9,15 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/status/status.h"
 #include "common/base/secret.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/keys.h"
 
 namespace semper::ctl {
 
@@ -18,6 +25,7 @@ struct Connection {
   std::string server = "localhost:7000";  // semper-ca
   std::string tsa = "localhost:7010";     // semper-tsa
   std::string notary = "localhost:7020";  // semper-notary
+  std::string arbiter = "localhost:7030";  // semper-arbiter
   std::string ca_file;          // roots that the server's certificate must chain to
   std::string cert_file;        // client certificate chain (PEM), for administrators
   std::string key_file;         // its key (encrypted PEM)
@@ -37,5 +45,24 @@ bool Confirm(const Connection& c, const std::string& question);
 std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string& address);
 void Call(const grpc::Status& s);
 std::unique_ptr<grpc::ClientContext> Ctx();
+
+// The suite's roots from --ca-file (required).
+TrustStore Trust(const Connection& c);
+void WriteOrDie(const std::string& path, const std::string& content, int mode = 0644);
+// Readable JSON (proto field names, indented), and back.
+std::string Json(const google::protobuf::Message& m);
+template <typename T>
+T FromJsonFile(const std::string& path) {
+  T m;
+  if (!google::protobuf::util::JsonStringToMessage(ReadFileOrDie(path), &m).ok()) {
+    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat(path, " is not the expected JSON")), 2);
+  }
+  return m;
+}
+
+// A wallet made by `semperctl enroll`: the signature certificate with its chain (read first, to
+// show the person what will be signed), then the key (asks for the passphrase).
+std::vector<Certificate> WalletChain(const std::string& wallet);
+PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_file);
 
 }  // namespace semper::ctl

@@ -21,56 +21,23 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<v1::Notary::Stub> NotaryStub(const Connection& c) { return v1::Notary::NewStub(ChannelTo(c, c.notary)); }
 
-TrustStore Trust(const Connection& c) {
-  if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required: the suite's root certificate"), 2);
-  auto trust = TrustStore::FromPem(ReadFileOrDie(c.ca_file));
-  if (!trust.ok()) Die(trust.status(), 2);
-  return *std::move(trust);
-}
-
-std::string Json(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, opts);
-  return json;
-}
-
-template <typename T>
-T FromJsonFile(const std::string& path) {
-  T m;
-  if (!google::protobuf::util::JsonStringToMessage(ReadFileOrDie(path), &m).ok()) {
-    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat(path, " is not the expected JSON")), 2);
-  }
-  return m;
-}
-
-void WriteOrDie(const std::string& path, const std::string& content) {
-  if (absl::Status s = WriteFile(path, content, 0644); !s.ok()) Die(s, 2);
-}
-
 int Certify(const Connection& c, const std::string& file, const std::string& wallet, const std::string& pass_file,
             std::string out) {
   std::string document = ReadFileOrDie(file);
-  auto chain = Certificate::ChainFromPem(ReadFileOrDie((fs::path(wallet) / "signature.pem").string()));
-  if (!chain.ok() || chain->empty()) Die(chain.ok() ? InvalidField("--wallet", "no signature certificate") : chain.status(), 2);
+  auto chain = WalletChain(wallet);
   TrustStore trust = Trust(c);
   // Nothing is signed unseen: what, by whom, and where it goes.
   std::printf("You are about to sign, with your signature key (legally binding), and have notarised:\n");
   std::printf("  file:    %s (%zu bytes)\n", file.c_str(), document.size());
   std::printf("  SHA-256: %s\n", HexEncode(Sha256(document)).c_str());
-  std::printf("  signer:  %s\n", chain->front().Subject().c_str());
+  std::printf("  signer:  %s\n", chain.front().Subject().c_str());
   std::printf("  notary:  %s\n", c.notary.c_str());
   if (!Confirm(c, "Sign and send?")) {
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
   }
-  auto key = PrivateKey::FromPem(ReadFileOrDie((fs::path(wallet) / "signature.key").string()),
-                                 Passphrase(pass_file, "Passphrase of your wallet: "));
-  if (!key.ok()) Die(key.status(), 2);
-  auto signature = CmsSignDetached(document, *key, chain->front(),
-                                   std::vector<Certificate>(chain->begin() + 1, chain->end()));
+  PrivateKey key = WalletKey(wallet, pass_file);
+  auto signature = CmsSignDetached(document, key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
   if (!signature.ok()) Die(signature.status());
   v1::CertifyDocumentRequest req;
   req.set_document(document);

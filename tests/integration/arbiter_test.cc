@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -26,6 +27,8 @@ namespace semper {
 namespace {
 
 using ::semper::testing::ChildProcess;
+using ::semper::testing::CommandResult;
+using ::testing::HasSubstr;
 using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
@@ -122,6 +125,31 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   int port_ = 0;
   ChildProcess daemon_;
   std::optional<Certificate> arbiter_, escrow_;
+
+  // A wallet as `semperctl enroll` writes it, for party `p`.
+  std::string Wallet(const std::string& name, const asw::Party& p) {
+    std::string dir = P(name);
+    std::filesystem::create_directories(dir);
+    dir_.Write(name + "/signature.pem", p.certificate.Pem() + Slurp(P("pki/ca.pem")));
+    dir_.Write(name + "/signature.key", *p.key.ToEncryptedPem(SecretData("wallet passphrase")));
+    dir_.Write("wallet.pass", "wallet passphrase");
+    return dir;
+  }
+  CommandResult Ctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_), "--server-name",
+                                     "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  }
+  std::vector<std::string> WalletArgs(const std::string& wallet) {
+    return {"--wallet", wallet, "--wallet-passphrase-file", P("wallet.pass")};
+  }
+  std::vector<std::string> Cmd(std::vector<std::string> head, const std::string& wallet, std::vector<std::string> tail) {
+    auto w = WalletArgs(wallet);
+    head.insert(head.end(), w.begin(), w.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  }
 
   // `openssl cms -verify` of an affidavit and the arbiter's signature over it.
   int OpensslCmsVerify(const std::string& statement, const std::string& signature) {
@@ -264,6 +292,81 @@ TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrder) {
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->affidavit(), d->affidavit());
   EXPECT_EQ(again->affidavit_signature(), d->affidavit_signature());
+}
+
+TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
+  asw::Party o = Party("Sender"), r = Party("Recipient");
+  std::string wo = Wallet("sender", o), wr = Wallet("recipient", r);
+  dir_.Write("recipient.pem", r.certificate.Pem());
+  dir_.Write("terms.txt", "Certified mail: notice of termination.\nThe recipient gives a receipt.");
+  dir_.Write("notice.txt", "We terminate the contract of 1 March with effect from 30 June.");
+  auto offer = Ctl(Cmd({"exchange", "offer"}, wo,
+                       {"--to", P("recipient.pem"), "--contract", P("terms.txt"), "--kind", "mail", "--document",
+                        P("notice.txt"), "--state", P("sender.state"), "--out", P("me1")}));
+  ASSERT_EQ(offer.exit_code, 0) << offer.Describe();
+  // What is signed is shown first.
+  EXPECT_THAT(offer.out, HasSubstr("notice of termination"));
+  EXPECT_THAT(offer.out, HasSubstr("certified mail"));
+  EXPECT_EQ(std::filesystem::status(P("sender.state")).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  auto accept = Ctl(Cmd({"exchange", "accept"}, wr, {"--in", P("me1"), "--state", P("recipient.state"), "--out", P("me2")}));
+  ASSERT_EQ(accept.exit_code, 0) << accept.Describe();
+  EXPECT_THAT(accept.out, HasSubstr("Sender"));
+  auto me3 = Ctl(Cmd({"exchange", "continue"}, wo, {"--state", P("sender.state"), "--in", P("me2"), "--out", P("me3")}));
+  ASSERT_EQ(me3.exit_code, 0) << me3.Describe();
+  // The wrong document is refused; the right one gives the receipt.
+  dir_.Write("other.txt", "something else");
+  auto wrong = Ctl(Cmd({"exchange", "continue"}, wr,
+                       {"--state", P("recipient.state"), "--in", P("me3"), "--document", P("other.txt"), "--out", P("me4")}));
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_THAT(wrong.err, HasSubstr("not the one me1 names"));
+  auto me4 = Ctl(Cmd({"exchange", "continue"}, wr,
+                     {"--state", P("recipient.state"), "--in", P("me3"), "--document", P("notice.txt"), "--out", P("me4")}));
+  ASSERT_EQ(me4.exit_code, 0) << me4.Describe();
+  auto done = Ctl(Cmd({"exchange", "continue"}, wo, {"--state", P("sender.state"), "--in", P("me4"), "--out", P("contract")}));
+  ASSERT_EQ(done.exit_code, 0) << done.Describe();
+  auto verify = Ctl({"exchange", "verify", "--in", P("contract")});
+  EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
+  EXPECT_THAT(verify.out, HasSubstr("valid standard contract"));
+  // An honest run never contacted the arbiter.
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "0");
+}
+
+TEST_F(ArbiterTest, SemperctlAbortsAndResolves) {
+  asw::Party o = Party("Buyer"), r = Party("Seller");
+  std::string wo = Wallet("buyer", o), wr = Wallet("seller", r);
+  dir_.Write("seller.pem", r.certificate.Pem());
+  dir_.Write("terms.txt", "one e-book against EUR 12.00");
+  // Delivery against payment; the seller never answers: the buyer aborts.
+  auto offer = Ctl(Cmd({"exchange", "offer"}, wo,
+                       {"--to", P("seller.pem"), "--contract", P("terms.txt"), "--kind", "payment", "--payment-provider",
+                        "Example Acquirer", "--payment-reference", "AUTH-1", "--amount", "12.00", "--state",
+                        P("buyer.state"), "--out", P("me1")}));
+  ASSERT_EQ(offer.exit_code, 0) << offer.Describe();
+  EXPECT_THAT(offer.out, HasSubstr("12.00 EUR"));
+  auto aborted = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("buyer.state"), "--out", P("abort")}));
+  ASSERT_EQ(aborted.exit_code, 0) << aborted.Describe();
+  EXPECT_THAT(aborted.out, HasSubstr("semper-payment-reversal-order"));
+  EXPECT_EQ(OpensslCmsVerify(Slurp(P("abort/affidavit.json")), Slurp(P("abort/affidavit.sig"))), 0);
+  auto token = Ctl({"exchange", "verify", "--in", P("abort/token")});
+  EXPECT_EQ(token.exit_code, 0) << token.Describe();
+  EXPECT_THAT(token.out, HasSubstr("abort token"));
+  // A contract where the originator goes silent after me2: the responder resolves.
+  auto offer2 = Ctl(Cmd({"exchange", "offer"}, wo,
+                        {"--to", P("seller.pem"), "--contract", P("terms.txt"), "--state", P("buyer2.state"), "--out",
+                         P("c-me1")}));
+  ASSERT_EQ(offer2.exit_code, 0) << offer2.Describe();
+  auto accept = Ctl(Cmd({"exchange", "accept"}, wr, {"--in", P("c-me1"), "--state", P("seller.state"), "--out", P("c-me2")}));
+  ASSERT_EQ(accept.exit_code, 0) << accept.Describe();
+  auto resolved = Ctl(Cmd({"exchange", "resolve"}, wr, {"--state", P("seller.state"), "--out", P("resolve")}));
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.Describe();
+  EXPECT_THAT(resolved.out, HasSubstr("resolved"));
+  // The originator (who never saw me2) asks to abort too late: it gets the same decision.
+  auto too_late = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("buyer2.state"), "--out", P("late")}));
+  ASSERT_EQ(too_late.exit_code, 0) << too_late.Describe();
+  EXPECT_THAT(too_late.out, HasSubstr("resolved"));
+  EXPECT_EQ(Slurp(P("late/token")), Slurp(P("resolve/token")));
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "2");
 }
 
 TEST_F(ArbiterTest, RequestsThatDoNotBindAreRefusedAndDecideNothing) {

@@ -179,6 +179,64 @@ absl::StatusOr<v1::ResolveRequest> Originator::Resolve() const {
   return req;
 }
 
+v1::ExchangeState Originator::State() const {
+  v1::ExchangeState st;
+  st.set_role("originator");
+  *st.mutable_me1() = me1_;
+  *st.mutable_me2() = me2_;
+  *st.mutable_me3() = me3_;
+  st.set_nonce(nonce_);
+  st.set_document(terms_.document);
+  return st;
+}
+
+absl::StatusOr<Originator> Originator::Restore(Party self, const v1::ExchangeState& state) {
+  if (state.role() != "originator") return InvalidField("state.role", "is not the originator's state");
+  SEMPER_ASSIGN_OR_RETURN(Me1View v, VerifyMe1(state.me1()));
+  if (v.body.originator_certificate() != self.certificate.Der()) return Bad("the state is another originator's");
+  if (Hash(state.nonce()) != v.body.originator_nonce_hash()) return Bad("the state's nonce is not the one me1 binds");
+  ExchangeTerms terms;
+  terms.kind = v.body.kind();
+  terms.contract = v.body.contract();
+  terms.document = state.document();
+  terms.payment = v.body.payment();
+  Originator o(std::move(self), v.responder, v.arbiter, std::move(terms));
+  o.nonce_ = state.nonce();
+  o.me1_ = state.me1();
+  if (!state.me2().body().empty()) {
+    SEMPER_ASSIGN_OR_RETURN(v1::Me2Body b2, OpenBody<v1::Me2Body>(state.me2(), v.responder, "asw-me2"));
+    o.me2_ = state.me2();
+    o.responder_nonce_hash_ = b2.responder_nonce_hash();
+  }
+  o.me3_ = state.me3();
+  return o;
+}
+
+v1::ExchangeState Responder::State() const {
+  v1::ExchangeState st;
+  st.set_role("responder");
+  *st.mutable_me1() = me1_;
+  *st.mutable_me2() = me2_;
+  *st.mutable_me3() = me3_;
+  *st.mutable_me4() = me4_;
+  st.set_nonce(nonce_);
+  st.set_document_received(document_received_);
+  return st;
+}
+
+absl::StatusOr<Responder> Responder::Restore(Party self, const v1::ExchangeState& state) {
+  if (state.role() != "responder") return InvalidField("state.role", "is not the responder's state");
+  SEMPER_ASSIGN_OR_RETURN(Me1View v, VerifyMe1(state.me1()));
+  if (v.body.responder_certificate() != self.certificate.Der()) return Bad("the state is another responder's");
+  Responder r(std::move(self), v.originator, state.me1(), v.body);
+  r.nonce_ = state.nonce();
+  r.me2_ = state.me2();
+  r.me3_ = state.me3();
+  r.me4_ = state.me4();
+  r.document_received_ = state.document_received();
+  return r;
+}
+
 absl::StatusOr<Responder> Responder::Accept(Party self, const Certificate& arbiter, const v1::SignedBody& me1) {
   SEMPER_ASSIGN_OR_RETURN(Me1View view, VerifyMe1(me1));
   if (view.body.responder_certificate() != self.certificate.Der()) return Bad("me1 names another responder");

@@ -53,6 +53,10 @@ class Originator {
   // When me4 does not come (after Me3).
   absl::StatusOr<v1::ResolveRequest> Resolve() const;
 
+  // The state to keep between steps (secret: holds N_O), and an Originator from it.
+  v1::ExchangeState State() const;
+  static absl::StatusOr<Originator> Restore(Party self, const v1::ExchangeState& state);
+
  private:
   Party self_;
   Certificate responder_, arbiter_;
@@ -81,6 +85,10 @@ class Responder {
   absl::StatusOr<v1::ResolveRequest> Resolve() const;
   // The standard contract once me4 is sent.
   v1::StandardContract Contract() const;
+
+  // The state to keep between steps (secret: holds N_R), and a Responder from it.
+  v1::ExchangeState State() const;
+  static absl::StatusOr<Responder> Restore(Party self, const v1::ExchangeState& state);
 
  private:
   Responder(Party self, Certificate originator, v1::SignedBody me1, v1::Me1Body body)

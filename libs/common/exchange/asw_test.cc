@@ -260,3 +260,58 @@ TEST(AswKindsTest, DeliveryForPaymentNamesThePaymentAndItsProvider) {
 
 }  // namespace
 }  // namespace semper::asw
+
+namespace semper::asw {
+namespace {
+
+TEST(AswStateTest, BothSidesResumeFromTheirSavedStateBetweenSteps) {
+  Exchange x;
+  auto roundtrip = [](const v1::ExchangeState& st) {
+    v1::ExchangeState back;
+    EXPECT_TRUE(back.ParseFromString(st.SerializeAsString()));
+    return back;
+  };
+  v1::SignedBody me1;
+  v1::ExchangeState o_state, r_state;
+  {
+    Originator o(x.o, x.r.certificate, x.t.certificate(), x.contract);
+    me1 = *o.Me1();
+    o_state = roundtrip(o.State());
+  }
+  v1::SignedBody me2;
+  {
+    auto r = Responder::Accept(x.r, x.t.certificate(), me1);
+    me2 = *r->Me2();
+    r_state = roundtrip(r->State());
+  }
+  v1::SignedBody me3;
+  {
+    auto o = Originator::Restore(x.o, o_state);
+    ASSERT_THAT(o, IsOk());
+    auto m = o->Me3(me2);
+    ASSERT_THAT(m, IsOk());
+    me3 = *m;
+    o_state = roundtrip(o->State());
+  }
+  v1::SignedBody me4;
+  {
+    auto r = Responder::Restore(x.r, r_state);
+    ASSERT_THAT(r, IsOk());
+    auto m = r->Me4(me3);
+    ASSERT_THAT(m, IsOk());
+    me4 = *m;
+  }
+  auto o = Originator::Restore(x.o, o_state);
+  ASSERT_THAT(o, IsOk());
+  auto contract = o->Finish(me4);
+  ASSERT_THAT(contract, IsOk());
+  EXPECT_THAT(VerifyStandardContract(*contract), IsOk());
+  // A state is bound to its party and to its nonce.
+  EXPECT_FALSE(Originator::Restore(x.r, o_state).ok());
+  v1::ExchangeState tampered = o_state;
+  tampered.set_nonce(std::string(32, 'x'));
+  EXPECT_FALSE(Originator::Restore(x.o, tampered).ok());
+}
+
+}  // namespace
+}  // namespace semper::asw
