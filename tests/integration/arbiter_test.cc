@@ -22,6 +22,7 @@
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/wallet.h"
 
 namespace semper {
 namespace {
@@ -128,12 +129,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
 
   // A wallet as `semperctl enroll` writes it, for party `p`.
   std::string Wallet(const std::string& name, const asw::Party& p) {
-    std::string dir = P(name);
-    std::filesystem::create_directories(dir);
-    dir_.Write(name + "/signature.pem", p.certificate.Pem() + Slurp(P("pki/ca.pem")));
-    dir_.Write(name + "/signature.key", *p.key.ToEncryptedPem(SecretData("wallet passphrase")));
     dir_.Write("wallet.pass", "wallet passphrase");
-    return dir;
+    return ::semper::testing::WriteWallet(dir_, name, p.key, p.certificate, Slurp(P("pki/ca.pem")), "wallet passphrase");
   }
   CommandResult Ctl(std::vector<std::string> args) {
     std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_), "--server-name",

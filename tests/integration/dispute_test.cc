@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <regex>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -29,6 +30,7 @@
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/wallet.h"
 
 namespace semper {
 namespace {
@@ -292,6 +294,24 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     dir_.Write("statement.sig", signature);
     return RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("statement.sig"), "-content",
                        P("statement.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  }
+
+  CommandResult Ctl(const std::string& wallet, std::vector<std::string> args, const std::string& client = "") {
+    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(arbiter_port_),
+                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    if (!client.empty()) {
+      argv.insert(argv.end(), {"--cert", P("pki/admin/" + client + ".pem"), "--key", P("pki/admin/" + client + ".key"),
+                               "--key-passphrase-file", P("pass")});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (!wallet.empty()) {
+      dir_.Write("wallet.pass", "wallet passphrase");
+      argv.insert(argv.end(), {"--wallet", wallet, "--wallet-passphrase-file", P("wallet.pass")});
+    }
+    return RunCommand(argv);
+  }
+  std::string Wallet(const std::string& name, const Party& p) {
+    return ::semper::testing::WriteWallet(dir_, name, p.key, p.certificate, Slurp(P("pki/ca.pem")), "wallet passphrase");
   }
 
   std::vector<std::string> Events(const v1::Case& c) {
@@ -588,6 +608,59 @@ TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
   // An answer after the deadline is refused; the deadline's decision stands.
   WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
   EXPECT_THAT(Answer(filed->case_id(), *seller_, {}).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
+  std::string buyer = Wallet("buyer", *buyer_), seller = Wallet("seller", *seller_);
+  dir_.Write("seller.pem", seller_->certificate.Pem());
+  // The buyer's evidence as files: the seller's signed confirmation with its time-stamp, and the
+  // notary's evidence for it.
+  std::string confirmation = "order confirmation 2026-0050: hand-made shoes, size 42";
+  v1::EvidenceItem signed_confirmation = SignedDocument("c", confirmation, *seller_);
+  dir_.Write("confirmation.txt", confirmation);
+  dir_.Write("confirmation.sig", signed_confirmation.signed_document().signature());
+  dir_.Write("confirmation.tst", signed_confirmation.signed_document().signature_time_stamp());
+  std::string evidence_json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(Certify(confirmation, signed_confirmation.signed_document().signature()),
+                                                    &evidence_json, opts);
+  dir_.Write("confirmation.evidence.json", evidence_json);
+  auto filed = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text",
+                           "size 41 came", "--reference", "2026-0050", "--amount", "89.00", "--evidence",
+                           "signed:" + P("confirmation.txt") + "," + P("confirmation.sig") + "," + P("confirmation.tst") +
+                               "#signed order confirmation",
+                           "--evidence", "notary:" + P("confirmation.evidence.json") + "#notarized confirmation"});
+  ASSERT_EQ(filed.exit_code, 0) << filed.Describe();
+  EXPECT_THAT(filed.out, HasSubstr("signed order confirmation"));  // shown before signing
+  EXPECT_THAT(filed.out, HasSubstr("89.00 EUR"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(filed.out, m, std::regex("Case ([0-9a-f]{32})"))) << filed.out;
+  const std::string id = m[1].str();
+  // The seller sees the case and answers.
+  auto listed = Ctl(seller, {"dispute", "list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
+  EXPECT_THAT(listed.out, HasSubstr(id));
+  auto answered = Ctl(seller, {"dispute", "answer", id, "--text", "we sent size 42"});
+  ASSERT_EQ(answered.exit_code, 0) << answered.Describe();
+  EXPECT_THAT(answered.out, HasSubstr("waiting for a human arbitrator"));
+  EXPECT_THAT(answered.out, HasSubstr("[holds] claimant item 1"));
+  EXPECT_THAT(answered.out, HasSubstr("[holds] claimant item 2"));
+  // Only an arbitrator decides.
+  auto denied = Ctl("", {"dispute", "decide", id, "--outcome", "upheld", "--reason", "x"}, "admin");
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
+  auto decided = Ctl("", {"dispute", "decide", id, "--outcome", "upheld", "--reason", "The sole shows size 41."},
+                     "arbitrator");
+  ASSERT_EQ(decided.exit_code, 0) << decided.Describe();
+  WaitFor(id, v1::CASE_STATE_CLOSED);
+  auto shown = Ctl("", {"dispute", "show", id, "--verdict-out", P("verdict")});
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_THAT(shown.out, HasSubstr("closed"));
+  EXPECT_THAT(shown.out, HasSubstr("The sole shows size 41."));
+  auto verify = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("verdict.sig"), "-content",
+                            P("verdict.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
 }
 
 TEST_F(DisputeTest, ConcurrentAnswersDecideOnce) {
