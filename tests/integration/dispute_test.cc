@@ -18,7 +18,6 @@
 
 #include "common/base/proto_time.h"
 #include "common/crypto/cms.h"
-#include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
@@ -30,12 +29,13 @@
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
 #include "tests/support/wallet.h"
 
 namespace semper {
 namespace {
 
-using ::semper::testing::ChildProcess;
+using ::semper::testing::Suite;
 using ::semper::testing::CommandResult;
 using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
@@ -58,127 +58,39 @@ class DisputeTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    dir_.Write("pass", kPass);
-    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
-    ASSERT_EQ(init.exit_code, 0) << init.Describe();
-    for (int* p : {&ca_port_, &tsa_port_, &notary_port_, &arbiter_port_}) *p = FreePort();
-    auto env = [&](const std::string& daemon, int port, std::vector<std::string> more) {
-      std::vector<std::string> e = {"env",
-                                    "SEMPER_DATABASE_URL=" + conninfo(),
-                                    "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
-                                    "SEMPER_HTTP_LISTEN=",
-                                    "SEMPER_TLS_CERT_FILE=" + P("pki/services/" + daemon + "-tls.pem"),
-                                    "SEMPER_TLS_KEY_FILE=" + P("pki/services/" + daemon + "-tls.key"),
-                                    "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                    "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-                                    "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
-      e.insert(e.end(), more.begin(), more.end());
-      return e;
-    };
-    ca_ = ChildProcess(env("ca", ca_port_,
-                           {"SEMPER_CA_DIR=" + P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_CA, "serve"}),
-                       P("ca.log"));
-    tsa_ = ChildProcess(env("tsa", tsa_port_,
-                            {"SEMPER_TSA_CERT_FILE=" + P("pki/services/tsa-signing.pem"),
-                             "SEMPER_TSA_KEY_FILE=" + P("pki/services/tsa-signing.key"),
-                             "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_TSA_CLOCK_CHECK=off", SEMPER_TSA}),
-                        P("tsa.log"));
-    ASSERT_TRUE(Channel(ca_port_)->WaitForConnected(Deadline(20))) << Slurp(P("ca.log"));
-    ASSERT_TRUE(Channel(tsa_port_)->WaitForConnected(Deadline(20))) << Slurp(P("tsa.log"));
-    notary_ = ChildProcess(env("notary", notary_port_,
-                               {"SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-                                "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                                "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
-                                "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
-                                "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
-                                "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost", SEMPER_NOTARY}),
-                           P("notary.log"));
-    ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
-    arbiter_ = ChildProcess(env("arbiter", arbiter_port_,
-                                {"SEMPER_ARBITER_CERT_FILE=" + P("pki/services/arbiter-signing.pem"),
-                                 "SEMPER_ARBITER_KEY_FILE=" + P("pki/services/arbiter-signing.key"),
-                                 "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                 "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
-                                 "SEMPER_ARBITER_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
-                                 "SEMPER_ARBITER_NOTARY_ADDRESS=127.0.0.1:" + std::to_string(notary_port_),
-                                 "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost", "SEMPER_ARBITER_ANSWER_PERIOD=4s",
-                                 "SEMPER_ARBITER_SWEEP_INTERVAL=200ms", SEMPER_ARBITER}),
-                            P("arbiter.log"));
-    ASSERT_TRUE(Channel(arbiter_port_)->WaitForConnected(Deadline(20))) << Slurp(P("arbiter.log"));
-    buyer_.emplace(Enroll("Bert Buyer", v1::CUSTOMER_KIND_INDIVIDUAL));
-    seller_.emplace(Enroll("Example Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE));
+    Suite::Options o;
+    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"notary", SEMPER_NOTARY}, {"arbiter", SEMPER_ARBITER}};
+    o.conninfo = conninfo();
+    o.passphrase = kPass;
+    o.arbiter_env = {"SEMPER_ARBITER_ANSWER_PERIOD=4s", "SEMPER_ARBITER_SWEEP_INTERVAL=200ms"};
+    auto suite = Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
+    ca_port_ = suite_->port("ca");
+    tsa_port_ = suite_->port("tsa");
+    notary_port_ = suite_->port("notary");
+    arbiter_port_ = suite_->port("arbiter");
+    auto buyer = suite_->Enroll("Bert Buyer", v1::CUSTOMER_KIND_INDIVIDUAL);
+    auto seller = suite_->Enroll("Example Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+    ASSERT_THAT(buyer.status(), IsOk());
+    ASSERT_THAT(seller.status(), IsOk());
+    buyer_.emplace(Party{buyer->key, buyer->certificate});
+    seller_.emplace(Party{seller->key, seller->certificate});
   }
 
-  void TearDown() override {
-    for (ChildProcess* d : {&arbiter_, &notary_, &tsa_, &ca_}) {
-      if (d->pid() > 0) {
-        d->Signal(SIGTERM);
-        d->Wait(15000);
-      }
-    }
-  }
-
-  static std::chrono::system_clock::time_point Deadline(int seconds) {
-    return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
-  }
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
-
-  // `client`: "" (none), "admin" or "arbitrator" (certificates written by semper-ca init).
   std::shared_ptr<grpc::Channel> Channel(int port, const std::string& client = "") {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
-    if (!client.empty()) {
-      auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(kPass));
-      ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
-      ssl.pem_cert_chain = Slurp(P("pki/admin/" + client + ".pem"));
+    for (const char* d : {"ca", "tsa", "notary", "arbiter"}) {
+      if (suite_->port(d) == port) return suite_->Channel(d, client);
     }
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    args.SetInt("grpc.use_local_subchannel_pool", 1);
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl), args);
+    return nullptr;
   }
   std::unique_ptr<v1::Arbiter::Stub> Arbiter(const std::string& client = "") {
-    return v1::Arbiter::NewStub(Channel(arbiter_port_, client));
+    return v1::Arbiter::NewStub(suite_->Channel("arbiter", client));
   }
-  std::vector<Certificate> Chain() { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
-
-  Party Enroll(const std::string& name, v1::CustomerKind kind) {
-    auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, "admin"));
-    v1::RegisterSubscriberRequest reg;
-    auto* s = reg.mutable_subscriber();
-    s->set_name(name);
-    s->set_kind(kind);
-    s->set_country("DE");
-    s->set_applicable_law("DE");
-    s->set_email("x@example.de");
-    if (kind == v1::CUSTOMER_KIND_ENTERPRISE) s->set_vat_reference("VATDE-123456789");
-    v1::RegisterSubscriberResponse registered;
-    grpc::ClientContext c1;
-    auto r = admin->RegisterSubscriber(&c1, reg, &registered);
-    EXPECT_TRUE(r.ok()) << r.error_message();
-    auto auth_key = *PrivateKey::Generate(KeyType::kEcP256);
-    auto sig_key = *PrivateKey::Generate(KeyType::kEcP256);
-    v1::EnrollRequest enroll;
-    enroll.set_enrolment_code(registered.enrolment_code());
-    enroll.set_authentication_csr(CertificationRequest::Create(auth_key, {})->Der());
-    enroll.set_signature_csr(CertificationRequest::Create(sig_key, {})->Der());
-    v1::EnrollResponse enrolled;
-    grpc::ClientContext c2;
-    auto status = v1::CertificationAuthority::NewStub(Channel(ca_port_))->Enroll(&c2, enroll, &enrolled);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return Party{sig_key, *Certificate::FromDer(enrolled.signature().certificate())};
-  }
-
+  std::vector<Certificate> Chain() { return suite_->Chain(); }
   void Revoke(const Certificate& cert) {
-    auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, "admin"));
-    v1::RevokeCertificateRequest req;
-    req.set_serial(cert.SerialHex());
-    req.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
-    v1::RevokeCertificateResponse resp;
-    grpc::ClientContext ctx;
-    auto s = admin->RevokeCertificate(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_THAT(suite_->Revoke(cert, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
   }
 
   std::string Sign(const std::string& bytes, const Party& p) {
@@ -321,8 +233,8 @@ class DisputeTest : public ::semper::testing::PostgresTest {
   }
 
   TempDir dir_;
+  std::unique_ptr<Suite> suite_;
   int ca_port_ = 0, tsa_port_ = 0, notary_port_ = 0, arbiter_port_ = 0;
-  ChildProcess ca_, tsa_, notary_, arbiter_;
   std::optional<Party> buyer_, seller_;
 };
 

@@ -1,0 +1,139 @@
+#include "tests/support/suite.h"
+
+#include <signal.h>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/csr.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/ca.grpc.pb.h"
+
+namespace semper::testing {
+
+absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options options) {
+  std::unique_ptr<Suite> s(new Suite(dir, std::move(options)));
+  dir->Write("pass", s->o_.passphrase);
+  auto init = RunCommand({s->o_.binaries.at("ca"), "init", "--dir", s->P("pki"), "--passphrase-file", s->P("pass")});
+  if (init.exit_code != 0) return absl::InternalError(StrCat("semper-ca init: ", init.Describe()));
+  for (const char* d : {"ca", "tsa", "notary", "arbiter"}) s->ports_[d] = FreePort();
+  auto env = [&](const std::string& daemon, std::vector<std::string> more) {
+    std::vector<std::string> e = {"env",
+                                  "SEMPER_DATABASE_URL=" + s->o_.conninfo,
+                                  "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[daemon]),
+                                  "SEMPER_HTTP_LISTEN=",
+                                  "SEMPER_TLS_CERT_FILE=" + s->P("pki/services/" + daemon + "-tls.pem"),
+                                  "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
+                                  "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"),
+                                  "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/root.pem"),
+                                  "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
+    e.insert(e.end(), more.begin(), more.end());
+    e.push_back(s->o_.binaries.at(daemon));
+    return e;
+  };
+  const std::string ca = "127.0.0.1:" + std::to_string(s->ports_["ca"]);
+  const std::string tsa = "127.0.0.1:" + std::to_string(s->ports_["tsa"]);
+  const std::string notary = "127.0.0.1:" + std::to_string(s->ports_["notary"]);
+  for (const char* d : {"ca", "tsa", "notary", "arbiter"}) {
+    if (!s->o_.binaries.contains(d)) continue;
+    std::vector<std::string> argv;
+    const std::string name = d;
+    if (name == "ca") {
+      argv = env(d, {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass")});
+      argv.push_back("serve");
+    } else if (name == "tsa") {
+      argv = env(d, {"SEMPER_TSA_CERT_FILE=" + s->P("pki/services/tsa-signing.pem"),
+                     "SEMPER_TSA_KEY_FILE=" + s->P("pki/services/tsa-signing.key"),
+                     "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TSA_CLOCK_CHECK=off"});
+    } else if (name == "notary") {
+      argv = env(d, {"SEMPER_NOTARY_CERT_FILE=" + s->P("pki/services/notary-signing.pem"),
+                     "SEMPER_NOTARY_KEY_FILE=" + s->P("pki/services/notary-signing.key"),
+                     "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + s->P("pass"),
+                     "SEMPER_NOTARY_TRUST_FILE=" + s->P("pki/root.pem"), "SEMPER_NOTARY_CA_ADDRESS=" + ca,
+                     "SEMPER_NOTARY_TSA_ADDRESS=" + tsa, "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"});
+    } else {
+      std::vector<std::string> more = {
+          "SEMPER_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
+          "SEMPER_ARBITER_KEY_FILE=" + s->P("pki/services/arbiter-signing.key"),
+          "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + s->P("pki/root.pem"),
+          "SEMPER_ESCROW_CERT_FILE=" + s->P("pki/services/arbiter-escrow.pem"),
+          "SEMPER_ESCROW_KEY_FILE=" + s->P("pki/services/arbiter-escrow.key"),
+          "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_ARBITER_CA_ADDRESS=" + ca,
+          "SEMPER_ARBITER_NOTARY_ADDRESS=" + notary, "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost"};
+      more.insert(more.end(), s->o_.arbiter_env.begin(), s->o_.arbiter_env.end());
+      argv = env(d, more);
+    }
+    s->daemons_.emplace_back(name, ChildProcess(argv, s->P(name + ".log")));
+    if (!s->Channel(name)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) {
+      return absl::UnavailableError(StrCat("semper-", name, " did not start:\n", Slurp(s->P(name + ".log"))));
+    }
+  }
+  return s;
+}
+
+Suite::~Suite() {
+  for (auto it = daemons_.rbegin(); it != daemons_.rend(); ++it) {
+    if (it->second.pid() > 0) {
+      it->second.Signal(SIGTERM);
+      it->second.Wait(15000);
+    }
+  }
+}
+
+std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const std::string& client) const {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+  if (!client.empty()) {
+    auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(o_.passphrase));
+    if (key.ok()) ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+    ssl.pem_cert_chain = Slurp(P("pki/admin/" + client + ".pem"));
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetInt("grpc.use_local_subchannel_pool", 1);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(ports_.at(daemon)), grpc::SslCredentials(ssl), args);
+}
+
+std::vector<Certificate> Suite::Chain() const { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
+
+absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::CustomerKind kind) const {
+  auto admin = v1::CertificationAuthority::NewStub(Channel("ca", "admin"));
+  v1::RegisterSubscriberRequest reg;
+  auto* s = reg.mutable_subscriber();
+  s->set_name(name);
+  s->set_kind(kind);
+  s->set_country("DE");
+  s->set_applicable_law("DE");
+  s->set_email("x@example.de");
+  if (kind == v1::CUSTOMER_KIND_ENTERPRISE) s->set_vat_reference("VATDE-123456789");
+  v1::RegisterSubscriberResponse registered;
+  grpc::ClientContext c1;
+  if (auto r = admin->RegisterSubscriber(&c1, reg, &registered); !r.ok()) return FromGrpcStatus(r);
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey auth_key, PrivateKey::Generate(KeyType::kEcP256));
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey sig_key, PrivateKey::Generate(KeyType::kEcP256));
+  v1::EnrollRequest enroll;
+  enroll.set_enrolment_code(registered.enrolment_code());
+  enroll.set_authentication_csr(CertificationRequest::Create(auth_key, {})->Der());
+  enroll.set_signature_csr(CertificationRequest::Create(sig_key, {})->Der());
+  v1::EnrollResponse enrolled;
+  grpc::ClientContext c2;
+  if (auto r = v1::CertificationAuthority::NewStub(Channel("ca"))->Enroll(&c2, enroll, &enrolled); !r.ok()) {
+    return FromGrpcStatus(r);
+  }
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));
+  return Subscriber{sig_key, cert};
+}
+
+absl::Status Suite::Revoke(const Certificate& cert, int reason) const {
+  auto admin = v1::CertificationAuthority::NewStub(Channel("ca", "admin"));
+  v1::RevokeCertificateRequest req;
+  req.set_serial(cert.SerialHex());
+  req.set_reason(static_cast<v1::RevocationReason>(reason));
+  v1::RevokeCertificateResponse resp;
+  grpc::ClientContext ctx;
+  return FromGrpcStatus(admin->RevokeCertificate(&ctx, req, &resp));
+}
+
+}  // namespace semper::testing

@@ -1,0 +1,60 @@
+// The semper daemons as processes for tests and benchmarks: `semper-ca init` into a directory,
+// then semper-ca, semper-tsa, semper-notary and semper-arbiter on free loopback ports against one
+// PostgreSQL database, with TLS and the init's certificates. Stops them on destruction.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/statusor.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/keys.h"
+#include "semper/v1/types.pb.h"
+#include "tests/support/subprocess.h"
+
+namespace semper::testing {
+
+class Suite {
+ public:
+  struct Options {
+    // Daemon binaries by name ("ca", "tsa", "notary", "arbiter"); those given are started, in
+    // that order.
+    std::map<std::string, std::string> binaries;
+    std::string conninfo;
+    std::string passphrase = "suite test passphrase";
+    // Extra SEMPER_* settings for the arbiter, e.g. "SEMPER_ARBITER_ANSWER_PERIOD=4s".
+    std::vector<std::string> arbiter_env;
+  };
+  // `dir` must outlive the suite.
+  static absl::StatusOr<std::unique_ptr<Suite>> Start(const TempDir* dir, Options options);
+  ~Suite();
+
+  std::string P(const std::string& name) const { return dir_->path() + "/" + name; }
+  int port(const std::string& daemon) const { return ports_.at(daemon); }
+  // A TLS channel to a daemon; `client`: "" (no certificate), "admin" or "arbitrator".
+  std::shared_ptr<grpc::Channel> Channel(const std::string& daemon, const std::string& client = "") const;
+  // The issuing CA's certificate (the chain below the root).
+  std::vector<Certificate> Chain() const;
+
+  struct Subscriber {
+    PrivateKey key;  // the signature key
+    Certificate certificate;
+  };
+  // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
+  absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
+  // Revokes a certificate (as the administrator).
+  absl::Status Revoke(const Certificate& cert, int reason) const;
+
+ private:
+  Suite(const TempDir* dir, Options options) : dir_(dir), o_(std::move(options)) {}
+  const TempDir* dir_;
+  Options o_;
+  std::map<std::string, int> ports_;
+  std::vector<std::pair<std::string, ChildProcess>> daemons_;
+};
+
+}  // namespace semper::testing
