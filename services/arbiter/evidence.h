@@ -9,12 +9,14 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/crypto/certificate.h"
 #include "semper/v1/arbiter.pb.h"
-#include "semper/v1/ca.pb.h"
-#include "semper/v1/notary.pb.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
 
 namespace semper::arbiter {
 
@@ -25,6 +27,10 @@ struct EvidenceSources {
   // semper-notary: a consistency proof from a tree of `old_size` entries to its latest signed head.
   std::function<absl::StatusOr<v1::ConsistencyProof>(uint64_t old_size)> notary_consistency;
 };
+
+// The sources as gRPC calls to semper-ca and semper-notary, each with `deadline`.
+EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
+                              std::shared_ptr<v1::Notary::StubInterface> notary, absl::Duration deadline);
 
 // Who the parties are: signers are attributed by subject and issuer.
 struct CaseParties {
@@ -59,11 +65,15 @@ class EvidenceChecker {
   void CheckCertificate(const std::string& der, const CaseParties& parties, absl::Time now, v1::Finding* f) const;
   void CheckExchange(const v1::StandardContract& c, const CaseParties& parties, absl::Time now, v1::Finding* f) const;
   void CheckToken(const v1::SignedBody& token, const CaseParties& parties, v1::Finding* f) const;
+  // The notary's signature over a tree head, remembered once checked (by its exact bytes).
+  absl::Status HeadVerified(const v1::SignedTreeHead& head) const;
 
   const TrustStore* trust_;
   std::vector<Certificate> intermediates_;
   Certificate arbiter_;
   EvidenceSources sources_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_set<std::string> verified_heads_ ABSL_GUARDED_BY(mu_);
 };
 
 // "claimant", "respondent" or "third-party": whose certificate `cert` is (same subject and issuer).

@@ -100,25 +100,7 @@ int Serve(const std::optional<std::string>& config_file) {
   std::shared_ptr<v1::Notary::StubInterface> notary =
       v1::Notary::NewStub(UpstreamChannel(config->GetString("arbiter.notary_address"), *roots, server_name));
   const absl::Duration deadline = absl::Seconds(10);
-  auto status_at = [ca, deadline](const Certificate& cert, absl::Time at) -> absl::StatusOr<v1::CertificateStatus> {
-    v1::GetCertificateStatusRequest req;
-    req.set_certificate(cert.Der());
-    *req.mutable_at() = ToTimestamp(at);
-    v1::CertificateStatus status;
-    grpc::Status called = ca->GetCertificateStatus(UpstreamContext(deadline).get(), req, &status);
-    if (!called.ok()) return UpstreamError("semper-ca", called);
-    return status;
-  };
-  EvidenceSources sources;
-  sources.certificate_status = status_at;
-  sources.notary_consistency = [notary, deadline](uint64_t old_size) -> absl::StatusOr<v1::ConsistencyProof> {
-    v1::GetConsistencyProofRequest req;
-    req.set_old_size(old_size);
-    v1::ConsistencyProof proof;
-    grpc::Status called = notary->GetConsistencyProof(UpstreamContext(deadline).get(), req, &proof);
-    if (!called.ok()) return UpstreamError("semper-notary", called);
-    return proof;
-  };
+  EvidenceSources sources = RemoteSources(ca, notary, deadline);
   EvidenceChecker checker(&*trust, issuers, chain->front(), sources);
   CaseBook::Deps deps;
   deps.pool = pool->get();
@@ -127,7 +109,7 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.key = *key;
   deps.certificate = chain->front();
   deps.chain = issuers;
-  deps.certificate_status = status_at;
+  deps.certificate_status = sources.certificate_status;
   deps.notarize = [notary, deadline](const std::string& document,
                                      const std::string& signature) -> absl::StatusOr<v1::Evidence> {
     v1::CertifyDocumentRequest req;

@@ -54,6 +54,10 @@ absl::Status VerifyConsistency(const v1::SignedTreeHead& old_head, const v1::Con
                                const TrustStore& trust) {
   SEMPER_RETURN_IF_ERROR(VerifyTreeHead(old_head, trust));
   SEMPER_RETURN_IF_ERROR(VerifyTreeHead(proof.new_tree_head(), trust));
+  return CheckConsistencyProof(old_head, proof);
+}
+
+absl::Status CheckConsistencyProof(const v1::SignedTreeHead& old_head, const v1::ConsistencyProof& proof) {
   std::vector<std::string> path(proof.proof().begin(), proof.proof().end());
   if (proof.old_size() != old_head.tree_size() || proof.new_size() != proof.new_tree_head().tree_size() ||
       !VerifyMerkleConsistency(old_head.tree_size(), proof.new_size(), old_head.root_hash(),

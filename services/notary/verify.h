@@ -20,4 +20,7 @@ absl::Status VerifyEvidence(const v1::Evidence& evidence, const TrustStore& trus
 absl::Status VerifyConsistency(const v1::SignedTreeHead& old_head, const v1::ConsistencyProof& proof,
                                const TrustStore& trust);
 
+// The Merkle part of VerifyConsistency alone, for callers that checked both heads' signatures.
+absl::Status CheckConsistencyProof(const v1::SignedTreeHead& old_head, const v1::ConsistencyProof& proof);
+
 }  // namespace semper::notary

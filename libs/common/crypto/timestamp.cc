@@ -47,8 +47,17 @@ std::string SerialText(const ASN1_INTEGER* serial) {
   return nz == std::string::npos ? "0" : out.substr(nz);
 }
 
+absl::StatusOr<std::string> TokenBytes(std::string_view der);
+
+// One parse when `der` is a token (the common case); a response is unwrapped first.
 absl::StatusOr<Pkcs7Ptr> ParseToken(std::string_view der) {
-  SEMPER_ASSIGN_OR_RETURN(std::string token, TimeStampTokenOf(der));
+  {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    if (p7 && p == reinterpret_cast<const unsigned char*>(der.data()) + der.size()) return p7;
+    ossl::DrainErrors();
+  }
+  SEMPER_ASSIGN_OR_RETURN(std::string token, TokenBytes(der));
   const auto* p = reinterpret_cast<const unsigned char*>(token.data());
   Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(token.size())));
   if (!p7) return Malformed("not a time-stamp token");
@@ -204,6 +213,22 @@ absl::StatusOr<std::string> MakeTimeStampRequest(HashAlgorithm algorithm, std::s
   return ossl::ToDer(i2d_TS_REQ, req.get());
 }
 
+namespace {
+absl::StatusOr<std::string> TokenBytes(std::string_view der) { return TimeStampTokenOf(der); }
+
+absl::StatusOr<TimeStampInfo> InfoOfToken(PKCS7* p7) {
+  TstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7));
+  if (!tst) return Malformed("the token carries no TSTInfo");
+  TimeStampInfo info = InfoOf(tst.get());
+  STACK_OF(PKCS7_SIGNER_INFO)* signers = PKCS7_get_signer_info(p7);
+  if (sk_PKCS7_SIGNER_INFO_num(signers) == 1) {
+    X509* signer = PKCS7_cert_from_signer_info(p7, sk_PKCS7_SIGNER_INFO_value(signers, 0));
+    if (signer != nullptr) info.signer_subject = ossl::NameToString(X509_get_subject_name(signer));
+  }
+  return info;
+}
+}  // namespace
+
 absl::StatusOr<std::string> TimeStampTokenOf(std::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   TsRespPtr resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(der.size())));
@@ -229,15 +254,7 @@ absl::StatusOr<std::string> TimeStampTokenOf(std::string_view der) {
 
 absl::StatusOr<TimeStampInfo> ReadTimeStampToken(std::string_view der) {
   SEMPER_ASSIGN_OR_RETURN(Pkcs7Ptr p7, ParseToken(der));
-  TstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7.get()));
-  if (!tst) return Malformed("the token carries no TSTInfo");
-  TimeStampInfo info = InfoOf(tst.get());
-  STACK_OF(PKCS7_SIGNER_INFO)* signers = PKCS7_get_signer_info(p7.get());
-  if (sk_PKCS7_SIGNER_INFO_num(signers) == 1) {
-    X509* signer = PKCS7_cert_from_signer_info(p7.get(), sk_PKCS7_SIGNER_INFO_value(signers, 0));
-    if (signer != nullptr) info.signer_subject = ossl::NameToString(X509_get_subject_name(signer));
-  }
-  return info;
+  return InfoOfToken(p7.get());
 }
 
 absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::string_view digest,
@@ -282,7 +299,7 @@ absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::st
                        "the time-stamp token does not carry the request's nonce");
     }
   }
-  return ReadTimeStampToken(ossl::ToDer(i2d_PKCS7, p7.get()));
+  return InfoOfToken(p7.get());
 }
 
 }  // namespace semper
