@@ -150,14 +150,33 @@ absl::Status ExchangeArbiter::CheckParty(const Certificate& cert, absl::Time now
   return absl::OkStatus();
 }
 
+void ExchangeArbiter::Abort(const v1::AbortRequest& req, Done done) {
+  auto r = asw::CheckAbort(req, self_.certificate);
+  if (!r.ok()) return done(r.status());
+  Decide(*r, std::move(done));
+}
+
+void ExchangeArbiter::Resolve(const v1::ResolveRequest& req, Done done) {
+  auto r = asw::CheckResolve(req, self_.certificate);
+  if (!r.ok()) return done(r.status());
+  Decide(*r, std::move(done));
+}
+
+namespace {
+absl::StatusOr<v1::ArbiterDecision> Wait(const std::function<void(ExchangeArbiter::Done)>& call) {
+  std::promise<absl::StatusOr<v1::ArbiterDecision>> decided;
+  auto answer = decided.get_future();
+  call([&decided](absl::StatusOr<v1::ArbiterDecision> d) { decided.set_value(std::move(d)); });
+  return answer.get();
+}
+}  // namespace
+
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Abort(const v1::AbortRequest& req) {
-  SEMPER_ASSIGN_OR_RETURN(asw::ArbiterRequest r, asw::CheckAbort(req, self_.certificate));
-  return Decide(r);
+  return Wait([&](Done done) { Abort(req, std::move(done)); });
 }
 
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Resolve(const v1::ResolveRequest& req) {
-  SEMPER_ASSIGN_OR_RETURN(asw::ArbiterRequest r, asw::CheckResolve(req, self_.certificate));
-  return Decide(r);
+  return Wait([&](Done done) { Resolve(req, std::move(done)); });
 }
 
 absl::StatusOr<std::string> ExchangeArbiter::OpenEscrow(const v1::Me1Body& me1) const {
@@ -170,41 +189,48 @@ absl::StatusOr<std::string> ExchangeArbiter::OpenEscrow(const v1::Me1Body& me1) 
   return document;
 }
 
-absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Decide(const asw::ArbiterRequest& r) {
+void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   // Both parties must hold certificates of this suite for signing.
   absl::Time now = absl::Now();
-  for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) SEMPER_RETURN_IF_ERROR(CheckParty(*c, now));
+  for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) {
+    if (absl::Status s = CheckParty(*c, now); !s.ok()) return done(s);
+  }
   bool resolve = r.kind == asw::ArbiterRequest::Kind::kResolve;
   const bool escrowed = r.me1.body.kind() == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
   if (escrowed && resolve) {
     if (!escrow_.has_value()) {
-      return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
-                       "this arbiter has no escrow key: it cannot resolve an exchange of a document");
+      return done(MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
+                            "this arbiter has no escrow key: it cannot resolve an exchange of a document"));
     }
     // An escrow that does not hold the document it names cannot make R whole: T aborts instead
     // (R is not bound, and O gets no substitute receipt).
     if (!OpenEscrow(r.me1.body).ok()) resolve = false;
   }
-  SEMPER_ASSIGN_OR_RETURN(v1::SignedBody token, asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now));
-  Pending pending{HexEncode(r.me1.hash), resolve, std::move(token), "", "", nullptr};
+  auto token = asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now);
+  if (!token.ok()) return done(token.status());
+  Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", nullptr};
   if (auto affidavit = asw::AffidavitFor(r.me1, resolve, now); affidavit.has_value()) {
     pending.affidavit = StatementJson(*affidavit);
-    SEMPER_ASSIGN_OR_RETURN(pending.affidavit_signature,
-                            CmsSignDetached(pending.affidavit, self_.key, self_.certificate, intermediates_));
+    auto signature = CmsSignDetached(pending.affidavit, self_.key, self_.certificate, intermediates_);
+    if (!signature.ok()) return done(signature.status());
+    pending.affidavit_signature = *std::move(signature);
   }
-  std::promise<absl::StatusOr<v1::ArbiterDecision>> decided;
-  auto answer = decided.get_future();
-  pending.done = [&decided](absl::StatusOr<v1::ArbiterDecision> d) { decided.set_value(std::move(d)); };
-  {
-    absl::MutexLock lock(&queue_mu_);
-    queue_.push_back(std::move(pending));
+  if (escrowed && escrow_.has_value()) {
+    // A resolved exchange of a document: R gets the document from the escrow (never stored in
+    // clear), whichever request decided.
+    pending.done = [this, me1 = r.me1.body, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) {
+      if (d.ok() && d->resolved()) {
+        auto document = OpenEscrow(me1);
+        if (!document.ok()) return done(document.status());
+        d->set_document(*std::move(document));
+      }
+      done(std::move(d));
+    };
+  } else {
+    pending.done = std::move(done);
   }
-  absl::StatusOr<v1::ArbiterDecision> d = answer.get();
-  // A resolved exchange of a document: R gets the document from the escrow (never stored in clear).
-  if (d.ok() && d->resolved() && escrowed && escrow_.has_value()) {
-    SEMPER_ASSIGN_OR_RETURN(*d->mutable_document(), OpenEscrow(r.me1.body));
-  }
-  return d;
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back(std::move(pending));
 }
 
 }  // namespace semper::arbiter

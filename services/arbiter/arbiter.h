@@ -29,13 +29,20 @@ class ExchangeArbiter {
   ~ExchangeArbiter();
   static std::vector<db::PreparedStatement> Statements();
 
+  using Done = std::function<void(absl::StatusOr<v1::ArbiterDecision>)>;
+  // The request is checked and signed on the caller's thread; `done` runs once the decision is
+  // recorded (on a committer thread), or at once when the request is refused. Never blocks on the
+  // database: gRPC callback handlers call these.
+  void Abort(const v1::AbortRequest& req, Done done);
+  void Resolve(const v1::ResolveRequest& req, Done done);
+  // The same, waiting for the answer.
   absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req);
   absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req);
   const Certificate& certificate() const { return self_.certificate; }
   const std::optional<asw::Party>& escrow() const { return escrow_; }
 
  private:
-  absl::StatusOr<v1::ArbiterDecision> Decide(const asw::ArbiterRequest& r);
+  void Decide(const asw::ArbiterRequest& r, Done done);
   absl::Status CheckParty(const Certificate& cert, absl::Time now);
   // The escrowed document of me1, decrypted and checked against H(D).
   absl::StatusOr<std::string> OpenEscrow(const v1::Me1Body& me1) const;

@@ -6,18 +6,30 @@
 
 namespace semper::arbiter {
 
+namespace {
+
+// Finishes the call when the decision is recorded; the handler thread does not wait for it.
+ExchangeArbiter::Done FinishWith(grpc::ServerUnaryReactor* reactor, v1::ArbiterDecision* resp) {
+  return [reactor, resp](absl::StatusOr<v1::ArbiterDecision> d) {
+    if (d.ok()) *resp = *std::move(d);
+    reactor->Finish(ToGrpcStatus(d.status()));
+  };
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ArbiterServiceImpl::Abort(grpc::CallbackServerContext* ctx, const v1::AbortRequest* req,
                                                     v1::ArbiterDecision* resp) {
-  auto d = exchanges_->Abort(*req);
-  if (d.ok()) *resp = *std::move(d);
-  return FinishUnary(ctx, d.status());
+  auto* reactor = ctx->DefaultReactor();
+  exchanges_->Abort(*req, FinishWith(reactor, resp));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::Resolve(grpc::CallbackServerContext* ctx, const v1::ResolveRequest* req,
                                                       v1::ArbiterDecision* resp) {
-  auto d = exchanges_->Resolve(*req);
-  if (d.ok()) *resp = *std::move(d);
-  return FinishUnary(ctx, d.status());
+  auto* reactor = ctx->DefaultReactor();
+  exchanges_->Resolve(*req, FinishWith(reactor, resp));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::GetArbiterCertificate(grpc::CallbackServerContext* ctx,

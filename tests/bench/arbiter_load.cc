@@ -1,7 +1,8 @@
 // Abort/resolve decisions against a private PostgreSQL (fsync on): concurrent requests for
 // distinct exchanges, each checked, signed and recorded before it is answered; and a repeated
-// request for a decided exchange. In-process (no gRPC). Run by hand:
-//   build/tests/bench/arbiter_load [--clients 32] [--seconds 5]
+// request for a decided exchange. In-process, or with --grpc against semper-arbiter as a process
+// (TLS on loopback; the load generator shares the cores). Run by hand:
+//   build/tests/bench/arbiter_load [--clients 32] [--seconds 5] [--grpc]
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -9,7 +10,9 @@
 
 #include "common/db/migrations.h"
 #include "services/arbiter/arbiter.h"
+#include "semper/v1/arbiter.grpc.pb.h"
 #include "tests/support/postgres.h"
+#include "tests/support/suite.h"
 #include "tests/support/test_pki.h"
 
 namespace semper {
@@ -21,8 +24,12 @@ int main(int argc, char** argv) {
   using namespace std::chrono;
   int clients = 32;
   double seconds = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool grpc = false;
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--grpc") grpc = true;
+    if (i + 1 >= argc) continue;
     if (a == "--clients") clients = std::atoi(argv[i + 1]);
     if (a == "--seconds") seconds = std::atof(argv[i + 1]);
   }
@@ -42,6 +49,38 @@ int main(int argc, char** argv) {
   };
   asw::Party t = make("Arbiter"), o = make("O"), r = make("R");
   arbiter::ExchangeArbiter arb(pool->get(), t, &pki.trust(), {pki.ca()});
+  // With --grpc: semper-arbiter as a process, and parties of its suite's CA.
+  semper::testing::TempDir dir;
+  std::unique_ptr<semper::testing::Suite> suite;
+  std::vector<std::unique_ptr<v1::Arbiter::Stub>> stubs;
+  if (grpc) {
+    auto db2 = (*pg)->CreateDatabase();
+    semper::testing::Suite::Options so;
+    so.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
+    so.not_started = {"ca"};  // decisions need no other daemon
+    so.conninfo = (*pg)->ConnInfo(*db2);
+    auto started = semper::testing::Suite::Start(&dir, so);
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
+      return 1;
+    }
+    suite = *std::move(started);
+    auto ca = Certificate::FromPem(semper::testing::Slurp(suite->P("pki/ca.pem")));
+    auto ca_key = PrivateKey::FromPem(semper::testing::Slurp(suite->P("pki/ca.key")), SecretData(so.passphrase));
+    auto issue = [&](const std::string& n) {
+      auto key = *PrivateKey::Generate(KeyType::kEcP256);
+      CertificateTemplate tmpl;
+      tmpl.subject = {{"C", "DE"}, {"CN", n}};
+      tmpl.not_before = absl::Now() - absl::Minutes(5);
+      tmpl.not_after = absl::Now() + absl::Hours(24);
+      tmpl.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+      return asw::Party{key, *IssueCertificate(tmpl, key.public_key(), &*ca, *ca_key)};
+    };
+    o = issue("O");
+    r = issue("R");
+    t.certificate = *Certificate::FromPem(semper::testing::Slurp(suite->P("pki/services/arbiter-signing.pem")));
+    for (int c = 0; c < 4; ++c) stubs.push_back(v1::Arbiter::NewStub(suite->Channel("arbiter")));
+  }
 
   // Requests prepared beforehand: the parties' work is not the arbiter's.
   const int kExchanges = static_cast<int>(seconds * 12000);
@@ -73,14 +112,24 @@ int main(int argc, char** argv) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
       for (int i; duration<double>(steady_clock::now() - start).count() < seconds && (i = next++) < kExchanges;) {
-        auto d = i % 2 == 0 ? arb.Abort(aborts[i]) : arb.Resolve(resolves[i]);
-        if (d.ok()) ++done;
+        bool ok;
+        if (grpc) {
+          v1::ArbiterDecision d;
+          grpc::ClientContext ctx;
+          auto* stub = stubs[i % stubs.size()].get();
+          ok = (i % 2 == 0 ? stub->Abort(&ctx, aborts[i], &d) : stub->Resolve(&ctx, resolves[i], &d)).ok();
+        } else {
+          auto d = i % 2 == 0 ? arb.Abort(aborts[i]) : arb.Resolve(resolves[i]);
+          ok = d.ok();
+        }
+        if (ok) ++done;
         else ++failed;
       }
     });
   }
   for (auto& th : threads) th.join();
   double elapsed = duration<double>(steady_clock::now() - start).count();
-  std::printf("  %.0f decisions/s, each recorded before the answer (%ld failed)\n", done / elapsed, failed.load());
+  std::printf("  %.0f decisions/s%s, each recorded before the answer (%ld failed)\n", done / elapsed,
+              grpc ? " over gRPC (TLS)" : " in-process", failed.load());
   return 0;
 }

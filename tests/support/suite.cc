@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -38,6 +40,7 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   const std::string notary = "127.0.0.1:" + std::to_string(s->ports_["notary"]);
   for (const char* d : {"ca", "tsa", "notary", "arbiter"}) {
     if (!s->o_.binaries.contains(d)) continue;
+    if (std::find(s->o_.not_started.begin(), s->o_.not_started.end(), d) != s->o_.not_started.end()) continue;
     std::vector<std::string> argv;
     const std::string name = d;
     if (name == "ca") {

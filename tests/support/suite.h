@@ -22,8 +22,9 @@ class Suite {
  public:
   struct Options {
     // Daemon binaries by name ("ca", "tsa", "notary", "arbiter"); those given are started, in
-    // that order.
+    // that order, except those in `not_started`. "ca" is always needed (for the init).
     std::map<std::string, std::string> binaries;
+    std::vector<std::string> not_started;
     std::string conninfo;
     std::string passphrase = "suite test passphrase";
     // Extra SEMPER_* settings for the arbiter, e.g. "SEMPER_ARBITER_ANSWER_PERIOD=4s".

@@ -160,6 +160,7 @@ absl::StatusOr<v1::StandardContract> Originator::Finish(const v1::SignedBody& me
 absl::StatusOr<v1::AbortRequest> Originator::Abort() const {
   v1::ArbiterRequestBody body;
   body.set_type("asw-abort");
+  body.set_requester("originator");
   body.set_me1_hash(Hash(me1_.body()));
   v1::AbortRequest req;
   *req.mutable_me1() = me1_;
@@ -171,6 +172,7 @@ absl::StatusOr<v1::ResolveRequest> Originator::Resolve() const {
   if (me2_.body().empty()) return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "no me2 yet: abort instead");
   v1::ArbiterRequestBody body;
   body.set_type("asw-resolve");
+  body.set_requester("originator");
   body.set_me1_hash(Hash(me1_.body()));
   v1::ResolveRequest req;
   *req.mutable_me1() = me1_;
@@ -287,6 +289,7 @@ absl::StatusOr<v1::ResolveRequest> Responder::Resolve() const {
   v1::ArbiterRequestBody body;
   body.set_type("asw-resolve");
   body.set_me1_hash(Hash(me1_.body()));
+  body.set_requester("responder");
   v1::ResolveRequest req;
   *req.mutable_me1() = me1_;
   *req.mutable_me2() = me2_;
@@ -330,9 +333,13 @@ absl::StatusOr<ArbiterRequest> CheckResolve(const v1::ResolveRequest& req, const
   if (v.body.arbiter_certificate() != arbiter.Der()) return Bad("this exchange names another arbiter");
   SEMPER_ASSIGN_OR_RETURN(v1::Me2Body b2, OpenBody<v1::Me2Body>(req.me2(), v.responder, "asw-me2"));
   if (b2.me1_hash() != v.hash || b2.responder_nonce_hash().size() != 32) return Bad("me2 is not an answer to this me1");
-  // Either party may resolve.
-  auto by_o = OpenBody<v1::ArbiterRequestBody>(req.request(), v.originator, "asw-resolve");
-  auto by_r = by_o.ok() ? by_o : OpenBody<v1::ArbiterRequestBody>(req.request(), v.responder, "asw-resolve");
+  // Either party may resolve; the key the request names is tried first.
+  v1::ArbiterRequestBody hint;
+  (void)hint.ParseFromString(req.request().body());
+  const Certificate& first = hint.requester() == "responder" ? v.responder : v.originator;
+  const Certificate& second = hint.requester() == "responder" ? v.originator : v.responder;
+  auto by_first = OpenBody<v1::ArbiterRequestBody>(req.request(), first, "asw-resolve");
+  auto by_r = by_first.ok() ? by_first : OpenBody<v1::ArbiterRequestBody>(req.request(), second, "asw-resolve");
   if (!by_r.ok()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                      "the resolve request is signed by neither party of the exchange");
