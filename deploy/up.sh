@@ -181,7 +181,20 @@ cert_file = "$STATE/pki/services/arbiter-signing.pem"
 key_file = "$STATE/pki/services/arbiter-signing.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 trust_file = "$STATE/pki/root.pem"
+ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+notary_address = "127.0.0.1:${SEMPER_NOTARY_PORT:-7020}"
+upstream_server_name = "localhost"
 TOML
+  # The escrow key for certified mail by fair exchange (made by init since 2026-11-25; a state
+  # from before has none, and the arbiter then refuses to resolve exchanges of documents).
+  if [ -f "$STATE/pki/services/arbiter-escrow.pem" ]; then
+    cat >> "$STATE/arbiter.toml" <<TOML
+[escrow]
+cert_file = "$STATE/pki/services/arbiter-escrow.pem"
+key_file = "$STATE/pki/services/arbiter-escrow.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+TOML
+  fi
   launch semper-arbiter "${SEMPER_ARBITER_HTTP_PORT:-7031}" build/services/arbiter/semper-arbiter --config "$STATE/arbiter.toml"
   echo "semper-arbiter: gRPC 127.0.0.1:${SEMPER_ARBITER_PORT:-7030} (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
 }
