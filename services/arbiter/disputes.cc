@@ -280,7 +280,7 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
   const bool answered = !answer.empty();
   if (answered && !parsed.ParseFromString(answer)) return InvalidField("answer", "does not parse");
   std::vector<v1::Finding> findings = Findings(l, answered ? &parsed : nullptr);
-  Judgement j = Judge(l.claim, findings, answered);
+  Judgement j = Judge(l.claim, findings, answered, d_.human_review);
   Decision d;
   if (!j.needs_arbitrator) {
     SEMPER_ASSIGN_OR_RETURN(d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules"));

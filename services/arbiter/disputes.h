@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"
@@ -33,6 +34,8 @@ class CaseBook {
     // semper-notary: certifies the verdict (document, arbiter's detached CMS) into its log.
     std::function<absl::StatusOr<v1::Evidence>(const std::string& document, const std::string& signature)> notarize;
     absl::Duration answer_period = absl::Hours(24 * 14);
+    // Claim kinds that a human arbitrator decides even where the rules could.
+    std::set<v1::ClaimKind> human_review;
     size_t max_evidence_items = 100;
   };
   explicit CaseBook(Deps deps) : d_(std::move(deps)) {}

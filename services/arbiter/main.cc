@@ -9,6 +9,7 @@
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
@@ -48,6 +49,9 @@ std::vector<ConfigKey> Schema() {
                   "TLS name to expect from semper-ca and semper-notary, if not the host of their address"});
   keys.push_back({"arbiter.answer_period", T::kDuration, ConfigValue(absl::Hours(24 * 14)), false, false,
                   "how long a respondent has to answer a claim"});
+  keys.push_back({"arbiter.human_review", T::kStringList, ConfigValue(std::vector<std::string>{}), false, false,
+                  "claim kinds a human arbitrator decides although the rules could (non-delivery, non-payment, "
+                  "repudiated-order, repudiated-signature); not-as-ordered and other always go to one"});
   keys.push_back({"arbiter.sweep_interval", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
                   "how often cases past their deadline are decided and decided verdicts sent to the notary"});
   return keys;
@@ -121,6 +125,11 @@ int Serve(const std::optional<std::string>& config_file) {
     return evidence;
   };
   deps.answer_period = config->GetDuration("arbiter.answer_period");
+  for (const std::string& name : config->GetStringList("arbiter.human_review")) {
+    auto kind = ClaimKindFromName(name);
+    if (!kind.has_value()) return fail("arbiter.human_review", InvalidField("arbiter.human_review", StrCat("unknown claim kind ", name)));
+    deps.human_review.insert(*kind);
+  }
   CaseBook cases(std::move(deps));
 
   ArbiterServiceImpl service(&exchanges, &cases, issuers);

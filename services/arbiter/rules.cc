@@ -1,6 +1,8 @@
 // The arbiter's decision rules.
 #include "services/arbiter/rules.h"
 
+#include <cctype>
+
 #include "absl/strings/str_format.h"
 #include "common/base/strings.h"
 
@@ -60,8 +62,24 @@ std::vector<std::string> Remedies(const v1::ClaimStatement& claim, v1::VerdictOu
   }
 }
 
-Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered) {
+std::optional<v1::ClaimKind> ClaimKindFromName(std::string_view name) {
+  for (int k = v1::ClaimKind_MIN; k <= v1::ClaimKind_MAX; ++k) {
+    if (!v1::ClaimKind_IsValid(k) || k == v1::CLAIM_KIND_UNSPECIFIED) continue;
+    std::string n = v1::ClaimKind_Name(static_cast<v1::ClaimKind>(k)).substr(std::string_view("CLAIM_KIND_").size());
+    for (char& c : n) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (n == name) return static_cast<v1::ClaimKind>(k);
+  }
+  return std::nullopt;
+}
+
+Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered,
+                const std::set<v1::ClaimKind>& human) {
   Judgement j;
+  if (human.contains(claim.kind())) {
+    j.needs_arbitrator = true;
+    j.reasoning = "This kind of claim goes to a human arbitrator in this deployment (arbiter.human_review).";
+    return j;
+  }
   const std::string silence = answered ? "" : " The respondent did not answer before the deadline.";
   std::vector<const v1::Finding*> binds_respondent, discharges, by_claimant, failed;
   for (const v1::Finding& f : findings) {

@@ -11,7 +11,10 @@
 //   Goods not as ordered, and free-text claims: a human arbitrator decides.
 #pragma once
 
+#include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "semper/v1/arbiter.pb.h"
@@ -25,7 +28,13 @@ struct Judgement {
   std::vector<std::string> remedies;
 };
 
-Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered);
+// `human`: claim kinds an operator sends to a human arbitrator although the rules could decide
+// them (arbiter.human_review); kinds the rules cannot decide always go to one.
+Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered,
+                const std::set<v1::ClaimKind>& human = {});
+
+// "non-delivery" <-> CLAIM_KIND_NON_DELIVERY, ...; nullopt for an unknown name.
+std::optional<v1::ClaimKind> ClaimKindFromName(std::string_view name);
 
 // The remedies that follow from an outcome (guarantees settled or released, payment or refund).
 std::vector<std::string> Remedies(const v1::ClaimStatement& claim, v1::VerdictOutcome outcome);

@@ -17,6 +17,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "common/base/proto_time.h"
+#include "common/container/container.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
@@ -311,9 +312,27 @@ TEST_F(DisputeTest, NonDeliveryRejectedWhenTheRespondentShowsTheClaimantsReceipt
 }
 
 TEST_F(DisputeTest, NonPaymentUpheldOnTheBuyersSignedOrder) {
-  std::string order = "order 2026-0044 by Bert Buyer: EUR 129.90";
-  auto filed = File(Claim(v1::CLAIM_KIND_NON_PAYMENT, *buyer_, {SignedDocument("signed order", order, *buyer_)}),
-                    *seller_);
+  // The buyer's order as a signed SEMPER container, its signature time-stamped.
+  v1::ContainerContent content = NewContainerContent(absl::Now());
+  v1::Order* o = content.mutable_template_()->mutable_order();
+  o->set_order_id("2026-0044");
+  o->mutable_buyer()->set_name("Bert Buyer");
+  o->mutable_buyer()->set_country("DE");
+  o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  o->mutable_seller()->set_name("Example Shop GmbH");
+  o->mutable_seller()->set_country("DE");
+  o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  o->set_applicable_law("DE");
+  o->mutable_amount()->set_currency("EUR");
+  o->mutable_amount()->set_minor_units(12990);
+  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  auto sealed = Seal(content, {.signers = {SignerIdentity{buyer_->key, buyer_->certificate, Chain()}}});
+  ASSERT_THAT(sealed.status(), IsOk());
+  v1::EvidenceItem order;
+  order.set_label("signed order");
+  *order.mutable_container()->mutable_container() = sealed->signed_();
+  order.mutable_container()->set_signature_time_stamp(Stamp(sealed->signed_().signatures(0)));
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_PAYMENT, *buyer_, {order}), *seller_);
   ASSERT_THAT(filed.status(), IsOk());
   // The buyer's answer shows only an unsigned claim of payment: nothing signed by the seller.
   v1::EvidenceItem stamp;
@@ -325,6 +344,9 @@ TEST_F(DisputeTest, NonPaymentUpheldOnTheBuyersSignedOrder) {
   v1::VerdictStatement v = Verdict(*answered);
   EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
   ASSERT_EQ(v.findings_size(), 2);
+  EXPECT_TRUE(v.findings(0).holds()) << v.findings(0).problem();
+  EXPECT_EQ(v.findings(0).kind(), "container/order");
+  EXPECT_THAT(v.findings(0).verified(), ::testing::Contains("status-good-at-signing-time"));
   EXPECT_TRUE(v.findings(1).holds());
   EXPECT_EQ(v.findings(1).kind(), "time-stamp");
   EXPECT_THAT(v.remedies(), ::testing::Contains(HasSubstr("pays 129.90 EUR")));
@@ -420,6 +442,12 @@ TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
   EXPECT_THAT(Events(c),
               ::testing::ElementsAre("filed", "answered", "findings", "awaiting-arbitrator", "decided", "closed"));
   EXPECT_EQ(OpensslCmsVerify(c.verdict(), c.verdict_signature()).exit_code, 0);
+  // A free-text claim whose respondent stays silent also waits for a human after the deadline.
+  v1::ClaimStatement other = Claim(v1::CLAIM_KIND_OTHER, *seller_, {});
+  other.set_text("The shop published my review under another name.");
+  auto free_text = File(other, *buyer_);
+  ASSERT_THAT(free_text.status(), IsOk());
+  EXPECT_EQ(WaitFor(free_text->case_id(), v1::CASE_STATE_AWAITING_ARBITRATOR).verdict(), "");
 }
 
 TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictGoesAgainstAPseudonym) {
