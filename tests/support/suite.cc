@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include <gtest/gtest.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -80,7 +81,11 @@ Suite::~Suite() {
   for (auto it = daemons_.rbegin(); it != daemons_.rend(); ++it) {
     if (it->second.pid() > 0) {
       it->second.Signal(SIGTERM);
-      it->second.Wait(15000);
+      // A clean stop exits 0; a sanitizer report or a crash on the way out does not.
+      int code = it->second.Wait(15000);
+      if (code != 0) {
+        ADD_FAILURE() << "semper-" << it->first << " exited with " << code << ":\n" << Slurp(P(it->first + ".log"));
+      }
     }
   }
 }
