@@ -21,11 +21,14 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   dir->Write("pass", s->o_.passphrase);
   auto init = RunCommand({s->o_.binaries.at("ca"), "init", "--dir", s->P("pki"), "--passphrase-file", s->P("pass")});
   if (init.exit_code != 0) return absl::InternalError(StrCat("semper-ca init: ", init.Describe()));
-  for (const char* d : {"ca", "tsa", "notary", "arbiter"}) s->ports_[d] = FreePort();
-  auto env = [&](const std::string& daemon, std::vector<std::string> more) {
+  std::vector<std::string> names = {"ca", "tsa", "notary", "arbiter", "liability"};
+  for (int r = 2; r <= s->o_.liability_replicas; ++r) names.push_back(StrCat("liability", r));
+  for (const auto& d : names) s->ports_[d] = FreePort();
+  auto env = [&](const std::string& name, std::vector<std::string> more) {
+    const std::string daemon = name.rfind("liability", 0) == 0 ? std::string("liability") : name;
     std::vector<std::string> e = {"env",
                                   "SEMPER_DATABASE_URL=" + s->o_.conninfo,
-                                  "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[daemon]),
+                                  "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[name]),
                                   "SEMPER_HTTP_LISTEN=",
                                   "SEMPER_TLS_CERT_FILE=" + s->P("pki/services/" + daemon + "-tls.pem"),
                                   "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
@@ -39,19 +42,27 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   const std::string ca = "127.0.0.1:" + std::to_string(s->ports_["ca"]);
   const std::string tsa = "127.0.0.1:" + std::to_string(s->ports_["tsa"]);
   const std::string notary = "127.0.0.1:" + std::to_string(s->ports_["notary"]);
-  for (const char* d : {"ca", "tsa", "notary", "arbiter"}) {
+  for (const std::string& name : names) {
+    const std::string d = name.rfind("liability", 0) == 0 ? std::string("liability") : name;
     if (!s->o_.binaries.contains(d)) continue;
     if (std::find(s->o_.not_started.begin(), s->o_.not_started.end(), d) != s->o_.not_started.end()) continue;
     std::vector<std::string> argv;
-    const std::string name = d;
-    if (name == "ca") {
-      argv = env(d, {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass")});
+    if (d == "ca") {
+      argv = env(name, {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass")});
       argv.push_back("serve");
-    } else if (name == "tsa") {
+    } else if (d == "liability") {
+      std::vector<std::string> more = {
+          "SEMPER_LIABILITY_CERT_FILE=" + s->P("pki/services/liability-signing.pem"),
+          "SEMPER_LIABILITY_KEY_FILE=" + s->P("pki/services/liability-signing.key"),
+          "SEMPER_LIABILITY_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_LIABILITY_TRUST_FILE=" + s->P("pki/root.pem"),
+          "SEMPER_LIABILITY_CA_ADDRESS=" + ca, "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost"};
+      more.insert(more.end(), s->o_.liability_env.begin(), s->o_.liability_env.end());
+      argv = env(name, more);
+    } else if (d == "tsa") {
       argv = env(d, {"SEMPER_TSA_CERT_FILE=" + s->P("pki/services/tsa-signing.pem"),
                      "SEMPER_TSA_KEY_FILE=" + s->P("pki/services/tsa-signing.key"),
                      "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TSA_CLOCK_CHECK=off"});
-    } else if (name == "notary") {
+    } else if (d == "notary") {
       argv = env(d, {"SEMPER_NOTARY_CERT_FILE=" + s->P("pki/services/notary-signing.pem"),
                      "SEMPER_NOTARY_KEY_FILE=" + s->P("pki/services/notary-signing.key"),
                      "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + s->P("pass"),

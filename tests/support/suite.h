@@ -27,8 +27,12 @@ class Suite {
     std::vector<std::string> not_started;
     std::string conninfo;
     std::string passphrase = "suite test passphrase";
-    // Extra SEMPER_* settings for the arbiter, e.g. "SEMPER_ARBITER_ANSWER_PERIOD=4s".
+    // Extra SEMPER_* settings for the arbiter, e.g. "SEMPER_ARBITER_ANSWER_PERIOD=4s", and the
+    // liability tracker.
     std::vector<std::string> arbiter_env;
+    std::vector<std::string> liability_env;
+    // How many semper-liability processes (replicas on one database).
+    int liability_replicas = 1;
   };
   // `dir` must outlive the suite.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(const TempDir* dir, Options options);
@@ -36,6 +40,7 @@ class Suite {
 
   std::string P(const std::string& name) const { return dir_->path() + "/" + name; }
   int port(const std::string& daemon) const { return ports_.at(daemon); }
+  // Replicas after the first are named "liability2", "liability3", ...
   // A TLS channel to a daemon; `client`: "" (no certificate), "admin" or "arbitrator".
   std::shared_ptr<grpc::Channel> Channel(const std::string& daemon, const std::string& client = "") const;
   // The issuing CA's certificate (the chain below the root).

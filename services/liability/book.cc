@@ -1,0 +1,547 @@
+// Agreements and guarantees in PostgreSQL.
+#include "services/liability/book.h"
+
+#include <future>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/random.h"
+#include "common/db/values.h"
+
+namespace semper::liability {
+namespace {
+
+constexpr std::pair<v1::GuaranteeState, std::string_view> kGuaranteeStates[] = {
+    {v1::GUARANTEE_STATE_LIVE, "live"},
+    {v1::GUARANTEE_STATE_SETTLED, "settled"},
+    {v1::GUARANTEE_STATE_RELEASED, "released"},
+    {v1::GUARANTEE_STATE_EXPIRED, "expired"},
+};
+
+std::string GuaranteeStateName(v1::GuaranteeState s) {
+  for (const auto& [state, name] : kGuaranteeStates) {
+    if (state == s) return std::string(name);
+  }
+  return "unknown";
+}
+
+v1::GuaranteeState GuaranteeStateOf(std::string_view name) {
+  for (const auto& [state, n] : kGuaranteeStates) {
+    if (n == name) return state;
+  }
+  return v1::GUARANTEE_STATE_UNSPECIFIED;
+}
+
+v1::AgreementState AgreementStateOf(std::string_view name, bool expired) {
+  if (name == "terminated") return v1::AGREEMENT_STATE_TERMINATED;
+  if (expired) return v1::AGREEMENT_STATE_EXPIRED;
+  return name == "suspended" ? v1::AGREEMENT_STATE_SUSPENDED : v1::AGREEMENT_STATE_ACTIVE;
+}
+
+v1::Money Money(const std::string& currency, int64_t minor) {
+  v1::Money m;
+  m.set_currency(currency);
+  m.set_minor_units(minor);
+  return m;
+}
+
+std::string Amount(const v1::Money& m) {
+  char cents[8];
+  std::snprintf(cents, sizeof cents, "%02d", static_cast<int>(m.minor_units() % 100));
+  return StrCat(m.minor_units() / 100, ".", cents, " ", m.currency());
+}
+
+absl::Status Limit(std::string_view what) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED, what);
+}
+
+constexpr char kAgreementColumns[] =
+    "id, buyer, buyer_serial, currency, overall_limit, per_transaction_limit, extract(epoch from valid_from)::float8, "
+    "extract(epoch from valid_until)::float8, applicable_law, conditions, state, reserved, valid_until <= now()";
+
+v1::AgreementRecord AgreementFromRow(const pqxx::row& r) {
+  v1::AgreementRecord a;
+  a.set_agreement_id(r[0].as<std::string>());
+  a.set_buyer(r[1].as<std::string>());
+  a.set_buyer_certificate_serial(r[2].as<std::string>());
+  const std::string currency = r[3].as<std::string>();
+  *a.mutable_overall_limit() = Money(currency, r[4].as<int64_t>());
+  *a.mutable_per_transaction_limit() = Money(currency, r[5].as<int64_t>());
+  *a.mutable_valid_from() = ToTimestamp(db::FromEpoch(r[6].as<double>()));
+  *a.mutable_valid_until() = ToTimestamp(db::FromEpoch(r[7].as<double>()));
+  a.set_applicable_law(r[8].as<std::string>());
+  a.set_conditions(r[9].as<std::string>());
+  a.set_state(AgreementStateOf(r[10].as<std::string>(), r[12].as<bool>()));
+  *a.mutable_current_liability() = Money(currency, r[11].as<int64_t>());
+  return a;
+}
+
+constexpr char kGuaranteeColumns[] =
+    "g.id, g.state, g.statement, g.signature, coalesce(extract(epoch from g.ended_at)::float8, 0), g.request_id, "
+    "g.seller, g.order_sha256, g.amount, a.buyer, a.buyer_issuer, a.currency";
+
+v1::Guarantee GuaranteeFromRow(const pqxx::row& r) {
+  v1::Guarantee g;
+  g.set_guarantee_id(r[0].as<std::string>());
+  g.set_state(GuaranteeStateOf(r[1].as<std::string>()));
+  g.set_statement(db::Bytes(r[2]));
+  g.set_signature(db::Bytes(r[3]));
+  if (double ended = r[4].as<double>(); ended > 0) *g.mutable_ended_at() = ToTimestamp(db::FromEpoch(ended));
+  return g;
+}
+
+}  // namespace
+
+std::vector<db::PreparedStatement> LiabilityBook::Statements() {
+  return {
+      {"liab_expire_old",
+       R"(UPDATE liability.agreements SET state = 'terminated'
+          WHERE buyer = $1 AND buyer_issuer = $2 AND currency = $3 AND state IN ('active', 'suspended')
+            AND valid_until <= now())"},
+      {"liab_insert_agreement",
+       StrCat(R"(INSERT INTO liability.agreements (id, buyer, buyer_issuer, buyer_serial, currency, overall_limit,
+                   per_transaction_limit, valid_from, valid_until, applicable_law, conditions, state, container, signature)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, $10, $11, 'active',
+                         decode($12, 'hex'), decode($13, 'hex'))
+                 ON CONFLICT DO NOTHING RETURNING )",
+              kAgreementColumns)},
+      {"liab_agreement_of",
+       R"(SELECT id FROM liability.agreements WHERE buyer = $1 AND buyer_issuer = $2 AND currency = $3
+            AND state IN ('active', 'suspended'))"},
+      {"liab_get_agreement",
+       StrCat("SELECT ", kAgreementColumns, ", buyer_issuer FROM liability.agreements WHERE id = $1 FOR UPDATE")},
+      {"liab_set_agreement_state",
+       StrCat("UPDATE liability.agreements SET state = $2 WHERE id = $1 RETURNING ", kAgreementColumns)},
+      {"liab_existing",
+       StrCat("SELECT ", kGuaranteeColumns,
+              " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id"
+              " WHERE g.request_id = ANY($1::text[])")},
+      // The agreements a group of requests needs, locked in a fixed order (no deadlocks between
+      // committers and replicas).
+      {"liab_lock",
+       R"(SELECT a.id, a.buyer, a.buyer_issuer, a.currency, a.overall_limit, a.per_transaction_limit,
+                 a.valid_from <= now(), a.valid_until > now(), a.state, a.reserved
+          FROM liability.agreements a
+          JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[])) AS w(b, i, c)
+            ON a.buyer = w.b AND a.buyer_issuer = w.i AND a.currency = w.c
+          WHERE a.state IN ('active', 'suspended')
+          ORDER BY a.id FOR UPDATE OF a)"},
+      {"liab_insert_guarantees",
+       R"(INSERT INTO liability.guarantees (id, request_id, agreement_id, seller, order_sha256, amount, state,
+                                            valid_until, statement, signature)
+          SELECT id, r, a, s, decode(o, 'hex'), m::bigint, 'live', v::timestamptz, decode(st, 'hex'), decode(sg, 'hex')
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                      $9::text[]) AS u(id, r, a, s, o, m, v, st, sg))"},
+      {"liab_reserve",
+       R"(UPDATE liability.agreements a SET reserved = a.reserved + d.delta::bigint
+          FROM unnest($1::text[], $2::text[]) AS d(id, delta) WHERE a.id = d.id)"},
+      {"liab_end",
+       R"(WITH g AS (
+            UPDATE liability.guarantees SET state = $2, ended_at = now()
+            WHERE id = $1 AND state = 'live' AND valid_until > now() RETURNING agreement_id, amount)
+          UPDATE liability.agreements a SET reserved = a.reserved - g.amount FROM g WHERE a.id = g.agreement_id
+          RETURNING a.id)"},
+      {"liab_get_guarantee",
+       StrCat("SELECT ", kGuaranteeColumns,
+              ", extract(epoch from g.valid_until)::float8, g.valid_until <= now()"
+              " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id WHERE g.id = $1")},
+      {"liab_expire_due",
+       R"(WITH e AS (
+            UPDATE liability.guarantees SET state = 'expired', ended_at = valid_until
+            WHERE id IN (SELECT id FROM liability.guarantees WHERE state = 'live' AND valid_until <= now()
+                         ORDER BY valid_until LIMIT 10000 FOR UPDATE SKIP LOCKED)
+            RETURNING agreement_id, amount),
+          s AS (SELECT agreement_id, sum(amount) AS total, count(*) AS n FROM e GROUP BY agreement_id)
+          UPDATE liability.agreements a SET reserved = a.reserved - s.total FROM s WHERE a.id = s.agreement_id
+          RETURNING s.n)"},
+      {"liab_agreements_of_buyer",
+       StrCat("SELECT ", kAgreementColumns,
+              " FROM liability.agreements WHERE buyer = $1 AND buyer_issuer = $2 ORDER BY created_at DESC")},
+      {"liab_guarantees_of_buyer",
+       StrCat("SELECT ", kGuaranteeColumns,
+              " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id"
+              " WHERE a.buyer = $1 AND a.buyer_issuer = $2 ORDER BY g.issued_at DESC LIMIT 100")},
+  };
+}
+
+LiabilityBook::LiabilityBook(Deps deps) : d_(std::move(deps)) {
+  for (int i = 0; i < std::max(1, d_.committers); ++i) committers_.emplace_back([this] { Loop(); });
+}
+
+LiabilityBook::~LiabilityBook() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& t : committers_) t.join();
+}
+
+absl::StatusOr<Certificate> LiabilityBook::VerifyBuyerSignature(const std::string& bytes, const std::string& signature) {
+  if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the buyer is required");
+  auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, absl::Now(), KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), "the buyer's signature");
+  if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
+  return signers->front().certificate;
+}
+
+absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::RegisterAgreementRequest& req) {
+  v1::SealedContainer sealed;
+  *sealed.mutable_signed_() = req.agreement();
+  OpenOptions options;
+  options.trust = d_.trust;
+  options.required.set_non_repudiation_of_origin(true);
+  SEMPER_ASSIGN_OR_RETURN(OpenedContainer opened, Open(sealed, options));
+  if (!opened.content.template_().has_agreement()) {
+    return InvalidField("agreement.content.template", "must be an Agreement");
+  }
+  if (opened.origin_signers.size() != 1) return InvalidField("agreement.signatures", "must be the buyer's alone");
+  const Certificate buyer = opened.origin_signers.front().certificate;
+  const v1::Agreement& a = opened.content.template_().agreement();
+  if (FromTimestamp(a.valid_until()) <= absl::Now()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the agreement's validity has already ended");
+  }
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, d_.certificate_status(buyer));
+  if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                     StrCat("the buyer's certificate ", buyer.SerialHex(), " is revoked"));
+  }
+  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                     "semper-ca does not know the buyer's certificate");
+  }
+  const std::string currency = a.overall_limit().currency();
+  std::string id = StrCat("A-", HexEncode(RandomBytes(8)));
+  v1::AgreementRecord out;
+  std::string existing;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    existing.clear();
+    tx.exec_prepared("liab_expire_old", buyer.Subject(), buyer.Issuer(), currency);
+    auto r = tx.exec_prepared("liab_insert_agreement", id, buyer.Subject(), buyer.Issuer(), buyer.SerialHex(), currency,
+                              a.overall_limit().minor_units(), a.per_transaction_limit().minor_units(),
+                              db::TimeText(FromTimestamp(a.valid_from())), db::TimeText(FromTimestamp(a.valid_until())),
+                              a.applicable_law(), a.conditions(), HexEncode(req.agreement().content()),
+                              HexEncode(req.agreement().signatures(0)));
+    if (r.empty()) {
+      auto e = tx.exec_prepared("liab_agreement_of", buyer.Subject(), buyer.Issuer(), currency);
+      existing = e.empty() ? "" : e[0][0].as<std::string>();
+      return absl::OkStatus();
+    }
+    out = AgreementFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  if (!existing.empty() || out.agreement_id().empty()) {
+    return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                     StrCat("the buyer already holds an agreement in ", currency, " (", existing,
+                            "): terminate it first"));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::SetAgreementStateRequest& req) {
+  SEMPER_ASSIGN_OR_RETURN(Certificate signer, VerifyBuyerSignature(req.change(), req.signature()));
+  v1::AgreementChangeStatement change;
+  if (!change.ParseFromString(req.change()) || change.type() != "semper-agreement-change") {
+    return InvalidField("change", "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
+  }
+  if (absl::AbsDuration(FromTimestamp(change.made_at()) - absl::Now()) > absl::Minutes(5)) {
+    return InvalidField("change.made_at", "must be within 5 minutes of now (a fresh request)");
+  }
+  std::string target;
+  switch (change.state()) {
+    case v1::AGREEMENT_STATE_ACTIVE:
+      target = "active";
+      break;
+    case v1::AGREEMENT_STATE_SUSPENDED:
+      target = "suspended";
+      break;
+    case v1::AGREEMENT_STATE_TERMINATED:
+      target = "terminated";
+      break;
+    default:
+      return InvalidField("change.state", "must be ACTIVE (resume), SUSPENDED or TERMINATED");
+  }
+  v1::AgreementRecord out;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_prepared("liab_get_agreement", change.agreement_id());
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no agreement ", change.agreement_id()));
+    if (r[0][1].as<std::string>() != signer.Subject() || r[0][13].as<std::string>() != signer.Issuer()) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                       "only the agreement's buyer may change it");
+    }
+    const std::string state = r[0][10].as<std::string>();
+    if (state == "terminated") {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "the agreement is terminated (final)");
+    }
+    if (target == "active" && r[0][12].as<bool>()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the agreement's validity has ended");
+    }
+    auto u = tx.exec_prepared("liab_set_agreement_state", change.agreement_id(), target);
+    out = AgreementFromRow(u[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done) {
+  if (req.request_id().empty() || req.request_id().size() > 128) {
+    return done(InvalidField("request_id", "is required (at most 128 characters): a retry sends the same"));
+  }
+  if (req.order_sha256().size() != 32) return done(InvalidField("order_sha256", "must be the 32-byte SHA-256 of the order"));
+  if (req.amount().minor_units() <= 0) return done(InvalidField("amount.minor_units", "must be positive"));
+  if (req.amount().currency().size() != 3) return done(InvalidField("amount.currency", "must be an ISO 4217 code"));
+  if (req.valid_seconds() < 0 || req.valid_seconds() > 90 * 86400) {
+    return done(InvalidField("valid_seconds", "must be between 0 (7 days) and 90 days"));
+  }
+  if (req.seller().size() > 512) return done(InvalidField("seller", "must be at most 512 characters"));
+  auto buyer = Certificate::FromDer(req.buyer_certificate());
+  if (!buyer.ok()) return done(InvalidField("buyer_certificate", "must be the buyer's DER signature certificate"));
+  // Revocations are pushed by semper-ca: a revoked key gets no new guarantee.
+  auto revoked = d_.revoked(*buyer);
+  if (!revoked.ok()) return done(revoked.status());
+  if (*revoked) {
+    return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                          StrCat("the buyer's certificate ", buyer->SerialHex(), " is revoked")));
+  }
+  Pending p{req, buyer->Subject(), buyer->Issuer(), buyer->SerialHex(), std::move(done)};
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(p));
+}
+
+absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req) {
+  std::promise<absl::StatusOr<v1::Guarantee>> decided;
+  auto answer = decided.get_future();
+  RequestGuarantee(req, [&decided](absl::StatusOr<v1::Guarantee> g) { decided.set_value(std::move(g)); });
+  return answer.get();
+}
+
+void LiabilityBook::Loop() {
+  for (;;) {
+    std::vector<Pending> group;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](LiabilityBook* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+            return self->stopping_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;
+      while (!queue_.empty() && group.size() < 500) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    Decide(group);
+  }
+}
+
+void LiabilityBook::Decide(std::vector<Pending>& group) {
+  std::vector<absl::StatusOr<v1::Guarantee>> results;
+  absl::Status s = d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    results.assign(group.size(), absl::UnknownError("undecided"));
+    std::vector<std::string> request_ids, buyers, issuers, currencies;
+    for (const Pending& p : group) {
+      request_ids.push_back(p.req.request_id());
+      buyers.push_back(p.buyer);
+      issuers.push_back(p.buyer_issuer);
+      currencies.push_back(p.req.amount().currency());
+    }
+    // Retries: the same request id answers with what was recorded, if it asked the same.
+    struct Recorded {
+      v1::Guarantee g;
+      std::string seller, order, buyer, issuer, currency;
+      int64_t amount;
+    };
+    absl::flat_hash_map<std::string, Recorded> recorded;
+    for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids))) {
+      recorded[r[5].as<std::string>()] = Recorded{GuaranteeFromRow(r), r[6].as<std::string>(), db::Bytes(r[7]),
+                                                   r[9].as<std::string>(), r[10].as<std::string>(),
+                                                   r[11].as<std::string>(), r[8].as<int64_t>()};
+    }
+    struct Agreement {
+      std::string id;
+      int64_t overall, per_tx, reserved, delta = 0;
+      bool started, unexpired;
+      std::string state;
+    };
+    absl::flat_hash_map<std::string, Agreement> agreements;  // key: buyer \n issuer \n currency
+    for (const auto& r : tx.exec_prepared("liab_lock", db::TextArray(buyers), db::TextArray(issuers),
+                                          db::TextArray(currencies))) {
+      agreements[StrCat(r[1].as<std::string>(), "\n", r[2].as<std::string>(), "\n", r[3].as<std::string>())] =
+          Agreement{r[0].as<std::string>(), r[4].as<int64_t>(), r[5].as<int64_t>(), r[9].as<int64_t>(), 0,
+                    r[6].as<bool>(), r[7].as<bool>(), r[8].as<std::string>()};
+    }
+    std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures;
+    absl::Time now = absl::Now();
+    for (size_t i = 0; i < group.size(); ++i) {
+      const Pending& p = group[i];
+      const v1::GuaranteeRequest& q = p.req;
+      auto seen = recorded.find(q.request_id());
+      if (seen != recorded.end()) {
+        const Recorded& r = seen->second;
+        if (r.seller == q.seller() && r.order == q.order_sha256() && r.amount == q.amount().minor_units() &&
+            r.currency == q.amount().currency() && r.buyer == p.buyer && r.issuer == p.buyer_issuer) {
+          results[i] = r.g;
+        } else {
+          results[i] = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                                 StrCat("request id ", q.request_id(), " was used for another guarantee"));
+        }
+        continue;
+      }
+      auto it = agreements.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", q.amount().currency()));
+      if (it == agreements.end()) {
+        results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
+                               StrCat("the buyer has no agreement in ", q.amount().currency()));
+        continue;
+      }
+      Agreement& a = it->second;
+      if (a.state != "active") {
+        results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                               StrCat("the buyer's agreement ", a.id, " is ", a.state));
+        continue;
+      }
+      if (!a.started || !a.unexpired) {
+        results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                               StrCat("the buyer's agreement ", a.id, a.started ? " has expired" : " is not yet valid"));
+        continue;
+      }
+      const int64_t amount = q.amount().minor_units();
+      if (amount > a.per_tx) {
+        results[i] = Limit(StrCat(Amount(q.amount()), " is over the per-transaction limit of ",
+                                  Amount(Money(q.amount().currency(), a.per_tx))));
+        continue;
+      }
+      if (a.reserved + a.delta + amount > a.overall) {
+        results[i] = Limit(StrCat(Amount(q.amount()), " would take the buyer's liability over its limit of ",
+                                  Amount(Money(q.amount().currency(), a.overall)), " (",
+                                  Amount(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
+        continue;
+      }
+      a.delta += amount;
+      absl::Time until = now + (q.valid_seconds() > 0 ? absl::Seconds(q.valid_seconds()) : absl::Hours(24 * 7));
+      v1::GuaranteeStatement st;
+      st.set_type("semper-liability-guarantee");
+      st.set_guarantee_id(StrCat("G-", HexEncode(RandomBytes(12))));
+      st.set_agreement_id(a.id);
+      st.set_buyer(p.buyer);
+      st.set_buyer_certificate_serial(p.buyer_serial);
+      st.set_seller(q.seller());
+      st.set_order_sha256(q.order_sha256());
+      *st.mutable_amount() = q.amount();
+      *st.mutable_issued_at() = ToTimestamp(now);
+      *st.mutable_valid_until() = ToTimestamp(until);
+      st.set_statement(
+          "The buyer is liable for this order under its SEMPER agreement: the amount is within its per-transaction "
+          "and overall limits and reserved until the guarantee ends, and its signature key was not revoked.");
+      std::string json = StatementJson(st);
+      auto signature = CmsSignDetached(json, *d_.key, *d_.certificate, d_.intermediates);
+      if (!signature.ok()) return signature.status();
+      v1::Guarantee g;
+      g.set_guarantee_id(st.guarantee_id());
+      g.set_state(v1::GUARANTEE_STATE_LIVE);
+      g.set_statement(json);
+      g.set_signature(*signature);
+      ids.push_back(st.guarantee_id());
+      rids.push_back(q.request_id());
+      aids.push_back(a.id);
+      sellers.push_back(q.seller());
+      orders.push_back(HexEncode(q.order_sha256()));
+      amounts.push_back(std::to_string(amount));
+      untils.push_back(db::TimeText(until));
+      statements.push_back(HexEncode(json));
+      signatures.push_back(HexEncode(*signature));
+      // A repeated request id within the group gets this same guarantee.
+      recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
+                                          q.amount().currency(), amount};
+      results[i] = std::move(g);
+    }
+    if (!ids.empty()) {
+      tx.exec_prepared("liab_insert_guarantees", db::TextArray(ids), db::TextArray(rids), db::TextArray(aids),
+                       db::TextArray(sellers), db::TextArray(orders), db::TextArray(amounts), db::TextArray(untils),
+                       db::TextArray(statements), db::TextArray(signatures));
+      std::vector<std::string> agreement_ids, deltas;
+      for (const auto& [key, a] : agreements) {
+        if (a.delta == 0) continue;
+        agreement_ids.push_back(a.id);
+        deltas.push_back(std::to_string(a.delta));
+      }
+      tx.exec_prepared("liab_reserve", db::TextArray(agreement_ids), db::TextArray(deltas));
+    }
+    return absl::OkStatus();
+  });
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(s.ok() ? std::move(results[i]) : absl::StatusOr<v1::Guarantee>(s));
+}
+
+absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id, v1::GuaranteeState outcome) {
+  if (outcome != v1::GUARANTEE_STATE_SETTLED && outcome != v1::GUARANTEE_STATE_RELEASED) {
+    return InvalidField("outcome", "must be settled or released");
+  }
+  if (id.empty()) return InvalidField("guarantee_id", "is required");
+  v1::Guarantee out;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome));
+    auto r = tx.exec_prepared("liab_get_guarantee", id);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
+    out = GuaranteeFromRow(r[0]);
+    if (ended.affected_rows() == 1) return absl::OkStatus();
+    if (out.state() == v1::GUARANTEE_STATE_LIVE && r[0][13].as<bool>()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                       StrCat("guarantee ", id, " expired at ",
+                              absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", db::FromEpoch(r[0][12].as<double>()),
+                                               absl::UTCTimeZone())));
+    }
+    return MakeError(absl::StatusCode::kFailedPrecondition, out.state() == v1::GUARANTEE_STATE_EXPIRED ? v1::EXPIRED : v1::WRONG_STATE,
+                     StrCat("guarantee ", id, " was already ", GuaranteeStateName(out.state()), " at ",
+                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(out.ended_at()), absl::UTCTimeZone())));
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Guarantee> LiabilityBook::GetGuarantee(const std::string& id) {
+  v1::Guarantee out;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("liab_get_guarantee", id);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
+    out = GuaranteeFromRow(r[0]);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::LiabilityStatus> LiabilityBook::GetLiability(const v1::GetLiabilityRequest& req) {
+  SEMPER_ASSIGN_OR_RETURN(Certificate signer, VerifyBuyerSignature(req.query(), req.signature()));
+  v1::LiabilityQueryStatement q;
+  if (!q.ParseFromString(req.query()) || q.type() != "semper-liability-query") {
+    return InvalidField("query", "must be a serialized LiabilityQueryStatement of type \"semper-liability-query\"");
+  }
+  if (absl::AbsDuration(FromTimestamp(q.made_at()) - absl::Now()) > absl::Minutes(5)) {
+    return InvalidField("query.made_at", "must be within 5 minutes of now (a fresh request)");
+  }
+  v1::LiabilityStatus out;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& r : tx.exec_prepared("liab_agreements_of_buyer", signer.Subject(), signer.Issuer())) {
+      *out.add_agreements() = AgreementFromRow(r);
+    }
+    for (const auto& r : tx.exec_prepared("liab_guarantees_of_buyer", signer.Subject(), signer.Issuer())) {
+      *out.add_guarantees() = GuaranteeFromRow(r);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<int> LiabilityBook::ExpireDue() {
+  int n = 0;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    n = 0;
+    for (const auto& r : tx.exec_prepared("liab_expire_due")) n += r[0].as<int>();
+    return absl::OkStatus();
+  }));
+  return n;
+}
+
+}  // namespace semper::liability

@@ -1,0 +1,78 @@
+// The liability tracker's book: SEMPER agreements and per-transaction guarantees in PostgreSQL.
+//
+// A guarantee is decided with the agreement's row locked: active, within its validity, amount
+// within the per-transaction limit, current liability + amount within the overall limit; the
+// amount is reserved and the signed guarantee recorded in the same transaction, before the
+// answer. Requests that arrive together are decided in one transaction (each agreement row
+// locked once, the requests applied in arrival order, one insert and one update for the group),
+// which is how one hot buyer gets past one conditional UPDATE per reservation. Any number of
+// committers and replicas may run: the row locks order them. Thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/keys.h"
+#include "common/db/pool.h"
+#include "semper/v1/ca.pb.h"
+#include "semper/v1/liability.pb.h"
+
+namespace semper::liability {
+
+class LiabilityBook {
+ public:
+  struct Deps {
+    db::ConnectionPool* pool = nullptr;
+    const TrustStore* trust = nullptr;
+    std::vector<Certificate> intermediates;
+    // The tracker's signing key and certificate (guarantees).
+    std::optional<PrivateKey> key;
+    std::optional<Certificate> certificate;
+    // semper-ca: a certificate's status now (registering agreements, checking changes).
+    std::function<absl::StatusOr<v1::CertificateStatus>(const Certificate&)> certificate_status;
+    // Whether a buyer's certificate is revoked now, from the revocations semper-ca pushes
+    // (RevocationWatch); an error when that knowledge is too old to rely on.
+    std::function<absl::StatusOr<bool>(const Certificate&)> revoked;
+    int committers = 2;
+  };
+  explicit LiabilityBook(Deps deps);
+  ~LiabilityBook();
+  static std::vector<db::PreparedStatement> Statements();
+
+  absl::StatusOr<v1::AgreementRecord> RegisterAgreement(const v1::RegisterAgreementRequest& req);
+  absl::StatusOr<v1::AgreementRecord> SetAgreementState(const v1::SetAgreementStateRequest& req);
+
+  using Done = std::function<void(absl::StatusOr<v1::Guarantee>)>;
+  // Checked here; decided and recorded by a committer, which then calls `done`.
+  void RequestGuarantee(const v1::GuaranteeRequest& req, Done done);
+  absl::StatusOr<v1::Guarantee> RequestGuarantee(const v1::GuaranteeRequest& req);
+  // Ends a live guarantee once (SETTLED or RELEASED) and frees its amount.
+  absl::StatusOr<v1::Guarantee> EndGuarantee(const std::string& id, v1::GuaranteeState outcome);
+  absl::StatusOr<v1::Guarantee> GetGuarantee(const std::string& id);
+  absl::StatusOr<v1::LiabilityStatus> GetLiability(const v1::GetLiabilityRequest& req);
+  // Expires live guarantees past their validity and frees their amounts; returns how many.
+  absl::StatusOr<int> ExpireDue();
+
+ private:
+  struct Pending {
+    v1::GuaranteeRequest req;
+    std::string buyer, buyer_issuer, buyer_serial;
+    Done done;
+  };
+  void Loop();
+  void Decide(std::vector<Pending>& group);
+  absl::StatusOr<Certificate> VerifyBuyerSignature(const std::string& bytes, const std::string& signature);
+
+  Deps d_;
+  absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> committers_;
+};
+
+}  // namespace semper::liability

@@ -1,0 +1,156 @@
+// semper-liability: the liability tracker of SEMPER agreements.
+#include <cstdio>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/base/config.h"
+#include "common/base/files.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
+#include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "common/server/daemon.h"
+#include "common/server/server.h"
+#include "common/server/signing_key.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "services/liability/book.h"
+#include "services/liability/service.h"
+
+namespace semper {
+std::vector<db::Migration> liability_migrations();
+}
+
+namespace semper::liability {
+namespace {
+
+std::vector<ConfigKey> Schema() {
+  std::vector<ConfigKey> keys = ServerConfigKeys(7040, 7041);
+  using T = ConfigType;
+  for (auto& k : DatabaseConfigKeys(16)) keys.push_back(std::move(k));
+  keys.push_back({"liability.cert_file", T::kString, std::nullopt, true, false,
+                  "the tracker's signing certificate followed by its issuers, PEM"});
+  AddSigningKeyConfig(keys, "liability", "guarantee signing");
+  keys.push_back({"liability.trust_file", T::kString, std::nullopt, true, false,
+                  "the suite's root certificate(s): buyers' certificates must chain to them"});
+  keys.push_back({"liability.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
+                  "semper-ca's gRPC address (certificate status)"});
+  keys.push_back({"liability.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
+                  "TLS name to expect from semper-ca, if not the host of its address"});
+  keys.push_back({"liability.status_ttl", T::kDuration, ConfigValue(absl::Seconds(1)), false, false,
+                  "how long a buyer certificate's status from semper-ca is reused"});
+  keys.push_back({"liability.expiry_interval", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
+                  "how often guarantees past their validity are expired and their amounts freed"});
+  return keys;
+}
+
+int Serve(const std::optional<std::string>& config_file) {
+  auto daemon = LoadDaemon(config_file, Schema(), "semper-liability");
+  if (!daemon) return 2;
+  const Config* config = &daemon->config;
+  auto log = daemon->log;
+  auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
+  auto chain = LoadCertificateChain(*config, "liability.cert_file");
+  if (!chain.ok()) return fail("liability.cert_file", chain.status());
+  auto key = LoadSigningKey(*config, "liability");
+  if (!key.ok()) return fail("liability key", key.status());
+  if (X509_check_private_key(chain->front().x509(), key->evp()) != 1) {
+    return fail("liability key", InvalidField("liability.key_file", "does not match liability.cert_file"));
+  }
+  auto roots = ReadFile(config->GetString("liability.trust_file"));
+  if (!roots.ok()) return fail("liability.trust_file", roots.status());
+  auto trust = TrustStore::FromPem(*roots);
+  if (!trust.ok()) return fail("liability.trust_file", trust.status());
+
+  auto pool = OpenDatabase(*daemon, LiabilityBook::Statements(), "liability", liability_migrations());
+  if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
+  if (!pool.ok()) return fail("database", pool.status());
+
+  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca = v1::CertificationAuthority::NewStub(
+      UpstreamChannel(config->GetString("liability.ca_address"), *roots, config->GetString("liability.upstream_server_name")));
+  auto status = [ca](const Certificate& cert) -> absl::StatusOr<v1::CertificateStatus> {
+    v1::GetCertificateStatusRequest req;
+    req.set_certificate(cert.Der());
+    v1::CertificateStatus st;
+    grpc::Status called = ca->GetCertificateStatus(UpstreamContext(absl::Seconds(5)).get(), req, &st);
+    if (!called.ok()) return UpstreamError("semper-ca", called);
+    return st;
+  };
+  // A buyer's status, reused for liability.status_ttl (one second by default).
+  struct Cached {
+    bool revoked;
+    absl::Time until;
+  };
+  absl::Mutex cache_mu;
+  absl::flat_hash_map<std::string, Cached> cache;
+  const absl::Duration ttl = config->GetDuration("liability.status_ttl");
+  LiabilityBook::Deps deps;
+  deps.pool = pool->get();
+  deps.trust = &*trust;
+  deps.intermediates.assign(chain->begin() + 1, chain->end());
+  deps.key = *key;
+  deps.certificate = chain->front();
+  deps.certificate_status = status;
+  deps.revoked = [&](const Certificate& cert) -> absl::StatusOr<bool> {
+    const std::string serial = cert.SerialHex();
+    absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&cache_mu);
+      if (auto it = cache.find(serial); it != cache.end() && now < it->second.until) return it->second.revoked;
+    }
+    SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, status(cert));
+    if (st.state() == v1::CERTIFICATE_STATE_UNKNOWN) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                       "semper-ca does not know the buyer's certificate");
+    }
+    bool revoked = st.state() == v1::CERTIFICATE_STATE_REVOKED;
+    absl::MutexLock lock(&cache_mu);
+    if (cache.size() > 100000) cache.clear();
+    cache[serial] = Cached{revoked, now + ttl};
+    return revoked;
+  };
+  LiabilityBook book(std::move(deps));
+  LiabilityServiceImpl service(&book);
+  db::ConnectionPool* p = pool->get();
+  auto server = Server::Start(daemon->options, {&service}, [p] { return p->Ping(); });
+  if (!server.ok()) return fail("listening", server.status());
+
+  absl::Mutex mu;
+  bool stopping = false;
+  const absl::Duration interval = config->GetDuration("liability.expiry_interval");
+  std::thread expirer([&] {
+    absl::MutexLock lock(&mu);
+    while (!mu.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
+      mu.Unlock();
+      auto n = book.ExpireDue();
+      if (!n.ok()) {
+        LogEvent(log, spdlog::level::warn, "guarantee_expiry_failed").With("error", std::string(n.status().message()));
+      } else if (*n > 0) {
+        LogEvent(log, spdlog::level::info, "guarantees_expired").With("count", *n);
+      }
+      mu.Lock();
+    }
+  });
+  (*server)->RunUntilSignal();
+  {
+    absl::MutexLock lock(&mu);
+    stopping = true;
+  }
+  expirer.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace semper::liability
+
+int main(int argc, char** argv) {
+  semper::Server::BlockTerminationSignals();
+  CLI::App app{"semper-liability: the liability tracker of SEMPER agreements in the semper suite"};
+  std::optional<std::string> config_file;
+  app.add_option("--config", config_file, "TOML configuration file (environment SEMPER_* overrides it)");
+  app.footer("Configuration keys:\n" + semper::ConfigHelp(semper::liability::Schema()));
+  CLI11_PARSE(app, argc, argv);
+  return semper::liability::Serve(config_file);
+}

@@ -1,0 +1,311 @@
+// semper-liability as processes (two replicas on one database) with semper-ca and a real
+// PostgreSQL: agreements, guarantees checked with openssl, every rejection with nothing
+// reserved, the lifecycle of a guarantee, retries, and no over-issue under 64 concurrent clients.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/base/proto_time.h"
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/ca.pb.h"
+#include "semper/v1/liability.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::StatusIs;
+using ::semper::testing::StatusWithMessage;
+using ::semper::testing::Suite;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+class LiabilityTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    Suite::Options o;
+    o.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}};
+    o.conninfo = conninfo();
+    o.liability_replicas = 2;
+    o.liability_env = {"SEMPER_LIABILITY_EXPIRY_INTERVAL=200ms"};
+    auto suite = Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
+    auto buyer = suite_->Enroll("Bert Buyer", v1::CUSTOMER_KIND_INDIVIDUAL);
+    ASSERT_THAT(buyer.status(), IsOk());
+    buyer_.emplace(*buyer);
+  }
+
+  std::unique_ptr<v1::Liability::Stub> Tracker(int replica = 1) {
+    return v1::Liability::NewStub(suite_->Channel(replica == 1 ? "liability" : "liability2"));
+  }
+
+  v1::SignedContainer Agreement(const Suite::Subscriber& buyer, int64_t overall, int64_t per_tx,
+                                absl::Duration valid = absl::Hours(24), const std::string& currency = "EUR") {
+    v1::ContainerContent c = NewContainerContent(absl::Now());
+    v1::Agreement* a = c.mutable_template_()->mutable_agreement();
+    a->mutable_overall_limit()->set_currency(currency);
+    a->mutable_overall_limit()->set_minor_units(overall);
+    a->mutable_per_transaction_limit()->set_currency(currency);
+    a->mutable_per_transaction_limit()->set_minor_units(per_tx);
+    *a->mutable_valid_from() = ToTimestamp(absl::Now() - absl::Minutes(1));
+    *a->mutable_valid_until() = ToTimestamp(absl::Now() + valid);
+    a->set_applicable_law("DE");
+    a->set_conditions("I am liable for what I sign with my signature key, within these limits.");
+    c.mutable_requested()->set_non_repudiation_of_origin(true);
+    auto sealed = Seal(c, {.signers = {SignerIdentity{buyer.key, buyer.certificate, suite_->Chain()}}});
+    EXPECT_THAT(sealed.status(), IsOk());
+    return sealed->signed_();
+  }
+
+  absl::StatusOr<v1::AgreementRecord> Register(const v1::SignedContainer& agreement) {
+    v1::RegisterAgreementRequest req;
+    *req.mutable_agreement() = agreement;
+    v1::AgreementRecord rec;
+    grpc::ClientContext ctx;
+    grpc::Status s = Tracker()->RegisterAgreement(&ctx, req, &rec);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return rec;
+  }
+
+  v1::GuaranteeRequest Ask(int64_t amount, const std::string& currency = "EUR", std::string request_id = "") {
+    v1::GuaranteeRequest req;
+    req.set_request_id(request_id.empty() ? HexEncode(RandomBytes(8)) : request_id);
+    req.set_buyer_certificate(buyer_->certificate.Der());
+    req.set_order_sha256(Sha256("order " + req.request_id()));
+    req.mutable_amount()->set_currency(currency);
+    req.mutable_amount()->set_minor_units(amount);
+    req.set_seller("Example Shop GmbH");
+    return req;
+  }
+
+  absl::StatusOr<v1::Guarantee> Guarantee(const v1::GuaranteeRequest& req, int replica = 1) {
+    v1::Guarantee g;
+    grpc::ClientContext ctx;
+    grpc::Status s = Tracker(replica)->RequestGuarantee(&ctx, req, &g);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return g;
+  }
+
+  absl::StatusOr<v1::Guarantee> End(const std::string& id, bool settle) {
+    v1::EndGuaranteeRequest req;
+    req.set_guarantee_id(id);
+    v1::Guarantee g;
+    grpc::ClientContext ctx;
+    grpc::Status s = settle ? Tracker()->SettleGuarantee(&ctx, req, &g) : Tracker()->ReleaseGuarantee(&ctx, req, &g);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return g;
+  }
+
+  absl::StatusOr<v1::AgreementRecord> SetState(const std::string& id, v1::AgreementState state,
+                                               const Suite::Subscriber& who) {
+    v1::AgreementChangeStatement ch;
+    ch.set_type("semper-agreement-change");
+    ch.set_agreement_id(id);
+    ch.set_state(state);
+    ch.set_reason("test");
+    *ch.mutable_made_at() = ToTimestamp(absl::Now());
+    v1::SetAgreementStateRequest req;
+    req.set_change(ch.SerializeAsString());
+    req.set_signature(*CmsSignDetached(req.change(), who.key, who.certificate, suite_->Chain()));
+    v1::AgreementRecord rec;
+    grpc::ClientContext ctx;
+    grpc::Status s = Tracker()->SetAgreementState(&ctx, req, &rec);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return rec;
+  }
+
+  // What the database holds: the agreement's current liability, and the sum of live guarantees.
+  std::string Sql(const std::string& q) { return *postgres().Query(database(), q); }
+  int64_t Reserved() { return std::stoll(Sql("SELECT coalesce(sum(reserved), 0) FROM liability.agreements")); }
+  int64_t Live() {
+    return std::stoll(Sql("SELECT coalesce(sum(amount), 0) FROM liability.guarantees WHERE state = 'live'"));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Suite> suite_;
+  std::optional<Suite::Subscriber> buyer_;
+};
+
+TEST_F(LiabilityTest, AGuaranteeWithinTheLimitsThatOpensslAccepts) {
+  auto rec = Register(Agreement(*buyer_, 100000, 30000));
+  ASSERT_THAT(rec.status(), IsOk());
+  EXPECT_EQ(rec->state(), v1::AGREEMENT_STATE_ACTIVE);
+  EXPECT_EQ(rec->buyer(), buyer_->certificate.Subject());
+  // One per currency.
+  EXPECT_THAT(Register(Agreement(*buyer_, 5000, 5000)).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  auto g = Guarantee(Ask(12990));
+  ASSERT_THAT(g.status(), IsOk());
+  EXPECT_EQ(g->state(), v1::GUARANTEE_STATE_LIVE);
+  v1::GuaranteeStatement st;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(g->statement(), &st).ok());
+  EXPECT_EQ(st.amount().minor_units(), 12990);
+  EXPECT_EQ(st.agreement_id(), rec->agreement_id());
+  EXPECT_EQ(st.buyer_certificate_serial(), buyer_->certificate.SerialHex());
+  dir_.Write("g.json", g->statement());
+  dir_.Write("g.sig", g->signature());
+  auto verify = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", dir_.path() + "/g.sig",
+                            "-content", dir_.path() + "/g.json", "-CAfile", suite_->P("pki/root.pem"), "-purpose", "any",
+                            "-out", "/dev/null"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
+  EXPECT_EQ(Reserved(), 12990);
+  // The buyer sees its liability.
+  v1::LiabilityQueryStatement q;
+  q.set_type("semper-liability-query");
+  *q.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::GetLiabilityRequest lreq;
+  lreq.set_query(q.SerializeAsString());
+  lreq.set_signature(*CmsSignDetached(lreq.query(), buyer_->key, buyer_->certificate, suite_->Chain()));
+  v1::LiabilityStatus status;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Tracker()->GetLiability(&ctx, lreq, &status).ok());
+  ASSERT_EQ(status.agreements_size(), 1);
+  EXPECT_EQ(status.agreements(0).current_liability().minor_units(), 12990);
+  ASSERT_EQ(status.guarantees_size(), 1);
+}
+
+TEST_F(LiabilityTest, EveryRejectionReservesNothing) {
+  ASSERT_THAT(Register(Agreement(*buyer_, 50000, 30000)).status(), IsOk());
+  ASSERT_THAT(Guarantee(Ask(25000)).status(), IsOk());
+  EXPECT_THAT(Guarantee(Ask(30001)).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("per-transaction limit")));
+  EXPECT_THAT(Guarantee(Ask(25001)).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("over its limit")));
+  EXPECT_THAT(Guarantee(Ask(100, "USD")).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("no agreement in USD")));
+  v1::GuaranteeRequest bad = Ask(100);
+  bad.set_order_sha256("short");
+  EXPECT_THAT(Guarantee(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  bad = Ask(0);
+  EXPECT_THAT(Guarantee(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  // A forged agreement: the content changed after the buyer signed.
+  auto other = suite_->Enroll("Olga Other", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(other.status(), IsOk());
+  v1::SignedContainer forged = Agreement(*other, 1000, 1000);
+  v1::ContainerContent content;
+  ASSERT_TRUE(content.ParseFromString(forged.content()));
+  content.mutable_template_()->mutable_agreement()->mutable_overall_limit()->set_minor_units(100000000);
+  forged.set_content(content.SerializeAsString());
+  EXPECT_THAT(Register(forged).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Suspended: no new guarantee; resumed: again.
+  auto rec = Register(Agreement(*other, 1000, 1000, absl::Hours(1)));
+  ASSERT_THAT(rec.status(), IsOk());
+  EXPECT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_SUSPENDED, *buyer_).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_SUSPENDED, *other).status(), IsOk());
+  v1::GuaranteeRequest for_other = Ask(500);
+  for_other.set_buyer_certificate(other->certificate.Der());
+  EXPECT_THAT(Guarantee(for_other).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("suspended")));
+  ASSERT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_ACTIVE, *other).status(), IsOk());
+  for_other.set_request_id("resumed");
+  EXPECT_THAT(Guarantee(for_other).status(), IsOk());
+  ASSERT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_TERMINATED, *other).status(), IsOk());
+  EXPECT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_ACTIVE, *other).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  for_other.set_request_id("terminated");
+  EXPECT_THAT(Guarantee(for_other).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  // An agreement that expires.
+  auto third = suite_->Enroll("Tom Third", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(Register(Agreement(*third, 1000, 1000, absl::Seconds(2))).status(), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  v1::GuaranteeRequest for_third = Ask(500);
+  for_third.set_buyer_certificate(third->certificate.Der());
+  EXPECT_THAT(Guarantee(for_third).status(), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
+  // A revoked key.
+  ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_THAT(Guarantee(Ask(100)).status(), StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+  // Only the accepted ones hold anything.
+  EXPECT_EQ(Reserved(), 25000 + 500);
+  EXPECT_EQ(Live(), Reserved());
+}
+
+TEST_F(LiabilityTest, EachGuaranteeEndsOnceAndRetriesGetTheSameGuarantee) {
+  ASSERT_THAT(Register(Agreement(*buyer_, 100000, 50000)).status(), IsOk());
+  auto a = Guarantee(Ask(10000, "EUR", "order-a"));
+  ASSERT_THAT(a.status(), IsOk());
+  // A retry, on the other replica: the same guarantee; the same id for another order: refused.
+  auto again = Guarantee(Ask(10000, "EUR", "order-a"), 2);
+  ASSERT_THAT(again.status(), IsOk());
+  EXPECT_EQ(again->guarantee_id(), a->guarantee_id());
+  EXPECT_EQ(again->signature(), a->signature());
+  EXPECT_THAT(Guarantee(Ask(20000, "EUR", "order-a")).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  auto b = Guarantee(Ask(20000));
+  auto c = Guarantee(Ask(5000));
+  v1::GuaranteeRequest short_lived = Ask(7000);
+  short_lived.set_valid_seconds(1);
+  auto d = Guarantee(short_lived);
+  ASSERT_THAT(b.status(), IsOk());
+  ASSERT_THAT(c.status(), IsOk());
+  ASSERT_THAT(d.status(), IsOk());
+  EXPECT_EQ(Reserved(), 42000);
+  auto settled = End(a->guarantee_id(), true);
+  ASSERT_THAT(settled.status(), IsOk());
+  EXPECT_EQ(settled->state(), v1::GUARANTEE_STATE_SETTLED);
+  EXPECT_THAT(End(a->guarantee_id(), true).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("already settled")));
+  EXPECT_THAT(End(a->guarantee_id(), false).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("already settled")));
+  ASSERT_THAT(End(b->guarantee_id(), false).status(), IsOk());
+  EXPECT_THAT(End(b->guarantee_id(), true).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("already released")));
+  // The short-lived one expires by itself and frees its amount; settling it afterwards fails.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  EXPECT_THAT(End(d->guarantee_id(), true).status(), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
+  EXPECT_EQ(Sql("SELECT state FROM liability.guarantees WHERE id = '" + d->guarantee_id() + "'"), "expired");
+  EXPECT_EQ(Reserved(), 5000);
+  EXPECT_EQ(Live(), 5000);
+  EXPECT_THAT(End("G-none", true).status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LiabilityTest, ManyConcurrentClientsOnTwoReplicasNeverOverIssue) {
+  // 1,000.00 EUR; 64 clients ask for 7.00 EUR each, as fast as they can, at both replicas.
+  ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
+  std::atomic<int> accepted{0}, limited{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 64; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = Tracker(c % 2 == 0 ? 1 : 2);
+      for (int i = 0; i < 5; ++i) {
+        v1::GuaranteeRequest req = Ask(700);
+        v1::Guarantee g;
+        grpc::ClientContext ctx;
+        grpc::Status s = stub->RequestGuarantee(&ctx, req, &g);
+        if (s.ok()) {
+          ++accepted;
+        } else if (FromGrpcStatus(s).code() == absl::StatusCode::kFailedPrecondition &&
+                   s.error_message().find("over its limit") != std::string::npos) {
+          ++limited;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(accepted.load(), 142);  // floor(100000 / 700)
+  EXPECT_EQ(limited.load(), 320 - 142);
+  EXPECT_EQ(Reserved(), 142 * 700);
+  EXPECT_EQ(Live(), 142 * 700);
+  EXPECT_LE(Live(), 100000);
+}
+
+}  // namespace
+}  // namespace semper
