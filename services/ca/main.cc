@@ -140,6 +140,7 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
+  for (auto& st : RevocationFeed::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
@@ -175,6 +176,9 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.ocsp_cache = &ocsp_cache;
   StatusCache status_cache(config->GetDuration("ca.ocsp_cache_ttl"), 1000000);
   service_options.status_cache = &status_cache;
+  RevocationFeed revocation_feed(pool->get());
+  service_options.revocation_feed = &revocation_feed;
+  daemon->options.on_shutdown.push_back([&revocation_feed] { revocation_feed.Close(); });
   CaServiceImpl service(service_options);
 
   std::string dir = config->GetString("ca.dir");

@@ -362,4 +362,19 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
   return FinishUnary(ctx, absl::OkStatus());
 }
 
+grpc::ServerWriteReactor<v1::RevocationEvent>* CaServiceImpl::WatchRevocations(grpc::CallbackServerContext* ctx,
+                                                                                const v1::WatchRevocationsRequest* req) {
+  if (o_.revocation_feed == nullptr || req->after_seq() < 0) {
+    class Refused : public grpc::ServerWriteReactor<v1::RevocationEvent> {
+     public:
+      explicit Refused(grpc::Status s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(req->after_seq() < 0
+                           ? grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_seq must not be negative")
+                           : grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this semper-ca has no revocation feed"));
+  }
+  return o_.revocation_feed->Watch(ctx, req->after_seq());
+}
+
 }  // namespace semper::ca

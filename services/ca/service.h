@@ -9,6 +9,7 @@
 #include "semper/v1/ca.grpc.pb.h"
 #include "services/ca/pki.h"
 #include "services/ca/revocation.h"
+#include "services/ca/revocation_feed.h"
 #include "services/ca/store.h"
 
 namespace semper::ca {
@@ -24,6 +25,8 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     // Cleared after every status change (may be null).
     OcspCache* ocsp_cache = nullptr;
     StatusCache* status_cache = nullptr;
+    // Status changes as they happen, for WatchRevocations (may be null: UNIMPLEMENTED).
+    RevocationFeed* revocation_feed = nullptr;
   };
 
   // Issues and stores a full and a delta CRL (see CaStore::PublishCrls): after each status change,
@@ -57,6 +60,8 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
                                               v1::RevokeCertificateResponse* resp) override;
   grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx, const v1::ReleaseHoldRequest* req,
                                         v1::CertificateStatus* resp) override;
+  grpc::ServerWriteReactor<v1::RevocationEvent>* WatchRevocations(grpc::CallbackServerContext* ctx,
+                                                                 const v1::WatchRevocationsRequest* req) override;
   grpc::ServerUnaryReactor* GetCertificateStatus(grpc::CallbackServerContext* ctx,
                                                  const v1::GetCertificateStatusRequest* req,
                                                  v1::CertificateStatus* resp) override;

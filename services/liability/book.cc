@@ -300,6 +300,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
   if (req.seller().size() > 512) return done(InvalidField("seller", "must be at most 512 characters"));
   auto buyer = Certificate::FromDer(req.buyer_certificate());
   if (!buyer.ok()) return done(InvalidField("buyer_certificate", "must be the buyer's DER signature certificate"));
+  if (absl::Status chained = CheckBuyer(*buyer); !chained.ok()) return done(chained);
   // Revocations are pushed by semper-ca: a revoked key gets no new guarantee.
   auto revoked = d_.revoked(*buyer);
   if (!revoked.ok()) return done(revoked.status());
@@ -310,6 +311,21 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
   Pending p{req, buyer->Subject(), buyer->Issuer(), buyer->SerialHex(), std::move(done)};
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(p));
+}
+
+absl::Status LiabilityBook::CheckBuyer(const Certificate& cert) {
+  std::string der = cert.Der();
+  absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&cert_mu_);
+    if (auto it = valid_until_.find(der); it != valid_until_.end() && now < it->second) return absl::OkStatus();
+  }
+  auto path = d_.trust->VerifyPath(cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);
+  if (!path.ok()) return Annotate(path.status(), "the buyer's certificate");
+  absl::MutexLock lock(&cert_mu_);
+  if (valid_until_.size() >= 100000) valid_until_.clear();
+  valid_until_[der] = std::min(now + absl::Minutes(1), cert.not_after());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req) {

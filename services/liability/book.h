@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/certificate.h"
@@ -68,7 +69,12 @@ class LiabilityBook {
   void Decide(std::vector<Pending>& group);
   absl::StatusOr<Certificate> VerifyBuyerSignature(const std::string& bytes, const std::string& signature);
 
+  // The buyer's certificate chains to the suite's roots (results kept a minute, by DER).
+  absl::Status CheckBuyer(const Certificate& cert);
+
   Deps d_;
+  absl::Mutex cert_mu_;
+  absl::flat_hash_map<std::string, absl::Time> valid_until_ ABSL_GUARDED_BY(cert_mu_);
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -4,7 +4,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/config.h"
 #include "common/base/files.h"
@@ -17,6 +16,7 @@
 #include "common/server/signing_key.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "services/liability/book.h"
+#include "services/liability/revocations.h"
 #include "services/liability/service.h"
 
 namespace semper {
@@ -39,8 +39,9 @@ std::vector<ConfigKey> Schema() {
                   "semper-ca's gRPC address (certificate status)"});
   keys.push_back({"liability.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
                   "TLS name to expect from semper-ca, if not the host of its address"});
-  keys.push_back({"liability.status_ttl", T::kDuration, ConfigValue(absl::Seconds(1)), false, false,
-                  "how long a buyer certificate's status from semper-ca is reused"});
+  keys.push_back({"liability.revocation_staleness", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
+                  "while semper-ca is unreachable, revocations known up to this long ago still count; after it, "
+                  "no guarantee is given (DEPENDENCY_UNAVAILABLE)"});
   keys.push_back({"liability.expiry_interval", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
                   "how often guarantees past their validity are expired and their amounts freed"});
   return keys;
@@ -78,14 +79,8 @@ int Serve(const std::optional<std::string>& config_file) {
     if (!called.ok()) return UpstreamError("semper-ca", called);
     return st;
   };
-  // A buyer's status, reused for liability.status_ttl (one second by default).
-  struct Cached {
-    bool revoked;
-    absl::Time until;
-  };
-  absl::Mutex cache_mu;
-  absl::flat_hash_map<std::string, Cached> cache;
-  const absl::Duration ttl = config->GetDuration("liability.status_ttl");
+  // Revocations pushed by semper-ca (see revocations.h for the policy when it is unreachable).
+  RevocationWatch revocations(ca, config->GetDuration("liability.revocation_staleness"));
   LiabilityBook::Deps deps;
   deps.pool = pool->get();
   deps.trust = &*trust;
@@ -93,24 +88,7 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.key = *key;
   deps.certificate = chain->front();
   deps.certificate_status = status;
-  deps.revoked = [&](const Certificate& cert) -> absl::StatusOr<bool> {
-    const std::string serial = cert.SerialHex();
-    absl::Time now = absl::Now();
-    {
-      absl::MutexLock lock(&cache_mu);
-      if (auto it = cache.find(serial); it != cache.end() && now < it->second.until) return it->second.revoked;
-    }
-    SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, status(cert));
-    if (st.state() == v1::CERTIFICATE_STATE_UNKNOWN) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
-                       "semper-ca does not know the buyer's certificate");
-    }
-    bool revoked = st.state() == v1::CERTIFICATE_STATE_REVOKED;
-    absl::MutexLock lock(&cache_mu);
-    if (cache.size() > 100000) cache.clear();
-    cache[serial] = Cached{revoked, now + ttl};
-    return revoked;
-  };
+  deps.revoked = [&revocations](const Certificate& cert) { return revocations.Revoked(cert.SerialHex()); };
   LiabilityBook book(std::move(deps));
   LiabilityServiceImpl service(&book);
   db::ConnectionPool* p = pool->get();

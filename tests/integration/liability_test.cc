@@ -42,7 +42,7 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
     o.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}};
     o.conninfo = conninfo();
     o.liability_replicas = 2;
-    o.liability_env = {"SEMPER_LIABILITY_EXPIRY_INTERVAL=200ms"};
+    o.liability_env = {"SEMPER_LIABILITY_EXPIRY_INTERVAL=200ms", "SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
@@ -272,6 +272,47 @@ TEST_F(LiabilityTest, EachGuaranteeEndsOnceAndRetriesGetTheSameGuarantee) {
   EXPECT_EQ(Reserved(), 5000);
   EXPECT_EQ(Live(), 5000);
   EXPECT_THAT(End("G-none", true).status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LiabilityTest, ARevocationAtTheCaCountsWithinOneSecond) {
+  ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
+  ASSERT_THAT(Guarantee(Ask(100)).status(), IsOk());
+  ASSERT_THAT(Guarantee(Ask(100), 2).status(), IsOk());
+  ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  const absl::Time revoked = absl::Now();
+  // Both replicas refuse within a second of the revocation (pushed by semper-ca, not asked).
+  for (int replica : {1, 2}) {
+    absl::Time refused_at = absl::InfiniteFuture();
+    while (absl::Now() - revoked < absl::Seconds(3)) {
+      auto g = Guarantee(Ask(100), replica);
+      if (!g.ok() && ReasonOf(g.status()) == v1::CERTIFICATE_REVOKED) {
+        refused_at = absl::Now();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_LT(refused_at - revoked, absl::Seconds(1)) << "replica " << replica;
+    std::printf("replica %d refused the revoked key %lld ms after the revocation\n", replica,
+                static_cast<long long>(absl::ToInt64Milliseconds(refused_at - revoked)));
+  }
+}
+
+TEST_F(LiabilityTest, WhileTheCaIsAwayWhatWasKnownCountsForAWhileThenNoGuarantees) {
+  ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
+  ASSERT_THAT(suite_->Stop("ca"), IsOk());
+  // Within liability.revocation_staleness (3 s here): guarantees on what was known.
+  EXPECT_THAT(Guarantee(Ask(100)).status(), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  EXPECT_THAT(Guarantee(Ask(100)).status(), StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
+  // Back: the tracker reconnects by itself.
+  ASSERT_THAT(suite_->Restart("ca"), IsOk());
+  absl::Status last = absl::UnknownError("not tried");
+  for (int i = 0; i < 100 && !last.ok(); ++i) {
+    last = Guarantee(Ask(100)).status();
+    if (!last.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(last, IsOk());
+  EXPECT_EQ(Reserved(), 200);
 }
 
 TEST_F(LiabilityTest, ManyConcurrentClientsOnTwoReplicasNeverOverIssue) {

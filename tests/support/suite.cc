@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
       more.insert(more.end(), s->o_.arbiter_env.begin(), s->o_.arbiter_env.end());
       argv = env(d, more);
     }
+    s->argv_[name] = argv;
     s->daemons_.emplace_back(name, ChildProcess(argv, s->P(name + ".log")));
     if (!s->Channel(name)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) {
       return absl::UnavailableError(StrCat("semper-", name, " did not start:\n", Slurp(s->P(name + ".log"))));
@@ -99,6 +100,31 @@ Suite::~Suite() {
       }
     }
   }
+}
+
+absl::Status Suite::Stop(const std::string& name) {
+  for (auto& [n, p] : daemons_) {
+    if (n != name || p.pid() <= 0) continue;
+    p.Signal(SIGTERM);
+    int code = p.Wait(15000);
+    p = ChildProcess();
+    if (code != 0) return absl::InternalError(StrCat("semper-", name, " exited with ", code));
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(name);
+}
+
+absl::Status Suite::Restart(const std::string& name) {
+  for (auto& [n, p] : daemons_) {
+    if (n != name) continue;
+    if (p.pid() > 0) SEMPER_RETURN_IF_ERROR(Stop(name));
+    p = ChildProcess(argv_.at(name), P(name + ".log"));
+    if (!Channel(name)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) {
+      return absl::UnavailableError(StrCat("semper-", name, " did not start again"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(name);
 }
 
 std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const std::string& client) const {

@@ -52,6 +52,9 @@ class Suite {
   };
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
   absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
+  // Stops one daemon (SIGTERM) and starts it again with the same settings.
+  absl::Status Stop(const std::string& name);
+  absl::Status Restart(const std::string& name);
   // Revokes a certificate (as the administrator).
   absl::Status Revoke(const Certificate& cert, int reason) const;
 
@@ -61,6 +64,7 @@ class Suite {
   Options o_;
   std::map<std::string, int> ports_;
   std::vector<std::pair<std::string, ChildProcess>> daemons_;
+  std::map<std::string, std::vector<std::string>> argv_;
 };
 
 }  // namespace semper::testing

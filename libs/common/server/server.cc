@@ -236,6 +236,7 @@ void Server::Shutdown() {
   if (poller_.joinable()) poller_.join();
   LogEvent(options_.logger, spdlog::level::info, "shutting_down")
       .With("grace_ms", absl::ToInt64Milliseconds(options_.shutdown_grace));
+  for (const auto& f : options_.on_shutdown) f();
   if (grpc_) {
     grpc_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));

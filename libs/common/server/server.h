@@ -40,6 +40,9 @@ struct ServerOptions {
   bool plaintext = false;
   TlsOptions tls;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Called when shutting down, before in-flight calls are waited for: to end long-lived
+  // streams (watchers), which would otherwise hold the shutdown for the whole grace period.
+  std::vector<std::function<void()>> on_shutdown;
   absl::Duration readiness_interval = absl::Seconds(2);
   int max_message_bytes = 32 << 20;
   size_t max_http_body_bytes = 1 << 20;

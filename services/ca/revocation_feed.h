@@ -1,0 +1,51 @@
+// Status changes of certificates pushed to watchers (semper.v1 WatchRevocations): one thread
+// polls PostgreSQL every `interval` for changes (by sequence number, and again over the last
+// 30 s and 2,000 numbers so that a transaction that commits late is not missed), and each
+// watcher's stream gets
+// every new change, plus a heartbeat when nothing happened for a few seconds. Every replica of
+// semper-ca runs its own feed from the shared table. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <grpcpp/support/server_callback.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/db/pool.h"
+#include "semper/v1/ca.pb.h"
+
+namespace semper::ca {
+
+class RevocationFeed {
+ public:
+  RevocationFeed(db::ConnectionPool* pool, absl::Duration interval = absl::Milliseconds(100));
+  ~RevocationFeed();
+  static std::vector<db::PreparedStatement> Statements();
+
+  // A stream for one WatchRevocations call: first every change after `after_seq`, then the new
+  // ones as they come.
+  grpc::ServerWriteReactor<v1::RevocationEvent>* Watch(grpc::CallbackServerContext* ctx, int64_t after_seq);
+  // Ends every stream (UNAVAILABLE: watchers reconnect elsewhere) and refuses new ones; for the
+  // daemon's shutdown.
+  void Close();
+
+  class Watcher;
+
+ private:
+  void Loop();
+  absl::StatusOr<std::vector<v1::RevocationEvent>> Query(const char* statement, int64_t after_seq);
+  db::ConnectionPool* pool_;
+  absl::Duration interval_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<int64_t> seen_ ABSL_GUARDED_BY(mu_);
+  int64_t cursor_ ABSL_GUARDED_BY(mu_) = -1;
+  std::thread thread_;
+};
+
+}  // namespace semper::ca

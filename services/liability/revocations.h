@@ -1,0 +1,48 @@
+// What semper-ca says about revocations, pushed to the tracker (WatchRevocations) instead of
+// asked per request: a background stream keeps the status of every certificate whose status
+// ever changed, reconnecting by itself. Policy when semper-ca is unreachable: what was known
+// stays valid for `staleness` after the last message (a change or a heartbeat, every 2 s); after
+// that, and before the first complete snapshot, Revoked() fails with DEPENDENCY_UNAVAILABLE and
+// no guarantee is given. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <thread>
+
+#include <grpcpp/client_context.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "semper/v1/ca.grpc.pb.h"
+
+namespace semper::liability {
+
+class RevocationWatch {
+ public:
+  RevocationWatch(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca, absl::Duration staleness);
+  ~RevocationWatch();
+
+  // Whether the certificate with this serial is revoked (or on hold) now.
+  absl::StatusOr<bool> Revoked(const std::string& serial) const;
+
+ private:
+  void Loop();
+  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca_;
+  const absl::Duration staleness_;
+  mutable absl::Mutex mu_;
+  struct Known {
+    int64_t seq = 0;
+    bool revoked = false;
+  };
+  absl::flat_hash_map<std::string, Known> status_ ABSL_GUARDED_BY(mu_);
+  int64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_heard_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace semper::liability
