@@ -298,34 +298,46 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
     return done(InvalidField("valid_seconds", "must be between 0 (7 days) and 90 days"));
   }
   if (req.seller().size() > 512) return done(InvalidField("seller", "must be at most 512 characters"));
-  auto buyer = Certificate::FromDer(req.buyer_certificate());
-  if (!buyer.ok()) return done(InvalidField("buyer_certificate", "must be the buyer's DER signature certificate"));
-  if (absl::Status chained = CheckBuyer(*buyer); !chained.ok()) return done(chained);
+  auto buyer = CheckBuyer(req.buyer_certificate());
+  if (!buyer.ok()) return done(buyer.status());
   // Revocations are pushed by semper-ca: a revoked key gets no new guarantee.
-  auto revoked = d_.revoked(*buyer);
+  auto revoked = d_.revoked(buyer->serial);
   if (!revoked.ok()) return done(revoked.status());
   if (*revoked) {
     return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                          StrCat("the buyer's certificate ", buyer->SerialHex(), " is revoked")));
+                          StrCat("the buyer's certificate ", buyer->serial, " is revoked")));
   }
-  Pending p{req, buyer->Subject(), buyer->Issuer(), buyer->SerialHex(), std::move(done)};
+  Pending p{req, buyer->subject, buyer->issuer, buyer->serial, std::move(done), std::nullopt};
+  std::string agreement;
+  {
+    absl::MutexLock lock(&cert_mu_);
+    if (auto it = agreement_of_.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", req.amount().currency()));
+        it != agreement_of_.end()) {
+      agreement = it->second;
+    }
+  }
+  if (!agreement.empty()) {
+    if (auto pre = SignGuarantee(p, agreement, absl::Now()); pre.ok()) p.presigned = *std::move(pre);
+  }
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(p));
 }
 
-absl::Status LiabilityBook::CheckBuyer(const Certificate& cert) {
-  std::string der = cert.Der();
+absl::StatusOr<LiabilityBook::Buyer> LiabilityBook::CheckBuyer(const std::string& der) {
   absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&cert_mu_);
-    if (auto it = valid_until_.find(der); it != valid_until_.end() && now < it->second) return absl::OkStatus();
+    if (auto it = buyers_.find(der); it != buyers_.end() && now < it->second.valid_until) return it->second;
   }
-  auto path = d_.trust->VerifyPath(cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);
+  auto cert = Certificate::FromDer(der);
+  if (!cert.ok()) return InvalidField("buyer_certificate", "must be the buyer's DER signature certificate");
+  auto path = d_.trust->VerifyPath(*cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);
   if (!path.ok()) return Annotate(path.status(), "the buyer's certificate");
+  Buyer b{cert->Subject(), cert->Issuer(), cert->SerialHex(), std::min(now + absl::Minutes(1), cert->not_after())};
   absl::MutexLock lock(&cert_mu_);
-  if (valid_until_.size() >= 100000) valid_until_.clear();
-  valid_until_[der] = std::min(now + absl::Minutes(1), cert.not_after());
-  return absl::OkStatus();
+  if (buyers_.size() >= 100000) buyers_.clear();
+  buyers_[der] = b;
+  return b;
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req) {
@@ -333,6 +345,29 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::Guarante
   auto answer = decided.get_future();
   RequestGuarantee(req, [&decided](absl::StatusOr<v1::Guarantee> g) { decided.set_value(std::move(g)); });
   return answer.get();
+}
+
+absl::StatusOr<LiabilityBook::Signed> LiabilityBook::SignGuarantee(const Pending& p, const std::string& agreement_id,
+                                                                  absl::Time now) const {
+  const v1::GuaranteeRequest& q = p.req;
+  absl::Time until = now + (q.valid_seconds() > 0 ? absl::Seconds(q.valid_seconds()) : absl::Hours(24 * 7));
+  v1::GuaranteeStatement st;
+  st.set_type("semper-liability-guarantee");
+  st.set_guarantee_id(StrCat("G-", HexEncode(RandomBytes(12))));
+  st.set_agreement_id(agreement_id);
+  st.set_buyer(p.buyer);
+  st.set_buyer_certificate_serial(p.buyer_serial);
+  st.set_seller(q.seller());
+  st.set_order_sha256(q.order_sha256());
+  *st.mutable_amount() = q.amount();
+  *st.mutable_issued_at() = ToTimestamp(now);
+  *st.mutable_valid_until() = ToTimestamp(until);
+  st.set_statement(
+      "The buyer is liable for this order under its SEMPER agreement: the amount is within its per-transaction "
+      "and overall limits and reserved until the guarantee ends, and its signature key was not revoked.");
+  Signed out{agreement_id, StatementJson(st), "", st.guarantee_id(), until};
+  SEMPER_ASSIGN_OR_RETURN(out.signature, CmsSignDetached(out.json, *d_.key, *d_.certificate, d_.intermediates));
+  return out;
 }
 
 void LiabilityBook::Loop() {
@@ -391,6 +426,11 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
           Agreement{r[0].as<std::string>(), r[4].as<int64_t>(), r[5].as<int64_t>(), r[9].as<int64_t>(), 0,
                     r[6].as<bool>(), r[7].as<bool>(), r[8].as<std::string>()};
     }
+    {
+      absl::MutexLock lock(&cert_mu_);
+      if (agreement_of_.size() > 100000) agreement_of_.clear();
+      for (const auto& [key, a] : agreements) agreement_of_[key] = a.id;
+    }
     std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures;
     absl::Time now = absl::Now();
     for (size_t i = 0; i < group.size(); ++i) {
@@ -438,38 +478,28 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
         continue;
       }
       a.delta += amount;
-      absl::Time until = now + (q.valid_seconds() > 0 ? absl::Seconds(q.valid_seconds()) : absl::Hours(24 * 7));
-      v1::GuaranteeStatement st;
-      st.set_type("semper-liability-guarantee");
-      st.set_guarantee_id(StrCat("G-", HexEncode(RandomBytes(12))));
-      st.set_agreement_id(a.id);
-      st.set_buyer(p.buyer);
-      st.set_buyer_certificate_serial(p.buyer_serial);
-      st.set_seller(q.seller());
-      st.set_order_sha256(q.order_sha256());
-      *st.mutable_amount() = q.amount();
-      *st.mutable_issued_at() = ToTimestamp(now);
-      *st.mutable_valid_until() = ToTimestamp(until);
-      st.set_statement(
-          "The buyer is liable for this order under its SEMPER agreement: the amount is within its per-transaction "
-          "and overall limits and reserved until the guarantee ends, and its signature key was not revoked.");
-      std::string json = StatementJson(st);
-      auto signature = CmsSignDetached(json, *d_.key, *d_.certificate, d_.intermediates);
-      if (!signature.ok()) return signature.status();
+      Signed sig;
+      if (p.presigned.has_value() && p.presigned->agreement_id == a.id) {
+        sig = *p.presigned;
+      } else {
+        auto signed_now = SignGuarantee(p, a.id, now);
+        if (!signed_now.ok()) return signed_now.status();
+        sig = *std::move(signed_now);
+      }
       v1::Guarantee g;
-      g.set_guarantee_id(st.guarantee_id());
+      g.set_guarantee_id(sig.guarantee_id);
       g.set_state(v1::GUARANTEE_STATE_LIVE);
-      g.set_statement(json);
-      g.set_signature(*signature);
-      ids.push_back(st.guarantee_id());
+      g.set_statement(sig.json);
+      g.set_signature(sig.signature);
+      ids.push_back(sig.guarantee_id);
       rids.push_back(q.request_id());
       aids.push_back(a.id);
       sellers.push_back(q.seller());
       orders.push_back(HexEncode(q.order_sha256()));
       amounts.push_back(std::to_string(amount));
-      untils.push_back(db::TimeText(until));
-      statements.push_back(HexEncode(json));
-      signatures.push_back(HexEncode(*signature));
+      untils.push_back(db::TimeText(sig.until));
+      statements.push_back(HexEncode(sig.json));
+      signatures.push_back(HexEncode(sig.signature));
       // A repeated request id within the group gets this same guarantee.
       recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
                                           q.amount().currency(), amount};

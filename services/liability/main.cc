@@ -88,7 +88,7 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.key = *key;
   deps.certificate = chain->front();
   deps.certificate_status = status;
-  deps.revoked = [&revocations](const Certificate& cert) { return revocations.Revoked(cert.SerialHex()); };
+  deps.revoked = [&revocations](const std::string& serial) { return revocations.Revoked(serial); };
   LiabilityBook book(std::move(deps));
   LiabilityServiceImpl service(&book);
   db::ConnectionPool* p = pool->get();

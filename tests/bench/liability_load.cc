@@ -1,0 +1,132 @@
+// Guarantees against a private PostgreSQL (fsync on), in-process: each request checked, decided
+// with its agreement row locked, signed (CMS) and recorded before it is answered. First spread
+// over many buyers, then one hot buyer; after each phase the sum of live guarantees is compared
+// with every agreement's limit (over-issue must be zero). Run by hand:
+//   build/tests/bench/liability_load [--clients 64] [--seconds 5] [--buyers 1000]
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
+#include "common/container/container.h"
+#include "common/crypto/digest.h"
+#include "common/db/migrations.h"
+#include "services/liability/book.h"
+#include "tests/support/postgres.h"
+#include "tests/support/test_pki.h"
+
+namespace semper {
+std::vector<db::Migration> liability_migrations();
+}
+
+int main(int argc, char** argv) {
+  using namespace semper;
+  using namespace std::chrono;
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  int clients = 64, buyers = 1000;
+  double seconds = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--clients") clients = std::atoi(argv[i + 1]);
+    if (a == "--seconds") seconds = std::atof(argv[i + 1]);
+    if (a == "--buyers") buyers = std::atoi(argv[i + 1]);
+  }
+  auto pg = semper::testing::TestPostgres::Start();
+  if (!pg.ok()) return 1;
+  auto db = (*pg)->CreateDatabase();
+  db::PoolOptions po;
+  po.conninfo = (*pg)->ConnInfo(*db);
+  po.size = 8;
+  po.statements = liability::LiabilityBook::Statements();
+  auto pool = db::ConnectionPool::New(po);
+  if (!pool.ok() || !db::ApplyMigrations(**pool, "liability", liability_migrations()).ok()) return 1;
+  const auto& pki = semper::testing::SharedTestPki();
+  auto tracker = pki.Issue("Tracker", kKuDigitalSignature | kKuNonRepudiation);
+  liability::LiabilityBook::Deps deps;
+  deps.pool = pool->get();
+  deps.trust = &pki.trust();
+  deps.intermediates = {pki.ca()};
+  deps.key = tracker.key;
+  deps.certificate = tracker.certificate;
+  deps.certificate_status = [](const Certificate&) -> absl::StatusOr<v1::CertificateStatus> {
+    v1::CertificateStatus s;
+    s.set_state(v1::CERTIFICATE_STATE_GOOD);
+    return s;
+  };
+  deps.revoked = [](const std::string&) -> absl::StatusOr<bool> { return false; };
+  liability::LiabilityBook book(std::move(deps));
+
+  // Buyers with agreements: 1,000,000.00 EUR overall (many buyers), per transaction 100.00.
+  std::printf("registering %d buyers...\n", buyers + 1);
+  std::vector<Certificate> certs;
+  auto agree = [&](int i, int64_t overall) {
+    auto id = pki.Issue("Buyer " + std::to_string(i), kKuDigitalSignature | kKuNonRepudiation);
+    v1::ContainerContent c = NewContainerContent(absl::Now());
+    auto* a = c.mutable_template_()->mutable_agreement();
+    a->mutable_overall_limit()->set_currency("EUR");
+    a->mutable_overall_limit()->set_minor_units(overall);
+    a->mutable_per_transaction_limit()->set_currency("EUR");
+    a->mutable_per_transaction_limit()->set_minor_units(10000);
+    *a->mutable_valid_from() = ToTimestamp(absl::Now() - absl::Minutes(1));
+    *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24));
+    a->set_applicable_law("DE");
+    c.mutable_requested()->set_non_repudiation_of_origin(true);
+    auto sealed = Seal(c, {.signers = {SignerIdentity{id.key, id.certificate, {pki.ca()}}}});
+    v1::RegisterAgreementRequest req;
+    *req.mutable_agreement() = sealed->signed_();
+    if (!book.RegisterAgreement(req).ok()) std::abort();
+    return id.certificate;
+  };
+  for (int i = 0; i < buyers; ++i) certs.push_back(agree(i, 100000000));
+  std::vector<std::string> ders;
+  for (const auto& c : certs) ders.push_back(c.Der());
+  // The hot buyer: one agreement row every request locks.
+  const std::string hot = agree(buyers, 1000000000).Der();
+
+  auto run = [&](const char* what, bool one_buyer) {
+    std::atomic<long> done{0}, limited{0}, failed{0};
+    std::atomic<int> seq{0};
+    auto start = steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&, c] {
+        for (int i = 0; duration<double>(steady_clock::now() - start).count() < seconds; ++i) {
+          int n = seq++;
+          v1::GuaranteeRequest req;
+          req.set_request_id(std::string(what) + "-" + std::to_string(n));
+          req.set_buyer_certificate(one_buyer ? hot : ders[n % ders.size()]);
+          req.set_order_sha256(Sha256(req.request_id()));
+          req.mutable_amount()->set_currency("EUR");
+          req.mutable_amount()->set_minor_units(1000);
+          req.set_seller("Bench Shop");
+          auto g = book.RequestGuarantee(req);
+          if (g.ok()) {
+            ++done;
+          } else if (ReasonOf(g.status()) == v1::LIMIT_EXCEEDED) {
+            ++limited;
+          } else {
+            ++failed;
+          }
+        }
+        (void)c;
+      });
+    }
+    for (auto& t : threads) t.join();
+    double elapsed = duration<double>(steady_clock::now() - start).count();
+    auto over = (*pool)->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      auto r = tx.exec(
+          "SELECT count(*) FROM liability.agreements a WHERE a.reserved > a.overall_limit OR a.reserved <> "
+          "(SELECT coalesce(sum(amount), 0) FROM liability.guarantees g WHERE g.agreement_id = a.id AND g.state = 'live')");
+      if (r[0][0].as<int>() != 0) return absl::InternalError("over-issue or mismatch");
+      return absl::OkStatus();
+    });
+    std::printf("  %s: %.0f guarantees/s (%ld refused at the limit, %ld failed); over-issue check: %s\n", what,
+                done / elapsed, limited.load(), failed.load(), over.ok() ? "none" : "FOUND");
+  };
+  std::printf("guarantees: %d concurrent requests for %.0f s\n", clients, seconds);
+  run("many-buyers", false);
+  run("hot-buyer", true);
+  return 0;
+}
