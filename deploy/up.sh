@@ -199,8 +199,32 @@ TOML
   echo "semper-arbiter: gRPC 127.0.0.1:${SEMPER_ARBITER_PORT:-7030} (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
 }
 
+start_liability() {
+  cat > "$STATE/liability.toml" <<TOML
+[grpc]
+listen = "127.0.0.1:${SEMPER_LIABILITY_PORT:-7040}"
+[http]
+listen = "127.0.0.1:${SEMPER_LIABILITY_HTTP_PORT:-7041}"
+[tls]
+cert_file = "$STATE/pki/services/liability-tls.pem"
+key_file = "$STATE/pki/services/liability-tls.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+client_ca_file = "$STATE/pki/root.pem"
+require_client_cert = false
+[liability]
+cert_file = "$STATE/pki/services/liability-signing.pem"
+key_file = "$STATE/pki/services/liability-signing.key"
+key_passphrase_file = "$STATE/secrets/ca-passphrase"
+trust_file = "$STATE/pki/root.pem"
+ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+upstream_server_name = "localhost"
+TOML
+  launch semper-liability "${SEMPER_LIABILITY_HTTP_PORT:-7041}" build/services/liability/semper-liability --config "$STATE/liability.toml"
+  echo "semper-liability: gRPC 127.0.0.1:${SEMPER_LIABILITY_PORT:-7040} (TLS, server name localhost); log $STATE/logs/semper-liability.log"
+}
+
 stop_daemons() {
-  for d in semper-arbiter semper-notary semper-tsa semper-ca; do
+  for d in semper-liability semper-arbiter semper-notary semper-tsa semper-ca; do
     if daemon_running "$d"; then
       kill -TERM "$(cat "$STATE/run/$d.pid")"
       for _ in $(seq 1 150); do daemon_running "$d" || break; sleep 0.1; done
@@ -226,6 +250,7 @@ case "$action" in
     start_tsa
     start_notary
     start_arbiter
+    start_liability
     echo "Stop with:  deploy/up.sh stop"
     ;;
   stop)
@@ -239,7 +264,7 @@ case "$action" in
     ;;
   status)
     if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
-    for d in semper-ca semper-tsa semper-notary semper-arbiter; do
+    for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
       if daemon_running "$d"; then echo "$d: running"; else echo "$d: stopped"; fi
     done
     ;;

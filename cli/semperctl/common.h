@@ -26,6 +26,7 @@ struct Connection {
   std::string tsa = "localhost:7010";     // semper-tsa
   std::string notary = "localhost:7020";  // semper-notary
   std::string arbiter = "localhost:7030";  // semper-arbiter
+  std::string liability = "localhost:7040";  // semper-liability
   std::string ca_file;          // roots that the server's certificate must chain to
   std::string cert_file;        // client certificate chain (PEM), for administrators
   std::string key_file;         // its key (encrypted PEM)

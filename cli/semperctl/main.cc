@@ -26,6 +26,7 @@
 #include "common/server/grpc_status.h"
 #include "cli/semperctl/common.h"
 #include "cli/semperctl/arbiter_commands.h"
+#include "cli/semperctl/liability_commands.h"
 #include "cli/semperctl/notary_commands.h"
 #include "cli/semperctl/tsa_commands.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -419,11 +420,13 @@ int main(int argc, char** argv) {
   ctl::TsaCommands tsa(app, c);
   ctl::NotaryCommands notary(app, c);
   ctl::ArbiterCommands arbiter(app, c);
+  ctl::LiabilityCommands liability(app, c);
 
   CLI11_PARSE(app, argc, argv);
   if (auto code = tsa.Run()) return *code;
   if (auto code = notary.Run()) return *code;
   if (auto code = arbiter.Run()) return *code;
+  if (auto code = liability.Run()) return *code;
   if (revoke_cmd->parsed()) return ctl::Revoke(c, serial, reason);
   if (release_cmd->parsed()) return ctl::ReleaseHold(c, serial);
   if (status_cmd->parsed()) return ctl::CertStatus(c, serial);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <regex>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -21,6 +22,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
+#include "tests/support/wallet.h"
 
 namespace semper {
 namespace {
@@ -313,6 +315,47 @@ TEST_F(LiabilityTest, WhileTheCaIsAwayWhatWasKnownCountsForAWhileThenNoGuarantee
   }
   EXPECT_THAT(last, IsOk());
   EXPECT_EQ(Reserved(), 200);
+}
+
+TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
+  dir_.Write("wallet.pass", "wallet passphrase");
+  std::string wallet = ::semper::testing::WriteWallet(dir_, "buyer", buyer_->key, buyer_->certificate,
+                                                      ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, "--liability", "127.0.0.1:" + std::to_string(suite_->port("liability")),
+                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  std::vector<std::string> w = {"--wallet", wallet, "--wallet-passphrase-file", dir_.path() + "/wallet.pass"};
+  auto with_wallet = [&](std::vector<std::string> args) {
+    args.insert(args.end(), w.begin(), w.end());
+    return args;
+  };
+  auto agree = ctl(with_wallet({"liability", "agree", "--overall-limit", "1000.00", "--per-transaction-limit", "300.00",
+                                "--conditions", "as in the SEMPER model agreement"}));
+  ASSERT_EQ(agree.exit_code, 0) << agree.Describe();
+  EXPECT_THAT(agree.out, HasSubstr("overall limit:   1000.00 EUR"));  // shown before signing
+  dir_.Write("buyer.pem", buyer_->certificate.Pem());
+  dir_.Write("order.txt", "order 2026-0099: EUR 129.90");
+  auto g = ctl({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order", dir_.path() + "/order.txt",
+                "--amount", "129.90", "--seller", "Example Shop GmbH", "--out", dir_.path() + "/g"});
+  ASSERT_EQ(g.exit_code, 0) << g.Describe();
+  auto verified = ctl({"liability", "verify", "--in", dir_.path() + "/g"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_THAT(verified.out, HasSubstr("129.90 EUR"));
+  auto status = ctl(with_wallet({"liability", "status"}));
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  EXPECT_THAT(status.out, HasSubstr("current liability: 129.90 EUR"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(g.out, m, std::regex("Guarantee (G-[0-9a-f]+)"))) << g.out;
+  auto settled = ctl({"liability", "settle", m[1].str()});
+  EXPECT_EQ(settled.exit_code, 0) << settled.Describe();
+  auto again = ctl({"liability", "settle", m[1].str()});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_THAT(again.err, HasSubstr("already settled"));
+  auto after = ctl(with_wallet({"liability", "status"}));
+  EXPECT_THAT(after.out, HasSubstr("current liability: 0.00 EUR"));
 }
 
 TEST_F(LiabilityTest, ManyConcurrentClientsOnTwoReplicasNeverOverIssue) {

@@ -1,0 +1,297 @@
+// semperctl liability: the client side of semper-liability.
+#include "cli/semperctl/liability_commands.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/base/proto_time.h"
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "semper/v1/liability.grpc.pb.h"
+
+namespace semper::ctl {
+namespace {
+
+std::unique_ptr<v1::Liability::Stub> Stub(const Connection& c) { return v1::Liability::NewStub(ChannelTo(c, c.liability)); }
+
+int64_t MinorUnits(const std::string& flag, const std::string& amount) {
+  std::vector<std::string> parts = absl::StrSplit(amount, '.');
+  int64_t whole = 0, cents = 0;
+  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &whole) ||
+      (parts.size() == 2 && (parts[1].size() != 2 || !absl::SimpleAtoi(parts[1], &cents))) || whole < 0) {
+    Die(InvalidField(flag, "must be an amount like 1000.00"), 2);
+  }
+  return whole * 100 + cents;
+}
+
+std::string Money(const v1::Money& m) {
+  char cents[8];
+  std::snprintf(cents, sizeof cents, "%02d", static_cast<int>(m.minor_units() % 100));
+  return StrCat(m.minor_units() / 100, ".", cents, " ", m.currency());
+}
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
+}
+
+const char* AgreementStateText(v1::AgreementState s) {
+  switch (s) {
+    case v1::AGREEMENT_STATE_ACTIVE: return "active";
+    case v1::AGREEMENT_STATE_SUSPENDED: return "suspended";
+    case v1::AGREEMENT_STATE_TERMINATED: return "terminated";
+    case v1::AGREEMENT_STATE_EXPIRED: return "expired";
+    default: return "unknown";
+  }
+}
+
+const char* GuaranteeStateText(v1::GuaranteeState s) {
+  switch (s) {
+    case v1::GUARANTEE_STATE_LIVE: return "live";
+    case v1::GUARANTEE_STATE_SETTLED: return "settled";
+    case v1::GUARANTEE_STATE_RELEASED: return "released";
+    case v1::GUARANTEE_STATE_EXPIRED: return "expired";
+    default: return "unknown";
+  }
+}
+
+void PrintAgreement(const v1::AgreementRecord& a) {
+  std::printf("Agreement %s (%s)\n", a.agreement_id().c_str(), AgreementStateText(a.state()));
+  std::printf("  buyer:             %s\n", a.buyer().c_str());
+  std::printf("  overall limit:     %s\n", Money(a.overall_limit()).c_str());
+  std::printf("  per transaction:   %s\n", Money(a.per_transaction_limit()).c_str());
+  std::printf("  current liability: %s\n", Money(a.current_liability()).c_str());
+  std::printf("  valid:             %s to %s\n", Time(a.valid_from()).c_str(), Time(a.valid_until()).c_str());
+}
+
+void PrintGuarantee(const v1::Guarantee& g) {
+  v1::GuaranteeStatement st;
+  (void)google::protobuf::util::JsonStringToMessage(g.statement(), &st);
+  std::printf("Guarantee %s (%s): %s for order %s, seller %s, valid until %s\n", g.guarantee_id().c_str(),
+              GuaranteeStateText(g.state()), Money(st.amount()).c_str(), HexEncode(st.order_sha256()).substr(0, 16).c_str(),
+              st.seller().c_str(), Time(st.valid_until()).c_str());
+}
+
+template <typename T>
+std::string SignedBy(const std::string& wallet, const std::string& pass, const T& statement, std::string* bytes) {
+  std::vector<Certificate> chain = WalletChain(wallet);
+  *bytes = statement.SerializeAsString();
+  auto sig = CmsSignDetached(*bytes, WalletKey(wallet, pass), chain.front(),
+                             std::vector<Certificate>(chain.begin() + 1, chain.end()));
+  if (!sig.ok()) Die(sig.status());
+  return *sig;
+}
+
+int Agree(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& overall,
+          const std::string& per_tx, const std::string& currency, const std::string& law, const std::string& conditions,
+          const std::string& days) {
+  int64_t valid_days = 0;
+  if (!absl::SimpleAtoi(days, &valid_days) || valid_days <= 0) Die(InvalidField("--valid-days", "must be positive"), 2);
+  v1::ContainerContent content = NewContainerContent(absl::Now());
+  v1::Agreement* a = content.mutable_template_()->mutable_agreement();
+  a->mutable_overall_limit()->set_currency(currency);
+  a->mutable_overall_limit()->set_minor_units(MinorUnits("--overall-limit", overall));
+  a->mutable_per_transaction_limit()->set_currency(currency);
+  a->mutable_per_transaction_limit()->set_minor_units(MinorUnits("--per-transaction-limit", per_tx));
+  *a->mutable_valid_from() = ToTimestamp(absl::Now());
+  *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24 * valid_days));
+  a->set_applicable_law(law);
+  a->set_conditions(conditions);
+  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  if (absl::Status valid = ValidateContainerContent(content); !valid.ok()) Die(valid, 2);
+  std::vector<Certificate> chain = WalletChain(wallet);
+  std::printf("You are about to sign this SEMPER agreement with your signature key. You will be liable for\n"
+              "what you sign with that key, within these limits:\n");
+  std::printf("  buyer:           %s\n", chain.front().Subject().c_str());
+  std::printf("  overall limit:   %s\n", Money(a->overall_limit()).c_str());
+  std::printf("  per transaction: %s\n", Money(a->per_transaction_limit()).c_str());
+  std::printf("  valid:           %s to %s\n", Time(a->valid_from()).c_str(), Time(a->valid_until()).c_str());
+  std::printf("  applicable law:  %s\n", law.c_str());
+  std::printf("  conditions:      %s\n", conditions.c_str());
+  if (!Confirm(c, "Sign and register the agreement?")) {
+    std::fprintf(stderr, "semperctl: nothing signed\n");
+    return 1;
+  }
+  auto sealed = Seal(content, {.signers = {SignerIdentity{WalletKey(wallet, pass), chain.front(),
+                                                          std::vector<Certificate>(chain.begin() + 1, chain.end())}}});
+  if (!sealed.ok()) Die(sealed.status());
+  v1::RegisterAgreementRequest req;
+  *req.mutable_agreement() = sealed->signed_();
+  v1::AgreementRecord rec;
+  Call(Stub(c)->RegisterAgreement(Ctx().get(), req, &rec));
+  PrintAgreement(rec);
+  return 0;
+}
+
+int Status(const Connection& c, const std::string& wallet, const std::string& pass) {
+  v1::LiabilityQueryStatement q;
+  q.set_type("semper-liability-query");
+  *q.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::GetLiabilityRequest req;
+  req.set_signature(SignedBy(wallet, pass, q, req.mutable_query()));
+  v1::LiabilityStatus status;
+  Call(Stub(c)->GetLiability(Ctx().get(), req, &status));
+  if (status.agreements().empty()) std::printf("No agreements.\n");
+  for (const auto& a : status.agreements()) PrintAgreement(a);
+  if (!status.guarantees().empty()) std::printf("Guarantees (newest first):\n");
+  for (const auto& g : status.guarantees()) {
+    std::printf("  ");
+    PrintGuarantee(g);
+  }
+  return 0;
+}
+
+int Change(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
+           const std::string& state, const std::string& reason) {
+  v1::AgreementChangeStatement ch;
+  ch.set_type("semper-agreement-change");
+  ch.set_agreement_id(id);
+  if (state == "suspend") {
+    ch.set_state(v1::AGREEMENT_STATE_SUSPENDED);
+  } else if (state == "resume") {
+    ch.set_state(v1::AGREEMENT_STATE_ACTIVE);
+  } else if (state == "terminate") {
+    ch.set_state(v1::AGREEMENT_STATE_TERMINATED);
+  } else {
+    Die(InvalidField("--to", "must be suspend, resume or terminate"), 2);
+  }
+  ch.set_reason(reason);
+  *ch.mutable_made_at() = ToTimestamp(absl::Now());
+  std::printf("You are about to %s agreement %s%s\n", state.c_str(), id.c_str(),
+              state == "terminate" ? " (final: it cannot be resumed)" : "");
+  if (!Confirm(c, "Sign and send?")) return 1;
+  v1::SetAgreementStateRequest req;
+  req.set_signature(SignedBy(wallet, pass, ch, req.mutable_change()));
+  v1::AgreementRecord rec;
+  Call(Stub(c)->SetAgreementState(Ctx().get(), req, &rec));
+  PrintAgreement(rec);
+  return 0;
+}
+
+int Guarantee(const Connection& c, const std::string& buyer_cert, const std::string& order, const std::string& amount,
+              const std::string& currency, std::string request_id, const std::string& seller, const std::string& out) {
+  auto buyer = Certificate::FromPem(ReadFileOrDie(buyer_cert));
+  if (!buyer.ok()) Die(Annotate(buyer.status(), "--buyer"), 2);
+  v1::GuaranteeRequest req;
+  if (request_id.empty()) request_id = HexEncode(RandomBytes(16));
+  req.set_request_id(request_id);
+  req.set_buyer_certificate(buyer->Der());
+  req.set_order_sha256(Sha256(ReadFileOrDie(order)));
+  req.mutable_amount()->set_currency(currency);
+  req.mutable_amount()->set_minor_units(MinorUnits("--amount", amount));
+  req.set_seller(seller);
+  v1::Guarantee g;
+  Call(Stub(c)->RequestGuarantee(Ctx().get(), req, &g));
+  PrintGuarantee(g);
+  std::printf("  request id %s (repeat it to retry safely)\n", request_id.c_str());
+  if (!out.empty()) {
+    WriteOrDie(out + ".json", g.statement());
+    WriteOrDie(out + ".sig", g.signature());
+    std::printf("Saved in %s.json and %s.sig; check with semperctl liability verify --in %s, or\n"
+                "  openssl cms -verify -binary -inform DER -in %s.sig -content %s.json -CAfile root.pem -purpose any\n",
+                out.c_str(), out.c_str(), out.c_str(), out.c_str(), out.c_str());
+  }
+  return 0;
+}
+
+int End(const Connection& c, const std::string& id, bool settle) {
+  std::printf("You are about to %s guarantee %s: this frees the amount and cannot be undone.\n",
+              settle ? "settle" : "release", id.c_str());
+  if (!Confirm(c, settle ? "Settle?" : "Release?")) return 1;
+  v1::EndGuaranteeRequest req;
+  req.set_guarantee_id(id);
+  v1::Guarantee g;
+  Call(settle ? Stub(c)->SettleGuarantee(Ctx().get(), req, &g) : Stub(c)->ReleaseGuarantee(Ctx().get(), req, &g));
+  PrintGuarantee(g);
+  return 0;
+}
+
+int Verify(const Connection& c, const std::string& in) {
+  TrustStore trust = Trust(c);
+  std::string json = ReadFileOrDie(in + ".json");
+  auto signers = CmsVerifyDetached(ReadFileOrDie(in + ".sig"), json, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) Die(signers.status(), 3);
+  v1::GuaranteeStatement st;
+  if (!google::protobuf::util::JsonStringToMessage(json, &st).ok() || st.type() != "semper-liability-guarantee") {
+    Die(InvalidField("--in", "is not a semper liability guarantee"), 3);
+  }
+  std::printf("A valid guarantee signed by %s:\n", signers->front().certificate.Subject().c_str());
+  std::printf("  %s guarantees %s for order %s to %s, until %s\n", st.buyer().c_str(), Money(st.amount()).c_str(),
+              HexEncode(st.order_sha256()).c_str(), st.seller().c_str(), Time(st.valid_until()).c_str());
+  bool expired = FromTimestamp(st.valid_until()) < absl::Now();
+  if (expired) std::printf("  It has EXPIRED.\n");
+  std::printf("  (Whether it was settled or released since: semperctl liability show %s)\n", st.guarantee_id().c_str());
+  return expired ? 3 : 0;
+}
+
+int Show(const Connection& c, const std::string& id) {
+  v1::GetGuaranteeRequest req;
+  req.set_guarantee_id(id);
+  v1::Guarantee g;
+  Call(Stub(c)->GetGuarantee(Ctx().get(), req, &g));
+  PrintGuarantee(g);
+  if (g.has_ended_at()) std::printf("  ended %s\n", Time(g.ended_at()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+LiabilityCommands::LiabilityCommands(CLI::App& app, Connection& c) : c_(c) {
+  app.add_option("--liability", c.liability, "semper-liability address host:port")
+      ->envname("SEMPERCTL_LIABILITY")
+      ->capture_default_str();
+  auto* l = app.add_subcommand("liability", "SEMPER agreements and per-transaction guarantees (semper-liability)");
+  auto wallet = [this](CLI::App* cmd) {
+    cmd->add_option("--wallet", wallet_, "your wallet (semperctl enroll)")->required();
+    cmd->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
+  };
+  agree_ = l->add_subcommand("agree", "buyers: sign a SEMPER agreement (shown first) and register it");
+  wallet(agree_);
+  agree_->add_option("--overall-limit", overall_, "the most you may owe at once, e.g. 1000.00")->required();
+  agree_->add_option("--per-transaction-limit", per_tx_, "the most per order, e.g. 300.00")->required();
+  agree_->add_option("--currency", currency_, "ISO 4217")->capture_default_str();
+  agree_->add_option("--law", law_, "applicable law (ISO 3166 country or EU)")->capture_default_str();
+  agree_->add_option("--conditions", conditions_, "further conditions (text)");
+  agree_->add_option("--valid-days", valid_days_, "how long the agreement holds")->capture_default_str();
+  status_ = l->add_subcommand("status", "buyers: your agreements, current liability and guarantees");
+  wallet(status_);
+  change_ = l->add_subcommand("change", "buyers: suspend, resume or terminate an agreement");
+  wallet(change_);
+  change_->add_option("agreement", agreement_id_, "the agreement id")->required();
+  change_->add_option("--to", state_, "suspend, resume or terminate")->required();
+  change_->add_option("--reason", reason_, "why");
+  guarantee_ = l->add_subcommand("guarantee", "sellers: ask for a guarantee for a signed order");
+  guarantee_->add_option("--buyer", buyer_cert_, "the buyer's signature certificate (PEM)")->required();
+  guarantee_->add_option("--order", order_, "the signed order (its SHA-256 is guaranteed)")->required();
+  guarantee_->add_option("--amount", amount_, "e.g. 129.90")->required();
+  guarantee_->add_option("--currency", currency_, "ISO 4217")->capture_default_str();
+  guarantee_->add_option("--request-id", request_id_, "to retry safely (default: a fresh one)");
+  guarantee_->add_option("--seller", seller_, "who you are, as shown in the guarantee");
+  guarantee_->add_option("--out", out_, "save the guarantee as PREFIX.json and PREFIX.sig");
+  settle_ = l->add_subcommand("settle", "the transaction completed: end the guarantee and free the amount");
+  settle_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
+  release_ = l->add_subcommand("release", "the transaction was cancelled: end the guarantee and free the amount");
+  release_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
+  show_ = l->add_subcommand("show", "a guarantee's state now (live, settled, released, expired)");
+  show_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
+  verify_ = l->add_subcommand("verify", "check a saved guarantee offline (exit 0 valid, 3 not)");
+  verify_->add_option("--in", in_, "PREFIX of PREFIX.json and PREFIX.sig")->required();
+}
+
+std::optional<int> LiabilityCommands::Run() {
+  if (agree_->parsed()) {
+    return Agree(c_, wallet_, wallet_pass_, overall_, per_tx_, currency_, law_, conditions_, valid_days_);
+  }
+  if (status_->parsed()) return Status(c_, wallet_, wallet_pass_);
+  if (change_->parsed()) return Change(c_, wallet_, wallet_pass_, agreement_id_, state_, reason_);
+  if (guarantee_->parsed()) return Guarantee(c_, buyer_cert_, order_, amount_, currency_, request_id_, seller_, out_);
+  if (settle_->parsed()) return End(c_, guarantee_id_, true);
+  if (release_->parsed()) return End(c_, guarantee_id_, false);
+  if (verify_->parsed()) return Verify(c_, in_);
+  if (show_->parsed()) return Show(c_, guarantee_id_);
+  return std::nullopt;
+}
+
+}  // namespace semper::ctl
