@@ -235,7 +235,8 @@ std::vector<v1::Finding> CaseBook::Findings(const Loaded& l, const v1::AnswerSta
 absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::vector<v1::Finding>& findings,
                                                   const std::string& answer, v1::VerdictOutcome outcome,
                                                   const std::string& reasoning, const std::vector<std::string>& remedies,
-                                                  const std::string& decided_by) {
+                                                  const std::string& decided_by,
+                                                  const std::vector<v1::GuaranteeOrder>& orders) {
   absl::Time now = absl::Now();
   v1::VerdictStatement v;
   v.set_type("semper-verdict");
@@ -252,6 +253,7 @@ absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::ve
   v.set_decided_by(decided_by);
   *v.mutable_decided_at() = ToTimestamp(now);
   if (l.claim.has_amount_claimed()) *v.mutable_amount_claimed() = l.claim.amount_claimed();
+  for (const auto& o : orders) *v.add_guarantee_orders() = o;
   Decision d;
   d.verdict = StatementJson(v);
   SEMPER_ASSIGN_OR_RETURN(d.verdict_signature, CmsSignDetached(d.verdict, *d_.key, *d_.certificate, d_.chain));
@@ -283,7 +285,8 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
   Judgement j = Judge(l.claim, findings, answered, d_.human_review);
   Decision d;
   if (!j.needs_arbitrator) {
-    SEMPER_ASSIGN_OR_RETURN(d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules"));
+    SEMPER_ASSIGN_OR_RETURN(
+        d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules", j.guarantee_orders));
   }
   int holding = 0;
   for (const auto& f : findings) holding += f.holds() ? 1 : 0;
@@ -383,7 +386,7 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
   std::vector<std::string> remedies(req.remedies().begin(), req.remedies().end());
   if (remedies.empty()) remedies = Remedies(l.claim, req.outcome());
   SEMPER_ASSIGN_OR_RETURN(Decision d, Sign(l, findings, l.c.answer(), req.outcome(), req.reasoning(), remedies,
-                                           arbitrator.Subject()));
+                                           arbitrator.Subject(), GuaranteeOrders(l.claim, req.outcome(), findings)));
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("case_decide_human", l.c.case_id(), HexEncode(d.verdict), HexEncode(d.verdict_signature),
                               HexEncode(d.reveal_order), HexEncode(d.reveal_signature));

@@ -15,6 +15,7 @@
 #include "common/crypto/timestamp.h"
 #include "common/server/daemon.h"
 #include "common/exchange/asw.h"
+#include "semper/v1/liability.pb.h"
 #include "services/notary/verify.h"
 
 namespace semper::arbiter {
@@ -209,6 +210,17 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
   f->add_verified("cms-signature");
   f->add_verified("certificate-path");
   CheckSignersStatus(SignerCertificates(*signers), at, proven->has_value(), parties, f);
+  // A guarantee of semper-liability: its statement, signed by the tracker.
+  if (!e.document().empty() && e.document().front() == '{') {
+    v1::GuaranteeStatement g;
+    google::protobuf::util::JsonParseOptions opts;
+    opts.ignore_unknown_fields = true;
+    if (google::protobuf::util::JsonStringToMessage(e.document(), &g, opts).ok() &&
+        g.type() == "semper-liability-guarantee" && !g.guarantee_id().empty()) {
+      f->set_kind("liability-guarantee");
+      f->set_guarantee_id(g.guarantee_id());
+    }
+  }
 }
 
 void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseParties& parties, absl::Time now,

@@ -72,6 +72,39 @@ std::optional<v1::ClaimKind> ClaimKindFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<v1::GuaranteeOrder> GuaranteeOrders(const v1::ClaimStatement& claim, v1::VerdictOutcome outcome,
+                                                const std::vector<v1::Finding>& findings) {
+  std::string upheld_action, rejected_action;
+  switch (claim.kind()) {
+    case v1::CLAIM_KIND_NON_DELIVERY:
+    case v1::CLAIM_KIND_NOT_AS_ORDERED:
+    case v1::CLAIM_KIND_REPUDIATED_ORDER:
+    case v1::CLAIM_KIND_REPUDIATED_SIGNATURE:
+      upheld_action = "release";
+      rejected_action = "settle";
+      break;
+    case v1::CLAIM_KIND_NON_PAYMENT:
+      upheld_action = "settle";
+      rejected_action = "release";
+      break;
+    default:
+      return {};
+  }
+  std::string action = outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD    ? upheld_action
+                       : outcome == v1::VERDICT_OUTCOME_CLAIM_REJECTED ? rejected_action
+                                                                      : "";
+  std::vector<v1::GuaranteeOrder> out;
+  if (action.empty()) return out;
+  for (const v1::Finding& f : findings) {
+    if (!f.holds() || f.guarantee_id().empty()) continue;
+    v1::GuaranteeOrder o;
+    o.set_guarantee_id(f.guarantee_id());
+    o.set_action(action);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings, bool answered,
                 const std::set<v1::ClaimKind>& human) {
   Judgement j;
@@ -132,6 +165,7 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       return j;
   }
   j.remedies = Remedies(claim, j.outcome);
+  j.guarantee_orders = GuaranteeOrders(claim, j.outcome, findings);
   return j;
 }
 

@@ -26,7 +26,15 @@ struct Judgement {
   v1::VerdictOutcome outcome = v1::VERDICT_OUTCOME_UNSPECIFIED;
   std::string reasoning;
   std::vector<std::string> remedies;
+  std::vector<v1::GuaranteeOrder> guarantee_orders;
 };
+
+// What a verdict orders for the guarantees among the findings (those that hold): a claim upheld
+// against a seller releases them (non-delivery, goods not as ordered, repudiation), one upheld
+// against a buyer settles them (non-payment); a rejected claim the other way round. Partial and
+// free-text outcomes order nothing.
+std::vector<v1::GuaranteeOrder> GuaranteeOrders(const v1::ClaimStatement& claim, v1::VerdictOutcome outcome,
+                                                const std::vector<v1::Finding>& findings);
 
 // `human`: claim kinds an operator sends to a human arbitrator although the rules could decide
 // them (arbiter.human_review); kinds the rules cannot decide always go to one.

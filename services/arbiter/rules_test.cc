@@ -71,3 +71,27 @@ TEST(RulesTest, ClaimKindNames) {
 
 }  // namespace
 }  // namespace semper::arbiter
+
+namespace semper::arbiter {
+namespace {
+
+TEST(RulesTest, VerdictsOrderWhatHappensToTheGuaranteesInEvidence) {
+  v1::Finding g = Item("claimant", true, {"third-party"}, "guarantee");
+  g.set_guarantee_id("G-1");
+  v1::Finding bad = Item("claimant", false, {}, "forged guarantee");
+  bad.set_guarantee_id("G-2");
+  auto order = [&](v1::ClaimKind kind, v1::VerdictOutcome outcome) {
+    auto orders = GuaranteeOrders(Claim(kind), outcome, {g, bad});
+    return orders.empty() ? std::string() : orders[0].guarantee_id() + " " + orders[0].action() +
+                                                (orders.size() > 1 ? " and more" : "");
+  };
+  EXPECT_EQ(order(v1::CLAIM_KIND_NON_DELIVERY, v1::VERDICT_OUTCOME_CLAIM_UPHELD), "G-1 release");
+  EXPECT_EQ(order(v1::CLAIM_KIND_NON_DELIVERY, v1::VERDICT_OUTCOME_CLAIM_REJECTED), "G-1 settle");
+  EXPECT_EQ(order(v1::CLAIM_KIND_NON_PAYMENT, v1::VERDICT_OUTCOME_CLAIM_UPHELD), "G-1 settle");
+  EXPECT_EQ(order(v1::CLAIM_KIND_REPUDIATED_ORDER, v1::VERDICT_OUTCOME_CLAIM_UPHELD), "G-1 release");
+  EXPECT_EQ(order(v1::CLAIM_KIND_NON_DELIVERY, v1::VERDICT_OUTCOME_PARTIALLY_UPHELD), "");
+  EXPECT_EQ(order(v1::CLAIM_KIND_OTHER, v1::VERDICT_OUTCOME_CLAIM_UPHELD), "");
+}
+
+}  // namespace
+}  // namespace semper::arbiter

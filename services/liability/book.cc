@@ -12,6 +12,9 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
+#include "semper/v1/arbiter.pb.h"
+
+#include <google/protobuf/util/json_util.h>
 
 namespace semper::liability {
 namespace {
@@ -522,11 +525,38 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
   for (size_t i = 0; i < group.size(); ++i) group[i].done(s.ok() ? std::move(results[i]) : absl::StatusOr<v1::Guarantee>(s));
 }
 
-absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id, v1::GuaranteeState outcome) {
+absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id, v1::GuaranteeState outcome,
+                                                         const std::string& verdict,
+                                                         const std::string& verdict_signature) {
   if (outcome != v1::GUARANTEE_STATE_SETTLED && outcome != v1::GUARANTEE_STATE_RELEASED) {
     return InvalidField("outcome", "must be settled or released");
   }
   if (id.empty()) return InvalidField("guarantee_id", "is required");
+  if (!verdict.empty() || !verdict_signature.empty()) {
+    if (!d_.arbiter.has_value()) {
+      return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
+                       "this tracker knows no arbiter (liability.arbiter_cert_file)");
+    }
+    auto signers = CmsVerifyDetached(verdict_signature, verdict, *d_.trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    if (!signers.ok()) return Annotate(signers.status(), "the verdict's signature");
+    if (signers->size() != 1 || signers->front().certificate.Der() != d_.arbiter->Der()) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, "the verdict is not semper-arbiter's");
+    }
+    v1::VerdictStatement v;
+    google::protobuf::util::JsonParseOptions opts;
+    opts.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(verdict, &v, opts).ok() || v.type() != "semper-verdict") {
+      return InvalidField("verdict", "is not a semper-verdict statement");
+    }
+    const std::string want = outcome == v1::GUARANTEE_STATE_SETTLED ? "settle" : "release";
+    bool ordered = false;
+    for (const auto& o : v.guarantee_orders()) ordered |= o.guarantee_id() == id && o.action() == want;
+    if (!ordered) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                       StrCat("the verdict of case ", v.case_id(), " does not order guarantee ", id, " to be ",
+                              want == "settle" ? "settled" : "released"));
+    }
+  }
   v1::Guarantee out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome));

@@ -40,6 +40,9 @@ class LiabilityBook {
     // pushes (RevocationWatch); an error when that knowledge is too old to rely on.
     std::function<absl::StatusOr<bool>(const std::string& serial)> revoked;
     int committers = 2;
+    // semper-arbiter's signing certificate: its verdicts may order a guarantee settled or
+    // released (none: verdicts are refused).
+    std::optional<Certificate> arbiter;
   };
   explicit LiabilityBook(Deps deps);
   ~LiabilityBook();
@@ -52,8 +55,10 @@ class LiabilityBook {
   // Checked here; decided and recorded by a committer, which then calls `done`.
   void RequestGuarantee(const v1::GuaranteeRequest& req, Done done);
   absl::StatusOr<v1::Guarantee> RequestGuarantee(const v1::GuaranteeRequest& req);
-  // Ends a live guarantee once (SETTLED or RELEASED) and frees its amount.
-  absl::StatusOr<v1::Guarantee> EndGuarantee(const std::string& id, v1::GuaranteeState outcome);
+  // Ends a live guarantee once (SETTLED or RELEASED) and frees its amount. With a verdict, only
+  // if semper-arbiter signed it and it orders exactly this.
+  absl::StatusOr<v1::Guarantee> EndGuarantee(const std::string& id, v1::GuaranteeState outcome,
+                                             const std::string& verdict = "", const std::string& verdict_signature = "");
   absl::StatusOr<v1::Guarantee> GetGuarantee(const std::string& id);
   absl::StatusOr<v1::LiabilityStatus> GetLiability(const v1::GetLiabilityRequest& req);
   // Expires live guarantees past their validity and frees their amounts; returns how many.

@@ -35,6 +35,8 @@ std::vector<ConfigKey> Schema() {
   AddSigningKeyConfig(keys, "liability", "guarantee signing");
   keys.push_back({"liability.trust_file", T::kString, std::nullopt, true, false,
                   "the suite's root certificate(s): buyers' certificates must chain to them"});
+  keys.push_back({"liability.arbiter_cert_file", T::kString, std::nullopt, false, false,
+                  "semper-arbiter's signing certificate (PEM): its verdicts may settle or release guarantees"});
   keys.push_back({"liability.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
                   "semper-ca's gRPC address (certificate status)"});
   keys.push_back({"liability.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
@@ -89,6 +91,11 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.certificate = chain->front();
   deps.certificate_status = status;
   deps.revoked = [&revocations](const std::string& serial) { return revocations.Revoked(serial); };
+  if (config->Has("liability.arbiter_cert_file")) {
+    auto arbiter = LoadCertificateChain(*config, "liability.arbiter_cert_file");
+    if (!arbiter.ok()) return fail("liability.arbiter_cert_file", arbiter.status());
+    deps.arbiter = arbiter->front();
+  }
   LiabilityBook book(std::move(deps));
   LiabilityServiceImpl service(&book);
   db::ConnectionPool* p = pool->get();

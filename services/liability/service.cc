@@ -40,13 +40,13 @@ grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackS
 grpc::ServerUnaryReactor* LiabilityServiceImpl::SettleGuarantee(grpc::CallbackServerContext* ctx,
                                                                 const v1::EndGuaranteeRequest* req,
                                                                 v1::Guarantee* resp) {
-  return Reply(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED), resp);
+  return Reply(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, req->verdict(), req->verdict_signature()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::ReleaseGuarantee(grpc::CallbackServerContext* ctx,
                                                                  const v1::EndGuaranteeRequest* req,
                                                                  v1::Guarantee* resp) {
-  return Reply(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED), resp);
+  return Reply(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, req->verdict(), req->verdict_signature()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::GetGuarantee(grpc::CallbackServerContext* ctx,

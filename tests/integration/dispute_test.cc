@@ -25,6 +25,7 @@
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/liability.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
 #include "tests/support/postgres.h"
@@ -60,7 +61,11 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"notary", SEMPER_NOTARY}, {"arbiter", SEMPER_ARBITER}};
+    o.binaries = {{"ca", SEMPER_CA},
+                  {"tsa", SEMPER_TSA},
+                  {"notary", SEMPER_NOTARY},
+                  {"arbiter", SEMPER_ARBITER},
+                  {"liability", SEMPER_LIABILITY}};
     o.conninfo = conninfo();
     o.passphrase = kPass;
     o.arbiter_env = {"SEMPER_ARBITER_ANSWER_PERIOD=4s", "SEMPER_ARBITER_SWEEP_INTERVAL=200ms"};
@@ -601,6 +606,82 @@ TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   auto verify = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("verdict.sig"), "-content",
                             P("verdict.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
+}
+
+TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
+  // The buyer's SEMPER agreement, and the seller's guarantee for an order.
+  v1::ContainerContent content = NewContainerContent(absl::Now());
+  v1::Agreement* a = content.mutable_template_()->mutable_agreement();
+  a->mutable_overall_limit()->set_currency("EUR");
+  a->mutable_overall_limit()->set_minor_units(100000);
+  a->mutable_per_transaction_limit()->set_currency("EUR");
+  a->mutable_per_transaction_limit()->set_minor_units(50000);
+  *a->mutable_valid_from() = ToTimestamp(absl::Now() - absl::Minutes(1));
+  *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24));
+  a->set_applicable_law("DE");
+  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  auto sealed = Seal(content, {.signers = {SignerIdentity{buyer_->key, buyer_->certificate, Chain()}}});
+  ASSERT_THAT(sealed.status(), IsOk());
+  auto tracker = v1::Liability::NewStub(suite_->Channel("liability"));
+  {
+    v1::RegisterAgreementRequest req;
+    *req.mutable_agreement() = sealed->signed_();
+    v1::AgreementRecord rec;
+    grpc::ClientContext ctx;
+    auto s = tracker->RegisterAgreement(&ctx, req, &rec);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  v1::Guarantee guarantee;
+  {
+    v1::GuaranteeRequest req;
+    req.set_request_id("order-2026-0077");
+    req.set_buyer_certificate(buyer_->certificate.Der());
+    req.set_order_sha256(Sha256("order 2026-0077"));
+    req.mutable_amount()->set_currency("EUR");
+    req.mutable_amount()->set_minor_units(12990);
+    req.set_seller(seller_->certificate.Subject());
+    grpc::ClientContext ctx;
+    auto s = tracker->RequestGuarantee(&ctx, req, &guarantee);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Nothing was delivered: the buyer claims, with the confirmation and the guarantee as evidence.
+  v1::EvidenceItem g;
+  g.set_label("liability guarantee");
+  g.mutable_signed_document()->set_document(guarantee.statement());
+  g.mutable_signed_document()->set_signature(guarantee.signature());
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_,
+                          {SignedDocument("order confirmation", "confirmation 2026-0077", *seller_), g}),
+                    *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  v1::VerdictStatement v = Verdict(c);
+  ASSERT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
+  EXPECT_EQ(v.findings(1).kind(), "liability-guarantee");
+  ASSERT_EQ(v.guarantee_orders_size(), 1);
+  EXPECT_EQ(v.guarantee_orders(0).guarantee_id(), guarantee.guarantee_id());
+  EXPECT_EQ(v.guarantee_orders(0).action(), "release");
+  auto end = [&](bool settle, const std::string& verdict) {
+    v1::EndGuaranteeRequest req;
+    req.set_guarantee_id(guarantee.guarantee_id());
+    req.set_verdict(verdict);
+    req.set_verdict_signature(c.verdict_signature());
+    v1::Guarantee out;
+    grpc::ClientContext ctx;
+    return settle ? tracker->SettleGuarantee(&ctx, req, &out) : tracker->ReleaseGuarantee(&ctx, req, &out);
+  };
+  // The verdict orders a release, not a settlement; a changed verdict does not verify.
+  EXPECT_EQ(end(true, c.verdict()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  std::string changed = c.verdict();
+  changed.replace(changed.find("release"), 7, "settle ");
+  EXPECT_NE(end(true, changed).error_code(), grpc::StatusCode::OK);
+  auto released = end(false, c.verdict());
+  EXPECT_TRUE(released.ok()) << released.error_message();
+  v1::GetGuaranteeRequest get;
+  get.set_guarantee_id(guarantee.guarantee_id());
+  v1::Guarantee now;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(tracker->GetGuarantee(&ctx, get, &now).ok());
+  EXPECT_EQ(now.state(), v1::GUARANTEE_STATE_RELEASED);
 }
 
 TEST_F(DisputeTest, ConcurrentAnswersDecideOnce) {

@@ -55,7 +55,8 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
           "SEMPER_LIABILITY_CERT_FILE=" + s->P("pki/services/liability-signing.pem"),
           "SEMPER_LIABILITY_KEY_FILE=" + s->P("pki/services/liability-signing.key"),
           "SEMPER_LIABILITY_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_LIABILITY_TRUST_FILE=" + s->P("pki/root.pem"),
-          "SEMPER_LIABILITY_CA_ADDRESS=" + ca, "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost"};
+          "SEMPER_LIABILITY_CA_ADDRESS=" + ca, "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost",
+          "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem")};
       more.insert(more.end(), s->o_.liability_env.begin(), s->o_.liability_env.end());
       argv = env(name, more);
     } else if (d == "tsa") {
