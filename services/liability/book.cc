@@ -368,9 +368,21 @@ absl::StatusOr<LiabilityBook::Signed> LiabilityBook::SignGuarantee(const Pending
   st.set_statement(
       "The buyer is liable for this order under its SEMPER agreement: the amount is within its per-transaction "
       "and overall limits and reserved until the guarantee ends, and its signature key was not revoked.");
-  Signed out{agreement_id, StatementJson(st), "", st.guarantee_id(), until};
-  SEMPER_ASSIGN_OR_RETURN(out.signature, CmsSignDetached(out.json, *d_.key, *d_.certificate, d_.intermediates));
+  Signed out{agreement_id, StatementJson(st), "", "", st.guarantee_id(), until};
+  CmsSignOptions options;
+  options.include_certificates = false;
+  SEMPER_ASSIGN_OR_RETURN(out.stored, CmsSignDetached(out.json, *d_.key, *d_.certificate, d_.intermediates, options));
+  std::vector<Certificate> certs = {*d_.certificate};
+  certs.insert(certs.end(), d_.intermediates.begin(), d_.intermediates.end());
+  SEMPER_ASSIGN_OR_RETURN(out.signature, CmsAddCertificates(out.stored, certs));
   return out;
+}
+
+v1::Guarantee LiabilityBook::WithCertificates(v1::Guarantee g) const {
+  std::vector<Certificate> certs = {*d_.certificate};
+  certs.insert(certs.end(), d_.intermediates.begin(), d_.intermediates.end());
+  if (auto full = CmsAddCertificates(g.signature(), certs); full.ok()) g.set_signature(*std::move(full));
+  return g;
 }
 
 void LiabilityBook::Loop() {
@@ -412,7 +424,7 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
     };
     absl::flat_hash_map<std::string, Recorded> recorded;
     for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids))) {
-      recorded[r[5].as<std::string>()] = Recorded{GuaranteeFromRow(r), r[6].as<std::string>(), db::Bytes(r[7]),
+      recorded[r[5].as<std::string>()] = Recorded{WithCertificates(GuaranteeFromRow(r)), r[6].as<std::string>(), db::Bytes(r[7]),
                                                    r[9].as<std::string>(), r[10].as<std::string>(),
                                                    r[11].as<std::string>(), r[8].as<int64_t>()};
     }
@@ -502,7 +514,7 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
       amounts.push_back(std::to_string(amount));
       untils.push_back(db::TimeText(sig.until));
       statements.push_back(HexEncode(sig.json));
-      signatures.push_back(HexEncode(sig.signature));
+      signatures.push_back(HexEncode(sig.stored));
       // A repeated request id within the group gets this same guarantee.
       recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
                                           q.amount().currency(), amount};
@@ -562,7 +574,7 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome));
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
-    out = GuaranteeFromRow(r[0]);
+    out = WithCertificates(GuaranteeFromRow(r[0]));
     if (ended.affected_rows() == 1) return absl::OkStatus();
     if (out.state() == v1::GUARANTEE_STATE_LIVE && r[0][13].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
@@ -582,7 +594,7 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::GetGuarantee(const std::string& id)
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
-    out = GuaranteeFromRow(r[0]);
+    out = WithCertificates(GuaranteeFromRow(r[0]));
     return absl::OkStatus();
   }));
   return out;
@@ -603,7 +615,7 @@ absl::StatusOr<v1::LiabilityStatus> LiabilityBook::GetLiability(const v1::GetLia
       *out.add_agreements() = AgreementFromRow(r);
     }
     for (const auto& r : tx.exec_prepared("liab_guarantees_of_buyer", signer.Subject(), signer.Issuer())) {
-      *out.add_guarantees() = GuaranteeFromRow(r);
+      *out.add_guarantees() = WithCertificates(GuaranteeFromRow(r));
     }
     return absl::OkStatus();
   }));

@@ -67,10 +67,14 @@ class LiabilityBook {
  private:
   // A guarantee signed before its transaction (on the caller's thread, in parallel), for the
   // agreement the buyer held last time; used if the locked agreement is still that one.
+  // `signature` carries the tracker's certificates (for the seller); `stored` is the same
+  // signature without them (the database row is then ~1 KB smaller).
   struct Signed {
-    std::string agreement_id, json, signature, guarantee_id;
+    std::string agreement_id, json, signature, stored, guarantee_id;
     absl::Time until;
   };
+  // A guarantee read from the database, with the tracker's certificates put back.
+  v1::Guarantee WithCertificates(v1::Guarantee g) const;
   struct Pending {
     v1::GuaranteeRequest req;
     std::string buyer, buyer_issuer, buyer_serial;

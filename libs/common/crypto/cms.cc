@@ -75,7 +75,7 @@ absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const Priv
   if (!cms) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS_sign");
   const EVP_MD* md = DigestMd(options.digest);
   CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.x509(), key.evp(), md,
-                                       flags | CMS_KEY_PARAM);
+                                       flags | CMS_KEY_PARAM | (options.include_certificates ? 0 : CMS_NOCERTS));
   if (si == nullptr) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS_add1_signer");
   }
@@ -86,10 +86,24 @@ absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const Priv
       return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "PSS setup");
     }
   }
-  for (const Certificate& c : chain) CMS_add1_cert(cms.get(), c.x509());
+  if (options.include_certificates) {
+    for (const Certificate& c : chain) CMS_add1_cert(cms.get(), c.x509());
+  }
   auto in = ossl::ReadBio(content);
   if (CMS_final(cms.get(), in.get(), nullptr, flags) != 1) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS signing failed");
+  }
+  return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
+}
+
+absl::StatusOr<std::string> CmsAddCertificates(std::string_view cms_der, const std::vector<Certificate>& certs) {
+  const auto* p = reinterpret_cast<const unsigned char*>(cms_der.data());
+  ossl::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(cms_der.size())));
+  if (!cms) return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a CMS structure");
+  for (const Certificate& c : certs) {
+    if (CMS_add1_cert(cms.get(), c.x509()) != 1) {
+      return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CMS_add1_cert");
+    }
   }
   return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
 }

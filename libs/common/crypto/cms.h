@@ -18,6 +18,9 @@ namespace semper {
 struct CmsSignOptions {
   // Digest of the content and signed attributes.
   HashAlgorithm digest = HashAlgorithm::kSha256;
+  // Whether the signer's certificate and `chain` go into the SignedData (they are not signed:
+  // CmsAddCertificates can put them in later, e.g. after storing the signature without them).
+  bool include_certificates = true;
 };
 
 // DER SignedData, detached (no eContent), binary (no line-ending canonicalisation), over exactly
@@ -28,6 +31,9 @@ absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const Priv
                                             const Certificate& signer,
                                             const std::vector<Certificate>& chain,
                                             const CmsSignOptions& options = {});
+
+// The same SignedData with `certs` added to its certificates (the signatures do not change).
+absl::StatusOr<std::string> CmsAddCertificates(std::string_view cms_der, const std::vector<Certificate>& certs);
 
 struct CmsSigner {
   Certificate certificate;

@@ -72,6 +72,25 @@ TEST(CmsTest, VerifiesAgainstADigestWhenOnlyTheHashIsKnown) {
                    .ok());
 }
 
+TEST(CmsTest, CertificatesCanBeLeftOutAndPutBackWithoutChangingTheSignature) {
+  auto signer = Pki().Issue("Compact Signer", kKuNonRepudiation);
+  std::string content = "a guarantee stored without its certificates";
+  CmsSignOptions options;
+  options.include_certificates = false;
+  auto bare = CmsSignDetached(content, signer.key, signer.certificate, {Pki().ca()}, options);
+  ASSERT_THAT(bare, IsOk());
+  auto full = CmsSignDetached(content, signer.key, signer.certificate, {Pki().ca()});
+  EXPECT_LT(bare->size() + 500, full->size());
+  // Without the certificates the signer cannot be found; with them put back it verifies.
+  EXPECT_FALSE(CmsVerifyDetached(*bare, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation).ok());
+  auto restored = CmsAddCertificates(*bare, {signer.certificate, Pki().ca()});
+  ASSERT_THAT(restored, IsOk());
+  auto ok = CmsVerifyDetached(*restored, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_EQ(ok->front().certificate.Subject(), signer.certificate.Subject());
+  EXPECT_FALSE(CmsVerifyDetached(*restored, "changed", Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation).ok());
+}
+
 TEST(CmsTest, Ed25519SignerRefusedClearly) {
   LeafSpec spec;
   spec.key_type = KeyType::kEd25519;
