@@ -135,14 +135,19 @@ grpc::ServerWriteReactor<v1::RevocationEvent>* RevocationFeed::Watch(grpc::Callb
     }
     watchers_.insert(w);  // live changes from now on; the snapshot below covers the past
   }
-  auto past = Query("ca_changes_after", after_seq);
-  if (!past.ok()) {
-    w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(past.status().message())));
-  } else {
-    past->emplace_back();  // a heartbeat: the watcher now knows everything up to this moment
+  // The past in pages of 100,000 (a CA may hold more revocations than that).
+  for (int64_t cursor = after_seq;;) {
+    auto past = Query("ca_changes_after", cursor);
+    if (!past.ok()) {
+      w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(past.status().message())));
+      return w;
+    }
+    const bool last_page = past->size() < 100000;
+    if (!past->empty()) cursor = past->back().seq();
+    if (last_page) past->emplace_back();  // a heartbeat: the watcher now knows everything up to now
     w->Push(*std::move(past));
+    if (last_page) return w;
   }
-  return w;
 }
 
 void RevocationFeed::Loop() {
@@ -156,7 +161,16 @@ void RevocationFeed::Loop() {
       absl::MutexLock lock(&mu_);
       cursor = cursor_;
     }
+    // The first time, only where the changes end (in pages); then the new ones.
     auto changes = Query(cursor < 0 ? "ca_changes_after" : "ca_changes_recent", cursor < 0 ? 0 : cursor);
+    while (cursor < 0 && changes.ok() && changes->size() >= 100000) {
+      auto more = Query("ca_changes_after", changes->back().seq());
+      if (!more.ok()) {
+        changes = more.status();
+        break;
+      }
+      changes->insert(changes->end(), more->begin(), more->end());
+    }
     if (!changes.ok()) continue;  // the database is away: watchers see no heartbeat stop (they keep theirs)
     std::vector<v1::RevocationEvent> fresh;
     absl::MutexLock lock(&mu_);
