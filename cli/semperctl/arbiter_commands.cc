@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
+#include "common/container/money.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
@@ -54,20 +54,12 @@ asw::Party WalletParty(const std::string& wallet, const std::string& pass) {
   return asw::Party{WalletKey(wallet, pass), chain.front()};
 }
 
-std::string Money(const v1::Money& m) {
-  char cents[8];
-  std::snprintf(cents, sizeof cents, "%02d", static_cast<int>(m.minor_units() % 100));
-  return StrCat(m.minor_units() / 100, ".", cents, " ", m.currency());
-}
+std::string Money(const v1::Money& m) { return FormatMoney(m); }
 
 int64_t ParseMinorUnits(const std::string& amount) {
-  std::vector<std::string> parts = absl::StrSplit(amount, '.');
-  int64_t whole = 0, cents = 0;
-  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &whole) ||
-      (parts.size() == 2 && (parts[1].size() != 2 || !absl::SimpleAtoi(parts[1], &cents))) || whole < 0) {
-    Usage("--amount", "must be an amount like 12.00");
-  }
-  return whole * 100 + cents;
+  auto minor = ::semper::ParseMinorUnits(amount);
+  if (!minor.has_value()) Usage("--amount", "must be an amount like 12.00");
+  return *minor;
 }
 
 void PrintTerms(const v1::Me1Body& b) {

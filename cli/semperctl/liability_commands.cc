@@ -4,9 +4,9 @@
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "common/base/proto_time.h"
 #include "common/container/container.h"
+#include "common/container/money.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
@@ -18,20 +18,12 @@ namespace {
 std::unique_ptr<v1::Liability::Stub> Stub(const Connection& c) { return v1::Liability::NewStub(ChannelTo(c, c.liability)); }
 
 int64_t MinorUnits(const std::string& flag, const std::string& amount) {
-  std::vector<std::string> parts = absl::StrSplit(amount, '.');
-  int64_t whole = 0, cents = 0;
-  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &whole) ||
-      (parts.size() == 2 && (parts[1].size() != 2 || !absl::SimpleAtoi(parts[1], &cents))) || whole < 0) {
-    Die(InvalidField(flag, "must be an amount like 1000.00"), 2);
-  }
-  return whole * 100 + cents;
+  auto minor = ParseMinorUnits(amount);
+  if (!minor.has_value()) Die(InvalidField(flag, "must be an amount like 1000.00"), 2);
+  return *minor;
 }
 
-std::string Money(const v1::Money& m) {
-  char cents[8];
-  std::snprintf(cents, sizeof cents, "%02d", static_cast<int>(m.minor_units() % 100));
-  return StrCat(m.minor_units() / 100, ".", cents, " ", m.currency());
-}
+std::string Money(const v1::Money& m) { return FormatMoney(m); }
 
 std::string Time(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());

@@ -34,7 +34,11 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
 
 ExchangeArbiter::ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust,
                                  std::vector<Certificate> intermediates, std::optional<asw::Party> escrow, int committers)
-    : pool_(pool), self_(std::move(self)), escrow_(std::move(escrow)), trust_(trust), intermediates_(std::move(intermediates)) {
+    : pool_(pool),
+      self_(std::move(self)),
+      escrow_(std::move(escrow)),
+      intermediates_(intermediates),
+      parties_(trust, std::move(intermediates), KeyPurpose::kNonRepudiation) {
   for (int i = 0; i < std::max(1, committers); ++i) committers_.emplace_back([this] { Loop(); });
 }
 
@@ -136,20 +140,6 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
   }
 }
 
-absl::Status ExchangeArbiter::CheckParty(const Certificate& cert, absl::Time now) {
-  std::string der = cert.Der();
-  {
-    absl::MutexLock lock(&mu_);
-    if (auto it = valid_until_.find(der); it != valid_until_.end() && now < it->second) return absl::OkStatus();
-  }
-  auto path = trust_->VerifyPath(cert, intermediates_, now, KeyPurpose::kNonRepudiation);
-  if (!path.ok()) return Annotate(path.status(), "party certificate");
-  absl::MutexLock lock(&mu_);
-  if (valid_until_.size() >= 100000) valid_until_.clear();
-  valid_until_[der] = std::min(now + absl::Minutes(1), cert.not_after());
-  return absl::OkStatus();
-}
-
 void ExchangeArbiter::Abort(const v1::AbortRequest& req, Done done) {
   auto r = asw::CheckAbort(req, self_.certificate);
   if (!r.ok()) return done(r.status());
@@ -193,10 +183,11 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   // Both parties must hold certificates of this suite for signing.
   absl::Time now = absl::Now();
   for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) {
-    if (absl::Status s = CheckParty(*c, now); !s.ok()) return done(s);
+    if (absl::Status s = parties_.Check(*c, now); !s.ok()) return done(Annotate(s, "party certificate"));
   }
   bool resolve = r.kind == asw::ArbiterRequest::Kind::kResolve;
   const bool escrowed = r.me1.body.kind() == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
+  std::optional<std::string> document;  // opened once, when a resolve needed it
   if (escrowed && resolve) {
     if (!escrow_.has_value()) {
       return done(MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
@@ -204,7 +195,12 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
     }
     // An escrow that does not hold the document it names cannot make R whole: T aborts instead
     // (R is not bound, and O gets no substitute receipt).
-    if (!OpenEscrow(r.me1.body).ok()) resolve = false;
+    auto opened = OpenEscrow(r.me1.body);
+    if (opened.ok()) {
+      document = *std::move(opened);
+    } else {
+      resolve = false;
+    }
   }
   auto token = asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now);
   if (!token.ok()) return done(token.status());
@@ -218,10 +214,14 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   if (escrowed && escrow_.has_value()) {
     // A resolved exchange of a document: R gets the document from the escrow (never stored in
     // clear), whichever request decided.
-    pending.done = [this, me1 = r.me1.body, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) {
+    pending.done = [this, me1 = r.me1.body, document = std::move(document),
+                    done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
       if (d.ok() && d->resolved()) {
-        auto document = OpenEscrow(me1);
-        if (!document.ok()) return done(document.status());
+        if (!document.has_value()) {  // an abort request, answered with an earlier resolve
+          auto opened = OpenEscrow(me1);
+          if (!opened.ok()) return done(opened.status());
+          document = *std::move(opened);
+        }
         d->set_document(*std::move(document));
       }
       done(std::move(d));

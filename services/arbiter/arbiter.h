@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/certificate.h"
+#include "common/crypto/verified_certificates.h"
 #include "common/db/pool.h"
 #include "common/exchange/asw.h"
 #include "semper/v1/arbiter.pb.h"
@@ -43,7 +44,6 @@ class ExchangeArbiter {
 
  private:
   void Decide(const asw::ArbiterRequest& r, Done done);
-  absl::Status CheckParty(const Certificate& cert, absl::Time now);
   // The escrowed document of me1, decrypted and checked against H(D).
   absl::StatusOr<std::string> OpenEscrow(const v1::Me1Body& me1) const;
   struct Pending {
@@ -58,12 +58,10 @@ class ExchangeArbiter {
   db::ConnectionPool* pool_;
   asw::Party self_;
   std::optional<asw::Party> escrow_;
-  // Certificates whose path to the roots was found valid, until when the result is reused (a
-  // minute at most, never past the certificate's notAfter).
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, absl::Time> valid_until_ ABSL_GUARDED_BY(mu_);
-  const TrustStore* trust_;
+  // The arbiter's issuers (its signatures carry them).
   std::vector<Certificate> intermediates_;
+  // The parties' certificates must chain to the roots for signing (results kept a minute).
+  VerifiedCertificates parties_;
   absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;

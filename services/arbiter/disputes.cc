@@ -69,14 +69,14 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
   constexpr char kColumns[] =
       "id, kind, state, extract(epoch from answer_deadline)::float8, answer_deadline <= now(), claim, claim_signature, "
       "answer, answer_signature, findings, verdict, verdict_signature, verdict_evidence, reveal_order, "
-      "reveal_order_signature";
+      "reveal_order_signature, claimant_certificate";
   return {
       {"case_insert",
        R"(WITH c AS (
             INSERT INTO arbiter.cases (id, kind, state, claimant, claimant_issuer, respondent, respondent_issuer,
-                                       answer_deadline, claim, claim_signature)
+                                       answer_deadline, claim, claim_signature, claimant_certificate)
             VALUES ($1, $2, 'filed', $3, $4, $5, $6, now() + make_interval(secs => $7::float8), decode($8, 'hex'),
-                    decode($9, 'hex'))
+                    decode($9, 'hex'), decode($11, 'hex'))
             RETURNING id)
           INSERT INTO arbiter.case_events (case_id, event, actor, note) SELECT id, 'filed', $3, $10 FROM c)"},
       {"case_event", "INSERT INTO arbiter.case_events (case_id, event, actor, note) VALUES ($1, $2, $3, $4)"},
@@ -160,7 +160,8 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_prepared("case_insert", id, static_cast<int>(claim.kind()), s.signer.Subject(), s.signer.Issuer(),
                      respondent->Subject(), respondent->Issuer(), period, HexEncode(req.claim()),
-                     HexEncode(req.signature()), StrCat(claim.evidence_size(), " items of evidence"));
+                     HexEncode(req.signature()), StrCat(claim.evidence_size(), " items of evidence"),
+                     HexEncode(s.signer.Der()));
     return absl::OkStatus();
   }));
   return Get(id);
@@ -170,6 +171,7 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
   if (case_id.size() != 32) return InvalidField("case_id", "must be the 32 hex digits of a case");
   Loaded l;
   bool found = false;
+  std::string claimant_der;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("case_get", case_id);
     if (r.empty()) return absl::OkStatus();
@@ -194,6 +196,7 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     if (!row[12].is_null()) (void)c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row[12]));
     if (!row[13].is_null()) c.set_reveal_order(db::Bytes(row[13]));
     if (!row[14].is_null()) c.set_reveal_order_signature(db::Bytes(row[14]));
+    claimant_der = db::Bytes(row[15]);
     for (const auto& e : tx.exec_prepared("case_history", case_id)) {
       auto* ev = c.add_history();
       ev->set_event(e[0].as<std::string>());
@@ -205,11 +208,9 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
   }));
   if (!found) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no case ", case_id));
   if (!l.claim.ParseFromString(l.c.claim())) return absl::InternalError("stored claim does not parse");
-  // The claimant is the claim's signer (verified when it was filed).
-  absl::Time filed = l.c.history().empty() ? absl::Now() : FromTimestamp(l.c.history(0).at());
-  auto signers = CmsVerifyDetached(l.c.claim_signature(), l.c.claim(), *d_.trust, filed, KeyPurpose::kNonRepudiation);
-  if (!signers.ok() || signers->empty()) return absl::InternalError("stored claim signature no longer verifies");
-  l.claimant = signers->front().certificate;
+  // The claimant is the claim's signer, as verified when it was filed.
+  SEMPER_ASSIGN_OR_RETURN(Certificate claimant, Certificate::FromDer(claimant_der));
+  l.claimant = claimant;
   SEMPER_ASSIGN_OR_RETURN(Certificate respondent, Certificate::FromDer(l.claim.respondent_certificate()));
   l.respondent = respondent;
   l.c.set_claimant(l.claimant->Subject());

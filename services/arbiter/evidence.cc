@@ -34,6 +34,19 @@ std::vector<Certificate> SignerCertificates(const std::vector<CmsSigner>& signer
   return out;
 }
 
+// SHA-256 of what an item signs or stamps: of the document, or as given; into f->content_sha256.
+bool DigestOf(const std::string& document, const std::string& sha256, v1::Finding* f) {
+  if (!document.empty()) {
+    f->set_content_sha256(Sha256(document));
+  } else if (sha256.size() == 32) {
+    f->set_content_sha256(sha256);
+  } else {
+    Fail(f, "neither the document nor its 32-byte SHA-256 is given");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
@@ -191,15 +204,8 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
 
 void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, const CaseParties& parties,
                                           absl::Time now, v1::Finding* f) const {
-  std::string digest;
-  if (!e.document().empty()) {
-    digest = Sha256(e.document());
-  } else if (e.document_sha256().size() == 32) {
-    digest = e.document_sha256();
-  } else {
-    return Fail(f, "neither the document nor its 32-byte SHA-256 is given");
-  }
-  f->set_content_sha256(digest);
+  if (!DigestOf(e.document(), e.document_sha256(), f)) return;
+  const std::string& digest = f->content_sha256();
   if (e.signature().empty()) return Fail(f, "no signature is given");
   auto proven = SignatureTime(e.signature_time_stamp(), e.signature(), f);
   if (!proven.ok()) return Fail(f, std::string(proven.status().message()));
@@ -252,15 +258,8 @@ void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseP
 }
 
 void EvidenceChecker::CheckTimeStamp(const v1::TimeStampEvidence& e, v1::Finding* f) const {
-  std::string digest;
-  if (!e.document().empty()) {
-    digest = Sha256(e.document());
-  } else if (e.document_sha256().size() == 32) {
-    digest = e.document_sha256();
-  } else {
-    return Fail(f, "neither the document nor its 32-byte SHA-256 is given");
-  }
-  f->set_content_sha256(digest);
+  if (!DigestOf(e.document(), e.document_sha256(), f)) return;
+  const std::string& digest = f->content_sha256();
   auto info = VerifyTimeStampToken(e.token(), digest, trust_->roots());
   if (!info.ok()) return Fail(f, StrCat("the time-stamp does not hold: ", info.status().message()));
   f->add_verified("time-stamp-token");

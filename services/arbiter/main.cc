@@ -7,6 +7,7 @@
 #include "common/base/config.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
+#include "common/base/periodic.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -139,28 +140,15 @@ int Serve(const std::optional<std::string>& config_file) {
 
   // Cases past their deadline are decided, and decided verdicts go to the notary, in the
   // background; several replicas may sweep at once (each decision is a conditional update).
-  absl::Mutex sweep_mu;
-  bool stopping = false;
-  const absl::Duration interval = config->GetDuration("arbiter.sweep_interval");
-  std::thread sweeper([&] {
-    absl::MutexLock lock(&sweep_mu);
-    while (!sweep_mu.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
-      sweep_mu.Unlock();
-      auto swept = cases.Sweep();
-      if (!swept.ok()) {
-        LogEvent(log, spdlog::level::warn, "case_sweep_failed").With("error", std::string(swept.status().message()));
-      } else if (*swept > 0) {
-        LogEvent(log, spdlog::level::info, "cases_swept").With("changed", *swept);
-      }
-      sweep_mu.Lock();
+  Periodic sweeper(config->GetDuration("arbiter.sweep_interval"), [&] {
+    auto swept = cases.Sweep();
+    if (!swept.ok()) {
+      LogEvent(log, spdlog::level::warn, "case_sweep_failed").With("error", std::string(swept.status().message()));
+    } else if (*swept > 0) {
+      LogEvent(log, spdlog::level::info, "cases_swept").With("changed", *swept);
     }
   });
   (*server)->RunUntilSignal();
-  {
-    absl::MutexLock lock(&sweep_mu);
-    stopping = true;
-  }
-  sweeper.join();
   return 0;
 }
 

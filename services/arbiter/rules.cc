@@ -3,8 +3,8 @@
 
 #include <cctype>
 
-#include "absl/strings/str_format.h"
 #include "common/base/strings.h"
+#include "common/container/money.h"
 
 namespace semper::arbiter {
 namespace {
@@ -22,8 +22,7 @@ std::string Describe(const v1::Finding& f) {
 
 std::string Amount(const v1::ClaimStatement& claim) {
   if (!claim.has_amount_claimed() || claim.amount_claimed().minor_units() <= 0) return "the amount in dispute";
-  int64_t m = claim.amount_claimed().minor_units();
-  return absl::StrFormat("%d.%02d %s", m / 100, m % 100, claim.amount_claimed().currency());
+  return FormatMoney(claim.amount_claimed());
 }
 
 std::string Reference(const v1::ClaimStatement& claim) {

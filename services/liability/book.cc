@@ -9,6 +9,7 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/container/container.h"
+#include "common/container/money.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
@@ -51,12 +52,6 @@ v1::Money Money(const std::string& currency, int64_t minor) {
   m.set_currency(currency);
   m.set_minor_units(minor);
   return m;
-}
-
-std::string Amount(const v1::Money& m) {
-  char cents[8];
-  std::snprintf(cents, sizeof cents, "%02d", static_cast<int>(m.minor_units() % 100));
-  return StrCat(m.minor_units() / 100, ".", cents, " ", m.currency());
 }
 
 absl::Status Limit(std::string_view what) {
@@ -172,7 +167,10 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
   };
 }
 
-LiabilityBook::LiabilityBook(Deps deps) : d_(std::move(deps)) {
+LiabilityBook::LiabilityBook(Deps deps)
+    : d_(std::move(deps)), buyers_(d_.trust, d_.intermediates, KeyPurpose::kNonRepudiation) {
+  own_chain_.push_back(*d_.certificate);
+  own_chain_.insert(own_chain_.end(), d_.intermediates.begin(), d_.intermediates.end());
   for (int i = 0; i < std::max(1, d_.committers); ++i) committers_.emplace_back([this] { Loop(); });
 }
 
@@ -301,16 +299,17 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
     return done(InvalidField("valid_seconds", "must be between 0 (7 days) and 90 days"));
   }
   if (req.seller().size() > 512) return done(InvalidField("seller", "must be at most 512 characters"));
-  auto buyer = CheckBuyer(req.buyer_certificate());
-  if (!buyer.ok()) return done(buyer.status());
+  auto buyer = buyers_.CheckDer(req.buyer_certificate(), absl::Now(), "buyer_certificate");
+  if (!buyer.ok()) return done(Annotate(buyer.status(), "the buyer's certificate"));
+  const std::string serial = buyer->SerialHex();
   // Revocations are pushed by semper-ca: a revoked key gets no new guarantee.
-  auto revoked = d_.revoked(buyer->serial);
+  auto revoked = d_.revoked(serial);
   if (!revoked.ok()) return done(revoked.status());
   if (*revoked) {
     return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                          StrCat("the buyer's certificate ", buyer->serial, " is revoked")));
+                          StrCat("the buyer's certificate ", serial, " is revoked")));
   }
-  Pending p{req, buyer->subject, buyer->issuer, buyer->serial, std::move(done), std::nullopt};
+  Pending p{req, buyer->Subject(), buyer->Issuer(), serial, std::move(done), std::nullopt};
   std::string agreement;
   {
     absl::MutexLock lock(&cert_mu_);
@@ -324,23 +323,6 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
   }
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(p));
-}
-
-absl::StatusOr<LiabilityBook::Buyer> LiabilityBook::CheckBuyer(const std::string& der) {
-  absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&cert_mu_);
-    if (auto it = buyers_.find(der); it != buyers_.end() && now < it->second.valid_until) return it->second;
-  }
-  auto cert = Certificate::FromDer(der);
-  if (!cert.ok()) return InvalidField("buyer_certificate", "must be the buyer's DER signature certificate");
-  auto path = d_.trust->VerifyPath(*cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);
-  if (!path.ok()) return Annotate(path.status(), "the buyer's certificate");
-  Buyer b{cert->Subject(), cert->Issuer(), cert->SerialHex(), std::min(now + absl::Minutes(1), cert->not_after())};
-  absl::MutexLock lock(&cert_mu_);
-  if (buyers_.size() >= 100000) buyers_.clear();
-  buyers_[der] = b;
-  return b;
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req) {
@@ -372,16 +354,12 @@ absl::StatusOr<LiabilityBook::Signed> LiabilityBook::SignGuarantee(const Pending
   CmsSignOptions options;
   options.include_certificates = false;
   SEMPER_ASSIGN_OR_RETURN(out.stored, CmsSignDetached(out.json, *d_.key, *d_.certificate, d_.intermediates, options));
-  std::vector<Certificate> certs = {*d_.certificate};
-  certs.insert(certs.end(), d_.intermediates.begin(), d_.intermediates.end());
-  SEMPER_ASSIGN_OR_RETURN(out.signature, CmsAddCertificates(out.stored, certs));
+  SEMPER_ASSIGN_OR_RETURN(out.signature, CmsAddCertificates(out.stored, own_chain_));
   return out;
 }
 
 v1::Guarantee LiabilityBook::WithCertificates(v1::Guarantee g) const {
-  std::vector<Certificate> certs = {*d_.certificate};
-  certs.insert(certs.end(), d_.intermediates.begin(), d_.intermediates.end());
-  if (auto full = CmsAddCertificates(g.signature(), certs); full.ok()) g.set_signature(*std::move(full));
+  if (auto full = CmsAddCertificates(g.signature(), own_chain_); full.ok()) g.set_signature(*std::move(full));
   return g;
 }
 
@@ -482,14 +460,14 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
       }
       const int64_t amount = q.amount().minor_units();
       if (amount > a.per_tx) {
-        results[i] = Limit(StrCat(Amount(q.amount()), " is over the per-transaction limit of ",
-                                  Amount(Money(q.amount().currency(), a.per_tx))));
+        results[i] = Limit(StrCat(FormatMoney(q.amount()), " is over the per-transaction limit of ",
+                                  FormatMoney(Money(q.amount().currency(), a.per_tx))));
         continue;
       }
       if (a.reserved + a.delta + amount > a.overall) {
-        results[i] = Limit(StrCat(Amount(q.amount()), " would take the buyer's liability over its limit of ",
-                                  Amount(Money(q.amount().currency(), a.overall)), " (",
-                                  Amount(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
+        results[i] = Limit(StrCat(FormatMoney(q.amount()), " would take the buyer's liability over its limit of ",
+                                  FormatMoney(Money(q.amount().currency(), a.overall)), " (",
+                                  FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
         continue;
       }
       a.delta += amount;

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
+#include "common/crypto/verified_certificates.h"
 #include "common/db/pool.h"
 #include "semper/v1/ca.pb.h"
 #include "semper/v1/liability.pb.h"
@@ -86,18 +87,13 @@ class LiabilityBook {
   void Decide(std::vector<Pending>& group);
   absl::StatusOr<Certificate> VerifyBuyerSignature(const std::string& bytes, const std::string& signature);
 
-  // What a buyer's certificate (DER) says, once it was found to chain to the suite's roots.
-  // Kept a minute at most (never past notAfter): parsing a certificate costs ~100 µs in
-  // OpenSSL 3.0's decoder, more than the rest of a guarantee's checks.
-  struct Buyer {
-    std::string subject, issuer, serial;
-    absl::Time valid_until;
-  };
-  absl::StatusOr<Buyer> CheckBuyer(const std::string& der);
-
   Deps d_;
+  // The tracker's certificate and its issuers, which guarantees carry.
+  std::vector<Certificate> own_chain_;
+  // Buyers' certificates (DER) found to chain to the suite's roots: parsed and checked once a
+  // minute, not per request.
+  VerifiedCertificates buyers_;
   absl::Mutex cert_mu_;
-  absl::flat_hash_map<std::string, Buyer> buyers_ ABSL_GUARDED_BY(cert_mu_);
   // buyer \n issuer \n currency -> the agreement found for it last.
   absl::flat_hash_map<std::string, std::string> agreement_of_ ABSL_GUARDED_BY(cert_mu_);
   absl::Mutex mu_;

@@ -8,6 +8,7 @@
 #include "common/base/config.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
+#include "common/base/periodic.h"
 #include "common/base/status.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
@@ -102,28 +103,15 @@ int Serve(const std::optional<std::string>& config_file) {
   auto server = Server::Start(daemon->options, {&service}, [p] { return p->Ping(); });
   if (!server.ok()) return fail("listening", server.status());
 
-  absl::Mutex mu;
-  bool stopping = false;
-  const absl::Duration interval = config->GetDuration("liability.expiry_interval");
-  std::thread expirer([&] {
-    absl::MutexLock lock(&mu);
-    while (!mu.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
-      mu.Unlock();
-      auto n = book.ExpireDue();
-      if (!n.ok()) {
-        LogEvent(log, spdlog::level::warn, "guarantee_expiry_failed").With("error", std::string(n.status().message()));
-      } else if (*n > 0) {
-        LogEvent(log, spdlog::level::info, "guarantees_expired").With("count", *n);
-      }
-      mu.Lock();
+  Periodic expirer(config->GetDuration("liability.expiry_interval"), [&] {
+    auto n = book.ExpireDue();
+    if (!n.ok()) {
+      LogEvent(log, spdlog::level::warn, "guarantee_expiry_failed").With("error", std::string(n.status().message()));
+    } else if (*n > 0) {
+      LogEvent(log, spdlog::level::info, "guarantees_expired").With("count", *n);
     }
   });
   (*server)->RunUntilSignal();
-  {
-    absl::MutexLock lock(&mu);
-    stopping = true;
-  }
-  expirer.join();
   return 0;
 }
 

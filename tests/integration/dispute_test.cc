@@ -39,7 +39,6 @@ namespace {
 
 using ::semper::testing::Suite;
 using ::semper::testing::CommandResult;
-using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
@@ -72,10 +71,6 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
-    ca_port_ = suite_->port("ca");
-    tsa_port_ = suite_->port("tsa");
-    notary_port_ = suite_->port("notary");
-    arbiter_port_ = suite_->port("arbiter");
     auto buyer = suite_->Enroll("Bert Buyer", v1::CUSTOMER_KIND_INDIVIDUAL);
     auto seller = suite_->Enroll("Example Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
     ASSERT_THAT(buyer.status(), IsOk());
@@ -85,12 +80,6 @@ class DisputeTest : public ::semper::testing::PostgresTest {
   }
 
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
-  std::shared_ptr<grpc::Channel> Channel(int port, const std::string& client = "") {
-    for (const char* d : {"ca", "tsa", "notary", "arbiter"}) {
-      if (suite_->port(d) == port) return suite_->Channel(d, client);
-    }
-    return nullptr;
-  }
   std::unique_ptr<v1::Arbiter::Stub> Arbiter(const std::string& client = "") {
     return v1::Arbiter::NewStub(suite_->Channel("arbiter", client));
   }
@@ -110,7 +99,7 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     req.set_request(*tsq);
     v1::StampResponse resp;
     grpc::ClientContext ctx;
-    auto s = v1::TimeStamp::NewStub(Channel(tsa_port_))->Stamp(&ctx, req, &resp);
+    auto s = v1::TimeStamp::NewStub(suite_->Channel("tsa"))->Stamp(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return *TimeStampTokenOf(resp.response());
   }
@@ -121,7 +110,7 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     req.set_signature(signature);
     v1::Evidence e;
     grpc::ClientContext ctx;
-    auto s = v1::Notary::NewStub(Channel(notary_port_))->CertifyDocument(&ctx, req, &e);
+    auto s = v1::Notary::NewStub(suite_->Channel("notary"))->CertifyDocument(&ctx, req, &e);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return e;
   }
@@ -215,7 +204,7 @@ class DisputeTest : public ::semper::testing::PostgresTest {
   }
 
   CommandResult Ctl(const std::string& wallet, std::vector<std::string> args, const std::string& client = "") {
-    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(arbiter_port_),
+    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(suite_->port("arbiter")),
                                      "--server-name", "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
     if (!client.empty()) {
       argv.insert(argv.end(), {"--cert", P("pki/admin/" + client + ".pem"), "--key", P("pki/admin/" + client + ".key"),
@@ -240,7 +229,6 @@ class DisputeTest : public ::semper::testing::PostgresTest {
 
   TempDir dir_;
   std::unique_ptr<Suite> suite_;
-  int ca_port_ = 0, tsa_port_ = 0, notary_port_ = 0, arbiter_port_ = 0;
   std::optional<Party> buyer_, seller_;
 };
 

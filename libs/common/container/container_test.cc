@@ -1,6 +1,7 @@
 // Container: templates are validated; sealing and opening give the attributes asked for, and
 // every tampering is caught.
 #include "common/container/container.h"
+#include "common/container/money.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -333,6 +334,27 @@ TEST(ContainerTest, OversizedContainerRefusedBeforeParsing) {
   opts.trust = &Pki().trust();
   opts.max_bytes = 1024;
   EXPECT_THAT(Open(big, opts), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace semper
+
+namespace semper {
+namespace {
+
+TEST(MoneyTest, FormatsAndParsesAmounts) {
+  v1::Money m;
+  m.set_currency("EUR");
+  m.set_minor_units(12990);
+  EXPECT_EQ(FormatMoney(m), "129.90 EUR");
+  m.set_minor_units(5);
+  EXPECT_EQ(FormatMoney(m), "0.05 EUR");
+  EXPECT_EQ(ParseMinorUnits("129.90"), 12990);
+  EXPECT_EQ(ParseMinorUnits("12"), 1200);
+  EXPECT_EQ(ParseMinorUnits("1.5"), std::nullopt);
+  EXPECT_EQ(ParseMinorUnits("-1.00"), std::nullopt);
+  EXPECT_EQ(ParseMinorUnits("ten"), std::nullopt);
+  EXPECT_EQ(ParseMinorUnits(""), std::nullopt);
 }
 
 }  // namespace

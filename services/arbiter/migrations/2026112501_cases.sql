@@ -7,6 +7,7 @@ CREATE TABLE cases (
   state                  text NOT NULL CHECK (state IN ('filed', 'awaiting-arbitrator', 'decided', 'closed')),
   claimant               text NOT NULL,
   claimant_issuer        text NOT NULL,
+  claimant_certificate   bytea NOT NULL,  -- the claim's signer, as verified when it was filed
   respondent             text NOT NULL,
   respondent_issuer      text NOT NULL,
   answer_deadline        timestamptz NOT NULL,
