@@ -4,7 +4,7 @@
 #include <future>
 
 #include "absl/container/flat_hash_map.h"
-#include "common/base/proto_json.h"
+#include "absl/strings/escaping.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -14,6 +14,7 @@
 #include "common/crypto/random.h"
 #include "common/db/values.h"
 #include "semper/v1/arbiter.pb.h"
+#include "services/liability/statement.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -93,6 +94,13 @@ v1::Guarantee GuaranteeFromRow(const pqxx::row& r) {
   return g;
 }
 
+// What DecideIn returns when a request id of the group was recorded before (by a retry's first
+// attempt): the transaction is rolled back and the group decided again, looking them up.
+const absl::Status& RecordedBefore() {
+  static const absl::Status* s = new absl::Status(absl::AbortedError("a request id of the group was recorded before"));
+  return *s;
+}
+
 }  // namespace
 
 std::vector<db::PreparedStatement> LiabilityBook::Statements() {
@@ -129,15 +137,23 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
             ON a.buyer = w.b AND a.buyer_issuer = w.i AND a.currency = w.c
           WHERE a.state IN ('active', 'suspended')
           ORDER BY a.id FOR UPDATE OF a)"},
+      // The group's new guarantees and their reservations in one statement. A request id that
+      // is already recorded (a retry racing its first attempt) is skipped, and only what was
+      // inserted is reserved; the caller sees fewer rows and decides the group again carefully.
       {"liab_insert_guarantees",
-       R"(INSERT INTO liability.guarantees (id, request_id, agreement_id, seller, order_sha256, amount, state,
-                                            valid_until, statement, signature)
-          SELECT id, r, a, s, decode(o, 'hex'), m::bigint, 'live', v::timestamptz, decode(st, 'hex'), decode(sg, 'hex')
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                      $9::text[]) AS u(id, r, a, s, o, m, v, st, sg))"},
-      {"liab_reserve",
-       R"(UPDATE liability.agreements a SET reserved = a.reserved + d.delta::bigint
-          FROM unnest($1::text[], $2::text[]) AS d(id, delta) WHERE a.id = d.id)"},
+       R"(WITH ins AS (
+            INSERT INTO liability.guarantees (id, request_id, agreement_id, seller, order_sha256, amount, state,
+                                              valid_until, statement, signature)
+            SELECT id, r, a, s, decode(o, 'hex'), m::bigint, 'live', v::timestamptz, decode(st, 'base64'), decode(sg, 'base64')
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::text[]) AS u(id, r, a, s, o, m, v, st, sg)
+            ON CONFLICT (request_id) DO NOTHING
+            RETURNING request_id, agreement_id, amount),
+          reserve AS (
+            UPDATE liability.agreements a SET reserved = a.reserved + t.total
+            FROM (SELECT agreement_id, sum(amount) AS total FROM ins GROUP BY agreement_id) t
+            WHERE a.id = t.agreement_id)
+          SELECT count(*) FROM ins)"},
       {"liab_end",
        R"(WITH g AS (
             UPDATE liability.guarantees SET state = $2, ended_at = now()
@@ -169,8 +185,6 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
 
 LiabilityBook::LiabilityBook(Deps deps)
     : d_(std::move(deps)), buyers_(d_.trust, d_.intermediates, KeyPurpose::kNonRepudiation) {
-  own_chain_.push_back(*d_.certificate);
-  own_chain_.insert(own_chain_.end(), d_.intermediates.begin(), d_.intermediates.end());
   for (int i = 0; i < std::max(1, d_.committers); ++i) committers_.emplace_back([this] { Loop(); });
 }
 
@@ -350,16 +364,15 @@ absl::StatusOr<LiabilityBook::Signed> LiabilityBook::SignGuarantee(const Pending
   st.set_statement(
       "The buyer is liable for this order under its SEMPER agreement: the amount is within its per-transaction "
       "and overall limits and reserved until the guarantee ends, and its signature key was not revoked.");
-  Signed out{agreement_id, StatementJson(st), "", "", st.guarantee_id(), until};
-  CmsSignOptions options;
-  options.include_certificates = false;
-  SEMPER_ASSIGN_OR_RETURN(out.stored, CmsSignDetached(out.json, *d_.key, *d_.certificate, d_.intermediates, options));
-  SEMPER_ASSIGN_OR_RETURN(out.signature, CmsAddCertificates(out.stored, own_chain_));
+  Signed out{agreement_id, GuaranteeStatementJson(st), "", "", st.guarantee_id(), until};
+  SEMPER_ASSIGN_OR_RETURN(CmsDetachedSigner::Signature sig, d_.signer->Sign(out.json, now));
+  out.stored = std::move(sig.without_certificates);
+  out.signature = std::move(sig.with_certificates);
   return out;
 }
 
 v1::Guarantee LiabilityBook::WithCertificates(v1::Guarantee g) const {
-  if (auto full = CmsAddCertificates(g.signature(), own_chain_); full.ok()) g.set_signature(*std::move(full));
+  if (auto full = d_.signer->WithCertificates(g.signature()); full.ok()) g.set_signature(*std::move(full));
   return g;
 }
 
@@ -383,135 +396,142 @@ void LiabilityBook::Loop() {
   }
 }
 
+absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>& group, bool careful,
+                                     std::vector<absl::StatusOr<v1::Guarantee>>* results) {
+  results->assign(group.size(), absl::UnknownError("undecided"));
+  std::vector<std::string> request_ids, buyers, issuers, currencies;
+  for (const Pending& p : group) {
+    request_ids.push_back(p.req.request_id());
+    buyers.push_back(p.buyer);
+    issuers.push_back(p.buyer_issuer);
+    currencies.push_back(p.req.amount().currency());
+  }
+  // Retries: the same request id answers with what was recorded, if it asked the same.
+  struct Recorded {
+    v1::Guarantee g;
+    std::string seller, order, buyer, issuer, currency;
+    int64_t amount;
+  };
+  absl::flat_hash_map<std::string, Recorded> recorded;
+  if (careful) {
+    for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids))) {
+      recorded[r[5].as<std::string>()] =
+          Recorded{WithCertificates(GuaranteeFromRow(r)), r[6].as<std::string>(), db::Bytes(r[7]), r[9].as<std::string>(),
+                   r[10].as<std::string>(), r[11].as<std::string>(), r[8].as<int64_t>()};
+    }
+  }
+  struct Agreement {
+    std::string id;
+    int64_t overall, per_tx, reserved, delta = 0;
+    bool started, unexpired;
+    std::string state;
+  };
+  absl::flat_hash_map<std::string, Agreement> agreements;  // key: buyer \n issuer \n currency
+  for (const auto& r : tx.exec_prepared("liab_lock", db::TextArray(buyers), db::TextArray(issuers),
+                                        db::TextArray(currencies))) {
+    agreements[StrCat(r[1].as<std::string>(), "\n", r[2].as<std::string>(), "\n", r[3].as<std::string>())] =
+        Agreement{r[0].as<std::string>(), r[4].as<int64_t>(), r[5].as<int64_t>(), r[9].as<int64_t>(), 0,
+                  r[6].as<bool>(), r[7].as<bool>(), r[8].as<std::string>()};
+  }
+  {
+    absl::MutexLock lock(&cert_mu_);
+    if (agreement_of_.size() > 100000) agreement_of_.clear();
+    for (const auto& [key, a] : agreements) agreement_of_[key] = a.id;
+  }
+  std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures;
+  absl::Time now = absl::Now();
+  for (size_t i = 0; i < group.size(); ++i) {
+    const Pending& p = group[i];
+    const v1::GuaranteeRequest& q = p.req;
+    auto seen = recorded.find(q.request_id());
+    if (seen != recorded.end()) {
+      const Recorded& r = seen->second;
+      if (r.seller == q.seller() && r.order == q.order_sha256() && r.amount == q.amount().minor_units() &&
+          r.currency == q.amount().currency() && r.buyer == p.buyer && r.issuer == p.buyer_issuer) {
+        (*results)[i] = r.g;
+      } else {
+        (*results)[i] = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                               StrCat("request id ", q.request_id(), " was used for another guarantee"));
+      }
+      continue;
+    }
+    auto it = agreements.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", q.amount().currency()));
+    if (it == agreements.end()) {
+      (*results)[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
+                             StrCat("the buyer has no agreement in ", q.amount().currency()));
+      continue;
+    }
+    Agreement& a = it->second;
+    if (a.state != "active") {
+      (*results)[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                             StrCat("the buyer's agreement ", a.id, " is ", a.state));
+      continue;
+    }
+    if (!a.started || !a.unexpired) {
+      (*results)[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                             StrCat("the buyer's agreement ", a.id, a.started ? " has expired" : " is not yet valid"));
+      continue;
+    }
+    const int64_t amount = q.amount().minor_units();
+    if (amount > a.per_tx) {
+      (*results)[i] = Limit(StrCat(FormatMoney(q.amount()), " is over the per-transaction limit of ",
+                                FormatMoney(Money(q.amount().currency(), a.per_tx))));
+      continue;
+    }
+    if (a.reserved + a.delta + amount > a.overall) {
+      (*results)[i] = Limit(StrCat(FormatMoney(q.amount()), " would take the buyer's liability over its limit of ",
+                                FormatMoney(Money(q.amount().currency(), a.overall)), " (",
+                                FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
+      continue;
+    }
+    a.delta += amount;
+    Signed sig;
+    if (p.presigned.has_value() && p.presigned->agreement_id == a.id) {
+      sig = *p.presigned;
+    } else {
+      auto signed_now = SignGuarantee(p, a.id, now);
+      if (!signed_now.ok()) return signed_now.status();
+      sig = *std::move(signed_now);
+    }
+    v1::Guarantee g;
+    g.set_guarantee_id(sig.guarantee_id);
+    g.set_state(v1::GUARANTEE_STATE_LIVE);
+    g.set_statement(sig.json);
+    g.set_signature(sig.signature);
+    ids.push_back(sig.guarantee_id);
+    rids.push_back(q.request_id());
+    aids.push_back(a.id);
+    sellers.push_back(q.seller());
+    orders.push_back(HexEncode(q.order_sha256()));
+    amounts.push_back(std::to_string(amount));
+    untils.push_back(db::TimeText(sig.until));
+    statements.push_back(absl::Base64Escape(AbslView(sig.json)));
+    signatures.push_back(absl::Base64Escape(AbslView(sig.stored)));
+    // A repeated request id within the group gets this same guarantee.
+    recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
+                                        q.amount().currency(), amount};
+    (*results)[i] = std::move(g);
+  }
+  if (!ids.empty()) {
+    auto inserted = tx.exec_prepared("liab_insert_guarantees", db::TextArray(ids), db::TextArray(rids),
+                                     db::TextArray(aids), db::TextArray(sellers), db::TextArray(orders),
+                                     db::TextArray(amounts), db::TextArray(untils), db::TextArray(statements),
+                                     db::TextArray(signatures));
+    if (inserted[0][0].as<size_t>() != ids.size()) return RecordedBefore();
+  }
+  return absl::OkStatus();
+}
+
 void LiabilityBook::Decide(std::vector<Pending>& group) {
   std::vector<absl::StatusOr<v1::Guarantee>> results;
-  absl::Status s = d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-    results.assign(group.size(), absl::UnknownError("undecided"));
-    std::vector<std::string> request_ids, buyers, issuers, currencies;
-    for (const Pending& p : group) {
-      request_ids.push_back(p.req.request_id());
-      buyers.push_back(p.buyer);
-      issuers.push_back(p.buyer_issuer);
-      currencies.push_back(p.req.amount().currency());
-    }
-    // Retries: the same request id answers with what was recorded, if it asked the same.
-    struct Recorded {
-      v1::Guarantee g;
-      std::string seller, order, buyer, issuer, currency;
-      int64_t amount;
-    };
-    absl::flat_hash_map<std::string, Recorded> recorded;
-    for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids))) {
-      recorded[r[5].as<std::string>()] = Recorded{WithCertificates(GuaranteeFromRow(r)), r[6].as<std::string>(), db::Bytes(r[7]),
-                                                   r[9].as<std::string>(), r[10].as<std::string>(),
-                                                   r[11].as<std::string>(), r[8].as<int64_t>()};
-    }
-    struct Agreement {
-      std::string id;
-      int64_t overall, per_tx, reserved, delta = 0;
-      bool started, unexpired;
-      std::string state;
-    };
-    absl::flat_hash_map<std::string, Agreement> agreements;  // key: buyer \n issuer \n currency
-    for (const auto& r : tx.exec_prepared("liab_lock", db::TextArray(buyers), db::TextArray(issuers),
-                                          db::TextArray(currencies))) {
-      agreements[StrCat(r[1].as<std::string>(), "\n", r[2].as<std::string>(), "\n", r[3].as<std::string>())] =
-          Agreement{r[0].as<std::string>(), r[4].as<int64_t>(), r[5].as<int64_t>(), r[9].as<int64_t>(), 0,
-                    r[6].as<bool>(), r[7].as<bool>(), r[8].as<std::string>()};
-    }
-    {
-      absl::MutexLock lock(&cert_mu_);
-      if (agreement_of_.size() > 100000) agreement_of_.clear();
-      for (const auto& [key, a] : agreements) agreement_of_[key] = a.id;
-    }
-    std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures;
-    absl::Time now = absl::Now();
-    for (size_t i = 0; i < group.size(); ++i) {
-      const Pending& p = group[i];
-      const v1::GuaranteeRequest& q = p.req;
-      auto seen = recorded.find(q.request_id());
-      if (seen != recorded.end()) {
-        const Recorded& r = seen->second;
-        if (r.seller == q.seller() && r.order == q.order_sha256() && r.amount == q.amount().minor_units() &&
-            r.currency == q.amount().currency() && r.buyer == p.buyer && r.issuer == p.buyer_issuer) {
-          results[i] = r.g;
-        } else {
-          results[i] = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
-                                 StrCat("request id ", q.request_id(), " was used for another guarantee"));
-        }
-        continue;
-      }
-      auto it = agreements.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", q.amount().currency()));
-      if (it == agreements.end()) {
-        results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
-                               StrCat("the buyer has no agreement in ", q.amount().currency()));
-        continue;
-      }
-      Agreement& a = it->second;
-      if (a.state != "active") {
-        results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                               StrCat("the buyer's agreement ", a.id, " is ", a.state));
-        continue;
-      }
-      if (!a.started || !a.unexpired) {
-        results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
-                               StrCat("the buyer's agreement ", a.id, a.started ? " has expired" : " is not yet valid"));
-        continue;
-      }
-      const int64_t amount = q.amount().minor_units();
-      if (amount > a.per_tx) {
-        results[i] = Limit(StrCat(FormatMoney(q.amount()), " is over the per-transaction limit of ",
-                                  FormatMoney(Money(q.amount().currency(), a.per_tx))));
-        continue;
-      }
-      if (a.reserved + a.delta + amount > a.overall) {
-        results[i] = Limit(StrCat(FormatMoney(q.amount()), " would take the buyer's liability over its limit of ",
-                                  FormatMoney(Money(q.amount().currency(), a.overall)), " (",
-                                  FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
-        continue;
-      }
-      a.delta += amount;
-      Signed sig;
-      if (p.presigned.has_value() && p.presigned->agreement_id == a.id) {
-        sig = *p.presigned;
-      } else {
-        auto signed_now = SignGuarantee(p, a.id, now);
-        if (!signed_now.ok()) return signed_now.status();
-        sig = *std::move(signed_now);
-      }
-      v1::Guarantee g;
-      g.set_guarantee_id(sig.guarantee_id);
-      g.set_state(v1::GUARANTEE_STATE_LIVE);
-      g.set_statement(sig.json);
-      g.set_signature(sig.signature);
-      ids.push_back(sig.guarantee_id);
-      rids.push_back(q.request_id());
-      aids.push_back(a.id);
-      sellers.push_back(q.seller());
-      orders.push_back(HexEncode(q.order_sha256()));
-      amounts.push_back(std::to_string(amount));
-      untils.push_back(db::TimeText(sig.until));
-      statements.push_back(HexEncode(sig.json));
-      signatures.push_back(HexEncode(sig.stored));
-      // A repeated request id within the group gets this same guarantee.
-      recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
-                                          q.amount().currency(), amount};
-      results[i] = std::move(g);
-    }
-    if (!ids.empty()) {
-      tx.exec_prepared("liab_insert_guarantees", db::TextArray(ids), db::TextArray(rids), db::TextArray(aids),
-                       db::TextArray(sellers), db::TextArray(orders), db::TextArray(amounts), db::TextArray(untils),
-                       db::TextArray(statements), db::TextArray(signatures));
-      std::vector<std::string> agreement_ids, deltas;
-      for (const auto& [key, a] : agreements) {
-        if (a.delta == 0) continue;
-        agreement_ids.push_back(a.id);
-        deltas.push_back(std::to_string(a.delta));
-      }
-      tx.exec_prepared("liab_reserve", db::TextArray(agreement_ids), db::TextArray(deltas));
-    }
-    return absl::OkStatus();
-  });
+  // First without looking for earlier attempts of the same request ids (retries are rare): if
+  // one turns up at the insert, the group is decided again with them looked up.
+  absl::Status s;
+  for (int round = 0; round < 3; ++round) {
+    s = d_.pool->Transact([&](pqxx::work& tx) { return DecideIn(tx, group, round > 0, &results); });
+    if (s != RecordedBefore()) break;
+  }
+  if (s == RecordedBefore()) s = absl::AbortedError("the same request ids kept arriving concurrently: retry");
   for (size_t i = 0; i < group.size(); ++i) group[i].done(s.ok() ? std::move(results[i]) : absl::StatusOr<v1::Guarantee>(s));
 }
 

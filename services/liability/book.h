@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/certificate.h"
+#include "common/crypto/cms_signer.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/verified_certificates.h"
 #include "common/db/pool.h"
@@ -32,9 +33,8 @@ class LiabilityBook {
     db::ConnectionPool* pool = nullptr;
     const TrustStore* trust = nullptr;
     std::vector<Certificate> intermediates;
-    // The tracker's signing key and certificate (guarantees).
-    std::optional<PrivateKey> key;
-    std::optional<Certificate> certificate;
+    // Signs guarantees with the tracker's key; its certificates go with every guarantee.
+    std::shared_ptr<const CmsDetachedSigner> signer;
     // semper-ca: a certificate's status now (registering agreements, checking changes).
     std::function<absl::StatusOr<v1::CertificateStatus>(const Certificate&)> certificate_status;
     // Whether the certificate with this serial is revoked now, from the revocations semper-ca
@@ -85,11 +85,13 @@ class LiabilityBook {
   absl::StatusOr<Signed> SignGuarantee(const Pending& p, const std::string& agreement_id, absl::Time now) const;
   void Loop();
   void Decide(std::vector<Pending>& group);
+  // One attempt at deciding `group` in `tx`; `careful` looks up earlier attempts of its request
+  // ids first.
+  absl::Status DecideIn(pqxx::work& tx, const std::vector<Pending>& group, bool careful,
+                        std::vector<absl::StatusOr<v1::Guarantee>>* results);
   absl::StatusOr<Certificate> VerifyBuyerSignature(const std::string& bytes, const std::string& signature);
 
   Deps d_;
-  // The tracker's certificate and its issuers, which guarantees carry.
-  std::vector<Certificate> own_chain_;
   // Buyers' certificates (DER) found to chain to the suite's roots: parsed and checked once a
   // minute, not per request.
   VerifiedCertificates buyers_;

@@ -88,8 +88,9 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.pool = pool->get();
   deps.trust = &*trust;
   deps.intermediates.assign(chain->begin() + 1, chain->end());
-  deps.key = *key;
-  deps.certificate = chain->front();
+  auto signer = CmsDetachedSigner::New(*key, chain->front(), deps.intermediates);
+  if (!signer.ok()) return fail("liability.key_file", signer.status());
+  deps.signer = *std::move(signer);
   deps.certificate_status = status;
   deps.revoked = [&revocations](const std::string& serial) { return revocations.Revoked(serial); };
   if (config->Has("liability.arbiter_cert_file")) {

@@ -6,6 +6,7 @@
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/cms_signer.h"
 #include "common/crypto/der.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
@@ -267,22 +268,7 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
 }
 
 absl::StatusOr<std::string> TimeStampAuthority::WithCertificates(std::string_view token_der) const {
-  auto malformed = [] { return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a recorded token"); };
-  // ContentInfo { signedData, [0] { SignedData { version, digestAlgorithms, encap, signerInfos } } }
-  std::string_view info = der::Contents(token_der);
-  std::string_view content_type = der::Next(&info);
-  std::string_view explicit_content = der::Next(&info);
-  if (content_type.empty() || explicit_content.empty() || !info.empty()) return malformed();
-  std::string_view signed_data = der::Contents(der::Contents(explicit_content));
-  std::string_view version = der::Next(&signed_data);
-  std::string_view algorithms = der::Next(&signed_data);
-  std::string_view encapsulated = der::Next(&signed_data);
-  std::string_view signer_infos = der::Next(&signed_data);
-  if (signer_infos.empty() || !signed_data.empty() || static_cast<unsigned char>(signer_infos[0]) != der::kSet) {
-    return malformed();
-  }
-  std::string rebuilt = der::Tlv(der::kSequence, StrCat(version, algorithms, encapsulated, certificates_, signer_infos));
-  return der::Tlv(der::kSequence, StrCat(content_type, der::Tlv(der::Constructed(0), rebuilt)));
+  return CmsSpliceCertificates(token_der, certificates_);
 }
 
 Stamped TimeStampAuthority::StampDigest(std::string_view sha256) const {

@@ -1,8 +1,10 @@
 // Guarantees against a private PostgreSQL (fsync on), in-process: each request checked, decided
 // with its agreement row locked, signed (CMS) and recorded before it is answered. First spread
 // over many buyers, then one hot buyer; after each phase the sum of live guarantees is compared
-// with every agreement's limit (over-issue must be zero). Run by hand:
-//   build/tests/bench/liability_load [--clients 64] [--seconds 5] [--buyers 1000]
+// with every agreement's limit (over-issue must be zero). With --grpc, the same against
+// semper-liability as a process (TLS, with semper-ca for the buyers and the revocation feed).
+// Run by hand:
+//   build/tests/bench/liability_load [--clients 64] [--seconds 5] [--buyers 1000] [--grpc]
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -13,8 +15,11 @@
 #include "common/container/container.h"
 #include "common/crypto/digest.h"
 #include "common/db/migrations.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/liability.grpc.pb.h"
 #include "services/liability/book.h"
 #include "tests/support/postgres.h"
+#include "tests/support/suite.h"
 #include "tests/support/test_pki.h"
 
 namespace semper {
@@ -25,13 +30,17 @@ int main(int argc, char** argv) {
   using namespace semper;
   using namespace std::chrono;
   setvbuf(stdout, nullptr, _IOLBF, 0);
-  int clients = 64, buyers = 1000;
+  int clients = 64, buyers = 1000, committers = 2;
+  bool grpc = false;
   double seconds = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--clients") clients = std::atoi(argv[i + 1]);
-    if (a == "--seconds") seconds = std::atof(argv[i + 1]);
-    if (a == "--buyers") buyers = std::atoi(argv[i + 1]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : "0";
+    if (a == "--grpc") grpc = true;
+    if (a == "--clients") clients = std::atoi(value);
+    if (a == "--seconds") seconds = std::atof(value);
+    if (a == "--buyers") buyers = std::atoi(value);
+    if (a == "--committers") committers = std::atoi(value);
   }
   auto pg = semper::testing::TestPostgres::Start();
   if (!pg.ok()) return 1;
@@ -48,21 +57,52 @@ int main(int argc, char** argv) {
   deps.pool = pool->get();
   deps.trust = &pki.trust();
   deps.intermediates = {pki.ca()};
-  deps.key = tracker.key;
-  deps.certificate = tracker.certificate;
+  deps.signer = *CmsDetachedSigner::New(tracker.key, tracker.certificate, {pki.ca()});
   deps.certificate_status = [](const Certificate&) -> absl::StatusOr<v1::CertificateStatus> {
     v1::CertificateStatus s;
     s.set_state(v1::CERTIFICATE_STATE_GOOD);
     return s;
   };
   deps.revoked = [](const std::string&) -> absl::StatusOr<bool> { return false; };
+  deps.committers = committers;
   liability::LiabilityBook book(std::move(deps));
+
+  // With --grpc: semper-ca and semper-liability as processes on their own database; buyers
+  // enrolled at that CA (the tracker asks it about their certificates).
+  semper::testing::TempDir dir;
+  std::unique_ptr<semper::testing::Suite> suite;
+  std::vector<std::unique_ptr<v1::Liability::Stub>> stubs;
+  std::unique_ptr<db::ConnectionPool> suite_pool;
+  db::ConnectionPool* checked = pool->get();
+  if (grpc) {
+    auto db2 = (*pg)->CreateDatabase();
+    semper::testing::Suite::Options so;
+    so.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}};
+    so.conninfo = (*pg)->ConnInfo(*db2);
+    auto started = semper::testing::Suite::Start(&dir, so);
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
+      return 1;
+    }
+    suite = *std::move(started);
+    for (int c = 0; c < 4; ++c) stubs.push_back(v1::Liability::NewStub(suite->Channel("liability")));
+    db::PoolOptions cp;
+    cp.conninfo = so.conninfo;
+    cp.size = 1;
+    suite_pool = *db::ConnectionPool::New(cp);
+    checked = suite_pool.get();
+  }
 
   // Buyers with agreements: 1,000,000.00 EUR overall (many buyers), per transaction 100.00.
   std::printf("registering %d buyers...\n", buyers + 1);
-  std::vector<Certificate> certs;
   auto agree = [&](int i, int64_t overall) {
-    auto id = pki.Issue("Buyer " + std::to_string(i), kKuDigitalSignature | kKuNonRepudiation);
+    auto enrolled = [&]() -> SignerIdentity {
+      auto sub = suite->Enroll("Buyer " + std::to_string(i), v1::CUSTOMER_KIND_INDIVIDUAL);
+      if (!sub.ok()) std::abort();
+      return SignerIdentity{sub->key, sub->certificate, suite->Chain()};
+    };
+    const SignerIdentity id =
+        grpc ? enrolled() : pki.Issue("Buyer " + std::to_string(i), kKuDigitalSignature | kKuNonRepudiation);
     v1::ContainerContent c = NewContainerContent(absl::Now());
     auto* a = c.mutable_template_()->mutable_agreement();
     a->mutable_overall_limit()->set_currency("EUR");
@@ -73,12 +113,21 @@ int main(int argc, char** argv) {
     *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24));
     a->set_applicable_law("DE");
     c.mutable_requested()->set_non_repudiation_of_origin(true);
-    auto sealed = Seal(c, {.signers = {SignerIdentity{id.key, id.certificate, {pki.ca()}}}});
+    auto sealed = Seal(c, {.signers = {id}});
     v1::RegisterAgreementRequest req;
     *req.mutable_agreement() = sealed->signed_();
-    if (!book.RegisterAgreement(req).ok()) std::abort();
+    bool ok;
+    if (grpc) {
+      v1::AgreementRecord rec;
+      grpc::ClientContext ctx;
+      ok = stubs[0]->RegisterAgreement(&ctx, req, &rec).ok();
+    } else {
+      ok = book.RegisterAgreement(req).ok();
+    }
+    if (!ok) std::abort();
     return id.certificate;
   };
+  std::vector<Certificate> certs;
   for (int i = 0; i < buyers; ++i) certs.push_back(agree(i, 100000000));
   std::vector<std::string> ders;
   for (const auto& c : certs) ders.push_back(c.Der());
@@ -101,21 +150,28 @@ int main(int argc, char** argv) {
           req.mutable_amount()->set_currency("EUR");
           req.mutable_amount()->set_minor_units(1000);
           req.set_seller("Bench Shop");
-          auto g = book.RequestGuarantee(req);
-          if (g.ok()) {
+          absl::Status st;
+          if (grpc) {
+            v1::Guarantee g;
+            grpc::ClientContext ctx;
+            grpc::Status called = stubs[c % stubs.size()]->RequestGuarantee(&ctx, req, &g);
+            st = called.ok() ? absl::OkStatus() : FromGrpcStatus(called);
+          } else {
+            st = book.RequestGuarantee(req).status();
+          }
+          if (st.ok()) {
             ++done;
-          } else if (ReasonOf(g.status()) == v1::LIMIT_EXCEEDED) {
+          } else if (ReasonOf(st) == v1::LIMIT_EXCEEDED) {
             ++limited;
           } else {
             ++failed;
           }
         }
-        (void)c;
       });
     }
     for (auto& t : threads) t.join();
     double elapsed = duration<double>(steady_clock::now() - start).count();
-    auto over = (*pool)->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto over = checked->Read([&](pqxx::nontransaction& tx) -> absl::Status {
       auto r = tx.exec(
           "SELECT count(*) FROM liability.agreements a WHERE a.reserved > a.overall_limit OR a.reserved <> "
           "(SELECT coalesce(sum(amount), 0) FROM liability.guarantees g WHERE g.agreement_id = a.id AND g.state = 'live')");
@@ -125,7 +181,8 @@ int main(int argc, char** argv) {
     std::printf("  %s: %.0f guarantees/s (%ld refused at the limit, %ld failed); over-issue check: %s\n", what,
                 done / elapsed, limited.load(), failed.load(), over.ok() ? "none" : "FOUND");
   };
-  std::printf("guarantees: %d concurrent requests for %.0f s\n", clients, seconds);
+  std::printf("guarantees: %d concurrent requests for %.0f s, %s\n", clients, seconds,
+              grpc ? "over gRPC (TLS) to semper-liability" : "in-process");
   run("many-buyers", false);
   run("hot-buyer", true);
   return 0;

@@ -391,5 +391,39 @@ TEST_F(LiabilityTest, ManyConcurrentClientsOnTwoReplicasNeverOverIssue) {
   EXPECT_LE(Live(), 100000);
 }
 
+TEST_F(LiabilityTest, RetriesRacingTheirFirstAttemptGetOneGuarantee) {
+  // 8 requests, each sent by 12 clients at once, half to each replica: every sender of a request
+  // gets the same guarantee, and each is reserved once.
+  ASSERT_THAT(Register(Agreement(*buyer_, 1000000, 30000)).status(), IsOk());
+  constexpr int kRequests = 8, kSenders = 12;
+  std::vector<v1::GuaranteeRequest> reqs;
+  for (int r = 0; r < kRequests; ++r) reqs.push_back(Ask(1000 + r, "EUR", "raced-" + std::to_string(r)));
+  std::vector<std::string> ids(kRequests * kSenders);
+  std::atomic<int> ready{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kRequests * kSenders; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = Tracker(c % 2 == 0 ? 1 : 2);
+      ++ready;
+      while (ready.load() < kRequests * kSenders) std::this_thread::yield();
+      v1::Guarantee g;
+      grpc::ClientContext ctx;
+      grpc::Status s = stub->RequestGuarantee(&ctx, reqs[c % kRequests], &g);
+      if (s.ok()) {
+        ids[c] = g.guarantee_id();
+      } else {
+        ++failed;
+        ADD_FAILURE() << s.error_message();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  ASSERT_EQ(failed.load(), 0);
+  for (int c = kRequests; c < kRequests * kSenders; ++c) EXPECT_EQ(ids[c], ids[c % kRequests]) << c;
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees"), std::to_string(kRequests));
+  EXPECT_EQ(Reserved(), 8 * 1000 + 28);
+  EXPECT_EQ(Live(), Reserved());
+}
+
 }  // namespace
 }  // namespace semper

@@ -111,17 +111,22 @@ std::string Certificate::Pem() const {
   return ossl::BioContents(bio.get());
 }
 
-std::string Certificate::Subject() const { return ossl::NameToString(X509_get_subject_name(cert_.get())); }
-std::string Certificate::Issuer() const { return ossl::NameToString(X509_get_issuer_name(cert_.get())); }
-
-std::string Certificate::SerialHex() const {
-  ossl::BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
-  if (!bn) return "";
-  char* hex = BN_bn2hex(bn.get());
-  std::string out(hex);
-  OPENSSL_free(hex);
-  return out;
+const Certificate::Names& Certificate::names() const {
+  absl::call_once(names_->once, [this] {
+    names_->subject = ossl::NameToString(X509_get_subject_name(cert_.get()));
+    names_->issuer = ossl::NameToString(X509_get_issuer_name(cert_.get()));
+    ossl::BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
+    if (char* hex = bn ? BN_bn2hex(bn.get()) : nullptr; hex != nullptr) {
+      names_->serial_hex = hex;
+      OPENSSL_free(hex);
+    }
+  });
+  return *names_;
 }
+
+std::string Certificate::Subject() const { return names().subject; }
+std::string Certificate::Issuer() const { return names().issuer; }
+std::string Certificate::SerialHex() const { return names().serial_hex; }
 
 absl::Time Certificate::not_before() const { return FromAsn1Time(X509_get0_notBefore(cert_.get())); }
 absl::Time Certificate::not_after() const { return FromAsn1Time(X509_get0_notAfter(cert_.get())); }

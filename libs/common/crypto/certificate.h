@@ -12,6 +12,7 @@
 
 #include <openssl/x509.h>
 
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/keys.h"
@@ -75,8 +76,16 @@ class Certificate {
   X509* x509() const { return cert_.get(); }
 
  private:
-  explicit Certificate(std::shared_ptr<X509> cert) : cert_(std::move(cert)) {}
+  explicit Certificate(std::shared_ptr<X509> cert) : cert_(std::move(cert)), names_(std::make_shared<Names>()) {}
+  // Subject, issuer and serial as text, made on first use and shared by the copies (a request
+  // path asks for them several times; OpenSSL formats a name in a few microseconds).
+  struct Names {
+    absl::once_flag once;
+    std::string subject, issuer, serial_hex;
+  };
+  const Names& names() const;
   std::shared_ptr<X509> cert_;
+  std::shared_ptr<Names> names_;
 };
 
 class TrustStore {

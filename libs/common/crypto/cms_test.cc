@@ -1,5 +1,7 @@
 // CMS SignedData (detached) and EnvelopedData: round trips and failures.
 #include "common/crypto/cms.h"
+#include "common/crypto/cms_signer.h"
+#include "common/crypto/der.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -48,6 +50,73 @@ TEST_P(CmsSignTest, SignVerifyDetached) {
 
 INSTANTIATE_TEST_SUITE_P(CmsCapableTypes, CmsSignTest,
                          ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
+
+TEST_P(CmsSignTest, PreparedSignerMakesWhatCmsSignMakes) {
+  LeafSpec spec;
+  spec.key_type = GetParam();
+  spec.common_name = "Prepared Signer";
+  auto signer = Pki().Issue(spec);
+  auto prepared = CmsDetachedSigner::New(signer.key, signer.certificate, {Pki().ca()});
+  ASSERT_THAT(prepared, IsOk());
+  std::string content("a guarantee\0 with a NUL", 23);
+  const absl::Time at = absl::FromUnixSeconds(1795000000);  // 2026-11-18
+  auto sig = (*prepared)->Sign(content, at);
+  ASSERT_THAT(sig, IsOk());
+  auto signers = CmsVerifyDetached(sig->with_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(signers, IsOk());
+  EXPECT_EQ(signers->front().certificate.Der(), signer.certificate.Der());
+  EXPECT_EQ(signers->front().claimed_signing_time, at);
+  EXPECT_THAT(CmsVerifyDetachedDigest(sig->with_certificates, HashAlgorithm::kSha256, Sha256(content), Pki().trust(),
+                                      absl::Now(), KeyPurpose::kNonRepudiation),
+              IsOk());
+  EXPECT_THAT(CmsVerifyDetached(sig->with_certificates, content + "!", Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // Stored without certificates, put back: the same bytes as signed with them.
+  EXPECT_LT(sig->without_certificates.size() + 500, sig->with_certificates.size());
+  EXPECT_FALSE(CmsVerifyDetached(sig->without_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kAny).ok());
+  auto restored = (*prepared)->WithCertificates(sig->without_certificates);
+  ASSERT_THAT(restored, IsOk());
+  EXPECT_EQ(*restored, sig->with_certificates);
+  EXPECT_EQ(*CmsAddCertificates(sig->without_certificates, {signer.certificate, Pki().ca()}), sig->with_certificates);
+  // Signatures differ (a fresh ECDSA nonce or PSS salt each time) but both verify.
+  auto again = (*prepared)->Sign(content, at);
+  EXPECT_NE(again->without_certificates, sig->without_certificates);
+  EXPECT_THAT(CmsVerifyDetached(again->with_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kAny), IsOk());
+}
+
+TEST(CmsTest, SigningTimeOutsideUtcTimeRangeIsGeneralized) {
+  auto signer = Pki().Issue("Far Future", kKuNonRepudiation);
+  auto prepared = CmsDetachedSigner::New(signer.key, signer.certificate, {Pki().ca()});
+  ASSERT_THAT(prepared, IsOk());
+  const absl::Time at = absl::FromCivil(absl::CivilSecond(2051, 1, 2, 3, 4, 5), absl::UTCTimeZone());
+  auto sig = (*prepared)->Sign("x", at);
+  ASSERT_THAT(sig, IsOk());
+  EXPECT_NE(sig->with_certificates.find("20510102030405Z"), std::string::npos);
+  auto signers = CmsVerifyDetached(sig->with_certificates, "x", Pki().trust(), absl::Now(), KeyPurpose::kAny);
+  ASSERT_THAT(signers, IsOk());
+  EXPECT_EQ(signers->front().claimed_signing_time, at);
+}
+
+TEST(CmsTest, SplicingCertificatesRefusesWhatIsNotBareSignedData) {
+  auto signer = Pki().Issue("Splice", kKuNonRepudiation);
+  auto full = CmsSignDetached("x", signer.key, signer.certificate, {Pki().ca()});
+  ASSERT_THAT(full, IsOk());
+  const std::string block = der::Tlv(der::Constructed(0), signer.certificate.Der());
+  EXPECT_THAT(CmsSpliceCertificates(*full, block), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsSpliceCertificates("garbage", block), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsSpliceCertificates(full->substr(0, full->size() - 1), block),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  auto enveloped = CmsEncrypt("secret", {signer.certificate});
+  ASSERT_THAT(enveloped, IsOk());
+  EXPECT_THAT(CmsSpliceCertificates(*enveloped, block), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+}
+
+TEST(CmsTest, PreparedSignerRefusesEd25519) {
+  LeafSpec spec;
+  spec.key_type = KeyType::kEd25519;
+  auto ed = Pki().Issue(spec);
+  EXPECT_THAT(CmsDetachedSigner::New(ed.key, ed.certificate, {}), StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+}
 
 TEST(CmsTest, VerifiesAgainstADigestWhenOnlyTheHashIsKnown) {
   auto signer = Pki().Issue("Hash Signer", kKuNonRepudiation);
