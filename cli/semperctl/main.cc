@@ -27,6 +27,7 @@
 #include "cli/semperctl/common.h"
 #include "cli/semperctl/arbiter_commands.h"
 #include "cli/semperctl/liability_commands.h"
+#include "cli/semperctl/privacy_commands.h"
 #include "cli/semperctl/notary_commands.h"
 #include "cli/semperctl/tsa_commands.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -421,12 +422,14 @@ int main(int argc, char** argv) {
   ctl::NotaryCommands notary(app, c);
   ctl::ArbiterCommands arbiter(app, c);
   ctl::LiabilityCommands liability(app, c);
+  ctl::PrivacyCommands privacy(app, c);
 
   CLI11_PARSE(app, argc, argv);
   if (auto code = tsa.Run()) return *code;
   if (auto code = notary.Run()) return *code;
   if (auto code = arbiter.Run()) return *code;
   if (auto code = liability.Run()) return *code;
+  if (auto code = privacy.Run()) return *code;
   if (revoke_cmd->parsed()) return ctl::Revoke(c, serial, reason);
   if (release_cmd->parsed()) return ctl::ReleaseHold(c, serial);
   if (status_cmd->parsed()) return ctl::CertStatus(c, serial);

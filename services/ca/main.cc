@@ -22,6 +22,7 @@
 #include "common/server/server.h"
 #include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
+#include "services/ca/pseudonyms.h"
 #include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
@@ -57,6 +58,15 @@ std::vector<ConfigKey> Schema() {
   keys.push_back({"ca.ocsp_cache_ttl", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
                   "how long a signed response to a nonce-less OCSP request is reused; other replicas see a "
                   "revocation within this time (0 disables)"});
+  keys.push_back({"ca.link_key_file", T::kString, std::nullopt, false, false,
+                  "HMAC key that tags pseudonyms with their base, for revoking them with it (made at first start; "
+                  "default <ca.dir>/pseudonym-link.key); keep it out of database backups"});
+  keys.push_back({"ca.escrow_cert_file", T::kString, std::nullopt, false, false,
+                  "semper-arbiter's escrow certificate: pseudonym links are sealed to it "
+                  "(default <ca.dir>/services/arbiter-escrow.pem)"});
+  keys.push_back({"ca.arbiter_cert_file", T::kString, std::nullopt, false, false,
+                  "semper-arbiter's signing certificate: reveal orders must carry its signature "
+                  "(default <ca.dir>/services/arbiter-signing.pem)"});
   keys.push_back({"ca.crl_interval", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
                   "how often a new CRL is issued without revocations"});
   return keys;
@@ -141,6 +151,7 @@ int Serve(const std::optional<std::string>& config_file) {
 
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
   for (auto& st : RevocationFeed::Statements()) statements.push_back(st);
+  for (auto& st : PseudonymServiceImpl::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
@@ -180,6 +191,38 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.revocation_feed = &revocation_feed;
   daemon->options.on_shutdown.push_back([&revocation_feed] { revocation_feed.Close(); });
   CaServiceImpl service(service_options);
+
+  // Pseudonyms: the derivation key, and semper-arbiter's certificates (escrow, signing).
+  const std::string ca_dir = config->GetString("ca.dir");
+  auto setting = [&](const char* key, const std::string& fallback) {
+    return config->Has(key) ? config->GetString(key) : fallback;
+  };
+  auto link_key = LoadOrCreateLinkKey(setting("ca.link_key_file", ca_dir + "/pseudonym-link.key"));
+  if (!link_key.ok()) return fail("ca.link_key_file", link_key.status());
+  PseudonymServiceImpl::Options pseudonym_options;
+  pseudonym_options.pki = &*pki;
+  pseudonym_options.store = &store;
+  pseudonym_options.pool = pool->get();
+  pseudonym_options.profiles = service_options.profiles;
+  pseudonym_options.link_key = SecretData(link_key->Reveal());
+  pseudonym_options.logger = log;
+  for (auto [key, fallback, target] :
+       {std::tuple{"ca.escrow_cert_file", ca_dir + "/services/arbiter-escrow.pem", &pseudonym_options.escrow},
+        std::tuple{"ca.arbiter_cert_file", ca_dir + "/services/arbiter-signing.pem", &pseudonym_options.arbiter}}) {
+    auto pem = ReadFile(setting(key, fallback));
+    if (!pem.ok()) {
+      if (config->Has(key)) return fail(key, pem.status());
+      LogEvent(log, spdlog::level::warn, "pseudonyms_limited").With("missing", setting(key, fallback));
+      continue;
+    }
+    auto cert = Certificate::FromPem(*pem);
+    if (!cert.ok()) return fail(key, cert.status());
+    *target = *cert;
+  }
+  PseudonymServiceImpl pseudonyms(std::move(pseudonym_options));
+  store.SetLinkTagger([key = std::make_shared<SecretData>(link_key->Reveal())](const std::string& serial) {
+    return LinkTag(*key, serial);
+  });
 
   std::string dir = config->GetString("ca.dir");
   std::string ocsp_cert_file = config->Has("ca.ocsp_cert_file") ? config->GetString("ca.ocsp_cert_file")
@@ -240,7 +283,7 @@ int Serve(const std::optional<std::string>& config_file) {
     res.set_content(*der, "application/pkix-crl");
   };
   db::ConnectionPool* p = pool->get();
-  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); }, [&](HttpServer& http) {
+  auto server = Server::Start(*options, {&service, &pseudonyms}, [p] { return p->Ping(); }, [&](HttpServer& http) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
     http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
     http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {

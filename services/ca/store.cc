@@ -73,6 +73,12 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_revoke",
        R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = $2 WHERE serial = $1)"},
       {"ca_release", "UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = $1"},
+      // Pseudonyms issued on a base (by its derivation tag), and whether they are still to revoke
+      // (good or on hold).
+      {"ca_derived",
+       R"(SELECT p.serial, encode(c.spki_sha256, 'hex'), c.revoked_at IS NULL OR c.revocation_reason = 6
+          FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
+          WHERE p.parent_tag = decode($1, 'hex') FOR UPDATE OF c)"},
       {"ca_block_key",
        R"(INSERT INTO ca.blocked_keys (spki_sha256, reason) VALUES (decode($1, 'hex'), $2) ON CONFLICT DO NOTHING)"},
       {"ca_status",
@@ -362,6 +368,21 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     tx.exec_prepared0("ca_revoke", serial, static_cast<int>(reason));
     if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
       tx.exec_prepared0("ca_block_key", r[0][3].as<std::string>(), StrCat("keyCompromise of ", serial));
+      // Whoever held the key could have asked for pseudonyms on it: they go too, and those
+      // issued on them. Their entries name no base (the link stays sealed).
+      if (link_tag_) {
+        std::vector<std::string> bases = {serial};
+        for (size_t i = 0; i < bases.size(); ++i) {
+          for (const auto& d : tx.exec_prepared("ca_derived", HexEncode(link_tag_(bases[i])))) {
+            const std::string derived = d[0].as<std::string>();
+            if (d[2].as<bool>()) {
+              tx.exec_prepared0("ca_revoke", derived, static_cast<int>(reason));
+              tx.exec_prepared0("ca_block_key", d[1].as<std::string>(), "keyCompromise of the certificate it was issued on");
+            }
+            bases.push_back(derived);
+          }
+        }
+      }
     }
     if (!subscriber.empty()) {
       tx.exec_prepared0("ca_insert_change", subscriber, actor, "certificate-revoked",

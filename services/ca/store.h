@@ -25,6 +25,9 @@ struct IssuedRecord {
 class CaStore {
  public:
   explicit CaStore(db::ConnectionPool* pool) : pool_(pool) {}
+  // The derivation tag of a serial (see pseudonyms.h): with it, revoking a certificate for
+  // keyCompromise also revokes the pseudonyms issued on it, and on those, in one transaction.
+  void SetLinkTagger(std::function<std::string(const std::string& serial)> tag) { link_tag_ = std::move(tag); }
 
   // The prepared statements CaStore uses; pass them to the pool.
   static std::vector<db::PreparedStatement> Statements();
@@ -83,6 +86,7 @@ class CaStore {
 
  private:
   db::ConnectionPool* pool_;
+  std::function<std::string(const std::string&)> link_tag_;
 };
 
 }  // namespace semper::ca

@@ -299,6 +299,38 @@ TEST_F(LiabilityTest, ARevocationAtTheCaCountsWithinOneSecond) {
   }
 }
 
+TEST_F(LiabilityTest, APseudonymousBuyerIsKnownToTheSellerByItsPseudonymOnly) {
+  // The buyer acts under a role pseudonym from semper-ca: the agreement and the guarantee name
+  // the pseudonym; the identity appears nowhere the seller sees.
+  auto pseudonym = suite_->IssuePseudonym(*buyer_, v1::PSEUDONYM_KIND_ROLE, "Night Owl Books");
+  ASSERT_THAT(pseudonym.status(), IsOk());
+  auto rec = Register(Agreement(*pseudonym, 50000, 20000));
+  ASSERT_THAT(rec.status(), IsOk());
+  EXPECT_EQ(rec->buyer(), "CN=Night Owl Books,pseudonym=Night Owl Books");
+  v1::GuaranteeRequest ask = Ask(15000);
+  ask.set_buyer_certificate(pseudonym->certificate.Der());
+  auto g = Guarantee(ask);
+  ASSERT_THAT(g.status(), IsOk());
+  v1::GuaranteeStatement st;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(g->statement(), &st).ok());
+  EXPECT_EQ(st.buyer(), rec->buyer());
+  EXPECT_EQ(st.buyer_certificate_serial(), pseudonym->certificate.SerialHex());
+  EXPECT_EQ(g->statement().find("Bert"), std::string::npos);
+  EXPECT_EQ(g->statement().find(buyer_->certificate.SerialHex()), std::string::npos);
+  // The pseudonym's agreement is its own: the identity's limit is untouched and separate.
+  ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
+  // Its identity's key compromised: the pseudonym is revoked with it, and the tracker refuses.
+  ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  absl::StatusOr<v1::Guarantee> refused = absl::UnknownError("not asked");
+  for (absl::Time until = absl::Now() + absl::Seconds(3); absl::Now() < until;) {
+    ask.set_request_id(HexEncode(RandomBytes(8)));
+    refused = Guarantee(ask);
+    if (!refused.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(refused.status(), StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+}
+
 TEST_F(LiabilityTest, WhileTheCaIsAwayWhatWasKnownCountsForAWhileThenNoGuarantees) {
   ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
   ASSERT_THAT(suite_->Stop("ca"), IsOk());

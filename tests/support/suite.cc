@@ -12,7 +12,10 @@
 #include "common/base/strings.h"
 #include "common/crypto/csr.h"
 #include "common/server/grpc_status.h"
+#include "common/base/proto_time.h"
+#include "common/crypto/cms.h"
 #include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/privacy.grpc.pb.h"
 
 namespace semper::testing {
 
@@ -170,6 +173,26 @@ absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::Cus
   }
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));
   return Subscriber{sig_key, cert};
+}
+
+absl::StatusOr<Suite::Subscriber> Suite::IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,
+                                                        const std::string& name) const {
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::Generate(KeyType::kEcP256));
+  v1::PseudonymRequestStatement st;
+  st.set_type("semper-pseudonym-request");
+  st.set_csr(CertificationRequest::Create(key, {})->Der());
+  st.set_kind(kind);
+  st.set_name(name);
+  *st.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::IssuePseudonymRequest req;
+  req.set_request(st.SerializeAsString());
+  SEMPER_ASSIGN_OR_RETURN(std::string sig, CmsSignDetached(req.request(), holder.key, holder.certificate, Chain()));
+  req.set_signature(sig);
+  v1::IssuePseudonymResponse resp;
+  grpc::ClientContext ctx;
+  if (auto r = v1::Pseudonyms::NewStub(Channel("ca"))->IssuePseudonym(&ctx, req, &resp); !r.ok()) return FromGrpcStatus(r);
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(resp.certificate()));
+  return Subscriber{key, cert};
 }
 
 absl::Status Suite::Revoke(const Certificate& cert, int reason) const {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
+#include "semper/v1/privacy.pb.h"
 #include "semper/v1/types.pb.h"
 #include "tests/support/subprocess.h"
 
@@ -52,6 +53,10 @@ class Suite {
   };
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
   absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
+  // A pseudonym for `holder` (its signature key signs the request): a fresh key and its
+  // certificate. `name` only for a ROLE pseudonym.
+  absl::StatusOr<Subscriber> IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,
+                                            const std::string& name = "") const;
   // Stops one daemon (SIGTERM) and starts it again with the same settings.
   absl::Status Stop(const std::string& name);
   absl::Status Restart(const std::string& name);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace semper {
 
@@ -40,6 +41,18 @@ std::string ComputeDigest(HashAlgorithm algorithm, std::string_view data) {
       len != out.size()) {
     // SHA-2 is always present in OpenSSL 3's default provider; its absence is a broken install.
     std::fputs("semper: SHA-2 digest unavailable\n", stderr);
+    std::abort();
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
+      len != out.size()) {
+    std::fputs("semper: HMAC-SHA256 unavailable\n", stderr);
     std::abort();
   }
   return out;

@@ -19,4 +19,7 @@ inline std::string Sha256(std::string_view data) {
   return ComputeDigest(HashAlgorithm::kSha256, data);
 }
 
+// HMAC-SHA256 (RFC 2104) of `data` under `key`: 32 bytes.
+std::string HmacSha256(std::string_view key, std::string_view data);
+
 }  // namespace semper

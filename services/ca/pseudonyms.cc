@@ -1,0 +1,324 @@
+// Pseudonym issuance and reveal (see pseudonyms.h).
+#include "services/ca/pseudonyms.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "absl/strings/escaping.h"
+
+#include "common/base/files.h"
+#include "common/base/log.h"
+#include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/oids.h"
+#include "common/crypto/random.h"
+#include "common/db/values.h"
+#include "common/server/grpc_status.h"
+#include "common/server/interceptors.h"
+#include "common/server/peer.h"
+#include "semper/v1/arbiter.pb.h"
+
+namespace semper::ca {
+namespace {
+
+constexpr absl::Duration kFresh = absl::Minutes(5);
+
+absl::StatusOr<std::string> PseudonymName(const v1::PseudonymRequestStatement& st) {
+  if (st.kind() == v1::PSEUDONYM_KIND_TRANSACTION) {
+    if (!st.name().empty()) return InvalidField("request.name", "is chosen by the CA for a transaction pseudonym (leave it empty)");
+    return StrCat("P-", HexEncode(RandomBytes(8)));
+  }
+  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}");
+  if (!std::regex_match(st.name(), kName)) {
+    return InvalidField("request.name",
+                        "a role pseudonym needs a name of 1 to 64 letters, digits, spaces, '.', '_' or '-', "
+                        "starting with a letter or digit");
+  }
+  if (st.name().rfind("P-", 0) == 0) return InvalidField("request.name", "must not start with \"P-\" (transaction pseudonyms)");
+  return st.name();
+}
+
+absl::StatusOr<absl::Duration> Validity(const v1::PseudonymRequestStatement& st) {
+  const bool role = st.kind() == v1::PSEUDONYM_KIND_ROLE;
+  const absl::Duration fallback = role ? absl::Hours(24 * 365) : absl::Hours(24);
+  const absl::Duration most = role ? absl::Hours(24 * 730) : absl::Hours(24 * 30);
+  if (st.valid_seconds() < 0 || absl::Seconds(st.valid_seconds()) > most) {
+    return InvalidField("request.valid_seconds", role ? "must be at most 2 years for a role pseudonym"
+                                                      : "must be at most 30 days for a transaction pseudonym");
+  }
+  if (st.valid_seconds() > 0 && st.valid_seconds() < 3600) return InvalidField("request.valid_seconds", "must be at least one hour");
+  return st.valid_seconds() == 0 ? fallback : absl::Seconds(st.valid_seconds());
+}
+
+}  // namespace
+
+std::string LinkTag(const SecretData& link_key, const std::string& serial) {
+  return HmacSha256(link_key.Reveal(), StrCat("semper-pseudonym-link\n", serial));
+}
+
+absl::StatusOr<SecretData> LoadOrCreateLinkKey(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    SEMPER_RETURN_IF_ERROR(WriteFile(path, HexEncode(RandomBytes(32)) + "\n", 0600));
+  }
+  SEMPER_ASSIGN_OR_RETURN(SecretData hex, SecretData::FromFile(path));
+  const std::string_view text = hex.Reveal();
+  if (text.size() != 64 || text.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+    return InvalidField("ca.link_key_file", StrCat(path, " must hold 64 hex digits (32 bytes)"));
+  }
+  return SecretData(absl::HexStringToBytes(AbslView(text)));
+}
+
+std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
+  return {
+      {"ps_base",
+       R"(SELECT coalesce(c.subscriber_id, ''), c.profile, p.sealed_link
+          FROM ca.certificates c LEFT JOIN ca.pseudonyms p USING (serial) WHERE c.serial = $1)"},
+      // One request per key at a time, then: never certified, never blocked.
+      {"ps_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))"},
+      {"ps_key_used",
+       R"(SELECT 1 FROM ca.certificates WHERE spki_sha256 = decode($1, 'hex')
+          UNION ALL SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex') LIMIT 1)"},
+      // Live pseudonyms under a name, by whose base they were issued.
+      {"ps_name_holders",
+       R"(SELECT p.parent_tag FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
+          WHERE c.subject = $1 AND c.not_after > now() AND c.revoked_at IS NULL)"},
+      {"ps_insert",
+       R"(WITH c AS (
+            INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
+            VALUES ($1, NULL, 'pseudonym', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
+            RETURNING serial)
+          INSERT INTO ca.pseudonyms (serial, kind, parent_tag, sealed_link)
+          SELECT serial, $7, decode($8, 'hex'), decode($9, 'hex') FROM c)"},
+      {"ps_target",
+       R"(SELECT c.der, p.sealed_link FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.serial = $1)"},
+      {"ps_insert_reveal",
+       R"(INSERT INTO ca.pseudonym_reveals (serial, case_id, order_json, order_signature, order_sha256, requested_by)
+          VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), decode($5, 'hex'), $6)
+          RETURNING id, extract(epoch from revealed_at)::float8)"},
+      {"ps_reveals",
+       R"(SELECT id, serial, case_id, order_sha256, extract(epoch from revealed_at)::float8, requested_by
+          FROM ca.pseudonym_reveals WHERE $1 = '' OR serial = $1 ORDER BY id DESC LIMIT 1000)"},
+  };
+}
+
+PseudonymServiceImpl::PseudonymServiceImpl(Options options)
+    : o_(std::move(options)), trust_(*TrustStore::New({o_.pki->root()})) {}
+
+absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1::IssuePseudonymRequest& req) {
+  if (!o_.escrow.has_value()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this CA has no escrow certificate of semper-arbiter (ca.escrow_cert_file): it cannot seal links");
+  }
+  if (req.signature().empty()) return InvalidField("signature", "a detached CMS signature by the base certificate's key is required");
+  const absl::Time now = o_.clock();
+  auto signers = CmsVerifyDetached(req.signature(), req.request(), trust_, now, KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), "the request's signature");
+  if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer: the base certificate");
+  const Certificate base = signers->front().certificate;
+  v1::PseudonymRequestStatement st;
+  if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
+    return InvalidField("request", "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
+  }
+  if (absl::AbsDuration(FromTimestamp(st.made_at()) - now) > kFresh) {
+    return InvalidField("request.made_at", "must be within 5 minutes of now (a fresh request)");
+  }
+  if (st.kind() != v1::PSEUDONYM_KIND_ROLE && st.kind() != v1::PSEUDONYM_KIND_TRANSACTION) {
+    return InvalidField("request.kind", "must be ROLE or TRANSACTION");
+  }
+  if (st.shared_issuer()) {
+    return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
+                     "the shared pseudonym issuer is not available yet: leave shared_issuer unset");
+  }
+  SEMPER_ASSIGN_OR_RETURN(std::string name, PseudonymName(st));
+  SEMPER_ASSIGN_OR_RETURN(absl::Duration validity, Validity(st));
+  auto csr = CertificationRequest::FromDer(st.csr());
+  if (!csr.ok()) return Annotate(csr.status(), "request.csr");
+  if (csr->public_key().type() == KeyType::kRsa && EVP_PKEY_get_bits(csr->public_key().evp()) < 3072) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "request.csr: RSA keys must have at least 3072 bits");
+  }
+  // The base must be good now at this CA, and an identity's (active subscriber) or a pseudonym.
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, o_.store->Status(base.SerialHex(), now));
+  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     status.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
+                     StrCat("the base certificate ", base.SerialHex(),
+                            status.state() == v1::CERTIFICATE_STATE_REVOKED ? " is revoked" : " is not one of this CA's"));
+  }
+  std::string subscriber_id, profile, base_link;
+  SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("ps_base", base.SerialHex());
+    if (r.empty()) return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED, "unknown base certificate");
+    subscriber_id = r[0][0].as<std::string>();
+    profile = r[0][1].as<std::string>();
+    if (!r[0][2].is_null()) base_link = db::Bytes(r[0][2]);
+    return absl::OkStatus();
+  }));
+  v1::PseudonymLink link;
+  link.set_type("semper-pseudonym-link");
+  if (profile == "pseudonym") {
+    link.set_base_link(base_link);
+  } else if (profile == "signature" && !subscriber_id.empty()) {
+    SEMPER_ASSIGN_OR_RETURN(v1::Subscriber s, o_.store->Get(subscriber_id));
+    if (s.state() != v1::SUBSCRIBER_STATE_ACTIVE) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "the subscriber is not active");
+    }
+    link.set_subscriber_id(s.id());
+    link.set_subscriber_name(s.name());
+  } else {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                     "pseudonyms are issued on a subscriber's signature certificate or on a pseudonym");
+  }
+
+  // The certificate: the pseudonym alone, valid from the hour.
+  const int64_t hour = absl::ToUnixSeconds(now) / 3600 * 3600;
+  CertificateTemplate t;
+  t.subject = {{std::string(oids::kPseudonym), name}, {"CN", name}};
+  t.not_before = absl::FromUnixSeconds(hour);
+  t.not_after = t.not_before + validity;
+  t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+  if (!o_.profiles.public_url.empty()) {
+    t.crl_urls = {StrCat(o_.profiles.public_url, "/crl")};
+    t.ocsp_url = StrCat(o_.profiles.public_url, "/ocsp");
+  }
+  SEMPER_ASSIGN_OR_RETURN(IssuedCertificate issued,
+                          IssueCertificateForSpki(t, csr->spki(), o_.pki->issuing_ca(), o_.pki->issuing_key()));
+  link.set_pseudonym_serial(issued.serial_hex);
+  link.set_pseudonym_subject(issued.subject);
+  link.set_base_serial(base.SerialHex());
+  link.set_base_subject(base.Subject());
+  *link.mutable_issued_at() = ToTimestamp(now);
+  SEMPER_ASSIGN_OR_RETURN(std::string sealed, CmsEncrypt(StatementJson(link), {*o_.escrow}));
+  const std::string parent_tag = LinkTag(o_.link_key, base.SerialHex());
+  const std::string spki = HexEncode(Sha256(issued.spki_der));
+  SEMPER_RETURN_IF_ERROR(o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared("ps_lock_key", spki);
+    if (!tx.exec_prepared("ps_key_used", spki).empty()) {
+      return InvalidField("request.csr", "is for a key that was certified or blocked before: a pseudonym needs a fresh key");
+    }
+    if (st.kind() == v1::PSEUDONYM_KIND_ROLE) {
+      for (const auto& r : tx.exec_prepared("ps_name_holders", issued.subject)) {
+        if (db::Bytes(r[0]) != parent_tag) {
+          return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                           StrCat("the pseudonym \"", name, "\" is held by someone else: choose another name"));
+        }
+      }
+    }
+    tx.exec_prepared0("ps_insert", issued.serial_hex, issued.subject, spki, db::TimeText(issued.not_before),
+                      db::TimeText(issued.not_after), HexEncode(issued.der),
+                      st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(parent_tag),
+                      HexEncode(sealed));
+    return absl::OkStatus();
+  }));
+  v1::IssuePseudonymResponse out;
+  out.set_certificate(issued.der);
+  out.set_serial(issued.serial_hex);
+  out.add_chain(o_.pki->issuing_ca().Der());
+  out.add_chain(o_.pki->root().Der());
+  return out;
+}
+
+absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v1::RevealPseudonymRequest& req,
+                                                                         const std::string& peer) {
+  if (!o_.arbiter.has_value()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this CA knows no semper-arbiter signing certificate (ca.arbiter_cert_file)");
+  }
+  if (req.order().empty() || req.order_signature().empty()) {
+    return InvalidField("order", "the reveal order and semper-arbiter's detached signature over it are required");
+  }
+  auto signers = CmsVerifyDetached(req.order_signature(), req.order(), trust_, o_.clock(), KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), "the reveal order's signature");
+  if (signers->size() != 1 || signers->front().certificate.Der() != o_.arbiter->Der()) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "the reveal order is not signed by semper-arbiter: no reveal");
+  }
+  v1::RevealOrderStatement order;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(req.order(), &order, opts).ok() || order.type() != "semper-reveal-order") {
+    return InvalidField("order", "is not a semper-reveal-order statement");
+  }
+  if (order.case_id().empty() || order.pseudonym_certificate_serial().empty()) {
+    return InvalidField("order", "names no case or no pseudonym certificate");
+  }
+  v1::RevealPseudonymResponse out;
+  SEMPER_RETURN_IF_ERROR(o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto t = tx.exec_prepared("ps_target", order.pseudonym_certificate_serial());
+    if (t.empty()) {
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
+                       StrCat("no pseudonym with serial ", order.pseudonym_certificate_serial()));
+    }
+    if (!order.pseudonym_certificate_sha256().empty() && Sha256(db::Bytes(t[0][0])) != order.pseudonym_certificate_sha256()) {
+      return InvalidField("order.pseudonym_certificate_sha256", "does not match the pseudonym certificate with that serial");
+    }
+    auto r = tx.exec_prepared("ps_insert_reveal", order.pseudonym_certificate_serial(), order.case_id(),
+                              HexEncode(req.order()), HexEncode(req.order_signature()), HexEncode(Sha256(req.order())), peer);
+    out.set_sealed_link(db::Bytes(t[0][1]));
+    out.set_pseudonym_serial(order.pseudonym_certificate_serial());
+    out.set_case_id(order.case_id());
+    out.set_reveal_number(r[0][0].as<int64_t>());
+    *out.mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[0][1].as<double>()));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+grpc::ServerUnaryReactor* PseudonymServiceImpl::IssuePseudonym(grpc::CallbackServerContext* ctx,
+                                                               const v1::IssuePseudonymRequest* req,
+                                                               v1::IssuePseudonymResponse* resp) {
+  auto out = Issue(*req);
+  if (!out.ok()) return FinishUnary(ctx, out.status());
+  *resp = *std::move(out);
+  // No subscriber, no base: the log must not link either.
+  LogEvent(o_.logger, spdlog::level::info, "pseudonym.issued").With("request_id", RequestIdOf(*ctx)).With("serial", resp->serial());
+  return FinishUnary(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PseudonymServiceImpl::RevealPseudonym(grpc::CallbackServerContext* ctx,
+                                                                const v1::RevealPseudonymRequest* req,
+                                                                v1::RevealPseudonymResponse* resp) {
+  auto peer = PeerOf(*ctx);
+  auto out = Reveal(*req, peer.ok() ? peer->subject() : "");
+  if (!out.ok()) {
+    LogEvent(o_.logger, spdlog::level::warn, "pseudonym.reveal_refused")
+        .With("request_id", RequestIdOf(*ctx)).With("error", std::string(out.status().message()));
+    return FinishUnary(ctx, out.status());
+  }
+  *resp = *std::move(out);
+  LogEvent(o_.logger, spdlog::level::warn, "pseudonym.revealed")
+      .With("request_id", RequestIdOf(*ctx)).With("serial", resp->pseudonym_serial()).With("case", resp->case_id())
+      .With("reveal", std::to_string(resp->reveal_number()));
+  return FinishUnary(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PseudonymServiceImpl::GetPseudonymReveals(grpc::CallbackServerContext* ctx,
+                                                                    const v1::GetPseudonymRevealsRequest* req,
+                                                                    v1::GetPseudonymRevealsResponse* resp) {
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator, Role::kRegistrationOfficer});
+  if (!role.ok()) return FinishUnary(ctx, role);
+  absl::Status s = o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& r : tx.exec_prepared("ps_reveals", req->pseudonym_serial())) {
+      v1::PseudonymReveal* x = resp->add_reveals();
+      x->set_reveal_number(r[0].as<int64_t>());
+      x->set_pseudonym_serial(r[1].as<std::string>());
+      x->set_case_id(r[2].as<std::string>());
+      x->set_order_sha256(db::Bytes(r[3]));
+      *x->mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[4].as<double>()));
+      x->set_requested_by(r[5].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  return FinishUnary(ctx, s);
+}
+
+}  // namespace semper::ca

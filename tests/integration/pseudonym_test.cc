@@ -1,0 +1,338 @@
+// semper-ca's pseudonyms, against the daemon as a process and a real PostgreSQL: issuance on an
+// identity and on an earlier pseudonym (openssl verifies the certificates; nothing in them links
+// two pseudonyms of one subscriber), every refusal with nothing written, reveal only with an
+// order semper-arbiter signed (logged each time; a forged order refused), and revocation for
+// keyCompromise carried to the pseudonyms derived from the certificate.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/digest.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/arbiter.pb.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/privacy.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
+#include "tests/support/wallet.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::Slurp;
+using ::semper::testing::StatusIs;
+using ::semper::testing::StatusWithMessage;
+using ::semper::testing::Suite;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+class PseudonymTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    Suite::Options o;
+    o.binaries = {{"ca", SEMPER_CA}};
+    o.conninfo = conninfo();
+    auto suite = Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
+    auto alice = suite_->Enroll("Alice Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+    ASSERT_THAT(alice.status(), IsOk());
+    alice_.emplace(*alice);
+  }
+
+  std::string Sql(const std::string& q) { return *postgres().Query(database(), q); }
+
+  // A request as the holder would make it, signed by `base`.
+  v1::IssuePseudonymRequest Request(const Suite::Subscriber& base, const PrivateKey& key, v1::PseudonymKind kind,
+                                    const std::string& name = "", absl::Time made_at = absl::Now()) {
+    v1::PseudonymRequestStatement st;
+    st.set_type("semper-pseudonym-request");
+    st.set_csr(CertificationRequest::Create(key, {{"CN", "ignored"}})->Der());
+    st.set_kind(kind);
+    st.set_name(name);
+    *st.mutable_made_at() = ToTimestamp(made_at);
+    v1::IssuePseudonymRequest req;
+    req.set_request(st.SerializeAsString());
+    req.set_signature(*CmsSignDetached(req.request(), base.key, base.certificate, suite_->Chain()));
+    return req;
+  }
+
+  absl::StatusOr<v1::IssuePseudonymResponse> Issue(const v1::IssuePseudonymRequest& req) {
+    v1::IssuePseudonymResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = v1::Pseudonyms::NewStub(suite_->Channel("ca"))->IssuePseudonym(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+
+  // A reveal order signed with `key`/`cert` (semper-arbiter's own, or a forger's).
+  v1::RevealPseudonymRequest Order(const Certificate& pseudonym, const PrivateKey& key, const Certificate& cert) {
+    v1::RevealOrderStatement o;
+    o.set_type("semper-reveal-order");
+    o.set_case_id("C-0000000000000001");
+    o.set_verdict_sha256(Sha256("verdict"));
+    o.set_pseudonym_subject(pseudonym.Subject());
+    o.set_pseudonym_certificate_serial(pseudonym.SerialHex());
+    o.set_pseudonym_issuer(pseudonym.Issuer());
+    o.set_pseudonym_certificate_sha256(Sha256(pseudonym.Der()));
+    o.set_reason("the claim was upheld against the pseudonymous respondent");
+    *o.mutable_ordered_at() = ToTimestamp(absl::Now());
+    v1::RevealPseudonymRequest req;
+    req.set_order(StatementJson(o));
+    req.set_order_signature(*CmsSignDetached(req.order(), key, cert, suite_->Chain()));
+    return req;
+  }
+
+  absl::StatusOr<v1::RevealPseudonymResponse> Reveal(const v1::RevealPseudonymRequest& req) {
+    v1::RevealPseudonymResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = v1::Pseudonyms::NewStub(suite_->Channel("ca"))->RevealPseudonym(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+
+  PrivateKey ServiceKey(const std::string& name) {
+    return *PrivateKey::FromPem(Slurp(suite_->P("pki/services/" + name + ".key")), SecretData("suite test passphrase"));
+  }
+  Certificate ServiceCert(const std::string& name) {
+    return *Certificate::FromPem(Slurp(suite_->P("pki/services/" + name + ".pem")));
+  }
+
+  // Opens a sealed link with semper-arbiter's escrow key.
+  v1::PseudonymLink Open(const std::string& sealed) {
+    auto json = CmsDecrypt(sealed, ServiceKey("arbiter-escrow"), ServiceCert("arbiter-escrow"));
+    EXPECT_THAT(json.status(), IsOk());
+    v1::PseudonymLink link;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &link).ok());
+    return link;
+  }
+
+  v1::CertificateState State(const Certificate& cert) {
+    v1::GetCertificateStatusRequest req;
+    req.set_serial(cert.SerialHex());
+    v1::CertificateStatus st;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(v1::CertificationAuthority::NewStub(suite_->Channel("ca"))->GetCertificateStatus(&ctx, req, &st).ok());
+    return st.state();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Suite> suite_;
+  std::optional<Suite::Subscriber> alice_;
+};
+
+TEST_F(PseudonymTest, PseudonymsCarryNothingThatLinksThemAndOpensslVerifiesThem) {
+  auto role = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Blue Heron Trading");
+  ASSERT_THAT(role.status(), IsOk());
+  auto once = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(once.status(), IsOk());
+  // On a pseudonym, too.
+  auto nested = suite_->IssuePseudonym(*role, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(nested.status(), IsOk());
+
+  EXPECT_EQ(role->certificate.SubjectAttribute("2.5.4.65"), "Blue Heron Trading");
+  EXPECT_EQ(role->certificate.Subject(), "CN=Blue Heron Trading,pseudonym=Blue Heron Trading");
+  EXPECT_THAT(once->certificate.SubjectAttribute("2.5.4.65").value_or(""), ::testing::MatchesRegex("P-[0-9a-f]{16}"));
+  for (const auto* p : {&*role, &*once, &*nested}) {
+    const Certificate& c = p->certificate;
+    // Nothing of the identity: no subscriber number, country, name or organisation.
+    EXPECT_FALSE(c.SubjectAttribute("serialNumber").has_value());
+    EXPECT_FALSE(c.SubjectAttribute("C").has_value());
+    EXPECT_EQ(c.Subject().find("Alice"), std::string::npos);
+    EXPECT_NE(c.SpkiDer(), alice_->certificate.SpkiDer());
+    // Valid from the hour, not from the second of issuance.
+    EXPECT_EQ(absl::ToUnixSeconds(c.not_before()) % 3600, 0);
+    // openssl accepts it for signatures.
+    dir_.Write("p.pem", c.Pem());
+    auto r = RunCommand({"openssl", "verify", "-CAfile", suite_->P("pki/root.pem"), "-untrusted",
+                         suite_->P("pki/ca.pem"), "-purpose", "any", dir_.path() + "/p.pem"});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  }
+  EXPECT_NE(role->certificate.SpkiDer(), once->certificate.SpkiDer());
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms"), "3");
+  // The register holds no subscriber for them, and no link in clear.
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE profile = 'pseudonym' AND subscriber_id IS NULL"), "3");
+  const std::string sealed = Sql("SELECT encode(sealed_link, 'escape') FROM ca.pseudonyms LIMIT 1");
+  EXPECT_EQ(sealed.find(alice_->certificate.SerialHex()), std::string::npos);
+}
+
+TEST_F(PseudonymTest, EveryRefusalIsClearAndWritesNothing) {
+  auto key = *PrivateKey::Generate(KeyType::kEcP256);
+  // The holder's own signature key again: not fresh.
+  EXPECT_THAT(Issue(Request(*alice_, alice_->key, v1::PSEUDONYM_KIND_TRANSACTION)).status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("fresh key")));
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION, "", absl::Now() - absl::Minutes(10))).status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("made_at")));
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_ROLE, "")).status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_ROLE, "<script>")).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION, "Chosen")).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_UNSPECIFIED)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Signed under a certificate the CA never issued.
+  auto stranger = *PrivateKey::Generate(KeyType::kEcP256);
+  CertificateTemplate t;
+  t.subject = {{"CN", "Alice Example"}};
+  t.not_before = absl::Now() - absl::Minutes(1);
+  t.not_after = absl::Now() + absl::Hours(1);
+  t.key_usage = kKuNonRepudiation;
+  auto self_signed = IssueCertificate(t, stranger.public_key(), nullptr, stranger);
+  ASSERT_THAT(self_signed.status(), IsOk());
+  v1::IssuePseudonymRequest forged = Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION);
+  forged.set_signature(*CmsSignDetached(forged.request(), stranger, *self_signed, {}));
+  EXPECT_FALSE(Issue(forged).ok());
+  // A tampered request: the signature no longer covers it.
+  v1::IssuePseudonymRequest tampered = Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION);
+  tampered.mutable_request()->back() ^= 1;
+  EXPECT_THAT(Issue(tampered).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // A name someone else holds.
+  auto bob = suite_->Enroll("Bob Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(bob.status(), IsOk());
+  ASSERT_THAT(suite_->IssuePseudonym(*bob, v1::PSEUDONYM_KIND_ROLE, "Grey Wolf").status(), IsOk());
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_ROLE, "Grey Wolf")).status(),
+              StatusWithMessage(absl::StatusCode::kAlreadyExists, HasSubstr("held by someone else")));
+  // A revoked base.
+  ASSERT_THAT(suite_->Revoke(bob->certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
+  EXPECT_THAT(Issue(Request(*bob, key, v1::PSEUDONYM_KIND_TRANSACTION)).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms"), "1");  // Bob's "Grey Wolf" only
+  // The key was never certified: it still works.
+  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_ROLE, "Grey Owl")).status(), IsOk());
+}
+
+TEST_F(PseudonymTest, OnlyAnOrderOfTheArbiterRevealsAndEveryRevealIsLogged) {
+  auto role = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Quiet Seller");
+  ASSERT_THAT(role.status(), IsOk());
+  auto nested = suite_->IssuePseudonym(*role, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(nested.status(), IsOk());
+  const PrivateKey arbiter_key = ServiceKey("arbiter-signing");
+  const Certificate arbiter = ServiceCert("arbiter-signing");
+
+  // Forged: signed by the holder, or by another service; tampered after signing.
+  EXPECT_THAT(Reveal(Order(role->certificate, alice_->key, alice_->certificate)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Reveal(Order(role->certificate, ServiceKey("notary-signing"), ServiceCert("notary-signing"))).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::RevealPseudonymRequest tampered = Order(role->certificate, arbiter_key, arbiter);
+  tampered.set_order(std::string(tampered.order()).replace(tampered.order().find("C-0000"), 6, "C-9999"));
+  EXPECT_THAT(Reveal(tampered).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(Reveal(Order(alice_->certificate, arbiter_key, arbiter)).status(), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonym_reveals"), "0");
+
+  auto revealed = Reveal(Order(role->certificate, arbiter_key, arbiter));
+  ASSERT_THAT(revealed.status(), IsOk());
+  v1::PseudonymLink link = Open(revealed->sealed_link());
+  EXPECT_EQ(link.pseudonym_serial(), role->certificate.SerialHex());
+  EXPECT_EQ(link.base_serial(), alice_->certificate.SerialHex());
+  EXPECT_EQ(link.subscriber_name(), "Alice Example");
+  EXPECT_EQ(link.subscriber_id(), alice_->certificate.SubjectAttribute("serialNumber"));
+  // A pseudonym of a pseudonym: its link leads to the first, whose own link is inside.
+  auto deeper = Reveal(Order(nested->certificate, arbiter_key, arbiter));
+  ASSERT_THAT(deeper.status(), IsOk());
+  v1::PseudonymLink outer = Open(deeper->sealed_link());
+  EXPECT_EQ(outer.base_serial(), role->certificate.SerialHex());
+  EXPECT_EQ(Open(outer.base_link()).subscriber_name(), "Alice Example");
+  // Nobody but the arbiter opens a link: not the CA's own key.
+  EXPECT_FALSE(CmsDecrypt(revealed->sealed_link(), ServiceKey("ca-tls"), ServiceCert("ca-tls")).ok());
+
+  // The log: both reveals, with the case, for the administrator only.
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonym_reveals"), "2");
+  EXPECT_EQ(Sql("SELECT string_agg(case_id, ',') FROM ca.pseudonym_reveals"), "C-0000000000000001,C-0000000000000001");
+  v1::GetPseudonymRevealsRequest lreq;
+  v1::GetPseudonymRevealsResponse log;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(v1::Pseudonyms::NewStub(suite_->Channel("ca", "admin"))->GetPseudonymReveals(&c1, lreq, &log).ok());
+  ASSERT_EQ(log.reveals_size(), 2);
+  EXPECT_EQ(log.reveals(1).pseudonym_serial(), role->certificate.SerialHex());
+  grpc::ClientContext c2;
+  EXPECT_EQ(v1::Pseudonyms::NewStub(suite_->Channel("ca"))->GetPseudonymReveals(&c2, lreq, &log).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);  // no client certificate
+  // Append-only.
+  Sql("DELETE FROM ca.pseudonym_reveals");
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonym_reveals"), "2");
+}
+
+TEST_F(PseudonymTest, KeyCompromiseOfTheIdentityRevokesWhatWasDerivedFromIt) {
+  auto role = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Red Kite");
+  auto once = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(role.status(), IsOk());
+  ASSERT_THAT(once.status(), IsOk());
+  auto nested = suite_->IssuePseudonym(*role, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(nested.status(), IsOk());
+  auto bob = suite_->Enroll("Bob Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+  auto bobs = suite_->IssuePseudonym(*bob, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(bobs.status(), IsOk());
+  // Another reason leaves what was derived alone.
+  auto second = suite_->IssuePseudonym(*once, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(second.status(), IsOk());
+  ASSERT_THAT(suite_->Revoke(once->certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
+  EXPECT_EQ(State(second->certificate), v1::CERTIFICATE_STATE_GOOD);
+
+  ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  EXPECT_EQ(State(alice_->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(State(role->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(State(nested->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(State(bobs->certificate), v1::CERTIFICATE_STATE_GOOD);
+  // `second` was issued on `once`, which Alice's key obtained: it goes too, though `once`
+  // itself had been revoked before (and keeps its first reason).
+  EXPECT_EQ(State(second->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(Sql("SELECT revocation_reason FROM ca.certificates WHERE serial = '" + once->certificate.SerialHex() + "'"),
+            "4");
+}
+
+TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
+  dir_.Write("wallet.pass", "wallet passphrase");
+  const std::string wallet = ::semper::testing::WriteWallet(dir_, "alice", alice_->key, alice_->certificate,
+                                                            Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")),
+                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto made = ctl({"pseudonym", "request", "--wallet", wallet, "--wallet-passphrase-file", dir_.path() + "/wallet.pass",
+                   "--out", dir_.path() + "/owl", "--kind", "role", "--name", "Snow Owl"});
+  ASSERT_EQ(made.exit_code, 0) << made.Describe();
+  EXPECT_THAT(made.out, HasSubstr("role pseudonym named \"Snow Owl\""));  // shown before signing
+  EXPECT_THAT(made.out, HasSubstr("Pseudonym Snow Owl"));
+  auto owl = Certificate::ChainFromPem(Slurp(dir_.path() + "/owl/signature.pem"));
+  ASSERT_THAT(owl.status(), IsOk());
+  EXPECT_EQ(owl->front().SubjectAttribute("2.5.4.65"), "Snow Owl");
+  // The new wallet signs like any other: a transaction pseudonym on the role pseudonym.
+  auto again = ctl({"pseudonym", "request", "--wallet", dir_.path() + "/owl", "--wallet-passphrase-file",
+                    dir_.path() + "/wallet.pass", "--out", dir_.path() + "/once"});
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+
+  // The arbitrator opens the owl's link with an order of semper-arbiter and the escrow key.
+  v1::RevealPseudonymRequest order = Order(owl->front(), ServiceKey("arbiter-signing"), ServiceCert("arbiter-signing"));
+  dir_.Write("order.json", order.order());
+  dir_.Write("order.sig", order.order_signature());
+  dir_.Write("escrow.pass", "suite test passphrase");
+  auto revealed = ctl({"pseudonym", "reveal", "--order", dir_.path() + "/order.json", "--order-signature",
+                       dir_.path() + "/order.sig", "--escrow-cert", suite_->P("pki/services/arbiter-escrow.pem"),
+                       "--escrow-key", suite_->P("pki/services/arbiter-escrow.key"), "--escrow-passphrase-file",
+                       dir_.path() + "/escrow.pass"});
+  ASSERT_EQ(revealed.exit_code, 0) << revealed.Describe();
+  EXPECT_THAT(revealed.out, HasSubstr("Holder: subscriber "));
+  EXPECT_THAT(revealed.out, HasSubstr("Alice Example"));
+  auto log = ctl({"--cert", suite_->P("pki/admin/admin.pem"), "--key", suite_->P("pki/admin/admin.key"),
+                  "--key-passphrase-file", dir_.path() + "/escrow.pass", "pseudonym", "reveals"});
+  EXPECT_EQ(log.exit_code, 0) << log.Describe();
+  EXPECT_THAT(log.out, HasSubstr(owl->front().SerialHex()));
+}
+
+}  // namespace
+}  // namespace semper
