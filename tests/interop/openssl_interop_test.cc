@@ -5,6 +5,7 @@
 
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/blind_rsa.h"
 #include "common/crypto/cms_signer.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -198,6 +199,33 @@ TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
 
 // Ed25519 cannot sign CMS or receive CMS encryption in OpenSSL 3.0 (see cms.h).
 INSTANTIATE_TEST_SUITE_P(CmsKeyTypes, CmsInteropTest, ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
+
+TEST(BlindRsaInteropTest, OpensslVerifiesAFinalizedBlindSignatureAsRsaPss) {
+  // RFC 9474: the token a holder ends up with is a standard RSASSA-PSS signature (SHA-384,
+  // MGF1-SHA-384, 48-byte salt) over the prepared message; openssl's own verifier says so.
+  TempDir dir;
+  auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
+  ASSERT_THAT(key.status(), IsOk());
+  const PublicKey pk = key->public_key();
+  const std::string prepared = blind_rsa::Prepare("ten-ride pass, ride 1");
+  auto blinding = blind_rsa::Blind(pk, prepared);
+  ASSERT_THAT(blinding.status(), IsOk());
+  auto sig = blind_rsa::Finalize(pk, prepared, *blind_rsa::BlindSign(*key, blinding->blinded_message), blinding->inv);
+  ASSERT_THAT(sig.status(), IsOk());
+  dir.Write("pub.pem", pk.Pem());
+  dir.Write("msg.bin", prepared);
+  dir.Write("sig.bin", *sig);
+  auto verify = [&](const std::string& msg) {
+    return RunCommand({"openssl", "dgst", "-sha384", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:48",
+                       "-sigopt", "rsa_mgf1_md:sha384", "-verify", dir.path() + "/pub.pem", "-signature",
+                       dir.path() + "/sig.bin", dir.path() + "/" + msg});
+  };
+  auto r = verify("msg.bin");
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, ::testing::HasSubstr("Verified OK"));
+  dir.Write("other.bin", prepared + "!");
+  EXPECT_NE(verify("other.bin").exit_code, 0);
+}
 
 }  // namespace
 }  // namespace semper
