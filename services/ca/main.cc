@@ -23,6 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
 #include "services/ca/pseudonyms.h"
+#include "services/ca/tokens.h"
 #include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
@@ -152,11 +153,15 @@ int Serve(const std::optional<std::string>& config_file) {
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
   for (auto& st : RevocationFeed::Statements()) statements.push_back(st);
   for (auto& st : PseudonymServiceImpl::Statements()) statements.push_back(st);
+  for (auto& st : TokenBook::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
 
   CaStore store(pool->get());
+  // Before the service certificates are registered, so that a new one is among them.
+  auto statement_signer = LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase);
+  if (!statement_signer.ok()) return fail("the statement-signing certificate", statement_signer.status());
   {
     // The certificates `semper-ca init` issued to the daemons and the administrator go into the
     // register, so that their status is known (GOOD) and they can be revoked like any other.
@@ -220,6 +225,18 @@ int Serve(const std::optional<std::string>& config_file) {
     *target = *cert;
   }
   PseudonymServiceImpl pseudonyms(std::move(pseudonym_options));
+  auto ca_trust = TrustStore::New({pki->root()});
+  if (!ca_trust.ok()) return fail("trust", ca_trust.status());
+  auto statement_cms = CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
+  if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
+  TokenBook::Deps token_deps;
+  token_deps.pool = pool->get();
+  token_deps.store = &store;
+  token_deps.trust = &*ca_trust;
+  token_deps.signer = *statement_cms;
+  token_deps.passphrase = &*passphrase;
+  TokenBook tokens(std::move(token_deps));
+  CredentialServiceImpl credentials(&tokens);
   store.SetLinkTagger([key = std::make_shared<SecretData>(link_key->Reveal())](const std::string& serial) {
     return LinkTag(*key, serial);
   });
@@ -283,7 +300,7 @@ int Serve(const std::optional<std::string>& config_file) {
     res.set_content(*der, "application/pkix-crl");
   };
   db::ConnectionPool* p = pool->get();
-  auto server = Server::Start(*options, {&service, &pseudonyms}, [p] { return p->Ping(); }, [&](HttpServer& http) {
+  auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); }, [&](HttpServer& http) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
     http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
     http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {

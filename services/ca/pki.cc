@@ -200,6 +200,31 @@ absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
   return Pki(std::move(root), std::move(ca), std::move(*key));
 }
 
+absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const fs::path& dir, const Pki& pki,
+                                                           const SecretData& passphrase) {
+  const fs::path pem = dir / "services" / "ca-signing.pem", key_file = dir / "services" / "ca-signing.key";
+  std::error_code ec;
+  if (!fs::exists(pem, ec)) {
+    CertificateTemplate t;
+    t.subject = {{"C", pki.issuing_ca().SubjectAttribute("C").value_or("DE")},
+                 {"O", pki.issuing_ca().SubjectAttribute("O").value_or("semper")},
+                 {"CN", "semper-ca signer"}};
+    t.not_before = absl::Now() - absl::Minutes(5);
+    t.not_after = std::min(pki.issuing_ca().not_after(), absl::Now() + absl::Hours(24 * 365 * 2));
+    t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+    SEMPER_ASSIGN_OR_RETURN(Issued issued, IssueService(t, pki.issuing_ca(), pki.issuing_key()));
+    SEMPER_ASSIGN_OR_RETURN(std::string key_pem, issued.key.ToEncryptedPem(passphrase));
+    std::vector<std::string> written;
+    SEMPER_RETURN_IF_ERROR(WriteFile(key_file, key_pem, 0600, written));
+    SEMPER_RETURN_IF_ERROR(WriteFile(pem, issued.cert.Pem() + pki.issuing_ca().Pem(), 0644, written));
+  }
+  SEMPER_ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(pem));
+  SEMPER_ASSIGN_OR_RETURN(std::vector<Certificate> chain, Certificate::ChainFromPem(cert_pem));
+  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_file));
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::FromPem(key_pem, passphrase));
+  return StatementSigner{chain.front(), key};
+}
+
 CertificateTemplate SubscriberTemplate(const v1::Subscriber& s, SubscriberProfile profile, KeyType key_type,
                                        absl::Time now, const ProfileOptions& options) {
   CertificateTemplate t;

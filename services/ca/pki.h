@@ -65,6 +65,16 @@ class Pki {
   PrivateKey ca_key_;
 };
 
+// The CA's statement-signing certificate and key (token kinds, clearing statements):
+// dir/services/ca-signing.{pem,key}, issued with the issuing CA's key at the first start that
+// finds none (deployments initialised before it existed get one too).
+struct StatementSigner {
+  Certificate certificate;
+  PrivateKey key;
+};
+absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const std::filesystem::path& dir, const Pki& pki,
+                                                           const SecretData& passphrase);
+
 enum class SubscriberProfile { kAuthentication, kSignature };
 std::string_view ProfileName(SubscriberProfile profile);
 

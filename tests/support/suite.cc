@@ -19,6 +19,15 @@
 
 namespace semper::testing {
 
+namespace {
+
+// "liability2" -> "liability", "ca2" -> "ca": replicas run the same daemon.
+std::string DaemonOf(const std::string& name) {
+  return name.substr(0, name.find_last_not_of("0123456789") + 1);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options options) {
   std::unique_ptr<Suite> s(new Suite(dir, std::move(options)));
   dir->Write("pass", s->o_.passphrase);
@@ -26,9 +35,10 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   if (init.exit_code != 0) return absl::InternalError(StrCat("semper-ca init: ", init.Describe()));
   std::vector<std::string> names = {"ca", "tsa", "notary", "arbiter", "liability"};
   for (int r = 2; r <= s->o_.liability_replicas; ++r) names.push_back(StrCat("liability", r));
+  for (int r = 2; r <= s->o_.ca_replicas; ++r) names.push_back(StrCat("ca", r));
   for (const auto& d : names) s->ports_[d] = FreePort();
   auto env = [&](const std::string& name, std::vector<std::string> more) {
-    const std::string daemon = name.rfind("liability", 0) == 0 ? std::string("liability") : name;
+    const std::string daemon = DaemonOf(name);
     std::vector<std::string> e = {"env",
                                   "SEMPER_DATABASE_URL=" + s->o_.conninfo,
                                   "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[name]),
@@ -46,7 +56,7 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   const std::string tsa = "127.0.0.1:" + std::to_string(s->ports_["tsa"]);
   const std::string notary = "127.0.0.1:" + std::to_string(s->ports_["notary"]);
   for (const std::string& name : names) {
-    const std::string d = name.rfind("liability", 0) == 0 ? std::string("liability") : name;
+    const std::string d = DaemonOf(name);
     if (!s->o_.binaries.contains(d)) continue;
     if (std::find(s->o_.not_started.begin(), s->o_.not_started.end(), d) != s->o_.not_started.end()) continue;
     std::vector<std::string> argv;
@@ -145,6 +155,19 @@ std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const s
   return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(ports_.at(daemon)), grpc::SslCredentials(ssl), args);
 }
 
+std::shared_ptr<grpc::Channel> Suite::ChannelAs(const std::string& daemon, const Subscriber& who) const {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+  if (who.authentication_key.has_value() && who.authentication_certificate.has_value()) {
+    ssl.pem_private_key = std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal());
+    ssl.pem_cert_chain = who.authentication_certificate->Pem() + Slurp(P("pki/ca.pem"));
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetInt("grpc.use_local_subchannel_pool", 1);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(ports_.at(daemon)), grpc::SslCredentials(ssl), args);
+}
+
 std::vector<Certificate> Suite::Chain() const { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
 
 absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::CustomerKind kind) const {
@@ -172,7 +195,8 @@ absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::Cus
     return FromGrpcStatus(r);
   }
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));
-  return Subscriber{sig_key, cert};
+  SEMPER_ASSIGN_OR_RETURN(Certificate auth_cert, Certificate::FromDer(enrolled.authentication().certificate()));
+  return Subscriber{sig_key, cert, auth_key, auth_cert};
 }
 
 absl::StatusOr<Suite::Subscriber> Suite::IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,
@@ -192,7 +216,7 @@ absl::StatusOr<Suite::Subscriber> Suite::IssuePseudonym(const Subscriber& holder
   grpc::ClientContext ctx;
   if (auto r = v1::Pseudonyms::NewStub(Channel("ca"))->IssuePseudonym(&ctx, req, &resp); !r.ok()) return FromGrpcStatus(r);
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(resp.certificate()));
-  return Subscriber{key, cert};
+  return Subscriber{key, cert, std::nullopt, std::nullopt};
 }
 
 absl::Status Suite::Revoke(const Certificate& cert, int reason) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ class Suite {
     std::vector<std::string> liability_env;
     // How many semper-liability processes (replicas on one database).
     int liability_replicas = 1;
+    // How many semper-ca processes ("ca", "ca2", ...; one database, one PKI).
+    int ca_replicas = 1;
   };
   // `dir` must outlive the suite.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(const TempDir* dir, Options options);
@@ -50,7 +53,12 @@ class Suite {
   struct Subscriber {
     PrivateKey key;  // the signature key
     Certificate certificate;
+    // The authentication key and certificate (TLS client); absent for pseudonyms.
+    std::optional<PrivateKey> authentication_key;
+    std::optional<Certificate> authentication_certificate;
   };
+  // A TLS channel authenticated with a subscriber's authentication certificate.
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& daemon, const Subscriber& who) const;
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
   absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
   // A pseudonym for `holder` (its signature key signs the request): a fresh key and its

@@ -1,0 +1,114 @@
+// Anonymous one-use credentials (semper.v1.Credentials, token part): kinds of token with one
+// RSA-2048 key each, blind issuance (RFC 9474) for the kind's issuer, redemption against a spent
+// set in PostgreSQL, and signed clearing statements per issuer and acceptor.
+//
+// A redemption is checked (the kind valid now, the RSA-PSS signature over the message) on the
+// caller's thread, then decided by a committer: redemptions that arrive together are inserted in
+// one statement (ON CONFLICT DO NOTHING on the kind and the message's hash), so that under any
+// number of concurrent redemptions and replicas a token is accepted exactly once, and only after
+// the spent entry is committed. Thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/base/secret.h"
+#include "common/crypto/certificate.h"
+#include "common/crypto/cms_signer.h"
+#include "common/crypto/keys.h"
+#include "common/db/pool.h"
+#include "semper/v1/privacy.pb.h"
+#include "services/ca/store.h"
+
+namespace semper::ca {
+
+class TokenBook {
+ public:
+  struct Deps {
+    db::ConnectionPool* pool = nullptr;
+    CaStore* store = nullptr;
+    const TrustStore* trust = nullptr;
+    // Signs token kinds and clearing statements (the CA's statement-signing certificate).
+    std::shared_ptr<const CmsDetachedSigner> signer;
+    // Encrypts the kinds' private keys at rest (the CA key passphrase).
+    const SecretData* passphrase = nullptr;
+    int committers = 2;
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+  };
+  explicit TokenBook(Deps deps);
+  ~TokenBook();
+  static std::vector<db::PreparedStatement> Statements();
+
+  absl::StatusOr<v1::TokenKind> CreateKind(const v1::CreateTokenKindRequest& req);
+  absl::StatusOr<v1::TokenKind> GetKind(const std::string& id);
+  absl::StatusOr<v1::IssueBlindTokenResponse> IssueBlind(const v1::IssueBlindTokenRequest& req);
+
+  using Done = std::function<void(absl::StatusOr<v1::RedeemTokenResponse>)>;
+  // `acceptor`: the accepting organisation's subscriber id.
+  void Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor, Done done);
+  absl::StatusOr<v1::RedeemTokenResponse> Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor);
+
+  absl::StatusOr<v1::GetClearingStatementResponse> Clearing(const v1::GetClearingStatementRequest& req);
+
+ private:
+  struct Kind {
+    v1::TokenKind record;
+    PublicKey public_key;
+    std::string private_pem;
+    absl::Time valid_from, valid_until;
+  };
+  absl::StatusOr<std::shared_ptr<const Kind>> LoadKind(const std::string& id);
+  absl::StatusOr<PrivateKey> KindKey(const Kind& kind);
+  // The enterprise subscriber whose signature certificate signed `bytes`.
+  absl::StatusOr<v1::Subscriber> Issuer(const std::string& bytes, const std::string& signature, absl::Time now);
+
+  struct Pending {
+    std::string kind_id, message_sha256, acceptor;
+    Done done;
+  };
+  void Loop();
+  void Decide(std::vector<Pending>& group);
+
+  Deps d_;
+  absl::Mutex kinds_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const Kind>> kinds_ ABSL_GUARDED_BY(kinds_mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const PrivateKey>> keys_ ABSL_GUARDED_BY(kinds_mu_);
+  absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> committers_;
+};
+
+}  // namespace semper::ca
+
+#include "semper/v1/privacy.grpc.pb.h"
+
+namespace semper::ca {
+
+// semper.v1.Credentials over gRPC (see privacy.proto for who may call what).
+class CredentialServiceImpl final : public v1::Credentials::CallbackService {
+ public:
+  explicit CredentialServiceImpl(TokenBook* book) : book_(book) {}
+  grpc::ServerUnaryReactor* CreateTokenKind(grpc::CallbackServerContext* ctx, const v1::CreateTokenKindRequest* req,
+                                            v1::TokenKind* resp) override;
+  grpc::ServerUnaryReactor* GetTokenKind(grpc::CallbackServerContext* ctx, const v1::GetTokenKindRequest* req,
+                                         v1::TokenKind* resp) override;
+  grpc::ServerUnaryReactor* IssueBlindToken(grpc::CallbackServerContext* ctx, const v1::IssueBlindTokenRequest* req,
+                                            v1::IssueBlindTokenResponse* resp) override;
+  grpc::ServerUnaryReactor* RedeemToken(grpc::CallbackServerContext* ctx, const v1::RedeemTokenRequest* req,
+                                        v1::RedeemTokenResponse* resp) override;
+  grpc::ServerUnaryReactor* GetClearingStatement(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetClearingStatementRequest* req,
+                                                 v1::GetClearingStatementResponse* resp) override;
+
+ private:
+  TokenBook* book_;
+};
+
+}  // namespace semper::ca

@@ -1,0 +1,300 @@
+// semper-ca's anonymous one-use tokens (RFC 9474 blind signatures) against the daemon as a
+// process and a real PostgreSQL: a kind signed by the CA (openssl cms -verify), blind issuance
+// whose records do not match the redeemed token, exactly one acceptance under many concurrent
+// redemptions at two replicas, bad input refused with nothing spent, and a clearing statement
+// both sides verify with openssl.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/base/proto_time.h"
+#include "common/crypto/blind_rsa.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/server/grpc_status.h"
+#include "semper/v1/privacy.grpc.pb.h"
+#include "tests/support/postgres.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::semper::testing::RunCommand;
+using ::semper::testing::StatusIs;
+using ::semper::testing::StatusWithMessage;
+using ::semper::testing::Suite;
+using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
+
+class TokenTest : public ::semper::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (HasFatalFailure()) return;
+    Suite::Options o;
+    o.binaries = {{"ca", SEMPER_CA}};
+    o.ca_replicas = 2;  // two replicas on one database
+    o.conninfo = conninfo();
+    auto suite = Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
+    for (auto [name, target] : {std::pair{"Rhine Transit GmbH", &issuer_}, std::pair{"Rhine Kiosk GmbH", &acceptor_},
+                                std::pair{"Other Kiosk GmbH", &other_}}) {
+      auto s = suite_->Enroll(name, v1::CUSTOMER_KIND_ENTERPRISE);
+      ASSERT_THAT(s.status(), IsOk());
+      target->emplace(*s);
+    }
+    auto holder = suite_->Enroll("Hanna Holder", v1::CUSTOMER_KIND_INDIVIDUAL);
+    ASSERT_THAT(holder.status(), IsOk());
+    holder_.emplace(*holder);
+  }
+
+  std::unique_ptr<v1::Credentials::Stub> Stub(const std::string& daemon = "ca") {
+    return v1::Credentials::NewStub(suite_->Channel(daemon));
+  }
+  std::unique_ptr<v1::Credentials::Stub> StubAs(const Suite::Subscriber& who, const std::string& daemon = "ca") {
+    return v1::Credentials::NewStub(suite_->ChannelAs(daemon, who));
+  }
+
+  template <typename T>
+  std::string Signed(const Suite::Subscriber& who, const T& statement, std::string* bytes) {
+    *bytes = statement.SerializeAsString();
+    return *CmsSignDetached(*bytes, who.key, who.certificate, suite_->Chain());
+  }
+
+  absl::StatusOr<v1::TokenKind> CreateKind(const Suite::Subscriber& who, const std::string& name) {
+    v1::TokenKindRequestStatement st;
+    st.set_type("semper-token-kind-request");
+    st.set_name(name);
+    st.mutable_value()->set_currency("EUR");
+    st.mutable_value()->set_minor_units(290);
+    *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24 * 30));
+    *st.mutable_made_at() = ToTimestamp(absl::Now());
+    v1::CreateTokenKindRequest req;
+    req.set_signature(Signed(who, st, req.mutable_request()));
+    v1::TokenKind kind;
+    grpc::ClientContext ctx;
+    grpc::Status s = Stub()->CreateTokenKind(&ctx, req, &kind);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return kind;
+  }
+
+  absl::StatusOr<v1::IssueBlindTokenResponse> IssueBlind(const Suite::Subscriber& who, const std::string& kind_id,
+                                                        const std::string& blinded) {
+    v1::BlindIssueStatement st;
+    st.set_type("semper-blind-issue");
+    st.set_kind_id(kind_id);
+    st.set_blinded_message(blinded);
+    *st.mutable_made_at() = ToTimestamp(absl::Now());
+    v1::IssueBlindTokenRequest req;
+    req.set_signature(Signed(who, st, req.mutable_request()));
+    v1::IssueBlindTokenResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = Stub()->IssueBlindToken(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+
+  struct Token {
+    std::string message, signature, blinded;
+  };
+  // The holder's side of the protocol: prepare, blind, have the issuer sign, finalize.
+  Token Obtain(const v1::TokenKind& kind, const std::string& what) {
+    auto pk = PublicKey::FromDer(kind.public_key());
+    EXPECT_THAT(pk.status(), IsOk());
+    Token t;
+    t.message = blind_rsa::Prepare(what);
+    auto blinding = blind_rsa::Blind(*pk, t.message);
+    EXPECT_THAT(blinding.status(), IsOk());
+    t.blinded = blinding->blinded_message;
+    auto issued = IssueBlind(*issuer_, kind.id(), blinding->blinded_message);
+    EXPECT_THAT(issued.status(), IsOk());
+    auto sig = blind_rsa::Finalize(*pk, t.message, issued->blind_signature(), blinding->inv);
+    EXPECT_THAT(sig.status(), IsOk());
+    t.signature = *sig;
+    return t;
+  }
+
+  absl::StatusOr<v1::RedeemTokenResponse> Redeem(v1::Credentials::Stub* stub, const std::string& kind_id, const Token& t) {
+    v1::RedeemTokenRequest req;
+    req.set_kind_id(kind_id);
+    req.set_message(t.message);
+    req.set_signature(t.signature);
+    v1::RedeemTokenResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->RedeemToken(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+
+  std::string Sql(const std::string& q) { return *postgres().Query(database(), q); }
+
+  TempDir dir_;
+  std::unique_ptr<Suite> suite_;
+  std::optional<Suite::Subscriber> issuer_, acceptor_, other_, holder_;
+};
+
+TEST_F(TokenTest, AKindIsSignedByTheCaAndATokenIsUnlinkableToItsIssuance) {
+  auto kind = CreateKind(*issuer_, "Single ride, zone A");
+  ASSERT_THAT(kind.status(), IsOk());
+  EXPECT_THAT(kind->id(), ::testing::MatchesRegex("K-[0-9a-f]{16}"));
+  EXPECT_EQ(kind->issuer_name(), "Rhine Transit GmbH");
+  // The kind's statement (with its public key's hash) verifies with openssl.
+  dir_.Write("kind.json", kind->statement());
+  dir_.Write("kind.sig", kind->signature());
+  auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", dir_.path() + "/kind.sig",
+                       "-content", dir_.path() + "/kind.json", "-CAfile", suite_->P("pki/root.pem"), "-purpose", "any",
+                       "-out", "/dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  v1::TokenKindStatement ks;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(kind->statement(), &ks).ok());
+  EXPECT_EQ(ks.public_key_sha256(), Sha256(kind->public_key()));
+
+  Token a = Obtain(*kind, "ride for Hanna");
+  Token b = Obtain(*kind, "ride for Hanna");
+  // What the CA recorded at issuance (the blinded messages' hashes) matches nothing it sees at
+  // redemption: not the message, not its hash, not the signature.
+  const std::string issued = Sql("SELECT string_agg(encode(blinded_sha256, 'hex'), ',') FROM ca.token_issuances");
+  for (const Token* t : {&a, &b}) {
+    EXPECT_EQ(issued.find(HexEncode(Sha256(t->message))), std::string::npos);
+    EXPECT_EQ(issued.find(HexEncode(Sha256(t->signature))), std::string::npos);
+    EXPECT_NE(issued.find(HexEncode(Sha256(t->blinded))), std::string::npos);
+  }
+  auto stub = StubAs(*acceptor_);
+  auto ra = Redeem(stub.get(), kind->id(), a);
+  ASSERT_THAT(ra.status(), IsOk());
+  EXPECT_EQ(ra->outcome(), v1::REDEMPTION_OUTCOME_ACCEPTED);
+  EXPECT_THAT(Redeem(stub.get(), kind->id(), b).status(), IsOk());
+  // The spent set holds the messages' hashes, which the issuance records do not.
+  const std::string spent = Sql("SELECT string_agg(encode(message_sha256, 'hex'), ',') FROM ca.spent_tokens");
+  EXPECT_NE(spent.find(HexEncode(Sha256(a.message))), std::string::npos);
+  for (const std::string& h : {HexEncode(Sha256(a.blinded)), HexEncode(Sha256(b.blinded))}) {
+    EXPECT_EQ(spent.find(h), std::string::npos);
+  }
+}
+
+TEST_F(TokenTest, ManyConcurrentRedemptionsOfOneTokenAcceptItOnce) {
+  auto kind = CreateKind(*issuer_, "Coffee voucher");
+  ASSERT_THAT(kind.status(), IsOk());
+  std::vector<Token> tokens;
+  for (int i = 0; i < 4; ++i) tokens.push_back(Obtain(*kind, "voucher " + std::to_string(i)));
+  // 64 clients, two replicas of semper-ca: each token presented 16 times at once.
+  std::atomic<int> ready{0}, accepted{0}, used{0}, other{0};
+  std::vector<int> accepted_per(tokens.size(), 0);
+  std::mutex mu;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 64; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = StubAs(*acceptor_, c % 2 == 0 ? "ca" : "ca2");
+      ++ready;
+      while (ready.load() < 64) std::this_thread::yield();
+      auto r = Redeem(stub.get(), kind->id(), tokens[c % tokens.size()]);
+      if (r.ok()) {
+        ++accepted;
+        std::lock_guard<std::mutex> lock(mu);
+        ++accepted_per[c % tokens.size()];
+      } else if (ReasonOf(r.status()) == v1::ALREADY_USED) {
+        ++used;
+      } else {
+        ++other;
+        ADD_FAILURE() << r.status();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(accepted.load(), 4);
+  EXPECT_EQ(used.load(), 60);
+  EXPECT_EQ(other.load(), 0);
+  for (int n : accepted_per) EXPECT_EQ(n, 1);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "4");
+  // Later, with the time of the first use in the message.
+  EXPECT_THAT(Redeem(StubAs(*acceptor_).get(), kind->id(), tokens[0]).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("redeemed before (20")));
+}
+
+TEST_F(TokenTest, BadInputIsRefusedAndSpendsNothing) {
+  auto kind = CreateKind(*issuer_, "Museum ticket");
+  ASSERT_THAT(kind.status(), IsOk());
+  auto pk = PublicKey::FromDer(kind->public_key());
+  // Only an enterprise issues; only the kind's issuer has tokens signed.
+  EXPECT_THAT(CreateKind(*holder_, "My tokens").status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  auto blinding = blind_rsa::Blind(*pk, blind_rsa::Prepare("x"));
+  EXPECT_THAT(IssueBlind(*other_, kind->id(), blinding->blinded_message).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // A blinded message of the wrong size, or not below the modulus.
+  EXPECT_THAT(IssueBlind(*issuer_, kind->id(), std::string(255, '\x01')).status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("256 bytes")));
+  EXPECT_THAT(IssueBlind(*issuer_, kind->id(), std::string(256, '\xff')).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(IssueBlind(*issuer_, "K-0000000000000000", blinding->blinded_message).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.token_issuances"), "0");
+
+  Token t = Obtain(*kind, "ticket");
+  auto stub = StubAs(*acceptor_);
+  // Forged: a signature of another kind's key, a changed message, garbage.
+  auto other_kind = CreateKind(*issuer_, "Other ticket");
+  ASSERT_THAT(other_kind.status(), IsOk());
+  Token foreign = Obtain(*other_kind, "ticket");
+  EXPECT_THAT(Redeem(stub.get(), kind->id(), foreign).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  Token changed = t;
+  changed.message.back() ^= 1;
+  EXPECT_THAT(Redeem(stub.get(), kind->id(), changed).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  Token garbage{t.message, std::string(256, '\x07'), ""};
+  EXPECT_THAT(Redeem(stub.get(), kind->id(), garbage).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Redeem(stub.get(), kind->id(), Token{"short", t.signature, ""}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  // Without an accepting organisation's certificate.
+  EXPECT_THAT(Redeem(Stub().get(), kind->id(), t).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "0");
+  EXPECT_THAT(Redeem(stub.get(), kind->id(), t).status(), IsOk());
+}
+
+TEST_F(TokenTest, AClearingStatementBothSidesVerify) {
+  auto kind = CreateKind(*issuer_, "Single ride, zone B");
+  ASSERT_THAT(kind.status(), IsOk());
+  const absl::Time from = absl::Now() - absl::Minutes(1);
+  auto at_acceptor = StubAs(*acceptor_);
+  auto at_other = StubAs(*other_);
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(Redeem(at_acceptor.get(), kind->id(), Obtain(*kind, "r")).status(), IsOk());
+  ASSERT_THAT(Redeem(at_other.get(), kind->id(), Obtain(*kind, "r")).status(), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  v1::GetClearingStatementRequest req;
+  req.set_issuer_subscriber_id(*issuer_->certificate.SubjectAttribute("serialNumber"));
+  req.set_acceptor_subscriber_id(*acceptor_->certificate.SubjectAttribute("serialNumber"));
+  *req.mutable_from() = ToTimestamp(from);
+  *req.mutable_until() = ToTimestamp(absl::Now());
+  for (const Suite::Subscriber* side : {&*issuer_, &*acceptor_}) {
+    v1::GetClearingStatementResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(StubAs(*side)->GetClearingStatement(&ctx, req, &resp).ok());
+    v1::ClearingStatement st;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(resp.statement(), &st).ok());
+    ASSERT_EQ(st.lines_size(), 1);
+    EXPECT_EQ(st.lines(0).redemptions(), 3);
+    EXPECT_EQ(st.lines(0).value().minor_units(), 870);
+    dir_.Write("c.json", resp.statement());
+    dir_.Write("c.sig", resp.signature());
+    auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", dir_.path() + "/c.sig",
+                         "-content", dir_.path() + "/c.json", "-CAfile", suite_->P("pki/root.pem"), "-purpose", "any",
+                         "-out", "/dev/null"});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  }
+  // Not for a third party.
+  v1::GetClearingStatementResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(at_other->GetClearingStatement(&ctx, req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace semper
