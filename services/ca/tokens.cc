@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <future>
+#include <set>
+
+#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_split.h"
 
@@ -62,6 +65,33 @@ std::vector<db::PreparedStatement> TokenBook::Statements() {
           WHERE k.issuer_subscriber_id = $1 AND s.acceptor_subscriber_id = $2
             AND s.redeemed_at >= $3::timestamptz AND s.redeemed_at < $4::timestamptz
           GROUP BY k.id, k.name, k.value_currency, k.value_minor ORDER BY k.id)"},
+      {"cr_insert",
+       R"(INSERT INTO ca.credentials (id, issuer_subscriber_id, holder_serial, holder_key_sha256, kind, uses_total, uses_left,
+                                     valid_from, valid_until, statement, signature)
+          VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6::int, nullif($6::int, 0), $7::timestamptz, $8::timestamptz,
+                  decode($9, 'hex'), decode($10, 'hex')))"},
+      {"cr_get",
+       R"(SELECT c.statement, c.signature, coalesce(c.uses_left, -1),
+                 (SELECT extract(epoch from max(used_at))::float8 FROM ca.credential_uses u WHERE u.credential_id = c.id)
+          FROM ca.credentials c WHERE c.id = $1)"},
+      {"cr_record_use",
+       R"(INSERT INTO ca.credential_uses (redemption_id, credential_id, acceptor_subscriber_id, presentation_sha256)
+          VALUES ($1, $2, $3, decode($4, 'hex')) ON CONFLICT (presentation_sha256) DO NOTHING RETURNING 1)"},
+      // One use taken, only while one is left and the credential is valid.
+      {"cr_take_use",
+       R"(UPDATE ca.credentials SET uses_left = uses_left - 1
+          WHERE id = $1 AND valid_from <= now() AND valid_until > now() AND (uses_left IS NULL OR uses_left > 0)
+          RETURNING coalesce(uses_left, -1), extract(epoch from now())::float8)"},
+      {"cr_why_not",
+       R"(SELECT valid_from <= now() AND valid_until > now(), uses_total,
+                 (SELECT extract(epoch from max(used_at))::float8 FROM ca.credential_uses u WHERE u.credential_id = c.id)
+          FROM ca.credentials c WHERE id = $1)"},
+      {"cr_clearing",
+       R"(SELECT 'credential:' || c.kind, c.kind, count(*), string_agg(u.redemption_id, E'\n' ORDER BY u.redemption_id)
+          FROM ca.credential_uses u JOIN ca.credentials c ON c.id = u.credential_id
+          WHERE c.issuer_subscriber_id = $1 AND u.acceptor_subscriber_id = $2
+            AND u.used_at >= $3::timestamptz AND u.used_at < $4::timestamptz
+          GROUP BY c.kind ORDER BY c.kind)"},
   };
 }
 
@@ -351,6 +381,14 @@ absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::G
       }
       for (auto id : absl::StrSplit(r[5].as<std::string>(), '\n')) all.emplace_back(id);
     }
+    for (const auto& r : tx.exec_prepared("cr_clearing", req.issuer_subscriber_id(), req.acceptor_subscriber_id(),
+                                          db::TimeText(from), db::TimeText(until))) {
+      v1::ClearingLine* line = st.add_lines();
+      line->set_kind_id(r[0].as<std::string>());
+      line->set_kind_name(r[1].as<std::string>());
+      line->set_redemptions(r[2].as<int64_t>());
+      for (auto id : absl::StrSplit(r[3].as<std::string>(), '\n')) all.emplace_back(id);
+    }
     return absl::OkStatus();
   }));
   std::sort(all.begin(), all.end());
@@ -362,6 +400,162 @@ absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::G
   out.set_statement(StatementJson(st));
   SEMPER_ASSIGN_OR_RETURN(CmsDetachedSigner::Signature sig, d_.signer->Sign(out.statement(), now));
   out.set_signature(sig.with_certificates);
+  return out;
+}
+
+}  // namespace semper::ca
+
+namespace semper::ca {
+
+absl::StatusOr<v1::Credential> TokenBook::IssueCredential(const v1::IssueCredentialRequest& req) {
+  const absl::Time now = d_.clock();
+  SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
+  v1::CredentialRequestStatement st;
+  if (!st.ParseFromString(req.request()) || st.type() != "semper-credential-request") {
+    return InvalidField("request", "must be a serialized CredentialRequestStatement of type \"semper-credential-request\"");
+  }
+  SEMPER_RETURN_IF_ERROR(Fresh(st.made_at(), now, "request.made_at"));
+  static const std::set<std::string> kKinds = {"pass", "ticket", "membership", "voucher"};
+  if (!kKinds.contains(st.kind())) return InvalidField("request.kind", "must be pass, ticket, membership or voucher");
+  if (st.rights().empty() || st.rights().size() > 500) return InvalidField("request.rights", "must be 1 to 500 characters");
+  if (st.uses() < 0 || st.uses() > 10000) return InvalidField("request.uses", "must be 1 to 10000, or 0 for unlimited");
+  const absl::Time from = st.has_valid_from() ? FromTimestamp(st.valid_from()) : now;
+  const absl::Time until = FromTimestamp(st.valid_until());
+  if (until <= from || until <= now || until > from + absl::Hours(24 * 366 * 5)) {
+    return InvalidField("request.valid_until", "must be after valid_from and now, at most 5 years after valid_from");
+  }
+  auto holder = Certificate::FromDer(st.holder_certificate());
+  if (!holder.ok()) return Annotate(holder.status(), "request.holder_certificate");
+  if (holder->not_after() <= now) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the holder's certificate has expired");
+  }
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus hs, d_.store->Status(holder->SerialHex(), now));
+  if (hs.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     hs.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
+                     "the holder's certificate is not a good certificate of this CA");
+  }
+  v1::CredentialStatement cs;
+  cs.set_type("semper-credential");
+  cs.set_credential_id(StrCat("C-", HexEncode(RandomBytes(12))));
+  cs.set_issuer_subscriber_id(issuer.id());
+  cs.set_issuer_name(issuer.name());
+  cs.set_holder_subject(holder->Subject());
+  cs.set_holder_certificate_serial(holder->SerialHex());
+  cs.set_holder_key_sha256(Sha256(holder->SpkiDer()));
+  cs.set_kind(st.kind());
+  cs.set_rights(st.rights());
+  cs.set_uses(st.uses());
+  *cs.mutable_valid_from() = ToTimestamp(from);
+  *cs.mutable_valid_until() = ToTimestamp(until);
+  *cs.mutable_issued_at() = ToTimestamp(now);
+  const std::string statement = StatementJson(cs);
+  SEMPER_ASSIGN_OR_RETURN(CmsDetachedSigner::Signature sig, d_.signer->Sign(statement, now));
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared0("cr_insert", cs.credential_id(), issuer.id(), holder->SerialHex(), HexEncode(cs.holder_key_sha256()),
+                      st.kind(), st.uses(), db::TimeText(from), db::TimeText(until), HexEncode(statement),
+                      HexEncode(sig.without_certificates));
+    return absl::OkStatus();
+  }));
+  v1::Credential out;
+  out.set_credential_id(cs.credential_id());
+  out.set_statement(statement);
+  out.set_signature(sig.with_certificates);
+  out.set_uses_left(st.uses() == 0 ? -1 : st.uses());
+  return out;
+}
+
+absl::StatusOr<v1::Credential> TokenBook::GetCredential(const std::string& id) {
+  if (id.empty() || id.size() > 64) return InvalidField("credential_id", "is required");
+  v1::Credential out;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("cr_get", id);
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no credential ", id));
+    out.set_credential_id(id);
+    out.set_statement(db::Bytes(r[0][0]));
+    auto full = d_.signer->WithCertificates(db::Bytes(r[0][1]));
+    if (!full.ok()) return full.status();
+    out.set_signature(*full);
+    out.set_uses_left(r[0][2].as<int>());
+    if (!r[0][3].is_null()) *out.mutable_last_used_at() = ToTimestamp(db::FromEpoch(r[0][3].as<double>()));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::RedeemCredentialResponse> TokenBook::RedeemCredential(const v1::RedeemCredentialRequest& req,
+                                                                        const std::string& acceptor) {
+  if (acceptor.empty()) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "credentials are redeemed by an accepting organisation (a subscriber's client certificate)");
+  }
+  const absl::Time now = d_.clock();
+  v1::CredentialStatement cs;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(req.credential_statement(), &cs, opts).ok() ||
+      cs.type() != "semper-credential") {
+    return InvalidField("credential_statement", "is not a semper-credential statement");
+  }
+  v1::PresentationStatement ps;
+  if (!ps.ParseFromString(req.presentation()) || ps.type() != "semper-credential-presentation") {
+    return InvalidField("presentation", "must be a serialized PresentationStatement of type \"semper-credential-presentation\"");
+  }
+  SEMPER_RETURN_IF_ERROR(Fresh(ps.made_at(), now, "presentation.made_at"));
+  if (ps.credential_id() != cs.credential_id()) return InvalidField("presentation.credential_id", "names another credential");
+  if (ps.acceptor_subscriber_id() != acceptor) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "the presentation was made for another acceptor");
+  }
+  if (ps.nonce().size() < 16 || ps.nonce().size() > 64) return InvalidField("presentation.nonce", "must be 16 to 64 random bytes");
+  // The credential must be exactly as this CA issued it.
+  SEMPER_ASSIGN_OR_RETURN(v1::Credential stored, GetCredential(cs.credential_id()));
+  if (stored.statement() != req.credential_statement()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                     "the credential is not as this CA issued it (altered or forged)");
+  }
+  auto ca_signed = CmsVerifyDetached(req.credential_signature(), req.credential_statement(), *d_.trust, now, KeyPurpose::kAny);
+  if (!ca_signed.ok()) return Annotate(ca_signed.status(), "the credential's signature");
+  // Presented by its holder: the presentation signed with the key the credential names.
+  if (req.presentation_signature().empty()) return InvalidField("presentation_signature", "the holder's signature is required");
+  auto signers = CmsVerifyDetached(req.presentation_signature(), req.presentation(), *d_.trust, now, KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), "the presentation's signature");
+  if (signers->size() != 1 || Sha256(signers->front().certificate.SpkiDer()) != cs.holder_key_sha256()) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "the credential is presented by someone other than its holder");
+  }
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus hs, d_.store->Status(signers->front().certificate.SerialHex(), now));
+  if (hs.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     hs.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
+                     "the holder's certificate is not good at this CA");
+  }
+  v1::RedeemCredentialResponse out;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
+    if (tx.exec_prepared("cr_record_use", out.redemption_id(), cs.credential_id(), acceptor,
+                         HexEncode(Sha256(req.presentation()))).empty()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
+                       "this presentation was redeemed before: the holder makes a new one for each use");
+    }
+    auto taken = tx.exec_prepared("cr_take_use", cs.credential_id());
+    if (taken.empty()) {
+      auto why = tx.exec_prepared("cr_why_not", cs.credential_id());
+      if (!why.empty() && !why[0][0].as<bool>()) {
+        return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                         StrCat("credential ", cs.credential_id(), " is not valid now"));
+      }
+      std::string last = why.empty() || why[0][2].is_null()
+                             ? std::string("earlier")
+                             : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", db::FromEpoch(why[0][2].as<double>()), absl::UTCTimeZone());
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
+                       StrCat("credential ", cs.credential_id(), " has no use left: all ", why.empty() ? 0 : why[0][1].as<int>(),
+                              " were taken (the last at ", last, ")"));
+    }
+    out.set_uses_left(taken[0][0].as<int>());
+    *out.mutable_redeemed_at() = ToTimestamp(db::FromEpoch(taken[0][1].as<double>()));
+    return absl::OkStatus();
+  }));
   return out;
 }
 
@@ -414,6 +608,22 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemToken(grpc::CallbackServe
     reactor->Finish(ToGrpcStatus(r.status()));
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* CredentialServiceImpl::IssueCredential(grpc::CallbackServerContext* ctx,
+                                                                 const v1::IssueCredentialRequest* req, v1::Credential* resp) {
+  return Reply(ctx, book_->IssueCredential(*req), resp);
+}
+
+grpc::ServerUnaryReactor* CredentialServiceImpl::GetCredential(grpc::CallbackServerContext* ctx,
+                                                               const v1::GetCredentialRequest* req, v1::Credential* resp) {
+  return Reply(ctx, book_->GetCredential(req->credential_id()), resp);
+}
+
+grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemCredential(grpc::CallbackServerContext* ctx,
+                                                                  const v1::RedeemCredentialRequest* req,
+                                                                  v1::RedeemCredentialResponse* resp) {
+  return Reply(ctx, book_->RedeemCredential(*req, SubscriberOf(*ctx)), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::GetClearingStatement(grpc::CallbackServerContext* ctx,

@@ -1,4 +1,6 @@
-// Anonymous one-use credentials (semper.v1.Credentials, token part): kinds of token with one
+// Credentials (semper.v1.Credentials): named credentials bound to a holder's key, with uses
+// taken atomically (a conditional UPDATE of the credential's row in the transaction that records
+// the use); and anonymous one-use credentials: kinds of token with one
 // RSA-2048 key each, blind issuance (RFC 9474) for the kind's issuer, redemption against a spent
 // set in PostgreSQL, and signed clearing statements per issuer and acceptor.
 //
@@ -56,6 +58,12 @@ class TokenBook {
 
   absl::StatusOr<v1::GetClearingStatementResponse> Clearing(const v1::GetClearingStatementRequest& req);
 
+  // Named credentials (see privacy.proto).
+  absl::StatusOr<v1::Credential> IssueCredential(const v1::IssueCredentialRequest& req);
+  absl::StatusOr<v1::Credential> GetCredential(const std::string& id);
+  absl::StatusOr<v1::RedeemCredentialResponse> RedeemCredential(const v1::RedeemCredentialRequest& req,
+                                                                const std::string& acceptor);
+
  private:
   struct Kind {
     v1::TokenKind record;
@@ -106,6 +114,12 @@ class CredentialServiceImpl final : public v1::Credentials::CallbackService {
   grpc::ServerUnaryReactor* GetClearingStatement(grpc::CallbackServerContext* ctx,
                                                  const v1::GetClearingStatementRequest* req,
                                                  v1::GetClearingStatementResponse* resp) override;
+  grpc::ServerUnaryReactor* IssueCredential(grpc::CallbackServerContext* ctx, const v1::IssueCredentialRequest* req,
+                                            v1::Credential* resp) override;
+  grpc::ServerUnaryReactor* GetCredential(grpc::CallbackServerContext* ctx, const v1::GetCredentialRequest* req,
+                                          v1::Credential* resp) override;
+  grpc::ServerUnaryReactor* RedeemCredential(grpc::CallbackServerContext* ctx, const v1::RedeemCredentialRequest* req,
+                                             v1::RedeemCredentialResponse* resp) override;
 
  private:
   TokenBook* book_;

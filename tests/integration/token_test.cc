@@ -137,6 +137,50 @@ class TokenTest : public ::semper::testing::PostgresTest {
 
   std::string Sql(const std::string& q) { return *postgres().Query(database(), q); }
 
+  absl::StatusOr<v1::Credential> IssueCredential(const Suite::Subscriber& issuer, const Certificate& holder,
+                                                 const std::string& kind, int uses,
+                                                 absl::Duration valid = absl::Hours(24 * 30)) {
+    v1::CredentialRequestStatement st;
+    st.set_type("semper-credential-request");
+    st.set_holder_certificate(holder.Der());
+    st.set_kind(kind);
+    st.set_rights(uses > 0 ? std::to_string(uses) + " rides, zones A-B" : "membership, all zones");
+    st.set_uses(uses);
+    *st.mutable_valid_until() = ToTimestamp(absl::Now() + valid);
+    *st.mutable_made_at() = ToTimestamp(absl::Now());
+    v1::IssueCredentialRequest req;
+    req.set_signature(Signed(issuer, st, req.mutable_request()));
+    v1::Credential c;
+    grpc::ClientContext ctx;
+    grpc::Status s = Stub()->IssueCredential(&ctx, req, &c);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return c;
+  }
+
+  // The holder's presentation of `c` for `acceptor`, signed by `signer`.
+  v1::RedeemCredentialRequest Presentation(const v1::Credential& c, const Suite::Subscriber& acceptor,
+                                           const Suite::Subscriber& signer) {
+    v1::PresentationStatement ps;
+    ps.set_type("semper-credential-presentation");
+    ps.set_credential_id(c.credential_id());
+    ps.set_acceptor_subscriber_id(*acceptor.certificate.SubjectAttribute("serialNumber"));
+    ps.set_nonce(RandomBytes(16));
+    *ps.mutable_made_at() = ToTimestamp(absl::Now());
+    v1::RedeemCredentialRequest req;
+    req.set_credential_statement(c.statement());
+    req.set_credential_signature(c.signature());
+    req.set_presentation_signature(Signed(signer, ps, req.mutable_presentation()));
+    return req;
+  }
+
+  absl::StatusOr<v1::RedeemCredentialResponse> Use(v1::Credentials::Stub* stub, const v1::RedeemCredentialRequest& req) {
+    v1::RedeemCredentialResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->RedeemCredential(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+
   TempDir dir_;
   std::unique_ptr<Suite> suite_;
   std::optional<Suite::Subscriber> issuer_, acceptor_, other_, holder_;
@@ -294,6 +338,121 @@ TEST_F(TokenTest, AClearingStatementBothSidesVerify) {
   v1::GetClearingStatementResponse resp;
   grpc::ClientContext ctx;
   EXPECT_EQ(at_other->GetClearingStatement(&ctx, req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(TokenTest, ATenRidePassLosesARideEachUseAndTheLastIsTakenOnce) {
+  auto pass = IssueCredential(*issuer_, holder_->certificate, "pass", 10);
+  ASSERT_THAT(pass.status(), IsOk());
+  EXPECT_EQ(pass->uses_left(), 10);
+  // Anyone checks it offline: the statement and the CA's signature, with openssl.
+  dir_.Write("pass.json", pass->statement());
+  dir_.Write("pass.sig", pass->signature());
+  auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", dir_.path() + "/pass.sig",
+                       "-content", dir_.path() + "/pass.json", "-CAfile", suite_->P("pki/root.pem"), "-purpose", "any",
+                       "-out", "/dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  v1::CredentialStatement cs;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(pass->statement(), &cs).ok());
+  EXPECT_EQ(cs.holder_key_sha256(), Sha256(holder_->certificate.SpkiDer()));
+  EXPECT_EQ(cs.issuer_name(), "Rhine Transit GmbH");
+
+  auto stub = StubAs(*acceptor_);
+  auto first = Use(stub.get(), Presentation(*pass, *acceptor_, *holder_));
+  ASSERT_THAT(first.status(), IsOk());
+  EXPECT_EQ(first->uses_left(), 9);
+  // 32 presentations at once, at two replicas, for the 9 rides left: exactly 9 accepted.
+  std::vector<v1::RedeemCredentialRequest> presentations;
+  for (int i = 0; i < 32; ++i) presentations.push_back(Presentation(*pass, *acceptor_, *holder_));
+  std::atomic<int> ready{0}, accepted{0}, used{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 32; ++c) {
+    clients.emplace_back([&, c] {
+      auto s = StubAs(*acceptor_, c % 2 == 0 ? "ca" : "ca2");
+      ++ready;
+      while (ready.load() < 32) std::this_thread::yield();
+      auto u = Use(s.get(), presentations[c]);
+      if (u.ok()) {
+        ++accepted;
+      } else if (ReasonOf(u.status()) == v1::ALREADY_USED) {
+        ++used;
+      } else {
+        ++other;
+        ADD_FAILURE() << u.status();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(accepted.load(), 9);
+  EXPECT_EQ(used.load(), 23);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(Sql("SELECT uses_left FROM ca.credentials"), "0");
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.credential_uses"), "10");
+  EXPECT_THAT(Use(stub.get(), Presentation(*pass, *acceptor_, *holder_)).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("no use left: all 10 were taken")));
+  auto state = [&] {
+    v1::GetCredentialRequest g;
+    g.set_credential_id(pass->credential_id());
+    v1::Credential c;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(Stub()->GetCredential(&ctx, g, &c).ok());
+    return c;
+  }();
+  EXPECT_EQ(state.uses_left(), 0);
+  EXPECT_TRUE(state.has_last_used_at());
+}
+
+TEST_F(TokenTest, ACredentialIsRefusedWhenForgedExpiredReplayedOrNotPresentedByItsHolder) {
+  auto ticket = IssueCredential(*issuer_, holder_->certificate, "ticket", 1);
+  ASSERT_THAT(ticket.status(), IsOk());
+  auto stub = StubAs(*acceptor_);
+  // Someone else presents it (the acceptor itself, signing the presentation).
+  EXPECT_THAT(Use(stub.get(), Presentation(*ticket, *acceptor_, *acceptor_)).status(),
+              StatusWithMessage(absl::StatusCode::kPermissionDenied, HasSubstr("other than its holder")));
+  // Made for another acceptor.
+  EXPECT_THAT(Use(stub.get(), Presentation(*ticket, *other_, *holder_)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Forged: more uses written into the statement.
+  v1::Credential forged = *ticket;
+  std::string st = forged.statement();
+  st.replace(st.find("\"uses\":1"), 8, "\"uses\":9");
+  forged.set_statement(st);
+  EXPECT_THAT(Use(stub.get(), Presentation(forged, *acceptor_, *holder_)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // Only an enterprise issues.
+  EXPECT_THAT(IssueCredential(*holder_, holder_->certificate, "pass", 5).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(IssueCredential(*issuer_, holder_->certificate, "coupon", 5).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // A replayed presentation counts once.
+  v1::RedeemCredentialRequest once = Presentation(*ticket, *acceptor_, *holder_);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.credential_uses"), "0");
+  ASSERT_THAT(Use(stub.get(), once).status(), IsOk());
+  auto membership = IssueCredential(*issuer_, holder_->certificate, "membership", 0);
+  ASSERT_THAT(membership.status(), IsOk());
+  v1::RedeemCredentialRequest m = Presentation(*membership, *acceptor_, *holder_);
+  auto mu = Use(stub.get(), m);
+  ASSERT_THAT(mu.status(), IsOk());
+  EXPECT_EQ(mu->uses_left(), -1);  // unlimited
+  EXPECT_THAT(Use(stub.get(), m).status(), StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("presentation")));
+  // Expired: valid for a second.
+  auto brief = IssueCredential(*issuer_, holder_->certificate, "voucher", 3, absl::Seconds(1));
+  ASSERT_THAT(brief.status(), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_THAT(Use(stub.get(), Presentation(*brief, *acceptor_, *holder_)).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
+  // Without an acceptor's certificate.
+  EXPECT_THAT(Use(Stub().get(), Presentation(*membership, *acceptor_, *holder_)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.credential_uses"), "2");
+  // A holder under a pseudonym: bound to the pseudonym's key.
+  auto pseudonym = suite_->IssuePseudonym(*holder_, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(pseudonym.status(), IsOk());
+  auto anonymous = IssueCredential(*issuer_, pseudonym->certificate, "ticket", 1);
+  ASSERT_THAT(anonymous.status(), IsOk());
+  EXPECT_EQ(anonymous->statement().find("Hanna"), std::string::npos);
+  EXPECT_THAT(Use(stub.get(), Presentation(*anonymous, *acceptor_, *holder_)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Use(stub.get(), Presentation(*anonymous, *acceptor_, *pseudonym)).status(), IsOk());
 }
 
 }  // namespace
