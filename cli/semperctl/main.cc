@@ -27,6 +27,7 @@
 #include "cli/semperctl/common.h"
 #include "cli/semperctl/arbiter_commands.h"
 #include "cli/semperctl/liability_commands.h"
+#include "cli/semperctl/credential_commands.h"
 #include "cli/semperctl/privacy_commands.h"
 #include "cli/semperctl/notary_commands.h"
 #include "cli/semperctl/tsa_commands.h"
@@ -423,6 +424,7 @@ int main(int argc, char** argv) {
   ctl::ArbiterCommands arbiter(app, c);
   ctl::LiabilityCommands liability(app, c);
   ctl::PrivacyCommands privacy(app, c);
+  ctl::CredentialCommands credentials(app, c);
 
   CLI11_PARSE(app, argc, argv);
   if (auto code = tsa.Run()) return *code;
@@ -430,6 +432,7 @@ int main(int argc, char** argv) {
   if (auto code = arbiter.Run()) return *code;
   if (auto code = liability.Run()) return *code;
   if (auto code = privacy.Run()) return *code;
+  if (auto code = credentials.Run()) return *code;
   if (revoke_cmd->parsed()) return ctl::Revoke(c, serial, reason);
   if (release_cmd->parsed()) return ctl::ReleaseHold(c, serial);
   if (status_cmd->parsed()) return ctl::CertStatus(c, serial);

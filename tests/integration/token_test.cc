@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <regex>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -22,6 +23,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
+#include "tests/support/wallet.h"
 
 namespace semper {
 namespace {
@@ -453,6 +455,71 @@ TEST_F(TokenTest, ACredentialIsRefusedWhenForgedExpiredReplayedOrNotPresentedByI
   EXPECT_THAT(Use(stub.get(), Presentation(*anonymous, *acceptor_, *holder_)).status(),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(Use(stub.get(), Presentation(*anonymous, *acceptor_, *pseudonym)).status(), IsOk());
+}
+
+TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
+  const std::string pass = "wallet passphrase";
+  dir_.Write("wallet.pass", pass);
+  const std::string ca_pem = ::semper::testing::Slurp(suite_->P("pki/ca.pem"));
+  const std::string issuer = ::semper::testing::WriteWallet(dir_, "issuer", issuer_->key, issuer_->certificate, ca_pem, pass);
+  const std::string holder = ::semper::testing::WriteWallet(dir_, "holder", holder_->key, holder_->certificate, ca_pem, pass);
+  dir_.Write("acceptor.pem", acceptor_->authentication_certificate->Pem() + ca_pem);
+  dir_.Write("acceptor.key", *acceptor_->authentication_key->ToEncryptedPem(SecretData(pass)));
+  const std::string P = dir_.path() + "/";
+  auto ctl = [&](std::vector<std::string> args, bool as_acceptor = false) {
+    std::vector<std::string> argv = {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")),
+                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
+    if (as_acceptor) {
+      argv.insert(argv.end(), {"--cert", P + "acceptor.pem", "--key", P + "acceptor.key", "--key-passphrase-file",
+                               P + "wallet.pass"});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto made = ctl({"token", "kind", "create", "--wallet", issuer, "--wallet-passphrase-file", P + "wallet.pass", "--name",
+                   "Single ride", "--value", "2.90", "--valid-days", "30"});
+  ASSERT_EQ(made.exit_code, 0) << made.Describe();
+  EXPECT_THAT(made.out, HasSubstr("face value:  2.90 EUR"));  // shown before signing
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(made.out, m, std::regex("Token kind (K-[0-9a-f]+)"))) << made.out;
+  const std::string kind = m[1].str();
+  auto blinded = ctl({"token", "blind", "--kind", kind, "--message", "ride 1", "--out", P + "t"});
+  ASSERT_EQ(blinded.exit_code, 0) << blinded.Describe();
+  auto signed_ = ctl({"token", "sign", "--kind", kind, "--blinded", P + "t.blinded", "--wallet", issuer,
+                      "--wallet-passphrase-file", P + "wallet.pass", "--out", P + "t.bsig"});
+  ASSERT_EQ(signed_.exit_code, 0) << signed_.Describe();
+  auto finalized = ctl({"token", "finalize", "--state", P + "t.state", "--blind-signature", P + "t.bsig", "--out", P + "t.token"});
+  ASSERT_EQ(finalized.exit_code, 0) << finalized.Describe();
+  auto redeemed = ctl({"token", "redeem", "--token", P + "t.token"}, true);
+  EXPECT_EQ(redeemed.exit_code, 0) << redeemed.Describe();
+  EXPECT_THAT(redeemed.out, HasSubstr("Accepted"));
+  auto again = ctl({"token", "redeem", "--token", P + "t.token"}, true);
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_THAT(again.err, HasSubstr("redeemed before"));
+
+  auto issued = ctl({"credential", "issue", "--wallet", issuer, "--wallet-passphrase-file", P + "wallet.pass", "--holder",
+                     holder + "/signature.pem", "--kind", "pass", "--rights", "10 rides, zones A-B", "--uses", "10",
+                     "--out", P + "pass.json"});
+  ASSERT_EQ(issued.exit_code, 0) << issued.Describe();
+  EXPECT_THAT(issued.out, HasSubstr("rights: 10 rides, zones A-B"));
+  auto verified = ctl({"credential", "verify", "--credential", P + "pass.json"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  const std::string acceptor_id = *acceptor_->certificate.SubjectAttribute("serialNumber");
+  auto presented = ctl({"credential", "present", "--credential", P + "pass.json", "--acceptor", acceptor_id, "--wallet",
+                        holder, "--wallet-passphrase-file", P + "wallet.pass", "--out", P + "p.json"});
+  ASSERT_EQ(presented.exit_code, 0) << presented.Describe();
+  auto used = ctl({"credential", "redeem", "--presentation", P + "p.json"}, true);
+  EXPECT_EQ(used.exit_code, 0) << used.Describe();
+  EXPECT_THAT(used.out, HasSubstr("9 left"));
+
+  auto clearing = ctl({"token", "clearing", "--issuer", *issuer_->certificate.SubjectAttribute("serialNumber"),
+                       "--acceptor", acceptor_id, "--from", "2020-01-01T00:00:00Z", "--until",
+                       absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone()), "--out", P + "clearing"},
+                      true);
+  ASSERT_EQ(clearing.exit_code, 0) << clearing.Describe();
+  EXPECT_THAT(clearing.out, HasSubstr("Single ride"));
+  EXPECT_THAT(clearing.out, HasSubstr("2.90 EUR"));
+  EXPECT_THAT(clearing.out, HasSubstr("pass"));
 }
 
 }  // namespace
