@@ -219,6 +219,7 @@ trust_file = "$STATE/pki/root.pem"
 ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
 upstream_server_name = "localhost"
 arbiter_cert_file = "$STATE/pki/services/arbiter-signing.pem"
+$( [ -f "$STATE/pki/pseudonym-ca.pem" ] && echo "intermediates_file = \"$STATE/pki/pseudonym-ca.pem\"" )
 TOML
   launch semper-liability "${SEMPER_LIABILITY_HTTP_PORT:-7041}" build/services/liability/semper-liability --config "$STATE/liability.toml"
   echo "semper-liability: gRPC 127.0.0.1:${SEMPER_LIABILITY_PORT:-7040} (TLS, server name localhost); log $STATE/logs/semper-liability.log"

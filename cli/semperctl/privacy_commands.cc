@@ -29,9 +29,10 @@ std::string Time(const google::protobuf::Timestamp& t) {
 }
 
 int Request(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& out_wallet,
-            const std::string& kind, const std::string& name, const std::string& days) {
+            const std::string& kind, const std::string& name, const std::string& days, bool shared) {
   v1::PseudonymRequestStatement st;
   st.set_type("semper-pseudonym-request");
+  st.set_shared_issuer(shared);
   if (kind == "role") {
     st.set_kind(v1::PSEUDONYM_KIND_ROLE);
     if (name.empty()) Die(InvalidField("--name", "a role pseudonym needs a name"), 2);
@@ -56,6 +57,8 @@ int Request(const Connection& c, const std::string& wallet, const std::string& p
               name.empty() ? "" : (" named \"" + name + "\"").c_str());
   std::printf("  signed with:  %s (your signature key; the CA sees who asks)\n", chain.front().Subject().c_str());
   std::printf("  new key:      made here, never certified before; kept in %s\n", out_wallet.c_str());
+  std::printf("  issuer:       %s\n", shared ? "the shared SEMPER Pseudonym Issuer (does not name the operator)"
+                                            : "the operator's issuing CA");
   std::printf("  relying parties see only the pseudonym. The link to you is sealed to semper-arbiter and\n"
               "  opened only by its order after a dispute decided against the pseudonym.\n");
   if (!Confirm(c, "Sign the request?")) {
@@ -162,6 +165,7 @@ PrivacyCommands::PrivacyCommands(CLI::App& app, Connection& c) : c_(c) {
       ->capture_default_str();
   request_->add_option("--name", name_, "the role pseudonym's name");
   request_->add_option("--valid-days", valid_days_, "validity (role: 365 by default, at most 730; transaction: 1, at most 30)");
+  request_->add_flag("--shared-issuer", shared_, "issued under the shared SEMPER Pseudonym Issuer, which does not name the operator");
   reveal_ = p->add_subcommand("reveal", "open a pseudonym's link with semper-arbiter's reveal order and escrow key");
   reveal_->add_option("--order", order_, "the reveal order (JSON) from the case")->required();
   reveal_->add_option("--order-signature", order_sig_, "semper-arbiter's signature over it (DER)")->required();
@@ -173,7 +177,7 @@ PrivacyCommands::PrivacyCommands(CLI::App& app, Connection& c) : c_(c) {
 }
 
 std::optional<int> PrivacyCommands::Run() {
-  if (request_->parsed()) return Request(c_, wallet_, wallet_pass_, out_wallet_, kind_, name_, valid_days_);
+  if (request_->parsed()) return Request(c_, wallet_, wallet_pass_, out_wallet_, kind_, name_, valid_days_, shared_);
   if (reveal_->parsed()) return Reveal(c_, order_, order_sig_, escrow_cert_, escrow_key_, escrow_pass_);
   if (reveals_->parsed()) return Reveals(c_, serial_);
   return std::nullopt;

@@ -22,6 +22,7 @@ class PrivacyCommands {
   CLI::App *request_ = nullptr, *reveal_ = nullptr, *reveals_ = nullptr;
   std::string wallet_, wallet_pass_, out_wallet_, kind_ = "transaction", name_, valid_days_;
   std::string order_, order_sig_, escrow_cert_, escrow_key_, escrow_pass_, serial_;
+  bool shared_ = false;
 };
 
 }  // namespace semper::ctl

@@ -261,7 +261,14 @@ int Serve(const std::optional<std::string>& config_file) {
   absl::Status first_crl = service.PublishCrls(/*new_base=*/true);
   if (!first_crl.ok()) return fail("issuing the first CRL", first_crl);
 
-  auto answer_ocsp = [&store, &ocsp, &ocsp_cache, &status_cache](const std::string& request, httplib::Response& res) {
+  // The shared pseudonym issuer signs its own OCSP responses and CRL.
+  std::optional<OcspResponder> pseudonym_ocsp;
+  if (pki->pseudonym_issuer().has_value()) {
+    pseudonym_ocsp.emplace(*pki->pseudonym_issuer(), *pki->pseudonym_issuer(), *pki->pseudonym_issuer_key(),
+                           config->GetDuration("ca.ocsp_validity"));
+  }
+  auto answer_ocsp = [&store, &ocsp, &pseudonym_ocsp, &ocsp_cache, &status_cache](const std::string& request,
+                                                                                httplib::Response& res) {
     absl::Time now = absl::Now();
     const uint64_t response_generation = ocsp_cache.Generation();
     const uint64_t status_generation = status_cache.Generation();
@@ -270,20 +277,26 @@ int Serve(const std::optional<std::string>& config_file) {
       res.set_content(*hit, "application/ocsp-response");
       return;
     }
+    const bool for_pseudonyms = pseudonym_ocsp.has_value() && pseudonym_ocsp->Serves(request);
+    const OcspResponder& responder = for_pseudonyms ? *pseudonym_ocsp : ocsp;
+    const std::string issuer = for_pseudonyms ? "pseudonyms" : "ca";
     bool successful = false;
-    std::string der = ocsp.Respond(
+    std::string der = responder.Respond(
         request,
-        [&store, &status_cache, now, status_generation](const std::string& serial) -> absl::StatusOr<StatusRecord> {
-          if (auto hit = status_cache.Get(serial, now)) return *hit;
-          SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, store.Status(serial, now));
+        [&store, &status_cache, &issuer, now, status_generation](const std::string& serial) -> absl::StatusOr<StatusRecord> {
+          // A serial of the other issuer is unknown to this one.
+          const std::string key = StrCat(issuer, "/", serial);
+          if (auto hit = status_cache.Get(key, now)) return *hit;
+          std::string issued_by;
+          SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, store.Status(serial, now, &issued_by));
           StatusRecord r;
-          if (st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
-          if (st.state() == v1::CERTIFICATE_STATE_REVOKED) {
+          if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
+          if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_REVOKED) {
             r.state = StatusRecord::State::kRevoked;
             r.revoked_at = absl::FromUnixSeconds(st.revoked_at().seconds());
             r.reason = st.reason();
           }
-          status_cache.Put(serial, r, now, status_generation);
+          status_cache.Put(key, r, now, status_generation);
           return r;
         },
         now, &successful);
@@ -303,6 +316,24 @@ int Serve(const std::optional<std::string>& config_file) {
   auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); }, [&](HttpServer& http) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
     http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
+    http.Get("/crl/pseudonyms", [&](const httplib::Request&, httplib::Response& res) {
+      if (!pki->pseudonym_issuer().has_value()) {
+        res.status = 404;
+        return;
+      }
+      auto der = store.PseudonymIssuerCrl([&](const std::vector<RevokedEntry>& entries, int64_t number,
+                                              std::optional<int64_t>) {
+        const absl::Time now = absl::Now();
+        return BuildCrl(*pki->pseudonym_issuer(), *pki->pseudonym_issuer_key(), entries, number, std::nullopt, now,
+                        now + absl::Hours(24));
+      });
+      if (!der.ok()) {
+        res.status = 503;
+        res.set_content(StrCat(der.status().message(), "\n"), "text/plain");
+        return;
+      }
+      res.set_content(*der, "application/pkix-crl");
+    });
     http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {
       auto root_crl = ReadFile(dir + "/root.crl");
       if (!root_crl.ok()) {

@@ -105,6 +105,20 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
   SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "ca.pem", ca.Pem(), 0644, files));
   SEMPER_RETURN_IF_ERROR(write_key(o.dir / "ca.key", ca_key));
   SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "chain.pem", ca.Pem() + root.Pem(), 0644, files));
+  {
+    // The shared pseudonym issuer: names the scheme, not the operator behind it.
+    SEMPER_ASSIGN_OR_RETURN(PrivateKey pkey, PrivateKey::Generate(KeyType::kEcP256));
+    CertificateTemplate pt;
+    pt.subject = {{"O", "SEMPER"}, {"CN", "SEMPER Pseudonym Issuer"}};
+    pt.not_before = now;
+    pt.not_after = now + o.ca_validity;
+    pt.is_ca = true;
+    pt.path_length = 0;
+    pt.key_usage = kKuKeyCertSign | kKuCrlSign;
+    SEMPER_ASSIGN_OR_RETURN(Certificate pca, IssueCertificate(pt, pkey.public_key(), &root, root_key));
+    SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "pseudonym-ca.pem", pca.Pem(), 0644, files));
+    SEMPER_RETURN_IF_ERROR(write_key(o.dir / "pseudonym-ca.key", pkey));
+  }
   // The root's CRL (covering the issuing CA), so that relying parties can check the whole path
   // (openssl verify -crl_check_all). The root key stays offline: re-sign it before next_update.
   SEMPER_ASSIGN_OR_RETURN(std::string root_crl, BuildCrl(root, root_key, {}, 1, std::nullopt, now, now + o.root_crl_validity));
@@ -197,7 +211,22 @@ absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
   if (!ca.public_key()->Equals(key->public_key())) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "the CA key does not belong to ca.pem");
   }
-  return Pki(std::move(root), std::move(ca), std::move(*key));
+  Pki pki(std::move(root), std::move(ca), std::move(*key));
+  std::error_code ec;
+  if (fs::exists(dir / "pseudonym-ca.pem", ec)) {
+    SEMPER_ASSIGN_OR_RETURN(std::string ppem, ReadFile(dir / "pseudonym-ca.pem"));
+    SEMPER_ASSIGN_OR_RETURN(Certificate pca, Certificate::FromPem(ppem));
+    SEMPER_RETURN_IF_ERROR(trust.VerifyPath(pca, {}, absl::Now(), KeyPurpose::kAny).status());
+    SEMPER_ASSIGN_OR_RETURN(std::string pkey_pem, ReadFile(dir / "pseudonym-ca.key"));
+    auto pkey = PrivateKey::FromPem(pkey_pem, passphrase);
+    if (!pkey.ok()) return Annotate(pkey.status(), (dir / "pseudonym-ca.key").string());
+    if (!pca.public_key()->Equals(pkey->public_key())) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "pseudonym-ca.key does not belong to pseudonym-ca.pem");
+    }
+    pki.pseudonym_ca_ = std::move(pca);
+    pki.pseudonym_key_ = *std::move(pkey);
+  }
+  return pki;
 }
 
 absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const fs::path& dir, const Pki& pki,

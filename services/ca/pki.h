@@ -56,6 +56,10 @@ class Pki {
   const Certificate& root() const { return root_; }
   const Certificate& issuing_ca() const { return ca_; }
   const PrivateKey& issuing_key() const { return ca_key_; }
+  // The shared pseudonym issuer (dir/pseudonym-ca.{pem,key}, made by init): a CA certificate
+  // under the root that does not name the operator. Absent in PKIs made before it existed.
+  const std::optional<Certificate>& pseudonym_issuer() const { return pseudonym_ca_; }
+  const std::optional<PrivateKey>& pseudonym_issuer_key() const { return pseudonym_key_; }
 
  private:
   Pki(Certificate root, Certificate ca, PrivateKey ca_key)
@@ -63,6 +67,8 @@ class Pki {
   Certificate root_;
   Certificate ca_;
   PrivateKey ca_key_;
+  std::optional<Certificate> pseudonym_ca_;
+  std::optional<PrivateKey> pseudonym_key_;
 };
 
 // The CA's statement-signing certificate and key (token kinds, clearing statements):

@@ -92,8 +92,9 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
           WHERE c.subject = $1 AND c.not_after > now() AND c.revoked_at IS NULL)"},
       {"ps_insert",
        R"(WITH c AS (
-            INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
-            VALUES ($1, NULL, 'pseudonym', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
+            INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der,
+                                         issuer)
+            VALUES ($1, NULL, 'pseudonym', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'), $10)
             RETURNING serial)
           INSERT INTO ca.pseudonyms (serial, kind, parent_tag, sealed_link)
           SELECT serial, $7, decode($8, 'hex'), decode($9, 'hex') FROM c)"},
@@ -133,10 +134,13 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   if (st.kind() != v1::PSEUDONYM_KIND_ROLE && st.kind() != v1::PSEUDONYM_KIND_TRANSACTION) {
     return InvalidField("request.kind", "must be ROLE or TRANSACTION");
   }
-  if (st.shared_issuer()) {
-    return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
-                     "the shared pseudonym issuer is not available yet: leave shared_issuer unset");
+  const bool shared = st.shared_issuer();
+  if (shared && !o_.pki->pseudonym_issuer().has_value()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this CA has no shared pseudonym issuer (its PKI predates it): leave shared_issuer unset");
   }
+  const Certificate& issuer = shared ? *o_.pki->pseudonym_issuer() : o_.pki->issuing_ca();
+  const PrivateKey& issuer_key = shared ? *o_.pki->pseudonym_issuer_key() : o_.pki->issuing_key();
   SEMPER_ASSIGN_OR_RETURN(std::string name, PseudonymName(st));
   SEMPER_ASSIGN_OR_RETURN(absl::Duration validity, Validity(st));
   auto csr = CertificationRequest::FromDer(st.csr());
@@ -185,11 +189,11 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   t.not_after = t.not_before + validity;
   t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
   if (!o_.profiles.public_url.empty()) {
-    t.crl_urls = {StrCat(o_.profiles.public_url, "/crl")};
+    t.crl_urls = {StrCat(o_.profiles.public_url, shared ? "/crl/pseudonyms" : "/crl")};
     t.ocsp_url = StrCat(o_.profiles.public_url, "/ocsp");
   }
   SEMPER_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                          IssueCertificateForSpki(t, csr->spki(), o_.pki->issuing_ca(), o_.pki->issuing_key()));
+                          IssueCertificateForSpki(t, csr->spki(), issuer, issuer_key));
   link.set_pseudonym_serial(issued.serial_hex);
   link.set_pseudonym_subject(issued.subject);
   link.set_base_serial(base.SerialHex());
@@ -214,13 +218,13 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     tx.exec_prepared0("ps_insert", issued.serial_hex, issued.subject, spki, db::TimeText(issued.not_before),
                       db::TimeText(issued.not_after), HexEncode(issued.der),
                       st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(parent_tag),
-                      HexEncode(sealed));
+                      HexEncode(sealed), shared ? "pseudonyms" : "ca");
     return absl::OkStatus();
   }));
   v1::IssuePseudonymResponse out;
   out.set_certificate(issued.der);
   out.set_serial(issued.serial_hex);
-  out.add_chain(o_.pki->issuing_ca().Der());
+  out.add_chain(issuer.Der());
   out.add_chain(o_.pki->root().Der());
   return out;
 }

@@ -183,6 +183,20 @@ bool OcspResponder::IsOurs(int nid, const ASN1_OCTET_STRING* name_hash, const AS
   return false;
 }
 
+bool OcspResponder::Serves(std::string_view request_der) const {
+  const auto* p = reinterpret_cast<const unsigned char*>(request_der.data());
+  OcspReqPtr req(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(request_der.size())));
+  if (!req || OCSP_request_onereq_count(req.get()) < 1) {
+    ossl::DrainErrors();
+    return false;
+  }
+  ASN1_OCTET_STRING* name_hash = nullptr;
+  ASN1_OCTET_STRING* key_hash = nullptr;
+  ASN1_OBJECT* md_obj = nullptr;
+  OCSP_id_get0_info(&name_hash, &md_obj, &key_hash, nullptr, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req.get(), 0)));
+  return md_obj != nullptr && name_hash != nullptr && key_hash != nullptr && IsOurs(OBJ_obj2nid(md_obj), name_hash, key_hash);
+}
+
 std::string OcspResponder::Respond(
     std::string_view request_der,
     const std::function<absl::StatusOr<StatusRecord>(const std::string& serial_hex)>& lookup, absl::Time now,

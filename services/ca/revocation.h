@@ -49,12 +49,16 @@ struct StatusRecord {
 
 class OcspResponder {
  public:
-  // `signer` is a delegated responder certificate (id-kp-OCSPSigning) issued by `issuer`.
+  // `signer` is a delegated responder certificate (id-kp-OCSPSigning) issued by `issuer`, or
+  // `issuer` itself (RFC 6960 2.6: the CA signs its responses).
   OcspResponder(Certificate issuer, Certificate signer, PrivateKey signer_key, absl::Duration validity);
 
   // A DER OCSPResponse for any input: malformedRequest for garbage, internalError if the lookup
   // fails, otherwise a signed BasicOCSPResponse with one SingleResponse per request (good,
   // revoked or unknown), the request's nonce echoed.
+  // Whether the request's first certificate is one of this issuer's (which responder answers).
+  bool Serves(std::string_view request_der) const;
+
   std::string Respond(std::string_view request_der,
                       const std::function<absl::StatusOr<StatusRecord>(const std::string& serial_hex)>& lookup,
                       absl::Time now, bool* successful = nullptr) const;

@@ -343,10 +343,15 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
                                                               const v1::GetCertificateStatusRequest* req,
                                                               v1::CertificateStatus* resp) {
   std::string serial = req->serial();
+  std::string expected_issuer;  // for a certificate: the CA certificate that must have issued it
   if (!req->certificate().empty()) {
     auto cert = Certificate::FromDer(req->certificate());
     if (!cert.ok()) return FinishUnary(ctx, Annotate(cert.status(), "certificate"));
-    if (cert->Issuer() != o_.pki->issuing_ca().Subject()) {
+    const auto& shared = o_.pki->pseudonym_issuer();
+    expected_issuer = cert->Issuer() == o_.pki->issuing_ca().Subject()           ? "ca"
+                      : shared.has_value() && cert->Issuer() == shared->Subject() ? "pseudonyms"
+                                                                                   : "";
+    if (expected_issuer.empty()) {
       resp->set_serial(cert->SerialHex());
       resp->set_state(v1::CERTIFICATE_STATE_UNKNOWN);
       return FinishUnary(ctx, absl::OkStatus());
@@ -356,9 +361,15 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
   absl::Status valid = CheckSerial(serial);
   if (!valid.ok()) return FinishUnary(ctx, valid);
   absl::Time at = req->has_at() ? absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->at())) : o_.clock();
-  auto status = o_.store->Status(serial, at);
+  std::string issued_by;
+  auto status = o_.store->Status(serial, at, &issued_by);
   if (!status.ok()) return FinishUnary(ctx, status.status());
   *resp = *status;
+  if (!expected_issuer.empty() && resp->state() != v1::CERTIFICATE_STATE_UNKNOWN && issued_by != expected_issuer) {
+    resp->Clear();
+    resp->set_serial(serial);
+    resp->set_state(v1::CERTIFICATE_STATE_UNKNOWN);
+  }
   return FinishUnary(ctx, absl::OkStatus());
 }
 

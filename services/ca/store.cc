@@ -84,11 +84,16 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_status",
        R"(SELECT coalesce(subscriber_id, ''), extract(epoch from not_after)::float8,
                  revoked_at IS NOT NULL AND revoked_at <= $2::timestamptz,
-                 coalesce(extract(epoch from revoked_at)::float8, 0), coalesce(revocation_reason, 0)
+                 coalesce(extract(epoch from revoked_at)::float8, 0), coalesce(revocation_reason, 0), issuer
           FROM ca.certificates WHERE serial = $1)"},
+      // The issuing CA's CRL lists its own certificates only.
       {"ca_revoked_now",
        R"(SELECT serial, extract(epoch from revoked_at)::float8, coalesce(revocation_reason, 0)
-          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > now())"},
+          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > now() AND issuer = 'ca')"},
+      {"ca_revoked_pseudonyms",
+       R"(SELECT serial, extract(epoch from revoked_at)::float8, coalesce(revocation_reason, 0)
+          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > now() AND issuer = 'pseudonyms')"},
+      {"ca_next_pseudonym_crl_number", "SELECT nextval('ca.pseudonym_crl_number')"},
       {"ca_latest_base_crl", "SELECT number, der FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
       {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
       {"ca_insert_crl",
@@ -425,7 +430,21 @@ absl::StatusOr<int> CaStore::RegisterServiceCertificates(const std::vector<Certi
   return added;
 }
 
-absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at) {
+absl::StatusOr<std::string> CaStore::PseudonymIssuerCrl(const CrlBuild& build) {
+  std::string der;
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    std::vector<RevokedEntry> entries;
+    for (const auto& row : tx.exec_prepared("ca_revoked_pseudonyms")) {
+      entries.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
+    }
+    const int64_t number = tx.exec_prepared1("ca_next_pseudonym_crl_number")[0].as<int64_t>();
+    SEMPER_ASSIGN_OR_RETURN(der, build(entries, number, std::nullopt));
+    return absl::OkStatus();
+  }));
+  return der;
+}
+
+absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {
   v1::CertificateStatus out;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_status", serial, TimeText(at));
@@ -435,6 +454,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial,
       out.set_state(v1::CERTIFICATE_STATE_UNKNOWN);
     } else {
       out = StatusFromRow(serial, r[0]);
+      if (issuer != nullptr) *issuer = r[0][5].as<std::string>();
     }
     return absl::OkStatus();
   }));

@@ -70,7 +70,8 @@ class CaStore {
   // UNKNOWN and they can be revoked. Idempotent; returns how many were new.
   absl::StatusOr<int> RegisterServiceCertificates(const std::vector<Certificate>& certs);
   // The status at time `at`; state UNKNOWN if this CA never issued the serial.
-  absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at);
+  // With `issuer`: which CA certificate issued it ("ca" or "pseudonyms"; unchanged if unknown).
+  absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at, std::string* issuer = nullptr);
 
   using CrlBuild = std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t number,
                                                               std::optional<int64_t> delta_base)>;
@@ -83,6 +84,8 @@ class CaStore {
   absl::Status PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse);
   // The newest CRL of the kind (DER), or NOT_FOUND.
   absl::StatusOr<std::string> LatestCrl(bool delta);
+  // A fresh full CRL of the shared pseudonym issuer (numbered from its own sequence).
+  absl::StatusOr<std::string> PseudonymIssuerCrl(const CrlBuild& build);
 
  private:
   db::ConnectionPool* pool_;

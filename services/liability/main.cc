@@ -36,6 +36,9 @@ std::vector<ConfigKey> Schema() {
   AddSigningKeyConfig(keys, "liability", "guarantee signing");
   keys.push_back({"liability.trust_file", T::kString, std::nullopt, true, false,
                   "the suite's root certificate(s): buyers' certificates must chain to them"});
+  keys.push_back({"liability.intermediates_file", T::kString, std::nullopt, false, false,
+                  "more CA certificates buyers' certificates may chain through (PEM), e.g. semper-ca's shared "
+                  "pseudonym issuer <ca.dir>/pseudonym-ca.pem"});
   keys.push_back({"liability.arbiter_cert_file", T::kString, std::nullopt, false, false,
                   "semper-arbiter's signing certificate (PEM): its verdicts may settle or release guarantees"});
   keys.push_back({"liability.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
@@ -88,6 +91,11 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.pool = pool->get();
   deps.trust = &*trust;
   deps.intermediates.assign(chain->begin() + 1, chain->end());
+  if (config->Has("liability.intermediates_file")) {
+    auto more = LoadCertificateChain(*config, "liability.intermediates_file");
+    if (!more.ok()) return fail("liability.intermediates_file", more.status());
+    deps.intermediates.insert(deps.intermediates.end(), more->begin(), more->end());
+  }
   auto signer = CmsDetachedSigner::New(*key, chain->front(), deps.intermediates);
   if (!signer.ok()) return fail("liability.key_file", signer.status());
   deps.signer = *std::move(signer);

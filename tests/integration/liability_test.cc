@@ -18,6 +18,8 @@
 #include "common/server/grpc_status.h"
 #include "semper/v1/ca.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
+#include "semper/v1/privacy.grpc.pb.h"
+#include "common/crypto/csr.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -317,6 +319,40 @@ TEST_F(LiabilityTest, APseudonymousBuyerIsKnownToTheSellerByItsPseudonymOnly) {
   EXPECT_EQ(st.buyer_certificate_serial(), pseudonym->certificate.SerialHex());
   EXPECT_EQ(g->statement().find("Bert"), std::string::npos);
   EXPECT_EQ(g->statement().find(buyer_->certificate.SerialHex()), std::string::npos);
+  // Under the shared pseudonym issuer, too (the tracker knows it as an intermediate).
+  auto key = *PrivateKey::Generate(KeyType::kEcP256);
+  v1::PseudonymRequestStatement pst;
+  pst.set_type("semper-pseudonym-request");
+  pst.set_csr(CertificationRequest::Create(key, {})->Der());
+  pst.set_kind(v1::PSEUDONYM_KIND_TRANSACTION);
+  pst.set_shared_issuer(true);
+  *pst.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::IssuePseudonymRequest preq;
+  preq.set_request(pst.SerializeAsString());
+  preq.set_signature(*CmsSignDetached(preq.request(), buyer_->key, buyer_->certificate, suite_->Chain()));
+  v1::IssuePseudonymResponse presp;
+  grpc::ClientContext pctx;
+  ASSERT_TRUE(v1::Pseudonyms::NewStub(suite_->Channel("ca"))->IssuePseudonym(&pctx, preq, &presp).ok());
+  const Certificate shared_cert = *Certificate::FromDer(presp.certificate());
+  const Certificate shared_ca = *Certificate::FromDer(presp.chain(0));
+  v1::ContainerContent c = NewContainerContent(absl::Now());
+  v1::Agreement* a = c.mutable_template_()->mutable_agreement();
+  a->mutable_overall_limit()->set_currency("EUR");
+  a->mutable_overall_limit()->set_minor_units(10000);
+  a->mutable_per_transaction_limit()->set_currency("EUR");
+  a->mutable_per_transaction_limit()->set_minor_units(5000);
+  *a->mutable_valid_from() = ToTimestamp(absl::Now() - absl::Minutes(1));
+  *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(1));
+  a->set_applicable_law("DE");
+  c.mutable_requested()->set_non_repudiation_of_origin(true);
+  auto sealed = Seal(c, {.signers = {SignerIdentity{key, shared_cert, {shared_ca}}}});
+  ASSERT_THAT(sealed.status(), IsOk());
+  ASSERT_THAT(Register(sealed->signed_()).status(), IsOk());
+  v1::GuaranteeRequest shared_ask = Ask(4000);
+  shared_ask.set_buyer_certificate(shared_cert.Der());
+  auto sg = Guarantee(shared_ask);
+  ASSERT_THAT(sg.status(), IsOk());
+  EXPECT_EQ(sg->statement().find("Bert"), std::string::npos);
   // The pseudonym's agreement is its own: the identity's limit is untouched and separate.
   ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
   // Its identity's key compromised: the pseudonym is revoked with it, and the tracker refuses.

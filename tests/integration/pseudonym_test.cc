@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <google/protobuf/util/json_util.h>
+#include <httplib.h>
 
 #include "common/base/proto_json.h"
 #include "common/base/proto_time.h"
@@ -43,6 +44,7 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     Suite::Options o;
     o.binaries = {{"ca", SEMPER_CA}};
     o.conninfo = conninfo();
+    o.ca_http = true;
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
@@ -313,8 +315,12 @@ TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
   EXPECT_EQ(owl->front().SubjectAttribute("2.5.4.65"), "Snow Owl");
   // The new wallet signs like any other: a transaction pseudonym on the role pseudonym.
   auto again = ctl({"pseudonym", "request", "--wallet", dir_.path() + "/owl", "--wallet-passphrase-file",
-                    dir_.path() + "/wallet.pass", "--out", dir_.path() + "/once"});
+                    dir_.path() + "/wallet.pass", "--out", dir_.path() + "/once", "--shared-issuer"});
   ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_THAT(again.out, HasSubstr("does not name the operator"));
+  auto once = Certificate::ChainFromPem(Slurp(dir_.path() + "/once/signature.pem"));
+  ASSERT_THAT(once.status(), IsOk());
+  EXPECT_EQ(once->front().Issuer(), "CN=SEMPER Pseudonym Issuer,O=SEMPER");
 
   // The arbitrator opens the owl's link with an order of semper-arbiter and the escrow key.
   v1::RevealPseudonymRequest order = Order(owl->front(), ServiceKey("arbiter-signing"), ServiceCert("arbiter-signing"));
@@ -332,6 +338,69 @@ TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
                   "--key-passphrase-file", dir_.path() + "/escrow.pass", "pseudonym", "reveals"});
   EXPECT_EQ(log.exit_code, 0) << log.Describe();
   EXPECT_THAT(log.out, HasSubstr(owl->front().SerialHex()));
+}
+
+TEST_F(PseudonymTest, TheSharedPseudonymIssuerNamesNoOperatorAndPublishesItsOwnStatus) {
+  auto key = *PrivateKey::Generate(KeyType::kEcP256);
+  v1::PseudonymRequestStatement st;
+  st.set_type("semper-pseudonym-request");
+  st.set_csr(CertificationRequest::Create(key, {})->Der());
+  st.set_kind(v1::PSEUDONYM_KIND_TRANSACTION);
+  st.set_shared_issuer(true);
+  *st.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::IssuePseudonymRequest req;
+  req.set_request(st.SerializeAsString());
+  req.set_signature(*CmsSignDetached(req.request(), alice_->key, alice_->certificate, suite_->Chain()));
+  auto issued = Issue(req);
+  ASSERT_THAT(issued.status(), IsOk());
+  auto cert = Certificate::FromDer(issued->certificate());
+  ASSERT_THAT(cert.status(), IsOk());
+  const Certificate shared = *Certificate::FromPem(Slurp(suite_->P("pki/pseudonym-ca.pem")));
+  EXPECT_EQ(cert->Issuer(), "CN=SEMPER Pseudonym Issuer,O=SEMPER");
+  EXPECT_NE(cert->Issuer(), suite_->Chain().front().Subject());
+  ASSERT_EQ(issued->chain_size(), 2);
+  EXPECT_EQ(issued->chain(0), shared.Der());
+  EXPECT_EQ(State(*cert), v1::CERTIFICATE_STATE_GOOD);
+  dir_.Write("p.pem", cert->Pem());
+  dir_.Write("issuers.pem", shared.Pem() + Slurp(suite_->P("pki/root.pem")));
+  const std::string P = dir_.path() + "/";
+  auto r = RunCommand({"openssl", "verify", "-CAfile", suite_->P("pki/root.pem"), "-untrusted",
+                       suite_->P("pki/pseudonym-ca.pem"), "-purpose", "any", P + "p.pem"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  const std::string url = "http://127.0.0.1:" + std::to_string(suite_->port("ca-http"));
+  auto ocsp = [&](const std::string& issuer_pem) {
+    return RunCommand({"openssl", "ocsp", "-issuer", issuer_pem, "-cert", P + "p.pem", "-url", url + "/ocsp", "-CAfile",
+                       P + "issuers.pem"});
+  };
+  auto good = ocsp(suite_->P("pki/pseudonym-ca.pem"));
+  EXPECT_EQ(good.exit_code, 0) << good.Describe();
+  EXPECT_THAT(good.out, HasSubstr(": good"));
+  // Asked as if the operator's issuing CA had issued it: not one of its certificates.
+  auto wrong = RunCommand({"openssl", "ocsp", "-issuer", suite_->P("pki/ca.pem"), "-serial", "0x" + cert->SerialHex(),
+                           "-url", url + "/ocsp", "-CAfile", suite_->P("pki/root.pem")});
+  EXPECT_THAT(wrong.out, HasSubstr(": unknown"));
+
+  // Revoked (with its base, for keyCompromise): the shared issuer's own CRL lists it, the
+  // operator's does not.
+  ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  EXPECT_EQ(State(*cert), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_THAT(ocsp(suite_->P("pki/pseudonym-ca.pem")).out, HasSubstr(": revoked"));
+  httplib::Client http("127.0.0.1", suite_->port("ca-http"));
+  auto crl = http.Get("/crl/pseudonyms");
+  ASSERT_TRUE(crl && crl->status == 200);
+  dir_.Write("p.crl", crl->body);
+  auto text = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P + "p.crl", "-CAfile", P + "issuers.pem", "-noout",
+                          "-text"});
+  EXPECT_EQ(text.exit_code, 0) << text.Describe();
+  EXPECT_THAT(text.err + text.out, HasSubstr("verify OK"));
+  EXPECT_THAT(text.out, HasSubstr("Issuer: O = SEMPER, CN = SEMPER Pseudonym Issuer"));
+  EXPECT_THAT(text.out, HasSubstr(cert->SerialHex()));
+  auto main_crl = http.Get("/crl");
+  ASSERT_TRUE(main_crl && main_crl->status == 200);
+  dir_.Write("ca.crl", main_crl->body);
+  auto main_text = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P + "ca.crl", "-noout", "-text"});
+  EXPECT_THAT(main_text.out, HasSubstr(alice_->certificate.SerialHex()));
+  EXPECT_THAT(main_text.out, ::testing::Not(HasSubstr(cert->SerialHex())));
 }
 
 }  // namespace

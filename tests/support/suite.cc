@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   for (int r = 2; r <= s->o_.liability_replicas; ++r) names.push_back(StrCat("liability", r));
   for (int r = 2; r <= s->o_.ca_replicas; ++r) names.push_back(StrCat("ca", r));
   for (const auto& d : names) s->ports_[d] = FreePort();
+  if (s->o_.ca_http) s->ports_["ca-http"] = FreePort();
   auto env = [&](const std::string& name, std::vector<std::string> more) {
     const std::string daemon = DaemonOf(name);
     std::vector<std::string> e = {"env",
@@ -61,7 +62,12 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
     if (std::find(s->o_.not_started.begin(), s->o_.not_started.end(), d) != s->o_.not_started.end()) continue;
     std::vector<std::string> argv;
     if (d == "ca") {
-      argv = env(name, {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass")});
+      std::vector<std::string> more = {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass")};
+      if (s->o_.ca_http && name == "ca") {
+        more.push_back("SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(s->ports_["ca-http"]));
+        more.push_back("SEMPER_CA_PUBLIC_URL=http://127.0.0.1:" + std::to_string(s->ports_["ca-http"]));
+      }
+      argv = env(name, more);
       argv.push_back("serve");
     } else if (d == "liability") {
       std::vector<std::string> more = {
@@ -69,7 +75,8 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
           "SEMPER_LIABILITY_KEY_FILE=" + s->P("pki/services/liability-signing.key"),
           "SEMPER_LIABILITY_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_LIABILITY_TRUST_FILE=" + s->P("pki/root.pem"),
           "SEMPER_LIABILITY_CA_ADDRESS=" + ca, "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost",
-          "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem")};
+          "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
+          "SEMPER_LIABILITY_INTERMEDIATES_FILE=" + s->P("pki/pseudonym-ca.pem")};
       more.insert(more.end(), s->o_.liability_env.begin(), s->o_.liability_env.end());
       argv = env(name, more);
     } else if (d == "tsa") {

@@ -37,6 +37,8 @@ class Suite {
     int liability_replicas = 1;
     // How many semper-ca processes ("ca", "ca2", ...; one database, one PKI).
     int ca_replicas = 1;
+    // semper-ca's HTTP port (CRL, OCSP) on 127.0.0.1:port("ca-http"); off otherwise.
+    bool ca_http = false;
   };
   // `dir` must outlive the suite.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(const TempDir* dir, Options options);
