@@ -354,9 +354,7 @@ absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest&
   if (!st.ParseFromString(req.request()) || st.type() != "semper-list-cases") {
     return InvalidField("request", "must be a serialized semper.v1.ListCasesStatement of type \"semper-list-cases\"");
   }
-  if (absl::AbsDuration(FromTimestamp(st.made_at()) - absl::Now()) > absl::Minutes(5)) {
-    return InvalidField("request.made_at", "must be within 5 minutes of now (a fresh request)");
-  }
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), absl::Now(), "request.made_at"));
   std::vector<std::string> ids;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& row : tx.exec_prepared("case_list", s.signer.Subject(), s.signer.Issuer())) {

@@ -28,8 +28,6 @@
 namespace semper::ca {
 namespace {
 
-constexpr absl::Duration kFresh = absl::Minutes(5);
-
 absl::StatusOr<std::string> PseudonymName(const v1::PseudonymRequestStatement& st) {
   if (st.kind() == v1::PSEUDONYM_KIND_TRANSACTION) {
     if (!st.name().empty()) return InvalidField("request.name", "is chosen by the CA for a transaction pseudonym (leave it empty)");
@@ -128,9 +126,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
     return InvalidField("request", "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
   }
-  if (absl::AbsDuration(FromTimestamp(st.made_at()) - now) > kFresh) {
-    return InvalidField("request.made_at", "must be within 5 minutes of now (a fresh request)");
-  }
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   if (st.kind() != v1::PSEUDONYM_KIND_ROLE && st.kind() != v1::PSEUDONYM_KIND_TRANSACTION) {
     return InvalidField("request.kind", "must be ROLE or TRANSACTION");
   }

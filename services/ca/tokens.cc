@@ -23,19 +23,11 @@
 namespace semper::ca {
 namespace {
 
-constexpr absl::Duration kFresh = absl::Minutes(5);
 constexpr char kScheme[] = "RSABSSA-SHA384-PSS-Randomized (RFC 9474)";
 constexpr char kKindColumns[] =
     "id, issuer_subscriber_id, (SELECT name FROM ca.subscribers s WHERE s.id = issuer_subscriber_id), name, "
     "coalesce(value_currency, ''), coalesce(value_minor, 0), extract(epoch from valid_from)::float8, "
     "extract(epoch from valid_until)::float8, public_key, statement, signature, private_key";
-
-absl::Status Fresh(const google::protobuf::Timestamp& made_at, absl::Time now, std::string_view field) {
-  if (absl::AbsDuration(FromTimestamp(made_at) - now) > kFresh) {
-    return InvalidField(field, "must be within 5 minutes of now (a fresh request)");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -134,7 +126,7 @@ absl::StatusOr<v1::TokenKind> TokenBook::CreateKind(const v1::CreateTokenKindReq
   if (!st.ParseFromString(req.request()) || st.type() != "semper-token-kind-request") {
     return InvalidField("request", "must be a serialized TokenKindRequestStatement of type \"semper-token-kind-request\"");
   }
-  SEMPER_RETURN_IF_ERROR(Fresh(st.made_at(), now, "request.made_at"));
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   if (st.name().empty() || st.name().size() > 100) return InvalidField("request.name", "must be 1 to 100 characters");
   const absl::Time until = FromTimestamp(st.valid_until());
   if (until <= now || until > now + absl::Hours(24 * 731)) {
@@ -230,7 +222,7 @@ absl::StatusOr<v1::IssueBlindTokenResponse> TokenBook::IssueBlind(const v1::Issu
   if (!st.ParseFromString(req.request()) || st.type() != "semper-blind-issue") {
     return InvalidField("request", "must be a serialized BlindIssueStatement of type \"semper-blind-issue\"");
   }
-  SEMPER_RETURN_IF_ERROR(Fresh(st.made_at(), now, "request.made_at"));
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   SEMPER_ASSIGN_OR_RETURN(std::shared_ptr<const Kind> kind, LoadKind(st.kind_id()));
   if (kind->record.issuer_subscriber_id() != issuer.id()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
@@ -414,7 +406,7 @@ absl::StatusOr<v1::Credential> TokenBook::IssueCredential(const v1::IssueCredent
   if (!st.ParseFromString(req.request()) || st.type() != "semper-credential-request") {
     return InvalidField("request", "must be a serialized CredentialRequestStatement of type \"semper-credential-request\"");
   }
-  SEMPER_RETURN_IF_ERROR(Fresh(st.made_at(), now, "request.made_at"));
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   static const std::set<std::string> kKinds = {"pass", "ticket", "membership", "voucher"};
   if (!kKinds.contains(st.kind())) return InvalidField("request.kind", "must be pass, ticket, membership or voucher");
   if (st.rights().empty() || st.rights().size() > 500) return InvalidField("request.rights", "must be 1 to 500 characters");
@@ -501,7 +493,7 @@ absl::StatusOr<v1::RedeemCredentialResponse> TokenBook::RedeemCredential(const v
   if (!ps.ParseFromString(req.presentation()) || ps.type() != "semper-credential-presentation") {
     return InvalidField("presentation", "must be a serialized PresentationStatement of type \"semper-credential-presentation\"");
   }
-  SEMPER_RETURN_IF_ERROR(Fresh(ps.made_at(), now, "presentation.made_at"));
+  SEMPER_RETURN_IF_ERROR(RequireFresh(ps.made_at(), now, "presentation.made_at"));
   if (ps.credential_id() != cs.credential_id()) return InvalidField("presentation.credential_id", "names another credential");
   if (ps.acceptor_subscriber_id() != acceptor) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,

@@ -263,9 +263,7 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   if (!change.ParseFromString(req.change()) || change.type() != "semper-agreement-change") {
     return InvalidField("change", "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
   }
-  if (absl::AbsDuration(FromTimestamp(change.made_at()) - absl::Now()) > absl::Minutes(5)) {
-    return InvalidField("change.made_at", "must be within 5 minutes of now (a fresh request)");
-  }
+  SEMPER_RETURN_IF_ERROR(RequireFresh(change.made_at(), absl::Now(), "change.made_at"));
   std::string target;
   switch (change.state()) {
     case v1::AGREEMENT_STATE_ACTIVE:
@@ -604,9 +602,7 @@ absl::StatusOr<v1::LiabilityStatus> LiabilityBook::GetLiability(const v1::GetLia
   if (!q.ParseFromString(req.query()) || q.type() != "semper-liability-query") {
     return InvalidField("query", "must be a serialized LiabilityQueryStatement of type \"semper-liability-query\"");
   }
-  if (absl::AbsDuration(FromTimestamp(q.made_at()) - absl::Now()) > absl::Minutes(5)) {
-    return InvalidField("query.made_at", "must be within 5 minutes of now (a fresh request)");
-  }
+  SEMPER_RETURN_IF_ERROR(RequireFresh(q.made_at(), absl::Now(), "query.made_at"));
   v1::LiabilityStatus out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& r : tx.exec_prepared("liab_agreements_of_buyer", signer.Subject(), signer.Issuer())) {

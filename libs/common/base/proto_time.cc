@@ -1,6 +1,8 @@
 // Timestamp conversions through protobuf's TimeUtil.
 #include "common/base/proto_time.h"
 
+#include "common/base/status.h"
+
 #include <google/protobuf/util/time_util.h>
 
 namespace semper {
@@ -11,6 +13,13 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) { return TimeUtil::Microse
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
+}
+
+absl::Status RequireFresh(const google::protobuf::Timestamp& made_at, absl::Time now, std::string_view field) {
+  if (absl::AbsDuration(FromTimestamp(made_at) - now) > absl::Minutes(5)) {
+    return InvalidField(field, "must be within 5 minutes of now (a fresh request)");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace semper

@@ -3,11 +3,18 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <string_view>
+
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace semper {
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
+
+// A signed request's `made_at` must be within 5 minutes of `now`, either way (a fresh request,
+// not one replayed later): INVALID_FIELD naming `field` otherwise.
+absl::Status RequireFresh(const google::protobuf::Timestamp& made_at, absl::Time now, std::string_view field);
 
 }  // namespace semper
