@@ -23,7 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
 #include "services/ca/pseudonyms.h"
-#include "services/ca/tokens.h"
+#include "services/ca/credentials.h"
 #include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
@@ -153,7 +153,7 @@ int Serve(const std::optional<std::string>& config_file) {
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
   for (auto& st : RevocationFeed::Statements()) statements.push_back(st);
   for (auto& st : PseudonymServiceImpl::Statements()) statements.push_back(st);
-  for (auto& st : TokenBook::Statements()) statements.push_back(st);
+  for (auto& st : CredentialBook::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
@@ -229,13 +229,13 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!ca_trust.ok()) return fail("trust", ca_trust.status());
   auto statement_cms = CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
   if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
-  TokenBook::Deps token_deps;
+  CredentialBook::Deps token_deps;
   token_deps.pool = pool->get();
   token_deps.store = &store;
   token_deps.trust = &*ca_trust;
   token_deps.signer = *statement_cms;
   token_deps.passphrase = &*passphrase;
-  TokenBook tokens(std::move(token_deps));
+  CredentialBook tokens(std::move(token_deps));
   CredentialServiceImpl credentials(&tokens);
   store.SetLinkTagger([key = std::make_shared<SecretData>(link_key->Reveal())](const std::string& serial) {
     return LinkTag(*key, serial);

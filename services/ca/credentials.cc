@@ -1,5 +1,5 @@
-// Token kinds, blind issuance, redemption and clearing (see tokens.h).
-#include "services/ca/tokens.h"
+// Named credentials, token kinds, blind issuance, redemption and clearing (see credentials.h).
+#include "services/ca/credentials.h"
 
 #include <algorithm>
 #include <future>
@@ -31,7 +31,7 @@ constexpr char kKindColumns[] =
 
 }  // namespace
 
-std::vector<db::PreparedStatement> TokenBook::Statements() {
+std::vector<db::PreparedStatement> CredentialBook::Statements() {
   return {
       {"tk_insert_kind",
        R"(INSERT INTO ca.token_kinds (id, issuer_subscriber_id, name, value_currency, value_minor, valid_from, valid_until,
@@ -87,11 +87,11 @@ std::vector<db::PreparedStatement> TokenBook::Statements() {
   };
 }
 
-TokenBook::TokenBook(Deps deps) : d_(std::move(deps)) {
+CredentialBook::CredentialBook(Deps deps) : d_(std::move(deps)) {
   for (int i = 0; i < std::max(1, d_.committers); ++i) committers_.emplace_back([this] { Loop(); });
 }
 
-TokenBook::~TokenBook() {
+CredentialBook::~CredentialBook() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -99,7 +99,7 @@ TokenBook::~TokenBook() {
   for (auto& t : committers_) t.join();
 }
 
-absl::StatusOr<v1::Subscriber> TokenBook::Issuer(const std::string& bytes, const std::string& signature, absl::Time now) {
+absl::StatusOr<v1::Subscriber> CredentialBook::Issuer(const std::string& bytes, const std::string& signature, absl::Time now) {
   if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the issuer's signature key is required");
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "the request's signature");
@@ -119,7 +119,7 @@ absl::StatusOr<v1::Subscriber> TokenBook::Issuer(const std::string& bytes, const
   return s;
 }
 
-absl::StatusOr<v1::TokenKind> TokenBook::CreateKind(const v1::CreateTokenKindRequest& req) {
+absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKindRequest& req) {
   const absl::Time now = d_.clock();
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::TokenKindRequestStatement st;
@@ -160,7 +160,7 @@ absl::StatusOr<v1::TokenKind> TokenBook::CreateKind(const v1::CreateTokenKindReq
   return GetKind(ks.kind_id());
 }
 
-absl::StatusOr<std::shared_ptr<const TokenBook::Kind>> TokenBook::LoadKind(const std::string& id) {
+absl::StatusOr<std::shared_ptr<const CredentialBook::Kind>> CredentialBook::LoadKind(const std::string& id) {
   {
     absl::MutexLock lock(&kinds_mu_);
     if (auto it = kinds_.find(id); it != kinds_.end()) return it->second;
@@ -198,7 +198,7 @@ absl::StatusOr<std::shared_ptr<const TokenBook::Kind>> TokenBook::LoadKind(const
   return std::shared_ptr<const Kind>(kind);
 }
 
-absl::StatusOr<PrivateKey> TokenBook::KindKey(const Kind& kind) {
+absl::StatusOr<PrivateKey> CredentialBook::KindKey(const Kind& kind) {
   {
     absl::MutexLock lock(&kinds_mu_);
     if (auto it = keys_.find(kind.record.id()); it != keys_.end()) return *it->second;
@@ -210,12 +210,12 @@ absl::StatusOr<PrivateKey> TokenBook::KindKey(const Kind& kind) {
   return key;
 }
 
-absl::StatusOr<v1::TokenKind> TokenBook::GetKind(const std::string& id) {
+absl::StatusOr<v1::TokenKind> CredentialBook::GetKind(const std::string& id) {
   SEMPER_ASSIGN_OR_RETURN(std::shared_ptr<const Kind> kind, LoadKind(id));
   return kind->record;
 }
 
-absl::StatusOr<v1::IssueBlindTokenResponse> TokenBook::IssueBlind(const v1::IssueBlindTokenRequest& req) {
+absl::StatusOr<v1::IssueBlindTokenResponse> CredentialBook::IssueBlind(const v1::IssueBlindTokenRequest& req) {
   const absl::Time now = d_.clock();
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::BlindIssueStatement st;
@@ -244,7 +244,7 @@ absl::StatusOr<v1::IssueBlindTokenResponse> TokenBook::IssueBlind(const v1::Issu
   return out;
 }
 
-void TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor, Done done) {
+void CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor, Done done) {
   if (acceptor.empty()) {
     return done(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                           "tokens are redeemed by an accepting organisation (a subscriber's client certificate)"));
@@ -267,20 +267,20 @@ void TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acc
   queue_.push_back(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor, std::move(done)});
 }
 
-absl::StatusOr<v1::RedeemTokenResponse> TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor) {
+absl::StatusOr<v1::RedeemTokenResponse> CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor) {
   std::promise<absl::StatusOr<v1::RedeemTokenResponse>> decided;
   auto answer = decided.get_future();
   Redeem(req, acceptor, [&decided](absl::StatusOr<v1::RedeemTokenResponse> r) { decided.set_value(std::move(r)); });
   return answer.get();
 }
 
-void TokenBook::Loop() {
+void CredentialBook::Loop() {
   for (;;) {
     std::vector<Pending> group;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](TokenBook* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) { return self->stopping_ || !self->queue_.empty(); },
+          +[](CredentialBook* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) { return self->stopping_ || !self->queue_.empty(); },
           this));
       if (queue_.empty()) return;
       while (!queue_.empty() && group.size() < 1000) {
@@ -292,7 +292,7 @@ void TokenBook::Loop() {
   }
 }
 
-void TokenBook::Decide(std::vector<Pending>& group) {
+void CredentialBook::Decide(std::vector<Pending>& group) {
   std::vector<absl::StatusOr<v1::RedeemTokenResponse>> results(group.size(), absl::UnknownError("undecided"));
   absl::Status s = d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     // The first of the group for a token goes to the database; a repeat within the group is a
@@ -344,7 +344,7 @@ void TokenBook::Decide(std::vector<Pending>& group) {
   }
 }
 
-absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::GetClearingStatementRequest& req) {
+absl::StatusOr<v1::GetClearingStatementResponse> CredentialBook::Clearing(const v1::GetClearingStatementRequest& req) {
   const absl::Time now = d_.clock();
   if (req.issuer_subscriber_id().empty() || req.acceptor_subscriber_id().empty()) {
     return InvalidField("issuer_subscriber_id", "the issuer and the acceptor are both required");
@@ -399,7 +399,7 @@ absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::G
 
 namespace semper::ca {
 
-absl::StatusOr<v1::Credential> TokenBook::IssueCredential(const v1::IssueCredentialRequest& req) {
+absl::StatusOr<v1::Credential> CredentialBook::IssueCredential(const v1::IssueCredentialRequest& req) {
   const absl::Time now = d_.clock();
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::CredentialRequestStatement st;
@@ -457,7 +457,7 @@ absl::StatusOr<v1::Credential> TokenBook::IssueCredential(const v1::IssueCredent
   return out;
 }
 
-absl::StatusOr<v1::Credential> TokenBook::GetCredential(const std::string& id) {
+absl::StatusOr<v1::Credential> CredentialBook::GetCredential(const std::string& id) {
   if (id.empty() || id.size() > 64) return InvalidField("credential_id", "is required");
   v1::Credential out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
@@ -475,7 +475,7 @@ absl::StatusOr<v1::Credential> TokenBook::GetCredential(const std::string& id) {
   return out;
 }
 
-absl::StatusOr<v1::RedeemCredentialResponse> TokenBook::RedeemCredential(const v1::RedeemCredentialRequest& req,
+absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(const v1::RedeemCredentialRequest& req,
                                                                         const std::string& acceptor) {
   if (acceptor.empty()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,

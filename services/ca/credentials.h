@@ -30,7 +30,7 @@
 
 namespace semper::ca {
 
-class TokenBook {
+class CredentialBook {
  public:
   struct Deps {
     db::ConnectionPool* pool = nullptr;
@@ -43,8 +43,8 @@ class TokenBook {
     int committers = 2;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
   };
-  explicit TokenBook(Deps deps);
-  ~TokenBook();
+  explicit CredentialBook(Deps deps);
+  ~CredentialBook();
   static std::vector<db::PreparedStatement> Statements();
 
   absl::StatusOr<v1::TokenKind> CreateKind(const v1::CreateTokenKindRequest& req);
@@ -102,7 +102,7 @@ namespace semper::ca {
 // semper.v1.Credentials over gRPC (see privacy.proto for who may call what).
 class CredentialServiceImpl final : public v1::Credentials::CallbackService {
  public:
-  explicit CredentialServiceImpl(TokenBook* book) : book_(book) {}
+  explicit CredentialServiceImpl(CredentialBook* book) : book_(book) {}
   grpc::ServerUnaryReactor* CreateTokenKind(grpc::CallbackServerContext* ctx, const v1::CreateTokenKindRequest* req,
                                             v1::TokenKind* resp) override;
   grpc::ServerUnaryReactor* GetTokenKind(grpc::CallbackServerContext* ctx, const v1::GetTokenKindRequest* req,
@@ -122,7 +122,7 @@ class CredentialServiceImpl final : public v1::Credentials::CallbackService {
                                              v1::RedeemCredentialResponse* resp) override;
 
  private:
-  TokenBook* book_;
+  CredentialBook* book_;
 };
 
 }  // namespace semper::ca
