@@ -66,6 +66,7 @@ std::vector<db::PreparedStatement> CredentialBook::Statements() {
        R"(SELECT c.statement, c.signature, coalesce(c.uses_left, -1),
                  (SELECT extract(epoch from max(used_at))::float8 FROM ca.credential_uses u WHERE u.credential_id = c.id)
           FROM ca.credentials c WHERE c.id = $1)"},
+      {"cr_statement", "SELECT statement FROM ca.credentials WHERE id = $1"},
       {"cr_record_use",
        R"(INSERT INTO ca.credential_uses (redemption_id, credential_id, acceptor_subscriber_id, presentation_sha256)
           VALUES ($1, $2, $3, decode($4, 'hex')) ON CONFLICT (presentation_sha256) DO NOTHING RETURNING 1)"},
@@ -105,11 +106,10 @@ absl::StatusOr<v1::Subscriber> CredentialBook::Issuer(const std::string& bytes, 
   if (!signers.ok()) return Annotate(signers.status(), "the request's signature");
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   const Certificate& cert = signers->front().certificate;
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, d_.store->Status(cert.SerialHex(), now));
-  if (status.state() != v1::CERTIFICATE_STATE_GOOD || status.subscriber_id().empty()) {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
-                     status.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
-                     "the signer is not a subscriber of this CA with a good certificate");
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, d_.store->RequireGood(cert.SerialHex(), now, "the signer's"));
+  if (status.subscriber_id().empty()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                     "the signer is not a subscriber of this CA");
   }
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber s, d_.store->Get(status.subscriber_id()));
   if (s.kind() != v1::CUSTOMER_KIND_ENTERPRISE || s.state() != v1::SUBSCRIBER_STATE_ACTIVE) {
@@ -421,12 +421,7 @@ absl::StatusOr<v1::Credential> CredentialBook::IssueCredential(const v1::IssueCr
   if (holder->not_after() <= now) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the holder's certificate has expired");
   }
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus hs, d_.store->Status(holder->SerialHex(), now));
-  if (hs.state() != v1::CERTIFICATE_STATE_GOOD) {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
-                     hs.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
-                     "the holder's certificate is not a good certificate of this CA");
-  }
+  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(holder->SerialHex(), now, "the holder's").status());
   v1::CredentialStatement cs;
   cs.set_type("semper-credential");
   cs.set_credential_id(StrCat("C-", HexEncode(RandomBytes(12))));
@@ -501,8 +496,14 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
   }
   if (ps.nonce().size() < 16 || ps.nonce().size() > 64) return InvalidField("presentation.nonce", "must be 16 to 64 random bytes");
   // The credential must be exactly as this CA issued it.
-  SEMPER_ASSIGN_OR_RETURN(v1::Credential stored, GetCredential(cs.credential_id()));
-  if (stored.statement() != req.credential_statement()) {
+  std::string stored;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("cr_statement", cs.credential_id());
+    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no credential ", cs.credential_id()));
+    stored = db::Bytes(r[0][0]);
+    return absl::OkStatus();
+  }));
+  if (stored != req.credential_statement()) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the credential is not as this CA issued it (altered or forged)");
   }
@@ -516,12 +517,7 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                      "the credential is presented by someone other than its holder");
   }
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus hs, d_.store->Status(signers->front().certificate.SerialHex(), now));
-  if (hs.state() != v1::CERTIFICATE_STATE_GOOD) {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
-                     hs.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
-                     "the holder's certificate is not good at this CA");
-  }
+  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(signers->front().certificate.SerialHex(), now, "the holder's").status());
   v1::RedeemCredentialResponse out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
@@ -559,12 +555,6 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
 namespace semper::ca {
 namespace {
 
-template <typename T>
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, absl::StatusOr<T> result, T* resp) {
-  if (result.ok()) *resp = *std::move(result);
-  return FinishUnary(ctx, result.status());
-}
-
 // The subscriber a TLS client certificate names (its serialNumber attribute), if it is one.
 std::string SubscriberOf(const grpc::CallbackServerContext& ctx) {
   auto peer = PeerOf(ctx);
@@ -576,18 +566,18 @@ std::string SubscriberOf(const grpc::CallbackServerContext& ctx) {
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::CreateTokenKind(grpc::CallbackServerContext* ctx,
                                                                  const v1::CreateTokenKindRequest* req, v1::TokenKind* resp) {
-  return Reply(ctx, book_->CreateKind(*req), resp);
+  return FinishUnary(ctx, book_->CreateKind(*req), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::GetTokenKind(grpc::CallbackServerContext* ctx,
                                                               const v1::GetTokenKindRequest* req, v1::TokenKind* resp) {
-  return Reply(ctx, book_->GetKind(req->kind_id()), resp);
+  return FinishUnary(ctx, book_->GetKind(req->kind_id()), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::IssueBlindToken(grpc::CallbackServerContext* ctx,
                                                                  const v1::IssueBlindTokenRequest* req,
                                                                  v1::IssueBlindTokenResponse* resp) {
-  return Reply(ctx, book_->IssueBlind(*req), resp);
+  return FinishUnary(ctx, book_->IssueBlind(*req), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemToken(grpc::CallbackServerContext* ctx,
@@ -604,18 +594,18 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemToken(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::IssueCredential(grpc::CallbackServerContext* ctx,
                                                                  const v1::IssueCredentialRequest* req, v1::Credential* resp) {
-  return Reply(ctx, book_->IssueCredential(*req), resp);
+  return FinishUnary(ctx, book_->IssueCredential(*req), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::GetCredential(grpc::CallbackServerContext* ctx,
                                                                const v1::GetCredentialRequest* req, v1::Credential* resp) {
-  return Reply(ctx, book_->GetCredential(req->credential_id()), resp);
+  return FinishUnary(ctx, book_->GetCredential(req->credential_id()), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemCredential(grpc::CallbackServerContext* ctx,
                                                                   const v1::RedeemCredentialRequest* req,
                                                                   v1::RedeemCredentialResponse* resp) {
-  return Reply(ctx, book_->RedeemCredential(*req, SubscriberOf(*ctx)), resp);
+  return FinishUnary(ctx, book_->RedeemCredential(*req, SubscriberOf(*ctx)), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::GetClearingStatement(grpc::CallbackServerContext* ctx,
@@ -629,7 +619,7 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::GetClearingStatement(grpc::Call
     return FinishUnary(ctx, MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                                       "a clearing statement is for its issuer, its acceptor, or an officer"));
   }
-  return Reply(ctx, book_->Clearing(*req), resp);
+  return FinishUnary(ctx, book_->Clearing(*req), resp);
 }
 
 }  // namespace semper::ca

@@ -204,8 +204,11 @@ int Serve(const std::optional<std::string>& config_file) {
   };
   auto link_key = LoadOrCreateLinkKey(setting("ca.link_key_file", ca_dir + "/pseudonym-link.key"));
   if (!link_key.ok()) return fail("ca.link_key_file", link_key.status());
+  auto ca_trust = TrustStore::New({pki->root()});
+  if (!ca_trust.ok()) return fail("trust", ca_trust.status());
   PseudonymServiceImpl::Options pseudonym_options;
   pseudonym_options.pki = &*pki;
+  pseudonym_options.trust = &*ca_trust;
   pseudonym_options.store = &store;
   pseudonym_options.pool = pool->get();
   pseudonym_options.profiles = service_options.profiles;
@@ -225,8 +228,6 @@ int Serve(const std::optional<std::string>& config_file) {
     *target = *cert;
   }
   PseudonymServiceImpl pseudonyms(std::move(pseudonym_options));
-  auto ca_trust = TrustStore::New({pki->root()});
-  if (!ca_trust.ok()) return fail("trust", ca_trust.status());
   auto statement_cms = CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
   if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
   CredentialBook::Deps token_deps;

@@ -109,7 +109,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
 }
 
 PseudonymServiceImpl::PseudonymServiceImpl(Options options)
-    : o_(std::move(options)), trust_(*TrustStore::New({o_.pki->root()})) {}
+    : o_(std::move(options)) {}
 
 absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1::IssuePseudonymRequest& req) {
   if (!o_.escrow.has_value()) {
@@ -118,7 +118,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   }
   if (req.signature().empty()) return InvalidField("signature", "a detached CMS signature by the base certificate's key is required");
   const absl::Time now = o_.clock();
-  auto signers = CmsVerifyDetached(req.signature(), req.request(), trust_, now, KeyPurpose::kNonRepudiation);
+  auto signers = CmsVerifyDetached(req.signature(), req.request(), *o_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "the request's signature");
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer: the base certificate");
   const Certificate base = signers->front().certificate;
@@ -145,13 +145,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "request.csr: RSA keys must have at least 3072 bits");
   }
   // The base must be good now at this CA, and an identity's (active subscriber) or a pseudonym.
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, o_.store->Status(base.SerialHex(), now));
-  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
-                     status.state() == v1::CERTIFICATE_STATE_REVOKED ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
-                     StrCat("the base certificate ", base.SerialHex(),
-                            status.state() == v1::CERTIFICATE_STATE_REVOKED ? " is revoked" : " is not one of this CA's"));
-  }
+  SEMPER_RETURN_IF_ERROR(o_.store->RequireGood(base.SerialHex(), now, "the base").status());
   std::string subscriber_id, profile, base_link;
   SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ps_base", base.SerialHex());
@@ -234,7 +228,7 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
   if (req.order().empty() || req.order_signature().empty()) {
     return InvalidField("order", "the reveal order and semper-arbiter's detached signature over it are required");
   }
-  auto signers = CmsVerifyDetached(req.order_signature(), req.order(), trust_, o_.clock(), KeyPurpose::kNonRepudiation);
+  auto signers = CmsVerifyDetached(req.order_signature(), req.order(), *o_.trust, o_.clock(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "the reveal order's signature");
   if (signers->size() != 1 || signers->front().certificate.Der() != o_.arbiter->Der()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,

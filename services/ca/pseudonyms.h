@@ -29,6 +29,8 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
  public:
   struct Options {
     const Pki* pki = nullptr;
+    // The suite's root: requests and reveal orders are verified through it.
+    const TrustStore* trust = nullptr;
     CaStore* store = nullptr;
     db::ConnectionPool* pool = nullptr;
     ProfileOptions profiles;
@@ -57,7 +59,6 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
 
  private:
   Options o_;
-  TrustStore trust_;
 };
 
 // The derivation tag of a certificate serial under the link key.

@@ -444,6 +444,15 @@ absl::StatusOr<std::string> CaStore::PseudonymIssuerCrl(const CrlBuild& build) {
   return der;
 }
 
+absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& serial, absl::Time at,
+                                                           std::string_view whose) {
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, Status(serial, at));
+  if (status.state() == v1::CERTIFICATE_STATE_GOOD) return status;
+  const bool revoked = status.state() == v1::CERTIFICATE_STATE_REVOKED;
+  return MakeError(absl::StatusCode::kFailedPrecondition, revoked ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
+                   StrCat(whose, " certificate ", serial, revoked ? " is revoked" : " is not a certificate of this CA"));
+}
+
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {
   v1::CertificateStatus out;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {

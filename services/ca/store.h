@@ -70,6 +70,9 @@ class CaStore {
   // UNKNOWN and they can be revoked. Idempotent; returns how many were new.
   absl::StatusOr<int> RegisterServiceCertificates(const std::vector<Certificate>& certs);
   // The status at time `at`; state UNKNOWN if this CA never issued the serial.
+  // The status of a certificate that must be good now: FAILED_PRECONDITION with
+  // CERTIFICATE_REVOKED or CERTIFICATE_UNTRUSTED otherwise, naming `whose` certificate.
+  absl::StatusOr<v1::CertificateStatus> RequireGood(const std::string& serial, absl::Time at, std::string_view whose);
   // With `issuer`: which CA certificate issued it ("ca" or "pseudonyms"; unchanged if unknown).
   absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at, std::string* issuer = nullptr);
 

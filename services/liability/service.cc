@@ -4,26 +4,17 @@
 #include "common/server/grpc_status.h"
 
 namespace semper::liability {
-namespace {
-
-template <typename T>
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, absl::StatusOr<T> result, T* resp) {
-  if (result.ok()) *resp = *std::move(result);
-  return FinishUnary(ctx, result.status());
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::RegisterAgreement(grpc::CallbackServerContext* ctx,
                                                                   const v1::RegisterAgreementRequest* req,
                                                                   v1::AgreementRecord* resp) {
-  return Reply(ctx, book_->RegisterAgreement(*req), resp);
+  return FinishUnary(ctx, book_->RegisterAgreement(*req), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::SetAgreementState(grpc::CallbackServerContext* ctx,
                                                                   const v1::SetAgreementStateRequest* req,
                                                                   v1::AgreementRecord* resp) {
-  return Reply(ctx, book_->SetAgreementState(*req), resp);
+  return FinishUnary(ctx, book_->SetAgreementState(*req), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackServerContext* ctx,
@@ -40,24 +31,24 @@ grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackS
 grpc::ServerUnaryReactor* LiabilityServiceImpl::SettleGuarantee(grpc::CallbackServerContext* ctx,
                                                                 const v1::EndGuaranteeRequest* req,
                                                                 v1::Guarantee* resp) {
-  return Reply(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, req->verdict(), req->verdict_signature()), resp);
+  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, req->verdict(), req->verdict_signature()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::ReleaseGuarantee(grpc::CallbackServerContext* ctx,
                                                                  const v1::EndGuaranteeRequest* req,
                                                                  v1::Guarantee* resp) {
-  return Reply(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, req->verdict(), req->verdict_signature()), resp);
+  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, req->verdict(), req->verdict_signature()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::GetGuarantee(grpc::CallbackServerContext* ctx,
                                                              const v1::GetGuaranteeRequest* req, v1::Guarantee* resp) {
-  return Reply(ctx, book_->GetGuarantee(req->guarantee_id()), resp);
+  return FinishUnary(ctx, book_->GetGuarantee(req->guarantee_id()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::GetLiability(grpc::CallbackServerContext* ctx,
                                                              const v1::GetLiabilityRequest* req,
                                                              v1::LiabilityStatus* resp) {
-  return Reply(ctx, book_->GetLiability(*req), resp);
+  return FinishUnary(ctx, book_->GetLiability(*req), resp);
 }
 
 }  // namespace semper::liability

@@ -148,31 +148,29 @@ absl::Status Suite::Restart(const std::string& name) {
   return absl::NotFoundError(name);
 }
 
-std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const std::string& client) const {
+std::shared_ptr<grpc::Channel> Suite::TlsChannel(const std::string& daemon, std::string cert_chain_pem,
+                                                 std::string key_pem) const {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = Slurp(P("pki/root.pem"));
-  if (!client.empty()) {
-    auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(o_.passphrase));
-    if (key.ok()) ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
-    ssl.pem_cert_chain = Slurp(P("pki/admin/" + client + ".pem"));
-  }
+  ssl.pem_cert_chain = std::move(cert_chain_pem);
+  ssl.pem_private_key = std::move(key_pem);
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
   args.SetInt("grpc.use_local_subchannel_pool", 1);
   return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(ports_.at(daemon)), grpc::SslCredentials(ssl), args);
 }
 
+std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const std::string& client) const {
+  if (client.empty()) return TlsChannel(daemon, "", "");
+  auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(o_.passphrase));
+  return TlsChannel(daemon, Slurp(P("pki/admin/" + client + ".pem")),
+                    key.ok() ? std::string(key->ToUnencryptedPemSecret().Reveal()) : "");
+}
+
 std::shared_ptr<grpc::Channel> Suite::ChannelAs(const std::string& daemon, const Subscriber& who) const {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = Slurp(P("pki/root.pem"));
-  if (who.authentication_key.has_value() && who.authentication_certificate.has_value()) {
-    ssl.pem_private_key = std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal());
-    ssl.pem_cert_chain = who.authentication_certificate->Pem() + Slurp(P("pki/ca.pem"));
-  }
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetInt("grpc.use_local_subchannel_pool", 1);
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(ports_.at(daemon)), grpc::SslCredentials(ssl), args);
+  if (!who.authentication_key.has_value() || !who.authentication_certificate.has_value()) return Channel(daemon);
+  return TlsChannel(daemon, who.authentication_certificate->Pem() + Slurp(P("pki/ca.pem")),
+                    std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal()));
 }
 
 std::vector<Certificate> Suite::Chain() const { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }

@@ -75,6 +75,8 @@ class Suite {
 
  private:
   Suite(const TempDir* dir, Options options) : dir_(dir), o_(std::move(options)) {}
+  std::shared_ptr<grpc::Channel> TlsChannel(const std::string& daemon, std::string cert_chain_pem,
+                                            std::string key_pem) const;
   const TempDir* dir_;
   Options o_;
   std::map<std::string, int> ports_;

@@ -8,6 +8,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace semper {
 
@@ -16,5 +17,12 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // Ends a unary callback RPC with `status`: `return FinishUnary(ctx, status);` in a handler.
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const absl::Status& status);
+
+// The same with a result: on success it becomes the response.
+template <typename T>
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, absl::StatusOr<T> result, T* resp) {
+  if (result.ok()) *resp = *std::move(result);
+  return FinishUnary(ctx, result.status());
+}
 
 }  // namespace semper
