@@ -14,6 +14,7 @@ else
   STATE=${SEMPER_STATE_DIR:-$ROOT/.semper}
 fi
 PG_PORT=${SEMPER_PG_PORT:-55432}
+BUILD=${SEMPER_BUILD_DIR:-build}
 action=${1:-start}
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
@@ -24,6 +25,7 @@ pg_running() { [[ -f "$STATE/postgres/data/postmaster.pid" ]] && as_postgres "$(
 start_postgres() {
   local bindir; bindir=$(pg_bindir)
   mkdir -p "$STATE/secrets"
+  chmod 755 "$STATE"  # the postgres user enters it to reach its cluster
   chmod 700 "$STATE/secrets"
   if [[ ! -d "$STATE/postgres/data" ]]; then
     echo "up.sh: creating a private PostgreSQL cluster in $STATE/postgres"
@@ -79,7 +81,7 @@ start_ca() {
   mkdir -p "$STATE/run" "$STATE/logs"
   if [[ ! -f "$STATE/pki/root.pem" ]]; then
     (umask 077; head -c 32 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/ca-passphrase")
-    build/services/ca/semper-ca init --dir "$STATE/pki" --passphrase-file "$STATE/secrets/ca-passphrase" \
+    "$BUILD/services/ca/semper-ca" init --dir "$STATE/pki" --passphrase-file "$STATE/secrets/ca-passphrase" \
       --hostname localhost --ip 127.0.0.1 > "$STATE/logs/semper-ca-init.log"
     echo "up.sh: created the suite's PKI in $STATE/pki (root fingerprint in $STATE/logs/semper-ca-init.log)"
   fi
@@ -99,12 +101,12 @@ dir = "$STATE/pki"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 public_url = "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
 TOML
-  launch semper-ca "${SEMPER_CA_HTTP_PORT:-7001}" build/services/ca/semper-ca serve --config "$STATE/ca.toml"
+  launch semper-ca "${SEMPER_CA_HTTP_PORT:-7001}" "$BUILD/services/ca/semper-ca" serve --config "$STATE/ca.toml"
   echo "semper-ca:  gRPC 127.0.0.1:${SEMPER_CA_PORT:-7000} (TLS, server name localhost; trust $STATE/pki/root.pem)"
   echo "            HTTP http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}: /crl /crl/delta /crl/root /ocsp /healthz /readyz /metrics"
   echo "            log $STATE/logs/semper-ca.log"
   echo "Administrator: $STATE/pki/admin/admin.pem, key admin.key, passphrase in $STATE/secrets/ca-passphrase:"
-  echo "  build/cli/semperctl/semperctl --server 127.0.0.1:${SEMPER_CA_PORT:-7000} --server-name localhost \\"
+  echo "  $BUILD/cli/semperctl/semperctl --server 127.0.0.1:${SEMPER_CA_PORT:-7000} --server-name localhost \\"
   echo "    --ca-file $STATE/pki/root.pem --cert $STATE/pki/admin/admin.pem --key $STATE/pki/admin/admin.key \\"
   echo "    --key-passphrase-file $STATE/secrets/ca-passphrase subscriber list"
 }
@@ -128,7 +130,7 @@ key_file = "$STATE/pki/services/tsa-signing.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 clock_check = "${SEMPER_TSA_CLOCK_CHECK:-kernel}"
 TOML
-  launch semper-tsa "${SEMPER_TSA_HTTP_PORT:-7011}" build/services/timestamp/semper-tsa --config "$STATE/tsa.toml"
+  launch semper-tsa "${SEMPER_TSA_HTTP_PORT:-7011}" "$BUILD/services/timestamp/semper-tsa" --config "$STATE/tsa.toml"
   echo "semper-tsa: gRPC 127.0.0.1:${SEMPER_TSA_PORT:-7010} (TLS, server name localhost)"
   echo "            HTTP http://127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}/ (RFC 3161: application/timestamp-query) /certs"
   echo "            log $STATE/logs/semper-tsa.log"
@@ -160,7 +162,7 @@ ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
 tsa_address = "127.0.0.1:${SEMPER_TSA_PORT:-7010}"
 upstream_server_name = "localhost"
 TOML
-  launch semper-notary "${SEMPER_NOTARY_HTTP_PORT:-7021}" build/services/notary/semper-notary --config "$STATE/notary.toml"
+  launch semper-notary "${SEMPER_NOTARY_HTTP_PORT:-7021}" "$BUILD/services/notary/semper-notary" --config "$STATE/notary.toml"
   echo "semper-notary: gRPC 127.0.0.1:${SEMPER_NOTARY_PORT:-7020} (TLS, server name localhost); log $STATE/logs/semper-notary.log"
 }
 
@@ -195,7 +197,7 @@ key_file = "$STATE/pki/services/arbiter-escrow.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 TOML
   fi
-  launch semper-arbiter "${SEMPER_ARBITER_HTTP_PORT:-7031}" build/services/arbiter/semper-arbiter --config "$STATE/arbiter.toml"
+  launch semper-arbiter "${SEMPER_ARBITER_HTTP_PORT:-7031}" "$BUILD/services/arbiter/semper-arbiter" --config "$STATE/arbiter.toml"
   echo "semper-arbiter: gRPC 127.0.0.1:${SEMPER_ARBITER_PORT:-7030} (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
 }
 
@@ -221,8 +223,27 @@ upstream_server_name = "localhost"
 arbiter_cert_file = "$STATE/pki/services/arbiter-signing.pem"
 $( [ -f "$STATE/pki/pseudonym-ca.pem" ] && echo "intermediates_file = \"$STATE/pki/pseudonym-ca.pem\"" )
 TOML
-  launch semper-liability "${SEMPER_LIABILITY_HTTP_PORT:-7041}" build/services/liability/semper-liability --config "$STATE/liability.toml"
+  launch semper-liability "${SEMPER_LIABILITY_HTTP_PORT:-7041}" "$BUILD/services/liability/semper-liability" --config "$STATE/liability.toml"
   echo "semper-liability: gRPC 127.0.0.1:${SEMPER_LIABILITY_PORT:-7040} (TLS, server name localhost); log $STATE/logs/semper-liability.log"
+}
+
+# The endpoints and the administrator's credentials, for semperctl (its SEMPERCTL_* variables) and
+# for tests/scenario/marketplace.sh.
+write_client_env() {
+  cat > "$STATE/client.env" <<ENV
+SEMPERCTL_SERVER=127.0.0.1:${SEMPER_CA_PORT:-7000}
+SEMPERCTL_TSA=127.0.0.1:${SEMPER_TSA_PORT:-7010}
+SEMPERCTL_NOTARY=127.0.0.1:${SEMPER_NOTARY_PORT:-7020}
+SEMPERCTL_ARBITER=127.0.0.1:${SEMPER_ARBITER_PORT:-7030}
+SEMPERCTL_LIABILITY=127.0.0.1:${SEMPER_LIABILITY_PORT:-7040}
+SEMPERCTL_CA_FILE=$STATE/pki/root.pem
+SEMPER_SERVER_NAME=localhost
+SEMPER_CA_HTTP=http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}
+SEMPER_TSA_HTTP=http://127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}
+SEMPER_ADMIN_CERT=$STATE/pki/admin/admin.pem
+SEMPER_ADMIN_KEY=$STATE/pki/admin/admin.key
+SEMPER_ADMIN_PASSPHRASE_FILE=$STATE/secrets/ca-passphrase
+ENV
 }
 
 stop_daemons() {
@@ -253,6 +274,13 @@ case "$action" in
     start_notary
     start_arbiter
     start_liability
+    write_client_env
+    echo
+    echo "Everything semperctl needs to reach the suite is in $STATE/client.env:"
+    echo "  set -a; . $STATE/client.env; set +a"
+    echo "  $BUILD/cli/semperctl/semperctl --server-name localhost --help"
+    echo "The marketplace walkthrough (README) runs every authority once, with openssl checking the evidence:"
+    echo "  bash tests/scenario/marketplace.sh $STATE/client.env"
     echo "Stop with:  deploy/up.sh stop"
     ;;
   stop)

@@ -10,7 +10,9 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "absl/time/time.h"
 #include "common/base/files.h"
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/crypto/keys.h"
 #include "common/server/grpc_status.h"
@@ -128,6 +130,23 @@ PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_fi
                                  Passphrase(passphrase_file, "Passphrase of your wallet: "));
   if (!key.ok()) Die(key.status(), 2);
   return *std::move(key);
+}
+
+WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphrase_file) {
+  SecretData pass = Passphrase(passphrase_file, "Passphrase of your wallet: ");
+  auto sig = PrivateKey::FromPem(ReadFileOrDie(wallet + "/signature.key"), pass);
+  if (!sig.ok()) Die(sig.status(), 2);
+  auto auth = PrivateKey::FromPem(ReadFileOrDie(wallet + "/authentication.key"), pass);
+  if (!auth.ok()) Die(auth.status(), 2);
+  auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/authentication.pem"));
+  if (!chain.ok() || chain->empty()) {
+    Die(chain.ok() ? InvalidField("--wallet", "no authentication certificate") : chain.status(), 2);
+  }
+  return WalletKeys{*std::move(sig), *std::move(auth), chain->front()};
+}
+
+std::string TimeText(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
 }
 
 }  // namespace semper::ctl

@@ -10,6 +10,7 @@
 #include <grpcpp/client_context.h>
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
@@ -61,9 +62,20 @@ T FromJsonFile(const std::string& path) {
   return m;
 }
 
+// "2026-11-24 10:00:00 UTC".
+std::string TimeText(const google::protobuf::Timestamp& t);
+
 // A wallet made by `semperctl enroll`: the signature certificate with its chain (read first, to
 // show the person what will be signed), then the key (asks for the passphrase).
 std::vector<Certificate> WalletChain(const std::string& wallet);
 PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_file);
+// Both wallet keys with one passphrase: the signature key and the authentication key (which also
+// decrypts what is encrypted to the authentication certificate).
+struct WalletKeys {
+  PrivateKey signature;
+  PrivateKey authentication;
+  Certificate authentication_certificate;
+};
+WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphrase_file);
 
 }  // namespace semper::ctl

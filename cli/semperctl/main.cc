@@ -30,6 +30,8 @@
 #include "cli/semperctl/credential_commands.h"
 #include "cli/semperctl/privacy_commands.h"
 #include "cli/semperctl/notary_commands.h"
+#include "cli/semperctl/notary_flow_commands.h"
+#include "cli/semperctl/order_commands.h"
 #include "cli/semperctl/tsa_commands.h"
 #include "semper/v1/ca.grpc.pb.h"
 
@@ -421,6 +423,8 @@ int main(int argc, char** argv) {
 
   ctl::TsaCommands tsa(app, c);
   ctl::NotaryCommands notary(app, c);
+  ctl::NotaryFlowCommands notary_flows(app.get_subcommand("notary"), c);
+  ctl::OrderCommands orders(app, c);
   ctl::ArbiterCommands arbiter(app, c);
   ctl::LiabilityCommands liability(app, c);
   ctl::PrivacyCommands privacy(app, c);
@@ -429,6 +433,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (auto code = tsa.Run()) return *code;
   if (auto code = notary.Run()) return *code;
+  if (auto code = notary_flows.Run()) return *code;
+  if (auto code = orders.Run()) return *code;
   if (auto code = arbiter.Run()) return *code;
   if (auto code = liability.Run()) return *code;
   if (auto code = privacy.Run()) return *code;

@@ -1,0 +1,390 @@
+// semperctl notary mail / contract / export.
+#include "cli/semperctl/notary_flow_commands.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/numbers.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
+#include "common/base/strings.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "semper/v1/notary.grpc.pb.h"
+#include "services/notary/verify.h"
+
+namespace semper::ctl {
+namespace {
+
+std::unique_ptr<v1::Notary::Stub> Stub(const Connection& c) { return v1::Notary::NewStub(ChannelTo(c, c.notary)); }
+
+absl::Time Deadline(const std::string& days) {
+  int64_t d = 0;
+  if (!absl::SimpleAtoi(days, &d) || d <= 0 || d > 90) Die(InvalidField("--days", "must be 1 to 90 days"), 2);
+  return absl::Now() + absl::Hours(24 * d);
+}
+
+Certificate CertificateFile(const std::string& flag, const std::string& path) {
+  auto cert = Certificate::FromPem(ReadFileOrDie(path));
+  if (!cert.ok()) Die(Annotate(cert.status(), flag), 2);
+  return *std::move(cert);
+}
+
+std::string Signed(std::string_view content, const PrivateKey& key, const std::vector<Certificate>& chain) {
+  auto sig = CmsSignDetached(content, key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
+  if (!sig.ok()) Die(sig.status());
+  return *std::move(sig);
+}
+
+void CheckEvidence(const v1::Evidence& e, const TrustStore& trust, const char* what) {
+  if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, what));
+}
+
+const char* MailStateText(v1::MailState s) {
+  switch (s) {
+    case v1::MAIL_STATE_WAITING: return "waiting for the recipient's receipt";
+    case v1::MAIL_STATE_DELIVERED: return "delivered against the recipient's receipt";
+    case v1::MAIL_STATE_NOT_DELIVERED: return "not delivered (deadline passed)";
+    default: return "unknown";
+  }
+}
+
+void PrintMail(const v1::CertifiedMail& m) {
+  std::printf("Mail %s: %s\n", m.id().c_str(), MailStateText(m.state()));
+  std::printf("  from:     %s\n", m.sender_subject().c_str());
+  std::printf("  to:       %s\n", m.recipient_subject().c_str());
+  std::printf("  message:  %llu bytes encrypted, SHA-256 %s\n", static_cast<unsigned long long>(m.message_size()),
+              HexEncode(m.message_sha256()).c_str());
+  std::printf("  deadline: %s\n", TimeText(m.deadline()).c_str());
+  std::printf("  evidence: submission = notary log entry %llu", static_cast<unsigned long long>(m.submission().index()));
+  if (m.has_outcome()) {
+    std::printf(", %s = entry %llu", m.outcome().kind().c_str(), static_cast<unsigned long long>(m.outcome().index()));
+  }
+  std::printf("\n");
+}
+
+int MailSend(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& to,
+             const std::string& file, const std::string& days, std::string out) {
+  std::string document = ReadFileOrDie(file);
+  Certificate recipient = CertificateFile("--to", to);
+  std::vector<Certificate> chain = WalletChain(wallet);
+  absl::Time deadline = Deadline(days);
+  TrustStore trust = Trust(c);
+  std::printf("You are about to send by certified mail, encrypted to the recipient and signed with your\n"
+              "signature key (evidence of origin):\n");
+  std::printf("  file:     %s (%zu bytes, SHA-256 %s)\n", file.c_str(), document.size(), HexEncode(Sha256(document)).c_str());
+  std::printf("  from:     %s\n", chain.front().Subject().c_str());
+  std::printf("  to:       %s\n", recipient.Subject().c_str());
+  std::printf("  deadline: %s (no receipt by then: the notary certifies non-delivery)\n",
+              absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", deadline, absl::UTCTimeZone()).c_str());
+  if (!Confirm(c, "Encrypt, sign and deposit?")) {
+    std::fprintf(stderr, "semperctl: nothing signed\n");
+    return 1;
+  }
+  auto enveloped = CmsEncrypt(document, {recipient});
+  if (!enveloped.ok()) Die(Annotate(enveloped.status(), "encrypting to --to"));
+  v1::DepositMailRequest req;
+  req.set_recipient_certificate(recipient.Der());
+  req.set_enveloped_message(*enveloped);
+  req.set_origin_signature(Signed(*enveloped, WalletKey(wallet, pass), chain));
+  *req.mutable_deadline() = ToTimestamp(deadline);
+  v1::CertifiedMail mail;
+  Call(Stub(c)->DepositMail(Ctx().get(), req, &mail));
+  CheckEvidence(mail.submission(), trust, "the notary's evidence of submission");
+  if (out.empty()) out = file + ".mail.json";
+  WriteOrDie(out, Json(mail));
+  PrintMail(mail);
+  std::printf("Evidence of submission saved to %s. The recipient takes delivery with:\n"
+              "  semperctl notary mail accept %s --wallet <their wallet> --out <file>\n",
+              out.c_str(), mail.id().c_str());
+  return 0;
+}
+
+v1::CertifiedMail GetMail(const Connection& c, const std::string& id) {
+  v1::GetMailRequest req;
+  req.set_id(id);
+  v1::CertifiedMail mail;
+  Call(Stub(c)->GetMail(Ctx().get(), req, &mail));
+  return mail;
+}
+
+int MailShow(const Connection& c, const std::string& id, const std::string& out) {
+  v1::CertifiedMail mail = GetMail(c, id);
+  TrustStore trust = Trust(c);
+  CheckEvidence(mail.submission(), trust, "the evidence of submission");
+  if (mail.has_outcome()) CheckEvidence(mail.outcome(), trust, "the evidence of the outcome");
+  PrintMail(mail);
+  if (!out.empty()) {
+    WriteOrDie(out, Json(mail));
+    std::printf("Saved to %s.\n", out.c_str());
+  }
+  return 0;
+}
+
+int MailAccept(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
+               const std::string& out) {
+  v1::CertifiedMail mail = GetMail(c, id);
+  TrustStore trust = Trust(c);
+  CheckEvidence(mail.submission(), trust, "the evidence of submission");
+  std::vector<Certificate> chain = WalletChain(wallet);
+  const std::string receipt = StrCat("semper-receipt:", mail.id(), ":", HexEncode(mail.message_sha256()));
+  PrintMail(mail);
+  std::printf("To read it you sign, with your signature key (%s), this receipt:\n  %s\n"
+              "The sender gets it as evidence that you received the message.\n",
+              chain.front().Subject().c_str(), receipt.c_str());
+  if (!Confirm(c, "Sign the receipt and take delivery?")) {
+    std::fprintf(stderr, "semperctl: nothing signed\n");
+    return 1;
+  }
+  WalletKeys keys = WalletBothKeys(wallet, pass);
+  v1::AcceptMailRequest req;
+  req.set_id(mail.id());
+  req.set_receipt_signature(Signed(receipt, keys.signature, chain));
+  v1::AcceptedMail accepted;
+  Call(Stub(c)->AcceptMail(Ctx().get(), req, &accepted));
+  if (Sha256(accepted.enveloped_message()) != mail.message_sha256()) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary released another message"));
+  }
+  CheckEvidence(accepted.mail().outcome(), trust, "the evidence of delivery");
+  auto signers = CmsVerifyDetached(accepted.origin_signature(), accepted.enveloped_message(), trust, absl::Now(),
+                                   KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) Die(Annotate(signers.status(), "the sender's signature"));
+  auto document = CmsDecrypt(accepted.enveloped_message(), keys.authentication, keys.authentication_certificate);
+  if (!document.ok()) Die(Annotate(document.status(), "decrypting with your authentication key"));
+  WriteOrDie(out, *document, 0600);
+  WriteOrDie(out + ".mail.json", Json(accepted.mail()));
+  WriteOrDie(out + ".p7m", accepted.enveloped_message());
+  WriteOrDie(out + ".p7m.sig", accepted.origin_signature());
+  std::printf("Delivered: %zu bytes from %s (signature verified) saved to %s; the sender's signed\n"
+              "message in %s.p7m and %s.p7m.sig, the delivery evidence in %s.mail.json.\n",
+              document->size(), signers->front().certificate.Subject().c_str(), out.c_str(), out.c_str(),
+              out.c_str(), out.c_str());
+  return 0;
+}
+
+const char* ContractStateText(v1::ContractState s) {
+  switch (s) {
+    case v1::CONTRACT_STATE_OPEN: return "open";
+    case v1::CONTRACT_STATE_COMPLETED: return "completed: signed by everyone";
+    case v1::CONTRACT_STATE_ABORTED: return "aborted";
+    default: return "unknown";
+  }
+}
+
+const char* SignerStateText(v1::SignerState s) {
+  switch (s) {
+    case v1::SIGNER_STATE_PENDING: return "pending";
+    case v1::SIGNER_STATE_SIGNED: return "signed";
+    case v1::SIGNER_STATE_DECLINED: return "declined";
+    default: return "unknown";
+  }
+}
+
+void PrintContract(const v1::NotarizedContract& k) {
+  std::printf("Contract %s \"%s\": %s\n", k.id().c_str(), k.title().c_str(), ContractStateText(k.state()));
+  std::printf("  text:     %llu bytes, SHA-256 %s\n", static_cast<unsigned long long>(k.contract_size()),
+              HexEncode(k.contract_sha256()).c_str());
+  std::printf("  deadline: %s\n", TimeText(k.deadline()).c_str());
+  for (const auto& s : k.signers()) {
+    std::printf("  signer:   %s: %s\n", s.subject().c_str(), SignerStateText(s.state()));
+  }
+  if (k.has_outcome()) {
+    std::printf("  evidence: %s, notary log entry %llu\n", k.outcome().kind().c_str(),
+                static_cast<unsigned long long>(k.outcome().index()));
+  }
+}
+
+int ContractCreate(const Connection& c, const std::string& file, const std::string& title,
+                   const std::vector<std::string>& signer_files, const std::string& days) {
+  std::string text = ReadFileOrDie(file);
+  v1::CreateContractRequest req;
+  req.set_contract(text);
+  req.set_title(title);
+  *req.mutable_deadline() = ToTimestamp(Deadline(days));
+  std::printf("Contract \"%s\" (%s, %zu bytes, SHA-256 %s), to be signed by:\n", title.c_str(), file.c_str(), text.size(),
+              HexEncode(Sha256(text)).c_str());
+  for (const auto& f : signer_files) {
+    Certificate cert = CertificateFile("--signer", f);
+    std::printf("  %s\n", cert.Subject().c_str());
+    req.add_signer_certificates(cert.Der());
+  }
+  if (!Confirm(c, "Open it at the notary?")) return 1;
+  v1::NotarizedContract k;
+  Call(Stub(c)->CreateContract(Ctx().get(), req, &k));
+  PrintContract(k);
+  std::printf("Each signer reads and signs it with: semperctl notary contract sign %s --wallet <wallet>\n", k.id().c_str());
+  return 0;
+}
+
+v1::NotarizedContract GetContract(const Connection& c, const std::string& id) {
+  v1::GetContractRequest req;
+  req.set_id(id);
+  v1::NotarizedContract k;
+  Call(Stub(c)->GetContract(Ctx().get(), req, &k));
+  return k;
+}
+
+bool Printable(const std::string& s) {
+  for (unsigned char ch : s) {
+    if (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r') return false;
+  }
+  return true;
+}
+
+int ContractSign(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
+                 const std::string& text_out, const std::string& out) {
+  v1::NotarizedContract k = GetContract(c, id);
+  v1::GetContractTextRequest treq;
+  treq.set_id(id);
+  v1::ContractText text;
+  Call(Stub(c)->GetContractText(Ctx().get(), treq, &text));
+  if (Sha256(text.contract()) != k.contract_sha256()) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary sent a text that is not the contract's"));
+  }
+  std::vector<Certificate> chain = WalletChain(wallet);
+  PrintContract(k);
+  if (!text_out.empty()) WriteOrDie(text_out, text.contract());
+  // Nothing is signed unseen: the text itself, or where it was saved to be read.
+  if (Printable(text.contract()) && text.contract().size() <= 16384) {
+    std::printf("----- the text you sign -----\n%s%s----- end of the text -----\n", text.contract().c_str(),
+                text.contract().ends_with('\n') ? "" : "\n");
+  } else if (text_out.empty()) {
+    Die(InvalidField("--text-out", "the text is not plain or is long: save it with --text-out and read it first"), 2);
+  } else {
+    std::printf("The text you sign is in %s; read it first.\n", text_out.c_str());
+  }
+  std::printf("You are about to sign this contract with your signature key (%s), legally binding.\n",
+              chain.front().Subject().c_str());
+  if (!Confirm(c, "Sign the contract?")) {
+    std::fprintf(stderr, "semperctl: nothing signed\n");
+    return 1;
+  }
+  v1::SignContractRequest req;
+  req.set_id(id);
+  req.set_signature(Signed(text.contract(), WalletKey(wallet, pass), chain));
+  Call(Stub(c)->SignContract(Ctx().get(), req, &k));
+  if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
+  PrintContract(k);
+  if (!out.empty()) WriteOrDie(out, Json(k));
+  return 0;
+}
+
+int ContractShow(const Connection& c, const std::string& id, const std::string& out) {
+  v1::NotarizedContract k = GetContract(c, id);
+  if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
+  PrintContract(k);
+  if (!out.empty()) {
+    WriteOrDie(out, Json(k));
+    std::printf("Saved to %s.\n", out.c_str());
+  }
+  return 0;
+}
+
+// Finds the evidence in any of the files semperctl saves: an Evidence, a certified mail (its
+// outcome, else its submission), a contract (its outcome).
+v1::Evidence EvidenceFrom(const std::string& path) {
+  std::string json = ReadFileOrDie(path);
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = false;
+  v1::CertifiedMail mail;
+  if (google::protobuf::util::JsonStringToMessage(json, &mail, lenient).ok() && mail.has_submission()) {
+    return mail.has_outcome() ? mail.outcome() : mail.submission();
+  }
+  v1::NotarizedContract k;
+  if (google::protobuf::util::JsonStringToMessage(json, &k, lenient).ok() && k.has_outcome()) return k.outcome();
+  v1::Evidence e;
+  if (google::protobuf::util::JsonStringToMessage(json, &e, lenient).ok() && !e.statement().empty()) return e;
+  Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                StrCat(path, " holds no notary evidence (an .evidence.json, .mail.json or contract JSON)")),
+      2);
+}
+
+int Export(const Connection& c, const std::string& path, const std::string& prefix) {
+  v1::Evidence e = EvidenceFrom(path);
+  CheckEvidence(e, Trust(c), path.c_str());
+  WriteOrDie(prefix + ".json", e.statement());
+  WriteOrDie(prefix + ".sig", e.signature());
+  std::printf("%s entry %llu: statement %s.json, the notary's CMS signature %s.sig\n", e.kind().c_str(),
+              static_cast<unsigned long long>(e.index()), prefix.c_str(), prefix.c_str());
+  // The statement's RFC 3161 token, when it has one (attestations, submissions, signed contracts).
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  v1::SignedContractStatement with_token;  // every statement names its token time_stamp_token
+  if (google::protobuf::util::JsonStringToMessage(e.statement(), &with_token, lenient).ok() &&
+      !with_token.time_stamp_token().empty()) {
+    WriteOrDie(prefix + ".tst", with_token.time_stamp_token());
+    std::printf("  its time-stamp token (RFC 3161, DER): %s.tst\n", prefix.c_str());
+  }
+  v1::AttestationStatement attestation;
+  if (e.kind() == "attestation" &&
+      google::protobuf::util::JsonStringToMessage(e.statement(), &attestation, lenient).ok() &&
+      !attestation.document_signature().empty()) {
+    WriteOrDie(prefix + ".document.sig", attestation.document_signature());
+    std::printf("  the signer's CMS signature over the document (DER, detached): %s.document.sig\n", prefix.c_str());
+  }
+  std::printf("Check with: openssl cms -verify -binary -inform DER -in %s.sig -content %s.json -CAfile <root.pem> "
+              "-purpose any -out /dev/null\n",
+              prefix.c_str(), prefix.c_str());
+  return 0;
+}
+
+}  // namespace
+
+NotaryFlowCommands::NotaryFlowCommands(CLI::App* n, Connection& c) : c_(c) {
+  auto wallet = [this](CLI::App* cmd) {
+    cmd->add_option("--wallet", wallet_, "your wallet (semperctl enroll)")->required();
+    cmd->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
+  };
+  auto* mail = n->add_subcommand("mail", "certified mail: a message released only against the recipient's receipt");
+  mail->require_subcommand(1);
+  mail_send_ = mail->add_subcommand("send", "encrypt a file to the recipient, sign it and deposit it at the notary");
+  wallet(mail_send_);
+  mail_send_->add_option("--to", to_, "the recipient's authentication certificate (PEM)")->required()->check(CLI::ExistingFile);
+  mail_send_->add_option("file", file_, "the file to send")->required()->check(CLI::ExistingFile);
+  mail_send_->add_option("--days", days_, "days the recipient has to take delivery (1-90)")->capture_default_str();
+  mail_send_->add_option("--out", out_, "where to save the evidence (default <file>.mail.json)");
+  mail_show_ = mail->add_subcommand("show", "a mail's state and evidence (sender: delivered or not)");
+  mail_show_->add_option("id", id_, "the mail id (M-...)")->required();
+  mail_show_->add_option("--out", out_, "save the mail with its evidence (JSON)");
+  mail_accept_ = mail->add_subcommand("accept", "recipients: sign the receipt and take delivery");
+  wallet(mail_accept_);
+  mail_accept_->add_option("id", id_, "the mail id (M-...)")->required();
+  mail_accept_->add_option("--out", out_, "where to save the message")->required();
+
+  auto* contract = n->add_subcommand("contract", "contracts signed by every party through the notary, or by none");
+  contract->require_subcommand(1);
+  contract_create_ = contract->add_subcommand("create", "open a contract for named signers");
+  contract_create_->add_option("file", file_, "the contract text")->required()->check(CLI::ExistingFile);
+  contract_create_->add_option("--title", title_, "its title")->required();
+  contract_create_->add_option("--signer", signers_, "a signer's signature certificate (PEM), repeatable (2-32)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  contract_create_->add_option("--days", days_, "days the signers have (1-90)")->capture_default_str();
+  contract_sign_ = contract->add_subcommand("sign", "read the contract (shown first) and sign it");
+  wallet(contract_sign_);
+  contract_sign_->add_option("id", id_, "the contract id (C-...)")->required();
+  contract_sign_->add_option("--text-out", text_out_, "also save the text here");
+  contract_sign_->add_option("--out", out_, "save the contract with its evidence (JSON)");
+  contract_show_ = contract->add_subcommand("show", "a contract's state, signers and evidence");
+  contract_show_->add_option("id", id_, "the contract id (C-...)")->required();
+  contract_show_->add_option("--out", out_, "save the contract with its evidence (JSON)");
+
+  export_ = n->add_subcommand("export", "write a piece of evidence as files for openssl (statement, signature, token)");
+  export_->add_option("evidence", evidence_, "an .evidence.json, .mail.json or contract JSON")
+      ->required()
+      ->check(CLI::ExistingFile);
+  export_->add_option("--out", out_, "PREFIX: writes PREFIX.json, PREFIX.sig and PREFIX.tst")->required();
+}
+
+std::optional<int> NotaryFlowCommands::Run() {
+  if (mail_send_->parsed()) return MailSend(c_, wallet_, wallet_pass_, to_, file_, days_, out_);
+  if (mail_show_->parsed()) return MailShow(c_, id_, out_);
+  if (mail_accept_->parsed()) return MailAccept(c_, wallet_, wallet_pass_, id_, out_);
+  if (contract_create_->parsed()) return ContractCreate(c_, file_, title_, signers_, days_);
+  if (contract_sign_->parsed()) return ContractSign(c_, wallet_, wallet_pass_, id_, text_out_, out_);
+  if (contract_show_->parsed()) return ContractShow(c_, id_, out_);
+  if (export_->parsed()) return Export(c_, evidence_, out_);
+  return std::nullopt;
+}
+
+}  // namespace semper::ctl

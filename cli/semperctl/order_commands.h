@@ -1,0 +1,28 @@
+// `semperctl order ...`: a buyer signs an order as a SEMPER container (the facts cross-border
+// trade needs, taken from the buyer's certificate), and a seller checks one and reads it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/semperctl/common.h"
+
+namespace semper::ctl {
+
+class OrderCommands {
+ public:
+  OrderCommands(CLI::App& app, Connection& c);
+  std::optional<int> Run();
+
+ private:
+  Connection& c_;
+  CLI::App* sign_ = nullptr;
+  CLI::App* show_ = nullptr;
+  std::string wallet_, wallet_pass_, seller_, amount_, currency_ = "EUR", order_id_, description_, address_, law_,
+      out_, in_, buyer_out_;
+};
+
+}  // namespace semper::ctl

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# CTest `local_suite`: the README's first command for real. deploy/up.sh brings the suite up on a
+# new state directory (private PostgreSQL, init, five daemons) on free ports, the marketplace
+# scenario runs against it, a second `up.sh start` finds it running, `up.sh stop` stops
+# everything, and a start after the stop reuses the state (the same root, the same database: the
+# scenario runs again). Fails, never skips.
+#   tests/scenario/local_suite_test.sh BUILD_DIR
+set -euo pipefail
+BUILD_DIR=$(cd "${1:?usage: local_suite_test.sh BUILD_DIR}" && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/semper-local-suite.XXXXXX)
+chmod 755 "$WORK"
+export SEMPER_STATE_DIR=$WORK/state SEMPER_BUILD_DIR=$BUILD_DIR
+cleanup() {
+  bash "$SRC/deploy/up.sh" stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Eleven free ports: the kernel's choice for a listening socket, released at once.
+mapfile -t PORTS < <(python3 - <<'PY'
+import socket
+socks = []
+for _ in range(11):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+PY
+)
+export SEMPER_PG_PORT=${PORTS[0]} SEMPER_CA_PORT=${PORTS[1]} SEMPER_CA_HTTP_PORT=${PORTS[2]} \
+  SEMPER_TSA_PORT=${PORTS[3]} SEMPER_TSA_HTTP_PORT=${PORTS[4]} SEMPER_NOTARY_PORT=${PORTS[5]} \
+  SEMPER_NOTARY_HTTP_PORT=${PORTS[6]} SEMPER_ARBITER_PORT=${PORTS[7]} SEMPER_ARBITER_HTTP_PORT=${PORTS[8]} \
+  SEMPER_LIABILITY_PORT=${PORTS[9]} SEMPER_LIABILITY_HTTP_PORT=${PORTS[10]}
+# A CI machine's clock need not be NTP-synchronised; the clock check has its own tests.
+export SEMPER_TSA_CLOCK_CHECK=off
+
+fail() { echo "local_suite_test: FAILED: $*"; for f in "$SEMPER_STATE_DIR"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
+
+echo "--- deploy/up.sh start (new state in $SEMPER_STATE_DIR)"
+out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start"; }
+echo "$out"
+grep -q "creating a private PostgreSQL cluster" <<<"$out" || fail "no private cluster was created"
+grep -q "created the suite's PKI" <<<"$out" || fail "init did not run"
+for port in "$SEMPER_CA_HTTP_PORT" "$SEMPER_TSA_HTTP_PORT" "$SEMPER_NOTARY_HTTP_PORT" "$SEMPER_ARBITER_HTTP_PORT" "$SEMPER_LIABILITY_HTTP_PORT"; do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || fail "a daemon is not ready on $port"
+done
+root_before=$(sha256sum "$SEMPER_STATE_DIR/pki/root.pem")
+
+echo "--- the marketplace scenario"
+SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketplace.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run1" ||
+  fail "the scenario"
+
+echo "--- deploy/up.sh start again: everything already runs"
+out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "second up.sh start"; }
+[[ $(grep -c "already running" <<<"$out") -eq 6 ]] || { echo "$out"; fail "the second start did not find the six processes running"; }
+
+echo "--- deploy/up.sh stop"
+bash "$SRC/deploy/up.sh" stop
+status=$(bash "$SRC/deploy/up.sh" status)
+[[ $(grep -c "stopped" <<<"$status") -eq 6 ]] || { echo "$status"; fail "something still runs after stop"; }
+pgrep -f "$SEMPER_STATE_DIR" >/dev/null && fail "a process of the suite survived the stop"
+
+echo "--- deploy/up.sh start after the stop reuses the state"
+out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start after stop"; }
+grep -q "creating a private PostgreSQL cluster\|created the suite's PKI" <<<"$out" && fail "the state was made anew"
+[[ $(sha256sum "$SEMPER_STATE_DIR/pki/root.pem") == "$root_before" ]] || fail "the root changed"
+SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketplace.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run2" ||
+  fail "the scenario after a restart"
+# The subscribers of the first run are still registered.
+set -a; . "$SEMPER_STATE_DIR/client.env"; set +a
+list=$("$BUILD_DIR/cli/semperctl/semperctl" --server-name localhost --cert "$SEMPER_ADMIN_CERT" --key "$SEMPER_ADMIN_KEY" \
+  --key-passphrase-file "$SEMPER_ADMIN_PASSPHRASE_FILE" subscriber list)
+[[ $(grep -c "Katalog Versand GmbH" <<<"$list") -eq 2 ]] || { echo "$list"; fail "the first run's subscribers are gone"; }
+echo "local_suite_test: passed"
