@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash deploy/install-deps.sh
+bash deploy/podman-setup.sh  # for the compose test (label compose)
 bash deploy/build.sh
 cd "${SEMPER_BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 900 -j "${SEMPER_TEST_JOBS:-$(nproc)}" "$@"

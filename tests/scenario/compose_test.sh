@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# CTest `compose` (label compose): deploy/docker-compose.yml for real, with podman and
+# podman-compose on this machine. Builds the images (debian:bookworm-slim made locally when
+# missing), brings the suite up with two copies each of semper-notary and semper-liability,
+# waits until every service is healthy, runs the marketplace scenario against the published
+# ports, checks that the second copies serve the same records, then takes the suite down and up
+# again (the volumes keep the PKI and the database) and finally removes it with its volumes.
+# Fails, never skips.
+#   tests/scenario/compose_test.sh BUILD_DIR
+set -euo pipefail
+BUILD_DIR=$(cd "${1:?usage: compose_test.sh BUILD_DIR}" && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl
+PROJECT=${SEMPER_COMPOSE_PROJECT:-semperci$$}
+WORK=$(mktemp -d /tmp/semper-compose.XXXXXX)
+start=$(date +%s)
+say() { echo "[$(( $(date +%s) - start )) s] $*"; }
+
+bash "$SRC/deploy/podman-setup.sh"
+compose() { (cd "$SRC/deploy" && podman-compose -p "$PROJECT" "$@"); }
+
+dump_logs() {
+  for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+    echo "--- podman logs $c (last 25 lines)"; podman logs --tail 25 "$c" 2>&1 || true
+  done
+}
+cleanup() {
+  compose down -v >/dev/null 2>&1 || true
+  for v in pki pgdata; do podman volume rm -f "${PROJECT}_$v" >/dev/null 2>&1 || true; done
+  podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true  # podman-compose 1.0.3 leaves it
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "compose_test: FAILED: $*"; dump_logs; exit 1; }
+
+export SEMPER_SECRETS_DIR=$WORK/secrets
+bash "$SRC/deploy/compose-secrets.sh"
+
+# Free host ports for the single copies; the doubled daemons publish container ports only, so
+# that each copy gets its own host port.
+mapfile -t P < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(6)]
+for x in s: x.bind(("127.0.0.1", 0))
+print("\n".join(str(x.getsockname()[1]) for x in s))')
+export SEMPER_CA_PUBLISH=127.0.0.1:${P[0]}:7000 SEMPER_CA_HTTP_PUBLISH=127.0.0.1:${P[1]}:7001 \
+  SEMPER_TSA_PUBLISH=127.0.0.1:${P[2]}:7010 SEMPER_TSA_HTTP_PUBLISH=127.0.0.1:${P[3]}:7011 \
+  SEMPER_ARBITER_PUBLISH=127.0.0.1:${P[4]}:7030 SEMPER_ARBITER_HTTP_PUBLISH=127.0.0.1:${P[5]}:7031 \
+  SEMPER_NOTARY_PUBLISH=7020 SEMPER_NOTARY_HTTP_PUBLISH=7021 SEMPER_NOTARY_REPLICAS=2 \
+  SEMPER_LIABILITY_PUBLISH=7040 SEMPER_LIABILITY_HTTP_PUBLISH=7041 SEMPER_LIABILITY_REPLICAS=2 \
+  SEMPER_CA_PUBLIC_URL=http://127.0.0.1:${P[1]}
+# A CI machine's clock need not be NTP-synchronised; the TSA's clock check has its own tests.
+export SEMPER_TSA_CLOCK_CHECK=off
+
+say "building the images (podman build, layers cached between runs)"
+compose build >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; fail "podman-compose build"; }
+say "images built"
+
+# host_port <service> <copy> <container port>
+host_port() { podman port "${PROJECT}_$1_$2" "$3/tcp" | head -n1 | sed 's/.*://'; }
+
+wait_healthy() {
+  local deadline=$(( $(date +%s) + 300 ))
+  local code
+  until code=$(podman inspect --format '{{.State.Status}} {{.State.ExitCode}}' "${PROJECT}_init_1" 2>/dev/null) &&
+        [[ $code == "exited 0" ]]; do
+    [[ $code == exited* ]] && fail "the init exited with ${code#exited }"
+    (( $(date +%s) < deadline )) || fail "the init did not finish"
+    sleep 1
+  done
+  for target in "semper-ca 1 7001" "semper-tsa 1 7011" "semper-notary 1 7021" "semper-notary 2 7021" \
+                "semper-arbiter 1 7031" "semper-liability 1 7041" "semper-liability 2 7041"; do
+    set -- $target
+    until port=$(host_port "$1" "$2" "$3" 2>/dev/null) && [[ -n $port ]] &&
+          curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+      (( $(date +%s) < deadline )) || fail "$1 copy $2 is not ready"
+      sleep 1
+    done
+    # The compose file's own health check agrees.
+    podman healthcheck run "${PROJECT}_$1_$2" >/dev/null 2>&1 || fail "$1 copy $2: its health check fails"
+  done
+}
+
+say "podman-compose up"
+compose up -d >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log"; fail "podman-compose up"; }
+wait_healthy
+say "all services healthy"
+ps_out=$(podman ps --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}')
+for c in semper-notary_2 semper-liability_2; do grep -q "${PROJECT}_$c" <<<"$ps_out" || fail "no second copy $c"; done
+
+# The suite's root and the administrator's credentials, from the volume.
+mkdir -p "$WORK/pki"
+for f in root.pem admin/admin.pem admin/admin.key; do
+  podman cp "${PROJECT}_semper-ca_1:/var/lib/semper/pki/suite/$f" "$WORK/pki/$(basename "$f")" || fail "copy $f out of the volume"
+done
+cp "$SEMPER_SECRETS_DIR/ca_passphrase" "$WORK/pki/admin.pass"
+write_env() {
+  cat > "$WORK/client.env" <<ENV
+SEMPERCTL_SERVER=127.0.0.1:${P[0]}
+SEMPERCTL_TSA=127.0.0.1:${P[2]}
+SEMPERCTL_NOTARY=127.0.0.1:$(host_port semper-notary 1 7020)
+SEMPERCTL_ARBITER=127.0.0.1:${P[4]}
+SEMPERCTL_LIABILITY=127.0.0.1:$(host_port semper-liability 1 7040)
+SEMPERCTL_CA_FILE=$WORK/pki/root.pem
+SEMPER_SERVER_NAME=localhost
+SEMPER_CA_HTTP=http://127.0.0.1:${P[1]}
+SEMPER_TSA_HTTP=http://127.0.0.1:${P[3]}
+SEMPER_ADMIN_CERT=$WORK/pki/admin.pem
+SEMPER_ADMIN_KEY=$WORK/pki/admin.key
+SEMPER_ADMIN_PASSPHRASE_FILE=$WORK/pki/admin.pass
+ENV
+}
+write_env
+
+say "the marketplace scenario against the containers"
+SEMPERCTL=$SEMPERCTL bash "$SRC/tests/scenario/marketplace.sh" "$WORK/client.env" "$WORK/run1" || fail "the scenario"
+
+say "the second copies serve the same records"
+ctl() { "$SEMPERCTL" --server-name localhost --ca-file "$WORK/pki/root.pem" "$@"; }
+guarantee=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["guarantee_id"])' "$WORK/run1/guarantee1.json")
+out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 2 7040)" liability show "$guarantee") || fail "liability copy 2: $out"
+grep -q "$guarantee" <<<"$out" || fail "liability copy 2 does not know $guarantee: $out"
+mail=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/run1/ebook.delivered.json")
+out=$(ctl --notary "127.0.0.1:$(host_port semper-notary 2 7020)" notary mail show "$mail") || fail "notary copy 2: $out"
+grep -q "delivered against the recipient's receipt" <<<"$out" || fail "notary copy 2 does not show the delivery: $out"
+
+say "down and up again: the volumes keep the PKI and the database"
+root_before=$(sha256sum < "$WORK/pki/root.pem")
+compose down >"$WORK/down.log" 2>&1 || { tail -n 20 "$WORK/down.log"; fail "podman-compose down"; }
+[[ -z $(podman ps -q --filter "label=io.podman.compose.project=$PROJECT") ]] || fail "containers survived down"
+compose up -d >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; fail "second podman-compose up"; }
+wait_healthy
+podman logs "${PROJECT}_init_1" 2>&1 | grep -q already_initialised || fail "the second init did not find the PKI"
+podman cp "${PROJECT}_semper-ca_1:/var/lib/semper/pki/suite/root.pem" "$WORK/root-after.pem"
+[[ $(sha256sum < "$WORK/root-after.pem") == "$root_before" ]] || fail "the root changed"
+write_env
+out=$("$SEMPERCTL" --server-name localhost --server "127.0.0.1:${P[0]}" --ca-file "$WORK/pki/root.pem" \
+  --cert "$WORK/pki/admin.pem" --key "$WORK/pki/admin.key" --key-passphrase-file "$WORK/pki/admin.pass" subscriber list) ||
+  fail "subscriber list: $out"
+grep -q "Katalog Versand GmbH" <<<"$out" || fail "the subscribers registered before are gone: $out"
+out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 1 7040)" liability show "$guarantee") || fail "after restart: $out"
+
+# No secret in the logs: the passphrase and the database password appear nowhere.
+for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+  for s in ca_passphrase db_password postgres_password; do
+    if podman logs "$c" 2>&1 | grep -qF "$(cat "$SEMPER_SECRETS_DIR/$s")"; then fail "$c logs the secret $s"; fi
+  done
+done
+say "compose_test: passed"
