@@ -75,6 +75,7 @@ class PlaintextServerTest : public ::testing::Test {
   void SetUp() override {
     ServerOptions o;
     o.name = "semper-test";
+    o.access = ::semper::testing::EchoAccessPolicy();
     o.plaintext = true;
     o.readiness_interval = absl::Milliseconds(50);
     o.logger = QuietLogger();
@@ -219,6 +220,7 @@ class MutualTlsServerTest : public ::testing::Test {
 
     ServerOptions o;
     o.name = "semper-test";
+    o.access = ::semper::testing::EchoAccessPolicy();
     o.http_listen = "";
     o.tls.cert_file = dir_.path() + "/server.pem";
     o.tls.key_file = dir_.path() + "/server.key";

@@ -301,7 +301,7 @@ TEST_F(TokenTest, BadInputIsRefusedAndSpendsNothing) {
   EXPECT_THAT(Redeem(stub.get(), kind->id(), Token{"short", t.signature, ""}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   // Without an accepting organisation's certificate.
-  EXPECT_THAT(Redeem(Stub().get(), kind->id(), t).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Redeem(Stub().get(), kind->id(), t).status(), StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "0");
   EXPECT_THAT(Redeem(stub.get(), kind->id(), t).status(), IsOk());
 }
@@ -444,7 +444,7 @@ TEST_F(TokenTest, ACredentialIsRefusedWhenForgedExpiredReplayedOrNotPresentedByI
               StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
   // Without an acceptor's certificate.
   EXPECT_THAT(Use(Stub().get(), Presentation(*membership, *acceptor_, *holder_)).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+              StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.credential_uses"), "2");
   // A holder under a pseudonym: bound to the pseudonym's key.
   auto pseudonym = suite_->IssuePseudonym(*holder_, v1::PSEUDONYM_KIND_TRANSACTION);

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   auto log = options->logger;
   for (const auto& line : config->Describe()) semper::LogEvent(log, spdlog::level::info, "config").With("value", line);
   semper::testing::EchoServiceImpl echo;
+  options->access = semper::testing::EchoAccessPolicy();
   auto server = semper::Server::Start(*options, {&echo});
   if (!server.ok()) {
     semper::LogEvent(log, spdlog::level::critical, "start_failed").With("error", std::string(server.status().message()));

@@ -1,6 +1,8 @@
 // Echo test service implementation.
 #include "tests/support/echo_service.h"
 
+#include "common/base/strings.h"
+
 #include <thread>
 
 #include "common/base/status.h"
@@ -9,6 +11,12 @@
 #include "common/server/peer.h"
 
 namespace semper::testing {
+
+std::shared_ptr<const AccessPolicy> EchoAccessPolicy() {
+  std::vector<AccessRule> rules = SuiteAccessMatrix();
+  for (const char* m : {"WhoAmI", "Sleep", "Fail"}) rules.push_back({StrCat("/semper.testing.Echo/", m), {}, "test"});
+  return std::make_shared<const AccessPolicy>(rules);
+}
 
 grpc::ServerUnaryReactor* EchoServiceImpl::WhoAmI(grpc::CallbackServerContext* context,
                                                   const WhoAmIRequest*, WhoAmIResponse* response) {

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+
+#include "common/server/access.h"
 
 #include "semper/testing/echo.grpc.pb.h"
 
@@ -17,5 +20,8 @@ class EchoServiceImpl final : public semper::testing::Echo::CallbackService {
                                  FailResponse* response) override;
   std::atomic<int> sleeping{0};
 };
+
+// The suite's role matrix plus the Echo methods, open to anyone (the handlers check roles).
+std::shared_ptr<const AccessPolicy> EchoAccessPolicy();
 
 }  // namespace semper::testing

@@ -14,10 +14,27 @@
 #include "common/server/grpc_status.h"
 #include "common/base/proto_time.h"
 #include "common/crypto/cms.h"
+#include "semper/v1/arbiter.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/liability.pb.h"
+#include "semper/v1/notary.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"
+#include "semper/v1/tsa.pb.h"
 
 namespace semper::testing {
+
+const google::protobuf::ServiceDescriptor* SuiteService(const std::string& name) {
+  // Naming one message of each file links the file's descriptors into the binary.
+  for (const google::protobuf::FileDescriptor* file :
+       {v1::RegisterSubscriberRequest::descriptor()->file(), v1::IssuePseudonymRequest::descriptor()->file(),
+        v1::StampRequest::descriptor()->file(), v1::CertifyDocumentRequest::descriptor()->file(),
+        v1::FileClaimRequest::descriptor()->file(), v1::GuaranteeRequest::descriptor()->file()}) {
+    for (int i = 0; i < file->service_count(); ++i) {
+      if (file->service(i)->full_name() == name) return file->service(i);
+    }
+  }
+  return nullptr;
+}
 
 namespace {
 

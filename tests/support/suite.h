@@ -3,6 +3,8 @@
 // PostgreSQL database, with TLS and the init's certificates. Stops them on destruction.
 #pragma once
 
+#include <google/protobuf/descriptor.h>
+
 #include <map>
 #include <optional>
 #include <memory>
@@ -19,6 +21,9 @@
 #include "tests/support/subprocess.h"
 
 namespace semper::testing {
+
+// A service of the suite's protos by full name ("semper.v1.Notary"), or nullptr.
+const google::protobuf::ServiceDescriptor* SuiteService(const std::string& name);
 
 class Suite {
  public:

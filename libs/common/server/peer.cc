@@ -52,6 +52,21 @@ std::set<Role> RolesOf(const Certificate& cert) {
   return roles;
 }
 
+absl::StatusOr<KnownCertificate> KnownCertificateOf(const std::string& pem) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* parsed = new absl::flat_hash_map<std::string, KnownCertificate>();
+  {
+    absl::MutexLock lock(&mu);
+    if (auto it = parsed->find(pem); it != parsed->end()) return it->second;
+  }
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromPem(pem));
+  KnownCertificate known{cert, RolesOf(cert)};
+  absl::MutexLock lock(&mu);
+  if (parsed->size() >= 10000) parsed->clear();
+  parsed->emplace(pem, known);
+  return known;
+}
+
 absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context) {
   Peer peer;
   peer.address = context.peer();
@@ -59,29 +74,10 @@ absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context) {
   if (auth == nullptr || !auth->IsPeerAuthenticated()) return peer;
   auto pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
   if (pems.empty()) return peer;
-  // A client sends the same certificate on every call of its connection: parsed once (OpenSSL
-  // 3.0's decoder costs ~100 µs), by its exact PEM. gRPC checked it at the handshake.
-  struct Parsed {
-    Certificate cert;
-    std::set<Role> roles;
-  };
-  static absl::Mutex mu(absl::kConstInit);
-  static auto* parsed = new absl::flat_hash_map<std::string, Parsed>();
-  const std::string pem(pems.front().data(), pems.front().size());
-  {
-    absl::MutexLock lock(&mu);
-    if (auto it = parsed->find(pem); it != parsed->end()) {
-      peer.roles = it->second.roles;
-      peer.certificate = it->second.cert;
-      return peer;
-    }
-  }
-  SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromPem(pem));
-  peer.roles = RolesOf(cert);
-  peer.certificate = cert;
-  absl::MutexLock lock(&mu);
-  if (parsed->size() >= 10000) parsed->clear();
-  parsed->emplace(pem, Parsed{std::move(cert), peer.roles});
+  // gRPC checked the certificate at the handshake.
+  SEMPER_ASSIGN_OR_RETURN(KnownCertificate known, KnownCertificateOf(std::string(pems.front().data(), pems.front().size())));
+  peer.certificate = std::move(known.certificate);
+  peer.roles = std::move(known.roles);
   return peer;
 }
 

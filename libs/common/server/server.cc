@@ -66,6 +66,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   }
   ssl.pem_key_cert_pairs.push_back({std::string(plain.Reveal()), cert});
   auto creds = grpc::SslServerCredentials(ssl);
+  creds->SetAuthMetadataProcessor(NewAccessProcessor(o.access));
   OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(), ssl.pem_key_cert_pairs[0].private_key.size());
   return creds;
 }
@@ -133,6 +134,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     std::function<absl::Status()> readiness, const std::function<void(HttpServer&)>& http_routes) {
   if (!options.logger) options.logger = MakeLogger(options.name, LogFormat::kText, spdlog::level::info);
   if (!options.metrics) options.metrics = std::make_shared<Metrics>();
+  if (!options.access) options.access = std::make_shared<const AccessPolicy>(SuiteAccessMatrix());
   std::unique_ptr<Server> server(new Server(std::move(options)));
   Server& s = *server;
   s.readiness_ = std::move(readiness);
@@ -142,7 +144,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (s.options_.plaintext) {
     LogEvent(log, spdlog::level::warn, "insecure")
         .With("message", "gRPC listens WITHOUT TLS (grpc.plaintext = true): for local development only; "
-                         "never expose this port");
+                         "never expose this port. Without client certificates the role matrix is not enforced "
+                         "at the transport; only the handlers' own checks apply");
   }
   SEMPER_RETURN_IF_ERROR(SplitHostPort("grpc.listen", s.options_.grpc_listen).status());
 

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/config.h"
+#include "common/server/access.h"
 #include "common/server/http_server.h"
 #include "common/server/metrics.h"
 
@@ -49,6 +50,9 @@ struct ServerOptions {
   int http_threads = 32;  // HTTP requests served at once (handlers may wait on the database)
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<Metrics> metrics;  // made if null
+  // Who may call what (common/server/access.h), enforced on the TLS port before any handler;
+  // the suite's matrix if null. Plaintext ports (development) leave it to the handlers.
+  std::shared_ptr<const AccessPolicy> access;
 };
 
 // Config keys shared by every daemon (grpc.*, http.*, tls.*, log.*, shutdown.grace).

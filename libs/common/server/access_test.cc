@@ -1,0 +1,81 @@
+// The role matrix: complete for every RPC of the suite's protos, equal to docs/roles.md, and its
+// decisions.
+#include "common/server/access.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <google/protobuf/descriptor.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "semper/v1/arbiter.grpc.pb.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/liability.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
+#include "semper/v1/privacy.grpc.pb.h"
+#include "semper/v1/tsa.grpc.pb.h"
+#include "tests/support/suite.h"
+
+namespace semper {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+TEST(AccessMatrix, HasOneRowForEveryRpcOfTheSuiteAndNoOther) {
+  std::set<std::string> rpcs;
+  for (const char* name : {"semper.v1.CertificationAuthority", "semper.v1.Pseudonyms", "semper.v1.Credentials",
+                           "semper.v1.TimeStamp", "semper.v1.Notary", "semper.v1.Arbiter", "semper.v1.Liability"}) {
+    const auto* service = ::semper::testing::SuiteService(name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int i = 0; i < service->method_count(); ++i) rpcs.insert("/" + service->full_name() + "/" + service->method(i)->name());
+  }
+  std::set<std::string> rows;
+  for (const AccessRule& r : SuiteAccessMatrix()) {
+    EXPECT_TRUE(rows.insert(r.method).second) << "two rows for " << r.method;
+    if (r.method.rfind("/semper.v1.", 0) == 0) {
+      EXPECT_TRUE(rpcs.count(r.method)) << r.method << " is not an RPC";
+    }
+  }
+  for (const std::string& rpc : rpcs) EXPECT_TRUE(rows.count(rpc)) << rpc << " has no row in the role matrix";
+  EXPECT_TRUE(rows.count("/grpc.health.v1.Health/Check"));
+}
+
+TEST(AccessMatrix, IsWhatDocsRolesMdSays) {
+  std::ifstream in(SEMPER_SOURCE_DIR "/docs/roles.md");
+  ASSERT_TRUE(in.good()) << "docs/roles.md is missing";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::string begin = "<!-- role-matrix:begin -->\n", end = "<!-- role-matrix:end -->";
+  auto b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), RoleMatrixMarkdown(SuiteAccessMatrix()))
+      << "docs/roles.md differs from the enforced matrix; the table should read:\n"
+      << RoleMatrixMarkdown(SuiteAccessMatrix());
+}
+
+TEST(AccessPolicy, DecidesByRowAndRole) {
+  AccessPolicy policy({{"/s.S/Open", {}, ""}, {"/s.S/Admin", {Role::kAdministrator, Role::kArbitrator}, ""}});
+  EXPECT_TRUE(policy.Check("/s.S/Open", false, {}, "").ok());
+  EXPECT_TRUE(policy.Check("/s.S/Admin", true, {Role::kArbitrator}, "CN=A").ok());
+
+  absl::Status none = policy.Check("/s.S/Admin", false, {}, "");
+  EXPECT_EQ(none.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(none.message()), StartsWith(std::string(kAccessDenialPrefix)));
+  EXPECT_THAT(std::string(none.message()), HasSubstr("administrator or arbitrator"));
+
+  absl::Status wrong = policy.Check("/s.S/Admin", true, {Role::kSubscriber}, "CN=Bob");
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(wrong.message()), HasSubstr("CN=Bob"));
+
+  absl::Status unknown = policy.Check("/s.S/Other", true, {Role::kAdministrator}, "CN=A");
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("not in the role matrix"));
+  EXPECT_EQ(policy.Check("", true, {Role::kAdministrator}, "CN=A").code(), absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace semper
