@@ -5,6 +5,7 @@
 // past the gate (to a handler that then judges the empty request). Also: a certificate that does
 // not chain to the suite's root, and an expired one, are refused by the TLS layer itself.
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 
 #include <google/protobuf/descriptor.h>
@@ -25,6 +26,7 @@
 #include "semper/v1/tsa.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
 #include "tests/support/test_pki.h"
 
@@ -232,6 +234,61 @@ TEST_F(AccessTest, CertificatesFromElsewhereOrExpiredAreRefusedByTls) {
   s = Call(fresh, "/semper.v1.CertificationAuthority/ListSubscribers");
   EXPECT_FALSE(GateRefused(s)) << s.error_message();
   EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+// Every private key semper-ca init made (and the CA made at its first start) is readable by its
+// owner only, and a daemon refuses to start on an unencrypted key file others can read.
+TEST_F(AccessTest, KeyFilesAreNeverReadableByOthers) {
+  int keys = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(suite_->P("pki"))) {
+    const std::string path = entry.path().string();
+    if (!entry.is_regular_file() || (!path.ends_with(".key") && path.find("link") == std::string::npos)) continue;
+    ++keys;
+    auto perms = entry.status().permissions();
+    EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+              std::filesystem::perms::none)
+        << path << " is readable by others";
+  }
+  EXPECT_GE(keys, 12);
+  // An unencrypted TLS key that others can read: semper-tsa will not start with it.
+  auto key = PrivateKey::FromPem(Slurp(suite_->P("pki/services/tsa-tls.key")), SecretData(kPass));
+  ASSERT_TRUE(key.ok());
+  dir_.Write("open.key", std::string(key->ToUnencryptedPemSecret().Reveal()));
+  std::filesystem::permissions(dir_.path() + "/open.key", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                                              std::filesystem::perms::others_read);
+  auto r = ::semper::testing::RunCommand(
+      {"env", "SEMPER_TLS_CERT_FILE=" + suite_->P("pki/services/tsa-tls.pem"), "SEMPER_TLS_KEY_FILE=" + dir_.path() + "/open.key",
+       "SEMPER_TLS_CLIENT_CA_FILE=" + suite_->P("pki/root.pem"), "SEMPER_GRPC_LISTEN=127.0.0.1:0", "SEMPER_HTTP_LISTEN=",
+       "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_TSA_CERT_FILE=" + suite_->P("pki/services/tsa-signing.pem"),
+       "SEMPER_TSA_KEY_FILE=" + suite_->P("pki/services/tsa-signing.key"),
+       "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + suite_->P("pass"), SEMPER_TSA});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.out + r.err, ::testing::HasSubstr("readable by other users"));
+}
+
+// Checked with the openssl command line against each daemon's gRPC port: TLS 1.2 or 1.3 only,
+// and in TLS 1.2 only forward-secret AEAD suites.
+TEST_F(AccessTest, TlsIsOneTwoOrNewerWithStrongSuitesOnly) {
+  for (const std::string daemon : {"ca", "tsa", "notary", "arbiter", "liability"}) {
+    auto handshake = [&](const std::string& options) {
+      auto r = ::semper::testing::RunCommand(
+          {"bash", "-c",
+           "timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(suite_->port(daemon)) +
+               " -servername localhost -alpn h2 -CAfile " + suite_->P("pki/root.pem") + " " + options +
+               " </dev/null 2>&1 | grep -a -E '^(New| *Verify return code)'"});
+      return r.out;
+    };
+    EXPECT_THAT(handshake("-tls1"), ::testing::HasSubstr("Cipher is (NONE)")) << daemon;
+    EXPECT_THAT(handshake("-tls1_1"), ::testing::HasSubstr("Cipher is (NONE)")) << daemon;
+    EXPECT_THAT(handshake("-tls1_2 -cipher AES128-SHA:AES256-SHA:AES128-SHA256:DES-CBC3-SHA:ECDHE-ECDSA-AES128-SHA"),
+                ::testing::HasSubstr("Cipher is (NONE)"))
+        << daemon;
+    std::string v12 = handshake("-tls1_2");
+    EXPECT_THAT(v12, ::testing::ContainsRegex("Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)"))
+        << daemon << ": " << v12;
+    EXPECT_THAT(v12, ::testing::HasSubstr("Verify return code: 0 (ok)")) << daemon;
+    EXPECT_THAT(handshake("-tls1_3"), ::testing::HasSubstr("New, TLSv1.3")) << daemon;
+  }
 }
 
 }  // namespace
