@@ -26,6 +26,7 @@
 #include "common/server/grpc_status.h"
 #include "cli/semperctl/common.h"
 #include "cli/semperctl/arbiter_commands.h"
+#include "cli/semperctl/audit_commands.h"
 #include "cli/semperctl/liability_commands.h"
 #include "cli/semperctl/credential_commands.h"
 #include "cli/semperctl/privacy_commands.h"
@@ -425,6 +426,7 @@ int main(int argc, char** argv) {
   ctl::NotaryCommands notary(app, c);
   ctl::NotaryFlowCommands notary_flows(app.get_subcommand("notary"), c);
   ctl::OrderCommands orders(app, c);
+  ctl::AuditCommands audit(app, c);
   ctl::ArbiterCommands arbiter(app, c);
   ctl::LiabilityCommands liability(app, c);
   ctl::PrivacyCommands privacy(app, c);
@@ -435,6 +437,7 @@ int main(int argc, char** argv) {
   if (auto code = notary.Run()) return *code;
   if (auto code = notary_flows.Run()) return *code;
   if (auto code = orders.Run()) return *code;
+  if (auto code = audit.Run()) return *code;
   if (auto code = arbiter.Run()) return *code;
   if (auto code = liability.Run()) return *code;
   if (auto code = privacy.Run()) return *code;

@@ -8,6 +8,7 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/db/audit.h"
 #include "common/db/values.h"
 
 namespace semper::arbiter {
@@ -313,6 +314,11 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
     } else {
       event("decided", "automatic rules", OutcomeText(j.outcome));
       if (!d.reveal_order.empty()) event("reveal-ordered", "automatic rules", l.respondent->Subject());
+      return db::AppendAudit(tx, "arbiter", "semper-arbiter",
+                             {{"automatic rules", "verdict", l.c.case_id(),
+                               StrCat("{\"outcome\": \"", OutcomeText(j.outcome), "\", \"verdict_sha256\": \"",
+                                      HexEncode(Sha256(d.verdict)), "\", \"reveal_order\": ",
+                                      d.reveal_order.empty() ? "false" : "true", "}")}});
     }
     return absl::OkStatus();
   });
@@ -395,7 +401,11 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
     if (!d.reveal_order.empty()) {
       tx.exec_prepared("case_event", l.c.case_id(), "reveal-ordered", arbitrator.Subject(), l.respondent->Subject());
     }
-    return absl::OkStatus();
+    return db::AppendAudit(tx, "arbiter", "semper-arbiter",
+                           {{arbitrator.Subject(), "verdict", l.c.case_id(),
+                             StrCat("{\"outcome\": \"", OutcomeText(req.outcome()), "\", \"verdict_sha256\": \"",
+                                    HexEncode(Sha256(d.verdict)), "\", \"reveal_order\": ",
+                                    d.reveal_order.empty() ? "false" : "true", "}")}});
   }));
   (void)Close(l.c.case_id());
   return Get(l.c.case_id());

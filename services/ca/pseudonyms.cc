@@ -19,6 +19,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/oids.h"
 #include "common/crypto/random.h"
+#include "common/db/audit.h"
 #include "common/db/values.h"
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
@@ -209,7 +210,11 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
                       db::TimeText(issued.not_after), HexEncode(issued.der),
                       st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(parent_tag),
                       HexEncode(sealed), shared ? "pseudonyms" : "ca");
-    return absl::OkStatus();
+    // Not the base: the audit trail must not link a pseudonym to its holder either.
+    return db::AppendAudit(tx, "ca", "semper-ca",
+                           {{"pseudonym holder (signed request)", "issue-pseudonym", issued.serial_hex,
+                             StrCat("{\"kind\": \"", st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction",
+                                    "\", \"issuer\": \"", shared ? "shared" : "operator", "\"}")}});
   }));
   v1::IssuePseudonymResponse out;
   out.set_certificate(issued.der);
@@ -260,7 +265,10 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
     out.set_case_id(order.case_id());
     out.set_reveal_number(r[0][0].as<int64_t>());
     *out.mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[0][1].as<double>()));
-    return absl::OkStatus();
+    return db::AppendAudit(tx, "ca", "semper-ca",
+                           {{peer.empty() ? "semper-arbiter's order" : peer, "reveal-pseudonym",
+                             order.pseudonym_certificate_serial(),
+                             StrCat("{\"case\": \"", JsonEscape(order.case_id()), "\", \"reveal\": ", out.reveal_number(), "}")}});
   }));
   return out;
 }

@@ -8,6 +8,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/db/audit.h"
 #include "common/db/errors.h"
 #include "common/db/values.h"
 
@@ -142,6 +143,17 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
   };
 }
 
+namespace {
+
+// A change to a subscriber's record: in its history, and in the audit trail, in the same transaction.
+absl::Status RecordChange(pqxx::work& tx, const std::string& subscriber, const std::string& actor,
+                          const std::string& action, const std::string& details) {
+  tx.exec_prepared0("ca_insert_change", subscriber, actor, action, details);
+  return db::AppendAudit(tx, "ca", "semper-ca", {{actor, action, subscriber, details}});
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Subscriber> CaStore::Register(v1::Subscriber s, const std::string& officer,
                                                  const std::string& code_sha256, absl::Time code_expires) {
   s.set_id(StrCat("S-", RandomId().substr(0, 16)));
@@ -150,7 +162,7 @@ absl::StatusOr<v1::Subscriber> CaStore::Register(v1::Subscriber s, const std::st
   absl::Status st = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_prepared0("ca_insert_subscriber", s.id(), s.name(), KindName(s.kind()), s.country(),
                       s.applicable_law(), s.vat_reference(), s.email(), officer);
-    tx.exec_prepared0("ca_insert_change", s.id(), officer, "registered", "{}");
+    SEMPER_RETURN_IF_ERROR(RecordChange(tx, s.id(), officer, "registered", "{}"));
     tx.exec_prepared0("ca_insert_code", HexEncode(code_sha256), s.id(), TimeText(code_expires));
     return absl::OkStatus();
   });
@@ -220,6 +232,11 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     if (stored.affected_rows() != 1) {
       return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "enrolment was not stored completely");
     }
+    SEMPER_RETURN_IF_ERROR(db::AppendAudit(
+        tx, "ca", "semper-ca",
+        {{"enrolment code", "issue", subscriber.id(),
+          StrCat("{\"certificates\": [\"", a.serial_hex, "\", \"", b.serial_hex, "\"], \"subject\": \"", JsonEscape(a.subject),
+                 "\"}")}}));
     out = {subscriber, std::move(issued)};
     return absl::OkStatus();
   });
@@ -272,7 +289,7 @@ absl::StatusOr<v1::Subscriber> CaStore::Update(const v1::Subscriber& s, const st
     if (changes.empty()) return absl::OkStatus();
     tx.exec_prepared0("ca_update_subscriber", s.id(), s.name(), KindName(s.kind()), s.country(), s.applicable_law(),
                       s.vat_reference(), s.email());
-    tx.exec_prepared0("ca_insert_change", s.id(), officer, "updated", StrCat("{", changes, "}"));
+    SEMPER_RETURN_IF_ERROR(RecordChange(tx, s.id(), officer, "updated", StrCat("{", changes, "}")));
     return absl::OkStatus();
   }));
   return Get(s.id());
@@ -310,8 +327,8 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
       default:
         return InvalidField("state", "must be ACTIVE, SUSPENDED or CLOSED");
     }
-    tx.exec_prepared0("ca_insert_change", id, officer, action,
-                      StrCat("{\"reason\": \"", JsonEscape(reason), "\", \"certificates\": ", affected, "}"));
+    SEMPER_RETURN_IF_ERROR(RecordChange(tx, id, officer, action,
+                      StrCat("{\"reason\": \"", JsonEscape(reason), "\", \"certificates\": ", affected, "}")));
     return absl::OkStatus();
   }));
   return Get(id);
@@ -326,7 +343,7 @@ absl::Status CaStore::AddEnrolmentCode(const std::string& id, const std::string&
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("subscriber ", id, " is not active"));
     }
     tx.exec_prepared0("ca_insert_code", HexEncode(code_sha256), id, TimeText(expires));
-    tx.exec_prepared0("ca_insert_change", id, officer, "enrolment-code-issued", "{}");
+    SEMPER_RETURN_IF_ERROR(RecordChange(tx, id, officer, "enrolment-code-issued", "{}"));
     return absl::OkStatus();
   });
 }
@@ -390,8 +407,12 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
       }
     }
     if (!subscriber.empty()) {
-      tx.exec_prepared0("ca_insert_change", subscriber, actor, "certificate-revoked",
-                        StrCat("{\"serial\": \"", serial, "\", \"reason\": ", static_cast<int>(reason), "}"));
+      SEMPER_RETURN_IF_ERROR(RecordChange(tx, subscriber, actor, "certificate-revoked",
+                        StrCat("{\"serial\": \"", serial, "\", \"reason\": ", static_cast<int>(reason), "}")));
+    } else {
+      SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
+                                             {{actor, "certificate-revoked", serial,
+                                               StrCat("{\"reason\": ", static_cast<int>(reason), "}")}}));
     }
     return absl::OkStatus();
   }));
@@ -408,8 +429,8 @@ absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& se
     }
     tx.exec_prepared0("ca_release", serial);
     if (!r[0][0].is_null()) {
-      tx.exec_prepared0("ca_insert_change", r[0][0].as<std::string>(), actor, "hold-released",
-                        StrCat("{\"serial\": \"", serial, "\"}"));
+      SEMPER_RETURN_IF_ERROR(RecordChange(tx, r[0][0].as<std::string>(), actor, "hold-released",
+                        StrCat("{\"serial\": \"", serial, "\"}")));
     }
     return absl::OkStatus();
   }));

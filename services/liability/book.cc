@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -12,6 +13,7 @@
 #include "common/container/money.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/random.h"
+#include "common/db/audit.h"
 #include "common/db/values.h"
 #include "semper/v1/arbiter.pb.h"
 #include "services/liability/statement.h"
@@ -516,6 +518,17 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
                                      db::TextArray(amounts), db::TextArray(untils), db::TextArray(statements),
                                      db::TextArray(signatures));
     if (inserted[0][0].as<size_t>() != ids.size()) return RecordedBefore();
+    // One row for the group the transaction decided: every guarantee in it, in order.
+    std::string details = "[";
+    for (size_t k = 0; k < ids.size(); ++k) {
+      StrAppend(&details, k == 0 ? "" : ",", "{\"guarantee\":\"", ids[k], "\",\"seller\":\"", JsonEscape(sellers[k]),
+                "\",\"agreement\":\"", aids[k], "\",\"order_sha256\":\"", orders[k], "\",\"amount_minor\":", amounts[k],
+                "}");
+    }
+    details += "]";
+    SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "liability", "semper-liability",
+                                           {{"sellers", "guarantees", StrCat(ids.front(), ids.size() > 1 ? " and others" : ""),
+                                             std::move(details)}}));
   }
   return absl::OkStatus();
 }
@@ -571,7 +584,11 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
     out = WithCertificates(GuaranteeFromRow(r[0]));
-    if (ended.affected_rows() == 1) return absl::OkStatus();
+    if (ended.affected_rows() == 1) {
+      return db::AppendAudit(tx, "liability", "semper-liability",
+                             {{verdict.empty() ? "the seller" : "semper-arbiter's verdict",
+                               outcome == v1::GUARANTEE_STATE_SETTLED ? "guarantee-settled" : "guarantee-released", id, "{}"}});
+    }
     if (out.state() == v1::GUARANTEE_STATE_LIVE && r[0][13].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        StrCat("guarantee ", id, " expired at ",

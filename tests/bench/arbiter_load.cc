@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/db/audit.h"
 #include "common/db/migrations.h"
 #include "services/arbiter/arbiter.h"
 #include "semper/v1/arbiter.grpc.pb.h"
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   po.size = clients;
   po.statements = arbiter::ExchangeArbiter::Statements();
   auto pool = db::ConnectionPool::New(po);
-  if (!pool.ok() || !db::ApplyMigrations(**pool, "arbiter", arbiter_migrations()).ok()) return 1;
+  if (!pool.ok() || !db::ApplyMigrations(**pool, "arbiter", db::WithAuditMigration(arbiter_migrations())).ok()) return 1;
   const auto& pki = semper::testing::SharedTestPki();
   auto make = [&](const std::string& n) {
     auto id = pki.Issue(n, kKuDigitalSignature | kKuNonRepudiation);

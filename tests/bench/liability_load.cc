@@ -14,6 +14,7 @@
 #include "common/base/status.h"
 #include "common/container/container.h"
 #include "common/crypto/digest.h"
+#include "common/db/audit.h"
 #include "common/db/migrations.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/liability.grpc.pb.h"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   po.size = 8;
   po.statements = liability::LiabilityBook::Statements();
   auto pool = db::ConnectionPool::New(po);
-  if (!pool.ok() || !db::ApplyMigrations(**pool, "liability", liability_migrations()).ok()) return 1;
+  if (!pool.ok() || !db::ApplyMigrations(**pool, "liability", db::WithAuditMigration(liability_migrations())).ok()) return 1;
   const auto& pki = semper::testing::SharedTestPki();
   auto tracker = pki.Issue("Tracker", kKuDigitalSignature | kKuNonRepudiation);
   liability::LiabilityBook::Deps deps;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/crypto/merkle.h"
+#include "common/db/audit.h"
 #include "common/db/migrations.h"
 #include "services/notary/log.h"
 #include "services/notary/service.h"
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   po.size = 4;
   po.statements = notary::EvidenceLog::Statements();
   auto pool = db::ConnectionPool::New(po);
-  if (!pool.ok() || !db::ApplyMigrations(**pool, "notary", notary_migrations()).ok()) return 1;
+  if (!pool.ok() || !db::ApplyMigrations(**pool, "notary", db::WithAuditMigration(notary_migrations())).ok()) return 1;
   auto id = semper::testing::SharedTestPki().Issue("Notary", kKuDigitalSignature | kKuNonRepudiation);
   notary::StatementSigner signer(id.key, id.certificate, {semper::testing::SharedTestPki().ca()});
   notary::EvidenceLog log(pool->get(), [&](std::string_view s) { return signer.Sign(s); }, nullptr);

@@ -274,6 +274,10 @@ TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGo
 
   auto cms = OpensslCmsVerify(c.verdict(), c.verdict_signature());
   EXPECT_EQ(cms.exit_code, 0) << cms.Describe();
+  // The verdict is in semper-arbiter's audit trail, with its hash.
+  EXPECT_EQ(*postgres().Query(database(), "SELECT count(*) FROM arbiter.audit WHERE action = 'verdict' AND subject = '" +
+                                              c.case_id() + "' AND details LIKE '%" + HexEncode(Sha256(c.verdict())) + "%'"),
+            "1");
   // The notary's entry for the verdict: its attestation names the verdict's hash.
   ASSERT_TRUE(c.has_verdict_evidence());
   v1::AttestationStatement att;

@@ -261,6 +261,9 @@ TEST_F(LiabilityTest, EachGuaranteeEndsOnceAndRetriesGetTheSameGuarantee) {
   EXPECT_EQ(Reserved(), 42000);
   auto settled = End(a->guarantee_id(), true);
   ASSERT_THAT(settled.status(), IsOk());
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.audit WHERE action = 'guarantee-settled' AND subject = '" +
+                a->guarantee_id() + "'"),
+            "1");
   EXPECT_EQ(settled->state(), v1::GUARANTEE_STATE_SETTLED);
   EXPECT_THAT(End(a->guarantee_id(), true).status(),
               StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("already settled")));
@@ -489,6 +492,10 @@ TEST_F(LiabilityTest, RetriesRacingTheirFirstAttemptGetOneGuarantee) {
   ASSERT_EQ(failed.load(), 0);
   for (int c = kRequests; c < kRequests * kSenders; ++c) EXPECT_EQ(ids[c], ids[c % kRequests]) << c;
   EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees"), std::to_string(kRequests));
+  // The audit trail names each guarantee once, whatever the retries.
+  EXPECT_EQ(Sql("SELECT count(*) || '/' || count(DISTINCT e->>'guarantee') FROM liability.audit, "
+                "jsonb_array_elements(details::jsonb) e WHERE action = 'guarantees'"),
+            std::to_string(kRequests) + "/" + std::to_string(kRequests));
   EXPECT_EQ(Reserved(), 8 * 1000 + 28);
   EXPECT_EQ(Live(), Reserved());
 }

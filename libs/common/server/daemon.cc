@@ -10,6 +10,7 @@
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/db/audit.h"
 
 namespace semper {
 
@@ -52,9 +53,21 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
   pool_options.application_name = daemon.options.name;
   SEMPER_ASSIGN_OR_RETURN(auto pool, db::ConnectionPool::New(pool_options));
   SEMPER_ASSIGN_OR_RETURN(db::MigrationResult applied,
-                          db::ApplyMigrationsWhenReachable(*pool, schema, migrations, daemon.log));
+                          db::ApplyMigrationsWhenReachable(*pool, schema, db::WithAuditMigration(migrations), daemon.log));
   LogEvent(daemon.log, spdlog::level::info, "migrations").With("schema", std::string(schema))
       .With("applied", applied.applied.size()).With("version", applied.current);
+  // The configuration this start runs with goes to the audit trail (secrets left out), marked
+  // when it differs from this daemon's previous start.
+  std::string config;
+  for (const auto& line : daemon.config.Describe()) StrAppend(&config, line, "\n");
+  SEMPER_RETURN_IF_ERROR(pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto last = tx.exec_params("SELECT details FROM " + tx.quote_name(std::string(schema)) +
+                                   ".audit WHERE daemon = $1 AND action LIKE 'start%' ORDER BY seq DESC LIMIT 1",
+                               daemon.options.name);
+    const bool changed = !last.empty() && last[0][0].as<std::string>() != config;
+    return db::AppendAudit(tx, schema, daemon.options.name,
+                           {{"daemon", changed ? "start-configuration-changed" : "start", daemon.options.name, config}});
+  }));
   return pool;
 }
 
