@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   po.conninfo = (*pg)->ConnInfo(*db);
   po.size = clients;
   po.statements = arbiter::ExchangeArbiter::Statements();
+  for (auto& st : db::AuditStatements("arbiter")) po.statements.push_back(std::move(st));
   auto pool = db::ConnectionPool::New(po);
   if (!pool.ok() || !db::ApplyMigrations(**pool, "arbiter", db::WithAuditMigration(arbiter_migrations())).ok()) return 1;
   const auto& pki = semper::testing::SharedTestPki();

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   po.conninfo = (*pg)->ConnInfo(*db);
   po.size = 8;
   po.statements = liability::LiabilityBook::Statements();
+  for (auto& st : db::AuditStatements("liability")) po.statements.push_back(std::move(st));
   auto pool = db::ConnectionPool::New(po);
   if (!pool.ok() || !db::ApplyMigrations(**pool, "liability", db::WithAuditMigration(liability_migrations())).ok()) return 1;
   const auto& pki = semper::testing::SharedTestPki();

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   po.conninfo = (*pg)->ConnInfo(*db);
   po.size = 4;
   po.statements = notary::EvidenceLog::Statements();
+  for (auto& st : db::AuditStatements("notary")) po.statements.push_back(std::move(st));
   auto pool = db::ConnectionPool::New(po);
   if (!pool.ok() || !db::ApplyMigrations(**pool, "notary", db::WithAuditMigration(notary_migrations())).ok()) return 1;
   auto id = semper::testing::SharedTestPki().Issue("Notary", kKuDigitalSignature | kKuNonRepudiation);

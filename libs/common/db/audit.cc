@@ -79,19 +79,32 @@ std::string AuditRowHash(const std::string& prev_hash, const AuditRow& row) {
   return Sha256(in);
 }
 
+std::vector<PreparedStatement> AuditStatements(std::string_view schema) {
+  // The schema is the daemon's own constant name (ValidateSchemaName), never outside input.
+  const std::string table = StrCat("\"", schema, "\".audit");
+  return {
+      {"audit_lock", StrCat("SELECT pg_advisory_xact_lock(", kAuditLockNamespace, ", hashtext($1))")},
+      {"audit_head", StrCat("SELECT seq, encode(hash, 'hex') FROM ", table, " ORDER BY seq DESC LIMIT 1")},
+      {"audit_insert",
+       StrCat("INSERT INTO ", table,
+              " (seq, at_us, daemon, actor, action, subject, details, prev_hash, hash)"
+              " SELECT s::bigint, $2, $3, a, x, su, d, decode(p, 'hex'), decode(h, 'hex')"
+              " FROM unnest($1::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])"
+              " AS t(s, a, x, su, d, p, h)")},
+  };
+}
+
 absl::Status AppendAudit(pqxx::work& tx, std::string_view schema, std::string_view daemon,
                          const std::vector<AuditEvent>& events) {
   if (events.empty()) return absl::OkStatus();
-  const std::string table = tx.quote_name(std::string(schema)) + ".audit";
-  // The lock, then the head read with a snapshot taken after it (a second statement), in one
-  // round trip: the appender holds the lock until its transaction ends.
-  auto head = tx.exec(StrCat("SELECT pg_advisory_xact_lock(", kAuditLockNamespace, ", hashtext(",
-                             tx.quote(std::string(schema)), "));SELECT seq, encode(hash, 'hex') FROM ", table,
-                             " ORDER BY seq DESC LIMIT 1"));
+  // The head is read after the lock is held (a statement of its own, so with a snapshot taken
+  // after it); the appender holds the lock until its transaction ends.
+  tx.exec_prepared("audit_lock", std::string(schema));
+  auto head = tx.exec_prepared("audit_head");
   int64_t seq = head.empty() ? 0 : head[0][0].as<int64_t>();
   std::string prev = head.empty() ? std::string(32, '\0') : HexDecode(head[0][1].as<std::string>());
   const int64_t at_us = absl::ToUnixMicros(absl::Now());
-  // One statement for the whole group, however many events (a batch of guarantees).
+  // One statement for the whole group, however many events.
   std::vector<std::string> seqs, actors, actions, subjects, details, prevs, hashes;
   for (const AuditEvent& e : events) {
     AuditRow row{++seq, at_us, std::string(daemon), e, prev, ""};
@@ -105,13 +118,8 @@ absl::Status AppendAudit(pqxx::work& tx, std::string_view schema, std::string_vi
     hashes.push_back(HexEncode(row.hash));
     prev = row.hash;
   }
-  tx.exec_params("INSERT INTO " + table +
-                     " (seq, at_us, daemon, actor, action, subject, details, prev_hash, hash)"
-                     " SELECT s::bigint, $2, $3, a, x, su, d, decode(p, 'hex'), decode(h, 'hex')"
-                     " FROM unnest($1::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])"
-                     " AS t(s, a, x, su, d, p, h)",
-                 TextArray(seqs), at_us, std::string(daemon), TextArray(actors), TextArray(actions), TextArray(subjects),
-                 TextArray(details), TextArray(prevs), TextArray(hashes));
+  tx.exec_prepared("audit_insert", TextArray(seqs), at_us, std::string(daemon), TextArray(actors), TextArray(actions),
+                   TextArray(subjects), TextArray(details), TextArray(prevs), TextArray(hashes));
   return absl::OkStatus();
 }
 

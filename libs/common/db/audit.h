@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/db/migrations.h"
+#include "common/db/pool.h"
 
 namespace semper::db {
 
@@ -41,8 +42,12 @@ struct AuditRow {
 Migration AuditMigration();
 std::vector<Migration> WithAuditMigration(std::vector<Migration> migrations);
 
-// Appends `events` after every row committed before, in the caller's transaction: an advisory
-// lock per schema, held to the end of the transaction, orders appenders of all replicas.
+// The prepared statements AppendAudit uses, for the pool of the daemon that owns `schema`.
+std::vector<PreparedStatement> AuditStatements(std::string_view schema);
+
+// Appends `events` after every row committed before, in the caller's transaction (on a pool with
+// AuditStatements(schema)): an advisory lock per schema, held to the end of the transaction,
+// orders appenders of all replicas.
 absl::Status AppendAudit(pqxx::work& tx, std::string_view schema, std::string_view daemon,
                          const std::vector<AuditEvent>& events);
 

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
   pool_options.conninfo = daemon.config.GetString("database.url");
   pool_options.size = static_cast<int>(daemon.config.GetInt("database.pool_size"));
   pool_options.statements = std::move(statements);
+  for (auto& st : db::AuditStatements(schema)) pool_options.statements.push_back(std::move(st));
   pool_options.application_name = daemon.options.name;
   SEMPER_ASSIGN_OR_RETURN(auto pool, db::ConnectionPool::New(pool_options));
   SEMPER_ASSIGN_OR_RETURN(db::MigrationResult applied,
