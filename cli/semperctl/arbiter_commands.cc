@@ -363,10 +363,6 @@ std::string StateText(v1::CaseState s) {
   }
 }
 
-std::string TimeText(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
-}
-
 void PrintCase(const v1::Case& c) {
   std::printf("Case %s: %s\n", c.case_id().c_str(), StateText(c.state()).c_str());
   std::printf("  claim:       %s\n", v1::ClaimKind_Name(c.kind()).c_str());
@@ -424,10 +420,7 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
   }
   v1::FileClaimRequest req;
   req.set_claim(claim.SerializeAsString());
-  auto sig = CmsSignDetached(req.claim(), WalletKey(wallet, pass), chain.front(),
-                             std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  req.set_signature(*sig);
+  req.set_signature(WalletSign(req.claim(), WalletKey(wallet, pass), chain));
   v1::Case filed;
   Call(ArbiterStub(c)->FileClaim(Ctx().get(), req, &filed));
   PrintCase(filed);
@@ -458,10 +451,7 @@ int AnswerClaim(const Connection& c, const std::string& wallet, const std::strin
   }
   v1::AnswerClaimRequest req;
   req.set_answer(answer.SerializeAsString());
-  auto sig = CmsSignDetached(req.answer(), WalletKey(wallet, pass), chain.front(),
-                             std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  req.set_signature(*sig);
+  req.set_signature(WalletSign(req.answer(), WalletKey(wallet, pass), chain));
   v1::Case answered;
   Call(ArbiterStub(c)->AnswerClaim(Ctx().get(), req, &answered));
   PrintCase(answered);
@@ -495,10 +485,7 @@ int ListCases(const Connection& c, const std::string& wallet, const std::string&
   std::vector<Certificate> chain = WalletChain(wallet);
   v1::ListCasesRequest req;
   req.set_request(st.SerializeAsString());
-  auto sig = CmsSignDetached(req.request(), WalletKey(wallet, pass), chain.front(),
-                             std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  req.set_signature(*sig);
+  req.set_signature(WalletSign(req.request(), WalletKey(wallet, pass), chain));
   v1::ListCasesResponse resp;
   Call(ArbiterStub(c)->ListCases(Ctx().get(), req, &resp));
   if (resp.cases().empty()) std::printf("No cases name %s.\n", chain.front().Subject().c_str());

@@ -7,6 +7,7 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "common/base/secret.h"
@@ -25,12 +26,11 @@ std::map<std::string, std::pair<int64_t, std::string>> ReadHeads(const std::stri
   std::string schema, seq, hash;
   while (in >> schema >> seq >> hash) {
     int64_t n = 0;
-    if (!absl::SimpleAtoi(seq, &n) || hash.size() != 64) {
+    if (!absl::SimpleAtoi(seq, &n) || hash.size() != 64 ||
+        hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
       Die(InvalidField("--expect-head", StrCat(path, " is not a file written by --head-out")), 2);
     }
-    std::string raw;
-    for (size_t i = 0; i < hash.size(); i += 2) raw.push_back(static_cast<char>(std::stoi(hash.substr(i, 2), nullptr, 16)));
-    heads[schema] = {n, raw};
+    heads[schema] = {n, absl::HexStringToBytes(hash)};
   }
   return heads;
 }

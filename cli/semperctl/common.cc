@@ -14,6 +14,7 @@
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
+#include "common/crypto/cms.h"
 #include "common/crypto/keys.h"
 #include "common/server/grpc_status.h"
 
@@ -143,6 +144,12 @@ WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphra
     Die(chain.ok() ? InvalidField("--wallet", "no authentication certificate") : chain.status(), 2);
   }
   return WalletKeys{*std::move(sig), *std::move(auth), chain->front()};
+}
+
+std::string WalletSign(std::string_view content, const PrivateKey& key, const std::vector<Certificate>& chain) {
+  auto sig = CmsSignDetached(content, key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
+  if (!sig.ok()) Die(sig.status());
+  return *std::move(sig);
 }
 
 std::string TimeText(const google::protobuf::Timestamp& t) {

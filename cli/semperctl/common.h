@@ -62,6 +62,10 @@ T FromJsonFile(const std::string& path) {
   return m;
 }
 
+// A detached CMS signature over `content` by `key` for the wallet's signature certificate
+// (chain.front()) with the rest of the chain embedded; dies on failure.
+std::string WalletSign(std::string_view content, const PrivateKey& key, const std::vector<Certificate>& chain);
+
 // "2026-11-24 10:00:00 UTC".
 std::string TimeText(const google::protobuf::Timestamp& t);
 

@@ -17,10 +17,6 @@ namespace {
 
 std::unique_ptr<v1::Credentials::Stub> Stub(const Connection& c) { return v1::Credentials::NewStub(ChannelTo(c, c.server)); }
 
-std::string Time(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
-}
-
 int64_t Days(const std::string& flag, const std::string& days) {
   int64_t d = 0;
   if (!absl::SimpleAtoi(days, &d) || d <= 0) Die(InvalidField(flag, "must be a positive number of days"), 2);
@@ -31,10 +27,7 @@ template <typename T>
 std::string SignWith(const std::string& wallet, const std::string& pass, const T& statement, std::string* bytes) {
   std::vector<Certificate> chain = WalletChain(wallet);
   *bytes = statement.SerializeAsString();
-  auto sig = CmsSignDetached(*bytes, WalletKey(wallet, pass), chain.front(),
-                             std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  return *sig;
+  return WalletSign(*bytes, WalletKey(wallet, pass), chain);
 }
 
 // The CA's signature over a statement it made, checked against --ca-file.
@@ -48,7 +41,7 @@ void PrintKind(const v1::TokenKind& k) {
   std::printf("Token kind %s: %s\n", k.id().c_str(), k.name().c_str());
   std::printf("  issuer:      %s (%s)\n", k.issuer_name().c_str(), k.issuer_subscriber_id().c_str());
   if (k.has_value()) std::printf("  face value:  %s\n", FormatMoney(k.value()).c_str());
-  std::printf("  redeemable:  %s to %s\n", Time(k.valid_from()).c_str(), Time(k.valid_until()).c_str());
+  std::printf("  redeemable:  %s to %s\n", TimeText(k.valid_from()).c_str(), TimeText(k.valid_until()).c_str());
   std::printf("  key:         RSA, SHA-256 %s (RFC 9474 RSABSSA-SHA384-PSS-Randomized)\n",
               HexEncode(Sha256(k.public_key())).substr(0, 32).c_str());
 }
@@ -58,7 +51,7 @@ void PrintCredential(const v1::CredentialStatement& cs) {
   std::printf("  issuer:  %s (%s)\n", cs.issuer_name().c_str(), cs.issuer_subscriber_id().c_str());
   std::printf("  holder:  %s (certificate %s)\n", cs.holder_subject().c_str(), cs.holder_certificate_serial().c_str());
   std::printf("  uses:    %s\n", cs.uses() == 0 ? "unlimited" : std::to_string(cs.uses()).c_str());
-  std::printf("  valid:   %s to %s\n", Time(cs.valid_from()).c_str(), Time(cs.valid_until()).c_str());
+  std::printf("  valid:   %s to %s\n", TimeText(cs.valid_from()).c_str(), TimeText(cs.valid_until()).c_str());
 }
 
 v1::CredentialStatement Statement(const v1::Credential& c) {
@@ -149,7 +142,7 @@ std::optional<int> CredentialCommands::Run() {
     std::vector<Certificate> chain = WalletChain(wallet_);
     std::printf("You are about to create a kind of token at semper-ca, signed by %s:\n", chain.front().Subject().c_str());
     std::printf("  name:        %s\n  face value:  %s\n  redeemable:  until %s\n", name_.c_str(),
-                st.has_value() ? FormatMoney(st.value()).c_str() : "none", Time(st.valid_until()).c_str());
+                st.has_value() ? FormatMoney(st.value()).c_str() : "none", TimeText(st.valid_until()).c_str());
     if (!Confirm(c_, "Sign and create?")) return 1;
     *st.mutable_made_at() = ToTimestamp(absl::Now());
     v1::CreateTokenKindRequest req;
@@ -233,7 +226,7 @@ std::optional<int> CredentialCommands::Run() {
     auto token = FromJsonFile<v1::RedeemTokenRequest>(token_);
     v1::RedeemTokenResponse resp;
     Call(Stub(c_)->RedeemToken(Ctx().get(), token, &resp));
-    std::printf("Accepted: redemption %s at %s.\n", resp.redemption_id().c_str(), Time(resp.redeemed_at()).c_str());
+    std::printf("Accepted: redemption %s at %s.\n", resp.redemption_id().c_str(), TimeText(resp.redeemed_at()).c_str());
     return 0;
   }
   if (clearing_->parsed()) {
@@ -252,7 +245,7 @@ std::optional<int> CredentialCommands::Run() {
     v1::ClearingStatement st;
     (void)google::protobuf::util::JsonStringToMessage(resp.statement(), &st);
     std::printf("Clearing %s -> %s, %s to %s (signed by semper-ca: verified)\n", issuer_.c_str(), acceptor_.c_str(),
-                Time(st.from()).c_str(), Time(st.until()).c_str());
+                TimeText(st.from()).c_str(), TimeText(st.until()).c_str());
     if (st.lines().empty()) std::printf("  no redemptions\n");
     for (const auto& l : st.lines()) {
       std::printf("  %-30s %6lld  %s\n", l.kind_name().c_str(), static_cast<long long>(l.redemptions()),
@@ -279,7 +272,7 @@ std::optional<int> CredentialCommands::Run() {
     std::printf("You are about to issue, as %s:\n", WalletChain(wallet_).front().Subject().c_str());
     std::printf("  a %s to %s\n  rights: %s\n  uses:   %s\n  valid:  until %s\n", kind_.c_str(),
                 holder->front().Subject().c_str(), rights_.c_str(), uses == 0 ? "unlimited" : uses_.c_str(),
-                Time(st.valid_until()).c_str());
+                TimeText(st.valid_until()).c_str());
     if (!Confirm(c_, "Sign and issue?")) return 1;
     *st.mutable_made_at() = ToTimestamp(absl::Now());
     v1::IssueCredentialRequest req;
@@ -297,7 +290,7 @@ std::optional<int> CredentialCommands::Run() {
     Call(Stub(c_)->GetCredential(Ctx().get(), req, &cred));
     PrintCredential(Statement(cred));
     std::printf("  left:    %s%s\n", cred.uses_left() < 0 ? "unlimited" : std::to_string(cred.uses_left()).c_str(),
-                cred.has_last_used_at() ? (", last used " + Time(cred.last_used_at())).c_str() : "");
+                cred.has_last_used_at() ? (", last used " + TimeText(cred.last_used_at())).c_str() : "");
     return 0;
   }
   if (verify_->parsed()) {
@@ -333,7 +326,7 @@ std::optional<int> CredentialCommands::Run() {
     auto req = FromJsonFile<v1::RedeemCredentialRequest>(presentation_);
     v1::RedeemCredentialResponse resp;
     Call(Stub(c_)->RedeemCredential(Ctx().get(), req, &resp));
-    std::printf("Accepted: use %s at %s; %s left.\n", resp.redemption_id().c_str(), Time(resp.redeemed_at()).c_str(),
+    std::printf("Accepted: use %s at %s; %s left.\n", resp.redemption_id().c_str(), TimeText(resp.redeemed_at()).c_str(),
                 resp.uses_left() < 0 ? "unlimited" : std::to_string(resp.uses_left()).c_str());
     return 0;
   }

@@ -25,10 +25,6 @@ int64_t MinorUnits(const std::string& flag, const std::string& amount) {
 
 std::string Money(const v1::Money& m) { return FormatMoney(m); }
 
-std::string Time(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
-}
-
 const char* AgreementStateText(v1::AgreementState s) {
   switch (s) {
     case v1::AGREEMENT_STATE_ACTIVE: return "active";
@@ -55,7 +51,7 @@ void PrintAgreement(const v1::AgreementRecord& a) {
   std::printf("  overall limit:     %s\n", Money(a.overall_limit()).c_str());
   std::printf("  per transaction:   %s\n", Money(a.per_transaction_limit()).c_str());
   std::printf("  current liability: %s\n", Money(a.current_liability()).c_str());
-  std::printf("  valid:             %s to %s\n", Time(a.valid_from()).c_str(), Time(a.valid_until()).c_str());
+  std::printf("  valid:             %s to %s\n", TimeText(a.valid_from()).c_str(), TimeText(a.valid_until()).c_str());
 }
 
 void PrintGuarantee(const v1::Guarantee& g) {
@@ -63,17 +59,14 @@ void PrintGuarantee(const v1::Guarantee& g) {
   (void)google::protobuf::util::JsonStringToMessage(g.statement(), &st);
   std::printf("Guarantee %s (%s): %s for order %s, seller %s, valid until %s\n", g.guarantee_id().c_str(),
               GuaranteeStateText(g.state()), Money(st.amount()).c_str(), HexEncode(st.order_sha256()).substr(0, 16).c_str(),
-              st.seller().c_str(), Time(st.valid_until()).c_str());
+              st.seller().c_str(), TimeText(st.valid_until()).c_str());
 }
 
 template <typename T>
 std::string SignedBy(const std::string& wallet, const std::string& pass, const T& statement, std::string* bytes) {
   std::vector<Certificate> chain = WalletChain(wallet);
   *bytes = statement.SerializeAsString();
-  auto sig = CmsSignDetached(*bytes, WalletKey(wallet, pass), chain.front(),
-                             std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  return *sig;
+  return WalletSign(*bytes, WalletKey(wallet, pass), chain);
 }
 
 int Agree(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& overall,
@@ -99,7 +92,7 @@ int Agree(const Connection& c, const std::string& wallet, const std::string& pas
   std::printf("  buyer:           %s\n", chain.front().Subject().c_str());
   std::printf("  overall limit:   %s\n", Money(a->overall_limit()).c_str());
   std::printf("  per transaction: %s\n", Money(a->per_transaction_limit()).c_str());
-  std::printf("  valid:           %s to %s\n", Time(a->valid_from()).c_str(), Time(a->valid_until()).c_str());
+  std::printf("  valid:           %s to %s\n", TimeText(a->valid_from()).c_str(), TimeText(a->valid_until()).c_str());
   std::printf("  applicable law:  %s\n", law.c_str());
   std::printf("  conditions:      %s\n", conditions.c_str());
   if (!Confirm(c, "Sign and register the agreement?")) {
@@ -211,7 +204,7 @@ int Verify(const Connection& c, const std::string& in) {
   }
   std::printf("A valid guarantee signed by %s:\n", signers->front().certificate.Subject().c_str());
   std::printf("  %s guarantees %s for order %s to %s, until %s\n", st.buyer().c_str(), Money(st.amount()).c_str(),
-              HexEncode(st.order_sha256()).c_str(), st.seller().c_str(), Time(st.valid_until()).c_str());
+              HexEncode(st.order_sha256()).c_str(), st.seller().c_str(), TimeText(st.valid_until()).c_str());
   bool expired = FromTimestamp(st.valid_until()) < absl::Now();
   if (expired) std::printf("  It has EXPIRED.\n");
   std::printf("  (Whether it was settled or released since: semperctl liability show %s)\n", st.guarantee_id().c_str());
@@ -224,7 +217,7 @@ int Show(const Connection& c, const std::string& id) {
   v1::Guarantee g;
   Call(Stub(c)->GetGuarantee(Ctx().get(), req, &g));
   PrintGuarantee(g);
-  if (g.has_ended_at()) std::printf("  ended %s\n", Time(g.ended_at()).c_str());
+  if (g.has_ended_at()) std::printf("  ended %s\n", TimeText(g.ended_at()).c_str());
   return 0;
 }
 

@@ -37,11 +37,10 @@ int Certify(const Connection& c, const std::string& file, const std::string& wal
     return 1;
   }
   PrivateKey key = WalletKey(wallet, pass_file);
-  auto signature = CmsSignDetached(document, key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!signature.ok()) Die(signature.status());
+  std::string signature = WalletSign(document, key, chain);
   v1::CertifyDocumentRequest req;
   req.set_document(document);
-  req.set_signature(*signature);
+  req.set_signature(signature);
   v1::Evidence e;
   Call(NotaryStub(c)->CertifyDocument(Ctx().get(), req, &e));
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, "the notary's answer"));

@@ -30,12 +30,6 @@ Certificate CertificateFile(const std::string& flag, const std::string& path) {
   return *std::move(cert);
 }
 
-std::string Signed(std::string_view content, const PrivateKey& key, const std::vector<Certificate>& chain) {
-  auto sig = CmsSignDetached(content, key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  return *std::move(sig);
-}
-
 void CheckEvidence(const v1::Evidence& e, const TrustStore& trust, const char* what) {
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, what));
 }
@@ -86,7 +80,7 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   v1::DepositMailRequest req;
   req.set_recipient_certificate(recipient.Der());
   req.set_enveloped_message(*enveloped);
-  req.set_origin_signature(Signed(*enveloped, WalletKey(wallet, pass), chain));
+  req.set_origin_signature(WalletSign(*enveloped, WalletKey(wallet, pass), chain));
   *req.mutable_deadline() = ToTimestamp(deadline);
   v1::CertifiedMail mail;
   Call(Stub(c)->DepositMail(Ctx().get(), req, &mail));
@@ -139,7 +133,7 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   WalletKeys keys = WalletBothKeys(wallet, pass);
   v1::AcceptMailRequest req;
   req.set_id(mail.id());
-  req.set_receipt_signature(Signed(receipt, keys.signature, chain));
+  req.set_receipt_signature(WalletSign(receipt, keys.signature, chain));
   v1::AcceptedMail accepted;
   Call(Stub(c)->AcceptMail(Ctx().get(), req, &accepted));
   if (Sha256(accepted.enveloped_message()) != mail.message_sha256()) {
@@ -261,7 +255,7 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   }
   v1::SignContractRequest req;
   req.set_id(id);
-  req.set_signature(Signed(text.contract(), WalletKey(wallet, pass), chain));
+  req.set_signature(WalletSign(text.contract(), WalletKey(wallet, pass), chain));
   Call(Stub(c)->SignContract(Ctx().get(), req, &k));
   if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
   PrintContract(k);

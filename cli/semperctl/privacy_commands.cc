@@ -24,10 +24,6 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<v1::Pseudonyms::Stub> Stub(const Connection& c) { return v1::Pseudonyms::NewStub(ChannelTo(c, c.server)); }
 
-std::string Time(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
-}
-
 int Request(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& out_wallet,
             const std::string& kind, const std::string& name, const std::string& days, bool shared) {
   v1::PseudonymRequestStatement st;
@@ -74,9 +70,7 @@ int Request(const Connection& c, const std::string& wallet, const std::string& p
   *st.mutable_made_at() = ToTimestamp(absl::Now());
   v1::IssuePseudonymRequest req;
   req.set_request(st.SerializeAsString());
-  auto sig = CmsSignDetached(req.request(), base_key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
-  if (!sig.ok()) Die(sig.status());
-  req.set_signature(*sig);
+  req.set_signature(WalletSign(req.request(), base_key, chain));
   v1::IssuePseudonymResponse resp;
   Call(Stub(c)->IssuePseudonym(Ctx().get(), req, &resp));
   auto cert = Certificate::FromDer(resp.certificate());
@@ -128,13 +122,13 @@ int Reveal(const Connection& c, const std::string& order_file, const std::string
     if (!google::protobuf::util::JsonStringToMessage(*json, &link).ok()) Die(absl::InternalError("the link does not parse"));
     std::printf("%s%s (certificate %s) was issued on %s (certificate %s), %s\n", depth == 0 ? "" : "  ",
                 link.pseudonym_subject().c_str(), link.pseudonym_serial().c_str(), link.base_subject().c_str(),
-                link.base_serial().c_str(), Time(link.issued_at()).c_str());
+                link.base_serial().c_str(), TimeText(link.issued_at()).c_str());
     if (!link.subscriber_id().empty()) {
       std::printf("Holder: subscriber %s, %s\n", link.subscriber_id().c_str(), link.subscriber_name().c_str());
     }
     sealed = link.base_link();
   }
-  std::printf("Reveal %lld recorded at %s.\n", static_cast<long long>(resp.reveal_number()), Time(resp.revealed_at()).c_str());
+  std::printf("Reveal %lld recorded at %s.\n", static_cast<long long>(resp.reveal_number()), TimeText(resp.revealed_at()).c_str());
   return 0;
 }
 
@@ -146,7 +140,7 @@ int Reveals(const Connection& c, const std::string& serial) {
   if (resp.reveals().empty()) std::printf("No reveals.\n");
   for (const auto& r : resp.reveals()) {
     std::printf("%6lld  %s  pseudonym %s  case %s  by %s\n", static_cast<long long>(r.reveal_number()),
-                Time(r.revealed_at()).c_str(), r.pseudonym_serial().c_str(), r.case_id().c_str(),
+                TimeText(r.revealed_at()).c_str(), r.pseudonym_serial().c_str(), r.case_id().c_str(),
                 r.requested_by().empty() ? "-" : r.requested_by().c_str());
   }
   return 0;

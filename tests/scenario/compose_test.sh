@@ -38,11 +38,7 @@ bash "$SRC/deploy/compose-secrets.sh"
 
 # Free host ports for the single copies; the doubled daemons publish container ports only, so
 # that each copy gets its own host port.
-mapfile -t P < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(6)]
-for x in s: x.bind(("127.0.0.1", 0))
-print("\n".join(str(x.getsockname()[1]) for x in s))')
+mapfile -t P < <(python3 "$SRC/tests/scenario/free_ports.py" 6)
 export SEMPER_CA_PUBLISH=127.0.0.1:${P[0]}:7000 SEMPER_CA_HTTP_PUBLISH=127.0.0.1:${P[1]}:7001 \
   SEMPER_TSA_PUBLISH=127.0.0.1:${P[2]}:7010 SEMPER_TSA_HTTP_PUBLISH=127.0.0.1:${P[3]}:7011 \
   SEMPER_ARBITER_PUBLISH=127.0.0.1:${P[4]}:7030 SEMPER_ARBITER_HTTP_PUBLISH=127.0.0.1:${P[5]}:7031 \

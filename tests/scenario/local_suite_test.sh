@@ -17,16 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Eleven free ports: the kernel's choice for a listening socket, released at once.
-mapfile -t PORTS < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(11):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-PY
-)
+mapfile -t PORTS < <(python3 "$SRC/tests/scenario/free_ports.py" 11)
 export SEMPER_PG_PORT=${PORTS[0]} SEMPER_CA_PORT=${PORTS[1]} SEMPER_CA_HTTP_PORT=${PORTS[2]} \
   SEMPER_TSA_PORT=${PORTS[3]} SEMPER_TSA_HTTP_PORT=${PORTS[4]} SEMPER_NOTARY_PORT=${PORTS[5]} \
   SEMPER_NOTARY_HTTP_PORT=${PORTS[6]} SEMPER_ARBITER_PORT=${PORTS[7]} SEMPER_ARBITER_HTTP_PORT=${PORTS[8]} \

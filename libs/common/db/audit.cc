@@ -23,18 +23,6 @@ void PutField(std::string* out, std::string_view s) {
   out->append(s);
 }
 
-std::string HexDecode(std::string_view hex) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return 0;
-  };
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
-  return out;
-}
-
 }  // namespace
 
 Migration AuditMigration() {
@@ -84,7 +72,7 @@ std::vector<PreparedStatement> AuditStatements(std::string_view schema) {
   const std::string table = StrCat("\"", schema, "\".audit");
   return {
       {"audit_lock", StrCat("SELECT pg_advisory_xact_lock(", kAuditLockNamespace, ", hashtext($1))")},
-      {"audit_head", StrCat("SELECT seq, encode(hash, 'hex') FROM ", table, " ORDER BY seq DESC LIMIT 1")},
+      {"audit_head", StrCat("SELECT seq, hash FROM ", table, " ORDER BY seq DESC LIMIT 1")},
       {"audit_insert",
        StrCat("INSERT INTO ", table,
               " (seq, at_us, daemon, actor, action, subject, details, prev_hash, hash)"
@@ -102,7 +90,7 @@ absl::Status AppendAudit(pqxx::work& tx, std::string_view schema, std::string_vi
   tx.exec_prepared("audit_lock", std::string(schema));
   auto head = tx.exec_prepared("audit_head");
   int64_t seq = head.empty() ? 0 : head[0][0].as<int64_t>();
-  std::string prev = head.empty() ? std::string(32, '\0') : HexDecode(head[0][1].as<std::string>());
+  std::string prev = head.empty() ? std::string(32, '\0') : Bytes(head[0][1]);
   const int64_t at_us = absl::ToUnixMicros(absl::Now());
   // One statement for the whole group, however many events.
   std::vector<std::string> seqs, actors, actions, subjects, details, prevs, hashes;
@@ -126,16 +114,15 @@ absl::Status AppendAudit(pqxx::work& tx, std::string_view schema, std::string_vi
 absl::StatusOr<std::vector<AuditRow>> ReadAudit(pqxx::transaction_base& tx, std::string_view schema) {
   std::vector<AuditRow> rows;
   try {
-    for (const auto& r : tx.exec("SELECT seq, at_us, daemon, actor, action, subject, details, encode(prev_hash, 'hex'), "
-                                 "encode(hash, 'hex') FROM " +
+    for (const auto& r : tx.exec("SELECT seq, at_us, daemon, actor, action, subject, details, prev_hash, hash FROM " +
                                  tx.quote_name(std::string(schema)) + ".audit ORDER BY seq")) {
       AuditRow row;
       row.seq = r[0].as<int64_t>();
       row.at_us = r[1].as<int64_t>();
       row.daemon = r[2].as<std::string>();
       row.event = {r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(), r[6].as<std::string>()};
-      row.prev_hash = HexDecode(r[7].as<std::string>());
-      row.hash = HexDecode(r[8].as<std::string>());
+      row.prev_hash = Bytes(r[7]);
+      row.hash = Bytes(r[8]);
       rows.push_back(std::move(row));
     }
   } catch (const std::exception& e) {
