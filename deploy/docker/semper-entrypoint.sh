@@ -82,6 +82,8 @@ case "$cmd" in
     ;;
   tsa)
     wait_for_init; database; tls tsa; signer tsa TSA
+    : "${SEMPER_TSA_CA_ADDRESS:=semper-ca:7000}"
+    export SEMPER_TSA_CA_ADDRESS
     exec semper-tsa "$@"
     ;;
   notary)

@@ -19,6 +19,7 @@
 #include "services/arbiter/arbiter.h"
 #include "services/arbiter/evidence.h"
 #include "services/arbiter/service.h"
+#include "common/server/revocation_watch.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
 
@@ -104,6 +105,8 @@ int Serve(const std::optional<std::string>& config_file) {
       v1::CertificationAuthority::NewStub(UpstreamChannel(config->GetString("arbiter.ca_address"), *roots, server_name));
   std::shared_ptr<v1::Notary::StubInterface> notary =
       v1::Notary::NewStub(UpstreamChannel(config->GetString("arbiter.notary_address"), *roots, server_name));
+  // Client certificates revoked at semper-ca are refused at the access gate.
+  options->revocations = std::make_shared<RevocationWatch>(ca, config->GetDuration("access.revocation_staleness"));
   const absl::Duration deadline = absl::Seconds(10);
   EvidenceSources sources = RemoteSources(ca, notary, deadline);
   EvidenceChecker checker(&*trust, issuers, chain->front(), sources);

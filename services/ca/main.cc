@@ -19,6 +19,7 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
+#include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
@@ -46,6 +47,13 @@ std::vector<ConfigKey> Schema() {
   keys.push_back({"ca.pkcs11_module", T::kString, ConfigValue(std::string("/usr/lib/softhsm/libsofthsm2.so")), false,
                   false, "PKCS#11 module of the token"});
   keys.push_back({"ca.pkcs11_pin_file", T::kString, std::nullopt, false, false, "file holding the token PIN"});
+  keys.push_back({"ca.pseudonym_key_uri", T::kString, std::nullopt, false, false,
+                  "pkcs11: URI of the pseudonym issuer's key (instead of <ca.dir>/pseudonym-ca.key)"});
+  keys.push_back({"ca.ocsp_key_uri", T::kString, std::nullopt, false, false,
+                  "pkcs11: URI of the OCSP responder's key (instead of ca.ocsp_key_file)"});
+  keys.push_back({"ca.statement_key_uri", T::kString, std::nullopt, false, false,
+                  "pkcs11: URI of the statement-signing key (token kinds, clearing statements; instead of "
+                  "<ca.dir>/services/ca-signing.key; its certificate is issued at first start when missing)"});
   keys.push_back({"ca.public_url", T::kString, ConfigValue(std::string("http://localhost:7001")), false, false,
                   "base URL of the CRL and OCSP endpoints, written into certificates"});
   keys.push_back({"ca.subscriber_validity", T::kDuration, ConfigValue(absl::Hours(24 * 365 * 2)), false, false,
@@ -135,19 +143,21 @@ int Serve(const std::optional<std::string>& config_file) {
 
   auto passphrase = SecretData::FromFile(config->GetString("ca.key_passphrase_file"));
   if (!passphrase.ok()) return fail("ca.key_passphrase_file", passphrase.status());
-  std::optional<PrivateKey> hsm_key;
-  if (config->Has("ca.key_uri")) {
+  // Each of the CA's four signing keys may be in a PKCS#11 token (one PIN, one module).
+  std::map<std::string, std::optional<PrivateKey>> token_keys;
+  for (const char* uri_key : {"ca.key_uri", "ca.pseudonym_key_uri", "ca.ocsp_key_uri", "ca.statement_key_uri"}) {
+    if (!config->Has(uri_key)) continue;
     if (!config->Has("ca.pkcs11_pin_file")) {
-      return fail("ca.pkcs11_pin_file", InvalidField("ca.pkcs11_pin_file", "is required with ca.key_uri"));
+      return fail("ca.pkcs11_pin_file", InvalidField("ca.pkcs11_pin_file", StrCat("is required with ", uri_key)));
     }
     auto pin = SecretData::FromFile(config->GetString("ca.pkcs11_pin_file"));
     if (!pin.ok()) return fail("ca.pkcs11_pin_file", pin.status());
-    auto key = LoadPkcs11PrivateKey(config->GetString("ca.key_uri"), *pin, {config->GetString("ca.pkcs11_module")});
-    if (!key.ok()) return fail("ca.key_uri", key.status());
-    hsm_key = *key;
-    LogEvent(log, spdlog::level::info, "ca_key").With("source", "pkcs11").With("uri", config->GetString("ca.key_uri"));
+    auto key = LoadPkcs11PrivateKey(config->GetString(uri_key), *pin, {config->GetString("ca.pkcs11_module")});
+    if (!key.ok()) return fail(uri_key, key.status());
+    token_keys[uri_key] = *key;
+    LogEvent(log, spdlog::level::info, "ca_key").With("key", uri_key).With("source", "pkcs11").With("uri", config->GetString(uri_key));
   }
-  auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase, hsm_key);
+  auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase, token_keys["ca.key_uri"], token_keys["ca.pseudonym_key_uri"]);
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
@@ -160,7 +170,7 @@ int Serve(const std::optional<std::string>& config_file) {
 
   CaStore store(pool->get());
   // Before the service certificates are registered, so that a new one is among them.
-  auto statement_signer = LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase);
+  auto statement_signer = LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase, token_keys["ca.statement_key_uri"]);
   if (!statement_signer.ok()) return fail("the statement-signing certificate", statement_signer.status());
   {
     // The certificates `semper-ca init` issued to the daemons and the administrator go into the
@@ -251,10 +261,19 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!ocsp_cert_pem.ok()) return fail("ca.ocsp_cert_file", ocsp_cert_pem.status());
   auto ocsp_cert = Certificate::FromPem(*ocsp_cert_pem);
   if (!ocsp_cert.ok()) return fail("ca.ocsp_cert_file", ocsp_cert.status());
-  auto ocsp_key_pem = ReadFile(ocsp_key_file);
-  if (!ocsp_key_pem.ok()) return fail("ca.ocsp_key_file", ocsp_key_pem.status());
-  auto ocsp_key = PrivateKey::FromPem(*ocsp_key_pem, *passphrase);
-  if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
+  absl::StatusOr<PrivateKey> ocsp_key = absl::UnknownError("unset");
+  if (token_keys["ca.ocsp_key_uri"].has_value()) {
+    ocsp_key = *token_keys["ca.ocsp_key_uri"];
+  } else {
+    auto ocsp_key_pem = ReadFile(ocsp_key_file);
+    if (!ocsp_key_pem.ok()) return fail("ca.ocsp_key_file", ocsp_key_pem.status());
+    ocsp_key = PrivateKey::FromPem(*ocsp_key_pem, *passphrase);
+    if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
+  }
+  if (!ocsp_cert->public_key()->Equals(ocsp_key->public_key())) {
+    return fail("ca.ocsp_key_file", MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
+                                              "the OCSP key does not belong to the OCSP certificate"));
+  }
   // Read per request: `semper-ca root-crl` replaces the file while the daemon runs.
   if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());
   OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));
@@ -313,6 +332,10 @@ int Serve(const std::optional<std::string>& config_file) {
     }
     res.set_content(*der, "application/pkix-crl");
   };
+  // The access gate refuses revoked client certificates: semper-ca follows its own feed through
+  // an in-process channel, set once the server runs.
+  auto gate_revocations = std::make_shared<DeferredRevocationCheck>();
+  options->revocations = gate_revocations;
   db::ConnectionPool* p = pool->get();
   auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); }, [&](HttpServer& http) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
@@ -362,6 +385,9 @@ int Serve(const std::optional<std::string>& config_file) {
     });
   });
   if (!server.ok()) return fail("listening", server.status());
+  auto own_revocations = std::make_shared<RevocationWatch>(
+      v1::CertificationAuthority::NewStub((*server)->InProcessChannel()), config->GetDuration("access.revocation_staleness"));
+  gate_revocations->Set(own_revocations);
 
   // CRLs on a schedule, besides the ones issued after each revocation.
   absl::Notification stop;
@@ -374,6 +400,8 @@ int Serve(const std::optional<std::string>& config_file) {
   (*server)->RunUntilSignal();
   stop.Notify();
   crl_scheduler.join();
+  gate_revocations->Set(nullptr);
+  own_revocations.reset();  // while the server it watches still exists
   return 0;
 }
 

@@ -193,7 +193,8 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
 }
 
 absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
-                              const std::optional<PrivateKey>& hsm_key) {
+                              const std::optional<PrivateKey>& hsm_key,
+                              const std::optional<PrivateKey>& hsm_pseudonym_key) {
   SEMPER_ASSIGN_OR_RETURN(std::string root_pem, ReadFile(dir / "root.pem"));
   SEMPER_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(dir / "ca.pem"));
   SEMPER_ASSIGN_OR_RETURN(Certificate root, Certificate::FromPem(root_pem));
@@ -217,9 +218,14 @@ absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
     SEMPER_ASSIGN_OR_RETURN(std::string ppem, ReadFile(dir / "pseudonym-ca.pem"));
     SEMPER_ASSIGN_OR_RETURN(Certificate pca, Certificate::FromPem(ppem));
     SEMPER_RETURN_IF_ERROR(trust.VerifyPath(pca, {}, absl::Now(), KeyPurpose::kAny).status());
-    SEMPER_ASSIGN_OR_RETURN(std::string pkey_pem, ReadFile(dir / "pseudonym-ca.key"));
-    auto pkey = PrivateKey::FromPem(pkey_pem, passphrase);
-    if (!pkey.ok()) return Annotate(pkey.status(), (dir / "pseudonym-ca.key").string());
+    absl::StatusOr<PrivateKey> pkey = absl::UnknownError("unset");
+    if (hsm_pseudonym_key.has_value()) {
+      pkey = *hsm_pseudonym_key;
+    } else {
+      SEMPER_ASSIGN_OR_RETURN(std::string pkey_pem, ReadFile(dir / "pseudonym-ca.key"));
+      pkey = PrivateKey::FromPem(pkey_pem, passphrase);
+      if (!pkey.ok()) return Annotate(pkey.status(), (dir / "pseudonym-ca.key").string());
+    }
     if (!pca.public_key()->Equals(pkey->public_key())) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "pseudonym-ca.key does not belong to pseudonym-ca.pem");
     }
@@ -230,7 +236,8 @@ absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
 }
 
 absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const fs::path& dir, const Pki& pki,
-                                                           const SecretData& passphrase) {
+                                                           const SecretData& passphrase,
+                                                           const std::optional<PrivateKey>& hsm_key) {
   const fs::path pem = dir / "services" / "ca-signing.pem", key_file = dir / "services" / "ca-signing.key";
   std::error_code ec;
   if (!fs::exists(pem, ec)) {
@@ -241,14 +248,27 @@ absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const fs::path& dir, 
     t.not_before = absl::Now() - absl::Minutes(5);
     t.not_after = std::min(pki.issuing_ca().not_after(), absl::Now() + absl::Hours(24 * 365 * 2));
     t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
-    SEMPER_ASSIGN_OR_RETURN(Issued issued, IssueService(t, pki.issuing_ca(), pki.issuing_key()));
-    SEMPER_ASSIGN_OR_RETURN(std::string key_pem, issued.key.ToEncryptedPem(passphrase));
     std::vector<std::string> written;
-    SEMPER_RETURN_IF_ERROR(WriteFile(key_file, key_pem, 0600, written));
-    SEMPER_RETURN_IF_ERROR(WriteFile(pem, issued.cert.Pem() + pki.issuing_ca().Pem(), 0644, written));
+    if (hsm_key.has_value()) {
+      SEMPER_ASSIGN_OR_RETURN(Certificate cert,
+                              IssueCertificate(t, hsm_key->public_key(), &pki.issuing_ca(), pki.issuing_key()));
+      SEMPER_RETURN_IF_ERROR(WriteFile(pem, cert.Pem() + pki.issuing_ca().Pem(), 0644, written));
+    } else {
+      SEMPER_ASSIGN_OR_RETURN(Issued issued, IssueService(t, pki.issuing_ca(), pki.issuing_key()));
+      SEMPER_ASSIGN_OR_RETURN(std::string key_pem, issued.key.ToEncryptedPem(passphrase));
+      SEMPER_RETURN_IF_ERROR(WriteFile(key_file, key_pem, 0600, written));
+      SEMPER_RETURN_IF_ERROR(WriteFile(pem, issued.cert.Pem() + pki.issuing_ca().Pem(), 0644, written));
+    }
   }
   SEMPER_ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(pem));
   SEMPER_ASSIGN_OR_RETURN(std::vector<Certificate> chain, Certificate::ChainFromPem(cert_pem));
+  if (hsm_key.has_value()) {
+    if (!chain.front().public_key()->Equals(hsm_key->public_key())) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
+                       StrCat(pem.string(), " does not belong to the statement-signing key in the token"));
+    }
+    return StatementSigner{chain.front(), *hsm_key};
+  }
   SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_file));
   SEMPER_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::FromPem(key_pem, passphrase));
   return StatementSigner{chain.front(), key};

@@ -49,9 +49,11 @@ absl::StatusOr<int64_t> RenewRootCrl(const std::filesystem::path& dir, const Sec
 class Pki {
  public:
   // The issuing CA's key is dir/ca.key (encrypted PEM), unless `hsm_key` is given (a key held in
-  // a PKCS#11 token), which must belong to dir/ca.pem.
+  // a PKCS#11 token), which must belong to dir/ca.pem; the same for the pseudonym issuer's key
+  // (dir/pseudonym-ca.key, or `hsm_pseudonym_key`).
   static absl::StatusOr<Pki> Load(const std::filesystem::path& dir, const SecretData& passphrase,
-                                  const std::optional<PrivateKey>& hsm_key = std::nullopt);
+                                  const std::optional<PrivateKey>& hsm_key = std::nullopt,
+                                  const std::optional<PrivateKey>& hsm_pseudonym_key = std::nullopt);
 
   const Certificate& root() const { return root_; }
   const Certificate& issuing_ca() const { return ca_; }
@@ -73,13 +75,15 @@ class Pki {
 
 // The CA's statement-signing certificate and key (token kinds, clearing statements):
 // dir/services/ca-signing.{pem,key}, issued with the issuing CA's key at the first start that
-// finds none (deployments initialised before it existed get one too).
+// finds none (deployments initialised before it existed get one too). With `hsm_key` (a key in a
+// PKCS#11 token) the certificate is issued for that key when missing, and must belong to it.
 struct StatementSigner {
   Certificate certificate;
   PrivateKey key;
 };
 absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const std::filesystem::path& dir, const Pki& pki,
-                                                           const SecretData& passphrase);
+                                                           const SecretData& passphrase,
+                                                           const std::optional<PrivateKey>& hsm_key = std::nullopt);
 
 enum class SubscriberProfile { kAuthentication, kSignature };
 std::string_view ProfileName(SubscriberProfile profile);

@@ -15,9 +15,9 @@
 #include "common/server/daemon.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
+#include "common/server/revocation_watch.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "services/liability/book.h"
-#include "services/liability/revocations.h"
 #include "services/liability/service.h"
 
 namespace semper {
@@ -47,7 +47,7 @@ std::vector<ConfigKey> Schema() {
                   "TLS name to expect from semper-ca, if not the host of its address"});
   keys.push_back({"liability.revocation_staleness", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
                   "while semper-ca is unreachable, revocations known up to this long ago still count; after it, "
-                  "no guarantee is given (DEPENDENCY_UNAVAILABLE)"});
+                  "no guarantee is given (DEPENDENCY_UNAVAILABLE); also used by the access gate here"});
   keys.push_back({"liability.expiry_interval", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
                   "how often guarantees past their validity are expired and their amounts freed"});
   return keys;
@@ -85,8 +85,10 @@ int Serve(const std::optional<std::string>& config_file) {
     if (!called.ok()) return UpstreamError("semper-ca", called);
     return st;
   };
-  // Revocations pushed by semper-ca (see revocations.h for the policy when it is unreachable).
-  RevocationWatch revocations(ca, config->GetDuration("liability.revocation_staleness"));
+  // Revocations pushed by semper-ca (see revocation_watch.h for the policy when it is
+  // unreachable), for the guarantees and for the access gate.
+  auto revocations = std::make_shared<RevocationWatch>(ca, config->GetDuration("liability.revocation_staleness"));
+  daemon->options.revocations = revocations;
   LiabilityBook::Deps deps;
   deps.pool = pool->get();
   deps.trust = &*trust;
@@ -100,7 +102,7 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!signer.ok()) return fail("liability.key_file", signer.status());
   deps.signer = *std::move(signer);
   deps.certificate_status = status;
-  deps.revoked = [&revocations](const std::string& serial) { return revocations.Revoked(serial); };
+  deps.revoked = [revocations](const std::string& serial) { return revocations->Revoked(serial); };
   if (config->Has("liability.arbiter_cert_file")) {
     auto arbiter = LoadCertificateChain(*config, "liability.arbiter_cert_file");
     if (!arbiter.ok()) return fail("liability.arbiter_cert_file", arbiter.status());

@@ -13,6 +13,7 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
+#include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
 #include "services/notary/contracts.h"
@@ -80,8 +81,12 @@ int Serve(const std::optional<std::string>& config_file) {
   if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);
 
   const std::string server_name = config->GetString("notary.upstream_server_name");
+  auto ca_channel = UpstreamChannel(config->GetString("notary.ca_address"), *roots_pem, server_name);
+  // Client certificates revoked at semper-ca are refused at the access gate.
+  options->revocations = std::make_shared<RevocationWatch>(v1::CertificationAuthority::NewStub(ca_channel),
+                                                           config->GetDuration("access.revocation_staleness"));
   Upstreams upstreams(
-      v1::CertificationAuthority::NewStub(UpstreamChannel(config->GetString("notary.ca_address"), *roots_pem, server_name)),
+      v1::CertificationAuthority::NewStub(ca_channel),
       v1::TimeStamp::NewStub(UpstreamChannel(config->GetString("notary.tsa_address"), *roots_pem, server_name)),
       &*trust);
   ContractBook::Deps book_deps;

@@ -13,6 +13,7 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
+#include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
 #include "services/timestamp/batch.h"
@@ -56,6 +57,11 @@ std::vector<ConfigKey> Schema() {
                   "most tokens committed in one transaction", 1, 100000});
   keys.push_back({"tsa.committers", T::kInt, ConfigValue(int64_t{2}), false, false,
                   "group commits in flight at once (each holds a database connection)", 1, 64});
+  keys.push_back({"tsa.ca_address", T::kString, std::nullopt, false, false,
+                  "semper-ca's gRPC address: client certificates it revoked are refused (trusting "
+                  "tls.client_ca_file); unset, the TSA depends on nothing and does not check them"});
+  keys.push_back({"tsa.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
+                  "TLS name to expect from semper-ca, if not the host of its address"});
   keys.push_back({"tsa.batch_window", T::kDuration, ConfigValue(absl::Milliseconds(20)), false, false,
                   "batch mode: how long imprints are gathered into one tree"});
   keys.push_back({"tsa.batch_max_leaves", T::kInt, ConfigValue(int64_t{1000000}), false, false,
@@ -107,6 +113,17 @@ int Serve(const std::optional<std::string>& config_file) {
   LogEvent(log, spdlog::level::info, "tsa").With("certificate", tsa_options.signer.Subject())
       .With("key", std::string(KeyTypeName(tsa_options.key.type()))).With("policy", tsa_options.policies.front());
 
+  if (config->Has("tsa.ca_address")) {
+    if (!config->Has("tls.client_ca_file")) {
+      return fail("tsa.ca_address", InvalidField("tls.client_ca_file", "is required with tsa.ca_address (the roots semper-ca's certificate chains to)"));
+    }
+    auto roots = ReadFile(config->GetString("tls.client_ca_file"));
+    if (!roots.ok()) return fail("tls.client_ca_file", roots.status());
+    options->revocations = std::make_shared<RevocationWatch>(
+        v1::CertificationAuthority::NewStub(
+            UpstreamChannel(config->GetString("tsa.ca_address"), *roots, config->GetString("tsa.upstream_server_name"))),
+        config->GetDuration("access.revocation_staleness"));
+  }
   GroupCommitter committer(&store, options->metrics, static_cast<size_t>(config->GetInt("tsa.group_commit_max")),
                            static_cast<int>(config->GetInt("tsa.committers")));
   Batcher batcher(tsa->get(), &committer, config->GetDuration("tsa.batch_window"),

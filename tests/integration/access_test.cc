@@ -59,6 +59,9 @@ class AccessTest : public ::semper::testing::PostgresTest {
                   {"liability", SEMPER_LIABILITY}};
     o.conninfo = conninfo();
     o.passphrase = kPass;
+    // What semper-ca said about client certificates counts 3 s while it is unreachable.
+    o.common_env = {"SEMPER_ACCESS_REVOCATION_STALENESS=3s"};
+    o.liability_env = {"SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
@@ -234,6 +237,117 @@ TEST_F(AccessTest, CertificatesFromElsewhereOrExpiredAreRefusedByTls) {
   s = Call(fresh, "/semper.v1.CertificationAuthority/ListSubscribers");
   EXPECT_FALSE(GateRefused(s)) << s.error_message();
   EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+// A subscriber's client certificate revoked (or put on hold) at semper-ca is refused by every
+// daemon's gate, on role-bound and open methods alike, within a few seconds (pushed by
+// semper-ca's feed); released from hold, it is accepted again.
+TEST_F(AccessTest, RevokedOrHeldClientCertificatesAreRefusedByEveryDaemon) {
+  const std::string roots = Slurp(suite_->P("pki/root.pem"));
+  const std::vector<std::string> daemons = {"ca", "tsa", "notary", "arbiter", "liability"};
+  auto held = suite_->Enroll("Hannah Held", v1::CUSTOMER_KIND_INDIVIDUAL);
+  auto revoked = suite_->Enroll("Rob Revoked", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_TRUE(held.ok() && revoked.ok());
+  auto stub_of = [&](const std::string& daemon, const Suite::Subscriber& who) {
+    return std::make_unique<grpc::GenericStub>(
+        ChannelFor(daemon, who.authentication_certificate->Pem() + Slurp(suite_->P("pki/ca.pem")),
+                   std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal()), roots));
+  };
+  // A role-bound method (semper-ca: subscribers redeem tokens) and an open one (every daemon).
+  const std::string role_bound = "/semper.v1.Credentials/RedeemToken";
+  const std::string open = "/grpc.health.v1.Health/Check";
+  auto refused_as_revoked = [](const grpc::Status& s) {
+    return s.error_code() == grpc::StatusCode::UNAUTHENTICATED && GateRefused(s) &&
+           s.error_message().find("is revoked or on hold") != std::string::npos;
+  };
+  for (const Suite::Subscriber* who : {&*held, &*revoked}) {
+    for (const std::string& daemon : daemons) {
+      auto stub = stub_of(daemon, *who);
+      EXPECT_TRUE(Call(*stub, open).ok()) << daemon;
+    }
+    grpc::Status s = Call(*stub_of("ca", *who), role_bound);
+    EXPECT_FALSE(GateRefused(s)) << s.error_message();
+  }
+  ASSERT_THAT(suite_->Revoke(*revoked->authentication_certificate, 1), IsOk());  // keyCompromise
+  ASSERT_THAT(suite_->Revoke(*held->authentication_certificate, 6), IsOk());     // certificateHold
+  const absl::Time revoked_at = absl::Now();
+  for (const Suite::Subscriber* who : {&*held, &*revoked}) {
+    for (const std::string& daemon : daemons) {
+      auto stub = stub_of(daemon, *who);
+      grpc::Status s;
+      while ((s = Call(*stub, open), !refused_as_revoked(s)) && absl::Now() - revoked_at < absl::Seconds(5)) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      EXPECT_TRUE(refused_as_revoked(s)) << daemon << " still admits " << who->certificate.Subject() << ": "
+                                         << s.error_code() << " " << s.error_message();
+      std::printf("%s refuses %s %lld ms after the revocation\n", daemon.c_str(),
+                  who->authentication_certificate->Subject().c_str(),
+                  static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - revoked_at)));
+    }
+    EXPECT_TRUE(refused_as_revoked(Call(*stub_of("ca", *who), role_bound)));
+  }
+  // Callers without a certificate, and other subscribers, are not affected.
+  grpc::GenericStub anonymous(ChannelFor("notary", "", "", roots));
+  EXPECT_TRUE(Call(anonymous, open).ok());
+
+  // Released from hold: admitted again everywhere; the revoked one stays refused.
+  {
+    auto admin = v1::CertificationAuthority::NewStub(suite_->Channel("ca", "admin"));
+    v1::ReleaseHoldRequest req;
+    req.set_serial(held->authentication_certificate->SerialHex());
+    v1::CertificateStatus st;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->ReleaseHold(&ctx, req, &st).ok());
+  }
+  const absl::Time released_at = absl::Now();
+  for (const std::string& daemon : daemons) {
+    auto stub = stub_of(daemon, *held);
+    grpc::Status s;
+    while ((s = Call(*stub, open), !s.ok()) && absl::Now() - released_at < absl::Seconds(5)) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_TRUE(s.ok()) << daemon << ": " << s.error_message();
+    EXPECT_TRUE(refused_as_revoked(Call(*stub_of(daemon, *revoked), open))) << daemon;
+  }
+}
+
+// While semper-ca is unreachable for longer than access.revocation_staleness, a daemon cannot
+// know whether a client certificate was revoked: role-bound calls are refused (UNAVAILABLE, so a
+// client retries) and open ones go on. When semper-ca is back, role-bound calls pass again.
+TEST_F(AccessTest, UnknownRevocationStatusStopsRoleBoundCallsOnly) {
+  const std::string roots = Slurp(suite_->P("pki/root.pem"));
+  std::vector<Caller> callers = Callers();
+  const Caller& admin = callers[1];
+  const Caller& arbitrator = callers[2];
+  grpc::GenericStub notary_admin(ChannelFor("notary", admin.chain_pem, admin.key_pem, roots));
+  grpc::GenericStub arbiter_arbitrator(ChannelFor("arbiter", arbitrator.chain_pem, arbitrator.key_pem, roots));
+  grpc::GenericStub tsa_admin(ChannelFor("tsa", admin.chain_pem, admin.key_pem, roots));
+  const std::string audit = "/semper.v1.Notary/AuditLog", decide = "/semper.v1.Arbiter/DecideCase";
+  const std::string open = "/grpc.health.v1.Health/Check";
+  EXPECT_FALSE(GateRefused(Call(notary_admin, audit)));
+  ASSERT_THAT(suite_->Stop("ca"), IsOk());
+  const absl::Time stopped_at = absl::Now();
+  auto unknown = [](const grpc::Status& s) {
+    return s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+           s.error_message().rfind("access: cannot tell whether the client certificate is revoked", 0) == 0;
+  };
+  grpc::Status s;
+  while ((s = Call(notary_admin, audit), !unknown(s)) && absl::Now() - stopped_at < absl::Seconds(15)) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(unknown(s)) << s.error_code() << " " << s.error_message();
+  EXPECT_GE(absl::Now() - stopped_at, absl::Seconds(2)) << "refused before the staleness had passed";
+  EXPECT_TRUE(unknown(Call(arbiter_arbitrator, decide)));
+  // Open methods, with or without a certificate, are not held up.
+  EXPECT_TRUE(Call(notary_admin, open).ok());
+  EXPECT_TRUE(Call(tsa_admin, open).ok());
+  ASSERT_THAT(suite_->Restart("ca"), IsOk());
+  const absl::Time restarted_at = absl::Now();
+  while ((s = Call(notary_admin, audit), unknown(s)) && absl::Now() - restarted_at < absl::Seconds(15)) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_FALSE(unknown(s)) << s.error_message();
+  EXPECT_FALSE(GateRefused(s)) << s.error_message();
 }
 
 // Every private key semper-ca init made (and the CA made at its first start) is readable by its

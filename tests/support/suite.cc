@@ -66,6 +66,7 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
                                   "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"),
                                   "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/root.pem"),
                                   "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
+    e.insert(e.end(), s->o_.common_env.begin(), s->o_.common_env.end());
     e.insert(e.end(), more.begin(), more.end());
     e.push_back(s->o_.binaries.at(daemon));
     return e;
@@ -99,7 +100,8 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
     } else if (d == "tsa") {
       argv = env(d, {"SEMPER_TSA_CERT_FILE=" + s->P("pki/services/tsa-signing.pem"),
                      "SEMPER_TSA_KEY_FILE=" + s->P("pki/services/tsa-signing.key"),
-                     "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TSA_CLOCK_CHECK=off"});
+                     "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TSA_CLOCK_CHECK=off",
+                     "SEMPER_TSA_CA_ADDRESS=" + ca, "SEMPER_TSA_UPSTREAM_SERVER_NAME=localhost"});
     } else if (d == "notary") {
       argv = env(d, {"SEMPER_NOTARY_CERT_FILE=" + s->P("pki/services/notary-signing.pem"),
                      "SEMPER_NOTARY_KEY_FILE=" + s->P("pki/services/notary-signing.key"),

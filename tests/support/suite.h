@@ -38,6 +38,8 @@ class Suite {
     // liability tracker.
     std::vector<std::string> arbiter_env;
     std::vector<std::string> liability_env;
+    // Extra SEMPER_* settings for every daemon, e.g. "SEMPER_ACCESS_REVOCATION_STALENESS=3s".
+    std::vector<std::string> common_env;
     // How many semper-liability processes (replicas on one database).
     int liability_replicas = 1;
     // How many semper-ca processes ("ca", "ca2", ...; one database, one PKI).

@@ -109,37 +109,62 @@ std::vector<AccessRule> MakeMatrix() {
 
 class AccessProcessor : public grpc::AuthMetadataProcessor {
  public:
-  explicit AccessProcessor(std::shared_ptr<const AccessPolicy> policy) : policy_(std::move(policy)) {}
+  AccessProcessor(std::shared_ptr<const AccessPolicy> policy, std::shared_ptr<const RevocationCheck> revocations)
+      : policy_(std::move(policy)), revocations_(std::move(revocations)) {}
   bool IsBlocking() const override { return false; }
 
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata*,
                        OutputMetadata*) override {
     auto path = metadata.find(":path");
     std::string_view method = path == metadata.end() ? std::string_view() : std::string_view(path->second.data(), path->second.size());
-    // Most calls are open to anyone: the certificate is looked at only when the row names roles.
     const AccessRule* rule = policy_->Find(method);
-    if (rule != nullptr && rule->roles.empty()) return grpc::Status::OK;
+    const bool open = rule != nullptr && rule->roles.empty();
+    const bool presented = context != nullptr && context->IsPeerAuthenticated();
+    // Most calls are open to anyone and come without a certificate: nothing more to look at.
+    if (open && (!presented || revocations_ == nullptr)) return grpc::Status::OK;
     std::set<Role> roles;
     std::string subject;
     bool authenticated = false;
-    if (rule != nullptr && context != nullptr && context->IsPeerAuthenticated()) {
+    if (rule != nullptr && presented) {
       auto pems = context->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
       if (!pems.empty()) {
         auto known = KnownCertificateOf(std::string(pems.front().data(), pems.front().size()));
         if (known.ok()) {
           authenticated = true;
-          roles = std::move(known->roles);
           subject = known->certificate.Subject();
+          if (revocations_ != nullptr) {
+            grpc::Status refused = CheckRevocation(*known, subject, open);
+            if (!refused.ok()) return refused;
+          }
+          roles = std::move(known->roles);
         }
       }
     }
+    if (open) return grpc::Status::OK;
     absl::Status s = policy_->Check(method, authenticated, roles, subject);
     if (s.ok()) return grpc::Status::OK;
     return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
   }
 
  private:
+  grpc::Status CheckRevocation(const KnownCertificate& known, const std::string& subject, bool open) const {
+    const std::string serial = known.certificate.SerialHex();
+    auto revoked = revocations_->Revoked(serial);
+    if (revoked.ok() && *revoked) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          StrCat(kAccessDenialPrefix, "the client certificate of \"", subject, "\" (serial ", serial,
+                                 ") is revoked or on hold"));
+    }
+    if (!revoked.ok() && !open) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          StrCat(kAccessDenialPrefix, "cannot tell whether the client certificate is revoked (",
+                                 revoked.status().message(), "); retry shortly"));
+    }
+    return grpc::Status::OK;
+  }
+
   std::shared_ptr<const AccessPolicy> policy_;
+  std::shared_ptr<const RevocationCheck> revocations_;
 };
 
 }  // namespace
@@ -198,8 +223,24 @@ absl::Status AccessPolicy::Check(std::string_view method, bool authenticated, co
                                             "; the certificate of \"", subject, "\" does not grant it"));
 }
 
-std::shared_ptr<grpc::AuthMetadataProcessor> NewAccessProcessor(std::shared_ptr<const AccessPolicy> policy) {
-  return std::make_shared<AccessProcessor>(std::move(policy));
+std::shared_ptr<grpc::AuthMetadataProcessor> NewAccessProcessor(std::shared_ptr<const AccessPolicy> policy,
+                                                                std::shared_ptr<const RevocationCheck> revocations) {
+  return std::make_shared<AccessProcessor>(std::move(policy), std::move(revocations));
+}
+
+void DeferredRevocationCheck::Set(std::shared_ptr<const RevocationCheck> check) {
+  absl::MutexLock lock(&mu_);
+  check_ = std::move(check);
+}
+
+absl::StatusOr<bool> DeferredRevocationCheck::Revoked(const std::string& serial) const {
+  std::shared_ptr<const RevocationCheck> check;
+  {
+    absl::MutexLock lock(&mu_);
+    check = check_;
+  }
+  if (check == nullptr) return absl::UnavailableError("the daemon is still starting");
+  return check->Revoked(serial);
 }
 
 }  // namespace semper

@@ -66,7 +66,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   }
   ssl.pem_key_cert_pairs.push_back({std::string(plain.Reveal()), cert});
   auto creds = grpc::SslServerCredentials(ssl);
-  creds->SetAuthMetadataProcessor(NewAccessProcessor(o.access));
+  creds->SetAuthMetadataProcessor(NewAccessProcessor(o.access, o.revocations));
   OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(), ssl.pem_key_cert_pairs[0].private_key.size());
   return creds;
 }
@@ -100,6 +100,9 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
       {"tls.client_ca_file", T::kString, std::nullopt, false, false, "CA certificates for client certificates (PEM)"},
       {"tls.require_client_cert", T::kBool, ConfigValue(true), false, false,
        "mutual TLS; false with a client CA makes client certificates optional (verified when sent)"},
+      {"access.revocation_staleness", T::kDuration, ConfigValue(absl::Seconds(30)), false, false,
+       "while semper-ca is unreachable, what it said about client certificates counts this long; after it, "
+       "calls that need a role are refused (UNAVAILABLE) until it is heard again"},
       {"log.format", T::kString, ConfigValue(std::string("text")), false, false, "text or json"},
       {"log.level", T::kString, ConfigValue(std::string("info")), false, false, "trace..critical"},
       {"shutdown.grace", T::kDuration, ConfigValue(absl::Seconds(10)), false, false, "time in-flight calls get at shutdown"},
@@ -129,6 +132,8 @@ absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std:
   return o;
 }
 
+std::shared_ptr<grpc::Channel> Server::InProcessChannel() { return grpc_->InProcessChannel(grpc::ChannelArguments()); }
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     ServerOptions options, const std::vector<grpc::Service*>& services,
     std::function<absl::Status()> readiness, const std::function<void(HttpServer&)>& http_routes) {
@@ -146,6 +151,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         .With("message", "gRPC listens WITHOUT TLS (grpc.plaintext = true): for local development only; "
                          "never expose this port. Without client certificates the role matrix is not enforced "
                          "at the transport; only the handlers' own checks apply");
+  }
+  if (!s.options_.plaintext && s.options_.revocations == nullptr) {
+    LogEvent(log, spdlog::level::warn, "revocation_not_checked")
+        .With("message", "client certificates are checked for chain, validity and roles, but not for revocation: "
+                         "no semper-ca feed is configured for this daemon");
   }
   SEMPER_RETURN_IF_ERROR(SplitHostPort("grpc.listen", s.options_.grpc_listen).status());
 

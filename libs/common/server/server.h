@@ -53,6 +53,9 @@ struct ServerOptions {
   // Who may call what (common/server/access.h), enforced on the TLS port before any handler;
   // the suite's matrix if null. Plaintext ports (development) leave it to the handlers.
   std::shared_ptr<const AccessPolicy> access;
+  // Revoked client certificates refused at the same place (a RevocationWatch on semper-ca's
+  // feed); null: not checked there (logged as a warning at start on a TLS port).
+  std::shared_ptr<const RevocationCheck> revocations;
 };
 
 // Config keys shared by every daemon (grpc.*, http.*, tls.*, log.*, shutdown.grace).
@@ -73,6 +76,9 @@ class Server {
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_ ? http_->port() : 0; }
   Metrics& metrics() { return *options_.metrics; }
+  // A channel to this server's own services that bypasses TLS and the access gate (semper-ca
+  // follows its own revocation feed through it).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
 
   // Marks the server not serving, stops accepting calls, lets in-flight calls finish within
   // shutdown_grace (then cancels them), and stops the HTTP listener. Idempotent.

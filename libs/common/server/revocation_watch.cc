@@ -1,9 +1,9 @@
-#include "services/liability/revocations.h"
+#include "common/server/revocation_watch.h"
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
 
-namespace semper::liability {
+namespace semper {
 
 RevocationWatch::RevocationWatch(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
                                  absl::Duration staleness)
@@ -67,4 +67,4 @@ absl::StatusOr<bool> RevocationWatch::Revoked(const std::string& serial) const {
   return it != status_.end() && it->second.revoked;
 }
 
-}  // namespace semper::liability
+}  // namespace semper

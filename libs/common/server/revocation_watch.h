@@ -1,9 +1,10 @@
-// What semper-ca says about revocations, pushed to the tracker (WatchRevocations) instead of
-// asked per request: a background stream keeps the status of every certificate whose status
-// ever changed, reconnecting by itself. Policy when semper-ca is unreachable: what was known
+// What semper-ca says about revocations, pushed to a daemon (WatchRevocations) instead of asked
+// per request, for semper-liability's guarantees and every daemon's access gate (access.h): a
+// background stream keeps the status of every certificate whose status ever changed,
+// reconnecting by itself. Policy when semper-ca is unreachable: what was known
 // stays valid for `staleness` after the last message (a change or a heartbeat, every 2 s); after
 // that, and before the first complete snapshot, Revoked() fails with DEPENDENCY_UNAVAILABLE and
-// no guarantee is given. Thread-safe.
+// the caller decides (the tracker gives no guarantee; the gate refuses role-bound calls). Thread-safe.
 #pragma once
 
 #include <memory>
@@ -15,17 +16,18 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/server/access.h"
 #include "semper/v1/ca.grpc.pb.h"
 
-namespace semper::liability {
+namespace semper {
 
-class RevocationWatch {
+class RevocationWatch : public RevocationCheck {
  public:
   RevocationWatch(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca, absl::Duration staleness);
-  ~RevocationWatch();
+  ~RevocationWatch() override;
 
   // Whether the certificate with this serial is revoked (or on hold) now.
-  absl::StatusOr<bool> Revoked(const std::string& serial) const;
+  absl::StatusOr<bool> Revoked(const std::string& serial) const override;
 
  private:
   void Loop();
@@ -45,4 +47,4 @@ class RevocationWatch {
   std::thread thread_;
 };
 
-}  // namespace semper::liability
+}  // namespace semper
