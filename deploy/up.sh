@@ -57,6 +57,25 @@ start_postgres() {
   (umask 077; echo "$SEMPER_DATABASE_URL" > "$STATE/secrets/database.url")
 }
 
+# Signing keys in a PKCS#11 token (SoftHSM2) once deploy/keys-to-token.sh has moved them there
+# (SEMPER_KEYS=softhsm at a start does that).
+in_token() { [[ -f "$STATE/softhsm2.conf" ]]; }
+# signing_key <token label> <key file>: the key lines of a daemon's signing-key section.
+signing_key() {
+  if in_token; then
+    printf 'key_uri = "pkcs11:token=semper;object=%s;type=private"\npkcs11_pin_file = "%s"\n' "$1" "$STATE/secrets/token-pin"
+  else
+    printf 'key_file = "%s"\nkey_passphrase_file = "%s"\n' "$2" "$STATE/secrets/ca-passphrase"
+  fi
+}
+ca_token_keys() {
+  in_token || return 0
+  local uri='pkcs11:token=semper;object=%s;type=private'
+  printf "key_uri = \"$uri\"\nocsp_key_uri = \"$uri\"\nstatement_key_uri = \"$uri\"\n" ca ocsp statement
+  [[ -f "$STATE/pki/pseudonym-ca.pem" ]] && printf "pseudonym_key_uri = \"$uri\"\n" pseudonym-ca
+  printf 'pkcs11_pin_file = "%s"\n' "$STATE/secrets/token-pin"
+}
+
 daemon_running() { [[ -f "$STATE/run/$1.pid" ]] && kill -0 "$(cat "$STATE/run/$1.pid")" 2>/dev/null; }
 
 # launch <name> <http port> <command...>: starts a daemon unless it runs, waits until /readyz.
@@ -85,6 +104,10 @@ start_ca() {
       --hostname localhost --ip 127.0.0.1 > "$STATE/logs/semper-ca-init.log"
     echo "up.sh: created the suite's PKI in $STATE/pki (root fingerprint in $STATE/logs/semper-ca-init.log)"
   fi
+  if [[ ${SEMPER_KEYS:-files} == softhsm ]] && ! in_token; then
+    deploy/keys-to-token.sh "$STATE"
+  fi
+  in_token && export SOFTHSM2_CONF="$STATE/softhsm2.conf"
   cat > "$STATE/ca.toml" <<TOML
 [grpc]
 listen = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
@@ -100,6 +123,7 @@ require_client_cert = false
 dir = "$STATE/pki"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 public_url = "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
+$(ca_token_keys)
 TOML
   launch semper-ca "${SEMPER_CA_HTTP_PORT:-7001}" "$BUILD/services/ca/semper-ca" serve --config "$STATE/ca.toml"
   echo "semper-ca:  gRPC 127.0.0.1:${SEMPER_CA_PORT:-7000} (TLS, server name localhost; trust $STATE/pki/root.pem)"
@@ -126,9 +150,10 @@ client_ca_file = "$STATE/pki/root.pem"
 require_client_cert = false
 [tsa]
 cert_file = "$STATE/pki/services/tsa-signing.pem"
-key_file = "$STATE/pki/services/tsa-signing.key"
-key_passphrase_file = "$STATE/secrets/ca-passphrase"
+$(signing_key tsa "$STATE/pki/services/tsa-signing.key")
 clock_check = "${SEMPER_TSA_CLOCK_CHECK:-kernel}"
+ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+upstream_server_name = "localhost"
 TOML
   launch semper-tsa "${SEMPER_TSA_HTTP_PORT:-7011}" "$BUILD/services/timestamp/semper-tsa" --config "$STATE/tsa.toml"
   echo "semper-tsa: gRPC 127.0.0.1:${SEMPER_TSA_PORT:-7010} (TLS, server name localhost)"
@@ -155,8 +180,7 @@ client_ca_file = "$STATE/pki/root.pem"
 require_client_cert = false
 [notary]
 cert_file = "$STATE/pki/services/notary-signing.pem"
-key_file = "$STATE/pki/services/notary-signing.key"
-key_passphrase_file = "$STATE/secrets/ca-passphrase"
+$(signing_key notary "$STATE/pki/services/notary-signing.key")
 trust_file = "$STATE/pki/root.pem"
 ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
 tsa_address = "127.0.0.1:${SEMPER_TSA_PORT:-7010}"
@@ -180,8 +204,7 @@ client_ca_file = "$STATE/pki/root.pem"
 require_client_cert = false
 [arbiter]
 cert_file = "$STATE/pki/services/arbiter-signing.pem"
-key_file = "$STATE/pki/services/arbiter-signing.key"
-key_passphrase_file = "$STATE/secrets/ca-passphrase"
+$(signing_key arbiter "$STATE/pki/services/arbiter-signing.key")
 trust_file = "$STATE/pki/root.pem"
 ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
 notary_address = "127.0.0.1:${SEMPER_NOTARY_PORT:-7020}"
@@ -215,8 +238,7 @@ client_ca_file = "$STATE/pki/root.pem"
 require_client_cert = false
 [liability]
 cert_file = "$STATE/pki/services/liability-signing.pem"
-key_file = "$STATE/pki/services/liability-signing.key"
-key_passphrase_file = "$STATE/secrets/ca-passphrase"
+$(signing_key liability "$STATE/pki/services/liability-signing.key")
 trust_file = "$STATE/pki/root.pem"
 ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
 upstream_server_name = "localhost"

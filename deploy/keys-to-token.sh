@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Moves every signing key of a local suite into a PKCS#11 token: deploy/keys-to-token.sh STATE_DIR
+#
+# The keys: semper-ca's issuing key, its pseudonym issuer, OCSP responder and statement signer;
+# the signing keys of semper-tsa, semper-notary, semper-arbiter and semper-liability. Each is
+# decrypted with the CA passphrase, imported into the token "semper" (label = the name below)
+# and its file removed (shred); a statement-signing key that does not exist yet is made here, and
+# semper-ca issues its certificate at its next start. TLS keys and the arbiter's escrow
+# (decryption) key stay encrypted files.
+#
+# The token is SoftHSM2's (module /usr/lib/softhsm/libsofthsm2.so, tokens under
+# STATE_DIR/tokens, configuration STATE_DIR/softhsm2.conf); the user PIN and the security
+# officer's PIN are in STATE_DIR/secrets/token-pin and token-so-pin (mode 0600). deploy/up.sh
+# runs this at the first start when SEMPER_KEYS=softhsm, and from then on configures the daemons
+# with key URIs (pkcs11:token=semper;object=<name>;type=private). With a hardware token, import
+# the same keys with its own tools and set the *_key_uri and *_pkcs11_module keys instead.
+set -euo pipefail
+STATE=${1:?usage: deploy/keys-to-token.sh STATE_DIR}
+PKI=$STATE/pki
+PASS=$STATE/secrets/ca-passphrase
+[[ -f $PKI/ca.key && -f $PASS ]] || { echo "keys-to-token: no PKI with encrypted keys in $PKI" >&2; exit 1; }
+if [[ -f $STATE/softhsm2.conf ]]; then
+  echo "keys-to-token: $STATE already keeps its keys in a token" >&2
+  exit 1
+fi
+command -v softhsm2-util >/dev/null || { echo "keys-to-token: softhsm2 is not installed (apt-get install softhsm2)" >&2; exit 1; }
+
+# What an interrupted run left (nothing uses it: softhsm2.conf is written last).
+rm -rf "$STATE/tokens" "$STATE/softhsm2.conf.new"
+mkdir -p "$STATE/tokens"
+chmod 700 "$STATE/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$STATE/tokens" > "$STATE/softhsm2.conf.new"
+export SOFTHSM2_CONF=$STATE/softhsm2.conf.new
+(umask 077
+ head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/token-pin"
+ head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/token-so-pin")
+softhsm2-util --init-token --free --label semper --pin "$(cat "$STATE/secrets/token-pin")" \
+  --so-pin "$(cat "$STATE/secrets/token-so-pin")" >/dev/null
+
+plain=$(mktemp -d)
+chmod 700 "$plain"
+trap 'rm -rf "$plain"' EXIT
+id=1
+# import <label> <encrypted key file>
+import() {
+  local label=$1 file=$2
+  openssl pkey -in "$file" -passin "file:$PASS" -out "$plain/$label.pem"
+  softhsm2-util --import "$plain/$label.pem" --token semper --label "$label" --id "$(printf '%02x' "$id")" \
+    --pin "$(cat "$STATE/secrets/token-pin")" >/dev/null
+  shred -u "$plain/$label.pem"
+  id=$((id + 1))
+}
+import ca "$PKI/ca.key"
+[[ -f $PKI/pseudonym-ca.key ]] && import pseudonym-ca "$PKI/pseudonym-ca.key"
+import ocsp "$PKI/services/ocsp-signing.key"
+if [[ -f $PKI/services/ca-signing.key ]]; then
+  import statement "$PKI/services/ca-signing.key"
+else
+  # Not made yet (semper-ca makes it at its first start): a new key; semper-ca certifies it.
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$plain/new.pem"
+  openssl pkey -in "$plain/new.pem" -out "$plain/statement.pem"
+  shred -u "$plain/new.pem"
+  softhsm2-util --import "$plain/statement.pem" --token semper --label statement --id "$(printf '%02x' "$id")" \
+    --pin "$(cat "$STATE/secrets/token-pin")" >/dev/null
+  shred -u "$plain/statement.pem"
+  id=$((id + 1))
+  rm -f "$PKI/services/ca-signing.pem"
+fi
+for d in tsa notary arbiter liability; do import "$d" "$PKI/services/$d-signing.key"; done
+
+# Only now that every key is in the token: remove the files, and mark the state.
+for f in "$PKI/ca.key" "$PKI/pseudonym-ca.key" "$PKI/services/ocsp-signing.key" "$PKI/services/ca-signing.key" \
+         "$PKI/services/"{tsa,notary,arbiter,liability}-signing.key; do
+  [[ -f $f ]] && shred -u "$f"
+done
+mv "$STATE/softhsm2.conf.new" "$STATE/softhsm2.conf"
+echo "keys-to-token: the suite's signing keys are in the token 'semper' ($STATE/tokens); their files are gone"

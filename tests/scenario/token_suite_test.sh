@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# CTest `token_suite`: every signing key of the suite in a PKCS#11 token (SoftHSM2). deploy/up.sh
+# with SEMPER_KEYS=softhsm on a new state directory moves semper-ca's four keys (issuing,
+# pseudonym issuer, OCSP responder, statement signer) and the signing keys of semper-tsa,
+# semper-notary, semper-arbiter and semper-liability into a token and removes their files; then
+# the marketplace scenario (certificates, guarantees, notary statements, time-stamps and a verdict,
+# each checked with openssl) runs against it, openssl checks an OCSP response, semperctl checks
+# the CA's signature over a token kind, and everything is done once more after a restart.
+#   tests/scenario/token_suite_test.sh BUILD_DIR
+set -euo pipefail
+BUILD_DIR=$(cd "${1:?usage: token_suite_test.sh BUILD_DIR}" && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/semper-token-suite.XXXXXX)
+chmod 755 "$WORK"
+export SEMPER_STATE_DIR=$WORK/state SEMPER_BUILD_DIR=$BUILD_DIR SEMPER_KEYS=softhsm
+cleanup() {
+  bash "$SRC/deploy/up.sh" stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mapfile -t PORTS < <(python3 "$SRC/tests/scenario/free_ports.py" 11)
+export SEMPER_PG_PORT=${PORTS[0]} SEMPER_CA_PORT=${PORTS[1]} SEMPER_CA_HTTP_PORT=${PORTS[2]} \
+  SEMPER_TSA_PORT=${PORTS[3]} SEMPER_TSA_HTTP_PORT=${PORTS[4]} SEMPER_NOTARY_PORT=${PORTS[5]} \
+  SEMPER_NOTARY_HTTP_PORT=${PORTS[6]} SEMPER_ARBITER_PORT=${PORTS[7]} SEMPER_ARBITER_HTTP_PORT=${PORTS[8]} \
+  SEMPER_LIABILITY_PORT=${PORTS[9]} SEMPER_LIABILITY_HTTP_PORT=${PORTS[10]}
+export SEMPER_TSA_CLOCK_CHECK=off
+STATE=$SEMPER_STATE_DIR
+CTL=$BUILD_DIR/cli/semperctl/semperctl
+
+fail() { echo "token_suite_test: FAILED: $*"; for f in "$STATE"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
+
+echo "--- deploy/up.sh start with SEMPER_KEYS=softhsm (new state in $STATE)"
+out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start"; }
+echo "$out"
+grep -q "keys-to-token: the suite's signing keys are in the token" <<<"$out" || fail "the keys were not moved"
+for f in ca.key pseudonym-ca.key services/ocsp-signing.key services/ca-signing.key \
+         services/{tsa,notary,arbiter,liability}-signing.key; do
+  [[ ! -e $STATE/pki/$f ]] || fail "$f is still a file"
+done
+# semper-ca names each key it took from the token; the others cannot have started from files.
+for k in ca.key_uri ca.pseudonym_key_uri ca.ocsp_key_uri ca.statement_key_uri; do
+  grep -q "key=$k.*source=pkcs11" "$STATE/logs/semper-ca.log" || fail "semper-ca did not load $k from the token"
+done
+[[ $(stat -c %a "$STATE/secrets/token-pin") == 600 ]] || fail "the PIN file is readable by others"
+grep -rqs "$(cat "$STATE/secrets/token-pin")" "$STATE"/logs/ "$STATE"/*.toml && fail "the PIN is in a log or a configuration"
+
+check_all() {
+  local run=$1
+  SEMPERCTL=$CTL bash "$SRC/tests/scenario/marketplace.sh" "$STATE/client.env" "$WORK/$run" || fail "the scenario ($run)"
+  # OCSP, signed by the responder key in the token, for the buyer's certificate (openssl ocsp).
+  local ocsp
+  ocsp=$(openssl ocsp -issuer "$STATE/pki/ca.pem" -cert "$WORK/$run/buyer/signature.pem" \
+    -url "http://127.0.0.1:$SEMPER_CA_HTTP_PORT/ocsp" -CAfile "$STATE/pki/root.pem" \
+    -verify_other "$STATE/pki/ca.pem" 2>&1) || { echo "$ocsp"; fail "openssl ocsp ($run)"; }
+  echo "$ocsp"
+  grep -q "Response verify OK" <<<"$ocsp" || fail "the OCSP response does not verify ($run)"
+  grep -q "signature.pem: good" <<<"$ocsp" || fail "the buyer's certificate is not good ($run)"
+  # A token kind: semper-ca's statement signer (in the token) signs it; semperctl checks it
+  # against the root before printing it.
+  (cd "$WORK/$run" &&
+    "$CTL" --server-name localhost --yes token kind create --wallet seller --wallet-passphrase-file pass --name "Token test $run" --value 1.00) ||
+    fail "token kind create ($run)"
+}
+set -a; . "$STATE/client.env"; set +a
+check_all run1
+
+echo "--- restart: the daemons log in to the token again"
+bash "$SRC/deploy/up.sh" stop
+out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start after stop"; }
+grep -q "keys-to-token" <<<"$out" && fail "the keys were moved twice"
+check_all run2
+echo "token_suite_test: passed"
