@@ -456,34 +456,34 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
       continue;
     }
     auto it = agreements.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", q.amount().currency()));
+    const int64_t amount = q.amount().minor_units();
+    absl::Status refusal;
     if (it == agreements.end()) {
-      (*results)[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
-                             StrCat("the buyer has no agreement in ", q.amount().currency()));
+      refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
+                          StrCat("the buyer has no agreement in ", q.amount().currency()));
+    } else if (const Agreement& a = it->second; a.state != "active") {
+      refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                          StrCat("the buyer's agreement ", a.id, " is ", a.state));
+    } else if (!a.started || !a.unexpired) {
+      refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                          StrCat("the buyer's agreement ", a.id, a.started ? " has expired" : " is not yet valid"));
+    } else if (amount > a.per_tx) {
+      refusal = Limit(StrCat(FormatMoney(q.amount()), " is over the per-transaction limit of ",
+                             FormatMoney(Money(q.amount().currency(), a.per_tx))));
+    } else if (a.reserved + a.delta + amount > a.overall) {
+      refusal = Limit(StrCat(FormatMoney(q.amount()), " would take the buyer's liability over its limit of ",
+                             FormatMoney(Money(q.amount().currency(), a.overall)), " (",
+                             FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
+    }
+    if (!refusal.ok()) {
+      // In the first, fast round this may be a retry of a request recorded earlier, whose
+      // guarantee must be answered whatever the limits say now: decide the group again with
+      // earlier attempts looked up.
+      if (!careful) return RecordedBefore();
+      (*results)[i] = std::move(refusal);
       continue;
     }
     Agreement& a = it->second;
-    if (a.state != "active") {
-      (*results)[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                             StrCat("the buyer's agreement ", a.id, " is ", a.state));
-      continue;
-    }
-    if (!a.started || !a.unexpired) {
-      (*results)[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
-                             StrCat("the buyer's agreement ", a.id, a.started ? " has expired" : " is not yet valid"));
-      continue;
-    }
-    const int64_t amount = q.amount().minor_units();
-    if (amount > a.per_tx) {
-      (*results)[i] = Limit(StrCat(FormatMoney(q.amount()), " is over the per-transaction limit of ",
-                                FormatMoney(Money(q.amount().currency(), a.per_tx))));
-      continue;
-    }
-    if (a.reserved + a.delta + amount > a.overall) {
-      (*results)[i] = Limit(StrCat(FormatMoney(q.amount()), " would take the buyer's liability over its limit of ",
-                                FormatMoney(Money(q.amount().currency(), a.overall)), " (",
-                                FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
-      continue;
-    }
     a.delta += amount;
     Signed sig;
     if (p.presigned.has_value() && p.presigned->agreement_id == a.id) {
@@ -536,7 +536,8 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
 void LiabilityBook::Decide(std::vector<Pending>& group) {
   std::vector<absl::StatusOr<v1::Guarantee>> results;
   // First without looking for earlier attempts of the same request ids (retries are rare): if
-  // one turns up at the insert, the group is decided again with them looked up.
+  // one turns up at the insert, or a request would be refused (it may be a retry of one that was
+  // granted), the group is decided again with them looked up.
   absl::Status s;
   for (int round = 0; round < 3; ++round) {
     s = d_.pool->Transact([&](pqxx::work& tx) { return DecideIn(tx, group, round > 0, &results); });

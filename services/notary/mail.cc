@@ -109,8 +109,10 @@ absl::Status MailRoom::AppendPending(const std::string& id) {
     if (!r[0][3].is_null() && r[0][6].is_null()) outcome = NewEntry{r[0][3].as<std::string>(), db::Bytes(r[0][4]), db::Bytes(r[0][5])};
     return absl::OkStatus();
   }));
-  for (auto [entry, statement] : {std::pair{&submission, "notary_mail_submission_index"},
-                                  std::pair{&outcome, "notary_mail_outcome_index"}}) {
+  for (const auto& step : {std::pair{&submission, "notary_mail_submission_index"},
+                           std::pair{&outcome, "notary_mail_outcome_index"}}) {
+    std::optional<NewEntry>* entry = step.first;
+    const char* statement = step.second;  // not a structured binding: lambdas capture it (clang 14)
     if (!entry->has_value()) continue;
     SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->Append(**entry));
     SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {

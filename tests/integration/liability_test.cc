@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <regex>
 #include <thread>
 
@@ -498,6 +499,68 @@ TEST_F(LiabilityTest, RetriesRacingTheirFirstAttemptGetOneGuarantee) {
             std::to_string(kRequests) + "/" + std::to_string(kRequests));
   EXPECT_EQ(Reserved(), 8 * 1000 + 28);
   EXPECT_EQ(Live(), Reserved());
+}
+
+// semper-liability killed (SIGKILL) while 24 clients ask for guarantees: after the restart, every
+// request retried with its id gets the guarantee it was acknowledged (the same one), a request
+// that was in flight gets one guarantee or none, never two, and what is reserved is exactly the
+// sum of the guarantees that exist; nothing beyond the limit.
+TEST_F(LiabilityTest, KilledInTheMiddleEveryRequestEndsOnceAfterRestart) {
+  ASSERT_THAT(Register(Agreement(*buyer_, 60000, 30000)).status(), IsOk());
+  constexpr int kClients = 24, kPerClient = 25;
+  std::vector<v1::GuaranteeRequest> reqs;
+  for (int i = 0; i < kClients * kPerClient; ++i) reqs.push_back(Ask(100 + i % 7, "EUR", "killed-" + std::to_string(i)));
+  std::vector<std::string> acked(reqs.size());
+  std::atomic<int> sent{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = Tracker(1);
+      for (int i = 0; i < kPerClient; ++i) {
+        const size_t n = static_cast<size_t>(c * kPerClient + i);
+        v1::Guarantee g;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        ++sent;
+        if (stub->RequestGuarantee(&ctx, reqs[n], &g).ok()) acked[n] = g.guarantee_id();
+      }
+    });
+  }
+  while (sent.load() < 200) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_THAT(suite_->Kill("liability"), IsOk());
+  for (auto& t : clients) t.join();
+  int acknowledged = 0;
+  for (const auto& id : acked) acknowledged += id.empty() ? 0 : 1;
+  std::printf("killed after %d requests were sent: %d acknowledged\n", 200, acknowledged);
+  ASSERT_GT(acknowledged, 0);
+  ASSERT_LT(acknowledged, static_cast<int>(reqs.size())) << "the kill came too late to cut anything";
+  ASSERT_THAT(suite_->Restart("liability"), IsOk());
+  // Every acknowledged guarantee is there, as acknowledged.
+  for (size_t n = 0; n < reqs.size(); ++n) {
+    if (acked[n].empty()) continue;
+    EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees WHERE id = '" + acked[n] + "'"), "1") << n;
+  }
+  // Each request retried (at either replica): the acknowledged ones get the same guarantee; the
+  // others get one now (or the limit), and a second retry the same again.
+  std::set<std::string> ids;
+  for (size_t n = 0; n < reqs.size(); ++n) {
+    auto first = Guarantee(reqs[n], 1 + static_cast<int>(n % 2));
+    if (!first.ok()) {
+      EXPECT_THAT(std::string(first.status().message()), HasSubstr("over its limit")) << n;
+      EXPECT_TRUE(acked[n].empty()) << n;
+      continue;
+    }
+    if (!acked[n].empty()) {
+      EXPECT_EQ(first->guarantee_id(), acked[n]) << n;
+    }
+    auto again = Guarantee(reqs[n], 2 - static_cast<int>(n % 2));
+    ASSERT_TRUE(again.ok()) << n << " " << again.status();
+    EXPECT_EQ(again->guarantee_id(), first->guarantee_id()) << n;
+    ids.insert(first->guarantee_id());
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees"), std::to_string(ids.size()));
+  EXPECT_EQ(Reserved(), Live());
+  EXPECT_LE(Live(), 60000);
 }
 
 }  // namespace

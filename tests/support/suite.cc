@@ -154,6 +154,17 @@ absl::Status Suite::Stop(const std::string& name) {
   return absl::NotFoundError(name);
 }
 
+absl::Status Suite::Kill(const std::string& name) {
+  for (auto& [n, p] : daemons_) {
+    if (n != name || p.pid() <= 0) continue;
+    p.Signal(SIGKILL);
+    (void)p.Wait(15000);
+    p = ChildProcess();
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(name);
+}
+
 absl::Status Suite::Restart(const std::string& name) {
   for (auto& [n, p] : daemons_) {
     if (n != name) continue;

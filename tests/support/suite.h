@@ -77,6 +77,8 @@ class Suite {
   // Stops one daemon (SIGTERM) and starts it again with the same settings.
   absl::Status Stop(const std::string& name);
   absl::Status Restart(const std::string& name);
+  // Kills one daemon with SIGKILL (no shutdown at all); Restart starts it again.
+  absl::Status Kill(const std::string& name);
   // Revokes a certificate (as the administrator).
   absl::Status Revoke(const Certificate& cert, int reason) const;
 
