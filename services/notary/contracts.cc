@@ -180,7 +180,7 @@ absl::Status ContractBook::AppendOutcome(const std::string& id) {
     entry = {r[0][0].as<std::string>(), db::Bytes(r[0][1]), db::Bytes(r[0][2])};
     return absl::OkStatus();
   }));
-  SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->Append(std::move(entry)));
+  SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->AppendOnce(std::move(entry)));
   return d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_prepared0("notary_contract_outcome_index", id, static_cast<int64_t>(e.index()));
     return absl::OkStatus();

@@ -9,6 +9,7 @@
 #include "common/base/proto_json.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
 
@@ -40,6 +41,9 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
       {"notary_entries_from",
        "SELECT index, statement FROM notary.log_entries WHERE index >= $1 AND index < $2 ORDER BY index"},
       {"notary_entry", "SELECT kind, statement, signature FROM notary.log_entries WHERE index = $1"},
+      {"notary_entry_by_statement",
+       "SELECT index FROM notary.log_entries WHERE kind = $1 AND sha256(statement) = sha256(decode($2, 'hex')) AND "
+       "statement = decode($2, 'hex') ORDER BY index LIMIT 1"},
       {"notary_size", "SELECT size FROM notary.log_head"},
       {"notary_insert_head",
        R"(INSERT INTO notary.tree_heads (tree_size, root_hash, statement, signature)
@@ -165,6 +169,19 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Append(NewEntry entry) {
   auto future = result.get_future();
   Append(std::move(entry), [&result](absl::StatusOr<v1::Evidence> e) { result.set_value(std::move(e)); });
   return future.get();
+}
+
+absl::StatusOr<v1::Evidence> EvidenceLog::AppendOnce(NewEntry entry) {
+  const std::string digest = Sha256(entry.statement);
+  std::lock_guard<std::mutex> once(once_mu_[static_cast<unsigned char>(digest[0]) % std::size(once_mu_)]);
+  int64_t found = -1;
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("notary_entry_by_statement", entry.kind, HexEncode(entry.statement));
+    if (!r.empty()) found = r[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  if (found >= 0) return Get(static_cast<uint64_t>(found), 0);
+  return Append(std::move(entry));
 }
 
 void EvidenceLog::Loop() {

@@ -42,6 +42,10 @@ class EvidenceLog {
   // entry is committed.
   void Append(NewEntry entry, std::function<void(absl::StatusOr<v1::Evidence>)> done);
   absl::StatusOr<v1::Evidence> Append(NewEntry entry);
+  // The entry with this kind and statement if the log has one (an append whose caller died before
+  // it recorded the index), else appended now. For outcomes that must be in the log exactly once;
+  // calls for the same statement in one process wait for each other.
+  absl::StatusOr<v1::Evidence> AppendOnce(NewEntry entry);
 
   absl::StatusOr<v1::SignedTreeHead> LatestTreeHead();
   // Entry `index` with its proof into the signed tree head of `tree_size` (0: the latest).
@@ -66,6 +70,8 @@ class EvidenceLog {
   std::mutex tree_mu_;  // guards tree_ and latest_
   MerkleLog tree_;
   std::optional<v1::SignedTreeHead> latest_;
+
+  std::mutex once_mu_[64];  // AppendOnce, by statement hash
 
   std::mutex queue_mu_;
   std::condition_variable cv_;

@@ -114,7 +114,7 @@ absl::Status MailRoom::AppendPending(const std::string& id) {
     std::optional<NewEntry>* entry = step.first;
     const char* statement = step.second;  // not a structured binding: lambdas capture it (clang 14)
     if (!entry->has_value()) continue;
-    SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->Append(**entry));
+    SEMPER_ASSIGN_OR_RETURN(v1::Evidence e, d_.log->AppendOnce(**entry));
     SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
       tx.exec_prepared0(statement, id, static_cast<int64_t>(e.index()));
       return absl::OkStatus();

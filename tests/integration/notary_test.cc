@@ -117,6 +117,13 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     }
   }
 
+  // SIGKILL: no shutdown, no flushing; then the same notary starts again on the same database.
+  void KillAndRestartNotary() {
+    notary_.Signal(SIGKILL);
+    notary_.Wait(15000);
+    StartNotary();
+  }
+
   static std::chrono::system_clock::time_point Deadline(int seconds) {
     return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
   }
@@ -556,6 +563,63 @@ TEST_F(NotaryMailTest, AReceiptRacingTheDeadlineHasOneOutcomeForEveryone) {
   }
 }
 
+// semper-notary killed (SIGKILL) while the recipient takes delivery of 24 mails at once: after
+// the restart every acknowledged delivery stands as acknowledged; a mail in flight is delivered
+// once when the recipient asks again (the same message), and each mail has exactly one outcome
+// in the evidence log, which sender and recipient see alike and which verifies.
+TEST_F(NotaryMailTest, KilledWhileMailIsDeliveredEachMailHasOneOutcome) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  constexpr int kMails = 24;
+  std::vector<v1::CertifiedMail> mails;
+  std::vector<std::string> messages;
+  for (int i = 0; i < kMails; ++i) {
+    std::string enveloped, origin;
+    auto m = Deposit(alice, bob, "invoice " + std::to_string(i), absl::Hours(1), &enveloped, &origin);
+    ASSERT_THAT(m, IsOk());
+    mails.push_back(*m);
+    messages.push_back(enveloped);
+  }
+  std::vector<int64_t> acked(kMails, -1);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kMails; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = Accept(bob, mails[i]);
+      if (r.ok()) acked[i] = static_cast<int64_t>(r->mail().outcome().index());
+      ++answered;
+    });
+  }
+  while (answered.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  KillAndRestartNotary();
+  for (auto& t : threads) t.join();
+  int acknowledged = 0;
+  for (int64_t a : acked) acknowledged += a >= 0 ? 1 : 0;
+  std::printf("killed after the first answer: %d of %d deliveries acknowledged\n", acknowledged, kMails);
+  for (int i = 0; i < kMails; ++i) {
+    v1::CertifiedMail seen = Get(mails[i].id());
+    if (acked[i] >= 0) {
+      EXPECT_EQ(seen.state(), v1::MAIL_STATE_DELIVERED) << i;
+    }
+    // The recipient asks again (a retry of its receipt): the same message, delivered once; the
+    // outcome may take until the pending evidence is appended.
+    auto again = Accept(bob, mails[i]);
+    ASSERT_THAT(again, IsOk()) << i;
+    EXPECT_EQ(again->enveloped_message(), messages[i]) << i;
+    v1::CertifiedMail final_state = Get(mails[i].id());
+    for (int wait = 0; !final_state.has_outcome() && wait < 150; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      final_state = Get(mails[i].id());
+    }
+    ASSERT_TRUE(final_state.has_outcome()) << i;
+    EXPECT_EQ(final_state.state(), v1::MAIL_STATE_DELIVERED) << i;
+    if (acked[i] >= 0) {
+      EXPECT_EQ(static_cast<int64_t>(final_state.outcome().index()), acked[i]) << i;
+    }
+    EXPECT_TRUE(EvidenceHolds(final_state.outcome())) << i;
+    EXPECT_EQ(OutcomesInLog(mails[i].id()), 1) << i;
+  }
+}
+
 class NotaryContractTest : public NotaryTest {
  protected:
   absl::StatusOr<v1::NotarizedContract> Create(const std::string& text, const std::vector<const Signer*>& signers,
@@ -686,6 +750,61 @@ TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
     EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('signed-contract', 'contract-abort') AND "
                   "convert_from(statement, 'UTF8') LIKE '%" + contract->id() + "%'"),
               "1");
+  }
+}
+
+// semper-notary killed (SIGKILL) while the second party signs 24 contracts at once (each
+// signature completes one: decision, statement, time-stamp, evidence): after the restart an
+// acknowledged completion stands with the same evidence; a contract in flight is completed once
+// when the party signs again; both parties see one outcome, once in the log, and it verifies.
+TEST_F(NotaryContractTest, KilledWhileContractsCompleteEveryPartySeesOneOutcome) {
+  Signer a = Enroll("A"), b = Enroll("B");
+  constexpr int kContracts = 24;
+  std::vector<std::string> ids, texts;
+  for (int i = 0; i < kContracts; ++i) {
+    texts.push_back("contract " + std::to_string(i) + ": A delivers, B pays EUR " + std::to_string(100 + i));
+    auto c = Create(texts.back(), {&a, &b});
+    ASSERT_THAT(c, IsOk());
+    ids.push_back(c->id());
+    ASSERT_THAT(SignAs(a, c->id(), texts.back()), IsOk());
+  }
+  std::vector<int64_t> acked(kContracts, -1);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kContracts; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = SignAs(b, ids[i], texts[i]);
+      if (r.ok() && r->state() == v1::CONTRACT_STATE_COMPLETED && r->has_outcome()) {
+        acked[i] = static_cast<int64_t>(r->outcome().index());
+      }
+      ++answered;
+    });
+  }
+  while (answered.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  KillAndRestartNotary();
+  for (auto& t : threads) t.join();
+  int acknowledged = 0;
+  for (int64_t x : acked) acknowledged += x >= 0 ? 1 : 0;
+  std::printf("killed after the first answer: %d of %d completions acknowledged\n", acknowledged, kContracts);
+  for (int i = 0; i < kContracts; ++i) {
+    // B signs again (its retry); the outcome may take until the pending evidence is appended.
+    auto again = SignAs(b, ids[i], texts[i]);
+    ASSERT_THAT(again, IsOk()) << i;
+    EXPECT_EQ(again->state(), v1::CONTRACT_STATE_COMPLETED) << i;
+    v1::NotarizedContract seen = Get(ids[i]);
+    for (int wait = 0; !seen.has_outcome() && wait < 150; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      seen = Get(ids[i]);
+    }
+    ASSERT_TRUE(seen.has_outcome()) << i;
+    if (acked[i] >= 0) {
+      EXPECT_EQ(static_cast<int64_t>(seen.outcome().index()), acked[i]) << i;
+    }
+    EXPECT_TRUE(EvidenceHolds(seen.outcome())) << i;
+    EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('signed-contract', 'contract-abort') AND "
+                  "convert_from(statement, 'UTF8') LIKE '%" + ids[i] + "%'"),
+              "1")
+        << i;
   }
 }
 
