@@ -11,6 +11,9 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   # test
   libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
+  # the test build: clang with AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer;
+  # llvm-symbolizer for readable reports
+  clang-14 libclang-rt-14-dev llvm-14
   # an independent RFC 3161 verifier for Ed25519 tokens, which OpenSSL 3.0 cannot verify
   python3 python3-cryptography python3-pyasn1-modules
   # benchmarks (tests/bench): the reference OCSP responder to compare with

@@ -1,0 +1,158 @@
+// Makes the fixed PKI (tests/fuzz/pki) and the seed corpus (tests/fuzz/corpus/<target>) the
+// fuzz targets start from: valid inputs of each kind, so that fuzzing begins inside the formats.
+//   fuzz_seeds [--pki]   (--pki: make a new PKI too; the seeds are then made anew as well)
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "common/base/files.h"
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/timestamp.h"
+#include "tests/fuzz/fuzz_support.h"
+
+namespace semper::fuzz {
+namespace {
+
+template <typename T>
+T Must(absl::StatusOr<T> v, const char* what) {
+  if (!v.ok()) {
+    std::fprintf(stderr, "fuzz_seeds: %s: %s\n", what, std::string(v.status().message()).c_str());
+    std::exit(1);
+  }
+  return *std::move(v);
+}
+
+void Write(const std::string& path, const std::string& data) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  absl::Status s = WriteFile(path, data, 0644);
+  Require(s.ok(), "a seed file is written");
+}
+
+void MakePki(const std::string& dir) {
+  const absl::Time from = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  const absl::Time until = absl::FromCivil(absl::CivilSecond(2075, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  auto save = [&](const std::string& name, const PrivateKey& key, const Certificate& cert) {
+    Write(dir + "/" + name + ".pem", cert.Pem());
+    Write(dir + "/" + name + ".key", std::string(key.ToUnencryptedPemSecret().Reveal()));
+  };
+  PrivateKey root_key = Must(PrivateKey::Generate(KeyType::kEcP256), "root key");
+  CertificateTemplate t;
+  t.subject = {{"C", "DE"}, {"O", "semper fuzz"}, {"CN", "Fuzz Root"}};
+  t.not_before = from;
+  t.not_after = until;
+  t.is_ca = true;
+  t.key_usage = kKuKeyCertSign | kKuCrlSign;
+  Certificate root = Must(IssueCertificate(t, root_key.public_key(), nullptr, root_key), "root");
+  save("root", root_key, root);
+  PrivateKey ca_key = Must(PrivateKey::Generate(KeyType::kEcP256), "CA key");
+  t.subject.back().second = "Fuzz CA";
+  t.path_length = 0;
+  Certificate ca = Must(IssueCertificate(t, ca_key.public_key(), &root, root_key), "CA");
+  save("ca", ca_key, ca);
+  struct Leaf {
+    const char* name;
+    uint32_t usage;
+    std::vector<std::string> eku;
+    bool critical;
+  };
+  for (const Leaf& l : {Leaf{"tsa", kKuDigitalSignature, {"timeStamping"}, true},
+                        Leaf{"ocsp", kKuDigitalSignature, {"OCSPSigning"}, false},
+                        Leaf{"signer", kKuDigitalSignature | kKuNonRepudiation, {}, false},
+                        Leaf{"recipient", kKuDigitalSignature | kKuKeyAgreement, {}, false}}) {
+    CertificateTemplate lt;
+    lt.subject = {{"C", "DE"}, {"O", "semper fuzz"}, {"CN", std::string("Fuzz ") + l.name}};
+    lt.not_before = from;
+    lt.not_after = until;
+    lt.key_usage = l.usage;
+    lt.extended_key_usage = l.eku;
+    lt.extended_key_usage_critical = l.critical;
+    PrivateKey key = Must(PrivateKey::Generate(KeyType::kEcP256), "leaf key");
+    save(l.name, key, Must(IssueCertificate(lt, key.public_key(), &ca, ca_key), "leaf"));
+  }
+}
+
+std::string OcspRequest(const Certificate& cert, const Certificate& issuer, bool nonce) {
+  OCSP_REQUEST* req = OCSP_REQUEST_new();
+  OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), cert.x509(), issuer.x509());
+  OCSP_request_add0_id(req, id);
+  if (nonce) OCSP_request_add1_nonce(req, nullptr, 16);
+  unsigned char* der = nullptr;
+  int len = i2d_OCSP_REQUEST(req, &der);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  OCSP_REQUEST_free(req);
+  return out;
+}
+
+v1::ContainerContent Order() {
+  v1::ContainerContent c = NewContainerContent(absl::Now());
+  v1::Order* o = c.mutable_template_()->mutable_order();
+  o->set_order_id("O-1");
+  o->mutable_buyer()->set_name("Example GmbH");
+  o->mutable_buyer()->set_country("DE");
+  o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  o->mutable_buyer()->set_vat_reference("VATDE-123456789");
+  o->mutable_seller()->set_name("Vendeur SARL");
+  o->mutable_seller()->set_country("FR");
+  o->set_customer_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  o->set_applicable_law("FR");
+  o->set_vat_reference("VATDE-123456789");
+  o->mutable_amount()->set_currency("EUR");
+  o->mutable_amount()->set_minor_units(1299);
+  auto* item = o->add_items();
+  item->set_description("Widget");
+  item->set_quantity(1);
+  item->mutable_unit_price()->set_currency("EUR");
+  item->mutable_unit_price()->set_minor_units(1299);
+  return c;
+}
+
+int Main(int argc, char** argv) {
+  const std::string dir = SEMPER_FUZZ_DIR;
+  if (argc > 1 && std::string(argv[1]) == "--pki") MakePki(dir + "/pki");
+  const FixedPki& pki = Pki();
+  const std::string corpus = dir + "/corpus/";
+  constexpr std::string_view kContent = "semper fuzz content";
+  const std::string digest = Sha256(kContent);
+
+  Write(corpus + "timestamp_request/plain", Must(MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {}), "ts"));
+  Write(corpus + "timestamp_request/nonce_policy",
+        Must(MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {false, "1.3.6.1.4.1.99999.1", "\x01\x02\x03\x04"}), "ts"));
+  Write(corpus + "timestamp_request/sha512",
+        Must(MakeTimeStampRequest(HashAlgorithm::kSha512, ComputeDigest(HashAlgorithm::kSha512, kContent), {true, "", "\x7f"}), "ts"));
+
+  Write(corpus + "ocsp_request/signer", OcspRequest(pki.signer.certificate, pki.ca, false));
+  Write(corpus + "ocsp_request/recipient_nonce", OcspRequest(pki.recipient.certificate, pki.ca, true));
+  Write(corpus + "ocsp_request/foreign_issuer", OcspRequest(pki.ca, pki.root, false));
+
+  PrivateKey csr_key = Must(PrivateKey::Generate(KeyType::kEcP256), "csr key");
+  CertificationRequest csr = Must(CertificationRequest::Create(csr_key, {{"CN", "Fuzz Subscriber"}}), "csr");
+  Write(corpus + "csr/der", csr.Der());
+  Write(corpus + "csr/pem", csr.Pem());
+  PrivateKey rsa_key = Must(PrivateKey::Generate(KeyType::kRsa), "rsa key");
+  Write(corpus + "csr/rsa", Must(CertificationRequest::Create(rsa_key, {{"CN", "Other"}}), "csr").Der());
+
+  Write(corpus + "cms/signed", Must(CmsSignDetached(kContent, pki.signer.key, pki.signer.certificate, {pki.ca}), "cms"));
+  Write(corpus + "cms/enveloped", Must(CmsEncrypt(kContent, {pki.recipient.certificate}), "cms"));
+
+  v1::ContainerContent order = Order();
+  order.mutable_requested()->set_integrity(true);
+  order.mutable_requested()->set_non_repudiation_of_origin(true);
+  Write(corpus + "container/signed", Must(Seal(order, {.signers = {pki.signer}}), "seal").SerializeAsString());
+  order.mutable_requested()->set_confidentiality(true);
+  Write(corpus + "container/signed_encrypted",
+        Must(Seal(order, {.signers = {pki.signer}, .recipients = {pki.recipient.certificate}}), "seal").SerializeAsString());
+  std::printf("fuzz_seeds: corpus written under %s\n", corpus.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace semper::fuzz
+
+int main(int argc, char** argv) { return semper::fuzz::Main(argc, argv); }
