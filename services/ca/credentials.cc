@@ -349,6 +349,8 @@ absl::StatusOr<v1::GetClearingStatementResponse> CredentialBook::Clearing(const 
   if (req.issuer_subscriber_id().empty() || req.acceptor_subscriber_id().empty()) {
     return InvalidField("issuer_subscriber_id", "the issuer and the acceptor are both required");
   }
+  SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.from(), "from"));
+  SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.until(), "until"));
   const absl::Time from = FromTimestamp(req.from()), until = FromTimestamp(req.until());
   if (until <= from || until > now + absl::Seconds(1)) {
     return InvalidField("until", "must be after `from` and not in the future (a period that has ended)");
