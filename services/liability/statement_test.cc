@@ -20,7 +20,7 @@ v1::GuaranteeStatement Sample() {
   st.set_agreement_id("A-0011223344556677");
   st.set_buyer("CN=Zoë \"Q\" Müller\\, Jr.,O=Käufer & Söhne <GmbH>,C=DE");
   st.set_buyer_certificate_serial("5968A3");
-  st.set_seller(std::string("Shop\n\t\r\x01\x1f/\u2028end", 18));
+  st.set_seller("Shop\n\t\r\x01\x1f/\u2028end");
   st.set_order_sha256(std::string("\x00\xff\x10 binary digest of 32 bytes....", 32));
   st.mutable_amount()->set_currency("EUR");
   st.mutable_amount()->set_minor_units(9223372036854775807LL);
