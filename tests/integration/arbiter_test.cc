@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -202,6 +203,64 @@ TEST_F(ArbiterTest, ConcurrentAbortsAndResolvesGetOneDecisionThatSurvivesARestar
     EXPECT_EQ(after->token().signature(), first->token().signature());
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "4");
+}
+
+// semper-arbiter killed (SIGKILL) while both parties of 24 exchanges ask it at once, one to abort
+// and the other to resolve: after the restart, whatever either side was told stands; both sides
+// asking again get the same signed decision, one per exchange, and it verifies.
+TEST_F(ArbiterTest, KilledWhileAbortsAndResolvesRaceEachExchangeHasOneDecision) {
+  asw::Party o = Party("Originator"), r = Party("Responder");
+  constexpr int kExchanges = 24;
+  std::vector<v1::AbortRequest> aborts;
+  std::vector<v1::ResolveRequest> resolves;
+  for (int i = 0; i < kExchanges; ++i) {
+    asw::Originator originator(o, r.certificate, *arbiter_, "order " + std::to_string(i));
+    auto me1 = originator.Me1();
+    auto responder = asw::Responder::Accept(r, *arbiter_, *me1);
+    ASSERT_THAT(responder, IsOk());
+    ASSERT_THAT(responder->Me2(), IsOk());
+    aborts.push_back(*originator.Abort());
+    resolves.push_back(*responder->Resolve());
+  }
+  std::mutex mu;
+  std::map<int, std::set<std::string>> told;  // exchange -> tokens answered before the kill
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kExchanges; ++t) {
+    threads.emplace_back([&, t] {
+      const int i = t / 2;
+      auto d = t % 2 == 0 ? Abort(aborts[i]) : Resolve(resolves[i]);
+      ++answered;
+      if (!d.ok()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      told[i].insert(d->token().body() + d->token().signature());
+    });
+  }
+  while (answered.load() < kExchanges / 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  daemon_.Signal(SIGKILL);
+  daemon_.Wait(15000);
+  daemon_ = ChildProcess();
+  for (auto& t : threads) t.join();
+  Start();
+  int decided_before = 0;
+  for (int i = 0; i < kExchanges; ++i) {
+    EXPECT_LE(told[i].size(), 1u) << "two answers for exchange " << i;
+    decided_before += told[i].empty() ? 0 : 1;
+    auto by_originator = Abort(aborts[i]);
+    auto by_responder = Resolve(resolves[i]);
+    ASSERT_THAT(by_originator, IsOk()) << i;
+    ASSERT_THAT(by_responder, IsOk()) << i;
+    const std::string token = by_originator->token().body() + by_originator->token().signature();
+    EXPECT_EQ(token, by_responder->token().body() + by_responder->token().signature()) << i;
+    if (!told[i].empty()) {
+      EXPECT_EQ(*told[i].begin(), token) << "exchange " << i << " changed its decision across the kill";
+    }
+    auto view = asw::VerifyToken(by_originator->token(), *arbiter_);
+    ASSERT_THAT(view, IsOk()) << i;
+    EXPECT_EQ(view->resolved, by_originator->resolved()) << i;
+  }
+  std::printf("killed after %d answers: %d of %d exchanges had been answered\n", kExchanges / 2, decided_before, kExchanges);
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), std::to_string(kExchanges));
 }
 
 TEST_F(ArbiterTest, CertifiedMailResolvedGivesTheDocumentToOneSideAndASubstituteReceiptToTheOther) {
