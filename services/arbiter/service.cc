@@ -1,6 +1,7 @@
 // Arbiter handlers.
 #include "services/arbiter/service.h"
 
+#include "common/server/rate_limit.h"
 #include "common/server/grpc_status.h"
 #include "common/server/peer.h"
 
@@ -20,6 +21,7 @@ ExchangeArbiter::Done FinishWith(grpc::ServerUnaryReactor* reactor, v1::ArbiterD
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::Abort(grpc::CallbackServerContext* ctx, const v1::AbortRequest* req,
                                                     v1::ArbiterDecision* resp) {
+  SEMPER_RATE_LIMIT(ctx, "Abort");
   auto* reactor = ctx->DefaultReactor();
   exchanges_->Abort(*req, FinishWith(reactor, resp));
   return reactor;
@@ -27,6 +29,7 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::Abort(grpc::CallbackServerContext*
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::Resolve(grpc::CallbackServerContext* ctx, const v1::ResolveRequest* req,
                                                       v1::ArbiterDecision* resp) {
+  SEMPER_RATE_LIMIT(ctx, "Resolve");
   auto* reactor = ctx->DefaultReactor();
   exchanges_->Resolve(*req, FinishWith(reactor, resp));
   return reactor;
@@ -53,11 +56,13 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, absl::StatusO
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::FileClaim(grpc::CallbackServerContext* ctx,
                                                         const v1::FileClaimRequest* req, v1::Case* resp) {
+  SEMPER_RATE_LIMIT(ctx, "FileClaim");
   return Answer(ctx, cases_->File(*req), resp);
 }
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::AnswerClaim(grpc::CallbackServerContext* ctx,
                                                           const v1::AnswerClaimRequest* req, v1::Case* resp) {
+  SEMPER_RATE_LIMIT(ctx, "AnswerClaim");
   return Answer(ctx, cases_->Answer(*req), resp);
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_split.h"
 
+#include "common/server/rate_limit.h"
 #include "common/base/proto_json.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -568,6 +569,7 @@ std::string SubscriberOf(const grpc::CallbackServerContext& ctx) {
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::CreateTokenKind(grpc::CallbackServerContext* ctx,
                                                                  const v1::CreateTokenKindRequest* req, v1::TokenKind* resp) {
+  SEMPER_RATE_LIMIT(ctx, "CreateTokenKind");
   return FinishUnary(ctx, book_->CreateKind(*req), resp);
 }
 
@@ -579,12 +581,14 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::GetTokenKind(grpc::CallbackServ
 grpc::ServerUnaryReactor* CredentialServiceImpl::IssueBlindToken(grpc::CallbackServerContext* ctx,
                                                                  const v1::IssueBlindTokenRequest* req,
                                                                  v1::IssueBlindTokenResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "IssueBlindToken");
   return FinishUnary(ctx, book_->IssueBlind(*req), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemToken(grpc::CallbackServerContext* ctx,
                                                              const v1::RedeemTokenRequest* req,
                                                              v1::RedeemTokenResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "RedeemToken");
   // Decided by a committer; the handler thread does not wait for the transaction.
   auto* reactor = ctx->DefaultReactor();
   book_->Redeem(*req, SubscriberOf(*ctx), [reactor, resp](absl::StatusOr<v1::RedeemTokenResponse> r) {
@@ -596,6 +600,7 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemToken(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::IssueCredential(grpc::CallbackServerContext* ctx,
                                                                  const v1::IssueCredentialRequest* req, v1::Credential* resp) {
+  SEMPER_RATE_LIMIT(ctx, "IssueCredential");
   return FinishUnary(ctx, book_->IssueCredential(*req), resp);
 }
 
@@ -607,6 +612,7 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::GetCredential(grpc::CallbackSer
 grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemCredential(grpc::CallbackServerContext* ctx,
                                                                   const v1::RedeemCredentialRequest* req,
                                                                   v1::RedeemCredentialResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "RedeemCredential");
   return FinishUnary(ctx, book_->RedeemCredential(*req, SubscriberOf(*ctx)), resp);
 }
 

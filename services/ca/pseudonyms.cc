@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 
+#include "common/server/rate_limit.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
 #include "common/base/proto_json.h"
@@ -276,6 +277,7 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
 grpc::ServerUnaryReactor* PseudonymServiceImpl::IssuePseudonym(grpc::CallbackServerContext* ctx,
                                                                const v1::IssuePseudonymRequest* req,
                                                                v1::IssuePseudonymResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "IssuePseudonym");
   auto out = Issue(*req);
   if (!out.ok()) return FinishUnary(ctx, out.status());
   *resp = *std::move(out);

@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "common/server/rate_limit.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -204,6 +205,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetSubscriberHistory(grpc::CallbackServ
 
 grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                                 v1::EnrollResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "Enroll");
   std::string code = CanonicalEnrolmentCode(req->enrolment_code());
   if (code.size() != 20) return FinishUnary(ctx, InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
   auto auth = CertificationRequest::FromDer(req->authentication_csr());

@@ -1,6 +1,7 @@
 // Liability handlers.
 #include "services/liability/service.h"
 
+#include "common/server/rate_limit.h"
 #include "common/server/grpc_status.h"
 
 namespace semper::liability {
@@ -8,6 +9,7 @@ namespace semper::liability {
 grpc::ServerUnaryReactor* LiabilityServiceImpl::RegisterAgreement(grpc::CallbackServerContext* ctx,
                                                                   const v1::RegisterAgreementRequest* req,
                                                                   v1::AgreementRecord* resp) {
+  SEMPER_RATE_LIMIT(ctx, "RegisterAgreement");
   return FinishUnary(ctx, book_->RegisterAgreement(*req), resp);
 }
 
@@ -19,6 +21,7 @@ grpc::ServerUnaryReactor* LiabilityServiceImpl::SetAgreementState(grpc::Callback
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackServerContext* ctx,
                                                                  const v1::GuaranteeRequest* req, v1::Guarantee* resp) {
+  SEMPER_RATE_LIMIT(ctx, "RequestGuarantee");
   // Decided by a committer; the handler thread does not wait for the transaction.
   auto* reactor = ctx->DefaultReactor();
   book_->RequestGuarantee(*req, [reactor, resp](absl::StatusOr<v1::Guarantee> g) {

@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/server/rate_limit.h"
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -69,6 +70,7 @@ absl::StatusOr<std::string> Upstreams::TimeStamp(std::string_view sha256, absl::
 grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServerContext* ctx,
                                                              const v1::CertifyDocumentRequest* req,
                                                              v1::Evidence* resp) {
+  SEMPER_RATE_LIMIT(ctx, "CertifyDocument");
   const bool hash_only = req->document().empty();
   if (hash_only && req->document_sha256().size() != 32) {
     return FinishUnary(ctx, InvalidField("document", "is required, or its 32-byte SHA-256 in document_sha256"));
@@ -133,6 +135,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServerContext* ctx,
                                                             const v1::CreateContractRequest* req, v1::NotarizedContract* resp) {
+  SEMPER_RATE_LIMIT(ctx, "CreateContract");
   auto c = o_.contracts->Create(*req);
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
@@ -140,6 +143,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServer
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerContext* ctx,
                                                           const v1::SignContractRequest* req, v1::NotarizedContract* resp) {
+  SEMPER_RATE_LIMIT(ctx, "SignContract");
   auto c = o_.contracts->Sign(req->id(), req->signature());
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
@@ -147,6 +151,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerCo
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServerContext* ctx,
                                                              const v1::DeclineContractRequest* req, v1::NotarizedContract* resp) {
+  SEMPER_RATE_LIMIT(ctx, "DeclineContract");
   auto c = o_.contracts->Decline(req->id(), req->reason(), req->signature());
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
@@ -169,6 +174,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::DepositMail(grpc::CallbackServerContext* ctx,
                                                          const v1::DepositMailRequest* req, v1::CertifiedMail* resp) {
+  SEMPER_RATE_LIMIT(ctx, "DepositMail");
   auto m = o_.mail->Deposit(*req);
   if (m.ok()) *resp = *std::move(m);
   return FinishUnary(ctx, m.status());
@@ -183,6 +189,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::AcceptMail(grpc::CallbackServerContext* ctx,
                                                         const v1::AcceptMailRequest* req, v1::AcceptedMail* resp) {
+  SEMPER_RATE_LIMIT(ctx, "AcceptMail");
   auto m = o_.mail->Accept(req->id(), req->receipt_signature());
   if (m.ok()) *resp = *std::move(m);
   return FinishUnary(ctx, m.status());

@@ -13,6 +13,7 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
+#include "common/server/rate_limit.h"
 #include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
@@ -151,6 +152,13 @@ int Serve(const std::optional<std::string>& config_file) {
       if (req.body.size() > max_request) {
         res.status = 413;
         res.set_content(StrCat("a time-stamp request is at most ", max_request, " bytes\n"), "text/plain");
+        return;
+      }
+      if (absl::Status limited = AdmitExpensiveCall(StrCat("ip:", req.remote_addr), "time-stamp"); !limited.ok()) {
+        res.status = 429;
+        res.set_header("Retry-After", std::to_string(std::max<int64_t>(
+                                          1, absl::ToInt64Seconds(absl::Ceil(*RetryAfterOf(limited), absl::Seconds(1))))));
+        res.set_content(StrCat(limited.message(), "\n"), "text/plain");
         return;
       }
       std::promise<Stamped> answered;

@@ -2,6 +2,7 @@
 #include "services/timestamp/service.h"
 
 
+#include "common/server/rate_limit.h"
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -71,6 +72,7 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
 
 grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx, const v1::StampRequest* req,
                                                 v1::StampResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "Stamp");
   if (req->request().empty()) return FinishUnary(ctx, InvalidField("request", "must be a DER TimeStampReq"));
   auto peer = PeerOf(*ctx);
   std::string requester = peer.ok() ? peer->subject() : "";
@@ -91,6 +93,7 @@ grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx
 
 grpc::ServerUnaryReactor* TsaServiceImpl::StampBatch(grpc::CallbackServerContext* ctx, const v1::StampBatchRequest* req,
                                                      v1::StampBatchResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "StampBatch");
   if (o_.batcher == nullptr) return FinishUnary(ctx, MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "batch mode is off"));
   if (req->imprints_size() == 0) return FinishUnary(ctx, InvalidField("imprints", "must hold at least one SHA-256 imprint"));
   if (static_cast<size_t>(req->imprints_size()) > o_.max_batch_imprints) {

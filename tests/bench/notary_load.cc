@@ -2,6 +2,7 @@
 // concurrent callers, each answered with its inclusion proof to a freshly signed tree head after
 // the commit, and inclusion proofs from a log of 1,000,000 entries. Run by hand:
 //   build/tests/bench/notary_load [--clients 64] [--seconds 5]
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +21,8 @@ std::vector<db::Migration> notary_migrations();
 }
 
 int main(int argc, char** argv) {
+  // Load from one client: the per-client limits of the daemons started here are off.
+  setenv("SEMPER_LIMITS_PER_SECOND", "0", 0);
   using namespace semper;
   using namespace std::chrono;
   int clients = 64;

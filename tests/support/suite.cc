@@ -65,7 +65,9 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
                                   "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
                                   "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"),
                                   "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/root.pem"),
-                                  "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
+                                  "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+                                  // Tests load a daemon from one address; common_env may set limits.
+                                  "SEMPER_LIMITS_PER_SECOND=0"};
     e.insert(e.end(), s->o_.common_env.begin(), s->o_.common_env.end());
     e.insert(e.end(), more.begin(), more.end());
     e.push_back(s->o_.binaries.at(daemon));

@@ -3,6 +3,7 @@
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
 namespace semper {
@@ -13,6 +14,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   rpc.set_code(static_cast<int>(status.code()));
   rpc.set_message(std::string(status.message()));
   rpc.add_details()->PackFrom(ErrorInfoOf(status));
+  // A retry hint (rate limits) travels as a google.rpc.RetryInfo beside the ErrorInfo.
+  if (auto retry = status.GetPayload("type.googleapis.com/google.rpc.RetryInfo"); retry.has_value()) {
+    google::rpc::RetryInfo info;
+    if (info.ParseFromString(std::string(*retry))) rpc.add_details()->PackFrom(info);
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
                       rpc.SerializeAsString());
 }
@@ -24,9 +30,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (!status.error_details().empty() && rpc.ParseFromString(status.error_details())) {
     for (const auto& any : rpc.details()) {
       google::rpc::ErrorInfo info;
-      if (any.UnpackTo(&info)) {
+      google::rpc::RetryInfo retry;
+      if (any.Is<google::rpc::ErrorInfo>() && any.UnpackTo(&info)) {
         out.SetPayload(AbslView(kErrorInfoTypeUrl), absl::Cord(info.SerializeAsString()));
-        break;
+      } else if (any.Is<google::rpc::RetryInfo>() && any.UnpackTo(&retry)) {
+        out.SetPayload("type.googleapis.com/google.rpc.RetryInfo", absl::Cord(retry.SerializeAsString()));
       }
     }
   }

@@ -103,6 +103,10 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
       {"access.revocation_staleness", T::kDuration, ConfigValue(absl::Seconds(30)), false, false,
        "while semper-ca is unreachable, what it said about client certificates counts this long; after it, "
        "calls that need a role are refused (UNAVAILABLE) until it is heard again"},
+      {"limits.per_second", T::kInt, ConfigValue(int64_t{100}), false, false,
+       "expensive calls (signing, issuing, deciding) each client may make per second; 0: no limit", 0, 1000000},
+      {"limits.burst", T::kInt, ConfigValue(int64_t{200}), false, false, "how many of them a client may make at once",
+       1, 10000000},
       {"log.format", T::kString, ConfigValue(std::string("text")), false, false, "text or json"},
       {"log.level", T::kString, ConfigValue(std::string("info")), false, false, "trace..critical"},
       {"shutdown.grace", T::kDuration, ConfigValue(absl::Seconds(10)), false, false, "time in-flight calls get at shutdown"},
@@ -126,6 +130,8 @@ absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std:
   o.tls.client_ca_file = config.GetString("tls.client_ca_file");
   o.tls.require_client_cert = config.GetBool("tls.require_client_cert");
   o.shutdown_grace = config.GetDuration("shutdown.grace");
+  o.limits.per_second = static_cast<double>(config.GetInt("limits.per_second"));
+  o.limits.burst = static_cast<double>(config.GetInt("limits.burst"));
   SEMPER_ASSIGN_OR_RETURN(LogFormat format, ParseLogFormat(config.GetString("log.format")));
   SEMPER_ASSIGN_OR_RETURN(auto level, ParseLogLevel(config.GetString("log.level")));
   o.logger = MakeLogger(name, format, level);
@@ -169,6 +175,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(NewObservingInterceptorFactory(log, s.options_.metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  // Installed before the first call can arrive; removed when the server is gone.
+  s.limiter_ = std::make_unique<RateLimiter>(s.options_.limits);
+  InstallRateLimiter(s.limiter_.get());
   s.grpc_ = builder.BuildAndStart();
   if (!s.grpc_ || s.grpc_port_ <= 0) {
     return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
@@ -260,7 +269,10 @@ void Server::Shutdown() {
   options_.logger->flush();
 }
 
-Server::~Server() { Shutdown(); }
+Server::~Server() {
+  Shutdown();
+  InstallRateLimiter(nullptr);
+}
 
 void Server::BlockTerminationSignals() {
   sigset_t set;

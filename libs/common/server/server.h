@@ -20,6 +20,7 @@
 #include "common/server/access.h"
 #include "common/server/http_server.h"
 #include "common/server/metrics.h"
+#include "common/server/rate_limit.h"
 
 namespace semper {
 
@@ -56,6 +57,8 @@ struct ServerOptions {
   // Revoked client certificates refused at the same place (a RevocationWatch on semper-ca's
   // feed); null: not checked there (logged as a warning at start on a TLS port).
   std::shared_ptr<const RevocationCheck> revocations;
+  // Per-client limit on the expensive RPCs (rate_limit.h); per_second 0: none.
+  RateLimiter::Options limits;
 };
 
 // Config keys shared by every daemon (grpc.*, http.*, tls.*, log.*, shutdown.grace).
@@ -99,6 +102,7 @@ class Server {
   std::function<absl::Status()> readiness_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<RateLimiter> limiter_;
   int grpc_port_ = 0;
   std::thread poller_;
 
