@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/base/secret.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/keys.h"
 #include "common/crypto/timestamp.h"
 #include "common/server/grpc_status.h"
 #include "common/server/rate_limit.h"
@@ -19,6 +21,7 @@ namespace semper {
 namespace {
 
 using ::semper::testing::IsOk;
+using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
 using ::semper::testing::Suite;
 using ::semper::testing::TempDir;
@@ -99,6 +102,22 @@ TEST_F(RateLimitTest, AClientOverItsLimitIsToldWhenToComeBackAndOthersAreNotHeld
   v1::GetTsaCertificatesResponse certs;
   grpc::ClientContext ctx;
   EXPECT_TRUE(anonymous->GetTsaCertificates(&ctx, {}, &certs).ok());
+
+  // The suite's own daemons (role service: semper-notary time-stamps its statements here) are
+  // not limited.
+  {
+    auto key = PrivateKey::FromPem(Slurp(suite_->P("pki/services/notary-tls.key")), SecretData("suite test passphrase"));
+    ASSERT_THAT(key.status(), IsOk());
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(suite_->P("pki/root.pem"));
+    ssl.pem_cert_chain = Slurp(suite_->P("pki/services/notary-tls.pem"));
+    ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    auto as_service = v1::TimeStamp::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(suite_->port("tsa")), grpc::SslCredentials(ssl), args));
+    for (int i = 0; i < 30; ++i) ASSERT_THAT(Stamp(*as_service), IsOk()) << i;
+  }
 
   // After the hint, the first client is admitted again.
   absl::SleepFor(*retry + absl::Milliseconds(20));

@@ -7,12 +7,45 @@
 #include <grpcpp/security/credentials.h>
 
 #include "common/base/files.h"
+#include "common/base/secret.h"
+#include "common/crypto/keys.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/db/audit.h"
 
 namespace semper {
+namespace {
+
+// The daemon's own TLS certificate and key, presented as its client certificate when it calls
+// another daemon of the suite (role `service`: known as itself, exempt from client rate limits).
+struct UpstreamIdentity {
+  std::string chain_pem;
+  SecretData key_pem;
+};
+const UpstreamIdentity*& Identity() {
+  static const UpstreamIdentity* identity = nullptr;
+  return identity;
+}
+
+void LoadUpstreamIdentity(const ServerOptions& o) {
+  if (o.plaintext || o.tls.cert_file.empty() || o.tls.key_file.empty()) return;
+  auto chain = ReadFile(o.tls.cert_file);
+  auto key_pem = ReadFile(o.tls.key_file);
+  if (!chain.ok() || !key_pem.ok()) return;  // Server::Start reports unreadable TLS files
+  SecretData passphrase;
+  if (!o.tls.key_passphrase_file.empty()) {
+    auto p = SecretData::FromFile(o.tls.key_passphrase_file);
+    if (!p.ok()) return;
+    passphrase = *std::move(p);
+  }
+  auto key = PrivateKey::FromPem(*key_pem, passphrase, o.tls.key_passphrase_file.empty());
+  OPENSSL_cleanse(key_pem->data(), key_pem->size());
+  if (!key.ok()) return;
+  Identity() = new UpstreamIdentity{*chain, key->ToUnencryptedPemSecret()};
+}
+
+}  // namespace
 
 int Daemon::Fail(std::string_view step, const absl::Status& status) const {
   LogEvent(log, spdlog::level::critical, "start_failed").With("step", step).With("error", std::string(status.message()));
@@ -32,6 +65,7 @@ std::optional<Daemon> LoadDaemon(const std::optional<std::string>& config_file, 
     return std::nullopt;
   }
   if (!options->metrics) options->metrics = std::make_shared<Metrics>();
+  LoadUpstreamIdentity(*options);
   Daemon d{*std::move(config), *options, options->logger};
   for (const auto& line : d.config.Describe()) LogEvent(d.log, spdlog::level::info, "config").With("value", line);
   return d;
@@ -84,6 +118,10 @@ std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address, const
                                                const std::string& server_name) {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = roots_pem;
+  if (const UpstreamIdentity* id = Identity(); id != nullptr) {
+    ssl.pem_cert_chain = id->chain_pem;
+    ssl.pem_private_key = std::string(id->key_pem.Reveal());
+  }
   grpc::ChannelArguments args;
   if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);

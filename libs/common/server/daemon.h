@@ -49,7 +49,8 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
 absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& config, const std::string& key);
 
 // A TLS channel to another daemon of the suite, trusting the suite's roots; `server_name`, when
-// not empty, is the TLS name to expect instead of the address's host.
+// not empty, is the TLS name to expect instead of the address's host. The daemon presents its
+// own TLS certificate (role `service`) as its client certificate.
 std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address, const std::string& roots_pem,
                                                const std::string& server_name);
 // A client context for one call to another daemon, with a deadline.

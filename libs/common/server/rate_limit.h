@@ -1,7 +1,8 @@
 // Per-client rate limits on a daemon's expensive RPCs (signing, issuing, deciding): a token bucket
 // per client, refilled at `per_second` up to `burst`. The client is the subscriber serial (or
 // subject) of the verified TLS client certificate when one is presented, else the peer's IP
-// address. Over the limit a call is refused before any work with RESOURCE_EXHAUSTED, reason
+// address; the suite's own daemons (client certificates with the role `service`) are not
+// limited. Over the limit a call is refused before any work with RESOURCE_EXHAUSTED, reason
 // LIMIT_EXCEEDED, a google.rpc.RetryInfo saying when a call would be admitted, and the same in
 // the message. Config: limits.per_second (0: no limit), limits.burst. Thread-safe.
 #pragma once
