@@ -41,14 +41,17 @@ plain=$(mktemp -d)
 chmod 700 "$plain"
 trap 'rm -rf "$plain"' EXIT
 id=1
+# import_plain <label>: $plain/<label>.pem (unencrypted) into the token, then shredded.
+import_plain() {
+  softhsm2-util --import "$plain/$1.pem" --token semper --label "$1" --id "$(printf '%02x' "$id")" \
+    --pin "$(cat "$STATE/secrets/token-pin")" >/dev/null
+  shred -u "$plain/$1.pem"
+  id=$((id + 1))
+}
 # import <label> <encrypted key file>
 import() {
-  local label=$1 file=$2
-  openssl pkey -in "$file" -passin "file:$PASS" -out "$plain/$label.pem"
-  softhsm2-util --import "$plain/$label.pem" --token semper --label "$label" --id "$(printf '%02x' "$id")" \
-    --pin "$(cat "$STATE/secrets/token-pin")" >/dev/null
-  shred -u "$plain/$label.pem"
-  id=$((id + 1))
+  openssl pkey -in "$2" -passin "file:$PASS" -out "$plain/$1.pem"
+  import_plain "$1"
 }
 import ca "$PKI/ca.key"
 [[ -f $PKI/pseudonym-ca.key ]] && import pseudonym-ca "$PKI/pseudonym-ca.key"
@@ -57,13 +60,8 @@ if [[ -f $PKI/services/ca-signing.key ]]; then
   import statement "$PKI/services/ca-signing.key"
 else
   # Not made yet (semper-ca makes it at its first start): a new key; semper-ca certifies it.
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$plain/new.pem"
-  openssl pkey -in "$plain/new.pem" -out "$plain/statement.pem"
-  shred -u "$plain/new.pem"
-  softhsm2-util --import "$plain/statement.pem" --token semper --label statement --id "$(printf '%02x' "$id")" \
-    --pin "$(cat "$STATE/secrets/token-pin")" >/dev/null
-  shred -u "$plain/statement.pem"
-  id=$((id + 1))
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$plain/statement.pem"
+  import_plain statement
   rm -f "$PKI/services/ca-signing.pem"
 fi
 for d in tsa notary arbiter liability; do import "$d" "$PKI/services/$d-signing.key"; done

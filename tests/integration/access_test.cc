@@ -4,9 +4,7 @@
 // caller, the answer must be the gate's refusal; where it admits the caller, the call must get
 // past the gate (to a handler that then judges the empty request). Also: a certificate that does
 // not chain to the suite's root, and an expired one, are refused by the TLS layer itself.
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -112,40 +110,14 @@ class AccessTest : public ::semper::testing::PostgresTest {
     return out;
   }
 
-  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& daemon, const std::string& chain, const std::string& key,
-                                            const std::string& roots) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = roots;
-    ssl.pem_cert_chain = chain;
-    ssl.pem_private_key = key;
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    args.SetInt("grpc.use_local_subchannel_pool", 1);
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(suite_->port(daemon)), grpc::SslCredentials(ssl),
-                                     args);
+  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& daemon, const std::string& chain, const std::string& key) {
+    return suite_->ChannelWith(daemon, chain, key);
   }
 
   // One call with an empty message; streaming methods get a short deadline (past the gate, a
   // watch simply waits).
   static grpc::Status Call(grpc::GenericStub& stub, const std::string& method, bool streaming = false) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     (streaming ? std::chrono::milliseconds(500) : std::chrono::milliseconds(5000)));
-    grpc::Slice empty(std::string(""));
-    grpc::ByteBuffer request(&empty, 1), response;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    grpc::Status result;
-    stub.UnaryCall(&ctx, method, {}, &request, &response, [&](grpc::Status s) {
-      std::lock_guard<std::mutex> lock(mu);
-      result = std::move(s);
-      done = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-    return result;
+    return ::semper::testing::CallUnary(stub, method, "", std::chrono::milliseconds(streaming ? 500 : 5000));
   }
 
   TempDir dir_;
@@ -166,12 +138,11 @@ TEST_F(AccessTest, EveryRpcOfEveryDaemonWithEveryRoleAsTheMatrixSays) {
       {"liability", {"semper.v1.Liability"}},
   };
   AccessPolicy policy(SuiteAccessMatrix());
-  const std::string roots = Slurp(suite_->P("pki/root.pem"));
   std::vector<Caller> callers = Callers();
   int calls = 0, refused = 0;
   for (const auto& [daemon, services] : daemons) {
     for (const Caller& caller : callers) {
-      grpc::GenericStub stub(ChannelFor(daemon, caller.chain_pem, caller.key_pem, roots));
+      grpc::GenericStub stub(ChannelFor(daemon, caller.chain_pem, caller.key_pem));
       std::vector<std::pair<std::string, bool>> methods = {{"/grpc.health.v1.Health/Check", false}};
       for (const std::string& name : services) {
         const auto* service = ::semper::testing::SuiteService(name);
@@ -205,14 +176,13 @@ TEST_F(AccessTest, EveryRpcOfEveryDaemonWithEveryRoleAsTheMatrixSays) {
   EXPECT_GT(calls, 400);
   EXPECT_GT(refused, 50);
   // A method no daemon serves and the matrix does not list: refused at the gate too.
-  grpc::GenericStub admin(ChannelFor("notary", callers[1].chain_pem, callers[1].key_pem, roots));
+  grpc::GenericStub admin(ChannelFor("notary", callers[1].chain_pem, callers[1].key_pem));
   grpc::Status unknown = Call(admin, "/semper.v1.Notary/DropEverything");
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(unknown.error_message(), ::testing::HasSubstr("not in the role matrix"));
 }
 
 TEST_F(AccessTest, CertificatesFromElsewhereOrExpiredAreRefusedByTls) {
-  const std::string roots = Slurp(suite_->P("pki/root.pem"));
   // An administrator certificate from another CA: the handshake fails, no call reaches a daemon.
   const auto& other = ::semper::testing::SharedTestPki();
   ::semper::testing::LeafSpec spec;
@@ -222,18 +192,18 @@ TEST_F(AccessTest, CertificatesFromElsewhereOrExpiredAreRefusedByTls) {
   spec.extra_subject = RoleSubjectAttributes({Role::kAdministrator});
   SignerIdentity forged = other.Issue(spec);
   grpc::GenericStub foreign(ChannelFor("ca", forged.certificate.Pem() + other.CaPem(),
-                                       std::string(forged.key.ToUnencryptedPemSecret().Reveal()), roots));
+                                       std::string(forged.key.ToUnencryptedPemSecret().Reveal())));
   grpc::Status s = Call(foreign, "/semper.v1.CertificationAuthority/ListSubscribers");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 
   Caller expired = Issued("Old Officer", {Role::kRegistrationOfficer}, absl::Now() - absl::Minutes(5));
-  grpc::GenericStub stale(ChannelFor("ca", expired.chain_pem, expired.key_pem, roots));
+  grpc::GenericStub stale(ChannelFor("ca", expired.chain_pem, expired.key_pem));
   s = Call(stale, "/semper.v1.CertificationAuthority/ListSubscribers");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 
   // The same officer with a valid certificate gets through.
   Caller valid = Issued("New Officer", {Role::kRegistrationOfficer});
-  grpc::GenericStub fresh(ChannelFor("ca", valid.chain_pem, valid.key_pem, roots));
+  grpc::GenericStub fresh(ChannelFor("ca", valid.chain_pem, valid.key_pem));
   s = Call(fresh, "/semper.v1.CertificationAuthority/ListSubscribers");
   EXPECT_FALSE(GateRefused(s)) << s.error_message();
   EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
@@ -243,7 +213,6 @@ TEST_F(AccessTest, CertificatesFromElsewhereOrExpiredAreRefusedByTls) {
 // daemon's gate, on role-bound and open methods alike, within a few seconds (pushed by
 // semper-ca's feed); released from hold, it is accepted again.
 TEST_F(AccessTest, RevokedOrHeldClientCertificatesAreRefusedByEveryDaemon) {
-  const std::string roots = Slurp(suite_->P("pki/root.pem"));
   const std::vector<std::string> daemons = {"ca", "tsa", "notary", "arbiter", "liability"};
   auto held = suite_->Enroll("Hannah Held", v1::CUSTOMER_KIND_INDIVIDUAL);
   auto revoked = suite_->Enroll("Rob Revoked", v1::CUSTOMER_KIND_INDIVIDUAL);
@@ -251,7 +220,7 @@ TEST_F(AccessTest, RevokedOrHeldClientCertificatesAreRefusedByEveryDaemon) {
   auto stub_of = [&](const std::string& daemon, const Suite::Subscriber& who) {
     return std::make_unique<grpc::GenericStub>(
         ChannelFor(daemon, who.authentication_certificate->Pem() + Slurp(suite_->P("pki/ca.pem")),
-                   std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal()), roots));
+                   std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal())));
   };
   // A role-bound method (semper-ca: subscribers redeem tokens) and an open one (every daemon).
   const std::string role_bound = "/semper.v1.Credentials/RedeemToken";
@@ -287,7 +256,7 @@ TEST_F(AccessTest, RevokedOrHeldClientCertificatesAreRefusedByEveryDaemon) {
     EXPECT_TRUE(refused_as_revoked(Call(*stub_of("ca", *who), role_bound)));
   }
   // Callers without a certificate, and other subscribers, are not affected.
-  grpc::GenericStub anonymous(ChannelFor("notary", "", "", roots));
+  grpc::GenericStub anonymous(ChannelFor("notary", "", ""));
   EXPECT_TRUE(Call(anonymous, open).ok());
 
   // Released from hold: admitted again everywhere; the revoked one stays refused.
@@ -315,13 +284,12 @@ TEST_F(AccessTest, RevokedOrHeldClientCertificatesAreRefusedByEveryDaemon) {
 // know whether a client certificate was revoked: role-bound calls are refused (UNAVAILABLE, so a
 // client retries) and open ones go on. When semper-ca is back, role-bound calls pass again.
 TEST_F(AccessTest, UnknownRevocationStatusStopsRoleBoundCallsOnly) {
-  const std::string roots = Slurp(suite_->P("pki/root.pem"));
   std::vector<Caller> callers = Callers();
   const Caller& admin = callers[1];
   const Caller& arbitrator = callers[2];
-  grpc::GenericStub notary_admin(ChannelFor("notary", admin.chain_pem, admin.key_pem, roots));
-  grpc::GenericStub arbiter_arbitrator(ChannelFor("arbiter", arbitrator.chain_pem, arbitrator.key_pem, roots));
-  grpc::GenericStub tsa_admin(ChannelFor("tsa", admin.chain_pem, admin.key_pem, roots));
+  grpc::GenericStub notary_admin(ChannelFor("notary", admin.chain_pem, admin.key_pem));
+  grpc::GenericStub arbiter_arbitrator(ChannelFor("arbiter", arbitrator.chain_pem, arbitrator.key_pem));
+  grpc::GenericStub tsa_admin(ChannelFor("tsa", admin.chain_pem, admin.key_pem));
   const std::string audit = "/semper.v1.Notary/AuditLog", decide = "/semper.v1.Arbiter/DecideCase";
   const std::string open = "/grpc.health.v1.Health/Check";
   EXPECT_FALSE(GateRefused(Call(notary_admin, audit)));

@@ -108,14 +108,8 @@ TEST_F(RateLimitTest, AClientOverItsLimitIsToldWhenToComeBackAndOthersAreNotHeld
   {
     auto key = PrivateKey::FromPem(Slurp(suite_->P("pki/services/notary-tls.key")), SecretData("suite test passphrase"));
     ASSERT_THAT(key.status(), IsOk());
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Slurp(suite_->P("pki/root.pem"));
-    ssl.pem_cert_chain = Slurp(suite_->P("pki/services/notary-tls.pem"));
-    ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    auto as_service = v1::TimeStamp::NewStub(grpc::CreateCustomChannel(
-        "127.0.0.1:" + std::to_string(suite_->port("tsa")), grpc::SslCredentials(ssl), args));
+    auto as_service = v1::TimeStamp::NewStub(suite_->ChannelWith(
+        "tsa", Slurp(suite_->P("pki/services/notary-tls.pem")), std::string(key->ToUnencryptedPemSecret().Reveal())));
     for (int i = 0; i < 30; ++i) ASSERT_THAT(Stamp(*as_service), IsOk()) << i;
   }
 

@@ -13,11 +13,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <random>
 
 #include "common/base/secret.h"
@@ -191,36 +189,11 @@ class RequestFuzzTest : public ::semper::testing::PostgresTest {
   }
 
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& daemon, const Credentials& c) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Slurp(suite_->P("pki/root.pem"));
-    ssl.pem_cert_chain = c.chain_pem;
-    ssl.pem_private_key = c.key_pem;
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    args.SetInt("grpc.use_local_subchannel_pool", 1);
-    args.SetMaxReceiveMessageSize(64 << 20);
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(suite_->port(daemon)), grpc::SslCredentials(ssl),
-                                     args);
+    return suite_->ChannelWith(daemon, c.chain_pem, c.key_pem);
   }
 
   static grpc::Status Call(grpc::GenericStub& stub, const std::string& method, const std::string& payload) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    grpc::Slice slice(payload);
-    grpc::ByteBuffer request(&slice, 1), response;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    grpc::Status result;
-    stub.UnaryCall(&ctx, method, {}, &request, &response, [&](grpc::Status s) {
-      std::lock_guard<std::mutex> lock(mu);
-      result = std::move(s);
-      done = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-    return result;
+    return ::semper::testing::CallUnary(stub, method, payload, std::chrono::seconds(20));
   }
 
   TempDir dir_;

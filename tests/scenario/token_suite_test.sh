@@ -10,25 +10,11 @@
 set -euo pipefail
 BUILD_DIR=$(cd "${1:?usage: token_suite_test.sh BUILD_DIR}" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/semper-token-suite.XXXXXX)
-chmod 755 "$WORK"
-export SEMPER_STATE_DIR=$WORK/state SEMPER_BUILD_DIR=$BUILD_DIR SEMPER_KEYS=softhsm
-cleanup() {
-  bash "$SRC/deploy/up.sh" stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-mapfile -t PORTS < <(python3 "$SRC/tests/scenario/free_ports.py" 11)
-export SEMPER_PG_PORT=${PORTS[0]} SEMPER_CA_PORT=${PORTS[1]} SEMPER_CA_HTTP_PORT=${PORTS[2]} \
-  SEMPER_TSA_PORT=${PORTS[3]} SEMPER_TSA_HTTP_PORT=${PORTS[4]} SEMPER_NOTARY_PORT=${PORTS[5]} \
-  SEMPER_NOTARY_HTTP_PORT=${PORTS[6]} SEMPER_ARBITER_PORT=${PORTS[7]} SEMPER_ARBITER_HTTP_PORT=${PORTS[8]} \
-  SEMPER_LIABILITY_PORT=${PORTS[9]} SEMPER_LIABILITY_HTTP_PORT=${PORTS[10]}
-export SEMPER_TSA_CLOCK_CHECK=off
+NAME=token-suite
+. "$SRC/tests/scenario/suite_env.sh"
+export SEMPER_KEYS=softhsm
 STATE=$SEMPER_STATE_DIR
 CTL=$BUILD_DIR/cli/semperctl/semperctl
-
-fail() { echo "token_suite_test: FAILED: $*"; for f in "$STATE"/logs/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 
 echo "--- deploy/up.sh start with SEMPER_KEYS=softhsm (new state in $STATE)"
 out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start"; }

@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include <gtest/gtest.h>
 #include <grpcpp/create_channel.h>
@@ -22,6 +24,27 @@
 #include "semper/v1/tsa.pb.h"
 
 namespace semper::testing {
+
+grpc::Status CallUnary(grpc::GenericStub& stub, const std::string& method, const std::string& request,
+                       std::chrono::milliseconds deadline) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1), response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status result;
+  stub.UnaryCall(&ctx, method, {}, &request_buffer, &response, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(s);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return result;
+}
 
 const google::protobuf::ServiceDescriptor* SuiteService(const std::string& name) {
   // Naming one message of each file links the file's descriptors into the binary.
@@ -144,33 +167,36 @@ Suite::~Suite() {
   }
 }
 
-absl::Status Suite::Stop(const std::string& name) {
+ChildProcess* Suite::Running(const std::string& name) {
   for (auto& [n, p] : daemons_) {
-    if (n != name || p.pid() <= 0) continue;
-    p.Signal(SIGTERM);
-    int code = p.Wait(15000);
-    p = ChildProcess();
-    if (code != 0) return absl::InternalError(StrCat("semper-", name, " exited with ", code));
-    return absl::OkStatus();
+    if (n == name && p.pid() > 0) return &p;
   }
-  return absl::NotFoundError(name);
+  return nullptr;
+}
+
+absl::Status Suite::Stop(const std::string& name) {
+  ChildProcess* p = Running(name);
+  if (p == nullptr) return absl::NotFoundError(name);
+  p->Signal(SIGTERM);
+  int code = p->Wait(15000);
+  *p = ChildProcess();
+  if (code != 0) return absl::InternalError(StrCat("semper-", name, " exited with ", code));
+  return absl::OkStatus();
 }
 
 absl::Status Suite::Kill(const std::string& name) {
-  for (auto& [n, p] : daemons_) {
-    if (n != name || p.pid() <= 0) continue;
-    p.Signal(SIGKILL);
-    (void)p.Wait(15000);
-    p = ChildProcess();
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(name);
+  ChildProcess* p = Running(name);
+  if (p == nullptr) return absl::NotFoundError(name);
+  p->Signal(SIGKILL);
+  (void)p->Wait(15000);
+  *p = ChildProcess();
+  return absl::OkStatus();
 }
 
 absl::Status Suite::Restart(const std::string& name) {
+  if (Running(name) != nullptr) SEMPER_RETURN_IF_ERROR(Stop(name));
   for (auto& [n, p] : daemons_) {
     if (n != name) continue;
-    if (p.pid() > 0) SEMPER_RETURN_IF_ERROR(Stop(name));
     p = ChildProcess(argv_.at(name), P(name + ".log"));
     if (!Channel(name)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) {
       return absl::UnavailableError(StrCat("semper-", name, " did not start again"));
@@ -180,7 +206,7 @@ absl::Status Suite::Restart(const std::string& name) {
   return absl::NotFoundError(name);
 }
 
-std::shared_ptr<grpc::Channel> Suite::TlsChannel(const std::string& daemon, std::string cert_chain_pem,
+std::shared_ptr<grpc::Channel> Suite::ChannelWith(const std::string& daemon, std::string cert_chain_pem,
                                                  std::string key_pem) const {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = Slurp(P("pki/root.pem"));
@@ -193,15 +219,15 @@ std::shared_ptr<grpc::Channel> Suite::TlsChannel(const std::string& daemon, std:
 }
 
 std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const std::string& client) const {
-  if (client.empty()) return TlsChannel(daemon, "", "");
+  if (client.empty()) return ChannelWith(daemon, "", "");
   auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(o_.passphrase));
-  return TlsChannel(daemon, Slurp(P("pki/admin/" + client + ".pem")),
+  return ChannelWith(daemon, Slurp(P("pki/admin/" + client + ".pem")),
                     key.ok() ? std::string(key->ToUnencryptedPemSecret().Reveal()) : "");
 }
 
 std::shared_ptr<grpc::Channel> Suite::ChannelAs(const std::string& daemon, const Subscriber& who) const {
   if (!who.authentication_key.has_value() || !who.authentication_certificate.has_value()) return Channel(daemon);
-  return TlsChannel(daemon, who.authentication_certificate->Pem() + Slurp(P("pki/ca.pem")),
+  return ChannelWith(daemon, who.authentication_certificate->Pem() + Slurp(P("pki/ca.pem")),
                     std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal()));
 }
 

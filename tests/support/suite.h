@@ -12,6 +12,9 @@
 #include <vector>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <chrono>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"
@@ -21,6 +24,11 @@
 #include "tests/support/subprocess.h"
 
 namespace semper::testing {
+
+// One unary call by method path ("/semper.v1.Notary/AuditLog") with a serialized request, whatever
+// the method's types: for tests that call every RPC from the service descriptors.
+grpc::Status CallUnary(grpc::GenericStub& stub, const std::string& method, const std::string& request,
+                       std::chrono::milliseconds deadline);
 
 // A service of the suite's protos by full name ("semper.v1.Notary"), or nullptr.
 const google::protobuf::ServiceDescriptor* SuiteService(const std::string& name);
@@ -68,6 +76,9 @@ class Suite {
   };
   // A TLS channel authenticated with a subscriber's authentication certificate.
   std::shared_ptr<grpc::Channel> ChannelAs(const std::string& daemon, const Subscriber& who) const;
+  // A TLS channel with any client certificate chain and unencrypted key (PEM); empty: none.
+  std::shared_ptr<grpc::Channel> ChannelWith(const std::string& daemon, std::string cert_chain_pem,
+                                             std::string key_pem) const;
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
   absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
   // A pseudonym for `holder` (its signature key signs the request): a fresh key and its
@@ -84,8 +95,8 @@ class Suite {
 
  private:
   Suite(const TempDir* dir, Options options) : dir_(dir), o_(std::move(options)) {}
-  std::shared_ptr<grpc::Channel> TlsChannel(const std::string& daemon, std::string cert_chain_pem,
-                                            std::string key_pem) const;
+  // The running process of daemon `name`, or nullptr.
+  ChildProcess* Running(const std::string& name);
   const TempDir* dir_;
   Options o_;
   std::map<std::string, int> ports_;

@@ -131,9 +131,9 @@ class AccessProcessor : public grpc::AuthMetadataProcessor {
         auto known = KnownCertificateOf(std::string(pems.front().data(), pems.front().size()));
         if (known.ok()) {
           authenticated = true;
-          subject = known->certificate.Subject();
+          subject = known->subject;
           if (revocations_ != nullptr) {
-            grpc::Status refused = CheckRevocation(*known, subject, open);
+            grpc::Status refused = CheckRevocation(*known, open);
             if (!refused.ok()) return refused;
           }
           roles = std::move(known->roles);
@@ -147,13 +147,12 @@ class AccessProcessor : public grpc::AuthMetadataProcessor {
   }
 
  private:
-  grpc::Status CheckRevocation(const KnownCertificate& known, const std::string& subject, bool open) const {
-    const std::string serial = known.certificate.SerialHex();
-    auto revoked = revocations_->Revoked(serial);
+  grpc::Status CheckRevocation(const KnownCertificate& known, bool open) const {
+    auto revoked = revocations_->Revoked(known.serial_hex);
     if (revoked.ok() && *revoked) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          StrCat(kAccessDenialPrefix, "the client certificate of \"", subject, "\" (serial ", serial,
-                                 ") is revoked or on hold"));
+                          StrCat(kAccessDenialPrefix, "the client certificate of \"", known.subject, "\" (serial ",
+                                 known.serial_hex, ") is revoked or on hold"));
     }
     if (!revoked.ok() && !open) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,

@@ -60,7 +60,7 @@ absl::StatusOr<KnownCertificate> KnownCertificateOf(const std::string& pem) {
     if (auto it = parsed->find(pem); it != parsed->end()) return it->second;
   }
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromPem(pem));
-  KnownCertificate known{cert, RolesOf(cert)};
+  KnownCertificate known{cert, RolesOf(cert), cert.SerialHex(), cert.Subject()};
   absl::MutexLock lock(&mu);
   if (parsed->size() >= 10000) parsed->clear();
   parsed->emplace(pem, known);

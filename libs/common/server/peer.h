@@ -50,6 +50,8 @@ std::set<Role> RolesOf(const Certificate& cert);
 struct KnownCertificate {
   Certificate certificate;
   std::set<Role> roles;
+  std::string serial_hex;  // for revocation checks, computed once
+  std::string subject;     // for refusals, computed once
 };
 absl::StatusOr<KnownCertificate> KnownCertificateOf(const std::string& pem);
 
