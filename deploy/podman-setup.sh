@@ -2,10 +2,15 @@
 # Prepares this Debian 12 machine to run deploy/docker-compose.yml with podman (no Docker engine,
 # no image registry needed): podman, podman-compose and their runtime pieces from Debian, podman's
 # engine settings for a machine without systemd cgroups, and the base image debian:bookworm-slim
-# made locally with debootstrap when it is missing. Idempotent; run as root.
+# made locally with debootstrap when it is missing. It ends by checking, in a few seconds, that two
+# containers on one network find each other by name and connect (what the daemons need to reach
+# PostgreSQL and each other), and fails with what to do when they cannot. Idempotent; run as root.
 set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then echo "podman-setup.sh: run as root" >&2; exit 1; fi
-PACKAGES=(podman podman-compose runc uidmap slirp4netns fuse-overlayfs debootstrap)
+# Debian 12's podman uses CNI networks, which resolve container names only with the dnsname
+# plugin: without it every daemon of the compose deployment waits forever for `postgres`.
+PACKAGES=(podman podman-compose runc uidmap slirp4netns fuse-overlayfs debootstrap
+  golang-github-containernetworking-plugin-dnsname)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -45,3 +50,32 @@ if ! podman image exists "$image"; then
   tar -C "$root" -c . | podman import - "$image" >/dev/null
   echo "podman-setup.sh: $image imported"
 fi
+
+# Containers must find each other by name on a compose network: a network of our own, a listener
+# in one container (perl-base is in every Debian image), a connection by name from another.
+net=semper-netcheck-$$
+cleanup_check() {
+  podman rm -f -t 0 "$net-server" >/dev/null 2>&1 || true
+  podman network rm -f "$net" >/dev/null 2>&1 || true
+}
+trap 'cleanup_check; [[ -n ${root:-} ]] && rm -rf "$root"' EXIT
+podman network create "$net" >/dev/null
+podman run -d --name "$net-server" --network "$net" "$image" perl -MIO::Socket::INET -e \
+  '$s = IO::Socket::INET->new(Listen => 5, LocalPort => 5999, ReuseAddr => 1) or die "listen: $!";
+   while ($c = $s->accept) { print $c "semper-netcheck\n"; close $c }' >/dev/null
+answer=$(podman run --rm --network "$net" "$image" perl -MIO::Socket::INET -e \
+  'for (1 .. 50) { $c = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => 5999, Timeout => 2);
+     if ($c) { print scalar <$c>; exit 0 } select(undef, undef, undef, 0.2) }
+   print "no connection to $ARGV[0]:5999: $@\n"; exit 1' "$net-server" 2>&1) || true
+if [[ $answer != semper-netcheck* ]]; then
+  backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo unknown)
+  cat >&2 <<MSG
+podman-setup.sh: FAILED: a container cannot reach another one by its name on a podman network
+  ($answer), so the compose deployment's daemons would never find PostgreSQL or each other.
+  podman's network backend here is '$backend'. With 'cni', container names resolve only through
+  the dnsname plugin: apt-get install golang-github-containernetworking-plugin-dnsname, and check
+  that /usr/lib/cni/dnsname exists. With 'netavark', install aardvark-dns. Then run this again.
+MSG
+  exit 1
+fi
+echo "podman-setup.sh: containers reach each other by name ($(podman info --format '{{.Host.NetworkBackend}}') network)"

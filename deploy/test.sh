@@ -11,16 +11,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-bash deploy/install-deps.sh
-bash deploy/podman-setup.sh  # for the compose test (label compose)
+parts=()
+part() {  # part NAME COMMAND...: runs it and records how long it took
+  local t=$(date +%s) name=$1; shift
+  "$@"
+  parts+=("$name $(( $(date +%s) - t )) s")
+}
+part "installing packages" bash deploy/install-deps.sh
+part "podman setup" bash deploy/podman-setup.sh  # for the compose test (label compose)
 export SEMPER_BUILD_DIR=${SEMPER_TEST_BUILD_DIR:-build-test}
 if [[ ! -f "$SEMPER_BUILD_DIR/build.ninja" ]]; then
-  bash deploy/build.sh -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DSEMPER_SANITIZE=ON -DSEMPER_FUZZ=ON
+  part "building $SEMPER_BUILD_DIR" bash deploy/build.sh -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DSEMPER_SANITIZE=ON -DSEMPER_FUZZ=ON
 else
-  bash deploy/build.sh
+  part "building $SEMPER_BUILD_DIR" bash deploy/build.sh
 fi
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd "$SEMPER_BUILD_DIR"
-ctest --output-on-failure --timeout 900 -j "${SEMPER_TEST_JOBS:-$(nproc)}" "$@"
+part "running the tests" ctest --output-on-failure --timeout 900 -j "${SEMPER_TEST_JOBS:-$(nproc)}" "$@"
+printf 'deploy/test.sh: %s\n' "${parts[@]}"
 echo "deploy/test.sh: all tests passed in $(( $(date +%s) - start )) s"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CTest `compose` (label compose): deploy/docker-compose.yml for real, with podman and
-# podman-compose on this machine. Builds the images (debian:bookworm-slim made locally when
-# missing), brings the suite up with two copies each of semper-notary and semper-liability,
+# podman-compose on this machine. Makes the images from BUILD_DIR's binaries (deploy/image.sh:
+# no second compilation; with the test tree's sanitizers, whose reports in any container's log
+# fail the test), brings the suite up with two copies each of semper-notary and semper-liability,
 # waits until every service is healthy, runs the marketplace scenario against the published
 # ports, checks that the second copies serve the same records, then takes the suite down and up
 # again (the volumes keep the PKI and the database) and finally removes it with its volumes.
@@ -48,9 +49,9 @@ export SEMPER_CA_PUBLISH=127.0.0.1:${P[0]}:7000 SEMPER_CA_HTTP_PUBLISH=127.0.0.1
 # A CI machine's clock need not be NTP-synchronised; the TSA's clock check has its own tests.
 export SEMPER_TSA_CLOCK_CHECK=off
 
-say "building the images (podman build, layers cached between runs)"
-compose build >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; fail "podman-compose build"; }
-say "images built"
+say "making the images from $BUILD_DIR (deploy/image.sh)"
+bash "$SRC/deploy/image.sh" "$BUILD_DIR" >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; fail "deploy/image.sh"; }
+say "images made"
 
 # host_port <service> <copy> <container port>
 host_port() { podman port "${PROJECT}_$1_$2" "$3/tcp" | head -n1 | sed 's/.*://'; }
@@ -78,7 +79,7 @@ wait_healthy() {
 }
 
 say "podman-compose up"
-compose up -d >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log"; fail "podman-compose up"; }
+compose up -d --no-build >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log"; fail "podman-compose up"; }
 wait_healthy
 say "all services healthy"
 ps_out=$(podman ps --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}')
@@ -120,11 +121,23 @@ mail=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "
 out=$(ctl --notary "127.0.0.1:$(host_port semper-notary 2 7020)" notary mail show "$mail") || fail "notary copy 2: $out"
 grep -q "delivered against the recipient's receipt" <<<"$out" || fail "notary copy 2 does not show the delivery: $out"
 
+# Stops the containers (the daemons shut down cleanly; LeakSanitizer looks at exit) and fails on
+# any sanitizer report in any container's log (the images of a sanitizer build run with them).
+stop_and_check_reports() {
+  compose stop >"$WORK/stop.log" 2>&1 || { tail -n 20 "$WORK/stop.log"; fail "podman-compose stop"; }
+  for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+    if podman logs "$c" 2>&1 | grep -E -m3 -A20 'ERROR: (Address|Leak)Sanitizer|Sanitizer has encountered|runtime error:' >"$WORK/report"; then
+      cat "$WORK/report"; fail "$c reported a sanitizer error"
+    fi
+  done
+}
+
 say "down and up again: the volumes keep the PKI and the database"
 root_before=$(sha256sum < "$WORK/pki/root.pem")
+stop_and_check_reports
 compose down >"$WORK/down.log" 2>&1 || { tail -n 20 "$WORK/down.log"; fail "podman-compose down"; }
 [[ -z $(podman ps -q --filter "label=io.podman.compose.project=$PROJECT") ]] || fail "containers survived down"
-compose up -d >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; fail "second podman-compose up"; }
+compose up -d --no-build >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; fail "second podman-compose up"; }
 wait_healthy
 podman logs "${PROJECT}_init_1" 2>&1 | grep -q already_initialised || fail "the second init did not find the PKI"
 podman cp "${PROJECT}_semper-ca_1:/var/lib/semper/pki/suite/root.pem" "$WORK/root-after.pem"
@@ -142,4 +155,5 @@ for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --fo
     if podman logs "$c" 2>&1 | grep -qF "$(cat "$SEMPER_SECRETS_DIR/$s")"; then fail "$c logs the secret $s"; fi
   done
 done
+stop_and_check_reports
 say "compose_test: passed"
