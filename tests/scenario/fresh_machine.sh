@@ -46,6 +46,8 @@ cleanup() {
   for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+# The root is a mount point of its own, as on a machine (podman remounts / when it unpacks layers).
+mount --bind "$ROOT" "$ROOT"; mounts=("$ROOT")
 bind proc /proc -t proc
 bind /sys /sys --rbind
 bind /dev /dev --rbind
