@@ -48,7 +48,7 @@ std::string ResponseDer(int status, OCSP_BASICRESP* basic) {
 absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& key,
                                      const std::vector<RevokedEntry>& entries, int64_t number,
                                      std::optional<int64_t> delta_base, absl::Time this_update,
-                                     absl::Time next_update) {
+                                     absl::Time next_update, std::string_view freshest_url) {
   CrlPtr crl(X509_CRL_new());
   X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2);
   X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.x509()));
@@ -78,6 +78,32 @@ absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey
     ossl::Asn1IntegerPtr base(ASN1_INTEGER_new());
     ASN1_INTEGER_set_int64(base.get(), *delta_base);
     X509_CRL_add1_ext_i2d(crl.get(), NID_delta_crl, base.get(), 1, 0);
+  }
+  if (!delta_base.has_value() && !freshest_url.empty()) {
+    // FreshestCRL ::= CRLDistributionPoints: one distribution point, its full name the URL.
+    CRL_DIST_POINTS* points = sk_DIST_POINT_new_null();
+    DIST_POINT* point = DIST_POINT_new();
+    point->distpoint = DIST_POINT_NAME_new();
+    point->distpoint->type = 0;
+    point->distpoint->name.fullname = GENERAL_NAMES_new();
+    GENERAL_NAME* uri = GENERAL_NAME_new();
+    ASN1_IA5STRING* text = ASN1_IA5STRING_new();
+    bool ok = text != nullptr &&
+              ASN1_STRING_set(text, freshest_url.data(), static_cast<int>(freshest_url.size())) == 1;
+    if (ok) {
+      GENERAL_NAME_set0_value(uri, GEN_URI, text);
+      text = nullptr;
+      ok = sk_GENERAL_NAME_push(point->distpoint->name.fullname, uri) > 0;
+      if (ok) uri = nullptr;
+    }
+    ok = ok && sk_DIST_POINT_push(points, point) > 0;
+    if (ok) point = nullptr;
+    ok = ok && X509_CRL_add1_ext_i2d(crl.get(), NID_freshest_crl, points, 0, 0) == 1;
+    ASN1_IA5STRING_free(text);
+    GENERAL_NAME_free(uri);
+    DIST_POINT_free(point);
+    sk_DIST_POINT_pop_free(points, DIST_POINT_free);
+    if (!ok) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CRL freshest CRL extension");
   }
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, issuer.x509(), nullptr, nullptr, crl.get(), 0);

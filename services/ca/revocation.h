@@ -25,11 +25,13 @@ struct RevokedEntry {
 };
 
 // A DER CRL v2 signed by the issuing CA: CRL number, authority key identifier, and for a delta
-// CRL (delta_base set) the critical deltaCRLIndicator.
+// CRL (delta_base set) the critical deltaCRLIndicator. A complete CRL with freshest_url names
+// where its deltas are (Freshest CRL, RFC 5280 5.2.6): relying parties look for deltas only then
+// (OpenSSL 3.0.20 and later apply a delta to no other base).
 absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& key,
                                      const std::vector<RevokedEntry>& entries, int64_t number,
                                      std::optional<int64_t> delta_base, absl::Time this_update,
-                                     absl::Time next_update);
+                                     absl::Time next_update, std::string_view freshest_url = {});
 
 // The entries of a DER CRL, and its CRL number.
 absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der);

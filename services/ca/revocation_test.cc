@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
 
 #include "common/crypto/ossl.h"
 #include "tests/support/status_matchers.h"
@@ -54,6 +55,38 @@ TEST(CrlTest, DeltaTurnsTheBaseIntoTheCurrentList) {
   EXPECT_EQ((*back)[2].serial_hex, "0D");
   EXPECT_EQ((*back)[2].reason, 4);
   EXPECT_FALSE(CrlEntries("garbage").ok());
+
+  // A complete CRL names where its deltas are (Freshest CRL); a delta never does.
+  auto freshest_of = [](const std::string& crl_der) -> std::string {
+    const auto* p = reinterpret_cast<const unsigned char*>(crl_der.data());
+    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(crl_der.size())),
+                                                            X509_CRL_free);
+    if (crl == nullptr) return "unparsable";
+    auto* points = static_cast<CRL_DIST_POINTS*>(X509_CRL_get_ext_d2i(crl.get(), NID_freshest_crl, nullptr, nullptr));
+    if (points == nullptr) return "";
+    std::string url;
+    if (sk_DIST_POINT_num(points) == 1) {
+      const DIST_POINT* point = sk_DIST_POINT_value(points, 0);
+      if (point->distpoint != nullptr && point->distpoint->type == 0 &&
+          sk_GENERAL_NAME_num(point->distpoint->name.fullname) == 1) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(point->distpoint->name.fullname, 0);
+        if (name->type == GEN_URI) {
+          url.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name->d.uniformResourceIdentifier)),
+                     ASN1_STRING_length(name->d.uniformResourceIdentifier));
+        }
+      }
+    }
+    CRL_DIST_POINTS_free(points);
+    return url.empty() ? "malformed" : url;
+  };
+  const std::string url = "http://ca.example/crl/delta";
+  auto complete = BuildCrl(issuer.certificate, issuer.key, current, 8, std::nullopt, now, now + absl::Hours(1), url);
+  ASSERT_THAT(complete, IsOk());
+  EXPECT_EQ(freshest_of(*complete), url);
+  auto delta_with_url = BuildCrl(issuer.certificate, issuer.key, delta, 9, 8, now, now + absl::Hours(1), url);
+  ASSERT_THAT(delta_with_url, IsOk());
+  EXPECT_EQ(freshest_of(*delta_with_url), "");
+  EXPECT_EQ(freshest_of(*der), "");
 }
 
 TEST(OcspCacheTest, GenerationsKeepStaleResponsesOut) {

@@ -289,7 +289,10 @@ absl::Status CaServiceImpl::PublishCrls(bool new_base) const {
       new_base,
       [this](const std::vector<RevokedEntry>& entries, int64_t number, std::optional<int64_t> base) {
         absl::Time now = o_.clock();
-        return BuildCrl(o_.pki->issuing_ca(), o_.pki->issuing_key(), entries, number, base, now, now + absl::Hours(24));
+        // Complete CRLs name the delta's address (public_url/crl/delta, served by main.cc).
+        std::string freshest = o_.profiles.public_url.empty() ? "" : StrCat(o_.profiles.public_url, "/crl/delta");
+        return BuildCrl(o_.pki->issuing_ca(), o_.pki->issuing_key(), entries, number, base, now, now + absl::Hours(24),
+                        freshest);
       },
       CrlEntries);
 }

@@ -431,6 +431,9 @@ TEST_F(CaRevocationTest, RevocationShowsInCrlOcspAndStatus) {
   auto listed = RunCommand({"openssl", "crl", "-in", P("crl.pem"), "-noout", "-text"});
   EXPECT_THAT(listed.out, HasSubstr("Serial Number: " + serial));
   EXPECT_THAT(listed.out, HasSubstr("Key Compromise"));
+  // It names its deltas' address: without it OpenSSL 3.0.20 and later apply no delta.
+  EXPECT_THAT(listed.out, HasSubstr("X509v3 Freshest CRL"));
+  EXPECT_THAT(listed.out, HasSubstr("/crl/delta"));
   auto after = VerifyWithCrls(sig);
   EXPECT_NE(after.exit_code, 0);
   EXPECT_THAT(after.out + after.err, HasSubstr("certificate revoked"));
