@@ -37,6 +37,8 @@ cp "$SRC/deploy/docker/semper-entrypoint.sh" "$ctx/deploy/docker/"
 for b in "${!BINARIES[@]}"; do
   strip --strip-debug -o "$ctx/bin/$b" "$BUILD_DIR/${BINARIES[$b]}/$b"
 done
+# Modes as the image needs them whatever this shell's umask (the user semper runs them).
+chmod 0755 "$ctx/bin" "$ctx/share" "$ctx/deploy" "$ctx/deploy/docker" "$ctx/bin"/* "$ctx/deploy/docker/semper-entrypoint.sh"
 args=()
 # (grep -c, not -q: grep leaving early would fail the pipeline under pipefail)
 if (( $(nm "$ctx/bin/semper-ca" 2>/dev/null | grep -c ' __asan_init$') > 0 )); then
@@ -47,6 +49,7 @@ if (( $(nm "$ctx/bin/semper-ca" 2>/dev/null | grep -c ' __asan_init$') > 0 )); t
 else
   echo "binaries built by deploy/image.sh from $BUILD_DIR" > "$ctx/share/ORIGIN"
 fi
+chmod 0644 "$ctx/share"/*
 
 say "building $IMAGE from $BUILD_DIR ($(du -sh "$ctx/bin" | cut -f1) of binaries)"
 podman build -q -f "$SRC/deploy/Dockerfile" --target runtime-prebuilt "${args[@]}" -t "$IMAGE" "$ctx" >/dev/null ||

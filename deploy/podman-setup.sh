@@ -52,30 +52,51 @@ if ! podman image exists "$image"; then
 fi
 
 # Containers must find each other by name on a compose network: a network of our own, a listener
-# in one container (perl-base is in every Debian image), a connection by name from another.
+# in one container (perl-base is in every Debian image) known by its name and by an alias (as
+# podman-compose names services), a connection to the alias from another, all within a minute.
 net=semper-netcheck-$$
+checklog=$(mktemp /tmp/semper-netcheck.XXXXXX)
 cleanup_check() {
-  podman rm -f -t 0 "$net-server" >/dev/null 2>&1 || true
+  podman rm -f -t 0 "$net-server" "$net-client" >/dev/null 2>&1 || true
   podman network rm -f "$net" >/dev/null 2>&1 || true
+  rm -f "$checklog"
 }
-trap 'cleanup_check; [[ -n ${root:-} ]] && rm -rf "$root"' EXIT
-podman network create "$net" >/dev/null
-podman run -d --name "$net-server" --network "$net" "$image" perl -MIO::Socket::INET -e \
-  '$s = IO::Socket::INET->new(Listen => 5, LocalPort => 5999, ReuseAddr => 1) or die "listen: $!";
-   while ($c = $s->accept) { print $c "semper-netcheck\n"; close $c }' >/dev/null
-answer=$(podman run --rm --network "$net" "$image" perl -MIO::Socket::INET -e \
-  'for (1 .. 50) { $c = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => 5999, Timeout => 2);
-     if ($c) { print scalar <$c>; exit 0 } select(undef, undef, undef, 0.2) }
-   print "no connection to $ARGV[0]:5999: $@\n"; exit 1' "$net-server" 2>&1) || true
-if [[ $answer != semper-netcheck* ]]; then
-  backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo unknown)
+trap 'cleanup_check; if [[ -n ${root:-} ]]; then rm -rf "$root"; fi' EXIT
+backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo unknown)
+check_failed() {
   cat >&2 <<MSG
-podman-setup.sh: FAILED: a container cannot reach another one by its name on a podman network
-  ($answer), so the compose deployment's daemons would never find PostgreSQL or each other.
+podman-setup.sh: FAILED: $1
+  so the compose deployment's daemons would never find PostgreSQL or each other.
   podman's network backend here is '$backend'. With 'cni', container names resolve only through
   the dnsname plugin: apt-get install golang-github-containernetworking-plugin-dnsname, and check
   that /usr/lib/cni/dnsname exists. With 'netavark', install aardvark-dns. Then run this again.
+  What podman said:
+$(sed 's/^/    /' "$checklog")
 MSG
   exit 1
+}
+podman network create "$net" >/dev/null 2>"$checklog" || check_failed "podman cannot make a network,"
+podman run -d --name "$net-server" --network "$net" --network-alias semper-netcheck-alias "$image" \
+  perl -MIO::Socket::INET -e \
+  '$s = IO::Socket::INET->new(Listen => 5, LocalPort => 5999, ReuseAddr => 1) or die "listen: $!";
+   while ($c = $s->accept) { print $c "semper-netcheck\n"; close $c }' >/dev/null 2>>"$checklog" ||
+  check_failed "podman cannot start a container on a network of its own,"
+answer=$(timeout 60 podman run --rm --name "$net-client" --network "$net" "$image" perl -MIO::Socket::INET -e \
+  '$end = time + 20;
+   while (time < $end) { $c = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => 5999, Timeout => 2);
+     if ($c) { print scalar <$c>; exit 0 } $err = $@; select(undef, undef, undef, 0.2) }
+   print STDERR "no connection to $ARGV[0]:5999 in 20 s: $err\n"; exit 1' semper-netcheck-alias 2>>"$checklog") || true
+if [[ $answer != semper-netcheck ]]; then
+  check_failed "a container cannot reach another one by its name on a podman network,"
 fi
-echo "podman-setup.sh: containers reach each other by name ($(podman info --format '{{.Host.NetworkBackend}}') network)"
+echo "podman-setup.sh: containers reach each other by name ($backend network)"
+
+# A network made before the dnsname plugin was there keeps resolving nothing (podman decides at
+# creation): podman-compose would reuse it. Say which.
+for n in $(podman network ls --format '{{.Name}}' 2>/dev/null); do
+  [[ $n == podman || $n == "$net" ]] && continue
+  if [[ $(podman network inspect --format '{{.DNSEnabled}}' "$n" 2>/dev/null) == false ]]; then
+    echo "podman-setup.sh: note: the network '$n' resolves no container names (made without DNS);" \
+      "if it is a compose network, remove it (podman-compose down, or podman network rm $n) before up"
+  fi
+done

@@ -25,8 +25,11 @@ dump_logs() {
     echo "--- podman logs $c (last 25 lines)"; podman logs --tail 25 "$c" 2>&1 || true
   done
 }
+# Images of this run only: the sanitizer build's binaries never become the operators' images.
+export SEMPER_IMAGE=localhost/semper-test:$PROJECT SEMPER_POSTGRES_IMAGE=localhost/semper-postgres-test:$PROJECT
 cleanup() {
   compose down -v >/dev/null 2>&1 || true
+  podman rmi -f "$SEMPER_IMAGE" "$SEMPER_POSTGRES_IMAGE" >/dev/null 2>&1 || true
   for v in pki pgdata; do podman volume rm -f "${PROJECT}_$v" >/dev/null 2>&1 || true; done
   podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true  # podman-compose 1.0.3 leaves it
   rm -rf "$WORK"
@@ -74,7 +77,7 @@ wait_healthy() {
       sleep 1
     done
     # The compose file's own health check agrees.
-    podman healthcheck run "${PROJECT}_$1_$2" >/dev/null 2>&1 || fail "$1 copy $2: its health check fails"
+    hc=$(podman healthcheck run "${PROJECT}_$1_$2" 2>&1) || fail "$1 copy $2: its health check fails: $hc"
   done
 }
 
@@ -123,12 +126,17 @@ grep -q "delivered against the recipient's receipt" <<<"$out" || fail "notary co
 
 # Stops the containers (the daemons shut down cleanly; LeakSanitizer looks at exit) and fails on
 # any sanitizer report in any container's log (the images of a sanitizer build run with them).
+# The daemons exit 0 after SIGTERM; a leak report exits 23, a crash or a kill otherwise.
 stop_and_check_reports() {
-  compose stop >"$WORK/stop.log" 2>&1 || { tail -n 20 "$WORK/stop.log"; fail "podman-compose stop"; }
+  compose stop -t 60 >"$WORK/stop.log" 2>&1 || { tail -n 20 "$WORK/stop.log"; fail "podman-compose stop"; }
+  local c code
   for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
-    if podman logs "$c" 2>&1 | grep -E -m3 -A20 'ERROR: (Address|Leak)Sanitizer|Sanitizer has encountered|runtime error:' >"$WORK/report"; then
-      cat "$WORK/report"; fail "$c reported a sanitizer error"
+    podman logs "$c" >"$WORK/container.log" 2>&1 || fail "podman logs $c"
+    if grep -E -A20 'ERROR: (Address|Leak)Sanitizer|Sanitizer has encountered|runtime error:' "$WORK/container.log" >"$WORK/report"; then
+      head -n 60 "$WORK/report"; fail "$c reported a sanitizer error"
     fi
+    code=$(podman inspect --format '{{.State.ExitCode}}' "$c") || fail "podman inspect $c"
+    [[ $code == 0 ]] || { tail -n 20 "$WORK/container.log"; fail "$c exited with $code after podman-compose stop"; }
   done
 }
 
@@ -150,9 +158,11 @@ grep -q "Katalog Versand GmbH" <<<"$out" || fail "the subscribers registered bef
 out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 1 7040)" liability show "$guarantee") || fail "after restart: $out"
 
 # No secret in the logs: the passphrase and the database password appear nowhere.
+# (Each log is read whole before it is searched: grep -q leaving a pipe early would hide a match.)
 for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+  podman logs "$c" >"$WORK/container.log" 2>&1 || fail "podman logs $c"
   for s in ca_passphrase db_password postgres_password; do
-    if podman logs "$c" 2>&1 | grep -qF "$(cat "$SEMPER_SECRETS_DIR/$s")"; then fail "$c logs the secret $s"; fi
+    if grep -qF "$(cat "$SEMPER_SECRETS_DIR/$s")" "$WORK/container.log"; then fail "$c logs the secret $s"; fi
   done
 done
 stop_and_check_reports

@@ -7,22 +7,35 @@
 #   tests/scenario/fresh_machine.sh DIR 'bash deploy/test.sh'
 #   tests/scenario/fresh_machine.sh DIR 'bash deploy/up.sh && bash tests/scenario/marketplace.sh'
 # DIR holds the root (DIR/root, kept for a later look, reused only by --reuse-root) and the log
-# (DIR/log). The root shares this machine's kernel, network and cgroups (podman runs inside it),
-# so do not run the compose test on the machine itself at the same time.
+# (DIR/log). Everything runs in a mount and PID namespace of its own: its mounts vanish with it,
+# and every process it started (PostgreSQL, daemons, containers) ends with it. It shares this
+# machine's network and cgroups (podman runs inside it), so do not run podman on the machine
+# itself at the same time.
 set -euo pipefail
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
+if [[ -z ${SEMPER_FRESH_NAMESPACE:-} ]]; then
+  [[ $(id -u) -eq 0 ]] || { echo "fresh_machine.sh: run as root" >&2; exit 1; }
+  # bash reads a script as it runs: a copy, so that editing this file meanwhile changes nothing.
+  copy=$(mktemp /tmp/fresh_machine.XXXXXX.sh)
+  cp "$0" "$copy"
+  exec unshare --mount --propagation private --pid --fork --mount-proc \
+    env SEMPER_FRESH_NAMESPACE=1 SEMPER_FRESH_SOURCE="$(cd "$(dirname "$0")/../.." && pwd)" bash "$copy" "$@"
+fi
+rm -f "$0"  # the copy (still open)
+SRC=$SEMPER_FRESH_SOURCE
 reuse=0
 if [[ ${1:-} == --reuse-root ]]; then reuse=1; shift; fi
 DIR=${1:?usage: fresh_machine.sh [--reuse-root] DIR COMMAND}
 COMMAND=${2:?usage: fresh_machine.sh [--reuse-root] DIR COMMAND}
-[[ $(id -u) -eq 0 ]] || { echo "fresh_machine.sh: run as root" >&2; exit 1; }
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 ROOT=$DIR/root
 
 if ((reuse == 0)) || [[ ! -x $ROOT/bin/bash ]]; then
   command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap
-  rm -rf "$ROOT"
+  if findmnt -rn -o TARGET | grep -q "^$ROOT\(/\|$\)"; then
+    echo "fresh_machine.sh: something is mounted under $ROOT (another run?); not removing it" >&2; exit 1
+  fi
+  rm -rf --one-file-system "$ROOT"
   echo "fresh_machine.sh: debootstrap bookworm into $ROOT"
   debootstrap --variant=minbase --include=git,ca-certificates bookworm "$ROOT" \
     "${SEMPER_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$DIR/debootstrap.log"
@@ -30,24 +43,13 @@ fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 cp /etc/apt/sources.list.d/*.sources "$ROOT/etc/apt/sources.list.d/" 2>/dev/null || true
 
-mounts=()
-bind() {
-  mkdir -p "$ROOT$2"; mount "${@:3}" "$1" "$ROOT$2"; mounts=("$ROOT$2" "${mounts[@]}")
-  # Unmounting the copies must never reach the machine's own /sys and /dev.
-  [[ $3 == --rbind ]] && mount --make-rslave "$ROOT$2"
-  return 0
-}
-cleanup() {
-  # Whatever the command left running inside (PostgreSQL, daemons, containers) goes first.
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-    [[ $(readlink "/proc/$pid/root" 2>/dev/null) == "$ROOT" ]] && kill -9 "$pid" 2>/dev/null || true
-  done
-  sleep 1
-  for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-# The root is a mount point of its own, as on a machine (podman remounts / when it unpacks layers).
-mount --bind "$ROOT" "$ROOT"; mounts=("$ROOT")
+# Mounts made here live in this namespace only (private propagation): they reach neither the
+# machine's / nor its /sys and /dev, and go when the namespace does.
+bind() { mkdir -p "$ROOT$2"; mount "${@:3}" "$1" "$ROOT$2"; }
+# The root is a mount point of its own, as on a machine (podman remounts / when it unpacks layers,
+# and pivot_root needs one).
+mount --bind "$ROOT" "$ROOT"
+mount --make-rprivate "$ROOT"
 bind proc /proc -t proc
 bind /sys /sys --rbind
 bind /dev /dev --rbind
@@ -63,8 +65,16 @@ git clone -q "$SRC" "$ROOT/work/main"
 echo "fresh_machine.sh: running '$COMMAND' in $ROOT/work/main (log: $DIR/log)"
 start=$(date +%s)
 rc=0
-chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  bash -c "cd /work/main && $COMMAND" >"$DIR/log" 2>&1 || rc=$?
+# The root becomes the real root of a mount namespace of the command's own (pivot_root, not
+# chroot): runc behaves differently inside a chroot (podman exec, and so health checks, cannot
+# enter a container's volume mounts there), as it would not on a machine.
+unshare --mount --propagation private bash -c '
+  set -e
+  cd "$1"; mkdir -p .old-root
+  pivot_root . .old-root
+  cd /; umount -l /.old-root; rmdir /.old-root
+  exec /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    bash -c "cd /work/main && $2"' fresh "$ROOT" "$COMMAND" >"$DIR/log" 2>&1 || rc=$?
 took=$(( $(date +%s) - start ))
 tail -n 30 "$DIR/log"
 echo "fresh_machine.sh: '$COMMAND' exited $rc after $took s ($(( took / 60 )) min $(( took % 60 )) s) on $(nproc) cores"
