@@ -39,9 +39,12 @@ function(semper_proto_library target)
   endforeach()
   add_library(${target} STATIC ${srcs} ${hdrs})
   if(SEMPER_SANITIZE)
-    # The generated code is protobuf's and gRPC's, like the libraries it calls: the sanitizers
-    # check our code that uses it (the accessors are inline, in our objects). Uninstrumented it
-    # compiles in half the time, which the test tree (deploy/test.sh) builds on every machine.
+    # The generated code is protobuf's and gRPC's, like the libraries it calls (uninstrumented
+    # too). The accessors are inline and so checked in our objects; what is not (parse,
+    # serialize, merge, copy, clear, destructors of messages) is then as unchecked as libprotobuf
+    # itself: a message used after it is freed is caught only where our code touches it.
+    # Uninstrumented it compiles in half the time, which the test tree (deploy/test.sh) builds
+    # on every machine.
     target_compile_options(${target} PRIVATE -fno-sanitize=all)
   endif()
   target_include_directories(${target} SYSTEM PUBLIC ${SEMPER_PROTO_OUT})

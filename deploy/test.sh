@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 parts=()
-podman_pid='' podman_log=''
+podman_pid='' podman_log='' completed=0
 finish() {  # on every exit: how long each part took, and no podman setup left running behind
   local rc=$?
   if [[ -n $podman_pid ]] && kill -0 "$podman_pid" 2>/dev/null; then
@@ -20,26 +20,36 @@ finish() {  # on every exit: how long each part took, and no podman setup left r
     echo "deploy/test.sh: waiting for deploy/podman-setup.sh to finish (log: $podman_log)"
     wait "$podman_pid" 2>/dev/null || true
   fi
-  if [[ -n $podman_log ]]; then rm -f "$podman_log"; fi
+  if [[ -n $podman_log ]]; then
+    if ((rc != 0)) && [[ -s $podman_log ]]; then
+      grep -v -E '^(Selecting|Preparing|Unpacking|Setting up|Processing triggers|\(Reading database)' "$podman_log" || true
+    fi
+    rm -f "$podman_log" "$podman_log.took"
+  fi
   if ((${#parts[@]})); then printf 'deploy/test.sh: %s\n' "${parts[@]}"; fi
-  if ((rc == 0)); then
+  if ((rc == 0 && completed)); then
     echo "deploy/test.sh: all tests passed in $(( $(date +%s) - start )) s"
   else
     echo "deploy/test.sh: FAILED (exit $rc) after $(( $(date +%s) - start )) s"
   fi
 }
 trap finish EXIT
-part() {  # part NAME COMMAND...: runs it and records how long it took
-  local t=$(date +%s) name=$1; shift
-  "$@"
-  parts+=("$name $(( $(date +%s) - t )) s")
+# A signal ends the run as a failure (the EXIT trap alone would see the last command's status).
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+part() {  # part NAME COMMAND...: runs it and records how long it took, also when it fails
+  local t=$(date +%s) name=$1 rc=0; shift
+  "$@" || rc=$?
+  parts+=("$name $(( $(date +%s) - t )) s$( ((rc == 0)) || echo " (failed: exit $rc)")")
+  return $rc
 }
 part "installing packages" bash deploy/install-deps.sh
 # podman for the compose test (label compose): mostly downloads and debootstrap, so it runs
 # beside the build and is waited for before the tests.
 podman_log=$(mktemp /tmp/semper-podman-setup.XXXXXX)
-podman_start=$(date +%s)
-bash deploy/podman-setup.sh >"$podman_log" 2>&1 &
+(t=$(date +%s); rc=0; bash deploy/podman-setup.sh || rc=$?; echo "$(( $(date +%s) - t ))" >"$podman_log.took"; exit $rc) \
+  >"$podman_log" 2>&1 &
 podman_pid=$!
 export SEMPER_BUILD_DIR=${SEMPER_TEST_BUILD_DIR:-build-test}
 if [[ ! -f "$SEMPER_BUILD_DIR/build.ninja" ]]; then
@@ -49,12 +59,14 @@ else
   part "building $SEMPER_BUILD_DIR" bash deploy/build.sh
 fi
 podman_rc=0
+kill -0 "$podman_pid" 2>/dev/null && echo "deploy/test.sh: waiting for deploy/podman-setup.sh (it runs beside the build)"
 wait "$podman_pid" || podman_rc=$?
 podman_pid=''
-parts+=("podman setup (beside the build) $(( $(date +%s) - podman_start )) s")
+parts+=("podman setup (beside the build) $(cat "$podman_log.took" 2>/dev/null || echo '?') s")
 grep -v -E '^(Selecting|Preparing|Unpacking|Setting up|Processing triggers|\(Reading database)' "$podman_log" || true
 ((podman_rc == 0)) || { echo "deploy/test.sh: deploy/podman-setup.sh failed (above)" >&2; exit 1; }
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd "$SEMPER_BUILD_DIR"
 part "running the tests" ctest --output-on-failure --timeout 900 -j "${SEMPER_TEST_JOBS:-$(nproc)}" "$@"
+completed=1

@@ -83,13 +83,15 @@ absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey
     // FreshestCRL ::= CRLDistributionPoints: one distribution point, its full name the URL.
     CRL_DIST_POINTS* points = sk_DIST_POINT_new_null();
     DIST_POINT* point = DIST_POINT_new();
-    point->distpoint = DIST_POINT_NAME_new();
-    point->distpoint->type = 0;
-    point->distpoint->name.fullname = GENERAL_NAMES_new();
     GENERAL_NAME* uri = GENERAL_NAME_new();
     ASN1_IA5STRING* text = ASN1_IA5STRING_new();
-    bool ok = text != nullptr &&
-              ASN1_STRING_set(text, freshest_url.data(), static_cast<int>(freshest_url.size())) == 1;
+    bool ok = points != nullptr && point != nullptr && uri != nullptr && text != nullptr &&
+              (point->distpoint = DIST_POINT_NAME_new()) != nullptr;
+    if (ok) {
+      point->distpoint->type = 0;  // fullName
+      ok = (point->distpoint->name.fullname = GENERAL_NAMES_new()) != nullptr;
+    }
+    ok = ok && ASN1_STRING_set(text, freshest_url.data(), static_cast<int>(freshest_url.size())) == 1;
     if (ok) {
       GENERAL_NAME_set0_value(uri, GEN_URI, text);
       text = nullptr;

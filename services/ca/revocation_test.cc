@@ -83,6 +83,15 @@ TEST(CrlTest, DeltaTurnsTheBaseIntoTheCurrentList) {
   auto complete = BuildCrl(issuer.certificate, issuer.key, current, 8, std::nullopt, now, now + absl::Hours(1), url);
   ASSERT_THAT(complete, IsOk());
   EXPECT_EQ(freshest_of(*complete), url);
+  {  // RFC 5280 5.2.6: non-critical.
+    const auto* p = reinterpret_cast<const unsigned char*>(complete->data());
+    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(complete->size())),
+                                                            X509_CRL_free);
+    ASSERT_NE(crl, nullptr);
+    int at = X509_CRL_get_ext_by_NID(crl.get(), NID_freshest_crl, -1);
+    ASSERT_GE(at, 0);
+    EXPECT_EQ(X509_EXTENSION_get_critical(X509_CRL_get_ext(crl.get(), at)), 0);
+  }
   auto delta_with_url = BuildCrl(issuer.certificate, issuer.key, delta, 9, 8, now, now + absl::Hours(1), url);
   ASSERT_THAT(delta_with_url, IsOk());
   EXPECT_EQ(freshest_of(*delta_with_url), "");

@@ -17,7 +17,6 @@ WORK=$(mktemp -d /tmp/semper-compose.XXXXXX)
 start=$(date +%s)
 say() { echo "[$(( $(date +%s) - start )) s] $*"; }
 
-bash "$SRC/deploy/podman-setup.sh"
 compose() { (cd "$SRC/deploy" && podman-compose -p "$PROJECT" "$@"); }
 
 dump_logs() {
@@ -29,13 +28,16 @@ dump_logs() {
 export SEMPER_IMAGE=localhost/semper-test:$PROJECT SEMPER_POSTGRES_IMAGE=localhost/semper-postgres-test:$PROJECT
 cleanup() {
   compose down -v >/dev/null 2>&1 || true
-  podman rmi -f "$SEMPER_IMAGE" "$SEMPER_POSTGRES_IMAGE" >/dev/null 2>&1 || true
+  # --no-prune keeps the layers below (Debian packages) cached for the next run.
+  podman rmi -f --no-prune "$SEMPER_IMAGE" "$SEMPER_POSTGRES_IMAGE" >/dev/null 2>&1 || true
   for v in pki pgdata; do podman volume rm -f "${PROJECT}_$v" >/dev/null 2>&1 || true; done
   podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true  # podman-compose 1.0.3 leaves it
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 fail() { echo "compose_test: FAILED: $*"; dump_logs; exit 1; }
+
+bash "$SRC/deploy/podman-setup.sh" || fail "deploy/podman-setup.sh (above)"
 
 export SEMPER_SECRETS_DIR=$WORK/secrets
 bash "$SRC/deploy/compose-secrets.sh"
@@ -127,16 +129,23 @@ grep -q "delivered against the recipient's receipt" <<<"$out" || fail "notary co
 # Stops the containers (the daemons shut down cleanly; LeakSanitizer looks at exit) and fails on
 # any sanitizer report in any container's log (the images of a sanitizer build run with them).
 # The daemons exit 0 after SIGTERM; a leak report exits 23, a crash or a kill otherwise.
+# The daemons go first (podman-compose 1.0.3 stops in reverse file order and ignores failures),
+# PostgreSQL last: its shutdown waits for its clients.
 stop_and_check_reports() {
+  local c code daemons=()
+  mapfile -t daemons < <(podman ps --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}' |
+    grep -v -E "^${PROJECT}_(postgres|init)_" || true)
+  if ((${#daemons[@]})); then
+    podman stop -t 60 "${daemons[@]}" >"$WORK/stop.log" 2>&1 || { tail -n 20 "$WORK/stop.log"; fail "podman stop"; }
+  fi
   compose stop -t 60 >"$WORK/stop.log" 2>&1 || { tail -n 20 "$WORK/stop.log"; fail "podman-compose stop"; }
-  local c code
   for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
     podman logs "$c" >"$WORK/container.log" 2>&1 || fail "podman logs $c"
     if grep -E -A20 'ERROR: (Address|Leak)Sanitizer|Sanitizer has encountered|runtime error:' "$WORK/container.log" >"$WORK/report"; then
       head -n 60 "$WORK/report"; fail "$c reported a sanitizer error"
     fi
-    code=$(podman inspect --format '{{.State.ExitCode}}' "$c") || fail "podman inspect $c"
-    [[ $code == 0 ]] || { tail -n 20 "$WORK/container.log"; fail "$c exited with $code after podman-compose stop"; }
+    code=$(podman inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$c") || fail "podman inspect $c"
+    [[ $code == "exited 0" ]] || { tail -n 20 "$WORK/container.log"; fail "$c is '$code' after being stopped, not 'exited 0'"; }
   done
 }
 
@@ -147,7 +156,8 @@ compose down >"$WORK/down.log" 2>&1 || { tail -n 20 "$WORK/down.log"; fail "podm
 [[ -z $(podman ps -q --filter "label=io.podman.compose.project=$PROJECT") ]] || fail "containers survived down"
 compose up -d --no-build >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; fail "second podman-compose up"; }
 wait_healthy
-podman logs "${PROJECT}_init_1" 2>&1 | grep -q already_initialised || fail "the second init did not find the PKI"
+init_log=$(podman logs "${PROJECT}_init_1" 2>&1) || fail "podman logs ${PROJECT}_init_1"
+grep -q already_initialised <<<"$init_log" || fail "the second init did not find the PKI"
 podman cp "${PROJECT}_semper-ca_1:/var/lib/semper/pki/suite/root.pem" "$WORK/root-after.pem"
 [[ $(sha256sum < "$WORK/root-after.pem") == "$root_before" ]] || fail "the root changed"
 write_env

@@ -12,24 +12,27 @@ DOCKERFILE=$SRC/deploy/Dockerfile
 fails=0
 fail() { echo "dockerfile_test: $*"; fails=$((fails + 1)); }
 
-# The build stage's text, from its FROM to the next FROM.
-build_stage=$(awk '/^FROM .* AS /{stage=$NF} stage=="build"' "$DOCKERFILE")
+# The build stage's text, from its FROM to the next FROM, without comments; and its words.
+build_stage=$(awk '/^FROM .* AS /{stage=$NF} stage=="build" && !/^[[:space:]]*#/' "$DOCKERFILE")
 [[ -n $build_stage ]] || fail "deploy/Dockerfile has no stage 'build'"
+build_words=$(tr -s ' \t\\' '\n\n\n' <<<"$build_stage")
 
 # install-deps.sh's packages between '# build' and the next comment line.
 mapfile -t build_pkgs < <(awk '/^  # build$/{on=1; next} on && /^  #/{exit} on' "$SRC/deploy/install-deps.sh" |
   tr ' ' '\n' | grep -E -e '-dev$' -e '^protobuf-compiler' | sort -u)
 ((${#build_pkgs[@]} > 5)) || fail "found only ${#build_pkgs[@]} build packages in deploy/install-deps.sh: its '# build' group moved?"
 for p in "${build_pkgs[@]}"; do
-  grep -qE "(^|[[:space:]])$p([[:space:]]|$)" <<<"$build_stage" ||
+  grep -qxF -- "$p" <<<"$build_words" ||
     fail "deploy/install-deps.sh builds with $p, deploy/Dockerfile's build stage does not install it"
 done
 
 # The binaries: image.sh's list, the build stage's --target list and its cp list agree.
 mapfile -t image_bins < <(sed -n '/^declare -A BINARIES=(/,/^)/p' "$SRC/deploy/image.sh" | grep -oE '\[[a-z-]+\]' | tr -d '[]' | sort)
 ((${#image_bins[@]} == 6)) || fail "deploy/image.sh lists ${#image_bins[@]} binaries, not 6"
-targets=$(grep -oE -- '--target [a-z -]+' <<<"$build_stage" | head -n1 | sed 's/--target //' | tr ' ' '\n' | grep . | sort)
-copied=$(grep -oE '/build/[a-z/]+/semper[a-z-]*' <<<"$build_stage" | sed 's|.*/||' | sort)
+# (Each extraction may find nothing: the comparison below then says what differs.)
+targets=$(awk '/--target/{on=1} on{print} on && !/\\$/{exit}' <<<"$build_stage" | tr -s ' \t\\' '\n\n\n' |
+  sed -n '/^--target$/,$p' | grep -E '^semper[a-z-]*$' | sort || true)
+copied=$(grep -oE '/build/[a-z/]+/semper[a-z-]*' <<<"$build_stage" | sed 's|.*/||' | sort || true)
 [[ $targets == "$(printf '%s\n' "${image_bins[@]}")" ]] ||
   fail "the build stage builds [$(echo $targets)], deploy/image.sh packs [${image_bins[*]}]"
 [[ $copied == "$(printf '%s\n' "${image_bins[@]}")" ]] ||

@@ -10,17 +10,19 @@
 # (DIR/log). Everything runs in a mount and PID namespace of its own: its mounts vanish with it,
 # and every process it started (PostgreSQL, daemons, containers) ends with it. It shares this
 # machine's network and cgroups (podman runs inside it), so do not run podman on the machine
-# itself at the same time.
+# itself at the same time; and a run killed while containers were up leaves their CNI bridges
+# (cni-podman*) and iptables CNI-* rules behind (ip link delete / iptables -F by hand).
 set -euo pipefail
 if [[ -z ${SEMPER_FRESH_NAMESPACE:-} ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "fresh_machine.sh: run as root" >&2; exit 1; }
   # bash reads a script as it runs: a copy, so that editing this file meanwhile changes nothing.
   copy=$(mktemp /tmp/fresh_machine.XXXXXX.sh)
   cp "$0" "$copy"
-  exec unshare --mount --propagation private --pid --fork --mount-proc \
+  # --kill-child: killing unshare (the PID the caller sees) ends the whole run.
+  exec unshare --mount --propagation private --pid --fork --mount-proc --kill-child \
     env SEMPER_FRESH_NAMESPACE=1 SEMPER_FRESH_SOURCE="$(cd "$(dirname "$0")/../.." && pwd)" bash "$copy" "$@"
 fi
-rm -f "$0"  # the copy (still open)
+case $0 in /tmp/fresh_machine.*.sh) rm -f "$0" ;; esac  # the copy (bash keeps it open)
 SRC=$SEMPER_FRESH_SOURCE
 reuse=0
 if [[ ${1:-} == --reuse-root ]]; then reuse=1; shift; fi
@@ -29,12 +31,12 @@ COMMAND=${2:?usage: fresh_machine.sh [--reuse-root] DIR COMMAND}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 ROOT=$DIR/root
+# One run per DIR at a time (each run's mounts are private to it: they cannot tell).
+exec 9>"$DIR/.lock"
+flock -n 9 || { echo "fresh_machine.sh: another run is using $DIR" >&2; exit 1; }
 
 if ((reuse == 0)) || [[ ! -x $ROOT/bin/bash ]]; then
   command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap
-  if findmnt -rn -o TARGET | grep -q "^$ROOT\(/\|$\)"; then
-    echo "fresh_machine.sh: something is mounted under $ROOT (another run?); not removing it" >&2; exit 1
-  fi
   rm -rf --one-file-system "$ROOT"
   echo "fresh_machine.sh: debootstrap bookworm into $ROOT"
   debootstrap --variant=minbase --include=git,ca-certificates bookworm "$ROOT" \
