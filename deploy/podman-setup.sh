@@ -75,7 +75,11 @@ $(sed 's/^/    /' "$checklog")
 MSG
   exit 1
 }
-podman network create "$net" >/dev/null 2>"$checklog" || check_failed "podman cannot make a network,"
+# (SEMPER_NETCHECK_CREATE_ARGS: extra arguments for the check's network; the test of this check
+# passes --disable-dns to see it fail.)
+# shellcheck disable=SC2086
+podman network create ${SEMPER_NETCHECK_CREATE_ARGS:-} "$net" >/dev/null 2>"$checklog" ||
+  check_failed "podman cannot make a network,"
 podman run -d --name "$net-server" --network "$net" --network-alias semper-netcheck-alias "$image" \
   perl -MIO::Socket::INET -e \
   '$s = IO::Socket::INET->new(Listen => 5, LocalPort => 5999, ReuseAddr => 1) or die "listen: $!";
