@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 parts=()
 podman_pid='' podman_log='' completed=0
+show_podman_log() {  # podman-setup's output without apt's per-package lines
+  grep -v -E '^(Selecting|Preparing|Unpacking|Setting up|Processing triggers|\(Reading database)' "$podman_log" || true
+}
 finish() {  # on every exit: how long each part took, and no podman setup left running behind
   local rc=$?
   if [[ -n $podman_pid ]] && kill -0 "$podman_pid" 2>/dev/null; then
@@ -22,7 +25,7 @@ finish() {  # on every exit: how long each part took, and no podman setup left r
   fi
   if [[ -n $podman_log ]]; then
     if ((rc != 0)) && [[ -s $podman_log ]]; then
-      grep -v -E '^(Selecting|Preparing|Unpacking|Setting up|Processing triggers|\(Reading database)' "$podman_log" || true
+      show_podman_log
     fi
     rm -f "$podman_log" "$podman_log.took"
   fi
@@ -63,7 +66,7 @@ kill -0 "$podman_pid" 2>/dev/null && echo "deploy/test.sh: waiting for deploy/po
 wait "$podman_pid" || podman_rc=$?
 podman_pid=''
 parts+=("podman setup (beside the build) $(cat "$podman_log.took" 2>/dev/null || echo '?') s")
-grep -v -E '^(Selecting|Preparing|Unpacking|Setting up|Processing triggers|\(Reading database)' "$podman_log" || true
+show_podman_log
 ((podman_rc == 0)) || { echo "deploy/test.sh: deploy/podman-setup.sh failed (above)" >&2; exit 1; }
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -57,10 +57,13 @@ TEST(CrlTest, DeltaTurnsTheBaseIntoTheCurrentList) {
   EXPECT_FALSE(CrlEntries("garbage").ok());
 
   // A complete CRL names where its deltas are (Freshest CRL); a delta never does.
-  auto freshest_of = [](const std::string& crl_der) -> std::string {
-    const auto* p = reinterpret_cast<const unsigned char*>(crl_der.data());
-    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(crl_der.size())),
-                                                            X509_CRL_free);
+  using Crl = std::unique_ptr<X509_CRL, ossl::FnDeleter<X509_CRL_free>>;
+  auto parse = [](const std::string& der) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    return Crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+  };
+  auto freshest_of = [&](const std::string& crl_der) -> std::string {
+    Crl crl = parse(crl_der);
     if (crl == nullptr) return "unparsable";
     auto* points = static_cast<CRL_DIST_POINTS*>(X509_CRL_get_ext_d2i(crl.get(), NID_freshest_crl, nullptr, nullptr));
     if (points == nullptr) return "";
@@ -84,9 +87,7 @@ TEST(CrlTest, DeltaTurnsTheBaseIntoTheCurrentList) {
   ASSERT_THAT(complete, IsOk());
   EXPECT_EQ(freshest_of(*complete), url);
   {  // RFC 5280 5.2.6: non-critical.
-    const auto* p = reinterpret_cast<const unsigned char*>(complete->data());
-    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(complete->size())),
-                                                            X509_CRL_free);
+    Crl crl = parse(*complete);
     ASSERT_NE(crl, nullptr);
     int at = X509_CRL_get_ext_by_NID(crl.get(), NID_freshest_crl, -1);
     ASSERT_GE(at, 0);

@@ -36,6 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "compose_test: FAILED: $*"; dump_logs; exit 1; }
+# A container's whole log into $WORK/container.log (searched as a file: grep -q on a pipe that it
+# leaves early can hide a match under pipefail).
+read_log() { podman logs "$1" >"$WORK/container.log" 2>&1 || fail "podman logs $1"; }
 
 bash "$SRC/deploy/podman-setup.sh" || fail "deploy/podman-setup.sh (above)"
 
@@ -140,7 +143,7 @@ stop_and_check_reports() {
   fi
   compose stop -t 60 >"$WORK/stop.log" 2>&1 || { tail -n 20 "$WORK/stop.log"; fail "podman-compose stop"; }
   for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
-    podman logs "$c" >"$WORK/container.log" 2>&1 || fail "podman logs $c"
+    read_log "$c"
     if grep -E -A20 'ERROR: (Address|Leak)Sanitizer|Sanitizer has encountered|runtime error:' "$WORK/container.log" >"$WORK/report"; then
       head -n 60 "$WORK/report"; fail "$c reported a sanitizer error"
     fi
@@ -168,9 +171,8 @@ grep -q "Katalog Versand GmbH" <<<"$out" || fail "the subscribers registered bef
 out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 1 7040)" liability show "$guarantee") || fail "after restart: $out"
 
 # No secret in the logs: the passphrase and the database password appear nowhere.
-# (Each log is read whole before it is searched: grep -q leaving a pipe early would hide a match.)
 for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
-  podman logs "$c" >"$WORK/container.log" 2>&1 || fail "podman logs $c"
+  read_log "$c"
   for s in ca_passphrase db_password postgres_password; do
     if grep -qF "$(cat "$SEMPER_SECRETS_DIR/$s")" "$WORK/container.log"; then fail "$c logs the secret $s"; fi
   done
