@@ -16,11 +16,13 @@
 #include "common/base/status.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/csr.h"
+#include "common/crypto/ossl.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -32,6 +34,7 @@ using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
+using ::semper::testing::StatusWithMessage;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -288,6 +291,57 @@ TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
   EXPECT_THAT(EnrollDirect(good, &resp), IsOk());
   EXPECT_EQ(resp.chain_size(), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
+}
+
+// A subscriber who wants certificates it can later deny: keys anyone can sign for (each request's
+// self-signature verifies), a request signed with SHA-1, and one key given twice in two encodings.
+TEST_F(CaDaemonTest, ForgeableKeysWeakHashesAndReencodedKeysAreRefused) {
+  std::string code = RegisterEnterprise();
+  v1::EnrollRequest good = FreshEnrollRequest(code);
+  for (const auto& forged : ::semper::testing::ForgedRequests("Example GmbH")) {
+    v1::EnrollRequest weak = good;
+    weak.set_signature_csr(forged.der);
+    EXPECT_THAT(EnrollDirect(weak), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY)) << forged.name;
+    weak = good;
+    weak.set_authentication_csr(forged.der);
+    EXPECT_THAT(EnrollDirect(weak), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY)) << forged.name;
+  }
+  v1::EnrollRequest sha1 = good;
+  sha1.set_signature_csr(::semper::testing::Sha1SignedRequest(*PrivateKey::Generate(KeyType::kEcP256), "Example GmbH"));
+  EXPECT_THAT(EnrollDirect(sha1), StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+
+  auto key = *PrivateKey::Generate(KeyType::kEcP256);
+  v1::EnrollRequest same_key;
+  same_key.set_enrolment_code(code);
+  same_key.set_authentication_csr(CertificationRequest::Create(key, {{"CN", "Example GmbH"}})->Der());
+  same_key.set_signature_csr(::semper::testing::CompressedP256Request(key, "Example GmbH"));
+  EXPECT_THAT(EnrollDirect(same_key), StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("different key")));
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "0");
+
+  // A compressed key is certified in its canonical (uncompressed) form, which openssl reads.
+  v1::EnrollRequest compressed = good;
+  compressed.set_signature_csr(::semper::testing::CompressedP256Request(key, "Example GmbH"));
+  v1::EnrollResponse resp;
+  ASSERT_THAT(EnrollDirect(compressed, &resp), IsOk());
+  auto cert = Certificate::FromDer(resp.signature().certificate());
+  ASSERT_THAT(cert, IsOk());
+  EXPECT_EQ(ossl::ToDer(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert->x509())), key.public_key().Der());
+
+  // Its key, compromised and revoked, is never certified again, in either encoding.
+  grpc::ClientContext ctx;
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial(resp.signature().serial());
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::RevokeCertificateResponse revoked;
+  ASSERT_TRUE(Admin()->RevokeCertificate(&ctx, revoke, &revoked).ok());
+  for (bool compress : {false, true}) {
+    const std::string name = compress ? "Third GmbH" : "Second GmbH";
+    v1::EnrollRequest again = FreshEnrollRequest(RegisterEnterprise(name));
+    again.set_signature_csr(compress ? ::semper::testing::CompressedP256Request(key, name)
+                                     : CertificationRequest::Create(key, {{"CN", name}})->Der());
+    EXPECT_THAT(EnrollDirect(again), StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED))
+        << "blocked key certified again, compressed: " << compress;
+  }
 }
 
 TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {

@@ -20,6 +20,7 @@
 #include "semper/v1/privacy.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/weak_keys.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
 #include "tests/support/wallet.h"
@@ -58,9 +59,13 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
   // A request as the holder would make it, signed by `base`.
   v1::IssuePseudonymRequest Request(const Suite::Subscriber& base, const PrivateKey& key, v1::PseudonymKind kind,
                                     const std::string& name = "", absl::Time made_at = absl::Now()) {
+    return RequestFor(base, CertificationRequest::Create(key, {{"CN", "ignored"}})->Der(), kind, name, made_at);
+  }
+  v1::IssuePseudonymRequest RequestFor(const Suite::Subscriber& base, const std::string& csr, v1::PseudonymKind kind,
+                                       const std::string& name = "", absl::Time made_at = absl::Now()) {
     v1::PseudonymRequestStatement st;
     st.set_type("semper-pseudonym-request");
-    st.set_csr(CertificationRequest::Create(key, {{"CN", "ignored"}})->Der());
+    st.set_csr(csr);
     st.set_kind(kind);
     st.set_name(name);
     *st.mutable_made_at() = ToTimestamp(made_at);
@@ -167,6 +172,33 @@ TEST_F(PseudonymTest, PseudonymsCarryNothingThatLinksThemAndOpensslVerifiesThem)
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE profile = 'pseudonym' AND subscriber_id IS NULL"), "3");
   const std::string sealed = Sql("SELECT encode(sealed_link, 'escape') FROM ca.pseudonyms LIMIT 1");
   EXPECT_EQ(sealed.find(alice_->certificate.SerialHex()), std::string::npos);
+}
+
+// A holder who wants a pseudonym it can later deny (a key anyone can sign for), or to reuse a
+// certified key in another encoding so that two pseudonyms link through it.
+TEST_F(PseudonymTest, KeysAnyoneCanSignForAndReencodedKeysAreRefused) {
+  for (const auto& forged : ::semper::testing::ForgedRequests("ignored")) {
+    EXPECT_THAT(Issue(RequestFor(*alice_, forged.der, v1::PSEUDONYM_KIND_TRANSACTION)).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY))
+        << forged.name;
+  }
+  auto key = *PrivateKey::Generate(KeyType::kEcP256);
+  EXPECT_THAT(Issue(RequestFor(*alice_, ::semper::testing::Sha1SignedRequest(key, "ignored"), v1::PSEUDONYM_KIND_TRANSACTION))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  // The holder's own signature key, compressed: still not fresh.
+  EXPECT_THAT(Issue(RequestFor(*alice_, ::semper::testing::CompressedP256Request(alice_->key, "ignored"),
+                               v1::PSEUDONYM_KIND_TRANSACTION))
+                  .status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("fresh key")));
+  // A pseudonym's key, compressed, for a second pseudonym: not fresh either.
+  auto first = Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION));
+  ASSERT_THAT(first, IsOk());
+  EXPECT_THAT(Issue(RequestFor(*alice_, ::semper::testing::CompressedP256Request(key, "ignored"),
+                               v1::PSEUDONYM_KIND_TRANSACTION))
+                  .status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("fresh key")));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms"), "1");
 }
 
 TEST_F(PseudonymTest, EveryRefusalIsClearAndWritesNothing) {

@@ -136,6 +136,10 @@ absl::StatusOr<PublicKey> Certificate::public_key() const {
 }
 
 std::string Certificate::SpkiDer() const {
+  if (EVP_PKEY* key = X509_get0_pubkey(cert_.get()); key != nullptr) {
+    if (auto pub = PublicKey::FromEvp(key); pub.ok()) return pub->CanonicalDer();
+  }
+  ossl::DrainErrors();
   return ossl::ToDer(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert_.get()));
 }
 
@@ -242,6 +246,13 @@ absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
                      {{"x509_error", X509_verify_cert_error_string(err)}});
   }
 
+  // A path is only as good as the key at its end: a certificate for a key that anyone can sign
+  // for (issued by another CA, or before keys were checked) proves nothing about its subject.
+  if (auto key = leaf.public_key(); !key.ok()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, ReasonOf(key.status()) == v1::WEAK_KEY ? v1::WEAK_KEY : v1::CERTIFICATE_UNTRUSTED,
+                     StrCat("certificate \"", leaf.Subject(), "\" is not relied on: ", key.status().message()),
+                     {{"x509_error", "public key"}});
+  }
   auto misuse = [&](std::string_view need) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
                      StrCat("certificate \"", leaf.Subject(), "\" is not for ", need),

@@ -59,7 +59,8 @@ class Certificate {
   absl::Time not_before() const;
   absl::Time not_after() const;
   absl::StatusOr<PublicKey> public_key() const;
-  // The DER SubjectPublicKeyInfo as it stands in the certificate (no re-encoding of the key).
+  // The key's canonical DER SubjectPublicKeyInfo (PublicKey::CanonicalDer; as it stands in the
+  // certificate when the key does not decode). Hash and compare keys by it.
   std::string SpkiDer() const;
   bool is_ca() const;
   // keyUsage bits; nullopt when the certificate has no keyUsage extension.
@@ -96,7 +97,8 @@ class TrustStore {
 
   // Builds and checks a path from `leaf` through `intermediates` to a root, as it stood at time
   // `at`: signatures, validity periods, basic constraints and path length, critical extensions,
-  // and the key usage / extended key usage that `purpose` needs. Returns the path, leaf first.
+  // the key usage / extended key usage that `purpose` needs, and the leaf's public key (one that
+  // anyone could sign for fails with WEAK_KEY). Returns the path, leaf first.
   // Revocation is not checked here (the CA's OCSP and CRL do that).
   absl::StatusOr<std::vector<Certificate>> VerifyPath(const Certificate& leaf,
                                                       const std::vector<Certificate>& intermediates,

@@ -6,7 +6,9 @@
 
 #include "common/crypto/csr.h"
 #include "common/crypto/oids.h"
+#include "common/crypto/ossl.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/weak_keys.h"
 #include "tests/support/test_pki.h"
 
 namespace semper {
@@ -222,6 +224,50 @@ TEST(IssueCertificateTest, ForRequestKeyOfEveryType) {
     EXPECT_EQ(cert->SpkiDer(), key->public_key().Der()) << KeyTypeName(type);
     EXPECT_TRUE(cert->public_key()->Equals(key->public_key())) << KeyTypeName(type);
     EXPECT_THAT(trust->VerifyPath(*cert, {}, absl::Now(), KeyPurpose::kDigitalSignature), IsOk()) << KeyTypeName(type);
+  }
+}
+
+// A certificate that a trusted CA issued for a key anyone can sign for (another CA's, or one of
+// ours from before keys were checked) is not relied on: the path fails with WEAK_KEY.
+TEST(TrustStoreTest, APathToAForgeableKeyIsRefused) {
+  auto ca_key = PrivateKey::Generate(KeyType::kEcP256);
+  CertificateTemplate ct;
+  ct.subject = {{"CN", "Lax CA"}};
+  ct.not_before = absl::Now() - absl::Hours(1);
+  ct.not_after = absl::Now() + absl::Hours(24);
+  ct.is_ca = true;
+  ct.key_usage = kKuKeyCertSign | kKuCrlSign;
+  auto ca = IssueCertificate(ct, ca_key->public_key(), nullptr, *ca_key);
+  ASSERT_THAT(ca, IsOk());
+  auto trust = TrustStore::New({*ca});
+  ASSERT_THAT(trust, IsOk());
+  for (const std::string& spki_der : {::semper::testing::Ed25519Spki(::semper::testing::Ed25519SmallOrderPoints()[0]),
+                                      ::semper::testing::P256Spki(std::string(1, '\0'))}) {
+    const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
+    ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
+        ASN1_item_d2i(nullptr, &p, static_cast<long>(spki_der.size()), ossl::SpkiParts_it())));
+    ASSERT_TRUE(parts);
+    std::unique_ptr<X509_PUBKEY, ossl::FnDeleter<X509_PUBKEY_free>> spki(X509_PUBKEY_new());
+    ASSERT_THAT(ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key), ASN1_STRING_length(parts->key)),
+                IsOk());
+    CertificateTemplate t;
+    t.subject = {{"CN", "Deniable"}};
+    t.not_before = absl::Now() - absl::Minutes(1);
+    t.not_after = absl::Now() + absl::Hours(1);
+    t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+    auto issued = IssueCertificateForSpki(t, spki.get(), *ca, *ca_key);
+    ASSERT_THAT(issued, IsOk());
+    auto cert = Certificate::FromDer(issued->der);
+    ASSERT_THAT(cert, IsOk());
+    auto path = trust->VerifyPath(*cert, {}, absl::Now(), KeyPurpose::kNonRepudiation);
+    EXPECT_THAT(path, StatusIs(absl::StatusCode::kFailedPrecondition));
+    // OpenSSL does not even decode the point at infinity; the Ed25519 identity it decodes.
+    if (!path.ok() && cert->public_key().status().code() != absl::StatusCode::kInvalidArgument) {
+      ADD_FAILURE() << "unexpected key status";
+    }
+    if (X509_get0_pubkey(cert->x509()) != nullptr) {
+      EXPECT_THAT(path, StatusIs(absl::StatusCode::kFailedPrecondition, v1::WEAK_KEY));
+    }
   }
 }
 

@@ -53,6 +53,52 @@ absl::Status Malformed(std::string_view what) {
   return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, what);
 }
 
+absl::Status WeakHash(std::string_view what) {
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                   StrCat("the certification request is signed with ", what,
+                          "; sign it with SHA-256, SHA-384, SHA-512 or Ed25519"));
+}
+
+bool StrongDigest(int nid) { return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512; }
+
+// The self-signature's algorithm: SHA-1 (and anything older) lets a request be reused under a
+// colliding one, so only the SHA-2 family and Ed25519 are accepted; RSA-PSS names its hash in
+// parameters, where an absent hash means SHA-1.
+absl::Status CheckSignatureAlgorithm(const X509_ALGOR* algor) {
+  const ASN1_OBJECT* oid = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&oid, &param_type, &param, algor);
+  const int nid = OBJ_obj2nid(oid);
+  if (nid == NID_ED25519) return absl::OkStatus();
+  if (nid == NID_rsassaPss) {
+    if (param_type != V_ASN1_SEQUENCE) return WeakHash("RSA-PSS without parameters (SHA-1)");
+    const auto* seq = static_cast<const ASN1_STRING*>(param);
+    const unsigned char* p = ASN1_STRING_get0_data(seq);
+    std::unique_ptr<RSA_PSS_PARAMS, ossl::FnDeleter<RSA_PSS_PARAMS_free>> pss(
+        d2i_RSA_PSS_PARAMS(nullptr, &p, ASN1_STRING_length(seq)));
+    if (!pss) {
+      ossl::DrainErrors();
+      return Malformed("certification request has unreadable RSA-PSS parameters");
+    }
+    auto digest_of = [](const X509_ALGOR* a) {
+      if (a == nullptr) return NID_sha1;
+      const ASN1_OBJECT* o = nullptr;
+      X509_ALGOR_get0(&o, nullptr, nullptr, a);
+      return OBJ_obj2nid(o);
+    };
+    if (!StrongDigest(digest_of(pss->hashAlgorithm))) return WeakHash("RSA-PSS over SHA-1 or an unknown hash");
+    if (pss->maskHash != nullptr && !StrongDigest(digest_of(pss->maskHash))) {
+      return WeakHash("RSA-PSS with MGF1 over SHA-1 or an unknown hash");
+    }
+    return absl::OkStatus();
+  }
+  int md = NID_undef, pk = NID_undef;
+  if (OBJ_find_sigid_algs(nid, &md, &pk) != 1) return WeakHash("an unknown signature algorithm");
+  if (!StrongDigest(md)) return WeakHash(md == NID_sha1 ? "SHA-1" : StrCat(OBJ_nid2sn(md)));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_view der) {
@@ -65,19 +111,28 @@ absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_v
   if (ASN1_INTEGER_get(req->info->version) != 0) return Malformed("certification request version is not 1");
   auto key = PublicKey::FromSpki(req->info->spki->algor, req->info->spki->key);
   if (!key.ok()) {
-    if (ReasonOf(key.status()) == v1::UNSUPPORTED_ALGORITHM) return key.status();
+    if (ReasonOf(key.status()) == v1::UNSUPPORTED_ALGORITHM || ReasonOf(key.status()) == v1::WEAK_KEY) {
+      return key.status();
+    }
     return Malformed("certification request has no usable public key");
   }
+  SEMPER_RETURN_IF_ERROR(CheckSignatureAlgorithm(req->signature_algorithm));
   if (ASN1_item_verify(ASN1_ITEM_rptr(RequestInfo), req->signature_algorithm, req->signature, req->info,
                        key->evp()) != 1) {
     ossl::DrainErrors();
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the certification request's self-signature does not verify");
   }
+  // What gets certified is the key's canonical form (a compressed P-256 point uncompressed, RSA as
+  // rsaEncryption), so that "the same key" is the same bytes in every certificate and hash.
+  std::string canonical = key->CanonicalDer();
+  const auto* cp = reinterpret_cast<const unsigned char*>(canonical.data());
+  ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
+      ASN1_item_d2i(nullptr, &cp, static_cast<long>(canonical.size()), ossl::SpkiParts_it())));
+  if (!parts) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "canonical key encoding");
   std::shared_ptr<X509_PUBKEY> spki(X509_PUBKEY_new(), X509_PUBKEY_free);
-  const ASN1_BIT_STRING* bits = req->info->spki->key;
-  SEMPER_RETURN_IF_ERROR(
-      ossl::SetSpki(spki.get(), req->info->spki->algor, ASN1_STRING_get0_data(bits), ASN1_STRING_length(bits)));
+  SEMPER_RETURN_IF_ERROR(ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key),
+                                       ASN1_STRING_length(parts->key)));
   std::shared_ptr<X509_NAME> subject(req->info->subject, X509_NAME_free);
   req->info->subject = nullptr;
   return CertificationRequest(std::string(der), std::move(subject), std::move(spki), *std::move(key));

@@ -31,7 +31,8 @@ class CertificationRequest {
   std::string Der() const;
   std::string Pem() const;
   const PublicKey& public_key() const { return key_; }
-  // The DER SubjectPublicKeyInfo as it stands in the request (no re-encoding of the key).
+  // The key's canonical DER SubjectPublicKeyInfo (PublicKey::CanonicalDer), which is also what
+  // spki() holds and a certificate for the request certifies.
   std::string SpkiDer() const;
   // The request's SubjectPublicKeyInfo structure, owned by the request (for IssueCertificateForSpki).
   X509_PUBKEY* spki() const { return spki_.get(); }

@@ -8,6 +8,7 @@
 
 #include "common/crypto/ossl.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -95,6 +96,32 @@ TEST(CertificationRequestTest, WeakOrUnacceptedKeysAreRefused) {
   ossl::EvpPkeyPtr rsa1024(EVP_RSA_gen(1024));
   EXPECT_THAT(CertificationRequest::FromDer(OpensslRequest(rsa1024.get(), "x", EVP_sha256())),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+}
+
+// Requests built by hand as an attacker would, each with a self-signature that verifies (OpenSSL
+// accepts it) for a key that anyone can sign for.
+TEST(CertificationRequestTest, ForgeableKeysAreRefusedThoughTheSelfSignatureVerifies) {
+  for (const auto& forged : ::semper::testing::ForgedRequests("Example GmbH")) {
+    EXPECT_THAT(CertificationRequest::FromDer(forged.der), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY))
+        << forged.name;
+  }
+}
+
+TEST(CertificationRequestTest, Sha1SignedRequestsAreRefused) {
+  for (KeyType type : {KeyType::kEcP256, KeyType::kRsa}) {
+    auto key = PrivateKey::Generate(type, 2048);
+    EXPECT_THAT(CertificationRequest::FromDer(::semper::testing::Sha1SignedRequest(*key, "x")),
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM))
+        << KeyTypeName(type);
+  }
+}
+
+TEST(CertificationRequestTest, ACompressedKeyIsCertifiedInItsCanonicalForm) {
+  auto key = PrivateKey::Generate(KeyType::kEcP256);
+  auto csr = CertificationRequest::FromDer(::semper::testing::CompressedP256Request(*key, "x"));
+  ASSERT_THAT(csr, IsOk());
+  EXPECT_EQ(csr->SpkiDer(), key->public_key().Der());
+  EXPECT_EQ(ossl::ToDer(i2d_X509_PUBKEY, csr->spki()), key->public_key().Der());
 }
 
 TEST(PublicKeyTest, FastAndGenericPathsAgree) {

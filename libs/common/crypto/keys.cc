@@ -1,9 +1,11 @@
 // Key generation, PEM/DER encoding and encrypted PKCS#8 through OpenSSL 3 EVP.
 #include "common/crypto/keys.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "common/base/strings.h"
 #include "common/base/status.h"
@@ -41,26 +43,155 @@ std::string_view KeyTypeName(KeyType type) {
   return "unknown";
 }
 
+namespace {
+
+absl::Status Weak(std::string_view what) {
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY,
+                   StrCat("the public key is unusable: ", what));
+}
+
+using BnPtr = std::unique_ptr<BIGNUM, ossl::FnDeleter<BN_free>>;
+using BnCtxPtr = std::unique_ptr<BN_CTX, ossl::FnDeleter<BN_CTX_free>>;
+
+// Edwards25519 in affine coordinates, enough to decode a point and multiply it by the cofactor.
+// Not constant time: it only ever sees public keys.
+struct Ed25519Field {
+  BnPtr p{BN_new()}, d{BN_new()};
+  Ed25519Field() {
+    BIGNUM* raw = p.get();
+    BN_set_bit(raw, 255);
+    BN_sub_word(raw, 19);
+    raw = d.get();
+    BN_dec2bn(&raw, "37095705934669439343138083508754565189542113879843219016388785533085940283555");
+  }
+};
+
+const Ed25519Field& Field() {
+  static const Ed25519Field* f = new Ed25519Field();
+  return *f;
+}
+
+// (x, y) <- 2(x, y): x' = 2xy / (1 + d x^2 y^2), y' = (y^2 + x^2) / (1 - d x^2 y^2). The formulas
+// are complete on this curve (d is not a square), so no denominator is zero for a point on it.
+bool Double(BIGNUM* x, BIGNUM* y, BN_CTX* ctx) {
+  const Ed25519Field& f = Field();
+  BnPtr xx(BN_new()), yy(BN_new()), t(BN_new()), num(BN_new()), den(BN_new());
+  if (!xx || !yy || !t || !num || !den) return false;
+  bool ok = BN_mod_sqr(xx.get(), x, f.p.get(), ctx) && BN_mod_sqr(yy.get(), y, f.p.get(), ctx) &&
+            BN_mod_mul(t.get(), xx.get(), yy.get(), f.p.get(), ctx) && BN_mod_mul(t.get(), t.get(), f.d.get(), f.p.get(), ctx);
+  if (!ok) return false;
+  // x' = 2xy / (1 + t)
+  ok = BN_mod_mul(num.get(), x, y, f.p.get(), ctx) && BN_mod_add(num.get(), num.get(), num.get(), f.p.get(), ctx) &&
+       BN_copy(den.get(), t.get()) && BN_add_word(den.get(), 1) && BN_nnmod(den.get(), den.get(), f.p.get(), ctx) &&
+       BN_mod_inverse(den.get(), den.get(), f.p.get(), ctx) != nullptr;
+  BnPtr nx(BN_new());
+  ok = ok && nx && BN_mod_mul(nx.get(), num.get(), den.get(), f.p.get(), ctx);
+  // y' = (y^2 + x^2) / (1 - t)
+  ok = ok && BN_mod_add(num.get(), yy.get(), xx.get(), f.p.get(), ctx) && BN_one(den.get()) &&
+       BN_mod_sub(den.get(), den.get(), t.get(), f.p.get(), ctx) &&
+       BN_mod_inverse(den.get(), den.get(), f.p.get(), ctx) != nullptr &&
+       BN_mod_mul(y, num.get(), den.get(), f.p.get(), ctx) && BN_copy(x, nx.get());
+  return ok;
+}
+
+// RFC 8032 5.1.3 decoding, strictly: y below p, x recovered, x = 0 only with sign bit 0. Then the
+// point times the cofactor 8 must not be the identity: the eight points of small order (the
+// identity among them) make signatures that verify for anyone.
+absl::Status CheckEd25519(const unsigned char* raw, size_t len) {
+  if (len != 32) return Weak("an Ed25519 key is 32 bytes");
+  unsigned char le[32];
+  std::copy(raw, raw + 32, le);
+  const bool sign = (le[31] & 0x80) != 0;
+  le[31] &= 0x7f;
+  const Ed25519Field& f = Field();
+  BnCtxPtr ctx(BN_CTX_new());
+  BnPtr y(BN_lebin2bn(le, 32, nullptr)), u(BN_new()), v(BN_new()), x(BN_new());
+  if (!ctx || !y || !u || !v || !x) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "bignum");
+  if (BN_cmp(y.get(), f.p.get()) >= 0) return Weak("the Ed25519 point is not canonically encoded (y >= p)");
+  // x^2 = (y^2 - 1) / (d y^2 + 1)
+  bool ok = BN_mod_sqr(u.get(), y.get(), f.p.get(), ctx.get()) &&
+            BN_mod_mul(v.get(), u.get(), f.d.get(), f.p.get(), ctx.get()) && BN_add_word(v.get(), 1) &&
+            BN_nnmod(v.get(), v.get(), f.p.get(), ctx.get()) && BN_sub_word(u.get(), 1) &&
+            BN_nnmod(u.get(), u.get(), f.p.get(), ctx.get()) &&
+            BN_mod_inverse(v.get(), v.get(), f.p.get(), ctx.get()) != nullptr &&
+            BN_mod_mul(u.get(), u.get(), v.get(), f.p.get(), ctx.get());
+  if (!ok) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "bignum");
+  if (BN_is_zero(u.get())) {
+    if (sign) return Weak("the Ed25519 point is not canonically encoded (x = 0 with sign bit set)");
+    BN_zero(x.get());
+  } else {
+    if (BN_mod_sqrt(x.get(), u.get(), f.p.get(), ctx.get()) == nullptr) {
+      ossl::DrainErrors();
+      return Weak("the Ed25519 key is not a point on the curve");
+    }
+    if (BN_is_odd(x.get()) != (sign ? 1 : 0) && !BN_sub(x.get(), f.p.get(), x.get())) {
+      return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "bignum");
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (!Double(x.get(), y.get(), ctx.get())) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "bignum");
+  }
+  if (BN_is_zero(x.get()) && BN_is_one(y.get())) {
+    return Weak("the Ed25519 key is a point of small order, for which anyone can make signatures");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEc(EVP_PKEY* key) {
+  ossl::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!ctx) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "key context");
+  // On the curve and not the point at infinity (P-256 has cofactor 1: no other small subgroup).
+  if (EVP_PKEY_public_check_quick(ctx.get()) != 1) {
+    ossl::DrainErrors();
+    return Weak("the P-256 key is the point at infinity or not on the curve");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRsa(EVP_PKEY* key) {
+  const RSA* rsa = EVP_PKEY_get0_RSA(key);
+  if (rsa == nullptr) return Weak("no RSA key");
+  const BIGNUM *n = nullptr, *e = nullptr;
+  RSA_get0_key(rsa, &n, &e, nullptr);
+  if (n == nullptr || e == nullptr) return Weak("no RSA modulus or exponent");
+  if (BN_num_bits(n) > 16384) return Weak("an RSA modulus of more than 16384 bits is not accepted");
+  if (!BN_is_odd(n)) return Weak("the RSA modulus is even");
+  if (!BN_is_odd(e) || BN_num_bits(e) < 17 || BN_num_bits(e) > 256 || BN_cmp(e, n) >= 0) {
+    return Weak("the RSA public exponent must be odd, at least 65537 and below 2^256");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
   if (key == nullptr) return Malformed("no key");
-  if (EVP_PKEY_is_a(key, "ED25519")) return KeyType::kEd25519;
+  if (EVP_PKEY_is_a(key, "ED25519")) {
+    unsigned char raw[32];
+    size_t len = sizeof raw;
+    if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1) {
+      ossl::DrainErrors();
+      return Malformed("not an Ed25519 public key");
+    }
+    SEMPER_RETURN_IF_ERROR(CheckEd25519(raw, len));
+    return KeyType::kEd25519;
+  }
   if (EVP_PKEY_is_a(key, "EC")) {
     char group[64] = {0};
     size_t len = 0;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                       &len) == 1 &&
-        std::string_view(group) == "prime256v1") {
-      return KeyType::kEcP256;
-    }
-    if (EVP_PKEY_get0_provider(key) == nullptr && EVP_PKEY_get_bits(key) == 256) {
+    bool p256 = EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) == 1 &&
+                std::string_view(group) == "prime256v1";
+    if (!p256 && EVP_PKEY_get0_provider(key) == nullptr && EVP_PKEY_get_bits(key) == 256) {
       // A legacy key (PKCS#11 engine) of 256 bits: the group query is not answered for those.
       const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key);
-      if (ec != nullptr && EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) == NID_X9_62_prime256v1) {
-        return KeyType::kEcP256;
-      }
+      p256 = ec != nullptr && EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) == NID_X9_62_prime256v1;
     }
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                     StrCat("EC curve ", group, " is not accepted; use P-256"));
+    if (!p256) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                       StrCat("EC curve ", group, " is not accepted; use P-256"));
+    }
+    SEMPER_RETURN_IF_ERROR(CheckEc(key));
+    return KeyType::kEcP256;
   }
   if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS")) {
     int bits = EVP_PKEY_get_bits(key);
@@ -68,6 +199,7 @@ absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
       return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
                        StrCat("RSA key of ", bits, " bits is too short; use 2048 or more"));
     }
+    SEMPER_RETURN_IF_ERROR(CheckRsa(key));
     return KeyType::kRsa;
   }
   return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
@@ -105,6 +237,11 @@ absl::StatusOr<PublicKey> PublicKey::FromSpki(const X509_ALGOR* algor, const ASN
   int nid = OBJ_obj2nid(alg);
   if (nid == NID_X9_62_id_ecPublicKey && param_type == V_ASN1_OBJECT &&
       OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(param)) == NID_X9_62_prime256v1) {
+    // SEC 1 2.3.3: uncompressed (04) or compressed (02, 03); not the point at infinity (00) and
+    // not the hybrid form (06, 07) that nobody else accepts.
+    if (!((bits_len == 65 && bits[0] == 0x04) || (bits_len == 33 && (bits[0] == 0x02 || bits[0] == 0x03)))) {
+      return Weak("a P-256 point is 65 bytes starting 04 or 33 bytes starting 02 or 03");
+    }
     thread_local ossl::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
     char group[] = "prime256v1";
     OSSL_PARAM params[] = {
@@ -147,6 +284,27 @@ std::string PublicKey::Pem() const {
   auto bio = ossl::WriteBio();
   PEM_write_bio_PUBKEY(bio.get(), key_.get());
   return ossl::BioContents(bio.get());
+}
+
+std::string PublicKey::CanonicalDer() const {
+  if (type_ == KeyType::kEcP256) {
+    const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key_.get());
+    unsigned char point[65];
+    if (ec != nullptr && EC_POINT_point2oct(EC_KEY_get0_group(ec), EC_KEY_get0_public_key(ec),
+                                            POINT_CONVERSION_UNCOMPRESSED, point, sizeof point, nullptr) == sizeof point) {
+      static constexpr unsigned char kPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
+                                                  0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+                                                  0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+      std::string out(reinterpret_cast<const char*>(kPrefix), sizeof kPrefix);
+      out.append(reinterpret_cast<const char*>(point), sizeof point);
+      return out;
+    }
+  }
+  if (type_ == KeyType::kRsa) {
+    const RSA* rsa = EVP_PKEY_get0_RSA(key_.get());
+    if (rsa != nullptr) return ossl::ToDer(i2d_RSA_PUBKEY, rsa);
+  }
+  return Der();
 }
 
 bool PublicKey::Equals(const PublicKey& other) const {

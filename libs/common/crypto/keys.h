@@ -31,6 +31,9 @@ class PublicKey {
 
   std::string Der() const;
   std::string Pem() const;
+  // The one SubjectPublicKeyInfo a key has, whatever encoding it came in: P-256 uncompressed,
+  // RSA as rsaEncryption. Compare and hash keys by this form ("the same key" rules).
+  std::string CanonicalDer() const;
   KeyType type() const { return type_; }
   EVP_PKEY* evp() const { return key_.get(); }
   bool Equals(const PublicKey& other) const;
@@ -71,7 +74,10 @@ class PrivateKey {
   KeyType type_;
 };
 
-// Identifies the type of an OpenSSL key, or fails for a type or size the suite does not accept.
+// Identifies the type of an OpenSSL key, or fails for a type or size the suite does not accept
+// (UNSUPPORTED_ALGORITHM) or a key that anyone could sign for (WEAK_KEY: Ed25519 points of small
+// order, off the curve or non-canonical; the P-256 point at infinity; RSA exponents below 65537 or
+// even, even moduli). Every PublicKey and PrivateKey has passed it.
 absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key);
 
 }  // namespace semper

@@ -1,10 +1,14 @@
 // PrivateKey / PublicKey: generation, encrypted PEM round trips, and refusal of bad input.
 #include "common/crypto/keys.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/support/status_matchers.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -82,6 +86,85 @@ TEST(KeysTest, GarbageAndTruncatedInputRefused) {
   ASSERT_THAT(pem, IsOk());
   EXPECT_THAT(PrivateKey::FromPem(pem->substr(0, pem->size() / 2), SecretData("passphrase!")),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Keys anyone can sign for are refused wherever a key is read (every PublicKey passes
+// ClassifyKey), with WEAK_KEY and a message that says why.
+TEST(WeakKeysTest, Ed25519PointsOfSmallOrderAreRefused) {
+  for (const std::string& point : ::semper::testing::Ed25519SmallOrderPoints()) {
+    auto key = PublicKey::FromDer(::semper::testing::Ed25519Spki(point));
+    EXPECT_THAT(key, StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+    if (!key.ok()) EXPECT_THAT(std::string(key.status().message()), ::testing::HasSubstr("small order"));
+  }
+}
+
+TEST(WeakKeysTest, Ed25519NonCanonicalOrOffCurveEncodingsAreRefused) {
+  for (const std::string& point : ::semper::testing::Ed25519NonCanonicalPoints()) {
+    EXPECT_THAT(PublicKey::FromDer(::semper::testing::Ed25519Spki(point)),
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  }
+  // y = 2 is not the y of any point: (y^2 - 1) / (d y^2 + 1) has no square root.
+  std::string y2(32, '\0');
+  y2[0] = 2;
+  auto key = PublicKey::FromDer(::semper::testing::Ed25519Spki(y2));
+  EXPECT_THAT(key, StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  if (!key.ok()) EXPECT_THAT(std::string(key.status().message()), ::testing::HasSubstr("not a point on the curve"));
+}
+
+TEST(WeakKeysTest, RealEd25519KeysPass) {
+  for (int i = 0; i < 64; ++i) {
+    auto key = PrivateKey::Generate(KeyType::kEd25519);
+    ASSERT_THAT(key, IsOk());
+    ASSERT_THAT(PublicKey::FromDer(key->public_key().Der()), IsOk());
+  }
+}
+
+TEST(WeakKeysTest, P256InfinityHybridAndOffCurveAreRefused) {
+  EXPECT_THAT(PublicKey::FromDer(::semper::testing::P256Spki(std::string(1, '\0'))),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  auto key = PrivateKey::Generate(KeyType::kEcP256);
+  std::string der = key->public_key().Der();
+  std::string point = der.substr(der.size() - 65);
+  std::string hybrid = point;
+  hybrid[0] = static_cast<char>(0x06 | (static_cast<unsigned char>(point[64]) & 1));
+  EXPECT_THAT(PublicKey::FromDer(::semper::testing::P256Spki(hybrid)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  std::string off = point;
+  off[64] ^= 1;
+  EXPECT_THAT(PublicKey::FromDer(::semper::testing::P256Spki(off)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(PublicKey::FromDer(::semper::testing::P256Spki(point)), IsOk());
+}
+
+TEST(WeakKeysTest, CompressedP256KeyHasTheCanonicalFormOfTheUncompressedOne) {
+  auto key = PrivateKey::Generate(KeyType::kEcP256);
+  std::string der = key->public_key().Der();
+  std::string point = der.substr(der.size() - 65);
+  std::string compressed = std::string(1, static_cast<char>(0x02 | (static_cast<unsigned char>(point[64]) & 1))) +
+                           point.substr(1, 32);
+  auto parsed = PublicKey::FromDer(::semper::testing::P256Spki(compressed));
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->CanonicalDer(), der);
+  EXPECT_EQ(key->public_key().CanonicalDer(), der);
+}
+
+TEST(WeakKeysTest, RsaExponentsBelow65537OrEvenAreRefused) {
+  auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
+  ASSERT_THAT(key, IsOk());
+  BIGNUM* n = nullptr;
+  ASSERT_EQ(EVP_PKEY_get_bn_param(key->evp(), OSSL_PKEY_PARAM_RSA_N, &n), 1);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> n_owned(n, BN_free);
+  std::string n_be(static_cast<size_t>(BN_num_bytes(n)), '\0');
+  BN_bn2bin(n, reinterpret_cast<unsigned char*>(n_be.data()));
+  for (unsigned long e : {1UL, 3UL, 17UL, 65536UL, 65538UL}) {
+    EXPECT_THAT(PublicKey::FromDer(::semper::testing::RsaSpki(n_be, e)),
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY))
+        << "e = " << e;
+  }
+  EXPECT_THAT(PublicKey::FromDer(::semper::testing::RsaSpki(n_be, 65537)), IsOk());
+  std::string even = n_be;
+  even.back() = static_cast<char>(even.back() & 0xfe);
+  EXPECT_THAT(PublicKey::FromDer(::semper::testing::RsaSpki(even, 65537)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
 }
 
 TEST(KeysTest, RsaTooShortRefused) {
