@@ -146,6 +146,20 @@ WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphra
   return WalletKeys{*std::move(sig), *std::move(auth), chain->front()};
 }
 
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
+                                               const std::string& passphrase_file) {
+  if (c.plaintext) Die(InvalidField("--wallet", "needs TLS: calls made as yourself cannot use --plaintext"), 2);
+  if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem)"), 2);
+  WalletKeys keys = WalletBothKeys(wallet, passphrase_file);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
+  ssl.pem_private_key = std::string(keys.authentication.ToUnencryptedPemSecret().Reveal());
+  ssl.pem_cert_chain = ReadFileOrDie(wallet + "/authentication.pem");
+  grpc::ChannelArguments args;
+  if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
 std::string WalletSign(std::string_view content, const PrivateKey& key, const std::vector<Certificate>& chain) {
   auto sig = CmsSignDetached(content, key, chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end()));
   if (!sig.ok()) Die(sig.status());

@@ -81,5 +81,9 @@ struct WalletKeys {
   Certificate authentication_certificate;
 };
 WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphrase_file);
+// A channel to `address` that presents the wallet's authentication certificate (mutual TLS): for
+// calls made as oneself (a seller asking for a guarantee). Asks for the passphrase.
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
+                                               const std::string& passphrase_file);
 
 }  // namespace semper::ctl

@@ -17,6 +17,12 @@ namespace {
 
 std::unique_ptr<v1::Liability::Stub> Stub(const Connection& c) { return v1::Liability::NewStub(ChannelTo(c, c.liability)); }
 
+// As the wallet's holder (mutual TLS) when --wallet is given, else as --cert/--key (if any).
+std::unique_ptr<v1::Liability::Stub> StubAs(const Connection& c, const std::string& wallet, const std::string& pass) {
+  if (wallet.empty()) return Stub(c);
+  return v1::Liability::NewStub(ChannelAsWallet(c, c.liability, wallet, pass));
+}
+
 int64_t MinorUnits(const std::string& flag, const std::string& amount) {
   auto minor = ParseMinorUnits(amount);
   if (!minor.has_value()) Die(InvalidField(flag, "must be an amount like 1000.00"), 2);
@@ -155,20 +161,25 @@ int Change(const Connection& c, const std::string& wallet, const std::string& pa
   return 0;
 }
 
-int Guarantee(const Connection& c, const std::string& buyer_cert, const std::string& order, const std::string& amount,
-              const std::string& currency, std::string request_id, const std::string& seller, const std::string& out) {
-  auto buyer = Certificate::FromPem(ReadFileOrDie(buyer_cert));
-  if (!buyer.ok()) Die(Annotate(buyer.status(), "--buyer"), 2);
+int Guarantee(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& buyer_cert,
+              const std::string& order, const std::string& amount, const std::string& currency, std::string request_id,
+              const std::string& out) {
   v1::GuaranteeRequest req;
   if (request_id.empty()) request_id = HexEncode(RandomBytes(16));
   req.set_request_id(request_id);
-  req.set_buyer_certificate(buyer->Der());
-  req.set_order_sha256(Sha256(ReadFileOrDie(order)));
-  req.mutable_amount()->set_currency(currency);
-  req.mutable_amount()->set_minor_units(MinorUnits("--amount", amount));
-  req.set_seller(seller);
+  req.set_order(ReadFileOrDie(order));
+  // Optional cross-checks: the tracker refuses the request if the order says otherwise.
+  if (!buyer_cert.empty()) {
+    auto buyer = Certificate::FromPem(ReadFileOrDie(buyer_cert));
+    if (!buyer.ok()) Die(Annotate(buyer.status(), "--buyer"), 2);
+    req.set_buyer_certificate(buyer->Der());
+  }
+  if (!amount.empty()) {
+    req.mutable_amount()->set_currency(currency);
+    req.mutable_amount()->set_minor_units(MinorUnits("--amount", amount));
+  }
   v1::Guarantee g;
-  Call(Stub(c)->RequestGuarantee(Ctx().get(), req, &g));
+  Call(StubAs(c, wallet, pass)->RequestGuarantee(Ctx().get(), req, &g));
   PrintGuarantee(g);
   std::printf("  request id %s (repeat it to retry safely)\n", request_id.c_str());
   if (!out.empty()) {
@@ -181,14 +192,15 @@ int Guarantee(const Connection& c, const std::string& buyer_cert, const std::str
   return 0;
 }
 
-int End(const Connection& c, const std::string& id, bool settle) {
+int End(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id, bool settle) {
   std::printf("You are about to %s guarantee %s: this frees the amount and cannot be undone.\n",
               settle ? "settle" : "release", id.c_str());
   if (!Confirm(c, settle ? "Settle?" : "Release?")) return 1;
   v1::EndGuaranteeRequest req;
   req.set_guarantee_id(id);
   v1::Guarantee g;
-  Call(settle ? Stub(c)->SettleGuarantee(Ctx().get(), req, &g) : Stub(c)->ReleaseGuarantee(Ctx().get(), req, &g));
+  auto stub = StubAs(c, wallet, pass);
+  Call(settle ? stub->SettleGuarantee(Ctx().get(), req, &g) : stub->ReleaseGuarantee(Ctx().get(), req, &g));
   PrintGuarantee(g);
   return 0;
 }
@@ -211,11 +223,11 @@ int Verify(const Connection& c, const std::string& in) {
   return expired ? 3 : 0;
 }
 
-int Show(const Connection& c, const std::string& id) {
+int Show(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id) {
   v1::GetGuaranteeRequest req;
   req.set_guarantee_id(id);
   v1::Guarantee g;
-  Call(Stub(c)->GetGuarantee(Ctx().get(), req, &g));
+  Call(StubAs(c, wallet, pass)->GetGuarantee(Ctx().get(), req, &g));
   PrintGuarantee(g);
   if (g.has_ended_at()) std::printf("  ended %s\n", TimeText(g.ended_at()).c_str());
   return 0;
@@ -247,19 +259,28 @@ LiabilityCommands::LiabilityCommands(CLI::App& app, Connection& c) : c_(c) {
   change_->add_option("agreement", agreement_id_, "the agreement id")->required();
   change_->add_option("--to", state_, "suspend, resume or terminate")->required();
   change_->add_option("--reason", reason_, "why");
-  guarantee_ = l->add_subcommand("guarantee", "sellers: ask for a guarantee for a signed order");
-  guarantee_->add_option("--buyer", buyer_cert_, "the buyer's signature certificate (PEM)")->required();
-  guarantee_->add_option("--order", order_, "the signed order (its SHA-256 is guaranteed)")->required();
-  guarantee_->add_option("--amount", amount_, "e.g. 129.90")->required();
-  guarantee_->add_option("--currency", currency_, "ISO 4217")->capture_default_str();
+  // Calls made as oneself: the wallet's authentication certificate identifies the caller.
+  auto as_self = [this](CLI::App* cmd) {
+    cmd->add_option("--wallet", wallet_, "your wallet (semperctl enroll): you call as its authentication certificate");
+    cmd->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
+  };
+  guarantee_ = l->add_subcommand("guarantee", "sellers: ask for a guarantee for an order the buyer signed for you");
+  as_self(guarantee_);
+  guarantee_->add_option("--order", order_, "the buyer's signed order (amount, currency and buyer are taken from it)")
+      ->required();
+  guarantee_->add_option("--buyer", buyer_cert_, "optional check: the buyer's signature certificate (PEM)");
+  guarantee_->add_option("--amount", amount_, "optional check: the amount you expect, e.g. 129.90");
+  guarantee_->add_option("--currency", currency_, "ISO 4217, with --amount")->capture_default_str();
   guarantee_->add_option("--request-id", request_id_, "to retry safely (default: a fresh one)");
-  guarantee_->add_option("--seller", seller_, "who you are, as shown in the guarantee");
   guarantee_->add_option("--out", out_, "save the guarantee as PREFIX.json and PREFIX.sig");
-  settle_ = l->add_subcommand("settle", "the transaction completed: end the guarantee and free the amount");
+  settle_ = l->add_subcommand("settle", "sellers: the transaction completed: end the guarantee and free the amount");
+  as_self(settle_);
   settle_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
-  release_ = l->add_subcommand("release", "the transaction was cancelled: end the guarantee and free the amount");
+  release_ = l->add_subcommand("release", "sellers: the transaction was cancelled: end the guarantee and free the amount");
+  as_self(release_);
   release_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
-  show_ = l->add_subcommand("show", "a guarantee's state now (live, settled, released, expired)");
+  show_ = l->add_subcommand("show", "sellers and buyers: a guarantee's state now (live, settled, released, expired)");
+  as_self(show_);
   show_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
   verify_ = l->add_subcommand("verify", "check a saved guarantee offline (exit 0 valid, 3 not)");
   verify_->add_option("--in", in_, "PREFIX of PREFIX.json and PREFIX.sig")->required();
@@ -271,11 +292,13 @@ std::optional<int> LiabilityCommands::Run() {
   }
   if (status_->parsed()) return Status(c_, wallet_, wallet_pass_);
   if (change_->parsed()) return Change(c_, wallet_, wallet_pass_, agreement_id_, state_, reason_);
-  if (guarantee_->parsed()) return Guarantee(c_, buyer_cert_, order_, amount_, currency_, request_id_, seller_, out_);
-  if (settle_->parsed()) return End(c_, guarantee_id_, true);
-  if (release_->parsed()) return End(c_, guarantee_id_, false);
+  if (guarantee_->parsed()) {
+    return Guarantee(c_, wallet_, wallet_pass_, buyer_cert_, order_, amount_, currency_, request_id_, out_);
+  }
+  if (settle_->parsed()) return End(c_, wallet_, wallet_pass_, guarantee_id_, true);
+  if (release_->parsed()) return End(c_, wallet_, wallet_pass_, guarantee_id_, false);
   if (verify_->parsed()) return Verify(c_, in_);
-  if (show_->parsed()) return Show(c_, guarantee_id_);
+  if (show_->parsed()) return Show(c_, wallet_, wallet_pass_, guarantee_id_);
   return std::nullopt;
 }
 

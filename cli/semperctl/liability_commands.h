@@ -21,7 +21,7 @@ class LiabilityCommands {
   CLI::App *agree_ = nullptr, *status_ = nullptr, *change_ = nullptr, *guarantee_ = nullptr, *settle_ = nullptr,
            *release_ = nullptr, *verify_ = nullptr, *show_ = nullptr;
   std::string wallet_, wallet_pass_, overall_, per_tx_, currency_ = "EUR", law_ = "DE", conditions_, valid_days_ = "365";
-  std::string agreement_id_, state_, reason_, buyer_cert_, order_, amount_, request_id_, seller_, out_, guarantee_id_, in_;
+  std::string agreement_id_, state_, reason_, buyer_cert_, order_, amount_, request_id_, out_, guarantee_id_, in_;
 };
 
 }  // namespace semper::ctl

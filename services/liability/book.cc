@@ -2,6 +2,7 @@
 #include "services/liability/book.h"
 
 #include <future>
+#include <set>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
@@ -12,6 +13,7 @@
 #include "common/container/container.h"
 #include "common/container/money.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/audit.h"
 #include "common/db/values.h"
@@ -105,6 +107,28 @@ const absl::Status& RecordedBefore() {
 
 }  // namespace
 
+std::string PartyOfSubject(std::string_view subject) {
+  // RFC 2253: attributes separated by unescaped commas.
+  size_t start = 0;
+  for (size_t i = 0; i <= subject.size(); ++i) {
+    if (i < subject.size() && subject[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (i == subject.size() || subject[i] == ',') {
+      std::string_view rdn = subject.substr(start, i - start);
+      if (rdn.substr(0, 13) == "serialNumber=" && rdn.size() > 13) return StrCat("subscriber:", rdn.substr(13));
+      start = i + 1;
+    }
+  }
+  return StrCat("subject:", subject);
+}
+
+std::string PartyOf(const Certificate& cert) {
+  if (auto id = cert.SubjectAttribute("serialNumber"); id.has_value() && !id->empty()) return StrCat("subscriber:", *id);
+  return StrCat("subject:", cert.Subject());
+}
+
 std::vector<db::PreparedStatement> LiabilityBook::Statements() {
   return {
       {"liab_expire_old",
@@ -128,7 +152,8 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
       {"liab_existing",
        StrCat("SELECT ", kGuaranteeColumns,
               " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id"
-              " WHERE g.request_id = ANY($1::text[])")},
+              " WHERE g.request_id = ANY($1::text[])"
+              "    OR (g.seller_party <> '' AND g.order_sha256 = ANY(SELECT decode(x, 'hex') FROM unnest($2::text[]) x))")},
       // The agreements a group of requests needs, locked in a fixed order (no deadlocks between
       // committers and replicas).
       {"liab_lock",
@@ -145,11 +170,12 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
       {"liab_insert_guarantees",
        R"(WITH ins AS (
             INSERT INTO liability.guarantees (id, request_id, agreement_id, seller, order_sha256, amount, state,
-                                              valid_until, statement, signature)
-            SELECT id, r, a, s, decode(o, 'hex'), m::bigint, 'live', v::timestamptz, decode(st, 'base64'), decode(sg, 'base64')
+                                              valid_until, statement, signature, seller_party, buyer_party)
+            SELECT id, r, a, s, decode(o, 'hex'), m::bigint, 'live', v::timestamptz, decode(st, 'base64'), decode(sg, 'base64'),
+                   sp, bp
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::text[], $9::text[]) AS u(id, r, a, s, o, m, v, st, sg)
-            ON CONFLICT (request_id) DO NOTHING
+                        $8::text[], $9::text[], $10::text[], $11::text[]) AS u(id, r, a, s, o, m, v, st, sg, sp, bp)
+            ON CONFLICT DO NOTHING
             RETURNING request_id, agreement_id, amount),
           reserve AS (
             UPDATE liability.agreements a SET reserved = a.reserved + t.total
@@ -164,7 +190,7 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
           RETURNING a.id)"},
       {"liab_get_guarantee",
        StrCat("SELECT ", kGuaranteeColumns,
-              ", extract(epoch from g.valid_until)::float8, g.valid_until <= now()"
+              ", extract(epoch from g.valid_until)::float8, g.valid_until <= now(), g.seller_party, g.buyer_party"
               " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id WHERE g.id = $1")},
       {"liab_expire_due",
        R"(WITH e AS (
@@ -302,17 +328,66 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   return out;
 }
 
-void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done) {
-  if (req.request_id().empty() || req.request_id().size() > 128) {
+void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Caller& seller, Done done) {
+  if (!seller.authenticated) {
+    return done(MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                          "a guarantee is asked for by the seller itself: present your authentication certificate"));
+  }
+  if (in.request_id().empty() || in.request_id().size() > 128) {
     return done(InvalidField("request_id", "is required (at most 128 characters): a retry sends the same"));
   }
-  if (req.order_sha256().size() != 32) return done(InvalidField("order_sha256", "must be the 32-byte SHA-256 of the order"));
-  if (req.amount().minor_units() <= 0) return done(InvalidField("amount.minor_units", "must be positive"));
-  if (req.amount().currency().size() != 3) return done(InvalidField("amount.currency", "must be an ISO 4217 code"));
-  if (req.valid_seconds() < 0 || req.valid_seconds() > 90 * 86400) {
+  if (in.valid_seconds() < 0 || in.valid_seconds() > 90 * 86400) {
     return done(InvalidField("valid_seconds", "must be between 0 (7 days) and 90 days"));
   }
-  if (req.seller().size() > 512) return done(InvalidField("seller", "must be at most 512 characters"));
+  if (in.order().empty()) {
+    return done(InvalidField("order", "is required: the order as the buyer signed it (a SEMPER container)"));
+  }
+  // The order, signed by the buyer it names, for this seller: what is guaranteed comes from it.
+  v1::SealedContainer sealed;
+  if (!sealed.ParseFromString(in.order()) || !sealed.has_signed_()) {
+    return done(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "order: not a signed SEMPER container"));
+  }
+  OpenOptions options;
+  options.trust = d_.trust;
+  options.at = absl::Now();
+  options.required.set_non_repudiation_of_origin(true);
+  options.max_bytes = 1 << 20;
+  auto opened = Open(sealed, options);
+  if (!opened.ok()) return done(Annotate(opened.status(), "order"));
+  if (!opened->content.template_().has_order()) return done(InvalidField("order", "must hold an Order template"));
+  if (opened->origin_signers.size() != 1) return done(InvalidField("order", "must be signed by the buyer alone"));
+  const v1::Order& order = opened->content.template_().order();
+  const Certificate& signer = opened->origin_signers.front().certificate;
+  if (order.buyer().certificate() != signer.Der()) {
+    return done(InvalidField("order", StrCat("is signed by ", signer.Subject(), ", not by the buyer it names")));
+  }
+  auto named_seller = Certificate::FromDer(order.seller().certificate());
+  if (!named_seller.ok()) return done(InvalidField("order.seller.certificate", "must be the seller's DER certificate"));
+  if (PartyOf(*named_seller) != seller.party) {
+    return done(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                          StrCat("the order names the seller ", named_seller->Subject(), "; you are ", seller.subject)));
+  }
+  if (order.amount().minor_units() <= 0 || order.amount().currency().size() != 3) {
+    return done(InvalidField("order.amount", "must be a positive amount in an ISO 4217 currency"));
+  }
+  const std::string order_sha256 = Sha256(in.order());
+  if (!in.buyer_certificate().empty() && in.buyer_certificate() != signer.Der()) {
+    return done(InvalidField("buyer_certificate", "is not the certificate that signed the order"));
+  }
+  if (!in.order_sha256().empty() && in.order_sha256() != order_sha256) {
+    return done(InvalidField("order_sha256", "is not the SHA-256 of order"));
+  }
+  if (in.has_amount() && (in.amount().minor_units() != order.amount().minor_units() ||
+                          in.amount().currency() != order.amount().currency())) {
+    return done(InvalidField("amount", StrCat("differs from the order's ", FormatMoney(order.amount()))));
+  }
+  v1::GuaranteeRequest req;
+  req.set_request_id(in.request_id());
+  req.set_valid_seconds(in.valid_seconds());
+  req.set_buyer_certificate(signer.Der());
+  req.set_order_sha256(order_sha256);
+  *req.mutable_amount() = order.amount();
+  req.set_seller(seller.subject);
   auto buyer = buyers_.CheckDer(req.buyer_certificate(), absl::Now(), "buyer_certificate");
   if (!buyer.ok()) return done(Annotate(buyer.status(), "the buyer's certificate"));
   const std::string serial = buyer->SerialHex();
@@ -323,7 +398,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
     return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
                           StrCat("the buyer's certificate ", serial, " is revoked")));
   }
-  Pending p{req, buyer->Subject(), buyer->Issuer(), serial, std::move(done), std::nullopt};
+  Pending p{req, buyer->Subject(), buyer->Issuer(), serial, PartyOf(*buyer), seller.party, std::move(done), std::nullopt};
   std::string agreement;
   {
     absl::MutexLock lock(&cert_mu_);
@@ -339,10 +414,10 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, Done done)
   queue_.push_back(std::move(p));
 }
 
-absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req) {
+absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, const Caller& seller) {
   std::promise<absl::StatusOr<v1::Guarantee>> decided;
   auto answer = decided.get_future();
-  RequestGuarantee(req, [&decided](absl::StatusOr<v1::Guarantee> g) { decided.set_value(std::move(g)); });
+  RequestGuarantee(req, seller, [&decided](absl::StatusOr<v1::Guarantee> g) { decided.set_value(std::move(g)); });
   return answer.get();
 }
 
@@ -399,9 +474,10 @@ void LiabilityBook::Loop() {
 absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>& group, bool careful,
                                      std::vector<absl::StatusOr<v1::Guarantee>>* results) {
   results->assign(group.size(), absl::UnknownError("undecided"));
-  std::vector<std::string> request_ids, buyers, issuers, currencies;
+  std::vector<std::string> request_ids, order_hashes, buyers, issuers, currencies;
   for (const Pending& p : group) {
     request_ids.push_back(p.req.request_id());
+    order_hashes.push_back(HexEncode(p.req.order_sha256()));
     buyers.push_back(p.buyer);
     issuers.push_back(p.buyer_issuer);
     currencies.push_back(p.req.amount().currency());
@@ -413,11 +489,14 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     int64_t amount;
   };
   absl::flat_hash_map<std::string, Recorded> recorded;
+  // Orders guaranteed before (or earlier in this group): order hash -> guarantee id.
+  absl::flat_hash_map<std::string, std::string> order_guaranteed;
   if (careful) {
-    for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids))) {
+    for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids), db::TextArray(order_hashes))) {
       recorded[r[5].as<std::string>()] =
           Recorded{WithCertificates(GuaranteeFromRow(r)), r[6].as<std::string>(), db::Bytes(r[7]), r[9].as<std::string>(),
                    r[10].as<std::string>(), r[11].as<std::string>(), r[8].as<int64_t>()};
+      order_guaranteed[db::Bytes(r[7])] = r[0].as<std::string>();
     }
   }
   struct Agreement {
@@ -438,7 +517,8 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     if (agreement_of_.size() > 100000) agreement_of_.clear();
     for (const auto& [key, a] : agreements) agreement_of_[key] = a.id;
   }
-  std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures;
+  std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures, seller_parties,
+      buyer_parties;
   absl::Time now = absl::Now();
   for (size_t i = 0; i < group.size(); ++i) {
     const Pending& p = group[i];
@@ -458,7 +538,11 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     auto it = agreements.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", q.amount().currency()));
     const int64_t amount = q.amount().minor_units();
     absl::Status refusal;
-    if (it == agreements.end()) {
+    if (auto prior = order_guaranteed.find(q.order_sha256()); prior != order_guaranteed.end()) {
+      refusal = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                          StrCat("this order is already guaranteed (", prior->second,
+                                 "): one guarantee per signed order; retry with its request id"));
+    } else if (it == agreements.end()) {
       refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
                           StrCat("the buyer has no agreement in ", q.amount().currency()));
     } else if (const Agreement& a = it->second; a.state != "active") {
@@ -507,16 +591,20 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     untils.push_back(db::TimeText(sig.until));
     statements.push_back(absl::Base64Escape(AbslView(sig.json)));
     signatures.push_back(absl::Base64Escape(AbslView(sig.stored)));
+    seller_parties.push_back(p.seller_party);
+    buyer_parties.push_back(p.buyer_party);
     // A repeated request id within the group gets this same guarantee.
     recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
                                         q.amount().currency(), amount};
+    order_guaranteed[q.order_sha256()] = sig.guarantee_id;
     (*results)[i] = std::move(g);
   }
   if (!ids.empty()) {
     auto inserted = tx.exec_prepared("liab_insert_guarantees", db::TextArray(ids), db::TextArray(rids),
                                      db::TextArray(aids), db::TextArray(sellers), db::TextArray(orders),
                                      db::TextArray(amounts), db::TextArray(untils), db::TextArray(statements),
-                                     db::TextArray(signatures));
+                                     db::TextArray(signatures), db::TextArray(seller_parties),
+                                     db::TextArray(buyer_parties));
     if (inserted[0][0].as<size_t>() != ids.size()) return RecordedBefore();
     // One row for the group the transaction decided: every guarantee in it, in order.
     std::string details = "[";
@@ -548,12 +636,15 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id, v1::GuaranteeState outcome,
-                                                         const std::string& verdict,
+                                                         const Caller& caller, const std::string& verdict,
                                                          const std::string& verdict_signature) {
   if (outcome != v1::GUARANTEE_STATE_SETTLED && outcome != v1::GUARANTEE_STATE_RELEASED) {
     return InvalidField("outcome", "must be settled or released");
   }
   if (id.empty()) return InvalidField("guarantee_id", "is required");
+  const std::string want = outcome == v1::GUARANTEE_STATE_SETTLED ? "settle" : "release";
+  const std::string wanted = want == "settle" ? "settled" : "released";
+  std::optional<v1::VerdictStatement> ruling;
   if (!verdict.empty() || !verdict_signature.empty()) {
     if (!d_.arbiter.has_value()) {
       return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
@@ -570,25 +661,49 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     if (!google::protobuf::util::JsonStringToMessage(verdict, &v, opts).ok() || v.type() != "semper-verdict") {
       return InvalidField("verdict", "is not a semper-verdict statement");
     }
-    const std::string want = outcome == v1::GUARANTEE_STATE_SETTLED ? "settle" : "release";
     bool ordered = false;
     for (const auto& o : v.guarantee_orders()) ordered |= o.guarantee_id() == id && o.action() == want;
     if (!ordered) {
       return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                       StrCat("the verdict of case ", v.case_id(), " does not order guarantee ", id, " to be ",
-                              want == "settle" ? "settled" : "released"));
+                       StrCat("the verdict of case ", v.case_id(), " does not order guarantee ", id, " to be ", wanted));
     }
+    ruling = std::move(v);
+  } else if (!caller.authenticated) {
+    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                     StrCat("only the seller may ", want, " a guarantee (present your authentication certificate), "
+                            "or semper-arbiter's verdict"));
   }
   v1::Guarantee out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-    auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome));
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
+    // The parties never change once recorded: checking them before the update is not a race.
+    const std::string seller_party = r[0][14].as<std::string>(), buyer_party = r[0][15].as<std::string>();
+    std::string by;
+    if (ruling.has_value()) {
+      const std::set<std::string> parties = {PartyOfSubject(ruling->claimant()), PartyOfSubject(ruling->respondent())};
+      if (seller_party.empty() || parties != std::set<std::string>{seller_party, buyer_party}) {
+        return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                         StrCat("the verdict of case ", ruling->case_id(), " is not between guarantee ", id,
+                                "'s buyer and seller"));
+      }
+      by = StrCat("semper-arbiter's verdict of case ", ruling->case_id(), " (presented by ",
+                  caller.authenticated ? caller.subject : "an anonymous caller", ")");
+    } else {
+      if (seller_party.empty() || caller.party != seller_party) {
+        return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                         StrCat("only the seller guarantee ", id, " was given to may ", want,
+                                " it, or semper-arbiter's verdict; you are ", caller.subject));
+      }
+      by = caller.subject;
+    }
+    auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome));
+    r = tx.exec_prepared("liab_get_guarantee", id);
     out = WithCertificates(GuaranteeFromRow(r[0]));
     if (ended.affected_rows() == 1) {
       return db::AppendAudit(tx, "liability", "semper-liability",
-                             {{verdict.empty() ? "the seller" : "semper-arbiter's verdict",
-                               outcome == v1::GUARANTEE_STATE_SETTLED ? "guarantee-settled" : "guarantee-released", id, "{}"}});
+                             {{by, outcome == v1::GUARANTEE_STATE_SETTLED ? "guarantee-settled" : "guarantee-released", id,
+                               "{}"}});
     }
     if (out.state() == v1::GUARANTEE_STATE_LIVE && r[0][13].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
@@ -603,11 +718,20 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
   return out;
 }
 
-absl::StatusOr<v1::Guarantee> LiabilityBook::GetGuarantee(const std::string& id) {
+absl::StatusOr<v1::Guarantee> LiabilityBook::GetGuarantee(const std::string& id, const Caller& caller) {
+  if (!caller.authenticated) {
+    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                     "a guarantee is shown to its seller and buyer: present your authentication certificate");
+  }
   v1::Guarantee out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
+    const std::string seller_party = r[0][14].as<std::string>(), buyer_party = r[0][15].as<std::string>();
+    if (caller.party.empty() || (caller.party != seller_party && caller.party != buyer_party)) {
+      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                       StrCat("guarantee ", id, " is shown only to its seller and buyer"));
+    }
     out = WithCertificates(GuaranteeFromRow(r[0]));
     return absl::OkStatus();
   }));

@@ -27,6 +27,20 @@
 
 namespace semper::liability {
 
+// Who calls, as mutual TLS identified them (none: anonymous).
+struct Caller {
+  bool authenticated = false;
+  std::string subject;  // the client certificate's subject
+  std::string party;    // PartyOf(the client certificate)
+};
+
+// The party a certificate stands for: its subscriber id (the subject's serialNumber, the same in
+// a subscriber's authentication and signature certificates), or for a pseudonym its subject.
+std::string PartyOf(const Certificate& cert);
+// The same from a subject as Certificate::Subject() prints it (RFC 2253), e.g. a verdict's
+// claimant and respondent.
+std::string PartyOfSubject(std::string_view subject);
+
 class LiabilityBook {
  public:
   struct Deps {
@@ -53,14 +67,17 @@ class LiabilityBook {
   absl::StatusOr<v1::AgreementRecord> SetAgreementState(const v1::SetAgreementStateRequest& req);
 
   using Done = std::function<void(absl::StatusOr<v1::Guarantee>)>;
-  // Checked here; decided and recorded by a committer, which then calls `done`.
-  void RequestGuarantee(const v1::GuaranteeRequest& req, Done done);
-  absl::StatusOr<v1::Guarantee> RequestGuarantee(const v1::GuaranteeRequest& req);
-  // Ends a live guarantee once (SETTLED or RELEASED) and frees its amount. With a verdict, only
-  // if semper-arbiter signed it and it orders exactly this.
-  absl::StatusOr<v1::Guarantee> EndGuarantee(const std::string& id, v1::GuaranteeState outcome,
+  // Checked here (the buyer's signed order, and that it names `seller` as its seller); decided
+  // and recorded by a committer, which then calls `done`.
+  void RequestGuarantee(const v1::GuaranteeRequest& req, const Caller& seller, Done done);
+  absl::StatusOr<v1::Guarantee> RequestGuarantee(const v1::GuaranteeRequest& req, const Caller& seller);
+  // Ends a live guarantee once (SETTLED or RELEASED) and frees its amount: when `caller` is its
+  // seller, or with a verdict that semper-arbiter signed, that orders exactly this, in a case
+  // between the guarantee's buyer and seller. PERMISSION_DENIED otherwise.
+  absl::StatusOr<v1::Guarantee> EndGuarantee(const std::string& id, v1::GuaranteeState outcome, const Caller& caller,
                                              const std::string& verdict = "", const std::string& verdict_signature = "");
-  absl::StatusOr<v1::Guarantee> GetGuarantee(const std::string& id);
+  // For the guarantee's seller or buyer only.
+  absl::StatusOr<v1::Guarantee> GetGuarantee(const std::string& id, const Caller& caller);
   absl::StatusOr<v1::LiabilityStatus> GetLiability(const v1::GetLiabilityRequest& req);
   // Expires live guarantees past their validity and frees their amounts; returns how many.
   absl::StatusOr<int> ExpireDue();
@@ -77,8 +94,10 @@ class LiabilityBook {
   // A guarantee read from the database, with the tracker's certificates put back.
   v1::Guarantee WithCertificates(v1::Guarantee g) const;
   struct Pending {
+    // As checked: buyer_certificate, order_sha256 and amount from the signed order (which is
+    // then dropped), seller the caller's subject.
     v1::GuaranteeRequest req;
-    std::string buyer, buyer_issuer, buyer_serial;
+    std::string buyer, buyer_issuer, buyer_serial, buyer_party, seller_party;
     Done done;
     std::optional<Signed> presigned;
   };

@@ -3,8 +3,23 @@
 
 #include "common/server/rate_limit.h"
 #include "common/server/grpc_status.h"
+#include "common/server/peer.h"
 
 namespace semper::liability {
+namespace {
+
+Caller CallerOf(const grpc::CallbackServerContext& ctx) {
+  Caller c;
+  auto peer = PeerOf(ctx);
+  if (peer.ok() && peer->certificate.has_value()) {
+    c.authenticated = true;
+    c.subject = peer->certificate->Subject();
+    c.party = PartyOf(*peer->certificate);
+  }
+  return c;
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::RegisterAgreement(grpc::CallbackServerContext* ctx,
                                                                   const v1::RegisterAgreementRequest* req,
@@ -24,7 +39,7 @@ grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackS
   SEMPER_RATE_LIMIT(ctx, "RequestGuarantee");
   // Decided by a committer; the handler thread does not wait for the transaction.
   auto* reactor = ctx->DefaultReactor();
-  book_->RequestGuarantee(*req, [reactor, resp](absl::StatusOr<v1::Guarantee> g) {
+  book_->RequestGuarantee(*req, CallerOf(*ctx), [reactor, resp](absl::StatusOr<v1::Guarantee> g) {
     if (g.ok()) *resp = *std::move(g);
     reactor->Finish(ToGrpcStatus(g.status()));
   });
@@ -34,18 +49,18 @@ grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackS
 grpc::ServerUnaryReactor* LiabilityServiceImpl::SettleGuarantee(grpc::CallbackServerContext* ctx,
                                                                 const v1::EndGuaranteeRequest* req,
                                                                 v1::Guarantee* resp) {
-  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, req->verdict(), req->verdict_signature()), resp);
+  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, CallerOf(*ctx), req->verdict(), req->verdict_signature()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::ReleaseGuarantee(grpc::CallbackServerContext* ctx,
                                                                  const v1::EndGuaranteeRequest* req,
                                                                  v1::Guarantee* resp) {
-  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, req->verdict(), req->verdict_signature()), resp);
+  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, CallerOf(*ctx), req->verdict(), req->verdict_signature()), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::GetGuarantee(grpc::CallbackServerContext* ctx,
                                                              const v1::GetGuaranteeRequest* req, v1::Guarantee* resp) {
-  return FinishUnary(ctx, book_->GetGuarantee(req->guarantee_id()), resp);
+  return FinishUnary(ctx, book_->GetGuarantee(req->guarantee_id(), CallerOf(*ctx)), resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::GetLiability(grpc::CallbackServerContext* ctx,

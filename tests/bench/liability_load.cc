@@ -130,16 +130,53 @@ int main(int argc, char** argv) {
       ok = book.RegisterAgreement(req).ok();
     }
     if (!ok) std::abort();
-    return id.certificate;
+    return id;
   };
-  std::vector<Certificate> certs;
-  for (int i = 0; i < buyers; ++i) certs.push_back(agree(i, 100000000));
-  std::vector<std::string> ders;
-  for (const auto& c : certs) ders.push_back(c.Der());
+  std::vector<SignerIdentity> ids;
+  for (int i = 0; i < buyers; ++i) ids.push_back(agree(i, 100000000));
   // The hot buyer: one agreement row every request locks.
-  const std::string hot = agree(buyers, 1000000000).Der();
+  const SignerIdentity hot = agree(buyers, 1000000000);
+  // The seller: a guarantee is asked for by the seller an order names, for an order the buyer
+  // signed (one guarantee per order). Orders are signed before the clock starts.
+  SignerIdentity seller = grpc ? [&] {
+    auto sub = suite->Enroll("Bench Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+    if (!sub.ok()) std::abort();
+    stubs.clear();
+    for (int c = 0; c < 4; ++c) stubs.push_back(v1::Liability::NewStub(suite->ChannelAs("liability", *sub)));
+    return SignerIdentity{sub->key, sub->certificate, suite->Chain()};
+  }() : pki.Issue("Bench Shop", kKuDigitalSignature | kKuNonRepudiation);
+  liability::Caller seller_caller{true, seller.certificate.Subject(), liability::PartyOf(seller.certificate)};
+  const size_t per_run = static_cast<size_t>(std::min(400000.0, seconds * 25000));
+  auto sign_orders = [&](const char* what, bool one_buyer) {
+    std::vector<std::string> orders(per_run);
+    std::vector<std::thread> signers;
+    for (int t = 0; t < 2; ++t) {
+      signers.emplace_back([&, t] {
+        for (size_t n = static_cast<size_t>(t); n < per_run; n += 2) {
+          const SignerIdentity& b = one_buyer ? hot : ids[n % ids.size()];
+          v1::ContainerContent c = NewContainerContent(absl::Now());
+          v1::Order* o = c.mutable_template_()->mutable_order();
+          o->set_order_id(std::string(what) + "-" + std::to_string(n));
+          o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    o->set_applicable_law("DE");
+    o->mutable_buyer()->set_name("buyer");
+    o->mutable_seller()->set_name("seller");
+    o->mutable_buyer()->set_certificate(b.certificate.Der());
+          o->mutable_seller()->set_certificate(seller.certificate.Der());
+          o->mutable_amount()->set_currency("EUR");
+          o->mutable_amount()->set_minor_units(1000);
+          c.mutable_requested()->set_non_repudiation_of_origin(true);
+          orders[n] = Seal(c, {.signers = {b}})->SerializeAsString();
+        }
+      });
+    }
+    for (auto& t : signers) t.join();
+    return orders;
+  };
 
   auto run = [&](const char* what, bool one_buyer) {
+    std::printf("  signing %zu orders for %s...\n", per_run, what);
+    const std::vector<std::string> orders = sign_orders(what, one_buyer);
     std::atomic<long> done{0}, limited{0}, failed{0};
     std::atomic<int> seq{0};
     auto start = steady_clock::now();
@@ -147,14 +184,11 @@ int main(int argc, char** argv) {
     for (int c = 0; c < clients; ++c) {
       threads.emplace_back([&, c] {
         for (int i = 0; duration<double>(steady_clock::now() - start).count() < seconds; ++i) {
-          int n = seq++;
+          size_t n = static_cast<size_t>(seq++);
+          if (n >= orders.size()) break;  // the signed orders ran out: reported below
           v1::GuaranteeRequest req;
           req.set_request_id(std::string(what) + "-" + std::to_string(n));
-          req.set_buyer_certificate(one_buyer ? hot : ders[n % ders.size()]);
-          req.set_order_sha256(Sha256(req.request_id()));
-          req.mutable_amount()->set_currency("EUR");
-          req.mutable_amount()->set_minor_units(1000);
-          req.set_seller("Bench Shop");
+          req.set_order(orders[n]);
           absl::Status st;
           if (grpc) {
             v1::Guarantee g;
@@ -162,7 +196,7 @@ int main(int argc, char** argv) {
             grpc::Status called = stubs[c % stubs.size()]->RequestGuarantee(&ctx, req, &g);
             st = called.ok() ? absl::OkStatus() : FromGrpcStatus(called);
           } else {
-            st = book.RequestGuarantee(req).status();
+            st = book.RequestGuarantee(req, seller_caller).status();
           }
           if (st.ok()) {
             ++done;
@@ -183,8 +217,10 @@ int main(int argc, char** argv) {
       if (r[0][0].as<int>() != 0) return absl::InternalError("over-issue or mismatch");
       return absl::OkStatus();
     });
-    std::printf("  %s: %.0f guarantees/s (%ld refused at the limit, %ld failed); over-issue check: %s\n", what,
-                done / elapsed, limited.load(), failed.load(), over.ok() ? "none" : "FOUND");
+    std::printf("  %s: %.0f guarantees/s (%ld refused at the limit, %ld failed%s); over-issue check: %s\n", what,
+                done / elapsed, limited.load(), failed.load(),
+                static_cast<size_t>(seq.load()) >= orders.size() ? "; the pre-signed orders ran out" : "",
+                over.ok() ? "none" : "FOUND");
   };
   std::printf("guarantees: %d concurrent requests for %.0f s, %s\n", clients, seconds,
               grpc ? "over gRPC (TLS) to semper-liability" : "in-process");

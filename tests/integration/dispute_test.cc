@@ -77,6 +77,8 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     ASSERT_THAT(seller.status(), IsOk());
     buyer_.emplace(Party{buyer->key, buyer->certificate});
     seller_.emplace(Party{seller->key, seller->certificate});
+    buyer_sub_.emplace(*buyer);
+    seller_sub_.emplace(*seller);
   }
 
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
@@ -230,6 +232,7 @@ class DisputeTest : public ::semper::testing::PostgresTest {
   TempDir dir_;
   std::unique_ptr<Suite> suite_;
   std::optional<Party> buyer_, seller_;
+  std::optional<::semper::testing::Suite::Subscriber> buyer_sub_, seller_sub_;
 };
 
 TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGoesToTheNotary) {
@@ -615,6 +618,7 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
   auto sealed = Seal(content, {.signers = {SignerIdentity{buyer_->key, buyer_->certificate, Chain()}}});
   ASSERT_THAT(sealed.status(), IsOk());
   auto tracker = v1::Liability::NewStub(suite_->Channel("liability"));
+  auto as_seller = v1::Liability::NewStub(suite_->ChannelAs("liability", *seller_sub_));
   {
     v1::RegisterAgreementRequest req;
     *req.mutable_agreement() = sealed->signed_();
@@ -627,13 +631,9 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
   {
     v1::GuaranteeRequest req;
     req.set_request_id("order-2026-0077");
-    req.set_buyer_certificate(buyer_->certificate.Der());
-    req.set_order_sha256(Sha256("order 2026-0077"));
-    req.mutable_amount()->set_currency("EUR");
-    req.mutable_amount()->set_minor_units(12990);
-    req.set_seller(seller_->certificate.Subject());
+    req.set_order(suite_->SignedOrder(*buyer_sub_, seller_->certificate, 12990, "EUR", "2026-0077"));
     grpc::ClientContext ctx;
-    auto s = tracker->RequestGuarantee(&ctx, req, &guarantee);
+    auto s = as_seller->RequestGuarantee(&ctx, req, &guarantee);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   // Nothing was delivered: the buyer claims, with the confirmation and the guarantee as evidence.
@@ -672,7 +672,7 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
   get.set_guarantee_id(guarantee.guarantee_id());
   v1::Guarantee now;
   grpc::ClientContext ctx;
-  ASSERT_TRUE(tracker->GetGuarantee(&ctx, get, &now).ok());
+  ASSERT_TRUE(as_seller->GetGuarantee(&ctx, get, &now).ok());
   EXPECT_EQ(now.state(), v1::GUARANTEE_STATE_RELEASED);
 }
 

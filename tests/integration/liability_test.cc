@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <set>
 #include <regex>
 #include <thread>
@@ -12,6 +14,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "common/base/proto_time.h"
+#include "common/base/strings.h"
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
@@ -54,10 +57,17 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
     auto buyer = suite_->Enroll("Bert Buyer", v1::CUSTOMER_KIND_INDIVIDUAL);
     ASSERT_THAT(buyer.status(), IsOk());
     buyer_.emplace(*buyer);
+    auto seller = suite_->Enroll("Example Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+    ASSERT_THAT(seller.status(), IsOk());
+    seller_.emplace(*seller);
   }
 
   std::unique_ptr<v1::Liability::Stub> Tracker(int replica = 1) {
     return v1::Liability::NewStub(suite_->Channel(replica == 1 ? "liability" : "liability2"));
+  }
+  // As a subscriber (its authentication certificate over TLS).
+  std::unique_ptr<v1::Liability::Stub> TrackerAs(const Suite::Subscriber& who, int replica = 1) {
+    return v1::Liability::NewStub(suite_->ChannelAs(replica == 1 ? "liability" : "liability2", who));
   }
 
   v1::SignedContainer Agreement(const Suite::Subscriber& buyer, int64_t overall, int64_t per_tx,
@@ -88,31 +98,48 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
     return rec;
   }
 
-  v1::GuaranteeRequest Ask(int64_t amount, const std::string& currency = "EUR", std::string request_id = "") {
+  // A request for `buyer`'s (default: buyer_) signed order of `amount` to seller_. Orders are
+  // cached per (buyer, amount, currency, request id): a retry sends the same bytes.
+  v1::GuaranteeRequest Ask(int64_t amount, const std::string& currency = "EUR", std::string request_id = "",
+                           const Suite::Subscriber* buyer = nullptr) {
+    const Suite::Subscriber& b = buyer != nullptr ? *buyer : *buyer_;
     v1::GuaranteeRequest req;
     req.set_request_id(request_id.empty() ? HexEncode(RandomBytes(8)) : request_id);
-    req.set_buyer_certificate(buyer_->certificate.Der());
-    req.set_order_sha256(Sha256("order " + req.request_id()));
-    req.mutable_amount()->set_currency(currency);
-    req.mutable_amount()->set_minor_units(amount);
-    req.set_seller("Example Shop GmbH");
+    std::lock_guard<std::mutex> lock(orders_mu_);
+    std::string& order = orders_[StrCat(b.certificate.SerialHex(), "/", amount, "/", currency, "/", req.request_id())];
+    if (order.empty()) order = suite_->SignedOrder(b, seller_->certificate, amount, currency);
+    req.set_order(order);
     return req;
   }
 
-  absl::StatusOr<v1::Guarantee> Guarantee(const v1::GuaranteeRequest& req, int replica = 1) {
+  absl::StatusOr<v1::Guarantee> Guarantee(const v1::GuaranteeRequest& req, int replica = 1,
+                                          const Suite::Subscriber* as = nullptr) {
     v1::Guarantee g;
     grpc::ClientContext ctx;
-    grpc::Status s = Tracker(replica)->RequestGuarantee(&ctx, req, &g);
+    grpc::Status s = (as == nullptr ? TrackerAs(*seller_, replica) : TrackerAs(*as, replica))->RequestGuarantee(&ctx, req, &g);
     if (!s.ok()) return FromGrpcStatus(s);
     return g;
   }
 
-  absl::StatusOr<v1::Guarantee> End(const std::string& id, bool settle) {
+  // Ends a guarantee as `as` (default: the seller; nullptr with anonymous = true: no certificate).
+  absl::StatusOr<v1::Guarantee> End(const std::string& id, bool settle, const Suite::Subscriber* as = nullptr,
+                                    bool anonymous = false) {
     v1::EndGuaranteeRequest req;
     req.set_guarantee_id(id);
     v1::Guarantee g;
     grpc::ClientContext ctx;
-    grpc::Status s = settle ? Tracker()->SettleGuarantee(&ctx, req, &g) : Tracker()->ReleaseGuarantee(&ctx, req, &g);
+    auto stub = anonymous ? Tracker() : TrackerAs(as == nullptr ? *seller_ : *as);
+    grpc::Status s = settle ? stub->SettleGuarantee(&ctx, req, &g) : stub->ReleaseGuarantee(&ctx, req, &g);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return g;
+  }
+
+  absl::StatusOr<v1::Guarantee> Get(const std::string& id, const Suite::Subscriber* as, bool anonymous = false) {
+    v1::GetGuaranteeRequest req;
+    req.set_guarantee_id(id);
+    v1::Guarantee g;
+    grpc::ClientContext ctx;
+    grpc::Status s = (anonymous ? Tracker() : TrackerAs(*as))->GetGuarantee(&ctx, req, &g);
     if (!s.ok()) return FromGrpcStatus(s);
     return g;
   }
@@ -145,6 +172,9 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
   TempDir dir_;
   std::unique_ptr<Suite> suite_;
   std::optional<Suite::Subscriber> buyer_;
+  std::optional<Suite::Subscriber> seller_;
+  std::mutex orders_mu_;
+  std::map<std::string, std::string> orders_;
 };
 
 TEST_F(LiabilityTest, AGuaranteeWithinTheLimitsThatOpensslAccepts) {
@@ -184,6 +214,108 @@ TEST_F(LiabilityTest, AGuaranteeWithinTheLimitsThatOpensslAccepts) {
   ASSERT_EQ(status.guarantees_size(), 1);
 }
 
+// Finding: SettleGuarantee/ReleaseGuarantee checked no identity, and RequestGuarantee reserved a
+// buyer's limit for any hash from anyone holding the buyer's public certificate. Tried here as a
+// stranger without a certificate, another subscriber, the buyer, and the seller with orders the
+// buyer did not sign.
+TEST_F(LiabilityTest, OnlyTheSellerOfAnOrderTheBuyerSignedGetsAndEndsAGuarantee) {
+  ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
+  auto mallory = suite_->Enroll("Mallory Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+  ASSERT_THAT(mallory.status(), IsOk());
+  // The old request: the buyer's public certificate and any hash. No order: refused.
+  v1::GuaranteeRequest hash_only;
+  hash_only.set_request_id("hash-only");
+  hash_only.set_buyer_certificate(buyer_->certificate.Der());
+  hash_only.set_order_sha256(Sha256("anything"));
+  hash_only.mutable_amount()->set_currency("EUR");
+  hash_only.mutable_amount()->set_minor_units(30000);
+  EXPECT_THAT(Guarantee(hash_only).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  // A stranger without a certificate, with a real order: refused at the gate.
+  v1::GuaranteeRequest real = Ask(30000);
+  {
+    v1::Guarantee g;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(Tracker()->RequestGuarantee(&ctx, real, &g).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Another subscriber presenting the buyer's order to seller_: not its order.
+  EXPECT_THAT(Guarantee(real, 1, &*mallory).status(), StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  // The buyer itself cannot tie up its own limit as a "seller" either.
+  EXPECT_THAT(Guarantee(real, 1, &*buyer_).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  // An order that names the buyer but that Mallory signed; an order whose amount was changed.
+  {
+    v1::ContainerContent content = NewContainerContent(absl::Now());
+    v1::Order* o = content.mutable_template_()->mutable_order();
+    o->set_order_id("O-forged");
+    o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    o->set_applicable_law("DE");
+    o->mutable_buyer()->set_name("buyer");
+    o->mutable_seller()->set_name("seller");
+    o->mutable_buyer()->set_certificate(buyer_->certificate.Der());
+    o->mutable_seller()->set_certificate(seller_->certificate.Der());
+    o->mutable_amount()->set_currency("EUR");
+    o->mutable_amount()->set_minor_units(30000);
+    content.mutable_requested()->set_non_repudiation_of_origin(true);
+    auto sealed = Seal(content, {.signers = {SignerIdentity{mallory->key, mallory->certificate, suite_->Chain()}}});
+    ASSERT_THAT(sealed.status(), IsOk());
+    v1::GuaranteeRequest forged;
+    forged.set_request_id("forged-signer");
+    forged.set_order(sealed->SerializeAsString());
+    EXPECT_THAT(Guarantee(forged).status(),
+                StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("not by the buyer it names")));
+    v1::SealedContainer changed;
+    ASSERT_TRUE(changed.ParseFromString(Ask(100).order()));
+    v1::ContainerContent inner;
+    ASSERT_TRUE(inner.ParseFromString(changed.signed_().content()));
+    inner.mutable_template_()->mutable_order()->mutable_amount()->set_minor_units(29999);
+    changed.mutable_signed_()->set_content(inner.SerializeAsString());
+    forged.set_request_id("changed-amount");
+    forged.set_order(changed.SerializeAsString());
+    EXPECT_THAT(Guarantee(forged).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  EXPECT_EQ(Reserved(), 0);
+
+  // The seller's guarantee: amount and buyer from the order, the seller named by its certificate.
+  auto g = Guarantee(real);
+  ASSERT_THAT(g.status(), IsOk());
+  v1::GuaranteeStatement st;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(g->statement(), &st).ok());
+  EXPECT_EQ(st.amount().minor_units(), 30000);
+  EXPECT_EQ(st.order_sha256(), Sha256(real.order()));
+  EXPECT_EQ(st.seller(), seller_->authentication_certificate->Subject());
+  EXPECT_EQ(Reserved(), 30000);
+  // Nobody but the seller ends it: a stranger, another subscriber, the buyer (who has the goods).
+  for (bool settle : {true, false}) {
+    EXPECT_THAT(End(g->guarantee_id(), settle, nullptr, true).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+    EXPECT_THAT(End(g->guarantee_id(), settle, &*mallory).status(),
+                StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+    EXPECT_THAT(End(g->guarantee_id(), settle, &*buyer_).status(),
+                StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  }
+  EXPECT_EQ(Reserved(), 30000);
+  // Nor reads it: only its buyer and seller.
+  EXPECT_THAT(Get(g->guarantee_id(), nullptr, true).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(Get(g->guarantee_id(), &*mallory).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get(g->guarantee_id(), &*buyer_), IsOk());
+  EXPECT_THAT(Get(g->guarantee_id(), &*seller_), IsOk());
+  // One guarantee per signed order: the same order under another request id is refused; the same
+  // request id is a retry and gets the same guarantee.
+  v1::GuaranteeRequest twice = real;
+  twice.set_request_id("the same order again");
+  EXPECT_THAT(Guarantee(twice).status(), StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  auto retried = Guarantee(real, 2);
+  ASSERT_THAT(retried.status(), IsOk());
+  EXPECT_EQ(retried->guarantee_id(), g->guarantee_id());
+  EXPECT_EQ(Reserved(), 30000);
+  // A retry of the request id by another subscriber does not hand it the seller's guarantee.
+  EXPECT_THAT(Guarantee(real, 2, &*mallory).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_THAT(End(g->guarantee_id(), false).status(), IsOk());
+  EXPECT_EQ(Reserved(), 0);
+  // The audit trail names who ended it.
+  EXPECT_EQ(Sql("SELECT actor FROM liability.audit WHERE action = 'guarantee-released' AND subject = '" +
+                g->guarantee_id() + "'"),
+            seller_->authentication_certificate->Subject());
+}
+
 TEST_F(LiabilityTest, EveryRejectionReservesNothing) {
   ASSERT_THAT(Register(Agreement(*buyer_, 50000, 30000)).status(), IsOk());
   ASSERT_THAT(Guarantee(Ask(25000)).status(), IsOk());
@@ -194,9 +326,11 @@ TEST_F(LiabilityTest, EveryRejectionReservesNothing) {
   EXPECT_THAT(Guarantee(Ask(100, "USD")).status(),
               StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("no agreement in USD")));
   v1::GuaranteeRequest bad = Ask(100);
-  bad.set_order_sha256("short");
+  bad.set_order_sha256(Sha256("another order"));
   EXPECT_THAT(Guarantee(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
-  bad = Ask(0);
+  bad = Ask(100);
+  bad.mutable_amount()->set_currency("EUR");
+  bad.mutable_amount()->set_minor_units(99);
   EXPECT_THAT(Guarantee(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   // A forged agreement: the content changed after the buyer signed.
   auto other = suite_->Enroll("Olga Other", v1::CUSTOMER_KIND_INDIVIDUAL);
@@ -213,24 +347,22 @@ TEST_F(LiabilityTest, EveryRejectionReservesNothing) {
   EXPECT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_SUSPENDED, *buyer_).status(),
               StatusIs(absl::StatusCode::kPermissionDenied));
   ASSERT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_SUSPENDED, *other).status(), IsOk());
-  v1::GuaranteeRequest for_other = Ask(500);
-  for_other.set_buyer_certificate(other->certificate.Der());
+  v1::GuaranteeRequest for_other = Ask(500, "EUR", "", &*other);
   EXPECT_THAT(Guarantee(for_other).status(),
               StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("suspended")));
   ASSERT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_ACTIVE, *other).status(), IsOk());
-  for_other.set_request_id("resumed");
+  for_other = Ask(500, "EUR", "resumed", &*other);
   EXPECT_THAT(Guarantee(for_other).status(), IsOk());
   ASSERT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_TERMINATED, *other).status(), IsOk());
   EXPECT_THAT(SetState(rec->agreement_id(), v1::AGREEMENT_STATE_ACTIVE, *other).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  for_other.set_request_id("terminated");
+  for_other = Ask(500, "EUR", "terminated", &*other);
   EXPECT_THAT(Guarantee(for_other).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
   // An agreement that expires.
   auto third = suite_->Enroll("Tom Third", v1::CUSTOMER_KIND_INDIVIDUAL);
   ASSERT_THAT(Register(Agreement(*third, 1000, 1000, absl::Seconds(2))).status(), IsOk());
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  v1::GuaranteeRequest for_third = Ask(500);
-  for_third.set_buyer_certificate(third->certificate.Der());
+  v1::GuaranteeRequest for_third = Ask(500, "EUR", "", &*third);
   EXPECT_THAT(Guarantee(for_third).status(), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
   // A revoked key.
   ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
@@ -313,8 +445,7 @@ TEST_F(LiabilityTest, APseudonymousBuyerIsKnownToTheSellerByItsPseudonymOnly) {
   auto rec = Register(Agreement(*pseudonym, 50000, 20000));
   ASSERT_THAT(rec.status(), IsOk());
   EXPECT_EQ(rec->buyer(), "CN=Night Owl Books,pseudonym=Night Owl Books");
-  v1::GuaranteeRequest ask = Ask(15000);
-  ask.set_buyer_certificate(pseudonym->certificate.Der());
+  v1::GuaranteeRequest ask = Ask(15000, "EUR", "", &*pseudonym);
   auto g = Guarantee(ask);
   ASSERT_THAT(g.status(), IsOk());
   v1::GuaranteeStatement st;
@@ -352,8 +483,26 @@ TEST_F(LiabilityTest, APseudonymousBuyerIsKnownToTheSellerByItsPseudonymOnly) {
   auto sealed = Seal(c, {.signers = {SignerIdentity{key, shared_cert, {shared_ca}}}});
   ASSERT_THAT(sealed.status(), IsOk());
   ASSERT_THAT(Register(sealed->signed_()).status(), IsOk());
-  v1::GuaranteeRequest shared_ask = Ask(4000);
-  shared_ask.set_buyer_certificate(shared_cert.Der());
+  Suite::Subscriber shared_buyer{key, shared_cert, std::nullopt, std::nullopt};
+  v1::GuaranteeRequest shared_ask;
+  shared_ask.set_request_id("shared");
+  {
+    v1::ContainerContent oc = NewContainerContent(absl::Now());
+    v1::Order* o = oc.mutable_template_()->mutable_order();
+    o->set_order_id("O-shared");
+    o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    o->set_applicable_law("DE");
+    o->mutable_buyer()->set_name("buyer");
+    o->mutable_seller()->set_name("seller");
+    o->mutable_buyer()->set_certificate(shared_cert.Der());
+    o->mutable_seller()->set_certificate(seller_->certificate.Der());
+    o->mutable_amount()->set_currency("EUR");
+    o->mutable_amount()->set_minor_units(4000);
+    oc.mutable_requested()->set_non_repudiation_of_origin(true);
+    auto order = Seal(oc, {.signers = {SignerIdentity{key, shared_cert, {shared_ca}}}});
+    ASSERT_THAT(order.status(), IsOk());
+    shared_ask.set_order(order->SerializeAsString());
+  }
   auto sg = Guarantee(shared_ask);
   ASSERT_THAT(sg.status(), IsOk());
   EXPECT_EQ(sg->statement().find("Bert"), std::string::npos);
@@ -363,8 +512,7 @@ TEST_F(LiabilityTest, APseudonymousBuyerIsKnownToTheSellerByItsPseudonymOnly) {
   ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
   absl::StatusOr<v1::Guarantee> refused = absl::UnknownError("not asked");
   for (absl::Time until = absl::Now() + absl::Seconds(3); absl::Now() < until;) {
-    ask.set_request_id(HexEncode(RandomBytes(8)));
-    refused = Guarantee(ask);
+    refused = Guarantee(Ask(15000, "EUR", "", &*pseudonym));
     if (!refused.ok()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -391,8 +539,9 @@ TEST_F(LiabilityTest, WhileTheCaIsAwayWhatWasKnownCountsForAWhileThenNoGuarantee
 
 TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   dir_.Write("wallet.pass", "wallet passphrase");
-  std::string wallet = ::semper::testing::WriteWallet(dir_, "buyer", buyer_->key, buyer_->certificate,
-                                                      ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
+  std::string wallet = ::semper::testing::WriteFullWallet(
+      dir_, "buyer", buyer_->key, buyer_->certificate, *buyer_->authentication_key, *buyer_->authentication_certificate,
+      ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
   auto ctl = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {SEMPERCTL, "--liability", "127.0.0.1:" + std::to_string(suite_->port("liability")),
                                      "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
@@ -409,9 +558,24 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   ASSERT_EQ(agree.exit_code, 0) << agree.Describe();
   EXPECT_THAT(agree.out, HasSubstr("overall limit:   1000.00 EUR"));  // shown before signing
   dir_.Write("buyer.pem", buyer_->certificate.Pem());
-  dir_.Write("order.txt", "order 2026-0099: EUR 129.90");
-  auto g = ctl({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order", dir_.path() + "/order.txt",
-                "--amount", "129.90", "--seller", "Example Shop GmbH", "--out", dir_.path() + "/g"});
+  dir_.Write("order.semper", suite_->SignedOrder(*buyer_, seller_->certificate, 12990));
+  std::string seller_wallet = ::semper::testing::WriteFullWallet(
+      dir_, "seller", seller_->key, seller_->certificate, *seller_->authentication_key, *seller_->authentication_certificate,
+      ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
+  std::vector<std::string> sw = {"--wallet", seller_wallet, "--wallet-passphrase-file", dir_.path() + "/wallet.pass"};
+  auto as_seller = [&](std::vector<std::string> args) {
+    args.insert(args.end(), sw.begin(), sw.end());
+    return args;
+  };
+  // Without the seller's certificate, or with the amount or buyer the order does not say: refused.
+  auto anonymous = ctl({"liability", "guarantee", "--order", dir_.path() + "/order.semper"});
+  EXPECT_NE(anonymous.exit_code, 0);
+  EXPECT_THAT(anonymous.err, HasSubstr("UNAUTHENTICATED"));
+  auto wrong_amount = ctl(as_seller({"liability", "guarantee", "--order", dir_.path() + "/order.semper", "--amount", "12.99"}));
+  EXPECT_NE(wrong_amount.exit_code, 0);
+  EXPECT_THAT(wrong_amount.err, HasSubstr("differs from the order's 129.90 EUR"));
+  auto g = ctl(as_seller({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order",
+                          dir_.path() + "/order.semper", "--amount", "129.90", "--out", dir_.path() + "/g"}));
   ASSERT_EQ(g.exit_code, 0) << g.Describe();
   auto verified = ctl({"liability", "verify", "--in", dir_.path() + "/g"});
   EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
@@ -421,9 +585,15 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   EXPECT_THAT(status.out, HasSubstr("current liability: 129.90 EUR"));
   std::smatch m;
   ASSERT_TRUE(std::regex_search(g.out, m, std::regex("Guarantee (G-[0-9a-f]+)"))) << g.out;
-  auto settled = ctl({"liability", "settle", m[1].str()});
+  // The buyer cannot end it; the seller can.
+  auto by_buyer = ctl(with_wallet({"liability", "settle", m[1].str()}));
+  EXPECT_NE(by_buyer.exit_code, 0);
+  EXPECT_THAT(by_buyer.err, HasSubstr("only the seller"));
+  auto shown = ctl(with_wallet({"liability", "show", m[1].str()}));
+  EXPECT_EQ(shown.exit_code, 0) << shown.Describe();
+  auto settled = ctl(as_seller({"liability", "settle", m[1].str()}));
   EXPECT_EQ(settled.exit_code, 0) << settled.Describe();
-  auto again = ctl({"liability", "settle", m[1].str()});
+  auto again = ctl(as_seller({"liability", "settle", m[1].str()}));
   EXPECT_NE(again.exit_code, 0);
   EXPECT_THAT(again.err, HasSubstr("already settled"));
   auto after = ctl(with_wallet({"liability", "status"}));
@@ -437,7 +607,7 @@ TEST_F(LiabilityTest, ManyConcurrentClientsOnTwoReplicasNeverOverIssue) {
   std::vector<std::thread> clients;
   for (int c = 0; c < 64; ++c) {
     clients.emplace_back([&, c] {
-      auto stub = Tracker(c % 2 == 0 ? 1 : 2);
+      auto stub = TrackerAs(*seller_, c % 2 == 0 ? 1 : 2);
       for (int i = 0; i < 5; ++i) {
         v1::GuaranteeRequest req = Ask(700);
         v1::Guarantee g;
@@ -475,7 +645,7 @@ TEST_F(LiabilityTest, RetriesRacingTheirFirstAttemptGetOneGuarantee) {
   std::vector<std::thread> clients;
   for (int c = 0; c < kRequests * kSenders; ++c) {
     clients.emplace_back([&, c] {
-      auto stub = Tracker(c % 2 == 0 ? 1 : 2);
+      auto stub = TrackerAs(*seller_, c % 2 == 0 ? 1 : 2);
       ++ready;
       while (ready.load() < kRequests * kSenders) std::this_thread::yield();
       v1::Guarantee g;
@@ -515,7 +685,7 @@ TEST_F(LiabilityTest, KilledInTheMiddleEveryRequestEndsOnceAfterRestart) {
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
-      auto stub = Tracker(1);
+      auto stub = TrackerAs(*seller_, 1);
       for (int i = 0; i < kPerClient; ++i) {
         const size_t n = static_cast<size_t>(c * kPerClient + i);
         v1::Guarantee g;

@@ -123,7 +123,7 @@ SEMPERCTL=$SEMPERCTL bash "$SRC/tests/scenario/marketplace.sh" "$WORK/client.env
 say "the second copies serve the same records"
 ctl() { "$SEMPERCTL" --server-name localhost --ca-file "$WORK/pki/root.pem" "$@"; }
 guarantee=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["guarantee_id"])' "$WORK/run1/guarantee1.json")
-out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 2 7040)" liability show "$guarantee") || fail "liability copy 2: $out"
+out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 2 7040)" liability show --wallet "$WORK/run1/seller" --wallet-passphrase-file "$WORK/run1/pass" "$guarantee") || fail "liability copy 2: $out"
 grep -q "$guarantee" <<<"$out" || fail "liability copy 2 does not know $guarantee: $out"
 mail=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/run1/ebook.delivered.json")
 out=$(ctl --notary "127.0.0.1:$(host_port semper-notary 2 7020)" notary mail show "$mail") || fail "notary copy 2: $out"
@@ -168,7 +168,7 @@ out=$("$SEMPERCTL" --server-name localhost --server "127.0.0.1:${P[0]}" --ca-fil
   --cert "$WORK/pki/admin.pem" --key "$WORK/pki/admin.key" --key-passphrase-file "$WORK/pki/admin.pass" subscriber list) ||
   fail "subscriber list: $out"
 grep -q "Katalog Versand GmbH" <<<"$out" || fail "the subscribers registered before are gone: $out"
-out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 1 7040)" liability show "$guarantee") || fail "after restart: $out"
+out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 1 7040)" liability show --wallet "$WORK/run1/seller" --wallet-passphrase-file "$WORK/run1/pass" "$guarantee") || fail "after restart: $out"
 
 # No secret in the logs: the passphrase and the database password appear nowhere.
 for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do

@@ -88,8 +88,8 @@ run "the seller checks the order" ctl order show order1.semper --buyer-out buyer
 expect "order verified" "Verified order"
 expect "customer type from the buyer's certificate" "individual"
 expect "applicable law from the certificate" "applicable law: DE"
-run "the seller asks for a guarantee" ctl liability guarantee --buyer buyer-signature.pem --order order1.semper \
-  --amount 129.90 --currency EUR --request-id "CAT-$RUN-1" --seller "Katalog Versand GmbH" --out guarantee1
+run "the seller asks for a guarantee" ctl liability guarantee --wallet seller --wallet-passphrase-file pass \
+  --order order1.semper --buyer buyer-signature.pem --amount 129.90 --currency EUR --request-id "CAT-$RUN-1" --out guarantee1
 expect "a guarantee" "Guarantee"
 guarantee1=$(sed -n 's/.*Guarantee \([^ ]*\) (.*/\1/p' <<<"$OUT" | head -n1)
 run "the guarantee verifies offline" ctl liability verify --in guarantee1
@@ -154,8 +154,8 @@ step "7. A second order is never delivered: the buyer claims, the arbiter decide
 run "the buyer signs order 2" ctl order sign --wallet buyer --wallet-passphrase-file pass --seller seller.pem \
   --amount 59.00 --order-id "CAT-$RUN-2" --description "rain boots, catalogue no. 815" --out order2.semper
 run "the seller checks it" ctl order show order2.semper
-run "the seller's guarantee for order 2" ctl liability guarantee --buyer buyer-signature.pem --order order2.semper \
-  --amount 59.00 --currency EUR --request-id "CAT-$RUN-2" --seller "Katalog Versand GmbH" --out guarantee2
+run "the seller's guarantee for order 2" ctl liability guarantee --wallet seller --wallet-passphrase-file pass \
+  --order order2.semper --amount 59.00 --currency EUR --request-id "CAT-$RUN-2" --out guarantee2
 printf 'Order confirmation CAT-%s-2\nRain boots, catalogue no. 815, EUR 59.00, delivery within 3 days.\n' "$RUN" > confirmation2.txt
 run "the seller's confirmation of order 2, notarised" ctl notary certify confirmation2.txt --wallet seller \
   --wallet-passphrase-file pass --out confirmation2.evidence.json

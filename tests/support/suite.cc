@@ -16,6 +16,8 @@
 #include "common/server/grpc_status.h"
 #include "common/base/proto_time.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/random.h"
+#include "common/container/container.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.pb.h"
@@ -260,6 +262,25 @@ absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::Cus
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));
   SEMPER_ASSIGN_OR_RETURN(Certificate auth_cert, Certificate::FromDer(enrolled.authentication().certificate()));
   return Subscriber{sig_key, cert, auth_key, auth_cert};
+}
+
+std::string Suite::SignedOrder(const Subscriber& buyer, const Certificate& seller, int64_t minor_units,
+                               const std::string& currency, const std::string& order_id) const {
+  v1::ContainerContent content = NewContainerContent(absl::Now());
+  v1::Order* o = content.mutable_template_()->mutable_order();
+  o->set_order_id(order_id.empty() ? StrCat("O-", HexEncode(RandomBytes(8))) : order_id);
+  o->mutable_buyer()->set_name(buyer.certificate.SubjectAttribute("CN").value_or("buyer"));
+  o->mutable_buyer()->set_certificate(buyer.certificate.Der());
+  o->mutable_seller()->set_name(seller.SubjectAttribute("CN").value_or("seller"));
+  o->mutable_seller()->set_certificate(seller.Der());
+  o->set_applicable_law("DE");
+  o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  o->mutable_amount()->set_currency(currency);
+  o->mutable_amount()->set_minor_units(minor_units);
+  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  auto sealed = Seal(content, {.signers = {SignerIdentity{buyer.key, buyer.certificate, Chain()}}});
+  EXPECT_TRUE(sealed.ok()) << sealed.status();
+  return sealed.ok() ? sealed->SerializeAsString() : std::string();
 }
 
 absl::StatusOr<Suite::Subscriber> Suite::IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,

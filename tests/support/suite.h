@@ -81,6 +81,10 @@ class Suite {
                                              std::string key_pem) const;
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
   absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
+  // A buyer's signed order (a serialized SealedContainer, as `semperctl order sign` writes it)
+  // naming `seller` (a certificate of the seller), for `minor_units` in `currency`.
+  std::string SignedOrder(const Subscriber& buyer, const Certificate& seller, int64_t minor_units,
+                          const std::string& currency = "EUR", const std::string& order_id = "") const;
   // A pseudonym for `holder` (its signature key signs the request): a fresh key and its
   // certificate. `name` only for a ROLE pseudonym.
   absl::StatusOr<Subscriber> IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,

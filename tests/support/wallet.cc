@@ -12,4 +12,13 @@ std::string WriteWallet(const TempDir& dir, const std::string& name, const Priva
   return dir.path() + "/" + name;
 }
 
+std::string WriteFullWallet(const TempDir& dir, const std::string& name, const PrivateKey& key, const Certificate& cert,
+                            const PrivateKey& auth_key, const Certificate& auth_cert, const std::string& chain_pem,
+                            const std::string& passphrase) {
+  std::string path = WriteWallet(dir, name, key, cert, chain_pem, passphrase);
+  dir.Write(name + "/authentication.pem", auth_cert.Pem() + chain_pem);
+  dir.Write(name + "/authentication.key", *auth_key.ToEncryptedPem(SecretData(passphrase)));
+  return path;
+}
+
 }  // namespace semper::testing

@@ -14,5 +14,9 @@ namespace semper::testing {
 // wallet's path.
 std::string WriteWallet(const TempDir& dir, const std::string& name, const PrivateKey& key, const Certificate& cert,
                         const std::string& chain_pem, const std::string& passphrase);
+// The same with the authentication key and certificate (for calls made as oneself over TLS).
+std::string WriteFullWallet(const TempDir& dir, const std::string& name, const PrivateKey& key, const Certificate& cert,
+                            const PrivateKey& auth_key, const Certificate& auth_cert, const std::string& chain_pem,
+                            const std::string& passphrase);
 
 }  // namespace semper::testing

@@ -93,15 +93,18 @@ std::vector<AccessRule> MakeMatrix() {
        {"ListCases", "signed by the party asking"}},
       {});
   add(a, {{"DecideCase", "a human arbitrator"}}, {kArbitrator});
-  add("semper.v1.Liability",
+  const std::string l = "semper.v1.Liability";
+  add(l,
       {{"RegisterAgreement", "signed by the buyer"},
        {"SetAgreementState", "signed by the buyer"},
-       {"RequestGuarantee", "the seller's request for a buyer's signed order"},
-       {"SettleGuarantee", "the guarantee's id, or an arbiter's verdict"},
-       {"ReleaseGuarantee", "the guarantee's id, or an arbiter's verdict"},
-       {"GetGuarantee", "the guarantee's id"},
+       {"SettleGuarantee", "the guarantee's seller, or semper-arbiter's verdict between its parties"},
+       {"ReleaseGuarantee", "the guarantee's seller, or semper-arbiter's verdict between its parties"},
        {"GetLiability", "signed by the buyer"}},
       {});
+  add(l,
+      {{"RequestGuarantee", "the seller named in the buyer's signed order"},
+       {"GetGuarantee", "the guarantee's seller or buyer"}},
+      {kSubscriber});
   add("grpc.health.v1.Health", {{"Check", "gRPC health"}, {"Watch", "gRPC health"}}, {});
   add("grpc.reflection.v1alpha.ServerReflection", {{"ServerReflectionInfo", "gRPC server reflection"}}, {});
   return m;
