@@ -48,10 +48,16 @@ start_postgres() {
     as_postgres "$bindir/pg_ctl" -D "$STATE/postgres/data" -l "$STATE/postgres/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$STATE/postgres" start >/dev/null
   fi
-  local su_url="postgresql://postgres:$(cat "$STATE/secrets/postgres-password")@127.0.0.1:$PG_PORT/postgres"
+  # Passwords never on a command line (/proc/*/cmdline is world-readable): the superuser's in
+  # PGPASSWORD (the environment is readable by its owner only), the new role's in the SQL on stdin.
   local pw; pw=$(cat "$STATE/secrets/semper-db-password")
-  if [[ $(psql -X -A -t -d "$su_url" -c "SELECT 1 FROM pg_roles WHERE rolname = 'semper'") != 1 ]]; then
-    psql -X -q -d "$su_url" -c "CREATE ROLE semper LOGIN PASSWORD '$pw'" -c "CREATE DATABASE semper OWNER semper"
+  su_psql() { PGPASSWORD=$(cat "$STATE/secrets/postgres-password") psql -X -q -A -t -v ON_ERROR_STOP=1 \
+    -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"; }
+  if [[ $(su_psql <<<"SELECT 1 FROM pg_roles WHERE rolname = 'semper'") != 1 ]]; then
+    su_psql <<SQL
+CREATE ROLE semper LOGIN PASSWORD '$pw';
+CREATE DATABASE semper OWNER semper;
+SQL
   fi
   SEMPER_DATABASE_URL="postgresql://semper:$pw@127.0.0.1:$PG_PORT/semper"
   (umask 077; echo "$SEMPER_DATABASE_URL" > "$STATE/secrets/database.url")

@@ -13,15 +13,19 @@ class RevocationFeed::Watcher : public grpc::ServerWriteReactor<v1::RevocationEv
  public:
   Watcher(RevocationFeed* feed) : feed_(feed) {}
 
-  void Push(std::vector<v1::RevocationEvent> events) {
+  // `completes_snapshot`: the last page of the watcher's snapshot, ending with the heartbeat that
+  // tells it everything up to now is known. Before that, no heartbeat of the feed may reach it
+  // (it would believe itself current with part of the history).
+  void Push(std::vector<v1::RevocationEvent> events, bool completes_snapshot = false) {
     absl::MutexLock lock(&mu_);
     if (done_) return;
+    if (completes_snapshot) snapshot_done_ = true;
     for (auto& e : events) queue_.push_back(std::move(e));
-    if (!writing_) WriteNext();
+    if (!writing_ && !queue_.empty()) WriteNext();
   }
   void Heartbeat() {
     absl::MutexLock lock(&mu_);
-    if (done_ || writing_ || !queue_.empty() || absl::Now() - last_write_ < kHeartbeat) return;
+    if (done_ || !snapshot_done_ || writing_ || !queue_.empty() || absl::Now() - last_write_ < kHeartbeat) return;
     queue_.emplace_back();
     WriteNext();
   }
@@ -73,6 +77,7 @@ class RevocationFeed::Watcher : public grpc::ServerWriteReactor<v1::RevocationEv
   v1::RevocationEvent current_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool snapshot_done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::Now();
 };
 
@@ -84,10 +89,9 @@ std::vector<db::PreparedStatement> RevocationFeed::Statements() {
       {"ca_changes_after",
        std::string("SELECT ") + kColumns +
            " FROM ca.certificates WHERE status_seq > $1 ORDER BY status_seq LIMIT 100000"},
-      {"ca_changes_recent",
-       std::string("SELECT ") + kColumns +
-           " FROM ca.certificates WHERE status_seq > $1::bigint - 2000 AND (status_seq > $1"
-           " OR status_changed_at > now() - interval '30 seconds') ORDER BY status_seq LIMIT 100000"},
+      // Numbers become visible in order (migration 2026120601_status_order): the last one is
+      // where a feed starts, and "after the last one seen" misses nothing.
+      {"ca_changes_last", "SELECT coalesce(max(status_seq), 0) FROM ca.certificates"},
   };
 }
 
@@ -129,11 +133,14 @@ grpc::ServerWriteReactor<v1::RevocationEvent>* RevocationFeed::Watch(grpc::Callb
   auto* w = new Watcher(this);
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, "semper-ca is stopping"));
+    if (stopping_ || cursor_ < 0) {
+      w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           stopping_ ? "semper-ca is stopping" : "semper-ca's revocation feed is starting; retry"));
       return w;
     }
-    watchers_.insert(w);  // live changes from now on; the snapshot below covers the past
+    // Live changes from now on (every number above the feed's cursor); the snapshot below covers
+    // the past up to at least that cursor. An event may come twice; watchers keep the highest.
+    watchers_.insert(w);
   }
   // The past in pages of 100,000 (a CA may hold more revocations than that).
   for (int64_t cursor = after_seq;;) {
@@ -145,7 +152,7 @@ grpc::ServerWriteReactor<v1::RevocationEvent>* RevocationFeed::Watch(grpc::Callb
     const bool last_page = past->size() < 100000;
     if (!past->empty()) cursor = past->back().seq();
     if (last_page) past->emplace_back();  // a heartbeat: the watcher now knows everything up to now
-    w->Push(*std::move(past));
+    w->Push(*std::move(past), last_page);
     if (last_page) return w;
   }
 }
@@ -161,31 +168,37 @@ void RevocationFeed::Loop() {
       absl::MutexLock lock(&mu_);
       cursor = cursor_;
     }
-    // The first time, only where the changes end (in pages); then the new ones.
-    auto changes = Query(cursor < 0 ? "ca_changes_after" : "ca_changes_recent", cursor < 0 ? 0 : cursor);
-    while (cursor < 0 && changes.ok() && changes->size() >= 100000) {
-      auto more = Query("ca_changes_after", changes->back().seq());
-      if (!more.ok()) {
-        changes = more.status();
+    if (cursor < 0) {
+      // The first time, only where the numbers end; watchers are admitted from then on.
+      absl::StatusOr<int64_t> last = absl::UnknownError("not read");
+      absl::Status s = pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+        last = tx.exec_prepared1("ca_changes_last")[0].as<int64_t>();
+        return absl::OkStatus();
+      });
+      if (!s.ok() || !last.ok()) continue;
+      absl::MutexLock lock(&mu_);
+      cursor_ = *last;
+      continue;
+    }
+    std::vector<v1::RevocationEvent> fresh;
+    bool failed = false;
+    for (;;) {
+      auto page = Query("ca_changes_after", cursor);
+      if (!page.ok()) {
+        failed = true;  // the database is away: no heartbeat, so watchers' knowledge ages
         break;
       }
-      changes->insert(changes->end(), more->begin(), more->end());
+      const bool last_page = page->size() < 100000;
+      if (!page->empty()) cursor = page->back().seq();
+      for (auto& e : *page) fresh.push_back(std::move(e));
+      if (last_page) break;
     }
-    if (!changes.ok()) continue;  // the database is away: watchers see no heartbeat stop (they keep theirs)
-    std::vector<v1::RevocationEvent> fresh;
     absl::MutexLock lock(&mu_);
-    const bool first = cursor_ < 0;
-    for (auto& e : *changes) {
-      cursor_ = std::max(cursor_, e.seq());
-      if (!seen_.insert(e.seq()).second) continue;
-      if (!first) fresh.push_back(std::move(e));  // watchers got the past from their snapshot
-    }
-    if (cursor_ < 0) cursor_ = 0;
-    if (seen_.size() > 1000000) seen_.clear();
+    cursor_ = cursor;
     for (Watcher* w : watchers_) {
       if (!fresh.empty()) {
         w->Push(fresh);
-      } else {
+      } else if (!failed) {
         w->Heartbeat();
       }
     }

@@ -1,9 +1,11 @@
 // Status changes of certificates pushed to watchers (semper.v1 WatchRevocations): one thread
-// polls PostgreSQL every `interval` for changes (by sequence number, and again over the last
-// 30 s and 2,000 numbers so that a transaction that commits late is not missed), and each
-// watcher's stream gets
-// every new change, plus a heartbeat when nothing happened for a few seconds. Every replica of
-// semper-ca runs its own feed from the shared table. Thread-safe.
+// polls PostgreSQL every `interval` for the changes numbered after the last one it saw (numbers
+// become visible in order: see migration 2026120601_status_order), and each watcher's stream
+// gets its snapshot, then every new change, plus a heartbeat when nothing happened for a few
+// seconds. A heartbeat means "everything up to now is known": a watcher gets none before its
+// snapshot is complete, and none while the database cannot be read. Watchers are admitted once
+// the feed knows where the numbers end. Every replica of semper-ca runs its own feed from the
+// shared table. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -43,7 +45,6 @@ class RevocationFeed {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<int64_t> seen_ ABSL_GUARDED_BY(mu_);
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = -1;
   std::thread thread_;
 };

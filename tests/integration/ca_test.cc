@@ -9,6 +9,8 @@
 #include <regex>
 #include <thread>
 
+#include <pqxx/pqxx>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <httplib.h>
@@ -18,6 +20,7 @@
 #include "common/crypto/csr.h"
 #include "common/crypto/ossl.h"
 #include "common/server/grpc_status.h"
+#include "common/server/revocation_watch.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
@@ -342,6 +345,58 @@ TEST_F(CaDaemonTest, ForgeableKeysWeakHashesAndReencodedKeysAreRefused) {
     EXPECT_THAT(EnrollDirect(again), StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED))
         << "blocked key certified again, compressed: " << compress;
   }
+}
+
+// Finding: a status change whose transaction took its number and committed after more than 2,000
+// later numbers (or 30 s) was never pushed to watchers, who then believed the key good.
+TEST_F(CaDaemonTest, AStatusChangeThatCommitsLateIsStillPushedToWatchers) {
+  v1::EnrollResponse enrolled;
+  ASSERT_THAT(EnrollDirect(FreshEnrollRequest(RegisterEnterprise()), &enrolled), IsOk());
+  const std::string serial = enrolled.signature().serial();
+  // 2,100 other certificates whose status changes while the first revocation is in flight.
+  ASSERT_THAT(postgres().Query(database(),
+                               "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, "
+                               "not_before, not_after, der) SELECT 'DD' || lpad(to_hex(g), 8, '0'), subscriber_id, "
+                               "profile, subject, sha256(g::text::bytea), not_before, not_after, der "
+                               "FROM ca.certificates, generate_series(1, 2100) g WHERE serial = '" + serial + "'"),
+              IsOk());
+  RevocationWatch watch(std::shared_ptr<v1::CertificationAuthority::StubInterface>(Anonymous()), absl::Seconds(30));
+  absl::StatusOr<bool> known = absl::UnknownError("not asked");
+  for (absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until && !known.ok();) {
+    known = watch.Revoked(serial);
+    if (!known.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_THAT(known, IsOk());
+  EXPECT_FALSE(*known);
+
+  pqxx::connection late(conninfo());
+  pqxx::work revocation(late);
+  revocation.exec0("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 1 WHERE serial = '" + serial + "'");
+  std::thread others([&] {
+    pqxx::connection c(conninfo());
+    pqxx::work t(c);
+    t.exec0("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 4 WHERE serial LIKE 'DD%'");
+    t.commit();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the feed polls every 100 ms
+  revocation.commit();
+  others.join();
+  absl::Time committed = absl::Now();
+  bool seen = false;
+  while (!seen && absl::Now() - committed < absl::Seconds(5)) {
+    auto r = watch.Revoked(serial);
+    seen = r.ok() && *r;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(seen) << "the late revocation never reached the watcher";
+  // And the changes that waited for it, after it.
+  bool others_seen = false;
+  while (!others_seen && absl::Now() - committed < absl::Seconds(5)) {
+    auto r = watch.Revoked("DD00000834");
+    others_seen = r.ok() && *r;
+    if (!others_seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(others_seen);
 }
 
 TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {

@@ -28,8 +28,8 @@ void RevocationWatch::Loop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       current_ = &ctx;
-      // A change that committed late may carry a lower number: ask again for a margin.
-      req.set_after_seq(std::max<int64_t>(0, last_seq_ - 2000));
+      // Numbers become visible in order at semper-ca: everything after the last one seen.
+      req.set_after_seq(last_seq_);
     }
     auto reader = ca_->WatchRevocations(&ctx, req);
     v1::RevocationEvent e;
