@@ -336,6 +336,13 @@ int Serve(const std::optional<std::string>& config_file) {
   // an in-process channel, set once the server runs.
   auto gate_revocations = std::make_shared<DeferredRevocationCheck>();
   options->revocations = gate_revocations;
+  // Stopped first at shutdown, while the server it calls through the in-process channel is still
+  // whole (a call started on that channel during the server's shutdown crashes gRPC).
+  std::shared_ptr<RevocationWatch> own_revocations;
+  options->on_shutdown.insert(options->on_shutdown.begin(), [&own_revocations, gate_revocations] {
+    gate_revocations->Set(nullptr);
+    own_revocations.reset();
+  });
   db::ConnectionPool* p = pool->get();
   auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); }, [&](HttpServer& http) {
     http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
@@ -385,7 +392,7 @@ int Serve(const std::optional<std::string>& config_file) {
     });
   });
   if (!server.ok()) return fail("listening", server.status());
-  auto own_revocations = std::make_shared<RevocationWatch>(
+  own_revocations = std::make_shared<RevocationWatch>(
       v1::CertificationAuthority::NewStub((*server)->InProcessChannel()), config->GetDuration("access.revocation_staleness"));
   gate_revocations->Set(own_revocations);
 
@@ -400,8 +407,6 @@ int Serve(const std::optional<std::string>& config_file) {
   (*server)->RunUntilSignal();
   stop.Notify();
   crl_scheduler.join();
-  gate_revocations->Set(nullptr);
-  own_revocations.reset();  // while the server it watches still exists
   return 0;
 }
 

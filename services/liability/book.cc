@@ -87,6 +87,8 @@ v1::AgreementRecord AgreementFromRow(const pqxx::row& r) {
 constexpr char kGuaranteeColumns[] =
     "g.id, g.state, g.statement, g.signature, coalesce(extract(epoch from g.ended_at)::float8, 0), g.request_id, "
     "g.seller, g.order_sha256, g.amount, a.buyer, a.buyer_issuer, a.currency";
+// Appended to kGuaranteeColumns where an earlier guarantee of the same signed order is looked for.
+constexpr char kOrderContentColumn[] = ", coalesce(g.order_content_sha256, '')";
 
 v1::Guarantee GuaranteeFromRow(const pqxx::row& r) {
   v1::Guarantee g;
@@ -150,10 +152,10 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
       {"liab_set_agreement_state",
        StrCat("UPDATE liability.agreements SET state = $2 WHERE id = $1 RETURNING ", kAgreementColumns)},
       {"liab_existing",
-       StrCat("SELECT ", kGuaranteeColumns,
+       StrCat("SELECT ", kGuaranteeColumns, kOrderContentColumn,
               " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id"
               " WHERE g.request_id = ANY($1::text[])"
-              "    OR (g.seller_party <> '' AND g.order_sha256 = ANY(SELECT decode(x, 'hex') FROM unnest($2::text[]) x))")},
+              "    OR g.order_content_sha256 = ANY(SELECT decode(x, 'hex') FROM unnest($2::text[]) x)")},
       // The agreements a group of requests needs, locked in a fixed order (no deadlocks between
       // committers and replicas).
       {"liab_lock",
@@ -170,11 +172,13 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
       {"liab_insert_guarantees",
        R"(WITH ins AS (
             INSERT INTO liability.guarantees (id, request_id, agreement_id, seller, order_sha256, amount, state,
-                                              valid_until, statement, signature, seller_party, buyer_party)
+                                              valid_until, statement, signature, seller_party, buyer_party,
+                                              order_content_sha256)
             SELECT id, r, a, s, decode(o, 'hex'), m::bigint, 'live', v::timestamptz, decode(st, 'base64'), decode(sg, 'base64'),
-                   sp, bp
+                   sp, bp, decode(oc, 'hex')
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::text[], $9::text[], $10::text[], $11::text[]) AS u(id, r, a, s, o, m, v, st, sg, sp, bp)
+                        $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+                 AS u(id, r, a, s, o, m, v, st, sg, sp, bp, oc)
             ON CONFLICT DO NOTHING
             RETURNING request_id, agreement_id, amount),
           reserve AS (
@@ -398,7 +402,8 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
     return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
                           StrCat("the buyer's certificate ", serial, " is revoked")));
   }
-  Pending p{req, buyer->Subject(), buyer->Issuer(), serial, PartyOf(*buyer), seller.party, std::move(done), std::nullopt};
+  Pending p{req,           buyer->Subject(), buyer->Issuer(), serial,      PartyOf(*buyer),
+            seller.party, Sha256(sealed.signed_().content()), std::move(done), std::nullopt};
   std::string agreement;
   {
     absl::MutexLock lock(&cert_mu_);
@@ -477,7 +482,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
   std::vector<std::string> request_ids, order_hashes, buyers, issuers, currencies;
   for (const Pending& p : group) {
     request_ids.push_back(p.req.request_id());
-    order_hashes.push_back(HexEncode(p.req.order_sha256()));
+    order_hashes.push_back(HexEncode(p.order_content_sha256));
     buyers.push_back(p.buyer);
     issuers.push_back(p.buyer_issuer);
     currencies.push_back(p.req.amount().currency());
@@ -496,7 +501,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
       recorded[r[5].as<std::string>()] =
           Recorded{WithCertificates(GuaranteeFromRow(r)), r[6].as<std::string>(), db::Bytes(r[7]), r[9].as<std::string>(),
                    r[10].as<std::string>(), r[11].as<std::string>(), r[8].as<int64_t>()};
-      order_guaranteed[db::Bytes(r[7])] = r[0].as<std::string>();
+      if (std::string content = db::Bytes(r[12]); !content.empty()) order_guaranteed[content] = r[0].as<std::string>();
     }
   }
   struct Agreement {
@@ -518,7 +523,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     for (const auto& [key, a] : agreements) agreement_of_[key] = a.id;
   }
   std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures, seller_parties,
-      buyer_parties;
+      buyer_parties, order_contents;
   absl::Time now = absl::Now();
   for (size_t i = 0; i < group.size(); ++i) {
     const Pending& p = group[i];
@@ -538,7 +543,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     auto it = agreements.find(StrCat(p.buyer, "\n", p.buyer_issuer, "\n", q.amount().currency()));
     const int64_t amount = q.amount().minor_units();
     absl::Status refusal;
-    if (auto prior = order_guaranteed.find(q.order_sha256()); prior != order_guaranteed.end()) {
+    if (auto prior = order_guaranteed.find(p.order_content_sha256); prior != order_guaranteed.end()) {
       refusal = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                           StrCat("this order is already guaranteed (", prior->second,
                                  "): one guarantee per signed order; retry with its request id"));
@@ -593,10 +598,11 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     signatures.push_back(absl::Base64Escape(AbslView(sig.stored)));
     seller_parties.push_back(p.seller_party);
     buyer_parties.push_back(p.buyer_party);
+    order_contents.push_back(HexEncode(p.order_content_sha256));
     // A repeated request id within the group gets this same guarantee.
     recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
                                         q.amount().currency(), amount};
-    order_guaranteed[q.order_sha256()] = sig.guarantee_id;
+    order_guaranteed[p.order_content_sha256] = sig.guarantee_id;
     (*results)[i] = std::move(g);
   }
   if (!ids.empty()) {
@@ -604,7 +610,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
                                      db::TextArray(aids), db::TextArray(sellers), db::TextArray(orders),
                                      db::TextArray(amounts), db::TextArray(untils), db::TextArray(statements),
                                      db::TextArray(signatures), db::TextArray(seller_parties),
-                                     db::TextArray(buyer_parties));
+                                     db::TextArray(buyer_parties), db::TextArray(order_contents));
     if (inserted[0][0].as<size_t>() != ids.size()) return RecordedBefore();
     // One row for the group the transaction decided: every guarantee in it, in order.
     std::string details = "[";

@@ -98,6 +98,8 @@ class LiabilityBook {
     // then dropped), seller the caller's subject.
     v1::GuaranteeRequest req;
     std::string buyer, buyer_issuer, buyer_serial, buyer_party, seller_party;
+    // SHA-256 of the order content the buyer signed: one guarantee per signed order.
+    std::string order_content_sha256;
     Done done;
     std::optional<Signed> presigned;
   };

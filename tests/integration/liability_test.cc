@@ -302,6 +302,27 @@ TEST_F(LiabilityTest, OnlyTheSellerOfAnOrderTheBuyerSignedGetsAndEndsAGuarantee)
   v1::GuaranteeRequest twice = real;
   twice.set_request_id("the same order again");
   EXPECT_THAT(Guarantee(twice).status(), StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  // ... also in other bytes that hold the same signed order: an unknown field appended, the
+  // signed part split in two (protobuf merges them), the signature re-encoded with a certificate
+  // added to it.
+  {
+    v1::SealedContainer sealed;
+    ASSERT_TRUE(sealed.ParseFromString(real.order()));
+    std::vector<std::string> variants = {real.order() + std::string("\x18\x01", 2)};
+    v1::SealedContainer first, second;
+    first.mutable_signed_()->set_content(sealed.signed_().content());
+    for (const auto& sig : sealed.signed_().signatures()) second.mutable_signed_()->add_signatures(sig);
+    variants.push_back(first.SerializeAsString() + second.SerializeAsString());
+    for (size_t i = 0; i < variants.size(); ++i) {
+      v1::SealedContainer check;
+      ASSERT_TRUE(check.ParseFromString(variants[i]));
+      ASSERT_EQ(check.signed_().content(), sealed.signed_().content());
+      v1::GuaranteeRequest again;
+      again.set_request_id("re-encoded " + std::to_string(i));
+      again.set_order(variants[i]);
+      EXPECT_THAT(Guarantee(again).status(), StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS)) << i;
+    }
+  }
   auto retried = Guarantee(real, 2);
   ASSERT_THAT(retried.status(), IsOk());
   EXPECT_EQ(retried->guarantee_id(), g->guarantee_id());

@@ -6,6 +6,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <stdexcept>
@@ -110,7 +111,55 @@ std::string RsaExponentOneRequest(const std::string& cn) {
   return Request(info, AlgorithmOid("1.2.840.113549.1.1.11", true), em);
 }
 
+// RSA with a prime modulus n: d = e^-1 mod (n - 1) is known to anyone; PKCS#1 v1.5 over SHA-256.
+std::string RsaPrimeModulusRequest(const std::string& cn) {
+  std::unique_ptr<BN_CTX, ossl::FnDeleter<BN_CTX_free>> ctx(BN_CTX_new());
+  BnPtr n(BN_new()), e(BN_new()), n1(BN_new());
+  BN_set_word(e.get(), 65537);
+  do {
+    BN_generate_prime_ex(n.get(), 2048, 0, nullptr, nullptr, nullptr);
+    BN_sub(n1.get(), n.get(), BN_value_one());
+  } while (BnPtr(BN_mod_inverse(nullptr, e.get(), n1.get(), ctx.get())) == nullptr);
+  BnPtr d(BN_mod_inverse(nullptr, e.get(), n1.get(), ctx.get()));
+  std::string n_be(256, '\0');
+  BN_bn2binpad(n.get(), reinterpret_cast<unsigned char*>(n_be.data()), 256);
+  std::string info = Info(RsaSpki(n_be, 65537), cn);
+  static constexpr unsigned char kDigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                                  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+  std::string t = std::string(reinterpret_cast<const char*>(kDigestInfo), sizeof kDigestInfo) + Sha256(info);
+  std::string em = std::string("\x00\x01", 2) + std::string(256 - 3 - t.size(), '\xff') + std::string(1, '\0') + t;
+  BnPtr m(BN_bin2bn(reinterpret_cast<const unsigned char*>(em.data()), 256, nullptr)), sig(BN_new());
+  BN_mod_exp(sig.get(), m.get(), d.get(), n.get(), ctx.get());
+  std::string sig_be(256, '\0');
+  BN_bn2binpad(sig.get(), reinterpret_cast<unsigned char*>(sig_be.data()), 256);
+  return Request(info, AlgorithmOid("1.2.840.113549.1.1.11", true), sig_be);
+}
+
 }  // namespace
+
+std::string RsaPssSpki(const std::string& n_be, unsigned long e) {
+  BnPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n_be.data()), static_cast<int>(n_be.size()), nullptr));
+  BnPtr ebn(BN_new());
+  BN_set_word(ebn.get(), e);
+  std::string key = der::Tlv(der::kSequence, UnsignedInteger(n.get()) + UnsignedInteger(ebn.get()));
+  return der::Tlv(der::kSequence, AlgorithmOid("1.2.840.113549.1.1.10", false) + Bits(key));
+}
+
+std::string PssMgf1Sha1Request(const PrivateKey& key, const std::string& cn) {
+  std::unique_ptr<X509_REQ, ossl::FnDeleter<X509_REQ_free>> req(X509_REQ_new());
+  X509_REQ_set_version(req.get(), 0);
+  X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), key.evp());
+  ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key.evp()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha1()) != 1 || X509_REQ_sign_ctx(req.get(), ctx.get()) <= 0) {
+    throw std::runtime_error("PSS signing failed");
+  }
+  return ossl::ToDer(i2d_X509_REQ, req.get());
+}
 
 std::string Ed25519Spki(const std::string& raw32) {
   return der::Tlv(der::kSequence, AlgorithmOid("1.3.101.112", false) + Bits(raw32));
@@ -161,6 +210,7 @@ std::vector<ForgedRequest> ForgedRequests(const std::string& cn) {
       {"Ed25519 identity", Ed25519Request(Ed25519SmallOrderPoints()[0], cn)},
       {"P-256 point at infinity", P256InfinityRequest(cn)},
       {"RSA e = 1", RsaExponentOneRequest(cn)},
+      {"RSA with a prime modulus", RsaPrimeModulusRequest(cn)},
   };
   for (const ForgedRequest& r : out) RequireVerifies(r.der, r.name);
   return out;

@@ -15,6 +15,8 @@ namespace semper::testing {
 std::string Ed25519Spki(const std::string& raw32);
 std::string P256Spki(const std::string& point);  // the BIT STRING's bytes: 00 (infinity), 04.., 02..
 std::string RsaSpki(const std::string& n_be, unsigned long e);
+// The same key as RSASSA-PSS (id-RSASSA-PSS without parameters).
+std::string RsaPssSpki(const std::string& n_be, unsigned long e);
 
 // The eight Ed25519 points of small order, canonically encoded (the identity first), and two
 // encodings that are not canonical (y = p + 1, the identity again; x = 0 with the sign bit).
@@ -26,11 +28,15 @@ struct ForgedRequest {
   std::string der;   // a PKCS#10 request whose self-signature verifies
 };
 
-// Requests with CN `cn` for: the Ed25519 identity, the P-256 point at infinity, RSA with e = 1. Each self-signature verifies (checked by OpenSSL when built).
+// Requests with CN `cn` for: the Ed25519 identity, the P-256 point at infinity, RSA with e = 1,
+// RSA with a prime modulus (its private exponent is e^-1 mod n - 1). Each self-signature verifies (checked by OpenSSL when built).
 std::vector<ForgedRequest> ForgedRequests(const std::string& cn);
 
 // A request for a real key with CN `cn`, self-signed with SHA-1 (ECDSA or RSA PKCS#1 v1.5).
 std::string Sha1SignedRequest(const PrivateKey& key, const std::string& cn);
+// A request for `key` (RSA), self-signed with RSA-PSS over SHA-256 whose mask generation is MGF1
+// over SHA-1 (the DER default, so left out).
+std::string PssMgf1Sha1Request(const PrivateKey& key, const std::string& cn);
 // A request for `key` (P-256) whose SubjectPublicKeyInfo carries the point compressed.
 std::string CompressedP256Request(const PrivateKey& key, const std::string& cn);
 

@@ -248,9 +248,15 @@ absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
 
   // A path is only as good as the key at its end: a certificate for a key that anyone can sign
   // for (issued by another CA, or before keys were checked) proves nothing about its subject.
+  absl::Status key_ok;
   if (auto key = leaf.public_key(); !key.ok()) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, ReasonOf(key.status()) == v1::WEAK_KEY ? v1::WEAK_KEY : v1::CERTIFICATE_UNTRUSTED,
-                     StrCat("certificate \"", leaf.Subject(), "\" is not relied on: ", key.status().message()),
+    key_ok = key.status();
+  } else {
+    key_ok = CheckKeyForCertification(*key);
+  }
+  if (!key_ok.ok()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, ReasonOf(key_ok) == v1::WEAK_KEY ? v1::WEAK_KEY : v1::CERTIFICATE_UNTRUSTED,
+                     StrCat("certificate \"", leaf.Subject(), "\" is not relied on: ", key_ok.message()),
                      {{"x509_error", "public key"}});
   }
   auto misuse = [&](std::string_view need) {

@@ -88,9 +88,23 @@ absl::Status CheckSignatureAlgorithm(const X509_ALGOR* algor) {
       return OBJ_obj2nid(o);
     };
     if (!StrongDigest(digest_of(pss->hashAlgorithm))) return WeakHash("RSA-PSS over SHA-1 or an unknown hash");
-    if (pss->maskHash != nullptr && !StrongDigest(digest_of(pss->maskHash))) {
-      return WeakHash("RSA-PSS with MGF1 over SHA-1 or an unknown hash");
+    // The mask generation: MGF1 over SHA-1 when absent (the DER default).
+    int mgf_hash = NID_sha1;
+    if (pss->maskGenAlgorithm != nullptr) {
+      const ASN1_OBJECT* mgf = nullptr;
+      int mgf_param_type = V_ASN1_UNDEF;
+      const void* mgf_param = nullptr;
+      X509_ALGOR_get0(&mgf, &mgf_param_type, &mgf_param, pss->maskGenAlgorithm);
+      mgf_hash = NID_undef;
+      if (OBJ_obj2nid(mgf) == NID_mgf1 && mgf_param_type == V_ASN1_SEQUENCE) {
+        const auto* mseq = static_cast<const ASN1_STRING*>(mgf_param);
+        const unsigned char* mp = ASN1_STRING_get0_data(mseq);
+        std::unique_ptr<X509_ALGOR, ossl::FnDeleter<X509_ALGOR_free>> hash(
+            d2i_X509_ALGOR(nullptr, &mp, ASN1_STRING_length(mseq)));
+        if (hash) mgf_hash = digest_of(hash.get());
+      }
     }
+    if (!StrongDigest(mgf_hash)) return WeakHash("RSA-PSS with MGF1 over SHA-1 or an unknown mask generation");
     return absl::OkStatus();
   }
   int md = NID_undef, pk = NID_undef;
@@ -116,6 +130,7 @@ absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_v
     }
     return Malformed("certification request has no usable public key");
   }
+  SEMPER_RETURN_IF_ERROR(CheckKeyForCertification(*key));
   SEMPER_RETURN_IF_ERROR(CheckSignatureAlgorithm(req->signature_algorithm));
   if (ASN1_item_verify(ASN1_ITEM_rptr(RequestInfo), req->signature_algorithm, req->signature, req->info,
                        key->evp()) != 1) {

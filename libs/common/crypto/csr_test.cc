@@ -116,6 +116,14 @@ TEST(CertificationRequestTest, Sha1SignedRequestsAreRefused) {
   }
 }
 
+TEST(CertificationRequestTest, PssWithMgf1OverSha1IsRefused) {
+  auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
+  EXPECT_THAT(CertificationRequest::FromDer(::semper::testing::PssMgf1Sha1Request(*key, "x")),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  // Ours (MGF1 over SHA-256) passes.
+  EXPECT_THAT(CertificationRequest::Create(*key, {{"CN", "x"}}), IsOk());
+}
+
 TEST(CertificationRequestTest, ACompressedKeyIsCertifiedInItsCanonicalForm) {
   auto key = PrivateKey::Generate(KeyType::kEcP256);
   auto csr = CertificationRequest::FromDer(::semper::testing::CompressedP256Request(*key, "x"));

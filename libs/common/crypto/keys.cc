@@ -9,6 +9,7 @@
 
 #include "common/base/strings.h"
 #include "common/base/status.h"
+#include "common/crypto/der.h"
 #include "common/crypto/ossl.h"
 
 namespace semper {
@@ -138,6 +139,31 @@ absl::Status CheckEd25519(const unsigned char* raw, size_t len) {
 }
 
 absl::Status CheckEc(EVP_PKEY* key) {
+  // Named P-256 only (explicit curve parameters are refused even when they are P-256's), and not
+  // the hybrid point form (06, 07) that nobody else writes.
+  char text[32] = {0};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, text, sizeof text, &len) == 1 &&
+      std::string_view(text) != OSSL_PKEY_EC_ENCODING_GROUP) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                     "EC keys must name their curve (P-256), not spell out its parameters");
+  }
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, text, sizeof text, &len) == 1 &&
+      std::string_view(text) == OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_HYBRID) {
+    return Weak("a P-256 point in the hybrid form (06, 07) is not accepted");
+  }
+  if (EVP_PKEY_get0_provider(key) == nullptr) {
+    // A legacy key (a PKCS#11 engine's handle to our own key): the point, if it has one.
+    const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key);
+    const EC_POINT* point = ec != nullptr ? EC_KEY_get0_public_key(ec) : nullptr;
+    if (point == nullptr) return absl::OkStatus();
+    if (EC_POINT_is_at_infinity(EC_KEY_get0_group(ec), point) == 1 ||
+        EC_POINT_is_on_curve(EC_KEY_get0_group(ec), point, nullptr) != 1) {
+      ossl::DrainErrors();
+      return Weak("the P-256 key is the point at infinity or not on the curve");
+    }
+    return absl::OkStatus();
+  }
   ossl::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   if (!ctx) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "key context");
   // On the curve and not the point at infinity (P-256 has cofactor 1: no other small subgroup).
@@ -205,6 +231,19 @@ absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
   return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
                    StrCat("key type ", EVP_PKEY_get0_type_name(key),
                                 " is not accepted; use ECDSA P-256, Ed25519 or RSA"));
+}
+
+absl::Status CheckKeyForCertification(const PublicKey& key) {
+  if (key.type() != KeyType::kRsa) return absl::OkStatus();  // ClassifyKey checked them fully
+  // SP 800-56B 6.4.2.1 (OpenSSL's public check): the modulus is composite, not a prime power and
+  // has no small factors. A prime modulus makes its private exponent public.
+  ossl::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));
+  if (!ctx) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "key context");
+  if (EVP_PKEY_public_check(ctx.get()) != 1) {
+    ossl::DrainErrors();
+    return Weak("the RSA modulus is prime, a prime power or has small factors");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PublicKey> PublicKey::FromEvp(EVP_PKEY* key) {
@@ -301,8 +340,23 @@ std::string PublicKey::CanonicalDer() const {
     }
   }
   if (type_ == KeyType::kRsa) {
+    // rsaEncryption with NULL parameters (RFC 3279 2.3.1) over RSAPublicKey {n, e}, whether the
+    // key came as rsaEncryption or as RSASSA-PSS.
     const RSA* rsa = EVP_PKEY_get0_RSA(key_.get());
-    if (rsa != nullptr) return ossl::ToDer(i2d_RSA_PUBKEY, rsa);
+    const BIGNUM *n = nullptr, *e = nullptr;
+    if (rsa != nullptr) RSA_get0_key(rsa, &n, &e, nullptr);
+    if (n != nullptr && e != nullptr) {
+      auto integer = [](const BIGNUM* bn) {
+        std::string be(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+        BN_bn2bin(bn, reinterpret_cast<unsigned char*>(be.data()));
+        if (be.empty() || (static_cast<unsigned char>(be[0]) & 0x80) != 0) be.insert(be.begin(), '\0');
+        return der::Tlv(der::kInteger, be);
+      };
+      std::string key = der::Tlv(der::kSequence, integer(n) + integer(e));
+      return der::Tlv(der::kSequence,
+                      der::Tlv(der::kSequence, der::Oid("1.2.840.113549.1.1.1") + der::Tlv(der::kNull, "")) +
+                          der::Tlv(der::kBitString, std::string(1, '\0') + key));
+    }
   }
   return Der();
 }

@@ -74,6 +74,10 @@ class PrivateKey {
   KeyType type_;
 };
 
+// The checks too costly for every read of a key (an RSA modulus's factors: ~ms), for keys about
+// to be certified or relied on as a path's end: WEAK_KEY when anyone could sign for it.
+absl::Status CheckKeyForCertification(const PublicKey& key);
+
 // Identifies the type of an OpenSSL key, or fails for a type or size the suite does not accept
 // (UNSUPPORTED_ALGORITHM) or a key that anyone could sign for (WEAK_KEY: Ed25519 points of small
 // order, off the curve or non-canonical; the P-256 point at infinity; RSA exponents below 65537 or

@@ -3,6 +3,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/x509.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -165,6 +166,32 @@ TEST(WeakKeysTest, RsaExponentsBelow65537OrEvenAreRefused) {
   even.back() = static_cast<char>(even.back() & 0xfe);
   EXPECT_THAT(PublicKey::FromDer(::semper::testing::RsaSpki(even, 65537)),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+}
+
+TEST(WeakKeysTest, AnRsaKeyAsPssHasTheCanonicalFormOfRsaEncryption) {
+  auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
+  ASSERT_THAT(key, IsOk());
+  BIGNUM* n = nullptr;
+  ASSERT_EQ(EVP_PKEY_get_bn_param(key->evp(), OSSL_PKEY_PARAM_RSA_N, &n), 1);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> n_owned(n, BN_free);
+  std::string n_be(static_cast<size_t>(BN_num_bytes(n)), '\0');
+  BN_bn2bin(n, reinterpret_cast<unsigned char*>(n_be.data()));
+  auto pss = PublicKey::FromDer(::semper::testing::RsaPssSpki(n_be, 65537));
+  ASSERT_THAT(pss, IsOk());
+  EXPECT_EQ(pss->CanonicalDer(), key->public_key().Der());
+  EXPECT_EQ(key->public_key().CanonicalDer(), key->public_key().Der());
+}
+
+TEST(WeakKeysTest, AHybridP256PointIsRefusedThroughOpensslsOwnDecoderToo) {
+  auto key = PrivateKey::Generate(KeyType::kEcP256);
+  std::string der = key->public_key().Der();
+  std::string hybrid = der;
+  hybrid[der.size() - 65] = static_cast<char>(0x06 | (static_cast<unsigned char>(der.back()) & 1));
+  const auto* p = reinterpret_cast<const unsigned char*>(hybrid.data());
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> generic(d2i_PUBKEY(nullptr, &p, static_cast<long>(hybrid.size())),
+                                                              EVP_PKEY_free);
+  if (generic) EXPECT_THAT(PublicKey::FromEvp(generic.get()), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  EXPECT_THAT(PublicKey::FromDer(hybrid), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
 }
 
 TEST(KeysTest, RsaTooShortRefused) {

@@ -132,6 +132,10 @@ class AccessProcessor : public grpc::AuthMetadataProcessor {
       auto pems = context->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
       if (!pems.empty()) {
         auto known = KnownCertificateOf(std::string(pems.front().data(), pems.front().size()));
+        if (!known.ok()) {
+          return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                              StrCat(kAccessDenialPrefix, "the client certificate is not accepted: ", known.status().message()));
+        }
         if (known.ok()) {
           authenticated = true;
           subject = known->subject;

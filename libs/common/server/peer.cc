@@ -60,6 +60,10 @@ absl::StatusOr<KnownCertificate> KnownCertificateOf(const std::string& pem) {
     if (auto it = parsed->find(pem); it != parsed->end()) return it->second;
   }
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromPem(pem));
+  // The TLS handshake checked the chain and the signature, not whether the key is one anyone
+  // could sign for (a certificate from before keys were checked): that is checked here, once.
+  SEMPER_ASSIGN_OR_RETURN(PublicKey key, cert.public_key());
+  SEMPER_RETURN_IF_ERROR(CheckKeyForCertification(key));
   KnownCertificate known{cert, RolesOf(cert), cert.SerialHex(), cert.Subject()};
   absl::MutexLock lock(&mu);
   if (parsed->size() >= 10000) parsed->clear();
