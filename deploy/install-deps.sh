@@ -20,7 +20,7 @@ PACKAGES=(
   golang-cfssl
   # run
   openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl
-  softhsm2 libengine-pkcs11-openssl
+  softhsm2 libengine-pkcs11-openssl gnutls-bin  # gnutls-bin: p11tool (keys-to-token.sh, PINs from the environment)
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -24,6 +24,7 @@ if [[ -f $STATE/softhsm2.conf ]]; then
   exit 1
 fi
 command -v softhsm2-util >/dev/null || { echo "keys-to-token: softhsm2 is not installed (apt-get install softhsm2)" >&2; exit 1; }
+command -v p11tool >/dev/null || { echo "keys-to-token: p11tool is not installed (apt-get install gnutls-bin)" >&2; exit 1; }
 
 # What an interrupted run left (nothing uses it: softhsm2.conf is written last).
 rm -rf "$STATE/tokens" "$STATE/softhsm2.conf.new"
@@ -34,18 +35,34 @@ export SOFTHSM2_CONF=$STATE/softhsm2.conf.new
 (umask 077
  head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/token-pin"
  head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secrets/token-so-pin")
-softhsm2-util --init-token --free --label semper --pin "$(cat "$STATE/secrets/token-pin")" \
-  --so-pin "$(cat "$STATE/secrets/token-so-pin")" >/dev/null
+# PINs never on a command line (/proc/*/cmdline is world-readable): softhsm2-util takes them only
+# there or from a terminal, so the token starts with throw-away PINs that are replaced at once
+# through p11tool, which reads PINs from its environment (readable by its owner only).
+throwaway=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+softhsm2-util --init-token --free --label semper --pin "$throwaway" --so-pin "$throwaway" >/dev/null
+MODULE=/usr/lib/softhsm/libsofthsm2.so
+TOKEN=$(p11tool --provider "$MODULE" --list-token-urls | grep ';token=semper$' | head -n1)
+[[ -n $TOKEN ]] || { echo "keys-to-token: the new token is not listed by p11tool" >&2; exit 1; }
+so_pin=$(cat "$STATE/secrets/token-so-pin")
+pin=$(cat "$STATE/secrets/token-pin")
+GNUTLS_SO_PIN=$throwaway GNUTLS_NEW_SO_PIN=$so_pin p11tool --provider "$MODULE" --initialize-so-pin "$TOKEN" </dev/null >/dev/null
+GNUTLS_SO_PIN=$so_pin GNUTLS_PIN=$pin p11tool --provider "$MODULE" --initialize-pin "$TOKEN" </dev/null >/dev/null
 
 plain=$(mktemp -d)
 chmod 700 "$plain"
 trap 'rm -rf "$plain"' EXIT
 id=1
-# import_plain <label>: $plain/<label>.pem (unencrypted) into the token, then shredded.
+# import_plain <label>: $plain/<label>.pem (unencrypted) into the token, private and public key
+# objects under one label and id, then shredded.
 import_plain() {
-  softhsm2-util --import "$plain/$1.pem" --token semper --label "$1" --id "$(printf '%02x' "$id")" \
-    --pin "$(cat "$STATE/secrets/token-pin")" >/dev/null
+  local hex; hex=$(printf '%02x' "$id")
+  openssl pkey -in "$plain/$1.pem" -pubout -out "$plain/$1.pub.pem"
+  GNUTLS_PIN=$pin p11tool --provider "$MODULE" --login --write --load-privkey "$plain/$1.pem" --label "$1" --id "$hex" \
+    --mark-sensitive "$TOKEN" </dev/null >/dev/null
+  GNUTLS_PIN=$pin p11tool --provider "$MODULE" --login --write --load-pubkey "$plain/$1.pub.pem" --label "$1" --id "$hex" \
+    "$TOKEN" </dev/null >/dev/null
   shred -u "$plain/$1.pem"
+  rm -f "$plain/$1.pub.pem"
   id=$((id + 1))
 }
 # import <label> <encrypted key file>

@@ -231,7 +231,8 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   v1::GetContractTextRequest treq;
   treq.set_id(id);
   v1::ContractText text;
-  Call(Stub(c)->GetContractText(Ctx().get(), treq, &text));
+  // The text is shown to the signers only: asked as the wallet's holder.
+  Call(v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, pass))->GetContractText(Ctx().get(), treq, &text));
   if (Sha256(text.contract()) != k.contract_sha256()) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary sent a text that is not the contract's"));
   }

@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/escaping.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -106,9 +107,18 @@ int Verify(const Connection& c, const std::string& token_file, const std::string
   return 0;
 }
 
-int Lookup(const Connection& c, const std::string& serial, const std::string& out) {
+int Lookup(const Connection& c, const std::string& serial, const std::string& file, const std::string& imprint_hex,
+           const std::string& out) {
   v1::LookupTokenRequest req;
   req.set_serial(serial);
+  if (!file.empty()) {
+    req.set_imprint(Sha256(ReadFileOrDie(file)));
+  } else {
+    const bool hex = !imprint_hex.empty() && imprint_hex.size() % 2 == 0 &&
+                     imprint_hex.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+    if (!hex) Die(InvalidField("--imprint", "must be the stamped hash in hex"), 2);
+    req.set_imprint(absl::HexStringToBytes(imprint_hex));
+  }
   v1::TokenRecord r;
   Call(TsaStub(c)->LookupToken(Ctx().get(), req, &r));
   std::printf("  serial:    %s\n", r.serial().c_str());
@@ -200,8 +210,10 @@ TsaCommands::TsaCommands(CLI::App& app, Connection& c) : c_(c) {
   verify_->add_option("token", token_, "the .tsr reply or a DER token")->required()->check(CLI::ExistingFile);
   verify_->add_option("file", file_, "the file it should be for")->required()->check(CLI::ExistingFile);
   verify_->add_option("--untrusted", untrusted_, "TSA certificate chain (PEM), if the token does not carry it");
-  lookup_ = tsa->add_subcommand("lookup", "what the TSA recorded for a serial number");
+  lookup_ = tsa->add_subcommand("lookup", "what the TSA recorded for a serial number (for the holder of the stamped hash)");
   lookup_->add_option("serial", serial_, "hex serial number")->required();
+  auto* what = lookup_->add_option("--file", lookup_file_, "the stamped file (its SHA-256 is the imprint)");
+  lookup_->add_option("--imprint", lookup_imprint_, "or the stamped hash, hex")->excludes(what);
   lookup_->add_option("--out", out_, "save the recorded token (DER) here");
   batch_ = tsa->add_subcommand("stamp-batch", "time-stamp many files in one Merkle tree; one proof file each");
   batch_->add_option("files", files_, "the files (SHA-256)")->required()->check(CLI::ExistingFile);
@@ -214,7 +226,10 @@ TsaCommands::TsaCommands(CLI::App& app, Connection& c) : c_(c) {
 std::optional<int> TsaCommands::Run() {
   if (stamp_->parsed()) return Stamp(c_, file_, out_, hash_, policy_);
   if (verify_->parsed()) return Verify(c_, token_, file_, untrusted_);
-  if (lookup_->parsed()) return Lookup(c_, serial_, out_);
+  if (lookup_->parsed()) {
+    if (lookup_file_.empty() && lookup_imprint_.empty()) Die(InvalidField("--file", "or --imprint is required"), 2);
+    return Lookup(c_, serial_, lookup_file_, lookup_imprint_, out_);
+  }
   if (batch_->parsed()) return Batch(c_, files_, out_dir_);
   if (verify_proof_->parsed()) return VerifyProof(c_, proof_, file_);
   return std::nullopt;

@@ -26,6 +26,7 @@ class TsaCommands {
   CLI::App* batch_ = nullptr;
   CLI::App* verify_proof_ = nullptr;
   std::string file_, out_, hash_ = "sha256", policy_, token_, serial_, untrusted_, proof_, out_dir_ = ".";
+  std::string lookup_file_, lookup_imprint_;
   std::vector<std::string> files_;
 };
 

@@ -22,6 +22,7 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/verified_certificates.h"
 #include "common/db/pool.h"
+#include "common/server/peer.h"
 #include "semper/v1/ca.pb.h"
 #include "semper/v1/liability.pb.h"
 
@@ -33,13 +34,6 @@ struct Caller {
   std::string subject;  // the client certificate's subject
   std::string party;    // PartyOf(the client certificate)
 };
-
-// The party a certificate stands for: its subscriber id (the subject's serialNumber, the same in
-// a subscriber's authentication and signature certificates), or for a pseudonym its subject.
-std::string PartyOf(const Certificate& cert);
-// The same from a subject as Certificate::Subject() prints it (RFC 2253), e.g. a verdict's
-// claimant and respondent.
-std::string PartyOfSubject(std::string_view subject);
 
 class LiabilityBook {
  public:

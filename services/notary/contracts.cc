@@ -1,6 +1,8 @@
 // Contracts: SQL, checks and the one decision.
 #include "services/notary/contracts.h"
 
+#include "common/server/peer.h"
+
 
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -68,6 +70,7 @@ std::vector<db::PreparedStatement> ContractBook::Statements() {
        R"(SELECT position, subject, certificate_sha256, state, signature, extract(epoch from at)::float8
           FROM notary.contract_signers WHERE contract_id = $1 ORDER BY position)"},
       {"notary_contract_text", "SELECT contract FROM notary.contracts WHERE id = $1"},
+      {"notary_contract_signer_subjects", "SELECT subject FROM notary.contract_signers WHERE contract_id = $1"},
       {"notary_sign_contract",
        R"(UPDATE notary.contract_signers SET state = 'signed', signature = decode($3, 'hex'), at = $4::timestamptz
           WHERE contract_id = $1 AND position = $2)"},
@@ -141,6 +144,28 @@ absl::StatusOr<std::string> ContractBook::Text(const std::string& id) {
     return absl::OkStatus();
   }));
   return text;
+}
+
+absl::StatusOr<std::string> ContractBook::TextFor(const std::string& id, const std::string& caller_party) {
+  if (caller_party.empty()) {
+    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                     "a contract's text is shown to its signers: present your authentication certificate");
+  }
+  bool signer = false;
+  bool found = false;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& row : tx.exec_prepared("notary_contract_signer_subjects", id)) {
+      found = true;
+      signer |= PartyOfSubject(row[0].as<std::string>()) == caller_party;
+    }
+    return absl::OkStatus();
+  }));
+  if (!found) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
+  if (!signer) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     StrCat("the text of contract ", id, " is shown only to the signers it names"));
+  }
+  return Text(id);
 }
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Load(const std::string& id, bool with_outcome) {

@@ -44,6 +44,9 @@ class ContractBook {
   // Decides an open contract whose deadline passed (abort) before answering.
   absl::StatusOr<v1::NotarizedContract> Get(const std::string& id);
   absl::StatusOr<std::string> Text(const std::string& id);
+  // The text for a caller: only a party (PartyOf its TLS certificate) that the contract names as
+  // a signer; UNAUTHENTICATED without one, PERMISSION_DENIED for anyone else.
+  absl::StatusOr<std::string> TextFor(const std::string& id, const std::string& caller_party);
 
  private:
   struct Decision;

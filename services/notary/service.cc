@@ -167,7 +167,9 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServerContext* ctx,
                                                              const v1::GetContractTextRequest* req,
                                                              v1::ContractText* resp) {
-  auto t = o_.contracts->Text(req->id());
+  auto peer = PeerOf(*ctx);
+  const std::string party = peer.ok() && peer->certificate.has_value() ? PartyOf(*peer->certificate) : "";
+  auto t = o_.contracts->TextFor(req->id(), party);
   if (t.ok()) resp->set_contract(*std::move(t));
   return FinishUnary(ctx, t.status());
 }

@@ -1,6 +1,8 @@
 // TimeStamp handlers.
 #include "services/timestamp/service.h"
 
+#include <openssl/crypto.h>
+
 
 #include "common/server/rate_limit.h"
 #include "common/base/log.h"
@@ -133,14 +135,18 @@ grpc::ServerUnaryReactor* TsaServiceImpl::LookupToken(grpc::CallbackServerContex
                                                       v1::TokenRecord* resp) {
   auto serial = ParseSerial(req->serial());
   if (!serial.ok()) return FinishUnary(ctx, serial.status());
-  auto row = o_.store->Lookup(*serial);
-  if (!row.ok()) {
-    if (row.status().code() == absl::StatusCode::kNotFound) {
-      return FinishUnary(ctx, MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
-                                 StrCat("this TSA never issued a token with serial ", req->serial())));
-    }
-    return FinishUnary(ctx, row.status());
+  if (req->imprint().empty()) {
+    return FinishUnary(ctx, InvalidField("imprint", "is required: the hash the token covers (only its holder may look it up)"));
   }
+  auto row = o_.store->Lookup(*serial);
+  // An unknown serial and someone else's token get the same answer.
+  const bool mine = row.ok() && row->imprint.size() == req->imprint().size() &&
+                    CRYPTO_memcmp(row->imprint.data(), req->imprint().data(), row->imprint.size()) == 0;
+  if ((row.ok() && !mine) || (!row.ok() && row.status().code() == absl::StatusCode::kNotFound)) {
+    return FinishUnary(ctx, MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
+                                      StrCat("this TSA issued no token with serial ", req->serial(), " for that imprint")));
+  }
+  if (!row.ok()) return FinishUnary(ctx, row.status());
   resp->set_serial(SerialHex(row->serial));
   *resp->mutable_gen_time() = ToTimestamp(row->gen_time);
   resp->set_hash_algorithm(row->hash_algorithm);

@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     for (int c = 0; c < 4; ++c) stubs.push_back(v1::Liability::NewStub(suite->ChannelAs("liability", *sub)));
     return SignerIdentity{sub->key, sub->certificate, suite->Chain()};
   }() : pki.Issue("Bench Shop", kKuDigitalSignature | kKuNonRepudiation);
-  liability::Caller seller_caller{true, seller.certificate.Subject(), liability::PartyOf(seller.certificate)};
+  liability::Caller seller_caller{true, seller.certificate.Subject(), semper::PartyOf(seller.certificate)};
   const size_t per_run = static_cast<size_t>(std::min(400000.0, seconds * 25000));
   auto sign_orders = [&](const char* what, bool one_buyer) {
     std::vector<std::string> orders(per_run);

@@ -149,6 +149,7 @@ TEST_F(FaultTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
   for (const auto& [serial, imprint] : stamps) {
     v1::LookupTokenRequest req;
     req.set_serial(serial);
+    req.set_imprint(imprint);
     v1::TokenRecord rec;
     grpc::ClientContext ctx;
     grpc::Status s = tsa->LookupToken(&ctx, req, &rec);

@@ -712,6 +712,45 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
   EXPECT_THAT(Create(text, {&alice, &bob}, -absl::Minutes(1)), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// Finding: GetContractText treated the id as a secret, but every decided contract's id is in the
+// public evidence log: anyone read every contract. The text is for the signers it names.
+TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheText) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
+  std::string text = "Alice lends Bob EUR 5,000 at 3 % a year.\n";
+  auto c = Create(text, {&alice, &bob});
+  ASSERT_THAT(c, IsOk());
+  auto read = [&](const Signer* who) -> absl::StatusOr<std::string> {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    if (who != nullptr) {
+      ssl.pem_private_key = std::string(who->auth_key.ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = who->auth_certificate.Pem() + Slurp(P("pki/ca.pem"));
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    auto stub = v1::Notary::NewStub(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(notary_port_),
+                                                               grpc::SslCredentials(ssl), args));
+    v1::GetContractTextRequest req;
+    req.set_id(c->id());
+    v1::ContractText t;
+    grpc::ClientContext ctx;
+    grpc::Status st = stub->GetContractText(&ctx, req, &t);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return t.contract();
+  };
+  EXPECT_THAT(read(nullptr).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(read(&carol).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  auto by_alice = read(&alice);
+  ASSERT_THAT(by_alice, IsOk());
+  EXPECT_EQ(*by_alice, text);
+  ASSERT_THAT(SignAs(alice, c->id(), text), IsOk());
+  ASSERT_THAT(SignAs(bob, c->id(), text), IsOk());
+  // Decided, its id in the public log: still only the signers.
+  EXPECT_THAT(read(&carol).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(read(&bob), IsOk());
+}
+
 TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
   Signer a = Enroll("A"), b = Enroll("B"), c = Enroll("C");
   for (int round = 0; round < 3; ++round) {

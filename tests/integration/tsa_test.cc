@@ -443,9 +443,22 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
   EXPECT_THAT(VerifyTimeStampToken(resp.response(), digest, {*root}, {}, std::string("x")),
               StatusIs(absl::StatusCode::kInvalidArgument));
 
+  // Finding: anyone listed who stamped which hash when by walking the sequential serials. The
+  // record is for whoever holds the hash: without it, or with another, NOT_FOUND as for a serial
+  // never issued.
   v1::LookupTokenRequest lookup;
   lookup.set_serial(resp.serial());
   v1::TokenRecord record;
+  {
+    grpc::ClientContext c1;
+    EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&c1, lookup, &record)),
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+    lookup.set_imprint(Sha256("someone else's document"));
+    grpc::ClientContext c2;
+    EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&c2, lookup, &record)), StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));
+    EXPECT_TRUE(record.requester().empty() && record.token().empty());
+  }
+  lookup.set_imprint(digest);
   grpc::ClientContext lctx;
   ASSERT_TRUE(stub->LookupToken(&lctx, lookup, &record).ok());
   EXPECT_EQ(record.serial(), resp.serial());
@@ -676,12 +689,17 @@ TEST_F(TsaTest, SemperctlStampsVerifiesLooksUpAndBatches) {
   // The record names the requester that mutual TLS identified.
   std::smatch m;
   ASSERT_TRUE(std::regex_search(stamped.out, m, std::regex("serial: +([0-9A-F]+)"))) << stamped.out;
-  auto looked = ctl({"tsa", "lookup", m[1].str(), "--out", P("looked.der")});
+  auto without = ctl({"tsa", "lookup", m[1].str()});
+  EXPECT_EQ(without.exit_code, 2) << without.Describe();
+  auto other_file = ctl({"tsa", "lookup", m[1].str(), "--file", P("changed.txt")});
+  EXPECT_EQ(other_file.exit_code, 1);
+  EXPECT_THAT(other_file.err, HasSubstr("NOT_FOUND"));
+  auto looked = ctl({"tsa", "lookup", m[1].str(), "--file", P("data.txt"), "--out", P("looked.der")});
   EXPECT_EQ(looked.exit_code, 0) << looked.Describe();
   EXPECT_THAT(looked.out, HasSubstr("requester: "));
   EXPECT_THAT(looked.out, HasSubstr("semper-role:administrator"));
   EXPECT_EQ(ctl({"tsa", "verify", P("looked.der"), P("data.txt")}).exit_code, 0);
-  auto missing = ctl({"tsa", "lookup", "ABCDEF"});
+  auto missing = ctl({"tsa", "lookup", "ABCDEF", "--file", P("data.txt")});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND"));
 

@@ -16,9 +16,27 @@ export SEMPER_KEYS=softhsm
 STATE=$SEMPER_STATE_DIR
 CTL=$BUILD_DIR/cli/semperctl/semperctl
 
+# Every command that handles a secret records its command line (as /proc/*/cmdline shows it to
+# every user of the machine): the PINs and database passwords must not be in any of them.
+SHIMS=$WORK/shims
+ARGV_LOG=$WORK/argv.log
+mkdir -p "$SHIMS"
+: > "$ARGV_LOG"
+for tool in psql softhsm2-util p11tool pkcs11-tool openssl createuser; do
+  real=$(command -v "$tool" || true)
+  [[ -n $real ]] || continue
+  printf '#!/bin/sh\nprintf "%%s\\n" "%s $*" >> "%s"\nexec "%s" "$@"\n' "$tool" "$ARGV_LOG" "$real" > "$SHIMS/$tool"
+  chmod +x "$SHIMS/$tool"
+done
 echo "--- deploy/up.sh start with SEMPER_KEYS=softhsm (new state in $STATE)"
-out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start"; }
+out=$(PATH=$SHIMS:$PATH bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start"; }
 echo "$out"
+grep -q "^softhsm2-util " "$ARGV_LOG" && grep -q "^psql " "$ARGV_LOG" || fail "the command-line shims saw nothing"
+for secret in token-pin token-so-pin postgres-password semper-db-password; do
+  [[ -s $STATE/secrets/$secret ]] || fail "no secret $secret"
+  grep -qF -- "$(cat "$STATE/secrets/$secret")" "$ARGV_LOG" && fail "the secret $secret was on a command line"
+done
+echo "ok: no PIN or database password on a command line ($(wc -l < "$ARGV_LOG") commands seen)"
 grep -q "keys-to-token: the suite's signing keys are in the token" <<<"$out" || fail "the keys were not moved"
 for f in ca.key pseudonym-ca.key services/ocsp-signing.key services/ca-signing.key \
          services/{tsa,notary,arbiter,liability}-signing.key; do

@@ -64,7 +64,7 @@ std::vector<AccessRule> MakeMatrix() {
       {{"Stamp", "a presented certificate is recorded as the requester"},
        {"StampBatch", "as Stamp"},
        {"GetTsaCertificates", "public"},
-       {"LookupToken", "the token's serial number"}},
+       {"LookupToken", "the token's serial number and the imprint it covers"}},
       {});
   const std::string n = "semper.v1.Notary";
   add(n,
@@ -73,7 +73,6 @@ std::vector<AccessRule> MakeMatrix() {
        {"SignContract", "a named signer's CMS signature"},
        {"DeclineContract", "a named signer's CMS signature"},
        {"GetContract", "the contract's id"},
-       {"GetContractText", "the contract's id"},
        {"DepositMail", "the sender's CMS signature"},
        {"GetMail", "the mail's id"},
        {"AcceptMail", "the recipient's signed receipt"},
@@ -81,6 +80,7 @@ std::vector<AccessRule> MakeMatrix() {
        {"GetEvidence", "public: the log is public"},
        {"GetConsistencyProof", "public"}},
       {});
+  add(n, {{"GetContractText", "a signer the contract names"}}, {kSubscriber});
   add(n, {{"AuditLog", ""}}, {kAdmin});
   const std::string a = "semper.v1.Arbiter";
   add(a,

@@ -52,6 +52,28 @@ std::set<Role> RolesOf(const Certificate& cert) {
   return roles;
 }
 
+std::string PartyOfSubject(std::string_view subject) {
+  // RFC 2253: attributes separated by unescaped commas.
+  size_t start = 0;
+  for (size_t i = 0; i <= subject.size(); ++i) {
+    if (i < subject.size() && subject[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (i == subject.size() || subject[i] == ',') {
+      std::string_view rdn = subject.substr(start, i - start);
+      if (rdn.substr(0, 13) == "serialNumber=" && rdn.size() > 13) return StrCat("subscriber:", rdn.substr(13));
+      start = i + 1;
+    }
+  }
+  return StrCat("subject:", subject);
+}
+
+std::string PartyOf(const Certificate& cert) {
+  if (auto id = cert.SubjectAttribute("serialNumber"); id.has_value() && !id->empty()) return StrCat("subscriber:", *id);
+  return StrCat("subject:", cert.Subject());
+}
+
 absl::StatusOr<KnownCertificate> KnownCertificateOf(const std::string& pem) {
   static absl::Mutex mu(absl::kConstInit);
   static auto* parsed = new absl::flat_hash_map<std::string, KnownCertificate>();

@@ -40,6 +40,14 @@ struct Peer {
   std::string subject() const { return certificate ? certificate->Subject() : std::string(); }
 };
 
+// The party a certificate stands for: "subscriber:<id>" with the subject's serialNumber (the
+// same in a subscriber's authentication and signature certificates), or for a certificate
+// without one (a pseudonym) "subject:<subject>". A TLS identity acts for the party it names.
+std::string PartyOf(const Certificate& cert);
+// The same from a subject as Certificate::Subject() prints it (RFC 2253), e.g. a verdict's
+// claimant or a contract's signer.
+std::string PartyOfSubject(std::string_view subject);
+
 // The subject attributes that grant `roles`, for the CA to put into certificates.
 std::vector<std::pair<std::string, std::string>> RoleSubjectAttributes(const std::vector<Role>& roles);
 // Roles granted by a certificate; unknown role names are ignored.
