@@ -8,6 +8,8 @@
 namespace semper::ca {
 
 constexpr absl::Duration kHeartbeat = absl::Seconds(2);
+// Per watcher: events written but not yet taken by the client (a snapshot page is 100,000).
+constexpr size_t kMaxQueued = 400000;
 
 class RevocationFeed::Watcher : public grpc::ServerWriteReactor<v1::RevocationEvent> {
  public:
@@ -19,6 +21,13 @@ class RevocationFeed::Watcher : public grpc::ServerWriteReactor<v1::RevocationEv
   void Push(std::vector<v1::RevocationEvent> events, bool completes_snapshot = false) {
     absl::MutexLock lock(&mu_);
     if (done_) return;
+    // A watcher that does not read holds at most this much: then its stream ends (it reconnects
+    // from where a heartbeat left it).
+    if (queue_.size() + events.size() > kMaxQueued) {
+      done_ = true;
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the watcher does not keep up; reconnect"));
+      return;
+    }
     if (completes_snapshot) snapshot_done_ = true;
     for (auto& e : events) queue_.push_back(std::move(e));
     if (!writing_ && !queue_.empty()) WriteNext();
@@ -142,8 +151,20 @@ grpc::ServerWriteReactor<v1::RevocationEvent>* RevocationFeed::Watch(grpc::Callb
     // the past up to at least that cursor. An event may come twice; watchers keep the highest.
     watchers_.insert(w);
   }
+  // A watcher ahead of the database (restored from a backup, failed over to a standby that had
+  // not seen the last changes) would otherwise hear heartbeats and never the changes renumbered
+  // below its position: it gets the whole history instead.
+  int64_t start = after_seq;
+  absl::Status read = pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    if (tx.exec_prepared1("ca_changes_last")[0].as<int64_t>() < after_seq) start = 0;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) {
+    w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(read.message())));
+    return w;
+  }
   // The past in pages of 100,000 (a CA may hold more revocations than that).
-  for (int64_t cursor = after_seq;;) {
+  for (int64_t cursor = start;;) {
     auto past = Query("ca_changes_after", cursor);
     if (!past.ok()) {
       w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(past.status().message())));

@@ -656,6 +656,15 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
                      StrCat("only the seller may ", want, " a guarantee (present your authentication certificate), "
                             "or semper-arbiter's verdict"));
+  } else {
+    // The method is open (a verdict may come from anyone), so the gate lets a certificate whose
+    // status is unknown through: the seller's own certificate must be known good here.
+    auto revoked = d_.revoked(caller.serial);
+    if (!revoked.ok()) return revoked.status();
+    if (*revoked) {
+      return MakeError(absl::StatusCode::kUnauthenticated, v1::CERTIFICATE_REVOKED,
+                       StrCat("your certificate ", caller.serial, " is revoked or on hold"));
+    }
   }
   v1::Guarantee out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {

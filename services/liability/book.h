@@ -33,6 +33,7 @@ struct Caller {
   bool authenticated = false;
   std::string subject;  // the client certificate's subject
   std::string party;    // PartyOf(the client certificate)
+  std::string serial;   // the client certificate's serial (revocation checks)
 };
 
 class LiabilityBook {

@@ -15,6 +15,7 @@ Caller CallerOf(const grpc::CallbackServerContext& ctx) {
     c.authenticated = true;
     c.subject = peer->certificate->Subject();
     c.party = PartyOf(*peer->certificate);
+    c.serial = peer->certificate->SerialHex();
   }
   return c;
 }

@@ -360,7 +360,15 @@ TEST_F(CaDaemonTest, AStatusChangeThatCommitsLateIsStillPushedToWatchers) {
                                "profile, subject, sha256(g::text::bytea), not_before, not_after, der "
                                "FROM ca.certificates, generate_series(1, 2100) g WHERE serial = '" + serial + "'"),
               IsOk());
-  RevocationWatch watch(std::shared_ptr<v1::CertificationAuthority::StubInterface>(Anonymous()), absl::Seconds(30));
+  // Only the suite's daemons (and administrators) may watch: a stranger is refused.
+  {
+    grpc::ClientContext ctx;
+    auto reader = Anonymous()->WatchRevocations(&ctx, v1::WatchRevocationsRequest());
+    v1::RevocationEvent e;
+    EXPECT_FALSE(reader->Read(&e));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  RevocationWatch watch(std::shared_ptr<v1::CertificationAuthority::StubInterface>(Admin()), absl::Seconds(30));
   absl::StatusOr<bool> known = absl::UnknownError("not asked");
   for (absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until && !known.ok();) {
     known = watch.Revoked(serial);
@@ -397,6 +405,19 @@ TEST_F(CaDaemonTest, AStatusChangeThatCommitsLateIsStillPushedToWatchers) {
     if (!others_seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(others_seen);
+
+  // A watcher ahead of the database (restored from a backup, or failed over to a standby that had
+  // not seen the last changes) gets the whole history, not just heartbeats.
+  grpc::ClientContext ctx;
+  v1::WatchRevocationsRequest ahead;
+  ahead.set_after_seq(int64_t{1} << 40);
+  auto reader = Admin()->WatchRevocations(&ctx, ahead);
+  v1::RevocationEvent e;
+  bool got_it = false;
+  while (reader->Read(&e) && !e.serial().empty()) got_it |= e.serial() == serial;
+  ctx.TryCancel();
+  (void)reader->Finish();
+  EXPECT_TRUE(got_it) << "a watcher ahead of the database was told nothing";
 }
 
 TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {

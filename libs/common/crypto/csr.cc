@@ -130,7 +130,6 @@ absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_v
     }
     return Malformed("certification request has no usable public key");
   }
-  SEMPER_RETURN_IF_ERROR(CheckKeyForCertification(*key));
   SEMPER_RETURN_IF_ERROR(CheckSignatureAlgorithm(req->signature_algorithm));
   if (ASN1_item_verify(ASN1_ITEM_rptr(RequestInfo), req->signature_algorithm, req->signature, req->info,
                        key->evp()) != 1) {
@@ -138,6 +137,9 @@ absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_v
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the certification request's self-signature does not verify");
   }
+  // Only now the costly checks (an RSA modulus's factors): a request whose signature does not
+  // verify costs no more than the verification.
+  SEMPER_RETURN_IF_ERROR(CheckKeyForCertification(*key));
   // What gets certified is the key's canonical form (a compressed P-256 point uncompressed, RSA as
   // rsaEncryption), so that "the same key" is the same bytes in every certificate and hash.
   std::string canonical = key->CanonicalDer();

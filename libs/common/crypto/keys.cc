@@ -6,6 +6,12 @@
 #include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
+
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 
 #include "common/base/strings.h"
 #include "common/base/status.h"
@@ -233,16 +239,69 @@ absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
                                 " is not accepted; use ECDSA P-256, Ed25519 or RSA"));
 }
 
+namespace {
+
+// The odd primes below 2^16, for trial division of RSA moduli.
+const std::vector<BN_ULONG>& SmallPrimes() {
+  static const std::vector<BN_ULONG>* primes = [] {
+    auto* out = new std::vector<BN_ULONG>();
+    std::vector<bool> composite(1 << 16, false);
+    for (size_t i = 3; i < composite.size(); i += 2) {
+      if (composite[i]) continue;
+      out->push_back(static_cast<BN_ULONG>(i));
+      for (size_t j = i * i; j < composite.size(); j += 2 * i) composite[j] = true;
+    }
+    return out;
+  }();
+  return *primes;
+}
+
+// Moduli found good (by SHA-256): the primality test costs milliseconds, and a subscriber's key
+// is checked at every path that ends in it.
+absl::Mutex checked_mu(absl::kConstInit);
+absl::flat_hash_set<std::string>* checked_moduli ABSL_GUARDED_BY(checked_mu) = nullptr;
+
+}  // namespace
+
 absl::Status CheckKeyForCertification(const PublicKey& key) {
   if (key.type() != KeyType::kRsa) return absl::OkStatus();  // ClassifyKey checked them fully
-  // SP 800-56B 6.4.2.1 (OpenSSL's public check): the modulus is composite, not a prime power and
-  // has no small factors. A prime modulus makes its private exponent public.
+  const RSA* rsa = EVP_PKEY_get0_RSA(key.evp());
+  const BIGNUM* n = nullptr;
+  if (rsa != nullptr) RSA_get0_key(rsa, &n, nullptr, nullptr);
+  if (n == nullptr) return Weak("no RSA modulus");
+  if (BN_num_bits(n) > 4096) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                     StrCat("an RSA key of ", BN_num_bits(n), " bits is not certified; use 2048 to 4096"));
+  }
+  const std::string id = [&] {
+    std::string be(static_cast<size_t>(BN_num_bytes(n)), '\0');
+    BN_bn2bin(n, reinterpret_cast<unsigned char*>(be.data()));
+    unsigned char md[32];
+    SHA256(reinterpret_cast<const unsigned char*>(be.data()), be.size(), md);
+    return std::string(reinterpret_cast<const char*>(md), sizeof md);
+  }();
+  {
+    absl::MutexLock lock(&checked_mu);
+    if (checked_moduli != nullptr && checked_moduli->contains(id)) return absl::OkStatus();
+  }
+  // No factor below 2^16 (OpenSSL's check below stops at 751).
+  for (BN_ULONG p : SmallPrimes()) {
+    if (BN_mod_word(n, p) == 0) return Weak(StrCat("the RSA modulus has the factor ", p));
+  }
+  // SP 800-56B 6.4.2.1 (OpenSSL's public check): the modulus is composite and not a prime power.
+  // A prime modulus makes its private exponent public.
   ossl::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));
   if (!ctx) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "key context");
   if (EVP_PKEY_public_check(ctx.get()) != 1) {
     ossl::DrainErrors();
     return Weak("the RSA modulus is prime, a prime power or has small factors");
   }
+  absl::MutexLock lock(&checked_mu);
+  if (checked_moduli == nullptr || checked_moduli->size() > 100000) {
+    delete checked_moduli;
+    checked_moduli = new absl::flat_hash_set<std::string>();
+  }
+  checked_moduli->insert(id);
   return absl::OkStatus();
 }
 

@@ -74,8 +74,10 @@ class PrivateKey {
   KeyType type_;
 };
 
-// The checks too costly for every read of a key (an RSA modulus's factors: ~ms), for keys about
-// to be certified or relied on as a path's end: WEAK_KEY when anyone could sign for it.
+// The checks too costly for every read of a key, for keys about to be certified or relied on as
+// a path's end: an RSA modulus of at most 4096 bits (UNSUPPORTED_ALGORITHM above), without a
+// factor below 2^16, composite and not a prime power (WEAK_KEY otherwise; milliseconds, then
+// remembered for the modulus). Factors found by larger searches (ECM) are beyond it.
 absl::Status CheckKeyForCertification(const PublicKey& key);
 
 // Identifies the type of an OpenSSL key, or fails for a type or size the suite does not accept

@@ -194,6 +194,40 @@ TEST(WeakKeysTest, AHybridP256PointIsRefusedThroughOpensslsOwnDecoderToo) {
   EXPECT_THAT(PublicKey::FromDer(hybrid), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
 }
 
+// A modulus that anyone can factor makes a key anyone can sign for: a small factor (OpenSSL's own
+// check stops at 751), a prime modulus. Over 4096 bits: not certified (a check costs seconds).
+TEST(WeakKeysTest, RsaModuliAnyoneCanFactorAreNotCertified) {
+  std::unique_ptr<BN_CTX, decltype(&BN_CTX_free)> ctx(BN_CTX_new(), BN_CTX_free);
+  auto key_for = [&](const BIGNUM* n) {
+    std::string n_be(static_cast<size_t>(BN_num_bytes(n)), '\0');
+    BN_bn2bin(n, reinterpret_cast<unsigned char*>(n_be.data()));
+    return PublicKey::FromDer(::semper::testing::RsaSpki(n_be, 65537));
+  };
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> q(BN_new(), BN_free), n(BN_new(), BN_free), f(BN_new(), BN_free);
+  ASSERT_EQ(BN_generate_prime_ex(q.get(), 2040, 0, nullptr, nullptr, nullptr), 1);
+  for (BN_ULONG factor : {757UL, 65521UL}) {
+    BN_set_word(f.get(), factor);
+    BN_mul(n.get(), q.get(), f.get(), ctx.get());
+    auto key = key_for(n.get());
+    ASSERT_THAT(key, IsOk());  // a cheap read accepts it...
+    EXPECT_THAT(CheckKeyForCertification(*key), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY))
+        << "factor " << factor;  // ...certification does not
+  }
+  ASSERT_EQ(BN_generate_prime_ex(n.get(), 2048, 0, nullptr, nullptr, nullptr), 1);
+  auto prime = key_for(n.get());
+  ASSERT_THAT(prime, IsOk());
+  EXPECT_THAT(CheckKeyForCertification(*prime), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  auto big = PrivateKey::Generate(KeyType::kRsa, 6144);
+  ASSERT_THAT(big, IsOk());
+  EXPECT_THAT(CheckKeyForCertification(big->public_key()),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  for (int bits : {2048, 3072, 4096}) {
+    auto real = PrivateKey::Generate(KeyType::kRsa, bits);
+    ASSERT_THAT(real, IsOk());
+    EXPECT_THAT(CheckKeyForCertification(real->public_key()), IsOk()) << bits;
+  }
+}
+
 TEST(KeysTest, RsaTooShortRefused) {
   EXPECT_THAT(PrivateKey::Generate(KeyType::kRsa, 1024), StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -36,9 +36,9 @@ std::vector<AccessRule> MakeMatrix() {
   add(ca,
       {{"Enroll", "a valid one-time enrolment code"},
        {"GetCaCertificates", "public"},
-       {"GetCertificateStatus", "public, as OCSP"},
-       {"WatchRevocations", "public, as the CRL"}},
+       {"GetCertificateStatus", "public, as OCSP"}},
       {});
+  add(ca, {{"WatchRevocations", "the suite's daemons (the CRL and OCSP are public)"}}, {Role::kService, kAdmin});
   add(ca, {{"RevokeCertificate", "subscribers: only their own certificates"}}, {kAdmin, kOfficer, kSubscriber});
   const std::string ps = "semper.v1.Pseudonyms";
   add(ps,

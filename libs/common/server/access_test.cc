@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/test_pki.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
@@ -75,6 +76,29 @@ TEST(AccessPolicy, DecidesByRowAndRole) {
   EXPECT_EQ(unknown.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(unknown.message()), HasSubstr("not in the role matrix"));
   EXPECT_EQ(policy.Check("", true, {Role::kAdministrator}, "CN=A").code(), absl::StatusCode::kPermissionDenied);
+}
+
+// A pseudonym's name can be issued again to someone else (after expiry, revocation or a hold):
+// its party is its certificate, never its name. A subscriber's two certificates are one party.
+TEST(PartyTest, PseudonymsAreTheirCertificateSubscribersTheirId) {
+  const auto& pki = ::semper::testing::SharedTestPki();
+  ::semper::testing::LeafSpec spec;
+  spec.common_name = "Night Owl Books";
+  auto a = pki.Issue(spec), b = pki.Issue(spec);
+  ASSERT_EQ(a.certificate.Subject(), b.certificate.Subject());
+  EXPECT_NE(PartyOf(a.certificate), PartyOf(b.certificate));
+  EXPECT_NE(PartyOfSubject(a.certificate.Subject()), PartyOf(a.certificate));
+  spec.extra_subject = {{"serialNumber", "S-0000000042"}};
+  spec.common_name = "Example GmbH";
+  auto auth = pki.Issue(spec), sig = pki.Issue(spec);
+  EXPECT_EQ(PartyOf(auth.certificate), PartyOf(sig.certificate));
+  EXPECT_EQ(PartyOf(auth.certificate), "subscriber:S-0000000042");
+  EXPECT_EQ(PartyOfSubject(sig.certificate.Subject()), PartyOf(auth.certificate));
+  // A name that contains the text of another subscriber's id is not that subscriber.
+  spec.extra_subject = {};
+  spec.common_name = "x,serialNumber=S-0000000042";
+  auto tricky = pki.Issue(spec);
+  EXPECT_NE(PartyOfSubject(tricky.certificate.Subject()), "subscriber:S-0000000042");
 }
 
 }  // namespace

@@ -71,7 +71,9 @@ std::string PartyOfSubject(std::string_view subject) {
 
 std::string PartyOf(const Certificate& cert) {
   if (auto id = cert.SubjectAttribute("serialNumber"); id.has_value() && !id->empty()) return StrCat("subscriber:", *id);
-  return StrCat("subject:", cert.Subject());
+  // A pseudonym is its certificate: its name may be taken again by someone else once it expired
+  // or was revoked or held.
+  return StrCat("certificate:", cert.Issuer(), "#", cert.SerialHex());
 }
 
 absl::StatusOr<KnownCertificate> KnownCertificateOf(const std::string& pem) {

@@ -42,10 +42,13 @@ struct Peer {
 
 // The party a certificate stands for: "subscriber:<id>" with the subject's serialNumber (the
 // same in a subscriber's authentication and signature certificates), or for a certificate
-// without one (a pseudonym) "subject:<subject>". A TLS identity acts for the party it names.
+// without one (a pseudonym) "certificate:<issuer>#<serial>": the certificate itself, since a
+// pseudonym's name can be issued again to someone else once it expired or was revoked or held.
+// A TLS identity acts for the party it names.
 std::string PartyOf(const Certificate& cert);
 // The same from a subject as Certificate::Subject() prints it (RFC 2253), e.g. a verdict's
-// claimant or a contract's signer.
+// claimant or a contract's signer: "subscriber:<id>", or "subject:<subject>" for a subject without
+// serialNumber, which matches no PartyOf (pseudonymous parties are not recognised by name).
 std::string PartyOfSubject(std::string_view subject);
 
 // The subject attributes that grant `roles`, for the CA to put into certificates.

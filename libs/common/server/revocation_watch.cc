@@ -28,21 +28,27 @@ void RevocationWatch::Loop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       current_ = &ctx;
-      // Numbers become visible in order at semper-ca: everything after the last one seen.
-      req.set_after_seq(last_seq_);
+      // Numbers become visible in order at semper-ca: everything after the last number a
+      // heartbeat confirmed. Not after the highest number seen: a stream may carry a new change
+      // before the older ones of its snapshot, and end before they come.
+      req.set_after_seq(confirmed_seq_);
     }
     auto reader = ca_->WatchRevocations(&ctx, req);
     v1::RevocationEvent e;
+    int64_t stream_max = 0;
     while (reader->Read(&e)) {
       absl::MutexLock lock(&mu_);
-      last_heard_ = absl::Now();
       if (e.serial().empty()) {
-        synced_ = true;  // a heartbeat: everything up to now is known
+        // A heartbeat: everything up to now is known, so is every number this stream carried.
+        synced_ = true;
+        last_heard_ = absl::Now();
+        confirmed_seq_ = std::max(confirmed_seq_, stream_max);
         continue;
       }
+      // A change makes what is known more complete, not current: freshness comes from heartbeats.
       Known& k = status_[e.serial()];
       if (e.seq() > k.seq) k = Known{e.seq(), e.state() == v1::CERTIFICATE_STATE_REVOKED};
-      last_seq_ = std::max(last_seq_, e.seq());
+      stream_max = std::max(stream_max, e.seq());
     }
     (void)reader->Finish();
     absl::MutexLock lock(&mu_);

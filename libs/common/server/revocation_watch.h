@@ -1,8 +1,9 @@
 // What semper-ca says about revocations, pushed to a daemon (WatchRevocations) instead of asked
 // per request, for semper-liability's guarantees and every daemon's access gate (access.h): a
 // background stream keeps the status of every certificate whose status ever changed,
-// reconnecting by itself. Policy when semper-ca is unreachable: what was known
-// stays valid for `staleness` after the last message (a change or a heartbeat, every 2 s); after
+// reconnecting by itself and resuming after the last number a heartbeat confirmed. Policy when
+// semper-ca is unreachable: what was known stays valid for `staleness` after the last heartbeat
+// (every 2 s; a change alone does not say the rest is known); after
 // that, and before the first complete snapshot, Revoked() fails with DEPENDENCY_UNAVAILABLE and
 // the caller decides (the tracker gives no guarantee; the gate refuses role-bound calls). Thread-safe.
 #pragma once
@@ -39,7 +40,8 @@ class RevocationWatch : public RevocationCheck {
     bool revoked = false;
   };
   absl::flat_hash_map<std::string, Known> status_ ABSL_GUARDED_BY(mu_);
-  int64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // The highest number that a heartbeat confirmed everything up to: where a new stream starts.
+  int64_t confirmed_seq_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

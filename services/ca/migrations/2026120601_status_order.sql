@@ -13,3 +13,5 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+-- The order holds only while every number comes from the sequence one at a time (no cache).
+ALTER SEQUENCE status_changes CACHE 1;
