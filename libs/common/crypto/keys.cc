@@ -8,9 +8,9 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
+#include <unordered_set>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 
 #include "common/base/strings.h"
@@ -259,7 +259,7 @@ const std::vector<BN_ULONG>& SmallPrimes() {
 // Moduli found good (by SHA-256): the primality test costs milliseconds, and a subscriber's key
 // is checked at every path that ends in it.
 absl::Mutex checked_mu(absl::kConstInit);
-absl::flat_hash_set<std::string>* checked_moduli ABSL_GUARDED_BY(checked_mu) = nullptr;
+std::unordered_set<std::string>* checked_moduli ABSL_GUARDED_BY(checked_mu) = nullptr;
 
 }  // namespace
 
@@ -299,7 +299,7 @@ absl::Status CheckKeyForCertification(const PublicKey& key) {
   absl::MutexLock lock(&checked_mu);
   if (checked_moduli == nullptr || checked_moduli->size() > 100000) {
     delete checked_moduli;
-    checked_moduli = new absl::flat_hash_set<std::string>();
+    checked_moduli = new std::unordered_set<std::string>();
   }
   checked_moduli->insert(id);
   return absl::OkStatus();
