@@ -58,7 +58,7 @@ import_plain() {
   local hex; hex=$(printf '%02x' "$id")
   openssl pkey -in "$plain/$1.pem" -pubout -out "$plain/$1.pub.pem"
   GNUTLS_PIN=$pin p11tool --provider "$MODULE" --login --write --load-privkey "$plain/$1.pem" --label "$1" --id "$hex" \
-    --mark-sensitive "$TOKEN" </dev/null >/dev/null
+    "$TOKEN" </dev/null >/dev/null  # private keys are written CKA_SENSITIVE (not exportable)
   GNUTLS_PIN=$pin p11tool --provider "$MODULE" --login --write --load-pubkey "$plain/$1.pub.pem" --label "$1" --id "$hex" \
     "$TOKEN" </dev/null >/dev/null
   shred -u "$plain/$1.pem"
