@@ -10,6 +10,9 @@
 
 #include <ctime>
 #include <functional>
+#include <unordered_map>
+
+#include "absl/synchronization/mutex.h"
 
 #include "common/base/strings.h"
 #include "absl/strings/str_join.h"
@@ -67,12 +70,26 @@ Certificate Certificate::FromX509(X509* cert) {
 }
 
 absl::StatusOr<Certificate> Certificate::FromDer(std::string_view der) {
+  // The same few certificates (a buyer's, a seller's, the CA's) arrive in request after request,
+  // and OpenSSL 3.0 decodes each one's key through its generic, lock-heavy decoder (~100 µs):
+  // parsed certificates are kept, by their exact DER, and shared (they are immutable).
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* parsed = new std::unordered_map<std::string, std::shared_ptr<X509>>();
+  const std::string key(der);
+  {
+    absl::MutexLock lock(&mu);
+    if (auto it = parsed->find(key); it != parsed->end()) return Certificate(it->second);
+  }
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ossl::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!cert || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
     return Malformed("not a DER X.509 certificate");
   }
-  return Certificate(std::shared_ptr<X509>(cert.release(), X509_free));
+  std::shared_ptr<X509> shared(cert.release(), X509_free);
+  absl::MutexLock lock(&mu);
+  if (parsed->size() >= 4096) parsed->clear();
+  parsed->emplace(key, shared);
+  return Certificate(std::move(shared));
 }
 
 absl::StatusOr<Certificate> Certificate::FromPem(std::string_view pem) {
