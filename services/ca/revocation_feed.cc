@@ -18,9 +18,13 @@ class RevocationFeed::Watcher : public grpc::ServerWriteReactor<v1::RevocationEv
   // `completes_snapshot`: the last page of the watcher's snapshot, ending with the heartbeat that
   // tells it everything up to now is known. Before that, no heartbeat of the feed may reach it
   // (it would believe itself current with part of the history).
-  void Push(std::vector<v1::RevocationEvent> events, bool completes_snapshot = false) {
+  // `then_heartbeat`: the events are every change up to now (a poll's), so once the snapshot is
+  // complete a heartbeat follows them: a watcher counts itself fresh only from heartbeats, and
+  // the idle heartbeat alone would never come while changes keep arriving.
+  void Push(std::vector<v1::RevocationEvent> events, bool completes_snapshot = false, bool then_heartbeat = false) {
     absl::MutexLock lock(&mu_);
     if (done_) return;
+    if (then_heartbeat && snapshot_done_) events.emplace_back();
     // A watcher that does not read holds at most this much: then its stream ends (it reconnects
     // from where a heartbeat left it).
     if (queue_.size() + events.size() > kMaxQueued) {
@@ -218,7 +222,7 @@ void RevocationFeed::Loop() {
     cursor_ = cursor;
     for (Watcher* w : watchers_) {
       if (!fresh.empty()) {
-        w->Push(fresh);
+        w->Push(fresh, /*completes_snapshot=*/false, /*then_heartbeat=*/!failed);
       } else if (!failed) {
         w->Heartbeat();
       }
