@@ -109,6 +109,14 @@ std::vector<db::PreparedStatement> RevocationFeed::Statements() {
 }
 
 RevocationFeed::RevocationFeed(db::ConnectionPool* pool, absl::Duration interval) : pool_(pool), interval_(interval) {
+  // Where the numbers end, now if the database answers (else the loop finds out): watchers (the
+  // daemon's own access gate among them) are admitted from then on, so not before.
+  (void)pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    const int64_t last = tx.exec_prepared1("ca_changes_last")[0].as<int64_t>();
+    absl::MutexLock lock(&mu_);
+    cursor_ = last;
+    return absl::OkStatus();
+  });
   thread_ = std::thread([this] { Loop(); });
 }
 
