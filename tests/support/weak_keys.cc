@@ -56,6 +56,14 @@ BnPtr Hex(const char* hex) {
   return BnPtr(bn);
 }
 
+// EMSA-PKCS1-v1_5 over SHA-256 of `message` for a 2048-bit modulus (RFC 8017 9.2).
+std::string Pkcs1Sha256Padded(const std::string& message) {
+  static constexpr unsigned char kDigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                                  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+  std::string t = std::string(reinterpret_cast<const char*>(kDigestInfo), sizeof kDigestInfo) + Sha256(message);
+  return std::string("\x00\x01", 2) + std::string(256 - 3 - t.size(), '\xff') + std::string(1, '\0') + t;
+}
+
 // Checks with OpenSSL's own X509_REQ that the forged self-signature verifies.
 void RequireVerifies(const std::string& der, const std::string& what) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
@@ -104,10 +112,7 @@ std::string RsaExponentOneRequest(const std::string& cn) {
   n[0] = '\xff';
   n[255] = '\x01';
   std::string info = Info(RsaSpki(n, 1), cn);
-  static constexpr unsigned char kDigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                                  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-  std::string t = std::string(reinterpret_cast<const char*>(kDigestInfo), sizeof kDigestInfo) + Sha256(info);
-  std::string em = std::string("\x00\x01", 2) + std::string(256 - 3 - t.size(), '\xff') + std::string(1, '\0') + t;
+  std::string em = Pkcs1Sha256Padded(info);
   return Request(info, AlgorithmOid("1.2.840.113549.1.1.11", true), em);
 }
 
@@ -124,10 +129,7 @@ std::string RsaPrimeModulusRequest(const std::string& cn) {
   std::string n_be(256, '\0');
   BN_bn2binpad(n.get(), reinterpret_cast<unsigned char*>(n_be.data()), 256);
   std::string info = Info(RsaSpki(n_be, 65537), cn);
-  static constexpr unsigned char kDigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                                  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-  std::string t = std::string(reinterpret_cast<const char*>(kDigestInfo), sizeof kDigestInfo) + Sha256(info);
-  std::string em = std::string("\x00\x01", 2) + std::string(256 - 3 - t.size(), '\xff') + std::string(1, '\0') + t;
+  std::string em = Pkcs1Sha256Padded(info);
   BnPtr m(BN_bin2bn(reinterpret_cast<const unsigned char*>(em.data()), 256, nullptr)), sig(BN_new());
   BN_mod_exp(sig.get(), m.get(), d.get(), n.get(), ctx.get());
   std::string sig_be(256, '\0');

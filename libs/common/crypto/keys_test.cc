@@ -148,14 +148,21 @@ TEST(WeakKeysTest, CompressedP256KeyHasTheCanonicalFormOfTheUncompressedOne) {
   EXPECT_EQ(key->public_key().CanonicalDer(), der);
 }
 
-TEST(WeakKeysTest, RsaExponentsBelow65537OrEvenAreRefused) {
-  auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
-  ASSERT_THAT(key, IsOk());
+// An RSA key's modulus, big-endian (empty if it has none).
+std::string ModulusOf(const PrivateKey& key) {
   BIGNUM* n = nullptr;
-  ASSERT_EQ(EVP_PKEY_get_bn_param(key->evp(), OSSL_PKEY_PARAM_RSA_N, &n), 1);
+  if (EVP_PKEY_get_bn_param(key.evp(), OSSL_PKEY_PARAM_RSA_N, &n) != 1) return "";
   std::unique_ptr<BIGNUM, decltype(&BN_free)> n_owned(n, BN_free);
   std::string n_be(static_cast<size_t>(BN_num_bytes(n)), '\0');
   BN_bn2bin(n, reinterpret_cast<unsigned char*>(n_be.data()));
+  return n_be;
+}
+
+TEST(WeakKeysTest, RsaExponentsBelow65537OrEvenAreRefused) {
+  auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
+  ASSERT_THAT(key, IsOk());
+  const std::string n_be = ModulusOf(*key);
+  ASSERT_FALSE(n_be.empty());
   for (unsigned long e : {1UL, 3UL, 17UL, 65536UL, 65538UL}) {
     EXPECT_THAT(PublicKey::FromDer(::semper::testing::RsaSpki(n_be, e)),
                 StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY))
@@ -171,11 +178,8 @@ TEST(WeakKeysTest, RsaExponentsBelow65537OrEvenAreRefused) {
 TEST(WeakKeysTest, AnRsaKeyAsPssHasTheCanonicalFormOfRsaEncryption) {
   auto key = PrivateKey::Generate(KeyType::kRsa, 2048);
   ASSERT_THAT(key, IsOk());
-  BIGNUM* n = nullptr;
-  ASSERT_EQ(EVP_PKEY_get_bn_param(key->evp(), OSSL_PKEY_PARAM_RSA_N, &n), 1);
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> n_owned(n, BN_free);
-  std::string n_be(static_cast<size_t>(BN_num_bytes(n)), '\0');
-  BN_bn2bin(n, reinterpret_cast<unsigned char*>(n_be.data()));
+  const std::string n_be = ModulusOf(*key);
+  ASSERT_FALSE(n_be.empty());
   auto pss = PublicKey::FromDer(::semper::testing::RsaPssSpki(n_be, 65537));
   ASSERT_THAT(pss, IsOk());
   EXPECT_EQ(pss->CanonicalDer(), key->public_key().Der());
