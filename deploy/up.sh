@@ -129,6 +129,8 @@ require_client_cert = false
 dir = "$STATE/pki"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 public_url = "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
+arbiter_address = "127.0.0.1:${SEMPER_ARBITER_PORT:-7030}"
+upstream_server_name = "localhost"
 $(ca_token_keys)
 TOML
   launch semper-ca "${SEMPER_CA_HTTP_PORT:-7001}" "$BUILD/services/ca/semper-ca" serve --config "$STATE/ca.toml"

@@ -77,7 +77,8 @@ case "$cmd" in
   ca)
     wait_for_init; database; tls ca
     : "${SEMPER_CA_DIR:=$PKI}" "${SEMPER_CA_KEY_PASSPHRASE_FILE:=$PASS}" "${SEMPER_CA_PUBLIC_URL:=http://localhost:7001}"
-    export SEMPER_CA_DIR SEMPER_CA_KEY_PASSPHRASE_FILE SEMPER_CA_PUBLIC_URL
+    : "${SEMPER_CA_ARBITER_ADDRESS:=semper-arbiter:7030}"
+    export SEMPER_CA_DIR SEMPER_CA_KEY_PASSPHRASE_FILE SEMPER_CA_PUBLIC_URL SEMPER_CA_ARBITER_ADDRESS
     exec semper-ca serve "$@"
     ;;
   tsa)

@@ -136,7 +136,20 @@ int Serve(const std::optional<std::string>& config_file) {
   }
   CaseBook cases(std::move(deps));
 
-  ArbiterServiceImpl service(&exchanges, &cases, issuers);
+  PseudonymCascadeKeys::Deps cascade_deps;
+  if (escrow.has_value()) {
+    auto secret = CascadeSecretFromEscrow(escrow->key);
+    if (secret.ok()) {
+      cascade_deps.secret = std::move(*secret);
+    } else {
+      LogEvent(log, spdlog::level::warn, "pseudonym_cascade_unavailable").With("error", std::string(secret.status().message()));
+    }
+  }
+  cascade_deps.trust = &*trust;
+  cascade_deps.ca = ca;
+  cascade_deps.logger = log;
+  PseudonymCascadeKeys cascade_keys(std::move(cascade_deps));
+  ArbiterServiceImpl service(&exchanges, &cases, &cascade_keys, issuers);
   db::ConnectionPool* p = pool->get();
   auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); });
   if (!server.ok()) return fail("listening", server.status());

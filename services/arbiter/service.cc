@@ -88,4 +88,13 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::DecideCase(grpc::CallbackServerCon
   return Answer(ctx, cases_->DecideByArbitrator(*req, *peer->certificate), resp);
 }
 
+grpc::ServerUnaryReactor* ArbiterServiceImpl::DerivePseudonymCascadeKey(grpc::CallbackServerContext* ctx,
+                                                                        const v1::DerivePseudonymCascadeKeyRequest* req,
+                                                                        v1::PseudonymCascadeKey* resp) {
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  if (absl::Status role = RequireAnyRole(*peer, {Role::kService}); !role.ok()) return FinishUnary(ctx, role);
+  return Answer(ctx, cascade_keys_->Derive(*req, absl::Now()), resp);
+}
+
 }  // namespace semper::arbiter

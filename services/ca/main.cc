@@ -13,6 +13,7 @@
 #include "common/base/config.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
+#include "common/base/periodic.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/pkcs11.h"
@@ -68,8 +69,13 @@ std::vector<ConfigKey> Schema() {
                   "how long a signed response to a nonce-less OCSP request is reused; other replicas see a "
                   "revocation within this time (0 disables)"});
   keys.push_back({"ca.link_key_file", T::kString, std::nullopt, false, false,
-                  "HMAC key that tags pseudonyms with their base, for revoking them with it (made at first start; "
-                  "default <ca.dir>/pseudonym-link.key); keep it out of database backups"});
+                  "HMAC key of the pseudonym tags of scheme 1 (pseudonyms issued before 2026-12-06; made at first "
+                  "start; default <ca.dir>/pseudonym-link.key); keep it out of database backups"});
+  keys.push_back({"ca.arbiter_address", T::kString, ConfigValue(std::string("localhost:7030")), false, false,
+                  "semper-arbiter's gRPC address: it derives the keys pseudonyms are tagged with for the "
+                  "keyCompromise cascade (needed to issue pseudonyms and to revoke them with their base)"});
+  keys.push_back({"ca.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
+                  "TLS name to expect from semper-arbiter, if not the host of its address"});
   keys.push_back({"ca.escrow_cert_file", T::kString, std::nullopt, false, false,
                   "semper-arbiter's escrow certificate: pseudonym links are sealed to it "
                   "(default <ca.dir>/services/arbiter-escrow.pem)"});
@@ -224,6 +230,14 @@ int Serve(const std::optional<std::string>& config_file) {
   pseudonym_options.profiles = service_options.profiles;
   pseudonym_options.link_key = SecretData(link_key->Reveal());
   pseudonym_options.logger = log;
+  pseudonym_options.arbiter_stub = v1::Arbiter::NewStub(UpstreamChannel(
+      config->GetString("ca.arbiter_address"), pki->root().Pem(), config->GetString("ca.upstream_server_name")));
+  if (!options->metrics) options->metrics = std::make_shared<Metrics>();
+  pseudonym_options.metrics = options->metrics;
+  pseudonym_options.on_revoked = [&service, log] {
+    absl::Status crl = service.PublishCrls();
+    if (!crl.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
+  };
   for (auto [key, fallback, target] :
        {std::tuple{"ca.escrow_cert_file", ca_dir + "/services/arbiter-escrow.pem", &pseudonym_options.escrow},
         std::tuple{"ca.arbiter_cert_file", ca_dir + "/services/arbiter-signing.pem", &pseudonym_options.arbiter}}) {
@@ -238,6 +252,8 @@ int Serve(const std::optional<std::string>& config_file) {
     *target = *cert;
   }
   PseudonymServiceImpl pseudonyms(std::move(pseudonym_options));
+  // The keyCompromise cascade to pseudonyms, once each revocation has committed.
+  Periodic cascades(absl::Seconds(1), [&pseudonyms] { (void)pseudonyms.RunCascades(); });
   auto statement_cms = CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
   if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
   CredentialBook::Deps token_deps;

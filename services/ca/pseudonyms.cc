@@ -24,6 +24,7 @@
 #include "common/db/values.h"
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
+#include "common/server/daemon.h"
 #include "common/server/peer.h"
 #include "semper/v1/arbiter.pb.h"
 
@@ -59,6 +60,10 @@ absl::StatusOr<absl::Duration> Validity(const v1::PseudonymRequestStatement& st)
 
 }  // namespace
 
+std::string PseudonymTag(std::string_view cascade_key, const std::string& pseudonym_serial) {
+  return HmacSha256(cascade_key, StrCat("semper-pseudonym-tag\n", pseudonym_serial));
+}
+
 std::string LinkTag(const SecretData& link_key, const std::string& serial) {
   return HmacSha256(link_key.Reveal(), StrCat("semper-pseudonym-link\n", serial));
 }
@@ -88,16 +93,35 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
           UNION ALL SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex') LIMIT 1)"},
       // Live pseudonyms under a name, by whose base they were issued.
       {"ps_name_holders",
-       R"(SELECT p.parent_tag FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
+       R"(SELECT p.serial, p.parent_tag, p.tag_scheme FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
           WHERE c.subject = $1 AND c.not_after > now() AND c.revoked_at IS NULL)"},
+      // The keyCompromise cascade (RunCascades).
+      {"ps_cascades_queued", "SELECT serial FROM ca.pseudonym_cascades ORDER BY attempts, queued_at LIMIT 100"},
+      {"ps_cascade_claim", "SELECT 1 FROM ca.pseudonym_cascades WHERE serial = $1 FOR UPDATE SKIP LOCKED"},
+      {"ps_cascade_failed",
+       "UPDATE ca.pseudonym_cascades SET attempts = attempts + 1, last_error = $2 WHERE serial = $1"},
+      {"ps_cascade_done", "DELETE FROM ca.pseudonym_cascades WHERE serial = $1"},
+      {"ps_cascade_queue",
+       "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
+      {"ps_cascades_pending", "SELECT count(*) FROM ca.pseudonym_cascades"},
+      {"ps_tagged",
+       R"(SELECT p.serial, p.parent_tag, encode(c.spki_sha256, 'hex')
+          FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.tag_scheme = 2)"},
+      // A pseudonym found by the cascade: revoked now if good or on hold; if revoked already for
+      // another reason, the time stays and the reason becomes keyCompromise (RFC 5280 5.3.1).
+      {"ps_cascade_revoke",
+       R"(UPDATE ca.certificates SET revoked_at = CASE WHEN revoked_at IS NULL OR revocation_reason = 6 THEN now()
+                                                 ELSE revoked_at END,
+                                 revocation_reason = 1
+          WHERE serial = $1 AND revocation_reason IS DISTINCT FROM 1)"},
       {"ps_insert",
        R"(WITH c AS (
             INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der,
                                          issuer)
             VALUES ($1, NULL, 'pseudonym', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'), $10)
             RETURNING serial)
-          INSERT INTO ca.pseudonyms (serial, kind, parent_tag, sealed_link)
-          SELECT serial, $7, decode($8, 'hex'), decode($9, 'hex') FROM c)"},
+          INSERT INTO ca.pseudonyms (serial, kind, parent_tag, sealed_link, tag_scheme)
+          SELECT serial, $7, decode($8, 'hex'), decode($9, 'hex'), 2 FROM c)"},
       {"ps_target",
        R"(SELECT c.der, p.sealed_link FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.serial = $1)"},
       {"ps_insert_reveal",
@@ -157,6 +181,11 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     if (!r[0][2].is_null()) base_link = db::Bytes(r[0][2]);
     return absl::OkStatus();
   }));
+  // The base's cascade key, from semper-arbiter, which checks the holder's request itself.
+  v1::DerivePseudonymCascadeKeyRequest key_request;
+  key_request.mutable_pseudonym_request()->set_request(req.request());
+  key_request.mutable_pseudonym_request()->set_signature(req.signature());
+  SEMPER_ASSIGN_OR_RETURN(std::string cascade_key, CascadeKey(key_request));
   v1::PseudonymLink link;
   link.set_type("semper-pseudonym-link");
   if (profile == "pseudonym") {
@@ -192,7 +221,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   link.set_base_subject(base.Subject());
   *link.mutable_issued_at() = ToTimestamp(now);
   SEMPER_ASSIGN_OR_RETURN(std::string sealed, CmsEncrypt(StatementJson(link), {*o_.escrow}));
-  const std::string parent_tag = LinkTag(o_.link_key, base.SerialHex());
+  const std::string tag = PseudonymTag(cascade_key, issued.serial_hex);
+  const std::string old_tag = LinkTag(o_.link_key, base.SerialHex());
   const std::string spki = HexEncode(Sha256(issued.spki_der));
   SEMPER_RETURN_IF_ERROR(o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_prepared("ps_lock_key", spki);
@@ -201,7 +231,10 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     }
     if (st.kind() == v1::PSEUDONYM_KIND_ROLE) {
       for (const auto& r : tx.exec_prepared("ps_name_holders", issued.subject)) {
-        if (db::Bytes(r[0]) != parent_tag) {
+        const std::string holder_tag = db::Bytes(r[1]);
+        const bool same_base = r[2].as<int>() == 2 ? holder_tag == PseudonymTag(cascade_key, r[0].as<std::string>())
+                                                   : holder_tag == old_tag;
+        if (!same_base) {
           return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                            StrCat("the pseudonym \"", name, "\" is held by someone else: choose another name"));
         }
@@ -209,7 +242,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     }
     tx.exec_prepared0("ps_insert", issued.serial_hex, issued.subject, spki, db::TimeText(issued.not_before),
                       db::TimeText(issued.not_after), HexEncode(issued.der),
-                      st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(parent_tag),
+                      st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(tag),
                       HexEncode(sealed), shared ? "pseudonyms" : "ca");
     // Not the base: the audit trail must not link a pseudonym to its holder either.
     return db::AppendAudit(tx, "ca", "semper-ca",
@@ -223,6 +256,104 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   out.add_chain(issuer.Der());
   out.add_chain(o_.pki->root().Der());
   return out;
+}
+
+absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const v1::DerivePseudonymCascadeKeyRequest& req) const {
+  if (o_.arbiter_stub == nullptr) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this CA knows no semper-arbiter address (ca.arbiter_address): it cannot tag pseudonyms");
+  }
+  v1::PseudonymCascadeKey key;
+  grpc::Status called = o_.arbiter_stub->DerivePseudonymCascadeKey(UpstreamContext(o_.arbiter_deadline).get(), req, &key);
+  if (!called.ok()) {
+    // The arbiter's refusal of the holder's request is the holder's error; anything else is ours.
+    if (called.error_code() == grpc::StatusCode::INVALID_ARGUMENT || called.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      return FromGrpcStatus(called);
+    }
+    return UpstreamError("semper-arbiter", called);
+  }
+  if (key.key().size() != 32) return absl::InternalError("semper-arbiter sent a cascade key that is not 32 bytes");
+  return key.key();
+}
+
+absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
+  std::vector<std::string> queued;
+  SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& r : tx.exec_prepared("ps_cascades_queued")) queued.push_back(r[0].as<std::string>());
+    return absl::OkStatus();
+  }));
+  int revoked = 0, handled = 0;
+  absl::Status first_error;
+  for (size_t i = 0; i < queued.size(); ++i) {
+    const std::string& base = queued[i];
+    std::string failure;
+    absl::Status s = o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+      failure.clear();
+      if (tx.exec_prepared("ps_cascade_claim", base).empty()) return absl::OkStatus();  // another replica has it
+      v1::DerivePseudonymCascadeKeyRequest req;
+      req.set_compromised_serial(base);
+      absl::StatusOr<std::string> key = CascadeKey(req);
+      if (!key.ok()) {
+        failure = std::string(key.status().message());
+        tx.exec_prepared0("ps_cascade_failed", base, failure);
+        return absl::OkStatus();
+      }
+      int here = 0;
+      for (const auto& r : tx.exec_prepared("ps_tagged")) {
+        const std::string serial = r[0].as<std::string>();
+        if (db::Bytes(r[1]) != PseudonymTag(*key, serial)) continue;
+        if (tx.exec_prepared("ps_cascade_revoke", serial).affected_rows() > 0) ++here;
+        tx.exec_prepared0("ca_block_key", r[2].as<std::string>(), "keyCompromise of the certificate it was issued on");
+        // What was issued on it goes too, whatever its own state.
+        tx.exec_prepared0("ps_cascade_queue", serial);
+        SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
+                                               {{"keyCompromise cascade", "certificate-revoked", serial,
+                                                 "{\"reason\": 1, \"cascade\": true}"}}));
+      }
+      tx.exec_prepared0("ps_cascade_done", base);
+      revoked += here;
+      ++handled;
+      return absl::OkStatus();
+    });
+    if (!s.ok() && first_error.ok()) first_error = s;
+    if (!failure.empty() && first_error.ok()) first_error = absl::UnavailableError(failure);
+  }
+  int64_t pending = 0;
+  (void)o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    pending = tx.exec_prepared("ps_cascades_pending")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (o_.metrics) {
+    o_.metrics->SetGauge("semper_ca_pseudonym_cascades_pending",
+                         "certificates revoked for keyCompromise whose pseudonyms are still to be revoked", {},
+                         static_cast<double>(pending));
+  }
+  {
+    // One log line per new error, not one per second while the arbiter is away.
+    absl::MutexLock lock(&cascade_mu_);
+    const std::string error = first_error.ok() ? "" : std::string(first_error.message());
+    if (error != last_cascade_error_) {
+      if (!error.empty()) {
+        LogEvent(o_.logger, spdlog::level::warn, "pseudonym.cascade_waiting")
+            .With("pending", std::to_string(pending)).With("error", error);
+      } else {
+        LogEvent(o_.logger, spdlog::level::info, "pseudonym.cascade_resumed").With("pending", std::to_string(pending));
+      }
+      last_cascade_error_ = error;
+    }
+  }
+  if (revoked > 0) {
+    LogEvent(o_.logger, spdlog::level::warn, "pseudonym.cascade").With("revoked", std::to_string(revoked));
+    if (o_.on_revoked) o_.on_revoked();
+  }
+  if (!first_error.ok()) return first_error;
+  // What this run queued (pseudonyms issued on those it found) is done at once.
+  if (handled > 0 && pending > 0) {
+    auto more = RunCascades();
+    if (!more.ok()) return more.status();
+    revoked += *more;
+  }
+  return revoked;
 }
 
 absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v1::RevealPseudonymRequest& req,

@@ -6,8 +6,11 @@
 // Unlinkability towards relying parties: the certificate carries only the pseudonym (no
 // subscriber number, country or name), a random serial, a key never certified before, and a
 // validity that starts on the hour (not at the second of issuance). In the database the link
-// exists only sealed, and as an HMAC tag of the base's serial under a key kept outside the
-// database, which is how revoking a base for keyCompromise finds the pseudonyms derived from it.
+// exists only sealed, and as a tag per pseudonym, HMAC(K_base, pseudonym serial), where K_base is
+// a key only semper-arbiter can derive (from its escrow key) and gives only for the holder's fresh
+// signed request or after the base's keyCompromise revocation: no two tags of one holder are
+// alike, and neither a database copy nor the CA's operator can recompute them. Revoking a base for
+// keyCompromise asks the arbiter for K_base and revokes every pseudonym whose tag it makes.
 // Thread-safe.
 #pragma once
 
@@ -19,6 +22,9 @@
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
+#include "absl/synchronization/mutex.h"
+#include "common/server/metrics.h"
+#include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"
 #include "services/ca/pki.h"
 #include "services/ca/store.h"
@@ -34,8 +40,15 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
     CaStore* store = nullptr;
     db::ConnectionPool* pool = nullptr;
     ProfileOptions profiles;
-    // HMAC key for the derivation tags (ca.link_key_file, 32 random bytes made at first start).
+    // HMAC key of the tags of scheme 1 (ca.link_key_file): pseudonyms issued before tags of
+    // scheme 2; kept to recognise them until they expire.
     SecretData link_key;
+    // semper-arbiter, which derives the cascade keys the tags of scheme 2 are made with.
+    std::shared_ptr<v1::Arbiter::StubInterface> arbiter_stub;
+    absl::Duration arbiter_deadline = absl::Seconds(10);
+    std::shared_ptr<Metrics> metrics;
+    // Called after the cascade revoked certificates (clears status caches, issues the CRL).
+    std::function<void()> on_revoked;
     // semper-arbiter's escrow certificate (the sealed links are encrypted to it) and signing
     // certificate (reveal orders must carry its signature).
     std::optional<Certificate> escrow;
@@ -57,11 +70,24 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
   absl::StatusOr<v1::IssuePseudonymResponse> Issue(const v1::IssuePseudonymRequest& req);
   absl::StatusOr<v1::RevealPseudonymResponse> Reveal(const v1::RevealPseudonymRequest& req, const std::string& peer);
 
+  // The keyCompromise cascade for pseudonyms of scheme 2: for each certificate queued by
+  // CaStore::Revoke, asks semper-arbiter for its cascade key, revokes (keyCompromise) every
+  // pseudonym whose tag that key makes, blocks their keys and queues them in turn. Rows whose key
+  // the arbiter does not give (unreachable, or the revocation not yet visible to it) stay queued
+  // for the next run. Returns how many pseudonyms were revoked. Safe with several CA replicas.
+  absl::StatusOr<int> RunCascades();
+
  private:
+  absl::StatusOr<std::string> CascadeKey(const v1::DerivePseudonymCascadeKeyRequest& req) const;
   Options o_;
+  absl::Mutex cascade_mu_;
+  std::string last_cascade_error_ ABSL_GUARDED_BY(cascade_mu_);
 };
 
-// The derivation tag of a certificate serial under the link key.
+// The tag of a pseudonym (scheme 2) under its base's cascade key.
+std::string PseudonymTag(std::string_view cascade_key, const std::string& pseudonym_serial);
+
+// The derivation tag of a certificate serial under the link key (scheme 1).
 std::string LinkTag(const SecretData& link_key, const std::string& serial);
 
 // The link key file: read, or made (32 random bytes, mode 0600) when it does not exist.

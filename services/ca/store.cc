@@ -69,8 +69,10 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
                                 WHERE (created_at, id) < (SELECT created_at, id FROM ca.subscribers WHERE id = $2)
                                 ORDER BY created_at DESC, id DESC LIMIT $1)"},
       {"ca_lock_certificate",
-       R"(SELECT subscriber_id, revoked_at IS NOT NULL, coalesce(revocation_reason, 0), encode(spki_sha256, 'hex')
+       R"(SELECT subscriber_id, revoked_at IS NOT NULL, coalesce(revocation_reason, 0), encode(spki_sha256, 'hex'), profile
           FROM ca.certificates WHERE serial = $1 FOR UPDATE)"},
+      // A base whose pseudonyms (tags of scheme 2) the cascade is to find, with semper-arbiter.
+      {"ca_queue_cascade", "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
       {"ca_revoke",
        R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = $2 WHERE serial = $1)"},
       {"ca_release", "UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = $1"},
@@ -391,7 +393,11 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
       tx.exec_prepared0("ca_block_key", r[0][3].as<std::string>(), StrCat("keyCompromise of ", serial));
       // Whoever held the key could have asked for pseudonyms on it: they go too, and those
-      // issued on them. Their entries name no base (the link stays sealed).
+      // issued on them. Their entries name no base (the link stays sealed). Pseudonyms tagged
+      // with a cascade key (scheme 2) are found once this commits: the arbiter gives the key only
+      // for a base it sees revoked for keyCompromise (PseudonymServiceImpl::RunCascades).
+      const std::string profile = r[0][4].as<std::string>();
+      if (profile == "signature" || profile == "pseudonym") tx.exec_prepared0("ca_queue_cascade", serial);
       if (link_tag_) {
         std::vector<std::string> bases = {serial};
         for (size_t i = 0; i < bases.size(); ++i) {
@@ -401,6 +407,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
               tx.exec_prepared0("ca_revoke", derived, static_cast<int>(reason));
               tx.exec_prepared0("ca_block_key", d[1].as<std::string>(), "keyCompromise of the certificate it was issued on");
             }
+            tx.exec_prepared0("ca_queue_cascade", derived);
             bases.push_back(derived);
           }
         }

@@ -27,7 +27,7 @@ class AuditTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"liability", SEMPER_LIABILITY}};
+    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"liability", SEMPER_LIABILITY}, {"arbiter", SEMPER_ARBITER}};
     o.conninfo = conninfo();
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());

@@ -47,7 +47,7 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}};
+    o.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}, {"arbiter", SEMPER_ARBITER}};
     o.conninfo = conninfo();
     o.liability_replicas = 2;
     o.liability_env = {"SEMPER_LIABILITY_EXPIRY_INTERVAL=200ms", "SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};

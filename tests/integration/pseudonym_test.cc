@@ -9,13 +9,16 @@
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 
+#include "absl/strings/escaping.h"
 #include "common/base/proto_json.h"
+#include "common/base/strings.h"
 #include "common/base/proto_time.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/random.h"
 #include "common/server/grpc_status.h"
-#include "semper/v1/arbiter.pb.h"
+#include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"
 #include "tests/support/postgres.h"
@@ -43,7 +46,7 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}};
+    o.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
     o.conninfo = conninfo();
     o.ca_http = true;
     auto suite = Suite::Start(&dir_, o);
@@ -132,6 +135,33 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     grpc::ClientContext ctx;
     EXPECT_TRUE(v1::CertificationAuthority::NewStub(suite_->Channel("ca"))->GetCertificateStatus(&ctx, req, &st).ok());
     return st.state();
+  }
+
+  // The state once the keyCompromise cascade (which runs after the revocation commits, with
+  // semper-arbiter) has had up to 20 s to reach `cert`.
+  v1::CertificateState EventuallyRevoked(const Certificate& cert) {
+    const absl::Time until = absl::Now() + absl::Seconds(20);
+    v1::CertificateState st = State(cert);
+    while (st != v1::CERTIFICATE_STATE_REVOKED && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(100));
+      st = State(cert);
+    }
+    return st;
+  }
+
+  // semper-arbiter's DerivePseudonymCascadeKey, called over `channel`.
+  absl::StatusOr<v1::PseudonymCascadeKey> CascadeKey(std::shared_ptr<grpc::Channel> channel,
+                                                     const v1::DerivePseudonymCascadeKeyRequest& req) {
+    v1::PseudonymCascadeKey resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = v1::Arbiter::NewStub(channel)->DerivePseudonymCascadeKey(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+  // A channel to the arbiter as one of the suite's daemons (semper-ca's TLS certificate).
+  std::shared_ptr<grpc::Channel> AsService(const std::string& daemon) {
+    return suite_->ChannelWith(daemon, Slurp(suite_->P("pki/services/ca-tls.pem")),
+                               std::string(ServiceKey("ca-tls").ToUnencryptedPemSecret().Reveal()));
   }
 
   TempDir dir_;
@@ -317,14 +347,121 @@ TEST_F(PseudonymTest, KeyCompromiseOfTheIdentityRevokesWhatWasDerivedFromIt) {
 
   ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
   EXPECT_EQ(State(alice_->certificate), v1::CERTIFICATE_STATE_REVOKED);
-  EXPECT_EQ(State(role->certificate), v1::CERTIFICATE_STATE_REVOKED);
-  EXPECT_EQ(State(nested->certificate), v1::CERTIFICATE_STATE_REVOKED);
-  EXPECT_EQ(State(bobs->certificate), v1::CERTIFICATE_STATE_GOOD);
+  EXPECT_EQ(EventuallyRevoked(role->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(EventuallyRevoked(nested->certificate), v1::CERTIFICATE_STATE_REVOKED);
   // `second` was issued on `once`, which Alice's key obtained: it goes too, though `once`
-  // itself had been revoked before (and keeps its first reason).
-  EXPECT_EQ(State(second->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  // itself had been revoked before: `once` keeps its revocation time, and its reason becomes
+  // keyCompromise (RFC 5280 5.3.1 lets a CA say so later), which is what the arbiter checks
+  // before it gives the key that finds `second`.
+  EXPECT_EQ(EventuallyRevoked(second->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonym_cascades"), "0");
+  EXPECT_EQ(State(bobs->certificate), v1::CERTIFICATE_STATE_GOOD);
   EXPECT_EQ(Sql("SELECT revocation_reason FROM ca.certificates WHERE serial = '" + once->certificate.SerialHex() + "'"),
-            "4");
+            "1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE serial = '" + once->certificate.SerialHex() +
+                "' AND revoked_at < (SELECT revoked_at FROM ca.certificates WHERE serial = '" +
+                alice_->certificate.SerialHex() + "')"),
+            "1");
+}
+
+// A reader of a database copy, and the CA's operator with every key the CA holds (the link key
+// file included), try to group a holder's pseudonyms or find them from the holder's serial.
+TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms) {
+  const size_t ca_log_before = Slurp(suite_->P("ca.log")).size();
+  const size_t arbiter_log_before = Slurp(suite_->P("arbiter.log")).size();
+  auto role = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Little Egret");
+  auto once = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_TRANSACTION);
+  auto twice = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(role.status(), IsOk());
+  ASSERT_THAT(once.status(), IsOk());
+  ASSERT_THAT(twice.status(), IsOk());
+  auto nested = suite_->IssuePseudonym(*role, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(nested.status(), IsOk());
+  // The same holder may take its role name again (a new key); someone else may not (above).
+  auto again = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Little Egret");
+  ASSERT_THAT(again.status(), IsOk());
+  // Neither log names the base at issuance.
+  EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before),
+              ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
+  EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before), HasSubstr("pseudonym.cascade_key"));
+  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
+  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(role->certificate.SerialHex() + "\" base")));
+
+  // No column value repeats among one holder's pseudonyms.
+  EXPECT_EQ(Sql("SELECT count(DISTINCT parent_tag) FROM ca.pseudonyms"), "5");
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE tag_scheme = 2"), "5");
+  EXPECT_EQ(Sql("SELECT count(DISTINCT sealed_link) FROM ca.pseudonyms"), "5");
+  // The operator computes what the tags were made of before (its link key over every serial it
+  // issued): nothing matches.
+  const std::string link_hex = Slurp(suite_->P("pki/pseudonym-link.key")).substr(0, 64);
+  const std::string link_key = absl::HexStringToBytes(link_hex);
+  for (const std::string& serial : {alice_->certificate.SerialHex(), role->certificate.SerialHex()}) {
+    const std::string tag = HmacSha256(link_key, "semper-pseudonym-link\n" + serial);
+    EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE parent_tag = '\\x" + HexEncode(tag) + "'"), "0");
+  }
+  // Nor does semper-arbiter give the operator (as one of the suite's daemons) a holder's key
+  // for the asking: only with the holder's fresh signed request, or after a keyCompromise.
+  v1::DerivePseudonymCascadeKeyRequest by_serial;
+  by_serial.set_compromised_serial(alice_->certificate.SerialHex());
+  EXPECT_THAT(CascadeKey(AsService("arbiter"), by_serial).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("not revoked for keyCompromise")));
+  // An old request of the holder's, replayed.
+  auto stale = Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION, "",
+                       absl::Now() - absl::Minutes(10));
+  v1::DerivePseudonymCascadeKeyRequest replay;
+  replay.mutable_pseudonym_request()->set_request(stale.request());
+  replay.mutable_pseudonym_request()->set_signature(stale.signature());
+  EXPECT_THAT(CascadeKey(AsService("arbiter"), replay).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A request the holder did not sign.
+  auto fresh = Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION);
+  v1::DerivePseudonymCascadeKeyRequest forged;
+  forged.mutable_pseudonym_request()->set_request(fresh.request() + "x");
+  forged.mutable_pseudonym_request()->set_signature(fresh.signature());
+  EXPECT_THAT(CascadeKey(AsService("arbiter"), forged).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Not a daemon of the suite: the holder itself, the administrator; a stranger without a
+  // certificate is not even authenticated.
+  for (auto channel : {suite_->ChannelAs("arbiter", *alice_), suite_->Channel("arbiter", "admin")}) {
+    EXPECT_THAT(CascadeKey(channel, by_serial).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(CascadeKey(channel, replay).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  }
+  EXPECT_THAT(CascadeKey(suite_->Channel("arbiter"), by_serial).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  // Revoked for another reason than keyCompromise: no key either.
+  ASSERT_THAT(suite_->Revoke(*alice_->authentication_certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
+  v1::DerivePseudonymCascadeKeyRequest superseded;
+  superseded.set_compromised_serial(alice_->authentication_certificate->SerialHex());
+  EXPECT_THAT(CascadeKey(AsService("arbiter"), superseded).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  // After a keyCompromise, the key the arbiter gives makes exactly the holder's tags.
+  ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  by_serial.set_compromised_serial(alice_->certificate.SerialHex());
+  auto key = CascadeKey(AsService("arbiter"), by_serial);
+  ASSERT_THAT(key.status(), IsOk());
+  int made = 0;
+  for (const auto* p : {&*role, &*once, &*twice, &*nested, &*again}) {
+    const std::string serial = p->certificate.SerialHex();
+    const std::string tag = Sql("SELECT encode(parent_tag, 'hex') FROM ca.pseudonyms WHERE serial = '" + serial + "'");
+    if (tag == HexEncode(HmacSha256(key->key(), "semper-pseudonym-tag\n" + serial))) ++made;
+  }
+  EXPECT_EQ(made, 4);  // all but `nested`, whose base is `role`
+}
+
+// While semper-arbiter is away: no pseudonym is issued (nothing written), and a keyCompromise
+// still revokes the base at once and its pseudonyms when the arbiter is back.
+TEST_F(PseudonymTest, WithoutTheArbiterNothingIsIssuedAndTheCascadeWaits) {
+  auto role = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Sea Eagle");
+  ASSERT_THAT(role.status(), IsOk());
+  ASSERT_THAT(suite_->Stop("arbiter"), IsOk());
+  EXPECT_THAT(Issue(Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION)).status(),
+              StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms"), "1");
+  ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  EXPECT_EQ(State(alice_->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(State(role->certificate), v1::CERTIFICATE_STATE_GOOD);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonym_cascades WHERE attempts > 0"), "1");
+  ASSERT_THAT(suite_->Restart("arbiter"), IsOk());
+  EXPECT_EQ(EventuallyRevoked(role->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.blocked_keys"), "2");
 }
 
 TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
@@ -415,7 +552,7 @@ TEST_F(PseudonymTest, TheSharedPseudonymIssuerNamesNoOperatorAndPublishesItsOwnS
   // Revoked (with its base, for keyCompromise): the shared issuer's own CRL lists it, the
   // operator's does not.
   ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
-  EXPECT_EQ(State(*cert), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_EQ(EventuallyRevoked(*cert), v1::CERTIFICATE_STATE_REVOKED);
   EXPECT_THAT(ocsp(suite_->P("pki/pseudonym-ca.pem")).out, HasSubstr(": revoked"));
   httplib::Client http("127.0.0.1", suite_->port("ca-http"));
   auto crl = http.Get("/crl/pseudonyms");

@@ -42,7 +42,7 @@ class TokenTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}};
+    o.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
     o.ca_replicas = 2;  // two replicas on one database
     o.conninfo = conninfo();
     auto suite = Suite::Start(&dir_, o);

@@ -107,7 +107,9 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
     if (std::find(s->o_.not_started.begin(), s->o_.not_started.end(), d) != s->o_.not_started.end()) continue;
     std::vector<std::string> argv;
     if (d == "ca") {
-      std::vector<std::string> more = {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass")};
+      std::vector<std::string> more = {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass"),
+                                       "SEMPER_CA_ARBITER_ADDRESS=127.0.0.1:" + std::to_string(s->ports_["arbiter"]),
+                                       "SEMPER_CA_UPSTREAM_SERVER_NAME=localhost"};
       if (s->o_.ca_http && name == "ca") {
         more.push_back("SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(s->ports_["ca-http"]));
         more.push_back("SEMPER_CA_PUBLIC_URL=http://127.0.0.1:" + std::to_string(s->ports_["ca-http"]));

@@ -93,6 +93,8 @@ std::vector<AccessRule> MakeMatrix() {
        {"ListCases", "signed by the party asking"}},
       {});
   add(a, {{"DecideCase", "a human arbitrator"}}, {kArbitrator});
+  add(a, {{"DerivePseudonymCascadeKey", "semper-ca, with the holder's fresh signed request or a keyCompromise"}},
+      {Role::kService});
   const std::string l = "semper.v1.Liability";
   add(l,
       {{"RegisterAgreement", "signed by the buyer"},
