@@ -20,6 +20,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/server/grpc_status.h"
+#include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/ca.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"
@@ -531,6 +532,18 @@ TEST_F(LiabilityTest, APseudonymousBuyerIsKnownToTheSellerByItsPseudonymOnly) {
   ASSERT_THAT(Register(Agreement(*buyer_, 100000, 30000)).status(), IsOk());
   // Its identity's key compromised: the pseudonym is revoked with it, and the tracker refuses.
   ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  // The cascade (with semper-arbiter) follows the commit within seconds.
+  auto ca = v1::CertificationAuthority::NewStub(suite_->Channel("ca"));
+  v1::CertificateStatus status;
+  for (absl::Time until = absl::Now() + absl::Seconds(20); absl::Now() < until;) {
+    grpc::ClientContext ctx;
+    v1::GetCertificateStatusRequest sreq;
+    sreq.set_serial(pseudonym->certificate.SerialHex());
+    ASSERT_TRUE(ca->GetCertificateStatus(&ctx, sreq, &status).ok());
+    if (status.state() == v1::CERTIFICATE_STATE_REVOKED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status.state(), v1::CERTIFICATE_STATE_REVOKED);
   absl::StatusOr<v1::Guarantee> refused = absl::UnknownError("not asked");
   for (absl::Time until = absl::Now() + absl::Seconds(3); absl::Now() < until;) {
     refused = Guarantee(Ask(15000, "EUR", "", &*pseudonym));
