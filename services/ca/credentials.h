@@ -84,6 +84,12 @@ class CredentialBook {
   void Decide(std::vector<Pending>& group);
 
   Deps d_;
+  // Token kinds' RSA keys (~0.2 s of CPU each) are made one at a time, with at most
+  // kMaxKeygenWaiting calls waiting: a flood of CreateTokenKind takes one core, not all.
+  static constexpr int kMaxKeygenWaiting = 4;
+  absl::Mutex keygen_mu_;
+  int keygen_waiting_ ABSL_GUARDED_BY(keygen_mu_) = 0;
+  absl::Mutex keygen_run_mu_;
   absl::Mutex kinds_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Kind>> kinds_ ABSL_GUARDED_BY(kinds_mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const PrivateKey>> keys_ ABSL_GUARDED_BY(kinds_mu_);

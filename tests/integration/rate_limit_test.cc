@@ -48,6 +48,23 @@ TEST(RateLimiterTest, BurstThenRefillPerClient) {
   for (int i = 0; i < 1000; ++i) ASSERT_THAT(off.Admit("ip:a", "Stamp"), IsOk());
 }
 
+TEST(RateLimiterTest, CallsThatBurnCpuCostMore) {
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  RateLimiter limiter({.per_second = 100, .burst = 200}, [&] { return now; });
+  EXPECT_THAT(limiter.Admit("ip:a", "CreateTokenKind", 100), IsOk());
+  EXPECT_THAT(limiter.Admit("ip:a", "CreateTokenKind", 100), IsOk());
+  absl::Status refused = limiter.Admit("ip:a", "CreateTokenKind", 100);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted, v1::LIMIT_EXCEEDED));
+  EXPECT_EQ(*RetryAfterOf(refused), absl::Seconds(1));
+  // Ordinary calls are still admitted as they refill.
+  now += absl::Milliseconds(10);
+  EXPECT_THAT(limiter.Admit("ip:a", "Stamp"), IsOk());
+  // A cost above the burst costs the burst (it can be admitted at all).
+  now += absl::Hours(1);
+  EXPECT_THAT(limiter.Admit("ip:a", "Huge", 1e9), IsOk());
+  EXPECT_FALSE(limiter.Admit("ip:a", "Stamp").ok());
+}
+
 class RateLimitTest : public ::semper::testing::PostgresTest {
  protected:
   void SetUp() override {
@@ -57,17 +74,21 @@ class RateLimitTest : public ::semper::testing::PostgresTest {
     o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}};
     o.conninfo = conninfo();
     o.common_env = {"SEMPER_LIMITS_PER_SECOND=4", "SEMPER_LIMITS_BURST=8"};
+    o.common_env.insert(o.common_env.end(), extra_env_.begin(), extra_env_.end());
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
   }
-  static absl::Status Stamp(v1::TimeStamp::Stub& tsa) {
+  // A stamp as an anonymous client; `forwarded_for`: the x-forwarded-for a load balancer adds.
+  static absl::Status Stamp(v1::TimeStamp::Stub& tsa, const std::string& forwarded_for = "") {
     v1::StampRequest req;
     req.set_request(*MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("rate limit test")));
     v1::StampResponse resp;
     grpc::ClientContext ctx;
+    if (!forwarded_for.empty()) ctx.AddMetadata("x-forwarded-for", forwarded_for);
     return FromGrpcStatus(tsa.Stamp(&ctx, req, &resp));
   }
+  std::vector<std::string> extra_env_;
   TempDir dir_;
   std::unique_ptr<Suite> suite_;
 };
@@ -87,6 +108,8 @@ TEST_F(RateLimitTest, AClientOverItsLimitIsToldWhenToComeBackAndOthersAreNotHeld
   EXPECT_GE(admitted, 8);   // the burst
   EXPECT_LE(admitted, 12);  // plus what refilled meanwhile
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted, v1::LIMIT_EXCEEDED));
+  // A client that writes x-forwarded-for itself (no proxy is trusted here) is still itself.
+  EXPECT_THAT(Stamp(*anonymous, "203.0.113.77"), StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_THAT(std::string(refused.message()), HasSubstr("retry in"));
   auto retry = RetryAfterOf(refused);
   ASSERT_TRUE(retry.has_value()) << "no google.rpc.RetryInfo in the status details";
@@ -116,6 +139,26 @@ TEST_F(RateLimitTest, AClientOverItsLimitIsToldWhenToComeBackAndOthersAreNotHeld
   // After the hint, the first client is admitted again.
   absl::SleepFor(*retry + absl::Milliseconds(20));
   EXPECT_THAT(Stamp(*anonymous), IsOk());
+}
+
+class RateLimitBehindAProxyTest : public RateLimitTest {
+ protected:
+  void SetUp() override {
+    extra_env_ = {"SEMPER_PROXY_TRUSTED_ADDRESSES=127.0.0.1"};
+    RateLimitTest::SetUp();
+  }
+};
+
+// Behind the load balancer the README recommends, anonymous clients are told apart by the
+// address the balancer forwards: one client over its limit does not hold up the others.
+TEST_F(RateLimitBehindAProxyTest, AnonymousClientsBehindTheBalancerHaveTheirOwnLimits) {
+  auto tsa = v1::TimeStamp::NewStub(suite_->Channel("tsa"));
+  absl::Status refused;
+  for (int i = 0; i < 30 && refused.ok(); ++i) refused = Stamp(*tsa, "203.0.113.1");
+  ASSERT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted, v1::LIMIT_EXCEEDED));
+  EXPECT_THAT(Stamp(*tsa, "203.0.113.2"), IsOk());
+  // The client's own claim before the balancer's hop is not believed: still 203.0.113.1.
+  EXPECT_THAT(Stamp(*tsa, "198.51.100.5, 203.0.113.1"), StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
 }  // namespace

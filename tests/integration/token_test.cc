@@ -18,6 +18,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/server/grpc_status.h"
+#include "common/server/rate_limit.h"
 #include "semper/v1/privacy.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
@@ -45,6 +46,7 @@ class TokenTest : public ::semper::testing::PostgresTest {
     o.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
     o.ca_replicas = 2;  // two replicas on one database
     o.conninfo = conninfo();
+    o.common_env = common_env_;
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
@@ -58,6 +60,8 @@ class TokenTest : public ::semper::testing::PostgresTest {
     ASSERT_THAT(holder.status(), IsOk());
     holder_.emplace(*holder);
   }
+
+  std::vector<std::string> common_env_;
 
   std::unique_ptr<v1::Credentials::Stub> Stub(const std::string& daemon = "ca") {
     return v1::Credentials::NewStub(suite_->Channel(daemon));
@@ -520,6 +524,28 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
   EXPECT_THAT(clearing.out, HasSubstr("Single ride"));
   EXPECT_THAT(clearing.out, HasSubstr("2.90 EUR"));
   EXPECT_THAT(clearing.out, HasSubstr("pass"));
+}
+
+class TokenLimitTest : public TokenTest {
+ protected:
+  void SetUp() override {
+    common_env_ = {"SEMPER_LIMITS_PER_SECOND=100", "SEMPER_LIMITS_BURST=200"};
+    TokenTest::SetUp();
+  }
+};
+
+// An enterprise (or anyone from its address) asking for token kinds as fast as it can: each costs
+// the CA an RSA key (~0.2 s of CPU), so each is charged as a hundred ordinary calls.
+TEST_F(TokenLimitTest, CreatingTokenKindsIsChargedWhatItCosts) {
+  ASSERT_THAT(CreateKind(*issuer_, "Ride one").status(), IsOk());
+  ASSERT_THAT(CreateKind(*issuer_, "Ride two").status(), IsOk());
+  absl::StatusOr<v1::TokenKind> third = CreateKind(*issuer_, "Ride three");
+  EXPECT_THAT(third.status(), StatusIs(absl::StatusCode::kResourceExhausted, v1::LIMIT_EXCEEDED));
+  ASSERT_TRUE(RetryAfterOf(third.status()).has_value());
+  EXPECT_GE(*RetryAfterOf(third.status()), absl::Milliseconds(900));
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.token_kinds"), "2");
+  absl::SleepFor(*RetryAfterOf(third.status()) + absl::Milliseconds(50));
+  EXPECT_THAT(CreateKind(*issuer_, "Ride three").status(), IsOk());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/hash/hash.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/server/http_server.h"
 #include "common/server/peer.h"
 #include "google/rpc/error_details.pb.h"
 
@@ -25,8 +26,9 @@ std::atomic<RateLimiter*> installed{nullptr};
 RateLimiter::RateLimiter(Options options, std::function<absl::Time()> clock)
     : o_(options), clock_(std::move(clock)) {}
 
-absl::Status RateLimiter::Admit(const std::string& client, std::string_view rpc) {
+absl::Status RateLimiter::Admit(const std::string& client, std::string_view rpc, double cost) {
   if (!enabled()) return absl::OkStatus();
+  cost = std::clamp(cost, 0.0, o_.burst);
   Shard& shard = shards_[absl::Hash<std::string>()(client) % std::size(shards_)];
   const absl::Time now = clock_();
   double wait_seconds = 0;
@@ -44,11 +46,11 @@ absl::Status RateLimiter::Admit(const std::string& client, std::string_view rpc)
       b.tokens = std::min(o_.burst, b.tokens + std::max(0.0, absl::ToDoubleSeconds(now - b.last)) * o_.per_second);
       b.last = std::max(b.last, now);
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    if (b.tokens >= cost) {
+      b.tokens -= cost;
       return absl::OkStatus();
     }
-    wait_seconds = (1 - b.tokens) / o_.per_second;
+    wait_seconds = (cost - b.tokens) / o_.per_second;
   }
   const absl::Duration retry = absl::Milliseconds(std::ceil(wait_seconds * 1000));
   return RateLimited(StrCat("too many ", rpc, " calls from this client (limit ", o_.per_second, "/s, bursts of ",
@@ -84,6 +86,19 @@ std::string KeyOf(const absl::StatusOr<Peer>& peer, const grpc::CallbackServerCo
   std::string address = context.peer();
   auto colon = address.rfind(':');
   if (colon != std::string::npos && colon > 5) address.resize(colon);
+  if (address.starts_with("ipv4:")) address.erase(0, 5);
+  if (address.starts_with("ipv6:")) address.erase(0, 5);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  RateLimiter* limiter = installed.load();
+  if (limiter != nullptr && !limiter->trusted_proxies().empty()) {
+    auto canon = ParseAddressList(address);
+    if (canon.ok() && canon->size() == 1) address = canon->front();
+    const auto& md = context.client_metadata();
+    auto it = md.find("x-forwarded-for");
+    if (it != md.end()) {
+      address = ClientAddress(address, std::string(it->second.data(), it->second.size()), limiter->trusted_proxies());
+    }
+  }
   return StrCat("ip:", address);
 }
 
@@ -93,19 +108,19 @@ std::string ClientKey(const grpc::CallbackServerContext& context) { return KeyOf
 
 void InstallRateLimiter(RateLimiter* limiter) { installed.store(limiter); }
 
-absl::Status AdmitExpensiveCall(const grpc::CallbackServerContext& context, std::string_view rpc) {
+absl::Status AdmitExpensiveCall(const grpc::CallbackServerContext& context, std::string_view rpc, double cost) {
   RateLimiter* limiter = installed.load();
   if (limiter == nullptr || !limiter->enabled()) return absl::OkStatus();
   auto peer = PeerOf(context);
   // The suite's own daemons (the notary time-stamping at the TSA, ...) are not limited.
   if (peer.ok() && peer->Has(Role::kService)) return absl::OkStatus();
-  return limiter->Admit(KeyOf(peer, context), rpc);
+  return limiter->Admit(KeyOf(peer, context), rpc, cost);
 }
 
-absl::Status AdmitExpensiveCall(const std::string& client, std::string_view rpc) {
+absl::Status AdmitExpensiveCall(const std::string& client, std::string_view rpc, double cost) {
   RateLimiter* limiter = installed.load();
   if (limiter == nullptr || !limiter->enabled()) return absl::OkStatus();
-  return limiter->Admit(client, rpc);
+  return limiter->Admit(client, rpc, cost);
 }
 
 }  // namespace semper

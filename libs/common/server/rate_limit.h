@@ -28,12 +28,17 @@ class RateLimiter {
   struct Options {
     double per_second = 100;  // 0: no limit
     double burst = 200;
+    // Load balancers (proxy.trusted_addresses): an anonymous caller connected through one is
+    // known by the x-forwarded-for metadata it adds, not by the balancer's address.
+    std::vector<std::string> trusted_proxies;
   };
   explicit RateLimiter(Options options, std::function<absl::Time()> clock = [] { return absl::Now(); });
 
-  // OK, or the refusal (with the retry hint) for `client` calling `rpc`.
-  absl::Status Admit(const std::string& client, std::string_view rpc);
+  // OK, or the refusal (with the retry hint) for `client` calling `rpc`. A call costs `cost`
+  // ordinary calls (at most a burst): calls that burn seconds of CPU cost more.
+  absl::Status Admit(const std::string& client, std::string_view rpc, double cost = 1);
   bool enabled() const { return o_.per_second > 0; }
+  const std::vector<std::string>& trusted_proxies() const { return o_.trusted_proxies; }
 
  private:
   struct Bucket {
@@ -54,15 +59,16 @@ absl::Status RateLimited(std::string_view message, absl::Duration retry_after);
 // The RetryInfo of a status, if it has one.
 std::optional<absl::Duration> RetryAfterOf(const absl::Status& status);
 
-// Who is calling, for limits: "cert:<subscriber serial or subject>" or "ip:<address>".
+// Who is calling, for limits: "cert:<subscriber serial or subject>" or "ip:<address>" (the
+// address a trusted proxy forwarded, for connections from one).
 std::string ClientKey(const grpc::CallbackServerContext& context);
 
 // The daemon's limiter (its Server installs it from its options and owns it; nullptr removes it);
 // none: every call admitted.
 void InstallRateLimiter(RateLimiter* limiter);
-absl::Status AdmitExpensiveCall(const grpc::CallbackServerContext& context, std::string_view rpc);
+absl::Status AdmitExpensiveCall(const grpc::CallbackServerContext& context, std::string_view rpc, double cost = 1);
 // The same for a call that is not gRPC (HTTP), with its client key ("ip:<address>").
-absl::Status AdmitExpensiveCall(const std::string& client, std::string_view rpc);
+absl::Status AdmitExpensiveCall(const std::string& client, std::string_view rpc, double cost = 1);
 
 }  // namespace semper
 
@@ -70,4 +76,8 @@ absl::Status AdmitExpensiveCall(const std::string& client, std::string_view rpc)
 // is over its limit.
 #define SEMPER_RATE_LIMIT(ctx, rpc)                                                         \
   if (absl::Status semper_limited = ::semper::AdmitExpensiveCall(*(ctx), rpc); !semper_limited.ok()) \
+  return ::semper::FinishUnary(ctx, semper_limited)
+// The same for an RPC that costs `cost` ordinary ones.
+#define SEMPER_RATE_LIMIT_COST(ctx, rpc, cost)                                                      \
+  if (absl::Status semper_limited = ::semper::AdmitExpensiveCall(*(ctx), rpc, cost); !semper_limited.ok()) \
   return ::semper::FinishUnary(ctx, semper_limited)

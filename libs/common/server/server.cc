@@ -94,6 +94,18 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
       {"http.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_http_port)), false, false, "HTTP host:port (health, metrics); empty disables"},
       {"http.max_body_bytes", T::kInt, ConfigValue(int64_t{1 << 20}), false, false, "larger bodies get 413", 1024, int64_t{1} << 30},
       {"http.threads", T::kInt, ConfigValue(int64_t{32}), false, false, "HTTP requests served at once", 1, 1024},
+      {"http.max_connections", T::kInt, ConfigValue(int64_t{1024}), false, false,
+       "HTTP connections open at once; more are answered 503 and closed", 1, 1000000},
+      {"http.max_connections_per_address", T::kInt, ConfigValue(int64_t{64}), false, false,
+       "HTTP connections open at once from one client address (trusted proxies excepted)", 1, 1000000},
+      {"http.request_timeout", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
+       "a request must arrive whole within this time of its first byte (else 408), however slowly it trickles"},
+      {"http.idle_timeout", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
+       "a connection without a request in progress closes after this long"},
+      {"proxy.trusted_addresses", T::kString, ConfigValue(std::string("")), false, false,
+       "comma-separated IP addresses of load balancers in front of this daemon: for connections from them, the "
+       "client address (rate limits, per-address connection limit) is taken from X-Forwarded-For (HTTP) or the "
+       "x-forwarded-for metadata (gRPC, anonymous callers)"},
       {"tls.cert_file", T::kString, std::nullopt, false, false, "server certificate chain (PEM)"},
       {"tls.key_file", T::kString, std::nullopt, false, false, "server private key (PEM)"},
       {"tls.key_passphrase_file", T::kString, std::nullopt, false, false, "file holding the key's passphrase"},
@@ -124,6 +136,11 @@ absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std:
   o.max_message_bytes = static_cast<int>(config.GetInt("grpc.max_message_bytes"));
   o.max_http_body_bytes = static_cast<size_t>(config.GetInt("http.max_body_bytes"));
   o.http_threads = static_cast<int>(config.GetInt("http.threads"));
+  o.http_max_connections = static_cast<size_t>(config.GetInt("http.max_connections"));
+  o.http_max_connections_per_address = static_cast<size_t>(config.GetInt("http.max_connections_per_address"));
+  o.http_request_timeout = config.GetDuration("http.request_timeout");
+  o.http_idle_timeout = config.GetDuration("http.idle_timeout");
+  SEMPER_ASSIGN_OR_RETURN(o.trusted_proxies, ParseAddressList(config.GetString("proxy.trusted_addresses")));
   o.tls.cert_file = config.GetString("tls.cert_file");
   o.tls.key_file = config.GetString("tls.key_file");
   o.tls.key_passphrase_file = config.GetString("tls.key_passphrase_file");
@@ -132,6 +149,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std:
   o.shutdown_grace = config.GetDuration("shutdown.grace");
   o.limits.per_second = static_cast<double>(config.GetInt("limits.per_second"));
   o.limits.burst = static_cast<double>(config.GetInt("limits.burst"));
+  o.limits.trusted_proxies = o.trusted_proxies;
   SEMPER_ASSIGN_OR_RETURN(LogFormat format, ParseLogFormat(config.GetString("log.format")));
   SEMPER_ASSIGN_OR_RETURN(auto level, ParseLogLevel(config.GetString("log.level")));
   o.logger = MakeLogger(name, format, level);
@@ -193,6 +211,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     ho.port = hp.second;
     ho.max_body_bytes = s.options_.max_http_body_bytes;
     ho.threads = s.options_.http_threads;
+    ho.max_connections = s.options_.http_max_connections;
+    ho.max_connections_per_address = s.options_.http_max_connections_per_address;
+    ho.request_timeout = s.options_.http_request_timeout;
+    ho.idle_timeout = s.options_.http_idle_timeout;
+    ho.trusted_proxies = s.options_.trusted_proxies;
     s.http_ = std::make_unique<HttpServer>(ho, log, s.options_.metrics,
                                            [&s] { return s.CurrentReadiness(); });
     if (http_routes) http_routes(*s.http_);

@@ -49,6 +49,12 @@ struct ServerOptions {
   int max_message_bytes = 32 << 20;
   size_t max_http_body_bytes = 1 << 20;
   int http_threads = 32;  // HTTP requests served at once (handlers may wait on the database)
+  size_t http_max_connections = 1024;
+  size_t http_max_connections_per_address = 64;
+  absl::Duration http_request_timeout = absl::Seconds(10);
+  absl::Duration http_idle_timeout = absl::Seconds(5);
+  // Load balancers whose forwarded client address is believed (proxy.trusted_addresses).
+  std::vector<std::string> trusted_proxies;
   std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<Metrics> metrics;  // made if null
   // Who may call what (common/server/access.h), enforced on the TLS port before any handler;

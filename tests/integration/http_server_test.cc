@@ -1,0 +1,261 @@
+// The HTTP listener every daemon runs (OCSP, CRL, RFC 3161, health, metrics), attacked as a
+// client with network access only would: connections that trickle a byte at a time, idle
+// connections by the hundred, oversized and malformed heads, chunked bodies, spoofed
+// X-Forwarded-For. Real sockets against the real server object; the daemon-level check is in
+// tsa_test (SlowClientsDoNotStallTheHttpListener).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/server/http_server.h"
+#include "common/server/metrics.h"
+#include "tests/support/status_matchers.h"
+
+namespace semper {
+namespace {
+
+using ::semper::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void Send(int fd, std::string_view bytes) { (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+
+// What the server sends until it closes or `wait` passes.
+std::string ReadAll(int fd, absl::Duration wait) {
+  std::string out;
+  const absl::Time until = absl::Now() + wait;
+  while (absl::Now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Whether the server closed the connection within `wait`.
+bool Closed(int fd, absl::Duration wait) {
+  const absl::Time until = absl::Now() + wait;
+  while (absl::Now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+// One request on a fresh connection, its whole answer (the server closes: Connection: close).
+std::string Exchange(int port, const std::string& request, absl::Duration wait = absl::Seconds(3)) {
+  int fd = Connect(port);
+  if (fd < 0) return "connect failed";
+  Send(fd, request);
+  std::string out = ReadAll(fd, wait);
+  ::close(fd);
+  return out;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServer::Options o) {
+    metrics_ = std::make_shared<Metrics>();
+    server_ = std::make_unique<HttpServer>(o, spdlog::default_logger(), metrics_, [] { return absl::OkStatus(); });
+    server_->Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(req.body, "application/octet-stream");
+    });
+    server_->Get("/who", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(req.remote_addr, "text/plain");
+    });
+    server_->Get(R"(/item/(.+))", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(std::string(req.matches[1]), "text/plain");
+    });
+    auto port = server_->Start();
+    ASSERT_THAT(port.status(), IsOk());
+    port_ = *port;
+  }
+  std::shared_ptr<Metrics> metrics_;
+  std::unique_ptr<HttpServer> server_;
+  int port_ = 0;
+};
+
+TEST_F(HttpServerTest, SlowSendersAreCutOffAndDoNotHoldTheServer) {
+  HttpServer::Options o;
+  o.threads = 2;
+  o.request_timeout = absl::Seconds(2);
+  Start(o);
+  // 40 connections (more than the workers, 20 times over) each trickle a byte every 300 ms of
+  // a request that would take 30 s to arrive.
+  std::vector<int> slow;
+  for (int i = 0; i < 40; ++i) {
+    int fd = Connect(port_);
+    ASSERT_GE(fd, 0);
+    Send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n");
+    slow.push_back(fd);
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    while (!stop) {
+      for (int fd : slow) Send(fd, "x");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  // Meanwhile every other client is served at once.
+  for (int i = 0; i < 10; ++i) {
+    const absl::Time t0 = absl::Now();
+    std::string out = Exchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_THAT(out, StartsWith("HTTP/1.1 200 OK\r\n"));
+    EXPECT_LT(absl::Now() - t0, absl::Milliseconds(500)) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // And each slow request is answered 408 and closed within the request timeout (+ a sweep),
+  // although bytes kept coming.
+  for (int fd : slow) {
+    std::string out = ReadAll(fd, absl::Seconds(3));
+    EXPECT_THAT(out, StartsWith("HTTP/1.1 408 Request Timeout\r\n"));
+  }
+  stop = true;
+  trickle.join();
+  for (int fd : slow) ::close(fd);
+  EXPECT_THAT(metrics_->Render(), HasSubstr(R"(semper_http_requests_total{path="other",status="408"} 40)"));
+}
+
+TEST_F(HttpServerTest, ConnectionsAreLimitedInAllAndPerAddressAndIdleOnesClose) {
+  HttpServer::Options o;
+  o.max_connections_per_address = 5;
+  o.idle_timeout = absl::Seconds(1);
+  Start(o);
+  std::vector<int> idle;
+  for (int i = 0; i < 5; ++i) idle.push_back(Connect(port_));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The sixth from this address is told why and closed.
+  std::string refused = Exchange(port_, "GET /healthz HTTP/1.1\r\n\r\n", absl::Milliseconds(500));
+  EXPECT_THAT(refused, StartsWith("HTTP/1.1 503 Service Unavailable\r\n"));
+  EXPECT_THAT(refused, HasSubstr("too many connections from your address"));
+  // Idle connections close by themselves; then the address is served again.
+  for (int fd : idle) EXPECT_TRUE(Closed(fd, absl::Seconds(2)));
+  for (int fd : idle) ::close(fd);
+  EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), StartsWith("HTTP/1.1 200 OK"));
+  EXPECT_THAT(metrics_->Render(), HasSubstr(R"(semper_http_connections_refused_total{why="address"} 1)"));
+  server_.reset();
+
+  // The total, whatever the addresses (all are 127.0.0.1 here, trusted as a proxy so that only
+  // the total counts).
+  HttpServer::Options t;
+  t.max_connections = 3;
+  t.trusted_proxies = {"127.0.0.1"};
+  Start(t);
+  std::vector<int> open;
+  for (int i = 0; i < 3; ++i) open.push_back(Connect(port_));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.1\r\n\r\n", absl::Milliseconds(500)), StartsWith("HTTP/1.1 503"));
+  for (int fd : open) ::close(fd);
+}
+
+TEST_F(HttpServerTest, MalformedAndOversizedRequestsGetTheirStatusAndNothingElse) {
+  HttpServer::Options o;
+  o.max_body_bytes = 1024;
+  Start(o);
+  struct Case {
+    std::string request;
+    std::string status;
+  };
+  const std::vector<Case> cases = {
+      {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "501"},
+      {"POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "400"},
+      {"POST /echo HTTP/1.1\r\nContent-Length: -5\r\n\r\n", "400"},
+      {"POST /echo HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", "400"},
+      {"POST /echo HTTP/1.1\r\nContent-Length: 2048\r\n\r\n", "413"},  // refused before the body
+      {"GET /healthz HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", "400"},
+      {"GET /healthz HTTP/1.1\r\nBad Header: 1\r\n\r\n", "400"},
+      {"GET /healthz HTTP/2.0\r\n\r\n", "505"},
+      {"GET healthz HTTP/1.1\r\n\r\n", "400"},
+      {"GET /%zz HTTP/1.1\r\n\r\n", "400"},
+      {"GET /a%00b HTTP/1.1\r\n\r\n", "400"},
+      {"GET /healthz HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", "417"},
+      {"GET /healthz HTTP/1.1\r\nX: " + std::string(17000, 'a') + "\r\n\r\n", "431"},
+      {"DELETE /echo HTTP/1.1\r\n\r\n", "405"},
+      {"GET /nothing HTTP/1.1\r\nConnection: close\r\n\r\n", "404"},
+  };
+  for (const Case& c : cases) {
+    std::string out = Exchange(port_, c.request);
+    EXPECT_THAT(out, StartsWith("HTTP/1.1 " + c.status + " ")) << c.request.substr(0, 80);
+  }
+  // A head that never ends grows no further than 16 KiB.
+  std::string endless = "GET /healthz HTTP/1.1\r\nX: " + std::string(20000, 'a');
+  EXPECT_THAT(Exchange(port_, endless), StartsWith("HTTP/1.1 431 "));
+  // The server is unharmed.
+  EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), StartsWith("HTTP/1.1 200 OK"));
+}
+
+TEST_F(HttpServerTest, KeepAlivePipeliningContinueAndRoutes) {
+  Start(HttpServer::Options());
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  // Two requests in one write: two answers, in order, on one connection.
+  Send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\ntwo");
+  std::string both = ReadAll(fd, absl::Milliseconds(700));
+  EXPECT_THAT(both, HasSubstr("\r\n\r\none"));
+  EXPECT_THAT(both, HasSubstr("\r\n\r\ntwo"));
+  EXPECT_LT(both.find("one"), both.find("two"));
+  // A client that waits for 100 Continue gets it, then sends its body.
+  Send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(ReadAll(fd, absl::Milliseconds(300)), "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(fd, "hello");
+  EXPECT_THAT(ReadAll(fd, absl::Milliseconds(300)), HasSubstr("\r\n\r\nhello"));
+  ::close(fd);
+  // Regular-expression routes see the percent-decoded path; a query is not part of it.
+  EXPECT_THAT(Exchange(port_, "GET /item/a%2Fb%2B%3D?x=1 HTTP/1.1\r\nConnection: close\r\n\r\n"),
+              HasSubstr("\r\n\r\na/b+="));
+  // HTTP/1.0 closes by default.
+  EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.0\r\n\r\n"), HasSubstr("Connection: close"));
+}
+
+TEST_F(HttpServerTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
+  Start(HttpServer::Options());
+  const std::string spoofed = "GET /who HTTP/1.1\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n";
+  EXPECT_THAT(Exchange(port_, spoofed), HasSubstr("\r\n\r\n127.0.0.1"));
+  server_.reset();
+  HttpServer::Options o;
+  o.trusted_proxies = {"127.0.0.1"};
+  Start(o);
+  EXPECT_THAT(Exchange(port_, spoofed), HasSubstr("\r\n\r\n203.0.113.9"));
+
+  const std::vector<std::string> proxies = {"10.0.0.1", "10.0.0.2"};
+  // The last hop not a proxy: what the client wrote before it is not believed.
+  EXPECT_EQ(ClientAddress("10.0.0.1", "198.51.100.7, 203.0.113.9, 10.0.0.2", proxies), "203.0.113.9");
+  EXPECT_EQ(ClientAddress("192.0.2.1", "203.0.113.9", proxies), "192.0.2.1");  // not from a proxy
+  EXPECT_EQ(ClientAddress("10.0.0.1", "not-an-address", proxies), "10.0.0.1");
+  EXPECT_EQ(ClientAddress("10.0.0.1", "10.0.0.2", proxies), "10.0.0.1");
+  EXPECT_EQ(ClientAddress("10.0.0.1", "2001:DB8::1", proxies), "2001:db8::1");
+  EXPECT_FALSE(ParseAddressList("10.0.0.1, example.org").ok());
+  EXPECT_EQ(*ParseAddressList(" 10.0.0.1 ,::FFFF:10.0.0.1"), (std::vector<std::string>{"10.0.0.1", "::ffff:10.0.0.1"}));
+}
+
+}  // namespace
+}  // namespace semper
