@@ -114,19 +114,22 @@ int Reveal(const Connection& c, const std::string& order_file, const std::string
   if (!cert.ok()) Die(cert.status(), 2);
   auto key = PrivateKey::FromPem(ReadFileOrDie(escrow_key), Passphrase(escrow_pass, "Passphrase of the escrow key: "));
   if (!key.ok()) Die(key.status(), 2);
-  std::string sealed = resp.sealed_link();
-  for (int depth = 0; !sealed.empty() && depth < 16; ++depth) {
-    auto json = CmsDecrypt(sealed, *key, *cert);
-    if (!json.ok()) Die(json.status());
-    v1::PseudonymLink link;
-    if (!google::protobuf::util::JsonStringToMessage(*json, &link).ok()) Die(absl::InternalError("the link does not parse"));
-    std::printf("%s%s (certificate %s) was issued on %s (certificate %s), %s\n", depth == 0 ? "" : "  ",
-                link.pseudonym_subject().c_str(), link.pseudonym_serial().c_str(), link.base_subject().c_str(),
-                link.base_serial().c_str(), TimeText(link.issued_at()).c_str());
-    if (!link.subscriber_id().empty()) {
-      std::printf("Holder: subscriber %s, %s\n", link.subscriber_id().c_str(), link.subscriber_name().c_str());
-    }
-    sealed = link.base_link();
+  auto json = CmsDecrypt(resp.sealed_link(), *key, *cert);
+  if (!json.ok()) Die(json.status());
+  v1::PseudonymLink link;
+  google::protobuf::util::JsonParseOptions link_opts;
+  link_opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(*json, &link, link_opts).ok()) {
+    Die(absl::InternalError("the link does not parse"));
+  }
+  std::printf("%s (certificate %s) was issued on %s (certificate %s), %s\n", link.pseudonym_subject().c_str(),
+              link.pseudonym_serial().c_str(), link.base_subject().c_str(), link.base_serial().c_str(),
+              TimeText(link.issued_at()).c_str());
+  if (!link.subscriber_id().empty()) {
+    std::printf("Holder: subscriber %s, %s\n", link.subscriber_id().c_str(), link.subscriber_name().c_str());
+  } else if (link.base_is_pseudonym()) {
+    std::printf("Its base is itself a pseudonym: a reveal order for certificate %s opens the next link.\n",
+                link.base_serial().c_str());
   }
   std::printf("Reveal %lld recorded at %s.\n", static_cast<long long>(resp.reveal_number()), TimeText(resp.revealed_at()).c_str());
   return 0;

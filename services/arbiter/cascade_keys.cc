@@ -6,13 +6,14 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "absl/strings/ascii.h"
-
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/random.h"
+#include "common/db/audit.h"
 #include "common/crypto/digest.h"
 #include "common/server/daemon.h"
 #include "semper/v1/privacy.pb.h"
@@ -83,60 +84,77 @@ absl::StatusOr<SecretData> CascadeSecretFromEscrow(const PrivateKey& escrow) {
   return secret;
 }
 
-v1::PseudonymCascadeKey PseudonymCascadeKeys::KeyFor(const std::string& base_serial) const {
-  v1::PseudonymCascadeKey out;
-  // Serials as semper-ca writes them (BN_bn2hex: upper case).
-  const std::string serial = absl::AsciiStrToUpper(base_serial);
-  out.set_base_serial(serial);
-  out.set_key(HmacSha256(d_.secret->Reveal(), StrCat("semper-pseudonym-cascade\n", serial)));
+std::string PseudonymCascadeKeys::KeyFor(const Certificate& base) const {
+  // The base's key, not its serial: a certificate the operator makes with the same serial for a
+  // key of its own derives another K_base.
+  return HmacSha256(d_.secret->Reveal(), StrCat("semper-pseudonym-cascade\n", Sha256(base.SpkiDer())));
+}
+
+absl::StatusOr<v1::PseudonymTags> PseudonymCascadeKeys::Tag(const v1::TagPseudonymRequest& req, absl::Time now) const {
+  if (!d_.secret.has_value()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this arbiter has no escrow key (escrow.*): it makes no pseudonym tags");
+  }
+  // The holder's own fresh request, signed with the base's key, as semper-ca checks it.
+  if (req.signature().empty()) return InvalidField("signature", "is required");
+  auto signers = CmsVerifyDetached(req.signature(), req.request(), *d_.trust, now, KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) return Annotate(signers.status(), "the pseudonym request's signature");
+  if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
+  v1::PseudonymRequestStatement st;
+  if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
+    return InvalidField("request", "must be a serialized PseudonymRequestStatement");
+  }
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
+  auto csr = CertificationRequest::FromDer(st.csr());
+  if (!csr.ok()) return Annotate(csr.status(), "request.csr");
+  const std::string key = KeyFor(signers->front().certificate);
+  v1::PseudonymTags out;
+  // Bound to the new pseudonym's key (fresh: the CA certifies a key once), so that whoever
+  // forwards the request learns the tag of that pseudonym and of no other.
+  out.set_tag(HmacSha256(key, StrCat("semper-pseudonym-tag\n", Sha256(csr->SpkiDer()))));
+  if (st.kind() == v1::PSEUDONYM_KIND_ROLE) out.set_name_tag(HmacSha256(key, StrCat("semper-pseudonym-name\n", st.name())));
+  // Nothing of the base: with semper-ca's log of issued serials, it would link them.
+  LogEvent(d_.logger, spdlog::level::info, "pseudonym.tagged");
   return out;
 }
 
 absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::DerivePseudonymCascadeKeyRequest& req,
-                                                                     absl::Time now) const {
+                                                                     const std::string& caller) const {
   if (!d_.secret.has_value()) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this arbiter has no escrow key (escrow.*): it derives no pseudonym cascade keys");
   }
-  if (req.has_pseudonym_request()) {
-    // Issuing: the holder's own fresh request, signed with the base's key, as semper-ca checks it.
-    const auto& p = req.pseudonym_request();
-    if (p.signature().empty()) return InvalidField("pseudonym_request.signature", "is required");
-    auto signers = CmsVerifyDetached(p.signature(), p.request(), *d_.trust, now, KeyPurpose::kNonRepudiation);
-    if (!signers.ok()) return Annotate(signers.status(), "the pseudonym request's signature");
-    if (signers->size() != 1) return InvalidField("pseudonym_request.signature", "must have exactly one signer");
-    v1::PseudonymRequestStatement st;
-    if (!st.ParseFromString(p.request()) || st.type() != "semper-pseudonym-request") {
-      return InvalidField("pseudonym_request.request", "must be a serialized PseudonymRequestStatement");
-    }
-    SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "pseudonym_request.request.made_at"));
-    // Not the base's serial: with semper-ca's log of issued serials, it would link them.
-    LogEvent(d_.logger, spdlog::level::info, "pseudonym.cascade_key").With("for", "issuing");
-    return KeyFor(signers->front().certificate.SerialHex());
-  }
-  if (req.compromised_serial().empty()) {
-    return InvalidField("proof", "a pseudonym request or a compromised serial is required");
-  }
-  if (req.compromised_serial().size() > 64 ||
-      req.compromised_serial().find_first_not_of("0123456789ABCDEFabcdef") != std::string::npos) {
-    return InvalidField("compromised_serial", "must be a certificate serial in hex");
-  }
-  // Cascading: only for a base semper-ca says is revoked for keyCompromise (a revocation that
-  // it publishes on its CRL and OCSP, and that blocks the key for ever).
+  auto cert = Certificate::FromDer(req.compromised_certificate());
+  if (!cert.ok()) return Annotate(cert.status(), "compromised_certificate");
+  // Only for a base semper-ca says is revoked for keyCompromise (a revocation that it publishes
+  // on its CRL and OCSP, and that blocks the key for ever). The CA answers for the certificate
+  // as it holds it: a different certificate with the same serial is unknown there.
   v1::GetCertificateStatusRequest sreq;
-  sreq.set_serial(req.compromised_serial());
+  sreq.set_certificate(cert->Der());
   v1::CertificateStatus status;
   grpc::Status called = d_.ca->GetCertificateStatus(UpstreamContext(d_.ca_deadline).get(), sreq, &status);
   if (!called.ok()) return UpstreamError("semper-ca", called);
   if (status.state() != v1::CERTIFICATE_STATE_REVOKED || status.reason() != v1::REVOCATION_REASON_KEY_COMPROMISE) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                     StrCat("certificate ", req.compromised_serial(),
+                     StrCat("certificate ", cert->SerialHex(),
                             " is not revoked for keyCompromise: its pseudonyms' cascade key stays with the arbiter"));
+  }
+  // Recorded where semper-ca's operator does not write: the arbiter's own hash-chained trail.
+  if (d_.pool != nullptr) {
+    SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+      return db::AppendAudit(tx, "arbiter", "semper-arbiter",
+                             {{caller, "pseudonym-cascade-key", cert->SerialHex(),
+                               StrCat("{\"subject\": \"", JsonEscape(cert->Subject()), "\", \"spki_sha256\": \"",
+                                      HexEncode(Sha256(cert->SpkiDer())), "\"}")}});
+    }));
   }
   LogEvent(d_.logger, spdlog::level::warn, "pseudonym.cascade_key")
       .With("for", "keyCompromise")
-      .With("serial", req.compromised_serial());
-  return KeyFor(req.compromised_serial());
+      .With("serial", cert->SerialHex());
+  v1::PseudonymCascadeKey out;
+  out.set_base_serial(cert->SerialHex());
+  out.set_key(KeyFor(*cert));
+  return out;
 }
 
 }  // namespace semper::arbiter

@@ -1,10 +1,11 @@
-// The keys under which semper-ca tags pseudonyms for the keyCompromise cascade (see
-// DerivePseudonymCascadeKeyRequest in arbiter.proto). One per base certificate,
-// HMAC-SHA256(secret, "semper-pseudonym-cascade\n" || base serial), where the secret comes from
-// the escrow key by ECDH with a point nobody knows the discrete logarithm of (hashed onto P-256):
-// every replica holding the escrow key (a file or a PKCS#11 token) derives the same secret, and
-// nobody without the escrow key can. Handed out only with proof that semper-ca needs it now.
-// Thread-safe.
+// The pseudonym tags of the keyCompromise cascade (see TagPseudonymRequest in arbiter.proto).
+// One key per base key, K_base = HMAC-SHA256(secret, "semper-pseudonym-cascade\n" || SHA-256 of
+// the base's SubjectPublicKeyInfo), where the secret comes from the escrow key by ECDH with a point
+// nobody knows the discrete logarithm of (hashed onto P-256): every replica holding the escrow key
+// (a file or a PKCS#11 token) derives the same secret, and nobody without the escrow key can.
+// Tags are given for a holder's fresh request signed with the base key (bound to the new
+// pseudonym's key and name); K_base only for a base certificate semper-ca reports revoked for
+// keyCompromise, each time recorded in the arbiter's audit trail. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
+#include "common/db/pool.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 
@@ -36,13 +38,17 @@ class PseudonymCascadeKeys {
     std::shared_ptr<v1::CertificationAuthority::StubInterface> ca;
     std::shared_ptr<spdlog::logger> logger;
     absl::Duration ca_deadline = absl::Seconds(10);
+    // The arbiter's database, for its audit trail (every K_base given out).
+    db::ConnectionPool* pool = nullptr;
   };
   explicit PseudonymCascadeKeys(Deps deps) : d_(std::move(deps)) {}
 
-  absl::StatusOr<v1::PseudonymCascadeKey> Derive(const v1::DerivePseudonymCascadeKeyRequest& req, absl::Time now) const;
+  absl::StatusOr<v1::PseudonymTags> Tag(const v1::TagPseudonymRequest& req, absl::Time now) const;
+  absl::StatusOr<v1::PseudonymCascadeKey> Derive(const v1::DerivePseudonymCascadeKeyRequest& req,
+                                                 const std::string& caller) const;
 
  private:
-  v1::PseudonymCascadeKey KeyFor(const std::string& base_serial) const;
+  std::string KeyFor(const Certificate& base) const;
   Deps d_;
 };
 

@@ -148,6 +148,7 @@ int Serve(const std::optional<std::string>& config_file) {
   cascade_deps.trust = &*trust;
   cascade_deps.ca = ca;
   cascade_deps.logger = log;
+  cascade_deps.pool = pool->get();
   PseudonymCascadeKeys cascade_keys(std::move(cascade_deps));
   ArbiterServiceImpl service(&exchanges, &cases, &cascade_keys, issuers);
   db::ConnectionPool* p = pool->get();

@@ -94,7 +94,15 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::DerivePseudonymCascadeKey(grpc::Ca
   auto peer = PeerOf(*ctx);
   if (!peer.ok()) return FinishUnary(ctx, peer.status());
   if (absl::Status role = RequireAnyRole(*peer, {Role::kService}); !role.ok()) return FinishUnary(ctx, role);
-  return Answer(ctx, cascade_keys_->Derive(*req, absl::Now()), resp);
+  return Answer(ctx, cascade_keys_->Derive(*req, peer->subject()), resp);
+}
+
+grpc::ServerUnaryReactor* ArbiterServiceImpl::TagPseudonym(grpc::CallbackServerContext* ctx,
+                                                           const v1::TagPseudonymRequest* req, v1::PseudonymTags* resp) {
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  if (absl::Status role = RequireAnyRole(*peer, {Role::kService}); !role.ok()) return FinishUnary(ctx, role);
+  return Answer(ctx, cascade_keys_->Tag(*req, absl::Now()), resp);
 }
 
 }  // namespace semper::arbiter

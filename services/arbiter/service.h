@@ -30,6 +30,8 @@ class ArbiterServiceImpl final : public v1::Arbiter::CallbackService {
                                       v1::ListCasesResponse* resp) override;
   grpc::ServerUnaryReactor* DecideCase(grpc::CallbackServerContext* ctx, const v1::DecideCaseRequest* req,
                                        v1::Case* resp) override;
+  grpc::ServerUnaryReactor* TagPseudonym(grpc::CallbackServerContext* ctx, const v1::TagPseudonymRequest* req,
+                                         v1::PseudonymTags* resp) override;
   grpc::ServerUnaryReactor* DerivePseudonymCascadeKey(grpc::CallbackServerContext* ctx,
                                                       const v1::DerivePseudonymCascadeKeyRequest* req,
                                                       v1::PseudonymCascadeKey* resp) override;

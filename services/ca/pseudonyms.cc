@@ -60,8 +60,8 @@ absl::StatusOr<absl::Duration> Validity(const v1::PseudonymRequestStatement& st)
 
 }  // namespace
 
-std::string PseudonymTag(std::string_view cascade_key, const std::string& pseudonym_serial) {
-  return HmacSha256(cascade_key, StrCat("semper-pseudonym-tag\n", pseudonym_serial));
+std::string PseudonymTag(std::string_view cascade_key, std::string_view spki_sha256) {
+  return HmacSha256(cascade_key, StrCat("semper-pseudonym-tag\n", spki_sha256));
 }
 
 std::string LinkTag(const SecretData& link_key, const std::string& serial) {
@@ -92,9 +92,16 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
        R"(SELECT 1 FROM ca.certificates WHERE spki_sha256 = decode($1, 'hex')
           UNION ALL SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex') LIMIT 1)"},
       // Live pseudonyms under a name, by whose base they were issued.
+      // Live pseudonyms under a name (on hold counts: it may be released), one name at a time.
+      {"ps_lock_name", "SELECT pg_advisory_xact_lock(hashtextextended($1, 8))"},
       {"ps_name_holders",
-       R"(SELECT p.serial, p.parent_tag, p.tag_scheme FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
-          WHERE c.subject = $1 AND c.not_after > now() AND c.revoked_at IS NULL)"},
+       R"(SELECT p.parent_tag, p.tag_scheme, coalesce(p.name_tag, ''::bytea) FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
+          WHERE c.subject = $1 AND c.not_after > now() AND (c.revoked_at IS NULL OR c.revocation_reason = 6))"},
+      // The base is still good when its pseudonym is stored: a revocation of the base (which
+      // locks its row FOR UPDATE) comes before, and is then seen here, or after, and finds it.
+      {"ps_base_good",
+       "SELECT 1 FROM ca.certificates WHERE serial = $1 AND revoked_at IS NULL FOR SHARE"},
+      {"ps_cascade_base", "SELECT der FROM ca.certificates WHERE serial = $1"},
       // The keyCompromise cascade (RunCascades).
       {"ps_cascades_queued", "SELECT serial FROM ca.pseudonym_cascades ORDER BY attempts, queued_at LIMIT 100"},
       {"ps_cascade_claim", "SELECT 1 FROM ca.pseudonym_cascades WHERE serial = $1 FOR UPDATE SKIP LOCKED"},
@@ -104,9 +111,11 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
       {"ps_cascade_queue",
        "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
       {"ps_cascades_pending", "SELECT count(*) FROM ca.pseudonym_cascades"},
+      // Pseudonyms of scheme 2 that are still valid (a pseudonym ends no later than its base, so
+      // an expired one has no valid descendants).
       {"ps_tagged",
-       R"(SELECT p.serial, p.parent_tag, encode(c.spki_sha256, 'hex')
-          FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.tag_scheme = 2)"},
+       R"(SELECT p.serial, p.parent_tag, c.spki_sha256
+          FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.tag_scheme = 2 AND c.not_after > now())"},
       // A pseudonym found by the cascade: revoked now if good or on hold; if revoked already for
       // another reason, the time stays and the reason becomes keyCompromise (RFC 5280 5.3.1).
       {"ps_cascade_revoke",
@@ -120,8 +129,8 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
                                          issuer)
             VALUES ($1, NULL, 'pseudonym', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'), $10)
             RETURNING serial)
-          INSERT INTO ca.pseudonyms (serial, kind, parent_tag, sealed_link, tag_scheme)
-          SELECT serial, $7, decode($8, 'hex'), decode($9, 'hex'), 2 FROM c)"},
+          INSERT INTO ca.pseudonyms (serial, kind, parent_tag, sealed_link, tag_scheme, name_tag)
+          SELECT serial, $7, decode($8, 'hex'), decode($9, 'hex'), 2, nullif(decode($11, 'hex'), ''::bytea) FROM c)"},
       {"ps_target",
        R"(SELECT c.der, p.sealed_link FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.serial = $1)"},
       {"ps_insert_reveal",
@@ -172,24 +181,21 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   }
   // The base must be good now at this CA, and an identity's (active subscriber) or a pseudonym.
   SEMPER_RETURN_IF_ERROR(o_.store->RequireGood(base.SerialHex(), now, "the base").status());
-  std::string subscriber_id, profile, base_link;
+  std::string subscriber_id, profile;
   SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ps_base", base.SerialHex());
     if (r.empty()) return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED, "unknown base certificate");
     subscriber_id = r[0][0].as<std::string>();
     profile = r[0][1].as<std::string>();
-    if (!r[0][2].is_null()) base_link = db::Bytes(r[0][2]);
     return absl::OkStatus();
   }));
-  // The base's cascade key, from semper-arbiter, which checks the holder's request itself.
-  v1::DerivePseudonymCascadeKeyRequest key_request;
-  key_request.mutable_pseudonym_request()->set_request(req.request());
-  key_request.mutable_pseudonym_request()->set_signature(req.signature());
-  SEMPER_ASSIGN_OR_RETURN(std::string cascade_key, CascadeKey(key_request));
+  // The new pseudonym's tags, from semper-arbiter, which checks the holder's request itself.
+  SEMPER_ASSIGN_OR_RETURN(v1::PseudonymTags tags, Tags(req));
   v1::PseudonymLink link;
   link.set_type("semper-pseudonym-link");
   if (profile == "pseudonym") {
-    link.set_base_link(base_link);
+    // Its own link stays in its own row: a second reveal order opens it.
+    link.set_base_is_pseudonym(true);
   } else if (profile == "signature" && !subscriber_id.empty()) {
     SEMPER_ASSIGN_OR_RETURN(v1::Subscriber s, o_.store->Get(subscriber_id));
     if (s.state() != v1::SUBSCRIBER_STATE_ACTIVE) {
@@ -207,7 +213,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   CertificateTemplate t;
   t.subject = {{std::string(oids::kPseudonym), name}, {"CN", name}};
   t.not_before = absl::FromUnixSeconds(hour);
-  t.not_after = t.not_before + validity;
+  // Never beyond its base: what was issued on an expired certificate has expired too.
+  t.not_after = std::min(t.not_before + validity, base.not_after());
   t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
   if (!o_.profiles.public_url.empty()) {
     t.crl_urls = {StrCat(o_.profiles.public_url, shared ? "/crl/pseudonyms" : "/crl")};
@@ -220,20 +227,28 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   link.set_base_serial(base.SerialHex());
   link.set_base_subject(base.Subject());
   *link.mutable_issued_at() = ToTimestamp(now);
-  SEMPER_ASSIGN_OR_RETURN(std::string sealed, CmsEncrypt(StatementJson(link), {*o_.escrow}));
-  const std::string tag = PseudonymTag(cascade_key, issued.serial_hex);
+  // Every sealed link the same length: the plaintext padded to a fixed size.
+  const std::string unpadded = StatementJson(link);
+  if (unpadded.size() > kLinkPlaintextBytes - 20) return absl::InternalError("a pseudonym link outgrew its padding");
+  link.set_padding(std::string(kLinkPlaintextBytes - 20 - unpadded.size(), ' '));
+  std::string plaintext = StatementJson(link);
+  plaintext.resize(std::max(plaintext.size(), kLinkPlaintextBytes), ' ');
+  SEMPER_ASSIGN_OR_RETURN(std::string sealed, CmsEncrypt(plaintext, {*o_.escrow}));
   const std::string old_tag = LinkTag(o_.link_key, base.SerialHex());
   const std::string spki = HexEncode(Sha256(issued.spki_der));
   SEMPER_RETURN_IF_ERROR(o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    if (tx.exec_prepared("ps_base_good", base.SerialHex()).empty()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                       "the base was revoked while its pseudonym was being issued");
+    }
     tx.exec_prepared("ps_lock_key", spki);
     if (!tx.exec_prepared("ps_key_used", spki).empty()) {
       return InvalidField("request.csr", "is for a key that was certified or blocked before: a pseudonym needs a fresh key");
     }
     if (st.kind() == v1::PSEUDONYM_KIND_ROLE) {
+      tx.exec_prepared("ps_lock_name", issued.subject);
       for (const auto& r : tx.exec_prepared("ps_name_holders", issued.subject)) {
-        const std::string holder_tag = db::Bytes(r[1]);
-        const bool same_base = r[2].as<int>() == 2 ? holder_tag == PseudonymTag(cascade_key, r[0].as<std::string>())
-                                                   : holder_tag == old_tag;
+        const bool same_base = r[1].as<int>() == 2 ? db::Bytes(r[2]) == tags.name_tag() : db::Bytes(r[0]) == old_tag;
         if (!same_base) {
           return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                            StrCat("the pseudonym \"", name, "\" is held by someone else: choose another name"));
@@ -242,8 +257,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     }
     tx.exec_prepared0("ps_insert", issued.serial_hex, issued.subject, spki, db::TimeText(issued.not_before),
                       db::TimeText(issued.not_after), HexEncode(issued.der),
-                      st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(tag),
-                      HexEncode(sealed), shared ? "pseudonyms" : "ca");
+                      st.kind() == v1::PSEUDONYM_KIND_ROLE ? "role" : "transaction", HexEncode(tags.tag()),
+                      HexEncode(sealed), shared ? "pseudonyms" : "ca", HexEncode(tags.name_tag()));
     // Not the base: the audit trail must not link a pseudonym to its holder either.
     return db::AppendAudit(tx, "ca", "semper-ca",
                            {{"pseudonym holder (signed request)", "issue-pseudonym", issued.serial_hex,
@@ -258,20 +273,45 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   return out;
 }
 
-absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const v1::DerivePseudonymCascadeKeyRequest& req) const {
+namespace {
+
+// The arbiter's refusal of the holder's request is the holder's error; anything else is ours.
+absl::Status ArbiterError(const grpc::Status& called) {
+  if (called.error_code() == grpc::StatusCode::INVALID_ARGUMENT || called.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    return FromGrpcStatus(called);
+  }
+  return UpstreamError("semper-arbiter", called);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseudonymRequest& req) const {
   if (o_.arbiter_stub == nullptr) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this CA knows no semper-arbiter address (ca.arbiter_address): it cannot tag pseudonyms");
   }
+  v1::TagPseudonymRequest treq;
+  treq.set_request(req.request());
+  treq.set_signature(req.signature());
+  v1::PseudonymTags tags;
+  grpc::Status called = o_.arbiter_stub->TagPseudonym(UpstreamContext(o_.arbiter_deadline).get(), treq, &tags);
+  if (!called.ok()) return ArbiterError(called);
+  if (tags.tag().size() != 32 || !(tags.name_tag().empty() || tags.name_tag().size() == 32)) {
+    return absl::InternalError("semper-arbiter sent pseudonym tags that are not 32 bytes");
+  }
+  return tags;
+}
+
+absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const std::string& certificate_der) const {
+  if (o_.arbiter_stub == nullptr) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this CA knows no semper-arbiter address (ca.arbiter_address): it cannot cascade");
+  }
+  v1::DerivePseudonymCascadeKeyRequest req;
+  req.set_compromised_certificate(certificate_der);
   v1::PseudonymCascadeKey key;
   grpc::Status called = o_.arbiter_stub->DerivePseudonymCascadeKey(UpstreamContext(o_.arbiter_deadline).get(), req, &key);
-  if (!called.ok()) {
-    // The arbiter's refusal of the holder's request is the holder's error; anything else is ours.
-    if (called.error_code() == grpc::StatusCode::INVALID_ARGUMENT || called.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-      return FromGrpcStatus(called);
-    }
-    return UpstreamError("semper-arbiter", called);
-  }
+  if (!called.ok()) return ArbiterError(called);
   if (key.key().size() != 32) return absl::InternalError("semper-arbiter sent a cascade key that is not 32 bytes");
   return key.key();
 }
@@ -290,9 +330,9 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
     absl::Status s = o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
       failure.clear();
       if (tx.exec_prepared("ps_cascade_claim", base).empty()) return absl::OkStatus();  // another replica has it
-      v1::DerivePseudonymCascadeKeyRequest req;
-      req.set_compromised_serial(base);
-      absl::StatusOr<std::string> key = CascadeKey(req);
+      auto der = tx.exec_prepared("ps_cascade_base", base);
+      absl::StatusOr<std::string> key = der.empty() ? absl::NotFoundError(StrCat("no certificate ", base))
+                                                     : CascadeKey(db::Bytes(der[0][0]));
       if (!key.ok()) {
         failure = std::string(key.status().message());
         tx.exec_prepared0("ps_cascade_failed", base, failure);
@@ -301,9 +341,9 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
       int here = 0;
       for (const auto& r : tx.exec_prepared("ps_tagged")) {
         const std::string serial = r[0].as<std::string>();
-        if (db::Bytes(r[1]) != PseudonymTag(*key, serial)) continue;
+        if (db::Bytes(r[1]) != PseudonymTag(*key, db::Bytes(r[2]))) continue;
         if (tx.exec_prepared("ps_cascade_revoke", serial).affected_rows() > 0) ++here;
-        tx.exec_prepared0("ca_block_key", r[2].as<std::string>(), "keyCompromise of the certificate it was issued on");
+        tx.exec_prepared0("ca_block_key", HexEncode(db::Bytes(r[2])), "keyCompromise of the certificate it was issued on");
         // What was issued on it goes too, whatever its own state.
         tx.exec_prepared0("ps_cascade_queue", serial);
         SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
@@ -413,7 +453,7 @@ grpc::ServerUnaryReactor* PseudonymServiceImpl::IssuePseudonym(grpc::CallbackSer
   if (!out.ok()) return FinishUnary(ctx, out.status());
   *resp = *std::move(out);
   // No subscriber, no base: the log must not link either.
-  LogEvent(o_.logger, spdlog::level::info, "pseudonym.issued").With("request_id", RequestIdOf(*ctx)).With("serial", resp->serial());
+  LogEvent(o_.logger, spdlog::level::info, "pseudonym.issued");
   return FinishUnary(ctx, absl::OkStatus());
 }
 

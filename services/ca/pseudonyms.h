@@ -6,11 +6,12 @@
 // Unlinkability towards relying parties: the certificate carries only the pseudonym (no
 // subscriber number, country or name), a random serial, a key never certified before, and a
 // validity that starts on the hour (not at the second of issuance). In the database the link
-// exists only sealed, and as a tag per pseudonym, HMAC(K_base, pseudonym serial), where K_base is
-// a key only semper-arbiter can derive (from its escrow key) and gives only for the holder's fresh
-// signed request or after the base's keyCompromise revocation: no two tags of one holder are
-// alike, and neither a database copy nor the CA's operator can recompute them. Revoking a base for
-// keyCompromise asks the arbiter for K_base and revokes every pseudonym whose tag it makes.
+// exists only sealed (padded to one length), and as a tag per pseudonym, HMAC(K_base, its key's
+// hash), which semper-arbiter computes for the holder's fresh signed request; K_base (from the
+// arbiter's escrow key and the base's key) leaves the arbiter only after the base's keyCompromise
+// revocation: no two tags of one holder are alike, and neither a database copy nor the CA's
+// operator can recompute them. Revoking a base for keyCompromise asks the arbiter for K_base and
+// revokes every pseudonym whose tag it makes.
 // Thread-safe.
 #pragma once
 
@@ -78,14 +79,17 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
   absl::StatusOr<int> RunCascades();
 
  private:
-  absl::StatusOr<std::string> CascadeKey(const v1::DerivePseudonymCascadeKeyRequest& req) const;
+  absl::StatusOr<v1::PseudonymTags> Tags(const v1::IssuePseudonymRequest& req) const;
+  absl::StatusOr<std::string> CascadeKey(const std::string& certificate_der) const;
+  // Every link's plaintext is padded to this many bytes before it is sealed.
+  static constexpr size_t kLinkPlaintextBytes = 2048;
   Options o_;
   absl::Mutex cascade_mu_;
   std::string last_cascade_error_ ABSL_GUARDED_BY(cascade_mu_);
 };
 
-// The tag of a pseudonym (scheme 2) under its base's cascade key.
-std::string PseudonymTag(std::string_view cascade_key, const std::string& pseudonym_serial);
+// The tag of a pseudonym (scheme 2) under its base's cascade key: over the SHA-256 of its key.
+std::string PseudonymTag(std::string_view cascade_key, std::string_view spki_sha256);
 
 // The derivation tag of a certificate serial under the link key (scheme 1).
 std::string LinkTag(const SecretData& link_key, const std::string& serial);

@@ -75,13 +75,15 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_queue_cascade", "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
       {"ca_revoke",
        R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = $2 WHERE serial = $1)"},
+      {"ca_to_key_compromise",
+       R"(UPDATE ca.certificates SET revocation_reason = $2 WHERE serial = $1 AND revoked_at IS NOT NULL)"},
       {"ca_release", "UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = $1"},
       // Pseudonyms issued on a base (by its derivation tag), and whether they are still to revoke
       // (good or on hold).
       {"ca_derived",
        R"(SELECT p.serial, encode(c.spki_sha256, 'hex'), c.revoked_at IS NULL OR c.revocation_reason = 6
           FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
-          WHERE p.parent_tag = decode($1, 'hex') FOR UPDATE OF c)"},
+          WHERE p.parent_tag = decode($1, 'hex') AND p.tag_scheme = 1 FOR UPDATE OF c)"},
       {"ca_block_key",
        R"(INSERT INTO ca.blocked_keys (spki_sha256, reason) VALUES (decode($1, 'hex'), $2) ON CONFLICT DO NOTHING)"},
       {"ca_status",
@@ -382,14 +384,19 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     }
     bool revoked = r[0][1].as<bool>();
     int old_reason = r[0][2].as<int>();
-    if (revoked && old_reason != v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
+    // A certificate revoked for another reason may still turn out to have had its key stolen:
+    // its reason becomes keyCompromise (RFC 5280 5.3.1), its time stays, and the cascade follows.
+    const bool to_key_compromise = revoked && reason == v1::REVOCATION_REASON_KEY_COMPROMISE &&
+                                   old_reason != v1::REVOCATION_REASON_KEY_COMPROMISE &&
+                                   old_reason != v1::REVOCATION_REASON_CERTIFICATE_HOLD;
+    if (revoked && old_reason != v1::REVOCATION_REASON_CERTIFICATE_HOLD && !to_key_compromise) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("certificate ", serial, " is already revoked (reason ", old_reason, ")"));
     }
     if (revoked && reason == v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("certificate ", serial, " is already on hold"));
     }
-    tx.exec_prepared0("ca_revoke", serial, static_cast<int>(reason));
+    tx.exec_prepared0(to_key_compromise ? "ca_to_key_compromise" : "ca_revoke", serial, static_cast<int>(reason));
     if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
       tx.exec_prepared0("ca_block_key", r[0][3].as<std::string>(), StrCat("keyCompromise of ", serial));
       // Whoever held the key could have asked for pseudonyms on it: they go too, and those
@@ -403,10 +410,11 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
         for (size_t i = 0; i < bases.size(); ++i) {
           for (const auto& d : tx.exec_prepared("ca_derived", HexEncode(link_tag_(bases[i])))) {
             const std::string derived = d[0].as<std::string>();
-            if (d[2].as<bool>()) {
-              tx.exec_prepared0("ca_revoke", derived, static_cast<int>(reason));
-              tx.exec_prepared0("ca_block_key", d[1].as<std::string>(), "keyCompromise of the certificate it was issued on");
-            }
+            // Revoked now if good or on hold; revoked before for another reason: keyCompromise
+            // now (time kept), which the arbiter checks before it gives the key that finds what
+            // was issued on it.
+            tx.exec_prepared0(d[2].as<bool>() ? "ca_revoke" : "ca_to_key_compromise", derived, static_cast<int>(reason));
+            tx.exec_prepared0("ca_block_key", d[1].as<std::string>(), "keyCompromise of the certificate it was issued on");
             tx.exec_prepared0("ca_queue_cascade", derived);
             bases.push_back(derived);
           }

@@ -9,6 +9,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 
+#include <thread>
+
 #include "absl/strings/escaping.h"
 #include "common/base/proto_json.h"
 #include "common/base/strings.h"
@@ -158,6 +160,13 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     if (!s.ok()) return FromGrpcStatus(s);
     return resp;
   }
+  absl::StatusOr<v1::PseudonymTags> Tags(std::shared_ptr<grpc::Channel> channel, const v1::TagPseudonymRequest& req) {
+    v1::PseudonymTags resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = v1::Arbiter::NewStub(channel)->TagPseudonym(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
   // A channel to the arbiter as one of the suite's daemons (semper-ca's TLS certificate).
   std::shared_ptr<grpc::Channel> AsService(const std::string& daemon) {
     return suite_->ChannelWith(daemon, Slurp(suite_->P("pki/services/ca-tls.pem")),
@@ -303,12 +312,14 @@ TEST_F(PseudonymTest, OnlyAnOrderOfTheArbiterRevealsAndEveryRevealIsLogged) {
   EXPECT_EQ(link.base_serial(), alice_->certificate.SerialHex());
   EXPECT_EQ(link.subscriber_name(), "Alice Example");
   EXPECT_EQ(link.subscriber_id(), alice_->certificate.SubjectAttribute("serialNumber"));
-  // A pseudonym of a pseudonym: its link leads to the first, whose own link is inside.
+  // A pseudonym of a pseudonym: its link names the first (a second order opens that one's link,
+  // as above); nothing of the identity is inside.
   auto deeper = Reveal(Order(nested->certificate, arbiter_key, arbiter));
   ASSERT_THAT(deeper.status(), IsOk());
   v1::PseudonymLink outer = Open(deeper->sealed_link());
   EXPECT_EQ(outer.base_serial(), role->certificate.SerialHex());
-  EXPECT_EQ(Open(outer.base_link()).subscriber_name(), "Alice Example");
+  EXPECT_TRUE(outer.base_is_pseudonym());
+  EXPECT_EQ(outer.subscriber_id(), "");
   // Nobody but the arbiter opens a link: not the CA's own key.
   EXPECT_FALSE(CmsDecrypt(revealed->sealed_link(), ServiceKey("ca-tls"), ServiceCert("ca-tls")).ok());
 
@@ -383,9 +394,9 @@ TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms)
   // Neither log names the base at issuance.
   EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before),
               ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
-  EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before), HasSubstr("pseudonym.cascade_key"));
+  EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before), HasSubstr("pseudonym.tagged"));
   EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
-  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(role->certificate.SerialHex() + "\" base")));
+  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(role->certificate.SerialHex())));
 
   // No column value repeats among one holder's pseudonyms.
   EXPECT_EQ(Sql("SELECT count(DISTINCT parent_tag) FROM ca.pseudonyms"), "5");
@@ -399,50 +410,98 @@ TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms)
     const std::string tag = HmacSha256(link_key, "semper-pseudonym-link\n" + serial);
     EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE parent_tag = '\\x" + HexEncode(tag) + "'"), "0");
   }
-  // Nor does semper-arbiter give the operator (as one of the suite's daemons) a holder's key
-  // for the asking: only with the holder's fresh signed request, or after a keyCompromise.
-  v1::DerivePseudonymCascadeKeyRequest by_serial;
-  by_serial.set_compromised_serial(alice_->certificate.SerialHex());
-  EXPECT_THAT(CascadeKey(AsService("arbiter"), by_serial).status(),
+  // Every sealed link has one length, however long the holder's name or deep the nesting.
+  EXPECT_EQ(Sql("SELECT count(DISTINCT length(sealed_link)) FROM ca.pseudonyms"), "1");
+
+  // semper-arbiter gives the operator (as one of the suite's daemons) no holder's key for the
+  // asking: only for a certificate revoked for keyCompromise.
+  auto as_service = AsService("arbiter");
+  v1::DerivePseudonymCascadeKeyRequest by_cert;
+  by_cert.set_compromised_certificate(alice_->certificate.Der());
+  EXPECT_THAT(CascadeKey(as_service, by_cert).status(),
               StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("not revoked for keyCompromise")));
-  // An old request of the holder's, replayed.
+  // Nor for a certificate the operator makes itself with the holder's serial (and revokes), with
+  // its own key or the holder's: the CA knows no such certificate.
+  for (bool holders_key : {false, true}) {
+    const PrivateKey own = *PrivateKey::Generate(KeyType::kEcP256);
+    CertificateTemplate t;
+    t.subject = {{"CN", "Alice Example"}};
+    t.serial = absl::HexStringToBytes(alice_->certificate.SerialHex());
+    t.not_before = absl::Now() - absl::Minutes(1);
+    t.not_after = absl::Now() + absl::Hours(1);
+    t.key_usage = kKuNonRepudiation;
+    const PrivateKey ca_key =
+        *PrivateKey::FromPem(Slurp(suite_->P("pki/ca.key")), SecretData("suite test passphrase"));
+    const Certificate ca_cert = *Certificate::FromPem(Slurp(suite_->P("pki/ca.pem")));
+    auto forged = IssueCertificate(t, holders_key ? *alice_->certificate.public_key() : own.public_key(), &ca_cert, ca_key);
+    ASSERT_THAT(forged.status(), IsOk());
+    v1::DerivePseudonymCascadeKeyRequest req;
+    req.set_compromised_certificate(forged->Der());
+    EXPECT_FALSE(CascadeKey(as_service, req).ok());
+    // ... nor tags for a request it signs with that certificate's key: they are another key's.
+    if (!holders_key) {
+      v1::PseudonymRequestStatement st;
+      st.set_type("semper-pseudonym-request");
+      st.set_csr(CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {{"CN", "x"}})->Der());
+      st.set_kind(v1::PSEUDONYM_KIND_ROLE);
+      st.set_name("Little Egret");
+      *st.mutable_made_at() = ToTimestamp(absl::Now());
+      v1::TagPseudonymRequest treq;
+      treq.set_request(st.SerializeAsString());
+      treq.set_signature(*CmsSignDetached(treq.request(), own, *forged, suite_->Chain()));
+      auto tags = Tags(as_service, treq);
+      ASSERT_THAT(tags.status(), IsOk());
+      EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE name_tag = '\\x" + HexEncode(tags->name_tag()) + "'"), "0");
+    }
+  }
+  // An old request of the holder's, replayed; a request the holder did not sign.
   auto stale = Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION, "",
                        absl::Now() - absl::Minutes(10));
-  v1::DerivePseudonymCascadeKeyRequest replay;
-  replay.mutable_pseudonym_request()->set_request(stale.request());
-  replay.mutable_pseudonym_request()->set_signature(stale.signature());
-  EXPECT_THAT(CascadeKey(AsService("arbiter"), replay).status(), StatusIs(absl::StatusCode::kInvalidArgument));
-  // A request the holder did not sign.
+  v1::TagPseudonymRequest replay;
+  replay.set_request(stale.request());
+  replay.set_signature(stale.signature());
+  EXPECT_THAT(Tags(as_service, replay).status(), StatusIs(absl::StatusCode::kInvalidArgument));
   auto fresh = Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION);
-  v1::DerivePseudonymCascadeKeyRequest forged;
-  forged.mutable_pseudonym_request()->set_request(fresh.request() + "x");
-  forged.mutable_pseudonym_request()->set_signature(fresh.signature());
-  EXPECT_THAT(CascadeKey(AsService("arbiter"), forged).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  v1::TagPseudonymRequest altered;
+  altered.set_request(fresh.request() + "x");
+  altered.set_signature(fresh.signature());
+  EXPECT_THAT(Tags(as_service, altered).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A recorded fresh request yields the tag of the pseudonym it asks for, bound to its new key,
+  // and of no other: no existing tag is made again.
+  v1::TagPseudonymRequest recorded;
+  recorded.set_request(fresh.request());
+  recorded.set_signature(fresh.signature());
+  auto fresh_tags = Tags(as_service, recorded);
+  ASSERT_THAT(fresh_tags.status(), IsOk());
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE parent_tag = '\\x" + HexEncode(fresh_tags->tag()) + "'"), "0");
   // Not a daemon of the suite: the holder itself, the administrator; a stranger without a
   // certificate is not even authenticated.
   for (auto channel : {suite_->ChannelAs("arbiter", *alice_), suite_->Channel("arbiter", "admin")}) {
-    EXPECT_THAT(CascadeKey(channel, by_serial).status(), StatusIs(absl::StatusCode::kPermissionDenied));
-    EXPECT_THAT(CascadeKey(channel, replay).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(CascadeKey(channel, by_cert).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(Tags(channel, recorded).status(), StatusIs(absl::StatusCode::kPermissionDenied));
   }
-  EXPECT_THAT(CascadeKey(suite_->Channel("arbiter"), by_serial).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(CascadeKey(suite_->Channel("arbiter"), by_cert).status(), StatusIs(absl::StatusCode::kUnauthenticated));
   // Revoked for another reason than keyCompromise: no key either.
   ASSERT_THAT(suite_->Revoke(*alice_->authentication_certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
   v1::DerivePseudonymCascadeKeyRequest superseded;
-  superseded.set_compromised_serial(alice_->authentication_certificate->SerialHex());
-  EXPECT_THAT(CascadeKey(AsService("arbiter"), superseded).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  superseded.set_compromised_certificate(alice_->authentication_certificate->Der());
+  EXPECT_THAT(CascadeKey(as_service, superseded).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
 
-  // After a keyCompromise, the key the arbiter gives makes exactly the holder's tags.
+  // After a keyCompromise, the key the arbiter gives makes exactly the holder's tags, and the
+  // arbiter's own audit trail names the certificate.
   ASSERT_THAT(suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
-  by_serial.set_compromised_serial(alice_->certificate.SerialHex());
-  auto key = CascadeKey(AsService("arbiter"), by_serial);
+  auto key = CascadeKey(as_service, by_cert);
   ASSERT_THAT(key.status(), IsOk());
   int made = 0;
   for (const auto* p : {&*role, &*once, &*twice, &*nested, &*again}) {
     const std::string serial = p->certificate.SerialHex();
     const std::string tag = Sql("SELECT encode(parent_tag, 'hex') FROM ca.pseudonyms WHERE serial = '" + serial + "'");
-    if (tag == HexEncode(HmacSha256(key->key(), "semper-pseudonym-tag\n" + serial))) ++made;
+    if (tag == HexEncode(HmacSha256(key->key(), "semper-pseudonym-tag\n" + Sha256(p->certificate.SpkiDer())))) ++made;
   }
   EXPECT_EQ(made, 4);  // all but `nested`, whose base is `role`
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.audit WHERE action = 'pseudonym-cascade-key' AND subject = '" +
+                alice_->certificate.SerialHex() + "'"),
+            "1");
 }
 
 // While semper-arbiter is away: no pseudonym is issued (nothing written), and a keyCompromise
@@ -462,6 +521,58 @@ TEST_F(PseudonymTest, WithoutTheArbiterNothingIsIssuedAndTheCascadeWaits) {
   ASSERT_THAT(suite_->Restart("arbiter"), IsOk());
   EXPECT_EQ(EventuallyRevoked(role->certificate), v1::CERTIFICATE_STATE_REVOKED);
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.blocked_keys"), "2");
+}
+
+// A key found stolen after its certificate was revoked for another reason; a role name asked for
+// by two holders at once; a pseudonym asked for while its base is being revoked.
+TEST_F(PseudonymTest, LateCompromiseNameRacesAndIssuanceDuringRevocation) {
+  auto bob = suite_->Enroll("Bob Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(bob.status(), IsOk());
+  auto bobs = suite_->IssuePseudonym(*bob, v1::PSEUDONYM_KIND_TRANSACTION);
+  ASSERT_THAT(bobs.status(), IsOk());
+  ASSERT_THAT(suite_->Revoke(bob->certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
+  const std::string when =
+      Sql("SELECT revoked_at FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'");
+  ASSERT_THAT(suite_->Revoke(bob->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  EXPECT_EQ(Sql("SELECT revocation_reason FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'"), "1");
+  EXPECT_EQ(Sql("SELECT revoked_at FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'"), when);
+  EXPECT_EQ(EventuallyRevoked(bobs->certificate), v1::CERTIFICATE_STATE_REVOKED);
+  EXPECT_FALSE(suite_->Revoke(bob->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE).ok());  // once
+
+  // Eight requests for one role name, from two holders at once: one holder gets it.
+  auto carol = suite_->Enroll("Carol Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(carol.status(), IsOk());
+  std::vector<v1::IssuePseudonymRequest> asks;
+  for (int i = 0; i < 8; ++i) {
+    asks.push_back(Request(i % 2 == 0 ? *alice_ : *carol, *PrivateKey::Generate(KeyType::kEcP256),
+                           v1::PSEUDONYM_KIND_ROLE, "Heron Five"));
+  }
+  std::vector<std::thread> threads;
+  for (const auto& a : asks) threads.emplace_back([this, &a] { (void)Issue(a); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Sql("SELECT count(DISTINCT name_tag) FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) "
+                "WHERE c.subject LIKE '%Heron Five%'"),
+            "1");
+
+  // A pseudonym in flight while its base is revoked for keyCompromise: refused, or found by the
+  // cascade, never left good. The pseudonyms table is held for 3 s so that the issuance waits
+  // at its insert while the revocation runs.
+  std::thread hold([this] {
+    (void)postgres().Query(database(), "BEGIN; LOCK TABLE ca.pseudonyms IN EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;");
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::StatusOr<v1::IssuePseudonymResponse> in_flight = absl::UnknownError("not asked");
+  std::thread issue([&] { in_flight = Issue(Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION)); });
+  absl::SleepFor(absl::Milliseconds(700));
+  absl::Status revoked = suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE);
+  issue.join();
+  hold.join();
+  ASSERT_THAT(revoked, IsOk());
+  if (in_flight.ok()) {
+    EXPECT_EQ(EventuallyRevoked(*Certificate::FromDer(in_flight->certificate())), v1::CERTIFICATE_STATE_REVOKED);
+  } else {
+    EXPECT_THAT(in_flight.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  }
 }
 
 TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {

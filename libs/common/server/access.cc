@@ -93,7 +93,9 @@ std::vector<AccessRule> MakeMatrix() {
        {"ListCases", "signed by the party asking"}},
       {});
   add(a, {{"DecideCase", "a human arbitrator"}}, {kArbitrator});
-  add(a, {{"DerivePseudonymCascadeKey", "semper-ca, with the holder's fresh signed request or a keyCompromise"}},
+  add(a,
+      {{"TagPseudonym", "semper-ca, with the holder's fresh signed request"},
+       {"DerivePseudonymCascadeKey", "semper-ca, for a certificate it revoked for keyCompromise"}},
       {Role::kService});
   const std::string l = "semper.v1.Liability";
   add(l,
