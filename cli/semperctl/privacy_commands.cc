@@ -122,6 +122,11 @@ int Reveal(const Connection& c, const std::string& order_file, const std::string
   if (!google::protobuf::util::JsonStringToMessage(*json, &link, link_opts).ok()) {
     Die(absl::InternalError("the link does not parse"));
   }
+  if (link.pseudonym_serial() != order.pseudonym_certificate_serial()) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                  StrCat("the CA sent the link of certificate ", link.pseudonym_serial(), ", not of ",
+                         order.pseudonym_certificate_serial(), ": not trusted")));
+  }
   std::printf("%s (certificate %s) was issued on %s (certificate %s), %s\n", link.pseudonym_subject().c_str(),
               link.pseudonym_serial().c_str(), link.base_subject().c_str(), link.base_serial().c_str(),
               TimeText(link.issued_at()).c_str());

@@ -126,6 +126,19 @@ absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::D
   }
   auto cert = Certificate::FromDer(req.compromised_certificate());
   if (!cert.ok()) return Annotate(cert.status(), "compromised_certificate");
+  // Issued by the suite's CA (as it stood while the certificate was valid; revocation is what
+  // the CA answers below): a certificate made up for someone's key, unsigned or signed by
+  // another, gets nothing.
+  std::vector<Certificate> intermediates;
+  for (const std::string& der : req.intermediates()) {
+    auto c = Certificate::FromDer(der);
+    if (!c.ok()) return Annotate(c.status(), "intermediates");
+    intermediates.push_back(*std::move(c));
+  }
+  // Checked now, or at its last second if it has expired since (its revocation is what counts).
+  const absl::Time at = std::min(absl::Now(), cert->not_after() - absl::Seconds(1));
+  auto path = d_.trust->VerifyPath(*cert, intermediates, at, KeyPurpose::kNonRepudiation);
+  if (!path.ok()) return Annotate(path.status(), "compromised_certificate");
   // Only for a base semper-ca says is revoked for keyCompromise (a revocation that it publishes
   // on its CRL and OCSP, and that blocks the key for ever). The CA answers for the certificate
   // as it holds it: a different certificate with the same serial is unknown there.
@@ -145,7 +158,8 @@ absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::D
       return db::AppendAudit(tx, "arbiter", "semper-arbiter",
                              {{caller, "pseudonym-cascade-key", cert->SerialHex(),
                                StrCat("{\"subject\": \"", JsonEscape(cert->Subject()), "\", \"spki_sha256\": \"",
-                                      HexEncode(Sha256(cert->SpkiDer())), "\"}")}});
+                                      HexEncode(Sha256(cert->SpkiDer())), "\", \"certificate\": \"",
+                                      HexEncode(cert->Der()), "\"}")}});
     }));
   }
   LogEvent(d_.logger, spdlog::level::warn, "pseudonym.cascade_key")

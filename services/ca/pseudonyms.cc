@@ -102,6 +102,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
       {"ps_base_good",
        "SELECT 1 FROM ca.certificates WHERE serial = $1 AND revoked_at IS NULL FOR SHARE"},
       {"ps_cascade_base", "SELECT der FROM ca.certificates WHERE serial = $1"},
+      {"ps_base_key_blocked", "SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex')"},
       // The keyCompromise cascade (RunCascades).
       {"ps_cascades_queued", "SELECT serial FROM ca.pseudonym_cascades ORDER BY attempts, queued_at LIMIT 100"},
       {"ps_cascade_claim", "SELECT 1 FROM ca.pseudonym_cascades WHERE serial = $1 FOR UPDATE SKIP LOCKED"},
@@ -213,8 +214,15 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   CertificateTemplate t;
   t.subject = {{std::string(oids::kPseudonym), name}, {"CN", name}};
   t.not_before = absl::FromUnixSeconds(hour);
-  // Never beyond its base: what was issued on an expired certificate has expired too.
-  t.not_after = std::min(t.not_before + validity, base.not_after());
+  // Never beyond its base (so that what was issued on an expired certificate has expired too),
+  // and not cut to the base's end either: that date, to the second, would name the base.
+  t.not_after = t.not_before + validity;
+  if (t.not_after > base.not_after()) {
+    const int64_t hours = std::max<int64_t>(0, absl::ToInt64Hours(base.not_after() - t.not_before));
+    return InvalidField("request.valid_seconds",
+                        StrCat("a pseudonym cannot outlive the certificate it is issued on: ask for at most ", hours,
+                               " hours (", hours * 3600, " seconds)"));
+  }
   t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
   if (!o_.profiles.public_url.empty()) {
     t.crl_urls = {StrCat(o_.profiles.public_url, shared ? "/crl/pseudonyms" : "/crl")};
@@ -240,6 +248,11 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     if (tx.exec_prepared("ps_base_good", base.SerialHex()).empty()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
                        "the base was revoked while its pseudonym was being issued");
+    }
+    // A key blocked after a keyCompromise issues nothing more, whichever certificate carries it.
+    if (!tx.exec_prepared("ps_base_key_blocked", HexEncode(Sha256(base.SpkiDer()))).empty()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                       "the base's key was reported compromised");
     }
     tx.exec_prepared("ps_lock_key", spki);
     if (!tx.exec_prepared("ps_key_used", spki).empty()) {
@@ -296,8 +309,11 @@ absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseu
   v1::PseudonymTags tags;
   grpc::Status called = o_.arbiter_stub->TagPseudonym(UpstreamContext(o_.arbiter_deadline).get(), treq, &tags);
   if (!called.ok()) return ArbiterError(called);
-  if (tags.tag().size() != 32 || !(tags.name_tag().empty() || tags.name_tag().size() == 32)) {
-    return absl::InternalError("semper-arbiter sent pseudonym tags that are not 32 bytes");
+  v1::PseudonymRequestStatement st;
+  (void)st.ParseFromString(req.request());
+  const bool role = st.kind() == v1::PSEUDONYM_KIND_ROLE;
+  if (tags.tag().size() != 32 || (role ? tags.name_tag().size() != 32 : !tags.name_tag().empty())) {
+    return absl::InternalError("semper-arbiter sent pseudonym tags that are not 32 bytes each");
   }
   return tags;
 }
@@ -309,6 +325,8 @@ absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const std::string& 
   }
   v1::DerivePseudonymCascadeKeyRequest req;
   req.set_compromised_certificate(certificate_der);
+  req.add_intermediates(o_.pki->issuing_ca().Der());
+  if (o_.pki->pseudonym_issuer().has_value()) req.add_intermediates(o_.pki->pseudonym_issuer()->Der());
   v1::PseudonymCascadeKey key;
   grpc::Status called = o_.arbiter_stub->DerivePseudonymCascadeKey(UpstreamContext(o_.arbiter_deadline).get(), req, &key);
   if (!called.ok()) return ArbiterError(called);
@@ -317,6 +335,19 @@ absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const std::string& 
 }
 
 absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
+  // What one pass queues (pseudonyms issued on those it found) is done by the next, at once.
+  int total = 0;
+  for (int pass = 0; pass < 1000; ++pass) {
+    bool more = false;
+    SEMPER_ASSIGN_OR_RETURN(int revoked, RunCascadePass(&more));
+    total += revoked;
+    if (!more) break;
+  }
+  return total;
+}
+
+absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
+  *more = false;
   std::vector<std::string> queued;
   SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& r : tx.exec_prepared("ps_cascades_queued")) queued.push_back(r[0].as<std::string>());
@@ -387,12 +418,7 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
     if (o_.on_revoked) o_.on_revoked();
   }
   if (!first_error.ok()) return first_error;
-  // What this run queued (pseudonyms issued on those it found) is done at once.
-  if (handled > 0 && pending > 0) {
-    auto more = RunCascades();
-    if (!more.ok()) return more.status();
-    revoked += *more;
-  }
+  *more = handled > 0 && pending > 0;
   return revoked;
 }
 

@@ -79,6 +79,7 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
   absl::StatusOr<int> RunCascades();
 
  private:
+  absl::StatusOr<int> RunCascadePass(bool* more);
   absl::StatusOr<v1::PseudonymTags> Tags(const v1::IssuePseudonymRequest& req) const;
   absl::StatusOr<std::string> CascadeKey(const std::string& certificate_der) const;
   // Every link's plaintext is padded to this many bytes before it is sealed.

@@ -92,6 +92,10 @@ class HttpServerTest : public ::testing::Test {
     server_->Get("/who", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(req.remote_addr, "text/plain");
     });
+    server_->Get("/sleep", [](const httplib::Request&, httplib::Response& res) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      res.set_content("slept\n", "text/plain");
+    });
     server_->Get(R"(/item/(.+))", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(std::string(req.matches[1]), "text/plain");
     });
@@ -177,6 +181,29 @@ TEST_F(HttpServerTest, ConnectionsAreLimitedInAllAndPerAddressAndIdleOnesClose) 
   for (int fd : open) ::close(fd);
 }
 
+// Requests sent and abandoned at once (the client resets the connection) keep their connection's
+// slot until a worker has finished them: abandoning does not queue unbounded work.
+TEST_F(HttpServerTest, AbandonedRequestsKeepTheirSlotUntilDone) {
+  HttpServer::Options o;
+  o.threads = 1;
+  o.max_connections_per_address = 3;
+  Start(o);
+  for (int i = 0; i < 3; ++i) {
+    int fd = Connect(port_);
+    ASSERT_GE(fd, 0);
+    Send(fd, "GET /sleep HTTP/1.1\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    linger l{1, 0};  // close with a reset
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.1\r\n\r\n", absl::Milliseconds(500)), StartsWith("HTTP/1.1 503"));
+  // Once the worker has done them (1.5 s each, one at a time), the address is served again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(4700));
+  EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), StartsWith("HTTP/1.1 200 OK"));
+}
+
 TEST_F(HttpServerTest, MalformedAndOversizedRequestsGetTheirStatusAndNothingElse) {
   HttpServer::Options o;
   o.max_body_bytes = 1024;
@@ -254,7 +281,13 @@ TEST_F(HttpServerTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   EXPECT_EQ(ClientAddress("10.0.0.1", "10.0.0.2", proxies), "10.0.0.1");
   EXPECT_EQ(ClientAddress("10.0.0.1", "2001:DB8::1", proxies), "2001:db8::1");
   EXPECT_FALSE(ParseAddressList("10.0.0.1, example.org").ok());
-  EXPECT_EQ(*ParseAddressList(" 10.0.0.1 ,::FFFF:10.0.0.1"), (std::vector<std::string>{"10.0.0.1", "::ffff:10.0.0.1"}));
+  // An IPv4 client of a dual-stack listener is the same client.
+  EXPECT_EQ(*ParseAddressList(" 10.0.0.1 ,::FFFF:10.0.0.1"), (std::vector<std::string>{"10.0.0.1", "10.0.0.1"}));
+  // A client behind the trusted balancer writes its own X-Forwarded-For line; the balancer adds
+  // its line after it (HAProxy): the balancer's word counts.
+  EXPECT_THAT(Exchange(port_, "GET /who HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 203.0.113.9\r\n"
+                              "Connection: close\r\n\r\n"),
+              HasSubstr("\r\n\r\n203.0.113.9"));
 }
 
 }  // namespace

@@ -293,6 +293,14 @@ absl::StatusOr<Suite::Subscriber> Suite::IssuePseudonym(const Subscriber& holder
   st.set_csr(CertificationRequest::Create(key, {})->Der());
   st.set_kind(kind);
   st.set_name(name);
+  // On a pseudonym (no authentication key): for the hours its base has left, whole, since a
+  // pseudonym may not outlive its base and is valid from the hour.
+  if (!holder.authentication_key.has_value()) {
+    const absl::Time from = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 3600 * 3600);
+    const int64_t hours = absl::ToInt64Hours(holder.certificate.not_after() - from);
+    const int64_t fallback = kind == v1::PSEUDONYM_KIND_ROLE ? 365 * 24 : 24;
+    st.set_valid_seconds(std::max<int64_t>(1, std::min(hours, fallback)) * 3600);
+  }
   *st.mutable_made_at() = ToTimestamp(absl::Now());
   v1::IssuePseudonymRequest req;
   req.set_request(st.SerializeAsString());

@@ -44,9 +44,15 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+bool IEqualsAscii(std::string_view a, std::string_view b);
+
 namespace {
 
-bool IEquals(std::string_view a, std::string_view b) {
+bool IEquals(std::string_view a, std::string_view b) { return IEqualsAscii(a, b); }
+
+}  // namespace
+
+bool IEqualsAscii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) != absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
@@ -55,6 +61,8 @@ bool IEquals(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+namespace {
 
 bool IsTokenChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -247,7 +255,12 @@ absl::StatusOr<std::vector<std::string>> ParseAddressList(std::string_view list)
     if (inet_pton(AF_INET, text.c_str(), buf) == 1) {
       inet_ntop(AF_INET, buf, canon, sizeof canon);
     } else if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
-      inet_ntop(AF_INET6, buf, canon, sizeof canon);
+      // An IPv4 client of a dual-stack listener is ::ffff:a.b.c.d: the same client as a.b.c.d.
+      if (IN6_IS_ADDR_V4MAPPED(reinterpret_cast<in6_addr*>(buf))) {
+        inet_ntop(AF_INET, buf + 12, canon, sizeof canon);
+      } else {
+        inet_ntop(AF_INET6, buf, canon, sizeof canon);
+      }
     } else {
       return InvalidField("proxy.trusted_addresses", StrCat("\"", text, "\" is not an IP address"));
     }
@@ -262,6 +275,7 @@ std::string ClientAddress(const std::string& peer, const std::string& forwarded_
     return std::find(trusted.begin(), trusted.end(), a) != trusted.end();
   };
   if (forwarded_for.empty() || !is_trusted(peer)) return peer;
+  // (`peer` is canonical: see Accept and KeyOf.)
   std::vector<std::string_view> hops = http_detail::Split(forwarded_for, ",");
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
     auto canon = ParseAddressList(http_detail::Trim(*it));
@@ -287,6 +301,9 @@ struct Conn {
   bool request_started = false;
   bool continue_sent = false;
   bool close_after = false;
+  // The client went away while a worker had its request: the connection's slots stay taken
+  // until the worker is done (so that requests abandoned at once cannot pile up work).
+  bool orphaned = false;
 };
 
 struct Done {
@@ -315,6 +332,10 @@ struct HttpServer::Loop {
 
   // The loop thread's own.
   uint64_t next_id = 1;
+  absl::Time accept_paused_until = absl::InfinitePast();
+  // Descriptors closed while handling one batch of events: later events of the batch for the
+  // same number belong to the closed connection, not to one accepted since.
+  std::vector<int> closed_in_batch;
   absl::flat_hash_map<int, std::unique_ptr<Conn>> conns;
   absl::flat_hash_map<std::string, size_t> per_address;
 
@@ -337,7 +358,15 @@ struct HttpServer::Loop {
   }
 
   void Close(Conn& c) {
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+    if (c.state == Conn::kHandling && !c.orphaned) {
+      // Keep the slot (and the descriptor, so its number is not reused) until the worker is done.
+      c.orphaned = true;
+      epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+      ::shutdown(c.fd, SHUT_RDWR);
+      return;
+    }
+    if (!c.orphaned) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+    closed_in_batch.push_back(c.fd);
     ::close(c.fd);
     auto it = per_address.find(c.address);
     if (it != per_address.end() && --it->second == 0) per_address.erase(it);
@@ -361,7 +390,19 @@ struct HttpServer::Loop {
       sockaddr_storage sa{};
       socklen_t len = sizeof sa;
       int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or an error for this connection only
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors: the listening socket stays readable, so stop watching it for a
+          // moment instead of spinning (the backlog waits).
+          epoll_event ev{};
+          ev.data.fd = listen_fd;
+          epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
+          accept_paused_until = absl::Now() + absl::Milliseconds(100);
+          server->metrics_->AddCounter("semper_http_accept_paused_total",
+                                       "times the HTTP listener ran out of file descriptors", {});
+        }
+        return;  // EAGAIN, or an error for this connection only
+      }
       char text[INET6_ADDRSTRLEN] = {};
       int port = 0;
       if (sa.ss_family == AF_INET) {
@@ -373,7 +414,8 @@ struct HttpServer::Loop {
         inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
         port = ntohs(a->sin6_port);
       }
-      const std::string address = text;
+      std::string address = text;
+      if (auto canon = ParseAddressList(address); canon.ok() && canon->size() == 1) address = canon->front();
       const bool proxy = std::find(o.trusted_proxies.begin(), o.trusted_proxies.end(), address) != o.trusted_proxies.end();
       if (conns.size() >= o.max_connections) {
         Refuse(fd, "connections: this server has as many open as it takes; try again later");
@@ -487,7 +529,15 @@ struct HttpServer::Loop {
     c.state = Conn::kHandling;
     Watch(c, 0);  // nothing read while a worker has the request (errors and hang-ups still come)
     auto req = std::make_shared<httplib::Request>(std::move(p.request));
-    req->remote_addr = ClientAddress(c.address, req->get_header_value("X-Forwarded-For"), server->options_.trusted_proxies);
+    // Every X-Forwarded-For line, in order: a balancer that appends its own line after the
+    // client's (HAProxy) must not leave the client's first line to be believed.
+    std::string forwarded;
+    for (const auto& [name, value] : req->headers) {
+      if (!http_detail::IEqualsAscii(name, "X-Forwarded-For")) continue;
+      if (!forwarded.empty()) forwarded += ",";
+      forwarded += value;
+    }
+    req->remote_addr = ClientAddress(c.address, forwarded, server->options_.trusted_proxies);
     req->remote_port = c.port;
     const bool keep_alive = p.keep_alive;
     const int fd = c.fd;
@@ -511,8 +561,13 @@ struct HttpServer::Loop {
     }
     for (Done& d : ready) {
       auto it = conns.find(d.fd);
-      if (it == conns.end() || it->second->id != d.id) continue;  // closed meanwhile
-      Respond(*it->second, std::move(d.bytes), d.close);
+      if (it == conns.end() || it->second->id != d.id) continue;
+      Conn& c = *it->second;
+      if (c.orphaned) {
+        Close(c);  // the client left; now its slot is free
+        continue;
+      }
+      Respond(c, std::move(d.bytes), d.close);
     }
   }
 
@@ -544,8 +599,10 @@ struct HttpServer::Loop {
         absl::MutexLock lock(&mu);
         if (stopping) break;
       }
+      closed_in_batch.clear();
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
+        if (std::find(closed_in_batch.begin(), closed_in_batch.end(), fd) != closed_in_batch.end()) continue;
         if (fd == listen_fd) {
           Accept();
           continue;
@@ -572,11 +629,21 @@ struct HttpServer::Loop {
       if (absl::Now() - last_sweep >= absl::Milliseconds(100)) {
         Sweep();
         last_sweep = absl::Now();
+        if (accept_paused_until != absl::InfinitePast() && absl::Now() >= accept_paused_until) {
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.fd = listen_fd;
+          epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
+          accept_paused_until = absl::InfinitePast();
+        }
       }
     }
     std::vector<Conn*> all;
     for (auto& [fd, c] : conns) all.push_back(c.get());
-    for (Conn* c : all) Close(*c);
+    for (Conn* c : all) {
+      c->orphaned = true;  // no worker result is awaited any more
+      Close(*c);
+    }
   }
 
   void Work() {

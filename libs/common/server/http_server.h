@@ -56,6 +56,7 @@ struct Parsed {
 inline constexpr size_t kMaxHeadBytes = 16 * 1024;
 std::vector<std::string_view> Split(std::string_view s, std::string_view sep);
 std::string_view Trim(std::string_view s);  // spaces and tabs
+bool IEqualsAscii(std::string_view a, std::string_view b);
 Parsed ParseRequest(std::string_view in, size_t max_body_bytes);
 
 // The response's bytes: status line, the handler's headers, Content-Length, Connection.

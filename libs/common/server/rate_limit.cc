@@ -93,11 +93,14 @@ std::string KeyOf(const absl::StatusOr<Peer>& peer, const grpc::CallbackServerCo
   if (limiter != nullptr && !limiter->trusted_proxies().empty()) {
     auto canon = ParseAddressList(address);
     if (canon.ok() && canon->size() == 1) address = canon->front();
-    const auto& md = context.client_metadata();
-    auto it = md.find("x-forwarded-for");
-    if (it != md.end()) {
-      address = ClientAddress(address, std::string(it->second.data(), it->second.size()), limiter->trusted_proxies());
+    // Every x-forwarded-for entry, in order (a client's own entry first, the balancer's after).
+    std::string forwarded;
+    auto [begin, end] = context.client_metadata().equal_range("x-forwarded-for");
+    for (auto it = begin; it != end; ++it) {
+      if (!forwarded.empty()) forwarded += ",";
+      forwarded.append(it->second.data(), it->second.size());
     }
+    if (!forwarded.empty()) address = ClientAddress(address, forwarded, limiter->trusted_proxies());
   }
   return StrCat("ip:", address);
 }

@@ -104,8 +104,10 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
        "a connection without a request in progress closes after this long"},
       {"proxy.trusted_addresses", T::kString, ConfigValue(std::string("")), false, false,
        "comma-separated IP addresses of load balancers in front of this daemon: for connections from them, the "
-       "client address (rate limits, per-address connection limit) is taken from X-Forwarded-For (HTTP) or the "
-       "x-forwarded-for metadata (gRPC, anonymous callers)"},
+       "client address of rate limits is the last X-Forwarded-For hop that is not one of them (HTTP) or the "
+       "x-forwarded-for metadata (gRPC callers without a certificate; only for a balancer that terminates "
+       "HTTP/2 and sets it: a TCP pass-through balancer lets clients write it); they are exempt from the "
+       "per-address connection limit"},
       {"tls.cert_file", T::kString, std::nullopt, false, false, "server certificate chain (PEM)"},
       {"tls.key_file", T::kString, std::nullopt, false, false, "server private key (PEM)"},
       {"tls.key_passphrase_file", T::kString, std::nullopt, false, false, "file holding the key's passphrase"},
