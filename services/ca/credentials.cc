@@ -36,9 +36,12 @@ std::vector<db::PreparedStatement> CredentialBook::Statements() {
   return {
       {"tk_insert_kind",
        R"(INSERT INTO ca.token_kinds (id, issuer_subscriber_id, name, value_currency, value_minor, valid_from, valid_until,
-                                     public_key, private_key, statement, signature)
+                                     public_key, private_key, statement, signature, request_sha256)
           VALUES ($1, $2, $3, nullif($4, ''), nullif($5::bigint, 0), $6::timestamptz, $7::timestamptz, decode($8, 'hex'),
-                  $9, decode($10, 'hex'), decode($11, 'hex')))"},
+                  $9, decode($10, 'hex'), decode($11, 'hex'), decode($12, 'hex'))
+          ON CONFLICT (request_sha256) WHERE request_sha256 IS NOT NULL DO NOTHING
+          RETURNING id)"},
+      {"tk_kind_by_request", "SELECT id FROM ca.token_kinds WHERE request_sha256 = decode($1, 'hex')"},
       {"tk_get_kind", StrCat("SELECT ", kKindColumns, " FROM ca.token_kinds WHERE id = $1")},
       {"tk_insert_issuance",
        R"(INSERT INTO ca.token_issuances (kind_id, blinded_sha256) VALUES ($1, decode($2, 'hex')) RETURNING id)"},
@@ -136,6 +139,18 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
   if (st.has_value() && (st.value().currency().size() != 3 || st.value().minor_units() <= 0)) {
     return InvalidField("request.value", "must be a positive amount in an ISO 4217 currency, or absent");
   }
+  // The same signed request again (a retry, or a replay by whoever saw it): the kind it made,
+  // not another key.
+  const std::string request_sha256 = HexEncode(Sha256(req.request()));
+  std::string made_before;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("tk_kind_by_request", request_sha256);
+    if (!r.empty()) made_before = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  }));
+  if (!made_before.empty()) return GetKind(made_before);
+  // Charged to the organisation that signed, too, whatever addresses its requests come from.
+  SEMPER_RETURN_IF_ERROR(AdmitExpensiveCall(StrCat("org:", issuer.id()), "CreateTokenKind", 100));
   {
     absl::MutexLock lock(&keygen_mu_);
     if (keygen_waiting_ >= kMaxKeygenWaiting) {
@@ -168,13 +183,17 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
   ks.set_scheme(kScheme);
   const std::string statement = StatementJson(ks);
   SEMPER_ASSIGN_OR_RETURN(CmsDetachedSigner::Signature sig, d_.signer->Sign(statement, now));
+  std::string kind_id = ks.kind_id();
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_prepared0("tk_insert_kind", ks.kind_id(), issuer.id(), st.name(), st.value().currency(),
-                      st.value().minor_units(), db::TimeText(now), db::TimeText(until), HexEncode(spki), private_pem,
-                      HexEncode(statement), HexEncode(sig.without_certificates));
+    auto r = tx.exec_prepared("tk_insert_kind", ks.kind_id(), issuer.id(), st.name(), st.value().currency(),
+                              st.value().minor_units(), db::TimeText(now), db::TimeText(until), HexEncode(spki),
+                              private_pem, HexEncode(statement), HexEncode(sig.without_certificates), request_sha256);
+    if (r.empty()) {  // the same request, made at the same moment elsewhere (another replica)
+      kind_id = tx.exec_prepared("tk_kind_by_request", request_sha256)[0][0].as<std::string>();
+    }
     return absl::OkStatus();
   }));
-  return GetKind(ks.kind_id());
+  return GetKind(kind_id);
 }
 
 absl::StatusOr<std::shared_ptr<const CredentialBook::Kind>> CredentialBook::LoadKind(const std::string& id) {

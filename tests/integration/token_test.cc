@@ -3,6 +3,8 @@
 // whose records do not match the redeemed token, exactly one acceptance under many concurrent
 // redemptions at two replicas, bad input refused with nothing spent, and a clearing statement
 // both sides verify with openssl.
+#include <set>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -524,6 +526,27 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
   EXPECT_THAT(clearing.out, HasSubstr("Single ride"));
   EXPECT_THAT(clearing.out, HasSubstr("2.90 EUR"));
   EXPECT_THAT(clearing.out, HasSubstr("pass"));
+}
+
+// Whoever saw an organisation's signed CreateTokenKind request sends it again and again: each
+// copy would cost the CA an RSA key and a row. The same request makes one kind, returned again.
+TEST_F(TokenTest, AReplayedKindRequestMakesNoSecondKind) {
+  v1::TokenKindRequestStatement st;
+  st.set_type("semper-token-kind-request");
+  st.set_name("Replayed ride");
+  *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24 * 30));
+  *st.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::CreateTokenKindRequest req;
+  req.set_signature(Signed(*issuer_, st, req.mutable_request()));
+  std::set<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    v1::TokenKind kind;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Stub(i == 1 ? "ca2" : "ca")->CreateTokenKind(&ctx, req, &kind).ok()) << i;
+    ids.insert(kind.id());
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.token_kinds WHERE name = 'Replayed ride'"), "1");
 }
 
 class TokenLimitTest : public TokenTest {
