@@ -641,6 +641,35 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
   g.set_label("liability guarantee");
   g.mutable_signed_document()->set_document(guarantee.statement());
   g.mutable_signed_document()->set_signature(guarantee.signature());
+  // First, two other subscribers who obtained the guarantee's statement file a case between
+  // themselves with it as evidence (one confirms, the other claims): whatever that verdict says
+  // about the guarantee, the tracker does not end a guarantee between other parties.
+  {
+    auto mallory = suite_->Enroll("Mallory Claimant", v1::CUSTOMER_KIND_INDIVIDUAL);
+    auto eve = suite_->Enroll("Eve Respondent", v1::CUSTOMER_KIND_INDIVIDUAL);
+    ASSERT_THAT(mallory.status(), IsOk());
+    ASSERT_THAT(eve.status(), IsOk());
+    const Party m{mallory->key, mallory->certificate}, e{eve->key, eve->certificate};
+    auto other = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, e, {SignedDocument("order confirmation", "confirmation 9", e), g}), m);
+    ASSERT_THAT(other.status(), IsOk());
+    v1::Case oc = WaitFor(other->case_id(), v1::CASE_STATE_CLOSED);
+    // The arbiter (issue 19, finding 2) still orders its release: the tracker is what holds.
+    const v1::VerdictStatement ov = Verdict(oc);
+    ASSERT_EQ(ov.guarantee_orders_size(), 1);
+    EXPECT_EQ(ov.guarantee_orders(0).guarantee_id(), guarantee.guarantee_id());
+    for (bool settle : {false, true}) {
+      v1::EndGuaranteeRequest req;
+      req.set_guarantee_id(guarantee.guarantee_id());
+      req.set_verdict(oc.verdict());
+      req.set_verdict_signature(oc.verdict_signature());
+      v1::Guarantee out;
+      grpc::ClientContext ctx;
+      grpc::Status s = settle ? tracker->SettleGuarantee(&ctx, req, &out) : tracker->ReleaseGuarantee(&ctx, req, &out);
+      EXPECT_FALSE(s.ok()) << "a verdict between " << oc.claimant() << " and " << oc.respondent()
+                           << " ended the guarantee";
+      if (!settle) EXPECT_THAT(s.error_message(), HasSubstr("is not between"));
+    }
+  }
   auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_,
                           {SignedDocument("order confirmation", "confirmation 2026-0077", *seller_), g}),
                     *buyer_);
