@@ -1,6 +1,10 @@
 // The role matrix: complete for every RPC of the suite's protos, equal to docs/roles.md, and its
 // decisions.
 #include "common/server/access.h"
+#include "common/crypto/certificate.h"
+#include "common/server/peer.h"
+#include "tests/support/weak_keys.h"
+#include "common/crypto/ossl.h"
 
 #include <fstream>
 #include <sstream>
@@ -99,6 +103,49 @@ TEST(PartyTest, PseudonymsAreTheirCertificateSubscribersTheirId) {
   spec.common_name = "x,serialNumber=S-0000000042";
   auto tricky = pki.Issue(spec);
   EXPECT_NE(PartyOfSubject(tricky.certificate.Subject()), "subscriber:S-0000000042");
+}
+
+// A client certificate that the suite's CA (or any CA in the path) signed for a key anyone can sign
+// for, carrying a role: the gate's KnownCertificateOf refuses it (WEAK_KEY), so no handler ever
+// sees it as a party. (A TLS handshake with such a certificate needs a client that forges
+// CertificateVerify; the gate reads the certificate the TLS layer verified, which is this PEM.)
+TEST(GateTest, AClientCertificateForAForgeableKeyIsRefused) {
+  auto ca_key = PrivateKey::Generate(KeyType::kEcP256);
+  CertificateTemplate ct;
+  ct.subject = {{"CN", "Old CA"}};
+  ct.not_before = absl::Now() - absl::Hours(1);
+  ct.not_after = absl::Now() + absl::Hours(24);
+  ct.is_ca = true;
+  ct.key_usage = kKuKeyCertSign | kKuCrlSign;
+  auto ca = IssueCertificate(ct, ca_key->public_key(), nullptr, *ca_key);
+  ASSERT_TRUE(ca.ok());
+  std::string n(256, '\xC5');  // an odd 2048-bit modulus; e = 1 makes any value its own signature
+  n.back() = '\x01';
+  for (const std::string& spki_der : {::semper::testing::Ed25519Spki(::semper::testing::Ed25519SmallOrderPoints()[0]),
+                                      ::semper::testing::P256Spki(std::string(1, '\0')),
+                                      ::semper::testing::RsaSpki(n, 1)}) {
+    const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
+    ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
+        ASN1_item_d2i(nullptr, &p, static_cast<long>(spki_der.size()), ossl::SpkiParts_it())));
+    ASSERT_TRUE(parts);
+    std::unique_ptr<X509_PUBKEY, ossl::FnDeleter<X509_PUBKEY_free>> spki(X509_PUBKEY_new());
+    ASSERT_TRUE(ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key), ASN1_STRING_length(parts->key))
+                    .ok());
+    CertificateTemplate t;
+    t.subject = RoleSubjectAttributes({Role::kAdministrator});
+    t.subject.push_back({"CN", "Deniable Administrator"});
+    t.not_before = absl::Now() - absl::Minutes(1);
+    t.not_after = absl::Now() + absl::Hours(1);
+    t.key_usage = kKuDigitalSignature;
+    t.extended_key_usage = {"clientAuth"};
+    auto issued = IssueCertificateForSpki(t, spki.get(), *ca, *ca_key);
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    auto cert = Certificate::FromDer(issued->der);
+    ASSERT_TRUE(cert.ok());
+    auto known = KnownCertificateOf(cert->Pem());
+    ASSERT_FALSE(known.ok()) << "a forgeable key passed the gate";
+    EXPECT_EQ(known.status().code(), absl::StatusCode::kInvalidArgument) << known.status();
+  }
 }
 
 }  // namespace
