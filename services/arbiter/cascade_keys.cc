@@ -15,6 +15,7 @@
 #include "common/crypto/random.h"
 #include "common/db/audit.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/pseudonym_tags.h"
 #include "common/server/daemon.h"
 #include "semper/v1/privacy.pb.h"
 
@@ -87,7 +88,7 @@ absl::StatusOr<SecretData> CascadeSecretFromEscrow(const PrivateKey& escrow) {
 std::string PseudonymCascadeKeys::KeyFor(const Certificate& base) const {
   // The base's key, not its serial: a certificate the operator makes with the same serial for a
   // key of its own derives another K_base.
-  return HmacSha256(d_.secret->Reveal(), StrCat("semper-pseudonym-cascade\n", Sha256(base.SpkiDer())));
+  return PseudonymCascadeKey(d_.secret->Reveal(), base.SpkiDer());
 }
 
 absl::StatusOr<v1::PseudonymTags> PseudonymCascadeKeys::Tag(const v1::TagPseudonymRequest& req, absl::Time now) const {
@@ -111,8 +112,8 @@ absl::StatusOr<v1::PseudonymTags> PseudonymCascadeKeys::Tag(const v1::TagPseudon
   v1::PseudonymTags out;
   // Bound to the new pseudonym's key (fresh: the CA certifies a key once), so that whoever
   // forwards the request learns the tag of that pseudonym and of no other.
-  out.set_tag(HmacSha256(key, StrCat("semper-pseudonym-tag\n", Sha256(csr->SpkiDer()))));
-  if (st.kind() == v1::PSEUDONYM_KIND_ROLE) out.set_name_tag(HmacSha256(key, StrCat("semper-pseudonym-name\n", st.name())));
+  out.set_tag(PseudonymTag(key, Sha256(csr->SpkiDer())));
+  if (st.kind() == v1::PSEUDONYM_KIND_ROLE) out.set_name_tag(PseudonymNameTag(key, st.name()));
   // Nothing of the base: with semper-ca's log of issued serials, it would link them.
   LogEvent(d_.logger, spdlog::level::info, "pseudonym.tagged");
   return out;

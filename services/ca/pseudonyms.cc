@@ -18,6 +18,7 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/pseudonym_tags.h"
 #include "common/crypto/oids.h"
 #include "common/crypto/random.h"
 #include "common/db/audit.h"
@@ -60,10 +61,6 @@ absl::StatusOr<absl::Duration> Validity(const v1::PseudonymRequestStatement& st)
 
 }  // namespace
 
-std::string PseudonymTag(std::string_view cascade_key, std::string_view spki_sha256) {
-  return HmacSha256(cascade_key, StrCat("semper-pseudonym-tag\n", spki_sha256));
-}
-
 std::string LinkTag(const SecretData& link_key, const std::string& serial) {
   return HmacSha256(link_key.Reveal(), StrCat("semper-pseudonym-link\n", serial));
 }
@@ -84,8 +81,7 @@ absl::StatusOr<SecretData> LoadOrCreateLinkKey(const std::string& path) {
 std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
   return {
       {"ps_base",
-       R"(SELECT coalesce(c.subscriber_id, ''), c.profile, p.sealed_link
-          FROM ca.certificates c LEFT JOIN ca.pseudonyms p USING (serial) WHERE c.serial = $1)"},
+       "SELECT coalesce(subscriber_id, ''), profile FROM ca.certificates WHERE serial = $1"},
       // One request per key at a time, then: never certified, never blocked.
       {"ps_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))"},
       {"ps_key_used",
@@ -191,7 +187,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     return absl::OkStatus();
   }));
   // The new pseudonym's tags, from semper-arbiter, which checks the holder's request itself.
-  SEMPER_ASSIGN_OR_RETURN(v1::PseudonymTags tags, Tags(req));
+  SEMPER_ASSIGN_OR_RETURN(v1::PseudonymTags tags, Tags(req, st.kind() == v1::PSEUDONYM_KIND_ROLE));
   v1::PseudonymLink link;
   link.set_type("semper-pseudonym-link");
   if (profile == "pseudonym") {
@@ -298,7 +294,7 @@ absl::Status ArbiterError(const grpc::Status& called) {
 
 }  // namespace
 
-absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseudonymRequest& req) const {
+absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseudonymRequest& req, bool role) const {
   if (o_.arbiter_stub == nullptr) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this CA knows no semper-arbiter address (ca.arbiter_address): it cannot tag pseudonyms");
@@ -309,9 +305,6 @@ absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseu
   v1::PseudonymTags tags;
   grpc::Status called = o_.arbiter_stub->TagPseudonym(UpstreamContext(o_.arbiter_deadline).get(), treq, &tags);
   if (!called.ok()) return ArbiterError(called);
-  v1::PseudonymRequestStatement st;
-  (void)st.ParseFromString(req.request());
-  const bool role = st.kind() == v1::PSEUDONYM_KIND_ROLE;
   if (tags.tag().size() != 32 || (role ? tags.name_tag().size() != 32 : !tags.name_tag().empty())) {
     return absl::InternalError("semper-arbiter sent pseudonym tags that are not 32 bytes each");
   }

@@ -80,7 +80,7 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
 
  private:
   absl::StatusOr<int> RunCascadePass(bool* more);
-  absl::StatusOr<v1::PseudonymTags> Tags(const v1::IssuePseudonymRequest& req) const;
+  absl::StatusOr<v1::PseudonymTags> Tags(const v1::IssuePseudonymRequest& req, bool role) const;
   absl::StatusOr<std::string> CascadeKey(const std::string& certificate_der) const;
   // Every link's plaintext is padded to this many bytes before it is sealed.
   static constexpr size_t kLinkPlaintextBytes = 2048;
@@ -88,9 +88,6 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
   absl::Mutex cascade_mu_;
   std::string last_cascade_error_ ABSL_GUARDED_BY(cascade_mu_);
 };
-
-// The tag of a pseudonym (scheme 2) under its base's cascade key: over the SHA-256 of its key.
-std::string PseudonymTag(std::string_view cascade_key, std::string_view spki_sha256);
 
 // The derivation tag of a certificate serial under the link key (scheme 1).
 std::string LinkTag(const SecretData& link_key, const std::string& serial);

@@ -11,6 +11,7 @@
 
 #include <stdexcept>
 
+#include "common/base/status.h"
 #include "common/crypto/der.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
@@ -250,6 +251,19 @@ std::string CompressedP256Request(const PrivateKey& key, const std::string& cn) 
   std::string der = Request(info, AlgorithmOid("1.2.840.10045.4.3.2", false), sig);
   RequireVerifies(der, "compressed P-256");
   return der;
+}
+
+absl::StatusOr<Certificate> CertificateForSpkiDer(const std::string& spki_der, const CertificateTemplate& tmpl,
+                                                  const Certificate& issuer, const PrivateKey& issuer_key) {
+  const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
+  ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
+      ASN1_item_d2i(nullptr, &p, static_cast<long>(spki_der.size()), ossl::SpkiParts_it())));
+  if (!parts) return absl::InvalidArgumentError("not a SubjectPublicKeyInfo");
+  std::unique_ptr<X509_PUBKEY, ossl::FnDeleter<X509_PUBKEY_free>> spki(X509_PUBKEY_new());
+  SEMPER_RETURN_IF_ERROR(
+      ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key), ASN1_STRING_length(parts->key)));
+  SEMPER_ASSIGN_OR_RETURN(IssuedCertificate issued, IssueCertificateForSpki(tmpl, spki.get(), issuer, issuer_key));
+  return Certificate::FromDer(issued.der);
 }
 
 }  // namespace semper::testing

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
 
 namespace semper::testing {
@@ -39,5 +41,10 @@ std::string Sha1SignedRequest(const PrivateKey& key, const std::string& cn);
 std::string PssMgf1Sha1Request(const PrivateKey& key, const std::string& cn);
 // A request for `key` (P-256) whose SubjectPublicKeyInfo carries the point compressed.
 std::string CompressedP256Request(const PrivateKey& key, const std::string& cn);
+
+// A certificate issued by `issuer` for the SubjectPublicKeyInfo DER `spki_der` as given (no key
+// object: our own PublicKey refuses these keys), as a lax or older CA would have signed it.
+absl::StatusOr<Certificate> CertificateForSpkiDer(const std::string& spki_der, const CertificateTemplate& tmpl,
+                                                  const Certificate& issuer, const PrivateKey& issuer_key);
 
 }  // namespace semper::testing

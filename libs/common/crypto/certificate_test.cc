@@ -243,21 +243,12 @@ TEST(TrustStoreTest, APathToAForgeableKeyIsRefused) {
   ASSERT_THAT(trust, IsOk());
   for (const std::string& spki_der : {::semper::testing::Ed25519Spki(::semper::testing::Ed25519SmallOrderPoints()[0]),
                                       ::semper::testing::P256Spki(std::string(1, '\0'))}) {
-    const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
-    ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
-        ASN1_item_d2i(nullptr, &p, static_cast<long>(spki_der.size()), ossl::SpkiParts_it())));
-    ASSERT_TRUE(parts);
-    std::unique_ptr<X509_PUBKEY, ossl::FnDeleter<X509_PUBKEY_free>> spki(X509_PUBKEY_new());
-    ASSERT_THAT(ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key), ASN1_STRING_length(parts->key)),
-                IsOk());
     CertificateTemplate t;
     t.subject = {{"CN", "Deniable"}};
     t.not_before = absl::Now() - absl::Minutes(1);
     t.not_after = absl::Now() + absl::Hours(1);
     t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
-    auto issued = IssueCertificateForSpki(t, spki.get(), *ca, *ca_key);
-    ASSERT_THAT(issued, IsOk());
-    auto cert = Certificate::FromDer(issued->der);
+    auto cert = ::semper::testing::CertificateForSpkiDer(spki_der, t, *ca, *ca_key);
     ASSERT_THAT(cert, IsOk());
     auto path = trust->VerifyPath(*cert, {}, absl::Now(), KeyPurpose::kNonRepudiation);
     EXPECT_THAT(path, StatusIs(absl::StatusCode::kFailedPrecondition));

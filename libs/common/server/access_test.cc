@@ -4,7 +4,6 @@
 #include "common/crypto/certificate.h"
 #include "common/server/peer.h"
 #include "tests/support/weak_keys.h"
-#include "common/crypto/ossl.h"
 
 #include <fstream>
 #include <sstream>
@@ -124,13 +123,6 @@ TEST(GateTest, AClientCertificateForAForgeableKeyIsRefused) {
   for (const std::string& spki_der : {::semper::testing::Ed25519Spki(::semper::testing::Ed25519SmallOrderPoints()[0]),
                                       ::semper::testing::P256Spki(std::string(1, '\0')),
                                       ::semper::testing::RsaSpki(n, 1)}) {
-    const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
-    ossl::SpkiPartsPtr parts(reinterpret_cast<ossl::SpkiParts*>(
-        ASN1_item_d2i(nullptr, &p, static_cast<long>(spki_der.size()), ossl::SpkiParts_it())));
-    ASSERT_TRUE(parts);
-    std::unique_ptr<X509_PUBKEY, ossl::FnDeleter<X509_PUBKEY_free>> spki(X509_PUBKEY_new());
-    ASSERT_TRUE(ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key), ASN1_STRING_length(parts->key))
-                    .ok());
     CertificateTemplate t;
     t.subject = RoleSubjectAttributes({Role::kAdministrator});
     t.subject.push_back({"CN", "Deniable Administrator"});
@@ -138,10 +130,8 @@ TEST(GateTest, AClientCertificateForAForgeableKeyIsRefused) {
     t.not_after = absl::Now() + absl::Hours(1);
     t.key_usage = kKuDigitalSignature;
     t.extended_key_usage = {"clientAuth"};
-    auto issued = IssueCertificateForSpki(t, spki.get(), *ca, *ca_key);
-    ASSERT_TRUE(issued.ok()) << issued.status();
-    auto cert = Certificate::FromDer(issued->der);
-    ASSERT_TRUE(cert.ok());
+    auto cert = ::semper::testing::CertificateForSpkiDer(spki_der, t, *ca, *ca_key);
+    ASSERT_TRUE(cert.ok()) << cert.status();
     auto known = KnownCertificateOf(cert->Pem());
     ASSERT_FALSE(known.ok()) << "a forgeable key passed the gate";
     EXPECT_EQ(known.status().code(), absl::StatusCode::kInvalidArgument) << known.status();

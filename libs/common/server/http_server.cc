@@ -44,14 +44,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-bool IEqualsAscii(std::string_view a, std::string_view b);
-
-namespace {
-
-bool IEquals(std::string_view a, std::string_view b) { return IEqualsAscii(a, b); }
-
-}  // namespace
-
 bool IEqualsAscii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -105,7 +97,7 @@ std::optional<std::string> PercentDecode(std::string_view in) {
 
 bool HasToken(std::string_view value, std::string_view token) {
   for (std::string_view part : Split(value, ",")) {
-    if (IEquals(Trim(part), token)) return true;
+    if (IEqualsAscii(Trim(part), token)) return true;
   }
   return false;
 }
@@ -171,10 +163,10 @@ Parsed ParseRequest(std::string_view in, size_t max_body_bytes) {
       const auto u = static_cast<unsigned char>(c);
       if ((u < 0x20 && c != '\t') || u == 0x7f) return Error(400, "a header value has a control character");
     }
-    if (IEquals(name, "Transfer-Encoding")) {
+    if (IEqualsAscii(name, "Transfer-Encoding")) {
       return Error(501, "chunked or otherwise encoded request bodies are not accepted: send Content-Length");
     }
-    if (IEquals(name, "Content-Length")) {
+    if (IEqualsAscii(name, "Content-Length")) {
       uint64_t n = 0;
       if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string_view::npos) {
         return Error(400, "Content-Length is not a number");
@@ -183,12 +175,12 @@ Parsed ParseRequest(std::string_view in, size_t max_body_bytes) {
       if (length.has_value() && *length != n) return Error(400, "two different Content-Length headers");
       length = n;
     }
-    if (IEquals(name, "Connection")) {
+    if (IEqualsAscii(name, "Connection")) {
       if (HasToken(value, "close")) p.keep_alive = false;
       if (HasToken(value, "keep-alive")) p.keep_alive = true;
     }
-    if (IEquals(name, "Expect")) {
-      if (!IEquals(value, "100-continue")) return Error(417, "only Expect: 100-continue is understood");
+    if (IEqualsAscii(name, "Expect")) {
+      if (!IEqualsAscii(value, "100-continue")) return Error(417, "only Expect: 100-continue is understood");
       p.expect_continue = true;
     }
     req.headers.emplace(std::string(name), std::string(value));
@@ -232,7 +224,7 @@ std::string SerializeResponse(const httplib::Response& res, bool close) {
   }
   std::string out = StrCat("HTTP/1.1 ", status, " ", reason, "\r\n");
   for (const auto& [name, value] : res.headers) {
-    if (IEquals(name, "Content-Length") || IEquals(name, "Connection")) continue;
+    if (IEqualsAscii(name, "Content-Length") || IEqualsAscii(name, "Connection")) continue;
     // A handler's header must not split the response.
     if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) continue;
     out += StrCat(name, ": ", value, "\r\n");
@@ -244,27 +236,35 @@ std::string SerializeResponse(const httplib::Response& res, bool close) {
 
 }  // namespace http_detail
 
+std::optional<std::string> CanonicalAddress(std::string_view address) {
+  const std::string text(http_detail::Trim(address));
+  unsigned char buf[sizeof(in6_addr)];
+  char canon[INET6_ADDRSTRLEN] = {};
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) {
+    inet_ntop(AF_INET, buf, canon, sizeof canon);
+  } else if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    // An IPv4 client of a dual-stack listener is ::ffff:a.b.c.d: the same client as a.b.c.d.
+    if (IN6_IS_ADDR_V4MAPPED(reinterpret_cast<in6_addr*>(buf))) {
+      inet_ntop(AF_INET, buf + 12, canon, sizeof canon);
+    } else {
+      inet_ntop(AF_INET6, buf, canon, sizeof canon);
+    }
+  } else {
+    return std::nullopt;
+  }
+  return std::string(canon);
+}
+
 absl::StatusOr<std::vector<std::string>> ParseAddressList(std::string_view list) {
   std::vector<std::string> out;
   for (std::string_view part : http_detail::Split(list, ",")) {
     part = http_detail::Trim(part);
     if (part.empty()) continue;
-    const std::string text(part);
-    unsigned char buf[sizeof(in6_addr)];
-    char canon[INET6_ADDRSTRLEN] = {};
-    if (inet_pton(AF_INET, text.c_str(), buf) == 1) {
-      inet_ntop(AF_INET, buf, canon, sizeof canon);
-    } else if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
-      // An IPv4 client of a dual-stack listener is ::ffff:a.b.c.d: the same client as a.b.c.d.
-      if (IN6_IS_ADDR_V4MAPPED(reinterpret_cast<in6_addr*>(buf))) {
-        inet_ntop(AF_INET, buf + 12, canon, sizeof canon);
-      } else {
-        inet_ntop(AF_INET6, buf, canon, sizeof canon);
-      }
-    } else {
-      return InvalidField("proxy.trusted_addresses", StrCat("\"", text, "\" is not an IP address"));
+    auto canon = CanonicalAddress(part);
+    if (!canon.has_value()) {
+      return InvalidField("proxy.trusted_addresses", StrCat("\"", part, "\" is not an IP address"));
     }
-    out.push_back(canon);
+    out.push_back(*std::move(canon));
   }
   return out;
 }
@@ -278,10 +278,10 @@ std::string ClientAddress(const std::string& peer, const std::string& forwarded_
   // (`peer` is canonical: see Accept and KeyOf.)
   std::vector<std::string_view> hops = http_detail::Split(forwarded_for, ",");
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    auto canon = ParseAddressList(http_detail::Trim(*it));
+    auto canon = CanonicalAddress(*it);
     // Not an address: the hops before it are whatever the client wrote; stop at the last proxy's word.
-    if (!canon.ok() || canon->size() != 1) return peer;
-    if (!is_trusted(canon->front())) return canon->front();
+    if (!canon.has_value()) return peer;
+    if (!is_trusted(*canon)) return *canon;
   }
   return peer;
 }
@@ -415,7 +415,7 @@ struct HttpServer::Loop {
         port = ntohs(a->sin6_port);
       }
       std::string address = text;
-      if (auto canon = ParseAddressList(address); canon.ok() && canon->size() == 1) address = canon->front();
+      if (auto canon = CanonicalAddress(address)) address = *std::move(canon);
       const bool proxy = std::find(o.trusted_proxies.begin(), o.trusted_proxies.end(), address) != o.trusted_proxies.end();
       if (conns.size() >= o.max_connections) {
         Refuse(fd, "connections: this server has as many open as it takes; try again later");
@@ -451,8 +451,7 @@ struct HttpServer::Loop {
     httplib::Response res;
     res.status = status;
     res.set_content(StrCat(message, "\n"), "text/plain");
-    server->metrics_->AddCounter("semper_http_requests_total", "HTTP requests, by path and status",
-                                 {{"path", "other"}, {"status", StrCat(status)}});
+    server->CountRequest("other", status);
     Respond(c, http_detail::SerializeResponse(res, true), true);
   }
 
@@ -583,8 +582,7 @@ struct HttpServer::Loop {
         res.status = 408;
         res.set_content("the request did not arrive whole in time\n", "text/plain");
         SendBestEffort(c->fd, http_detail::SerializeResponse(res, true));
-        server->metrics_->AddCounter("semper_http_requests_total", "HTTP requests, by path and status",
-                                     {{"path", "other"}, {"status", "408"}});
+        server->CountRequest("other", 408);
       }
       Close(*c);
     }
@@ -727,8 +725,12 @@ void HttpServer::Dispatch(httplib::Request& req, httplib::Response& res) const {
       res.set_content("internal error\n", "text/plain");
     }
   }
+  CountRequest(label, res.status);
+}
+
+void HttpServer::CountRequest(const std::string& path, int status) const {
   metrics_->AddCounter("semper_http_requests_total", "HTTP requests, by path and status",
-                       {{"path", label}, {"status", StrCat(res.status)}});
+                       {{"path", path}, {"status", StrCat(status)}});
 }
 
 absl::StatusOr<int> HttpServer::Start() {

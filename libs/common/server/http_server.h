@@ -35,6 +35,10 @@ namespace semper {
 std::string ClientAddress(const std::string& peer, const std::string& forwarded_for,
                           const std::vector<std::string>& trusted);
 
+// An IP address as canonical text (IPv4 dotted, IPv6 canonical, IPv4-mapped as IPv4); nullopt if
+// it is not one.
+std::optional<std::string> CanonicalAddress(std::string_view address);
+
 // Parses a comma-separated list of IP addresses (config key proxy.trusted_addresses) into
 // canonical text; INVALID_ARGUMENT naming the first that is not one.
 absl::StatusOr<std::vector<std::string>> ParseAddressList(std::string_view list);
@@ -109,6 +113,8 @@ class HttpServer {
   void Add(const std::string& method, const std::string& path, Handler handler);
   // Runs the route for a complete request (on a worker thread).
   void Dispatch(httplib::Request& req, httplib::Response& res) const;
+  // semper_http_requests_total, labelled by route ("other" for no route or no request).
+  void CountRequest(const std::string& path, int status) const;
 
   const Options options_;
   std::shared_ptr<spdlog::logger> logger_;

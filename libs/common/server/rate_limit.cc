@@ -91,8 +91,7 @@ std::string KeyOf(const absl::StatusOr<Peer>& peer, const grpc::CallbackServerCo
   if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
   RateLimiter* limiter = installed.load();
   if (limiter != nullptr && !limiter->trusted_proxies().empty()) {
-    auto canon = ParseAddressList(address);
-    if (canon.ok() && canon->size() == 1) address = canon->front();
+    if (auto canon = CanonicalAddress(address)) address = *std::move(canon);
     // Every x-forwarded-for entry, in order (a client's own entry first, the balancer's after).
     std::string forwarded;
     auto [begin, end] = context.client_metadata().equal_range("x-forwarded-for");
