@@ -141,7 +141,8 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
   }
   // The same signed request again (a retry, or a replay by whoever saw it): the kind it made,
   // not another key.
-  const std::string request_sha256 = HexEncode(Sha256(req.request()));
+  // (Keyed by the organisation too: another that signs the same bytes makes its own kind.)
+  const std::string request_sha256 = HexEncode(Sha256(StrCat(issuer.id(), "\n", req.request())));
   std::string made_before;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("tk_kind_by_request", request_sha256);
