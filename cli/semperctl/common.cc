@@ -150,7 +150,13 @@ std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::s
                                                const std::string& passphrase_file) {
   if (c.plaintext) Die(InvalidField("--wallet", "needs TLS: calls made as yourself cannot use --plaintext"), 2);
   if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem)"), 2);
-  WalletKeys keys = WalletBothKeys(wallet, passphrase_file);
+  return ChannelAsWallet(c, address, wallet, WalletBothKeys(wallet, passphrase_file));
+}
+
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
+                                               const WalletKeys& keys) {
+  if (c.plaintext) Die(InvalidField("--wallet", "needs TLS: calls made as yourself cannot use --plaintext"), 2);
+  if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem)"), 2);
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
   ssl.pem_private_key = std::string(keys.authentication.ToUnencryptedPemSecret().Reveal());

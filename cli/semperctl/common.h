@@ -85,5 +85,8 @@ WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphra
 // calls made as oneself (a seller asking for a guarantee). Asks for the passphrase.
 std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
                                                const std::string& passphrase_file);
+// The same with keys already opened (one passphrase question for a command that also signs).
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
+                                               const WalletKeys& keys);
 
 }  // namespace semper::ctl

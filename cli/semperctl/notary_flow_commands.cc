@@ -94,16 +94,18 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   return 0;
 }
 
-v1::CertifiedMail GetMail(const Connection& c, const std::string& id) {
+// The notary shows a mail to its sender and recipient only: asked as the wallet's holder.
+v1::CertifiedMail GetMail(const Connection& c, const std::string& wallet, const WalletKeys& keys, const std::string& id) {
   v1::GetMailRequest req;
   req.set_id(id);
   v1::CertifiedMail mail;
-  Call(Stub(c)->GetMail(Ctx().get(), req, &mail));
+  Call(v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, keys))->GetMail(Ctx().get(), req, &mail));
   return mail;
 }
 
-int MailShow(const Connection& c, const std::string& id, const std::string& out) {
-  v1::CertifiedMail mail = GetMail(c, id);
+int MailShow(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
+             const std::string& out) {
+  v1::CertifiedMail mail = GetMail(c, wallet, WalletBothKeys(wallet, pass), id);
   TrustStore trust = Trust(c);
   CheckEvidence(mail.submission(), trust, "the evidence of submission");
   if (mail.has_outcome()) CheckEvidence(mail.outcome(), trust, "the evidence of the outcome");
@@ -117,7 +119,8 @@ int MailShow(const Connection& c, const std::string& id, const std::string& out)
 
 int MailAccept(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
                const std::string& out) {
-  v1::CertifiedMail mail = GetMail(c, id);
+  WalletKeys keys = WalletBothKeys(wallet, pass);
+  v1::CertifiedMail mail = GetMail(c, wallet, keys, id);
   TrustStore trust = Trust(c);
   CheckEvidence(mail.submission(), trust, "the evidence of submission");
   std::vector<Certificate> chain = WalletChain(wallet);
@@ -130,7 +133,6 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
   }
-  WalletKeys keys = WalletBothKeys(wallet, pass);
   v1::AcceptMailRequest req;
   req.set_id(mail.id());
   req.set_receipt_signature(WalletSign(receipt, keys.signature, chain));
@@ -210,11 +212,12 @@ int ContractCreate(const Connection& c, const std::string& file, const std::stri
   return 0;
 }
 
-v1::NotarizedContract GetContract(const Connection& c, const std::string& id) {
+// The notary shows a contract to its signers only: asked as the wallet's holder.
+v1::NotarizedContract GetContract(v1::Notary::Stub& as_wallet, const std::string& id) {
   v1::GetContractRequest req;
   req.set_id(id);
   v1::NotarizedContract k;
-  Call(Stub(c)->GetContract(Ctx().get(), req, &k));
+  Call(as_wallet.GetContract(Ctx().get(), req, &k));
   return k;
 }
 
@@ -227,12 +230,13 @@ bool Printable(const std::string& s) {
 
 int ContractSign(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
                  const std::string& text_out, const std::string& out) {
-  v1::NotarizedContract k = GetContract(c, id);
+  WalletKeys keys = WalletBothKeys(wallet, pass);
+  auto as_wallet = v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, keys));
+  v1::NotarizedContract k = GetContract(*as_wallet, id);
   v1::GetContractTextRequest treq;
   treq.set_id(id);
   v1::ContractText text;
-  // The text is shown to the signers only: asked as the wallet's holder.
-  Call(v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, pass))->GetContractText(Ctx().get(), treq, &text));
+  Call(as_wallet->GetContractText(Ctx().get(), treq, &text));
   if (Sha256(text.contract()) != k.contract_sha256()) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary sent a text that is not the contract's"));
   }
@@ -256,7 +260,7 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   }
   v1::SignContractRequest req;
   req.set_id(id);
-  req.set_signature(WalletSign(text.contract(), WalletKey(wallet, pass), chain));
+  req.set_signature(WalletSign(text.contract(), keys.signature, chain));
   Call(Stub(c)->SignContract(Ctx().get(), req, &k));
   if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
   PrintContract(k);
@@ -264,8 +268,9 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   return 0;
 }
 
-int ContractShow(const Connection& c, const std::string& id, const std::string& out) {
-  v1::NotarizedContract k = GetContract(c, id);
+int ContractShow(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
+                 const std::string& out) {
+  v1::NotarizedContract k = GetContract(*v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, pass)), id);
   if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
   PrintContract(k);
   if (!out.empty()) {
@@ -338,7 +343,8 @@ NotaryFlowCommands::NotaryFlowCommands(CLI::App* n, Connection& c) : c_(c) {
   mail_send_->add_option("file", file_, "the file to send")->required()->check(CLI::ExistingFile);
   mail_send_->add_option("--days", days_, "days the recipient has to take delivery (1-90)")->capture_default_str();
   mail_send_->add_option("--out", out_, "where to save the evidence (default <file>.mail.json)");
-  mail_show_ = mail->add_subcommand("show", "a mail's state and evidence (sender: delivered or not)");
+  mail_show_ = mail->add_subcommand("show", "a mail's state and evidence, for its sender or recipient");
+  wallet(mail_show_);
   mail_show_->add_option("id", id_, "the mail id (M-...)")->required();
   mail_show_->add_option("--out", out_, "save the mail with its evidence (JSON)");
   mail_accept_ = mail->add_subcommand("accept", "recipients: sign the receipt and take delivery");
@@ -360,7 +366,8 @@ NotaryFlowCommands::NotaryFlowCommands(CLI::App* n, Connection& c) : c_(c) {
   contract_sign_->add_option("id", id_, "the contract id (C-...)")->required();
   contract_sign_->add_option("--text-out", text_out_, "also save the text here");
   contract_sign_->add_option("--out", out_, "save the contract with its evidence (JSON)");
-  contract_show_ = contract->add_subcommand("show", "a contract's state, signers and evidence");
+  contract_show_ = contract->add_subcommand("show", "a contract's state, signers and evidence, for its signers");
+  wallet(contract_show_);
   contract_show_->add_option("id", id_, "the contract id (C-...)")->required();
   contract_show_->add_option("--out", out_, "save the contract with its evidence (JSON)");
 
@@ -373,11 +380,11 @@ NotaryFlowCommands::NotaryFlowCommands(CLI::App* n, Connection& c) : c_(c) {
 
 std::optional<int> NotaryFlowCommands::Run() {
   if (mail_send_->parsed()) return MailSend(c_, wallet_, wallet_pass_, to_, file_, days_, out_);
-  if (mail_show_->parsed()) return MailShow(c_, id_, out_);
+  if (mail_show_->parsed()) return MailShow(c_, wallet_, wallet_pass_, id_, out_);
   if (mail_accept_->parsed()) return MailAccept(c_, wallet_, wallet_pass_, id_, out_);
   if (contract_create_->parsed()) return ContractCreate(c_, file_, title_, signers_, days_);
   if (contract_sign_->parsed()) return ContractSign(c_, wallet_, wallet_pass_, id_, text_out_, out_);
-  if (contract_show_->parsed()) return ContractShow(c_, id_, out_);
+  if (contract_show_->parsed()) return ContractShow(c_, wallet_, wallet_pass_, id_, out_);
   if (export_->parsed()) return Export(c_, evidence_, out_);
   return std::nullopt;
 }

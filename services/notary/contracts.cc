@@ -17,6 +17,18 @@ namespace semper::notary {
 
 namespace {
 
+v1::ContractAbortStatement Abort(const v1::NotarizedContract& c, std::string reason, absl::Time at) {
+  v1::ContractAbortStatement st;
+  st.set_type("semper-contract-abort");
+  st.set_contract_id(c.id());
+  st.set_title(c.title());
+  st.set_contract_sha256(c.contract_sha256());
+  st.set_reason(std::move(reason));
+  *st.mutable_aborted_at() = ToTimestamp(at);
+  st.set_nonce(RandomBytes(16));
+  return st;
+}
+
 v1::ContractState StateOf(const std::string& s) {
   return s == "open" ? v1::CONTRACT_STATE_OPEN : s == "completed" ? v1::CONTRACT_STATE_COMPLETED : v1::CONTRACT_STATE_ABORTED;
 }
@@ -146,25 +158,29 @@ absl::StatusOr<std::string> ContractBook::Text(const std::string& id) {
   return text;
 }
 
-absl::StatusOr<std::string> ContractBook::TextFor(const std::string& id, const std::string& caller_party) {
+absl::Status ContractBook::CheckSigner(const std::string& id, const std::string& caller_party, std::string_view what) {
   if (caller_party.empty()) {
     return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
-                     "a contract's text is shown to its signers: present your authentication certificate");
+                     StrCat("a contract's ", what, " are shown to its signers: present your authentication certificate"));
   }
   bool signer = false;
-  bool found = false;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& row : tx.exec_prepared("notary_contract_signer_subjects", id)) {
-      found = true;
       signer |= PartyOfSubject(row[0].as<std::string>()) == caller_party;
     }
     return absl::OkStatus();
   }));
-  if (!found) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
+  // The same answer whether the contract exists or not: nobody else learns which ids are in use.
   if (!signer) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                     StrCat("the text of contract ", id, " is shown only to the signers it names"));
+                     StrCat("you are not a signer of a contract ", id, ": its ", what,
+                            " are shown only to the signers it names (check the id and the wallet you ask with)"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ContractBook::TextFor(const std::string& id, const std::string& caller_party) {
+  SEMPER_RETURN_IF_ERROR(CheckSigner(id, caller_party, "text and hash"));
   return Text(id);
 }
 
@@ -228,14 +244,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
     absl::Time deadline = FromTimestamp(c.deadline());
     absl::Time now = d_.clock();
     if (c.state() == v1::CONTRACT_STATE_OPEN && now > deadline) {
-      v1::ContractAbortStatement st;
-      st.set_type("semper-contract-abort");
-      st.set_contract_id(id);
-      st.set_title(c.title());
-      st.set_contract_sha256(c.contract_sha256());
-      st.set_reason("deadline passed");
-      *st.mutable_aborted_at() = ToTimestamp(now);
-      SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", st));
+      SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", Abort(c, "deadline passed", now)));
       decided = true;
       if (change) after = WrongState(StrCat("the deadline passed at ", absl::FormatTime(deadline), "; the contract is aborted"));
       return absl::OkStatus();
@@ -249,7 +258,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
   return Load(id, true);
 }
 
-absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id) {
+absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, const std::string& caller_party) {
+  SEMPER_RETURN_IF_ERROR(CheckSigner(id, caller_party, "state and evidence"));
   SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract c, Load(id, true));
   absl::Time deadline = FromTimestamp(c.deadline());
   if (c.state() == v1::CONTRACT_STATE_OPEN && d_.clock() > deadline) return Decide(id, nullptr);
@@ -298,6 +308,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
     SEMPER_ASSIGN_OR_RETURN(std::string token, d_.time_stamp(c.contract_sha256()));
     st.set_time_stamp_token(token);
     *st.mutable_completed_at() = ToTimestamp(now);
+    st.set_nonce(RandomBytes(16));
     SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "signed-contract", st));
     return true;
   });
@@ -321,14 +332,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
     if (c.state() == v1::CONTRACT_STATE_COMPLETED) return WrongState("the contract is already completed");
     absl::Time now = d_.clock();
     tx.exec_prepared0("notary_decline_contract", id, position, db::TimeText(now));
-    v1::ContractAbortStatement st;
-    st.set_type("semper-contract-abort");
-    st.set_contract_id(id);
-    st.set_title(c.title());
-    st.set_contract_sha256(c.contract_sha256());
-    st.set_reason(StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason));
-    *st.mutable_aborted_at() = ToTimestamp(now);
-    SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", st));
+    SEMPER_RETURN_IF_ERROR(StoreOutcome(
+        tx, id, "contract-abort", Abort(c, StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason), now)));
     return true;
   });
 }

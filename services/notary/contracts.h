@@ -41,11 +41,13 @@ class ContractBook {
   absl::StatusOr<v1::NotarizedContract> Create(const v1::CreateContractRequest& req);
   absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature);
   absl::StatusOr<v1::NotarizedContract> Decline(const std::string& id, const std::string& reason, const std::string& signature);
-  // Decides an open contract whose deadline passed (abort) before answering.
-  absl::StatusOr<v1::NotarizedContract> Get(const std::string& id);
+  // For a signer only (`caller_party` as for TextFor). Decides an open contract whose deadline
+  // passed (abort) before answering.
+  absl::StatusOr<v1::NotarizedContract> Get(const std::string& id, const std::string& caller_party);
   absl::StatusOr<std::string> Text(const std::string& id);
   // The text for a caller: only a party (PartyOf its TLS certificate) that the contract names as
-  // a signer; UNAUTHENTICATED without one, PERMISSION_DENIED for anyone else.
+  // a signer; UNAUTHENTICATED without one, PERMISSION_DENIED for anyone else and for an id that
+  // does not exist.
   absl::StatusOr<std::string> TextFor(const std::string& id, const std::string& caller_party);
 
  private:
@@ -58,6 +60,7 @@ class ContractBook {
   absl::Status StoreOutcome(pqxx::work& tx, const std::string& id, const std::string& kind,
                             const google::protobuf::Message& statement);
   absl::Status AppendOutcome(const std::string& id);
+  absl::Status CheckSigner(const std::string& id, const std::string& caller_party, std::string_view what);
   absl::StatusOr<Certificate> VerifySigner(std::string_view signature, std::string_view content);
 
   Deps d_;

@@ -232,6 +232,7 @@ void EvidenceLog::Loop() {
         e.set_kind(group[i].first.kind);
         e.set_statement(group[i].first.statement);
         e.set_signature(group[i].first.signature);
+        e.set_leaf_hash(MerkleLeafHash(group[i].first.statement));
         auto* proof = e.mutable_inclusion();
         proof->set_leaf_index(first + i);
         proof->set_tree_size(head->tree_size());
@@ -265,6 +266,7 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Get(uint64_t index, uint64_t tree_size
     e.set_kind(r[0][0].as<std::string>());
     e.set_statement(db::Bytes(r[0][1]));
     e.set_signature(db::Bytes(r[0][2]));
+    e.set_leaf_hash(MerkleLeafHash(e.statement()));
     return absl::OkStatus();
   }));
   e.set_index(index);

@@ -9,6 +9,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
+#include "common/server/peer.h"
 #include "services/notary/service.h"
 
 namespace semper::notary {
@@ -25,15 +26,29 @@ std::string ReceiptText(const std::string& id, const std::string& sha256) {
   return StrCat("semper-receipt:", id, ":", HexEncode(sha256));
 }
 
+v1::MailNonDeliveryStatement NonDelivery(const v1::CertifiedMail& m, absl::Time at) {
+  v1::MailNonDeliveryStatement st;
+  st.set_type("semper-mail-non-delivery");
+  st.set_mail_id(m.id());
+  st.set_recipient_subject(m.recipient_subject());
+  st.set_message_sha256(m.message_sha256());
+  *st.mutable_deadline() = m.deadline();
+  *st.mutable_declared_at() = ToTimestamp(at);
+  st.set_nonce(RandomBytes(16));
+  return st;
+}
+
 }  // namespace
 
 std::vector<db::PreparedStatement> MailRoom::Statements() {
   return {
       {"notary_insert_mail",
        R"(INSERT INTO notary.mails (id, sender_subject, recipient_subject, recipient_subscriber, message, message_sha256,
-                                    origin_signature, deadline, state, submission_statement, submission_signature)
+                                    origin_signature, deadline, state, submission_statement, submission_signature,
+                                    sender_party)
           VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex'), decode($7, 'hex'), $8::timestamptz, 'waiting',
-                  decode($9, 'hex'), decode($10, 'hex')))"},
+                  decode($9, 'hex'), decode($10, 'hex'), $11))"},
+      {"notary_mail_parties", "SELECT sender_party, sender_subject, recipient_subscriber FROM notary.mails WHERE id = $1"},
       {"notary_mail",
        R"(SELECT sender_subject, recipient_subject, message_sha256, length(message), extract(epoch from deadline)::float8,
                  state, submission_index, outcome_index, extract(epoch from decided_at)::float8, recipient_subscriber,
@@ -88,12 +103,13 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
   st.set_origin_signature(req.origin_signature());
   *st.mutable_deadline() = req.deadline();
   st.set_time_stamp_token(token);
+  st.set_nonce(RandomBytes(16));
   std::string json = StatementJson(st);
   SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_prepared0("notary_insert_mail", id, sender.Subject(), recipient->Subject(), *subscriber,
                       HexEncode(req.enveloped_message()), HexEncode(sha), HexEncode(req.origin_signature()),
-                      db::TimeText(deadline), HexEncode(json), HexEncode(signature));
+                      db::TimeText(deadline), HexEncode(json), HexEncode(signature), PartyOf(sender));
     return absl::OkStatus();
   }));
   SEMPER_RETURN_IF_ERROR(AppendPending(id));
@@ -160,7 +176,30 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Load(const std::string& id, std::str
   return m;
 }
 
-absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id) {
+absl::Status MailRoom::CheckParty(const std::string& id, const std::string& caller_party) {
+  if (caller_party.empty()) {
+    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                     "a mail is shown to its sender and recipient only: present your authentication certificate");
+  }
+  bool party = false;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("notary_mail_parties", id);
+    if (r.empty()) return absl::OkStatus();
+    std::string sender = r[0][0].is_null() ? PartyOfSubject(r[0][1].as<std::string>()) : r[0][0].as<std::string>();
+    party = caller_party == sender || caller_party == StrCat("subscriber:", r[0][2].as<std::string>());
+    return absl::OkStatus();
+  }));
+  // The same answer whether the mail exists or not: nobody else learns which ids are in use.
+  if (!party) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     StrCat("you are neither the sender nor the recipient of a mail ", id,
+                            ": only they may read it (check the id and the wallet you ask with)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id, const std::string& caller_party) {
+  SEMPER_RETURN_IF_ERROR(CheckParty(id, caller_party));
   SEMPER_ASSIGN_OR_RETURN(v1::CertifiedMail m, Load(id));
   absl::Time deadline = FromTimestamp(m.deadline());
   if (m.state() != v1::MAIL_STATE_WAITING || d_.clock() <= deadline) return m;
@@ -170,14 +209,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id) {
     auto r = tx.exec_prepared("notary_lock_mail", id);
     if (r.empty() || r[0][0].as<std::string>() != "waiting") return absl::OkStatus();  // decided meanwhile
     absl::Time now = d_.clock();
-    v1::MailNonDeliveryStatement st;
-    st.set_type("semper-mail-non-delivery");
-    st.set_mail_id(id);
-    st.set_recipient_subject(m.recipient_subject());
-    st.set_message_sha256(m.message_sha256());
-    *st.mutable_deadline() = m.deadline();
-    *st.mutable_declared_at() = ToTimestamp(now);
-    std::string json = StatementJson(st);
+    std::string json = StatementJson(NonDelivery(m, now));
     SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
     tx.exec_prepared0("notary_decide_mail", id, "not_delivered", "mail-non-delivery", HexEncode(json),
                       HexEncode(signature), db::TimeText(now));
@@ -217,14 +249,7 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
     absl::Time at = d_.clock();
     absl::Time deadline = FromTimestamp(m.deadline());
     if (at > deadline) {
-      v1::MailNonDeliveryStatement st;
-      st.set_type("semper-mail-non-delivery");
-      st.set_mail_id(id);
-      st.set_recipient_subject(m.recipient_subject());
-      st.set_message_sha256(m.message_sha256());
-      *st.mutable_deadline() = m.deadline();
-      *st.mutable_declared_at() = ToTimestamp(at);
-      std::string json = StatementJson(st);
+      std::string json = StatementJson(NonDelivery(m, at));
       SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
       tx.exec_prepared0("notary_decide_mail", id, "not_delivered", "mail-non-delivery", HexEncode(json),
                         HexEncode(signature), db::TimeText(at));
@@ -239,6 +264,7 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
     st.set_message_sha256(m.message_sha256());
     st.set_receipt_signature(receipt_signature);
     *st.mutable_delivered_at() = ToTimestamp(at);
+    st.set_nonce(RandomBytes(16));
     std::string json = StatementJson(st);
     SEMPER_ASSIGN_OR_RETURN(std::string signature, d_.signer->Sign(json));
     tx.exec_prepared0("notary_decide_mail", id, "delivered", "mail-delivery", HexEncode(json), HexEncode(signature),

@@ -34,13 +34,15 @@ class MailRoom {
   static std::vector<db::PreparedStatement> Statements();
 
   absl::StatusOr<v1::CertifiedMail> Deposit(const v1::DepositMailRequest& req);
-  // Declares non-delivery first if the deadline passed.
-  absl::StatusOr<v1::CertifiedMail> Get(const std::string& id);
+  // For the sender or the recipient only (`caller_party`: PartyOf the caller's TLS certificate,
+  // empty without one). Declares non-delivery first if the deadline passed.
+  absl::StatusOr<v1::CertifiedMail> Get(const std::string& id, const std::string& caller_party);
   absl::StatusOr<v1::AcceptedMail> Accept(const std::string& id, const std::string& receipt_signature);
 
  private:
   absl::StatusOr<v1::CertifiedMail> Load(const std::string& id, std::string* recipient_subscriber = nullptr);
   absl::Status AppendPending(const std::string& id);
+  absl::Status CheckParty(const std::string& id, const std::string& caller_party);
 
   Deps d_;
 };

@@ -23,6 +23,11 @@ namespace semper::notary {
 
 namespace {
 
+// PartyOf the caller's TLS client certificate; empty without one.
+std::string CallerParty(grpc::CallbackServerContext& ctx) {
+  auto peer = PeerOf(ctx);
+  return peer.ok() && peer->certificate.has_value() ? PartyOf(*peer->certificate) : "";
+}
 
 }  // namespace
 
@@ -114,6 +119,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
   *st.mutable_time_stamped_at() = ToTimestamp(gen_time);
   st.set_document_signature(req->signature());
   st.set_hash_only(hash_only);
+  st.set_nonce(RandomBytes(16));
   std::string json = StatementJson(st);
   auto signature = o_.signer->Sign(json);
   if (!signature.ok()) return FinishUnary(ctx, signature.status());
@@ -159,7 +165,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerContext* ctx,
                                                          const v1::GetContractRequest* req, v1::NotarizedContract* resp) {
-  auto c = o_.contracts->Get(req->id());
+  auto c = o_.contracts->Get(req->id(), CallerParty(*ctx));
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
 }
@@ -167,9 +173,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServerContext* ctx,
                                                              const v1::GetContractTextRequest* req,
                                                              v1::ContractText* resp) {
-  auto peer = PeerOf(*ctx);
-  const std::string party = peer.ok() && peer->certificate.has_value() ? PartyOf(*peer->certificate) : "";
-  auto t = o_.contracts->TextFor(req->id(), party);
+  auto t = o_.contracts->TextFor(req->id(), CallerParty(*ctx));
   if (t.ok()) resp->set_contract(*std::move(t));
   return FinishUnary(ctx, t.status());
 }
@@ -184,7 +188,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::DepositMail(grpc::CallbackServerCon
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext* ctx, const v1::GetMailRequest* req,
                                                      v1::CertifiedMail* resp) {
-  auto m = o_.mail->Get(req->id());
+  auto m = o_.mail->Get(req->id(), CallerParty(*ctx));
   if (m.ok()) *resp = *std::move(m);
   return FinishUnary(ctx, m.status());
 }
@@ -207,7 +211,12 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetEvidence(grpc::CallbackServerContext* ctx, const v1::GetEvidenceRequest* req,
                                                          v1::Evidence* resp) {
   auto e = o_.log->Get(req->index(), req->tree_size());
-  if (e.ok()) *resp = *e;
+  if (e.ok()) {  // public as a leaf hash only (notary.proto, Evidence)
+    resp->set_index(e->index());
+    resp->set_leaf_hash(e->leaf_hash());
+    *resp->mutable_inclusion() = e->inclusion();
+    *resp->mutable_tree_head() = e->tree_head();
+  }
   return FinishUnary(ctx, e.status());
 }
 

@@ -143,6 +143,21 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl), args);
   }
   std::unique_ptr<v1::Notary::Stub> Notary(bool admin = false) { return v1::Notary::NewStub(Channel(notary_port_, admin)); }
+  // The notary as a subscriber's client (its authentication certificate in TLS); nullptr: a
+  // stranger without a certificate.
+  std::unique_ptr<v1::Notary::Stub> NotaryAs(const Signer* who) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
+    if (who != nullptr) {
+      ssl.pem_private_key = std::string(who->auth_key.ToUnencryptedPemSecret().Reveal());
+      ssl.pem_cert_chain = who->auth_certificate.Pem() + Slurp(P("pki/ca.pem"));
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return v1::Notary::NewStub(
+        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(notary_port_), grpc::SslCredentials(ssl), args));
+  }
 
   // Registers and enrolls a subscriber at semper-ca; returns its keys and certificates.
   Signer Enroll(const std::string& name) {
@@ -211,6 +226,48 @@ class NotaryTest : public ::semper::testing::PostgresTest {
            proof.tree_size() == e.tree_head().tree_size() &&
            OpensslCmsVerify(e.tree_head().statement(), e.tree_head().signature()).exit_code == 0;
   }
+  // What anyone sees of entry `index` (GetEvidence as a stranger) must be its leaf hash and proof
+  // only; the proof must hold.
+  v1::Evidence PublicEntry(uint64_t index) {
+    v1::GetEvidenceRequest get;
+    get.set_index(index);
+    v1::Evidence e;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(NotaryAs(nullptr)->GetEvidence(&ctx, get, &e).ok());
+    return e;
+  }
+  bool LeafHolds(const v1::Evidence& e) {
+    const auto& proof = e.inclusion();
+    std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
+    return proof.leaf_index() == e.index() && proof.tree_size() == e.tree_head().tree_size() &&
+           VerifyMerkleInclusion(proof.leaf_index(), proof.tree_size(), e.leaf_hash(), path, e.tree_head().root_hash()) &&
+           OpensslCmsVerify(e.tree_head().statement(), e.tree_head().signature()).exit_code == 0;
+  }
+  // Finding 4 of "Trust under attack (1 of 2)": the public log showed who certified, contracted
+  // and mailed what. Reads every entry as a stranger: a leaf hash and a proof that holds, no
+  // statement, kind or signature, and none of `secrets` (names, ids, hashes) anywhere in the
+  // answer; the leaf hash is the one in the parties' evidence.
+  void ExpectThePublicLogShowsOnlyLeafHashes(const std::vector<v1::Evidence>& held,
+                                             const std::vector<std::string>& secrets) {
+    const uint64_t size = TreeSize();
+    ASSERT_GT(size, 0u);
+    for (uint64_t i = 0; i < size; ++i) {
+      v1::Evidence e = PublicEntry(i);
+      EXPECT_EQ(e.index(), i);
+      EXPECT_EQ(e.leaf_hash().size(), 32u) << i;
+      EXPECT_TRUE(e.statement().empty() && e.signature().empty() && e.kind().empty()) << i;
+      EXPECT_TRUE(LeafHolds(e)) << i;
+      const std::string wire = e.SerializeAsString();
+      for (const std::string& secret : secrets) EXPECT_EQ(wire.find(secret), std::string::npos) << i << ": " << secret;
+    }
+    for (const v1::Evidence& h : held) {
+      EXPECT_EQ(h.leaf_hash(), MerkleLeafHash(h.statement()));
+      EXPECT_EQ(PublicEntry(h.index()).leaf_hash(), h.leaf_hash()) << h.index();
+      // The nonce that keeps the leaf hash from confirming a guess of the statement.
+      EXPECT_THAT(std::string(h.statement()), ::testing::ContainsRegex("\"nonce\": ?\"[A-Za-z0-9+/]{22}==\""))
+          << h.statement();
+    }
+  }
   std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
 
   TempDir dir_;
@@ -268,14 +325,12 @@ TEST_F(NotaryTest, CertifiesASignedDocumentWithEvidenceStandardToolsCheck) {
     std::string doc = "order " + std::to_string(i);
     ASSERT_THAT(Certify(doc, *CmsSignDetached(doc, bob.key, bob.certificate, Chain())), IsOk());
   }
-  v1::GetEvidenceRequest get;
-  get.set_index(e->index());
-  v1::Evidence again;
-  grpc::ClientContext c1;
-  ASSERT_TRUE(Notary()->GetEvidence(&c1, get, &again).ok());
+  // Anyone may read the log, as leaf hashes: the entry proves into the later tree head.
+  v1::Evidence again = PublicEntry(e->index());
   EXPECT_EQ(again.tree_head().tree_size(), first.tree_size() + 4);
-  EXPECT_EQ(again.statement(), e->statement());
-  EXPECT_TRUE(EvidenceHolds(again));
+  EXPECT_EQ(again.leaf_hash(), MerkleLeafHash(e->statement()));
+  EXPECT_TRUE(again.statement().empty());
+  EXPECT_TRUE(LeafHolds(again));
   v1::GetConsistencyProofRequest cons;
   cons.set_old_size(first.tree_size());
   v1::ConsistencyProof proof;
@@ -344,13 +399,9 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   // Someone with database access rewrites entry 2's statement.
   Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
       "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = 2");
-  v1::GetEvidenceRequest get;
-  get.set_index(2);
-  v1::Evidence changed;
-  grpc::ClientContext c2;
-  ASSERT_TRUE(Notary()->GetEvidence(&c2, get, &changed).ok());
-  EXPECT_NE(changed.statement(), evidence[2].statement());
-  EXPECT_FALSE(EvidenceHolds(changed));  // neither the notary's signature nor the proof holds
+  v1::Evidence changed = PublicEntry(2);
+  EXPECT_NE(changed.leaf_hash(), evidence[2].leaf_hash());
+  EXPECT_FALSE(LeafHolds(changed));  // the proof does not hold for the changed entry
   grpc::ClientContext c3;
   ASSERT_TRUE(Notary(true)->AuditLog(&c3, {}, &audit).ok());
   EXPECT_FALSE(audit.ok());
@@ -449,13 +500,19 @@ class NotaryMailTest : public NotaryTest {
     if (!st.ok()) return FromGrpcStatus(st);
     return out;
   }
-  v1::CertifiedMail Get(const std::string& id) {
+  absl::StatusOr<v1::CertifiedMail> GetAs(const Signer* as, const std::string& id) {
     v1::GetMailRequest req;
     req.set_id(id);
     v1::CertifiedMail m;
     grpc::ClientContext ctx;
-    EXPECT_TRUE(Notary()->GetMail(&ctx, req, &m).ok());
+    grpc::Status st = NotaryAs(as)->GetMail(&ctx, req, &m);
+    if (!st.ok()) return FromGrpcStatus(st);
     return m;
+  }
+  v1::CertifiedMail Get(const std::string& id, const Signer& as) {
+    auto m = GetAs(&as, id);
+    EXPECT_THAT(m, IsOk());
+    return m.ok() ? *m : v1::CertifiedMail();
   }
   int OutcomesInLog(const std::string& id) {
     return std::stoi(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('mail-delivery', 'mail-non-delivery') "
@@ -480,7 +537,7 @@ TEST_F(NotaryMailTest, TheMessageIsReleasedOnlyAgainstTheRecipientsReceipt) {
   EXPECT_THAT(Accept(carol, *mail), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(Accept(bob, *mail, "semper-receipt:" + mail->id() + ":00"),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
-  EXPECT_EQ(Get(mail->id()).state(), v1::MAIL_STATE_WAITING);
+  EXPECT_EQ(Get(mail->id(), alice).state(), v1::MAIL_STATE_WAITING);
   // Bob's receipt: he gets the message and the evidence of origin...
   auto accepted = Accept(bob, *mail);
   ASSERT_THAT(accepted, IsOk());
@@ -495,7 +552,7 @@ TEST_F(NotaryMailTest, TheMessageIsReleasedOnlyAgainstTheRecipientsReceipt) {
   EXPECT_EQ(origin_ok->front().certificate.Subject(), alice.certificate.Subject());
   EXPECT_EQ(accepted->mail().state(), v1::MAIL_STATE_DELIVERED);
   // ... and Alice gets the evidence of receipt, whose receipt signature openssl checks.
-  v1::CertifiedMail seen = Get(mail->id());
+  v1::CertifiedMail seen = Get(mail->id(), alice);
   EXPECT_EQ(seen.state(), v1::MAIL_STATE_DELIVERED);
   ASSERT_EQ(seen.outcome().kind(), "mail-delivery");
   EXPECT_TRUE(EvidenceHolds(seen.outcome()));
@@ -512,13 +569,56 @@ TEST_F(NotaryMailTest, TheMessageIsReleasedOnlyAgainstTheRecipientsReceipt) {
   EXPECT_EQ(OutcomesInLog(mail->id()), 1);
 }
 
+// Finding 4 of "Trust under attack (1 of 2)": anyone with a mail's id read who mailed whom, and
+// the public log showed it to everyone. Now only sender and recipient read a mail (by TLS
+// identity), others get the same refusal whether the id exists or not, and the log shows leaf
+// hashes only: of the submission, the delivery, the affidavit of non-delivery and an attestation.
+TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
+  std::string enveloped, origin;
+  auto mail = Deposit(alice, bob, "Dear Bob, the goods left today.", absl::Hours(1), &enveloped, &origin);
+  ASSERT_THAT(mail, IsOk());
+  EXPECT_THAT(GetAs(nullptr, mail->id()), StatusIs(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED));
+  auto by_carol = GetAs(&carol, mail->id());
+  EXPECT_THAT(by_carol, StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  const std::string unused = "M-0123456789abcdef";
+  auto no_such = GetAs(&carol, unused);
+  EXPECT_THAT(no_such, StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  // The same refusal for an id in use and one that is not: Carol cannot tell them apart.
+  std::string told = std::string(by_carol.status().message()), told_unused = std::string(no_such.status().message());
+  told.replace(told.find(mail->id()), mail->id().size(), unused);
+  EXPECT_EQ(told, told_unused);
+  EXPECT_THAT(GetAs(&alice, mail->id()), IsOk());
+  EXPECT_THAT(GetAs(&bob, mail->id()), IsOk());
+  // Carol's refusals changed nothing; Bob takes delivery.
+  ASSERT_THAT(Accept(bob, *mail), IsOk());
+  v1::CertifiedMail delivered = Get(mail->id(), alice);
+  ASSERT_EQ(delivered.state(), v1::MAIL_STATE_DELIVERED);
+  EXPECT_THAT(GetAs(&carol, mail->id()), StatusIs(absl::StatusCode::kPermissionDenied));
+  // A mail nobody takes: the affidavit of non-delivery, for the sender.
+  std::string enveloped2, origin2;
+  auto unread = Deposit(alice, bob, "Dear Bob, a second notice.", absl::Seconds(1), &enveloped2, &origin2);
+  ASSERT_THAT(unread, IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  v1::CertifiedMail lapsed = Get(unread->id(), alice);
+  ASSERT_EQ(lapsed.state(), v1::MAIL_STATE_NOT_DELIVERED);
+  ASSERT_TRUE(lapsed.has_outcome());
+  std::string document = "Alice's price list, valid from 1 January.";
+  auto attested = Certify(document, *CmsSignDetached(document, alice.key, alice.certificate, Chain()));
+  ASSERT_THAT(attested, IsOk());
+  ExpectThePublicLogShowsOnlyLeafHashes(
+      {delivered.submission(), delivered.outcome(), lapsed.submission(), lapsed.outcome(), *attested},
+      {"Alice", "Bob", mail->id(), unread->id(), mail->message_sha256(), HexEncode(mail->message_sha256()),
+       Sha256(document), "semper-mail", "mail-"});
+}
+
 TEST_F(NotaryMailTest, NoReceiptBeforeTheDeadlineGivesAnAffidavitAndNoMessage) {
   Signer alice = Enroll("Alice"), bob = Enroll("Bob");
   std::string enveloped, origin;
   auto mail = Deposit(alice, bob, "a short-lived notice", absl::Seconds(2), &enveloped, &origin);
   ASSERT_THAT(mail, IsOk());
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  v1::CertifiedMail seen = Get(mail->id());
+  v1::CertifiedMail seen = Get(mail->id(), alice);
   EXPECT_EQ(seen.state(), v1::MAIL_STATE_NOT_DELIVERED);
   ASSERT_EQ(seen.outcome().kind(), "mail-non-delivery");
   EXPECT_TRUE(EvidenceHolds(seen.outcome()));
@@ -538,7 +638,7 @@ TEST_F(NotaryMailTest, AReceiptRacingTheDeadlineHasOneOutcomeForEveryone) {
       threads.emplace_back([&, t] {
         std::this_thread::sleep_for(std::chrono::milliseconds(1200 + 60 * t));  // around the deadline
         if (t % 3 == 0) {
-          Get(mail->id());
+          Get(mail->id(), alice);
           return;
         }
         auto r = Accept(bob, *mail);
@@ -551,7 +651,7 @@ TEST_F(NotaryMailTest, AReceiptRacingTheDeadlineHasOneOutcomeForEveryone) {
       });
     }
     for (auto& t : threads) t.join();
-    v1::CertifiedMail final_state = Get(mail->id());
+    v1::CertifiedMail final_state = Get(mail->id(), alice);
     ASSERT_NE(final_state.state(), v1::MAIL_STATE_WAITING);
     if (final_state.state() == v1::MAIL_STATE_DELIVERED) {
       EXPECT_GT(released.load(), 0);
@@ -596,7 +696,7 @@ TEST_F(NotaryMailTest, KilledWhileMailIsDeliveredEachMailHasOneOutcome) {
   for (int64_t a : acked) acknowledged += a >= 0 ? 1 : 0;
   std::printf("killed after the first answer: %d of %d deliveries acknowledged\n", acknowledged, kMails);
   for (int i = 0; i < kMails; ++i) {
-    v1::CertifiedMail seen = Get(mails[i].id());
+    v1::CertifiedMail seen = Get(mails[i].id(), alice);
     if (acked[i] >= 0) {
       EXPECT_EQ(seen.state(), v1::MAIL_STATE_DELIVERED) << i;
     }
@@ -605,10 +705,10 @@ TEST_F(NotaryMailTest, KilledWhileMailIsDeliveredEachMailHasOneOutcome) {
     auto again = Accept(bob, mails[i]);
     ASSERT_THAT(again, IsOk()) << i;
     EXPECT_EQ(again->enveloped_message(), messages[i]) << i;
-    v1::CertifiedMail final_state = Get(mails[i].id());
+    v1::CertifiedMail final_state = Get(mails[i].id(), alice);
     for (int wait = 0; !final_state.has_outcome() && wait < 150; ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      final_state = Get(mails[i].id());
+      final_state = Get(mails[i].id(), alice);
     }
     ASSERT_TRUE(final_state.has_outcome()) << i;
     EXPECT_EQ(final_state.state(), v1::MAIL_STATE_DELIVERED) << i;
@@ -656,13 +756,19 @@ class NotaryContractTest : public NotaryTest {
     if (!st.ok()) return FromGrpcStatus(st);
     return c;
   }
-  v1::NotarizedContract Get(const std::string& id) {
+  absl::StatusOr<v1::NotarizedContract> GetAs(const Signer* as, const std::string& id) {
     v1::GetContractRequest req;
     req.set_id(id);
     v1::NotarizedContract c;
     grpc::ClientContext ctx;
-    EXPECT_TRUE(Notary()->GetContract(&ctx, req, &c).ok());
+    grpc::Status st = NotaryAs(as)->GetContract(&ctx, req, &c);
+    if (!st.ok()) return FromGrpcStatus(st);
     return c;
+  }
+  v1::NotarizedContract Get(const std::string& id, const Signer& as) {
+    auto c = GetAs(&as, id);
+    EXPECT_THAT(c, IsOk());
+    return c.ok() ? *c : v1::NotarizedContract();
   }
 };
 
@@ -685,8 +791,8 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
   EXPECT_EQ(done->state(), v1::CONTRACT_STATE_COMPLETED);
   ASSERT_EQ(done->outcome().kind(), "signed-contract");
   EXPECT_TRUE(EvidenceHolds(done->outcome()));
-  // Every signer (and anyone with the id) gets the same sealed contract.
-  v1::NotarizedContract seen = Get(c->id());
+  // Every signer gets the same sealed contract.
+  v1::NotarizedContract seen = Get(c->id(), bob);
   EXPECT_EQ(seen.outcome().index(), done->outcome().index());
   EXPECT_EQ(seen.outcome().statement(), done->outcome().statement());
   v1::SignedContractStatement st;
@@ -705,7 +811,7 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
   EXPECT_EQ(ts.exit_code, 0) << ts.Describe();
   // A decision is final.
   EXPECT_THAT(DeclineAs(alice, c->id(), "changed my mind"), StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_EQ(Get(c->id()).state(), v1::CONTRACT_STATE_COMPLETED);
+  EXPECT_EQ(Get(c->id(), alice).state(), v1::CONTRACT_STATE_COMPLETED);
   // Creation is checked too.
   EXPECT_THAT(Create(text, {&alice}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Create(text, {&alice, &alice}), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -713,42 +819,55 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
 }
 
 // Finding: GetContractText treated the id as a secret, but every decided contract's id is in the
-// public evidence log: anyone read every contract. The text is for the signers it names.
-TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheText) {
+// public evidence log: anyone read every contract. The text, the state and the evidence are for
+// the signers it names, and the log shows leaf hashes only.
+TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
   std::string text = "Alice lends Bob EUR 5,000 at 3 % a year.\n";
   auto c = Create(text, {&alice, &bob});
   ASSERT_THAT(c, IsOk());
-  auto read = [&](const Signer* who) -> absl::StatusOr<std::string> {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Slurp(P("pki/root.pem"));
-    if (who != nullptr) {
-      ssl.pem_private_key = std::string(who->auth_key.ToUnencryptedPemSecret().Reveal());
-      ssl.pem_cert_chain = who->auth_certificate.Pem() + Slurp(P("pki/ca.pem"));
-    }
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    args.SetInt("grpc.use_local_subchannel_pool", 1);
-    auto stub = v1::Notary::NewStub(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(notary_port_),
-                                                               grpc::SslCredentials(ssl), args));
+  auto read = [&](const Signer* who, const std::string& id) -> absl::StatusOr<std::string> {
     v1::GetContractTextRequest req;
-    req.set_id(c->id());
+    req.set_id(id);
     v1::ContractText t;
     grpc::ClientContext ctx;
-    grpc::Status st = stub->GetContractText(&ctx, req, &t);
+    grpc::Status st = NotaryAs(who)->GetContractText(&ctx, req, &t);
     if (!st.ok()) return FromGrpcStatus(st);
     return t.contract();
   };
-  EXPECT_THAT(read(nullptr).status(), StatusIs(absl::StatusCode::kUnauthenticated));
-  EXPECT_THAT(read(&carol).status(), StatusIs(absl::StatusCode::kPermissionDenied));
-  auto by_alice = read(&alice);
+  const std::string unused = "C-0123456789abcdef";
+  EXPECT_THAT(read(nullptr, c->id()).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(read(&carol, c->id()).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(read(&carol, unused).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(GetAs(nullptr, c->id()), StatusIs(absl::StatusCode::kUnauthenticated));
+  auto state_by_carol = GetAs(&carol, c->id());
+  EXPECT_THAT(state_by_carol, StatusIs(absl::StatusCode::kPermissionDenied));
+  auto no_such = GetAs(&carol, unused);
+  EXPECT_THAT(no_such, StatusIs(absl::StatusCode::kPermissionDenied));
+  std::string told = std::string(state_by_carol.status().message());
+  told.replace(told.find(c->id()), c->id().size(), unused);
+  EXPECT_EQ(told, std::string(no_such.status().message()));  // an id in use looks like one that is not
+  auto by_alice = read(&alice, c->id());
   ASSERT_THAT(by_alice, IsOk());
   EXPECT_EQ(*by_alice, text);
   ASSERT_THAT(SignAs(alice, c->id(), text), IsOk());
-  ASSERT_THAT(SignAs(bob, c->id(), text), IsOk());
-  // Decided, its id in the public log: still only the signers.
-  EXPECT_THAT(read(&carol).status(), StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(read(&bob), IsOk());
+  auto done = SignAs(bob, c->id(), text);
+  ASSERT_THAT(done, IsOk());
+  ASSERT_TRUE(done->has_outcome());
+  // Decided: still only the signers; the log names nobody.
+  EXPECT_THAT(read(&carol, c->id()).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(GetAs(&carol, c->id()), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(read(&bob, c->id()), IsOk());
+  EXPECT_THAT(GetAs(&bob, c->id()), IsOk());
+  // An aborted one too.
+  auto declined = Create("Carol rents Alice a van.", {&alice, &carol});
+  ASSERT_THAT(declined, IsOk());
+  auto aborted = DeclineAs(carol, declined->id(), "the van is sold");
+  ASSERT_THAT(aborted, IsOk());
+  ASSERT_TRUE(aborted->has_outcome());
+  ExpectThePublicLogShowsOnlyLeafHashes({done->outcome(), aborted->outcome()},
+                                        {"Alice", "Bob", "Carol", c->id(), declined->id(), Sha256(text),
+                                         "Supply agreement", "van is sold", "contract"});
 }
 
 TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
@@ -777,11 +896,11 @@ TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
     }
     for (auto& t : threads) t.join();
     EXPECT_TRUE(completed == 0 || aborted == 0) << "both outcomes were answered";
-    v1::NotarizedContract final_state = Get(contract->id());
+    v1::NotarizedContract final_state = Get(contract->id(), a);
     EXPECT_NE(final_state.state(), v1::CONTRACT_STATE_OPEN);
     EXPECT_TRUE(EvidenceHolds(final_state.outcome()));
     for (int i = 0; i < 4; ++i) {
-      v1::NotarizedContract again = Get(contract->id());
+      v1::NotarizedContract again = Get(contract->id(), a);
       EXPECT_EQ(again.state(), final_state.state());
       EXPECT_EQ(again.outcome().index(), final_state.outcome().index());
     }
@@ -830,10 +949,10 @@ TEST_F(NotaryContractTest, KilledWhileContractsCompleteEveryPartySeesOneOutcome)
     auto again = SignAs(b, ids[i], texts[i]);
     ASSERT_THAT(again, IsOk()) << i;
     EXPECT_EQ(again->state(), v1::CONTRACT_STATE_COMPLETED) << i;
-    v1::NotarizedContract seen = Get(ids[i]);
+    v1::NotarizedContract seen = Get(ids[i], a);
     for (int wait = 0; !seen.has_outcome() && wait < 150; ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      seen = Get(ids[i]);
+      seen = Get(ids[i], a);
     }
     ASSERT_TRUE(seen.has_outcome()) << i;
     if (acked[i] >= 0) {
@@ -856,7 +975,7 @@ TEST_F(NotaryContractTest, TheDeadlinePassingAbortsAndLateSignaturesAreRefused) 
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   auto late = SignAs(b, contract->id(), text);
   EXPECT_THAT(late, StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
-  v1::NotarizedContract seen = Get(contract->id());
+  v1::NotarizedContract seen = Get(contract->id(), b);
   EXPECT_EQ(seen.state(), v1::CONTRACT_STATE_ABORTED);
   ASSERT_EQ(seen.outcome().kind(), "contract-abort");
   EXPECT_THAT(seen.outcome().statement(), HasSubstr("deadline passed"));

@@ -126,7 +126,7 @@ guarantee=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["gua
 out=$(ctl --liability "127.0.0.1:$(host_port semper-liability 2 7040)" liability show --wallet "$WORK/run1/seller" --wallet-passphrase-file "$WORK/run1/pass" "$guarantee") || fail "liability copy 2: $out"
 grep -q "$guarantee" <<<"$out" || fail "liability copy 2 does not know $guarantee: $out"
 mail=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/run1/ebook.delivered.json")
-out=$(ctl --notary "127.0.0.1:$(host_port semper-notary 2 7020)" notary mail show "$mail") || fail "notary copy 2: $out"
+out=$(ctl --notary "127.0.0.1:$(host_port semper-notary 2 7020)" notary mail show "$mail" --wallet "$WORK/run1/seller" --wallet-passphrase-file "$WORK/run1/pass") || fail "notary copy 2: $out"
 grep -q "delivered against the recipient's receipt" <<<"$out" || fail "notary copy 2 does not show the delivery: $out"
 
 # Stops the containers (the daemons shut down cleanly; LeakSanitizer looks at exit) and fails on

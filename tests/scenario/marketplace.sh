@@ -128,7 +128,8 @@ run "the buyer's key opens the message with openssl (openssl cms -decrypt)" open
   -in received.pdf.p7m -recip buyer/authentication.pem -inkey buyer/authentication.key -passin file:pass -out decrypted.pdf
 cmp -s ebook.pdf decrypted.pdf || { echo "FAILED: openssl decrypted another document"; exit 1; }
 cms_ok "the seller's evidence of origin" received.pdf.p7m.sig received.pdf.p7m
-run "the seller sees the delivery" ctl notary mail show "$mail" --out ebook.delivered.json
+run "the seller sees the delivery" ctl notary mail show "$mail" --wallet seller --wallet-passphrase-file pass \
+  --out ebook.delivered.json
 expect "delivered" "delivered against the recipient's receipt"
 run "export the evidence of delivery" ctl notary export ebook.delivered.json --out delivery
 cms_ok "the notary's evidence of delivery" delivery.sig delivery.json

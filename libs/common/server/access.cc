@@ -72,15 +72,17 @@ std::vector<AccessRule> MakeMatrix() {
        {"CreateContract", "names the signers by certificate"},
        {"SignContract", "a named signer's CMS signature"},
        {"DeclineContract", "a named signer's CMS signature"},
-       {"GetContract", "the contract's id"},
        {"DepositMail", "the sender's CMS signature"},
-       {"GetMail", "the mail's id"},
        {"AcceptMail", "the recipient's signed receipt"},
        {"GetTreeHead", "public"},
-       {"GetEvidence", "public: the log is public"},
+       {"GetEvidence", "public, as leaf hashes: no statement, kind or signature"},
        {"GetConsistencyProof", "public"}},
       {});
-  add(n, {{"GetContractText", "a signer the contract names"}}, {kSubscriber});
+  add(n,
+      {{"GetContract", "a signer the contract names"},
+       {"GetContractText", "a signer the contract names"},
+       {"GetMail", "the mail's sender or recipient"}},
+      {kSubscriber});
   add(n, {{"AuditLog", ""}}, {kAdmin});
   const std::string a = "semper.v1.Arbiter";
   add(a,
