@@ -137,7 +137,7 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   req.set_id(mail.id());
   req.set_receipt_signature(WalletSign(receipt, keys.signature, chain));
   v1::AcceptedMail accepted;
-  Call(Stub(c)->AcceptMail(Ctx().get(), req, &accepted));
+  Call(v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, keys))->AcceptMail(Ctx().get(), req, &accepted));
   if (Sha256(accepted.enveloped_message()) != mail.message_sha256()) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary released another message"));
   }
@@ -261,7 +261,7 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   v1::SignContractRequest req;
   req.set_id(id);
   req.set_signature(WalletSign(text.contract(), keys.signature, chain));
-  Call(Stub(c)->SignContract(Ctx().get(), req, &k));
+  Call(as_wallet->SignContract(Ctx().get(), req, &k));
   if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
   PrintContract(k);
   if (!out.empty()) WriteOrDie(out, Json(k));

@@ -84,6 +84,9 @@ std::vector<ConfigKey> Schema() {
                   "(default <ca.dir>/services/arbiter-signing.pem)"});
   keys.push_back({"ca.crl_interval", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
                   "how often a new CRL is issued without revocations"});
+  keys.push_back({"ca.revocation_feed_page", T::kInt, ConfigValue(int64_t{100000}), false, false,
+                  "status changes read per query of the revocation feed (WatchRevocations): a new watcher's "
+                  "snapshot takes as many pages as the history needs; each costs ~100 bytes per change in memory"});
   return keys;
 }
 
@@ -208,7 +211,7 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.ocsp_cache = &ocsp_cache;
   StatusCache status_cache(config->GetDuration("ca.ocsp_cache_ttl"), 1000000);
   service_options.status_cache = &status_cache;
-  RevocationFeed revocation_feed(pool->get());
+  RevocationFeed revocation_feed(pool->get(), absl::Milliseconds(100), config->GetInt("ca.revocation_feed_page"));
   service_options.revocation_feed = &revocation_feed;
   daemon->options.on_shutdown.push_back([&revocation_feed] { revocation_feed.Close(); });
   CaServiceImpl service(service_options);

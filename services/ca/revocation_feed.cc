@@ -101,14 +101,15 @@ std::vector<db::PreparedStatement> RevocationFeed::Statements() {
   return {
       {"ca_changes_after",
        std::string("SELECT ") + kColumns +
-           " FROM ca.certificates WHERE status_seq > $1 ORDER BY status_seq LIMIT 100000"},
+           " FROM ca.certificates WHERE status_seq > $1 ORDER BY status_seq LIMIT $2"},
       // Numbers become visible in order (migration 2026120601_status_order): the last one is
       // where a feed starts, and "after the last one seen" misses nothing.
       {"ca_changes_last", "SELECT coalesce(max(status_seq), 0) FROM ca.certificates"},
   };
 }
 
-RevocationFeed::RevocationFeed(db::ConnectionPool* pool, absl::Duration interval) : pool_(pool), interval_(interval) {
+RevocationFeed::RevocationFeed(db::ConnectionPool* pool, absl::Duration interval, int64_t page)
+    : pool_(pool), interval_(interval), page_(std::max<int64_t>(page, 1)) {
   // Where the numbers end, now if the database answers (else the loop finds out): watchers (the
   // daemon's own access gate among them) are admitted from then on, so not before.
   (void)pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
@@ -135,7 +136,7 @@ RevocationFeed::~RevocationFeed() {
 absl::StatusOr<std::vector<v1::RevocationEvent>> RevocationFeed::Query(const char* statement, int64_t after_seq) {
   std::vector<v1::RevocationEvent> out;
   absl::Status s = pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& r : tx.exec_prepared(statement, after_seq)) {
+    for (const auto& r : tx.exec_prepared(statement, after_seq, page_)) {
       v1::RevocationEvent e;
       e.set_seq(r[0].as<int64_t>());
       e.set_serial(r[1].as<std::string>());
@@ -175,14 +176,14 @@ grpc::ServerWriteReactor<v1::RevocationEvent>* RevocationFeed::Watch(grpc::Callb
     w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(read.message())));
     return w;
   }
-  // The past in pages of 100,000 (a CA may hold more revocations than that).
+  // The past in pages (ca.revocation_feed_page, 100,000: a CA may hold more revocations than that).
   for (int64_t cursor = start;;) {
     auto past = Query("ca_changes_after", cursor);
     if (!past.ok()) {
       w->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(past.status().message())));
       return w;
     }
-    const bool last_page = past->size() < 100000;
+    const bool last_page = static_cast<int64_t>(past->size()) < page_;
     if (!past->empty()) cursor = past->back().seq();
     if (last_page) past->emplace_back();  // a heartbeat: the watcher now knows everything up to now
     w->Push(*std::move(past), last_page);
@@ -221,7 +222,7 @@ void RevocationFeed::Loop() {
         failed = true;  // the database is away: no heartbeat, so watchers' knowledge ages
         break;
       }
-      const bool last_page = page->size() < 100000;
+      const bool last_page = static_cast<int64_t>(page->size()) < page_;
       if (!page->empty()) cursor = page->back().seq();
       for (auto& e : *page) fresh.push_back(std::move(e));
       if (last_page) break;

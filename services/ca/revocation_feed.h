@@ -24,7 +24,8 @@ namespace semper::ca {
 
 class RevocationFeed {
  public:
-  RevocationFeed(db::ConnectionPool* pool, absl::Duration interval = absl::Milliseconds(100));
+  // `page`: changes read and queued per query (a snapshot of a long history takes several).
+  RevocationFeed(db::ConnectionPool* pool, absl::Duration interval = absl::Milliseconds(100), int64_t page = 100000);
   ~RevocationFeed();
   static std::vector<db::PreparedStatement> Statements();
 
@@ -42,6 +43,7 @@ class RevocationFeed {
   absl::StatusOr<std::vector<v1::RevocationEvent>> Query(const char* statement, int64_t after_seq);
   db::ConnectionPool* pool_;
   absl::Duration interval_;
+  const int64_t page_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);

@@ -29,6 +29,11 @@ v1::ContractAbortStatement Abort(const v1::NotarizedContract& c, std::string rea
   return st;
 }
 
+absl::Status NotASigner(const Certificate& cert, const std::string& id) {
+  return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                   StrCat(cert.Subject(), " is not a signer of a contract ", id, " (check the id and the key)"));
+}
+
 v1::ContractState StateOf(const std::string& s) {
   return s == "open" ? v1::CONTRACT_STATE_OPEN : s == "completed" ? v1::CONTRACT_STATE_COMPLETED : v1::CONTRACT_STATE_ABORTED;
 }
@@ -266,21 +271,31 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, c
   return c;
 }
 
-absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature) {
-  SEMPER_ASSIGN_OR_RETURN(std::string text, Text(id));
-  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text));
+absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature,
+                                                        const std::string& caller_party) {
+  // An id not in use answers as a signature over other bytes does: nobody learns which ids are.
+  absl::StatusOr<std::string> text = Text(id);
+  if (!text.ok() && text.status().code() != absl::StatusCode::kNotFound) return text.status();
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text.ok() ? *text : StrCat("semper-no-contract:", id)));
+  if (!text.ok()) return NotASigner(cert, id);
   const std::string hash = Sha256(cert.Der());
   return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::StatusOr<bool> {
     int position = -1;
     for (int i = 0; i < c.signers_size(); ++i) {
       if (c.signers(i).certificate_sha256() == hash) position = i;
     }
-    if (position < 0) {
-      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                       StrCat(cert.Subject(), " is not one of the signers of ", id));
-    }
+    if (position < 0) return NotASigner(cert, id);
     const v1::ContractSigner& me = c.signers(position);
-    if (me.state() == v1::SIGNER_STATE_SIGNED) return false;  // a repeated request
+    if (me.state() == v1::SIGNER_STATE_SIGNED) {
+      // A repeated request. The signature is in the contract's evidence, which its parties show
+      // to others: a copy of it must not read the contract. The signer asks as itself.
+      if (PartyOfSubject(me.subject()) != caller_party) {
+        return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                         StrCat("this signature is already on contract ", id,
+                                ": its signer reads the contract as itself (TLS client certificate, GetContract)"));
+      }
+      return false;
+    }
     if (c.state() != v1::CONTRACT_STATE_OPEN) {
       return WrongState(StrCat("the contract is already ", c.state() == v1::CONTRACT_STATE_COMPLETED ? "completed" : "aborted"));
     }
@@ -319,15 +334,21 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
   if (reason.size() > 500) return InvalidField("reason", "must be at most 500 characters");
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, StrCat("semper-decline:", id, ":", reason)));
   const std::string hash = Sha256(cert.Der());
+  // Whether the decliner is named, before anything else: someone else learns nothing (not that
+  // the id is in use, not its deadline) and decides nothing (not even an abort that is due).
+  absl::StatusOr<v1::NotarizedContract> named = Load(id, false);
+  if (!named.ok() && named.status().code() != absl::StatusCode::kNotFound) return named.status();
+  bool is_signer = false;
+  if (named.ok()) {
+    for (const auto& s : named->signers()) is_signer |= s.certificate_sha256() == hash;
+  }
+  if (!is_signer) return NotASigner(cert, id);
   return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::StatusOr<bool> {
     int position = -1;
     for (int i = 0; i < c.signers_size(); ++i) {
       if (c.signers(i).certificate_sha256() == hash) position = i;
     }
-    if (position < 0) {
-      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                       StrCat(cert.Subject(), " is not one of the signers of ", id));
-    }
+    if (position < 0) return NotASigner(cert, id);
     if (c.state() == v1::CONTRACT_STATE_ABORTED) return false;  // already aborted: same outcome
     if (c.state() == v1::CONTRACT_STATE_COMPLETED) return WrongState("the contract is already completed");
     absl::Time now = d_.clock();

@@ -39,7 +39,10 @@ class ContractBook {
   static std::vector<db::PreparedStatement> Statements();
 
   absl::StatusOr<v1::NotarizedContract> Create(const v1::CreateContractRequest& req);
-  absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature);
+  // `caller_party` (PartyOf the caller's TLS certificate, empty without one): a repeated
+  // signature reads the contract only when its signer asks as itself.
+  absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature,
+                                             const std::string& caller_party);
   absl::StatusOr<v1::NotarizedContract> Decline(const std::string& id, const std::string& reason, const std::string& signature);
   // For a signer only (`caller_party` as for TextFor). Decides an open contract whose deadline
   // passed (abort) before answering.

@@ -220,19 +220,24 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id, const std
   return Load(id);
 }
 
-absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const std::string& receipt_signature) {
+absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const std::string& receipt_signature,
+                                                  const std::string& caller_party) {
   std::string recipient_subscriber;
-  SEMPER_ASSIGN_OR_RETURN(v1::CertifiedMail m, Load(id, &recipient_subscriber));
+  // An id not in use answers as a receipt over other bytes does: nobody learns which ids are.
+  absl::StatusOr<v1::CertifiedMail> found = Load(id, &recipient_subscriber);
+  if (!found.ok() && found.status().code() != absl::StatusCode::kNotFound) return found.status();
+  v1::CertifiedMail m = found.ok() ? *std::move(found) : v1::CertifiedMail();
   absl::Time now = d_.clock();
-  auto signers = CmsVerifyDetached(receipt_signature, ReceiptText(id, m.message_sha256()), *d_.trust, now,
-                                   KeyPurpose::kNonRepudiation);
+  auto signers = CmsVerifyDetached(receipt_signature, ReceiptText(id, found.ok() ? m.message_sha256() : Sha256(id)),
+                                   *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "receipt_signature");
   if (signers->size() != 1) return InvalidField("receipt_signature", "must have exactly one signer");
   const Certificate& signer = signers->front().certificate;
-  if (signer.SubjectAttribute("serialNumber").value_or("") != recipient_subscriber) {
+  if (!found.ok() || signer.SubjectAttribute("serialNumber").value_or("") != recipient_subscriber) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                     StrCat(signer.Subject(), " is not the recipient of ", id));
+                     StrCat(signer.Subject(), " is not the recipient of a mail ", id, " (check the id and the key)"));
   }
+  const bool as_recipient = caller_party == StrCat("subscriber:", recipient_subscriber);
   SEMPER_RETURN_IF_ERROR(d_.check_status(signer));
   bool decided = false;
   absl::Status after;
@@ -241,7 +246,16 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
     after = absl::OkStatus();
     auto r = tx.exec_prepared("notary_lock_mail", id);
     std::string state = r[0][0].as<std::string>();
-    if (state == "delivered") return absl::OkStatus();  // accepted before: the same answer
+    if (state == "delivered") {
+      // Accepted before: the same answer, but only to the recipient itself. The receipt is in the
+      // evidence of delivery, which the sender shows to others: a copy must not read the mail.
+      if (!as_recipient) {
+        after = MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                          StrCat("mail ", id, " was delivered against this receipt: the recipient takes it again as "
+                                              "itself (TLS client certificate)"));
+      }
+      return absl::OkStatus();
+    }
     if (state == "not_delivered") {
       after = WrongState("the deadline passed before a receipt: the message will not be released");
       return absl::OkStatus();

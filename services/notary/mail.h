@@ -37,7 +37,10 @@ class MailRoom {
   // For the sender or the recipient only (`caller_party`: PartyOf the caller's TLS certificate,
   // empty without one). Declares non-delivery first if the deadline passed.
   absl::StatusOr<v1::CertifiedMail> Get(const std::string& id, const std::string& caller_party);
-  absl::StatusOr<v1::AcceptedMail> Accept(const std::string& id, const std::string& receipt_signature);
+  // `caller_party` as for Get: a receipt presented again reads the mail only when the recipient
+  // asks as itself.
+  absl::StatusOr<v1::AcceptedMail> Accept(const std::string& id, const std::string& receipt_signature,
+                                          const std::string& caller_party);
 
  private:
   absl::StatusOr<v1::CertifiedMail> Load(const std::string& id, std::string* recipient_subscriber = nullptr);

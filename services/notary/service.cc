@@ -150,7 +150,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServer
 grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerContext* ctx,
                                                           const v1::SignContractRequest* req, v1::NotarizedContract* resp) {
   SEMPER_RATE_LIMIT(ctx, "SignContract");
-  auto c = o_.contracts->Sign(req->id(), req->signature());
+  auto c = o_.contracts->Sign(req->id(), req->signature(), CallerParty(*ctx));
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
 }
@@ -196,7 +196,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* NotaryServiceImpl::AcceptMail(grpc::CallbackServerContext* ctx,
                                                         const v1::AcceptMailRequest* req, v1::AcceptedMail* resp) {
   SEMPER_RATE_LIMIT(ctx, "AcceptMail");
-  auto m = o_.mail->Accept(req->id(), req->receipt_signature());
+  auto m = o_.mail->Accept(req->id(), req->receipt_signature(), CallerParty(*ctx));
   if (m.ok()) *resp = *std::move(m);
   return FinishUnary(ctx, m.status());
 }

@@ -5,8 +5,10 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include <pqxx/pqxx>
@@ -418,6 +420,77 @@ TEST_F(CaDaemonTest, AStatusChangeThatCommitsLateIsStillPushedToWatchers) {
   ctx.TryCancel();
   (void)reader->Finish();
   EXPECT_TRUE(got_it) << "a watcher ahead of the database was told nothing";
+}
+
+// Snapshots in pages of 300 changes: a long history takes many queries, and the feed's polls
+// (every 100 ms) land in between.
+class CaSmallFeedPagesTest : public CaDaemonTest {
+ protected:
+  std::vector<std::string> ExtraEnv() override { return {"SEMPER_CA_REVOCATION_FEED_PAGE=300"}; }
+};
+
+// Finding 6 of "Trust under attack (1 of 2)": a watcher could be marked current by a heartbeat
+// before its snapshot arrived (a daemon starting with part of the history). A CA with 30,000
+// status changes (100 snapshot pages) while revocations keep coming: the first heartbeat a new
+// watcher gets must follow every change numbered up to when it connected.
+TEST_F(CaSmallFeedPagesTest, NoHeartbeatReachesAWatcherBeforeItsSnapshotIsComplete) {
+  v1::EnrollResponse enrolled;
+  ASSERT_THAT(EnrollDirect(FreshEnrollRequest(RegisterEnterprise()), &enrolled), IsOk());
+  const std::string serial = enrolled.signature().serial();
+  constexpr int kHistory = 30000, kLive = 400;
+  ASSERT_THAT(postgres().Query(database(),
+                               "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, "
+                               "not_after, der, revoked_at, revocation_reason, status_seq, status_changed_at) "
+                               "SELECT 'EE' || lpad(to_hex(g), 8, '0'), subscriber_id, profile, subject, "
+                               "sha256(('h' || g)::bytea), not_before, not_after, '\\x30'::bytea, now(), 1, "
+                               "nextval('ca.status_changes'), now() FROM ca.certificates, generate_series(1, " +
+                                   std::to_string(kHistory) + ") g WHERE serial = '" + serial + "'"),
+              IsOk());
+  ASSERT_THAT(postgres().Query(database(),
+                               "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, "
+                               "not_after, der) SELECT 'EF' || lpad(to_hex(g), 8, '0'), subscriber_id, profile, subject, "
+                               "sha256(('l' || g)::bytea), not_before, not_after, '\\x30'::bytea "
+                               "FROM ca.certificates, generate_series(1, " + std::to_string(kLive) + ") g WHERE serial = '" +
+                                   serial + "'"),
+              IsOk());
+  // Revocations keep coming while the watcher connects: the feed's polls push them (each poll
+  // followed by a heartbeat for current watchers) in between the snapshot's pages.
+  std::atomic<bool> stop{false};
+  std::thread live([&] {
+    pqxx::connection c(conninfo());
+    for (int i = 1; i <= kLive && !stop; ++i) {
+      pqxx::work t(c);
+      t.exec0("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 1 WHERE serial = 'EF' || lpad(to_hex(" +
+              std::to_string(i) + "), 8, '0')");
+      t.commit();
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int round = 0; round < 3; ++round) {
+    const int64_t last = std::stoll(Count("SELECT max(status_seq) FROM ca.certificates"));
+    const int64_t expected = std::stoll(Count("SELECT count(*) FROM ca.certificates WHERE status_seq <= " + std::to_string(last)));
+    grpc::ClientContext ctx;
+    auto reader = Admin()->WatchRevocations(&ctx, v1::WatchRevocationsRequest());
+    v1::RevocationEvent e;
+    std::set<int64_t> seen;
+    bool heartbeat = false;
+    while (!heartbeat && reader->Read(&e)) {
+      if (e.serial().empty()) {
+        heartbeat = true;
+      } else if (e.seq() <= last) {
+        seen.insert(e.seq());
+      }
+    }
+    ctx.TryCancel();
+    (void)reader->Finish();
+    ASSERT_TRUE(heartbeat) << "no heartbeat at all";
+    EXPECT_EQ(static_cast<int64_t>(seen.size()), expected)
+        << "round " << round << ": a heartbeat told the watcher it was current with " << seen.size() << " of the "
+        << expected << " changes it connected after";
+  }
+  stop = true;
+  live.join();
 }
 
 TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -260,13 +261,17 @@ class NotaryTest : public ::semper::testing::PostgresTest {
       const std::string wire = e.SerializeAsString();
       for (const std::string& secret : secrets) EXPECT_EQ(wire.find(secret), std::string::npos) << i << ": " << secret;
     }
+    std::set<std::string> nonces;
     for (const v1::Evidence& h : held) {
+      std::smatch nonce;
+      if (std::regex_search(h.statement(), nonce, std::regex("\"nonce\": ?\"([^\"]*)\""))) nonces.insert(nonce[1]);
       EXPECT_EQ(h.leaf_hash(), MerkleLeafHash(h.statement()));
       EXPECT_EQ(PublicEntry(h.index()).leaf_hash(), h.leaf_hash()) << h.index();
       // The nonce that keeps the leaf hash from confirming a guess of the statement.
       EXPECT_THAT(std::string(h.statement()), ::testing::ContainsRegex("\"nonce\": ?\"[A-Za-z0-9+/]{22}==\""))
           << h.statement();
     }
+    EXPECT_EQ(nonces.size(), held.size()) << "a nonce came twice";
   }
   std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
 
@@ -496,7 +501,7 @@ class NotaryMailTest : public NotaryTest {
     req.set_receipt_signature(*CmsSignDetached(text, as.key, as.certificate, Chain()));
     v1::AcceptedMail out;
     grpc::ClientContext ctx;
-    grpc::Status st = Notary()->AcceptMail(&ctx, req, &out);
+    grpc::Status st = NotaryAs(&as)->AcceptMail(&ctx, req, &out);
     if (!st.ok()) return FromGrpcStatus(st);
     return out;
   }
@@ -595,6 +600,31 @@ TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody)
   v1::CertifiedMail delivered = Get(mail->id(), alice);
   ASSERT_EQ(delivered.state(), v1::MAIL_STATE_DELIVERED);
   EXPECT_THAT(GetAs(&carol, mail->id()), StatusIs(absl::StatusCode::kPermissionDenied));
+  // Bob's receipt is in the evidence of delivery, which Alice shows to others: a copy of it
+  // does not read the mail, presented by a stranger or by Carol; Bob as himself does.
+  v1::MailDeliveryStatement receipt;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(delivered.outcome().statement(), &receipt).ok());
+  auto replay = [&](const Signer* as, const std::string& id, const std::string& signature) {
+    v1::AcceptMailRequest req;
+    req.set_id(id);
+    req.set_receipt_signature(signature);
+    v1::AcceptedMail out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(as)->AcceptMail(&ctx, req, &out));
+  };
+  EXPECT_THAT(replay(nullptr, mail->id(), receipt.receipt_signature()),
+              StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  EXPECT_THAT(replay(&carol, mail->id(), receipt.receipt_signature()),
+              StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  EXPECT_THAT(replay(&bob, mail->id(), receipt.receipt_signature()), IsOk());
+  // AcceptMail tells a stranger nothing about which ids are in use: the same answers for one in
+  // use and one that is not, for garbage and for a receipt over the wrong bytes.
+  for (const std::string& signature :
+       {std::string("AAAA"), *CmsSignDetached("semper-receipt:" + unused + ":00", carol.key, carol.certificate, Chain())}) {
+    absl::Status used = replay(nullptr, mail->id(), signature), free = replay(nullptr, unused, signature);
+    EXPECT_EQ(used.code(), free.code()) << used << " / " << free;
+    EXPECT_EQ(ReasonOf(used), ReasonOf(free)) << used << " / " << free;
+  }
   // A mail nobody takes: the affidavit of non-delivery, for the sender.
   std::string enveloped2, origin2;
   auto unread = Deposit(alice, bob, "Dear Bob, a second notice.", absl::Seconds(1), &enveloped2, &origin2);
@@ -603,6 +633,10 @@ TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody)
   v1::CertifiedMail lapsed = Get(unread->id(), alice);
   ASSERT_EQ(lapsed.state(), v1::MAIL_STATE_NOT_DELIVERED);
   ASSERT_TRUE(lapsed.has_outcome());
+  // The notary never had the message in clear.
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails WHERE position(convert_to('the goods left', 'UTF8') in message) > 0 "
+                "OR position(convert_to('second notice', 'UTF8') in message) > 0"),
+            "0");
   std::string document = "Alice's price list, valid from 1 January.";
   auto attested = Certify(document, *CmsSignDetached(document, alice.key, alice.certificate, Chain()));
   ASSERT_THAT(attested, IsOk());
@@ -610,6 +644,52 @@ TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody)
       {delivered.submission(), delivered.outcome(), lapsed.submission(), lapsed.outcome(), *attested},
       {"Alice", "Bob", mail->id(), unread->id(), mail->message_sha256(), HexEncode(mail->message_sha256()),
        Sha256(document), "semper-mail", "mail-"});
+}
+
+// A deposit in someone else's name: an origin signature over other bytes, by an authentication
+// key, from another PKI, or by a revoked key; a recipient certificate of another PKI. Each is
+// refused with its reason and stores nothing.
+TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  auto deposit = [&](const std::string& enveloped, const std::string& origin, const Certificate& to) {
+    v1::DepositMailRequest req;
+    req.set_recipient_certificate(to.Der());
+    req.set_enveloped_message(enveloped);
+    req.set_origin_signature(origin);
+    *req.mutable_deadline() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + absl::Hours(1)));
+    v1::CertifiedMail m;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(Notary()->DepositMail(&ctx, req, &m));
+  };
+  const std::string enveloped = *CmsEncrypt("Pay EUR 900 to account 4711.", {bob.auth_certificate});
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped + "x", alice.key, alice.certificate, Chain()), bob.auth_certificate),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.auth_key, alice.auth_certificate, Chain()),
+                      bob.auth_certificate),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  auto stranger = *PrivateKey::Generate(KeyType::kEcP256);
+  CertificateTemplate t;
+  t.subject = {{"CN", "Alice"}, {"serialNumber", *alice.certificate.SubjectAttribute("serialNumber")}};
+  t.not_before = absl::Now() - absl::Hours(1);
+  t.not_after = absl::Now() + absl::Hours(1);
+  t.key_usage = kKuNonRepudiation | kKuDigitalSignature | kKuKeyEncipherment | kKuKeyAgreement;
+  auto forged = *IssueCertificate(t, stranger.public_key(), nullptr, stranger);
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, stranger, forged, {}), bob.auth_certificate),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), forged),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, true));
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial(alice.certificate.SerialHex());
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::RevokeCertificateResponse revoked;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(admin->RevokeCertificate(&ctx, revoke, &revoked).ok());
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), bob.auth_certificate),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "0");
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "0");
 }
 
 TEST_F(NotaryMailTest, NoReceiptBeforeTheDeadlineGivesAnAffidavitAndNoMessage) {
@@ -741,7 +821,7 @@ class NotaryContractTest : public NotaryTest {
     req.set_signature(*CmsSignDetached(text, s.key, s.certificate, Chain()));
     v1::NotarizedContract c;
     grpc::ClientContext ctx;
-    grpc::Status st = Notary()->SignContract(&ctx, req, &c);
+    grpc::Status st = NotaryAs(&s)->SignContract(&ctx, req, &c);
     if (!st.ok()) return FromGrpcStatus(st);
     return c;
   }
@@ -752,7 +832,7 @@ class NotaryContractTest : public NotaryTest {
     req.set_signature(*CmsSignDetached("semper-decline:" + id + ":" + reason, s.key, s.certificate, Chain()));
     v1::NotarizedContract c;
     grpc::ClientContext ctx;
-    grpc::Status st = Notary()->DeclineContract(&ctx, req, &c);
+    grpc::Status st = NotaryAs(&s)->DeclineContract(&ctx, req, &c);
     if (!st.ok()) return FromGrpcStatus(st);
     return c;
   }
@@ -859,15 +939,98 @@ TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   EXPECT_THAT(GetAs(&carol, c->id()), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(read(&bob, c->id()), IsOk());
   EXPECT_THAT(GetAs(&bob, c->id()), IsOk());
+  // A signer's signature is in the contract's evidence, which the parties show to others: a copy
+  // does not read the contract, presented by a stranger or by Carol.
+  v1::SignedContractStatement sealed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(done->outcome().statement(), &sealed).ok());
+  auto resign = [&](const Signer* as, const std::string& id, const std::string& signature) {
+    v1::SignContractRequest req;
+    req.set_id(id);
+    req.set_signature(signature);
+    v1::NotarizedContract out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(as)->SignContract(&ctx, req, &out));
+  };
+  EXPECT_THAT(resign(nullptr, c->id(), sealed.signers(0).signature()), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(resign(&carol, c->id(), sealed.signers(0).signature()), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(resign(&alice, c->id(), sealed.signers(0).signature()), IsOk());
+  // Neither SignContract nor DeclineContract tells someone not named which ids are in use.
+  for (const std::string& signature : {std::string("AAAA"), *CmsSignDetached("some text", carol.key, carol.certificate, Chain())}) {
+    absl::Status used = resign(nullptr, c->id(), signature), free = resign(nullptr, unused, signature);
+    EXPECT_EQ(used.code(), free.code()) << used << " / " << free;
+    EXPECT_EQ(ReasonOf(used), ReasonOf(free)) << used << " / " << free;
+  }
+  auto decline_by_carol = [&](const std::string& id) {
+    v1::DeclineContractRequest req;
+    req.set_id(id);
+    req.set_reason("");
+    req.set_signature(*CmsSignDetached("semper-decline:" + id + ":", carol.key, carol.certificate, Chain()));
+    v1::NotarizedContract out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(Notary()->DeclineContract(&ctx, req, &out));
+  };
+  absl::Status used = decline_by_carol(c->id()), free = decline_by_carol(unused);
+  EXPECT_THAT(used, StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  std::string told_used = std::string(used.message());
+  told_used.replace(told_used.find(c->id()), c->id().size(), unused);
+  EXPECT_EQ(told_used, std::string(free.message()));
+  // Nor its deadline, nor does it decide the abort that is due.
+  auto lapsing = Create("Alice buys Bob's bicycle.", {&alice, &bob}, absl::Seconds(1));
+  ASSERT_THAT(lapsing, IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const uint64_t size_before = TreeSize();
+  EXPECT_THAT(decline_by_carol(lapsing->id()), StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  EXPECT_EQ(TreeSize(), size_before);
+  EXPECT_EQ(Get(lapsing->id(), alice).state(), v1::CONTRACT_STATE_ABORTED);  // a signer asking decides it
   // An aborted one too.
   auto declined = Create("Carol rents Alice a van.", {&alice, &carol});
   ASSERT_THAT(declined, IsOk());
   auto aborted = DeclineAs(carol, declined->id(), "the van is sold");
   ASSERT_THAT(aborted, IsOk());
   ASSERT_TRUE(aborted->has_outcome());
-  ExpectThePublicLogShowsOnlyLeafHashes({done->outcome(), aborted->outcome()},
+  ExpectThePublicLogShowsOnlyLeafHashes({done->outcome(), aborted->outcome(), Get(lapsing->id(), bob).outcome()},
                                         {"Alice", "Bob", "Carol", c->id(), declined->id(), Sha256(text),
                                          "Supply agreement", "van is sold", "contract"});
+}
+
+// A decline ends a contract for everyone, so only a named signer's signature over exactly
+// "semper-decline:<id>:<reason>" may: not a signer not named, not a decline signed for another
+// contract or another reason, not an authentication key. Limits: 2 to 32 signers, 90 days.
+TEST_F(NotaryContractTest, DeclinesThatDoNotBindANamedSignerAreRefusedAndChangeNothing) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
+  std::string text = "Bob paints Alice's fence for EUR 300.";
+  auto c = Create(text, {&alice, &bob});
+  ASSERT_THAT(c, IsOk());
+  auto other = Create("another contract", {&alice, &bob});
+  ASSERT_THAT(other, IsOk());
+  auto decline = [&](const PrivateKey& key, const Certificate& cert, const std::string& id, const std::string& reason,
+                     const std::string& signed_text) {
+    v1::DeclineContractRequest req;
+    req.set_id(id);
+    req.set_reason(reason);
+    req.set_signature(*CmsSignDetached(signed_text, key, cert, Chain()));
+    v1::NotarizedContract out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(Notary()->DeclineContract(&ctx, req, &out));
+  };
+  const uint64_t before = TreeSize();
+  EXPECT_THAT(decline(carol.key, carol.certificate, c->id(), "no", "semper-decline:" + c->id() + ":no"),
+              StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  EXPECT_THAT(decline(bob.key, bob.certificate, c->id(), "no", "semper-decline:" + other->id() + ":no"),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(decline(bob.key, bob.certificate, c->id(), "too expensive", "semper-decline:" + c->id() + ":no"),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(decline(bob.auth_key, bob.auth_certificate, c->id(), "no", "semper-decline:" + c->id() + ":no"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  EXPECT_EQ(Get(c->id(), alice).state(), v1::CONTRACT_STATE_OPEN);
+  EXPECT_EQ(TreeSize(), before);
+  ASSERT_THAT(SignAs(alice, c->id(), text), IsOk());
+  ASSERT_THAT(SignAs(bob, c->id(), text), IsOk());
+  EXPECT_EQ(Get(c->id(), bob).state(), v1::CONTRACT_STATE_COMPLETED);
+  // The limits.
+  std::vector<const Signer*> many(33, &alice);
+  EXPECT_THAT(Create(text, many), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(Create(text, {&alice, &bob}, absl::Hours(24 * 91)), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
 }
 
 TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
