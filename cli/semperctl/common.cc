@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include <grpcpp/create_channel.h>
@@ -14,6 +15,7 @@
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/keys.h"
 #include "common/server/grpc_status.h"
@@ -133,13 +135,21 @@ PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_fi
   return *std::move(key);
 }
 
+// A subscriber's wallet authenticates with its authentication key; a pseudonym's wallet holds one
+// certificate (semperctl pseudonym request), which does both.
+static std::string AuthenticationFile(const std::string& wallet, std::string_view extension) {
+  std::error_code ec;
+  const bool pseudonym = !std::filesystem::exists(wallet + "/authentication.key", ec);
+  return StrCat(wallet, pseudonym ? "/signature" : "/authentication", extension);
+}
+
 WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphrase_file) {
   SecretData pass = Passphrase(passphrase_file, "Passphrase of your wallet: ");
   auto sig = PrivateKey::FromPem(ReadFileOrDie(wallet + "/signature.key"), pass);
   if (!sig.ok()) Die(sig.status(), 2);
-  auto auth = PrivateKey::FromPem(ReadFileOrDie(wallet + "/authentication.key"), pass);
+  auto auth = PrivateKey::FromPem(ReadFileOrDie(AuthenticationFile(wallet, ".key")), pass);
   if (!auth.ok()) Die(auth.status(), 2);
-  auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/authentication.pem"));
+  auto chain = Certificate::ChainFromPem(ReadFileOrDie(AuthenticationFile(wallet, ".pem")));
   if (!chain.ok() || chain->empty()) {
     Die(chain.ok() ? InvalidField("--wallet", "no authentication certificate") : chain.status(), 2);
   }
@@ -160,7 +170,7 @@ std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::s
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
   ssl.pem_private_key = std::string(keys.authentication.ToUnencryptedPemSecret().Reveal());
-  ssl.pem_cert_chain = ReadFileOrDie(wallet + "/authentication.pem");
+  ssl.pem_cert_chain = ReadFileOrDie(AuthenticationFile(wallet, ".pem"));
   grpc::ChannelArguments args;
   if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);

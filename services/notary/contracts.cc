@@ -87,7 +87,8 @@ std::vector<db::PreparedStatement> ContractBook::Statements() {
        R"(SELECT position, subject, certificate_sha256, state, signature, extract(epoch from at)::float8
           FROM notary.contract_signers WHERE contract_id = $1 ORDER BY position)"},
       {"notary_contract_text", "SELECT contract FROM notary.contracts WHERE id = $1"},
-      {"notary_contract_signer_subjects", "SELECT subject FROM notary.contract_signers WHERE contract_id = $1"},
+      {"notary_contract_signer_subjects",
+       "SELECT subject, certificate_sha256 FROM notary.contract_signers WHERE contract_id = $1"},
       {"notary_sign_contract",
        R"(UPDATE notary.contract_signers SET state = 'signed', signature = decode($3, 'hex'), at = $4::timestamptz
           WHERE contract_id = $1 AND position = $2)"},
@@ -163,15 +164,20 @@ absl::StatusOr<std::string> ContractBook::Text(const std::string& id) {
   return text;
 }
 
-absl::Status ContractBook::CheckSigner(const std::string& id, const std::string& caller_party, std::string_view what) {
-  if (caller_party.empty()) {
+bool Caller::Is(const std::string& subject, const std::string& sha256) const {
+  return (!party.empty() && PartyOfSubject(subject) == party) ||
+         (!certificate_sha256.empty() && certificate_sha256 == sha256);
+}
+
+absl::Status ContractBook::CheckSigner(const std::string& id, const Caller& caller, std::string_view what) {
+  if (caller.party.empty()) {
     return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
                      StrCat("a contract's ", what, " are shown to its signers: present your authentication certificate"));
   }
   bool signer = false;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& row : tx.exec_prepared("notary_contract_signer_subjects", id)) {
-      signer |= PartyOfSubject(row[0].as<std::string>()) == caller_party;
+      signer |= caller.Is(row[0].as<std::string>(), db::Bytes(row[1]));
     }
     return absl::OkStatus();
   }));
@@ -184,8 +190,8 @@ absl::Status ContractBook::CheckSigner(const std::string& id, const std::string&
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ContractBook::TextFor(const std::string& id, const std::string& caller_party) {
-  SEMPER_RETURN_IF_ERROR(CheckSigner(id, caller_party, "text and hash"));
+absl::StatusOr<std::string> ContractBook::TextFor(const std::string& id, const Caller& caller) {
+  SEMPER_RETURN_IF_ERROR(CheckSigner(id, caller, "text and hash"));
   return Text(id);
 }
 
@@ -263,8 +269,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
   return Load(id, true);
 }
 
-absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, const std::string& caller_party) {
-  SEMPER_RETURN_IF_ERROR(CheckSigner(id, caller_party, "state and evidence"));
+absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, const Caller& caller) {
+  SEMPER_RETURN_IF_ERROR(CheckSigner(id, caller, "state and evidence"));
   SEMPER_ASSIGN_OR_RETURN(v1::NotarizedContract c, Load(id, true));
   absl::Time deadline = FromTimestamp(c.deadline());
   if (c.state() == v1::CONTRACT_STATE_OPEN && d_.clock() > deadline) return Decide(id, nullptr);
@@ -272,7 +278,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, c
 }
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature,
-                                                        const std::string& caller_party) {
+                                                        const Caller& caller) {
   // An id not in use answers as a signature over other bytes does: nobody learns which ids are.
   absl::StatusOr<std::string> text = Text(id);
   if (!text.ok() && text.status().code() != absl::StatusCode::kNotFound) return text.status();
@@ -289,7 +295,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
     if (me.state() == v1::SIGNER_STATE_SIGNED) {
       // A repeated request. The signature is in the contract's evidence, which its parties show
       // to others: a copy of it must not read the contract. The signer asks as itself.
-      if (PartyOfSubject(me.subject()) != caller_party) {
+      if (!caller.Is(me.subject(), me.certificate_sha256())) {
         return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                          StrCat("this signature is already on contract ", id,
                                 ": its signer reads the contract as itself (TLS client certificate, GetContract)"));

@@ -20,6 +20,15 @@ namespace semper::notary {
 
 class StatementSigner;
 
+// Who asks, by its TLS client certificate (both empty without one).
+struct Caller {
+  std::string party;               // PartyOf the certificate
+  std::string certificate_sha256;  // of its DER
+  // Whether the caller is the party with this subject and certificate: a subscriber by any
+  // certificate of the same subscriber (serialNumber), a pseudonym by that very certificate.
+  bool Is(const std::string& subject, const std::string& certificate_sha256) const;
+};
+
 class ContractBook {
  public:
   struct Deps {
@@ -39,19 +48,17 @@ class ContractBook {
   static std::vector<db::PreparedStatement> Statements();
 
   absl::StatusOr<v1::NotarizedContract> Create(const v1::CreateContractRequest& req);
-  // `caller_party` (PartyOf the caller's TLS certificate, empty without one): a repeated
-  // signature reads the contract only when its signer asks as itself.
-  absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature,
-                                             const std::string& caller_party);
+  // A repeated signature reads the contract only when its signer asks as itself (`caller`).
+  absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature, const Caller& caller);
   absl::StatusOr<v1::NotarizedContract> Decline(const std::string& id, const std::string& reason, const std::string& signature);
-  // For a signer only (`caller_party` as for TextFor). Decides an open contract whose deadline
-  // passed (abort) before answering.
-  absl::StatusOr<v1::NotarizedContract> Get(const std::string& id, const std::string& caller_party);
+  // For a signer only (`caller` as for TextFor). Decides an open contract whose deadline passed
+  // (abort) before answering.
+  absl::StatusOr<v1::NotarizedContract> Get(const std::string& id, const Caller& caller);
   absl::StatusOr<std::string> Text(const std::string& id);
   // The text for a caller: only a party (PartyOf its TLS certificate) that the contract names as
   // a signer; UNAUTHENTICATED without one, PERMISSION_DENIED for anyone else and for an id that
   // does not exist.
-  absl::StatusOr<std::string> TextFor(const std::string& id, const std::string& caller_party);
+  absl::StatusOr<std::string> TextFor(const std::string& id, const Caller& caller);
 
  private:
   struct Decision;
@@ -63,7 +70,7 @@ class ContractBook {
   absl::Status StoreOutcome(pqxx::work& tx, const std::string& id, const std::string& kind,
                             const google::protobuf::Message& statement);
   absl::Status AppendOutcome(const std::string& id);
-  absl::Status CheckSigner(const std::string& id, const std::string& caller_party, std::string_view what);
+  absl::Status CheckSigner(const std::string& id, const Caller& caller, std::string_view what);
   absl::StatusOr<Certificate> VerifySigner(std::string_view signature, std::string_view content);
 
   Deps d_;

@@ -23,10 +23,11 @@ namespace semper::notary {
 
 namespace {
 
-// PartyOf the caller's TLS client certificate; empty without one.
-std::string CallerParty(grpc::CallbackServerContext& ctx) {
+// The caller by its TLS client certificate; empty without one.
+Caller CallerOf(grpc::CallbackServerContext& ctx) {
   auto peer = PeerOf(ctx);
-  return peer.ok() && peer->certificate.has_value() ? PartyOf(*peer->certificate) : "";
+  if (!peer.ok() || !peer->certificate.has_value()) return {};
+  return Caller{PartyOf(*peer->certificate), Sha256(peer->certificate->Der())};
 }
 
 }  // namespace
@@ -150,7 +151,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServer
 grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerContext* ctx,
                                                           const v1::SignContractRequest* req, v1::NotarizedContract* resp) {
   SEMPER_RATE_LIMIT(ctx, "SignContract");
-  auto c = o_.contracts->Sign(req->id(), req->signature(), CallerParty(*ctx));
+  auto c = o_.contracts->Sign(req->id(), req->signature(), CallerOf(*ctx));
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
 }
@@ -165,7 +166,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerContext* ctx,
                                                          const v1::GetContractRequest* req, v1::NotarizedContract* resp) {
-  auto c = o_.contracts->Get(req->id(), CallerParty(*ctx));
+  auto c = o_.contracts->Get(req->id(), CallerOf(*ctx));
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
 }
@@ -173,7 +174,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContractText(grpc::CallbackServerContext* ctx,
                                                              const v1::GetContractTextRequest* req,
                                                              v1::ContractText* resp) {
-  auto t = o_.contracts->TextFor(req->id(), CallerParty(*ctx));
+  auto t = o_.contracts->TextFor(req->id(), CallerOf(*ctx));
   if (t.ok()) resp->set_contract(*std::move(t));
   return FinishUnary(ctx, t.status());
 }
@@ -188,7 +189,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::DepositMail(grpc::CallbackServerCon
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext* ctx, const v1::GetMailRequest* req,
                                                      v1::CertifiedMail* resp) {
-  auto m = o_.mail->Get(req->id(), CallerParty(*ctx));
+  auto m = o_.mail->Get(req->id(), CallerOf(*ctx).party);
   if (m.ok()) *resp = *std::move(m);
   return FinishUnary(ctx, m.status());
 }
@@ -196,7 +197,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::GetMail(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* NotaryServiceImpl::AcceptMail(grpc::CallbackServerContext* ctx,
                                                         const v1::AcceptMailRequest* req, v1::AcceptedMail* resp) {
   SEMPER_RATE_LIMIT(ctx, "AcceptMail");
-  auto m = o_.mail->Accept(req->id(), req->receipt_signature(), CallerParty(*ctx));
+  auto m = o_.mail->Accept(req->id(), req->receipt_signature(), CallerOf(*ctx).party);
   if (m.ok()) *resp = *std::move(m);
   return FinishUnary(ctx, m.status());
 }

@@ -22,6 +22,7 @@
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
@@ -48,7 +49,7 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
+    o.binaries = Binaries();
     o.conninfo = conninfo();
     o.ca_http = true;
     auto suite = Suite::Start(&dir_, o);
@@ -59,6 +60,7 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     alice_.emplace(*alice);
   }
 
+  virtual std::map<std::string, std::string> Binaries() { return {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}}; }
   std::string Sql(const std::string& q) { return *postgres().Query(database(), q); }
 
   // A request as the holder would make it, signed by `base`.
@@ -627,6 +629,132 @@ TEST_F(PseudonymTest, APseudonymDoesNotOutliveItsBaseNorCarryItsEndDate) {
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE profile = 'pseudonym' AND not_after = '" +
                 Sql("SELECT not_after FROM ca.certificates WHERE serial = '" + alice_->certificate.SerialHex() + "'") + "'"),
             "0");
+}
+
+// A pseudonym deals with the notary as itself: it sends certified mail and signs contracts, and
+// reads them afterwards by presenting the pseudonym's certificate (its only one) in TLS. Its
+// holder's own certificates do not read them (they would link the two), nor does anyone else.
+class PseudonymNotaryTest : public PseudonymTest {
+ protected:
+  std::map<std::string, std::string> Binaries() override {
+    return {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"notary", SEMPER_NOTARY}, {"arbiter", SEMPER_ARBITER}};
+  }
+  std::unique_ptr<v1::Notary::Stub> NotaryAs(const Suite::Subscriber* who) {
+    if (who == nullptr) return v1::Notary::NewStub(suite_->Channel("notary"));
+    if (who->authentication_certificate.has_value()) return v1::Notary::NewStub(suite_->ChannelAs("notary", *who));
+    std::string chain = who->certificate.Pem();
+    for (const Certificate& c : suite_->Chain()) chain += c.Pem();
+    return v1::Notary::NewStub(
+        suite_->ChannelWith("notary", chain, std::string(who->key.ToUnencryptedPemSecret().Reveal())));
+  }
+};
+
+TEST_F(PseudonymNotaryTest, APseudonymReadsItsMailAndContractsAsItselfAndNobodyElseDoes) {
+  auto bob = suite_->Enroll("Bob Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(bob.status(), IsOk());
+  auto carol = suite_->Enroll("Carol Example", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(carol.status(), IsOk());
+  auto shop = suite_->IssuePseudonym(*alice_, v1::PSEUDONYM_KIND_ROLE, "Shop Alpha");
+  ASSERT_THAT(shop.status(), IsOk());
+  auto other = suite_->IssuePseudonym(*carol, v1::PSEUDONYM_KIND_ROLE, "Shop Beta");
+  ASSERT_THAT(other.status(), IsOk());
+  // The shop mails Bob.
+  const std::string enveloped = *CmsEncrypt("Your order ships today.", {*bob->authentication_certificate});
+  v1::DepositMailRequest deposit;
+  deposit.set_recipient_certificate(bob->authentication_certificate->Der());
+  deposit.set_enveloped_message(enveloped);
+  deposit.set_origin_signature(*CmsSignDetached(enveloped, shop->key, shop->certificate, suite_->Chain()));
+  *deposit.mutable_deadline() = ToTimestamp(absl::Now() + absl::Hours(1));
+  v1::CertifiedMail mail;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = NotaryAs(nullptr)->DepositMail(&ctx, deposit, &mail);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto get_mail = [&](const Suite::Subscriber* who) {
+    v1::GetMailRequest req;
+    req.set_id(mail.id());
+    v1::CertifiedMail out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(who)->GetMail(&ctx, req, &out));
+  };
+  EXPECT_THAT(get_mail(&*shop), IsOk());
+  EXPECT_THAT(get_mail(&*bob), IsOk());
+  EXPECT_THAT(get_mail(&*alice_), StatusIs(absl::StatusCode::kPermissionDenied));  // the holder, as itself
+  EXPECT_THAT(get_mail(&*other), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(get_mail(nullptr), StatusIs(absl::StatusCode::kUnauthenticated));
+  // The shop and Bob sign a contract; the shop reads it, and its text, as itself.
+  const std::string text = "Shop Alpha delivers 3 lamps to Bob for EUR 90.";
+  v1::CreateContractRequest create;
+  create.set_contract(text);
+  create.set_title("Lamps");
+  create.add_signer_certificates(shop->certificate.Der());
+  create.add_signer_certificates(bob->certificate.Der());
+  *create.mutable_deadline() = ToTimestamp(absl::Now() + absl::Hours(1));
+  v1::NotarizedContract contract;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(NotaryAs(nullptr)->CreateContract(&ctx, create, &contract).ok());
+  }
+  auto read = [&](const Suite::Subscriber* who) {
+    v1::GetContractTextRequest req;
+    req.set_id(contract.id());
+    v1::ContractText out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(who)->GetContractText(&ctx, req, &out));
+  };
+  auto state = [&](const Suite::Subscriber* who) {
+    v1::GetContractRequest req;
+    req.set_id(contract.id());
+    v1::NotarizedContract out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(who)->GetContract(&ctx, req, &out));
+  };
+  EXPECT_THAT(read(&*shop), IsOk());
+  EXPECT_THAT(state(&*shop), IsOk());
+  EXPECT_THAT(read(&*alice_), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(state(&*alice_), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(state(&*other), StatusIs(absl::StatusCode::kPermissionDenied));
+  auto sign = [&](const Suite::Subscriber& who, const Suite::Subscriber* as) {
+    v1::SignContractRequest req;
+    req.set_id(contract.id());
+    req.set_signature(*CmsSignDetached(text, who.key, who.certificate, suite_->Chain()));
+    v1::NotarizedContract out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(as)->SignContract(&ctx, req, &out));
+  };
+  ASSERT_THAT(sign(*shop, &*shop), IsOk());
+  ASSERT_THAT(sign(*bob, &*bob), IsOk());
+  EXPECT_THAT(sign(*shop, &*shop), IsOk());       // its repeated signature, as itself
+  EXPECT_THAT(sign(*shop, &*alice_), StatusIs(absl::StatusCode::kPermissionDenied));  // not as the holder
+  EXPECT_THAT(state(&*shop), IsOk());
+  // With semperctl: a pseudonym's wallet (one certificate, `semperctl pseudonym request` writes
+  // it) asks as the pseudonym.
+  dir_.Write("wallet.pass", "wallet passphrase");
+  std::string chain;
+  for (const Certificate& c : suite_->Chain()) chain += c.Pem();
+  const std::string shop_wallet =
+      ::semper::testing::WriteWallet(dir_, "shop", shop->key, shop->certificate, chain, "wallet passphrase");
+  const std::string holder_wallet = ::semper::testing::WriteFullWallet(
+      dir_, "alice-full", alice_->key, alice_->certificate, *alice_->authentication_key,
+      *alice_->authentication_certificate, chain, "wallet passphrase");
+  auto ctl = [&](const std::string& wallet, std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(suite_->port("notary")),
+                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes",
+                                     "notary"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--wallet", wallet, "--wallet-passphrase-file", dir_.path() + "/wallet.pass"});
+    return RunCommand(argv);
+  };
+  auto shown = ctl(shop_wallet, {"mail", "show", mail.id()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_THAT(shown.out, HasSubstr("waiting for the recipient's receipt"));
+  auto by_holder = ctl(holder_wallet, {"mail", "show", mail.id()});
+  EXPECT_NE(by_holder.exit_code, 0) << by_holder.Describe();
+  EXPECT_THAT(by_holder.out + by_holder.err, HasSubstr("PERMISSION_DENIED"));
+  auto contract_shown = ctl(shop_wallet, {"contract", "show", contract.id()});
+  EXPECT_EQ(contract_shown.exit_code, 0) << contract_shown.Describe();
+  EXPECT_THAT(contract_shown.out, HasSubstr("completed: signed by everyone"));
 }
 
 TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {

@@ -15,6 +15,7 @@ constexpr Role kAdmin = Role::kAdministrator;
 constexpr Role kOfficer = Role::kRegistrationOfficer;
 constexpr Role kSubscriber = Role::kSubscriber;
 constexpr Role kArbitrator = Role::kArbitrator;
+constexpr Role kPseudonym = Role::kPseudonymHolder;
 
 std::vector<AccessRule> MakeMatrix() {
   std::vector<AccessRule> m;
@@ -82,7 +83,7 @@ std::vector<AccessRule> MakeMatrix() {
       {{"GetContract", "a signer the contract names"},
        {"GetContractText", "a signer the contract names"},
        {"GetMail", "the mail's sender or recipient"}},
-      {kSubscriber});
+      {kSubscriber, kPseudonym});
   add(n, {{"AuditLog", ""}}, {kAdmin});
   const std::string a = "semper.v1.Arbiter";
   add(a,

@@ -49,6 +49,11 @@ std::set<Role> RolesOf(const Certificate& cert) {
     if (ou.rfind(oids::kRolePrefix, 0) != 0) continue;
     if (auto r = ParseRole(std::string_view(ou).substr(oids::kRolePrefix.size()))) roles.insert(*r);
   }
+  // A pseudonym (semper-ca issues the pseudonym attribute only in pseudonyms' certificates, which
+  // name no subscriber) holds the role of its holder's own pseudonym.
+  if (!cert.SubjectAttributes(oids::kPseudonym).empty() && cert.SubjectAttributes("serialNumber").empty()) {
+    roles.insert(Role::kPseudonymHolder);
+  }
   return roles;
 }
 
