@@ -8,6 +8,7 @@
 #include "common/container/money.h"
 #include "common/crypto/blind_rsa.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/suite_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "semper/v1/privacy.grpc.pb.h"
@@ -35,6 +36,11 @@ void CheckCaSignature(const Connection& c, const std::string& statement, const s
   TrustStore trust = Trust(c);
   auto signers = CmsVerifyDetached(signature, statement, trust, absl::Now(), KeyPurpose::kAny);
   if (!signers.ok()) Die(Annotate(signers.status(), "the CA's signature"));
+  // Anyone's signature key has a path to the root: only semper-ca's statement key counts.
+  if (signers->size() != 1) Die(InvalidField("signature", "the CA's statement must have exactly one signer"));
+  if (absl::Status ca = CheckSuiteSigner(signers->front().certificate, "ca"); !ca.ok()) {
+    Die(Annotate(ca, "the CA's signature"));
+  }
 }
 
 void PrintKind(const v1::TokenKind& k) {

@@ -8,6 +8,7 @@
 #include "common/container/container.h"
 #include "common/container/money.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/suite_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "semper/v1/liability.grpc.pb.h"
@@ -210,6 +211,11 @@ int Verify(const Connection& c, const std::string& in) {
   std::string json = ReadFileOrDie(in + ".json");
   auto signers = CmsVerifyDetached(ReadFileOrDie(in + ".sig"), json, trust, absl::Now(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) Die(signers.status(), 3);
+  if (signers->size() != 1) Die(InvalidField("--in", "the guarantee must have exactly one signer"), 3);
+  // Anyone's signature key has a path to the root: only semper-liability's makes a guarantee.
+  if (absl::Status tracker = CheckSuiteSigner(signers->front().certificate, "liability"); !tracker.ok()) {
+    Die(Annotate(tracker, "the guarantee"), 3);
+  }
   v1::GuaranteeStatement st;
   if (!google::protobuf::util::JsonStringToMessage(json, &st).ok() || st.type() != "semper-liability-guarantee") {
     Die(InvalidField("--in", "is not a semper liability guarantee"), 3);

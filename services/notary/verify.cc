@@ -7,6 +7,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/merkle.h"
+#include "common/crypto/suite_signer.h"
 
 namespace semper::notary {
 namespace {
@@ -19,7 +20,9 @@ absl::Status NotarySigned(std::string_view statement, std::string_view signature
                           std::string_view what) {
   auto signers = CmsVerifyDetached(signature, statement, trust, absl::Now(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), what);
-  return absl::OkStatus();
+  if (signers->size() != 1) return Invalid(StrCat(what, ": must have exactly one signer"));
+  // Any subscriber's signature key also has a path to the root: only the notary's key counts.
+  return Annotate(CheckSuiteSigner(signers->front().certificate, "notary"), what);
 }
 
 }  // namespace

@@ -622,6 +622,19 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   auto verified = ctl({"liability", "verify", "--in", dir_.path() + "/g"});
   EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
   EXPECT_THAT(verified.out, HasSubstr("129.90 EUR"));
+  // A guarantee the buyer (or anyone with a certificate of the suite) signed itself is not one.
+  dir_.Write("forged.json", ::semper::testing::Slurp(dir_.path() + "/g.json"));
+  dir_.Write("forged.sig", *CmsSignDetached(::semper::testing::Slurp(dir_.path() + "/g.json"), buyer_->key,
+                                            buyer_->certificate, suite_->Chain()));
+  auto forged = ctl({"liability", "verify", "--in", dir_.path() + "/forged"});
+  EXPECT_EQ(forged.exit_code, 3) << forged.Describe();
+  EXPECT_THAT(forged.err, HasSubstr("not by semper-liability's signing key"));
+  // Nor one whose bytes changed.
+  std::string changed = ::semper::testing::Slurp(dir_.path() + "/g.json");
+  changed[changed.size() / 2] ^= 1;
+  dir_.Write("changed.json", changed);
+  dir_.Write("changed.sig", ::semper::testing::Slurp(dir_.path() + "/g.sig"));
+  EXPECT_EQ(ctl({"liability", "verify", "--in", dir_.path() + "/changed"}).exit_code, 3);
   auto status = ctl(with_wallet({"liability", "status"}));
   ASSERT_EQ(status.exit_code, 0) << status.Describe();
   EXPECT_THAT(status.out, HasSubstr("current liability: 129.90 EUR"));

@@ -430,6 +430,87 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
 }
 
+// The operator holds the notary's key and the database: it rewrites an entry, throws away the
+// signed tree heads and restarts the notary, which signs a new head over the rewritten log. The
+// audit, which trusts the stored heads, sees nothing; a tree head a client kept from before
+// catches it (`semperctl notary consistency` exits 3), and so does the evidence a party holds.
+TEST_F(NotaryTest, AnOperatorWhoRewritesTheLogAndSignsNewHeadsIsCaughtByAKeptHead) {
+  Signer alice = Enroll("Alice");
+  std::vector<v1::Evidence> held;
+  for (int i = 0; i < 3; ++i) {
+    std::string doc = "invoice " + std::to_string(i);
+    auto e = Certify(doc, *CmsSignDetached(doc, alice.key, alice.certificate, Chain()));
+    ASSERT_THAT(e, IsOk());
+    held.push_back(*e);
+  }
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(notary_port_),
+                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto kept = ctl({"notary", "tree-head", "--out", P("kept.json")});
+  ASSERT_EQ(kept.exit_code, 0) << kept.Describe();
+  ASSERT_EQ(ctl({"notary", "consistency", P("kept.json")}).exit_code, 0);
+  Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
+      "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = 1");
+  Sql("DELETE FROM notary.tree_heads");
+  KillAndRestartNotary();
+  v1::AuditLogResponse audit;
+  grpc::ClientContext c0;
+  ASSERT_TRUE(Notary(true)->AuditLog(&c0, {}, &audit).ok());
+  EXPECT_EQ(audit.inconsistent_tree_heads_size(), 0);  // the re-signed heads match the rewritten log
+  auto checked = ctl({"notary", "consistency", P("kept.json")});
+  EXPECT_EQ(checked.exit_code, 3) << checked.Describe();
+  EXPECT_THAT(checked.out, HasSubstr("NOT CONSISTENT"));
+  // The party's evidence of entry 1 no longer proves into the log the notary now shows.
+  EXPECT_NE(PublicEntry(1).leaf_hash(), held[1].leaf_hash());
+  EXPECT_TRUE(EvidenceHolds(held[1]));  // against the head it came with: what the party can show
+}
+
+// A subscriber's signature key chains to the suite's root just as the notary's does: evidence that
+// a subscriber made itself (an attestation of a document it never had certified, under a tree head
+// it signed) must not verify, for semperctl (`notary verify`) or any other client of VerifyEvidence.
+TEST_F(NotaryTest, EvidenceASubscriberSignedItselfDoesNotVerify) {
+  Signer mallory = Enroll("Mallory");
+  dir_.Write("doc.txt", "Mallory owes nobody anything.\n");
+  v1::AttestationStatement st;
+  st.set_type("semper-notarial-attestation");
+  st.set_document_sha256(Sha256(Slurp(P("doc.txt"))));
+  st.set_signer_subject(mallory.certificate.Subject());
+  st.add_verified("cms-signature");
+  std::string statement;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(st, &statement).ok());
+  v1::TreeHeadStatement head;
+  head.set_type("semper-notary-tree-head");
+  head.set_tree_size(1);
+  head.set_root_hash(MerkleLeafHash(statement));
+  *head.mutable_timestamp() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  std::string head_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(head, &head_json).ok());
+  v1::Evidence forged;
+  forged.set_index(0);
+  forged.set_kind("attestation");
+  forged.set_statement(statement);
+  forged.set_signature(*CmsSignDetached(statement, mallory.key, mallory.certificate, Chain()));
+  forged.set_leaf_hash(MerkleLeafHash(statement));
+  forged.mutable_inclusion()->set_leaf_index(0);
+  forged.mutable_inclusion()->set_tree_size(1);
+  forged.mutable_tree_head()->set_tree_size(1);
+  forged.mutable_tree_head()->set_root_hash(head.root_hash());
+  forged.mutable_tree_head()->set_statement(head_json);
+  forged.mutable_tree_head()->set_signature(*CmsSignDetached(head_json, mallory.key, mallory.certificate, Chain()));
+  // Everything else about it holds: the signatures chain to the root, the proof is right.
+  EXPECT_EQ(OpensslCmsVerify(forged.statement(), forged.signature()).exit_code, 0);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(forged, &json).ok());
+  dir_.Write("forged.json", json);
+  auto verified = RunCommand({SEMPERCTL, "--ca-file", P("pki/root.pem"), "notary", "verify", P("forged.json"),
+                              "--document", P("doc.txt")});
+  EXPECT_EQ(verified.exit_code, 3) << verified.Describe();
+  EXPECT_THAT(verified.out, HasSubstr("not by semper-notary's signing key"));
+}
+
 TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
   Signer alice = Enroll("Alice");
   std::string wallet = P("wallet");

@@ -156,7 +156,7 @@ class TsaTest : public ::semper::testing::PostgresTest {
   }
 
   // A request built with OpenSSL's API, for what `openssl ts -query` cannot make.
-  std::string RawRequest(int nid, size_t digest_len, long version, size_t nonce_bytes) {
+  std::string RawRequest(int nid, size_t digest_len, long version, size_t nonce_bytes, bool with_extension = false) {
     TS_REQ* req = TS_REQ_new();
     TS_MSG_IMPRINT* imprint = TS_MSG_IMPRINT_new();
     X509_ALGOR* alg = X509_ALGOR_new();
@@ -173,6 +173,16 @@ class TsaTest : public ::semper::testing::PostgresTest {
       TS_REQ_set_nonce(req, nonce);
       ASN1_INTEGER_free(nonce);
       BN_free(bn);
+    }
+    if (with_extension) {  // an extension the TSA does not know, not critical (RFC 3161 2.4.1: refuse it)
+      ASN1_OCTET_STRING* value = ASN1_OCTET_STRING_new();
+      ASN1_OCTET_STRING_set(value, reinterpret_cast<const unsigned char*>("\x05\x00"), 2);
+      ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1);
+      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, value);
+      TS_REQ_add_ext(req, ext, -1);
+      X509_EXTENSION_free(ext);
+      ASN1_OBJECT_free(oid);
+      ASN1_OCTET_STRING_free(value);
     }
     std::string der = ossl::ToDer(i2d_TS_REQ, req);
     X509_ALGOR_free(alg);
@@ -383,6 +393,7 @@ TEST_F(TsaTest, EveryRejectionHasItsFailureInfoAndRecordsNothing) {
       {"short imprint", RawRequest(NID_sha256, 20, 1, 0), "badDataFormat"},
       {"version 2", RawRequest(NID_sha256, 32, 2, 0), "badRequest"},
       {"long nonce", RawRequest(NID_sha256, 32, 1, 40), "badRequest"},
+      {"extension", RawRequest(NID_sha256, 32, 1, 8, /*with_extension=*/true), "unacceptedExtension"},
       {"oversized", std::string(1500, '\x30'), "badDataFormat"},  // over gRPC only (HTTP: 413)
   };
   auto stub = Stub();
@@ -715,6 +726,13 @@ TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
   grpc::ClientContext ectx;
   EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&ectx, v1::StampBatchRequest(), &out)),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  const std::string before = Count("SELECT count(*) FROM tsa.tokens");
+  v1::StampBatchRequest huge;
+  for (int i = 0; i < 10001; ++i) huge.add_imprints(Sha256("imprint " + std::to_string(i)));
+  grpc::ClientContext hctx;
+  EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&hctx, huge, &out)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));  // at most 10,000 per call
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), before);
 }
 
 TEST_F(TsaTest, SemperctlStampsVerifiesLooksUpAndBatches) {

@@ -1,0 +1,20 @@
+// Whether a certificate is the one of a daemon's own signing key. A path to the suite's root does
+// not say that a daemon signed: every subscriber's signature certificate has one, and a
+// subscriber can sign any JSON it likes ("semper-notarial-attestation", a guarantee...). Pure
+// function; thread-safe.
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "common/crypto/certificate.h"
+
+namespace semper {
+
+// OK when `cert` is semper-<daemon>'s signing certificate as `semper-ca init` issues it
+// (services/ca/pki.cc): CN "semper-<daemon> signer", naming no subscriber (serialNumber) and no
+// pseudonym. Else INVALID_ARGUMENT, SIGNATURE_INVALID, naming who signed instead.
+// `daemon`: "ca", "notary", "arbiter", "liability".
+absl::Status CheckSuiteSigner(const Certificate& cert, std::string_view daemon);
+
+}  // namespace semper
