@@ -10,6 +10,7 @@
 #include "common/crypto/random.h"
 #include "common/db/audit.h"
 #include "common/db/values.h"
+#include "common/server/peer.h"
 
 namespace semper::arbiter {
 namespace {
@@ -39,9 +40,8 @@ absl::Status WrongState(std::string_view what) {
   return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what);
 }
 
-bool SameParty(const Certificate& a, const Certificate& b) {
-  return a.Subject() == b.Subject() && a.Issuer() == b.Issuer();
-}
+// A subscriber by its id, a pseudonym by its very certificate (see PartyOf).
+bool SameParty(const Certificate& a, const Certificate& b) { return PartyOf(a) == PartyOf(b); }
 
 std::string OutcomeText(v1::VerdictOutcome o) {
   switch (o) {

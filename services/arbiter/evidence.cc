@@ -13,7 +13,9 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/timestamp.h"
+#include "common/crypto/suite_signer.h"
 #include "common/server/daemon.h"
+#include "common/server/peer.h"
 #include "common/exchange/asw.h"
 #include "semper/v1/liability.pb.h"
 #include "services/notary/verify.h"
@@ -74,9 +76,9 @@ EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubIn
 }
 
 std::string PartyOf(const Certificate& cert, const CaseParties& parties) {
-  auto same = [&cert](const Certificate& other) {
-    return cert.Subject() == other.Subject() && cert.Issuer() == other.Issuer();
-  };
+  // A subscriber by its id (any of its certificates), a pseudonym by its very certificate: a
+  // pseudonym's name taken again by someone else is not the same party.
+  auto same = [&cert](const Certificate& other) { return ::semper::PartyOf(cert) == ::semper::PartyOf(other); };
   if (same(parties.claimant)) return "claimant";
   if (same(parties.respondent)) return "respondent";
   return "third-party";
@@ -223,8 +225,12 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
     opts.ignore_unknown_fields = true;
     if (google::protobuf::util::JsonStringToMessage(e.document(), &g, opts).ok() &&
         g.type() == "semper-liability-guarantee" && !g.guarantee_id().empty()) {
-      f->set_kind("liability-guarantee");
-      f->set_guarantee_id(g.guarantee_id());
+      // Only if semper-liability signed it: anyone's key has a path to the root, and what anyone
+      // else signed is only a signed document.
+      if (signers->size() == 1 && CheckSuiteSigner(signers->front().certificate, "liability").ok()) {
+        f->set_kind("liability-guarantee");
+        f->set_guarantee_id(g.guarantee_id());
+      }
     }
   }
 }
@@ -296,8 +302,11 @@ void EvidenceChecker::CheckNotaryEvidence(const v1::Evidence& e, const CaseParti
       f->set_content_sha256(st.document_sha256());
       f->add_signers(st.signer_subject());
       std::string party = "third-party";
+      const std::string signer = PartyOfSubject(st.signer_subject()).starts_with("subscriber:")
+                                     ? PartyOfSubject(st.signer_subject())
+                                     : StrCat("certificate:", st.signer_issuer(), "#", st.signer_certificate_serial());
       for (const Certificate* c : {&parties.claimant, &parties.respondent}) {
-        if (c->Subject() == st.signer_subject() && c->Issuer() == st.signer_issuer()) party = PartyOf(*c, parties);
+        if (::semper::PartyOf(*c) == signer) party = PartyOf(*c, parties);
       }
       f->add_signed_by_party(party);
       if (st.time_stamped_at().seconds() != 0) *f->mutable_proven_time() = st.time_stamped_at();

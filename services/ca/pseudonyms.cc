@@ -220,6 +220,9 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
                                " hours (", hours * 3600, " seconds)"));
   }
   t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+  // A TLS client (the pseudonym reads its mail and contracts as itself), never a server: without
+  // an EKU, a role pseudonym named "localhost" or "ca.example.com" would pass as a daemon.
+  t.extended_key_usage = {"clientAuth"};
   if (!o_.profiles.public_url.empty()) {
     t.crl_urls = {StrCat(o_.profiles.public_url, shared ? "/crl/pseudonyms" : "/crl")};
     t.ocsp_url = StrCat(o_.profiles.public_url, "/ocsp");

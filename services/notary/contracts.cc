@@ -169,6 +169,16 @@ bool Caller::Is(const std::string& subject, const std::string& sha256) const {
          (!certificate_sha256.empty() && certificate_sha256 == sha256);
 }
 
+absl::Status ContractBook::RequireNamed(const std::string& id, const Certificate& cert) {
+  const std::string hash = Sha256(cert.Der());
+  bool named = false;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& row : tx.exec_prepared("notary_contract_signer_subjects", id)) named |= db::Bytes(row[1]) == hash;
+    return absl::OkStatus();
+  }));
+  return named ? absl::OkStatus() : NotASigner(cert, id);
+}
+
 absl::Status ContractBook::CheckSigner(const std::string& id, const Caller& caller, std::string_view what) {
   if (caller.party.empty()) {
     return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
@@ -282,9 +292,13 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
   // An id not in use answers as a signature over other bytes does: nobody learns which ids are.
   absl::StatusOr<std::string> text = Text(id);
   if (!text.ok() && text.status().code() != absl::StatusCode::kNotFound) return text.status();
-  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text.ok() ? *text : StrCat("semper-no-contract:", id)));
+  // (For an id not in use, bytes nobody can have signed.)
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text.ok() ? *text : RandomBytes(32)));
   if (!text.ok()) return NotASigner(cert, id);
   const std::string hash = Sha256(cert.Der());
+  // Whether the signer is named, before anything else: someone else who knows the text decides
+  // nothing (not even an abort that is due) and learns nothing (not the deadline).
+  SEMPER_RETURN_IF_ERROR(RequireNamed(id, cert));
   return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::StatusOr<bool> {
     int position = -1;
     for (int i = 0; i < c.signers_size(); ++i) {
@@ -342,13 +356,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
   const std::string hash = Sha256(cert.Der());
   // Whether the decliner is named, before anything else: someone else learns nothing (not that
   // the id is in use, not its deadline) and decides nothing (not even an abort that is due).
-  absl::StatusOr<v1::NotarizedContract> named = Load(id, false);
-  if (!named.ok() && named.status().code() != absl::StatusCode::kNotFound) return named.status();
-  bool is_signer = false;
-  if (named.ok()) {
-    for (const auto& s : named->signers()) is_signer |= s.certificate_sha256() == hash;
-  }
-  if (!is_signer) return NotASigner(cert, id);
+  SEMPER_RETURN_IF_ERROR(RequireNamed(id, cert));
   return Decide(id, [&](pqxx::work& tx, const v1::NotarizedContract& c) -> absl::StatusOr<bool> {
     int position = -1;
     for (int i = 0; i < c.signers_size(); ++i) {

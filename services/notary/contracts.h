@@ -71,6 +71,8 @@ class ContractBook {
                             const google::protobuf::Message& statement);
   absl::Status AppendOutcome(const std::string& id);
   absl::Status CheckSigner(const std::string& id, const Caller& caller, std::string_view what);
+  // OK when `cert` is one the contract names as a signer; the same refusal for an id not in use.
+  absl::Status RequireNamed(const std::string& id, const Certificate& cert);
   absl::StatusOr<Certificate> VerifySigner(std::string_view signature, std::string_view content);
 
   Deps d_;

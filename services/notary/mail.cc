@@ -228,8 +228,10 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
   if (!found.ok() && found.status().code() != absl::StatusCode::kNotFound) return found.status();
   v1::CertifiedMail m = found.ok() ? *std::move(found) : v1::CertifiedMail();
   absl::Time now = d_.clock();
-  auto signers = CmsVerifyDetached(receipt_signature, ReceiptText(id, found.ok() ? m.message_sha256() : Sha256(id)),
-                                   *d_.trust, now, KeyPurpose::kNonRepudiation);
+  // (For an id not in use, bytes nobody can have signed.)
+  auto signers = CmsVerifyDetached(receipt_signature,
+                                   found.ok() ? ReceiptText(id, m.message_sha256()) : RandomBytes(32), *d_.trust, now,
+                                   KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "receipt_signature");
   if (signers->size() != 1) return InvalidField("receipt_signature", "must have exactly one signer");
   const Certificate& signer = signers->front().certificate;

@@ -489,6 +489,48 @@ TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictGoesAgainstAPseudonym) {
   EXPECT_NE(OpensslCmsVerify(forged, u.reveal_order_signature()).exit_code, 0);
 }
 
+// A pseudonym's name taken again (after the first holder's certificate expired or was revoked)
+// is another party: what the first holder signed must not bind the second. And a JSON that calls
+// itself a semper-liability guarantee is one only if semper-liability signed it. (Both found by a
+// reviewer: the arbiter matched parties by subject and issuer, and took any signer's guarantee.)
+TEST_F(DisputeTest, ANameTakenAgainIsAnotherPartyAndOnlyTheTrackerMakesAGuarantee) {
+  auto ca_key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
+  ASSERT_TRUE(ca_key.ok());
+  Certificate ca = Chain().front();
+  auto pseudonym = [&]() {
+    PrivateKey key = *PrivateKey::Generate(KeyType::kEcP256);
+    CertificateTemplate t;
+    t.subject = {{"C", "DE"}, {"2.5.4.65", "Shop"}, {"CN", "Shop"}};
+    t.not_before = absl::Now() - absl::Minutes(1);
+    t.not_after = absl::Now() + absl::Hours(24);
+    t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+    auto cert = IssueCertificate(t, key.public_key(), &ca, *ca_key);
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    return Party{std::move(key), *cert};
+  };
+  Party first = pseudonym(), second = pseudonym();
+  ASSERT_EQ(first.certificate.Subject(), second.certificate.Subject());
+  // What the first "Shop" promised, claimed against the second.
+  v1::EvidenceItem promise = SignedDocument("order confirmation", "Shop confirms: 1 lamp, EUR 50, in 2 days", first);
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, second, {promise}), *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  v1::VerdictStatement v = Verdict(c);
+  ASSERT_EQ(v.findings_size(), 1);
+  EXPECT_THAT(v.findings(0).signed_by_party(), ::testing::ElementsAre("third-party"));
+  EXPECT_NE(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
+  EXPECT_TRUE(c.reveal_order().empty()) << "a reveal order of the second holder on the first one's signature";
+  // A "guarantee" the buyer signed itself, for someone's guarantee id.
+  const std::string fake = R"({"type":"semper-liability-guarantee","guaranteeId":"G-0123456789abcdef01234567"})";
+  auto with_fake = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {SignedDocument("guarantee", fake, *buyer_)}), *buyer_);
+  ASSERT_THAT(with_fake.status(), IsOk());
+  v1::VerdictStatement fv = Verdict(WaitFor(with_fake->case_id(), v1::CASE_STATE_CLOSED));
+  ASSERT_EQ(fv.findings_size(), 1);
+  EXPECT_NE(fv.findings(0).kind(), "liability-guarantee");
+  EXPECT_TRUE(fv.findings(0).guarantee_id().empty());
+  EXPECT_EQ(fv.guarantee_orders_size(), 0);
+}
+
 TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
   v1::ClaimStatement claim = Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {});
   v1::FileClaimRequest req;

@@ -701,7 +701,9 @@ TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody)
   // AcceptMail tells a stranger nothing about which ids are in use: the same answers for one in
   // use and one that is not, for garbage and for a receipt over the wrong bytes.
   for (const std::string& signature :
-       {std::string("AAAA"), *CmsSignDetached("semper-receipt:" + unused + ":00", carol.key, carol.certificate, Chain())}) {
+       {std::string("AAAA"), *CmsSignDetached("semper-receipt:" + unused + ":00", carol.key, carol.certificate, Chain()),
+        *CmsSignDetached("semper-receipt:" + unused + ":" + HexEncode(Sha256(unused)), carol.key, carol.certificate,
+                         Chain())}) {
     absl::Status used = replay(nullptr, mail->id(), signature), free = replay(nullptr, unused, signature);
     EXPECT_EQ(used.code(), free.code()) << used << " / " << free;
     EXPECT_EQ(ReasonOf(used), ReasonOf(free)) << used << " / " << free;
@@ -1036,7 +1038,9 @@ TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   EXPECT_THAT(resign(&carol, c->id(), sealed.signers(0).signature()), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(resign(&alice, c->id(), sealed.signers(0).signature()), IsOk());
   // Neither SignContract nor DeclineContract tells someone not named which ids are in use.
-  for (const std::string& signature : {std::string("AAAA"), *CmsSignDetached("some text", carol.key, carol.certificate, Chain())}) {
+  for (const std::string& signature :
+       {std::string("AAAA"), *CmsSignDetached("some text", carol.key, carol.certificate, Chain()),
+        *CmsSignDetached("semper-no-contract:" + unused, carol.key, carol.certificate, Chain())}) {
     absl::Status used = resign(nullptr, c->id(), signature), free = resign(nullptr, unused, signature);
     EXPECT_EQ(used.code(), free.code()) << used << " / " << free;
     EXPECT_EQ(ReasonOf(used), ReasonOf(free)) << used << " / " << free;
@@ -1061,6 +1065,9 @@ TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
   const uint64_t size_before = TreeSize();
   EXPECT_THAT(decline_by_carol(lapsing->id()), StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  // Nor a signature by Carol, who knows the text.
+  EXPECT_THAT(resign(nullptr, lapsing->id(), *CmsSignDetached("Alice buys Bob's bicycle.", carol.key, carol.certificate, Chain())),
+              StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
   EXPECT_EQ(TreeSize(), size_before);
   EXPECT_EQ(Get(lapsing->id(), alice).state(), v1::CONTRACT_STATE_ABORTED);  // a signer asking decides it
   // An aborted one too.

@@ -658,6 +658,19 @@ TEST_F(PseudonymNotaryTest, APseudonymReadsItsMailAndContractsAsItselfAndNobodyE
   ASSERT_THAT(shop.status(), IsOk());
   auto other = suite_->IssuePseudonym(*carol, v1::PSEUDONYM_KIND_ROLE, "Shop Beta");
   ASSERT_THAT(other.status(), IsOk());
+  // A TLS client, never a TLS server: a role pseudonym named "localhost" would otherwise pass as
+  // any daemon to a client that checks names (found by a reviewer).
+  auto host = suite_->IssuePseudonym(*carol, v1::PSEUDONYM_KIND_ROLE, "localhost");
+  ASSERT_THAT(host.status(), IsOk());
+  auto trust = TrustStore::FromPem(Slurp(suite_->P("pki/root.pem")));
+  ASSERT_THAT(trust.status(), IsOk());
+  EXPECT_FALSE(trust->VerifyPath(host->certificate, suite_->Chain(), absl::Now(), KeyPurpose::kServerAuth).ok());
+  EXPECT_THAT(trust->VerifyPath(host->certificate, suite_->Chain(), absl::Now(), KeyPurpose::kClientAuth).status(), IsOk());
+  dir_.Write("host.pem", host->certificate.Pem());
+  dir_.Write("chain.pem", suite_->Chain().front().Pem());
+  auto as_server = RunCommand({"openssl", "verify", "-purpose", "sslserver", "-CAfile", suite_->P("pki/root.pem"),
+                               "-untrusted", dir_.path() + "/chain.pem", dir_.path() + "/host.pem"});
+  EXPECT_NE(as_server.exit_code, 0) << as_server.Describe();
   // The shop mails Bob.
   const std::string enveloped = *CmsEncrypt("Your order ships today.", {*bob->authentication_certificate});
   v1::DepositMailRequest deposit;
