@@ -9,6 +9,7 @@
 #include "common/base/proto_time.h"
 #include "common/container/money.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/suite_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/exchange/asw.h"
@@ -45,6 +46,18 @@ v1::ArbiterCertificate ArbiterCertificates(const Connection& c, const TrustStore
   for (const auto& der : resp.chain()) chain.push_back(*Certificate::FromDer(der));
   if (auto path = trust.VerifyPath(*cert, chain, absl::Now(), KeyPurpose::kNonRepudiation); !path.ok()) {
     Die(Annotate(path.status(), "the arbiter's certificate"));
+  }
+  // Any subscriber's signature certificate has a path too: it must be semper-arbiter's own.
+  if (absl::Status own = CheckSuiteSigner(*cert, "arbiter"); !own.ok()) Die(Annotate(own, "the arbiter's certificate"));
+  if (!resp.escrow_certificate().empty()) {
+    auto escrow = Certificate::FromDer(resp.escrow_certificate());
+    if (!escrow.ok()) Die(Annotate(escrow.status(), "the arbiter's escrow certificate"));
+    if (auto path = trust.VerifyPath(*escrow, chain, absl::Now(), KeyPurpose::kAny); !path.ok()) {
+      Die(Annotate(path.status(), "the arbiter's escrow certificate"));
+    }
+    if (absl::Status own = CheckSuiteCertificate(*escrow, "semper-arbiter escrow"); !own.ok()) {
+      Die(Annotate(own, "the arbiter's escrow certificate"));
+    }
   }
   return resp;
 }

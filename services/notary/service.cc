@@ -11,6 +11,7 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/crypto/suite_signer.h"
 #include "common/crypto/timestamp.h"
 #include "common/server/grpc_status.h"
 #include "common/server/daemon.h"
@@ -236,7 +237,8 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::AuditLog(grpc::CallbackServerContex
   if (absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator}); !role.ok()) return FinishUnary(ctx, role);
   absl::Time now = absl::Now();
   auto audit = o_.log->Audit([this, now](std::string_view statement, std::string_view signature) {
-    return CmsVerifyDetached(signature, statement, *o_.trust, now, KeyPurpose::kNonRepudiation).ok();
+    auto signers = CmsVerifyDetached(signature, statement, *o_.trust, now, KeyPurpose::kNonRepudiation);
+    return signers.ok() && signers->size() == 1 && CheckSuiteSigner(signers->front().certificate, "notary").ok();
   });
   if (audit.ok()) *resp = *audit;
   return FinishUnary(ctx, audit.status());

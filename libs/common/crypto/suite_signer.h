@@ -16,5 +16,8 @@ namespace semper {
 // pseudonym. Else INVALID_ARGUMENT, SIGNATURE_INVALID, naming who signed instead.
 // `daemon`: "ca", "notary", "arbiter", "liability".
 absl::Status CheckSuiteSigner(const Certificate& cert, std::string_view daemon);
+// The same for any certificate `semper-ca init` issues to a daemon, by its CN (e.g.
+// "semper-arbiter escrow").
+absl::Status CheckSuiteCertificate(const Certificate& cert, std::string_view common_name);
 
 }  // namespace semper
