@@ -150,24 +150,50 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
     return absl::OkStatus();
   }));
   if (!made_before.empty()) return GetKind(made_before);
-  // Charged to the organisation that signed, too, whatever addresses its requests come from.
-  SEMPER_RETURN_IF_ERROR(AdmitExpensiveCall(StrCat("org:", issuer.id()), "CreateTokenKind", 100));
   {
     absl::MutexLock lock(&keygen_mu_);
+    if (making_.contains(request_sha256)) {
+      return RateLimited("this request's token kind is being made now; ask again in a second to get it",
+                         absl::Seconds(1));
+    }
     if (keygen_waiting_ >= kMaxKeygenWaiting) {
       return RateLimited("semper-ca is making keys for other token kinds now; retry in a second", absl::Seconds(1));
     }
     ++keygen_waiting_;
+    making_.insert(request_sha256);
+  }
+  auto done = [&] {
+    absl::MutexLock lock(&keygen_mu_);
+    --keygen_waiting_;
+    making_.erase(request_sha256);
+  };
+  // Made and stored between the look above and the mark: found now.
+  absl::Status again = d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("tk_kind_by_request", request_sha256);
+    if (!r.empty()) made_before = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!again.ok() || !made_before.empty()) {
+    done();
+    if (!again.ok()) return again;
+    return GetKind(made_before);
+  }
+  // Charged to the organisation that signed, too, whatever addresses its requests come from: once
+  // per kind made, not per copy and not for a refusal above.
+  if (absl::Status admitted = AdmitExpensiveCall(StrCat("org:", issuer.id()), "CreateTokenKind", 100); !admitted.ok()) {
+    done();
+    return admitted;
   }
   absl::StatusOr<PrivateKey> made = absl::UnknownError("not made");
   {
     absl::MutexLock one_at_a_time(&keygen_run_mu_);
     made = PrivateKey::Generate(KeyType::kRsa, 2048);
   }
-  {
-    absl::MutexLock lock(&keygen_mu_);
-    --keygen_waiting_;
-  }
+  // Still marked as being made until it is stored (below), so that a copy finds it then.
+  struct Unmark {
+    std::function<void()> f;
+    ~Unmark() { f(); }
+  } unmark{done};
   SEMPER_ASSIGN_OR_RETURN(PrivateKey key, std::move(made));
   SEMPER_ASSIGN_OR_RETURN(std::string private_pem, key.ToEncryptedPem(*d_.passphrase));
   const std::string spki = key.public_key().Der();

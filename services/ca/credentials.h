@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/secret.h"
@@ -90,6 +91,10 @@ class CredentialBook {
   absl::Mutex keygen_mu_;
   int keygen_waiting_ ABSL_GUARDED_BY(keygen_mu_) = 0;
   absl::Mutex keygen_run_mu_;
+  // Signed requests whose kind is being made in this process (keyed as token_kinds.request_sha256):
+  // a copy sent meanwhile is told to come back for it instead of making a second key and being
+  // charged to the organisation again.
+  absl::flat_hash_set<std::string> making_ ABSL_GUARDED_BY(keygen_mu_);
   absl::Mutex kinds_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Kind>> kinds_ ABSL_GUARDED_BY(kinds_mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const PrivateKey>> keys_ ABSL_GUARDED_BY(kinds_mu_);

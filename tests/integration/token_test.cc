@@ -559,6 +559,70 @@ class TokenLimitTest : public TokenTest {
   }
 };
 
+// Copies of one signed request sent at once, from four callers (a replay by whoever saw it, or
+// an impatient client): one RSA key is made and the organisation is charged once; the copies are
+// told to come back for the kind (RESOURCE_EXHAUSTED with a retry hint) and then get it. Before,
+// each copy in flight made its own key and was charged to the organisation, whose next request
+// was then refused.
+TEST_F(TokenLimitTest, CopiesOfARequestInFlightMakeOneKeyAndChargeTheOrganisationOnce) {
+  v1::TokenKindRequestStatement st;
+  st.set_type("semper-token-kind-request");
+  st.set_name("Copied ride");
+  *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24 * 30));
+  *st.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::CreateTokenKindRequest req;
+  req.set_signature(Signed(*issuer_, st, req.mutable_request()));
+  const std::vector<const Suite::Subscriber*> callers = {&*issuer_, &*acceptor_, &*other_, &*holder_};
+  std::vector<absl::StatusOr<v1::TokenKind>> answers(callers.size(), absl::UnknownError("not asked"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < callers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      v1::TokenKind kind;
+      grpc::ClientContext ctx;
+      grpc::Status s = StubAs(*callers[i])->CreateTokenKind(&ctx, req, &kind);
+      answers[i] = s.ok() ? absl::StatusOr<v1::TokenKind>(kind) : absl::StatusOr<v1::TokenKind>(FromGrpcStatus(s));
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string id;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].ok()) {
+      if (id.empty()) id = answers[i]->id();
+      EXPECT_EQ(answers[i]->id(), id);
+    } else {
+      EXPECT_THAT(answers[i].status(), StatusIs(absl::StatusCode::kResourceExhausted)) << i;
+      EXPECT_THAT(std::string(answers[i].status().message()), HasSubstr("being made now")) << i;
+    }
+  }
+  // Once it is stored, each copy gets the same kind.
+  for (int wait = 0; Sql("SELECT count(*) FROM ca.token_kinds WHERE name = 'Copied ride'") == "0" && wait < 300; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (size_t i = 0; i < callers.size(); ++i) {
+    if (answers[i].ok()) continue;
+    v1::TokenKind kind;
+    grpc::ClientContext ctx;
+    grpc::Status s = StubAs(*callers[i])->CreateTokenKind(&ctx, req, &kind);
+    ASSERT_TRUE(s.ok()) << i << ": " << s.error_message();
+    if (id.empty()) id = kind.id();
+    EXPECT_EQ(kind.id(), id) << i;
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.token_kinds WHERE name = 'Copied ride'"), "1");
+  // Charged once: the organisation's next kind fits in its budget (sent by a caller whose own
+  // budget is untouched, so that only the organisation's counts).
+  auto courier = suite_->Enroll("Courier GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+  ASSERT_THAT(courier.status(), IsOk());
+  v1::TokenKindRequestStatement next = st;
+  next.set_name("Next ride");
+  *next.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::CreateTokenKindRequest next_req;
+  next_req.set_signature(Signed(*issuer_, next, next_req.mutable_request()));
+  v1::TokenKind kind;
+  grpc::ClientContext ctx;
+  grpc::Status s = StubAs(*courier)->CreateTokenKind(&ctx, next_req, &kind);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 // An enterprise (or anyone from its address) asking for token kinds as fast as it can: each costs
 // the CA an RSA key (~0.2 s of CPU), so each is charged as a hundred ordinary calls: two fit in a
 // burst of 250 (after the enrolments of the set-up), the third waits for tokens.
