@@ -179,6 +179,12 @@ int Guarantee(const Connection& c, const std::string& wallet, const std::string&
     req.mutable_amount()->set_currency(currency);
     req.mutable_amount()->set_minor_units(MinorUnits("--amount", amount));
   }
+  // It reserves the buyer's liability until the seller settles or releases it: shown, then asked.
+  std::printf("You are about to ask semper-liability, as the seller, to guarantee the order in %s\n", order.c_str());
+  std::printf("  order SHA-256: %s\n", HexEncode(Sha256(req.order())).c_str());
+  std::printf("  amount:        %s\n", amount.empty() ? "as the order says" : StrCat(amount, " ", currency).c_str());
+  if (!buyer_cert.empty()) std::printf("  buyer:         %s\n", Certificate::FromDer(req.buyer_certificate())->Subject().c_str());
+  if (!Confirm(c, "Ask for the guarantee?")) return 1;
   v1::Guarantee g;
   Call(StubAs(c, wallet, pass)->RequestGuarantee(Ctx().get(), req, &g));
   PrintGuarantee(g);

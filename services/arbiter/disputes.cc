@@ -370,6 +370,11 @@ absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest&
   }));
   std::vector<v1::Case> out;
   for (const auto& id : ids) {
+    // The same name is not the same party: a pseudonym's name may have been taken again.
+    SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(id));
+    const bool party = (l.claimant.has_value() && SameParty(*l.claimant, s.signer)) ||
+                       (l.respondent.has_value() && SameParty(*l.respondent, s.signer));
+    if (!party) continue;
     SEMPER_ASSIGN_OR_RETURN(v1::Case c, Get(id));
     c.clear_claim();
     c.clear_answer();

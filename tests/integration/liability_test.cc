@@ -595,6 +595,19 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
     args.insert(args.end(), w.begin(), w.end());
     return args;
   };
+  // Without confirmation (no --yes, nobody at the terminal) nothing is signed or sent: the
+  // agreement, a guarantee, a settlement.
+  auto unconfirmed = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, "--liability", "127.0.0.1:" + std::to_string(suite_->port("liability")),
+                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  auto not_agreed = unconfirmed(with_wallet({"liability", "agree", "--overall-limit", "1000.00", "--per-transaction-limit",
+                                             "300.00", "--conditions", "as in the SEMPER model agreement"}));
+  EXPECT_EQ(not_agreed.exit_code, 1) << not_agreed.Describe();
+  EXPECT_THAT(not_agreed.out, HasSubstr("overall limit:   1000.00 EUR"));  // shown, then asked
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.agreements"), "0");
   auto agree = ctl(with_wallet({"liability", "agree", "--overall-limit", "1000.00", "--per-transaction-limit", "300.00",
                                 "--conditions", "as in the SEMPER model agreement"}));
   ASSERT_EQ(agree.exit_code, 0) << agree.Describe();
@@ -616,6 +629,10 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   auto wrong_amount = ctl(as_seller({"liability", "guarantee", "--order", dir_.path() + "/order.semper", "--amount", "12.99"}));
   EXPECT_NE(wrong_amount.exit_code, 0);
   EXPECT_THAT(wrong_amount.err, HasSubstr("differs from the order's 129.90 EUR"));
+  auto not_asked = unconfirmed(as_seller({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order",
+                                          dir_.path() + "/order.semper", "--amount", "129.90", "--out", dir_.path() + "/g"}));
+  EXPECT_EQ(not_asked.exit_code, 1) << not_asked.Describe();
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees"), "0");
   auto g = ctl(as_seller({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order",
                           dir_.path() + "/order.semper", "--amount", "129.90", "--out", dir_.path() + "/g"}));
   ASSERT_EQ(g.exit_code, 0) << g.Describe();
@@ -646,6 +663,9 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   EXPECT_THAT(by_buyer.err, HasSubstr("only the seller"));
   auto shown = ctl(with_wallet({"liability", "show", m[1].str()}));
   EXPECT_EQ(shown.exit_code, 0) << shown.Describe();
+  auto not_settled = unconfirmed(as_seller({"liability", "settle", m[1].str()}));
+  EXPECT_EQ(not_settled.exit_code, 1) << not_settled.Describe();
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees WHERE ended_at IS NOT NULL"), "0");
   auto settled = ctl(as_seller({"liability", "settle", m[1].str()}));
   EXPECT_EQ(settled.exit_code, 0) << settled.Describe();
   auto again = ctl(as_seller({"liability", "settle", m[1].str()}));

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/security/server_credentials.h>
 #include <httplib.h>
 
 #include <thread>
@@ -813,6 +815,37 @@ TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
                   "--key-passphrase-file", dir_.path() + "/escrow.pass", "pseudonym", "reveals"});
   EXPECT_EQ(log.exit_code, 0) << log.Describe();
   EXPECT_THAT(log.out, HasSubstr(owl->front().SerialHex()));
+
+  // An operator whose semper-ca answers the owl's order with another pseudonym's sealed link (a
+  // genuine one, from its database): semperctl names the mismatch and reveals nothing.
+  const std::string other_link =
+      Sql("SELECT encode(sealed_link, 'hex') FROM ca.pseudonyms ORDER BY issued_at DESC LIMIT 1");
+  ASSERT_FALSE(other_link.empty());
+  struct LyingCa final : v1::Pseudonyms::Service {
+    std::string link;
+    grpc::Status RevealPseudonym(grpc::ServerContext*, const v1::RevealPseudonymRequest*,
+                                 v1::RevealPseudonymResponse* resp) override {
+      resp->set_sealed_link(link);
+      resp->set_reveal_number(1);
+      return grpc::Status::OK;
+    }
+  } lying;
+  lying.link = absl::HexStringToBytes(other_link);
+  int lying_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &lying_port);
+  builder.RegisterService(&lying);
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto lied = RunCommand({SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(lying_port), "--plaintext", "--yes",
+                          "pseudonym", "reveal", "--order", dir_.path() + "/order.json", "--order-signature",
+                          dir_.path() + "/order.sig", "--escrow-cert", suite_->P("pki/services/arbiter-escrow.pem"),
+                          "--escrow-key", suite_->P("pki/services/arbiter-escrow.key"), "--escrow-passphrase-file",
+                          dir_.path() + "/escrow.pass"});
+  EXPECT_NE(lied.exit_code, 0) << lied.Describe();
+  EXPECT_THAT(lied.out + lied.err, HasSubstr("the CA sent the link of certificate"));
+  EXPECT_THAT(lied.out, ::testing::Not(HasSubstr("Holder:")));
+  server->Shutdown();
 }
 
 TEST_F(PseudonymTest, TheSharedPseudonymIssuerNamesNoOperatorAndPublishesItsOwnStatus) {

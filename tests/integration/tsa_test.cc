@@ -366,7 +366,56 @@ TEST_F(TsaTest, KeysTheTsaCannotUseAreRefusedAtStart) {
   auto mismatch = run(P("pki/services/tsa-signing.pem"), P("pki/services/ocsp-signing.key"));
   EXPECT_EQ(mismatch.exit_code, 1);
   EXPECT_THAT(mismatch.out + mismatch.err, HasSubstr("does not match"));
+  // Certificates of the suite's CA for a fresh key, with timeStamping not critical, and with
+  // timeStamping beside another usage (RFC 3161 2.3: critical, and the only one).
+  ASSERT_EQ(RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes-256-cbc",
+                        "-pass", "file:" + P("pass"), "-out", P("eku.key")})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunCommand({"openssl", "req", "-new", "-key", P("eku.key"), "-passin", "file:" + P("pass"), "-subj",
+                        "/CN=almost a TSA", "-out", P("eku.csr")})
+                .exit_code,
+            0);
+  for (const auto& [name, ext] :
+       {std::pair<std::string, std::string>{"noncritical", "extendedKeyUsage = timeStamping\n"},
+        std::pair<std::string, std::string>{"two", "extendedKeyUsage = critical, timeStamping, emailProtection\n"}}) {
+    dir_.Write(name + ".cnf", "[v3]\nkeyUsage = critical, digitalSignature, nonRepudiation\n" + ext);
+    auto made = RunCommand({"openssl", "x509", "-req", "-in", P("eku.csr"), "-CA", P("pki/ca.pem"), "-CAkey",
+                            P("pki/ca.key"), "-passin", "file:" + P("pass"), "-days", "1", "-extfile", P(name + ".cnf"),
+                            "-extensions", "v3", "-out", P(name + ".pem")});
+    ASSERT_EQ(made.exit_code, 0) << made.Describe();
+    dir_.Write(name + "-chain.pem", Slurp(P(name + ".pem")) + Slurp(P("pki/ca.pem")));
+    auto refused = run(P(name + "-chain.pem"), P("eku.key"));
+    EXPECT_EQ(refused.exit_code, 1) << name << refused.Describe();
+    EXPECT_THAT(refused.out + refused.err, HasSubstr("critical extendedKeyUsage of timeStamping only")) << name;
+  }
   EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
+}
+
+// RFC 3161 over HTTP past a client's limit: 429 with Retry-After (whole seconds), and nothing
+// recorded for the refused requests.
+TEST_F(TsaTest, OverItsLimitAnHttpClientGets429WithRetryAfter) {
+  Start({"SEMPER_LIMITS_PER_SECOND=1", "SEMPER_LIMITS_BURST=3"});
+  const std::string query = *MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("limited over HTTP"));
+  httplib::Client client("127.0.0.1", http_port_);
+  int granted = 0, status = 0;
+  std::string retry_after;
+  for (int i = 0; i < 20 && status == 0; ++i) {
+    auto res = client.Post("/", query, "application/timestamp-query");
+    ASSERT_TRUE(res) << i;
+    if (res->status == 200) {
+      ++granted;
+    } else {
+      status = res->status;
+      retry_after = res->get_header_value("Retry-After");
+    }
+  }
+  EXPECT_EQ(status, 429) << "never refused";
+  EXPECT_GE(granted, 3);
+  EXPECT_LE(granted, 5);
+  ASSERT_FALSE(retry_after.empty());
+  EXPECT_GE(std::stoi(retry_after), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), std::to_string(granted));
 }
 
 TEST_F(TsaTest, EveryRejectionHasItsFailureInfoAndRecordsNothing) {
