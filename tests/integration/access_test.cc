@@ -12,6 +12,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
@@ -26,6 +31,8 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
+#include "tests/support/weak_keys.h"
+#include "common/server/peer.h"
 #include "tests/support/test_pki.h"
 
 namespace semper {
@@ -331,6 +338,88 @@ TEST_F(AccessTest, UnknownRevocationStatusStopsRoleBoundCallsOnly) {
 
 // Every private key semper-ca init made (and the CA made at its first start) is readable by its
 // owner only, and a daemon refuses to start on an unencrypted key file others can read.
+// An RSA "key pair" with e = 1 (d = 1): every value is its own signature, so anyone can sign
+// for it; a lax or older CA certified it, with the administrator's role. It completes a real TLS
+// handshake (CertificateVerify "signed" with it verifies), and every daemon's gate must refuse
+// it (finding 1 of "Trust under attack (1 of 2)", through TLS rather than on the function).
+TEST_F(AccessTest, AForgeableKeyThatCompletesTheTlsHandshakeIsRefusedAtEveryGate) {
+  // Real primes (from a real key), exponents replaced: n = p q, e = d = 1.
+  auto real = PrivateKey::Generate(KeyType::kRsa, 2048);
+  ASSERT_THAT(real.status(), IsOk());
+  const std::string real_pem = std::string(real->ToUnencryptedPemSecret().Reveal());
+  BIO* in = BIO_new_mem_buf(real_pem.data(), static_cast<int>(real_pem.size()));
+  EVP_PKEY* parsed = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  ASSERT_NE(parsed, nullptr);
+  BIGNUM *n = nullptr, *p = nullptr, *q = nullptr, *iqmp = nullptr;
+  ASSERT_EQ(EVP_PKEY_get_bn_param(parsed, "n", &n), 1);
+  ASSERT_EQ(EVP_PKEY_get_bn_param(parsed, "rsa-factor1", &p), 1);
+  ASSERT_EQ(EVP_PKEY_get_bn_param(parsed, "rsa-factor2", &q), 1);
+  ASSERT_EQ(EVP_PKEY_get_bn_param(parsed, "rsa-coefficient1", &iqmp), 1);
+  EVP_PKEY_free(parsed);
+  BIGNUM* one = BN_new();
+  BN_one(one);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_BN(bld, "n", n);
+  OSSL_PARAM_BLD_push_BN(bld, "e", one);
+  OSSL_PARAM_BLD_push_BN(bld, "d", one);
+  OSSL_PARAM_BLD_push_BN(bld, "rsa-factor1", p);
+  OSSL_PARAM_BLD_push_BN(bld, "rsa-factor2", q);
+  OSSL_PARAM_BLD_push_BN(bld, "rsa-exponent1", one);
+  OSSL_PARAM_BLD_push_BN(bld, "rsa-exponent2", one);
+  OSSL_PARAM_BLD_push_BN(bld, "rsa-coefficient1", iqmp);
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  EVP_PKEY* weak = nullptr;
+  ASSERT_EQ(EVP_PKEY_fromdata_init(ctx), 1);
+  ASSERT_EQ(EVP_PKEY_fromdata(ctx, &weak, EVP_PKEY_KEYPAIR, params), 1);
+  BIO* out = BIO_new(BIO_s_mem());
+  ASSERT_EQ(PEM_write_bio_PrivateKey(out, weak, nullptr, nullptr, 0, nullptr, nullptr), 1);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(out, &data);
+  const std::string weak_pem(data, static_cast<size_t>(length));
+  BIO_free(out);
+  EVP_PKEY_free(weak);
+  EVP_PKEY_CTX_free(ctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  std::string n_be(static_cast<size_t>(BN_num_bytes(n)), '\0');
+  BN_bn2bin(n, reinterpret_cast<unsigned char*>(n_be.data()));
+  for (BIGNUM* b : {n, p, q, iqmp, one}) BN_free(b);
+
+  auto ca_key = PrivateKey::FromPem(Slurp(suite_->P("pki/ca.key")), SecretData(kPass));
+  ASSERT_THAT(ca_key.status(), IsOk());
+  auto ca = Certificate::FromPem(Slurp(suite_->P("pki/ca.pem")));
+  ASSERT_THAT(ca.status(), IsOk());
+  CertificateTemplate t;
+  t.subject = RoleSubjectAttributes({Role::kAdministrator, Role::kSubscriber});
+  t.subject.push_back({"CN", "Deniable Administrator"});
+  t.not_before = absl::Now() - absl::Minutes(1);
+  t.not_after = absl::Now() + absl::Hours(1);
+  t.key_usage = kKuDigitalSignature;
+  t.extended_key_usage = {"clientAuth"};
+  auto cert = ::semper::testing::CertificateForSpkiDer(::semper::testing::RsaSpki(n_be, 1), t, *ca, *ca_key);
+  ASSERT_THAT(cert.status(), IsOk());
+  int refused_by_gate = 0;
+  for (const std::string daemon : {"ca", "tsa", "notary", "arbiter", "liability"}) {
+    auto channel = suite_->ChannelWith(daemon, cert->Pem() + ca->Pem(), weak_pem);
+    grpc::GenericStub stub(channel);
+    // An administrator's call where the daemon has one, else a subscriber's; at the TSA, Stamp,
+    // which is for anyone: a certificate presented for a forgeable key is refused even there.
+    const std::string method = daemon == "ca"        ? "/semper.v1.CertificationAuthority/ListSubscribers"
+                               : daemon == "notary"  ? "/semper.v1.Notary/AuditLog"
+                               : daemon == "tsa"     ? "/semper.v1.TimeStamp/Stamp"
+                               : daemon == "arbiter" ? "/semper.v1.Arbiter/DecideCase"
+                                                     : "/semper.v1.Liability/GetGuarantee";
+    grpc::Status st = ::semper::testing::CallUnary(stub, method, "", std::chrono::milliseconds(10000));
+    // The handshake completed (not UNAVAILABLE) and the gate said why it refused.
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << daemon << ": " << st.error_message();
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr("RSA public exponent")) << daemon;
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++refused_by_gate;
+  }
+  EXPECT_EQ(refused_by_gate, 5);
+}
+
 TEST_F(AccessTest, KeyFilesAreNeverReadableByOthers) {
   int keys = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(suite_->P("pki"))) {
