@@ -620,6 +620,15 @@ TEST_F(CaRevocationTest, RevocationShowsInCrlOcspAndStatus) {
   EXPECT_THAT(no_nonce().out, HasSubstr(sig + ": good"));
   EXPECT_THAT(no_nonce().out, HasSubstr(sig + ": good"));
 
+  // Without confirmation (no --yes, nobody at the terminal) nothing is revoked.
+  auto unconfirmed = RunCommand({SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(port_), "--server-name",
+                                 "localhost", "--ca-file", P("pki/root.pem"), "--cert", wallet + "/authentication.pem",
+                                 "--key", wallet + "/authentication.key", "--key-passphrase-file", P("wpass"),
+                                 "certificate", "revoke", serial, "--reason", "keyCompromise"});
+  EXPECT_EQ(unconfirmed.exit_code, 1) << unconfirmed.Describe();
+  EXPECT_THAT(unconfirmed.out, HasSubstr(serial));  // what would be revoked, shown before the question
+  EXPECT_THAT(unconfirmed.err, HasSubstr("nothing revoked"));
+  EXPECT_THAT(no_nonce().out, HasSubstr(sig + ": good"));
   // The subscriber revokes its own signature certificate.
   auto revoke = CtlAs(wallet, {"certificate", "revoke", serial, "--reason", "keyCompromise"});
   ASSERT_EQ(revoke.exit_code, 0) << revoke.Describe();
@@ -751,6 +760,14 @@ TEST_F(CaRevocationTest, RecordsAreUpdatedSuspendedReactivatedAndClosedWithHisto
   ASSERT_EQ(reactivate.exit_code, 0) << reactivate.Describe();
   EXPECT_THAT(Ocsp(wallet + "/signature.pem").out, HasSubstr(": good"));
 
+  // Closing revokes everything and cannot be undone: without confirmation, nothing happens.
+  auto not_closed = RunCommand({SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(port_), "--server-name", "localhost",
+                                "--ca-file", P("pki/root.pem"), "--cert", P("pki/admin/admin.pem"), "--key",
+                                P("pki/admin/admin.key"), "--key-passphrase-file", P("pass"), "subscriber", "close", id,
+                                "--reason", "contract ended"});
+  EXPECT_EQ(not_closed.exit_code, 1) << not_closed.Describe();
+  EXPECT_THAT(not_closed.out, HasSubstr("cannot be undone"));
+  EXPECT_THAT(Ocsp(wallet + "/signature.pem").out, HasSubstr(": good"));
   auto close = Ctl({"subscriber", "close", id, "--reason", "contract ended"});
   ASSERT_EQ(close.exit_code, 0) << close.Describe();
   auto ocsp = Ocsp(wallet + "/authentication.pem");
