@@ -49,8 +49,9 @@ std::set<Role> RolesOf(const Certificate& cert) {
     if (ou.rfind(oids::kRolePrefix, 0) != 0) continue;
     if (auto r = ParseRole(std::string_view(ou).substr(oids::kRolePrefix.size()))) roles.insert(*r);
   }
-  // A pseudonym (semper-ca issues the pseudonym attribute only in pseudonyms' certificates, which
-  // name no subscriber) holds the role of its holder's own pseudonym.
+  // A pseudonym's certificate (semper-ca puts the pseudonym attribute only into pseudonyms'
+  // certificates, which name no subscriber) holds the role pseudonym-holder: it reads what the
+  // pseudonym itself did (docs/roles.md).
   if (!cert.SubjectAttributes(oids::kPseudonym).empty() && cert.SubjectAttributes("serialNumber").empty()) {
     roles.insert(Role::kPseudonymHolder);
   }
