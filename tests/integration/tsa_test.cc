@@ -551,6 +551,58 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
   EXPECT_THAT(certs.policies(), ::testing::ElementsAre("1.3.6.1.4.1.99999.1", "1.3.6.1.4.1.99999.2"));
 }
 
+// Two semper-tsa processes on one database (replicas behind a balancer): stamping through both at
+// once, no serial is issued twice and every token is recorded.
+TEST_F(TsaTest, TwoReplicasOnOneDatabaseNeverIssueASerialTwice) {
+  Start({"SEMPER_LIMITS_PER_SECOND=0"});
+  const int http2 = FreePort();
+  ChildProcess second({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()),
+                       "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http2),
+                       "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
+                       "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                       "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+                       "SEMPER_TSA_CERT_FILE=" + P("pki/services/tsa-signing.pem"),
+                       "SEMPER_TSA_KEY_FILE=" + P("pki/services/tsa-signing.key"), "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
+                       "SEMPER_TSA_CLOCK_CHECK=off", "SEMPER_TSA_BATCH_WINDOW=50ms", "SEMPER_LIMITS_PER_SECOND=0", SEMPER_TSA},
+                      P("tsa2.log"));
+  {
+    httplib::Client probe("127.0.0.1", http2);
+    bool up = false;
+    for (int i = 0; i < 200 && !up; ++i) {
+      auto res = probe.Get("/healthz");
+      up = res && res->status == 200;
+      if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(up) << Slurp(P("tsa2.log"));
+  }
+  std::mutex mu;
+  std::set<std::string> serials;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client client("127.0.0.1", t % 2 == 0 ? http_port_ : http2);
+      for (int i = 0; i < 50; ++i) {
+        auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("replica " + std::to_string(t * 1000 + i)));
+        auto res = client.Post("/", *der, "application/timestamp-query");
+        auto info = res ? ReadTimeStampToken(res->body) : absl::InternalError("no answer");
+        if (!info.ok()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        EXPECT_TRUE(serials.insert(info->serial_hex).second) << "serial issued twice: " << info->serial_hex;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(serials.size(), 400u);
+  EXPECT_EQ(Count("SELECT count(DISTINCT serial) FROM tsa.tokens"), "400");
+  second.Signal(SIGTERM);
+  EXPECT_EQ(second.Wait(15000), 0) << Slurp(P("tsa2.log"));
+}
+
 TEST_F(TsaTest, ConcurrentClientsGetUniqueSerialsAllRecorded) {
   Start({"SEMPER_LIMITS_PER_SECOND=0"});  // one client (one address, gRPC and HTTP alike) stamping 960 times
   std::mutex mu;
