@@ -614,6 +614,20 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   EXPECT_THAT(agree.out, HasSubstr("overall limit:   1000.00 EUR"));  // shown before signing
   dir_.Write("buyer.pem", buyer_->certificate.Pem());
   dir_.Write("order.semper", suite_->SignedOrder(*buyer_, seller_->certificate, 12990));
+  // The seller checks the order: the buyer's, verified; one byte changed anywhere, not verified.
+  auto order_ok = ctl({"order", "show", dir_.path() + "/order.semper"});
+  EXPECT_EQ(order_ok.exit_code, 0) << order_ok.Describe();
+  {
+    const std::string order = ::semper::testing::Slurp(dir_.path() + "/order.semper");
+    for (size_t at : {order.size() / 3, order.size() / 2, order.size() - 10}) {
+      std::string changed = order;
+      changed[at] ^= 0x01;
+      dir_.Write("changed.semper", changed);
+      auto shown = ctl({"order", "show", dir_.path() + "/changed.semper"});
+      EXPECT_EQ(shown.exit_code, 3) << at << shown.Describe();
+      EXPECT_THAT(shown.out, HasSubstr("NOT VERIFIED")) << at;
+    }
+  }
   std::string seller_wallet = ::semper::testing::WriteFullWallet(
       dir_, "seller", seller_->key, seller_->certificate, *seller_->authentication_key, *seller_->authentication_certificate,
       ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
