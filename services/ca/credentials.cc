@@ -7,6 +7,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_split.h"
 
 #include "common/server/rate_limit.h"
@@ -162,38 +163,29 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
     ++keygen_waiting_;
     making_.insert(request_sha256);
   }
-  auto done = [&] {
+  // Unmarked when this call ends, whichever way: after the kind is stored, so that a copy finds
+  // it then.
+  auto unmark = absl::MakeCleanup([&] {
     absl::MutexLock lock(&keygen_mu_);
     --keygen_waiting_;
     making_.erase(request_sha256);
-  };
+  });
   // Made and stored between the look above and the mark: found now.
   absl::Status again = d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("tk_kind_by_request", request_sha256);
     if (!r.empty()) made_before = r[0][0].as<std::string>();
     return absl::OkStatus();
   });
-  if (!again.ok() || !made_before.empty()) {
-    done();
-    if (!again.ok()) return again;
-    return GetKind(made_before);
-  }
+  if (!again.ok()) return again;
+  if (!made_before.empty()) return GetKind(made_before);
   // Charged to the organisation that signed, too, whatever addresses its requests come from: once
   // per kind made, not per copy and not for a refusal above.
-  if (absl::Status admitted = AdmitExpensiveCall(StrCat("org:", issuer.id()), "CreateTokenKind", 100); !admitted.ok()) {
-    done();
-    return admitted;
-  }
+  SEMPER_RETURN_IF_ERROR(AdmitExpensiveCall(StrCat("org:", issuer.id()), "CreateTokenKind", 100));
   absl::StatusOr<PrivateKey> made = absl::UnknownError("not made");
   {
     absl::MutexLock one_at_a_time(&keygen_run_mu_);
     made = PrivateKey::Generate(KeyType::kRsa, 2048);
   }
-  // Still marked as being made until it is stored (below), so that a copy finds it then.
-  struct Unmark {
-    std::function<void()> f;
-    ~Unmark() { f(); }
-  } unmark{done};
   SEMPER_ASSIGN_OR_RETURN(PrivateKey key, std::move(made));
   SEMPER_ASSIGN_OR_RETURN(std::string private_pem, key.ToEncryptedPem(*d_.passphrase));
   const std::string spki = key.public_key().Der();

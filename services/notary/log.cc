@@ -212,12 +212,14 @@ void EvidenceLog::Loop() {
       tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
       return absl::OkStatus();
     });
+    std::vector<std::string> leaf_hashes;
+    for (const auto& g : group) leaf_hashes.push_back(MerkleLeafHash(g.first.statement));
     std::vector<absl::StatusOr<v1::Evidence>> answers;
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(tree_mu_);
       const uint64_t end = first + group.size();
       if (tree_.size() == first) {
-        for (const auto& g : group) tree_.Append(MerkleLeafHash(g.first.statement));
+        for (const std::string& h : leaf_hashes) tree_.Append(h);
       } else {
         s = CatchUpLocked(end);  // another replica appended meanwhile
       }
@@ -232,7 +234,7 @@ void EvidenceLog::Loop() {
         e.set_kind(group[i].first.kind);
         e.set_statement(group[i].first.statement);
         e.set_signature(group[i].first.signature);
-        e.set_leaf_hash(MerkleLeafHash(group[i].first.statement));
+        e.set_leaf_hash(leaf_hashes[i]);
         auto* proof = e.mutable_inclusion();
         proof->set_leaf_index(first + i);
         proof->set_tree_size(head->tree_size());

@@ -203,6 +203,30 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     if (!s.ok()) return FromGrpcStatus(s);
     return e;
   }
+  // `n` documents signed by `who` and certified: their evidence.
+  std::vector<v1::Evidence> CertifyMany(const Signer& who, const std::string& prefix, int n) {
+    std::vector<v1::Evidence> out;
+    for (int i = 0; i < n; ++i) {
+      std::string doc = prefix + " " + std::to_string(i);
+      auto e = Certify(doc, *CmsSignDetached(doc, who.key, who.certificate, Chain()));
+      EXPECT_THAT(e, IsOk());
+      if (e.ok()) out.push_back(*e);
+    }
+    return out;
+  }
+  // semperctl against this notary; `yes`: answer its confirmations.
+  CommandResult Ctl(std::vector<std::string> args, bool yes = true) {
+    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(notary_port_),
+                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem")};
+    if (yes) argv.push_back("--yes");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  }
+  // What someone with database access does to entry `index`: one word of its statement changed.
+  void RewriteEntry(int index) {
+    Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
+        "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = " + std::to_string(index));
+  }
   uint64_t TreeSize() {
     v1::SignedTreeHead head;
     grpc::ClientContext ctx;
@@ -385,13 +409,8 @@ TEST_F(NotaryTest, RefusalsAppendNothing) {
 
 TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   Signer alice = Enroll("Alice");
-  std::vector<v1::Evidence> evidence;
-  for (int i = 0; i < 5; ++i) {
-    std::string doc = "document " + std::to_string(i);
-    auto e = Certify(doc, *CmsSignDetached(doc, alice.key, alice.certificate, Chain()));
-    ASSERT_THAT(e, IsOk());
-    evidence.push_back(*e);
-  }
+  std::vector<v1::Evidence> evidence = CertifyMany(alice, "document", 5);
+  ASSERT_EQ(evidence.size(), 5u);
   v1::AuditLogResponse audit;
   grpc::ClientContext c0;
   ASSERT_TRUE(Notary(true)->AuditLog(&c0, {}, &audit).ok());
@@ -402,8 +421,7 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   EXPECT_THAT(FromGrpcStatus(Notary()->AuditLog(&c1, {}, &audit)), StatusIs(absl::StatusCode::kUnauthenticated));
 
   // Someone with database access rewrites entry 2's statement.
-  Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
-      "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = 2");
+  RewriteEntry(2);
   v1::Evidence changed = PublicEntry(2);
   EXPECT_NE(changed.leaf_hash(), evidence[2].leaf_hash());
   EXPECT_FALSE(LeafHolds(changed));  // the proof does not hold for the changed entry
@@ -436,24 +454,13 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
 // catches it (`semperctl notary consistency` exits 3), and so does the evidence a party holds.
 TEST_F(NotaryTest, AnOperatorWhoRewritesTheLogAndSignsNewHeadsIsCaughtByAKeptHead) {
   Signer alice = Enroll("Alice");
-  std::vector<v1::Evidence> held;
-  for (int i = 0; i < 3; ++i) {
-    std::string doc = "invoice " + std::to_string(i);
-    auto e = Certify(doc, *CmsSignDetached(doc, alice.key, alice.certificate, Chain()));
-    ASSERT_THAT(e, IsOk());
-    held.push_back(*e);
-  }
-  auto ctl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(notary_port_),
-                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv);
-  };
+  std::vector<v1::Evidence> held = CertifyMany(alice, "invoice", 3);
+  ASSERT_EQ(held.size(), 3u);
+  auto ctl = [&](std::vector<std::string> args) { return Ctl(std::move(args)); };
   auto kept = ctl({"notary", "tree-head", "--out", P("kept.json")});
   ASSERT_EQ(kept.exit_code, 0) << kept.Describe();
   ASSERT_EQ(ctl({"notary", "consistency", P("kept.json")}).exit_code, 0);
-  Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
-      "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = 1");
+  RewriteEntry(1);
   Sql("DELETE FROM notary.tree_heads");
   KillAndRestartNotary();
   v1::AuditLogResponse audit;
@@ -520,13 +527,7 @@ TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
   dir_.Write("wpass", "wallet passphrase");
   dir_.Write("doc.txt", "Delivery note 17: received 12 crates in good order.\n");
   dir_.Write("other.txt", "something else\n");
-  auto ctl = [&](std::vector<std::string> args, bool yes = true) {
-    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(notary_port_),
-                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem")};
-    if (yes) argv.push_back("--yes");
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv);
-  };
+  auto ctl = [&](std::vector<std::string> args, bool yes = true) { return Ctl(std::move(args), yes); };
   // Without confirmation nothing is signed or sent.
   auto unconfirmed = ctl({"notary", "certify", P("doc.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}, false);
   EXPECT_EQ(unconfirmed.exit_code, 1);

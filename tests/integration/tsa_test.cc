@@ -70,10 +70,18 @@ class TsaTest : public ::semper::testing::PostgresTest {
   // Starts semper-tsa with the TSA key and certificate given (default: from semper-ca init; key
   // "-": none, for a key in a token named by extra_env).
   void Start(std::vector<std::string> extra_env = {}, const std::string& cert = "", const std::string& key = "") {
+    daemon_ = ChildProcess(Argv(port_, http_port_, std::move(extra_env), cert, key), P("tsa.log"));
+    auto channel = Channel();
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
+        << Slurp(P("tsa.log"));
+  }
+  // The command line of a semper-tsa on these ports (Start's arguments).
+  std::vector<std::string> Argv(int grpc_port, int http_port, std::vector<std::string> extra_env = {},
+                                const std::string& cert = "", const std::string& key = "") {
     std::vector<std::string> argv = {"env",
                                      "SEMPER_DATABASE_URL=" + conninfo(),
-                                     "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
-                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
+                                     "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
+                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
                                      "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
                                      "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"),
                                      "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
@@ -88,10 +96,7 @@ class TsaTest : public ::semper::testing::PostgresTest {
                                      "SEMPER_TSA_BATCH_WINDOW=50ms"};
     argv.insert(argv.end(), extra_env.begin(), extra_env.end());
     argv.push_back(SEMPER_TSA);
-    daemon_ = ChildProcess(argv, P("tsa.log"));
-    auto channel = Channel();
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
-        << Slurp(P("tsa.log"));
+    return argv;
   }
 
   void Stop(int sig = SIGTERM) {
@@ -556,15 +561,7 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
 TEST_F(TsaTest, TwoReplicasOnOneDatabaseNeverIssueASerialTwice) {
   Start({"SEMPER_LIMITS_PER_SECOND=0"});
   const int http2 = FreePort();
-  ChildProcess second({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()),
-                       "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http2),
-                       "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
-                       "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                       "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-                       "SEMPER_TSA_CERT_FILE=" + P("pki/services/tsa-signing.pem"),
-                       "SEMPER_TSA_KEY_FILE=" + P("pki/services/tsa-signing.key"), "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
-                       "SEMPER_TSA_CLOCK_CHECK=off", "SEMPER_TSA_BATCH_WINDOW=50ms", "SEMPER_LIMITS_PER_SECOND=0", SEMPER_TSA},
-                      P("tsa2.log"));
+  ChildProcess second(Argv(FreePort(), http2, {"SEMPER_LIMITS_PER_SECOND=0"}), P("tsa2.log"));
   {
     httplib::Client probe("127.0.0.1", http2);
     bool up = false;
