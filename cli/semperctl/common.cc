@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include <grpcpp/create_channel.h>
@@ -18,6 +17,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/keys.h"
+#include "common/crypto/oids.h"
 #include "common/server/grpc_status.h"
 
 namespace semper::ctl {
@@ -136,10 +136,13 @@ PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_fi
 }
 
 // A subscriber's wallet authenticates with its authentication key; a pseudonym's wallet holds one
-// certificate (semperctl pseudonym request), which does both.
+// certificate (semperctl pseudonym request), which does both. Decided by the certificate, not by
+// a missing file: a subscriber's signature key never signs a TLS handshake.
 static std::string AuthenticationFile(const std::string& wallet, std::string_view extension) {
-  std::error_code ec;
-  const bool pseudonym = !std::filesystem::exists(wallet + "/authentication.key", ec);
+  auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/signature.pem"));
+  const bool pseudonym = chain.ok() && !chain->empty() &&
+                         !chain->front().SubjectAttributes(oids::kPseudonym).empty() &&
+                         chain->front().SubjectAttributes("serialNumber").empty();
   return StrCat(wallet, pseudonym ? "/signature" : "/authentication", extension);
 }
 
