@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include <absl/strings/escaping.h>
+#include <absl/strings/str_cat.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
@@ -473,6 +475,57 @@ TEST_F(NotaryTest, AnOperatorWhoRewritesTheLogAndSignsNewHeadsIsCaughtByAKeptHea
   // The party's evidence of entry 1 no longer proves into the log the notary now shows.
   EXPECT_NE(PublicEntry(1).leaf_hash(), held[1].leaf_hash());
   EXPECT_TRUE(EvidenceHolds(held[1]));  // against the head it came with: what the party can show
+}
+
+// Entries appended by notaries from before 2026-12-07 are statements without a nonce; such a row
+// (signed with the notary's key, as the earlier version did) is in the log when this version
+// starts. A stranger gets what it gets of any entry: its leaf hash and a proof, never the
+// statement, its kind, its signature or anything named in it. (What is left, and said in the
+// threat model: whoever knows such a statement in full confirms it against the leaf hash.)
+TEST_F(NotaryTest, AnEntryAnEarlierVersionWroteIsServedAsItsLeafHashOnly) {
+  Signer alice = Enroll("Alice");
+  ASSERT_EQ(CertifyMany(alice, "before", 1).size(), 1u);
+  notary_.Signal(SIGTERM);
+  ASSERT_EQ(notary_.Wait(15000), 0);
+  const std::string subject = alice.certificate.Subject();
+  const std::string document_sha256 = Sha256("the earlier version's document");
+  const std::string legacy = absl::StrCat(
+      R"({"type":"semper-notarial-attestation","documentSha256":")", absl::Base64Escape(document_sha256),
+      R"(","signerSubject":")", subject, R"(","signerCertificateSerial":")", alice.certificate.SerialHex(),
+      R"(","verified":["cms-signature","certificate-path","certificate-status-good"]})");
+  auto notary_key = PrivateKey::FromPem(Slurp(P("pki/services/notary-signing.key")), SecretData(kPass));
+  auto notary_certificate = Certificate::FromPem(Slurp(P("pki/services/notary-signing.pem")));
+  ASSERT_THAT(notary_key, IsOk());
+  ASSERT_THAT(notary_certificate, IsOk());
+  auto legacy_signature = CmsSignDetached(legacy, *notary_key, *notary_certificate, Chain());
+  ASSERT_THAT(legacy_signature, IsOk());
+  Sql(absl::StrCat("INSERT INTO notary.log_entries (index, kind, statement, signature) VALUES (1, 'attestation', "
+                   "decode('", HexEncode(legacy), "', 'hex'), decode('", HexEncode(*legacy_signature),
+                   "', 'hex')); UPDATE notary.log_head SET size = 2"));
+  StartNotary();
+  ASSERT_EQ(CertifyMany(alice, "after", 1).size(), 1u);  // a head over the earlier entry too
+  ASSERT_EQ(TreeSize(), 3u);
+  v1::AuditLogResponse audit;
+  grpc::ClientContext actx;
+  ASSERT_TRUE(Notary(true)->AuditLog(&actx, {}, &audit).ok());
+  EXPECT_TRUE(audit.ok()) << audit.DebugString();  // the row is a genuine entry of the log
+
+  v1::Evidence e = PublicEntry(1);
+  EXPECT_EQ(e.leaf_hash(), MerkleLeafHash(legacy));
+  EXPECT_TRUE(LeafHolds(e));
+  EXPECT_TRUE(e.statement().empty() && e.signature().empty() && e.kind().empty());
+  const std::string wire = e.SerializeAsString();
+  for (const std::string& secret : {subject, std::string("Alice"), document_sha256, absl::Base64Escape(document_sha256),
+                                    alice.certificate.SerialHex(), legacy_signature->substr(0, 64)}) {
+    EXPECT_EQ(wire.find(secret), std::string::npos) << secret;
+  }
+  // The party's own certificate does not read it from the public log either.
+  v1::GetEvidenceRequest get;
+  get.set_index(1);
+  v1::Evidence as_alice;
+  grpc::ClientContext gctx;
+  ASSERT_TRUE(NotaryAs(&alice)->GetEvidence(&gctx, get, &as_alice).ok());
+  EXPECT_TRUE(as_alice.statement().empty() && as_alice.signature().empty() && as_alice.kind().empty());
 }
 
 // A subscriber's signature key chains to the suite's root just as the notary's does: evidence that

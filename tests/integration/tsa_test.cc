@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -30,7 +31,6 @@
 #include "common/crypto/timestamp.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/tsa.grpc.pb.h"
-#include "services/timestamp/clock.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -672,6 +672,32 @@ TEST_F(TsaTest, NothingAcknowledgedIsLostWhenKilledUnderLoad) {
       }
     });
   }
+  // Batches too: a proof leaves only after its tree is recorded.
+  struct BatchProof {
+    std::string serial;
+    uint64_t index;
+    std::string imprint;
+  };
+  std::vector<BatchProof> proven;
+  std::atomic<int> batches_failed{0};
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = Stub();
+      for (int i = 0; !stop; ++i) {
+        v1::StampBatchRequest req;
+        for (int j = 0; j < 20; ++j) req.add_imprints(Sha256(absl::StrCat("batch ", t, "/", i, "/", j)));
+        v1::StampBatchResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        if (!stub->StampBatch(&ctx, req, &resp).ok()) {
+          ++batches_failed;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto& p : resp.proofs()) proven.push_back({p.serial(), p.leaf_index(), p.imprint()});
+      }
+    });
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   Stop(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -684,6 +710,27 @@ TEST_F(TsaTest, NothingAcknowledgedIsLostWhenKilledUnderLoad) {
   Start();
   std::set<std::string> recorded = Recorded();
   for (const std::string& serial : acknowledged) EXPECT_EQ(recorded.count(serial), 1u) << serial;
+  ASSERT_GT(proven.size(), 20u) << "no batch was stamped before the kill";
+  EXPECT_GT(batches_failed.load(), 0) << "the daemon was not killed under batch load";
+  // The tree recorded under each proof's serial holds its imprint at its index.
+  std::map<std::string, std::string> leaves;  // serial -> imprints, hex
+  std::string listed = Count(
+      "SELECT coalesce(string_agg(upper(to_hex(serial)) || ':' || encode(batch_leaves, 'hex'), ','), '') "
+      "FROM tsa.tokens WHERE batch_leaves IS NOT NULL");
+  for (size_t start = 0, end; start < listed.size(); start = end + 1) {
+    end = listed.find(',', start);
+    if (end == std::string::npos) end = listed.size();
+    size_t colon = listed.find(':', start);
+    leaves[listed.substr(start, colon - start)] = listed.substr(colon + 1, end - colon - 1);
+  }
+  std::set<std::string> trees;
+  for (const BatchProof& p : proven) {
+    auto tree = leaves.find(p.serial);
+    ASSERT_NE(tree, leaves.end()) << "batch " << p.serial << " was acknowledged and is not recorded";
+    EXPECT_EQ(tree->second.substr(p.index * 64, 64), HexEncode(p.imprint)) << p.serial << " " << p.index;
+    trees.insert(p.serial);
+  }
+  EXPECT_GT(trees.size(), 1u);
   auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("after restart"));
   auto res = Post(*der);
   ASSERT_TRUE(res);
@@ -744,26 +791,47 @@ TEST_F(TsaTest, SlowClientsDoNotStallTheHttpListener) {
   EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "5");
 }
 
+// NTP lost or spoofed: while the kernel calls the clock unsynchronised, no token, over HTTP, gRPC
+// and in batches, and nothing recorded; once it is synchronised again, tokens. What the kernel says
+// is set for the daemon by an LD_PRELOAD of ntp_adjtime, so both sides are tried on any host.
 TEST_F(TsaTest, RefusesWhileTheKernelSaysTheClockIsUnsynchronised) {
-  Start({"SEMPER_TSA_CLOCK_CHECK=kernel"});
+  const std::string shim = std::string("LD_PRELOAD=") + KERNEL_CLOCK_SHIM;
+  Start({"SEMPER_TSA_CLOCK_CHECK=kernel", shim, "SEMPER_TEST_KERNEL_CLOCK=unsynchronised"});
   auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("clock"));
   auto res = Post(*der);
   ASSERT_TRUE(res);
   dir_.Write("clock.tsr", res->body);
   std::string text = RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out;
+  EXPECT_THAT(text, HasSubstr("Status: Rejected."));
+  EXPECT_THAT(text, HasSubstr("time source is not available"));
+  v1::StampRequest req;
+  req.set_request(*der);
+  v1::StampResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Stub()->Stamp(&ctx, req, &resp).ok());
+  EXPECT_NE(resp.status(), v1::TIME_STAMP_STATUS_GRANTED);
+  v1::StampBatchRequest batch;
+  batch.add_imprints(Sha256("clock batch"));
+  v1::StampBatchResponse proofs;
+  grpc::ClientContext bctx;
+  EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&bctx, batch, &proofs)),
+              StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
+  EXPECT_EQ(proofs.proofs_size(), 0);
   httplib::Client client("127.0.0.1", http_port_);
   std::string metrics = client.Get("/metrics")->body;
-  // This test runs wherever CI runs: the expectation follows what this kernel says right now.
-  if (tsa::KernelClockSynchronized().ok()) {
-    EXPECT_THAT(text, HasSubstr("Status: Granted."));
-    EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 1"));
-  } else {
-    EXPECT_THAT(text, HasSubstr("Status: Rejected."));
-    EXPECT_THAT(text, HasSubstr("time source is not available"));
-    EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 0"));
-    EXPECT_THAT(metrics, HasSubstr("failure=\"timeNotAvailable\""));
-    EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
-  }
+  EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 0"));
+  EXPECT_THAT(metrics, HasSubstr("failure=\"timeNotAvailable\""));
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
+
+  // The same daemon once the kernel says the clock is synchronised again.
+  Stop();
+  Start({"SEMPER_TSA_CLOCK_CHECK=kernel", shim, "SEMPER_TEST_KERNEL_CLOCK=synchronised"});
+  auto granted = Post(*der);
+  ASSERT_TRUE(granted);
+  dir_.Write("clock.tsr", granted->body);
+  EXPECT_THAT(RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out, HasSubstr("Status: Granted."));
+  EXPECT_THAT(client.Get("/metrics")->body, HasSubstr("semper_tsa_clock_synchronized 1"));
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "1");
 }
 
 TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
