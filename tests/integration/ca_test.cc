@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include <absl/strings/ascii.h>
+#include <absl/strings/escaping.h>
 #include <pqxx/pqxx>
 
 #include <grpcpp/create_channel.h>
@@ -177,9 +179,43 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
   auto purpose = RunCommand({"openssl", "verify", "-purpose", "sslclient", "-CAfile", P("pki/root.pem"),
                              "-untrusted", P("pki/ca.pem"), P("wallet/authentication.pem")});
   EXPECT_EQ(purpose.exit_code, 0) << purpose.Describe();
-  // The wallet key opens with the wallet passphrase only.
-  auto key = RunCommand({"openssl", "pkey", "-in", P("wallet/signature.key"), "-passin", "file:" + P("wpass"), "-noout"});
-  EXPECT_EQ(key.exit_code, 0) << key.Describe();
+  // A local user who copies the wallet: each key is encrypted and opens with the wallet passphrase
+  // only. The operator of semper-ca (its database, a backup, its log): neither key's secret is in
+  // anything semper-ca received (enrolment sends CSRs).
+  dir_.Write("wrong", "wallet passphrasf");
+  const std::string dump = *postgres().Dump(database());
+  ASSERT_THAT(dump, HasSubstr("CREATE TABLE ca.certificates"));
+  const std::string log = Slurp(P("ca.log"));
+  for (const char* which : {"authentication", "signature"}) {
+    const std::string file = P(std::string("wallet/") + which + ".key");
+    ASSERT_EQ(stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << which;
+    EXPECT_THAT(Slurp(file), HasSubstr("BEGIN ENCRYPTED PRIVATE KEY")) << which;
+    auto key = RunCommand({"openssl", "pkey", "-in", file, "-passin", "file:" + P("wpass"), "-noout", "-text"});
+    ASSERT_EQ(key.exit_code, 0) << key.Describe();
+    for (const std::string& pass : {std::string("file:") + P("wrong"), std::string("pass:")}) {
+      EXPECT_NE(RunCommand({"openssl", "pkey", "-in", file, "-passin", pass, "-noout"}).exit_code, 0) << which;
+    }
+    auto with_wrong = Ctl({"--cert", P(std::string("wallet/") + which + ".pem"), "--key", file,
+                           "--key-passphrase-file", P("wrong"), "subscriber", "list"}, false);
+    EXPECT_EQ(with_wrong.exit_code, 2) << with_wrong.Describe();
+    EXPECT_THAT(with_wrong.err, HasSubstr("wrong passphrase"));
+    // The private scalar: "priv:" of openssl's dump, hex with colons, up to "pub:".
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(key.out, m, std::regex("priv:\\s*([0-9a-f:\\s]+)pub:"))) << key.out;
+    std::string hex = std::regex_replace(m[1].str(), std::regex("[:\\s]"), "");
+    if (hex.size() > 64) hex = hex.substr(hex.size() - 64);  // a leading 00
+    ASSERT_EQ(hex.size(), 64u) << key.out;
+    const std::string raw = absl::HexStringToBytes(hex);
+    // What was sent is there: the public key (in the certificate), so the search sees such bytes.
+    std::smatch pub;
+    ASSERT_TRUE(std::regex_search(key.out, pub, std::regex("pub:\\s*([0-9a-f:\\s]+)"))) << key.out;
+    EXPECT_THAT(dump, HasSubstr(std::regex_replace(pub[1].str(), std::regex("[:\\s]"), ""))) << which;
+    for (const std::string& form : {hex, absl::AsciiStrToUpper(hex), absl::Base64Escape(raw), raw}) {
+      EXPECT_EQ(dump.find(form), std::string::npos) << which << " key in semper-ca's database";
+      EXPECT_EQ(log.find(form), std::string::npos) << which << " key in semper-ca's log";
+    }
+  }
 
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
   EXPECT_EQ(Count("SELECT count(*) FROM ca.enrolment_codes WHERE used_at IS NOT NULL"), "1");

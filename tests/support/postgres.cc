@@ -119,6 +119,12 @@ absl::StatusOr<std::string> TestPostgres::Query(const std::string& database, con
   return out;
 }
 
+absl::StatusOr<std::string> TestPostgres::Dump(const std::string& database) const {
+  auto r = RunCommand({bindir_ + "/pg_dump", "--no-owner", "-d", ConnInfo(database)});
+  if (r.exit_code != 0) return Failed("pg_dump", r);
+  return r.out;
+}
+
 absl::StatusOr<std::string> TestPostgres::CreateDatabase() {
   std::string name = "t_" + RandomId().substr(0, 16);
   SEMPER_RETURN_IF_ERROR(Query("postgres", "CREATE DATABASE " + name).status());

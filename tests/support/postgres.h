@@ -29,6 +29,8 @@ class TestPostgres {
   absl::Status StartAgain();
   // psql -c, for assertions that read the database directly.
   absl::StatusOr<std::string> Query(const std::string& database, const std::string& sql) const;
+  // pg_dump of a whole database as SQL text (what a backup, or an operator, holds).
+  absl::StatusOr<std::string> Dump(const std::string& database) const;
 
  private:
   TestPostgres() = default;
