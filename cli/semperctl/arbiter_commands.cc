@@ -496,11 +496,13 @@ int ListCases(const Connection& c, const std::string& wallet, const std::string&
   st.set_type("semper-list-cases");
   *st.mutable_made_at() = ToTimestamp(absl::Now());
   std::vector<Certificate> chain = WalletChain(wallet);
+  WalletKeys keys = WalletBothKeys(wallet, pass);
   v1::ListCasesRequest req;
   req.set_request(st.SerializeAsString());
-  req.set_signature(WalletSign(req.request(), WalletKey(wallet, pass), chain));
+  req.set_signature(WalletSign(req.request(), keys.signature, chain));
   v1::ListCasesResponse resp;
-  Call(ArbiterStub(c)->ListCases(Ctx().get(), req, &resp));
+  // As the wallet over TLS too: the arbiter lists a party's cases to that party's connection only.
+  Call(v1::Arbiter::NewStub(ChannelAsWallet(c, c.arbiter, wallet, keys))->ListCases(Ctx().get(), req, &resp));
   if (resp.cases().empty()) std::printf("No cases name %s.\n", chain.front().Subject().c_str());
   for (const auto& k : resp.cases()) {
     std::printf("%s  %-32s %-40s %s vs %s\n", k.case_id().c_str(), v1::ClaimKind_Name(k.kind()).c_str(),

@@ -354,8 +354,16 @@ absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
   return Get(l.c.case_id());
 }
 
-absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest& req) {
+absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest& req, const Certificate* caller) {
+  if (caller == nullptr) {
+    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+                     "a party lists its cases over TLS with its own certificate (semperctl --wallet)");
+  }
   SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.request(), req.signature(), "request"));
+  if (!SameParty(*caller, s.signer)) {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "the request is signed by another party than the certificate this connection presents");
+  }
   v1::ListCasesStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-list-cases") {
     return InvalidField("request", "must be a serialized semper.v1.ListCasesStatement of type \"semper-list-cases\"");

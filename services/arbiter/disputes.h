@@ -44,7 +44,9 @@ class CaseBook {
   absl::StatusOr<v1::Case> File(const v1::FileClaimRequest& req);
   absl::StatusOr<v1::Case> Answer(const v1::AnswerClaimRequest& req);
   absl::StatusOr<v1::Case> Get(const std::string& case_id);
-  absl::StatusOr<std::vector<v1::Case>> List(const v1::ListCasesRequest& req);
+  // `caller`: the certificate the client presented over TLS (none: UNAUTHENTICATED); it must be
+  // the same party as the request's signer, so a copy of a signed request lists nothing.
+  absl::StatusOr<std::vector<v1::Case>> List(const v1::ListCasesRequest& req, const Certificate* caller);
   // By a human arbitrator (the caller checks the role).
   absl::StatusOr<v1::Case> DecideByArbitrator(const v1::DecideCaseRequest& req, const Certificate& arbitrator);
   // Decides the cases whose deadline passed without an answer and puts decided verdicts into the

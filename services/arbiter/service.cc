@@ -73,7 +73,9 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::GetCase(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::ListCases(grpc::CallbackServerContext* ctx,
                                                         const v1::ListCasesRequest* req, v1::ListCasesResponse* resp) {
-  auto cases = cases_->List(*req);
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  auto cases = cases_->List(*req, peer->certificate.has_value() ? &*peer->certificate : nullptr);
   if (cases.ok()) {
     for (auto& c : *cases) *resp->add_cases() = std::move(c);
   }

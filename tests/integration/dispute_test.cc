@@ -223,6 +223,13 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     return ::semper::testing::WriteWallet(dir_, name, p.key, p.certificate, Slurp(P("pki/ca.pem")), "wallet passphrase");
   }
 
+  // With the authentication key too, for what a party asks as itself over TLS (`dispute list`).
+  std::string FullWallet(const std::string& name, const ::semper::testing::Suite::Subscriber& p) {
+    return ::semper::testing::WriteFullWallet(dir_, name, p.key, p.certificate, *p.authentication_key,
+                                              *p.authentication_certificate, Slurp(P("pki/ca.pem")),
+                                              "wallet passphrase");
+  }
+
   std::vector<std::string> Events(const v1::Case& c) {
     std::vector<std::string> out;
     for (const auto& e : c.history()) out.push_back(e.event());
@@ -571,29 +578,46 @@ TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
   v1::ListCasesRequest list;
   list.set_request(ls.SerializeAsString());
   list.set_signature(Sign(list.request(), *buyer_));
+  const v1::ListCasesRequest buyers_request = list;
   v1::ListCasesResponse listed;
-  {
+  auto list_over = [&](const std::shared_ptr<grpc::Channel>& channel, const v1::ListCasesRequest& request) {
+    listed.Clear();
     grpc::ClientContext ctx;
-    ASSERT_TRUE(Arbiter()->ListCases(&ctx, list, &listed).ok());
-    EXPECT_EQ(listed.cases_size(), 0);
-  }
-  // After a claim, both parties see it.
+    return FromGrpcStatus(v1::Arbiter::NewStub(channel)->ListCases(&ctx, request, &listed));
+  };
+  ASSERT_THAT(list_over(suite_->ChannelAs("arbiter", *buyer_sub_), list), IsOk());
+  EXPECT_EQ(listed.cases_size(), 0);
+  // After a claim, both parties see it, each over TLS with its own certificate.
   auto filed = File(claim, *buyer_);
   ASSERT_THAT(filed.status(), IsOk());
-  for (const Party* p : {&*buyer_, &*seller_}) {
-    list.set_signature(Sign(list.request(), *p));
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(Arbiter()->ListCases(&ctx, list, &listed).ok());
+  for (const auto* p : {&*buyer_sub_, &*seller_sub_}) {
+    list.set_signature(Sign(list.request(), Party{p->key, p->certificate}));
+    ASSERT_THAT(list_over(suite_->ChannelAs("arbiter", *p), list), IsOk());
     ASSERT_EQ(listed.cases_size(), 1);
     EXPECT_EQ(listed.cases(0).case_id(), filed->case_id());
   }
+  // The buyer's signed request, captured (it is fresh for 5 minutes), lists nothing for whoever
+  // sends it: without a certificate, as the seller (a party of the same case), or as a third
+  // subscriber; that subscriber's own request lists none of the case.
+  auto third = suite_->Enroll("Third Party Ltd", v1::CUSTOMER_KIND_ENTERPRISE);
+  ASSERT_THAT(third.status(), IsOk());
+  EXPECT_THAT(list_over(suite_->Channel("arbiter"), buyers_request),
+              StatusIs(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED));
+  for (const auto* thief : {&*seller_sub_, &*third}) {
+    EXPECT_THAT(list_over(suite_->ChannelAs("arbiter", *thief), buyers_request),
+                StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+    EXPECT_EQ(listed.cases_size(), 0);
+  }
+  list.set_signature(Sign(list.request(), Party{third->key, third->certificate}));
+  ASSERT_THAT(list_over(suite_->ChannelAs("arbiter", *third), list), IsOk());
+  EXPECT_EQ(listed.cases_size(), 0);
   // An answer after the deadline is refused; the deadline's decision stands.
   WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
   EXPECT_THAT(Answer(filed->case_id(), *seller_, {}).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
-  std::string buyer = Wallet("buyer", *buyer_), seller = Wallet("seller", *seller_);
+  std::string buyer = FullWallet("buyer", *buyer_sub_), seller = FullWallet("seller", *seller_sub_);
   dir_.Write("seller.pem", seller_->certificate.Pem());
   // The buyer's evidence as files: the seller's signed confirmation with its time-stamp, and the
   // notary's evidence for it.

@@ -92,9 +92,9 @@ std::vector<AccessRule> MakeMatrix() {
        {"GetArbiterCertificate", "public"},
        {"FileClaim", "the claimant's CMS signature"},
        {"AnswerClaim", "the respondent's CMS signature"},
-       {"GetCase", "the case id (128 random bits)"},
-       {"ListCases", "signed by the party asking"}},
+       {"GetCase", "the case id (128 random bits)"}},
       {});
+  add(a, {{"ListCases", "the party asking, by TLS certificate and signature"}}, {kSubscriber, kPseudonym});
   add(a, {{"DecideCase", "a human arbitrator"}}, {kArbitrator});
   add(a,
       {{"TagPseudonym", "semper-ca, with the holder's fresh signed request"},
