@@ -191,11 +191,19 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
     auto o = asw::Originator::Restore(self, st);
     if (!o.ok()) Die(o.status());
     if (st.me3().body().empty()) {
-      auto me3 = o->Me3(ReadMessage<v1::SignedBody>(in));
+      auto me3 = o->Me3(ReadMessage<v1::SignedBody>(in));  // checks me2; nothing leaves before the answer
       if (!me3.ok()) Die(me3.status());
+      auto view = asw::VerifyMe1(st.me1());
+      if (!view.ok()) Die(view.status());
+      std::printf("The responder committed. Giving the third message binds you to:\n");
+      PrintTerms(view->body);
+      if (!Confirm(c, "Sign and write the third message?")) {
+        std::fprintf(stderr, "semperctl: nothing written\n");
+        return 1;
+      }
       SaveState(state_file, o->State());
       WriteOrDie(out, me3->SerializeAsString());
-      std::printf("The responder committed. Wrote %s: send it%s.\n", out.c_str(),
+      std::printf("Wrote %s: send it%s.\n", out.c_str(),
                   o->document().empty() ? "" : " together with the document");
       std::printf("If the last message does not come: semperctl exchange resolve --state %s\n", state_file.c_str());
       return 0;

@@ -64,6 +64,7 @@ SecretData Passphrase(const std::string& file, const std::string& prompt) {
 
 bool Confirm(const Connection& c, const std::string& question) {
   if (c.yes) return true;
+  std::fflush(stdout);  // what is asked about comes before the question, also through a pipe
   std::fprintf(stderr, "%s [y/N] ", question.c_str());
   std::string answer;
   std::getline(std::cin, answer);

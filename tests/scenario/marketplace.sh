@@ -27,26 +27,8 @@ cd "$W"
 ROOT=$SEMPERCTL_CA_FILE
 RUN=$(date +%s)-$$
 
-step() { echo; echo "=== $*"; }
-# run <description> <command...>: runs it, keeps its output in $OUT, stops the scenario on failure.
-run() {
-  local what=$1; shift
-  if ! OUT=$("$@" 2>&1); then
-    echo "FAILED: $what"; echo "  command: $*"; echo "$OUT" | sed 's/^/  | /'
-    exit 1
-  fi
-  echo "ok: $what"
-}
-expect() {  # expect <description> <pattern>: $OUT must contain the pattern
-  if ! grep -q -- "$2" <<<"$OUT"; then
-    echo "FAILED: $1 (expected \"$2\")"; echo "$OUT" | sed 's/^/  | /'
-    exit 1
-  fi
-}
-ctl() { "$SEMPERCTL" --server-name "${SEMPER_SERVER_NAME:-localhost}" --yes "$@"; }
-admin() { ctl --cert "$SEMPER_ADMIN_CERT" --key "$SEMPER_ADMIN_KEY" --key-passphrase-file "$SEMPER_ADMIN_PASSPHRASE_FILE" "$@"; }
-# Checks a detached CMS signature with openssl: cms_ok <description> <signature DER> <content>
-cms_ok() { run "$1 (openssl cms -verify)" openssl cms -verify -binary -inform DER -in "$2" -content "$3" -CAfile "$ROOT" -purpose any -out /dev/null; }
+# shellcheck source=tests/scenario/steps.sh
+source "$HERE/tests/scenario/steps.sh"
 
 echo "marketplace scenario: working in $W"
 (umask 077; echo "wallet passphrase $RUN" > pass)

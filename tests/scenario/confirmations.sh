@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Nothing irreversible without confirmation. Every semperctl command that signs, sends or changes
+# something shows what it is about to do and asks first; answered "n" (what a person does when what
+# is shown is not what they meant, e.g. a counterparty made them run it), it exits 1 and nothing
+# happened: no file written, no key made, no log entry, no change at any daemon. Runs after
+# marketplace.sh, in its directory (its wallets and files).
+#
+#   tests/scenario/confirmations.sh CLIENT_ENV WORK_DIR
+#
+# (notary certify, liability agree/guarantee/settle, certificate revoke and subscriber close are
+# declined in notary_test, liability_test and ca_test.)
+set -euo pipefail
+ENV_FILE=${1:?usage: confirmations.sh CLIENT_ENV WORK_DIR}
+W=${2:?usage: confirmations.sh CLIENT_ENV WORK_DIR}
+# shellcheck disable=SC1090
+source "$ENV_FILE"
+export SEMPERCTL_SERVER SEMPERCTL_TSA SEMPERCTL_NOTARY SEMPERCTL_ARBITER SEMPERCTL_LIABILITY SEMPERCTL_CA_FILE
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+SEMPERCTL=${SEMPERCTL:-semperctl}
+ROOT=$SEMPERCTL_CA_FILE
+# shellcheck source=tests/scenario/steps.sh
+source "$HERE/tests/scenario/steps.sh"
+cd "$W"
+RUN=$(date +%s)-$$-c
+D=probe-$RUN  # what this run writes (or must not)
+mkdir -p "$D"
+ADMIN=(--cert "$SEMPER_ADMIN_CERT" --key "$SEMPER_ADMIN_KEY" --key-passphrase-file "$SEMPER_ADMIN_PASSPHRASE_FILE")
+ARBITRATOR_DIR=$(dirname "$SEMPER_ADMIN_CERT")
+ARBITRATOR=(--cert "$ARBITRATOR_DIR/arbitrator.pem" --key "$ARBITRATOR_DIR/arbitrator.key"
+            --key-passphrase-file "$SEMPER_ADMIN_PASSPHRASE_FILE")
+
+# declined <description> <what must be shown> <semperctl arguments...>: without --yes, answered
+# "n": exit 1, the question asked, and <what must be shown> shown before it.
+declined() {
+  local what=$1 shown=$2; shift 2
+  local rc=0
+  OUT=$("$SEMPERCTL" --server-name "${SEMPER_SERVER_NAME:-localhost}" "$@" 2>&1 <<<"n") || rc=$?
+  if [[ $rc -ne 1 ]] || ! grep -q -- "\[y/N\]" <<<"$OUT" || ! grep -q -- "$shown" <<<"$OUT"; then
+    echo "FAILED: $what: expected exit 1 after asking, with \"$shown\" shown first (exit $rc)"
+    echo "$OUT" | sed 's/^/  | /'
+    exit 1
+  fi
+  local before_question=${OUT%%\[y/N\]*}
+  grep -q -- "$shown" <<<"$before_question" || { echo "FAILED: $what: \"$shown\" only after the question"; exit 1; }
+  echo "ok: $what: shown, asked, declined (exit 1)"
+}
+absent() { for f; do [[ ! -e $f ]] || { echo "FAILED: $f was written although declined"; exit 1; }; done; }
+same() {  # same <description> <before> <after>
+  [[ "$2" == "$3" ]] || { echo "FAILED: $1 changed although declined"; diff <(echo "$2") <(echo "$3") | sed 's/^/  | /'; exit 1; }
+  echo "ok: $1 unchanged"
+}
+P=(--wallet-passphrase-file pass)
+tree() { ctl notary tree-head; }
+log_before=$(tree)
+
+step "Registration records (an officer)"
+list_before=$(admin subscriber list)
+declined "subscriber register" "Bodo Probe $RUN" "${ADMIN[@]}" subscriber register --name "Bodo Probe $RUN" \
+  --kind individual --country DE --law DE --email bodo@example.de
+same "the register" "$list_before" "$(admin subscriber list)"
+run "register with --yes" admin subscriber register --name "Bodo Probe $RUN" --kind individual --country DE --law DE \
+  --email bodo@example.de
+code=$(sed -n 's/.*Enrolment code: \([A-Z0-9-]*\).*/\1/p' <<<"$OUT")
+id=$(admin subscriber list | grep "Bodo Probe $RUN" | grep -o 'S-[0-9a-f]*' | head -n1)
+[[ -n $id ]] || { echo "FAILED: the new subscriber is not listed"; exit 1; }
+record=$(admin subscriber show "$id")
+declined "subscriber update" "bodo.new@example.de" "${ADMIN[@]}" subscriber update "$id" --email bodo.new@example.de
+declined "subscriber suspend" "on hold" "${ADMIN[@]}" subscriber suspend "$id" --reason "probe"
+same "the record" "$record" "$(admin subscriber show "$id")"
+declined "enroll" "never leave this machine" enroll --code "$code" --wallet "$D/bodo" "${P[@]}"
+absent $D/bodo/signature.key $D/bodo/authentication.key
+run "the code still works after a declined enrolment" ctl enroll --code "$code" --wallet "$D/bodo" "${P[@]}"
+
+step "Orders and agreements (buyer)"
+declined "order sign" "garden chair" order sign --wallet buyer "${P[@]}" --seller seller.pem --amount 45.00 \
+  --order-id "CAT-$RUN-3" --description "garden chair" --out $D/order3.semper
+absent $D/order3.semper
+status_before=$(ctl liability status --wallet buyer "${P[@]}")
+agreement=$(grep -o 'A-[0-9a-f]*' <<<"$status_before" | head -n1)
+declined "liability change" "$agreement" liability change "$agreement" --wallet buyer "${P[@]}" --to suspend
+same "the buyer's agreements" "$status_before" "$(ctl liability status --wallet buyer "${P[@]}")"
+
+step "Certified mail and contracts (notary)"
+printf 'Probe document %s\n' "$RUN" > $D/probe.txt
+declined "notary mail send" "probe.txt" notary mail send --wallet seller "${P[@]}" --to buyer/authentication.pem \
+  $D/probe.txt --out $D/probe.mail.json
+absent $D/probe.mail.json
+same "the notary's log" "$log_before" "$(tree)"
+run "a mail to accept" ctl notary mail send --wallet seller "${P[@]}" --to buyer/authentication.pem $D/probe.txt \
+  --out $D/probe.mail.json
+mail=$(sed -n 's/^Mail \(M-[0-9a-f]*\):.*/\1/p' <<<"$OUT" | head -n1)
+log_before=$(tree)
+declined "notary mail accept" "$mail" notary mail accept "$mail" --wallet buyer "${P[@]}" --out $D/probe.received
+absent $D/probe.received $D/probe.received.p7m
+run "the mail" ctl notary mail show "$mail" --wallet seller "${P[@]}"
+expect "still waiting for the receipt" "waiting for the recipient"
+same "the notary's log" "$log_before" "$(tree)"
+printf 'Probe contract %s: nothing is agreed.\n' "$RUN" > $D/probe-contract.txt
+declined "notary contract create" "Probe $RUN" notary contract create $D/probe-contract.txt --title "Probe $RUN" \
+  --signer buyer/signature.pem --signer seller/signature.pem --days 7
+run "a contract to sign" ctl notary contract create $D/probe-contract.txt --title "Probe $RUN" \
+  --signer buyer/signature.pem --signer seller/signature.pem --days 7
+contract=$(sed -n 's/^Contract \(C-[0-9a-f]*\) .*/\1/p' <<<"$OUT" | head -n1)
+shown_before=$(ctl notary contract show "$contract" --wallet buyer "${P[@]}")
+declined "notary contract sign" "nothing is agreed" notary contract sign "$contract" --wallet buyer "${P[@]}"
+same "the contract" "$shown_before" "$(ctl notary contract show "$contract" --wallet buyer "${P[@]}")"
+same "the notary's log" "$log_before" "$(tree)"
+
+step "Fair exchange (no daemon until a dispute: each step writes files)"
+printf 'Probe exchange %s\n' "$RUN" > $D/terms.txt
+declined "exchange offer" "$D/terms.txt\|Probe exchange" exchange offer --wallet seller "${P[@]}" --to buyer/signature.pem \
+  --contract $D/terms.txt --state $D/x-o.state --out $D/x-me1
+absent $D/x-o.state $D/x-me1
+run "an offer" ctl exchange offer --wallet seller "${P[@]}" --to buyer/signature.pem --contract $D/terms.txt \
+  --state $D/x-o.state --out $D/x-me1
+declined "exchange accept" "Probe exchange" exchange accept --wallet buyer "${P[@]}" --in $D/x-me1 --state $D/x-r.state \
+  --out $D/x-me2
+absent $D/x-r.state $D/x-me2
+run "the answer" ctl exchange accept --wallet buyer "${P[@]}" --in $D/x-me1 --state $D/x-r.state --out $D/x-me2
+state_before=$(sha256sum $D/x-o.state)
+declined "exchange continue" "binds you to" exchange continue --wallet seller "${P[@]}" --state $D/x-o.state \
+  --in $D/x-me2 --out $D/x-me3
+absent $D/x-me3
+same "the originator's state" "$state_before" "$(sha256sum $D/x-o.state)"
+
+step "Disputes"
+cases_before=$(ctl dispute list --wallet buyer "${P[@]}")
+declined "dispute file" "12.00 EUR" dispute file --wallet buyer "${P[@]}" --against seller.pem --kind non-delivery \
+  --reference "CAT-$RUN-9" --amount 12.00 --currency EUR --text "probe"
+same "the buyer's cases" "$cases_before" "$(ctl dispute list --wallet buyer "${P[@]}")"
+run "a claim to answer" ctl dispute file --wallet buyer "${P[@]}" --against seller.pem --kind non-delivery \
+  --reference "CAT-$RUN-9" --amount 12.00 --currency EUR --text "probe"
+case_id=$(sed -n 's/.*Case \([0-9a-f]\{32\}\).*/\1/p' <<<"$OUT" | head -n1)
+case_before=$(ctl dispute show "$case_id")
+declined "dispute answer" "probe answer" dispute answer "$case_id" --wallet seller "${P[@]}" --text "probe answer"
+declined "dispute decide" "rejected\|REJECTED" "${ARBITRATOR[@]}" dispute decide "$case_id" --outcome rejected \
+  --reason "probe"
+same "the case" "$case_before" "$(ctl dispute show "$case_id")"
+
+step "Pseudonyms, tokens and credentials"
+declined "pseudonym request" "Probe Owl" pseudonym request --wallet buyer "${P[@]}" --out "$D/probe-owl" --kind role \
+  --name "Probe Owl $RUN"
+absent $D/probe-owl/signature.key $D/probe-owl/signature.pem
+declined "token kind create" "Probe ride" token kind create --wallet seller "${P[@]}" --name "Probe ride $RUN" \
+  --value 1.50 --valid-days 30
+declined "credential issue" "probe-pass" credential issue --wallet seller "${P[@]}" --holder buyer/signature.pem \
+  --kind pass --rights "probe-pass" --uses 1 --valid-days 30 --out $D/probe-pass.json
+absent $D/probe-pass.json
+run "a kind of token" ctl token kind create --wallet seller "${P[@]}" --name "Probe ride $RUN" --value 1.50 --valid-days 30
+kind=$(grep -o 'K-[0-9a-f]*' <<<"$OUT" | head -n1)
+run "a blinded token" ctl token blind --kind "$kind" --message "probe ride" --out $D/t
+declined "token sign" "$kind" token sign --kind "$kind" --blinded $D/t.blinded --wallet seller "${P[@]}" --out $D/t.bsig
+absent $D/t.bsig
+run "a credential" ctl credential issue --wallet seller "${P[@]}" --holder buyer/signature.pem --kind pass \
+  --rights "probe-pass" --uses 1 --valid-days 30 --out $D/probe-pass.json
+acceptor=$(openssl x509 -in seller.pem -noout -subject -nameopt RFC2253 | grep -o 'S-[0-9a-f]*' | head -n1)
+declined "credential present" "probe-pass" credential present --credential $D/probe-pass.json --acceptor "$acceptor" \
+  --wallet buyer "${P[@]}" --out $D/presentation.json
+absent $D/presentation.json
+
+same "the notary's log" "$log_before" "$(tree)"
+echo
+echo "confirmations: every command declined changed nothing"
