@@ -149,20 +149,24 @@ int Offer(const Connection& c, const std::string& wallet, const std::string& pas
   return 0;
 }
 
+// A party's signature certificate in an exchange chains to the suite's root and is for signing;
+// its issuing CA comes from the arbiter's chain when the file at hand lacks it.
+absl::Status CheckSigner(const Connection& c, const TrustStore& trust, const Certificate& cert) {
+  if (trust.VerifyPath(cert, {}, absl::Now(), KeyPurpose::kNonRepudiation).ok()) return absl::OkStatus();
+  v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
+  std::vector<Certificate> chain;
+  for (const auto& der : arbiter.chain()) chain.push_back(*Certificate::FromDer(der));
+  return trust.VerifyPath(cert, chain, absl::Now(), KeyPurpose::kNonRepudiation).status();
+}
+
 int Accept(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& in,
            const std::string& state, const std::string& out) {
   TrustStore trust = Trust(c);
   v1::SignedBody me1 = ReadMessage<v1::SignedBody>(in);
   auto view = asw::VerifyMe1(me1);
   if (!view.ok()) Die(view.status());
-  if (auto path = trust.VerifyPath(view->originator, {}, absl::Now(), KeyPurpose::kNonRepudiation); !path.ok()) {
-    // The originator's issuing CA comes from the arbiter's chain when the certificate lacks it.
-    v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
-    std::vector<Certificate> chain;
-    for (const auto& der : arbiter.chain()) chain.push_back(*Certificate::FromDer(der));
-    if (auto again = trust.VerifyPath(view->originator, chain, absl::Now(), KeyPurpose::kNonRepudiation); !again.ok()) {
-      Die(Annotate(again.status(), "the originator's certificate"));
-    }
+  if (absl::Status path = CheckSigner(c, trust, view->originator); !path.ok()) {
+    Die(Annotate(path, "the originator's certificate"));
   }
   v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
   std::printf("%s offers an exchange. You are about to commit to it with your signature key:\n",
@@ -293,8 +297,15 @@ int VerifyExchange(const Connection& c, const std::string& in) {
   std::string bytes = ReadFileOrDie(in);
   v1::StandardContract contract;
   if (contract.ParseFromString(bytes) && !contract.me4().body().empty()) {
+    // Exit 3 when it does not bind: a signature, a nonce, or a party not certified in this suite.
     auto v = asw::VerifyStandardContract(contract);
-    if (!v.ok()) Die(v.status());
+    if (!v.ok()) Die(Annotate(v.status(), "the contract"), 3);
+    if (absl::Status path = CheckSigner(c, trust, v->originator); !path.ok()) {
+      Die(Annotate(path, "the originator's certificate"), 3);
+    }
+    if (absl::Status path = CheckSigner(c, trust, v->responder); !path.ok()) {
+      Die(Annotate(path, "the responder's certificate"), 3);
+    }
     std::printf("A valid standard contract: every signature and nonce binds.\n");
     PrintTerms(v->body);
     return 0;
@@ -303,7 +314,7 @@ int VerifyExchange(const Connection& c, const std::string& in) {
   if (!token.ParseFromString(bytes)) Usage("--in", "is neither a contract nor an arbiter token");
   v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
   auto t = asw::VerifyToken(token, *Certificate::FromDer(arbiter.certificate()));
-  if (!t.ok()) Die(t.status());
+  if (!t.ok()) Die(Annotate(t.status(), "the arbiter's token"), 3);
   std::printf("A valid arbiter token: %s\n", t->resolved ? "replacement contract (the exchange stands)" : "abort token");
   PrintTerms(asw::VerifyMe1(t->body.me1())->body);
   return 0;

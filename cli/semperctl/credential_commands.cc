@@ -32,14 +32,16 @@ std::string SignWith(const std::string& wallet, const std::string& pass, const T
 }
 
 // The CA's signature over a statement it made, checked against --ca-file.
-void CheckCaSignature(const Connection& c, const std::string& statement, const std::string& signature) {
+// `exit_code`: 3 where the command's answer is "verified or not" (credential verify).
+void CheckCaSignature(const Connection& c, const std::string& statement, const std::string& signature,
+                      int exit_code = 1) {
   TrustStore trust = Trust(c);
   auto signers = CmsVerifyDetached(signature, statement, trust, absl::Now(), KeyPurpose::kAny);
-  if (!signers.ok()) Die(Annotate(signers.status(), "the CA's signature"));
+  if (!signers.ok()) Die(Annotate(signers.status(), "the CA's signature"), exit_code);
   // Anyone's signature key has a path to the root: only semper-ca's statement key counts.
-  if (signers->size() != 1) Die(InvalidField("signature", "the CA's statement must have exactly one signer"));
+  if (signers->size() != 1) Die(InvalidField("signature", "the CA's statement must have exactly one signer"), exit_code);
   if (absl::Status ca = CheckSuiteSigner(signers->front().certificate, "ca"); !ca.ok()) {
-    Die(Annotate(ca, "the CA's signature"));
+    Die(Annotate(ca, "the CA's signature"), exit_code);
   }
 }
 
@@ -301,7 +303,7 @@ std::optional<int> CredentialCommands::Run() {
   }
   if (verify_->parsed()) {
     auto cred = FromJsonFile<v1::Credential>(credential_);
-    CheckCaSignature(c_, cred.statement(), cred.signature());
+    CheckCaSignature(c_, cred.statement(), cred.signature(), /*exit_code=*/3);
     v1::CredentialStatement cs = Statement(cred);
     PrintCredential(cs);
     const bool valid = FromTimestamp(cs.valid_from()) <= absl::Now() && absl::Now() < FromTimestamp(cs.valid_until());

@@ -46,7 +46,7 @@ int Certify(const Connection& c, const std::string& file, const std::string& wal
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, "the notary's answer"));
   v1::AttestationStatement st;
   if (!google::protobuf::util::JsonStringToMessage(e.statement(), &st).ok() || st.document_sha256() != Sha256(document)) {
-    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the attestation is for another document"));
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary's answer: the attestation is for another document than the one sent"));
   }
   if (out.empty()) out = file + ".evidence.json";
   WriteOrDie(out, Json(e));

@@ -34,6 +34,56 @@ void CheckEvidence(const v1::Evidence& e, const TrustStore& trust, const char* w
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, what));
 }
 
+[[noreturn]] void NotTheSigned(const std::string& what) {
+  Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                StrCat("the notary's answer says another ", what, " than its signed statement: nothing kept or signed")));
+}
+
+[[noreturn]] void NotAsked(const std::string& what, const std::string& asked) {
+  Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                StrCat("the notary answered about another ", what, " than ", asked, ": nothing kept or signed")));
+}
+
+// What semperctl shows and acts on comes from the notary's signed statements (checked with
+// CheckEvidence first), not from the unsigned fields of its answer around them: a mail is the
+// message its submission statement names, its outcome is about that mail.
+void CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
+  CheckEvidence(m.submission(), trust, "the evidence of submission");
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  v1::MailSubmissionStatement sub;
+  if (!google::protobuf::util::JsonStringToMessage(m.submission().statement(), &sub, lenient).ok() ||
+      sub.type() != "semper-mail-submission") {
+    NotTheSigned("kind of evidence");
+  }
+  if (sub.mail_id() != m.id()) NotTheSigned("mail id");
+  if (sub.message_sha256() != m.message_sha256()) NotTheSigned("message");
+  if (sub.sender_subject() != m.sender_subject() || sub.recipient_subject() != m.recipient_subject()) {
+    NotTheSigned("sender or recipient");
+  }
+  if (!m.has_outcome()) return;
+  CheckEvidence(m.outcome(), trust, "the evidence of the outcome");
+  v1::MailDeliveryStatement outcome;  // the non-delivery statement names the mail the same way
+  if (!google::protobuf::util::JsonStringToMessage(m.outcome().statement(), &outcome, lenient).ok() ||
+      outcome.mail_id() != m.id() || outcome.message_sha256() != m.message_sha256()) {
+    NotTheSigned("mail (in the outcome)");
+  }
+}
+
+// A contract's outcome is about this contract: its id and the hash of its text.
+void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trust) {
+  if (!k.has_outcome()) return;
+  CheckEvidence(k.outcome(), trust, "the notary's decision");
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  v1::SignedContractStatement st;  // the abort statement names the contract the same way
+  if (!google::protobuf::util::JsonStringToMessage(k.outcome().statement(), &st, lenient).ok() ||
+      st.contract_id() != k.id()) {
+    NotTheSigned("contract (in its outcome)");
+  }
+  if (st.contract_sha256() != k.contract_sha256()) NotTheSigned("contract text");
+}
+
 const char* MailStateText(v1::MailState s) {
   switch (s) {
     case v1::MAIL_STATE_WAITING: return "waiting for the recipient's receipt";
@@ -84,7 +134,8 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   *req.mutable_deadline() = ToTimestamp(deadline);
   v1::CertifiedMail mail;
   Call(Stub(c)->DepositMail(Ctx().get(), req, &mail));
-  CheckEvidence(mail.submission(), trust, "the notary's evidence of submission");
+  CheckMail(mail, trust);
+  if (mail.message_sha256() != Sha256(*enveloped)) NotAsked("message", "the one deposited");
   if (out.empty()) out = file + ".mail.json";
   WriteOrDie(out, Json(mail));
   PrintMail(mail);
@@ -106,9 +157,7 @@ v1::CertifiedMail GetMail(const Connection& c, const std::string& wallet, const 
 int MailShow(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
              const std::string& out) {
   v1::CertifiedMail mail = GetMail(c, wallet, WalletBothKeys(wallet, pass), id);
-  TrustStore trust = Trust(c);
-  CheckEvidence(mail.submission(), trust, "the evidence of submission");
-  if (mail.has_outcome()) CheckEvidence(mail.outcome(), trust, "the evidence of the outcome");
+  CheckMail(mail, Trust(c));
   PrintMail(mail);
   if (!out.empty()) {
     WriteOrDie(out, Json(mail));
@@ -122,7 +171,8 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   WalletKeys keys = WalletBothKeys(wallet, pass);
   v1::CertifiedMail mail = GetMail(c, wallet, keys, id);
   TrustStore trust = Trust(c);
-  CheckEvidence(mail.submission(), trust, "the evidence of submission");
+  CheckMail(mail, trust);
+  if (mail.id() != id) NotAsked("mail", id);
   std::vector<Certificate> chain = WalletChain(wallet);
   const std::string receipt = StrCat("semper-receipt:", mail.id(), ":", HexEncode(mail.message_sha256()));
   PrintMail(mail);
@@ -141,7 +191,11 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   if (Sha256(accepted.enveloped_message()) != mail.message_sha256()) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary released another message"));
   }
-  CheckEvidence(accepted.mail().outcome(), trust, "the evidence of delivery");
+  if (accepted.mail().id() != mail.id() || accepted.mail().message_sha256() != mail.message_sha256() ||
+      !accepted.mail().has_outcome()) {
+    NotAsked("mail", mail.id());
+  }
+  CheckMail(accepted.mail(), trust);
   auto signers = CmsVerifyDetached(accepted.origin_signature(), accepted.enveloped_message(), trust, absl::Now(),
                                    KeyPurpose::kNonRepudiation);
   if (!signers.ok()) Die(Annotate(signers.status(), "the sender's signature"));
@@ -218,6 +272,7 @@ v1::NotarizedContract GetContract(v1::Notary::Stub& as_wallet, const std::string
   req.set_id(id);
   v1::NotarizedContract k;
   Call(as_wallet.GetContract(Ctx().get(), req, &k));
+  if (k.id() != id) NotAsked("contract", id);
   return k;
 }
 
@@ -262,7 +317,8 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   req.set_id(id);
   req.set_signature(WalletSign(text.contract(), keys.signature, chain));
   Call(as_wallet->SignContract(Ctx().get(), req, &k));
-  if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
+  if (k.id() != id) NotAsked("contract", id);
+  CheckContractOutcome(k, Trust(c));
   PrintContract(k);
   if (!out.empty()) WriteOrDie(out, Json(k));
   return 0;
@@ -271,7 +327,7 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
 int ContractShow(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
                  const std::string& out) {
   v1::NotarizedContract k = GetContract(*v1::Notary::NewStub(ChannelAsWallet(c, c.notary, wallet, pass)), id);
-  if (k.has_outcome()) CheckEvidence(k.outcome(), Trust(c), "the notary's decision");
+  CheckContractOutcome(k, Trust(c));
   PrintContract(k);
   if (!out.empty()) {
     WriteOrDie(out, Json(k));

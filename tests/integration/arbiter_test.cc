@@ -386,6 +386,30 @@ TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
   EXPECT_THAT(verify.out, HasSubstr("valid standard contract"));
   // An honest run never contacted the arbiter.
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "0");
+  // The same exchange run by one person with keys no CA of the suite certified, under the real
+  // parties' names: every signature and nonce binds, and it proves nothing (exit 3); neither does
+  // the real contract with one byte changed.
+  asw::Party fake_o = Party("Sender", /*from_suite=*/false), fake_r = Party("Recipient", /*from_suite=*/false);
+  asw::Originator fo(fake_o, fake_r.certificate, *arbiter_, "Certified mail: notice of termination.");
+  auto f1 = fo.Me1();
+  ASSERT_THAT(f1, IsOk());
+  auto fr = asw::Responder::Accept(fake_r, *arbiter_, *f1);
+  ASSERT_THAT(fr, IsOk());
+  auto f3 = fo.Me3(*fr->Me2());
+  ASSERT_THAT(f3, IsOk());
+  auto f4 = fr->Me4(*f3);
+  ASSERT_THAT(f4, IsOk());
+  auto forged = fo.Finish(*f4);
+  ASSERT_THAT(forged, IsOk());
+  dir_.Write("forged.contract", forged->SerializeAsString());
+  auto made_up = Ctl({"exchange", "verify", "--in", P("forged.contract")});
+  EXPECT_EQ(made_up.exit_code, 3) << made_up.Describe();
+  EXPECT_THAT(made_up.err, HasSubstr("the originator's certificate"));
+  std::string changed = Slurp(P("contract"));
+  changed.replace(changed.find("notice of termination"), 6, "NOTICE");
+  dir_.Write("changed.contract", changed);
+  auto changed_verify = Ctl({"exchange", "verify", "--in", P("changed.contract")});
+  EXPECT_EQ(changed_verify.exit_code, 3) << changed_verify.Describe();
 }
 
 TEST_F(ArbiterTest, SemperctlAbortsAndResolves) {

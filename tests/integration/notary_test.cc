@@ -19,18 +19,23 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
 
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/merkle.h"
 #include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
+#include "semper/v1/tsa.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/wallet.h"
 
 namespace semper {
 namespace {
@@ -160,6 +165,33 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     args.SetInt("grpc.use_local_subchannel_pool", 1);
     return v1::Notary::NewStub(
         grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(notary_port_), grpc::SslCredentials(ssl), args));
+  }
+
+  // A gRPC server with a daemon's own TLS certificate and key (what its operator holds), for tests
+  // of a daemon that lies; `*port` is where it listens.
+  std::unique_ptr<grpc::Server> ServeAs(const std::string& daemon, grpc::Service* service, int* port) {
+    auto key = PrivateKey::FromPem(Slurp(P("pki/services/" + daemon + "-tls.key")), SecretData(kPass));
+    EXPECT_THAT(key, IsOk());
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back(
+        {std::string(key->ToUnencryptedPemSecret().Reveal()), Slurp(P("pki/services/" + daemon + "-tls.pem"))});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), port);
+    builder.RegisterService(service);
+    return builder.BuildAndStart();
+  }
+  // semperctl's wallet for a signer (both keys), passphrase in "wpass".
+  std::string WalletOf(const Signer& who, const std::string& name) {
+    dir_.Write("wpass", "wallet passphrase");
+    return ::semper::testing::WriteFullWallet(dir_, name, who.key, who.certificate, who.auth_key, who.auth_certificate,
+                                              Slurp(P("pki/ca.pem")), "wallet passphrase");
+  }
+  // semperctl against a (lying) notary or TSA on `port`.
+  CommandResult CtlAt(const std::string& daemon_flag, int port, std::vector<std::string> args) {
+    std::vector<std::string> argv = {SEMPERCTL, daemon_flag, "127.0.0.1:" + std::to_string(port), "--server-name",
+                                     "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
   }
 
   // Registers and enrolls a subscriber at semper-ca; returns its keys and certificates.
@@ -571,6 +603,87 @@ TEST_F(NotaryTest, EvidenceASubscriberSignedItselfDoesNotVerify) {
   EXPECT_THAT(verified.out, HasSubstr("not by semper-notary's signing key"));
 }
 
+// The operator of semper-notary or semper-tsa (it holds their keys) answers semperctl with a
+// genuine answer to another request, or a changed one. semperctl checks each against what it
+// sent (document, imprint, nonce, proof), keeps nothing and says so; the honest answer is kept.
+TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
+  Signer alice = Enroll("Alice");
+  const std::string wallet = WalletOf(alice, "alice");
+  dir_.Write("a.txt", "Delivery note 18: 3 crates.\n");
+  dir_.Write("b.txt", "Delivery note 19: 30 crates.\n");
+  auto genuine = [&](const std::string& file) {
+    auto e = Certify(Slurp(P(file)), *CmsSignDetached(Slurp(P(file)), alice.key, alice.certificate, Chain()));
+    EXPECT_THAT(e, IsOk());
+    return *e;
+  };
+  const v1::Evidence for_a = genuine("a.txt"), for_b = genuine("b.txt");
+  struct LyingNotary final : v1::Notary::Service {
+    v1::Evidence answer;
+    grpc::Status CertifyDocument(grpc::ServerContext*, const v1::CertifyDocumentRequest*, v1::Evidence* resp) override {
+      *resp = answer;
+      return grpc::Status::OK;
+    }
+  } notary;
+  int notary_port = 0;
+  auto notary_server = ServeAs("notary", &notary, &notary_port);
+  ASSERT_NE(notary_server, nullptr);
+  v1::Evidence changed = for_b;
+  changed.mutable_statement()->replace(changed.statement().find("semper-notarial-attestation"), 6, "SEMPER");
+  v1::Evidence other_head = for_b;
+  *other_head.mutable_tree_head() = for_a.tree_head();  // a genuine head, of another size
+  v1::Evidence other_proof = for_b;
+  *other_proof.mutable_inclusion() = for_a.inclusion();
+  for (const auto& [what, lie] : std::vector<std::pair<std::string, v1::Evidence>>{
+           {"the evidence of another document", for_a},
+           {"a changed statement", changed},
+           {"another tree head", other_head},
+           {"another entry's proof", other_proof}}) {
+    notary.answer = lie;
+    auto r = CtlAt("--notary", notary_port,
+                   {"notary", "certify", P("b.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
+    EXPECT_NE(r.exit_code, 0) << what << ": " << r.Describe();
+    EXPECT_THAT(r.err, HasSubstr("the notary's answer")) << what;
+    EXPECT_FALSE(std::filesystem::exists(P("b.txt.evidence.json"))) << what;
+  }
+  notary.answer = for_b;
+  auto honest = CtlAt("--notary", notary_port,
+                      {"notary", "certify", P("b.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
+  EXPECT_EQ(honest.exit_code, 0) << honest.Describe();
+  EXPECT_TRUE(std::filesystem::exists(P("b.txt.evidence.json")));
+
+  // The TSA: genuine replies of semper-tsa, for another document and for this one with another
+  // nonce (a reply to someone else's request, or an old one replayed).
+  auto stamp = [&](const std::string& digest) {
+    v1::StampRequest req;
+    req.set_request(*MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", RandomBytes(16)}));
+    v1::StampResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(v1::TimeStamp::NewStub(Channel(tsa_port_))->Stamp(&ctx, req, &resp).ok());
+    return resp;
+  };
+  struct LyingTsa final : v1::TimeStamp::Service {
+    v1::StampResponse answer;
+    grpc::Status Stamp(grpc::ServerContext*, const v1::StampRequest*, v1::StampResponse* resp) override {
+      *resp = answer;
+      return grpc::Status::OK;
+    }
+  } tsa;
+  int tsa_port = 0;
+  auto tsa_server = ServeAs("tsa", &tsa, &tsa_port);
+  ASSERT_NE(tsa_server, nullptr);
+  for (const auto& [what, lie] : std::vector<std::pair<std::string, v1::StampResponse>>{
+           {"a token for another document", stamp(Sha256(Slurp(P("a.txt"))))},
+           {"a token for this document with another nonce", stamp(Sha256(Slurp(P("b.txt"))))}}) {
+    tsa.answer = lie;
+    auto r = CtlAt("--tsa", tsa_port, {"tsa", "stamp", P("b.txt")});
+    EXPECT_NE(r.exit_code, 0) << what << ": " << r.Describe();
+    EXPECT_THAT(r.err, HasSubstr("the TSA's answer")) << what;
+    EXPECT_FALSE(std::filesystem::exists(P("b.txt.tsr"))) << what;
+  }
+  notary_server->Shutdown();
+  tsa_server->Shutdown();
+}
+
 TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
   Signer alice = Enroll("Alice");
   std::string wallet = P("wallet");
@@ -611,6 +724,38 @@ TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
   ASSERT_NE(Slurp(P("bad-sth.json")), sth);
   EXPECT_EQ(ctl({"notary", "verify-consistency", P("bad-sth.json"), P("proof.json")}).exit_code, 3);
 }
+
+// A notary that answers from canned, genuine answers (what an operator with the notary's keys
+// and database can send), counting the calls that would change something.
+struct LyingNotary final : v1::Notary::Service {
+  v1::CertifiedMail mail;
+  v1::AcceptedMail accepted;
+  v1::NotarizedContract contract, signed_contract;
+  std::string text;
+  std::atomic<int> accepts{0}, signs{0};
+  grpc::Status GetMail(grpc::ServerContext*, const v1::GetMailRequest*, v1::CertifiedMail* resp) override {
+    *resp = mail;
+    return grpc::Status::OK;
+  }
+  grpc::Status AcceptMail(grpc::ServerContext*, const v1::AcceptMailRequest*, v1::AcceptedMail* resp) override {
+    ++accepts;
+    *resp = accepted;
+    return grpc::Status::OK;
+  }
+  grpc::Status GetContract(grpc::ServerContext*, const v1::GetContractRequest*, v1::NotarizedContract* resp) override {
+    *resp = contract;
+    return grpc::Status::OK;
+  }
+  grpc::Status GetContractText(grpc::ServerContext*, const v1::GetContractTextRequest*, v1::ContractText* resp) override {
+    resp->set_contract(text);
+    return grpc::Status::OK;
+  }
+  grpc::Status SignContract(grpc::ServerContext*, const v1::SignContractRequest*, v1::NotarizedContract* resp) override {
+    ++signs;
+    *resp = signed_contract;
+    return grpc::Status::OK;
+  }
+};
 
 class NotaryMailTest : public NotaryTest {
  protected:
@@ -786,6 +931,62 @@ TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody)
 // A deposit in someone else's name: an origin signature over other bytes, by an authentication
 // key, from another PKI, or by a revoked key; a recipient certificate of another PKI. Each is
 // refused with its reason and stores nothing.
+// The notary's operator answers the recipient's semperctl with genuine records and messages of
+// another mail from the same sender: the record of mail 1 with mail 2's hash, mail 2's message
+// for mail 1, mail 2's record when asked for mail 1. semperctl takes each message only as the
+// notary's signed statement of submission names it: nothing signed or saved; the honest answers
+// are taken.
+TEST_F(NotaryMailTest, SemperctlTakesOnlyTheMessageTheSignedSubmissionNames) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  std::string enveloped1, enveloped2, origin;
+  auto m1 = Deposit(alice, bob, "Invoice 1: EUR 10.\n", absl::Hours(1), &enveloped1, &origin);
+  auto m2 = Deposit(alice, bob, "Invoice 2: EUR 10,000.\n", absl::Hours(1), &enveloped2, &origin);
+  ASSERT_THAT(m1, IsOk());
+  ASSERT_THAT(m2, IsOk());
+  const v1::CertifiedMail record1 = Get(m1->id(), bob), record2 = Get(m2->id(), bob);
+  auto accepted2 = Accept(bob, *m2);
+  ASSERT_THAT(accepted2, IsOk());
+  const std::string wallet = WalletOf(bob, "bob");
+  LyingNotary notary;
+  int port = 0;
+  auto server = ServeAs("notary", &notary, &port);
+  ASSERT_NE(server, nullptr);
+  auto accept = [&] {
+    return CtlAt("--notary", port, {"notary", "mail", "accept", m1->id(), "--wallet", wallet, "--wallet-passphrase-file",
+                                    P("wpass"), "--out", P("received.txt")});
+  };
+  v1::CertifiedMail with_other_hash = record1;
+  with_other_hash.set_message_sha256(record2.message_sha256());
+  struct Lie {
+    std::string what;
+    v1::CertifiedMail mail;
+    bool receipt_signed;  // the lie shows only in the answer to the receipt
+  };
+  for (const Lie& lie : std::vector<Lie>{{"mail 1's record with mail 2's hash", with_other_hash, false},
+                                         {"mail 2's record for mail 1", record2, false},
+                                         {"mail 2's message for mail 1", record1, true}}) {
+    notary.mail = lie.mail;
+    notary.accepted = *accepted2;
+    notary.accepts = 0;
+    auto r = accept();
+    EXPECT_NE(r.exit_code, 0) << lie.what << ": " << r.Describe();
+    EXPECT_THAT(r.err, ::testing::AnyOf(HasSubstr("released another message"), HasSubstr("than its signed statement"),
+                                        HasSubstr("answered about another mail")))
+        << lie.what;
+    EXPECT_EQ(notary.accepts.load(), lie.receipt_signed ? 1 : 0) << lie.what << ": a receipt was signed";
+    EXPECT_FALSE(std::filesystem::exists(P("received.txt"))) << lie.what;
+  }
+  // The honest answers: mail 1's record, and its message against bob's receipt.
+  auto accepted1 = Accept(bob, *m1);
+  ASSERT_THAT(accepted1, IsOk());
+  notary.mail = record1;
+  notary.accepted = *accepted1;
+  auto honest = accept();
+  EXPECT_EQ(honest.exit_code, 0) << honest.Describe();
+  EXPECT_EQ(Slurp(P("received.txt")), "Invoice 1: EUR 10.\n");
+  server->Shutdown();
+}
+
 TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) {
   Signer alice = Enroll("Alice"), bob = Enroll("Bob");
   auto deposit = [&](const std::string& enveloped, const std::string& origin, const Certificate& to) {
@@ -1038,6 +1239,60 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
 // Finding: GetContractText treated the id as a secret, but every decided contract's id is in the
 // public evidence log: anyone read every contract. The text, the state and the evidence are for
 // the signers it names, and the log shows leaf hashes only.
+// The notary's operator shows a signer another contract's text for contract 1, or answers its
+// signature with another contract's completion. semperctl signs only a text whose hash is the
+// contract's, and keeps only an outcome about this contract; the honest answers are taken.
+TEST_F(NotaryContractTest, SemperctlSignsOnlyTheContractsTextAndKeepsOnlyItsOutcome) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  const std::string text1 = "Supply agreement 1: 10 crates a month.\n", text2 = "Supply agreement 2: 1000 crates.\n";
+  auto c1 = Create(text1, {&alice, &bob});
+  auto c2 = Create(text2, {&alice, &bob});
+  ASSERT_THAT(c1, IsOk());
+  ASSERT_THAT(c2, IsOk());
+  ASSERT_THAT(SignAs(bob, c1->id(), text1), IsOk());
+  ASSERT_THAT(SignAs(bob, c2->id(), text2), IsOk());
+  auto completed2 = SignAs(alice, c2->id(), text2);
+  ASSERT_THAT(completed2, IsOk());
+  ASSERT_TRUE(completed2->has_outcome());
+  auto seen1 = GetAs(&alice, c1->id());
+  ASSERT_THAT(seen1, IsOk());
+  const std::string wallet = WalletOf(alice, "alice");
+  LyingNotary notary;
+  int port = 0;
+  auto server = ServeAs("notary", &notary, &port);
+  ASSERT_NE(server, nullptr);
+  auto sign = [&] {
+    return CtlAt("--notary", port, {"notary", "contract", "sign", c1->id(), "--wallet", wallet,
+                                    "--wallet-passphrase-file", P("wpass"), "--out", P("contract.json")});
+  };
+  notary.contract = *seen1;
+  notary.text = text2;
+  auto other_text = sign();
+  EXPECT_NE(other_text.exit_code, 0) << other_text.Describe();
+  EXPECT_THAT(other_text.err, HasSubstr("not the contract's"));
+  EXPECT_THAT(other_text.out, ::testing::Not(HasSubstr("1000 crates")));  // never shown as what is signed
+  EXPECT_EQ(notary.signs.load(), 0);
+  notary.text = text1;
+  v1::NotarizedContract renamed = *completed2;
+  renamed.set_id(c1->id());
+  for (const auto& [what, answer] : std::vector<std::pair<std::string, v1::NotarizedContract>>{
+           {"contract 2's completion", *completed2}, {"contract 2's completion renamed", renamed}}) {
+    notary.signed_contract = answer;
+    auto r = sign();
+    EXPECT_NE(r.exit_code, 0) << what << ": " << r.Describe();
+    EXPECT_THAT(r.err, ::testing::AnyOf(HasSubstr("than its signed statement"), HasSubstr("answered about another contract")))
+        << what;
+    EXPECT_FALSE(std::filesystem::exists(P("contract.json"))) << what;
+  }
+  auto completed1 = SignAs(alice, c1->id(), text1);
+  ASSERT_THAT(completed1, IsOk());
+  notary.signed_contract = *completed1;
+  auto honest = sign();
+  EXPECT_EQ(honest.exit_code, 0) << honest.Describe();
+  EXPECT_TRUE(std::filesystem::exists(P("contract.json")));
+  server->Shutdown();
+}
+
 TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   Signer alice = Enroll("Alice"), bob = Enroll("Bob"), carol = Enroll("Carol");
   std::string text = "Alice lends Bob EUR 5,000 at 3 % a year.\n";

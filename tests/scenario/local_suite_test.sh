@@ -24,9 +24,9 @@ root_before=$(sha256sum "$SEMPER_STATE_DIR/pki/root.pem")
 echo "--- the marketplace scenario"
 SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketplace.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run1" ||
   fail "the scenario"
-echo "--- every command that signs or changes something, declined, changes nothing"
-SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/confirmations.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run1" ||
-  fail "the confirmations"
+echo "--- semperctl's refusals: declined commands change nothing, changed files are refused"
+SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/semperctl_refusals.sh" "$SEMPER_STATE_DIR/client.env" \
+  "$WORK/run1" || fail "semperctl's refusals"
 
 echo "--- deploy/up.sh start again: everything already runs"
 out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "second up.sh start"; }

@@ -1,5 +1,5 @@
 # Sourced by the scenarios that drive semperctl against a running suite (marketplace.sh,
-# confirmations.sh): SEMPERCTL must name the binary, ROOT the suite's root certificate.
+# semperctl_refusals.sh): SEMPERCTL must name the binary, ROOT the suite's root certificate.
 step() { echo; echo "=== $*"; }
 # run <description> <command...>: runs it, keeps its output in $OUT, stops the scenario on failure.
 run() {

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Nothing irreversible without confirmation. Every semperctl command that signs, sends or changes
+# What semperctl refuses on its user's behalf, against a running suite.
+#
+# 1. Nothing irreversible without confirmation. Every semperctl command that signs, sends or changes
 # something shows what it is about to do and asks first; answered "n" (what a person does when what
 # is shown is not what they meant, e.g. a counterparty made them run it), it exits 1 and nothing
 # happened: no file written, no key made, no log entry, no change at any daemon. Runs after
 # marketplace.sh, in its directory (its wallets and files).
+# 2. Nothing a counterparty hands over is taken changed: a completed exchange, a credential, a
+# blind signature with one byte changed are refused (verify commands exit 3, others 1), and nothing
+# is written.
 #
-#   tests/scenario/confirmations.sh CLIENT_ENV WORK_DIR
+#   tests/scenario/semperctl_refusals.sh CLIENT_ENV WORK_DIR
 #
 # (notary certify, liability agree/guarantee/settle, certificate revoke and subscriber close are
 # declined in notary_test, liability_test and ca_test.)
 set -euo pipefail
-ENV_FILE=${1:?usage: confirmations.sh CLIENT_ENV WORK_DIR}
-W=${2:?usage: confirmations.sh CLIENT_ENV WORK_DIR}
+ENV_FILE=${1:?usage: semperctl_refusals.sh CLIENT_ENV WORK_DIR}
+W=${2:?usage: semperctl_refusals.sh CLIENT_ENV WORK_DIR}
 # shellcheck disable=SC1090
 source "$ENV_FILE"
 export SEMPERCTL_SERVER SEMPERCTL_TSA SEMPERCTL_NOTARY SEMPERCTL_ARBITER SEMPERCTL_LIABILITY SEMPERCTL_CA_FILE
@@ -159,5 +164,43 @@ declined "credential present" "probe-pass" credential present --credential $D/pr
 absent $D/presentation.json
 
 same "the notary's log" "$log_before" "$(tree)"
+
+step "What a counterparty hands over, changed by one byte"
+# refused <description> <exit code> <semperctl arguments...>
+refused() {
+  local what=$1 want=$2; shift 2
+  local rc=0
+  OUT=$(ctl "$@" 2>&1) || rc=$?
+  [[ $rc -eq $want ]] || { echo "FAILED: $what: exit $rc, expected $want"; echo "$OUT" | sed 's/^/  | /'; exit 1; }
+  echo "ok: $what: refused (exit $rc)"
+}
+# changed <in> <out> <text> <replacement>: a copy with the first <text> in it replaced
+changed() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); a=sys.argv[3].encode(); b=sys.argv[4].encode(); assert a in d; open(sys.argv[2],"wb").write(d.replace(a,b,1))' "$@"; }
+run "the originator's third message" ctl exchange continue --wallet seller "${P[@]}" --state $D/x-o.state --in $D/x-me2 \
+  --out $D/x-me3
+run "the responder's last message" ctl exchange continue --wallet buyer "${P[@]}" --state $D/x-r.state --in $D/x-me3 \
+  --out $D/x-me4
+run "the originator's contract" ctl exchange continue --wallet seller "${P[@]}" --state $D/x-o.state --in $D/x-me4 \
+  --out $D/x-contract
+run "the completed exchange verifies" ctl exchange verify --in $D/x-contract
+changed $D/x-contract $D/x-contract.changed "Probe exchange" "Probe exchangE"
+refused "a completed exchange with its terms changed" 3 exchange verify --in $D/x-contract.changed
+run "the credential verifies" ctl credential verify --credential $D/probe-pass.json
+python3 - "$D/probe-pass.json" "$D/probe-pass.changed.json" <<'PY'
+import base64, json, sys
+c = json.load(open(sys.argv[1]))
+st = base64.b64decode(c["statement"]).replace(b"probe-pass", b"probe-vip!", 1)
+c["statement"] = base64.b64encode(st).decode()
+json.dump(c, open(sys.argv[2], "w"))
+PY
+refused "a credential with its rights changed" 3 credential verify --credential $D/probe-pass.changed.json
+run "the issuer's blind signature" ctl token sign --kind "$kind" --blinded $D/t.blinded --wallet seller "${P[@]}" \
+  --out $D/t.bsig
+python3 -c 'import sys; d=bytearray(open(sys.argv[1],"rb").read()); d[len(d)//2]^=1; open(sys.argv[2],"wb").write(d)' \
+  $D/t.bsig $D/t.bsig.changed
+refused "a blind signature with one byte changed" 1 token finalize --state $D/t.state --blind-signature $D/t.bsig.changed \
+  --out $D/t.token
+absent $D/t.token
+run "the genuine blind signature finalizes" ctl token finalize --state $D/t.state --blind-signature $D/t.bsig --out $D/t.token
 echo
-echo "confirmations: every command declined changed nothing"
+echo "semperctl_refusals: every command declined changed nothing; every changed file was refused"
