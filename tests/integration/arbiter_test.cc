@@ -17,6 +17,8 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/crypto/cms.h"
+#include "common/crypto/signature.h"
 #include "common/exchange/asw.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
@@ -317,6 +319,34 @@ TEST_F(ArbiterTest, AnEscrowTheArbiterCannotOpenEndsInAnAbort) {
   EXPECT_FALSE(d->resolved());  // the recipient is not bound; the sender gets no receipt
   EXPECT_TRUE(d->document().empty());
   EXPECT_TRUE(d->affidavit().empty());
+
+  // An escrow the arbiter opens, of another document than the H(D) that me1 promises (the sender
+  // signs me1 with it, so the recipient cannot tell): the arbiter opens it, sees the mismatch, and
+  // aborts; it neither hands the other document over nor binds the recipient.
+  terms.escrow = *escrow_;
+  asw::Originator honest(o, r.certificate, *arbiter_, terms);
+  auto real_me1 = honest.Me1();
+  ASSERT_THAT(real_me1, IsOk());
+  v1::Me1Body body;
+  ASSERT_TRUE(body.ParseFromString(real_me1->body()));
+  auto wrong_escrow = CmsEncrypt("another document, not the one promised", {*escrow_});
+  ASSERT_THAT(wrong_escrow, IsOk());
+  body.set_document_escrow(*wrong_escrow);
+  v1::SignedBody lying_me1;
+  lying_me1.set_body(body.SerializeAsString());
+  lying_me1.set_signature(*(*PublicKeySign::New(o.key, DefaultSignatureAlgorithm(o.key.type())))->Sign(lying_me1.body()));
+  auto fooled = asw::Responder::Accept(r, *arbiter_, lying_me1);
+  ASSERT_THAT(fooled, IsOk());  // nothing in me1 tells the recipient
+  ASSERT_THAT(fooled->Me2(), IsOk());
+  auto opened = Resolve(*fooled->Resolve());
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_FALSE(opened->resolved());
+  EXPECT_TRUE(opened->document().empty());
+  EXPECT_TRUE(opened->affidavit().empty());
+  // The decision stands: asked again, the same abort.
+  auto again = Resolve(*fooled->Resolve());
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->resolved());
 }
 
 TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrder) {

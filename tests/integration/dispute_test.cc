@@ -362,6 +362,9 @@ TEST_F(DisputeTest, NonPaymentUpheldOnTheBuyersSignedOrder) {
 TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
   // Before the compromise: the buyer signs order A, time-stamped at once.
   v1::EvidenceItem order_a = SignedDocument("order A", "order A by Bert Buyer", *buyer_);
+  // Order C, signed before the compromise as well but never time-stamped: nothing proves when it
+  // was signed, so the key's status at the decision counts.
+  v1::EvidenceItem order_c = SignedDocument("order C", "order C by Bert Buyer", *buyer_, /*stamp=*/false);
   // A forged order: the buyer's signature over another document.
   v1::EvidenceItem forged;
   forged.set_label("order F");
@@ -373,6 +376,8 @@ TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
   ASSERT_THAT(case_a.status(), IsOk());
   ASSERT_THAT(case_b.status(), IsOk());
   ASSERT_THAT(case_f.status(), IsOk());
+  auto case_c = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
+  ASSERT_THAT(case_c.status(), IsOk());
   // The buyer's key is compromised and revoked; whoever holds it signs order B, which can be
   // time-stamped only after the revocation.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
@@ -394,13 +399,20 @@ TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
   EXPECT_THAT(vb.findings(0).problem(), HasSubstr("before the time-stamp proves the signature existed"));
   EXPECT_THAT(vb.findings(0).problem(), HasSubstr("KEY_COMPROMISE"));
 
+  auto c = Answer(case_c->case_id(), *seller_, {order_c});
+  ASSERT_THAT(c.status(), IsOk());
+  v1::VerdictStatement vc = Verdict(*c);
+  EXPECT_EQ(vc.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << vc.reasoning();
+  EXPECT_FALSE(vc.findings(0).holds());
+  EXPECT_THAT(vc.findings(0).problem(), HasSubstr("KEY_COMPROMISE")) << vc.findings(0).problem();
+
   auto f = Answer(case_f->case_id(), *seller_, {forged});
   ASSERT_THAT(f.status(), IsOk());
   v1::VerdictStatement vf = Verdict(*f);
   EXPECT_EQ(vf.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << vf.reasoning();
   EXPECT_FALSE(vf.findings(0).holds());
   EXPECT_THAT(vf.findings(0).problem(), HasSubstr("signature does not hold"));
-  for (const v1::Case* c : {&*a, &*b, &*f}) EXPECT_EQ(OpensslCmsVerify(c->verdict(), c->verdict_signature()).exit_code, 0);
+  for (const v1::Case* k : {&*a, &*b, &*c, &*f}) EXPECT_EQ(OpensslCmsVerify(k->verdict(), k->verdict_signature()).exit_code, 0);
 }
 
 TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
