@@ -509,7 +509,7 @@ TEST_F(NotaryTest, AnOperatorWhoRewritesTheLogAndSignsNewHeadsIsCaughtByAKeptHea
   EXPECT_TRUE(EvidenceHolds(held[1]));  // against the head it came with: what the party can show
 }
 
-// Entries appended by notaries from before 2026-12-07 are statements without a nonce; such a row
+// Entries appended by notaries from before the nonce was added are statements without one; such a row
 // (signed with the notary's key, as the earlier version did) is in the log when this version
 // starts. A stranger gets what it gets of any entry: its leaf hash and a proof, never the
 // statement, its kind, its signature or anything named in it. (What is left, and said in the
