@@ -13,7 +13,9 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/exchange/asw.h"
+#include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
+#include "semper/v1/ca.grpc.pb.h"
 
 namespace semper::ctl {
 namespace {
@@ -82,17 +84,18 @@ void PrintTerms(const v1::Me1Body& b) {
   std::printf("  exchange:   %s\n", kind);
   std::printf("  text:\n");
   std::vector<std::string> lines = absl::StrSplit(b.contract(), '\n');
-  for (const std::string& line : lines) std::printf("    | %s\n", line.c_str());
+  for (const std::string& line : lines) std::printf("    | %s\n", Visible(line).c_str());
   if (b.kind() == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT) {
     std::printf("  document:   SHA-256 %s (escrowed to the arbiter)\n", HexEncode(b.document_sha256()).c_str());
   }
   if (b.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
     std::printf("  payment:    %s by %s, reference %s at %s\n", Money(b.payment().amount()).c_str(),
-                b.payment().instrument().c_str(), b.payment().reference().c_str(), b.payment().provider().c_str());
+                Visible(b.payment().instrument()).c_str(), Visible(b.payment().reference()).c_str(),
+                Visible(b.payment().provider()).c_str());
   }
-  std::printf("  originator: %s\n", Certificate::FromDer(b.originator_certificate())->Subject().c_str());
-  std::printf("  responder:  %s\n", Certificate::FromDer(b.responder_certificate())->Subject().c_str());
-  std::printf("  arbiter:    %s\n", Certificate::FromDer(b.arbiter_certificate())->Subject().c_str());
+  std::printf("  originator: %s\n", Visible(Certificate::FromDer(b.originator_certificate())->Subject()).c_str());
+  std::printf("  responder:  %s\n", Visible(Certificate::FromDer(b.responder_certificate())->Subject()).c_str());
+  std::printf("  arbiter:    %s\n", Visible(Certificate::FromDer(b.arbiter_certificate())->Subject()).c_str());
 }
 
 void SaveState(const std::string& path, const v1::ExchangeState& st) {
@@ -149,14 +152,33 @@ int Offer(const Connection& c, const std::string& wallet, const std::string& pas
   return 0;
 }
 
-// A party's signature certificate in an exchange chains to the suite's root and is for signing;
-// its issuing CA comes from the arbiter's chain when the file at hand lacks it.
+// A party's signature certificate in an exchange chains to the suite's root, is for signing, and
+// is good at semper-ca now: nothing in an exchange proves when it was signed, so a key revoked
+// (or on hold) since counts as revoked. Its issuing CA comes from the arbiter's chain when the
+// file at hand lacks it. semper-ca unreachable: exit 1 (neither valid nor not).
 absl::Status CheckSigner(const Connection& c, const TrustStore& trust, const Certificate& cert) {
-  if (trust.VerifyPath(cert, {}, absl::Now(), KeyPurpose::kNonRepudiation).ok()) return absl::OkStatus();
-  v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
-  std::vector<Certificate> chain;
-  for (const auto& der : arbiter.chain()) chain.push_back(*Certificate::FromDer(der));
-  return trust.VerifyPath(cert, chain, absl::Now(), KeyPurpose::kNonRepudiation).status();
+  if (!trust.VerifyPath(cert, {}, absl::Now(), KeyPurpose::kNonRepudiation).ok()) {
+    v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
+    std::vector<Certificate> chain;
+    for (const auto& der : arbiter.chain()) chain.push_back(*Certificate::FromDer(der));
+    SEMPER_RETURN_IF_ERROR(trust.VerifyPath(cert, chain, absl::Now(), KeyPurpose::kNonRepudiation).status());
+  }
+  v1::GetCertificateStatusRequest req;
+  req.set_certificate(cert.Der());
+  v1::CertificateStatus st;
+  grpc::Status s = v1::CertificationAuthority::NewStub(ChannelTo(c, c.server))->GetCertificateStatus(Ctx().get(), req, &st);
+  if (!s.ok()) Die(Annotate(FromGrpcStatus(s), "asking semper-ca for the certificate's status"));
+  if (st.state() == v1::CERTIFICATE_STATE_REVOKED) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                     StrCat("certificate ", cert.SerialHex(), " is revoked since ", TimeText(st.revoked_at()),
+                            " (", v1::RevocationReason_Name(st.reason()),
+                            "); nothing in an exchange proves it was signed before"));
+  }
+  if (st.state() != v1::CERTIFICATE_STATE_GOOD) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+                     StrCat("certificate ", cert.SerialHex(), " is unknown to semper-ca"));
+  }
+  return absl::OkStatus();
 }
 
 int Accept(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& in,
@@ -170,7 +192,7 @@ int Accept(const Connection& c, const std::string& wallet, const std::string& pa
   }
   v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
   std::printf("%s offers an exchange. You are about to commit to it with your signature key:\n",
-              view->originator.Subject().c_str());
+              Visible(view->originator.Subject()).c_str());
   PrintTerms(view->body);
   if (!Confirm(c, "Commit and write the answer?")) {
     std::fprintf(stderr, "semperctl: nothing signed\n");
@@ -265,6 +287,17 @@ void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
 int AbortOrResolve(const Connection& c, bool abort, const std::string& wallet, const std::string& pass,
                    const std::string& state_file, const std::string& out) {
   v1::ExchangeState st = ReadMessage<v1::ExchangeState>(state_file);
+  auto view = asw::VerifyMe1(st.me1());
+  if (!view.ok()) Die(Annotate(view.status(), "--state"), 2);
+  std::printf(abort ? "You are about to ask semper-arbiter to abort this exchange: it will never resolve it, and\n"
+                      "its first decision stands for both sides:\n"
+                    : "You are about to ask semper-arbiter to resolve this exchange: both sides are bound unless it\n"
+                      "was aborted first, and its first decision stands for both sides:\n");
+  PrintTerms(view->body);
+  if (!Confirm(c, abort ? "Ask for the abort?" : "Ask for the resolve?")) {
+    std::fprintf(stderr, "semperctl: nothing sent\n");
+    return 1;
+  }
   asw::Party self = WalletParty(wallet, pass);
   v1::ArbiterDecision d;
   if (abort) {
@@ -443,7 +476,7 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
               respondent->Subject().c_str(), chain.front().Subject().c_str());
   if (!reference.empty()) std::printf("  reference:  %s\n", reference.c_str());
   if (claim.has_amount_claimed()) std::printf("  amount:     %s\n", Money(claim.amount_claimed()).c_str());
-  if (!text.empty()) std::printf("  text:       %s\n", text.c_str());
+  if (!text.empty()) std::printf("  text:       %s\n", Visible(text).c_str());
   std::printf("  evidence:\n");
   PrintEvidence(claim.evidence());
   if (!Confirm(c, "Sign and file?")) {
@@ -474,7 +507,7 @@ int AnswerClaim(const Connection& c, const std::string& wallet, const std::strin
   *answer.mutable_made_at() = ToTimestamp(absl::Now());
   std::vector<Certificate> chain = WalletChain(wallet);
   std::printf("You are about to sign and send this answer as %s:\n", chain.front().Subject().c_str());
-  if (!text.empty()) std::printf("  text:     %s\n", text.c_str());
+  if (!text.empty()) std::printf("  text:     %s\n", Visible(text).c_str());
   std::printf("  evidence:\n");
   PrintEvidence(answer.evidence());
   if (!Confirm(c, "Sign and send?")) {
@@ -606,7 +639,7 @@ ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
   wallet(resolve_);
   resolve_->add_option("--state", state_, "your state file")->required();
   resolve_->add_option("--out", out_, "directory for the arbiter's token, affidavit and document")->required();
-  verify_ = ex->add_subcommand("verify", "check a completed contract or an arbiter's token offline");
+  verify_ = ex->add_subcommand("verify", "check a completed contract (signatures, nonces, both parties certified and good at semper-ca now) or an arbiter's token: exit 0 valid, 3 not");
   verify_->add_option("--in", in_, "the contract or token file")->required();
 
   auto* d = app.add_subcommand("dispute", "claims against another party, decided by semper-arbiter from the evidence");

@@ -1,6 +1,8 @@
 // Shared semperctl plumbing.
 #include "cli/semperctl/common.h"
 
+#include "common/base/shown.h"
+
 #include <termios.h>
 #include <unistd.h>
 
@@ -62,7 +64,19 @@ SecretData Passphrase(const std::string& file, const std::string& prompt) {
   return AskSecret(prompt);
 }
 
+namespace {
+bool shown_escaped = false;  // Visible() escaped something since the start
+}  // namespace
+
+std::string Visible(std::string_view text) {
+  bool escaped = false;
+  std::string out = Shown(text, &escaped);
+  shown_escaped |= escaped;
+  return out;
+}
+
 bool Confirm(const Connection& c, const std::string& question) {
+  if (shown_escaped) std::printf("%s\n", std::string(kShownNote).c_str());
   if (c.yes) return true;
   std::fflush(stdout);  // what is asked about comes before the question, also through a pipe
   std::fprintf(stderr, "%s [y/N] ", question.c_str());

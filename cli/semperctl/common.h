@@ -42,6 +42,9 @@ struct Connection {
 std::string ReadFileOrDie(const std::string& path);
 SecretData AskSecret(const std::string& prompt);
 SecretData Passphrase(const std::string& file, const std::string& prompt);
+// Someone else's text as it may be shown before a confirmation (Shown(): every byte a terminal
+// would hide, escaped); Confirm() then says that something was escaped.
+std::string Visible(std::string_view text);
 bool Confirm(const Connection& c, const std::string& question);
 // A channel to `address` with the connection's TLS settings (client certificate if given).
 std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string& address);

@@ -46,8 +46,8 @@ void CheckCaSignature(const Connection& c, const std::string& statement, const s
 }
 
 void PrintKind(const v1::TokenKind& k) {
-  std::printf("Token kind %s: %s\n", k.id().c_str(), k.name().c_str());
-  std::printf("  issuer:      %s (%s)\n", k.issuer_name().c_str(), k.issuer_subscriber_id().c_str());
+  std::printf("Token kind %s: %s\n", Visible(k.id()).c_str(), Visible(k.name()).c_str());
+  std::printf("  issuer:      %s (%s)\n", Visible(k.issuer_name()).c_str(), Visible(k.issuer_subscriber_id()).c_str());
   if (k.has_value()) std::printf("  face value:  %s\n", FormatMoney(k.value()).c_str());
   std::printf("  redeemable:  %s to %s\n", TimeText(k.valid_from()).c_str(), TimeText(k.valid_until()).c_str());
   std::printf("  key:         RSA, SHA-256 %s (RFC 9474 RSABSSA-SHA384-PSS-Randomized)\n",
@@ -55,8 +55,9 @@ void PrintKind(const v1::TokenKind& k) {
 }
 
 void PrintCredential(const v1::CredentialStatement& cs) {
-  std::printf("Credential %s (%s): %s\n", cs.credential_id().c_str(), cs.kind().c_str(), cs.rights().c_str());
-  std::printf("  issuer:  %s (%s)\n", cs.issuer_name().c_str(), cs.issuer_subscriber_id().c_str());
+  std::printf("Credential %s (%s): %s\n", Visible(cs.credential_id()).c_str(), Visible(cs.kind()).c_str(),
+              Visible(cs.rights()).c_str());
+  std::printf("  issuer:  %s (%s)\n", Visible(cs.issuer_name()).c_str(), Visible(cs.issuer_subscriber_id()).c_str());
   std::printf("  holder:  %s (certificate %s)\n", cs.holder_subject().c_str(), cs.holder_certificate_serial().c_str());
   std::printf("  uses:    %s\n", cs.uses() == 0 ? "unlimited" : std::to_string(cs.uses()).c_str());
   std::printf("  valid:   %s to %s\n", TimeText(cs.valid_from()).c_str(), TimeText(cs.valid_until()).c_str());
@@ -232,6 +233,10 @@ std::optional<int> CredentialCommands::Run() {
   }
   if (redeem_->parsed()) {
     auto token = FromJsonFile<v1::RedeemTokenRequest>(token_);
+    std::printf("You are about to redeem, as the acceptor, a token of kind %s (message of %zu bytes):\n"
+                "semper-ca records it used, and it is accepted nowhere again.\n",
+                Visible(token.kind_id()).c_str(), token.message().size());
+    if (!Confirm(c_, "Redeem?")) return 1;
     v1::RedeemTokenResponse resp;
     Call(Stub(c_)->RedeemToken(Ctx().get(), token, &resp));
     std::printf("Accepted: redemption %s at %s.\n", resp.redemption_id().c_str(), TimeText(resp.redeemed_at()).c_str());
@@ -332,6 +337,11 @@ std::optional<int> CredentialCommands::Run() {
   }
   if (use_->parsed()) {
     auto req = FromJsonFile<v1::RedeemCredentialRequest>(presentation_);
+    v1::Credential shown;
+    shown.set_statement(req.credential_statement());
+    std::printf("You are about to take one use, as the acceptor, of:\n");
+    PrintCredential(Statement(shown));
+    if (!Confirm(c_, "Take one use?")) return 1;
     v1::RedeemCredentialResponse resp;
     Call(Stub(c_)->RedeemCredential(Ctx().get(), req, &resp));
     std::printf("Accepted: use %s at %s; %s left.\n", resp.redemption_id().c_str(), TimeText(resp.redeemed_at()).c_str(),

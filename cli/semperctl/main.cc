@@ -253,6 +253,9 @@ int NewCode(const Connection& c, const std::string& id, int valid_days) {
   v1::IssueEnrolmentCodeRequest req;
   req.set_subscriber_id(id);
   req.set_enrolment_valid_seconds(int64_t{valid_days} * 86400);
+  std::printf("A new one-time enrolment code for subscriber %s, valid %d days: whoever holds it obtains\n"
+              "certificates in the subscriber's name.\n", id.c_str(), valid_days);
+  if (!Confirm(c, "Issue the code?")) return 1;
   v1::RegisterSubscriberResponse resp;
   Call(CaStub(c)->IssueEnrolmentCode(Ctx().get(), req, &resp));
   std::printf("Enrolment code for %s: %s\n  valid until %s, once.\n", id.c_str(), resp.enrolment_code().c_str(),
@@ -317,6 +320,9 @@ int Revoke(const Connection& c, const std::string& serial, const std::string& re
 int ReleaseHold(const Connection& c, const std::string& serial) {
   v1::ReleaseHoldRequest req;
   req.set_serial(serial);
+  std::printf("Release the hold on certificate %s at %s? Relying parties accept it again at once.\n", serial.c_str(),
+              c.server.c_str());
+  if (!Confirm(c, "Release the hold?")) return 1;
   v1::CertificateStatus resp;
   Call(CaStub(c)->ReleaseHold(Ctx().get(), req, &resp));
   PrintStatus(resp);

@@ -45,7 +45,10 @@ int Certify(const Connection& c, const std::string& file, const std::string& wal
   Call(NotaryStub(c)->CertifyDocument(Ctx().get(), req, &e));
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, "the notary's answer"));
   v1::AttestationStatement st;
-  if (!google::protobuf::util::JsonStringToMessage(e.statement(), &st).ok() || st.document_sha256() != Sha256(document)) {
+  // For this document, and for the signature just made (a fresh CMS signature, so no earlier
+  // attestation and nobody else's fits).
+  if (!google::protobuf::util::JsonStringToMessage(e.statement(), &st).ok() || st.document_sha256() != Sha256(document) ||
+      st.document_signature() != signature) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary's answer: the attestation is for another document than the one sent"));
   }
   if (out.empty()) out = file + ".evidence.json";

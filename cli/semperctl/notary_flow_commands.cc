@@ -11,6 +11,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "semper/v1/notary.grpc.pb.h"
+#include "common/server/peer.h"
 #include "services/notary/verify.h"
 
 namespace semper::ctl {
@@ -32,6 +33,13 @@ Certificate CertificateFile(const std::string& flag, const std::string& path) {
 
 void CheckEvidence(const v1::Evidence& e, const TrustStore& trust, const char* what) {
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, what));
+}
+
+// Whether a subject a statement names is the party of `cert`: a subscriber by its id, a pseudonym
+// (no serialNumber) by its very subject.
+bool Names(std::string_view subject, const Certificate& cert) {
+  const std::string party = PartyOfSubject(subject);
+  return party.starts_with("subscriber:") ? party == PartyOf(cert) : subject == cert.Subject();
 }
 
 [[noreturn]] void NotTheSigned(const std::string& what) {
@@ -61,6 +69,15 @@ void CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
   if (sub.sender_subject() != m.sender_subject() || sub.recipient_subject() != m.recipient_subject()) {
     NotTheSigned("sender or recipient");
   }
+  // The state shown is the one the signed outcome says (VerifyEvidence ties each entry's kind to
+  // its statement's type); a notary can only keep an outcome back, not make one up.
+  const std::string want = m.state() == v1::MAIL_STATE_DELIVERED       ? "mail-delivery"
+                           : m.state() == v1::MAIL_STATE_NOT_DELIVERED ? "mail-non-delivery"
+                                                                       : "";
+  if (m.submission().kind() != "mail-submission" || m.has_outcome() != !want.empty() ||
+      (m.has_outcome() && m.outcome().kind() != want)) {
+    NotTheSigned("state of the mail");
+  }
   if (!m.has_outcome()) return;
   CheckEvidence(m.outcome(), trust, "the evidence of the outcome");
   v1::MailDeliveryStatement outcome;  // the non-delivery statement names the mail the same way
@@ -72,6 +89,12 @@ void CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
 
 // A contract's outcome is about this contract: its id and the hash of its text.
 void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trust) {
+  const std::string want = k.state() == v1::CONTRACT_STATE_COMPLETED ? "signed-contract"
+                           : k.state() == v1::CONTRACT_STATE_ABORTED ? "contract-abort"
+                                                                     : "";
+  if (k.has_outcome() != !want.empty() || (k.has_outcome() && k.outcome().kind() != want)) {
+    NotTheSigned("state of the contract");
+  }
   if (!k.has_outcome()) return;
   CheckEvidence(k.outcome(), trust, "the notary's decision");
   google::protobuf::util::JsonParseOptions lenient;
@@ -95,8 +118,8 @@ const char* MailStateText(v1::MailState s) {
 
 void PrintMail(const v1::CertifiedMail& m) {
   std::printf("Mail %s: %s\n", m.id().c_str(), MailStateText(m.state()));
-  std::printf("  from:     %s\n", m.sender_subject().c_str());
-  std::printf("  to:       %s\n", m.recipient_subject().c_str());
+  std::printf("  from:     %s\n", Visible(m.sender_subject()).c_str());
+  std::printf("  to:       %s\n", Visible(m.recipient_subject()).c_str());
   std::printf("  message:  %llu bytes encrypted, SHA-256 %s\n", static_cast<unsigned long long>(m.message_size()),
               HexEncode(m.message_sha256()).c_str());
   std::printf("  deadline: %s\n", TimeText(m.deadline()).c_str());
@@ -173,6 +196,9 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   TrustStore trust = Trust(c);
   CheckMail(mail, trust);
   if (mail.id() != id) NotAsked("mail", id);
+  if (!Names(mail.recipient_subject(), keys.authentication_certificate)) {
+    NotAsked("recipient", "you");
+  }
   std::vector<Certificate> chain = WalletChain(wallet);
   const std::string receipt = StrCat("semper-receipt:", mail.id(), ":", HexEncode(mail.message_sha256()));
   PrintMail(mail);
@@ -199,6 +225,15 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   auto signers = CmsVerifyDetached(accepted.origin_signature(), accepted.enveloped_message(), trust, absl::Now(),
                                    KeyPurpose::kNonRepudiation);
   if (!signers.ok()) Die(Annotate(signers.status(), "the sender's signature"));
+  // The signature of origin is the one deposited (the submission statement holds it), by the sender.
+  v1::MailSubmissionStatement sub;
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(mail.submission().statement(), &sub, lenient).ok() ||
+      sub.origin_signature() != accepted.origin_signature() || signers->size() != 1 ||
+      !Names(sub.sender_subject(), signers->front().certificate)) {
+    NotTheSigned("signature of origin");
+  }
   auto document = CmsDecrypt(accepted.enveloped_message(), keys.authentication, keys.authentication_certificate);
   if (!document.ok()) Die(Annotate(document.status(), "decrypting with your authentication key"));
   WriteOrDie(out, *document, 0600);
@@ -231,12 +266,12 @@ const char* SignerStateText(v1::SignerState s) {
 }
 
 void PrintContract(const v1::NotarizedContract& k) {
-  std::printf("Contract %s \"%s\": %s\n", k.id().c_str(), k.title().c_str(), ContractStateText(k.state()));
+  std::printf("Contract %s \"%s\": %s\n", Visible(k.id()).c_str(), Visible(k.title()).c_str(), ContractStateText(k.state()));
   std::printf("  text:     %llu bytes, SHA-256 %s\n", static_cast<unsigned long long>(k.contract_size()),
               HexEncode(k.contract_sha256()).c_str());
   std::printf("  deadline: %s\n", TimeText(k.deadline()).c_str());
   for (const auto& s : k.signers()) {
-    std::printf("  signer:   %s: %s\n", s.subject().c_str(), SignerStateText(s.state()));
+    std::printf("  signer:   %s: %s\n", Visible(s.subject()).c_str(), SignerStateText(s.state()));
   }
   if (k.has_outcome()) {
     std::printf("  evidence: %s, notary log entry %llu\n", k.outcome().kind().c_str(),
@@ -276,13 +311,6 @@ v1::NotarizedContract GetContract(v1::Notary::Stub& as_wallet, const std::string
   return k;
 }
 
-bool Printable(const std::string& s) {
-  for (unsigned char ch : s) {
-    if (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r') return false;
-  }
-  return true;
-}
-
 int ContractSign(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
                  const std::string& text_out, const std::string& out) {
   WalletKeys keys = WalletBothKeys(wallet, pass);
@@ -298,12 +326,14 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   std::vector<Certificate> chain = WalletChain(wallet);
   PrintContract(k);
   if (!text_out.empty()) WriteOrDie(text_out, text.contract());
-  // Nothing is signed unseen: the text itself, or where it was saved to be read.
-  if (Printable(text.contract()) && text.contract().size() <= 16384) {
-    std::printf("----- the text you sign -----\n%s%s----- end of the text -----\n", text.contract().c_str(),
-                text.contract().ends_with('\n') ? "" : "\n");
+  // Nothing is signed unseen: the text itself (every byte a terminal would hide, escaped), or
+  // where it was saved to be read.
+  if (text.contract().size() <= 16384) {
+    const std::string shown = Visible(text.contract());
+    std::printf("----- the text you sign -----\n%s%s----- end of the text -----\n", shown.c_str(),
+                shown.ends_with('\n') ? "" : "\n");
   } else if (text_out.empty()) {
-    Die(InvalidField("--text-out", "the text is not plain or is long: save it with --text-out and read it first"), 2);
+    Die(InvalidField("--text-out", "the text is long: save it with --text-out and read it first"), 2);
   } else {
     std::printf("The text you sign is in %s; read it first.\n", text_out.c_str());
   }
@@ -318,6 +348,7 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   req.set_signature(WalletSign(text.contract(), keys.signature, chain));
   Call(as_wallet->SignContract(Ctx().get(), req, &k));
   if (k.id() != id) NotAsked("contract", id);
+  if (k.contract_sha256() != Sha256(text.contract())) NotAsked("contract text", "the one you signed");
   CheckContractOutcome(k, Trust(c));
   PrintContract(k);
   if (!out.empty()) WriteOrDie(out, Json(k));

@@ -1,6 +1,7 @@
 // semperctl tsa: the client side of semper-tsa.
 #include "cli/semperctl/tsa_commands.h"
 
+#include <cctype>
 #include <filesystem>
 
 #include <google/protobuf/util/json_util.h>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "common/base/files.h"
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
@@ -121,11 +123,30 @@ int Lookup(const Connection& c, const std::string& serial, const std::string& fi
   }
   v1::TokenRecord r;
   Call(TsaStub(c)->LookupToken(Ctx().get(), req, &r));
-  std::printf("  serial:    %s\n", r.serial().c_str());
-  std::printf("  time:      %s\n", TimeUtil::ToString(r.gen_time()).c_str());
-  std::printf("  policy:    %s\n", r.policy().c_str());
-  std::printf("  imprint:   %s %s\n", r.hash_algorithm().c_str(), HexEncode(r.imprint()).c_str());
-  std::printf("  requester: %s\n", r.requester().empty() ? "(anonymous)" : r.requester().c_str());
+  // What is shown and kept is what the token says, checked: the TSA's signature, the imprint asked
+  // for, the serial asked for. Only the requester comes from the TSA's record alone.
+  auto info = VerifyTimeStampToken(r.token(), req.imprint(), Roots(c));
+  if (!info.ok()) Die(Annotate(info.status(), "the TSA's answer"), 3);
+  auto same_number = [](std::string_view a, std::string_view b) {
+    auto norm = [](std::string_view h) {
+      std::string out;
+      for (char ch : h) {
+        if (out.empty() && ch == '0') continue;
+        out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+      }
+      return out;
+    };
+    return norm(a) == norm(b);
+  };
+  if (!same_number(info->serial_hex, serial)) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                  StrCat("the TSA's answer: a token with serial ", info->serial_hex, ", not ", serial)), 3);
+  }
+  std::printf("  serial:    %s\n", info->serial_hex.c_str());
+  std::printf("  time:      %s\n", TimeText(ToTimestamp(info->gen_time)).c_str());
+  std::printf("  policy:    %s\n", info->policy.c_str());
+  std::printf("  imprint:   %s %s\n", info->hash_algorithm.c_str(), HexEncode(info->imprint).c_str());
+  std::printf("  requester: %s (the TSA's record)\n", r.requester().empty() ? "(anonymous)" : r.requester().c_str());
   if (r.batch_tree_size() > 0) std::printf("  batch:     root of a tree of %llu stamps\n", static_cast<unsigned long long>(r.batch_tree_size()));
   if (!out.empty()) {
     WriteOrDie(out, r.token());

@@ -1,6 +1,7 @@
 // Evidence checks.
 #include "services/notary/verify.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "common/base/status.h"
@@ -41,6 +42,18 @@ absl::Status VerifyTreeHead(const v1::SignedTreeHead& head, const TrustStore& tr
 
 absl::Status VerifyEvidence(const v1::Evidence& evidence, const TrustStore& trust) {
   SEMPER_RETURN_IF_ERROR(NotarySigned(evidence.statement(), evidence.signature(), trust, "evidence"));
+  // The entry's kind is not signed; its statement's type is. They must agree, so that nobody
+  // shows an abort as a completion, or a submission as a delivery, by relabelling.
+  google::protobuf::Struct statement;
+  if (!google::protobuf::util::JsonStringToMessage(evidence.statement(), &statement).ok() ||
+      !statement.fields().contains("type")) {
+    return Invalid("the evidence's statement is not a notary statement");
+  }
+  const std::string& type = statement.fields().at("type").string_value();
+  const std::string want = evidence.kind() == "attestation" ? "semper-notarial-attestation" : StrCat("semper-", evidence.kind());
+  if (evidence.kind().empty() || type != want) {
+    return Invalid(StrCat("the evidence says it is of kind \"", evidence.kind(), "\" but its signed statement is a ", type));
+  }
   SEMPER_RETURN_IF_ERROR(VerifyTreeHead(evidence.tree_head(), trust));
   const v1::InclusionProof& p = evidence.inclusion();
   std::vector<std::string> path(p.audit_path().begin(), p.audit_path().end());

@@ -22,9 +22,11 @@
 #include "common/exchange/asw.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
+#include "semper/v1/ca.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
 #include "tests/support/wallet.h"
 
 namespace semper {
@@ -47,9 +49,15 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    dir_.Write("pass", kPass);
-    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
-    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    // semper-ca (init, and the daemon: parties enrol, semperctl asks it for their status); the
+    // arbiter is this fixture's own process, stopped and started by the tests.
+    ::semper::testing::Suite::Options o;
+    o.binaries = {{"ca", SEMPER_CA}};
+    o.conninfo = conninfo();
+    o.passphrase = kPass;
+    auto suite = ::semper::testing::Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
     port_ = FreePort();
     Start();
     v1::ArbiterCertificate cert;
@@ -95,18 +103,22 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   }
   std::unique_ptr<v1::Arbiter::Stub> Stub() { return v1::Arbiter::NewStub(Channel()); }
 
-  // A party with a signature certificate of the suite's CA.
+  // A party enrolled at the suite's semper-ca (its signature key and certificate); or, not from the
+  // suite, a key with a self-signed certificate under the same name.
   asw::Party Party(const std::string& name, bool from_suite = true) {
+    if (from_suite) {
+      auto enrolled = suite_->Enroll(name, v1::CUSTOMER_KIND_INDIVIDUAL);
+      EXPECT_THAT(enrolled.status(), IsOk());
+      subscribers_.emplace(name, *enrolled);
+      return asw::Party{enrolled->key, enrolled->certificate};
+    }
     auto key = *PrivateKey::Generate(KeyType::kEcP256);
     CertificateTemplate t;
     t.subject = {{"C", "DE"}, {"CN", name}};
     t.not_before = absl::Now() - absl::Minutes(5);
     t.not_after = absl::Now() + absl::Hours(24);
     t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
-    if (!from_suite) return asw::Party{key, *IssueCertificate(t, key.public_key(), nullptr, key)};
-    auto ca = Certificate::FromPem(Slurp(P("pki/ca.pem")));
-    auto ca_key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
-    return asw::Party{key, *IssueCertificate(t, key.public_key(), &*ca, *ca_key)};
+    return asw::Party{key, *IssueCertificate(t, key.public_key(), nullptr, key)};
   }
 
   absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req) {
@@ -129,6 +141,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   int port_ = 0;
   ChildProcess daemon_;
   std::optional<Certificate> arbiter_, escrow_;
+  std::unique_ptr<::semper::testing::Suite> suite_;
+  std::map<std::string, ::semper::testing::Suite::Subscriber> subscribers_;  // by name
 
   // A wallet as `semperctl enroll` writes it, for party `p`.
   std::string Wallet(const std::string& name, const asw::Party& p) {
@@ -136,7 +150,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
     return ::semper::testing::WriteWallet(dir_, name, p.key, p.certificate, Slurp(P("pki/ca.pem")), "wallet passphrase");
   }
   CommandResult Ctl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_), "--server-name",
+    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_),
+                                     "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")), "--server-name",
                                      "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
@@ -440,6 +455,24 @@ TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
   dir_.Write("changed.contract", changed);
   auto changed_verify = Ctl({"exchange", "verify", "--in", P("changed.contract")});
   EXPECT_EQ(changed_verify.exit_code, 3) << changed_verify.Describe();
+  // The real sender with a responder no CA of the suite certified.
+  asw::Originator half(o, fake_r.certificate, *arbiter_, "Certified mail: notice of termination.");
+  auto h1 = half.Me1();
+  ASSERT_THAT(h1, IsOk());
+  auto hr = asw::Responder::Accept(fake_r, *arbiter_, *h1);
+  ASSERT_THAT(hr, IsOk());
+  auto h4 = hr->Me4(*half.Me3(*hr->Me2()));
+  ASSERT_THAT(h4, IsOk());
+  dir_.Write("half.contract", half.Finish(*h4)->SerializeAsString());
+  auto half_verify = Ctl({"exchange", "verify", "--in", P("half.contract")});
+  EXPECT_EQ(half_verify.exit_code, 3) << half_verify.Describe();
+  EXPECT_THAT(half_verify.err, HasSubstr("the responder's certificate"));
+  // Nothing in an exchange proves when it was signed: once the sender's key is revoked for
+  // keyCompromise, the contract no longer verifies (whoever holds the key could have made it).
+  ASSERT_THAT(suite_->Revoke(o.certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  auto after_revocation = Ctl({"exchange", "verify", "--in", P("contract")});
+  EXPECT_EQ(after_revocation.exit_code, 3) << after_revocation.Describe();
+  EXPECT_THAT(after_revocation.err, HasSubstr("revoked"));
 }
 
 TEST_F(ArbiterTest, SemperctlAbortsAndResolves) {

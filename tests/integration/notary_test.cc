@@ -607,7 +607,7 @@ TEST_F(NotaryTest, EvidenceASubscriberSignedItselfDoesNotVerify) {
 // genuine answer to another request, or a changed one. semperctl checks each against what it
 // sent (document, imprint, nonce, proof), keeps nothing and says so; the honest answer is kept.
 TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
-  Signer alice = Enroll("Alice");
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
   const std::string wallet = WalletOf(alice, "alice");
   dir_.Write("a.txt", "Delivery note 18: 3 crates.\n");
   dir_.Write("b.txt", "Delivery note 19: 30 crates.\n");
@@ -617,9 +617,17 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
     return *e;
   };
   const v1::Evidence for_a = genuine("a.txt"), for_b = genuine("b.txt");
+  auto by_bob = Certify(Slurp(P("b.txt")), *CmsSignDetached(Slurp(P("b.txt")), bob.key, bob.certificate, Chain()));
+  ASSERT_THAT(by_bob, IsOk());
+  // Answers from `answer`, or (honest) from the real notary.
   struct LyingNotary final : v1::Notary::Service {
     v1::Evidence answer;
-    grpc::Status CertifyDocument(grpc::ServerContext*, const v1::CertifyDocumentRequest*, v1::Evidence* resp) override {
+    std::unique_ptr<v1::Notary::Stub> honest;
+    grpc::Status CertifyDocument(grpc::ServerContext*, const v1::CertifyDocumentRequest* req, v1::Evidence* resp) override {
+      if (honest != nullptr) {
+        grpc::ClientContext ctx;
+        return honest->CertifyDocument(&ctx, *req, resp);
+      }
       *resp = answer;
       return grpc::Status::OK;
     }
@@ -635,6 +643,8 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
   *other_proof.mutable_inclusion() = for_a.inclusion();
   for (const auto& [what, lie] : std::vector<std::pair<std::string, v1::Evidence>>{
            {"the evidence of another document", for_a},
+           {"the same party's earlier attestation of this document", for_b},
+           {"another party's attestation of this document", *by_bob},
            {"a changed statement", changed},
            {"another tree head", other_head},
            {"another entry's proof", other_proof}}) {
@@ -645,7 +655,7 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
     EXPECT_THAT(r.err, HasSubstr("the notary's answer")) << what;
     EXPECT_FALSE(std::filesystem::exists(P("b.txt.evidence.json"))) << what;
   }
-  notary.answer = for_b;
+  notary.honest = Notary();
   auto honest = CtlAt("--notary", notary_port,
                       {"notary", "certify", P("b.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
   EXPECT_EQ(honest.exit_code, 0) << honest.Describe();
@@ -663,8 +673,13 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
   };
   struct LyingTsa final : v1::TimeStamp::Service {
     v1::StampResponse answer;
+    v1::TokenRecord record;
     grpc::Status Stamp(grpc::ServerContext*, const v1::StampRequest*, v1::StampResponse* resp) override {
       *resp = answer;
+      return grpc::Status::OK;
+    }
+    grpc::Status LookupToken(grpc::ServerContext*, const v1::LookupTokenRequest*, v1::TokenRecord* resp) override {
+      *resp = record;
       return grpc::Status::OK;
     }
   } tsa;
@@ -680,6 +695,15 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
     EXPECT_THAT(r.err, HasSubstr("the TSA's answer")) << what;
     EXPECT_FALSE(std::filesystem::exists(P("b.txt.tsr"))) << what;
   }
+  // A lookup of b.txt's token answered with the genuine record of a.txt's.
+  const v1::StampResponse for_a_token = stamp(Sha256(Slurp(P("a.txt"))));
+  tsa.record.set_serial(for_a_token.serial());
+  tsa.record.set_imprint(Sha256(Slurp(P("b.txt"))));  // what was asked: the token says otherwise
+  tsa.record.set_token(*TimeStampTokenOf(for_a_token.response()));
+  auto looked_up = CtlAt("--tsa", tsa_port, {"tsa", "lookup", for_a_token.serial(), "--file", P("b.txt"), "--out",
+                                             P("b.token")});
+  EXPECT_EQ(looked_up.exit_code, 3) << looked_up.Describe();
+  EXPECT_FALSE(std::filesystem::exists(P("b.token")));
   notary_server->Shutdown();
   tsa_server->Shutdown();
 }
@@ -976,14 +1000,52 @@ TEST_F(NotaryMailTest, SemperctlTakesOnlyTheMessageTheSignedSubmissionNames) {
     EXPECT_EQ(notary.accepts.load(), lie.receipt_signed ? 1 : 0) << lie.what << ": a receipt was signed";
     EXPECT_FALSE(std::filesystem::exists(P("received.txt"))) << lie.what;
   }
-  // The honest answers: mail 1's record, and its message against bob's receipt.
+  // The state shown is the signed outcome's: a waiting mail shown as delivered (its submission
+  // relabelled as the delivery, or no outcome at all), or as not delivered.
+  auto show = [&] {
+    return CtlAt("--notary", port, {"notary", "mail", "show", m1->id(), "--wallet", wallet, "--wallet-passphrase-file",
+                                    P("wpass"), "--out", P("shown.json")});
+  };
+  v1::CertifiedMail relabelled = record1;
+  relabelled.set_state(v1::MAIL_STATE_DELIVERED);
+  *relabelled.mutable_outcome() = record1.submission();
+  relabelled.mutable_outcome()->set_kind("mail-delivery");
+  v1::CertifiedMail no_outcome = record1;
+  no_outcome.set_state(v1::MAIL_STATE_DELIVERED);
+  v1::CertifiedMail not_delivered = record1;
+  not_delivered.set_state(v1::MAIL_STATE_NOT_DELIVERED);
+  for (const auto& [what, lie] : std::vector<std::pair<std::string, v1::CertifiedMail>>{
+           {"the submission relabelled as the delivery", relabelled},
+           {"delivered without an outcome", no_outcome},
+           {"not delivered without an outcome", not_delivered}}) {
+    notary.mail = lie;
+    auto r = show();
+    EXPECT_NE(r.exit_code, 0) << what << ": " << r.Describe();
+    EXPECT_THAT(r.out, ::testing::Not(HasSubstr("delivered"))) << what;
+    EXPECT_FALSE(std::filesystem::exists(P("shown.json"))) << what;
+  }
+  // Mail 1's message with a signature of origin by someone else (carol signs the ciphertext).
   auto accepted1 = Accept(bob, *m1);
   ASSERT_THAT(accepted1, IsOk());
+  Signer carol = Enroll("Carol");
+  v1::AcceptedMail other_origin = *accepted1;
+  other_origin.set_origin_signature(*CmsSignDetached(accepted1->enveloped_message(), carol.key, carol.certificate, Chain()));
+  notary.mail = record1;
+  notary.accepted = other_origin;
+  auto by_carol = accept();
+  EXPECT_NE(by_carol.exit_code, 0) << by_carol.Describe();
+  EXPECT_THAT(by_carol.err, HasSubstr("signature of origin"));
+  EXPECT_FALSE(std::filesystem::exists(P("received.txt")));
+  // The honest answers: mail 1's record, and its message against bob's receipt.
   notary.mail = record1;
   notary.accepted = *accepted1;
   auto honest = accept();
   EXPECT_EQ(honest.exit_code, 0) << honest.Describe();
   EXPECT_EQ(Slurp(P("received.txt")), "Invoice 1: EUR 10.\n");
+  notary.mail = Get(m1->id(), bob);
+  auto shown = show();
+  EXPECT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_THAT(shown.out, HasSubstr("delivered against the recipient's receipt"));
   server->Shutdown();
 }
 
@@ -1284,6 +1346,22 @@ TEST_F(NotaryContractTest, SemperctlSignsOnlyTheContractsTextAndKeepsOnlyItsOutc
         << what;
     EXPECT_FALSE(std::filesystem::exists(P("contract.json"))) << what;
   }
+  // A declined contract shown as completed: its abort relabelled as the signed contract.
+  auto c3 = Create("Supply agreement 3: declined.\n", {&alice, &bob});
+  ASSERT_THAT(c3, IsOk());
+  auto declined = DeclineAs(bob, c3->id(), "no");
+  ASSERT_THAT(declined, IsOk());
+  ASSERT_TRUE(declined->has_outcome());
+  v1::NotarizedContract shown_completed = *GetAs(&alice, c3->id());
+  shown_completed.set_state(v1::CONTRACT_STATE_COMPLETED);
+  shown_completed.mutable_outcome()->set_kind("signed-contract");
+  notary.contract = shown_completed;
+  auto shown = CtlAt("--notary", port, {"notary", "contract", "show", c3->id(), "--wallet", wallet,
+                                        "--wallet-passphrase-file", P("wpass"), "--out", P("c3.json")});
+  EXPECT_NE(shown.exit_code, 0) << shown.Describe();
+  EXPECT_THAT(shown.out, ::testing::Not(HasSubstr("completed")));
+  EXPECT_FALSE(std::filesystem::exists(P("c3.json")));
+  notary.contract = *seen1;
   auto completed1 = SignAs(alice, c1->id(), text1);
   ASSERT_THAT(completed1, IsOk());
   notary.signed_contract = *completed1;

@@ -75,6 +75,16 @@ same "the record" "$record" "$(admin subscriber show "$id")"
 declined "enroll" "never leave this machine" enroll --code "$code" --wallet "$D/bodo" "${P[@]}"
 absent $D/bodo/signature.key $D/bodo/authentication.key
 run "the code still works after a declined enrolment" ctl enroll --code "$code" --wallet "$D/bodo" "${P[@]}"
+history_before=$(admin subscriber history "$id")
+declined "subscriber new-code" "$id" "${ADMIN[@]}" subscriber new-code "$id"
+same "the subscriber's history" "$history_before" "$(admin subscriber history "$id")"
+run "a certificate on hold" admin certificate revoke "$(openssl x509 -in "$D/bodo/signature.pem" -noout -serial | cut -d= -f2)" \
+  --reason certificateHold
+serial=$(openssl x509 -in "$D/bodo/signature.pem" -noout -serial | cut -d= -f2)
+declined "certificate release-hold" "$serial" "${ADMIN[@]}" certificate release-hold "$serial"
+status_now=$(admin certificate status "$serial" 2>&1 || true)
+grep -q "revoked" <<<"$status_now" || { echo "FAILED: the hold was released although declined"; echo "$status_now"; exit 1; }
+echo "ok: still on hold"
 
 step "Orders and agreements (buyer)"
 declined "order sign" "garden chair" order sign --wallet buyer "${P[@]}" --seller seller.pem --amount 45.00 \
@@ -127,6 +137,37 @@ declined "exchange continue" "binds you to" exchange continue --wallet seller "$
   --in $D/x-me2 --out $D/x-me3
 absent $D/x-me3
 same "the originator's state" "$state_before" "$(sha256sum $D/x-o.state)"
+
+run "an offer nobody answers" ctl exchange offer --wallet seller "${P[@]}" --to buyer/signature.pem \
+  --contract $D/terms.txt --state $D/y-o.state --out $D/y-me1
+state_before=$(sha256sum $D/y-o.state)
+declined "exchange abort" "never resolve" exchange abort --wallet seller "${P[@]}" --state $D/y-o.state --out $D/y-abort
+absent $D/y-abort
+run "an answer left without the third message" ctl exchange accept --wallet buyer "${P[@]}" --in $D/y-me1 \
+  --state $D/y-r.state --out $D/y-me2
+declined "exchange resolve" "Probe exchange" exchange resolve --wallet buyer "${P[@]}" --state $D/y-r.state --out $D/y-resolve
+absent $D/y-resolve
+same "the originator's state" "$state_before" "$(sha256sum $D/y-o.state)"
+
+step "What is shown before signing is every byte of it"
+# A counterparty hides a clause behind a NUL, prints a smaller amount over a larger one with a
+# carriage return, and reverses digits with a right-to-left override.
+printf 'Anna buys one garden chair for 45.00 EUR.\0 Anna also buys 500 garden chairs for 22,500.00 EUR.\nAnna owes 9000.00 EUR.\rAnna owes   90.00 EUR.\nPrice: \xe2\x80\xae00.09\xe2\x80\xac EUR\n' > $D/hidden.txt
+run "an offer with hidden text" ctl exchange offer --wallet seller "${P[@]}" --to buyer/signature.pem \
+  --contract $D/hidden.txt --state $D/h-o.state --out $D/h-me1
+declined "exchange accept of hidden text" "500 garden chairs" exchange accept --wallet buyer "${P[@]}" --in $D/h-me1 \
+  --state $D/h-r.state --out $D/h-me2
+expect "the NUL is shown" '45.00 EUR.\\0 Anna also'
+expect "the carriage return is shown" '9000.00 EUR.\\rAnna owes'
+expect "the override is shown" '<U+202E>00.09<U+202C>'
+expect "the person is told" "NOTE: the text holds characters a terminal would not show"
+run "a contract with a carriage return" ctl notary contract create $D/hidden.txt --title "Hidden $RUN" \
+  --signer buyer/signature.pem --signer seller/signature.pem --days 7
+hidden_contract=$(sed -n 's/^Contract \(C-[0-9a-f]*\) .*/\1/p' <<<"$OUT" | head -n1)
+declined "notary contract sign of hidden text" "500 garden chairs" notary contract sign "$hidden_contract" \
+  --wallet buyer "${P[@]}"
+expect "the carriage return is shown" '9000.00 EUR.\\rAnna owes'
+expect "the person is told" "NOTE: the text holds characters"
 
 step "Disputes"
 cases_before=$(ctl dispute list --wallet buyer "${P[@]}")
@@ -202,5 +243,12 @@ refused "a blind signature with one byte changed" 1 token finalize --state $D/t.
   --out $D/t.token
 absent $D/t.token
 run "the genuine blind signature finalizes" ctl token finalize --state $D/t.state --blind-signature $D/t.bsig --out $D/t.token
+ACCEPTOR=(--cert seller/authentication.pem --key seller/authentication.key --key-passphrase-file pass)
+declined "token redeem" "$kind" "${ACCEPTOR[@]}" token redeem --token $D/t.token
+run "the token is still unused" ctl "${ACCEPTOR[@]}" token redeem --token $D/t.token
+run "a presentation" ctl credential present --credential $D/probe-pass.json --acceptor "$acceptor" --wallet buyer "${P[@]}" \
+  --out $D/presentation.json
+declined "credential redeem" "probe-pass" "${ACCEPTOR[@]}" credential redeem --presentation $D/presentation.json
+run "the credential's use is still there" ctl "${ACCEPTOR[@]}" credential redeem --presentation $D/presentation.json
 echo
 echo "semperctl_refusals: every command declined changed nothing; every changed file was refused"
