@@ -23,6 +23,7 @@
 #include "common/crypto/certificate.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/ossl.h"
+#include "common/crypto/random.h"
 #include "common/server/grpc_status.h"
 #include "common/server/revocation_watch.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -214,6 +215,21 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
     for (const std::string& form : {hex, absl::AsciiStrToUpper(hex), absl::Base64Escape(raw), raw}) {
       EXPECT_EQ(dump.find(form), std::string::npos) << which << " key in semper-ca's database";
       EXPECT_EQ(log.find(form), std::string::npos) << which << " key in semper-ca's log";
+    }
+    // ... nor as a key file would hold it: each line of its unencrypted PKCS#8 PEM, its DER in hex.
+    auto pem = RunCommand({"openssl", "pkey", "-in", file, "-passin", "file:" + P("wpass")});
+    auto der = RunCommand({"openssl", "pkey", "-in", file, "-passin", "file:" + P("wpass"), "-outform", "DER"});
+    ASSERT_EQ(pem.exit_code, 0) << pem.Describe();
+    ASSERT_THAT(pem.out, HasSubstr("BEGIN PRIVATE KEY"));
+    std::vector<std::string> forms = {HexEncode(der.out)};
+    for (size_t at = 0, end; (end = pem.out.find('\n', at)) != std::string::npos; at = end + 1) {
+      std::string line = pem.out.substr(at, end - at);
+      if (line.size() >= 16 && line.find("-----") == std::string::npos) forms.push_back(line);
+    }
+    ASSERT_GE(forms.size(), 3u);
+    for (const std::string& form : forms) {
+      EXPECT_EQ(dump.find(form), std::string::npos) << which << " key file in semper-ca's database";
+      EXPECT_EQ(log.find(form), std::string::npos) << which << " key file in semper-ca's log";
     }
   }
 

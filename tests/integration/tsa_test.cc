@@ -795,42 +795,49 @@ TEST_F(TsaTest, SlowClientsDoNotStallTheHttpListener) {
 // and in batches, and nothing recorded; once it is synchronised again, tokens. What the kernel says
 // is set for the daemon by an LD_PRELOAD of ntp_adjtime, so both sides are tried on any host.
 TEST_F(TsaTest, RefusesWhileTheKernelSaysTheClockIsUnsynchronised) {
-  const std::string shim = std::string("LD_PRELOAD=") + KERNEL_CLOCK_SHIM;
-  Start({"SEMPER_TSA_CLOCK_CHECK=kernel", shim, "SEMPER_TEST_KERNEL_CLOCK=unsynchronised"});
+  dir_.Write("kernel-clock", "unsynchronised");
+  Start({"SEMPER_TSA_CLOCK_CHECK=kernel", std::string("LD_PRELOAD=") + KERNEL_CLOCK_SHIM,
+         "SEMPER_TEST_KERNEL_CLOCK_FILE=" + P("kernel-clock")});
   auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("clock"));
-  auto res = Post(*der);
-  ASSERT_TRUE(res);
-  dir_.Write("clock.tsr", res->body);
-  std::string text = RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out;
-  EXPECT_THAT(text, HasSubstr("Status: Rejected."));
-  EXPECT_THAT(text, HasSubstr("time source is not available"));
-  v1::StampRequest req;
-  req.set_request(*der);
-  v1::StampResponse resp;
-  grpc::ClientContext ctx;
-  ASSERT_TRUE(Stub()->Stamp(&ctx, req, &resp).ok());
-  EXPECT_NE(resp.status(), v1::TIME_STAMP_STATUS_GRANTED);
-  v1::StampBatchRequest batch;
-  batch.add_imprints(Sha256("clock batch"));
-  v1::StampBatchResponse proofs;
-  grpc::ClientContext bctx;
-  EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&bctx, batch, &proofs)),
-              StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
-  EXPECT_EQ(proofs.proofs_size(), 0);
   httplib::Client client("127.0.0.1", http_port_);
-  std::string metrics = client.Get("/metrics")->body;
-  EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 0"));
-  EXPECT_THAT(metrics, HasSubstr("failure=\"timeNotAvailable\""));
+  auto refused_everywhere = [&](const std::string& when) {
+    auto res = Post(*der);
+    ASSERT_TRUE(res);
+    dir_.Write("clock.tsr", res->body);
+    std::string text = RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out;
+    EXPECT_THAT(text, HasSubstr("Status: Rejected.")) << when;
+    EXPECT_THAT(text, HasSubstr("time source is not available")) << when;
+    v1::StampRequest req;
+    req.set_request(*der);
+    v1::StampResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Stub()->Stamp(&ctx, req, &resp).ok());
+    EXPECT_NE(resp.status(), v1::TIME_STAMP_STATUS_GRANTED) << when;
+    v1::StampBatchRequest batch;
+    batch.add_imprints(Sha256("clock batch"));
+    v1::StampBatchResponse proofs;
+    grpc::ClientContext bctx;
+    EXPECT_THAT(FromGrpcStatus(Stub()->StampBatch(&bctx, batch, &proofs)),
+                StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE))
+        << when;
+    EXPECT_EQ(proofs.proofs_size(), 0) << when;
+    std::string metrics = client.Get("/metrics")->body;
+    EXPECT_THAT(metrics, HasSubstr("semper_tsa_clock_synchronized 0")) << when;
+    EXPECT_THAT(metrics, HasSubstr("failure=\"timeNotAvailable\"")) << when;
+  };
+  refused_everywhere("from the start");
   EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "0");
 
-  // The same daemon once the kernel says the clock is synchronised again.
-  Stop();
-  Start({"SEMPER_TSA_CLOCK_CHECK=kernel", shim, "SEMPER_TEST_KERNEL_CLOCK=synchronised"});
+  // The kernel says synchronised again, while the daemon runs: tokens; then it loses it again.
+  dir_.Write("kernel-clock", "synchronised");
   auto granted = Post(*der);
   ASSERT_TRUE(granted);
   dir_.Write("clock.tsr", granted->body);
   EXPECT_THAT(RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out, HasSubstr("Status: Granted."));
   EXPECT_THAT(client.Get("/metrics")->body, HasSubstr("semper_tsa_clock_synchronized 1"));
+  EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "1");
+  dir_.Write("kernel-clock", "unsynchronised");
+  refused_everywhere("after it was lost again");
   EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "1");
 }
 
