@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <google/protobuf/struct.pb.h>
+
 #include "absl/strings/str_split.h"
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
@@ -89,13 +91,13 @@ void PrintTerms(const v1::Me1Body& b) {
     std::printf("  document:   SHA-256 %s (escrowed to the arbiter)\n", HexEncode(b.document_sha256()).c_str());
   }
   if (b.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
-    std::printf("  payment:    %s by %s, reference %s at %s\n", Money(b.payment().amount()).c_str(),
-                Visible(b.payment().instrument()).c_str(), Visible(b.payment().reference()).c_str(),
-                Visible(b.payment().provider()).c_str());
+    std::printf("  payment:    %s by %s, reference %s at %s\n", VisibleLine(Money(b.payment().amount())).c_str(),
+                VisibleLine(b.payment().instrument()).c_str(), VisibleLine(b.payment().reference()).c_str(),
+                VisibleLine(b.payment().provider()).c_str());
   }
-  std::printf("  originator: %s\n", Visible(Certificate::FromDer(b.originator_certificate())->Subject()).c_str());
-  std::printf("  responder:  %s\n", Visible(Certificate::FromDer(b.responder_certificate())->Subject()).c_str());
-  std::printf("  arbiter:    %s\n", Visible(Certificate::FromDer(b.arbiter_certificate())->Subject()).c_str());
+  std::printf("  originator: %s\n", VisibleLine(Certificate::FromDer(b.originator_certificate())->Subject()).c_str());
+  std::printf("  responder:  %s\n", VisibleLine(Certificate::FromDer(b.responder_certificate())->Subject()).c_str());
+  std::printf("  arbiter:    %s\n", VisibleLine(Certificate::FromDer(b.arbiter_certificate())->Subject()).c_str());
 }
 
 void SaveState(const std::string& path, const v1::ExchangeState& st) {
@@ -192,7 +194,7 @@ int Accept(const Connection& c, const std::string& wallet, const std::string& pa
   }
   v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
   std::printf("%s offers an exchange. You are about to commit to it with your signature key:\n",
-              Visible(view->originator.Subject()).c_str());
+              VisibleLine(view->originator.Subject()).c_str());
   PrintTerms(view->body);
   if (!Confirm(c, "Commit and write the answer?")) {
     std::fprintf(stderr, "semperctl: nothing signed\n");
@@ -261,6 +263,36 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
   return 0;
 }
 
+// The arbiter's answer is checked before anything of it is kept: its token is signed by
+// semper-arbiter, is for this exchange (me1) and says what the answer says; the affidavit is
+// semper-arbiter's, about this exchange; a document from the escrow is the one me1 names.
+void CheckDecision(const Connection& c, const TrustStore& trust, const asw::Me1View& me1,
+                   const v1::ArbiterDecision& d) {
+  auto fail = [](const std::string& what) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, StrCat("the arbiter's answer: ", what)), 3);
+  };
+  v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
+  auto t = asw::VerifyToken(d.token(), *Certificate::FromDer(arbiter.certificate()));
+  if (!t.ok()) fail(std::string(t.status().message()));
+  if (t->body.me1_hash() != me1.hash) fail("a token for another exchange");
+  if (t->resolved != d.resolved()) fail("the token says the opposite of the answer");
+  if (!d.affidavit().empty()) {
+    auto signers = CmsVerifyDetached(d.affidavit_signature(), d.affidavit(), trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    if (!signers.ok() || signers->size() != 1 || !CheckSuiteSigner(signers->front().certificate, "arbiter").ok()) {
+      fail("an affidavit semper-arbiter did not sign");
+    }
+    v1::AffidavitStatement a;
+    google::protobuf::util::JsonParseOptions lenient;
+    lenient.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(d.affidavit(), &a, lenient).ok() || a.me1_hash() != me1.hash) {
+      fail("an affidavit about another exchange");
+    }
+  }
+  if (!d.document().empty() && asw::Hash(d.document()) != me1.body.document_sha256()) {
+    fail("a document other than the one me1 names");
+  }
+}
+
 void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
   fs::create_directories(out);
   WriteOrDie(out + "/token", d.token().SerializeAsString());
@@ -275,7 +307,7 @@ void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
     std::printf("Affidavit %s: %s\n  saved in %s/affidavit.json and .sig; check with\n"
                 "  openssl cms -verify -binary -inform DER -in %s/affidavit.sig -content %s/affidavit.json "
                 "-CAfile root.pem -purpose any\n",
-                a.type().c_str(), a.statement().c_str(), out.c_str(), out.c_str(), out.c_str());
+                VisibleLine(a.type()).c_str(), VisibleLine(a.statement()).c_str(), out.c_str(), out.c_str(), out.c_str());
   }
   if (!d.document().empty()) {
     WriteOrDie(out + "/document", d.document());
@@ -321,6 +353,7 @@ int AbortOrResolve(const Connection& c, bool abort, const std::string& wallet, c
     if (!req.ok()) Die(req.status());
     Call(ArbiterStub(c)->Resolve(Ctx().get(), *req, &d));
   }
+  CheckDecision(c, Trust(c), *view, d);
   PrintDecision(d, out);
   return 0;
 }
@@ -348,8 +381,10 @@ int VerifyExchange(const Connection& c, const std::string& in) {
   v1::ArbiterCertificate arbiter = ArbiterCertificates(c, trust);
   auto t = asw::VerifyToken(token, *Certificate::FromDer(arbiter.certificate()));
   if (!t.ok()) Die(Annotate(t.status(), "the arbiter's token"), 3);
+  auto me1 = asw::VerifyMe1(t->body.me1());
+  if (!me1.ok()) Die(Annotate(me1.status(), "the arbiter's token"), 3);
   std::printf("A valid arbiter token: %s\n", t->resolved ? "replacement contract (the exchange stands)" : "abort token");
-  PrintTerms(asw::VerifyMe1(t->body.me1())->body);
+  PrintTerms(me1->body);
   return 0;
 }
 
@@ -431,25 +466,26 @@ std::string StateText(v1::CaseState s) {
 void PrintCase(const v1::Case& c) {
   std::printf("Case %s: %s\n", c.case_id().c_str(), StateText(c.state()).c_str());
   std::printf("  claim:       %s\n", v1::ClaimKind_Name(c.kind()).c_str());
-  std::printf("  claimant:    %s\n  respondent:  %s\n", c.claimant().c_str(), c.respondent().c_str());
+  std::printf("  claimant:    %s\n  respondent:  %s\n", VisibleLine(c.claimant()).c_str(), VisibleLine(c.respondent()).c_str());
   std::printf("  answer by:   %s\n", TimeText(c.answer_deadline()).c_str());
   if (!c.findings().empty()) std::printf("  findings:\n");
   for (const auto& f : c.findings()) {
-    std::printf("    [%s] %s item %u (%s, %s)%s%s\n", f.holds() ? "holds" : "FAILS", f.submitted_by().c_str(),
-                f.item() + 1, f.label().c_str(), f.kind().c_str(), f.holds() ? "" : ": ", f.problem().c_str());
+    std::printf("    [%s] %s item %u (%s, %s)%s%s\n", f.holds() ? "holds" : "FAILS", VisibleLine(f.submitted_by()).c_str(),
+                f.item() + 1, VisibleLine(f.label()).c_str(), VisibleLine(f.kind()).c_str(), f.holds() ? "" : ": ",
+                VisibleLine(f.problem()).c_str());
   }
   if (!c.verdict().empty()) {
     v1::VerdictStatement v;
     (void)google::protobuf::util::JsonStringToMessage(c.verdict(), &v);
-    std::printf("  verdict:     %s, by %s\n", v1::VerdictOutcome_Name(v.outcome()).c_str(), v.decided_by().c_str());
-    std::printf("  reasoning:   %s\n", v.reasoning().c_str());
-    for (const auto& r : v.remedies()) std::printf("  remedy:      %s\n", r.c_str());
+    std::printf("  verdict:     %s, by %s\n", v1::VerdictOutcome_Name(v.outcome()).c_str(), VisibleLine(v.decided_by()).c_str());
+    std::printf("  reasoning:   %s\n", VisibleLine(v.reasoning()).c_str());
+    for (const auto& r : v.remedies()) std::printf("  remedy:      %s\n", VisibleLine(r).c_str());
   }
   if (!c.reveal_order().empty()) std::printf("  a reveal order was issued for the pseudonymous respondent\n");
   std::printf("  history:\n");
   for (const auto& e : c.history()) {
-    std::printf("    %s  %-19s %s%s%s\n", TimeText(e.at()).c_str(), e.event().c_str(), e.by().c_str(),
-                e.note().empty() ? "" : " - ", e.note().c_str());
+    std::printf("    %s  %-19s %s%s%s\n", TimeText(e.at()).c_str(), VisibleLine(e.event()).c_str(), VisibleLine(e.by()).c_str(),
+                e.note().empty() ? "" : " - ", VisibleLine(e.note()).c_str());
   }
 }
 
@@ -476,7 +512,7 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
               respondent->Subject().c_str(), chain.front().Subject().c_str());
   if (!reference.empty()) std::printf("  reference:  %s\n", reference.c_str());
   if (claim.has_amount_claimed()) std::printf("  amount:     %s\n", Money(claim.amount_claimed()).c_str());
-  if (!text.empty()) std::printf("  text:       %s\n", Visible(text).c_str());
+  if (!text.empty()) std::printf("  text:       %s\n", VisibleLine(text).c_str());
   std::printf("  evidence:\n");
   PrintEvidence(claim.evidence());
   if (!Confirm(c, "Sign and file?")) {
@@ -507,7 +543,7 @@ int AnswerClaim(const Connection& c, const std::string& wallet, const std::strin
   *answer.mutable_made_at() = ToTimestamp(absl::Now());
   std::vector<Certificate> chain = WalletChain(wallet);
   std::printf("You are about to sign and send this answer as %s:\n", chain.front().Subject().c_str());
-  if (!text.empty()) std::printf("  text:     %s\n", Visible(text).c_str());
+  if (!text.empty()) std::printf("  text:     %s\n", VisibleLine(text).c_str());
   std::printf("  evidence:\n");
   PrintEvidence(answer.evidence());
   if (!Confirm(c, "Sign and send?")) {
@@ -528,6 +564,23 @@ int ShowCase(const Connection& c, const std::string& case_id, const std::string&
   get.set_case_id(case_id);
   v1::Case shown;
   Call(ArbiterStub(c)->GetCase(Ctx().get(), get, &shown));
+  if (shown.case_id() != case_id) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the arbiter's answer: another case"), 3);
+  }
+  // A verdict (and a reveal order) is shown and kept only as semper-arbiter signed it, for this case.
+  TrustStore trust = Trust(c);
+  auto arbiter_signed = [&](const std::string& statement, const std::string& signature, const char* what) {
+    auto signers = CmsVerifyDetached(signature, statement, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    google::protobuf::Struct parsed;
+    if (!signers.ok() || signers->size() != 1 || !CheckSuiteSigner(signers->front().certificate, "arbiter").ok() ||
+        !google::protobuf::util::JsonStringToMessage(statement, &parsed).ok() || !parsed.fields().contains("case_id") ||
+        parsed.fields().at("case_id").string_value() != case_id) {
+      Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                    StrCat("the arbiter's answer: ", what, " semper-arbiter did not sign for this case")), 3);
+    }
+  };
+  if (!shown.verdict().empty()) arbiter_signed(shown.verdict(), shown.verdict_signature(), "a verdict");
+  if (!shown.reveal_order().empty()) arbiter_signed(shown.reveal_order(), shown.reveal_order_signature(), "a reveal order");
   PrintCase(shown);
   if (!out.empty() && !shown.verdict().empty()) {
     WriteOrDie(out + ".json", shown.verdict());

@@ -1,11 +1,10 @@
 // Shared semperctl plumbing.
 #include "cli/semperctl/common.h"
 
-#include "common/base/shown.h"
-
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 
@@ -15,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
+#include "common/base/shown.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
@@ -65,12 +65,66 @@ SecretData Passphrase(const std::string& file, const std::string& prompt) {
 }
 
 namespace {
-bool shown_escaped = false;  // Visible() escaped something since the start
+bool shown_escaped = false;  // something was escaped since the start (Visible() or the guard)
+
+// stdout and stderr through ShownStream: whatever semperctl prints (a daemon's error message, a
+// certificate subject, a party's text) reaches the terminal with every byte it would hide escaped.
+struct GuardedFd {
+  int fd;
+  ShownStream stream{ShownOptions{.escape_backslash = false}};
+};
+
+void WriteAll(int fd, const std::string& bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+ssize_t GuardedWrite(void* cookie, const char* buf, size_t size) {
+  auto* g = static_cast<GuardedFd*>(cookie);
+  bool escaped = false;
+  WriteAll(g->fd, g->stream.Feed(std::string_view(buf, size), &escaped));
+  shown_escaped |= escaped;
+  return static_cast<ssize_t>(size);
+}
+
+int GuardedClose(void* cookie) {
+  auto* g = static_cast<GuardedFd*>(cookie);
+  bool escaped = false;
+  WriteAll(g->fd, g->stream.Finish(&escaped));
+  return 0;
+}
+
+GuardedFd guarded_stdout{STDOUT_FILENO}, guarded_stderr{STDERR_FILENO};
+
+FILE* Guard(GuardedFd* g, int mode) {
+  cookie_io_functions_t io{nullptr, GuardedWrite, nullptr, GuardedClose};
+  FILE* f = fopencookie(g, "w", io);
+  if (f != nullptr) std::setvbuf(f, nullptr, mode, BUFSIZ);
+  return f;
+}
 }  // namespace
+
+void GuardTerminalOutput() {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (FILE* out = Guard(&guarded_stdout, ::isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF)) stdout = out;
+  if (FILE* err = Guard(&guarded_stderr, _IONBF)) stderr = err;
+}
 
 std::string Visible(std::string_view text) {
   bool escaped = false;
   std::string out = Shown(text, &escaped);
+  shown_escaped |= escaped;
+  return out;
+}
+
+std::string VisibleLine(std::string_view text) {
+  bool escaped = false;
+  std::string out = Shown(text, &escaped, ShownOptions{.one_line = true});
   shown_escaped |= escaped;
   return out;
 }

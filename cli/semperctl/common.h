@@ -42,9 +42,14 @@ struct Connection {
 std::string ReadFileOrDie(const std::string& path);
 SecretData AskSecret(const std::string& prompt);
 SecretData Passphrase(const std::string& file, const std::string& prompt);
+// Everything semperctl prints to stdout and stderr from here on passes through ShownStream: no
+// byte a terminal would hide reaches it as itself (main() calls this first).
+void GuardTerminalOutput();
 // Someone else's text as it may be shown before a confirmation (Shown(): every byte a terminal
-// would hide, escaped); Confirm() then says that something was escaped.
+// would hide, escaped, backslashes doubled); VisibleLine() also escapes newlines and tabs, for a
+// field printed on one line. Confirm() then says that something was escaped.
 std::string Visible(std::string_view text);
+std::string VisibleLine(std::string_view text);
 bool Confirm(const Connection& c, const std::string& question);
 // A channel to `address` with the connection's TLS settings (client certificate if given).
 std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string& address);

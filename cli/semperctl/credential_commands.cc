@@ -46,8 +46,8 @@ void CheckCaSignature(const Connection& c, const std::string& statement, const s
 }
 
 void PrintKind(const v1::TokenKind& k) {
-  std::printf("Token kind %s: %s\n", Visible(k.id()).c_str(), Visible(k.name()).c_str());
-  std::printf("  issuer:      %s (%s)\n", Visible(k.issuer_name()).c_str(), Visible(k.issuer_subscriber_id()).c_str());
+  std::printf("Token kind %s: %s\n", VisibleLine(k.id()).c_str(), VisibleLine(k.name()).c_str());
+  std::printf("  issuer:      %s (%s)\n", VisibleLine(k.issuer_name()).c_str(), VisibleLine(k.issuer_subscriber_id()).c_str());
   if (k.has_value()) std::printf("  face value:  %s\n", FormatMoney(k.value()).c_str());
   std::printf("  redeemable:  %s to %s\n", TimeText(k.valid_from()).c_str(), TimeText(k.valid_until()).c_str());
   std::printf("  key:         RSA, SHA-256 %s (RFC 9474 RSABSSA-SHA384-PSS-Randomized)\n",
@@ -55,10 +55,10 @@ void PrintKind(const v1::TokenKind& k) {
 }
 
 void PrintCredential(const v1::CredentialStatement& cs) {
-  std::printf("Credential %s (%s): %s\n", Visible(cs.credential_id()).c_str(), Visible(cs.kind()).c_str(),
-              Visible(cs.rights()).c_str());
-  std::printf("  issuer:  %s (%s)\n", Visible(cs.issuer_name()).c_str(), Visible(cs.issuer_subscriber_id()).c_str());
-  std::printf("  holder:  %s (certificate %s)\n", cs.holder_subject().c_str(), cs.holder_certificate_serial().c_str());
+  std::printf("Credential %s (%s): %s\n", VisibleLine(cs.credential_id()).c_str(), VisibleLine(cs.kind()).c_str(),
+              VisibleLine(cs.rights()).c_str());
+  std::printf("  issuer:  %s (%s)\n", VisibleLine(cs.issuer_name()).c_str(), VisibleLine(cs.issuer_subscriber_id()).c_str());
+  std::printf("  holder:  %s (certificate %s)\n", VisibleLine(cs.holder_subject()).c_str(), cs.holder_certificate_serial().c_str());
   std::printf("  uses:    %s\n", cs.uses() == 0 ? "unlimited" : std::to_string(cs.uses()).c_str());
   std::printf("  valid:   %s to %s\n", TimeText(cs.valid_from()).c_str(), TimeText(cs.valid_until()).c_str());
 }
@@ -235,7 +235,7 @@ std::optional<int> CredentialCommands::Run() {
     auto token = FromJsonFile<v1::RedeemTokenRequest>(token_);
     std::printf("You are about to redeem, as the acceptor, a token of kind %s (message of %zu bytes):\n"
                 "semper-ca records it used, and it is accepted nowhere again.\n",
-                Visible(token.kind_id()).c_str(), token.message().size());
+                VisibleLine(token.kind_id()).c_str(), token.message().size());
     if (!Confirm(c_, "Redeem?")) return 1;
     v1::RedeemTokenResponse resp;
     Call(Stub(c_)->RedeemToken(Ctx().get(), token, &resp));
@@ -283,8 +283,8 @@ std::optional<int> CredentialCommands::Run() {
     st.set_uses(uses);
     *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24) * Days("--valid-days", valid_days_));
     std::printf("You are about to issue, as %s:\n", WalletChain(wallet_).front().Subject().c_str());
-    std::printf("  a %s to %s\n  rights: %s\n  uses:   %s\n  valid:  until %s\n", kind_.c_str(),
-                holder->front().Subject().c_str(), rights_.c_str(), uses == 0 ? "unlimited" : uses_.c_str(),
+    std::printf("  a %s to %s\n  rights: %s\n  uses:   %s\n  valid:  until %s\n", VisibleLine(kind_).c_str(),
+                VisibleLine(holder->front().Subject()).c_str(), VisibleLine(rights_).c_str(), uses == 0 ? "unlimited" : uses_.c_str(),
                 TimeText(st.valid_until()).c_str());
     if (!Confirm(c_, "Sign and issue?")) return 1;
     *st.mutable_made_at() = ToTimestamp(absl::Now());
@@ -292,8 +292,16 @@ std::optional<int> CredentialCommands::Run() {
     req.set_signature(SignWith(wallet_, wallet_pass_, st, req.mutable_request()));
     v1::Credential cred;
     Call(Stub(c_)->IssueCredential(Ctx().get(), req, &cred));
+    // Kept only as semper-ca signed it, with what was asked for.
+    CheckCaSignature(c_, cred.statement(), cred.signature(), /*exit_code=*/3);
+    v1::CredentialStatement issued = Statement(cred);
+    if (issued.kind() != st.kind() || issued.rights() != st.rights() || issued.uses() != st.uses() ||
+        issued.holder_certificate_serial() != holder->front().SerialHex()) {
+      Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                    "semper-ca's answer: a credential other than the one asked for"), 3);
+    }
     WriteOrDie(out_, Json(cred));
-    PrintCredential(Statement(cred));
+    PrintCredential(issued);
     return 0;
   }
   if (show_->parsed()) {

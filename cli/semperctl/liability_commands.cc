@@ -162,6 +162,24 @@ int Change(const Connection& c, const std::string& wallet, const std::string& pa
   return 0;
 }
 
+// A guarantee semper-liability signed (only its key makes one: anyone's signature key has a path
+// to the root); exit 3 otherwise. `*signer`: the signer's subject.
+v1::GuaranteeStatement CheckedGuarantee(const TrustStore& trust, const std::string& json, const std::string& signature,
+                                        std::string* signer) {
+  auto signers = CmsVerifyDetached(signature, json, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+  if (!signers.ok()) Die(Annotate(signers.status(), "the guarantee"), 3);
+  if (signers->size() != 1) Die(InvalidField("guarantee", "must have exactly one signer"), 3);
+  if (absl::Status tracker = CheckSuiteSigner(signers->front().certificate, "liability"); !tracker.ok()) {
+    Die(Annotate(tracker, "the guarantee"), 3);
+  }
+  v1::GuaranteeStatement st;
+  if (!google::protobuf::util::JsonStringToMessage(json, &st).ok() || st.type() != "semper-liability-guarantee") {
+    Die(InvalidField("guarantee", "is not a semper liability guarantee"), 3);
+  }
+  *signer = signers->front().certificate.Subject();
+  return st;
+}
+
 int Guarantee(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& buyer_cert,
               const std::string& order, const std::string& amount, const std::string& currency, std::string request_id,
               const std::string& out) {
@@ -187,6 +205,14 @@ int Guarantee(const Connection& c, const std::string& wallet, const std::string&
   if (!Confirm(c, "Ask for the guarantee?")) return 1;
   v1::Guarantee g;
   Call(StubAs(c, wallet, pass)->RequestGuarantee(Ctx().get(), req, &g));
+  // Kept only as semper-liability signed it, for this order (and the amount asked, if given).
+  std::string signer;
+  v1::GuaranteeStatement st = CheckedGuarantee(Trust(c), g.statement(), g.signature(), &signer);
+  if (st.guarantee_id() != g.guarantee_id() || st.order_sha256() != Sha256(req.order()) || (req.has_amount() && (st.amount().currency() != req.amount().currency() ||
+                                                                        st.amount().minor_units() != req.amount().minor_units()))) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                  "the tracker's answer: a guarantee for another order or amount than asked"), 3);
+  }
   PrintGuarantee(g);
   std::printf("  request id %s (repeat it to retry safely)\n", request_id.c_str());
   if (!out.empty()) {
@@ -214,19 +240,9 @@ int End(const Connection& c, const std::string& wallet, const std::string& pass,
 
 int Verify(const Connection& c, const std::string& in) {
   TrustStore trust = Trust(c);
-  std::string json = ReadFileOrDie(in + ".json");
-  auto signers = CmsVerifyDetached(ReadFileOrDie(in + ".sig"), json, trust, absl::Now(), KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) Die(signers.status(), 3);
-  if (signers->size() != 1) Die(InvalidField("--in", "the guarantee must have exactly one signer"), 3);
-  // Anyone's signature key has a path to the root: only semper-liability's makes a guarantee.
-  if (absl::Status tracker = CheckSuiteSigner(signers->front().certificate, "liability"); !tracker.ok()) {
-    Die(Annotate(tracker, "the guarantee"), 3);
-  }
-  v1::GuaranteeStatement st;
-  if (!google::protobuf::util::JsonStringToMessage(json, &st).ok() || st.type() != "semper-liability-guarantee") {
-    Die(InvalidField("--in", "is not a semper liability guarantee"), 3);
-  }
-  std::printf("A valid guarantee signed by %s:\n", signers->front().certificate.Subject().c_str());
+  std::string signer;
+  v1::GuaranteeStatement st = CheckedGuarantee(trust, ReadFileOrDie(in + ".json"), ReadFileOrDie(in + ".sig"), &signer);
+  std::printf("A valid guarantee signed by %s:\n", signer.c_str());
   std::printf("  %s guarantees %s for order %s to %s, until %s\n", st.buyer().c_str(), Money(st.amount()).c_str(),
               HexEncode(st.order_sha256()).c_str(), st.seller().c_str(), TimeText(st.valid_until()).c_str());
   bool expired = FromTimestamp(st.valid_until()) < absl::Now();

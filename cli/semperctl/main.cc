@@ -350,6 +350,7 @@ int CertStatus(const Connection& c, const std::string& serial_or_file) {
 
 int main(int argc, char** argv) {
   using namespace semper;
+  ctl::GuardTerminalOutput();
   CLI::App app{"semperctl: administer and use the semper trusted third parties"};
   app.require_subcommand(1);
   ctl::Connection c;

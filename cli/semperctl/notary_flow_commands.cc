@@ -1,6 +1,8 @@
 // semperctl notary mail / contract / export.
 #include "cli/semperctl/notary_flow_commands.h"
 
+#include <cstdlib>
+
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/numbers.h"
@@ -55,7 +57,7 @@ bool Names(std::string_view subject, const Certificate& cert) {
 // What semperctl shows and acts on comes from the notary's signed statements (checked with
 // CheckEvidence first), not from the unsigned fields of its answer around them: a mail is the
 // message its submission statement names, its outcome is about that mail.
-void CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
+v1::MailSubmissionStatement CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
   CheckEvidence(m.submission(), trust, "the evidence of submission");
   google::protobuf::util::JsonParseOptions lenient;
   lenient.ignore_unknown_fields = true;
@@ -69,8 +71,12 @@ void CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
   if (sub.sender_subject() != m.sender_subject() || sub.recipient_subject() != m.recipient_subject()) {
     NotTheSigned("sender or recipient");
   }
+  if (sub.deadline().seconds() != m.deadline().seconds() || sub.deadline().nanos() != m.deadline().nanos()) {
+    NotTheSigned("deadline");
+  }
   // The state shown is the one the signed outcome says (VerifyEvidence ties each entry's kind to
-  // its statement's type); a notary can only keep an outcome back, not make one up.
+  // its statement's type); a delivery also carries the recipient's receipt, checked below, so the
+  // notary's key alone does not make one.
   const std::string want = m.state() == v1::MAIL_STATE_DELIVERED       ? "mail-delivery"
                            : m.state() == v1::MAIL_STATE_NOT_DELIVERED ? "mail-non-delivery"
                                                                        : "";
@@ -78,13 +84,21 @@ void CheckMail(const v1::CertifiedMail& m, const TrustStore& trust) {
       (m.has_outcome() && m.outcome().kind() != want)) {
     NotTheSigned("state of the mail");
   }
-  if (!m.has_outcome()) return;
+  if (!m.has_outcome()) return sub;
   CheckEvidence(m.outcome(), trust, "the evidence of the outcome");
   v1::MailDeliveryStatement outcome;  // the non-delivery statement names the mail the same way
   if (!google::protobuf::util::JsonStringToMessage(m.outcome().statement(), &outcome, lenient).ok() ||
       outcome.mail_id() != m.id() || outcome.message_sha256() != m.message_sha256()) {
     NotTheSigned("mail (in the outcome)");
   }
+  if (m.state() == v1::MAIL_STATE_DELIVERED) {
+    const std::string receipt = StrCat("semper-receipt:", m.id(), ":", HexEncode(m.message_sha256()));
+    auto signers = CmsVerifyDetached(outcome.receipt_signature(), receipt, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    if (!signers.ok() || signers->size() != 1 || !Names(sub.recipient_subject(), signers->front().certificate)) {
+      NotTheSigned("delivery: it holds no receipt of the recipient");
+    }
+  }
+  return sub;
 }
 
 // A contract's outcome is about this contract: its id and the hash of its text.
@@ -118,8 +132,8 @@ const char* MailStateText(v1::MailState s) {
 
 void PrintMail(const v1::CertifiedMail& m) {
   std::printf("Mail %s: %s\n", m.id().c_str(), MailStateText(m.state()));
-  std::printf("  from:     %s\n", Visible(m.sender_subject()).c_str());
-  std::printf("  to:       %s\n", Visible(m.recipient_subject()).c_str());
+  std::printf("  from:     %s\n", VisibleLine(m.sender_subject()).c_str());
+  std::printf("  to:       %s\n", VisibleLine(m.recipient_subject()).c_str());
   std::printf("  message:  %llu bytes encrypted, SHA-256 %s\n", static_cast<unsigned long long>(m.message_size()),
               HexEncode(m.message_sha256()).c_str());
   std::printf("  deadline: %s\n", TimeText(m.deadline()).c_str());
@@ -137,11 +151,18 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   std::vector<Certificate> chain = WalletChain(wallet);
   absl::Time deadline = Deadline(days);
   TrustStore trust = Trust(c);
+  // Mail goes to a party of this suite: the certificate chains to its root (its issuing CA from
+  // the wallet's chain).
+  if (auto path = trust.VerifyPath(recipient, std::vector<Certificate>(chain.begin() + 1, chain.end()), absl::Now(),
+                                   KeyPurpose::kAny);
+      !path.ok()) {
+    Die(Annotate(path.status(), "--to"), 2);
+  }
   std::printf("You are about to send by certified mail, encrypted to the recipient and signed with your\n"
               "signature key (evidence of origin):\n");
   std::printf("  file:     %s (%zu bytes, SHA-256 %s)\n", file.c_str(), document.size(), HexEncode(Sha256(document)).c_str());
-  std::printf("  from:     %s\n", chain.front().Subject().c_str());
-  std::printf("  to:       %s\n", recipient.Subject().c_str());
+  std::printf("  from:     %s\n", VisibleLine(chain.front().Subject()).c_str());
+  std::printf("  to:       %s\n", VisibleLine(recipient.Subject()).c_str());
   std::printf("  deadline: %s (no receipt by then: the notary certifies non-delivery)\n",
               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", deadline, absl::UTCTimeZone()).c_str());
   if (!Confirm(c, "Encrypt, sign and deposit?")) {
@@ -157,8 +178,12 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   *req.mutable_deadline() = ToTimestamp(deadline);
   v1::CertifiedMail mail;
   Call(Stub(c)->DepositMail(Ctx().get(), req, &mail));
-  CheckMail(mail, trust);
+  v1::MailSubmissionStatement sub = CheckMail(mail, trust);
   if (mail.message_sha256() != Sha256(*enveloped)) NotAsked("message", "the one deposited");
+  if (sub.origin_signature() != req.origin_signature() || !Names(sub.recipient_subject(), recipient) ||
+      std::abs(sub.deadline().seconds() - req.deadline().seconds()) > 1) {
+    NotAsked("deposit", "the one you made (recipient, deadline or signature of origin)");
+  }
   if (out.empty()) out = file + ".mail.json";
   WriteOrDie(out, Json(mail));
   PrintMail(mail);
@@ -180,6 +205,7 @@ v1::CertifiedMail GetMail(const Connection& c, const std::string& wallet, const 
 int MailShow(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& id,
              const std::string& out) {
   v1::CertifiedMail mail = GetMail(c, wallet, WalletBothKeys(wallet, pass), id);
+  if (mail.id() != id) NotAsked("mail", id);
   CheckMail(mail, Trust(c));
   PrintMail(mail);
   if (!out.empty()) {
@@ -266,12 +292,12 @@ const char* SignerStateText(v1::SignerState s) {
 }
 
 void PrintContract(const v1::NotarizedContract& k) {
-  std::printf("Contract %s \"%s\": %s\n", Visible(k.id()).c_str(), Visible(k.title()).c_str(), ContractStateText(k.state()));
+  std::printf("Contract %s \"%s\": %s\n", VisibleLine(k.id()).c_str(), VisibleLine(k.title()).c_str(), ContractStateText(k.state()));
   std::printf("  text:     %llu bytes, SHA-256 %s\n", static_cast<unsigned long long>(k.contract_size()),
               HexEncode(k.contract_sha256()).c_str());
   std::printf("  deadline: %s\n", TimeText(k.deadline()).c_str());
   for (const auto& s : k.signers()) {
-    std::printf("  signer:   %s: %s\n", Visible(s.subject()).c_str(), SignerStateText(s.state()));
+    std::printf("  signer:   %s: %s\n", VisibleLine(s.subject()).c_str(), SignerStateText(s.state()));
   }
   if (k.has_outcome()) {
     std::printf("  evidence: %s, notary log entry %llu\n", k.outcome().kind().c_str(),

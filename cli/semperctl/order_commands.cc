@@ -43,18 +43,18 @@ std::string PartyText(const v1::Party& p) {
 
 void PrintOrder(const v1::ContainerContent& content) {
   const v1::Order& o = content.template_().order();
-  std::printf("  order:          %s\n", Visible(o.order_id()).c_str());
-  std::printf("  buyer:          %s\n", Visible(PartyText(o.buyer())).c_str());
-  std::printf("  seller:         %s\n", Visible(PartyText(o.seller())).c_str());
+  std::printf("  order:          %s\n", VisibleLine(o.order_id()).c_str());
+  std::printf("  buyer:          %s\n", VisibleLine(PartyText(o.buyer())).c_str());
+  std::printf("  seller:         %s\n", VisibleLine(PartyText(o.seller())).c_str());
   std::printf("  customer kind:  %s\n", KindText(o.customer_kind()));
-  std::printf("  VAT reference:  %s\n", o.vat_reference().empty() ? "(none: a consumer)" : Visible(o.vat_reference()).c_str());
-  std::printf("  applicable law: %s\n", Visible(o.applicable_law()).c_str());
+  std::printf("  VAT reference:  %s\n", o.vat_reference().empty() ? "(none: a consumer)" : VisibleLine(o.vat_reference()).c_str());
+  std::printf("  applicable law: %s\n", VisibleLine(o.applicable_law()).c_str());
   for (const auto& item : o.items()) {
-    std::printf("  item:           %lld x %s at %s\n", static_cast<long long>(item.quantity()), Visible(item.description()).c_str(),
+    std::printf("  item:           %lld x %s at %s\n", static_cast<long long>(item.quantity()), VisibleLine(item.description()).c_str(),
                 FormatMoney(item.unit_price()).c_str());
   }
   std::printf("  amount:         %s\n", FormatMoney(o.amount()).c_str());
-  if (!o.delivery_address().empty()) std::printf("  deliver to:     %s\n", Visible(o.delivery_address()).c_str());
+  if (!o.delivery_address().empty()) std::printf("  deliver to:     %s\n", VisibleLine(o.delivery_address()).c_str());
   std::printf("  created:        %s\n", TimeText(content.created()).c_str());
 }
 

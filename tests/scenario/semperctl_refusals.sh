@@ -161,6 +161,14 @@ expect "the NUL is shown" '45.00 EUR.\\0 Anna also'
 expect "the carriage return is shown" '9000.00 EUR.\\rAnna owes'
 expect "the override is shown" '<U+202E>00.09<U+202C>'
 expect "the person is told" "NOTE: the text holds characters a terminal would not show"
+# The same in a one-line field: a carriage return as the payment's currency over the amount.
+run "a payment offer whose currency is a carriage return" ctl exchange offer --wallet seller "${P[@]}" \
+  --to buyer/signature.pem --contract $D/terms.txt --kind payment --payment-provider "Example Acquirer" \
+  --payment-reference "AUTH-$RUN" --amount 900000.00 --currency $'\r  ' --payment-instrument "card. Total due: 9.00 EUR" \
+  --state $D/p-o.state --out $D/p-me1
+declined "exchange accept of a hidden amount" "900000.00" exchange accept --wallet buyer "${P[@]}" --in $D/p-me1 \
+  --state $D/p-r.state --out $D/p-me2
+expect "the carriage return in the currency is shown" '900000.00 \\r'
 run "a contract with a carriage return" ctl notary contract create $D/hidden.txt --title "Hidden $RUN" \
   --signer buyer/signature.pem --signer seller/signature.pem --days 7
 hidden_contract=$(sed -n 's/^Contract \(C-[0-9a-f]*\) .*/\1/p' <<<"$OUT" | head -n1)

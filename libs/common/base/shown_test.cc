@@ -36,5 +36,41 @@ TEST(ShownTest, WhatATerminalWouldHideIsWrittenAsEscapes) {
   EXPECT_FALSE(hidden);
 }
 
+// Found by a reviewer: a list of known hiding characters misses others. What is not ordinary
+// text is escaped: tag characters (a hidden clause spelled in U+E0041...), the soft hyphen, the
+// Mongolian vowel separator, deprecated format characters, the combining grapheme joiner,
+// variation selectors, Hangul fillers, private use, and anything not yet assigned.
+TEST(ShownTest, EverythingButOrdinaryTextIsEscaped) {
+  EXPECT_EQ(Shown("pay\U000E0041\U000E0042 now"), "pay<U+E0041><U+E0042> now");
+  EXPECT_EQ(Shown("a\u00ADb\u180Ec\u206Ad\u034Fe\uFE0Ff\u3164g\uE000h\U0010FFFF"),
+            "a<U+00AD>b<U+180E>c<U+206A>d<U+034F>e<U+FE0F>f<U+3164>g<U+E000>h<U+10FFFF>");
+  EXPECT_EQ(Shown("line\u2028sep\u2029"), "line<U+2028>sep<U+2029>");
+  // Ordinary text of many scripts stays as it is.
+  for (std::string_view text : {"Grüße, Ærø, Łódź, Ελλάδα, Москва, ירושלים, القاهرة, दिल्ली, 東京, 서울, ₿ € £ ¥, ½ → ≤"}) {
+    bool hidden = true;
+    EXPECT_EQ(Shown(text, &hidden), text);
+    EXPECT_FALSE(hidden) << text;
+  }
+}
+
+TEST(ShownTest, AOneLineFieldAddsNoLines) {
+  EXPECT_EQ(Shown("Title\n    | owes 90.00 EUR", nullptr, {.one_line = true}), "Title\\n    | owes 90.00 EUR");
+  EXPECT_EQ(Shown("a\\b", nullptr, {.escape_backslash = false}), "a\\b");
+}
+
+// A stream written in pieces: a character split between two writes is shown whole, once.
+TEST(ShownTest, AStreamHoldsBackASplitCharacter) {
+  ShownStream stream({.escape_backslash = false});
+  bool hidden = false;
+  const std::string text = "Gr\xC3\xBC\xC3\x9F" "e \xE2\x80\xAE!";  // "Grüße " and a right-to-left override
+  std::string out;
+  for (char c : text) out += stream.Feed(std::string_view(&c, 1), &hidden);
+  out += stream.Finish(&hidden);
+  EXPECT_EQ(out, "Grüße <U+202E>!");
+  EXPECT_EQ(stream.Feed("\xE2\x80", &hidden), "");
+  EXPECT_EQ(stream.Finish(&hidden), "\\xE2\\x80");
+  EXPECT_TRUE(hidden);
+}
+
 }  // namespace
 }  // namespace semper
