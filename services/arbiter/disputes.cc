@@ -238,7 +238,7 @@ absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::ve
                                                   const std::string& answer, v1::VerdictOutcome outcome,
                                                   const std::string& reasoning, const std::vector<std::string>& remedies,
                                                   const std::string& decided_by,
-                                                  const std::vector<v1::GuaranteeOrder>& orders) {
+                                                  const std::vector<v1::GuaranteeOrder>& orders, bool may_reveal) {
   absl::Time now = absl::Now();
   v1::VerdictStatement v;
   v.set_type("semper-verdict");
@@ -259,9 +259,10 @@ absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::ve
   Decision d;
   d.verdict = StatementJson(v);
   SEMPER_ASSIGN_OR_RETURN(d.verdict_signature, CmsSignDetached(d.verdict, *d_.key, *d_.certificate, d_.chain));
-  // The identity behind a pseudonym is revealed only when the verdict goes against it.
+  // The identity behind a pseudonym is revealed only when the verdict goes against it on evidence
+  // it signed (or a human arbitrator so decides): never for want of an answer or of evidence.
   const bool upheld = outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD || outcome == v1::VERDICT_OUTCOME_PARTIALLY_UPHELD;
-  if (upheld && IsPseudonym(*l.respondent)) {
+  if (upheld && may_reveal && IsPseudonym(*l.respondent)) {
     v1::RevealOrderStatement o;
     o.set_type("semper-reveal-order");
     o.set_case_id(l.c.case_id());
@@ -288,7 +289,8 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
   Decision d;
   if (!j.needs_arbitrator) {
     SEMPER_ASSIGN_OR_RETURN(
-        d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules", j.guarantee_orders));
+        d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules", j.guarantee_orders,
+                j.respondent_bound));
   }
   int holding = 0;
   for (const auto& f : findings) holding += f.holds() ? 1 : 0;
@@ -404,7 +406,8 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
   std::vector<std::string> remedies(req.remedies().begin(), req.remedies().end());
   if (remedies.empty()) remedies = Remedies(l.claim, req.outcome());
   SEMPER_ASSIGN_OR_RETURN(Decision d, Sign(l, findings, l.c.answer(), req.outcome(), req.reasoning(), remedies,
-                                           arbitrator.Subject(), GuaranteeOrders(l.claim, req.outcome(), findings)));
+                                           arbitrator.Subject(), GuaranteeOrders(l.claim, req.outcome(), findings),
+                                           /*may_reveal=*/true));
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("case_decide_human", l.c.case_id(), HexEncode(d.verdict), HexEncode(d.verdict_signature),
                               HexEncode(d.reveal_order), HexEncode(d.reveal_signature));

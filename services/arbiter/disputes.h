@@ -73,7 +73,7 @@ class CaseBook {
   absl::StatusOr<Decision> Sign(const Loaded& l, const std::vector<v1::Finding>& findings, const std::string& answer,
                                 v1::VerdictOutcome outcome, const std::string& reasoning,
                                 const std::vector<std::string>& remedies, const std::string& decided_by,
-                                const std::vector<v1::GuaranteeOrder>& orders);
+                                const std::vector<v1::GuaranteeOrder>& orders, bool may_reveal);
   std::vector<v1::Finding> Findings(const Loaded& l, const v1::AnswerStatement* answer);
   // Records an automatic outcome for a case in state FILED: `answer` (with its signature) or, when
   // empty, the deadline passed. ABORTED with CONFLICT if the case was no longer FILED.

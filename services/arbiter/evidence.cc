@@ -229,6 +229,19 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
       // else signed is only a signed document.
       if (signers->size() == 1 && CheckSuiteSigner(signers->front().certificate, "liability").ok()) {
         f->set_kind("liability-guarantee");
+        // Only a guarantee between this case's two parties (buyer and seller, either way round)
+        // is the case's business: a verdict never orders someone else's guarantee (issue "Trust
+        // under attack (2 of 2)", finding 2).
+        auto names = [](const std::string& subject, const Certificate& cert) {
+          const std::string party = PartyOfSubject(subject);
+          return party.starts_with("subscriber:") ? party == ::semper::PartyOf(cert) : subject == cert.Subject();
+        };
+        const bool between_parties = (names(g.buyer(), parties.claimant) && names(g.seller(), parties.respondent)) ||
+                                     (names(g.buyer(), parties.respondent) && names(g.seller(), parties.claimant));
+        if (!between_parties) {
+          return Fail(f, StrCat("guarantee ", g.guarantee_id(), " is between ", g.buyer(), " and ", g.seller(),
+                                ", not between this case's parties"));
+        }
         f->set_guarantee_id(g.guarantee_id());
       }
     }
@@ -316,6 +329,9 @@ void EvidenceChecker::CheckNotaryEvidence(const v1::Evidence& e, const CaseParti
   }
 }
 
+// A certificate is public: anyone can show anyone's. It says who holds a key, and binds its
+// subject to nothing; the finding names nobody as a signer (issue "Trust under attack (2 of 2)",
+// finding 1: a claim was upheld on the respondent's certificate alone).
 void EvidenceChecker::CheckCertificate(const std::string& der, const CaseParties& parties, absl::Time now,
                                        v1::Finding* f) const {
   auto cert = Certificate::FromDer(der);
@@ -325,6 +341,8 @@ void EvidenceChecker::CheckCertificate(const std::string& der, const CaseParties
   if (!path.ok()) return Fail(f, StrCat("the certificate does not hold: ", path.status().message()));
   f->add_verified("certificate-path");
   CheckSignersStatus({*cert}, now, false, parties, f);
+  f->clear_signers();
+  f->clear_signed_by_party();
 }
 
 void EvidenceChecker::CheckExchange(const v1::StandardContract& c, const CaseParties& parties, absl::Time now,

@@ -9,7 +9,16 @@
 namespace semper::arbiter {
 namespace {
 
+// Whether `party` signed what a finding is about: only a signature that was checked binds (a
+// certificate, which anyone can show, binds its subject to nothing).
 bool SignedBy(const v1::Finding& f, std::string_view party) {
+  static constexpr std::string_view kSignatures[] = {"cms-signature", "asw-signatures-and-nonces", "notary-signature",
+                                                     "arbiter-signature", "time-stamp-token"};
+  bool signature = false;
+  for (const auto& v : f.verified()) {
+    for (std::string_view s : kSignatures) signature |= v == s;
+  }
+  if (!signature) return false;
   for (const auto& p : f.signed_by_party()) {
     if (p == party) return true;
   }
@@ -136,6 +145,7 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
                              ", signed by the claimant, which acknowledges ", what, ".", not_holding);
       } else if (!binds_respondent.empty()) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
+        j.respondent_bound = true;
         j.reasoning = StrCat("The respondent is bound by ", Describe(*binds_respondent.front()),
                              ", which holds, and shows nothing signed by the claimant that acknowledges ", what,
                              ".", silence, not_holding);

@@ -27,6 +27,9 @@ struct Judgement {
   std::string reasoning;
   std::vector<std::string> remedies;
   std::vector<v1::GuaranteeOrder> guarantee_orders;
+  // Upheld because evidence the respondent signed binds it, not because something is missing
+  // (a repudiation nobody contradicts): only then may a pseudonymous respondent be revealed.
+  bool respondent_bound = false;
 };
 
 // What a verdict orders for the guarantees among the findings (those that hold): a claim upheld

@@ -13,6 +13,7 @@ v1::Finding Item(std::string submitted_by, bool holds, std::vector<std::string> 
   v1::Finding f;
   f.set_submitted_by(std::move(submitted_by));
   f.set_holds(holds);
+  f.add_verified("cms-signature");
   for (auto& p : signed_by) f.add_signed_by_party(std::move(p));
   f.set_label(std::move(label));
   if (!holds) f.set_problem("the signature does not hold");
@@ -44,6 +45,36 @@ TEST(RulesTest, NonDeliveryNeedsABindingItemAndNoReceipt) {
             v1::VERDICT_OUTCOME_CLAIM_REJECTED);
   EXPECT_EQ(Judge(claim, {Item("claimant", true, {"third-party"}, "a time-stamp")}, false).outcome,
             v1::VERDICT_OUTCOME_CLAIM_REJECTED);
+}
+
+// A certificate (anyone can show anyone's) binds nobody, even if a finding names its subject.
+TEST(RulesTest, ACertificateBindsNobody) {
+  v1::Finding certificate;
+  certificate.set_submitted_by("claimant");
+  certificate.set_holds(true);
+  certificate.set_kind("certificate");
+  certificate.add_verified("certificate-path");
+  certificate.add_verified("status-good-now");
+  certificate.add_signed_by_party("respondent");
+  Judgement j = Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {certificate}, false);
+  EXPECT_EQ(j.outcome, v1::VERDICT_OUTCOME_CLAIM_REJECTED);
+  EXPECT_FALSE(j.respondent_bound);
+  certificate.set_submitted_by("respondent");
+  certificate.set_signed_by_party(0, "claimant");  // the claimant's certificate as a "receipt"
+  EXPECT_EQ(Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {Item("claimant", true, {"respondent"}, "confirmation"), certificate},
+                  true)
+                .outcome,
+            v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  EXPECT_EQ(Judge(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER), {certificate}, true).outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+}
+
+// Only a verdict that rests on what the respondent signed may reveal a pseudonymous respondent.
+TEST(RulesTest, TheRespondentIsBoundOnlyByWhatItSigned) {
+  EXPECT_TRUE(Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {Item("claimant", true, {"respondent"}, "confirmation")}, false)
+                  .respondent_bound);
+  Judgement silent = Judge(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER), {}, false);
+  EXPECT_EQ(silent.outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  EXPECT_FALSE(silent.respondent_bound);
 }
 
 TEST(RulesTest, RepudiationStandsUnlessTheClaimantsSignatureHolds) {

@@ -469,31 +469,33 @@ TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
   EXPECT_EQ(WaitFor(free_text->case_id(), v1::CASE_STATE_AWAITING_ARBITRATOR).verdict(), "");
 }
 
-TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictGoesAgainstAPseudonym) {
-  // A pseudonym certificate of this suite's CA (semper-ca's pseudonym service signs the same
-  // profile): subject with the pseudonym attribute, nonRepudiation.
-  auto ca_key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
-  ASSERT_TRUE(ca_key.ok());
-  Certificate ca = Chain().front();
-  PrivateKey pseudonym_key = *PrivateKey::Generate(KeyType::kEcP256);
-  CertificateTemplate t;
-  t.subject = {{"C", "DE"}, {"2.5.4.65", "bluebird-17"}};
-  t.not_before = absl::Now() - absl::Minutes(1);
-  t.not_after = absl::Now() + absl::Hours(24);
-  t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
-  auto pseudonym_cert = IssueCertificate(t, pseudonym_key.public_key(), &ca, *ca_key);
-  ASSERT_TRUE(pseudonym_cert.ok()) << pseudonym_cert.status();
-  Party pseudonym{pseudonym_key, *pseudonym_cert};
+// A pseudonym is revealed only when a verdict against it rests on what it signed. (Found by a
+// reviewer, issue "Trust under attack (2 of 2)": a repudiation filed with no evidence against a
+// pseudonym whose holder stayed silent was upheld with a reveal order.)
+TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictAgainstAPseudonymRestsOnWhatItSigned) {
+  auto issued = suite_->IssuePseudonym(*seller_sub_, v1::PSEUDONYM_KIND_ROLE, "bluebird-17");
+  ASSERT_THAT(issued.status(), IsOk());
+  Party pseudonym{issued->key, issued->certificate};
 
-  auto upheld = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, pseudonym, {}), *buyer_);
-  ASSERT_THAT(upheld.status(), IsOk());
+  auto unsupported = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, pseudonym, {}), *buyer_);
+  ASSERT_THAT(unsupported.status(), IsOk());
   auto rejected = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, pseudonym, {}), *buyer_);
   ASSERT_THAT(rejected.status(), IsOk());
-  v1::Case u = WaitFor(upheld->case_id(), v1::CASE_STATE_CLOSED);
+  auto bound = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, pseudonym,
+                          {SignedDocument("order confirmation", "bluebird-17 confirms order 2026-0042: a lamp", pseudonym)}),
+                    *buyer_);
+  ASSERT_THAT(bound.status(), IsOk());
+  v1::Case n = WaitFor(unsupported->case_id(), v1::CASE_STATE_CLOSED);
   v1::Case r = WaitFor(rejected->case_id(), v1::CASE_STATE_CLOSED);
-  EXPECT_EQ(Verdict(u).outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  v1::Case u = WaitFor(bound->case_id(), v1::CASE_STATE_CLOSED);
+  // Upheld for want of the claimant's signature: the claimant is not bound, and nobody is revealed.
+  EXPECT_EQ(Verdict(n).outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  EXPECT_TRUE(n.reveal_order().empty());
+  EXPECT_THAT(Events(n), ::testing::Not(::testing::Contains("reveal-ordered")));
   EXPECT_EQ(Verdict(r).outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED);
   EXPECT_TRUE(r.reveal_order().empty());
+  // Upheld on the pseudonym's own signed confirmation: revealed.
+  EXPECT_EQ(Verdict(u).outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << Verdict(u).reasoning();
   ASSERT_FALSE(u.reveal_order().empty());
   EXPECT_THAT(Events(u), ::testing::Contains("reveal-ordered"));
   v1::RevealOrderStatement order;
@@ -506,6 +508,35 @@ TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictGoesAgainstAPseudonym) {
   std::string forged = u.reveal_order();
   forged.replace(forged.find("bluebird-17"), 11, "redbird-170");
   EXPECT_NE(OpensslCmsVerify(forged, u.reveal_order_signature()).exit_code, 0);
+}
+
+// A certificate is public: anyone shows anyone's. As a claim's only "evidence" it binds the
+// respondent to nothing, and as an answer it is no receipt of the claimant. (Issue "Trust under
+// attack (2 of 2)", finding 1: both won cases.)
+TEST_F(DisputeTest, ACertificateBindsItsSubjectToNothing) {
+  v1::EvidenceItem sellers_certificate;
+  sellers_certificate.set_label("the seller's certificate");
+  sellers_certificate.set_certificate(seller_->certificate.Der());
+  auto only_a_certificate = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {sellers_certificate}), *buyer_);
+  ASSERT_THAT(only_a_certificate.status(), IsOk());
+  v1::VerdictStatement v = Verdict(WaitFor(only_a_certificate->case_id(), v1::CASE_STATE_CLOSED));
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << v.reasoning();
+  ASSERT_EQ(v.findings_size(), 1);
+  EXPECT_TRUE(v.findings(0).holds());  // a genuine certificate...
+  EXPECT_EQ(v.findings(0).signed_by_party_size(), 0);  // ...that nobody signed anything with
+
+  // The seller answers a claim that binds it with the buyer's certificate as its "receipt".
+  v1::EvidenceItem buyers_certificate;
+  buyers_certificate.set_label("receipt");
+  buyers_certificate.set_certificate(buyer_->certificate.Der());
+  auto bound = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_,
+                          {SignedDocument("order confirmation", "confirmation 2026-0042: a lamp", *seller_)}),
+                    *buyer_);
+  ASSERT_THAT(bound.status(), IsOk());
+  auto answered = Answer(bound->case_id(), *seller_, {buyers_certificate});
+  ASSERT_THAT(answered.status(), IsOk());
+  v1::VerdictStatement a = Verdict(WaitFor(bound->case_id(), v1::CASE_STATE_CLOSED));
+  EXPECT_EQ(a.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << a.reasoning();
 }
 
 // A pseudonym's name taken again (after the first holder's certificate expired or was revoked)
@@ -731,10 +762,14 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
     auto other = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, e, {SignedDocument("order confirmation", "confirmation 9", e), g}), m);
     ASSERT_THAT(other.status(), IsOk());
     v1::Case oc = WaitFor(other->case_id(), v1::CASE_STATE_CLOSED);
-    // The arbiter (issue 19, finding 2) still orders its release: the tracker is what holds.
+    // The verdict orders nothing about it (issue 19, finding 2): the finding does not hold. And
+    // the tracker, which checks the verdict's parties itself, refuses it as well.
     const v1::VerdictStatement ov = Verdict(oc);
-    ASSERT_EQ(ov.guarantee_orders_size(), 1);
-    EXPECT_EQ(ov.guarantee_orders(0).guarantee_id(), guarantee.guarantee_id());
+    EXPECT_EQ(ov.guarantee_orders_size(), 0);
+    ASSERT_EQ(ov.findings_size(), 2);
+    EXPECT_FALSE(ov.findings(1).holds());
+    EXPECT_THAT(ov.findings(1).problem(), HasSubstr("not between this case's parties"));
+    EXPECT_TRUE(ov.findings(1).guarantee_id().empty());
     for (bool settle : {false, true}) {
       v1::EndGuaranteeRequest req;
       req.set_guarantee_id(guarantee.guarantee_id());
