@@ -16,6 +16,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/base/proto_json.h"
 #include "common/base/proto_time.h"
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
@@ -770,11 +771,24 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
     EXPECT_FALSE(ov.findings(1).holds());
     EXPECT_THAT(ov.findings(1).problem(), HasSubstr("not between this case's parties"));
     EXPECT_TRUE(ov.findings(1).guarantee_id().empty());
+    // The tracker does not rely on that: the same verdict with an order for the guarantee added
+    // (what an arbiter from before the fix signed; here signed with semper-arbiter's key) is
+    // refused too, because the case is not between the guarantee's buyer and seller.
+    v1::VerdictStatement with_order = ov;
+    v1::GuaranteeOrder* order = with_order.add_guarantee_orders();
+    order->set_guarantee_id(guarantee.guarantee_id());
+    order->set_action("release");
+    const std::string forged_verdict = StatementJson(with_order);
+    auto arbiter_key = PrivateKey::FromPem(Slurp(P("pki/services/arbiter-signing.key")), SecretData(kPass));
+    auto arbiter_cert = Certificate::FromPem(Slurp(P("pki/services/arbiter-signing.pem")));
+    ASSERT_THAT(arbiter_key, IsOk());
+    ASSERT_THAT(arbiter_cert, IsOk());
+    const std::string forged_signature = *CmsSignDetached(forged_verdict, *arbiter_key, *arbiter_cert, Chain());
     for (bool settle : {false, true}) {
       v1::EndGuaranteeRequest req;
       req.set_guarantee_id(guarantee.guarantee_id());
-      req.set_verdict(oc.verdict());
-      req.set_verdict_signature(oc.verdict_signature());
+      req.set_verdict(forged_verdict);
+      req.set_verdict_signature(forged_signature);
       v1::Guarantee out;
       grpc::ClientContext ctx;
       grpc::Status s = settle ? tracker->SettleGuarantee(&ctx, req, &out) : tracker->ReleaseGuarantee(&ctx, req, &out);
