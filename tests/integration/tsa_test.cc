@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -22,6 +23,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <httplib.h>
+#include <openssl/pkcs7.h>
 #include <openssl/ts.h>
 
 #include "common/crypto/digest.h"
@@ -839,6 +841,82 @@ TEST_F(TsaTest, RefusesWhileTheKernelSaysTheClockIsUnsynchronised) {
   dir_.Write("kernel-clock", "unsynchronised");
   refused_everywhere("after it was lost again");
   EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "1");
+}
+
+// Tokens a party crafts from a genuine one and puts into evidence (issue "Trust under attack (2 of
+// 2)", finding 4: such a token crashed semper-arbiter at every restart). Every verifier refuses
+// them with an error, in-process and in semperctl: the TSTInfo left out (OpenSSL's own token
+// parser dereferences the missing content), the TSTInfo carried as plain data, and an Ed25519
+// signature algorithm claimed for an ECDSA signer.
+TEST_F(TsaTest, CraftedTokensAreRefusedAndCrashNothing) {
+  Start();
+  dir_.Write("doc.txt", "a document a party time-stamped\n");
+  const std::string digest = Sha256(Slurp(P("doc.txt")));
+  v1::StampRequest req;
+  req.set_request(*MakeTimeStampRequest(HashAlgorithm::kSha256, digest));
+  v1::StampResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Stub()->Stamp(&ctx, req, &resp).ok());
+  const std::string genuine = *TimeStampTokenOf(resp.response());
+  auto root = Certificate::FromPem(Slurp(P("pki/root.pem")));
+  ASSERT_THAT(VerifyTimeStampToken(genuine, digest, {*root}), IsOk());
+  auto crafted = [&](const std::function<void(PKCS7*)>& change) {
+    const auto* p = reinterpret_cast<const unsigned char*>(genuine.data());
+    PKCS7* p7 = d2i_PKCS7(nullptr, &p, static_cast<long>(genuine.size()));
+    EXPECT_NE(p7, nullptr);
+    change(p7);
+    unsigned char* out = nullptr;
+    int n = i2d_PKCS7(p7, &out);
+    std::string der(reinterpret_cast<char*>(out), n > 0 ? static_cast<size_t>(n) : 0);
+    OPENSSL_free(out);
+    PKCS7_free(p7);
+    return der;
+  };
+  const std::string no_content = crafted([](PKCS7* p7) {
+    ASN1_TYPE_free(p7->d.sign->contents->d.other);
+    p7->d.sign->contents->d.other = nullptr;
+  });
+  const std::string as_data = crafted([](PKCS7* p7) {
+    ASN1_OCTET_STRING* tst = p7->d.sign->contents->d.other->value.octet_string;
+    PKCS7* data = PKCS7_new();
+    PKCS7_set_type(data, NID_pkcs7_data);
+    ASN1_OCTET_STRING_set(data->d.data, tst->data, tst->length);
+    PKCS7_free(p7->d.sign->contents);
+    p7->d.sign->contents = data;
+  });
+  const std::string claims_ed25519 = crafted([](PKCS7* p7) {
+    PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(p7->d.sign->signer_info, 0);
+    X509_ALGOR_set0(si->digest_enc_alg, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, nullptr);
+    X509_ALGOR_set0(si->digest_alg, OBJ_nid2obj(NID_sha512), V_ASN1_NULL, nullptr);
+  });
+  // The one that crashed: an Ed25519 claim (the path that read the content itself) over 4 bytes
+  // of plain data, read as if they were a TSTInfo's OCTET STRING.
+  const std::string ed25519_over_data = crafted([](PKCS7* p7) {
+    PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(p7->d.sign->signer_info, 0);
+    X509_ALGOR_set0(si->digest_enc_alg, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, nullptr);
+    X509_ALGOR_set0(si->digest_alg, OBJ_nid2obj(NID_sha512), V_ASN1_NULL, nullptr);
+    PKCS7* data = PKCS7_new();
+    PKCS7_set_type(data, NID_pkcs7_data);
+    ASN1_OCTET_STRING_set(data->d.data, reinterpret_cast<const unsigned char*>("\xff\xff\xff\xff"), 4);
+    PKCS7_free(p7->d.sign->contents);
+    p7->d.sign->contents = data;
+  });
+  for (const auto& [what, token] : std::vector<std::pair<std::string, std::string>>{
+           {"no TSTInfo", no_content},
+           {"the TSTInfo as data", as_data},
+           {"an Ed25519 claim", claims_ed25519},
+           {"an Ed25519 claim over 4 bytes of data", ed25519_over_data}}) {
+    ASSERT_FALSE(token.empty()) << what;
+    EXPECT_FALSE(VerifyTimeStampToken(token, digest, {*root}).ok()) << what;
+    (void)ReadTimeStampToken(token);
+    (void)TimeStampTokenOf(token);
+    dir_.Write("crafted.tst", token);
+    auto checked = RunCommand({SEMPERCTL, "--ca-file", P("pki/root.pem"), "tsa", "verify", P("crafted.tst"), P("doc.txt")});
+    // 3: does not verify; 2: not a token at all (malformed input). Never a crash.
+    EXPECT_THAT(checked.exit_code, ::testing::AnyOf(2, 3)) << what << ": " << checked.Describe();
+  }
+  EXPECT_FALSE(ReadTimeStampToken(no_content).ok());
+  EXPECT_FALSE(ReadTimeStampToken(as_data).ok());
 }
 
 TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {

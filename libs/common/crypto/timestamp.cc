@@ -1,6 +1,8 @@
 // RFC 3161 client side through OpenSSL's TS API.
 #include "common/crypto/timestamp.h"
 
+#include <vector>
+
 #include <openssl/ess.h>
 #include <openssl/pkcs7.h>
 #include <openssl/ts.h>
@@ -50,17 +52,40 @@ std::string SerialText(const ASN1_INTEGER* serial) {
 absl::StatusOr<std::string> TokenBytes(std::string_view der);
 
 // One parse when `der` is a token (the common case); a response is unwrapped first.
+// A token is SignedData whose encapsulated content is present and is a TSTInfo, carried as an
+// OCTET STRING. Checked before anything reads the content: OpenSSL's PKCS7_to_TS_TST_INFO (also
+// inside TS_RESP_verify_token) dereferences a missing content (issue "Trust under attack (2 of
+// 2)", finding 4: such a token in dispute evidence crashed semper-arbiter at every restart).
+absl::Status CheckTokenShape(PKCS7* p7) {
+  if (!PKCS7_type_is_signed(p7) || p7->d.sign == nullptr || p7->d.sign->contents == nullptr) {
+    return Malformed("not a time-stamp token: not SignedData");
+  }
+  PKCS7* content = p7->d.sign->contents;
+  if (content->type == nullptr || OBJ_obj2nid(content->type) != NID_id_smime_ct_TSTInfo) {
+    return Malformed("not a time-stamp token: the signed content is not a TSTInfo");
+  }
+  if (content->d.other == nullptr || content->d.other->type != V_ASN1_OCTET_STRING ||
+      content->d.other->value.octet_string == nullptr) {
+    return Malformed("not a time-stamp token: the TSTInfo is missing");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Pkcs7Ptr> ParseToken(std::string_view der) {
   {
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-    if (p7 && p == reinterpret_cast<const unsigned char*>(der.data()) + der.size()) return p7;
+    if (p7 && p == reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+      SEMPER_RETURN_IF_ERROR(CheckTokenShape(p7.get()));
+      return p7;
+    }
     ossl::DrainErrors();
   }
   SEMPER_ASSIGN_OR_RETURN(std::string token, TokenBytes(der));
   const auto* p = reinterpret_cast<const unsigned char*>(token.data());
   Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(token.size())));
   if (!p7) return Malformed("not a time-stamp token");
+  SEMPER_RETURN_IF_ERROR(CheckTokenShape(p7.get()));
   return p7;
 }
 
@@ -268,6 +293,23 @@ absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::st
   X509_ALGOR* signature_alg = nullptr;
   PKCS7_SIGNER_INFO_get0_algs(si, nullptr, nullptr, &signature_alg);
   const bool ed25519 = signature_alg != nullptr && OBJ_obj2nid(signature_alg->algorithm) == NID_ED25519;
+  // Which verification applies follows from the signer's key, not only from what the token says:
+  // an Ed25519 algorithm with another key, or another algorithm with an Ed25519 key, is refused.
+  if (si->issuer_and_serial == nullptr) return Invalid("the token does not name its signer");
+  std::vector<X509*> candidates;
+  for (int i = 0; p7->d.sign->cert != nullptr && i < sk_X509_num(p7->d.sign->cert); ++i) {
+    candidates.push_back(sk_X509_value(p7->d.sign->cert, i));
+  }
+  for (const Certificate& c : untrusted) candidates.push_back(c.x509());
+  for (X509* c : candidates) {
+    if (X509_NAME_cmp(X509_get_issuer_name(c), si->issuer_and_serial->issuer) == 0 &&
+        ASN1_INTEGER_cmp(X509_get0_serialNumber(c), si->issuer_and_serial->serial) == 0) {
+      EVP_PKEY* key = X509_get0_pubkey(c);
+      if (key == nullptr || (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519) != ed25519) {
+        return Invalid("the token's signature algorithm does not fit its signer's key");
+      }
+    }
+  }
   if (ed25519) SEMPER_RETURN_IF_ERROR(VerifyEd25519Token(p7.get(), si, digest, roots, untrusted));
   VerifyCtxPtr ctx(TS_VERIFY_CTX_new());
   X509_STORE* store = X509_STORE_new();
