@@ -225,7 +225,7 @@ absl::StatusOr<v1::Case> CaseBook::Get(const std::string& case_id) {
 }
 
 std::vector<v1::Finding> CaseBook::Findings(const Loaded& l, const v1::AnswerStatement* answer) {
-  CaseParties parties{*l.claimant, *l.respondent};
+  CaseParties parties{*l.claimant, *l.respondent, l.claim.kind()};
   absl::Time now = absl::Now();
   std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, now);
   if (answer != nullptr) {

@@ -236,11 +236,23 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
           const std::string party = PartyOfSubject(subject);
           return party.starts_with("subscriber:") ? party == ::semper::PartyOf(cert) : subject == cert.Subject();
         };
-        const bool between_parties = (names(g.buyer(), parties.claimant) && names(g.seller(), parties.respondent)) ||
-                                     (names(g.buyer(), parties.respondent) && names(g.seller(), parties.claimant));
-        if (!between_parties) {
+        // And the buyer is the party the claim says it is: a buyer's claim that a seller did not
+        // deliver, a seller's claim that a buyer did not pay (else a buyer's own non-payment claim,
+        // rejected, would release its seller's guarantee).
+        const bool buyer_claims = parties.kind == v1::CLAIM_KIND_NON_DELIVERY ||
+                                  parties.kind == v1::CLAIM_KIND_NOT_AS_ORDERED ||
+                                  parties.kind == v1::CLAIM_KIND_REPUDIATED_ORDER ||
+                                  parties.kind == v1::CLAIM_KIND_REPUDIATED_SIGNATURE;
+        const bool seller_claims = parties.kind == v1::CLAIM_KIND_NON_PAYMENT;
+        const bool buyer_is_claimant = names(g.buyer(), parties.claimant) && names(g.seller(), parties.respondent);
+        const bool buyer_is_respondent = names(g.buyer(), parties.respondent) && names(g.seller(), parties.claimant);
+        if (!buyer_is_claimant && !buyer_is_respondent) {
           return Fail(f, StrCat("guarantee ", g.guarantee_id(), " is between ", g.buyer(), " and ", g.seller(),
                                 ", not between this case's parties"));
+        }
+        if ((buyer_claims && !buyer_is_claimant) || (seller_claims && !buyer_is_respondent)) {
+          return Fail(f, StrCat("guarantee ", g.guarantee_id(), " has ", g.buyer(),
+                                " as its buyer: not the party this kind of claim is by or against"));
         }
         f->set_guarantee_id(g.guarantee_id());
       }

@@ -36,6 +36,9 @@ EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubIn
 struct CaseParties {
   Certificate claimant;
   Certificate respondent;
+  // Who is the buyer: the claimant for non-delivery, goods not as ordered and repudiation, the
+  // respondent for non-payment; unspecified: either.
+  v1::ClaimKind kind = v1::CLAIM_KIND_UNSPECIFIED;
 };
 
 class EvidenceChecker {

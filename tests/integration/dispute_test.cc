@@ -797,6 +797,18 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
       if (!settle) EXPECT_THAT(s.error_message(), HasSubstr("is not between"));
     }
   }
+  // The buyer itself files a claim of non-payment against its seller, with the guarantee as its
+  // only evidence: rejected, such a verdict would order the seller's guarantee released (found by
+  // a reviewer). The guarantee's buyer is not the party a non-payment claim is against.
+  {
+    auto backwards = File(Claim(v1::CLAIM_KIND_NON_PAYMENT, *seller_, {g}), *buyer_);
+    ASSERT_THAT(backwards.status(), IsOk());
+    const v1::VerdictStatement bv = Verdict(WaitFor(backwards->case_id(), v1::CASE_STATE_CLOSED));
+    EXPECT_EQ(bv.guarantee_orders_size(), 0) << bv.DebugString();
+    ASSERT_EQ(bv.findings_size(), 1);
+    EXPECT_FALSE(bv.findings(0).holds());
+    EXPECT_THAT(bv.findings(0).problem(), HasSubstr("not the party this kind of claim is by or against"));
+  }
   auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_,
                           {SignedDocument("order confirmation", "confirmation 2026-0077", *seller_), g}),
                     *buyer_);
