@@ -37,13 +37,6 @@ void CheckEvidence(const v1::Evidence& e, const TrustStore& trust, const char* w
   if (absl::Status ok = notary::VerifyEvidence(e, trust); !ok.ok()) Die(Annotate(ok, what));
 }
 
-// Whether a subject a statement names is the party of `cert`: a subscriber by its id, a pseudonym
-// (no serialNumber) by its very subject.
-bool Names(std::string_view subject, const Certificate& cert) {
-  const std::string party = PartyOfSubject(subject);
-  return party.starts_with("subscriber:") ? party == PartyOf(cert) : subject == cert.Subject();
-}
-
 [[noreturn]] void NotTheSigned(const std::string& what) {
   Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
                 StrCat("the notary's answer says another ", what, " than its signed statement: nothing kept or signed")));
@@ -94,7 +87,7 @@ v1::MailSubmissionStatement CheckMail(const v1::CertifiedMail& m, const TrustSto
   if (m.state() == v1::MAIL_STATE_DELIVERED) {
     const std::string receipt = StrCat("semper-receipt:", m.id(), ":", HexEncode(m.message_sha256()));
     auto signers = CmsVerifyDetached(outcome.receipt_signature(), receipt, trust, absl::Now(), KeyPurpose::kNonRepudiation);
-    if (!signers.ok() || signers->size() != 1 || !Names(sub.recipient_subject(), signers->front().certificate)) {
+    if (!signers.ok() || signers->size() != 1 || !SubjectNamesParty(sub.recipient_subject(), signers->front().certificate)) {
       NotTheSigned("delivery: it holds no receipt of the recipient");
     }
   }
@@ -180,7 +173,7 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   Call(Stub(c)->DepositMail(Ctx().get(), req, &mail));
   v1::MailSubmissionStatement sub = CheckMail(mail, trust);
   if (mail.message_sha256() != Sha256(*enveloped)) NotAsked("message", "the one deposited");
-  if (sub.origin_signature() != req.origin_signature() || !Names(sub.recipient_subject(), recipient) ||
+  if (sub.origin_signature() != req.origin_signature() || !SubjectNamesParty(sub.recipient_subject(), recipient) ||
       std::abs(sub.deadline().seconds() - req.deadline().seconds()) > 1) {
     NotAsked("deposit", "the one you made (recipient, deadline or signature of origin)");
   }
@@ -222,7 +215,7 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   TrustStore trust = Trust(c);
   CheckMail(mail, trust);
   if (mail.id() != id) NotAsked("mail", id);
-  if (!Names(mail.recipient_subject(), keys.authentication_certificate)) {
+  if (!SubjectNamesParty(mail.recipient_subject(), keys.authentication_certificate)) {
     NotAsked("recipient", "you");
   }
   std::vector<Certificate> chain = WalletChain(wallet);
@@ -257,7 +250,7 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   lenient.ignore_unknown_fields = true;
   if (!google::protobuf::util::JsonStringToMessage(mail.submission().statement(), &sub, lenient).ok() ||
       sub.origin_signature() != accepted.origin_signature() || signers->size() != 1 ||
-      !Names(sub.sender_subject(), signers->front().certificate)) {
+      !SubjectNamesParty(sub.sender_subject(), signers->front().certificate)) {
     NotTheSigned("signature of origin");
   }
   auto document = CmsDecrypt(accepted.enveloped_message(), keys.authentication, keys.authentication_certificate);

@@ -232,10 +232,6 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
         // Only a guarantee between this case's two parties (buyer and seller, either way round)
         // is the case's business: a verdict never orders someone else's guarantee (issue "Trust
         // under attack (2 of 2)", finding 2).
-        auto names = [](const std::string& subject, const Certificate& cert) {
-          const std::string party = PartyOfSubject(subject);
-          return party.starts_with("subscriber:") ? party == ::semper::PartyOf(cert) : subject == cert.Subject();
-        };
         // And the buyer is the party the claim says it is: a buyer's claim that a seller did not
         // deliver, a seller's claim that a buyer did not pay (else a buyer's own non-payment claim,
         // rejected, would release its seller's guarantee).
@@ -244,8 +240,8 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
                                   parties.kind == v1::CLAIM_KIND_REPUDIATED_ORDER ||
                                   parties.kind == v1::CLAIM_KIND_REPUDIATED_SIGNATURE;
         const bool seller_claims = parties.kind == v1::CLAIM_KIND_NON_PAYMENT;
-        const bool buyer_is_claimant = names(g.buyer(), parties.claimant) && names(g.seller(), parties.respondent);
-        const bool buyer_is_respondent = names(g.buyer(), parties.respondent) && names(g.seller(), parties.claimant);
+        const bool buyer_is_claimant = SubjectNamesParty(g.buyer(), parties.claimant) && SubjectNamesParty(g.seller(), parties.respondent);
+        const bool buyer_is_respondent = SubjectNamesParty(g.buyer(), parties.respondent) && SubjectNamesParty(g.seller(), parties.claimant);
         if (!buyer_is_claimant && !buyer_is_respondent) {
           return Fail(f, StrCat("guarantee ", g.guarantee_id(), " is between ", g.buyer(), " and ", g.seller(),
                                 ", not between this case's parties"));

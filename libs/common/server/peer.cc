@@ -58,6 +58,11 @@ std::set<Role> RolesOf(const Certificate& cert) {
   return roles;
 }
 
+bool SubjectNamesParty(std::string_view subject, const Certificate& cert) {
+  const std::string party = PartyOfSubject(subject);
+  return party.starts_with("subscriber:") ? party == PartyOf(cert) : subject == cert.Subject();
+}
+
 std::string PartyOfSubject(std::string_view subject) {
   // RFC 2253: attributes separated by unescaped commas.
   size_t start = 0;

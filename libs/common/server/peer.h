@@ -50,6 +50,9 @@ std::string PartyOf(const Certificate& cert);
 // claimant or a contract's signer: "subscriber:<id>", or "subject:<subject>" for a subject without
 // serialNumber, which matches no PartyOf (pseudonymous parties are not recognised by name).
 std::string PartyOfSubject(std::string_view subject);
+// Whether a subject a statement names is the party of `cert`: a subscriber by its id, a pseudonym
+// (no serialNumber) by its very subject.
+bool SubjectNamesParty(std::string_view subject, const Certificate& cert);
 
 // The subject attributes that grant `roles`, for the CA to put into certificates.
 std::vector<std::pair<std::string, std::string>> RoleSubjectAttributes(const std::vector<Role>& roles);
