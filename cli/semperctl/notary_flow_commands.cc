@@ -112,6 +112,20 @@ void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trus
     NotTheSigned("contract (in its outcome)");
   }
   if (st.contract_sha256() != k.contract_sha256()) NotTheSigned("contract text");
+  if (k.state() != v1::CONTRACT_STATE_COMPLETED) return;
+  // Every signer's signature, as sealed, names this contract and its text, by the certificate the
+  // contract names for that signer.
+  if (st.signers_size() != k.signers_size() || st.signers_size() < 2) NotTheSigned("contract's signers");
+  const std::string signed_text = StrCat("semper-contract:", k.id(), ":", HexEncode(k.contract_sha256()));
+  for (const v1::ContractSigner& s : st.signers()) {
+    auto signers = CmsVerifyDetached(s.signature(), signed_text, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    if (s.state() != v1::SIGNER_STATE_SIGNED || !signers.ok() || signers->size() != 1 ||
+        Sha256(signers->front().certificate.Der()) != s.certificate_sha256()) {
+      Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                    StrCat("the sealed contract holds a signature of ", VisibleLine(s.subject()),
+                           " that does not sign this contract with the certificate it names: nothing kept")));
+    }
+  }
 }
 
 const char* MailStateText(v1::MailState s) {
@@ -356,15 +370,16 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   } else {
     std::printf("The text you sign is in %s; read it first.\n", text_out.c_str());
   }
-  std::printf("You are about to sign this contract with your signature key (%s), legally binding.\n",
-              chain.front().Subject().c_str());
+  std::printf("You are about to sign this contract (%s, this text) with your signature key (%s), legally binding.\n",
+              VisibleLine(id).c_str(), chain.front().Subject().c_str());
   if (!Confirm(c, "Sign the contract?")) {
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
   }
   v1::SignContractRequest req;
   req.set_id(id);
-  req.set_signature(WalletSign(text.contract(), keys.signature, chain));
+  // The signature names this contract and the hash of its text (what the notary requires).
+  req.set_signature(WalletSign(StrCat("semper-contract:", id, ":", HexEncode(Sha256(text.contract()))), keys.signature, chain));
   Call(as_wallet->SignContract(Ctx().get(), req, &k));
   if (k.id() != id) NotAsked("contract", id);
   if (k.contract_sha256() != Sha256(text.contract())) NotAsked("contract text", "the one you signed");

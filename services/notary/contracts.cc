@@ -1,9 +1,6 @@
 // Contracts: SQL, checks and the one decision.
 #include "services/notary/contracts.h"
 
-#include "common/server/peer.h"
-
-
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -11,6 +8,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
+#include "common/server/peer.h"
 #include "services/notary/service.h"
 
 namespace semper::notary {
@@ -287,13 +285,20 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, c
   return c;
 }
 
+std::string ContractSigningText(std::string_view id, std::string_view contract_sha256) {
+  return StrCat("semper-contract:", id, ":", HexEncode(contract_sha256));
+}
+
 absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature,
                                                         const Caller& caller) {
   // An id not in use answers as a signature over other bytes does: nobody learns which ids are.
   absl::StatusOr<std::string> text = Text(id);
   if (!text.ok() && text.status().code() != absl::StatusCode::kNotFound) return text.status();
-  // (For an id not in use, bytes nobody can have signed.)
-  SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, text.ok() ? *text : RandomBytes(32)));
+  // A signature names the contract it is for, not only its text: a copy of it from another
+  // contract with the same text (even one its signer declined) signs nothing here. (For an id not
+  // in use, bytes nobody can have signed.)
+  SEMPER_ASSIGN_OR_RETURN(Certificate cert,
+                          VerifySigner(signature, text.ok() ? ContractSigningText(id, Sha256(*text)) : RandomBytes(32)));
   if (!text.ok()) return NotASigner(cert, id);
   const std::string hash = Sha256(cert.Der());
   // Whether the signer is named, before anything else: someone else who knows the text decides

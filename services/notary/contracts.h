@@ -1,5 +1,5 @@
 // Multi-party contract signing at the notary: who must sign, signatures and declines checked
-// against the exact contract bytes and the signers' certificates, and one final decision
+// against the contract (its id and the hash of its bytes) and the signers' certificates, and one final decision
 // (completed with every signature and a time-stamp, or aborted) taken under a row lock, so that
 // concurrent requests and replicas all see the same outcome. The decision's statement is signed
 // and stored with it, then appended to the evidence log. Thread-safe.
@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,6 +29,10 @@ struct Caller {
   // certificate of the same subscriber (serialNumber), a pseudonym by that very certificate.
   bool Is(const std::string& subject, const std::string& certificate_sha256) const;
 };
+
+// What a signer of contract `id` signs: "semper-contract:<id>:<hex SHA-256 of the contract
+// bytes>". The id binds the signature to this one contract, the hash to its text.
+std::string ContractSigningText(std::string_view id, std::string_view contract_sha256);
 
 class ContractBook {
  public:

@@ -1,7 +1,6 @@
 // Certified mail: SQL, checks and the one decision.
 #include "services/notary/mail.h"
 
-
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -48,6 +47,7 @@ std::vector<db::PreparedStatement> MailRoom::Statements() {
                                     sender_party)
           VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex'), decode($7, 'hex'), $8::timestamptz, 'waiting',
                   decode($9, 'hex'), decode($10, 'hex'), $11))"},
+      {"notary_mail_by_message", "SELECT id FROM notary.mails WHERE message_sha256 = decode($1, 'hex')"},
       {"notary_mail_parties", "SELECT sender_party, sender_subject, recipient_subscriber FROM notary.mails WHERE id = $1"},
       {"notary_mail",
        R"(SELECT sender_subject, recipient_subject, message_sha256, length(message), extract(epoch from deadline)::float8,
@@ -84,6 +84,14 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
   if (!recipient_path.ok()) return Annotate(recipient_path.status(), "recipient_certificate");
   auto subscriber = recipient->SubjectAttribute("serialNumber");
   if (!subscriber) return InvalidField("recipient_certificate", "does not name a subscriber of this suite");
+  // The evidence of submission names the recipient: the envelope must be addressed to it, or a
+  // holder of someone's signed envelope would make it "mailed" to anyone.
+  auto addressed = CmsEnvelopedFor(req.enveloped_message(), *recipient);
+  if (!addressed.ok()) return Annotate(addressed.status(), "enveloped_message");
+  if (!*addressed) {
+    return InvalidField("enveloped_message",
+                        "is not encrypted to recipient_certificate (CMS EnvelopedData naming it as a recipient)");
+  }
   auto signers = CmsVerifyDetached(req.origin_signature(), req.enveloped_message(), *d_.trust, now,
                                    KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "origin_signature");
@@ -91,6 +99,16 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
   const Certificate& sender = signers->front().certificate;
   SEMPER_RETURN_IF_ERROR(d_.check_status(sender));
   std::string sha = Sha256(req.enveloped_message());
+  // One mail per signed envelope (every envelope has its own random content key): a copy of a
+  // deposit, by the recipient who received it or anyone, makes no second mail with a later
+  // time. (The unique index decides between concurrent copies.)
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("notary_mail_by_message", HexEncode(sha));
+    if (r.empty()) return absl::OkStatus();
+    return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                     StrCat("this signed envelope is already mail ", r[0][0].as<std::string>(),
+                            ": a message is deposited once (encrypt it again for a new mail)"));
+  }));
   SEMPER_ASSIGN_OR_RETURN(std::string token, d_.time_stamp(sha));
 
   std::string id = StrCat("M-", HexEncode(RandomBytes(8)));

@@ -416,6 +416,91 @@ TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
   for (const v1::Case* k : {&*a, &*b, &*c, &*f}) EXPECT_EQ(OpensslCmsVerify(k->verdict(), k->verdict_signature()).exit_code, 0);
 }
 
+// Finding (issue 19, 8): a container's one time-stamp, over its first signature, dated every
+// signer. The seller signs an order container and stamps its signature; the buyer's key is
+// compromised and revoked; the thief adds the buyer's signature. Shown with the seller's stamp
+// only, the buyer's signature was judged made before the revocation. Each signer's time comes
+// from a stamp over its own signature, or it has none.
+TEST_F(DisputeTest, EachContainerSignerIsDatedOnlyByAStampOverItsOwnSignature) {
+  v1::ContainerContent content = NewContainerContent(absl::Now());
+  v1::Order* o = content.mutable_template_()->mutable_order();
+  o->set_order_id("2026-0077");
+  o->mutable_buyer()->set_name("Bert Buyer");
+  o->mutable_buyer()->set_country("DE");
+  o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  o->mutable_seller()->set_name("Example Shop GmbH");
+  o->mutable_seller()->set_country("DE");
+  o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  o->set_applicable_law("DE");
+  o->mutable_amount()->set_currency("EUR");
+  o->mutable_amount()->set_minor_units(99000);
+  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  auto sealed = Seal(content, {.signers = {SignerIdentity{seller_->key, seller_->certificate, Chain()}}});
+  ASSERT_THAT(sealed.status(), IsOk());
+  const std::string bytes = sealed->signed_().content();
+  const std::string seller_sig = sealed->signed_().signatures(0);
+  const std::string seller_stamp = Stamp(seller_sig);
+  // The buyer's own signature, made and stamped before the compromise.
+  const std::string buyer_early = Sign(bytes, *buyer_);
+  const std::string buyer_early_stamp = Stamp(buyer_early);
+  std::vector<std::string> cases;
+  for (int i = 0; i < 5; ++i) {
+    auto filed = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
+    ASSERT_THAT(filed.status(), IsOk());
+    cases.push_back(filed->case_id());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  Revoke(buyer_->certificate);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string buyer_late = Sign(bytes, *buyer_);  // by whoever holds the key now
+  auto container = [&](const std::string& buyer_sig, std::vector<std::string> stamps, bool legacy = false) {
+    v1::EvidenceItem item;
+    item.set_label("the order, signed by both");
+    v1::SignedContainer* sc = item.mutable_container()->mutable_container();
+    sc->set_content(bytes);
+    sc->add_signatures(seller_sig);
+    sc->add_signatures(buyer_sig);
+    if (legacy) {
+      item.mutable_container()->set_signature_time_stamp(stamps.front());
+    } else {
+      for (const auto& t : stamps) item.mutable_container()->add_signature_time_stamps(t);
+    }
+    return item;
+  };
+  struct Try {
+    std::string what;
+    v1::EvidenceItem item;
+    bool holds;
+    std::string problem;
+  };
+  const std::vector<Try> tries = {
+      {"the seller's stamp only (the earlier form), the buyer's signature after the revocation",
+       container(buyer_late, {seller_stamp}, true), false, "KEY_COMPROMISE"},
+      {"the seller's stamp only, the buyer's signature after the revocation",
+       container(buyer_late, {seller_stamp}), false, "no time-stamp proves"},
+      {"each stamped: the buyer's stamp after the revocation",
+       container(buyer_late, {seller_stamp, Stamp(buyer_late)}), false, "before the time-stamp proves"},
+      {"the stamps swapped", container(buyer_early, {buyer_early_stamp, seller_stamp}), false, "signature 0"},
+      {"each stamped before the revocation", container(buyer_early, {seller_stamp, buyer_early_stamp}), true, ""},
+  };
+  for (size_t i = 0; i < tries.size(); ++i) {
+    const Try& t = tries[i];
+    auto answered = Answer(cases[i], *seller_, {t.item});
+    ASSERT_THAT(answered.status(), IsOk()) << t.what;
+    v1::VerdictStatement v = Verdict(*answered);
+    ASSERT_EQ(v.findings_size(), 1) << t.what;
+    EXPECT_EQ(v.findings(0).holds(), t.holds) << t.what << ": " << v.findings(0).problem();
+    EXPECT_THAT(v.findings(0).problem(), HasSubstr(t.problem)) << t.what;
+    EXPECT_EQ(v.outcome(), t.holds ? v1::VERDICT_OUTCOME_CLAIM_REJECTED : v1::VERDICT_OUTCOME_CLAIM_UPHELD)
+        << t.what << ": " << v.reasoning();
+    if (t.holds) {
+      // Both signatures existed by the later of the two stamps.
+      EXPECT_TRUE(v.findings(0).has_proven_time()) << t.what;
+      EXPECT_THAT(v.findings(0).verified(), ::testing::Contains("status-good-at-signing-time"));
+    }
+  }
+}
+
 TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
   auto filed = File(Claim(v1::CLAIM_KIND_NOT_AS_ORDERED, *seller_,
                           {SignedDocument("order confirmation", "confirmation: red shoes, size 42", *seller_)}),

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include <absl/strings/ascii.h>
 #include <absl/strings/escaping.h>
 #include <absl/strings/str_cat.h>
 #include <google/protobuf/util/json_util.h>
@@ -272,18 +273,31 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     dir_.Write("statement.json", statement);
     dir_.Write("statement.sig", signature);
     return RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("statement.sig"), "-content",
-                       P("statement.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+                       P("statement.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null",
+                       "-signer", P("statement-signer.pem")});
+  }
+  // The README's check of a daemon's statement with openssl alone: the signature verifies, and
+  // its signer's subject, which must be exactly the notary signing certificate's, the root's with
+  // another CN ("" when it does not verify).
+  std::string OpensslSignerSubject(const std::string& statement, const std::string& signature) {
+    std::filesystem::remove(P("statement-signer.pem"));
+    if (OpensslCmsVerify(statement, signature).exit_code != 0) return "";
+    auto subject = RunCommand({"openssl", "x509", "-in", P("statement-signer.pem"), "-noout", "-subject", "-nameopt", "RFC2253"});
+    return subject.exit_code == 0 ? std::string(absl::StripTrailingAsciiWhitespace(subject.out)) : "";
+  }
+  bool ByTheNotary(const std::string& statement, const std::string& signature) {
+    return OpensslSignerSubject(statement, signature) == "subject=CN=semper-notary signer,O=semper,C=DE";
   }
   // The client's check of evidence: the notary's signature, the inclusion proof into the tree
   // head, and the tree head's signature.
   bool EvidenceHolds(const v1::Evidence& e) {
     const auto& proof = e.inclusion();
     std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
-    return OpensslCmsVerify(e.statement(), e.signature()).exit_code == 0 &&
+    return ByTheNotary(e.statement(), e.signature()) &&
            VerifyMerkleInclusion(proof.leaf_index(), proof.tree_size(), MerkleLeafHash(e.statement()), path,
                                  e.tree_head().root_hash()) &&
            proof.tree_size() == e.tree_head().tree_size() &&
-           OpensslCmsVerify(e.tree_head().statement(), e.tree_head().signature()).exit_code == 0;
+           ByTheNotary(e.tree_head().statement(), e.tree_head().signature());
   }
   // What anyone sees of entry `index` (GetEvidence as a stranger) must be its leaf hash and proof
   // only; the proof must hold.
@@ -595,8 +609,12 @@ TEST_F(NotaryTest, EvidenceASubscriberSignedItselfDoesNotVerify) {
   forged.mutable_tree_head()->set_root_hash(head.root_hash());
   forged.mutable_tree_head()->set_statement(head_json);
   forged.mutable_tree_head()->set_signature(*CmsSignDetached(head_json, mallory.key, mallory.certificate, Chain()));
-  // Everything else about it holds: the signatures chain to the root, the proof is right.
+  // Everything else about it holds: the signatures chain to the root, the proof is right. The
+  // README's openssl check names the signer, which is not the notary.
   EXPECT_EQ(OpensslCmsVerify(forged.statement(), forged.signature()).exit_code, 0);
+  EXPECT_THAT(OpensslSignerSubject(forged.statement(), forged.signature()),
+              ::testing::StartsWith("subject=CN=Mallory,"));
+  EXPECT_FALSE(EvidenceHolds(forged));
   std::string json;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(forged, &json).ok());
   dir_.Write("forged.json", json);
@@ -1082,6 +1100,15 @@ TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) 
               StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
   EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), forged),
               StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // The evidence of submission names the recipient: an envelope Alice signed for Bob is not mail
+  // to Carol, and what is not an envelope is no mail at all.
+  Signer carol = Enroll("Carol");
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), carol.auth_certificate),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  const std::string not_enveloped = *CmsSignDetached("Pay EUR 900 to account 4711.", alice.key, alice.certificate, Chain());
+  EXPECT_THAT(deposit(not_enveloped, *CmsSignDetached(not_enveloped, alice.key, alice.certificate, Chain()),
+                      bob.auth_certificate),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
   auto admin = v1::CertificationAuthority::NewStub(Channel(ca_port_, true));
   v1::RevokeCertificateRequest revoke;
   revoke.set_serial(alice.certificate.SerialHex());
@@ -1093,6 +1120,33 @@ TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) 
               StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "0");
+}
+
+// Finding (issue 19, 5, for mail): Bob, once he held Alice's signed envelope (from AcceptMail),
+// deposited it again and got a second evidence of submission "from Alice", with a later time and
+// deadline. A signed envelope makes one mail; a copy, by Bob or anyone, makes none.
+TEST_F(NotaryMailTest, ACopyOfADepositMakesNoSecondMail) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  std::string enveloped, origin;
+  auto mail = Deposit(alice, bob, "Notice of termination, effective 31 December.", absl::Hours(1), &enveloped, &origin);
+  ASSERT_THAT(mail, IsOk());
+  auto accepted = Accept(bob, *mail);
+  ASSERT_THAT(accepted, IsOk());
+  const std::string entries = Sql("SELECT count(*) FROM notary.log_entries");
+  for (const Signer* as : std::vector<const Signer*>{nullptr, &bob}) {
+    v1::DepositMailRequest req;
+    req.set_recipient_certificate(bob.auth_certificate.Der());
+    req.set_enveloped_message(accepted->enveloped_message());
+    req.set_origin_signature(accepted->origin_signature());
+    *req.mutable_deadline() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + absl::Hours(48)));
+    v1::CertifiedMail m;
+    grpc::ClientContext ctx;
+    EXPECT_THAT(FromGrpcStatus(NotaryAs(as)->DepositMail(&ctx, req, &m)),
+                StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), entries);
 }
 
 TEST_F(NotaryMailTest, NoReceiptBeforeTheDeadlineGivesAnAffidavitAndNoMessage) {
@@ -1221,7 +1275,7 @@ class NotaryContractTest : public NotaryTest {
   absl::StatusOr<v1::NotarizedContract> SignAs(const Signer& s, const std::string& id, const std::string& text) {
     v1::SignContractRequest req;
     req.set_id(id);
-    req.set_signature(*CmsSignDetached(text, s.key, s.certificate, Chain()));
+    req.set_signature(*CmsSignDetached("semper-contract:" + id + ":" + HexEncode(Sha256(text)), s.key, s.certificate, Chain()));
     v1::NotarizedContract c;
     grpc::ClientContext ctx;
     grpc::Status st = NotaryAs(&s)->SignContract(&ctx, req, &c);
@@ -1281,11 +1335,12 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
   v1::SignedContractStatement st;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(done->outcome().statement(), &st).ok());
   ASSERT_EQ(st.signers_size(), 2);
-  dir_.Write("contract.txt", text);
+  // What each party signed names the contract and its text, and openssl agrees.
+  dir_.Write("signed.txt", "semper-contract:" + c->id() + ":" + HexEncode(Sha256(text)));
   for (const auto& s : st.signers()) {
     dir_.Write("party.sig", s.signature());
     auto v = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("party.sig"), "-content",
-                         P("contract.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+                         P("signed.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
     EXPECT_EQ(v.exit_code, 0) << s.subject() << v.Describe();
   }
   dir_.Write("contract.tst", st.time_stamp_token());
@@ -1299,6 +1354,53 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
   EXPECT_THAT(Create(text, {&alice}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Create(text, {&alice, &alice}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Create(text, {&alice, &bob}, -absl::Minutes(1)), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Finding (issue 19, 5): a signature covered only the contract's text. After Alice signed, or
+// even signed and then declined, contract C1, Bob copied her signature from GetContract(C1) into a
+// new contract with the same text and signers, and completed it with a signing time she never
+// had. A signature names the contract it is for: a copy signs no other contract, nor does a
+// signature over the text alone.
+TEST_F(NotaryContractTest, ASignatureSignsOnlyTheContractItNames) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  const std::string text = "Alice sells Bob the orchard for EUR 90,000.\n";
+  auto c1 = Create(text, {&alice, &bob});
+  ASSERT_THAT(c1, IsOk());
+  ASSERT_THAT(SignAs(alice, c1->id(), text), IsOk());
+  const std::string alices = Get(c1->id(), bob).signers(0).signature();  // what Bob sees of C1
+  ASSERT_FALSE(alices.empty());
+  ASSERT_THAT(DeclineAs(alice, c1->id(), "changed my mind"), IsOk());
+  ASSERT_EQ(Get(c1->id(), alice).state(), v1::CONTRACT_STATE_ABORTED);
+  auto copy_into = [&](const std::string& id, const std::string& signature) {
+    v1::SignContractRequest req;
+    req.set_id(id);
+    req.set_signature(signature);
+    v1::NotarizedContract out;
+    grpc::ClientContext ctx;
+    return FromGrpcStatus(NotaryAs(&bob)->SignContract(&ctx, req, &out));
+  };
+  auto c2 = Create(text, {&alice, &bob});
+  ASSERT_THAT(c2, IsOk());
+  ASSERT_THAT(SignAs(bob, c2->id(), text), IsOk());
+  const uint64_t entries = TreeSize();
+  // Alice's signature from C1; her signature over the text alone (what C1 took before); hers for
+  // C2 over another text; hers for C2 with the text but not the id.
+  for (const std::string& forged :
+       {alices, *CmsSignDetached(text, alice.key, alice.certificate, Chain()),
+        *CmsSignDetached("semper-contract:" + c2->id() + ":" + HexEncode(Sha256(text + " ")), alice.key,
+                         alice.certificate, Chain()),
+        *CmsSignDetached("semper-contract::" + HexEncode(Sha256(text)), alice.key, alice.certificate, Chain())}) {
+    EXPECT_THAT(copy_into(c2->id(), forged), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  }
+  v1::NotarizedContract still = Get(c2->id(), bob);
+  EXPECT_EQ(still.state(), v1::CONTRACT_STATE_OPEN);
+  EXPECT_EQ(still.signers(0).state(), v1::SIGNER_STATE_PENDING);
+  EXPECT_EQ(TreeSize(), entries);
+  // Alice's own signature of C2 completes it; C1 stays aborted.
+  auto done = SignAs(alice, c2->id(), text);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->state(), v1::CONTRACT_STATE_COMPLETED);
+  EXPECT_EQ(Get(c1->id(), bob).state(), v1::CONTRACT_STATE_ABORTED);
 }
 
 // Finding: GetContractText treated the id as a secret, but every decided contract's id is in the
@@ -1455,8 +1557,10 @@ TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
   const uint64_t size_before = TreeSize();
   EXPECT_THAT(decline_by_carol(lapsing->id()), StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
-  // Nor a signature by Carol, who knows the text.
-  EXPECT_THAT(resign(nullptr, lapsing->id(), *CmsSignDetached("Alice buys Bob's bicycle.", carol.key, carol.certificate, Chain())),
+  // Nor a signature by Carol, who knows the id and the text.
+  EXPECT_THAT(resign(nullptr, lapsing->id(),
+                     *CmsSignDetached("semper-contract:" + lapsing->id() + ":" + HexEncode(Sha256("Alice buys Bob's bicycle.")),
+                                      carol.key, carol.certificate, Chain())),
               StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
   EXPECT_EQ(TreeSize(), size_before);
   EXPECT_EQ(Get(lapsing->id(), alice).state(), v1::CONTRACT_STATE_ABORTED);  // a signer asking decides it

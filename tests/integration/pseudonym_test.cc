@@ -733,7 +733,8 @@ TEST_F(PseudonymNotaryTest, APseudonymReadsItsMailAndContractsAsItselfAndNobodyE
   auto sign = [&](const Suite::Subscriber& who, const Suite::Subscriber* as) {
     v1::SignContractRequest req;
     req.set_id(contract.id());
-    req.set_signature(*CmsSignDetached(text, who.key, who.certificate, suite_->Chain()));
+    req.set_signature(*CmsSignDetached("semper-contract:" + contract.id() + ":" + HexEncode(Sha256(text)), who.key,
+                                       who.certificate, suite_->Chain()));
     v1::NotarizedContract out;
     grpc::ClientContext ctx;
     return FromGrpcStatus(NotaryAs(as)->SignContract(&ctx, req, &out));

@@ -75,7 +75,7 @@ run "the seller asks for a guarantee" ctl liability guarantee --wallet seller --
 expect "a guarantee" "Guarantee"
 guarantee1=$(sed -n 's/.*Guarantee \([^ ]*\) (.*/\1/p' <<<"$OUT" | head -n1)
 run "the guarantee verifies offline" ctl liability verify --in guarantee1
-cms_ok "the guarantee's signature" guarantee1.sig guarantee1.json
+statement_ok "the guarantee's signature" guarantee1.sig guarantee1.json liability
 grep -q "$(sha256sum order1.semper | cut -c1-16)" <(python3 -c 'import json,sys,base64; print(base64.b64decode(json.load(open("guarantee1.json"))["order_sha256"]).hex())') ||
   { echo "FAILED: the guarantee does not name the order's hash"; exit 1; }
 echo "ok: the guarantee names the signed order's SHA-256"
@@ -89,7 +89,7 @@ expect "notarised" "Notarised"
 run "the evidence verifies offline" ctl notary verify confirmation1.evidence.json --document confirmation1.txt
 run "export the evidence" ctl notary export confirmation1.evidence.json --out confirmation1.notary
 cms_ok "the seller's signature over the confirmation" confirmation1.notary.document.sig confirmation1.txt
-cms_ok "the notary's attestation" confirmation1.notary.sig confirmation1.notary.json
+statement_ok "the notary's attestation" confirmation1.notary.sig confirmation1.notary.json notary
 run "the confirmation's time-stamp (openssl ts -verify)" openssl ts -verify -data confirmation1.txt \
   -in confirmation1.notary.tst -token_in -CAfile "$ROOT" -untrusted tsa-chain.pem
 run "the log still extends the tree head kept before" ctl notary consistency head-before.json
@@ -114,7 +114,7 @@ run "the seller sees the delivery" ctl notary mail show "$mail" --wallet seller 
   --out ebook.delivered.json
 expect "delivered" "delivered against the recipient's receipt"
 run "export the evidence of delivery" ctl notary export ebook.delivered.json --out delivery
-cms_ok "the notary's evidence of delivery" delivery.sig delivery.json
+statement_ok "the notary's evidence of delivery" delivery.sig delivery.json notary
 grep -q "semper-mail-delivery" delivery.json || { echo "FAILED: not a delivery statement"; exit 1; }
 
 step "6. Buyer and seller sign a contract through the notary"
@@ -129,7 +129,7 @@ run "the seller reads and signs" ctl notary contract sign "$contract" --wallet s
   --out contract.json
 expect "completed" "completed: signed by everyone"
 run "export the signed contract" ctl notary export contract.json --out contract.notary
-cms_ok "the notary's signed-contract statement" contract.notary.sig contract.notary.json
+statement_ok "the notary's signed-contract statement" contract.notary.sig contract.notary.json notary
 run "the contract's time-stamp (openssl ts -verify)" openssl ts -verify -data contract.txt -in contract.notary.tst \
   -token_in -CAfile "$ROOT" -untrusted tsa-chain.pem
 
@@ -160,7 +160,7 @@ for _ in $(seq 1 60); do
 done
 expect "closed with a verdict" "closed"
 expect "upheld" "upheld"
-cms_ok "the arbiter's verdict" verdict.sig verdict.json
+statement_ok "the arbiter's verdict" verdict.sig verdict.json arbiter
 grep -q "release" verdict.json || { echo "FAILED: the verdict does not release the guarantee"; exit 1; }
 echo "ok: the verdict orders the guarantee for order 2 released"
 

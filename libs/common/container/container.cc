@@ -327,14 +327,19 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
   SEMPER_RETURN_IF_ERROR(ValidateContainerContent(opened.content));
 
   bool nro = !signed_container.signatures().empty();
+  if (options.signature_at.size() > static_cast<size_t>(signed_container.signatures_size())) {
+    return InvalidField("signature_at", "names more signatures than the container has");
+  }
   for (int i = 0; i < signed_container.signatures_size(); ++i) {
-    auto signers = CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes,
-                                     *options.trust, options.at, KeyPurpose::kAny);
+    const absl::Time at = static_cast<size_t>(i) < options.signature_at.size() ? options.signature_at[i] : options.at;
+    auto signers = CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes, *options.trust, at,
+                                     KeyPurpose::kAny);
     if (!signers.ok()) return Annotate(signers.status(), StrCat("origin signature ", i));
     for (CmsSigner& s : *signers) {
       auto ku = s.certificate.key_usage();
       if (!ku.has_value() || (*ku & kKuNonRepudiation) == 0) nro = false;
       opened.origin_signers.push_back(std::move(s));
+      opened.origin_signer_signature.push_back(i);
     }
   }
   opened.holds.set_integrity(!opened.origin_signers.empty());

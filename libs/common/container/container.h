@@ -54,6 +54,10 @@ struct OpenOptions {
   // The time at which signer certificates are validated (usually now; for evidence, the time a
   // time-stamp proves).
   absl::Time at = absl::Now();
+  // Per origin signature (by index), the time at which its signers are validated instead of
+  // `at`: each signer at the time a time-stamp over its own signature proves. Longer than the
+  // container's signatures: refused.
+  std::vector<absl::Time> signature_at;
   // Needed when the container is encrypted.
   const PrivateKey* decryption_key = nullptr;
   const Certificate* decryption_certificate = nullptr;
@@ -73,6 +77,8 @@ struct OpenedContainer {
   // The exact bytes the origin signatures cover.
   std::string content_bytes;
   std::vector<CmsSigner> origin_signers;
+  // For each of origin_signers, the index of the signature it made.
+  std::vector<int> origin_signer_signature;
   // Every signed_document element, with its verified signers.
   std::vector<CheckedDocument> documents;
   // The attributes that hold for this container. non_repudiation_of_receipt holds only once a

@@ -256,6 +256,31 @@ absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
   return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
 }
 
+absl::StatusOr<bool> CmsEnvelopedFor(std::string_view enveloped_der, const Certificate& cert) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseCms(enveloped_der, NID_pkcs7_enveloped));
+  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms.get());
+  bool named = false;
+  for (int i = 0; infos != nullptr && i < sk_CMS_RecipientInfo_num(infos); ++i) {
+    CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(infos, i);
+    switch (CMS_RecipientInfo_type(ri)) {
+      case CMS_RECIPINFO_TRANS:
+        named |= CMS_RecipientInfo_ktri_cert_cmp(ri, cert.x509()) == 0;
+        break;
+      case CMS_RECIPINFO_AGREE: {
+        STACK_OF(CMS_RecipientEncryptedKey)* keys = CMS_RecipientInfo_kari_get0_reks(ri);
+        for (int k = 0; keys != nullptr && k < sk_CMS_RecipientEncryptedKey_num(keys); ++k) {
+          named |= CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(keys, k), cert.x509()) == 0;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  ossl::DrainErrors();
+  return named;
+}
+
 absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,
                                        const Certificate& cert) {
   if (X509_check_private_key(cert.x509(), key.evp()) != 1) {

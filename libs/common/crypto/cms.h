@@ -63,6 +63,11 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view 
 absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
                                        const std::vector<Certificate>& recipients);
 
+// Whether EnvelopedData names `cert` as one of its recipients (a key-transport or key-agreement
+// RecipientInfo identifying it by issuer and serial or by subject key identifier): true or false;
+// MALFORMED_INPUT when `enveloped_der` is not EnvelopedData. Nothing is decrypted.
+absl::StatusOr<bool> CmsEnvelopedFor(std::string_view enveloped_der, const Certificate& cert);
+
 // Decrypts EnvelopedData for the recipient `cert` holding `key`.
 absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,
                                        const Certificate& cert);

@@ -241,6 +241,32 @@ TEST(CmsTest, EnvelopedRoundTripEcAndRsa) {
   EXPECT_EQ(*b, secret);
 }
 
+TEST(CmsTest, EnvelopedForNamesExactlyItsRecipients) {
+  LeafSpec ec_spec;
+  ec_spec.key_usage = kKuKeyAgreement | kKuDigitalSignature;
+  auto ec = Pki().Issue(ec_spec), other_ec = Pki().Issue(ec_spec);
+  LeafSpec rsa_spec;
+  rsa_spec.key_type = KeyType::kRsa;
+  rsa_spec.key_usage = kKuKeyEncipherment | kKuDigitalSignature;
+  auto rsa = Pki().Issue(rsa_spec), other_rsa = Pki().Issue(rsa_spec);
+  auto both = CmsEncrypt("x", {ec.certificate, rsa.certificate});
+  ASSERT_THAT(both, IsOk());
+  for (const auto* named : {&ec, &rsa}) {
+    auto r = CmsEnvelopedFor(*both, named->certificate);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_TRUE(*r);
+  }
+  for (const auto* other : {&other_ec, &other_rsa}) {
+    auto r = CmsEnvelopedFor(*both, other->certificate);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_FALSE(*r);
+  }
+  auto signed_data = CmsSignDetached("x", ec.key, ec.certificate, {});
+  ASSERT_THAT(signed_data, IsOk());
+  EXPECT_THAT(CmsEnvelopedFor(*signed_data, ec.certificate), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsEnvelopedFor("junk", ec.certificate), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+}
+
 TEST(CmsTest, NonRecipientCannotDecrypt) {
   auto alice = Pki().Issue("Alice", kKuKeyAgreement);
   auto eve = Pki().Issue("Eve", kKuKeyAgreement);
