@@ -287,6 +287,14 @@ void CheckDecision(const Connection& c, const TrustStore& trust, const asw::Me1V
     if (!google::protobuf::util::JsonStringToMessage(d.affidavit(), &a, lenient).ok() || a.me1_hash() != me1.hash) {
       fail("an affidavit about another exchange");
     }
+    // What the affidavit orders fits the decision: a reversal only after an abort that no
+    // standard contract answered; a release or a substitute receipt only for a bound exchange.
+    const bool bound = d.resolved() || d.completed();
+    if ((a.type() == "semper-payment-reversal-order" && bound) ||
+        (a.type() == "semper-payment-release-order" && !bound) ||
+        (a.type() == "semper-substitute-receipt" && !d.resolved())) {
+      fail(StrCat("an affidavit (", a.type(), ") that contradicts the decision"));
+    }
   }
   if (!d.document().empty() && asw::Hash(d.document()) != me1.body.document_sha256()) {
     fail("a document other than the one me1 names");
@@ -297,8 +305,16 @@ void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
   fs::create_directories(out);
   WriteOrDie(out + "/token", d.token().SerializeAsString());
   std::printf("The arbiter decided: %s (saved in %s/token)\n",
-              d.resolved() ? "resolved: the exchange stands (replacement contract)" : "aborted: nobody is bound",
+              d.resolved() ? "resolved: the exchange stands (replacement contract)"
+                           : "aborted: the arbiter will never resolve it (a standard contract me1..me4, if the parties "
+                             "completed the exchange, still binds both)",
               out.c_str());
+  if (d.completed()) std::printf("A standard contract of this exchange was shown to the arbiter: both are bound.\n");
+  if (d.has_payment_order_from() && d.affidavit().empty()) {
+    std::printf("No payment order yet: until %s whoever holds the standard contract may show it (semperctl exchange "
+                "show-contract), which makes the order a release; after it, ask again for the reversal order.\n",
+                absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(d.payment_order_from()), absl::UTCTimeZone()).c_str());
+  }
   if (!d.affidavit().empty()) {
     WriteOrDie(out + "/affidavit.json", d.affidavit());
     WriteOrDie(out + "/affidavit.sig", d.affidavit_signature());
@@ -306,7 +322,7 @@ void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
     (void)google::protobuf::util::JsonStringToMessage(d.affidavit(), &a);
     std::printf("Affidavit %s: %s\n  saved in %s/affidavit.json and .sig; check with\n"
                 "  openssl cms -verify -binary -inform DER -in %s/affidavit.sig -content %s/affidavit.json "
-                "-CAfile root.pem -purpose any\n",
+                "-CAfile root.pem -purpose any -signer signer.pem (signer: semper-arbiter's)\n",
                 VisibleLine(a.type()).c_str(), VisibleLine(a.statement()).c_str(), out.c_str(), out.c_str(), out.c_str());
   }
   if (!d.document().empty()) {
@@ -354,6 +370,34 @@ int AbortOrResolve(const Connection& c, bool abort, const std::string& wallet, c
     Call(ArbiterStub(c)->Resolve(Ctx().get(), *req, &d));
   }
   CheckDecision(c, Trust(c), *view, d);
+  PrintDecision(d, out);
+  return 0;
+}
+
+// Shows a completed exchange's standard contract to the arbiter: after an abort of a delivery
+// against payment, within the objection period, the payment order becomes a release.
+int ShowContract(const Connection& c, const std::string& in, const std::string& out) {
+  v1::StandardContract contract;
+  if (!contract.ParseFromString(ReadFileOrDie(in)) || contract.me4().body().empty()) {
+    Usage("--in", "is not a completed standard contract (me1..me4, from exchange continue)");
+  }
+  auto v = asw::VerifyStandardContract(contract);
+  if (!v.ok()) Die(Annotate(v.status(), "the contract"), 3);
+  std::printf("You are about to show this completed exchange to semper-arbiter (it learns its terms):\n");
+  PrintTerms(v->body);
+  if (!Confirm(c, "Show the contract?")) {
+    std::fprintf(stderr, "semperctl: nothing sent\n");
+    return 1;
+  }
+  v1::ShowStandardContractRequest req;
+  *req.mutable_contract() = contract;
+  v1::ArbiterDecision d;
+  Call(ArbiterStub(c)->ShowStandardContract(Ctx().get(), req, &d));
+  CheckDecision(c, Trust(c), *v, d);
+  if (!d.completed()) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                  "the arbiter's answer does not record the standard contract"), 3);
+  }
   PrintDecision(d, out);
   return 0;
 }
@@ -692,6 +736,10 @@ ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
   wallet(resolve_);
   resolve_->add_option("--state", state_, "your state file")->required();
   resolve_->add_option("--out", out_, "directory for the arbiter's token, affidavit and document")->required();
+  show_contract_ = ex->add_subcommand(
+      "show-contract", "show the arbiter the completed contract, e.g. after the other side aborted a payment exchange");
+  show_contract_->add_option("--in", in_, "the completed contract (from exchange continue)")->required();
+  show_contract_->add_option("--out", out_, "directory for the arbiter's token and affidavit")->required();
   verify_ = ex->add_subcommand("verify", "check a completed contract (signatures, nonces, both parties certified and good at semper-ca now) or an arbiter's token: exit 0 valid, 3 not");
   verify_->add_option("--in", in_, "the contract or token file")->required();
 
@@ -745,6 +793,7 @@ std::optional<int> ArbiterCommands::Run() {
   if (step_->parsed()) return Step(c_, wallet_, wallet_pass_, state_, in_, document_, out_);
   if (abort_->parsed()) return AbortOrResolve(c_, true, wallet_, wallet_pass_, state_, out_);
   if (resolve_->parsed()) return AbortOrResolve(c_, false, wallet_, wallet_pass_, state_, out_);
+  if (show_contract_->parsed()) return ShowContract(c_, in_, out_);
   if (verify_->parsed()) return VerifyExchange(c_, in_);
   if (file_->parsed()) {
     return FileClaim(c_, wallet_, wallet_pass_, to_, claim_kind_, text_, reference_, amount_, currency_, evidence_);

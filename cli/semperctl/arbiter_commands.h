@@ -22,7 +22,7 @@ class ArbiterCommands {
  private:
   Connection& c_;
   CLI::App *offer_ = nullptr, *accept_ = nullptr, *step_ = nullptr, *abort_ = nullptr, *resolve_ = nullptr,
-           *verify_ = nullptr;
+           *verify_ = nullptr, *show_contract_ = nullptr;
   CLI::App *file_ = nullptr, *answer_ = nullptr, *show_ = nullptr, *list_ = nullptr, *decide_ = nullptr;
   std::string wallet_, wallet_pass_, state_, in_, out_, to_, contract_, kind_ = "contract", document_;
   std::string provider_, reference_, instrument_ = "card", amount_, currency_ = "EUR";

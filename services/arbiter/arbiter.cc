@@ -3,8 +3,9 @@
 
 #include <future>
 
-#include "common/base/status.h"
 #include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/random.h"
@@ -18,27 +19,64 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
       // sees rows that concurrent transactions committed meanwhile.
       {"arbiter_insert",
        R"(INSERT INTO arbiter.exchanges (me1_hash, resolved, token_body, token_signature, requested_by, affidavit,
-                                         affidavit_signature)
+                                         affidavit_signature, objection_until)
           SELECT decode(h, 'hex'), r, decode(b, 'hex'), decode(s, 'hex'), q, nullif(decode(a, 'hex'), ''::bytea),
-                 nullif(decode(g, 'hex'), ''::bytea)
-          FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-               WITH ORDINALITY AS u(h, r, b, s, q, a, g, n)
+                 nullif(decode(g, 'hex'), ''::bytea), nullif(o, '')::timestamptz
+          FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+               WITH ORDINALITY AS u(h, r, b, s, q, a, g, o, n)
           ORDER BY n
           ON CONFLICT (me1_hash) DO NOTHING RETURNING encode(me1_hash, 'hex'), encode(token_signature, 'hex'))"},
       {"arbiter_get",
        R"(SELECT encode(me1_hash, 'hex'), resolved, token_body, token_signature, coalesce(affidavit, ''::bytea),
-                 coalesce(affidavit_signature, ''::bytea) FROM arbiter.exchanges
+                 coalesce(affidavit_signature, ''::bytea), extract(epoch from objection_until)::float8,
+                 completed_contract IS NOT NULL
+          FROM arbiter.exchanges
           WHERE me1_hash IN (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"},
+      {"arbiter_lock", "SELECT 1 FROM arbiter.exchanges WHERE me1_hash = decode($1, 'hex') FOR UPDATE"},
+      // Written once: the reversal only while neither an order nor a standard contract is there.
+      {"arbiter_reverse",
+       R"(UPDATE arbiter.exchanges SET affidavit = decode($2, 'hex'), affidavit_signature = decode($3, 'hex')
+          WHERE me1_hash = decode($1, 'hex') AND affidavit IS NULL AND completed_contract IS NULL)"},
+      {"arbiter_complete",
+       R"(UPDATE arbiter.exchanges SET completed_contract = coalesce(completed_contract, decode($2, 'hex')),
+                 affidavit = coalesce(affidavit, nullif(decode($3, 'hex'), ''::bytea)),
+                 affidavit_signature = coalesce(affidavit_signature, nullif(decode($4, 'hex'), ''::bytea))
+          WHERE me1_hash = decode($1, 'hex'))"},
   };
 }
 
+namespace {
+// A row of arbiter_get as the decision every request gets.
+v1::ArbiterDecision DecisionOf(const pqxx::row& row) {
+  v1::ArbiterDecision d;
+  d.set_resolved(row[1].as<bool>());
+  d.mutable_token()->set_body(pqxx::binarystring(row[2]).str());
+  d.mutable_token()->set_signature(pqxx::binarystring(row[3]).str());
+  d.set_affidavit(pqxx::binarystring(row[4]).str());
+  d.set_affidavit_signature(pqxx::binarystring(row[5]).str());
+  if (!row[6].is_null() && d.affidavit().empty() && !row[7].as<bool>()) {
+    *d.mutable_payment_order_from() = ToTimestamp(db::FromEpoch(row[6].as<double>()));
+  }
+  d.set_completed(row[7].as<bool>());
+  return d;
+}
+}  // namespace
+
+absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Stored(pqxx::transaction_base& tx, const std::string& key_hex) {
+  auto rows = tx.exec_prepared("arbiter_get", db::TextArray({key_hex}));
+  if (rows.empty()) return absl::InternalError("exchange record vanished");
+  return DecisionOf(rows[0]);
+}
+
 ExchangeArbiter::ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust,
-                                 std::vector<Certificate> intermediates, std::optional<asw::Party> escrow, int committers)
+                                 std::vector<Certificate> intermediates, std::optional<asw::Party> escrow, int committers,
+                                 absl::Duration payment_objection_period)
     : pool_(pool),
       self_(std::move(self)),
       escrow_(std::move(escrow)),
       intermediates_(intermediates),
-      parties_(trust, std::move(intermediates), KeyPurpose::kNonRepudiation) {
+      parties_(trust, std::move(intermediates), KeyPurpose::kNonRepudiation),
+      payment_objection_period_(payment_objection_period) {
   for (int i = 0; i < std::max(1, committers); ++i) committers_.emplace_back([this] { Loop(); });
 }
 
@@ -71,8 +109,9 @@ void ExchangeArbiter::Loop() {
 }
 
 void ExchangeArbiter::Record(std::vector<Pending>& group) {
-  std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures;
+  std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures, objections;
   for (const Pending& p : group) {
+    objections.push_back(p.objection_until.has_value() ? db::TimeText(*p.objection_until) : "");
     affidavits.push_back(HexEncode(p.affidavit));
     affidavit_signatures.push_back(HexEncode(p.affidavit_signature));
     keys.push_back(p.key_hex);
@@ -88,7 +127,8 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     stored.clear();
     for (const auto& row : tx.exec_prepared("arbiter_insert", db::TextArray(keys), db::TextArray(resolved),
                                             db::TextArray(bodies), db::TextArray(signatures), db::TextArray(kinds),
-                                            db::TextArray(affidavits), db::TextArray(affidavit_signatures))) {
+                                            db::TextArray(affidavits), db::TextArray(affidavit_signatures),
+                                            db::TextArray(objections))) {
       won[row[0].as<std::string>()] = row[1].as<std::string>();
     }
     std::vector<std::string> lost;
@@ -97,13 +137,7 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     }
     if (lost.empty()) return absl::OkStatus();
     for (const auto& row : tx.exec_prepared("arbiter_get", db::TextArray(lost))) {
-      v1::ArbiterDecision d;
-      d.set_resolved(row[1].as<bool>());
-      d.mutable_token()->set_body(pqxx::binarystring(row[2]).str());
-      d.mutable_token()->set_signature(pqxx::binarystring(row[3]).str());
-      d.set_affidavit(pqxx::binarystring(row[4]).str());
-      d.set_affidavit_signature(pqxx::binarystring(row[5]).str());
-      stored[row[0].as<std::string>()] = std::move(d);
+      stored[row[0].as<std::string>()] = DecisionOf(row);
     }
     return absl::OkStatus();
   });
@@ -119,6 +153,7 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
       *d.mutable_token() = p.token;
       d.set_affidavit(p.affidavit);
       d.set_affidavit_signature(p.affidavit_signature);
+      if (p.objection_until.has_value()) *d.mutable_payment_order_from() = ToTimestamp(*p.objection_until);
     } else if (auto it = stored.find(p.key_hex); it != stored.end()) {
       d = it->second;
     } else if (w != won.end()) {
@@ -129,6 +164,7 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
           *d.mutable_token() = q.token;
           d.set_affidavit(q.affidavit);
           d.set_affidavit_signature(q.affidavit_signature);
+          if (q.objection_until.has_value()) *d.mutable_payment_order_from() = ToTimestamp(*q.objection_until);
         }
       }
     }
@@ -169,6 +205,73 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Resolve(const v1::ResolveRe
   return Wait([&](Done done) { Resolve(req, std::move(done)); });
 }
 
+absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::ShowStandardContract(const v1::StandardContract& contract) {
+  return Wait([&](Done done) { ShowStandardContract(contract, std::move(done)); });
+}
+
+void ExchangeArbiter::ShowStandardContract(const v1::StandardContract& contract, Done done) {
+  auto me1 = asw::VerifyStandardContract(contract);
+  if (!me1.ok()) return done(me1.status());
+  if (me1->arbiter.Der() != self_.certificate.Der()) {
+    return done(MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+                          "contract: the exchange names another arbiter"));
+  }
+  // With no record yet, it is a resolve (the parties are bound anyway); then the record notes it.
+  asw::ArbiterRequest r{asw::ArbiterRequest::Kind::kResolve, *me1, contract.me1(), contract.me2()};
+  Decide(r, [this, me1 = *me1, contract, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
+    if (!d.ok()) return done(std::move(d));
+    done(Complete(me1, contract, *std::move(d)));
+  });
+}
+
+absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View& me1, const v1::StandardContract& contract,
+                                                              v1::ArbiterDecision d) {
+  const std::string key = HexEncode(me1.hash);
+  const bool payment = me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+  std::string document = d.document();
+  v1::ArbiterDecision out;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared("arbiter_lock", key);
+    SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
+    if (out.completed()) return absl::OkStatus();
+    std::string affidavit, signature;
+    if (payment && !out.resolved()) {
+      if (!out.affidavit().empty()) {
+        return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                         "the payment was already ordered reversed: the standard contract came after the objection "
+                         "period that followed the abort");
+      }
+      affidavit = StatementJson(asw::PaymentReleaseOnContract(me1, absl::Now()));
+      SEMPER_ASSIGN_OR_RETURN(signature, CmsSignDetached(affidavit, self_.key, self_.certificate, intermediates_));
+    }
+    tx.exec_prepared0("arbiter_complete", key, HexEncode(contract.SerializeAsString()), HexEncode(affidavit),
+                      HexEncode(signature));
+    SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
+    return absl::OkStatus();
+  }));
+  out.set_document(std::move(document));
+  return out;
+}
+
+absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::PaymentAfterAbort(const asw::Me1View& me1, v1::ArbiterDecision d) {
+  if (d.resolved() || d.completed() || !d.affidavit().empty() || !d.has_payment_order_from()) return d;
+  const absl::Time until = FromTimestamp(d.payment_order_from());
+  const absl::Time now = absl::Now();
+  if (now < until) return d;
+  v1::ArbiterTokenBody token;
+  if (!token.ParseFromString(d.token().body())) return absl::InternalError("stored token unreadable");
+  const std::string affidavit = StatementJson(asw::PaymentReversal(me1, FromTimestamp(token.decided_at()), until, now));
+  SEMPER_ASSIGN_OR_RETURN(std::string signature, CmsSignDetached(affidavit, self_.key, self_.certificate, intermediates_));
+  const std::string key = HexEncode(me1.hash);
+  v1::ArbiterDecision out;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared("arbiter_reverse", key, HexEncode(affidavit), HexEncode(signature));
+    SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::StatusOr<std::string> ExchangeArbiter::OpenEscrow(const v1::Me1Body& me1) const {
   auto document = CmsDecrypt(me1.document_escrow(), escrow_->key, escrow_->certificate);
   if (!document.ok()) return Annotate(document.status(), "the document escrow");
@@ -204,7 +307,9 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   }
   auto token = asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now);
   if (!token.ok()) return done(token.status());
-  Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", nullptr};
+  Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", nullptr, std::nullopt};
+  const bool payment = r.me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+  if (payment && !resolve) pending.objection_until = now + payment_objection_period_;
   if (auto affidavit = asw::AffidavitFor(r.me1, resolve, now); affidavit.has_value()) {
     pending.affidavit = StatementJson(*affidavit);
     auto signature = CmsSignDetached(pending.affidavit, self_.key, self_.certificate, intermediates_);
@@ -225,6 +330,13 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
         d->set_document(*std::move(document));
       }
       done(std::move(d));
+    };
+  } else if (payment) {
+    // After an abort the payment order waits for the objection period; asked again after it, the
+    // reversal order is written once.
+    pending.done = [this, me1 = r.me1, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
+      if (!d.ok()) return done(std::move(d));
+      done(PaymentAfterAbort(me1, *std::move(d)));
     };
   } else {
     pending.done = std::move(done);

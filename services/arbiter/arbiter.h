@@ -25,8 +25,11 @@ class ExchangeArbiter {
  public:
   // `escrow`: the key and certificate that document escrows are encrypted to (none: exchanges of
   // documents cannot be resolved here).
+  // `payment_objection_period`: after an abort of a delivery against payment, how long a standard
+  // contract shown (ShowStandardContract) still turns the payment order into a release.
   ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates,
-                  std::optional<asw::Party> escrow = std::nullopt, int committers = 2);
+                  std::optional<asw::Party> escrow = std::nullopt, int committers = 2,
+                  absl::Duration payment_objection_period = absl::Hours(72));
   ~ExchangeArbiter();
   static std::vector<db::PreparedStatement> Statements();
 
@@ -36,14 +39,27 @@ class ExchangeArbiter {
   // database: gRPC callback handlers call these.
   void Abort(const v1::AbortRequest& req, Done done);
   void Resolve(const v1::ResolveRequest& req, Done done);
+  // A standard contract (me1..me4) shown: with no record, a resolve; then the record says
+  // `completed`, and an abort's pending payment order becomes a release (after a reversal order:
+  // WRONG_STATE).
+  void ShowStandardContract(const v1::StandardContract& contract, Done done);
   // The same, waiting for the answer.
   absl::StatusOr<v1::ArbiterDecision> Abort(const v1::AbortRequest& req);
   absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req);
+  absl::StatusOr<v1::ArbiterDecision> ShowStandardContract(const v1::StandardContract& contract);
   const Certificate& certificate() const { return self_.certificate; }
   const std::optional<asw::Party>& escrow() const { return escrow_; }
 
  private:
   void Decide(const asw::ArbiterRequest& r, Done done);
+  // DELIVERY_FOR_PAYMENT, aborted, no order yet: the reversal order once the objection period is
+  // over (written once; a standard contract shown meanwhile wins), else `d` as it is.
+  absl::StatusOr<v1::ArbiterDecision> PaymentAfterAbort(const asw::Me1View& me1, v1::ArbiterDecision d);
+  // Records the shown standard contract (and the release order it makes) on the exchange's record.
+  absl::StatusOr<v1::ArbiterDecision> Complete(const asw::Me1View& me1, const v1::StandardContract& contract,
+                                               v1::ArbiterDecision d);
+  // The record as stored (its token, affidavit, objection period and completion).
+  absl::StatusOr<v1::ArbiterDecision> Stored(pqxx::transaction_base& tx, const std::string& key_hex);
   // The escrowed document of me1, decrypted and checked against H(D).
   absl::StatusOr<std::string> OpenEscrow(const v1::Me1Body& me1) const;
   struct Pending {
@@ -52,6 +68,7 @@ class ExchangeArbiter {
     v1::SignedBody token;
     std::string affidavit, affidavit_signature;
     std::function<void(absl::StatusOr<v1::ArbiterDecision>)> done;
+    std::optional<absl::Time> objection_until;  // an abort of a delivery against payment
   };
   void Loop();
   void Record(std::vector<Pending>& group);
@@ -62,6 +79,7 @@ class ExchangeArbiter {
   std::vector<Certificate> intermediates_;
   // The parties' certificates must chain to the roots for signing (results kept a minute).
   VerifiedCertificates parties_;
+  absl::Duration payment_objection_period_;
   absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;

@@ -51,6 +51,9 @@ std::vector<ConfigKey> Schema() {
                   "TLS name to expect from semper-ca and semper-notary, if not the host of their address"});
   keys.push_back({"arbiter.answer_period", T::kDuration, ConfigValue(absl::Hours(24 * 14)), false, false,
                   "how long a respondent has to answer a claim"});
+  keys.push_back({"arbiter.payment_objection_period", T::kDuration, ConfigValue(absl::Hours(72)), false, false,
+                  "after an abort of a delivery against payment, how long a standard contract shown to the arbiter "
+                  "still makes the payment order a release (then: reversal)"});
   keys.push_back({"arbiter.human_review", T::kStringList, ConfigValue(std::vector<std::string>{}), false, false,
                   "claim kinds a human arbitrator decides although the rules could (non-delivery, non-payment, "
                   "repudiated-order, repudiated-signature); not-as-ordered and other always go to one"});
@@ -96,7 +99,8 @@ int Serve(const std::optional<std::string>& config_file) {
     }
     escrow = asw::Party{*escrow_key, escrow_chain->front()};
   }
-  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow);
+  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow, 2,
+                            config->GetDuration("arbiter.payment_objection_period"));
 
   // Dispute resolution: semper-ca for certificate status, semper-notary for tree heads and the
   // verdicts' log entries.

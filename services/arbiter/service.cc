@@ -35,6 +35,15 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::Resolve(grpc::CallbackServerContex
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ArbiterServiceImpl::ShowStandardContract(grpc::CallbackServerContext* ctx,
+                                                                   const v1::ShowStandardContractRequest* req,
+                                                                   v1::ArbiterDecision* resp) {
+  SEMPER_RATE_LIMIT(ctx, "ShowStandardContract");
+  auto* reactor = ctx->DefaultReactor();
+  exchanges_->ShowStandardContract(req->contract(), FinishWith(reactor, resp));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ArbiterServiceImpl::GetArbiterCertificate(grpc::CallbackServerContext* ctx,
                                                                     const v1::GetArbiterCertificateRequest*,
                                                                     v1::ArbiterCertificate* resp) {

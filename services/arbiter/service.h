@@ -17,6 +17,9 @@ class ArbiterServiceImpl final : public v1::Arbiter::CallbackService {
                                   v1::ArbiterDecision* resp) override;
   grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx, const v1::ResolveRequest* req,
                                     v1::ArbiterDecision* resp) override;
+  grpc::ServerUnaryReactor* ShowStandardContract(grpc::CallbackServerContext* ctx,
+                                                 const v1::ShowStandardContractRequest* req,
+                                                 v1::ArbiterDecision* resp) override;
   grpc::ServerUnaryReactor* GetArbiterCertificate(grpc::CallbackServerContext* ctx,
                                                   const v1::GetArbiterCertificateRequest* req,
                                                   v1::ArbiterCertificate* resp) override;

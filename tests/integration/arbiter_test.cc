@@ -17,6 +17,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/base/proto_time.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/signature.h"
 #include "common/exchange/asw.h"
@@ -80,7 +81,7 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
          "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
          "SEMPER_ESCROW_CERT_FILE=" + P("pki/services/arbiter-escrow.pem"),
          "SEMPER_ESCROW_KEY_FILE=" + P("pki/services/arbiter-escrow.key"), "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + P("pass"),
-         SEMPER_ARBITER},
+         "SEMPER_ARBITER_PAYMENT_OBJECTION_PERIOD=" + std::to_string(kObjectionSeconds) + "s", SEMPER_ARBITER},
         P("arbiter.log"));
     ASSERT_TRUE(Channel()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
         << Slurp(P("arbiter.log"));
@@ -128,6 +129,16 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
     if (!s.ok()) return FromGrpcStatus(s);
     return d;
   }
+  absl::StatusOr<v1::ArbiterDecision> Show(const v1::StandardContract& contract) {
+    v1::ShowStandardContractRequest req;
+    *req.mutable_contract() = contract;
+    v1::ArbiterDecision d;
+    grpc::ClientContext ctx;
+    grpc::Status s = Stub()->ShowStandardContract(&ctx, req, &d);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return d;
+  }
+  static constexpr int kObjectionSeconds = 3;
   absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req) {
     v1::ArbiterDecision d;
     grpc::ClientContext ctx;
@@ -364,7 +375,7 @@ TEST_F(ArbiterTest, AnEscrowTheArbiterCannotOpenEndsInAnAbort) {
   EXPECT_FALSE(again->resolved());
 }
 
-TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrder) {
+TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrderAfterTheObjectionPeriod) {
   asw::Party o = Party("Buyer"), r = Party("Seller");
   asw::ExchangeTerms terms;
   terms.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
@@ -376,23 +387,228 @@ TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrder) {
   terms.payment.mutable_amount()->set_minor_units(1200);
   asw::Originator buyer(o, r.certificate, *arbiter_, terms);
   ASSERT_THAT(buyer.Me1(), IsOk());
-  // The seller never commits: the buyer aborts and gets the order for its payment provider.
+  // The seller never commits: the buyer aborts. The abort token says only that the arbiter will
+  // not resolve; the payment order waits for the objection period.
+  const absl::Time asked = absl::Now();
   auto d = Abort(*buyer.Abort());
   ASSERT_THAT(d, IsOk());
   EXPECT_FALSE(d->resolved());
+  EXPECT_TRUE(d->affidavit().empty());
+  ASSERT_TRUE(d->has_payment_order_from());
+  EXPECT_GE(FromTimestamp(d->payment_order_from()), asked + absl::Seconds(kObjectionSeconds) - absl::Seconds(1));
+  auto early = Abort(*buyer.Abort());
+  ASSERT_THAT(early, IsOk());
+  EXPECT_TRUE(early->affidavit().empty());
+  // After it, asked again: the order for the payment provider, saying what the arbiter knows.
+  std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(d->payment_order_from()) + absl::Milliseconds(200)));
+  auto late = Abort(*buyer.Abort());
+  ASSERT_THAT(late, IsOk());
   v1::AffidavitStatement a;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(d->affidavit(), &a).ok());
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(late->affidavit(), &a).ok());
   EXPECT_EQ(a.type(), "semper-payment-reversal-order");
   EXPECT_EQ(a.addressed_to(), "Example Acquirer");
   EXPECT_EQ(a.payment().reference(), "AUTH-7781");
-  EXPECT_EQ(OpensslCmsVerify(d->affidavit(), d->affidavit_signature()), 0);
+  EXPECT_THAT(a.statement(), HasSubstr("no standard contract"));
+  EXPECT_THAT(a.statement(), ::testing::Not(HasSubstr("committed")));
+  EXPECT_EQ(OpensslCmsVerify(late->affidavit(), late->affidavit_signature()), 0);
   // The same order again after a restart.
   Stop();
   Start();
   auto again = Abort(*buyer.Abort());
   ASSERT_THAT(again, IsOk());
-  EXPECT_EQ(again->affidavit(), d->affidavit());
-  EXPECT_EQ(again->affidavit_signature(), d->affidavit_signature());
+  EXPECT_EQ(again->affidavit(), late->affidavit());
+  EXPECT_EQ(again->affidavit_signature(), late->affidavit_signature());
+}
+
+// Finding (issue 19, 3): an originator who completed an exchange (it holds me1..me4, so the
+// responder is bound) asked for an abort and got it, and for delivery against payment a signed
+// statement that the exchange "was aborted before the responder committed" and a reversal order.
+// For every kind: completed then aborted, and both orders of the abort/resolve race. An abort
+// token says only that the arbiter will not resolve; a standard contract still binds both, and
+// shown in time it makes the payment order a release.
+TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
+  asw::Party o = Party("Originator"), r = Party("Responder");
+  auto terms_of = [&](v1::ExchangeKind kind, const std::string& tag) {
+    asw::ExchangeTerms t;
+    t.kind = kind;
+    t.contract = "terms " + tag;
+    if (kind == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT) {
+      t.document = "the document " + tag;
+      t.escrow = *escrow_;
+    }
+    if (kind == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
+      t.payment.set_instrument("card");
+      t.payment.set_reference("AUTH-" + tag);
+      t.payment.set_provider("Example Acquirer");
+      t.payment.mutable_amount()->set_currency("EUR");
+      t.payment.mutable_amount()->set_minor_units(4200);
+    }
+    return t;
+  };
+  auto affidavit_type = [](const v1::ArbiterDecision& d) {
+    v1::AffidavitStatement a;
+    if (d.affidavit().empty() || !google::protobuf::util::JsonStringToMessage(d.affidavit(), &a).ok()) return std::string();
+    return a.type();
+  };
+  struct Run {
+    std::unique_ptr<asw::Originator> originator;
+    std::optional<asw::Responder> responder;
+    v1::StandardContract contract;
+  };
+  // Runs an exchange up to `steps` messages (1: me1 only, 2: me2, 4: completed).
+  auto run = [&](v1::ExchangeKind kind, const std::string& tag, int steps) {
+    Run x;
+    asw::ExchangeTerms t = terms_of(kind, tag);
+    x.originator = std::make_unique<asw::Originator>(o, r.certificate, *arbiter_, t);
+    auto me1 = x.originator->Me1();
+    EXPECT_THAT(me1, IsOk());
+    if (steps < 2) return x;
+    auto accepted = asw::Responder::Accept(r, *arbiter_, *me1);
+    EXPECT_THAT(accepted, IsOk());
+    x.responder.emplace(*std::move(accepted));
+    auto me2 = x.responder->Me2();
+    EXPECT_THAT(me2, IsOk());
+    if (steps < 4) {
+      EXPECT_THAT(x.originator->Me3(*me2), IsOk());  // O has me2 (it could resolve)
+      return x;
+    }
+    auto me3 = x.originator->Me3(*me2);
+    EXPECT_THAT(me3, IsOk());
+    if (kind == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT) EXPECT_THAT(x.responder->ReceiveDocument(t.document), IsOk());
+    auto me4 = x.responder->Me4(*me3);
+    EXPECT_THAT(me4, IsOk());
+    auto finished = x.originator->Finish(*me4);
+    EXPECT_THAT(finished, IsOk());
+    x.contract = *finished;
+    return x;
+  };
+  for (v1::ExchangeKind kind : {v1::EXCHANGE_KIND_CONTRACT, v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT,
+                                v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT}) {
+    SCOPED_TRACE(v1::ExchangeKind_Name(kind));
+    const bool payment = kind == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+    const bool mail = kind == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
+    const std::string k = std::to_string(static_cast<int>(kind));
+
+    // 1. Completed, then the originator aborts: an abort token, and nothing more.
+    Run done = run(kind, k + "-completed", 4);
+    auto aborted = Abort(*done.originator->Abort());
+    ASSERT_THAT(aborted, IsOk());
+    EXPECT_FALSE(aborted->resolved());
+    EXPECT_TRUE(aborted->affidavit().empty()) << affidavit_type(*aborted);
+    EXPECT_TRUE(aborted->document().empty());
+    EXPECT_EQ(aborted->has_payment_order_from(), payment);
+    EXPECT_THAT(asw::VerifyStandardContract(done.contract), IsOk());  // still binds both
+    // The responder shows the standard contract in time: both bound, the payment released.
+    auto shown = Show(done.contract);
+    ASSERT_THAT(shown, IsOk());
+    EXPECT_TRUE(shown->completed());
+    EXPECT_EQ(affidavit_type(*shown), payment ? "semper-payment-release-order" : "");
+    // Asked again after the objection period: the same, never a reversal.
+    if (payment) {
+      std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(aborted->payment_order_from()) + absl::Milliseconds(200)));
+    }
+    auto later = Abort(*done.originator->Abort());
+    ASSERT_THAT(later, IsOk());
+    EXPECT_TRUE(later->completed());
+    EXPECT_EQ(later->affidavit(), shown->affidavit());
+    if (payment) EXPECT_EQ(OpensslCmsVerify(later->affidavit(), later->affidavit_signature()), 0);
+
+    // 2. Completed, shown first (no decision yet): a resolve; an abort after it gets the same.
+    Run done2 = run(kind, k + "-shown", 4);
+    auto first = Show(done2.contract);
+    ASSERT_THAT(first, IsOk());
+    EXPECT_TRUE(first->resolved());
+    EXPECT_TRUE(first->completed());
+    auto after = Abort(*done2.originator->Abort());
+    ASSERT_THAT(after, IsOk());
+    EXPECT_TRUE(after->resolved());
+    EXPECT_EQ(affidavit_type(*after), payment ? "semper-payment-release-order" : mail ? "semper-substitute-receipt" : "");
+
+    // 3. The race, abort first: the responder's resolve gets the abort token; for payment the
+    //    reversal comes after the objection period, when no standard contract was shown.
+    Run race1 = run(kind, k + "-abort-first", 2);
+    auto a1 = Abort(*race1.originator->Abort());
+    ASSERT_THAT(a1, IsOk());
+    auto r1 = Resolve(*race1.responder->Resolve());
+    ASSERT_THAT(r1, IsOk());
+    EXPECT_FALSE(r1->resolved());
+    EXPECT_EQ(r1->token().signature(), a1->token().signature());
+    EXPECT_TRUE(r1->document().empty());
+    EXPECT_TRUE(r1->affidavit().empty());
+    if (payment) {
+      std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(a1->payment_order_from()) + absl::Milliseconds(200)));
+      auto r1late = Resolve(*race1.responder->Resolve());
+      ASSERT_THAT(r1late, IsOk());
+      EXPECT_EQ(affidavit_type(*r1late), "semper-payment-reversal-order");
+    }
+
+    // 4. The race, resolve first: the originator's abort gets the replacement contract.
+    Run race2 = run(kind, k + "-resolve-first", 2);
+    auto r2 = Resolve(*race2.responder->Resolve());
+    ASSERT_THAT(r2, IsOk());
+    EXPECT_TRUE(r2->resolved());
+    if (mail) EXPECT_EQ(r2->document(), terms_of(kind, k + "-resolve-first").document);
+    auto a2 = Abort(*race2.originator->Abort());
+    ASSERT_THAT(a2, IsOk());
+    EXPECT_TRUE(a2->resolved());
+    EXPECT_EQ(a2->token().signature(), r2->token().signature());
+    EXPECT_EQ(affidavit_type(*a2), payment ? "semper-payment-release-order" : mail ? "semper-substitute-receipt" : "");
+  }
+}
+
+// An originator who completed a delivery against payment aborts; the responder shows the standard
+// contract only after the objection period: the reversal stands (the README says so), and the
+// late contract is refused and changes nothing. A contract of another exchange, a changed one, or
+// one naming another arbiter, is refused too.
+TEST_F(ArbiterTest, AStandardContractShownTooLateOrForgedChangesNothing) {
+  asw::Party o = Party("Buyer"), r = Party("Seller"), m = Party("Mallory");
+  asw::ExchangeTerms t;
+  t.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+  t.contract = "a bicycle against EUR 300";
+  t.payment.set_instrument("card");
+  t.payment.set_reference("AUTH-9");
+  t.payment.set_provider("Example Acquirer");
+  t.payment.mutable_amount()->set_currency("EUR");
+  t.payment.mutable_amount()->set_minor_units(30000);
+  asw::Originator buyer(o, r.certificate, *arbiter_, t);
+  auto me1 = buyer.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto seller = asw::Responder::Accept(r, *arbiter_, *me1);
+  ASSERT_THAT(seller, IsOk());
+  auto me2 = seller->Me2();
+  auto me3 = buyer.Me3(*me2);
+  auto me4 = seller->Me4(*me3);
+  ASSERT_THAT(me4, IsOk());
+  v1::StandardContract contract = seller->Contract();
+  auto aborted = Abort(*buyer.Abort());
+  ASSERT_THAT(aborted, IsOk());
+  // Forged or foreign contracts: refused, the order still pending.
+  v1::StandardContract changed = contract;
+  changed.mutable_me4()->set_signature(changed.me4().signature() + "x");
+  EXPECT_THAT(Show(changed), StatusIs(absl::StatusCode::kInvalidArgument));
+  asw::Originator other(m, r.certificate, *arbiter_, t);  // another exchange, by Mallory
+  auto ome1 = other.Me1();
+  auto oseller = asw::Responder::Accept(r, *arbiter_, *ome1);
+  auto ome2 = oseller->Me2();
+  auto ome3 = other.Me3(*ome2);
+  ASSERT_THAT(oseller->Me4(*ome3), IsOk());
+  v1::StandardContract spliced = oseller->Contract();
+  *spliced.mutable_me1() = contract.me1();
+  EXPECT_THAT(Show(spliced), StatusIs(absl::StatusCode::kInvalidArgument));
+  auto still = Abort(*buyer.Abort());
+  ASSERT_THAT(still, IsOk());
+  EXPECT_TRUE(still->affidavit().empty());
+  EXPECT_FALSE(still->completed());
+  // Too late: the reversal stands.
+  std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(aborted->payment_order_from()) + absl::Milliseconds(200)));
+  EXPECT_THAT(Show(contract), StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
+  auto final_order = Abort(*buyer.Abort());
+  ASSERT_THAT(final_order, IsOk());
+  EXPECT_FALSE(final_order->completed());
+  v1::AffidavitStatement a;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(final_order->affidavit(), &a).ok());
+  EXPECT_EQ(a.type(), "semper-payment-reversal-order");
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE completed_contract IS NOT NULL"), "0");
 }
 
 TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
@@ -431,6 +647,20 @@ TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
   EXPECT_THAT(verify.out, HasSubstr("valid standard contract"));
   // An honest run never contacted the arbiter.
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "0");
+  // semperctl's originator cannot abort once the responder committed (it resolves instead); the
+  // recipient can show the completed contract, which the arbiter records (asking first).
+  auto no_abort = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("sender.state"), "--out", P("abort")}));
+  EXPECT_NE(no_abort.exit_code, 0) << no_abort.Describe();
+  auto declined = RunCommand({SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_), "--server-name", "localhost",
+                              "--ca-file", P("pki/root.pem"), "exchange", "show-contract", "--in", P("contract"),
+                              "--out", P("shown")},
+                             "n\n");
+  EXPECT_EQ(declined.exit_code, 1) << declined.Describe();
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "0");
+  auto shown = Ctl({"exchange", "show-contract", "--in", P("contract"), "--out", P("shown")});
+  EXPECT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_THAT(shown.out, HasSubstr("was shown to the arbiter: both are bound"));
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE completed_contract IS NOT NULL"), "1");
   // The same exchange run by one person with keys no CA of the suite certified, under the real
   // parties' names: every signature and nonce binds, and it proves nothing (exit 3); neither does
   // the real contract with one byte changed.
@@ -488,6 +718,13 @@ TEST_F(ArbiterTest, SemperctlAbortsAndResolves) {
   ASSERT_EQ(offer.exit_code, 0) << offer.Describe();
   EXPECT_THAT(offer.out, HasSubstr("12.00 EUR"));
   auto aborted = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("buyer.state"), "--out", P("abort")}));
+  ASSERT_EQ(aborted.exit_code, 0) << aborted.Describe();
+  EXPECT_THAT(aborted.out, HasSubstr("the arbiter will never resolve it"));
+  EXPECT_THAT(aborted.out, HasSubstr("No payment order yet"));
+  EXPECT_FALSE(std::filesystem::exists(P("abort/affidavit.json")));
+  // After the objection period, asked again: the reversal order.
+  std::this_thread::sleep_for(std::chrono::seconds(kObjectionSeconds) + std::chrono::milliseconds(300));
+  aborted = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("buyer.state"), "--out", P("abort")}));
   ASSERT_EQ(aborted.exit_code, 0) << aborted.Describe();
   EXPECT_THAT(aborted.out, HasSubstr("semper-payment-reversal-order"));
   EXPECT_EQ(OpensslCmsVerify(Slurp(P("abort/affidavit.json")), Slurp(P("abort/affidavit.sig"))), 0);

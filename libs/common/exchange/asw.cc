@@ -378,20 +378,54 @@ std::optional<v1::AffidavitStatement> AffidavitFor(const Me1View& me1, bool reso
       const v1::Payment& p = me1.body.payment();
       *a.mutable_payment() = p;
       a.set_addressed_to(p.provider());
-      if (resolved) {
-        a.set_type("semper-payment-release-order");
-        a.set_statement(StrCat("To ", p.provider(), ": the exchange stands; ", me1.responder.Subject(),
-                               " is bound to deliver. Release payment ", p.reference(), " to it."));
-      } else {
-        a.set_type("semper-payment-reversal-order");
-        a.set_statement(StrCat("To ", p.provider(), ": the exchange was aborted before ", me1.responder.Subject(),
-                               " committed. Reverse payment ", p.reference(), " to ", me1.originator.Subject(), "."));
-      }
+      // An abort gives no order at once: the arbiter does not know whether the parties completed
+      // the exchange without it (PaymentReversal, after the objection period).
+      if (!resolved) return std::nullopt;
+      a.set_type("semper-payment-release-order");
+      a.set_statement(StrCat("To ", p.provider(), ": the arbiter resolved the exchange; ", me1.responder.Subject(),
+                             " is bound to deliver. Release payment ", p.reference(), " to it."));
       return a;
     }
     default:
       return std::nullopt;
   }
+}
+
+namespace {
+v1::AffidavitStatement PaymentOrder(const Me1View& me1, absl::Time now) {
+  v1::AffidavitStatement a;
+  a.set_me1_hash(me1.hash);
+  a.set_originator(me1.originator.Subject());
+  a.set_responder(me1.responder.Subject());
+  *a.mutable_decided_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  *a.mutable_payment() = me1.body.payment();
+  a.set_addressed_to(me1.body.payment().provider());
+  return a;
+}
+std::string TimeText(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
+}  // namespace
+
+v1::AffidavitStatement PaymentReversal(const Me1View& me1, absl::Time aborted_at, absl::Time objection_until,
+                                       absl::Time now) {
+  v1::AffidavitStatement a = PaymentOrder(me1, now);
+  const v1::Payment& p = me1.body.payment();
+  a.set_type("semper-payment-reversal-order");
+  a.set_statement(StrCat("To ", p.provider(), ": at ", TimeText(aborted_at), " the arbiter granted ",
+                         me1.originator.Subject(), "'s request to abort the exchange and will not resolve it, and no ",
+                         "standard contract of the exchange (me1 to me4, signed by both) was shown to it by ",
+                         TimeText(objection_until), ". Reverse payment ", p.reference(), " to ",
+                         me1.originator.Subject(), "."));
+  return a;
+}
+
+v1::AffidavitStatement PaymentReleaseOnContract(const Me1View& me1, absl::Time now) {
+  v1::AffidavitStatement a = PaymentOrder(me1, now);
+  const v1::Payment& p = me1.body.payment();
+  a.set_type("semper-payment-release-order");
+  a.set_statement(StrCat("To ", p.provider(), ": a standard contract of the exchange (me1 to me4, signed by both) ",
+                         "was shown to the arbiter; ", me1.responder.Subject(), " is bound to deliver. Release payment ",
+                         p.reference(), " to it."));
+  return a;
 }
 
 absl::StatusOr<TokenView> VerifyToken(const v1::SignedBody& token, const Certificate& arbiter) {

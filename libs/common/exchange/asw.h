@@ -130,9 +130,20 @@ absl::StatusOr<ArbiterRequest> CheckResolve(const v1::ResolveRequest& req, const
 absl::StatusOr<v1::SignedBody> IssueToken(bool resolved, const v1::SignedBody& me1, const v1::SignedBody& me2,
                                           const Party& arbiter, absl::Time now);
 
-// The affidavit that comes with a decision on an exchange of another kind (nullopt for contract
-// signing, and for an aborted certified mail): a substitute receipt, or a payment order.
+// The affidavit that comes with a decision on an exchange of another kind: a substitute receipt
+// (certified mail, resolved) or a payment release order (delivery against payment, resolved);
+// nullopt for contract signing and for every abort. An abort token proves only that the arbiter
+// will not resolve: it never states or orders more.
 std::optional<v1::AffidavitStatement> AffidavitFor(const Me1View& me1, bool resolved, absl::Time now);
+
+// DELIVERY_FOR_PAYMENT after an abort at `aborted_at`: the reversal order, given only when no
+// standard contract was shown to the arbiter by `objection_until` (a standard contract binds both
+// whatever token exists; an originator who completed the exchange and then aborted gets no refund
+// from a responder who shows it in time). It states exactly that, and nothing about commitments.
+v1::AffidavitStatement PaymentReversal(const Me1View& me1, absl::Time aborted_at, absl::Time objection_until,
+                                       absl::Time now);
+// DELIVERY_FOR_PAYMENT: the release order when a standard contract was shown.
+v1::AffidavitStatement PaymentReleaseOnContract(const Me1View& me1, absl::Time now);
 
 // Anyone: what an arbiter's token says (signature checked against `arbiter`).
 struct TokenView {

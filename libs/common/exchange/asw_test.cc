@@ -237,12 +237,18 @@ TEST(AswKindsTest, DeliveryForPaymentNamesThePaymentAndItsProvider) {
   ASSERT_THAT(me1, IsOk());
   auto view = VerifyMe1(*me1);
   ASSERT_THAT(view, IsOk());
-  auto reversal = AffidavitFor(*view, false, absl::Now());
-  ASSERT_TRUE(reversal.has_value());
-  EXPECT_EQ(reversal->type(), "semper-payment-reversal-order");
-  EXPECT_EQ(reversal->addressed_to(), "Example Bank AG");
-  EXPECT_EQ(reversal->payment().reference(), "E2E-2026-0042");
+  // An abort orders nothing at once; the reversal states only what the arbiter knows.
+  EXPECT_FALSE(AffidavitFor(*view, false, absl::Now()).has_value());
+  const absl::Time aborted = absl::FromUnixSeconds(1800000000);
+  v1::AffidavitStatement reversal = PaymentReversal(*view, aborted, aborted + absl::Hours(72), absl::Now());
+  EXPECT_EQ(reversal.type(), "semper-payment-reversal-order");
+  EXPECT_EQ(reversal.addressed_to(), "Example Bank AG");
+  EXPECT_EQ(reversal.payment().reference(), "E2E-2026-0042");
+  EXPECT_THAT(reversal.statement(), ::testing::HasSubstr("will not resolve it"));
+  EXPECT_THAT(reversal.statement(), ::testing::HasSubstr("no standard contract"));
+  EXPECT_THAT(reversal.statement(), ::testing::Not(::testing::HasSubstr("committed")));
   EXPECT_EQ(AffidavitFor(*view, true, absl::Now())->type(), "semper-payment-release-order");
+  EXPECT_EQ(PaymentReleaseOnContract(*view, absl::Now()).type(), "semper-payment-release-order");
   // A payment without provider or amount is refused when me1 is made.
   ExchangeTerms bad = terms;
   bad.payment.clear_provider();

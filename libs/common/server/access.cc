@@ -89,6 +89,7 @@ std::vector<AccessRule> MakeMatrix() {
   add(a,
       {{"Abort", "the originator's signed request"},
        {"Resolve", "a party's signed request"},
+       {"ShowStandardContract", "both parties' signatures in the standard contract"},
        {"GetArbiterCertificate", "public"},
        {"FileClaim", "the claimant's CMS signature"},
        {"AnswerClaim", "the respondent's CMS signature"},
