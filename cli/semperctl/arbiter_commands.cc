@@ -320,10 +320,9 @@ void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
     WriteOrDie(out + "/affidavit.sig", d.affidavit_signature());
     v1::AffidavitStatement a;
     (void)google::protobuf::util::JsonStringToMessage(d.affidavit(), &a);
-    std::printf("Affidavit %s: %s\n  saved in %s/affidavit.json and .sig; check with\n"
-                "  openssl cms -verify -binary -inform DER -in %s/affidavit.sig -content %s/affidavit.json "
-                "-CAfile root.pem -purpose any -signer signer.pem (signer: semper-arbiter's)\n",
-                VisibleLine(a.type()).c_str(), VisibleLine(a.statement()).c_str(), out.c_str(), out.c_str(), out.c_str());
+    std::printf("Affidavit %s: %s\n  saved in %s/affidavit.json and .sig.\n", VisibleLine(a.type()).c_str(),
+                VisibleLine(a.statement()).c_str(), out.c_str());
+    PrintOpensslCheck(out + "/affidavit.sig", out + "/affidavit.json", "arbiter");
   }
   if (!d.document().empty()) {
     WriteOrDie(out + "/document", d.document());
@@ -629,9 +628,8 @@ int ShowCase(const Connection& c, const std::string& case_id, const std::string&
   if (!out.empty() && !shown.verdict().empty()) {
     WriteOrDie(out + ".json", shown.verdict());
     WriteOrDie(out + ".sig", shown.verdict_signature());
-    std::printf("Verdict saved in %s.json and %s.sig; check with\n"
-                "  openssl cms -verify -binary -inform DER -in %s.sig -content %s.json -CAfile root.pem -purpose any\n",
-                out.c_str(), out.c_str(), out.c_str(), out.c_str());
+    std::printf("Verdict saved in %s.json and %s.sig.\n", out.c_str(), out.c_str());
+    PrintOpensslCheck(out + ".sig", out + ".json", "arbiter");
     if (!shown.reveal_order().empty()) {
       WriteOrDie(out + ".reveal-order.json", shown.reveal_order());
       WriteOrDie(out + ".reveal-order.sig", shown.reveal_order_signature());

@@ -258,4 +258,14 @@ std::string TimeText(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(t), absl::UTCTimeZone());
 }
 
+void PrintOpensslCheck(const std::string& sig, const std::string& json, const std::string& daemon) {
+  std::printf("Check with openssl: the signature, then who signed (any subscriber's key also chains to the root):\n"
+              "  openssl cms -verify -binary -inform DER -in %s -content %s -CAfile root.pem -purpose any "
+              "-signer signer.pem -out /dev/null\n"
+              "  openssl x509 -in signer.pem -noout -subject -nameopt RFC2253\n"
+              "  (it must print exactly the root's subject with CN=semper-%s signer, e.g. "
+              "subject=CN=semper-%s signer,O=semper,C=DE)\n",
+              sig.c_str(), json.c_str(), daemon.c_str(), daemon.c_str());
+}
+
 }  // namespace semper::ctl

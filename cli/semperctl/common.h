@@ -50,6 +50,11 @@ void GuardTerminalOutput();
 // field printed on one line. Confirm() then says that something was escaped.
 std::string Visible(std::string_view text);
 std::string VisibleLine(std::string_view text);
+
+// How to check a daemon's statement saved as <sig> and <json> with openssl alone: the signature,
+// and a signer whose subject is exactly that daemon's signing certificate's (the README section
+// "Checking a daemon's statement with openssl alone"). `daemon`: notary, arbiter, liability, ca.
+void PrintOpensslCheck(const std::string& sig, const std::string& json, const std::string& daemon);
 bool Confirm(const Connection& c, const std::string& question);
 // A channel to `address` with the connection's TLS settings (client certificate if given).
 std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string& address);

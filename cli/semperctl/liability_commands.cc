@@ -218,9 +218,9 @@ int Guarantee(const Connection& c, const std::string& wallet, const std::string&
   if (!out.empty()) {
     WriteOrDie(out + ".json", g.statement());
     WriteOrDie(out + ".sig", g.signature());
-    std::printf("Saved in %s.json and %s.sig; check with semperctl liability verify --in %s, or\n"
-                "  openssl cms -verify -binary -inform DER -in %s.sig -content %s.json -CAfile root.pem -purpose any\n",
-                out.c_str(), out.c_str(), out.c_str(), out.c_str(), out.c_str());
+    std::printf("Saved in %s.json and %s.sig; check with semperctl liability verify --in %s.\n", out.c_str(),
+                out.c_str(), out.c_str());
+    PrintOpensslCheck(out + ".sig", out + ".json", "liability");
   }
   return 0;
 }

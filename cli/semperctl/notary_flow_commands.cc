@@ -116,9 +116,21 @@ void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trus
   // Every signer's signature, as sealed, names this contract and its text, by the certificate the
   // contract names for that signer.
   if (st.signers_size() != k.signers_size() || st.signers_size() < 2) NotTheSigned("contract's signers");
+  // Checked as of the sealing (certificates expire later; the notary's statement fixes the time).
   const std::string signed_text = StrCat("semper-contract:", k.id(), ":", HexEncode(k.contract_sha256()));
+  const absl::Time sealed_at = FromTimestamp(st.completed_at());
   for (const v1::ContractSigner& s : st.signers()) {
-    auto signers = CmsVerifyDetached(s.signature(), signed_text, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    auto signers = CmsVerifyDetached(s.signature(), signed_text, trust, sealed_at, KeyPurpose::kNonRepudiation);
+    if (!signers.ok()) {
+      // Sealed by an earlier version of the notary, whose signers signed the text alone.
+      signers = CmsVerifyDetachedDigest(s.signature(), HashAlgorithm::kSha256, k.contract_sha256(), trust, sealed_at,
+                                        KeyPurpose::kNonRepudiation);
+      if (signers.ok()) {
+        std::printf("Note: %s signed the text alone (an earlier version of the notary); the notary's statement, not\n"
+                    "the signature, ties it to contract %s.\n",
+                    VisibleLine(s.subject()).c_str(), VisibleLine(k.id()).c_str());
+      }
+    }
     if (s.state() != v1::SIGNER_STATE_SIGNED || !signers.ok() || signers->size() != 1 ||
         Sha256(signers->front().certificate.Der()) != s.certificate_sha256()) {
       Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
@@ -443,9 +455,7 @@ int Export(const Connection& c, const std::string& path, const std::string& pref
     WriteOrDie(prefix + ".document.sig", attestation.document_signature());
     std::printf("  the signer's CMS signature over the document (DER, detached): %s.document.sig\n", prefix.c_str());
   }
-  std::printf("Check with: openssl cms -verify -binary -inform DER -in %s.sig -content %s.json -CAfile <root.pem> "
-              "-purpose any -out /dev/null\n",
-              prefix.c_str(), prefix.c_str());
+  PrintOpensslCheck(prefix + ".sig", prefix + ".json", "notary");
   return 0;
 }
 

@@ -75,11 +75,12 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
       {"case_insert",
        R"(WITH c AS (
             INSERT INTO arbiter.cases (id, kind, state, claimant, claimant_issuer, respondent, respondent_issuer,
-                                       answer_deadline, claim, claim_signature, claimant_certificate)
+                                       answer_deadline, claim, claim_signature, claimant_certificate, claim_sha256)
             VALUES ($1, $2, 'filed', $3, $4, $5, $6, now() + make_interval(secs => $7::float8), decode($8, 'hex'),
-                    decode($9, 'hex'), decode($11, 'hex'))
+                    decode($9, 'hex'), decode($11, 'hex'), sha256(decode($8, 'hex')))
             RETURNING id)
           INSERT INTO arbiter.case_events (case_id, event, actor, note) SELECT id, 'filed', $3, $10 FROM c)"},
+      {"case_by_claim", "SELECT id FROM arbiter.cases WHERE claim_sha256 = sha256(decode($1, 'hex'))"},
       {"case_event", "INSERT INTO arbiter.case_events (case_id, event, actor, note) VALUES ($1, $2, $3, $4)"},
       {"case_get", StrCat("SELECT ", kColumns, " FROM arbiter.cases WHERE id = $1")},
       {"case_history",
@@ -159,6 +160,13 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   std::string id = HexEncode(RandomBytes(16));
   double period = absl::ToDoubleSeconds(d_.answer_period);
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    // One case per signed claim: GetCase shows it to whoever knows the case id, and a copy filed
+    // again would open a second case (the unique index decides between concurrent copies).
+    if (auto r = tx.exec_prepared("case_by_claim", HexEncode(req.claim())); !r.empty()) {
+      return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                       StrCat("this signed claim is already case ", r[0][0].as<std::string>(),
+                              ": a claim is filed once (sign a new one for a new case)"));
+    }
     tx.exec_prepared("case_insert", id, static_cast<int>(claim.kind()), s.signer.Subject(), s.signer.Issuer(),
                      respondent->Subject(), respondent->Issuer(), period, HexEncode(req.claim()),
                      HexEncode(req.signature()), StrCat(claim.evidence_size(), " items of evidence"),

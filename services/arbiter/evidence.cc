@@ -284,7 +284,12 @@ void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseP
   *sealed.mutable_signed_() = sc;
   OpenOptions options;
   options.trust = trust_;
+  // Documents signed inside the content existed when the earliest stamped signature over it was
+  // made: their signers are checked then (or now, without a stamp).
   options.at = now;
+  for (const auto& p : proven) {
+    if (p.has_value()) options.at = std::min(options.at, *p);
+  }
   options.signature_at = at;
   options.required.set_non_repudiation_of_origin(true);
   auto opened = Open(sealed, options);

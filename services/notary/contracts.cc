@@ -60,7 +60,8 @@ absl::StatusOr<v1::NotarizedContract> Read(pqxx::transaction_base& tx, const std
     signer->set_subject(s[1].as<std::string>());
     signer->set_certificate_sha256(db::Bytes(s[2]));
     signer->set_state(SignerStateOf(s[3].as<std::string>()));
-    if (!s[4].is_null()) signer->set_signature(db::Bytes(s[4]));
+    // An aborted contract's signatures are not served: they sign nothing that binds.
+    if (!s[4].is_null() && c.state() != v1::CONTRACT_STATE_ABORTED) signer->set_signature(db::Bytes(s[4]));
     if (!s[5].is_null()) *signer->mutable_at() = ToTimestamp(db::FromEpoch(s[5].as<double>()));
   }
   return c;
@@ -90,8 +91,12 @@ std::vector<db::PreparedStatement> ContractBook::Statements() {
       {"notary_sign_contract",
        R"(UPDATE notary.contract_signers SET state = 'signed', signature = decode($3, 'hex'), at = $4::timestamptz
           WHERE contract_id = $1 AND position = $2)"},
+      // A decliner's signature, if it had signed, is no longer kept or served.
       {"notary_decline_contract",
-       R"(UPDATE notary.contract_signers SET state = 'declined', at = $3::timestamptz
+       R"(UPDATE notary.contract_signers SET state = 'declined', at = $3::timestamptz, signature = NULL
+          WHERE contract_id = $1 AND position = $2)"},
+      {"notary_unsign_contract",
+       R"(UPDATE notary.contract_signers SET state = 'pending', signature = NULL, at = NULL
           WHERE contract_id = $1 AND position = $2)"},
       {"notary_decide_contract",
        R"(UPDATE notary.contracts SET state = $2, outcome_kind = $3, outcome_statement = decode($4, 'hex'),
@@ -330,6 +335,21 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
     for (int i = 0; i < c.signers_size(); ++i) {
       if (i != position && c.signers(i).state() != v1::SIGNER_STATE_SIGNED) return false;
     }
+    // Signatures stored by an earlier version covered the text only (a copy of one from another
+    // contract would do): each must name this contract, or its signer signs again.
+    bool all_bind = true;
+    const std::string binding = ContractSigningText(id, c.contract_sha256());
+    for (int i = 0; i < c.signers_size(); ++i) {
+      if (i == position) continue;
+      const v1::ContractSigner& other = c.signers(i);
+      auto v = CmsVerifyDetached(other.signature(), binding, *d_.trust, FromTimestamp(other.at()),
+                                 KeyPurpose::kNonRepudiation);
+      if (!v.ok() || v->size() != 1 || Sha256(v->front().certificate.Der()) != other.certificate_sha256()) {
+        tx.exec_prepared0("notary_unsign_contract", id, i);
+        all_bind = false;
+      }
+    }
+    if (!all_bind) return false;
     // The last signature: seal the contract with every signature and a time-stamp.
     v1::SignedContractStatement st;
     st.set_type("semper-signed-contract");

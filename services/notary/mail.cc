@@ -44,9 +44,9 @@ std::vector<db::PreparedStatement> MailRoom::Statements() {
       {"notary_insert_mail",
        R"(INSERT INTO notary.mails (id, sender_subject, recipient_subject, recipient_subscriber, message, message_sha256,
                                     origin_signature, deadline, state, submission_statement, submission_signature,
-                                    sender_party)
+                                    sender_party, message_once)
           VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex'), decode($7, 'hex'), $8::timestamptz, 'waiting',
-                  decode($9, 'hex'), decode($10, 'hex'), $11))"},
+                  decode($9, 'hex'), decode($10, 'hex'), $11, decode($6, 'hex')))"},
       {"notary_mail_by_message", "SELECT id FROM notary.mails WHERE message_sha256 = decode($1, 'hex')"},
       {"notary_mail_parties", "SELECT sender_party, sender_subject, recipient_subscriber FROM notary.mails WHERE id = $1"},
       {"notary_mail",
@@ -101,7 +101,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
   std::string sha = Sha256(req.enveloped_message());
   // One mail per signed envelope (every envelope has its own random content key): a copy of a
   // deposit, by the recipient who received it or anyone, makes no second mail with a later
-  // time. (The unique index decides between concurrent copies.)
+  // time. (The unique index on message_once decides between concurrent copies.)
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("notary_mail_by_message", HexEncode(sha));
     if (r.empty()) return absl::OkStatus();

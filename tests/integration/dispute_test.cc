@@ -740,6 +740,23 @@ TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
   list.set_signature(Sign(list.request(), Party{third->key, third->certificate}));
   ASSERT_THAT(list_over(suite_->ChannelAs("arbiter", *third), list), IsOk());
   EXPECT_EQ(listed.cases_size(), 0);
+  // The signed claim, as GetCase shows it to whoever knows the id, filed again (by the respondent
+  // over its own TLS connection, by a stranger, re-signed by the claimant itself): no second case
+  // (found by a reviewer: each copy opened a case with its own verdict).
+  const v1::Case shown = GetCase(filed->case_id());
+  v1::FileClaimRequest copy;
+  copy.set_claim(shown.claim());
+  copy.set_signature(shown.claim_signature());
+  for (const auto& channel : {suite_->ChannelAs("arbiter", *seller_sub_), suite_->Channel("arbiter")}) {
+    grpc::ClientContext ctx;
+    v1::Case again;
+    EXPECT_THAT(FromGrpcStatus(v1::Arbiter::NewStub(channel)->FileClaim(&ctx, copy, &again)),
+                StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  }
+  EXPECT_THAT(File(claim, *buyer_).status(), StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  list.set_signature(Sign(list.request(), Party{buyer_sub_->key, buyer_sub_->certificate}));
+  ASSERT_THAT(list_over(suite_->ChannelAs("arbiter", *buyer_sub_), list), IsOk());
+  EXPECT_EQ(listed.cases_size(), 1);
   // An answer after the deadline is refused; the deadline's decision stands.
   WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
   EXPECT_THAT(Answer(filed->case_id(), *seller_, {}).status(), StatusIs(absl::StatusCode::kFailedPrecondition));

@@ -1147,6 +1147,31 @@ TEST_F(NotaryMailTest, ACopyOfADepositMakesNoSecondMail) {
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "1");
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), entries);
+  // A database from before this check may hold such copies already: the upgrade keeps them (a
+  // reviewer found that the first form of the migration stopped the notary from starting) and
+  // takes no new one. The schema as the earlier version left it, with a copy of the mail:
+  notary_.Signal(SIGTERM);
+  notary_.Wait(15000);
+  Sql("DROP INDEX notary.mails_message_once; ALTER TABLE notary.mails DROP COLUMN message_once; "
+      "DELETE FROM notary.schema_migrations WHERE version = '2026120801'; "
+      "INSERT INTO notary.mails (id, sender_subject, recipient_subject, recipient_subscriber, message, message_sha256, "
+      "origin_signature, deadline, state, submission_statement, submission_signature, sender_party, created_at) "
+      "SELECT 'M-00000000000000aa', sender_subject, recipient_subject, recipient_subscriber, message, message_sha256, "
+      "origin_signature, deadline, 'waiting', submission_statement, submission_signature, sender_party, now() "
+      "FROM notary.mails WHERE id = '" + mail->id() + "'");
+  StartNotary();
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "2");
+  EXPECT_EQ(Sql("SELECT id FROM notary.mails WHERE message_once IS NOT NULL"), mail->id());
+  v1::DepositMailRequest again;
+  again.set_recipient_certificate(bob.auth_certificate.Der());
+  again.set_enveloped_message(accepted->enveloped_message());
+  again.set_origin_signature(accepted->origin_signature());
+  *again.mutable_deadline() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + absl::Hours(48)));
+  v1::CertifiedMail m;
+  grpc::ClientContext ctx;
+  EXPECT_THAT(FromGrpcStatus(Notary()->DepositMail(&ctx, again, &m)), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "2");
 }
 
 TEST_F(NotaryMailTest, NoReceiptBeforeTheDeadlineGivesAnAffidavitAndNoMessage) {
@@ -1396,11 +1421,29 @@ TEST_F(NotaryContractTest, ASignatureSignsOnlyTheContractItNames) {
   EXPECT_EQ(still.state(), v1::CONTRACT_STATE_OPEN);
   EXPECT_EQ(still.signers(0).state(), v1::SIGNER_STATE_PENDING);
   EXPECT_EQ(TreeSize(), entries);
-  // Alice's own signature of C2 completes it; C1 stays aborted.
+  // Alice's own signature of C2 completes it; C1 stays aborted, and serves no signature.
   auto done = SignAs(alice, c2->id(), text);
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(done->state(), v1::CONTRACT_STATE_COMPLETED);
-  EXPECT_EQ(Get(c1->id(), bob).state(), v1::CONTRACT_STATE_ABORTED);
+  v1::NotarizedContract aborted = Get(c1->id(), bob);
+  EXPECT_EQ(aborted.state(), v1::CONTRACT_STATE_ABORTED);
+  for (const auto& signer : aborted.signers()) EXPECT_TRUE(signer.signature().empty()) << signer.subject();
+  // A contract left open across the upgrade with a signature an earlier version stored (over the
+  // text alone: here the copy from C1 planted as such): Bob's signature does not seal it; Alice is
+  // asked again, and her own signature of C3 does.
+  auto c3 = Create(text, {&alice, &bob});
+  ASSERT_THAT(c3, IsOk());
+  Sql("UPDATE notary.contract_signers SET state = 'signed', at = now(), signature = decode('" +
+      HexEncode(*CmsSignDetached(text, alice.key, alice.certificate, Chain())) + "', 'hex') WHERE contract_id = '" +
+      c3->id() + "' AND position = 0");
+  auto bobs = SignAs(bob, c3->id(), text);
+  ASSERT_THAT(bobs, IsOk());
+  EXPECT_EQ(bobs->state(), v1::CONTRACT_STATE_OPEN);
+  EXPECT_EQ(bobs->signers(0).state(), v1::SIGNER_STATE_PENDING);
+  EXPECT_EQ(bobs->signers(1).state(), v1::SIGNER_STATE_SIGNED);
+  auto sealed3 = SignAs(alice, c3->id(), text);
+  ASSERT_THAT(sealed3, IsOk());
+  EXPECT_EQ(sealed3->state(), v1::CONTRACT_STATE_COMPLETED);
 }
 
 // Finding: GetContractText treated the id as a secret, but every decided contract's id is in the
