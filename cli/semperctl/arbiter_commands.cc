@@ -260,6 +260,11 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
   WriteOrDie(out, me4->SerializeAsString());
   WriteOrDie(out + ".contract", r->Contract().SerializeAsString());
   std::printf("Wrote %s: send it. The signed contract is in %s.contract.\n", out.c_str(), out.c_str());
+  if (r->terms().kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
+    std::printf("Delivery against payment: show the contract to the arbiter now and deliver only against the "
+                "release order it gives:\n  semperctl exchange show-contract --in %s.contract --out DIR\n",
+                out.c_str());
+  }
   return 0;
 }
 

@@ -32,11 +32,22 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
                  completed_contract IS NOT NULL
           FROM arbiter.exchanges
           WHERE me1_hash IN (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"},
-      {"arbiter_lock", "SELECT 1 FROM arbiter.exchanges WHERE me1_hash = decode($1, 'hex') FOR UPDATE"},
+      {"arbiter_lock",
+       "SELECT objection_until IS NOT NULL AND objection_until <= now() FROM arbiter.exchanges "
+       "WHERE me1_hash = decode($1, 'hex') FOR UPDATE"},
+      // A payment belongs to the first exchange naming it that the arbiter decides.
+      {"arbiter_bind_payments",
+       R"(INSERT INTO arbiter.payments (provider, reference, me1_hash)
+          SELECT p, r, decode(h, 'hex') FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(p, r, h, n)
+          ORDER BY n ON CONFLICT (provider, reference) DO NOTHING)"},
+      {"arbiter_payment_owners",
+       R"(SELECT provider, reference, encode(me1_hash, 'hex') FROM arbiter.payments
+          WHERE (provider, reference) IN (SELECT * FROM unnest($1::text[], $2::text[])))"},
       // Written once: the reversal only while neither an order nor a standard contract is there.
       {"arbiter_reverse",
        R"(UPDATE arbiter.exchanges SET affidavit = decode($2, 'hex'), affidavit_signature = decode($3, 'hex')
-          WHERE me1_hash = decode($1, 'hex') AND affidavit IS NULL AND completed_contract IS NULL)"},
+          WHERE me1_hash = decode($1, 'hex') AND affidavit IS NULL AND completed_contract IS NULL
+                AND objection_until <= now())"},
       {"arbiter_complete",
        R"(UPDATE arbiter.exchanges SET completed_contract = coalesce(completed_contract, decode($2, 'hex')),
                  affidavit = coalesce(affidavit, nullif(decode($3, 'hex'), ''::bytea)),
@@ -109,8 +120,28 @@ void ExchangeArbiter::Loop() {
 }
 
 void ExchangeArbiter::Record(std::vector<Pending>& group) {
-  std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures, objections;
+  // Payments first: a request for an exchange whose payment another exchange holds decides nothing.
+  std::vector<std::string> pay_providers, pay_references, pay_keys;
   for (const Pending& p : group) {
+    if (p.payment.has_value()) {
+      pay_providers.push_back(p.payment->first);
+      pay_references.push_back(p.payment->second);
+      pay_keys.push_back(p.key_hex);
+    }
+  }
+  absl::flat_hash_map<std::pair<std::string, std::string>, std::string> payment_owner;
+  auto owned = [&](const Pending& p) {
+    if (!p.payment.has_value()) return true;
+    auto it = payment_owner.find(*p.payment);
+    return it != payment_owner.end() && it->second == p.key_hex;
+  };
+  std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures, objections;
+  auto collect = [&] {
+    for (auto* v : {&keys, &resolved, &bodies, &signatures, &kinds, &affidavits, &affidavit_signatures, &objections}) {
+      v->clear();
+    }
+  for (const Pending& p : group) {
+    if (!owned(p)) continue;
     objections.push_back(p.objection_until.has_value() ? db::TimeText(*p.objection_until) : "");
     affidavits.push_back(HexEncode(p.affidavit));
     affidavit_signatures.push_back(HexEncode(p.affidavit_signature));
@@ -120,11 +151,22 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     signatures.push_back(HexEncode(p.token.signature()));
     kinds.push_back(p.resolve ? "resolve" : "abort");
   }
+  };
   absl::flat_hash_map<std::string, std::string> won;  // key -> signature of the token recorded now
   absl::flat_hash_map<std::string, v1::ArbiterDecision> stored;
   absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     won.clear();
     stored.clear();
+    payment_owner.clear();
+    if (!pay_keys.empty()) {
+      tx.exec_prepared0("arbiter_bind_payments", db::TextArray(pay_providers), db::TextArray(pay_references),
+                        db::TextArray(pay_keys));
+      for (const auto& row : tx.exec_prepared("arbiter_payment_owners", db::TextArray(pay_providers),
+                                              db::TextArray(pay_references))) {
+        payment_owner[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<std::string>();
+      }
+    }
+    collect();
     for (const auto& row : tx.exec_prepared("arbiter_insert", db::TextArray(keys), db::TextArray(resolved),
                                             db::TextArray(bodies), db::TextArray(signatures), db::TextArray(kinds),
                                             db::TextArray(affidavits), db::TextArray(affidavit_signatures),
@@ -133,7 +175,7 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     }
     std::vector<std::string> lost;
     for (const Pending& p : group) {
-      if (!won.contains(p.key_hex)) lost.push_back(p.key_hex);
+      if (owned(p) && !won.contains(p.key_hex)) lost.push_back(p.key_hex);
     }
     if (lost.empty()) return absl::OkStatus();
     for (const auto& row : tx.exec_prepared("arbiter_get", db::TextArray(lost))) {
@@ -144,6 +186,12 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
   for (Pending& p : group) {
     if (!s.ok()) {
       p.done(s);
+      continue;
+    }
+    if (!owned(p)) {
+      p.done(MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("payment ", p.payment->second, " at ", p.payment->first,
+                              " belongs to another exchange the arbiter decided first: this one orders nothing about it")));
       continue;
     }
     v1::ArbiterDecision d;
@@ -226,20 +274,21 @@ void ExchangeArbiter::ShowStandardContract(const v1::StandardContract& contract,
 
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View& me1, const v1::StandardContract& contract,
                                                               v1::ArbiterDecision d) {
+  (void)d;  // the recorded decision is read again under the row lock
   const std::string key = HexEncode(me1.hash);
   const bool payment = me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
-  std::string document = d.document();
   v1::ArbiterDecision out;
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_prepared("arbiter_lock", key);
+    auto lock = tx.exec_prepared("arbiter_lock", key);
+    const bool period_over = !lock.empty() && lock[0][0].as<bool>();  // by the database's clock
     SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
     if (out.completed()) return absl::OkStatus();
     std::string affidavit, signature;
     if (payment && !out.resolved()) {
-      if (!out.affidavit().empty()) {
+      if (!out.affidavit().empty() || period_over) {
         return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                         "the payment was already ordered reversed: the standard contract came after the objection "
-                         "period that followed the abort");
+                         "the objection period after the originator's abort is over (the payment is ordered "
+                         "reversed): a standard contract shown now changes nothing");
       }
       affidavit = StatementJson(asw::PaymentReleaseOnContract(me1, absl::Now()));
       SEMPER_ASSIGN_OR_RETURN(signature, CmsSignDetached(affidavit, self_.key, self_.certificate, intermediates_));
@@ -249,7 +298,8 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View
     SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
     return absl::OkStatus();
   }));
-  out.set_document(std::move(document));
+  // Never the escrowed document: a standard contract is evidence its holders show to others; the
+  // document goes only to a party that asks with its own signed Resolve.
   return out;
 }
 
@@ -309,7 +359,10 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   if (!token.ok()) return done(token.status());
   Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", nullptr, std::nullopt};
   const bool payment = r.me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
-  if (payment && !resolve) pending.objection_until = now + payment_objection_period_;
+  if (payment) {
+    pending.payment.emplace(r.me1.body.payment().provider(), r.me1.body.payment().reference());
+    if (!resolve) pending.objection_until = now + payment_objection_period_;
+  }
   if (auto affidavit = asw::AffidavitFor(r.me1, resolve, now); affidavit.has_value()) {
     pending.affidavit = StatementJson(*affidavit);
     auto signature = CmsSignDetached(pending.affidavit, self_.key, self_.certificate, intermediates_);

@@ -69,6 +69,7 @@ class ExchangeArbiter {
     std::string affidavit, affidavit_signature;
     std::function<void(absl::StatusOr<v1::ArbiterDecision>)> done;
     std::optional<absl::Time> objection_until;  // an abort of a delivery against payment
+    std::optional<std::pair<std::string, std::string>> payment;  // provider, reference
   };
   void Loop();
   void Record(std::vector<Pending>& group);

@@ -99,8 +99,13 @@ int Serve(const std::optional<std::string>& config_file) {
     }
     escrow = asw::Party{*escrow_key, escrow_chain->front()};
   }
-  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow, 2,
-                            config->GetDuration("arbiter.payment_objection_period"));
+  const absl::Duration objection = config->GetDuration("arbiter.payment_objection_period");
+  if (objection <= absl::ZeroDuration()) {
+    return fail("arbiter.payment_objection_period",
+                InvalidField("arbiter.payment_objection_period",
+                             "must be positive: it is the time a responder has to show a completed contract"));
+  }
+  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow, 2, objection);
 
   // Dispute resolution: semper-ca for certificate status, semper-notary for tree heads and the
   // verdicts' log entries.

@@ -502,6 +502,7 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     auto shown = Show(done.contract);
     ASSERT_THAT(shown, IsOk());
     EXPECT_TRUE(shown->completed());
+    EXPECT_TRUE(shown->document().empty());  // the escrow only for a party's own Resolve
     EXPECT_EQ(affidavit_type(*shown), payment ? "semper-payment-release-order" : "");
     // Asked again after the objection period: the same, never a reversal.
     if (payment) {
@@ -519,6 +520,14 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     ASSERT_THAT(first, IsOk());
     EXPECT_TRUE(first->resolved());
     EXPECT_TRUE(first->completed());
+    // Whoever holds a standard contract (it is shown around as evidence) gets no escrowed document
+    // (found by a reviewer); the recipient, asking with its own signed Resolve, does.
+    EXPECT_TRUE(first->document().empty());
+    if (mail) {
+      auto own = Resolve(*done2.responder->Resolve());
+      ASSERT_THAT(own, IsOk());
+      EXPECT_EQ(own->document(), terms_of(kind, k + "-shown").document);
+    }
     auto after = Abort(*done2.originator->Abort());
     ASSERT_THAT(after, IsOk());
     EXPECT_TRUE(after->resolved());
@@ -554,6 +563,56 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     EXPECT_EQ(a2->token().signature(), r2->token().signature());
     EXPECT_EQ(affidavit_type(*a2), payment ? "semper-payment-release-order" : mail ? "semper-substitute-receipt" : "");
   }
+}
+
+// A reviewer's attack on the first fix: the buyer completes exchange A, then signs a second me1
+// for the same payment (the seller's certificate is public), sends it to nobody and aborts it,
+// waiting out the objection period for a reversal order the seller cannot object to. A payment
+// belongs to the first exchange naming it that the arbiter decides: the other orders nothing. And
+// if the buyer aborts its decoy first, the seller learns it when it shows A's contract (before it
+// delivers): no release, no reversal for A.
+TEST_F(ArbiterTest, APaymentBelongsToOneExchange) {
+  asw::Party o = Party("Buyer"), r = Party("Seller");
+  auto terms = [](const std::string& reference, const std::string& text) {
+    asw::ExchangeTerms t;
+    t.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+    t.contract = text;
+    t.payment.set_instrument("card");
+    t.payment.set_reference(reference);
+    t.payment.set_provider("Example Acquirer");
+    t.payment.mutable_amount()->set_currency("EUR");
+    t.payment.mutable_amount()->set_minor_units(50000);
+    return t;
+  };
+  auto complete = [&](asw::Originator& buyer) {
+    auto me1 = buyer.Me1();
+    auto seller = asw::Responder::Accept(r, *arbiter_, *me1);
+    EXPECT_THAT(seller, IsOk());
+    auto me3 = buyer.Me3(*seller->Me2());
+    EXPECT_THAT(seller->Me4(*me3), IsOk());
+    return seller->Contract();
+  };
+  // A completed and shown; the decoy B for the same payment, aborted: nothing about the payment.
+  asw::Originator a(o, r.certificate, *arbiter_, terms("AUTH-1", "a laptop"));
+  v1::StandardContract contract_a = complete(a);
+  auto shown = Show(contract_a);
+  ASSERT_THAT(shown, IsOk());
+  asw::Originator decoy(o, r.certificate, *arbiter_, terms("AUTH-1", "a laptop, once more"));
+  ASSERT_THAT(decoy.Me1(), IsOk());
+  EXPECT_THAT(Abort(*decoy.Abort()), StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
+  std::this_thread::sleep_for(std::chrono::seconds(kObjectionSeconds) + std::chrono::milliseconds(300));
+  EXPECT_THAT(Abort(*decoy.Abort()), StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE position(convert_to('reversal', 'UTF8') in "
+                "coalesce(affidavit, ''::bytea)) > 0"),
+            "0");
+  // The decoy first: the seller's contract for the same payment is refused before it delivers.
+  asw::Originator decoy2(o, r.certificate, *arbiter_, terms("AUTH-2", "a phone, decoy"));
+  ASSERT_THAT(decoy2.Me1(), IsOk());
+  ASSERT_THAT(Abort(*decoy2.Abort()), IsOk());
+  asw::Originator b(o, r.certificate, *arbiter_, terms("AUTH-2", "a phone"));
+  v1::StandardContract contract_b = complete(b);
+  EXPECT_THAT(Show(contract_b), StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE completed_contract IS NOT NULL"), "1");
 }
 
 // An originator who completed a delivery against payment aborts; the responder shows the standard
