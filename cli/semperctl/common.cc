@@ -24,6 +24,11 @@
 
 namespace semper::ctl {
 
+namespace {
+// The largest answer a daemon sends: a notary item (16 MiB at most) with its evidence.
+constexpr int kMaxAnswerBytes = 64 << 20;
+}  // namespace
+
 [[noreturn]] void Die(const absl::Status& s, int code) {
   std::fprintf(stderr, "semperctl: %s", std::string(s.message()).c_str());
   google::rpc::ErrorInfo info = ErrorInfoOf(s);
@@ -158,6 +163,8 @@ std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string&
   }
   grpc::ChannelArguments args;
   if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
+  // Answers carry up to a 16 MiB message or contract with its evidence (gRPC's default is 4 MiB).
+  args.SetMaxReceiveMessageSize(kMaxAnswerBytes);
   return grpc::CreateCustomChannel(address, creds, args);
 }
 
@@ -245,6 +252,8 @@ std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::s
   ssl.pem_cert_chain = ReadFileOrDie(AuthenticationFile(wallet, ".pem"));
   grpc::ChannelArguments args;
   if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
+  // Answers carry up to a 16 MiB message or contract with its evidence (gRPC's default is 4 MiB).
+  args.SetMaxReceiveMessageSize(kMaxAnswerBytes);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 

@@ -9,6 +9,7 @@
 #include "common/crypto/random.h"
 #include "common/db/values.h"
 #include "common/server/peer.h"
+#include "services/notary/limits.h"
 #include "services/notary/service.h"
 
 namespace semper::notary {
@@ -110,6 +111,7 @@ std::vector<db::PreparedStatement> ContractBook::Statements() {
 
 absl::StatusOr<Certificate> ContractBook::VerifySigner(std::string_view signature, std::string_view content) {
   if (signature.empty()) return InvalidField("signature", "must be a detached CMS signature");
+  SEMPER_RETURN_IF_ERROR(CheckSize("signature", signature, kMaxSignatureBytes));
   auto signers = CmsVerifyDetached(signature, content, *d_.trust, d_.clock(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Annotate(signers.status(), "signature");
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
@@ -134,6 +136,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Create(const v1::CreateContr
   std::vector<std::pair<std::string, std::string>> signers;  // subject, certificate SHA-256
   for (int i = 0; i < req.signer_certificates_size(); ++i) {
     std::string field = StrCat("signer_certificates[", i, "]");
+    SEMPER_RETURN_IF_ERROR(CheckSize(field, req.signer_certificates(i), kMaxCertificateBytes));
     auto cert = Certificate::FromDer(req.signer_certificates(i));
     if (!cert.ok()) return Annotate(cert.status(), field);
     auto path = d_.trust->VerifyPath(*cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);

@@ -9,6 +9,7 @@
 #include "common/crypto/random.h"
 #include "common/db/values.h"
 #include "common/server/peer.h"
+#include "services/notary/limits.h"
 #include "services/notary/service.h"
 
 namespace semper::notary {
@@ -73,6 +74,8 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
   if (req.enveloped_message().size() > d_.max_message_bytes) {
     return InvalidField("enveloped_message", StrCat("must be at most ", d_.max_message_bytes, " bytes"));
   }
+  SEMPER_RETURN_IF_ERROR(CheckSize("origin_signature", req.origin_signature(), kMaxSignatureBytes));
+  SEMPER_RETURN_IF_ERROR(CheckSize("recipient_certificate", req.recipient_certificate(), kMaxCertificateBytes));
   absl::Time now = d_.clock();
   absl::Time deadline = FromTimestamp(req.deadline());
   if (deadline <= now || deadline > now + absl::Hours(24 * 90)) {
@@ -240,6 +243,7 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Get(const std::string& id, const std
 
 absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const std::string& receipt_signature,
                                                   const std::string& caller_party) {
+  SEMPER_RETURN_IF_ERROR(CheckSize("receipt_signature", receipt_signature, kMaxSignatureBytes));
   std::string recipient_subscriber;
   // An id not in use answers as a receipt over other bytes does: nobody learns which ids are.
   absl::StatusOr<v1::CertifiedMail> found = Load(id, &recipient_subscriber);

@@ -17,6 +17,7 @@
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
 #include "services/notary/contracts.h"
+#include "services/notary/limits.h"
 #include "services/notary/log.h"
 #include "services/notary/mail.h"
 #include "services/notary/service.h"
@@ -89,6 +90,15 @@ int Serve(const std::optional<std::string>& config_file) {
       v1::CertificationAuthority::NewStub(ca_channel),
       v1::TimeStamp::NewStub(UpstreamChannel(config->GetString("notary.tsa_address"), *roots_pem, server_name)),
       &*trust);
+  // What comes in fits what goes out: the largest item leaves a reserve below the gRPC limit.
+  const int64_t grpc_max = config->GetInt("grpc.max_message_bytes");
+  if (grpc_max < kMinGrpcMessageBytes) {
+    return fail("grpc.max_message_bytes",
+                InvalidField("grpc.max_message_bytes",
+                             StrCat("must be at least ", kMinGrpcMessageBytes, " for the notary: its answers carry "
+                                    "a message or contract with its signatures and evidence")));
+  }
+  const size_t max_item = MaxItemBytes(grpc_max);
   ContractBook::Deps book_deps;
   book_deps.pool = pool->get();
   book_deps.log = &evidence;
@@ -97,6 +107,7 @@ int Serve(const std::optional<std::string>& config_file) {
   book_deps.intermediates.assign(chain->begin() + 1, chain->end());
   book_deps.check_status = [&upstreams](const Certificate& c) { return upstreams.CheckStatus(c); };
   book_deps.time_stamp = [&upstreams](std::string_view d) { return upstreams.TimeStamp(d); };
+  book_deps.max_contract_bytes = max_item;
   ContractBook contracts(book_deps);
   MailRoom::Deps mail_deps;
   mail_deps.pool = pool->get();
@@ -106,6 +117,7 @@ int Serve(const std::optional<std::string>& config_file) {
   mail_deps.intermediates = book_deps.intermediates;
   mail_deps.check_status = book_deps.check_status;
   mail_deps.time_stamp = book_deps.time_stamp;
+  mail_deps.max_message_bytes = max_item;
   MailRoom mail(mail_deps);
   NotaryServiceImpl::Options service_options;
   service_options.log = &evidence;
@@ -115,6 +127,7 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.contracts = &contracts;
   service_options.mail = &mail;
   service_options.logger = log;
+  service_options.max_document_bytes = max_item;
   NotaryServiceImpl service(service_options);
 
   db::ConnectionPool* p = pool->get();

@@ -1,6 +1,8 @@
 // Notary handlers.
 #include "services/notary/service.h"
 
+#include "services/notary/limits.h"
+
 #include <google/protobuf/util/json_util.h>
 
 #include "common/server/rate_limit.h"
@@ -89,6 +91,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
     return FinishUnary(ctx, InvalidField("document", StrCat("must be at most ", o_.max_document_bytes, " bytes")));
   }
   if (req->signature().empty()) return FinishUnary(ctx, InvalidField("signature", "must be a detached CMS signature"));
+  if (absl::Status s = CheckSize("signature", req->signature(), kMaxSignatureBytes); !s.ok()) return FinishUnary(ctx, s);
   absl::Time now = absl::Now();
   const std::string digest = hash_only ? req->document_sha256() : Sha256(req->document());
   auto signers = hash_only ? CmsVerifyDetachedDigest(req->signature(), HashAlgorithm::kSha256, digest, *o_.trust, now,

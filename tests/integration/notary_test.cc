@@ -99,7 +99,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     StartNotary();
   }
 
-  void StartNotary() {
+  void StartNotary(const std::vector<std::string>& extra_env = {}) {
     std::vector<std::string> env = {
         "env", "SEMPER_DATABASE_URL=" + conninfo(),
         "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(notary_port_),
@@ -112,7 +112,9 @@ class NotaryTest : public ::semper::testing::PostgresTest {
         "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
         "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
         "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
-        "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost", SEMPER_NOTARY};
+        "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"};
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    env.push_back(SEMPER_NOTARY);
     notary_ = ChildProcess(env, P("notary.log"));
     ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
   }
@@ -1172,6 +1174,117 @@ TEST_F(NotaryMailTest, ACopyOfADepositMakesNoSecondMail) {
   grpc::ClientContext ctx;
   EXPECT_THAT(FromGrpcStatus(Notary()->DepositMail(&ctx, again, &m)), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "2");
+}
+
+// Finding (issue 19, 6): delivery was decided and committed before the message travelled in the
+// answer, and the answer could not travel: semperctl took at most gRPC's default 4 MiB (the
+// README allows 16 MiB), and a deposit padded with a large origin signature made every AcceptMail
+// answer larger than the notary's own 32 MiB limit, while the mail stayed delivered. What the
+// notary takes in fits what it sends back out, and the recipient obtains what it receipted.
+TEST_F(NotaryMailTest, WhatTheNotaryTakesInItSendsBackOut) {
+  Signer alice = Enroll("Alice"), bob = Enroll("Bob");
+  const std::string wa = WalletOf(alice, "alice"), wb = WalletOf(bob, "bob");
+  dir_.Write("bob-auth.pem", bob.auth_certificate.Pem());
+  // 6 MiB through semperctl, both ways: above gRPC's default answer size.
+  const std::string big = RandomBytes(6 << 20);
+  dir_.Write("big.bin", big);
+  auto sent = CtlAt("--notary", notary_port_,
+                    {"notary", "mail", "send", P("big.bin"), "--to", P("bob-auth.pem"), "--wallet", wa,
+                     "--wallet-passphrase-file", P("wpass"), "--out", P("big.mail.json")});
+  ASSERT_EQ(sent.exit_code, 0) << sent.Describe();
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(sent.out, id, std::regex("Mail (M-[0-9a-f]+)"))) << sent.out;
+  auto taken = CtlAt("--notary", notary_port_,
+                     {"notary", "mail", "accept", id[1].str(), "--wallet", wb, "--wallet-passphrase-file", P("wpass"),
+                      "--out", P("received.bin")});
+  ASSERT_EQ(taken.exit_code, 0) << taken.Describe();
+  EXPECT_TRUE(Slurp(P("received.bin")) == big);
+  // A 6 MiB contract text: read and signed with semperctl by both.
+  const std::string text = "Terms, with an annex.\n" + std::string(6 << 20, 'x');
+  v1::NotarizedContract contract;
+  {
+    v1::CreateContractRequest req;
+    req.set_contract(text);
+    req.set_title("With an annex");
+    req.add_signer_certificates(alice.certificate.Der());
+    req.add_signer_certificates(bob.certificate.Der());
+    *req.mutable_deadline() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + absl::Hours(1)));
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Notary()->CreateContract(&ctx, req, &contract).ok());
+  }
+  for (const auto& [who, wallet] : {std::pair<std::string, std::string>{"alice", wa}, {"bob", wb}}) {
+    auto signed_by = CtlAt("--notary", notary_port_,
+                           {"notary", "contract", "sign", contract.id(), "--wallet", wallet, "--wallet-passphrase-file",
+                            P("wpass"), "--text-out", P(who + ".contract.txt")});
+    ASSERT_EQ(signed_by.exit_code, 0) << who << signed_by.Describe();
+    EXPECT_TRUE(Slurp(P(who + ".contract.txt")) == text);
+  }
+  {
+    v1::GetContractRequest req;
+    req.set_id(contract.id());
+    v1::NotarizedContract now;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(NotaryAs(&alice)->GetContract(&ctx, req, &now).ok());
+    EXPECT_EQ(now.state(), v1::CONTRACT_STATE_COMPLETED);
+  }
+  // Padding that would make the answers too large: refused, nothing stored.
+  const std::string mails = Sql("SELECT count(*) FROM notary.mails");
+  std::vector<Certificate> padding;  // distinct certificates a signature may carry, 200 of them
+  const PrivateKey pad_key = *PrivateKey::Generate(KeyType::kEcP256);
+  for (int i = 0; i < 200; ++i) {
+    CertificateTemplate t;
+    t.subject = {{"CN", "padding " + std::to_string(i)}};
+    t.not_before = absl::Now() - absl::Hours(1);
+    t.not_after = absl::Now() + absl::Hours(1);
+    t.key_usage = kKuDigitalSignature;
+    padding.push_back(*IssueCertificate(t, pad_key.public_key(), nullptr, pad_key));
+  }
+  const std::string enveloped = *CmsEncrypt("hello", {bob.auth_certificate});
+  const std::string padded = *CmsAddCertificates(*CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), padding);
+  ASSERT_GT(padded.size(), size_t{64} << 10);
+  v1::DepositMailRequest deposit;
+  deposit.set_recipient_certificate(bob.auth_certificate.Der());
+  deposit.set_enveloped_message(enveloped);
+  deposit.set_origin_signature(padded);
+  *deposit.mutable_deadline() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + absl::Hours(1)));
+  {
+    v1::CertifiedMail m;
+    grpc::ClientContext ctx;
+    EXPECT_THAT(FromGrpcStatus(Notary()->DepositMail(&ctx, deposit, &m)),
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), mails);
+  // A notary whose gRPC limit is 8 MiB takes items of at most 2 MiB, and hands them out again.
+  notary_.Signal(SIGTERM);
+  notary_.Wait(15000);
+  StartNotary({"SEMPER_GRPC_MAX_MESSAGE_BYTES=8388608"});
+  std::string env_small, origin_small;
+  EXPECT_THAT(Deposit(alice, bob, std::string((2 << 20) + 1, 'a'), absl::Hours(1), &env_small, &origin_small),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  auto fits = Deposit(alice, bob, std::string((2 << 20) - 4096, 'b'), absl::Hours(1), &env_small, &origin_small);
+  ASSERT_THAT(fits, IsOk());
+  auto received = CtlAt("--notary", notary_port_,
+                        {"notary", "mail", "accept", fits->id(), "--wallet", wb, "--wallet-passphrase-file", P("wpass"),
+                         "--out", P("small.bin")});
+  EXPECT_EQ(received.exit_code, 0) << received.Describe();
+  // Below 8 MiB the notary does not start, and says why.
+  notary_.Signal(SIGTERM);
+  notary_.Wait(15000);
+  ChildProcess too_small({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_MAX_MESSAGE_BYTES=4194304",
+                          "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
+                          "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
+                          "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"),
+                          "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                          "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                          "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+                          "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
+                          SEMPER_NOTARY},
+                         P("small-notary.log"));
+  EXPECT_NE(too_small.Wait(20000), 0);
+  EXPECT_THAT(Slurp(P("small-notary.log")), HasSubstr("grpc.max_message_bytes"));
+  StartNotary();
 }
 
 TEST_F(NotaryMailTest, NoReceiptBeforeTheDeadlineGivesAnAffidavitAndNoMessage) {
