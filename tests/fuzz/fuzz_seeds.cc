@@ -13,8 +13,14 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/merkle.h"
 #include "common/crypto/timestamp.h"
+#include "common/exchange/asw.h"
+#include "semper/v1/notary.pb.h"
+#include "services/timestamp/tsa.h"
 #include "tests/fuzz/fuzz_support.h"
+
+#include <google/protobuf/util/json_util.h>
 
 namespace semper::fuzz {
 namespace {
@@ -77,6 +83,55 @@ void MakePki(const std::string& dir) {
   }
 }
 
+// The notary's signing certificate, added to an existing PKI under its CA (so that the older
+// seeds stay valid): CN "semper-notary signer" and nothing that names a subscriber.
+void EnsureNotaryLeaf(const std::string& dir) {
+  if (std::filesystem::exists(dir + "/notary.pem")) return;
+  auto ca_pem = ReadFile(dir + "/ca.pem");
+  auto ca_key_pem = ReadFile(dir + "/ca.key");
+  Require(ca_pem.ok() && ca_key_pem.ok(), "the fixed CA is readable");
+  Certificate ca = Must(Certificate::FromPem(*ca_pem), "CA");
+  PrivateKey ca_key = Must(PrivateKey::FromPem(*ca_key_pem, SecretData(), /*allow_unencrypted=*/true), "CA key");
+  CertificateTemplate t;
+  t.subject = {{"C", "DE"}, {"O", "semper fuzz"}, {"CN", "semper-notary signer"}};
+  t.not_before = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  t.not_after = absl::FromCivil(absl::CivilSecond(2075, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
+  PrivateKey key = Must(PrivateKey::Generate(KeyType::kEcP256), "notary key");
+  Write(dir + "/notary.pem", Must(IssueCertificate(t, key.public_key(), &ca, ca_key), "notary").Pem());
+  Write(dir + "/notary.key", std::string(key.ToUnencryptedPemSecret().Reveal()));
+}
+
+// A notary statement with its evidence in a log of `size` entries (the others: `others`).
+v1::Evidence NotaryEvidence(const FixedPki& pki, const std::string& kind, const std::string& statement, uint64_t index,
+                            const std::vector<std::string>& others) {
+  std::vector<std::string> leaves;
+  for (const auto& o : others) leaves.push_back(MerkleLeafHash(o));
+  leaves.insert(leaves.begin() + static_cast<long>(index), MerkleLeafHash(statement));
+  MerkleLog log;
+  for (const auto& l : leaves) log.Append(l);
+  v1::TreeHeadStatement head;
+  head.set_type("semper-notary-tree-head");
+  head.set_tree_size(log.size());
+  head.set_root_hash(log.Root(log.size()));
+  std::string head_json;
+  Require(google::protobuf::util::MessageToJsonString(head, &head_json).ok(), "tree head JSON");
+  v1::Evidence e;
+  e.set_index(index);
+  e.set_kind(kind);
+  e.set_statement(statement);
+  e.set_signature(Must(CmsSignDetached(statement, pki.notary.key, pki.notary.certificate, {pki.ca}), "statement"));
+  e.set_leaf_hash(MerkleLeafHash(statement));
+  e.mutable_inclusion()->set_leaf_index(index);
+  e.mutable_inclusion()->set_tree_size(log.size());
+  for (const auto& h : log.InclusionProof(index, log.size())) e.mutable_inclusion()->add_audit_path(h);
+  e.mutable_tree_head()->set_tree_size(log.size());
+  e.mutable_tree_head()->set_root_hash(head.root_hash());
+  e.mutable_tree_head()->set_statement(head_json);
+  e.mutable_tree_head()->set_signature(Must(CmsSignDetached(head_json, pki.notary.key, pki.notary.certificate, {pki.ca}), "head"));
+  return e;
+}
+
 std::string OcspRequest(const Certificate& cert, const Certificate& issuer, bool nonce) {
   OCSP_REQUEST* req = OCSP_REQUEST_new();
   OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), cert.x509(), issuer.x509());
@@ -116,6 +171,7 @@ v1::ContainerContent Order() {
 int Main(int argc, char** argv) {
   const std::string dir = SEMPER_FUZZ_DIR;
   if (argc > 1 && std::string(argv[1]) == "--pki") MakePki(dir + "/pki");
+  EnsureNotaryLeaf(dir + "/pki");
   const FixedPki& pki = Pki();
   const std::string corpus = dir + "/corpus/";
   constexpr std::string_view kContent = "semper fuzz content";
@@ -148,6 +204,45 @@ int Main(int argc, char** argv) {
   order.mutable_requested()->set_confidentiality(true);
   Write(corpus + "container/signed_encrypted",
         Must(Seal(order, {.signers = {pki.signer}, .recipients = {pki.recipient.certificate}}), "seal").SerializeAsString());
+
+  // Time-stamp tokens of the fixed TSA over SHA-256 of kContent, with and without certificates.
+  tsa::SerialAllocator serials([] { return absl::StatusOr<uint64_t>(7); });
+  tsa::TsaOptions options{pki.tsa.certificate, {pki.ca}, pki.tsa.key};
+  options.policies = {"1.3.6.1.4.1.99999.1"};
+  options.clock_check = [] { return absl::OkStatus(); };
+  options.serials = &serials;
+  auto authority = Must(tsa::TimeStampAuthority::New(std::move(options)), "tsa");
+  tsa::Stamped stamped = authority->StampDigest(digest);
+  Require(stamped.granted(), "the fixed TSA stamps");
+  Write(corpus + "timestamp_token/with_certificates", stamped.token_der);
+  Write(corpus + "timestamp_token/without_certificates", stamped.stored_token_der);
+
+  // An optimistic exchange (signer -> recipient, the OCSP responder's key as the arbiter): the
+  // standard contract, an abort, a resolve and both tokens; the first byte says which.
+  asw::Party o{pki.signer.key, pki.signer.certificate}, r{pki.recipient.key, pki.recipient.certificate},
+      t{pki.ocsp.key, pki.ocsp.certificate};
+  asw::Originator originator(o, r.certificate, t.certificate, std::string(kContent));
+  v1::SignedBody me1 = Must(originator.Me1(), "me1");
+  asw::Responder responder = Must(asw::Responder::Accept(r, t.certificate, me1), "accept");
+  v1::SignedBody me2 = Must(responder.Me2(), "me2");
+  v1::SignedBody me3 = Must(originator.Me3(me2), "me3");
+  v1::SignedBody me4 = Must(responder.Me4(me3), "me4");
+  Write(corpus + "exchange/contract", std::string(1, '\0') + Must(originator.Finish(me4), "contract").SerializeAsString());
+  Write(corpus + "exchange/abort", std::string(1, '\1') + Must(originator.Abort(), "abort").SerializeAsString());
+  Write(corpus + "exchange/resolve", std::string(1, '\2') + Must(responder.Resolve(), "resolve").SerializeAsString());
+  Write(corpus + "exchange/abort_token",
+        std::string(1, '\3') + Must(asw::IssueToken(false, me1, {}, t, absl::Now()), "token").SerializeAsString());
+  Write(corpus + "exchange/replacement",
+        std::string(1, '\3') + Must(asw::IssueToken(true, me1, me2, t, absl::Now()), "token").SerializeAsString());
+
+  // The notary's evidence: an attestation alone in its log, and a mail submission amid others.
+  const std::string attestation = R"({"type":"semper-notarial-attestation","documentSha256":"c2VtcGVy","nonce":"AAEC"})";
+  const std::string submission = R"({"type":"semper-mail-submission","mailId":"M-0011223344556677","nonce":"AwQF"})";
+  Write(corpus + "notary_evidence/attestation",
+        NotaryEvidence(pki, "attestation", attestation, 0, {}).SerializeAsString());
+  Write(corpus + "notary_evidence/submission",
+        NotaryEvidence(pki, "mail-submission", submission, 2, {"{\"type\":\"a\"}", "{\"type\":\"b\"}", "{\"type\":\"c\"}"})
+            .SerializeAsString());
   std::printf("fuzz_seeds: corpus written under %s\n", corpus.c_str());
   return 0;
 }

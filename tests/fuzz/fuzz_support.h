@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -36,8 +38,9 @@ struct FixedPki {
   Certificate root, ca;
   TrustStore trust;
   // Leaves: the TSA (critical timeStamping), the OCSP responder (OCSPSigning), a document signer
-  // (nonRepudiation) and a mail recipient (keyAgreement).
-  SignerIdentity tsa, ocsp, signer, recipient;
+  // (nonRepudiation) and a mail recipient (keyAgreement); the notary's signing key (CN
+  // "semper-notary signer", as semper-ca init makes it).
+  SignerIdentity tsa, ocsp, signer, recipient, notary;
 };
 
 inline Certificate LoadCertificate(const std::string& name) {
@@ -62,9 +65,26 @@ inline const FixedPki& Pki() {
     auto trust = TrustStore::New({root});
     Require(trust.ok(), "the fixed root is a trust anchor");
     return new FixedPki{root, ca, *trust, LoadIdentity("tsa", ca), LoadIdentity("ocsp", ca),
-                        LoadIdentity("signer", ca), LoadIdentity("recipient", ca)};
+                        LoadIdentity("signer", ca), LoadIdentity("recipient", ca), LoadIdentity("notary", ca)};
   }();
   return *pki;
+}
+
+// The committed seeds of a target (tests/fuzz/corpus/<target>): the only genuine artefacts there
+// are. A target checks that whatever verifies is one of them, for what the signatures cover:
+// libFuzzer cannot make a signature, so a mutated input that verifies with other signed content
+// is a broken promise ("a modified artefact never verifies").
+inline std::vector<std::string> Seeds(const std::string& target) {
+  std::vector<std::string> out;
+  const std::filesystem::path dir = std::filesystem::path(SEMPER_FUZZ_DIR) / "corpus" / target;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    auto bytes = ReadFile(f.path().string());
+    Require(bytes.ok(), "a seed is readable");
+    out.push_back(*bytes);
+  }
+  Require(!out.empty(), "the target has seeds (run fuzz_seeds)");
+  return out;
 }
 
 }  // namespace semper::fuzz
