@@ -211,6 +211,9 @@ int Accept(const Connection& c, const std::string& wallet, const std::string& pa
   return 0;
 }
 
+void CheckDecision(const Connection& c, const TrustStore& trust, const asw::Me1View& me1, const v1::ArbiterDecision& d);
+void PrintDecision(const v1::ArbiterDecision& d, const std::string& out);
+
 int Step(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& state_file,
          const std::string& in, const std::string& document_file, const std::string& out) {
   v1::ExchangeState st = ReadMessage<v1::ExchangeState>(state_file);
@@ -256,13 +259,34 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
   }
   auto me4 = r->Me4(ReadMessage<v1::SignedBody>(in));
   if (!me4.ok()) Die(me4.status());
+  if (r->terms().kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
+    // Before me4 leaves: the arbiter records the contract and orders the payment released. If it
+    // refuses (an abort, or another exchange of the payer's holds the payment), me4 is not written:
+    // without it the originator holds no standard contract, and its resolve gets nothing either.
+    v1::ShowStandardContractRequest show;
+    *show.mutable_contract() = r->Contract();
+    v1::ArbiterDecision d;
+    grpc::ClientContext ctx_show;
+    grpc::Status shown = ArbiterStub(c)->ShowStandardContract(&ctx_show, show, &d);
+    if (!shown.ok()) {
+      Die(Annotate(FromGrpcStatus(shown), "the arbiter gives no release order for this payment: me4 not written, "
+                                          "do not deliver"));
+    }
+    auto view = asw::VerifyMe1(show.contract().me1());
+    if (!view.ok()) Die(view.status());
+    CheckDecision(c, Trust(c), *view, d);
+    if (!d.completed() || d.affidavit().find("semper-payment-release-order") == std::string::npos) {
+      Die(MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                    "the arbiter's answer holds no release order: me4 not written, do not deliver"));
+    }
+    PrintDecision(d, out + ".arbiter");
+  }
   SaveState(state_file, r->State());
   WriteOrDie(out, me4->SerializeAsString());
   WriteOrDie(out + ".contract", r->Contract().SerializeAsString());
   std::printf("Wrote %s: send it. The signed contract is in %s.contract.\n", out.c_str(), out.c_str());
   if (r->terms().kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
-    std::printf("Delivery against payment: show the contract to the arbiter now and deliver only against the "
-                "release order it gives:\n  semperctl exchange show-contract --in %s.contract --out DIR\n",
+    std::printf("Delivery against payment: the arbiter's release order is in %s.arbiter; deliver against it.\n",
                 out.c_str());
   }
   return 0;

@@ -10,6 +10,9 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
+#include "common/server/peer.h"
+#include "absl/strings/ascii.h"
+#include "common/crypto/digest.h"
 
 namespace semper::arbiter {
 
@@ -35,14 +38,15 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
       {"arbiter_lock",
        "SELECT objection_until IS NOT NULL AND objection_until <= now() FROM arbiter.exchanges "
        "WHERE me1_hash = decode($1, 'hex') FOR UPDATE"},
-      // A payment belongs to the first exchange naming it that the arbiter decides.
+      // A payer's payment belongs to the first of its exchanges naming it that the arbiter decides
+      // (keyed by SHA-256 of payer, provider and reference, hex: nothing a party wrote reaches SQL).
       {"arbiter_bind_payments",
-       R"(INSERT INTO arbiter.payments (provider, reference, me1_hash)
-          SELECT p, r, decode(h, 'hex') FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(p, r, h, n)
-          ORDER BY n ON CONFLICT (provider, reference) DO NOTHING)"},
+       R"(INSERT INTO arbiter.payments (payment_key, me1_hash)
+          SELECT decode(k, 'hex'), decode(h, 'hex') FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(k, h, n)
+          ORDER BY n ON CONFLICT (payment_key) DO NOTHING)"},
       {"arbiter_payment_owners",
-       R"(SELECT provider, reference, encode(me1_hash, 'hex') FROM arbiter.payments
-          WHERE (provider, reference) IN (SELECT * FROM unnest($1::text[], $2::text[])))"},
+       R"(SELECT encode(payment_key, 'hex'), encode(me1_hash, 'hex') FROM arbiter.payments
+          WHERE payment_key IN (SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k))"},
       // Written once: the reversal only while neither an order nor a standard contract is there.
       {"arbiter_reverse",
        R"(UPDATE arbiter.exchanges SET affidavit = decode($2, 'hex'), affidavit_signature = decode($3, 'hex')
@@ -121,18 +125,17 @@ void ExchangeArbiter::Loop() {
 
 void ExchangeArbiter::Record(std::vector<Pending>& group) {
   // Payments first: a request for an exchange whose payment another exchange holds decides nothing.
-  std::vector<std::string> pay_providers, pay_references, pay_keys;
+  std::vector<std::string> pay_keys, pay_exchanges;
   for (const Pending& p : group) {
     if (p.payment.has_value()) {
-      pay_providers.push_back(p.payment->first);
-      pay_references.push_back(p.payment->second);
-      pay_keys.push_back(p.key_hex);
+      pay_keys.push_back(p.payment->key_hex);
+      pay_exchanges.push_back(p.key_hex);
     }
   }
-  absl::flat_hash_map<std::pair<std::string, std::string>, std::string> payment_owner;
+  absl::flat_hash_map<std::string, std::string> payment_owner;  // payment key -> me1 hash (hex)
   auto owned = [&](const Pending& p) {
     if (!p.payment.has_value()) return true;
-    auto it = payment_owner.find(*p.payment);
+    auto it = payment_owner.find(p.payment->key_hex);
     return it != payment_owner.end() && it->second == p.key_hex;
   };
   std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures, objections;
@@ -159,11 +162,9 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     stored.clear();
     payment_owner.clear();
     if (!pay_keys.empty()) {
-      tx.exec_prepared0("arbiter_bind_payments", db::TextArray(pay_providers), db::TextArray(pay_references),
-                        db::TextArray(pay_keys));
-      for (const auto& row : tx.exec_prepared("arbiter_payment_owners", db::TextArray(pay_providers),
-                                              db::TextArray(pay_references))) {
-        payment_owner[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<std::string>();
+      tx.exec_prepared0("arbiter_bind_payments", db::TextArray(pay_keys), db::TextArray(pay_exchanges));
+      for (const auto& row : tx.exec_prepared("arbiter_payment_owners", db::TextArray(pay_keys))) {
+        payment_owner[row[0].as<std::string>()] = row[1].as<std::string>();
       }
     }
     collect();
@@ -190,8 +191,9 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     }
     if (!owned(p)) {
       p.done(MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                       StrCat("payment ", p.payment->second, " at ", p.payment->first,
-                              " belongs to another exchange the arbiter decided first: this one orders nothing about it")));
+                       StrCat("payment ", p.payment->reference, " at ", p.payment->provider,
+                              " belongs to another exchange of its payer that the arbiter decided first: this one "
+                              "orders nothing about it")));
       continue;
     }
     v1::ArbiterDecision d;
@@ -360,7 +362,13 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", nullptr, std::nullopt};
   const bool payment = r.me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
   if (payment) {
-    pending.payment.emplace(r.me1.body.payment().provider(), r.me1.body.payment().reference());
+    // The payer's party (a subscriber by its id, a pseudonym by its certificate) with the payment,
+    // case-folded: a stranger naming someone else's payment binds only its own.
+    const v1::Payment& pay = r.me1.body.payment();
+    pending.payment.emplace(Pending::PaymentKey{
+        HexEncode(Sha256(StrCat(PartyOf(r.me1.originator), "\n", absl::AsciiStrToLower(pay.provider()), "\n",
+                                absl::AsciiStrToLower(pay.reference())))),
+        pay.provider(), pay.reference()});
     if (!resolve) pending.objection_until = now + payment_objection_period_;
   }
   if (auto affidavit = asw::AffidavitFor(r.me1, resolve, now); affidavit.has_value()) {

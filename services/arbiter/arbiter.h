@@ -69,7 +69,11 @@ class ExchangeArbiter {
     std::string affidavit, affidavit_signature;
     std::function<void(absl::StatusOr<v1::ArbiterDecision>)> done;
     std::optional<absl::Time> objection_until;  // an abort of a delivery against payment
-    std::optional<std::pair<std::string, std::string>> payment;  // provider, reference
+    struct PaymentKey {
+      std::string key_hex;  // SHA-256 of payer party, provider and reference (case-folded)
+      std::string provider, reference;
+    };
+    std::optional<PaymentKey> payment;
   };
   void Loop();
   void Record(std::vector<Pending>& group);

@@ -103,8 +103,10 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
        "UPDATE arbiter.cases SET state = 'closed', verdict_evidence = decode($2, 'hex') WHERE id = $1 AND state = 'decided'"},
       {"case_due",
        R"(SELECT id FROM arbiter.cases WHERE state = 'filed' AND answer_deadline <= now()
-          ORDER BY answer_deadline LIMIT 100)"},
-      {"case_unclosed", "SELECT id FROM arbiter.cases WHERE state = 'decided' ORDER BY filed_at LIMIT 100"},
+          ORDER BY swept_at NULLS FIRST, answer_deadline LIMIT 100)"},
+      {"case_unclosed",
+       "SELECT id FROM arbiter.cases WHERE state = 'decided' ORDER BY swept_at NULLS FIRST, filed_at LIMIT 100"},
+      {"case_sweep_failed", "UPDATE arbiter.cases SET swept_at = now() WHERE id = $1"},
       {"case_list",
        R"(SELECT id FROM arbiter.cases WHERE (claimant = $1 AND claimant_issuer = $2)
              OR (respondent = $1 AND respondent_issuer = $2) ORDER BY filed_at DESC LIMIT 100)"},
@@ -132,6 +134,21 @@ absl::StatusOr<CaseBook::Signed> CaseBook::VerifyParty(const std::string& bytes,
   return Signed{signer, bytes};
 }
 
+namespace {
+// A claim's subject reference and every evidence label end up in the verdict.
+constexpr size_t kMaxReferenceBytes = 200;
+constexpr size_t kMaxLabelBytes = 200;
+
+absl::Status CheckLabels(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items, std::string_view field) {
+  for (int i = 0; i < items.size(); ++i) {
+    if (items[i].label().size() > kMaxLabelBytes) {
+      return InvalidField(StrCat(field, "[", i, "].label"), StrCat("must be at most ", kMaxLabelBytes, " bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.claim(), req.signature(), "claim"));
   v1::ClaimStatement claim;
@@ -145,6 +162,11 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
     return InvalidField("claim.text", "must describe a claim of kind OTHER");
   }
   if (claim.text().size() > 64 * 1024) return InvalidField("claim.text", "must be at most 64 KiB");
+  // What goes into the verdict is bounded, so that every verdict fits the notary's log.
+  if (claim.subject_reference().size() > kMaxReferenceBytes) {
+    return InvalidField("claim.subject_reference", StrCat("must be at most ", kMaxReferenceBytes, " bytes"));
+  }
+  SEMPER_RETURN_IF_ERROR(CheckLabels(claim.evidence(), "claim.evidence"));
   if (static_cast<size_t>(claim.evidence_size()) > d_.max_evidence_items) {
     return InvalidField("claim.evidence", StrCat("must have at most ", d_.max_evidence_items, " items"));
   }
@@ -343,6 +365,8 @@ absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
   if (static_cast<size_t>(answer.evidence_size()) > d_.max_evidence_items) {
     return InvalidField("answer.evidence", StrCat("must have at most ", d_.max_evidence_items, " items"));
   }
+  if (answer.text().size() > 64 * 1024) return InvalidField("answer.text", "must be at most 64 KiB");
+  SEMPER_RETURN_IF_ERROR(CheckLabels(answer.evidence(), "answer.evidence"));
   SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(answer.case_id()));
   if (!SameParty(s.signer, *l.respondent)) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
@@ -406,6 +430,11 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
     return InvalidField("outcome", "must be upheld, rejected or partially upheld");
   }
   if (req.reasoning().empty()) return InvalidField("reasoning", "is required: a written reason for the decision");
+  if (req.reasoning().size() > 16 * 1024) return InvalidField("reasoning", "must be at most 16 KiB");
+  if (req.remedies_size() > 20) return InvalidField("remedies", "must be at most 20");
+  for (const auto& r : req.remedies()) {
+    if (r.size() > 1024) return InvalidField("remedies", "must be at most 1 KiB each");
+  }
   SEMPER_ASSIGN_OR_RETURN(Loaded l, Load(req.case_id()));
   if (l.c.state() != v1::CASE_STATE_AWAITING_ARBITRATOR) {
     return WrongState(StrCat("the case is ", StateName(l.c.state()), ", not awaiting an arbitrator"));
@@ -457,11 +486,21 @@ absl::StatusOr<int> CaseBook::Sweep() {
   }));
   int changed = 0;
   absl::Status first_error;
+  // A case that fails goes to the back of the queue (swept_at): the rest are not held back.
+  auto failed = [&](const std::string& id) {
+    (void)d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+      tx.exec_prepared0("case_sweep_failed", id);
+      return absl::OkStatus();
+    });
+  };
   for (const auto& id : due) {
     auto l = Load(id);
     absl::Status s = l.ok() ? DecideFiled(*l, "", "") : l.status();
     if (s.ok()) ++changed;
-    if (!s.ok() && s.code() != absl::StatusCode::kAborted && first_error.ok()) first_error = s;
+    if (!s.ok() && s.code() != absl::StatusCode::kAborted) {
+      failed(id);
+      if (first_error.ok()) first_error = s;
+    }
   }
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& row : tx.exec_prepared("case_unclosed")) unclosed.push_back(row[0].as<std::string>());
@@ -470,7 +509,10 @@ absl::StatusOr<int> CaseBook::Sweep() {
   for (const auto& id : unclosed) {
     absl::Status s = Close(id);
     if (s.ok()) ++changed;
-    if (!s.ok() && first_error.ok()) first_error = s;
+    if (!s.ok()) {
+      failed(id);
+      if (first_error.ok()) first_error = s;
+    }
   }
   if (!first_error.ok()) return first_error;
   return changed;

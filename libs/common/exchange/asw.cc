@@ -72,8 +72,20 @@ absl::Status CheckTerms(const v1::Me1Body& body) {
       return absl::OkStatus();
     case v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT: {
       const v1::Payment& p = body.payment();
-      if (p.provider().empty()) return InvalidField("me1.payment.provider", "is required");
-      if (p.reference().empty()) return InvalidField("me1.payment.reference", "is required");
+      // Printable ASCII, no space at either end, at most 128 characters: one payment has one
+      // spelling, so that the arbiter's binding of a payment to one exchange cannot be dodged with
+      // a look-alike or padded variant.
+      auto plain = [](std::string_view field, std::string_view v) -> absl::Status {
+        if (v.empty()) return InvalidField(field, "is required");
+        if (v.size() > 128) return InvalidField(field, "must be at most 128 characters");
+        for (char ch : v) {
+          if (ch < 0x20 || ch > 0x7e) return InvalidField(field, "must be printable ASCII");
+        }
+        if (v.front() == ' ' || v.back() == ' ') return InvalidField(field, "must not begin or end with a space");
+        return absl::OkStatus();
+      };
+      SEMPER_RETURN_IF_ERROR(plain("me1.payment.provider", p.provider()));
+      SEMPER_RETURN_IF_ERROR(plain("me1.payment.reference", p.reference()));
       if (p.amount().minor_units() <= 0 || p.amount().currency().size() != 3) {
         return InvalidField("me1.payment.amount", "must be a positive amount with an ISO 4217 currency");
       }

@@ -1,12 +1,11 @@
--- A payment (provider, reference) belongs to the first exchange naming it that the arbiter
--- decides: an originator who signs a second me1 for the same payment and aborts it gets no order
--- about that payment (the exchange that holds it decides its fate). Exchanges decided before this
+-- A payer's payment (provider, reference) belongs to the first of its exchanges naming it that
+-- the arbiter decides: an originator who signs a second me1 for the same payment and aborts it
+-- gets no order about that payment (the exchange that holds it decides its fate); a stranger who
+-- names someone else's payment binds only its own key. Exchanges decided before this
 -- version bind nothing here.
 CREATE TABLE payments (
-  provider  text NOT NULL,
-  reference text NOT NULL,
-  me1_hash  bytea NOT NULL,
-  PRIMARY KEY (provider, reference)
+  payment_key bytea PRIMARY KEY,  -- SHA-256 of the payer's party, provider and reference (case-folded)
+  me1_hash    bytea NOT NULL
 );
 -- Claims filed before claim_sha256 existed: the first case of each claim takes its hash, so that
 -- none of them can be filed once more.
