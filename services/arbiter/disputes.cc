@@ -150,6 +150,9 @@ absl::Status CheckLabels(const google::protobuf::RepeatedPtrField<v1::EvidenceIt
 }  // namespace
 
 absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
+  if (req.claim().size() > d_.max_statement_bytes) {
+    return InvalidField("claim", StrCat("must be at most ", d_.max_statement_bytes, " bytes with its evidence"));
+  }
   SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.claim(), req.signature(), "claim"));
   v1::ClaimStatement claim;
   if (!claim.ParseFromString(req.claim()) || claim.type() != "semper-claim") {
@@ -357,6 +360,9 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
 }
 
 absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
+  if (req.answer().size() > d_.max_statement_bytes) {
+    return InvalidField("answer", StrCat("must be at most ", d_.max_statement_bytes, " bytes with its evidence"));
+  }
   SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.answer(), req.signature(), "answer"));
   v1::AnswerStatement answer;
   if (!answer.ParseFromString(req.answer()) || answer.type() != "semper-answer") {

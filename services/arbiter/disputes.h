@@ -37,6 +37,10 @@ class CaseBook {
     // Claim kinds that a human arbitrator decides even where the rules could.
     std::set<v1::ClaimKind> human_review;
     size_t max_evidence_items = 100;
+    // A signed claim or answer (with its evidence): GetCase hands out both with the verdict, so
+    // two of them must fit one answer (main: half of grpc.max_message_bytes less 2 MiB, at most
+    // 8 MiB).
+    size_t max_statement_bytes = 8 << 20;
   };
   explicit CaseBook(Deps deps) : d_(std::move(deps)) {}
   static std::vector<db::PreparedStatement> Statements();

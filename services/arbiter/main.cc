@@ -138,6 +138,16 @@ int Serve(const std::optional<std::string>& config_file) {
     return evidence;
   };
   deps.answer_period = config->GetDuration("arbiter.answer_period");
+  {
+    // GetCase hands out a claim and an answer with the verdict: two of them fit one answer.
+    const int64_t grpc_max = config->GetInt("grpc.max_message_bytes");
+    if (grpc_max < (int64_t{4} << 20)) {
+      return fail("grpc.max_message_bytes",
+                  InvalidField("grpc.max_message_bytes", "must be at least 4 MiB for the arbiter (cases hand out "
+                                                         "claims and answers with their evidence)"));
+    }
+    deps.max_statement_bytes = static_cast<size_t>(std::min<int64_t>(int64_t{8} << 20, (grpc_max - (int64_t{2} << 20)) / 2));
+  }
   for (const std::string& name : config->GetStringList("arbiter.human_review")) {
     auto kind = ClaimKindFromName(name);
     if (!kind.has_value()) return fail("arbiter.human_review", InvalidField("arbiter.human_review", StrCat("unknown claim kind ", name)));

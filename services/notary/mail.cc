@@ -48,6 +48,9 @@ std::vector<db::PreparedStatement> MailRoom::Statements() {
                                     sender_party, message_once)
           VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex'), decode($7, 'hex'), $8::timestamptz, 'waiting',
                   decode($9, 'hex'), decode($10, 'hex'), $11, decode($6, 'hex')))"},
+      {"notary_mail_answer_size",
+       R"(SELECT length(message) + 2 * length(origin_signature) + 2 * length(submission_statement) FROM notary.mails
+          WHERE id = $1)"},
       {"notary_mail_by_message", "SELECT id FROM notary.mails WHERE message_sha256 = decode($1, 'hex')"},
       {"notary_mail_parties", "SELECT sender_party, sender_subject, recipient_subscriber FROM notary.mails WHERE id = $1"},
       {"notary_mail",
@@ -263,6 +266,18 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
   }
   const bool as_recipient = caller_party == StrCat("subscriber:", recipient_subscriber);
   SEMPER_RETURN_IF_ERROR(d_.check_status(signer));
+  // Nothing is decided that cannot be handed out: a mail stored before the size limits, or before
+  // the operator lowered grpc.max_message_bytes, whose answer would not fit is refused first.
+  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    auto r = tx.exec_prepared("notary_mail_answer_size", id);
+    const size_t size = r.empty() || r[0][0].is_null() ? 0 : r[0][0].as<size_t>();
+    if (size + (size_t{1} << 20) > d_.max_answer_bytes) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED,
+                       StrCat("mail ", id, " is larger than this notary can hand out (grpc.max_message_bytes is ",
+                              d_.max_answer_bytes, "): nothing is decided; its operator raises the limit"));
+    }
+    return absl::OkStatus();
+  }));
   bool decided = false;
   absl::Status after;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {

@@ -29,6 +29,8 @@ class MailRoom {
     std::function<absl::StatusOr<std::string>(std::string_view sha256)> time_stamp;
     std::function<absl::Time()> clock = [] { return absl::Now(); };
     size_t max_message_bytes = 16 << 20;
+    // The largest answer the notary may send (grpc.max_message_bytes).
+    size_t max_answer_bytes = 32 << 20;
   };
   explicit MailRoom(Deps deps) : d_(std::move(deps)) {}
   static std::vector<db::PreparedStatement> Statements();

@@ -118,6 +118,7 @@ int Serve(const std::optional<std::string>& config_file) {
   mail_deps.check_status = book_deps.check_status;
   mail_deps.time_stamp = book_deps.time_stamp;
   mail_deps.max_message_bytes = max_item;
+  mail_deps.max_answer_bytes = static_cast<size_t>(grpc_max);
   MailRoom mail(mail_deps);
   NotaryServiceImpl::Options service_options;
   service_options.log = &evidence;

@@ -723,6 +723,11 @@ TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
   v1::EvidenceItem labelled = SignedDocument(std::string(201, 'l'), "a document", *buyer_, /*stamp=*/false);
   EXPECT_THAT(File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {labelled}), *buyer_).status(),
               StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("claim.evidence[0].label")));
+  // A claim (and an answer) with its evidence fits half a GetCase answer (found by a reviewer: a
+  // claim near the request limit was filed, and then nobody could read the case).
+  v1::EvidenceItem huge = SignedDocument("the catalogue", std::string(9 << 20, 'c'), *buyer_, /*stamp=*/false);
+  EXPECT_THAT(File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {huge}), *buyer_).status(),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("claim")));
   {
     v1::GetCaseRequest get;
     get.set_case_id(std::string(32, '0'));

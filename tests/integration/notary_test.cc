@@ -1256,10 +1256,17 @@ TEST_F(NotaryMailTest, WhatTheNotaryTakesInItSendsBackOut) {
                 StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), mails);
-  // A notary whose gRPC limit is 8 MiB takes items of at most 2 MiB, and hands them out again.
+  // A notary whose gRPC limit is 8 MiB takes items of at most 2 MiB, and hands them out again. A
+  // 7 MiB mail deposited before the operator lowered the limit is not delivered (its answer
+  // could not be sent): refused before anything is decided (found by a reviewer).
+  std::string env_pending, origin_pending;
+  auto pending = Deposit(alice, bob, std::string(7 << 20, 'p'), absl::Hours(1), &env_pending, &origin_pending);
+  ASSERT_THAT(pending, IsOk());
   notary_.Signal(SIGTERM);
   notary_.Wait(15000);
   StartNotary({"SEMPER_GRPC_MAX_MESSAGE_BYTES=8388608"});
+  EXPECT_THAT(Accept(bob, *pending), StatusIs(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED));
+  EXPECT_EQ(Sql("SELECT state FROM notary.mails WHERE id = '" + pending->id() + "'"), "waiting");
   std::string env_small, origin_small;
   EXPECT_THAT(Deposit(alice, bob, std::string((2 << 20) + 1, 'a'), absl::Hours(1), &env_small, &origin_small),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
