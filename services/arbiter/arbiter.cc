@@ -3,16 +3,16 @@
 
 #include <future>
 
+#include "absl/strings/ascii.h"
 #include "common/base/proto_json.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
 #include "common/server/peer.h"
-#include "absl/strings/ascii.h"
-#include "common/crypto/digest.h"
 
 namespace semper::arbiter {
 
@@ -139,21 +139,22 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     return it != payment_owner.end() && it->second == p.key_hex;
   };
   std::vector<std::string> keys, resolved, bodies, signatures, kinds, affidavits, affidavit_signatures, objections;
+  // The rows to insert: every request whose payment (if any) its exchange holds.
   auto collect = [&] {
     for (auto* v : {&keys, &resolved, &bodies, &signatures, &kinds, &affidavits, &affidavit_signatures, &objections}) {
       v->clear();
     }
-  for (const Pending& p : group) {
-    if (!owned(p)) continue;
-    objections.push_back(p.objection_until.has_value() ? db::TimeText(*p.objection_until) : "");
-    affidavits.push_back(HexEncode(p.affidavit));
-    affidavit_signatures.push_back(HexEncode(p.affidavit_signature));
-    keys.push_back(p.key_hex);
-    resolved.push_back(p.resolve ? "t" : "f");
-    bodies.push_back(HexEncode(p.token.body()));
-    signatures.push_back(HexEncode(p.token.signature()));
-    kinds.push_back(p.resolve ? "resolve" : "abort");
-  }
+    for (const Pending& p : group) {
+      if (!owned(p)) continue;
+      objections.push_back(p.objection_until.has_value() ? db::TimeText(*p.objection_until) : "");
+      affidavits.push_back(HexEncode(p.affidavit));
+      affidavit_signatures.push_back(HexEncode(p.affidavit_signature));
+      keys.push_back(p.key_hex);
+      resolved.push_back(p.resolve ? "t" : "f");
+      bodies.push_back(HexEncode(p.token.body()));
+      signatures.push_back(HexEncode(p.token.signature()));
+      kinds.push_back(p.resolve ? "resolve" : "abort");
+    }
   };
   absl::flat_hash_map<std::string, std::string> won;  // key -> signature of the token recorded now
   absl::flat_hash_map<std::string, v1::ArbiterDecision> stored;
@@ -270,13 +271,12 @@ void ExchangeArbiter::ShowStandardContract(const v1::StandardContract& contract,
   asw::ArbiterRequest r{asw::ArbiterRequest::Kind::kResolve, *me1, contract.me1(), contract.me2()};
   Decide(r, [this, me1 = *me1, contract, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
     if (!d.ok()) return done(std::move(d));
-    done(Complete(me1, contract, *std::move(d)));
+    done(Complete(me1, contract));
   });
 }
 
-absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View& me1, const v1::StandardContract& contract,
-                                                              v1::ArbiterDecision d) {
-  (void)d;  // the recorded decision is read again under the row lock
+absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View& me1,
+                                                              const v1::StandardContract& contract) {
   const std::string key = HexEncode(me1.hash);
   const bool payment = me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
   v1::ArbiterDecision out;

@@ -55,9 +55,9 @@ class ExchangeArbiter {
   // DELIVERY_FOR_PAYMENT, aborted, no order yet: the reversal order once the objection period is
   // over (written once; a standard contract shown meanwhile wins), else `d` as it is.
   absl::StatusOr<v1::ArbiterDecision> PaymentAfterAbort(const asw::Me1View& me1, v1::ArbiterDecision d);
-  // Records the shown standard contract (and the release order it makes) on the exchange's record.
-  absl::StatusOr<v1::ArbiterDecision> Complete(const asw::Me1View& me1, const v1::StandardContract& contract,
-                                               v1::ArbiterDecision d);
+  // Records the shown standard contract (and the release order it makes) on the exchange's record
+  // (read again under its row lock) and answers with the record.
+  absl::StatusOr<v1::ArbiterDecision> Complete(const asw::Me1View& me1, const v1::StandardContract& contract);
   // The record as stored (its token, affidavit, objection period and completion).
   absl::StatusOr<v1::ArbiterDecision> Stored(pqxx::transaction_base& tx, const std::string& key_hex);
   // The escrowed document of me1, decrypted and checked against H(D).
