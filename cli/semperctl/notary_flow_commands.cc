@@ -117,7 +117,7 @@ void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trus
   // contract names for that signer.
   if (st.signers_size() != k.signers_size() || st.signers_size() < 2) NotTheSigned("contract's signers");
   // Checked as of the sealing (certificates expire later; the notary's statement fixes the time).
-  const std::string signed_text = StrCat("semper-contract:", k.id(), ":", HexEncode(k.contract_sha256()));
+  const std::string signed_text = notary::ContractSigningText(k.id(), k.contract_sha256());
   const absl::Time sealed_at = FromTimestamp(st.completed_at());
   for (const v1::ContractSigner& s : st.signers()) {
     auto signers = CmsVerifyDetached(s.signature(), signed_text, trust, sealed_at, KeyPurpose::kNonRepudiation);
@@ -391,7 +391,7 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   v1::SignContractRequest req;
   req.set_id(id);
   // The signature names this contract and the hash of its text (what the notary requires).
-  req.set_signature(WalletSign(StrCat("semper-contract:", id, ":", HexEncode(Sha256(text.contract()))), keys.signature, chain));
+  req.set_signature(WalletSign(notary::ContractSigningText(id, Sha256(text.contract())), keys.signature, chain));
   Call(as_wallet->SignContract(Ctx().get(), req, &k));
   if (k.id() != id) NotAsked("contract", id);
   if (k.contract_sha256() != Sha256(text.contract())) NotAsked("contract text", "the one you signed");

@@ -293,10 +293,6 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, c
   return c;
 }
 
-std::string ContractSigningText(std::string_view id, std::string_view contract_sha256) {
-  return StrCat("semper-contract:", id, ":", HexEncode(contract_sha256));
-}
-
 absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature,
                                                         const Caller& caller) {
   // An id not in use answers as a signature over other bytes does: nobody learns which ids are.

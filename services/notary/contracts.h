@@ -16,6 +16,7 @@
 #include "common/db/pool.h"
 #include "semper/v1/notary.pb.h"
 #include "services/notary/log.h"
+#include "services/notary/verify.h"
 
 namespace semper::notary {
 
@@ -29,10 +30,6 @@ struct Caller {
   // certificate of the same subscriber (serialNumber), a pseudonym by that very certificate.
   bool Is(const std::string& subject, const std::string& certificate_sha256) const;
 };
-
-// What a signer of contract `id` signs: "semper-contract:<id>:<hex SHA-256 of the contract
-// bytes>". The id binds the signature to this one contract, the hash to its text.
-std::string ContractSigningText(std::string_view id, std::string_view contract_sha256);
 
 class ContractBook {
  public:

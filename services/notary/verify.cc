@@ -8,6 +8,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/merkle.h"
+#include "common/crypto/random.h"
 #include "common/crypto/suite_signer.h"
 
 namespace semper::notary {
@@ -27,6 +28,10 @@ absl::Status NotarySigned(std::string_view statement, std::string_view signature
 }
 
 }  // namespace
+
+std::string ContractSigningText(std::string_view id, std::string_view contract_sha256) {
+  return StrCat("semper-contract:", id, ":", HexEncode(contract_sha256));
+}
 
 absl::Status VerifyTreeHead(const v1::SignedTreeHead& head, const TrustStore& trust) {
   SEMPER_RETURN_IF_ERROR(NotarySigned(head.statement(), head.signature(), trust, "tree head"));

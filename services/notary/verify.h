@@ -2,11 +2,18 @@
 // database and no network, only the suite's roots. Pure functions; thread-safe.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "common/crypto/certificate.h"
 #include "semper/v1/notary.pb.h"
 
 namespace semper::notary {
+
+// What a signer of contract `id` signs: "semper-contract:<id>:<hex SHA-256 of the contract
+// bytes>". The id binds the signature to this one contract, the hash to its text.
+std::string ContractSigningText(std::string_view id, std::string_view contract_sha256);
 
 // The notary's signature over the tree head's statement (chain embedded in the signature), and
 // that the statement says this size and root.

@@ -139,6 +139,18 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
     return d;
   }
   static constexpr int kObjectionSeconds = 3;
+  // A delivery against payment: `text` against EUR `minor_units`, by card at Example Acquirer.
+  static asw::ExchangeTerms PaymentTerms(const std::string& reference, const std::string& text, int64_t minor_units) {
+    asw::ExchangeTerms t;
+    t.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+    t.contract = text;
+    t.payment.set_instrument("card");
+    t.payment.set_reference(reference);
+    t.payment.set_provider("Example Acquirer");
+    t.payment.mutable_amount()->set_currency("EUR");
+    t.payment.mutable_amount()->set_minor_units(minor_units);
+    return t;
+  }
   absl::StatusOr<v1::ArbiterDecision> Resolve(const v1::ResolveRequest& req) {
     v1::ArbiterDecision d;
     grpc::ClientContext ctx;
@@ -377,15 +389,7 @@ TEST_F(ArbiterTest, AnEscrowTheArbiterCannotOpenEndsInAnAbort) {
 
 TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrderAfterTheObjectionPeriod) {
   asw::Party o = Party("Buyer"), r = Party("Seller");
-  asw::ExchangeTerms terms;
-  terms.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
-  terms.contract = "one e-book against EUR 12.00";
-  terms.payment.set_instrument("card");
-  terms.payment.set_reference("AUTH-7781");
-  terms.payment.set_provider("Example Acquirer");
-  terms.payment.mutable_amount()->set_currency("EUR");
-  terms.payment.mutable_amount()->set_minor_units(1200);
-  asw::Originator buyer(o, r.certificate, *arbiter_, terms);
+  asw::Originator buyer(o, r.certificate, *arbiter_, PaymentTerms("AUTH-7781", "one e-book against EUR 12.00", 1200));
   ASSERT_THAT(buyer.Me1(), IsOk());
   // The seller never commits: the buyer aborts. The abort token says only that the arbiter will
   // not resolve; the payment order waits for the objection period.
@@ -429,19 +433,13 @@ TEST_F(ArbiterTest, DeliveryForPaymentAbortedComesWithAPaymentReversalOrderAfter
 TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
   asw::Party o = Party("Originator"), r = Party("Responder");
   auto terms_of = [&](v1::ExchangeKind kind, const std::string& tag) {
+    if (kind == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) return PaymentTerms("AUTH-" + tag, "terms " + tag, 4200);
     asw::ExchangeTerms t;
     t.kind = kind;
     t.contract = "terms " + tag;
     if (kind == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT) {
       t.document = "the document " + tag;
       t.escrow = *escrow_;
-    }
-    if (kind == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT) {
-      t.payment.set_instrument("card");
-      t.payment.set_reference("AUTH-" + tag);
-      t.payment.set_provider("Example Acquirer");
-      t.payment.mutable_amount()->set_currency("EUR");
-      t.payment.mutable_amount()->set_minor_units(4200);
     }
     return t;
   };
@@ -573,17 +571,7 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
 // delivers): no release, no reversal for A.
 TEST_F(ArbiterTest, APaymentBelongsToOneExchange) {
   asw::Party o = Party("Buyer"), r = Party("Seller");
-  auto terms = [](const std::string& reference, const std::string& text) {
-    asw::ExchangeTerms t;
-    t.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
-    t.contract = text;
-    t.payment.set_instrument("card");
-    t.payment.set_reference(reference);
-    t.payment.set_provider("Example Acquirer");
-    t.payment.mutable_amount()->set_currency("EUR");
-    t.payment.mutable_amount()->set_minor_units(50000);
-    return t;
-  };
+  auto terms = [](const std::string& reference, const std::string& text) { return PaymentTerms(reference, text, 50000); };
   auto complete = [&](asw::Originator& buyer) {
     auto me1 = buyer.Me1();
     auto seller = asw::Responder::Accept(r, *arbiter_, *me1);
@@ -641,14 +629,7 @@ TEST_F(ArbiterTest, APaymentBelongsToOneExchange) {
 // one naming another arbiter, is refused too.
 TEST_F(ArbiterTest, AStandardContractShownTooLateOrForgedChangesNothing) {
   asw::Party o = Party("Buyer"), r = Party("Seller"), m = Party("Mallory");
-  asw::ExchangeTerms t;
-  t.kind = v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
-  t.contract = "a bicycle against EUR 300";
-  t.payment.set_instrument("card");
-  t.payment.set_reference("AUTH-9");
-  t.payment.set_provider("Example Acquirer");
-  t.payment.mutable_amount()->set_currency("EUR");
-  t.payment.mutable_amount()->set_minor_units(30000);
+  const asw::ExchangeTerms t = PaymentTerms("AUTH-9", "a bicycle against EUR 300", 30000);
   asw::Originator buyer(o, r.certificate, *arbiter_, t);
   auto me1 = buyer.Me1();
   ASSERT_THAT(me1, IsOk());

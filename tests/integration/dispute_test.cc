@@ -195,6 +195,24 @@ class DisputeTest : public ::semper::testing::PostgresTest {
 
   std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
 
+  // Bert Buyer's order at Example Shop GmbH for EUR `minor_units`, asking for non-repudiation.
+  static v1::ContainerContent OrderContent(const std::string& order_id, int64_t minor_units) {
+    v1::ContainerContent content = NewContainerContent(absl::Now());
+    v1::Order* o = content.mutable_template_()->mutable_order();
+    o->set_order_id(order_id);
+    o->mutable_buyer()->set_name("Bert Buyer");
+    o->mutable_buyer()->set_country("DE");
+    o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    o->mutable_seller()->set_name("Example Shop GmbH");
+    o->mutable_seller()->set_country("DE");
+    o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    o->set_applicable_law("DE");
+    o->mutable_amount()->set_currency("EUR");
+    o->mutable_amount()->set_minor_units(minor_units);
+    content.mutable_requested()->set_non_repudiation_of_origin(true);
+    return content;
+  }
+
   v1::VerdictStatement Verdict(const v1::Case& c) {
     v1::VerdictStatement v;
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(c.verdict(), &v).ok()) << c.verdict();
@@ -323,19 +341,7 @@ TEST_F(DisputeTest, NonDeliveryRejectedWhenTheRespondentShowsTheClaimantsReceipt
 
 TEST_F(DisputeTest, NonPaymentUpheldOnTheBuyersSignedOrder) {
   // The buyer's order as a signed SEMPER container, its signature time-stamped.
-  v1::ContainerContent content = NewContainerContent(absl::Now());
-  v1::Order* o = content.mutable_template_()->mutable_order();
-  o->set_order_id("2026-0044");
-  o->mutable_buyer()->set_name("Bert Buyer");
-  o->mutable_buyer()->set_country("DE");
-  o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-  o->mutable_seller()->set_name("Example Shop GmbH");
-  o->mutable_seller()->set_country("DE");
-  o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-  o->set_applicable_law("DE");
-  o->mutable_amount()->set_currency("EUR");
-  o->mutable_amount()->set_minor_units(12990);
-  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  v1::ContainerContent content = OrderContent("2026-0044", 12990);
   auto sealed = Seal(content, {.signers = {SignerIdentity{buyer_->key, buyer_->certificate, Chain()}}});
   ASSERT_THAT(sealed.status(), IsOk());
   v1::EvidenceItem order;
@@ -424,19 +430,7 @@ TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
 // only, the buyer's signature was judged made before the revocation. Each signer's time comes
 // from a stamp over its own signature, or it has none.
 TEST_F(DisputeTest, EachContainerSignerIsDatedOnlyByAStampOverItsOwnSignature) {
-  v1::ContainerContent content = NewContainerContent(absl::Now());
-  v1::Order* o = content.mutable_template_()->mutable_order();
-  o->set_order_id("2026-0077");
-  o->mutable_buyer()->set_name("Bert Buyer");
-  o->mutable_buyer()->set_country("DE");
-  o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-  o->mutable_seller()->set_name("Example Shop GmbH");
-  o->mutable_seller()->set_country("DE");
-  o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-  o->set_applicable_law("DE");
-  o->mutable_amount()->set_currency("EUR");
-  o->mutable_amount()->set_minor_units(99000);
-  content.mutable_requested()->set_non_repudiation_of_origin(true);
+  v1::ContainerContent content = OrderContent("2026-0077", 99000);
   auto sealed = Seal(content, {.signers = {SignerIdentity{seller_->key, seller_->certificate, Chain()}}});
   ASSERT_THAT(sealed.status(), IsOk());
   const std::string bytes = sealed->signed_().content();
