@@ -266,16 +266,20 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
     v1::ShowStandardContractRequest show;
     *show.mutable_contract() = r->Contract();
     v1::ArbiterDecision d;
-    grpc::ClientContext ctx_show;
-    grpc::Status shown = ArbiterStub(c)->ShowStandardContract(&ctx_show, show, &d);
+    grpc::Status shown = ArbiterStub(c)->ShowStandardContract(Ctx().get(), show, &d);
     if (!shown.ok()) {
-      Die(Annotate(FromGrpcStatus(shown), "the arbiter gives no release order for this payment: me4 not written, "
-                                          "do not deliver"));
+      // A lost answer may hide a recorded completion: asking again gets the same record.
+      Die(Annotate(FromGrpcStatus(shown), "no release order for this payment (or its answer was lost): me4 not "
+                                          "written, do not deliver; run this step again to ask again"));
     }
     auto view = asw::VerifyMe1(show.contract().me1());
     if (!view.ok()) Die(view.status());
     CheckDecision(c, Trust(c), *view, d);
-    if (!d.completed() || d.affidavit().find("semper-payment-release-order") == std::string::npos) {
+    v1::AffidavitStatement order;
+    google::protobuf::util::JsonParseOptions lenient;
+    lenient.ignore_unknown_fields = true;
+    if (!d.completed() || !google::protobuf::util::JsonStringToMessage(d.affidavit(), &order, lenient).ok() ||
+        order.type() != "semper-payment-release-order") {
       Die(MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                     "the arbiter's answer holds no release order: me4 not written, do not deliver"));
     }
