@@ -512,10 +512,16 @@ v1::EvidenceItem ParseEvidence(const std::string& spec) {
     *item.mutable_exchange_contract() = ReadMessage<v1::StandardContract>(files[0]);
   } else if (kind == "token" && files.size() == 1) {
     *item.mutable_arbiter_token() = ReadMessage<v1::SignedBody>(files[0]);
+  } else if (kind == "container" && !files.empty()) {
+    // A signed container (an order, a confirmed order, a receipt), with a time-stamp per signature.
+    auto sealed = ReadMessage<v1::SealedContainer>(files[0]);
+    if (!sealed.has_signed_()) Usage("--evidence", StrCat(files[0], " is not a signed (unencrypted) container"));
+    *item.mutable_container()->mutable_container() = sealed.signed_();
+    for (size_t i = 1; i < files.size(); ++i) item.mutable_container()->add_signature_time_stamps(ReadFileOrDie(files[i]));
   } else {
     Usage("--evidence",
           "kinds: signed:DOC,SIG[,TIMESTAMP]  timestamp:DOC,TOKEN  notary:EVIDENCE.json  certificate:PEM  "
-          "contract:FILE  token:FILE");
+          "contract:FILE  token:FILE  container:FILE[,TIMESTAMP...]");
   }
   return item;
 }
@@ -567,7 +573,8 @@ void PrintCase(const v1::Case& c) {
 
 int FileClaim(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& against,
               const std::string& kind, const std::string& text, const std::string& reference, const std::string& amount,
-              const std::string& currency, const std::vector<std::string>& evidence) {
+              const std::string& currency, const std::string& order_file, const std::string& subject_file,
+              const std::vector<std::string>& evidence) {
   auto respondent = Certificate::FromPem(ReadFileOrDie(against));
   if (!respondent.ok()) Die(Annotate(respondent.status(), "--against"), 2);
   v1::ClaimStatement claim;
@@ -580,13 +587,28 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
     claim.mutable_amount_claimed()->set_minor_units(ParseMinorUnits(amount));
     claim.mutable_amount_claimed()->set_currency(currency);
   }
+  // What is in dispute, by its SHA-256: the order's content (the order goes in as the first item
+  // of evidence), or another document.
+  if (!order_file.empty() && !subject_file.empty()) Usage("--order", "give --order or --subject, not both");
+  if (!order_file.empty()) {
+    *claim.add_evidence() = ParseEvidence(StrCat("container:", order_file, "#the order in dispute"));
+    claim.set_subject_sha256(Sha256(claim.evidence(0).container().container().content()));
+  } else if (!subject_file.empty()) {
+    claim.set_subject_sha256(Sha256(ReadFileOrDie(subject_file)));
+  } else if (claim.kind() != v1::CLAIM_KIND_OTHER) {
+    Usage("--order", "name what is in dispute: --order ORDER (the signed order) or --subject FILE (another document)");
+  }
   for (const auto& spec : evidence) *claim.add_evidence() = ParseEvidence(spec);
   *claim.mutable_made_at() = ToTimestamp(absl::Now());
   std::vector<Certificate> chain = WalletChain(wallet);
   std::printf("You are about to sign and file this claim at %s:\n", c.arbiter.c_str());
   std::printf("  claim:      %s\n  against:    %s\n  claimant:   %s\n", v1::ClaimKind_Name(claim.kind()).c_str(),
               respondent->Subject().c_str(), chain.front().Subject().c_str());
-  if (!reference.empty()) std::printf("  reference:  %s\n", reference.c_str());
+  if (!reference.empty()) std::printf("  reference:  %s\n", VisibleLine(reference).c_str());
+  if (!claim.subject_sha256().empty()) {
+    std::printf("  subject:    SHA-256 %s (%s)\n", HexEncode(claim.subject_sha256()).c_str(),
+                !order_file.empty() ? "the content of the order in dispute" : "the document in dispute");
+  }
   if (claim.has_amount_claimed()) std::printf("  amount:     %s\n", Money(claim.amount_claimed()).c_str());
   if (!text.empty()) std::printf("  text:       %s\n", VisibleLine(text).c_str());
   std::printf("  evidence:\n");
@@ -782,12 +804,17 @@ ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
                     "non-delivery, non-payment, not-as-ordered, repudiated-order, repudiated-signature, other")
       ->required();
   file_->add_option("--text", text_, "your account of the claim (required for other)");
-  file_->add_option("--reference", reference_, "the order, exchange or contract in dispute");
+  file_->add_option("--reference", reference_, "the order, exchange or contract in dispute, for people");
+  file_->add_option("--order", order_file_, "the signed order in dispute (semperctl order sign/confirm); it goes in as "
+                                            "evidence, and the claim names it by its content's SHA-256")
+      ->check(CLI::ExistingFile);
+  file_->add_option("--subject", subject_file_, "instead of --order: the document in dispute (its SHA-256 is named)")
+      ->check(CLI::ExistingFile);
   file_->add_option("--amount", amount_, "the amount claimed, e.g. 129.90");
   file_->add_option("--currency", currency_, "ISO 4217 currency")->capture_default_str();
   file_->add_option("--evidence", evidence_,
                     "KIND:FILE[,FILE...][#label], repeatable. signed:DOC,SIG[,TIMESTAMP] timestamp:DOC,TOKEN "
-                    "notary:EVIDENCE.json certificate:PEM contract:FILE token:FILE");
+                    "notary:EVIDENCE.json certificate:PEM contract:FILE token:FILE container:FILE[,TIMESTAMP...]");
   answer_ = d->add_subcommand("answer", "respondent: sign and send your answer with evidence before the deadline");
   wallet(answer_);
   answer_->add_option("case", case_id_, "the case id")->required();
@@ -827,7 +854,8 @@ std::optional<int> ArbiterCommands::Run() {
   if (show_contract_->parsed()) return ShowContract(c_, in_, out_);
   if (verify_->parsed()) return VerifyExchange(c_, in_);
   if (file_->parsed()) {
-    return FileClaim(c_, wallet_, wallet_pass_, to_, claim_kind_, text_, reference_, amount_, currency_, evidence_);
+    return FileClaim(c_, wallet_, wallet_pass_, to_, claim_kind_, text_, reference_, amount_, currency_, order_file_,
+                     subject_file_, evidence_);
   }
   if (answer_->parsed()) return AnswerClaim(c_, wallet_, wallet_pass_, case_id_, text_, evidence_);
   if (show_->parsed()) return ShowCase(c_, case_id_, out_);

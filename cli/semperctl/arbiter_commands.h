@@ -26,7 +26,7 @@ class ArbiterCommands {
   CLI::App *file_ = nullptr, *answer_ = nullptr, *show_ = nullptr, *list_ = nullptr, *decide_ = nullptr;
   std::string wallet_, wallet_pass_, state_, in_, out_, to_, contract_, kind_ = "contract", document_;
   std::string provider_, reference_, instrument_ = "card", amount_, currency_ = "EUR";
-  std::string claim_kind_, text_, case_id_, outcome_, reason_;
+  std::string claim_kind_, text_, case_id_, outcome_, reason_, order_file_, subject_file_;
   std::vector<std::string> evidence_, remedies_;
 };
 

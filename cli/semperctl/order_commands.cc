@@ -106,12 +106,14 @@ int Sign(const Connection& c, const std::string& wallet, const std::string& pass
   return 0;
 }
 
-int Show(const Connection& c, const std::string& in, const std::string& buyer_out) {
+// A signed order read from `in` and checked: the buyer it names signed it, and every other
+// signature on it holds. Prints why not (exit 3) and returns nullopt otherwise.
+std::optional<OpenedContainer> OpenOrder(const Connection& c, const std::string& in, v1::SignedContainer* signed_out) {
   std::string bytes = ReadFileOrDie(in);
   v1::SealedContainer sealed;
-  if (!sealed.ParseFromString(bytes)) {
-    std::printf("NOT VERIFIED: %s is not a SEMPER container\n", in.c_str());
-    return 3;
+  if (!sealed.ParseFromString(bytes) || !sealed.has_signed_()) {
+    std::printf("NOT VERIFIED: %s is not a signed SEMPER container\n", in.c_str());
+    return std::nullopt;
   }
   TrustStore trust = Trust(c);
   OpenOptions options;
@@ -120,22 +122,43 @@ int Show(const Connection& c, const std::string& in, const std::string& buyer_ou
   auto opened = Open(sealed, options);
   if (!opened.ok()) {
     std::printf("NOT VERIFIED: %s\n", std::string(opened.status().message()).c_str());
-    return 3;
+    return std::nullopt;
   }
   if (!opened->content.template_().has_order()) {
     std::printf("NOT AN ORDER: the container holds another template\n");
-    return 3;
+    return std::nullopt;
   }
   const v1::Order& o = opened->content.template_().order();
   const Certificate& signer = opened->origin_signers.front().certificate;
   if (o.buyer().certificate() != signer.Der()) {
     std::printf("NOT VERIFIED: the order is signed by %s, not by the buyer it names\n", signer.Subject().c_str());
-    return 3;
+    return std::nullopt;
   }
+  // Any further signature is the seller's confirmation, and nobody else's.
+  for (size_t i = 1; i < opened->origin_signers.size(); ++i) {
+    if (o.seller().certificate() != opened->origin_signers[i].certificate.Der()) {
+      std::printf("NOT VERIFIED: the order is also signed by %s, who is not the seller it names\n",
+                  opened->origin_signers[i].certificate.Subject().c_str());
+      return std::nullopt;
+    }
+  }
+  if (signed_out != nullptr) *signed_out = sealed.signed_();
+  return *std::move(opened);
+}
+
+int Show(const Connection& c, const std::string& in, const std::string& buyer_out) {
+  auto opened = OpenOrder(c, in, nullptr);
+  if (!opened.has_value()) return 3;
+  const Certificate& signer = opened->origin_signers.front().certificate;
   std::printf("Verified order, signed by the buyer %s (certificate %s of %s):\n", signer.Subject().c_str(),
               signer.SerialHex().c_str(), signer.Issuer().c_str());
   PrintOrder(opened->content);
-  std::printf("  SHA-256 of the signed order: %s\n", HexEncode(Sha256(bytes)).c_str());
+  if (opened->origin_signers.size() > 1) {
+    std::printf("  confirmed by:   the seller %s\n", opened->origin_signers[1].certificate.Subject().c_str());
+  }
+  std::printf("  SHA-256 of the signed order: %s\n", HexEncode(Sha256(ReadFileOrDie(in))).c_str());
+  std::printf("  SHA-256 of its content:      %s (what every signature covers; a dispute names the order by it)\n",
+              HexEncode(Sha256(opened->content_bytes)).c_str());
   if (!buyer_out.empty()) {
     WriteOrDie(buyer_out, signer.Pem());
     std::printf("The buyer's signature certificate is in %s (for semperctl liability guarantee --buyer).\n",
@@ -143,6 +166,82 @@ int Show(const Connection& c, const std::string& in, const std::string& buyer_ou
   }
   std::printf("The signature says nothing of the buyer's certificate status now: ask semper-liability for a\n"
               "guarantee, which also checks it with semper-ca.\n");
+  return 0;
+}
+
+// The seller adds its signature over the order's content: its confirmation, which binds it to
+// deliver (what a non-delivery claim rests on).
+int ConfirmOrder(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& in,
+            const std::string& out) {
+  v1::SignedContainer signed_order;
+  auto opened = OpenOrder(c, in, &signed_order);
+  if (!opened.has_value()) return 3;
+  std::vector<Certificate> chain = WalletChain(wallet);
+  if (opened->content.template_().order().seller().certificate() != chain.front().Der()) {
+    std::fprintf(stderr, "semperctl: the order names another seller than %s: nothing signed\n",
+                 chain.front().Subject().c_str());
+    return 3;
+  }
+  if (opened->origin_signers.size() > 1) {
+    std::fprintf(stderr, "semperctl: the order is confirmed already\n");
+    return 1;
+  }
+  std::printf("You are about to confirm this order with your signature key (legally binding: you deliver it):\n");
+  PrintOrder(opened->content);
+  std::printf("  buyer's signature: %s\n", opened->origin_signers.front().certificate.Subject().c_str());
+  if (!Confirm(c, "Sign the confirmation?")) {
+    std::fprintf(stderr, "semperctl: nothing signed\n");
+    return 1;
+  }
+  auto cosigned = CoSign(signed_order, SignerIdentity{WalletKey(wallet, pass), chain.front(),
+                                                      std::vector<Certificate>(chain.begin() + 1, chain.end())});
+  if (!cosigned.ok()) Die(cosigned.status());
+  v1::SealedContainer sealed;
+  *sealed.mutable_signed_() = *std::move(cosigned);
+  WriteOrDie(out, sealed.SerializeAsString());
+  std::printf("Confirmed order %s saved to %s (content SHA-256 %s); send it to the buyer.\n",
+              VisibleLine(opened->content.template_().order().order_id()).c_str(), out.c_str(),
+              HexEncode(Sha256(opened->content_bytes)).c_str());
+  return 0;
+}
+
+// A signed receipt for an order: the buyer acknowledges the delivery, the seller the payment.
+int SignReceipt(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& in,
+            const std::string& what, const std::string& out) {
+  v1::ReceiptAcknowledges acknowledges;
+  if (what == "delivery") {
+    acknowledges = v1::RECEIPT_ACKNOWLEDGES_DELIVERY;
+  } else if (what == "payment") {
+    acknowledges = v1::RECEIPT_ACKNOWLEDGES_PAYMENT;
+  } else {
+    Die(InvalidField("--acknowledges", "must be delivery (the buyer received the order) or payment (the seller was paid)"), 2);
+  }
+  auto opened = OpenOrder(c, in, nullptr);
+  if (!opened.has_value()) return 3;
+  std::vector<Certificate> chain = WalletChain(wallet);
+  const v1::Order& o = opened->content.template_().order();
+  const std::string& must_sign = acknowledges == v1::RECEIPT_ACKNOWLEDGES_DELIVERY ? o.buyer().certificate()
+                                                                                 : o.seller().certificate();
+  if (must_sign != chain.front().Der()) {
+    std::fprintf(stderr, "semperctl: a receipt of %s is signed by the order's %s, not by %s: nothing signed\n",
+                 what.c_str(), acknowledges == v1::RECEIPT_ACKNOWLEDGES_DELIVERY ? "buyer" : "seller",
+                 chain.front().Subject().c_str());
+    return 3;
+  }
+  std::printf("You are about to sign a receipt acknowledging the %s of this order (it ends any claim of non-%s):\n",
+              what.c_str(), what.c_str());
+  PrintOrder(opened->content);
+  if (!Confirm(c, StrCat("Sign the receipt of ", what, "?"))) {
+    std::fprintf(stderr, "semperctl: nothing signed\n");
+    return 1;
+  }
+  auto receipt = MakeReceipt(*opened,
+                             SignerIdentity{WalletKey(wallet, pass), chain.front(),
+                                            std::vector<Certificate>(chain.begin() + 1, chain.end())},
+                             StrCat(what, " acknowledged"), absl::Now(), {}, acknowledges);
+  if (!receipt.ok()) Die(receipt.status());
+  WriteOrDie(out, receipt->SerializeAsString());
+  std::printf("Receipt of %s for order %s saved to %s.\n", what.c_str(), VisibleLine(o.order_id()).c_str(), out.c_str());
   return 0;
 }
 
@@ -165,6 +264,18 @@ OrderCommands::OrderCommands(CLI::App& app, Connection& c) : c_(c) {
   show_ = o->add_subcommand("show", "sellers: check a signed order and show it (exit 0 verified, 3 not)");
   show_->add_option("order", in_, "the signed order file")->required()->check(CLI::ExistingFile);
   show_->add_option("--buyer-out", buyer_out_, "save the buyer's signature certificate (PEM) here");
+  confirm_ = o->add_subcommand("confirm", "sellers: countersign a buyer's order (shown first): you deliver it");
+  confirm_->add_option("order", in_, "the signed order file")->required()->check(CLI::ExistingFile);
+  confirm_->add_option("--wallet", wallet_, "your wallet (the seller the order names)")->required();
+  confirm_->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
+  confirm_->add_option("--out", out_, "where to save the confirmed order")->required();
+  receipt_ = o->add_subcommand("receipt", "sign a receipt for an order (shown first): the buyer's of delivery, "
+                                          "the seller's of payment");
+  receipt_->add_option("order", in_, "the signed order file")->required()->check(CLI::ExistingFile);
+  receipt_->add_option("--acknowledges", acknowledges_, "delivery (buyers) or payment (sellers)")->required();
+  receipt_->add_option("--wallet", wallet_, "your wallet")->required();
+  receipt_->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
+  receipt_->add_option("--out", out_, "where to save the signed receipt")->required();
 }
 
 std::optional<int> OrderCommands::Run() {
@@ -172,6 +283,8 @@ std::optional<int> OrderCommands::Run() {
     return Sign(c_, wallet_, wallet_pass_, seller_, amount_, currency_, order_id_, description_, address_, law_, out_);
   }
   if (show_->parsed()) return Show(c_, in_, buyer_out_);
+  if (confirm_->parsed()) return ConfirmOrder(c_, wallet_, wallet_pass_, in_, out_);
+  if (receipt_->parsed()) return SignReceipt(c_, wallet_, wallet_pass_, in_, acknowledges_, out_);
   return std::nullopt;
 }
 

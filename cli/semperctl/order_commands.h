@@ -1,5 +1,6 @@
 // `semperctl order ...`: a buyer signs an order as a SEMPER container (the facts cross-border
-// trade needs, taken from the buyer's certificate), and a seller checks one and reads it.
+// trade needs, taken from the buyer's certificate), and a seller checks one and reads it,
+// confirms it, and either signs a receipt (the buyer's of delivery, the seller's of payment).
 #pragma once
 
 #include <optional>
@@ -21,7 +22,9 @@ class OrderCommands {
   Connection& c_;
   CLI::App* sign_ = nullptr;
   CLI::App* show_ = nullptr;
-  std::string wallet_, wallet_pass_, seller_, amount_, currency_ = "EUR", order_id_, description_, address_, law_,
+  CLI::App* confirm_ = nullptr;
+  CLI::App* receipt_ = nullptr;
+  std::string acknowledges_, wallet_, wallet_pass_, seller_, amount_, currency_ = "EUR", order_id_, description_, address_, law_,
       out_, in_, buyer_out_;
 };
 

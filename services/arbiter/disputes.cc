@@ -169,6 +169,15 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   if (claim.subject_reference().size() > kMaxReferenceBytes) {
     return InvalidField("claim.subject_reference", StrCat("must be at most ", kMaxReferenceBytes, " bytes"));
   }
+  // The rules read what is in dispute from its hash, never from the free-text reference.
+  if (!claim.subject_sha256().empty() && claim.subject_sha256().size() != 32) {
+    return InvalidField("claim.subject_sha256", "must be a SHA-256 (32 bytes)");
+  }
+  if (claim.subject_sha256().empty() && claim.kind() != v1::CLAIM_KIND_OTHER) {
+    return InvalidField("claim.subject_sha256",
+                        "must name the content in dispute: the SHA-256 of the order container's content (semperctl "
+                        "order show prints it) or of the document whose signature is repudiated");
+  }
   SEMPER_RETURN_IF_ERROR(CheckLabels(claim.evidence(), "claim.evidence"));
   if (static_cast<size_t>(claim.evidence_size()) > d_.max_evidence_items) {
     return InvalidField("claim.evidence", StrCat("must have at most ", d_.max_evidence_items, " items"));
@@ -258,7 +267,7 @@ absl::StatusOr<v1::Case> CaseBook::Get(const std::string& case_id) {
 }
 
 std::vector<v1::Finding> CaseBook::Findings(const Loaded& l, const v1::AnswerStatement* answer) {
-  CaseParties parties{*l.claimant, *l.respondent, l.claim.kind()};
+  CaseParties parties{*l.claimant, *l.respondent, l.claim.kind(), l.claim.subject_sha256()};
   absl::Time now = absl::Now();
   std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, now);
   if (answer != nullptr) {
@@ -278,6 +287,7 @@ absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::ve
   v.set_case_id(l.c.case_id());
   v.set_claim_kind(l.claim.kind());
   v.set_claim_sha256(Sha256(l.c.claim()));
+  v.set_subject_sha256(l.claim.subject_sha256());
   if (!answer.empty()) v.set_answer_sha256(Sha256(answer));
   v.set_claimant(l.claimant->Subject());
   v.set_respondent(l.respondent->Subject());

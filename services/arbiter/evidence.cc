@@ -12,6 +12,7 @@
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
+#include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
 #include "common/crypto/suite_signer.h"
 #include "common/server/daemon.h"
@@ -149,7 +150,7 @@ v1::Finding EvidenceChecker::Check(const v1::EvidenceItem& item, const CaseParti
       break;
     case v1::EvidenceItem::kArbiterToken:
       f.set_kind("arbiter-token");
-      CheckToken(item.arbiter_token(), parties, &f);
+      CheckToken(item.arbiter_token(), parties, now, &f);
       break;
     default:
       f.set_kind("none");
@@ -250,6 +251,15 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
           return Fail(f, StrCat("guarantee ", g.guarantee_id(), " has ", g.buyer(),
                                 " as its buyer: not the party this kind of claim is by or against"));
         }
+        // And it is for the order in dispute, not another order of the same two parties.
+        if (g.order_content_sha256().empty()) {
+          return Fail(f, StrCat("guarantee ", g.guarantee_id(),
+                                " names no order content (issued before 2026-12-06): no verdict orders it"));
+        }
+        if (g.order_content_sha256() != parties.subject_sha256) {
+          return Fail(f, StrCat("guarantee ", g.guarantee_id(), " is for the order with content SHA-256 ",
+                                HexEncode(g.order_content_sha256()), ", not the one in dispute"));
+        }
         f->set_guarantee_id(g.guarantee_id());
       }
     }
@@ -297,8 +307,25 @@ void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseP
   f->add_verified("cms-signature");
   f->add_verified("certificate-path");
   const auto& t = opened->content.template_();
-  if (t.has_order()) f->set_kind("container/order");
-  if (t.has_receipt()) f->set_kind("container/receipt");
+  if (t.has_order()) {
+    f->set_kind("container/order");
+    // Who the order says buys and sells, by the certificates it names (none: a third party).
+    auto role = [&parties](const v1::Party& p) -> std::string {
+      auto cert = Certificate::FromDer(p.certificate());
+      return cert.ok() ? PartyOf(*cert, parties) : "third-party";
+    };
+    f->set_order_buyer(role(t.order().buyer()));
+    f->set_order_seller(role(t.order().seller()));
+  }
+  if (t.has_receipt()) {
+    f->set_kind("container/receipt");
+    switch (t.receipt().acknowledges()) {
+      case v1::RECEIPT_ACKNOWLEDGES_DELIVERY: f->set_receipt_acknowledges("delivery"); break;
+      case v1::RECEIPT_ACKNOWLEDGES_PAYMENT: f->set_receipt_acknowledges("payment"); break;
+      default: f->set_receipt_acknowledges("container");
+    }
+    f->set_receipt_for_sha256(t.receipt().content_digest().value());
+  }
   if (t.has_offer()) f->set_kind("container/offer");
   if (t.has_contract()) f->set_kind("container/contract");
   if (t.has_agreement()) f->set_kind("container/agreement");
@@ -401,24 +428,29 @@ void EvidenceChecker::CheckExchange(const v1::StandardContract& c, const CasePar
   CheckSignersStatus({view->originator, view->responder}, now, false, parties, f);
 }
 
-void EvidenceChecker::CheckToken(const v1::SignedBody& token, const CaseParties& parties, v1::Finding* f) const {
+void EvidenceChecker::CheckToken(const v1::SignedBody& token, const CaseParties& parties, absl::Time now,
+                                 v1::Finding* f) const {
   auto view = asw::VerifyToken(token, arbiter_);
   if (!view.ok()) return Fail(f, StrCat("the arbiter's token does not hold: ", view.status().message()));
   f->add_verified("arbiter-signature");
   f->set_kind(view->resolved ? "arbiter-replacement-contract" : "arbiter-abort-token");
   f->set_content_sha256(view->body.me1_hash());
+  if (view->resolved) {
+    // The replacement contract binds both parties as the standard contract would: with the same
+    // checks of their certificates (path and status), or not at all.
+    auto me1 = asw::VerifyMe1(view->body.me1());
+    if (!me1.ok()) return Fail(f, StrCat("the replacement contract's me1 does not hold: ", me1.status().message()));
+    for (const Certificate* c : {&me1->originator, &me1->responder}) {
+      auto path = trust_->VerifyPath(*c, intermediates_, now, KeyPurpose::kNonRepudiation);
+      if (!path.ok()) return Fail(f, StrCat("a party's certificate does not hold: ", path.status().message()));
+    }
+    CheckSignersStatus({me1->originator, me1->responder}, now, false, parties, f);
+    f->add_signers(arbiter_.Subject());
+    f->add_signed_by_party("third-party");
+    return;
+  }
   f->add_signers(arbiter_.Subject());
   f->add_signed_by_party("third-party");
-  if (view->resolved) {
-    // The replacement contract binds both parties as the standard contract would.
-    auto me1 = asw::VerifyMe1(view->body.me1());
-    if (me1.ok()) {
-      for (const Certificate* c : {&me1->originator, &me1->responder}) {
-        f->add_signers(c->Subject());
-        f->add_signed_by_party(PartyOf(*c, parties));
-      }
-    }
-  }
 }
 
 }  // namespace semper::arbiter

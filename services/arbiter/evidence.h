@@ -39,6 +39,8 @@ struct CaseParties {
   // Who is the buyer: the claimant for non-delivery, goods not as ordered and repudiation, the
   // respondent for non-payment; unspecified: either.
   v1::ClaimKind kind = v1::CLAIM_KIND_UNSPECIFIED;
+  // The claim's subject_sha256: a guarantee holds only when it is for this order content.
+  std::string subject_sha256;
 };
 
 class EvidenceChecker {
@@ -67,7 +69,7 @@ class EvidenceChecker {
   void CheckNotaryEvidence(const v1::Evidence& e, const CaseParties& parties, v1::Finding* f) const;
   void CheckCertificate(const std::string& der, const CaseParties& parties, absl::Time now, v1::Finding* f) const;
   void CheckExchange(const v1::StandardContract& c, const CaseParties& parties, absl::Time now, v1::Finding* f) const;
-  void CheckToken(const v1::SignedBody& token, const CaseParties& parties, v1::Finding* f) const;
+  void CheckToken(const v1::SignedBody& token, const CaseParties& parties, absl::Time now, v1::Finding* f) const;
   // The notary's signature over a tree head, remembered once checked (by its exact bytes).
   absl::Status HeadVerified(const v1::SignedTreeHead& head) const;
 

@@ -25,6 +25,11 @@ bool SignedBy(const v1::Finding& f, std::string_view party) {
   return false;
 }
 
+// Whether what a finding signs is the content in dispute (the claim's subject_sha256).
+bool About(const v1::Finding& f, const v1::ClaimStatement& claim) {
+  return claim.subject_sha256().size() == 32 && f.content_sha256() == claim.subject_sha256();
+}
+
 std::string Describe(const v1::Finding& f) {
   return StrCat(f.submitted_by(), "'s item ", f.item() + 1, " (", f.label().empty() ? f.kind() : f.label(), ")");
 }
@@ -122,52 +127,98 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
     return j;
   }
   const std::string silence = answered ? "" : " The respondent did not answer before the deadline.";
-  std::vector<const v1::Finding*> binds_respondent, discharges, by_claimant, failed;
+  // The rules read what is in dispute from the claim's subject_sha256 (claims filed before it
+  // existed name it only in free text): without it, a human decides.
+  const bool has_subject = claim.subject_sha256().size() == 32;
+  if (!has_subject && claim.kind() != v1::CLAIM_KIND_OTHER && claim.kind() != v1::CLAIM_KIND_NOT_AS_ORDERED) {
+    j.needs_arbitrator = true;
+    j.reasoning = "The claim names the content in dispute only in free text (no subject_sha256): a human arbitrator "
+                  "decides.";
+    return j;
+  }
+  std::string not_holding, not_about;
   for (const v1::Finding& f : findings) {
     if (!f.holds()) {
-      failed.push_back(&f);
-      continue;
+      StrAppend(&not_holding, " ", Describe(f), " does not hold: ", f.problem(), ".");
+    } else if ((SignedBy(f, "claimant") || SignedBy(f, "respondent")) && !About(f, claim) &&
+               f.kind() != "container/receipt") {
+      StrAppend(&not_about, " ", Describe(f), " is signed by a party but not over the content in dispute: it binds "
+                "nobody here.");
     }
-    if (SignedBy(f, "respondent") && f.submitted_by() == "claimant") binds_respondent.push_back(&f);
-    if (SignedBy(f, "claimant") && f.submitted_by() == "respondent") discharges.push_back(&f);
-    if (SignedBy(f, "claimant")) by_claimant.push_back(&f);
   }
-  std::string not_holding;
-  for (const v1::Finding* f : failed) StrAppend(&not_holding, " ", Describe(*f), " does not hold: ", f->problem(), ".");
+  // Evidence binds a party only through its signature over the content in dispute (issue "Trust
+  // under attack (2 of 2)", finding 1): who signed an item is not enough, what it signs counts.
+  auto first = [&findings](auto&& pred) -> const v1::Finding* {
+    for (const v1::Finding& f : findings) {
+      if (f.holds() && pred(f)) return &f;
+    }
+    return nullptr;
+  };
 
   switch (claim.kind()) {
     case v1::CLAIM_KIND_NON_DELIVERY:
     case v1::CLAIM_KIND_NON_PAYMENT: {
-      const char* what = claim.kind() == v1::CLAIM_KIND_NON_DELIVERY ? "the delivery" : "the payment";
-      if (!discharges.empty()) {
+      const bool delivery = claim.kind() == v1::CLAIM_KIND_NON_DELIVERY;
+      const char* what = delivery ? "the delivery" : "the payment";
+      const std::string buyer = delivery ? "claimant" : "respondent";
+      const std::string seller = delivery ? "respondent" : "claimant";
+      // The order in dispute, as the evidence shows it: a SEMPER order with this content,
+      // between the parties in the roles the kind of claim gives them.
+      const v1::Finding* order = first([&](const v1::Finding& f) {
+        return f.kind() == "container/order" && About(f, claim) && f.order_buyer() == buyer &&
+               f.order_seller() == seller;
+      });
+      // The respondent's signature over that content (the order itself, countersigned, or the
+      // notary's attestation of it), shown by the claimant.
+      const v1::Finding* binds = first([&](const v1::Finding& f) {
+        return f.submitted_by() == "claimant" && SignedBy(f, "respondent") && About(f, claim);
+      });
+      // The claimant's receipt for that content, acknowledging what the claim says is missing.
+      const v1::Finding* receipt = first([&](const v1::Finding& f) {
+        return f.submitted_by() == "respondent" && f.kind() == "container/receipt" && SignedBy(f, "claimant") &&
+               f.receipt_for_sha256() == claim.subject_sha256() &&
+               f.receipt_acknowledges() == (delivery ? "delivery" : "payment");
+      });
+      if (receipt != nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
-        j.reasoning = StrCat("The respondent shows ", Describe(*discharges.front()),
-                             ", signed by the claimant, which acknowledges ", what, ".", not_holding);
-      } else if (!binds_respondent.empty()) {
+        j.reasoning = StrCat("The respondent shows ", Describe(*receipt),
+                             ", the claimant's signed receipt acknowledging ", what, " for the order in dispute.",
+                             not_holding, not_about);
+      } else if (order == nullptr) {
+        j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
+        j.reasoning = StrCat("No evidence that holds shows the order in dispute: a SEMPER order whose content has the "
+                             "claim's SHA-256, with the ", buyer, " as buyer and the ", seller, " as seller.", silence,
+                             not_holding, not_about);
+      } else if (binds != nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
         j.respondent_bound = true;
-        j.reasoning = StrCat("The respondent is bound by ", Describe(*binds_respondent.front()),
-                             ", which holds, and shows nothing signed by the claimant that acknowledges ", what,
-                             ".", silence, not_holding);
+        j.reasoning = StrCat("The respondent is bound by ", Describe(*binds),
+                             ", its signature over the order in dispute, which holds; it shows no receipt of the "
+                             "claimant acknowledging ", what, " for that order.", silence, not_holding, not_about);
       } else {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
-        j.reasoning = StrCat("No evidence that holds binds the respondent.", silence, not_holding);
+        j.reasoning = StrCat("No evidence that holds carries the respondent's signature over the order in dispute.",
+                             silence, not_holding, not_about);
       }
       break;
     }
     case v1::CLAIM_KIND_REPUDIATED_ORDER:
-    case v1::CLAIM_KIND_REPUDIATED_SIGNATURE:
-      if (!by_claimant.empty()) {
+    case v1::CLAIM_KIND_REPUDIATED_SIGNATURE: {
+      const v1::Finding* by_claimant =
+          first([&](const v1::Finding& f) { return SignedBy(f, "claimant") && About(f, claim); });
+      if (by_claimant != nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
-        j.reasoning = StrCat(Describe(*by_claimant.front()),
-                             " holds and is signed by the claimant with a key that was good when the signature "
-                             "was made: the claimant is bound by it.",
+        j.reasoning = StrCat(Describe(*by_claimant),
+                             " holds and is the claimant's signature over the content in dispute, with a key that "
+                             "was good when the signature was made: the claimant is bound by it.",
                              not_holding);
       } else {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
-        j.reasoning = StrCat("No evidence that holds is signed by the claimant.", silence, not_holding);
+        j.reasoning = StrCat("No evidence that holds is the claimant's signature over the content in dispute.",
+                             silence, not_holding, not_about);
       }
       break;
+    }
     default:
       j.needs_arbitrator = true;
       j.reasoning = "The rules do not decide this kind of claim: a human arbitrator decides.";

@@ -1,13 +1,17 @@
 // The arbiter's written rules: from a claim and the findings on both parties' evidence to a
 // decision, or to "a human arbitrator must decide". Pure functions; thread-safe.
 //
-//   Non-delivery, non-payment: the claim is upheld when evidence that holds binds the respondent
-//   (an item it signed: order confirmation, order, contract, exchange) and the respondent shows
-//   nothing that holds and that the claimant signed (a receipt for the delivery or the payment).
-//   It is rejected when the respondent shows such a receipt, or when nothing that holds binds it.
-//   Repudiated order or signature: the claim is upheld unless some evidence that holds is signed
-//   by the claimant (a signature that does not verify, or that a time-stamp cannot place before
-//   the revocation of the claimant's key, binds nobody).
+//   Evidence binds a party only through its signature over the content in dispute, the claim's
+//   subject_sha256 (who signed an item is not enough: what it signs counts). A claim without it
+//   (filed before it existed) goes to a human arbitrator.
+//   Non-delivery, non-payment: the evidence must show the order in dispute (a SEMPER order whose
+//   content has that SHA-256, naming the parties as buyer and seller the way the claim kind says);
+//   the claim is upheld when the claimant shows the respondent's signature over it and the
+//   respondent shows no receipt of the claimant (a Receipt container naming that content and
+//   acknowledging the delivery, resp. the payment). Otherwise it is rejected.
+//   Repudiated order or signature: the claim is upheld unless some evidence that holds is the
+//   claimant's signature over the content in dispute (a signature that does not verify, or that a
+//   time-stamp cannot place before the revocation of the claimant's key, binds nobody).
 //   Goods not as ordered, and free-text claims: a human arbitrator decides.
 #pragma once
 

@@ -9,14 +9,38 @@ namespace {
 
 using ::testing::HasSubstr;
 
-v1::Finding Item(std::string submitted_by, bool holds, std::vector<std::string> signed_by, std::string label) {
+const std::string kOrder(32, 'o');  // SHA-256 of the order content in dispute
+const std::string kOther(32, 'x');  // of other content the same parties signed
+
+v1::Finding Item(std::string submitted_by, bool holds, std::vector<std::string> signed_by, std::string label,
+                 const std::string& content = kOrder) {
   v1::Finding f;
   f.set_submitted_by(std::move(submitted_by));
   f.set_holds(holds);
+  f.set_kind("signed-document");
   f.add_verified("cms-signature");
   for (auto& p : signed_by) f.add_signed_by_party(std::move(p));
   f.set_label(std::move(label));
+  f.set_content_sha256(content);
   if (!holds) f.set_problem("the signature does not hold");
+  return f;
+}
+
+// The order container with content kOrder, `buyer` and `seller` as the order names them.
+v1::Finding Order(std::string submitted_by, std::vector<std::string> signed_by, std::string buyer, std::string seller) {
+  v1::Finding f = Item(std::move(submitted_by), true, std::move(signed_by), "the order");
+  f.set_kind("container/order");
+  f.set_order_buyer(std::move(buyer));
+  f.set_order_seller(std::move(seller));
+  return f;
+}
+
+// A receipt signed by `signer`, acknowledging `what` for `content`.
+v1::Finding Receipt(std::string signer, std::string what, const std::string& content = kOrder) {
+  v1::Finding f = Item("respondent", true, {std::move(signer)}, "receipt", kOther);
+  f.set_kind("container/receipt");
+  f.set_receipt_acknowledges(std::move(what));
+  f.set_receipt_for_sha256(content);
   return f;
 }
 
@@ -24,27 +48,81 @@ v1::ClaimStatement Claim(v1::ClaimKind kind) {
   v1::ClaimStatement c;
   c.set_kind(kind);
   c.set_subject_reference("2026-0042");
+  c.set_subject_sha256(kOrder);
   c.mutable_amount_claimed()->set_currency("EUR");
   c.mutable_amount_claimed()->set_minor_units(12990);
   return c;
 }
 
+v1::VerdictOutcome Outcome(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings) {
+  return Judge(claim, findings, true).outcome;
+}
+
+constexpr auto kUpheld = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
+constexpr auto kRejected = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
+
 TEST(RulesTest, NonDeliveryNeedsABindingItemAndNoReceipt) {
   auto claim = Claim(v1::CLAIM_KIND_NON_DELIVERY);
-  auto bound = Item("claimant", true, {"respondent"}, "confirmation");
-  auto receipt = Item("respondent", true, {"claimant"}, "receipt");
-  auto forged_receipt = Item("respondent", false, {}, "receipt");
-  EXPECT_EQ(Judge(claim, {bound}, false).outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
-  EXPECT_EQ(Judge(claim, {bound, receipt}, true).outcome, v1::VERDICT_OUTCOME_CLAIM_REJECTED);
-  Judgement j = Judge(claim, {bound, forged_receipt}, true);
-  EXPECT_EQ(j.outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  // The order the buyer signed and the seller countersigned.
+  auto order = Order("claimant", {"claimant", "respondent"}, "claimant", "respondent");
+  EXPECT_EQ(Judge(claim, {order}, false).outcome, kUpheld);
+  EXPECT_EQ(Outcome(claim, {order, Receipt("claimant", "delivery")}), kRejected);
+  Judgement j = Judge(claim, {order, Item("respondent", false, {}, "forged receipt")}, true);
+  EXPECT_EQ(j.outcome, kUpheld);
   EXPECT_THAT(j.reasoning, HasSubstr("does not hold"));
   EXPECT_THAT(j.remedies, ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
+  // The buyer's order with the seller's signature over the same content in another item (a
+  // notary's attestation, a detached signature).
+  auto buyers_order = Order("claimant", {"claimant"}, "claimant", "respondent");
+  EXPECT_EQ(Outcome(claim, {buyers_order, Item("claimant", true, {"respondent"}, "confirmation")}), kUpheld);
   // The claimant's own signature does not bind the respondent; nor does a third party's.
-  EXPECT_EQ(Judge(claim, {Item("claimant", true, {"claimant"}, "my order")}, false).outcome,
-            v1::VERDICT_OUTCOME_CLAIM_REJECTED);
-  EXPECT_EQ(Judge(claim, {Item("claimant", true, {"third-party"}, "a time-stamp")}, false).outcome,
-            v1::VERDICT_OUTCOME_CLAIM_REJECTED);
+  EXPECT_EQ(Judge(claim, {buyers_order}, false).outcome, kRejected);
+  EXPECT_EQ(Outcome(claim, {buyers_order, Item("claimant", true, {"third-party"}, "a time-stamp")}), kRejected);
+}
+
+// Finding 1, content-blind variants: a signature binds only over the content in dispute, and only
+// a receipt for that content, acknowledging what the claim says is missing, discharges.
+TEST(RulesTest, OnlyWhatASignatureIsOverCounts) {
+  auto claim = Claim(v1::CLAIM_KIND_NON_DELIVERY);
+  auto buyers_order = Order("claimant", {"claimant"}, "claimant", "respondent");
+  auto order = Order("claimant", {"claimant", "respondent"}, "claimant", "respondent");
+  // The respondent's signature over something else (its answer in another case, another order).
+  Judgement j = Judge(claim, {buyers_order, Item("claimant", true, {"respondent"}, "its answer elsewhere", kOther)}, true);
+  EXPECT_EQ(j.outcome, kRejected);
+  EXPECT_FALSE(j.respondent_bound);
+  EXPECT_THAT(j.reasoning, HasSubstr("not over the content in dispute"));
+  // Receipts that are not the claimant's receipt of this delivery: the claimant's own order, its
+  // signed claim (as GetCase shows it), a receipt for other content, one acknowledging payment or
+  // the container only, one the respondent signed itself.
+  for (const v1::Finding& not_a_receipt :
+       {Order("respondent", {"claimant"}, "claimant", "respondent"), Item("respondent", true, {"claimant"}, "the claim", kOther),
+        Receipt("claimant", "delivery", kOther), Receipt("claimant", "payment"), Receipt("claimant", "container"),
+        Receipt("respondent", "delivery")}) {
+    EXPECT_EQ(Outcome(claim, {order, not_a_receipt}), kUpheld) << not_a_receipt.DebugString();
+  }
+  // An order of other content, or with the roles the other way round, is not the order in dispute.
+  auto swapped = Order("claimant", {"claimant", "respondent"}, "respondent", "claimant");
+  EXPECT_EQ(Outcome(claim, {swapped}), kRejected);
+  auto elsewhere = order;
+  elsewhere.set_content_sha256(kOther);
+  EXPECT_EQ(Outcome(claim, {elsewhere, Item("claimant", true, {"respondent"}, "confirmation", kOther)}), kRejected);
+  auto third = Order("claimant", {"claimant", "respondent"}, "claimant", "third-party");
+  EXPECT_EQ(Outcome(claim, {third}), kRejected);
+  // A claim that names its subject in free text only (filed before subject_sha256): a human.
+  auto unnamed = claim;
+  unnamed.clear_subject_sha256();
+  EXPECT_TRUE(Judge(unnamed, {order}, true).needs_arbitrator);
+}
+
+TEST(RulesTest, NonPaymentNeedsTheBuyersSignatureAndNoReceiptOfPayment) {
+  auto claim = Claim(v1::CLAIM_KIND_NON_PAYMENT);
+  auto order = Order("claimant", {"respondent"}, "respondent", "claimant");
+  EXPECT_EQ(Outcome(claim, {order}), kUpheld);
+  EXPECT_EQ(Outcome(claim, {order, Receipt("claimant", "payment")}), kRejected);
+  EXPECT_EQ(Outcome(claim, {order, Receipt("claimant", "delivery")}), kUpheld);
+  EXPECT_EQ(Outcome(claim, {order, Receipt("claimant", "payment", kOther)}), kUpheld);
+  // The seller's own order form, not signed by the buyer.
+  EXPECT_EQ(Outcome(claim, {Order("claimant", {"claimant"}, "respondent", "claimant")}), kRejected);
 }
 
 // A certificate (anyone can show anyone's) binds nobody, even if a finding names its subject.
@@ -53,36 +131,42 @@ TEST(RulesTest, ACertificateBindsNobody) {
   certificate.set_submitted_by("claimant");
   certificate.set_holds(true);
   certificate.set_kind("certificate");
+  certificate.set_content_sha256(kOrder);
   certificate.add_verified("certificate-path");
   certificate.add_verified("status-good-now");
   certificate.add_signed_by_party("respondent");
-  Judgement j = Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {certificate}, false);
-  EXPECT_EQ(j.outcome, v1::VERDICT_OUTCOME_CLAIM_REJECTED);
+  auto buyers_order = Order("claimant", {"claimant"}, "claimant", "respondent");
+  Judgement j = Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {buyers_order, certificate}, false);
+  EXPECT_EQ(j.outcome, kRejected);
   EXPECT_FALSE(j.respondent_bound);
   certificate.set_submitted_by("respondent");
   certificate.set_signed_by_party(0, "claimant");  // the claimant's certificate as a "receipt"
-  EXPECT_EQ(Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {Item("claimant", true, {"respondent"}, "confirmation"), certificate},
-                  true)
-                .outcome,
-            v1::VERDICT_OUTCOME_CLAIM_UPHELD);
-  EXPECT_EQ(Judge(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER), {certificate}, true).outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  certificate.set_kind("container/receipt");
+  certificate.set_receipt_acknowledges("delivery");
+  certificate.set_receipt_for_sha256(kOrder);
+  EXPECT_EQ(Outcome(Claim(v1::CLAIM_KIND_NON_DELIVERY),
+                    {Order("claimant", {"claimant", "respondent"}, "claimant", "respondent"), certificate}),
+            kUpheld);
+  EXPECT_EQ(Outcome(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER), {certificate}), kUpheld);
 }
 
 // Only a verdict that rests on what the respondent signed may reveal a pseudonymous respondent.
 TEST(RulesTest, TheRespondentIsBoundOnlyByWhatItSigned) {
-  EXPECT_TRUE(Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY), {Item("claimant", true, {"respondent"}, "confirmation")}, false)
+  EXPECT_TRUE(Judge(Claim(v1::CLAIM_KIND_NON_DELIVERY),
+                    {Order("claimant", {"claimant", "respondent"}, "claimant", "respondent")}, false)
                   .respondent_bound);
   Judgement silent = Judge(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER), {}, false);
-  EXPECT_EQ(silent.outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+  EXPECT_EQ(silent.outcome, kUpheld);
   EXPECT_FALSE(silent.respondent_bound);
 }
 
 TEST(RulesTest, RepudiationStandsUnlessTheClaimantsSignatureHolds) {
   auto claim = Claim(v1::CLAIM_KIND_REPUDIATED_SIGNATURE);
-  EXPECT_EQ(Judge(claim, {}, false).outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
-  EXPECT_EQ(Judge(claim, {Item("respondent", false, {}, "order")}, true).outcome, v1::VERDICT_OUTCOME_CLAIM_UPHELD);
-  EXPECT_EQ(Judge(claim, {Item("respondent", true, {"claimant"}, "order")}, true).outcome,
-            v1::VERDICT_OUTCOME_CLAIM_REJECTED);
+  EXPECT_EQ(Judge(claim, {}, false).outcome, kUpheld);
+  EXPECT_EQ(Outcome(claim, {Item("respondent", false, {}, "order")}), kUpheld);
+  EXPECT_EQ(Outcome(claim, {Item("respondent", true, {"claimant"}, "order")}), kRejected);
+  // The claimant's signature over something else (its claim, another order) does not bind it here.
+  EXPECT_EQ(Outcome(claim, {Item("respondent", true, {"claimant"}, "another order", kOther)}), kUpheld);
 }
 
 TEST(RulesTest, HumanKindsAndOperatorChoicesGoToAnArbitrator) {
@@ -107,7 +191,7 @@ namespace semper::arbiter {
 namespace {
 
 TEST(RulesTest, VerdictsOrderWhatHappensToTheGuaranteesInEvidence) {
-  v1::Finding g = Item("claimant", true, {"third-party"}, "guarantee");
+  v1::Finding g = Item("claimant", true, {"third-party"}, "guarantee", kOther);
   g.set_guarantee_id("G-1");
   v1::Finding bad = Item("claimant", false, {}, "forged guarantee");
   bad.set_guarantee_id("G-2");

@@ -172,7 +172,8 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
           RETURNING a.id)"},
       {"liab_get_guarantee",
        StrCat("SELECT ", kGuaranteeColumns,
-              ", extract(epoch from g.valid_until)::float8, g.valid_until <= now(), g.seller_party, g.buyer_party"
+              ", extract(epoch from g.valid_until)::float8, g.valid_until <= now(), g.seller_party, g.buyer_party",
+              kOrderContentColumn,
               " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id WHERE g.id = $1")},
       {"liab_expire_due",
        R"(WITH e AS (
@@ -416,6 +417,7 @@ absl::StatusOr<LiabilityBook::Signed> LiabilityBook::SignGuarantee(const Pending
   st.set_buyer_certificate_serial(p.buyer_serial);
   st.set_seller(q.seller());
   st.set_order_sha256(q.order_sha256());
+  st.set_order_content_sha256(p.order_content_sha256);
   *st.mutable_amount() = q.amount();
   *st.mutable_issued_at() = ToTimestamp(now);
   *st.mutable_valid_until() = ToTimestamp(until);
@@ -679,6 +681,12 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
         return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                          StrCat("the verdict of case ", ruling->case_id(), " is not between guarantee ", id,
                                 "'s buyer and seller"));
+      }
+      // And about this guarantee's order, not another order of the same two parties.
+      const std::string order_content = db::Bytes(r[0][16]);
+      if (order_content.empty() || ruling->subject_sha256() != order_content) {
+        return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                         StrCat("the verdict of case ", ruling->case_id(), " is not about guarantee ", id, "'s order"));
       }
       by = StrCat("semper-arbiter's verdict of case ", ruling->case_id(), " (presented by ",
                   caller.authenticated ? caller.subject : "an anonymous caller", ")");

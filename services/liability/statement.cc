@@ -35,6 +35,9 @@ std::string GuaranteeStatementJson(const v1::GuaranteeStatement& st) {
   Field(&out, "issued_at", Rfc3339(st.issued_at()));
   Field(&out, "valid_until", Rfc3339(st.valid_until()));
   Field(&out, "statement", st.statement());
+  if (!st.order_content_sha256().empty()) {
+    Field(&out, "order_content_sha256", absl::Base64Escape(AbslView(st.order_content_sha256())));
+  }
   out += "}";
   return out;
 }

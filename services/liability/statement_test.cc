@@ -27,6 +27,7 @@ v1::GuaranteeStatement Sample() {
   *st.mutable_issued_at() = ToTimestamp(absl::FromUnixNanos(1795000000123456789LL));
   *st.mutable_valid_until() = ToTimestamp(absl::FromUnixSeconds(1795604800));
   st.set_statement("The buyer is liable for this order.");
+  st.set_order_content_sha256(std::string("\x01content digest of 32 bytes.....", 32));
   return st;
 }
 
@@ -42,6 +43,16 @@ void ExpectRoundTrip(const v1::GuaranteeStatement& st) {
 }
 
 TEST(GuaranteeStatementJsonTest, ReadsBackExactlyWithAwkwardStrings) { ExpectRoundTrip(Sample()); }
+
+// The sample sets every field, so that a field added to the statement and forgotten by the
+// hand-written JSON fails the round trip (order_content_sha256 was).
+TEST(GuaranteeStatementJsonTest, TheSampleSetsEveryField) {
+  const v1::GuaranteeStatement st = Sample();
+  const auto* d = st.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    EXPECT_TRUE(st.GetReflection()->HasField(st, d->field(i))) << d->field(i)->name() << " is not set in Sample()";
+  }
+}
 
 TEST(GuaranteeStatementJsonTest, ReadsBackWithEmptyAndZeroFields) {
   v1::GuaranteeStatement st = Sample();

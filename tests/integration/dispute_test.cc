@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -18,11 +19,13 @@
 
 #include "common/base/proto_json.h"
 #include "common/base/proto_time.h"
+#include "common/base/strings.h"
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
+#include "common/exchange/asw.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -130,13 +133,16 @@ class DisputeTest : public ::semper::testing::PostgresTest {
     return item;
   }
 
-  v1::ClaimStatement Claim(v1::ClaimKind kind, const Party& respondent, std::vector<v1::EvidenceItem> evidence) {
+  // `subject`: the SHA-256 of the content in dispute (default: an order nobody shows).
+  v1::ClaimStatement Claim(v1::ClaimKind kind, const Party& respondent, std::vector<v1::EvidenceItem> evidence,
+                           const std::string& subject = Sha256("order 2026-0042, shown nowhere")) {
     v1::ClaimStatement c;
     c.set_type("semper-claim");
     c.set_kind(kind);
     c.set_text("as the evidence shows");
     c.set_respondent_certificate(respondent.certificate.Der());
     c.set_subject_reference("order 2026-0042");
+    c.set_subject_sha256(subject);
     c.mutable_amount_claimed()->set_currency("EUR");
     c.mutable_amount_claimed()->set_minor_units(12990);
     for (auto& e : evidence) *c.add_evidence() = std::move(e);
@@ -195,22 +201,66 @@ class DisputeTest : public ::semper::testing::PostgresTest {
 
   std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
 
-  // Bert Buyer's order at Example Shop GmbH for EUR `minor_units`, asking for non-repudiation.
-  static v1::ContainerContent OrderContent(const std::string& order_id, int64_t minor_units) {
+  // Bert Buyer's order at Example Shop GmbH (or `seller`) for EUR `minor_units`, naming both by
+  // their certificates, asking for non-repudiation.
+  v1::ContainerContent OrderContent(const std::string& order_id, int64_t minor_units, const Party* seller = nullptr) {
     v1::ContainerContent content = NewContainerContent(absl::Now());
     v1::Order* o = content.mutable_template_()->mutable_order();
     o->set_order_id(order_id);
     o->mutable_buyer()->set_name("Bert Buyer");
     o->mutable_buyer()->set_country("DE");
     o->mutable_buyer()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    o->mutable_buyer()->set_certificate(buyer_->certificate.Der());
     o->mutable_seller()->set_name("Example Shop GmbH");
     o->mutable_seller()->set_country("DE");
+    o->mutable_seller()->set_certificate((seller != nullptr ? *seller : *seller_).certificate.Der());
     o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
     o->set_applicable_law("DE");
     o->mutable_amount()->set_currency("EUR");
     o->mutable_amount()->set_minor_units(minor_units);
     content.mutable_requested()->set_non_repudiation_of_origin(true);
     return content;
+  }
+
+  // An order as evidence: signed by `signers` (the buyer first), each signature time-stamped.
+  struct OrderEvidence {
+    v1::EvidenceItem item;
+    std::string content;  // the bytes every signature covers
+    std::string sha256;   // what a claim names
+  };
+  OrderEvidence Order(const std::string& order_id, std::vector<const Party*> signers, const Party* seller = nullptr,
+                      const std::string& label = "the order") {
+    SealOptions seal;
+    for (const Party* p : signers) seal.signers.push_back(SignerIdentity{p->key, p->certificate, Chain()});
+    auto sealed = Seal(OrderContent(order_id, 12990, seller), seal);
+    EXPECT_TRUE(sealed.ok()) << sealed.status();
+    OrderEvidence out;
+    out.item.set_label(label);
+    *out.item.mutable_container()->mutable_container() = sealed->signed_();
+    for (const auto& sig : sealed->signed_().signatures()) out.item.mutable_container()->add_signature_time_stamps(Stamp(sig));
+    out.content = sealed->signed_().content();
+    out.sha256 = Sha256(out.content);
+    return out;
+  }
+
+  // `signer`'s receipt for the content `order_sha256`, acknowledging `what`.
+  v1::EvidenceItem Receipt(const std::string& order_sha256, const Party& signer, v1::ReceiptAcknowledges what,
+                           const std::string& label) {
+    v1::ContainerContent content = NewContainerContent(absl::Now());
+    v1::Receipt* r = content.mutable_template_()->mutable_receipt();
+    r->set_received_container_id("the order");
+    r->mutable_content_digest()->set_algorithm(v1::HASH_ALGORITHM_SHA256);
+    r->mutable_content_digest()->set_value(order_sha256);
+    *r->mutable_received_at() = content.created();
+    r->set_acknowledges(what);
+    content.mutable_requested()->set_non_repudiation_of_origin(true);
+    auto sealed = Seal(content, {.signers = {SignerIdentity{signer.key, signer.certificate, Chain()}}});
+    EXPECT_TRUE(sealed.ok()) << sealed.status();
+    v1::EvidenceItem item;
+    item.set_label(label);
+    *item.mutable_container()->mutable_container() = sealed->signed_();
+    item.mutable_container()->add_signature_time_stamps(Stamp(sealed->signed_().signatures(0)));
+    return item;
   }
 
   v1::VerdictStatement Verdict(const v1::Case& c) {
@@ -264,8 +314,10 @@ class DisputeTest : public ::semper::testing::PostgresTest {
 };
 
 TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGoesToTheNotary) {
-  // The seller's order confirmation, signed and time-stamped, and certified by the notary.
-  std::string confirmation = "order confirmation 2026-0042: 1 x catalogue item, EUR 129.90, delivery in 3 days";
+  // The buyer's order; the seller's signature over its content (its confirmation), time-stamped,
+  // and certified by the notary.
+  OrderEvidence order = Order("2026-0042", {&*buyer_});
+  const std::string& confirmation = order.content;
   v1::EvidenceItem signed_confirmation = SignedDocument("order confirmation", confirmation, *seller_);
   v1::EvidenceItem notarized;
   notarized.set_label("notarized order confirmation");
@@ -276,7 +328,9 @@ TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGo
   wrong_head.set_label("notarized, wrong tree head");
   *wrong_head.mutable_notary_evidence()->mutable_tree_head() = later.tree_head();
 
-  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {signed_confirmation, notarized, wrong_head}), *buyer_);
+  auto filed = File(
+      Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {signed_confirmation, notarized, wrong_head, order.item}, order.sha256),
+      *buyer_);
   ASSERT_THAT(filed.status(), IsOk());
   EXPECT_EQ(filed->state(), v1::CASE_STATE_FILED);
   EXPECT_EQ(filed->claimant(), buyer_->certificate.Subject());
@@ -289,7 +343,7 @@ TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGo
   EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
   EXPECT_EQ(v.decided_by(), "automatic rules");
   EXPECT_THAT(v.reasoning(), HasSubstr("did not answer"));
-  ASSERT_EQ(v.findings_size(), 3);
+  ASSERT_EQ(v.findings_size(), 4);
   EXPECT_TRUE(v.findings(0).holds()) << v.findings(0).problem();
   EXPECT_THAT(v.findings(0).verified(),
               ::testing::ElementsAre("signature-time-stamp", "cms-signature", "certificate-path",
@@ -300,6 +354,10 @@ TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGo
   EXPECT_THAT(v.findings(1).verified(), ::testing::Contains("tree-head-consistent"));
   EXPECT_FALSE(v.findings(2).holds());
   EXPECT_THAT(v.findings(2).problem(), HasSubstr("is not in the signed tree"));
+  EXPECT_EQ(v.findings(3).kind(), "container/order");
+  EXPECT_EQ(v.findings(3).order_buyer(), "claimant");
+  EXPECT_EQ(v.findings(3).order_seller(), "respondent");
+  EXPECT_EQ(v.subject_sha256(), order.sha256);
   EXPECT_THAT(v.remedies(), ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
   EXPECT_TRUE(c.reveal_order().empty());  // the respondent is not pseudonymous
 
@@ -318,15 +376,14 @@ TEST_F(DisputeTest, NonDeliveryUpheldWhenTheRespondentStaysSilentAndTheVerdictGo
 }
 
 TEST_F(DisputeTest, NonDeliveryRejectedWhenTheRespondentShowsTheClaimantsReceipt) {
-  std::string confirmation = "order confirmation 2026-0043";
-  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {SignedDocument("confirmation", confirmation, *seller_)}),
-                    *buyer_);
+  OrderEvidence order = Order("2026-0043", {&*buyer_, &*seller_});
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {order.item}, order.sha256), *buyer_);
   ASSERT_THAT(filed.status(), IsOk());
   // Someone else than the respondent cannot answer.
   EXPECT_THAT(Answer(filed->case_id(), *buyer_, {}).status(),
               StatusWithMessage(absl::StatusCode::kPermissionDenied, HasSubstr("only the respondent")));
-  std::string receipt = "received order 2026-0043 complete, Bert Buyer";
-  auto answered = Answer(filed->case_id(), *seller_, {SignedDocument("delivery receipt", receipt, *buyer_)});
+  auto answered = Answer(filed->case_id(), *seller_,
+                         {Receipt(order.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_DELIVERY, "delivery receipt")});
   ASSERT_THAT(answered.status(), IsOk());
   EXPECT_THAT(answered->state(), ::testing::AnyOf(v1::CASE_STATE_DECIDED, v1::CASE_STATE_CLOSED));
   v1::VerdictStatement v = Verdict(*answered);
@@ -348,7 +405,7 @@ TEST_F(DisputeTest, NonPaymentUpheldOnTheBuyersSignedOrder) {
   order.set_label("signed order");
   *order.mutable_container()->mutable_container() = sealed->signed_();
   order.mutable_container()->set_signature_time_stamp(Stamp(sealed->signed_().signatures(0)));
-  auto filed = File(Claim(v1::CLAIM_KIND_NON_PAYMENT, *buyer_, {order}), *seller_);
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_PAYMENT, *buyer_, {order}, Sha256(sealed->signed_().content())), *seller_);
   ASSERT_THAT(filed.status(), IsOk());
   // The buyer's answer shows only an unsigned claim of payment: nothing signed by the seller.
   v1::EvidenceItem stamp;
@@ -379,13 +436,13 @@ TEST_F(DisputeTest, RepudiationDecidedBySignatureAndRevocationTime) {
   forged.set_label("order F");
   forged.mutable_signed_document()->set_document("order F for a car");
   forged.mutable_signed_document()->set_signature(Sign("a harmless text", *buyer_));
-  auto case_a = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
-  auto case_b = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
-  auto case_f = File(Claim(v1::CLAIM_KIND_REPUDIATED_SIGNATURE, *seller_, {}), *buyer_);
+  auto case_a = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}, Sha256("order A by Bert Buyer")), *buyer_);
+  auto case_b = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}, Sha256("order B by Bert Buyer")), *buyer_);
+  auto case_f = File(Claim(v1::CLAIM_KIND_REPUDIATED_SIGNATURE, *seller_, {}, Sha256("order F for a car")), *buyer_);
   ASSERT_THAT(case_a.status(), IsOk());
   ASSERT_THAT(case_b.status(), IsOk());
   ASSERT_THAT(case_f.status(), IsOk());
-  auto case_c = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
+  auto case_c = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}, Sha256("order C by Bert Buyer")), *buyer_);
   ASSERT_THAT(case_c.status(), IsOk());
   // The buyer's key is compromised and revoked; whoever holds it signs order B, which can be
   // time-stamped only after the revocation.
@@ -441,7 +498,7 @@ TEST_F(DisputeTest, EachContainerSignerIsDatedOnlyByAStampOverItsOwnSignature) {
   const std::string buyer_early_stamp = Stamp(buyer_early);
   std::vector<std::string> cases;
   for (int i = 0; i < 5; ++i) {
-    auto filed = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}), *buyer_);
+    auto filed = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}, Sha256(bytes)), *buyer_);
     ASSERT_THAT(filed.status(), IsOk());
     cases.push_back(filed->case_id());
   }
@@ -581,9 +638,8 @@ TEST_F(DisputeTest, ARevealOrderOnlyWhenTheVerdictAgainstAPseudonymRestsOnWhatIt
   ASSERT_THAT(unsupported.status(), IsOk());
   auto rejected = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, pseudonym, {}), *buyer_);
   ASSERT_THAT(rejected.status(), IsOk());
-  auto bound = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, pseudonym,
-                          {SignedDocument("order confirmation", "bluebird-17 confirms order 2026-0042: a lamp", pseudonym)}),
-                    *buyer_);
+  OrderEvidence lamp = Order("2026-0042", {&*buyer_, &pseudonym}, &pseudonym);
+  auto bound = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, pseudonym, {lamp.item}, lamp.sha256), *buyer_);
   ASSERT_THAT(bound.status(), IsOk());
   v1::Case n = WaitFor(unsupported->case_id(), v1::CASE_STATE_CLOSED);
   v1::Case r = WaitFor(rejected->case_id(), v1::CASE_STATE_CLOSED);
@@ -629,14 +685,122 @@ TEST_F(DisputeTest, ACertificateBindsItsSubjectToNothing) {
   v1::EvidenceItem buyers_certificate;
   buyers_certificate.set_label("receipt");
   buyers_certificate.set_certificate(buyer_->certificate.Der());
-  auto bound = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_,
-                          {SignedDocument("order confirmation", "confirmation 2026-0042: a lamp", *seller_)}),
-                    *buyer_);
+  OrderEvidence lamp = Order("2026-0042", {&*buyer_, &*seller_});
+  auto bound = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {lamp.item}, lamp.sha256), *buyer_);
   ASSERT_THAT(bound.status(), IsOk());
   auto answered = Answer(bound->case_id(), *seller_, {buyers_certificate});
   ASSERT_THAT(answered.status(), IsOk());
   v1::VerdictStatement a = Verdict(WaitFor(bound->case_id(), v1::CASE_STATE_CLOSED));
   EXPECT_EQ(a.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << a.reasoning();
+}
+
+// Issue 19, finding 1 (what a signature is over): the rules looked at who signed an item, not at
+// what it signs. The claimant's own signed order, or its claim as GetCase shows it, counted as its
+// receipt; any signature of the respondent (its signed answer in another case) bound it, and a
+// pseudonym with a reveal order. A signature binds only over the content in dispute, and only the
+// claimant's receipt naming that content and acknowledging the delivery discharges.
+TEST_F(DisputeTest, ASignatureBindsOnlyOverTheContentInDispute) {
+  auto issued = suite_->IssuePseudonym(*seller_sub_, v1::PSEUDONYM_KIND_ROLE, "heron-3");
+  ASSERT_THAT(issued.status(), IsOk());
+  Party heron{issued->key, issued->certificate};
+  // Order A, which heron-3 confirmed; order B, which it never did.
+  OrderEvidence a = Order("2026-0101", {&*buyer_, &heron}, &heron);
+  OrderEvidence b = Order("2026-0102", {&*buyer_}, &heron);
+  auto case_a = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, heron, {a.item}, a.sha256), *buyer_);
+  ASSERT_THAT(case_a.status(), IsOk());
+  // heron-3 answers with everything the buyer signed that is not its receipt of this delivery.
+  v1::EvidenceItem buyers_order = a.item;  // the buyer's own signature over order A, alone
+  buyers_order.set_label("the buyer's own order");
+  buyers_order.mutable_container()->mutable_container()->mutable_signatures()->RemoveLast();
+  buyers_order.mutable_container()->mutable_signature_time_stamps()->RemoveLast();
+  const v1::Case shown = GetCase(case_a->case_id());
+  v1::EvidenceItem claim_as_shown;
+  claim_as_shown.set_label("the buyer's signed claim");
+  claim_as_shown.mutable_signed_document()->set_document(shown.claim());
+  claim_as_shown.mutable_signed_document()->set_signature(shown.claim_signature());
+  auto answered = Answer(case_a->case_id(), heron,
+                         {buyers_order, claim_as_shown,
+                          Receipt(a.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_PAYMENT, "a receipt of payment"),
+                          Receipt(a.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_CONTAINER, "a receipt of the order"),
+                          Receipt(b.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_DELIVERY, "delivery of order B")});
+  ASSERT_THAT(answered.status(), IsOk());
+  v1::VerdictStatement va = Verdict(*answered);
+  EXPECT_EQ(va.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << va.reasoning();
+  for (const auto& f : va.findings()) EXPECT_TRUE(f.holds()) << f.label() << ": " << f.problem();
+  EXPECT_THAT(va.reasoning(), HasSubstr("the buyer's signed claim) is signed by a party but not over"));
+  EXPECT_FALSE(WaitFor(case_a->case_id(), v1::CASE_STATE_CLOSED).reveal_order().empty());  // bound by its confirmation
+
+  // Order B, with heron-3's signatures over other content: its answer in case A, as GetCase shows
+  // it, and its confirmation of order A.
+  const v1::Case answered_a = GetCase(case_a->case_id());
+  v1::EvidenceItem herons_answer;
+  herons_answer.set_label("heron-3's signed answer in another case");
+  herons_answer.mutable_signed_document()->set_document(answered_a.answer());
+  herons_answer.mutable_signed_document()->set_signature(answered_a.answer_signature());
+  v1::EvidenceItem other_confirmation = SignedDocument("heron-3's confirmation of order A", a.content, heron);
+  auto case_b = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, heron, {b.item, herons_answer, other_confirmation}, b.sha256),
+                     *buyer_);
+  ASSERT_THAT(case_b.status(), IsOk());
+  v1::Case cb = WaitFor(case_b->case_id(), v1::CASE_STATE_CLOSED);
+  v1::VerdictStatement vb = Verdict(cb);
+  EXPECT_EQ(vb.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << vb.reasoning();
+  for (const auto& f : vb.findings()) EXPECT_TRUE(f.holds()) << f.label() << ": " << f.problem();
+  EXPECT_THAT(vb.reasoning(), HasSubstr("heron-3's signed answer in another case) is signed by a party "
+                                        "but not over the content in dispute"));
+  EXPECT_TRUE(cb.reveal_order().empty());
+  // The honest receipt of delivery for order A would have ended case A: see
+  // NonDeliveryRejectedWhenTheRespondentShowsTheClaimantsReceipt.
+}
+
+// An arbiter's replacement contract binds its parties only with the same checks of their
+// certificates as a standard contract (found by a reviewer: it bound them with none). The buyer
+// and the seller start an exchange, the buyer has it resolved; the seller's key is then revoked
+// for compromise: the replacement contract no longer binds it.
+TEST_F(DisputeTest, AReplacementContractBindsOnlyPartiesWhoseKeysStillHold) {
+  v1::ArbiterCertificate arbiter;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Arbiter()->GetArbiterCertificate(&ctx, {}, &arbiter).ok());
+  }
+  auto arbiter_cert = Certificate::FromDer(arbiter.certificate());
+  ASSERT_THAT(arbiter_cert, IsOk());
+  asw::Originator o(asw::Party{buyer_->key, buyer_->certificate}, seller_->certificate, *arbiter_cert,
+                    "the buyer buys the lamp for EUR 50");
+  auto me1 = o.Me1();
+  ASSERT_THAT(me1, IsOk());
+  auto r = asw::Responder::Accept(asw::Party{seller_->key, seller_->certificate}, *arbiter_cert, *me1);
+  ASSERT_THAT(r, IsOk());
+  auto me2 = r->Me2();
+  ASSERT_THAT(me2, IsOk());
+  ASSERT_THAT(o.Me3(*me2), IsOk());
+  auto resolve = o.Resolve();
+  ASSERT_THAT(resolve, IsOk());
+  v1::ArbiterDecision decision;
+  {
+    grpc::ClientContext ctx;
+    auto st = Arbiter()->Resolve(&ctx, *resolve, &decision);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_TRUE(decision.resolved());
+  v1::EvidenceItem token;
+  token.set_label("the replacement contract");
+  *token.mutable_arbiter_token() = decision.token();
+  const std::string me1_hash = asw::VerifyMe1(*me1)->hash;
+  auto before = File(Claim(v1::CLAIM_KIND_REPUDIATED_SIGNATURE, *buyer_, {token}, me1_hash), *seller_);
+  ASSERT_THAT(before.status(), IsOk());
+  v1::VerdictStatement vb = Verdict(WaitFor(before->case_id(), v1::CASE_STATE_CLOSED));
+  ASSERT_EQ(vb.findings_size(), 1);
+  EXPECT_TRUE(vb.findings(0).holds()) << vb.findings(0).problem();
+  EXPECT_THAT(vb.findings(0).verified(), ::testing::Contains("status-good-now"));
+  EXPECT_EQ(vb.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << vb.reasoning();  // the seller is bound by it
+  // The seller's key is compromised and revoked: its signature in me2 may be the thief's.
+  Revoke(seller_->certificate);
+  auto after = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {token}, me1_hash), *buyer_);
+  ASSERT_THAT(after.status(), IsOk());
+  v1::VerdictStatement va = Verdict(WaitFor(after->case_id(), v1::CASE_STATE_CLOSED));
+  ASSERT_EQ(va.findings_size(), 1);
+  EXPECT_FALSE(va.findings(0).holds());
+  EXPECT_THAT(va.findings(0).problem(), HasSubstr("KEY_COMPROMISE"));
 }
 
 // A pseudonym's name taken again (after the first holder's certificate expired or was revoked)
@@ -793,8 +957,26 @@ TEST_F(DisputeTest, BadClaimsAreRefusedAndChangeNothing) {
 TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   std::string buyer = FullWallet("buyer", *buyer_sub_), seller = FullWallet("seller", *seller_sub_);
   dir_.Write("seller.pem", seller_->certificate.Pem());
-  // The buyer's evidence as files: the seller's signed confirmation with its time-stamp, and the
-  // notary's evidence for it.
+  // The buyer signs an order, the seller confirms it (both with semperctl); the buyer's evidence
+  // as files: the seller's signed confirmation text with its time-stamp, and the notary's
+  // evidence for it.
+  auto signed_order = Ctl(buyer, {"order", "sign", "--seller", P("seller.pem"), "--amount", "89.00", "--order-id",
+                                  "2026-0050", "--description", "hand-made shoes, size 42", "--out", P("order.semper")});
+  ASSERT_EQ(signed_order.exit_code, 0) << signed_order.Describe();
+  // Only the seller the order names confirms it.
+  auto not_the_seller = Ctl(buyer, {"order", "confirm", P("order.semper"), "--out", P("order.bad")});
+  EXPECT_EQ(not_the_seller.exit_code, 3) << not_the_seller.Describe();
+  EXPECT_FALSE(std::filesystem::exists(P("order.bad")));
+  auto confirmed = Ctl(seller, {"order", "confirm", P("order.semper"), "--out", P("order.confirmed")});
+  ASSERT_EQ(confirmed.exit_code, 0) << confirmed.Describe();
+  EXPECT_THAT(confirmed.out, HasSubstr("hand-made shoes, size 42"));  // shown before signing
+  auto shown_order = Ctl("", {"order", "show", P("order.confirmed")});
+  ASSERT_EQ(shown_order.exit_code, 0) << shown_order.Describe();
+  EXPECT_THAT(shown_order.out, HasSubstr("confirmed by:   the seller"));
+  v1::SealedContainer confirmed_order;
+  ASSERT_TRUE(confirmed_order.ParseFromString(Slurp(P("order.confirmed"))));
+  const std::string order_sha256 = Sha256(confirmed_order.signed_().content());
+  EXPECT_THAT(shown_order.out, HasSubstr(HexEncode(order_sha256)));
   std::string confirmation = "order confirmation 2026-0050: hand-made shoes, size 42";
   v1::EvidenceItem signed_confirmation = SignedDocument("c", confirmation, *seller_);
   dir_.Write("confirmation.txt", confirmation);
@@ -806,8 +988,13 @@ TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   (void)google::protobuf::util::MessageToJsonString(Certify(confirmation, signed_confirmation.signed_document().signature()),
                                                     &evidence_json, opts);
   dir_.Write("confirmation.evidence.json", evidence_json);
+  // A claim that names nothing in dispute is refused before anything is signed.
+  auto unnamed = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text", "x"});
+  EXPECT_EQ(unnamed.exit_code, 2) << unnamed.Describe();
+  EXPECT_THAT(unnamed.err, HasSubstr("--order"));
   auto filed = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text",
-                           "size 41 came", "--reference", "2026-0050", "--amount", "89.00", "--evidence",
+                           "size 41 came", "--order", P("order.confirmed"), "--reference", "2026-0050", "--amount",
+                           "89.00", "--evidence",
                            "signed:" + P("confirmation.txt") + "," + P("confirmation.sig") + "," + P("confirmation.tst") +
                                "#signed order confirmation",
                            "--evidence", "notary:" + P("confirmation.evidence.json") + "#notarized confirmation"});
@@ -824,8 +1011,9 @@ TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   auto answered = Ctl(seller, {"dispute", "answer", id, "--text", "we sent size 42"});
   ASSERT_EQ(answered.exit_code, 0) << answered.Describe();
   EXPECT_THAT(answered.out, HasSubstr("waiting for a human arbitrator"));
-  EXPECT_THAT(answered.out, HasSubstr("[holds] claimant item 1"));
+  EXPECT_THAT(answered.out, HasSubstr("[holds] claimant item 1 (the order in dispute, container/order)"));
   EXPECT_THAT(answered.out, HasSubstr("[holds] claimant item 2"));
+  EXPECT_THAT(answered.out, HasSubstr("[holds] claimant item 3"));
   // Only an arbitrator decides.
   auto denied = Ctl("", {"dispute", "decide", id, "--outcome", "upheld", "--reason", "x"}, "admin");
   EXPECT_NE(denied.exit_code, 0);
@@ -838,6 +1026,7 @@ TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
   EXPECT_THAT(shown.out, HasSubstr("closed"));
   EXPECT_THAT(shown.out, HasSubstr("The sole shows size 41."));
+  EXPECT_EQ(Verdict(GetCase(id)).subject_sha256(), order_sha256);
   auto verify = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("verdict.sig"), "-content",
                             P("verdict.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
@@ -867,20 +1056,35 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
     auto s = tracker->RegisterAgreement(&ctx, req, &rec);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
-  v1::Guarantee guarantee;
-  {
+  // Guarantees for two orders between the same buyer and seller; the dispute is about the first.
+  v1::SealedContainer orders[2];
+  v1::Guarantee guarantees[2];
+  for (int i = 0; i < 2; ++i) {
     v1::GuaranteeRequest req;
-    req.set_request_id("order-2026-0077");
-    req.set_order(suite_->SignedOrder(*buyer_sub_, seller_->certificate, 12990, "EUR", "2026-0077"));
+    req.set_request_id(StrCat("order-2026-007", 7 + i));
+    req.set_order(suite_->SignedOrder(*buyer_sub_, seller_->certificate, 12990, "EUR", StrCat("2026-007", 7 + i)));
+    ASSERT_TRUE(orders[i].ParseFromString(req.order()));
     grpc::ClientContext ctx;
-    auto s = as_seller->RequestGuarantee(&ctx, req, &guarantee);
+    auto s = as_seller->RequestGuarantee(&ctx, req, &guarantees[i]);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
+  const v1::Guarantee& guarantee = guarantees[0];
+  const std::string order_content = orders[0].signed_().content();
+  v1::GuaranteeStatement statement;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(guarantee.statement(), &statement).ok());
+  EXPECT_EQ(statement.order_content_sha256(), Sha256(order_content));  // what a claim names
+  v1::EvidenceItem order;
+  order.set_label("the order");
+  *order.mutable_container()->mutable_container() = orders[0].signed_();
   // Nothing was delivered: the buyer claims, with the confirmation and the guarantee as evidence.
   v1::EvidenceItem g;
   g.set_label("liability guarantee");
   g.mutable_signed_document()->set_document(guarantee.statement());
   g.mutable_signed_document()->set_signature(guarantee.signature());
+  v1::EvidenceItem other_order_guarantee;
+  other_order_guarantee.set_label("the guarantee for another order");
+  other_order_guarantee.mutable_signed_document()->set_document(guarantees[1].statement());
+  other_order_guarantee.mutable_signed_document()->set_signature(guarantees[1].signature());
   // First, two other subscribers who obtained the guarantee's statement file a case between
   // themselves with it as evidence (one confirms, the other claims): whatever that verdict says
   // about the guarantee, the tracker does not end a guarantee between other parties.
@@ -940,16 +1144,40 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
     EXPECT_THAT(bv.findings(0).problem(), HasSubstr("not the party this kind of claim is by or against"));
   }
   auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_,
-                          {SignedDocument("order confirmation", "confirmation 2026-0077", *seller_), g}),
+                          {order, SignedDocument("order confirmation", order_content, *seller_), g, other_order_guarantee},
+                          Sha256(order_content)),
                     *buyer_);
   ASSERT_THAT(filed.status(), IsOk());
   v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
   v1::VerdictStatement v = Verdict(c);
   ASSERT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
-  EXPECT_EQ(v.findings(1).kind(), "liability-guarantee");
+  EXPECT_EQ(v.findings(2).kind(), "liability-guarantee");
+  // The same parties' guarantee for their other order is not this case's (issue 19, finding 2).
+  EXPECT_FALSE(v.findings(3).holds());
+  EXPECT_THAT(v.findings(3).problem(), HasSubstr("not the one in dispute"));
   ASSERT_EQ(v.guarantee_orders_size(), 1);
   EXPECT_EQ(v.guarantee_orders(0).guarantee_id(), guarantee.guarantee_id());
   EXPECT_EQ(v.guarantee_orders(0).action(), "release");
+  {
+    // Nor does the tracker end it on this verdict with an order for it added (signed with
+    // semper-arbiter's key): the verdict is about another order.
+    v1::VerdictStatement with_order = v;
+    v1::GuaranteeOrder* added = with_order.add_guarantee_orders();
+    added->set_guarantee_id(guarantees[1].guarantee_id());
+    added->set_action("release");
+    const std::string forged_verdict = StatementJson(with_order);
+    auto arbiter_key = PrivateKey::FromPem(Slurp(P("pki/services/arbiter-signing.key")), SecretData(kPass));
+    auto arbiter_cert = Certificate::FromPem(Slurp(P("pki/services/arbiter-signing.pem")));
+    ASSERT_THAT(arbiter_key, IsOk());
+    v1::EndGuaranteeRequest req;
+    req.set_guarantee_id(guarantees[1].guarantee_id());
+    req.set_verdict(forged_verdict);
+    req.set_verdict_signature(*CmsSignDetached(forged_verdict, *arbiter_key, *arbiter_cert, Chain()));
+    v1::Guarantee out;
+    grpc::ClientContext ctx;
+    EXPECT_THAT(FromGrpcStatus(tracker->ReleaseGuarantee(&ctx, req, &out)),
+                StatusWithMessage(absl::StatusCode::kPermissionDenied, HasSubstr("is not about")));
+  }
   auto end = [&](bool settle, const std::string& verdict) {
     v1::EndGuaranteeRequest req;
     req.set_guarantee_id(guarantee.guarantee_id());

@@ -139,15 +139,16 @@ run "the buyer signs order 2" ctl order sign --wallet buyer --wallet-passphrase-
 run "the seller checks it" ctl order show order2.semper
 run "the seller's guarantee for order 2" ctl liability guarantee --wallet seller --wallet-passphrase-file pass \
   --order order2.semper --amount 59.00 --currency EUR --request-id "CAT-$RUN-2" --out guarantee2
-printf 'Order confirmation CAT-%s-2\nRain boots, catalogue no. 815, EUR 59.00, delivery within 3 days.\n' "$RUN" > confirmation2.txt
-run "the seller's confirmation of order 2, notarised" ctl notary certify confirmation2.txt --wallet seller \
-  --wallet-passphrase-file pass --out confirmation2.evidence.json
+run "the seller confirms order 2 (its signature beside the buyer's)" ctl order confirm order2.semper --wallet seller \
+  --wallet-passphrase-file pass --out order2.confirmed.semper
+run "the buyer checks the confirmation" ctl order show order2.confirmed.semper
+expect "confirmed by the seller" "confirmed by:"
 run "the buyer files a claim of non-delivery" ctl dispute file --wallet buyer --wallet-passphrase-file pass \
-  --against seller.pem --kind non-delivery --reference "CAT-$RUN-2" --amount 59.00 --currency EUR \
-  --text "Ordered on the catalogue site; nothing arrived." \
-  --evidence "notary:confirmation2.evidence.json#the seller's notarised order confirmation" \
+  --against seller.pem --kind non-delivery --order order2.confirmed.semper --reference "CAT-$RUN-2" \
+  --amount 59.00 --currency EUR --text "Ordered on the catalogue site; nothing arrived." \
   --evidence "signed:guarantee2.json,guarantee2.sig#the liability guarantee"
 expect "the claim was shown before signing" "59.00 EUR"
+expect "the order in dispute is named by its content" "the content of the order in dispute"
 case_id=$(sed -n 's/.*Case \([0-9a-f]\{32\}\).*/\1/p' <<<"$OUT" | head -n1)
 run "the seller sees the case" ctl dispute list --wallet seller --wallet-passphrase-file pass
 expect "the case is listed" "$case_id"

@@ -90,6 +90,11 @@ step "Orders and agreements (buyer)"
 declined "order sign" "garden chair" order sign --wallet buyer "${P[@]}" --seller seller.pem --amount 45.00 \
   --order-id "CAT-$RUN-3" --description "garden chair" --out $D/order3.semper
 absent $D/order3.semper
+declined "order confirm" "rain boots" order confirm order2.semper --wallet seller "${P[@]}" --out $D/order2.confirmed
+absent $D/order2.confirmed
+declined "order receipt" "rain boots" order receipt order2.semper --acknowledges delivery --wallet buyer "${P[@]}" \
+  --out $D/order2.receipt
+absent $D/order2.receipt
 status_before=$(ctl liability status --wallet buyer "${P[@]}")
 agreement=$(grep -o 'A-[0-9a-f]*' <<<"$status_before" | head -n1)
 declined "liability change" "$agreement" liability change "$agreement" --wallet buyer "${P[@]}" --to suspend
@@ -180,10 +185,10 @@ expect "the person is told" "NOTE: the text holds characters"
 step "Disputes"
 cases_before=$(ctl dispute list --wallet buyer "${P[@]}")
 declined "dispute file" "12.00 EUR" dispute file --wallet buyer "${P[@]}" --against seller.pem --kind non-delivery \
-  --reference "CAT-$RUN-9" --amount 12.00 --currency EUR --text "probe"
+  --order order2.semper --reference "CAT-$RUN-9" --amount 12.00 --currency EUR --text "probe"
 same "the buyer's cases" "$cases_before" "$(ctl dispute list --wallet buyer "${P[@]}")"
 run "a claim to answer" ctl dispute file --wallet buyer "${P[@]}" --against seller.pem --kind non-delivery \
-  --reference "CAT-$RUN-9" --amount 12.00 --currency EUR --text "probe"
+  --order order2.semper --reference "CAT-$RUN-9" --amount 12.00 --currency EUR --text "probe"
 case_id=$(sed -n 's/.*Case \([0-9a-f]\{32\}\).*/\1/p' <<<"$OUT" | head -n1)
 case_before=$(ctl dispute show "$case_id")
 declined "dispute answer" "probe answer" dispute answer "$case_id" --wallet seller "${P[@]}" --text "probe answer"

@@ -112,6 +112,9 @@ absl::Status CheckTemplate(const v1::Template& t, const std::set<std::string>& e
           r.content_digest().value().size() != 32) {
         return InvalidField("template.receipt.content_digest", "must be a SHA-256 digest (32 bytes)");
       }
+      if (!v1::ReceiptAcknowledges_IsValid(r.acknowledges())) {
+        return InvalidField("template.receipt.acknowledges", "must be CONTAINER, DELIVERY or PAYMENT");
+      }
       return CheckTimestamp("template.receipt.received_at", r.received_at());
     }
     case v1::Template::kContract: {
@@ -288,6 +291,21 @@ absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
   return sealed;
 }
 
+absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_container, const SignerIdentity& signer) {
+  if (signed_container.content().empty()) return Missing("content");
+  auto ku = signer.certificate.key_usage();
+  if (!ku.has_value() || (*ku & kKuNonRepudiation) == 0) {
+    return AttributeMissing("non_repudiation_of_origin",
+                            StrCat("signer \"", signer.certificate.Subject(),
+                                   "\" has no nonRepudiation key usage (use the signature certificate)"));
+  }
+  v1::SignedContainer out = signed_container;
+  SEMPER_ASSIGN_OR_RETURN(std::string sig,
+                          CmsSignDetached(out.content(), signer.key, signer.certificate, signer.chain));
+  out.add_signatures(std::move(sig));
+  return out;
+}
+
 absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const OpenOptions& options) {
   if (options.trust == nullptr) return InvalidField("trust", "a trust store is required");
   OpenedContainer opened;
@@ -385,7 +403,8 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
 absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
                                                 const SignerIdentity& recipient,
                                                 std::string_view statement, absl::Time now,
-                                                const std::vector<Certificate>& encrypt_to) {
+                                                const std::vector<Certificate>& encrypt_to,
+                                                v1::ReceiptAcknowledges acknowledges) {
   v1::ContainerContent content = NewContainerContent(now);
   *content.mutable_sender() = PartyFromCertificate(recipient.certificate);
   if (received.content.has_sender()) *content.add_recipients() = received.content.sender();
@@ -395,6 +414,7 @@ absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
   r->mutable_content_digest()->set_value(Sha256(received.content_bytes));
   *r->mutable_received_at() = content.created();
   r->set_statement(std::string(statement));
+  r->set_acknowledges(acknowledges);
   content.mutable_requested()->set_integrity(true);
   content.mutable_requested()->set_non_repudiation_of_origin(true);
   content.mutable_requested()->set_confidentiality(!encrypt_to.empty());

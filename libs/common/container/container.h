@@ -98,7 +98,12 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
 absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
                                                 const SignerIdentity& recipient,
                                                 std::string_view statement, absl::Time now,
-                                                const std::vector<Certificate>& encrypt_to = {});
+                                                const std::vector<Certificate>& encrypt_to = {},
+                                                v1::ReceiptAcknowledges acknowledges = v1::RECEIPT_ACKNOWLEDGES_CONTAINER);
+
+// Adds `signer`'s origin signature over the same content bytes (a seller confirming an order the
+// buyer signed): the content is not re-encoded, so every earlier signature still holds.
+absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_container, const SignerIdentity& signer);
 
 // Checks that `receipt` (already opened) is a receipt for `original`: the right container id and
 // content digest, signed for non-repudiation by one of the original's named recipients (when the
