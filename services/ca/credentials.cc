@@ -1,5 +1,6 @@
 // Named credentials, token kinds, blind issuance, redemption and clearing (see credentials.h).
 #include "services/ca/credentials.h"
+#include "services/ca/presentation.h"
 
 #include <algorithm>
 #include <future>
@@ -534,25 +535,10 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
                      "credentials are redeemed by an accepting organisation (a subscriber's client certificate)");
   }
   const absl::Time now = d_.clock();
-  v1::CredentialStatement cs;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(req.credential_statement(), &cs, opts).ok() ||
-      cs.type() != "semper-credential") {
-    return InvalidField("credential_statement", "is not a semper-credential statement");
-  }
-  v1::PresentationStatement ps;
-  if (!ps.ParseFromString(req.presentation()) || ps.type() != "semper-credential-presentation") {
-    return InvalidField("presentation", "must be a serialized PresentationStatement of type \"semper-credential-presentation\"");
-  }
-  SEMPER_RETURN_IF_ERROR(RequireFresh(ps.made_at(), now, "presentation.made_at"));
-  if (ps.credential_id() != cs.credential_id()) return InvalidField("presentation.credential_id", "names another credential");
-  if (ps.acceptor_subscriber_id() != acceptor) {
-    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                     "the presentation was made for another acceptor");
-  }
-  if (ps.nonce().size() < 16 || ps.nonce().size() > 64) return InvalidField("presentation.nonce", "must be 16 to 64 random bytes");
-  // The credential must be exactly as this CA issued it.
+  SEMPER_ASSIGN_OR_RETURN(CheckedPresentation checked, CheckPresentation(req, acceptor, *d_.trust, now));
+  const v1::CredentialStatement& cs = checked.credential;
+  // The credential must be exactly as this CA issued it (its signature alone would let another
+  // key of the suite's PKI issue one).
   std::string stored;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("cr_statement", cs.credential_id());
@@ -564,17 +550,7 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the credential is not as this CA issued it (altered or forged)");
   }
-  auto ca_signed = CmsVerifyDetached(req.credential_signature(), req.credential_statement(), *d_.trust, now, KeyPurpose::kAny);
-  if (!ca_signed.ok()) return Annotate(ca_signed.status(), "the credential's signature");
-  // Presented by its holder: the presentation signed with the key the credential names.
-  if (req.presentation_signature().empty()) return InvalidField("presentation_signature", "the holder's signature is required");
-  auto signers = CmsVerifyDetached(req.presentation_signature(), req.presentation(), *d_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the presentation's signature");
-  if (signers->size() != 1 || Sha256(signers->front().certificate.SpkiDer()) != cs.holder_key_sha256()) {
-    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                     "the credential is presented by someone other than its holder");
-  }
-  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(signers->front().certificate.SerialHex(), now, "the holder's").status());
+  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(checked.holder->SerialHex(), now, "the holder's").status());
   v1::RedeemCredentialResponse out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));

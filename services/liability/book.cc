@@ -1,5 +1,6 @@
 // Agreements and guarantees in PostgreSQL.
 #include "services/liability/book.h"
+#include "services/liability/checks.h"
 
 #include <future>
 #include <set>
@@ -216,21 +217,9 @@ absl::StatusOr<Certificate> LiabilityBook::VerifyBuyerSignature(const std::strin
 }
 
 absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::RegisterAgreementRequest& req) {
-  v1::SealedContainer sealed;
-  *sealed.mutable_signed_() = req.agreement();
-  OpenOptions options;
-  options.trust = d_.trust;
-  options.required.set_non_repudiation_of_origin(true);
-  SEMPER_ASSIGN_OR_RETURN(OpenedContainer opened, Open(sealed, options));
-  if (!opened.content.template_().has_agreement()) {
-    return InvalidField("agreement.content.template", "must be an Agreement");
-  }
-  if (opened.origin_signers.size() != 1) return InvalidField("agreement.signatures", "must be the buyer's alone");
-  const Certificate buyer = opened.origin_signers.front().certificate;
-  const v1::Agreement& a = opened.content.template_().agreement();
-  if (FromTimestamp(a.valid_until()) <= absl::Now()) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the agreement's validity has already ended");
-  }
+  SEMPER_ASSIGN_OR_RETURN(CheckedAgreement checked, CheckAgreement(req.agreement(), *d_.trust, absl::Now()));
+  const Certificate& buyer = checked.buyer;
+  const v1::Agreement& a = checked.agreement;
   SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, d_.certificate_status(buyer));
   if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
@@ -636,17 +625,7 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
       return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
                        "this tracker knows no arbiter (liability.arbiter_cert_file)");
     }
-    auto signers = CmsVerifyDetached(verdict_signature, verdict, *d_.trust, absl::Now(), KeyPurpose::kNonRepudiation);
-    if (!signers.ok()) return Annotate(signers.status(), "the verdict's signature");
-    if (signers->size() != 1 || signers->front().certificate.Der() != d_.arbiter->Der()) {
-      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, "the verdict is not semper-arbiter's");
-    }
-    v1::VerdictStatement v;
-    google::protobuf::util::JsonParseOptions opts;
-    opts.ignore_unknown_fields = true;
-    if (!google::protobuf::util::JsonStringToMessage(verdict, &v, opts).ok() || v.type() != "semper-verdict") {
-      return InvalidField("verdict", "is not a semper-verdict statement");
-    }
+    SEMPER_ASSIGN_OR_RETURN(v1::VerdictStatement v, CheckVerdict(verdict, verdict_signature, *d_.trust, *d_.arbiter, absl::Now()));
     bool ordered = false;
     for (const auto& o : v.guarantee_orders()) ordered |= o.guarantee_id() == id && o.action() == want;
     if (!ordered) {

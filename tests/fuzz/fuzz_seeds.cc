@@ -16,7 +16,12 @@
 #include "common/crypto/merkle.h"
 #include "common/crypto/timestamp.h"
 #include "common/exchange/asw.h"
+#include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
+#include "semper/v1/arbiter.pb.h"
+#include "semper/v1/liability.pb.h"
 #include "semper/v1/notary.pb.h"
+#include "semper/v1/privacy.pb.h"
 #include "services/timestamp/tsa.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -243,6 +248,73 @@ int Main(int argc, char** argv) {
   Write(corpus + "notary_evidence/submission",
         NotaryEvidence(pki, "mail-submission", submission, 2, {"{\"type\":\"a\"}", "{\"type\":\"b\"}", "{\"type\":\"c\"}"})
             .SerializeAsString());
+  // A credential the fixed CA signed for the document signer, presented by it to an acceptor
+  // (the fuzz target checks at the presentation's time).
+  {
+    v1::CredentialStatement cs;
+    cs.set_type("semper-credential");
+    cs.set_credential_id("C-0123456789abcdef01234567");
+    cs.set_issuer_subscriber_id("S-fuzz-issuer");
+    cs.set_issuer_name("Fuzz Issuer");
+    cs.set_holder_subject(pki.signer.certificate.Subject());
+    cs.set_holder_certificate_serial(pki.signer.certificate.SerialHex());
+    cs.set_holder_key_sha256(Sha256(pki.signer.certificate.SpkiDer()));
+    cs.set_kind("membership");
+    cs.set_rights("enter");
+    cs.set_uses(3);
+    const std::string statement = StatementJson(cs);
+    PrivateKey ca_key = Must(PrivateKey::FromPem(Must(ReadFile(dir + "/pki/ca.key"), "CA key"), SecretData(), true), "CA key");
+    v1::RedeemCredentialRequest req;
+    req.set_credential_statement(statement);
+    req.set_credential_signature(Must(CmsSignDetached(statement, ca_key, pki.ca, {}), "credential"));
+    v1::PresentationStatement ps;
+    ps.set_type("semper-credential-presentation");
+    ps.set_credential_id(cs.credential_id());
+    ps.set_acceptor_subscriber_id("S-fuzz-acceptor");
+    ps.set_nonce(std::string(16, '\x5a'));
+    *ps.mutable_made_at() = ToTimestamp(absl::Now());
+    req.set_presentation(ps.SerializeAsString());
+    req.set_presentation_signature(Must(CmsSignDetached(req.presentation(), pki.signer.key, pki.signer.certificate, {pki.ca}), "presentation"));
+    Write(corpus + "presentation/presented", req.SerializeAsString());
+  }
+  // A SEMPER agreement the document signer signed as buyer, valid until 2074.
+  {
+    v1::ContainerContent c = NewContainerContent(absl::Now());
+    v1::Agreement* a = c.mutable_template_()->mutable_agreement();
+    a->mutable_overall_limit()->set_currency("EUR");
+    a->mutable_overall_limit()->set_minor_units(100000);
+    a->mutable_per_transaction_limit()->set_currency("EUR");
+    a->mutable_per_transaction_limit()->set_minor_units(50000);
+    *a->mutable_valid_from() = ToTimestamp(absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
+    *a->mutable_valid_until() = ToTimestamp(absl::FromCivil(absl::CivilSecond(2074, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
+    a->set_applicable_law("DE");
+    c.mutable_requested()->set_non_repudiation_of_origin(true);
+    Write(corpus + "agreement/signed", Must(Seal(c, {.signers = {pki.signer}}), "agreement").signed_().SerializeAsString());
+  }
+  // A verdict signed by the key the fuzz target takes for the arbiter's (the notary leaf), and the
+  // same verdict signed by the document signer (which must not pass).
+  {
+    v1::VerdictStatement v;
+    v.set_type("semper-verdict");
+    v.set_case_id("0123456789abcdef0123456789abcdef");
+    v.set_claim_kind(v1::CLAIM_KIND_NON_DELIVERY);
+    v.set_claimant("CN=Fuzz Buyer");
+    v.set_respondent("CN=Fuzz Seller");
+    v.set_outcome(v1::VERDICT_OUTCOME_CLAIM_UPHELD);
+    v.set_subject_sha256(digest);
+    v1::GuaranteeOrder* o = v.add_guarantee_orders();
+    o->set_guarantee_id("G-0123456789abcdef01234567");
+    o->set_action("release");
+    v1::EndGuaranteeRequest req;
+    req.set_guarantee_id(o->guarantee_id());
+    req.set_verdict(StatementJson(v));
+    req.set_verdict_signature(Must(CmsSignDetached(req.verdict(), pki.notary.key, pki.notary.certificate, {pki.ca}), "verdict"));
+    Write(corpus + "verdict/by_the_arbiter", req.SerializeAsString());
+    v.set_case_id("fedcba9876543210fedcba9876543210");  // another case's, signed with another key
+    req.set_verdict(StatementJson(v));
+    req.set_verdict_signature(Must(CmsSignDetached(req.verdict(), pki.signer.key, pki.signer.certificate, {pki.ca}), "verdict"));
+    Write(corpus + "verdict/by_another_key", req.SerializeAsString());
+  }
   std::printf("fuzz_seeds: corpus written under %s\n", corpus.c_str());
   return 0;
 }
