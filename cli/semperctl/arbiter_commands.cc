@@ -591,10 +591,23 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
   // of evidence), or another document.
   if (!order_file.empty() && !subject_file.empty()) Usage("--order", "give --order or --subject, not both");
   if (!order_file.empty()) {
-    *claim.add_evidence() = ParseEvidence(StrCat("container:", order_file, "#the order in dispute"));
-    claim.set_subject_sha256(Sha256(claim.evidence(0).container().container().content()));
+    auto sealed = ReadMessage<v1::SealedContainer>(order_file);
+    if (!sealed.has_signed_() || sealed.signed_().content().empty()) {
+      Usage("--order", StrCat(order_file, " is not a signed (unencrypted) container"));
+    }
+    v1::EvidenceItem* order = claim.add_evidence();
+    order->set_label("the order in dispute");
+    *order->mutable_container()->mutable_container() = sealed.signed_();
+    claim.set_subject_sha256(Sha256(sealed.signed_().content()));
   } else if (!subject_file.empty()) {
-    claim.set_subject_sha256(Sha256(ReadFileOrDie(subject_file)));
+    const std::string bytes = ReadFileOrDie(subject_file);
+    // A signed container is named by its content, never by the file's bytes (which nobody signs).
+    v1::SealedContainer sealed;
+    if (sealed.ParseFromString(bytes) && sealed.has_signed_() && !sealed.signed_().content().empty() &&
+        !sealed.signed_().signatures().empty()) {
+      Usage("--subject", StrCat(subject_file, " is a signed container: name it with --order (its content's SHA-256)"));
+    }
+    claim.set_subject_sha256(Sha256(bytes));
   } else if (claim.kind() != v1::CLAIM_KIND_OTHER) {
     Usage("--order", "name what is in dispute: --order ORDER (the signed order) or --subject FILE (another document)");
   }

@@ -156,9 +156,10 @@ int Show(const Connection& c, const std::string& in, const std::string& buyer_ou
   if (opened->origin_signers.size() > 1) {
     std::printf("  confirmed by:   the seller %s\n", opened->origin_signers[1].certificate.Subject().c_str());
   }
-  std::printf("  SHA-256 of the signed order: %s\n", HexEncode(Sha256(ReadFileOrDie(in))).c_str());
-  std::printf("  SHA-256 of its content:      %s (what every signature covers; a dispute names the order by it)\n",
+  std::printf("  content SHA-256: %s (what every signature covers; a dispute names the order by it)\n",
               HexEncode(Sha256(opened->content_bytes)).c_str());
+  std::printf("  file SHA-256:    %s (of these bytes as stored; a guarantee's order_sha256)\n",
+              HexEncode(Sha256(ReadFileOrDie(in))).c_str());
   if (!buyer_out.empty()) {
     WriteOrDie(buyer_out, signer.Pem());
     std::printf("The buyer's signature certificate is in %s (for semperctl liability guarantee --buyer).\n",

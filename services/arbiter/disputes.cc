@@ -70,7 +70,7 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
   constexpr char kColumns[] =
       "id, kind, state, extract(epoch from answer_deadline)::float8, answer_deadline <= now(), claim, claim_signature, "
       "answer, answer_signature, findings, verdict, verdict_signature, verdict_evidence, reveal_order, "
-      "reveal_order_signature, claimant_certificate";
+      "reveal_order_signature, claimant_certificate, extract(epoch from filed_at)::float8";
   return {
       {"case_insert",
        R"(WITH c AS (
@@ -240,6 +240,7 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     if (!row[13].is_null()) c.set_reveal_order(db::Bytes(row[13]));
     if (!row[14].is_null()) c.set_reveal_order_signature(db::Bytes(row[14]));
     claimant_der = db::Bytes(row[15]);
+    l.filed_at = db::FromEpoch(row[16].as<double>());
     for (const auto& e : tx.exec_prepared("case_history", case_id)) {
       auto* ev = c.add_history();
       ev->set_event(e[0].as<std::string>());
@@ -268,8 +269,10 @@ absl::StatusOr<v1::Case> CaseBook::Get(const std::string& case_id) {
 
 std::vector<v1::Finding> CaseBook::Findings(const Loaded& l, const v1::AnswerStatement* answer) {
   CaseParties parties{*l.claimant, *l.respondent, l.claim.kind(), l.claim.subject_sha256()};
+  // Each side's evidence as of when the arbiter received it: the claim's at its filing, the
+  // answer's now (a signature cannot be undone by a revocation after the arbiter had it).
   absl::Time now = absl::Now();
-  std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, now);
+  std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, std::min(l.filed_at, now));
   if (answer != nullptr) {
     for (auto& f : d_.checker->CheckAll(answer->evidence(), "respondent", parties, now)) out.push_back(std::move(f));
   }

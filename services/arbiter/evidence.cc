@@ -50,6 +50,11 @@ bool DigestOf(const std::string& document, const std::string& sha256, v1::Findin
   return true;
 }
 
+bool RevokedWithoutCompromise(v1::RevocationReason reason) {
+  return reason == v1::REVOCATION_REASON_SUPERSEDED || reason == v1::REVOCATION_REASON_AFFILIATION_CHANGED ||
+         reason == v1::REVOCATION_REASON_CESSATION_OF_OPERATION || reason == v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN;
+}
+
 }  // namespace
 
 EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
@@ -171,6 +176,7 @@ absl::StatusOr<std::optional<absl::Time>> EvidenceChecker::SignatureTime(std::st
 
 bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers, absl::Time at, bool proven,
                                          const CaseParties& parties, v1::Finding* f) const {
+  std::string revoked_note;
   for (const Certificate& c : signers) {
     f->add_signers(c.Subject());
     f->add_signed_by_party(PartyOf(c, parties));
@@ -183,6 +189,14 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
     }
     if (st->state() == v1::CERTIFICATE_STATE_REVOKED) {
       std::string reason = v1::RevocationReason_Name(st->reason());
+      // A revocation that states no compromise (the key retired, the holder's affiliation or
+      // business ended, a privilege withdrawn) leaves the key with its holder: whatever it signed
+      // is the holder's own act, and a party cannot undo its signatures by retiring its key.
+      if (RevokedWithoutCompromise(st->reason())) {
+        StrAppend(&revoked_note, c.SerialHex(), " revoked since ", TimeText(FromTimestamp(st->revoked_at())), " (",
+                  reason, ": no compromise); ");
+        continue;
+      }
       if (proven) {
         Fail(f, StrCat("the signer's certificate ", c.SerialHex(), " (", c.Subject(), ") was revoked at ",
                        TimeText(FromTimestamp(st->revoked_at())), " (", reason,
@@ -191,7 +205,8 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
       } else {
         Fail(f, StrCat("the signer's certificate ", c.SerialHex(), " (", c.Subject(), ") is revoked since ",
                        TimeText(FromTimestamp(st->revoked_at())), " (", reason,
-                       ") and no time-stamp proves the signature older than that"));
+                       ") and no time-stamp proves the signature older than that; the arbiter received it at ",
+                       TimeText(at)));
       }
       return false;
     }
@@ -200,7 +215,8 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
       return false;
     }
   }
-  f->add_verified(proven ? "status-good-at-signing-time" : "status-good-now");
+  f->add_verified(proven ? "status-good-at-signing-time" : "status-good-when-received");
+  if (!revoked_note.empty()) f->add_verified("signer-revoked-since-without-compromise");
   return true;
 }
 
@@ -260,6 +276,11 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
           return Fail(f, StrCat("guarantee ", g.guarantee_id(), " is for the order with content SHA-256 ",
                                 HexEncode(g.order_content_sha256()), ", not the one in dispute"));
         }
+        // The tracker checked the buyer's signature over that order (and its key's status) when
+        // it issued the guarantee: the guarantee attests it, as the notary attests a signature.
+        f->set_content_sha256(g.order_content_sha256());
+        f->add_signers(g.buyer());
+        f->add_signed_by_party(buyer_is_claimant ? "claimant" : "respondent");
         f->set_guarantee_id(g.guarantee_id());
       }
     }
@@ -316,6 +337,7 @@ void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseP
     };
     f->set_order_buyer(role(t.order().buyer()));
     f->set_order_seller(role(t.order().seller()));
+    *f->mutable_order_amount() = t.order().amount();
   }
   if (t.has_receipt()) {
     f->set_kind("container/receipt");
@@ -440,11 +462,16 @@ void EvidenceChecker::CheckToken(const v1::SignedBody& token, const CaseParties&
     // checks of their certificates (path and status), or not at all.
     auto me1 = asw::VerifyMe1(view->body.me1());
     if (!me1.ok()) return Fail(f, StrCat("the replacement contract's me1 does not hold: ", me1.status().message()));
+    // The arbiter's token proves that me1 and me2 existed when it decided: the parties' keys are
+    // judged then (or when this arbiter received the token, if earlier).
+    absl::Time at = now;
+    if (view->body.has_decided_at()) at = std::min(at, FromTimestamp(view->body.decided_at()));
     for (const Certificate* c : {&me1->originator, &me1->responder}) {
-      auto path = trust_->VerifyPath(*c, intermediates_, now, KeyPurpose::kNonRepudiation);
+      auto path = trust_->VerifyPath(*c, intermediates_, at, KeyPurpose::kNonRepudiation);
       if (!path.ok()) return Fail(f, StrCat("a party's certificate does not hold: ", path.status().message()));
     }
-    CheckSignersStatus({me1->originator, me1->responder}, now, false, parties, f);
+    f->add_verified("arbiter-decision-time");
+    CheckSignersStatus({me1->originator, me1->responder}, at, true, parties, f);
     f->add_signers(arbiter_.Subject());
     f->add_signed_by_party("third-party");
     return;

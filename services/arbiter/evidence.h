@@ -50,10 +50,12 @@ class EvidenceChecker {
                   EvidenceSources sources)
       : trust_(trust), intermediates_(std::move(intermediates)), arbiter_(std::move(arbiter)), sources_(std::move(sources)) {}
 
-  // One finding per item, in order; `submitted_by` is "claimant" or "respondent".
+  // One finding per item, in order; `submitted_by` is "claimant" or "respondent". `received` is
+  // when the arbiter received the items (the claim's filing, the answer): a signature without a
+  // time-stamp provably existed then, and its signer's certificate is judged at that time.
   std::vector<v1::Finding> CheckAll(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items,
-                                    std::string_view submitted_by, const CaseParties& parties, absl::Time now) const;
-  v1::Finding Check(const v1::EvidenceItem& item, const CaseParties& parties, absl::Time now) const;
+                                    std::string_view submitted_by, const CaseParties& parties, absl::Time received) const;
+  v1::Finding Check(const v1::EvidenceItem& item, const CaseParties& parties, absl::Time received) const;
 
  private:
   // Fills signers, verified and problem for CMS signers checked at `at`; false if one is not good.

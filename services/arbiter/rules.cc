@@ -5,6 +5,7 @@
 
 #include "common/base/strings.h"
 #include "common/container/money.h"
+#include "common/crypto/random.h"
 
 namespace semper::arbiter {
 namespace {
@@ -39,9 +40,20 @@ std::string Amount(const v1::ClaimStatement& claim) {
   return FormatMoney(claim.amount_claimed());
 }
 
+// What is in dispute as the verdict names it: by its SHA-256 (what the rules read), with the
+// claimant's free-text reference beside it for people.
 std::string Reference(const v1::ClaimStatement& claim) {
-  return claim.subject_reference().empty() ? std::string("the transaction in dispute")
-                                           : StrCat("\"", claim.subject_reference(), "\"");
+  std::string hash = claim.subject_sha256().size() == 32 ? StrCat("the content with SHA-256 ", HexEncode(claim.subject_sha256()))
+                                                         : std::string("the transaction in dispute");
+  return claim.subject_reference().empty() ? hash : StrCat(hash, " (\"", claim.subject_reference(), "\")");
+}
+
+// Evidence of a delivery or a payment the rules cannot tie to the order in dispute: certified
+// mail, an exchange, the arbiter's token or affidavit. A human weighs it.
+bool UnreadDeliveryEvidence(const v1::Finding& f) {
+  return f.submitted_by() == "respondent" && f.holds() &&
+         (f.kind().starts_with("notary-mail") || f.kind() == "exchange-contract" ||
+          f.kind() == "arbiter-replacement-contract");
 }
 
 }  // namespace
@@ -108,8 +120,9 @@ std::vector<v1::GuaranteeOrder> GuaranteeOrders(const v1::ClaimStatement& claim,
                                                                       : "";
   std::vector<v1::GuaranteeOrder> out;
   if (action.empty()) return out;
+  std::set<std::string> ordered;
   for (const v1::Finding& f : findings) {
-    if (!f.holds() || f.guarantee_id().empty()) continue;
+    if (!f.holds() || f.guarantee_id().empty() || !ordered.insert(f.guarantee_id()).second) continue;
     v1::GuaranteeOrder o;
     o.set_guarantee_id(f.guarantee_id());
     o.set_action(action);
@@ -179,6 +192,13 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
                f.receipt_for_sha256() == claim.subject_sha256() &&
                f.receipt_acknowledges() == (delivery ? "delivery" : "payment");
       });
+      const v1::Finding* unread = first(UnreadDeliveryEvidence);
+      if (receipt == nullptr && order != nullptr && binds != nullptr && unread != nullptr) {
+        j.needs_arbitrator = true;
+        j.reasoning = StrCat("The respondent shows ", Describe(*unread), ", which holds: evidence of ", what,
+                             " that the rules cannot tie to the order in dispute. A human arbitrator decides.");
+        return j;
+      }
       if (receipt != nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
         j.reasoning = StrCat("The respondent shows ", Describe(*receipt),
@@ -224,7 +244,19 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       j.reasoning = "The rules do not decide this kind of claim: a human arbitrator decides.";
       return j;
   }
-  j.remedies = Remedies(claim, j.outcome);
+  // A verdict orders at most what the order in dispute is for, in its currency.
+  v1::ClaimStatement judged = claim;
+  if (const v1::Finding* order = first([&](const v1::Finding& f) {
+        return f.kind() == "container/order" && About(f, claim) && f.has_order_amount();
+      });
+      order != nullptr && claim.has_amount_claimed() &&
+      (claim.amount_claimed().currency() != order->order_amount().currency() ||
+       claim.amount_claimed().minor_units() > order->order_amount().minor_units())) {
+    StrAppend(&j.reasoning, " The claim asks for ", FormatMoney(claim.amount_claimed()), "; the order in dispute is for ",
+              FormatMoney(order->order_amount()), ", which is what the verdict orders at most.");
+    *judged.mutable_amount_claimed() = order->order_amount();
+  }
+  j.remedies = Remedies(judged, j.outcome);
   j.guarantee_orders = GuaranteeOrders(claim, j.outcome, findings);
   return j;
 }

@@ -125,6 +125,52 @@ TEST(RulesTest, NonPaymentNeedsTheBuyersSignatureAndNoReceiptOfPayment) {
   EXPECT_EQ(Outcome(claim, {Order("claimant", {"claimant"}, "respondent", "claimant")}), kRejected);
 }
 
+// Found by a reviewer: the verdict ordered "refunds 999999.00 EUR" for an order of 129.90 EUR, and
+// named the order by the claimant's free text only.
+TEST(RulesTest, AVerdictOrdersAtMostTheOrdersAmountAndNamesItByItsHash) {
+  auto claim = Claim(v1::CLAIM_KIND_NON_DELIVERY);
+  claim.mutable_amount_claimed()->set_minor_units(99999900);
+  auto order = Order("claimant", {"claimant", "respondent"}, "claimant", "respondent");
+  order.mutable_order_amount()->set_currency("EUR");
+  order.mutable_order_amount()->set_minor_units(12990);
+  Judgement j = Judge(claim, {order}, true);
+  EXPECT_EQ(j.outcome, kUpheld);
+  EXPECT_THAT(j.remedies, ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
+  EXPECT_THAT(j.remedies, ::testing::Not(::testing::Contains(HasSubstr("999999.00"))));
+  EXPECT_THAT(j.reasoning, HasSubstr("the order in dispute is for 129.90 EUR"));
+  EXPECT_THAT(j.remedies, ::testing::Contains(HasSubstr("the content with SHA-256 6f6f6f")));
+  // Another currency than the order's is not the order's amount either.
+  claim.mutable_amount_claimed()->set_currency("USD");
+  claim.mutable_amount_claimed()->set_minor_units(100);
+  EXPECT_THAT(Judge(claim, {order}, true).remedies, ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
+}
+
+// Found by a reviewer: the notary's proof that the claimant received certified mail counted for
+// nothing, and the claim was upheld. Delivery evidence the rules cannot tie to the order goes to
+// a human arbitrator.
+TEST(RulesTest, DeliveryEvidenceTheRulesCannotReadGoesToAHuman) {
+  auto claim = Claim(v1::CLAIM_KIND_NON_DELIVERY);
+  auto order = Order("claimant", {"claimant", "respondent"}, "claimant", "respondent");
+  for (const char* kind : {"notary-mail-delivery", "exchange-contract", "arbiter-replacement-contract"}) {
+    v1::Finding delivered = Item("respondent", true, {}, "delivered", kOther);
+    delivered.set_kind(kind);
+    Judgement j = Judge(claim, {order, delivered}, true);
+    EXPECT_TRUE(j.needs_arbitrator) << kind;
+    // The claimant's own, or a failing one, changes nothing.
+    delivered.set_submitted_by("claimant");
+    EXPECT_EQ(Outcome(claim, {order, delivered}), kUpheld) << kind;
+  }
+}
+
+// A guarantee given twice (by both parties) is ordered once.
+TEST(RulesTest, AGuaranteeIsOrderedOnce) {
+  v1::Finding g = Item("claimant", true, {"third-party"}, "guarantee", kOther);
+  g.set_guarantee_id("G-1");
+  v1::Finding again = g;
+  again.set_submitted_by("respondent");
+  EXPECT_EQ(GuaranteeOrders(Claim(v1::CLAIM_KIND_NON_DELIVERY), kUpheld, {g, again}).size(), 1u);
+}
+
 // A certificate (anyone can show anyone's) binds nobody, even if a finding names its subject.
 TEST(RulesTest, ACertificateBindsNobody) {
   v1::Finding certificate;

@@ -791,16 +791,83 @@ TEST_F(DisputeTest, AReplacementContractBindsOnlyPartiesWhoseKeysStillHold) {
   v1::VerdictStatement vb = Verdict(WaitFor(before->case_id(), v1::CASE_STATE_CLOSED));
   ASSERT_EQ(vb.findings_size(), 1);
   EXPECT_TRUE(vb.findings(0).holds()) << vb.findings(0).problem();
-  EXPECT_THAT(vb.findings(0).verified(), ::testing::Contains("status-good-now"));
+  EXPECT_THAT(vb.findings(0).verified(), ::testing::Contains("arbiter-decision-time"));
+  EXPECT_THAT(vb.findings(0).verified(), ::testing::Contains("status-good-at-signing-time"));
   EXPECT_EQ(vb.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << vb.reasoning();  // the seller is bound by it
-  // The seller's key is compromised and revoked: its signature in me2 may be the thief's.
+  // A compromise reported after the arbiter's decision does not undo it: the token proves the
+  // signatures existed then (found by a reviewer: any later revocation voided it).
   Revoke(seller_->certificate);
-  auto after = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {token}, me1_hash), *buyer_);
-  ASSERT_THAT(after.status(), IsOk());
-  v1::VerdictStatement va = Verdict(WaitFor(after->case_id(), v1::CASE_STATE_CLOSED));
-  ASSERT_EQ(va.findings_size(), 1);
-  EXPECT_FALSE(va.findings(0).holds());
-  EXPECT_THAT(va.findings(0).problem(), HasSubstr("KEY_COMPROMISE"));
+  auto after = File(Claim(v1::CLAIM_KIND_REPUDIATED_SIGNATURE, *buyer_, {token}, me1_hash), *seller_);
+  EXPECT_THAT(after.status(), StatusIs(absl::StatusCode::kFailedPrecondition));  // the seller cannot sign a claim now
+  // An exchange whose responder's key was revoked before the arbiter decided binds nobody: the
+  // arbiter refuses to resolve it, or the token it gives does not hold.
+  asw::Originator o2(asw::Party{buyer_->key, buyer_->certificate}, seller_->certificate, *arbiter_cert,
+                     "the buyer buys a second lamp");
+  auto me1b = o2.Me1();
+  ASSERT_THAT(me1b, IsOk());
+  auto r2 = asw::Responder::Accept(asw::Party{seller_->key, seller_->certificate}, *arbiter_cert, *me1b);
+  ASSERT_THAT(r2, IsOk());
+  auto me2b = r2->Me2();  // by whoever holds the revoked key
+  ASSERT_THAT(me2b, IsOk());
+  ASSERT_THAT(o2.Me3(*me2b), IsOk());
+  v1::ArbiterDecision late;
+  grpc::ClientContext ctx;
+  if (Arbiter()->Resolve(&ctx, *o2.Resolve(), &late).ok() && late.resolved()) {
+    v1::EvidenceItem late_token;
+    late_token.set_label("a replacement contract over a revoked key");
+    *late_token.mutable_arbiter_token() = late.token();
+    auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {late_token}, asw::VerifyMe1(*me1b)->hash), *buyer_);
+    ASSERT_THAT(filed.status(), IsOk());
+    v1::VerdictStatement v = Verdict(WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED));
+    ASSERT_EQ(v.findings_size(), 1);
+    EXPECT_FALSE(v.findings(0).holds());
+    EXPECT_THAT(v.findings(0).problem(), HasSubstr("KEY_COMPROMISE"));
+  }
+}
+
+// Found by a reviewer: a party escaped what it signed by retiring its own key (superseded) or by
+// putting it on hold, because signatures without a time-stamp were judged by the key's status at
+// the decision. The arbiter dates them by when it received them, and only a revocation that states
+// a compromise undoes a signature.
+TEST_F(DisputeTest, APartyCannotUndoItsSignatureByRetiringOrHoldingItsKey) {
+  // The buyer's order, confirmed by the seller, neither signature stamped.
+  OrderEvidence order = Order("2026-0201", {&*buyer_, &*seller_});
+  for (int i = 0; i < 2; ++i) order.item.mutable_container()->mutable_signature_time_stamps()->RemoveLast();
+  // The seller puts its key on hold once the claim is filed, and lets the deadline pass.
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {order.item}, order.sha256), *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_THAT(suite_->Revoke(seller_->certificate, v1::REVOCATION_REASON_CERTIFICATE_HOLD), IsOk());
+  v1::VerdictStatement held = Verdict(WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED));
+  EXPECT_EQ(held.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << held.reasoning();
+  EXPECT_THAT(held.findings(0).verified(), ::testing::Contains("status-good-when-received"));
+
+  ASSERT_THAT(suite_->ReleaseHold(seller_->certificate), IsOk());
+
+  // A second order, confirmed; the buyer signs a receipt of its delivery, files non-delivery
+  // anyway and repudiates the order, then retires its key (superseded) before the seller answers.
+  OrderEvidence second = Order("2026-0202", {&*buyer_, &*seller_});
+  second.item.mutable_container()->clear_signature_time_stamps();
+  v1::EvidenceItem receipt = Receipt(second.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_DELIVERY, "the buyer's receipt");
+  receipt.mutable_container()->clear_signature_time_stamps();
+  auto claim = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {second.item}, second.sha256), *buyer_);
+  ASSERT_THAT(claim.status(), IsOk());
+  auto repudiation = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}, second.sha256), *buyer_);
+  ASSERT_THAT(repudiation.status(), IsOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
+  auto answered = Answer(claim->case_id(), *seller_, {receipt});
+  ASSERT_THAT(answered.status(), IsOk());
+  v1::VerdictStatement v = Verdict(*answered);
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << v.reasoning();
+  ASSERT_EQ(v.findings_size(), 2);
+  EXPECT_TRUE(v.findings(1).holds()) << v.findings(1).problem();
+  EXPECT_THAT(v.findings(1).verified(), ::testing::Contains("signer-revoked-since-without-compromise"));
+  v1::EvidenceItem signed_order = second.item;
+  signed_order.mutable_container()->clear_signature_time_stamps();
+  auto rejected = Answer(repudiation->case_id(), *seller_, {signed_order});
+  ASSERT_THAT(rejected.status(), IsOk());
+  EXPECT_EQ(Verdict(*rejected).outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << Verdict(*rejected).reasoning();
 }
 
 // A pseudonym's name taken again (after the first holder's certificate expired or was revoked)
@@ -1152,6 +1219,10 @@ TEST_F(DisputeTest, AVerdictReleasesTheLiabilityGuaranteeItJudged) {
   v1::VerdictStatement v = Verdict(c);
   ASSERT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
   EXPECT_EQ(v.findings(2).kind(), "liability-guarantee");
+  // The tracker's guarantee attests the buyer's signature over the order (found by a reviewer:
+  // a buyer who retired its key repudiated an order the tracker had checked it signed).
+  EXPECT_EQ(v.findings(2).content_sha256(), Sha256(order_content));
+  EXPECT_THAT(v.findings(2).signed_by_party(), ::testing::Contains("claimant"));
   // The same parties' guarantee for their other order is not this case's (issue 19, finding 2).
   EXPECT_FALSE(v.findings(3).holds());
   EXPECT_THAT(v.findings(3).problem(), HasSubstr("not the one in dispute"));
