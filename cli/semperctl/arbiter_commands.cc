@@ -518,6 +518,9 @@ v1::EvidenceItem ParseEvidence(const std::string& spec) {
     if (!sealed.has_signed_()) Usage("--evidence", StrCat(files[0], " is not a signed (unencrypted) container"));
     *item.mutable_container()->mutable_container() = sealed.signed_();
     for (size_t i = 1; i < files.size(); ++i) item.mutable_container()->add_signature_time_stamps(ReadFileOrDie(files[i]));
+    if (files.size() == 1) {  // the stamps semperctl kept beside it
+      for (const auto& t : ReadStamps(files[0])) item.mutable_container()->add_signature_time_stamps(t);
+    }
   } else {
     Usage("--evidence",
           "kinds: signed:DOC,SIG[,TIMESTAMP]  timestamp:DOC,TOKEN  notary:EVIDENCE.json  certificate:PEM  "
@@ -598,6 +601,7 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
     v1::EvidenceItem* order = claim.add_evidence();
     order->set_label("the order in dispute");
     *order->mutable_container()->mutable_container() = sealed.signed_();
+    for (const auto& t : ReadStamps(order_file)) order->mutable_container()->add_signature_time_stamps(t);
     claim.set_subject_sha256(Sha256(sealed.signed_().content()));
   } else if (!subject_file.empty()) {
     const std::string bytes = ReadFileOrDie(subject_file);
@@ -827,7 +831,8 @@ ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
   file_->add_option("--currency", currency_, "ISO 4217 currency")->capture_default_str();
   file_->add_option("--evidence", evidence_,
                     "KIND:FILE[,FILE...][#label], repeatable. signed:DOC,SIG[,TIMESTAMP] timestamp:DOC,TOKEN "
-                    "notary:EVIDENCE.json certificate:PEM contract:FILE token:FILE container:FILE[,TIMESTAMP...]");
+                    "notary:EVIDENCE.json certificate:PEM contract:FILE token:FILE container:FILE[,TIMESTAMP...] "
+                    "(a container's time-stamps default to those semperctl kept in FILE.stamps)");
   answer_ = d->add_subcommand("answer", "respondent: sign and send your answer with evidence before the deadline");
   wallet(answer_);
   answer_->add_option("case", case_id_, "the case id")->required();

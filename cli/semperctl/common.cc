@@ -21,6 +21,11 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/oids.h"
 #include "common/server/grpc_status.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
+#include "semper/v1/arbiter.pb.h"
+#include "semper/v1/tsa.grpc.pb.h"
 
 namespace semper::ctl {
 
@@ -275,6 +280,46 @@ void PrintOpensslCheck(const std::string& sig, const std::string& json, const st
               "  (it must print exactly the root's subject with CN=semper-%s signer, e.g. "
               "subject=CN=semper-%s signer,O=semper,C=DE)\n",
               sig.c_str(), json.c_str(), daemon.c_str(), daemon.c_str());
+}
+
+std::string StampSignature(const Connection& c, std::string_view signature) {
+  const std::string digest = Sha256(signature);
+  const std::string nonce = RandomBytes(16);
+  auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", nonce});
+  if (!der.ok()) return "";
+  v1::StampRequest req;
+  req.set_request(*der);
+  v1::StampResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status called = v1::TimeStamp::NewStub(ChannelTo(c, c.tsa))->Stamp(&ctx, req, &resp);
+  auto token = called.ok() ? TimeStampTokenOf(resp.response()) : absl::StatusOr<std::string>(absl::UnavailableError(
+                                                                      called.error_message()));
+  if (token.ok()) {
+    TrustStore trust = Trust(c);
+    auto info = VerifyTimeStampToken(*token, digest, trust.roots(), {}, nonce);
+    if (info.ok()) return *token;
+    token = info.status();
+  }
+  std::fprintf(stderr,
+               "semperctl: NOTE: the signature is not time-stamped (semper-tsa at %s: %s). Without a time-stamp it "
+               "binds only while its key is good: stamp it before you rely on it (semperctl tsa stamp).\n",
+               c.tsa.c_str(), std::string(token.status().message()).c_str());
+  return "";
+}
+
+std::vector<std::string> ReadStamps(const std::string& container_file) {
+  auto bytes = ReadFile(container_file + ".stamps");
+  if (!bytes.ok()) return {};
+  v1::ContainerEvidence e;
+  if (!e.ParseFromString(*bytes)) Die(InvalidField(container_file + ".stamps", "is not a stamps file of semperctl"), 2);
+  return {e.signature_time_stamps().begin(), e.signature_time_stamps().end()};
+}
+
+void WriteStamps(const std::string& container_file, const std::vector<std::string>& stamps) {
+  v1::ContainerEvidence e;
+  for (const auto& s : stamps) e.add_signature_time_stamps(s);
+  if (absl::Status s = WriteFile(container_file + ".stamps", e.SerializeAsString(), 0644); !s.ok()) Die(s, 2);
 }
 
 }  // namespace semper::ctl

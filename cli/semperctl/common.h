@@ -61,6 +61,15 @@ std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string&
 void Call(const grpc::Status& s);
 std::unique_ptr<grpc::ClientContext> Ctx();
 
+// semper-tsa's token over SHA-256 of `signature`: the proof a dispute takes that the signature
+// existed then, whatever becomes of the signer's key later. "" (with a note on stderr) when the
+// TSA cannot be reached or its answer does not check.
+std::string StampSignature(const Connection& c, std::string_view signature);
+// The time-stamps semperctl keeps beside a container file (FILE.stamps), one per signature in
+// order ("" for a signature without one); none when there is no such file.
+std::vector<std::string> ReadStamps(const std::string& container_file);
+void WriteStamps(const std::string& container_file, const std::vector<std::string>& stamps);
+
 // The suite's roots from --ca-file (required).
 TrustStore Trust(const Connection& c);
 void WriteOrDie(const std::string& path, const std::string& content, int mode = 0644);

@@ -70,7 +70,7 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
   constexpr char kColumns[] =
       "id, kind, state, extract(epoch from answer_deadline)::float8, answer_deadline <= now(), claim, claim_signature, "
       "answer, answer_signature, findings, verdict, verdict_signature, verdict_evidence, reveal_order, "
-      "reveal_order_signature, claimant_certificate, extract(epoch from filed_at)::float8";
+      "reveal_order_signature, claimant_certificate";
   return {
       {"case_insert",
        R"(WITH c AS (
@@ -240,7 +240,6 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     if (!row[13].is_null()) c.set_reveal_order(db::Bytes(row[13]));
     if (!row[14].is_null()) c.set_reveal_order_signature(db::Bytes(row[14]));
     claimant_der = db::Bytes(row[15]);
-    l.filed_at = db::FromEpoch(row[16].as<double>());
     for (const auto& e : tx.exec_prepared("case_history", case_id)) {
       auto* ev = c.add_history();
       ev->set_event(e[0].as<std::string>());
@@ -269,10 +268,11 @@ absl::StatusOr<v1::Case> CaseBook::Get(const std::string& case_id) {
 
 std::vector<v1::Finding> CaseBook::Findings(const Loaded& l, const v1::AnswerStatement* answer) {
   CaseParties parties{*l.claimant, *l.respondent, l.claim.kind(), l.claim.subject_sha256()};
-  // Each side's evidence as of when the arbiter received it: the claim's at its filing, the
-  // answer's now (a signature cannot be undone by a revocation after the arbiter had it).
+  // At the decision: a signature without a proof of time is undone by any revocation or hold
+  // by then (dating it by its arrival let a thief who files first keep a forgery the victim
+  // reported compromised during the answer period).
   absl::Time now = absl::Now();
-  std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, std::min(l.filed_at, now));
+  std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, now);
   if (answer != nullptr) {
     for (auto& f : d_.checker->CheckAll(answer->evidence(), "respondent", parties, now)) out.push_back(std::move(f));
   }
@@ -460,7 +460,7 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
   }
   std::vector<v1::Finding> findings(l.c.findings().begin(), l.c.findings().end());
   std::vector<std::string> remedies(req.remedies().begin(), req.remedies().end());
-  if (remedies.empty()) remedies = Remedies(l.claim, req.outcome());
+  if (remedies.empty()) remedies = Remedies(CappedClaim(l.claim, findings), req.outcome());
   SEMPER_ASSIGN_OR_RETURN(Decision d, Sign(l, findings, l.c.answer(), req.outcome(), req.reasoning(), remedies,
                                            arbitrator.Subject(), GuaranteeOrders(l.claim, req.outcome(), findings),
                                            /*may_reveal=*/true));

@@ -68,7 +68,6 @@ class CaseBook {
     v1::ClaimStatement claim;
     std::optional<Certificate> claimant, respondent;
     bool deadline_passed = false;
-    absl::Time filed_at;  // when the arbiter received the claim and its evidence
   };
   absl::StatusOr<Loaded> Load(const std::string& case_id);
   // The verdict statement and its signature, and the reveal order when the case needs one.

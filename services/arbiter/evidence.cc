@@ -50,11 +50,6 @@ bool DigestOf(const std::string& document, const std::string& sha256, v1::Findin
   return true;
 }
 
-bool RevokedWithoutCompromise(v1::RevocationReason reason) {
-  return reason == v1::REVOCATION_REASON_SUPERSEDED || reason == v1::REVOCATION_REASON_AFFILIATION_CHANGED ||
-         reason == v1::REVOCATION_REASON_CESSATION_OF_OPERATION || reason == v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN;
-}
-
 }  // namespace
 
 EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
@@ -176,7 +171,6 @@ absl::StatusOr<std::optional<absl::Time>> EvidenceChecker::SignatureTime(std::st
 
 bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers, absl::Time at, bool proven,
                                          const CaseParties& parties, v1::Finding* f) const {
-  std::string revoked_note;
   for (const Certificate& c : signers) {
     f->add_signers(c.Subject());
     f->add_signed_by_party(PartyOf(c, parties));
@@ -189,14 +183,6 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
     }
     if (st->state() == v1::CERTIFICATE_STATE_REVOKED) {
       std::string reason = v1::RevocationReason_Name(st->reason());
-      // A revocation that states no compromise (the key retired, the holder's affiliation or
-      // business ended, a privilege withdrawn) leaves the key with its holder: whatever it signed
-      // is the holder's own act, and a party cannot undo its signatures by retiring its key.
-      if (RevokedWithoutCompromise(st->reason())) {
-        StrAppend(&revoked_note, c.SerialHex(), " revoked since ", TimeText(FromTimestamp(st->revoked_at())), " (",
-                  reason, ": no compromise); ");
-        continue;
-      }
       if (proven) {
         Fail(f, StrCat("the signer's certificate ", c.SerialHex(), " (", c.Subject(), ") was revoked at ",
                        TimeText(FromTimestamp(st->revoked_at())), " (", reason,
@@ -205,8 +191,7 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
       } else {
         Fail(f, StrCat("the signer's certificate ", c.SerialHex(), " (", c.Subject(), ") is revoked since ",
                        TimeText(FromTimestamp(st->revoked_at())), " (", reason,
-                       ") and no time-stamp proves the signature older than that; the arbiter received it at ",
-                       TimeText(at)));
+                       ") and no time-stamp proves the signature older than that"));
       }
       return false;
     }
@@ -215,8 +200,7 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
       return false;
     }
   }
-  f->add_verified(proven ? "status-good-at-signing-time" : "status-good-when-received");
-  if (!revoked_note.empty()) f->add_verified("signer-revoked-since-without-compromise");
+  f->add_verified(proven ? "status-good-at-signing-time" : "status-good-now");
   return true;
 }
 
@@ -417,6 +401,20 @@ void EvidenceChecker::CheckNotaryEvidence(const v1::Evidence& e, const CaseParti
     }
   } else {
     f->set_kind(StrCat("notary-", e.kind()));
+    if (e.kind() == "mail-delivery") {
+      // The notary attests the recipient's receipt: the recipient is the party it names.
+      v1::MailDeliveryStatement st;
+      google::protobuf::util::JsonParseOptions opts;
+      opts.ignore_unknown_fields = true;
+      if (google::protobuf::util::JsonStringToMessage(e.statement(), &st, opts).ok()) {
+        f->add_signers(st.recipient_subject());
+        std::string party = "third-party";
+        for (const Certificate* c : {&parties.claimant, &parties.respondent}) {
+          if (SubjectNamesParty(st.recipient_subject(), *c)) party = PartyOf(*c, parties);
+        }
+        f->add_signed_by_party(party);
+      }
+    }
   }
 }
 

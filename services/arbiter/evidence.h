@@ -50,12 +50,12 @@ class EvidenceChecker {
                   EvidenceSources sources)
       : trust_(trust), intermediates_(std::move(intermediates)), arbiter_(std::move(arbiter)), sources_(std::move(sources)) {}
 
-  // One finding per item, in order; `submitted_by` is "claimant" or "respondent". `received` is
-  // when the arbiter received the items (the claim's filing, the answer): a signature without a
-  // time-stamp provably existed then, and its signer's certificate is judged at that time.
+  // One finding per item, in order; `submitted_by` is "claimant" or "respondent". A signature
+  // without a proof of time (a time-stamp, the arbiter's token) is judged by its signer's status
+  // at `now`: any revocation or hold by then undoes it.
   std::vector<v1::Finding> CheckAll(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items,
-                                    std::string_view submitted_by, const CaseParties& parties, absl::Time received) const;
-  v1::Finding Check(const v1::EvidenceItem& item, const CaseParties& parties, absl::Time received) const;
+                                    std::string_view submitted_by, const CaseParties& parties, absl::Time now) const;
+  v1::Finding Check(const v1::EvidenceItem& item, const CaseParties& parties, absl::Time now) const;
 
  private:
   // Fills signers, verified and problem for CMS signers checked at `at`; false if one is not good.

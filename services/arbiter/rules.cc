@@ -48,12 +48,21 @@ std::string Reference(const v1::ClaimStatement& claim) {
   return claim.subject_reference().empty() ? hash : StrCat(hash, " (\"", claim.subject_reference(), "\")");
 }
 
-// Evidence of a delivery or a payment the rules cannot tie to the order in dispute: certified
-// mail, an exchange, the arbiter's token or affidavit. A human weighs it.
+// Evidence the respondent shows of a delivery to the claimant, or of the claimant's payment,
+// that the rules cannot tie to the order in dispute: the notary's statement that the claimant
+// took delivery of certified mail, a completed exchange or an arbiter's replacement contract the
+// claimant is a party to. A human weighs it. (Anything else, or between other parties, counts for
+// nothing: a respondent cannot send every case it would lose to a human.)
 bool UnreadDeliveryEvidence(const v1::Finding& f) {
-  return f.submitted_by() == "respondent" && f.holds() &&
-         (f.kind().starts_with("notary-mail") || f.kind() == "exchange-contract" ||
-          f.kind() == "arbiter-replacement-contract");
+  if (f.submitted_by() != "respondent" || !f.holds()) return false;
+  if (f.kind() != "notary-mail-delivery" && f.kind() != "exchange-contract" &&
+      f.kind() != "arbiter-replacement-contract") {
+    return false;
+  }
+  for (const auto& p : f.signed_by_party()) {
+    if (p == "claimant") return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -85,6 +94,21 @@ std::vector<std::string> Remedies(const v1::ClaimStatement& claim, v1::VerdictOu
     default:
       return {};
   }
+}
+
+v1::ClaimStatement CappedClaim(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings) {
+  v1::ClaimStatement out = claim;
+  if (!claim.has_amount_claimed()) return out;
+  for (const v1::Finding& f : findings) {
+    if (!f.holds() || f.kind() != "container/order" || !About(f, claim) || !f.has_order_amount()) continue;
+    if (claim.amount_claimed().currency() != f.order_amount().currency()) {
+      out.clear_amount_claimed();  // not the order's currency: no figure ("the amount in dispute")
+    } else if (claim.amount_claimed().minor_units() > f.order_amount().minor_units()) {
+      *out.mutable_amount_claimed() = f.order_amount();
+    }
+    break;
+  }
+  return out;
 }
 
 std::optional<v1::ClaimKind> ClaimKindFromName(std::string_view name) {
@@ -244,17 +268,13 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       j.reasoning = "The rules do not decide this kind of claim: a human arbitrator decides.";
       return j;
   }
-  // A verdict orders at most what the order in dispute is for, in its currency.
-  v1::ClaimStatement judged = claim;
-  if (const v1::Finding* order = first([&](const v1::Finding& f) {
-        return f.kind() == "container/order" && About(f, claim) && f.has_order_amount();
-      });
-      order != nullptr && claim.has_amount_claimed() &&
-      (claim.amount_claimed().currency() != order->order_amount().currency() ||
-       claim.amount_claimed().minor_units() > order->order_amount().minor_units())) {
-    StrAppend(&j.reasoning, " The claim asks for ", FormatMoney(claim.amount_claimed()), "; the order in dispute is for ",
-              FormatMoney(order->order_amount()), ", which is what the verdict orders at most.");
-    *judged.mutable_amount_claimed() = order->order_amount();
+  const v1::ClaimStatement judged = CappedClaim(claim, findings);
+  if (judged.amount_claimed().SerializeAsString() != claim.amount_claimed().SerializeAsString()) {
+    StrAppend(&j.reasoning, " The claim asks for ", FormatMoney(claim.amount_claimed()), "; ",
+              judged.has_amount_claimed()
+                  ? StrCat("the order in dispute is for ", FormatMoney(judged.amount_claimed()),
+                           ", which is what the verdict orders at most.")
+                  : std::string("the order in dispute is in another currency: the verdict names no figure."));
   }
   j.remedies = Remedies(judged, j.outcome);
   j.guarantee_orders = GuaranteeOrders(claim, j.outcome, findings);

@@ -139,10 +139,14 @@ TEST(RulesTest, AVerdictOrdersAtMostTheOrdersAmountAndNamesItByItsHash) {
   EXPECT_THAT(j.remedies, ::testing::Not(::testing::Contains(HasSubstr("999999.00"))));
   EXPECT_THAT(j.reasoning, HasSubstr("the order in dispute is for 129.90 EUR"));
   EXPECT_THAT(j.remedies, ::testing::Contains(HasSubstr("the content with SHA-256 6f6f6f")));
-  // Another currency than the order's is not the order's amount either.
+  // Another currency than the order's: no figure at all (neither the claim's nor more than it).
   claim.mutable_amount_claimed()->set_currency("USD");
   claim.mutable_amount_claimed()->set_minor_units(100);
-  EXPECT_THAT(Judge(claim, {order}, true).remedies, ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
+  EXPECT_THAT(Judge(claim, {order}, true).remedies, ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  // A human arbitrator's default remedies are capped the same way.
+  claim.mutable_amount_claimed()->set_currency("EUR");
+  claim.mutable_amount_claimed()->set_minor_units(99999900);
+  EXPECT_THAT(Remedies(CappedClaim(claim, {order}), kUpheld), ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
 }
 
 // Found by a reviewer: the notary's proof that the claimant received certified mail counted for
@@ -152,13 +156,25 @@ TEST(RulesTest, DeliveryEvidenceTheRulesCannotReadGoesToAHuman) {
   auto claim = Claim(v1::CLAIM_KIND_NON_DELIVERY);
   auto order = Order("claimant", {"claimant", "respondent"}, "claimant", "respondent");
   for (const char* kind : {"notary-mail-delivery", "exchange-contract", "arbiter-replacement-contract"}) {
-    v1::Finding delivered = Item("respondent", true, {}, "delivered", kOther);
+    v1::Finding delivered = Item("respondent", true, {"claimant"}, "delivered to the claimant", kOther);
     delivered.set_kind(kind);
     Judgement j = Judge(claim, {order, delivered}, true);
     EXPECT_TRUE(j.needs_arbitrator) << kind;
-    // The claimant's own, or a failing one, changes nothing.
+    // Found by a reviewer: any such item sent every case to a human. Only one the claimant is
+    // a party to does; the claimant's own, one between others, or one that fails changes nothing.
+    v1::Finding others = delivered;
+    others.set_signed_by_party(0, "third-party");
+    EXPECT_EQ(Outcome(claim, {order, others}), kUpheld) << kind;
+    v1::Finding failing = delivered;
+    failing.set_holds(false);
+    EXPECT_EQ(Outcome(claim, {order, failing}), kUpheld) << kind;
     delivered.set_submitted_by("claimant");
     EXPECT_EQ(Outcome(claim, {order, delivered}), kUpheld) << kind;
+  }
+  for (const char* kind : {"notary-mail-submission", "notary-mail-non-delivery"}) {
+    v1::Finding mail = Item("respondent", true, {"claimant"}, "mail", kOther);
+    mail.set_kind(kind);
+    EXPECT_EQ(Outcome(claim, {order, mail}), kUpheld) << kind;
   }
 }
 

@@ -19,6 +19,28 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 
+absl::StatusOr<std::string> FetchTile(pqxx::transaction_base& tx, int level, uint64_t index) {
+  auto r = tx.exec_prepared("notary_tile", level, static_cast<int64_t>(index));
+  if (r.empty()) return absl::NotFoundError(StrCat("tile (", level, ", ", index, ") is not stored"));
+  return db::Bytes(r[0][0]);
+}
+
+void PutTiles(pqxx::transaction_base& tx, const std::vector<TiledMerkleTree::Tile>& tiles) {
+  if (tiles.empty()) return;
+  std::vector<std::string> levels, indices, hashes;
+  for (const auto& t : tiles) {
+    levels.push_back(StrCat(t.level));
+    indices.push_back(StrCat(t.index));
+    hashes.push_back(HexEncode(t.hashes));
+  }
+  tx.exec_prepared0("notary_put_tiles", db::TextArray(levels), db::TextArray(indices), db::TextArray(hashes));
+}
+
+absl::Status MissingEntry(uint64_t index) {
+  return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                   StrCat("evidence log entry ", index, " is missing from the database"));
+}
+
 v1::SignedTreeHead HeadFromRow(const pqxx::row& r) {
   v1::SignedTreeHead h;
   h.set_tree_size(r[0].as<uint64_t>());
@@ -32,14 +54,22 @@ v1::SignedTreeHead HeadFromRow(const pqxx::row& r) {
 
 std::vector<db::PreparedStatement> EvidenceLog::Statements() {
   return {
-      {"notary_lock_head", "SELECT size FROM notary.log_head FOR UPDATE"},
-      {"notary_set_head", "UPDATE notary.log_head SET size = $1"},
+      {"notary_lock_head", "SELECT size, tiled FROM notary.log_head FOR UPDATE"},
+      {"notary_set_head", "UPDATE notary.log_head SET size = $1, tiled = $1"},
+      {"notary_set_tiled", "UPDATE notary.log_head SET tiled = $1"},
+      {"notary_tile", "SELECT hashes FROM notary.tree_tiles WHERE level = $1 AND idx = $2"},
+      {"notary_put_tiles",
+       R"(INSERT INTO notary.tree_tiles (level, idx, hashes)
+          SELECT l, i, decode(h, 'hex') FROM unnest($1::smallint[], $2::bigint[], $3::text[]) AS u(l, i, h)
+          ON CONFLICT (level, idx) DO UPDATE SET hashes = EXCLUDED.hashes)"},
+      // RFC 9162 leaf hashes, computed where the statements are (they may be megabytes each).
+      {"notary_leaf_hashes_from",
+       R"(SELECT index, sha256('\x00'::bytea || statement) FROM notary.log_entries
+          WHERE index >= $1 AND index < $2 ORDER BY index)"},
       {"notary_insert_entries",
        R"(INSERT INTO notary.log_entries (index, kind, statement, signature)
           SELECT i, k, decode(s, 'hex'), decode(g, 'hex')
           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(i, k, s, g))"},
-      {"notary_entries_from",
-       "SELECT index, statement FROM notary.log_entries WHERE index >= $1 AND index < $2 ORDER BY index"},
       {"notary_entry", "SELECT kind, statement, signature FROM notary.log_entries WHERE index = $1"},
       {"notary_entry_by_statement",
        "SELECT index FROM notary.log_entries WHERE kind = $1 AND sha256(statement) = sha256(decode($2, 'hex')) AND "
@@ -52,12 +82,22 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
       {"notary_latest_head",
        "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads ORDER BY tree_size DESC LIMIT 1"},
       {"notary_all_heads", "SELECT tree_size, root_hash FROM notary.tree_heads ORDER BY tree_size"},
-      {"notary_all_entries", "SELECT index, statement, signature FROM notary.log_entries ORDER BY index"},
+      {"notary_entries_after",
+       "SELECT index, statement, signature FROM notary.log_entries WHERE index >= $1 ORDER BY index LIMIT $2"},
   };
 }
 
 EvidenceLog::EvidenceLog(db::ConnectionPool* pool, Signer sign, std::shared_ptr<Metrics> metrics, size_t max_batch)
     : pool_(pool), sign_(std::move(sign)), metrics_(std::move(metrics)), max_batch_(max_batch),
+      fetch_([this](int level, uint64_t index) -> absl::StatusOr<std::string> {
+        absl::StatusOr<std::string> tile;
+        absl::Status read = pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+          tile = FetchTile(tx, level, index);
+          return absl::OkStatus();
+        });
+        if (!read.ok()) return read;
+        return tile;
+      }),
       thread_([this] { Loop(); }) {}
 
 EvidenceLog::~EvidenceLog() {
@@ -69,30 +109,45 @@ EvidenceLog::~EvidenceLog() {
   thread_.join();
 }
 
-absl::Status EvidenceLog::CatchUpLocked(uint64_t size) {
-  if (tree_.size() >= size) return absl::OkStatus();
-  return pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    auto rows = tx.exec_prepared("notary_entries_from", static_cast<int64_t>(tree_.size()), static_cast<int64_t>(size));
-    for (const auto& r : rows) {
-      if (r[0].as<uint64_t>() != tree_.size()) {
-        return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                         StrCat("evidence log entry ", tree_.size(), " is missing from the database"));
+absl::Status EvidenceLog::TileOldEntries(uint64_t step) {
+  for (bool done = false; !done;) {
+    SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+      auto head = tx.exec_prepared1("notary_lock_head");
+      const uint64_t size = head[0].as<uint64_t>(), tiled = head[1].as<uint64_t>();
+      done = tiled >= size;
+      if (done) return absl::OkStatus();
+      TiledMerkleTree tree;
+      SEMPER_RETURN_IF_ERROR(
+          tree.Reset(tiled, [&tx](int level, uint64_t index) { return FetchTile(tx, level, index); }).status());
+      const uint64_t end = std::min(size, tiled + step);
+      std::vector<std::string> leaves;
+      for (const auto& r : tx.exec_prepared("notary_leaf_hashes_from", static_cast<int64_t>(tiled),
+                                            static_cast<int64_t>(end))) {
+        if (r[0].as<uint64_t>() != tiled + leaves.size()) return MissingEntry(tiled + leaves.size());
+        leaves.push_back(db::Bytes(r[1]));
       }
-      tree_.Append(MerkleLeafHash(db::Bytes(r[1])));
-    }
-    if (tree_.size() < size) {
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("evidence log entry ", tree_.size(), " is missing from the database"));
-    }
-    return absl::OkStatus();
-  });
+      if (leaves.size() != end - tiled) return MissingEntry(tiled + leaves.size());
+      PutTiles(tx, tree.Append(leaves));
+      tx.exec_prepared0("notary_set_tiled", static_cast<int64_t>(end));
+      return absl::OkStatus();
+    }));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EvidenceLog::FreshLocked(uint64_t size) {
+  if (!tree_stale_) return absl::OkStatus();
+  SEMPER_RETURN_IF_ERROR(tree_.Reset(size, fetch_).status());
+  tree_stale_ = false;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size) {
   v1::TreeHeadStatement st;
   st.set_type("semper-notary-tree-head");
   st.set_tree_size(size);
-  st.set_root_hash(tree_.Root(size));
+  SEMPER_ASSIGN_OR_RETURN(std::string root, tree_.Root(size, fetch_));
+  st.set_root_hash(root);
   *st.mutable_timestamp() = TimeUtil::GetCurrentTime();
   std::string json = StatementJson(st);
   SEMPER_ASSIGN_OR_RETURN(std::string signature, sign_(json));
@@ -111,19 +166,44 @@ absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size
 }
 
 absl::Status EvidenceLog::Load() {
+  SEMPER_RETURN_IF_ERROR(TileOldEntries(50000));
   uint64_t size = 0;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     size = tx.exec_prepared1("notary_size")[0].as<uint64_t>();
     return absl::OkStatus();
   }));
   std::lock_guard<std::mutex> lock(tree_mu_);
-  SEMPER_RETURN_IF_ERROR(CatchUpLocked(size));
+  auto read = tree_.Reset(size, fetch_);
+  if (!read.ok()) {
+    return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                     StrCat("the evidence log's stored tree: ", read.status().message()));
+  }
+  tiles_read_at_load_ = *read;
+  tree_stale_ = false;
+  // The last entry is where the tree says (one row: a log cut short or a last entry rewritten
+  // outside the notary is refused here; the audit reads them all).
+  if (size > 0) {
+    std::string last;
+    SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      auto r = tx.exec_prepared("notary_leaf_hashes_from", static_cast<int64_t>(size - 1), static_cast<int64_t>(size));
+      if (r.empty()) return MissingEntry(size - 1);
+      last = db::Bytes(r[0][1]);
+      return absl::OkStatus();
+    }));
+    SEMPER_ASSIGN_OR_RETURN(std::string node, tree_.Node(0, size - 1, fetch_));
+    if (node != last) {
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                       StrCat("evidence log entry ", size - 1, " does not match the stored tree: the evidence log was "
+                              "changed outside the notary"));
+    }
+  }
   auto head = TreeHead(size);
   if (head.ok()) {
     latest_ = *head;
-    if (head->root_hash() != tree_.Root(size)) {
+    SEMPER_ASSIGN_OR_RETURN(std::string root, tree_.Root(size, fetch_));
+    if (head->root_hash() != root) {
       return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("the stored entries do not match the signed tree head of size ", size,
+                       StrCat("the stored tree does not match the signed tree head of size ", size,
                               ": the evidence log was changed outside the notary"));
     }
     return absl::OkStatus();
@@ -198,8 +278,20 @@ void EvidenceLog::Loop() {
     }
     absl::Time start = absl::Now();
     uint64_t first = 0;
+    std::vector<std::string> leaf_hashes;
+    for (const auto& g : group) leaf_hashes.push_back(MerkleLeafHash(g.first.statement));
+    std::vector<absl::StatusOr<v1::Evidence>> answers;
+    // The tree is held from the append to the answers: readers never see tiles of a transaction
+    // that may still roll back.
+    std::unique_lock<std::mutex> tree_lock(tree_mu_);
     absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-      first = tx.exec_prepared1("notary_lock_head")[0].as<uint64_t>();
+      auto head = tx.exec_prepared1("notary_lock_head");
+      first = head[0].as<uint64_t>();
+      if (head[1].as<uint64_t>() != first) {
+        return MakeError(absl::StatusCode::kUnavailable, v1::WRONG_STATE,
+                         StrCat("the evidence log's tree covers ", head[1].as<uint64_t>(), " of its ", first,
+                                " entries: a notary is still tiling the older ones at its start"));
+      }
       std::vector<std::string> index, kind, statement, signature;
       for (size_t i = 0; i < group.size(); ++i) {
         index.push_back(StrCat(first + i));
@@ -209,24 +301,29 @@ void EvidenceLog::Loop() {
       }
       tx.exec_prepared0("notary_insert_entries", db::TextArray(index), db::TextArray(kind), db::TextArray(statement),
                         db::TextArray(signature));
+      // Another replica may have appended since: the right edge is read again (in this
+      // transaction, under the row lock). A failed attempt leaves the tree stale, and the next
+      // attempt reads it again too.
+      if (tree_stale_ || tree_.size() != first) {
+        SEMPER_RETURN_IF_ERROR(
+            tree_.Reset(first, [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); }).status());
+      }
+      tree_stale_ = true;
+      PutTiles(tx, tree_.Append(leaf_hashes));
       tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
       return absl::OkStatus();
     });
-    std::vector<std::string> leaf_hashes;
-    for (const auto& g : group) leaf_hashes.push_back(MerkleLeafHash(g.first.statement));
-    std::vector<absl::StatusOr<v1::Evidence>> answers;
     if (s.ok()) {
-      std::lock_guard<std::mutex> lock(tree_mu_);
-      const uint64_t end = first + group.size();
-      if (tree_.size() == first) {
-        for (const std::string& h : leaf_hashes) tree_.Append(h);
-      } else {
-        s = CatchUpLocked(end);  // another replica appended meanwhile
-      }
-      absl::StatusOr<v1::SignedTreeHead> head = s.ok() ? SignTreeHeadLocked(tree_.size()) : s;
+      tree_stale_ = false;
+      absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size());
       for (size_t i = 0; i < group.size(); ++i) {
         if (!head.ok()) {
           answers.push_back(head.status());
+          continue;
+        }
+        auto path = tree_.InclusionProof(first + i, head->tree_size(), fetch_);
+        if (!path.ok()) {
+          answers.push_back(path.status());
           continue;
         }
         v1::Evidence e;
@@ -238,13 +335,14 @@ void EvidenceLog::Loop() {
         auto* proof = e.mutable_inclusion();
         proof->set_leaf_index(first + i);
         proof->set_tree_size(head->tree_size());
-        for (auto& h : tree_.InclusionProof(first + i, head->tree_size())) proof->add_audit_path(std::move(h));
+        for (auto& h : *path) proof->add_audit_path(std::move(h));
         *e.mutable_tree_head() = *head;
         answers.push_back(std::move(e));
       }
     } else {
       answers.assign(group.size(), s);
     }
+    tree_lock.unlock();
     if (metrics_) {
       metrics_->Observe("semper_notary_append_seconds", "time of one group append with its tree head", {},
                         absl::ToDoubleSeconds(absl::Now() - start));
@@ -273,11 +371,12 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Get(uint64_t index, uint64_t tree_size
   }));
   e.set_index(index);
   std::lock_guard<std::mutex> lock(tree_mu_);
-  SEMPER_RETURN_IF_ERROR(CatchUpLocked(head.tree_size()));
+  SEMPER_RETURN_IF_ERROR(FreshLocked(head.tree_size()));
+  SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> path, tree_.InclusionProof(index, head.tree_size(), fetch_));
   auto* proof = e.mutable_inclusion();
   proof->set_leaf_index(index);
   proof->set_tree_size(head.tree_size());
-  for (auto& h : tree_.InclusionProof(index, head.tree_size())) proof->add_audit_path(std::move(h));
+  for (auto& h : path) proof->add_audit_path(std::move(h));
   *e.mutable_tree_head() = head;
   return e;
 }
@@ -291,35 +390,73 @@ absl::StatusOr<v1::ConsistencyProof> EvidenceLog::Consistency(uint64_t old_size,
   out.set_old_size(old_size);
   out.set_new_size(head.tree_size());
   std::lock_guard<std::mutex> lock(tree_mu_);
-  SEMPER_RETURN_IF_ERROR(CatchUpLocked(head.tree_size()));
-  for (auto& h : tree_.ConsistencyProof(old_size, head.tree_size())) out.add_proof(std::move(h));
+  SEMPER_RETURN_IF_ERROR(FreshLocked(head.tree_size()));
+  SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> proof, tree_.ConsistencyProof(old_size, head.tree_size(), fetch_));
+  for (auto& h : proof) out.add_proof(std::move(h));
   *out.mutable_new_tree_head() = head;
   return out;
 }
 
 absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
     const std::function<bool(std::string_view statement, std::string_view signature)>& verify) {
+  // The entries are read in steps and the tree recomputed as they come (memory does not grow with
+  // the log); each stored tree head is checked when the recomputed tree reaches its size.
   v1::AuditLogResponse out;
-  MerkleLog fresh;
   std::vector<std::pair<uint64_t, std::string>> heads;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& r : tx.exec_prepared("notary_all_entries")) {
-      uint64_t index = r[0].as<uint64_t>();
-      while (fresh.size() < index) {  // a removed row: its place stays wrong
-        out.add_bad_entries(fresh.size());
-        fresh.Append(std::string(32, '\0'));
-      }
-      std::string statement = db::Bytes(r[1]);
-      if (!verify(statement, db::Bytes(r[2]))) out.add_bad_entries(index);
-      fresh.Append(MerkleLeafHash(statement));
-    }
     for (const auto& r : tx.exec_prepared("notary_all_heads")) heads.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]));
     return absl::OkStatus();
   }));
-  for (const auto& [size, root] : heads) {
-    if (size > fresh.size() || fresh.Root(size) != root) out.add_inconsistent_tree_heads(size);
+  // The recomputed tree as its complete subtrees, largest first (at most one per level).
+  std::vector<std::pair<int, std::string>> frontier;
+  uint64_t size = 0;
+  auto append = [&](std::string leaf_hash) {
+    frontier.emplace_back(0, std::move(leaf_hash));
+    ++size;
+    while (frontier.size() >= 2 && frontier[frontier.size() - 1].first == frontier[frontier.size() - 2].first) {
+      auto right = std::move(frontier.back());
+      frontier.pop_back();
+      frontier.back().second = MerkleNodeHash(frontier.back().second, right.second);
+      frontier.back().first += 1;
+    }
+  };
+  auto root = [&]() {
+    if (frontier.empty()) return Sha256("");
+    std::string r = frontier.back().second;
+    for (size_t i = frontier.size() - 1; i-- > 0;) r = MerkleNodeHash(frontier[i].second, r);
+    return r;
+  };
+  size_t next_head = 0;
+  auto check_heads = [&]() -> absl::Status {
+    for (; next_head < heads.size() && heads[next_head].first <= size; ++next_head) {
+      if (heads[next_head].first == size && root() == heads[next_head].second) continue;
+      out.add_inconsistent_tree_heads(heads[next_head].first);
+    }
+    return absl::OkStatus();
+  };
+  SEMPER_RETURN_IF_ERROR(check_heads());
+  for (bool more = true; more;) {
+    std::vector<std::tuple<uint64_t, std::string, std::string>> rows;
+    SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      for (const auto& r : tx.exec_prepared("notary_entries_after", static_cast<int64_t>(size), 1000)) {
+        rows.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]), db::Bytes(r[2]));
+      }
+      return absl::OkStatus();
+    }));
+    more = !rows.empty();
+    for (const auto& [index, statement, signature] : rows) {
+      while (size < index) {  // a removed row: its place stays wrong
+        out.add_bad_entries(size);
+        append(std::string(32, '\0'));
+        SEMPER_RETURN_IF_ERROR(check_heads());
+      }
+      if (!verify(statement, signature)) out.add_bad_entries(index);
+      append(MerkleLeafHash(statement));
+      SEMPER_RETURN_IF_ERROR(check_heads());
+    }
   }
-  out.set_tree_size(fresh.size());
+  for (; next_head < heads.size(); ++next_head) out.add_inconsistent_tree_heads(heads[next_head].first);
+  out.set_tree_size(size);
   out.set_ok(out.bad_entries_size() == 0 && out.inconsistent_tree_heads_size() == 0);
   return out;
 }

@@ -1,7 +1,8 @@
 // The notary's evidence log: entries appended in groups (one transaction, indices assigned under
-// a row lock so that replicas interleave safely), an in-memory RFC 9162 tree over them (rebuilt
-// from PostgreSQL at start, caught up from it when another replica appended), a signed tree head
-// after every group, and inclusion and consistency proofs. Thread-safe.
+// a row lock so that replicas interleave safely), an RFC 9162 tree over them stored in tiles
+// beside them (written in the same transaction; in memory only the right edge and a bounded cache
+// of full tiles, so that memory and start-up do not grow with the log), a signed tree head after
+// every group, and inclusion and consistency proofs. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -14,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/crypto/merkle.h"
+#include "common/crypto/merkle_tiles.h"
 #include "common/db/pool.h"
 #include "common/server/metrics.h"
 #include "semper/v1/notary.pb.h"
@@ -35,8 +36,12 @@ class EvidenceLog {
   ~EvidenceLog();  // answers what was submitted, then stops
   static std::vector<db::PreparedStatement> Statements();
 
-  // Reads the log from the database (and signs a tree head if the latest size has none).
+  // Reads the right edge of the stored tree (about one tile per level: start-up does not grow with
+  // the log), after tiling the entries of a log from before tiles, in steps; checks the latest
+  // signed tree head against it, and signs one if the latest size has none.
   absl::Status Load();
+  // Tiles read by the last Load (for the operator's log and the tests).
+  int tiles_read_at_load() const { return tiles_read_at_load_; }
 
   // Appends; `done` gets the evidence with its inclusion proof to a signed tree head, after the
   // entry is committed.
@@ -58,7 +63,11 @@ class EvidenceLog {
 
  private:
   void Loop();
-  absl::Status CatchUpLocked(uint64_t size);
+  // Tiles entries [tiled, size) of a log from before tiles, `step` at a time, each step in a
+  // transaction holding the log's row lock.
+  absl::Status TileOldEntries(uint64_t step);
+  // Reads the right edge again if the tree is stale (tree_mu_ held).
+  absl::Status FreshLocked(uint64_t size);
   absl::StatusOr<v1::SignedTreeHead> SignTreeHeadLocked(uint64_t size);
   absl::StatusOr<v1::SignedTreeHead> TreeHead(uint64_t size);
 
@@ -67,9 +76,12 @@ class EvidenceLog {
   std::shared_ptr<Metrics> metrics_;
   const size_t max_batch_;
 
-  std::mutex tree_mu_;  // guards tree_ and latest_
-  MerkleLog tree_;
+  std::mutex tree_mu_;  // guards tree_, tree_stale_ and latest_
+  TiledMerkleTree tree_;
+  bool tree_stale_ = true;  // tree_ does not match what is stored (before Load, after a failed append)
+  TiledMerkleTree::Fetch fetch_;  // tiles through the pool
   std::optional<v1::SignedTreeHead> latest_;
+  int tiles_read_at_load_ = 0;
 
   std::mutex once_mu_[64];  // AppendOnce, by statement hash
 

@@ -80,6 +80,7 @@ int Serve(const std::optional<std::string>& config_file) {
   EvidenceLog evidence(pool->get(), [&signer](std::string_view s) { return signer.Sign(s); }, options->metrics,
                        static_cast<size_t>(config->GetInt("notary.log_batch_max")));
   if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);
+  LogEvent(log, spdlog::level::info, "evidence_log_loaded").With("tiles_read", evidence.tiles_read_at_load());
 
   const std::string server_name = config->GetString("notary.upstream_server_name");
   auto ca_channel = UpstreamChannel(config->GetString("notary.ca_address"), *roots_pem, server_name);

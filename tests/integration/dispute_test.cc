@@ -825,49 +825,52 @@ TEST_F(DisputeTest, AReplacementContractBindsOnlyPartiesWhoseKeysStillHold) {
   }
 }
 
-// Found by a reviewer: a party escaped what it signed by retiring its own key (superseded) or by
-// putting it on hold, because signatures without a time-stamp were judged by the key's status at
-// the decision. The arbiter dates them by when it received them, and only a revocation that states
-// a compromise undoes a signature.
-TEST_F(DisputeTest, APartyCannotUndoItsSignatureByRetiringOrHoldingItsKey) {
-  // The buyer's order, confirmed by the seller, neither signature stamped.
-  OrderEvidence order = Order("2026-0201", {&*buyer_, &*seller_});
-  for (int i = 0; i < 2; ++i) order.item.mutable_container()->mutable_signature_time_stamps()->RemoveLast();
-  // The seller puts its key on hold once the claim is filed, and lets the deadline pass.
-  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {order.item}, order.sha256), *buyer_);
-  ASSERT_THAT(filed.status(), IsOk());
+// What a later revocation or hold does to a signature: a signature a time-stamp dates before it
+// still binds its signer (found by a reviewer: a party escaped its own signatures by revoking or
+// holding its key), and one without a time-stamp binds only while its key is good at the
+// decision (a second reviewer: dating it by its arrival let a thief who filed first keep a
+// forgery its victim reported compromised before the decision). semperctl's order commands stamp
+// what they sign.
+TEST_F(DisputeTest, ALaterRevocationUndoesOnlySignaturesNoTimeStampDatesBeforeIt) {
+  auto shop2 = suite_->Enroll("Second Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+  auto shop3 = suite_->Enroll("Third Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+  ASSERT_THAT(shop2.status(), IsOk());
+  ASSERT_THAT(shop3.status(), IsOk());
+  const Party other{shop2->key, shop2->certificate}, third{shop3->key, shop3->certificate};
+  // 1. The third shop's stamped confirmation; the shop puts its key on hold once the claim is filed.
+  OrderEvidence stamped = Order("2026-0201", {&*buyer_, &third}, &third);
+  auto held = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, third, {stamped.item}, stamped.sha256), *buyer_);
+  ASSERT_THAT(held.status(), IsOk());
+  // 2. A "confirmation" of the second shop, unstamped (a thief with its key files at once); the
+  // shop reports the compromise before the decision.
+  OrderEvidence forged = Order("2026-0202", {&*buyer_, &other}, &other);
+  forged.item.mutable_container()->mutable_signature_time_stamps()->RemoveLast();  // the buyer's stays
+  auto thief = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, other, {forged.item}, forged.sha256), *buyer_);
+  ASSERT_THAT(thief.status(), IsOk());
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  ASSERT_THAT(suite_->Revoke(seller_->certificate, v1::REVOCATION_REASON_CERTIFICATE_HOLD), IsOk());
-  v1::VerdictStatement held = Verdict(WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED));
-  EXPECT_EQ(held.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << held.reasoning();
-  EXPECT_THAT(held.findings(0).verified(), ::testing::Contains("status-good-when-received"));
-
-  ASSERT_THAT(suite_->ReleaseHold(seller_->certificate), IsOk());
-
-  // A second order, confirmed; the buyer signs a receipt of its delivery, files non-delivery
-  // anyway and repudiates the order, then retires its key (superseded) before the seller answers.
-  OrderEvidence second = Order("2026-0202", {&*buyer_, &*seller_});
-  second.item.mutable_container()->clear_signature_time_stamps();
-  v1::EvidenceItem receipt = Receipt(second.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_DELIVERY, "the buyer's receipt");
-  receipt.mutable_container()->clear_signature_time_stamps();
-  auto claim = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {second.item}, second.sha256), *buyer_);
-  ASSERT_THAT(claim.status(), IsOk());
-  auto repudiation = File(Claim(v1::CLAIM_KIND_REPUDIATED_ORDER, *seller_, {}, second.sha256), *buyer_);
-  ASSERT_THAT(repudiation.status(), IsOk());
+  ASSERT_THAT(suite_->Revoke(third.certificate, v1::REVOCATION_REASON_CERTIFICATE_HOLD), IsOk());
+  ASSERT_THAT(suite_->Revoke(other.certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
+  // 3. The buyer signs (and stamps) a receipt of delivery, files non-delivery anyway, and revokes
+  // its own key before the seller answers with the receipt.
+  OrderEvidence delivered = Order("2026-0203", {&*buyer_, &*seller_});
+  v1::EvidenceItem receipt = Receipt(delivered.sha256, *buyer_, v1::RECEIPT_ACKNOWLEDGES_DELIVERY, "the buyer's receipt");
+  auto escape = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {delivered.item}, delivered.sha256), *buyer_);
+  ASSERT_THAT(escape.status(), IsOk());
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_SUPERSEDED), IsOk());
-  auto answered = Answer(claim->case_id(), *seller_, {receipt});
+  ASSERT_THAT(suite_->Revoke(buyer_->certificate, v1::REVOCATION_REASON_UNSPECIFIED), IsOk());
+  auto answered = Answer(escape->case_id(), *seller_, {receipt});
   ASSERT_THAT(answered.status(), IsOk());
-  v1::VerdictStatement v = Verdict(*answered);
-  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << v.reasoning();
-  ASSERT_EQ(v.findings_size(), 2);
-  EXPECT_TRUE(v.findings(1).holds()) << v.findings(1).problem();
-  EXPECT_THAT(v.findings(1).verified(), ::testing::Contains("signer-revoked-since-without-compromise"));
-  v1::EvidenceItem signed_order = second.item;
-  signed_order.mutable_container()->clear_signature_time_stamps();
-  auto rejected = Answer(repudiation->case_id(), *seller_, {signed_order});
-  ASSERT_THAT(rejected.status(), IsOk());
-  EXPECT_EQ(Verdict(*rejected).outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << Verdict(*rejected).reasoning();
+  v1::VerdictStatement v3 = Verdict(*answered);
+  EXPECT_EQ(v3.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << v3.reasoning();
+  ASSERT_EQ(v3.findings_size(), 2);
+  EXPECT_TRUE(v3.findings(1).holds()) << v3.findings(1).problem();
+  v1::VerdictStatement v1_ = Verdict(WaitFor(held->case_id(), v1::CASE_STATE_CLOSED));
+  EXPECT_EQ(v1_.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v1_.reasoning();
+  EXPECT_TRUE(v1_.findings(0).holds()) << v1_.findings(0).problem();
+  v1::VerdictStatement v2 = Verdict(WaitFor(thief->case_id(), v1::CASE_STATE_CLOSED));
+  EXPECT_EQ(v2.outcome(), v1::VERDICT_OUTCOME_CLAIM_REJECTED) << v2.reasoning();
+  EXPECT_FALSE(v2.findings(0).holds());
+  EXPECT_THAT(v2.findings(0).problem(), HasSubstr("KEY_COMPROMISE"));
 }
 
 // A pseudonym's name taken again (after the first holder's certificate expired or was revoked)

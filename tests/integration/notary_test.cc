@@ -498,6 +498,71 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
 }
 
+// Issue 19, finding 9: the notary kept its whole Merkle tree in memory and read every entry at
+// start, so that start-up time and memory grew with the log. The tree is stored in tiles beside
+// the entries; a start reads the right edge only (about one tile per level). Here a log of
+// 200,000 entries written before tiles existed (rows put in by SQL, as an upgrade finds them) is
+// tiled at the first start; every later start reads at most 2 x 18 tiles; proofs hold against
+// the tree an independent computation gives, and appends go on from there.
+TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
+  constexpr int kEntries = 200000;
+  notary_.Signal(SIGTERM);
+  ASSERT_EQ(notary_.Wait(15000), 0);
+  Sql(absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
+                   "INSERT INTO notary.log_entries (index, kind, statement, signature) "
+                   "SELECT g, 'attestation', convert_to('entry ' || g, 'UTF8'), '\\x00'::bytea "
+                   "FROM generate_series(0, ", kEntries - 1, ") g; UPDATE notary.log_head SET size = ", kEntries,
+                   ", tiled = 0"));
+  MerkleLog expected;
+  for (int i = 0; i < kEntries; ++i) expected.Append(MerkleLeafHash(absl::StrCat("entry ", i)));
+  auto tiles_read = [&]() {
+    std::smatch m;
+    const std::string log = Slurp(P("notary.log"));
+    EXPECT_TRUE(std::regex_search(log, m, std::regex("evidence_log_loaded.*tiles_read[\"=: ]+([0-9]+)"))) << log;
+    return m.empty() ? -1 : std::stoi(m[1].str());
+  };
+  StartNotary();  // tiles the old entries, then starts from the right edge
+  EXPECT_LE(tiles_read(), 36);
+  EXPECT_EQ(Sql("SELECT tiled FROM notary.log_head"), std::to_string(kEntries));
+  EXPECT_LE(std::stoi(Sql("SELECT count(*) FROM notary.tree_tiles")), 2 * kEntries / 256 + 40);
+  notary_.Signal(SIGTERM);
+  ASSERT_EQ(notary_.Wait(15000), 0);
+  StartNotary();
+  EXPECT_LE(tiles_read(), 36);
+  v1::SignedTreeHead head;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Notary()->GetTreeHead(&ctx, {}, &head).ok());
+  }
+  ASSERT_EQ(head.tree_size(), static_cast<uint64_t>(kEntries));
+  EXPECT_EQ(head.root_hash(), expected.Root(kEntries));
+  EXPECT_TRUE(ByTheNotary(head.statement(), head.signature()));
+  for (uint64_t index : {uint64_t{0}, uint64_t{255}, uint64_t{256}, uint64_t{65535}, uint64_t{123457}, uint64_t{kEntries - 1}}) {
+    v1::Evidence e = PublicEntry(index);
+    EXPECT_EQ(e.leaf_hash(), MerkleLeafHash(absl::StrCat("entry ", index)));
+    EXPECT_TRUE(LeafHolds(e)) << index;
+  }
+  // Appends go on from the stored tree, with a consistency proof from the old head.
+  Signer alice = Enroll("Alice");
+  ASSERT_EQ(CertifyMany(alice, "after the upgrade", 3).size(), 3u);
+  v1::GetConsistencyProofRequest req;
+  req.set_old_size(kEntries);
+  v1::ConsistencyProof proof;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Notary()->GetConsistencyProof(&ctx, req, &proof).ok());
+  EXPECT_EQ(proof.new_size(), static_cast<uint64_t>(kEntries + 3));
+  std::vector<std::string> path(proof.proof().begin(), proof.proof().end());
+  EXPECT_TRUE(VerifyMerkleConsistency(kEntries, proof.new_size(), expected.Root(kEntries),
+                                      proof.new_tree_head().root_hash(), path));
+  // A stored tile changed outside the notary is an error where it is read, never a wrong proof.
+  Sql("UPDATE notary.tree_tiles SET hashes = substring(hashes from 1 for 32) WHERE level = 0 AND idx = 400");
+  v1::GetEvidenceRequest get;
+  get.set_index(102500);  // in that tile, which no earlier call read
+  v1::Evidence e;
+  grpc::ClientContext gctx;
+  EXPECT_EQ(NotaryAs(nullptr)->GetEvidence(&gctx, get, &e).error_code(), grpc::StatusCode::DATA_LOSS);
+}
+
 // The operator holds the notary's key and the database: it rewrites an entry, throws away the
 // signed tree heads and restarts the notary, which signs a new head over the rewritten log. The
 // audit, which trusts the stored heads, sees nothing; a tree head a client kept from before
@@ -511,7 +576,9 @@ TEST_F(NotaryTest, AnOperatorWhoRewritesTheLogAndSignsNewHeadsIsCaughtByAKeptHea
   ASSERT_EQ(kept.exit_code, 0) << kept.Describe();
   ASSERT_EQ(ctl({"notary", "consistency", P("kept.json")}).exit_code, 0);
   RewriteEntry(1);
-  Sql("DELETE FROM notary.tree_heads");
+  // It throws away what the notary derived from the log too (the stored tree), which the notary
+  // builds again at start from the rewritten entries.
+  Sql("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; UPDATE notary.log_head SET tiled = 0");
   KillAndRestartNotary();
   v1::AuditLogResponse audit;
   grpc::ClientContext c0;

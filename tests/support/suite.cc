@@ -323,13 +323,4 @@ absl::Status Suite::Revoke(const Certificate& cert, int reason) const {
   return FromGrpcStatus(admin->RevokeCertificate(&ctx, req, &resp));
 }
 
-absl::Status Suite::ReleaseHold(const Certificate& cert) const {
-  auto admin = v1::CertificationAuthority::NewStub(Channel("ca", "admin"));
-  v1::ReleaseHoldRequest req;
-  req.set_serial(cert.SerialHex());
-  v1::CertificateStatus resp;
-  grpc::ClientContext ctx;
-  return FromGrpcStatus(admin->ReleaseHold(&ctx, req, &resp));
-}
-
 }  // namespace semper::testing

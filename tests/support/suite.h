@@ -96,8 +96,6 @@ class Suite {
   absl::Status Kill(const std::string& name);
   // Revokes a certificate (as the administrator).
   absl::Status Revoke(const Certificate& cert, int reason) const;
-  // An administrator releases a certificateHold.
-  absl::Status ReleaseHold(const Certificate& cert) const;
 
  private:
   Suite(const TempDir* dir, Options options) : dir_(dir), o_(std::move(options)) {}

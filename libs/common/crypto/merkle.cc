@@ -91,59 +91,104 @@ void MerkleLog::Append(std::string leaf_hash) {
   }
 }
 
-std::string MerkleLog::Hash(uint64_t begin, uint64_t end) const {
+namespace {
+
+// MTH(D[begin:end]) from the complete subtrees it splits into.
+absl::StatusOr<std::string> RangeHash(const MerkleNodeFn& node, uint64_t begin, uint64_t end) {
   uint64_t n = end - begin;
   if (n == 0) return Sha256("");
   if (IsPowerOfTwo(n) && begin % n == 0) {
-    size_t k = 0;
+    int k = 0;
     while ((uint64_t{1} << k) < n) ++k;
-    return levels_[k][begin >> k];
+    return node(k, begin >> k);
   }
   uint64_t k = LargestPowerOfTwoBelow(n);
-  return MerkleNodeHash(Hash(begin, begin + k), Hash(begin + k, end));
+  auto left = RangeHash(node, begin, begin + k);
+  if (!left.ok()) return left.status();
+  auto right = RangeHash(node, begin + k, end);
+  if (!right.ok()) return right.status();
+  return MerkleNodeHash(*left, *right);
 }
 
-std::string MerkleLog::Root(uint64_t tree_size) const { return Hash(0, tree_size); }
-
-void MerkleLog::Path(uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) const {
+absl::Status Path(const MerkleNodeFn& node, uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) {
   uint64_t n = end - begin;
-  if (n <= 1) return;
+  if (n <= 1) return absl::OkStatus();
   uint64_t k = LargestPowerOfTwoBelow(n);
+  absl::StatusOr<std::string> sibling;
   if (m < k) {
-    Path(m, begin, begin + k, out);
-    out->push_back(Hash(begin + k, end));
+    if (absl::Status s = Path(node, m, begin, begin + k, out); !s.ok()) return s;
+    sibling = RangeHash(node, begin + k, end);
   } else {
-    Path(m - k, begin + k, end, out);
-    out->push_back(Hash(begin, begin + k));
+    if (absl::Status s = Path(node, m - k, begin + k, end, out); !s.ok()) return s;
+    sibling = RangeHash(node, begin, begin + k);
   }
+  if (!sibling.ok()) return sibling.status();
+  out->push_back(*std::move(sibling));
+  return absl::OkStatus();
 }
 
-std::vector<std::string> MerkleLog::InclusionProof(uint64_t index, uint64_t tree_size) const {
+absl::Status SubProof(const MerkleNodeFn& node, uint64_t m, uint64_t begin, uint64_t end, bool b,
+                      std::vector<std::string>* out) {
+  uint64_t n = end - begin;
+  if (m == n) {
+    if (b) return absl::OkStatus();
+    auto h = RangeHash(node, begin, end);
+    if (!h.ok()) return h.status();
+    out->push_back(*std::move(h));
+    return absl::OkStatus();
+  }
+  uint64_t k = LargestPowerOfTwoBelow(n);
+  absl::StatusOr<std::string> other;
+  if (m <= k) {
+    if (absl::Status s = SubProof(node, m, begin, begin + k, b, out); !s.ok()) return s;
+    other = RangeHash(node, begin + k, end);
+  } else {
+    if (absl::Status s = SubProof(node, m - k, begin + k, end, false, out); !s.ok()) return s;
+    other = RangeHash(node, begin, begin + k);
+  }
+  if (!other.ok()) return other.status();
+  out->push_back(*std::move(other));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> MerkleRootOf(const MerkleNodeFn& node, uint64_t tree_size) {
+  return RangeHash(node, 0, tree_size);
+}
+
+absl::StatusOr<std::vector<std::string>> MerkleInclusionProofOf(const MerkleNodeFn& node, uint64_t index,
+                                                                uint64_t tree_size) {
   std::vector<std::string> out;
-  if (index < tree_size && tree_size <= size()) Path(index, 0, tree_size, &out);
+  if (index < tree_size) {
+    if (absl::Status s = Path(node, index, 0, tree_size, &out); !s.ok()) return s;
+  }
   return out;
 }
 
-void MerkleLog::SubProof(uint64_t m, uint64_t begin, uint64_t end, bool b, std::vector<std::string>* out) const {
-  uint64_t n = end - begin;
-  if (m == n) {
-    if (!b) out->push_back(Hash(begin, end));
-    return;
+absl::StatusOr<std::vector<std::string>> MerkleConsistencyProofOf(const MerkleNodeFn& node, uint64_t old_size,
+                                                                  uint64_t new_size) {
+  std::vector<std::string> out;
+  if (old_size > 0 && old_size < new_size) {
+    if (absl::Status s = SubProof(node, old_size, 0, new_size, true, &out); !s.ok()) return s;
   }
-  uint64_t k = LargestPowerOfTwoBelow(n);
-  if (m <= k) {
-    SubProof(m, begin, begin + k, b, out);
-    out->push_back(Hash(begin + k, end));
-  } else {
-    SubProof(m - k, begin + k, end, false, out);
-    out->push_back(Hash(begin, begin + k));
-  }
+  return out;
+}
+
+MerkleNodeFn MerkleLog::Nodes() const {
+  return [this](int level, uint64_t index) -> absl::StatusOr<std::string> { return levels_[level][index]; };
+}
+
+std::string MerkleLog::Root(uint64_t tree_size) const { return *MerkleRootOf(Nodes(), tree_size); }
+
+std::vector<std::string> MerkleLog::InclusionProof(uint64_t index, uint64_t tree_size) const {
+  if (tree_size > size()) return {};
+  return *MerkleInclusionProofOf(Nodes(), index, tree_size);
 }
 
 std::vector<std::string> MerkleLog::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
-  std::vector<std::string> out;
-  if (old_size > 0 && old_size < new_size && new_size <= size()) SubProof(old_size, 0, new_size, true, &out);
-  return out;
+  if (new_size > size()) return {};
+  return *MerkleConsistencyProofOf(Nodes(), old_size, new_size);
 }
 
 bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root,

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace semper {
 
@@ -30,6 +33,20 @@ class MerkleTree {
   std::vector<std::vector<std::string>> levels_;
 };
 
+// RFC 9162 2.1 over any store of complete subtrees: `node(level, index)` is the hash of leaves
+// [index * 2^level, (index + 1) * 2^level) (level 0: the leaf hashes). Each call asks for
+// O(log n) nodes, every one a complete subtree of the tree of `tree_size` leaves; a store's error
+// is returned as it is.
+using MerkleNodeFn = std::function<absl::StatusOr<std::string>(int level, uint64_t index)>;
+// MTH of the first `tree_size` leaves.
+absl::StatusOr<std::string> MerkleRootOf(const MerkleNodeFn& node, uint64_t tree_size);
+// PATH(index, D[tree_size]) (empty when index >= tree_size).
+absl::StatusOr<std::vector<std::string>> MerkleInclusionProofOf(const MerkleNodeFn& node, uint64_t index,
+                                                                uint64_t tree_size);
+// PROOF(old_size, D[new_size]) (empty when old_size is 0 or not below new_size).
+absl::StatusOr<std::vector<std::string>> MerkleConsistencyProofOf(const MerkleNodeFn& node, uint64_t old_size,
+                                                                  uint64_t new_size);
+
 // An append-only log's tree (RFC 9162 2.1): roots of every earlier size, inclusion proofs and
 // consistency proofs between sizes, each in O(log n) hash lookups from the complete subtrees it
 // keeps (about 2 x 32 bytes per leaf). Not thread-safe: callers serialize.
@@ -46,9 +63,7 @@ class MerkleLog {
   const std::string& Leaf(uint64_t index) const { return levels_[0][index]; }
 
  private:
-  std::string Hash(uint64_t begin, uint64_t end) const;
-  void Path(uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) const;
-  void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool b, std::vector<std::string>* out) const;
+  MerkleNodeFn Nodes() const;
   // levels_[k][j]: the hash of the complete subtree of leaves [j * 2^k, (j + 1) * 2^k).
   std::vector<std::vector<std::string>> levels_;
 };

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "common/crypto/digest.h"
+#include "common/crypto/merkle_tiles.h"
+
+#include <map>
+#include <random>
 
 namespace semper {
 namespace {
@@ -142,6 +146,70 @@ TEST(MerkleTest, KnownRootOfTheRfc6962TestVector) {
                                         0xb7, 0x01, 0xde, 0xd9, 0xa2, 0xab, 0x9d, 0x82, 0x3a, 0xad, 0x2f,
                                         0x49, 0x60, 0xcf, 0xe3, 0x70, 0xef, 0xf4, 0x60, 0x43, 0x28};
   EXPECT_EQ(tree.root(), std::string(reinterpret_cast<const char*>(kRoot), 32));
+}
+
+// The tiled tree (the notary's stored tree) gives the same roots and proofs as the in-memory
+// log at every size, across tile boundaries of every level, after appends in groups of any size,
+// and after a restart that reads only the right edge; a second writer's appends are read through
+// the store.
+TEST(TiledMerkleTreeTest, SameRootsAndProofsAsTheLogAtEverySizeAndAfterARestart) {
+  std::map<std::pair<int, uint64_t>, std::string> store;
+  int fetches = 0;
+  TiledMerkleTree::Fetch fetch = [&](int level, uint64_t index) -> absl::StatusOr<std::string> {
+    ++fetches;
+    auto it = store.find({level, index});
+    if (it == store.end()) return absl::NotFoundError("no such tile");
+    return it->second;
+  };
+  std::mt19937_64 rng(20261206);
+  MerkleLog log;
+  TiledMerkleTree tree(/*max_cached_tiles=*/3);
+  while (log.size() < 70000) {
+    std::vector<std::string> group(1 + rng() % (rng() % 4 == 0 ? 700 : 5));
+    for (auto& h : group) {
+      h = MerkleLeafHash("entry " + std::to_string(log.size() + (&h - group.data())));
+    }
+    for (const auto& h : group) log.Append(h);
+    for (auto& t : tree.Append(group)) {
+      ASSERT_LE(t.hashes.size(), TiledMerkleTree::kTileWidth * TiledMerkleTree::kHashBytes);
+      store[{t.level, t.index}] = std::move(t.hashes);
+    }
+    ASSERT_EQ(tree.size(), log.size());
+    const uint64_t n = log.size();
+    ASSERT_EQ(*tree.Root(n, fetch), log.Root(n)) << n;
+    const uint64_t index = rng() % n, old = 1 + rng() % n;
+    ASSERT_EQ(*tree.InclusionProof(index, n, fetch), log.InclusionProof(index, n)) << index << " " << n;
+    ASSERT_EQ(*tree.ConsistencyProof(old, n, fetch), log.ConsistencyProof(old, n)) << old << " " << n;
+    if (rng() % 50 == 0) {
+      // A restart: only the right edge is read, one tile per level.
+      TiledMerkleTree restarted;
+      fetches = 0;
+      auto read = restarted.Reset(n, fetch);
+      ASSERT_TRUE(read.ok()) << read.status();
+      EXPECT_LE(*read, 64);
+      EXPECT_EQ(fetches, *read);
+      EXPECT_EQ(*restarted.Root(n, fetch), log.Root(n));
+      EXPECT_EQ(fetches, *read) << "the root of the whole tree is on the right edge";
+      const uint64_t earlier = 1 + rng() % n, i = rng() % earlier;
+      EXPECT_EQ(*restarted.InclusionProof(i, earlier, fetch), log.InclusionProof(i, earlier));
+      EXPECT_EQ(*restarted.Root(earlier, fetch), log.Root(earlier));
+    }
+  }
+  // A writer that lags behind reads what another wrote through the store.
+  TiledMerkleTree lagging;
+  ASSERT_TRUE(lagging.Reset(1000, fetch).ok());
+  EXPECT_EQ(*lagging.Root(log.size(), fetch), log.Root(log.size()));
+  EXPECT_EQ(*lagging.InclusionProof(50000, log.size(), fetch), log.InclusionProof(50000, log.size()));
+  // A store that lost a tile, or holds a short one, is an error, not a wrong answer.
+  store.erase({0, 3});
+  TiledMerkleTree fresh;
+  ASSERT_TRUE(fresh.Reset(log.size(), fetch).ok());
+  EXPECT_EQ(fresh.InclusionProof(3 * 256 + 1, log.size(), fetch).status().code(), absl::StatusCode::kNotFound);
+  store[{1, 0}] = store[{1, 0}].substr(0, 64);  // two hashes left
+  TiledMerkleTree short_tile;
+  ASSERT_TRUE(short_tile.Reset(log.size(), fetch).ok());
+  EXPECT_EQ(short_tile.Root(6, fetch).status().code(), absl::StatusCode::kDataLoss);  // needs node (1, 2)
+  EXPECT_EQ(short_tile.Reset(100, fetch).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
