@@ -482,7 +482,7 @@ v1::ClaimKind ParseClaimKind(const std::string& s) {
 }
 
 // KIND:FILE[,FILE...][#label]
-v1::EvidenceItem ParseEvidence(const std::string& spec) {
+v1::EvidenceItem ParseEvidence(const Connection& c_for_stamps, const std::string& spec) {
   std::string body = spec, label;
   if (auto hash = spec.find('#'); hash != std::string::npos) {
     body = spec.substr(0, hash);
@@ -519,7 +519,9 @@ v1::EvidenceItem ParseEvidence(const std::string& spec) {
     *item.mutable_container()->mutable_container() = sealed.signed_();
     for (size_t i = 1; i < files.size(); ++i) item.mutable_container()->add_signature_time_stamps(ReadFileOrDie(files[i]));
     if (files.size() == 1) {  // the stamps semperctl kept beside it
-      for (const auto& t : ReadStamps(files[0])) item.mutable_container()->add_signature_time_stamps(t);
+      for (const auto& t : ReadStamps(c_for_stamps, files[0], sealed.signed_())) {
+        item.mutable_container()->add_signature_time_stamps(t);
+      }
     }
   } else {
     Usage("--evidence",
@@ -601,7 +603,9 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
     v1::EvidenceItem* order = claim.add_evidence();
     order->set_label("the order in dispute");
     *order->mutable_container()->mutable_container() = sealed.signed_();
-    for (const auto& t : ReadStamps(order_file)) order->mutable_container()->add_signature_time_stamps(t);
+    for (const auto& t : ReadStamps(c, order_file, sealed.signed_())) {
+      order->mutable_container()->add_signature_time_stamps(t);
+    }
     claim.set_subject_sha256(Sha256(sealed.signed_().content()));
   } else if (!subject_file.empty()) {
     const std::string bytes = ReadFileOrDie(subject_file);
@@ -615,7 +619,7 @@ int FileClaim(const Connection& c, const std::string& wallet, const std::string&
   } else if (claim.kind() != v1::CLAIM_KIND_OTHER) {
     Usage("--order", "name what is in dispute: --order ORDER (the signed order) or --subject FILE (another document)");
   }
-  for (const auto& spec : evidence) *claim.add_evidence() = ParseEvidence(spec);
+  for (const auto& spec : evidence) *claim.add_evidence() = ParseEvidence(c, spec);
   *claim.mutable_made_at() = ToTimestamp(absl::Now());
   std::vector<Certificate> chain = WalletChain(wallet);
   std::printf("You are about to sign and file this claim at %s:\n", c.arbiter.c_str());
@@ -654,7 +658,7 @@ int AnswerClaim(const Connection& c, const std::string& wallet, const std::strin
   answer.set_type("semper-answer");
   answer.set_case_id(case_id);
   answer.set_text(text);
-  for (const auto& spec : evidence) *answer.add_evidence() = ParseEvidence(spec);
+  for (const auto& spec : evidence) *answer.add_evidence() = ParseEvidence(c, spec);
   *answer.mutable_made_at() = ToTimestamp(absl::Now());
   std::vector<Certificate> chain = WalletChain(wallet);
   std::printf("You are about to sign and send this answer as %s:\n", chain.front().Subject().c_str());

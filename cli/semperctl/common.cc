@@ -308,17 +308,39 @@ std::string StampSignature(const Connection& c, std::string_view signature) {
   return "";
 }
 
-std::vector<std::string> ReadStamps(const std::string& container_file) {
+std::vector<std::string> ReadStamps(const Connection& c, const std::string& container_file,
+                                    const v1::SignedContainer& container) {
   auto bytes = ReadFile(container_file + ".stamps");
   if (!bytes.ok()) return {};
   v1::ContainerEvidence e;
   if (!e.ParseFromString(*bytes)) Die(InvalidField(container_file + ".stamps", "is not a stamps file of semperctl"), 2);
-  return {e.signature_time_stamps().begin(), e.signature_time_stamps().end()};
+  // Only a stamp over the signature at its place counts; anything else (left from another file of
+  // the same name) is dropped with a note, so that it cannot spoil the container's evidence.
+  TrustStore trust = Trust(c);
+  std::vector<std::string> out;
+  for (int i = 0; i < container.signatures_size(); ++i) {
+    std::string stamp = i < e.signature_time_stamps_size() ? e.signature_time_stamps(i) : "";
+    if (!stamp.empty() && !VerifyTimeStampToken(stamp, Sha256(container.signatures(i)), trust.roots()).ok()) {
+      std::fprintf(stderr, "semperctl: NOTE: %s.stamps holds no valid time-stamp of signature %d: left out\n",
+                   container_file.c_str(), i + 1);
+      stamp.clear();
+    }
+    out.push_back(std::move(stamp));
+  }
+  while (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
 }
 
 void WriteStamps(const std::string& container_file, const std::vector<std::string>& stamps) {
   v1::ContainerEvidence e;
   for (const auto& s : stamps) e.add_signature_time_stamps(s);
+  bool any = false;
+  for (const auto& s : stamps) any |= !s.empty();
+  // None: no file (and none left from before beside a file written anew).
+  if (!any) {
+    std::remove((container_file + ".stamps").c_str());
+    return;
+  }
   if (absl::Status s = WriteFile(container_file + ".stamps", e.SerializeAsString(), 0644); !s.ok()) Die(s, 2);
 }
 

@@ -19,6 +19,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
+#include "semper/v1/container.pb.h"
 
 namespace semper::ctl {
 
@@ -67,7 +68,9 @@ std::unique_ptr<grpc::ClientContext> Ctx();
 std::string StampSignature(const Connection& c, std::string_view signature);
 // The time-stamps semperctl keeps beside a container file (FILE.stamps), one per signature in
 // order ("" for a signature without one); none when there is no such file.
-std::vector<std::string> ReadStamps(const std::string& container_file);
+// Each checked against its signature; those that do not hold are left out with a note.
+std::vector<std::string> ReadStamps(const Connection& c, const std::string& container_file,
+                                    const v1::SignedContainer& container);
 void WriteStamps(const std::string& container_file, const std::vector<std::string>& stamps);
 
 // The suite's roots from --ca-file (required).

@@ -102,9 +102,10 @@ int Sign(const Connection& c, const std::string& wallet, const std::string& pass
   std::string bytes = sealed->SerializeAsString();
   WriteOrDie(out, bytes);
   const std::string stamp = StampSignature(c, sealed->signed_().signatures(0));
-  if (!stamp.empty()) WriteStamps(out, {stamp});
-  std::printf("Signed order %s saved to %s (SHA-256 %s)%s; send it to the seller.\n", order_id.c_str(), out.c_str(),
-              HexEncode(Sha256(bytes)).c_str(), stamp.empty() ? "" : ", your signature time-stamped in .stamps");
+  WriteStamps(out, {stamp});
+  std::printf("Signed order %s saved to %s (SHA-256 %s); send it to the seller%s.\n", order_id.c_str(), out.c_str(),
+              HexEncode(Sha256(bytes)).c_str(),
+              stamp.empty() ? "" : StrCat(" with ", out, ".stamps (the time-stamp of your signature)").c_str());
   return 0;
 }
 
@@ -203,7 +204,7 @@ int ConfirmOrder(const Connection& c, const std::string& wallet, const std::stri
   *sealed.mutable_signed_() = *std::move(cosigned);
   WriteOrDie(out, sealed.SerializeAsString());
   // The buyer's stamp (if it came with the order), and one over this signature.
-  std::vector<std::string> stamps = ReadStamps(in);
+  std::vector<std::string> stamps = ReadStamps(c, in, signed_order);
   stamps.resize(static_cast<size_t>(sealed.signed_().signatures_size()) - 1);
   stamps.push_back(StampSignature(c, sealed.signed_().signatures(sealed.signed_().signatures_size() - 1)));
   WriteStamps(out, stamps);
@@ -249,9 +250,7 @@ int SignReceipt(const Connection& c, const std::string& wallet, const std::strin
                              StrCat(what, " acknowledged"), absl::Now(), {}, acknowledges);
   if (!receipt.ok()) Die(receipt.status());
   WriteOrDie(out, receipt->SerializeAsString());
-  if (const std::string stamp = StampSignature(c, receipt->signed_().signatures(0)); !stamp.empty()) {
-    WriteStamps(out, {stamp});
-  }
+  WriteStamps(out, {StampSignature(c, receipt->signed_().signatures(0))});
   std::printf("Receipt of %s for order %s saved to %s.\n", what.c_str(), VisibleLine(o.order_id()).c_str(), out.c_str());
   return 0;
 }

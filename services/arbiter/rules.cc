@@ -106,8 +106,10 @@ v1::ClaimStatement CappedClaim(const v1::ClaimStatement& claim, const std::vecto
     } else if (claim.amount_claimed().minor_units() > f.order_amount().minor_units()) {
       *out.mutable_amount_claimed() = f.order_amount();
     }
-    break;
+    return out;
   }
+  // No order shows what is owed: no figure either (a human writes the remedies it decides).
+  out.clear_amount_claimed();
   return out;
 }
 

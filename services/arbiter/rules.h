@@ -52,7 +52,7 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
 std::optional<v1::ClaimKind> ClaimKindFromName(std::string_view name);
 
 // The claim as remedies state it: its amount at most what the order in dispute (a holding order
-// finding about the subject) is for, and no figure when it is in another currency.
+// finding about the subject) is for; no figure in another currency, nor without such an order.
 v1::ClaimStatement CappedClaim(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings);
 
 // The remedies that follow from an outcome (guarantees settled or released, payment or refund).

@@ -32,6 +32,8 @@ v1::Finding Order(std::string submitted_by, std::vector<std::string> signed_by, 
   f.set_kind("container/order");
   f.set_order_buyer(std::move(buyer));
   f.set_order_seller(std::move(seller));
+  f.mutable_order_amount()->set_currency("EUR");
+  f.mutable_order_amount()->set_minor_units(12990);
   return f;
 }
 
@@ -143,10 +145,15 @@ TEST(RulesTest, AVerdictOrdersAtMostTheOrdersAmountAndNamesItByItsHash) {
   claim.mutable_amount_claimed()->set_currency("USD");
   claim.mutable_amount_claimed()->set_minor_units(100);
   EXPECT_THAT(Judge(claim, {order}, true).remedies, ::testing::Contains(HasSubstr("refunds the amount in dispute")));
-  // A human arbitrator's default remedies are capped the same way.
+  // A human arbitrator's default remedies are capped the same way, and name no figure when no
+  // order shows what is owed (found by a reviewer: a claim without an order kept its 999,999.00).
   claim.mutable_amount_claimed()->set_currency("EUR");
   claim.mutable_amount_claimed()->set_minor_units(99999900);
   EXPECT_THAT(Remedies(CappedClaim(claim, {order}), kUpheld), ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
+  EXPECT_THAT(Remedies(CappedClaim(claim, {}), kUpheld), ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  v1::Finding failing = order;
+  failing.set_holds(false);
+  EXPECT_THAT(Remedies(CappedClaim(claim, {failing}), kUpheld), ::testing::Contains(HasSubstr("refunds the amount in dispute")));
 }
 
 // Found by a reviewer: the notary's proof that the claimant received certified mail counted for

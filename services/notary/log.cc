@@ -21,7 +21,11 @@ using google::protobuf::util::TimeUtil;
 
 absl::StatusOr<std::string> FetchTile(pqxx::transaction_base& tx, int level, uint64_t index) {
   auto r = tx.exec_prepared("notary_tile", level, static_cast<int64_t>(index));
-  if (r.empty()) return absl::NotFoundError(StrCat("tile (", level, ", ", index, ") is not stored"));
+  // Every tile a tree of the stored size needs is there: one that is not was removed.
+  if (r.empty()) {
+    return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                     StrCat("tile (", level, ", ", index, ") of the stored tree is missing"));
+  }
   return db::Bytes(r[0][0]);
 }
 
@@ -64,7 +68,7 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
           ON CONFLICT (level, idx) DO UPDATE SET hashes = EXCLUDED.hashes)"},
       // RFC 9162 leaf hashes, computed where the statements are (they may be megabytes each).
       {"notary_leaf_hashes_from",
-       R"(SELECT index, sha256('\x00'::bytea || statement) FROM notary.log_entries
+       R"(SELECT index, sha256(decode('00', 'hex') || statement) FROM notary.log_entries
           WHERE index >= $1 AND index < $2 ORDER BY index)"},
       {"notary_insert_entries",
        R"(INSERT INTO notary.log_entries (index, kind, statement, signature)
@@ -81,7 +85,8 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
       {"notary_head", "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads WHERE tree_size = $1"},
       {"notary_latest_head",
        "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads ORDER BY tree_size DESC LIMIT 1"},
-      {"notary_all_heads", "SELECT tree_size, root_hash FROM notary.tree_heads ORDER BY tree_size"},
+      {"notary_heads_after",
+       "SELECT tree_size, root_hash FROM notary.tree_heads WHERE tree_size > $1 ORDER BY tree_size LIMIT $2"},
       {"notary_entries_after",
        "SELECT index, statement, signature FROM notary.log_entries WHERE index >= $1 ORDER BY index LIMIT $2"},
   };
@@ -143,6 +148,22 @@ absl::Status EvidenceLog::FreshLocked(uint64_t size) {
 }
 
 absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size) {
+  // Never a head that does not extend the latest one signed: the stored tree (read again after
+  // another replica appended, or at start) must still have that head's root at its size.
+  if (latest_.has_value()) {
+    if (latest_->tree_size() > size) {
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                       StrCat("the log has ", size, " entries but a tree head of size ", latest_->tree_size(),
+                              " was signed: entries were removed outside the notary"));
+    }
+    SEMPER_ASSIGN_OR_RETURN(std::string earlier, tree_.Root(latest_->tree_size(), fetch_));
+    if (earlier != latest_->root_hash()) {
+      tree_stale_ = true;
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                       StrCat("the stored tree no longer extends the signed tree head of size ", latest_->tree_size(),
+                              ": the evidence log was changed outside the notary; no head is signed"));
+    }
+  }
   v1::TreeHeadStatement st;
   st.set_type("semper-notary-tree-head");
   st.set_tree_size(size);
@@ -197,18 +218,25 @@ absl::Status EvidenceLog::Load() {
                               "changed outside the notary"));
     }
   }
-  auto head = TreeHead(size);
+  // The latest signed head, whatever its size (a kill between a commit and its head, or an
+  // operator raising the size, leaves none at `size`): the stored tree must have its root there.
+  auto head = LatestTreeHead();
+  if (!head.ok() && head.status().code() != absl::StatusCode::kNotFound) return head.status();
   if (head.ok()) {
     latest_ = *head;
-    SEMPER_ASSIGN_OR_RETURN(std::string root, tree_.Root(size, fetch_));
+    if (head->tree_size() > size) {
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                       StrCat("the log has ", size, " entries but a tree head of size ", head->tree_size(),
+                              " was signed: entries were removed outside the notary"));
+    }
+    SEMPER_ASSIGN_OR_RETURN(std::string root, tree_.Root(head->tree_size(), fetch_));
     if (head->root_hash() != root) {
       return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("the stored tree does not match the signed tree head of size ", size,
+                       StrCat("the stored tree does not match the signed tree head of size ", head->tree_size(),
                               ": the evidence log was changed outside the notary"));
     }
-    return absl::OkStatus();
+    if (head->tree_size() == size) return absl::OkStatus();
   }
-  if (head.status().code() != absl::StatusCode::kNotFound) return head.status();
   return SignTreeHeadLocked(size).status();
 }
 
@@ -304,11 +332,12 @@ void EvidenceLog::Loop() {
       // Another replica may have appended since: the right edge is read again (in this
       // transaction, under the row lock). A failed attempt leaves the tree stale, and the next
       // attempt reads it again too.
-      if (tree_stale_ || tree_.size() != first) {
+      const bool reload = tree_stale_ || tree_.size() != first;
+      tree_stale_ = true;  // until this transaction commits
+      if (reload) {
         SEMPER_RETURN_IF_ERROR(
             tree_.Reset(first, [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); }).status());
       }
-      tree_stale_ = true;
       PutTiles(tx, tree_.Append(leaf_hashes));
       tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
       return absl::OkStatus();
@@ -399,38 +428,55 @@ absl::StatusOr<v1::ConsistencyProof> EvidenceLog::Consistency(uint64_t old_size,
 
 absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
     const std::function<bool(std::string_view statement, std::string_view signature)>& verify) {
-  // The entries are read in steps and the tree recomputed as they come (memory does not grow with
-  // the log); each stored tree head is checked when the recomputed tree reaches its size.
+  // The entries are read in steps and the tree recomputed as they come, tile by tile (memory does
+  // not grow with the log): each stored tree head is checked when the recomputed tree reaches its
+  // size, each stored tile against the recomputed one once it is full, and the right edge at the end.
   v1::AuditLogResponse out;
-  std::vector<std::pair<uint64_t, std::string>> heads;
-  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& r : tx.exec_prepared("notary_all_heads")) heads.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]));
-    return absl::OkStatus();
-  }));
-  // The recomputed tree as its complete subtrees, largest first (at most one per level).
-  std::vector<std::pair<int, std::string>> frontier;
-  uint64_t size = 0;
-  auto append = [&](std::string leaf_hash) {
-    frontier.emplace_back(0, std::move(leaf_hash));
-    ++size;
-    while (frontier.size() >= 2 && frontier[frontier.size() - 1].first == frontier[frontier.size() - 2].first) {
-      auto right = std::move(frontier.back());
-      frontier.pop_back();
-      frontier.back().second = MerkleNodeHash(frontier.back().second, right.second);
-      frontier.back().first += 1;
+  TiledMerkleTree fresh(/*max_cached_tiles=*/0);
+  const TiledMerkleTree::Fetch none = [](int, uint64_t) -> absl::StatusOr<std::string> {
+    return absl::InternalError("the recomputed tree reads no tile");
+  };
+  std::deque<std::pair<uint64_t, std::string>> heads;  // the next ones, a page at a time
+  uint64_t heads_after = 0;
+  bool heads_done = false, first_page = true;
+  auto next_heads = [&]() -> absl::Status {
+    if (!heads.empty() || heads_done) return absl::OkStatus();
+    return pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      // Size 0 first (a head of the empty log), then pages after the last one seen.
+      auto rows = first_page ? tx.exec_prepared("notary_heads_after", int64_t{-1}, 1000)
+                             : tx.exec_prepared("notary_heads_after", static_cast<int64_t>(heads_after), 1000);
+      first_page = false;
+      for (const auto& r : rows) heads.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]));
+      if (rows.empty()) heads_done = true;
+      if (!heads.empty()) heads_after = heads.back().first;
+      return absl::OkStatus();
+    });
+  };
+  auto check_heads = [&]() -> absl::Status {
+    for (;;) {
+      SEMPER_RETURN_IF_ERROR(next_heads());
+      if (heads.empty() || heads.front().first > fresh.size()) return absl::OkStatus();
+      SEMPER_ASSIGN_OR_RETURN(std::string root, fresh.Root(fresh.size(), none));
+      if (heads.front().first != fresh.size() || root != heads.front().second) {
+        out.add_inconsistent_tree_heads(heads.front().first);
+      }
+      heads.pop_front();
     }
   };
-  auto root = [&]() {
-    if (frontier.empty()) return Sha256("");
-    std::string r = frontier.back().second;
-    for (size_t i = frontier.size() - 1; i-- > 0;) r = MerkleNodeHash(frontier[i].second, r);
-    return r;
-  };
-  size_t next_head = 0;
-  auto check_heads = [&]() -> absl::Status {
-    for (; next_head < heads.size() && heads[next_head].first <= size; ++next_head) {
-      if (heads[next_head].first == size && root() == heads[next_head].second) continue;
-      out.add_inconsistent_tree_heads(heads[next_head].first);
+  // Compares recomputed tiles with the stored ones: full ones as they fill, partial ones at the end
+  // (the stored one may hold more if the log grew meanwhile).
+  auto check_tiles = [&](const std::vector<TiledMerkleTree::Tile>& tiles, bool partial_too) -> absl::Status {
+    for (const auto& t : tiles) {
+      const bool full = t.hashes.size() == TiledMerkleTree::kTileWidth * TiledMerkleTree::kHashBytes;
+      if (!full && !partial_too) continue;
+      absl::StatusOr<std::string> stored;
+      SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+        stored = FetchTile(tx, t.level, t.index);
+        return absl::OkStatus();
+      }));
+      if (!stored.ok() || stored->compare(0, t.hashes.size(), t.hashes) != 0) {
+        out.add_bad_tiles(StrCat(t.level, ":", t.index));
+      }
     }
     return absl::OkStatus();
   };
@@ -438,26 +484,42 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
   for (bool more = true; more;) {
     std::vector<std::tuple<uint64_t, std::string, std::string>> rows;
     SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-      for (const auto& r : tx.exec_prepared("notary_entries_after", static_cast<int64_t>(size), 1000)) {
+      for (const auto& r : tx.exec_prepared("notary_entries_after", static_cast<int64_t>(fresh.size()), 1000)) {
         rows.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]), db::Bytes(r[2]));
       }
       return absl::OkStatus();
     }));
     more = !rows.empty();
+    // Leaves in runs that end where a head or a removed row is.
+    std::vector<std::string> run;
+    auto flush = [&]() -> absl::Status {
+      if (run.empty()) return absl::OkStatus();
+      const std::vector<TiledMerkleTree::Tile> changed = fresh.Append(run);
+      run.clear();
+      SEMPER_RETURN_IF_ERROR(check_tiles(changed, false));
+      return check_heads();
+    };
     for (const auto& [index, statement, signature] : rows) {
-      while (size < index) {  // a removed row: its place stays wrong
-        out.add_bad_entries(size);
-        append(std::string(32, '\0'));
-        SEMPER_RETURN_IF_ERROR(check_heads());
+      while (fresh.size() + run.size() < index) {  // a removed row: its place stays wrong
+        out.add_bad_entries(fresh.size() + run.size());
+        run.push_back(std::string(32, '\0'));
       }
       if (!verify(statement, signature)) out.add_bad_entries(index);
-      append(MerkleLeafHash(statement));
-      SEMPER_RETURN_IF_ERROR(check_heads());
+      run.push_back(MerkleLeafHash(statement));
+      SEMPER_RETURN_IF_ERROR(next_heads());
+      if (!heads.empty() && heads.front().first == fresh.size() + run.size()) SEMPER_RETURN_IF_ERROR(flush());
     }
+    SEMPER_RETURN_IF_ERROR(flush());
   }
-  for (; next_head < heads.size(); ++next_head) out.add_inconsistent_tree_heads(heads[next_head].first);
-  out.set_tree_size(size);
-  out.set_ok(out.bad_entries_size() == 0 && out.inconsistent_tree_heads_size() == 0);
+  SEMPER_RETURN_IF_ERROR(check_tiles(fresh.RightEdge(), true));
+  for (;;) {
+    SEMPER_RETURN_IF_ERROR(next_heads());
+    if (heads.empty()) break;
+    out.add_inconsistent_tree_heads(heads.front().first);  // beyond the entries
+    heads.pop_front();
+  }
+  out.set_tree_size(fresh.size());
+  out.set_ok(out.bad_entries_size() == 0 && out.inconsistent_tree_heads_size() == 0 && out.bad_tiles_size() == 0);
   return out;
 }
 

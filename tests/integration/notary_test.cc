@@ -481,6 +481,12 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   EXPECT_THAT(audit.bad_entries(), ::testing::Contains(2u));
   EXPECT_FALSE(audit.inconsistent_tree_heads().empty());
 
+  // A stored tile changed shows in the audit (its proofs would not verify against the heads).
+  Sql("UPDATE notary.tree_tiles SET hashes = set_byte(hashes, 0, get_byte(hashes, 0) # 1) WHERE level = 1 AND idx = 0");
+  grpc::ClientContext ct;
+  ASSERT_TRUE(Notary(true)->AuditLog(&ct, {}, &audit).ok());
+  EXPECT_THAT(audit.bad_tiles(), ::testing::Contains("1:0"));
+
   // A removed entry is caught as well, and a restarted notary refuses to serve the log.
   Sql("DELETE FROM notary.log_entries WHERE index = 4");
   grpc::ClientContext c4;
@@ -561,6 +567,27 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   v1::Evidence e;
   grpc::ClientContext gctx;
   EXPECT_EQ(NotaryAs(nullptr)->GetEvidence(&gctx, get, &e).error_code(), grpc::StatusCode::DATA_LOSS);
+
+  // The latest head's root is checked at start whatever its size (found by a reviewer: only a head
+  // of exactly the stored size was, and a new one was signed over whatever the tiles said). The
+  // heads of the three appends are gone, and the stored node of the last 64 of the 200,000 entries
+  // (level 6, the last complete subtree the head's root is made of) is changed: the notary refuses
+  // to start rather than sign a head that does not extend the one of 200,000 entries.
+  notary_.Signal(SIGTERM);
+  ASSERT_EQ(notary_.Wait(15000), 0);
+  constexpr int kNode = (kEntries - 64) / 64;  // node 3124 of level 6
+  Sql(absl::StrCat("DELETE FROM notary.tree_heads WHERE tree_size > ", kEntries,
+                   "; UPDATE notary.tree_tiles SET hashes = set_byte(hashes, ", (kNode % 256) * 32,
+                   ", get_byte(hashes, ", (kNode % 256) * 32, ") # 1) WHERE level = 6 AND idx = ", kNode / 256));
+  auto refused = RunCommand({"timeout", "60", "env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
+                             "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
+                             "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                             "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+                             "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
+                             "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.out + refused.err, HasSubstr(absl::StrCat("signed tree head of size ", kEntries)));
+  EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM notary.tree_heads WHERE tree_size > ", kEntries)), "0");
 }
 
 // The operator holds the notary's key and the database: it rewrites an entry, throws away the

@@ -7,9 +7,9 @@
 namespace semper {
 
 absl::StatusOr<int> TiledMerkleTree::Reset(uint64_t size, const Fetch& fetch) {
-  size_ = size;
-  edge_.clear();
-  full_.clear();
+  // Built aside and taken only whole: a failed read leaves the tree as it was (callers mark it
+  // stale), never half loaded.
+  std::vector<Edge> edge;
   int read = 0;
   // Level k has size >> k complete subtrees; its last tile holds the last of them.
   for (int level = 0; (size >> level) > 0; ++level) {
@@ -25,8 +25,11 @@ absl::StatusOr<int> TiledMerkleTree::Reset(uint64_t size, const Fetch& fetch) {
                                         " hashes; a tree of ", size, " leaves needs ", want / kHashBytes));
     }
     e.hashes = tile->substr(0, want);
-    edge_.push_back(std::move(e));
+    edge.push_back(std::move(e));
   }
+  size_ = size;
+  edge_ = std::move(edge);
+  full_.clear();
   return read;
 }
 
@@ -58,6 +61,14 @@ std::vector<TiledMerkleTree::Tile> TiledMerkleTree::Append(const std::vector<std
   }
   std::vector<Tile> out;
   for (auto& [key, hashes] : changed) out.push_back(Tile{key.first, key.second, std::move(hashes)});
+  return out;
+}
+
+std::vector<TiledMerkleTree::Tile> TiledMerkleTree::RightEdge() const {
+  std::vector<Tile> out;
+  for (size_t level = 0; level < edge_.size(); ++level) {
+    out.push_back(Tile{static_cast<int>(level), edge_[level].index, edge_[level].hashes});
+  }
   return out;
 }
 

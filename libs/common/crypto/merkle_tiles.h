@@ -38,10 +38,13 @@ class TiledMerkleTree {
 
   uint64_t size() const { return size_; }
   // Forgets everything and loads the right edge of the stored tree of `size` leaves: one tile per
-  // level. Returns the number of tiles read.
+  // level. Returns the number of tiles read. On an error the tree is unchanged.
   absl::StatusOr<int> Reset(uint64_t size, const Fetch& fetch);
   // Appends leaf hashes; returns the tiles that changed (each whole), to be stored with the leaves.
   std::vector<Tile> Append(const std::vector<std::string>& leaf_hashes);
+
+  // The last tile of each level, as it is now.
+  std::vector<Tile> RightEdge() const;
 
   // Nodes and proofs of the tree of `tree_size` leaves; tree_size may exceed size() when another
   // writer stored more (its tiles are then read through `fetch`).
