@@ -458,12 +458,8 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
   if (l.c.state() != v1::CASE_STATE_AWAITING_ARBITRATOR) {
     return WrongState(StrCat("the case is ", StateName(l.c.state()), ", not awaiting an arbitrator"));
   }
-  // The evidence is checked again at the decision: a key revoked or held since the case was sent
-  // to the arbitrator undoes what it signed here too (found by a reviewer: the findings of the
-  // routing were used).
-  v1::AnswerStatement answer;
-  const bool answered = !l.c.answer().empty() && answer.ParseFromString(l.c.answer());
-  std::vector<v1::Finding> findings = Findings(l, answered ? &answer : nullptr);
+  // The findings the arbitrator read (those of the routing to a human); see README "Known limits".
+  std::vector<v1::Finding> findings(l.c.findings().begin(), l.c.findings().end());
   std::vector<std::string> remedies(req.remedies().begin(), req.remedies().end());
   if (remedies.empty()) remedies = Remedies(CappedClaim(l.claim, findings), req.outcome());
   SEMPER_ASSIGN_OR_RETURN(Decision d, Sign(l, findings, l.c.answer(), req.outcome(), req.reasoning(), remedies,

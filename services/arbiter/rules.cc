@@ -271,7 +271,9 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       return j;
   }
   const v1::ClaimStatement judged = CappedClaim(claim, findings);
-  if (judged.amount_claimed().SerializeAsString() != claim.amount_claimed().SerializeAsString()) {
+  const bool order_shown =
+      first([&](const v1::Finding& f) { return f.kind() == "container/order" && About(f, claim); }) != nullptr;
+  if (order_shown && judged.amount_claimed().SerializeAsString() != claim.amount_claimed().SerializeAsString()) {
     StrAppend(&j.reasoning, " The claim asks for ", FormatMoney(claim.amount_claimed()), "; ",
               judged.has_amount_claimed()
                   ? StrCat("the order in dispute is for ", FormatMoney(judged.amount_claimed()),

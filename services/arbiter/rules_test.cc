@@ -154,6 +154,10 @@ TEST(RulesTest, AVerdictOrdersAtMostTheOrdersAmountAndNamesItByItsHash) {
   v1::Finding failing = order;
   failing.set_holds(false);
   EXPECT_THAT(Remedies(CappedClaim(claim, {failing}), kUpheld), ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  // A verdict without the order says nothing about the order's currency (found by a reviewer).
+  Judgement without = Judge(claim, {}, true);
+  EXPECT_EQ(without.outcome, kRejected);
+  EXPECT_THAT(without.reasoning, ::testing::Not(HasSubstr("currency")));
 }
 
 // Found by a reviewer: the notary's proof that the claimant received certified mail counted for

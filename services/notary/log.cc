@@ -188,6 +188,11 @@ absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size
 
 absl::Status EvidenceLog::Load() {
   SEMPER_RETURN_IF_ERROR(TileOldEntries(50000));
+  // The latest signed head first, then the size: heads are signed after their entries commit, so
+  // the size read second is never below it, however other replicas append meanwhile (found by a
+  // reviewer: read the other way round, a head signed in between failed the start).
+  auto head = LatestTreeHead();
+  if (!head.ok() && head.status().code() != absl::StatusCode::kNotFound) return head.status();
   uint64_t size = 0;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     size = tx.exec_prepared1("notary_size")[0].as<uint64_t>();
@@ -220,8 +225,6 @@ absl::Status EvidenceLog::Load() {
   }
   // The latest signed head, whatever its size (a kill between a commit and its head, or an
   // operator raising the size, leaves none at `size`): the stored tree must have its root there.
-  auto head = LatestTreeHead();
-  if (!head.ok() && head.status().code() != absl::StatusCode::kNotFound) return head.status();
   if (head.ok()) {
     latest_ = *head;
     if (head->tree_size() > size) {

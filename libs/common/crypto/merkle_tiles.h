@@ -31,7 +31,8 @@ class TiledMerkleTree {
     uint64_t index;
     std::string hashes;
   };
-  // The stored tile (level, index), possibly partial; NOT_FOUND when there is none.
+  // The stored tile (level, index), possibly partial; an error (the notary's: DATA_LOSS) when
+  // there is none.
   using Fetch = std::function<absl::StatusOr<std::string>(int level, uint64_t index)>;
 
   explicit TiledMerkleTree(size_t max_cached_tiles = 4096) : max_cached_(max_cached_tiles) {}
