@@ -88,14 +88,18 @@ int main(int argc, char** argv) {
   std::printf("log of %ld entries written by SQL in %.1f s\n", entries, Seconds(t0));
 
   // The first start tiles the entries (once, at the upgrade).
-  {
-    notary::EvidenceLog log(pool->get(), sign, nullptr);
+  // A start: Load, timed (a failure ends the run).
+  auto load = [&](notary::EvidenceLog& log, const char* what) {
     t0 = std::chrono::steady_clock::now();
     if (absl::Status s = log.Load(); !s.ok()) {
-      std::fprintf(stderr, "first load: %s\n", std::string(s.message()).c_str());
-      return 1;
+      std::fprintf(stderr, "%s: %s\n", what, std::string(s.message()).c_str());
+      std::exit(1);
     }
-    const double took = Seconds(t0);
+    return Seconds(t0);
+  };
+  {
+    notary::EvidenceLog log(pool->get(), sign, nullptr);
+    const double took = load(log, "first load");
     std::printf("first start (tiling every entry once): %.1f s, %.0f entries/s; peak memory %.0f MiB\n", took,
                 entries / took, Memory().second);
   }
@@ -110,12 +114,7 @@ int main(int argc, char** argv) {
   // Every later start: the right edge of the stored tree.
   const double rss_before = Memory().first;
   notary::EvidenceLog log(pool->get(), sign, nullptr);
-  t0 = std::chrono::steady_clock::now();
-  if (absl::Status s = log.Load(); !s.ok()) {
-    std::fprintf(stderr, "load: %s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  const double start = Seconds(t0);
+  const double start = load(log, "load");
   std::printf("start with %ld entries: %.1f ms, %d tiles read, memory +%.1f MiB\n", entries, start * 1000,
               log.tiles_read_at_load(), Memory().first - rss_before);
 

@@ -128,6 +128,17 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     }
   }
 
+  // The notary started once more on this database as a command, for a start that must refuse (60 s
+  // at most: one that serves instead is killed, and the test sees its exit code).
+  CommandResult StartNotaryThatMustRefuse() {
+    return RunCommand({"timeout", "60", "env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
+                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
+                       "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                       "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+                       "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
+                       SEMPER_NOTARY});
+  }
+
   // SIGKILL: no shutdown, no flushing; then the same notary starts again on the same database.
   void KillAndRestartNotary() {
     notary_.Signal(SIGKILL);
@@ -494,12 +505,7 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   EXPECT_THAT(audit.inconsistent_tree_heads(), ::testing::Contains(5u));
   notary_.Signal(SIGTERM);
   notary_.Wait(15000);
-  auto restart = RunCommand({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
-                             "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
-                             "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-                             "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                             "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
-                             "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
+  auto restart = StartNotaryThatMustRefuse();
   EXPECT_EQ(restart.exit_code, 1);
   EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
 }
@@ -579,12 +585,7 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   Sql(absl::StrCat("DELETE FROM notary.tree_heads WHERE tree_size > ", kEntries,
                    "; UPDATE notary.tree_tiles SET hashes = set_byte(hashes, ", (kNode % 256) * 32,
                    ", get_byte(hashes, ", (kNode % 256) * 32, ") # 1) WHERE level = 6 AND idx = ", kNode / 256));
-  auto refused = RunCommand({"timeout", "60", "env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
-                             "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
-                             "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-                             "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                             "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
-                             "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
+  auto refused = StartNotaryThatMustRefuse();
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.out + refused.err, HasSubstr(absl::StrCat("signed tree head of size ", kEntries)));
   EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM notary.tree_heads WHERE tree_size > ", kEntries)), "0");
