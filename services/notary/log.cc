@@ -59,6 +59,9 @@ v1::SignedTreeHead HeadFromRow(const pqxx::row& r) {
 std::vector<db::PreparedStatement> EvidenceLog::Statements() {
   return {
       {"notary_lock_head", "SELECT size, tiled FROM notary.log_head FOR UPDATE"},
+      {"notary_tiles_beyond",
+       R"(SELECT t.level, t.idx FROM notary.tree_tiles t, notary.log_head h
+          WHERE (t.idx::numeric * 256 + 1) * power(2::numeric, t.level) > h.size ORDER BY t.level, t.idx LIMIT $1)"},
       {"notary_set_head", "UPDATE notary.log_head SET size = $1, tiled = $1"},
       {"notary_set_tiled", "UPDATE notary.log_head SET tiled = $1"},
       {"notary_tile", "SELECT hashes FROM notary.tree_tiles WHERE level = $1 AND idx = $2"},
@@ -79,12 +82,16 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
        "SELECT index FROM notary.log_entries WHERE kind = $1 AND sha256(statement) = sha256(decode($2, 'hex')) AND "
        "statement = decode($2, 'hex') ORDER BY index LIMIT 1"},
       {"notary_size", "SELECT size FROM notary.log_head"},
+      {"notary_size_tiled", "SELECT size, tiled FROM notary.log_head"},
       {"notary_insert_head",
        R"(INSERT INTO notary.tree_heads (tree_size, root_hash, statement, signature)
           VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), decode($4, 'hex')) ON CONFLICT DO NOTHING)"},
       {"notary_head", "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads WHERE tree_size = $1"},
       {"notary_latest_head",
        "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads ORDER BY tree_size DESC LIMIT 1"},
+      {"notary_latest_head_upto",
+       "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads WHERE tree_size <= $1 "
+       "ORDER BY tree_size DESC LIMIT 1"},
       {"notary_heads_after",
        "SELECT tree_size, root_hash FROM notary.tree_heads WHERE tree_size > $1 ORDER BY tree_size LIMIT $2"},
       {"notary_entries_after",
@@ -147,21 +154,41 @@ absl::Status EvidenceLog::FreshLocked(uint64_t size) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size) {
-  // Never a head that does not extend the latest one signed: the stored tree (read again after
-  // another replica appended, or at start) must still have that head's root at its size.
+absl::Status EvidenceLog::ExtendsLocked(const v1::SignedTreeHead& head, uint64_t size,
+                                        const TiledMerkleTree::Fetch& fetch) {
+  if (head.tree_size() > size) {
+    return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                     StrCat("the log has ", size, " entries but a tree head of size ", head.tree_size(),
+                            " was signed: entries were removed outside the notary"));
+  }
+  SEMPER_ASSIGN_OR_RETURN(std::string root, tree_.Root(head.tree_size(), fetch));
+  if (root != head.root_hash()) {
+    return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                     StrCat("the stored tree does not extend the signed tree head of size ", head.tree_size(),
+                            ": the evidence log was changed outside the notary; no head is signed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SignedTreeHead> EvidenceLog::SignTreeHeadLocked(uint64_t size, bool others_appended) {
+  // Never a head that does not extend the latest one signed, by this process or (when another
+  // replica appended) by any: the stored tree (read again after another replica appended, or at
+  // start) must still have that head's root at its size.
+  if (others_appended) {
+    // Heads of larger sizes are other replicas' later appends, signed meanwhile.
+    std::optional<v1::SignedTreeHead> stored;
+    SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      auto r = tx.exec_prepared("notary_latest_head_upto", static_cast<int64_t>(size));
+      if (!r.empty()) stored = HeadFromRow(r[0]);
+      return absl::OkStatus();
+    }));
+    if (stored && (!latest_ || latest_->tree_size() < stored->tree_size())) latest_ = std::move(stored);
+  }
   if (latest_.has_value()) {
-    if (latest_->tree_size() > size) {
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("the log has ", size, " entries but a tree head of size ", latest_->tree_size(),
-                              " was signed: entries were removed outside the notary"));
-    }
-    SEMPER_ASSIGN_OR_RETURN(std::string earlier, tree_.Root(latest_->tree_size(), fetch_));
-    if (earlier != latest_->root_hash()) {
+    absl::Status extends = ExtendsLocked(*latest_, size, fetch_);
+    if (!extends.ok()) {
       tree_stale_ = true;
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("the stored tree no longer extends the signed tree head of size ", latest_->tree_size(),
-                              ": the evidence log was changed outside the notary; no head is signed"));
+      return extends;
     }
   }
   v1::TreeHeadStatement st;
@@ -227,20 +254,10 @@ absl::Status EvidenceLog::Load() {
   // operator raising the size, leaves none at `size`): the stored tree must have its root there.
   if (head.ok()) {
     latest_ = *head;
-    if (head->tree_size() > size) {
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("the log has ", size, " entries but a tree head of size ", head->tree_size(),
-                              " was signed: entries were removed outside the notary"));
-    }
-    SEMPER_ASSIGN_OR_RETURN(std::string root, tree_.Root(head->tree_size(), fetch_));
-    if (head->root_hash() != root) {
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("the stored tree does not match the signed tree head of size ", head->tree_size(),
-                              ": the evidence log was changed outside the notary"));
-    }
+    SEMPER_RETURN_IF_ERROR(ExtendsLocked(*head, size, fetch_));
     if (head->tree_size() == size) return absl::OkStatus();
   }
-  return SignTreeHeadLocked(size).status();
+  return SignTreeHeadLocked(size, /*others_appended=*/false).status();
 }
 
 absl::StatusOr<v1::SignedTreeHead> EvidenceLog::TreeHead(uint64_t size) {
@@ -315,6 +332,7 @@ void EvidenceLog::Loop() {
     // The tree is held from the append to the answers: readers never see tiles of a transaction
     // that may still roll back.
     std::unique_lock<std::mutex> tree_lock(tree_mu_);
+    bool reloaded = false;  // another replica appended (or an earlier attempt failed)
     absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
       auto head = tx.exec_prepared1("notary_lock_head");
       first = head[0].as<uint64_t>();
@@ -335,11 +353,20 @@ void EvidenceLog::Loop() {
       // Another replica may have appended since: the right edge is read again (in this
       // transaction, under the row lock). A failed attempt leaves the tree stale, and the next
       // attempt reads it again too.
-      const bool reload = tree_stale_ || tree_.size() != first;
+      reloaded = tree_stale_ || tree_.size() != first;
       tree_stale_ = true;  // until this transaction commits
-      if (reload) {
-        SEMPER_RETURN_IF_ERROR(
-            tree_.Reset(first, [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); }).status());
+      if (reloaded) {
+        const TiledMerkleTree::Fetch in_tx = [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); };
+        SEMPER_RETURN_IF_ERROR(tree_.Reset(first, in_tx).status());
+        // The tree read again must extend the latest head any replica signed, before anything is
+        // appended to it (found by a reviewer: only this process's own latest head was checked,
+        // and only after the append had committed).
+        auto r = tx.exec_prepared("notary_latest_head");
+        if (!r.empty()) {
+          v1::SignedTreeHead stored = HeadFromRow(r[0]);
+          SEMPER_RETURN_IF_ERROR(ExtendsLocked(stored, first, in_tx));
+          if (!latest_ || latest_->tree_size() < stored.tree_size()) latest_ = std::move(stored);
+        }
       }
       PutTiles(tx, tree_.Append(leaf_hashes));
       tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
@@ -347,7 +374,9 @@ void EvidenceLog::Loop() {
     });
     if (s.ok()) {
       tree_stale_ = false;
-      absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size());
+      // A head another replica signs for its entries (all before `first`) after this transaction
+      // read the latest one is checked again before signing.
+      absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size(), reloaded);
       for (size_t i = 0; i < group.size(); ++i) {
         if (!head.ok()) {
           answers.push_back(head.status());
@@ -433,8 +462,18 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
     const std::function<bool(std::string_view statement, std::string_view signature)>& verify) {
   // The entries are read in steps and the tree recomputed as they come, tile by tile (memory does
   // not grow with the log): each stored tree head is checked when the recomputed tree reaches its
-  // size, each stored tile against the recomputed one once it is full, and the right edge at the end.
+  // size, each stored tile against the recomputed one once it is full, the right edge at the end,
+  // and then the stored tiles beyond the tree.
+  constexpr int kListed = 1000;
+  constexpr size_t kRun = 4096;  // leaves recomputed at a time at most
   v1::AuditLogResponse out;
+  uint64_t bad_entries = 0, bad_tiles = 0;
+  auto bad_entry = [&](uint64_t index) {
+    if (bad_entries++ < kListed) out.add_bad_entries(index);
+  };
+  auto bad_tile = [&](int level, uint64_t index) {
+    if (bad_tiles++ < kListed) out.add_bad_tiles(StrCat(level, ":", index));
+  };
   TiledMerkleTree fresh(/*max_cached_tiles=*/0);
   const TiledMerkleTree::Fetch none = [](int, uint64_t) -> absl::StatusOr<std::string> {
     return absl::InternalError("the recomputed tree reads no tile");
@@ -466,63 +505,101 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
       heads.pop_front();
     }
   };
-  // Compares recomputed tiles with the stored ones: full ones as they fill, partial ones at the end
-  // (the stored one may hold more if the log grew meanwhile).
-  auto check_tiles = [&](const std::vector<TiledMerkleTree::Tile>& tiles, bool partial_too) -> absl::Status {
+  // The stored size, or how many entries the stored tree covers (`tiled`), as they are now.
+  auto stored = [&](bool tiled) -> absl::StatusOr<uint64_t> {
+    uint64_t n = 0;
+    SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      n = tx.exec_prepared1("notary_size_tiled")[tiled ? 1 : 0].as<uint64_t>();
+      return absl::OkStatus();
+    }));
+    return n;
+  };
+  // Compares a recomputed tile with the stored one: a full one exactly, as it fills; a partial one
+  // (the right edge, at the end) as the start of the stored one, which holds more if the log grew
+  // meanwhile. A difference counts only where the stored tree covers the tile's leaves: a notary
+  // tiling an older version's entries at its start writes them after the audit read them.
+  auto check_tiles = [&](const std::vector<TiledMerkleTree::Tile>& tiles, bool full) -> absl::Status {
+    constexpr size_t kFull = TiledMerkleTree::kTileWidth * TiledMerkleTree::kHashBytes;
     for (const auto& t : tiles) {
-      const bool full = t.hashes.size() == TiledMerkleTree::kTileWidth * TiledMerkleTree::kHashBytes;
-      if (!full && !partial_too) continue;
-      absl::StatusOr<std::string> stored;
+      if ((t.hashes.size() == kFull) != full) continue;
+      absl::StatusOr<std::string> tile;
       SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-        stored = FetchTile(tx, t.level, t.index);
+        tile = FetchTile(tx, t.level, t.index);
         return absl::OkStatus();
       }));
-      if (!stored.ok() || stored->compare(0, t.hashes.size(), t.hashes) != 0) {
-        out.add_bad_tiles(StrCat(t.level, ":", t.index));
-      }
+      const bool holds = tile.ok() && (full ? *tile == t.hashes
+                                            : tile->size() <= kFull && tile->size() % 32 == 0 &&
+                                                  tile->compare(0, t.hashes.size(), t.hashes) == 0);
+      if (holds) continue;
+      const uint64_t last_leaf =
+          ((t.index * TiledMerkleTree::kTileWidth + t.hashes.size() / TiledMerkleTree::kHashBytes) << t.level);
+      SEMPER_ASSIGN_OR_RETURN(uint64_t tiled, stored(/*tiled=*/true));
+      if (tiled >= last_leaf) bad_tile(t.level, t.index);
     }
     return absl::OkStatus();
   };
   SEMPER_RETURN_IF_ERROR(check_heads());
+  uint64_t next_row = 0;  // rows are read in index order, from here
   for (bool more = true; more;) {
     std::vector<std::tuple<uint64_t, std::string, std::string>> rows;
     SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-      for (const auto& r : tx.exec_prepared("notary_entries_after", static_cast<int64_t>(fresh.size()), 1000)) {
+      for (const auto& r : tx.exec_prepared("notary_entries_after", static_cast<int64_t>(next_row), 1000)) {
         rows.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]), db::Bytes(r[2]));
       }
       return absl::OkStatus();
     }));
     more = !rows.empty();
+    if (more) next_row = std::get<0>(rows.back()) + 1;
     // Leaves in runs that end where a head or a removed row is.
     std::vector<std::string> run;
     auto flush = [&]() -> absl::Status {
       if (run.empty()) return absl::OkStatus();
       const std::vector<TiledMerkleTree::Tile> changed = fresh.Append(run);
       run.clear();
-      SEMPER_RETURN_IF_ERROR(check_tiles(changed, false));
+      SEMPER_RETURN_IF_ERROR(check_tiles(changed, /*full=*/true));
       return check_heads();
     };
     for (const auto& [index, statement, signature] : rows) {
-      while (fresh.size() + run.size() < index) {  // a removed row: its place stays wrong
-        out.add_bad_entries(fresh.size() + run.size());
-        run.push_back(std::string(32, '\0'));
+      if (index > fresh.size() + run.size()) {
+        // Rows are missing before this one, or this one is beyond the log (put there outside the
+        // notary, at any index): only the first are recomputed, as placeholders that stay wrong.
+        SEMPER_ASSIGN_OR_RETURN(uint64_t size, stored(/*tiled=*/false));
+        if (index >= size) {
+          bad_entry(index);
+          continue;
+        }
+        while (fresh.size() + run.size() < index) {
+          bad_entry(fresh.size() + run.size());
+          run.push_back(std::string(32, '\0'));
+          if (run.size() >= kRun) SEMPER_RETURN_IF_ERROR(flush());
+        }
       }
-      if (!verify(statement, signature)) out.add_bad_entries(index);
+      if (!verify(statement, signature)) bad_entry(index);
       run.push_back(MerkleLeafHash(statement));
       SEMPER_RETURN_IF_ERROR(next_heads());
-      if (!heads.empty() && heads.front().first == fresh.size() + run.size()) SEMPER_RETURN_IF_ERROR(flush());
+      if (run.size() >= kRun || (!heads.empty() && heads.front().first == fresh.size() + run.size())) {
+        SEMPER_RETURN_IF_ERROR(flush());
+      }
     }
     SEMPER_RETURN_IF_ERROR(flush());
   }
-  SEMPER_RETURN_IF_ERROR(check_tiles(fresh.RightEdge(), true));
+  SEMPER_RETURN_IF_ERROR(check_tiles(fresh.RightEdge(), /*full=*/false));
   for (;;) {
     SEMPER_RETURN_IF_ERROR(next_heads());
     if (heads.empty()) break;
     out.add_inconsistent_tree_heads(heads.front().first);  // beyond the entries
     heads.pop_front();
   }
+  // Tiles none of whose nodes the stored tree has (the first node of tile (level, index) covers
+  // leaves up to (index * 256 + 1) * 2^level), read with the size in one statement.
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& r : tx.exec_prepared("notary_tiles_beyond", kListed)) bad_tile(r[0].as<int>(), r[1].as<uint64_t>());
+    return absl::OkStatus();
+  }));
   out.set_tree_size(fresh.size());
-  out.set_ok(out.bad_entries_size() == 0 && out.inconsistent_tree_heads_size() == 0 && out.bad_tiles_size() == 0);
+  out.set_bad_entries_total(bad_entries);
+  out.set_bad_tiles_total(bad_tiles);
+  out.set_ok(bad_entries == 0 && out.inconsistent_tree_heads_size() == 0 && bad_tiles == 0);
   return out;
 }
 

@@ -68,7 +68,11 @@ class EvidenceLog {
   absl::Status TileOldEntries(uint64_t step);
   // Reads the right edge again if the tree is stale (tree_mu_ held).
   absl::Status FreshLocked(uint64_t size);
-  absl::StatusOr<v1::SignedTreeHead> SignTreeHeadLocked(uint64_t size);
+  // The stored tree, of `size` entries, has `head`'s root at `head`'s size (tree_mu_ held).
+  absl::Status ExtendsLocked(const v1::SignedTreeHead& head, uint64_t size, const TiledMerkleTree::Fetch& fetch);
+  // Signs and stores the head of `size`; `others_appended`: check the latest head stored by any
+  // replica too, not only this process's.
+  absl::StatusOr<v1::SignedTreeHead> SignTreeHeadLocked(uint64_t size, bool others_appended);
   absl::StatusOr<v1::SignedTreeHead> TreeHead(uint64_t size);
 
   db::ConnectionPool* pool_;

@@ -2,6 +2,7 @@
 // certification (attestation checked by `openssl cms -verify`, its token by `openssl ts
 // -verify`), the evidence log's proofs, refusals that append nothing, and a tampered database
 // caught by the proofs and the audit.
+#include <algorithm>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -33,6 +34,7 @@
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
+#include "absl/strings/str_join.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -48,6 +50,7 @@ using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
+using ::semper::testing::StatusWithMessage;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -100,10 +103,16 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   }
 
   void StartNotary(const std::vector<std::string>& extra_env = {}) {
+    std::vector<std::string> env = NotaryArgv(notary_port_, notary_http_, extra_env);
+    notary_ = ChildProcess(env, P("notary.log"));
+    ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
+  }
+  // The notary's command line, listening on `port` and `http` (another replica: other ports).
+  std::vector<std::string> NotaryArgv(int port, int http, const std::vector<std::string>& extra_env = {}) {
     std::vector<std::string> env = {
         "env", "SEMPER_DATABASE_URL=" + conninfo(),
-        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(notary_port_),
-        "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(notary_http_),
+        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
+        "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http),
         "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
         "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
         "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
@@ -115,8 +124,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
         "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
     env.push_back(SEMPER_NOTARY);
-    notary_ = ChildProcess(env, P("notary.log"));
-    ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
+    return env;
   }
 
   void TearDown() override {
@@ -237,7 +245,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   std::vector<Certificate> Chain() { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
 
   absl::StatusOr<v1::Evidence> Certify(const std::string& document, const std::string& signature,
-                                       bool hash_only = false) {
+                                       bool hash_only = false, int port = 0) {
     v1::CertifyDocumentRequest req;
     if (hash_only) {
       req.set_document_sha256(Sha256(document));
@@ -247,7 +255,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     req.set_signature(signature);
     v1::Evidence e;
     grpc::ClientContext ctx;
-    grpc::Status s = Notary()->CertifyDocument(&ctx, req, &e);
+    grpc::Status s = v1::Notary::NewStub(Channel(port == 0 ? notary_port_ : port))->CertifyDocument(&ctx, req, &e);
     if (!s.ok()) return FromGrpcStatus(s);
     return e;
   }
@@ -589,6 +597,124 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.out + refused.err, HasSubstr(absl::StrCat("signed tree head of size ", kEntries)));
   EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM notary.tree_heads WHERE tree_size > ", kEntries)), "0");
+}
+
+// What the audit compares (found by a reviewer of the stored tree): a full tile with bytes added
+// after its 256 hashes passed, a changed full tile at the right edge was listed twice, tiles
+// beyond the tree were never looked at, a row put in at index 10^12 made the audit recompute 10^12
+// placeholder leaves, and tiles a starting notary had not yet written were listed as bad. Here the
+// log holds 1,536 rows put in by SQL, with signatures that do not verify (so every entry is bad:
+// the lists stop at 1,000, the totals do not), tiled by the notary at its start.
+TEST_F(NotaryTest, TheAuditComparesEveryStoredTileOnceAndListsABoundedReport) {
+  constexpr int kEntries = 1536;  // six full tiles at level 0, three at level 1: full right edges
+  notary_.Signal(SIGTERM);
+  ASSERT_EQ(notary_.Wait(15000), 0);
+  Sql(absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
+                   "INSERT INTO notary.log_entries (index, kind, statement, signature) "
+                   "SELECT g, 'attestation', convert_to('entry ' || g, 'UTF8'), '\\x00'::bytea "
+                   "FROM generate_series(0, ", kEntries - 1, ") g; UPDATE notary.log_head SET size = ", kEntries,
+                   ", tiled = 0"));
+  StartNotary();
+  auto audit = [&]() {
+    v1::AuditLogResponse out;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline(120));
+    grpc::Status s = Notary(true)->AuditLog(&ctx, {}, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  auto listed = [](const v1::AuditLogResponse& a, const std::string& tile) {
+    return std::count(a.bad_tiles().begin(), a.bad_tiles().end(), tile);
+  };
+  v1::AuditLogResponse clean = audit();
+  EXPECT_EQ(clean.tree_size(), static_cast<uint64_t>(kEntries));
+  EXPECT_EQ(clean.bad_entries_size(), 1000);
+  EXPECT_EQ(clean.bad_entries_total(), static_cast<uint64_t>(kEntries));
+  EXPECT_EQ(clean.bad_tiles_total(), 0u);
+  EXPECT_EQ(clean.inconsistent_tree_heads_size(), 0);
+  EXPECT_FALSE(clean.ok());
+
+  const std::string flip = "UPDATE notary.tree_tiles SET hashes = set_byte(hashes, 5, get_byte(hashes, 5) # 1) ";
+  // A full tile with 32 more bytes after its 256 hashes.
+  Sql("UPDATE notary.tree_tiles SET hashes = hashes || sha256('x') WHERE level = 0 AND idx = 2");
+  // The full tile at the right edge of level 0, and of level 1, changed.
+  Sql(flip + "WHERE level = 0 AND idx = 5");
+  Sql(flip + "WHERE level = 1 AND idx = 2");
+  // Tiles beyond the tree: the next one of level 0, and one far above the tree's height.
+  Sql("INSERT INTO notary.tree_tiles (level, idx, hashes) VALUES (0, 6, sha256('a')), (40, 0, sha256('b'))");
+  // A row beyond the log, at index 10^12.
+  Sql("INSERT INTO notary.log_entries (index, kind, statement, signature) VALUES "
+      "(1000000000000, 'attestation', 'stray', '\\x00')");
+  v1::AuditLogResponse tampered = audit();
+  EXPECT_EQ(listed(tampered, "0:2"), 1);
+  EXPECT_EQ(listed(tampered, "0:5"), 1);
+  EXPECT_EQ(listed(tampered, "1:2"), 1);
+  EXPECT_EQ(listed(tampered, "0:6"), 1);
+  EXPECT_EQ(listed(tampered, "40:0"), 1);
+  EXPECT_EQ(tampered.bad_tiles_total(), 5u);
+  EXPECT_EQ(tampered.bad_entries_total(), static_cast<uint64_t>(kEntries + 1));
+  EXPECT_EQ(tampered.tree_size(), static_cast<uint64_t>(kEntries));
+  EXPECT_EQ(tampered.inconsistent_tree_heads_size(), 0);
+
+  // Put back; then the tiles of entries 512 and on are gone and the stored tree covers only the
+  // first 512, as while a starting notary tiles an older version's entries: not listed.
+  Sql("DELETE FROM notary.log_entries WHERE index = 1000000000000; "
+      "DELETE FROM notary.tree_tiles WHERE level = 40 OR (level = 0 AND idx = 6); "
+      "UPDATE notary.tree_tiles SET hashes = substring(hashes from 1 for 8192) WHERE level = 0 AND idx = 2");
+  Sql(flip + "WHERE level = 0 AND idx = 5");
+  Sql(flip + "WHERE level = 1 AND idx = 2");
+  EXPECT_EQ(audit().bad_tiles_total(), 0u);
+  Sql("DELETE FROM notary.tree_tiles WHERE level = 0 AND idx >= 2; UPDATE notary.log_head SET tiled = 512");
+  v1::AuditLogResponse tiling = audit();
+  EXPECT_EQ(tiling.bad_tiles_total(), 0u) << absl::StrJoin(tiling.bad_tiles(), " ");
+  EXPECT_EQ(tiling.inconsistent_tree_heads_size(), 0);
+  Sql("UPDATE notary.log_head SET tiled = " + std::to_string(kEntries));
+  v1::AuditLogResponse missing = audit();
+  EXPECT_EQ(missing.bad_tiles_total(), 4u);  // 0:2 to 0:5, now that the tree says it covers them
+}
+
+// Two replicas on one database (found by a reviewer): a replica checked only the latest head it
+// had signed itself, and only after its append had committed. Replica B appends two entries and
+// signs the head of size 4; someone with database access then changes the stored node over those
+// four entries. Replica A, whose own latest head (size 2) the change leaves alone, appends next:
+// it reads the tree again, finds that it no longer extends B's head, and appends and signs
+// nothing, where it signed a head of size 5 that forked the log.
+TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
+  Signer alice = Enroll("Alice");
+  auto sign = [&](const std::string& doc) { return *CmsSignDetached(doc, alice.key, alice.certificate, Chain()); };
+  ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
+  const int port_b = FreePort();
+  ChildProcess b(NotaryArgv(port_b, FreePort()), P("notary-b.log"));
+  ASSERT_TRUE(Channel(port_b)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
+  absl::StatusOr<v1::Evidence> by_b;
+  for (const std::string doc : {"through B 0", "through B 1"}) {
+    by_b = Certify(doc, sign(doc), false, port_b);
+    ASSERT_THAT(by_b, IsOk());
+  }
+  ASSERT_EQ(by_b->tree_head().tree_size(), 4u);
+  ASSERT_EQ(Sql("SELECT max(tree_size) FROM notary.tree_heads"), "4");
+  Sql("UPDATE notary.tree_tiles SET hashes = set_byte(hashes, 0, get_byte(hashes, 0) # 1) WHERE level = 2 AND idx = 0");
+
+  auto forked = Certify("through A again", sign("through A again"));
+  EXPECT_THAT(forked, StatusWithMessage(absl::StatusCode::kDataLoss, HasSubstr("signed tree head of size 4")));
+  EXPECT_EQ(Sql("SELECT size FROM notary.log_head"), "4");
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "4");
+  EXPECT_EQ(Sql("SELECT max(tree_size) FROM notary.tree_heads"), "4");
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.tree_heads WHERE tree_size > 4"), "0");
+
+  // Put back, A appends again; its head extends B's (a consistency proof from B's head holds).
+  Sql("UPDATE notary.tree_tiles SET hashes = set_byte(hashes, 0, get_byte(hashes, 0) # 1) WHERE level = 2 AND idx = 0");
+  ASSERT_THAT(Certify("through A again", sign("through A again")), IsOk());
+  v1::GetConsistencyProofRequest req;
+  req.set_old_size(4);
+  v1::ConsistencyProof proof;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(Notary()->GetConsistencyProof(&ctx, req, &proof).ok());
+  EXPECT_EQ(proof.new_size(), 5u);
+  std::vector<std::string> path(proof.proof().begin(), proof.proof().end());
+  EXPECT_TRUE(VerifyMerkleConsistency(4, 5, by_b->tree_head().root_hash(), proof.new_tree_head().root_hash(), path));
+  b.Signal(SIGTERM);
+  EXPECT_EQ(b.Wait(15000), 0);
 }
 
 // The operator holds the notary's key and the database: it rewrites an entry, throws away the
