@@ -295,7 +295,9 @@ std::string StampSignature(const Connection& c, std::string_view signature) {
   grpc::Status called = v1::TimeStamp::NewStub(ChannelTo(c, c.tsa))->Stamp(&ctx, req, &resp);
   auto token = called.ok() ? TimeStampTokenOf(resp.response()) : absl::StatusOr<std::string>(absl::UnavailableError(
                                                                       called.error_message()));
-  if (token.ok()) {
+  if (token.ok() && c.ca_file.empty()) {
+    token = absl::FailedPreconditionError("its token cannot be checked without --ca-file (the suite's root.pem)");
+  } else if (token.ok()) {
     TrustStore trust = Trust(c);
     auto info = VerifyTimeStampToken(*token, digest, trust.roots(), {}, nonce);
     if (info.ok()) return *token;
@@ -314,6 +316,11 @@ std::vector<std::string> ReadStamps(const Connection& c, const std::string& cont
   if (!bytes.ok()) return {};
   v1::ContainerEvidence e;
   if (!e.ParseFromString(*bytes)) Die(InvalidField(container_file + ".stamps", "is not a stamps file of semperctl"), 2);
+  if (c.ca_file.empty()) {
+    Die(InvalidField("--ca-file", "is required to check the time-stamps in " + container_file +
+                                      ".stamps (the suite's root.pem; or move that file away to go on without them)"),
+        2);
+  }
   // Only a stamp over the signature at its place counts; anything else (left from another file of
   // the same name) is dropped with a note, so that it cannot spoil the container's evidence.
   TrustStore trust = Trust(c);

@@ -197,14 +197,15 @@ int ConfirmOrder(const Connection& c, const std::string& wallet, const std::stri
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
   }
+  // The buyer's stamp (if it came with the order), checked before anything is signed or written.
+  std::vector<std::string> stamps = ReadStamps(c, in, signed_order);
   auto cosigned = CoSign(signed_order, SignerIdentity{WalletKey(wallet, pass), chain.front(),
                                                       std::vector<Certificate>(chain.begin() + 1, chain.end())});
   if (!cosigned.ok()) Die(cosigned.status());
   v1::SealedContainer sealed;
   *sealed.mutable_signed_() = *std::move(cosigned);
   WriteOrDie(out, sealed.SerializeAsString());
-  // The buyer's stamp (if it came with the order), and one over this signature.
-  std::vector<std::string> stamps = ReadStamps(c, in, signed_order);
+  // The buyer's stamp, and one over this signature.
   stamps.resize(static_cast<size_t>(sealed.signed_().signatures_size()) - 1);
   stamps.push_back(StampSignature(c, sealed.signed_().signatures(sealed.signed_().signatures_size() - 1)));
   WriteStamps(out, stamps);

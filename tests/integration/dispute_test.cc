@@ -1062,6 +1062,16 @@ TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   auto unnamed = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text", "x"});
   EXPECT_EQ(unnamed.exit_code, 2) << unnamed.Describe();
   EXPECT_THAT(unnamed.err, HasSubstr("--order"));
+  // Time-stamps kept beside the order are checked before they go in, against --ca-file: without
+  // it (a plaintext connection needs none), semperctl says so and files nothing.
+  const bool stamped = std::filesystem::exists(P("order.confirmed.stamps"));
+  if (!stamped) dir_.Write("order.confirmed.stamps", "");
+  auto unchecked = RunCommand({SEMPERCTL, "--plaintext", "--arbiter", "127.0.0.1:1", "--yes", "dispute", "file",
+                               "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text", "x", "--order",
+                               P("order.confirmed"), "--wallet", buyer, "--wallet-passphrase-file", P("wallet.pass")});
+  EXPECT_EQ(unchecked.exit_code, 2) << unchecked.Describe();
+  EXPECT_THAT(unchecked.err, HasSubstr("--ca-file: is required to check the time-stamps in " + P("order.confirmed.stamps")));
+  if (!stamped) std::filesystem::remove(P("order.confirmed.stamps"));
   auto filed = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text",
                            "size 41 came", "--order", P("order.confirmed"), "--reference", "2026-0050", "--amount",
                            "89.00", "--evidence",
