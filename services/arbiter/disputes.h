@@ -78,7 +78,8 @@ class CaseBook {
                                 v1::VerdictOutcome outcome, const std::string& reasoning,
                                 const std::vector<std::string>& remedies, const std::string& decided_by,
                                 const std::vector<v1::GuaranteeOrder>& orders, bool may_reveal);
-  std::vector<v1::Finding> Findings(const Loaded& l, const v1::AnswerStatement* answer);
+  // UNAVAILABLE when semper-ca or semper-notary could not be asked about an item.
+  absl::StatusOr<std::vector<v1::Finding>> Findings(const Loaded& l, const v1::AnswerStatement* answer);
   // Records an automatic outcome for a case in state FILED: `answer` (with its signature) or, when
   // empty, the deadline passed. ABORTED with CONFLICT if the case was no longer FILED.
   absl::Status DecideFiled(const Loaded& l, const std::string& answer, const std::string& answer_signature);

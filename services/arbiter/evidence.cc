@@ -16,6 +16,7 @@
 #include "common/crypto/timestamp.h"
 #include "common/crypto/suite_signer.h"
 #include "common/server/daemon.h"
+#include "common/server/grpc_status.h"
 #include "common/server/peer.h"
 #include "common/exchange/asw.h"
 #include "semper/v1/liability.pb.h"
@@ -50,6 +51,24 @@ bool DigestOf(const std::string& document, const std::string& sha256, v1::Findin
   return true;
 }
 
+// An upstream that answered with an error answered: only a call that did not get through (or
+// the upstream's own outage) is UNAVAILABLE, and makes a finding undetermined. (Every error was
+// UNAVAILABLE: evidence naming a tree the notary does not have would have held a case forever.)
+absl::Status AskedError(std::string_view who, const grpc::Status& called) {
+  switch (called.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return UpstreamError(who, called);
+    default: {
+      absl::Status answered = FromGrpcStatus(called);
+      if (answered.code() == absl::StatusCode::kUnavailable) answered = absl::InternalError(answered.message());
+      return Annotate(answered, StrCat(who, " answered"));
+    }
+  }
+}
+
 }  // namespace
 
 EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
@@ -62,7 +81,7 @@ EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubIn
     *req.mutable_at() = ToTimestamp(at);
     v1::CertificateStatus status;
     grpc::Status called = ca->GetCertificateStatus(UpstreamContext(deadline).get(), req, &status);
-    if (!called.ok()) return UpstreamError("semper-ca", called);
+    if (!called.ok()) return AskedError("semper-ca", called);
     return status;
   };
   sources.notary_consistency = [notary, deadline](uint64_t old_size) -> absl::StatusOr<v1::ConsistencyProof> {
@@ -70,7 +89,7 @@ EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubIn
     req.set_old_size(old_size);
     v1::ConsistencyProof proof;
     grpc::Status called = notary->GetConsistencyProof(UpstreamContext(deadline).get(), req, &proof);
-    if (!called.ok()) return UpstreamError("semper-notary", called);
+    if (!called.ok()) return AskedError("semper-notary", called);
     return proof;
   };
   return sources;
@@ -178,7 +197,9 @@ bool EvidenceChecker::CheckSignersStatus(const std::vector<Certificate>& signers
   for (const Certificate& c : signers) {
     auto st = sources_.certificate_status(c, at);
     if (!st.ok()) {
-      Fail(f, StrCat("semper-ca could not be asked about ", c.Subject(), ": ", st.status().message()));
+      f->set_undetermined(st.status().code() == absl::StatusCode::kUnavailable);
+      Fail(f, StrCat(f->undetermined() ? "semper-ca could not be asked about " : "semper-ca gave no status of ",
+                     c.Subject(), ": ", st.status().message()));
       return false;
     }
     if (st->state() == v1::CERTIFICATE_STATE_REVOKED) {
@@ -372,7 +393,10 @@ void EvidenceChecker::CheckNotaryEvidence(const v1::Evidence& e, const CaseParti
   // The tree head must be one the notary still stands by: its tree a prefix of the latest.
   auto proof = sources_.notary_consistency(e.tree_head().tree_size());
   if (!proof.ok()) {
-    return Fail(f, StrCat("semper-notary could not be asked for its tree head: ", proof.status().message()));
+    f->set_undetermined(proof.status().code() == absl::StatusCode::kUnavailable);
+    return Fail(f, StrCat(f->undetermined() ? "semper-notary could not be asked for its tree head: "
+                                            : "semper-notary does not stand by the evidence's tree head: ",
+                          proof.status().message()));
   }
   // The notary's latest head is the same for many items: its signature is checked once.
   absl::Status consistent = HeadVerified(proof->new_tree_head());

@@ -572,6 +572,59 @@ TEST_F(DisputeTest, CasesThatCannotBeDecidedHoldBackNoOther) {
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.cases WHERE state = 'filed' AND swept_at IS NOT NULL"), "101");
 }
 
+// Found by a reviewer: while semper-ca or semper-notary was down, the arbiter signed verdicts in
+// which the items it could not ask about counted as evidence that does not hold. An item nobody
+// could be asked about now neither holds nor fails: nothing is decided on it, and the case is
+// decided once they answer again. A respondent's answer in time is kept meanwhile.
+TEST_F(DisputeTest, AnOutageOfSemperCaOrTheNotaryDecidesNothingUntilTheyAnswer) {
+  // semper-ca down over the deadline: the seller's confirmation cannot be checked.
+  OrderEvidence order = Order("2026-0060", {&*buyer_, &*seller_});
+  auto filed = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {order.item}, order.sha256), *buyer_);
+  ASSERT_THAT(filed.status(), IsOk());
+  ASSERT_THAT(suite_->Stop("ca"), IsOk());
+  std::this_thread::sleep_for(std::chrono::seconds(6));  // the 4 s answer period and many sweeps
+  EXPECT_EQ(GetCase(filed->case_id()).state(), v1::CASE_STATE_FILED);
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.cases WHERE verdict IS NOT NULL OR findings IS NOT NULL"), "0");
+  ASSERT_THAT(suite_->Restart("ca"), IsOk());
+  v1::Case c = WaitFor(filed->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_THAT(Events(c), ::testing::ElementsAre("filed", "deadline-passed", "findings", "decided", "closed"));
+  v1::VerdictStatement v = Verdict(c);
+  EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_CLAIM_UPHELD) << v.reasoning();
+  for (const auto& f : v.findings()) {
+    EXPECT_TRUE(f.holds()) << f.problem();
+    EXPECT_FALSE(f.undetermined());
+  }
+
+  // semper-notary down when the seller answers with the notary's evidence: the answer is kept (a
+  // second one is refused), and decided on once the notary answers again.
+  const std::string doc = "dispatch note 2026-0061";
+  v1::EvidenceItem notarized;
+  notarized.set_label("notarized dispatch note");
+  *notarized.mutable_notary_evidence() = Certify(doc, Sign(doc, *seller_));
+  OrderEvidence second = Order("2026-0061", {&*buyer_});
+  ASSERT_THAT(suite_->Stop("notary"), IsOk());
+  auto filed2 = File(Claim(v1::CLAIM_KIND_NON_DELIVERY, *seller_, {second.item}, second.sha256), *buyer_);
+  ASSERT_THAT(filed2.status(), IsOk());
+  auto answered = Answer(filed2->case_id(), *seller_, {notarized});
+  ASSERT_THAT(answered.status(), IsOk());
+  EXPECT_EQ(answered->state(), v1::CASE_STATE_FILED);
+  EXPECT_FALSE(answered->answer().empty());
+  EXPECT_THAT(Events(*answered), ::testing::ElementsAre("filed", "answered"));
+  EXPECT_THAT(Answer(filed2->case_id(), *seller_, {}).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("recorded already")));
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // past the deadline, the notary still down
+  EXPECT_EQ(GetCase(filed2->case_id()).state(), v1::CASE_STATE_FILED);
+  ASSERT_THAT(suite_->Restart("notary"), IsOk());
+  v1::Case c2 = WaitFor(filed2->case_id(), v1::CASE_STATE_CLOSED);
+  EXPECT_THAT(Events(c2), ::testing::ElementsAre("filed", "answered", "findings", "decided", "closed"));
+  v1::VerdictStatement v2 = Verdict(c2);
+  EXPECT_EQ(v2.answer_sha256(), Sha256(answered->answer()));
+  ASSERT_EQ(v2.findings_size(), 2);
+  EXPECT_EQ(v2.findings(1).submitted_by(), "respondent");
+  EXPECT_TRUE(v2.findings(1).holds()) << v2.findings(1).problem();
+  EXPECT_THAT(v2.findings(1).verified(), ::testing::Contains("tree-head-consistent"));
+}
+
 TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
   auto filed = File(Claim(v1::CLAIM_KIND_NOT_AS_ORDERED, *seller_,
                           {SignedDocument("order confirmation", "confirmation: red shoes, size 42", *seller_)}),
