@@ -237,13 +237,22 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     c.set_claim_signature(db::Bytes(row[6]));
     if (!row[7].is_null()) c.set_answer(db::Bytes(row[7]));
     if (!row[8].is_null()) c.set_answer_signature(db::Bytes(row[8]));
+    // What the arbiter stored and decides on: one that no longer parses was changed outside it
+    // (found by a reviewer: unparsable findings became none, and a human's verdict listed none).
+    auto changed = [&](std::string_view what) {
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                       StrCat("case ", case_id, ": its stored ", what, " cannot be parsed (changed outside the arbiter)"));
+    };
     if (!row[9].is_null()) {
       v1::Case holder;
-      if (holder.ParseFromString(db::Bytes(row[9]))) *c.mutable_findings() = holder.findings();
+      if (!holder.ParseFromString(db::Bytes(row[9]))) return changed("findings");
+      *c.mutable_findings() = holder.findings();
     }
     if (!row[10].is_null()) c.set_verdict(db::Bytes(row[10]));
     if (!row[11].is_null()) c.set_verdict_signature(db::Bytes(row[11]));
-    if (!row[12].is_null()) (void)c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row[12]));
+    if (!row[12].is_null() && !c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row[12]))) {
+      return changed("verdict evidence");
+    }
     if (!row[13].is_null()) c.set_reveal_order(db::Bytes(row[13]));
     if (!row[14].is_null()) c.set_reveal_order_signature(db::Bytes(row[14]));
     claimant_der = db::Bytes(row[15]);

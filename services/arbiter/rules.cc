@@ -96,20 +96,43 @@ std::vector<std::string> Remedies(const v1::ClaimStatement& claim, v1::VerdictOu
   }
 }
 
+const v1::Finding* OrderInDispute(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings) {
+  // The roles the kind of claim gives the parties (buyer, seller); either way round for the rest.
+  std::optional<std::pair<std::string_view, std::string_view>> roles;
+  switch (claim.kind()) {
+    case v1::CLAIM_KIND_NON_DELIVERY:
+    case v1::CLAIM_KIND_NOT_AS_ORDERED:
+    case v1::CLAIM_KIND_REPUDIATED_ORDER:
+      roles.emplace("claimant", "respondent");
+      break;
+    case v1::CLAIM_KIND_NON_PAYMENT:
+      roles.emplace("respondent", "claimant");
+      break;
+    default:
+      break;
+  }
+  for (const v1::Finding& f : findings) {
+    if (!f.holds() || f.kind() != "container/order" || !About(f, claim)) continue;
+    const bool between = roles ? f.order_buyer() == roles->first && f.order_seller() == roles->second
+                               : (f.order_buyer() == "claimant" && f.order_seller() == "respondent") ||
+                                     (f.order_buyer() == "respondent" && f.order_seller() == "claimant");
+    if (between) return &f;
+  }
+  return nullptr;
+}
+
 v1::ClaimStatement CappedClaim(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings) {
   v1::ClaimStatement out = claim;
   if (!claim.has_amount_claimed()) return out;
-  for (const v1::Finding& f : findings) {
-    if (!f.holds() || f.kind() != "container/order" || !About(f, claim) || !f.has_order_amount()) continue;
-    if (claim.amount_claimed().currency() != f.order_amount().currency()) {
-      out.clear_amount_claimed();  // not the order's currency: no figure ("the amount in dispute")
-    } else if (claim.amount_claimed().minor_units() > f.order_amount().minor_units()) {
-      *out.mutable_amount_claimed() = f.order_amount();
-    }
-    return out;
+  const v1::Finding* order = OrderInDispute(claim, findings);
+  // No order between the parties shows what is owed: no figure (a human writes the remedies it
+  // decides); nor in another currency than the order's.
+  if (order == nullptr || !order->has_order_amount() ||
+      claim.amount_claimed().currency() != order->order_amount().currency()) {
+    out.clear_amount_claimed();
+  } else if (claim.amount_claimed().minor_units() > order->order_amount().minor_units()) {
+    *out.mutable_amount_claimed() = order->order_amount();
   }
-  // No order shows what is owed: no figure either (a human writes the remedies it decides).
-  out.clear_amount_claimed();
   return out;
 }
 
@@ -203,10 +226,7 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       const std::string seller = delivery ? "respondent" : "claimant";
       // The order in dispute, as the evidence shows it: a SEMPER order with this content,
       // between the parties in the roles the kind of claim gives them.
-      const v1::Finding* order = first([&](const v1::Finding& f) {
-        return f.kind() == "container/order" && About(f, claim) && f.order_buyer() == buyer &&
-               f.order_seller() == seller;
-      });
+      const v1::Finding* order = OrderInDispute(claim, findings);
       // The respondent's signature over that content (the order itself, countersigned, or the
       // notary's attestation of it), shown by the claimant.
       const v1::Finding* binds = first([&](const v1::Finding& f) {
@@ -271,9 +291,11 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       return j;
   }
   const v1::ClaimStatement judged = CappedClaim(claim, findings);
-  const bool order_shown =
-      first([&](const v1::Finding& f) { return f.kind() == "container/order" && About(f, claim); }) != nullptr;
-  if (order_shown && judged.amount_claimed().SerializeAsString() != claim.amount_claimed().SerializeAsString()) {
+  // Said only where the verdict orders an amount, of the order it read (found by a reviewer: a
+  // rejection for want of the order in dispute went on about that order's amount).
+  const bool upheld = j.outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD || j.outcome == v1::VERDICT_OUTCOME_PARTIALLY_UPHELD;
+  if (upheld && OrderInDispute(claim, findings) != nullptr &&
+      judged.amount_claimed().SerializeAsString() != claim.amount_claimed().SerializeAsString()) {
     StrAppend(&j.reasoning, " The claim asks for ", FormatMoney(claim.amount_claimed()), "; ",
               judged.has_amount_claimed()
                   ? StrCat("the order in dispute is for ", FormatMoney(judged.amount_claimed()),

@@ -51,8 +51,12 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
 // "non-delivery" <-> CLAIM_KIND_NON_DELIVERY, ...; nullopt for an unknown name.
 std::optional<v1::ClaimKind> ClaimKindFromName(std::string_view name);
 
-// The claim as remedies state it: its amount at most what the order in dispute (a holding order
-// finding about the subject) is for; no figure in another currency, nor without such an order.
+// The first order that holds, is the content in dispute and is between the case's parties in the
+// roles the kind of claim gives them (buyer and seller; either way round when the kind gives none).
+const v1::Finding* OrderInDispute(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings);
+
+// The claim as remedies state it: its amount at most what the order in dispute (OrderInDispute)
+// is for; no figure in another currency, nor without such an order.
 v1::ClaimStatement CappedClaim(const v1::ClaimStatement& claim, const std::vector<v1::Finding>& findings);
 
 // The remedies that follow from an outcome (guarantees settled or released, payment or refund).

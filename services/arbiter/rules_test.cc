@@ -154,6 +154,24 @@ TEST(RulesTest, AVerdictOrdersAtMostTheOrdersAmountAndNamesItByItsHash) {
   v1::Finding failing = order;
   failing.set_holds(false);
   EXPECT_THAT(Remedies(CappedClaim(claim, {failing}), kUpheld), ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  // An order of the right content with the parties the wrong way round, or with a third party,
+  // is not the order in dispute: it neither caps nor figures in the reasoning (found by a
+  // reviewer: a rejection for want of the order went on about that order's amount).
+  for (auto wrong : {Order("claimant", {"claimant", "respondent"}, "respondent", "claimant"),
+                     Order("claimant", {"claimant", "respondent"}, "claimant", "third-party")}) {
+    EXPECT_EQ(OrderInDispute(claim, {wrong}), nullptr);
+    Judgement rejected = Judge(claim, {wrong}, true);
+    EXPECT_EQ(rejected.outcome, kRejected);
+    EXPECT_THAT(rejected.reasoning, ::testing::Not(HasSubstr("129.90")));
+    EXPECT_THAT(Remedies(CappedClaim(claim, {wrong}), kUpheld),
+                ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  }
+  // A human's default remedies for a kind without roles take an order between the parties either
+  // way round.
+  auto other = claim;
+  other.set_kind(v1::CLAIM_KIND_OTHER);
+  auto reversed = Order("claimant", {"claimant", "respondent"}, "respondent", "claimant");
+  EXPECT_EQ(CappedClaim(other, {reversed}).amount_claimed().minor_units(), 12990);
   // A verdict without the order says nothing about the order's currency (found by a reviewer).
   Judgement without = Judge(claim, {}, true);
   EXPECT_EQ(without.outcome, kRejected);

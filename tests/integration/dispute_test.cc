@@ -656,6 +656,19 @@ TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
     grpc::ClientContext ctx;
     EXPECT_EQ(Arbiter("arbitrator")->DecideCase(&ctx, no_reason, &c).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
+  {
+    // Stored findings changed outside the arbiter into bytes that do not parse: no verdict at all
+    // (found by a reviewer: they became no findings, and the verdict listed none).
+    const std::string where = " FROM arbiter.cases WHERE id = '" + filed->case_id() + "'";
+    const std::string kept = Sql("SELECT encode(findings, 'hex')" + where);
+    Sql("UPDATE arbiter.cases SET findings = '\\xff'::bytea WHERE id = '" + filed->case_id() + "'");
+    grpc::ClientContext ctx;
+    grpc::Status broken = Arbiter("arbitrator")->DecideCase(&ctx, req, &c);
+    EXPECT_EQ(broken.error_code(), grpc::StatusCode::DATA_LOSS) << broken.error_message();
+    EXPECT_THAT(broken.error_message(), HasSubstr("findings cannot be parsed"));
+    EXPECT_EQ(Sql("SELECT count(*)" + where + " AND verdict IS NULL AND state = 'awaiting-arbitrator'"), "1");
+    Sql("UPDATE arbiter.cases SET findings = decode('" + kept + "', 'hex') WHERE id = '" + filed->case_id() + "'");
+  }
   grpc::ClientContext ctx;
   auto s = Arbiter("arbitrator")->DecideCase(&ctx, req, &c);
   ASSERT_TRUE(s.ok()) << s.error_message();
