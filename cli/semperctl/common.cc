@@ -1,6 +1,8 @@
 // Shared semperctl plumbing.
 #include "cli/semperctl/common.h"
 
+#include <filesystem>
+
 #include <termios.h>
 #include <unistd.h>
 
@@ -312,8 +314,11 @@ std::string StampSignature(const Connection& c, std::string_view signature) {
 
 std::vector<std::string> ReadStamps(const Connection& c, const std::string& container_file,
                                     const v1::SignedContainer& container) {
+  std::error_code none;
+  if (!std::filesystem::exists(container_file + ".stamps", none)) return {};
+  // One that is there but cannot be read is an error, not "no stamps" (found by a reviewer).
   auto bytes = ReadFile(container_file + ".stamps");
-  if (!bytes.ok()) return {};
+  if (!bytes.ok()) Die(bytes.status(), 2);
   v1::ContainerEvidence e;
   if (!e.ParseFromString(*bytes)) Die(InvalidField(container_file + ".stamps", "is not a stamps file of semperctl"), 2);
   if (c.ca_file.empty()) {

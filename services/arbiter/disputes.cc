@@ -220,7 +220,7 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
 absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
   if (case_id.size() != 32) return InvalidField("case_id", "must be the 32 hex digits of a case");
   Loaded l;
-  bool found = false;
+  bool found = false, has_findings = false;
   std::string claimant_der;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("case_get", case_id);
@@ -243,7 +243,8 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
       return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
                        StrCat("case ", case_id, ": its stored ", what, " cannot be parsed (changed outside the arbiter)"));
     };
-    if (!row[9].is_null()) {
+    has_findings = !row[9].is_null();
+    if (has_findings) {
       v1::Case holder;
       if (!holder.ParseFromString(db::Bytes(row[9]))) return changed("findings");
       *c.mutable_findings() = holder.findings();
@@ -267,6 +268,21 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
   }));
   if (!found) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no case ", case_id));
   if (!l.claim.ParseFromString(l.c.claim())) return absl::InternalError("stored claim does not parse");
+  // Stored findings are one per item of evidence, the claim's and then the answer's: fewer (bytes
+  // that parse as none, or as another message) were changed outside the arbiter (found by a
+  // reviewer: they became a verdict listing none).
+  if (has_findings) {
+    v1::AnswerStatement answer;
+    if (!l.c.answer().empty() && !answer.ParseFromString(l.c.answer())) {
+      return absl::InternalError("stored answer does not parse");
+    }
+    if (l.c.findings_size() != l.claim.evidence_size() + answer.evidence_size()) {
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                       StrCat("case ", case_id, ": ", l.c.findings_size(), " stored findings for ",
+                              l.claim.evidence_size() + answer.evidence_size(),
+                              " items of evidence (changed outside the arbiter)"));
+    }
+  }
   // The claimant is the claim's signer, as verified when it was filed.
   SEMPER_ASSIGN_OR_RETURN(Certificate claimant, Certificate::FromDer(claimant_der));
   l.claimant = claimant;

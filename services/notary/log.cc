@@ -60,8 +60,10 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
   return {
       {"notary_lock_head", "SELECT size, tiled FROM notary.log_head FOR UPDATE"},
       {"notary_tiles_beyond",
-       R"(SELECT t.level, t.idx FROM notary.tree_tiles t, notary.log_head h
-          WHERE (t.idx::numeric * 256 + 1) * power(2::numeric, t.level) > h.size ORDER BY t.level, t.idx LIMIT $1)"},
+       R"(SELECT t.level, t.idx, count(*) OVER () FROM notary.tree_tiles t, notary.log_head h
+          WHERE t.level < 0 OR t.level > 63 OR t.idx < 0 OR
+                (t.idx::numeric * 256 + 1) * power(2::numeric, t.level) > h.size
+          ORDER BY t.level, t.idx LIMIT $1)"},
       {"notary_set_head", "UPDATE notary.log_head SET size = $1, tiled = $1"},
       {"notary_set_tiled", "UPDATE notary.log_head SET tiled = $1"},
       {"notary_tile", "SELECT hashes FROM notary.tree_tiles WHERE level = $1 AND idx = $2"},
@@ -332,7 +334,7 @@ void EvidenceLog::Loop() {
     // The tree is held from the append to the answers: readers never see tiles of a transaction
     // that may still roll back.
     std::unique_lock<std::mutex> tree_lock(tree_mu_);
-    bool reloaded = false;  // another replica appended (or an earlier attempt failed)
+    bool others_appended = false;  // entries this process has not checked (another replica's, or a failed attempt)
     absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
       auto head = tx.exec_prepared1("notary_lock_head");
       first = head[0].as<uint64_t>();
@@ -352,21 +354,25 @@ void EvidenceLog::Loop() {
                         db::TextArray(signature));
       // Another replica may have appended since: the right edge is read again (in this
       // transaction, under the row lock). A failed attempt leaves the tree stale, and the next
-      // attempt reads it again too.
-      reloaded = tree_stale_ || tree_.size() != first;
+      // attempt reads it again too; so does a read meanwhile (FreshLocked).
+      const TiledMerkleTree::Fetch in_tx = [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); };
+      if (tree_stale_ || tree_.size() != first) SEMPER_RETURN_IF_ERROR(tree_.Reset(first, in_tx).status());
       tree_stale_ = true;  // until this transaction commits
-      if (reloaded) {
-        const TiledMerkleTree::Fetch in_tx = [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); };
-        SEMPER_RETURN_IF_ERROR(tree_.Reset(first, in_tx).status());
-        // The tree read again must extend the latest head any replica signed, before anything is
-        // appended to it (found by a reviewer: only this process's own latest head was checked,
-        // and only after the append had committed).
+      // Before anything is appended, the tree must extend the latest signed head: this process's
+      // own when it covers every entry (its root at the right edge: no read), else the latest any
+      // replica stored (another replica appended, or an earlier attempt failed). Found by
+      // reviewers: only this process's own latest head was checked, after the append had
+      // committed; and then only when the tree had just been read again, so that a read between a
+      // refused append and the next one (which reads the tree again too) let the next one through.
+      std::optional<v1::SignedTreeHead> against = latest_;
+      others_appended = !latest_ || latest_->tree_size() < first;
+      if (others_appended) {
         auto r = tx.exec_prepared("notary_latest_head");
-        if (!r.empty()) {
-          v1::SignedTreeHead stored = HeadFromRow(r[0]);
-          SEMPER_RETURN_IF_ERROR(ExtendsLocked(stored, first, in_tx));
-          if (!latest_ || latest_->tree_size() < stored.tree_size()) latest_ = std::move(stored);
-        }
+        if (!r.empty()) against = HeadFromRow(r[0]);
+      }
+      if (against.has_value()) {
+        SEMPER_RETURN_IF_ERROR(ExtendsLocked(*against, first, in_tx));
+        if (!latest_ || latest_->tree_size() < against->tree_size()) latest_ = std::move(against);
       }
       PutTiles(tx, tree_.Append(leaf_hashes));
       tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
@@ -376,7 +382,7 @@ void EvidenceLog::Loop() {
       tree_stale_ = false;
       // A head another replica signs for its entries (all before `first`) after this transaction
       // read the latest one is checked again before signing.
-      absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size(), reloaded);
+      absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size(), others_appended);
       for (size_t i = 0; i < group.size(); ++i) {
         if (!head.ok()) {
           answers.push_back(head.status());
@@ -467,12 +473,15 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
   constexpr int kListed = 1000;
   constexpr size_t kRun = 4096;  // leaves recomputed at a time at most
   v1::AuditLogResponse out;
-  uint64_t bad_entries = 0, bad_tiles = 0;
+  uint64_t bad_entries = 0, bad_tiles = 0, bad_heads = 0;
   auto bad_entry = [&](uint64_t index) {
     if (bad_entries++ < kListed) out.add_bad_entries(index);
   };
-  auto bad_tile = [&](int level, uint64_t index) {
-    if (bad_tiles++ < kListed) out.add_bad_tiles(StrCat(level, ":", index));
+  auto bad_head = [&](uint64_t size) {
+    if (bad_heads++ < kListed) out.add_inconsistent_tree_heads(size);
+  };
+  auto bad_tile = [&](const std::string& tile) {
+    if (bad_tiles++ < kListed) out.add_bad_tiles(tile);
   };
   TiledMerkleTree fresh(/*max_cached_tiles=*/0);
   const TiledMerkleTree::Fetch none = [](int, uint64_t) -> absl::StatusOr<std::string> {
@@ -499,9 +508,7 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
       SEMPER_RETURN_IF_ERROR(next_heads());
       if (heads.empty() || heads.front().first > fresh.size()) return absl::OkStatus();
       SEMPER_ASSIGN_OR_RETURN(std::string root, fresh.Root(fresh.size(), none));
-      if (heads.front().first != fresh.size() || root != heads.front().second) {
-        out.add_inconsistent_tree_heads(heads.front().first);
-      }
+      if (heads.front().first != fresh.size() || root != heads.front().second) bad_head(heads.front().first);
       heads.pop_front();
     }
   };
@@ -534,13 +541,18 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
       const uint64_t last_leaf =
           ((t.index * TiledMerkleTree::kTileWidth + t.hashes.size() / TiledMerkleTree::kHashBytes) << t.level);
       SEMPER_ASSIGN_OR_RETURN(uint64_t tiled, stored(/*tiled=*/true));
-      if (tiled >= last_leaf) bad_tile(t.level, t.index);
+      if (tiled >= last_leaf) bad_tile(StrCat(t.level, ":", t.index));
     }
     return absl::OkStatus();
   };
   SEMPER_RETURN_IF_ERROR(check_heads());
   uint64_t next_row = 0;  // rows are read in index order, from here
-  for (bool more = true; more;) {
+  // More missing rows in a row than this are not recomputed (an operator who raised the stored
+  // size to 10^12 would have the audit recompute 10^12 placeholders): they are counted, and the
+  // recomputation stops there; every head beyond is inconsistent.
+  constexpr uint64_t kMaxGap = uint64_t{1} << 20;
+  bool stopped = false;
+  for (bool more = true; more && !stopped;) {
     std::vector<std::tuple<uint64_t, std::string, std::string>> rows;
     SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
       for (const auto& r : tx.exec_prepared("notary_entries_after", static_cast<int64_t>(next_row), 1000)) {
@@ -561,12 +573,20 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
     };
     for (const auto& [index, statement, signature] : rows) {
       if (index > fresh.size() + run.size()) {
-        // Rows are missing before this one, or this one is beyond the log (put there outside the
-        // notary, at any index): only the first are recomputed, as placeholders that stay wrong.
+        // Rows are missing before this one (recomputed as placeholders that stay wrong, up to
+        // kMaxGap of them), or this one is beyond the log (put there outside the notary, at any
+        // index: counted, not recomputed).
         SEMPER_ASSIGN_OR_RETURN(uint64_t size, stored(/*tiled=*/false));
         if (index >= size) {
           bad_entry(index);
           continue;
+        }
+        const uint64_t from = fresh.size() + run.size(), gap = index - from;
+        if (gap > kMaxGap) {
+          for (uint64_t i = from; i < from + kListed; ++i) bad_entry(i);
+          bad_entries += gap - kListed;
+          stopped = true;
+          break;
         }
         while (fresh.size() + run.size() < index) {
           bad_entry(fresh.size() + run.size());
@@ -584,22 +604,29 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
     SEMPER_RETURN_IF_ERROR(flush());
   }
   SEMPER_RETURN_IF_ERROR(check_tiles(fresh.RightEdge(), /*full=*/false));
+  SEMPER_ASSIGN_OR_RETURN(uint64_t tiled_at_end, stored(/*tiled=*/true));
   for (;;) {
     SEMPER_RETURN_IF_ERROR(next_heads());
     if (heads.empty()) break;
-    out.add_inconsistent_tree_heads(heads.front().first);  // beyond the entries
+    bad_head(heads.front().first);  // beyond the entries
     heads.pop_front();
   }
   // Tiles none of whose nodes the stored tree has (the first node of tile (level, index) covers
   // leaves up to (index * 256 + 1) * 2^level), read with the size in one statement.
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& r : tx.exec_prepared("notary_tiles_beyond", kListed)) bad_tile(r[0].as<int>(), r[1].as<uint64_t>());
+    auto rows = tx.exec_prepared("notary_tiles_beyond", kListed);
+    for (const auto& r : rows) {
+      bad_tile(StrCat(r[0].as<int>(), ":", r[1].as<int64_t>()));  // any index an operator wrote, negative too
+    }
+    if (!rows.empty()) bad_tiles += rows[0][2].as<uint64_t>() - rows.size();  // those past the LIMIT
     return absl::OkStatus();
   }));
   out.set_tree_size(fresh.size());
   out.set_bad_entries_total(bad_entries);
   out.set_bad_tiles_total(bad_tiles);
-  out.set_ok(bad_entries == 0 && out.inconsistent_tree_heads_size() == 0 && bad_tiles == 0);
+  out.set_inconsistent_tree_heads_total(bad_heads);
+  out.set_tiled(tiled_at_end);
+  out.set_ok(bad_entries == 0 && bad_heads == 0 && bad_tiles == 0 && !stopped && tiled_at_end >= fresh.size());
   return out;
 }
 

@@ -661,12 +661,17 @@ TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
     // (found by a reviewer: they became no findings, and the verdict listed none).
     const std::string where = " FROM arbiter.cases WHERE id = '" + filed->case_id() + "'";
     const std::string kept = Sql("SELECT encode(findings, 'hex')" + where);
-    Sql("UPDATE arbiter.cases SET findings = '\\xff'::bytea WHERE id = '" + filed->case_id() + "'");
-    grpc::ClientContext ctx;
-    grpc::Status broken = Arbiter("arbitrator")->DecideCase(&ctx, req, &c);
-    EXPECT_EQ(broken.error_code(), grpc::StatusCode::DATA_LOSS) << broken.error_message();
-    EXPECT_THAT(broken.error_message(), HasSubstr("findings cannot be parsed"));
-    EXPECT_EQ(Sql("SELECT count(*)" + where + " AND verdict IS NULL AND state = 'awaiting-arbitrator'"), "1");
+    // Bytes that do not parse, none (they parse as no findings), and another case's message.
+    for (const auto& [bytes, says] : std::vector<std::pair<std::string, std::string>>{
+             {"'\\xff'", "findings cannot be parsed"}, {"'\\x'", "0 stored findings for 1 items"},
+             {"'\\x0a0568656c6c6f'", "stored findings for 1 items"}}) {
+      Sql("UPDATE arbiter.cases SET findings = " + bytes + "::bytea WHERE id = '" + filed->case_id() + "'");
+      grpc::ClientContext ctx;
+      grpc::Status broken = Arbiter("arbitrator")->DecideCase(&ctx, req, &c);
+      EXPECT_EQ(broken.error_code(), grpc::StatusCode::DATA_LOSS) << bytes << ": " << broken.error_message();
+      EXPECT_THAT(broken.error_message(), HasSubstr(says));
+      EXPECT_EQ(Sql("SELECT count(*)" + where + " AND verdict IS NULL AND state = 'awaiting-arbitrator'"), "1");
+    }
     Sql("UPDATE arbiter.cases SET findings = decode('" + kept + "', 'hex') WHERE id = '" + filed->case_id() + "'");
   }
   grpc::ClientContext ctx;

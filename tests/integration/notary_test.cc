@@ -489,6 +489,18 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   grpc::ClientContext c1;
   EXPECT_THAT(FromGrpcStatus(Notary()->AuditLog(&c1, {}, &audit)), StatusIs(absl::StatusCode::kUnauthenticated));
 
+  // The stored tree's coverage lowered by hand: the audit compares no tile beyond it, and says so.
+  Sql("UPDATE notary.log_head SET tiled = 0");
+  grpc::ClientContext cl;
+  ASSERT_TRUE(Notary(true)->AuditLog(&cl, {}, &audit).ok());
+  EXPECT_FALSE(audit.ok());
+  EXPECT_EQ(audit.tiled(), 0u);
+  Sql("UPDATE notary.log_head SET tiled = 5");
+  grpc::ClientContext cr;
+  ASSERT_TRUE(Notary(true)->AuditLog(&cr, {}, &audit).ok());
+  EXPECT_TRUE(audit.ok());
+  EXPECT_EQ(audit.tiled(), 5u);
+
   // Someone with database access rewrites entry 2's statement.
   RewriteEntry(2);
   v1::Evidence changed = PublicEntry(2);
@@ -668,9 +680,27 @@ TEST_F(NotaryTest, TheAuditComparesEveryStoredTileOnceAndListsABoundedReport) {
   v1::AuditLogResponse tiling = audit();
   EXPECT_EQ(tiling.bad_tiles_total(), 0u) << absl::StrJoin(tiling.bad_tiles(), " ");
   EXPECT_EQ(tiling.inconsistent_tree_heads_size(), 0);
+  EXPECT_EQ(tiling.tiled(), 512u);  // what was not compared, said (ok is false then)
   Sql("UPDATE notary.log_head SET tiled = " + std::to_string(kEntries));
   v1::AuditLogResponse missing = audit();
   EXPECT_EQ(missing.bad_tiles_total(), 4u);  // 0:2 to 0:5, now that the tree says it covers them
+
+  // Found by a reviewer of the fix: tiles at a negative index went unseen; tree heads had no cap;
+  // a stored size raised to 10^12 with a row just below it made 10^12 placeholders. 1,500 heads of
+  // sizes the log never had, such a tile, and such a size and row: the audit ends at once, counts
+  // the missing rows and lists the first 1,000 of each.
+  Sql("INSERT INTO notary.tree_tiles (level, idx, hashes) VALUES (0, -1, sha256('c'))");
+  Sql("INSERT INTO notary.tree_heads (tree_size, root_hash, statement, signature) "
+      "SELECT 2000 + g, sha256('h'), '\\x00', '\\x00' FROM generate_series(1, 1500) g");
+  Sql("UPDATE notary.log_head SET size = 1000000000000; INSERT INTO notary.log_entries (index, kind, statement, "
+      "signature) VALUES (999999999999, 'attestation', 'far', '\\x00')");
+  v1::AuditLogResponse far = audit();
+  EXPECT_EQ(listed(far, "0:-1"), 1);
+  EXPECT_EQ(far.inconsistent_tree_heads_size(), 1000);
+  EXPECT_EQ(far.inconsistent_tree_heads_total(), 1500u);
+  EXPECT_EQ(far.bad_entries_size(), 1000);
+  EXPECT_EQ(far.bad_entries_total(), 999999999999u);  // every row's signature, and every missing row
+  EXPECT_FALSE(far.ok());
 }
 
 // Two replicas on one database (found by a reviewer): a replica checked only the latest head it
@@ -700,6 +730,20 @@ TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
   EXPECT_EQ(Sql("SELECT size FROM notary.log_head"), "4");
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "4");
   EXPECT_EQ(Sql("SELECT max(tree_size) FROM notary.tree_heads"), "4");
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.tree_heads WHERE tree_size > 4"), "0");
+  // A read through A (which reads the stored tree again), then another append: still refused
+  // (found by a reviewer: the read left the tree looking checked, and the next append signed a
+  // head of size 5 that forked the log). And after an append A refused for another reason too.
+  {
+    v1::GetConsistencyProofRequest req;
+    req.set_old_size(1);
+    v1::ConsistencyProof proof;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(Notary()->GetConsistencyProof(&ctx, req, &proof).ok());
+  }
+  EXPECT_THAT(Certify("through A, after a read", sign("through A, after a read")),
+              StatusWithMessage(absl::StatusCode::kDataLoss, HasSubstr("signed tree head of size 4")));
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "4");
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.tree_heads WHERE tree_size > 4"), "0");
 
   // Put back, A appends again; its head extends B's (a consistency proof from B's head holds).
