@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Installs every build, run and test dependency of semper from Debian 12's packages.
-# Idempotent: packages already present are not downloaded again.
+# Installs semper's dependencies from Debian 12's packages: `install-deps.sh run` what building and
+# running the suite needs (deploy/up.sh, the README's first command), `install-deps.sh` (or `all`)
+# everything, tests included (deploy/test.sh). Idempotent: packages already present are not
+# downloaded again.
 set -euo pipefail
+mode=${1:-all}
 
-PACKAGES=(
+RUN_PACKAGES=(
   # build
   build-essential cmake ninja-build ccache pkg-config git
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libssl-dev libpqxx-dev libpq-dev libspdlog-dev libfmt-dev libabsl-dev
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
+  # run (python3 for the README's walkthrough)
+  openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl python3
+  softhsm2 libengine-pkcs11-openssl gnutls-bin  # gnutls-bin: p11tool (keys-to-token.sh, PINs from the environment)
+)
+TEST_PACKAGES=(
   # test
-  libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
+  libgtest-dev libgmock-dev libbenchmark-dev
   # the test build: clang with AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer;
   # llvm-symbolizer for readable reports
   clang-14 libclang-rt-14-dev llvm-14
@@ -18,10 +26,12 @@ PACKAGES=(
   python3 python3-cryptography python3-pyasn1-modules
   # benchmarks (tests/bench): the reference OCSP responder to compare with
   golang-cfssl
-  # run
-  openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl
-  softhsm2 libengine-pkcs11-openssl gnutls-bin  # gnutls-bin: p11tool (keys-to-token.sh, PINs from the environment)
 )
+case "$mode" in
+  run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+  all) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: install-deps.sh [run|all]" >&2; exit 2 ;;
+esac
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: run as root (it calls apt-get)" >&2

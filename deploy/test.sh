@@ -10,6 +10,7 @@
 # no sanitizers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TOP=$PWD
 start=$(date +%s)
 parts=()
 podman_pid='' podman_log='' completed=0
@@ -72,4 +73,11 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd "$SEMPER_BUILD_DIR"
 part "running the tests" ctest --output-on-failure --timeout 900 -j "${SEMPER_TEST_JOBS:-$(nproc)}" "$@"
+cd "$TOP"
+# The full run (no ctest arguments) ends with the README's first command exactly as written, and
+# the walkthrough after it: the optimised ./build of the daemons and semperctl, the default state
+# and ports, and whatever clock this machine has.
+if (($# == 0)); then
+  part "the first command and the walkthrough" env -u SEMPER_BUILD_DIR bash tests/scenario/first_command.sh
+fi
 completed=1

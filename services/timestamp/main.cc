@@ -49,7 +49,9 @@ std::vector<ConfigKey> Schema() {
                   "decimal digits of genTime's fraction", 0, 6});
   keys.push_back({"tsa.clock_check", T::kString, ConfigValue(std::string("kernel")), false, false,
                   "\"kernel\": refuse to stamp (timeNotAvailable) while the kernel reports the clock "
-                  "unsynchronised; \"off\": never check (development only)"});
+                  "unsynchronised; \"warn\": stamp anyway, and say so in the log and in "
+                  "semper_tsa_unsynchronised_tokens_total (the local suite's default, deploy/up.sh); \"off\": "
+                  "never check (development only)"});
   keys.push_back({"tsa.max_request_bytes", T::kInt, ConfigValue(int64_t{4096}), false, false,
                   "larger requests get 413 over HTTP, badDataFormat over gRPC", 64, 1 << 20});
   keys.push_back({"tsa.max_nonce_bytes", T::kInt, ConfigValue(int64_t{32}), false, false,
@@ -103,11 +105,21 @@ int Serve(const std::optional<std::string>& config_file) {
     if (absl::Status now = KernelClockSynchronized(); !now.ok()) {
       LogEvent(log, spdlog::level::err, "clock_unsynchronised").With("error", std::string(now.message()));
     }
+  } else if (clock_check == "warn") {
+    // The local suite's default (deploy/up.sh): a new machine's clock is often unsynchronised.
+    tsa_options.clock_check = KernelClockSynchronized;
+    tsa_options.clock_check_warns = true;
+    if (absl::Status now = KernelClockSynchronized(); !now.ok()) {
+      LogEvent(log, spdlog::level::warn, "clock_unsynchronised")
+          .With("error", std::string(now.message()))
+          .With("warning", "tsa.clock_check is \"warn\": tokens are issued anyway, marked in the log and in "
+                           "semper_tsa_unsynchronised_tokens_total; production runs \"kernel\"");
+    }
   } else if (clock_check == "off") {
     LogEvent(log, spdlog::level::warn, "clock_check_off")
         .With("warning", "tsa.clock_check is off: tokens are issued even if the clock is wrong; development only");
   } else {
-    return fail("tsa.clock_check", InvalidField("tsa.clock_check", "must be \"kernel\" or \"off\""));
+    return fail("tsa.clock_check", InvalidField("tsa.clock_check", "must be \"kernel\", \"warn\" or \"off\""));
   }
   auto tsa = TimeStampAuthority::New(tsa_options);
   if (!tsa.ok()) return fail("TSA", tsa.status());

@@ -30,6 +30,17 @@ absl::StatusOr<uint64_t> ParseSerial(std::string_view text) {
   return v;
 }
 
+void TsaServiceImpl::WarnUnsynchronised() const {
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  int64_t last = warned_at_.load();
+  if (now - last < 60 || !warned_at_.compare_exchange_strong(last, now)) return;
+  LogEvent(o_.logger, spdlog::level::warn, "clock_unsynchronised_stamping")
+      .With("warning",
+            "the kernel reports the clock unsynchronised and semper-tsa stamps anyway (tsa.clock_check = \"warn\", "
+            "the local suite's default): a production TSA keeps time with NTP (chrony) and runs with "
+            "tsa.clock_check = \"kernel\", which refuses to stamp meanwhile");
+}
+
 void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string requester,
                                     std::function<void(Stamped)> done) const {
   Stamped s = o_.tsa->Stamp(request_der);
@@ -38,8 +49,16 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
     o_.metrics->AddCounter("semper_tsa_responses_total", "time-stamp replies by status and failure",
                            {{"granted", st.granted() ? "true" : "false"},
                             {"failure", st.failure_info.empty() ? "" : st.failure_info.front()}});
-    if (!st.granted() && !st.failure_info.empty() && st.failure_info.front() == "timeNotAvailable") {
+    if ((!st.granted() && !st.failure_info.empty() && st.failure_info.front() == "timeNotAvailable") ||
+        st.clock_unsynchronised) {
       o_.metrics->SetGauge("semper_tsa_clock_synchronized", "1 while the clock may be trusted for time-stamps", {}, 0);
+      if (st.clock_unsynchronised) {
+        o_.metrics->AddCounter("semper_tsa_unsynchronised_tokens_total",
+                               "tokens issued while the kernel reported the clock unsynchronised "
+                               "(tsa.clock_check = \"warn\"; never in production)",
+                               {}, 1);
+        WarnUnsynchronised();
+      }
     } else if (st.granted()) {
       o_.metrics->SetGauge("semper_tsa_clock_synchronized", "1 while the clock may be trusted for time-stamps", {}, 1);
     }

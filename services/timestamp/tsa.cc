@@ -219,7 +219,8 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   if (nonce != nullptr && static_cast<size_t>(ASN1_STRING_length(nonce)) > o_.max_nonce_bytes) {
     return Rejection(kBadRequest, StrCat("nonce longer than ", o_.max_nonce_bytes, " bytes"));
   }
-  if (o_.clock_check && !o_.clock_check().ok()) {
+  const bool unsynchronised = o_.clock_check && !o_.clock_check().ok();
+  if (unsynchronised && !o_.clock_check_warns) {
     return Rejection(kTimeNotAvailable, "the TSA's clock is not synchronised; no time-stamps until it is");
   }
   auto serial = o_.serials->Next();
@@ -264,6 +265,7 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   out.hash_algorithm = hash;
   out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(digest)), static_cast<size_t>(ASN1_STRING_length(digest)));
   out.policy = policy->first;
+  out.clock_unsynchronised = unsynchronised;
   return out;
 }
 

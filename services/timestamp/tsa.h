@@ -49,8 +49,11 @@ struct TsaOptions {
   int clock_precision_digits = 3;     // decimal digits of genTime's fraction (0..6)
   size_t max_nonce_bytes = 32;
   size_t max_request_bytes = 4096;
-  // OK when the clock may be trusted; otherwise the TSA answers timeNotAvailable.
+  // OK when the clock may be trusted; otherwise the TSA answers timeNotAvailable, or, when
+  // `clock_check_warns` (tsa.clock_check = "warn", the local suite's default), stamps anyway and
+  // marks the reply `clock_unsynchronised` for the operator's log and metrics.
   std::function<absl::Status()> clock_check;
+  bool clock_check_warns = false;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   SerialAllocator* serials = nullptr;
 };
@@ -70,6 +73,7 @@ struct Stamped {
   std::string policy;
   std::string token_der;  // TimeStampToken (ContentInfo), as sent
   bool cert_req = false;  // the token carries the TSA's certificates
+  bool clock_unsynchronised = false;  // granted although the clock check failed ("warn")
   // The token without the TSA's certificates, as recorded (the certificates are the same in every
   // token; WithCertificates puts them back).
   std::string stored_token_der;
