@@ -314,10 +314,17 @@ std::string StampSignature(const Connection& c, std::string_view signature) {
 
 std::vector<std::string> ReadStamps(const Connection& c, const std::string& container_file,
                                     const v1::SignedContainer& container) {
-  std::error_code none;
-  if (!std::filesystem::exists(container_file + ".stamps", none)) return {};
-  // One that is there but cannot be read is an error, not "no stamps" (found by a reviewer).
-  auto bytes = ReadFile(container_file + ".stamps");
+  // Only a name with nothing behind it means "no stamps": anything else there (a dangling or
+  // looping link, a directory, a file that cannot be read) is an error (found by reviewers).
+  const std::string path = container_file + ".stamps";
+  std::error_code ec;
+  const auto link = std::filesystem::symlink_status(path, ec);
+  if (link.type() == std::filesystem::file_type::not_found) return {};
+  if (ec || !std::filesystem::is_regular_file(std::filesystem::status(path, ec)) || ec) {
+    Die(InvalidField(path, "is there but is not a readable file of time-stamps (move it away to go on without them)"),
+        2);
+  }
+  auto bytes = ReadFile(path);
   if (!bytes.ok()) Die(bytes.status(), 2);
   v1::ContainerEvidence e;
   if (!e.ParseFromString(*bytes)) Die(InvalidField(container_file + ".stamps", "is not a stamps file of semperctl"), 2);

@@ -282,6 +282,19 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
                               l.claim.evidence_size() + answer.evidence_size(),
                               " items of evidence (changed outside the arbiter)"));
     }
+    // Each in its place: whose item, which, with its label (another case's findings do not fit).
+    for (int i = 0; i < l.c.findings_size(); ++i) {
+      const bool claimants = i < l.claim.evidence_size();
+      const int item = claimants ? i : i - l.claim.evidence_size();
+      const v1::EvidenceItem& e = claimants ? l.claim.evidence(item) : answer.evidence(item);
+      const v1::Finding& f = l.c.findings(i);
+      if (f.submitted_by() != (claimants ? "claimant" : "respondent") || f.item() != static_cast<uint32_t>(item) ||
+          f.label() != e.label() || f.undetermined()) {
+        return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+                         StrCat("case ", case_id, ": stored finding ", i, " is not about the item of evidence in its "
+                                "place (changed outside the arbiter)"));
+      }
+    }
   }
   // The claimant is the claim's signer, as verified when it was filed.
   SEMPER_ASSIGN_OR_RETURN(Certificate claimant, Certificate::FromDer(claimant_der));

@@ -95,7 +95,8 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
        "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads WHERE tree_size <= $1 "
        "ORDER BY tree_size DESC LIMIT 1"},
       {"notary_heads_after",
-       "SELECT tree_size, root_hash FROM notary.tree_heads WHERE tree_size > $1 ORDER BY tree_size LIMIT $2"},
+       "SELECT tree_size, root_hash, statement, signature FROM notary.tree_heads WHERE tree_size > $1 "
+       "ORDER BY tree_size LIMIT $2"},
       {"notary_entries_after",
        "SELECT index, statement, signature FROM notary.log_entries WHERE index >= $1 ORDER BY index LIMIT $2"},
   };
@@ -358,21 +359,22 @@ void EvidenceLog::Loop() {
       const TiledMerkleTree::Fetch in_tx = [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); };
       if (tree_stale_ || tree_.size() != first) SEMPER_RETURN_IF_ERROR(tree_.Reset(first, in_tx).status());
       tree_stale_ = true;  // until this transaction commits
-      // Before anything is appended, the tree must extend the latest signed head: this process's
-      // own when it covers every entry (its root at the right edge: no read), else the latest any
-      // replica stored (another replica appended, or an earlier attempt failed). Found by
-      // reviewers: only this process's own latest head was checked, after the append had
-      // committed; and then only when the tree had just been read again, so that a read between a
-      // refused append and the next one (which reads the tree again too) let the next one through.
-      std::optional<v1::SignedTreeHead> against = latest_;
+      // Before anything is appended, the tree must extend every latest signed head: this
+      // process's own, and the latest any replica stored (read here, under the row lock). Found by
+      // reviewers: only this process's own head was checked, after the append had committed; then
+      // only when the tree had just been read again (a read between a refused append and the next
+      // let the next one through); then only one of the two (entries another replica had appended
+      // and signed, removed from the database, went unnoticed by the replica whose own head
+      // covered what was left).
       others_appended = !latest_ || latest_->tree_size() < first;
-      if (others_appended) {
-        auto r = tx.exec_prepared("notary_latest_head");
-        if (!r.empty()) against = HeadFromRow(r[0]);
-      }
-      if (against.has_value()) {
-        SEMPER_RETURN_IF_ERROR(ExtendsLocked(*against, first, in_tx));
-        if (!latest_ || latest_->tree_size() < against->tree_size()) latest_ = std::move(against);
+      auto stored = tx.exec_prepared("notary_latest_head");
+      if (latest_.has_value()) SEMPER_RETURN_IF_ERROR(ExtendsLocked(*latest_, first, in_tx));
+      if (!stored.empty()) {
+        v1::SignedTreeHead head = HeadFromRow(stored[0]);
+        if (!latest_ || head.tree_size() != latest_->tree_size() || head.root_hash() != latest_->root_hash()) {
+          SEMPER_RETURN_IF_ERROR(ExtendsLocked(head, first, in_tx));
+        }
+        if (!latest_ || latest_->tree_size() < head.tree_size()) latest_ = std::move(head);
       }
       PutTiles(tx, tree_.Append(leaf_hashes));
       tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
@@ -487,7 +489,7 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
   const TiledMerkleTree::Fetch none = [](int, uint64_t) -> absl::StatusOr<std::string> {
     return absl::InternalError("the recomputed tree reads no tile");
   };
-  std::deque<std::pair<uint64_t, std::string>> heads;  // the next ones, a page at a time
+  std::deque<v1::SignedTreeHead> heads;  // the next ones, a page at a time
   uint64_t heads_after = 0;
   bool heads_done = false, first_page = true;
   auto next_heads = [&]() -> absl::Status {
@@ -497,18 +499,27 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
       auto rows = first_page ? tx.exec_prepared("notary_heads_after", int64_t{-1}, 1000)
                              : tx.exec_prepared("notary_heads_after", static_cast<int64_t>(heads_after), 1000);
       first_page = false;
-      for (const auto& r : rows) heads.emplace_back(r[0].as<uint64_t>(), db::Bytes(r[1]));
+      for (const auto& r : rows) heads.push_back(HeadFromRow(r));
       if (rows.empty()) heads_done = true;
-      if (!heads.empty()) heads_after = heads.back().first;
+      if (!heads.empty()) heads_after = heads.back().tree_size();
       return absl::OkStatus();
     });
+  };
+  // What GetTreeHead serves is the signed statement: it must be the notary's, and say the
+  // stored size and root (found by a reviewer: only the size and root columns were compared).
+  auto statement_holds = [&](const v1::SignedTreeHead& h) {
+    v1::TreeHeadStatement st;
+    return verify(h.statement(), h.signature()) &&
+           google::protobuf::util::JsonStringToMessage(h.statement(), &st).ok() &&
+           st.type() == "semper-notary-tree-head" && st.tree_size() == h.tree_size() && st.root_hash() == h.root_hash();
   };
   auto check_heads = [&]() -> absl::Status {
     for (;;) {
       SEMPER_RETURN_IF_ERROR(next_heads());
-      if (heads.empty() || heads.front().first > fresh.size()) return absl::OkStatus();
+      if (heads.empty() || heads.front().tree_size() > fresh.size()) return absl::OkStatus();
       SEMPER_ASSIGN_OR_RETURN(std::string root, fresh.Root(fresh.size(), none));
-      if (heads.front().first != fresh.size() || root != heads.front().second) bad_head(heads.front().first);
+      const v1::SignedTreeHead& h = heads.front();
+      if (h.tree_size() != fresh.size() || root != h.root_hash() || !statement_holds(h)) bad_head(h.tree_size());
       heads.pop_front();
     }
   };
@@ -547,10 +558,11 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
   };
   SEMPER_RETURN_IF_ERROR(check_heads());
   uint64_t next_row = 0;  // rows are read in index order, from here
-  // More missing rows in a row than this are not recomputed (an operator who raised the stored
+  // More missing rows than this are not recomputed (an operator who raised the stored
   // size to 10^12 would have the audit recompute 10^12 placeholders): they are counted, and the
   // recomputation stops there; every head beyond is inconsistent.
   constexpr uint64_t kMaxGap = uint64_t{1} << 20;
+  uint64_t placeholders = 0;
   bool stopped = false;
   for (bool more = true; more && !stopped;) {
     std::vector<std::tuple<uint64_t, std::string, std::string>> rows;
@@ -582,12 +594,16 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
           continue;
         }
         const uint64_t from = fresh.size() + run.size(), gap = index - from;
-        if (gap > kMaxGap) {
-          for (uint64_t i = from; i < from + kListed; ++i) bad_entry(i);
-          bad_entries += gap - kListed;
+        // The bound is on all of them together (found by a reviewer: rows put in every 2^20
+        // indices were each recomputed).
+        if (placeholders + gap > kMaxGap) {
+          const uint64_t listed = std::min<uint64_t>(gap, kListed);
+          for (uint64_t i = from; i < from + listed; ++i) bad_entry(i);
+          bad_entries += gap - listed;
           stopped = true;
           break;
         }
+        placeholders += gap;
         while (fresh.size() + run.size() < index) {
           bad_entry(fresh.size() + run.size());
           run.push_back(std::string(32, '\0'));
@@ -597,7 +613,7 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
       if (!verify(statement, signature)) bad_entry(index);
       run.push_back(MerkleLeafHash(statement));
       SEMPER_RETURN_IF_ERROR(next_heads());
-      if (run.size() >= kRun || (!heads.empty() && heads.front().first == fresh.size() + run.size())) {
+      if (run.size() >= kRun || (!heads.empty() && heads.front().tree_size() == fresh.size() + run.size())) {
         SEMPER_RETURN_IF_ERROR(flush());
       }
     }
@@ -608,7 +624,7 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
   for (;;) {
     SEMPER_RETURN_IF_ERROR(next_heads());
     if (heads.empty()) break;
-    bad_head(heads.front().first);  // beyond the entries
+    bad_head(heads.front().tree_size());  // beyond the entries
     heads.pop_front();
   }
   // Tiles none of whose nodes the stored tree has (the first node of tile (level, index) covers

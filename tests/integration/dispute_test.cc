@@ -662,9 +662,15 @@ TEST_F(DisputeTest, AHumanArbitratorDecidesWhatTheRulesCannot) {
     const std::string where = " FROM arbiter.cases WHERE id = '" + filed->case_id() + "'";
     const std::string kept = Sql("SELECT encode(findings, 'hex')" + where);
     // Bytes that do not parse, none (they parse as no findings), and another case's message.
+    // And one finding of the right count but not about the item in its place (another case's).
+    v1::Case other_case;
+    v1::Finding* moved = other_case.add_findings();
+    *moved = answered->findings(0);
+    moved->set_label("another case's item");
     for (const auto& [bytes, says] : std::vector<std::pair<std::string, std::string>>{
              {"'\\xff'", "findings cannot be parsed"}, {"'\\x'", "0 stored findings for 1 items"},
-             {"'\\x0a0568656c6c6f'", "stored findings for 1 items"}}) {
+             {"'\\x0a0568656c6c6f'", "stored findings for 1 items"},
+             {"decode('" + HexEncode(other_case.SerializeAsString()) + "', 'hex')", "not about the item"}}) {
       Sql("UPDATE arbiter.cases SET findings = " + bytes + "::bytea WHERE id = '" + filed->case_id() + "'");
       grpc::ClientContext ctx;
       grpc::Status broken = Arbiter("arbitrator")->DecideCase(&ctx, req, &c);
@@ -1143,6 +1149,21 @@ TEST_F(DisputeTest, PartiesAndTheArbitratorUseSemperctl) {
   EXPECT_EQ(unchecked.exit_code, 2) << unchecked.Describe();
   EXPECT_THAT(unchecked.err, HasSubstr("--ca-file: is required to check the time-stamps in " + P("order.confirmed.stamps")));
   if (!stamped) std::filesystem::remove(P("order.confirmed.stamps"));
+  // Something there that is not a readable file (a directory, a dangling link): refused the same way
+  // (found by a reviewer: it counted as no stamps).
+  const bool had_stamps = std::filesystem::exists(P("order.confirmed.stamps"));
+  if (had_stamps) std::filesystem::rename(P("order.confirmed.stamps"), P("order.confirmed.kept"));
+  std::filesystem::create_directory(P("order.confirmed.stamps"));
+  auto directory = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text",
+                               "x", "--order", P("order.confirmed")});
+  EXPECT_EQ(directory.exit_code, 2) << directory.Describe();
+  EXPECT_THAT(directory.err, HasSubstr("not a readable file of time-stamps"));
+  std::filesystem::remove(P("order.confirmed.stamps"));
+  std::filesystem::create_symlink(P("nowhere"), P("order.confirmed.stamps"));
+  EXPECT_EQ(Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text", "x",
+                        "--order", P("order.confirmed")}).exit_code, 2);
+  std::filesystem::remove(P("order.confirmed.stamps"));
+  if (had_stamps) std::filesystem::rename(P("order.confirmed.kept"), P("order.confirmed.stamps"));
   auto filed = Ctl(buyer, {"dispute", "file", "--against", P("seller.pem"), "--kind", "not-as-ordered", "--text",
                            "size 41 came", "--order", P("order.confirmed"), "--reference", "2026-0050", "--amount",
                            "89.00", "--evidence",

@@ -501,6 +501,18 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   EXPECT_TRUE(audit.ok());
   EXPECT_EQ(audit.tiled(), 5u);
 
+  // A stored head's signed statement replaced by another genuine one (what GetTreeHead serves):
+  // inconsistent, although its size and root columns are right (found by a reviewer).
+  Sql("CREATE TABLE kept_head AS SELECT statement, signature FROM notary.tree_heads WHERE tree_size = 5");
+  Sql("UPDATE notary.tree_heads SET statement = (SELECT statement FROM notary.tree_heads WHERE tree_size = 4), "
+      "signature = (SELECT signature FROM notary.tree_heads WHERE tree_size = 4) WHERE tree_size = 5");
+  grpc::ClientContext cs;
+  ASSERT_TRUE(Notary(true)->AuditLog(&cs, {}, &audit).ok());
+  EXPECT_THAT(audit.inconsistent_tree_heads(), ::testing::ElementsAre(5u));
+  EXPECT_FALSE(audit.ok());
+  Sql("UPDATE notary.tree_heads h SET statement = k.statement, signature = k.signature FROM kept_head k "
+      "WHERE h.tree_size = 5; DROP TABLE kept_head");
+
   // Someone with database access rewrites entry 2's statement.
   RewriteEntry(2);
   v1::Evidence changed = PublicEntry(2);
@@ -692,14 +704,22 @@ TEST_F(NotaryTest, TheAuditComparesEveryStoredTileOnceAndListsABoundedReport) {
   Sql("INSERT INTO notary.tree_tiles (level, idx, hashes) VALUES (0, -1, sha256('c'))");
   Sql("INSERT INTO notary.tree_heads (tree_size, root_hash, statement, signature) "
       "SELECT 2000 + g, sha256('h'), '\\x00', '\\x00' FROM generate_series(1, 1500) g");
+  // Rows at 2^20 and 2^21 too (found by a reviewer of that fix: the bound was on each gap, and
+  // rows put in every 2^20 indices were each recomputed): the audit recomputes 2^20 placeholders
+  // in all, then stops and counts.
   Sql("UPDATE notary.log_head SET size = 1000000000000; INSERT INTO notary.log_entries (index, kind, statement, "
-      "signature) VALUES (999999999999, 'attestation', 'far', '\\x00')");
+      "signature) VALUES (1048576, 'attestation', 'a', '\\x00'), (2097152, 'attestation', 'b', '\\x00'), "
+      "(999999999999, 'attestation', 'far', '\\x00')");
+  const absl::Time before = absl::Now();
   v1::AuditLogResponse far = audit();
+  EXPECT_LT(absl::Now() - before, absl::Seconds(90));
   EXPECT_EQ(listed(far, "0:-1"), 1);
   EXPECT_EQ(far.inconsistent_tree_heads_size(), 1000);
   EXPECT_EQ(far.inconsistent_tree_heads_total(), 1500u);
   EXPECT_EQ(far.bad_entries_size(), 1000);
-  EXPECT_EQ(far.bad_entries_total(), 999999999999u);  // every row's signature, and every missing row
+  // Every row's signature (1,536 and the row at 2^20), the 2^20 - 1,536 missing rows before it,
+  // and the 2^20 - 1 after it, where the recomputation stops.
+  EXPECT_EQ(far.bad_entries_total(), 2097152u);
   EXPECT_FALSE(far.ok());
 }
 
@@ -759,6 +779,32 @@ TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
   EXPECT_TRUE(VerifyMerkleConsistency(4, 5, by_b->tree_head().root_hash(), proof.new_tree_head().root_hash(), path));
   b.Signal(SIGTERM);
   EXPECT_EQ(b.Wait(15000), 0);
+}
+
+// Found by a reviewer of the replica check: a replica whose own latest head covered every entry
+// left did not look at the heads other replicas stored. Replica B appends two entries and signs
+// heads of sizes 3 and 4; someone with database access removes them (entries, size, tiles) and
+// leaves the heads. Replica A, whose own latest head is of size 2, appends nothing and signs
+// nothing: a head of size 4 was signed over entries that are gone.
+TEST_F(NotaryTest, AReplicaNoticesThatEntriesAnotherReplicaSignedWereRemoved) {
+  Signer alice = Enroll("Alice");
+  auto sign = [&](const std::string& doc) { return *CmsSignDetached(doc, alice.key, alice.certificate, Chain()); };
+  ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
+  const int port_b = FreePort();
+  ChildProcess b(NotaryArgv(port_b, FreePort()), P("notary-b.log"));
+  ASSERT_TRUE(Channel(port_b)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
+  for (const std::string doc : {"through B 0", "through B 1"}) ASSERT_THAT(Certify(doc, sign(doc), false, port_b), IsOk());
+  b.Signal(SIGTERM);
+  EXPECT_EQ(b.Wait(15000), 0);
+  Sql("DELETE FROM notary.log_entries WHERE index >= 2; UPDATE notary.log_head SET size = 2, tiled = 2; "
+      "UPDATE notary.tree_tiles SET hashes = substring(hashes from 1 for 64) WHERE level = 0 AND idx = 0; "
+      "UPDATE notary.tree_tiles SET hashes = substring(hashes from 1 for 32) WHERE level = 1 AND idx = 0; "
+      "DELETE FROM notary.tree_tiles WHERE level = 2");
+  EXPECT_THAT(Certify("through A again", sign("through A again")),
+              StatusWithMessage(absl::StatusCode::kDataLoss, HasSubstr("a tree head of size 4 was signed")));
+  EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "2");
+  EXPECT_EQ(Sql("SELECT string_agg(tree_size::text, ',' ORDER BY tree_size) FROM notary.tree_heads WHERE tree_size > 0"),
+            "1,2,3,4");
 }
 
 // The operator holds the notary's key and the database: it rewrites an entry, throws away the
