@@ -147,6 +147,22 @@ class NotaryTest : public ::semper::testing::PostgresTest {
                        SEMPER_NOTARY});
   }
 
+  // A second replica of the notary on the same database (its log: notary-b.log), on `*port`.
+  ChildProcess StartReplica(int* port) {
+    *port = FreePort();
+    return ChildProcess(NotaryArgv(*port, FreePort()), P("notary-b.log"));
+  }
+  // The notary stopped, and its log replaced by `n` rows put in by SQL as an upgrade from before
+  // tiles finds them ("entry 0" ... with signatures that do not verify), none tiled.
+  void ReplaceTheLogWithUntiledRows(int n) {
+    notary_.Signal(SIGTERM);
+    ASSERT_EQ(notary_.Wait(15000), 0);
+    Sql(absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
+                     "INSERT INTO notary.log_entries (index, kind, statement, signature) "
+                     "SELECT g, 'attestation', convert_to('entry ' || g, 'UTF8'), '\\x00'::bytea "
+                     "FROM generate_series(0, ", n - 1, ") g; UPDATE notary.log_head SET size = ", n, ", tiled = 0"));
+  }
+
   // SIGKILL: no shutdown, no flushing; then the same notary starts again on the same database.
   void KillAndRestartNotary() {
     notary_.Signal(SIGKILL);
@@ -550,13 +566,7 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
 // the tree an independent computation gives, and appends go on from there.
 TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   constexpr int kEntries = 200000;
-  notary_.Signal(SIGTERM);
-  ASSERT_EQ(notary_.Wait(15000), 0);
-  Sql(absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
-                   "INSERT INTO notary.log_entries (index, kind, statement, signature) "
-                   "SELECT g, 'attestation', convert_to('entry ' || g, 'UTF8'), '\\x00'::bytea "
-                   "FROM generate_series(0, ", kEntries - 1, ") g; UPDATE notary.log_head SET size = ", kEntries,
-                   ", tiled = 0"));
+  ASSERT_NO_FATAL_FAILURE(ReplaceTheLogWithUntiledRows(kEntries));
   MerkleLog expected;
   for (int i = 0; i < kEntries; ++i) expected.Append(MerkleLeafHash(absl::StrCat("entry ", i)));
   auto tiles_read = [&]() {
@@ -631,13 +641,7 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
 // the lists stop at 1,000, the totals do not), tiled by the notary at its start.
 TEST_F(NotaryTest, TheAuditComparesEveryStoredTileOnceAndListsABoundedReport) {
   constexpr int kEntries = 1536;  // six full tiles at level 0, three at level 1: full right edges
-  notary_.Signal(SIGTERM);
-  ASSERT_EQ(notary_.Wait(15000), 0);
-  Sql(absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
-                   "INSERT INTO notary.log_entries (index, kind, statement, signature) "
-                   "SELECT g, 'attestation', convert_to('entry ' || g, 'UTF8'), '\\x00'::bytea "
-                   "FROM generate_series(0, ", kEntries - 1, ") g; UPDATE notary.log_head SET size = ", kEntries,
-                   ", tiled = 0"));
+  ASSERT_NO_FATAL_FAILURE(ReplaceTheLogWithUntiledRows(kEntries));
   StartNotary();
   auto audit = [&]() {
     v1::AuditLogResponse out;
@@ -733,8 +737,8 @@ TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
   Signer alice = Enroll("Alice");
   auto sign = [&](const std::string& doc) { return *CmsSignDetached(doc, alice.key, alice.certificate, Chain()); };
   ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
-  const int port_b = FreePort();
-  ChildProcess b(NotaryArgv(port_b, FreePort()), P("notary-b.log"));
+  int port_b = 0;
+  ChildProcess b = StartReplica(&port_b);
   ASSERT_TRUE(Channel(port_b)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
   absl::StatusOr<v1::Evidence> by_b;
   for (const std::string doc : {"through B 0", "through B 1"}) {
@@ -790,8 +794,8 @@ TEST_F(NotaryTest, AReplicaNoticesThatEntriesAnotherReplicaSignedWereRemoved) {
   Signer alice = Enroll("Alice");
   auto sign = [&](const std::string& doc) { return *CmsSignDetached(doc, alice.key, alice.certificate, Chain()); };
   ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
-  const int port_b = FreePort();
-  ChildProcess b(NotaryArgv(port_b, FreePort()), P("notary-b.log"));
+  int port_b = 0;
+  ChildProcess b = StartReplica(&port_b);
   ASSERT_TRUE(Channel(port_b)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
   for (const std::string doc : {"through B 0", "through B 1"}) ASSERT_THAT(Certify(doc, sign(doc), false, port_b), IsOk());
   b.Signal(SIGTERM);
