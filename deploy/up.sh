@@ -346,7 +346,7 @@ case "$action" in
     for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
       if daemon_running "$d"; then echo "$d: running"; else echo "$d: stopped"; fi
     done
-    tsa_clock_warning
+    if daemon_running semper-tsa; then tsa_clock_warning; fi
     ;;
   *)
     echo "usage: deploy/up.sh [start|stop|status]" >&2
