@@ -563,6 +563,7 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
   // recomputation stops there; every head beyond is inconsistent.
   constexpr uint64_t kMaxGap = uint64_t{1} << 20;
   uint64_t placeholders = 0;
+  uint64_t stored_size = 0;  // as last read (only for rows beyond what the audit reached)
   bool stopped = false;
   for (bool more = true; more && !stopped;) {
     std::vector<std::tuple<uint64_t, std::string, std::string>> rows;
@@ -588,8 +589,11 @@ absl::StatusOr<v1::AuditLogResponse> EvidenceLog::Audit(
         // Rows are missing before this one (recomputed as placeholders that stay wrong, up to
         // kMaxGap of them), or this one is beyond the log (put there outside the notary, at any
         // index: counted, not recomputed).
-        SEMPER_ASSIGN_OR_RETURN(uint64_t size, stored(/*tiled=*/false));
-        if (index >= size) {
+        // The size only grows: read again only when a row lies beyond the one read last.
+        if (index >= stored_size) {
+          SEMPER_ASSIGN_OR_RETURN(stored_size, stored(/*tiled=*/false));
+        }
+        if (index >= stored_size) {
           bad_entry(index);
           continue;
         }

@@ -147,10 +147,15 @@ class NotaryTest : public ::semper::testing::PostgresTest {
                        SEMPER_NOTARY});
   }
 
-  // A second replica of the notary on the same database (its log: notary-b.log), on `*port`.
-  ChildProcess StartReplica(int* port) {
+  // A second replica of the notary on the same database (its log: notary-b.log), serving on `*port`.
+  void StartReplica(ChildProcess* replica, int* port) {
     *port = FreePort();
-    return ChildProcess(NotaryArgv(*port, FreePort()), P("notary-b.log"));
+    *replica = ChildProcess(NotaryArgv(*port, FreePort()), P("notary-b.log"));
+    ASSERT_TRUE(Channel(*port)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
+  }
+  // `who`'s detached CMS signature over `document`, with the suite's chain.
+  std::string SignedBy(const Signer& who, const std::string& document) {
+    return *CmsSignDetached(document, who.key, who.certificate, Chain());
   }
   // The notary stopped, and its log replaced by `n` rows put in by SQL as an upgrade from before
   // tiles finds them ("entry 0" ... with signatures that do not verify), none tiled.
@@ -280,7 +285,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     std::vector<v1::Evidence> out;
     for (int i = 0; i < n; ++i) {
       std::string doc = prefix + " " + std::to_string(i);
-      auto e = Certify(doc, *CmsSignDetached(doc, who.key, who.certificate, Chain()));
+      auto e = Certify(doc, SignedBy(who, doc));
       EXPECT_THAT(e, IsOk());
       if (e.ok()) out.push_back(*e);
     }
@@ -735,11 +740,11 @@ TEST_F(NotaryTest, TheAuditComparesEveryStoredTileOnceAndListsABoundedReport) {
 // nothing, where it signed a head of size 5 that forked the log.
 TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
   Signer alice = Enroll("Alice");
-  auto sign = [&](const std::string& doc) { return *CmsSignDetached(doc, alice.key, alice.certificate, Chain()); };
+  auto sign = [&](const std::string& doc) { return SignedBy(alice, doc); };
   ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
   int port_b = 0;
-  ChildProcess b = StartReplica(&port_b);
-  ASSERT_TRUE(Channel(port_b)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
+  ChildProcess b;
+  ASSERT_NO_FATAL_FAILURE(StartReplica(&b, &port_b));
   absl::StatusOr<v1::Evidence> by_b;
   for (const std::string doc : {"through B 0", "through B 1"}) {
     by_b = Certify(doc, sign(doc), false, port_b);
@@ -792,11 +797,11 @@ TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
 // nothing: a head of size 4 was signed over entries that are gone.
 TEST_F(NotaryTest, AReplicaNoticesThatEntriesAnotherReplicaSignedWereRemoved) {
   Signer alice = Enroll("Alice");
-  auto sign = [&](const std::string& doc) { return *CmsSignDetached(doc, alice.key, alice.certificate, Chain()); };
+  auto sign = [&](const std::string& doc) { return SignedBy(alice, doc); };
   ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
   int port_b = 0;
-  ChildProcess b = StartReplica(&port_b);
-  ASSERT_TRUE(Channel(port_b)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
+  ChildProcess b;
+  ASSERT_NO_FATAL_FAILURE(StartReplica(&b, &port_b));
   for (const std::string doc : {"through B 0", "through B 1"}) ASSERT_THAT(Certify(doc, sign(doc), false, port_b), IsOk());
   b.Signal(SIGTERM);
   EXPECT_EQ(b.Wait(15000), 0);
