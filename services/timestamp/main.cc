@@ -1,7 +1,11 @@
 // semper-tsa: the RFC 3161 time-stamping authority (HTTP and gRPC), recording every token in
 // PostgreSQL before it leaves.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <future>
+#include <limits>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 
@@ -100,20 +104,40 @@ int Serve(const std::optional<std::string>& config_file) {
   tsa_options.max_nonce_bytes = static_cast<size_t>(config->GetInt("tsa.max_nonce_bytes"));
   tsa_options.serials = &serials;
   std::string clock_check = config->GetString("tsa.clock_check");
-  if (clock_check == "kernel") {
+  if (clock_check == "kernel" || clock_check == "warn") {
+    // "warn" is the local suite's default (deploy/up.sh): a new machine's clock is often
+    // unsynchronised. It stamps anyway, and says so.
+    const bool warns = clock_check == "warn";
     tsa_options.clock_check = KernelClockSynchronized;
-    if (absl::Status now = KernelClockSynchronized(); !now.ok()) {
-      LogEvent(log, spdlog::level::err, "clock_unsynchronised").With("error", std::string(now.message()));
+    tsa_options.clock_check_warns = warns;
+    if (warns) {
+      // Each such token counted; a warning at most once a minute (timed by the steady clock: the
+      // wall clock is the one in doubt).
+      auto warned_at = std::make_shared<std::atomic<int64_t>>(std::numeric_limits<int64_t>::min() / 2);
+      tsa_options.on_unsynchronised = [metrics = options->metrics, log, warned_at] {
+        metrics->AddCounter("semper_tsa_unsynchronised_tokens_total",
+                            "tokens issued while the kernel reported the clock unsynchronised "
+                            "(tsa.clock_check = \"warn\"; never in production)",
+                            {}, 1);
+        metrics->SetGauge("semper_tsa_clock_synchronized", "1 while the clock may be trusted for time-stamps", {}, 0);
+        const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now().time_since_epoch()).count();
+        int64_t last = warned_at->load();
+        if (now - last < 60 || !warned_at->compare_exchange_strong(last, now)) return;
+        LogEvent(log, spdlog::level::warn, "clock_unsynchronised_stamping")
+            .With("warning",
+                  "the kernel reports the clock unsynchronised and semper-tsa stamps anyway (tsa.clock_check = "
+                  "\"warn\", the local suite's default): a production TSA keeps time with NTP (chrony) and runs "
+                  "with tsa.clock_check = \"kernel\", which refuses to stamp meanwhile");
+      };
     }
-  } else if (clock_check == "warn") {
-    // The local suite's default (deploy/up.sh): a new machine's clock is often unsynchronised.
-    tsa_options.clock_check = KernelClockSynchronized;
-    tsa_options.clock_check_warns = true;
     if (absl::Status now = KernelClockSynchronized(); !now.ok()) {
-      LogEvent(log, spdlog::level::warn, "clock_unsynchronised")
-          .With("error", std::string(now.message()))
-          .With("warning", "tsa.clock_check is \"warn\": tokens are issued anyway, marked in the log and in "
-                           "semper_tsa_unsynchronised_tokens_total; production runs \"kernel\"");
+      LogEvent event(log, warns ? spdlog::level::warn : spdlog::level::err, "clock_unsynchronised");
+      event.With("error", std::string(now.message()));
+      if (warns) {
+        event.With("warning", "tsa.clock_check is \"warn\": tokens are issued anyway, marked in the log and in "
+                              "semper_tsa_unsynchronised_tokens_total; production runs \"kernel\"");
+      }
     }
   } else if (clock_check == "off") {
     LogEvent(log, spdlog::level::warn, "clock_check_off")

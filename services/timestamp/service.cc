@@ -30,17 +30,6 @@ absl::StatusOr<uint64_t> ParseSerial(std::string_view text) {
   return v;
 }
 
-void TsaServiceImpl::WarnUnsynchronised() const {
-  const int64_t now = absl::ToUnixSeconds(absl::Now());
-  int64_t last = warned_at_.load();
-  if (now - last < 60 || !warned_at_.compare_exchange_strong(last, now)) return;
-  LogEvent(o_.logger, spdlog::level::warn, "clock_unsynchronised_stamping")
-      .With("warning",
-            "the kernel reports the clock unsynchronised and semper-tsa stamps anyway (tsa.clock_check = \"warn\", "
-            "the local suite's default): a production TSA keeps time with NTP (chrony) and runs with "
-            "tsa.clock_check = \"kernel\", which refuses to stamp meanwhile");
-}
-
 void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string requester,
                                     std::function<void(Stamped)> done) const {
   Stamped s = o_.tsa->Stamp(request_der);
@@ -52,13 +41,6 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
     if ((!st.granted() && !st.failure_info.empty() && st.failure_info.front() == "timeNotAvailable") ||
         st.clock_unsynchronised) {
       o_.metrics->SetGauge("semper_tsa_clock_synchronized", "1 while the clock may be trusted for time-stamps", {}, 0);
-      if (st.clock_unsynchronised) {
-        o_.metrics->AddCounter("semper_tsa_unsynchronised_tokens_total",
-                               "tokens issued while the kernel reported the clock unsynchronised "
-                               "(tsa.clock_check = \"warn\"; never in production)",
-                               {}, 1);
-        WarnUnsynchronised();
-      }
     } else if (st.granted()) {
       o_.metrics->SetGauge("semper_tsa_clock_synchronized", "1 while the clock may be trusted for time-stamps", {}, 1);
     }

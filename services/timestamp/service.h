@@ -1,7 +1,6 @@
 // semper.v1.TimeStamp over gRPC, and the RFC 3161 HTTP answer both paths share. Thread-safe.
 #pragma once
 
-#include <atomic>
 #include <memory>
 
 #include <spdlog/logger.h>
@@ -42,11 +41,7 @@ class TsaServiceImpl final : public v1::TimeStamp::CallbackService {
                                         v1::TokenRecord* resp) override;
 
  private:
-  // Logs, at most once a minute, that tokens are issued with an unsynchronised clock ("warn").
-  void WarnUnsynchronised() const;
-
   const Options o_;
-  mutable std::atomic<int64_t> warned_at_{0};  // unix seconds of the last such log line
 };
 
 // "1A2B" or "0x1a2b" to the serial; INVALID_FIELD otherwise.

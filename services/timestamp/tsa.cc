@@ -266,6 +266,7 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(digest)), static_cast<size_t>(ASN1_STRING_length(digest)));
   out.policy = policy->first;
   out.clock_unsynchronised = unsynchronised;
+  if (unsynchronised && o_.on_unsynchronised) o_.on_unsynchronised();
   return out;
 }
 

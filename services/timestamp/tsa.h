@@ -54,6 +54,9 @@ struct TsaOptions {
   // marks the reply `clock_unsynchronised` for the operator's log and metrics.
   std::function<absl::Status()> clock_check;
   bool clock_check_warns = false;
+  // Called for each token granted although the clock check failed ("warn"), whichever way it was
+  // asked for (HTTP, gRPC, a batch's root): the daemon counts and logs it.
+  std::function<void()> on_unsynchronised;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   SerialAllocator* serials = nullptr;
 };

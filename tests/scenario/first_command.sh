@@ -9,8 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 STATE=/var/lib/semper
 [[ $(id -u) -eq 0 ]] || STATE=$PWD/.semper
+# Read whole before it is searched (grep -q on a pipe ends up.sh early: with pipefail, a running
+# suite looked stopped, and was stopped at the end; found by a reviewer). Anything of it running
+# counts, PostgreSQL too.
 was_running=0
-if bash deploy/up.sh status 2>/dev/null | grep -q '^semper-ca: running'; then was_running=1; fi
+status=$(bash deploy/up.sh status 2>/dev/null || true)
+if grep -q ': running' <<<"$status"; then was_running=1; fi
 stop() { ((was_running)) || bash deploy/up.sh stop >/dev/null 2>&1 || true; }
 trap stop EXIT
 t=$(date +%s)
