@@ -24,6 +24,8 @@ TEST_PACKAGES=(
   clang-14 libclang-rt-14-dev llvm-14
   # an independent RFC 3161 verifier for Ed25519 tokens, which OpenSSL 3.0 cannot verify
   python3 python3-cryptography python3-pyasn1-modules
+  # the Python client (clients/python) and its test: grpcio, protobuf, and protoc's Python plugin
+  python3-grpcio python3-protobuf
   # benchmarks (tests/bench): the reference OCSP responder to compare with
   golang-cfssl
 )

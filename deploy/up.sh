@@ -110,6 +110,9 @@ start_ca() {
       --hostname localhost --ip 127.0.0.1 > "$STATE/logs/semper-ca-init.log"
     echo "up.sh: created the suite's PKI in $STATE/pki (root fingerprint in $STATE/logs/semper-ca-init.log)"
   fi
+  if [[ ! -f "$STATE/pki/client-ca.pem" ]]; then  # a state directory made before semper-ca init wrote it
+    cat "$STATE/pki/root.pem" "$STATE/pki/ca.pem" "$STATE/pki/pseudonym-ca.pem" > "$STATE/pki/client-ca.pem"
+  fi
   if [[ ${SEMPER_KEYS:-files} == softhsm ]] && ! in_token; then
     deploy/keys-to-token.sh "$STATE"
   fi
@@ -123,7 +126,7 @@ listen = "127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
 cert_file = "$STATE/pki/services/ca-tls.pem"
 key_file = "$STATE/pki/services/ca-tls.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
-client_ca_file = "$STATE/pki/root.pem"
+client_ca_file = "$STATE/pki/client-ca.pem"
 require_client_cert = false
 [ca]
 dir = "$STATE/pki"
@@ -154,7 +157,7 @@ threads = 64
 cert_file = "$STATE/pki/services/tsa-tls.pem"
 key_file = "$STATE/pki/services/tsa-tls.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
-client_ca_file = "$STATE/pki/root.pem"
+client_ca_file = "$STATE/pki/client-ca.pem"
 require_client_cert = false
 [tsa]
 cert_file = "$STATE/pki/services/tsa-signing.pem"
@@ -198,7 +201,7 @@ listen = "127.0.0.1:${SEMPER_NOTARY_HTTP_PORT:-7021}"
 cert_file = "$STATE/pki/services/notary-tls.pem"
 key_file = "$STATE/pki/services/notary-tls.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
-client_ca_file = "$STATE/pki/root.pem"
+client_ca_file = "$STATE/pki/client-ca.pem"
 require_client_cert = false
 [notary]
 cert_file = "$STATE/pki/services/notary-signing.pem"
@@ -222,7 +225,7 @@ listen = "127.0.0.1:${SEMPER_ARBITER_HTTP_PORT:-7031}"
 cert_file = "$STATE/pki/services/arbiter-tls.pem"
 key_file = "$STATE/pki/services/arbiter-tls.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
-client_ca_file = "$STATE/pki/root.pem"
+client_ca_file = "$STATE/pki/client-ca.pem"
 require_client_cert = false
 [arbiter]
 cert_file = "$STATE/pki/services/arbiter-signing.pem"
@@ -256,7 +259,7 @@ listen = "127.0.0.1:${SEMPER_LIABILITY_HTTP_PORT:-7041}"
 cert_file = "$STATE/pki/services/liability-tls.pem"
 key_file = "$STATE/pki/services/liability-tls.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
-client_ca_file = "$STATE/pki/root.pem"
+client_ca_file = "$STATE/pki/client-ca.pem"
 require_client_cert = false
 [liability]
 cert_file = "$STATE/pki/services/liability-signing.pem"

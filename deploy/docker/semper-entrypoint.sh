@@ -35,10 +35,13 @@ database() {
   fi
 }
 
-# The daemon's TLS server key and the suite's root for client certificates.
+# The daemon's TLS server key, and the suite's root and CAs for client certificates (a PKI made
+# before semper-ca init wrote client-ca.pem: the root alone).
 tls() {
+  client_ca=$PKI/client-ca.pem
+  [ -f "$client_ca" ] || client_ca=$PKI/root.pem
   : "${SEMPER_TLS_CERT_FILE:=$PKI/services/$1-tls.pem}" "${SEMPER_TLS_KEY_FILE:=$PKI/services/$1-tls.key}"
-  : "${SEMPER_TLS_KEY_PASSPHRASE_FILE:=$PASS}" "${SEMPER_TLS_CLIENT_CA_FILE:=$PKI/root.pem}"
+  : "${SEMPER_TLS_KEY_PASSPHRASE_FILE:=$PASS}" "${SEMPER_TLS_CLIENT_CA_FILE:=$client_ca}"
   : "${SEMPER_TLS_REQUIRE_CLIENT_CERT:=false}" "${SEMPER_LOG_FORMAT:=json}"
   export SEMPER_TLS_CERT_FILE SEMPER_TLS_KEY_FILE SEMPER_TLS_KEY_PASSPHRASE_FILE SEMPER_TLS_CLIENT_CA_FILE \
     SEMPER_TLS_REQUIRE_CLIENT_CERT SEMPER_LOG_FORMAT

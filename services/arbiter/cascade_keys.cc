@@ -103,11 +103,11 @@ absl::StatusOr<v1::PseudonymTags> PseudonymCascadeKeys::Tag(const v1::TagPseudon
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   v1::PseudonymRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
-    return InvalidField("request", "must be a serialized PseudonymRequestStatement");
+    return MalformedField("request", "must be a serialized PseudonymRequestStatement");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   auto csr = CertificationRequest::FromDer(st.csr());
-  if (!csr.ok()) return Annotate(csr.status(), "request.csr");
+  if (!csr.ok()) return FieldError("request.csr", csr.status());
   const std::string key = KeyFor(signers->front().certificate);
   v1::PseudonymTags out;
   // Bound to the new pseudonym's key (fresh: the CA certifies a key once), so that whoever
@@ -126,20 +126,20 @@ absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::D
                      "this arbiter has no escrow key (escrow.*): it derives no pseudonym cascade keys");
   }
   auto cert = Certificate::FromDer(req.compromised_certificate());
-  if (!cert.ok()) return Annotate(cert.status(), "compromised_certificate");
+  if (!cert.ok()) return FieldError("compromised_certificate", cert.status());
   // Issued by the suite's CA (as it stood while the certificate was valid; revocation is what
   // the CA answers below): a certificate made up for someone's key, unsigned or signed by
   // another, gets nothing.
   std::vector<Certificate> intermediates;
   for (const std::string& der : req.intermediates()) {
     auto c = Certificate::FromDer(der);
-    if (!c.ok()) return Annotate(c.status(), "intermediates");
+    if (!c.ok()) return FieldError("intermediates", c.status());
     intermediates.push_back(*std::move(c));
   }
   // Checked now, or at its last second if it has expired since (its revocation is what counts).
   const absl::Time at = std::min(absl::Now(), cert->not_after() - absl::Seconds(1));
   auto path = d_.trust->VerifyPath(*cert, intermediates, at, KeyPurpose::kNonRepudiation);
-  if (!path.ok()) return Annotate(path.status(), "compromised_certificate");
+  if (!path.ok()) return FieldError("compromised_certificate", path.status());
   // Only for a base semper-ca says is revoked for keyCompromise (a revocation that it publishes
   // on its CRL and OCSP, and that blocks the key for ever). The CA answers for the certificate
   // as it holds it: a different certificate with the same serial is unknown there.

@@ -163,7 +163,7 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.claim(), req.signature(), "claim"));
   v1::ClaimStatement claim;
   if (!claim.ParseFromString(req.claim()) || claim.type() != "semper-claim") {
-    return InvalidField("claim", "must be a serialized semper.v1.ClaimStatement of type \"semper-claim\"");
+    return MalformedField("claim", "must be a serialized semper.v1.ClaimStatement of type \"semper-claim\"");
   }
   if (claim.kind() == v1::CLAIM_KIND_UNSPECIFIED || !v1::ClaimKind_IsValid(claim.kind())) {
     return InvalidField("claim.kind", "must name the kind of claim");
@@ -193,7 +193,7 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
     return InvalidField("claim.amount_claimed", "must not be negative");
   }
   auto respondent = Certificate::FromDer(claim.respondent_certificate());
-  if (!respondent.ok()) return InvalidField("claim.respondent_certificate", "must be a DER certificate");
+  if (!respondent.ok()) return FieldError("claim.respondent_certificate", respondent.status());
   if (auto path = d_.trust->VerifyPath(*respondent, d_.chain, absl::Now(), KeyPurpose::kNonRepudiation); !path.ok()) {
     return Annotate(path.status(), "the respondent's certificate");
   }
@@ -206,7 +206,8 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
     if (auto r = tx.exec_prepared("case_by_claim", HexEncode(req.claim())); !r.empty()) {
       return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                        StrCat("this signed claim is already case ", r[0][0].as<std::string>(),
-                              ": a claim is filed once (sign a new one for a new case)"));
+                              ": a claim is filed once (sign a new one for a new case)"),
+                       {{"existing_id", r[0][0].as<std::string>()}});
     }
     tx.exec_prepared("case_insert", id, static_cast<int>(claim.kind()), s.signer.Subject(), s.signer.Issuer(),
                      respondent->Subject(), respondent->Issuer(), period, HexEncode(req.claim()),
@@ -383,7 +384,7 @@ absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::ve
 absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, const std::string& answer_signature) {
   v1::AnswerStatement parsed;
   const bool answered = !answer.empty();
-  if (answered && !parsed.ParseFromString(answer)) return InvalidField("answer", "does not parse");
+  if (answered && !parsed.ParseFromString(answer)) return MalformedField("answer", "does not parse");
   SEMPER_ASSIGN_OR_RETURN(std::vector<v1::Finding> findings, Findings(l, answered ? &parsed : nullptr));
   Judgement j = Judge(l.claim, findings, answered, d_.human_review);
   Decision d;
@@ -433,7 +434,7 @@ absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
   SEMPER_ASSIGN_OR_RETURN(Signed s, VerifyParty(req.answer(), req.signature(), "answer"));
   v1::AnswerStatement answer;
   if (!answer.ParseFromString(req.answer()) || answer.type() != "semper-answer") {
-    return InvalidField("answer", "must be a serialized semper.v1.AnswerStatement of type \"semper-answer\"");
+    return MalformedField("answer", "must be a serialized semper.v1.AnswerStatement of type \"semper-answer\"");
   }
   if (static_cast<size_t>(answer.evidence_size()) > d_.max_evidence_items) {
     return InvalidField("answer.evidence", StrCat("must have at most ", d_.max_evidence_items, " items"));
@@ -497,7 +498,7 @@ absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest&
   }
   v1::ListCasesStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-list-cases") {
-    return InvalidField("request", "must be a serialized semper.v1.ListCasesStatement of type \"semper-list-cases\"");
+    return MalformedField("request", "must be a serialized semper.v1.ListCasesStatement of type \"semper-list-cases\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), absl::Now(), "request.made_at"));
   std::vector<std::string> ids;

@@ -130,7 +130,7 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::TokenKindRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-token-kind-request") {
-    return InvalidField("request", "must be a serialized TokenKindRequestStatement of type \"semper-token-kind-request\"");
+    return MalformedField("request", "must be a serialized TokenKindRequestStatement of type \"semper-token-kind-request\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   if (st.name().empty() || st.name().size() > 100) return InvalidField("request.name", "must be 1 to 100 characters");
@@ -276,7 +276,7 @@ absl::StatusOr<v1::IssueBlindTokenResponse> CredentialBook::IssueBlind(const v1:
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::BlindIssueStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-blind-issue") {
-    return InvalidField("request", "must be a serialized BlindIssueStatement of type \"semper-blind-issue\"");
+    return MalformedField("request", "must be a serialized BlindIssueStatement of type \"semper-blind-issue\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   SEMPER_ASSIGN_OR_RETURN(std::shared_ptr<const Kind> kind, LoadKind(st.kind_id()));
@@ -462,7 +462,7 @@ absl::StatusOr<v1::Credential> CredentialBook::IssueCredential(const v1::IssueCr
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::CredentialRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-credential-request") {
-    return InvalidField("request", "must be a serialized CredentialRequestStatement of type \"semper-credential-request\"");
+    return MalformedField("request", "must be a serialized CredentialRequestStatement of type \"semper-credential-request\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   static const std::set<std::string> kKinds = {"pass", "ticket", "membership", "voucher"};
@@ -475,7 +475,7 @@ absl::StatusOr<v1::Credential> CredentialBook::IssueCredential(const v1::IssueCr
     return InvalidField("request.valid_until", "must be after valid_from and now, at most 5 years after valid_from");
   }
   auto holder = Certificate::FromDer(st.holder_certificate());
-  if (!holder.ok()) return Annotate(holder.status(), "request.holder_certificate");
+  if (!holder.ok()) return FieldError("request.holder_certificate", holder.status());
   if (holder->not_after() <= now) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the holder's certificate has expired");
   }

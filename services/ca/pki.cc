@@ -118,6 +118,10 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
     SEMPER_ASSIGN_OR_RETURN(Certificate pca, IssueCertificate(pt, pkey.public_key(), &root, root_key));
     SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "pseudonym-ca.pem", pca.Pem(), 0644, files));
     SEMPER_RETURN_IF_ERROR(write_key(o.dir / "pseudonym-ca.key", pkey));
+    // What the daemons' TLS servers verify client certificates with (tls.client_ca_file): the
+    // root, and the two CAs under it, so that a client presenting its certificate alone (without
+    // the issuing CA) still gets through; the chain still has to end at the root.
+    SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "client-ca.pem", root.Pem() + ca.Pem() + pca.Pem(), 0644, files));
   }
   // The root's CRL (covering the issuing CA), so that relying parties can check the whole path
   // (openssl verify -crl_check_all). The root key stays offline: re-sign it before next_update.

@@ -23,7 +23,7 @@ absl::StatusOr<CheckedPresentation> CheckPresentation(const v1::RedeemCredential
   }
   v1::PresentationStatement& ps = out.presentation;
   if (!ps.ParseFromString(req.presentation()) || ps.type() != "semper-credential-presentation") {
-    return InvalidField("presentation", "must be a serialized PresentationStatement of type \"semper-credential-presentation\"");
+    return MalformedField("presentation", "must be a serialized PresentationStatement of type \"semper-credential-presentation\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(ps.made_at(), now, "presentation.made_at"));
   if (ps.credential_id() != cs.credential_id()) return InvalidField("presentation.credential_id", "names another credential");

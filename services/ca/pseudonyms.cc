@@ -156,7 +156,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   const Certificate base = signers->front().certificate;
   v1::PseudonymRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
-    return InvalidField("request", "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
+    return MalformedField("request", "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   if (st.kind() != v1::PSEUDONYM_KIND_ROLE && st.kind() != v1::PSEUDONYM_KIND_TRANSACTION) {
@@ -172,7 +172,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   SEMPER_ASSIGN_OR_RETURN(std::string name, PseudonymName(st));
   SEMPER_ASSIGN_OR_RETURN(absl::Duration validity, Validity(st));
   auto csr = CertificationRequest::FromDer(st.csr());
-  if (!csr.ok()) return Annotate(csr.status(), "request.csr");
+  if (!csr.ok()) return FieldError("request.csr", csr.status());
   if (csr->public_key().type() == KeyType::kRsa && EVP_PKEY_get_bits(csr->public_key().evp()) < 3072) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "request.csr: RSA keys must have at least 3072 bits");
   }
@@ -282,6 +282,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   out.set_serial(issued.serial_hex);
   out.add_chain(issuer.Der());
   out.add_chain(o_.pki->root().Der());
+  if (auto cert = Certificate::FromDer(issued.der); cert.ok()) out.set_chain_pem(cert->Pem() + issuer.Pem());
   return out;
 }
 

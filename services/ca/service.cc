@@ -209,9 +209,9 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
   std::string code = CanonicalEnrolmentCode(req->enrolment_code());
   if (code.size() != 20) return FinishUnary(ctx, InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
   auto auth = CertificationRequest::FromDer(req->authentication_csr());
-  if (!auth.ok()) return FinishUnary(ctx, Annotate(auth.status(), "authentication_csr"));
+  if (!auth.ok()) return FinishUnary(ctx, FieldError("authentication_csr", auth.status()));
   auto sig = CertificationRequest::FromDer(req->signature_csr());
-  if (!sig.ok()) return FinishUnary(ctx, Annotate(sig.status(), "signature_csr"));
+  if (!sig.ok()) return FinishUnary(ctx, FieldError("signature_csr", sig.status()));
   if (auth->SpkiDer() == sig->SpkiDer()) {
     return FinishUnary(ctx, InvalidField("signature_csr", "must be for a different key than the authentication key"));
   }
@@ -238,6 +238,9 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
     ic->set_certificate(rec.certificate.der);
     ic->set_serial(rec.certificate.serial_hex);
     ic->set_profile(rec.profile);
+    if (auto issued = Certificate::FromDer(rec.certificate.der); issued.ok()) {
+      ic->set_chain_pem(issued->Pem() + o_.pki->issuing_ca().Pem());
+    }
   }
   resp->add_chain(o_.pki->issuing_ca().Der());
   resp->add_chain(o_.pki->root().Der());
@@ -351,7 +354,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
   std::string expected_issuer;  // for a certificate: the CA certificate that must have issued it
   if (!req->certificate().empty()) {
     auto cert = Certificate::FromDer(req->certificate());
-    if (!cert.ok()) return FinishUnary(ctx, Annotate(cert.status(), "certificate"));
+    if (!cert.ok()) return FinishUnary(ctx, FieldError("certificate", cert.status()));
     const auto& shared = o_.pki->pseudonym_issuer();
     expected_issuer = cert->Issuer() == o_.pki->issuing_ca().Subject()           ? "ca"
                       : shared.has_value() && cert->Issuer() == shared->Subject() ? "pseudonyms"

@@ -209,7 +209,7 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     }
     const pqxx::row& row = claim[0];
     if (row[0].as<bool>()) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
                        "this enrolment code was already used; ask your registration officer for a new one");
     }
     if (row[1].as<bool>()) {

@@ -60,8 +60,15 @@ v1::Money Money(const std::string& currency, int64_t minor) {
   return m;
 }
 
-absl::Status Limit(std::string_view what) {
-  return MakeError(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED, what);
+// The facts travel as ErrorInfo metadata (docs/errors.md), the sentence for people beside them.
+absl::Status Limit(std::string_view what, std::string_view which, const std::string& currency, int64_t limit,
+                   int64_t held, int64_t requested) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED, what,
+                   {{"limit", which},
+                    {"currency", currency},
+                    {"limit_minor_units", StrCat(limit)},
+                    {"held_minor_units", StrCat(held)},
+                    {"requested_minor_units", StrCat(requested)}});
 }
 
 constexpr char kAgreementColumns[] =
@@ -252,7 +259,8 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::R
   if (!existing.empty() || out.agreement_id().empty()) {
     return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                      StrCat("the buyer already holds an agreement in ", currency, " (", existing,
-                            "): terminate it first"));
+                            "): terminate it first"),
+                     {{"existing_id", existing}, {"currency", currency}});
   }
   return out;
 }
@@ -261,7 +269,7 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   SEMPER_ASSIGN_OR_RETURN(Certificate signer, VerifyBuyerSignature(req.change(), req.signature()));
   v1::AgreementChangeStatement change;
   if (!change.ParseFromString(req.change()) || change.type() != "semper-agreement-change") {
-    return InvalidField("change", "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
+    return MalformedField("change", "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(change.made_at(), absl::Now(), "change.made_at"));
   std::string target;
@@ -325,7 +333,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
   options.required.set_non_repudiation_of_origin(true);
   options.max_bytes = 1 << 20;
   auto opened = Open(sealed, options);
-  if (!opened.ok()) return done(Annotate(opened.status(), "order"));
+  if (!opened.ok()) return done(FieldError("order", opened.status()));
   if (!opened->content.template_().has_order()) return done(InvalidField("order", "must hold an Order template"));
   if (opened->origin_signers.size() != 1) return done(InvalidField("order", "must be signed by the buyer alone"));
   const v1::Order& order = opened->content.template_().order();
@@ -334,7 +342,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
     return done(InvalidField("order", StrCat("is signed by ", signer.Subject(), ", not by the buyer it names")));
   }
   auto named_seller = Certificate::FromDer(order.seller().certificate());
-  if (!named_seller.ok()) return done(InvalidField("order.seller.certificate", "must be the seller's DER certificate"));
+  if (!named_seller.ok()) return done(FieldError("order.seller.certificate", named_seller.status()));
   if (PartyOf(*named_seller) != seller.party) {
     return done(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                           StrCat("the order names the seller ", named_seller->Subject(), "; you are ", seller.subject)));
@@ -505,7 +513,8 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
         (*results)[i] = r.g;
       } else {
         (*results)[i] = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
-                               StrCat("request id ", q.request_id(), " was used for another guarantee"));
+                               StrCat("request id ", q.request_id(), " was used for another guarantee"),
+                               {{"request_id", q.request_id()}});
       }
       continue;
     }
@@ -515,10 +524,13 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     if (auto prior = order_guaranteed.find(p.order_content_sha256); prior != order_guaranteed.end()) {
       refusal = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                           StrCat("this order is already guaranteed (", prior->second,
-                                 "): one guarantee per signed order; retry with its request id"));
+                                 "): one guarantee per signed order; retry with its request id"),
+                          {{"existing_id", prior->second}});
     } else if (it == agreements.end()) {
-      refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_FOUND,
-                          StrCat("the buyer has no agreement in ", q.amount().currency()));
+      refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                          StrCat("the buyer has no agreement in ", q.amount().currency(),
+                                 ": the buyer registers one first (RegisterAgreement)"),
+                          {{"currency", q.amount().currency()}});
     } else if (const Agreement& a = it->second; a.state != "active") {
       refusal = MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                           StrCat("the buyer's agreement ", a.id, " is ", a.state));
@@ -527,11 +539,13 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
                           StrCat("the buyer's agreement ", a.id, a.started ? " has expired" : " is not yet valid"));
     } else if (amount > a.per_tx) {
       refusal = Limit(StrCat(FormatMoney(q.amount()), " is over the per-transaction limit of ",
-                             FormatMoney(Money(q.amount().currency(), a.per_tx))));
+                             FormatMoney(Money(q.amount().currency(), a.per_tx))),
+                      "per_transaction", q.amount().currency(), a.per_tx, a.reserved + a.delta, amount);
     } else if (a.reserved + a.delta + amount > a.overall) {
       refusal = Limit(StrCat(FormatMoney(q.amount()), " would take the buyer's liability over its limit of ",
                              FormatMoney(Money(q.amount().currency(), a.overall)), " (",
-                             FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"));
+                             FormatMoney(Money(q.amount().currency(), a.reserved + a.delta)), " held now)"),
+                      "overall", q.amount().currency(), a.overall, a.reserved + a.delta, amount);
     }
     if (!refusal.ok()) {
       // In the first, fast round this may be a retry of a request recorded earlier, whose
@@ -722,7 +736,7 @@ absl::StatusOr<v1::LiabilityStatus> LiabilityBook::GetLiability(const v1::GetLia
   SEMPER_ASSIGN_OR_RETURN(Certificate signer, VerifyBuyerSignature(req.query(), req.signature()));
   v1::LiabilityQueryStatement q;
   if (!q.ParseFromString(req.query()) || q.type() != "semper-liability-query") {
-    return InvalidField("query", "must be a serialized LiabilityQueryStatement of type \"semper-liability-query\"");
+    return MalformedField("query", "must be a serialized LiabilityQueryStatement of type \"semper-liability-query\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(q.made_at(), absl::Now(), "query.made_at"));
   v1::LiabilityStatus out;

@@ -113,7 +113,7 @@ absl::StatusOr<Certificate> ContractBook::VerifySigner(std::string_view signatur
   if (signature.empty()) return InvalidField("signature", "must be a detached CMS signature");
   SEMPER_RETURN_IF_ERROR(CheckSize("signature", signature, kMaxSignatureBytes));
   auto signers = CmsVerifyDetached(signature, content, *d_.trust, d_.clock(), KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "signature");
+  if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   SEMPER_RETURN_IF_ERROR(d_.check_status(signers->front().certificate));
   return signers->front().certificate;
@@ -138,9 +138,9 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Create(const v1::CreateContr
     std::string field = StrCat("signer_certificates[", i, "]");
     SEMPER_RETURN_IF_ERROR(CheckSize(field, req.signer_certificates(i), kMaxCertificateBytes));
     auto cert = Certificate::FromDer(req.signer_certificates(i));
-    if (!cert.ok()) return Annotate(cert.status(), field);
+    if (!cert.ok()) return FieldError(field, cert.status());
     auto path = d_.trust->VerifyPath(*cert, d_.intermediates, now, KeyPurpose::kNonRepudiation);
-    if (!path.ok()) return Annotate(path.status(), field);
+    if (!path.ok()) return FieldError(field, path.status());
     std::string hash = Sha256(cert->Der());
     for (const auto& s : signers) {
       if (s.second == hash) return InvalidField(field, "names the same signer twice");

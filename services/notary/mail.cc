@@ -85,22 +85,22 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
     return InvalidField("deadline", "must be in the future and at most 90 days ahead");
   }
   auto recipient = Certificate::FromDer(req.recipient_certificate());
-  if (!recipient.ok()) return Annotate(recipient.status(), "recipient_certificate");
+  if (!recipient.ok()) return FieldError("recipient_certificate", recipient.status());
   auto recipient_path = d_.trust->VerifyPath(*recipient, d_.intermediates, now, KeyPurpose::kEncryption);
-  if (!recipient_path.ok()) return Annotate(recipient_path.status(), "recipient_certificate");
+  if (!recipient_path.ok()) return FieldError("recipient_certificate", recipient_path.status());
   auto subscriber = recipient->SubjectAttribute("serialNumber");
   if (!subscriber) return InvalidField("recipient_certificate", "does not name a subscriber of this suite");
   // The evidence of submission names the recipient: the envelope must be addressed to it, or a
   // holder of someone's signed envelope would make it "mailed" to anyone.
   auto addressed = CmsEnvelopedFor(req.enveloped_message(), *recipient);
-  if (!addressed.ok()) return Annotate(addressed.status(), "enveloped_message");
+  if (!addressed.ok()) return FieldError("enveloped_message", addressed.status());
   if (!*addressed) {
     return InvalidField("enveloped_message",
                         "is not encrypted to recipient_certificate (CMS EnvelopedData naming it as a recipient)");
   }
   auto signers = CmsVerifyDetached(req.origin_signature(), req.enveloped_message(), *d_.trust, now,
                                    KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "origin_signature");
+  if (!signers.ok()) return FieldError("origin_signature", signers.status());
   if (signers->size() != 1) return InvalidField("origin_signature", "must have exactly one signer");
   const Certificate& sender = signers->front().certificate;
   SEMPER_RETURN_IF_ERROR(d_.check_status(sender));
@@ -113,7 +113,8 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
     if (r.empty()) return absl::OkStatus();
     return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                      StrCat("this signed envelope is already mail ", r[0][0].as<std::string>(),
-                            ": a message is deposited once (encrypt it again for a new mail)"));
+                            ": a message is deposited once (encrypt it again for a new mail)"),
+                     {{"existing_id", r[0][0].as<std::string>()}});
   }));
   SEMPER_ASSIGN_OR_RETURN(std::string token, d_.time_stamp(sha));
 
@@ -257,7 +258,7 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
   auto signers = CmsVerifyDetached(receipt_signature,
                                    found.ok() ? ReceiptText(id, m.message_sha256()) : RandomBytes(32), *d_.trust, now,
                                    KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "receipt_signature");
+  if (!signers.ok()) return FieldError("receipt_signature", signers.status());
   if (signers->size() != 1) return InvalidField("receipt_signature", "must have exactly one signer");
   const Certificate& signer = signers->front().certificate;
   if (!found.ok() || signer.SubjectAttribute("serialNumber").value_or("") != recipient_subscriber) {
@@ -274,7 +275,8 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
     if (size + (size_t{1} << 20) > d_.max_answer_bytes) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED,
                        StrCat("mail ", id, " is larger than this notary can hand out (grpc.max_message_bytes is ",
-                              d_.max_answer_bytes, "): nothing is decided; its operator raises the limit"));
+                              d_.max_answer_bytes, "): nothing is decided; its operator raises the limit"),
+                       {{"limit", "grpc.max_message_bytes"}, {"limit_bytes", StrCat(d_.max_answer_bytes)}});
     }
     return absl::OkStatus();
   }));

@@ -97,7 +97,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
   auto signers = hash_only ? CmsVerifyDetachedDigest(req->signature(), HashAlgorithm::kSha256, digest, *o_.trust, now,
                                                      KeyPurpose::kNonRepudiation)
                            : CmsVerifyDetached(req->signature(), req->document(), *o_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return FinishUnary(ctx, Annotate(signers.status(), "signature"));
+  if (!signers.ok()) return FinishUnary(ctx, FieldError("signature", signers.status()));
   if (signers->size() != 1) return FinishUnary(ctx, InvalidField("signature", "must have exactly one signer"));
   const Certificate& signer = signers->front().certificate;
 

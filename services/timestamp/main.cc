@@ -34,9 +34,12 @@ std::vector<db::Migration> tsa_migrations();
 namespace semper::tsa {
 namespace {
 
-// The suite's default policy (a UUID OID, RFC 4122 / ITU-T X.667). Operators name their own, the
-// OID of their time-stamping policy (ETSI EN 319 421), first in tsa.policies.
-constexpr char kDefaultPolicy[] = "2.25.88593822163645521054815221203279111041";
+// The default policy: an OID under IANA's enterprise number for documentation (32473, RFC 5612),
+// on short arcs that every ASN.1 library represents (asn1js and GnuTLS's libtasn1 stop at 64-bit
+// arcs, which a 2.25.<uuid> OID exceeds). It names no one's policy: operators put the OID of
+// their own time-stamping policy (ETSI EN 319 421), under their own enterprise number, first in
+// tsa.policies; semper-tsa warns at start while it runs with this one.
+constexpr char kDefaultPolicy[] = "1.3.6.1.4.1.32473.3161.1";
 
 std::vector<ConfigKey> Schema() {
   std::vector<ConfigKey> keys = ServerConfigKeys(7010, 7011);
@@ -149,6 +152,12 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!tsa.ok()) return fail("TSA", tsa.status());
   LogEvent(log, spdlog::level::info, "tsa").With("certificate", tsa_options.signer.Subject())
       .With("key", std::string(KeyTypeName(tsa_options.key.type()))).With("policy", tsa_options.policies.front());
+  if (tsa_options.policies.front() == kDefaultPolicy) {
+    LogEvent(log, spdlog::level::warn, "example_policy")
+        .With("warning", StrCat("tokens name the example policy ", kDefaultPolicy,
+                                " (RFC 5612's documentation arc): put your time-stamping policy's OID first in "
+                                "tsa.policies"));
+  }
 
   if (config->Has("tsa.ca_address")) {
     if (!config->Has("tls.client_ca_file")) {

@@ -183,11 +183,33 @@ TEST_F(AccessTest, EveryRpcOfEveryDaemonWithEveryRoleAsTheMatrixSays) {
   }
   EXPECT_GT(calls, 400);
   EXPECT_GT(refused, 50);
-  // A method no daemon serves and the matrix does not list: refused at the gate too.
-  grpc::GenericStub admin(ChannelFor("notary", callers[1].chain_pem, callers[1].key_pem));
-  grpc::Status unknown = Call(admin, "/semper.v1.Notary/DropEverything");
-  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(unknown.error_message(), ::testing::HasSubstr("not in the role matrix"));
+  // A method no daemon serves and the matrix does not list: UNIMPLEMENTED at the gate, with
+  // or without a certificate.
+  for (const auto& caller : {callers[0], callers[1]}) {
+    grpc::GenericStub stub(ChannelFor("notary", caller.chain_pem, caller.key_pem));
+    grpc::Status unknown = Call(stub, "/semper.v1.Notary/DropEverything");
+    EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNIMPLEMENTED) << caller.name;
+    EXPECT_THAT(unknown.error_message(), ::testing::HasSubstr("/semper.v1.Notary/DropEverything does not exist"));
+  }
+}
+
+TEST_F(AccessTest, AClientCertificateSentAloneIsCompletedFromTheSuitesCas) {
+  // Clients in other languages often present the leaf only: the daemons complete the chain
+  // from the CAs they know (tls.client_ca_file is semper-ca init's client-ca.pem).
+  auto sub = suite_->Enroll("Lone Leaf", v1::CUSTOMER_KIND_INDIVIDUAL);
+  ASSERT_THAT(sub.status(), IsOk());
+  const std::string leaf = sub->authentication_certificate->Pem();
+  const std::string key(sub->authentication_key->ToUnencryptedPemSecret().Reveal());
+  for (const std::string daemon : {"liability", "notary", "arbiter", "ca"}) {
+    grpc::GenericStub stub(ChannelFor(daemon, leaf, key));
+    const std::string method = daemon == "liability" ? "/semper.v1.Liability/GetGuarantee"
+                               : daemon == "notary"  ? "/semper.v1.Notary/GetMail"
+                               : daemon == "arbiter" ? "/semper.v1.Arbiter/ListCases"
+                                                     : "/semper.v1.Credentials/GetClearingStatement";
+    grpc::Status s = Call(stub, method);
+    EXPECT_FALSE(GateRefused(s)) << daemon << ": " << s.error_message();
+    EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << daemon << ": " << s.error_message();
+  }
 }
 
 TEST_F(AccessTest, CertificatesFromElsewhereOrExpiredAreRefusedByTls) {

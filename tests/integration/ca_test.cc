@@ -348,6 +348,18 @@ TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
   EXPECT_THAT(EnrollDirect(good, &resp), IsOk());
   EXPECT_EQ(resp.chain_size(), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
+  // Each certificate comes with the chain a client presents: itself, then the issuing CA.
+  for (const auto* issued : {&resp.authentication(), &resp.signature()}) {
+    auto chain = Certificate::ChainFromPem(issued->chain_pem());
+    ASSERT_THAT(chain.status(), IsOk()) << issued->profile();
+    ASSERT_EQ(chain->size(), 2u);
+    EXPECT_EQ((*chain)[0].Der(), issued->certificate());
+    EXPECT_EQ((*chain)[1].Der(), resp.chain(0));
+  }
+  // The code is spent: a second enrolment with it is ALREADY_USED (docs/errors.md), not WRONG_STATE.
+  EXPECT_THAT(EnrollDirect(FreshEnrollRequest(code)), StatusIs(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED));
+  // Fields that do not parse name themselves (MALFORMED_INPUT, metadata "field").
+  EXPECT_EQ(ErrorInfoOf(EnrollDirect(malformed)).metadata().at("field"), "authentication_csr");
 }
 
 // A subscriber who wants certificates it can later deny: keys anyone can sign for (each request's

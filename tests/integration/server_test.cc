@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <httplib.h>
 
@@ -25,6 +26,7 @@
 #include "tests/support/echo_service.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
 #include "tests/support/test_pki.h"
 
 namespace semper {
@@ -45,12 +47,18 @@ std::shared_ptr<spdlog::logger> QuietLogger() {
   return MakeLogger("semper-test", LogFormat::kText, spdlog::level::warn);
 }
 
-HealthCheckResponse::ServingStatus HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
+// The health of the whole server (""), or of one service by its full name; SERVICE_UNKNOWN when
+// the server answers NOT_FOUND (a name it does not serve).
+HealthCheckResponse::ServingStatus HealthOf(const std::shared_ptr<grpc::Channel>& channel,
+                                            const std::string& service = "") {
   auto stub = Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HealthCheckRequest req;
+  req.set_service(service);
   HealthCheckResponse resp;
-  grpc::Status s = stub->Check(&ctx, HealthCheckRequest(), &resp);
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) return HealthCheckResponse::SERVICE_UNKNOWN;
   return s.ok() ? resp.status() : HealthCheckResponse::UNKNOWN;
 }
 
@@ -104,8 +112,13 @@ TEST_F(PlaintextServerTest, HealthFollowsReadiness) {
   HttpGet(server_->http_port(), "/readyz", &status);
   EXPECT_EQ(status, 200);
 
+  // Per service name too, as load balancers and Kubernetes probes ask; a name not served is unknown.
+  EXPECT_EQ(HealthOf(channel_, "semper.testing.Echo"), HealthCheckResponse::SERVING);
+  EXPECT_EQ(HealthOf(channel_, "semper.v1.Notary"), HealthCheckResponse::SERVICE_UNKNOWN);
+
   ready_ = false;
   EXPECT_TRUE(Eventually([&] { return HealthOf(channel_) == HealthCheckResponse::NOT_SERVING; }));
+  EXPECT_EQ(HealthOf(channel_, "semper.testing.Echo"), HealthCheckResponse::NOT_SERVING);
   EXPECT_THAT(HttpGet(server_->http_port(), "/readyz", &status), HasSubstr("database unreachable"));
   EXPECT_EQ(status, 503);
   // Liveness is not readiness: the process is alive.
@@ -114,6 +127,26 @@ TEST_F(PlaintextServerTest, HealthFollowsReadiness) {
 
   ready_ = true;
   EXPECT_TRUE(Eventually([&] { return HealthOf(channel_) == HealthCheckResponse::SERVING; }));
+  EXPECT_EQ(HealthOf(channel_, "semper.testing.Echo"), HealthCheckResponse::SERVING);
+  server_->Shutdown();
+  EXPECT_NE(HealthOf(channel_, "semper.testing.Echo"), HealthCheckResponse::SERVING);
+}
+
+TEST_F(PlaintextServerTest, UndecodableRequestsAndUnknownMethodsGetTheDocumentedAnswers) {
+  grpc::GenericStub stub(channel_);
+  // A length-delimited field 1 that claims 5 bytes where 2 follow: not a WhoAmIRequest.
+  grpc::Status s = ::semper::testing::CallUnary(stub, "/semper.testing.Echo/WhoAmI", std::string("\x0a\x05" "ab", 4),
+                                                std::chrono::seconds(5));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("not a serialized request message of /semper.testing.Echo/WhoAmI"));
+  absl::Status back = FromGrpcStatus(s);
+  EXPECT_EQ(ReasonOf(back), v1::MALFORMED_INPUT);
+  EXPECT_EQ(ErrorInfoOf(back).metadata().at("method"), "/semper.testing.Echo/WhoAmI");
+  // A well-formed request still works on the same channel.
+  EXPECT_TRUE(::semper::testing::CallUnary(stub, "/semper.testing.Echo/WhoAmI", "", std::chrono::seconds(5)).ok());
+  // An unknown method: UNIMPLEMENTED (here, on a plaintext port, gRPC's own answer).
+  s = ::semper::testing::CallUnary(stub, "/semper.testing.Echo/Nope", "", std::chrono::seconds(5));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(PlaintextServerTest, RequestIdsAreEchoedOrMade) {

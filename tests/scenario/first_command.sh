@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command exactly as the README writes it (`bash deploy/up.sh`: no variables,
 # the default state directory and ports, the optimised ./build), then the README's walkthrough
-# against what it started. deploy/test.sh runs it after the tests (CI runs deploy/test.sh), so a
+# against what it started, and the Python client's flow. deploy/test.sh runs it after the tests (CI runs deploy/test.sh), so a
 # fresh machine checks both commands. A suite that was running before is left running; one this
 # script started is stopped at the end. Fails, never skips.
 #   tests/scenario/first_command.sh
@@ -23,4 +23,7 @@ bash deploy/up.sh
 echo "first_command.sh: deploy/up.sh took $(( $(date +%s) - t )) s"
 echo "first_command.sh: the walkthrough (bash tests/scenario/marketplace.sh $STATE/client.env)"
 bash tests/scenario/marketplace.sh "$STATE/client.env"
-echo "first_command.sh: the first command and the walkthrough passed"
+echo "first_command.sh: the Python client's flow, as the README's Python section runs it"
+bash clients/python/generate.sh
+/usr/bin/python3 clients/python/tests/test_flow.py "$STATE/client.env"
+echo "first_command.sh: the first command, the walkthrough and the Python flow passed"

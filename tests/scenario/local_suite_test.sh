@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CTest `local_suite`: the README's first command for real. deploy/up.sh brings the suite up on a
 # new state directory (private PostgreSQL, init, five daemons) on free ports, the marketplace
-# scenario runs against it, a second `up.sh start` finds it running, `up.sh stop` stops
+# scenario runs against it (with semperctl, then with the Python client, which also makes every
+# situation of docs/errors.md happen), a second `up.sh start` finds it running, `up.sh stop` stops
 # everything, and a start after the stop reuses the state (the same root, the same database: the
 # scenario runs again). Fails, never skips.
 #   tests/scenario/local_suite_test.sh BUILD_DIR
@@ -24,6 +25,9 @@ root_before=$(sha256sum "$SEMPER_STATE_DIR/pki/root.pem")
 echo "--- the marketplace scenario"
 SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketplace.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run1" ||
   fail "the scenario"
+echo "--- the same flow from Python (clients/python), and the error table of docs/errors.md"
+bash "$SRC/clients/python/generate.sh" || fail "generating the Python client's modules"
+/usr/bin/python3 "$SRC/clients/python/tests/test_flow.py" "$SEMPER_STATE_DIR/client.env" || fail "the Python client's flow"
 echo "--- semperctl's refusals: declined commands change nothing, changed files are refused"
 SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/semperctl_refusals.sh" "$SEMPER_STATE_DIR/client.env" \
   "$WORK/run1" || fail "semperctl's refusals"

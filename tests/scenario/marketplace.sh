@@ -92,6 +92,10 @@ cms_ok "the seller's signature over the confirmation" confirmation1.notary.docum
 statement_ok "the notary's attestation" confirmation1.notary.sig confirmation1.notary.json notary
 run "the confirmation's time-stamp (openssl ts -verify)" openssl ts -verify -data confirmation1.txt \
   -in confirmation1.notary.tst -token_in -CAfile "$ROOT" -untrusted tsa-chain.pem
+run "the token's policy (openssl ts -reply -text)" openssl ts -reply -in confirmation1.notary.tst -token_in -text
+expect "a policy OID" "Policy OID: [0-9.]*"
+# Every arc of it fits 64 bits (asn1js and GnuTLS's libtasn1 represent no wider arc).
+if grep -E -q 'Policy OID: .*[0-9]{19}' <<<"$OUT"; then echo "FAILED: the policy OID has an arc wider than 64 bits"; echo "$OUT"; exit 1; fi
 run "the log still extends the tree head kept before" ctl notary consistency head-before.json
 expect "consistent" "Consistent"
 

@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
                                   "SEMPER_TLS_CERT_FILE=" + s->P("pki/services/" + daemon + "-tls.pem"),
                                   "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
                                   "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                                  "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/root.pem"),
+                                  "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/client-ca.pem"),
                                   "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
                                   // Tests load a daemon from one address; common_env may set limits.
                                   "SEMPER_LIMITS_PER_SECOND=0"};

@@ -58,6 +58,20 @@ absl::Status InvalidField(std::string_view field, std::string_view message) {
                    StrCat(field, ": ", message), {{"field", field}});
 }
 
+absl::Status MalformedField(std::string_view field, std::string_view message) {
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat(field, ": ", message),
+                   {{"field", field}});
+}
+
+absl::Status FieldError(std::string_view field, const absl::Status& status) {
+  if (status.ok()) return status;
+  absl::Status out = Annotate(status, field);
+  google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  info.mutable_metadata()->try_emplace("field", std::string(field));
+  out.SetPayload(AbslView(kErrorInfoTypeUrl), absl::Cord(info.SerializeAsString()));
+  return out;
+}
+
 std::string ReasonName(v1::ErrorReason reason) {
   return v1::ErrorReason_Name(reason);
 }

@@ -25,6 +25,15 @@ absl::Status MakeError(absl::StatusCode code, v1::ErrorReason reason, std::strin
 // INVALID_ARGUMENT / INVALID_FIELD naming the offending field ("order.amount.currency").
 absl::Status InvalidField(std::string_view field, std::string_view message);
 
+// INVALID_ARGUMENT / MALFORMED_INPUT: the bytes of `field` do not parse (DER, PEM, CMS, a
+// serialized statement). metadata["field"] names it, as for INVALID_FIELD.
+absl::Status MalformedField(std::string_view field, std::string_view message);
+
+// `status` (code and reason kept) as the verdict on a request field: "field: <message>", and
+// metadata["field"] set unless the status already names a field. For what a library said about
+// a field's bytes (a certificate that does not parse: MALFORMED_INPUT; a weak key: WEAK_KEY).
+absl::Status FieldError(std::string_view field, const absl::Status& status);
+
 // The reason a status carries; for a status without one, a default derived from its code.
 v1::ErrorReason ReasonOf(const absl::Status& status);
 

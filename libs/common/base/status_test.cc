@@ -50,6 +50,22 @@ TEST(StatusTest, DefaultsAndAnnotate) {
   EXPECT_EQ(ErrorInfoOf(s).metadata().at("field"), "amount");
 }
 
+TEST(StatusTest, FieldErrorsNameTheFieldAndKeepTheReason) {
+  absl::Status m = MalformedField("csr", "not DER");
+  EXPECT_EQ(m.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(m), v1::MALFORMED_INPUT);
+  EXPECT_EQ(ErrorInfoOf(m).metadata().at("field"), "csr");
+  absl::Status weak = FieldError("request.csr", MakeError(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY, "small"));
+  EXPECT_EQ(weak.message(), "request.csr: small");
+  EXPECT_EQ(ReasonOf(weak), v1::WEAK_KEY);
+  EXPECT_EQ(ErrorInfoOf(weak).metadata().at("field"), "request.csr");
+  // A field named deeper down stays the one named.
+  absl::Status inner = FieldError("order", InvalidField("order.amount", "must be positive"));
+  EXPECT_EQ(ErrorInfoOf(inner).metadata().at("field"), "order.amount");
+  EXPECT_EQ(ErrorInfoOf(FieldError("x", absl::InvalidArgumentError("plain"))).metadata().at("field"), "x");
+  EXPECT_TRUE(FieldError("x", absl::OkStatus()).ok());
+}
+
 TEST(StatusTest, EveryReasonIsDocumented) {
   std::ifstream in(std::string(SEMPER_SOURCE_DIR) + "/docs/errors.md");
   std::stringstream doc;

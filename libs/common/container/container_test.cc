@@ -130,6 +130,15 @@ TEST(VatTest, Formats) {
   EXPECT_EQ(VatCountry("VATDE-123456789"), "DE");
 }
 
+TEST(VatTest, CountriesAreTheAssignedIsoCodesOnly) {
+  EXPECT_EQ(AssignedCountryCodeCount(), 249u);
+  for (const char* code : {"DE", "GR", "FR", "US", "AX", "ZW", "SS", "BQ"}) EXPECT_TRUE(IsCountryCode(code)) << code;
+  // User-assigned, reserved, exceptionally reserved, lower case, other lengths.
+  for (const char* code : {"XX", "AA", "ZZ", "QM", "XK", "EU", "UK", "EL", "de", "D", "DEU", ""}) {
+    EXPECT_FALSE(IsCountryCode(code)) << code;
+  }
+}
+
 TEST(ContainerTest, SignedOrderOpensWithIntegrityAndNonRepudiation) {
   auto buyer = Person("Buyer");
   v1::ContainerContent c = OrderContent();

@@ -2,6 +2,7 @@
 // Norway.
 #include "common/container/vat.h"
 
+#include <cctype>
 #include <map>
 #include <regex>
 
@@ -52,12 +53,35 @@ const std::map<std::string, std::regex>& Formats() {
 }  // namespace
 
 bool IsCountryCode(std::string_view code) {
-  return code.size() == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' && code[1] <= 'Z';
+  // The 249 officially assigned ISO 3166-1 alpha-2 codes. User-assigned ranges (AA, QM-QZ, XA-XZ,
+  // ZZ) and reserved codes (EU, UK, EL) are not countries: a law or a country "XX" names nothing.
+  static constexpr std::string_view kAssigned =
+      "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY "
+      "BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK "
+      "FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR "
+      "IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK "
+      "ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM "
+      "PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF "
+      "TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+  if (code.size() != 2) return false;
+  for (size_t i = 0; i + 2 <= kAssigned.size(); i += 3) {
+    if (kAssigned.substr(i, 2) == code) return true;
+  }
+  return false;
+}
+
+size_t AssignedCountryCodeCount() {
+  size_t n = 0;
+  for (char a = 'A'; a <= 'Z'; ++a) {
+    for (char b = 'A'; b <= 'Z'; ++b) n += IsCountryCode(std::string{a, b}) ? 1 : 0;
+  }
+  return n;
 }
 
 std::string VatCountry(std::string_view reference) {
   if (reference.size() < 7 || reference.substr(0, 3) != "VAT" || reference[5] != '-' ||
-      !IsCountryCode(reference.substr(3, 2))) {
+      !std::isupper(static_cast<unsigned char>(reference[3])) ||
+      !std::isupper(static_cast<unsigned char>(reference[4]))) {
     return "";
   }
   return std::string(reference.substr(3, 2));

@@ -14,8 +14,10 @@ namespace semper {
 // OK for "VATDE-123456789"; INVALID_FIELD naming `field` otherwise.
 absl::Status ValidateVatReference(std::string_view reference, std::string_view field = "vat_reference");
 
-// ISO 3166-1 alpha-2 shape: two upper-case letters.
+// An officially assigned ISO 3166-1 alpha-2 code ("DE", "GR"; not "XX", "EU", "EL" or "UK").
 bool IsCountryCode(std::string_view code);
+// How many two-letter codes IsCountryCode accepts (249), for its test.
+size_t AssignedCountryCodeCount();
 
 // "VATDE-123456789" -> "DE" (Greece's "EL" stays "EL"); empty if the shape is wrong.
 std::string VatCountry(std::string_view reference);

@@ -6,8 +6,10 @@
 #include <grpcpp/server_context.h>
 
 #include "common/base/log.h"
+#include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/random.h"
+#include "common/server/grpc_status.h"
 
 namespace semper {
 namespace {
@@ -32,9 +34,9 @@ std::string_view CodeName(grpc::StatusCode code) {
 
 class ObservingInterceptor final : public grpc::experimental::Interceptor {
  public:
-  ObservingInterceptor(grpc::experimental::ServerRpcInfo* info,
-                       std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics)
-      : info_(info), logger_(std::move(logger)), metrics_(std::move(metrics)),
+  ObservingInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<spdlog::logger> logger,
+                       std::shared_ptr<Metrics> metrics, std::shared_ptr<const AccessPolicy> known)
+      : info_(info), logger_(std::move(logger)), metrics_(std::move(metrics)), known_(std::move(known)),
         start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -56,6 +58,17 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
+      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty() &&
+          known_ != nullptr && known_->Find(info_->method()) != nullptr) {
+        // gRPC's own answer when a served method's request does not decode (our handlers never
+        // answer UNIMPLEMENTED without a message): say what happened, as docs/errors.md does.
+        status = ToGrpcStatus(MakeError(
+            absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+            StrCat("the request body is not a serialized request message of ", info_->method(),
+                   " (protocol buffers, as in its .proto)"),
+            {{"method", info_->method()}}));
+        methods->ModifySendStatus(status);
+      }
       if (status.error_code() == grpc::StatusCode::INTERNAL ||
           status.error_code() == grpc::StatusCode::UNKNOWN) {
         // The detail is for the operator's log, not for the client.
@@ -96,6 +109,7 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<Metrics> metrics_;
+  std::shared_ptr<const AccessPolicy> known_;
   std::chrono::steady_clock::time_point start_;
   std::string request_id_;
 };
@@ -103,16 +117,18 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
 class ObservingInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  ObservingInterceptorFactory(std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics)
-      : logger_(std::move(logger)), metrics_(std::move(metrics)) {}
+  ObservingInterceptorFactory(std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
+                              std::shared_ptr<const AccessPolicy> known)
+      : logger_(std::move(logger)), metrics_(std::move(metrics)), known_(std::move(known)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ObservingInterceptor(info, logger_, metrics_);  // owned by gRPC
+    return new ObservingInterceptor(info, logger_, metrics_, known_);  // owned by gRPC
   }
 
  private:
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<Metrics> metrics_;
+  std::shared_ptr<const AccessPolicy> known_;
 };
 
 }  // namespace
@@ -124,8 +140,10 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewObservingInterceptorFactory(
-    std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics) {
-  return std::make_unique<ObservingInterceptorFactory>(std::move(logger), std::move(metrics));
+    std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
+    std::shared_ptr<const AccessPolicy> known_methods) {
+  return std::make_unique<ObservingInterceptorFactory>(std::move(logger), std::move(metrics),
+                                                       std::move(known_methods));
 }
 
 }  // namespace semper

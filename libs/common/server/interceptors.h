@@ -8,6 +8,7 @@
 #include <grpcpp/support/server_interceptor.h>
 #include <spdlog/logger.h>
 
+#include "common/server/access.h"
 #include "common/server/metrics.h"
 
 namespace semper {
@@ -20,7 +21,11 @@ inline constexpr char kRequestIdKey[] = "x-request-id";
 // The request id of a call, as the interceptor established it.
 std::string RequestIdOf(const grpc::ServerContextBase& context);
 
+// `known_methods`: the methods this server serves (the role matrix); a request to one of them
+// that does not decode is answered INVALID_ARGUMENT / MALFORMED_INPUT instead of gRPC's bare
+// UNIMPLEMENTED.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewObservingInterceptorFactory(
-    std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics);
+    std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
+    std::shared_ptr<const AccessPolicy> known_methods);
 
 }  // namespace semper

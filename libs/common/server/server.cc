@@ -6,6 +6,9 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -82,6 +85,34 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& key
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return std::make_pair(host, port);
 }
+
+// Hands the names of the services a server serves to `out` once it is built (gRPC's reflection
+// learns them the same way), so that health answers per service name too.
+class ServiceNamesPlugin final : public grpc::ServerBuilderPlugin {
+ public:
+  explicit ServiceNamesPlugin(std::vector<std::string>* out) : out_(out) {}
+  std::string name() override { return "semper_service_names"; }
+  void InitServer(grpc::ServerInitializer*) override {}
+  void Finish(grpc::ServerInitializer* si) override {
+    if (const auto* names = si->GetServiceList(); names != nullptr) *out_ = *names;
+  }
+  void ChangeArguments(const std::string&, void*) override {}
+
+ private:
+  std::vector<std::string>* out_;
+};
+
+class ServiceNamesOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ServiceNamesOption(std::vector<std::string>* out) : out_(out) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<ServiceNamesPlugin>(out_));
+  }
+
+ private:
+  std::vector<std::string>* out_;
+};
 
 }  // namespace
 
@@ -192,8 +223,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.SetMaxReceiveMessageSize(s.options_.max_message_bytes);
   builder.SetMaxSendMessageSize(s.options_.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::string> service_names;
+  builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(NewObservingInterceptorFactory(log, s.options_.metrics));
+  interceptors.push_back(NewObservingInterceptorFactory(log, s.options_.metrics, s.options_.access));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Installed before the first call can arrive; removed when the server is gone.
   s.limiter_ = std::make_unique<RateLimiter>(s.options_.limits);
@@ -204,6 +237,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
                      StrCat("cannot listen for gRPC on ", s.options_.grpc_listen,
                             " (port in use, or bad TLS files)"));
   }
+  // grpc.health.v1 answers for "" (the whole daemon) and for each service it serves by its full
+  // name ("semper.v1.Notary"); SetServingStatus(bool) below moves them all together.
+  for (const std::string& name : service_names) s.grpc_->GetHealthCheckService()->SetServingStatus(name, false);
   s.grpc_->GetHealthCheckService()->SetServingStatus(false);
 
   if (!s.options_.http_listen.empty()) {

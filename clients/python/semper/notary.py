@@ -1,0 +1,63 @@
+"""semper-notary's evidence, checked offline (docs/signing.md sections 6.4 and 10): the notary's
+CMS signature over the statement's exact JSON bytes, the tree head's signature and its signed
+size and root, and the RFC 9162 inclusion of SHA-256(0x00 || statement) in that root; between two
+tree heads, the consistency proof."""
+
+import base64
+import json
+
+from cryptography import x509
+
+from semper import cms, merkle
+
+NOTARY_SIGNER_CN = "semper-notary signer"
+
+
+def _notary_signed(statement: bytes, signature: bytes, root):
+    signers = cms.verify_detached(signature, statement, root)
+    if len(signers) != 1:
+        raise cms.VerificationError("a notary statement has exactly one signer")
+    cns = [a.value for a in signers[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    if cns != [NOTARY_SIGNER_CN]:
+        raise cms.VerificationError(f"signed by {signers[0].subject.rfc4514_string()}, not by semper-notary")
+
+
+def verify_tree_head(head, root) -> dict:
+    """Checks a SignedTreeHead; returns its statement (dict)."""
+    _notary_signed(head.statement, head.signature, root)
+    st = json.loads(head.statement)
+    if st.get("type") != "semper-notary-tree-head":
+        raise cms.VerificationError("not a tree head statement")
+    # proto3 JSON omits fields at their default: an empty log's size 0.
+    if int(st.get("tree_size", "0")) != head.tree_size or base64.b64decode(st.get("root_hash", "")) != head.root_hash:
+        raise cms.VerificationError("the tree head's size or root differs from what the notary signed")
+    return st
+
+
+def verify_evidence(evidence, root) -> dict:
+    """Checks an Evidence entry completely; returns its statement (dict)."""
+    _notary_signed(evidence.statement, evidence.signature, root)
+    st = json.loads(evidence.statement)
+    expected = "semper-notarial-attestation" if evidence.kind == "attestation" else "semper-" + evidence.kind
+    if st.get("type") != expected:
+        raise cms.VerificationError(f"kind {evidence.kind} but the statement is a {st.get('type')}")
+    verify_tree_head(evidence.tree_head, root)
+    proof = evidence.inclusion
+    if proof.leaf_index != evidence.index or proof.tree_size != evidence.tree_head.tree_size:
+        raise cms.VerificationError("the inclusion proof is not for this entry and tree head")
+    leaf = merkle.leaf_hash(evidence.statement)
+    if not merkle.verify_inclusion(proof.leaf_index, proof.tree_size, leaf, list(proof.audit_path),
+                                   evidence.tree_head.root_hash):
+        raise cms.VerificationError("the statement is not in the tree head's tree")
+    return st
+
+
+def verify_consistency(old_head, proof, root):
+    """Checks that proof.new_tree_head extends `old_head` (both verified)."""
+    verify_tree_head(old_head, root)
+    verify_tree_head(proof.new_tree_head, root)
+    if proof.old_size != old_head.tree_size or proof.new_size != proof.new_tree_head.tree_size:
+        raise cms.VerificationError("the proof is between other sizes")
+    if not merkle.verify_consistency(old_head.tree_size, proof.new_size, old_head.root_hash,
+                                     proof.new_tree_head.root_hash, list(proof.proof)):
+        raise cms.VerificationError("the new tree head does not extend the old one")
