@@ -110,9 +110,10 @@ start_ca() {
       --hostname localhost --ip 127.0.0.1 > "$STATE/logs/semper-ca-init.log"
     echo "up.sh: created the suite's PKI in $STATE/pki (root fingerprint in $STATE/logs/semper-ca-init.log)"
   fi
-  if [[ ! -f "$STATE/pki/client-ca.pem" ]]; then  # a state directory made before semper-ca init wrote it
-    cat "$STATE/pki/root.pem" "$STATE/pki/ca.pem" "$STATE/pki/pseudonym-ca.pem" > "$STATE/pki/client-ca.pem"
-  fi
+  # The CAs client certificates are verified with, from the PKI as it stands (also for a state
+  # directory made before semper-ca init wrote this file).
+  cat "$STATE/pki/root.pem" "$STATE/pki/ca.pem" "$STATE/pki/pseudonym-ca.pem" > "$STATE/pki/client-ca.pem.new"
+  mv "$STATE/pki/client-ca.pem.new" "$STATE/pki/client-ca.pem"
   if [[ ${SEMPER_KEYS:-files} == softhsm ]] && ! in_token; then
     deploy/keys-to-token.sh "$STATE"
   fi

@@ -312,6 +312,20 @@ std::string StampSignature(const Connection& c, std::string_view signature) {
   return "";
 }
 
+TimeStampFn TsaTimeStamp(const Connection& c) {
+  return [&c](std::string_view digest) -> absl::StatusOr<std::string> {
+    SEMPER_ASSIGN_OR_RETURN(std::string der, MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", RandomBytes(16)}));
+    v1::StampRequest req;
+    req.set_request(der);
+    v1::StampResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status called = v1::TimeStamp::NewStub(ChannelTo(c, c.tsa))->Stamp(&ctx, req, &resp);
+    if (!called.ok()) return Annotate(FromGrpcStatus(called), StrCat("semper-tsa at ", c.tsa));
+    return resp.response();
+  };
+}
+
 std::vector<std::string> ReadStamps(const Connection& c, const std::string& container_file,
                                     const v1::SignedContainer& container) {
   // Only a name with nothing behind it means "no stamps": anything else there (a dangling or

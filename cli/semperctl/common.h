@@ -17,6 +17,7 @@
 #include "common/base/secret.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/container/container.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
 #include "semper/v1/container.pb.h"
@@ -66,6 +67,10 @@ std::unique_ptr<grpc::ClientContext> Ctx();
 // existed then, whatever becomes of the signer's key later. "" (with a note on stderr) when the
 // TSA cannot be reached or its answer does not check.
 std::string StampSignature(const Connection& c, std::string_view signature);
+// For containers that ask for time-stamped signatures (CAdES-T): asks semper-tsa (c.tsa) for a
+// time-stamp over a SHA-256 digest; the container library puts it into the signature, and
+// verifies it whenever the container is opened.
+TimeStampFn TsaTimeStamp(const Connection& c);
 // The time-stamps semperctl keeps beside a container file (FILE.stamps), one per signature in
 // order ("" for a signature without one); none when there is no such file.
 // Each checked against its signature; those that do not hold are left out with a note.

@@ -56,11 +56,14 @@ void PrintOrder(const v1::ContainerContent& content) {
   std::printf("  amount:         %s\n", FormatMoney(o.amount()).c_str());
   if (!o.delivery_address().empty()) std::printf("  deliver to:     %s\n", VisibleLine(o.delivery_address()).c_str());
   std::printf("  created:        %s\n", TimeText(content.created()).c_str());
+  if (content.requested().time_stamped()) {
+    std::printf("  time-stamped:   every signature gets a time-stamp from semper-tsa inside it (CAdES-T)\n");
+  }
 }
 
 int Sign(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& seller_file,
          const std::string& amount, const std::string& currency, std::string order_id, const std::string& description,
-         const std::string& address, const std::string& law, const std::string& out) {
+         const std::string& address, const std::string& law, bool time_stamped, const std::string& out) {
   std::vector<Certificate> chain = WalletChain(wallet);
   auto seller = Certificate::FromPem(ReadFileOrDie(seller_file));
   if (!seller.ok()) Die(Annotate(seller.status(), "--seller"), 2);
@@ -88,6 +91,7 @@ int Sign(const Connection& c, const std::string& wallet, const std::string& pass
   *content.mutable_sender() = o->buyer();
   *content.add_recipients() = o->seller();
   content.mutable_requested()->set_non_repudiation_of_origin(true);
+  content.mutable_requested()->set_time_stamped(time_stamped);
   if (absl::Status valid = ValidateContainerContent(content); !valid.ok()) Die(valid, 2);
 
   std::printf("You are about to sign this order with your signature key (legally binding):\n");
@@ -97,7 +101,8 @@ int Sign(const Connection& c, const std::string& wallet, const std::string& pass
     return 1;
   }
   auto sealed = Seal(content, {.signers = {SignerIdentity{WalletKey(wallet, pass), chain.front(),
-                                                          std::vector<Certificate>(chain.begin() + 1, chain.end())}}});
+                                                          std::vector<Certificate>(chain.begin() + 1, chain.end())}},
+                               .time_stamp = TsaTimeStamp(c)});
   if (!sealed.ok()) Die(sealed.status());
   std::string bytes = sealed->SerializeAsString();
   WriteOrDie(out, bytes);
@@ -159,6 +164,12 @@ int Show(const Connection& c, const std::string& in, const std::string& buyer_ou
   if (opened->origin_signers.size() > 1) {
     std::printf("  confirmed by:   the seller %s\n", opened->origin_signers[1].certificate.Subject().c_str());
   }
+  for (size_t i = 0; i < opened->origin_signer_stamped_at.size(); ++i) {
+    if (!opened->origin_signer_stamped_at[i].has_value()) continue;
+    std::printf("  time-stamped:   the %s's signature existed at %s (its signature time-stamp, verified)\n",
+                i == 0 ? "buyer" : "seller",
+                absl::FormatTime(absl::RFC3339_full, *opened->origin_signer_stamped_at[i], absl::UTCTimeZone()).c_str());
+  }
   std::printf("  content SHA-256: %s (what every signature covers; a dispute names the order by it)\n",
               HexEncode(Sha256(opened->content_bytes)).c_str());
   std::printf("  file SHA-256:    %s (of these bytes as stored; a guarantee's order_sha256)\n",
@@ -199,8 +210,10 @@ int ConfirmOrder(const Connection& c, const std::string& wallet, const std::stri
   }
   // The buyer's stamp (if it came with the order), checked before anything is signed or written.
   std::vector<std::string> stamps = ReadStamps(c, in, signed_order);
-  auto cosigned = CoSign(signed_order, SignerIdentity{WalletKey(wallet, pass), chain.front(),
-                                                      std::vector<Certificate>(chain.begin() + 1, chain.end())});
+  auto cosigned = CoSign(signed_order,
+                         SignerIdentity{WalletKey(wallet, pass), chain.front(),
+                                        std::vector<Certificate>(chain.begin() + 1, chain.end())},
+                         TsaTimeStamp(c));
   if (!cosigned.ok()) Die(cosigned.status());
   v1::SealedContainer sealed;
   *sealed.mutable_signed_() = *std::move(cosigned);
@@ -272,6 +285,9 @@ OrderCommands::OrderCommands(CLI::App& app, Connection& c) : c_(c) {
   sign_->add_option("--deliver-to", address_, "delivery address");
   sign_->add_option("--law", law_, "applicable law (default: the one in your certificate)");
   sign_->add_option("--out", out_, "where to save the signed order")->required();
+  sign_->add_flag("--time-stamped", time_stamped_,
+                  "ask for time-stamped signatures (CAdES-T): semper-tsa stamps yours inside the order, and the "
+                  "seller's confirmation gets one too");
   show_ = o->add_subcommand("show", "sellers: check a signed order and show it (exit 0 verified, 3 not)");
   show_->add_option("order", in_, "the signed order file")->required()->check(CLI::ExistingFile);
   show_->add_option("--buyer-out", buyer_out_, "save the buyer's signature certificate (PEM) here");
@@ -291,7 +307,8 @@ OrderCommands::OrderCommands(CLI::App& app, Connection& c) : c_(c) {
 
 std::optional<int> OrderCommands::Run() {
   if (sign_->parsed()) {
-    return Sign(c_, wallet_, wallet_pass_, seller_, amount_, currency_, order_id_, description_, address_, law_, out_);
+    return Sign(c_, wallet_, wallet_pass_, seller_, amount_, currency_, order_id_, description_, address_, law_,
+                time_stamped_, out_);
   }
   if (show_->parsed()) return Show(c_, in_, buyer_out_);
   if (confirm_->parsed()) return ConfirmOrder(c_, wallet_, wallet_pass_, in_, out_);

@@ -24,6 +24,7 @@ class OrderCommands {
   CLI::App* show_ = nullptr;
   CLI::App* confirm_ = nullptr;
   CLI::App* receipt_ = nullptr;
+  bool time_stamped_ = false;
   std::string acknowledges_, wallet_, wallet_pass_, seller_, amount_, currency_ = "EUR", order_id_, description_, address_, law_,
       out_, in_, buyer_out_;
 };

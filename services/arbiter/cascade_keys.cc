@@ -99,7 +99,7 @@ absl::StatusOr<v1::PseudonymTags> PseudonymCascadeKeys::Tag(const v1::TagPseudon
   // The holder's own fresh request, signed with the base's key, as semper-ca checks it.
   if (req.signature().empty()) return InvalidField("signature", "is required");
   auto signers = CmsVerifyDetached(req.signature(), req.request(), *d_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the pseudonym request's signature");
+  if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   v1::PseudonymRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {

@@ -126,7 +126,9 @@ absl::StatusOr<CaseBook::Signed> CaseBook::VerifyParty(const std::string& bytes,
   if (signature.empty()) return InvalidField("signature", StrCat("a detached CMS signature over the ", what, " is required"));
   absl::Time now = absl::Now();
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), StrCat("the ", what, "'s signature"));
+  if (!signers.ok()) {
+    return FieldError("signature", Annotate(signers.status(), StrCat("the ", what, "'s signature")));
+  }
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   const Certificate& signer = signers->front().certificate;
   SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, d_.certificate_status(signer, now));
@@ -195,7 +197,7 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   auto respondent = Certificate::FromDer(claim.respondent_certificate());
   if (!respondent.ok()) return FieldError("claim.respondent_certificate", respondent.status());
   if (auto path = d_.trust->VerifyPath(*respondent, d_.chain, absl::Now(), KeyPurpose::kNonRepudiation); !path.ok()) {
-    return Annotate(path.status(), "the respondent's certificate");
+    return FieldError("claim.respondent_certificate", Annotate(path.status(), "the respondent's certificate"));
   }
   if (SameParty(s.signer, *respondent)) return InvalidField("claim.respondent_certificate", "names the claimant");
   std::string id = HexEncode(RandomBytes(16));

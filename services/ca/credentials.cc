@@ -109,7 +109,7 @@ CredentialBook::~CredentialBook() {
 absl::StatusOr<v1::Subscriber> CredentialBook::Issuer(const std::string& bytes, const std::string& signature, absl::Time now) {
   if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the issuer's signature key is required");
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the request's signature");
+  if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   const Certificate& cert = signers->front().certificate;
   SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, d_.store->RequireGood(cert.SerialHex(), now, "the signer's"));

@@ -120,7 +120,9 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
     SEMPER_RETURN_IF_ERROR(write_key(o.dir / "pseudonym-ca.key", pkey));
     // What the daemons' TLS servers verify client certificates with (tls.client_ca_file): the
     // root, and the two CAs under it, so that a client presenting its certificate alone (without
-    // the issuing CA) still gets through; the chain still has to end at the root.
+    // the issuing CA) still gets through. gRPC verifies with partial chains allowed, so each of the
+    // three is a trust anchor by itself: all three are the suite's own, and the CAs sign only what
+    // semper-ca issues. Written again from the three whenever the CAs change.
     SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "client-ca.pem", root.Pem() + ca.Pem() + pca.Pem(), 0644, files));
   }
   // The root's CRL (covering the issuing CA), so that relying parties can check the whole path

@@ -151,7 +151,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   if (req.signature().empty()) return InvalidField("signature", "a detached CMS signature by the base certificate's key is required");
   const absl::Time now = o_.clock();
   auto signers = CmsVerifyDetached(req.signature(), req.request(), *o_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the request's signature");
+  if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer: the base certificate");
   const Certificate base = signers->front().certificate;
   v1::PseudonymRequestStatement st;
@@ -429,7 +429,7 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
     return InvalidField("order", "the reveal order and semper-arbiter's detached signature over it are required");
   }
   auto signers = CmsVerifyDetached(req.order_signature(), req.order(), *o_.trust, o_.clock(), KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the reveal order's signature");
+  if (!signers.ok()) return FieldError("order_signature", signers.status());
   if (signers->size() != 1 || signers->front().certificate.Der() != o_.arbiter->Der()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                      "the reveal order is not signed by semper-arbiter: no reveal");
@@ -438,7 +438,7 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = true;
   if (!google::protobuf::util::JsonStringToMessage(req.order(), &order, opts).ok() || order.type() != "semper-reveal-order") {
-    return InvalidField("order", "is not a semper-reveal-order statement");
+    return MalformedField("order", "is not a semper-reveal-order statement (proto3 JSON as semper-arbiter signed it)");
   }
   if (order.case_id().empty() || order.pseudonym_certificate_serial().empty()) {
     return InvalidField("order", "names no case or no pseudonym certificate");

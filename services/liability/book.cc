@@ -218,7 +218,7 @@ LiabilityBook::~LiabilityBook() {
 absl::StatusOr<Certificate> LiabilityBook::VerifyBuyerSignature(const std::string& bytes, const std::string& signature) {
   if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the buyer is required");
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, absl::Now(), KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the buyer's signature");
+  if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   return signers->front().certificate;
 }
@@ -369,7 +369,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
   *req.mutable_amount() = order.amount();
   req.set_seller(seller.subject);
   auto buyer = buyers_.CheckDer(req.buyer_certificate(), absl::Now(), "buyer_certificate");
-  if (!buyer.ok()) return done(Annotate(buyer.status(), "the buyer's certificate"));
+  if (!buyer.ok()) return done(FieldError("order", Annotate(buyer.status(), "the buyer's certificate")));
   const std::string serial = buyer->SerialHex();
   // Revocations are pushed by semper-ca: a revoked key gets no new guarantee.
   auto revoked = d_.revoked(serial);

@@ -18,7 +18,9 @@ absl::StatusOr<CheckedAgreement> CheckAgreement(const v1::SignedContainer& agree
   options.trust = &trust;
   options.at = now;
   options.required.set_non_repudiation_of_origin(true);
-  SEMPER_ASSIGN_OR_RETURN(OpenedContainer opened, Open(sealed, options));
+  auto open = Open(sealed, options);
+  if (!open.ok()) return FieldError("agreement", open.status());
+  OpenedContainer& opened = *open;
   if (!opened.content.template_().has_agreement()) {
     return InvalidField("agreement.content.template", "must be an Agreement");
   }
@@ -33,7 +35,7 @@ absl::StatusOr<CheckedAgreement> CheckAgreement(const v1::SignedContainer& agree
 absl::StatusOr<v1::VerdictStatement> CheckVerdict(std::string_view verdict, std::string_view signature,
                                                   const TrustStore& trust, const Certificate& arbiter, absl::Time now) {
   auto signers = CmsVerifyDetached(signature, verdict, trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return Annotate(signers.status(), "the verdict's signature");
+  if (!signers.ok()) return FieldError("verdict_signature", signers.status());
   if (signers->size() != 1 || signers->front().certificate.Der() != arbiter.Der()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, "the verdict is not semper-arbiter's");
   }

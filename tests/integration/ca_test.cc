@@ -579,7 +579,7 @@ TEST_F(CaDaemonTest, OneCodeUsedByManyClientsAtOnceIsAcceptedExactlyOnce) {
   int ok = 0, used = 0;
   for (const auto& s : results) {
     if (s.ok()) ++ok;
-    else if (s.code() == absl::StatusCode::kFailedPrecondition && ReasonOf(s) == v1::WRONG_STATE) ++used;
+    else if (s.code() == absl::StatusCode::kFailedPrecondition && ReasonOf(s) == v1::ALREADY_USED) ++used;
     else ADD_FAILURE() << s;
   }
   EXPECT_EQ(ok, 1);

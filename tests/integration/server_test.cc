@@ -144,9 +144,14 @@ TEST_F(PlaintextServerTest, UndecodableRequestsAndUnknownMethodsGetTheDocumented
   EXPECT_EQ(ErrorInfoOf(back).metadata().at("method"), "/semper.testing.Echo/WhoAmI");
   // A well-formed request still works on the same channel.
   EXPECT_TRUE(::semper::testing::CallUnary(stub, "/semper.testing.Echo/WhoAmI", "", std::chrono::seconds(5)).ok());
-  // An unknown method: UNIMPLEMENTED (here, on a plaintext port, gRPC's own answer).
+  // An unknown method: UNIMPLEMENTED (here, on a plaintext port, gRPC's own answer); so is a
+  // method of the suite that this server does not serve, whatever its body.
   s = ::semper::testing::CallUnary(stub, "/semper.testing.Echo/Nope", "", std::chrono::seconds(5));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  for (const std::string& body : {std::string(), std::string("\x0a\x05" "ab", 4)}) {
+    s = ::semper::testing::CallUnary(stub, "/semper.v1.Notary/GetTreeHead", body, std::chrono::seconds(5));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+  }
 }
 
 TEST_F(PlaintextServerTest, RequestIdsAreEchoedOrMade) {

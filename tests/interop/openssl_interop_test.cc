@@ -7,6 +7,10 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/blind_rsa.h"
 #include "common/crypto/cms_signer.h"
+#include "common/base/proto_time.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/random.h"
+#include "services/timestamp/tsa.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_pki.h"
@@ -199,6 +203,69 @@ TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
 
 // Ed25519 cannot sign CMS or receive CMS encryption in OpenSSL 3.0 (see cms.h).
 INSTANTIATE_TEST_SUITE_P(CmsKeyTypes, CmsInteropTest, ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
+
+// CAdES-T: a container signature carrying a signature time-stamp (an unsigned attribute) still
+// verifies with openssl cms; openssl shows the attribute; and openssl ts verifies the token over
+// the SHA-256 of the signature value, the imprint RFC 3161 appendix A names.
+TEST(CadesInteropTest, OpensslVerifiesATimeStampedContainerSignatureAndItsTimeStamp) {
+  TestPki pki(KeyType::kEcP256, "CAdES");
+  TempDir dir;
+  auto P = [&](const std::string& name) { return dir.path() + "/" + name; };
+  LeafSpec tsa_spec;
+  tsa_spec.common_name = "CAdES TSA";
+  tsa_spec.key_usage = kKuDigitalSignature;
+  tsa_spec.extended_key_usage = {"timeStamping"};
+  tsa_spec.extended_key_usage_critical = true;
+  SignerIdentity tsa_id = pki.Issue(tsa_spec);
+  tsa::SerialAllocator serials([] { return absl::StatusOr<uint64_t>(1); });
+  tsa::TsaOptions o{tsa_id.certificate, {pki.ca()}, tsa_id.key};
+  o.policies = {"1.3.6.1.4.1.32473.3161.1"};
+  o.clock_check = [] { return absl::OkStatus(); };
+  o.serials = &serials;
+  auto authority = tsa::TimeStampAuthority::New(std::move(o));
+  ASSERT_THAT(authority.status(), IsOk());
+  SignerIdentity buyer = pki.Issue("CAdES Buyer", kKuNonRepudiation | kKuDigitalSignature);
+  v1::ContainerContent c = NewContainerContent(absl::Now());
+  v1::Agreement* a = c.mutable_template_()->mutable_agreement();
+  a->mutable_overall_limit()->set_currency("EUR");
+  a->mutable_overall_limit()->set_minor_units(1000);
+  a->mutable_per_transaction_limit()->set_currency("EUR");
+  a->mutable_per_transaction_limit()->set_minor_units(100);
+  *a->mutable_valid_from() = ToTimestamp(absl::Now());
+  *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(1));
+  a->set_applicable_law("DE");
+  c.mutable_requested()->set_non_repudiation_of_origin(true);
+  c.mutable_requested()->set_time_stamped(true);
+  auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = [&](std::string_view digest) -> absl::StatusOr<std::string> {
+                           return (*authority)->StampDigest(std::string(digest)).response_der;
+                         }});
+  ASSERT_THAT(sealed, IsOk());
+  const std::string& sig = sealed->signed_().signatures(0);
+  dir.Write("content.bin", sealed->signed_().content());
+  dir.Write("sig.der", sig);
+  dir.Write("root.pem", pki.RootPem());
+  dir.Write("ca.pem", pki.CaPem());
+  auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("sig.der"), "-content",
+                       P("content.bin"), "-CAfile", P("root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  r = RunCommand({"openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", P("sig.der")});
+  EXPECT_THAT(r.out, ::testing::HasSubstr("id-smime-aa-timeStampToken"));
+  auto digests = CmsSignatureValueDigests(sig);
+  auto stamps = CmsSignatureTimeStamps(sig);
+  ASSERT_THAT(digests, IsOk());
+  ASSERT_THAT(stamps, IsOk());
+  ASSERT_EQ(stamps->size(), 1u);
+  ASSERT_EQ((*stamps)[0].size(), 1u);
+  dir.Write("token.der", (*stamps)[0][0]);
+  r = RunCommand({"openssl", "ts", "-verify", "-digest", HexEncode((*digests)[0]), "-in", P("token.der"), "-token_in",
+                  "-CAfile", P("root.pem"), "-untrusted", P("ca.pem")});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, ::testing::HasSubstr("Verification: OK"));
+  // Over any other digest (the whole SignedData's, say), openssl refuses it.
+  r = RunCommand({"openssl", "ts", "-verify", "-digest", HexEncode(Sha256(sig)), "-in", P("token.der"), "-token_in",
+                  "-CAfile", P("root.pem"), "-untrusted", P("ca.pem")});
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+}
 
 TEST(BlindRsaInteropTest, OpensslVerifiesAFinalizedBlindSignatureAsRsaPss) {
   // RFC 9474: the token a holder ends up with is a standard RSASSA-PSS signature (SHA-384,

@@ -27,6 +27,7 @@ SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketpla
   fail "the scenario"
 echo "--- the same flow from Python (clients/python), and the error table of docs/errors.md"
 bash "$SRC/clients/python/generate.sh" || fail "generating the Python client's modules"
+/usr/bin/python3 "$SRC/clients/python/tests/test_vectors.py" || fail "docs/vectors from Python"
 /usr/bin/python3 "$SRC/clients/python/tests/test_flow.py" "$SEMPER_STATE_DIR/client.env" || fail "the Python client's flow"
 echo "--- semperctl's refusals: declined commands change nothing, changed files are refused"
 SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/semperctl_refusals.sh" "$SEMPER_STATE_DIR/client.env" \

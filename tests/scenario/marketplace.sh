@@ -64,10 +64,11 @@ expect "agreement registered" "EUR"
 step "3. The buyer signs an order; the seller checks it and obtains a liability guarantee"
 run "the buyer signs order 1" ctl order sign --wallet buyer --wallet-passphrase-file pass --seller seller.pem \
   --amount 129.90 --order-id "CAT-$RUN-1" --description "winter coat, catalogue no. 4711" \
-  --deliver-to "Hauptstr. 1, Berlin" --out order1.semper
+  --deliver-to "Hauptstr. 1, Berlin" --time-stamped --out order1.semper
 expect "the order was shown before signing" "winter coat"
 run "the seller checks the order" ctl order show order1.semper --buyer-out buyer-signature.pem
 expect "order verified" "Verified order"
+expect "the buyer's signature carries its time-stamp (CAdES-T)" "time-stamped:   the buyer's signature existed at"
 expect "customer type from the buyer's certificate" "individual"
 expect "applicable law from the certificate" "applicable law: DE"
 run "the seller asks for a guarantee" ctl liability guarantee --wallet seller --wallet-passphrase-file pass \

@@ -23,6 +23,7 @@ from pyasn1.codec.der import decoder, encoder
 from pyasn1_modules import rfc5652
 
 ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+ID_DATA = "1.2.840.113549.1.7.1"
 ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 DIGESTS = {"2.16.840.1.101.3.4.2.1": hashes.SHA256, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
@@ -64,107 +65,196 @@ def _verify_with(public_key, signature: bytes, data: bytes, hash_cls, pss: bool)
         raise VerificationError("unsupported key type")
 
 
+def _is_ca(cert: x509.Certificate):
+    """(is a CA that may sign certificates, its path length constraint or None)."""
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return False, None
+    return bool(bc.ca and ku.key_cert_sign), bc.path_length
+
+
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
+    """`issuer` is a CA whose key signed `cert` (names, CA constraints and the signature)."""
+    if cert.issuer != issuer.subject or not _is_ca(issuer)[0]:
         return False
     try:
         key = issuer.public_key()
-        if isinstance(key, rsa.RSAPublicKey):
-            pss = cert.signature_algorithm_oid.dotted_string == RSA_PSS
-            _verify_with(key, cert.signature, cert.tbs_certificate_bytes, type(cert.signature_hash_algorithm), pss)
-        elif isinstance(key, ed25519.Ed25519PublicKey):
+        hash_alg = cert.signature_hash_algorithm
+        if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(cert.signature, cert.tbs_certificate_bytes)
+        elif isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) and hash_alg is not None:
+            pss = cert.signature_algorithm_oid.dotted_string == RSA_PSS
+            _verify_with(key, cert.signature, cert.tbs_certificate_bytes, type(hash_alg), pss)
         else:
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+            return False
         return True
-    except InvalidSignature:
+    except (InvalidSignature, ValueError, TypeError):
         return False
 
 
+def _valid_at(cert: x509.Certificate, at: datetime.datetime):
+    if not (cert.not_valid_before <= at <= cert.not_valid_after):
+        raise VerificationError(f"{cert.subject.rfc4514_string()} is not valid at {at}")
+
+
 def chain_to_root(cert: x509.Certificate, pool, root: x509.Certificate, at: datetime.datetime = None):
-    """The path from `cert` to `root` through `pool`, each link's signature and validity checked."""
+    """The path from `cert` to exactly `root` through CA certificates in `pool`: each link's
+    signature, each issuer a CA (basicConstraints cA, keyCertSign) within its path length, every
+    certificate (the root too) valid at `at` (default now). VerificationError otherwise."""
     at = at or datetime.datetime.utcnow()
     path, current = [cert], cert
-    for _ in range(8):
-        if not (current.not_valid_before <= at <= current.not_valid_after):
-            raise VerificationError(f"{current.subject.rfc4514_string()} is not valid at {at}")
+    while True:
+        _valid_at(current, at)
         if current == root:
+            if len(path) == 1:
+                raise VerificationError("the root itself is no signer")
             return path
-        if _issued_by(current, root):
-            return path + [root]
-        issuer = next((c for c in pool if c != current and _issued_by(current, c)), None)
+        if len(path) > 8:
+            raise VerificationError("certificate path too long")
+        candidates = [root] + [c for c in pool if c != current and c not in path]
+        issuer = next((c for c in candidates if _issued_by(current, c)), None)
         if issuer is None:
-            raise VerificationError(f"no issuer of {current.subject.rfc4514_string()} among the given certificates")
+            raise VerificationError(f"no CA among the given certificates issued {current.subject.rfc4514_string()}")
+        # Path length: CA certificates below `issuer` in the path (the leaf excluded).
+        limit = _is_ca(issuer)[1]
+        if limit is not None and len(path) - 1 > limit:
+            raise VerificationError(f"{issuer.subject.rfc4514_string()} may not have so long a path below it")
         path.append(issuer)
         current = issuer
-    raise VerificationError("certificate path too long")
 
 
-def verify_detached(signature_der: bytes, content: bytes, root: x509.Certificate, extra_certificates=()):
-    """Verifies detached SignedData over `content`; returns the signers' certificates. Raises
-    VerificationError when any signature or path does not hold."""
+def check_purpose(cert: x509.Certificate, purpose: str):
+    """"nonrepudiation": keyUsage contentCommitment (the signature certificates of parties and
+    daemons); "timestamping": the critical, sole EKU timeStamping (RFC 3161 2.3); "any"."""
+    if purpose == "any":
+        return
+    try:
+        if purpose == "nonrepudiation":
+            if not cert.extensions.get_extension_for_class(x509.KeyUsage).value.content_commitment:
+                raise VerificationError(f"{cert.subject.rfc4514_string()} is not certified for non-repudiation")
+            return
+        if purpose == "timestamping":
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+            if not eku.critical or list(eku.value) != [x509.ExtendedKeyUsageOID.TIME_STAMPING]:
+                raise VerificationError("the signer is not a time-stamping authority (critical EKU timeStamping only)")
+            return
+    except x509.ExtensionNotFound:
+        raise VerificationError(f"{cert.subject.rfc4514_string()} lacks the extension {purpose} needs") from None
+    raise ValueError(f"unknown purpose {purpose}")
+
+
+SUITE_SIGNER_FORBIDDEN = ("2.5.4.5", "2.5.4.65")  # serialNumber (a subscriber), pseudonym
+
+
+def check_suite_signer(cert: x509.Certificate, daemon: str):
+    """The certificate `semper-ca init` issues to semper-<daemon>'s signing key: exactly one CN
+    "semper-<daemon> signer", naming no subscriber and no pseudonym (docs/signing.md 1.3). A path
+    to the root does not say a daemon signed: every subscriber has one."""
+    cns = [a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    named = [a for a in cert.subject if a.oid.dotted_string in SUITE_SIGNER_FORBIDDEN]
+    if cns != [f"semper-{daemon} signer"] or named:
+        raise VerificationError(f"signed by {cert.subject.rfc4514_string()}, not by semper-{daemon}'s signing key")
+
+
+def verify_detached(signature_der: bytes, content: bytes, root: x509.Certificate, extra_certificates=(),
+                    purpose: str = "nonrepudiation", at: datetime.datetime = None):
+    """Verifies detached SignedData over `content`; returns the signers' certificates, each
+    checked for `purpose` and chained to `root`. VerificationError when anything does not hold,
+    whatever the bytes."""
+    return _guarded(lambda: _verify_detached(signature_der, content, root, extra_certificates, purpose, at))
+
+
+def verify_attached(der: bytes, root: x509.Certificate, extra_certificates=(), purpose: str = "any",
+                    at: datetime.datetime = None):
+    """Verifies SignedData that carries its content (an RFC 3161 token: the TSTInfo); returns
+    (content, signers)."""
+    return _guarded(lambda: _verify_attached(der, root, extra_certificates, purpose, at))
+
+
+def _guarded(fn):
+    try:
+        return fn()
+    except VerificationError:
+        raise
+    except Exception as e:  # pyasn1 and cryptography raise many kinds on hostile bytes
+        raise VerificationError(f"not a valid CMS signature: {type(e).__name__}: {e}") from None
+
+
+def _verify_detached(signature_der, content, root, extra_certificates, purpose, at):
     sd = _signed_data(signature_der)
     if sd["encapContentInfo"]["eContent"].isValue:
         raise VerificationError("not detached: the SignedData carries its content")
-    return _verify_signers(sd, content, root, extra_certificates)
+    if str(sd["encapContentInfo"]["eContentType"]) != ID_DATA:
+        raise VerificationError("a detached signature's content type is id-data")
+    return _verify_signers(sd, content, root, extra_certificates, purpose, at)
 
 
-def verify_attached(der: bytes, root: x509.Certificate, extra_certificates=()):
-    """Verifies SignedData that carries its content (an RFC 3161 token: the TSTInfo); returns
-    (content, signers)."""
+def _verify_attached(der, root, extra_certificates, purpose, at):
     sd = _signed_data(der)
     if not sd["encapContentInfo"]["eContent"].isValue:
         raise VerificationError("the SignedData carries no content")
     content = bytes(sd["encapContentInfo"]["eContent"])
-    return content, _verify_signers(sd, content, root, extra_certificates)
+    return content, _verify_signers(sd, content, root, extra_certificates, purpose, at)
 
 
 def _signed_data(signature_der: bytes):
-    try:
-        info, rest = decoder.decode(signature_der, asn1Spec=rfc5652.ContentInfo())
-        if rest or str(info["contentType"]) != ID_SIGNED_DATA:
-            raise VerificationError("not a CMS SignedData")
-        sd, rest = decoder.decode(bytes(info["content"]), asn1Spec=rfc5652.SignedData())
-    except VerificationError:
-        raise
-    except Exception as e:  # pyasn1 raises many kinds
-        raise VerificationError(f"not DER CMS: {e}") from None
+    info, rest = decoder.decode(signature_der, asn1Spec=rfc5652.ContentInfo())
+    if rest or str(info["contentType"]) != ID_SIGNED_DATA:
+        raise VerificationError("not a CMS SignedData")
+    sd, rest = decoder.decode(bytes(info["content"]), asn1Spec=rfc5652.SignedData())
+    if rest:
+        raise VerificationError("bytes after the SignedData")
     return sd
 
 
-def _verify_signers(sd, content: bytes, root, extra_certificates):
+def _verify_signers(sd, content: bytes, root, extra_certificates, purpose, at):
     pool = _certificates(sd) + list(extra_certificates)
+    e_content_type = str(sd["encapContentInfo"]["eContentType"])
     signers = []
     for si in sd["signerInfos"]:
         sid = si["sid"]
         if sid.getName() != "issuerAndSerialNumber":
             raise VerificationError("signer identified by key identifier: not supported here")
         serial = int(sid["issuerAndSerialNumber"]["serialNumber"])
-        cert = next((c for c in pool if c.serial_number == serial), None)
+        issuer_der = encoder.encode(sid["issuerAndSerialNumber"]["issuer"])
+        cert = next((c for c in pool if c.serial_number == serial and
+                     c.issuer.public_bytes() == issuer_der), None)
         if cert is None:
-            raise VerificationError("the signer's certificate is not in the SignedData")
+            raise VerificationError("the signer's certificate (by issuer and serial) is not in the SignedData")
         hash_cls = DIGESTS.get(str(si["digestAlgorithm"]["algorithm"]))
         if hash_cls is None:
             raise VerificationError("digest algorithm not accepted")
-        if not si["signedAttrs"].isValue:
-            raise VerificationError("no signed attributes")
-        attrs = {str(a["attrType"]): a["attrValues"] for a in si["signedAttrs"]}
-        if ID_MESSAGE_DIGEST not in attrs or ID_CONTENT_TYPE not in attrs:
-            raise VerificationError("contentType or messageDigest missing")
-        md, _ = decoder.decode(bytes(attrs[ID_MESSAGE_DIGEST][0]))
         h = hashes.Hash(hash_cls())
         h.update(content)
-        if bytes(md) != h.finalize():
-            raise VerificationError("messageDigest does not match the content")
-        # The signature covers the attributes DER-encoded as a SET OF (RFC 5652 5.4).
-        signed = encoder.encode(si["signedAttrs"], asn1Spec=rfc5652.SignedAttributes())
-        signed = b"\x31" + signed[1:]
+        digest = h.finalize()
         pss = str(si["signatureAlgorithm"]["algorithm"]) == RSA_PSS
+        if si["signedAttrs"].isValue:
+            types = [str(a["attrType"]) for a in si["signedAttrs"]]
+            if len(types) != len(set(types)):
+                raise VerificationError("a signed attribute appears twice")
+            attrs = {str(a["attrType"]): a["attrValues"] for a in si["signedAttrs"]}
+            for required in (ID_CONTENT_TYPE, ID_MESSAGE_DIGEST):
+                if required not in attrs or len(attrs[required]) != 1:
+                    raise VerificationError("contentType and messageDigest, one value each, are required")
+            ct, _ = decoder.decode(bytes(attrs[ID_CONTENT_TYPE][0]))
+            if str(ct) != e_content_type:
+                raise VerificationError("the signed contentType is not the content's type")
+            md, _ = decoder.decode(bytes(attrs[ID_MESSAGE_DIGEST][0]))
+            if bytes(md) != digest:
+                raise VerificationError("messageDigest does not match the content")
+            # The signature covers the attributes DER-encoded as a SET OF (RFC 5652 5.4).
+            signed = encoder.encode(si["signedAttrs"], asn1Spec=rfc5652.SignedAttributes())
+            signed = b"\x31" + signed[1:]
+        else:
+            signed = content  # no signed attributes: the signature is over the content itself
         try:
             _verify_with(cert.public_key(), bytes(si["signature"]), signed, hash_cls, pss)
         except InvalidSignature:
             raise VerificationError(f"the signature of {cert.subject.rfc4514_string()} does not verify") from None
-        chain_to_root(cert, pool, root)
+        check_purpose(cert, purpose)
+        chain_to_root(cert, pool, root, at)
         signers.append(cert)
     if not signers:
         raise VerificationError("no signer")

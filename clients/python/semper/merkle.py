@@ -25,10 +25,18 @@ def root(leaf_hashes):
     return node_hash(root(leaf_hashes[:k]), root(leaf_hashes[k:]))
 
 
+def _hashes(items) -> bool:
+    return all(isinstance(h, bytes) and len(h) == 32 for h in items)
+
+
 def verify_inclusion(index: int, tree_size: int, leaf: bytes, path, expected_root: bytes) -> bool:
     """RFC 9162 2.1.3.2: `leaf` (a leaf hash) is leaf `index` of the tree of `tree_size` leaves
-    whose root is `expected_root`."""
-    if index >= tree_size or index < 0:
+    whose root is `expected_root`. False for anything else, malformed input included."""
+    try:
+        path = list(path)
+    except TypeError:
+        return False
+    if not _hashes(path + [leaf, expected_root]) or index >= tree_size or index < 0:
         return False
     fn, sn = index, tree_size - 1
     r = leaf
@@ -50,8 +58,12 @@ def verify_inclusion(index: int, tree_size: int, leaf: bytes, path, expected_roo
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof) -> bool:
     """RFC 9162 2.1.4.2: the tree of `old_size` leaves with `old_root` is a prefix of the tree of
-    `new_size` leaves with `new_root`."""
-    if old_size < 0 or new_size < old_size:
+    `new_size` leaves with `new_root`. False for anything else, malformed input included."""
+    try:
+        proof = list(proof)
+    except TypeError:
+        return False
+    if not _hashes(proof + [old_root, new_root]) or old_size < 0 or new_size < old_size:
         return False
     if old_size == new_size:
         return old_root == new_root and len(proof) == 0

@@ -6,38 +6,43 @@ tree heads, the consistency proof."""
 import base64
 import json
 
-from cryptography import x509
-
 from semper import cms, merkle
 
-NOTARY_SIGNER_CN = "semper-notary signer"
-
-
-def _notary_signed(statement: bytes, signature: bytes, root):
+def _notary_signed(statement: bytes, signature: bytes, root) -> dict:
+    """The notary's signature over a statement (its signing certificate, by the suite-signer rule),
+    then the statement parsed: a JSON object."""
     signers = cms.verify_detached(signature, statement, root)
     if len(signers) != 1:
         raise cms.VerificationError("a notary statement has exactly one signer")
-    cns = [a.value for a in signers[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
-    if cns != [NOTARY_SIGNER_CN]:
-        raise cms.VerificationError(f"signed by {signers[0].subject.rfc4514_string()}, not by semper-notary")
+    cms.check_suite_signer(signers[0], "notary")
+    try:
+        st = json.loads(statement)
+    except ValueError:
+        raise cms.VerificationError("the statement is not JSON") from None
+    if not isinstance(st, dict):
+        raise cms.VerificationError("the statement is not a JSON object")
+    return st
 
 
 def verify_tree_head(head, root) -> dict:
     """Checks a SignedTreeHead; returns its statement (dict)."""
-    _notary_signed(head.statement, head.signature, root)
-    st = json.loads(head.statement)
+    st = _notary_signed(head.statement, head.signature, root)
     if st.get("type") != "semper-notary-tree-head":
         raise cms.VerificationError("not a tree head statement")
-    # proto3 JSON omits fields at their default: an empty log's size 0.
-    if int(st.get("tree_size", "0")) != head.tree_size or base64.b64decode(st.get("root_hash", "")) != head.root_hash:
+    try:
+        # proto3 JSON omits fields at their default: an empty log's size 0.
+        size = int(st.get("tree_size", "0"))
+        root_hash = base64.b64decode(st.get("root_hash", ""), validate=True)
+    except (TypeError, ValueError):
+        raise cms.VerificationError("the tree head's size or root is not well formed") from None
+    if size != head.tree_size or root_hash != head.root_hash:
         raise cms.VerificationError("the tree head's size or root differs from what the notary signed")
     return st
 
 
 def verify_evidence(evidence, root) -> dict:
     """Checks an Evidence entry completely; returns its statement (dict)."""
-    _notary_signed(evidence.statement, evidence.signature, root)
-    st = json.loads(evidence.statement)
+    st = _notary_signed(evidence.statement, evidence.signature, root)
     expected = "semper-notarial-attestation" if evidence.kind == "attestation" else "semper-" + evidence.kind
     if st.get("type") != expected:
         raise cms.VerificationError(f"kind {evidence.kind} but the statement is a {st.get('type')}")

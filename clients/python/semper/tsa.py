@@ -26,6 +26,9 @@ def request_der(data: bytes = None, digest: bytes = None, nonce: int = None, cer
     req["version"] = 1
     imprint = req["messageImprint"]
     imprint["hashAlgorithm"]["algorithm"] = SHA256
+    # NULL parameters, as OpenSSL writes them (`openssl ts -query`, semper's own client): the
+    # same bytes as docs/vectors/timestamp-request.der. (Absent parameters are accepted too.)
+    imprint["hashAlgorithm"]["parameters"] = univ.Any(encoder.encode(univ.Null("")))
     imprint["hashedMessage"] = digest
     req["nonce"] = nonce if nonce is not None else int.from_bytes(os.urandom(8), "big")
     req["certReq"] = cert_req
@@ -33,17 +36,30 @@ def request_der(data: bytes = None, digest: bytes = None, nonce: int = None, cer
 
 
 class Token:
-    """A time-stamp token (ContentInfo with SignedData over a TSTInfo), parsed."""
+    """A time-stamp token (ContentInfo with SignedData over a TSTInfo), parsed. ValueError when
+    the bytes are not one."""
 
     def __init__(self, der: bytes):
+        try:
+            self._parse(der)
+        except ValueError:
+            raise
+        except Exception as e:  # pyasn1 raises many kinds on hostile bytes
+            raise ValueError(f"not a time-stamp token: {type(e).__name__}: {e}") from None
+
+    def _parse(self, der: bytes):
         self.der = der
-        info, _ = decoder.decode(der, asn1Spec=rfc5652.ContentInfo())
+        info, rest = decoder.decode(der, asn1Spec=rfc5652.ContentInfo())
+        if rest:
+            raise ValueError("bytes after the token")
         self.signed_data, _ = decoder.decode(bytes(info["content"]), asn1Spec=rfc5652.SignedData())
         encap = self.signed_data["encapContentInfo"]
-        if encap["eContentType"] != ID_CT_TST_INFO:
+        if encap["eContentType"] != ID_CT_TST_INFO or not encap["eContent"].isValue:
             raise ValueError("not a time-stamp token: eContentType is not id-ct-TSTInfo")
         self.tst_info_der = bytes(encap["eContent"])
-        tst, _ = decoder.decode(self.tst_info_der, asn1Spec=rfc3161.TSTInfo())
+        tst, rest = decoder.decode(self.tst_info_der, asn1Spec=rfc3161.TSTInfo())
+        if rest:
+            raise ValueError("bytes after the TSTInfo")
         self.policy = str(tst["policy"])
         self.serial = int(tst["serialNumber"])
         self.gen_time = tst["genTime"].asDateTime
@@ -52,17 +68,12 @@ class Token:
         self.nonce = int(tst["nonce"]) if tst["nonce"].isValue else None
 
     def verify(self, root):
-        """Checks the TSA's signature over the TSTInfo and its certificate's path to `root` and
-        its timeStamping purpose (the token must carry the certificate: certReq). Returns the
-        TSA's certificate."""
-        from cryptography import x509
-
-        content, signers = cms.verify_attached(self.der, root)
+        """Checks the TSA's signature over the TSTInfo, its certificate's path to `root` and its
+        timeStamping purpose (the token must carry the certificate: certReq). Returns the TSA's
+        certificate; cms.VerificationError otherwise."""
+        content, signers = cms.verify_attached(self.der, root, purpose="timestamping")
         if content != self.tst_info_der or len(signers) != 1:
             raise cms.VerificationError("a time-stamp token has one signer over its TSTInfo")
-        eku = signers[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-        if not eku.critical or list(eku.value) != [x509.ExtendedKeyUsageOID.TIME_STAMPING]:
-            raise cms.VerificationError("the signer is not a time-stamping authority (critical EKU timeStamping only)")
         return signers[0]
 
     def covers(self, data: bytes = None, digest: bytes = None) -> bool:
@@ -73,7 +84,12 @@ class Token:
 
 def token_from_response(response_der: bytes) -> Token:
     """The token of a granted TimeStampResp; ValueError naming the status otherwise."""
-    resp, _ = decoder.decode(response_der, asn1Spec=rfc3161.TimeStampResp())
+    try:
+        resp, rest = decoder.decode(response_der, asn1Spec=rfc3161.TimeStampResp())
+    except Exception as e:  # pyasn1 raises many kinds on hostile bytes
+        raise ValueError(f"not a TimeStampResp: {type(e).__name__}") from None
+    if rest or not resp["timeStampToken"].isValue and int(resp["status"]["status"]) in (0, 1):
+        raise ValueError("not a TimeStampResp with a token")
     status = int(resp["status"]["status"])
     if status not in (0, 1):
         text = " ".join(str(t) for t in resp["status"]["statusString"]) if resp["status"]["statusString"].isValue else ""

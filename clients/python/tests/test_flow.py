@@ -198,8 +198,7 @@ def main():
              liability_pb2.GuaranteeRequest(request_id=os.urandom(8).hex(), order=order1_bytes,
                                             order_sha256=cms.sha256(order1_bytes)))
     g_signers = cms.verify_detached(g.signature, g.statement, root)
-    if [a.value for a in g_signers[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)] != ["semper-liability signer"]:
-        fail("the guarantee is not signed by semper-liability")
+    cms.check_suite_signer(g_signers[0], "liability")
     import json
     st = json.loads(g.statement)
     import base64
@@ -289,6 +288,7 @@ def main():
         fail(f"{row}: the call succeeded")
 
     transport("unknown-method", lambda: raw("notary", "/semper.v1.Notary/DropEverything", b""))
+    transport("wrong-daemon", lambda: raw("tsa", "/semper.v1.Notary/GetTreeHead", b""))
     transport("undecodable-request", lambda: raw("liability", "/semper.v1.Liability/GetLiability", b"\x0a\x05ab"))
     ca_anyone = ca.ca_pb2_grpc.CertificationAuthorityStub(anyone("ca"))
     expect_error("no-certificate", lambda: ca.register(anyone("ca"), "X", 1, "DE", "DE", "x@example.de"))

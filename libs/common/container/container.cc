@@ -12,6 +12,7 @@
 #include "common/container/vat.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
 
 namespace semper {
 namespace {
@@ -248,6 +249,22 @@ absl::Status ValidateContainerContent(const v1::ContainerContent& content) {
   return CheckTemplate(content.template_(), ids);
 }
 
+namespace {
+
+// CAdES-T: a time-stamp over each SignerInfo's signature value, added to it unsigned.
+absl::StatusOr<std::string> AddSignatureTimeStamps(const std::string& sig, const TimeStampFn& time_stamp) {
+  SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> digests, CmsSignatureValueDigests(sig));
+  std::vector<std::string> tokens;
+  for (const std::string& digest : digests) {
+    SEMPER_ASSIGN_OR_RETURN(std::string reply, time_stamp(digest));
+    SEMPER_ASSIGN_OR_RETURN(std::string token, TimeStampTokenOf(reply));
+    tokens.push_back(std::move(token));
+  }
+  return CmsAddSignatureTimeStamps(sig, tokens);
+}
+
+}  // namespace
+
 absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
                                          const SealOptions& options) {
   SEMPER_RETURN_IF_ERROR(ValidateContainerContent(content));
@@ -258,9 +275,8 @@ absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
   if (req.confidentiality() && options.recipients.empty()) {
     return InvalidField("recipients", "confidentiality needs at least one recipient certificate");
   }
-  if (req.time_stamped()) {
-    return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
-                     "time-stamped containers need semper-tsa, which this library does not call yet");
+  if (req.time_stamped() && (options.signers.empty() || !options.time_stamp)) {
+    return InvalidField("time_stamp", "a time-stamped container needs a signer and a time-stamping authority");
   }
   if (req.non_repudiation_of_origin()) {
     for (const auto& s : options.signers) {
@@ -278,6 +294,9 @@ absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
   for (const auto& s : options.signers) {
     SEMPER_ASSIGN_OR_RETURN(std::string sig, CmsSignDetached(signed_container.content(), s.key,
                                                               s.certificate, s.chain));
+    if (req.time_stamped()) {
+      SEMPER_ASSIGN_OR_RETURN(sig, AddSignatureTimeStamps(sig, options.time_stamp));
+    }
     signed_container.add_signatures(std::move(sig));
   }
   v1::SealedContainer sealed;
@@ -291,8 +310,19 @@ absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
   return sealed;
 }
 
-absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_container, const SignerIdentity& signer) {
+absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_container, const SignerIdentity& signer,
+                                           const TimeStampFn& time_stamp) {
   if (signed_container.content().empty()) return Missing("content");
+  v1::ContainerContent content;
+  if (!content.ParseFromString(signed_container.content())) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     "container content is not a serialized ContainerContent");
+  }
+  // The sender asked for time-stamped signatures: a co-signature without one would leave the
+  // container short of it.
+  if (content.requested().time_stamped() && !time_stamp) {
+    return InvalidField("time_stamp", "the container asks for time-stamped signatures: a TSA is needed to co-sign it");
+  }
   auto ku = signer.certificate.key_usage();
   if (!ku.has_value() || (*ku & kKuNonRepudiation) == 0) {
     return AttributeMissing("non_repudiation_of_origin",
@@ -302,6 +332,9 @@ absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_con
   v1::SignedContainer out = signed_container;
   SEMPER_ASSIGN_OR_RETURN(std::string sig,
                           CmsSignDetached(out.content(), signer.key, signer.certificate, signer.chain));
+  if (content.requested().time_stamped()) {
+    SEMPER_ASSIGN_OR_RETURN(sig, AddSignatureTimeStamps(sig, time_stamp));
+  }
   out.add_signatures(std::move(sig));
   return out;
 }
@@ -353,15 +386,38 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
     auto signers = CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes, *options.trust, at,
                                      KeyPurpose::kAny);
     if (!signers.ok()) return Annotate(signers.status(), StrCat("origin signature ", i));
-    for (CmsSigner& s : *signers) {
+    // Signature time-stamps (CAdES-T): each one present must cover its signer's signature value
+    // and verify; a signer with none leaves time_stamped not holding.
+    SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> digests, CmsSignatureValueDigests(signed_container.signatures(i)));
+    SEMPER_ASSIGN_OR_RETURN(auto stamps, CmsSignatureTimeStamps(signed_container.signatures(i)));
+    std::vector<std::optional<absl::Time>> stamped_at(digests.size());
+    for (size_t j = 0; j < digests.size() && j < stamps.size(); ++j) {
+      for (const std::string& token : stamps[j]) {
+        auto info = VerifyTimeStampToken(
+            token, digests[j], options.time_stamp_roots.empty() ? options.trust->roots() : options.time_stamp_roots);
+        if (!info.ok()) return Annotate(info.status(), StrCat("origin signature ", i, ": its time-stamp"));
+        if (info->hash_algorithm != "sha256") {
+          return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                           StrCat("origin signature ", i, ": its time-stamp is not over a SHA-256 digest"));
+        }
+        if (!stamped_at[j].has_value() || info->gen_time < *stamped_at[j]) stamped_at[j] = info->gen_time;
+      }
+    }
+    // CmsVerifyDetached lists the signers in SignerInfo order, as the digests are.
+    for (size_t k = 0; k < signers->size(); ++k) {
+      CmsSigner& s = (*signers)[k];
       auto ku = s.certificate.key_usage();
       if (!ku.has_value() || (*ku & kKuNonRepudiation) == 0) nro = false;
       opened.origin_signers.push_back(std::move(s));
       opened.origin_signer_signature.push_back(i);
+      opened.origin_signer_stamped_at.push_back(k < stamped_at.size() ? stamped_at[k] : std::nullopt);
     }
   }
   opened.holds.set_integrity(!opened.origin_signers.empty());
   opened.holds.set_non_repudiation_of_origin(nro);
+  bool stamped = !opened.origin_signers.empty();
+  for (const auto& t : opened.origin_signer_stamped_at) stamped = stamped && t.has_value();
+  opened.holds.set_time_stamped(stamped);
 
   if (!opened.content.sender().certificate().empty()) {
     bool found = false;
@@ -392,7 +448,9 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
     if (want->confidentiality() && !opened.holds.confidentiality()) {
       return AttributeMissing("confidentiality", who);
     }
-    if (want->time_stamped()) return AttributeMissing("time_stamped", "time-stamps are not checked yet");
+    if (want->time_stamped() && !opened.holds.time_stamped()) {
+      return AttributeMissing("time_stamped", StrCat(who, ": a signature carries no signature time-stamp"));
+    }
   }
   if (options.required.non_repudiation_of_receipt()) {
     return AttributeMissing("non_repudiation_of_receipt", "it holds only for a checked receipt");

@@ -5,7 +5,10 @@
 // those bytes and never re-encodes them before verification. All functions are thread-safe.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,12 +38,20 @@ absl::Status ValidateContainerContent(const v1::ContainerContent& content);
 // Deterministic protobuf serialization (the bytes that get signed).
 std::string SerializeDeterministic(const google::protobuf::Message& message);
 
+// Asks a TSA (semper-tsa) for a time-stamp over a SHA-256 digest; returns its DER
+// TimeStampResp (or the token).
+using TimeStampFn = std::function<absl::StatusOr<std::string>(std::string_view sha256)>;
+
 struct SealOptions {
   // Origin signers. Needed when integrity or non-repudiation of origin is requested; for the
   // latter each signer's certificate must have the nonRepudiation key usage.
   std::vector<SignerIdentity> signers;
   // Recipients to encrypt to; needed when confidentiality is requested.
   std::vector<Certificate> recipients;
+  // Needed when time_stamped is requested (CAdES-T): asks a TSA (semper-tsa) for a time-stamp
+  // over a SHA-256 digest and returns its DER TimeStampResp or token. Each origin signature gets
+  // one over its signature value, as an unsigned attribute (the signature itself is unchanged).
+  TimeStampFn time_stamp;
 };
 
 // Validates, serializes, signs and (when requested) encrypts. The requested attributes are read
@@ -65,6 +76,9 @@ struct OpenOptions {
   v1::SecurityAttributes required;
   // Containers larger than this are refused before parsing.
   size_t max_bytes = 32 << 20;
+  // Roots a signature time-stamp's TSA must chain to; empty: trust's roots. A time-stamp that
+  // does not verify is an error (never just a missing attribute).
+  std::vector<Certificate> time_stamp_roots;
 };
 
 struct CheckedDocument {
@@ -82,8 +96,11 @@ struct OpenedContainer {
   // Every signed_document element, with its verified signers.
   std::vector<CheckedDocument> documents;
   // The attributes that hold for this container. non_repudiation_of_receipt holds only once a
-  // receipt has been checked (CheckReceipt); time_stamped is not yet produced by this library.
+  // receipt has been checked (CheckReceipt); time_stamped when every origin signer's signature
+  // carries a verified signature time-stamp.
   v1::SecurityAttributes holds;
+  // For each of origin_signers, the time its signature time-stamp proves (none: not stamped).
+  std::vector<std::optional<absl::Time>> origin_signer_stamped_at;
   // The sender asked the recipient for a signed receipt.
   bool receipt_requested = false;
 };
@@ -102,8 +119,11 @@ absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
                                                 v1::ReceiptAcknowledges acknowledges = v1::RECEIPT_ACKNOWLEDGES_CONTAINER);
 
 // Adds `signer`'s origin signature over the same content bytes (a seller confirming an order the
-// buyer signed): the content is not re-encoded, so every earlier signature still holds.
-absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_container, const SignerIdentity& signer);
+// buyer signed): the content is not re-encoded, so every earlier signature still holds. When the
+// content requests time_stamped, the new signature gets its time-stamp from `time_stamp`
+// (required then).
+absl::StatusOr<v1::SignedContainer> CoSign(const v1::SignedContainer& signed_container, const SignerIdentity& signer,
+                                           const TimeStampFn& time_stamp = nullptr);
 
 // Checks that `receipt` (already opened) is a receipt for `original`: the right container id and
 // content digest, signed for non-repudiation by one of the original's named recipients (when the

@@ -9,6 +9,8 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "common/container/vat.h"
+#include "common/crypto/timestamp.h"
+#include "services/timestamp/tsa.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_pki.h"
 
@@ -329,11 +331,114 @@ TEST(ContainerTest, ReceiptGivesNonRepudiationOfReceipt) {
   EXPECT_THAT(CheckReceipt(*other_opened, *opened_receipt), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST(ContainerTest, TimeStampRequestIsRefusedHonestly) {
+// A TSA of the test PKI (the engine semper-tsa runs), counting what it stamps.
+struct TestTsa {
+  TestTsa() {
+    LeafSpec spec;
+    spec.common_name = "Test TSA";
+    spec.key_usage = kKuDigitalSignature;
+    spec.extended_key_usage = {"timeStamping"};
+    spec.extended_key_usage_critical = true;
+    SignerIdentity id = Pki().Issue(spec);
+    tsa::TsaOptions o{id.certificate, {Pki().ca()}, id.key};
+    o.policies = {"1.3.6.1.4.1.32473.3161.1"};
+    o.clock_check = [] { return absl::OkStatus(); };
+    o.serials = &serials;
+    authority = std::move(tsa::TimeStampAuthority::New(std::move(o))).value();
+  }
+  std::function<absl::StatusOr<std::string>(std::string_view)> Client() {
+    return [this](std::string_view digest) -> absl::StatusOr<std::string> {
+      ++stamped;
+      return authority->StampDigest(std::string(digest)).response_der;
+    };
+  }
+  uint64_t next = 1;
+  tsa::SerialAllocator serials{[this] { return absl::StatusOr<uint64_t>(next++); }};
+  std::unique_ptr<tsa::TimeStampAuthority> authority;
+  int stamped = 0;
+};
+
+TEST(ContainerTest, TimeStampedContainersCarryASignatureTimeStampPerSigner) {
+  TestTsa tsa;
   auto buyer = Person("Buyer");
   v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_non_repudiation_of_origin(true);
   c.mutable_requested()->set_time_stamped(true);
-  EXPECT_THAT(Seal(c, {.signers = {buyer}}), StatusIs(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED));
+  // Without a TSA (or a signer) it cannot be done, and says so.
+  EXPECT_THAT(Seal(c, {.signers = {buyer}}), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  const absl::Time before = absl::Now() - absl::Seconds(1);
+  auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = tsa.Client()});
+  ASSERT_THAT(sealed, IsOk());
+  EXPECT_EQ(tsa.stamped, 1);
+  // The time-stamp covers the signature value (RFC 3161 appendix A), as an unsigned attribute:
+  // the signature still verifies as it was.
+  const std::string& sig = sealed->signed_().signatures(0);
+  auto digests = CmsSignatureValueDigests(sig);
+  auto stamps = CmsSignatureTimeStamps(sig);
+  ASSERT_THAT(digests, IsOk());
+  ASSERT_THAT(stamps, IsOk());
+  ASSERT_EQ(stamps->size(), 1u);
+  ASSERT_EQ((*stamps)[0].size(), 1u);
+  auto info = VerifyTimeStampToken((*stamps)[0][0], (*digests)[0], {Pki().root()});
+  ASSERT_THAT(info, IsOk());
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  auto opened = Open(*sealed, opts);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_TRUE(opened->holds.time_stamped());
+  ASSERT_EQ(opened->origin_signer_stamped_at.size(), 1u);
+  ASSERT_TRUE(opened->origin_signer_stamped_at[0].has_value());
+  EXPECT_GE(*opened->origin_signer_stamped_at[0], before);
+  EXPECT_LE(*opened->origin_signer_stamped_at[0], absl::Now() + absl::Seconds(1));
+
+  // A co-signature (the seller's confirmation) is stamped too; without a TSA it is not made.
+  auto seller = Person("Seller");
+  EXPECT_THAT(CoSign(sealed->signed_(), seller), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  auto cosigned = CoSign(sealed->signed_(), seller, tsa.Client());
+  ASSERT_THAT(cosigned, IsOk());
+  v1::SealedContainer two;
+  *two.mutable_signed_() = *cosigned;
+  auto opened_two = Open(two, opts);
+  ASSERT_THAT(opened_two, IsOk());
+  EXPECT_TRUE(opened_two->holds.time_stamped());
+  ASSERT_EQ(opened_two->origin_signer_stamped_at.size(), 2u);
+  EXPECT_TRUE(opened_two->origin_signer_stamped_at[1].has_value());
+  // A co-signature added without its stamp (by hand): the container no longer holds what its
+  // sender requested, and is refused.
+  auto bare = CmsSignDetached(sealed->signed_().content(), seller.key, seller.certificate, seller.chain);
+  ASSERT_THAT(bare, IsOk());
+  v1::SealedContainer unstamped_cosign = *sealed;
+  unstamped_cosign.mutable_signed_()->add_signatures(*bare);
+  EXPECT_THAT(Open(unstamped_cosign, opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
+
+  // A time-stamp over another signature, moved onto this one: refused, not merely "not stamped".
+  auto other = Seal(c, {.signers = {seller}, .time_stamp = tsa.Client()});
+  ASSERT_THAT(other, IsOk());
+  auto other_stamps = CmsSignatureTimeStamps(other->signed_().signatures(0));
+  ASSERT_THAT(other_stamps, IsOk());
+  v1::ContainerContent plain = OrderContent();
+  plain.mutable_requested()->set_non_repudiation_of_origin(true);
+  auto unstamped = Seal(plain, {.signers = {buyer}});
+  ASSERT_THAT(unstamped, IsOk());
+  auto moved = CmsAddSignatureTimeStamps(unstamped->signed_().signatures(0), {(*other_stamps)[0][0]});
+  ASSERT_THAT(moved, IsOk());
+  v1::SealedContainer forged = *unstamped;
+  forged.mutable_signed_()->set_signatures(0, *moved);
+  EXPECT_THAT(Open(forged, opts), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A token from a TSA the receiver does not trust: refused.
+  OpenOptions other_roots = opts;
+  other_roots.time_stamp_roots = {::semper::testing::TestPki().root()};
+  EXPECT_FALSE(Open(*sealed, other_roots).ok());
+  // Bytes that are no token in the attribute: refused.
+  auto junk = CmsAddSignatureTimeStamps(unstamped->signed_().signatures(0), {std::string("\x30\x03\x02\x01\x00", 5)});
+  ASSERT_THAT(junk, IsOk());
+  forged.mutable_signed_()->set_signatures(0, *junk);
+  EXPECT_FALSE(Open(forged, opts).ok());
+  // An unstamped container does not claim time_stamped.
+  auto plain_opened = Open(*unstamped, opts);
+  ASSERT_THAT(plain_opened, IsOk());
+  EXPECT_FALSE(plain_opened->holds.time_stamped());
 }
 
 TEST(ContainerTest, OversizedContainerRefusedBeforeParsing) {

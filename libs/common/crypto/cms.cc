@@ -9,6 +9,7 @@
 
 #include "common/base/strings.h"
 #include "common/base/status.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
 
 namespace semper {
@@ -106,6 +107,74 @@ absl::StatusOr<std::string> CmsAddCertificates(std::string_view cms_der, const s
     }
   }
   return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
+}
+
+namespace {
+
+constexpr char kSignatureTimeStampOid[] = "1.2.840.113549.1.9.16.2.14";
+
+absl::StatusOr<ossl::CmsPtr> SignedDataWithSigners(std::string_view cms_der) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseCms(cms_der, NID_pkcs7_signed));
+  if (sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms.get())) < 1) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "CMS SignedData has no signer");
+  }
+  return cms;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CmsSignatureValueDigests(std::string_view cms_der) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  std::vector<std::string> out;
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    const ASN1_OCTET_STRING* value = CMS_SignerInfo_get0_signature(sk_CMS_SignerInfo_value(infos, i));
+    out.push_back(Sha256(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                                          static_cast<size_t>(ASN1_STRING_length(value)))));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der, const std::vector<std::string>& tokens) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  if (tokens.size() != static_cast<size_t>(sk_CMS_SignerInfo_num(infos))) {
+    return InvalidField("tokens", "one signature time-stamp per signer");
+  }
+  ossl::Asn1ObjectPtr oid(OBJ_txt2obj(kSignatureTimeStampOid, 1));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    // The attribute's value is the token itself (a ContentInfo SEQUENCE), written as it is.
+    if (CMS_unsigned_add1_attr_by_OBJ(sk_CMS_SignerInfo_value(infos, static_cast<int>(i)), oid.get(), V_ASN1_SEQUENCE,
+                                      tokens[i].data(), static_cast<int>(tokens[i].size())) != 1) {
+      return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "adding a signature time-stamp");
+    }
+  }
+  return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std::string_view cms_der) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+  ossl::Asn1ObjectPtr oid(OBJ_txt2obj(kSignatureTimeStampOid, 1));
+  std::vector<std::vector<std::string>> out;
+  for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, i);
+    std::vector<std::string>& tokens = out.emplace_back();
+    for (int idx = CMS_unsigned_get_attr_by_OBJ(si, oid.get(), -1); idx >= 0;
+         idx = CMS_unsigned_get_attr_by_OBJ(si, oid.get(), idx)) {
+      X509_ATTRIBUTE* attr = CMS_unsigned_get_attr(si, idx);
+      for (int v = 0; v < X509_ATTRIBUTE_count(attr); ++v) {
+        ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, v);
+        if (value == nullptr || value->type != V_ASN1_SEQUENCE) {
+          return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                           "a signature time-stamp attribute that is not a token");
+        }
+        tokens.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value->value.sequence)),
+                            static_cast<size_t>(ASN1_STRING_length(value->value.sequence)));
+      }
+    }
+  }
+  return out;
 }
 
 namespace {

@@ -58,6 +58,19 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view 
                                                                std::string_view digest, const TrustStore& trust,
                                                                absl::Time at, KeyPurpose purpose);
 
+// CAdES-T signature time-stamps (ETSI EN 319 122-1 5.3, RFC 3161 appendix A): a time-stamp
+// token over the SHA-256 of a SignerInfo's signature value, carried as that SignerInfo's unsigned
+// attribute id-aa-signatureTimeStampToken (1.2.840.113549.1.9.16.2.14). Unsigned: adding one
+// changes no signature.
+//
+// Per SignerInfo of the SignedData, SHA-256 of its signature value (what its time-stamp covers).
+absl::StatusOr<std::vector<std::string>> CmsSignatureValueDigests(std::string_view cms_der);
+// The same SignedData with tokens[i] (a DER TimeStampToken) added to SignerInfo i; one token per
+// SignerInfo. A SignerInfo that already carries one keeps it and gets the new one beside it.
+absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der, const std::vector<std::string>& tokens);
+// Per SignerInfo, the signature time-stamp tokens it carries (DER, in order; none: empty).
+absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std::string_view cms_der);
+
 // DER EnvelopedData (AES-256-CBC content encryption) readable by each recipient certificate:
 // ECDH key agreement for P-256 keys, RSA-OAEP for RSA keys. Ed25519 keys cannot receive.
 absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,

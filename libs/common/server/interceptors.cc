@@ -1,8 +1,10 @@
 // Request id, access log and per-RPC metrics.
 #include "common/server/interceptors.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/server_context.h>
 
 #include "common/base/log.h"
@@ -35,8 +37,8 @@ std::string_view CodeName(grpc::StatusCode code) {
 class ObservingInterceptor final : public grpc::experimental::Interceptor {
  public:
   ObservingInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<spdlog::logger> logger,
-                       std::shared_ptr<Metrics> metrics, std::shared_ptr<const AccessPolicy> known)
-      : info_(info), logger_(std::move(logger)), metrics_(std::move(metrics)), known_(std::move(known)),
+                       std::shared_ptr<Metrics> metrics, std::shared_ptr<const std::vector<std::string>> served)
+      : info_(info), logger_(std::move(logger)), metrics_(std::move(metrics)), served_(std::move(served)),
         start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -59,7 +61,7 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty() &&
-          known_ != nullptr && known_->Find(info_->method()) != nullptr) {
+          Serves(info_->method())) {
         // gRPC's own answer when a served method's request does not decode (our handlers never
         // answer UNIMPLEMENTED without a message): say what happened, as docs/errors.md does.
         status = ToGrpcStatus(MakeError(
@@ -85,6 +87,18 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
+  // Whether this server serves `method` ("/pkg.Service/Method"): its service is one served here,
+  // and the service's .proto (linked in, so in the generated pool) has the method.
+  bool Serves(std::string_view method) const {
+    if (served_ == nullptr || method.size() < 2 || method[0] != '/') return false;
+    const size_t slash = method.find('/', 1);
+    if (slash == std::string_view::npos) return false;
+    const std::string service(method.substr(1, slash - 1));
+    if (std::find(served_->begin(), served_->end(), service) == served_->end()) return false;
+    const auto* descriptor = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+    return descriptor != nullptr && descriptor->FindMethodByName(std::string(method.substr(slash + 1))) != nullptr;
+  }
+
   void Finish(grpc::StatusCode code) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     std::string method = info_->method();
@@ -109,7 +123,7 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<Metrics> metrics_;
-  std::shared_ptr<const AccessPolicy> known_;
+  std::shared_ptr<const std::vector<std::string>> served_;
   std::chrono::steady_clock::time_point start_;
   std::string request_id_;
 };
@@ -118,17 +132,17 @@ class ObservingInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   ObservingInterceptorFactory(std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
-                              std::shared_ptr<const AccessPolicy> known)
-      : logger_(std::move(logger)), metrics_(std::move(metrics)), known_(std::move(known)) {}
+                              std::shared_ptr<const std::vector<std::string>> served)
+      : logger_(std::move(logger)), metrics_(std::move(metrics)), served_(std::move(served)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ObservingInterceptor(info, logger_, metrics_, known_);  // owned by gRPC
+    return new ObservingInterceptor(info, logger_, metrics_, served_);  // owned by gRPC
   }
 
  private:
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<Metrics> metrics_;
-  std::shared_ptr<const AccessPolicy> known_;
+  std::shared_ptr<const std::vector<std::string>> served_;
 };
 
 }  // namespace
@@ -141,9 +155,9 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewObservingInterceptorFactory(
     std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
-    std::shared_ptr<const AccessPolicy> known_methods) {
+    std::shared_ptr<const std::vector<std::string>> served_services) {
   return std::make_unique<ObservingInterceptorFactory>(std::move(logger), std::move(metrics),
-                                                       std::move(known_methods));
+                                                       std::move(served_services));
 }
 
 }  // namespace semper

@@ -4,11 +4,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/support/server_interceptor.h>
 #include <spdlog/logger.h>
 
-#include "common/server/access.h"
 #include "common/server/metrics.h"
 
 namespace semper {
@@ -21,11 +21,12 @@ inline constexpr char kRequestIdKey[] = "x-request-id";
 // The request id of a call, as the interceptor established it.
 std::string RequestIdOf(const grpc::ServerContextBase& context);
 
-// `known_methods`: the methods this server serves (the role matrix); a request to one of them
-// that does not decode is answered INVALID_ARGUMENT / MALFORMED_INPUT instead of gRPC's bare
-// UNIMPLEMENTED.
+// `served_services`: the full names of the services this server serves ("semper.v1.Notary"),
+// complete before the first call; a request to one of their methods that does not decode is
+// answered INVALID_ARGUMENT / MALFORMED_INPUT instead of gRPC's bare UNIMPLEMENTED, which stays
+// the answer to a method this server does not serve.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewObservingInterceptorFactory(
     std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
-    std::shared_ptr<const AccessPolicy> known_methods);
+    std::shared_ptr<const std::vector<std::string>> served_services);
 
 }  // namespace semper

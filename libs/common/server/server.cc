@@ -86,16 +86,17 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& key
   return std::make_pair(host, port);
 }
 
-// Hands the names of the services a server serves to `out` once it is built (gRPC's reflection
-// learns them the same way), so that health answers per service name too.
+// Hands the names of the services a server serves to `out` while it is built, before it starts
+// (gRPC's reflection learns them the same way): for health per service name, and for the
+// interceptor, which tells a served method's undecodable request from a method not served here.
 class ServiceNamesPlugin final : public grpc::ServerBuilderPlugin {
  public:
   explicit ServiceNamesPlugin(std::vector<std::string>* out) : out_(out) {}
   std::string name() override { return "semper_service_names"; }
-  void InitServer(grpc::ServerInitializer*) override {}
-  void Finish(grpc::ServerInitializer* si) override {
+  void InitServer(grpc::ServerInitializer* si) override {
     if (const auto* names = si->GetServiceList(); names != nullptr) *out_ = *names;
   }
+  void Finish(grpc::ServerInitializer*) override {}
   void ChangeArguments(const std::string&, void*) override {}
 
  private:
@@ -223,10 +224,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.SetMaxReceiveMessageSize(s.options_.max_message_bytes);
   builder.SetMaxSendMessageSize(s.options_.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  std::vector<std::string> service_names;
-  builder.SetOption(std::make_unique<ServiceNamesOption>(&service_names));
+  // Written by the plugin before the server starts; read only after.
+  auto served = std::make_shared<std::vector<std::string>>();
+  builder.SetOption(std::make_unique<ServiceNamesOption>(served.get()));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(NewObservingInterceptorFactory(log, s.options_.metrics, s.options_.access));
+  interceptors.push_back(NewObservingInterceptorFactory(log, s.options_.metrics, served));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Installed before the first call can arrive; removed when the server is gone.
   s.limiter_ = std::make_unique<RateLimiter>(s.options_.limits);
@@ -239,7 +241,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   // grpc.health.v1 answers for "" (the whole daemon) and for each service it serves by its full
   // name ("semper.v1.Notary"); SetServingStatus(bool) below moves them all together.
-  for (const std::string& name : service_names) s.grpc_->GetHealthCheckService()->SetServingStatus(name, false);
+  for (const std::string& name : *served) s.grpc_->GetHealthCheckService()->SetServingStatus(name, false);
   s.grpc_->GetHealthCheckService()->SetServingStatus(false);
 
   if (!s.options_.http_listen.empty()) {
