@@ -314,7 +314,11 @@ std::string StampSignature(const Connection& c, std::string_view signature) {
 
 TimeStampFn TsaTimeStamp(const Connection& c) {
   return [&c](std::string_view digest) -> absl::StatusOr<std::string> {
-    SEMPER_ASSIGN_OR_RETURN(std::string der, MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", RandomBytes(16)}));
+    if (c.ca_file.empty()) {
+      return InvalidField("--ca-file", "is needed to check semper-tsa's time-stamp (the suite's root.pem)");
+    }
+    const std::string nonce = RandomBytes(16);
+    SEMPER_ASSIGN_OR_RETURN(std::string der, MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", nonce}));
     v1::StampRequest req;
     req.set_request(der);
     v1::StampResponse resp;
@@ -322,7 +326,12 @@ TimeStampFn TsaTimeStamp(const Connection& c) {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     grpc::Status called = v1::TimeStamp::NewStub(ChannelTo(c, c.tsa))->Stamp(&ctx, req, &resp);
     if (!called.ok()) return Annotate(FromGrpcStatus(called), StrCat("semper-tsa at ", c.tsa));
-    return resp.response();
+    // Checked before it goes into the signature: this request's nonce, the digest, the TSA's path.
+    SEMPER_ASSIGN_OR_RETURN(std::string token, TimeStampTokenOf(resp.response()));
+    TrustStore trust = Trust(c);
+    auto info = VerifyTimeStampToken(token, digest, trust.roots(), {}, nonce);
+    if (!info.ok()) return Annotate(info.status(), StrCat("semper-tsa at ", c.tsa, " answered a token that"));
+    return token;
   };
 }
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -383,6 +384,46 @@ std::string HexOf(const Value& v) {
   return out;
 }
 
+// Every vector, and who signs it ("": no signature file). A vector dropped, added or left
+// unsigned fails the check.
+const std::map<std::string, std::string>& Expected() {
+  static const auto* expected = new std::map<std::string, std::string>{
+      {"csr-authentication", ""}, {"csr-signature", ""}, {"agreement", "signer"}, {"order-content", "signer"},
+      {"order", ""}, {"liability-query", "signer"}, {"agreement-change", "signer"}, {"pseudonym-request", "signer"},
+      {"claim", "signer"}, {"answer", "signer"}, {"list-cases", "signer"}, {"token-kind-request", "signer"},
+      {"credential-request", "signer"}, {"contract-signing-text", "signer"}, {"mail-receipt-text", "signer"},
+      {"document", "signer"}, {"timestamp-request", ""}, {"tree-head", "notary"}, {"guarantee", ""}};
+  return *expected;
+}
+
+// What the vectors say about each other (their used_in): the order's signature covers
+// order-content.bin and verifies; the guarantee and the claim name the order.
+void CheckRelations(const fs::path& dir, const Pki& pki, const TrustStore& trust) {
+  v1::SealedContainer sealed;
+  if (!sealed.ParseFromString(Slurp(dir / "order.bin")) || sealed.signed_().content() != Slurp(dir / "order-content.bin")) {
+    Fail("order: its signed content is not order-content.bin");
+  }
+  OpenOptions o;
+  o.trust = &trust;
+  o.at = kAt;
+  auto opened = Open(sealed, o);
+  if (!opened.ok()) Fail(StrCat("order: does not open: ", opened.status().message()));
+  if (opened->origin_signers.size() != 1 || opened->origin_signers[0].certificate.Der() != pki.signer.Der()) {
+    Fail("order: not signed by pki/signer.pem alone");
+  }
+  v1::GuaranteeStatement g;
+  google::protobuf::util::JsonParseOptions jo;
+  if (!google::protobuf::util::JsonStringToMessage(Slurp(dir / "guarantee.json"), &g, jo).ok() ||
+      g.order_sha256() != Sha256(Slurp(dir / "order.bin")) ||
+      g.order_content_sha256() != Sha256(Slurp(dir / "order-content.bin"))) {
+    Fail("guarantee: does not name order.bin");
+  }
+  v1::ClaimStatement claim;
+  if (!claim.ParseFromString(Slurp(dir / "claim.bin")) || claim.subject_sha256() != Sha256(Slurp(dir / "order-content.bin"))) {
+    Fail("claim: subject_sha256 is not the order content's");
+  }
+}
+
 int Check(const fs::path& dir) {
   const Pki pki = LoadPki(dir / "pki");
   TrustStore trust = Must(TrustStore::New({pki.root}), "the test root");
@@ -390,6 +431,20 @@ int Check(const fs::path& dir) {
   if (!google::protobuf::util::JsonStringToMessage(Slurp(dir / "vectors.json"), &manifest).ok()) {
     Fail("vectors.json does not parse");
   }
+  std::set<std::string> names;
+  for (const Value& v : Field(manifest, "vectors").list_value().values()) {
+    const Struct& e = v.struct_value();
+    const std::string name = Field(e, "name").string_value();
+    auto want = Expected().find(name);
+    if (want == Expected().end() || !names.insert(name).second) Fail(StrCat(name, ": not an expected vector, or twice"));
+    const bool has_signature = e.fields().count("signature_file") != 0;
+    if (has_signature != !want->second.empty() ||
+        (has_signature && Field(e, "signer").string_value() != StrCat("pki/", want->second, ".pem"))) {
+      Fail(StrCat(name, ": its signature is missing, unexpected or by someone else"));
+    }
+  }
+  if (names.size() != Expected().size()) Fail("vectors are missing from vectors.json");
+  CheckRelations(dir, pki, trust);
   int n = 0;
   for (const Value& v : Field(manifest, "vectors").list_value().values()) {
     const Struct& e = v.struct_value();
@@ -451,6 +506,11 @@ int Check(const fs::path& dir) {
   for (const Value& l : Field(merkle, "leaves").list_value().values()) leaves.push_back(HexOf(l));
   MerkleLog log;
   for (const auto& l : leaves) log.Append(MerkleLeafHash(l));
+  const auto& recorded_leaf_hashes = Field(merkle, "leaf_hashes").list_value().values();
+  if (static_cast<size_t>(recorded_leaf_hashes.size()) != leaves.size()) Fail("merkle: the leaf hashes");
+  for (int i = 0; i < recorded_leaf_hashes.size(); ++i) {
+    if (HexOf(recorded_leaf_hashes[i]) != MerkleLeafHash(leaves[static_cast<size_t>(i)])) Fail("merkle: the leaf hashes");
+  }
   for (const Value& p : Field(merkle, "inclusion_2_of_5").list_value().values()) proof.push_back(HexOf(p));
   for (const Value& p : Field(merkle, "consistency_3_to_5").list_value().values()) consistency.push_back(HexOf(p));
   const std::string root5 = HexOf(Field(merkle, "root_5")), root3 = HexOf(Field(merkle, "root_3"));

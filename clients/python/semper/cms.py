@@ -75,11 +75,43 @@ def _is_ca(cert: x509.Certificate):
     return bool(bc.ca and ku.key_cert_sign), bc.path_length
 
 
+# Extensions a verifier here understands; any other extension marked critical is refused, as
+# OpenSSL (and so the daemons) refuses it.
+_KNOWN_EXTENSIONS = {
+    x509.ExtensionOID.BASIC_CONSTRAINTS, x509.ExtensionOID.KEY_USAGE, x509.ExtensionOID.EXTENDED_KEY_USAGE,
+    x509.ExtensionOID.SUBJECT_KEY_IDENTIFIER, x509.ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, x509.ExtensionOID.CRL_DISTRIBUTION_POINTS,
+    x509.ExtensionOID.AUTHORITY_INFORMATION_ACCESS, x509.ExtensionOID.CERTIFICATE_POLICIES,
+}
+
+
+def _check_certificate(cert: x509.Certificate):
+    """What the daemons require of every certificate on a path: extensions that parse, each at most
+    once, no unknown critical one (name constraints among them: not evaluated here, so refused), and
+    a key they accept (P-256, RSA of 2048 to 4096 bits, Ed25519)."""
+    try:
+        extensions = list(cert.extensions)
+    except Exception as e:  # duplicated or malformed extensions
+        raise VerificationError(f"{cert.subject.rfc4514_string()}: extensions do not parse ({type(e).__name__})") from None
+    for ext in extensions:
+        if ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
+            raise VerificationError(f"{cert.subject.rfc4514_string()}: unknown critical extension {ext.oid.dotted_string}")
+    key = cert.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise VerificationError(f"{cert.subject.rfc4514_string()}: EC keys must be P-256")
+    elif isinstance(key, rsa.RSAPublicKey):
+        if not 2048 <= key.key_size <= 4096:
+            raise VerificationError(f"{cert.subject.rfc4514_string()}: RSA keys must have 2048 to 4096 bits")
+    elif not isinstance(key, ed25519.Ed25519PublicKey):
+        raise VerificationError(f"{cert.subject.rfc4514_string()}: key type not accepted")
+
+
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """`issuer` is a CA whose key signed `cert` (names, CA constraints and the signature)."""
-    if cert.issuer != issuer.subject or not _is_ca(issuer)[0]:
-        return False
     try:
+        if cert.issuer != issuer.subject or not _is_ca(issuer)[0]:
+            return False
         key = issuer.public_key()
         hash_alg = cert.signature_hash_algorithm
         if isinstance(key, ed25519.Ed25519PublicKey):
@@ -90,7 +122,7 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         else:
             return False
         return True
-    except (InvalidSignature, ValueError, TypeError):
+    except Exception:  # a bad signature, or one no key here can check: not issued by it
         return False
 
 
@@ -99,14 +131,30 @@ def _valid_at(cert: x509.Certificate, at: datetime.datetime):
         raise VerificationError(f"{cert.subject.rfc4514_string()} is not valid at {at}")
 
 
+def _utc(at: datetime.datetime = None) -> datetime.datetime:
+    """A naive UTC datetime, as cryptography's validity fields are."""
+    if at is None:
+        return datetime.datetime.utcnow()
+    if at.tzinfo is not None:
+        at = at.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return at
+
+
 def chain_to_root(cert: x509.Certificate, pool, root: x509.Certificate, at: datetime.datetime = None):
     """The path from `cert` to exactly `root` through CA certificates in `pool`: each link's
     signature, each issuer a CA (basicConstraints cA, keyCertSign) within its path length, every
-    certificate (the root too) valid at `at` (default now). VerificationError otherwise."""
-    at = at or datetime.datetime.utcnow()
+    certificate (the root too) valid at `at` (default now) and acceptable (_check_certificate),
+    the root self-signed. VerificationError otherwise."""
+    return _guarded(lambda: _chain_to_root(cert, list(pool), root, _utc(at)))
+
+
+def _chain_to_root(cert, pool, root, at):
+    if root.issuer != root.subject or not _issued_by(root, root):
+        raise VerificationError("the trust anchor is not a self-signed CA certificate")
     path, current = [cert], cert
     while True:
         _valid_at(current, at)
+        _check_certificate(current)
         if current == root:
             if len(path) == 1:
                 raise VerificationError("the root itself is no signer")
@@ -127,9 +175,19 @@ def chain_to_root(cert: x509.Certificate, pool, root: x509.Certificate, at: date
 
 def check_purpose(cert: x509.Certificate, purpose: str):
     """"nonrepudiation": keyUsage contentCommitment (the signature certificates of parties and
-    daemons); "timestamping": the critical, sole EKU timeStamping (RFC 3161 2.3); "any"."""
+    daemons); "timestamping": the critical, sole EKU timeStamping (RFC 3161 2.3), keyUsage (when
+    present) without keyCertSign; "any". The first two also refuse a CA certificate as signer."""
+    if purpose not in ("any", "nonrepudiation", "timestamping"):
+        raise ValueError(f"unknown purpose {purpose}")
+    _guarded(lambda: _check_purpose(cert, purpose))
+
+
+def _check_purpose(cert: x509.Certificate, purpose: str):
+    _check_certificate(cert)
     if purpose == "any":
         return
+    if _is_ca(cert)[0] or _basic_ca(cert):
+        raise VerificationError(f"{cert.subject.rfc4514_string()} is a CA certificate, not a signer's")
     try:
         if purpose == "nonrepudiation":
             if not cert.extensions.get_extension_for_class(x509.KeyUsage).value.content_commitment:
@@ -142,7 +200,13 @@ def check_purpose(cert: x509.Certificate, purpose: str):
             return
     except x509.ExtensionNotFound:
         raise VerificationError(f"{cert.subject.rfc4514_string()} lacks the extension {purpose} needs") from None
-    raise ValueError(f"unknown purpose {purpose}")
+
+
+def _basic_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 SUITE_SIGNER_FORBIDDEN = ("2.5.4.5", "2.5.4.65")  # serialNumber (a subscriber), pseudonym
@@ -253,8 +317,8 @@ def _verify_signers(sd, content: bytes, root, extra_certificates, purpose, at):
             _verify_with(cert.public_key(), bytes(si["signature"]), signed, hash_cls, pss)
         except InvalidSignature:
             raise VerificationError(f"the signature of {cert.subject.rfc4514_string()} does not verify") from None
-        check_purpose(cert, purpose)
-        chain_to_root(cert, pool, root, at)
+        _check_purpose(cert, purpose)
+        _chain_to_root(cert, pool, root, _utc(at))
         signers.append(cert)
     if not signers:
         raise VerificationError("no signer")

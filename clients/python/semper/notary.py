@@ -5,6 +5,7 @@ tree heads, the consistency proof."""
 
 import base64
 import json
+import re
 
 from semper import cms, merkle
 
@@ -17,7 +18,7 @@ def _notary_signed(statement: bytes, signature: bytes, root) -> dict:
     cms.check_suite_signer(signers[0], "notary")
     try:
         st = json.loads(statement)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise cms.VerificationError("the statement is not JSON") from None
     if not isinstance(st, dict):
         raise cms.VerificationError("the statement is not a JSON object")
@@ -29,12 +30,15 @@ def verify_tree_head(head, root) -> dict:
     st = _notary_signed(head.statement, head.signature, root)
     if st.get("type") != "semper-notary-tree-head":
         raise cms.VerificationError("not a tree head statement")
+    # proto3 JSON omits fields at their default (an empty log's size 0) and writes uint64 as a
+    # decimal string.
+    size_text, root_text = st.get("tree_size", "0"), st.get("root_hash", "")
+    if not isinstance(size_text, str) or not re.fullmatch(r"[0-9]{1,20}", size_text) or not isinstance(root_text, str):
+        raise cms.VerificationError("the tree head's size or root is not well formed")
     try:
-        # proto3 JSON omits fields at their default: an empty log's size 0.
-        size = int(st.get("tree_size", "0"))
-        root_hash = base64.b64decode(st.get("root_hash", ""), validate=True)
-    except (TypeError, ValueError):
-        raise cms.VerificationError("the tree head's size or root is not well formed") from None
+        size, root_hash = int(size_text), base64.b64decode(root_text, validate=True)
+    except ValueError:
+        raise cms.VerificationError("the tree head's root is not base64") from None
     if size != head.tree_size or root_hash != head.root_hash:
         raise cms.VerificationError("the tree head's size or root differs from what the notary signed")
     return st

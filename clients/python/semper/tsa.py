@@ -67,11 +67,12 @@ class Token:
         self.imprint = bytes(tst["messageImprint"]["hashedMessage"])
         self.nonce = int(tst["nonce"]) if tst["nonce"].isValue else None
 
-    def verify(self, root):
-        """Checks the TSA's signature over the TSTInfo, its certificate's path to `root` and its
+    def verify(self, root, at=None):
+        """Checks the TSA's signature over the TSTInfo, its certificate's path to `root` (valid at
+        `at`: now by default; the token's own gen_time for a token kept from earlier) and its
         timeStamping purpose (the token must carry the certificate: certReq). Returns the TSA's
         certificate; cms.VerificationError otherwise."""
-        content, signers = cms.verify_attached(self.der, root, purpose="timestamping")
+        content, signers = cms.verify_attached(self.der, root, purpose="timestamping", at=at)
         if content != self.tst_info_der or len(signers) != 1:
             raise cms.VerificationError("a time-stamp token has one signer over its TSTInfo")
         return signers[0]

@@ -113,9 +113,9 @@ def main():
     step("grpc.health.v1 answers SERVING for each daemon and each of its services by name, NOT_FOUND otherwise")
 
     # --- registration and enrolment
-    buyer_reg = ca.register(admin("ca"), f"Anna Kunde {run}", types_pb2.CUSTOMER_KIND_INDIVIDUAL, "DE", "DE",
-                            "anna@example.de")
-    seller_reg = ca.register(admin("ca"), f"Katalog Versand GmbH {run}", types_pb2.CUSTOMER_KIND_ENTERPRISE, "DE",
+    buyer_reg = ca.register(admin("ca"), f"Pia Python {run}", types_pb2.CUSTOMER_KIND_INDIVIDUAL, "DE", "DE",
+                            "pia@example.de")
+    seller_reg = ca.register(admin("ca"), f"Python Versand GmbH {run}", types_pb2.CUSTOMER_KIND_ENTERPRISE, "DE",
                              "DE", "orders@katalog.example", "VATDE-123456789")
     step("the administrator registers a buyer and a seller (RegisterSubscriber)")
     buyer, enrolled = ca.enroll(anyone("ca"), buyer_reg.enrolment_code)
@@ -171,13 +171,13 @@ def main():
                  lambda: call(tracker.RegisterAgreement, liability_pb2.RegisterAgreementRequest(agreement=forged)))
 
     # --- order and guarantee
-    def order(amount, currency="EUR"):
+    def order(amount, currency="EUR", time_stamped=False):
         c = container.new_content()
         o = c.template.order
         o.order_id = f"CAT-{run}-{os.urandom(4).hex()}"
-        o.buyer.name = "Anna Kunde"
+        o.buyer.name = "Pia Python"
         o.buyer.certificate = buyer.signature_certificate.public_bytes(serialization.Encoding.DER)
-        o.seller.name = "Katalog Versand GmbH"
+        o.seller.name = "Python Versand GmbH"
         o.seller.certificate = seller.signature_certificate.public_bytes(serialization.Encoding.DER)
         o.customer_kind = types_pb2.CUSTOMER_KIND_INDIVIDUAL
         o.applicable_law = "DE"
@@ -186,14 +186,17 @@ def main():
                     unit_price=types_pb2.Money(currency=currency, minor_units=amount))
         o.delivery_address = "Hauptstr. 1, Berlin"
         c.requested.non_repudiation_of_origin = True
-        return container.seal(c, [(buyer.signature_key, buyer.signature_certificate, buyer.chain[0])])
+        c.requested.time_stamped = time_stamped
+        return container.seal(c, [(buyer.signature_key, buyer.signature_certificate, buyer.chain[0])],
+                              time_stamp=lambda digest: tsa.stamp_grpc(anyone("tsa"), digest=digest)[0].der)
 
     as_seller = liability_pb2_grpc.LiabilityStub(channel(addr["liability"], root_pem, seller, server_name))
-    order1 = order(12990)
+    # A time-stamped order (CAdES-T, made here in Python): semper-liability verifies the stamp too.
+    order1 = order(12990, time_stamped=True)
     order1_bytes = order1.SerializeToString()
-    checked, signers = container.open_signed(order1.signed, root)
-    if signers[0] != buyer.signature_certificate:
-        fail("the order's signer")
+    checked, signers, stamped_at = container.open_signed(order1.signed, root)
+    if signers[0] != buyer.signature_certificate or stamped_at[0] is None:
+        fail("the order's signer or its signature time-stamp")
     g = call(as_seller.RequestGuarantee,
              liability_pb2.GuaranteeRequest(request_id=os.urandom(8).hex(), order=order1_bytes,
                                             order_sha256=cms.sha256(order1_bytes)))
@@ -205,7 +208,8 @@ def main():
     if base64.b64decode(st["order_sha256"]) != cms.sha256(order1_bytes) or \
             base64.b64decode(st["order_content_sha256"]) != cms.sha256(order1.signed.content):
         fail(f"the guarantee names another order: {st}")
-    step(f"the seller obtains a guarantee for the buyer's order, signed by semper-liability ({g.guarantee_id})")
+    step(f"the seller obtains a guarantee for the buyer's time-stamped order (CAdES-T, stamped {stamped_at[0]}), "
+         f"signed by semper-liability ({g.guarantee_id})")
 
     def ask(amount, currency="EUR"):
         o = order(amount, currency).SerializeToString()

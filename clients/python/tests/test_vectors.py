@@ -17,9 +17,21 @@ sys.path.insert(0, os.path.dirname(HERE))
 from cryptography import x509  # noqa: E402
 from google.protobuf import json_format, symbol_database  # noqa: E402
 
-from semper import cms, merkle, tsa  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+from semper import cms, container, merkle, tsa  # noqa: E402
 from semper.v1 import (arbiter_pb2, ca_pb2, container_pb2, liability_pb2, notary_pb2,  # noqa: E402,F401
                        privacy_pb2)
+
+
+# Every vector, and who signs it (None: no signature file).
+EXPECTED = {
+    "csr-authentication": None, "csr-signature": None, "agreement": "signer", "order-content": "signer", "order": None,
+    "liability-query": "signer", "agreement-change": "signer", "pseudonym-request": "signer", "claim": "signer",
+    "answer": "signer", "list-cases": "signer", "token-kind-request": "signer", "credential-request": "signer",
+    "contract-signing-text": "signer", "mail-receipt-text": "signer", "document": "signer", "timestamp-request": None,
+    "tree-head": "notary", "guarantee": None,
+}
 
 
 def fail(why):
@@ -34,7 +46,13 @@ def main():
     read = lambda name: open(os.path.join(d, name), "rb").read()  # noqa: E731
     root = x509.load_pem_x509_certificate(read("pki/root.pem"))
     db = symbol_database.Default()
+    names = [v["name"] for v in manifest["vectors"]]
+    if sorted(names) != sorted(EXPECTED):
+        fail(f"the vectors are not the expected set: {sorted(set(names) ^ set(EXPECTED))}")
     for v in manifest["vectors"]:
+        if (EXPECTED[v["name"]] is not None) != ("signature_file" in v) or \
+                ("signature_file" in v and v["signer"] != f"pki/{EXPECTED[v['name']]}.pem"):
+            fail(f"{v['name']}: its signature is missing or by someone else than expected")
         name, data = v["name"], read(v["file"])
         if hashlib.sha256(data).hexdigest() != v["sha256"]:
             fail(f"{name}: SHA-256")
@@ -47,14 +65,20 @@ def main():
                 fail(f"{name}: decodes to other content than recorded")
         elif v["kind"] in ("json-statement", "json-guarantee"):
             json_format.Parse(data, db.GetSymbol(v["message"])())
+            if b"\n" in data or b": " in data:
+                fail(f"{name}: not compact JSON as the daemons print it")
         elif v["kind"] == "der-csr":
             csr = x509.load_der_x509_csr(data)
-            if not csr.is_signature_valid:
-                fail(f"{name}: the CSR's self-signature")
+            key = csr.public_key()
+            if not csr.is_signature_valid or not (isinstance(key, ec.EllipticCurvePublicKey) and
+                                                  isinstance(key.curve, ec.SECP256R1)):
+                fail(f"{name}: a CSR semper-ca accepts has a valid self-signature and a P-256 key here")
         elif v["kind"] == "der-timestamp-request":
             nonce = int.from_bytes(bytes(range(1, 9)), "big")
             if tsa.request_der(read("document.txt"), nonce=nonce) != data:
                 fail(f"{name}: Python builds another request for document.txt")
+        elif v["kind"] != "text":
+            fail(f"{name}: unknown kind {v['kind']}")
         if "signature_file" in v:
             signers = cms.verify_detached(read(v["signature_file"]), data, root)
             if signers != [x509.load_pem_x509_certificate(read(v["signer"]))]:
@@ -69,6 +93,21 @@ def main():
                 fail(f"{name}: unknown rule {rule}")
             if got.hex() != hexval:
                 fail(f"{name}: {hname}")
+    # What the vectors say about each other (their used_in): the order's signature covers
+    # order-content.bin and verifies; the guarantee and the claim name the order.
+    sealed = container_pb2.SealedContainer.FromString(read("order.bin"))
+    if sealed.signed.content != read("order-content.bin"):
+        fail("order: its signed content is not order-content.bin")
+    content, signers, _ = container.open_signed(sealed.signed, root)
+    if signers != [x509.load_pem_x509_certificate(read("pki/signer.pem"))]:
+        fail("order: not signed by pki/signer.pem")
+    guarantee = json.loads(read("guarantee.json"))
+    if base64.b64decode(guarantee["order_sha256"]) != hashlib.sha256(read("order.bin")).digest() or \
+            base64.b64decode(guarantee["order_content_sha256"]) != hashlib.sha256(read("order-content.bin")).digest():
+        fail("guarantee: does not name order.bin")
+    claim = arbiter_pb2.ClaimStatement.FromString(read("claim.bin"))
+    if claim.subject_sha256 != hashlib.sha256(read("order-content.bin")).digest():
+        fail("claim: subject_sha256 is not the order content's")
     m = manifest["merkle"]
     leaves = [bytes.fromhex(x) for x in m["leaves"]]
     hashes = [merkle.leaf_hash(x) for x in leaves]
@@ -82,8 +121,8 @@ def main():
                                      [bytes.fromhex(x) for x in m["consistency_3_to_5"]]):
         fail("merkle: consistency")
     head = json.loads(read("tree-head.json"))
-    if base64.b64decode(head["root_hash"]).hex() != m["root_5"]:
-        fail("tree-head: not the Merkle vector's root")
+    if base64.b64decode(head["root_hash"]).hex() != m["root_5"] or head.get("tree_size") != "5":
+        fail("tree-head: not the head of the Merkle vector's log")
     print(f"python vectors: {len(manifest['vectors'])} vectors and the Merkle proofs hold")
 
 

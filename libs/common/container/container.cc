@@ -251,13 +251,22 @@ absl::Status ValidateContainerContent(const v1::ContainerContent& content) {
 
 namespace {
 
-// CAdES-T: a time-stamp over each SignerInfo's signature value, added to it unsigned.
+// More signature time-stamps on one signer are refused when opening (each costs a verification).
+constexpr size_t kMaxSignatureTimeStamps = 4;
+
+// CAdES-T: a time-stamp over each SignerInfo's signature value, added to it unsigned. The token
+// must cover that digest (the time_stamp function's caller verifies the TSA; Open does again).
 absl::StatusOr<std::string> AddSignatureTimeStamps(const std::string& sig, const TimeStampFn& time_stamp) {
   SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> digests, CmsSignatureValueDigests(sig));
   std::vector<std::string> tokens;
   for (const std::string& digest : digests) {
     SEMPER_ASSIGN_OR_RETURN(std::string reply, time_stamp(digest));
     SEMPER_ASSIGN_OR_RETURN(std::string token, TimeStampTokenOf(reply));
+    SEMPER_ASSIGN_OR_RETURN(TimeStampInfo info, ReadTimeStampToken(token));
+    if (info.hash_algorithm != "sha256" || info.imprint != digest) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::SIGNATURE_INVALID,
+                       "the time-stamping authority answered with a token over something else");
+    }
     tokens.push_back(std::move(token));
   }
   return CmsAddSignatureTimeStamps(sig, tokens);
@@ -392,9 +401,19 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
     SEMPER_ASSIGN_OR_RETURN(auto stamps, CmsSignatureTimeStamps(signed_container.signatures(i)));
     std::vector<std::optional<absl::Time>> stamped_at(digests.size());
     for (size_t j = 0; j < digests.size() && j < stamps.size(); ++j) {
+      if (stamps[j].size() > kMaxSignatureTimeStamps) {
+        return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                         StrCat("origin signature ", i, " carries more than ", kMaxSignatureTimeStamps,
+                                " signature time-stamps on one signer"));
+      }
       for (const std::string& token : stamps[j]) {
+        // The TSA's certificate as it stood when it stamped (the token's genTime, which its
+        // signature covers): a stamp keeps proving its time after that certificate expires.
+        auto claimed = ReadTimeStampToken(token);
+        if (!claimed.ok()) return Annotate(claimed.status(), StrCat("origin signature ", i, ": its time-stamp"));
         auto info = VerifyTimeStampToken(
-            token, digests[j], options.time_stamp_roots.empty() ? options.trust->roots() : options.time_stamp_roots);
+            token, digests[j], options.time_stamp_roots.empty() ? options.trust->roots() : options.time_stamp_roots,
+            {}, std::nullopt, claimed->gen_time);
         if (!info.ok()) return Annotate(info.status(), StrCat("origin signature ", i, ": its time-stamp"));
         if (info->hash_algorithm != "sha256") {
           return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,

@@ -332,17 +332,23 @@ TEST(ContainerTest, ReceiptGivesNonRepudiationOfReceipt) {
 }
 
 // A TSA of the test PKI (the engine semper-tsa runs), counting what it stamps.
+// Its certificate valid from `valid_from` to `valid_until`; its clock `clock_offset` from now.
 struct TestTsa {
-  TestTsa() {
+  explicit TestTsa(absl::Time valid_from = absl::Now() - absl::Hours(1),
+                   absl::Time valid_until = absl::Now() + absl::Hours(24),
+                   absl::Duration clock_offset = absl::ZeroDuration()) {
     LeafSpec spec;
     spec.common_name = "Test TSA";
     spec.key_usage = kKuDigitalSignature;
     spec.extended_key_usage = {"timeStamping"};
     spec.extended_key_usage_critical = true;
+    spec.not_before = valid_from;
+    spec.not_after = valid_until;
     SignerIdentity id = Pki().Issue(spec);
     tsa::TsaOptions o{id.certificate, {Pki().ca()}, id.key};
     o.policies = {"1.3.6.1.4.1.32473.3161.1"};
     o.clock_check = [] { return absl::OkStatus(); };
+    o.clock = [clock_offset] { return absl::Now() + clock_offset; };
     o.serials = &serials;
     authority = std::move(tsa::TimeStampAuthority::New(std::move(o))).value();
   }
@@ -439,6 +445,42 @@ TEST(ContainerTest, TimeStampedContainersCarryASignatureTimeStampPerSigner) {
   auto plain_opened = Open(*unstamped, opts);
   ASSERT_THAT(plain_opened, IsOk());
   EXPECT_FALSE(plain_opened->holds.time_stamped());
+  // More than four stamps on one signer: refused before they are all verified.
+  std::string many = sealed->signed_().signatures(0);
+  for (int k = 0; k < 4; ++k) {
+    many = *CmsAddSignatureTimeStamps(many, {(*stamps)[0][0]});
+  }
+  forged = *sealed;
+  forged.mutable_signed_()->set_signatures(0, many);
+  EXPECT_THAT(Open(forged, opts), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+}
+
+TEST(ContainerTest, ASignatureTimeStampKeepsProvingItsTimeAfterTheTsaCertificateExpires) {
+  auto buyer = Person("Buyer");
+  v1::ContainerContent c = OrderContent();
+  c.mutable_requested()->set_time_stamped(true);
+  OpenOptions opts;
+  opts.trust = &Pki().trust();
+  // Stamped two hours ago by a TSA whose certificate ran out an hour ago.
+  const absl::Time now = absl::Now();
+  TestTsa expired(now - absl::Hours(3), now - absl::Hours(1), -absl::Hours(2));
+  auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = expired.Client()});
+  ASSERT_THAT(sealed, IsOk());
+  auto opened = Open(*sealed, opts);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_TRUE(opened->holds.time_stamped());
+  ASSERT_TRUE(opened->origin_signer_stamped_at[0].has_value());
+  EXPECT_LT(*opened->origin_signer_stamped_at[0], now - absl::Minutes(90));
+  // A token dated when the TSA's certificate was not valid (before it, or after it ran out)
+  // proves nothing: refused.
+  TestTsa early(now - absl::Hours(3), now - absl::Hours(1), -absl::Hours(5));
+  auto too_early = Seal(c, {.signers = {buyer}, .time_stamp = early.Client()});
+  ASSERT_THAT(too_early, IsOk());
+  EXPECT_FALSE(Open(*too_early, opts).ok());
+  TestTsa late(now - absl::Hours(3), now - absl::Hours(1), absl::ZeroDuration());
+  auto too_late = Seal(c, {.signers = {buyer}, .time_stamp = late.Client()});
+  ASSERT_THAT(too_late, IsOk());
+  EXPECT_FALSE(Open(*too_late, opts).ok());
 }
 
 TEST(ContainerTest, OversizedContainerRefusedBeforeParsing) {

@@ -163,6 +163,10 @@ absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std
     for (int idx = CMS_unsigned_get_attr_by_OBJ(si, oid.get(), -1); idx >= 0;
          idx = CMS_unsigned_get_attr_by_OBJ(si, oid.get(), idx)) {
       X509_ATTRIBUTE* attr = CMS_unsigned_get_attr(si, idx);
+      if (X509_ATTRIBUTE_count(attr) < 1) {
+        return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                         "a signature time-stamp attribute without a token");
+      }
       for (int v = 0; v < X509_ATTRIBUTE_count(attr); ++v) {
         ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, v);
         if (value == nullptr || value->type != V_ASN1_SEQUENCE) {

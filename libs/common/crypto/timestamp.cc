@@ -130,7 +130,8 @@ absl::Status Invalid(std::string_view what) {
 // time-stamping, the ESSCertIDv2 binding, contentType, the SHA-512 messageDigest of the TSTInfo,
 // the signature over the signed attributes, and the TSTInfo's version and imprint.
 absl::Status VerifyEd25519Token(PKCS7* p7, PKCS7_SIGNER_INFO* si, std::string_view digest,
-                                const std::vector<Certificate>& roots, const std::vector<Certificate>& untrusted) {
+                                const std::vector<Certificate>& roots, const std::vector<Certificate>& untrusted,
+                                std::optional<absl::Time> path_at) {
   X509_ALGOR* digest_alg = nullptr;
   PKCS7_SIGNER_INFO_get0_algs(si, nullptr, &digest_alg, nullptr);
   if (digest_alg == nullptr || OBJ_obj2nid(digest_alg->algorithm) != NID_sha512) {
@@ -160,6 +161,7 @@ absl::Status VerifyEd25519Token(PKCS7* p7, PKCS7_SIGNER_INFO* si, std::string_vi
   ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (X509_STORE_CTX_init(ctx.get(), store.get(), signer, pool.get()) != 1) return Invalid("chain");
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_TIMESTAMP_SIGN);
+  if (path_at.has_value()) X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(*path_at));
   if (X509_verify_cert(ctx.get()) != 1) {
     return Invalid(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
   }
@@ -285,7 +287,8 @@ absl::StatusOr<TimeStampInfo> ReadTimeStampToken(std::string_view der) {
 absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::string_view digest,
                                                    const std::vector<Certificate>& roots,
                                                    const std::vector<Certificate>& untrusted,
-                                                   std::optional<std::string> nonce) {
+                                                   std::optional<std::string> nonce,
+                                                   std::optional<absl::Time> path_at) {
   SEMPER_ASSIGN_OR_RETURN(Pkcs7Ptr p7, ParseToken(der));
   STACK_OF(PKCS7_SIGNER_INFO)* signer_infos = PKCS7_get_signer_info(p7.get());
   if (sk_PKCS7_SIGNER_INFO_num(signer_infos) != 1) return Invalid("a token has exactly one signer");
@@ -310,10 +313,11 @@ absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::st
       }
     }
   }
-  if (ed25519) SEMPER_RETURN_IF_ERROR(VerifyEd25519Token(p7.get(), si, digest, roots, untrusted));
+  if (ed25519) SEMPER_RETURN_IF_ERROR(VerifyEd25519Token(p7.get(), si, digest, roots, untrusted, path_at));
   VerifyCtxPtr ctx(TS_VERIFY_CTX_new());
   X509_STORE* store = X509_STORE_new();
   for (const Certificate& r : roots) X509_STORE_add_cert(store, r.x509());
+  if (path_at.has_value()) X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), absl::ToTimeT(*path_at));
   TS_VERIFY_CTX_set_store(ctx.get(), store);
   if (!untrusted.empty()) {
     STACK_OF(X509)* certs = sk_X509_new_null();

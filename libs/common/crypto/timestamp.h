@@ -43,11 +43,14 @@ absl::StatusOr<std::string> TimeStampTokenOf(std::string_view der);
 
 // Verifies a token (or a TimeStampResp carrying one) for `digest` under `roots`; `nonce` must
 // match when given. The TSA certificate must be in the token (certReq) or in `untrusted`.
-// SIGNATURE_INVALID with OpenSSL's reason when anything does not hold.
+// SIGNATURE_INVALID with OpenSSL's reason when anything does not hold. The TSA certificate's
+// path is checked as it stands now, or at `path_at` (a token kept from earlier, e.g. a signature
+// time-stamp: at its own genTime, so that it keeps verifying after the TSA certificate expires).
 absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::string_view digest,
                                                    const std::vector<Certificate>& roots,
                                                    const std::vector<Certificate>& untrusted = {},
-                                                   std::optional<std::string> nonce = std::nullopt);
+                                                   std::optional<std::string> nonce = std::nullopt,
+                                                   std::optional<absl::Time> path_at = std::nullopt);
 
 // What a token says, without verifying it (for display before verification, or audit).
 absl::StatusOr<TimeStampInfo> ReadTimeStampToken(std::string_view der);
