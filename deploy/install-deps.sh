@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs semper's dependencies from Debian 12's packages: `install-deps.sh run` what building and
-# running the suite needs (deploy/up.sh, the README's first command), `install-deps.sh` (or `all`)
-# everything, tests included (deploy/test.sh). Idempotent: packages already present are not
+# running the suite needs (deploy/up.sh, the README's first command), `install-deps.sh python` what
+# the Python client needs (clients/python), `install-deps.sh` (or `all`) everything, tests
+# included (deploy/test.sh). Idempotent: packages already present are not
 # downloaded again.
 set -euo pipefail
 mode=${1:-all}
@@ -16,6 +17,11 @@ RUN_PACKAGES=(
   openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl python3
   softhsm2 libengine-pkcs11-openssl gnutls-bin  # gnutls-bin: p11tool (keys-to-token.sh, PINs from the environment)
 )
+# The Python client (clients/python: generate.sh, the package, its flow).
+PYTHON_PACKAGES=(
+  python3 python3-grpcio python3-protobuf python3-cryptography python3-pyasn1-modules
+  protobuf-compiler protobuf-compiler-grpc
+)
 TEST_PACKAGES=(
   # test
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -24,15 +30,14 @@ TEST_PACKAGES=(
   clang-14 libclang-rt-14-dev llvm-14
   # an independent RFC 3161 verifier for Ed25519 tokens, which OpenSSL 3.0 cannot verify
   python3 python3-cryptography python3-pyasn1-modules
-  # the Python client (clients/python) and its test: grpcio, protobuf, and protoc's Python plugin
-  python3-grpcio python3-protobuf
   # benchmarks (tests/bench): the reference OCSP responder to compare with
   golang-cfssl
 )
 case "$mode" in
   run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
-  all) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
-  *) echo "usage: install-deps.sh [run|all]" >&2; exit 2 ;;
+  python) PACKAGES=("${PYTHON_PACKAGES[@]}") ;;
+  all) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}") ;;
+  *) echo "usage: install-deps.sh [run|python|all]" >&2; exit 2 ;;
 esac
 
 if [[ $(id -u) -ne 0 ]]; then

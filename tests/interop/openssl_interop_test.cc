@@ -10,10 +10,10 @@
 #include "common/base/proto_time.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
-#include "services/timestamp/tsa.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/test_tsa.h"
 
 namespace semper {
 namespace {
@@ -211,19 +211,7 @@ TEST(CadesInteropTest, OpensslVerifiesATimeStampedContainerSignatureAndItsTimeSt
   TestPki pki(KeyType::kEcP256, "CAdES");
   TempDir dir;
   auto P = [&](const std::string& name) { return dir.path() + "/" + name; };
-  LeafSpec tsa_spec;
-  tsa_spec.common_name = "CAdES TSA";
-  tsa_spec.key_usage = kKuDigitalSignature;
-  tsa_spec.extended_key_usage = {"timeStamping"};
-  tsa_spec.extended_key_usage_critical = true;
-  SignerIdentity tsa_id = pki.Issue(tsa_spec);
-  tsa::SerialAllocator serials([] { return absl::StatusOr<uint64_t>(1); });
-  tsa::TsaOptions o{tsa_id.certificate, {pki.ca()}, tsa_id.key};
-  o.policies = {"1.3.6.1.4.1.32473.3161.1"};
-  o.clock_check = [] { return absl::OkStatus(); };
-  o.serials = &serials;
-  auto authority = tsa::TimeStampAuthority::New(std::move(o));
-  ASSERT_THAT(authority.status(), IsOk());
+  ::semper::testing::TestTsa tsa(pki);
   SignerIdentity buyer = pki.Issue("CAdES Buyer", kKuNonRepudiation | kKuDigitalSignature);
   v1::ContainerContent c = NewContainerContent(absl::Now());
   v1::Agreement* a = c.mutable_template_()->mutable_agreement();
@@ -236,9 +224,7 @@ TEST(CadesInteropTest, OpensslVerifiesATimeStampedContainerSignatureAndItsTimeSt
   a->set_applicable_law("DE");
   c.mutable_requested()->set_non_repudiation_of_origin(true);
   c.mutable_requested()->set_time_stamped(true);
-  auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = [&](std::string_view digest) -> absl::StatusOr<std::string> {
-                           return (*authority)->StampDigest(std::string(digest)).response_der;
-                         }});
+  auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = tsa.Client()});
   ASSERT_THAT(sealed, IsOk());
   const std::string& sig = sealed->signed_().signatures(0);
   dir.Write("content.bin", sealed->signed_().content());

@@ -24,6 +24,7 @@ echo "first_command.sh: deploy/up.sh took $(( $(date +%s) - t )) s"
 echo "first_command.sh: the walkthrough (bash tests/scenario/marketplace.sh $STATE/client.env)"
 bash tests/scenario/marketplace.sh "$STATE/client.env"
 echo "first_command.sh: the Python client's flow, as the README's Python section runs it"
+bash deploy/install-deps.sh python
 bash clients/python/generate.sh
 /usr/bin/python3 clients/python/tests/test_flow.py "$STATE/client.env"
 echo "first_command.sh: the first command, the walkthrough and the Python flow passed"

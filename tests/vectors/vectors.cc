@@ -384,16 +384,47 @@ std::string HexOf(const Value& v) {
   return out;
 }
 
-// Every vector, and who signs it ("": no signature file). A vector dropped, added or left
-// unsigned fails the check.
-const std::map<std::string, std::string>& Expected() {
-  static const auto* expected = new std::map<std::string, std::string>{
-      {"csr-authentication", ""}, {"csr-signature", ""}, {"agreement", "signer"}, {"order-content", "signer"},
-      {"order", ""}, {"liability-query", "signer"}, {"agreement-change", "signer"}, {"pseudonym-request", "signer"},
-      {"claim", "signer"}, {"answer", "signer"}, {"list-cases", "signer"}, {"token-kind-request", "signer"},
-      {"credential-request", "signer"}, {"contract-signing-text", "signer"}, {"mail-receipt-text", "signer"},
-      {"document", "signer"}, {"timestamp-request", ""}, {"tree-head", "notary"}, {"guarantee", ""}};
+// Every vector: its file, kind, message (and the statement type it must carry), and who signs it
+// ("": no signature file). A vector dropped, added, renamed, re-kinded or left unsigned fails.
+struct Want {
+  std::string file, kind, message, type, signer;
+};
+const std::map<std::string, Want>& Expected() {
+  static const auto* expected = new std::map<std::string, Want>{
+      {"csr-authentication", {"csr-authentication.der", "der-csr", "", "", ""}},
+      {"csr-signature", {"csr-signature.der", "der-csr", "", "", ""}},
+      {"agreement", {"agreement.bin", "protobuf", "semper.v1.ContainerContent", "", "signer"}},
+      {"order-content", {"order-content.bin", "protobuf", "semper.v1.ContainerContent", "", "signer"}},
+      {"order", {"order.bin", "protobuf", "semper.v1.SealedContainer", "", ""}},
+      {"liability-query", {"liability-query.bin", "protobuf", "semper.v1.LiabilityQueryStatement", "semper-liability-query", "signer"}},
+      {"agreement-change", {"agreement-change.bin", "protobuf", "semper.v1.AgreementChangeStatement", "semper-agreement-change", "signer"}},
+      {"pseudonym-request", {"pseudonym-request.bin", "protobuf", "semper.v1.PseudonymRequestStatement", "semper-pseudonym-request", "signer"}},
+      {"claim", {"claim.bin", "protobuf", "semper.v1.ClaimStatement", "semper-claim", "signer"}},
+      {"answer", {"answer.bin", "protobuf", "semper.v1.AnswerStatement", "semper-answer", "signer"}},
+      {"list-cases", {"list-cases.bin", "protobuf", "semper.v1.ListCasesStatement", "semper-list-cases", "signer"}},
+      {"token-kind-request", {"token-kind-request.bin", "protobuf", "semper.v1.TokenKindRequestStatement", "semper-token-kind-request", "signer"}},
+      {"credential-request", {"credential-request.bin", "protobuf", "semper.v1.CredentialRequestStatement", "semper-credential-request", "signer"}},
+      {"contract-signing-text", {"contract-signing-text.txt", "text", "", "semper-contract:", "signer"}},
+      {"mail-receipt-text", {"mail-receipt-text.txt", "text", "", "semper-receipt:", "signer"}},
+      {"document", {"document.txt", "text", "", "", "signer"}},
+      {"timestamp-request", {"timestamp-request.der", "der-timestamp-request", "", "", ""}},
+      {"tree-head", {"tree-head.json", "json-statement", "semper.v1.TreeHeadStatement", "semper-notary-tree-head", "notary"}},
+      {"guarantee", {"guarantee.json", "json-guarantee", "semper.v1.GuaranteeStatement", "semper-liability-guarantee", ""}},
+  };
   return *expected;
+}
+
+// The statement's `type` field (a message with one), or its prefix for a signing text.
+void CheckType(const std::string& name, const Want& want, const google::protobuf::Message* m, const std::string& bytes) {
+  if (want.type.empty()) return;
+  if (m == nullptr) {
+    if (bytes.rfind(want.type, 0) != 0) Fail(StrCat(name, ": does not start with ", want.type));
+    return;
+  }
+  const auto* field = m->GetDescriptor()->FindFieldByName("type");
+  if (field == nullptr || m->GetReflection()->GetString(*m, field) != want.type) {
+    Fail(StrCat(name, ": its type is not \"", want.type, "\""));
+  }
 }
 
 // What the vectors say about each other (their used_in): the order's signature covers
@@ -438,9 +469,22 @@ int Check(const fs::path& dir) {
     auto want = Expected().find(name);
     if (want == Expected().end() || !names.insert(name).second) Fail(StrCat(name, ": not an expected vector, or twice"));
     const bool has_signature = e.fields().count("signature_file") != 0;
-    if (has_signature != !want->second.empty() ||
-        (has_signature && Field(e, "signer").string_value() != StrCat("pki/", want->second, ".pem"))) {
+    if (has_signature != !want->second.signer.empty() ||
+        (has_signature && Field(e, "signer").string_value() != StrCat("pki/", want->second.signer, ".pem"))) {
       Fail(StrCat(name, ": its signature is missing, unexpected or by someone else"));
+    }
+    const std::string message = e.fields().count("message") != 0 ? Field(e, "message").string_value() : "";
+    if (Field(e, "file").string_value() != want->second.file || Field(e, "kind").string_value() != want->second.kind ||
+        message != want->second.message) {
+      Fail(StrCat(name, ": not the file, kind or message it is"));
+    }
+    // The derived hashes a client developer looks for.
+    static const std::map<std::string, std::vector<std::string>> kHashes = {
+        {"order", {"order_sha256", "order_content_sha256"}}, {"document", {"document_sha256"}}};
+    if (auto h = kHashes.find(name); h != kHashes.end()) {
+      for (const std::string& k : h->second) {
+        if (Field(e, "hashes").struct_value().fields().count(k) == 0) Fail(StrCat(name, ": states no ", k));
+      }
     }
   }
   if (names.size() != Expected().size()) Fail("vectors are missing from vectors.json");
@@ -459,6 +503,7 @@ int Check(const fs::path& dir) {
                                                        ->New());
       if (kind == "protobuf") {
         if (!m->ParseFromString(bytes)) fail("does not decode as " + m->GetDescriptor()->full_name());
+        CheckType(name, Expected().at(name), m.get(), bytes);
         if (SerializeDeterministic(*m) != bytes) fail("does not re-encode to the same bytes");
         std::string recorded;
         (void)google::protobuf::util::MessageToJsonString(Field(e, "content"), &recorded);
@@ -468,6 +513,7 @@ int Check(const fs::path& dir) {
         google::protobuf::util::JsonParseOptions jo;
         jo.ignore_unknown_fields = false;
         if (!google::protobuf::util::JsonStringToMessage(bytes, m.get(), jo).ok()) fail("is not proto3 JSON of its message");
+        CheckType(name, Expected().at(name), m.get(), bytes);
         const auto* guarantee = dynamic_cast<const v1::GuaranteeStatement*>(m.get());
         if (kind == "json-guarantee" && guarantee == nullptr) fail("json-guarantee names another message");
         const std::string printed =
@@ -482,7 +528,9 @@ int Check(const fs::path& dir) {
       if (MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(Slurp(dir / "document.txt")), tso).value_or("") != bytes) {
         fail("is not the request for document.txt");
       }
-    } else if (kind != "text") {
+    } else if (kind == "text") {
+      CheckType(name, Expected().at(name), nullptr, bytes);
+    } else {
       fail("unknown kind " + kind);
     }
     if (e.fields().count("signature_file") != 0) {

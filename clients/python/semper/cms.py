@@ -194,6 +194,12 @@ def _check_purpose(cert: x509.Certificate, purpose: str):
                 raise VerificationError(f"{cert.subject.rfc4514_string()} is not certified for non-repudiation")
             return
         if purpose == "timestamping":
+            try:
+                ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+                if ku.key_cert_sign or ku.crl_sign or ku.key_encipherment or ku.data_encipherment or ku.key_agreement:
+                    raise VerificationError("a time-stamping certificate's key usage is digitalSignature/nonRepudiation only")
+            except x509.ExtensionNotFound:
+                pass
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
             if not eku.critical or list(eku.value) != [x509.ExtendedKeyUsageOID.TIME_STAMPING]:
                 raise VerificationError("the signer is not a time-stamping authority (critical EKU timeStamping only)")

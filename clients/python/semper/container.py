@@ -51,7 +51,10 @@ def add_signature_time_stamps(signature_der: bytes, time_stamp) -> bytes:
     info, _ = decoder.decode(signature_der, asn1Spec=rfc5652.ContentInfo())
     sd, _ = decoder.decode(bytes(info["content"]), asn1Spec=rfc5652.SignedData())
     for si in sd["signerInfos"]:
-        token = time_stamp(hashlib.sha256(bytes(si["signature"])).digest())
+        digest = hashlib.sha256(bytes(si["signature"])).digest()
+        token = time_stamp(digest)
+        if not tsa.Token(token).covers(digest=digest):
+            raise ValueError("the time-stamping authority answered with a token over something else")
         attr = rfc5652.Attribute()
         attr["attrType"] = univ.ObjectIdentifier(ID_SIGNATURE_TIME_STAMP)
         attr["attrValues"].append(rfc5652.AttributeValue(token))
@@ -62,6 +65,7 @@ def add_signature_time_stamps(signature_der: bytes, time_stamp) -> bytes:
 
 ID_SIGNATURE_TIME_STAMP = "1.2.840.113549.1.9.16.2.14"
 MAX_TIME_STAMPS_PER_SIGNER = 4
+TIME_STAMP_SKEW = datetime.timedelta(minutes=5)  # how far a stamp may lie ahead of this clock
 
 
 def signature_time_stamps(signature_der: bytes):
@@ -104,6 +108,8 @@ def open_signed(signed: container_pb2.SignedContainer, root, require_time_stampe
                     token = tsa.Token(der)
                 except ValueError as e:
                     raise cms.VerificationError(f"a signature time-stamp: {e}") from None
+                if token.gen_time > datetime.datetime.now(datetime.timezone.utc) + TIME_STAMP_SKEW:
+                    raise cms.VerificationError("a signature time-stamp dated in the future")
                 token.verify(root, at=token.gen_time)
                 if not token.covers(digest=digest):
                     raise cms.VerificationError("a signature time-stamp over something else than its signature")

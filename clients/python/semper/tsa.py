@@ -15,6 +15,8 @@ from semper.v1 import tsa_pb2
 
 SHA256 = univ.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
 ID_CT_TST_INFO = univ.ObjectIdentifier("1.2.840.113549.1.9.16.1.4")
+ID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
+ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
 
 
 def request_der(data: bytes = None, digest: bytes = None, nonce: int = None, cert_req: bool = True) -> bytes:
@@ -60,6 +62,10 @@ class Token:
         tst, rest = decoder.decode(self.tst_info_der, asn1Spec=rfc3161.TSTInfo())
         if rest:
             raise ValueError("bytes after the TSTInfo")
+        if int(tst["version"]) != 1:
+            raise ValueError("TSTInfo version is not 1")
+        if not str(tst["genTime"]).endswith("Z"):
+            raise ValueError("genTime is not in UTC (no Z)")
         self.policy = str(tst["policy"])
         self.serial = int(tst["serialNumber"])
         self.gen_time = tst["genTime"].asDateTime
@@ -75,6 +81,11 @@ class Token:
         content, signers = cms.verify_attached(self.der, root, purpose="timestamping", at=at)
         if content != self.tst_info_der or len(signers) != 1:
             raise cms.VerificationError("a time-stamp token has one signer over its TSTInfo")
+        # RFC 3161 2.4.2 / RFC 5816: the signer names its certificate (ESS signing-certificate).
+        si = self.signed_data["signerInfos"][0]
+        types = {str(a["attrType"]) for a in si["signedAttrs"]} if si["signedAttrs"].isValue else set()
+        if not types & {ID_SIGNING_CERTIFICATE, ID_SIGNING_CERTIFICATE_V2}:
+            raise cms.VerificationError("the token's signer does not name its certificate (ESS signingCertificate)")
         return signers[0]
 
     def covers(self, data: bytes = None, digest: bytes = None) -> bool:

@@ -24,14 +24,30 @@ from semper.v1 import (arbiter_pb2, ca_pb2, container_pb2, liability_pb2, notary
                        privacy_pb2)
 
 
-# Every vector, and who signs it (None: no signature file).
+# Every vector: its file, kind, message, the statement type it must carry, and who signs it
+# (None: no signature file).
 EXPECTED = {
-    "csr-authentication": None, "csr-signature": None, "agreement": "signer", "order-content": "signer", "order": None,
-    "liability-query": "signer", "agreement-change": "signer", "pseudonym-request": "signer", "claim": "signer",
-    "answer": "signer", "list-cases": "signer", "token-kind-request": "signer", "credential-request": "signer",
-    "contract-signing-text": "signer", "mail-receipt-text": "signer", "document": "signer", "timestamp-request": None,
-    "tree-head": "notary", "guarantee": None,
+    "csr-authentication": ("csr-authentication.der", "der-csr", None, None, None),
+    "csr-signature": ("csr-signature.der", "der-csr", None, None, None),
+    "agreement": ("agreement.bin", "protobuf", "semper.v1.ContainerContent", None, "signer"),
+    "order-content": ("order-content.bin", "protobuf", "semper.v1.ContainerContent", None, "signer"),
+    "order": ("order.bin", "protobuf", "semper.v1.SealedContainer", None, None),
+    "liability-query": ("liability-query.bin", "protobuf", "semper.v1.LiabilityQueryStatement", "semper-liability-query", "signer"),
+    "agreement-change": ("agreement-change.bin", "protobuf", "semper.v1.AgreementChangeStatement", "semper-agreement-change", "signer"),
+    "pseudonym-request": ("pseudonym-request.bin", "protobuf", "semper.v1.PseudonymRequestStatement", "semper-pseudonym-request", "signer"),
+    "claim": ("claim.bin", "protobuf", "semper.v1.ClaimStatement", "semper-claim", "signer"),
+    "answer": ("answer.bin", "protobuf", "semper.v1.AnswerStatement", "semper-answer", "signer"),
+    "list-cases": ("list-cases.bin", "protobuf", "semper.v1.ListCasesStatement", "semper-list-cases", "signer"),
+    "token-kind-request": ("token-kind-request.bin", "protobuf", "semper.v1.TokenKindRequestStatement", "semper-token-kind-request", "signer"),
+    "credential-request": ("credential-request.bin", "protobuf", "semper.v1.CredentialRequestStatement", "semper-credential-request", "signer"),
+    "contract-signing-text": ("contract-signing-text.txt", "text", None, "semper-contract:", "signer"),
+    "mail-receipt-text": ("mail-receipt-text.txt", "text", None, "semper-receipt:", "signer"),
+    "document": ("document.txt", "text", None, None, "signer"),
+    "timestamp-request": ("timestamp-request.der", "der-timestamp-request", None, None, None),
+    "tree-head": ("tree-head.json", "json-statement", "semper.v1.TreeHeadStatement", "semper-notary-tree-head", "notary"),
+    "guarantee": ("guarantee.json", "json-guarantee", "semper.v1.GuaranteeStatement", "semper-liability-guarantee", None),
 }
+HASHES = {"order": {"order_sha256", "order_content_sha256"}, "document": {"document_sha256"}}
 
 
 def fail(why):
@@ -50,23 +66,39 @@ def main():
     if sorted(names) != sorted(EXPECTED):
         fail(f"the vectors are not the expected set: {sorted(set(names) ^ set(EXPECTED))}")
     for v in manifest["vectors"]:
-        if (EXPECTED[v["name"]] is not None) != ("signature_file" in v) or \
-                ("signature_file" in v and v["signer"] != f"pki/{EXPECTED[v['name']]}.pem"):
+        file, kind, message, _, signer = EXPECTED[v["name"]]
+        if (signer is not None) != ("signature_file" in v) or \
+                ("signature_file" in v and v["signer"] != f"pki/{signer}.pem"):
             fail(f"{v['name']}: its signature is missing or by someone else than expected")
+        if v["file"] != file or v["kind"] != kind or v.get("message") != message:
+            fail(f"{v['name']}: not the file, kind or message it is")
+        if not HASHES.get(v["name"], set()) <= set(v.get("hashes", {})):
+            fail(f"{v['name']}: does not state its derived hashes")
         name, data = v["name"], read(v["file"])
         if hashlib.sha256(data).hexdigest() != v["sha256"]:
             fail(f"{name}: SHA-256")
+        want_type = EXPECTED[name][3]
         if v["kind"] == "protobuf":
             msg = db.GetSymbol(v["message"])()
             msg.ParseFromString(data)
+            if want_type is not None and msg.type != want_type:
+                fail(f"{name}: its type is not {want_type}")
             if msg.SerializeToString(deterministic=True) != data:
                 fail(f"{name}: Python's deterministic encoding differs from the vector's bytes")
             if json_format.MessageToDict(msg, preserving_proto_field_name=True) != v["content"]:
                 fail(f"{name}: decodes to other content than recorded")
         elif v["kind"] in ("json-statement", "json-guarantee"):
-            json_format.Parse(data, db.GetSymbol(v["message"])())
-            if b"\n" in data or b": " in data:
+            msg = db.GetSymbol(v["message"])()
+            json_format.Parse(data, msg)
+            if msg.type != want_type:
+                fail(f"{name}: its type is not {want_type}")
+            # As the daemons print it: compact, the .proto's field names in field-number order.
+            obj = json.loads(data)
+            if json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() != data:
                 fail(f"{name}: not compact JSON as the daemons print it")
+            numbers = [msg.DESCRIPTOR.fields_by_name[k].number for k in obj]
+            if numbers != sorted(numbers):
+                fail(f"{name}: its fields are not in field-number order")
         elif v["kind"] == "der-csr":
             csr = x509.load_der_x509_csr(data)
             key = csr.public_key()
@@ -77,7 +109,10 @@ def main():
             nonce = int.from_bytes(bytes(range(1, 9)), "big")
             if tsa.request_der(read("document.txt"), nonce=nonce) != data:
                 fail(f"{name}: Python builds another request for document.txt")
-        elif v["kind"] != "text":
+        elif v["kind"] == "text":
+            if want_type is not None and not data.startswith(want_type.encode()):
+                fail(f"{name}: does not start with {want_type}")
+        else:
             fail(f"{name}: unknown kind {v['kind']}")
         if "signature_file" in v:
             signers = cms.verify_detached(read(v["signature_file"]), data, root)

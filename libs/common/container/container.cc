@@ -253,6 +253,8 @@ namespace {
 
 // More signature time-stamps on one signer are refused when opening (each costs a verification).
 constexpr size_t kMaxSignatureTimeStamps = 4;
+// How far a signature time-stamp's genTime may lie ahead of this clock.
+constexpr absl::Duration kTimeStampSkew = absl::Minutes(5);
 
 // CAdES-T: a time-stamp over each SignerInfo's signature value, added to it unsigned. The token
 // must cover that digest (the time_stamp function's caller verifies the TSA; Open does again).
@@ -409,8 +411,19 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
       for (const std::string& token : stamps[j]) {
         // The TSA's certificate as it stood when it stamped (the token's genTime, which its
         // signature covers): a stamp keeps proving its time after that certificate expires.
+        // A token itself (ContentInfo), not a TimeStampResp around one, as CAdES says.
+        auto bare = TimeStampTokenOf(token);
+        if (!bare.ok() || *bare != token) {
+          return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                           StrCat("origin signature ", i, ": its time-stamp attribute holds no bare token"));
+        }
         auto claimed = ReadTimeStampToken(token);
         if (!claimed.ok()) return Annotate(claimed.status(), StrCat("origin signature ", i, ": its time-stamp"));
+        // A time still to come proves nothing (beyond a clock's skew).
+        if (claimed->gen_time > absl::Now() + kTimeStampSkew) {
+          return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                           StrCat("origin signature ", i, ": its time-stamp is dated in the future"));
+        }
         auto info = VerifyTimeStampToken(
             token, digests[j], options.time_stamp_roots.empty() ? options.trust->roots() : options.time_stamp_roots,
             {}, std::nullopt, claimed->gen_time);

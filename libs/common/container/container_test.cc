@@ -10,9 +10,9 @@
 
 #include "common/container/vat.h"
 #include "common/crypto/timestamp.h"
-#include "services/timestamp/tsa.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/test_tsa.h"
 
 namespace semper {
 namespace {
@@ -22,6 +22,7 @@ using ::semper::testing::IsOk;
 using ::semper::testing::LeafSpec;
 using ::semper::testing::StatusIs;
 using ::semper::testing::TestPki;
+using ::semper::testing::TestTsa;
 
 const TestPki& Pki() { return ::semper::testing::SharedTestPki(); }
 
@@ -332,40 +333,8 @@ TEST(ContainerTest, ReceiptGivesNonRepudiationOfReceipt) {
 }
 
 // A TSA of the test PKI (the engine semper-tsa runs), counting what it stamps.
-// Its certificate valid from `valid_from` to `valid_until`; its clock `clock_offset` from now.
-struct TestTsa {
-  explicit TestTsa(absl::Time valid_from = absl::Now() - absl::Hours(1),
-                   absl::Time valid_until = absl::Now() + absl::Hours(24),
-                   absl::Duration clock_offset = absl::ZeroDuration()) {
-    LeafSpec spec;
-    spec.common_name = "Test TSA";
-    spec.key_usage = kKuDigitalSignature;
-    spec.extended_key_usage = {"timeStamping"};
-    spec.extended_key_usage_critical = true;
-    spec.not_before = valid_from;
-    spec.not_after = valid_until;
-    SignerIdentity id = Pki().Issue(spec);
-    tsa::TsaOptions o{id.certificate, {Pki().ca()}, id.key};
-    o.policies = {"1.3.6.1.4.1.32473.3161.1"};
-    o.clock_check = [] { return absl::OkStatus(); };
-    o.clock = [clock_offset] { return absl::Now() + clock_offset; };
-    o.serials = &serials;
-    authority = std::move(tsa::TimeStampAuthority::New(std::move(o))).value();
-  }
-  std::function<absl::StatusOr<std::string>(std::string_view)> Client() {
-    return [this](std::string_view digest) -> absl::StatusOr<std::string> {
-      ++stamped;
-      return authority->StampDigest(std::string(digest)).response_der;
-    };
-  }
-  uint64_t next = 1;
-  tsa::SerialAllocator serials{[this] { return absl::StatusOr<uint64_t>(next++); }};
-  std::unique_ptr<tsa::TimeStampAuthority> authority;
-  int stamped = 0;
-};
-
 TEST(ContainerTest, TimeStampedContainersCarryASignatureTimeStampPerSigner) {
-  TestTsa tsa;
+  TestTsa tsa(Pki());
   auto buyer = Person("Buyer");
   v1::ContainerContent c = OrderContent();
   c.mutable_requested()->set_non_repudiation_of_origin(true);
@@ -375,7 +344,7 @@ TEST(ContainerTest, TimeStampedContainersCarryASignatureTimeStampPerSigner) {
   const absl::Time before = absl::Now() - absl::Seconds(1);
   auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = tsa.Client()});
   ASSERT_THAT(sealed, IsOk());
-  EXPECT_EQ(tsa.stamped, 1);
+  EXPECT_EQ(tsa.stamped(), 1);
   // The time-stamp covers the signature value (RFC 3161 appendix A), as an unsigned attribute:
   // the signature still verifies as it was.
   const std::string& sig = sealed->signed_().signatures(0);
@@ -463,7 +432,7 @@ TEST(ContainerTest, ASignatureTimeStampKeepsProvingItsTimeAfterTheTsaCertificate
   opts.trust = &Pki().trust();
   // Stamped two hours ago by a TSA whose certificate ran out an hour ago.
   const absl::Time now = absl::Now();
-  TestTsa expired(now - absl::Hours(3), now - absl::Hours(1), -absl::Hours(2));
+  TestTsa expired(Pki(), now - absl::Hours(3), now - absl::Hours(1), -absl::Hours(2));
   auto sealed = Seal(c, {.signers = {buyer}, .time_stamp = expired.Client()});
   ASSERT_THAT(sealed, IsOk());
   auto opened = Open(*sealed, opts);
@@ -473,14 +442,33 @@ TEST(ContainerTest, ASignatureTimeStampKeepsProvingItsTimeAfterTheTsaCertificate
   EXPECT_LT(*opened->origin_signer_stamped_at[0], now - absl::Minutes(90));
   // A token dated when the TSA's certificate was not valid (before it, or after it ran out)
   // proves nothing: refused.
-  TestTsa early(now - absl::Hours(3), now - absl::Hours(1), -absl::Hours(5));
+  TestTsa early(Pki(), now - absl::Hours(3), now - absl::Hours(1), -absl::Hours(5));
   auto too_early = Seal(c, {.signers = {buyer}, .time_stamp = early.Client()});
   ASSERT_THAT(too_early, IsOk());
   EXPECT_FALSE(Open(*too_early, opts).ok());
-  TestTsa late(now - absl::Hours(3), now - absl::Hours(1), absl::ZeroDuration());
+  TestTsa late(Pki(), now - absl::Hours(3), now - absl::Hours(1), absl::ZeroDuration());
   auto too_late = Seal(c, {.signers = {buyer}, .time_stamp = late.Client()});
   ASSERT_THAT(too_late, IsOk());
   EXPECT_FALSE(Open(*too_late, opts).ok());
+  // Nor does a time still to come, from a TSA certificate valid then.
+  TestTsa ahead(Pki(), now + absl::Hours(1), now + absl::Hours(3), absl::Hours(2));
+  auto future = Seal(c, {.signers = {buyer}, .time_stamp = ahead.Client()});
+  ASSERT_THAT(future, IsOk());
+  EXPECT_THAT(Open(*future, opts), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  // A TimeStampResp in the attribute instead of the token it carries: refused.
+  TestTsa good(Pki());
+  v1::ContainerContent plain = OrderContent();
+  auto unstamped = Seal(plain, {.signers = {buyer}});
+  ASSERT_THAT(unstamped, IsOk());
+  auto digests = CmsSignatureValueDigests(unstamped->signed_().signatures(0));
+  ASSERT_THAT(digests, IsOk());
+  auto reply = good.Client()((*digests)[0]);
+  ASSERT_THAT(reply, IsOk());
+  auto wrapped = CmsAddSignatureTimeStamps(unstamped->signed_().signatures(0), {*reply});
+  ASSERT_THAT(wrapped, IsOk());
+  v1::SealedContainer resp_inside = *unstamped;
+  resp_inside.mutable_signed_()->set_signatures(0, *wrapped);
+  EXPECT_THAT(Open(resp_inside, opts), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
 }
 
 TEST(ContainerTest, OversizedContainerRefusedBeforeParsing) {
