@@ -8,7 +8,7 @@ import urllib.request
 
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.type import univ
-from pyasn1_modules import rfc3161, rfc5280, rfc5652
+from pyasn1_modules import rfc3161, rfc5652
 
 from semper import cms, errors
 from semper.v1 import tsa_pb2

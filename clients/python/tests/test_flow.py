@@ -8,13 +8,14 @@ CLIENT_ENV is the file deploy/up.sh writes ($SEMPER_STATE_DIR/client.env). Needs
 modules (clients/python/generate.sh). Prints each step; exits 0 when all passed, 1 at the first
 failure."""
 
+import base64
 import datetime
+import json
 import os
 import re
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -202,9 +203,7 @@ def main():
                                             order_sha256=cms.sha256(order1_bytes)))
     g_signers = cms.verify_detached(g.signature, g.statement, root)
     cms.check_suite_signer(g_signers[0], "liability")
-    import json
     st = json.loads(g.statement)
-    import base64
     if base64.b64decode(st["order_sha256"]) != cms.sha256(order1_bytes) or \
             base64.b64decode(st["order_content_sha256"]) != cms.sha256(order1.signed.content):
         fail(f"the guarantee names another order: {st}")
