@@ -285,30 +285,14 @@ void PrintOpensslCheck(const std::string& sig, const std::string& json, const st
 }
 
 std::string StampSignature(const Connection& c, std::string_view signature) {
-  const std::string digest = Sha256(signature);
-  const std::string nonce = RandomBytes(16);
-  auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {true, "", nonce});
-  if (!der.ok()) return "";
-  v1::StampRequest req;
-  req.set_request(*der);
-  v1::StampResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Status called = v1::TimeStamp::NewStub(ChannelTo(c, c.tsa))->Stamp(&ctx, req, &resp);
-  auto token = called.ok() ? TimeStampTokenOf(resp.response()) : absl::StatusOr<std::string>(absl::UnavailableError(
-                                                                      called.error_message()));
-  if (token.ok() && c.ca_file.empty()) {
-    token = absl::FailedPreconditionError("its token cannot be checked without --ca-file (the suite's root.pem)");
-  } else if (token.ok()) {
-    TrustStore trust = Trust(c);
-    auto info = VerifyTimeStampToken(*token, digest, trust.roots(), {}, nonce);
-    if (info.ok()) return *token;
-    token = info.status();
-  }
+  // The same request and checks as a signature time-stamp inside a container (TsaTimeStamp), over
+  // the whole signature, kept beside it.
+  absl::StatusOr<std::string> token = TsaTimeStamp(c)(Sha256(signature));
+  if (token.ok()) return *token;
   std::fprintf(stderr,
-               "semperctl: NOTE: the signature is not time-stamped (semper-tsa at %s: %s). Without a time-stamp it "
+               "semperctl: NOTE: the signature is not time-stamped (%s). Without a time-stamp it "
                "binds only while its key is good: stamp it before you rely on it (semperctl tsa stamp).\n",
-               c.tsa.c_str(), std::string(token.status().message()).c_str());
+               std::string(token.status().message()).c_str());
   return "";
 }
 
