@@ -12,7 +12,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "semper/v1/notary.grpc.pb.h"
-#include "services/notary/verify.h"
+#include "common/notary/evidence.h"
 
 namespace semper::ctl {
 namespace {

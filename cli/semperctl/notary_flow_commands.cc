@@ -14,7 +14,7 @@
 #include "common/crypto/random.h"
 #include "semper/v1/notary.grpc.pb.h"
 #include "common/server/peer.h"
-#include "services/notary/verify.h"
+#include "common/notary/evidence.h"
 
 namespace semper::ctl {
 namespace {

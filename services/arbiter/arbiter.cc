@@ -36,7 +36,7 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
           FROM arbiter.exchanges
           WHERE me1_hash IN (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"},
       {"arbiter_lock",
-       "SELECT objection_until IS NOT NULL AND objection_until <= now() FROM arbiter.exchanges "
+       "SELECT objection_until IS NOT NULL AND objection_until <= $2::timestamptz AS period_over FROM arbiter.exchanges "
        "WHERE me1_hash = decode($1, 'hex') FOR UPDATE"},
       // A payer's payment belongs to the first of its exchanges naming it that the arbiter decides
       // (keyed by SHA-256 of payer, provider and reference, hex: nothing a party wrote reaches SQL).
@@ -51,7 +51,7 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
       {"arbiter_reverse",
        R"(UPDATE arbiter.exchanges SET affidavit = decode($2, 'hex'), affidavit_signature = decode($3, 'hex')
           WHERE me1_hash = decode($1, 'hex') AND affidavit IS NULL AND completed_contract IS NULL
-                AND objection_until <= now())"},
+                AND objection_until <= $4::timestamptz)"},
       {"arbiter_complete",
        R"(UPDATE arbiter.exchanges SET completed_contract = coalesce(completed_contract, decode($2, 'hex')),
                  affidavit = coalesce(affidavit, nullif(decode($3, 'hex'), ''::bytea)),
@@ -84,46 +84,27 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Stored(pqxx::transaction_ba
 }
 
 ExchangeArbiter::ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust,
-                                 std::vector<Certificate> intermediates, std::optional<asw::Party> escrow, int committers,
-                                 absl::Duration payment_objection_period)
+                                 std::vector<Certificate> intermediates, std::optional<asw::Party> escrow,
+                                 db::GroupCommitOptions group_commit,
+                                 absl::Duration payment_objection_period, Clock clock)
     : pool_(pool),
       self_(std::move(self)),
       escrow_(std::move(escrow)),
       intermediates_(intermediates),
       parties_(trust, std::move(intermediates), KeyPurpose::kNonRepudiation),
-      payment_objection_period_(payment_objection_period) {
-  for (int i = 0; i < std::max(1, committers); ++i) committers_.emplace_back([this] { Loop(); });
+      payment_objection_period_(payment_objection_period),
+      clock_(std::move(clock)) {
+  committer_ = std::make_unique<db::GroupCommitter<Pending, absl::StatusOr<v1::ArbiterDecision>>>(
+      std::move(group_commit),
+      [this](std::vector<Pending>& group, std::vector<absl::StatusOr<v1::ArbiterDecision>>& results) {
+        return Record(group, results);
+      });
 }
 
-ExchangeArbiter::~ExchangeArbiter() {
-  {
-    absl::MutexLock lock(&queue_mu_);
-    stopping_ = true;
-  }
-  for (auto& t : committers_) t.join();
-}
+ExchangeArbiter::~ExchangeArbiter() { committer_->Stop(); }
 
-void ExchangeArbiter::Loop() {
-  for (;;) {
-    std::vector<Pending> group;
-    {
-      absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(
-          +[](ExchangeArbiter* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->queue_mu_) {
-            return self->stopping_ || !self->queue_.empty();
-          },
-          this));
-      if (queue_.empty()) return;
-      while (!queue_.empty() && group.size() < 1000) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    Record(group);
-  }
-}
-
-void ExchangeArbiter::Record(std::vector<Pending>& group) {
+absl::Status ExchangeArbiter::Record(std::vector<Pending>& group,
+                                     std::vector<absl::StatusOr<v1::ArbiterDecision>>& results) {
   // Payments first: a request for an exchange whose payment another exchange holds decides nothing.
   std::vector<std::string> pay_keys, pay_exchanges;
   for (const Pending& p : group) {
@@ -185,13 +166,11 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
     }
     return absl::OkStatus();
   });
-  for (Pending& p : group) {
-    if (!s.ok()) {
-      p.done(s);
-      continue;
-    }
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < group.size(); ++i) {
+    const Pending& p = group[i];
     if (!owned(p)) {
-      p.done(MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+      results[i] = (MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("payment ", p.payment->reference, " at ", p.payment->provider,
                               " belongs to another exchange of its payer that the arbiter decided first: this one "
                               "orders nothing about it")));
@@ -220,11 +199,12 @@ void ExchangeArbiter::Record(std::vector<Pending>& group) {
       }
     }
     if (!d.has_token()) {
-      p.done(absl::InternalError("exchange record vanished"));
+      results[i] = absl::InternalError("exchange record vanished");
     } else {
-      p.done(std::move(d));
+      results[i] = std::move(d);
     }
   }
+  return absl::OkStatus();
 }
 
 void ExchangeArbiter::Abort(const v1::AbortRequest& req, Done done) {
@@ -279,10 +259,11 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View
                                                               const v1::StandardContract& contract) {
   const std::string key = HexEncode(me1.hash);
   const bool payment = me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
+  const absl::Time now = clock_();
   v1::ArbiterDecision out;
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    auto lock = tx.exec_prepared("arbiter_lock", key);
-    const bool period_over = !lock.empty() && lock[0][0].as<bool>();  // by the database's clock
+    auto lock = tx.exec_prepared("arbiter_lock", key, db::TimeText(now));
+    const bool period_over = !lock.empty() && lock[0]["period_over"].as<bool>();
     SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
     if (out.completed()) return absl::OkStatus();
     std::string affidavit, signature;
@@ -292,7 +273,7 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View
                          "the objection period after the originator's abort is over (the payment is ordered "
                          "reversed): a standard contract shown now changes nothing");
       }
-      affidavit = StatementJson(asw::PaymentReleaseOnContract(me1, absl::Now()));
+      affidavit = StatementJson(asw::PaymentReleaseOnContract(me1, now));
       SEMPER_ASSIGN_OR_RETURN(signature, CmsSignDetached(affidavit, self_.key, self_.certificate, intermediates_));
     }
     tx.exec_prepared0("arbiter_complete", key, HexEncode(contract.SerializeAsString()), HexEncode(affidavit),
@@ -308,7 +289,7 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Complete(const asw::Me1View
 absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::PaymentAfterAbort(const asw::Me1View& me1, v1::ArbiterDecision d) {
   if (d.resolved() || d.completed() || !d.affidavit().empty() || !d.has_payment_order_from()) return d;
   const absl::Time until = FromTimestamp(d.payment_order_from());
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_();
   if (now < until) return d;
   v1::ArbiterTokenBody token;
   if (!token.ParseFromString(d.token().body())) return absl::InternalError("stored token unreadable");
@@ -317,7 +298,7 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::PaymentAfterAbort(const asw
   const std::string key = HexEncode(me1.hash);
   v1::ArbiterDecision out;
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_prepared("arbiter_reverse", key, HexEncode(affidavit), HexEncode(signature));
+    tx.exec_prepared("arbiter_reverse", key, HexEncode(affidavit), HexEncode(signature), db::TimeText(now));
     SEMPER_ASSIGN_OR_RETURN(out, Stored(tx, key));
     return absl::OkStatus();
   }));
@@ -336,7 +317,7 @@ absl::StatusOr<std::string> ExchangeArbiter::OpenEscrow(const v1::Me1Body& me1) 
 
 void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   // Both parties must hold certificates of this suite for signing.
-  absl::Time now = absl::Now();
+  absl::Time now = clock_();
   for (const Certificate* c : {&r.me1.originator, &r.me1.responder}) {
     if (absl::Status s = parties_.Check(*c, now); !s.ok()) return done(Annotate(s, "party certificate"));
   }
@@ -359,7 +340,7 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   }
   auto token = asw::IssueToken(resolve, r.me1_signed, r.me2_signed, self_, now);
   if (!token.ok()) return done(token.status());
-  Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", nullptr, std::nullopt};
+  Pending pending{HexEncode(r.me1.hash), resolve, *std::move(token), "", "", std::nullopt, std::nullopt};
   const bool payment = r.me1.body.kind() == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
   if (payment) {
     // The payer's party (a subscriber by its id, a pseudonym by its certificate) with the payment,
@@ -377,10 +358,11 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
     if (!signature.ok()) return done(signature.status());
     pending.affidavit_signature = *std::move(signature);
   }
+  Done answer;
   if (escrowed && escrow_.has_value()) {
     // A resolved exchange of a document: R gets the document from the escrow (never stored in
     // clear), whichever request decided.
-    pending.done = [this, me1 = r.me1.body, document = std::move(document),
+    answer = [this, me1 = r.me1.body, document = std::move(document),
                     done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
       if (d.ok() && d->resolved()) {
         if (!document.has_value()) {  // an abort request, answered with an earlier resolve
@@ -395,15 +377,14 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
   } else if (payment) {
     // After an abort the payment order waits for the objection period; asked again after it, the
     // reversal order is written once.
-    pending.done = [this, me1 = r.me1, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
+    answer = [this, me1 = r.me1, done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
       if (!d.ok()) return done(std::move(d));
       done(PaymentAfterAbort(me1, *std::move(d)));
     };
   } else {
-    pending.done = std::move(done);
+    answer = std::move(done);
   }
-  absl::MutexLock lock(&queue_mu_);
-  queue_.push_back(std::move(pending));
+  committer_->Submit(std::move(pending), std::move(answer));
 }
 
 }  // namespace semper::arbiter

@@ -5,16 +5,17 @@
 // rest. Thread-safe.
 #pragma once
 
-#include <deque>
-#include <optional>
 #include <functional>
-#include <thread>
+#include <memory>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/verified_certificates.h"
+#include "common/db/group_commit.h"
 #include "common/db/pool.h"
 #include "common/exchange/asw.h"
 #include "semper/v1/arbiter.pb.h"
@@ -28,8 +29,9 @@ class ExchangeArbiter {
   // `payment_objection_period`: after an abort of a delivery against payment, how long a standard
   // contract shown (ShowStandardContract) still turns the payment order into a release.
   ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates,
-                  std::optional<asw::Party> escrow = std::nullopt, int committers = 2,
-                  absl::Duration payment_objection_period = absl::Hours(72));
+                  std::optional<asw::Party> escrow = std::nullopt,
+                  db::GroupCommitOptions group_commit = {"arbiter_decisions", 1000, 2, nullptr},
+                  absl::Duration payment_objection_period = absl::Hours(72), Clock clock = SystemClock());
   ~ExchangeArbiter();
   static std::vector<db::PreparedStatement> Statements();
 
@@ -67,7 +69,6 @@ class ExchangeArbiter {
     bool resolve = false;
     v1::SignedBody token;
     std::string affidavit, affidavit_signature;
-    std::function<void(absl::StatusOr<v1::ArbiterDecision>)> done;
     std::optional<absl::Time> objection_until;  // an abort of a delivery against payment
     struct PaymentKey {
       std::string key_hex;  // SHA-256 of payer party, provider and reference (case-folded)
@@ -75,8 +76,8 @@ class ExchangeArbiter {
     };
     std::optional<PaymentKey> payment;
   };
-  void Loop();
-  void Record(std::vector<Pending>& group);
+  // Records a group of decisions (the group committer's commit function).
+  absl::Status Record(std::vector<Pending>& group, std::vector<absl::StatusOr<v1::ArbiterDecision>>& results);
   db::ConnectionPool* pool_;
   asw::Party self_;
   std::optional<asw::Party> escrow_;
@@ -85,10 +86,10 @@ class ExchangeArbiter {
   // The parties' certificates must chain to the roots for signing (results kept a minute).
   VerifiedCertificates parties_;
   absl::Duration payment_objection_period_;
-  absl::Mutex queue_mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
-  std::vector<std::thread> committers_;
+  // Every decision by time: certificates' validity, the tokens' times, the objection period.
+  Clock clock_;
+  // Last: stopped (what it holds decided) before the rest goes.
+  std::unique_ptr<db::GroupCommitter<Pending, absl::StatusOr<v1::ArbiterDecision>>> committer_;
 };
 
 }  // namespace semper::arbiter

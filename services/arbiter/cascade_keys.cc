@@ -16,6 +16,7 @@
 #include "common/db/audit.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/pseudonym_tags.h"
+#include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
 #include "semper/v1/privacy.pb.h"
 
@@ -143,11 +144,8 @@ absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::D
   // Only for a base semper-ca says is revoked for keyCompromise (a revocation that it publishes
   // on its CRL and OCSP, and that blocks the key for ever). The CA answers for the certificate
   // as it holds it: a different certificate with the same serial is unknown there.
-  v1::GetCertificateStatusRequest sreq;
-  sreq.set_certificate(cert->Der());
-  v1::CertificateStatus status;
-  grpc::Status called = d_.ca->GetCertificateStatus(UpstreamContext(d_.ca_deadline).get(), sreq, &status);
-  if (!called.ok()) return UpstreamError("semper-ca", called);
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status,
+                          CertificateStatusClient(d_.ca, d_.ca_deadline).Status(*cert));
   if (status.state() != v1::CERTIFICATE_STATE_REVOKED || status.reason() != v1::REVOCATION_REASON_KEY_COMPROMISE) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                      StrCat("certificate ", cert->SerialHex(),

@@ -68,7 +68,7 @@ bool IsPseudonym(const Certificate& cert) { return cert.SubjectAttribute("2.5.4.
 
 std::vector<db::PreparedStatement> CaseBook::Statements() {
   constexpr char kColumns[] =
-      "id, kind, state, extract(epoch from answer_deadline)::float8, answer_deadline <= now(), claim, claim_signature, "
+      "id, kind, state, extract(epoch from answer_deadline)::float8 AS answer_deadline, claim, claim_signature, "
       "answer, answer_signature, findings, verdict, verdict_signature, verdict_evidence, reveal_order, "
       "reveal_order_signature, claimant_certificate";
   return {
@@ -76,7 +76,7 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
        R"(WITH c AS (
             INSERT INTO arbiter.cases (id, kind, state, claimant, claimant_issuer, respondent, respondent_issuer,
                                        answer_deadline, claim, claim_signature, claimant_certificate, claim_sha256)
-            VALUES ($1, $2, 'filed', $3, $4, $5, $6, now() + make_interval(secs => $7::float8), decode($8, 'hex'),
+            VALUES ($1, $2, 'filed', $3, $4, $5, $6, $7::timestamptz, decode($8, 'hex'),
                     decode($9, 'hex'), decode($11, 'hex'), sha256(decode($8, 'hex')))
             RETURNING id)
           INSERT INTO arbiter.case_events (case_id, event, actor, note) SELECT id, 'filed', $3, $10 FROM c)"},
@@ -94,13 +94,13 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
                  reveal_order = nullif(decode($8, 'hex'), ''::bytea),
                  reveal_order_signature = nullif(decode($9, 'hex'), ''::bytea)
           WHERE id = $1 AND state = 'filed' AND
-                CASE WHEN $3 = '' THEN answer IS NULL AND answer_deadline <= now()
-                     ELSE (answer IS NULL AND answer_deadline > now()) OR answer = decode($3, 'hex') END)"},
+                CASE WHEN $3 = '' THEN answer IS NULL AND answer_deadline <= $10::timestamptz
+                     ELSE (answer IS NULL AND answer_deadline > $10::timestamptz) OR answer = decode($3, 'hex') END)"},
       // An answer in time whose evidence cannot be checked now (semper-ca or semper-notary down): kept,
       // and decided by the sweep as soon as it can be.
       {"case_answer_pending",
        R"(UPDATE arbiter.cases SET answer = decode($2, 'hex'), answer_signature = decode($3, 'hex')
-          WHERE id = $1 AND state = 'filed' AND answer IS NULL AND answer_deadline > now())"},
+          WHERE id = $1 AND state = 'filed' AND answer IS NULL AND answer_deadline > $4::timestamptz)"},
       {"case_decide_human",
        R"(UPDATE arbiter.cases SET state = 'decided', verdict = decode($2, 'hex'), verdict_signature = decode($3, 'hex'),
                  reveal_order = nullif(decode($4, 'hex'), ''::bytea),
@@ -109,7 +109,7 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
       {"case_close",
        "UPDATE arbiter.cases SET state = 'closed', verdict_evidence = decode($2, 'hex') WHERE id = $1 AND state = 'decided'"},
       {"case_due",
-       R"(SELECT id FROM arbiter.cases WHERE state = 'filed' AND (answer_deadline <= now() OR answer IS NOT NULL)
+       R"(SELECT id FROM arbiter.cases WHERE state = 'filed' AND (answer_deadline <= $1::timestamptz OR answer IS NOT NULL)
           ORDER BY swept_at NULLS FIRST, answer_deadline LIMIT 100)"},
       {"case_unclosed",
        "SELECT id FROM arbiter.cases WHERE state = 'decided' ORDER BY swept_at NULLS FIRST, filed_at LIMIT 100"},
@@ -124,7 +124,7 @@ absl::StatusOr<CaseBook::Signed> CaseBook::VerifyParty(const std::string& bytes,
                                                        std::string_view what) {
   if (bytes.empty()) return InvalidField(what, "is required");
   if (signature.empty()) return InvalidField("signature", StrCat("a detached CMS signature over the ", what, " is required"));
-  absl::Time now = absl::Now();
+  absl::Time now = d_.clock();
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) {
     return FieldError("signature", Annotate(signers.status(), StrCat("the ", what, "'s signature")));
@@ -196,12 +196,12 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
   }
   auto respondent = Certificate::FromDer(claim.respondent_certificate());
   if (!respondent.ok()) return FieldError("claim.respondent_certificate", respondent.status());
-  if (auto path = d_.trust->VerifyPath(*respondent, d_.chain, absl::Now(), KeyPurpose::kNonRepudiation); !path.ok()) {
+  if (auto path = d_.trust->VerifyPath(*respondent, d_.chain, d_.clock(), KeyPurpose::kNonRepudiation); !path.ok()) {
     return FieldError("claim.respondent_certificate", Annotate(path.status(), "the respondent's certificate"));
   }
   if (SameParty(s.signer, *respondent)) return InvalidField("claim.respondent_certificate", "names the claimant");
   std::string id = HexEncode(RandomBytes(16));
-  double period = absl::ToDoubleSeconds(d_.answer_period);
+  const std::string deadline = db::TimeText(d_.clock() + d_.answer_period);
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     // One case per signed claim: GetCase shows it to whoever knows the case id, and a copy filed
     // again would open a second case (the unique index decides between concurrent copies).
@@ -212,7 +212,7 @@ absl::StatusOr<v1::Case> CaseBook::File(const v1::FileClaimRequest& req) {
                        {{"existing_id", r[0][0].as<std::string>()}});
     }
     tx.exec_prepared("case_insert", id, static_cast<int>(claim.kind()), s.signer.Subject(), s.signer.Issuer(),
-                     respondent->Subject(), respondent->Issuer(), period, HexEncode(req.claim()),
+                     respondent->Subject(), respondent->Issuer(), deadline, HexEncode(req.claim()),
                      HexEncode(req.signature()), StrCat(claim.evidence_size(), " items of evidence"),
                      HexEncode(s.signer.Der()));
     return absl::OkStatus();
@@ -231,35 +231,35 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     found = true;
     const auto& row = r[0];
     v1::Case& c = l.c;
-    c.set_case_id(row[0].as<std::string>());
-    c.set_kind(static_cast<v1::ClaimKind>(row[1].as<int>()));
-    c.set_state(StateOf(row[2].as<std::string>()));
-    *c.mutable_answer_deadline() = ToTimestamp(db::FromEpoch(row[3].as<double>()));
-    l.deadline_passed = row[4].as<bool>();
-    c.set_claim(db::Bytes(row[5]));
-    c.set_claim_signature(db::Bytes(row[6]));
-    if (!row[7].is_null()) c.set_answer(db::Bytes(row[7]));
-    if (!row[8].is_null()) c.set_answer_signature(db::Bytes(row[8]));
+    c.set_case_id(row["id"].as<std::string>());
+    c.set_kind(static_cast<v1::ClaimKind>(row["kind"].as<int>()));
+    c.set_state(StateOf(row["state"].as<std::string>()));
+    *c.mutable_answer_deadline() = ToTimestamp(db::FromEpoch(row["answer_deadline"].as<double>()));
+    l.deadline_passed = db::FromEpoch(row["answer_deadline"].as<double>()) <= d_.clock();
+    c.set_claim(db::Bytes(row["claim"]));
+    c.set_claim_signature(db::Bytes(row["claim_signature"]));
+    if (!row["answer"].is_null()) c.set_answer(db::Bytes(row["answer"]));
+    if (!row["answer_signature"].is_null()) c.set_answer_signature(db::Bytes(row["answer_signature"]));
     // What the arbiter stored and decides on: one that no longer parses was changed outside it
     // (found by a reviewer: unparsable findings became none, and a human's verdict listed none).
     auto changed = [&](std::string_view what) {
       return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
                        StrCat("case ", case_id, ": its stored ", what, " cannot be parsed (changed outside the arbiter)"));
     };
-    has_findings = !row[9].is_null();
+    has_findings = !row["findings"].is_null();
     if (has_findings) {
       v1::Case holder;
-      if (!holder.ParseFromString(db::Bytes(row[9]))) return changed("findings");
+      if (!holder.ParseFromString(db::Bytes(row["findings"]))) return changed("findings");
       *c.mutable_findings() = holder.findings();
     }
-    if (!row[10].is_null()) c.set_verdict(db::Bytes(row[10]));
-    if (!row[11].is_null()) c.set_verdict_signature(db::Bytes(row[11]));
-    if (!row[12].is_null() && !c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row[12]))) {
+    if (!row["verdict"].is_null()) c.set_verdict(db::Bytes(row["verdict"]));
+    if (!row["verdict_signature"].is_null()) c.set_verdict_signature(db::Bytes(row["verdict_signature"]));
+    if (!row["verdict_evidence"].is_null() && !c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row["verdict_evidence"]))) {
       return changed("verdict evidence");
     }
-    if (!row[13].is_null()) c.set_reveal_order(db::Bytes(row[13]));
-    if (!row[14].is_null()) c.set_reveal_order_signature(db::Bytes(row[14]));
-    claimant_der = db::Bytes(row[15]);
+    if (!row["reveal_order"].is_null()) c.set_reveal_order(db::Bytes(row["reveal_order"]));
+    if (!row["reveal_order_signature"].is_null()) c.set_reveal_order_signature(db::Bytes(row["reveal_order_signature"]));
+    claimant_der = db::Bytes(row["claimant_certificate"]);
     for (const auto& e : tx.exec_prepared("case_history", case_id)) {
       auto* ev = c.add_history();
       ev->set_event(e[0].as<std::string>());
@@ -319,7 +319,7 @@ absl::StatusOr<std::vector<v1::Finding>> CaseBook::Findings(const Loaded& l, con
   // At the decision: a signature without a proof of time is undone by any revocation or hold
   // by then (dating it by its arrival let a thief who files first keep a forgery the victim
   // reported compromised during the answer period).
-  absl::Time now = absl::Now();
+  absl::Time now = d_.clock();
   std::vector<v1::Finding> out = d_.checker->CheckAll(l.claim.evidence(), "claimant", parties, now);
   if (answer != nullptr) {
     for (auto& f : d_.checker->CheckAll(answer->evidence(), "respondent", parties, now)) out.push_back(std::move(f));
@@ -341,7 +341,7 @@ absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::ve
                                                   const std::string& reasoning, const std::vector<std::string>& remedies,
                                                   const std::string& decided_by,
                                                   const std::vector<v1::GuaranteeOrder>& orders, bool may_reveal) {
-  absl::Time now = absl::Now();
+  absl::Time now = d_.clock();
   v1::VerdictStatement v;
   v.set_type("semper-verdict");
   v.set_case_id(l.c.case_id());
@@ -401,7 +401,7 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
     auto r = tx.exec_prepared("case_decide_filed", l.c.case_id(), j.needs_arbitrator ? "awaiting-arbitrator" : "decided",
                               HexEncode(answer), HexEncode(answer_signature), FindingsHex(findings),
                               HexEncode(d.verdict), HexEncode(d.verdict_signature), HexEncode(d.reveal_order),
-                              HexEncode(d.reveal_signature));
+                              HexEncode(d.reveal_signature), db::TimeText(d_.clock()));
     if (r.affected_rows() != 1) {
       return MakeError(absl::StatusCode::kAborted, v1::CONFLICT, "the case changed meanwhile");
     }
@@ -464,7 +464,8 @@ absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
     // semper-notary answer again (a respondent does not lose its answer to an outage).
     bool kept = false;
     SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-      kept = tx.exec_prepared("case_answer_pending", l.c.case_id(), HexEncode(req.answer()), HexEncode(req.signature()))
+      kept = tx.exec_prepared("case_answer_pending", l.c.case_id(), HexEncode(req.answer()), HexEncode(req.signature()),
+                              db::TimeText(d_.clock()))
                  .affected_rows() == 1;
       if (kept) {
         tx.exec_prepared("case_event", l.c.case_id(), "answered", l.respondent->Subject(),
@@ -502,7 +503,7 @@ absl::StatusOr<std::vector<v1::Case>> CaseBook::List(const v1::ListCasesRequest&
   if (!st.ParseFromString(req.request()) || st.type() != "semper-list-cases") {
     return MalformedField("request", "must be a serialized semper.v1.ListCasesStatement of type \"semper-list-cases\"");
   }
-  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), absl::Now(), "request.made_at"));
+  SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), d_.clock(), "request.made_at"));
   std::vector<std::string> ids;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& row : tx.exec_prepared("case_list", s.signer.Subject(), s.signer.Issuer())) {
@@ -582,7 +583,7 @@ absl::Status CaseBook::Close(const std::string& case_id) {
 absl::StatusOr<int> CaseBook::Sweep() {
   std::vector<std::string> due, unclosed;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& row : tx.exec_prepared("case_due")) due.push_back(row[0].as<std::string>());
+    for (const auto& row : tx.exec_prepared("case_due", db::TimeText(d_.clock()))) due.push_back(row["id"].as<std::string>());
     return absl::OkStatus();
   }));
   int changed = 0;

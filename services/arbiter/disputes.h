@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
@@ -41,6 +42,8 @@ class CaseBook {
     // two of them must fit one answer (main: half of grpc.max_message_bytes less 2 MiB, at most
     // 8 MiB).
     size_t max_statement_bytes = 8 << 20;
+    // Every decision by time: signatures' validity, freshness, the answer deadline.
+    Clock clock = SystemClock();
   };
   explicit CaseBook(Deps deps) : d_(std::move(deps)) {}
   static std::vector<db::PreparedStatement> Statements();

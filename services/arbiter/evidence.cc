@@ -15,12 +15,13 @@
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
 #include "common/crypto/suite_signer.h"
+#include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
 #include "common/server/grpc_status.h"
 #include "common/server/peer.h"
 #include "common/exchange/asw.h"
 #include "semper/v1/liability.pb.h"
-#include "services/notary/verify.h"
+#include "common/notary/evidence.h"
 
 namespace semper::arbiter {
 namespace {
@@ -51,45 +52,24 @@ bool DigestOf(const std::string& document, const std::string& sha256, v1::Findin
   return true;
 }
 
-// An upstream that answered with an error answered: only a call that did not get through (or
-// the upstream's own outage) is UNAVAILABLE, and makes a finding undetermined. (Every error was
-// UNAVAILABLE: evidence naming a tree the notary does not have would have held a case forever.)
-absl::Status AskedError(std::string_view who, const grpc::Status& called) {
-  switch (called.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return UpstreamError(who, called);
-    default: {
-      absl::Status answered = FromGrpcStatus(called);
-      if (answered.code() == absl::StatusCode::kUnavailable) answered = absl::InternalError(answered.message());
-      return Annotate(answered, StrCat(who, " answered"));
-    }
-  }
-}
-
 }  // namespace
 
+// An upstream that answered with an error answered (CalledError): only a call that did not get
+// through makes a finding undetermined. (Every error was UNAVAILABLE: evidence naming a tree the
+// notary does not have would have held a case forever.)
 EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
                               std::shared_ptr<v1::Notary::StubInterface> notary, absl::Duration deadline) {
   EvidenceSources sources;
-  sources.certificate_status = [ca, deadline](const Certificate& cert,
-                                              absl::Time at) -> absl::StatusOr<v1::CertificateStatus> {
-    v1::GetCertificateStatusRequest req;
-    req.set_certificate(cert.Der());
-    *req.mutable_at() = ToTimestamp(at);
-    v1::CertificateStatus status;
-    grpc::Status called = ca->GetCertificateStatus(UpstreamContext(deadline).get(), req, &status);
-    if (!called.ok()) return AskedError("semper-ca", called);
-    return status;
+  auto ca_status = std::make_shared<CertificateStatusClient>(std::move(ca), deadline);
+  sources.certificate_status = [ca_status](const Certificate& cert, absl::Time at) {
+    return ca_status->Status(cert, at);
   };
   sources.notary_consistency = [notary, deadline](uint64_t old_size) -> absl::StatusOr<v1::ConsistencyProof> {
     v1::GetConsistencyProofRequest req;
     req.set_old_size(old_size);
     v1::ConsistencyProof proof;
     grpc::Status called = notary->GetConsistencyProof(UpstreamContext(deadline).get(), req, &proof);
-    if (!called.ok()) return AskedError("semper-notary", called);
+    if (!called.ok()) return CalledError("semper-notary", called);
     return proof;
   };
   return sources;

@@ -59,6 +59,7 @@ std::vector<ConfigKey> Schema() {
                   "repudiated-order, repudiated-signature); not-as-ordered and other always go to one"});
   keys.push_back({"arbiter.sweep_interval", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
                   "how often cases past their deadline are decided and decided verdicts sent to the notary"});
+  for (auto& k : GroupCommitConfigKeys("arbiter", "abort and resolve decisions", 1000)) keys.push_back(std::move(k));
   return keys;
 }
 
@@ -105,7 +106,8 @@ int Serve(const std::optional<std::string>& config_file) {
                 InvalidField("arbiter.payment_objection_period",
                              "must be positive: it is the time a responder has to show a completed contract"));
   }
-  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow, 2, objection);
+  ExchangeArbiter exchanges(pool->get(), asw::Party{*key, chain->front()}, &*trust, issuers, escrow,
+                            GroupCommitOptionsFrom(*daemon, "arbiter", "arbiter_decisions"), objection);
 
   // Dispute resolution: semper-ca for certificate status, semper-notary for tree heads and the
   // verdicts' log entries.

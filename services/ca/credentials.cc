@@ -95,16 +95,14 @@ std::vector<db::PreparedStatement> CredentialBook::Statements() {
 }
 
 CredentialBook::CredentialBook(Deps deps) : d_(std::move(deps)) {
-  for (int i = 0; i < std::max(1, d_.committers); ++i) committers_.emplace_back([this] { Loop(); });
+  committer_ = std::make_unique<db::GroupCommitter<Pending, absl::StatusOr<v1::RedeemTokenResponse>>>(
+      d_.group_commit,
+      [this](std::vector<Pending>& group, std::vector<absl::StatusOr<v1::RedeemTokenResponse>>& results) {
+        return Decide(group, results);
+      });
 }
 
-CredentialBook::~CredentialBook() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  for (auto& t : committers_) t.join();
-}
+CredentialBook::~CredentialBook() { committer_->Stop(); }
 
 absl::StatusOr<v1::Subscriber> CredentialBook::Issuer(const std::string& bytes, const std::string& signature, absl::Time now) {
   if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the issuer's signature key is required");
@@ -319,8 +317,7 @@ void CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string
   if (absl::Status ok = blind_rsa::Verify((*kind)->public_key, req.message(), req.signature()); !ok.ok()) {
     return done(Annotate(ok, StrCat("the token is not one of kind ", req.kind_id())));
   }
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor, std::move(done)});
+  committer_->Submit(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor}, std::move(done));
 }
 
 absl::StatusOr<v1::RedeemTokenResponse> CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor) {
@@ -330,27 +327,12 @@ absl::StatusOr<v1::RedeemTokenResponse> CredentialBook::Redeem(const v1::RedeemT
   return answer.get();
 }
 
-void CredentialBook::Loop() {
-  for (;;) {
-    std::vector<Pending> group;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](CredentialBook* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) { return self->stopping_ || !self->queue_.empty(); },
-          this));
-      if (queue_.empty()) return;
-      while (!queue_.empty() && group.size() < 1000) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    Decide(group);
-  }
-}
-
-void CredentialBook::Decide(std::vector<Pending>& group) {
-  std::vector<absl::StatusOr<v1::RedeemTokenResponse>> results(group.size(), absl::UnknownError("undecided"));
-  absl::Status s = d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+absl::Status CredentialBook::Decide(std::vector<Pending>& group,
+                                    std::vector<absl::StatusOr<v1::RedeemTokenResponse>>& results) {
+  return d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    // Decided afresh on every attempt: an attempt that rolled back (a deadlock with another
+    // committer, a lost connection) accepted nothing.
+    results.assign(group.size(), absl::InternalError("undecided"));
     // The first of the group for a token goes to the database; a repeat within the group is a
     // second use of it.
     absl::flat_hash_map<std::string, size_t> first;
@@ -395,9 +377,6 @@ void CredentialBook::Decide(std::vector<Pending>& group) {
     }
     return absl::OkStatus();
   });
-  for (size_t i = 0; i < group.size(); ++i) {
-    group[i].done(s.ok() ? std::move(results[i]) : absl::StatusOr<v1::RedeemTokenResponse>(s));
-  }
 }
 
 absl::StatusOr<v1::GetClearingStatementResponse> CredentialBook::Clearing(const v1::GetClearingStatementRequest& req) {

@@ -11,12 +11,11 @@
 // the spent entry is committed. Thread-safe.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <thread>
 
+#include "common/base/clock.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
@@ -25,6 +24,7 @@
 #include "common/crypto/certificate.h"
 #include "common/crypto/cms_signer.h"
 #include "common/crypto/keys.h"
+#include "common/db/group_commit.h"
 #include "common/db/pool.h"
 #include "semper/v1/privacy.pb.h"
 #include "services/ca/store.h"
@@ -41,8 +41,9 @@ class CredentialBook {
     std::shared_ptr<const CmsDetachedSigner> signer;
     // Encrypts the kinds' private keys at rest (the CA key passphrase).
     const SecretData* passphrase = nullptr;
-    int committers = 2;
-    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    // Redemptions are decided in groups.
+    db::GroupCommitOptions group_commit = {"ca_token_redemptions", 1000, 2, nullptr};
+    Clock clock = SystemClock();
   };
   explicit CredentialBook(Deps deps);
   ~CredentialBook();
@@ -79,10 +80,9 @@ class CredentialBook {
 
   struct Pending {
     std::string kind_id, message_sha256, acceptor;
-    Done done;
   };
-  void Loop();
-  void Decide(std::vector<Pending>& group);
+  // Decides a group of redemptions (the group committer's commit function).
+  absl::Status Decide(std::vector<Pending>& group, std::vector<absl::StatusOr<v1::RedeemTokenResponse>>& results);
 
   Deps d_;
   // Token kinds' RSA keys (~0.2 s of CPU each) are made one at a time, with at most
@@ -98,10 +98,8 @@ class CredentialBook {
   absl::Mutex kinds_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Kind>> kinds_ ABSL_GUARDED_BY(kinds_mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const PrivateKey>> keys_ ABSL_GUARDED_BY(kinds_mu_);
-  absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> committers_;
+  // Last: stopped (what it holds decided) before the rest goes.
+  std::unique_ptr<db::GroupCommitter<Pending, absl::StatusOr<v1::RedeemTokenResponse>>> committer_;
 };
 
 }  // namespace semper::ca

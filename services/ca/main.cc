@@ -5,11 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
-#include "absl/strings/escaping.h"
 #include "common/base/config.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
@@ -22,10 +20,10 @@
 #include "common/server/daemon.h"
 #include "common/server/revocation_watch.h"
 #include "common/server/server.h"
-#include "absl/synchronization/notification.h"
 #include "services/ca/pki.h"
 #include "services/ca/pseudonyms.h"
 #include "services/ca/credentials.h"
+#include "services/ca/http_routes.h"
 #include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
@@ -87,27 +85,8 @@ std::vector<ConfigKey> Schema() {
   keys.push_back({"ca.revocation_feed_page", T::kInt, ConfigValue(int64_t{100000}), false, false,
                   "status changes read per query of the revocation feed (WatchRevocations): a new watcher's "
                   "snapshot takes as many pages as the history needs; each costs ~100 bytes per change in memory"});
+  for (auto& k : GroupCommitConfigKeys("ca", "token redemptions", 1000)) keys.push_back(std::move(k));
   return keys;
-}
-
-// The OCSP GET form: base64 of the DER request, URL-encoded, after /ocsp/ (RFC 6960 A.1).
-std::optional<std::string> DecodeOcspGet(std::string path) {
-  std::string decoded;
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%') {
-      if (i + 2 >= path.size() || !std::isxdigit(static_cast<unsigned char>(path[i + 1])) ||
-          !std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
-        return std::nullopt;
-      }
-      decoded.push_back(static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      decoded.push_back(path[i]);
-    }
-  }
-  std::string out;
-  if (!absl::Base64Unescape(AbslView(decoded), &out)) return std::nullopt;
-  return out;
 }
 
 // Sleeps for `d` unless SIGTERM/SIGINT arrives first (they are blocked; see BlockTerminationSignals).
@@ -265,6 +244,7 @@ int Serve(const std::optional<std::string>& config_file) {
   token_deps.trust = &*ca_trust;
   token_deps.signer = *statement_cms;
   token_deps.passphrase = &*passphrase;
+  token_deps.group_commit = GroupCommitOptionsFrom(*daemon, "ca", "ca_token_redemptions");
   CredentialBook tokens(std::move(token_deps));
   CredentialServiceImpl credentials(&tokens);
   store.SetLinkTagger([key = std::make_shared<SecretData>(link_key->Reveal())](const std::string& serial) {
@@ -306,51 +286,15 @@ int Serve(const std::optional<std::string>& config_file) {
     pseudonym_ocsp.emplace(*pki->pseudonym_issuer(), *pki->pseudonym_issuer(), *pki->pseudonym_issuer_key(),
                            config->GetDuration("ca.ocsp_validity"));
   }
-  auto answer_ocsp = [&store, &ocsp, &pseudonym_ocsp, &ocsp_cache, &status_cache](const std::string& request,
-                                                                                httplib::Response& res) {
-    absl::Time now = absl::Now();
-    const uint64_t response_generation = ocsp_cache.Generation();
-    const uint64_t status_generation = status_cache.Generation();
-    // Only nonce-less requests are ever stored, so a hit needs no parsing at all.
-    if (auto hit = ocsp_cache.Get(request, now)) {
-      res.set_content(*hit, "application/ocsp-response");
-      return;
-    }
-    const bool for_pseudonyms = pseudonym_ocsp.has_value() && pseudonym_ocsp->Serves(request);
-    const OcspResponder& responder = for_pseudonyms ? *pseudonym_ocsp : ocsp;
-    const std::string issuer = for_pseudonyms ? "pseudonyms" : "ca";
-    bool successful = false;
-    std::string der = responder.Respond(
-        request,
-        [&store, &status_cache, &issuer, now, status_generation](const std::string& serial) -> absl::StatusOr<StatusRecord> {
-          // A serial of the other issuer is unknown to this one.
-          const std::string key = StrCat(issuer, "/", serial);
-          if (auto hit = status_cache.Get(key, now)) return *hit;
-          std::string issued_by;
-          SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, store.Status(serial, now, &issued_by));
-          StatusRecord r;
-          if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
-          if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_REVOKED) {
-            r.state = StatusRecord::State::kRevoked;
-            r.revoked_at = absl::FromUnixSeconds(st.revoked_at().seconds());
-            r.reason = st.reason();
-          }
-          status_cache.Put(key, r, now, status_generation);
-          return r;
-        },
-        now, &successful);
-    if (successful && OcspCache::Cacheable(request)) ocsp_cache.Put(request, der, now, response_generation);
-    res.set_content(der, "application/ocsp-response");
-  };
-  auto serve_crl = [&store](bool delta, httplib::Response& res) {
-    auto der = store.LatestCrl(delta);
-    if (!der.ok()) {
-      res.status = der.status().code() == absl::StatusCode::kNotFound ? 404 : 503;
-      res.set_content(StrCat(der.status().message(), "\n"), "text/plain");
-      return;
-    }
-    res.set_content(*der, "application/pkix-crl");
-  };
+  CaHttpRoutes::Deps http_deps;
+  http_deps.store = &store;
+  http_deps.pki = &*pki;
+  http_deps.ocsp = &ocsp;
+  http_deps.pseudonym_ocsp = pseudonym_ocsp.has_value() ? &*pseudonym_ocsp : nullptr;
+  http_deps.ocsp_cache = &ocsp_cache;
+  http_deps.status_cache = &status_cache;
+  http_deps.dir = dir;
+  const CaHttpRoutes http_routes(http_deps);
   // The access gate refuses revoked client certificates: semper-ca follows its own feed through
   // an in-process channel, set once the server runs.
   auto gate_revocations = std::make_shared<DeferredRevocationCheck>();
@@ -363,69 +307,19 @@ int Serve(const std::optional<std::string>& config_file) {
     own_revocations.reset();
   });
   db::ConnectionPool* p = pool->get();
-  auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); }, [&](HttpServer& http) {
-    http.Get("/crl", [&](const httplib::Request&, httplib::Response& res) { serve_crl(false, res); });
-    http.Get("/crl/delta", [&](const httplib::Request&, httplib::Response& res) { serve_crl(true, res); });
-    http.Get("/crl/pseudonyms", [&](const httplib::Request&, httplib::Response& res) {
-      if (!pki->pseudonym_issuer().has_value()) {
-        res.status = 404;
-        return;
-      }
-      auto der = store.PseudonymIssuerCrl([&](const std::vector<RevokedEntry>& entries, int64_t number,
-                                              std::optional<int64_t>) {
-        const absl::Time now = absl::Now();
-        return BuildCrl(*pki->pseudonym_issuer(), *pki->pseudonym_issuer_key(), entries, number, std::nullopt, now,
-                        now + absl::Hours(24));
-      });
-      if (!der.ok()) {
-        res.status = 503;
-        res.set_content(StrCat(der.status().message(), "\n"), "text/plain");
-        return;
-      }
-      res.set_content(*der, "application/pkix-crl");
-    });
-    http.Get("/crl/root", [&](const httplib::Request&, httplib::Response& res) {
-      auto root_crl = ReadFile(dir + "/root.crl");
-      if (!root_crl.ok()) {
-        res.status = 503;
-        return;
-      }
-      res.set_content(*root_crl, "application/pkix-crl");
-    });
-    http.Post("/ocsp", [&](const httplib::Request& req, httplib::Response& res) {
-      if (req.get_header_value("Content-Type") != "application/ocsp-request") {
-        res.status = 415;
-        res.set_content("Content-Type must be application/ocsp-request\n", "text/plain");
-        return;
-      }
-      answer_ocsp(req.body, res);
-    });
-    http.Get(R"(/ocsp/(.+))", [&](const httplib::Request& req, httplib::Response& res) {
-      auto der = DecodeOcspGet(req.matches[1]);
-      if (!der) {
-        res.status = 400;
-        res.set_content("not a base64 OCSP request\n", "text/plain");
-        return;
-      }
-      answer_ocsp(*der, res);
-    });
-  });
+  auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); },
+                              [&http_routes](HttpServer& http) { http_routes.Register(http); });
   if (!server.ok()) return fail("listening", server.status());
   own_revocations = std::make_shared<RevocationWatch>(
       v1::CertificationAuthority::NewStub((*server)->InProcessChannel()), config->GetDuration("access.revocation_staleness"));
   gate_revocations->Set(own_revocations);
 
   // CRLs on a schedule, besides the ones issued after each revocation.
-  absl::Notification stop;
-  std::thread crl_scheduler([&] {
-    while (!stop.WaitForNotificationWithTimeout(config->GetDuration("ca.crl_interval"))) {
-      absl::Status s = service.PublishCrls(/*new_base=*/true);
-      if (!s.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(s.message()));
-    }
+  Periodic crl_schedule(config->GetDuration("ca.crl_interval"), [&service, log] {
+    absl::Status s = service.PublishCrls(/*new_base=*/true);
+    if (!s.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(s.message()));
   });
   (*server)->RunUntilSignal();
-  stop.Notify();
-  crl_scheduler.join();
   return 0;
 }
 

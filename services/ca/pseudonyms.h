@@ -20,6 +20,7 @@
 
 #include <spdlog/logger.h>
 
+#include "common/base/clock.h"
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
@@ -55,7 +56,7 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
     std::optional<Certificate> escrow;
     std::optional<Certificate> arbiter;
     std::shared_ptr<spdlog::logger> logger;
-    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    Clock clock = SystemClock();
   };
   explicit PseudonymServiceImpl(Options options);
   static std::vector<db::PreparedStatement> Statements();

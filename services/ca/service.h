@@ -6,6 +6,7 @@
 
 #include <spdlog/logger.h>
 
+#include "common/base/clock.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "services/ca/pki.h"
 #include "services/ca/revocation.h"
@@ -21,7 +22,7 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
     CaStore* store = nullptr;
     ProfileOptions profiles;
     std::shared_ptr<spdlog::logger> logger;
-    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    Clock clock = SystemClock();
     // Cleared after every status change (may be null).
     OcspCache* ocsp_cache = nullptr;
     StatusCache* status_cache = nullptr;

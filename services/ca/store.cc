@@ -109,8 +109,9 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       // Enrolment in two statements: claim the code (with the record and the blocked-key check),
       // then store both certificates, spend the code and record the change at once.
       {"ca_enrol_claim",
-       std::string("SELECT c.used_at IS NOT NULL, c.expires_at < now(), "
-                   "EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = ANY(ARRAY[decode($2, 'hex'), decode($3, 'hex')])), ") +
+       std::string("SELECT c.used_at IS NOT NULL AS used, c.expires_at <= $4::timestamptz AS expired, "
+                   "EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = ANY(ARRAY[decode($2, 'hex'), decode($3, 'hex')])) "
+                   "AS blocked, ") +
            kColumns + " FROM ca.enrolment_codes c JOIN ca.subscribers s ON s.id = c.subscriber_id"
            " WHERE c.code_sha256 = decode($1, 'hex') FOR UPDATE OF c"},
       {"ca_enrol_store",
@@ -203,16 +204,17 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
   const std::string code_hex = HexEncode(code_sha256);
   if (spki_sha256s.size() != 2) return InvalidField("csr", "enrolment certifies exactly two keys");
   absl::Status st = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    auto claim = tx.exec_prepared("ca_enrol_claim", code_hex, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]));
+    auto claim = tx.exec_prepared("ca_enrol_claim", code_hex, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]),
+                                  db::TimeText(clock_()));
     if (claim.empty()) {
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "unknown enrolment code; check it was typed correctly");
     }
     const pqxx::row& row = claim[0];
-    if (row[0].as<bool>()) {
+    if (row["used"].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
                        "this enrolment code was already used; ask your registration officer for a new one");
     }
-    if (row[1].as<bool>()) {
+    if (row["expired"].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        "this enrolment code has expired; ask your registration officer for a new one");
     }
@@ -221,7 +223,7 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("subscriber ", subscriber.id(), " is not active"));
     }
-    if (row[2].as<bool>()) {
+    if (row["blocked"].as<bool>()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
                        "this key was revoked for key compromise and cannot be certified again; make a new key");
     }

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
 #include "semper/v1/ca.pb.h"
@@ -24,7 +25,8 @@ struct IssuedRecord {
 
 class CaStore {
  public:
-  explicit CaStore(db::ConnectionPool* pool) : pool_(pool) {}
+  // `clock` decides whether an enrolment code has expired.
+  explicit CaStore(db::ConnectionPool* pool, Clock clock = SystemClock()) : pool_(pool), clock_(std::move(clock)) {}
   // The derivation tag of a serial (see pseudonyms.h): with it, revoking a certificate for
   // keyCompromise also revokes the pseudonyms issued on it, and on those, in one transaction.
   void SetLinkTagger(std::function<std::string(const std::string& serial)> tag) { link_tag_ = std::move(tag); }
@@ -92,6 +94,7 @@ class CaStore {
 
  private:
   db::ConnectionPool* pool_;
+  Clock clock_;
   std::function<std::string(const std::string&)> link_tag_;
 };
 

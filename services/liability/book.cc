@@ -71,42 +71,97 @@ absl::Status Limit(std::string_view what, std::string_view which, const std::str
                     {"requested_minor_units", StrCat(requested)}});
 }
 
+// Rows are read by column name, into these structs, once per row: a column added to a statement
+// shifts nothing. Times come as seconds since the epoch; what they decide is decided here,
+// against the book's clock, not by the database's now().
 constexpr char kAgreementColumns[] =
-    "id, buyer, buyer_serial, currency, overall_limit, per_transaction_limit, extract(epoch from valid_from)::float8, "
-    "extract(epoch from valid_until)::float8, applicable_law, conditions, state, reserved, valid_until <= now()";
+    "id, buyer, buyer_issuer, buyer_serial, currency, overall_limit, per_transaction_limit, "
+    "extract(epoch from valid_from)::float8 AS valid_from, extract(epoch from valid_until)::float8 AS valid_until, "
+    "applicable_law, conditions, state, reserved";
 
-v1::AgreementRecord AgreementFromRow(const pqxx::row& r) {
-  v1::AgreementRecord a;
-  a.set_agreement_id(r[0].as<std::string>());
-  a.set_buyer(r[1].as<std::string>());
-  a.set_buyer_certificate_serial(r[2].as<std::string>());
-  const std::string currency = r[3].as<std::string>();
-  *a.mutable_overall_limit() = Money(currency, r[4].as<int64_t>());
-  *a.mutable_per_transaction_limit() = Money(currency, r[5].as<int64_t>());
-  *a.mutable_valid_from() = ToTimestamp(db::FromEpoch(r[6].as<double>()));
-  *a.mutable_valid_until() = ToTimestamp(db::FromEpoch(r[7].as<double>()));
-  a.set_applicable_law(r[8].as<std::string>());
-  a.set_conditions(r[9].as<std::string>());
-  a.set_state(AgreementStateOf(r[10].as<std::string>(), r[12].as<bool>()));
-  *a.mutable_current_liability() = Money(currency, r[11].as<int64_t>());
-  return a;
-}
+struct AgreementRow {
+  std::string id, buyer, buyer_issuer, buyer_serial, currency, applicable_law, conditions, state;
+  int64_t overall_limit = 0, per_transaction_limit = 0, reserved = 0;
+  absl::Time valid_from, valid_until;
+
+  static AgreementRow Read(const pqxx::row& r) {
+    AgreementRow a;
+    a.id = r["id"].as<std::string>();
+    a.buyer = r["buyer"].as<std::string>();
+    a.buyer_issuer = r["buyer_issuer"].as<std::string>();
+    a.buyer_serial = r["buyer_serial"].as<std::string>();
+    a.currency = r["currency"].as<std::string>();
+    a.overall_limit = r["overall_limit"].as<int64_t>();
+    a.per_transaction_limit = r["per_transaction_limit"].as<int64_t>();
+    a.valid_from = db::FromEpoch(r["valid_from"].as<double>());
+    a.valid_until = db::FromEpoch(r["valid_until"].as<double>());
+    a.applicable_law = r["applicable_law"].as<std::string>();
+    a.conditions = r["conditions"].as<std::string>();
+    a.state = r["state"].as<std::string>();
+    a.reserved = r["reserved"].as<int64_t>();
+    return a;
+  }
+  bool Expired(absl::Time now) const { return valid_until <= now; }
+  v1::AgreementRecord Record(absl::Time now) const {
+    v1::AgreementRecord out;
+    out.set_agreement_id(id);
+    out.set_buyer(buyer);
+    out.set_buyer_certificate_serial(buyer_serial);
+    *out.mutable_overall_limit() = Money(currency, overall_limit);
+    *out.mutable_per_transaction_limit() = Money(currency, per_transaction_limit);
+    *out.mutable_valid_from() = ToTimestamp(valid_from);
+    *out.mutable_valid_until() = ToTimestamp(valid_until);
+    out.set_applicable_law(applicable_law);
+    out.set_conditions(conditions);
+    out.set_state(AgreementStateOf(state, Expired(now)));
+    *out.mutable_current_liability() = Money(currency, reserved);
+    return out;
+  }
+};
 
 constexpr char kGuaranteeColumns[] =
-    "g.id, g.state, g.statement, g.signature, coalesce(extract(epoch from g.ended_at)::float8, 0), g.request_id, "
-    "g.seller, g.order_sha256, g.amount, a.buyer, a.buyer_issuer, a.currency";
-// Appended to kGuaranteeColumns where an earlier guarantee of the same signed order is looked for.
-constexpr char kOrderContentColumn[] = ", coalesce(g.order_content_sha256, '')";
+    "g.id, g.state, g.statement, g.signature, coalesce(extract(epoch from g.ended_at)::float8, 0) AS ended_at, "
+    "g.request_id, g.seller, g.order_sha256, g.amount, a.buyer, a.buyer_issuer, a.currency, "
+    "extract(epoch from g.valid_until)::float8 AS valid_until, g.seller_party, g.buyer_party, "
+    "coalesce(g.order_content_sha256, '') AS order_content_sha256";
 
-v1::Guarantee GuaranteeFromRow(const pqxx::row& r) {
-  v1::Guarantee g;
-  g.set_guarantee_id(r[0].as<std::string>());
-  g.set_state(GuaranteeStateOf(r[1].as<std::string>()));
-  g.set_statement(db::Bytes(r[2]));
-  g.set_signature(db::Bytes(r[3]));
-  if (double ended = r[4].as<double>(); ended > 0) *g.mutable_ended_at() = ToTimestamp(db::FromEpoch(ended));
-  return g;
-}
+struct GuaranteeRow {
+  std::string id, state, statement, signature, request_id, seller, order_sha256, buyer, buyer_issuer, currency,
+      seller_party, buyer_party, order_content_sha256;
+  int64_t amount = 0;
+  double ended_at = 0;  // seconds since the epoch; 0 while live
+  absl::Time valid_until;
+
+  static GuaranteeRow Read(const pqxx::row& r) {
+    GuaranteeRow g;
+    g.id = r["id"].as<std::string>();
+    g.state = r["state"].as<std::string>();
+    g.statement = db::Bytes(r["statement"]);
+    g.signature = db::Bytes(r["signature"]);
+    g.ended_at = r["ended_at"].as<double>();
+    g.request_id = r["request_id"].as<std::string>();
+    g.seller = r["seller"].as<std::string>();
+    g.order_sha256 = db::Bytes(r["order_sha256"]);
+    g.amount = r["amount"].as<int64_t>();
+    g.buyer = r["buyer"].as<std::string>();
+    g.buyer_issuer = r["buyer_issuer"].as<std::string>();
+    g.currency = r["currency"].as<std::string>();
+    g.valid_until = db::FromEpoch(r["valid_until"].as<double>());
+    g.seller_party = r["seller_party"].as<std::string>();
+    g.buyer_party = r["buyer_party"].as<std::string>();
+    g.order_content_sha256 = db::Bytes(r["order_content_sha256"]);
+    return g;
+  }
+  v1::Guarantee Guarantee() const {
+    v1::Guarantee g;
+    g.set_guarantee_id(id);
+    g.set_state(GuaranteeStateOf(state));
+    g.set_statement(statement);
+    g.set_signature(signature);
+    if (ended_at > 0) *g.mutable_ended_at() = ToTimestamp(db::FromEpoch(ended_at));
+    return g;
+  }
+};
 
 // What DecideIn returns when a request id of the group was recorded before (by a retry's first
 // attempt): the transaction is rolled back and the group decided again, looking them up.
@@ -122,7 +177,7 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
       {"liab_expire_old",
        R"(UPDATE liability.agreements SET state = 'terminated'
           WHERE buyer = $1 AND buyer_issuer = $2 AND currency = $3 AND state IN ('active', 'suspended')
-            AND valid_until <= now())"},
+            AND valid_until <= $4::timestamptz)"},
       {"liab_insert_agreement",
        StrCat(R"(INSERT INTO liability.agreements (id, buyer, buyer_issuer, buyer_serial, currency, overall_limit,
                    per_transaction_limit, valid_from, valid_until, applicable_law, conditions, state, container, signature)
@@ -134,24 +189,23 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
        R"(SELECT id FROM liability.agreements WHERE buyer = $1 AND buyer_issuer = $2 AND currency = $3
             AND state IN ('active', 'suspended'))"},
       {"liab_get_agreement",
-       StrCat("SELECT ", kAgreementColumns, ", buyer_issuer FROM liability.agreements WHERE id = $1 FOR UPDATE")},
+       StrCat("SELECT ", kAgreementColumns, " FROM liability.agreements WHERE id = $1 FOR UPDATE")},
       {"liab_set_agreement_state",
        StrCat("UPDATE liability.agreements SET state = $2 WHERE id = $1 RETURNING ", kAgreementColumns)},
       {"liab_existing",
-       StrCat("SELECT ", kGuaranteeColumns, kOrderContentColumn,
+       StrCat("SELECT ", kGuaranteeColumns,
               " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id"
               " WHERE g.request_id = ANY($1::text[])"
               "    OR g.order_content_sha256 = ANY(SELECT decode(x, 'hex') FROM unnest($2::text[]) x)")},
       // The agreements a group of requests needs, locked in a fixed order (no deadlocks between
       // committers and replicas).
       {"liab_lock",
-       R"(SELECT a.id, a.buyer, a.buyer_issuer, a.currency, a.overall_limit, a.per_transaction_limit,
-                 a.valid_from <= now(), a.valid_until > now(), a.state, a.reserved
+       StrCat("SELECT ", kAgreementColumns, R"(
           FROM liability.agreements a
           JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[])) AS w(b, i, c)
             ON a.buyer = w.b AND a.buyer_issuer = w.i AND a.currency = w.c
           WHERE a.state IN ('active', 'suspended')
-          ORDER BY a.id FOR UPDATE OF a)"},
+          ORDER BY a.id FOR UPDATE OF a)")},
       // The group's new guarantees and their reservations in one statement. A request id that
       // is already recorded (a retry racing its first attempt) is skipped, and only what was
       // inserted is reserved; the caller sees fewer rows and decides the group again carefully.
@@ -171,22 +225,20 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
             UPDATE liability.agreements a SET reserved = a.reserved + t.total
             FROM (SELECT agreement_id, sum(amount) AS total FROM ins GROUP BY agreement_id) t
             WHERE a.id = t.agreement_id)
-          SELECT count(*) FROM ins)"},
+          SELECT count(*) AS n FROM ins)"},
       {"liab_end",
        R"(WITH g AS (
-            UPDATE liability.guarantees SET state = $2, ended_at = now()
-            WHERE id = $1 AND state = 'live' AND valid_until > now() RETURNING agreement_id, amount)
+            UPDATE liability.guarantees SET state = $2, ended_at = $3::timestamptz
+            WHERE id = $1 AND state = 'live' AND valid_until > $3::timestamptz RETURNING agreement_id, amount)
           UPDATE liability.agreements a SET reserved = a.reserved - g.amount FROM g WHERE a.id = g.agreement_id
           RETURNING a.id)"},
       {"liab_get_guarantee",
        StrCat("SELECT ", kGuaranteeColumns,
-              ", extract(epoch from g.valid_until)::float8, g.valid_until <= now(), g.seller_party, g.buyer_party",
-              kOrderContentColumn,
               " FROM liability.guarantees g JOIN liability.agreements a ON a.id = g.agreement_id WHERE g.id = $1")},
       {"liab_expire_due",
        R"(WITH e AS (
             UPDATE liability.guarantees SET state = 'expired', ended_at = valid_until
-            WHERE id IN (SELECT id FROM liability.guarantees WHERE state = 'live' AND valid_until <= now()
+            WHERE id IN (SELECT id FROM liability.guarantees WHERE state = 'live' AND valid_until <= $1::timestamptz
                          ORDER BY valid_until LIMIT 10000 FOR UPDATE SKIP LOCKED)
             RETURNING agreement_id, amount),
           s AS (SELECT agreement_id, sum(amount) AS total, count(*) AS n FROM e GROUP BY agreement_id)
@@ -204,27 +256,25 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
 
 LiabilityBook::LiabilityBook(Deps deps)
     : d_(std::move(deps)), buyers_(d_.trust, d_.intermediates, KeyPurpose::kNonRepudiation) {
-  for (int i = 0; i < std::max(1, d_.committers); ++i) committers_.emplace_back([this] { Loop(); });
+  committer_ = std::make_unique<db::GroupCommitter<Pending, absl::StatusOr<v1::Guarantee>>>(
+      d_.group_commit, [this](std::vector<Pending>& group, std::vector<absl::StatusOr<v1::Guarantee>>& results) {
+        return Decide(group, results);
+      });
 }
 
-LiabilityBook::~LiabilityBook() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  for (auto& t : committers_) t.join();
-}
+LiabilityBook::~LiabilityBook() { committer_->Stop(); }
 
 absl::StatusOr<Certificate> LiabilityBook::VerifyBuyerSignature(const std::string& bytes, const std::string& signature) {
   if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the buyer is required");
-  auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, absl::Now(), KeyPurpose::kNonRepudiation);
+  auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, d_.clock(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   return signers->front().certificate;
 }
 
 absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::RegisterAgreementRequest& req) {
-  SEMPER_ASSIGN_OR_RETURN(CheckedAgreement checked, CheckAgreement(req.agreement(), *d_.trust, absl::Now()));
+  const absl::Time now = d_.clock();
+  SEMPER_ASSIGN_OR_RETURN(CheckedAgreement checked, CheckAgreement(req.agreement(), *d_.trust, now));
   const Certificate& buyer = checked.buyer;
   const v1::Agreement& a = checked.agreement;
   SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, d_.certificate_status(buyer));
@@ -242,7 +292,7 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::R
   std::string existing;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     existing.clear();
-    tx.exec_prepared("liab_expire_old", buyer.Subject(), buyer.Issuer(), currency);
+    tx.exec_prepared("liab_expire_old", buyer.Subject(), buyer.Issuer(), currency, db::TimeText(now));
     auto r = tx.exec_prepared("liab_insert_agreement", id, buyer.Subject(), buyer.Issuer(), buyer.SerialHex(), currency,
                               a.overall_limit().minor_units(), a.per_transaction_limit().minor_units(),
                               db::TimeText(FromTimestamp(a.valid_from())), db::TimeText(FromTimestamp(a.valid_until())),
@@ -250,10 +300,10 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::R
                               HexEncode(req.agreement().signatures(0)));
     if (r.empty()) {
       auto e = tx.exec_prepared("liab_agreement_of", buyer.Subject(), buyer.Issuer(), currency);
-      existing = e.empty() ? "" : e[0][0].as<std::string>();
+      existing = e.empty() ? "" : e[0]["id"].as<std::string>();
       return absl::OkStatus();
     }
-    out = AgreementFromRow(r[0]);
+    out = AgreementRow::Read(r[0]).Record(now);
     return absl::OkStatus();
   }));
   if (!existing.empty() || out.agreement_id().empty()) {
@@ -271,7 +321,8 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   if (!change.ParseFromString(req.change()) || change.type() != "semper-agreement-change") {
     return MalformedField("change", "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
   }
-  SEMPER_RETURN_IF_ERROR(RequireFresh(change.made_at(), absl::Now(), "change.made_at"));
+  const absl::Time now = d_.clock();
+  SEMPER_RETURN_IF_ERROR(RequireFresh(change.made_at(), now, "change.made_at"));
   std::string target;
   switch (change.state()) {
     case v1::AGREEMENT_STATE_ACTIVE:
@@ -290,19 +341,19 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("liab_get_agreement", change.agreement_id());
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no agreement ", change.agreement_id()));
-    if (r[0][1].as<std::string>() != signer.Subject() || r[0][13].as<std::string>() != signer.Issuer()) {
+    const AgreementRow a = AgreementRow::Read(r[0]);
+    if (a.buyer != signer.Subject() || a.buyer_issuer != signer.Issuer()) {
       return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                        "only the agreement's buyer may change it");
     }
-    const std::string state = r[0][10].as<std::string>();
-    if (state == "terminated") {
+    if (a.state == "terminated") {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "the agreement is terminated (final)");
     }
-    if (target == "active" && r[0][12].as<bool>()) {
+    if (target == "active" && a.Expired(now)) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the agreement's validity has ended");
     }
     auto u = tx.exec_prepared("liab_set_agreement_state", change.agreement_id(), target);
-    out = AgreementFromRow(u[0]);
+    out = AgreementRow::Read(u[0]).Record(now);
     return absl::OkStatus();
   }));
   return out;
@@ -329,7 +380,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
   }
   OpenOptions options;
   options.trust = d_.trust;
-  options.at = absl::Now();
+  options.at = d_.clock();
   options.required.set_non_repudiation_of_origin(true);
   options.max_bytes = 1 << 20;
   auto opened = Open(sealed, options);
@@ -368,7 +419,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
   req.set_order_sha256(order_sha256);
   *req.mutable_amount() = order.amount();
   req.set_seller(seller.subject);
-  auto buyer = buyers_.CheckDer(req.buyer_certificate(), absl::Now(), "buyer_certificate");
+  auto buyer = buyers_.CheckDer(req.buyer_certificate(), d_.clock(), "buyer_certificate");
   if (!buyer.ok()) return done(FieldError("order", Annotate(buyer.status(), "the buyer's certificate")));
   const std::string serial = buyer->SerialHex();
   // Revocations are pushed by semper-ca: a revoked key gets no new guarantee.
@@ -379,7 +430,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
                           StrCat("the buyer's certificate ", serial, " is revoked")));
   }
   Pending p{req,           buyer->Subject(), buyer->Issuer(), serial,      PartyOf(*buyer),
-            seller.party, Sha256(sealed.signed_().content()), std::move(done), std::nullopt};
+            seller.party, Sha256(sealed.signed_().content()), std::nullopt};
   std::string agreement;
   {
     absl::MutexLock lock(&cert_mu_);
@@ -389,10 +440,9 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
     }
   }
   if (!agreement.empty()) {
-    if (auto pre = SignGuarantee(p, agreement, absl::Now()); pre.ok()) p.presigned = *std::move(pre);
+    if (auto pre = SignGuarantee(p, agreement, d_.clock()); pre.ok()) p.presigned = *std::move(pre);
   }
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(p));
+  committer_->Submit(std::move(p), std::move(done));
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& req, const Caller& seller) {
@@ -433,29 +483,10 @@ v1::Guarantee LiabilityBook::WithCertificates(v1::Guarantee g) const {
   return g;
 }
 
-void LiabilityBook::Loop() {
-  for (;;) {
-    std::vector<Pending> group;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](LiabilityBook* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->stopping_ || !self->queue_.empty();
-          },
-          this));
-      if (queue_.empty()) return;
-      while (!queue_.empty() && group.size() < 500) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    Decide(group);
-  }
-}
-
 absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>& group, bool careful,
                                      std::vector<absl::StatusOr<v1::Guarantee>>* results) {
   results->assign(group.size(), absl::UnknownError("undecided"));
+  const absl::Time now = d_.clock();
   std::vector<std::string> request_ids, order_hashes, buyers, issuers, currencies;
   for (const Pending& p : group) {
     request_ids.push_back(p.req.request_id());
@@ -475,10 +506,10 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
   absl::flat_hash_map<std::string, std::string> order_guaranteed;
   if (careful) {
     for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids), db::TextArray(order_hashes))) {
-      recorded[r[5].as<std::string>()] =
-          Recorded{WithCertificates(GuaranteeFromRow(r)), r[6].as<std::string>(), db::Bytes(r[7]), r[9].as<std::string>(),
-                   r[10].as<std::string>(), r[11].as<std::string>(), r[8].as<int64_t>()};
-      if (std::string content = db::Bytes(r[12]); !content.empty()) order_guaranteed[content] = r[0].as<std::string>();
+      const GuaranteeRow g = GuaranteeRow::Read(r);
+      recorded[g.request_id] = Recorded{WithCertificates(g.Guarantee()), g.seller, g.order_sha256, g.buyer,
+                                        g.buyer_issuer, g.currency, g.amount};
+      if (!g.order_content_sha256.empty()) order_guaranteed[g.order_content_sha256] = g.id;
     }
   }
   struct Agreement {
@@ -490,9 +521,10 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
   absl::flat_hash_map<std::string, Agreement> agreements;  // key: buyer \n issuer \n currency
   for (const auto& r : tx.exec_prepared("liab_lock", db::TextArray(buyers), db::TextArray(issuers),
                                         db::TextArray(currencies))) {
-    agreements[StrCat(r[1].as<std::string>(), "\n", r[2].as<std::string>(), "\n", r[3].as<std::string>())] =
-        Agreement{r[0].as<std::string>(), r[4].as<int64_t>(), r[5].as<int64_t>(), r[9].as<int64_t>(), 0,
-                  r[6].as<bool>(), r[7].as<bool>(), r[8].as<std::string>()};
+    const AgreementRow a = AgreementRow::Read(r);
+    agreements[StrCat(a.buyer, "\n", a.buyer_issuer, "\n", a.currency)] =
+        Agreement{a.id, a.overall_limit, a.per_transaction_limit, a.reserved, 0, a.valid_from <= now, !a.Expired(now),
+                  a.state};
   }
   {
     absl::MutexLock lock(&cert_mu_);
@@ -501,7 +533,6 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
   }
   std::vector<std::string> ids, rids, aids, sellers, orders, amounts, untils, statements, signatures, seller_parties,
       buyer_parties, order_contents;
-  absl::Time now = absl::Now();
   for (size_t i = 0; i < group.size(); ++i) {
     const Pending& p = group[i];
     const v1::GuaranteeRequest& q = p.req;
@@ -594,7 +625,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
                                      db::TextArray(amounts), db::TextArray(untils), db::TextArray(statements),
                                      db::TextArray(signatures), db::TextArray(seller_parties),
                                      db::TextArray(buyer_parties), db::TextArray(order_contents));
-    if (inserted[0][0].as<size_t>() != ids.size()) return RecordedBefore();
+    if (inserted.at(0)["n"].as<size_t>() != ids.size()) return RecordedBefore();
     // One row for the group the transaction decided: every guarantee in it, in order.
     std::string details = "[";
     for (size_t k = 0; k < ids.size(); ++k) {
@@ -610,8 +641,7 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
   return absl::OkStatus();
 }
 
-void LiabilityBook::Decide(std::vector<Pending>& group) {
-  std::vector<absl::StatusOr<v1::Guarantee>> results;
+absl::Status LiabilityBook::Decide(std::vector<Pending>& group, std::vector<absl::StatusOr<v1::Guarantee>>& results) {
   // First without looking for earlier attempts of the same request ids (retries are rare): if
   // one turns up at the insert, or a request would be refused (it may be a retry of one that was
   // granted), the group is decided again with them looked up.
@@ -621,7 +651,7 @@ void LiabilityBook::Decide(std::vector<Pending>& group) {
     if (s != RecordedBefore()) break;
   }
   if (s == RecordedBefore()) s = absl::AbortedError("the same request ids kept arriving concurrently: retry");
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(s.ok() ? std::move(results[i]) : absl::StatusOr<v1::Guarantee>(s));
+  return s;
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id, v1::GuaranteeState outcome,
@@ -633,13 +663,14 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
   if (id.empty()) return InvalidField("guarantee_id", "is required");
   const std::string want = outcome == v1::GUARANTEE_STATE_SETTLED ? "settle" : "release";
   const std::string wanted = want == "settle" ? "settled" : "released";
+  const absl::Time now = d_.clock();
   std::optional<v1::VerdictStatement> ruling;
   if (!verdict.empty() || !verdict_signature.empty()) {
     if (!d_.arbiter.has_value()) {
       return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
                        "this tracker knows no arbiter (liability.arbiter_cert_file)");
     }
-    SEMPER_ASSIGN_OR_RETURN(v1::VerdictStatement v, CheckVerdict(verdict, verdict_signature, *d_.trust, *d_.arbiter, absl::Now()));
+    SEMPER_ASSIGN_OR_RETURN(v1::VerdictStatement v, CheckVerdict(verdict, verdict_signature, *d_.trust, *d_.arbiter, now));
     bool ordered = false;
     for (const auto& o : v.guarantee_orders()) ordered |= o.guarantee_id() == id && o.action() == want;
     if (!ordered) {
@@ -666,7 +697,9 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
     // The parties never change once recorded: checking them before the update is not a race.
-    const std::string seller_party = r[0][14].as<std::string>(), buyer_party = r[0][15].as<std::string>();
+    const GuaranteeRow g = GuaranteeRow::Read(r[0]);
+    const std::string& seller_party = g.seller_party;
+    const std::string& buyer_party = g.buyer_party;
     std::string by;
     if (ruling.has_value()) {
       const std::set<std::string> parties = {PartyOfSubject(ruling->claimant()), PartyOfSubject(ruling->respondent())};
@@ -676,8 +709,7 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
                                 "'s buyer and seller"));
       }
       // And about this guarantee's order, not another order of the same two parties.
-      const std::string order_content = db::Bytes(r[0][16]);
-      if (order_content.empty() || ruling->subject_sha256() != order_content) {
+      if (g.order_content_sha256.empty() || ruling->subject_sha256() != g.order_content_sha256) {
         return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                          StrCat("the verdict of case ", ruling->case_id(), " is not about guarantee ", id, "'s order"));
       }
@@ -691,19 +723,18 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
       }
       by = caller.subject;
     }
-    auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome));
-    r = tx.exec_prepared("liab_get_guarantee", id);
-    out = WithCertificates(GuaranteeFromRow(r[0]));
+    auto ended = tx.exec_prepared("liab_end", id, GuaranteeStateName(outcome), db::TimeText(now));
+    const GuaranteeRow after = GuaranteeRow::Read(tx.exec_prepared("liab_get_guarantee", id).at(0));
+    out = WithCertificates(after.Guarantee());
     if (ended.affected_rows() == 1) {
       return db::AppendAudit(tx, "liability", "semper-liability",
                              {{by, outcome == v1::GUARANTEE_STATE_SETTLED ? "guarantee-settled" : "guarantee-released", id,
                                "{}"}});
     }
-    if (out.state() == v1::GUARANTEE_STATE_LIVE && r[0][13].as<bool>()) {
+    if (out.state() == v1::GUARANTEE_STATE_LIVE && after.valid_until <= now) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        StrCat("guarantee ", id, " expired at ",
-                              absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", db::FromEpoch(r[0][12].as<double>()),
-                                               absl::UTCTimeZone())));
+                              absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", after.valid_until, absl::UTCTimeZone())));
     }
     return MakeError(absl::StatusCode::kFailedPrecondition, out.state() == v1::GUARANTEE_STATE_EXPIRED ? v1::EXPIRED : v1::WRONG_STATE,
                      StrCat("guarantee ", id, " was already ", GuaranteeStateName(out.state()), " at ",
@@ -721,12 +752,12 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::GetGuarantee(const std::string& id,
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("liab_get_guarantee", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no guarantee ", id));
-    const std::string seller_party = r[0][14].as<std::string>(), buyer_party = r[0][15].as<std::string>();
-    if (caller.party.empty() || (caller.party != seller_party && caller.party != buyer_party)) {
+    const GuaranteeRow g = GuaranteeRow::Read(r[0]);
+    if (caller.party.empty() || (caller.party != g.seller_party && caller.party != g.buyer_party)) {
       return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                        StrCat("guarantee ", id, " is shown only to its seller and buyer"));
     }
-    out = WithCertificates(GuaranteeFromRow(r[0]));
+    out = WithCertificates(g.Guarantee());
     return absl::OkStatus();
   }));
   return out;
@@ -738,14 +769,15 @@ absl::StatusOr<v1::LiabilityStatus> LiabilityBook::GetLiability(const v1::GetLia
   if (!q.ParseFromString(req.query()) || q.type() != "semper-liability-query") {
     return MalformedField("query", "must be a serialized LiabilityQueryStatement of type \"semper-liability-query\"");
   }
-  SEMPER_RETURN_IF_ERROR(RequireFresh(q.made_at(), absl::Now(), "query.made_at"));
+  const absl::Time now = d_.clock();
+  SEMPER_RETURN_IF_ERROR(RequireFresh(q.made_at(), now, "query.made_at"));
   v1::LiabilityStatus out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     for (const auto& r : tx.exec_prepared("liab_agreements_of_buyer", signer.Subject(), signer.Issuer())) {
-      *out.add_agreements() = AgreementFromRow(r);
+      *out.add_agreements() = AgreementRow::Read(r).Record(now);
     }
     for (const auto& r : tx.exec_prepared("liab_guarantees_of_buyer", signer.Subject(), signer.Issuer())) {
-      *out.add_guarantees() = WithCertificates(GuaranteeFromRow(r));
+      *out.add_guarantees() = WithCertificates(GuaranteeRow::Read(r).Guarantee());
     }
     return absl::OkStatus();
   }));
@@ -756,7 +788,7 @@ absl::StatusOr<int> LiabilityBook::ExpireDue() {
   int n = 0;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     n = 0;
-    for (const auto& r : tx.exec_prepared("liab_expire_due")) n += r[0].as<int>();
+    for (const auto& r : tx.exec_prepared("liab_expire_due", db::TimeText(d_.clock()))) n += r["n"].as<int>();
     return absl::OkStatus();
   }));
   return n;

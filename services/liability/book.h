@@ -9,18 +9,19 @@
 // committers and replicas may run: the row locks order them. Thread-safe.
 #pragma once
 
-#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/cms_signer.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/verified_certificates.h"
+#include "common/db/group_commit.h"
 #include "common/db/pool.h"
 #include "common/server/peer.h"
 #include "semper/v1/ca.pb.h"
@@ -49,7 +50,10 @@ class LiabilityBook {
     // Whether the certificate with this serial is revoked now, from the revocations semper-ca
     // pushes (RevocationWatch); an error when that knowledge is too old to rely on.
     std::function<absl::StatusOr<bool>(const std::string& serial)> revoked;
-    int committers = 2;
+    // Guarantees are decided in groups (queue "liability_guarantees" unless named).
+    db::GroupCommitOptions group_commit = {"liability_guarantees", 500, 2, nullptr};
+    // What every decision by time reads: validity, expiry, freshness (tests move it).
+    Clock clock = SystemClock();
     // semper-arbiter's signing certificate: its verdicts may order a guarantee settled or
     // released (none: verdicts are refused).
     std::optional<Certificate> arbiter;
@@ -95,12 +99,11 @@ class LiabilityBook {
     std::string buyer, buyer_issuer, buyer_serial, buyer_party, seller_party;
     // SHA-256 of the order content the buyer signed: one guarantee per signed order.
     std::string order_content_sha256;
-    Done done;
     std::optional<Signed> presigned;
   };
   absl::StatusOr<Signed> SignGuarantee(const Pending& p, const std::string& agreement_id, absl::Time now) const;
-  void Loop();
-  void Decide(std::vector<Pending>& group);
+  // Decides a group of requests (the group committer's commit function).
+  absl::Status Decide(std::vector<Pending>& group, std::vector<absl::StatusOr<v1::Guarantee>>& results);
   // One attempt at deciding `group` in `tx`; `careful` looks up earlier attempts of its request
   // ids first.
   absl::Status DecideIn(pqxx::work& tx, const std::vector<Pending>& group, bool careful,
@@ -114,10 +117,8 @@ class LiabilityBook {
   absl::Mutex cert_mu_;
   // buyer \n issuer \n currency -> the agreement found for it last.
   absl::flat_hash_map<std::string, std::string> agreement_of_ ABSL_GUARDED_BY(cert_mu_);
-  absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> committers_;
+  // Last: stopped (what it holds decided) before the rest goes.
+  std::unique_ptr<db::GroupCommitter<Pending, absl::StatusOr<v1::Guarantee>>> committer_;
 };
 
 }  // namespace semper::liability

@@ -12,6 +12,7 @@
 #include "common/base/status.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
+#include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
@@ -50,6 +51,7 @@ std::vector<ConfigKey> Schema() {
                   "no guarantee is given (DEPENDENCY_UNAVAILABLE); also used by the access gate here"});
   keys.push_back({"liability.expiry_interval", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
                   "how often guarantees past their validity are expired and their amounts freed"});
+  for (auto& k : GroupCommitConfigKeys("liability", "guarantee requests", 500)) keys.push_back(std::move(k));
   return keys;
 }
 
@@ -77,14 +79,8 @@ int Serve(const std::optional<std::string>& config_file) {
 
   std::shared_ptr<v1::CertificationAuthority::StubInterface> ca = v1::CertificationAuthority::NewStub(
       UpstreamChannel(config->GetString("liability.ca_address"), *roots, config->GetString("liability.upstream_server_name")));
-  auto status = [ca](const Certificate& cert) -> absl::StatusOr<v1::CertificateStatus> {
-    v1::GetCertificateStatusRequest req;
-    req.set_certificate(cert.Der());
-    v1::CertificateStatus st;
-    grpc::Status called = ca->GetCertificateStatus(UpstreamContext(absl::Seconds(5)).get(), req, &st);
-    if (!called.ok()) return UpstreamError("semper-ca", called);
-    return st;
-  };
+  auto ca_status = std::make_shared<CertificateStatusClient>(ca);
+  auto status = [ca_status](const Certificate& cert) { return ca_status->Status(cert); };
   // Revocations pushed by semper-ca (see revocation_watch.h for the policy when it is
   // unreachable), for the guarantees and for the access gate.
   auto revocations = std::make_shared<RevocationWatch>(ca, config->GetDuration("liability.revocation_staleness"));
@@ -103,6 +99,7 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.signer = *std::move(signer);
   deps.certificate_status = status;
   deps.revoked = [revocations](const std::string& serial) { return revocations->Revoked(serial); };
+  deps.group_commit = GroupCommitOptionsFrom(*daemon, "liability", "liability_guarantees");
   if (config->Has("liability.arbiter_cert_file")) {
     auto arbiter = LoadCertificateChain(*config, "liability.arbiter_cert_file");
     if (!arbiter.ok()) return fail("liability.arbiter_cert_file", arbiter.status());

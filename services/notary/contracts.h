@@ -10,13 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
 #include "semper/v1/notary.pb.h"
 #include "services/notary/log.h"
-#include "services/notary/verify.h"
+#include "common/notary/evidence.h"
 
 namespace semper::notary {
 
@@ -43,7 +44,7 @@ class ContractBook {
     std::function<absl::Status(const Certificate&)> check_status;
     // semper-tsa's token over a SHA-256 digest.
     std::function<absl::StatusOr<std::string>(std::string_view sha256)> time_stamp;
-    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    Clock clock = SystemClock();
     size_t max_contract_bytes = 16 << 20;
   };
   explicit ContractBook(Deps deps) : d_(std::move(deps)) {}

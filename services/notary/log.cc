@@ -102,8 +102,9 @@ std::vector<db::PreparedStatement> EvidenceLog::Statements() {
   };
 }
 
-EvidenceLog::EvidenceLog(db::ConnectionPool* pool, Signer sign, std::shared_ptr<Metrics> metrics, size_t max_batch)
-    : pool_(pool), sign_(std::move(sign)), metrics_(std::move(metrics)), max_batch_(max_batch),
+EvidenceLog::EvidenceLog(db::ConnectionPool* pool, Signer sign, db::GroupCommitOptions group_commit)
+    : pool_(pool),
+      sign_(std::move(sign)),
       fetch_([this](int level, uint64_t index) -> absl::StatusOr<std::string> {
         absl::StatusOr<std::string> tile;
         absl::Status read = pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
@@ -113,16 +114,13 @@ EvidenceLog::EvidenceLog(db::ConnectionPool* pool, Signer sign, std::shared_ptr<
         if (!read.ok()) return read;
         return tile;
       }),
-      thread_([this] { Loop(); }) {}
+      committer_(std::make_unique<db::GroupCommitter<NewEntry, absl::StatusOr<v1::Evidence>>>(
+          std::move(group_commit),
+          [this](std::vector<NewEntry>& group, std::vector<absl::StatusOr<v1::Evidence>>& answers) {
+            return AppendGroup(group, answers);
+          })) {}
 
-EvidenceLog::~EvidenceLog() {
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+EvidenceLog::~EvidenceLog() { committer_->Stop(); }
 
 absl::Status EvidenceLog::TileOldEntries(uint64_t step) {
   for (bool done = false; !done;) {
@@ -288,19 +286,10 @@ absl::StatusOr<v1::SignedTreeHead> EvidenceLog::LatestTreeHead() {
 }
 
 void EvidenceLog::Append(NewEntry entry, std::function<void(absl::StatusOr<v1::Evidence>)> done) {
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    queue_.emplace_back(std::move(entry), std::move(done));
-  }
-  cv_.notify_one();
+  committer_->Submit(std::move(entry), std::move(done));
 }
 
-absl::StatusOr<v1::Evidence> EvidenceLog::Append(NewEntry entry) {
-  std::promise<absl::StatusOr<v1::Evidence>> result;
-  auto future = result.get_future();
-  Append(std::move(entry), [&result](absl::StatusOr<v1::Evidence> e) { result.set_value(std::move(e)); });
-  return future.get();
-}
+absl::StatusOr<v1::Evidence> EvidenceLog::Append(NewEntry entry) { return committer_->Wait(std::move(entry)); }
 
 absl::StatusOr<v1::Evidence> EvidenceLog::AppendOnce(NewEntry entry) {
   const std::string digest = Sha256(entry.statement);
@@ -315,111 +304,89 @@ absl::StatusOr<v1::Evidence> EvidenceLog::AppendOnce(NewEntry entry) {
   return Append(std::move(entry));
 }
 
-void EvidenceLog::Loop() {
-  for (;;) {
-    std::vector<std::pair<NewEntry, std::function<void(absl::StatusOr<v1::Evidence>)>>> group;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      while (!queue_.empty() && group.size() < max_batch_) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+absl::Status EvidenceLog::AppendGroup(std::vector<NewEntry>& group, std::vector<absl::StatusOr<v1::Evidence>>& answers) {
+  uint64_t first = 0;
+  std::vector<std::string> leaf_hashes;
+  for (const auto& g : group) leaf_hashes.push_back(MerkleLeafHash(g.statement));
+  answers.clear();
+  // The tree is held from the append to the answers: readers never see tiles of a transaction
+  // that may still roll back.
+  std::unique_lock<std::mutex> tree_lock(tree_mu_);
+  bool others_appended = false;  // entries this process has not checked (another replica's, or a failed attempt)
+  absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto head = tx.exec_prepared1("notary_lock_head");
+    first = head[0].as<uint64_t>();
+    if (head[1].as<uint64_t>() != first) {
+      return MakeError(absl::StatusCode::kUnavailable, v1::WRONG_STATE,
+                       StrCat("the evidence log's tree covers ", head[1].as<uint64_t>(), " of its ", first,
+                              " entries: a notary is still tiling the older ones at its start"));
     }
-    absl::Time start = absl::Now();
-    uint64_t first = 0;
-    std::vector<std::string> leaf_hashes;
-    for (const auto& g : group) leaf_hashes.push_back(MerkleLeafHash(g.first.statement));
-    std::vector<absl::StatusOr<v1::Evidence>> answers;
-    // The tree is held from the append to the answers: readers never see tiles of a transaction
-    // that may still roll back.
-    std::unique_lock<std::mutex> tree_lock(tree_mu_);
-    bool others_appended = false;  // entries this process has not checked (another replica's, or a failed attempt)
-    absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-      auto head = tx.exec_prepared1("notary_lock_head");
-      first = head[0].as<uint64_t>();
-      if (head[1].as<uint64_t>() != first) {
-        return MakeError(absl::StatusCode::kUnavailable, v1::WRONG_STATE,
-                         StrCat("the evidence log's tree covers ", head[1].as<uint64_t>(), " of its ", first,
-                                " entries: a notary is still tiling the older ones at its start"));
-      }
-      std::vector<std::string> index, kind, statement, signature;
-      for (size_t i = 0; i < group.size(); ++i) {
-        index.push_back(StrCat(first + i));
-        kind.push_back(group[i].first.kind);
-        statement.push_back(HexEncode(group[i].first.statement));
-        signature.push_back(HexEncode(group[i].first.signature));
-      }
-      tx.exec_prepared0("notary_insert_entries", db::TextArray(index), db::TextArray(kind), db::TextArray(statement),
-                        db::TextArray(signature));
-      // Another replica may have appended since: the right edge is read again (in this
-      // transaction, under the row lock). A failed attempt leaves the tree stale, and the next
-      // attempt reads it again too; so does a read meanwhile (FreshLocked).
-      const TiledMerkleTree::Fetch in_tx = [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); };
-      if (tree_stale_ || tree_.size() != first) SEMPER_RETURN_IF_ERROR(tree_.Reset(first, in_tx).status());
-      tree_stale_ = true;  // until this transaction commits
-      // Before anything is appended, the tree must extend every latest signed head: this
-      // process's own, and the latest any replica stored (read here, under the row lock). Found by
-      // reviewers: only this process's own head was checked, after the append had committed; then
-      // only when the tree had just been read again (a read between a refused append and the next
-      // let the next one through); then only one of the two (entries another replica had appended
-      // and signed, removed from the database, went unnoticed by the replica whose own head
-      // covered what was left).
-      others_appended = !latest_ || latest_->tree_size() < first;
-      auto stored = tx.exec_prepared("notary_latest_head");
-      if (latest_.has_value()) SEMPER_RETURN_IF_ERROR(ExtendsLocked(*latest_, first, in_tx));
-      if (!stored.empty()) {
-        v1::SignedTreeHead head = HeadFromRow(stored[0]);
-        if (!latest_ || head.tree_size() != latest_->tree_size() || head.root_hash() != latest_->root_hash()) {
-          SEMPER_RETURN_IF_ERROR(ExtendsLocked(head, first, in_tx));
-        }
-        if (!latest_ || latest_->tree_size() < head.tree_size()) latest_ = std::move(head);
-      }
-      PutTiles(tx, tree_.Append(leaf_hashes));
-      tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
-      return absl::OkStatus();
-    });
-    if (s.ok()) {
-      tree_stale_ = false;
-      // A head another replica signs for its entries (all before `first`) after this transaction
-      // read the latest one is checked again before signing.
-      absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size(), others_appended);
-      for (size_t i = 0; i < group.size(); ++i) {
-        if (!head.ok()) {
-          answers.push_back(head.status());
-          continue;
-        }
-        auto path = tree_.InclusionProof(first + i, head->tree_size(), fetch_);
-        if (!path.ok()) {
-          answers.push_back(path.status());
-          continue;
-        }
-        v1::Evidence e;
-        e.set_index(first + i);
-        e.set_kind(group[i].first.kind);
-        e.set_statement(group[i].first.statement);
-        e.set_signature(group[i].first.signature);
-        e.set_leaf_hash(leaf_hashes[i]);
-        auto* proof = e.mutable_inclusion();
-        proof->set_leaf_index(first + i);
-        proof->set_tree_size(head->tree_size());
-        for (auto& h : *path) proof->add_audit_path(std::move(h));
-        *e.mutable_tree_head() = *head;
-        answers.push_back(std::move(e));
-      }
-    } else {
-      answers.assign(group.size(), s);
+    std::vector<std::string> index, kind, statement, signature;
+    for (size_t i = 0; i < group.size(); ++i) {
+      index.push_back(StrCat(first + i));
+      kind.push_back(group[i].kind);
+      statement.push_back(HexEncode(group[i].statement));
+      signature.push_back(HexEncode(group[i].signature));
     }
-    tree_lock.unlock();
-    if (metrics_) {
-      metrics_->Observe("semper_notary_append_seconds", "time of one group append with its tree head", {},
-                        absl::ToDoubleSeconds(absl::Now() - start));
-      metrics_->AddCounter("semper_notary_entries_total", "evidence entries appended", {{"ok", s.ok() ? "true" : "false"}},
-                           static_cast<double>(group.size()));
+    tx.exec_prepared0("notary_insert_entries", db::TextArray(index), db::TextArray(kind), db::TextArray(statement),
+                      db::TextArray(signature));
+    // Another replica may have appended since: the right edge is read again (in this
+    // transaction, under the row lock). A failed attempt leaves the tree stale, and the next
+    // attempt reads it again too; so does a read meanwhile (FreshLocked).
+    const TiledMerkleTree::Fetch in_tx = [&tx](int level, uint64_t i) { return FetchTile(tx, level, i); };
+    if (tree_stale_ || tree_.size() != first) SEMPER_RETURN_IF_ERROR(tree_.Reset(first, in_tx).status());
+    tree_stale_ = true;  // until this transaction commits
+    // Before anything is appended, the tree must extend every latest signed head: this
+    // process's own, and the latest any replica stored (read here, under the row lock). Found by
+    // reviewers: only this process's own head was checked, after the append had committed; then
+    // only when the tree had just been read again (a read between a refused append and the next
+    // let the next one through); then only one of the two (entries another replica had appended
+    // and signed, removed from the database, went unnoticed by the replica whose own head
+    // covered what was left).
+    others_appended = !latest_ || latest_->tree_size() < first;
+    auto stored = tx.exec_prepared("notary_latest_head");
+    if (latest_.has_value()) SEMPER_RETURN_IF_ERROR(ExtendsLocked(*latest_, first, in_tx));
+    if (!stored.empty()) {
+      v1::SignedTreeHead head = HeadFromRow(stored[0]);
+      if (!latest_ || head.tree_size() != latest_->tree_size() || head.root_hash() != latest_->root_hash()) {
+        SEMPER_RETURN_IF_ERROR(ExtendsLocked(head, first, in_tx));
+      }
+      if (!latest_ || latest_->tree_size() < head.tree_size()) latest_ = std::move(head);
     }
-    for (size_t i = 0; i < group.size(); ++i) group[i].second(std::move(answers[i]));
+    PutTiles(tx, tree_.Append(leaf_hashes));
+    tx.exec_prepared0("notary_set_head", static_cast<int64_t>(first + group.size()));
+    return absl::OkStatus();
+  });
+  if (s.ok()) {
+    tree_stale_ = false;
+    // A head another replica signs for its entries (all before `first`) after this transaction
+    // read the latest one is checked again before signing.
+    absl::StatusOr<v1::SignedTreeHead> head = SignTreeHeadLocked(tree_.size(), others_appended);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!head.ok()) {
+        answers.push_back(head.status());
+        continue;
+      }
+      auto path = tree_.InclusionProof(first + i, head->tree_size(), fetch_);
+      if (!path.ok()) {
+        answers.push_back(path.status());
+        continue;
+      }
+      v1::Evidence e;
+      e.set_index(first + i);
+      e.set_kind(group[i].kind);
+      e.set_statement(group[i].statement);
+      e.set_signature(group[i].signature);
+      e.set_leaf_hash(leaf_hashes[i]);
+      auto* proof = e.mutable_inclusion();
+      proof->set_leaf_index(first + i);
+      proof->set_tree_size(head->tree_size());
+      for (auto& h : *path) proof->add_audit_path(std::move(h));
+      *e.mutable_tree_head() = *head;
+      answers.push_back(std::move(e));
+    }
   }
+  return s;
 }
 
 absl::StatusOr<v1::Evidence> EvidenceLog::Get(uint64_t index, uint64_t tree_size) {

@@ -5,19 +5,17 @@
 // every group, and inclusion and consistency proofs. Thread-safe.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/merkle_tiles.h"
+#include "common/db/group_commit.h"
 #include "common/db/pool.h"
-#include "common/server/metrics.h"
 #include "semper/v1/notary.pb.h"
 
 namespace semper::notary {
@@ -32,7 +30,10 @@ class EvidenceLog {
  public:
   // `sign` makes the notary's detached CMS signature over a statement.
   using Signer = std::function<absl::StatusOr<std::string>(std::string_view statement)>;
-  EvidenceLog(db::ConnectionPool* pool, Signer sign, std::shared_ptr<Metrics> metrics, size_t max_batch = 1000);
+  // Groups of entries are appended one at a time (the log's row lock and tree_mu_ order them
+  // anyway); group_commit.in_flight > 1 only lets the next group form while one is appended.
+  EvidenceLog(db::ConnectionPool* pool, Signer sign,
+              db::GroupCommitOptions group_commit = {"notary_log", 1000, 1, nullptr});
   ~EvidenceLog();  // answers what was submitted, then stops
   static std::vector<db::PreparedStatement> Statements();
 
@@ -62,7 +63,8 @@ class EvidenceLog {
       const std::function<bool(std::string_view statement, std::string_view signature)>& verify);
 
  private:
-  void Loop();
+  // Appends a group in one transaction with its tree head (the group committer's commit function).
+  absl::Status AppendGroup(std::vector<NewEntry>& group, std::vector<absl::StatusOr<v1::Evidence>>& answers);
   // Tiles entries [tiled, size) of a log from before tiles, `step` at a time, each step in a
   // transaction holding the log's row lock.
   absl::Status TileOldEntries(uint64_t step);
@@ -77,8 +79,6 @@ class EvidenceLog {
 
   db::ConnectionPool* pool_;
   Signer sign_;
-  std::shared_ptr<Metrics> metrics_;
-  const size_t max_batch_;
 
   std::mutex tree_mu_;  // guards tree_, tree_stale_ and latest_
   TiledMerkleTree tree_;
@@ -89,11 +89,8 @@ class EvidenceLog {
 
   std::mutex once_mu_[64];  // AppendOnce, by statement hash
 
-  std::mutex queue_mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<NewEntry, std::function<void(absl::StatusOr<v1::Evidence>)>>> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  // Last: stopped (what it holds appended and answered) before the rest goes.
+  std::unique_ptr<db::GroupCommitter<NewEntry, absl::StatusOr<v1::Evidence>>> committer_;
 };
 
 }  // namespace semper::notary

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/certificate.h"
@@ -27,7 +28,7 @@ class MailRoom {
     std::vector<Certificate> intermediates;
     std::function<absl::Status(const Certificate&)> check_status;
     std::function<absl::StatusOr<std::string>(std::string_view sha256)> time_stamp;
-    std::function<absl::Time()> clock = [] { return absl::Now(); };
+    Clock clock = SystemClock();
     size_t max_message_bytes = 16 << 20;
     // The largest answer the notary may send (grpc.max_message_bytes).
     size_t max_answer_bytes = 32 << 20;

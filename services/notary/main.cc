@@ -12,10 +12,12 @@
 #include "common/base/strings.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
+#include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
 #include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
+#include "services/notary/attest.h"
 #include "services/notary/contracts.h"
 #include "services/notary/limits.h"
 #include "services/notary/log.h"
@@ -44,8 +46,7 @@ std::vector<ConfigKey> Schema() {
                   "semper-tsa's gRPC address (time-stamps)"});
   keys.push_back({"notary.upstream_server_name", T::kString, ConfigValue(std::string("")), false, false,
                   "TLS name to expect from semper-ca and semper-tsa, if not the host of their address"});
-  keys.push_back({"notary.log_batch_max", T::kInt, ConfigValue(int64_t{1000}), false, false,
-                  "most evidence entries appended in one transaction", 1, 100000});
+  for (auto& k : GroupCommitConfigKeys("notary", "evidence entries", 1000, 1)) keys.push_back(std::move(k));
   return keys;
 }
 
@@ -77,8 +78,8 @@ int Serve(const std::optional<std::string>& config_file) {
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
 
-  EvidenceLog evidence(pool->get(), [&signer](std::string_view s) { return signer.Sign(s); }, options->metrics,
-                       static_cast<size_t>(config->GetInt("notary.log_batch_max")));
+  EvidenceLog evidence(pool->get(), [&signer](std::string_view s) { return signer.Sign(s); },
+                       GroupCommitOptionsFrom(*daemon, "notary", "notary_log"));
   if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);
   LogEvent(log, spdlog::level::info, "evidence_log_loaded").With("tiles_read", evidence.tiles_read_at_load());
 
@@ -87,8 +88,8 @@ int Serve(const std::optional<std::string>& config_file) {
   // Client certificates revoked at semper-ca are refused at the access gate.
   options->revocations = std::make_shared<RevocationWatch>(v1::CertificationAuthority::NewStub(ca_channel),
                                                            config->GetDuration("access.revocation_staleness"));
+  const CertificateStatusClient ca_status(v1::CertificationAuthority::NewStub(ca_channel), absl::Seconds(10));
   Upstreams upstreams(
-      v1::CertificationAuthority::NewStub(ca_channel),
       v1::TimeStamp::NewStub(UpstreamChannel(config->GetString("notary.tsa_address"), *roots_pem, server_name)),
       &*trust);
   // What comes in fits what goes out: the largest item leaves a reserve below the gRPC limit.
@@ -106,7 +107,7 @@ int Serve(const std::optional<std::string>& config_file) {
   book_deps.signer = &signer;
   book_deps.trust = &*trust;
   book_deps.intermediates.assign(chain->begin() + 1, chain->end());
-  book_deps.check_status = [&upstreams](const Certificate& c) { return upstreams.CheckStatus(c); };
+  book_deps.check_status = [&ca_status](const Certificate& c) { return ca_status.RequireGood(c, "the signer's"); };
   book_deps.time_stamp = [&upstreams](std::string_view d) { return upstreams.TimeStamp(d); };
   book_deps.max_contract_bytes = max_item;
   ContractBook contracts(book_deps);
@@ -121,15 +122,21 @@ int Serve(const std::optional<std::string>& config_file) {
   mail_deps.max_message_bytes = max_item;
   mail_deps.max_answer_bytes = static_cast<size_t>(grpc_max);
   MailRoom mail(mail_deps);
+  Attestations::Deps attest_deps;
+  attest_deps.log = &evidence;
+  attest_deps.signer = &signer;
+  attest_deps.trust = &*trust;
+  attest_deps.check_status = book_deps.check_status;
+  attest_deps.time_stamp = [&upstreams](std::string_view d, absl::Time* at) { return upstreams.TimeStamp(d, at); };
+  attest_deps.max_document_bytes = max_item;
+  Attestations attestations(attest_deps);
   NotaryServiceImpl::Options service_options;
   service_options.log = &evidence;
-  service_options.signer = &signer;
   service_options.trust = &*trust;
-  service_options.upstreams = &upstreams;
+  service_options.attestations = &attestations;
   service_options.contracts = &contracts;
   service_options.mail = &mail;
   service_options.logger = log;
-  service_options.max_document_bytes = max_item;
   NotaryServiceImpl service(service_options);
 
   db::ConnectionPool* p = pool->get();

@@ -19,6 +19,7 @@
 #include "common/server/daemon.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
+#include "services/notary/attest.h"
 #include "services/notary/contracts.h"
 #include "services/notary/mail.h"
 
@@ -38,24 +39,6 @@ Caller CallerOf(grpc::CallbackServerContext& ctx) {
 
 absl::StatusOr<std::string> StatementSigner::Sign(std::string_view statement) const {
   return CmsSignDetached(statement, key_, cert_, chain_);
-}
-
-absl::Status Upstreams::CheckStatus(const Certificate& cert) const {
-  v1::GetCertificateStatusRequest req;
-  req.set_certificate(cert.Der());
-  v1::CertificateStatus status;
-  grpc::Status called = ca_->GetCertificateStatus(UpstreamContext(deadline_).get(), req, &status);
-  if (!called.ok()) return UpstreamError("semper-ca", called);
-  if (status.state() == v1::CERTIFICATE_STATE_REVOKED) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                     StrCat("the signer's certificate ", status.serial(), " is revoked (",
-                            v1::RevocationReason_Name(status.reason()), ")"));
-  }
-  if (status.state() != v1::CERTIFICATE_STATE_GOOD) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
-                     "semper-ca does not know the signer's certificate");
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Upstreams::TimeStamp(std::string_view sha256, absl::Time* gen_time) const {
@@ -80,67 +63,23 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
                                                              const v1::CertifyDocumentRequest* req,
                                                              v1::Evidence* resp) {
   SEMPER_RATE_LIMIT(ctx, "CertifyDocument");
-  const bool hash_only = req->document().empty();
-  if (hash_only && req->document_sha256().size() != 32) {
-    return FinishUnary(ctx, InvalidField("document", "is required, or its 32-byte SHA-256 in document_sha256"));
-  }
-  if (!hash_only && !req->document_sha256().empty()) {
-    return FinishUnary(ctx, InvalidField("document_sha256", "give the document or its hash, not both"));
-  }
-  if (req->document().size() > o_.max_document_bytes) {
-    return FinishUnary(ctx, InvalidField("document", StrCat("must be at most ", o_.max_document_bytes, " bytes")));
-  }
-  if (req->signature().empty()) return FinishUnary(ctx, InvalidField("signature", "must be a detached CMS signature"));
-  if (absl::Status s = CheckSize("signature", req->signature(), kMaxSignatureBytes); !s.ok()) return FinishUnary(ctx, s);
-  absl::Time now = absl::Now();
-  const std::string digest = hash_only ? req->document_sha256() : Sha256(req->document());
-  auto signers = hash_only ? CmsVerifyDetachedDigest(req->signature(), HashAlgorithm::kSha256, digest, *o_.trust, now,
-                                                     KeyPurpose::kNonRepudiation)
-                           : CmsVerifyDetached(req->signature(), req->document(), *o_.trust, now, KeyPurpose::kNonRepudiation);
-  if (!signers.ok()) return FinishUnary(ctx, FieldError("signature", signers.status()));
-  if (signers->size() != 1) return FinishUnary(ctx, InvalidField("signature", "must have exactly one signer"));
-  const Certificate& signer = signers->front().certificate;
-
-  // The signer's certificate as semper-ca sees it now, and a time-stamp over the document.
-  if (absl::Status status = o_.upstreams->CheckStatus(signer); !status.ok()) return FinishUnary(ctx, status);
-  absl::Time gen_time;
-  auto token = o_.upstreams->TimeStamp(digest, &gen_time);
-  if (!token.ok()) return FinishUnary(ctx, token.status());
-
-  v1::AttestationStatement st;
-  st.set_type("semper-notarial-attestation");
-  st.set_document_sha256(digest);
-  st.set_document_size(req->document().size());
-  st.set_signer_subject(signer.Subject());
-  st.set_signer_certificate_serial(signer.SerialHex());
-  st.set_signer_issuer(signer.Issuer());
-  st.set_signer_certificate_sha256(Sha256(signer.Der()));
-  st.add_verified("cms-signature");
-  st.add_verified("certificate-path");
-  st.add_verified("certificate-status-good");
-  st.set_certificate_status("good");
-  *st.mutable_status_checked_at() = ToTimestamp(now);
-  st.set_time_stamp_token(*token);
-  *st.mutable_time_stamped_at() = ToTimestamp(gen_time);
-  st.set_document_signature(req->signature());
-  st.set_hash_only(hash_only);
-  st.set_nonce(RandomBytes(16));
-  std::string json = StatementJson(st);
-  auto signature = o_.signer->Sign(json);
-  if (!signature.ok()) return FinishUnary(ctx, signature.status());
   auto* reactor = ctx->DefaultReactor();
-  std::string subject = signer.Subject();
-  o_.log->Append({"attestation", std::move(json), *std::move(signature)},
-                 [this, reactor, resp, subject, ctx](absl::StatusOr<v1::Evidence> e) {
-                   if (!e.ok()) {
-                     reactor->Finish(ToGrpcStatus(e.status()));
-                     return;
-                   }
-                   LogEvent(o_.logger, spdlog::level::info, "notary.attested")
-                       .With("request_id", RequestIdOf(*ctx)).With("index", e->index()).With("signer", subject);
-                   *resp = *std::move(e);
-                   reactor->Finish(grpc::Status::OK);
-                 });
+  auto subject = std::make_shared<std::string>();
+  o_.attestations->Certify(
+      *req,
+      [this, reactor, resp, subject, ctx](absl::StatusOr<v1::Evidence> e) {
+        if (!e.ok()) {
+          reactor->Finish(ToGrpcStatus(e.status()));
+          return;
+        }
+        LogEvent(o_.logger, spdlog::level::info, "notary.attested")
+            .With("request_id", RequestIdOf(*ctx))
+            .With("index", e->index())
+            .With("signer", *subject);
+        *resp = *std::move(e);
+        reactor->Finish(grpc::Status::OK);
+      },
+      subject.get());
   return reactor;
 }
 
@@ -238,7 +177,7 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::AuditLog(grpc::CallbackServerContex
   auto peer = PeerOf(*ctx);
   if (!peer.ok()) return FinishUnary(ctx, peer.status());
   if (absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator}); !role.ok()) return FinishUnary(ctx, role);
-  absl::Time now = absl::Now();
+  const absl::Time now = o_.clock();
   auto audit = o_.log->Audit([this, now](std::string_view statement, std::string_view signature) {
     auto signers = CmsVerifyDetached(signature, statement, *o_.trust, now, KeyPurpose::kNonRepudiation);
     return signers.ok() && signers->size() == 1 && CheckSuiteSigner(signers->front().certificate, "notary").ok();

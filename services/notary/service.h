@@ -7,6 +7,7 @@
 
 #include <spdlog/logger.h>
 
+#include "common/base/clock.h"
 #include "common/base/proto_json.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
@@ -18,24 +19,20 @@
 namespace semper::notary {
 
 class StatementSigner;
+class Attestations;
 class ContractBook;
 class MailRoom;
 
-// semper-ca and semper-tsa as the notary uses them.
+// semper-tsa as the notary uses it (semper-ca: CertificateStatusClient).
 class Upstreams {
  public:
-  Upstreams(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
-            std::shared_ptr<v1::TimeStamp::StubInterface> tsa, const TrustStore* trust,
+  Upstreams(std::shared_ptr<v1::TimeStamp::StubInterface> tsa, const TrustStore* trust,
             absl::Duration deadline = absl::Seconds(10))
-      : ca_(std::move(ca)), tsa_(std::move(tsa)), trust_(trust), deadline_(deadline) {}
-  // OK when semper-ca says the certificate is good now; CERTIFICATE_REVOKED or
-  // CERTIFICATE_UNTRUSTED otherwise; DEPENDENCY_UNAVAILABLE if it does not answer.
-  absl::Status CheckStatus(const Certificate& cert) const;
+      : tsa_(std::move(tsa)), trust_(trust), deadline_(deadline) {}
   // semper-tsa's token over a SHA-256 digest (with certReq and a nonce), verified.
   absl::StatusOr<std::string> TimeStamp(std::string_view sha256, absl::Time* gen_time = nullptr) const;
 
  private:
-  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca_;
   std::shared_ptr<v1::TimeStamp::StubInterface> tsa_;
   const TrustStore* trust_;
   absl::Duration deadline_;
@@ -45,12 +42,11 @@ class NotaryServiceImpl final : public v1::Notary::CallbackService {
  public:
   struct Options {
     EvidenceLog* log = nullptr;
-    const StatementSigner* signer = nullptr;
-    const TrustStore* trust = nullptr;  // the suite's roots: for signers, the TSA, and the notary
-    const Upstreams* upstreams = nullptr;
+    const TrustStore* trust = nullptr;  // the suite's roots: the notary's own signatures (AuditLog)
+    const Attestations* attestations = nullptr;
     ContractBook* contracts = nullptr;
     MailRoom* mail = nullptr;
-    size_t max_document_bytes = 16 << 20;
+    Clock clock = SystemClock();
     std::shared_ptr<spdlog::logger> logger;
   };
   explicit NotaryServiceImpl(Options options) : o_(std::move(options)) {}

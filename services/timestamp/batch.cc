@@ -7,7 +7,7 @@
 
 namespace semper::tsa {
 
-Batcher::Batcher(const TimeStampAuthority* tsa, GroupCommitter* committer, absl::Duration window, size_t max_leaves)
+Batcher::Batcher(const TimeStampAuthority* tsa, TokenCommitter* committer, absl::Duration window, size_t max_leaves)
     : tsa_(tsa), committer_(committer), window_(window), max_leaves_(max_leaves), thread_([this] { Loop(); }) {}
 
 Batcher::~Batcher() {
@@ -71,7 +71,7 @@ void Batcher::Loop() {
       row.cert_req = root.cert_req;
       row.batch_tree_size = tree.size();
       row.batch_leaves = std::move(leaves);
-      status = committer_->Record(std::move(row));
+      status = committer_->Wait(std::move(row));
     }
     uint64_t index = 0;
     for (auto& c : calls) {

@@ -22,7 +22,7 @@ namespace semper::tsa {
 class Batcher {
  public:
   using Done = std::function<void(absl::StatusOr<std::vector<v1::BatchProof>>)>;
-  Batcher(const TimeStampAuthority* tsa, GroupCommitter* committer, absl::Duration window, size_t max_leaves);
+  Batcher(const TimeStampAuthority* tsa, TokenCommitter* committer, absl::Duration window, size_t max_leaves);
   ~Batcher();  // answers what was submitted, then stops
 
   // `imprints` are 32-byte SHA-256 values (checked by the caller).
@@ -31,7 +31,7 @@ class Batcher {
  private:
   void Loop();
   const TimeStampAuthority* tsa_;
-  GroupCommitter* committer_;
+  TokenCommitter* committer_;
   const absl::Duration window_;
   const size_t max_leaves_;
   std::mutex mu_;

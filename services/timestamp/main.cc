@@ -63,10 +63,7 @@ std::vector<ConfigKey> Schema() {
                   "larger requests get 413 over HTTP, badDataFormat over gRPC", 64, 1 << 20});
   keys.push_back({"tsa.max_nonce_bytes", T::kInt, ConfigValue(int64_t{32}), false, false,
                   "longer nonces get badRequest", 8, 256});
-  keys.push_back({"tsa.group_commit_max", T::kInt, ConfigValue(int64_t{2000}), false, false,
-                  "most tokens committed in one transaction", 1, 100000});
-  keys.push_back({"tsa.committers", T::kInt, ConfigValue(int64_t{2}), false, false,
-                  "group commits in flight at once (each holds a database connection)", 1, 64});
+  for (auto& k : GroupCommitConfigKeys("tsa", "tokens", 2000)) keys.push_back(std::move(k));
   keys.push_back({"tsa.ca_address", T::kString, std::nullopt, false, false,
                   "semper-ca's gRPC address: client certificates it revoked are refused (trusting "
                   "tls.client_ca_file); unset, the TSA depends on nothing and does not check them"});
@@ -170,14 +167,13 @@ int Serve(const std::optional<std::string>& config_file) {
             UpstreamChannel(config->GetString("tsa.ca_address"), *roots, config->GetString("tsa.upstream_server_name"))),
         config->GetDuration("access.revocation_staleness"));
   }
-  GroupCommitter committer(&store, options->metrics, static_cast<size_t>(config->GetInt("tsa.group_commit_max")),
-                           static_cast<int>(config->GetInt("tsa.committers")));
-  Batcher batcher(tsa->get(), &committer, config->GetDuration("tsa.batch_window"),
+  std::unique_ptr<TokenCommitter> committer = MakeTokenCommitter(&store, GroupCommitOptionsFrom(*daemon, "tsa", "tsa_tokens"));
+  Batcher batcher(tsa->get(), committer.get(), config->GetDuration("tsa.batch_window"),
                   static_cast<size_t>(config->GetInt("tsa.batch_max_leaves")));
   TsaServiceImpl::Options service_options;
   service_options.tsa = tsa->get();
   service_options.store = &store;
-  service_options.committer = &committer;
+  service_options.committer = committer.get();
   service_options.batcher = &batcher;
   service_options.metrics = options->metrics;
   service_options.logger = log;

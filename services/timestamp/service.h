@@ -18,7 +18,7 @@ class TsaServiceImpl final : public v1::TimeStamp::CallbackService {
   struct Options {
     const TimeStampAuthority* tsa = nullptr;
     TokenStore* store = nullptr;
-    GroupCommitter* committer = nullptr;
+    TokenCommitter* committer = nullptr;
     Batcher* batcher = nullptr;
     std::shared_ptr<Metrics> metrics;
     std::shared_ptr<spdlog::logger> logger;

@@ -1,7 +1,5 @@
-// SQL of the TSA, and the group-commit loop.
+// SQL of the TSA, and its group commit of tokens.
 #include "services/timestamp/store.h"
-
-#include <future>
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -79,61 +77,13 @@ absl::StatusOr<TokenRow> TokenStore::Lookup(uint64_t serial) {
   return row;
 }
 
-GroupCommitter::GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch, int committers)
-    : store_(store), metrics_(std::move(metrics)), max_batch_(max_batch) {
-  for (int i = 0; i < std::max(1, committers); ++i) threads_.emplace_back([this] { Loop(); });
-}
-
-GroupCommitter::~GroupCommitter() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  for (auto& t : threads_) t.join();
-}
-
-void GroupCommitter::Submit(TokenRow row, std::function<void(absl::Status)> done) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(row), std::move(done));
-  }
-  cv_.notify_one();
-}
-
-absl::Status GroupCommitter::Record(TokenRow row) {
-  std::promise<absl::Status> committed;
-  auto result = committed.get_future();
-  Submit(std::move(row), [&committed](absl::Status s) { committed.set_value(std::move(s)); });
-  return result.get();
-}
-
-void GroupCommitter::Loop() {
-  for (;;) {
-    std::vector<std::pair<TokenRow, std::function<void(absl::Status)>>> group;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything submitted is committed
-      while (!queue_.empty() && group.size() < max_batch_) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    std::vector<TokenRow> rows;
-    rows.reserve(group.size());
-    for (const auto& g : group) rows.push_back(g.first);
-    absl::Time start = absl::Now();
-    absl::Status s = store_->Insert(rows);
-    if (metrics_) {
-      metrics_->Observe("semper_tsa_commit_seconds", "time of one group commit", {},
-                        absl::ToDoubleSeconds(absl::Now() - start));
-      metrics_->AddCounter("semper_tsa_commit_rows_total", "rows committed in groups", {{"ok", s.ok() ? "true" : "false"}},
-                           static_cast<double>(rows.size()));
-      metrics_->AddCounter("semper_tsa_commits_total", "group commits", {{"ok", s.ok() ? "true" : "false"}});
-    }
-    for (auto& g : group) g.second(s);
-  }
+std::unique_ptr<TokenCommitter> MakeTokenCommitter(TokenStore* store, db::GroupCommitOptions options) {
+  return std::make_unique<TokenCommitter>(std::move(options),
+                                          [store](std::vector<TokenRow>& rows, std::vector<absl::Status>& results) {
+                                            absl::Status s = store->Insert(rows);
+                                            results.assign(rows.size(), s);
+                                            return s;
+                                          });
 }
 
 }  // namespace semper::tsa

@@ -1,19 +1,15 @@
 // The TSA's record in PostgreSQL: serial blocks, tokens (group-committed), lookups. Thread-safe.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/db/group_commit.h"
 #include "common/db/pool.h"
-#include "common/server/metrics.h"
 
 namespace semper::tsa {
 
@@ -46,30 +42,10 @@ class TokenStore {
   db::ConnectionPool* pool_;
 };
 
-// Group commit: rows submitted while a commit is in flight are committed together by the next
-// one, so that many concurrent requests share one fsync and durability does not cost
-// throughput. `committers` transactions may be in flight at once (a group waits for a free one,
-// not for the previous fsync to end). Each row's callback runs after its commit (OK) or its
-// failure. Thread-safe.
-class GroupCommitter {
- public:
-  GroupCommitter(TokenStore* store, std::shared_ptr<Metrics> metrics, size_t max_batch = 2000, int committers = 2);
-  ~GroupCommitter();  // commits what was submitted, then stops
-
-  void Submit(TokenRow row, std::function<void(absl::Status)> done);
-  // Submit and wait for the commit.
-  absl::Status Record(TokenRow row);
-
- private:
-  void Loop();
-  TokenStore* store_;
-  std::shared_ptr<Metrics> metrics_;
-  const size_t max_batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<TokenRow, std::function<void(absl::Status)>>> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
+// Tokens are committed in groups (common/db/group_commit.h): each row's callback runs after the
+// transaction that holds it committed (OK) or failed.
+using TokenCommitter = db::GroupCommitter<TokenRow, absl::Status>;
+// A committer that inserts each group with store->Insert, in one transaction.
+std::unique_ptr<TokenCommitter> MakeTokenCommitter(TokenStore* store, db::GroupCommitOptions options);
 
 }  // namespace semper::tsa

@@ -230,6 +230,16 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   int64_t unit = 1;
   for (int i = o_.clock_precision_digits; i < 6; ++i) unit *= 10;
   absl::Time gen_time = absl::FromUnixMicros(micros - micros % unit);  // truncated to the precision written
+  // A token whose time lies outside the TSA certificate's validity verifies nowhere (RFC 3161
+  // relying parties check the signer at genTime): none is issued, and the operator renews.
+  if (o_.require_valid_certificate && (gen_time < o_.signer.not_before() || gen_time >= o_.signer.not_after())) {
+    return Rejection(kSystemFailure,
+                     StrCat("the TSA's certificate is not valid now (valid from ",
+                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_before(), absl::UTCTimeZone()),
+                            " until ",
+                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_after(), absl::UTCTimeZone()),
+                            "): no time-stamps until the operator installs a valid one"));
+  }
 
   std::string imprint_der = ossl::ToDer(i2d_TS_MSG_IMPRINT, imprint);
   std::string tst_info = der::Tlv(

@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/certificate.h"
@@ -57,7 +58,10 @@ struct TsaOptions {
   // Called for each token granted although the clock check failed ("warn"), whichever way it was
   // asked for (HTTP, gRPC, a batch's root): the daemon counts and logs it.
   std::function<void()> on_unsynchronised;
-  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  Clock clock = SystemClock();
+  // Refuse to stamp while the clock is outside the signer certificate's validity (always, in
+  // semper-tsa; tests of verifiers turn it off to make the tokens no TSA should).
+  bool require_valid_certificate = true;
   SerialAllocator* serials = nullptr;
 };
 

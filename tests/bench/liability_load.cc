@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     return s;
   };
   deps.revoked = [](const std::string&) -> absl::StatusOr<bool> { return false; };
-  deps.committers = committers;
+  deps.group_commit.in_flight = committers;
   liability::LiabilityBook book(std::move(deps));
 
   // With --grpc: semper-ca and semper-liability as processes on their own database; buyers

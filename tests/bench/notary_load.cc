@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   if (!pool.ok() || !db::ApplyMigrations(**pool, "notary", db::WithAuditMigration(notary_migrations())).ok()) return 1;
   auto id = semper::testing::SharedTestPki().Issue("Notary", kKuDigitalSignature | kKuNonRepudiation);
   notary::StatementSigner signer(id.key, id.certificate, {semper::testing::SharedTestPki().ca()});
-  notary::EvidenceLog log(pool->get(), [&](std::string_view s) { return signer.Sign(s); }, nullptr);
+  notary::EvidenceLog log(pool->get(), [&](std::string_view s) { return signer.Sign(s); });
   if (!log.Load().ok()) return 1;
   // Entries as the service makes them: a statement and the notary's signature over it.
   std::string statement(600, 'x');

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     return Seconds(t0);
   };
   {
-    notary::EvidenceLog log(pool->get(), sign, nullptr);
+    notary::EvidenceLog log(pool->get(), sign);
     const double took = load(log, "first load");
     std::printf("first start (tiling every entry once): %.1f s, %.0f entries/s; peak memory %.0f MiB\n", took,
                 entries / took, Memory().second);
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
 
   // Every later start: the right edge of the stored tree.
   const double rss_before = Memory().first;
-  notary::EvidenceLog log(pool->get(), sign, nullptr);
+  notary::EvidenceLog log(pool->get(), sign);
   const double start = load(log, "load");
   std::printf("start with %ld entries: %.1f ms, %d tiles read, memory +%.1f MiB\n", entries, start * 1000,
               log.tiles_read_at_load(), Memory().first - rss_before);

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "semper/v1/notary.pb.h"
-#include "services/notary/verify.h"
+#include "common/notary/evidence.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/strings/str_split.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/random.h"
@@ -75,6 +76,12 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
 absl::Status TestPostgres::StartAgain() {
   std::string opts = StrCat("-c listen_addresses=127.0.0.1 -p ", port_, " -c unix_socket_directories=",
                             dir_, " -c fsync=on -c max_connections=300 -c shared_buffers=64MB");
+  // More settings for benchmarks, e.g. a slower commit: SEMPER_TEST_PG_SETTINGS="commit_delay=2000
+  // commit_siblings=0" (every commit waits 2 ms before its WAL flush, as with a synchronous standby
+  // a network round trip away).
+  if (const char* more = std::getenv("SEMPER_TEST_PG_SETTINGS"); more != nullptr) {
+    for (absl::string_view setting : absl::StrSplit(more, ' ', absl::SkipEmpty())) StrAppend(&opts, " -c ", setting);
+  }
   auto r = RunCommand(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w",
                            "-t", "60", "-o", opts, "start"}));
   if (r.exit_code != 0) {

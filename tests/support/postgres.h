@@ -1,6 +1,7 @@
 // A private PostgreSQL cluster for a test run: initdb into a temporary directory, a free port on
-// 127.0.0.1, fsync on; stopped and removed at the end. Tests that need it fail (never skip) when
-// it cannot start. As root, the cluster runs as the "postgres" user, which PostgreSQL requires.
+// 127.0.0.1, fsync on (more settings from SEMPER_TEST_PG_SETTINGS, for benchmarks); stopped and
+// removed at the end. Tests that need it fail (never skip) when it cannot start. As root, the
+// cluster runs as the "postgres" user, which PostgreSQL requires.
 #pragma once
 
 #include <memory>

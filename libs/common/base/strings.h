@@ -14,7 +14,6 @@
 namespace semper {
 
 inline absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-inline std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 namespace strings_internal {
 inline void AppendPiece(std::string& out, std::string_view s) { out.append(s); }

@@ -96,9 +96,6 @@ absl::Status ConnectionPool::Transact(const std::function<absl::Status(pqxx::wor
       switch (options.isolation) {
         case Isolation::kReadCommitted:
           break;
-        case Isolation::kRepeatableRead:
-          tx.exec0("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-          break;
         case Isolation::kSerializable:
           tx.exec0("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
           break;

@@ -33,7 +33,7 @@ struct PoolOptions {
   std::string application_name = "semper";
 };
 
-enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
+enum class Isolation { kReadCommitted, kSerializable };
 
 struct TransactOptions {
   Isolation isolation = Isolation::kReadCommitted;

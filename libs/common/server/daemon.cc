@@ -76,6 +76,23 @@ std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size) {
           {"database.pool_size", ConfigType::kInt, ConfigValue(default_pool_size), false, false, "connections", 1, 256}};
 }
 
+std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what,
+                                             int64_t default_max, int64_t default_in_flight) {
+  return {{StrCat(section, ".group_commit_max"), ConfigType::kInt, ConfigValue(default_max), false, false,
+           StrCat("most ", what, " committed in one transaction"), 1, 100000},
+          {StrCat(section, ".committers"), ConfigType::kInt, ConfigValue(default_in_flight), false, false,
+           "group commits in flight at once (each holds a database connection)", 1, 64}};
+}
+
+db::GroupCommitOptions GroupCommitOptionsFrom(const Daemon& daemon, const std::string& section, std::string queue) {
+  db::GroupCommitOptions o;
+  o.queue = std::move(queue);
+  o.max_group = static_cast<size_t>(daemon.config.GetInt(StrCat(section, ".group_commit_max")));
+  o.in_flight = static_cast<int>(daemon.config.GetInt(StrCat(section, ".committers")));
+  o.metrics = daemon.options.metrics;
+  return o;
+}
+
 absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& daemon,
                                                                  std::vector<db::PreparedStatement> statements,
                                                                  std::string_view schema,

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/base/config.h"
 #include "common/crypto/certificate.h"
+#include "common/db/group_commit.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/server.h"
@@ -38,6 +39,12 @@ std::optional<Daemon> LoadDaemon(const std::optional<std::string>& config_file, 
 // database.url (required, secret) and database.pool_size.
 std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size);
 
+// <section>.group_commit_max and <section>.committers: how a daemon's main write is group
+// committed (common/db/group_commit.h).
+std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what,
+                                             int64_t default_max, int64_t default_in_flight = 2);
+// Those keys' values, with the daemon's metrics, for the queue named `queue`.
+db::GroupCommitOptions GroupCommitOptionsFrom(const Daemon& daemon, const std::string& section, std::string queue);
 // A pool on database.url with `statements`, and `schema` migrated, waiting while the database is
 // unreachable. CANCELLED when SIGTERM or SIGINT came meanwhile (the caller exits with 0).
 absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& daemon,

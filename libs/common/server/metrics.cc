@@ -8,8 +8,11 @@
 namespace semper {
 namespace {
 
-constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                               0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+const std::vector<double>& LatencyBuckets() {
+  static const auto* const kBuckets =
+      new std::vector<double>{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return *kBuckets;
+}
 
 std::string EscapeLabel(const std::string& v) {
   std::string out;
@@ -67,13 +70,26 @@ void Metrics::SetGauge(const std::string& name, const std::string& help, const L
   FamilyFor(name, help, Kind::kGauge).series[RenderLabels(labels)].value = value;
 }
 
+const std::vector<double>& Metrics::CountBuckets() {
+  static const auto* const kBuckets =
+      new std::vector<double>{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+  return *kBuckets;
+}
+
 void Metrics::Observe(const std::string& name, const std::string& help, const Labels& labels,
                       double value) {
+  Observe(name, help, labels, value, LatencyBuckets());
+}
+
+void Metrics::Observe(const std::string& name, const std::string& help, const Labels& labels,
+                      double value, const std::vector<double>& bounds) {
   absl::MutexLock lock(&mu_);
-  Series& s = FamilyFor(name, help, Kind::kHistogram).series[RenderLabels(labels)];
-  if (s.buckets.empty()) s.buckets.assign(std::size(kBuckets), 0);
-  for (size_t i = 0; i < std::size(kBuckets); ++i) {
-    if (value <= kBuckets[i]) ++s.buckets[i];
+  Family& f = FamilyFor(name, help, Kind::kHistogram);
+  if (f.bounds.empty()) f.bounds = bounds;
+  Series& s = f.series[RenderLabels(labels)];
+  if (s.buckets.empty()) s.buckets.assign(f.bounds.size(), 0);
+  for (size_t i = 0; i < f.bounds.size(); ++i) {
+    if (value <= f.bounds[i]) ++s.buckets[i];
   }
   s.value += value;
   ++s.count;
@@ -92,8 +108,8 @@ std::string Metrics::Render() const {
         StrAppend(&out, name, Braced(labels), " ", Number(s.value), "\n");
         continue;
       }
-      for (size_t i = 0; i < std::size(kBuckets); ++i) {
-        StrAppend(&out, name, "_bucket", Braced(labels, StrCat("le=\"", Number(kBuckets[i]), "\"")),
+      for (size_t i = 0; i < family.bounds.size(); ++i) {
+        StrAppend(&out, name, "_bucket", Braced(labels, StrCat("le=\"", Number(family.bounds[i]), "\"")),
                   " ", s.buckets[i], "\n");
       }
       StrAppend(&out, name, "_bucket", Braced(labels, "le=\"+Inf\""), " ", s.count, "\n");

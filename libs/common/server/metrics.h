@@ -22,6 +22,11 @@ class Metrics {
   // Default buckets suit request latencies in seconds (0.5 ms .. 10 s).
   void Observe(const std::string& name, const std::string& help, const Labels& labels,
                double value);
+  // A histogram with its own upper bounds (ascending), fixed by the first observation of `name`.
+  void Observe(const std::string& name, const std::string& help, const Labels& labels,
+               double value, const std::vector<double>& bounds);
+  // Upper bounds for counts of things (1 .. 10,000): rows in a group commit, items in a batch.
+  static const std::vector<double>& CountBuckets();
 
   std::string Render() const;
 
@@ -35,6 +40,7 @@ class Metrics {
   struct Family {
     Kind kind;
     std::string help;
+    std::vector<double> bounds;  // histogram
     std::map<std::string, Series> series;  // key: rendered label set
   };
   Family& FamilyFor(const std::string& name, const std::string& help, Kind kind)

@@ -1,5 +1,5 @@
 // Evidence checks.
-#include "services/notary/verify.h"
+#include "common/notary/evidence.h"
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
