@@ -28,6 +28,8 @@ TEST_PACKAGES=(
   # the test build: clang with AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer;
   # llvm-symbolizer for readable reports
   clang-14 libclang-rt-14-dev llvm-14
+  # the format check (tests/format_check.sh, ctest `format`)
+  clang-format-14 git
   # an independent RFC 3161 verifier for Ed25519 tokens, which OpenSSL 3.0 cannot verify
   python3 python3-cryptography python3-pyasn1-modules
   # benchmarks (tests/bench): the reference OCSP responder to compare with

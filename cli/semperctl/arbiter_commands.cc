@@ -1,19 +1,19 @@
 // semperctl exchange / dispute: the parties' side of semper-arbiter.
 #include "cli/semperctl/arbiter_commands.h"
 
+#include <google/protobuf/struct.pb.h>
+
 #include <cstdio>
 #include <filesystem>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "absl/strings/str_split.h"
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
 #include "common/container/money.h"
 #include "common/crypto/cms.h"
-#include "common/crypto/suite_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/crypto/suite_signer.h"
 #include "common/exchange/asw.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.grpc.pb.h"
@@ -34,7 +34,8 @@ template <typename T>
 T ReadMessage(const std::string& path) {
   T m;
   if (!m.ParseFromString(ReadFileOrDie(path))) {
-    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat(path, " is not the expected message")),
+    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                  StrCat(path, " is not the expected message")),
         2);
   }
   return m;
@@ -116,7 +117,8 @@ int Offer(const Connection& c, const std::string& wallet, const std::string& pas
   terms.contract = ReadFileOrDie(contract_file);
   if (kind == "mail") {
     if (document_file.empty()) Usage("--document", "is required for certified mail");
-    if (arbiter.escrow_certificate().empty()) Die(MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "the arbiter takes no escrows"));
+    if (arbiter.escrow_certificate().empty())
+      Die(MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "the arbiter takes no escrows"));
     terms.kind = v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
     terms.document = ReadFileOrDie(document_file);
     terms.escrow = *Certificate::FromDer(arbiter.escrow_certificate());
@@ -168,13 +170,14 @@ absl::Status CheckSigner(const Connection& c, const TrustStore& trust, const Cer
   v1::GetCertificateStatusRequest req;
   req.set_certificate(cert.Der());
   v1::CertificateStatus st;
-  grpc::Status s = v1::CertificationAuthority::NewStub(ChannelTo(c, c.server))->GetCertificateStatus(Ctx().get(), req, &st);
+  grpc::Status s =
+      v1::CertificationAuthority::NewStub(ChannelTo(c, c.server))->GetCertificateStatus(Ctx().get(), req, &st);
   if (!s.ok()) Die(Annotate(FromGrpcStatus(s), "asking semper-ca for the certificate's status"));
   if (st.state() == v1::CERTIFICATE_STATE_REVOKED) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                     StrCat("certificate ", cert.SerialHex(), " is revoked since ", TimeText(st.revoked_at()),
-                            " (", v1::RevocationReason_Name(st.reason()),
-                            "); nothing in an exchange proves it was signed before"));
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+        StrCat("certificate ", cert.SerialHex(), " is revoked since ", TimeText(st.revoked_at()), " (",
+               v1::RevocationReason_Name(st.reason()), "); nothing in an exchange proves it was signed before"));
   }
   if (st.state() != v1::CERTIFICATE_STATE_GOOD) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
@@ -234,8 +237,7 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
       }
       SaveState(state_file, o->State());
       WriteOrDie(out, me3->SerializeAsString());
-      std::printf("Wrote %s: send it%s.\n", out.c_str(),
-                  o->document().empty() ? "" : " together with the document");
+      std::printf("Wrote %s: send it%s.\n", out.c_str(), o->document().empty() ? "" : " together with the document");
       std::printf("If the last message does not come: semperctl exchange resolve --state %s\n", state_file.c_str());
       return 0;
     }
@@ -269,8 +271,9 @@ int Step(const Connection& c, const std::string& wallet, const std::string& pass
     grpc::Status shown = ArbiterStub(c)->ShowStandardContract(Ctx().get(), show, &d);
     if (!shown.ok()) {
       // A lost answer may hide a recorded completion: asking again gets the same record.
-      Die(Annotate(FromGrpcStatus(shown), "no release order for this payment (or its answer was lost): me4 not "
-                                          "written, do not deliver; run this step again to ask again"));
+      Die(Annotate(FromGrpcStatus(shown),
+                   "no release order for this payment (or its answer was lost): me4 not "
+                   "written, do not deliver; run this step again to ask again"));
     }
     auto view = asw::VerifyMe1(show.contract().me1());
     if (!view.ok()) Die(view.status());
@@ -310,7 +313,8 @@ void CheckDecision(const Connection& c, const TrustStore& trust, const asw::Me1V
   if (t->body.me1_hash() != me1.hash) fail("a token for another exchange");
   if (t->resolved != d.resolved()) fail("the token says the opposite of the answer");
   if (!d.affidavit().empty()) {
-    auto signers = CmsVerifyDetached(d.affidavit_signature(), d.affidavit(), trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    auto signers =
+        CmsVerifyDetached(d.affidavit_signature(), d.affidavit(), trust, absl::Now(), KeyPurpose::kNonRepudiation);
     if (!signers.ok() || signers->size() != 1 || !CheckSuiteSigner(signers->front().certificate, "arbiter").ok()) {
       fail("an affidavit semper-arbiter did not sign");
     }
@@ -344,9 +348,10 @@ void PrintDecision(const v1::ArbiterDecision& d, const std::string& out) {
               out.c_str());
   if (d.completed()) std::printf("A standard contract of this exchange was shown to the arbiter: both are bound.\n");
   if (d.has_payment_order_from() && d.affidavit().empty()) {
-    std::printf("No payment order yet: until %s whoever holds the standard contract may show it (semperctl exchange "
-                "show-contract), which makes the order a release; after it, ask again for the reversal order.\n",
-                absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(d.payment_order_from()), absl::UTCTimeZone()).c_str());
+    std::printf(
+        "No payment order yet: until %s whoever holds the standard contract may show it (semperctl exchange "
+        "show-contract), which makes the order a release; after it, ask again for the reversal order.\n",
+        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(d.payment_order_from()), absl::UTCTimeZone()).c_str());
   }
   if (!d.affidavit().empty()) {
     WriteOrDie(out + "/affidavit.json", d.affidavit());
@@ -428,7 +433,8 @@ int ShowContract(const Connection& c, const std::string& in, const std::string& 
   CheckDecision(c, Trust(c), *v, d);
   if (!d.completed()) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
-                  "the arbiter's answer does not record the standard contract"), 3);
+                  "the arbiter's answer does not record the standard contract"),
+        3);
   }
   PrintDecision(d, out);
   return 0;
@@ -459,7 +465,8 @@ int VerifyExchange(const Connection& c, const std::string& in) {
   if (!t.ok()) Die(Annotate(t.status(), "the arbiter's token"), 3);
   auto me1 = asw::VerifyMe1(t->body.me1());
   if (!me1.ok()) Die(Annotate(me1.status(), "the arbiter's token"), 3);
-  std::printf("A valid arbiter token: %s\n", t->resolved ? "replacement contract (the exchange stands)" : "abort token");
+  std::printf("A valid arbiter token: %s\n",
+              t->resolved ? "replacement contract (the exchange stands)" : "abort token");
   PrintTerms(me1->body);
   return 0;
 }
@@ -517,7 +524,8 @@ v1::EvidenceItem ParseEvidence(const Connection& c_for_stamps, const std::string
     auto sealed = ReadMessage<v1::SealedContainer>(files[0]);
     if (!sealed.has_signed_()) Usage("--evidence", StrCat(files[0], " is not a signed (unencrypted) container"));
     *item.mutable_container()->mutable_container() = sealed.signed_();
-    for (size_t i = 1; i < files.size(); ++i) item.mutable_container()->add_signature_time_stamps(ReadFileOrDie(files[i]));
+    for (size_t i = 1; i < files.size(); ++i)
+      item.mutable_container()->add_signature_time_stamps(ReadFileOrDie(files[i]));
     if (files.size() == 1) {  // the stamps semperctl kept beside it
       for (const auto& t : ReadStamps(c_for_stamps, files[0], sealed.signed_())) {
         item.mutable_container()->add_signature_time_stamps(t);
@@ -553,26 +561,28 @@ std::string StateText(v1::CaseState s) {
 void PrintCase(const v1::Case& c) {
   std::printf("Case %s: %s\n", c.case_id().c_str(), StateText(c.state()).c_str());
   std::printf("  claim:       %s\n", v1::ClaimKind_Name(c.kind()).c_str());
-  std::printf("  claimant:    %s\n  respondent:  %s\n", VisibleLine(c.claimant()).c_str(), VisibleLine(c.respondent()).c_str());
+  std::printf("  claimant:    %s\n  respondent:  %s\n", VisibleLine(c.claimant()).c_str(),
+              VisibleLine(c.respondent()).c_str());
   std::printf("  answer by:   %s\n", TimeText(c.answer_deadline()).c_str());
   if (!c.findings().empty()) std::printf("  findings:\n");
   for (const auto& f : c.findings()) {
-    std::printf("    [%s] %s item %u (%s, %s)%s%s\n", f.holds() ? "holds" : "FAILS", VisibleLine(f.submitted_by()).c_str(),
-                f.item() + 1, VisibleLine(f.label()).c_str(), VisibleLine(f.kind()).c_str(), f.holds() ? "" : ": ",
-                VisibleLine(f.problem()).c_str());
+    std::printf("    [%s] %s item %u (%s, %s)%s%s\n", f.holds() ? "holds" : "FAILS",
+                VisibleLine(f.submitted_by()).c_str(), f.item() + 1, VisibleLine(f.label()).c_str(),
+                VisibleLine(f.kind()).c_str(), f.holds() ? "" : ": ", VisibleLine(f.problem()).c_str());
   }
   if (!c.verdict().empty()) {
     v1::VerdictStatement v;
     (void)google::protobuf::util::JsonStringToMessage(c.verdict(), &v);
-    std::printf("  verdict:     %s, by %s\n", v1::VerdictOutcome_Name(v.outcome()).c_str(), VisibleLine(v.decided_by()).c_str());
+    std::printf("  verdict:     %s, by %s\n", v1::VerdictOutcome_Name(v.outcome()).c_str(),
+                VisibleLine(v.decided_by()).c_str());
     std::printf("  reasoning:   %s\n", VisibleLine(v.reasoning()).c_str());
     for (const auto& r : v.remedies()) std::printf("  remedy:      %s\n", VisibleLine(r).c_str());
   }
   if (!c.reveal_order().empty()) std::printf("  a reveal order was issued for the pseudonymous respondent\n");
   std::printf("  history:\n");
   for (const auto& e : c.history()) {
-    std::printf("    %s  %-19s %s%s%s\n", TimeText(e.at()).c_str(), VisibleLine(e.event()).c_str(), VisibleLine(e.by()).c_str(),
-                e.note().empty() ? "" : " - ", VisibleLine(e.note()).c_str());
+    std::printf("    %s  %-19s %s%s%s\n", TimeText(e.at()).c_str(), VisibleLine(e.event()).c_str(),
+                VisibleLine(e.by()).c_str(), e.note().empty() ? "" : " - ", VisibleLine(e.note()).c_str());
   }
 }
 
@@ -695,11 +705,13 @@ int ShowCase(const Connection& c, const std::string& case_id, const std::string&
         !google::protobuf::util::JsonStringToMessage(statement, &parsed).ok() || !parsed.fields().contains("case_id") ||
         parsed.fields().at("case_id").string_value() != case_id) {
       Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
-                    StrCat("the arbiter's answer: ", what, " semper-arbiter did not sign for this case")), 3);
+                    StrCat("the arbiter's answer: ", what, " semper-arbiter did not sign for this case")),
+          3);
     }
   };
   if (!shown.verdict().empty()) arbiter_signed(shown.verdict(), shown.verdict_signature(), "a verdict");
-  if (!shown.reveal_order().empty()) arbiter_signed(shown.reveal_order(), shown.reveal_order_signature(), "a reveal order");
+  if (!shown.reveal_order().empty())
+    arbiter_signed(shown.reveal_order(), shown.reveal_order_signature(), "a reveal order");
   PrintCase(shown);
   if (!out.empty() && !shown.verdict().empty()) {
     WriteOrDie(out + ".json", shown.verdict());
@@ -771,7 +783,9 @@ int Decide(const Connection& c, const std::string& case_id, const std::string& o
 }  // namespace
 
 ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
-  app.add_option("--arbiter", c.arbiter, "semper-arbiter address host:port")->envname("SEMPERCTL_ARBITER")->capture_default_str();
+  app.add_option("--arbiter", c.arbiter, "semper-arbiter address host:port")
+      ->envname("SEMPERCTL_ARBITER")
+      ->capture_default_str();
   auto wallet = [this](CLI::App* cmd) {
     cmd->add_option("--wallet", wallet_, "your wallet (semperctl enroll): signs with its signature key")->required();
     cmd->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
@@ -781,12 +795,15 @@ ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
   wallet(offer_);
   offer_->add_option("--to", to_, "the other party's signature certificate (PEM)")->required();
   offer_->add_option("--contract", contract_, "file with the text both sides sign")->required();
-  offer_->add_option("--kind", kind_, "contract, mail (a document against a receipt) or payment (delivery against payment)")
+  offer_
+      ->add_option("--kind", kind_,
+                   "contract, mail (a document against a receipt) or payment (delivery against payment)")
       ->capture_default_str();
   offer_->add_option("--document", document_, "mail: the document you send");
   offer_->add_option("--payment-provider", provider_, "payment: the provider holding the payment");
   offer_->add_option("--payment-reference", reference_, "payment: the payment's reference at the provider");
-  offer_->add_option("--payment-instrument", instrument_, "payment: card, sepa-credit-transfer, ...")->capture_default_str();
+  offer_->add_option("--payment-instrument", instrument_, "payment: card, sepa-credit-transfer, ...")
+      ->capture_default_str();
   offer_->add_option("--amount", amount_, "payment: the amount, e.g. 12.00");
   offer_->add_option("--currency", currency_, "payment: ISO 4217 currency")->capture_default_str();
   offer_->add_option("--state", state_, "file to keep your side of the exchange in (private)")->required();
@@ -814,20 +831,25 @@ ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
       "show-contract", "show the arbiter the completed contract, e.g. after the other side aborted a payment exchange");
   show_contract_->add_option("--in", in_, "the completed contract (from exchange continue)")->required();
   show_contract_->add_option("--out", out_, "directory for the arbiter's token and affidavit")->required();
-  verify_ = ex->add_subcommand("verify", "check a completed contract (signatures, nonces, both parties certified and good at semper-ca now) or an arbiter's token: exit 0 valid, 3 not");
+  verify_ = ex->add_subcommand("verify",
+                               "check a completed contract (signatures, nonces, both parties certified and good at "
+                               "semper-ca now) or an arbiter's token: exit 0 valid, 3 not");
   verify_->add_option("--in", in_, "the contract or token file")->required();
 
   auto* d = app.add_subcommand("dispute", "claims against another party, decided by semper-arbiter from the evidence");
   file_ = d->add_subcommand("file", "sign and file a claim with evidence");
   wallet(file_);
   file_->add_option("--against", to_, "the respondent's signature certificate (PEM)")->required();
-  file_->add_option("--kind", claim_kind_,
-                    "non-delivery, non-payment, not-as-ordered, repudiated-order, repudiated-signature, other")
+  file_
+      ->add_option("--kind", claim_kind_,
+                   "non-delivery, non-payment, not-as-ordered, repudiated-order, repudiated-signature, other")
       ->required();
   file_->add_option("--text", text_, "your account of the claim (required for other)");
   file_->add_option("--reference", reference_, "the order, exchange or contract in dispute, for people");
-  file_->add_option("--order", order_file_, "the signed order in dispute (semperctl order sign/confirm); it goes in as "
-                                            "evidence, and the claim names it by its content's SHA-256")
+  file_
+      ->add_option("--order", order_file_,
+                   "the signed order in dispute (semperctl order sign/confirm); it goes in as "
+                   "evidence, and the claim names it by its content's SHA-256")
       ->check(CLI::ExistingFile);
   file_->add_option("--subject", subject_file_, "instead of --order: the document in dispute (its SHA-256 is named)")
       ->check(CLI::ExistingFile);

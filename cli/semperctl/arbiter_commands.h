@@ -4,11 +4,10 @@
 // evidence, answer one, follow a case, and (arbitrators) decide.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 

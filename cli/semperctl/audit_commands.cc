@@ -3,9 +3,8 @@
 
 #include <cstdlib>
 #include <map>
-#include <sstream>
-
 #include <pqxx/pqxx>
+#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -47,7 +46,8 @@ int Verify(const std::string& url_file, std::vector<std::string> schemas, const 
   } else {
     Die(InvalidField("--database-url-file", "is required (or SEMPER_DATABASE_URL): the database to read"), 2);
   }
-  auto expected = expect_head.empty() ? std::map<std::string, std::pair<int64_t, std::string>>() : ReadHeads(expect_head);
+  auto expected =
+      expect_head.empty() ? std::map<std::string, std::pair<int64_t, std::string>>() : ReadHeads(expect_head);
   std::string heads;
   bool all_ok = true;
   try {
@@ -59,7 +59,8 @@ int Verify(const std::string& url_file, std::vector<std::string> schemas, const 
         schemas.push_back(r[0].as<std::string>());
       }
     }
-    if (schemas.empty()) Die(MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "no audit trail in this database"), 3);
+    if (schemas.empty())
+      Die(MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "no audit trail in this database"), 3);
     for (const std::string& schema : schemas) {
       auto rows = db::ReadAudit(tx, schema);
       if (!rows.ok()) Die(rows.status(), 3);
@@ -76,9 +77,10 @@ int Verify(const std::string& url_file, std::vector<std::string> schemas, const 
       }
       for (size_t i = rows->size() > static_cast<size_t>(show) ? rows->size() - show : 0; i < rows->size(); ++i) {
         const db::AuditRow& r = (*rows)[i];
-        std::printf("  %lld %s %s %s: %s %s\n", static_cast<long long>(r.seq),
-                    absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMicros(r.at_us), absl::UTCTimeZone()).c_str(),
-                    r.daemon.c_str(), r.event.actor.c_str(), r.event.action.c_str(), r.event.subject.c_str());
+        std::printf(
+            "  %lld %s %s %s: %s %s\n", static_cast<long long>(r.seq),
+            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMicros(r.at_us), absl::UTCTimeZone()).c_str(),
+            r.daemon.c_str(), r.event.actor.c_str(), r.event.action.c_str(), r.event.subject.c_str());
       }
       StrAppend(&heads, schema, " ", check.head_seq, " ", HexEncode(check.head_hash), "\n");
     }

@@ -2,11 +2,10 @@
 // (an auditor's read-only role is enough), independently of the daemons.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 

@@ -1,17 +1,15 @@
 // Shared semperctl plumbing.
 #include "cli/semperctl/common.h"
 
-#include <filesystem>
-
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/time/time.h"
 #include "common/base/files.h"
@@ -20,12 +18,12 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/oids.h"
-#include "common/server/grpc_status.h"
-#include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
+#include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
 
@@ -161,7 +159,8 @@ std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string&
     ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
     if (!c.cert_file.empty()) {
       if (c.key_file.empty()) Die(InvalidField("--key", "is required with --cert"), 2);
-      auto key = PrivateKey::FromPem(ReadFileOrDie(c.key_file), Passphrase(c.passphrase_file, "Passphrase of " + c.key_file + ": "));
+      auto key = PrivateKey::FromPem(ReadFileOrDie(c.key_file),
+                                     Passphrase(c.passphrase_file, "Passphrase of " + c.key_file + ": "));
       if (!key.ok()) Die(key.status(), 2);
       ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
       ssl.pem_cert_chain = ReadFileOrDie(c.cert_file);
@@ -207,7 +206,8 @@ std::string Json(const google::protobuf::Message& m) {
 
 std::vector<Certificate> WalletChain(const std::string& wallet) {
   auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/signature.pem"));
-  if (!chain.ok() || chain->empty()) Die(chain.ok() ? InvalidField("--wallet", "no signature certificate") : chain.status(), 2);
+  if (!chain.ok() || chain->empty())
+    Die(chain.ok() ? InvalidField("--wallet", "no signature certificate") : chain.status(), 2);
   return *std::move(chain);
 }
 
@@ -223,8 +223,7 @@ PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_fi
 // a missing file: a subscriber's signature key never signs a TLS handshake.
 static std::string AuthenticationFile(const std::string& wallet, std::string_view extension) {
   auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/signature.pem"));
-  const bool pseudonym = chain.ok() && !chain->empty() &&
-                         !chain->front().SubjectAttributes(oids::kPseudonym).empty() &&
+  const bool pseudonym = chain.ok() && !chain->empty() && !chain->front().SubjectAttributes(oids::kPseudonym).empty() &&
                          chain->front().SubjectAttributes("serialNumber").empty();
   return StrCat(wallet, pseudonym ? "/signature" : "/authentication", extension);
 }
@@ -242,15 +241,15 @@ WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphra
   return WalletKeys{*std::move(sig), *std::move(auth), chain->front()};
 }
 
-std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
-                                               const std::string& passphrase_file) {
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address,
+                                               const std::string& wallet, const std::string& passphrase_file) {
   if (c.plaintext) Die(InvalidField("--wallet", "needs TLS: calls made as yourself cannot use --plaintext"), 2);
   if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem)"), 2);
   return ChannelAsWallet(c, address, wallet, WalletBothKeys(wallet, passphrase_file));
 }
 
-std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
-                                               const WalletKeys& keys) {
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address,
+                                               const std::string& wallet, const WalletKeys& keys) {
   if (c.plaintext) Die(InvalidField("--wallet", "needs TLS: calls made as yourself cannot use --plaintext"), 2);
   if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem)"), 2);
   grpc::SslCredentialsOptions ssl;
@@ -275,13 +274,14 @@ std::string TimeText(const google::protobuf::Timestamp& t) {
 }
 
 void PrintOpensslCheck(const std::string& sig, const std::string& json, const std::string& daemon) {
-  std::printf("Check with openssl: the signature, then who signed (any subscriber's key also chains to the root):\n"
-              "  openssl cms -verify -binary -inform DER -in %s -content %s -CAfile root.pem -purpose any "
-              "-signer signer.pem -out /dev/null\n"
-              "  openssl x509 -in signer.pem -noout -subject -nameopt RFC2253\n"
-              "  (it must print exactly the root's subject with CN=semper-%s signer, e.g. "
-              "subject=CN=semper-%s signer,O=semper,C=DE)\n",
-              sig.c_str(), json.c_str(), daemon.c_str(), daemon.c_str());
+  std::printf(
+      "Check with openssl: the signature, then who signed (any subscriber's key also chains to the root):\n"
+      "  openssl cms -verify -binary -inform DER -in %s -content %s -CAfile root.pem -purpose any "
+      "-signer signer.pem -out /dev/null\n"
+      "  openssl x509 -in signer.pem -noout -subject -nameopt RFC2253\n"
+      "  (it must print exactly the root's subject with CN=semper-%s signer, e.g. "
+      "subject=CN=semper-%s signer,O=semper,C=DE)\n",
+      sig.c_str(), json.c_str(), daemon.c_str(), daemon.c_str());
 }
 
 std::string StampSignature(const Connection& c, std::string_view signature) {

@@ -2,16 +2,15 @@
 // secrets from files or the terminal, confirmation, channels to the daemons.
 #pragma once
 
-#include <chrono>
-#include <memory>
-#include <string>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
-
 #include <google/protobuf/message.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "common/base/secret.h"
@@ -25,16 +24,16 @@
 namespace semper::ctl {
 
 struct Connection {
-  std::string server = "localhost:7000";  // semper-ca
-  std::string tsa = "localhost:7010";     // semper-tsa
-  std::string notary = "localhost:7020";  // semper-notary
-  std::string arbiter = "localhost:7030";  // semper-arbiter
+  std::string server = "localhost:7000";     // semper-ca
+  std::string tsa = "localhost:7010";        // semper-tsa
+  std::string notary = "localhost:7020";     // semper-notary
+  std::string arbiter = "localhost:7030";    // semper-arbiter
   std::string liability = "localhost:7040";  // semper-liability
-  std::string ca_file;          // roots that the server's certificate must chain to
-  std::string cert_file;        // client certificate chain (PEM), for administrators
-  std::string key_file;         // its key (encrypted PEM)
-  std::string passphrase_file;  // passphrase of key_file; asked for on the terminal otherwise
-  std::string server_name;      // TLS name to expect, if not the host in --server
+  std::string ca_file;                       // roots that the server's certificate must chain to
+  std::string cert_file;                     // client certificate chain (PEM), for administrators
+  std::string key_file;                      // its key (encrypted PEM)
+  std::string passphrase_file;               // passphrase of key_file; asked for on the terminal otherwise
+  std::string server_name;                   // TLS name to expect, if not the host in --server
   bool plaintext = false;
   bool yes = false;
 };
@@ -87,7 +86,8 @@ template <typename T>
 T FromJsonFile(const std::string& path) {
   T m;
   if (!google::protobuf::util::JsonStringToMessage(ReadFileOrDie(path), &m).ok()) {
-    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat(path, " is not the expected JSON")), 2);
+    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat(path, " is not the expected JSON")),
+        2);
   }
   return m;
 }
@@ -113,10 +113,10 @@ struct WalletKeys {
 WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphrase_file);
 // A channel to `address` that presents the wallet's authentication certificate (mutual TLS): for
 // calls made as oneself (a seller asking for a guarantee). Asks for the passphrase.
-std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
-                                               const std::string& passphrase_file);
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address,
+                                               const std::string& wallet, const std::string& passphrase_file);
 // The same with keys already opened (one passphrase question for a command that also signs).
-std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address, const std::string& wallet,
-                                               const WalletKeys& keys);
+std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::string& address,
+                                               const std::string& wallet, const WalletKeys& keys);
 
 }  // namespace semper::ctl

@@ -8,15 +8,17 @@
 #include "common/container/money.h"
 #include "common/crypto/blind_rsa.h"
 #include "common/crypto/cms.h"
-#include "common/crypto/suite_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/crypto/suite_signer.h"
 #include "semper/v1/privacy.grpc.pb.h"
 
 namespace semper::ctl {
 namespace {
 
-std::unique_ptr<v1::Credentials::Stub> Stub(const Connection& c) { return v1::Credentials::NewStub(ChannelTo(c, c.server)); }
+std::unique_ptr<v1::Credentials::Stub> Stub(const Connection& c) {
+  return v1::Credentials::NewStub(ChannelTo(c, c.server));
+}
 
 int64_t Days(const std::string& flag, const std::string& days) {
   int64_t d = 0;
@@ -39,7 +41,8 @@ void CheckCaSignature(const Connection& c, const std::string& statement, const s
   auto signers = CmsVerifyDetached(signature, statement, trust, absl::Now(), KeyPurpose::kAny);
   if (!signers.ok()) Die(Annotate(signers.status(), "the CA's signature"), exit_code);
   // Anyone's signature key has a path to the root: only semper-ca's statement key counts.
-  if (signers->size() != 1) Die(InvalidField("signature", "the CA's statement must have exactly one signer"), exit_code);
+  if (signers->size() != 1)
+    Die(InvalidField("signature", "the CA's statement must have exactly one signer"), exit_code);
   if (absl::Status ca = CheckSuiteSigner(signers->front().certificate, "ca"); !ca.ok()) {
     Die(Annotate(ca, "the CA's signature"), exit_code);
   }
@@ -47,7 +50,8 @@ void CheckCaSignature(const Connection& c, const std::string& statement, const s
 
 void PrintKind(const v1::TokenKind& k) {
   std::printf("Token kind %s: %s\n", VisibleLine(k.id()).c_str(), VisibleLine(k.name()).c_str());
-  std::printf("  issuer:      %s (%s)\n", VisibleLine(k.issuer_name()).c_str(), VisibleLine(k.issuer_subscriber_id()).c_str());
+  std::printf("  issuer:      %s (%s)\n", VisibleLine(k.issuer_name()).c_str(),
+              VisibleLine(k.issuer_subscriber_id()).c_str());
   if (k.has_value()) std::printf("  face value:  %s\n", FormatMoney(k.value()).c_str());
   std::printf("  redeemable:  %s to %s\n", TimeText(k.valid_from()).c_str(), TimeText(k.valid_until()).c_str());
   std::printf("  key:         RSA, SHA-256 %s (RFC 9474 RSABSSA-SHA384-PSS-Randomized)\n",
@@ -57,8 +61,10 @@ void PrintKind(const v1::TokenKind& k) {
 void PrintCredential(const v1::CredentialStatement& cs) {
   std::printf("Credential %s (%s): %s\n", VisibleLine(cs.credential_id()).c_str(), VisibleLine(cs.kind()).c_str(),
               VisibleLine(cs.rights()).c_str());
-  std::printf("  issuer:  %s (%s)\n", VisibleLine(cs.issuer_name()).c_str(), VisibleLine(cs.issuer_subscriber_id()).c_str());
-  std::printf("  holder:  %s (certificate %s)\n", VisibleLine(cs.holder_subject()).c_str(), cs.holder_certificate_serial().c_str());
+  std::printf("  issuer:  %s (%s)\n", VisibleLine(cs.issuer_name()).c_str(),
+              VisibleLine(cs.issuer_subscriber_id()).c_str());
+  std::printf("  holder:  %s (certificate %s)\n", VisibleLine(cs.holder_subject()).c_str(),
+              cs.holder_certificate_serial().c_str());
   std::printf("  uses:    %s\n", cs.uses() == 0 ? "unlimited" : std::to_string(cs.uses()).c_str());
   std::printf("  valid:   %s to %s\n", TimeText(cs.valid_from()).c_str(), TimeText(cs.valid_until()).c_str());
 }
@@ -66,7 +72,8 @@ void PrintCredential(const v1::CredentialStatement& cs) {
 v1::CredentialStatement Statement(const v1::Credential& c) {
   v1::CredentialStatement cs;
   if (!google::protobuf::util::JsonStringToMessage(c.statement(), &cs).ok()) {
-    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "the credential's statement does not parse"), 2);
+    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "the credential's statement does not parse"),
+        2);
   }
   return cs;
 }
@@ -91,7 +98,8 @@ CredentialCommands::CredentialCommands(CLI::App& app, Connection& c) : c_(c) {
   blind_ = t->add_subcommand("blind", "holders: make a token's message and blind it for the issuer");
   blind_->add_option("--kind", kind_id_)->required();
   blind_->add_option("--message", message_, "what the token says (the issuer never sees it)")->required();
-  blind_->add_option("--out", out_, "writes <out>.state (keep it secret) and <out>.blinded (for the issuer)")->required();
+  blind_->add_option("--out", out_, "writes <out>.state (keep it secret) and <out>.blinded (for the issuer)")
+      ->required();
   sign_ = t->add_subcommand("sign", "issuers: have semper-ca sign a holder's blinded token");
   sign_->add_option("--kind", kind_id_)->required();
   sign_->add_option("--blinded", blinded_, "the holder's .blinded file")->required();
@@ -111,12 +119,14 @@ CredentialCommands::CredentialCommands(CLI::App& app, Connection& c) : c_(c) {
   clearing_->add_option("--until", until_, "RFC 3339 (exclusive, not in the future)")->required();
   clearing_->add_option("--out", out_, "writes <out>.json and <out>.sig");
 
-  auto* cr = app.add_subcommand("credential", "named credentials (passes, tickets, memberships, vouchers) at semper-ca");
+  auto* cr =
+      app.add_subcommand("credential", "named credentials (passes, tickets, memberships, vouchers) at semper-ca");
   cr->require_subcommand(1);
   issue_ = cr->add_subcommand("issue", "issuers: issue a credential to a holder's certificate");
   issue_->add_option("--wallet", wallet_, "the issuer's wallet")->required();
   issue_->add_option("--wallet-passphrase-file", wallet_pass_);
-  issue_->add_option("--holder", holder_, "the holder's certificate (PEM): its key presents the credential")->required();
+  issue_->add_option("--holder", holder_, "the holder's certificate (PEM): its key presents the credential")
+      ->required();
   issue_->add_option("--kind", kind_, "pass, ticket, membership or voucher")->capture_default_str();
   issue_->add_option("--rights", rights_, "what it entitles to, e.g. \"10 rides, zones A-B\"")->required();
   issue_->add_option("--uses", uses_, "how many redemptions (0: unlimited)")->capture_default_str();
@@ -149,7 +159,8 @@ std::optional<int> CredentialCommands::Run() {
     }
     *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24) * Days("--valid-days", valid_days_));
     std::vector<Certificate> chain = WalletChain(wallet_);
-    std::printf("You are about to create a kind of token at semper-ca, signed by %s:\n", chain.front().Subject().c_str());
+    std::printf("You are about to create a kind of token at semper-ca, signed by %s:\n",
+                chain.front().Subject().c_str());
     std::printf("  name:        %s\n  face value:  %s\n  redeemable:  until %s\n", name_.c_str(),
                 st.has_value() ? FormatMoney(st.value()).c_str() : "none", TimeText(st.valid_until()).c_str());
     if (!Confirm(c_, "Sign and create?")) return 1;
@@ -198,9 +209,10 @@ std::optional<int> CredentialCommands::Run() {
     st.set_type("semper-blind-issue");
     st.set_kind_id(kind_id_);
     st.set_blinded_message(ReadFileOrDie(blinded_));
-    std::printf("You are about to have semper-ca sign one token of kind %s for a holder. You cannot see what\n"
-                "the token says: that is the point of a blind signature. Sign only what was paid for.\n",
-                kind_id_.c_str());
+    std::printf(
+        "You are about to have semper-ca sign one token of kind %s for a holder. You cannot see what\n"
+        "the token says: that is the point of a blind signature. Sign only what was paid for.\n",
+        kind_id_.c_str());
     if (!Confirm(c_, "Sign the issuance request?")) return 1;
     *st.mutable_made_at() = ToTimestamp(absl::Now());
     v1::IssueBlindTokenRequest req;
@@ -208,7 +220,8 @@ std::optional<int> CredentialCommands::Run() {
     v1::IssueBlindTokenResponse resp;
     Call(Stub(c_)->IssueBlindToken(Ctx().get(), req, &resp));
     WriteOrDie(out_, resp.blind_signature());
-    std::printf("Issuance %lld recorded; blind signature in %s.\n", static_cast<long long>(resp.issuance_number()), out_.c_str());
+    std::printf("Issuance %lld recorded; blind signature in %s.\n", static_cast<long long>(resp.issuance_number()),
+                out_.c_str());
     return 0;
   }
   if (finalize_->parsed()) {
@@ -233,9 +246,10 @@ std::optional<int> CredentialCommands::Run() {
   }
   if (redeem_->parsed()) {
     auto token = FromJsonFile<v1::RedeemTokenRequest>(token_);
-    std::printf("You are about to redeem, as the acceptor, a token of kind %s (message of %zu bytes):\n"
-                "semper-ca records it used, and it is accepted nowhere again.\n",
-                VisibleLine(token.kind_id()).c_str(), token.message().size());
+    std::printf(
+        "You are about to redeem, as the acceptor, a token of kind %s (message of %zu bytes):\n"
+        "semper-ca records it used, and it is accepted nowhere again.\n",
+        VisibleLine(token.kind_id()).c_str(), token.message().size());
     if (!Confirm(c_, "Redeem?")) return 1;
     v1::RedeemTokenResponse resp;
     Call(Stub(c_)->RedeemToken(Ctx().get(), token, &resp));
@@ -284,8 +298,8 @@ std::optional<int> CredentialCommands::Run() {
     *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24) * Days("--valid-days", valid_days_));
     std::printf("You are about to issue, as %s:\n", WalletChain(wallet_).front().Subject().c_str());
     std::printf("  a %s to %s\n  rights: %s\n  uses:   %s\n  valid:  until %s\n", VisibleLine(kind_).c_str(),
-                VisibleLine(holder->front().Subject()).c_str(), VisibleLine(rights_).c_str(), uses == 0 ? "unlimited" : uses_.c_str(),
-                TimeText(st.valid_until()).c_str());
+                VisibleLine(holder->front().Subject()).c_str(), VisibleLine(rights_).c_str(),
+                uses == 0 ? "unlimited" : uses_.c_str(), TimeText(st.valid_until()).c_str());
     if (!Confirm(c_, "Sign and issue?")) return 1;
     *st.mutable_made_at() = ToTimestamp(absl::Now());
     v1::IssueCredentialRequest req;
@@ -298,7 +312,8 @@ std::optional<int> CredentialCommands::Run() {
     if (issued.kind() != st.kind() || issued.rights() != st.rights() || issued.uses() != st.uses() ||
         issued.holder_certificate_serial() != holder->front().SerialHex()) {
       Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
-                    "semper-ca's answer: a credential other than the one asked for"), 3);
+                    "semper-ca's answer: a credential other than the one asked for"),
+          3);
     }
     WriteOrDie(out_, Json(cred));
     PrintCredential(issued);
@@ -320,7 +335,8 @@ std::optional<int> CredentialCommands::Run() {
     v1::CredentialStatement cs = Statement(cred);
     PrintCredential(cs);
     const bool valid = FromTimestamp(cs.valid_from()) <= absl::Now() && absl::Now() < FromTimestamp(cs.valid_until());
-    std::printf("  signed by semper-ca: verified; %s now (uses left: ask `credential show`)\n", valid ? "valid" : "NOT valid");
+    std::printf("  signed by semper-ca: verified; %s now (uses left: ask `credential show`)\n",
+                valid ? "valid" : "NOT valid");
     return valid ? 0 : 3;
   }
   if (present_->parsed()) {
@@ -352,7 +368,8 @@ std::optional<int> CredentialCommands::Run() {
     if (!Confirm(c_, "Take one use?")) return 1;
     v1::RedeemCredentialResponse resp;
     Call(Stub(c_)->RedeemCredential(Ctx().get(), req, &resp));
-    std::printf("Accepted: use %s at %s; %s left.\n", resp.redemption_id().c_str(), TimeText(resp.redeemed_at()).c_str(),
+    std::printf("Accepted: use %s at %s; %s left.\n", resp.redemption_id().c_str(),
+                TimeText(resp.redeemed_at()).c_str(),
                 resp.uses_left() < 0 ? "unlimited" : std::to_string(resp.uses_left()).c_str());
     return 0;
   }

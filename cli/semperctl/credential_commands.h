@@ -4,10 +4,9 @@
 // issuer and acceptor fetch signed clearing statements.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 
@@ -23,8 +22,9 @@ class CredentialCommands {
   CLI::App *kind_create_ = nullptr, *kind_show_ = nullptr, *blind_ = nullptr, *sign_ = nullptr, *finalize_ = nullptr,
            *redeem_ = nullptr, *clearing_ = nullptr;
   CLI::App *issue_ = nullptr, *show_ = nullptr, *present_ = nullptr, *use_ = nullptr, *verify_ = nullptr;
-  std::string wallet_, wallet_pass_, name_, value_, currency_ = "EUR", valid_days_ = "365", kind_id_, message_, out_, in_,
-      state_, blinded_, blind_sig_, token_, issuer_, acceptor_, from_, until_;
+  std::string wallet_, wallet_pass_, name_, value_, currency_ = "EUR", valid_days_ = "365", kind_id_, message_, out_,
+                                                    in_, state_, blinded_, blind_sig_, token_, issuer_, acceptor_,
+                                                    from_, until_;
   std::string holder_, kind_ = "pass", rights_, uses_ = "1", credential_, credential_id_, presentation_;
 };
 

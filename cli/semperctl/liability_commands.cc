@@ -8,15 +8,17 @@
 #include "common/container/container.h"
 #include "common/container/money.h"
 #include "common/crypto/cms.h"
-#include "common/crypto/suite_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
+#include "common/crypto/suite_signer.h"
 #include "semper/v1/liability.grpc.pb.h"
 
 namespace semper::ctl {
 namespace {
 
-std::unique_ptr<v1::Liability::Stub> Stub(const Connection& c) { return v1::Liability::NewStub(ChannelTo(c, c.liability)); }
+std::unique_ptr<v1::Liability::Stub> Stub(const Connection& c) {
+  return v1::Liability::NewStub(ChannelTo(c, c.liability));
+}
 
 // As the wallet's holder (mutual TLS) when --wallet is given, else as --cert/--key (if any).
 std::unique_ptr<v1::Liability::Stub> StubAs(const Connection& c, const std::string& wallet, const std::string& pass) {
@@ -34,21 +36,31 @@ std::string Money(const v1::Money& m) { return FormatMoney(m); }
 
 const char* AgreementStateText(v1::AgreementState s) {
   switch (s) {
-    case v1::AGREEMENT_STATE_ACTIVE: return "active";
-    case v1::AGREEMENT_STATE_SUSPENDED: return "suspended";
-    case v1::AGREEMENT_STATE_TERMINATED: return "terminated";
-    case v1::AGREEMENT_STATE_EXPIRED: return "expired";
-    default: return "unknown";
+    case v1::AGREEMENT_STATE_ACTIVE:
+      return "active";
+    case v1::AGREEMENT_STATE_SUSPENDED:
+      return "suspended";
+    case v1::AGREEMENT_STATE_TERMINATED:
+      return "terminated";
+    case v1::AGREEMENT_STATE_EXPIRED:
+      return "expired";
+    default:
+      return "unknown";
   }
 }
 
 const char* GuaranteeStateText(v1::GuaranteeState s) {
   switch (s) {
-    case v1::GUARANTEE_STATE_LIVE: return "live";
-    case v1::GUARANTEE_STATE_SETTLED: return "settled";
-    case v1::GUARANTEE_STATE_RELEASED: return "released";
-    case v1::GUARANTEE_STATE_EXPIRED: return "expired";
-    default: return "unknown";
+    case v1::GUARANTEE_STATE_LIVE:
+      return "live";
+    case v1::GUARANTEE_STATE_SETTLED:
+      return "settled";
+    case v1::GUARANTEE_STATE_RELEASED:
+      return "released";
+    case v1::GUARANTEE_STATE_EXPIRED:
+      return "expired";
+    default:
+      return "unknown";
   }
 }
 
@@ -65,8 +77,9 @@ void PrintGuarantee(const v1::Guarantee& g) {
   v1::GuaranteeStatement st;
   (void)google::protobuf::util::JsonStringToMessage(g.statement(), &st);
   std::printf("Guarantee %s (%s): %s for order %s, seller %s, valid until %s\n", g.guarantee_id().c_str(),
-              GuaranteeStateText(g.state()), Money(st.amount()).c_str(), HexEncode(st.order_sha256()).substr(0, 16).c_str(),
-              st.seller().c_str(), TimeText(st.valid_until()).c_str());
+              GuaranteeStateText(g.state()), Money(st.amount()).c_str(),
+              HexEncode(st.order_sha256()).substr(0, 16).c_str(), st.seller().c_str(),
+              TimeText(st.valid_until()).c_str());
 }
 
 template <typename T>
@@ -94,8 +107,9 @@ int Agree(const Connection& c, const std::string& wallet, const std::string& pas
   content.mutable_requested()->set_non_repudiation_of_origin(true);
   if (absl::Status valid = ValidateContainerContent(content); !valid.ok()) Die(valid, 2);
   std::vector<Certificate> chain = WalletChain(wallet);
-  std::printf("You are about to sign this SEMPER agreement with your signature key. You will be liable for\n"
-              "what you sign with that key, within these limits:\n");
+  std::printf(
+      "You are about to sign this SEMPER agreement with your signature key. You will be liable for\n"
+      "what you sign with that key, within these limits:\n");
   std::printf("  buyer:           %s\n", chain.front().Subject().c_str());
   std::printf("  overall limit:   %s\n", Money(a->overall_limit()).c_str());
   std::printf("  per transaction: %s\n", Money(a->per_transaction_limit()).c_str());
@@ -201,17 +215,20 @@ int Guarantee(const Connection& c, const std::string& wallet, const std::string&
   std::printf("You are about to ask semper-liability, as the seller, to guarantee the order in %s\n", order.c_str());
   std::printf("  order SHA-256: %s\n", HexEncode(Sha256(req.order())).c_str());
   std::printf("  amount:        %s\n", amount.empty() ? "as the order says" : StrCat(amount, " ", currency).c_str());
-  if (!buyer_cert.empty()) std::printf("  buyer:         %s\n", Certificate::FromDer(req.buyer_certificate())->Subject().c_str());
+  if (!buyer_cert.empty())
+    std::printf("  buyer:         %s\n", Certificate::FromDer(req.buyer_certificate())->Subject().c_str());
   if (!Confirm(c, "Ask for the guarantee?")) return 1;
   v1::Guarantee g;
   Call(StubAs(c, wallet, pass)->RequestGuarantee(Ctx().get(), req, &g));
   // Kept only as semper-liability signed it, for this order (and the amount asked, if given).
   std::string signer;
   v1::GuaranteeStatement st = CheckedGuarantee(Trust(c), g.statement(), g.signature(), &signer);
-  if (st.guarantee_id() != g.guarantee_id() || st.order_sha256() != Sha256(req.order()) || (req.has_amount() && (st.amount().currency() != req.amount().currency() ||
-                                                                        st.amount().minor_units() != req.amount().minor_units()))) {
+  if (st.guarantee_id() != g.guarantee_id() || st.order_sha256() != Sha256(req.order()) ||
+      (req.has_amount() && (st.amount().currency() != req.amount().currency() ||
+                            st.amount().minor_units() != req.amount().minor_units()))) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
-                  "the tracker's answer: a guarantee for another order or amount than asked"), 3);
+                  "the tracker's answer: a guarantee for another order or amount than asked"),
+        3);
   }
   PrintGuarantee(g);
   std::printf("  request id %s (repeat it to retry safely)\n", request_id.c_str());
@@ -304,7 +321,8 @@ LiabilityCommands::LiabilityCommands(CLI::App& app, Connection& c) : c_(c) {
   settle_ = l->add_subcommand("settle", "sellers: the transaction completed: end the guarantee and free the amount");
   as_self(settle_);
   settle_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
-  release_ = l->add_subcommand("release", "sellers: the transaction was cancelled: end the guarantee and free the amount");
+  release_ =
+      l->add_subcommand("release", "sellers: the transaction was cancelled: end the guarantee and free the amount");
   as_self(release_);
   release_->add_option("guarantee", guarantee_id_, "the guarantee id")->required();
   show_ = l->add_subcommand("show", "sellers and buyers: a guarantee's state now (live, settled, released, expired)");

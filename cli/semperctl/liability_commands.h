@@ -2,10 +2,9 @@
 // ask for a guarantee per order, end it (settle, release), and verify one offline.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 
@@ -20,7 +19,8 @@ class LiabilityCommands {
   Connection& c_;
   CLI::App *agree_ = nullptr, *status_ = nullptr, *change_ = nullptr, *guarantee_ = nullptr, *settle_ = nullptr,
            *release_ = nullptr, *verify_ = nullptr, *show_ = nullptr;
-  std::string wallet_, wallet_pass_, overall_, per_tx_, currency_ = "EUR", law_ = "DE", conditions_, valid_days_ = "365";
+  std::string wallet_, wallet_pass_, overall_, per_tx_, currency_ = "EUR", law_ = "DE", conditions_,
+                                                        valid_days_ = "365";
   std::string agreement_id_, state_, reason_, buyer_cert_, order_, amount_, request_id_, out_, guarantee_id_, in_;
 };
 

@@ -1,21 +1,30 @@
 // semperctl: the command line of the semper suite, for administrators (registration) and for
 // subscribers (enrolment). Nothing irreversible happens without showing it and asking first
 // (--yes answers for scripts).
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
-#include <google/protobuf/util/time_util.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
+#include "cli/semperctl/arbiter_commands.h"
+#include "cli/semperctl/audit_commands.h"
+#include "cli/semperctl/common.h"
+#include "cli/semperctl/credential_commands.h"
+#include "cli/semperctl/liability_commands.h"
+#include "cli/semperctl/notary_commands.h"
+#include "cli/semperctl/notary_flow_commands.h"
+#include "cli/semperctl/order_commands.h"
+#include "cli/semperctl/privacy_commands.h"
+#include "cli/semperctl/tsa_commands.h"
 #include "common/base/files.h"
 #include "common/base/secret.h"
 #include "common/base/status.h"
@@ -24,16 +33,6 @@
 #include "common/crypto/csr.h"
 #include "common/crypto/keys.h"
 #include "common/server/grpc_status.h"
-#include "cli/semperctl/common.h"
-#include "cli/semperctl/arbiter_commands.h"
-#include "cli/semperctl/audit_commands.h"
-#include "cli/semperctl/liability_commands.h"
-#include "cli/semperctl/credential_commands.h"
-#include "cli/semperctl/privacy_commands.h"
-#include "cli/semperctl/notary_commands.h"
-#include "cli/semperctl/notary_flow_commands.h"
-#include "cli/semperctl/order_commands.h"
-#include "cli/semperctl/tsa_commands.h"
 #include "semper/v1/ca.grpc.pb.h"
 
 namespace semper::ctl {
@@ -52,10 +51,14 @@ std::string KindText(v1::CustomerKind k) {
 
 std::string StateText(v1::SubscriberState s) {
   switch (s) {
-    case v1::SUBSCRIBER_STATE_ACTIVE: return "active";
-    case v1::SUBSCRIBER_STATE_SUSPENDED: return "suspended";
-    case v1::SUBSCRIBER_STATE_CLOSED: return "closed";
-    default: return "?";
+    case v1::SUBSCRIBER_STATE_ACTIVE:
+      return "active";
+    case v1::SUBSCRIBER_STATE_SUSPENDED:
+      return "suspended";
+    case v1::SUBSCRIBER_STATE_CLOSED:
+      return "closed";
+    default:
+      return "?";
   }
 }
 
@@ -74,9 +77,12 @@ void PrintSubscriber(const v1::Subscriber& s) {
 }
 
 int Register(const Connection& c, v1::RegisterSubscriberRequest req, const std::string& kind) {
-  if (kind == "individual") req.mutable_subscriber()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-  else if (kind == "enterprise") req.mutable_subscriber()->set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
-  else Die(InvalidField("--kind", "must be individual or enterprise"), 2);
+  if (kind == "individual")
+    req.mutable_subscriber()->set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+  else if (kind == "enterprise")
+    req.mutable_subscriber()->set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+  else
+    Die(InvalidField("--kind", "must be individual or enterprise"), 2);
   std::printf("Register this subscriber at %s?\n", c.server.c_str());
   PrintSubscriber(req.subscriber());
   if (!Confirm(c, "Register?")) {
@@ -113,7 +119,8 @@ int List(const Connection& c, int page_size, const std::string& token) {
   std::printf("%-20s %-10s %-2s %-10s %-20s %s\n", "ID", "KIND", "CC", "STATE", "VAT", "NAME");
   for (const auto& s : resp.subscribers()) {
     std::printf("%-20s %-10s %-2s %-10s %-20s %s\n", s.id().c_str(), KindText(s.kind()).c_str(), s.country().c_str(),
-                StateText(s.state()).c_str(), s.vat_reference().empty() ? "-" : s.vat_reference().c_str(), s.name().c_str());
+                StateText(s.state()).c_str(), s.vat_reference().empty() ? "-" : s.vat_reference().c_str(),
+                s.name().c_str());
   }
   if (!resp.next_page_token().empty()) std::printf("more: --page-token %s\n", resp.next_page_token().c_str());
   return 0;
@@ -122,14 +129,18 @@ int List(const Connection& c, int page_size, const std::string& token) {
 int Enroll(const Connection& c, const std::string& code, const std::string& wallet, const std::string& key_type,
            const std::string& wallet_passphrase_file) {
   KeyType type = KeyType::kEcP256;
-  if (key_type == "rsa") type = KeyType::kRsa;
-  else if (key_type == "ed25519") type = KeyType::kEd25519;
-  else if (key_type != "ec") Die(InvalidField("--key-type", "must be ec, rsa or ed25519"), 2);
+  if (key_type == "rsa")
+    type = KeyType::kRsa;
+  else if (key_type == "ed25519")
+    type = KeyType::kEd25519;
+  else if (key_type != "ec")
+    Die(InvalidField("--key-type", "must be ec, rsa or ed25519"), 2);
   fs::path dir(wallet);
   std::error_code ec;
   if (fs::exists(dir / "signature.key", ec) || fs::exists(dir / "authentication.key", ec)) {
     Die(MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
-                  StrCat(wallet, " already holds keys; choose another --wallet")), 2);
+                  StrCat(wallet, " already holds keys; choose another --wallet")),
+        2);
   }
   std::printf("Enrolment at %s:\n", c.server.c_str());
   std::printf("  two new %s key pairs are made here (authentication, signature); the private keys\n",
@@ -166,18 +177,19 @@ int Enroll(const Connection& c, const std::string& code, const std::string& wall
   auto auth_cert = Certificate::FromDer(resp.authentication().certificate());
   auto sig_cert = Certificate::FromDer(resp.signature().certificate());
   if (!auth_cert.ok() || !sig_cert.ok()) Die(absl::InternalError("the CA returned a damaged certificate"));
-  for (auto [name, content, mode] : {std::tuple{"authentication.key", *auth_pem, 0600},
-                                     std::tuple{"signature.key", *sig_pem, 0600},
-                                     std::tuple{"authentication.pem", auth_cert->Pem() + chain, 0600},
-                                     std::tuple{"signature.pem", sig_cert->Pem() + chain, 0600},
-                                     std::tuple{"chain.pem", chain, 0600}}) {
+  for (auto [name, content, mode] :
+       {std::tuple{"authentication.key", *auth_pem, 0600}, std::tuple{"signature.key", *sig_pem, 0600},
+        std::tuple{"authentication.pem", auth_cert->Pem() + chain, 0600},
+        std::tuple{"signature.pem", sig_cert->Pem() + chain, 0600}, std::tuple{"chain.pem", chain, 0600}}) {
     absl::Status w = WriteFile(dir / name, content, static_cast<mode_t>(mode));
     if (!w.ok()) Die(w);
   }
   std::printf("Enrolled subscriber %s.\n", resp.subscriber_id().c_str());
-  std::printf("  authentication certificate %s: %s\n", resp.authentication().serial().c_str(), auth_cert->Subject().c_str());
+  std::printf("  authentication certificate %s: %s\n", resp.authentication().serial().c_str(),
+              auth_cert->Subject().c_str());
   std::printf("  signature certificate      %s: %s\n", resp.signature().serial().c_str(), sig_cert->Subject().c_str());
-  std::printf("  valid until %s\n", absl::FormatTime(absl::RFC3339_sec, auth_cert->not_after(), absl::UTCTimeZone()).c_str());
+  std::printf("  valid until %s\n",
+              absl::FormatTime(absl::RFC3339_sec, auth_cert->not_after(), absl::UTCTimeZone()).c_str());
   std::printf("  wallet: %s\n", wallet.c_str());
   return 0;
 }
@@ -195,9 +207,12 @@ int Update(const Connection& c, const std::string& id, const UpdateFlags& f) {
   v1::Subscriber next = current;
   if (f.name) next.set_name(*f.name);
   if (f.kind) {
-    if (*f.kind == "individual") next.set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-    else if (*f.kind == "enterprise") next.set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
-    else Die(InvalidField("--kind", "must be individual or enterprise"), 2);
+    if (*f.kind == "individual")
+      next.set_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
+    else if (*f.kind == "enterprise")
+      next.set_kind(v1::CUSTOMER_KIND_ENTERPRISE);
+    else
+      Die(InvalidField("--kind", "must be individual or enterprise"), 2);
   }
   if (f.country) next.set_country(*f.country);
   if (f.law) next.set_applicable_law(*f.law);
@@ -221,7 +236,8 @@ int SetState(const Connection& c, const std::string& id, v1::SubscriberState sta
                      : state == v1::SUBSCRIBER_STATE_ACTIVE  ? "Reactivate"
                                                              : "Close";
   std::printf("%s subscriber %s?\n", what, id.c_str());
-  if (state == v1::SUBSCRIBER_STATE_SUSPENDED) std::printf("  Every valid certificate of the subscriber goes on hold.\n");
+  if (state == v1::SUBSCRIBER_STATE_SUSPENDED)
+    std::printf("  Every valid certificate of the subscriber goes on hold.\n");
   if (state == v1::SUBSCRIBER_STATE_ACTIVE) std::printf("  The holds placed by the suspension are released.\n");
   if (state == v1::SUBSCRIBER_STATE_CLOSED) {
     std::printf("  Every certificate of the subscriber is revoked (cessationOfOperation). This cannot be undone.\n");
@@ -253,8 +269,10 @@ int NewCode(const Connection& c, const std::string& id, int valid_days) {
   v1::IssueEnrolmentCodeRequest req;
   req.set_subscriber_id(id);
   req.set_enrolment_valid_seconds(int64_t{valid_days} * 86400);
-  std::printf("A new one-time enrolment code for subscriber %s, valid %d days: whoever holds it obtains\n"
-              "certificates in the subscriber's name.\n", id.c_str(), valid_days);
+  std::printf(
+      "A new one-time enrolment code for subscriber %s, valid %d days: whoever holds it obtains\n"
+      "certificates in the subscriber's name.\n",
+      id.c_str(), valid_days);
   if (!Confirm(c, "Issue the code?")) return 1;
   v1::RegisterSubscriberResponse resp;
   Call(CaStub(c)->IssueEnrolmentCode(Ctx().get(), req, &resp));
@@ -293,8 +311,10 @@ void PrintStatus(const v1::CertificateStatus& s) {
 int Revoke(const Connection& c, const std::string& serial, const std::string& reason_text) {
   auto reason = ParseReason(reason_text);
   if (!reason) {
-    Die(InvalidField("--reason", "must be one of unspecified, keyCompromise, affiliationChanged, superseded, "
-                                 "cessationOfOperation, certificateHold, privilegeWithdrawn"), 2);
+    Die(InvalidField("--reason",
+                     "must be one of unspecified, keyCompromise, affiliationChanged, superseded, "
+                     "cessationOfOperation, certificateHold, privilegeWithdrawn"),
+        2);
   }
   std::printf("Revoke certificate %s for %s at %s?\n", serial.c_str(), reason_text.c_str(), c.server.c_str());
   if (*reason != v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
@@ -354,13 +374,18 @@ int main(int argc, char** argv) {
   CLI::App app{"semperctl: administer and use the semper trusted third parties"};
   app.require_subcommand(1);
   ctl::Connection c;
-  app.add_option("--server", c.server, "semper-ca address host:port")->envname("SEMPERCTL_SERVER")->capture_default_str();
-  app.add_option("--ca-file", c.ca_file, "root certificate(s) the server must chain to (PEM)")->envname("SEMPERCTL_CA_FILE");
-  app.add_option("--cert", c.cert_file, "your client certificate (PEM), for administrator commands")->envname("SEMPERCTL_CERT");
+  app.add_option("--server", c.server, "semper-ca address host:port")
+      ->envname("SEMPERCTL_SERVER")
+      ->capture_default_str();
+  app.add_option("--ca-file", c.ca_file, "root certificate(s) the server must chain to (PEM)")
+      ->envname("SEMPERCTL_CA_FILE");
+  app.add_option("--cert", c.cert_file, "your client certificate (PEM), for administrator commands")
+      ->envname("SEMPERCTL_CERT");
   app.add_option("--key", c.key_file, "the key of --cert (encrypted PEM)")->envname("SEMPERCTL_KEY");
   app.add_option("--key-passphrase-file", c.passphrase_file, "file with the passphrase of --key (asked otherwise)")
       ->envname("SEMPERCTL_KEY_PASSPHRASE_FILE");
-  app.add_option("--server-name", c.server_name, "TLS name the server's certificate must carry, if not the --server host");
+  app.add_option("--server-name", c.server_name,
+                 "TLS name the server's certificate must carry, if not the --server host");
   app.add_flag("--plaintext", c.plaintext, "no TLS (local development servers only)");
   app.add_flag("-y,--yes", c.yes, "answer yes to confirmations (scripts)");
 
@@ -416,14 +441,16 @@ int main(int argc, char** argv) {
   enroll_cmd->add_option("--code", code, "the enrolment code from your registration officer")->required();
   enroll_cmd->add_option("--wallet", wallet, "directory for your keys and certificates")->required();
   enroll_cmd->add_option("--key-type", key_type, "ec (P-256), rsa (3072) or ed25519")->capture_default_str();
-  enroll_cmd->add_option("--wallet-passphrase-file", wallet_pass, "file with the passphrase for the wallet keys (asked otherwise)");
+  enroll_cmd->add_option("--wallet-passphrase-file", wallet_pass,
+                         "file with the passphrase for the wallet keys (asked otherwise)");
 
   auto* cert = app.add_subcommand("certificate", "certificate status and revocation");
   cert->require_subcommand(1);
   std::string serial, reason = "unspecified";
   auto* revoke_cmd = cert->add_subcommand("revoke", "revoke a certificate (officers: any; subscribers: their own)");
   revoke_cmd->add_option("serial", serial, "upper-case hex serial number")->required();
-  revoke_cmd->add_option("--reason", reason, "RFC 5280 reason, e.g. keyCompromise, certificateHold")->capture_default_str();
+  revoke_cmd->add_option("--reason", reason, "RFC 5280 reason, e.g. keyCompromise, certificateHold")
+      ->capture_default_str();
   auto* release_cmd = cert->add_subcommand("release-hold", "lift a certificateHold (officers)");
   release_cmd->add_option("serial", serial)->required();
   auto* status_cmd = cert->add_subcommand("status", "status of a certificate: exit 0 good, 3 revoked or unknown");

@@ -1,9 +1,9 @@
 // semperctl notary: the client side of semper-notary.
 #include "cli/semperctl/notary_commands.h"
 
-#include <filesystem>
-
 #include <google/protobuf/util/json_util.h>
+
+#include <filesystem>
 
 #include "common/base/files.h"
 #include "common/base/status.h"
@@ -11,15 +11,17 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
-#include "semper/v1/notary.grpc.pb.h"
 #include "common/notary/evidence.h"
+#include "semper/v1/notary.grpc.pb.h"
 
 namespace semper::ctl {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<v1::Notary::Stub> NotaryStub(const Connection& c) { return v1::Notary::NewStub(ChannelTo(c, c.notary)); }
+std::unique_ptr<v1::Notary::Stub> NotaryStub(const Connection& c) {
+  return v1::Notary::NewStub(ChannelTo(c, c.notary));
+}
 
 int Certify(const Connection& c, const std::string& file, const std::string& wallet, const std::string& pass_file,
             std::string out) {
@@ -47,9 +49,10 @@ int Certify(const Connection& c, const std::string& file, const std::string& wal
   v1::AttestationStatement st;
   // For this document, and for the signature just made (a fresh CMS signature, so no earlier
   // attestation and nobody else's fits).
-  if (!google::protobuf::util::JsonStringToMessage(e.statement(), &st).ok() || st.document_sha256() != Sha256(document) ||
-      st.document_signature() != signature) {
-    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary's answer: the attestation is for another document than the one sent"));
+  if (!google::protobuf::util::JsonStringToMessage(e.statement(), &st).ok() ||
+      st.document_sha256() != Sha256(document) || st.document_signature() != signature) {
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                  "the notary's answer: the attestation is for another document than the one sent"));
   }
   if (out.empty()) out = file + ".evidence.json";
   WriteOrDie(out, Json(e));
@@ -122,7 +125,9 @@ int VerifyConsistencyFiles(const Connection& c, const std::string& old_file, con
 }  // namespace
 
 NotaryCommands::NotaryCommands(CLI::App& app, Connection& c) : c_(c) {
-  app.add_option("--notary", c.notary, "semper-notary address host:port")->envname("SEMPERCTL_NOTARY")->capture_default_str();
+  app.add_option("--notary", c.notary, "semper-notary address host:port")
+      ->envname("SEMPERCTL_NOTARY")
+      ->capture_default_str();
   auto* n = app.add_subcommand("notary", "notarise documents; check the notary's evidence and log offline");
   n->require_subcommand(1);
   certify_ = n->add_subcommand("certify", "sign a file with your signature key and have the notary attest it");

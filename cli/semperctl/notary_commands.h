@@ -2,10 +2,9 @@
 // evidence, tree heads and consistency proofs offline, from files.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 

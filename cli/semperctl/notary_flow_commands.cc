@@ -1,9 +1,9 @@
 // semperctl notary mail / contract / export.
 #include "cli/semperctl/notary_flow_commands.h"
 
-#include <cstdlib>
-
 #include <google/protobuf/util/json_util.h>
+
+#include <cstdlib>
 
 #include "absl/strings/numbers.h"
 #include "common/base/proto_time.h"
@@ -12,9 +12,9 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
-#include "semper/v1/notary.grpc.pb.h"
-#include "common/server/peer.h"
 #include "common/notary/evidence.h"
+#include "common/server/peer.h"
+#include "semper/v1/notary.grpc.pb.h"
 
 namespace semper::ctl {
 namespace {
@@ -38,8 +38,9 @@ void CheckEvidence(const v1::Evidence& e, const TrustStore& trust, const char* w
 }
 
 [[noreturn]] void NotTheSigned(const std::string& what) {
-  Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
-                StrCat("the notary's answer says another ", what, " than its signed statement: nothing kept or signed")));
+  Die(MakeError(
+      absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+      StrCat("the notary's answer says another ", what, " than its signed statement: nothing kept or signed")));
 }
 
 [[noreturn]] void NotAsked(const std::string& what, const std::string& asked) {
@@ -86,8 +87,10 @@ v1::MailSubmissionStatement CheckMail(const v1::CertifiedMail& m, const TrustSto
   }
   if (m.state() == v1::MAIL_STATE_DELIVERED) {
     const std::string receipt = StrCat("semper-receipt:", m.id(), ":", HexEncode(m.message_sha256()));
-    auto signers = CmsVerifyDetached(outcome.receipt_signature(), receipt, trust, absl::Now(), KeyPurpose::kNonRepudiation);
-    if (!signers.ok() || signers->size() != 1 || !SubjectNamesParty(sub.recipient_subject(), signers->front().certificate)) {
+    auto signers =
+        CmsVerifyDetached(outcome.receipt_signature(), receipt, trust, absl::Now(), KeyPurpose::kNonRepudiation);
+    if (!signers.ok() || signers->size() != 1 ||
+        !SubjectNamesParty(sub.recipient_subject(), signers->front().certificate)) {
       NotTheSigned("delivery: it holds no receipt of the recipient");
     }
   }
@@ -126,9 +129,10 @@ void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trus
       signers = CmsVerifyDetachedDigest(s.signature(), HashAlgorithm::kSha256, k.contract_sha256(), trust, sealed_at,
                                         KeyPurpose::kNonRepudiation);
       if (signers.ok()) {
-        std::printf("Note: %s signed the text alone (an earlier version of the notary); the notary's statement, not\n"
-                    "the signature, ties it to contract %s.\n",
-                    VisibleLine(s.subject()).c_str(), VisibleLine(k.id()).c_str());
+        std::printf(
+            "Note: %s signed the text alone (an earlier version of the notary); the notary's statement, not\n"
+            "the signature, ties it to contract %s.\n",
+            VisibleLine(s.subject()).c_str(), VisibleLine(k.id()).c_str());
       }
     }
     if (s.state() != v1::SIGNER_STATE_SIGNED || !signers.ok() || signers->size() != 1 ||
@@ -142,10 +146,14 @@ void CheckContractOutcome(const v1::NotarizedContract& k, const TrustStore& trus
 
 const char* MailStateText(v1::MailState s) {
   switch (s) {
-    case v1::MAIL_STATE_WAITING: return "waiting for the recipient's receipt";
-    case v1::MAIL_STATE_DELIVERED: return "delivered against the recipient's receipt";
-    case v1::MAIL_STATE_NOT_DELIVERED: return "not delivered (deadline passed)";
-    default: return "unknown";
+    case v1::MAIL_STATE_WAITING:
+      return "waiting for the recipient's receipt";
+    case v1::MAIL_STATE_DELIVERED:
+      return "delivered against the recipient's receipt";
+    case v1::MAIL_STATE_NOT_DELIVERED:
+      return "not delivered (deadline passed)";
+    default:
+      return "unknown";
   }
 }
 
@@ -156,7 +164,8 @@ void PrintMail(const v1::CertifiedMail& m) {
   std::printf("  message:  %llu bytes encrypted, SHA-256 %s\n", static_cast<unsigned long long>(m.message_size()),
               HexEncode(m.message_sha256()).c_str());
   std::printf("  deadline: %s\n", TimeText(m.deadline()).c_str());
-  std::printf("  evidence: submission = notary log entry %llu", static_cast<unsigned long long>(m.submission().index()));
+  std::printf("  evidence: submission = notary log entry %llu",
+              static_cast<unsigned long long>(m.submission().index()));
   if (m.has_outcome()) {
     std::printf(", %s = entry %llu", m.outcome().kind().c_str(), static_cast<unsigned long long>(m.outcome().index()));
   }
@@ -177,9 +186,11 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
       !path.ok()) {
     Die(Annotate(path.status(), "--to"), 2);
   }
-  std::printf("You are about to send by certified mail, encrypted to the recipient and signed with your\n"
-              "signature key (evidence of origin):\n");
-  std::printf("  file:     %s (%zu bytes, SHA-256 %s)\n", file.c_str(), document.size(), HexEncode(Sha256(document)).c_str());
+  std::printf(
+      "You are about to send by certified mail, encrypted to the recipient and signed with your\n"
+      "signature key (evidence of origin):\n");
+  std::printf("  file:     %s (%zu bytes, SHA-256 %s)\n", file.c_str(), document.size(),
+              HexEncode(Sha256(document)).c_str());
   std::printf("  from:     %s\n", VisibleLine(chain.front().Subject()).c_str());
   std::printf("  to:       %s\n", VisibleLine(recipient.Subject()).c_str());
   std::printf("  deadline: %s (no receipt by then: the notary certifies non-delivery)\n",
@@ -206,14 +217,16 @@ int MailSend(const Connection& c, const std::string& wallet, const std::string& 
   if (out.empty()) out = file + ".mail.json";
   WriteOrDie(out, Json(mail));
   PrintMail(mail);
-  std::printf("Evidence of submission saved to %s. The recipient takes delivery with:\n"
-              "  semperctl notary mail accept %s --wallet <their wallet> --out <file>\n",
-              out.c_str(), mail.id().c_str());
+  std::printf(
+      "Evidence of submission saved to %s. The recipient takes delivery with:\n"
+      "  semperctl notary mail accept %s --wallet <their wallet> --out <file>\n",
+      out.c_str(), mail.id().c_str());
   return 0;
 }
 
 // The notary shows a mail to its sender and recipient only: asked as the wallet's holder.
-v1::CertifiedMail GetMail(const Connection& c, const std::string& wallet, const WalletKeys& keys, const std::string& id) {
+v1::CertifiedMail GetMail(const Connection& c, const std::string& wallet, const WalletKeys& keys,
+                          const std::string& id) {
   v1::GetMailRequest req;
   req.set_id(id);
   v1::CertifiedMail mail;
@@ -247,9 +260,10 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   std::vector<Certificate> chain = WalletChain(wallet);
   const std::string receipt = StrCat("semper-receipt:", mail.id(), ":", HexEncode(mail.message_sha256()));
   PrintMail(mail);
-  std::printf("To read it you sign, with your signature key (%s), this receipt:\n  %s\n"
-              "The sender gets it as evidence that you received the message.\n",
-              chain.front().Subject().c_str(), receipt.c_str());
+  std::printf(
+      "To read it you sign, with your signature key (%s), this receipt:\n  %s\n"
+      "The sender gets it as evidence that you received the message.\n",
+      chain.front().Subject().c_str(), receipt.c_str());
   if (!Confirm(c, "Sign the receipt and take delivery?")) {
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
@@ -285,33 +299,43 @@ int MailAccept(const Connection& c, const std::string& wallet, const std::string
   WriteOrDie(out + ".mail.json", Json(accepted.mail()));
   WriteOrDie(out + ".p7m", accepted.enveloped_message());
   WriteOrDie(out + ".p7m.sig", accepted.origin_signature());
-  std::printf("Delivered: %zu bytes from %s (signature verified) saved to %s; the sender's signed\n"
-              "message in %s.p7m and %s.p7m.sig, the delivery evidence in %s.mail.json.\n",
-              document->size(), signers->front().certificate.Subject().c_str(), out.c_str(), out.c_str(),
-              out.c_str(), out.c_str());
+  std::printf(
+      "Delivered: %zu bytes from %s (signature verified) saved to %s; the sender's signed\n"
+      "message in %s.p7m and %s.p7m.sig, the delivery evidence in %s.mail.json.\n",
+      document->size(), signers->front().certificate.Subject().c_str(), out.c_str(), out.c_str(), out.c_str(),
+      out.c_str());
   return 0;
 }
 
 const char* ContractStateText(v1::ContractState s) {
   switch (s) {
-    case v1::CONTRACT_STATE_OPEN: return "open";
-    case v1::CONTRACT_STATE_COMPLETED: return "completed: signed by everyone";
-    case v1::CONTRACT_STATE_ABORTED: return "aborted";
-    default: return "unknown";
+    case v1::CONTRACT_STATE_OPEN:
+      return "open";
+    case v1::CONTRACT_STATE_COMPLETED:
+      return "completed: signed by everyone";
+    case v1::CONTRACT_STATE_ABORTED:
+      return "aborted";
+    default:
+      return "unknown";
   }
 }
 
 const char* SignerStateText(v1::SignerState s) {
   switch (s) {
-    case v1::SIGNER_STATE_PENDING: return "pending";
-    case v1::SIGNER_STATE_SIGNED: return "signed";
-    case v1::SIGNER_STATE_DECLINED: return "declined";
-    default: return "unknown";
+    case v1::SIGNER_STATE_PENDING:
+      return "pending";
+    case v1::SIGNER_STATE_SIGNED:
+      return "signed";
+    case v1::SIGNER_STATE_DECLINED:
+      return "declined";
+    default:
+      return "unknown";
   }
 }
 
 void PrintContract(const v1::NotarizedContract& k) {
-  std::printf("Contract %s \"%s\": %s\n", VisibleLine(k.id()).c_str(), VisibleLine(k.title()).c_str(), ContractStateText(k.state()));
+  std::printf("Contract %s \"%s\": %s\n", VisibleLine(k.id()).c_str(), VisibleLine(k.title()).c_str(),
+              ContractStateText(k.state()));
   std::printf("  text:     %llu bytes, SHA-256 %s\n", static_cast<unsigned long long>(k.contract_size()),
               HexEncode(k.contract_sha256()).c_str());
   std::printf("  deadline: %s\n", TimeText(k.deadline()).c_str());
@@ -331,8 +355,8 @@ int ContractCreate(const Connection& c, const std::string& file, const std::stri
   req.set_contract(text);
   req.set_title(title);
   *req.mutable_deadline() = ToTimestamp(Deadline(days));
-  std::printf("Contract \"%s\" (%s, %zu bytes, SHA-256 %s), to be signed by:\n", title.c_str(), file.c_str(), text.size(),
-              HexEncode(Sha256(text)).c_str());
+  std::printf("Contract \"%s\" (%s, %zu bytes, SHA-256 %s), to be signed by:\n", title.c_str(), file.c_str(),
+              text.size(), HexEncode(Sha256(text)).c_str());
   for (const auto& f : signer_files) {
     Certificate cert = CertificateFile("--signer", f);
     std::printf("  %s\n", cert.Subject().c_str());
@@ -342,7 +366,8 @@ int ContractCreate(const Connection& c, const std::string& file, const std::stri
   v1::NotarizedContract k;
   Call(Stub(c)->CreateContract(Ctx().get(), req, &k));
   PrintContract(k);
-  std::printf("Each signer reads and signs it with: semperctl notary contract sign %s --wallet <wallet>\n", k.id().c_str());
+  std::printf("Each signer reads and signs it with: semperctl notary contract sign %s --wallet <wallet>\n",
+              k.id().c_str());
   return 0;
 }
 
@@ -366,7 +391,8 @@ int ContractSign(const Connection& c, const std::string& wallet, const std::stri
   v1::ContractText text;
   Call(as_wallet->GetContractText(Ctx().get(), treq, &text));
   if (Sha256(text.contract()) != k.contract_sha256()) {
-    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, "the notary sent a text that is not the contract's"));
+    Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                  "the notary sent a text that is not the contract's"));
   }
   std::vector<Certificate> chain = WalletChain(wallet);
   PrintContract(k);
@@ -470,7 +496,9 @@ NotaryFlowCommands::NotaryFlowCommands(CLI::App* n, Connection& c) : c_(c) {
   mail->require_subcommand(1);
   mail_send_ = mail->add_subcommand("send", "encrypt a file to the recipient, sign it and deposit it at the notary");
   wallet(mail_send_);
-  mail_send_->add_option("--to", to_, "the recipient's authentication certificate (PEM)")->required()->check(CLI::ExistingFile);
+  mail_send_->add_option("--to", to_, "the recipient's authentication certificate (PEM)")
+      ->required()
+      ->check(CLI::ExistingFile);
   mail_send_->add_option("file", file_, "the file to send")->required()->check(CLI::ExistingFile);
   mail_send_->add_option("--days", days_, "days the recipient has to take delivery (1-90)")->capture_default_str();
   mail_send_->add_option("--out", out_, "where to save the evidence (default <file>.mail.json)");

@@ -3,11 +3,10 @@
 // which writes a piece of evidence as files the openssl command line checks.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 

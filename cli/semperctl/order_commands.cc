@@ -15,9 +15,12 @@ namespace {
 
 const char* KindText(v1::CustomerKind k) {
   switch (k) {
-    case v1::CUSTOMER_KIND_INDIVIDUAL: return "individual (consumer)";
-    case v1::CUSTOMER_KIND_ENTERPRISE: return "enterprise";
-    default: return "unspecified";
+    case v1::CUSTOMER_KIND_INDIVIDUAL:
+      return "individual (consumer)";
+    case v1::CUSTOMER_KIND_ENTERPRISE:
+      return "enterprise";
+    default:
+      return "unspecified";
   }
 }
 
@@ -26,10 +29,12 @@ const char* KindText(v1::CustomerKind k) {
 v1::Party PartyOf(const Certificate& cert) {
   v1::Party p;
   std::string kind = cert.SubjectAttribute(oids::kBusinessCategory).value_or("");
-  p.set_kind(kind == "enterprise" ? v1::CUSTOMER_KIND_ENTERPRISE
-                                  : kind == "individual" ? v1::CUSTOMER_KIND_INDIVIDUAL : v1::CUSTOMER_KIND_UNSPECIFIED);
+  p.set_kind(kind == "enterprise"   ? v1::CUSTOMER_KIND_ENTERPRISE
+             : kind == "individual" ? v1::CUSTOMER_KIND_INDIVIDUAL
+                                    : v1::CUSTOMER_KIND_UNSPECIFIED);
   auto org = cert.SubjectAttribute("O");
-  p.set_name(p.kind() == v1::CUSTOMER_KIND_ENTERPRISE && org ? *org : cert.SubjectAttribute("CN").value_or(cert.Subject()));
+  p.set_name(p.kind() == v1::CUSTOMER_KIND_ENTERPRISE && org ? *org
+                                                             : cert.SubjectAttribute("CN").value_or(cert.Subject()));
   p.set_country(cert.SubjectAttribute("C").value_or(""));
   p.set_vat_reference(cert.SubjectAttribute(oids::kOrganizationIdentifier).value_or(""));
   p.set_certificate(cert.Der());
@@ -47,11 +52,12 @@ void PrintOrder(const v1::ContainerContent& content) {
   std::printf("  buyer:          %s\n", VisibleLine(PartyText(o.buyer())).c_str());
   std::printf("  seller:         %s\n", VisibleLine(PartyText(o.seller())).c_str());
   std::printf("  customer kind:  %s\n", KindText(o.customer_kind()));
-  std::printf("  VAT reference:  %s\n", o.vat_reference().empty() ? "(none: a consumer)" : VisibleLine(o.vat_reference()).c_str());
+  std::printf("  VAT reference:  %s\n",
+              o.vat_reference().empty() ? "(none: a consumer)" : VisibleLine(o.vat_reference()).c_str());
   std::printf("  applicable law: %s\n", VisibleLine(o.applicable_law()).c_str());
   for (const auto& item : o.items()) {
-    std::printf("  item:           %lld x %s at %s\n", static_cast<long long>(item.quantity()), VisibleLine(item.description()).c_str(),
-                FormatMoney(item.unit_price()).c_str());
+    std::printf("  item:           %lld x %s at %s\n", static_cast<long long>(item.quantity()),
+                VisibleLine(item.description()).c_str(), FormatMoney(item.unit_price()).c_str());
   }
   std::printf("  amount:         %s\n", FormatMoney(o.amount()).c_str());
   if (!o.delivery_address().empty()) std::printf("  deliver to:     %s\n", VisibleLine(o.delivery_address()).c_str());
@@ -166,9 +172,10 @@ int Show(const Connection& c, const std::string& in, const std::string& buyer_ou
   }
   for (size_t i = 0; i < opened->origin_signer_stamped_at.size(); ++i) {
     if (!opened->origin_signer_stamped_at[i].has_value()) continue;
-    std::printf("  time-stamped:   the %s's signature existed at %s (its signature time-stamp, verified)\n",
-                i == 0 ? "buyer" : "seller",
-                absl::FormatTime(absl::RFC3339_full, *opened->origin_signer_stamped_at[i], absl::UTCTimeZone()).c_str());
+    std::printf(
+        "  time-stamped:   the %s's signature existed at %s (its signature time-stamp, verified)\n",
+        i == 0 ? "buyer" : "seller",
+        absl::FormatTime(absl::RFC3339_full, *opened->origin_signer_stamped_at[i], absl::UTCTimeZone()).c_str());
   }
   std::printf("  content SHA-256: %s (what every signature covers; a dispute names the order by it)\n",
               HexEncode(Sha256(opened->content_bytes)).c_str());
@@ -179,15 +186,16 @@ int Show(const Connection& c, const std::string& in, const std::string& buyer_ou
     std::printf("The buyer's signature certificate is in %s (for semperctl liability guarantee --buyer).\n",
                 buyer_out.c_str());
   }
-  std::printf("The signature says nothing of the buyer's certificate status now: ask semper-liability for a\n"
-              "guarantee, which also checks it with semper-ca.\n");
+  std::printf(
+      "The signature says nothing of the buyer's certificate status now: ask semper-liability for a\n"
+      "guarantee, which also checks it with semper-ca.\n");
   return 0;
 }
 
 // The seller adds its signature over the order's content: its confirmation, which binds it to
 // deliver (what a non-delivery claim rests on).
 int ConfirmOrder(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& in,
-            const std::string& out) {
+                 const std::string& out) {
   v1::SignedContainer signed_order;
   auto opened = OpenOrder(c, in, &signed_order);
   if (!opened.has_value()) return 3;
@@ -210,10 +218,10 @@ int ConfirmOrder(const Connection& c, const std::string& wallet, const std::stri
   }
   // The buyer's stamp (if it came with the order), checked before anything is signed or written.
   std::vector<std::string> stamps = ReadStamps(c, in, signed_order);
-  auto cosigned = CoSign(signed_order,
-                         SignerIdentity{WalletKey(wallet, pass), chain.front(),
-                                        std::vector<Certificate>(chain.begin() + 1, chain.end())},
-                         TsaTimeStamp(c));
+  auto cosigned = CoSign(
+      signed_order,
+      SignerIdentity{WalletKey(wallet, pass), chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end())},
+      TsaTimeStamp(c));
   if (!cosigned.ok()) Die(cosigned.status());
   v1::SealedContainer sealed;
   *sealed.mutable_signed_() = *std::move(cosigned);
@@ -230,21 +238,23 @@ int ConfirmOrder(const Connection& c, const std::string& wallet, const std::stri
 
 // A signed receipt for an order: the buyer acknowledges the delivery, the seller the payment.
 int SignReceipt(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& in,
-            const std::string& what, const std::string& out) {
+                const std::string& what, const std::string& out) {
   v1::ReceiptAcknowledges acknowledges;
   if (what == "delivery") {
     acknowledges = v1::RECEIPT_ACKNOWLEDGES_DELIVERY;
   } else if (what == "payment") {
     acknowledges = v1::RECEIPT_ACKNOWLEDGES_PAYMENT;
   } else {
-    Die(InvalidField("--acknowledges", "must be delivery (the buyer received the order) or payment (the seller was paid)"), 2);
+    Die(InvalidField("--acknowledges",
+                     "must be delivery (the buyer received the order) or payment (the seller was paid)"),
+        2);
   }
   auto opened = OpenOrder(c, in, nullptr);
   if (!opened.has_value()) return 3;
   std::vector<Certificate> chain = WalletChain(wallet);
   const v1::Order& o = opened->content.template_().order();
-  const std::string& must_sign = acknowledges == v1::RECEIPT_ACKNOWLEDGES_DELIVERY ? o.buyer().certificate()
-                                                                                 : o.seller().certificate();
+  const std::string& must_sign =
+      acknowledges == v1::RECEIPT_ACKNOWLEDGES_DELIVERY ? o.buyer().certificate() : o.seller().certificate();
   if (must_sign != chain.front().Der()) {
     std::fprintf(stderr, "semperctl: a receipt of %s is signed by the order's %s, not by %s: nothing signed\n",
                  what.c_str(), acknowledges == v1::RECEIPT_ACKNOWLEDGES_DELIVERY ? "buyer" : "seller",
@@ -258,14 +268,15 @@ int SignReceipt(const Connection& c, const std::string& wallet, const std::strin
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
   }
-  auto receipt = MakeReceipt(*opened,
-                             SignerIdentity{WalletKey(wallet, pass), chain.front(),
-                                            std::vector<Certificate>(chain.begin() + 1, chain.end())},
-                             StrCat(what, " acknowledged"), absl::Now(), {}, acknowledges);
+  auto receipt = MakeReceipt(
+      *opened,
+      SignerIdentity{WalletKey(wallet, pass), chain.front(), std::vector<Certificate>(chain.begin() + 1, chain.end())},
+      StrCat(what, " acknowledged"), absl::Now(), {}, acknowledges);
   if (!receipt.ok()) Die(receipt.status());
   WriteOrDie(out, receipt->SerializeAsString());
   WriteStamps(out, {StampSignature(c, receipt->signed_().signatures(0))});
-  std::printf("Receipt of %s for order %s saved to %s.\n", what.c_str(), VisibleLine(o.order_id()).c_str(), out.c_str());
+  std::printf("Receipt of %s for order %s saved to %s.\n", what.c_str(), VisibleLine(o.order_id()).c_str(),
+              out.c_str());
   return 0;
 }
 
@@ -277,7 +288,9 @@ OrderCommands::OrderCommands(CLI::App& app, Connection& c) : c_(c) {
   sign_ = o->add_subcommand("sign", "buyers: sign an order (shown first) for a seller");
   sign_->add_option("--wallet", wallet_, "your wallet (semperctl enroll)")->required();
   sign_->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
-  sign_->add_option("--seller", seller_, "the seller's signature certificate (PEM)")->required()->check(CLI::ExistingFile);
+  sign_->add_option("--seller", seller_, "the seller's signature certificate (PEM)")
+      ->required()
+      ->check(CLI::ExistingFile);
   sign_->add_option("--amount", amount_, "the total, e.g. 129.90")->required();
   sign_->add_option("--currency", currency_, "ISO 4217")->capture_default_str();
   sign_->add_option("--order-id", order_id_, "your reference (default: a random one)");
@@ -296,8 +309,9 @@ OrderCommands::OrderCommands(CLI::App& app, Connection& c) : c_(c) {
   confirm_->add_option("--wallet", wallet_, "your wallet (the seller the order names)")->required();
   confirm_->add_option("--wallet-passphrase-file", wallet_pass_, "file with the wallet's passphrase (asked otherwise)");
   confirm_->add_option("--out", out_, "where to save the confirmed order")->required();
-  receipt_ = o->add_subcommand("receipt", "sign a receipt for an order (shown first): the buyer's of delivery, "
-                                          "the seller's of payment");
+  receipt_ = o->add_subcommand("receipt",
+                               "sign a receipt for an order (shown first): the buyer's of delivery, "
+                               "the seller's of payment");
   receipt_->add_option("order", in_, "the signed order file")->required()->check(CLI::ExistingFile);
   receipt_->add_option("--acknowledges", acknowledges_, "delivery (buyers) or payment (sellers)")->required();
   receipt_->add_option("--wallet", wallet_, "your wallet")->required();

@@ -3,11 +3,10 @@
 // confirms it, and either signs a receipt (the buyer's of delivery, the seller's of payment).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 
@@ -25,8 +24,8 @@ class OrderCommands {
   CLI::App* confirm_ = nullptr;
   CLI::App* receipt_ = nullptr;
   bool time_stamped_ = false;
-  std::string acknowledges_, wallet_, wallet_pass_, seller_, amount_, currency_ = "EUR", order_id_, description_, address_, law_,
-      out_, in_, buyer_out_;
+  std::string acknowledges_, wallet_, wallet_pass_, seller_, amount_, currency_ = "EUR", order_id_, description_,
+                                                                      address_, law_, out_, in_, buyer_out_;
 };
 
 }  // namespace semper::ctl

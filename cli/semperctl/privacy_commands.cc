@@ -1,12 +1,11 @@
 // semperctl pseudonym: the client side of semper-ca's Pseudonyms service.
 #include "cli/semperctl/privacy_commands.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/numbers.h"
 #include "common/base/files.h"
@@ -22,7 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<v1::Pseudonyms::Stub> Stub(const Connection& c) { return v1::Pseudonyms::NewStub(ChannelTo(c, c.server)); }
+std::unique_ptr<v1::Pseudonyms::Stub> Stub(const Connection& c) {
+  return v1::Pseudonyms::NewStub(ChannelTo(c, c.server));
+}
 
 int Request(const Connection& c, const std::string& wallet, const std::string& pass, const std::string& out_wallet,
             const std::string& kind, const std::string& name, const std::string& days, bool shared) {
@@ -41,22 +42,26 @@ int Request(const Connection& c, const std::string& wallet, const std::string& p
   }
   if (!days.empty()) {
     int64_t d = 0;
-    if (!absl::SimpleAtoi(days, &d) || d <= 0) Die(InvalidField("--valid-days", "must be a positive number of days"), 2);
+    if (!absl::SimpleAtoi(days, &d) || d <= 0)
+      Die(InvalidField("--valid-days", "must be a positive number of days"), 2);
     st.set_valid_seconds(d * 86400);
   }
   std::error_code ec;
   if (fs::exists(fs::path(out_wallet) / "signature.key", ec)) {
-    Die(MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS, out_wallet + " already holds a key; choose another --out"), 2);
+    Die(MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+                  out_wallet + " already holds a key; choose another --out"),
+        2);
   }
   std::vector<Certificate> chain = WalletChain(wallet);
   std::printf("You are about to ask semper-ca for a %s pseudonym%s.\n", kind.c_str(),
               name.empty() ? "" : (" named \"" + name + "\"").c_str());
   std::printf("  signed with:  %s (your signature key; the CA sees who asks)\n", chain.front().Subject().c_str());
   std::printf("  new key:      made here, never certified before; kept in %s\n", out_wallet.c_str());
-  std::printf("  issuer:       %s\n", shared ? "the shared SEMPER Pseudonym Issuer (does not name the operator)"
-                                            : "the operator's issuing CA");
-  std::printf("  relying parties see only the pseudonym. The link to you is sealed to semper-arbiter and\n"
-              "  opened only by its order after a dispute decided against the pseudonym.\n");
+  std::printf("  issuer:       %s\n",
+              shared ? "the shared SEMPER Pseudonym Issuer (does not name the operator)" : "the operator's issuing CA");
+  std::printf(
+      "  relying parties see only the pseudonym. The link to you is sealed to semper-arbiter and\n"
+      "  opened only by its order after a dispute decided against the pseudonym.\n");
   if (!Confirm(c, "Sign the request?")) {
     std::fprintf(stderr, "semperctl: nothing signed\n");
     return 1;
@@ -86,15 +91,16 @@ int Request(const Connection& c, const std::string& wallet, const std::string& p
                                std::pair{"chain.pem", chain_pem}}) {
     if (absl::Status w = WriteFile(fs::path(out_wallet) / file, content, 0600); !w.ok()) Die(w);
   }
-  std::printf("Pseudonym %s, certificate %s, valid %s to %s\n", cert->SubjectAttribute("2.5.4.65").value_or("?").c_str(),
-              resp.serial().c_str(), absl::FormatTime("%Y-%m-%d %H:%M UTC", cert->not_before(), absl::UTCTimeZone()).c_str(),
+  std::printf("Pseudonym %s, certificate %s, valid %s to %s\n",
+              cert->SubjectAttribute("2.5.4.65").value_or("?").c_str(), resp.serial().c_str(),
+              absl::FormatTime("%Y-%m-%d %H:%M UTC", cert->not_before(), absl::UTCTimeZone()).c_str(),
               absl::FormatTime("%Y-%m-%d %H:%M UTC", cert->not_after(), absl::UTCTimeZone()).c_str());
   std::printf("  wallet: %s (use it with --wallet like any other)\n", out_wallet.c_str());
   return 0;
 }
 
-int Reveal(const Connection& c, const std::string& order_file, const std::string& sig_file, const std::string& escrow_cert,
-           const std::string& escrow_key, const std::string& escrow_pass) {
+int Reveal(const Connection& c, const std::string& order_file, const std::string& sig_file,
+           const std::string& escrow_cert, const std::string& escrow_key, const std::string& escrow_pass) {
   v1::RevealPseudonymRequest req;
   req.set_order(ReadFileOrDie(order_file));
   req.set_order_signature(ReadFileOrDie(sig_file));
@@ -136,7 +142,8 @@ int Reveal(const Connection& c, const std::string& order_file, const std::string
     std::printf("Its base is itself a pseudonym: a reveal order for certificate %s opens the next link.\n",
                 link.base_serial().c_str());
   }
-  std::printf("Reveal %lld recorded at %s.\n", static_cast<long long>(resp.reveal_number()), TimeText(resp.revealed_at()).c_str());
+  std::printf("Reveal %lld recorded at %s.\n", static_cast<long long>(resp.reveal_number()),
+              TimeText(resp.revealed_at()).c_str());
   return 0;
 }
 
@@ -162,18 +169,22 @@ PrivacyCommands::PrivacyCommands(CLI::App& app, Connection& c) : c_(c) {
   request_ = p->add_subcommand("request", "obtain a pseudonym certificate for a new key, signed by your wallet");
   request_->add_option("--wallet", wallet_, "your wallet (its signature key signs the request)")->required();
   request_->add_option("--wallet-passphrase-file", wallet_pass_, "passphrase of both wallets (asked otherwise)");
-  request_->add_option("--out", out_wallet_, "new wallet directory for the pseudonym's key and certificate")->required();
+  request_->add_option("--out", out_wallet_, "new wallet directory for the pseudonym's key and certificate")
+      ->required();
   request_->add_option("--kind", kind_, "role (long-lived, a name you choose) or transaction (random name)")
       ->capture_default_str();
   request_->add_option("--name", name_, "the role pseudonym's name");
-  request_->add_option("--valid-days", valid_days_, "validity (role: 365 by default, at most 730; transaction: 1, at most 30)");
-  request_->add_flag("--shared-issuer", shared_, "issued under the shared SEMPER Pseudonym Issuer, which does not name the operator");
+  request_->add_option("--valid-days", valid_days_,
+                       "validity (role: 365 by default, at most 730; transaction: 1, at most 30)");
+  request_->add_flag("--shared-issuer", shared_,
+                     "issued under the shared SEMPER Pseudonym Issuer, which does not name the operator");
   reveal_ = p->add_subcommand("reveal", "open a pseudonym's link with semper-arbiter's reveal order and escrow key");
   reveal_->add_option("--order", order_, "the reveal order (JSON) from the case")->required();
   reveal_->add_option("--order-signature", order_sig_, "semper-arbiter's signature over it (DER)")->required();
   reveal_->add_option("--escrow-cert", escrow_cert_, "semper-arbiter's escrow certificate (PEM)")->required();
   reveal_->add_option("--escrow-key", escrow_key_, "its key (encrypted PEM)")->required();
-  reveal_->add_option("--escrow-passphrase-file", escrow_pass_, "file with the escrow key's passphrase (asked otherwise)");
+  reveal_->add_option("--escrow-passphrase-file", escrow_pass_,
+                      "file with the escrow key's passphrase (asked otherwise)");
   reveals_ = p->add_subcommand("reveals", "the CA's reveal log (officers)");
   reveals_->add_option("--serial", serial_, "only this pseudonym's");
 }

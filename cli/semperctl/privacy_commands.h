@@ -3,10 +3,9 @@
 // order; officers read the reveal log.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 

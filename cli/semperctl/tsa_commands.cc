@@ -1,11 +1,11 @@
 // semperctl tsa: the client side of semper-tsa.
 #include "cli/semperctl/tsa_commands.h"
 
-#include <cctype>
-#include <filesystem>
-
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+
+#include <cctype>
+#include <filesystem>
 
 #include "absl/strings/escaping.h"
 #include "common/base/files.h"
@@ -25,7 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
 
-std::unique_ptr<v1::TimeStamp::Stub> TsaStub(const Connection& c) { return v1::TimeStamp::NewStub(ChannelTo(c, c.tsa)); }
+std::unique_ptr<v1::TimeStamp::Stub> TsaStub(const Connection& c) {
+  return v1::TimeStamp::NewStub(ChannelTo(c, c.tsa));
+}
 
 HashAlgorithm ParseHash(const std::string& name) {
   if (name == "sha256") return HashAlgorithm::kSha256;
@@ -35,7 +37,8 @@ HashAlgorithm ParseHash(const std::string& name) {
 }
 
 std::vector<Certificate> Roots(const Connection& c) {
-  if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required: the roots the TSA's certificate must chain to"), 2);
+  if (c.ca_file.empty())
+    Die(InvalidField("--ca-file", "is required: the roots the TSA's certificate must chain to"), 2);
   auto roots = Certificate::ChainFromPem(ReadFileOrDie(c.ca_file));
   if (!roots.ok()) Die(roots.status(), 2);
   return *roots;
@@ -83,7 +86,8 @@ int Stamp(const Connection& c, const std::string& file, std::string out, const s
   std::printf("Stamped; the reply (RFC 3161 TimeStampResp) is in %s:\n", out.c_str());
   PrintInfo(*info);
   std::printf("Check it with: semperctl tsa verify %s %s\n", out.c_str(), file.c_str());
-  std::printf("           or: openssl ts -verify -data %s -in %s -CAfile %s\n", file.c_str(), out.c_str(), c.ca_file.c_str());
+  std::printf("           or: openssl ts -verify -data %s -in %s -CAfile %s\n", file.c_str(), out.c_str(),
+              c.ca_file.c_str());
   return 0;
 }
 
@@ -140,14 +144,16 @@ int Lookup(const Connection& c, const std::string& serial, const std::string& fi
   };
   if (!same_number(info->serial_hex, serial)) {
     Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
-                  StrCat("the TSA's answer: a token with serial ", info->serial_hex, ", not ", serial)), 3);
+                  StrCat("the TSA's answer: a token with serial ", info->serial_hex, ", not ", serial)),
+        3);
   }
   std::printf("  serial:    %s\n", info->serial_hex.c_str());
   std::printf("  time:      %s\n", TimeText(ToTimestamp(info->gen_time)).c_str());
   std::printf("  policy:    %s\n", info->policy.c_str());
   std::printf("  imprint:   %s %s\n", info->hash_algorithm.c_str(), HexEncode(info->imprint).c_str());
   std::printf("  requester: %s (the TSA's record)\n", r.requester().empty() ? "(anonymous)" : r.requester().c_str());
-  if (r.batch_tree_size() > 0) std::printf("  batch:     root of a tree of %llu stamps\n", static_cast<unsigned long long>(r.batch_tree_size()));
+  if (r.batch_tree_size() > 0)
+    std::printf("  batch:     root of a tree of %llu stamps\n", static_cast<unsigned long long>(r.batch_tree_size()));
   if (!out.empty()) {
     WriteOrDie(out, r.token());
     std::printf("Token (DER TimeStampToken) written to %s\n", out.c_str());
@@ -164,13 +170,15 @@ int Batch(const Connection& c, const std::vector<std::string>& files, const std:
   std::vector<Certificate> roots = Roots(c);
   v1::StampBatchResponse resp;
   Call(TsaStub(c)->StampBatch(Ctx().get(), req, &resp));
-  if (resp.proofs_size() != static_cast<int>(files.size())) Die(absl::InternalError("the TSA answered a wrong number of proofs"));
+  if (resp.proofs_size() != static_cast<int>(files.size()))
+    Die(absl::InternalError("the TSA answered a wrong number of proofs"));
   for (size_t i = 0; i < files.size(); ++i) {
     const v1::BatchProof& p = resp.proofs(static_cast<int>(i));
     std::vector<std::string> path(p.audit_path().begin(), p.audit_path().end());
     if (p.imprint() != req.imprints(static_cast<int>(i)) ||
         !VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(p.imprint()), path, p.root())) {
-      Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID, StrCat("the proof for ", files[i], " does not verify")));
+      Die(MakeError(absl::StatusCode::kDataLoss, v1::SIGNATURE_INVALID,
+                    StrCat("the proof for ", files[i], " does not verify")));
     }
     auto info = VerifyTimeStampToken(p.root_token(), p.root(), roots);
     if (!info.ok()) Die(Annotate(info.status(), "the batch's root token"));
@@ -193,7 +201,8 @@ int Batch(const Connection& c, const std::vector<std::string>& files, const std:
 int VerifyProof(const Connection& c, const std::string& proof_file, const std::string& file) {
   v1::BatchProof p;
   auto parsed = google::protobuf::util::JsonStringToMessage(ReadFileOrDie(proof_file), &p);
-  if (!parsed.ok()) Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a batch proof (JSON)"), 2);
+  if (!parsed.ok())
+    Die(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a batch proof (JSON)"), 2);
   std::string imprint = Sha256(ReadFileOrDie(file));
   std::vector<std::string> path(p.audit_path().begin(), p.audit_path().end());
   if (imprint != p.imprint()) {
@@ -231,7 +240,8 @@ TsaCommands::TsaCommands(CLI::App& app, Connection& c) : c_(c) {
   verify_->add_option("token", token_, "the .tsr reply or a DER token")->required()->check(CLI::ExistingFile);
   verify_->add_option("file", file_, "the file it should be for")->required()->check(CLI::ExistingFile);
   verify_->add_option("--untrusted", untrusted_, "TSA certificate chain (PEM), if the token does not carry it");
-  lookup_ = tsa->add_subcommand("lookup", "what the TSA recorded for a serial number (for the holder of the stamped hash)");
+  lookup_ =
+      tsa->add_subcommand("lookup", "what the TSA recorded for a serial number (for the holder of the stamped hash)");
   lookup_->add_option("serial", serial_, "hex serial number")->required();
   auto* what = lookup_->add_option("--file", lookup_file_, "the stamped file (its SHA-256 is the imprint)");
   lookup_->add_option("--imprint", lookup_imprint_, "or the stamped hash, hex")->excludes(what);

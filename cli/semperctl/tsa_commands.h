@@ -2,11 +2,10 @@
 // batch stamps with their inclusion proofs.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/semperctl/common.h"
 

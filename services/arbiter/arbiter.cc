@@ -36,7 +36,8 @@ std::vector<db::PreparedStatement> ExchangeArbiter::Statements() {
           FROM arbiter.exchanges
           WHERE me1_hash IN (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"},
       {"arbiter_lock",
-       "SELECT objection_until IS NOT NULL AND objection_until <= $2::timestamptz AS period_over FROM arbiter.exchanges "
+       "SELECT objection_until IS NOT NULL AND objection_until <= $2::timestamptz AS period_over FROM "
+       "arbiter.exchanges "
        "WHERE me1_hash = decode($1, 'hex') FOR UPDATE"},
       // A payer's payment belongs to the first of its exchanges naming it that the arbiter decides
       // (keyed by SHA-256 of payer, provider and reference, hex: nothing a party wrote reaches SQL).
@@ -85,8 +86,8 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::Stored(pqxx::transaction_ba
 
 ExchangeArbiter::ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust,
                                  std::vector<Certificate> intermediates, std::optional<asw::Party> escrow,
-                                 db::GroupCommitOptions group_commit,
-                                 absl::Duration payment_objection_period, Clock clock)
+                                 db::GroupCommitOptions group_commit, absl::Duration payment_objection_period,
+                                 Clock clock)
     : pool_(pool),
       self_(std::move(self)),
       escrow_(std::move(escrow)),
@@ -150,10 +151,10 @@ absl::Status ExchangeArbiter::Record(std::vector<Pending>& group,
       }
     }
     collect();
-    for (const auto& row : tx.exec_prepared("arbiter_insert", db::TextArray(keys), db::TextArray(resolved),
-                                            db::TextArray(bodies), db::TextArray(signatures), db::TextArray(kinds),
-                                            db::TextArray(affidavits), db::TextArray(affidavit_signatures),
-                                            db::TextArray(objections))) {
+    for (const auto& row :
+         tx.exec_prepared("arbiter_insert", db::TextArray(keys), db::TextArray(resolved), db::TextArray(bodies),
+                          db::TextArray(signatures), db::TextArray(kinds), db::TextArray(affidavits),
+                          db::TextArray(affidavit_signatures), db::TextArray(objections))) {
       won[row[0].as<std::string>()] = row[1].as<std::string>();
     }
     std::vector<std::string> lost;
@@ -170,10 +171,11 @@ absl::Status ExchangeArbiter::Record(std::vector<Pending>& group,
   for (size_t i = 0; i < group.size(); ++i) {
     const Pending& p = group[i];
     if (!owned(p)) {
-      results[i] = (MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                       StrCat("payment ", p.payment->reference, " at ", p.payment->provider,
-                              " belongs to another exchange of its payer that the arbiter decided first: this one "
-                              "orders nothing about it")));
+      results[i] =
+          (MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                     StrCat("payment ", p.payment->reference, " at ", p.payment->provider,
+                            " belongs to another exchange of its payer that the arbiter decided first: this one "
+                            "orders nothing about it")));
       continue;
     }
     v1::ArbiterDecision d;
@@ -294,7 +296,8 @@ absl::StatusOr<v1::ArbiterDecision> ExchangeArbiter::PaymentAfterAbort(const asw
   v1::ArbiterTokenBody token;
   if (!token.ParseFromString(d.token().body())) return absl::InternalError("stored token unreadable");
   const std::string affidavit = StatementJson(asw::PaymentReversal(me1, FromTimestamp(token.decided_at()), until, now));
-  SEMPER_ASSIGN_OR_RETURN(std::string signature, CmsSignDetached(affidavit, self_.key, self_.certificate, intermediates_));
+  SEMPER_ASSIGN_OR_RETURN(std::string signature,
+                          CmsSignDetached(affidavit, self_.key, self_.certificate, intermediates_));
   const std::string key = HexEncode(me1.hash);
   v1::ArbiterDecision out;
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -363,7 +366,7 @@ void ExchangeArbiter::Decide(const asw::ArbiterRequest& r, Done done) {
     // A resolved exchange of a document: R gets the document from the escrow (never stored in
     // clear), whichever request decided.
     answer = [this, me1 = r.me1.body, document = std::move(document),
-                    done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
+              done = std::move(done)](absl::StatusOr<v1::ArbiterDecision> d) mutable {
       if (d.ok() && d->resolved()) {
         if (!document.has_value()) {  // an abort request, answered with an earlier resolve
           auto opened = OpenEscrow(me1);

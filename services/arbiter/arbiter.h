@@ -28,8 +28,8 @@ class ExchangeArbiter {
   // documents cannot be resolved here).
   // `payment_objection_period`: after an abort of a delivery against payment, how long a standard
   // contract shown (ShowStandardContract) still turns the payment order into a release.
-  ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust, std::vector<Certificate> intermediates,
-                  std::optional<asw::Party> escrow = std::nullopt,
+  ExchangeArbiter(db::ConnectionPool* pool, asw::Party self, const TrustStore* trust,
+                  std::vector<Certificate> intermediates, std::optional<asw::Party> escrow = std::nullopt,
                   db::GroupCommitOptions group_commit = {"arbiter_decisions", 1000, 2, nullptr},
                   absl::Duration payment_objection_period = absl::Hours(72), Clock clock = SystemClock());
   ~ExchangeArbiter();

@@ -12,10 +12,10 @@
 #include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
-#include "common/crypto/random.h"
-#include "common/db/audit.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/pseudonym_tags.h"
+#include "common/crypto/random.h"
+#include "common/db/audit.h"
 #include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
 #include "semper/v1/privacy.pb.h"
@@ -27,7 +27,7 @@ namespace {
 // so ECDH with it yields a value only the holder of the other key can compute.
 absl::StatusOr<std::string> HashedPoint() {
   std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1),
-                                                             EC_GROUP_free);
+                                                            EC_GROUP_free);
   std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)> point(EC_POINT_new(group.get()), EC_POINT_free);
   std::unique_ptr<BN_CTX, decltype(&BN_CTX_free)> ctx(BN_CTX_new(), BN_CTX_free);
   std::unique_ptr<BIGNUM, decltype(&BN_free)> x(BN_new(), BN_free);
@@ -144,8 +144,7 @@ absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::D
   // Only for a base semper-ca says is revoked for keyCompromise (a revocation that it publishes
   // on its CRL and OCSP, and that blocks the key for ever). The CA answers for the certificate
   // as it holds it: a different certificate with the same serial is unknown there.
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status,
-                          CertificateStatusClient(d_.ca, d_.ca_deadline).Status(*cert));
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, CertificateStatusClient(d_.ca, d_.ca_deadline).Status(*cert));
   if (status.state() != v1::CERTIFICATE_STATE_REVOKED || status.reason() != v1::REVOCATION_REASON_KEY_COMPROMISE) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                      StrCat("certificate ", cert->SerialHex(),
@@ -154,11 +153,11 @@ absl::StatusOr<v1::PseudonymCascadeKey> PseudonymCascadeKeys::Derive(const v1::D
   // Recorded where semper-ca's operator does not write: the arbiter's own hash-chained trail.
   if (d_.pool != nullptr) {
     SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-      return db::AppendAudit(tx, "arbiter", "semper-arbiter",
-                             {{caller, "pseudonym-cascade-key", cert->SerialHex(),
-                               StrCat("{\"subject\": \"", JsonEscape(cert->Subject()), "\", \"spki_sha256\": \"",
-                                      HexEncode(Sha256(cert->SpkiDer())), "\", \"certificate\": \"",
-                                      HexEncode(cert->Der()), "\"}")}});
+      return db::AppendAudit(
+          tx, "arbiter", "semper-arbiter",
+          {{caller, "pseudonym-cascade-key", cert->SerialHex(),
+            StrCat("{\"subject\": \"", JsonEscape(cert->Subject()), "\", \"spki_sha256\": \"",
+                   HexEncode(Sha256(cert->SpkiDer())), "\", \"certificate\": \"", HexEncode(cert->Der()), "\"}")}});
     }));
   }
   LogEvent(d_.logger, spdlog::level::warn, "pseudonym.cascade_key")

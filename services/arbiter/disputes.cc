@@ -107,7 +107,8 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
                  reveal_order_signature = nullif(decode($5, 'hex'), ''::bytea)
           WHERE id = $1 AND state = 'awaiting-arbitrator')"},
       {"case_close",
-       "UPDATE arbiter.cases SET state = 'closed', verdict_evidence = decode($2, 'hex') WHERE id = $1 AND state = 'decided'"},
+       "UPDATE arbiter.cases SET state = 'closed', verdict_evidence = decode($2, 'hex') WHERE id = $1 AND state = "
+       "'decided'"},
       {"case_due",
        R"(SELECT id FROM arbiter.cases WHERE state = 'filed' AND (answer_deadline <= $1::timestamptz OR answer IS NOT NULL)
           ORDER BY swept_at NULLS FIRST, answer_deadline LIMIT 100)"},
@@ -123,7 +124,8 @@ std::vector<db::PreparedStatement> CaseBook::Statements() {
 absl::StatusOr<CaseBook::Signed> CaseBook::VerifyParty(const std::string& bytes, const std::string& signature,
                                                        std::string_view what) {
   if (bytes.empty()) return InvalidField(what, "is required");
-  if (signature.empty()) return InvalidField("signature", StrCat("a detached CMS signature over the ", what, " is required"));
+  if (signature.empty())
+    return InvalidField("signature", StrCat("a detached CMS signature over the ", what, " is required"));
   absl::Time now = d_.clock();
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) {
@@ -243,8 +245,9 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     // What the arbiter stored and decides on: one that no longer parses was changed outside it
     // (found by a reviewer: unparsable findings became none, and a human's verdict listed none).
     auto changed = [&](std::string_view what) {
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("case ", case_id, ": its stored ", what, " cannot be parsed (changed outside the arbiter)"));
+      return MakeError(
+          absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+          StrCat("case ", case_id, ": its stored ", what, " cannot be parsed (changed outside the arbiter)"));
     };
     has_findings = !row["findings"].is_null();
     if (has_findings) {
@@ -254,11 +257,13 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
     }
     if (!row["verdict"].is_null()) c.set_verdict(db::Bytes(row["verdict"]));
     if (!row["verdict_signature"].is_null()) c.set_verdict_signature(db::Bytes(row["verdict_signature"]));
-    if (!row["verdict_evidence"].is_null() && !c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row["verdict_evidence"]))) {
+    if (!row["verdict_evidence"].is_null() &&
+        !c.mutable_verdict_evidence()->ParseFromString(db::Bytes(row["verdict_evidence"]))) {
       return changed("verdict evidence");
     }
     if (!row["reveal_order"].is_null()) c.set_reveal_order(db::Bytes(row["reveal_order"]));
-    if (!row["reveal_order_signature"].is_null()) c.set_reveal_order_signature(db::Bytes(row["reveal_order_signature"]));
+    if (!row["reveal_order_signature"].is_null())
+      c.set_reveal_order_signature(db::Bytes(row["reveal_order_signature"]));
     claimant_der = db::Bytes(row["claimant_certificate"]);
     for (const auto& e : tx.exec_prepared("case_history", case_id)) {
       auto* ev = c.add_history();
@@ -280,10 +285,10 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
       return absl::InternalError("stored answer does not parse");
     }
     if (l.c.findings_size() != l.claim.evidence_size() + answer.evidence_size()) {
-      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("case ", case_id, ": ", l.c.findings_size(), " stored findings for ",
-                              l.claim.evidence_size() + answer.evidence_size(),
-                              " items of evidence (changed outside the arbiter)"));
+      return MakeError(
+          absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
+          StrCat("case ", case_id, ": ", l.c.findings_size(), " stored findings for ",
+                 l.claim.evidence_size() + answer.evidence_size(), " items of evidence (changed outside the arbiter)"));
     }
     // Each in its place: whose item, which, with its label (another case's findings do not fit).
     for (int i = 0; i < l.c.findings_size(); ++i) {
@@ -294,7 +299,8 @@ absl::StatusOr<CaseBook::Loaded> CaseBook::Load(const std::string& case_id) {
       if (f.submitted_by() != (claimants ? "claimant" : "respondent") || f.item() != static_cast<uint32_t>(item) ||
           f.label() != e.label() || f.undetermined()) {
         return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                         StrCat("case ", case_id, ": stored finding ", i, " is not about the item of evidence in its "
+                         StrCat("case ", case_id, ": stored finding ", i,
+                                " is not about the item of evidence in its "
                                 "place (changed outside the arbiter)"));
       }
     }
@@ -338,7 +344,8 @@ absl::StatusOr<std::vector<v1::Finding>> CaseBook::Findings(const Loaded& l, con
 
 absl::StatusOr<CaseBook::Decision> CaseBook::Sign(const Loaded& l, const std::vector<v1::Finding>& findings,
                                                   const std::string& answer, v1::VerdictOutcome outcome,
-                                                  const std::string& reasoning, const std::vector<std::string>& remedies,
+                                                  const std::string& reasoning,
+                                                  const std::vector<std::string>& remedies,
                                                   const std::string& decided_by,
                                                   const std::vector<v1::GuaranteeOrder>& orders, bool may_reveal) {
   absl::Time now = d_.clock();
@@ -391,17 +398,16 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
   Judgement j = Judge(l.claim, findings, answered, d_.human_review);
   Decision d;
   if (!j.needs_arbitrator) {
-    SEMPER_ASSIGN_OR_RETURN(
-        d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules", j.guarantee_orders,
-                j.respondent_bound));
+    SEMPER_ASSIGN_OR_RETURN(d, Sign(l, findings, answer, j.outcome, j.reasoning, j.remedies, "automatic rules",
+                                    j.guarantee_orders, j.respondent_bound));
   }
   int holding = 0;
   for (const auto& f : findings) holding += f.holds() ? 1 : 0;
   return d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-    auto r = tx.exec_prepared("case_decide_filed", l.c.case_id(), j.needs_arbitrator ? "awaiting-arbitrator" : "decided",
-                              HexEncode(answer), HexEncode(answer_signature), FindingsHex(findings),
-                              HexEncode(d.verdict), HexEncode(d.verdict_signature), HexEncode(d.reveal_order),
-                              HexEncode(d.reveal_signature), db::TimeText(d_.clock()));
+    auto r = tx.exec_prepared(
+        "case_decide_filed", l.c.case_id(), j.needs_arbitrator ? "awaiting-arbitrator" : "decided", HexEncode(answer),
+        HexEncode(answer_signature), FindingsHex(findings), HexEncode(d.verdict), HexEncode(d.verdict_signature),
+        HexEncode(d.reveal_order), HexEncode(d.reveal_signature), db::TimeText(d_.clock()));
     if (r.affected_rows() != 1) {
       return MakeError(absl::StatusCode::kAborted, v1::CONFLICT, "the case changed meanwhile");
     }
@@ -422,8 +428,8 @@ absl::Status CaseBook::DecideFiled(const Loaded& l, const std::string& answer, c
       return db::AppendAudit(tx, "arbiter", "semper-arbiter",
                              {{"automatic rules", "verdict", l.c.case_id(),
                                StrCat("{\"outcome\": \"", OutcomeText(j.outcome), "\", \"verdict_sha256\": \"",
-                                      HexEncode(Sha256(d.verdict)), "\", \"reveal_order\": ",
-                                      d.reveal_order.empty() ? "false" : "true", "}")}});
+                                      HexEncode(Sha256(d.verdict)),
+                                      "\", \"reveal_order\": ", d.reveal_order.empty() ? "false" : "true", "}")}});
     }
     return absl::OkStatus();
   });
@@ -452,8 +458,9 @@ absl::StatusOr<v1::Case> CaseBook::Answer(const v1::AnswerClaimRequest& req) {
     return WrongState(StrCat("the case is already ", StateName(l.c.state()), ": it cannot be answered"));
   }
   if (!l.c.answer().empty()) {
-    return WrongState("the respondent's answer is recorded already; the case is decided when its evidence can be "
-                      "checked");
+    return WrongState(
+        "the respondent's answer is recorded already; the case is decided when its evidence can be "
+        "checked");
   }
   if (l.deadline_passed) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the deadline for an answer has passed");
@@ -559,8 +566,8 @@ absl::StatusOr<v1::Case> CaseBook::DecideByArbitrator(const v1::DecideCaseReques
     return db::AppendAudit(tx, "arbiter", "semper-arbiter",
                            {{arbitrator.Subject(), "verdict", l.c.case_id(),
                              StrCat("{\"outcome\": \"", OutcomeText(req.outcome()), "\", \"verdict_sha256\": \"",
-                                    HexEncode(Sha256(d.verdict)), "\", \"reveal_order\": ",
-                                    d.reveal_order.empty() ? "false" : "true", "}")}});
+                                    HexEncode(Sha256(d.verdict)),
+                                    "\", \"reveal_order\": ", d.reveal_order.empty() ? "false" : "true", "}")}});
   }));
   (void)Close(l.c.case_id());
   return Get(l.c.case_id());
@@ -583,7 +590,8 @@ absl::Status CaseBook::Close(const std::string& case_id) {
 absl::StatusOr<int> CaseBook::Sweep() {
   std::vector<std::string> due, unclosed;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& row : tx.exec_prepared("case_due", db::TimeText(d_.clock()))) due.push_back(row["id"].as<std::string>());
+    for (const auto& row : tx.exec_prepared("case_due", db::TimeText(d_.clock())))
+      due.push_back(row["id"].as<std::string>());
     return absl::OkStatus();
   }));
   int changed = 0;

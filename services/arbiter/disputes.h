@@ -9,8 +9,8 @@
 #include <optional>
 #include <set>
 
-#include "common/base/clock.h"
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
 #include "common/db/pool.h"

@@ -1,10 +1,10 @@
 // Evidence checks for dispute resolution.
 #include "services/arbiter/evidence.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <atomic>
 #include <thread>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -13,15 +13,15 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
-#include "common/crypto/timestamp.h"
 #include "common/crypto/suite_signer.h"
+#include "common/crypto/timestamp.h"
+#include "common/exchange/asw.h"
+#include "common/notary/evidence.h"
 #include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
 #include "common/server/grpc_status.h"
 #include "common/server/peer.h"
-#include "common/exchange/asw.h"
 #include "semper/v1/liability.pb.h"
-#include "common/notary/evidence.h"
 
 namespace semper::arbiter {
 namespace {
@@ -214,8 +214,8 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
   if (!proven.ok()) return Fail(f, std::string(proven.status().message()));
   if (proven->has_value()) *f->mutable_proven_time() = ToTimestamp(**proven);
   absl::Time at = proven->value_or(now);
-  auto signers = CmsVerifyDetachedDigest(e.signature(), HashAlgorithm::kSha256, digest, *trust_, at,
-                                         KeyPurpose::kNonRepudiation);
+  auto signers =
+      CmsVerifyDetachedDigest(e.signature(), HashAlgorithm::kSha256, digest, *trust_, at, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return Fail(f, StrCat("the signature does not hold: ", signers.status().message()));
   f->add_verified("cms-signature");
   f->add_verified("certificate-path");
@@ -237,13 +237,14 @@ void EvidenceChecker::CheckSignedDocument(const v1::SignedDocumentEvidence& e, c
         // And the buyer is the party the claim says it is: a buyer's claim that a seller did not
         // deliver, a seller's claim that a buyer did not pay (else a buyer's own non-payment claim,
         // rejected, would release its seller's guarantee).
-        const bool buyer_claims = parties.kind == v1::CLAIM_KIND_NON_DELIVERY ||
-                                  parties.kind == v1::CLAIM_KIND_NOT_AS_ORDERED ||
-                                  parties.kind == v1::CLAIM_KIND_REPUDIATED_ORDER ||
-                                  parties.kind == v1::CLAIM_KIND_REPUDIATED_SIGNATURE;
+        const bool buyer_claims =
+            parties.kind == v1::CLAIM_KIND_NON_DELIVERY || parties.kind == v1::CLAIM_KIND_NOT_AS_ORDERED ||
+            parties.kind == v1::CLAIM_KIND_REPUDIATED_ORDER || parties.kind == v1::CLAIM_KIND_REPUDIATED_SIGNATURE;
         const bool seller_claims = parties.kind == v1::CLAIM_KIND_NON_PAYMENT;
-        const bool buyer_is_claimant = SubjectNamesParty(g.buyer(), parties.claimant) && SubjectNamesParty(g.seller(), parties.respondent);
-        const bool buyer_is_respondent = SubjectNamesParty(g.buyer(), parties.respondent) && SubjectNamesParty(g.seller(), parties.claimant);
+        const bool buyer_is_claimant =
+            SubjectNamesParty(g.buyer(), parties.claimant) && SubjectNamesParty(g.seller(), parties.respondent);
+        const bool buyer_is_respondent =
+            SubjectNamesParty(g.buyer(), parties.respondent) && SubjectNamesParty(g.seller(), parties.claimant);
         if (!buyer_is_claimant && !buyer_is_respondent) {
           return Fail(f, StrCat("guarantee ", g.guarantee_id(), " is between ", g.buyer(), " and ", g.seller(),
                                 ", not between this case's parties"));
@@ -327,9 +328,14 @@ void EvidenceChecker::CheckContainer(const v1::ContainerEvidence& e, const CaseP
   if (t.has_receipt()) {
     f->set_kind("container/receipt");
     switch (t.receipt().acknowledges()) {
-      case v1::RECEIPT_ACKNOWLEDGES_DELIVERY: f->set_receipt_acknowledges("delivery"); break;
-      case v1::RECEIPT_ACKNOWLEDGES_PAYMENT: f->set_receipt_acknowledges("payment"); break;
-      default: f->set_receipt_acknowledges("container");
+      case v1::RECEIPT_ACKNOWLEDGES_DELIVERY:
+        f->set_receipt_acknowledges("delivery");
+        break;
+      case v1::RECEIPT_ACKNOWLEDGES_PAYMENT:
+        f->set_receipt_acknowledges("payment");
+        break;
+      default:
+        f->set_receipt_acknowledges("container");
     }
     f->set_receipt_for_sha256(t.receipt().content_digest().value());
   }

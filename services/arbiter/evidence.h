@@ -48,7 +48,10 @@ class EvidenceChecker {
   // `intermediates`: issuing CA certificates for certificates that come without their chain.
   EvidenceChecker(const TrustStore* trust, std::vector<Certificate> intermediates, Certificate arbiter,
                   EvidenceSources sources)
-      : trust_(trust), intermediates_(std::move(intermediates)), arbiter_(std::move(arbiter)), sources_(std::move(sources)) {}
+      : trust_(trust),
+        intermediates_(std::move(intermediates)),
+        arbiter_(std::move(arbiter)),
+        sources_(std::move(sources)) {}
 
   // One finding per item, in order; `submitted_by` is "claimant" or "respondent". A signature
   // without a proof of time (a time-stamp, the arbiter's token) is judged by its signer's status
@@ -59,8 +62,8 @@ class EvidenceChecker {
 
  private:
   // Fills signers, verified and problem for CMS signers checked at `at`; false if one is not good.
-  bool CheckSignersStatus(const std::vector<Certificate>& signers, absl::Time at, bool proven, const CaseParties& parties,
-                          v1::Finding* f) const;
+  bool CheckSignersStatus(const std::vector<Certificate>& signers, absl::Time at, bool proven,
+                          const CaseParties& parties, v1::Finding* f) const;
   // The proven time from a signature time-stamp over `signed_bytes`, or nullopt (none given).
   absl::StatusOr<std::optional<absl::Time>> SignatureTime(std::string_view token, std::string_view signed_bytes,
                                                           v1::Finding* f) const;

@@ -1,8 +1,7 @@
 // semper-arbiter: the third party of optimistic fair exchange.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "common/base/config.h"
 #include "common/base/files.h"
@@ -14,14 +13,14 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
+#include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
 #include "services/arbiter/arbiter.h"
 #include "services/arbiter/evidence.h"
 #include "services/arbiter/service.h"
-#include "common/server/revocation_watch.h"
-#include "semper/v1/ca.grpc.pb.h"
-#include "semper/v1/notary.grpc.pb.h"
 
 namespace semper {
 std::vector<db::Migration> arbiter_migrations();
@@ -39,9 +38,10 @@ std::vector<ConfigKey> Schema() {
   AddSigningKeyConfig(keys, "arbiter", "arbiter signing");
   keys.push_back({"arbiter.trust_file", T::kString, std::nullopt, true, false,
                   "the suite's root certificate(s): parties' certificates must chain to them"});
-  keys.push_back({"escrow.cert_file", T::kString, std::nullopt, false, false,
-                  "certificate (PEM, with its issuers) that parties encrypt document escrows to; with the escrow.* key. "
-                  "Without it, exchanges of documents cannot be resolved here"});
+  keys.push_back(
+      {"escrow.cert_file", T::kString, std::nullopt, false, false,
+       "certificate (PEM, with its issuers) that parties encrypt document escrows to; with the escrow.* key. "
+       "Without it, exchanges of documents cannot be resolved here"});
   AddSigningKeyConfig(keys, "escrow", "escrow decryption");
   keys.push_back({"arbiter.ca_address", T::kString, ConfigValue(std::string("localhost:7000")), false, false,
                   "semper-ca's gRPC address (certificate status at a time, for evidence)"});
@@ -112,8 +112,8 @@ int Serve(const std::optional<std::string>& config_file) {
   // Dispute resolution: semper-ca for certificate status, semper-notary for tree heads and the
   // verdicts' log entries.
   const std::string server_name = config->GetString("arbiter.upstream_server_name");
-  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca =
-      v1::CertificationAuthority::NewStub(UpstreamChannel(config->GetString("arbiter.ca_address"), *roots, server_name));
+  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca = v1::CertificationAuthority::NewStub(
+      UpstreamChannel(config->GetString("arbiter.ca_address"), *roots, server_name));
   std::shared_ptr<v1::Notary::StubInterface> notary =
       v1::Notary::NewStub(UpstreamChannel(config->GetString("arbiter.notary_address"), *roots, server_name));
   // Client certificates revoked at semper-ca are refused at the access gate.
@@ -144,15 +144,17 @@ int Serve(const std::optional<std::string>& config_file) {
     // GetCase hands out a claim and an answer with the verdict: two of them fit one answer.
     const int64_t grpc_max = config->GetInt("grpc.max_message_bytes");
     if (grpc_max < (int64_t{4} << 20)) {
-      return fail("grpc.max_message_bytes",
-                  InvalidField("grpc.max_message_bytes", "must be at least 4 MiB for the arbiter (cases hand out "
+      return fail("grpc.max_message_bytes", InvalidField("grpc.max_message_bytes",
+                                                         "must be at least 4 MiB for the arbiter (cases hand out "
                                                          "claims and answers with their evidence)"));
     }
-    deps.max_statement_bytes = static_cast<size_t>(std::min<int64_t>(int64_t{8} << 20, (grpc_max - (int64_t{2} << 20)) / 2));
+    deps.max_statement_bytes =
+        static_cast<size_t>(std::min<int64_t>(int64_t{8} << 20, (grpc_max - (int64_t{2} << 20)) / 2));
   }
   for (const std::string& name : config->GetStringList("arbiter.human_review")) {
     auto kind = ClaimKindFromName(name);
-    if (!kind.has_value()) return fail("arbiter.human_review", InvalidField("arbiter.human_review", StrCat("unknown claim kind ", name)));
+    if (!kind.has_value())
+      return fail("arbiter.human_review", InvalidField("arbiter.human_review", StrCat("unknown claim kind ", name)));
     deps.human_review.insert(*kind);
   }
   CaseBook cases(std::move(deps));
@@ -163,7 +165,8 @@ int Serve(const std::optional<std::string>& config_file) {
     if (secret.ok()) {
       cascade_deps.secret = std::move(*secret);
     } else {
-      LogEvent(log, spdlog::level::warn, "pseudonym_cascade_unavailable").With("error", std::string(secret.status().message()));
+      LogEvent(log, spdlog::level::warn, "pseudonym_cascade_unavailable")
+          .With("error", std::string(secret.status().message()));
     }
   }
   cascade_deps.trust = &*trust;

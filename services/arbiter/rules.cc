@@ -43,8 +43,9 @@ std::string Amount(const v1::ClaimStatement& claim) {
 // What is in dispute as the verdict names it: by its SHA-256 (what the rules read), with the
 // claimant's free-text reference beside it for people.
 std::string Reference(const v1::ClaimStatement& claim) {
-  std::string hash = claim.subject_sha256().size() == 32 ? StrCat("the content with SHA-256 ", HexEncode(claim.subject_sha256()))
-                                                         : std::string("the transaction in dispute");
+  std::string hash = claim.subject_sha256().size() == 32
+                         ? StrCat("the content with SHA-256 ", HexEncode(claim.subject_sha256()))
+                         : std::string("the transaction in dispute");
   return claim.subject_reference().empty() ? hash : StrCat(hash, " (\"", claim.subject_reference(), "\")");
 }
 
@@ -164,9 +165,9 @@ std::vector<v1::GuaranteeOrder> GuaranteeOrders(const v1::ClaimStatement& claim,
     default:
       return {};
   }
-  std::string action = outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD    ? upheld_action
+  std::string action = outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD     ? upheld_action
                        : outcome == v1::VERDICT_OUTCOME_CLAIM_REJECTED ? rejected_action
-                                                                      : "";
+                                                                       : "";
   std::vector<v1::GuaranteeOrder> out;
   if (action.empty()) return out;
   std::set<std::string> ordered;
@@ -194,8 +195,9 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
   const bool has_subject = claim.subject_sha256().size() == 32;
   if (!has_subject && claim.kind() != v1::CLAIM_KIND_OTHER && claim.kind() != v1::CLAIM_KIND_NOT_AS_ORDERED) {
     j.needs_arbitrator = true;
-    j.reasoning = "The claim names the content in dispute only in free text (no subject_sha256): a human arbitrator "
-                  "decides.";
+    j.reasoning =
+        "The claim names the content in dispute only in free text (no subject_sha256): a human arbitrator "
+        "decides.";
     return j;
   }
   std::string not_holding, not_about;
@@ -204,7 +206,8 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       StrAppend(&not_holding, " ", Describe(f), " does not hold: ", f.problem(), ".");
     } else if ((SignedBy(f, "claimant") || SignedBy(f, "respondent")) && !About(f, claim) &&
                f.kind() != "container/receipt") {
-      StrAppend(&not_about, " ", Describe(f), " is signed by a party but not over the content in dispute: it binds "
+      StrAppend(&not_about, " ", Describe(f),
+                " is signed by a party but not over the content in dispute: it binds "
                 "nobody here.");
     }
   }
@@ -247,20 +250,22 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
       }
       if (receipt != nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
-        j.reasoning = StrCat("The respondent shows ", Describe(*receipt),
-                             ", the claimant's signed receipt acknowledging ", what, " for the order in dispute.",
-                             not_holding, not_about);
+        j.reasoning =
+            StrCat("The respondent shows ", Describe(*receipt), ", the claimant's signed receipt acknowledging ", what,
+                   " for the order in dispute.", not_holding, not_about);
       } else if (order == nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
-        j.reasoning = StrCat("No evidence that holds shows the order in dispute: a SEMPER order whose content has the "
-                             "claim's SHA-256, with the ", buyer, " as buyer and the ", seller, " as seller.", silence,
-                             not_holding, not_about);
+        j.reasoning = StrCat(
+            "No evidence that holds shows the order in dispute: a SEMPER order whose content has the "
+            "claim's SHA-256, with the ",
+            buyer, " as buyer and the ", seller, " as seller.", silence, not_holding, not_about);
       } else if (binds != nullptr) {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
         j.respondent_bound = true;
         j.reasoning = StrCat("The respondent is bound by ", Describe(*binds),
                              ", its signature over the order in dispute, which holds; it shows no receipt of the "
-                             "claimant acknowledging ", what, " for that order.", silence, not_holding, not_about);
+                             "claimant acknowledging ",
+                             what, " for that order.", silence, not_holding, not_about);
       } else {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_REJECTED;
         j.reasoning = StrCat("No evidence that holds carries the respondent's signature over the order in dispute.",
@@ -280,8 +285,8 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
                              not_holding);
       } else {
         j.outcome = v1::VERDICT_OUTCOME_CLAIM_UPHELD;
-        j.reasoning = StrCat("No evidence that holds is the claimant's signature over the content in dispute.",
-                             silence, not_holding, not_about);
+        j.reasoning = StrCat("No evidence that holds is the claimant's signature over the content in dispute.", silence,
+                             not_holding, not_about);
       }
       break;
     }
@@ -293,7 +298,8 @@ Judgement Judge(const v1::ClaimStatement& claim, const std::vector<v1::Finding>&
   const v1::ClaimStatement judged = CappedClaim(claim, findings);
   // Said only where the verdict orders an amount, of the order it read (found by a reviewer: a
   // rejection for want of the order in dispute went on about that order's amount).
-  const bool upheld = j.outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD || j.outcome == v1::VERDICT_OUTCOME_PARTIALLY_UPHELD;
+  const bool upheld =
+      j.outcome == v1::VERDICT_OUTCOME_CLAIM_UPHELD || j.outcome == v1::VERDICT_OUTCOME_PARTIALLY_UPHELD;
   if (upheld && OrderInDispute(claim, findings) != nullptr &&
       judged.amount_claimed().SerializeAsString() != claim.amount_claimed().SerializeAsString()) {
     StrAppend(&j.reasoning, " The claim asks for ", FormatMoney(claim.amount_claimed()), "; ",

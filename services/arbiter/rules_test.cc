@@ -89,7 +89,8 @@ TEST(RulesTest, OnlyWhatASignatureIsOverCounts) {
   auto buyers_order = Order("claimant", {"claimant"}, "claimant", "respondent");
   auto order = Order("claimant", {"claimant", "respondent"}, "claimant", "respondent");
   // The respondent's signature over something else (its answer in another case, another order).
-  Judgement j = Judge(claim, {buyers_order, Item("claimant", true, {"respondent"}, "its answer elsewhere", kOther)}, true);
+  Judgement j =
+      Judge(claim, {buyers_order, Item("claimant", true, {"respondent"}, "its answer elsewhere", kOther)}, true);
   EXPECT_EQ(j.outcome, kRejected);
   EXPECT_FALSE(j.respondent_bound);
   EXPECT_THAT(j.reasoning, HasSubstr("not over the content in dispute"));
@@ -97,9 +98,9 @@ TEST(RulesTest, OnlyWhatASignatureIsOverCounts) {
   // signed claim (as GetCase shows it), a receipt for other content, one acknowledging payment or
   // the container only, one the respondent signed itself.
   for (const v1::Finding& not_a_receipt :
-       {Order("respondent", {"claimant"}, "claimant", "respondent"), Item("respondent", true, {"claimant"}, "the claim", kOther),
-        Receipt("claimant", "delivery", kOther), Receipt("claimant", "payment"), Receipt("claimant", "container"),
-        Receipt("respondent", "delivery")}) {
+       {Order("respondent", {"claimant"}, "claimant", "respondent"),
+        Item("respondent", true, {"claimant"}, "the claim", kOther), Receipt("claimant", "delivery", kOther),
+        Receipt("claimant", "payment"), Receipt("claimant", "container"), Receipt("respondent", "delivery")}) {
     EXPECT_EQ(Outcome(claim, {order, not_a_receipt}), kUpheld) << not_a_receipt.DebugString();
   }
   // An order of other content, or with the roles the other way round, is not the order in dispute.
@@ -150,10 +151,12 @@ TEST(RulesTest, AVerdictOrdersAtMostTheOrdersAmountAndNamesItByItsHash) {
   claim.mutable_amount_claimed()->set_currency("EUR");
   claim.mutable_amount_claimed()->set_minor_units(99999900);
   EXPECT_THAT(Remedies(CappedClaim(claim, {order}), kUpheld), ::testing::Contains(HasSubstr("refunds 129.90 EUR")));
-  EXPECT_THAT(Remedies(CappedClaim(claim, {}), kUpheld), ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  EXPECT_THAT(Remedies(CappedClaim(claim, {}), kUpheld),
+              ::testing::Contains(HasSubstr("refunds the amount in dispute")));
   v1::Finding failing = order;
   failing.set_holds(false);
-  EXPECT_THAT(Remedies(CappedClaim(claim, {failing}), kUpheld), ::testing::Contains(HasSubstr("refunds the amount in dispute")));
+  EXPECT_THAT(Remedies(CappedClaim(claim, {failing}), kUpheld),
+              ::testing::Contains(HasSubstr("refunds the amount in dispute")));
   // An order of the right content with the parties the wrong way round, or with a third party,
   // is not the order in dispute: it neither caps nor figures in the reasoning (found by a
   // reviewer: a rejection for want of the order went on about that order's amount).
@@ -288,8 +291,9 @@ TEST(RulesTest, VerdictsOrderWhatHappensToTheGuaranteesInEvidence) {
   bad.set_guarantee_id("G-2");
   auto order = [&](v1::ClaimKind kind, v1::VerdictOutcome outcome) {
     auto orders = GuaranteeOrders(Claim(kind), outcome, {g, bad});
-    return orders.empty() ? std::string() : orders[0].guarantee_id() + " " + orders[0].action() +
-                                                (orders.size() > 1 ? " and more" : "");
+    return orders.empty()
+               ? std::string()
+               : orders[0].guarantee_id() + " " + orders[0].action() + (orders.size() > 1 ? " and more" : "");
   };
   EXPECT_EQ(order(v1::CLAIM_KIND_NON_DELIVERY, v1::VERDICT_OUTCOME_CLAIM_UPHELD), "G-1 release");
   EXPECT_EQ(order(v1::CLAIM_KIND_NON_DELIVERY, v1::VERDICT_OUTCOME_CLAIM_REJECTED), "G-1 settle");

@@ -1,9 +1,9 @@
 // Arbiter handlers.
 #include "services/arbiter/service.h"
 
-#include "common/server/rate_limit.h"
 #include "common/server/grpc_status.h"
 #include "common/server/peer.h"
+#include "common/server/rate_limit.h"
 
 namespace semper::arbiter {
 
@@ -109,7 +109,8 @@ grpc::ServerUnaryReactor* ArbiterServiceImpl::DerivePseudonymCascadeKey(grpc::Ca
 }
 
 grpc::ServerUnaryReactor* ArbiterServiceImpl::TagPseudonym(grpc::CallbackServerContext* ctx,
-                                                           const v1::TagPseudonymRequest* req, v1::PseudonymTags* resp) {
+                                                           const v1::TagPseudonymRequest* req,
+                                                           v1::PseudonymTags* resp) {
   auto peer = PeerOf(*ctx);
   if (!peer.ok()) return FinishUnary(ctx, peer.status());
   if (absl::Status role = RequireAnyRole(*peer, {Role::kService}); !role.ok()) return FinishUnary(ctx, role);

@@ -1,17 +1,14 @@
 // Named credentials, token kinds, blind issuance, redemption and clearing (see credentials.h).
 #include "services/ca/credentials.h"
-#include "services/ca/presentation.h"
+
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <future>
 #include <set>
 
-#include <google/protobuf/util/json_util.h>
-
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_split.h"
-
-#include "common/server/rate_limit.h"
 #include "common/base/proto_json.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -22,6 +19,8 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/db/values.h"
+#include "common/server/rate_limit.h"
+#include "services/ca/presentation.h"
 
 namespace semper::ca {
 namespace {
@@ -104,8 +103,10 @@ CredentialBook::CredentialBook(Deps deps) : d_(std::move(deps)) {
 
 CredentialBook::~CredentialBook() { committer_->Stop(); }
 
-absl::StatusOr<v1::Subscriber> CredentialBook::Issuer(const std::string& bytes, const std::string& signature, absl::Time now) {
-  if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the issuer's signature key is required");
+absl::StatusOr<v1::Subscriber> CredentialBook::Issuer(const std::string& bytes, const std::string& signature,
+                                                      absl::Time now) {
+  if (signature.empty())
+    return InvalidField("signature", "a detached CMS signature by the issuer's signature key is required");
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
@@ -128,7 +129,8 @@ absl::StatusOr<v1::TokenKind> CredentialBook::CreateKind(const v1::CreateTokenKi
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::TokenKindRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-token-kind-request") {
-    return MalformedField("request", "must be a serialized TokenKindRequestStatement of type \"semper-token-kind-request\"");
+    return MalformedField("request",
+                          "must be a serialized TokenKindRequestStatement of type \"semper-token-kind-request\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   if (st.name().empty() || st.name().size() > 100) return InvalidField("request.name", "must be 1 to 100 characters");
@@ -283,7 +285,8 @@ absl::StatusOr<v1::IssueBlindTokenResponse> CredentialBook::IssueBlind(const v1:
                      StrCat("token kind ", st.kind_id(), " belongs to another issuer"));
   }
   if (now >= kind->valid_until) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, StrCat("token kind ", st.kind_id(), " has expired"));
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                     StrCat("token kind ", st.kind_id(), " has expired"));
   }
   SEMPER_ASSIGN_OR_RETURN(PrivateKey key, KindKey(*kind));
   SEMPER_ASSIGN_OR_RETURN(std::string blind_sig, blind_rsa::BlindSign(key, st.blinded_message()));
@@ -292,7 +295,8 @@ absl::StatusOr<v1::IssueBlindTokenResponse> CredentialBook::IssueBlind(const v1:
   // Recorded before it leaves: what the CA saw (the blinded message's hash), never the token.
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_issuance_number(
-        tx.exec_prepared1("tk_insert_issuance", st.kind_id(), HexEncode(Sha256(st.blinded_message())))[0].as<int64_t>());
+        tx.exec_prepared1("tk_insert_issuance", st.kind_id(), HexEncode(Sha256(st.blinded_message())))[0]
+            .as<int64_t>());
     return absl::OkStatus();
   }));
   return out;
@@ -310,9 +314,10 @@ void CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string
   if (!kind.ok()) return done(kind.status());
   const absl::Time now = d_.clock();
   if (now < (*kind)->valid_from || now >= (*kind)->valid_until) {
-    return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
-                          StrCat("tokens of kind ", req.kind_id(), " are not redeemable now (valid until ",
-                                 absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", (*kind)->valid_until, absl::UTCTimeZone()), ")")));
+    return done(
+        MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                  StrCat("tokens of kind ", req.kind_id(), " are not redeemable now (valid until ",
+                         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", (*kind)->valid_until, absl::UTCTimeZone()), ")")));
   }
   if (absl::Status ok = blind_rsa::Verify((*kind)->public_key, req.message(), req.signature()); !ok.ok()) {
     return done(Annotate(ok, StrCat("the token is not one of kind ", req.kind_id())));
@@ -320,7 +325,8 @@ void CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string
   committer_->Submit(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor}, std::move(done));
 }
 
-absl::StatusOr<v1::RedeemTokenResponse> CredentialBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor) {
+absl::StatusOr<v1::RedeemTokenResponse> CredentialBook::Redeem(const v1::RedeemTokenRequest& req,
+                                                               const std::string& acceptor) {
   std::promise<absl::StatusOr<v1::RedeemTokenResponse>> decided;
   auto answer = decided.get_future();
   Redeem(req, acceptor, [&decided](absl::StatusOr<v1::RedeemTokenResponse> r) { decided.set_value(std::move(r)); });
@@ -441,12 +447,14 @@ absl::StatusOr<v1::Credential> CredentialBook::IssueCredential(const v1::IssueCr
   SEMPER_ASSIGN_OR_RETURN(v1::Subscriber issuer, Issuer(req.request(), req.signature(), now));
   v1::CredentialRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-credential-request") {
-    return MalformedField("request", "must be a serialized CredentialRequestStatement of type \"semper-credential-request\"");
+    return MalformedField("request",
+                          "must be a serialized CredentialRequestStatement of type \"semper-credential-request\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   static const std::set<std::string> kKinds = {"pass", "ticket", "membership", "voucher"};
   if (!kKinds.contains(st.kind())) return InvalidField("request.kind", "must be pass, ticket, membership or voucher");
-  if (st.rights().empty() || st.rights().size() > 500) return InvalidField("request.rights", "must be 1 to 500 characters");
+  if (st.rights().empty() || st.rights().size() > 500)
+    return InvalidField("request.rights", "must be 1 to 500 characters");
   if (st.uses() < 0 || st.uses() > 10000) return InvalidField("request.uses", "must be 1 to 10000, or 0 for unlimited");
   const absl::Time from = st.has_valid_from() ? FromTimestamp(st.valid_from()) : now;
   const absl::Time until = FromTimestamp(st.valid_until());
@@ -476,9 +484,9 @@ absl::StatusOr<v1::Credential> CredentialBook::IssueCredential(const v1::IssueCr
   const std::string statement = StatementJson(cs);
   SEMPER_ASSIGN_OR_RETURN(CmsDetachedSigner::Signature sig, d_.signer->Sign(statement, now));
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_prepared0("cr_insert", cs.credential_id(), issuer.id(), holder->SerialHex(), HexEncode(cs.holder_key_sha256()),
-                      st.kind(), st.uses(), db::TimeText(from), db::TimeText(until), HexEncode(statement),
-                      HexEncode(sig.without_certificates));
+    tx.exec_prepared0("cr_insert", cs.credential_id(), issuer.id(), holder->SerialHex(),
+                      HexEncode(cs.holder_key_sha256()), st.kind(), st.uses(), db::TimeText(from), db::TimeText(until),
+                      HexEncode(statement), HexEncode(sig.without_certificates));
     return absl::OkStatus();
   }));
   v1::Credential out;
@@ -508,7 +516,7 @@ absl::StatusOr<v1::Credential> CredentialBook::GetCredential(const std::string& 
 }
 
 absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(const v1::RedeemCredentialRequest& req,
-                                                                        const std::string& acceptor) {
+                                                                              const std::string& acceptor) {
   if (acceptor.empty()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                      "credentials are redeemed by an accepting organisation (a subscriber's client certificate)");
@@ -521,7 +529,8 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
   std::string stored;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("cr_statement", cs.credential_id());
-    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no credential ", cs.credential_id()));
+    if (r.empty())
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no credential ", cs.credential_id()));
     stored = db::Bytes(r[0][0]);
     return absl::OkStatus();
   }));
@@ -534,7 +543,8 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
     if (tx.exec_prepared("cr_record_use", out.redemption_id(), cs.credential_id(), acceptor,
-                         HexEncode(Sha256(req.presentation()))).empty()) {
+                         HexEncode(Sha256(req.presentation())))
+            .empty()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
                        "this presentation was redeemed before: the holder makes a new one for each use");
     }
@@ -545,12 +555,13 @@ absl::StatusOr<v1::RedeemCredentialResponse> CredentialBook::RedeemCredential(co
         return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                          StrCat("credential ", cs.credential_id(), " is not valid now"));
       }
-      std::string last = why.empty() || why[0][2].is_null()
-                             ? std::string("earlier")
-                             : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", db::FromEpoch(why[0][2].as<double>()), absl::UTCTimeZone());
+      std::string last =
+          why.empty() || why[0][2].is_null()
+              ? std::string("earlier")
+              : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", db::FromEpoch(why[0][2].as<double>()), absl::UTCTimeZone());
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
-                       StrCat("credential ", cs.credential_id(), " has no use left: all ", why.empty() ? 0 : why[0][1].as<int>(),
-                              " were taken (the last at ", last, ")"));
+                       StrCat("credential ", cs.credential_id(), " has no use left: all ",
+                              why.empty() ? 0 : why[0][1].as<int>(), " were taken (the last at ", last, ")"));
     }
     out.set_uses_left(taken[0][0].as<int>());
     *out.mutable_redeemed_at() = ToTimestamp(db::FromEpoch(taken[0][1].as<double>()));
@@ -577,7 +588,8 @@ std::string SubscriberOf(const grpc::CallbackServerContext& ctx) {
 }  // namespace
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::CreateTokenKind(grpc::CallbackServerContext* ctx,
-                                                                 const v1::CreateTokenKindRequest* req, v1::TokenKind* resp) {
+                                                                 const v1::CreateTokenKindRequest* req,
+                                                                 v1::TokenKind* resp) {
   // A new kind's RSA key costs ~0.2 s of CPU, about a hundred ordinary signatures: it is charged so.
   SEMPER_RATE_LIMIT_COST(ctx, "CreateTokenKind", 100);
   return FinishUnary(ctx, book_->CreateKind(*req), resp);
@@ -609,13 +621,15 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemToken(grpc::CallbackServe
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::IssueCredential(grpc::CallbackServerContext* ctx,
-                                                                 const v1::IssueCredentialRequest* req, v1::Credential* resp) {
+                                                                 const v1::IssueCredentialRequest* req,
+                                                                 v1::Credential* resp) {
   SEMPER_RATE_LIMIT(ctx, "IssueCredential");
   return FinishUnary(ctx, book_->IssueCredential(*req), resp);
 }
 
 grpc::ServerUnaryReactor* CredentialServiceImpl::GetCredential(grpc::CallbackServerContext* ctx,
-                                                               const v1::GetCredentialRequest* req, v1::Credential* resp) {
+                                                               const v1::GetCredentialRequest* req,
+                                                               v1::Credential* resp) {
   return FinishUnary(ctx, book_->GetCredential(req->credential_id()), resp);
 }
 

@@ -15,11 +15,11 @@
 #include <memory>
 #include <optional>
 
-#include "common/base/clock.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/cms_signer.h"

@@ -2,11 +2,10 @@
 // certification authority.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "common/base/config.h"
 #include "common/base/files.h"
@@ -20,10 +19,10 @@
 #include "common/server/daemon.h"
 #include "common/server/revocation_watch.h"
 #include "common/server/server.h"
-#include "services/ca/pki.h"
-#include "services/ca/pseudonyms.h"
 #include "services/ca/credentials.h"
 #include "services/ca/http_routes.h"
+#include "services/ca/pki.h"
+#include "services/ca/pseudonyms.h"
 #include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
@@ -40,7 +39,8 @@ std::vector<ConfigKey> Schema() {
   using T = ConfigType;
   for (auto& k : DatabaseConfigKeys(8)) keys.push_back(std::move(k));
   keys.push_back({"ca.dir", T::kString, std::nullopt, true, false, "directory written by semper-ca init"});
-  keys.push_back({"ca.key_passphrase_file", T::kString, std::nullopt, true, false, "file holding the CA key passphrase"});
+  keys.push_back(
+      {"ca.key_passphrase_file", T::kString, std::nullopt, true, false, "file holding the CA key passphrase"});
   keys.push_back({"ca.key_uri", T::kString, std::nullopt, false, false,
                   "pkcs11: URI of the issuing CA key in a token (instead of <ca.dir>/ca.key)"});
   keys.push_back({"ca.pkcs11_module", T::kString, ConfigValue(std::string("/usr/lib/softhsm/libsofthsm2.so")), false,
@@ -143,9 +143,13 @@ int Serve(const std::optional<std::string>& config_file) {
     auto key = LoadPkcs11PrivateKey(config->GetString(uri_key), *pin, {config->GetString("ca.pkcs11_module")});
     if (!key.ok()) return fail(uri_key, key.status());
     token_keys[uri_key] = *key;
-    LogEvent(log, spdlog::level::info, "ca_key").With("key", uri_key).With("source", "pkcs11").With("uri", config->GetString(uri_key));
+    LogEvent(log, spdlog::level::info, "ca_key")
+        .With("key", uri_key)
+        .With("source", "pkcs11")
+        .With("uri", config->GetString(uri_key));
   }
-  auto pki = Pki::Load(config->GetString("ca.dir"), *passphrase, token_keys["ca.key_uri"], token_keys["ca.pseudonym_key_uri"]);
+  auto pki =
+      Pki::Load(config->GetString("ca.dir"), *passphrase, token_keys["ca.key_uri"], token_keys["ca.pseudonym_key_uri"]);
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
@@ -158,7 +162,8 @@ int Serve(const std::optional<std::string>& config_file) {
 
   CaStore store(pool->get());
   // Before the service certificates are registered, so that a new one is among them.
-  auto statement_signer = LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase, token_keys["ca.statement_key_uri"]);
+  auto statement_signer =
+      LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase, token_keys["ca.statement_key_uri"]);
   if (!statement_signer.ok()) return fail("the statement-signing certificate", statement_signer.status());
   {
     // The certificates `semper-ca init` issued to the daemons and the administrator go into the
@@ -236,7 +241,8 @@ int Serve(const std::optional<std::string>& config_file) {
   PseudonymServiceImpl pseudonyms(std::move(pseudonym_options));
   // The keyCompromise cascade to pseudonyms, once each revocation has committed.
   Periodic cascades(absl::Seconds(1), [&pseudonyms] { (void)pseudonyms.RunCascades(); });
-  auto statement_cms = CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
+  auto statement_cms =
+      CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
   if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
   CredentialBook::Deps token_deps;
   token_deps.pool = pool->get();
@@ -252,10 +258,10 @@ int Serve(const std::optional<std::string>& config_file) {
   });
 
   std::string dir = config->GetString("ca.dir");
-  std::string ocsp_cert_file = config->Has("ca.ocsp_cert_file") ? config->GetString("ca.ocsp_cert_file")
-                                                                 : dir + "/services/ocsp-signing.pem";
-  std::string ocsp_key_file = config->Has("ca.ocsp_key_file") ? config->GetString("ca.ocsp_key_file")
-                                                              : dir + "/services/ocsp-signing.key";
+  std::string ocsp_cert_file =
+      config->Has("ca.ocsp_cert_file") ? config->GetString("ca.ocsp_cert_file") : dir + "/services/ocsp-signing.pem";
+  std::string ocsp_key_file =
+      config->Has("ca.ocsp_key_file") ? config->GetString("ca.ocsp_key_file") : dir + "/services/ocsp-signing.key";
   auto ocsp_cert_pem = ReadFile(ocsp_cert_file);
   if (!ocsp_cert_pem.ok()) return fail("ca.ocsp_cert_file", ocsp_cert_pem.status());
   auto ocsp_cert = Certificate::FromPem(*ocsp_cert_pem);
@@ -307,11 +313,13 @@ int Serve(const std::optional<std::string>& config_file) {
     own_revocations.reset();
   });
   db::ConnectionPool* p = pool->get();
-  auto server = Server::Start(*options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); },
-                              [&http_routes](HttpServer& http) { http_routes.Register(http); });
+  auto server = Server::Start(
+      *options, {&service, &pseudonyms, &credentials}, [p] { return p->Ping(); },
+      [&http_routes](HttpServer& http) { http_routes.Register(http); });
   if (!server.ok()) return fail("listening", server.status());
-  own_revocations = std::make_shared<RevocationWatch>(
-      v1::CertificationAuthority::NewStub((*server)->InProcessChannel()), config->GetDuration("access.revocation_staleness"));
+  own_revocations =
+      std::make_shared<RevocationWatch>(v1::CertificationAuthority::NewStub((*server)->InProcessChannel()),
+                                        config->GetDuration("access.revocation_staleness"));
   gate_revocations->Set(own_revocations);
 
   // CRLs on a schedule, besides the ones issued after each revocation.
@@ -333,18 +341,26 @@ int main(int argc, char** argv) {
 
   semper::ca::InitOptions init;
   std::string init_dir, passphrase_file;
-  auto* init_cmd = app.add_subcommand("init", "create the root, the issuing CA, the daemons' certificates and the first administrator");
+  auto* init_cmd = app.add_subcommand(
+      "init", "create the root, the issuing CA, the daemons' certificates and the first administrator");
   init_cmd->add_option("--dir", init_dir, "directory to create (never overwritten)")->required();
-  init_cmd->add_option("--passphrase-file", passphrase_file, "file (mode 0600) with the passphrase that encrypts every key")->required();
-  init_cmd->add_option("--organization", init.organization, "organisation named in the CA certificates")->capture_default_str();
+  init_cmd
+      ->add_option("--passphrase-file", passphrase_file, "file (mode 0600) with the passphrase that encrypts every key")
+      ->required();
+  init_cmd->add_option("--organization", init.organization, "organisation named in the CA certificates")
+      ->capture_default_str();
   init_cmd->add_option("--country", init.country, "country of the CA (ISO 3166-1 alpha-2)")->capture_default_str();
-  init_cmd->add_option("--hostname", init.hostnames, "DNS names for the daemons' TLS certificates")->capture_default_str();
-  init_cmd->add_option("--ip", init.ip_addresses, "IP addresses for the daemons' TLS certificates")->capture_default_str();
-  init_cmd->add_option("--admin-name", init.admin_name, "name in the first administrator's certificate")->capture_default_str();
+  init_cmd->add_option("--hostname", init.hostnames, "DNS names for the daemons' TLS certificates")
+      ->capture_default_str();
+  init_cmd->add_option("--ip", init.ip_addresses, "IP addresses for the daemons' TLS certificates")
+      ->capture_default_str();
+  init_cmd->add_option("--admin-name", init.admin_name, "name in the first administrator's certificate")
+      ->capture_default_str();
 
   std::string crl_dir, crl_passphrase_file;
   int crl_days = 365;
-  auto* crl_cmd = app.add_subcommand("root-crl", "re-sign the root's CRL (root.crl) before it expires; needs the root key");
+  auto* crl_cmd =
+      app.add_subcommand("root-crl", "re-sign the root's CRL (root.crl) before it expires; needs the root key");
   crl_cmd->add_option("--dir", crl_dir, "directory written by semper-ca init")->required();
   crl_cmd->add_option("--passphrase-file", crl_passphrase_file, "file with the passphrase of root.key")->required();
   crl_cmd->add_option("--days", crl_days, "validity of the new CRL in days")->capture_default_str();

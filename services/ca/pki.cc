@@ -60,7 +60,9 @@ absl::StatusOr<int64_t> RenewRootCrl(const fs::path& dir, const SecretData& pass
   SEMPER_RETURN_IF_ERROR(semper::WriteFile(dir / "root.crl.new", der, 0644));
   std::error_code ec;
   fs::rename(dir / "root.crl.new", dir / "root.crl", ec);
-  if (ec) return MakeError(absl::StatusCode::kPermissionDenied, v1::INTERNAL_ERROR, StrCat("replacing root.crl: ", ec.message()));
+  if (ec)
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::INTERNAL_ERROR,
+                     StrCat("replacing root.crl: ", ec.message()));
   return next;
 }
 
@@ -127,7 +129,8 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
   }
   // The root's CRL (covering the issuing CA), so that relying parties can check the whole path
   // (openssl verify -crl_check_all). The root key stays offline: re-sign it before next_update.
-  SEMPER_ASSIGN_OR_RETURN(std::string root_crl, BuildCrl(root, root_key, {}, 1, std::nullopt, now, now + o.root_crl_validity));
+  SEMPER_ASSIGN_OR_RETURN(std::string root_crl,
+                          BuildCrl(root, root_key, {}, 1, std::nullopt, now, now + o.root_crl_validity));
   SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "root.crl", root_crl, 0644, files));
 
   auto service_tmpl = [&](const std::string& cn) {
@@ -191,7 +194,8 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
     t.extended_key_usage = {"clientAuth"};
     for (auto& a : RoleSubjectAttributes({Role::kArbitrator})) t.subject.insert(t.subject.end() - 1, a);
     SEMPER_ASSIGN_OR_RETURN(Issued arbitrator, IssueService(t, ca, ca_key));
-    SEMPER_RETURN_IF_ERROR(WriteFile(o.dir / "admin" / "arbitrator.pem", arbitrator.cert.Pem() + ca.Pem(), 0644, files));
+    SEMPER_RETURN_IF_ERROR(
+        WriteFile(o.dir / "admin" / "arbitrator.pem", arbitrator.cert.Pem() + ca.Pem(), 0644, files));
     SEMPER_RETURN_IF_ERROR(write_key(o.dir / "admin" / "arbitrator.key", arbitrator.key));
   }
   result.root_fingerprint = root.Fingerprint();
@@ -233,7 +237,8 @@ absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
       if (!pkey.ok()) return Annotate(pkey.status(), (dir / "pseudonym-ca.key").string());
     }
     if (!pca.public_key()->Equals(pkey->public_key())) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "pseudonym-ca.key does not belong to pseudonym-ca.pem");
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
+                       "pseudonym-ca.key does not belong to pseudonym-ca.pem");
     }
     pki.pseudonym_ca_ = std::move(pca);
     pki.pseudonym_key_ = *std::move(pkey);
@@ -287,8 +292,8 @@ CertificateTemplate SubscriberTemplate(const v1::Subscriber& s, SubscriberProfil
   if (s.kind() == v1::CUSTOMER_KIND_ENTERPRISE) t.subject.push_back({"O", s.name()});
   if (!s.vat_reference().empty()) t.subject.push_back({std::string(oids::kOrganizationIdentifier), s.vat_reference()});
   t.subject.push_back({"serialNumber", s.id()});
-  t.subject.push_back({std::string(oids::kBusinessCategory),
-                       s.kind() == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : "individual"});
+  t.subject.push_back(
+      {std::string(oids::kBusinessCategory), s.kind() == v1::CUSTOMER_KIND_ENTERPRISE ? "enterprise" : "individual"});
   t.subject.push_back({std::string(oids::kJurisdictionCountry), s.applicable_law()});
   if (profile == SubscriberProfile::kAuthentication) {
     for (auto& a : RoleSubjectAttributes({Role::kSubscriber})) t.subject.push_back(a);

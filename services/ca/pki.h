@@ -17,7 +17,7 @@
 namespace semper::ca {
 
 struct InitOptions {
-  std::filesystem::path dir;      // created; must not hold a CA already
+  std::filesystem::path dir;  // created; must not hold a CA already
   std::string organization = "semper";
   std::string country = "DE";
   std::vector<std::string> hostnames = {"localhost"};  // SANs of the daemons' TLS certificates
@@ -95,8 +95,8 @@ struct ProfileOptions {
 
 // The certificate the CA issues for a subscriber's key: every field comes from the
 // registration record, none from the request.
-CertificateTemplate SubscriberTemplate(const v1::Subscriber& subscriber, SubscriberProfile profile,
-                                       KeyType key_type, absl::Time now, const ProfileOptions& options);
+CertificateTemplate SubscriberTemplate(const v1::Subscriber& subscriber, SubscriberProfile profile, KeyType key_type,
+                                       absl::Time now, const ProfileOptions& options);
 
 // Checks a request against the registration record: an accepted key, and, if the request names
 // a common name, the registered name.

@@ -7,8 +7,6 @@
 #include <regex>
 
 #include "absl/strings/escaping.h"
-
-#include "common/server/rate_limit.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
 #include "common/base/proto_json.h"
@@ -18,15 +16,16 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
-#include "common/crypto/pseudonym_tags.h"
 #include "common/crypto/oids.h"
+#include "common/crypto/pseudonym_tags.h"
 #include "common/crypto/random.h"
 #include "common/db/audit.h"
 #include "common/db/values.h"
+#include "common/server/daemon.h"
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
-#include "common/server/daemon.h"
 #include "common/server/peer.h"
+#include "common/server/rate_limit.h"
 #include "semper/v1/arbiter.pb.h"
 
 namespace semper::ca {
@@ -34,7 +33,8 @@ namespace {
 
 absl::StatusOr<std::string> PseudonymName(const v1::PseudonymRequestStatement& st) {
   if (st.kind() == v1::PSEUDONYM_KIND_TRANSACTION) {
-    if (!st.name().empty()) return InvalidField("request.name", "is chosen by the CA for a transaction pseudonym (leave it empty)");
+    if (!st.name().empty())
+      return InvalidField("request.name", "is chosen by the CA for a transaction pseudonym (leave it empty)");
     return StrCat("P-", HexEncode(RandomBytes(8)));
   }
   static const std::regex kName("[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}");
@@ -43,7 +43,8 @@ absl::StatusOr<std::string> PseudonymName(const v1::PseudonymRequestStatement& s
                         "a role pseudonym needs a name of 1 to 64 letters, digits, spaces, '.', '_' or '-', "
                         "starting with a letter or digit");
   }
-  if (st.name().rfind("P-", 0) == 0) return InvalidField("request.name", "must not start with \"P-\" (transaction pseudonyms)");
+  if (st.name().rfind("P-", 0) == 0)
+    return InvalidField("request.name", "must not start with \"P-\" (transaction pseudonyms)");
   return st.name();
 }
 
@@ -55,7 +56,8 @@ absl::StatusOr<absl::Duration> Validity(const v1::PseudonymRequestStatement& st)
     return InvalidField("request.valid_seconds", role ? "must be at most 2 years for a role pseudonym"
                                                       : "must be at most 30 days for a transaction pseudonym");
   }
-  if (st.valid_seconds() > 0 && st.valid_seconds() < 3600) return InvalidField("request.valid_seconds", "must be at least one hour");
+  if (st.valid_seconds() > 0 && st.valid_seconds() < 3600)
+    return InvalidField("request.valid_seconds", "must be at least one hour");
   return st.valid_seconds() == 0 ? fallback : absl::Seconds(st.valid_seconds());
 }
 
@@ -80,8 +82,7 @@ absl::StatusOr<SecretData> LoadOrCreateLinkKey(const std::string& path) {
 
 std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
   return {
-      {"ps_base",
-       "SELECT coalesce(subscriber_id, ''), profile FROM ca.certificates WHERE serial = $1"},
+      {"ps_base", "SELECT coalesce(subscriber_id, ''), profile FROM ca.certificates WHERE serial = $1"},
       // One request per key at a time, then: never certified, never blocked.
       {"ps_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))"},
       {"ps_key_used",
@@ -95,8 +96,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
           WHERE c.subject = $1 AND c.not_after > now() AND (c.revoked_at IS NULL OR c.revocation_reason = 6))"},
       // The base is still good when its pseudonym is stored: a revocation of the base (which
       // locks its row FOR UPDATE) comes before, and is then seen here, or after, and finds it.
-      {"ps_base_good",
-       "SELECT 1 FROM ca.certificates WHERE serial = $1 AND revoked_at IS NULL FOR SHARE"},
+      {"ps_base_good", "SELECT 1 FROM ca.certificates WHERE serial = $1 AND revoked_at IS NULL FOR SHARE"},
       {"ps_cascade_base", "SELECT der FROM ca.certificates WHERE serial = $1"},
       {"ps_base_key_blocked", "SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex')"},
       // The keyCompromise cascade (RunCascades).
@@ -105,8 +105,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
       {"ps_cascade_failed",
        "UPDATE ca.pseudonym_cascades SET attempts = attempts + 1, last_error = $2 WHERE serial = $1"},
       {"ps_cascade_done", "DELETE FROM ca.pseudonym_cascades WHERE serial = $1"},
-      {"ps_cascade_queue",
-       "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
+      {"ps_cascade_queue", "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
       {"ps_cascades_pending", "SELECT count(*) FROM ca.pseudonym_cascades"},
       // Pseudonyms of scheme 2 that are still valid (a pseudonym ends no later than its base, so
       // an expired one has no valid descendants).
@@ -140,15 +139,15 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
   };
 }
 
-PseudonymServiceImpl::PseudonymServiceImpl(Options options)
-    : o_(std::move(options)) {}
+PseudonymServiceImpl::PseudonymServiceImpl(Options options) : o_(std::move(options)) {}
 
 absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1::IssuePseudonymRequest& req) {
   if (!o_.escrow.has_value()) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this CA has no escrow certificate of semper-arbiter (ca.escrow_cert_file): it cannot seal links");
   }
-  if (req.signature().empty()) return InvalidField("signature", "a detached CMS signature by the base certificate's key is required");
+  if (req.signature().empty())
+    return InvalidField("signature", "a detached CMS signature by the base certificate's key is required");
   const absl::Time now = o_.clock();
   auto signers = CmsVerifyDetached(req.signature(), req.request(), *o_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("signature", signers.status());
@@ -156,7 +155,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   const Certificate base = signers->front().certificate;
   v1::PseudonymRequestStatement st;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
-    return MalformedField("request", "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
+    return MalformedField("request",
+                          "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
   }
   SEMPER_RETURN_IF_ERROR(RequireFresh(st.made_at(), now, "request.made_at"));
   if (st.kind() != v1::PSEUDONYM_KIND_ROLE && st.kind() != v1::PSEUDONYM_KIND_TRANSACTION) {
@@ -174,14 +174,16 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   auto csr = CertificationRequest::FromDer(st.csr());
   if (!csr.ok()) return FieldError("request.csr", csr.status());
   if (csr->public_key().type() == KeyType::kRsa && EVP_PKEY_get_bits(csr->public_key().evp()) < 3072) {
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "request.csr: RSA keys must have at least 3072 bits");
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+                     "request.csr: RSA keys must have at least 3072 bits");
   }
   // The base must be good now at this CA, and an identity's (active subscriber) or a pseudonym.
   SEMPER_RETURN_IF_ERROR(o_.store->RequireGood(base.SerialHex(), now, "the base").status());
   std::string subscriber_id, profile;
   SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ps_base", base.SerialHex());
-    if (r.empty()) return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED, "unknown base certificate");
+    if (r.empty())
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED, "unknown base certificate");
     subscriber_id = r[0][0].as<std::string>();
     profile = r[0][1].as<std::string>();
     return absl::OkStatus();
@@ -227,8 +229,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     t.crl_urls = {StrCat(o_.profiles.public_url, shared ? "/crl/pseudonyms" : "/crl")};
     t.ocsp_url = StrCat(o_.profiles.public_url, "/ocsp");
   }
-  SEMPER_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                          IssueCertificateForSpki(t, csr->spki(), issuer, issuer_key));
+  SEMPER_ASSIGN_OR_RETURN(IssuedCertificate issued, IssueCertificateForSpki(t, csr->spki(), issuer, issuer_key));
   link.set_pseudonym_serial(issued.serial_hex);
   link.set_pseudonym_subject(issued.subject);
   link.set_base_serial(base.SerialHex());
@@ -255,7 +256,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     }
     tx.exec_prepared("ps_lock_key", spki);
     if (!tx.exec_prepared("ps_key_used", spki).empty()) {
-      return InvalidField("request.csr", "is for a key that was certified or blocked before: a pseudonym needs a fresh key");
+      return InvalidField("request.csr",
+                          "is for a key that was certified or blocked before: a pseudonym needs a fresh key");
     }
     if (st.kind() == v1::PSEUDONYM_KIND_ROLE) {
       tx.exec_prepared("ps_lock_name", issued.subject);
@@ -290,7 +292,8 @@ namespace {
 
 // The arbiter's refusal of the holder's request is the holder's error; anything else is ours.
 absl::Status ArbiterError(const grpc::Status& called) {
-  if (called.error_code() == grpc::StatusCode::INVALID_ARGUMENT || called.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+  if (called.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+      called.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
     return FromGrpcStatus(called);
   }
   return UpstreamError("semper-arbiter", called);
@@ -325,7 +328,8 @@ absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const std::string& 
   req.add_intermediates(o_.pki->issuing_ca().Der());
   if (o_.pki->pseudonym_issuer().has_value()) req.add_intermediates(o_.pki->pseudonym_issuer()->Der());
   v1::PseudonymCascadeKey key;
-  grpc::Status called = o_.arbiter_stub->DerivePseudonymCascadeKey(UpstreamContext(o_.arbiter_deadline).get(), req, &key);
+  grpc::Status called =
+      o_.arbiter_stub->DerivePseudonymCascadeKey(UpstreamContext(o_.arbiter_deadline).get(), req, &key);
   if (!called.ok()) return ArbiterError(called);
   if (key.key().size() != 32) return absl::InternalError("semper-arbiter sent a cascade key that is not 32 bytes");
   return key.key();
@@ -359,8 +363,8 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
       failure.clear();
       if (tx.exec_prepared("ps_cascade_claim", base).empty()) return absl::OkStatus();  // another replica has it
       auto der = tx.exec_prepared("ps_cascade_base", base);
-      absl::StatusOr<std::string> key = der.empty() ? absl::NotFoundError(StrCat("no certificate ", base))
-                                                     : CascadeKey(db::Bytes(der[0][0]));
+      absl::StatusOr<std::string> key =
+          der.empty() ? absl::NotFoundError(StrCat("no certificate ", base)) : CascadeKey(db::Bytes(der[0][0]));
       if (!key.ok()) {
         failure = std::string(key.status().message());
         tx.exec_prepared0("ps_cascade_failed", base, failure);
@@ -371,12 +375,13 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
         const std::string serial = r[0].as<std::string>();
         if (db::Bytes(r[1]) != PseudonymTag(*key, db::Bytes(r[2]))) continue;
         if (tx.exec_prepared("ps_cascade_revoke", serial).affected_rows() > 0) ++here;
-        tx.exec_prepared0("ca_block_key", HexEncode(db::Bytes(r[2])), "keyCompromise of the certificate it was issued on");
+        tx.exec_prepared0("ca_block_key", HexEncode(db::Bytes(r[2])),
+                          "keyCompromise of the certificate it was issued on");
         // What was issued on it goes too, whatever its own state.
         tx.exec_prepared0("ps_cascade_queue", serial);
-        SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
-                                               {{"keyCompromise cascade", "certificate-revoked", serial,
-                                                 "{\"reason\": 1, \"cascade\": true}"}}));
+        SEMPER_RETURN_IF_ERROR(db::AppendAudit(
+            tx, "ca", "semper-ca",
+            {{"keyCompromise cascade", "certificate-revoked", serial, "{\"reason\": 1, \"cascade\": true}"}}));
       }
       tx.exec_prepared0("ps_cascade_done", base);
       revoked += here;
@@ -403,7 +408,8 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
     if (error != last_cascade_error_) {
       if (!error.empty()) {
         LogEvent(o_.logger, spdlog::level::warn, "pseudonym.cascade_waiting")
-            .With("pending", std::to_string(pending)).With("error", error);
+            .With("pending", std::to_string(pending))
+            .With("error", error);
       } else {
         LogEvent(o_.logger, spdlog::level::info, "pseudonym.cascade_resumed").With("pending", std::to_string(pending));
       }
@@ -428,7 +434,8 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
   if (req.order().empty() || req.order_signature().empty()) {
     return InvalidField("order", "the reveal order and semper-arbiter's detached signature over it are required");
   }
-  auto signers = CmsVerifyDetached(req.order_signature(), req.order(), *o_.trust, o_.clock(), KeyPurpose::kNonRepudiation);
+  auto signers =
+      CmsVerifyDetached(req.order_signature(), req.order(), *o_.trust, o_.clock(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("order_signature", signers.status());
   if (signers->size() != 1 || signers->front().certificate.Der() != o_.arbiter->Der()) {
     return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
@@ -437,7 +444,8 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
   v1::RevealOrderStatement order;
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(req.order(), &order, opts).ok() || order.type() != "semper-reveal-order") {
+  if (!google::protobuf::util::JsonStringToMessage(req.order(), &order, opts).ok() ||
+      order.type() != "semper-reveal-order") {
     return MalformedField("order", "is not a semper-reveal-order statement (proto3 JSON as semper-arbiter signed it)");
   }
   if (order.case_id().empty() || order.pseudonym_certificate_serial().empty()) {
@@ -450,20 +458,23 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
                        StrCat("no pseudonym with serial ", order.pseudonym_certificate_serial()));
     }
-    if (!order.pseudonym_certificate_sha256().empty() && Sha256(db::Bytes(t[0][0])) != order.pseudonym_certificate_sha256()) {
-      return InvalidField("order.pseudonym_certificate_sha256", "does not match the pseudonym certificate with that serial");
+    if (!order.pseudonym_certificate_sha256().empty() &&
+        Sha256(db::Bytes(t[0][0])) != order.pseudonym_certificate_sha256()) {
+      return InvalidField("order.pseudonym_certificate_sha256",
+                          "does not match the pseudonym certificate with that serial");
     }
     auto r = tx.exec_prepared("ps_insert_reveal", order.pseudonym_certificate_serial(), order.case_id(),
-                              HexEncode(req.order()), HexEncode(req.order_signature()), HexEncode(Sha256(req.order())), peer);
+                              HexEncode(req.order()), HexEncode(req.order_signature()), HexEncode(Sha256(req.order())),
+                              peer);
     out.set_sealed_link(db::Bytes(t[0][1]));
     out.set_pseudonym_serial(order.pseudonym_certificate_serial());
     out.set_case_id(order.case_id());
     out.set_reveal_number(r[0][0].as<int64_t>());
     *out.mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[0][1].as<double>()));
-    return db::AppendAudit(tx, "ca", "semper-ca",
-                           {{peer.empty() ? "semper-arbiter's order" : peer, "reveal-pseudonym",
-                             order.pseudonym_certificate_serial(),
-                             StrCat("{\"case\": \"", JsonEscape(order.case_id()), "\", \"reveal\": ", out.reveal_number(), "}")}});
+    return db::AppendAudit(
+        tx, "ca", "semper-ca",
+        {{peer.empty() ? "semper-arbiter's order" : peer, "reveal-pseudonym", order.pseudonym_certificate_serial(),
+          StrCat("{\"case\": \"", JsonEscape(order.case_id()), "\", \"reveal\": ", out.reveal_number(), "}")}});
   }));
   return out;
 }
@@ -487,12 +498,15 @@ grpc::ServerUnaryReactor* PseudonymServiceImpl::RevealPseudonym(grpc::CallbackSe
   auto out = Reveal(*req, peer.ok() ? peer->subject() : "");
   if (!out.ok()) {
     LogEvent(o_.logger, spdlog::level::warn, "pseudonym.reveal_refused")
-        .With("request_id", RequestIdOf(*ctx)).With("error", std::string(out.status().message()));
+        .With("request_id", RequestIdOf(*ctx))
+        .With("error", std::string(out.status().message()));
     return FinishUnary(ctx, out.status());
   }
   *resp = *std::move(out);
   LogEvent(o_.logger, spdlog::level::warn, "pseudonym.revealed")
-      .With("request_id", RequestIdOf(*ctx)).With("serial", resp->pseudonym_serial()).With("case", resp->case_id())
+      .With("request_id", RequestIdOf(*ctx))
+      .With("serial", resp->pseudonym_serial())
+      .With("case", resp->case_id())
       .With("reveal", std::to_string(resp->reveal_number()));
   return FinishUnary(ctx, absl::OkStatus());
 }

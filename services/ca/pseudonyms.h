@@ -15,16 +15,16 @@
 // Thread-safe.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <memory>
 #include <string>
 
-#include <spdlog/logger.h>
-
+#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
-#include "absl/synchronization/mutex.h"
 #include "common/server/metrics.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"

@@ -47,8 +47,8 @@ std::string ResponseDer(int status, OCSP_BASICRESP* basic) {
 
 absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& key,
                                      const std::vector<RevokedEntry>& entries, int64_t number,
-                                     std::optional<int64_t> delta_base, absl::Time this_update,
-                                     absl::Time next_update, std::string_view freshest_url) {
+                                     std::optional<int64_t> delta_base, absl::Time this_update, absl::Time next_update,
+                                     std::string_view freshest_url) {
   CrlPtr crl(X509_CRL_new());
   X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2);
   X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.x509()));
@@ -130,7 +130,8 @@ absl::StatusOr<CrlPtr> ParseCrl(std::string_view der) {
 
 absl::StatusOr<int64_t> CrlNumber(std::string_view der) {
   SEMPER_ASSIGN_OR_RETURN(CrlPtr crl, ParseCrl(der));
-  ossl::Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
+  ossl::Asn1IntegerPtr number(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
   int64_t out = 0;
   if (!number || ASN1_INTEGER_get_int64(&out, number.get()) != 1) {
     return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "CRL has no usable CRL number");
@@ -147,7 +148,8 @@ absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der) {
     RevokedEntry e;
     e.serial_hex = SerialToHex(X509_REVOKED_get0_serialNumber(r));
     struct tm tm {};
-    if (ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(r), &tm) == 1) e.revoked_at = absl::FromTM(tm, absl::UTCTimeZone());
+    if (ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(r), &tm) == 1)
+      e.revoked_at = absl::FromTM(tm, absl::UTCTimeZone());
     int crit = 0;
     auto* reason = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
     if (reason != nullptr) {
@@ -221,8 +223,10 @@ bool OcspResponder::Serves(std::string_view request_der) const {
   ASN1_OCTET_STRING* name_hash = nullptr;
   ASN1_OCTET_STRING* key_hash = nullptr;
   ASN1_OBJECT* md_obj = nullptr;
-  OCSP_id_get0_info(&name_hash, &md_obj, &key_hash, nullptr, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req.get(), 0)));
-  return md_obj != nullptr && name_hash != nullptr && key_hash != nullptr && IsOurs(OBJ_obj2nid(md_obj), name_hash, key_hash);
+  OCSP_id_get0_info(&name_hash, &md_obj, &key_hash, nullptr,
+                    OCSP_onereq_get0_id(OCSP_request_onereq_get0(req.get(), 0)));
+  return md_obj != nullptr && name_hash != nullptr && key_hash != nullptr &&
+         IsOurs(OBJ_obj2nid(md_obj), name_hash, key_hash);
 }
 
 std::string OcspResponder::Respond(
@@ -249,7 +253,8 @@ std::string OcspResponder::Respond(
     ASN1_INTEGER* serial = nullptr;
     OCSP_id_get0_info(&name_hash, &md_obj, &key_hash, &serial, cid);
     StatusRecord record;
-    if (md_obj != nullptr && serial != nullptr && name_hash != nullptr && key_hash != nullptr && IsOurs(OBJ_obj2nid(md_obj), name_hash, key_hash)) {
+    if (md_obj != nullptr && serial != nullptr && name_hash != nullptr && key_hash != nullptr &&
+        IsOurs(OBJ_obj2nid(md_obj), name_hash, key_hash)) {
       auto found = lookup(SerialToHex(serial));
       if (!found.ok()) return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
       record = *found;
@@ -258,8 +263,9 @@ std::string OcspResponder::Respond(
                  : record.state == StatusRecord::State::kRevoked ? V_OCSP_CERTSTATUS_REVOKED
                                                                  : V_OCSP_CERTSTATUS_UNKNOWN;
     TimePtr revoked = Asn1Time(record.revoked_at);
-    if (OCSP_basic_add1_status(basic.get(), cid, status, record.reason, status == V_OCSP_CERTSTATUS_REVOKED ? revoked.get() : nullptr,
-                               this_update.get(), next_update.get()) == nullptr) {
+    if (OCSP_basic_add1_status(basic.get(), cid, status, record.reason,
+                               status == V_OCSP_CERTSTATUS_REVOKED ? revoked.get() : nullptr, this_update.get(),
+                               next_update.get()) == nullptr) {
       return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
     }
   }

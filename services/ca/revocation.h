@@ -30,8 +30,8 @@ struct RevokedEntry {
 // (OpenSSL 3.0.20 and later apply a delta to no other base).
 absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& key,
                                      const std::vector<RevokedEntry>& entries, int64_t number,
-                                     std::optional<int64_t> delta_base, absl::Time this_update,
-                                     absl::Time next_update, std::string_view freshest_url = {});
+                                     std::optional<int64_t> delta_base, absl::Time this_update, absl::Time next_update,
+                                     std::string_view freshest_url = {});
 
 // The entries of a DER CRL, and its CRL number.
 absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der);

@@ -100,8 +100,7 @@ std::vector<db::PreparedStatement> RevocationFeed::Statements() {
       "coalesce(extract(epoch from revoked_at)::float8, 0)";
   return {
       {"ca_changes_after",
-       std::string("SELECT ") + kColumns +
-           " FROM ca.certificates WHERE status_seq > $1 ORDER BY status_seq LIMIT $2"},
+       std::string("SELECT ") + kColumns + " FROM ca.certificates WHERE status_seq > $1 ORDER BY status_seq LIMIT $2"},
       // Numbers become visible in order (migration 2026120601_status_order): the last one is
       // where a feed starts, and "after the last one seen" misses nothing.
       {"ca_changes_last", "SELECT coalesce(max(status_seq), 0) FROM ca.certificates"},

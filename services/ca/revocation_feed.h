@@ -8,11 +8,11 @@
 // shared table. Thread-safe.
 #pragma once
 
+#include <grpcpp/support/server_callback.h>
+
 #include <memory>
 #include <set>
 #include <thread>
-
-#include <grpcpp/support/server_callback.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"

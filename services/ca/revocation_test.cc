@@ -3,7 +3,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
@@ -169,8 +168,8 @@ TEST(OcspResponderTest, AnswersPerSerialAndEchoesTheNonce) {
   // A failing lookup gives internalError, not a guess.
   der = responder.Respond(
       OcspRequest(leaf.certificate, pki.ca(), false),
-      [](const std::string&) -> absl::StatusOr<StatusRecord> { return absl::UnavailableError("db down"); },
-      absl::Now(), &ok);
+      [](const std::string&) -> absl::StatusOr<StatusRecord> { return absl::UnavailableError("db down"); }, absl::Now(),
+      &ok);
   EXPECT_FALSE(ok);
   EXPECT_EQ(der, std::string("\x30\x03\x0a\x01\x02", 5));
 }

@@ -5,7 +5,6 @@
 
 #include <regex>
 
-#include "common/server/rate_limit.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -16,6 +15,7 @@
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
+#include "common/server/rate_limit.h"
 
 namespace semper::ca {
 
@@ -79,7 +79,8 @@ absl::Status ValidateSubscriber(const v1::Subscriber& s) {
   if (s.kind() != v1::CUSTOMER_KIND_INDIVIDUAL && s.kind() != v1::CUSTOMER_KIND_ENTERPRISE) {
     return InvalidField("subscriber.kind", "must be INDIVIDUAL or ENTERPRISE");
   }
-  if (!IsCountryCode(s.country())) return InvalidField("subscriber.country", "must be an ISO 3166-1 alpha-2 code, e.g. DE");
+  if (!IsCountryCode(s.country()))
+    return InvalidField("subscriber.country", "must be an ISO 3166-1 alpha-2 code, e.g. DE");
   if (s.applicable_law() != "EU" && !IsCountryCode(s.applicable_law())) {
     return InvalidField("subscriber.applicable_law", "must be an ISO 3166-1 alpha-2 code or EU");
   }
@@ -90,7 +91,8 @@ absl::Status ValidateSubscriber(const v1::Subscriber& s) {
     SEMPER_RETURN_IF_ERROR(ValidateVatReference(s.vat_reference(), "subscriber.vat_reference"));
     std::string vat_country = VatCountry(s.vat_reference());
     if (vat_country != s.country() && !(vat_country == "EL" && s.country() == "GR")) {
-      return InvalidField("subscriber.vat_reference", StrCat("is a ", vat_country, " reference but the country is ", s.country()));
+      return InvalidField("subscriber.vat_reference",
+                          StrCat("is a ", vat_country, " reference but the country is ", s.country()));
     }
   }
   static const std::regex kEmail(R"([^@\s]{1,64}@[^@\s]+\.[^@\s]+)");
@@ -114,7 +116,9 @@ grpc::ServerUnaryReactor* CaServiceImpl::RegisterSubscriber(grpc::CallbackServer
   *resp->mutable_subscriber() = *s;
   SetCode(*code, resp);
   LogEvent(o_.logger, spdlog::level::info, "subscriber.registered")
-      .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
+      .With("request_id", RequestIdOf(*ctx))
+      .With("subscriber", s->id())
+      .With("by", officer->subject());
   return FinishUnary(ctx, absl::OkStatus());
 }
 
@@ -144,7 +148,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::ListSubscribers(grpc::CallbackServerCon
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::UpdateSubscriber(grpc::CallbackServerContext* ctx,
-                                                          const v1::UpdateSubscriberRequest* req, v1::Subscriber* resp) {
+                                                          const v1::UpdateSubscriberRequest* req,
+                                                          v1::Subscriber* resp) {
   auto officer = Officer(ctx);
   if (!officer.ok()) return FinishUnary(ctx, officer.status());
   if (req->subscriber().id().empty()) return FinishUnary(ctx, InvalidField("subscriber.id", "is required"));
@@ -154,7 +159,9 @@ grpc::ServerUnaryReactor* CaServiceImpl::UpdateSubscriber(grpc::CallbackServerCo
   if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp = *s;
   LogEvent(o_.logger, spdlog::level::info, "subscriber.updated")
-      .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id()).With("by", officer->subject());
+      .With("request_id", RequestIdOf(*ctx))
+      .With("subscriber", s->id())
+      .With("by", officer->subject());
   return FinishUnary(ctx, absl::OkStatus());
 }
 
@@ -169,10 +176,13 @@ grpc::ServerUnaryReactor* CaServiceImpl::SetSubscriberState(grpc::CallbackServer
   if (!s.ok()) return FinishUnary(ctx, s.status());
   *resp = *s;
   LogEvent(o_.logger, spdlog::level::info, "subscriber.state")
-      .With("request_id", RequestIdOf(*ctx)).With("subscriber", s->id())
-      .With("state", v1::SubscriberState_Name(s->state())).With("by", officer->subject());
+      .With("request_id", RequestIdOf(*ctx))
+      .With("subscriber", s->id())
+      .With("state", v1::SubscriberState_Name(s->state()))
+      .With("by", officer->subject());
   absl::Status crl = PublishCrls();
-  if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
+  if (!crl.ok())
+    LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   return FinishUnary(ctx, absl::OkStatus());
 }
 
@@ -183,7 +193,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::IssueEnrolmentCode(grpc::CallbackServer
   if (!officer.ok()) return FinishUnary(ctx, officer.status());
   auto code = MakeEnrolmentCode(req->enrolment_valid_seconds(), o_.clock());
   if (!code.ok()) return FinishUnary(ctx, code.status());
-  absl::Status added = o_.store->AddEnrolmentCode(req->subscriber_id(), code->sha256, code->expires, officer->subject());
+  absl::Status added =
+      o_.store->AddEnrolmentCode(req->subscriber_id(), code->sha256, code->expires, officer->subject());
   if (!added.ok()) return FinishUnary(ctx, added);
   auto s = o_.store->Get(req->subscriber_id());
   if (!s.ok()) return FinishUnary(ctx, s.status());
@@ -207,7 +218,9 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
                                                 v1::EnrollResponse* resp) {
   SEMPER_RATE_LIMIT(ctx, "Enroll");
   std::string code = CanonicalEnrolmentCode(req->enrolment_code());
-  if (code.size() != 20) return FinishUnary(ctx, InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
+  if (code.size() != 20)
+    return FinishUnary(ctx,
+                       InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
   auto auth = CertificationRequest::FromDer(req->authentication_csr());
   if (!auth.ok()) return FinishUnary(ctx, FieldError("authentication_csr", auth.status()));
   auto sig = CertificationRequest::FromDer(req->signature_csr());
@@ -222,11 +235,11 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
         SEMPER_RETURN_IF_ERROR(CheckRequest(*auth, s, "authentication_csr"));
         SEMPER_RETURN_IF_ERROR(CheckRequest(*sig, s, "signature_csr"));
         std::vector<IssuedRecord> out;
-        for (auto [profile, csr] : {std::pair{SubscriberProfile::kAuthentication, &*auth},
-                                    std::pair{SubscriberProfile::kSignature, &*sig}}) {
+        for (auto [profile, csr] :
+             {std::pair{SubscriberProfile::kAuthentication, &*auth}, std::pair{SubscriberProfile::kSignature, &*sig}}) {
           CertificateTemplate t = SubscriberTemplate(s, profile, csr->public_key().type(), now, o_.profiles);
-          SEMPER_ASSIGN_OR_RETURN(IssuedCertificate c, IssueCertificateForSpki(t, csr->spki(), o_.pki->issuing_ca(),
-                                                                               o_.pki->issuing_key()));
+          SEMPER_ASSIGN_OR_RETURN(IssuedCertificate c,
+                                  IssueCertificateForSpki(t, csr->spki(), o_.pki->issuing_ca(), o_.pki->issuing_key()));
           out.push_back(IssuedRecord{c, std::string(ProfileName(profile))});
         }
         return out;
@@ -234,7 +247,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
   if (!result.ok()) return FinishUnary(ctx, result.status());
   resp->set_subscriber_id(result->first.id());
   for (const IssuedRecord& rec : result->second) {
-    v1::IssuedCertificate* ic = rec.profile == "authentication" ? resp->mutable_authentication() : resp->mutable_signature();
+    v1::IssuedCertificate* ic =
+        rec.profile == "authentication" ? resp->mutable_authentication() : resp->mutable_signature();
     ic->set_certificate(rec.certificate.der);
     ic->set_serial(rec.certificate.serial_hex);
     ic->set_profile(rec.profile);
@@ -245,7 +259,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
   resp->add_chain(o_.pki->issuing_ca().Der());
   resp->add_chain(o_.pki->root().Der());
   LogEvent(o_.logger, spdlog::level::info, "subscriber.enrolled")
-      .With("request_id", RequestIdOf(*ctx)).With("subscriber", result->first.id())
+      .With("request_id", RequestIdOf(*ctx))
+      .With("subscriber", result->first.id())
       .With("authentication_serial", resp->authentication().serial())
       .With("signature_serial", resp->signature().serial());
   return FinishUnary(ctx, absl::OkStatus());
@@ -312,18 +327,21 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
     only_subscriber = peer->certificate->SubjectAttribute("serialNumber").value_or("");
     if (only_subscriber.empty()) {
       return FinishUnary(ctx, MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                                 "the client certificate names no subscriber"));
+                                        "the client certificate names no subscriber"));
     }
   }
   absl::Status valid = CheckSerial(req->serial());
   if (!valid.ok()) return FinishUnary(ctx, valid);
-  if (!KnownReason(req->reason())) return FinishUnary(ctx, InvalidField("reason", "is not a reason for revoking a subscriber certificate"));
+  if (!KnownReason(req->reason()))
+    return FinishUnary(ctx, InvalidField("reason", "is not a reason for revoking a subscriber certificate"));
   auto status = o_.store->Revoke(req->serial(), req->reason(), peer->subject(), only_subscriber);
   if (!status.ok()) return FinishUnary(ctx, status.status());
   *resp->mutable_status() = *status;
   LogEvent(o_.logger, spdlog::level::info, "certificate.revoked")
-      .With("request_id", RequestIdOf(*ctx)).With("serial", req->serial())
-      .With("reason", static_cast<int>(req->reason())).With("by", peer->subject());
+      .With("request_id", RequestIdOf(*ctx))
+      .With("serial", req->serial())
+      .With("reason", static_cast<int>(req->reason()))
+      .With("by", peer->subject());
   // The revocation is committed; the CRL follows. If issuing it fails, OCSP and the status RPC
   // already answer revoked and the scheduler retries.
   absl::Status crl = PublishCrls();
@@ -333,8 +351,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
   return FinishUnary(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* CaServiceImpl::ReleaseHold(grpc::CallbackServerContext* ctx, const v1::ReleaseHoldRequest* req,
-                                                     v1::CertificateStatus* resp) {
+grpc::ServerUnaryReactor* CaServiceImpl::ReleaseHold(grpc::CallbackServerContext* ctx,
+                                                     const v1::ReleaseHoldRequest* req, v1::CertificateStatus* resp) {
   auto officer = Officer(ctx);
   if (!officer.ok()) return FinishUnary(ctx, officer.status());
   absl::Status valid = CheckSerial(req->serial());
@@ -343,7 +361,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::ReleaseHold(grpc::CallbackServerContext
   if (!status.ok()) return FinishUnary(ctx, status.status());
   *resp = *status;
   absl::Status crl = PublishCrls();
-  if (!crl.ok()) LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
+  if (!crl.ok())
+    LogEvent(o_.logger, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   return FinishUnary(ctx, absl::OkStatus());
 }
 
@@ -356,9 +375,9 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
     auto cert = Certificate::FromDer(req->certificate());
     if (!cert.ok()) return FinishUnary(ctx, FieldError("certificate", cert.status()));
     const auto& shared = o_.pki->pseudonym_issuer();
-    expected_issuer = cert->Issuer() == o_.pki->issuing_ca().Subject()           ? "ca"
+    expected_issuer = cert->Issuer() == o_.pki->issuing_ca().Subject()            ? "ca"
                       : shared.has_value() && cert->Issuer() == shared->Subject() ? "pseudonyms"
-                                                                                   : "";
+                                                                                  : "";
     if (expected_issuer.empty()) {
       resp->set_serial(cert->SerialHex());
       resp->set_state(v1::CERTIFICATE_STATE_UNKNOWN);
@@ -382,7 +401,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
 }
 
 grpc::ServerWriteReactor<v1::RevocationEvent>* CaServiceImpl::WatchRevocations(grpc::CallbackServerContext* ctx,
-                                                                                const v1::WatchRevocationsRequest* req) {
+                                                                               const v1::WatchRevocationsRequest* req) {
   if (o_.revocation_feed == nullptr || req->after_seq() < 0) {
     class Refused : public grpc::ServerWriteReactor<v1::RevocationEvent> {
      public:

@@ -2,9 +2,9 @@
 // calls the store, and converts the result once at the end. Thread-safe.
 #pragma once
 
-#include <memory>
-
 #include <spdlog/logger.h>
+
+#include <memory>
 
 #include "common/base/clock.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -54,15 +54,14 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
                                                  v1::GetSubscriberHistoryResponse* resp) override;
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                    v1::EnrollResponse* resp) override;
-  grpc::ServerUnaryReactor* GetCaCertificates(grpc::CallbackServerContext* ctx,
-                                              const v1::GetCaCertificatesRequest* req,
+  grpc::ServerUnaryReactor* GetCaCertificates(grpc::CallbackServerContext* ctx, const v1::GetCaCertificatesRequest* req,
                                               v1::GetCaCertificatesResponse* resp) override;
   grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* ctx, const v1::RevokeCertificateRequest* req,
                                               v1::RevokeCertificateResponse* resp) override;
   grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx, const v1::ReleaseHoldRequest* req,
                                         v1::CertificateStatus* resp) override;
   grpc::ServerWriteReactor<v1::RevocationEvent>* WatchRevocations(grpc::CallbackServerContext* ctx,
-                                                                 const v1::WatchRevocationsRequest* req) override;
+                                                                  const v1::WatchRevocationsRequest* req) override;
   grpc::ServerUnaryReactor* GetCertificateStatus(grpc::CallbackServerContext* ctx,
                                                  const v1::GetCertificateStatusRequest* req,
                                                  v1::CertificateStatus* resp) override;

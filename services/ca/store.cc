@@ -62,8 +62,8 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
        R"(INSERT INTO ca.enrolment_codes (code_sha256, subscriber_id, expires_at)
           VALUES (decode($1, 'hex'), $2, $3::timestamptz))"},
       {"ca_get_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers s WHERE id = $1"},
-      {"ca_list_first", std::string("SELECT ") + kColumns +
-                            " FROM ca.subscribers s ORDER BY created_at DESC, id DESC LIMIT $1"},
+      {"ca_list_first",
+       std::string("SELECT ") + kColumns + " FROM ca.subscribers s ORDER BY created_at DESC, id DESC LIMIT $1"},
       {"ca_list_after", std::string("SELECT ") + kColumns +
                             R"( FROM ca.subscribers s
                                 WHERE (created_at, id) < (SELECT created_at, id FROM ca.subscribers WHERE id = $2)
@@ -104,15 +104,16 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_insert_crl",
        R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der, is_base)
           VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex'), $6))"},
-      {"ca_latest_crl",
-       R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
+      {"ca_latest_crl", R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
       // Enrolment in two statements: claim the code (with the record and the blocked-key check),
       // then store both certificates, spend the code and record the change at once.
       {"ca_enrol_claim",
        std::string("SELECT c.used_at IS NOT NULL AS used, c.expires_at <= $4::timestamptz AS expired, "
-                   "EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = ANY(ARRAY[decode($2, 'hex'), decode($3, 'hex')])) "
+                   "EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = ANY(ARRAY[decode($2, 'hex'), decode($3, "
+                   "'hex')])) "
                    "AS blocked, ") +
-           kColumns + " FROM ca.enrolment_codes c JOIN ca.subscribers s ON s.id = c.subscriber_id"
+           kColumns +
+           " FROM ca.enrolment_codes c JOIN ca.subscribers s ON s.id = c.subscriber_id"
            " WHERE c.code_sha256 = decode($1, 'hex') FOR UPDATE OF c"},
       {"ca_enrol_store",
        R"(WITH certs AS (
@@ -165,8 +166,8 @@ absl::StatusOr<v1::Subscriber> CaStore::Register(v1::Subscriber s, const std::st
   s.set_state(v1::SUBSCRIBER_STATE_ACTIVE);
   s.set_created_by(officer);
   absl::Status st = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_prepared0("ca_insert_subscriber", s.id(), s.name(), KindName(s.kind()), s.country(),
-                      s.applicable_law(), s.vat_reference(), s.email(), officer);
+    tx.exec_prepared0("ca_insert_subscriber", s.id(), s.name(), KindName(s.kind()), s.country(), s.applicable_law(),
+                      s.vat_reference(), s.email(), officer);
     SEMPER_RETURN_IF_ERROR(RecordChange(tx, s.id(), officer, "registered", "{}"));
     tx.exec_prepared0("ca_insert_code", HexEncode(code_sha256), s.id(), TimeText(code_expires));
     return absl::OkStatus();
@@ -190,7 +191,8 @@ absl::StatusOr<std::vector<v1::Subscriber>> CaStore::List(int limit, const std::
   std::vector<v1::Subscriber> out;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     out.clear();
-    auto r = after_id.empty() ? tx.exec_prepared("ca_list_first", limit) : tx.exec_prepared("ca_list_after", limit, after_id);
+    auto r = after_id.empty() ? tx.exec_prepared("ca_list_first", limit)
+                              : tx.exec_prepared("ca_list_after", limit, after_id);
     for (const auto& row : r) out.push_back(FromRow(row));
     return absl::OkStatus();
   }));
@@ -207,7 +209,8 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     auto claim = tx.exec_prepared("ca_enrol_claim", code_hex, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]),
                                   db::TimeText(clock_()));
     if (claim.empty()) {
-      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, "unknown enrolment code; check it was typed correctly");
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
+                       "unknown enrolment code; check it was typed correctly");
     }
     const pqxx::row& row = claim[0];
     if (row["used"].as<bool>()) {
@@ -228,7 +231,8 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
                        "this key was revoked for key compromise and cannot be certified again; make a new key");
     }
     SEMPER_ASSIGN_OR_RETURN(auto issued, issue(subscriber));
-    if (issued.size() != 2) return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "expected two certificates");
+    if (issued.size() != 2)
+      return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "expected two certificates");
     const IssuedCertificate& a = issued[0].certificate;
     const IssuedCertificate& b = issued[1].certificate;
     auto stored = tx.exec_prepared(
@@ -238,11 +242,10 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     if (stored.affected_rows() != 1) {
       return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "enrolment was not stored completely");
     }
-    SEMPER_RETURN_IF_ERROR(db::AppendAudit(
-        tx, "ca", "semper-ca",
-        {{"enrolment code", "issue", subscriber.id(),
-          StrCat("{\"certificates\": [\"", a.serial_hex, "\", \"", b.serial_hex, "\"], \"subject\": \"", JsonEscape(a.subject),
-                 "\"}")}}));
+    SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
+                                           {{"enrolment code", "issue", subscriber.id(),
+                                             StrCat("{\"certificates\": [\"", a.serial_hex, "\", \"", b.serial_hex,
+                                                    "\"], \"subject\": \"", JsonEscape(a.subject), "\"}")}}));
     out = {subscriber, std::move(issued)};
     return absl::OkStatus();
   });
@@ -251,7 +254,6 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
 }
 
 namespace {
-
 
 google::protobuf::Timestamp Ts(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
 
@@ -278,7 +280,8 @@ absl::StatusOr<v1::Subscriber> CaStore::Update(const v1::Subscriber& s, const st
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", s.id()));
     v1::Subscriber old = FromRow(r[0]);
     if (old.state() == v1::SUBSCRIBER_STATE_CLOSED) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("subscriber ", s.id(), " is closed"));
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("subscriber ", s.id(), " is closed"));
     }
     std::string changes;
     auto diff = [&](const char* field, const std::string& before, const std::string& after) {
@@ -333,8 +336,9 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
       default:
         return InvalidField("state", "must be ACTIVE, SUSPENDED or CLOSED");
     }
-    SEMPER_RETURN_IF_ERROR(RecordChange(tx, id, officer, action,
-                      StrCat("{\"reason\": \"", JsonEscape(reason), "\", \"certificates\": ", affected, "}")));
+    SEMPER_RETURN_IF_ERROR(
+        RecordChange(tx, id, officer, action,
+                     StrCat("{\"reason\": \"", JsonEscape(reason), "\", \"certificates\": ", affected, "}")));
     return absl::OkStatus();
   }));
   return Get(id);
@@ -346,7 +350,8 @@ absl::Status CaStore::AddEnrolmentCode(const std::string& id, const std::string&
     auto r = tx.exec_prepared("ca_lock_subscriber", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no subscriber ", id));
     if (FromRow(r[0]).state() != v1::SUBSCRIBER_STATE_ACTIVE) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("subscriber ", id, " is not active"));
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("subscriber ", id, " is not active"));
     }
     tx.exec_prepared0("ca_insert_code", HexEncode(code_sha256), id, TimeText(expires));
     SEMPER_RETURN_IF_ERROR(RecordChange(tx, id, officer, "enrolment-code-issued", "{}"));
@@ -378,7 +383,8 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
                                                       const std::string& actor, const std::string& only_subscriber) {
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_lock_certificate", serial);
-    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
+    if (r.empty())
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
     std::string subscriber = r[0][0].is_null() ? "" : r[0][0].as<std::string>();
     if (!only_subscriber.empty() && subscriber != only_subscriber) {
       return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
@@ -396,7 +402,8 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
                        StrCat("certificate ", serial, " is already revoked (reason ", old_reason, ")"));
     }
     if (revoked && reason == v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, StrCat("certificate ", serial, " is already on hold"));
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("certificate ", serial, " is already on hold"));
     }
     tx.exec_prepared0(to_key_compromise ? "ca_to_key_compromise" : "ca_revoke", serial, static_cast<int>(reason));
     if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
@@ -415,8 +422,10 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
             // Revoked now if good or on hold; revoked before for another reason: keyCompromise
             // now (time kept), which the arbiter checks before it gives the key that finds what
             // was issued on it.
-            tx.exec_prepared0(d[2].as<bool>() ? "ca_revoke" : "ca_to_key_compromise", derived, static_cast<int>(reason));
-            tx.exec_prepared0("ca_block_key", d[1].as<std::string>(), "keyCompromise of the certificate it was issued on");
+            tx.exec_prepared0(d[2].as<bool>() ? "ca_revoke" : "ca_to_key_compromise", derived,
+                              static_cast<int>(reason));
+            tx.exec_prepared0("ca_block_key", d[1].as<std::string>(),
+                              "keyCompromise of the certificate it was issued on");
             tx.exec_prepared0("ca_queue_cascade", derived);
             bases.push_back(derived);
           }
@@ -424,12 +433,13 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
       }
     }
     if (!subscriber.empty()) {
-      SEMPER_RETURN_IF_ERROR(RecordChange(tx, subscriber, actor, "certificate-revoked",
-                        StrCat("{\"serial\": \"", serial, "\", \"reason\": ", static_cast<int>(reason), "}")));
+      SEMPER_RETURN_IF_ERROR(
+          RecordChange(tx, subscriber, actor, "certificate-revoked",
+                       StrCat("{\"serial\": \"", serial, "\", \"reason\": ", static_cast<int>(reason), "}")));
     } else {
-      SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
-                                             {{actor, "certificate-revoked", serial,
-                                               StrCat("{\"reason\": ", static_cast<int>(reason), "}")}}));
+      SEMPER_RETURN_IF_ERROR(db::AppendAudit(
+          tx, "ca", "semper-ca",
+          {{actor, "certificate-revoked", serial, StrCat("{\"reason\": ", static_cast<int>(reason), "}")}}));
     }
     return absl::OkStatus();
   }));
@@ -439,7 +449,8 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
 absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& serial, const std::string& actor) {
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_lock_certificate", serial);
-    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
+    if (r.empty())
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
     if (!r[0][1].as<bool>() || r[0][2].as<int>() != v1::REVOCATION_REASON_CERTIFICATE_HOLD) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("certificate ", serial, " is not on hold"));
@@ -447,7 +458,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& se
     tx.exec_prepared0("ca_release", serial);
     if (!r[0][0].is_null()) {
       SEMPER_RETURN_IF_ERROR(RecordChange(tx, r[0][0].as<std::string>(), actor, "hold-released",
-                        StrCat("{\"serial\": \"", serial, "\"}")));
+                                          StrCat("{\"serial\": \"", serial, "\"}")));
     }
     return absl::OkStatus();
   }));
@@ -487,8 +498,9 @@ absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& se
   SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, Status(serial, at));
   if (status.state() == v1::CERTIFICATE_STATE_GOOD) return status;
   const bool revoked = status.state() == v1::CERTIFICATE_STATE_REVOKED;
-  return MakeError(absl::StatusCode::kFailedPrecondition, revoked ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
-                   StrCat(whose, " certificate ", serial, revoked ? " is revoked" : " is not a certificate of this CA"));
+  return MakeError(
+      absl::StatusCode::kFailedPrecondition, revoked ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
+      StrCat(whose, " certificate ", serial, revoked ? " is revoked" : " is not a certificate of this CA"));
 }
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {

@@ -79,7 +79,7 @@ class CaStore {
   absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at, std::string* issuer = nullptr);
 
   using CrlBuild = std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t number,
-                                                              std::optional<int64_t> delta_base)>;
+                                                             std::optional<int64_t> delta_base)>;
   using CrlParse = std::function<absl::StatusOr<std::vector<RevokedEntry>>(std::string_view der)>;
   // Issues and stores a full CRL and a delta CRL, numbered from one sequence so that numbers only
   // grow, across restarts and replicas. With `new_base` (on schedule) the full CRL becomes the

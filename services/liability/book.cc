@@ -1,6 +1,7 @@
 // Agreements and guarantees in PostgreSQL.
 #include "services/liability/book.h"
-#include "services/liability/checks.h"
+
+#include <google/protobuf/util/json_util.h>
 
 #include <future>
 #include <set>
@@ -19,9 +20,8 @@
 #include "common/db/audit.h"
 #include "common/db/values.h"
 #include "semper/v1/arbiter.pb.h"
+#include "services/liability/checks.h"
 #include "services/liability/statement.h"
-
-#include <google/protobuf/util/json_util.h>
 
 namespace semper::liability {
 namespace {
@@ -199,8 +199,7 @@ std::vector<db::PreparedStatement> LiabilityBook::Statements() {
               "    OR g.order_content_sha256 = ANY(SELECT decode(x, 'hex') FROM unnest($2::text[]) x)")},
       // The agreements a group of requests needs, locked in a fixed order (no deadlocks between
       // committers and replicas).
-      {"liab_lock",
-       StrCat("SELECT ", kAgreementColumns, R"(
+      {"liab_lock", StrCat("SELECT ", kAgreementColumns, R"(
           FROM liability.agreements a
           JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[])) AS w(b, i, c)
             ON a.buyer = w.b AND a.buyer_issuer = w.i AND a.currency = w.c
@@ -264,7 +263,8 @@ LiabilityBook::LiabilityBook(Deps deps)
 
 LiabilityBook::~LiabilityBook() { committer_->Stop(); }
 
-absl::StatusOr<Certificate> LiabilityBook::VerifyBuyerSignature(const std::string& bytes, const std::string& signature) {
+absl::StatusOr<Certificate> LiabilityBook::VerifyBuyerSignature(const std::string& bytes,
+                                                                const std::string& signature) {
   if (signature.empty()) return InvalidField("signature", "a detached CMS signature by the buyer is required");
   auto signers = CmsVerifyDetached(signature, bytes, *d_.trust, d_.clock(), KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("signature", signers.status());
@@ -307,10 +307,10 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::RegisterAgreement(const v1::R
     return absl::OkStatus();
   }));
   if (!existing.empty() || out.agreement_id().empty()) {
-    return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
-                     StrCat("the buyer already holds an agreement in ", currency, " (", existing,
-                            "): terminate it first"),
-                     {{"existing_id", existing}, {"currency", currency}});
+    return MakeError(
+        absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
+        StrCat("the buyer already holds an agreement in ", currency, " (", existing, "): terminate it first"),
+        {{"existing_id", existing}, {"currency", currency}});
   }
   return out;
 }
@@ -319,7 +319,8 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   SEMPER_ASSIGN_OR_RETURN(Certificate signer, VerifyBuyerSignature(req.change(), req.signature()));
   v1::AgreementChangeStatement change;
   if (!change.ParseFromString(req.change()) || change.type() != "semper-agreement-change") {
-    return MalformedField("change", "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
+    return MalformedField("change",
+                          "must be a serialized AgreementChangeStatement of type \"semper-agreement-change\"");
   }
   const absl::Time now = d_.clock();
   SEMPER_RETURN_IF_ERROR(RequireFresh(change.made_at(), now, "change.made_at"));
@@ -340,7 +341,8 @@ absl::StatusOr<v1::AgreementRecord> LiabilityBook::SetAgreementState(const v1::S
   v1::AgreementRecord out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("liab_get_agreement", change.agreement_id());
-    if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no agreement ", change.agreement_id()));
+    if (r.empty())
+      return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no agreement ", change.agreement_id()));
     const AgreementRow a = AgreementRow::Read(r[0]);
     if (a.buyer != signer.Subject() || a.buyer_issuer != signer.Issuer()) {
       return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
@@ -376,7 +378,8 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
   // The order, signed by the buyer it names, for this seller: what is guaranteed comes from it.
   v1::SealedContainer sealed;
   if (!sealed.ParseFromString(in.order()) || !sealed.has_signed_()) {
-    return done(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "order: not a signed SEMPER container"));
+    return done(
+        MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "order: not a signed SEMPER container"));
   }
   OpenOptions options;
   options.trust = d_.trust;
@@ -395,8 +398,9 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
   auto named_seller = Certificate::FromDer(order.seller().certificate());
   if (!named_seller.ok()) return done(FieldError("order.seller.certificate", named_seller.status()));
   if (PartyOf(*named_seller) != seller.party) {
-    return done(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                          StrCat("the order names the seller ", named_seller->Subject(), "; you are ", seller.subject)));
+    return done(
+        MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                  StrCat("the order names the seller ", named_seller->Subject(), "; you are ", seller.subject)));
   }
   if (order.amount().minor_units() <= 0 || order.amount().currency().size() != 3) {
     return done(InvalidField("order.amount", "must be a positive amount in an ISO 4217 currency"));
@@ -429,8 +433,14 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
     return done(MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
                           StrCat("the buyer's certificate ", serial, " is revoked")));
   }
-  Pending p{req,           buyer->Subject(), buyer->Issuer(), serial,      PartyOf(*buyer),
-            seller.party, Sha256(sealed.signed_().content()), std::nullopt};
+  Pending p{req,
+            buyer->Subject(),
+            buyer->Issuer(),
+            serial,
+            PartyOf(*buyer),
+            seller.party,
+            Sha256(sealed.signed_().content()),
+            std::nullopt};
   std::string agreement;
   {
     absl::MutexLock lock(&cert_mu_);
@@ -453,7 +463,7 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::RequestGuarantee(const v1::Guarante
 }
 
 absl::StatusOr<LiabilityBook::Signed> LiabilityBook::SignGuarantee(const Pending& p, const std::string& agreement_id,
-                                                                  absl::Time now) const {
+                                                                   absl::Time now) const {
   const v1::GuaranteeRequest& q = p.req;
   absl::Time until = now + (q.valid_seconds() > 0 ? absl::Seconds(q.valid_seconds()) : absl::Hours(24 * 7));
   v1::GuaranteeStatement st;
@@ -507,8 +517,8 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
   if (careful) {
     for (const auto& r : tx.exec_prepared("liab_existing", db::TextArray(request_ids), db::TextArray(order_hashes))) {
       const GuaranteeRow g = GuaranteeRow::Read(r);
-      recorded[g.request_id] = Recorded{WithCertificates(g.Guarantee()), g.seller, g.order_sha256, g.buyer,
-                                        g.buyer_issuer, g.currency, g.amount};
+      recorded[g.request_id] = Recorded{
+          WithCertificates(g.Guarantee()), g.seller, g.order_sha256, g.buyer, g.buyer_issuer, g.currency, g.amount};
       if (!g.order_content_sha256.empty()) order_guaranteed[g.order_content_sha256] = g.id;
     }
   }
@@ -519,12 +529,11 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     std::string state;
   };
   absl::flat_hash_map<std::string, Agreement> agreements;  // key: buyer \n issuer \n currency
-  for (const auto& r : tx.exec_prepared("liab_lock", db::TextArray(buyers), db::TextArray(issuers),
-                                        db::TextArray(currencies))) {
+  for (const auto& r :
+       tx.exec_prepared("liab_lock", db::TextArray(buyers), db::TextArray(issuers), db::TextArray(currencies))) {
     const AgreementRow a = AgreementRow::Read(r);
-    agreements[StrCat(a.buyer, "\n", a.buyer_issuer, "\n", a.currency)] =
-        Agreement{a.id, a.overall_limit, a.per_transaction_limit, a.reserved, 0, a.valid_from <= now, !a.Expired(now),
-                  a.state};
+    agreements[StrCat(a.buyer, "\n", a.buyer_issuer, "\n", a.currency)] = Agreement{
+        a.id, a.overall_limit, a.per_transaction_limit, a.reserved, 0, a.valid_from <= now, !a.Expired(now), a.state};
   }
   {
     absl::MutexLock lock(&cert_mu_);
@@ -544,8 +553,8 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
         (*results)[i] = r.g;
       } else {
         (*results)[i] = MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
-                               StrCat("request id ", q.request_id(), " was used for another guarantee"),
-                               {{"request_id", q.request_id()}});
+                                  StrCat("request id ", q.request_id(), " was used for another guarantee"),
+                                  {{"request_id", q.request_id()}});
       }
       continue;
     }
@@ -614,17 +623,17 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
     buyer_parties.push_back(p.buyer_party);
     order_contents.push_back(HexEncode(p.order_content_sha256));
     // A repeated request id within the group gets this same guarantee.
-    recorded[q.request_id()] = Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer,
-                                        q.amount().currency(), amount};
+    recorded[q.request_id()] =
+        Recorded{g, q.seller(), q.order_sha256(), p.buyer, p.buyer_issuer, q.amount().currency(), amount};
     order_guaranteed[p.order_content_sha256] = sig.guarantee_id;
     (*results)[i] = std::move(g);
   }
   if (!ids.empty()) {
-    auto inserted = tx.exec_prepared("liab_insert_guarantees", db::TextArray(ids), db::TextArray(rids),
-                                     db::TextArray(aids), db::TextArray(sellers), db::TextArray(orders),
-                                     db::TextArray(amounts), db::TextArray(untils), db::TextArray(statements),
-                                     db::TextArray(signatures), db::TextArray(seller_parties),
-                                     db::TextArray(buyer_parties), db::TextArray(order_contents));
+    auto inserted =
+        tx.exec_prepared("liab_insert_guarantees", db::TextArray(ids), db::TextArray(rids), db::TextArray(aids),
+                         db::TextArray(sellers), db::TextArray(orders), db::TextArray(amounts), db::TextArray(untils),
+                         db::TextArray(statements), db::TextArray(signatures), db::TextArray(seller_parties),
+                         db::TextArray(buyer_parties), db::TextArray(order_contents));
     if (inserted.at(0)["n"].as<size_t>() != ids.size()) return RecordedBefore();
     // One row for the group the transaction decided: every guarantee in it, in order.
     std::string details = "[";
@@ -634,9 +643,9 @@ absl::Status LiabilityBook::DecideIn(pqxx::work& tx, const std::vector<Pending>&
                 "}");
     }
     details += "]";
-    SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "liability", "semper-liability",
-                                           {{"sellers", "guarantees", StrCat(ids.front(), ids.size() > 1 ? " and others" : ""),
-                                             std::move(details)}}));
+    SEMPER_RETURN_IF_ERROR(db::AppendAudit(
+        tx, "liability", "semper-liability",
+        {{"sellers", "guarantees", StrCat(ids.front(), ids.size() > 1 ? " and others" : ""), std::move(details)}}));
   }
   return absl::OkStatus();
 }
@@ -655,8 +664,8 @@ absl::Status LiabilityBook::Decide(std::vector<Pending>& group, std::vector<absl
 }
 
 absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id, v1::GuaranteeState outcome,
-                                                         const Caller& caller, const std::string& verdict,
-                                                         const std::string& verdict_signature) {
+                                                          const Caller& caller, const std::string& verdict,
+                                                          const std::string& verdict_signature) {
   if (outcome != v1::GUARANTEE_STATE_SETTLED && outcome != v1::GUARANTEE_STATE_RELEASED) {
     return InvalidField("outcome", "must be settled or released");
   }
@@ -670,17 +679,20 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
       return MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED,
                        "this tracker knows no arbiter (liability.arbiter_cert_file)");
     }
-    SEMPER_ASSIGN_OR_RETURN(v1::VerdictStatement v, CheckVerdict(verdict, verdict_signature, *d_.trust, *d_.arbiter, now));
+    SEMPER_ASSIGN_OR_RETURN(v1::VerdictStatement v,
+                            CheckVerdict(verdict, verdict_signature, *d_.trust, *d_.arbiter, now));
     bool ordered = false;
     for (const auto& o : v.guarantee_orders()) ordered |= o.guarantee_id() == id && o.action() == want;
     if (!ordered) {
-      return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                       StrCat("the verdict of case ", v.case_id(), " does not order guarantee ", id, " to be ", wanted));
+      return MakeError(
+          absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+          StrCat("the verdict of case ", v.case_id(), " does not order guarantee ", id, " to be ", wanted));
     }
     ruling = std::move(v);
   } else if (!caller.authenticated) {
     return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
-                     StrCat("only the seller may ", want, " a guarantee (present your authentication certificate), "
+                     StrCat("only the seller may ", want,
+                            " a guarantee (present your authentication certificate), "
                             "or semper-arbiter's verdict"));
   } else {
     // The method is open (a verdict may come from anyone), so the gate lets a certificate whose
@@ -704,9 +716,9 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     if (ruling.has_value()) {
       const std::set<std::string> parties = {PartyOfSubject(ruling->claimant()), PartyOfSubject(ruling->respondent())};
       if (seller_party.empty() || parties != std::set<std::string>{seller_party, buyer_party}) {
-        return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                         StrCat("the verdict of case ", ruling->case_id(), " is not between guarantee ", id,
-                                "'s buyer and seller"));
+        return MakeError(
+            absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+            StrCat("the verdict of case ", ruling->case_id(), " is not between guarantee ", id, "'s buyer and seller"));
       }
       // And about this guarantee's order, not another order of the same two parties.
       if (g.order_content_sha256.empty() || ruling->subject_sha256() != g.order_content_sha256) {
@@ -727,18 +739,20 @@ absl::StatusOr<v1::Guarantee> LiabilityBook::EndGuarantee(const std::string& id,
     const GuaranteeRow after = GuaranteeRow::Read(tx.exec_prepared("liab_get_guarantee", id).at(0));
     out = WithCertificates(after.Guarantee());
     if (ended.affected_rows() == 1) {
-      return db::AppendAudit(tx, "liability", "semper-liability",
-                             {{by, outcome == v1::GUARANTEE_STATE_SETTLED ? "guarantee-settled" : "guarantee-released", id,
-                               "{}"}});
+      return db::AppendAudit(
+          tx, "liability", "semper-liability",
+          {{by, outcome == v1::GUARANTEE_STATE_SETTLED ? "guarantee-settled" : "guarantee-released", id, "{}"}});
     }
     if (out.state() == v1::GUARANTEE_STATE_LIVE && after.valid_until <= now) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        StrCat("guarantee ", id, " expired at ",
                               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", after.valid_until, absl::UTCTimeZone())));
     }
-    return MakeError(absl::StatusCode::kFailedPrecondition, out.state() == v1::GUARANTEE_STATE_EXPIRED ? v1::EXPIRED : v1::WRONG_STATE,
-                     StrCat("guarantee ", id, " was already ", GuaranteeStateName(out.state()), " at ",
-                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(out.ended_at()), absl::UTCTimeZone())));
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition,
+        out.state() == v1::GUARANTEE_STATE_EXPIRED ? v1::EXPIRED : v1::WRONG_STATE,
+        StrCat("guarantee ", id, " was already ", GuaranteeStateName(out.state()), " at ",
+               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromTimestamp(out.ended_at()), absl::UTCTimeZone())));
   }));
   return out;
 }

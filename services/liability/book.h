@@ -74,7 +74,8 @@ class LiabilityBook {
   // seller, or with a verdict that semper-arbiter signed, that orders exactly this, in a case
   // between the guarantee's buyer and seller. PERMISSION_DENIED otherwise.
   absl::StatusOr<v1::Guarantee> EndGuarantee(const std::string& id, v1::GuaranteeState outcome, const Caller& caller,
-                                             const std::string& verdict = "", const std::string& verdict_signature = "");
+                                             const std::string& verdict = "",
+                                             const std::string& verdict_signature = "");
   // For the guarantee's seller or buyer only.
   absl::StatusOr<v1::Guarantee> GetGuarantee(const std::string& id, const Caller& caller);
   absl::StatusOr<v1::LiabilityStatus> GetLiability(const v1::GetLiabilityRequest& req);

@@ -42,7 +42,8 @@ absl::StatusOr<v1::VerdictStatement> CheckVerdict(std::string_view verdict, std:
   v1::VerdictStatement v;
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(std::string(verdict), &v, opts).ok() || v.type() != "semper-verdict") {
+  if (!google::protobuf::util::JsonStringToMessage(std::string(verdict), &v, opts).ok() ||
+      v.type() != "semper-verdict") {
     return InvalidField("verdict", "is not a semper-verdict statement");
   }
   return v;

@@ -1,8 +1,7 @@
 // semper-liability: the liability tracker of SEMPER agreements.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/synchronization/mutex.h"
 #include "common/base/config.h"
@@ -14,9 +13,9 @@
 #include "common/db/pool.h"
 #include "common/server/certificate_status.h"
 #include "common/server/daemon.h"
+#include "common/server/revocation_watch.h"
 #include "common/server/server.h"
 #include "common/server/signing_key.h"
-#include "common/server/revocation_watch.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "services/liability/book.h"
 #include "services/liability/service.h"
@@ -77,8 +76,8 @@ int Serve(const std::optional<std::string>& config_file) {
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
 
-  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca = v1::CertificationAuthority::NewStub(
-      UpstreamChannel(config->GetString("liability.ca_address"), *roots, config->GetString("liability.upstream_server_name")));
+  std::shared_ptr<v1::CertificationAuthority::StubInterface> ca = v1::CertificationAuthority::NewStub(UpstreamChannel(
+      config->GetString("liability.ca_address"), *roots, config->GetString("liability.upstream_server_name")));
   auto ca_status = std::make_shared<CertificateStatusClient>(ca);
   auto status = [ca_status](const Certificate& cert) { return ca_status->Status(cert); };
   // Revocations pushed by semper-ca (see revocation_watch.h for the policy when it is

@@ -1,9 +1,9 @@
 // Liability handlers.
 #include "services/liability/service.h"
 
-#include "common/server/rate_limit.h"
 #include "common/server/grpc_status.h"
 #include "common/server/peer.h"
+#include "common/server/rate_limit.h"
 
 namespace semper::liability {
 namespace {
@@ -50,13 +50,19 @@ grpc::ServerUnaryReactor* LiabilityServiceImpl::RequestGuarantee(grpc::CallbackS
 grpc::ServerUnaryReactor* LiabilityServiceImpl::SettleGuarantee(grpc::CallbackServerContext* ctx,
                                                                 const v1::EndGuaranteeRequest* req,
                                                                 v1::Guarantee* resp) {
-  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, CallerOf(*ctx), req->verdict(), req->verdict_signature()), resp);
+  return FinishUnary(ctx,
+                     book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_SETTLED, CallerOf(*ctx),
+                                         req->verdict(), req->verdict_signature()),
+                     resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::ReleaseGuarantee(grpc::CallbackServerContext* ctx,
                                                                  const v1::EndGuaranteeRequest* req,
                                                                  v1::Guarantee* resp) {
-  return FinishUnary(ctx, book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, CallerOf(*ctx), req->verdict(), req->verdict_signature()), resp);
+  return FinishUnary(ctx,
+                     book_->EndGuarantee(req->guarantee_id(), v1::GUARANTEE_STATE_RELEASED, CallerOf(*ctx),
+                                         req->verdict(), req->verdict_signature()),
+                     resp);
 }
 
 grpc::ServerUnaryReactor* LiabilityServiceImpl::GetGuarantee(grpc::CallbackServerContext* ctx,

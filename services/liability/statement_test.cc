@@ -2,10 +2,9 @@
 // was written from, whatever the strings hold.
 #include "services/liability/statement.h"
 
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
 
 #include "common/base/proto_json.h"
 #include "common/base/proto_time.h"

@@ -28,9 +28,10 @@ void Attestations::Certify(const v1::CertifyDocumentRequest& req, Done done, std
   if (absl::Status s = CheckSize("signature", req.signature(), kMaxSignatureBytes); !s.ok()) return done(s);
   const absl::Time now = d_.clock();
   const std::string digest = hash_only ? req.document_sha256() : Sha256(req.document());
-  auto signers = hash_only ? CmsVerifyDetachedDigest(req.signature(), HashAlgorithm::kSha256, digest, *d_.trust, now,
-                                                     KeyPurpose::kNonRepudiation)
-                           : CmsVerifyDetached(req.signature(), req.document(), *d_.trust, now, KeyPurpose::kNonRepudiation);
+  auto signers = hash_only
+                     ? CmsVerifyDetachedDigest(req.signature(), HashAlgorithm::kSha256, digest, *d_.trust, now,
+                                               KeyPurpose::kNonRepudiation)
+                     : CmsVerifyDetached(req.signature(), req.document(), *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return done(FieldError("signature", signers.status()));
   if (signers->size() != 1) return done(InvalidField("signature", "must have exactly one signer"));
   const Certificate& signer = signers->front().certificate;

@@ -34,17 +34,23 @@ absl::Status NotASigner(const Certificate& cert, const std::string& id) {
 }
 
 v1::ContractState StateOf(const std::string& s) {
-  return s == "open" ? v1::CONTRACT_STATE_OPEN : s == "completed" ? v1::CONTRACT_STATE_COMPLETED : v1::CONTRACT_STATE_ABORTED;
+  return s == "open"        ? v1::CONTRACT_STATE_OPEN
+         : s == "completed" ? v1::CONTRACT_STATE_COMPLETED
+                            : v1::CONTRACT_STATE_ABORTED;
 }
 v1::SignerState SignerStateOf(const std::string& s) {
-  return s == "pending" ? v1::SIGNER_STATE_PENDING : s == "signed" ? v1::SIGNER_STATE_SIGNED : v1::SIGNER_STATE_DECLINED;
+  return s == "pending"  ? v1::SIGNER_STATE_PENDING
+         : s == "signed" ? v1::SIGNER_STATE_SIGNED
+                         : v1::SIGNER_STATE_DECLINED;
 }
 
-absl::Status WrongState(std::string_view what) { return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what); }
+absl::Status WrongState(std::string_view what) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what);
+}
 
 // The contract as stored (without its outcome evidence), read in any transaction.
 absl::StatusOr<v1::NotarizedContract> Read(pqxx::transaction_base& tx, const std::string& id, int64_t* outcome_index,
-                                  absl::Time* decided_at) {
+                                           absl::Time* decided_at) {
   auto r = tx.exec_prepared("notary_contract", id);
   if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no contract ", id));
   v1::NotarizedContract c;
@@ -152,7 +158,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Create(const v1::CreateContr
     tx.exec_prepared0("notary_insert_contract", id, req.title(), HexEncode(req.contract()),
                       HexEncode(Sha256(req.contract())), db::TimeText(deadline));
     for (size_t i = 0; i < signers.size(); ++i) {
-      tx.exec_prepared0("notary_insert_signer", id, static_cast<int>(i), signers[i].first, HexEncode(signers[i].second));
+      tx.exec_prepared0("notary_insert_signer", id, static_cast<int>(i), signers[i].first,
+                        HexEncode(signers[i].second));
     }
     return absl::OkStatus();
   }));
@@ -187,8 +194,9 @@ absl::Status ContractBook::RequireNamed(const std::string& id, const Certificate
 
 absl::Status ContractBook::CheckSigner(const std::string& id, const Caller& caller, std::string_view what) {
   if (caller.party.empty()) {
-    return MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
-                     StrCat("a contract's ", what, " are shown to its signers: present your authentication certificate"));
+    return MakeError(
+        absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
+        StrCat("a contract's ", what, " are shown to its signers: present your authentication certificate"));
   }
   bool signer = false;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
@@ -256,7 +264,8 @@ absl::Status ContractBook::AppendOutcome(const std::string& id) {
 }
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
-    const std::string& id, const std::function<absl::StatusOr<bool>(pqxx::work&, const v1::NotarizedContract&)>& change) {
+    const std::string& id,
+    const std::function<absl::StatusOr<bool>(pqxx::work&, const v1::NotarizedContract&)>& change) {
   bool decided = false;
   absl::Status after;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -273,7 +282,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decide(
     if (c.state() == v1::CONTRACT_STATE_OPEN && now > deadline) {
       SEMPER_RETURN_IF_ERROR(StoreOutcome(tx, id, "contract-abort", Abort(c, "deadline passed", now)));
       decided = true;
-      if (change) after = WrongState(StrCat("the deadline passed at ", absl::FormatTime(deadline), "; the contract is aborted"));
+      if (change)
+        after = WrongState(StrCat("the deadline passed at ", absl::FormatTime(deadline), "; the contract is aborted"));
       return absl::OkStatus();
     }
     if (!change) return absl::OkStatus();
@@ -294,15 +304,15 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Get(const std::string& id, c
 }
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, const std::string& signature,
-                                                        const Caller& caller) {
+                                                         const Caller& caller) {
   // An id not in use answers as a signature over other bytes does: nobody learns which ids are.
   absl::StatusOr<std::string> text = Text(id);
   if (!text.ok() && text.status().code() != absl::StatusCode::kNotFound) return text.status();
   // A signature names the contract it is for, not only its text: a copy of it from another
   // contract with the same text (even one its signer declined) signs nothing here. (For an id not
   // in use, bytes nobody can have signed.)
-  SEMPER_ASSIGN_OR_RETURN(Certificate cert,
-                          VerifySigner(signature, text.ok() ? ContractSigningText(id, Sha256(*text)) : RandomBytes(32)));
+  SEMPER_ASSIGN_OR_RETURN(
+      Certificate cert, VerifySigner(signature, text.ok() ? ContractSigningText(id, Sha256(*text)) : RandomBytes(32)));
   if (!text.ok()) return NotASigner(cert, id);
   const std::string hash = Sha256(cert.Der());
   // Whether the signer is named, before anything else: someone else who knows the text decides
@@ -326,7 +336,8 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
       return false;
     }
     if (c.state() != v1::CONTRACT_STATE_OPEN) {
-      return WrongState(StrCat("the contract is already ", c.state() == v1::CONTRACT_STATE_COMPLETED ? "completed" : "aborted"));
+      return WrongState(
+          StrCat("the contract is already ", c.state() == v1::CONTRACT_STATE_COMPLETED ? "completed" : "aborted"));
     }
     if (me.state() == v1::SIGNER_STATE_DECLINED) return WrongState("this signer declined");
     absl::Time now = d_.clock();
@@ -374,7 +385,7 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Sign(const std::string& id, 
 }
 
 absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& id, const std::string& reason,
-                                                   const std::string& signature) {
+                                                            const std::string& signature) {
   if (reason.size() > 500) return InvalidField("reason", "must be at most 500 characters");
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, VerifySigner(signature, StrCat("semper-decline:", id, ":", reason)));
   const std::string hash = Sha256(cert.Der());
@@ -391,8 +402,9 @@ absl::StatusOr<v1::NotarizedContract> ContractBook::Decline(const std::string& i
     if (c.state() == v1::CONTRACT_STATE_COMPLETED) return WrongState("the contract is already completed");
     absl::Time now = d_.clock();
     tx.exec_prepared0("notary_decline_contract", id, position, db::TimeText(now));
-    SEMPER_RETURN_IF_ERROR(StoreOutcome(
-        tx, id, "contract-abort", Abort(c, StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason), now)));
+    SEMPER_RETURN_IF_ERROR(
+        StoreOutcome(tx, id, "contract-abort",
+                     Abort(c, StrCat("declined by ", cert.Subject(), reason.empty() ? "" : ": ", reason), now)));
     return true;
   });
 }

@@ -10,14 +10,14 @@
 #include <string_view>
 #include <vector>
 
-#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
+#include "common/notary/evidence.h"
 #include "semper/v1/notary.pb.h"
 #include "services/notary/log.h"
-#include "common/notary/evidence.h"
 
 namespace semper::notary {
 
@@ -53,7 +53,8 @@ class ContractBook {
   absl::StatusOr<v1::NotarizedContract> Create(const v1::CreateContractRequest& req);
   // A repeated signature reads the contract only when its signer asks as itself (`caller`).
   absl::StatusOr<v1::NotarizedContract> Sign(const std::string& id, const std::string& signature, const Caller& caller);
-  absl::StatusOr<v1::NotarizedContract> Decline(const std::string& id, const std::string& reason, const std::string& signature);
+  absl::StatusOr<v1::NotarizedContract> Decline(const std::string& id, const std::string& reason,
+                                                const std::string& signature);
   // For a signer only (`caller` as for TextFor). Decides an open contract whose deadline passed
   // (abort) before answering.
   absl::StatusOr<v1::NotarizedContract> Get(const std::string& id, const Caller& caller);
@@ -69,7 +70,8 @@ class ContractBook {
   // Runs `change` on the locked contract (true when it decided it); aborts an open contract
   // first if its deadline passed.
   absl::StatusOr<v1::NotarizedContract> Decide(
-      const std::string& id, const std::function<absl::StatusOr<bool>(pqxx::work&, const v1::NotarizedContract&)>& change);
+      const std::string& id,
+      const std::function<absl::StatusOr<bool>(pqxx::work&, const v1::NotarizedContract&)>& change);
   absl::Status StoreOutcome(pqxx::work& tx, const std::string& id, const std::string& kind,
                             const google::protobuf::Message& statement);
   absl::Status AppendOutcome(const std::string& id);

@@ -1,10 +1,10 @@
 // Group-committed appends, tree heads and proofs.
 #include "services/notary/log.h"
 
-#include <future>
-
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+
+#include <future>
 
 #include "common/base/proto_json.h"
 #include "common/base/status.h"
@@ -17,7 +17,6 @@ namespace semper::notary {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
 
 absl::StatusOr<std::string> FetchTile(pqxx::transaction_base& tx, int level, uint64_t index) {
   auto r = tx.exec_prepared("notary_tile", level, static_cast<int64_t>(index));
@@ -134,8 +133,8 @@ absl::Status EvidenceLog::TileOldEntries(uint64_t step) {
           tree.Reset(tiled, [&tx](int level, uint64_t index) { return FetchTile(tx, level, index); }).status());
       const uint64_t end = std::min(size, tiled + step);
       std::vector<std::string> leaves;
-      for (const auto& r : tx.exec_prepared("notary_leaf_hashes_from", static_cast<int64_t>(tiled),
-                                            static_cast<int64_t>(end))) {
+      for (const auto& r :
+           tx.exec_prepared("notary_leaf_hashes_from", static_cast<int64_t>(tiled), static_cast<int64_t>(end))) {
         if (r[0].as<uint64_t>() != tiled + leaves.size()) return MissingEntry(tiled + leaves.size());
         leaves.push_back(db::Bytes(r[1]));
       }
@@ -247,7 +246,8 @@ absl::Status EvidenceLog::Load() {
     SEMPER_ASSIGN_OR_RETURN(std::string node, tree_.Node(0, size - 1, fetch_));
     if (node != last) {
       return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
-                       StrCat("evidence log entry ", size - 1, " does not match the stored tree: the evidence log was "
+                       StrCat("evidence log entry ", size - 1,
+                              " does not match the stored tree: the evidence log was "
                               "changed outside the notary"));
     }
   }
@@ -304,7 +304,8 @@ absl::StatusOr<v1::Evidence> EvidenceLog::AppendOnce(NewEntry entry) {
   return Append(std::move(entry));
 }
 
-absl::Status EvidenceLog::AppendGroup(std::vector<NewEntry>& group, std::vector<absl::StatusOr<v1::Evidence>>& answers) {
+absl::Status EvidenceLog::AppendGroup(std::vector<NewEntry>& group,
+                                      std::vector<absl::StatusOr<v1::Evidence>>& answers) {
   uint64_t first = 0;
   std::vector<std::string> leaf_hashes;
   for (const auto& g : group) leaf_hashes.push_back(MerkleLeafHash(g.statement));
@@ -398,7 +399,8 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Get(uint64_t index, uint64_t tree_size
   v1::Evidence e;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("notary_entry", static_cast<int64_t>(index));
-    if (r.empty()) return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR, StrCat("entry ", index, " is missing"));
+    if (r.empty())
+      return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR, StrCat("entry ", index, " is missing"));
     e.set_kind(r[0][0].as<std::string>());
     e.set_statement(db::Bytes(r[0][1]));
     e.set_signature(db::Bytes(r[0][2]));

@@ -82,7 +82,7 @@ class EvidenceLog {
 
   std::mutex tree_mu_;  // guards tree_, tree_stale_ and latest_
   TiledMerkleTree tree_;
-  bool tree_stale_ = true;  // tree_ does not match what is stored (before Load, after a failed append)
+  bool tree_stale_ = true;        // tree_ does not match what is stored (before Load, after a failed append)
   TiledMerkleTree::Fetch fetch_;  // tiles through the pool
   std::optional<v1::SignedTreeHead> latest_;
   int tiles_read_at_load_ = 0;

@@ -17,10 +17,14 @@ namespace semper::notary {
 namespace {
 
 v1::MailState StateOf(const std::string& s) {
-  return s == "waiting" ? v1::MAIL_STATE_WAITING : s == "delivered" ? v1::MAIL_STATE_DELIVERED : v1::MAIL_STATE_NOT_DELIVERED;
+  return s == "waiting"     ? v1::MAIL_STATE_WAITING
+         : s == "delivered" ? v1::MAIL_STATE_DELIVERED
+                            : v1::MAIL_STATE_NOT_DELIVERED;
 }
 
-absl::Status WrongState(std::string_view what) { return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what); }
+absl::Status WrongState(std::string_view what) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, what);
+}
 
 std::string ReceiptText(const std::string& id, const std::string& sha256) {
   return StrCat("semper-receipt:", id, ":", HexEncode(sha256));
@@ -52,7 +56,8 @@ std::vector<db::PreparedStatement> MailRoom::Statements() {
        R"(SELECT length(message) + 2 * length(origin_signature) + 2 * length(submission_statement) FROM notary.mails
           WHERE id = $1)"},
       {"notary_mail_by_message", "SELECT id FROM notary.mails WHERE message_sha256 = decode($1, 'hex')"},
-      {"notary_mail_parties", "SELECT sender_party, sender_subject, recipient_subscriber FROM notary.mails WHERE id = $1"},
+      {"notary_mail_parties",
+       "SELECT sender_party, sender_subject, recipient_subscriber FROM notary.mails WHERE id = $1"},
       {"notary_mail",
        R"(SELECT sender_subject, recipient_subject, message_sha256, length(message), extract(epoch from deadline)::float8,
                  state, submission_index, outcome_index, extract(epoch from decided_at)::float8, recipient_subscriber,
@@ -68,7 +73,8 @@ std::vector<db::PreparedStatement> MailRoom::Statements() {
                  outcome_signature, outcome_index FROM notary.mails WHERE id = $1)"},
       {"notary_mail_submission_index",
        "UPDATE notary.mails SET submission_index = $2 WHERE id = $1 AND submission_index IS NULL"},
-      {"notary_mail_outcome_index", "UPDATE notary.mails SET outcome_index = $2 WHERE id = $1 AND outcome_index IS NULL"},
+      {"notary_mail_outcome_index",
+       "UPDATE notary.mails SET outcome_index = $2 WHERE id = $1 AND outcome_index IS NULL"},
   };
 }
 
@@ -98,8 +104,8 @@ absl::StatusOr<v1::CertifiedMail> MailRoom::Deposit(const v1::DepositMailRequest
     return InvalidField("enveloped_message",
                         "is not encrypted to recipient_certificate (CMS EnvelopedData naming it as a recipient)");
   }
-  auto signers = CmsVerifyDetached(req.origin_signature(), req.enveloped_message(), *d_.trust, now,
-                                   KeyPurpose::kNonRepudiation);
+  auto signers =
+      CmsVerifyDetached(req.origin_signature(), req.enveloped_message(), *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("origin_signature", signers.status());
   if (signers->size() != 1) return InvalidField("origin_signature", "must have exactly one signer");
   const Certificate& sender = signers->front().certificate;
@@ -147,11 +153,12 @@ absl::Status MailRoom::AppendPending(const std::string& id) {
     auto r = tx.exec_prepared("notary_mail_pending", id);
     if (r.empty()) return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no mail ", id));
     if (r[0][2].is_null()) submission = NewEntry{"mail-submission", db::Bytes(r[0][0]), db::Bytes(r[0][1])};
-    if (!r[0][3].is_null() && r[0][6].is_null()) outcome = NewEntry{r[0][3].as<std::string>(), db::Bytes(r[0][4]), db::Bytes(r[0][5])};
+    if (!r[0][3].is_null() && r[0][6].is_null())
+      outcome = NewEntry{r[0][3].as<std::string>(), db::Bytes(r[0][4]), db::Bytes(r[0][5])};
     return absl::OkStatus();
   }));
-  for (const auto& step : {std::pair{&submission, "notary_mail_submission_index"},
-                           std::pair{&outcome, "notary_mail_outcome_index"}}) {
+  for (const auto& step :
+       {std::pair{&submission, "notary_mail_submission_index"}, std::pair{&outcome, "notary_mail_outcome_index"}}) {
     std::optional<NewEntry>* entry = step.first;
     const char* statement = step.second;  // not a structured binding: lambdas capture it (clang 14)
     if (!entry->has_value()) continue;
@@ -255,9 +262,9 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
   v1::CertifiedMail m = found.ok() ? *std::move(found) : v1::CertifiedMail();
   absl::Time now = d_.clock();
   // (For an id not in use, bytes nobody can have signed.)
-  auto signers = CmsVerifyDetached(receipt_signature,
-                                   found.ok() ? ReceiptText(id, m.message_sha256()) : RandomBytes(32), *d_.trust, now,
-                                   KeyPurpose::kNonRepudiation);
+  auto signers =
+      CmsVerifyDetached(receipt_signature, found.ok() ? ReceiptText(id, m.message_sha256()) : RandomBytes(32),
+                        *d_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("receipt_signature", signers.status());
   if (signers->size() != 1) return InvalidField("receipt_signature", "must have exactly one signer");
   const Certificate& signer = signers->front().certificate;
@@ -292,8 +299,9 @@ absl::StatusOr<v1::AcceptedMail> MailRoom::Accept(const std::string& id, const s
       // evidence of delivery, which the sender shows to others: a copy must not read the mail.
       if (!as_recipient) {
         after = MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                          StrCat("mail ", id, " was delivered against this receipt: the recipient takes it again as "
-                                              "itself (TLS client certificate)"));
+                          StrCat("mail ", id,
+                                 " was delivered against this receipt: the recipient takes it again as "
+                                 "itself (TLS client certificate)"));
       }
       return absl::OkStatus();
     }

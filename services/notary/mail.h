@@ -6,9 +6,9 @@
 #include <functional>
 #include <string>
 
-#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/db/pool.h"
 #include "semper/v1/notary.pb.h"

@@ -1,9 +1,9 @@
 // semper-notary: certification of documents and the verifiable evidence log.
-#include <cstdio>
-
-#include <CLI/CLI.hpp>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "common/base/config.h"
 #include "common/base/files.h"
@@ -78,8 +78,9 @@ int Serve(const std::optional<std::string>& config_file) {
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
 
-  EvidenceLog evidence(pool->get(), [&signer](std::string_view s) { return signer.Sign(s); },
-                       GroupCommitOptionsFrom(*daemon, "notary", "notary_log"));
+  EvidenceLog evidence(
+      pool->get(), [&signer](std::string_view s) { return signer.Sign(s); },
+      GroupCommitOptionsFrom(*daemon, "notary", "notary_log"));
   if (absl::Status loaded = evidence.Load(); !loaded.ok()) return fail("loading the evidence log", loaded);
   LogEvent(log, spdlog::level::info, "evidence_log_loaded").With("tiles_read", evidence.tiles_read_at_load());
 
@@ -95,10 +96,11 @@ int Serve(const std::optional<std::string>& config_file) {
   // What comes in fits what goes out: the largest item leaves a reserve below the gRPC limit.
   const int64_t grpc_max = config->GetInt("grpc.max_message_bytes");
   if (grpc_max < kMinGrpcMessageBytes) {
-    return fail("grpc.max_message_bytes",
-                InvalidField("grpc.max_message_bytes",
-                             StrCat("must be at least ", kMinGrpcMessageBytes, " for the notary: its answers carry "
-                                    "a message or contract with its signatures and evidence")));
+    return fail(
+        "grpc.max_message_bytes",
+        InvalidField("grpc.max_message_bytes", StrCat("must be at least ", kMinGrpcMessageBytes,
+                                                      " for the notary: its answers carry "
+                                                      "a message or contract with its signatures and evidence")));
   }
   const size_t max_item = MaxItemBytes(grpc_max);
   ContractBook::Deps book_deps;

@@ -1,11 +1,8 @@
 // Notary handlers.
 #include "services/notary/service.h"
 
-#include "services/notary/limits.h"
-
 #include <google/protobuf/util/json_util.h>
 
-#include "common/server/rate_limit.h"
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -15,12 +12,14 @@
 #include "common/crypto/random.h"
 #include "common/crypto/suite_signer.h"
 #include "common/crypto/timestamp.h"
-#include "common/server/grpc_status.h"
 #include "common/server/daemon.h"
+#include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
+#include "common/server/rate_limit.h"
 #include "services/notary/attest.h"
 #include "services/notary/contracts.h"
+#include "services/notary/limits.h"
 #include "services/notary/mail.h"
 
 namespace semper::notary {
@@ -35,7 +34,6 @@ Caller CallerOf(grpc::CallbackServerContext& ctx) {
 }
 
 }  // namespace
-
 
 absl::StatusOr<std::string> StatementSigner::Sign(std::string_view statement) const {
   return CmsSignDetached(statement, key_, cert_, chain_);
@@ -84,7 +82,8 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CertifyDocument(grpc::CallbackServe
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServerContext* ctx,
-                                                            const v1::CreateContractRequest* req, v1::NotarizedContract* resp) {
+                                                            const v1::CreateContractRequest* req,
+                                                            v1::NotarizedContract* resp) {
   SEMPER_RATE_LIMIT(ctx, "CreateContract");
   auto c = o_.contracts->Create(*req);
   if (c.ok()) *resp = *std::move(c);
@@ -92,7 +91,8 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::CreateContract(grpc::CallbackServer
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerContext* ctx,
-                                                          const v1::SignContractRequest* req, v1::NotarizedContract* resp) {
+                                                          const v1::SignContractRequest* req,
+                                                          v1::NotarizedContract* resp) {
   SEMPER_RATE_LIMIT(ctx, "SignContract");
   auto c = o_.contracts->Sign(req->id(), req->signature(), CallerOf(*ctx));
   if (c.ok()) *resp = *std::move(c);
@@ -100,7 +100,8 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::SignContract(grpc::CallbackServerCo
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServerContext* ctx,
-                                                             const v1::DeclineContractRequest* req, v1::NotarizedContract* resp) {
+                                                             const v1::DeclineContractRequest* req,
+                                                             v1::NotarizedContract* resp) {
   SEMPER_RATE_LIMIT(ctx, "DeclineContract");
   auto c = o_.contracts->Decline(req->id(), req->reason(), req->signature());
   if (c.ok()) *resp = *std::move(c);
@@ -108,7 +109,8 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::DeclineContract(grpc::CallbackServe
 }
 
 grpc::ServerUnaryReactor* NotaryServiceImpl::GetContract(grpc::CallbackServerContext* ctx,
-                                                         const v1::GetContractRequest* req, v1::NotarizedContract* resp) {
+                                                         const v1::GetContractRequest* req,
+                                                         v1::NotarizedContract* resp) {
   auto c = o_.contracts->Get(req->id(), CallerOf(*ctx));
   if (c.ok()) *resp = *std::move(c);
   return FinishUnary(ctx, c.status());
@@ -145,15 +147,15 @@ grpc::ServerUnaryReactor* NotaryServiceImpl::AcceptMail(grpc::CallbackServerCont
   return FinishUnary(ctx, m.status());
 }
 
-grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest*,
-                                                         v1::SignedTreeHead* resp) {
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetTreeHead(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetTreeHeadRequest*, v1::SignedTreeHead* resp) {
   auto head = o_.log->LatestTreeHead();
   if (head.ok()) *resp = *head;
   return FinishUnary(ctx, head.status());
 }
 
-grpc::ServerUnaryReactor* NotaryServiceImpl::GetEvidence(grpc::CallbackServerContext* ctx, const v1::GetEvidenceRequest* req,
-                                                         v1::Evidence* resp) {
+grpc::ServerUnaryReactor* NotaryServiceImpl::GetEvidence(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetEvidenceRequest* req, v1::Evidence* resp) {
   auto e = o_.log->Get(req->index(), req->tree_size());
   if (e.ok()) {  // public as a leaf hash only (notary.proto, Evidence)
     resp->set_index(e->index());

@@ -3,9 +3,9 @@
 // log's tree heads, evidence and proofs. Thread-safe.
 #pragma once
 
-#include <memory>
-
 #include <spdlog/logger.h>
+
+#include <memory>
 
 #include "common/base/clock.h"
 #include "common/base/proto_json.h"

@@ -1,13 +1,12 @@
 // semper-tsa: the RFC 3161 time-stamping authority (HTTP and gRPC), recording every token in
 // PostgreSQL before it leaves.
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <future>
 #include <limits>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "common/base/config.h"
 #include "common/base/files.h"
@@ -50,8 +49,8 @@ std::vector<ConfigKey> Schema() {
   AddSigningKeyConfig(keys, "tsa", "TSA signing");
   keys.push_back({"tsa.policies", T::kStringList, ConfigValue(std::vector<std::string>{kDefaultPolicy}), false, false,
                   "accepted policy OIDs; the first is the default"});
-  keys.push_back({"tsa.accuracy", T::kDuration, ConfigValue(absl::Seconds(1)), false, false,
-                  "accuracy written into every token"});
+  keys.push_back(
+      {"tsa.accuracy", T::kDuration, ConfigValue(absl::Seconds(1)), false, false, "accuracy written into every token"});
   keys.push_back({"tsa.clock_precision_digits", T::kInt, ConfigValue(int64_t{3}), false, false,
                   "decimal digits of genTime's fraction", 0, 6});
   keys.push_back({"tsa.clock_check", T::kString, ConfigValue(std::string("kernel")), false, false,
@@ -61,8 +60,8 @@ std::vector<ConfigKey> Schema() {
                   "never check (development only)"});
   keys.push_back({"tsa.max_request_bytes", T::kInt, ConfigValue(int64_t{4096}), false, false,
                   "larger requests get 413 over HTTP, badDataFormat over gRPC", 64, 1 << 20});
-  keys.push_back({"tsa.max_nonce_bytes", T::kInt, ConfigValue(int64_t{32}), false, false,
-                  "longer nonces get badRequest", 8, 256});
+  keys.push_back(
+      {"tsa.max_nonce_bytes", T::kInt, ConfigValue(int64_t{32}), false, false, "longer nonces get badRequest", 8, 256});
   for (auto& k : GroupCommitConfigKeys("tsa", "tokens", 2000)) keys.push_back(std::move(k));
   keys.push_back({"tsa.ca_address", T::kString, std::nullopt, false, false,
                   "semper-ca's gRPC address: client certificates it revoked are refused (trusting "
@@ -120,8 +119,9 @@ int Serve(const std::optional<std::string>& config_file) {
                             "(tsa.clock_check = \"warn\"; never in production)",
                             {}, 1);
         metrics->SetGauge("semper_tsa_clock_synchronized", "1 while the clock may be trusted for time-stamps", {}, 0);
-        const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::steady_clock::now().time_since_epoch()).count();
+        const int64_t now =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
         int64_t last = warned_at->load();
         if (now - last < 60 || !warned_at->compare_exchange_strong(last, now)) return;
         LogEvent(log, spdlog::level::warn, "clock_unsynchronised_stamping")
@@ -135,8 +135,9 @@ int Serve(const std::optional<std::string>& config_file) {
       LogEvent event(log, warns ? spdlog::level::warn : spdlog::level::err, "clock_unsynchronised");
       event.With("error", std::string(now.message()));
       if (warns) {
-        event.With("warning", "tsa.clock_check is \"warn\": tokens are issued anyway, marked in the log and in "
-                              "semper_tsa_unsynchronised_tokens_total; production runs \"kernel\"");
+        event.With("warning",
+                   "tsa.clock_check is \"warn\": tokens are issued anyway, marked in the log and in "
+                   "semper_tsa_unsynchronised_tokens_total; production runs \"kernel\"");
       }
     }
   } else if (clock_check == "off") {
@@ -147,8 +148,10 @@ int Serve(const std::optional<std::string>& config_file) {
   }
   auto tsa = TimeStampAuthority::New(tsa_options);
   if (!tsa.ok()) return fail("TSA", tsa.status());
-  LogEvent(log, spdlog::level::info, "tsa").With("certificate", tsa_options.signer.Subject())
-      .With("key", std::string(KeyTypeName(tsa_options.key.type()))).With("policy", tsa_options.policies.front());
+  LogEvent(log, spdlog::level::info, "tsa")
+      .With("certificate", tsa_options.signer.Subject())
+      .With("key", std::string(KeyTypeName(tsa_options.key.type())))
+      .With("policy", tsa_options.policies.front());
   if (tsa_options.policies.front() == kDefaultPolicy) {
     LogEvent(log, spdlog::level::warn, "example_policy")
         .With("warning", StrCat("tokens name the example policy ", kDefaultPolicy,
@@ -158,16 +161,19 @@ int Serve(const std::optional<std::string>& config_file) {
 
   if (config->Has("tsa.ca_address")) {
     if (!config->Has("tls.client_ca_file")) {
-      return fail("tsa.ca_address", InvalidField("tls.client_ca_file", "is required with tsa.ca_address (the roots semper-ca's certificate chains to)"));
+      return fail("tsa.ca_address",
+                  InvalidField("tls.client_ca_file",
+                               "is required with tsa.ca_address (the roots semper-ca's certificate chains to)"));
     }
     auto roots = ReadFile(config->GetString("tls.client_ca_file"));
     if (!roots.ok()) return fail("tls.client_ca_file", roots.status());
     options->revocations = std::make_shared<RevocationWatch>(
-        v1::CertificationAuthority::NewStub(
-            UpstreamChannel(config->GetString("tsa.ca_address"), *roots, config->GetString("tsa.upstream_server_name"))),
+        v1::CertificationAuthority::NewStub(UpstreamChannel(config->GetString("tsa.ca_address"), *roots,
+                                                            config->GetString("tsa.upstream_server_name"))),
         config->GetDuration("access.revocation_staleness"));
   }
-  std::unique_ptr<TokenCommitter> committer = MakeTokenCommitter(&store, GroupCommitOptionsFrom(*daemon, "tsa", "tsa_tokens"));
+  std::unique_ptr<TokenCommitter> committer =
+      MakeTokenCommitter(&store, GroupCommitOptionsFrom(*daemon, "tsa", "tsa_tokens"));
   Batcher batcher(tsa->get(), committer.get(), config->GetDuration("tsa.batch_window"),
                   static_cast<size_t>(config->GetInt("tsa.batch_max_leaves")));
   TsaServiceImpl::Options service_options;
@@ -183,36 +189,39 @@ int Serve(const std::optional<std::string>& config_file) {
   for (const Certificate& c : *chain) chain_text += c.Pem();
   const size_t max_request = tsa_options.max_request_bytes;
   db::ConnectionPool* p = pool->get();
-  auto server = Server::Start(*options, {&service}, [p] { return p->Ping(); }, [&](HttpServer& http) {
-    auto stamp = [&service, max_request](const httplib::Request& req, httplib::Response& res) {
-      if (req.get_header_value("Content-Type") != "application/timestamp-query") {
-        res.status = 415;
-        res.set_content("Content-Type must be application/timestamp-query\n", "text/plain");
-        return;
-      }
-      if (req.body.size() > max_request) {
-        res.status = 413;
-        res.set_content(StrCat("a time-stamp request is at most ", max_request, " bytes\n"), "text/plain");
-        return;
-      }
-      if (absl::Status limited = AdmitExpensiveCall(StrCat("ip:", req.remote_addr), "time-stamp"); !limited.ok()) {
-        res.status = 429;
-        res.set_header("Retry-After", std::to_string(std::max<int64_t>(
-                                          1, absl::ToInt64Seconds(absl::Ceil(*RetryAfterOf(limited), absl::Seconds(1))))));
-        res.set_content(StrCat(limited.message(), "\n"), "text/plain");
-        return;
-      }
-      std::promise<Stamped> answered;
-      auto reply = answered.get_future();
-      service.StampAndRecord(req.body, "", [&answered](Stamped s) { answered.set_value(std::move(s)); });
-      res.set_content(reply.get().response_der, "application/timestamp-reply");
-    };
-    http.Post("/", stamp);
-    http.Post("/tsa", stamp);
-    http.Get("/certs", [chain_text](const httplib::Request&, httplib::Response& res) {
-      res.set_content(chain_text, "application/pem-certificate-chain");
-    });
-  });
+  auto server = Server::Start(
+      *options, {&service}, [p] { return p->Ping(); },
+      [&](HttpServer& http) {
+        auto stamp = [&service, max_request](const httplib::Request& req, httplib::Response& res) {
+          if (req.get_header_value("Content-Type") != "application/timestamp-query") {
+            res.status = 415;
+            res.set_content("Content-Type must be application/timestamp-query\n", "text/plain");
+            return;
+          }
+          if (req.body.size() > max_request) {
+            res.status = 413;
+            res.set_content(StrCat("a time-stamp request is at most ", max_request, " bytes\n"), "text/plain");
+            return;
+          }
+          if (absl::Status limited = AdmitExpensiveCall(StrCat("ip:", req.remote_addr), "time-stamp"); !limited.ok()) {
+            res.status = 429;
+            res.set_header("Retry-After",
+                           std::to_string(std::max<int64_t>(
+                               1, absl::ToInt64Seconds(absl::Ceil(*RetryAfterOf(limited), absl::Seconds(1))))));
+            res.set_content(StrCat(limited.message(), "\n"), "text/plain");
+            return;
+          }
+          std::promise<Stamped> answered;
+          auto reply = answered.get_future();
+          service.StampAndRecord(req.body, "", [&answered](Stamped s) { answered.set_value(std::move(s)); });
+          res.set_content(reply.get().response_der, "application/timestamp-reply");
+        };
+        http.Post("/", stamp);
+        http.Post("/tsa", stamp);
+        http.Get("/certs", [chain_text](const httplib::Request&, httplib::Response& res) {
+          res.set_content(chain_text, "application/pem-certificate-chain");
+        });
+      });
   if (!server.ok()) return fail("listening", server.status());
   (*server)->RunUntilSignal();
   return 0;

@@ -3,8 +3,6 @@
 
 #include <openssl/crypto.h>
 
-
-#include "common/server/rate_limit.h"
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -12,6 +10,7 @@
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
+#include "common/server/rate_limit.h"
 
 namespace semper::tsa {
 
@@ -21,9 +20,9 @@ absl::StatusOr<uint64_t> ParseSerial(std::string_view text) {
   uint64_t v = 0;
   for (char c : text) {
     int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-            : (c >= 'a' && c <= 'f')                   ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F')                   ? c - 'A' + 10
-                                                       : -1;
+            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                        : -1;
     if (d < 0) return InvalidField("serial", "must be hex digits");
     v = v << 4 | static_cast<uint64_t>(d);
   }
@@ -59,18 +58,21 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
   row.requester = std::move(requester);
   row.token_der = s.stored_token_der;
   row.cert_req = s.cert_req;
-  o_.committer->Submit(std::move(row), [this, s = std::move(s), done = std::move(done), count](absl::Status committed) mutable {
-    if (!committed.ok()) {
-      LogEvent(o_.logger, spdlog::level::err, "tsa.record_failed").With("serial", s.serial_hex)
-          .With("error", std::string(committed.message()));
-      Stamped failed = TimeStampAuthority::Rejection(kSystemFailure, "the token could not be recorded, so it was not issued; try again");
-      count(failed);
-      done(std::move(failed));
-      return;
-    }
-    count(s);
-    done(std::move(s));
-  });
+  o_.committer->Submit(std::move(row),
+                       [this, s = std::move(s), done = std::move(done), count](absl::Status committed) mutable {
+                         if (!committed.ok()) {
+                           LogEvent(o_.logger, spdlog::level::err, "tsa.record_failed")
+                               .With("serial", s.serial_hex)
+                               .With("error", std::string(committed.message()));
+                           Stamped failed = TimeStampAuthority::Rejection(
+                               kSystemFailure, "the token could not be recorded, so it was not issued; try again");
+                           count(failed);
+                           done(std::move(failed));
+                           return;
+                         }
+                         count(s);
+                         done(std::move(s));
+                       });
 }
 
 grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx, const v1::StampRequest* req,
@@ -97,8 +99,10 @@ grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* TsaServiceImpl::StampBatch(grpc::CallbackServerContext* ctx, const v1::StampBatchRequest* req,
                                                      v1::StampBatchResponse* resp) {
   SEMPER_RATE_LIMIT(ctx, "StampBatch");
-  if (o_.batcher == nullptr) return FinishUnary(ctx, MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "batch mode is off"));
-  if (req->imprints_size() == 0) return FinishUnary(ctx, InvalidField("imprints", "must hold at least one SHA-256 imprint"));
+  if (o_.batcher == nullptr)
+    return FinishUnary(ctx, MakeError(absl::StatusCode::kUnimplemented, v1::NOT_SUPPORTED, "batch mode is off"));
+  if (req->imprints_size() == 0)
+    return FinishUnary(ctx, InvalidField("imprints", "must hold at least one SHA-256 imprint"));
   if (static_cast<size_t>(req->imprints_size()) > o_.max_batch_imprints) {
     return FinishUnary(ctx, InvalidField("imprints", StrCat("at most ", o_.max_batch_imprints, " per call")));
   }
@@ -132,20 +136,22 @@ grpc::ServerUnaryReactor* TsaServiceImpl::GetTsaCertificates(grpc::CallbackServe
   return FinishUnary(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* TsaServiceImpl::LookupToken(grpc::CallbackServerContext* ctx, const v1::LookupTokenRequest* req,
-                                                      v1::TokenRecord* resp) {
+grpc::ServerUnaryReactor* TsaServiceImpl::LookupToken(grpc::CallbackServerContext* ctx,
+                                                      const v1::LookupTokenRequest* req, v1::TokenRecord* resp) {
   auto serial = ParseSerial(req->serial());
   if (!serial.ok()) return FinishUnary(ctx, serial.status());
   if (req->imprint().empty()) {
-    return FinishUnary(ctx, InvalidField("imprint", "is required: the hash the token covers (only its holder may look it up)"));
+    return FinishUnary(
+        ctx, InvalidField("imprint", "is required: the hash the token covers (only its holder may look it up)"));
   }
   auto row = o_.store->Lookup(*serial);
   // An unknown serial and someone else's token get the same answer.
   const bool mine = row.ok() && row->imprint.size() == req->imprint().size() &&
                     CRYPTO_memcmp(row->imprint.data(), req->imprint().data(), row->imprint.size()) == 0;
   if ((row.ok() && !mine) || (!row.ok() && row.status().code() == absl::StatusCode::kNotFound)) {
-    return FinishUnary(ctx, MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
-                                      StrCat("this TSA issued no token with serial ", req->serial(), " for that imprint")));
+    return FinishUnary(ctx,
+                       MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND,
+                                 StrCat("this TSA issued no token with serial ", req->serial(), " for that imprint")));
   }
   if (!row.ok()) return FinishUnary(ctx, row.status());
   resp->set_serial(SerialHex(row->serial));

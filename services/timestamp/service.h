@@ -1,9 +1,9 @@
 // semper.v1.TimeStamp over gRPC, and the RFC 3161 HTTP answer both paths share. Thread-safe.
 #pragma once
 
-#include <memory>
-
 #include <spdlog/logger.h>
+
+#include <memory>
 
 #include "common/server/metrics.h"
 #include "semper/v1/tsa.grpc.pb.h"

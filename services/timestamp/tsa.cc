@@ -60,15 +60,24 @@ Stamped TimeStampAuthority::Rejection(int failure_bit, std::string text) {
 
 std::string_view FailureInfoName(int bit) {
   switch (bit) {
-    case kBadAlg: return "badAlg";
-    case kBadRequest: return "badRequest";
-    case kBadDataFormat: return "badDataFormat";
-    case kTimeNotAvailable: return "timeNotAvailable";
-    case kUnacceptedPolicy: return "unacceptedPolicy";
-    case kUnacceptedExtension: return "unacceptedExtension";
-    case kAddInfoNotAvailable: return "addInfoNotAvailable";
-    case kSystemFailure: return "systemFailure";
-    default: return "";
+    case kBadAlg:
+      return "badAlg";
+    case kBadRequest:
+      return "badRequest";
+    case kBadDataFormat:
+      return "badDataFormat";
+    case kTimeNotAvailable:
+      return "timeNotAvailable";
+    case kUnacceptedPolicy:
+      return "unacceptedPolicy";
+    case kUnacceptedExtension:
+      return "unacceptedExtension";
+    case kAddInfoNotAvailable:
+      return "addInfoNotAvailable";
+    case kSystemFailure:
+      return "systemFailure";
+    default:
+      return "";
   }
 }
 
@@ -100,7 +109,8 @@ absl::StatusOr<std::unique_ptr<TimeStampAuthority>> TimeStampAuthority::New(TsaO
   }
   // RFC 3161 2.3: the certificate must carry the timeStamping EKU, critical, and only it.
   int crit = -1;
-  auto* eku = static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(options.signer.x509(), NID_ext_key_usage, &crit, nullptr));
+  auto* eku =
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(options.signer.x509(), NID_ext_key_usage, &crit, nullptr));
   bool ok = eku != nullptr && crit == 1 && sk_ASN1_OBJECT_num(eku) == 1 &&
             OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)) == NID_time_stamp;
   sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
@@ -144,10 +154,10 @@ absl::Status TimeStampAuthority::Prepare() {
   const bool ed25519 = o_.key.type() == KeyType::kEd25519;
   content_digest_ = ed25519 ? HashAlgorithm::kSha512 : HashAlgorithm::kSha256;
   digest_algorithm_ = der::Tlv(der::kSequence, der::Oid(ed25519 ? "2.16.840.1.101.3.4.2.3" : "2.16.840.1.101.3.4.2.1"));
-  signature_algorithm_ =
-      ed25519                            ? der::Tlv(der::kSequence, der::Oid("1.3.101.112"))
-      : o_.key.type() == KeyType::kRsa ? der::Tlv(der::kSequence, der::Oid("1.2.840.113549.1.1.11") + der::Tlv(der::kNull, ""))
-                                         : der::Tlv(der::kSequence, der::Oid("1.2.840.10045.4.3.2"));
+  signature_algorithm_ = ed25519 ? der::Tlv(der::kSequence, der::Oid("1.3.101.112"))
+                         : o_.key.type() == KeyType::kRsa
+                             ? der::Tlv(der::kSequence, der::Oid("1.2.840.113549.1.1.11") + der::Tlv(der::kNull, ""))
+                             : der::Tlv(der::kSequence, der::Oid("1.2.840.10045.4.3.2"));
   content_type_attribute_ = Attribute(kContentType, der::Oid(kTstInfo));
   std::unique_ptr<ESS_SIGNING_CERT_V2, ossl::FnDeleter<ESS_SIGNING_CERT_V2_free>> ess(
       OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), o_.signer.x509(), nullptr, 1));
@@ -158,7 +168,8 @@ absl::Status TimeStampAuthority::Prepare() {
     return ossl::Error(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM, "the TSA key cannot sign");
   }
   sign_template_ = std::move(ctx);
-  if (Sign("probe").empty()) return ossl::Error(absl::StatusCode::kInvalidArgument, v1::INTERNAL_ERROR, "the TSA key cannot sign");
+  if (Sign("probe").empty())
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::INTERNAL_ERROR, "the TSA key cannot sign");
   return absl::OkStatus();
 }
 
@@ -233,12 +244,12 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   // A token whose time lies outside the TSA certificate's validity verifies nowhere (RFC 3161
   // relying parties check the signer at genTime): none is issued, and the operator renews.
   if (o_.require_valid_certificate && (gen_time < o_.signer.not_before() || gen_time >= o_.signer.not_after())) {
-    return Rejection(kSystemFailure,
-                     StrCat("the TSA's certificate is not valid now (valid from ",
-                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_before(), absl::UTCTimeZone()),
-                            " until ",
-                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_after(), absl::UTCTimeZone()),
-                            "): no time-stamps until the operator installs a valid one"));
+    return Rejection(
+        kSystemFailure,
+        StrCat("the TSA's certificate is not valid now (valid from ",
+               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_before(), absl::UTCTimeZone()), " until ",
+               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_after(), absl::UTCTimeZone()),
+               "): no time-stamps until the operator installs a valid one"));
   }
 
   std::string imprint_der = ossl::ToDer(i2d_TS_MSG_IMPRINT, imprint);
@@ -246,17 +257,17 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
       der::kSequence, der::Integer(1) + policy->second + imprint_der + der::Integer(*serial) +
                           der::GeneralizedTime(gen_time, o_.clock_precision_digits) + accuracy_ +
                           (nonce != nullptr ? ossl::ToDer(i2d_ASN1_INTEGER, nonce) : std::string()) + tsa_name_);
-  std::string attributes = der::SetOf({content_type_attribute_,
-                                       Attribute(kMessageDigest, der::Tlv(der::kOctetString, ComputeDigest(content_digest_, tst_info))),
-                                       signing_certificate_attribute_});
+  std::string attributes =
+      der::SetOf({content_type_attribute_,
+                  Attribute(kMessageDigest, der::Tlv(der::kOctetString, ComputeDigest(content_digest_, tst_info))),
+                  signing_certificate_attribute_});
   std::string signature = Sign(attributes);
   if (signature.empty()) return Rejection(kSystemFailure, "the TSA could not sign");
-  std::string signer_info = der::Tlv(
-      der::kSequence, der::Integer(1) + signer_id_ + digest_algorithm_ +
-                          der::Tlv(der::Constructed(0), der::Contents(attributes)) +
-                          signature_algorithm_ + der::Tlv(der::kOctetString, signature));
-  std::string encapsulated =
-      der::Tlv(der::kSequence, der::Oid(kTstInfo) + der::Tlv(der::Constructed(0), der::Tlv(der::kOctetString, tst_info)));
+  std::string signer_info = der::Tlv(der::kSequence, der::Integer(1) + signer_id_ + digest_algorithm_ +
+                                                         der::Tlv(der::Constructed(0), der::Contents(attributes)) +
+                                                         signature_algorithm_ + der::Tlv(der::kOctetString, signature));
+  std::string encapsulated = der::Tlv(
+      der::kSequence, der::Oid(kTstInfo) + der::Tlv(der::Constructed(0), der::Tlv(der::kOctetString, tst_info)));
   auto token = [&](bool with_certificates) {
     std::string signed_data = der::Tlv(
         der::kSequence, der::Integer(3) + der::Tlv(der::kSet, digest_algorithm_) + encapsulated +
@@ -273,7 +284,8 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   out.serial_hex = SerialHex(*serial);
   out.gen_time = gen_time;
   out.hash_algorithm = hash;
-  out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(digest)), static_cast<size_t>(ASN1_STRING_length(digest)));
+  out.imprint.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(digest)),
+                     static_cast<size_t>(ASN1_STRING_length(digest)));
   out.policy = policy->first;
   out.clock_unsynchronised = unsynchronised;
   if (unsynchronised && o_.on_unsynchronised) o_.on_unsynchronised();

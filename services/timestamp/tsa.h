@@ -6,6 +6,8 @@
 // `openssl ts -verify` checks the result in the tests. Thread-safe.
 #pragma once
 
+#include <openssl/evp.h>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,11 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include <openssl/evp.h>
-
-#include "common/base/clock.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/base/clock.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/keys.h"
@@ -30,8 +30,7 @@ namespace semper::tsa {
 class SerialAllocator {
  public:
   static constexpr int kBlockBits = 24;
-  explicit SerialAllocator(std::function<absl::StatusOr<uint64_t>()> next_block)
-      : next_block_(std::move(next_block)) {}
+  explicit SerialAllocator(std::function<absl::StatusOr<uint64_t>()> next_block) : next_block_(std::move(next_block)) {}
   absl::StatusOr<uint64_t> Next();
 
  private:
@@ -47,7 +46,7 @@ struct TsaOptions {
   PrivateKey key;                     // ECDSA P-256, RSA or Ed25519 (RFC 8419)
   std::vector<std::string> policies;  // OIDs; the first is the default
   absl::Duration accuracy = absl::Seconds(1);
-  int clock_precision_digits = 3;     // decimal digits of genTime's fraction (0..6)
+  int clock_precision_digits = 3;  // decimal digits of genTime's fraction (0..6)
   size_t max_nonce_bytes = 32;
   size_t max_request_bytes = 4096;
   // OK when the clock may be trusted; otherwise the TSA answers timeNotAvailable, or, when
@@ -78,8 +77,8 @@ struct Stamped {
   std::string hash_algorithm;  // "sha256", "sha384", "sha512"
   std::string imprint;
   std::string policy;
-  std::string token_der;  // TimeStampToken (ContentInfo), as sent
-  bool cert_req = false;  // the token carries the TSA's certificates
+  std::string token_der;              // TimeStampToken (ContentInfo), as sent
+  bool cert_req = false;              // the token carries the TSA's certificates
   bool clock_unsynchronised = false;  // granted although the clock check failed ("warn")
   // The token without the TSA's certificates, as recorded (the certificates are the same in every
   // token; WithCertificates puts them back).
@@ -102,6 +101,7 @@ class TimeStampAuthority {
 
   // A rejection (status 2) with one PKIFailureInfo bit and a text.
   static Stamped Rejection(int failure_bit, std::string text);
+
  private:
   explicit TimeStampAuthority(TsaOptions options) : o_(std::move(options)) {}
   absl::Status Prepare();
@@ -110,12 +110,12 @@ class TimeStampAuthority {
   TsaOptions o_;
   // DER parts computed once.
   std::vector<std::pair<std::string, std::string>> policies_;  // dotted, DER OID
-  std::string accuracy_;           // Accuracy
-  std::string tsa_name_;           // tsa [0] GeneralName (directoryName)
-  std::string certificates_;       // [0] IMPLICIT CertificateSet: signer and issuers
-  std::string signer_id_;          // IssuerAndSerialNumber
+  std::string accuracy_;                                       // Accuracy
+  std::string tsa_name_;                                       // tsa [0] GeneralName (directoryName)
+  std::string certificates_;                                   // [0] IMPLICIT CertificateSet: signer and issuers
+  std::string signer_id_;                                      // IssuerAndSerialNumber
   HashAlgorithm content_digest_ = HashAlgorithm::kSha256;
-  std::string digest_algorithm_;   // sha256, or sha512 with Ed25519
+  std::string digest_algorithm_;  // sha256, or sha512 with Ed25519
   std::string signature_algorithm_;
   std::string content_type_attribute_;
   std::string signing_certificate_attribute_;  // signingCertificateV2 with ESSCertIDv2

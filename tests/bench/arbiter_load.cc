@@ -3,16 +3,16 @@
 // request for a decided exchange. In-process, or with --grpc against semper-arbiter as a process
 // (TLS on loopback; the load generator shares the cores). Run by hand:
 //   build/tests/bench/arbiter_load [--clients 32] [--seconds 5] [--grpc]
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "common/db/audit.h"
 #include "common/db/migrations.h"
-#include "services/arbiter/arbiter.h"
 #include "semper/v1/arbiter.grpc.pb.h"
+#include "services/arbiter/arbiter.h"
 #include "tests/support/postgres.h"
 #include "tests/support/suite.h"
 #include "tests/support/test_pki.h"
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   po.statements = arbiter::ExchangeArbiter::Statements();
   for (auto& st : db::AuditStatements("arbiter")) po.statements.push_back(std::move(st));
   auto pool = db::ConnectionPool::New(po);
-  if (!pool.ok() || !db::ApplyMigrations(**pool, "arbiter", db::WithAuditMigration(arbiter_migrations())).ok()) return 1;
+  if (!pool.ok() || !db::ApplyMigrations(**pool, "arbiter", db::WithAuditMigration(arbiter_migrations())).ok())
+    return 1;
   const auto& pki = semper::testing::SharedTestPki();
   auto make = [&](const std::string& n) {
     auto id = pki.Issue(n, kKuDigitalSignature | kKuNonRepudiation);
@@ -127,8 +128,10 @@ int main(int argc, char** argv) {
           auto d = i % 2 == 0 ? arb.Abort(aborts[i]) : arb.Resolve(resolves[i]);
           ok = d.ok();
         }
-        if (ok) ++done;
-        else ++failed;
+        if (ok)
+          ++done;
+        else
+          ++failed;
       }
     });
   }

@@ -2,7 +2,6 @@
 // and generating a CRL of 100,000 entries. Run by hand:
 //   build/tests/bench/ca_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
-
 #include <openssl/ocsp.h>
 
 #include "common/crypto/csr.h"
@@ -53,8 +52,8 @@ void BM_IssueSubscriberCertificate(benchmark::State& state) {
   ProfileOptions profiles{"http://localhost:7001"};
   for (auto _ : state) {
     auto parsed = CertificationRequest::FromDer(der);  // includes the proof-of-possession check
-    CertificateTemplate t = SubscriberTemplate(Subscriber(), SubscriberProfile::kSignature, KeyType::kEcP256,
-                                               absl::Now(), profiles);
+    CertificateTemplate t =
+        SubscriberTemplate(Subscriber(), SubscriberProfile::kSignature, KeyType::kEcP256, absl::Now(), profiles);
     benchmark::DoNotOptimize(IssueCertificateForSpki(t, parsed->spki(), TheIssuer().cert, TheIssuer().key));
   }
   state.SetItemsProcessed(state.iterations());
@@ -103,7 +102,6 @@ BENCHMARK(BM_OcspRespond)->UseRealTime()->Threads(1)->Threads(2);
 }  // namespace
 }  // namespace semper::ca
 
-
 namespace semper::ca {
 namespace {
 
@@ -117,8 +115,8 @@ BENCHMARK(BM_ParseCsr);
 void BM_IssueOnly(benchmark::State& state) {
   auto key = PrivateKey::Generate(KeyType::kEcP256)->public_key();
   ProfileOptions profiles{"http://localhost:7001"};
-  CertificateTemplate t = SubscriberTemplate(Subscriber(), SubscriberProfile::kSignature, KeyType::kEcP256,
-                                             absl::Now(), profiles);
+  CertificateTemplate t =
+      SubscriberTemplate(Subscriber(), SubscriberProfile::kSignature, KeyType::kEcP256, absl::Now(), profiles);
   for (auto _ : state) benchmark::DoNotOptimize(IssueCertificate(t, key, &TheIssuer().cert, TheIssuer().key));
   state.SetItemsProcessed(state.iterations());
 }

@@ -3,20 +3,19 @@
 // and publishing a CRL with 100,000 revoked entries. The same OCSP load also goes to OpenSSL's
 // reference responder (`openssl ocsp -index ... -port`) for comparison. Run by hand:
 //   build/tests/bench/ca_load [--clients 8] [--seconds 10] [--revoked 100000]
-#include <cstdlib>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <httplib.h>
+#include <openssl/ocsp.h>
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <httplib.h>
-#include <openssl/ocsp.h>
 
 #include "common/crypto/certificate.h"
 #include "common/crypto/csr.h"
@@ -50,8 +49,10 @@ double OcspRate(int port, const std::string& path, const std::string& request, i
       client.set_tcp_nodelay(true);
       while (Seconds(start) < seconds) {
         auto res = client.Post(path.c_str(), request, "application/ocsp-request");
-        if (res && res->status == 200 && res->body.size() > 100) ++ok;
-        else ++bad;
+        if (res && res->status == 200 && res->body.size() > 100)
+          ++ok;
+        else
+          ++bad;
       }
     });
   }
@@ -88,15 +89,16 @@ int main(int argc, char** argv) {
   auto init = semper::testing::RunCommand({SEMPER_CA, "init", "--dir", P + "/pki", "--passphrase-file", P + "/pass"});
   if (init.exit_code != 0) Fail(init.Describe());
   int port = semper::testing::FreePort(), http_port = semper::testing::FreePort();
-  semper::testing::ChildProcess daemon(std::vector<std::string>{"env", "SEMPER_DATABASE_URL=" + (*pg)->ConnInfo(*db), "SEMPER_DATABASE_POOL_SIZE=16",
-                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
-                       "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port), "SEMPER_LOG_LEVEL=warn",
-                       "SEMPER_TLS_CERT_FILE=" + P + "/pki/services/ca-tls.pem",
-                       "SEMPER_TLS_KEY_FILE=" + P + "/pki/services/ca-tls.key",
-                       "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P + "/pass", "SEMPER_TLS_CLIENT_CA_FILE=" + P + "/pki/root.pem",
-                       "SEMPER_TLS_REQUIRE_CLIENT_CERT=false", "SEMPER_CA_DIR=" + P + "/pki",
-                       "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P + "/pass", SEMPER_CA, "serve"},
-                      P + "/ca.log");
+  semper::testing::ChildProcess daemon(
+      std::vector<std::string>{
+          "env", "SEMPER_DATABASE_URL=" + (*pg)->ConnInfo(*db), "SEMPER_DATABASE_POOL_SIZE=16",
+          "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
+          "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port), "SEMPER_LOG_LEVEL=warn",
+          "SEMPER_TLS_CERT_FILE=" + P + "/pki/services/ca-tls.pem",
+          "SEMPER_TLS_KEY_FILE=" + P + "/pki/services/ca-tls.key", "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P + "/pass",
+          "SEMPER_TLS_CLIENT_CA_FILE=" + P + "/pki/root.pem", "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+          "SEMPER_CA_DIR=" + P + "/pki", "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P + "/pass", SEMPER_CA, "serve"},
+      P + "/ca.log");
   auto channel_for = [&](bool admin) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = Slurp(P + "/pki/root.pem");
@@ -135,8 +137,10 @@ int main(int argc, char** argv) {
           grpc::ClientContext ctx;
           if (!stub->RegisterSubscriber(&ctx, reg, &resp).ok()) Fail("registration failed");
           requests[i].set_enrolment_code(resp.enrolment_code());
-          requests[i].set_authentication_csr(CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der());
-          requests[i].set_signature_csr(CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der());
+          requests[i].set_authentication_csr(
+              CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der());
+          requests[i].set_signature_csr(
+              CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {})->Der());
         }
       });
     }
@@ -195,10 +199,12 @@ int main(int argc, char** argv) {
     dir.Write("index.txt", "V\t301231235959Z\t\t" + serial + "\tunknown\t/CN=x\n");
     dir.Write("index.txt.attr", "unique_subject = no\n");
     int oport = semper::testing::FreePort();
-    semper::testing::ChildProcess responder(std::vector<std::string>{"openssl", "ocsp", "-index", P + "/index.txt", "-port", std::to_string(oport), "-rsigner",
-                            P + "/pki/services/ocsp-signing.pem", "-rkey", P + "/pki/services/ocsp-signing.key",
-                            "-passin", "file:" + P + "/pass", "-CA", P + "/pki/ca.pem", "-multi", "2", "-nmin", "5"},
-                           P + "/openssl-ocsp.log");
+    semper::testing::ChildProcess responder(
+        std::vector<std::string>{"openssl", "ocsp", "-index", P + "/index.txt", "-port", std::to_string(oport),
+                                 "-rsigner", P + "/pki/services/ocsp-signing.pem", "-rkey",
+                                 P + "/pki/services/ocsp-signing.key", "-passin", "file:" + P + "/pass", "-CA",
+                                 P + "/pki/ca.pem", "-multi", "2", "-nmin", "5"},
+        P + "/openssl-ocsp.log");
     std::this_thread::sleep_for(milliseconds(500));
     double theirs = OcspRate(oport, "/", ocsp_request, clients, seconds / 2);
     double theirs_nonce = OcspRate(oport, "/", ocsp_request_nonce, clients, seconds / 2);
@@ -211,7 +217,8 @@ int main(int argc, char** argv) {
 
   // cfssl's responder (Debian golang-cfssl), which serves pre-signed responses only.
   if (semper::testing::RunCommand({"sh", "-c", "command -v cfssl"}).exit_code == 0) {
-    auto ocsp_key = PrivateKey::FromPem(Slurp(P + "/pki/services/ocsp-signing.key"), SecretData("load test passphrase"));
+    auto ocsp_key =
+        PrivateKey::FromPem(Slurp(P + "/pki/services/ocsp-signing.key"), SecretData("load test passphrase"));
     dir.Write("ocsp-plain.key", std::string(ocsp_key->ToUnencryptedPemSecret().Reveal()));
     dir.Write("ocsp-only.pem", Certificate::ChainFromPem(Slurp(P + "/pki/services/ocsp-signing.pem"))->front().Pem());
     dir.Write("leaf.pem", cert->Pem());
@@ -223,11 +230,13 @@ int main(int argc, char** argv) {
       std::printf("  cfssl ocspsign failed: %s\n", signed_resp.Describe().c_str());
     } else {
       start_b64 += 16;
-      dir.Write("responses", signed_resp.out.substr(start_b64, signed_resp.out.find('"', start_b64) - start_b64) + "\n");
+      dir.Write("responses",
+                signed_resp.out.substr(start_b64, signed_resp.out.find('"', start_b64) - start_b64) + "\n");
       int cport = semper::testing::FreePort();
-      semper::testing::ChildProcess cfssl(std::vector<std::string>{"cfssl", "ocspserve", "-address", "127.0.0.1", "-port",
-                                                                   std::to_string(cport), "-responses", P + "/responses"},
-                                          P + "/cfssl.log");
+      semper::testing::ChildProcess cfssl(
+          std::vector<std::string>{"cfssl", "ocspserve", "-address", "127.0.0.1", "-port", std::to_string(cport),
+                                   "-responses", P + "/responses"},
+          P + "/cfssl.log");
       std::this_thread::sleep_for(milliseconds(700));
       double cf = OcspRate(cport, "/", ocsp_request, clients, seconds / 2);
       std::printf("  cfssl ocspserve:         %.0f responses/s no nonce (pre-signed); semper-ca/cfssl = %.2f\n", cf,
@@ -240,10 +249,12 @@ int main(int argc, char** argv) {
   // CRL with many entries: revoked rows straight into the table, then one revocation through the
   // API, which publishes a new full and delta CRL before it answers.
   std::printf("CRL: %d revoked entries\n", revoked);
-  auto inserted = (*pg)->Query(*db, "INSERT INTO ca.certificates (serial, profile, subject, spki_sha256, not_before, "
-                                    "not_after, der, revoked_at, revocation_reason) SELECT upper(to_hex(1000000000 + g)) || "
-                                    "'ABCDEF', 'load', 'CN=x', '\\x00', now(), now() + interval '1 year', '\\x00', now(), 1 "
-                                    "FROM generate_series(1, " + std::to_string(revoked) + ") g");
+  auto inserted = (*pg)->Query(*db,
+                               "INSERT INTO ca.certificates (serial, profile, subject, spki_sha256, not_before, "
+                               "not_after, der, revoked_at, revocation_reason) SELECT upper(to_hex(1000000000 + g)) || "
+                               "'ABCDEF', 'load', 'CN=x', '\\x00', now(), now() + interval '1 year', '\\x00', now(), 1 "
+                               "FROM generate_series(1, " +
+                                   std::to_string(revoked) + ") g");
   if (!inserted.ok()) Fail(std::string(inserted.status().message()));
   v1::RevokeCertificateRequest rv;
   rv.set_serial(cert->SerialHex());

@@ -3,10 +3,9 @@
 //   build/tests/bench/crypto_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
-#include "common/crypto/merkle.h"
-
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/merkle.h"
 #include "common/crypto/signature.h"
 #include "tests/support/test_pki.h"
 
@@ -26,7 +25,9 @@ void BM_Sign(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(signer->Sign(data));
   state.SetLabel(std::string(KeyTypeName(type)));
 }
-BENCHMARK(BM_Sign)->Arg(static_cast<int>(KeyType::kEcP256))->Arg(static_cast<int>(KeyType::kEd25519))
+BENCHMARK(BM_Sign)
+    ->Arg(static_cast<int>(KeyType::kEcP256))
+    ->Arg(static_cast<int>(KeyType::kEd25519))
     ->Arg(static_cast<int>(KeyType::kRsa));
 
 void BM_Verify(benchmark::State& state) {
@@ -39,7 +40,9 @@ void BM_Verify(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(verifier->Verify(sig, data));
   state.SetLabel(std::string(KeyTypeName(type)));
 }
-BENCHMARK(BM_Verify)->Arg(static_cast<int>(KeyType::kEcP256))->Arg(static_cast<int>(KeyType::kEd25519))
+BENCHMARK(BM_Verify)
+    ->Arg(static_cast<int>(KeyType::kEcP256))
+    ->Arg(static_cast<int>(KeyType::kEd25519))
     ->Arg(static_cast<int>(KeyType::kRsa));
 
 void BM_CmsSignDetached(benchmark::State& state) {

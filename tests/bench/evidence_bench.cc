@@ -5,11 +5,11 @@
 // consistency of every tree head, over TLS on loopback, with the real daemons and PostgreSQL.
 // Target: under 20 ms a claim. Run by hand:
 //   build/tests/bench/evidence_bench [--claims 300] [--threads 4]
-#include <cstdlib>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "common/crypto/cms.h"
@@ -98,10 +98,9 @@ int main(int argc, char** argv) {
   }
   auto roots = TrustStore::FromPem(semper::testing::Slurp((*suite)->P("pki/root.pem")));
   auto arbiter_cert = Certificate::FromPem(semper::testing::Slurp((*suite)->P("pki/services/arbiter-signing.pem")));
-  arbiter::EvidenceChecker checker(
-      &*roots, chain, *arbiter_cert,
-      arbiter::RemoteSources(v1::CertificationAuthority::NewStub((*suite)->Channel("ca")), std::move(notary),
-                             absl::Seconds(10)));
+  arbiter::EvidenceChecker checker(&*roots, chain, *arbiter_cert,
+                                   arbiter::RemoteSources(v1::CertificationAuthority::NewStub((*suite)->Channel("ca")),
+                                                          std::move(notary), absl::Seconds(10)));
   arbiter::CaseParties parties{buyer->certificate, seller->certificate};
 
   // Every item must hold, or the measurement means nothing.

@@ -5,10 +5,10 @@
 // semper-liability as a process (TLS, with semper-ca for the buyers and the revocation feed).
 // Run by hand:
 //   build/tests/bench/liability_load [--clients 64] [--seconds 5] [--buyers 1000] [--grpc]
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "common/base/proto_time.h"
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   po.statements = liability::LiabilityBook::Statements();
   for (auto& st : db::AuditStatements("liability")) po.statements.push_back(std::move(st));
   auto pool = db::ConnectionPool::New(po);
-  if (!pool.ok() || !db::ApplyMigrations(**pool, "liability", db::WithAuditMigration(liability_migrations())).ok()) return 1;
+  if (!pool.ok() || !db::ApplyMigrations(**pool, "liability", db::WithAuditMigration(liability_migrations())).ok())
+    return 1;
   const auto& pki = semper::testing::SharedTestPki();
   auto tracker = pki.Issue("Tracker", kKuDigitalSignature | kKuNonRepudiation);
   liability::LiabilityBook::Deps deps;
@@ -158,10 +159,10 @@ int main(int argc, char** argv) {
           v1::Order* o = c.mutable_template_()->mutable_order();
           o->set_order_id(std::string(what) + "-" + std::to_string(n));
           o->set_customer_kind(v1::CUSTOMER_KIND_INDIVIDUAL);
-    o->set_applicable_law("DE");
-    o->mutable_buyer()->set_name("buyer");
-    o->mutable_seller()->set_name("seller");
-    o->mutable_buyer()->set_certificate(b.certificate.Der());
+          o->set_applicable_law("DE");
+          o->mutable_buyer()->set_name("buyer");
+          o->mutable_seller()->set_name("seller");
+          o->mutable_buyer()->set_certificate(b.certificate.Der());
           o->mutable_seller()->set_certificate(seller.certificate.Der());
           o->mutable_amount()->set_currency("EUR");
           o->mutable_amount()->set_minor_units(1000);
@@ -213,7 +214,8 @@ int main(int argc, char** argv) {
     auto over = checked->Read([&](pqxx::nontransaction& tx) -> absl::Status {
       auto r = tx.exec(
           "SELECT count(*) FROM liability.agreements a WHERE a.reserved > a.overall_limit OR a.reserved <> "
-          "(SELECT coalesce(sum(amount), 0) FROM liability.guarantees g WHERE g.agreement_id = a.id AND g.state = 'live')");
+          "(SELECT coalesce(sum(amount), 0) FROM liability.guarantees g WHERE g.agreement_id = a.id AND g.state = "
+          "'live')");
       if (r[0][0].as<int>() != 0) return absl::InternalError("over-issue or mismatch");
       return absl::OkStatus();
     });

@@ -2,10 +2,10 @@
 // concurrent callers, each answered with its inclusion proof to a freshly signed tree head after
 // the commit, and inclusion proofs from a log of 1,000,000 entries. Run by hand:
 //   build/tests/bench/notary_load [--clients 64] [--seconds 5]
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "common/crypto/merkle.h"
@@ -58,8 +58,10 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, c] {
       for (int i = 0; duration<double>(steady_clock::now() - start).count() < seconds; ++i) {
         auto e = log.Append({"bench", statement + std::to_string(c) + "/" + std::to_string(i), signature});
-        if (e.ok() && e->inclusion().tree_size() > e->index()) ++done;
-        else ++failed;
+        if (e.ok() && e->inclusion().tree_size() > e->index())
+          ++done;
+        else
+          ++failed;
       }
     });
   }
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
   auto t0 = steady_clock::now();
   const int kProofs = 100000;
   size_t total = 0;
-  for (int i = 0; i < kProofs; ++i) total += big.InclusionProof(static_cast<uint64_t>(i) * 7919 % big.size(), big.size()).size();
+  for (int i = 0; i < kProofs; ++i)
+    total += big.InclusionProof(static_cast<uint64_t>(i) * 7919 % big.size(), big.size()).size();
   double per = duration<double, std::micro>(steady_clock::now() - t0).count() / kProofs;
   std::printf("inclusion proof from a log of 1,000,000 entries: %.1f us (%zu hashes each)\n", per, total / kProofs);
   return 0;

@@ -5,9 +5,9 @@
 // its memory, and inclusion proofs read from the stored tiles. Beside: `openssl speed -multi 2
 // ecdsap256` in the same run. Run by hand:
 //   build/tests/bench/notary_startup [--entries 10000000]
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -73,10 +73,11 @@ int main(int argc, char** argv) {
   for (long from = 0; from < entries; from += 1000000) {
     const long to = std::min(entries, from + 1000000);
     auto s = (*pool)->Transact([&](pqxx::work& tx) -> absl::Status {
-      tx.exec0(absl::StrCat("INSERT INTO notary.log_entries (index, kind, statement, signature) SELECT g, 'attestation', "
-                            "convert_to('{\"type\":\"semper-notarial-attestation\",\"entry\":' || g || ',\"pad\":\"' || "
-                            "repeat('x', 180) || '\"}', 'UTF8'), '\\x00'::bytea FROM generate_series(",
-                            from, ", ", to - 1, ") g"));
+      tx.exec0(
+          absl::StrCat("INSERT INTO notary.log_entries (index, kind, statement, signature) SELECT g, 'attestation', "
+                       "convert_to('{\"type\":\"semper-notarial-attestation\",\"entry\":' || g || ',\"pad\":\"' || "
+                       "repeat('x', 180) || '\"}', 'UTF8'), '\\x00'::bytea FROM generate_series(",
+                       from, ", ", to - 1, ") g"));
       tx.exec0(absl::StrCat("UPDATE notary.log_head SET size = ", to, ", tiled = 0"));
       return absl::OkStatus();
     });
@@ -104,8 +105,9 @@ int main(int argc, char** argv) {
                 entries / took, Memory().second);
   }
   auto tiles = (*pool)->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    auto r = tx.exec("SELECT count(*), pg_size_pretty(pg_total_relation_size('notary.tree_tiles')), "
-                     "pg_size_pretty(pg_total_relation_size('notary.log_entries')) FROM notary.tree_tiles");
+    auto r = tx.exec(
+        "SELECT count(*), pg_size_pretty(pg_total_relation_size('notary.tree_tiles')), "
+        "pg_size_pretty(pg_total_relation_size('notary.log_entries')) FROM notary.tree_tiles");
     std::printf("stored tree: %s tiles, %s (the entries: %s)\n", r[0][0].c_str(), r[0][1].c_str(), r[0][2].c_str());
     return absl::OkStatus();
   });

@@ -5,14 +5,14 @@
 // over TLS to semper-ca as an accepting organisation. After each run: every accepted redemption
 // is in the spent set once, and no replay was accepted.
 //   build/tests/bench/token_load [--clients 64] [--seconds 5] [--grpc]
-#include <cstdlib>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
-
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
 
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
   ca::CredentialBook::Deps deps;
   deps.pool = pool->get();
   auto signer_chain = Certificate::ChainFromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.pem")));
-  auto signer_key = PrivateKey::FromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.key")), SecretData(so.passphrase));
+  auto signer_key =
+      PrivateKey::FromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.key")), SecretData(so.passphrase));
   if (!signer_chain.ok() || !signer_key.ok()) return 1;
   deps.signer = *CmsDetachedSigner::New(*signer_key, signer_chain->front(), {signer_chain->back()});
   ca::CredentialBook book(std::move(deps));
@@ -176,10 +177,11 @@ int main(int argc, char** argv) {
       spent = tx.exec("SELECT count(*) FROM ca.spent_tokens")[0][0].as<long>();
       return absl::OkStatus();
     });
-    std::printf("  %s: %.0f redemptions/s (%ld accepted, %ld replays refused, %ld replays accepted, %ld failed); "
-                "spent set %ld\n",
-                over_grpc ? "over gRPC (TLS) to semper-ca" : "in-process", (accepted + replays_refused) / elapsed,
-                accepted.load(), replays_refused.load(), replays_accepted.load(), failed.load(), spent);
+    std::printf(
+        "  %s: %.0f redemptions/s (%ld accepted, %ld replays refused, %ld replays accepted, %ld failed); "
+        "spent set %ld\n",
+        over_grpc ? "over gRPC (TLS) to semper-ca" : "in-process", (accepted + replays_refused) / elapsed,
+        accepted.load(), replays_refused.load(), replays_accepted.load(), failed.load(), spent);
   };
   std::printf("redeeming: %d concurrent clients for %.0f s\n", clients, seconds);
   run(false);

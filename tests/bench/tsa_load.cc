@@ -3,20 +3,19 @@
 // HTTP rate, batch-mode stamps per second, and the same machine's `openssl speed ecdsap256`
 // signing rate and `openssl ts -reply` rate for comparison. Run by hand:
 //   build/tests/bench/tsa_load [--clients 16] [--seconds 8]
-#include <cstdlib>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <regex>
 #include <thread>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <httplib.h>
 
 #include "common/crypto/digest.h"
 #include "common/crypto/timestamp.h"
@@ -41,8 +40,9 @@ double Seconds(steady_clock::time_point since) { return duration<double>(steady_
 std::vector<std::string> Requests(int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
-    out.push_back(*MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("document " + std::to_string(i)),
-                                        {true, "", std::string("\x01\x02\x03\x04\x05\x06\x07") + static_cast<char>(i & 0x7f)}));
+    out.push_back(
+        *MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256("document " + std::to_string(i)),
+                              {true, "", std::string("\x01\x02\x03\x04\x05\x06\x07") + static_cast<char>(i & 0x7f)}));
   }
   return out;
 }
@@ -61,7 +61,8 @@ double Percentile(std::vector<double> v, double p) {
 
 // `clients` keep-alive connections POSTing for `seconds`; with `per_client_rate` > 0 each client
 // sends at that pace (open loop: latency is measured from the scheduled send time).
-Result HttpLoad(int port, const std::vector<std::string>& requests, int clients, double seconds, double per_client_rate) {
+Result HttpLoad(int port, const std::vector<std::string>& requests, int clients, double seconds,
+                double per_client_rate) {
   std::atomic<long> ok{0}, bad{0};
   std::mutex mu;
   Result r;
@@ -83,8 +84,10 @@ Result HttpLoad(int port, const std::vector<std::string>& requests, int clients,
         auto res = client.Post("/", requests[i % requests.size()], "application/timestamp-query");
         lat.push_back(duration<double, std::milli>(steady_clock::now() - next).count());
         if (per_client_rate > 0) next += duration_cast<steady_clock::duration>(duration<double>(1.0 / per_client_rate));
-        if (res && res->status == 200 && res->body.size() > 500) ++ok;
-        else ++bad;
+        if (res && res->status == 200 && res->body.size() > 500)
+          ++ok;
+        else
+          ++bad;
       }
       std::lock_guard<std::mutex> lock(mu);
       r.latencies_ms.insert(r.latencies_ms.end(), lat.begin(), lat.end());
@@ -121,16 +124,15 @@ int main(int argc, char** argv) {
   if (init.exit_code != 0) Fail(init.Describe());
   int port = semper::testing::FreePort(), http_port = semper::testing::FreePort();
   semper::testing::ChildProcess daemon(
-      std::vector<std::string>{"env", "SEMPER_DATABASE_URL=" + (*pg)->ConnInfo(*db),
-                               "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
-                               "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port), "SEMPER_LOG_LEVEL=warn",
-                               "SEMPER_HTTP_THREADS=64", "SEMPER_TLS_CERT_FILE=" + P + "/pki/services/tsa-tls.pem",
-                               "SEMPER_TLS_KEY_FILE=" + P + "/pki/services/tsa-tls.key",
-                               "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P + "/pass",
-                               "SEMPER_TLS_CLIENT_CA_FILE=" + P + "/pki/root.pem", "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-                               "SEMPER_TSA_CERT_FILE=" + P + "/pki/services/tsa-signing.pem",
-                               "SEMPER_TSA_KEY_FILE=" + P + "/pki/services/tsa-signing.key",
-                               "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P + "/pass", "SEMPER_TSA_CLOCK_CHECK=off", SEMPER_TSA},
+      std::vector<std::string>{
+          "env", "SEMPER_DATABASE_URL=" + (*pg)->ConnInfo(*db), "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
+          "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port), "SEMPER_LOG_LEVEL=warn",
+          "SEMPER_HTTP_THREADS=64", "SEMPER_TLS_CERT_FILE=" + P + "/pki/services/tsa-tls.pem",
+          "SEMPER_TLS_KEY_FILE=" + P + "/pki/services/tsa-tls.key", "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P + "/pass",
+          "SEMPER_TLS_CLIENT_CA_FILE=" + P + "/pki/root.pem", "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+          "SEMPER_TSA_CERT_FILE=" + P + "/pki/services/tsa-signing.pem",
+          "SEMPER_TSA_KEY_FILE=" + P + "/pki/services/tsa-signing.key", "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P + "/pass",
+          "SEMPER_TSA_CLOCK_CHECK=off", SEMPER_TSA},
       P + "/tsa.log");
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = Slurp(P + "/pki/root.pem");
@@ -207,9 +209,12 @@ int main(int argc, char** argv) {
     double commits = 0, rows = 0, seconds_sum = 0;
     std::smatch mm;
     std::string body = metrics ? metrics->body : "";
-    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commits_total\{ok="true"\} ([0-9.e+]+))"))) commits = std::stod(mm[1]);
-    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commit_rows_total\{ok="true"\} ([0-9.e+]+))"))) rows = std::stod(mm[1]);
-    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commit_seconds_sum ([0-9.e+-]+))"))) seconds_sum = std::stod(mm[1]);
+    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commits_total\{ok="true"\} ([0-9.e+]+))")))
+      commits = std::stod(mm[1]);
+    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commit_rows_total\{ok="true"\} ([0-9.e+]+))")))
+      rows = std::stod(mm[1]);
+    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commit_seconds_sum ([0-9.e+-]+))")))
+      seconds_sum = std::stod(mm[1]);
     if (commits > 0) {
       std::printf("group commit: %.0f transactions, %.1f tokens each on average, %.2f ms each on average\n", commits,
                   rows / commits, 1000 * seconds_sum / commits);
@@ -233,7 +238,8 @@ int main(int argc, char** argv) {
                           "/pki/services/tsa-signing.pem\nsigner_key = " + P +
                           "/pki/services/tsa-signing.key\ndefault_policy = 1.2.3.4\ndigests = sha256\n"
                           "signer_digest = sha256\ness_cert_id_alg = sha256\naccuracy = secs:1\n"
-                          "certs = " + P + "/pki/ca.pem\n");
+                          "certs = " +
+                          P + "/pki/ca.pem\n");
   dir.Write("serial", "01\n");
   dir.Write("q.tsq", requests[0]);
   std::atomic<long> replies{0};
@@ -251,8 +257,10 @@ int main(int argc, char** argv) {
     }
     for (auto& t : workers) t.join();
     double rate = static_cast<double>(replies) / Seconds(start);
-    std::printf("openssl ts -reply (a process per token, 2 at a time, not durable): %.0f tokens/s; semper-tsa HTTP "
-                "is %.0fx\n", rate, rate > 0 ? full.rate / rate : 0);
+    std::printf(
+        "openssl ts -reply (a process per token, 2 at a time, not durable): %.0f tokens/s; semper-tsa HTTP "
+        "is %.0fx\n",
+        rate, rate > 0 ? full.rate / rate : 0);
   }
   return 0;
 }

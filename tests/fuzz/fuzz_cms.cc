@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (signers.ok()) fuzz::Require(!signers->empty(), "a verified signature names its signers");
   auto wrong = CmsVerifyDetached(der, "other content", pki.trust, absl::Now(), KeyPurpose::kAny);
   fuzz::Require(!(signers.ok() && wrong.ok()), "one signature does not verify for two contents");
-  (void)CmsVerifyDetachedDigest(der, HashAlgorithm::kSha256, Sha256(kContent), pki.trust, absl::Now(), KeyPurpose::kAny);
+  (void)CmsVerifyDetachedDigest(der, HashAlgorithm::kSha256, Sha256(kContent), pki.trust, absl::Now(),
+                                KeyPurpose::kAny);
   (void)CmsDecrypt(der, pki.recipient.key, pki.recipient.certificate);
   (void)TimeStampTokenOf(der);
   (void)ReadTimeStampToken(der);

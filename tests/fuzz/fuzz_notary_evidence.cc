@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <set>
 
-#include "semper/v1/notary.pb.h"
 #include "common/notary/evidence.h"
+#include "semper/v1/notary.pb.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   v1::Evidence e;
   if (!e.ParseFromArray(data, static_cast<int>(size))) return 0;
   if (notary::VerifyEvidence(e, pki.trust).ok()) {
-    fuzz::Require(genuine->contains(e.kind() + "\n" + e.statement()), "verified evidence is a statement the notary signed");
+    fuzz::Require(genuine->contains(e.kind() + "\n" + e.statement()),
+                  "verified evidence is a statement the notary signed");
   }
   (void)notary::VerifyTreeHead(e.tree_head(), pki.trust);
   return 0;

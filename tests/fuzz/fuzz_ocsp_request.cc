@@ -15,7 +15,7 @@ using namespace semper;
 struct Responder {
   std::unique_ptr<ca::OcspResponder> responder;
   X509_STORE* store = nullptr;
-  STACK_OF(X509)* untrusted = nullptr;
+  STACK_OF(X509) * untrusted = nullptr;
   Responder() {
     const auto& pki = fuzz::Pki();
     responder = std::make_unique<ca::OcspResponder>(pki.ca, pki.ocsp.certificate, pki.ocsp.key, absl::Hours(1));

@@ -1,6 +1,7 @@
 // Makes the fixed PKI (tests/fuzz/pki) and the seed corpus (tests/fuzz/corpus/<target>) the
 // fuzz targets start from: valid inputs of each kind, so that fuzzing begins inside the formats.
 //   fuzz_seeds [--pki]   (--pki: make a new PKI too; the seeds are then made anew as well)
+#include <google/protobuf/util/json_util.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
@@ -9,6 +10,8 @@
 #include <string>
 
 #include "common/base/files.h"
+#include "common/base/proto_json.h"
+#include "common/base/proto_time.h"
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
@@ -16,16 +19,12 @@
 #include "common/crypto/merkle.h"
 #include "common/crypto/timestamp.h"
 #include "common/exchange/asw.h"
-#include "common/base/proto_json.h"
-#include "common/base/proto_time.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/liability.pb.h"
 #include "semper/v1/notary.pb.h"
 #include "semper/v1/privacy.pb.h"
 #include "services/timestamp/tsa.h"
 #include "tests/fuzz/fuzz_support.h"
-
-#include <google/protobuf/util/json_util.h>
 
 namespace semper::fuzz {
 namespace {
@@ -133,7 +132,8 @@ v1::Evidence NotaryEvidence(const FixedPki& pki, const std::string& kind, const 
   e.mutable_tree_head()->set_tree_size(log.size());
   e.mutable_tree_head()->set_root_hash(head.root_hash());
   e.mutable_tree_head()->set_statement(head_json);
-  e.mutable_tree_head()->set_signature(Must(CmsSignDetached(head_json, pki.notary.key, pki.notary.certificate, {pki.ca}), "head"));
+  e.mutable_tree_head()->set_signature(
+      Must(CmsSignDetached(head_json, pki.notary.key, pki.notary.certificate, {pki.ca}), "head"));
   return e;
 }
 
@@ -184,9 +184,12 @@ int Main(int argc, char** argv) {
 
   Write(corpus + "timestamp_request/plain", Must(MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {}), "ts"));
   Write(corpus + "timestamp_request/nonce_policy",
-        Must(MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {false, "1.3.6.1.4.1.99999.1", "\x01\x02\x03\x04"}), "ts"));
+        Must(MakeTimeStampRequest(HashAlgorithm::kSha256, digest, {false, "1.3.6.1.4.1.99999.1", "\x01\x02\x03\x04"}),
+             "ts"));
   Write(corpus + "timestamp_request/sha512",
-        Must(MakeTimeStampRequest(HashAlgorithm::kSha512, ComputeDigest(HashAlgorithm::kSha512, kContent), {true, "", "\x7f"}), "ts"));
+        Must(MakeTimeStampRequest(HashAlgorithm::kSha512, ComputeDigest(HashAlgorithm::kSha512, kContent),
+                                  {true, "", "\x7f"}),
+             "ts"));
 
   Write(corpus + "ocsp_request/signer", OcspRequest(pki.signer.certificate, pki.ca, false));
   Write(corpus + "ocsp_request/recipient_nonce", OcspRequest(pki.recipient.certificate, pki.ca, true));
@@ -199,7 +202,8 @@ int Main(int argc, char** argv) {
   PrivateKey rsa_key = Must(PrivateKey::Generate(KeyType::kRsa), "rsa key");
   Write(corpus + "csr/rsa", Must(CertificationRequest::Create(rsa_key, {{"CN", "Other"}}), "csr").Der());
 
-  Write(corpus + "cms/signed", Must(CmsSignDetached(kContent, pki.signer.key, pki.signer.certificate, {pki.ca}), "cms"));
+  Write(corpus + "cms/signed",
+        Must(CmsSignDetached(kContent, pki.signer.key, pki.signer.certificate, {pki.ca}), "cms"));
   Write(corpus + "cms/enveloped", Must(CmsEncrypt(kContent, {pki.recipient.certificate}), "cms"));
 
   v1::ContainerContent order = Order();
@@ -208,7 +212,8 @@ int Main(int argc, char** argv) {
   Write(corpus + "container/signed", Must(Seal(order, {.signers = {pki.signer}}), "seal").SerializeAsString());
   order.mutable_requested()->set_confidentiality(true);
   Write(corpus + "container/signed_encrypted",
-        Must(Seal(order, {.signers = {pki.signer}, .recipients = {pki.recipient.certificate}}), "seal").SerializeAsString());
+        Must(Seal(order, {.signers = {pki.signer}, .recipients = {pki.recipient.certificate}}), "seal")
+            .SerializeAsString());
 
   // Time-stamp tokens of the fixed TSA over SHA-256 of kContent, with and without certificates.
   tsa::SerialAllocator serials([] { return absl::StatusOr<uint64_t>(7); });
@@ -232,7 +237,8 @@ int Main(int argc, char** argv) {
   v1::SignedBody me2 = Must(responder.Me2(), "me2");
   v1::SignedBody me3 = Must(originator.Me3(me2), "me3");
   v1::SignedBody me4 = Must(responder.Me4(me3), "me4");
-  Write(corpus + "exchange/contract", std::string(1, '\0') + Must(originator.Finish(me4), "contract").SerializeAsString());
+  Write(corpus + "exchange/contract",
+        std::string(1, '\0') + Must(originator.Finish(me4), "contract").SerializeAsString());
   Write(corpus + "exchange/abort", std::string(1, '\1') + Must(originator.Abort(), "abort").SerializeAsString());
   Write(corpus + "exchange/resolve", std::string(1, '\2') + Must(responder.Resolve(), "resolve").SerializeAsString());
   Write(corpus + "exchange/abort_token",
@@ -241,12 +247,14 @@ int Main(int argc, char** argv) {
         std::string(1, '\3') + Must(asw::IssueToken(true, me1, me2, t, absl::Now()), "token").SerializeAsString());
 
   // The notary's evidence: an attestation alone in its log, and a mail submission amid others.
-  const std::string attestation = R"({"type":"semper-notarial-attestation","documentSha256":"c2VtcGVy","nonce":"AAEC"})";
+  const std::string attestation =
+      R"({"type":"semper-notarial-attestation","documentSha256":"c2VtcGVy","nonce":"AAEC"})";
   const std::string submission = R"({"type":"semper-mail-submission","mailId":"M-0011223344556677","nonce":"AwQF"})";
   Write(corpus + "notary_evidence/attestation",
         NotaryEvidence(pki, "attestation", attestation, 0, {}).SerializeAsString());
   Write(corpus + "notary_evidence/submission",
-        NotaryEvidence(pki, "mail-submission", submission, 2, {"{\"type\":\"a\"}", "{\"type\":\"b\"}", "{\"type\":\"c\"}"})
+        NotaryEvidence(pki, "mail-submission", submission, 2,
+                       {"{\"type\":\"a\"}", "{\"type\":\"b\"}", "{\"type\":\"c\"}"})
             .SerializeAsString());
   // A credential the fixed CA signed for the document signer, presented by it to an acceptor
   // (the fuzz target checks at the presentation's time).
@@ -263,7 +271,8 @@ int Main(int argc, char** argv) {
     cs.set_rights("enter");
     cs.set_uses(3);
     const std::string statement = StatementJson(cs);
-    PrivateKey ca_key = Must(PrivateKey::FromPem(Must(ReadFile(dir + "/pki/ca.key"), "CA key"), SecretData(), true), "CA key");
+    PrivateKey ca_key =
+        Must(PrivateKey::FromPem(Must(ReadFile(dir + "/pki/ca.key"), "CA key"), SecretData(), true), "CA key");
     v1::RedeemCredentialRequest req;
     req.set_credential_statement(statement);
     req.set_credential_signature(Must(CmsSignDetached(statement, ca_key, pki.ca, {}), "credential"));
@@ -274,7 +283,8 @@ int Main(int argc, char** argv) {
     ps.set_nonce(std::string(16, '\x5a'));
     *ps.mutable_made_at() = ToTimestamp(absl::Now());
     req.set_presentation(ps.SerializeAsString());
-    req.set_presentation_signature(Must(CmsSignDetached(req.presentation(), pki.signer.key, pki.signer.certificate, {pki.ca}), "presentation"));
+    req.set_presentation_signature(
+        Must(CmsSignDetached(req.presentation(), pki.signer.key, pki.signer.certificate, {pki.ca}), "presentation"));
     Write(corpus + "presentation/presented", req.SerializeAsString());
   }
   // A SEMPER agreement the document signer signed as buyer, valid until 2074.
@@ -285,11 +295,14 @@ int Main(int argc, char** argv) {
     a->mutable_overall_limit()->set_minor_units(100000);
     a->mutable_per_transaction_limit()->set_currency("EUR");
     a->mutable_per_transaction_limit()->set_minor_units(50000);
-    *a->mutable_valid_from() = ToTimestamp(absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
-    *a->mutable_valid_until() = ToTimestamp(absl::FromCivil(absl::CivilSecond(2074, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
+    *a->mutable_valid_from() =
+        ToTimestamp(absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
+    *a->mutable_valid_until() =
+        ToTimestamp(absl::FromCivil(absl::CivilSecond(2074, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
     a->set_applicable_law("DE");
     c.mutable_requested()->set_non_repudiation_of_origin(true);
-    Write(corpus + "agreement/signed", Must(Seal(c, {.signers = {pki.signer}}), "agreement").signed_().SerializeAsString());
+    Write(corpus + "agreement/signed",
+          Must(Seal(c, {.signers = {pki.signer}}), "agreement").signed_().SerializeAsString());
   }
   // A verdict signed by the key the fuzz target takes for the arbiter's (the notary leaf), and the
   // same verdict signed by the document signer (which must not pass).
@@ -308,11 +321,13 @@ int Main(int argc, char** argv) {
     v1::EndGuaranteeRequest req;
     req.set_guarantee_id(o->guarantee_id());
     req.set_verdict(StatementJson(v));
-    req.set_verdict_signature(Must(CmsSignDetached(req.verdict(), pki.notary.key, pki.notary.certificate, {pki.ca}), "verdict"));
+    req.set_verdict_signature(
+        Must(CmsSignDetached(req.verdict(), pki.notary.key, pki.notary.certificate, {pki.ca}), "verdict"));
     Write(corpus + "verdict/by_the_arbiter", req.SerializeAsString());
     v.set_case_id("fedcba9876543210fedcba9876543210");  // another case's, signed with another key
     req.set_verdict(StatementJson(v));
-    req.set_verdict_signature(Must(CmsSignDetached(req.verdict(), pki.signer.key, pki.signer.certificate, {pki.ca}), "verdict"));
+    req.set_verdict_signature(
+        Must(CmsSignDetached(req.verdict(), pki.signer.key, pki.signer.certificate, {pki.ca}), "verdict"));
     Write(corpus + "verdict/by_another_key", req.SerializeAsString());
   }
   std::printf("fuzz_seeds: corpus written under %s\n", corpus.c_str());

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/files.h"
 #include "common/base/secret.h"
@@ -64,8 +64,14 @@ inline const FixedPki& Pki() {
     Certificate root = LoadCertificate("root"), ca = LoadCertificate("ca");
     auto trust = TrustStore::New({root});
     Require(trust.ok(), "the fixed root is a trust anchor");
-    return new FixedPki{root, ca, *trust, LoadIdentity("tsa", ca), LoadIdentity("ocsp", ca),
-                        LoadIdentity("signer", ca), LoadIdentity("recipient", ca), LoadIdentity("notary", ca)};
+    return new FixedPki{root,
+                        ca,
+                        *trust,
+                        LoadIdentity("tsa", ca),
+                        LoadIdentity("ocsp", ca),
+                        LoadIdentity("signer", ca),
+                        LoadIdentity("recipient", ca),
+                        LoadIdentity("notary", ca)};
   }();
   return *pki;
 }

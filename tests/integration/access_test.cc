@@ -4,23 +4,24 @@
 // caller, the answer must be the gate's refusal; where it admits the caller, the call must get
 // past the gate (to a handler that then judges the empty request). Also: a certificate that does
 // not chain to the suite's root, and an expired one, are refused by the TLS layer itself.
-#include <filesystem>
+#include "common/server/access.h"
 
+#include <gmock/gmock.h>
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <filesystem>
+
 #include "common/base/secret.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
-#include "common/server/access.h"
+#include "common/server/peer.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
@@ -31,9 +32,8 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
-#include "tests/support/weak_keys.h"
-#include "common/server/peer.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -47,7 +47,7 @@ constexpr char kPass[] = "access test passphrase";
 
 struct Caller {
   std::string name;
-  std::set<Role> roles;  // what the matrix should see
+  std::set<Role> roles;            // what the matrix should see
   std::string chain_pem, key_pem;  // empty: no client certificate
 };
 
@@ -74,7 +74,8 @@ class AccessTest : public ::semper::testing::PostgresTest {
   }
 
   // A certificate from the suite's issuing CA with `roles` in its subject, for TLS clients.
-  Caller Issued(const std::string& name, const std::vector<Role>& roles, absl::Time not_after = absl::Now() + absl::Hours(1)) {
+  Caller Issued(const std::string& name, const std::vector<Role>& roles,
+                absl::Time not_after = absl::Now() + absl::Hours(1)) {
     auto ca_key = PrivateKey::FromPem(Slurp(suite_->P("pki/ca.key")), SecretData(kPass));
     EXPECT_TRUE(ca_key.ok());
     auto ca = Certificate::FromPem(Slurp(suite_->P("pki/ca.pem")));
@@ -98,27 +99,34 @@ class AccessTest : public ::semper::testing::PostgresTest {
     std::vector<Caller> out;
     out.push_back({"anyone (no certificate)", {}, "", ""});
     auto admin_key = PrivateKey::FromPem(Slurp(suite_->P("pki/admin/admin.key")), SecretData(kPass));
-    out.push_back({"administrator (from init)", {Role::kAdministrator}, Slurp(suite_->P("pki/admin/admin.pem")),
+    out.push_back({"administrator (from init)",
+                   {Role::kAdministrator},
+                   Slurp(suite_->P("pki/admin/admin.pem")),
                    std::string(admin_key->ToUnencryptedPemSecret().Reveal())});
     auto arb_key = PrivateKey::FromPem(Slurp(suite_->P("pki/admin/arbitrator.key")), SecretData(kPass));
-    out.push_back({"arbitrator (from init)", {Role::kArbitrator}, Slurp(suite_->P("pki/admin/arbitrator.pem")),
+    out.push_back({"arbitrator (from init)",
+                   {Role::kArbitrator},
+                   Slurp(suite_->P("pki/admin/arbitrator.pem")),
                    std::string(arb_key->ToUnencryptedPemSecret().Reveal())});
     out.push_back(Issued("Rita Registrar", {Role::kRegistrationOfficer}));
     auto sub = suite_->Enroll("Sam Subscriber", v1::CUSTOMER_KIND_INDIVIDUAL);
     EXPECT_TRUE(sub.ok());
-    out.push_back({"subscriber (enrolled)", {Role::kSubscriber},
+    out.push_back({"subscriber (enrolled)",
+                   {Role::kSubscriber},
                    sub->authentication_certificate->Pem() + Slurp(suite_->P("pki/ca.pem")),
                    std::string(sub->authentication_key->ToUnencryptedPemSecret().Reveal())});
     out.push_back(Issued("Pat Pseudonym", {Role::kPseudonymHolder}));
     auto svc_key = PrivateKey::FromPem(Slurp(suite_->P("pki/services/notary-tls.key")), SecretData(kPass));
-    out.push_back({"service (semper-notary's TLS certificate)", {Role::kService},
+    out.push_back({"service (semper-notary's TLS certificate)",
+                   {Role::kService},
                    Slurp(suite_->P("pki/services/notary-tls.pem")),
                    std::string(svc_key->ToUnencryptedPemSecret().Reveal())});
     out.push_back(Issued("No Role", {}));
     return out;
   }
 
-  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& daemon, const std::string& chain, const std::string& key) {
+  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& daemon, const std::string& chain,
+                                            const std::string& key) {
     return suite_->ChannelWith(daemon, chain, key);
   }
 
@@ -133,7 +141,8 @@ class AccessTest : public ::semper::testing::PostgresTest {
 };
 
 bool GateRefused(const grpc::Status& s) {
-  return (s.error_code() == grpc::StatusCode::PERMISSION_DENIED || s.error_code() == grpc::StatusCode::UNAUTHENTICATED) &&
+  return (s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+          s.error_code() == grpc::StatusCode::UNAUTHENTICATED) &&
          s.error_message().rfind(std::string(kAccessDenialPrefix), 0) == 0;
 }
 
@@ -157,7 +166,8 @@ TEST_F(AccessTest, EveryRpcOfEveryDaemonWithEveryRoleAsTheMatrixSays) {
         ASSERT_NE(service, nullptr) << name;
         for (int i = 0; i < service->method_count(); ++i) {
           const auto* m = service->method(i);
-          methods.push_back({"/" + service->full_name() + "/" + m->name(), m->server_streaming() || m->client_streaming()});
+          methods.push_back(
+              {"/" + service->full_name() + "/" + m->name(), m->server_streaming() || m->client_streaming()});
         }
       }
       for (const auto& [method, streaming] : methods) {
@@ -169,13 +179,14 @@ TEST_F(AccessTest, EveryRpcOfEveryDaemonWithEveryRoleAsTheMatrixSays) {
         ++calls;
         if (allowed) {
           EXPECT_FALSE(GateRefused(s)) << daemon << " " << method << " as " << caller.name << ": " << s.error_message();
-          EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << method << " as " << caller.name << ": " << s.error_message();
+          EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE)
+              << method << " as " << caller.name << ": " << s.error_message();
         } else {
           ++refused;
           EXPECT_TRUE(GateRefused(s)) << daemon << " " << method << " as " << caller.name << " got " << s.error_code()
                                       << ": " << s.error_message();
-          EXPECT_EQ(s.error_code(), caller.chain_pem.empty() ? grpc::StatusCode::UNAUTHENTICATED
-                                                             : grpc::StatusCode::PERMISSION_DENIED)
+          EXPECT_EQ(s.error_code(),
+                    caller.chain_pem.empty() ? grpc::StatusCode::UNAUTHENTICATED : grpc::StatusCode::PERMISSION_DENIED)
               << method << " as " << caller.name;
         }
       }
@@ -458,12 +469,14 @@ TEST_F(AccessTest, KeyFilesAreNeverReadableByOthers) {
   auto key = PrivateKey::FromPem(Slurp(suite_->P("pki/services/tsa-tls.key")), SecretData(kPass));
   ASSERT_TRUE(key.ok());
   dir_.Write("open.key", std::string(key->ToUnencryptedPemSecret().Reveal()));
-  std::filesystem::permissions(dir_.path() + "/open.key", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+  std::filesystem::permissions(dir_.path() + "/open.key", std::filesystem::perms::owner_read |
+                                                              std::filesystem::perms::owner_write |
                                                               std::filesystem::perms::others_read);
   auto r = ::semper::testing::RunCommand(
-      {"env", "SEMPER_TLS_CERT_FILE=" + suite_->P("pki/services/tsa-tls.pem"), "SEMPER_TLS_KEY_FILE=" + dir_.path() + "/open.key",
-       "SEMPER_TLS_CLIENT_CA_FILE=" + suite_->P("pki/root.pem"), "SEMPER_GRPC_LISTEN=127.0.0.1:0", "SEMPER_HTTP_LISTEN=",
-       "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_TSA_CERT_FILE=" + suite_->P("pki/services/tsa-signing.pem"),
+      {"env", "SEMPER_TLS_CERT_FILE=" + suite_->P("pki/services/tsa-tls.pem"),
+       "SEMPER_TLS_KEY_FILE=" + dir_.path() + "/open.key", "SEMPER_TLS_CLIENT_CA_FILE=" + suite_->P("pki/root.pem"),
+       "SEMPER_GRPC_LISTEN=127.0.0.1:0", "SEMPER_HTTP_LISTEN=", "SEMPER_DATABASE_URL=" + conninfo(),
+       "SEMPER_TSA_CERT_FILE=" + suite_->P("pki/services/tsa-signing.pem"),
        "SEMPER_TSA_KEY_FILE=" + suite_->P("pki/services/tsa-signing.key"),
        "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + suite_->P("pass"), SEMPER_TSA});
   EXPECT_NE(r.exit_code, 0);
@@ -488,7 +501,8 @@ TEST_F(AccessTest, TlsIsOneTwoOrNewerWithStrongSuitesOnly) {
                 ::testing::HasSubstr("Cipher is (NONE)"))
         << daemon;
     std::string v12 = handshake("-tls1_2");
-    EXPECT_THAT(v12, ::testing::ContainsRegex("Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)"))
+    EXPECT_THAT(
+        v12, ::testing::ContainsRegex("Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)"))
         << daemon << ": " << v12;
     EXPECT_THAT(v12, ::testing::HasSubstr("Verify return code: 0 (ok)")) << daemon;
     EXPECT_THAT(handshake("-tls1_3"), ::testing::HasSubstr("New, TLSv1.3")) << daemon;

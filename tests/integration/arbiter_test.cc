@@ -2,20 +2,18 @@
 // library and turn to the daemon only to abort or resolve; concurrent and repeated requests,
 // and a restart, never change the first decision.
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
-
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "common/base/proto_time.h"
 #include "common/crypto/cms.h"
@@ -35,13 +33,13 @@ namespace {
 
 using ::semper::testing::ChildProcess;
 using ::semper::testing::CommandResult;
-using ::testing::HasSubstr;
 using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
 using ::semper::testing::TempDir;
+using ::testing::HasSubstr;
 
 constexpr char kPass[] = "arbiter test passphrase";
 
@@ -80,7 +78,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
          "SEMPER_ARBITER_KEY_FILE=" + P("pki/services/arbiter-signing.key"),
          "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
          "SEMPER_ESCROW_CERT_FILE=" + P("pki/services/arbiter-escrow.pem"),
-         "SEMPER_ESCROW_KEY_FILE=" + P("pki/services/arbiter-escrow.key"), "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + P("pass"),
+         "SEMPER_ESCROW_KEY_FILE=" + P("pki/services/arbiter-escrow.key"),
+         "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + P("pass"),
          "SEMPER_ARBITER_PAYMENT_OBJECTION_PERIOD=" + std::to_string(kObjectionSeconds) + "s", SEMPER_ARBITER},
         P("arbiter.log"));
     ASSERT_TRUE(Channel()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
@@ -170,19 +169,28 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   // A wallet as `semperctl enroll` writes it, for party `p`.
   std::string Wallet(const std::string& name, const asw::Party& p) {
     dir_.Write("wallet.pass", "wallet passphrase");
-    return ::semper::testing::WriteWallet(dir_, name, p.key, p.certificate, Slurp(P("pki/ca.pem")), "wallet passphrase");
+    return ::semper::testing::WriteWallet(dir_, name, p.key, p.certificate, Slurp(P("pki/ca.pem")),
+                                          "wallet passphrase");
   }
   CommandResult Ctl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_),
-                                     "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")), "--server-name",
-                                     "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,
+                                     "--arbiter",
+                                     "127.0.0.1:" + std::to_string(port_),
+                                     "--server",
+                                     "127.0.0.1:" + std::to_string(suite_->port("ca")),
+                                     "--server-name",
+                                     "localhost",
+                                     "--ca-file",
+                                     P("pki/root.pem"),
+                                     "--yes"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   }
   std::vector<std::string> WalletArgs(const std::string& wallet) {
     return {"--wallet", wallet, "--wallet-passphrase-file", P("wallet.pass")};
   }
-  std::vector<std::string> Cmd(std::vector<std::string> head, const std::string& wallet, std::vector<std::string> tail) {
+  std::vector<std::string> Cmd(std::vector<std::string> head, const std::string& wallet,
+                               std::vector<std::string> tail) {
     auto w = WalletArgs(wallet);
     head.insert(head.end(), w.begin(), w.end());
     head.insert(head.end(), tail.begin(), tail.end());
@@ -193,8 +201,9 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
   int OpensslCmsVerify(const std::string& statement, const std::string& signature) {
     dir_.Write("affidavit.json", statement);
     dir_.Write("affidavit.sig", signature);
-    auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("affidavit.sig"), "-content",
-                         P("affidavit.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+    auto r =
+        RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("affidavit.sig"), "-content",
+                    P("affidavit.json"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
     if (r.exit_code != 0) ADD_FAILURE() << r.Describe();
     return r.exit_code;
   }
@@ -299,7 +308,8 @@ TEST_F(ArbiterTest, KilledWhileAbortsAndResolvesRaceEachExchangeHasOneDecision) 
     ASSERT_THAT(view, IsOk()) << i;
     EXPECT_EQ(view->resolved, by_originator->resolved()) << i;
   }
-  std::printf("killed after %d answers: %d of %d exchanges had been answered\n", kExchanges / 2, decided_before, kExchanges);
+  std::printf("killed after %d answers: %d of %d exchanges had been answered\n", kExchanges / 2, decided_before,
+              kExchanges);
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), std::to_string(kExchanges));
 }
 
@@ -336,7 +346,8 @@ TEST_F(ArbiterTest, CertifiedMailResolvedGivesTheDocumentToOneSideAndASubstitute
   EXPECT_EQ(a.responder(), r.certificate.Subject());
   EXPECT_EQ(OpensslCmsVerify(for_o->affidavit(), for_o->affidavit_signature()), 0);
   // The document is not kept in clear: only the escrow is in the record (inside me1).
-  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE position(convert_to('with effect from', 'UTF8') in token_body) > 0"),
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges WHERE position(convert_to('with effect from', 'UTF8') in "
+                "token_body) > 0"),
             "0");
 }
 
@@ -372,7 +383,8 @@ TEST_F(ArbiterTest, AnEscrowTheArbiterCannotOpenEndsInAnAbort) {
   body.set_document_escrow(*wrong_escrow);
   v1::SignedBody lying_me1;
   lying_me1.set_body(body.SerializeAsString());
-  lying_me1.set_signature(*(*PublicKeySign::New(o.key, DefaultSignatureAlgorithm(o.key.type())))->Sign(lying_me1.body()));
+  lying_me1.set_signature(
+      *(*PublicKeySign::New(o.key, DefaultSignatureAlgorithm(o.key.type())))->Sign(lying_me1.body()));
   auto fooled = asw::Responder::Accept(r, *arbiter_, lying_me1);
   ASSERT_THAT(fooled, IsOk());  // nothing in me1 tells the recipient
   ASSERT_THAT(fooled->Me2(), IsOk());
@@ -445,7 +457,8 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
   };
   auto affidavit_type = [](const v1::ArbiterDecision& d) {
     v1::AffidavitStatement a;
-    if (d.affidavit().empty() || !google::protobuf::util::JsonStringToMessage(d.affidavit(), &a).ok()) return std::string();
+    if (d.affidavit().empty() || !google::protobuf::util::JsonStringToMessage(d.affidavit(), &a).ok())
+      return std::string();
     return a.type();
   };
   struct Run {
@@ -480,8 +493,8 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     x.contract = *finished;
     return x;
   };
-  for (v1::ExchangeKind kind : {v1::EXCHANGE_KIND_CONTRACT, v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT,
-                                v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT}) {
+  for (v1::ExchangeKind kind :
+       {v1::EXCHANGE_KIND_CONTRACT, v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT, v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT}) {
     SCOPED_TRACE(v1::ExchangeKind_Name(kind));
     const bool payment = kind == v1::EXCHANGE_KIND_DELIVERY_FOR_PAYMENT;
     const bool mail = kind == v1::EXCHANGE_KIND_DOCUMENT_FOR_RECEIPT;
@@ -504,7 +517,8 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     EXPECT_EQ(affidavit_type(*shown), payment ? "semper-payment-release-order" : "");
     // Asked again after the objection period: the same, never a reversal.
     if (payment) {
-      std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(aborted->payment_order_from()) + absl::Milliseconds(200)));
+      std::this_thread::sleep_until(
+          absl::ToChronoTime(FromTimestamp(aborted->payment_order_from()) + absl::Milliseconds(200)));
     }
     auto later = Abort(*done.originator->Abort());
     ASSERT_THAT(later, IsOk());
@@ -529,7 +543,9 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     auto after = Abort(*done2.originator->Abort());
     ASSERT_THAT(after, IsOk());
     EXPECT_TRUE(after->resolved());
-    EXPECT_EQ(affidavit_type(*after), payment ? "semper-payment-release-order" : mail ? "semper-substitute-receipt" : "");
+    EXPECT_EQ(affidavit_type(*after), payment ? "semper-payment-release-order"
+                                      : mail  ? "semper-substitute-receipt"
+                                              : "");
 
     // 3. The race, abort first: the responder's resolve gets the abort token; for payment the
     //    reversal comes after the objection period, when no standard contract was shown.
@@ -543,7 +559,8 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
     EXPECT_TRUE(r1->document().empty());
     EXPECT_TRUE(r1->affidavit().empty());
     if (payment) {
-      std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(a1->payment_order_from()) + absl::Milliseconds(200)));
+      std::this_thread::sleep_until(
+          absl::ToChronoTime(FromTimestamp(a1->payment_order_from()) + absl::Milliseconds(200)));
       auto r1late = Resolve(*race1.responder->Resolve());
       ASSERT_THAT(r1late, IsOk());
       EXPECT_EQ(affidavit_type(*r1late), "semper-payment-reversal-order");
@@ -571,7 +588,9 @@ TEST_F(ArbiterTest, EveryKindOfExchangeEndsTheSameWayForBothWhateverTheOrder) {
 // delivers): no release, no reversal for A.
 TEST_F(ArbiterTest, APaymentBelongsToOneExchange) {
   asw::Party o = Party("Buyer"), r = Party("Seller");
-  auto terms = [](const std::string& reference, const std::string& text) { return PaymentTerms(reference, text, 50000); };
+  auto terms = [](const std::string& reference, const std::string& text) {
+    return PaymentTerms(reference, text, 50000);
+  };
   auto complete = [&](asw::Originator& buyer) {
     auto me1 = buyer.Me1();
     auto seller = asw::Responder::Accept(r, *arbiter_, *me1);
@@ -660,7 +679,8 @@ TEST_F(ArbiterTest, AStandardContractShownTooLateOrForgedChangesNothing) {
   EXPECT_TRUE(still->affidavit().empty());
   EXPECT_FALSE(still->completed());
   // Too late: the reversal stands.
-  std::this_thread::sleep_until(absl::ToChronoTime(FromTimestamp(aborted->payment_order_from()) + absl::Milliseconds(200)));
+  std::this_thread::sleep_until(
+      absl::ToChronoTime(FromTimestamp(aborted->payment_order_from()) + absl::Milliseconds(200)));
   EXPECT_THAT(Show(contract), StatusIs(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE));
   auto final_order = Abort(*buyer.Abort());
   ASSERT_THAT(final_order, IsOk());
@@ -686,21 +706,26 @@ TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
   EXPECT_THAT(offer.out, HasSubstr("certified mail"));
   EXPECT_EQ(std::filesystem::status(P("sender.state")).permissions() & std::filesystem::perms::others_read,
             std::filesystem::perms::none);
-  auto accept = Ctl(Cmd({"exchange", "accept"}, wr, {"--in", P("me1"), "--state", P("recipient.state"), "--out", P("me2")}));
+  auto accept =
+      Ctl(Cmd({"exchange", "accept"}, wr, {"--in", P("me1"), "--state", P("recipient.state"), "--out", P("me2")}));
   ASSERT_EQ(accept.exit_code, 0) << accept.Describe();
   EXPECT_THAT(accept.out, HasSubstr("Sender"));
-  auto me3 = Ctl(Cmd({"exchange", "continue"}, wo, {"--state", P("sender.state"), "--in", P("me2"), "--out", P("me3")}));
+  auto me3 =
+      Ctl(Cmd({"exchange", "continue"}, wo, {"--state", P("sender.state"), "--in", P("me2"), "--out", P("me3")}));
   ASSERT_EQ(me3.exit_code, 0) << me3.Describe();
   // The wrong document is refused; the right one gives the receipt.
   dir_.Write("other.txt", "something else");
-  auto wrong = Ctl(Cmd({"exchange", "continue"}, wr,
-                       {"--state", P("recipient.state"), "--in", P("me3"), "--document", P("other.txt"), "--out", P("me4")}));
+  auto wrong =
+      Ctl(Cmd({"exchange", "continue"}, wr,
+              {"--state", P("recipient.state"), "--in", P("me3"), "--document", P("other.txt"), "--out", P("me4")}));
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_THAT(wrong.err, HasSubstr("not the one me1 names"));
-  auto me4 = Ctl(Cmd({"exchange", "continue"}, wr,
-                     {"--state", P("recipient.state"), "--in", P("me3"), "--document", P("notice.txt"), "--out", P("me4")}));
+  auto me4 =
+      Ctl(Cmd({"exchange", "continue"}, wr,
+              {"--state", P("recipient.state"), "--in", P("me3"), "--document", P("notice.txt"), "--out", P("me4")}));
   ASSERT_EQ(me4.exit_code, 0) << me4.Describe();
-  auto done = Ctl(Cmd({"exchange", "continue"}, wo, {"--state", P("sender.state"), "--in", P("me4"), "--out", P("contract")}));
+  auto done =
+      Ctl(Cmd({"exchange", "continue"}, wo, {"--state", P("sender.state"), "--in", P("me4"), "--out", P("contract")}));
   ASSERT_EQ(done.exit_code, 0) << done.Describe();
   auto verify = Ctl({"exchange", "verify", "--in", P("contract")});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
@@ -711,10 +736,10 @@ TEST_F(ArbiterTest, TwoPartiesRunCertifiedMailWithSemperctlWithoutTheArbiter) {
   // recipient can show the completed contract, which the arbiter records (asking first).
   auto no_abort = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("sender.state"), "--out", P("abort")}));
   EXPECT_NE(no_abort.exit_code, 0) << no_abort.Describe();
-  auto declined = RunCommand({SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_), "--server-name", "localhost",
-                              "--ca-file", P("pki/root.pem"), "exchange", "show-contract", "--in", P("contract"),
-                              "--out", P("shown")},
-                             "n\n");
+  auto declined = RunCommand(
+      {SEMPERCTL, "--arbiter", "127.0.0.1:" + std::to_string(port_), "--server-name", "localhost", "--ca-file",
+       P("pki/root.pem"), "exchange", "show-contract", "--in", P("contract"), "--out", P("shown")},
+      "n\n");
   EXPECT_EQ(declined.exit_code, 1) << declined.Describe();
   EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), "0");
   auto shown = Ctl({"exchange", "show-contract", "--in", P("contract"), "--out", P("shown")});
@@ -772,9 +797,9 @@ TEST_F(ArbiterTest, SemperctlAbortsAndResolves) {
   dir_.Write("terms.txt", "one e-book against EUR 12.00");
   // Delivery against payment; the seller never answers: the buyer aborts.
   auto offer = Ctl(Cmd({"exchange", "offer"}, wo,
-                       {"--to", P("seller.pem"), "--contract", P("terms.txt"), "--kind", "payment", "--payment-provider",
-                        "Example Acquirer", "--payment-reference", "AUTH-1", "--amount", "12.00", "--state",
-                        P("buyer.state"), "--out", P("me1")}));
+                       {"--to", P("seller.pem"), "--contract", P("terms.txt"), "--kind", "payment",
+                        "--payment-provider", "Example Acquirer", "--payment-reference", "AUTH-1", "--amount", "12.00",
+                        "--state", P("buyer.state"), "--out", P("me1")}));
   ASSERT_EQ(offer.exit_code, 0) << offer.Describe();
   EXPECT_THAT(offer.out, HasSubstr("12.00 EUR"));
   auto aborted = Ctl(Cmd({"exchange", "abort"}, wo, {"--state", P("buyer.state"), "--out", P("abort")}));
@@ -818,11 +843,12 @@ TEST_F(ArbiterTest, SemperctlAbortsAndResolves) {
   EXPECT_THAT(held.err, HasSubstr("me4 not written"));
   EXPECT_FALSE(std::filesystem::exists(P("held-me4")));
   // A contract where the originator goes silent after me2: the responder resolves.
-  auto offer2 = Ctl(Cmd({"exchange", "offer"}, wo,
-                        {"--to", P("seller.pem"), "--contract", P("terms.txt"), "--state", P("buyer2.state"), "--out",
-                         P("c-me1")}));
+  auto offer2 = Ctl(
+      Cmd({"exchange", "offer"}, wo,
+          {"--to", P("seller.pem"), "--contract", P("terms.txt"), "--state", P("buyer2.state"), "--out", P("c-me1")}));
   ASSERT_EQ(offer2.exit_code, 0) << offer2.Describe();
-  auto accept = Ctl(Cmd({"exchange", "accept"}, wr, {"--in", P("c-me1"), "--state", P("seller.state"), "--out", P("c-me2")}));
+  auto accept =
+      Ctl(Cmd({"exchange", "accept"}, wr, {"--in", P("c-me1"), "--state", P("seller.state"), "--out", P("c-me2")}));
   ASSERT_EQ(accept.exit_code, 0) << accept.Describe();
   auto resolved = Ctl(Cmd({"exchange", "resolve"}, wr, {"--state", P("seller.state"), "--out", P("resolve")}));
   ASSERT_EQ(resolved.exit_code, 0) << resolved.Describe();

@@ -58,8 +58,7 @@ TEST_F(AuditTest, ActionsAreChainedAndTamperingShows) {
   EXPECT_THAT(ok.out, HasSubstr("chain intact"));
   EXPECT_THAT(ok.out, HasSubstr("tsa: 1 rows, chain intact"));
   EXPECT_THAT(ok.out, HasSubstr("liability: 1 rows, chain intact"));
-  for (const char* action : {": start ", ": registered ", ": issue ", ": certificate-revoked ",
-                             ": issue-pseudonym "}) {
+  for (const char* action : {": start ", ": registered ", ": issue ", ": certificate-revoked ", ": issue-pseudonym "}) {
     EXPECT_THAT(ok.out, HasSubstr(action)) << action;
   }
   // The issuance names both serials; the pseudonym's row does not name Alice.
@@ -67,11 +66,13 @@ TEST_F(AuditTest, ActionsAreChainedAndTamperingShows) {
                  alice->certificate.SerialHex() + "%'"),
             "1");
   EXPECT_EQ(*Sql("SELECT count(*) FROM ca.audit WHERE action = 'issue-pseudonym' AND (details LIKE '%Alice%' OR actor "
-                 "LIKE '%Alice%' OR details LIKE '%" + alice->certificate.SerialHex() + "%')"),
+                 "LIKE '%Alice%' OR details LIKE '%" +
+                 alice->certificate.SerialHex() + "%')"),
             "0");
   // No secret in the configuration recorded at start.
-  EXPECT_EQ(*Sql("SELECT count(*) FROM ca.audit WHERE details LIKE '%password%' OR details LIKE '%suite test passphrase%'"),
-            "0");
+  EXPECT_EQ(
+      *Sql("SELECT count(*) FROM ca.audit WHERE details LIKE '%password%' OR details LIKE '%suite test passphrase%'"),
+      "0");
 
   // The database refuses to change or remove a row.
   EXPECT_THAT(Sql("UPDATE ca.audit SET details = 'x' WHERE seq = 2").status(), Not(IsOk()));
@@ -81,13 +82,15 @@ TEST_F(AuditTest, ActionsAreChainedAndTamperingShows) {
   // A superuser can get past the trigger; the chain shows it.
   ASSERT_THAT(Sql("ALTER TABLE ca.audit DISABLE TRIGGER USER").status(), IsOk());
   const std::string original = *Sql("SELECT details FROM ca.audit WHERE action = 'certificate-revoked'");
-  ASSERT_THAT(Sql("UPDATE ca.audit SET details = replace(details, '6', '0') WHERE action = 'certificate-revoked'").status(),
-              IsOk());
+  ASSERT_THAT(
+      Sql("UPDATE ca.audit SET details = replace(details, '6', '0') WHERE action = 'certificate-revoked'").status(),
+      IsOk());
   auto changed = Verify({});
   EXPECT_EQ(changed.exit_code, 3) << changed.Describe();
   EXPECT_THAT(changed.out, HasSubstr("was changed (certificate-revoked"));
   // Put back exactly, it holds again: the check is of the content, not of a flag.
-  ASSERT_THAT(Sql("UPDATE ca.audit SET details = '" + original + "' WHERE action = 'certificate-revoked'").status(), IsOk());
+  ASSERT_THAT(Sql("UPDATE ca.audit SET details = '" + original + "' WHERE action = 'certificate-revoked'").status(),
+              IsOk());
   EXPECT_EQ(Verify({}).exit_code, 0);
 
   ASSERT_THAT(Sql("DELETE FROM ca.audit WHERE action = 'registered'").status(), IsOk());

@@ -1,23 +1,20 @@
 // semper-ca as a process against a real PostgreSQL, driven by the real semperctl binary and by
 // gRPC clients with and without certificates; what it issues checked by the openssl CLI.
+#include <absl/strings/ascii.h>
+#include <absl/strings/escaping.h>
 #include <gmock/gmock.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
-
+#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
 #include <filesystem>
+#include <pqxx/pqxx>
 #include <regex>
 #include <set>
 #include <thread>
-
-#include <absl/strings/ascii.h>
-#include <absl/strings/escaping.h>
-#include <pqxx/pqxx>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <httplib.h>
 
 #include "common/base/status.h"
 #include "common/crypto/certificate.h"
@@ -62,18 +59,22 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
     std::vector<std::string> argv = {"env"};
     for (const auto& e : ExtraEnv()) argv.push_back(e);
     std::vector<std::string> rest = {"SEMPER_DATABASE_URL=" + conninfo(),
-                            "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
-                            "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
-                            "SEMPER_TLS_CERT_FILE=" + P("pki/services/ca-tls.pem"),
-                            "SEMPER_TLS_KEY_FILE=" + P("pki/services/ca-tls.key"),
-                            "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                            "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-                            "SEMPER_TLS_REQUIRE_CLIENT_CERT=false", "SEMPER_CA_DIR=" + P("pki"),
-                            "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_CA, "serve"};
+                                     "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
+                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
+                                     "SEMPER_TLS_CERT_FILE=" + P("pki/services/ca-tls.pem"),
+                                     "SEMPER_TLS_KEY_FILE=" + P("pki/services/ca-tls.key"),
+                                     "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                     "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+                                     "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+                                     "SEMPER_CA_DIR=" + P("pki"),
+                                     "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                     SEMPER_CA,
+                                     "serve"};
     argv.insert(argv.end(), rest.begin(), rest.end());
     daemon_ = ChildProcess(argv, P("ca.log"));
     auto channel = Channel("", "");
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) << Slurp(P("ca.log"));
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
+        << Slurp(P("ca.log"));
   }
 
   void TearDown() override {
@@ -109,8 +110,9 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
   }
 
   CommandResult Ctl(std::vector<std::string> args, bool as_admin = true) {
-    std::vector<std::string> argv = {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(port_), "--server-name",
-                                     "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,         "--server",  "127.0.0.1:" + std::to_string(port_),
+                                     "--server-name",   "localhost", "--ca-file",
+                                     P("pki/root.pem"), "--yes"};
     if (as_admin) {
       argv.insert(argv.end(), {"--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"),
                                "--key-passphrase-file", P("pass")});
@@ -121,8 +123,8 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
 
   // Registers through semperctl; returns the enrolment code.
   std::string RegisterEnterprise(const std::string& name = "Example GmbH") {
-    auto r = Ctl({"subscriber", "register", "--name", name, "--kind", "enterprise", "--country", "DE", "--law",
-                  "DE", "--vat", "VATDE-123456789", "--email", "ops@example.de"});
+    auto r = Ctl({"subscriber", "register", "--name", name, "--kind", "enterprise", "--country", "DE", "--law", "DE",
+                  "--vat", "VATDE-123456789", "--email", "ops@example.de"});
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     std::smatch m;
     EXPECT_TRUE(std::regex_search(r.out, m, std::regex("Enrolment code: ([A-Z0-9-]+)"))) << r.out;
@@ -177,8 +179,8 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
   EXPECT_THAT(text.out, HasSubstr("Non Repudiation"));
   EXPECT_THAT(text.out, HasSubstr("/crl"));
   EXPECT_THAT(text.out, HasSubstr("OCSP - URI:"));
-  auto purpose = RunCommand({"openssl", "verify", "-purpose", "sslclient", "-CAfile", P("pki/root.pem"),
-                             "-untrusted", P("pki/ca.pem"), P("wallet/authentication.pem")});
+  auto purpose = RunCommand({"openssl", "verify", "-purpose", "sslclient", "-CAfile", P("pki/root.pem"), "-untrusted",
+                             P("pki/ca.pem"), P("wallet/authentication.pem")});
   EXPECT_EQ(purpose.exit_code, 0) << purpose.Describe();
   // A local user who copies the wallet: each key is encrypted and opens with the wallet passphrase
   // only. The operator of semper-ca (its database, a backup, its log): neither key's secret is in
@@ -197,8 +199,9 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
     for (const std::string& pass : {std::string("file:") + P("wrong"), std::string("pass:")}) {
       EXPECT_NE(RunCommand({"openssl", "pkey", "-in", file, "-passin", pass, "-noout"}).exit_code, 0) << which;
     }
-    auto with_wrong = Ctl({"--cert", P(std::string("wallet/") + which + ".pem"), "--key", file,
-                           "--key-passphrase-file", P("wrong"), "subscriber", "list"}, false);
+    auto with_wrong = Ctl({"--cert", P(std::string("wallet/") + which + ".pem"), "--key", file, "--key-passphrase-file",
+                           P("wrong"), "subscriber", "list"},
+                          false);
     EXPECT_EQ(with_wrong.exit_code, 2) << with_wrong.Describe();
     EXPECT_THAT(with_wrong.err, HasSubstr("wrong passphrase"));
     // The private scalar: "priv:" of openssl's dump, hex with colons, up to "pub:".
@@ -245,7 +248,8 @@ TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {
 
   // The subscriber's own certificate does not make it an officer.
   auto list = Ctl({"--cert", P("wallet/authentication.pem"), "--key", P("wallet/authentication.key"),
-                   "--key-passphrase-file", P("wpass"), "subscriber", "list"}, false);
+                   "--key-passphrase-file", P("wpass"), "subscriber", "list"},
+                  false);
   EXPECT_EQ(list.exit_code, 1);
   EXPECT_THAT(list.err, HasSubstr("PERMISSION_DENIED"));
   auto anon = Ctl({"subscriber", "list"}, false);
@@ -313,7 +317,8 @@ TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
 
   // A request whose signed part was changed after signing: the self-signature fails.
   v1::EnrollRequest forged = good;
-  std::string csr = CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {{"CN", "Example GmbH"}})->Der();
+  std::string csr =
+      CertificationRequest::Create(*PrivateKey::Generate(KeyType::kEcP256), {{"CN", "Example GmbH"}})->Der();
   csr.replace(csr.find("Example GmbH"), 12, "Examplf GmbH");
   forged.set_signature_csr(csr);
   EXPECT_THAT(EnrollDirect(forged), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
@@ -357,7 +362,8 @@ TEST_F(CaDaemonTest, BadEnrolmentsAreRefusedAndLeaveTheCodeUsable) {
     EXPECT_EQ((*chain)[1].Der(), resp.chain(0));
   }
   // The code is spent: a second enrolment with it is ALREADY_USED (docs/errors.md), not WRONG_STATE.
-  EXPECT_THAT(EnrollDirect(FreshEnrollRequest(code)), StatusIs(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED));
+  EXPECT_THAT(EnrollDirect(FreshEnrollRequest(code)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED));
   // Fields that do not parse name themselves (MALFORMED_INPUT, metadata "field").
   EXPECT_EQ(ErrorInfoOf(EnrollDirect(malformed)).metadata().at("field"), "authentication_csr");
 }
@@ -384,7 +390,8 @@ TEST_F(CaDaemonTest, ForgeableKeysWeakHashesAndReencodedKeysAreRefused) {
   same_key.set_enrolment_code(code);
   same_key.set_authentication_csr(CertificationRequest::Create(key, {{"CN", "Example GmbH"}})->Der());
   same_key.set_signature_csr(::semper::testing::CompressedP256Request(key, "Example GmbH"));
-  EXPECT_THAT(EnrollDirect(same_key), StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("different key")));
+  EXPECT_THAT(EnrollDirect(same_key),
+              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("different key")));
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "0");
 
   // A compressed key is certified in its canonical (uncompressed) form, which openssl reads.
@@ -424,7 +431,8 @@ TEST_F(CaDaemonTest, AStatusChangeThatCommitsLateIsStillPushedToWatchers) {
                                "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, "
                                "not_before, not_after, der) SELECT 'DD' || lpad(to_hex(g), 8, '0'), subscriber_id, "
                                "profile, subject, sha256(g::text::bytea), not_before, not_after, der "
-                               "FROM ca.certificates, generate_series(1, 2100) g WHERE serial = '" + serial + "'"),
+                               "FROM ca.certificates, generate_series(1, 2100) g WHERE serial = '" +
+                                   serial + "'"),
               IsOk());
   // Only the suite's daemons (and administrators) may watch: a stranger is refused.
   {
@@ -445,7 +453,8 @@ TEST_F(CaDaemonTest, AStatusChangeThatCommitsLateIsStillPushedToWatchers) {
 
   pqxx::connection late(conninfo());
   pqxx::work revocation(late);
-  revocation.exec0("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 1 WHERE serial = '" + serial + "'");
+  revocation.exec0("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 1 WHERE serial = '" + serial +
+                   "'");
   std::thread others([&] {
     pqxx::connection c(conninfo());
     pqxx::work t(c);
@@ -502,21 +511,23 @@ TEST_F(CaSmallFeedPagesTest, NoHeartbeatReachesAWatcherBeforeItsSnapshotIsComple
   ASSERT_THAT(EnrollDirect(FreshEnrollRequest(RegisterEnterprise()), &enrolled), IsOk());
   const std::string serial = enrolled.signature().serial();
   constexpr int kHistory = 30000, kLive = 400;
-  ASSERT_THAT(postgres().Query(database(),
-                               "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, "
-                               "not_after, der, revoked_at, revocation_reason, status_seq, status_changed_at) "
-                               "SELECT 'EE' || lpad(to_hex(g), 8, '0'), subscriber_id, profile, subject, "
-                               "sha256(('h' || g)::bytea), not_before, not_after, '\\x30'::bytea, now(), 1, "
-                               "nextval('ca.status_changes'), now() FROM ca.certificates, generate_series(1, " +
-                                   std::to_string(kHistory) + ") g WHERE serial = '" + serial + "'"),
-              IsOk());
-  ASSERT_THAT(postgres().Query(database(),
-                               "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, "
-                               "not_after, der) SELECT 'EF' || lpad(to_hex(g), 8, '0'), subscriber_id, profile, subject, "
-                               "sha256(('l' || g)::bytea), not_before, not_after, '\\x30'::bytea "
-                               "FROM ca.certificates, generate_series(1, " + std::to_string(kLive) + ") g WHERE serial = '" +
-                                   serial + "'"),
-              IsOk());
+  ASSERT_THAT(
+      postgres().Query(database(),
+                       "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, "
+                       "not_after, der, revoked_at, revocation_reason, status_seq, status_changed_at) "
+                       "SELECT 'EE' || lpad(to_hex(g), 8, '0'), subscriber_id, profile, subject, "
+                       "sha256(('h' || g)::bytea), not_before, not_after, '\\x30'::bytea, now(), 1, "
+                       "nextval('ca.status_changes'), now() FROM ca.certificates, generate_series(1, " +
+                           std::to_string(kHistory) + ") g WHERE serial = '" + serial + "'"),
+      IsOk());
+  ASSERT_THAT(
+      postgres().Query(database(),
+                       "INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, "
+                       "not_after, der) SELECT 'EF' || lpad(to_hex(g), 8, '0'), subscriber_id, profile, subject, "
+                       "sha256(('l' || g)::bytea), not_before, not_after, '\\x30'::bytea "
+                       "FROM ca.certificates, generate_series(1, " +
+                           std::to_string(kLive) + ") g WHERE serial = '" + serial + "'"),
+      IsOk());
   // Revocations keep coming while the watcher connects: the feed's polls push them (each poll
   // followed by a heartbeat for current watchers) in between the snapshot's pages.
   std::atomic<bool> stop{false};
@@ -524,8 +535,9 @@ TEST_F(CaSmallFeedPagesTest, NoHeartbeatReachesAWatcherBeforeItsSnapshotIsComple
     pqxx::connection c(conninfo());
     for (int i = 1; i <= kLive && !stop; ++i) {
       pqxx::work t(c);
-      t.exec0("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 1 WHERE serial = 'EF' || lpad(to_hex(" +
-              std::to_string(i) + "), 8, '0')");
+      t.exec0(
+          "UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 1 WHERE serial = 'EF' || lpad(to_hex(" +
+          std::to_string(i) + "), 8, '0')");
       t.commit();
       std::this_thread::sleep_for(std::chrono::milliseconds(15));
     }
@@ -533,7 +545,8 @@ TEST_F(CaSmallFeedPagesTest, NoHeartbeatReachesAWatcherBeforeItsSnapshotIsComple
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int round = 0; round < 3; ++round) {
     const int64_t last = std::stoll(Count("SELECT max(status_seq) FROM ca.certificates"));
-    const int64_t expected = std::stoll(Count("SELECT count(*) FROM ca.certificates WHERE status_seq <= " + std::to_string(last)));
+    const int64_t expected =
+        std::stoll(Count("SELECT count(*) FROM ca.certificates WHERE status_seq <= " + std::to_string(last)));
     grpc::ClientContext ctx;
     auto reader = Admin()->WatchRevocations(&ctx, v1::WatchRevocationsRequest());
     v1::RevocationEvent e;
@@ -559,7 +572,8 @@ TEST_F(CaSmallFeedPagesTest, NoHeartbeatReachesAWatcherBeforeItsSnapshotIsComple
 
 TEST_F(CaDaemonTest, ExpiredCodeIsRefused) {
   std::string code = RegisterEnterprise();
-  ASSERT_THAT(postgres().Query(database(), "UPDATE ca.enrolment_codes SET expires_at = now() - interval '1 second'"), IsOk());
+  ASSERT_THAT(postgres().Query(database(), "UPDATE ca.enrolment_codes SET expires_at = now() - interval '1 second'"),
+              IsOk());
   EXPECT_THAT(EnrollDirect(FreshEnrollRequest(code)), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "0");
 }
@@ -578,9 +592,12 @@ TEST_F(CaDaemonTest, OneCodeUsedByManyClientsAtOnceIsAcceptedExactlyOnce) {
   for (auto& t : threads) t.join();
   int ok = 0, used = 0;
   for (const auto& s : results) {
-    if (s.ok()) ++ok;
-    else if (s.code() == absl::StatusCode::kFailedPrecondition && ReasonOf(s) == v1::ALREADY_USED) ++used;
-    else ADD_FAILURE() << s;
+    if (s.ok())
+      ++ok;
+    else if (s.code() == absl::StatusCode::kFailedPrecondition && ReasonOf(s) == v1::ALREADY_USED)
+      ++used;
+    else
+      ADD_FAILURE() << s;
   }
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(used, kClients - 1);
@@ -622,8 +639,9 @@ class CaRevocationTest : public CaDaemonTest {
   }
   // As the subscriber holding `wallet`.
   CommandResult CtlAs(const std::string& wallet, std::vector<std::string> args) {
-    std::vector<std::string> all = {"--cert", wallet + "/authentication.pem", "--key", wallet + "/authentication.key",
-                                    "--key-passphrase-file", P("wpass")};
+    std::vector<std::string> all = {
+        "--cert",  wallet + "/authentication.pem", "--key", wallet + "/authentication.key", "--key-passphrase-file",
+        P("wpass")};
     all.insert(all.end(), args.begin(), args.end());
     return Ctl(all, false);
   }
@@ -639,7 +657,8 @@ class CaRevocationTest : public CaDaemonTest {
     dir_.Write("delta.der", Get("/crl/delta"));
     dir_.Write("root-crl.der", Get("/crl/root"));
     for (const char* n : {"crl", "delta", "root-crl"}) {
-      auto r = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P(std::string(n) + ".der"), "-out", P(std::string(n) + ".pem")});
+      auto r = RunCommand(
+          {"openssl", "crl", "-inform", "DER", "-in", P(std::string(n) + ".der"), "-out", P(std::string(n) + ".pem")});
       ASSERT_EQ(r.exit_code, 0) << n << r.Describe();
     }
     dir_.Write("crls.pem", Slurp(P("crl.pem")) + Slurp(P("root-crl.pem")));
@@ -784,10 +803,14 @@ TEST_F(CaRevocationTest, OcspAnswersUnknownGetAndGarbage) {
   std::string b64 = RunCommand({"openssl", "base64", "-A", "-in", P("req.der")}).out;
   std::string escaped;
   for (char c : b64) {
-    if (c == '+') escaped += "%2B";
-    else if (c == '/') escaped += "%2F";
-    else if (c == '=') escaped += "%3D";
-    else escaped.push_back(c);
+    if (c == '+')
+      escaped += "%2B";
+    else if (c == '/')
+      escaped += "%2F";
+    else if (c == '=')
+      escaped += "%3D";
+    else
+      escaped.push_back(c);
   }
   int status = 0;
   dir_.Write("resp.der", Get("/ocsp/" + escaped, &status));
@@ -825,10 +848,10 @@ TEST_F(CaRevocationTest, RecordsAreUpdatedSuspendedReactivatedAndClosedWithHisto
   EXPECT_THAT(Ocsp(wallet + "/signature.pem").out, HasSubstr(": good"));
 
   // Closing revokes everything and cannot be undone: without confirmation, nothing happens.
-  auto not_closed = RunCommand({SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(port_), "--server-name", "localhost",
-                                "--ca-file", P("pki/root.pem"), "--cert", P("pki/admin/admin.pem"), "--key",
-                                P("pki/admin/admin.key"), "--key-passphrase-file", P("pass"), "subscriber", "close", id,
-                                "--reason", "contract ended"});
+  auto not_closed =
+      RunCommand({SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(port_), "--server-name", "localhost",
+                  "--ca-file", P("pki/root.pem"), "--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"),
+                  "--key-passphrase-file", P("pass"), "subscriber", "close", id, "--reason", "contract ended"});
   EXPECT_EQ(not_closed.exit_code, 1) << not_closed.Describe();
   EXPECT_THAT(not_closed.out, HasSubstr("cannot be undone"));
   EXPECT_THAT(Ocsp(wallet + "/signature.pem").out, HasSubstr(": good"));
@@ -863,8 +886,8 @@ class CaTokenTest : public CaDaemonTest {
     auto key = PrivateKey::FromPem(Slurp(P("pki/ca.key")), SecretData(kPass));
     ASSERT_THAT(key, IsOk());
     std::string plain = dir_.Write("ca-plain.pem", std::string(key->ToUnencryptedPemSecret().Reveal()));
-    auto import = RunCommand({"softhsm2-util", "--import", plain, "--token", "semper-ca", "--label", "issuing",
-                              "--id", "01", "--pin", "24681357"});
+    auto import = RunCommand({"softhsm2-util", "--import", plain, "--token", "semper-ca", "--label", "issuing", "--id",
+                              "01", "--pin", "24681357"});
     ASSERT_EQ(import.exit_code, 0) << import.Describe();
     // Neither the plain copy nor the encrypted file is left for the daemon to fall back on.
     ASSERT_TRUE(std::filesystem::remove(plain));
@@ -892,7 +915,8 @@ TEST_F(CaTokenTest, IssuesCertificatesAndCrlsWithTheKeyInTheToken) {
   auto crl = client.Get("/crl");
   ASSERT_TRUE(crl);
   dir_.Write("crl.der", crl->body);
-  auto c = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P("crl.der"), "-CAfile", P("pki/chain.pem"), "-noout"});
+  auto c =
+      RunCommand({"openssl", "crl", "-inform", "DER", "-in", P("crl.der"), "-CAfile", P("pki/chain.pem"), "-noout"});
   EXPECT_THAT(c.out + c.err, HasSubstr("verify OK"));
 }
 
@@ -909,17 +933,17 @@ TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
   r = RunCommand({SEMPER_CA, "init", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/pass"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(Slurp(dir.path() + "/pki/root.pem"), root_before);
-  for (const char* cert : {"services/tsa-signing.pem", "services/ocsp-signing.pem", "services/notary-tls.pem",
-                           "admin/admin.pem"}) {
-    auto v = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", dir.path() + "/pki/root.pem",
-                         "-untrusted", dir.path() + "/pki/ca.pem", dir.path() + "/pki/" + cert});
+  for (const char* cert :
+       {"services/tsa-signing.pem", "services/ocsp-signing.pem", "services/notary-tls.pem", "admin/admin.pem"}) {
+    auto v = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", dir.path() + "/pki/root.pem", "-untrusted",
+                         dir.path() + "/pki/ca.pem", dir.path() + "/pki/" + cert});
     EXPECT_EQ(v.exit_code, 0) << cert << v.Describe();
   }
   auto tsa = RunCommand({"openssl", "verify", "-purpose", "timestampsign", "-CAfile", dir.path() + "/pki/root.pem",
                          "-untrusted", dir.path() + "/pki/ca.pem", dir.path() + "/pki/services/tsa-signing.pem"});
   EXPECT_EQ(tsa.exit_code, 0) << tsa.Describe();
-  auto eku = RunCommand({"openssl", "x509", "-in", dir.path() + "/pki/services/tsa-signing.pem", "-noout", "-ext",
-                         "extendedKeyUsage"});
+  auto eku = RunCommand(
+      {"openssl", "x509", "-in", dir.path() + "/pki/services/tsa-signing.pem", "-noout", "-ext", "extendedKeyUsage"});
   EXPECT_THAT(eku.out, HasSubstr("critical"));
   struct stat st;
   ASSERT_EQ(stat((dir.path() + "/pki/ca.key").c_str(), &st), 0);
@@ -932,8 +956,8 @@ TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
   r = RunCommand({SEMPER_CA, "root-crl", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/wrong"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(Slurp(dir.path() + "/pki/root.crl"), crl_before);
-  r = RunCommand({SEMPER_CA, "root-crl", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/pass",
-                  "--days", "30"});
+  r = RunCommand(
+      {SEMPER_CA, "root-crl", "--dir", dir.path() + "/pki", "--passphrase-file", dir.path() + "/pass", "--days", "30"});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(r.out, HasSubstr("CRL number 2"));
   auto renewed = RunCommand({"openssl", "crl", "-inform", "DER", "-in", dir.path() + "/pki/root.crl", "-CAfile",

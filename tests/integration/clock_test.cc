@@ -1,15 +1,16 @@
 // Time that tests control: each daemon's decisions by time (validity, deadlines, expiry) read an
 // injected clock, and a ManualClock moves across them without sleeping. Against a real
 // PostgreSQL (the decisions that were the database's now() take the clock's reading).
+#include "common/base/clock.h"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
 #include <future>
 #include <memory>
 #include <string>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <google/protobuf/util/json_util.h>
-
-#include "common/base/clock.h"
 #include "common/base/proto_time.h"
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
@@ -162,8 +163,8 @@ TEST_F(ClockTest, LiabilityGuaranteesAndAgreementsExpireByTheClock) {
     req.set_request_id("clock-request-" + std::to_string(orders));
     req.set_order(Seal(c, {.signers = {buyer}})->SerializeAsString());
     req.set_valid_seconds(valid_seconds);
-    return book.RequestGuarantee(req, liability::Caller{true, seller.certificate.Subject(),
-                                                          PartyOf(seller.certificate), seller.certificate.SerialHex()});
+    return book.RequestGuarantee(req, liability::Caller{true, seller.certificate.Subject(), PartyOf(seller.certificate),
+                                                        seller.certificate.SerialHex()});
   };
   auto guarantee = ask(3600);
   ASSERT_THAT(guarantee, IsOk());

@@ -38,24 +38,27 @@ TEST_F(ConnectionPoolTest, CommitIsVisibleAndErrorsRollBack) {
   ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
     tx.exec0("CREATE TABLE items (name text PRIMARY KEY)");
     return absl::OkStatus();
-  }), IsOk());
+  }),
+              IsOk());
   ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
     tx.exec_prepared0("insert_item", "a");
     return absl::OkStatus();
-  }), IsOk());
+  }),
+              IsOk());
   // A body that fails after writing leaves nothing behind.
   EXPECT_THAT(pool->Transact([](pqxx::work& tx) {
     tx.exec_prepared0("insert_item", "b");
     return absl::FailedPreconditionError("changed my mind");
-  }), StatusIs(absl::StatusCode::kFailedPrecondition));
+  }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   // A unique violation maps to ALREADY_EXISTS and also leaves nothing behind.
   EXPECT_THAT(pool->Transact([](pqxx::work& tx) {
     tx.exec_prepared0("insert_item", "c");
     tx.exec_prepared0("insert_item", "a");
     return absl::OkStatus();
-  }), StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
-  auto names = postgres().Query(database(),
-                                "SELECT string_agg(name, ',' ORDER BY name) FROM items");
+  }),
+              StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  auto names = postgres().Query(database(), "SELECT string_agg(name, ',' ORDER BY name) FROM items");
   ASSERT_THAT(names, IsOk());
   EXPECT_EQ(*names, "a");
 }
@@ -70,8 +73,7 @@ TEST_F(ConnectionPoolTest, ExhaustedPoolSaysUnavailable) {
 TEST_F(ConnectionPoolTest, UnreachableDatabaseSaysUnavailable) {
   auto pool = MakePool("host=127.0.0.1 port=1 user=postgres dbname=x connect_timeout=2", 1);
   EXPECT_THAT(pool->Ping(), StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
-  EXPECT_THAT(pool->Transact([](pqxx::work&) { return absl::OkStatus(); }),
-              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(pool->Transact([](pqxx::work&) { return absl::OkStatus(); }), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(ConnectionPool::New(PoolOptions{}), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -107,7 +109,8 @@ TEST_F(ConnectionPoolTest, SerializationFailuresAreRetried) {
     tx.exec0("CREATE TABLE counter (n int NOT NULL)");
     tx.exec0("INSERT INTO counter VALUES (0)");
     return absl::OkStatus();
-  }), IsOk());
+  }),
+              IsOk());
   // Read-modify-write under SERIALIZABLE: concurrent runs conflict, and retries make every
   // increment land exactly once.
   std::atomic<int> ok{0}, conflicts{0};
@@ -115,13 +118,17 @@ TEST_F(ConnectionPoolTest, SerializationFailuresAreRetried) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
-        absl::Status s = pool->Transact([](pqxx::work& tx) {
-          int n = tx.exec1("SELECT n FROM counter")[0].as<int>();
-          tx.exec_params0("UPDATE counter SET n = $1", n + 1);
-          return absl::OkStatus();
-        }, {.isolation = Isolation::kSerializable, .max_attempts = 50});
-        if (s.ok()) ++ok;
-        else if (s.code() == absl::StatusCode::kAborted) ++conflicts;
+        absl::Status s = pool->Transact(
+            [](pqxx::work& tx) {
+              int n = tx.exec1("SELECT n FROM counter")[0].as<int>();
+              tx.exec_params0("UPDATE counter SET n = $1", n + 1);
+              return absl::OkStatus();
+            },
+            {.isolation = Isolation::kSerializable, .max_attempts = 50});
+        if (s.ok())
+          ++ok;
+        else if (s.code() == absl::StatusCode::kAborted)
+          ++conflicts;
       }
     });
   }
@@ -130,7 +137,8 @@ TEST_F(ConnectionPoolTest, SerializationFailuresAreRetried) {
   ASSERT_THAT(pool->Transact([&](pqxx::work& tx) {
     final_n = tx.exec1("SELECT n FROM counter")[0].as<int>();
     return absl::OkStatus();
-  }), IsOk());
+  }),
+              IsOk());
   EXPECT_EQ(final_n, ok.load());
   EXPECT_EQ(ok.load() + conflicts.load(), 80);
   EXPECT_GT(ok.load(), 70);
@@ -142,7 +150,8 @@ TEST_F(ConnectionPoolTest, ConflictsAreAbortedOrRetried) {
     tx.exec0("CREATE TABLE c (n int)");
     tx.exec0("INSERT INTO c VALUES (0)");
     return absl::OkStatus();
-  }), IsOk());
+  }),
+              IsOk());
   int runs = 0;
   // The body reads, another client commits a change to the same row, the body writes: under
   // SERIALIZABLE that is a serialization failure.
@@ -171,12 +180,19 @@ TEST_F(ConnectionPoolTest, ReconnectsAfterTheServerDropsConnections) {
   ASSERT_THAT(pool->Ping(), IsOk());
   // Kill every backend of this database, as a PostgreSQL restart or failover would.
   std::string db = database();
-  ASSERT_THAT(postgres().Query("postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                           "WHERE datname = '" + db + "'"), IsOk());
+  ASSERT_THAT(postgres().Query("postgres",
+                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = '" +
+                                   db + "'"),
+              IsOk());
   // The first use of a dead connection may fail; the pool replaces it by itself.
   for (int i = 0; i < 3; ++i) pool->Ping().IgnoreError();
   EXPECT_THAT(pool->Ping(), IsOk());
-  EXPECT_THAT(pool->Transact([](pqxx::work& tx) { tx.exec1("SELECT 1"); return absl::OkStatus(); }), IsOk());
+  EXPECT_THAT(pool->Transact([](pqxx::work& tx) {
+    tx.exec1("SELECT 1");
+    return absl::OkStatus();
+  }),
+              IsOk());
 }
 
 TEST_F(ConnectionPoolTest, TransactRetriesOnConnectionLostBeforeCommit) {
@@ -184,7 +200,8 @@ TEST_F(ConnectionPoolTest, TransactRetriesOnConnectionLostBeforeCommit) {
   ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
     tx.exec0("CREATE TABLE t (n int)");
     return absl::OkStatus();
-  }), IsOk());
+  }),
+              IsOk());
   std::string db = database();
   int runs = 0;
   absl::Status s = pool->Transact([&](pqxx::work& tx) {

@@ -2,13 +2,13 @@
 // not-ready (gRPC health NOT_SERVING) while it is down, reconnect by themselves when it is back,
 // and everything they acknowledged (time-stamps from semper-tsa, evidence from semper-notary)
 // is in the database afterwards, exactly as acknowledged.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "common/crypto/cms.h"
 #include "common/crypto/digest.h"
@@ -90,7 +90,8 @@ TEST_F(FaultTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
   };
   auto load = [&](int worker) {
     for (int i = 0; !stop; ++i) {
-      const std::string document = "document " + std::to_string(worker) + "-" + std::to_string(i) + " " + RandomBytes(4);
+      const std::string document =
+          "document " + std::to_string(worker) + "-" + std::to_string(i) + " " + RandomBytes(4);
       if (i % 2 == 0) {
         auto der = MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(document), {true, "", RandomBytes(8)});
         v1::StampRequest req;
@@ -168,9 +169,10 @@ TEST_F(FaultTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
     ASSERT_TRUE(s.ok()) << "acknowledged evidence " << e.index() << " is lost: " << s.error_message();
     EXPECT_EQ(stored.leaf_hash(), MerkleLeafHash(e.statement())) << e.index();
   }
-  std::printf("acknowledged: %zu time-stamps and %zu notary entries (%d before, %d during, %d after the outage); "
-              "%d calls refused while the database was down\n",
-              stamps.size(), evidence.size(), ok_before.load(), ok_during.load(), ok_after.load(), failed_during.load());
+  std::printf(
+      "acknowledged: %zu time-stamps and %zu notary entries (%d before, %d during, %d after the outage); "
+      "%d calls refused while the database was down\n",
+      stamps.size(), evidence.size(), ok_before.load(), ok_during.load(), ok_after.load(), failed_during.load());
 }
 
 }  // namespace

@@ -3,21 +3,20 @@
 // connections by the hundred, oversized and malformed heads, chunked bodies, spoofed
 // X-Forwarded-For. Real sockets against the real server object; the daemon-level check is in
 // tsa_test (SlowClientsDoNotStallTheHttpListener).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "common/server/http_server.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
-#include "common/server/http_server.h"
 #include "common/server/metrics.h"
 #include "tests/support/status_matchers.h"
 
@@ -285,8 +284,9 @@ TEST_F(HttpServerTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   EXPECT_EQ(*ParseAddressList(" 10.0.0.1 ,::FFFF:10.0.0.1"), (std::vector<std::string>{"10.0.0.1", "10.0.0.1"}));
   // A client behind the trusted balancer writes its own X-Forwarded-For line; the balancer adds
   // its line after it (HAProxy): the balancer's word counts.
-  EXPECT_THAT(Exchange(port_, "GET /who HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 203.0.113.9\r\n"
-                              "Connection: close\r\n\r\n"),
+  EXPECT_THAT(Exchange(port_,
+                       "GET /who HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 203.0.113.9\r\n"
+                       "Connection: close\r\n\r\n"),
               HasSubstr("\r\n\r\n203.0.113.9"));
 }
 

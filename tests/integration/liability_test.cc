@@ -2,21 +2,21 @@
 // PostgreSQL: agreements, guarantees checked with openssl, every rejection with nothing
 // reserved, the lifecycle of a guarantee, retries, and no over-issue under 64 concurrent clients.
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <set>
 #include <regex>
+#include <set>
 #include <thread>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "common/base/proto_time.h"
 #include "common/base/strings.h"
 #include "common/container/container.h"
 #include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "common/server/grpc_status.h"
@@ -24,7 +24,6 @@
 #include "semper/v1/ca.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
 #include "semper/v1/privacy.grpc.pb.h"
-#include "common/crypto/csr.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -117,7 +116,8 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
                                           const Suite::Subscriber* as = nullptr) {
     v1::Guarantee g;
     grpc::ClientContext ctx;
-    grpc::Status s = (as == nullptr ? TrackerAs(*seller_, replica) : TrackerAs(*as, replica))->RequestGuarantee(&ctx, req, &g);
+    grpc::Status s =
+        (as == nullptr ? TrackerAs(*seller_, replica) : TrackerAs(*as, replica))->RequestGuarantee(&ctx, req, &g);
     if (!s.ok()) return FromGrpcStatus(s);
     return g;
   }
@@ -196,8 +196,8 @@ TEST_F(LiabilityTest, AGuaranteeWithinTheLimitsThatOpensslAccepts) {
   dir_.Write("g.json", g->statement());
   dir_.Write("g.sig", g->signature());
   auto verify = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", dir_.path() + "/g.sig",
-                            "-content", dir_.path() + "/g.json", "-CAfile", suite_->P("pki/root.pem"), "-purpose", "any",
-                            "-out", "/dev/null"});
+                            "-content", dir_.path() + "/g.json", "-CAfile", suite_->P("pki/root.pem"), "-purpose",
+                            "any", "-out", "/dev/null"});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
   EXPECT_EQ(Reserved(), 12990);
   // The buyer sees its liability.
@@ -239,7 +239,8 @@ TEST_F(LiabilityTest, OnlyTheSellerOfAnOrderTheBuyerSignedGetsAndEndsAGuarantee)
     EXPECT_EQ(Tracker()->RequestGuarantee(&ctx, real, &g).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
   // Another subscriber presenting the buyer's order to seller_: not its order.
-  EXPECT_THAT(Guarantee(real, 1, &*mallory).status(), StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  EXPECT_THAT(Guarantee(real, 1, &*mallory).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
   // The buyer itself cannot tie up its own limit as a "seller" either.
   EXPECT_THAT(Guarantee(real, 1, &*buyer_).status(), StatusIs(absl::StatusCode::kPermissionDenied));
   // An order that names the buyer but that Mallory signed; an order whose amount was changed.
@@ -585,8 +586,14 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
       dir_, "buyer", buyer_->key, buyer_->certificate, *buyer_->authentication_key, *buyer_->authentication_certificate,
       ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
   auto ctl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--liability", "127.0.0.1:" + std::to_string(suite_->port("liability")),
-                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,
+                                     "--liability",
+                                     "127.0.0.1:" + std::to_string(suite_->port("liability")),
+                                     "--server-name",
+                                     "localhost",
+                                     "--ca-file",
+                                     suite_->P("pki/root.pem"),
+                                     "--yes"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   };
@@ -598,13 +605,19 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   // Without confirmation (no --yes, nobody at the terminal) nothing is signed or sent: the
   // agreement, a guarantee, a settlement.
   auto unconfirmed = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--liability", "127.0.0.1:" + std::to_string(suite_->port("liability")),
-                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem")};
+    std::vector<std::string> argv = {SEMPERCTL,
+                                     "--liability",
+                                     "127.0.0.1:" + std::to_string(suite_->port("liability")),
+                                     "--server-name",
+                                     "localhost",
+                                     "--ca-file",
+                                     suite_->P("pki/root.pem")};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   };
-  auto not_agreed = unconfirmed(with_wallet({"liability", "agree", "--overall-limit", "1000.00", "--per-transaction-limit",
-                                             "300.00", "--conditions", "as in the SEMPER model agreement"}));
+  auto not_agreed =
+      unconfirmed(with_wallet({"liability", "agree", "--overall-limit", "1000.00", "--per-transaction-limit", "300.00",
+                               "--conditions", "as in the SEMPER model agreement"}));
   EXPECT_EQ(not_agreed.exit_code, 1) << not_agreed.Describe();
   EXPECT_THAT(not_agreed.out, HasSubstr("overall limit:   1000.00 EUR"));  // shown, then asked
   EXPECT_EQ(Sql("SELECT count(*) FROM liability.agreements"), "0");
@@ -629,8 +642,8 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
     }
   }
   std::string seller_wallet = ::semper::testing::WriteFullWallet(
-      dir_, "seller", seller_->key, seller_->certificate, *seller_->authentication_key, *seller_->authentication_certificate,
-      ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
+      dir_, "seller", seller_->key, seller_->certificate, *seller_->authentication_key,
+      *seller_->authentication_certificate, ::semper::testing::Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
   std::vector<std::string> sw = {"--wallet", seller_wallet, "--wallet-passphrase-file", dir_.path() + "/wallet.pass"};
   auto as_seller = [&](std::vector<std::string> args) {
     args.insert(args.end(), sw.begin(), sw.end());
@@ -640,11 +653,13 @@ TEST_F(LiabilityTest, BuyersAndSellersUseSemperctl) {
   auto anonymous = ctl({"liability", "guarantee", "--order", dir_.path() + "/order.semper"});
   EXPECT_NE(anonymous.exit_code, 0);
   EXPECT_THAT(anonymous.err, HasSubstr("UNAUTHENTICATED"));
-  auto wrong_amount = ctl(as_seller({"liability", "guarantee", "--order", dir_.path() + "/order.semper", "--amount", "12.99"}));
+  auto wrong_amount =
+      ctl(as_seller({"liability", "guarantee", "--order", dir_.path() + "/order.semper", "--amount", "12.99"}));
   EXPECT_NE(wrong_amount.exit_code, 0);
   EXPECT_THAT(wrong_amount.err, HasSubstr("differs from the order's 129.90 EUR"));
-  auto not_asked = unconfirmed(as_seller({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order",
-                                          dir_.path() + "/order.semper", "--amount", "129.90", "--out", dir_.path() + "/g"}));
+  auto not_asked =
+      unconfirmed(as_seller({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order",
+                             dir_.path() + "/order.semper", "--amount", "129.90", "--out", dir_.path() + "/g"}));
   EXPECT_EQ(not_asked.exit_code, 1) << not_asked.Describe();
   EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees"), "0");
   auto g = ctl(as_seller({"liability", "guarantee", "--buyer", dir_.path() + "/buyer.pem", "--order",
@@ -768,7 +783,8 @@ TEST_F(LiabilityTest, KilledInTheMiddleEveryRequestEndsOnceAfterRestart) {
   ASSERT_THAT(Register(Agreement(*buyer_, 60000, 30000)).status(), IsOk());
   constexpr int kClients = 24, kPerClient = 25;
   std::vector<v1::GuaranteeRequest> reqs;
-  for (int i = 0; i < kClients * kPerClient; ++i) reqs.push_back(Ask(100 + i % 7, "EUR", "killed-" + std::to_string(i)));
+  for (int i = 0; i < kClients * kPerClient; ++i)
+    reqs.push_back(Ask(100 + i % 7, "EUR", "killed-" + std::to_string(i)));
   std::vector<std::string> acked(reqs.size());
   std::atomic<int> sent{0};
   std::vector<std::thread> clients;

@@ -2,28 +2,27 @@
 // certification (attestation checked by `openssl cms -verify`, its token by `openssl ts
 // -verify`), the evidence log's proofs, refusals that append nothing, and a tampered database
 // caught by the proofs and the audit.
-#include <algorithm>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include <signal.h>
-
-#include <atomic>
-#include <filesystem>
-#include <regex>
-#include <set>
-#include <thread>
-
 #include <absl/strings/ascii.h>
 #include <absl/strings/escaping.h>
 #include <absl/strings/str_cat.h>
+#include <gmock/gmock.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <gtest/gtest.h>
+#include <signal.h>
 
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_join.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
@@ -34,7 +33,6 @@
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
-#include "absl/strings/str_join.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -109,19 +107,22 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   }
   // The notary's command line, listening on `port` and `http` (another replica: other ports).
   std::vector<std::string> NotaryArgv(int port, int http, const std::vector<std::string>& extra_env = {}) {
-    std::vector<std::string> env = {
-        "env", "SEMPER_DATABASE_URL=" + conninfo(),
-        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
-        "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http),
-        "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
-        "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-        "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-        "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-        "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-        "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
-        "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
-        "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
-        "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"};
+    std::vector<std::string> env = {"env",
+                                    "SEMPER_DATABASE_URL=" + conninfo(),
+                                    "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
+                                    "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http),
+                                    "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
+                                    "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"),
+                                    "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                    "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+                                    "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+                                    "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                                    "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+                                    "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
+                                    "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
+                                    "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
+                                    "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
+                                    "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
     env.push_back(SEMPER_NOTARY);
     return env;
@@ -140,11 +141,11 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   // at most: one that serves instead is killed, and the test sees its exit code).
   CommandResult StartNotaryThatMustRefuse() {
     return RunCommand({"timeout", "60", "env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
-                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
-                       "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()),
+                       "SEMPER_HTTP_LISTEN=", "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
                        "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                       "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
-                       SEMPER_NOTARY});
+                       "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
+                       "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
   }
 
   // A second replica of the notary on the same database (its log: notary-b.log), serving on `*port`.
@@ -162,10 +163,12 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   void ReplaceTheLogWithUntiledRows(int n) {
     notary_.Signal(SIGTERM);
     ASSERT_EQ(notary_.Wait(15000), 0);
-    Sql(absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
+    Sql(
+        absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
                      "INSERT INTO notary.log_entries (index, kind, statement, signature) "
                      "SELECT g, 'attestation', convert_to('entry ' || g, 'UTF8'), '\\x00'::bytea "
-                     "FROM generate_series(0, ", n - 1, ") g; UPDATE notary.log_head SET size = ", n, ", tiled = 0"));
+                     "FROM generate_series(0, ",
+                     n - 1, ") g; UPDATE notary.log_head SET size = ", n, ", tiled = 0"));
   }
 
   // SIGKILL: no shutdown, no flushing; then the same notary starts again on the same database.
@@ -193,7 +196,9 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     args.SetInt("grpc.use_local_subchannel_pool", 1);
     return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl), args);
   }
-  std::unique_ptr<v1::Notary::Stub> Notary(bool admin = false) { return v1::Notary::NewStub(Channel(notary_port_, admin)); }
+  std::unique_ptr<v1::Notary::Stub> Notary(bool admin = false) {
+    return v1::Notary::NewStub(Channel(notary_port_, admin));
+  }
   // The notary as a subscriber's client (its authentication certificate in TLS); nullptr: a
   // stranger without a certificate.
   std::unique_ptr<v1::Notary::Stub> NotaryAs(const Signer* who) {
@@ -231,8 +236,9 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   }
   // semperctl against a (lying) notary or TSA on `port`.
   CommandResult CtlAt(const std::string& daemon_flag, int port, std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, daemon_flag, "127.0.0.1:" + std::to_string(port), "--server-name",
-                                     "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,         daemon_flag, "127.0.0.1:" + std::to_string(port),
+                                     "--server-name",   "localhost", "--ca-file",
+                                     P("pki/root.pem"), "--yes"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   }
@@ -293,8 +299,9 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   }
   // semperctl against this notary; `yes`: answer its confirmations.
   CommandResult Ctl(std::vector<std::string> args, bool yes = true) {
-    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(notary_port_),
-                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem")};
+    std::vector<std::string> argv = {SEMPERCTL,        "--notary",  "127.0.0.1:" + std::to_string(notary_port_),
+                                     "--server-name",  "localhost", "--ca-file",
+                                     P("pki/root.pem")};
     if (yes) argv.push_back("--yes");
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
@@ -302,7 +309,8 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   // What someone with database access does to entry `index`: one word of its statement changed.
   void RewriteEntry(int index) {
     Sql("UPDATE notary.log_entries SET statement = convert_to(replace(convert_from(statement, 'UTF8'), "
-        "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = " + std::to_string(index));
+        "'semper-notarial-attestation', 'semper-notarial-attestatioN'), 'UTF8') WHERE index = " +
+        std::to_string(index));
   }
   uint64_t TreeSize() {
     v1::SignedTreeHead head;
@@ -324,7 +332,8 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   std::string OpensslSignerSubject(const std::string& statement, const std::string& signature) {
     std::filesystem::remove(P("statement-signer.pem"));
     if (OpensslCmsVerify(statement, signature).exit_code != 0) return "";
-    auto subject = RunCommand({"openssl", "x509", "-in", P("statement-signer.pem"), "-noout", "-subject", "-nameopt", "RFC2253"});
+    auto subject =
+        RunCommand({"openssl", "x509", "-in", P("statement-signer.pem"), "-noout", "-subject", "-nameopt", "RFC2253"});
     return subject.exit_code == 0 ? std::string(absl::StripTrailingAsciiWhitespace(subject.out)) : "";
   }
   bool ByTheNotary(const std::string& statement, const std::string& signature) {
@@ -355,7 +364,8 @@ class NotaryTest : public ::semper::testing::PostgresTest {
     const auto& proof = e.inclusion();
     std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
     return proof.leaf_index() == e.index() && proof.tree_size() == e.tree_head().tree_size() &&
-           VerifyMerkleInclusion(proof.leaf_index(), proof.tree_size(), e.leaf_hash(), path, e.tree_head().root_hash()) &&
+           VerifyMerkleInclusion(proof.leaf_index(), proof.tree_size(), e.leaf_hash(), path,
+                                 e.tree_head().root_hash()) &&
            OpensslCmsVerify(e.tree_head().statement(), e.tree_head().signature()).exit_code == 0;
   }
   // Finding 4 of "Trust under attack (1 of 2)": the public log showed who certified, contracted
@@ -423,8 +433,9 @@ TEST_F(NotaryTest, CertifiesASignedDocumentWithEvidenceStandardToolsCheck) {
   // The client's signature, as kept in the attestation, still verifies over the document.
   dir_.Write("doc.txt", document);
   dir_.Write("client.sig", st.document_signature());
-  auto client = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("client.sig"),
-                            "-content", P("doc.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  auto client =
+      RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("client.sig"), "-content",
+                  P("doc.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
   EXPECT_EQ(client.exit_code, 0) << client.Describe();
 
   // Only the hash shown: the same checks, against the signature's messageDigest.
@@ -596,7 +607,8 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   ASSERT_EQ(head.tree_size(), static_cast<uint64_t>(kEntries));
   EXPECT_EQ(head.root_hash(), expected.Root(kEntries));
   EXPECT_TRUE(ByTheNotary(head.statement(), head.signature()));
-  for (uint64_t index : {uint64_t{0}, uint64_t{255}, uint64_t{256}, uint64_t{65535}, uint64_t{123457}, uint64_t{kEntries - 1}}) {
+  for (uint64_t index :
+       {uint64_t{0}, uint64_t{255}, uint64_t{256}, uint64_t{65535}, uint64_t{123457}, uint64_t{kEntries - 1}}) {
     v1::Evidence e = PublicEntry(index);
     EXPECT_EQ(e.leaf_hash(), MerkleLeafHash(absl::StrCat("entry ", index)));
     EXPECT_TRUE(LeafHolds(e)) << index;
@@ -802,7 +814,8 @@ TEST_F(NotaryTest, AReplicaNoticesThatEntriesAnotherReplicaSignedWereRemoved) {
   int port_b = 0;
   ChildProcess b;
   ASSERT_NO_FATAL_FAILURE(StartReplica(&b, &port_b));
-  for (const std::string doc : {"through B 0", "through B 1"}) ASSERT_THAT(Certify(doc, sign(doc), false, port_b), IsOk());
+  for (const std::string doc : {"through B 0", "through B 1"})
+    ASSERT_THAT(Certify(doc, sign(doc), false, port_b), IsOk());
   b.Signal(SIGTERM);
   EXPECT_EQ(b.Wait(15000), 0);
   Sql("DELETE FROM notary.log_entries WHERE index >= 2; UPDATE notary.log_head SET size = 2, tiled = 2; "
@@ -812,8 +825,9 @@ TEST_F(NotaryTest, AReplicaNoticesThatEntriesAnotherReplicaSignedWereRemoved) {
   EXPECT_THAT(Certify("through A again", sign("through A again")),
               StatusWithMessage(absl::StatusCode::kDataLoss, HasSubstr("a tree head of size 4 was signed")));
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "2");
-  EXPECT_EQ(Sql("SELECT string_agg(tree_size::text, ',' ORDER BY tree_size) FROM notary.tree_heads WHERE tree_size > 0"),
-            "1,2,3,4");
+  EXPECT_EQ(
+      Sql("SELECT string_agg(tree_size::text, ',' ORDER BY tree_size) FROM notary.tree_heads WHERE tree_size > 0"),
+      "1,2,3,4");
 }
 
 // The operator holds the notary's key and the database: it rewrites an entry, throws away the
@@ -857,18 +871,20 @@ TEST_F(NotaryTest, AnEntryAnEarlierVersionWroteIsServedAsItsLeafHashOnly) {
   ASSERT_EQ(notary_.Wait(15000), 0);
   const std::string subject = alice.certificate.Subject();
   const std::string document_sha256 = Sha256("the earlier version's document");
-  const std::string legacy = absl::StrCat(
-      R"({"type":"semper-notarial-attestation","documentSha256":")", absl::Base64Escape(document_sha256),
-      R"(","signerSubject":")", subject, R"(","signerCertificateSerial":")", alice.certificate.SerialHex(),
-      R"(","verified":["cms-signature","certificate-path","certificate-status-good"]})");
+  const std::string legacy =
+      absl::StrCat(R"({"type":"semper-notarial-attestation","documentSha256":")", absl::Base64Escape(document_sha256),
+                   R"(","signerSubject":")", subject, R"(","signerCertificateSerial":")", alice.certificate.SerialHex(),
+                   R"(","verified":["cms-signature","certificate-path","certificate-status-good"]})");
   auto notary_key = PrivateKey::FromPem(Slurp(P("pki/services/notary-signing.key")), SecretData(kPass));
   auto notary_certificate = Certificate::FromPem(Slurp(P("pki/services/notary-signing.pem")));
   ASSERT_THAT(notary_key, IsOk());
   ASSERT_THAT(notary_certificate, IsOk());
   auto legacy_signature = CmsSignDetached(legacy, *notary_key, *notary_certificate, Chain());
   ASSERT_THAT(legacy_signature, IsOk());
-  Sql(absl::StrCat("INSERT INTO notary.log_entries (index, kind, statement, signature) VALUES (1, 'attestation', "
-                   "decode('", HexEncode(legacy), "', 'hex'), decode('", HexEncode(*legacy_signature),
+  Sql(
+      absl::StrCat("INSERT INTO notary.log_entries (index, kind, statement, signature) VALUES (1, 'attestation', "
+                   "decode('",
+                   HexEncode(legacy), "', 'hex'), decode('", HexEncode(*legacy_signature),
                    "', 'hex')); UPDATE notary.log_head SET size = 2"));
   StartNotary();
   ASSERT_EQ(CertifyMany(alice, "after", 1).size(), 1u);  // a head over the earlier entry too
@@ -940,8 +956,8 @@ TEST_F(NotaryTest, EvidenceASubscriberSignedItselfDoesNotVerify) {
   std::string json;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(forged, &json).ok());
   dir_.Write("forged.json", json);
-  auto verified = RunCommand({SEMPERCTL, "--ca-file", P("pki/root.pem"), "notary", "verify", P("forged.json"),
-                              "--document", P("doc.txt")});
+  auto verified = RunCommand(
+      {SEMPERCTL, "--ca-file", P("pki/root.pem"), "notary", "verify", P("forged.json"), "--document", P("doc.txt")});
   EXPECT_EQ(verified.exit_code, 3) << verified.Describe();
   EXPECT_THAT(verified.out, HasSubstr("not by semper-notary's signing key"));
 }
@@ -966,7 +982,8 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
   struct LyingNotary final : v1::Notary::Service {
     v1::Evidence answer;
     std::unique_ptr<v1::Notary::Stub> honest;
-    grpc::Status CertifyDocument(grpc::ServerContext*, const v1::CertifyDocumentRequest* req, v1::Evidence* resp) override {
+    grpc::Status CertifyDocument(grpc::ServerContext*, const v1::CertifyDocumentRequest* req,
+                                 v1::Evidence* resp) override {
       if (honest != nullptr) {
         grpc::ClientContext ctx;
         return honest->CertifyDocument(&ctx, *req, resp);
@@ -1043,8 +1060,8 @@ TEST_F(NotaryTest, SemperctlKeepsNothingADishonestNotaryOrTsaAnswers) {
   tsa.record.set_serial(for_a_token.serial());
   tsa.record.set_imprint(Sha256(Slurp(P("b.txt"))));  // what was asked: the token says otherwise
   tsa.record.set_token(*TimeStampTokenOf(for_a_token.response()));
-  auto looked_up = CtlAt("--tsa", tsa_port, {"tsa", "lookup", for_a_token.serial(), "--file", P("b.txt"), "--out",
-                                             P("b.token")});
+  auto looked_up =
+      CtlAt("--tsa", tsa_port, {"tsa", "lookup", for_a_token.serial(), "--file", P("b.txt"), "--out", P("b.token")});
   EXPECT_EQ(looked_up.exit_code, 3) << looked_up.Describe();
   EXPECT_FALSE(std::filesystem::exists(P("b.token")));
   notary_server->Shutdown();
@@ -1062,7 +1079,8 @@ TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
   dir_.Write("other.txt", "something else\n");
   auto ctl = [&](std::vector<std::string> args, bool yes = true) { return Ctl(std::move(args), yes); };
   // Without confirmation nothing is signed or sent.
-  auto unconfirmed = ctl({"notary", "certify", P("doc.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}, false);
+  auto unconfirmed =
+      ctl({"notary", "certify", P("doc.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}, false);
   EXPECT_EQ(unconfirmed.exit_code, 1);
   EXPECT_THAT(unconfirmed.out, HasSubstr(HexEncode(Sha256(Slurp(P("doc.txt"))))));  // shown before anything is signed
   EXPECT_EQ(TreeSize(), 0u);
@@ -1081,7 +1099,9 @@ TEST_F(NotaryTest, SemperctlCertifiesAndChecksEvidenceOffline) {
 
   // Keep a tree head; later the log must extend it.
   ASSERT_EQ(ctl({"notary", "tree-head", "--out", P("sth.json")}).exit_code, 0);
-  ASSERT_EQ(ctl({"notary", "certify", P("other.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}).exit_code, 0);
+  ASSERT_EQ(
+      ctl({"notary", "certify", P("other.txt"), "--wallet", wallet, "--wallet-passphrase-file", P("wpass")}).exit_code,
+      0);
   auto consistent = ctl({"notary", "consistency", P("sth.json"), "--out", P("proof.json")});
   EXPECT_EQ(consistent.exit_code, 0) << consistent.Describe();
   EXPECT_EQ(ctl({"notary", "verify-consistency", P("sth.json"), P("proof.json")}).exit_code, 0);
@@ -1113,11 +1133,13 @@ struct LyingNotary final : v1::Notary::Service {
     *resp = contract;
     return grpc::Status::OK;
   }
-  grpc::Status GetContractText(grpc::ServerContext*, const v1::GetContractTextRequest*, v1::ContractText* resp) override {
+  grpc::Status GetContractText(grpc::ServerContext*, const v1::GetContractTextRequest*,
+                               v1::ContractText* resp) override {
     resp->set_contract(text);
     return grpc::Status::OK;
   }
-  grpc::Status SignContract(grpc::ServerContext*, const v1::SignContractRequest*, v1::NotarizedContract* resp) override {
+  grpc::Status SignContract(grpc::ServerContext*, const v1::SignContractRequest*,
+                            v1::NotarizedContract* resp) override {
     ++signs;
     *resp = signed_contract;
     return grpc::Status::OK;
@@ -1134,17 +1156,20 @@ class NotaryMailTest : public NotaryTest {
     req.set_recipient_certificate(to.auth_certificate.Der());
     req.set_enveloped_message(*enveloped);
     req.set_origin_signature(*origin);
-    *req.mutable_deadline() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + valid));
+    *req.mutable_deadline() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + valid));
     v1::CertifiedMail m;
     grpc::ClientContext ctx;
     grpc::Status st = Notary()->DepositMail(&ctx, req, &m);
     if (!st.ok()) return FromGrpcStatus(st);
     return m;
   }
-  absl::StatusOr<v1::AcceptedMail> Accept(const Signer& as, const v1::CertifiedMail& m, const std::string& receipt_text = "") {
+  absl::StatusOr<v1::AcceptedMail> Accept(const Signer& as, const v1::CertifiedMail& m,
+                                          const std::string& receipt_text = "") {
     v1::AcceptMailRequest req;
     req.set_id(m.id());
-    std::string text = receipt_text.empty() ? "semper-receipt:" + m.id() + ":" + HexEncode(m.message_sha256()) : receipt_text;
+    std::string text =
+        receipt_text.empty() ? "semper-receipt:" + m.id() + ":" + HexEncode(m.message_sha256()) : receipt_text;
     req.set_receipt_signature(*CmsSignDetached(text, as.key, as.certificate, Chain()));
     v1::AcceptedMail out;
     grpc::ClientContext ctx;
@@ -1167,8 +1192,10 @@ class NotaryMailTest : public NotaryTest {
     return m.ok() ? *m : v1::CertifiedMail();
   }
   int OutcomesInLog(const std::string& id) {
-    return std::stoi(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('mail-delivery', 'mail-non-delivery') "
-                         "AND convert_from(statement, 'UTF8') LIKE '%" + id + "%'"));
+    return std::stoi(
+        Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('mail-delivery', 'mail-non-delivery') "
+            "AND convert_from(statement, 'UTF8') LIKE '%" +
+            id + "%'"));
   }
 };
 
@@ -1212,8 +1239,9 @@ TEST_F(NotaryMailTest, TheMessageIsReleasedOnlyAgainstTheRecipientsReceipt) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(seen.outcome().statement(), &delivered).ok());
   dir_.Write("receipt.txt", "semper-receipt:" + mail->id() + ":" + HexEncode(mail->message_sha256()));
   dir_.Write("receipt.sig", delivered.receipt_signature());
-  auto receipt = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("receipt.sig"),
-                             "-content", P("receipt.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
+  auto receipt =
+      RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("receipt.sig"), "-content",
+                  P("receipt.txt"), "-CAfile", P("pki/root.pem"), "-purpose", "any", "-out", "/dev/null"});
   EXPECT_EQ(receipt.exit_code, 0) << receipt.Describe();
   EXPECT_EQ(OutcomesInLog(mail->id()), 1);
   // Accepting again gives the same answer, and appends nothing.
@@ -1267,7 +1295,8 @@ TEST_F(NotaryMailTest, OnlyTheSenderAndTheRecipientSeeAMailAndTheLogNamesNobody)
   // AcceptMail tells a stranger nothing about which ids are in use: the same answers for one in
   // use and one that is not, for garbage and for a receipt over the wrong bytes.
   for (const std::string& signature :
-       {std::string("AAAA"), *CmsSignDetached("semper-receipt:" + unused + ":00", carol.key, carol.certificate, Chain()),
+       {std::string("AAAA"),
+        *CmsSignDetached("semper-receipt:" + unused + ":00", carol.key, carol.certificate, Chain()),
         *CmsSignDetached("semper-receipt:" + unused + ":" + HexEncode(Sha256(unused)), carol.key, carol.certificate,
                          Chain())}) {
     absl::Status used = replay(nullptr, mail->id(), signature), free = replay(nullptr, unused, signature);
@@ -1319,8 +1348,9 @@ TEST_F(NotaryMailTest, SemperctlTakesOnlyTheMessageTheSignedSubmissionNames) {
   auto server = ServeAs("notary", &notary, &port);
   ASSERT_NE(server, nullptr);
   auto accept = [&] {
-    return CtlAt("--notary", port, {"notary", "mail", "accept", m1->id(), "--wallet", wallet, "--wallet-passphrase-file",
-                                    P("wpass"), "--out", P("received.txt")});
+    return CtlAt("--notary", port,
+                 {"notary", "mail", "accept", m1->id(), "--wallet", wallet, "--wallet-passphrase-file", P("wpass"),
+                  "--out", P("received.txt")});
   };
   v1::CertifiedMail with_other_hash = record1;
   with_other_hash.set_message_sha256(record2.message_sha256());
@@ -1346,8 +1376,9 @@ TEST_F(NotaryMailTest, SemperctlTakesOnlyTheMessageTheSignedSubmissionNames) {
   // The state shown is the signed outcome's: a waiting mail shown as delivered (its submission
   // relabelled as the delivery, or no outcome at all), or as not delivered.
   auto show = [&] {
-    return CtlAt("--notary", port, {"notary", "mail", "show", m1->id(), "--wallet", wallet, "--wallet-passphrase-file",
-                                    P("wpass"), "--out", P("shown.json")});
+    return CtlAt("--notary", port,
+                 {"notary", "mail", "show", m1->id(), "--wallet", wallet, "--wallet-passphrase-file", P("wpass"),
+                  "--out", P("shown.json")});
   };
   v1::CertifiedMail relabelled = record1;
   relabelled.set_state(v1::MAIL_STATE_DELIVERED);
@@ -1357,10 +1388,10 @@ TEST_F(NotaryMailTest, SemperctlTakesOnlyTheMessageTheSignedSubmissionNames) {
   no_outcome.set_state(v1::MAIL_STATE_DELIVERED);
   v1::CertifiedMail not_delivered = record1;
   not_delivered.set_state(v1::MAIL_STATE_NOT_DELIVERED);
-  for (const auto& [what, lie] : std::vector<std::pair<std::string, v1::CertifiedMail>>{
-           {"the submission relabelled as the delivery", relabelled},
-           {"delivered without an outcome", no_outcome},
-           {"not delivered without an outcome", not_delivered}}) {
+  for (const auto& [what, lie] :
+       std::vector<std::pair<std::string, v1::CertifiedMail>>{{"the submission relabelled as the delivery", relabelled},
+                                                              {"delivered without an outcome", no_outcome},
+                                                              {"not delivered without an outcome", not_delivered}}) {
     notary.mail = lie;
     auto r = show();
     EXPECT_NE(r.exit_code, 0) << what << ": " << r.Describe();
@@ -1372,7 +1403,8 @@ TEST_F(NotaryMailTest, SemperctlTakesOnlyTheMessageTheSignedSubmissionNames) {
   ASSERT_THAT(accepted1, IsOk());
   Signer carol = Enroll("Carol");
   v1::AcceptedMail other_origin = *accepted1;
-  other_origin.set_origin_signature(*CmsSignDetached(accepted1->enveloped_message(), carol.key, carol.certificate, Chain()));
+  other_origin.set_origin_signature(
+      *CmsSignDetached(accepted1->enveloped_message(), carol.key, carol.certificate, Chain()));
   notary.mail = record1;
   notary.accepted = other_origin;
   auto by_carol = accept();
@@ -1406,7 +1438,8 @@ TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) 
     return FromGrpcStatus(Notary()->DepositMail(&ctx, req, &m));
   };
   const std::string enveloped = *CmsEncrypt("Pay EUR 900 to account 4711.", {bob.auth_certificate});
-  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped + "x", alice.key, alice.certificate, Chain()), bob.auth_certificate),
+  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped + "x", alice.key, alice.certificate, Chain()),
+                      bob.auth_certificate),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
   EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.auth_key, alice.auth_certificate, Chain()),
                       bob.auth_certificate),
@@ -1425,9 +1458,11 @@ TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) 
   // The evidence of submission names the recipient: an envelope Alice signed for Bob is not mail
   // to Carol, and what is not an envelope is no mail at all.
   Signer carol = Enroll("Carol");
-  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), carol.auth_certificate),
-              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
-  const std::string not_enveloped = *CmsSignDetached("Pay EUR 900 to account 4711.", alice.key, alice.certificate, Chain());
+  EXPECT_THAT(
+      deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), carol.auth_certificate),
+      StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  const std::string not_enveloped =
+      *CmsSignDetached("Pay EUR 900 to account 4711.", alice.key, alice.certificate, Chain());
   EXPECT_THAT(deposit(not_enveloped, *CmsSignDetached(not_enveloped, alice.key, alice.certificate, Chain()),
                       bob.auth_certificate),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
@@ -1438,8 +1473,9 @@ TEST_F(NotaryMailTest, DepositsThatDoNotBindTheSenderAreRefusedAndStoreNothing) 
   v1::RevokeCertificateResponse revoked;
   grpc::ClientContext ctx;
   ASSERT_TRUE(admin->RevokeCertificate(&ctx, revoke, &revoked).ok());
-  EXPECT_THAT(deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), bob.auth_certificate),
-              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
+  EXPECT_THAT(
+      deposit(enveloped, *CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), bob.auth_certificate),
+      StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED));
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries"), "0");
 }
@@ -1483,7 +1519,8 @@ TEST_F(NotaryMailTest, ACopyOfADepositMakesNoSecondMail) {
       "origin_signature, deadline, state, submission_statement, submission_signature, sender_party, created_at) "
       "SELECT 'M-00000000000000aa', sender_subject, recipient_subject, recipient_subscriber, message, message_sha256, "
       "origin_signature, deadline, 'waiting', submission_statement, submission_signature, sender_party, now() "
-      "FROM notary.mails WHERE id = '" + mail->id() + "'");
+      "FROM notary.mails WHERE id = '" +
+      mail->id() + "'");
   StartNotary();
   EXPECT_EQ(Sql("SELECT count(*) FROM notary.mails"), "2");
   EXPECT_EQ(Sql("SELECT id FROM notary.mails WHERE message_once IS NOT NULL"), mail->id());
@@ -1556,7 +1593,8 @@ TEST_F(NotaryMailTest, WhatTheNotaryTakesInItSendsBackOut) {
     padding.push_back(*IssueCertificate(t, pad_key.public_key(), nullptr, pad_key));
   }
   const std::string enveloped = *CmsEncrypt("hello", {bob.auth_certificate});
-  const std::string padded = *CmsAddCertificates(*CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), padding);
+  const std::string padded =
+      *CmsAddCertificates(*CmsSignDetached(enveloped, alice.key, alice.certificate, Chain()), padding);
   ASSERT_GT(padded.size(), size_t{64} << 10);
   v1::DepositMailRequest deposit;
   deposit.set_recipient_certificate(bob.auth_certificate.Der());
@@ -1594,16 +1632,16 @@ TEST_F(NotaryMailTest, WhatTheNotaryTakesInItSendsBackOut) {
   // Below 8 MiB the notary does not start, and says why.
   notary_.Signal(SIGTERM);
   notary_.Wait(15000);
-  ChildProcess too_small({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_MAX_MESSAGE_BYTES=4194304",
-                          "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()), "SEMPER_HTTP_LISTEN=",
-                          "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
-                          "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"),
-                          "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                          "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-                          "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                          "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
-                          SEMPER_NOTARY},
-                         P("small-notary.log"));
+  ChildProcess too_small(
+      {"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_MAX_MESSAGE_BYTES=4194304",
+       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()),
+       "SEMPER_HTTP_LISTEN=", "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
+       "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+       "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
+       "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
+       "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
+       SEMPER_NOTARY},
+      P("small-notary.log"));
   EXPECT_NE(too_small.Wait(20000), 0);
   EXPECT_THAT(Slurp(P("small-notary.log")), HasSubstr("grpc.max_message_bytes"));
   StartNotary();
@@ -1725,7 +1763,8 @@ class NotaryContractTest : public NotaryTest {
     req.set_contract(text);
     req.set_title("Supply agreement");
     for (const Signer* s : signers) req.add_signer_certificates(s->certificate.Der());
-    *req.mutable_deadline() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + valid));
+    *req.mutable_deadline() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + valid));
     v1::NotarizedContract c;
     grpc::ClientContext ctx;
     grpc::Status st = Notary()->CreateContract(&ctx, req, &c);
@@ -1735,7 +1774,8 @@ class NotaryContractTest : public NotaryTest {
   absl::StatusOr<v1::NotarizedContract> SignAs(const Signer& s, const std::string& id, const std::string& text) {
     v1::SignContractRequest req;
     req.set_id(id);
-    req.set_signature(*CmsSignDetached("semper-contract:" + id + ":" + HexEncode(Sha256(text)), s.key, s.certificate, Chain()));
+    req.set_signature(
+        *CmsSignDetached("semper-contract:" + id + ":" + HexEncode(Sha256(text)), s.key, s.certificate, Chain()));
     v1::NotarizedContract c;
     grpc::ClientContext ctx;
     grpc::Status st = NotaryAs(&s)->SignContract(&ctx, req, &c);
@@ -1778,7 +1818,8 @@ TEST_F(NotaryContractTest, TwoPartiesSignAndEachGetsTheSealedContract) {
   EXPECT_EQ(c->contract_sha256(), Sha256(text));
   // Who is not named, and a signature over other bytes, are refused.
   EXPECT_THAT(SignAs(carol, c->id(), text), StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(SignAs(alice, c->id(), text + " (amended)"), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(SignAs(alice, c->id(), text + " (amended)"),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
   auto first = SignAs(alice, c->id(), text);
   ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->state(), v1::CONTRACT_STATE_OPEN);
@@ -1907,8 +1948,9 @@ TEST_F(NotaryContractTest, SemperctlSignsOnlyTheContractsTextAndKeepsOnlyItsOutc
   auto server = ServeAs("notary", &notary, &port);
   ASSERT_NE(server, nullptr);
   auto sign = [&] {
-    return CtlAt("--notary", port, {"notary", "contract", "sign", c1->id(), "--wallet", wallet,
-                                    "--wallet-passphrase-file", P("wpass"), "--out", P("contract.json")});
+    return CtlAt("--notary", port,
+                 {"notary", "contract", "sign", c1->id(), "--wallet", wallet, "--wallet-passphrase-file", P("wpass"),
+                  "--out", P("contract.json")});
   };
   notary.contract = *seen1;
   notary.text = text2;
@@ -1925,7 +1967,8 @@ TEST_F(NotaryContractTest, SemperctlSignsOnlyTheContractsTextAndKeepsOnlyItsOutc
     notary.signed_contract = answer;
     auto r = sign();
     EXPECT_NE(r.exit_code, 0) << what << ": " << r.Describe();
-    EXPECT_THAT(r.err, ::testing::AnyOf(HasSubstr("than its signed statement"), HasSubstr("answered about another contract")))
+    EXPECT_THAT(r.err,
+                ::testing::AnyOf(HasSubstr("than its signed statement"), HasSubstr("answered about another contract")))
         << what;
     EXPECT_FALSE(std::filesystem::exists(P("contract.json"))) << what;
   }
@@ -1939,8 +1982,9 @@ TEST_F(NotaryContractTest, SemperctlSignsOnlyTheContractsTextAndKeepsOnlyItsOutc
   shown_completed.set_state(v1::CONTRACT_STATE_COMPLETED);
   shown_completed.mutable_outcome()->set_kind("signed-contract");
   notary.contract = shown_completed;
-  auto shown = CtlAt("--notary", port, {"notary", "contract", "show", c3->id(), "--wallet", wallet,
-                                        "--wallet-passphrase-file", P("wpass"), "--out", P("c3.json")});
+  auto shown = CtlAt("--notary", port,
+                     {"notary", "contract", "show", c3->id(), "--wallet", wallet, "--wallet-passphrase-file",
+                      P("wpass"), "--out", P("c3.json")});
   EXPECT_NE(shown.exit_code, 0) << shown.Describe();
   EXPECT_THAT(shown.out, ::testing::Not(HasSubstr("completed")));
   EXPECT_FALSE(std::filesystem::exists(P("c3.json")));
@@ -2036,10 +2080,11 @@ TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   const uint64_t size_before = TreeSize();
   EXPECT_THAT(decline_by_carol(lapsing->id()), StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
   // Nor a signature by Carol, who knows the id and the text.
-  EXPECT_THAT(resign(nullptr, lapsing->id(),
-                     *CmsSignDetached("semper-contract:" + lapsing->id() + ":" + HexEncode(Sha256("Alice buys Bob's bicycle.")),
-                                      carol.key, carol.certificate, Chain())),
-              StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
+  EXPECT_THAT(
+      resign(nullptr, lapsing->id(),
+             *CmsSignDetached("semper-contract:" + lapsing->id() + ":" + HexEncode(Sha256("Alice buys Bob's bicycle.")),
+                              carol.key, carol.certificate, Chain())),
+      StatusIs(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED));
   EXPECT_EQ(TreeSize(), size_before);
   EXPECT_EQ(Get(lapsing->id(), alice).state(), v1::CONTRACT_STATE_ABORTED);  // a signer asking decides it
   // An aborted one too.
@@ -2048,9 +2093,9 @@ TEST_F(NotaryContractTest, OnlyTheNamedSignersReadTheContract) {
   auto aborted = DeclineAs(carol, declined->id(), "the van is sold");
   ASSERT_THAT(aborted, IsOk());
   ASSERT_TRUE(aborted->has_outcome());
-  ExpectThePublicLogShowsOnlyLeafHashes({done->outcome(), aborted->outcome(), Get(lapsing->id(), bob).outcome()},
-                                        {"Alice", "Bob", "Carol", c->id(), declined->id(), Sha256(text),
-                                         "Supply agreement", "van is sold", "contract"});
+  ExpectThePublicLogShowsOnlyLeafHashes(
+      {done->outcome(), aborted->outcome(), Get(lapsing->id(), bob).outcome()},
+      {"Alice", "Bob", "Carol", c->id(), declined->id(), Sha256(text), "Supply agreement", "van is sold", "contract"});
 }
 
 // A decline ends a contract for everyone, so only a named signer's signature over exactly
@@ -2090,7 +2135,8 @@ TEST_F(NotaryContractTest, DeclinesThatDoNotBindANamedSignerAreRefusedAndChangeN
   // The limits.
   std::vector<const Signer*> many(33, &alice);
   EXPECT_THAT(Create(text, many), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
-  EXPECT_THAT(Create(text, {&alice, &bob}, absl::Hours(24 * 91)), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(Create(text, {&alice, &bob}, absl::Hours(24 * 91)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
 }
 
 TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
@@ -2106,8 +2152,9 @@ TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
     std::atomic<int> completed{0}, aborted{0}, refused{0};
     for (int t = 0; t < 12; ++t) {
       threads.emplace_back([&, t] {
-        auto r = t % 3 == 0 ? DeclineAs(c, contract->id(), "no") : t % 3 == 1 ? DeclineAs(b, contract->id(), "no")
-                                                                             : SignAs(c, contract->id(), text);
+        auto r = t % 3 == 0   ? DeclineAs(c, contract->id(), "no")
+                 : t % 3 == 1 ? DeclineAs(b, contract->id(), "no")
+                              : SignAs(c, contract->id(), text);
         if (!r.ok()) {
           ++refused;
         } else if (r->state() == v1::CONTRACT_STATE_COMPLETED) {
@@ -2129,7 +2176,8 @@ TEST_F(NotaryContractTest, ConcurrentSignAndDeclineDecideOnceForEveryone) {
     }
     // Exactly one outcome of this contract in the log.
     EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('signed-contract', 'contract-abort') AND "
-                  "convert_from(statement, 'UTF8') LIKE '%" + contract->id() + "%'"),
+                  "convert_from(statement, 'UTF8') LIKE '%" +
+                  contract->id() + "%'"),
               "1");
   }
 }
@@ -2183,7 +2231,8 @@ TEST_F(NotaryContractTest, KilledWhileContractsCompleteEveryPartySeesOneOutcome)
     }
     EXPECT_TRUE(EvidenceHolds(seen.outcome())) << i;
     EXPECT_EQ(Sql("SELECT count(*) FROM notary.log_entries WHERE kind IN ('signed-contract', 'contract-abort') AND "
-                  "convert_from(statement, 'UTF8') LIKE '%" + ids[i] + "%'"),
+                  "convert_from(statement, 'UTF8') LIKE '%" +
+                  ids[i] + "%'"),
               "1")
         << i;
   }

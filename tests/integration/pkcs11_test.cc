@@ -1,5 +1,7 @@
 // Keys held in a PKCS#11 token: a real SoftHSM2 token made for the test, used through OpenSSL's
 // pkcs11 engine for raw signatures, certificate issuance (checked by openssl verify) and CMS.
+#include "common/crypto/pkcs11.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +9,6 @@
 #include <filesystem>
 
 #include "common/crypto/cms.h"
-#include "common/crypto/pkcs11.h"
 #include "common/crypto/signature.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
@@ -28,16 +29,16 @@ class Pkcs11Test : public ::testing::Test {
     dir_ = new TempDir();
     std::string tokens = dir_->path() + "/tokens";
     std::filesystem::create_directories(tokens);
-    std::string conf = dir_->Write("softhsm2.conf", "directories.tokendir = " + tokens +
-                                                        "\nobjectstore.backend = file\nlog.level = ERROR\n");
+    std::string conf = dir_->Write(
+        "softhsm2.conf", "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\n");
     setenv("SOFTHSM2_CONF", conf.c_str(), 1);
-    auto init = RunCommand({"softhsm2-util", "--init-token", "--free", "--label", "semper", "--pin", "1234",
-                            "--so-pin", "5678"});
+    auto init = RunCommand(
+        {"softhsm2-util", "--init-token", "--free", "--label", "semper", "--pin", "1234", "--so-pin", "5678"});
     ASSERT_EQ(init.exit_code, 0) << init.Describe();
     key_ = new PrivateKey(*PrivateKey::Generate(KeyType::kEcP256));
     std::string pem = dir_->Write("ca.pem", std::string(key_->ToUnencryptedPemSecret().Reveal()));
-    auto import = RunCommand({"softhsm2-util", "--import", pem, "--token", "semper", "--label", "ca", "--id", "01",
-                              "--pin", "1234"});
+    auto import = RunCommand(
+        {"softhsm2-util", "--import", pem, "--token", "semper", "--label", "ca", "--id", "01", "--pin", "1234"});
     ASSERT_EQ(import.exit_code, 0) << import.Describe();
     std::filesystem::remove(pem);
   }

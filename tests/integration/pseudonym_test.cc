@@ -4,19 +4,18 @@
 // order semper-arbiter signed (logged each time; a forged order refused), and revocation for
 // keyCompromise carried to the pseudonyms derived from the certificate.
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/json_util.h>
-#include <grpcpp/server_builder.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <thread>
 
 #include "absl/strings/escaping.h"
 #include "common/base/proto_json.h"
-#include "common/base/strings.h"
 #include "common/base/proto_time.h"
+#include "common/base/strings.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/digest.h"
@@ -28,10 +27,10 @@
 #include "semper/v1/privacy.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/weak_keys.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
 #include "tests/support/wallet.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -226,9 +225,10 @@ TEST_F(PseudonymTest, KeysAnyoneCanSignForAndReencodedKeysAreRefused) {
         << forged.name;
   }
   auto key = *PrivateKey::Generate(KeyType::kEcP256);
-  EXPECT_THAT(Issue(RequestFor(*alice_, ::semper::testing::Sha1SignedRequest(key, "ignored"), v1::PSEUDONYM_KIND_TRANSACTION))
-                  .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  EXPECT_THAT(
+      Issue(RequestFor(*alice_, ::semper::testing::Sha1SignedRequest(key, "ignored"), v1::PSEUDONYM_KIND_TRANSACTION))
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
   // The holder's own signature key, compressed: still not fresh.
   EXPECT_THAT(Issue(RequestFor(*alice_, ::semper::testing::CompressedP256Request(alice_->key, "ignored"),
                                v1::PSEUDONYM_KIND_TRANSACTION))
@@ -249,8 +249,9 @@ TEST_F(PseudonymTest, EveryRefusalIsClearAndWritesNothing) {
   // The holder's own signature key again: not fresh.
   EXPECT_THAT(Issue(Request(*alice_, alice_->key, v1::PSEUDONYM_KIND_TRANSACTION)).status(),
               StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("fresh key")));
-  EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION, "", absl::Now() - absl::Minutes(10))).status(),
-              StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("made_at")));
+  EXPECT_THAT(
+      Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_TRANSACTION, "", absl::Now() - absl::Minutes(10))).status(),
+      StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("made_at")));
   EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_ROLE, "")).status(),
               StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
   EXPECT_THAT(Issue(Request(*alice_, key, v1::PSEUDONYM_KIND_ROLE, "<script>")).status(),
@@ -399,8 +400,10 @@ TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms)
   EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before),
               ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
   EXPECT_THAT(Slurp(suite_->P("arbiter.log")).substr(arbiter_log_before), HasSubstr("pseudonym.tagged"));
-  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
-  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before), ::testing::Not(HasSubstr(role->certificate.SerialHex())));
+  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before),
+              ::testing::Not(HasSubstr(alice_->certificate.SerialHex())));
+  EXPECT_THAT(Slurp(suite_->P("ca.log")).substr(ca_log_before),
+              ::testing::Not(HasSubstr(role->certificate.SerialHex())));
 
   // No column value repeats among one holder's pseudonyms.
   EXPECT_EQ(Sql("SELECT count(DISTINCT parent_tag) FROM ca.pseudonyms"), "5");
@@ -435,10 +438,10 @@ TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms)
     t.not_before = absl::Now() - absl::Minutes(1);
     t.not_after = absl::Now() + absl::Hours(1);
     t.key_usage = kKuNonRepudiation;
-    const PrivateKey ca_key =
-        *PrivateKey::FromPem(Slurp(suite_->P("pki/ca.key")), SecretData("suite test passphrase"));
+    const PrivateKey ca_key = *PrivateKey::FromPem(Slurp(suite_->P("pki/ca.key")), SecretData("suite test passphrase"));
     const Certificate ca_cert = *Certificate::FromPem(Slurp(suite_->P("pki/ca.pem")));
-    auto forged = IssueCertificate(t, holders_key ? *alice_->certificate.public_key() : own.public_key(), &ca_cert, ca_key);
+    auto forged =
+        IssueCertificate(t, holders_key ? *alice_->certificate.public_key() : own.public_key(), &ca_cert, ca_key);
     ASSERT_THAT(forged.status(), IsOk());
     v1::DerivePseudonymCascadeKeyRequest req;
     req.set_compromised_certificate(forged->Der());
@@ -457,7 +460,8 @@ TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms)
       treq.set_signature(*CmsSignDetached(treq.request(), own, *forged, suite_->Chain()));
       auto tags = Tags(as_service, treq);
       ASSERT_THAT(tags.status(), IsOk());
-      EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE name_tag = '\\x" + HexEncode(tags->name_tag()) + "'"), "0");
+      EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE name_tag = '\\x" + HexEncode(tags->name_tag()) + "'"),
+                "0");
     }
   }
   // An old request of the holder's, replayed; a request the holder did not sign.
@@ -479,7 +483,8 @@ TEST_F(PseudonymTest, NeitherADatabaseCopyNorTheOperatorLinksAHoldersPseudonyms)
   recorded.set_signature(fresh.signature());
   auto fresh_tags = Tags(as_service, recorded);
   ASSERT_THAT(fresh_tags.status(), IsOk());
-  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE parent_tag = '\\x" + HexEncode(fresh_tags->tag()) + "'"), "0");
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.pseudonyms WHERE parent_tag = '\\x" + HexEncode(fresh_tags->tag()) + "'"),
+            "0");
   // Not a daemon of the suite: the holder itself, the administrator; a stranger without a
   // certificate is not even authenticated.
   for (auto channel : {suite_->ChannelAs("arbiter", *alice_), suite_->Channel("arbiter", "admin")}) {
@@ -571,7 +576,8 @@ TEST_F(PseudonymTest, LateCompromiseNameRacesAndIssuanceDuringRevocation) {
   const std::string when =
       Sql("SELECT revoked_at FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'");
   ASSERT_THAT(suite_->Revoke(bob->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
-  EXPECT_EQ(Sql("SELECT revocation_reason FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'"), "1");
+  EXPECT_EQ(Sql("SELECT revocation_reason FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'"),
+            "1");
   EXPECT_EQ(Sql("SELECT revoked_at FROM ca.certificates WHERE serial = '" + bob->certificate.SerialHex() + "'"), when);
   EXPECT_EQ(EventuallyRevoked(bobs->certificate), v1::CERTIFICATE_STATE_REVOKED);
   EXPECT_FALSE(suite_->Revoke(bob->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE).ok());  // once
@@ -595,11 +601,14 @@ TEST_F(PseudonymTest, LateCompromiseNameRacesAndIssuanceDuringRevocation) {
   // cascade, never left good. The pseudonyms table is held for 3 s so that the issuance waits
   // at its insert while the revocation runs.
   std::thread hold([this] {
-    (void)postgres().Query(database(), "BEGIN; LOCK TABLE ca.pseudonyms IN EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;");
+    (void)postgres().Query(database(),
+                           "BEGIN; LOCK TABLE ca.pseudonyms IN EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;");
   });
   absl::SleepFor(absl::Milliseconds(300));
   absl::StatusOr<v1::IssuePseudonymResponse> in_flight = absl::UnknownError("not asked");
-  std::thread issue([&] { in_flight = Issue(Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION)); });
+  std::thread issue([&] {
+    in_flight = Issue(Request(*alice_, *PrivateKey::Generate(KeyType::kEcP256), v1::PSEUDONYM_KIND_TRANSACTION));
+  });
   absl::SleepFor(absl::Milliseconds(700));
   absl::Status revoked = suite_->Revoke(alice_->certificate, v1::REVOCATION_REASON_KEY_COMPROMISE);
   issue.join();
@@ -628,9 +637,10 @@ TEST_F(PseudonymTest, APseudonymDoesNotOutliveItsBaseNorCarryItsEndDate) {
   req.set_request(st.SerializeAsString());
   req.set_signature(*CmsSignDetached(req.request(), once->key, once->certificate, suite_->Chain()));
   EXPECT_THAT(Issue(req).status(), StatusWithMessage(absl::StatusCode::kInvalidArgument, HasSubstr("cannot outlive")));
-  EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE profile = 'pseudonym' AND not_after = '" +
-                Sql("SELECT not_after FROM ca.certificates WHERE serial = '" + alice_->certificate.SerialHex() + "'") + "'"),
-            "0");
+  EXPECT_EQ(
+      Sql("SELECT count(*) FROM ca.certificates WHERE profile = 'pseudonym' AND not_after = '" +
+          Sql("SELECT not_after FROM ca.certificates WHERE serial = '" + alice_->certificate.SerialHex() + "'") + "'"),
+      "0");
 }
 
 // A pseudonym deals with the notary as itself: it sends certified mail and signs contracts, and
@@ -667,7 +677,8 @@ TEST_F(PseudonymNotaryTest, APseudonymReadsItsMailAndContractsAsItselfAndNobodyE
   auto trust = TrustStore::FromPem(Slurp(suite_->P("pki/root.pem")));
   ASSERT_THAT(trust.status(), IsOk());
   EXPECT_FALSE(trust->VerifyPath(host->certificate, suite_->Chain(), absl::Now(), KeyPurpose::kServerAuth).ok());
-  EXPECT_THAT(trust->VerifyPath(host->certificate, suite_->Chain(), absl::Now(), KeyPurpose::kClientAuth).status(), IsOk());
+  EXPECT_THAT(trust->VerifyPath(host->certificate, suite_->Chain(), absl::Now(), KeyPurpose::kClientAuth).status(),
+              IsOk());
   dir_.Write("host.pem", host->certificate.Pem());
   dir_.Write("chain.pem", suite_->Chain().front().Pem());
   auto as_server = RunCommand({"openssl", "verify", "-purpose", "sslserver", "-CAfile", suite_->P("pki/root.pem"),
@@ -741,7 +752,7 @@ TEST_F(PseudonymNotaryTest, APseudonymReadsItsMailAndContractsAsItselfAndNobodyE
   };
   ASSERT_THAT(sign(*shop, &*shop), IsOk());
   ASSERT_THAT(sign(*bob, &*bob), IsOk());
-  EXPECT_THAT(sign(*shop, &*shop), IsOk());       // its repeated signature, as itself
+  EXPECT_THAT(sign(*shop, &*shop), IsOk());  // its repeated signature, as itself
   EXPECT_THAT(sign(*shop, &*alice_), StatusIs(absl::StatusCode::kPermissionDenied));  // not as the holder
   EXPECT_THAT(state(&*shop), IsOk());
   // With semperctl: a pseudonym's wallet (one certificate, `semperctl pseudonym request` writes
@@ -755,8 +766,14 @@ TEST_F(PseudonymNotaryTest, APseudonymReadsItsMailAndContractsAsItselfAndNobodyE
       dir_, "alice-full", alice_->key, alice_->certificate, *alice_->authentication_key,
       *alice_->authentication_certificate, chain, "wallet passphrase");
   auto ctl = [&](const std::string& wallet, std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--notary", "127.0.0.1:" + std::to_string(suite_->port("notary")),
-                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes",
+    std::vector<std::string> argv = {SEMPERCTL,
+                                     "--notary",
+                                     "127.0.0.1:" + std::to_string(suite_->port("notary")),
+                                     "--server-name",
+                                     "localhost",
+                                     "--ca-file",
+                                     suite_->P("pki/root.pem"),
+                                     "--yes",
                                      "notary"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"--wallet", wallet, "--wallet-passphrase-file", dir_.path() + "/wallet.pass"});
@@ -778,8 +795,14 @@ TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
   const std::string wallet = ::semper::testing::WriteWallet(dir_, "alice", alice_->key, alice_->certificate,
                                                             Slurp(suite_->P("pki/ca.pem")), "wallet passphrase");
   auto ctl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")),
-                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,
+                                     "--server",
+                                     "127.0.0.1:" + std::to_string(suite_->port("ca")),
+                                     "--server-name",
+                                     "localhost",
+                                     "--ca-file",
+                                     suite_->P("pki/root.pem"),
+                                     "--yes"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   };
@@ -805,10 +828,10 @@ TEST_F(PseudonymTest, HoldersAndArbitratorsUseSemperctl) {
   dir_.Write("order.json", order.order());
   dir_.Write("order.sig", order.order_signature());
   dir_.Write("escrow.pass", "suite test passphrase");
-  auto revealed = ctl({"pseudonym", "reveal", "--order", dir_.path() + "/order.json", "--order-signature",
-                       dir_.path() + "/order.sig", "--escrow-cert", suite_->P("pki/services/arbiter-escrow.pem"),
-                       "--escrow-key", suite_->P("pki/services/arbiter-escrow.key"), "--escrow-passphrase-file",
-                       dir_.path() + "/escrow.pass"});
+  auto revealed =
+      ctl({"pseudonym", "reveal", "--order", dir_.path() + "/order.json", "--order-signature",
+           dir_.path() + "/order.sig", "--escrow-cert", suite_->P("pki/services/arbiter-escrow.pem"), "--escrow-key",
+           suite_->P("pki/services/arbiter-escrow.key"), "--escrow-passphrase-file", dir_.path() + "/escrow.pass"});
   ASSERT_EQ(revealed.exit_code, 0) << revealed.Describe();
   EXPECT_THAT(revealed.out, HasSubstr("Holder: subscriber "));
   EXPECT_THAT(revealed.out, HasSubstr("Alice Example"));
@@ -898,8 +921,8 @@ TEST_F(PseudonymTest, TheSharedPseudonymIssuerNamesNoOperatorAndPublishesItsOwnS
   auto crl = http.Get("/crl/pseudonyms");
   ASSERT_TRUE(crl && crl->status == 200);
   dir_.Write("p.crl", crl->body);
-  auto text = RunCommand({"openssl", "crl", "-inform", "DER", "-in", P + "p.crl", "-CAfile", P + "issuers.pem", "-noout",
-                          "-text"});
+  auto text = RunCommand(
+      {"openssl", "crl", "-inform", "DER", "-in", P + "p.crl", "-CAfile", P + "issuers.pem", "-noout", "-text"});
   EXPECT_EQ(text.exit_code, 0) << text.Describe();
   EXPECT_THAT(text.err + text.out, HasSubstr("verify OK"));
   EXPECT_THAT(text.out, HasSubstr("Issuer: O = SEMPER, CN = SEMPER Pseudonym Issuer"));

@@ -2,8 +2,10 @@
 // its limit gets RESOURCE_EXHAUSTED with reason LIMIT_EXCEEDED and a google.rpc.RetryInfo, and is
 // admitted again after that delay; another client is not affected. Plus the token bucket itself
 // with a controlled clock.
-#include <grpcpp/grpcpp.h>
+#include "common/server/rate_limit.h"
+
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include "common/base/secret.h"
@@ -11,7 +13,6 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/timestamp.h"
 #include "common/server/grpc_status.h"
-#include "common/server/rate_limit.h"
 #include "semper/v1/tsa.grpc.pb.h"
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
@@ -129,10 +130,11 @@ TEST_F(RateLimitTest, AClientOverItsLimitIsToldWhenToComeBackAndOthersAreNotHeld
   // The suite's own daemons (role service: semper-notary time-stamps its statements here) are
   // not limited.
   {
-    auto key = PrivateKey::FromPem(Slurp(suite_->P("pki/services/notary-tls.key")), SecretData("suite test passphrase"));
+    auto key =
+        PrivateKey::FromPem(Slurp(suite_->P("pki/services/notary-tls.key")), SecretData("suite test passphrase"));
     ASSERT_THAT(key.status(), IsOk());
-    auto as_service = v1::TimeStamp::NewStub(suite_->ChannelWith(
-        "tsa", Slurp(suite_->P("pki/services/notary-tls.pem")), std::string(key->ToUnencryptedPemSecret().Reveal())));
+    auto as_service = v1::TimeStamp::NewStub(suite_->ChannelWith("tsa", Slurp(suite_->P("pki/services/notary-tls.pem")),
+                                                                 std::string(key->ToUnencryptedPemSecret().Reveal())));
     for (int i = 0; i < 30; ++i) ASSERT_THAT(Stamp(*as_service), IsOk()) << i;
   }
 

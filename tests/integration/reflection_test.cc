@@ -1,11 +1,9 @@
 // Server reflection, as grpcurl and similar tools use it, against a daemon process.
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include <signal.h>
-
 #include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+#include <signal.h>
 
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/support/subprocess.h"
@@ -21,8 +19,8 @@ using ::semper::testing::TempDir;
 TEST(ReflectionTest, DaemonListsAndDescribesItsServices) {
   TempDir dir;
   int port = FreePort();
-  ChildProcess daemon({"env", "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port), "SEMPER_HTTP_LISTEN=",
-                       "SEMPER_GRPC_PLAINTEXT=true", SEMPER_ECHO_DAEMON},
+  ChildProcess daemon({"env", "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
+                       "SEMPER_HTTP_LISTEN=", "SEMPER_GRPC_PLAINTEXT=true", SEMPER_ECHO_DAEMON},
                       dir.path() + "/daemon.log");
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));

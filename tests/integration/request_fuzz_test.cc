@@ -6,11 +6,11 @@
 // answer must be a status a client can act on: never INTERNAL, UNKNOWN or DATA_LOSS, always with
 // a message; and every daemon must still be serving afterwards (and, in the sanitizer build, exit
 // cleanly: the suite checks each exit code). SEMPER_REQUEST_FUZZ_SEED repeats a run.
+#include <gmock/gmock.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -66,13 +66,20 @@ class Generator {
 
   std::string String() {
     switch (Pick(8)) {
-      case 0: return "";
-      case 1: return std::string(1 + Pick(5000), 'x');
-      case 2: return std::string("a\0b", 3);
-      case 3: return "Ærø Ünïcødé 日本語 🙂";
-      case 4: return "'; DROP TABLE x; --";
-      case 5: return "DE";
-      case 6: return "S-" + Hex(8);
+      case 0:
+        return "";
+      case 1:
+        return std::string(1 + Pick(5000), 'x');
+      case 2:
+        return std::string("a\0b", 3);
+      case 3:
+        return "Ærø Ünïcødé 日本語 🙂";
+      case 4:
+        return "'; DROP TABLE x; --";
+      case 5:
+        return "DE";
+      case 6:
+        return "S-" + Hex(8);
       default: {
         std::string s;
         int n = Pick(40);
@@ -83,14 +90,18 @@ class Generator {
   }
   std::string Bytes() {
     switch (Pick(5)) {
-      case 0: return "";
-      case 1: return real_bytes_.empty() ? "" : real_bytes_[static_cast<size_t>(Pick(static_cast<int>(real_bytes_.size())))];
+      case 0:
+        return "";
+      case 1:
+        return real_bytes_.empty() ? "" : real_bytes_[static_cast<size_t>(Pick(static_cast<int>(real_bytes_.size())))];
       case 2: {
-        std::string s = real_bytes_.empty() ? "" : real_bytes_[static_cast<size_t>(Pick(static_cast<int>(real_bytes_.size())))];
+        std::string s =
+            real_bytes_.empty() ? "" : real_bytes_[static_cast<size_t>(Pick(static_cast<int>(real_bytes_.size())))];
         if (!s.empty()) s[static_cast<size_t>(Pick(static_cast<int>(s.size())))] ^= static_cast<char>(1 + Pick(255));
         return s;
       }
-      case 3: return std::string(32, '\x01');
+      case 3:
+        return std::string(32, '\x01');
       default: {
         std::string s;
         int n = Pick(300);
@@ -107,12 +118,18 @@ class Generator {
   }
   int64_t Int() {
     switch (Pick(6)) {
-      case 0: return 0;
-      case 1: return -1;
-      case 2: return std::numeric_limits<int64_t>::max();
-      case 3: return std::numeric_limits<int64_t>::min();
-      case 4: return Pick(1000);
-      default: return std::uniform_int_distribution<int64_t>(-1000000000000, 1000000000000)(rng_);
+      case 0:
+        return 0;
+      case 1:
+        return -1;
+      case 2:
+        return std::numeric_limits<int64_t>::max();
+      case 3:
+        return std::numeric_limits<int64_t>::min();
+      case 4:
+        return Pick(1000);
+      default:
+        return std::uniform_int_distribution<int64_t>(-1000000000000, 1000000000000)(rng_);
     }
   }
 
@@ -121,13 +138,27 @@ class Generator {
       case FieldDescriptor::CPPTYPE_STRING:
         r->SetString(m, f, f->type() == FieldDescriptor::TYPE_BYTES ? Bytes() : String());
         break;
-      case FieldDescriptor::CPPTYPE_INT32: r->SetInt32(m, f, static_cast<int32_t>(Int())); break;
-      case FieldDescriptor::CPPTYPE_INT64: r->SetInt64(m, f, Int()); break;
-      case FieldDescriptor::CPPTYPE_UINT32: r->SetUInt32(m, f, static_cast<uint32_t>(Int())); break;
-      case FieldDescriptor::CPPTYPE_UINT64: r->SetUInt64(m, f, static_cast<uint64_t>(Int())); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: r->SetDouble(m, f, static_cast<double>(Int()) / 7); break;
-      case FieldDescriptor::CPPTYPE_FLOAT: r->SetFloat(m, f, static_cast<float>(Int()) / 7); break;
-      case FieldDescriptor::CPPTYPE_BOOL: r->SetBool(m, f, Chance(2)); break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        r->SetInt32(m, f, static_cast<int32_t>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        r->SetInt64(m, f, Int());
+        break;
+      case FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(m, f, static_cast<uint32_t>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        r->SetUInt64(m, f, static_cast<uint64_t>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        r->SetDouble(m, f, static_cast<double>(Int()) / 7);
+        break;
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        r->SetFloat(m, f, static_cast<float>(Int()) / 7);
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(m, f, Chance(2));
+        break;
       case FieldDescriptor::CPPTYPE_ENUM: {
         const auto* e = f->enum_type();
         r->SetEnumValue(m, f, Chance(5) ? 1000 + Pick(10) : e->value(Pick(e->value_count()))->number());
@@ -143,13 +174,27 @@ class Generator {
       case FieldDescriptor::CPPTYPE_STRING:
         r->AddString(m, f, f->type() == FieldDescriptor::TYPE_BYTES ? Bytes() : String());
         break;
-      case FieldDescriptor::CPPTYPE_INT32: r->AddInt32(m, f, static_cast<int32_t>(Int())); break;
-      case FieldDescriptor::CPPTYPE_INT64: r->AddInt64(m, f, Int()); break;
-      case FieldDescriptor::CPPTYPE_UINT32: r->AddUInt32(m, f, static_cast<uint32_t>(Int())); break;
-      case FieldDescriptor::CPPTYPE_UINT64: r->AddUInt64(m, f, static_cast<uint64_t>(Int())); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: r->AddDouble(m, f, static_cast<double>(Int())); break;
-      case FieldDescriptor::CPPTYPE_FLOAT: r->AddFloat(m, f, static_cast<float>(Int())); break;
-      case FieldDescriptor::CPPTYPE_BOOL: r->AddBool(m, f, Chance(2)); break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        r->AddInt32(m, f, static_cast<int32_t>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        r->AddInt64(m, f, Int());
+        break;
+      case FieldDescriptor::CPPTYPE_UINT32:
+        r->AddUInt32(m, f, static_cast<uint32_t>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        r->AddUInt64(m, f, static_cast<uint64_t>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        r->AddDouble(m, f, static_cast<double>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        r->AddFloat(m, f, static_cast<float>(Int()));
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        r->AddBool(m, f, Chance(2));
+        break;
       case FieldDescriptor::CPPTYPE_ENUM: {
         const auto* e = f->enum_type();
         r->AddEnumValue(m, f, e->value(Pick(e->value_count()))->number());
@@ -214,11 +259,14 @@ TEST_F(RequestFuzzTest, RandomRequestsToEveryRpcGetAnActionableStatus) {
     EXPECT_TRUE(key.ok());
     return std::string(key->ToUnencryptedPemSecret().Reveal());
   };
-  callers["administrator"] = {{Role::kAdministrator}, Slurp(suite_->P("pki/admin/admin.pem")), key_of("pki/admin/admin.key")};
-  callers["arbitrator"] = {{Role::kArbitrator}, Slurp(suite_->P("pki/admin/arbitrator.pem")), key_of("pki/admin/arbitrator.key")};
+  callers["administrator"] = {
+      {Role::kAdministrator}, Slurp(suite_->P("pki/admin/admin.pem")), key_of("pki/admin/admin.key")};
+  callers["arbitrator"] = {
+      {Role::kArbitrator}, Slurp(suite_->P("pki/admin/arbitrator.pem")), key_of("pki/admin/arbitrator.key")};
   auto sub = suite_->Enroll("Fuzzy Subscriber", v1::CUSTOMER_KIND_ENTERPRISE);
   ASSERT_THAT(sub.status(), IsOk());
-  callers["subscriber"] = {{Role::kSubscriber}, sub->authentication_certificate->Pem() + Slurp(suite_->P("pki/ca.pem")),
+  callers["subscriber"] = {{Role::kSubscriber},
+                           sub->authentication_certificate->Pem() + Slurp(suite_->P("pki/ca.pem")),
                            std::string(sub->authentication_key->ToUnencryptedPemSecret().Reveal())};
   // Real DER for bytes fields: certificates, a CMS signature, so that some requests get deep.
   std::vector<std::string> real = {sub->certificate.Der(), sub->authentication_certificate->Der(),
@@ -263,7 +311,8 @@ TEST_F(RequestFuzzTest, RandomRequestsToEveryRpcGetAnActionableStatus) {
           grpc::Status s = Call(*stubs[caller], path, req->SerializeAsString());
           ++calls;
           ++codes[std::to_string(s.error_code())];
-          EXPECT_NE(s.error_code(), grpc::StatusCode::INTERNAL) << path << ": " << s.error_message() << "\n" << req->ShortDebugString().substr(0, 1500);
+          EXPECT_NE(s.error_code(), grpc::StatusCode::INTERNAL) << path << ": " << s.error_message() << "\n"
+                                                                << req->ShortDebugString().substr(0, 1500);
           EXPECT_NE(s.error_code(), grpc::StatusCode::UNKNOWN) << path << ": " << s.error_message();
           EXPECT_NE(s.error_code(), grpc::StatusCode::DATA_LOSS) << path << ": " << s.error_message();
           EXPECT_TRUE(s.ok() || !s.error_message().empty()) << path;

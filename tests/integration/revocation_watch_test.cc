@@ -3,6 +3,12 @@
 // stopping mid-snapshot would end them. Finding 6 of "Trust under attack (1 of 2)": a watcher must
 // never believe it is current when it is not, and must resume where a heartbeat left it, not
 // after the highest number a broken stream happened to carry.
+#include "common/server/revocation_watch.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,12 +16,6 @@
 #include <mutex>
 #include <thread>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server_builder.h>
-
-#include "common/server/revocation_watch.h"
 #include "semper/v1/ca.grpc.pb.h"
 
 namespace semper {
@@ -118,7 +118,8 @@ TEST_F(RevocationWatchTest, AStreamThatEndsMidSnapshotIsResumedFromTheLastHeartb
   auto r = WhenSynced(watch, "SERIAL8", absl::Seconds(10));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(*r) << "a revocation of the unfinished snapshot was never learnt";
-  for (const char* serial : {"SERIAL1", "SERIAL6", "SERIAL10", "LIVE100"}) EXPECT_EQ(watch.Revoked(serial).value_or(false), true) << serial;
+  for (const char* serial : {"SERIAL1", "SERIAL6", "SERIAL10", "LIVE100"})
+    EXPECT_EQ(watch.Revoked(serial).value_or(false), true) << serial;
   std::vector<int64_t> asked = ca.Requests();
   ASSERT_GE(asked.size(), 2u);
   EXPECT_EQ(asked[1], 0) << "resumed after a number no heartbeat had confirmed";
@@ -129,9 +130,7 @@ TEST_F(RevocationWatchTest, AStreamThatEndsMidSnapshotIsResumedFromTheLastHeartb
 // what that heartbeat confirmed (and a later broken stream does not move it back or forward).
 TEST_F(RevocationWatchTest, NoAnswerBeforeAHeartbeatAndResumptionFromTheConfirmedNumber) {
   auto history = History(30);
-  ScriptedCa ca(history, {{{1, 2, 3}, false},
-                          {{1, 2, 3}, false},
-                          {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true}});
+  ScriptedCa ca(history, {{{1, 2, 3}, false}, {{1, 2, 3}, false}, {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true}});
   Serve(&ca);
   RevocationWatch watch(stub_, absl::Seconds(30));
   // Two streams carried changes and ended without a heartbeat: not current.

@@ -1,9 +1,14 @@
 // The shared server plumbing over real gRPC on loopback: health, readiness, request ids,
 // metrics, error details, mutual TLS with roles, and clean shutdown, in-process and as a daemon
 // process stopped by SIGTERM.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
+#include "common/server/server.h"
 
+#include <gmock/gmock.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
@@ -11,16 +16,10 @@
 #include <sstream>
 #include <thread>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/security/credentials.h>
-#include <httplib.h>
-
 #include "common/base/log.h"
 #include "common/crypto/oids.h"
 #include "common/server/grpc_status.h"
 #include "common/server/peer.h"
-#include "common/server/server.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "semper/testing/echo.grpc.pb.h"
 #include "tests/support/echo_service.h"
@@ -87,13 +86,12 @@ class PlaintextServerTest : public ::testing::Test {
     o.plaintext = true;
     o.readiness_interval = absl::Milliseconds(50);
     o.logger = QuietLogger();
-    auto server = Server::Start(o, {&echo_}, [this] {
-      return ready_ ? absl::OkStatus() : absl::UnavailableError("database unreachable");
-    });
+    auto server = Server::Start(
+        o, {&echo_}, [this] { return ready_ ? absl::OkStatus() : absl::UnavailableError("database unreachable"); });
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()), grpc::InsecureChannelCredentials());
     stub_ = semper::testing::Echo::NewStub(channel_);
   }
 
@@ -135,7 +133,10 @@ TEST_F(PlaintextServerTest, HealthFollowsReadiness) {
 TEST_F(PlaintextServerTest, UndecodableRequestsAndUnknownMethodsGetTheDocumentedAnswers) {
   grpc::GenericStub stub(channel_);
   // A length-delimited field 1 that claims 5 bytes where 2 follow: not a WhoAmIRequest.
-  grpc::Status s = ::semper::testing::CallUnary(stub, "/semper.testing.Echo/WhoAmI", std::string("\x0a\x05" "ab", 4),
+  grpc::Status s = ::semper::testing::CallUnary(stub, "/semper.testing.Echo/WhoAmI",
+                                                std::string("\x0a\x05"
+                                                            "ab",
+                                                            4),
                                                 std::chrono::seconds(5));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("not a serialized request message of /semper.testing.Echo/WhoAmI"));
@@ -148,7 +149,9 @@ TEST_F(PlaintextServerTest, UndecodableRequestsAndUnknownMethodsGetTheDocumented
   // method of the suite that this server does not serve, whatever its body.
   s = ::semper::testing::CallUnary(stub, "/semper.testing.Echo/Nope", "", std::chrono::seconds(5));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  for (const std::string& body : {std::string(), std::string("\x0a\x05" "ab", 4)}) {
+  for (const std::string& body : {std::string(), std::string("\x0a\x05"
+                                                             "ab",
+                                                             4)}) {
     s = ::semper::testing::CallUnary(stub, "/semper.v1.Notary/GetTreeHead", body, std::chrono::seconds(5));
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
   }
@@ -213,8 +216,10 @@ TEST_F(PlaintextServerTest, MetricsCountCallsAndErrors) {
   stub_->Fail(&ctx, req, &resp);
   std::string metrics = HttpGet(server_->http_port(), "/metrics");
   EXPECT_THAT(metrics, HasSubstr("semper_grpc_requests_total{method=\"/semper.testing.Echo/WhoAmI\",code=\"OK\"} 3\n"));
-  EXPECT_THAT(metrics, HasSubstr("semper_grpc_errors_total{method=\"/semper.testing.Echo/Fail\",code=\"NOT_FOUND\"} 1\n"));
-  EXPECT_THAT(metrics, HasSubstr("semper_grpc_request_duration_seconds_count{method=\"/semper.testing.Echo/WhoAmI\"} 3\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("semper_grpc_errors_total{method=\"/semper.testing.Echo/Fail\",code=\"NOT_FOUND\"} 1\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("semper_grpc_request_duration_seconds_count{method=\"/semper.testing.Echo/WhoAmI\"} 3\n"));
   EXPECT_THAT(metrics, HasSubstr("semper_ready 1\n"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE semper_grpc_request_duration_seconds histogram"));
 }
@@ -279,8 +284,8 @@ class MutualTlsServerTest : public ::testing::Test {
     }
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("semper-test.local");
-    return semper::testing::Echo::NewStub(grpc::CreateCustomChannel(
-        "127.0.0.1:" + std::to_string(server_->grpc_port()), grpc::SslCredentials(ssl), args));
+    return semper::testing::Echo::NewStub(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                                                    grpc::SslCredentials(ssl), args));
   }
 
   TestPki pki_;
@@ -307,7 +312,8 @@ TEST_F(MutualTlsServerTest, RolesComeFromTheClientCertificate) {
   grpc::Status s = stub->WhoAmI(&ctx, {}, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(resp.authenticated());
-  EXPECT_EQ(resp.subject(), "CN=Alice Admin,OU=semper-role:registration-officer,OU=semper-role:administrator,O=Example,C=DE");
+  EXPECT_EQ(resp.subject(),
+            "CN=Alice Admin,OU=semper-role:registration-officer,OU=semper-role:administrator,O=Example,C=DE");
   EXPECT_THAT(resp.roles(), ::testing::UnorderedElementsAre("administrator", "registration-officer"));
 
   auto plain = ClientWithRoles(pki_, "Bob Buyer", {});
@@ -374,13 +380,16 @@ TEST_F(DaemonProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
   ChildProcess daemon = StartDaemon({"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
                                      "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
                                      "SEMPER_GRPC_PLAINTEXT=true", "SEMPER_LOG_FORMAT=json"});
-  ASSERT_TRUE(Eventually([&] {
-    int status = 0;
-    HttpGet(http_port, "/readyz", &status);
-    return status == 200;
-  }, 10000)) << Log();
-  auto stub = semper::testing::Echo::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        int status = 0;
+        HttpGet(http_port, "/readyz", &status);
+        return status == 200;
+      },
+      10000))
+      << Log();
+  auto stub = semper::testing::Echo::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()));
   grpc::Status sleep_status;
   std::thread caller([&] {
     grpc::ClientContext ctx;

@@ -3,16 +3,14 @@
 // whose records do not match the redeemed token, exactly one acceptance under many concurrent
 // redemptions at two replicas, bad input refused with nothing spent, and a clearing statement
 // both sides verify with openssl.
-#include <set>
-
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <regex>
+#include <set>
 #include <thread>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "common/base/proto_time.h"
 #include "common/crypto/blind_rsa.h"
@@ -96,7 +94,7 @@ class TokenTest : public ::semper::testing::PostgresTest {
   }
 
   absl::StatusOr<v1::IssueBlindTokenResponse> IssueBlind(const Suite::Subscriber& who, const std::string& kind_id,
-                                                        const std::string& blinded) {
+                                                         const std::string& blinded) {
     v1::BlindIssueStatement st;
     st.set_type("semper-blind-issue");
     st.set_kind_id(kind_id);
@@ -131,7 +129,8 @@ class TokenTest : public ::semper::testing::PostgresTest {
     return t;
   }
 
-  absl::StatusOr<v1::RedeemTokenResponse> Redeem(v1::Credentials::Stub* stub, const std::string& kind_id, const Token& t) {
+  absl::StatusOr<v1::RedeemTokenResponse> Redeem(v1::Credentials::Stub* stub, const std::string& kind_id,
+                                                 const Token& t) {
     v1::RedeemTokenRequest req;
     req.set_kind_id(kind_id);
     req.set_message(t.message);
@@ -181,7 +180,8 @@ class TokenTest : public ::semper::testing::PostgresTest {
     return req;
   }
 
-  absl::StatusOr<v1::RedeemCredentialResponse> Use(v1::Credentials::Stub* stub, const v1::RedeemCredentialRequest& req) {
+  absl::StatusOr<v1::RedeemCredentialResponse> Use(v1::Credentials::Stub* stub,
+                                                   const v1::RedeemCredentialRequest& req) {
     v1::RedeemCredentialResponse resp;
     grpc::ClientContext ctx;
     grpc::Status s = stub->RedeemCredential(&ctx, req, &resp);
@@ -441,7 +441,8 @@ TEST_F(TokenTest, ACredentialIsRefusedWhenForgedExpiredReplayedOrNotPresentedByI
   auto mu = Use(stub.get(), m);
   ASSERT_THAT(mu.status(), IsOk());
   EXPECT_EQ(mu->uses_left(), -1);  // unlimited
-  EXPECT_THAT(Use(stub.get(), m).status(), StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("presentation")));
+  EXPECT_THAT(Use(stub.get(), m).status(),
+              StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("presentation")));
   // Expired: valid for a second.
   auto brief = IssueCredential(*issuer_, holder_->certificate, "voucher", 3, absl::Seconds(1));
   ASSERT_THAT(brief.status(), IsOk());
@@ -467,14 +468,22 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
   const std::string pass = "wallet passphrase";
   dir_.Write("wallet.pass", pass);
   const std::string ca_pem = ::semper::testing::Slurp(suite_->P("pki/ca.pem"));
-  const std::string issuer = ::semper::testing::WriteWallet(dir_, "issuer", issuer_->key, issuer_->certificate, ca_pem, pass);
-  const std::string holder = ::semper::testing::WriteWallet(dir_, "holder", holder_->key, holder_->certificate, ca_pem, pass);
+  const std::string issuer =
+      ::semper::testing::WriteWallet(dir_, "issuer", issuer_->key, issuer_->certificate, ca_pem, pass);
+  const std::string holder =
+      ::semper::testing::WriteWallet(dir_, "holder", holder_->key, holder_->certificate, ca_pem, pass);
   dir_.Write("acceptor.pem", acceptor_->authentication_certificate->Pem() + ca_pem);
   dir_.Write("acceptor.key", *acceptor_->authentication_key->ToEncryptedPem(SecretData(pass)));
   const std::string P = dir_.path() + "/";
   auto ctl = [&](std::vector<std::string> args, bool as_acceptor = false) {
-    std::vector<std::string> argv = {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")),
-                                     "--server-name", "localhost", "--ca-file", suite_->P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,
+                                     "--server",
+                                     "127.0.0.1:" + std::to_string(suite_->port("ca")),
+                                     "--server-name",
+                                     "localhost",
+                                     "--ca-file",
+                                     suite_->P("pki/root.pem"),
+                                     "--yes"};
     if (as_acceptor) {
       argv.insert(argv.end(), {"--cert", P + "acceptor.pem", "--key", P + "acceptor.key", "--key-passphrase-file",
                                P + "wallet.pass"});
@@ -482,8 +491,8 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   };
-  auto made = ctl({"token", "kind", "create", "--wallet", issuer, "--wallet-passphrase-file", P + "wallet.pass", "--name",
-                   "Single ride", "--value", "2.90", "--valid-days", "30"});
+  auto made = ctl({"token", "kind", "create", "--wallet", issuer, "--wallet-passphrase-file", P + "wallet.pass",
+                   "--name", "Single ride", "--value", "2.90", "--valid-days", "30"});
   ASSERT_EQ(made.exit_code, 0) << made.Describe();
   EXPECT_THAT(made.out, HasSubstr("face value:  2.90 EUR"));  // shown before signing
   std::smatch m;
@@ -494,7 +503,8 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
   auto signed_ = ctl({"token", "sign", "--kind", kind, "--blinded", P + "t.blinded", "--wallet", issuer,
                       "--wallet-passphrase-file", P + "wallet.pass", "--out", P + "t.bsig"});
   ASSERT_EQ(signed_.exit_code, 0) << signed_.Describe();
-  auto finalized = ctl({"token", "finalize", "--state", P + "t.state", "--blind-signature", P + "t.bsig", "--out", P + "t.token"});
+  auto finalized =
+      ctl({"token", "finalize", "--state", P + "t.state", "--blind-signature", P + "t.bsig", "--out", P + "t.token"});
   ASSERT_EQ(finalized.exit_code, 0) << finalized.Describe();
   auto redeemed = ctl({"token", "redeem", "--token", P + "t.token"}, true);
   EXPECT_EQ(redeemed.exit_code, 0) << redeemed.Describe();
@@ -503,9 +513,9 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
   EXPECT_NE(again.exit_code, 0);
   EXPECT_THAT(again.err, HasSubstr("redeemed before"));
 
-  auto issued = ctl({"credential", "issue", "--wallet", issuer, "--wallet-passphrase-file", P + "wallet.pass", "--holder",
-                     holder + "/signature.pem", "--kind", "pass", "--rights", "10 rides, zones A-B", "--uses", "10",
-                     "--out", P + "pass.json"});
+  auto issued = ctl({"credential", "issue", "--wallet", issuer, "--wallet-passphrase-file", P + "wallet.pass",
+                     "--holder", holder + "/signature.pem", "--kind", "pass", "--rights", "10 rides, zones A-B",
+                     "--uses", "10", "--out", P + "pass.json"});
   ASSERT_EQ(issued.exit_code, 0) << issued.Describe();
   EXPECT_THAT(issued.out, HasSubstr("rights: 10 rides, zones A-B"));
   auto verified = ctl({"credential", "verify", "--credential", P + "pass.json"});
@@ -520,7 +530,8 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
 
   auto clearing = ctl({"token", "clearing", "--issuer", *issuer_->certificate.SubjectAttribute("serialNumber"),
                        "--acceptor", acceptor_id, "--from", "2020-01-01T00:00:00Z", "--until",
-                       absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone()), "--out", P + "clearing"},
+                       absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone()),
+                       "--out", P + "clearing"},
                       true);
   ASSERT_EQ(clearing.exit_code, 0) << clearing.Describe();
   EXPECT_THAT(clearing.out, HasSubstr("Single ride"));
@@ -595,7 +606,8 @@ TEST_F(TokenLimitTest, CopiesOfARequestInFlightMakeOneKeyAndChargeTheOrganisatio
     }
   }
   // Once it is stored, each copy gets the same kind.
-  for (int wait = 0; Sql("SELECT count(*) FROM ca.token_kinds WHERE name = 'Copied ride'") == "0" && wait < 300; ++wait) {
+  for (int wait = 0; Sql("SELECT count(*) FROM ca.token_kinds WHERE name = 'Copied ride'") == "0" && wait < 300;
+       ++wait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (size_t i = 0; i < callers.size(); ++i) {

@@ -2,14 +2,17 @@
 // the gRPC API, every rejection (and that it records nothing), concurrency, SIGKILL under load,
 // the clock check, batch mode, and semperctl.
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <gmock/gmock.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
-
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <filesystem>
@@ -19,12 +22,6 @@
 #include <regex>
 #include <set>
 #include <thread>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <httplib.h>
-#include <openssl/pkcs7.h>
-#include <openssl/ts.h>
 
 #include "common/crypto/digest.h"
 #include "common/crypto/merkle.h"
@@ -87,22 +84,23 @@ class TsaTest : public ::semper::testing::PostgresTest {
   // The command line of a semper-tsa on these ports (Start's arguments).
   std::vector<std::string> Argv(int grpc_port, int http_port, std::vector<std::string> extra_env = {},
                                 const std::string& cert = "", const std::string& key = "") {
-    std::vector<std::string> argv = {"env",
-                                     "SEMPER_DATABASE_URL=" + conninfo(),
-                                     "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
-                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
-                                     "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
-                                     "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"),
-                                     "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                     "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-                                     "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-                                     "SEMPER_TSA_CERT_FILE=" + (cert.empty() ? P("pki/services/tsa-signing.pem") : cert),
-                                     key == "-" ? "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass")
-                                                : "SEMPER_TSA_KEY_FILE=" + (key.empty() ? P("pki/services/tsa-signing.key") : key),
-                                     "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                     "SEMPER_TSA_CLOCK_CHECK=off",
-                                     "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
-                                     "SEMPER_TSA_BATCH_WINDOW=50ms"};
+    std::vector<std::string> argv = {
+        "env",
+        "SEMPER_DATABASE_URL=" + conninfo(),
+        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
+        "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
+        "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
+        "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"),
+        "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+        "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
+        "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+        "SEMPER_TSA_CERT_FILE=" + (cert.empty() ? P("pki/services/tsa-signing.pem") : cert),
+        key == "-" ? "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass")
+                   : "SEMPER_TSA_KEY_FILE=" + (key.empty() ? P("pki/services/tsa-signing.key") : key),
+        "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
+        "SEMPER_TSA_CLOCK_CHECK=off",
+        "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
+        "SEMPER_TSA_BATCH_WINDOW=50ms"};
     argv.insert(argv.end(), extra_env.begin(), extra_env.end());
     argv.push_back(SEMPER_TSA);
     return argv;
@@ -263,9 +261,11 @@ TEST_F(TsaTest, RsaKeyFromFilesMadeByOpenssl) {
   auto csr = RunCommand({"openssl", "req", "-new", "-key", P("rsa.key"), "-passin", "file:" + P("pass"), "-subj",
                          "/C=DE/O=Example/CN=RSA TSA", "-out", P("rsa.csr")});
   ASSERT_EQ(csr.exit_code, 0) << csr.Describe();
-  auto cert = RunCommand({"openssl", "x509", "-req", "-in", P("rsa.csr"), "-CA", P("pki/ca.pem"), "-CAkey",
-                          P("pki/ca.key"), "-passin", "file:" + P("pass"), "-CAcreateserial", "-days", "30",
-                          "-extfile", P("ext.cnf"), "-extensions", "v3", "-out", P("rsa.pem")});
+  auto cert =
+      RunCommand({"openssl",       "x509",      "-req",          "-in",        P("rsa.csr"),        "-CA",
+                  P("pki/ca.pem"), "-CAkey",    P("pki/ca.key"), "-passin",    "file:" + P("pass"), "-CAcreateserial",
+                  "-days",         "30",        "-extfile",      P("ext.cnf"), "-extensions",       "v3",
+                  "-out",          P("rsa.pem")});
   ASSERT_EQ(cert.exit_code, 0) << cert.Describe();
   dir_.Write("rsa-chain.pem", Slurp(P("rsa.pem")) + Slurp(P("pki/ca.pem")));
   Start({}, P("rsa-chain.pem"), P("rsa.key"));
@@ -279,18 +279,21 @@ TEST_F(TsaTest, SignsWithAKeyInAPkcs11Token) {
   // A SoftHSM2 token holding the TSA key that semper-ca init made; the key file is not used.
   std::string tokens = P("tokens");
   std::filesystem::create_directories(tokens);
-  std::string conf = dir_.Write("softhsm2.conf", "directories.tokendir = " + tokens +
-                                                     "\nobjectstore.backend = file\nlog.level = ERROR\n");
+  std::string conf = dir_.Write(
+      "softhsm2.conf", "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\n");
   auto with_conf = [&](std::vector<std::string> argv) {
     argv.insert(argv.begin(), {"env", "SOFTHSM2_CONF=" + conf});
     return RunCommand(argv);
   };
-  ASSERT_EQ(with_conf({"softhsm2-util", "--init-token", "--free", "--label", "tsa", "--pin", "1234", "--so-pin", "5678"}).exit_code, 0);
+  ASSERT_EQ(
+      with_conf({"softhsm2-util", "--init-token", "--free", "--label", "tsa", "--pin", "1234", "--so-pin", "5678"})
+          .exit_code,
+      0);
   auto key = PrivateKey::FromPem(Slurp(P("pki/services/tsa-signing.key")), SecretData(kPass));
   ASSERT_THAT(key, IsOk());
   std::string pem = dir_.Write("plain.key", std::string(key->ToUnencryptedPemSecret().Reveal()));
-  auto imported = with_conf({"softhsm2-util", "--import", pem, "--token", "tsa", "--label", "signer", "--id", "01",
-                             "--pin", "1234"});
+  auto imported = with_conf(
+      {"softhsm2-util", "--import", pem, "--token", "tsa", "--label", "signer", "--id", "01", "--pin", "1234"});
   ASSERT_EQ(imported.exit_code, 0) << imported.Describe();
   std::filesystem::remove(pem);
   dir_.Write("pin", "1234");
@@ -313,9 +316,11 @@ void MakeEd25519Tsa(const TempDir& dir, const std::string& pki) {
   auto csr = RunCommand({"openssl", "req", "-new", "-key", P("ed.key"), "-passin", "file:" + P("pass"), "-subj",
                          "/C=DE/O=Example/CN=Ed25519 TSA", "-out", P("ed.csr")});
   ASSERT_EQ(csr.exit_code, 0) << csr.Describe();
-  auto cert = RunCommand({"openssl", "x509", "-req", "-in", P("ed.csr"), "-CA", pki + "/ca.pem", "-CAkey",
-                          pki + "/ca.key", "-passin", "file:" + P("pass"), "-CAcreateserial", "-days", "30",
-                          "-extfile", P("ed-ext.cnf"), "-extensions", "v3", "-out", P("ed.pem")});
+  auto cert =
+      RunCommand({"openssl",       "x509",     "-req",          "-in",           P("ed.csr"),         "-CA",
+                  pki + "/ca.pem", "-CAkey",   pki + "/ca.key", "-passin",       "file:" + P("pass"), "-CAcreateserial",
+                  "-days",         "30",       "-extfile",      P("ed-ext.cnf"), "-extensions",       "v3",
+                  "-out",          P("ed.pem")});
   ASSERT_EQ(cert.exit_code, 0) << cert.Describe();
   dir.Write("ed-chain.pem", Slurp(P("ed.pem")) + Slurp(pki + "/ca.pem"));
 }
@@ -368,8 +373,8 @@ TEST_F(TsaTest, Ed25519TokensFollowRfc8419AndAnIndependentVerifierAcceptsThem) {
 TEST_F(TsaTest, KeysTheTsaCannotUseAreRefusedAtStart) {
   auto run = [&](const std::string& cert_file, const std::string& key_file) {
     return RunCommand({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
-                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_), "SEMPER_HTTP_LISTEN=",
-                       "SEMPER_TSA_CERT_FILE=" + cert_file, "SEMPER_TSA_KEY_FILE=" + key_file,
+                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
+                       "SEMPER_HTTP_LISTEN=", "SEMPER_TSA_CERT_FILE=" + cert_file, "SEMPER_TSA_KEY_FILE=" + key_file,
                        "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_TSA});
   };
   // A certificate without the critical timeStamping usage (the OCSP signer's).
@@ -518,7 +523,8 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
   EXPECT_EQ(info->policy, "1.3.6.1.4.1.99999.1");
   EXPECT_EQ(absl::ToUnixMillis(info->gen_time), resp.gen_time().seconds() * 1000 + resp.gen_time().nanos() / 1000000);
   // Another digest, or another nonce, does not verify.
-  EXPECT_THAT(VerifyTimeStampToken(resp.response(), Sha256("other"), {*root}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(VerifyTimeStampToken(resp.response(), Sha256("other"), {*root}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(VerifyTimeStampToken(resp.response(), digest, {*root}, {}, std::string("x")),
               StatusIs(absl::StatusCode::kInvalidArgument));
 
@@ -534,7 +540,8 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
                 StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
     lookup.set_imprint(Sha256("someone else's document"));
     grpc::ClientContext c2;
-    EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&c2, lookup, &record)), StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));
+    EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&c2, lookup, &record)),
+                StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));
     EXPECT_TRUE(record.requester().empty() && record.token().empty());
   }
   lookup.set_imprint(digest);
@@ -551,7 +558,8 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
   EXPECT_EQ(record.token(), *TimeStampTokenOf(resp.response()));
   lookup.set_serial("ABCDEF0123");
   grpc::ClientContext nctx;
-  EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&nctx, lookup, &record)), StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));
+  EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&nctx, lookup, &record)),
+              StatusIs(absl::StatusCode::kNotFound, v1::NOT_FOUND));
   lookup.set_serial("not hex");
   grpc::ClientContext bctx;
   EXPECT_THAT(FromGrpcStatus(stub->LookupToken(&bctx, lookup, &record)),
@@ -637,7 +645,8 @@ TEST_F(TsaTest, ConcurrentClientsGetUniqueSerialsAllRecorded) {
           auto info = res ? ReadTimeStampToken(res->body)
                           : absl::InternalError(absl::StrCat("no answer: ", httplib::to_string(res.error())));
           if (!info.ok()) {
-            if (failures++ < 3) ADD_FAILURE() << info.status() << (res ? " status " + std::to_string(res->status) + " " + res->body : "");
+            if (failures++ < 3)
+              ADD_FAILURE() << info.status() << (res ? " status " + std::to_string(res->status) + " " + res->body : "");
             continue;
           }
           serial = info->serial_hex;
@@ -762,7 +771,8 @@ TEST_F(TsaTest, SlowClientsDoNotStallTheHttpListener) {
     a.sin_port = htons(static_cast<uint16_t>(http_port_));
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    const std::string head = "POST / HTTP/1.1\r\nContent-Type: application/timestamp-query\r\nContent-Length: 200\r\n\r\n";
+    const std::string head =
+        "POST / HTTP/1.1\r\nContent-Type: application/timestamp-query\r\nContent-Length: 200\r\n\r\n";
     ASSERT_GT(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
     slow.push_back(fd);
   }
@@ -840,7 +850,8 @@ TEST_F(TsaTest, RefusesWhileTheKernelSaysTheClockIsUnsynchronised) {
   auto granted = Post(*der);
   ASSERT_TRUE(granted);
   dir_.Write("clock.tsr", granted->body);
-  EXPECT_THAT(RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out, HasSubstr("Status: Granted."));
+  EXPECT_THAT(RunCommand({"openssl", "ts", "-reply", "-in", P("clock.tsr"), "-text"}).out,
+              HasSubstr("Status: Granted."));
   EXPECT_THAT(client.Get("/metrics")->body, HasSubstr("semper_tsa_clock_synchronized 1"));
   EXPECT_EQ(Count("SELECT count(*) FROM tsa.tokens"), "1");
   dir_.Write("kernel-clock", "unsynchronised");
@@ -948,17 +959,18 @@ TEST_F(TsaTest, CraftedTokensAreRefusedAndCrashNothing) {
     PKCS7_free(p7->d.sign->contents);
     p7->d.sign->contents = data;
   });
-  for (const auto& [what, token] : std::vector<std::pair<std::string, std::string>>{
-           {"no TSTInfo", no_content},
-           {"the TSTInfo as data", as_data},
-           {"an Ed25519 claim", claims_ed25519},
-           {"an Ed25519 claim over 4 bytes of data", ed25519_over_data}}) {
+  for (const auto& [what, token] :
+       std::vector<std::pair<std::string, std::string>>{{"no TSTInfo", no_content},
+                                                        {"the TSTInfo as data", as_data},
+                                                        {"an Ed25519 claim", claims_ed25519},
+                                                        {"an Ed25519 claim over 4 bytes of data", ed25519_over_data}}) {
     ASSERT_FALSE(token.empty()) << what;
     EXPECT_FALSE(VerifyTimeStampToken(token, digest, {*root}).ok()) << what;
     (void)ReadTimeStampToken(token);
     (void)TimeStampTokenOf(token);
     dir_.Write("crafted.tst", token);
-    auto checked = RunCommand({SEMPERCTL, "--ca-file", P("pki/root.pem"), "tsa", "verify", P("crafted.tst"), P("doc.txt")});
+    auto checked =
+        RunCommand({SEMPERCTL, "--ca-file", P("pki/root.pem"), "tsa", "verify", P("crafted.tst"), P("doc.txt")});
     // 3: does not verify; 2: not a token at all (malformed input). Never a crash.
     EXPECT_THAT(checked.exit_code, ::testing::AnyOf(2, 3)) << what << ": " << checked.Describe();
   }
@@ -992,7 +1004,8 @@ TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
       EXPECT_EQ(p.imprint(), calls[c][i]);
       std::vector<std::string> path(p.audit_path().begin(), p.audit_path().end());
       EXPECT_TRUE(VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(p.imprint()), path, p.root()));
-      EXPECT_FALSE(VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(Sha256("forged")), path, p.root()));
+      EXPECT_FALSE(
+          VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(Sha256("forged")), path, p.root()));
       if (!path.empty()) {
         path[0][5] ^= 1;
         EXPECT_FALSE(VerifyMerkleInclusion(p.leaf_index(), p.tree_size(), MerkleLeafHash(p.imprint()), path, p.root()));
@@ -1014,7 +1027,8 @@ TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
                             P("root.token"), "-CAfile", P("pki/root.pem"), "-untrusted", P("pki/ca.pem")});
   EXPECT_NE(forged.exit_code, 0);
   // One row for the tree, with every leaf.
-  EXPECT_EQ(Count("SELECT batch_tree_size || ' ' || length(batch_leaves) FROM tsa.tokens"), "123 " + std::to_string(123 * 32));
+  EXPECT_EQ(Count("SELECT batch_tree_size || ' ' || length(batch_leaves) FROM tsa.tokens"),
+            "123 " + std::to_string(123 * 32));
   // Bad batches.
   v1::StampBatchRequest bad;
   bad.add_imprints("short");
@@ -1036,8 +1050,9 @@ TEST_F(TsaTest, BatchProofsVerifyAndTamperingFails) {
 TEST_F(TsaTest, SemperctlStampsVerifiesLooksUpAndBatches) {
   Start();
   auto ctl = [&](std::vector<std::string> args, bool as_admin = false) {
-    std::vector<std::string> argv = {SEMPERCTL, "--tsa", "127.0.0.1:" + std::to_string(port_), "--server-name",
-                                     "localhost", "--ca-file", P("pki/root.pem")};
+    std::vector<std::string> argv = {SEMPERCTL,        "--tsa",     "127.0.0.1:" + std::to_string(port_),
+                                     "--server-name",  "localhost", "--ca-file",
+                                     P("pki/root.pem")};
     if (as_admin) {
       argv.insert(argv.end(), {"--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"),
                                "--key-passphrase-file", P("pass")});

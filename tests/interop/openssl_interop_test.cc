@@ -3,11 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/container/container.h"
-#include "common/crypto/cms.h"
-#include "common/crypto/blind_rsa.h"
-#include "common/crypto/cms_signer.h"
 #include "common/base/proto_time.h"
+#include "common/container/container.h"
+#include "common/crypto/blind_rsa.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/cms_signer.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
 #include "tests/support/status_matchers.h"
@@ -54,7 +54,8 @@ class OpensslInteropTest : public ::testing::TestWithParam<KeyType> {
 
 TEST_P(OpensslInteropTest, OpensslVerifiesOurCertificates) {
   WriteLeaf("leaf", kKuDigitalSignature | kKuNonRepudiation, GetParam());
-  auto r = RunCommand({"openssl", "verify", "-x509_strict", "-CAfile", P("root.pem"), "-untrusted", P("ca.pem"), P("leaf.pem")});
+  auto r = RunCommand(
+      {"openssl", "verify", "-x509_strict", "-CAfile", P("root.pem"), "-untrusted", P("ca.pem"), P("leaf.pem")});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(r.out, ::testing::HasSubstr(": OK"));
   // And refuses it against a root it does not chain to.
@@ -74,7 +75,8 @@ TEST_P(OpensslInteropTest, OpensslReadsOurEncryptedKey) {
 }
 
 TEST_P(OpensslInteropTest, WeReadOpensslEncryptedKey) {
-  std::vector<std::string> gen = {"openssl", "genpkey", "-aes-256-cbc", "-pass", "file:" + P("pass"), "-out", P("o.key")};
+  std::vector<std::string> gen = {"openssl",           "genpkey", "-aes-256-cbc", "-pass",
+                                  "file:" + P("pass"), "-out",    P("o.key")};
   dir_.Write("pass", kPass);
   if (GetParam() == KeyType::kEcP256) {
     gen.insert(gen.begin() + 2, {"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"});
@@ -106,13 +108,13 @@ TEST_P(CmsInteropTest, OpensslVerifiesOurDetachedSignature) {
   ASSERT_THAT(sig, IsOk());
   dir_.Write("sig.der", *sig);
   auto r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("sig.der"), "-content",
-                P("content.bin"), "-CAfile", P("root.pem"), "-out", P("out.bin")});
+                       P("content.bin"), "-CAfile", P("root.pem"), "-out", P("out.bin")});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(r.err, ::testing::HasSubstr("Verification successful"));
   // openssl refuses it over different bytes.
   dir_.Write("other.bin", content + "!");
   r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("sig.der"), "-content",
-           P("other.bin"), "-CAfile", P("root.pem"), "-out", "/dev/null"});
+                  P("other.bin"), "-CAfile", P("root.pem"), "-out", "/dev/null"});
   EXPECT_NE(r.exit_code, 0) << r.Describe();
 }
 
@@ -144,9 +146,11 @@ TEST_P(CmsInteropTest, WeVerifyOpensslDetachedSignature) {
   auto signer = WriteLeaf("signer", kKuNonRepudiation, GetParam());
   std::string content = "contract text signed by openssl\n";
   dir_.Write("content.txt", content);
-  std::vector<std::string> argv = {"openssl", "cms", "-sign", "-binary", "-in", P("content.txt"), "-signer",
-                                   P("signer.pem"), "-inkey", P("signer.key"), "-passin", "file:" + P("pass"),
-                                   "-certfile", P("ca.pem"), "-md", "sha256", "-outform", "DER", "-out", P("sig.der")};
+  std::vector<std::string> argv = {
+      "openssl",   "cms",           "-sign",  "-binary",       "-in",      P("content.txt"),
+      "-signer",   P("signer.pem"), "-inkey", P("signer.key"), "-passin",  "file:" + P("pass"),
+      "-certfile", P("ca.pem"),     "-md",    "sha256",        "-outform", "DER",
+      "-out",      P("sig.der")};
   if (GetParam() == KeyType::kRsa) {
     argv.insert(argv.end(), {"-keyopt", "rsa_padding_mode:pss"});
   }
@@ -167,8 +171,8 @@ TEST_P(CmsInteropTest, WeVerifyOpensslDetachedSignature) {
 }
 
 TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
-  uint32_t ku = kKuDigitalSignature | kKuNonRepudiation |
-                (GetParam() == KeyType::kRsa ? kKuKeyEncipherment : kKuKeyAgreement);
+  uint32_t ku =
+      kKuDigitalSignature | kKuNonRepudiation | (GetParam() == KeyType::kRsa ? kKuKeyEncipherment : kKuKeyAgreement);
   auto recipient = WriteLeaf("recipient", ku, GetParam());
   auto sender = pki_.Issue("Sender", kKuDigitalSignature | kKuNonRepudiation);
   v1::ContainerContent c = NewContainerContent(absl::Now());
@@ -186,7 +190,8 @@ TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
   ASSERT_THAT(sealed, IsOk());
   dir_.Write("env.der", sealed->enveloped());
   auto r = RunCommand({"openssl", "cms", "-decrypt", "-binary", "-inform", "DER", "-in", P("env.der"), "-recip",
-                P("recipient.pem"), "-inkey", P("recipient.key"), "-passin", "file:" + P("pass"), "-out", P("plain.bin")});
+                       P("recipient.pem"), "-inkey", P("recipient.key"), "-passin", "file:" + P("pass"), "-out",
+                       P("plain.bin")});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   v1::SignedContainer inner;
   ASSERT_TRUE(inner.ParseFromString(Slurp(P("plain.bin"))));
@@ -197,7 +202,7 @@ TEST_P(CmsInteropTest, OpensslDecryptsOurConfidentialContainer) {
   dir_.Write("inner-content.bin", inner.content());
   dir_.Write("inner-sig.der", inner.signatures(0));
   r = RunCommand({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", P("inner-sig.der"), "-content",
-           P("inner-content.bin"), "-CAfile", P("root.pem"), "-out", "/dev/null"});
+                  P("inner-content.bin"), "-CAfile", P("root.pem"), "-out", "/dev/null"});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
 }
 

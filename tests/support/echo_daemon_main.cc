@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   options->access = semper::testing::EchoAccessPolicy();
   auto server = semper::Server::Start(*options, {&echo});
   if (!server.ok()) {
-    semper::LogEvent(log, spdlog::level::critical, "start_failed").With("error", std::string(server.status().message()));
+    semper::LogEvent(log, spdlog::level::critical, "start_failed")
+        .With("error", std::string(server.status().message()));
     return 1;
   }
   (*server)->RunUntilSignal();

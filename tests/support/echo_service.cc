@@ -1,11 +1,10 @@
 // Echo test service implementation.
 #include "tests/support/echo_service.h"
 
-#include "common/base/strings.h"
-
 #include <thread>
 
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/server/grpc_status.h"
 #include "common/server/interceptors.h"
 #include "common/server/peer.h"
@@ -18,8 +17,8 @@ std::shared_ptr<const AccessPolicy> EchoAccessPolicy() {
   return std::make_shared<const AccessPolicy>(rules);
 }
 
-grpc::ServerUnaryReactor* EchoServiceImpl::WhoAmI(grpc::CallbackServerContext* context,
-                                                  const WhoAmIRequest*, WhoAmIResponse* response) {
+grpc::ServerUnaryReactor* EchoServiceImpl::WhoAmI(grpc::CallbackServerContext* context, const WhoAmIRequest*,
+                                                  WhoAmIResponse* response) {
   auto* reactor = context->DefaultReactor();
   auto peer = PeerOf(*context);
   if (!peer.ok()) {
@@ -34,8 +33,8 @@ grpc::ServerUnaryReactor* EchoServiceImpl::WhoAmI(grpc::CallbackServerContext* c
   return reactor;
 }
 
-grpc::ServerUnaryReactor* EchoServiceImpl::Sleep(grpc::CallbackServerContext* context,
-                                                 const SleepRequest* request, SleepResponse* response) {
+grpc::ServerUnaryReactor* EchoServiceImpl::Sleep(grpc::CallbackServerContext* context, const SleepRequest* request,
+                                                 SleepResponse* response) {
   auto* reactor = context->DefaultReactor();
   int ms = request->milliseconds();
   ++sleeping;
@@ -49,12 +48,12 @@ grpc::ServerUnaryReactor* EchoServiceImpl::Sleep(grpc::CallbackServerContext* co
   return reactor;
 }
 
-grpc::ServerUnaryReactor* EchoServiceImpl::Fail(grpc::CallbackServerContext* context,
-                                                const FailRequest* request, FailResponse*) {
+grpc::ServerUnaryReactor* EchoServiceImpl::Fail(grpc::CallbackServerContext* context, const FailRequest* request,
+                                                FailResponse*) {
   auto* reactor = context->DefaultReactor();
   auto code = static_cast<absl::StatusCode>(request->code());
-  reactor->Finish(ToGrpcStatus(MakeError(code, code == absl::StatusCode::kInternal ? v1::INTERNAL_ERROR : v1::WRONG_STATE,
-                                         request->message())));
+  reactor->Finish(ToGrpcStatus(
+      MakeError(code, code == absl::StatusCode::kInternal ? v1::INTERNAL_ERROR : v1::WRONG_STATE, request->message())));
   return reactor;
 }
 

@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "common/server/access.h"
-
 #include "semper/testing/echo.grpc.pb.h"
 
 namespace semper::testing {

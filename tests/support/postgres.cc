@@ -62,7 +62,7 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
     }
   }
   auto r = RunCommand(pg->AsPostgres({pg->bindir_ + "/initdb", "-D", pg->dir_ + "/data", "-U", "postgres",
-                               "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}));
+                                      "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}));
   if (r.exit_code != 0) return Failed("initdb", r);
   for (int attempt = 0; attempt < 3; ++attempt) {
     pg->port_ = FreePort();
@@ -74,16 +74,16 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
 }
 
 absl::Status TestPostgres::StartAgain() {
-  std::string opts = StrCat("-c listen_addresses=127.0.0.1 -p ", port_, " -c unix_socket_directories=",
-                            dir_, " -c fsync=on -c max_connections=300 -c shared_buffers=64MB");
+  std::string opts = StrCat("-c listen_addresses=127.0.0.1 -p ", port_, " -c unix_socket_directories=", dir_,
+                            " -c fsync=on -c max_connections=300 -c shared_buffers=64MB");
   // More settings for benchmarks, e.g. a slower commit: SEMPER_TEST_PG_SETTINGS="commit_delay=2000
   // commit_siblings=0" (every commit waits 2 ms before its WAL flush, as with a synchronous standby
   // a network round trip away).
   if (const char* more = std::getenv("SEMPER_TEST_PG_SETTINGS"); more != nullptr) {
     for (absl::string_view setting : absl::StrSplit(more, ' ', absl::SkipEmpty())) StrAppend(&opts, " -c ", setting);
   }
-  auto r = RunCommand(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w",
-                           "-t", "60", "-o", opts, "start"}));
+  auto r = RunCommand(AsPostgres(
+      {bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t", "60", "-o", opts, "start"}));
   if (r.exit_code != 0) {
     auto log = RunCommand({"tail", "-n", "20", dir_ + "/server.log"});
     return absl::UnavailableError(StrCat("test PostgreSQL: pg_ctl start failed: ", r.Describe(), log.out));
@@ -114,8 +114,7 @@ TestPostgres::~TestPostgres() {
 }
 
 std::string TestPostgres::ConnInfo(const std::string& database) const {
-  return StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=", database,
-                " connect_timeout=5");
+  return StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=", database, " connect_timeout=5");
 }
 
 absl::StatusOr<std::string> TestPostgres::Query(const std::string& database, const std::string& sql) const {
@@ -139,7 +138,7 @@ absl::StatusOr<std::string> TestPostgres::CreateDatabase() {
 }
 
 TestPostgres* SharedPostgres() {
-  static TestPostgres* instance = [] () -> TestPostgres* {
+  static TestPostgres* instance = []() -> TestPostgres* {
     auto pg = TestPostgres::Start();
     if (!pg.ok()) {
       std::cerr << pg.status().message() << std::endl;

@@ -4,10 +4,10 @@
 // cluster runs as the "postgres" user, which PostgreSQL requires.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/status/statusor.h"
 #include "tests/support/subprocess.h"

@@ -29,11 +29,9 @@ MATCHER_P(StatusIs, code, "has status code " + absl::StatusCodeToString(code)) {
 }
 
 MATCHER_P2(StatusIs, code, reason,
-           "has status code " + absl::StatusCodeToString(code) + " and reason " +
-               ::semper::ReasonName(reason)) {
+           "has status code " + absl::StatusCodeToString(code) + " and reason " + ::semper::ReasonName(reason)) {
   const absl::Status& s = GetStatus(arg);
-  *result_listener << "status: " << s.ToString() << " reason "
-                   << ::semper::ReasonName(::semper::ReasonOf(s));
+  *result_listener << "status: " << s.ToString() << " reason " << ::semper::ReasonName(::semper::ReasonOf(s));
   return s.code() == code && ::semper::ReasonOf(s) == reason;
 }
 

@@ -89,8 +89,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
       char buf[65536];
       ssize_t r = read(fds[i].fd, buf, sizeof buf);
       if (r <= 0) {
-        if (fds[i].fd == out[0]) out_open = false;
-        else err_open = false;
+        if (fds[i].fd == out[0])
+          out_open = false;
+        else
+          err_open = false;
       } else {
         (fds[i].fd == out[0] ? result.out : result.err).append(buf, static_cast<size_t>(r));
       }

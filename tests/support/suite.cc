@@ -1,23 +1,22 @@
 #include "tests/support/suite.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
 
-#include <gtest/gtest.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
-#include "common/crypto/csr.h"
-#include "common/server/grpc_status.h"
-#include "common/base/proto_time.h"
-#include "common/crypto/cms.h"
-#include "common/crypto/random.h"
 #include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/csr.h"
+#include "common/crypto/random.h"
+#include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.pb.h"
@@ -64,9 +63,7 @@ const google::protobuf::ServiceDescriptor* SuiteService(const std::string& name)
 namespace {
 
 // "liability2" -> "liability", "ca2" -> "ca": replicas run the same daemon.
-std::string DaemonOf(const std::string& name) {
-  return name.substr(0, name.find_last_not_of("0123456789") + 1);
-}
+std::string DaemonOf(const std::string& name) { return name.substr(0, name.find_last_not_of("0123456789") + 1); }
 
 }  // namespace
 
@@ -82,17 +79,15 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
   if (s->o_.ca_http) s->ports_["ca-http"] = FreePort();
   auto env = [&](const std::string& name, std::vector<std::string> more) {
     const std::string daemon = DaemonOf(name);
-    std::vector<std::string> e = {"env",
-                                  "SEMPER_DATABASE_URL=" + s->o_.conninfo,
-                                  "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[name]),
-                                  "SEMPER_HTTP_LISTEN=",
-                                  "SEMPER_TLS_CERT_FILE=" + s->P("pki/services/" + daemon + "-tls.pem"),
-                                  "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
-                                  "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                                  "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/client-ca.pem"),
-                                  "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-                                  // Tests load a daemon from one address; common_env may set limits.
-                                  "SEMPER_LIMITS_PER_SECOND=0"};
+    std::vector<std::string> e = {
+        "env", "SEMPER_DATABASE_URL=" + s->o_.conninfo,
+        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[name]),
+        "SEMPER_HTTP_LISTEN=", "SEMPER_TLS_CERT_FILE=" + s->P("pki/services/" + daemon + "-tls.pem"),
+        "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
+        "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/client-ca.pem"),
+        "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+        // Tests load a daemon from one address; common_env may set limits.
+        "SEMPER_LIMITS_PER_SECOND=0"};
     e.insert(e.end(), s->o_.common_env.begin(), s->o_.common_env.end());
     e.insert(e.end(), more.begin(), more.end());
     e.push_back(s->o_.binaries.at(daemon));
@@ -117,13 +112,14 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
       argv = env(name, more);
       argv.push_back("serve");
     } else if (d == "liability") {
-      std::vector<std::string> more = {
-          "SEMPER_LIABILITY_CERT_FILE=" + s->P("pki/services/liability-signing.pem"),
-          "SEMPER_LIABILITY_KEY_FILE=" + s->P("pki/services/liability-signing.key"),
-          "SEMPER_LIABILITY_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_LIABILITY_TRUST_FILE=" + s->P("pki/root.pem"),
-          "SEMPER_LIABILITY_CA_ADDRESS=" + ca, "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost",
-          "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
-          "SEMPER_LIABILITY_INTERMEDIATES_FILE=" + s->P("pki/pseudonym-ca.pem")};
+      std::vector<std::string> more = {"SEMPER_LIABILITY_CERT_FILE=" + s->P("pki/services/liability-signing.pem"),
+                                       "SEMPER_LIABILITY_KEY_FILE=" + s->P("pki/services/liability-signing.key"),
+                                       "SEMPER_LIABILITY_KEY_PASSPHRASE_FILE=" + s->P("pass"),
+                                       "SEMPER_LIABILITY_TRUST_FILE=" + s->P("pki/root.pem"),
+                                       "SEMPER_LIABILITY_CA_ADDRESS=" + ca,
+                                       "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost",
+                                       "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
+                                       "SEMPER_LIABILITY_INTERMEDIATES_FILE=" + s->P("pki/pseudonym-ca.pem")};
       more.insert(more.end(), s->o_.liability_env.begin(), s->o_.liability_env.end());
       argv = env(name, more);
     } else if (d == "tsa") {
@@ -138,14 +134,16 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
                      "SEMPER_NOTARY_TRUST_FILE=" + s->P("pki/root.pem"), "SEMPER_NOTARY_CA_ADDRESS=" + ca,
                      "SEMPER_NOTARY_TSA_ADDRESS=" + tsa, "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"});
     } else {
-      std::vector<std::string> more = {
-          "SEMPER_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
-          "SEMPER_ARBITER_KEY_FILE=" + s->P("pki/services/arbiter-signing.key"),
-          "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + s->P("pki/root.pem"),
-          "SEMPER_ESCROW_CERT_FILE=" + s->P("pki/services/arbiter-escrow.pem"),
-          "SEMPER_ESCROW_KEY_FILE=" + s->P("pki/services/arbiter-escrow.key"),
-          "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_ARBITER_CA_ADDRESS=" + ca,
-          "SEMPER_ARBITER_NOTARY_ADDRESS=" + notary, "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost"};
+      std::vector<std::string> more = {"SEMPER_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
+                                       "SEMPER_ARBITER_KEY_FILE=" + s->P("pki/services/arbiter-signing.key"),
+                                       "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + s->P("pass"),
+                                       "SEMPER_ARBITER_TRUST_FILE=" + s->P("pki/root.pem"),
+                                       "SEMPER_ESCROW_CERT_FILE=" + s->P("pki/services/arbiter-escrow.pem"),
+                                       "SEMPER_ESCROW_KEY_FILE=" + s->P("pki/services/arbiter-escrow.key"),
+                                       "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + s->P("pass"),
+                                       "SEMPER_ARBITER_CA_ADDRESS=" + ca,
+                                       "SEMPER_ARBITER_NOTARY_ADDRESS=" + notary,
+                                       "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost"};
       more.insert(more.end(), s->o_.arbiter_env.begin(), s->o_.arbiter_env.end());
       argv = env(d, more);
     }
@@ -211,7 +209,7 @@ absl::Status Suite::Restart(const std::string& name) {
 }
 
 std::shared_ptr<grpc::Channel> Suite::ChannelWith(const std::string& daemon, std::string cert_chain_pem,
-                                                 std::string key_pem) const {
+                                                  std::string key_pem) const {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = Slurp(P("pki/root.pem"));
   ssl.pem_cert_chain = std::move(cert_chain_pem);
@@ -226,13 +224,13 @@ std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const s
   if (client.empty()) return ChannelWith(daemon, "", "");
   auto key = PrivateKey::FromPem(Slurp(P("pki/admin/" + client + ".key")), SecretData(o_.passphrase));
   return ChannelWith(daemon, Slurp(P("pki/admin/" + client + ".pem")),
-                    key.ok() ? std::string(key->ToUnencryptedPemSecret().Reveal()) : "");
+                     key.ok() ? std::string(key->ToUnencryptedPemSecret().Reveal()) : "");
 }
 
 std::shared_ptr<grpc::Channel> Suite::ChannelAs(const std::string& daemon, const Subscriber& who) const {
   if (!who.authentication_key.has_value() || !who.authentication_certificate.has_value()) return Channel(daemon);
   return ChannelWith(daemon, who.authentication_certificate->Pem() + Slurp(P("pki/ca.pem")),
-                    std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal()));
+                     std::string(who.authentication_key->ToUnencryptedPemSecret().Reveal()));
 }
 
 std::vector<Certificate> Suite::Chain() const { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
@@ -308,7 +306,8 @@ absl::StatusOr<Suite::Subscriber> Suite::IssuePseudonym(const Subscriber& holder
   req.set_signature(sig);
   v1::IssuePseudonymResponse resp;
   grpc::ClientContext ctx;
-  if (auto r = v1::Pseudonyms::NewStub(Channel("ca"))->IssuePseudonym(&ctx, req, &resp); !r.ok()) return FromGrpcStatus(r);
+  if (auto r = v1::Pseudonyms::NewStub(Channel("ca"))->IssuePseudonym(&ctx, req, &resp); !r.ok())
+    return FromGrpcStatus(r);
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(resp.certificate()));
   return Subscriber{key, cert, std::nullopt, std::nullopt};
 }

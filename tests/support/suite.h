@@ -4,17 +4,15 @@
 #pragma once
 
 #include <google/protobuf/descriptor.h>
-
-#include <map>
-#include <optional>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <grpcpp/channel.h>
 #include <grpcpp/generic/generic_stub.h>
 
 #include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"

@@ -21,7 +21,9 @@ namespace {
 
 using BnPtr = std::unique_ptr<BIGNUM, ossl::FnDeleter<BN_free>>;
 
-std::string Bits(std::string_view bytes) { return der::Tlv(der::kBitString, std::string(1, '\0') + std::string(bytes)); }
+std::string Bits(std::string_view bytes) {
+  return der::Tlv(der::kBitString, std::string(1, '\0') + std::string(bytes));
+}
 
 std::string UnsignedInteger(const BIGNUM* bn) {
   std::string be(static_cast<size_t>(BN_num_bytes(bn)), '\0');
@@ -68,7 +70,8 @@ std::string Pkcs1Sha256Padded(const std::string& message) {
 // Checks with OpenSSL's own X509_REQ that the forged self-signature verifies.
 void RequireVerifies(const std::string& der, const std::string& what) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<X509_REQ, ossl::FnDeleter<X509_REQ_free>> req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+  std::unique_ptr<X509_REQ, ossl::FnDeleter<X509_REQ_free>> req(
+      d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
   EVP_PKEY* key = req ? X509_REQ_get0_pubkey(req.get()) : nullptr;
   if (key == nullptr || X509_REQ_verify(req.get(), key) != 1) {
     ossl::DrainErrors();
@@ -94,7 +97,8 @@ std::string P256InfinityRequest(const std::string& cn) {
   std::unique_ptr<EC_GROUP, ossl::FnDeleter<EC_GROUP_free>> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
   std::unique_ptr<BN_CTX, ossl::FnDeleter<BN_CTX_free>> ctx(BN_CTX_new());
   const BIGNUM* n = EC_GROUP_get0_order(group.get());
-  BnPtr k(BN_new()), r(BN_new()), s(BN_new()), e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e_bytes.data()), 32, nullptr));
+  BnPtr k(BN_new()), r(BN_new()), s(BN_new()),
+      e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e_bytes.data()), 32, nullptr));
   BN_rand_range(k.get(), n);
   std::unique_ptr<EC_POINT, ossl::FnDeleter<EC_POINT_free>> R(EC_POINT_new(group.get()));
   EC_POINT_mul(group.get(), R.get(), k.get(), nullptr, nullptr, ctx.get());
@@ -169,8 +173,9 @@ std::string Ed25519Spki(const std::string& raw32) {
 }
 
 std::string P256Spki(const std::string& point) {
-  return der::Tlv(der::kSequence,
-                  der::Tlv(der::kSequence, der::Oid("1.2.840.10045.2.1") + der::Oid("1.2.840.10045.3.1.7")) + Bits(point));
+  return der::Tlv(
+      der::kSequence,
+      der::Tlv(der::kSequence, der::Oid("1.2.840.10045.2.1") + der::Oid("1.2.840.10045.3.1.7")) + Bits(point));
 }
 
 std::string RsaSpki(const std::string& n_be, unsigned long e) {
@@ -194,7 +199,7 @@ std::vector<std::string> Ed25519SmallOrderPoints() {
   const char* kP1 = "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffec";  // p - 1
   const char* kY8a = "05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826";
   const char* kY8b = "7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7";
-  return {le("1", false), le(kP1, false), le("0", false), le("0", true),
+  return {le("1", false),  le(kP1, false), le("0", false),  le("0", true),
           le(kY8a, false), le(kY8a, true), le(kY8b, false), le(kY8b, true)};
 }
 

@@ -31,7 +31,8 @@ struct ForgedRequest {
 };
 
 // Requests with CN `cn` for: the Ed25519 identity, the P-256 point at infinity, RSA with e = 1,
-// RSA with a prime modulus (its private exponent is e^-1 mod n - 1). Each self-signature verifies (checked by OpenSSL when built).
+// RSA with a prime modulus (its private exponent is e^-1 mod n - 1). Each self-signature verifies (checked by OpenSSL
+// when built).
 std::vector<ForgedRequest> ForgedRequests(const std::string& cn);
 
 // A request for a real key with CN `cn`, self-signed with SHA-1 (ECDSA or RSA PKCS#1 v1.5).

@@ -11,6 +11,12 @@
 //                       certificate; every derived hash (order_sha256, a Merkle leaf) is what the
 //                       rules say; the Merkle proofs verify. Exit 0, or 1 naming the first vector
 //                       that is no longer true.
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -18,12 +24,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/message_differencer.h>
 
 #include "common/base/files.h"
 #include "common/base/proto_json.h"
@@ -98,8 +98,8 @@ Pki LoadPki(const fs::path& dir) {
     return Must(PrivateKey::FromPem(Slurp(dir / name), SecretData(), /*allow_unencrypted=*/true), name);
   };
   auto cert = [&](const char* name) { return Must(Certificate::FromPem(Slurp(dir / name)), name); };
-  return {cert("root.pem"), cert("ca.pem"), cert("signer.pem"), cert("notary.pem"), key("signer.key"),
-          key("notary.key")};
+  return {cert("root.pem"),   cert("ca.pem"),    cert("signer.pem"),
+          cert("notary.pem"), key("signer.key"), key("notary.key")};
 }
 
 // One vector as vectors.json records it.
@@ -171,16 +171,30 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   };
   auto protobuf = [&](const std::string& name, const google::protobuf::Message& m, const std::string& used_in,
                       const std::string& signer = "signer") {
-    Entry e{name, name + ".bin", "protobuf", m.GetDescriptor()->full_name(), used_in, signer,
-            SerializeDeterministic(m), Json(m), {}};
+    Entry e{name,
+            name + ".bin",
+            "protobuf",
+            m.GetDescriptor()->full_name(),
+            used_in,
+            signer,
+            SerializeDeterministic(m),
+            Json(m),
+            {}};
     return e;
   };
 
   // Enrolment CSRs: empty subjects, P-256, SHA-256 (the CA decides every field).
   for (const char* which : {"authentication", "signature"}) {
     PrivateKey k = Must(PrivateKey::Generate(KeyType::kEcP256), "key");
-    Entry e{StrCat("csr-", which), StrCat("csr-", which, ".der"), "der-csr", "", StrCat("CertificationAuthority/Enroll: ", which, "_csr"), "",
-            Must(CertificationRequest::Create(k, {}), "CSR").Der(), "", {}};
+    Entry e{StrCat("csr-", which),
+            StrCat("csr-", which, ".der"),
+            "der-csr",
+            "",
+            StrCat("CertificationAuthority/Enroll: ", which, "_csr"),
+            "",
+            Must(CertificationRequest::Create(k, {}), "CSR").Der(),
+            "",
+            {}};
     add(std::move(e));
   }
   // A SEMPER agreement (Liability/RegisterAgreement: agreement.content, agreement.signatures[0]).
@@ -192,11 +206,13 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   a->mutable_per_transaction_limit()->set_currency("EUR");
   a->mutable_per_transaction_limit()->set_minor_units(30000);
   *a->mutable_valid_from() = At();
-  *a->mutable_valid_until() = ToTimestamp(absl::FromCivil(absl::CivilSecond(2074, 12, 31, 0, 0, 0), absl::UTCTimeZone()));
+  *a->mutable_valid_until() =
+      ToTimestamp(absl::FromCivil(absl::CivilSecond(2074, 12, 31, 0, 0, 0), absl::UTCTimeZone()));
   a->set_applicable_law("DE");
   a->set_conditions("I am liable for what I sign with my signature key, within these limits.");
   agreement.mutable_requested()->set_non_repudiation_of_origin(true);
-  add(protobuf("agreement", agreement, "Liability/RegisterAgreement: agreement.content (signatures[0] = the .sig.der)"));
+  add(protobuf("agreement", agreement,
+               "Liability/RegisterAgreement: agreement.content (signatures[0] = the .sig.der)"));
   // An order, sealed: the bytes of GuaranteeRequest.order.
   v1::ContainerContent order = NewContainerContent(kAt);
   order.set_id("ffeeddccbbaa99887766554433221100");
@@ -219,11 +235,18 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   add(protobuf("order-content", order, "the signed content of the order below (what the buyer's signature covers)"));
   v1::SealedContainer sealed =
       Must(Seal(order, {.signers = {SignerIdentity{pki.signer_key, pki.signer, {pki.ca}}}}), "sealing the order");
-  Entry sealed_entry{"order", "order.bin", "protobuf", "semper.v1.SealedContainer",
-                     "Liability/RequestGuarantee: order (its signatures[0] covers order-content.bin)", "",
-                     SerializeDeterministic(sealed), Json(sealed), {}};
+  Entry sealed_entry{"order",
+                     "order.bin",
+                     "protobuf",
+                     "semper.v1.SealedContainer",
+                     "Liability/RequestGuarantee: order (its signatures[0] covers order-content.bin)",
+                     "",
+                     SerializeDeterministic(sealed),
+                     Json(sealed),
+                     {}};
   sealed_entry.hashes["order_sha256"] = "sha256(file)=" + HexEncode(Sha256(sealed_entry.bytes));
-  sealed_entry.hashes["order_content_sha256"] = "sha256(signed.content)=" + HexEncode(Sha256(sealed.signed_().content()));
+  sealed_entry.hashes["order_content_sha256"] =
+      "sha256(signed.content)=" + HexEncode(Sha256(sealed.signed_().content()));
   add(std::move(sealed_entry));
   // Client statements (binary protobuf, signed with the signature key).
   v1::LiabilityQueryStatement q;
@@ -286,23 +309,48 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   add(protobuf("credential-request", cred, "Credentials/IssueCredential: request"));
   // The notary's fixed signing texts (ASCII, no newline) and a certified document.
   const std::string contract_text = "Maintenance contract: ...\n";
-  add({"contract-signing-text", "contract-signing-text.txt", "text", "",
+  add({"contract-signing-text",
+       "contract-signing-text.txt",
+       "text",
+       "",
        StrCat("Notary/SignContract: signature over semper-contract:<id>:<hex SHA-256 of the contract>; here id ",
               "C-0011223344556677 and the contract \"Maintenance contract: ...\\n\""),
-       "signer", StrCat("semper-contract:C-0011223344556677:", HexEncode(Sha256(contract_text))), "", {}});
-  add({"mail-receipt-text", "mail-receipt-text.txt", "text", "",
-       "Notary/AcceptMail: receipt_signature over semper-receipt:<mail id>:<hex message_sha256>", "signer",
-       StrCat("semper-receipt:M-0011223344556677:", HexEncode(Sha256("an EnvelopedData"))), "", {}});
-  add({"document", "document.txt", "text", "", "Notary/CertifyDocument: document (signature = the .sig.der)", "signer",
-       "Order confirmation CAT-4711-1: winter coat, EUR 129.90.\n", "", {{"document_sha256", ""}}});
+       "signer",
+       StrCat("semper-contract:C-0011223344556677:", HexEncode(Sha256(contract_text))),
+       "",
+       {}});
+  add({"mail-receipt-text",
+       "mail-receipt-text.txt",
+       "text",
+       "",
+       "Notary/AcceptMail: receipt_signature over semper-receipt:<mail id>:<hex message_sha256>",
+       "signer",
+       StrCat("semper-receipt:M-0011223344556677:", HexEncode(Sha256("an EnvelopedData"))),
+       "",
+       {}});
+  add({"document",
+       "document.txt",
+       "text",
+       "",
+       "Notary/CertifyDocument: document (signature = the .sig.der)",
+       "signer",
+       "Order confirmation CAT-4711-1: winter coat, EUR 129.90.\n",
+       "",
+       {{"document_sha256", ""}}});
   entries.back().hashes["document_sha256"] = "sha256(file)=" + HexEncode(Sha256(entries.back().bytes));
   // An RFC 3161 request over the document (no randomness: the nonce is given).
   TimeStampRequestOptions tso;
   tso.nonce = std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8);
-  add({"timestamp-request", "timestamp-request.der", "der-timestamp-request", "",
+  add({"timestamp-request",
+       "timestamp-request.der",
+       "der-timestamp-request",
+       "",
        "TimeStamp/Stamp: request; HTTP POST /tsa (application/timestamp-query): SHA-256 of document.txt, nonce "
        "0102030405060708, certReq",
-       "", Must(MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(entries.back().bytes), tso), "TSQ"), "", {}});
+       "",
+       Must(MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(entries.back().bytes), tso), "TSQ"),
+       "",
+       {}});
   // Statements the daemons sign (proto3 JSON as they print it), signed here by the test PKI's
   // "semper-notary signer".
   MerkleLog log;
@@ -313,10 +361,16 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   head.set_tree_size(log.size());
   head.set_root_hash(log.Root(log.size()));
   *head.mutable_timestamp() = At();
-  Entry head_entry{"tree-head", "tree-head.json", "json-statement", "semper.v1.TreeHeadStatement",
+  Entry head_entry{"tree-head",
+                   "tree-head.json",
+                   "json-statement",
+                   "semper.v1.TreeHeadStatement",
                    "Notary/GetTreeHead: SignedTreeHead.statement (signature = the .sig.der; a log of the five "
                    "entries \"a\"..\"e\")",
-                   "notary", StatementJson(head), "", {}};
+                   "notary",
+                   StatementJson(head),
+                   "",
+                   {}};
   add(std::move(head_entry));
   v1::GuaranteeStatement g;
   g.set_type("semper-liability-guarantee");
@@ -332,10 +386,16 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   *g.mutable_valid_until() = At(absl::Hours(24 * 7));
   g.set_statement("The tracker guarantees the buyer's liability for this order up to the amount.");
   g.set_order_content_sha256(Sha256(sealed.signed_().content()));
-  Entry g_entry{"guarantee", "guarantee.json", "json-guarantee", "semper.v1.GuaranteeStatement",
+  Entry g_entry{"guarantee",
+                "guarantee.json",
+                "json-guarantee",
+                "semper.v1.GuaranteeStatement",
                 "Liability/RequestGuarantee: Guarantee.statement, as semper-liability prints it (order_sha256 and "
                 "order_content_sha256 name order.bin); unsigned here",
-                "", liability::GuaranteeStatementJson(g), "", {}};
+                "",
+                liability::GuaranteeStatementJson(g),
+                "",
+                {}};
   add(std::move(g_entry));
 
   // Merkle: the five-entry log above, an inclusion proof of entry 2 and a consistency proof 3 -> 5.
@@ -358,7 +418,8 @@ int Write(const fs::path& dir, const fs::path& pki_source) {
   (*manifest.mutable_fields())["about"] =
       Str("semper test vectors: docs/vectors/README.md; the rules: docs/signing.md. Checked by the ctest `vectors`.");
   (*manifest.mutable_fields())["signed_at"] = Str(absl::FormatTime(absl::RFC3339_sec, kAt, absl::UTCTimeZone()));
-  for (const Entry& e : entries) *(*manifest.mutable_fields())["vectors"].mutable_list_value()->add_values() = ToValue(e);
+  for (const Entry& e : entries)
+    *(*manifest.mutable_fields())["vectors"].mutable_list_value()->add_values() = ToValue(e);
   *(*manifest.mutable_fields())["merkle"].mutable_struct_value() = merkle;
   std::string json;
   google::protobuf::util::JsonPrintOptions po;
@@ -396,26 +457,37 @@ const std::map<std::string, Want>& Expected() {
       {"agreement", {"agreement.bin", "protobuf", "semper.v1.ContainerContent", "", "signer"}},
       {"order-content", {"order-content.bin", "protobuf", "semper.v1.ContainerContent", "", "signer"}},
       {"order", {"order.bin", "protobuf", "semper.v1.SealedContainer", "", ""}},
-      {"liability-query", {"liability-query.bin", "protobuf", "semper.v1.LiabilityQueryStatement", "semper-liability-query", "signer"}},
-      {"agreement-change", {"agreement-change.bin", "protobuf", "semper.v1.AgreementChangeStatement", "semper-agreement-change", "signer"}},
-      {"pseudonym-request", {"pseudonym-request.bin", "protobuf", "semper.v1.PseudonymRequestStatement", "semper-pseudonym-request", "signer"}},
+      {"liability-query",
+       {"liability-query.bin", "protobuf", "semper.v1.LiabilityQueryStatement", "semper-liability-query", "signer"}},
+      {"agreement-change",
+       {"agreement-change.bin", "protobuf", "semper.v1.AgreementChangeStatement", "semper-agreement-change", "signer"}},
+      {"pseudonym-request",
+       {"pseudonym-request.bin", "protobuf", "semper.v1.PseudonymRequestStatement", "semper-pseudonym-request",
+        "signer"}},
       {"claim", {"claim.bin", "protobuf", "semper.v1.ClaimStatement", "semper-claim", "signer"}},
       {"answer", {"answer.bin", "protobuf", "semper.v1.AnswerStatement", "semper-answer", "signer"}},
       {"list-cases", {"list-cases.bin", "protobuf", "semper.v1.ListCasesStatement", "semper-list-cases", "signer"}},
-      {"token-kind-request", {"token-kind-request.bin", "protobuf", "semper.v1.TokenKindRequestStatement", "semper-token-kind-request", "signer"}},
-      {"credential-request", {"credential-request.bin", "protobuf", "semper.v1.CredentialRequestStatement", "semper-credential-request", "signer"}},
+      {"token-kind-request",
+       {"token-kind-request.bin", "protobuf", "semper.v1.TokenKindRequestStatement", "semper-token-kind-request",
+        "signer"}},
+      {"credential-request",
+       {"credential-request.bin", "protobuf", "semper.v1.CredentialRequestStatement", "semper-credential-request",
+        "signer"}},
       {"contract-signing-text", {"contract-signing-text.txt", "text", "", "semper-contract:", "signer"}},
       {"mail-receipt-text", {"mail-receipt-text.txt", "text", "", "semper-receipt:", "signer"}},
       {"document", {"document.txt", "text", "", "", "signer"}},
       {"timestamp-request", {"timestamp-request.der", "der-timestamp-request", "", "", ""}},
-      {"tree-head", {"tree-head.json", "json-statement", "semper.v1.TreeHeadStatement", "semper-notary-tree-head", "notary"}},
-      {"guarantee", {"guarantee.json", "json-guarantee", "semper.v1.GuaranteeStatement", "semper-liability-guarantee", ""}},
+      {"tree-head",
+       {"tree-head.json", "json-statement", "semper.v1.TreeHeadStatement", "semper-notary-tree-head", "notary"}},
+      {"guarantee",
+       {"guarantee.json", "json-guarantee", "semper.v1.GuaranteeStatement", "semper-liability-guarantee", ""}},
   };
   return *expected;
 }
 
 // The statement's `type` field (a message with one), or its prefix for a signing text.
-void CheckType(const std::string& name, const Want& want, const google::protobuf::Message* m, const std::string& bytes) {
+void CheckType(const std::string& name, const Want& want, const google::protobuf::Message* m,
+               const std::string& bytes) {
   if (want.type.empty()) return;
   if (m == nullptr) {
     if (bytes.rfind(want.type, 0) != 0) Fail(StrCat(name, ": does not start with ", want.type));
@@ -431,7 +503,8 @@ void CheckType(const std::string& name, const Want& want, const google::protobuf
 // order-content.bin and verifies; the guarantee and the claim name the order.
 void CheckRelations(const fs::path& dir, const Pki& pki, const TrustStore& trust) {
   v1::SealedContainer sealed;
-  if (!sealed.ParseFromString(Slurp(dir / "order.bin")) || sealed.signed_().content() != Slurp(dir / "order-content.bin")) {
+  if (!sealed.ParseFromString(Slurp(dir / "order.bin")) ||
+      sealed.signed_().content() != Slurp(dir / "order-content.bin")) {
     Fail("order: its signed content is not order-content.bin");
   }
   OpenOptions o;
@@ -450,7 +523,8 @@ void CheckRelations(const fs::path& dir, const Pki& pki, const TrustStore& trust
     Fail("guarantee: does not name order.bin");
   }
   v1::ClaimStatement claim;
-  if (!claim.ParseFromString(Slurp(dir / "claim.bin")) || claim.subject_sha256() != Sha256(Slurp(dir / "order-content.bin"))) {
+  if (!claim.ParseFromString(Slurp(dir / "claim.bin")) ||
+      claim.subject_sha256() != Sha256(Slurp(dir / "order-content.bin"))) {
     Fail("claim: subject_sha256 is not the order content's");
   }
 }
@@ -467,7 +541,8 @@ int Check(const fs::path& dir) {
     const Struct& e = v.struct_value();
     const std::string name = Field(e, "name").string_value();
     auto want = Expected().find(name);
-    if (want == Expected().end() || !names.insert(name).second) Fail(StrCat(name, ": not an expected vector, or twice"));
+    if (want == Expected().end() || !names.insert(name).second)
+      Fail(StrCat(name, ": not an expected vector, or twice"));
     const bool has_signature = e.fields().count("signature_file") != 0;
     if (has_signature != !want->second.signer.empty() ||
         (has_signature && Field(e, "signer").string_value() != StrCat("pki/", want->second.signer, ".pem"))) {
@@ -508,11 +583,13 @@ int Check(const fs::path& dir) {
         std::string recorded;
         (void)google::protobuf::util::MessageToJsonString(Field(e, "content"), &recorded);
         Value now = JsonValue(Json(*m)), was = JsonValue(recorded);
-        if (!google::protobuf::util::MessageDifferencer::Equals(now, was)) fail("decodes to other content than recorded");
+        if (!google::protobuf::util::MessageDifferencer::Equals(now, was))
+          fail("decodes to other content than recorded");
       } else {
         google::protobuf::util::JsonParseOptions jo;
         jo.ignore_unknown_fields = false;
-        if (!google::protobuf::util::JsonStringToMessage(bytes, m.get(), jo).ok()) fail("is not proto3 JSON of its message");
+        if (!google::protobuf::util::JsonStringToMessage(bytes, m.get(), jo).ok())
+          fail("is not proto3 JSON of its message");
         CheckType(name, Expected().at(name), m.get(), bytes);
         const auto* guarantee = dynamic_cast<const v1::GuaranteeStatement*>(m.get());
         if (kind == "json-guarantee" && guarantee == nullptr) fail("json-guarantee names another message");
@@ -525,7 +602,8 @@ int Check(const fs::path& dir) {
     } else if (kind == "der-timestamp-request") {
       TimeStampRequestOptions tso;
       tso.nonce = std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8);
-      if (MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(Slurp(dir / "document.txt")), tso).value_or("") != bytes) {
+      if (MakeTimeStampRequest(HashAlgorithm::kSha256, Sha256(Slurp(dir / "document.txt")), tso).value_or("") !=
+          bytes) {
         fail("is not the request for document.txt");
       }
     } else if (kind == "text") {
@@ -557,7 +635,8 @@ int Check(const fs::path& dir) {
   const auto& recorded_leaf_hashes = Field(merkle, "leaf_hashes").list_value().values();
   if (static_cast<size_t>(recorded_leaf_hashes.size()) != leaves.size()) Fail("merkle: the leaf hashes");
   for (int i = 0; i < recorded_leaf_hashes.size(); ++i) {
-    if (HexOf(recorded_leaf_hashes[i]) != MerkleLeafHash(leaves[static_cast<size_t>(i)])) Fail("merkle: the leaf hashes");
+    if (HexOf(recorded_leaf_hashes[i]) != MerkleLeafHash(leaves[static_cast<size_t>(i)]))
+      Fail("merkle: the leaf hashes");
   }
   for (const Value& p : Field(merkle, "inclusion_2_of_5").list_value().values()) proof.push_back(HexOf(p));
   for (const Value& p : Field(merkle, "consistency_3_to_5").list_value().values()) consistency.push_back(HexOf(p));

@@ -1,19 +1,19 @@
 // Config loading with toml++ and environment overrides.
 #include "common/base/config.h"
 
+#include <toml++/toml.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 
-#include <toml++/toml.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "common/base/strings.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 
 namespace semper {
 namespace {
@@ -36,14 +36,13 @@ std::string_view TypeName(ConfigType t) {
 
 absl::Status BadValue(const ConfigKey& key, std::string_view source, std::string_view detail) {
   return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                   StrCat("config key '", key.name, "' (", source, "): expected ",
-                                TypeName(key.type), detail.empty() ? "" : "; ", detail),
+                   StrCat("config key '", key.name, "' (", source, "): expected ", TypeName(key.type),
+                          detail.empty() ? "" : "; ", detail),
                    {{"field", key.name}});
 }
 
 // Parses the text form used by environment variables (and duration strings in the file).
-absl::StatusOr<ConfigValue> ParseText(const ConfigKey& key, std::string_view text,
-                                      std::string_view source) {
+absl::StatusOr<ConfigValue> ParseText(const ConfigKey& key, std::string_view text, std::string_view source) {
   switch (key.type) {
     case ConfigType::kString:
       return ConfigValue(std::string(text));
@@ -78,8 +77,7 @@ absl::StatusOr<ConfigValue> ParseText(const ConfigKey& key, std::string_view tex
   return BadValue(key, source, "");
 }
 
-absl::StatusOr<ConfigValue> FromToml(const ConfigKey& key, const toml::node& node,
-                                     std::string_view source) {
+absl::StatusOr<ConfigValue> FromToml(const ConfigKey& key, const toml::node& node, std::string_view source) {
   switch (key.type) {
     case ConfigType::kString:
       if (auto v = node.value<std::string>(); v && node.is_string()) return ConfigValue(*v);
@@ -139,8 +137,8 @@ std::string ConfigHelp(const std::vector<ConfigKey>& schema) {
       one.values_[key.name] = *key.default_value;
       def = "default " + one.Describe().front().substr(key.name.size() + 1);
     }
-    StrAppend(&out, "  ", key.name, " (", Config::EnvName(key.name), "): ", TypeName(key.type),
-              def.empty() ? "" : "; ", def, key.help.empty() ? "" : ". ", key.help, "\n");
+    StrAppend(&out, "  ", key.name, " (", Config::EnvName(key.name), "): ", TypeName(key.type), def.empty() ? "" : "; ",
+              def, key.help.empty() ? "" : ". ", key.help, "\n");
   }
   return out;
 }
@@ -151,9 +149,9 @@ std::string Config::EnvName(const std::string& key) {
   return out;
 }
 
-absl::StatusOr<Config> Config::Load(
-    const std::optional<std::filesystem::path>& file, const std::vector<ConfigKey>& schema,
-    std::function<std::optional<std::string>(const std::string&)> getenv) {
+absl::StatusOr<Config> Config::Load(const std::optional<std::filesystem::path>& file,
+                                    const std::vector<ConfigKey>& schema,
+                                    std::function<std::optional<std::string>(const std::string&)> getenv) {
   if (!getenv) {
     getenv = [](const std::string& name) -> std::optional<std::string> {
       const char* v = std::getenv(name.c_str());
@@ -170,8 +168,8 @@ absl::StatusOr<Config> Config::Load(
     } catch (const toml::parse_error& e) {
       const auto& where = e.source().begin;
       return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                       StrCat("config file ", file->string(), " line ", where.line,
-                                    " column ", where.column, ": ", e.description()));
+                       StrCat("config file ", file->string(), " line ", where.line, " column ", where.column, ": ",
+                              e.description()));
     }
     std::vector<std::pair<std::string, const toml::node*>> entries;
     CollectKeys(table, "", entries);
@@ -180,28 +178,25 @@ absl::StatusOr<Config> Config::Load(
       if (it == config.schema_.end()) {
         return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
                          StrCat("config file ", file->string(), ": unknown key '", name,
-                                      "' (misspelt? known keys are listed by --help)"),
+                                "' (misspelt? known keys are listed by --help)"),
                          {{"field", name}});
       }
-      SEMPER_ASSIGN_OR_RETURN(config.values_[name],
-                              FromToml(it->second, *node, StrCat("file ", file->string())));
+      SEMPER_ASSIGN_OR_RETURN(config.values_[name], FromToml(it->second, *node, StrCat("file ", file->string())));
     }
   }
 
   for (const ConfigKey& key : schema) {
     std::string env = EnvName(key.name);
     if (auto text = getenv(env); text.has_value()) {
-      SEMPER_ASSIGN_OR_RETURN(config.values_[key.name],
-                              ParseText(key, *text, StrCat("environment ", env)));
+      SEMPER_ASSIGN_OR_RETURN(config.values_[key.name], ParseText(key, *text, StrCat("environment ", env)));
     }
     if (!config.values_.count(key.name)) {
       if (key.default_value.has_value()) {
         config.values_[key.name] = *key.default_value;
       } else if (key.required) {
         return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                         StrCat("config key '", key.name, "' is required: set it in the ",
-                                      "config file or in ", env,
-                                      key.help.empty() ? "" : StrCat(" (", key.help, ")")),
+                         StrCat("config key '", key.name, "' is required: set it in the ", "config file or in ", env,
+                                key.help.empty() ? "" : StrCat(" (", key.help, ")")),
                          {{"field", key.name}});
       }
     }
@@ -209,25 +204,25 @@ absl::StatusOr<Config> Config::Load(
     if (it != config.values_.end() && key.type == ConfigType::kInt) {
       int64_t v = std::get<int64_t>(it->second);
       if ((key.min && v < *key.min) || (key.max && v > *key.max)) {
-        return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                         StrCat("config key '", key.name, "' = ", v, " is out of range [",
-                                      key.min ? StrCat(*key.min) : std::string(), ", ",
-                                      key.max ? StrCat(*key.max) : std::string(), "]"),
-                         {{"field", key.name}});
+        return MakeError(
+            absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
+            StrCat("config key '", key.name, "' = ", v, " is out of range [",
+                   key.min ? StrCat(*key.min) : std::string(), ", ", key.max ? StrCat(*key.max) : std::string(), "]"),
+            {{"field", key.name}});
       }
     }
   }
   return config;
 }
 
-#define SEMPER_CONFIG_GET(Type, Name, Enum, Empty)                              \
-  Type Config::Name(const std::string& key) const {                             \
-    auto s = schema_.find(key);                                                 \
-    if (s == schema_.end()) Misuse(key, "is not declared");                     \
-    if (s->second.type != ConfigType::Enum) Misuse(key, "has another type");    \
-    auto it = values_.find(key);                                                \
-    if (it == values_.end()) return Empty;                                      \
-    return std::get<Type>(it->second);                                          \
+#define SEMPER_CONFIG_GET(Type, Name, Enum, Empty)                           \
+  Type Config::Name(const std::string& key) const {                          \
+    auto s = schema_.find(key);                                              \
+    if (s == schema_.end()) Misuse(key, "is not declared");                  \
+    if (s->second.type != ConfigType::Enum) Misuse(key, "has another type"); \
+    auto it = values_.find(key);                                             \
+    if (it == values_.end()) return Empty;                                   \
+    return std::get<Type>(it->second);                                       \
   }
 
 SEMPER_CONFIG_GET(std::string, GetString, kString, std::string())

@@ -41,9 +41,9 @@ std::string ConfigHelp(const std::vector<ConfigKey>& schema);
 class Config {
  public:
   // Reads `file` (optional) then the environment (`getenv` by default).
-  static absl::StatusOr<Config> Load(
-      const std::optional<std::filesystem::path>& file, const std::vector<ConfigKey>& schema,
-      std::function<std::optional<std::string>(const std::string&)> getenv = nullptr);
+  static absl::StatusOr<Config> Load(const std::optional<std::filesystem::path>& file,
+                                     const std::vector<ConfigKey>& schema,
+                                     std::function<std::optional<std::string>(const std::string&)> getenv = nullptr);
 
   // The environment variable for a key: "database.url" -> "SEMPER_DATABASE_URL".
   static std::string EnvName(const std::string& key);

@@ -57,9 +57,9 @@ grace = "3s"
 }
 
 TEST(ConfigTest, EnvironmentOnlyAndDefaults) {
-  auto config = Config::Load(std::nullopt, Schema(),
-                             Env({{"SEMPER_DATABASE_URL", "postgresql:///x"}, {"SEMPER_LOG_JSON", "true"},
-                                  {"SEMPER_PEERS", "x, y"}}));
+  auto config = Config::Load(
+      std::nullopt, Schema(),
+      Env({{"SEMPER_DATABASE_URL", "postgresql:///x"}, {"SEMPER_LOG_JSON", "true"}, {"SEMPER_PEERS", "x, y"}}));
   ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->GetString("grpc.listen"), "0.0.0.0:7000");
   EXPECT_TRUE(config->GetBool("log.json"));
@@ -80,20 +80,24 @@ TEST(ConfigTest, ErrorsNameTheKeyAndSource) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("database.url"));
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("SEMPER_DATABASE_URL"));
 
-  auto bad_int = Config::Load(std::nullopt, Schema(), Env({{"SEMPER_DATABASE_URL", "x"}, {"SEMPER_DATABASE_POOL_SIZE", "many"}}));
+  auto bad_int =
+      Config::Load(std::nullopt, Schema(), Env({{"SEMPER_DATABASE_URL", "x"}, {"SEMPER_DATABASE_POOL_SIZE", "many"}}));
   EXPECT_THAT(std::string(bad_int.status().message()), HasSubstr("database.pool_size"));
   EXPECT_THAT(std::string(bad_int.status().message()), HasSubstr("environment SEMPER_DATABASE_POOL_SIZE"));
 
-  auto out_of_range = Config::Load(std::nullopt, Schema(), Env({{"SEMPER_DATABASE_URL", "x"}, {"SEMPER_DATABASE_POOL_SIZE", "0"}}));
+  auto out_of_range =
+      Config::Load(std::nullopt, Schema(), Env({{"SEMPER_DATABASE_URL", "x"}, {"SEMPER_DATABASE_POOL_SIZE", "0"}}));
   EXPECT_THAT(std::string(out_of_range.status().message()), HasSubstr("out of range"));
 
-  auto bad_duration = Config::Load(std::nullopt, Schema(), Env({{"SEMPER_DATABASE_URL", "x"}, {"SEMPER_SHUTDOWN_GRACE", "soon"}}));
+  auto bad_duration =
+      Config::Load(std::nullopt, Schema(), Env({{"SEMPER_DATABASE_URL", "x"}, {"SEMPER_SHUTDOWN_GRACE", "soon"}}));
   EXPECT_THAT(std::string(bad_duration.status().message()), HasSubstr("shutdown.grace"));
 
   testing::TempDir dir;
   auto typo = Config::Load(dir.Write("t.toml", "[databse]\nurl = \"x\"\n"), Schema(), Env({}));
   EXPECT_THAT(std::string(typo.status().message()), HasSubstr("unknown key 'databse.url'"));
-  auto wrong_type = Config::Load(dir.Write("w.toml", "[database]\nurl = \"x\"\npool_size = \"8\"\n"), Schema(), Env({}));
+  auto wrong_type =
+      Config::Load(dir.Write("w.toml", "[database]\nurl = \"x\"\npool_size = \"8\"\n"), Schema(), Env({}));
   EXPECT_THAT(std::string(wrong_type.status().message()), HasSubstr("database.pool_size"));
   auto broken = Config::Load(dir.Write("b.toml", "[database\nurl = \n"), Schema(), Env({}));
   EXPECT_THAT(broken, StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));

@@ -24,7 +24,8 @@ absl::Status WriteFile(const std::filesystem::path& path, std::string_view conte
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
   out.close();
   if (!out || ::chmod(path.c_str(), mode) != 0) {
-    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED, StrCat("cannot write ", path.string()));
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     StrCat("cannot write ", path.string()));
   }
   return absl::OkStatus();
 }

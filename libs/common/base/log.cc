@@ -34,8 +34,8 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text) {
 
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view text) {
   std::string lower = absl::AsciiStrToLower(AbslView(text));
-  for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
-                     spdlog::level::warn, spdlog::level::err, spdlog::level::critical}) {
+  for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+                     spdlog::level::err, spdlog::level::critical}) {
     auto name = spdlog::level::to_string_view(level);
     if (lower == std::string_view(name.data(), name.size())) return level;
   }
@@ -44,18 +44,16 @@ absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view text) {
   return InvalidField("log.level", "must be one of trace, debug, info, warn, error, critical");
 }
 
-std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, LogFormat format,
-                                           spdlog::level::level_enum level) {
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, LogFormat format, spdlog::level::level_enum level) {
   return MakeLogger(name, format, level, std::make_shared<spdlog::sinks::stderr_sink_mt>());
 }
 
-std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, LogFormat format,
-                                           spdlog::level::level_enum level, spdlog::sink_ptr sink) {
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, LogFormat format, spdlog::level::level_enum level,
+                                           spdlog::sink_ptr sink) {
   const bool json = format == LogFormat::kJson;
   auto logger = std::make_shared<spdlog::logger>(json ? name + ".json" : name, std::move(sink));
   if (json) {
-    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
-                        spdlog::pattern_time_type::utc);
+    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
   } else {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
   }
@@ -64,8 +62,7 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, LogFormat fo
   return logger;
 }
 
-LogEvent::LogEvent(std::shared_ptr<spdlog::logger> logger, spdlog::level::level_enum level,
-                   std::string_view event)
+LogEvent::LogEvent(std::shared_ptr<spdlog::logger> logger, spdlog::level::level_enum level, std::string_view event)
     : logger_(std::move(logger)), level_(level), event_(event) {}
 
 LogEvent& LogEvent::With(std::string_view key, std::string_view value) {
@@ -84,8 +81,7 @@ LogEvent::~LogEvent() {
   std::string name = logger_->name();
   if (IsJson(*logger_)) {
     name.resize(name.size() - 5);
-    StrAppend(&line, "\"logger\":\"", JsonEscape(name), "\",\"event\":\"",
-                    JsonEscape(event_), "\"");
+    StrAppend(&line, "\"logger\":\"", JsonEscape(name), "\",\"event\":\"", JsonEscape(event_), "\"");
     for (const auto& [k, v, raw] : fields_) {
       StrAppend(&line, ",\"", JsonEscape(k), "\":");
       if (raw) {

@@ -2,9 +2,9 @@
 // the bytes that get signed (and are kept exactly as signed). Thread-safe (pure functions).
 #pragma once
 
-#include <string>
-
 #include <google/protobuf/message.h>
+
+#include <string>
 
 namespace semper {
 

@@ -1,21 +1,18 @@
 // SecretData wiping and loading.
 #include "common/base/secret.h"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
-#include <openssl/crypto.h>
-
-#include "common/base/strings.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 
 namespace semper {
 
 SecretData::~SecretData() { Wipe(); }
 
-SecretData::SecretData(SecretData&& other) noexcept : bytes_(std::move(other.bytes_)) {
-  other.Wipe();
-}
+SecretData::SecretData(SecretData&& other) noexcept : bytes_(std::move(other.bytes_)) { other.Wipe(); }
 
 SecretData& SecretData::operator=(SecretData&& other) noexcept {
   if (this != &other) {
@@ -39,8 +36,7 @@ absl::StatusOr<SecretData> SecretData::FromFile(const std::filesystem::path& pat
   }
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                     StrCat("secret file ", path.string(),
-                                  " is readable by other users; chmod 600 it"));
+                     StrCat("secret file ", path.string(), " is readable by other users; chmod 600 it"));
   }
   auto read = ReadFile(path);
   if (!read.ok()) {

@@ -1,8 +1,8 @@
 #include "common/base/shown.h"
 
-#include <cstdint>
-
 #include <fmt/format.h>
+
+#include <cstdint>
 
 namespace semper {
 namespace {
@@ -15,22 +15,28 @@ bool Ordinary(uint32_t cp) {
     uint32_t first, last;
   };
   static constexpr Range kOrdinary[] = {
-      {0x00A0, 0x00AC}, {0x00AE, 0x034E}, {0x0350, 0x036F},  // Latin-1 (not the soft hyphen), Latin, IPA, combining marks (not CGJ)
-      {0x0370, 0x052F},                                      // Greek, Cyrillic
-      {0x0531, 0x058A},                                      // Armenian
-      {0x05B0, 0x05F4},                                      // Hebrew
-      {0x0606, 0x061B}, {0x061D, 0x06DC}, {0x06DE, 0x06FF},  // Arabic (not its number signs, letter mark, end of ayah)
-      {0x0900, 0x0DFF},                                      // Indic scripts
-      {0x0E01, 0x0E5B},                                      // Thai
-      {0x10A0, 0x10FF},                                      // Georgian
-      {0x1E00, 0x1FFE},                                      // Latin extended additional, Greek extended
-      {0x2010, 0x2027}, {0x2030, 0x205E},                    // punctuation (not spaces, separators, bidi controls)
-      {0x2070, 0x209C}, {0x20A0, 0x20C0},                    // super- and subscripts, currency
-      {0x2100, 0x23FF}, {0x2460, 0x27BF}, {0x2900, 0x2BFF},  // letterlike, arrows, maths, technical, shapes, dingbats
-      {0x3001, 0x303F}, {0x3041, 0x30FF}, {0x3131, 0x3163}, {0x3165, 0x318E},  // CJK punctuation, kana, jamo (not the filler)
-      {0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3},  // CJK ideographs, Hangul syllables
-      {0xFF01, 0xFF60}, {0xFFE0, 0xFFE6},                    // full-width forms
-      {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF}, {0x1F900, 0x1F9FF},  // pictographs, emoji
+      {0x00A0, 0x00AC},   {0x00AE, 0x034E},
+      {0x0350, 0x036F},  // Latin-1 (not the soft hyphen), Latin, IPA, combining marks (not CGJ)
+      {0x0370, 0x052F},  // Greek, Cyrillic
+      {0x0531, 0x058A},  // Armenian
+      {0x05B0, 0x05F4},  // Hebrew
+      {0x0606, 0x061B},   {0x061D, 0x06DC},
+      {0x06DE, 0x06FF},                      // Arabic (not its number signs, letter mark, end of ayah)
+      {0x0900, 0x0DFF},                      // Indic scripts
+      {0x0E01, 0x0E5B},                      // Thai
+      {0x10A0, 0x10FF},                      // Georgian
+      {0x1E00, 0x1FFE},                      // Latin extended additional, Greek extended
+      {0x2010, 0x2027},   {0x2030, 0x205E},  // punctuation (not spaces, separators, bidi controls)
+      {0x2070, 0x209C},   {0x20A0, 0x20C0},  // super- and subscripts, currency
+      {0x2100, 0x23FF},   {0x2460, 0x27BF},
+      {0x2900, 0x2BFF},  // letterlike, arrows, maths, technical, shapes, dingbats
+      {0x3001, 0x303F},   {0x3041, 0x30FF},
+      {0x3131, 0x3163},   {0x3165, 0x318E},  // CJK punctuation, kana, jamo (not the filler)
+      {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},
+      {0xAC00, 0xD7A3},                      // CJK ideographs, Hangul syllables
+      {0xFF01, 0xFF60},   {0xFFE0, 0xFFE6},  // full-width forms
+      {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF},
+      {0x1F900, 0x1F9FF},  // pictographs, emoji
   };
   for (const Range& r : kOrdinary) {
     if (cp >= r.first && cp <= r.last) return true;

@@ -39,8 +39,7 @@ v1::ErrorReason DefaultReason(absl::StatusCode code) {
 
 }  // namespace
 
-absl::Status MakeError(absl::StatusCode code, v1::ErrorReason reason, std::string_view message,
-                       MetadataList metadata) {
+absl::Status MakeError(absl::StatusCode code, v1::ErrorReason reason, std::string_view message, MetadataList metadata) {
   absl::Status status(code, AbslView(message));
   if (status.ok()) return status;
   google::rpc::ErrorInfo info;
@@ -54,8 +53,8 @@ absl::Status MakeError(absl::StatusCode code, v1::ErrorReason reason, std::strin
 }
 
 absl::Status InvalidField(std::string_view field, std::string_view message) {
-  return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                   StrCat(field, ": ", message), {{"field", field}});
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, StrCat(field, ": ", message),
+                   {{"field", field}});
 }
 
 absl::Status MalformedField(std::string_view field, std::string_view message) {
@@ -72,9 +71,7 @@ absl::Status FieldError(std::string_view field, const absl::Status& status) {
   return out;
 }
 
-std::string ReasonName(v1::ErrorReason reason) {
-  return v1::ErrorReason_Name(reason);
-}
+std::string ReasonName(v1::ErrorReason reason) { return v1::ErrorReason_Name(reason); }
 
 google::rpc::ErrorInfo ErrorInfoOf(const absl::Status& status) {
   google::rpc::ErrorInfo info;
@@ -95,8 +92,7 @@ v1::ErrorReason ReasonOf(const absl::Status& status) {
 absl::Status Annotate(const absl::Status& status, std::string_view context) {
   if (status.ok()) return status;
   absl::Status out(status.code(), StrCat(context, ": ", status.message()));
-  status.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
 }
 

@@ -49,9 +49,9 @@ absl::Status Annotate(const absl::Status& status, std::string_view context);
 }  // namespace semper
 
 // Evaluates an expression returning absl::Status; returns it from the caller when not OK.
-#define SEMPER_RETURN_IF_ERROR(expr)                \
-  do {                                              \
-    ::absl::Status semper_status_ = (expr);         \
+#define SEMPER_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status semper_status_ = (expr);          \
     if (!semper_status_.ok()) return semper_status_; \
   } while (0)
 

@@ -3,7 +3,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <fstream>
@@ -20,8 +19,8 @@ namespace semper {
 namespace {
 
 TEST(StatusTest, ReasonSurvivesGrpcRoundTrip) {
-  absl::Status s = MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                             "certificate revoked", {{"serial", "0A1B"}});
+  absl::Status s = MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED, "certificate revoked",
+                             {{"serial", "0A1B"}});
   grpc::Status g = ToGrpcStatus(s);
   EXPECT_EQ(g.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(g.error_message(), "certificate revoked");
@@ -84,13 +83,19 @@ TEST(LogTest, TextAndJsonEscapeValues) {
   auto json = MakeLogger("semper-test", LogFormat::kJson, spdlog::level::info,
                          std::make_shared<spdlog::sinks::ostream_sink_mt>(json_out));
   for (auto& l : {text, json}) {
-    LogEvent(l, spdlog::level::info, "rpc").With("method", "/semper.v1.X/Y").With("note", "a \"quoted\"\nline").With("ms", 1.5);
+    LogEvent(l, spdlog::level::info, "rpc")
+        .With("method", "/semper.v1.X/Y")
+        .With("note", "a \"quoted\"\nline")
+        .With("ms", 1.5);
     LogEvent(l, spdlog::level::debug, "hidden").With("x", "y");
   }
-  EXPECT_THAT(text_out.str(), ::testing::HasSubstr("semper-test rpc method=/semper.v1.X/Y note=\"a \\\"quoted\\\"\\nline\" ms=1.5"));
+  EXPECT_THAT(text_out.str(),
+              ::testing::HasSubstr("semper-test rpc method=/semper.v1.X/Y note=\"a \\\"quoted\\\"\\nline\" ms=1.5"));
   EXPECT_THAT(text_out.str(), ::testing::Not(::testing::HasSubstr("hidden")));
-  EXPECT_THAT(json_out.str(), ::testing::HasSubstr(
-      R"("logger":"semper-test","event":"rpc","method":"/semper.v1.X/Y","note":"a \"quoted\"\nline","ms":1.5})"));
+  EXPECT_THAT(
+      json_out.str(),
+      ::testing::HasSubstr(
+          R"("logger":"semper-test","event":"rpc","method":"/semper.v1.X/Y","note":"a \"quoted\"\nline","ms":1.5})"));
   std::string json_text = json_out.str();
   EXPECT_EQ(std::count(json_text.begin(), json_text.end(), '\n'), 1);
 }
@@ -121,7 +126,8 @@ TEST(MetricsTest, PrometheusText) {
   m.Observe("semper_latency_seconds", "Latency", {{"method", "/a"}}, 20);
   m.SetGauge("semper_ready", "Ready", {}, 1);
   std::string out = m.Render();
-  EXPECT_THAT(out, ::testing::HasSubstr("# TYPE semper_x_total counter\nsemper_x_total{method=\"/a\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(out,
+              ::testing::HasSubstr("# TYPE semper_x_total counter\nsemper_x_total{method=\"/a\",code=\"OK\"} 2\n"));
   EXPECT_THAT(out, ::testing::HasSubstr("semper_latency_seconds_bucket{method=\"/a\",le=\"0.0025\"} 0\n"));
   EXPECT_THAT(out, ::testing::HasSubstr("semper_latency_seconds_bucket{method=\"/a\",le=\"0.005\"} 1\n"));
   EXPECT_THAT(out, ::testing::HasSubstr("semper_latency_seconds_bucket{method=\"/a\",le=\"+Inf\"} 2\n"));

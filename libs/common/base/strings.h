@@ -3,11 +3,11 @@
 // helpers do, and AbslView() converts at the few absl call sites that need it.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <string>
 #include <string_view>
 #include <type_traits>
-
-#include <fmt/format.h>
 
 #include "absl/strings/string_view.h"
 
@@ -22,8 +22,7 @@ inline void AppendPiece(std::string& out, const std::string& s) { out.append(s);
 inline void AppendPiece(std::string& out, absl::string_view s) { out.append(s.data(), s.size()); }
 inline void AppendPiece(std::string& out, char c) { out.push_back(c); }
 template <typename T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
-void AppendPiece(std::string& out, T v) {
+requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>) void AppendPiece(std::string& out, T v) {
   if constexpr (std::is_same_v<T, bool>) {
     out.append(v ? "true" : "false");
   } else {

@@ -1,11 +1,11 @@
 // Container validation, sealing, opening and receipts.
 #include "common/container/container.h"
 
-#include <set>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
+
+#include <set>
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -45,7 +45,8 @@ absl::Status CheckLaw(std::string_view field, std::string_view law) {
 
 absl::Status CheckTimestamp(std::string_view field, const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return Missing(field);
-  if (t.seconds() < TimeUtil::kTimestampMinSeconds || t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 || t.nanos() > 999999999) {
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds || t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
     return InvalidField(field, "is not a valid time");
   }
   return absl::OkStatus();
@@ -69,8 +70,7 @@ absl::Status CheckParty(std::string_view field, const v1::Party& party) {
   return absl::OkStatus();
 }
 
-absl::Status CheckItems(std::string_view field,
-                        const google::protobuf::RepeatedPtrField<v1::LineItem>& items) {
+absl::Status CheckItems(std::string_view field, const google::protobuf::RepeatedPtrField<v1::LineItem>& items) {
   for (int i = 0; i < items.size(); ++i) {
     std::string f = StrCat(field, "[", i, "]");
     if (items[i].description().empty()) return Missing(StrCat(f, ".description"));
@@ -109,8 +109,7 @@ absl::Status CheckTemplate(const v1::Template& t, const std::set<std::string>& e
     case v1::Template::kReceipt: {
       const auto& r = t.receipt();
       if (r.received_container_id().empty()) return Missing("template.receipt.received_container_id");
-      if (r.content_digest().algorithm() != v1::HASH_ALGORITHM_SHA256 ||
-          r.content_digest().value().size() != 32) {
+      if (r.content_digest().algorithm() != v1::HASH_ALGORITHM_SHA256 || r.content_digest().value().size() != 32) {
         return InvalidField("template.receipt.content_digest", "must be a SHA-256 digest (32 bytes)");
       }
       if (!v1::ReceiptAcknowledges_IsValid(r.acknowledges())) {
@@ -137,7 +136,8 @@ absl::Status CheckTemplate(const v1::Template& t, const std::set<std::string>& e
       SEMPER_RETURN_IF_ERROR(CheckMoney("template.agreement.overall_limit", a.overall_limit(), true));
       SEMPER_RETURN_IF_ERROR(CheckMoney("template.agreement.per_transaction_limit", a.per_transaction_limit(), true));
       if (a.overall_limit().currency() != a.per_transaction_limit().currency()) {
-        return InvalidField("template.agreement.per_transaction_limit.currency", "must equal the overall limit's currency");
+        return InvalidField("template.agreement.per_transaction_limit.currency",
+                            "must equal the overall limit's currency");
       }
       if (a.per_transaction_limit().minor_units() > a.overall_limit().minor_units()) {
         return InvalidField("template.agreement.per_transaction_limit", "must not exceed the overall limit");
@@ -181,8 +181,7 @@ absl::Status CheckTemplate(const v1::Template& t, const std::set<std::string>& e
 
 absl::Status AttributeMissing(std::string_view attribute, std::string_view why) {
   return MakeError(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING,
-                   StrCat("security attribute ", attribute, " does not hold: ", why),
-                   {{"attribute", attribute}});
+                   StrCat("security attribute ", attribute, " does not hold: ", why), {{"attribute", attribute}});
 }
 
 v1::Party PartyFromCertificate(const Certificate& cert) {
@@ -276,8 +275,7 @@ absl::StatusOr<std::string> AddSignatureTimeStamps(const std::string& sig, const
 
 }  // namespace
 
-absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
-                                         const SealOptions& options) {
+absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content, const SealOptions& options) {
   SEMPER_RETURN_IF_ERROR(ValidateContainerContent(content));
   const v1::SecurityAttributes& req = content.requested();
   if ((req.integrity() || req.non_repudiation_of_origin()) && options.signers.empty()) {
@@ -303,8 +301,8 @@ absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
   v1::SignedContainer signed_container;
   signed_container.set_content(SerializeDeterministic(content));
   for (const auto& s : options.signers) {
-    SEMPER_ASSIGN_OR_RETURN(std::string sig, CmsSignDetached(signed_container.content(), s.key,
-                                                              s.certificate, s.chain));
+    SEMPER_ASSIGN_OR_RETURN(std::string sig,
+                            CmsSignDetached(signed_container.content(), s.key, s.certificate, s.chain));
     if (req.time_stamped()) {
       SEMPER_ASSIGN_OR_RETURN(sig, AddSignatureTimeStamps(sig, options.time_stamp));
     }
@@ -363,8 +361,8 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
         return MakeError(absl::StatusCode::kFailedPrecondition, v1::DECRYPTION_FAILED,
                          "the container is encrypted and no decryption key was given");
       }
-      SEMPER_ASSIGN_OR_RETURN(std::string plain, CmsDecrypt(sealed.enveloped(), *options.decryption_key,
-                                                            *options.decryption_certificate));
+      SEMPER_ASSIGN_OR_RETURN(std::string plain,
+                              CmsDecrypt(sealed.enveloped(), *options.decryption_key, *options.decryption_certificate));
       if (!signed_container.ParseFromString(plain)) {
         return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
                          "the decrypted container is not a SignedContainer");
@@ -394,8 +392,8 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
   }
   for (int i = 0; i < signed_container.signatures_size(); ++i) {
     const absl::Time at = static_cast<size_t>(i) < options.signature_at.size() ? options.signature_at[i] : options.at;
-    auto signers = CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes, *options.trust, at,
-                                     KeyPurpose::kAny);
+    auto signers =
+        CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes, *options.trust, at, KeyPurpose::kAny);
     if (!signers.ok()) return Annotate(signers.status(), StrCat("origin signature ", i));
     // Signature time-stamps (CAdES-T): each one present must cover its signer's signature value
     // and verify; a signer with none leaves time_stamped not holding.
@@ -425,8 +423,8 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
                            StrCat("origin signature ", i, ": its time-stamp is dated in the future"));
         }
         auto info = VerifyTimeStampToken(
-            token, digests[j], options.time_stamp_roots.empty() ? options.trust->roots() : options.time_stamp_roots,
-            {}, std::nullopt, claimed->gen_time);
+            token, digests[j], options.time_stamp_roots.empty() ? options.trust->roots() : options.time_stamp_roots, {},
+            std::nullopt, claimed->gen_time);
         if (!info.ok()) return Annotate(info.status(), StrCat("origin signature ", i, ": its time-stamp"));
         if (info->hash_algorithm != "sha256") {
           return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
@@ -464,8 +462,8 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
 
   for (const v1::Element& e : opened.content.elements()) {
     if (e.kind_case() != v1::Element::kSignedDocument) continue;
-    auto signers = CmsVerifyDetached(e.signed_document().signature(), e.signed_document().document(),
-                                     *options.trust, options.at, KeyPurpose::kAny);
+    auto signers = CmsVerifyDetached(e.signed_document().signature(), e.signed_document().document(), *options.trust,
+                                     options.at, KeyPurpose::kAny);
     if (!signers.ok()) return Annotate(signers.status(), StrCat("element '", e.id(), "'"));
     opened.documents.push_back(CheckedDocument{e.id(), std::move(*signers)});
   }
@@ -490,8 +488,7 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
   return opened;
 }
 
-absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
-                                                const SignerIdentity& recipient,
+absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received, const SignerIdentity& recipient,
                                                 std::string_view statement, absl::Time now,
                                                 const std::vector<Certificate>& encrypt_to,
                                                 v1::ReceiptAcknowledges acknowledges) {

@@ -56,8 +56,7 @@ struct SealOptions {
 
 // Validates, serializes, signs and (when requested) encrypts. The requested attributes are read
 // from content.requested(); every one of them must be achievable with `options`.
-absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content,
-                                         const SealOptions& options);
+absl::StatusOr<v1::SealedContainer> Seal(const v1::ContainerContent& content, const SealOptions& options);
 
 struct OpenOptions {
   // Trust anchors for every signature. Required.
@@ -112,11 +111,10 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
 
 // Non-repudiation of receipt: the recipient signs a Receipt container naming the digest of the
 // exact content it received. Optionally encrypted back to the sender.
-absl::StatusOr<v1::SealedContainer> MakeReceipt(const OpenedContainer& received,
-                                                const SignerIdentity& recipient,
-                                                std::string_view statement, absl::Time now,
-                                                const std::vector<Certificate>& encrypt_to = {},
-                                                v1::ReceiptAcknowledges acknowledges = v1::RECEIPT_ACKNOWLEDGES_CONTAINER);
+absl::StatusOr<v1::SealedContainer> MakeReceipt(
+    const OpenedContainer& received, const SignerIdentity& recipient, std::string_view statement, absl::Time now,
+    const std::vector<Certificate>& encrypt_to = {},
+    v1::ReceiptAcknowledges acknowledges = v1::RECEIPT_ACKNOWLEDGES_CONTAINER);
 
 // Adds `signer`'s origin signature over the same content bytes (a seller confirming an order the
 // buyer signed): the content is not re-encoded, so every earlier signature still holds. When the

@@ -1,13 +1,12 @@
 // Container: templates are validated; sealing and opening give the attributes asked for, and
 // every tampering is caught.
 #include "common/container/container.h"
-#include "common/container/money.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
-#include <google/protobuf/util/time_util.h>
-
+#include "common/container/money.h"
 #include "common/container/vat.h"
 #include "common/crypto/timestamp.h"
 #include "tests/support/status_matchers.h"
@@ -65,14 +64,20 @@ TEST(ContainerValidationTest, BadOrdersNameTheField) {
     std::string field;
   };
   std::vector<Case> cases = {
-      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_amount()->set_minor_units(0); }, "template.order.amount.minor_units"},
-      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_amount()->set_currency("eur"); }, "template.order.amount.currency"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_amount()->set_minor_units(0); },
+       "template.order.amount.minor_units"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_amount()->set_currency("eur"); },
+       "template.order.amount.currency"},
       {[](auto& c) { c.mutable_template_()->mutable_order()->set_vat_reference(""); }, "template.order.vat_reference"},
-      {[](auto& c) { c.mutable_template_()->mutable_order()->set_vat_reference("VATDE-12345"); }, "template.order.vat_reference"},
-      {[](auto& c) { c.mutable_template_()->mutable_order()->set_applicable_law("Germany"); }, "template.order.applicable_law"},
-      {[](auto& c) { c.mutable_template_()->mutable_order()->set_customer_kind(v1::CUSTOMER_KIND_UNSPECIFIED); }, "template.order.customer_kind"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_vat_reference("VATDE-12345"); },
+       "template.order.vat_reference"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_applicable_law("Germany"); },
+       "template.order.applicable_law"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->set_customer_kind(v1::CUSTOMER_KIND_UNSPECIFIED); },
+       "template.order.customer_kind"},
       {[](auto& c) { c.mutable_template_()->mutable_order()->set_order_id(""); }, "template.order.order_id"},
-      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_items(0)->set_quantity(-1); }, "template.order.items[0].quantity"},
+      {[](auto& c) { c.mutable_template_()->mutable_order()->mutable_items(0)->set_quantity(-1); },
+       "template.order.items[0].quantity"},
       {[](auto& c) { c.add_elements()->set_id("terms"); }, "elements[1].id"},
       {[](auto& c) { c.add_elements()->set_id("x"); }, "elements[1]"},
       {[](auto& c) { c.clear_template_(); }, "template"},
@@ -183,8 +188,7 @@ TEST(ContainerTest, TamperedContentIsCaught) {
   // Stripping the signature: the sender requested integrity, so opening fails.
   v1::SealedContainer stripped = *sealed;
   stripped.mutable_signed_()->clear_signatures();
-  EXPECT_THAT(Open(stripped, opts),
-              StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
+  EXPECT_THAT(Open(stripped, opts), StatusIs(absl::StatusCode::kFailedPrecondition, v1::SECURITY_ATTRIBUTE_MISSING));
   // Garbage content bytes.
   v1::SealedContainer garbage = *sealed;
   garbage.mutable_signed_()->set_content("\xff\xff\xff");
@@ -253,8 +257,13 @@ TEST(ContainerTest, ConfidentialContainerOnlyForRecipient) {
 
   // A sealed container that asked for confidentiality but travels in clear is refused.
   v1::ContainerContent c2 = c;
-  auto plain_sealed = Seal([&] { auto x = c2; x.mutable_requested()->set_confidentiality(false); return x; }(),
-                           {.signers = {seller}});
+  auto plain_sealed = Seal(
+      [&] {
+        auto x = c2;
+        x.mutable_requested()->set_confidentiality(false);
+        return x;
+      }(),
+      {.signers = {seller}});
   ASSERT_THAT(plain_sealed, IsOk());
   opts.required.set_confidentiality(true);
   EXPECT_THAT(Open(*plain_sealed, opts),

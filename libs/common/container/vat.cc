@@ -96,13 +96,11 @@ absl::Status ValidateVatReference(std::string_view reference, std::string_view f
   }
   auto it = Formats().find(country);
   if (it == Formats().end()) {
-    return InvalidField(field, StrCat("VAT references of country ", country,
-                                      " are not supported"));
+    return InvalidField(field, StrCat("VAT references of country ", country, " are not supported"));
   }
   std::string number(reference.substr(6));
   if (!std::regex_match(number, it->second)) {
-    return InvalidField(field, StrCat("'", number, "' is not a valid VAT number format for ",
-                                      country));
+    return InvalidField(field, StrCat("'", number, "' is not a valid VAT number format for ", country));
   }
   return absl::OkStatus();
 }

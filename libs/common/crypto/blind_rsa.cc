@@ -51,15 +51,16 @@ std::string I2osp(const BIGNUM* x, size_t len) {
 }
 
 ossl::BignumPtr Os2ip(std::string_view bytes) {
-  return ossl::BignumPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr));
+  return ossl::BignumPtr(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr));
 }
 
 // MGF1 with SHA-384 (RFC 8017 B.2.1).
 std::string Mgf1(std::string_view seed, size_t len) {
   std::string mask;
   for (uint32_t counter = 0; mask.size() < len; ++counter) {
-    std::string c = {static_cast<char>(counter >> 24), static_cast<char>(counter >> 16), static_cast<char>(counter >> 8),
-                     static_cast<char>(counter)};
+    std::string c = {static_cast<char>(counter >> 24), static_cast<char>(counter >> 16),
+                     static_cast<char>(counter >> 8), static_cast<char>(counter)};
     mask += ComputeDigest(HashAlgorithm::kSha384, StrCat(seed, c));
   }
   mask.resize(len);

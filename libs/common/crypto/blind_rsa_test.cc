@@ -36,7 +36,8 @@ TEST(BlindRsaTest, ASignatureOverAMessageTheSignerNeverSaw) {
   EXPECT_EQ(blinding->blinded_message.find(prepared), std::string::npos);
   EXPECT_EQ(blinding->blinded_message.find(*sig), std::string::npos);
   // Another message, or a changed signature, does not verify.
-  EXPECT_THAT(Verify(pk, Prepare("one ride, zone A"), *sig), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(Verify(pk, Prepare("one ride, zone A"), *sig),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
   std::string bad = *sig;
   bad[10] ^= 1;
   EXPECT_THAT(Verify(pk, prepared, bad), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
@@ -63,12 +64,17 @@ TEST(BlindRsaTest, TheSameMessageBlindsDifferentlyEachTime) {
 
 TEST(BlindRsaTest, BadInputIsRefused) {
   const PublicKey pk = Issuer().public_key();
-  EXPECT_THAT(BlindSign(Issuer(), std::string(255, '\x01')), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
-  EXPECT_THAT(BlindSign(Issuer(), std::string(257, '\x01')), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
-  EXPECT_THAT(BlindSign(Issuer(), std::string(256, '\xff')), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(BlindSign(Issuer(), std::string(255, '\x01')),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(BlindSign(Issuer(), std::string(257, '\x01')),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_THAT(BlindSign(Issuer(), std::string(256, '\xff')),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   auto ec = *PrivateKey::Generate(KeyType::kEcP256);
-  EXPECT_THAT(BlindSign(ec, std::string(32, '\x01')), StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
-  EXPECT_THAT(Blind(ec.public_key(), "x").status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  EXPECT_THAT(BlindSign(ec, std::string(32, '\x01')),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  EXPECT_THAT(Blind(ec.public_key(), "x").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
   // A blind signature from another key does not finalize.
   static const PrivateKey other = *PrivateKey::Generate(KeyType::kRsa, 2048);
   const std::string prepared = Prepare("ticket");

@@ -12,11 +12,10 @@
 #include <functional>
 #include <unordered_map>
 
-#include "absl/synchronization/mutex.h"
-
-#include "common/base/strings.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
 #include "common/crypto/random.h"
@@ -51,8 +50,7 @@ std::string KeyUsageConf(uint32_t ku) {
 }
 
 bool HasEku(X509* cert, int nid) {
-  auto* ekus = static_cast<EXTENDED_KEY_USAGE*>(
-      X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr));
+  auto* ekus = static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr));
   if (ekus == nullptr) return false;
   bool found = false;
   for (int i = 0; i < sk_ASN1_OBJECT_num(ekus); ++i) {
@@ -112,15 +110,12 @@ absl::StatusOr<std::vector<Certificate>> Certificate::ChainFromPem(std::string_v
   ossl::DrainErrors();
   if (out.empty() || out.size() != expected) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                     StrCat("PEM bundle holds ", expected, " certificate blocks, ",
-                                  out.size(), " of them readable"));
+                     StrCat("PEM bundle holds ", expected, " certificate blocks, ", out.size(), " of them readable"));
   }
   return out;
 }
 
-std::string Certificate::Der() const {
-  return ossl::ToDer(i2d_X509, cert_.get());
-}
+std::string Certificate::Der() const { return ossl::ToDer(i2d_X509, cert_.get()); }
 
 std::string Certificate::Pem() const {
   auto bio = ossl::WriteBio();
@@ -148,9 +143,7 @@ std::string Certificate::SerialHex() const { return names().serial_hex; }
 absl::Time Certificate::not_before() const { return FromAsn1Time(X509_get0_notBefore(cert_.get())); }
 absl::Time Certificate::not_after() const { return FromAsn1Time(X509_get0_notAfter(cert_.get())); }
 
-absl::StatusOr<PublicKey> Certificate::public_key() const {
-  return PublicKey::FromEvp(X509_get0_pubkey(cert_.get()));
-}
+absl::StatusOr<PublicKey> Certificate::public_key() const { return PublicKey::FromEvp(X509_get0_pubkey(cert_.get())); }
 
 std::string Certificate::SpkiDer() const {
   if (EVP_PKEY* key = X509_get0_pubkey(cert_.get()); key != nullptr) {
@@ -160,9 +153,7 @@ std::string Certificate::SpkiDer() const {
   return ossl::ToDer(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert_.get()));
 }
 
-bool Certificate::is_ca() const {
-  return (X509_get_extension_flags(cert_.get()) & EXFLAG_CA) != 0;
-}
+bool Certificate::is_ca() const { return (X509_get_extension_flags(cert_.get()) & EXFLAG_CA) != 0; }
 
 std::optional<uint32_t> Certificate::key_usage() const {
   if ((X509_get_extension_flags(cert_.get()) & EXFLAG_KUSAGE) == 0) return std::nullopt;
@@ -208,8 +199,7 @@ absl::StatusOr<TrustStore> TrustStore::New(std::vector<Certificate> roots) {
   for (const Certificate& root : roots) {
     if (!root.is_ca() || (X509_get_extension_flags(root.x509()) & EXFLAG_SS) == 0) {
       return MakeError(absl::StatusCode::kInvalidArgument, v1::CERTIFICATE_UNTRUSTED,
-                       StrCat("trust anchor ", root.Subject(),
-                                    " is not a self-signed CA certificate"));
+                       StrCat("trust anchor ", root.Subject(), " is not a self-signed CA certificate"));
     }
   }
   return TrustStore(std::move(roots));
@@ -220,9 +210,9 @@ absl::StatusOr<TrustStore> TrustStore::FromPem(std::string_view pem) {
   return New(std::move(roots));
 }
 
-absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
-    const Certificate& leaf, const std::vector<Certificate>& intermediates, absl::Time at,
-    KeyPurpose purpose) const {
+absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(const Certificate& leaf,
+                                                                const std::vector<Certificate>& intermediates,
+                                                                absl::Time at, KeyPurpose purpose) const {
   // A store per call: verification parameters (time, purpose) are then never shared.
   ossl::X509StorePtr store(X509_STORE_new());
   for (const Certificate& root : roots_) X509_STORE_add_cert(store.get(), root.x509());
@@ -256,11 +246,11 @@ absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
     X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
     std::string who = bad != nullptr ? ossl::NameToString(X509_get_subject_name(bad)) : leaf.Subject();
     ossl::DrainErrors();
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
-                     StrCat("certificate \"", who, "\" is not trusted at ",
-                                  absl::FormatTime(absl::RFC3339_sec, at, absl::UTCTimeZone()),
-                                  ": ", X509_verify_cert_error_string(err)),
-                     {{"x509_error", X509_verify_cert_error_string(err)}});
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
+        StrCat("certificate \"", who, "\" is not trusted at ",
+               absl::FormatTime(absl::RFC3339_sec, at, absl::UTCTimeZone()), ": ", X509_verify_cert_error_string(err)),
+        {{"x509_error", X509_verify_cert_error_string(err)}});
   }
 
   // A path is only as good as the key at its end: a certificate for a key that anyone can sign
@@ -272,14 +262,14 @@ absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(
     key_ok = CheckKeyForCertification(*key);
   }
   if (!key_ok.ok()) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, ReasonOf(key_ok) == v1::WEAK_KEY ? v1::WEAK_KEY : v1::CERTIFICATE_UNTRUSTED,
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     ReasonOf(key_ok) == v1::WEAK_KEY ? v1::WEAK_KEY : v1::CERTIFICATE_UNTRUSTED,
                      StrCat("certificate \"", leaf.Subject(), "\" is not relied on: ", key_ok.message()),
                      {{"x509_error", "public key"}});
   }
   auto misuse = [&](std::string_view need) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
-                     StrCat("certificate \"", leaf.Subject(), "\" is not for ", need),
-                     {{"x509_error", "key usage"}});
+                     StrCat("certificate \"", leaf.Subject(), "\" is not for ", need), {{"x509_error", "key usage"}});
   };
   std::optional<uint32_t> ku = leaf.key_usage();
   auto ku_has = [&](uint32_t bits) { return ku.has_value() && (*ku & bits) != 0; };
@@ -337,26 +327,25 @@ absl::Status CopySpki(X509_PUBKEY* from, X509_PUBKEY* to) {
   return ossl::SetSpki(to, algor, bits, bits_len);
 }
 
-absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std::function<absl::Status(X509*)>& set_key,
-                                      const Certificate* issuer, const PrivateKey& issuer_key);
+absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl,
+                                      const std::function<absl::Status(X509*)>& set_key, const Certificate* issuer,
+                                      const PrivateKey& issuer_key);
 
 }  // namespace
 
 absl::StatusOr<IssuedCertificate> IssueCertificateForSpki(const CertificateTemplate& tmpl, X509_PUBKEY* subject_spki,
                                                           const Certificate& issuer, const PrivateKey& issuer_key) {
-  SEMPER_ASSIGN_OR_RETURN(
-      Certificate raw,
-      IssueWith(tmpl, [subject_spki](X509* x) { return CopySpki(subject_spki, X509_get_X509_PUBKEY(x)); }, &issuer,
-                issuer_key));
+  SEMPER_ASSIGN_OR_RETURN(Certificate raw,
+                          IssueWith(
+                              tmpl, [subject_spki](X509* x) { return CopySpki(subject_spki, X509_get_X509_PUBKEY(x)); },
+                              &issuer, issuer_key));
   // `raw` has the key undecoded, so it is not handed out as a Certificate (path validation
   // would fail on it); its encoded fields are all a CA needs.
   return IssuedCertificate{raw.Der(), raw.SerialHex(), raw.Subject(), raw.SpkiDer(), raw.not_before(), raw.not_after()};
 }
 
-absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
-                                             const PublicKey& subject_key,
-                                             const Certificate* issuer,
-                                             const PrivateKey& issuer_key) {
+absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl, const PublicKey& subject_key,
+                                             const Certificate* issuer, const PrivateKey& issuer_key) {
   if (issuer == nullptr && EVP_PKEY_eq(subject_key.evp(), issuer_key.evp()) != 1) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
                      "a self-signed certificate must be signed by the subject's own key");
@@ -373,8 +362,9 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
 
 namespace {
 
-absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std::function<absl::Status(X509*)>& set_key,
-                                      const Certificate* issuer, const PrivateKey& issuer_key) {
+absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl,
+                                      const std::function<absl::Status(X509*)>& set_key, const Certificate* issuer,
+                                      const PrivateKey& issuer_key) {
   if (tmpl.subject.empty()) return InvalidField("subject", "must name at least one attribute");
   if (tmpl.not_after <= tmpl.not_before) {
     return InvalidField("not_after", "must be later than not_before");
@@ -392,23 +382,21 @@ absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std
     serial = RandomBytes(16);
     serial[0] = static_cast<char>((serial[0] & 0x7f) | 0x40);  // positive, full length
   }
-  ossl::BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()),
-                               static_cast<int>(serial.size()), nullptr));
+  ossl::BignumPtr bn(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()), static_cast<int>(serial.size()), nullptr));
   if (!bn || BN_is_zero(bn.get())) return InvalidField("serial", "must be a positive number");
   BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()));
 
   ossl::X509NamePtr name(X509_NAME_new());
   for (const auto& [field, value] : tmpl.subject) {
     if (X509_NAME_add_entry_by_txt(name.get(), field.c_str(), MBSTRING_UTF8,
-                                   reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
-                                   0) != 1) {
+                                   reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) != 1) {
       ossl::DrainErrors();
       return InvalidField(StrCat("subject.", field), "unknown attribute or invalid value");
     }
   }
   X509_set_subject_name(x.get(), name.get());
-  X509_set_issuer_name(x.get(), issuer != nullptr ? X509_get_subject_name(issuer->x509())
-                                                  : name.get());
+  X509_set_issuer_name(x.get(), issuer != nullptr ? X509_get_subject_name(issuer->x509()) : name.get());
   ASN1_TIME_set(X509_getm_notBefore(x.get()), absl::ToTimeT(tmpl.not_before));
   ASN1_TIME_set(X509_getm_notAfter(x.get()), absl::ToTimeT(tmpl.not_after));
   SEMPER_RETURN_IF_ERROR(set_key(x.get()));
@@ -456,11 +444,9 @@ absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std
                               static_cast<int>(e.der_value.size())) != 1) {
       return InvalidField("extensions", StrCat("bad extension ", e.oid));
     }
-    ossl::X509ExtensionPtr ext(
-        X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), e.critical ? 1 : 0, data.get()));
+    ossl::X509ExtensionPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), e.critical ? 1 : 0, data.get()));
     if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1) {
-      return ossl::Error(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD,
-                         StrCat("extension ", e.oid));
+      return ossl::Error(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, StrCat("extension ", e.oid));
     }
   }
 
@@ -470,9 +456,8 @@ absl::StatusOr<Certificate> IssueWith(const CertificateTemplate& tmpl, const std
   if (EVP_DigestSignInit(md_ctx.get(), &pctx, md, nullptr, issuer_key.evp()) != 1) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "certificate signing");
   }
-  if (issuer_key.type() == KeyType::kRsa &&
-      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+  if (issuer_key.type() == KeyType::kRsa && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                                             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "PSS setup");
   }
   if (X509_sign_ctx(x.get(), md_ctx.get()) <= 0) {

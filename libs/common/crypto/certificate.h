@@ -2,6 +2,8 @@
 // Certificate and TrustStore are immutable after construction and safe to share between threads.
 #pragma once
 
+#include <openssl/x509.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,8 +11,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <openssl/x509.h>
 
 #include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
@@ -101,8 +101,8 @@ class TrustStore {
   // anyone could sign for fails with WEAK_KEY). Returns the path, leaf first.
   // Revocation is not checked here (the CA's OCSP and CRL do that).
   absl::StatusOr<std::vector<Certificate>> VerifyPath(const Certificate& leaf,
-                                                      const std::vector<Certificate>& intermediates,
-                                                      absl::Time at, KeyPurpose purpose) const;
+                                                      const std::vector<Certificate>& intermediates, absl::Time at,
+                                                      KeyPurpose purpose) const;
 
   const std::vector<Certificate>& roots() const { return roots_; }
 
@@ -126,7 +126,7 @@ struct CertificateTemplate {
   bool extended_key_usage_critical = false;
   std::vector<std::string> crl_urls;
   std::string ocsp_url;
-  std::vector<std::string> dns_names;  // subjectAltName dNSName
+  std::vector<std::string> dns_names;     // subjectAltName dNSName
   std::vector<std::string> ip_addresses;  // subjectAltName iPAddress
   struct Extension {
     std::string oid;
@@ -139,10 +139,8 @@ struct CertificateTemplate {
 // Signs a certificate for `subject_key`. With `issuer` null the certificate is self-signed by
 // `issuer_key` (which must then be the subject's key). The signature algorithm follows the
 // issuer key: ECDSA-SHA256, Ed25519, or RSASSA-PSS-SHA256.
-absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
-                                             const PublicKey& subject_key,
-                                             const Certificate* issuer,
-                                             const PrivateKey& issuer_key);
+absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl, const PublicKey& subject_key,
+                                             const Certificate* issuer, const PrivateKey& issuer_key);
 
 // The same for a key given as a SubjectPublicKeyInfo structure, copied field by field: the fast
 // path for a CA certifying the key of a request (OpenSSL 3.0 re-encodes an EVP_PKEY through its
@@ -152,13 +150,12 @@ absl::StatusOr<Certificate> IssueCertificate(const CertificateTemplate& tmpl,
 struct IssuedCertificate {
   std::string der;
   std::string serial_hex;
-  std::string subject;   // RFC 2253
+  std::string subject;  // RFC 2253
   std::string spki_der;
   absl::Time not_before;
   absl::Time not_after;
 };
 absl::StatusOr<IssuedCertificate> IssueCertificateForSpki(const CertificateTemplate& tmpl, X509_PUBKEY* subject_spki,
                                                           const Certificate& issuer, const PrivateKey& issuer_key);
-
 
 }  // namespace semper

@@ -8,8 +8,8 @@
 #include "common/crypto/oids.h"
 #include "common/crypto/ossl.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/weak_keys.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -24,7 +24,10 @@ const TestPki& Pki() { return ::semper::testing::SharedTestPki(); }
 TEST(CertificateTest, ParsesWhatItIssues) {
   LeafSpec spec;
   spec.common_name = "Alice Buyer";
-  spec.extensions.push_back({"1.2.3.4.5", false, std::string("\x13\x02" "DE", 4)});
+  spec.extensions.push_back({"1.2.3.4.5", false,
+                             std::string("\x13\x02"
+                                         "DE",
+                                         4)});
   auto alice = Pki().Issue(spec);
   auto der = Certificate::FromDer(alice.certificate.Der());
   ASSERT_THAT(der, IsOk());
@@ -38,7 +41,9 @@ TEST(CertificateTest, ParsesWhatItIssues) {
   EXPECT_FALSE(pem->is_ca());
   EXPECT_TRUE(Pki().ca().is_ca());
   EXPECT_EQ(pem->key_usage(), kKuDigitalSignature | kKuNonRepudiation);
-  EXPECT_EQ(pem->ExtensionValue("1.2.3.4.5"), std::string("\x13\x02" "DE", 4));
+  EXPECT_EQ(pem->ExtensionValue("1.2.3.4.5"), std::string("\x13\x02"
+                                                          "DE",
+                                                          4));
   EXPECT_FALSE(pem->ExtensionValue("1.2.3.4.6").has_value());
   EXPECT_EQ(pem->Fingerprint().size(), 64u);
   EXPECT_FALSE(pem->SerialHex().empty());
@@ -92,9 +97,9 @@ TEST(TrustStoreTest, ExpiredAndNotYetValid) {
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
   EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("expired"));
   // The same certificate was valid at a time inside its validity period.
-  EXPECT_THAT(Pki().trust().VerifyPath(expired.certificate, {Pki().ca()}, absl::Now() - absl::Hours(36),
-                                       KeyPurpose::kAny),
-              IsOk());
+  EXPECT_THAT(
+      Pki().trust().VerifyPath(expired.certificate, {Pki().ca()}, absl::Now() - absl::Hours(36), KeyPurpose::kAny),
+      IsOk());
 
   spec.not_before = absl::Now() + absl::Hours(24);
   spec.not_after = absl::Now() + absl::Hours(48);
@@ -127,15 +132,13 @@ TEST(TrustStoreTest, TimeStampingNeedsCriticalEku) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   spec.extended_key_usage_critical = true;
   auto tsa = Pki().Issue(spec);
-  EXPECT_THAT(Pki().trust().VerifyPath(tsa.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kTimeStamping),
-              IsOk());
+  EXPECT_THAT(Pki().trust().VerifyPath(tsa.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kTimeStamping), IsOk());
   // A client certificate is no TSA certificate.
   spec.extended_key_usage = {"clientAuth"};
   auto client = Pki().Issue(spec);
   EXPECT_THAT(Pki().trust().VerifyPath(client.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kTimeStamping),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(Pki().trust().VerifyPath(client.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kClientAuth),
-              IsOk());
+  EXPECT_THAT(Pki().trust().VerifyPath(client.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kClientAuth), IsOk());
 }
 
 TEST(TrustStoreTest, LeafIssuedByEndEntityIsRejected) {

@@ -7,8 +7,8 @@
 
 #include <ctime>
 
-#include "common/base/strings.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
 
@@ -31,8 +31,7 @@ absl::StatusOr<ossl::CmsPtr> ParseCms(std::string_view der, int expected_type_ni
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ossl::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
   if (!cms || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
-    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                       "not a DER CMS ContentInfo");
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a DER CMS ContentInfo");
   }
   if (OBJ_obj2nid(CMS_get0_type(cms.get())) != expected_type_nid) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
@@ -56,10 +55,8 @@ std::optional<absl::Time> SigningTime(CMS_SignerInfo* si) {
 
 }  // namespace
 
-absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const PrivateKey& key,
-                                            const Certificate& signer,
-                                            const std::vector<Certificate>& chain,
-                                            const CmsSignOptions& options) {
+absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const PrivateKey& key, const Certificate& signer,
+                                            const std::vector<Certificate>& chain, const CmsSignOptions& options) {
   if (X509_check_private_key(signer.x509(), key.evp()) != 1) {
     ossl::DrainErrors();
     return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
@@ -135,7 +132,8 @@ absl::StatusOr<std::vector<std::string>> CmsSignatureValueDigests(std::string_vi
   return out;
 }
 
-absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der, const std::vector<std::string>& tokens) {
+absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der,
+                                                      const std::vector<std::string>& tokens) {
   SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
   if (tokens.size() != static_cast<size_t>(sk_CMS_SignerInfo_num(infos))) {
@@ -193,8 +191,7 @@ absl::StatusOr<ossl::CmsPtr> CheckedSignedData(std::string_view cms_der) {
   }
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
   if (sk_CMS_SignerInfo_num(infos) < 1) {
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                     "CMS SignedData has no signer");
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "CMS SignedData has no signer");
   }
   for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
     X509_ALGOR* dig = nullptr;
@@ -203,9 +200,9 @@ absl::StatusOr<ossl::CmsPtr> CheckedSignedData(std::string_view cms_der) {
     X509_ALGOR_get0(&obj, nullptr, nullptr, dig);
     int nid = OBJ_obj2nid(obj);
     if (nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512) {
-      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                       StrCat("CMS digest algorithm ", OBJ_nid2sn(nid),
-                                    " is not accepted; use SHA-256, SHA-384 or SHA-512"));
+      return MakeError(
+          absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+          StrCat("CMS digest algorithm ", OBJ_nid2sn(nid), " is not accepted; use SHA-256, SHA-384 or SHA-512"));
     }
   }
 
@@ -240,10 +237,8 @@ absl::StatusOr<std::vector<CmsSigner>> SignerPaths(CMS_ContentInfo* cms, const T
 
 }  // namespace
 
-absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
-                                                         std::string_view content,
-                                                         const TrustStore& trust, absl::Time at,
-                                                         KeyPurpose purpose) {
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der, std::string_view content,
+                                                         const TrustStore& trust, absl::Time at, KeyPurpose purpose) {
   SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, CheckedSignedData(cms_der));
   // Signatures first (CMS_verify), paths after, each at the caller's time and purpose.
   ossl::X509StorePtr unused_store(X509_STORE_new());
@@ -269,7 +264,8 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view 
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
   ossl::X509StackPtr embedded(CMS_get1_certs(cms.get()));
   if (CMS_set1_signers_certs(cms.get(), embedded.get(), 0) < 0) {
-    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "CMS signer certificate is not included");
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                       "CMS signer certificate is not included");
   }
   for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
     CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, i);
@@ -285,8 +281,8 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view 
     // the digest given, and the signature must cover them.
     ASN1_OCTET_STRING* md = static_cast<ASN1_OCTET_STRING*>(
         CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
-    if (md == nullptr ||
-        std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(md)), static_cast<size_t>(ASN1_STRING_length(md))) != digest) {
+    if (md == nullptr || std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(md)),
+                                          static_cast<size_t>(ASN1_STRING_length(md))) != digest) {
       return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                        "the signature is not over data with this digest");
     }
@@ -297,8 +293,7 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view 
   return SignerPaths(cms.get(), trust, at, purpose);
 }
 
-absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
-                                       const std::vector<Certificate>& recipients) {
+absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext, const std::vector<Certificate>& recipients) {
   if (recipients.empty()) return InvalidField("recipients", "at least one recipient is needed");
   const unsigned flags = CMS_BINARY | CMS_PARTIAL;
   auto in = ossl::ReadBio(plaintext);
@@ -307,9 +302,9 @@ absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
   for (const Certificate& r : recipients) {
     SEMPER_ASSIGN_OR_RETURN(PublicKey key, r.public_key());
     if (key.type() == KeyType::kEd25519) {
-      return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                       StrCat("recipient \"", r.Subject(),
-                                    "\" has an Ed25519 key, which cannot receive encrypted data"));
+      return MakeError(
+          absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+          StrCat("recipient \"", r.Subject(), "\" has an Ed25519 key, which cannot receive encrypted data"));
     }
     CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms.get(), r.x509(), flags | CMS_KEY_PARAM);
     if (ri == nullptr) {
@@ -354,8 +349,7 @@ absl::StatusOr<bool> CmsEnvelopedFor(std::string_view enveloped_der, const Certi
   return named;
 }
 
-absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,
-                                       const Certificate& cert) {
+absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key, const Certificate& cert) {
   if (X509_check_private_key(cert.x509(), key.evp()) != 1) {
     ossl::DrainErrors();
     return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,

@@ -27,10 +27,8 @@ struct CmsSignOptions {
 // `content`, with the signer's certificate and `chain` embedded and a signingTime attribute.
 // RSA keys sign with RSASSA-PSS. Ed25519 keys are refused (UNSUPPORTED_ALGORITHM): OpenSSL 3.0,
 // which Debian 12 ships, has no EdDSA in CMS (RFC 8419 support came with 3.2).
-absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const PrivateKey& key,
-                                            const Certificate& signer,
-                                            const std::vector<Certificate>& chain,
-                                            const CmsSignOptions& options = {});
+absl::StatusOr<std::string> CmsSignDetached(std::string_view content, const PrivateKey& key, const Certificate& signer,
+                                            const std::vector<Certificate>& chain, const CmsSignOptions& options = {});
 
 // The same SignedData with `certs` added to its certificates (the signatures do not change).
 absl::StatusOr<std::string> CmsAddCertificates(std::string_view cms_der, const std::vector<Certificate>& certs);
@@ -46,10 +44,8 @@ struct CmsSigner {
 // Verifies detached SignedData over `content`: every SignerInfo's signature (SHA-2 digests only),
 // and every signer's certificate path through `trust` as it stood at `at`, for `purpose`.
 // Fails with SIGNATURE_INVALID, CERTIFICATE_UNTRUSTED or MALFORMED_INPUT; never partly succeeds.
-absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der,
-                                                         std::string_view content,
-                                                         const TrustStore& trust, absl::Time at,
-                                                         KeyPurpose purpose);
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der, std::string_view content,
+                                                         const TrustStore& trust, absl::Time at, KeyPurpose purpose);
 
 // The same when only the content's digest is known: the signed attributes' messageDigest must
 // equal `digest` (computed with `algorithm`, which the signer must have used) and the signature
@@ -73,8 +69,7 @@ absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std
 
 // DER EnvelopedData (AES-256-CBC content encryption) readable by each recipient certificate:
 // ECDH key agreement for P-256 keys, RSA-OAEP for RSA keys. Ed25519 keys cannot receive.
-absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
-                                       const std::vector<Certificate>& recipients);
+absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext, const std::vector<Certificate>& recipients);
 
 // Whether EnvelopedData names `cert` as one of its recipients (a key-transport or key-agreement
 // RecipientInfo identifying it by issuer and serial or by subject key identifier): true or false;
@@ -82,7 +77,6 @@ absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext,
 absl::StatusOr<bool> CmsEnvelopedFor(std::string_view enveloped_der, const Certificate& cert);
 
 // Decrypts EnvelopedData for the recipient `cert` holding `key`.
-absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key,
-                                       const Certificate& cert);
+absl::StatusOr<std::string> CmsDecrypt(std::string_view enveloped_der, const PrivateKey& key, const Certificate& cert);
 
 }  // namespace semper

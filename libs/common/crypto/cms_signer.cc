@@ -20,7 +20,8 @@ constexpr char kMessageDigest[] = "1.2.840.113549.1.9.4";
 constexpr char kSigningTime[] = "1.2.840.113549.1.9.5";
 
 absl::Status Malformed(std::string_view what) {
-  return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, StrCat("not a detached SignedData: ", what));
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                   StrCat("not a detached SignedData: ", what));
 }
 
 std::string Attribute(std::string_view oid, const std::string& value) {
@@ -61,7 +62,8 @@ absl::StatusOr<SignedDataParts> Dissect(std::string_view der) {
     return Malformed("content type is not signedData");
   }
   std::string_view signed_data = der::Contents(explicit_content);
-  if (signed_data.empty() || static_cast<unsigned char>(signed_data[0]) != der::kSequence) return Malformed("no SignedData");
+  if (signed_data.empty() || static_cast<unsigned char>(signed_data[0]) != der::kSequence)
+    return Malformed("no SignedData");
   std::string_view fields = der::Contents(signed_data);
   p.version = der::Next(&fields);
   p.digest_algorithms = der::Next(&fields);
@@ -72,7 +74,6 @@ absl::StatusOr<SignedDataParts> Dissect(std::string_view der) {
   }
   return p;
 }
-
 
 // RFC 5652 11.3: UTCTime for 1950-2049, GeneralizedTime otherwise; whole seconds.
 std::string SigningTime(absl::Time t) {
@@ -86,7 +87,7 @@ std::string SigningTime(absl::Time t) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const CmsDetachedSigner>> CmsDetachedSigner::New(PrivateKey key, Certificate signer,
-                                                                              std::vector<Certificate> chain) {
+                                                                                std::vector<Certificate> chain) {
   // OpenSSL makes the reference structure; what does not change is taken from it.
   CmsSignOptions options;
   options.include_certificates = false;
@@ -103,7 +104,8 @@ absl::StatusOr<std::shared_ptr<const CmsDetachedSigner>> CmsDetachedSigner::New(
   s->digest_algorithm_ = std::string(der::Next(&info));
   std::string_view attributes = der::Next(&info);
   s->signature_algorithm_ = std::string(der::Next(&info));
-  if (s->signature_algorithm_.empty() || attributes.empty() || s->encapsulated_ != der::Tlv(der::kSequence, der::Oid(kData))) {
+  if (s->signature_algorithm_.empty() || attributes.empty() ||
+      s->encapsulated_ != der::Tlv(der::kSequence, der::Oid(kData))) {
     return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "unexpected SignedData from OpenSSL");
   }
   // [0] IMPLICIT SET OF, in DER's order (as OpenSSL writes it).
@@ -120,7 +122,8 @@ absl::StatusOr<std::shared_ptr<const CmsDetachedSigner>> CmsDetachedSigner::New(
                                       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "PSS setup");
   }
-  s->sign_template_ = std::shared_ptr<void>(ctx.release(), [](void* c) { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(c)); });
+  s->sign_template_ =
+      std::shared_ptr<void>(ctx.release(), [](void* c) { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(c)); });
   return std::shared_ptr<const CmsDetachedSigner>(std::move(s));
 }
 
@@ -141,18 +144,18 @@ absl::StatusOr<std::string> CmsDetachedSigner::SignAttributes(std::string_view a
 }
 
 std::string CmsDetachedSigner::Assemble(std::string_view signer_info, bool with_certificates) const {
-  std::string signed_data =
-      der::Tlv(der::kSequence, StrCat(version_, digest_algorithms_, encapsulated_,
-                                      with_certificates ? certificates_ : std::string(), der::Tlv(der::kSet, signer_info)));
+  std::string signed_data = der::Tlv(
+      der::kSequence, StrCat(version_, digest_algorithms_, encapsulated_,
+                             with_certificates ? certificates_ : std::string(), der::Tlv(der::kSet, signer_info)));
   return der::Tlv(der::kSequence, SignedDataOid() + der::Tlv(der::Constructed(0), signed_data));
 }
 
 absl::StatusOr<CmsDetachedSigner::Signature> CmsDetachedSigner::Sign(std::string_view content,
                                                                      absl::Time signing_time) const {
   std::string attributes = der::SetOf(
-      {ContentTypeData(),
-       der::Tlv(der::kSequence, SigningTimeOid() + der::Tlv(der::kSet, SigningTime(signing_time))),
-       der::Tlv(der::kSequence, MessageDigestOid() + der::Tlv(der::kSet, der::Tlv(der::kOctetString, Sha256(content))))});
+      {ContentTypeData(), der::Tlv(der::kSequence, SigningTimeOid() + der::Tlv(der::kSet, SigningTime(signing_time))),
+       der::Tlv(der::kSequence,
+                MessageDigestOid() + der::Tlv(der::kSet, der::Tlv(der::kOctetString, Sha256(content))))});
   SEMPER_ASSIGN_OR_RETURN(std::string signature, SignAttributes(attributes));
   std::string signer_info =
       der::Tlv(der::kSequence, StrCat(signer_version_, signer_id_, digest_algorithm_,
@@ -172,7 +175,8 @@ absl::StatusOr<std::string> CmsSpliceCertificates(std::string_view signed_data_d
   if (signer_infos.empty() || !rest.empty() || static_cast<unsigned char>(signer_infos[0]) != der::kSet) {
     return Malformed("it already carries certificates or CRLs, or its signerInfos are damaged");
   }
-  std::string rebuilt = der::Tlv(der::kSequence, StrCat(p.version, p.digest_algorithms, p.encapsulated, certificates, signer_infos));
+  std::string rebuilt =
+      der::Tlv(der::kSequence, StrCat(p.version, p.digest_algorithms, p.encapsulated, certificates, signer_infos));
   return der::Tlv(der::kSequence, StrCat(p.content_type, der::Tlv(der::Constructed(0), rebuilt)));
 }
 

@@ -42,7 +42,7 @@ class CmsDetachedSigner {
   std::string Assemble(std::string_view signer_info, bool with_certificates) const;
 
   std::shared_ptr<void> sign_template_;  // EVP_MD_CTX set up for the key (padding included); holds it
-  std::string version_, digest_algorithms_, encapsulated_, certificates_;  // SignedData parts
+  std::string version_, digest_algorithms_, encapsulated_, certificates_;            // SignedData parts
   std::string signer_version_, signer_id_, digest_algorithm_, signature_algorithm_;  // SignerInfo parts
 };
 

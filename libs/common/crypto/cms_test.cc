@@ -1,11 +1,11 @@
 // CMS SignedData (detached) and EnvelopedData: round trips and failures.
 #include "common/crypto/cms.h"
-#include "common/crypto/cms_signer.h"
-#include "common/crypto/der.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/crypto/cms_signer.h"
+#include "common/crypto/der.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_pki.h"
 
@@ -48,8 +48,7 @@ TEST_P(CmsSignTest, SignVerifyDetached) {
               StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
 }
 
-INSTANTIATE_TEST_SUITE_P(CmsCapableTypes, CmsSignTest,
-                         ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
+INSTANTIATE_TEST_SUITE_P(CmsCapableTypes, CmsSignTest, ::testing::Values(KeyType::kEcP256, KeyType::kRsa));
 
 TEST_P(CmsSignTest, PreparedSignerMakesWhatCmsSignMakes) {
   LeafSpec spec;
@@ -62,7 +61,8 @@ TEST_P(CmsSignTest, PreparedSignerMakesWhatCmsSignMakes) {
   const absl::Time at = absl::FromUnixSeconds(1795000000);  // 2026-11-18
   auto sig = (*prepared)->Sign(content, at);
   ASSERT_THAT(sig, IsOk());
-  auto signers = CmsVerifyDetached(sig->with_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation);
+  auto signers =
+      CmsVerifyDetached(sig->with_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation);
   ASSERT_THAT(signers, IsOk());
   EXPECT_EQ(signers->front().certificate.Der(), signer.certificate.Der());
   EXPECT_EQ(signers->front().claimed_signing_time, at);
@@ -73,7 +73,8 @@ TEST_P(CmsSignTest, PreparedSignerMakesWhatCmsSignMakes) {
               StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
   // Stored without certificates, put back: the same bytes as signed with them.
   EXPECT_LT(sig->without_certificates.size() + 500, sig->with_certificates.size());
-  EXPECT_FALSE(CmsVerifyDetached(sig->without_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kAny).ok());
+  EXPECT_FALSE(
+      CmsVerifyDetached(sig->without_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kAny).ok());
   auto restored = (*prepared)->WithCertificates(sig->without_certificates);
   ASSERT_THAT(restored, IsOk());
   EXPECT_EQ(*restored, sig->with_certificates);
@@ -81,7 +82,8 @@ TEST_P(CmsSignTest, PreparedSignerMakesWhatCmsSignMakes) {
   // Signatures differ (a fresh ECDSA nonce or PSS salt each time) but both verify.
   auto again = (*prepared)->Sign(content, at);
   EXPECT_NE(again->without_certificates, sig->without_certificates);
-  EXPECT_THAT(CmsVerifyDetached(again->with_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kAny), IsOk());
+  EXPECT_THAT(CmsVerifyDetached(again->with_certificates, content, Pki().trust(), absl::Now(), KeyPurpose::kAny),
+              IsOk());
 }
 
 TEST(CmsTest, SigningTimeOutsideUtcTimeRangeIsGeneralized) {
@@ -103,19 +105,22 @@ TEST(CmsTest, SplicingCertificatesRefusesWhatIsNotBareSignedData) {
   ASSERT_THAT(full, IsOk());
   const std::string block = der::Tlv(der::Constructed(0), signer.certificate.Der());
   EXPECT_THAT(CmsSpliceCertificates(*full, block), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
-  EXPECT_THAT(CmsSpliceCertificates("garbage", block), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsSpliceCertificates("garbage", block),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
   EXPECT_THAT(CmsSpliceCertificates(full->substr(0, full->size() - 1), block),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
   auto enveloped = CmsEncrypt("secret", {signer.certificate});
   ASSERT_THAT(enveloped, IsOk());
-  EXPECT_THAT(CmsSpliceCertificates(*enveloped, block), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsSpliceCertificates(*enveloped, block),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
 }
 
 TEST(CmsTest, PreparedSignerRefusesEd25519) {
   LeafSpec spec;
   spec.key_type = KeyType::kEd25519;
   auto ed = Pki().Issue(spec);
-  EXPECT_THAT(CmsDetachedSigner::New(ed.key, ed.certificate, {}), StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
+  EXPECT_THAT(CmsDetachedSigner::New(ed.key, ed.certificate, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM));
 }
 
 TEST(CmsTest, VerifiesAgainstADigestWhenOnlyTheHashIsKnown) {
@@ -263,8 +268,10 @@ TEST(CmsTest, EnvelopedForNamesExactlyItsRecipients) {
   }
   auto signed_data = CmsSignDetached("x", ec.key, ec.certificate, {});
   ASSERT_THAT(signed_data, IsOk());
-  EXPECT_THAT(CmsEnvelopedFor(*signed_data, ec.certificate), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
-  EXPECT_THAT(CmsEnvelopedFor("junk", ec.certificate), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsEnvelopedFor(*signed_data, ec.certificate),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CmsEnvelopedFor("junk", ec.certificate),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
 }
 
 TEST(CmsTest, NonRecipientCannotDecrypt) {

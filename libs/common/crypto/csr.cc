@@ -32,20 +32,24 @@ struct Request {
   ASN1_BIT_STRING* signature;
 };
 
-ASN1_SEQUENCE_enc(RequestInfo, enc, 0) = {
-    ASN1_SIMPLE(RequestInfo, version, ASN1_INTEGER),
-    ASN1_SIMPLE(RequestInfo, subject, X509_NAME),
-    ASN1_SIMPLE(RequestInfo, spki, SpkiParts),
-    ASN1_IMP_SET_OF(RequestInfo, attributes, X509_ATTRIBUTE, 0),
+ASN1_SEQUENCE_enc(RequestInfo, enc, 0) =
+    {
+        ASN1_SIMPLE(RequestInfo, version, ASN1_INTEGER),
+        ASN1_SIMPLE(RequestInfo, subject, X509_NAME),
+        ASN1_SIMPLE(RequestInfo, spki, SpkiParts),
+        ASN1_IMP_SET_OF(RequestInfo, attributes, X509_ATTRIBUTE, 0),
 } static_ASN1_SEQUENCE_END_ref(RequestInfo, RequestInfo)
 
-ASN1_SEQUENCE(Request) = {
-    ASN1_SIMPLE(Request, info, RequestInfo),
-    ASN1_SIMPLE(Request, signature_algorithm, X509_ALGOR),
-    ASN1_SIMPLE(Request, signature, ASN1_BIT_STRING),
+        ASN1_SEQUENCE(Request) =
+            {
+                ASN1_SIMPLE(Request, info, RequestInfo),
+                ASN1_SIMPLE(Request, signature_algorithm, X509_ALGOR),
+                ASN1_SIMPLE(Request, signature, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(Request)
 
-void FreeRequest(Request* r) { ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(r), ASN1_ITEM_rptr(Request)); }
+                void FreeRequest(Request * r) {
+  ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(r), ASN1_ITEM_rptr(Request));
+}
 using RequestPtr = std::unique_ptr<Request, ossl::FnDeleter<FreeRequest>>;
 using ReqPtr = std::unique_ptr<X509_REQ, ossl::FnDeleter<X509_REQ_free>>;
 
@@ -54,9 +58,9 @@ absl::Status Malformed(std::string_view what) {
 }
 
 absl::Status WeakHash(std::string_view what) {
-  return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                   StrCat("the certification request is signed with ", what,
-                          "; sign it with SHA-256, SHA-384, SHA-512 or Ed25519"));
+  return MakeError(
+      absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+      StrCat("the certification request is signed with ", what, "; sign it with SHA-256, SHA-384, SHA-512 or Ed25519"));
 }
 
 bool StrongDigest(int nid) { return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512; }
@@ -117,8 +121,8 @@ absl::Status CheckSignatureAlgorithm(const X509_ALGOR* algor) {
 
 absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  RequestPtr req(reinterpret_cast<Request*>(
-      ASN1_item_d2i(nullptr, &p, static_cast<long>(der.size()), ASN1_ITEM_rptr(Request))));
+  RequestPtr req(
+      reinterpret_cast<Request*>(ASN1_item_d2i(nullptr, &p, static_cast<long>(der.size()), ASN1_ITEM_rptr(Request))));
   if (!req || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
     return Malformed("not a DER PKCS#10 certification request");
   }
@@ -131,8 +135,8 @@ absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_v
     return Malformed("certification request has no usable public key");
   }
   SEMPER_RETURN_IF_ERROR(CheckSignatureAlgorithm(req->signature_algorithm));
-  if (ASN1_item_verify(ASN1_ITEM_rptr(RequestInfo), req->signature_algorithm, req->signature, req->info,
-                       key->evp()) != 1) {
+  if (ASN1_item_verify(ASN1_ITEM_rptr(RequestInfo), req->signature_algorithm, req->signature, req->info, key->evp()) !=
+      1) {
     ossl::DrainErrors();
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the certification request's self-signature does not verify");
@@ -148,8 +152,8 @@ absl::StatusOr<CertificationRequest> CertificationRequest::FromDer(std::string_v
       ASN1_item_d2i(nullptr, &cp, static_cast<long>(canonical.size()), ossl::SpkiParts_it())));
   if (!parts) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "canonical key encoding");
   std::shared_ptr<X509_PUBKEY> spki(X509_PUBKEY_new(), X509_PUBKEY_free);
-  SEMPER_RETURN_IF_ERROR(ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key),
-                                       ASN1_STRING_length(parts->key)));
+  SEMPER_RETURN_IF_ERROR(
+      ossl::SetSpki(spki.get(), parts->algor, ASN1_STRING_get0_data(parts->key), ASN1_STRING_length(parts->key)));
   std::shared_ptr<X509_NAME> subject(req->info->subject, X509_NAME_free);
   req->info->subject = nullptr;
   return CertificationRequest(std::string(der), std::move(subject), std::move(spki), *std::move(key));

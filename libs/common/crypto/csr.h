@@ -2,14 +2,14 @@
 // the CA. Immutable; thread-safe.
 #pragma once
 
+#include <openssl/x509.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <openssl/x509.h>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/keys.h"
@@ -25,8 +25,8 @@ class CertificationRequest {
   static absl::StatusOr<CertificationRequest> FromPem(std::string_view pem);
 
   // A request for `key`, naming the given subject attributes (short name or OID, value).
-  static absl::StatusOr<CertificationRequest> Create(
-      const PrivateKey& key, const std::vector<std::pair<std::string, std::string>>& subject);
+  static absl::StatusOr<CertificationRequest> Create(const PrivateKey& key,
+                                                     const std::vector<std::pair<std::string, std::string>>& subject);
 
   std::string Der() const;
   std::string Pem() const;

@@ -46,7 +46,8 @@ TEST(CertificationRequestTest, ReadsWhatOpensslWritesForEveryKeyType) {
     // OpenSSL reads what we print.
     std::string pem = csr->Pem();
     auto bio = ossl::ReadBio(pem);
-    std::unique_ptr<X509_REQ, ossl::FnDeleter<X509_REQ_free>> back(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+    std::unique_ptr<X509_REQ, ossl::FnDeleter<X509_REQ_free>> back(
+        PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
     ASSERT_NE(back, nullptr);
     EXPECT_EQ(X509_REQ_verify(back.get(), X509_REQ_get0_pubkey(back.get())), 1);
   }
@@ -57,7 +58,8 @@ TEST(CertificationRequestTest, SignatureOverOtherBytesIsRefused) {
   std::string der = OpensslRequest(key->evp(), "Alice", EVP_sha256());
   std::string changed = der;
   changed[changed.find("Alice")] = 'M';  // the subject the key signed is not the one presented
-  EXPECT_THAT(CertificationRequest::FromDer(changed), StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
+  EXPECT_THAT(CertificationRequest::FromDer(changed),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID));
   std::string bad_signature = der;
   bad_signature[bad_signature.size() - 5] ^= 0x01;
   EXPECT_THAT(CertificationRequest::FromDer(bad_signature), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -74,19 +76,23 @@ TEST(CertificationRequestTest, DamagedEncodingsAreMalformed) {
   auto key = PrivateKey::Generate(KeyType::kEcP256);
   std::string der = OpensslRequest(key->evp(), "Alice", EVP_sha256());
   EXPECT_THAT(CertificationRequest::FromDer(""), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
-  EXPECT_THAT(CertificationRequest::FromDer(der + "x"), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(CertificationRequest::FromDer(der + "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
   for (size_t cut : {size_t{1}, der.size() / 2, der.size() - 1}) {
     EXPECT_THAT(CertificationRequest::FromDer(der.substr(0, cut)),
-                StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT)) << cut;
+                StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT))
+        << cut;
   }
   // A public key that is not a point on the curve.
   std::string point = key->public_key().Der().substr(26);  // the 65-byte uncompressed point
   ASSERT_EQ(point.size(), 65u);
   std::string off_curve = der;
   off_curve[off_curve.find(point) + 64] ^= 0x01;
-  EXPECT_THAT(CertificationRequest::FromDer(off_curve), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
-  EXPECT_THAT(CertificationRequest::FromPem("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"),
+  EXPECT_THAT(CertificationRequest::FromDer(off_curve),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(
+      CertificationRequest::FromPem("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
 }
 
 TEST(CertificationRequestTest, WeakOrUnacceptedKeysAreRefused) {
@@ -143,7 +149,8 @@ TEST(PublicKeyTest, FastAndGenericPathsAgree) {
     ossl::EvpPkeyPtr generic(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
     EXPECT_EQ(EVP_PKEY_eq(parsed->evp(), generic.get()), 1) << KeyTypeName(type);
   }
-  EXPECT_THAT(PublicKey::FromDer("\x30\x03\x02\x01\x00"), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+  EXPECT_THAT(PublicKey::FromDer("\x30\x03\x02\x01\x00"),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // DER encoding of the few types the hot paths assemble.
 #include "common/crypto/der.h"
 
-#include <algorithm>
-
 #include <openssl/objects.h>
+
+#include <algorithm>
 
 namespace semper::der {
 

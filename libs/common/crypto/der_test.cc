@@ -21,7 +21,8 @@ TEST(DerTest, IntegersAreMinimalAndPositive) {
   EXPECT_EQ(Integer(0), std::string("\x02\x01\x00", 3));
   EXPECT_EQ(Integer(127), std::string("\x02\x01\x7f", 3));
   EXPECT_EQ(Integer(128), std::string("\x02\x02\x00\x80", 4));
-  for (uint64_t v : {uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{1} << 24, (uint64_t{1} << 63) + 5, ~uint64_t{0}}) {
+  for (uint64_t v :
+       {uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{1} << 24, (uint64_t{1} << 63) + 5, ~uint64_t{0}}) {
     EXPECT_EQ(ParsedInteger(Integer(v)), v);
   }
 }

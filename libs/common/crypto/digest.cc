@@ -1,11 +1,11 @@
 // SHA-2 through EVP_Q_digest.
 #include "common/crypto/digest.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 namespace semper {
 
@@ -36,8 +36,8 @@ std::string_view HashName(HashAlgorithm algorithm) {
 std::string ComputeDigest(HashAlgorithm algorithm, std::string_view data) {
   std::string out(DigestSize(algorithm), '\0');
   size_t len = 0;
-  if (EVP_Q_digest(nullptr, std::string(HashName(algorithm)).c_str(), nullptr, data.data(),
-                   data.size(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
+  if (EVP_Q_digest(nullptr, std::string(HashName(algorithm)).c_str(), nullptr, data.data(), data.size(),
+                   reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
       len != out.size()) {
     // SHA-2 is always present in OpenSSL 3's default provider; its absence is a broken install.
     std::fputs("semper: SHA-2 digest unavailable\n", stderr);

@@ -15,9 +15,7 @@ size_t DigestSize(HashAlgorithm algorithm);
 std::string_view HashName(HashAlgorithm algorithm);  // "SHA256", as OpenSSL names it
 
 std::string ComputeDigest(HashAlgorithm algorithm, std::string_view data);
-inline std::string Sha256(std::string_view data) {
-  return ComputeDigest(HashAlgorithm::kSha256, data);
-}
+inline std::string Sha256(std::string_view data) { return ComputeDigest(HashAlgorithm::kSha256, data); }
 
 // HMAC-SHA256 (RFC 2104) of `data` under `key`: 32 bytes.
 std::string HmacSha256(std::string_view key, std::string_view data);

@@ -12,18 +12,15 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-
-#include "common/base/strings.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/crypto/der.h"
 #include "common/crypto/ossl.h"
 
 namespace semper {
 namespace {
 
-std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
-  return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
-}
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) { return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free); }
 
 absl::Status Malformed(std::string_view what) {
   return ossl::Error(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, what);
@@ -53,8 +50,7 @@ std::string_view KeyTypeName(KeyType type) {
 namespace {
 
 absl::Status Weak(std::string_view what) {
-  return MakeError(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY,
-                   StrCat("the public key is unusable: ", what));
+  return MakeError(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY, StrCat("the public key is unusable: ", what));
 }
 
 using BnPtr = std::unique_ptr<BIGNUM, ossl::FnDeleter<BN_free>>;
@@ -85,7 +81,8 @@ bool Double(BIGNUM* x, BIGNUM* y, BN_CTX* ctx) {
   BnPtr xx(BN_new()), yy(BN_new()), t(BN_new()), num(BN_new()), den(BN_new());
   if (!xx || !yy || !t || !num || !den) return false;
   bool ok = BN_mod_sqr(xx.get(), x, f.p.get(), ctx) && BN_mod_sqr(yy.get(), y, f.p.get(), ctx) &&
-            BN_mod_mul(t.get(), xx.get(), yy.get(), f.p.get(), ctx) && BN_mod_mul(t.get(), t.get(), f.d.get(), f.p.get(), ctx);
+            BN_mod_mul(t.get(), xx.get(), yy.get(), f.p.get(), ctx) &&
+            BN_mod_mul(t.get(), t.get(), f.d.get(), f.p.get(), ctx);
   if (!ok) return false;
   // x' = 2xy / (1 + t)
   ok = BN_mod_mul(num.get(), x, y, f.p.get(), ctx) && BN_mod_add(num.get(), num.get(), num.get(), f.p.get(), ctx) &&
@@ -136,7 +133,8 @@ absl::Status CheckEd25519(const unsigned char* raw, size_t len) {
     }
   }
   for (int i = 0; i < 3; ++i) {
-    if (!Double(x.get(), y.get(), ctx.get())) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "bignum");
+    if (!Double(x.get(), y.get(), ctx.get()))
+      return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "bignum");
   }
   if (BN_is_zero(x.get()) && BN_is_one(y.get())) {
     return Weak("the Ed25519 key is a point of small order, for which anyone can make signatures");
@@ -239,9 +237,9 @@ absl::StatusOr<KeyType> ClassifyKey(EVP_PKEY* key) {
     SEMPER_RETURN_IF_ERROR(CheckRsa(key));
     return KeyType::kRsa;
   }
-  return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                   StrCat("key type ", EVP_PKEY_get0_type_name(key),
-                                " is not accepted; use ECDSA P-256, Ed25519 or RSA"));
+  return MakeError(
+      absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
+      StrCat("key type ", EVP_PKEY_get0_type_name(key), " is not accepted; use ECDSA P-256, Ed25519 or RSA"));
 }
 
 namespace {
@@ -379,9 +377,7 @@ absl::StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {
   return FromEvp(key.get());
 }
 
-std::string PublicKey::Der() const {
-  return ossl::ToDer(i2d_PUBKEY, key_.get());
-}
+std::string PublicKey::Der() const { return ossl::ToDer(i2d_PUBKEY, key_.get()); }
 
 std::string PublicKey::Pem() const {
   auto bio = ossl::WriteBio();
@@ -393,11 +389,12 @@ std::string PublicKey::CanonicalDer() const {
   if (type_ == KeyType::kEcP256) {
     const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key_.get());
     unsigned char point[65];
-    if (ec != nullptr && EC_POINT_point2oct(EC_KEY_get0_group(ec), EC_KEY_get0_public_key(ec),
-                                            POINT_CONVERSION_UNCOMPRESSED, point, sizeof point, nullptr) == sizeof point) {
-      static constexpr unsigned char kPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
-                                                  0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-                                                  0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+    if (ec != nullptr &&
+        EC_POINT_point2oct(EC_KEY_get0_group(ec), EC_KEY_get0_public_key(ec), POINT_CONVERSION_UNCOMPRESSED, point,
+                           sizeof point, nullptr) == sizeof point) {
+      static constexpr unsigned char kPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                                  0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                                  0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
       std::string out(reinterpret_cast<const char*>(kPrefix), sizeof kPrefix);
       out.append(reinterpret_cast<const char*>(point), sizeof point);
       return out;
@@ -425,9 +422,7 @@ std::string PublicKey::CanonicalDer() const {
   return Der();
 }
 
-bool PublicKey::Equals(const PublicKey& other) const {
-  return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
-}
+bool PublicKey::Equals(const PublicKey& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
 
 absl::StatusOr<PrivateKey> PrivateKey::Generate(KeyType type, int rsa_bits) {
   EVP_PKEY* key = nullptr;
@@ -463,16 +458,15 @@ absl::StatusOr<PrivateKey> PrivateKey::FromPem(std::string_view pem, const Secre
                      "private key is encrypted and no passphrase was given");
   }
   auto bio = ossl::ReadBio(pem);
-  ossl::EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
-                                               const_cast<SecretData*>(&passphrase)));
+  ossl::EvpPkeyPtr key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback, const_cast<SecretData*>(&passphrase)));
   if (!key) {
     ossl::DrainErrors();
     if (encrypted) {
       return MakeError(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY,
                        "cannot decrypt the private key: wrong passphrase or damaged file");
     }
-    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                     "not a PEM private key");
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT, "not a PEM private key");
   }
   SEMPER_ASSIGN_OR_RETURN(KeyType type, ClassifyKey(key.get()));
   return PrivateKey(Share(key.release()), type);
@@ -489,8 +483,7 @@ absl::StatusOr<std::string> PrivateKey::ToEncryptedPem(const SecretData& passphr
     return InvalidField("passphrase", "must be at least 8 characters");
   }
   auto bio = ossl::WriteBio();
-  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), EVP_aes_256_cbc(), nullptr, 0,
-                                    PassphraseCallback,
+  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), EVP_aes_256_cbc(), nullptr, 0, PassphraseCallback,
                                     const_cast<SecretData*>(&passphrase)) != 1) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "encrypting key failed");
   }

@@ -2,12 +2,12 @@
 // safe to share between threads; copies share one OpenSSL key object.
 #pragma once
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "absl/status/statusor.h"
 #include "common/base/secret.h"

@@ -1,12 +1,11 @@
 // PrivateKey / PublicKey: generation, encrypted PEM round trips, and refusal of bad input.
 #include "common/crypto/keys.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/x509.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/support/status_matchers.h"
 #include "tests/support/weak_keys.h"
@@ -39,8 +38,7 @@ TEST_P(KeysTest, WrongPassphraseIsRefused) {
   ASSERT_THAT(pem, IsOk());
   EXPECT_THAT(PrivateKey::FromPem(*pem, SecretData("wrong horse battery")),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
-  EXPECT_THAT(PrivateKey::FromPem(*pem, SecretData()),
-              StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
+  EXPECT_THAT(PrivateKey::FromPem(*pem, SecretData()), StatusIs(absl::StatusCode::kInvalidArgument, v1::WRONG_KEY));
 }
 
 TEST_P(KeysTest, PublicKeyDerAndPemRoundTrip) {
@@ -55,8 +53,7 @@ TEST_P(KeysTest, PublicKeyDerAndPemRoundTrip) {
   EXPECT_TRUE(from_pem->Equals(pub));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, KeysTest,
-                         ::testing::Values(KeyType::kEcP256, KeyType::kEd25519, KeyType::kRsa));
+INSTANTIATE_TEST_SUITE_P(AllTypes, KeysTest, ::testing::Values(KeyType::kEcP256, KeyType::kEd25519, KeyType::kRsa));
 
 TEST(KeysTest, UnencryptedKeyRefusedUnlessAllowed) {
   auto key = PrivateKey::Generate(KeyType::kEcP256);
@@ -140,8 +137,8 @@ TEST(WeakKeysTest, CompressedP256KeyHasTheCanonicalFormOfTheUncompressedOne) {
   auto key = PrivateKey::Generate(KeyType::kEcP256);
   std::string der = key->public_key().Der();
   std::string point = der.substr(der.size() - 65);
-  std::string compressed = std::string(1, static_cast<char>(0x02 | (static_cast<unsigned char>(point[64]) & 1))) +
-                           point.substr(1, 32);
+  std::string compressed =
+      std::string(1, static_cast<char>(0x02 | (static_cast<unsigned char>(point[64]) & 1))) + point.substr(1, 32);
   auto parsed = PublicKey::FromDer(::semper::testing::P256Spki(compressed));
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->CanonicalDer(), der);
@@ -194,7 +191,8 @@ TEST(WeakKeysTest, AHybridP256PointIsRefusedThroughOpensslsOwnDecoderToo) {
   const auto* p = reinterpret_cast<const unsigned char*>(hybrid.data());
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> generic(d2i_PUBKEY(nullptr, &p, static_cast<long>(hybrid.size())),
                                                               EVP_PKEY_free);
-  if (generic) EXPECT_THAT(PublicKey::FromEvp(generic.get()), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
+  if (generic)
+    EXPECT_THAT(PublicKey::FromEvp(generic.get()), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
   EXPECT_THAT(PublicKey::FromDer(hybrid), StatusIs(absl::StatusCode::kInvalidArgument, v1::WEAK_KEY));
 }
 

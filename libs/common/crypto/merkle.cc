@@ -191,8 +191,8 @@ std::vector<std::string> MerkleLog::ConsistencyProof(uint64_t old_size, uint64_t
   return *MerkleConsistencyProofOf(Nodes(), old_size, new_size);
 }
 
-bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root,
-                             std::string_view new_root, const std::vector<std::string>& proof) {
+bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root, std::string_view new_root,
+                             const std::vector<std::string>& proof) {
   if (old_size > new_size) return false;
   if (old_size == new_size) return proof.empty() && old_root == new_root;
   if (old_size == 0) return proof.empty();
@@ -228,4 +228,3 @@ bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_v
 }
 
 }  // namespace semper
-

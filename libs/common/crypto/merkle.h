@@ -70,8 +70,8 @@ class MerkleLog {
 
 // RFC 9162 2.1.4.2: true when `proof` shows that the tree of `old_size` leaves with root
 // `old_root` is a prefix of the tree of `new_size` leaves with root `new_root`.
-bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root,
-                             std::string_view new_root, const std::vector<std::string>& proof);
+bool VerifyMerkleConsistency(uint64_t old_size, uint64_t new_size, std::string_view old_root, std::string_view new_root,
+                             const std::vector<std::string>& proof);
 
 // RFC 9162 2.1.3.2: true when `path` proves that `leaf_hash` is leaf `index` of the tree of
 // `tree_size` leaves whose root is `root`.

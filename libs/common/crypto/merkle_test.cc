@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include "common/crypto/digest.h"
-#include "common/crypto/merkle_tiles.h"
-
 #include <map>
 #include <random>
+
+#include "common/crypto/digest.h"
+#include "common/crypto/merkle_tiles.h"
 
 namespace semper {
 namespace {
@@ -136,8 +136,14 @@ TEST(MerkleLogTest, RootsAndProofsMatchTheRfcForEveryPrefix) {
 
 TEST(MerkleTest, KnownRootOfTheRfc6962TestVector) {
   // The 8-leaf tree of the Certificate Transparency test vectors (RFC 6962 hashing = RFC 9162).
-  const char* leaves[] = {"", "\x00", "\x10", "\x20\x21", "\x30\x31", "\x40\x41\x42\x43",
-                          "\x50\x51\x52\x53\x54\x55\x56\x57", "\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f"};
+  const char* leaves[] = {"",
+                          "\x00",
+                          "\x10",
+                          "\x20\x21",
+                          "\x30\x31",
+                          "\x40\x41\x42\x43",
+                          "\x50\x51\x52\x53\x54\x55\x56\x57",
+                          "\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f"};
   size_t sizes[] = {0, 1, 1, 2, 2, 4, 8, 16};
   Leaves hashes;
   for (int i = 0; i < 8; ++i) hashes.push_back(MerkleLeafHash(std::string_view(leaves[i], sizes[i])));

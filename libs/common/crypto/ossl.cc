@@ -3,8 +3,8 @@
 
 #include <openssl/err.h>
 
-#include "common/base/strings.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 
 namespace semper::ossl {
 
@@ -48,9 +48,7 @@ std::vector<std::string> NameAttributes(const X509_NAME* name, std::string_view 
   return out;
 }
 
-BioPtr ReadBio(std::string_view data) {
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
+BioPtr ReadBio(std::string_view data) { return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size()))); }
 
 BioPtr WriteBio() { return BioPtr(BIO_new(BIO_s_mem())); }
 
@@ -60,12 +58,13 @@ std::string BioContents(BIO* bio) {
   return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
 }
 
-ASN1_SEQUENCE(SpkiParts) = {
-    ASN1_SIMPLE(SpkiParts, algor, X509_ALGOR),
-    ASN1_SIMPLE(SpkiParts, key, ASN1_BIT_STRING),
+ASN1_SEQUENCE(SpkiParts) =
+    {
+        ASN1_SIMPLE(SpkiParts, algor, X509_ALGOR),
+        ASN1_SIMPLE(SpkiParts, key, ASN1_BIT_STRING),
 } ASN1_SEQUENCE_END(SpkiParts)
 
-absl::Status SetSpki(X509_PUBKEY* to, const X509_ALGOR* algor, const unsigned char* bits, int bits_len) {
+        absl::Status SetSpki(X509_PUBKEY * to, const X509_ALGOR* algor, const unsigned char* bits, int bits_len) {
   const ASN1_OBJECT* alg = nullptr;
   int param_type = V_ASN1_UNDEF;
   const void* param = nullptr;

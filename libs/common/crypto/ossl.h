@@ -2,17 +2,17 @@
 // Internal to libs/common; other code uses the typed wrappers (PrivateKey, Certificate, ...).
 #pragma once
 
-#include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include <openssl/asn1t.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "semper/v1/errors.pb.h"

@@ -1,11 +1,11 @@
 // Random bytes and identifiers.
 #include "common/crypto/random.h"
 
+#include <openssl/rand.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
-
-#include <openssl/rand.h>
 
 namespace semper {
 

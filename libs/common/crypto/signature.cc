@@ -3,8 +3,8 @@
 
 #include <openssl/rsa.h>
 
-#include "common/base/strings.h"
 #include "common/base/status.h"
+#include "common/base/strings.h"
 #include "common/crypto/ossl.h"
 
 namespace semper {
@@ -24,17 +24,14 @@ bool KeyFits(KeyType type, SignatureAlgorithm algorithm) {
 
 absl::Status Mismatch(KeyType type, SignatureAlgorithm algorithm) {
   return MakeError(absl::StatusCode::kInvalidArgument, v1::UNSUPPORTED_ALGORITHM,
-                   StrCat("a ", KeyTypeName(type), " key cannot be used with ",
-                                SignatureAlgorithmName(algorithm)));
+                   StrCat("a ", KeyTypeName(type), " key cannot be used with ", SignatureAlgorithmName(algorithm)));
 }
 
 // Prepares a sign or verify context: digest (none for Ed25519) and PSS parameters.
-absl::Status InitContext(EVP_MD_CTX* ctx, EVP_PKEY* key, SignatureAlgorithm algorithm,
-                         bool sign) {
+absl::Status InitContext(EVP_MD_CTX* ctx, EVP_PKEY* key, SignatureAlgorithm algorithm, bool sign) {
   const EVP_MD* md = algorithm == SignatureAlgorithm::kEd25519 ? nullptr : EVP_sha256();
   EVP_PKEY_CTX* pctx = nullptr;
-  int rc = sign ? EVP_DigestSignInit(ctx, &pctx, md, nullptr, key)
-                : EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key);
+  int rc = sign ? EVP_DigestSignInit(ctx, &pctx, md, nullptr, key) : EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key);
   if (rc != 1) {
     return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "signature init failed");
   }
@@ -50,8 +47,7 @@ absl::Status InitContext(EVP_MD_CTX* ctx, EVP_PKEY* key, SignatureAlgorithm algo
 
 class EvpSign final : public PublicKeySign {
  public:
-  EvpSign(PrivateKey key, SignatureAlgorithm algorithm)
-      : key_(std::move(key)), algorithm_(algorithm) {}
+  EvpSign(PrivateKey key, SignatureAlgorithm algorithm) : key_(std::move(key)), algorithm_(algorithm) {}
 
   absl::StatusOr<std::string> Sign(std::string_view data) const override {
     ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
@@ -62,8 +58,7 @@ class EvpSign final : public PublicKeySign {
       return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "signing failed");
     }
     std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in,
-                       data.size()) != 1) {
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, data.size()) != 1) {
       return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "signing failed");
     }
     sig.resize(len);
@@ -78,20 +73,17 @@ class EvpSign final : public PublicKeySign {
 
 class EvpVerify final : public PublicKeyVerify {
  public:
-  EvpVerify(PublicKey key, SignatureAlgorithm algorithm)
-      : key_(std::move(key)), algorithm_(algorithm) {}
+  EvpVerify(PublicKey key, SignatureAlgorithm algorithm) : key_(std::move(key)), algorithm_(algorithm) {}
 
   absl::Status Verify(std::string_view signature, std::string_view data) const override {
     ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     SEMPER_RETURN_IF_ERROR(InitContext(ctx.get(), key_.evp(), algorithm_, /*sign=*/false));
-    int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                              signature.size(),
+    int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                               reinterpret_cast<const unsigned char*>(data.data()), data.size());
     ossl::DrainErrors();
     if (rc != 1) {
       return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
-                       StrCat(SignatureAlgorithmName(algorithm_),
-                                    " signature does not verify over the given data"));
+                       StrCat(SignatureAlgorithmName(algorithm_), " signature does not verify over the given data"));
     }
     return absl::OkStatus();
   }
@@ -128,14 +120,13 @@ SignatureAlgorithm DefaultSignatureAlgorithm(KeyType type) {
   return SignatureAlgorithm::kEcdsaP256Sha256;
 }
 
-absl::StatusOr<std::unique_ptr<PublicKeySign>> PublicKeySign::New(const PrivateKey& key,
-                                                                 SignatureAlgorithm algorithm) {
+absl::StatusOr<std::unique_ptr<PublicKeySign>> PublicKeySign::New(const PrivateKey& key, SignatureAlgorithm algorithm) {
   if (!KeyFits(key.type(), algorithm)) return Mismatch(key.type(), algorithm);
   return std::make_unique<EvpSign>(key, algorithm);
 }
 
-absl::StatusOr<std::unique_ptr<PublicKeyVerify>> PublicKeyVerify::New(
-    const PublicKey& key, SignatureAlgorithm algorithm) {
+absl::StatusOr<std::unique_ptr<PublicKeyVerify>> PublicKeyVerify::New(const PublicKey& key,
+                                                                      SignatureAlgorithm algorithm) {
   if (!KeyFits(key.type(), algorithm)) return Mismatch(key.type(), algorithm);
   return std::make_unique<EvpVerify>(key, algorithm);
 }

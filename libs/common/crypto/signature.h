@@ -28,8 +28,7 @@ SignatureAlgorithm DefaultSignatureAlgorithm(KeyType type);
 class PublicKeySign {
  public:
   // Fails when the key cannot be used with the algorithm.
-  static absl::StatusOr<std::unique_ptr<PublicKeySign>> New(const PrivateKey& key,
-                                                           SignatureAlgorithm algorithm);
+  static absl::StatusOr<std::unique_ptr<PublicKeySign>> New(const PrivateKey& key, SignatureAlgorithm algorithm);
   virtual ~PublicKeySign() = default;
   virtual absl::StatusOr<std::string> Sign(std::string_view data) const = 0;
   virtual SignatureAlgorithm algorithm() const = 0;
@@ -37,8 +36,7 @@ class PublicKeySign {
 
 class PublicKeyVerify {
  public:
-  static absl::StatusOr<std::unique_ptr<PublicKeyVerify>> New(const PublicKey& key,
-                                                             SignatureAlgorithm algorithm);
+  static absl::StatusOr<std::unique_ptr<PublicKeyVerify>> New(const PublicKey& key, SignatureAlgorithm algorithm);
   virtual ~PublicKeyVerify() = default;
   // OK, or INVALID_ARGUMENT with reason SIGNATURE_INVALID. Never a bool.
   virtual absl::Status Verify(std::string_view signature, std::string_view data) const = 0;

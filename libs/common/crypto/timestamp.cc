@@ -1,11 +1,11 @@
 // RFC 3161 client side through OpenSSL's TS API.
 #include "common/crypto/timestamp.h"
 
-#include <vector>
-
 #include <openssl/ess.h>
 #include <openssl/pkcs7.h>
 #include <openssl/ts.h>
+
+#include <vector>
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -26,16 +26,20 @@ absl::Status Malformed(std::string_view what) {
 
 int NidOf(HashAlgorithm a) {
   switch (a) {
-    case HashAlgorithm::kSha256: return NID_sha256;
-    case HashAlgorithm::kSha384: return NID_sha384;
-    case HashAlgorithm::kSha512: return NID_sha512;
+    case HashAlgorithm::kSha256:
+      return NID_sha256;
+    case HashAlgorithm::kSha384:
+      return NID_sha384;
+    case HashAlgorithm::kSha512:
+      return NID_sha512;
   }
   return NID_undef;
 }
 
 std::string Text(const ASN1_STRING* s) {
-  return s == nullptr ? "" : std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                         static_cast<size_t>(ASN1_STRING_length(s)));
+  return s == nullptr ? ""
+                      : std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                    static_cast<size_t>(ASN1_STRING_length(s)));
 }
 
 std::string SerialText(const ASN1_INTEGER* serial) {
@@ -113,7 +117,10 @@ TimeStampInfo InfoOf(TS_TST_INFO* tst) {
   if (n > 0) info.policy.assign(oid, static_cast<size_t>(std::min<int>(n, sizeof oid - 1)));
   TS_MSG_IMPRINT* imprint = TS_TST_INFO_get_msg_imprint(tst);
   int nid = OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(imprint)->algorithm);
-  info.hash_algorithm = nid == NID_sha256 ? "sha256" : nid == NID_sha384 ? "sha384" : nid == NID_sha512 ? "sha512" : OBJ_nid2sn(nid);
+  info.hash_algorithm = nid == NID_sha256   ? "sha256"
+                        : nid == NID_sha384 ? "sha384"
+                        : nid == NID_sha512 ? "sha512"
+                                            : OBJ_nid2sn(nid);
   info.imprint = Text(TS_MSG_IMPRINT_get_msg(imprint));
   const GENERAL_NAME* tsa = TS_TST_INFO_get_tsa(tst);
   if (tsa != nullptr && tsa->type == GEN_DIRNAME) info.tsa_name = ossl::NameToString(tsa->d.directoryName);
@@ -332,12 +339,13 @@ absl::StatusOr<TimeStampInfo> VerifyTimeStampToken(std::string_view der, std::st
   int flags = TS_VFY_VERSION | TS_VFY_SIGNER | TS_VFY_SIGNATURE | TS_VFY_IMPRINT;
   TS_VERIFY_CTX_set_flags(ctx.get(), flags);
   if (!ed25519 && TS_RESP_verify_token(ctx.get(), p7.get()) != 1) {
-    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID, "the time-stamp token does not verify");
+    return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
+                       "the time-stamp token does not verify");
   }
   if (nonce.has_value()) {  // OpenSSL 3.0 has no setter for the expected nonce
     TstInfoPtr tst(PKCS7_to_TS_TST_INFO(p7.get()));
-    ossl::BignumPtr want(BN_bin2bn(reinterpret_cast<const unsigned char*>(nonce->data()),
-                                   static_cast<int>(nonce->size()), nullptr));
+    ossl::BignumPtr want(
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(nonce->data()), static_cast<int>(nonce->size()), nullptr));
     const ASN1_INTEGER* got = tst ? TS_TST_INFO_get_nonce(tst.get()) : nullptr;
     ossl::BignumPtr got_bn(got != nullptr ? ASN1_INTEGER_to_BN(got, nullptr) : nullptr);
     if (!got_bn || BN_cmp(want.get(), got_bn.get()) != 0) {

@@ -143,10 +143,12 @@ AuditCheck VerifyAudit(const std::vector<AuditRow>& rows, int64_t expect_seq, co
                                               : StrCat("row ", row.seq, " is out of order"));
     }
     if (row.prev_hash != prev) {
-      check.problems.push_back(StrCat("row ", row.seq, " does not follow the row before it (a row was removed or changed)"));
+      check.problems.push_back(
+          StrCat("row ", row.seq, " does not follow the row before it (a row was removed or changed)"));
     }
     if (AuditRowHash(row.prev_hash, row) != row.hash) {
-      check.problems.push_back(StrCat("row ", row.seq, " was changed (", row.event.action, " ", row.event.subject, ")"));
+      check.problems.push_back(
+          StrCat("row ", row.seq, " was changed (", row.event.action, " ", row.event.subject, ")"));
     }
     if (row.seq == expect_seq) {
       expected_seen = true;
@@ -156,7 +158,8 @@ AuditCheck VerifyAudit(const std::vector<AuditRow>& rows, int64_t expect_seq, co
     next = row.seq + 1;
   }
   if (!expected_seen) {
-    check.problems.push_back(StrCat("the head kept earlier (row ", expect_seq, ") is gone: the newest rows were removed"));
+    check.problems.push_back(
+        StrCat("the head kept earlier (row ", expect_seq, ") is gone: the newest rows were removed"));
   }
   if (!rows.empty()) {
     check.head_seq = rows.back().seq;

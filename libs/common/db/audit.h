@@ -9,11 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/status/statusor.h"
 #include "common/db/migrations.h"

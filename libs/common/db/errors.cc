@@ -20,8 +20,7 @@ absl::Status StatusFromException(const std::exception& e, std::string_view what)
   }
   if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
       dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
-    return MakeError(absl::StatusCode::kAborted, v1::CONFLICT,
-                     StrCat(what, ": a concurrent change won; retry"));
+    return MakeError(absl::StatusCode::kAborted, v1::CONFLICT, StrCat(what, ": a concurrent change won; retry"));
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr ||
       dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) {

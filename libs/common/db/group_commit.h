@@ -49,9 +49,9 @@
 namespace semper::db {
 
 struct GroupCommitOptions {
-  std::string queue;            // the metrics' label, e.g. "tsa_tokens"
-  size_t max_group = 1000;      // most requests in one transaction
-  int in_flight = 2;            // groups being committed at once (each holds a database connection)
+  std::string queue;                 // the metrics' label, e.g. "tsa_tokens"
+  size_t max_group = 1000;           // most requests in one transaction
+  int in_flight = 2;                 // groups being committed at once (each holds a database connection)
   std::shared_ptr<Metrics> metrics;  // may be null
 };
 
@@ -137,7 +137,8 @@ class GroupCommitter {
         left = queue_.size();
       }
       const absl::Time start = absl::Now();
-      std::vector<Result> results(group.size(), Result(absl::InternalError("the group commit left this request undecided")));
+      std::vector<Result> results(group.size(),
+                                  Result(absl::InternalError("the group commit left this request undecided")));
       absl::Status s = commit_(group, results);
       if (s.ok() && results.size() != group.size()) {
         s = absl::InternalError("the group commit answered a different number of requests");
@@ -152,7 +153,8 @@ class GroupCommitter {
     if (m == nullptr) return;
     const Labels queue = {{"queue", o_.queue}};
     const Labels outcome = {{"queue", o_.queue}, {"ok", ok ? "true" : "false"}};
-    m->Observe("semper_group_commit_seconds", "time to decide and commit one group", queue, absl::ToDoubleSeconds(took));
+    m->Observe("semper_group_commit_seconds", "time to decide and commit one group", queue,
+               absl::ToDoubleSeconds(took));
     m->Observe("semper_group_commit_size", "requests decided in one group commit", queue, static_cast<double>(size),
                Metrics::CountBuckets());
     m->Observe("semper_group_commit_wait_seconds", "how long the oldest request of a group waited for a committer",

@@ -2,11 +2,11 @@
 // and metrics. The five daemons' tests exercise it against PostgreSQL.
 #include "common/db/group_commit.h"
 
-#include <atomic>
-#include <thread>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 
@@ -31,10 +31,10 @@ class Answers {
   std::vector<std::pair<int, absl::StatusOr<int>>> WaitFor(size_t n) {
     absl::MutexLock lock(&mu_);
     want_ = n;
-    mu_.AwaitWithTimeout(absl::Condition(
-                             +[](Answers* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) { return a->got_.size() >= a->want_; },
-                             this),
-                         absl::Seconds(30));
+    mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](Answers* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) { return a->got_.size() >= a->want_; }, this),
+        absl::Seconds(30));
     return got_;
   }
 
@@ -143,12 +143,13 @@ TEST(GroupCommitTest, TwoGroupsAreInFlightAtOnce) {
 TEST(GroupCommitTest, StopAnswersEverythingSubmittedAndRefusesWhatComesAfter) {
   Answers answers;
   std::atomic<int> committed{0};
-  auto c = std::make_unique<Committer>(Named(7, 2), [&](std::vector<int>& group, std::vector<absl::StatusOr<int>>& results) {
-    absl::SleepFor(absl::Microseconds(200));
-    for (size_t i = 0; i < group.size(); ++i) results[i] = group[i];
-    committed += static_cast<int>(group.size());
-    return absl::OkStatus();
-  });
+  auto c =
+      std::make_unique<Committer>(Named(7, 2), [&](std::vector<int>& group, std::vector<absl::StatusOr<int>>& results) {
+        absl::SleepFor(absl::Microseconds(200));
+        for (size_t i = 0; i < group.size(); ++i) results[i] = group[i];
+        committed += static_cast<int>(group.size());
+        return absl::OkStatus();
+      });
   for (int i = 0; i < 300; ++i) c->Submit(i, answers.For(i));
   c->Stop();
   EXPECT_EQ(committed.load(), 300);

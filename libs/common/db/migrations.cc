@@ -64,8 +64,7 @@ absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool, std::strin
                                                 std::vector<Migration> migrations) {
   SEMPER_RETURN_IF_ERROR(ValidateSchemaName(schema));
   std::sort(migrations.begin(), migrations.end(), [](const Migration& a, const Migration& b) {
-    return a.version.size() != b.version.size() ? a.version.size() < b.version.size()
-                                                : a.version < b.version;
+    return a.version.size() != b.version.size() ? a.version.size() < b.version.size() : a.version < b.version;
   });
   for (size_t i = 1; i < migrations.size(); ++i) {
     if (migrations[i].version == migrations[i - 1].version) {
@@ -105,9 +104,9 @@ absl::StatusOr<MigrationResult> ApplyMigrations(ConnectionPool& pool, std::strin
         return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                          StrCat("migration ", m.version, "_", m.name, " of schema ", s, " failed: ", e.what()));
       }
-      tx.exec_params("INSERT INTO " + tx.quote_name(s) +
-                         ".schema_migrations (version, name, sha256) VALUES ($1, $2, $3)",
-                     m.version, m.name, digest);
+      tx.exec_params(
+          "INSERT INTO " + tx.quote_name(s) + ".schema_migrations (version, name, sha256) VALUES ($1, $2, $3)",
+          m.version, m.name, digest);
       result.applied.push_back(m.version);
     }
     if (!migrations.empty()) result.current = migrations.back().version;
@@ -129,14 +128,16 @@ absl::StatusOr<MigrationResult> ApplyMigrationsWhenReachable(ConnectionPool& poo
   for (absl::Duration backoff = absl::Seconds(1);;) {
     auto applied = ApplyMigrations(pool, schema, migrations);
     if (applied.ok() || applied.status().code() != absl::StatusCode::kUnavailable) return applied;
-    LogEvent(logger, spdlog::level::warn, "waiting_for_database").With("error", std::string(applied.status().message()));
+    LogEvent(logger, spdlog::level::warn, "waiting_for_database")
+        .With("error", std::string(applied.status().message()));
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     timespec ts = absl::ToTimespec(backoff);
     if (sigtimedwait(&set, nullptr, &ts) >= 0) {
-      return MakeError(absl::StatusCode::kCancelled, v1::DEPENDENCY_UNAVAILABLE, "stopped while waiting for the database");
+      return MakeError(absl::StatusCode::kCancelled, v1::DEPENDENCY_UNAVAILABLE,
+                       "stopped while waiting for the database");
     }
     backoff = std::min(backoff * 2, absl::Seconds(10));
   }

@@ -7,11 +7,11 @@
 // schema. An applied migration whose text changed is an error (migrations are append-only).
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <spdlog/logger.h>
 
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"

@@ -4,10 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -61,8 +60,7 @@ class ConnectionPool {
 
    private:
     friend class ConnectionPool;
-    Lease(ConnectionPool* pool, int slot, pqxx::connection* conn)
-        : pool_(pool), slot_(slot), conn_(conn) {}
+    Lease(ConnectionPool* pool, int slot, pqxx::connection* conn) : pool_(pool), slot_(slot), conn_(conn) {}
     ConnectionPool* pool_;
     int slot_;
     pqxx::connection* conn_;
@@ -77,8 +75,7 @@ class ConnectionPool {
   // body on serialization failure, deadlock, or a connection lost before commit; so `body` must
   // have no effects outside the transaction. A non-OK status from `body` rolls back and is
   // returned as is. A connection lost during COMMIT gives UNAVAILABLE (outcome unknown).
-  absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& body,
-                        const TransactOptions& options = {});
+  absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& body, const TransactOptions& options = {});
 
   // Runs read-only statements in autocommit mode (one round trip each, no BEGIN/COMMIT): for hot
   // lookups that read a single consistent row. Retried once on a lost connection.

@@ -2,7 +2,6 @@
 #include "common/db/values.h"
 
 #include <cmath>
-
 #include <pqxx/binarystring>
 
 namespace semper::db {

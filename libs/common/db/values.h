@@ -2,10 +2,9 @@
 // SQL; these only format them. Thread-safe (pure functions).
 #pragma once
 
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/time/time.h"
 

@@ -112,10 +112,14 @@ absl::StatusOr<Me1View> VerifyMe1(const v1::SignedBody& me1) {
 }
 
 Originator::Originator(Party self, Certificate responder, Certificate arbiter, std::string contract)
-    : Originator(std::move(self), std::move(responder), std::move(arbiter), ExchangeTerms{.contract = std::move(contract)}) {}
+    : Originator(std::move(self), std::move(responder), std::move(arbiter),
+                 ExchangeTerms{.contract = std::move(contract)}) {}
 
 Originator::Originator(Party self, Certificate responder, Certificate arbiter, ExchangeTerms terms)
-    : self_(std::move(self)), responder_(std::move(responder)), arbiter_(std::move(arbiter)), terms_(std::move(terms)) {}
+    : self_(std::move(self)),
+      responder_(std::move(responder)),
+      arbiter_(std::move(arbiter)),
+      terms_(std::move(terms)) {}
 
 absl::StatusOr<v1::SignedBody> Originator::Me1() {
   nonce_ = RandomBytes(32);
@@ -181,7 +185,8 @@ absl::StatusOr<v1::AbortRequest> Originator::Abort() const {
 }
 
 absl::StatusOr<v1::ResolveRequest> Originator::Resolve() const {
-  if (me2_.body().empty()) return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "no me2 yet: abort instead");
+  if (me2_.body().empty())
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE, "no me2 yet: abort instead");
   v1::ArbiterRequestBody body;
   body.set_type("asw-resolve");
   body.set_requester("originator");
@@ -335,7 +340,8 @@ absl::StatusOr<ArbiterRequest> CheckAbort(const v1::AbortRequest& req, const Cer
   SEMPER_ASSIGN_OR_RETURN(Me1View v, VerifyMe1(req.me1()));
   if (v.body.arbiter_certificate() != arbiter.Der()) return Bad("this exchange names another arbiter");
   // Only the originator may abort.
-  SEMPER_ASSIGN_OR_RETURN(v1::ArbiterRequestBody body, OpenBody<v1::ArbiterRequestBody>(req.request(), v.originator, "asw-abort"));
+  SEMPER_ASSIGN_OR_RETURN(v1::ArbiterRequestBody body,
+                          OpenBody<v1::ArbiterRequestBody>(req.request(), v.originator, "asw-abort"));
   if (body.me1_hash() != v.hash) return Bad("the abort request is about another exchange");
   return ArbiterRequest{ArbiterRequest::Kind::kAbort, std::move(v), req.me1(), {}};
 }
@@ -435,8 +441,8 @@ v1::AffidavitStatement PaymentReleaseOnContract(const Me1View& me1, absl::Time n
   const v1::Payment& p = me1.body.payment();
   a.set_type("semper-payment-release-order");
   a.set_statement(StrCat("To ", p.provider(), ": a standard contract of the exchange (me1 to me4, signed by both) ",
-                         "was shown to the arbiter; ", me1.responder.Subject(), " is bound to deliver. Release payment ",
-                         p.reference(), " to it."));
+                         "was shown to the arbiter; ", me1.responder.Subject(),
+                         " is bound to deliver. Release payment ", p.reference(), " to it."));
   return a;
 }
 

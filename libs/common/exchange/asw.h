@@ -92,8 +92,12 @@ class Responder {
 
  private:
   Responder(Party self, Certificate originator, v1::SignedBody me1, v1::Me1Body body)
-      : self_(std::move(self)), originator_(std::move(originator)), me1_(std::move(me1)), contract_(body.contract()),
-        originator_nonce_hash_(body.originator_nonce_hash()), body_(std::move(body)) {}
+      : self_(std::move(self)),
+        originator_(std::move(originator)),
+        me1_(std::move(me1)),
+        contract_(body.contract()),
+        originator_nonce_hash_(body.originator_nonce_hash()),
+        body_(std::move(body)) {}
   Party self_;
   Certificate originator_;
   v1::SignedBody me1_, me2_, me3_, me4_;

@@ -46,7 +46,7 @@ class MemoryArbiter {
     auto it = records_.find(r.me1.hash);
     if (it != records_.end()) return it->second;
     SEMPER_ASSIGN_OR_RETURN(v1::SignedBody token, IssueToken(r.kind == ArbiterRequest::Kind::kResolve, r.me1_signed,
-                                                              r.me2_signed, self_, absl::Now()));
+                                                             r.me2_signed, self_, absl::Now()));
     records_[r.me1.hash] = token;
     return token;
   }

@@ -36,7 +36,8 @@ std::string ContractSigningText(std::string_view id, std::string_view contract_s
 absl::Status VerifyTreeHead(const v1::SignedTreeHead& head, const TrustStore& trust) {
   SEMPER_RETURN_IF_ERROR(NotarySigned(head.statement(), head.signature(), trust, "tree head"));
   v1::TreeHeadStatement st;
-  if (!google::protobuf::util::JsonStringToMessage(head.statement(), &st).ok() || st.type() != "semper-notary-tree-head") {
+  if (!google::protobuf::util::JsonStringToMessage(head.statement(), &st).ok() ||
+      st.type() != "semper-notary-tree-head") {
     return Invalid("the tree head's statement is not a semper-notary-tree-head");
   }
   if (st.tree_size() != head.tree_size() || st.root_hash() != head.root_hash()) {
@@ -55,9 +56,11 @@ absl::Status VerifyEvidence(const v1::Evidence& evidence, const TrustStore& trus
     return Invalid("the evidence's statement is not a notary statement");
   }
   const std::string& type = statement.fields().at("type").string_value();
-  const std::string want = evidence.kind() == "attestation" ? "semper-notarial-attestation" : StrCat("semper-", evidence.kind());
+  const std::string want =
+      evidence.kind() == "attestation" ? "semper-notarial-attestation" : StrCat("semper-", evidence.kind());
   if (evidence.kind().empty() || type != want) {
-    return Invalid(StrCat("the evidence says it is of kind \"", evidence.kind(), "\" but its signed statement is a ", type));
+    return Invalid(
+        StrCat("the evidence says it is of kind \"", evidence.kind(), "\" but its signed statement is a ", type));
   }
   SEMPER_RETURN_IF_ERROR(VerifyTreeHead(evidence.tree_head(), trust));
   const v1::InclusionProof& p = evidence.inclusion();

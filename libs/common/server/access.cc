@@ -127,7 +127,8 @@ class AccessProcessor : public grpc::AuthMetadataProcessor {
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata*,
                        OutputMetadata*) override {
     auto path = metadata.find(":path");
-    std::string_view method = path == metadata.end() ? std::string_view() : std::string_view(path->second.data(), path->second.size());
+    std::string_view method =
+        path == metadata.end() ? std::string_view() : std::string_view(path->second.data(), path->second.size());
     const AccessRule* rule = policy_->Find(method);
     const bool open = rule != nullptr && rule->roles.empty();
     const bool presented = context != nullptr && context->IsPeerAuthenticated();
@@ -141,8 +142,9 @@ class AccessProcessor : public grpc::AuthMetadataProcessor {
       if (!pems.empty()) {
         auto known = KnownCertificateOf(std::string(pems.front().data(), pems.front().size()));
         if (!known.ok()) {
-          return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                              StrCat(kAccessDenialPrefix, "the client certificate is not accepted: ", known.status().message()));
+          return grpc::Status(
+              grpc::StatusCode::UNAUTHENTICATED,
+              StrCat(kAccessDenialPrefix, "the client certificate is not accepted: ", known.status().message()));
         }
         if (known.ok()) {
           authenticated = true;
@@ -189,8 +191,9 @@ const std::vector<AccessRule>& SuiteAccessMatrix() {
 }
 
 std::string RoleMatrixMarkdown(const std::vector<AccessRule>& rules) {
-  constexpr Role kColumns[] = {Role::kAdministrator, Role::kRegistrationOfficer, Role::kSubscriber,
-                               Role::kPseudonymHolder, Role::kService, Role::kArbitrator};
+  constexpr Role kColumns[] = {Role::kAdministrator, Role::kRegistrationOfficer,
+                               Role::kSubscriber,    Role::kPseudonymHolder,
+                               Role::kService,       Role::kArbitrator};
   std::string out = "| RPC | anyone (no certificate) |";
   for (Role r : kColumns) StrAppend(&out, " ", RoleName(r), " |");
   out += " the handler also checks |\n|---|---|";

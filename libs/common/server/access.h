@@ -17,13 +17,13 @@
 // gRPC's authentication layer carries no status details, so these two have no ErrorInfo.
 #pragma once
 
+#include <grpcpp/security/auth_metadata_processor.h>
+
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/security/auth_metadata_processor.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"

@@ -1,18 +1,16 @@
 // The role matrix: complete for every RPC of the suite's protos, equal to docs/roles.md, and its
 // decisions.
 #include "common/server/access.h"
-#include "common/crypto/certificate.h"
-#include "common/server/peer.h"
-#include "tests/support/weak_keys.h"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include <google/protobuf/descriptor.h>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include "tests/support/test_pki.h"
+#include "common/crypto/certificate.h"
+#include "common/server/peer.h"
 #include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
@@ -20,6 +18,8 @@
 #include "semper/v1/privacy.grpc.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
 #include "tests/support/suite.h"
+#include "tests/support/test_pki.h"
+#include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
@@ -33,7 +33,8 @@ TEST(AccessMatrix, HasOneRowForEveryRpcOfTheSuiteAndNoOther) {
                            "semper.v1.TimeStamp", "semper.v1.Notary", "semper.v1.Arbiter", "semper.v1.Liability"}) {
     const auto* service = ::semper::testing::SuiteService(name);
     ASSERT_NE(service, nullptr) << name;
-    for (int i = 0; i < service->method_count(); ++i) rpcs.insert("/" + service->full_name() + "/" + service->method(i)->name());
+    for (int i = 0; i < service->method_count(); ++i)
+      rpcs.insert("/" + service->full_name() + "/" + service->method(i)->name());
   }
   std::set<std::string> rows;
   for (const AccessRule& r : SuiteAccessMatrix()) {
@@ -121,9 +122,9 @@ TEST(GateTest, AClientCertificateForAForgeableKeyIsRefused) {
   ASSERT_TRUE(ca.ok());
   std::string n(256, '\xC5');  // an odd 2048-bit modulus; e = 1 makes any value its own signature
   n.back() = '\x01';
-  for (const std::string& spki_der : {::semper::testing::Ed25519Spki(::semper::testing::Ed25519SmallOrderPoints()[0]),
-                                      ::semper::testing::P256Spki(std::string(1, '\0')),
-                                      ::semper::testing::RsaSpki(n, 1)}) {
+  for (const std::string& spki_der :
+       {::semper::testing::Ed25519Spki(::semper::testing::Ed25519SmallOrderPoints()[0]),
+        ::semper::testing::P256Spki(std::string(1, '\0')), ::semper::testing::RsaSpki(n, 1)}) {
     CertificateTemplate t;
     t.subject = RoleSubjectAttributes({Role::kAdministrator});
     t.subject.push_back({"CN", "Deniable Administrator"});

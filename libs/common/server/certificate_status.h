@@ -4,11 +4,11 @@
 // semper-ca gave it, annotated. Thread-safe.
 #pragma once
 
+#include <grpcpp/support/status.h>
+
 #include <memory>
 #include <optional>
 #include <string_view>
-
-#include <grpcpp/support/status.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

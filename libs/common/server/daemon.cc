@@ -1,17 +1,17 @@
 // Daemon start-up steps.
 #include "common/server/daemon.h"
 
-#include <cstdio>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <cstdio>
+
 #include "common/base/files.h"
-#include "common/base/secret.h"
-#include "common/crypto/keys.h"
 #include "common/base/log.h"
+#include "common/base/secret.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/keys.h"
 #include "common/db/audit.h"
 
 namespace semper {
@@ -48,7 +48,9 @@ void LoadUpstreamIdentity(const ServerOptions& o) {
 }  // namespace
 
 int Daemon::Fail(std::string_view step, const absl::Status& status) const {
-  LogEvent(log, spdlog::level::critical, "start_failed").With("step", step).With("error", std::string(status.message()));
+  LogEvent(log, spdlog::level::critical, "start_failed")
+      .With("step", step)
+      .With("error", std::string(status.message()));
   return 1;
 }
 
@@ -72,12 +74,13 @@ std::optional<Daemon> LoadDaemon(const std::optional<std::string>& config_file, 
 }
 
 std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size) {
-  return {{"database.url", ConfigType::kString, std::nullopt, true, true, "PostgreSQL connection URL"},
-          {"database.pool_size", ConfigType::kInt, ConfigValue(default_pool_size), false, false, "connections", 1, 256}};
+  return {
+      {"database.url", ConfigType::kString, std::nullopt, true, true, "PostgreSQL connection URL"},
+      {"database.pool_size", ConfigType::kInt, ConfigValue(default_pool_size), false, false, "connections", 1, 256}};
 }
 
-std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what,
-                                             int64_t default_max, int64_t default_in_flight) {
+std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what, int64_t default_max,
+                                             int64_t default_in_flight) {
   return {{StrCat(section, ".group_commit_max"), ConfigType::kInt, ConfigValue(default_max), false, false,
            StrCat("most ", what, " committed in one transaction"), 1, 100000},
           {StrCat(section, ".committers"), ConfigType::kInt, ConfigValue(default_in_flight), false, false,
@@ -104,10 +107,13 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
   for (auto& st : db::AuditStatements(schema)) pool_options.statements.push_back(std::move(st));
   pool_options.application_name = daemon.options.name;
   SEMPER_ASSIGN_OR_RETURN(auto pool, db::ConnectionPool::New(pool_options));
-  SEMPER_ASSIGN_OR_RETURN(db::MigrationResult applied,
-                          db::ApplyMigrationsWhenReachable(*pool, schema, db::WithAuditMigration(migrations), daemon.log));
-  LogEvent(daemon.log, spdlog::level::info, "migrations").With("schema", std::string(schema))
-      .With("applied", applied.applied.size()).With("version", applied.current);
+  SEMPER_ASSIGN_OR_RETURN(
+      db::MigrationResult applied,
+      db::ApplyMigrationsWhenReachable(*pool, schema, db::WithAuditMigration(migrations), daemon.log));
+  LogEvent(daemon.log, spdlog::level::info, "migrations")
+      .With("schema", std::string(schema))
+      .With("applied", applied.applied.size())
+      .With("version", applied.current);
   // The configuration this start runs with goes to the audit trail (secrets left out), marked
   // when it differs from this daemon's previous start.
   std::string config;
@@ -117,8 +123,9 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
                                    ".audit WHERE daemon = $1 AND action LIKE 'start%' ORDER BY seq DESC LIMIT 1",
                                daemon.options.name);
     const bool changed = !last.empty() && last[0][0].as<std::string>() != config;
-    return db::AppendAudit(tx, schema, daemon.options.name,
-                           {{"daemon", changed ? "start-configuration-changed" : "start", daemon.options.name, config}});
+    return db::AppendAudit(
+        tx, schema, daemon.options.name,
+        {{"daemon", changed ? "start-configuration-changed" : "start", daemon.options.name, config}});
   }));
   return pool;
 }

@@ -3,14 +3,14 @@
 // loads. Each step that fails is logged once, with the step's name.
 #pragma once
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -41,8 +41,8 @@ std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size);
 
 // <section>.group_commit_max and <section>.committers: how a daemon's main write is group
 // committed (common/db/group_commit.h).
-std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what,
-                                             int64_t default_max, int64_t default_in_flight = 2);
+std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what, int64_t default_max,
+                                             int64_t default_in_flight = 2);
 // Those keys' values, with the daemon's metrics, for the queue named `queue`.
 db::GroupCommitOptions GroupCommitOptionsFrom(const Daemon& daemon, const std::string& section, std::string queue);
 // A pool on database.url with `statements`, and `schema` migrated, waiting while the database is

@@ -3,9 +3,9 @@
 #include "common/server/http_server.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -47,7 +47,8 @@ std::string_view Trim(std::string_view s) {
 bool IEqualsAscii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) != absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+        absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -57,7 +58,8 @@ bool IEqualsAscii(std::string_view a, std::string_view b) {
 namespace {
 
 bool IsTokenChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 Parsed Error(int status, std::string message) {
@@ -204,23 +206,56 @@ std::string SerializeResponse(const httplib::Response& res, bool close) {
   const int status = res.status <= 0 ? 200 : res.status;
   std::string_view reason = "Unknown";
   switch (status) {
-    case 100: reason = "Continue"; break;
-    case 200: reason = "OK"; break;
-    case 204: reason = "No Content"; break;
-    case 400: reason = "Bad Request"; break;
-    case 404: reason = "Not Found"; break;
-    case 405: reason = "Method Not Allowed"; break;
-    case 408: reason = "Request Timeout"; break;
-    case 413: reason = "Content Too Large"; break;
-    case 415: reason = "Unsupported Media Type"; break;
-    case 417: reason = "Expectation Failed"; break;
-    case 429: reason = "Too Many Requests"; break;
-    case 431: reason = "Request Header Fields Too Large"; break;
-    case 500: reason = "Internal Server Error"; break;
-    case 501: reason = "Not Implemented"; break;
-    case 503: reason = "Service Unavailable"; break;
-    case 505: reason = "HTTP Version Not Supported"; break;
-    default: break;
+    case 100:
+      reason = "Continue";
+      break;
+    case 200:
+      reason = "OK";
+      break;
+    case 204:
+      reason = "No Content";
+      break;
+    case 400:
+      reason = "Bad Request";
+      break;
+    case 404:
+      reason = "Not Found";
+      break;
+    case 405:
+      reason = "Method Not Allowed";
+      break;
+    case 408:
+      reason = "Request Timeout";
+      break;
+    case 413:
+      reason = "Content Too Large";
+      break;
+    case 415:
+      reason = "Unsupported Media Type";
+      break;
+    case 417:
+      reason = "Expectation Failed";
+      break;
+    case 429:
+      reason = "Too Many Requests";
+      break;
+    case 431:
+      reason = "Request Header Fields Too Large";
+      break;
+    case 500:
+      reason = "Internal Server Error";
+      break;
+    case 501:
+      reason = "Not Implemented";
+      break;
+    case 503:
+      reason = "Service Unavailable";
+      break;
+    case 505:
+      reason = "HTTP Version Not Supported";
+      break;
+    default:
+      break;
   }
   std::string out = StrCat("HTTP/1.1 ", status, " ", reason, "\r\n");
   for (const auto& [name, value] : res.headers) {
@@ -313,7 +348,9 @@ struct Done {
   bool close;
 };
 
-void SendBestEffort(int fd, std::string_view bytes) { (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT); }
+void SendBestEffort(int fd, std::string_view bytes) {
+  (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
 
 }  // namespace
 
@@ -416,7 +453,8 @@ struct HttpServer::Loop {
       }
       std::string address = text;
       if (auto canon = CanonicalAddress(address)) address = *std::move(canon);
-      const bool proxy = std::find(o.trusted_proxies.begin(), o.trusted_proxies.end(), address) != o.trusted_proxies.end();
+      const bool proxy =
+          std::find(o.trusted_proxies.begin(), o.trusted_proxies.end(), address) != o.trusted_proxies.end();
       if (conns.size() >= o.max_connections) {
         Refuse(fd, "connections: this server has as many open as it takes; try again later");
         continue;
@@ -662,7 +700,9 @@ struct HttpServer::Loop {
 
 HttpServer::HttpServer(Options options, std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
                        std::function<absl::Status()> readiness)
-    : options_(std::move(options)), logger_(std::move(logger)), metrics_(std::move(metrics)),
+    : options_(std::move(options)),
+      logger_(std::move(logger)),
+      metrics_(std::move(metrics)),
       readiness_(std::move(readiness)) {
   Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {

@@ -12,16 +12,16 @@
 // plain data. Thread-safe after Start().
 #pragma once
 
+#include <httplib.h>
+#include <spdlog/logger.h>
+
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
-#include <spdlog/logger.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -49,9 +49,9 @@ namespace http_detail {
 struct Parsed {
   enum Kind { kIncomplete, kError, kComplete };
   Kind kind = kIncomplete;
-  int status = 0;            // kError: the status to answer with (400, 413, 431, 501, 505)
-  std::string error;         // kError: what is wrong, for the client
-  size_t consumed = 0;       // kComplete: the request's bytes (the rest is the next request)
+  int status = 0;       // kError: the status to answer with (400, 413, 431, 501, 505)
+  std::string error;    // kError: what is wrong, for the client
+  size_t consumed = 0;  // kComplete: the request's bytes (the rest is the next request)
   bool head_complete = false;
   bool expect_continue = false;  // the client waits for "100 Continue" before its body
   bool keep_alive = true;

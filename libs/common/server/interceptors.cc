@@ -1,11 +1,11 @@
 // Request id, access log and per-RPC metrics.
 #include "common/server/interceptors.h"
 
-#include <algorithm>
-#include <chrono>
-
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/server_context.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include "common/base/log.h"
 #include "common/base/status.h"
@@ -26,10 +26,10 @@ bool ValidRequestId(std::string_view id) {
 
 std::string_view CodeName(grpc::StatusCode code) {
   static constexpr std::string_view kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   int i = static_cast<int>(code);
   return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
 }
@@ -38,7 +38,10 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
  public:
   ObservingInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<spdlog::logger> logger,
                        std::shared_ptr<Metrics> metrics, std::shared_ptr<const std::vector<std::string>> served)
-      : info_(info), logger_(std::move(logger)), metrics_(std::move(metrics)), served_(std::move(served)),
+      : info_(info),
+        logger_(std::move(logger)),
+        metrics_(std::move(metrics)),
+        served_(std::move(served)),
         start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -64,22 +67,21 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
           Serves(info_->method())) {
         // gRPC's own answer when a served method's request does not decode (our handlers never
         // answer UNIMPLEMENTED without a message): say what happened, as docs/errors.md does.
-        status = ToGrpcStatus(MakeError(
-            absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-            StrCat("the request body is not a serialized request message of ", info_->method(),
-                   " (protocol buffers, as in its .proto)"),
-            {{"method", info_->method()}}));
+        status = ToGrpcStatus(MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                                        StrCat("the request body is not a serialized request message of ",
+                                               info_->method(), " (protocol buffers, as in its .proto)"),
+                                        {{"method", info_->method()}}));
         methods->ModifySendStatus(status);
       }
-      if (status.error_code() == grpc::StatusCode::INTERNAL ||
-          status.error_code() == grpc::StatusCode::UNKNOWN) {
+      if (status.error_code() == grpc::StatusCode::INTERNAL || status.error_code() == grpc::StatusCode::UNKNOWN) {
         // The detail is for the operator's log, not for the client.
         LogEvent(logger_, spdlog::level::err, "rpc.internal_error")
-            .With("request_id", request_id_).With("method", info_->method())
+            .With("request_id", request_id_)
+            .With("method", info_->method())
             .With("detail", status.error_message());
         methods->ModifySendStatus(grpc::Status(
-            status.error_code(), StrCat("internal error; quote request id ", request_id_,
-                                        " to the operator"), status.error_details()));
+            status.error_code(), StrCat("internal error; quote request id ", request_id_, " to the operator"),
+            status.error_details()));
       }
       Finish(status.error_code());
     }
@@ -105,8 +107,8 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
     std::string code_name(CodeName(code));
     metrics_->AddCounter("semper_grpc_requests_total", "gRPC calls handled, by method and status code",
                          {{"method", method}, {"code", code_name}});
-    metrics_->Observe("semper_grpc_request_duration_seconds", "gRPC call latency, by method",
-                      {{"method", method}}, seconds);
+    metrics_->Observe("semper_grpc_request_duration_seconds", "gRPC call latency, by method", {{"method", method}},
+                      seconds);
     if (code != grpc::StatusCode::OK) {
       metrics_->AddCounter("semper_grpc_errors_total", "gRPC calls that failed, by method and code",
                            {{"method", method}, {"code", code_name}});
@@ -128,14 +130,12 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   std::string request_id_;
 };
 
-class ObservingInterceptorFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class ObservingInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   ObservingInterceptorFactory(std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
                               std::shared_ptr<const std::vector<std::string>> served)
       : logger_(std::move(logger)), metrics_(std::move(metrics)), served_(std::move(served)) {}
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
     return new ObservingInterceptor(info, logger_, metrics_, served_);  // owned by gRPC
   }
 

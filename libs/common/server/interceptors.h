@@ -2,12 +2,12 @@
 // rule that INTERNAL/UNKNOWN errors reach clients without their internal detail.
 #pragma once
 
+#include <grpcpp/support/server_interceptor.h>
+#include <spdlog/logger.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/support/server_interceptor.h>
-#include <spdlog/logger.h>
 
 #include "common/server/metrics.h"
 

@@ -58,14 +58,12 @@ Metrics::Family& Metrics::FamilyFor(const std::string& name, const std::string& 
   return it->second;
 }
 
-void Metrics::AddCounter(const std::string& name, const std::string& help, const Labels& labels,
-                         double delta) {
+void Metrics::AddCounter(const std::string& name, const std::string& help, const Labels& labels, double delta) {
   absl::MutexLock lock(&mu_);
   FamilyFor(name, help, Kind::kCounter).series[RenderLabels(labels)].value += delta;
 }
 
-void Metrics::SetGauge(const std::string& name, const std::string& help, const Labels& labels,
-                       double value) {
+void Metrics::SetGauge(const std::string& name, const std::string& help, const Labels& labels, double value) {
   absl::MutexLock lock(&mu_);
   FamilyFor(name, help, Kind::kGauge).series[RenderLabels(labels)].value = value;
 }
@@ -76,13 +74,12 @@ const std::vector<double>& Metrics::CountBuckets() {
   return *kBuckets;
 }
 
-void Metrics::Observe(const std::string& name, const std::string& help, const Labels& labels,
-                      double value) {
+void Metrics::Observe(const std::string& name, const std::string& help, const Labels& labels, double value) {
   Observe(name, help, labels, value, LatencyBuckets());
 }
 
-void Metrics::Observe(const std::string& name, const std::string& help, const Labels& labels,
-                      double value, const std::vector<double>& bounds) {
+void Metrics::Observe(const std::string& name, const std::string& help, const Labels& labels, double value,
+                      const std::vector<double>& bounds) {
   absl::MutexLock lock(&mu_);
   Family& f = FamilyFor(name, help, Kind::kHistogram);
   if (f.bounds.empty()) f.bounds = bounds;
@@ -99,9 +96,7 @@ std::string Metrics::Render() const {
   absl::MutexLock lock(&mu_);
   std::string out;
   for (const auto& [name, family] : families_) {
-    const char* type = family.kind == Kind::kCounter ? "counter"
-                       : family.kind == Kind::kGauge ? "gauge"
-                                                     : "histogram";
+    const char* type = family.kind == Kind::kCounter ? "counter" : family.kind == Kind::kGauge ? "gauge" : "histogram";
     StrAppend(&out, "# HELP ", name, " ", family.help, "\n# TYPE ", name, " ", type, "\n");
     for (const auto& [labels, s] : family.series) {
       if (family.kind != Kind::kHistogram) {
@@ -109,8 +104,8 @@ std::string Metrics::Render() const {
         continue;
       }
       for (size_t i = 0; i < family.bounds.size(); ++i) {
-        StrAppend(&out, name, "_bucket", Braced(labels, StrCat("le=\"", Number(family.bounds[i]), "\"")),
-                  " ", s.buckets[i], "\n");
+        StrAppend(&out, name, "_bucket", Braced(labels, StrCat("le=\"", Number(family.bounds[i]), "\"")), " ",
+                  s.buckets[i], "\n");
       }
       StrAppend(&out, name, "_bucket", Braced(labels, "le=\"+Inf\""), " ", s.count, "\n");
       StrAppend(&out, name, "_sum", Braced(labels), " ", Number(s.value), "\n");

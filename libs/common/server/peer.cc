@@ -81,7 +81,8 @@ std::string PartyOfSubject(std::string_view subject) {
 }
 
 std::string PartyOf(const Certificate& cert) {
-  if (auto id = cert.SubjectAttribute("serialNumber"); id.has_value() && !id->empty()) return StrCat("subscriber:", *id);
+  if (auto id = cert.SubjectAttribute("serialNumber"); id.has_value() && !id->empty())
+    return StrCat("subscriber:", *id);
   // A pseudonym is its certificate: its name may be taken again by someone else once it expired
   // or was revoked or held.
   return StrCat("certificate:", cert.Issuer(), "#", cert.SerialHex());
@@ -114,7 +115,8 @@ absl::StatusOr<Peer> PeerOf(const grpc::ServerContextBase& context) {
   auto pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
   if (pems.empty()) return peer;
   // gRPC checked the certificate at the handshake.
-  SEMPER_ASSIGN_OR_RETURN(KnownCertificate known, KnownCertificateOf(std::string(pems.front().data(), pems.front().size())));
+  SEMPER_ASSIGN_OR_RETURN(KnownCertificate known,
+                          KnownCertificateOf(std::string(pems.front().data(), pems.front().size())));
   peer.certificate = std::move(known.certificate);
   peer.roles = std::move(known.roles);
   return peer;
@@ -130,9 +132,9 @@ absl::Status RequireAnyRole(const Peer& peer, std::initializer_list<Role> roles)
     if (peer.Has(r)) return absl::OkStatus();
     StrAppend(&wanted, wanted.empty() ? "" : " or ", RoleName(r));
   }
-  return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
-                   StrCat("this call needs the role ", wanted, "; the certificate of \"",
-                          peer.subject(), "\" does not grant it"));
+  return MakeError(
+      absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+      StrCat("this call needs the role ", wanted, "; the certificate of \"", peer.subject(), "\" does not grant it"));
 }
 
 }  // namespace semper

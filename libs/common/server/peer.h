@@ -2,14 +2,14 @@
 // carries as subject OU values "semper-role:<role>" (see common/crypto/oids.h). Thread-safe.
 #pragma once
 
+#include <grpcpp/server_context.h>
+
 #include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"

@@ -23,8 +23,7 @@ std::atomic<RateLimiter*> installed{nullptr};
 
 }  // namespace
 
-RateLimiter::RateLimiter(Options options, std::function<absl::Time()> clock)
-    : o_(options), clock_(std::move(clock)) {}
+RateLimiter::RateLimiter(Options options, std::function<absl::Time()> clock) : o_(options), clock_(std::move(clock)) {}
 
 absl::Status RateLimiter::Admit(const std::string& client, std::string_view rpc, double cost) {
   if (!enabled()) return absl::OkStatus();
@@ -88,7 +87,8 @@ std::string KeyOf(const absl::StatusOr<Peer>& peer, const grpc::CallbackServerCo
   if (colon != std::string::npos && colon > 5) address.resize(colon);
   if (address.starts_with("ipv4:")) address.erase(0, 5);
   if (address.starts_with("ipv6:")) address.erase(0, 5);
-  if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+    address = address.substr(1, address.size() - 2);
   RateLimiter* limiter = installed.load();
   if (limiter != nullptr && !limiter->trusted_proxies().empty()) {
     if (auto canon = CanonicalAddress(address)) address = *std::move(canon);

@@ -7,13 +7,13 @@
 // the message. Config: limits.per_second (0: no limit), limits.burst. Thread-safe.
 #pragma once
 
+#include <grpcpp/support/server_callback.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <grpcpp/support/server_callback.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -32,7 +32,8 @@ class RateLimiter {
     // known by the x-forwarded-for metadata it adds, not by the balancer's address.
     std::vector<std::string> trusted_proxies;
   };
-  explicit RateLimiter(Options options, std::function<absl::Time()> clock = [] { return absl::Now(); });
+  explicit RateLimiter(
+      Options options, std::function<absl::Time()> clock = [] { return absl::Now(); });
 
   // OK, or the refusal (with the retry hint) for `client` calling `rpc`. A call costs `cost`
   // ordinary calls (at most a burst): calls that burn seconds of CPU cost more.
@@ -74,10 +75,10 @@ absl::Status AdmitExpensiveCall(const std::string& client, std::string_view rpc,
 
 // First line of an expensive RPC's handler: finishes the call with the refusal when the client
 // is over its limit.
-#define SEMPER_RATE_LIMIT(ctx, rpc)                                                         \
+#define SEMPER_RATE_LIMIT(ctx, rpc)                                                                  \
   if (absl::Status semper_limited = ::semper::AdmitExpensiveCall(*(ctx), rpc); !semper_limited.ok()) \
   return ::semper::FinishUnary(ctx, semper_limited)
 // The same for an RPC that costs `cost` ordinary ones.
-#define SEMPER_RATE_LIMIT_COST(ctx, rpc, cost)                                                      \
+#define SEMPER_RATE_LIMIT_COST(ctx, rpc, cost)                                                             \
   if (absl::Status semper_limited = ::semper::AdmitExpensiveCall(*(ctx), rpc, cost); !semper_limited.ok()) \
   return ::semper::FinishUnary(ctx, semper_limited)

@@ -8,10 +8,10 @@
 // the caller decides (the tracker gives no guarantee; the gate refuses role-bound calls). Thread-safe.
 #pragma once
 
+#include <grpcpp/client_context.h>
+
 #include <memory>
 #include <thread>
-
-#include <grpcpp/client_context.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"

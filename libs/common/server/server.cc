@@ -1,9 +1,6 @@
 // gRPC + HTTP server lifecycle.
 #include "common/server/server.h"
 
-#include <signal.h>
-#include <sys/stat.h>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
@@ -11,6 +8,8 @@
 #include <grpcpp/impl/server_initializer.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <signal.h>
+#include <sys/stat.h>
 
 #include "absl/strings/numbers.h"
 #include "common/base/files.h"
@@ -123,8 +122,10 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
       {"grpc.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_grpc_port)), false, false, "gRPC host:port"},
       {"grpc.plaintext", T::kBool, ConfigValue(false), false, false, "no TLS: local development only"},
       {"grpc.max_message_bytes", T::kInt, ConfigValue(int64_t{32 << 20}), false, false, "", 1024, int64_t{1} << 30},
-      {"http.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_http_port)), false, false, "HTTP host:port (health, metrics); empty disables"},
-      {"http.max_body_bytes", T::kInt, ConfigValue(int64_t{1 << 20}), false, false, "larger bodies get 413", 1024, int64_t{1} << 30},
+      {"http.listen", T::kString, ConfigValue(StrCat("0.0.0.0:", default_http_port)), false, false,
+       "HTTP host:port (health, metrics); empty disables"},
+      {"http.max_body_bytes", T::kInt, ConfigValue(int64_t{1 << 20}), false, false, "larger bodies get 413", 1024,
+       int64_t{1} << 30},
       {"http.threads", T::kInt, ConfigValue(int64_t{32}), false, false, "HTTP requests served at once", 1, 1024},
       {"http.max_connections", T::kInt, ConfigValue(int64_t{1024}), false, false,
        "HTTP connections open at once; more are answered 503 and closed", 1, 1000000},
@@ -155,7 +156,8 @@ std::vector<ConfigKey> ServerConfigKeys(int default_grpc_port, int default_http_
        1, 10000000},
       {"log.format", T::kString, ConfigValue(std::string("text")), false, false, "text or json"},
       {"log.level", T::kString, ConfigValue(std::string("info")), false, false, "trace..critical"},
-      {"shutdown.grace", T::kDuration, ConfigValue(absl::Seconds(10)), false, false, "time in-flight calls get at shutdown"},
+      {"shutdown.grace", T::kDuration, ConfigValue(absl::Seconds(10)), false, false,
+       "time in-flight calls get at shutdown"},
   };
 }
 
@@ -192,9 +194,10 @@ absl::StatusOr<ServerOptions> ServerOptionsFromConfig(const Config& config, std:
 
 std::shared_ptr<grpc::Channel> Server::InProcessChannel() { return grpc_->InProcessChannel(grpc::ChannelArguments()); }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(
-    ServerOptions options, const std::vector<grpc::Service*>& services,
-    std::function<absl::Status()> readiness, const std::function<void(HttpServer&)>& http_routes) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
+                                                      const std::vector<grpc::Service*>& services,
+                                                      std::function<absl::Status()> readiness,
+                                                      const std::function<void(HttpServer&)>& http_routes) {
   if (!options.logger) options.logger = MakeLogger(options.name, LogFormat::kText, spdlog::level::info);
   if (!options.metrics) options.metrics = std::make_shared<Metrics>();
   if (!options.access) options.access = std::make_shared<const AccessPolicy>(SuiteAccessMatrix());
@@ -206,14 +209,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   SEMPER_ASSIGN_OR_RETURN(auto creds, Credentials(s.options_));
   if (s.options_.plaintext) {
     LogEvent(log, spdlog::level::warn, "insecure")
-        .With("message", "gRPC listens WITHOUT TLS (grpc.plaintext = true): for local development only; "
-                         "never expose this port. Without client certificates the role matrix is not enforced "
-                         "at the transport; only the handlers' own checks apply");
+        .With("message",
+              "gRPC listens WITHOUT TLS (grpc.plaintext = true): for local development only; "
+              "never expose this port. Without client certificates the role matrix is not enforced "
+              "at the transport; only the handlers' own checks apply");
   }
   if (!s.options_.plaintext && s.options_.revocations == nullptr) {
     LogEvent(log, spdlog::level::warn, "revocation_not_checked")
-        .With("message", "client certificates are checked for chain, validity and roles, but not for revocation: "
-                         "no semper-ca feed is configured for this daemon");
+        .With("message",
+              "client certificates are checked for chain, validity and roles, but not for revocation: "
+              "no semper-ca feed is configured for this daemon");
   }
   SEMPER_RETURN_IF_ERROR(SplitHostPort("grpc.listen", s.options_.grpc_listen).status());
 
@@ -236,8 +241,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   s.grpc_ = builder.BuildAndStart();
   if (!s.grpc_ || s.grpc_port_ <= 0) {
     return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
-                     StrCat("cannot listen for gRPC on ", s.options_.grpc_listen,
-                            " (port in use, or bad TLS files)"));
+                     StrCat("cannot listen for gRPC on ", s.options_.grpc_listen, " (port in use, or bad TLS files)"));
   }
   // grpc.health.v1 answers for "" (the whole daemon) and for each service it serves by its full
   // name ("semper.v1.Notary"); SetServingStatus(bool) below moves them all together.
@@ -256,8 +260,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     ho.request_timeout = s.options_.http_request_timeout;
     ho.idle_timeout = s.options_.http_idle_timeout;
     ho.trusted_proxies = s.options_.trusted_proxies;
-    s.http_ = std::make_unique<HttpServer>(ho, log, s.options_.metrics,
-                                           [&s] { return s.CurrentReadiness(); });
+    s.http_ = std::make_unique<HttpServer>(ho, log, s.options_.metrics, [&s] { return s.CurrentReadiness(); });
     if (http_routes) http_routes(*s.http_);
     auto port = s.http_->Start();
     if (!port.ok()) {
@@ -280,9 +283,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       .With("grpc_port", s.grpc_port_)
       .With("http_port", s.http_port())
       .With("tls", s.options_.plaintext                    ? "off"
-                  : s.options_.tls.require_client_cert ? "mutual"
-                  : s.options_.tls.client_ca_file.empty() ? "server"
-                                                         : "mutual-optional");
+                   : s.options_.tls.require_client_cert    ? "mutual"
+                   : s.options_.tls.client_ca_file.empty() ? "server"
+                                                           : "mutual-optional");
   return server;
 }
 
@@ -323,8 +326,7 @@ void Server::Shutdown() {
       .With("grace_ms", absl::ToInt64Milliseconds(options_.shutdown_grace));
   for (const auto& f : options_.on_shutdown) f();
   if (grpc_) {
-    grpc_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(options_.shutdown_grace));
+    grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.shutdown_grace));
     grpc_->Wait();
   }
   if (http_) http_->Stop();

@@ -3,14 +3,14 @@
 // /metrics), a readiness poller, and clean shutdown. Thread-safe.
 #pragma once
 
+#include <grpcpp/server.h>
+#include <spdlog/logger.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/server.h>
-#include <spdlog/logger.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -25,10 +25,10 @@
 namespace semper {
 
 struct TlsOptions {
-  std::string cert_file;             // server certificate chain, PEM
-  std::string key_file;              // server key, PEM (encrypted PKCS#8 with key_passphrase_file)
-  std::string key_passphrase_file;   // empty: the key file is unencrypted (must be mode 0600)
-  std::string client_ca_file;        // roots that client certificates must chain to
+  std::string cert_file;            // server certificate chain, PEM
+  std::string key_file;             // server key, PEM (encrypted PKCS#8 with key_passphrase_file)
+  std::string key_passphrase_file;  // empty: the key file is unencrypted (must be mode 0600)
+  std::string client_ca_file;       // roots that client certificates must chain to
   // Mutual TLS. When false but client_ca_file is set, a client certificate is optional and
   // verified when presented (for services where some RPCs are open to anyone).
   bool require_client_cert = true;
@@ -76,10 +76,10 @@ class Server {
   // Starts listening. `services` must outlive the Server. `readiness` is polled every
   // readiness_interval; its result drives the gRPC health status and /readyz.
   // `http_routes` adds daemon-specific HTTP routes before the listener starts.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(
-      ServerOptions options, const std::vector<grpc::Service*>& services,
-      std::function<absl::Status()> readiness = nullptr,
-      const std::function<void(HttpServer&)>& http_routes = nullptr);
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options,
+                                                       const std::vector<grpc::Service*>& services,
+                                                       std::function<absl::Status()> readiness = nullptr,
+                                                       const std::function<void(HttpServer&)>& http_routes = nullptr);
   ~Server();
 
   int grpc_port() const { return grpc_port_; }

@@ -11,7 +11,8 @@ namespace semper {
 
 void AddSigningKeyConfig(std::vector<ConfigKey>& keys, const std::string& prefix, const std::string& what) {
   using T = ConfigType;
-  keys.push_back({prefix + ".key_file", T::kString, std::nullopt, false, false, StrCat(what, " key, encrypted PEM PKCS#8")});
+  keys.push_back(
+      {prefix + ".key_file", T::kString, std::nullopt, false, false, StrCat(what, " key, encrypted PEM PKCS#8")});
   keys.push_back({prefix + ".key_passphrase_file", T::kString, std::nullopt, false, false,
                   "file holding the key file's passphrase"});
   keys.push_back({prefix + ".key_uri", T::kString, std::nullopt, false, false,
