@@ -19,7 +19,7 @@
 #include "common/server/daemon.h"
 #include "common/server/revocation_watch.h"
 #include "common/server/server.h"
-#include "services/ca/credentials.h"
+#include "services/ca/credential_service.h"
 #include "services/ca/http_routes.h"
 #include "services/ca/pki.h"
 #include "services/ca/pseudonyms.h"
@@ -155,12 +155,16 @@ int Serve(const std::optional<std::string>& config_file) {
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
   for (auto& st : RevocationFeed::Statements()) statements.push_back(st);
   for (auto& st : PseudonymServiceImpl::Statements()) statements.push_back(st);
-  for (auto& st : CredentialBook::Statements()) statements.push_back(st);
+  for (auto& st : TokenBook::Statements()) statements.push_back(st);
+  for (auto& st : NamedCredentials::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;
   if (!pool.ok()) return fail("database", pool.status());
 
-  CaStore store(pool->get());
+  // One clock for every decision by time (the store's enrolment codes, the service's, the
+  // pseudonyms', the tokens').
+  const Clock clock = SystemClock();
+  CaStore store(pool->get(), clock);
   // Before the service certificates are registered, so that a new one is among them.
   auto statement_signer =
       LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase, token_keys["ca.statement_key_uri"]);
@@ -188,6 +192,7 @@ int Serve(const std::optional<std::string>& config_file) {
   CaServiceImpl::Options service_options;
   service_options.pki = &*pki;
   service_options.store = &store;
+  service_options.clock = clock;
   service_options.profiles.public_url = config->GetString("ca.public_url");
   service_options.profiles.validity = config->GetDuration("ca.subscriber_validity");
   service_options.logger = log;
@@ -213,6 +218,7 @@ int Serve(const std::optional<std::string>& config_file) {
   pseudonym_options.pki = &*pki;
   pseudonym_options.trust = &*ca_trust;
   pseudonym_options.store = &store;
+  pseudonym_options.clock = clock;
   pseudonym_options.pool = pool->get();
   pseudonym_options.profiles = service_options.profiles;
   pseudonym_options.link_key = SecretData(link_key->Reveal());
@@ -244,15 +250,17 @@ int Serve(const std::optional<std::string>& config_file) {
   auto statement_cms =
       CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
   if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
-  CredentialBook::Deps token_deps;
+  TokenBook::Deps token_deps;
   token_deps.pool = pool->get();
   token_deps.store = &store;
+  token_deps.clock = clock;
   token_deps.trust = &*ca_trust;
   token_deps.signer = *statement_cms;
   token_deps.passphrase = &*passphrase;
   token_deps.group_commit = GroupCommitOptionsFrom(*daemon, "ca", "ca_token_redemptions");
-  CredentialBook tokens(std::move(token_deps));
-  CredentialServiceImpl credentials(&tokens);
+  TokenBook tokens(std::move(token_deps));
+  NamedCredentials named_credentials({pool->get(), &store, &*ca_trust, *statement_cms, clock});
+  CredentialServiceImpl credentials(&tokens, &named_credentials);
   store.SetLinkTagger([key = std::make_shared<SecretData>(link_key->Reveal())](const std::string& serial) {
     return LinkTag(*key, serial);
   });

@@ -1,6 +1,6 @@
 // A credential presentation as an acceptor hands it to semper-ca (RedeemCredentialRequest):
 // every check that needs no database, as one pure function, so that it can be fuzzed (what is
-// left for CredentialBook: that the credential is exactly as this CA stored it, the holder's
+// left for NamedCredentials: that the credential is exactly as this CA stored it, the holder's
 // certificate status, and the use recorded once). Thread-safe.
 #pragma once
 

@@ -217,50 +217,12 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetSubscriberHistory(grpc::CallbackServ
 grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                                 v1::EnrollResponse* resp) {
   SEMPER_RATE_LIMIT(ctx, "Enroll");
-  std::string code = CanonicalEnrolmentCode(req->enrolment_code());
-  if (code.size() != 20)
-    return FinishUnary(ctx,
-                       InvalidField("enrolment_code", "must be the 20-character code, e.g. ABCD-EFGH-JKMN-PQRS-TUVW"));
-  auto auth = CertificationRequest::FromDer(req->authentication_csr());
-  if (!auth.ok()) return FinishUnary(ctx, FieldError("authentication_csr", auth.status()));
-  auto sig = CertificationRequest::FromDer(req->signature_csr());
-  if (!sig.ok()) return FinishUnary(ctx, FieldError("signature_csr", sig.status()));
-  if (auth->SpkiDer() == sig->SpkiDer()) {
-    return FinishUnary(ctx, InvalidField("signature_csr", "must be for a different key than the authentication key"));
-  }
-  absl::Time now = o_.clock();
-  auto result = o_.store->Enroll(
-      Sha256(code), {Sha256(auth->SpkiDer()), Sha256(sig->SpkiDer())},
-      [&](const v1::Subscriber& s) -> absl::StatusOr<std::vector<IssuedRecord>> {
-        SEMPER_RETURN_IF_ERROR(CheckRequest(*auth, s, "authentication_csr"));
-        SEMPER_RETURN_IF_ERROR(CheckRequest(*sig, s, "signature_csr"));
-        std::vector<IssuedRecord> out;
-        for (auto [profile, csr] :
-             {std::pair{SubscriberProfile::kAuthentication, &*auth}, std::pair{SubscriberProfile::kSignature, &*sig}}) {
-          CertificateTemplate t = SubscriberTemplate(s, profile, csr->public_key().type(), now, o_.profiles);
-          SEMPER_ASSIGN_OR_RETURN(IssuedCertificate c,
-                                  IssueCertificateForSpki(t, csr->spki(), o_.pki->issuing_ca(), o_.pki->issuing_key()));
-          out.push_back(IssuedRecord{c, std::string(ProfileName(profile))});
-        }
-        return out;
-      });
-  if (!result.ok()) return FinishUnary(ctx, result.status());
-  resp->set_subscriber_id(result->first.id());
-  for (const IssuedRecord& rec : result->second) {
-    v1::IssuedCertificate* ic =
-        rec.profile == "authentication" ? resp->mutable_authentication() : resp->mutable_signature();
-    ic->set_certificate(rec.certificate.der);
-    ic->set_serial(rec.certificate.serial_hex);
-    ic->set_profile(rec.profile);
-    if (auto issued = Certificate::FromDer(rec.certificate.der); issued.ok()) {
-      ic->set_chain_pem(issued->Pem() + o_.pki->issuing_ca().Pem());
-    }
-  }
-  resp->add_chain(o_.pki->issuing_ca().Der());
-  resp->add_chain(o_.pki->root().Der());
+  auto enrolled = enrolment_.Enroll(*req);
+  if (!enrolled.ok()) return FinishUnary(ctx, enrolled.status());
+  *resp = *std::move(enrolled);
   LogEvent(o_.logger, spdlog::level::info, "subscriber.enrolled")
       .With("request_id", RequestIdOf(*ctx))
-      .With("subscriber", result->first.id())
+      .With("subscriber", resp->subscriber_id())
       .With("authentication_serial", resp->authentication().serial())
       .With("signature_serial", resp->signature().serial());
   return FinishUnary(ctx, absl::OkStatus());

@@ -8,6 +8,7 @@
 
 #include "common/base/clock.h"
 #include "semper/v1/ca.grpc.pb.h"
+#include "services/ca/enrolment.h"
 #include "services/ca/pki.h"
 #include "services/ca/revocation.h"
 #include "services/ca/revocation_feed.h"
@@ -33,7 +34,8 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
   // Issues and stores a full and a delta CRL (see CaStore::PublishCrls): after each status change,
   // and with `new_base` at start and on the schedule.
   absl::Status PublishCrls(bool new_base = false) const;
-  explicit CaServiceImpl(Options options) : o_(std::move(options)) {}
+  explicit CaServiceImpl(Options options)
+      : o_(std::move(options)), enrolment_({o_.pki, o_.store, o_.profiles, o_.clock}) {}
 
   grpc::ServerUnaryReactor* RegisterSubscriber(grpc::CallbackServerContext* ctx,
                                                const v1::RegisterSubscriberRequest* req,
@@ -68,6 +70,7 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
 
  private:
   const Options o_;
+  const Enrolment enrolment_;
 };
 
 // Checks a registration record as an officer submits it. INVALID_FIELD names the field.

@@ -1,6 +1,8 @@
 // One tree per window.
 #include "services/timestamp/batch.h"
 
+#include <algorithm>
+
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/merkle.h"
@@ -58,8 +60,13 @@ void Batcher::Loop() {
     Stamped root = tsa_->StampDigest(tree.root());
     absl::Status status = absl::OkStatus();
     if (!root.granted()) {
-      status = MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
-                         StrCat("the TSA refused to stamp the batch: ", root.status_text));
+      // A clock not synchronised passes; a certificate not valid now waits for the operator.
+      const bool passes =
+          std::find(root.failure_info.begin(), root.failure_info.end(), "timeNotAvailable") != root.failure_info.end();
+      status = passes ? MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                                  StrCat("the TSA refused to stamp the batch: ", root.status_text))
+                      : MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                                  StrCat("the TSA refused to stamp the batch: ", root.status_text));
     } else {
       TokenRow row;
       row.serial = std::stoull(root.serial_hex, nullptr, 16);

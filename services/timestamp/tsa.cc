@@ -234,9 +234,6 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   if (unsynchronised && !o_.clock_check_warns) {
     return Rejection(kTimeNotAvailable, "the TSA's clock is not synchronised; no time-stamps until it is");
   }
-  auto serial = o_.serials->Next();
-  if (!serial.ok()) return Rejection(kSystemFailure, "Error during serial number generation.");
-
   int64_t micros = absl::ToUnixMicros(o_.clock());
   int64_t unit = 1;
   for (int i = o_.clock_precision_digits; i < 6; ++i) unit *= 10;
@@ -251,6 +248,8 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
                absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_after(), absl::UTCTimeZone()),
                "): no time-stamps until the operator installs a valid one"));
   }
+  auto serial = o_.serials->Next();
+  if (!serial.ok()) return Rejection(kSystemFailure, "Error during serial number generation.");
 
   std::string imprint_der = ossl::ToDer(i2d_TS_MSG_IMPRINT, imprint);
   std::string tst_info = der::Tlv(

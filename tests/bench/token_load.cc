@@ -1,7 +1,7 @@
 // Redemptions of one-use tokens (RFC 9474 blind signatures) against a private PostgreSQL (fsync
 // on): semper-ca as a process makes the kind; the tokens are signed beforehand (their making is
 // the holders' and the issuer's work, not the redemption's); then many clients redeem them, one
-// in ten a token already redeemed, in-process (CredentialBook on the CA's database) and, with --grpc,
+// in ten a token already redeemed, in-process (TokenBook on the CA's database) and, with --grpc,
 // over TLS to semper-ca as an accepting organisation. After each run: every accepted redemption
 // is in the spent set once, and no replay was accepted.
 //   build/tests/bench/token_load [--clients 64] [--seconds 5] [--grpc]
@@ -22,7 +22,7 @@
 #include "common/db/pool.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/privacy.grpc.pb.h"
-#include "services/ca/credentials.h"
+#include "services/ca/tokens.h"
 #include "tests/support/postgres.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/suite.h"
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   db::PoolOptions po;
   po.conninfo = so.conninfo;
   po.size = 8;
-  po.statements = ca::CredentialBook::Statements();
+  po.statements = ca::TokenBook::Statements();
   auto pool = db::ConnectionPool::New(po);
   if (!pool.ok()) return 1;
   // The kind's key, as the CA keeps it: tokens made here the way a finalized blind signature
@@ -121,14 +121,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  ca::CredentialBook::Deps deps;
+  ca::TokenBook::Deps deps;
   deps.pool = pool->get();
   auto signer_chain = Certificate::ChainFromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.pem")));
   auto signer_key =
       PrivateKey::FromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.key")), SecretData(so.passphrase));
   if (!signer_chain.ok() || !signer_key.ok()) return 1;
   deps.signer = *CmsDetachedSigner::New(*signer_key, signer_chain->front(), {signer_chain->back()});
-  ca::CredentialBook book(std::move(deps));
+  ca::TokenBook book(std::move(deps));
   const std::string acceptor_id = *acceptor->certificate.SubjectAttribute("serialNumber");
   std::vector<std::unique_ptr<v1::Credentials::Stub>> stubs;
   for (int c = 0; c < 4; ++c) stubs.push_back(v1::Credentials::NewStub(suite->ChannelAs("ca", *acceptor)));

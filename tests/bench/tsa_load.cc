@@ -209,11 +209,14 @@ int main(int argc, char** argv) {
     double commits = 0, rows = 0, seconds_sum = 0;
     std::smatch mm;
     std::string body = metrics ? metrics->body : "";
-    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commits_total\{ok="true"\} ([0-9.e+]+))")))
+    if (std::regex_search(body, mm,
+                          std::regex(R"(semper_group_commits_total\{queue="tsa_tokens",ok="true"\} ([0-9.e+]+))")))
       commits = std::stod(mm[1]);
-    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commit_rows_total\{ok="true"\} ([0-9.e+]+))")))
+    if (std::regex_search(
+            body, mm, std::regex(R"(semper_group_commit_requests_total\{queue="tsa_tokens",ok="true"\} ([0-9.e+]+))")))
       rows = std::stod(mm[1]);
-    if (std::regex_search(body, mm, std::regex(R"(semper_tsa_commit_seconds_sum ([0-9.e+-]+))")))
+    if (std::regex_search(body, mm,
+                          std::regex(R"(semper_group_commit_seconds_sum\{queue="tsa_tokens"\} ([0-9.e+-]+))")))
       seconds_sum = std::stod(mm[1]);
     if (commits > 0) {
       std::printf("group commit: %.0f transactions, %.1f tokens each on average, %.2f ms each on average\n", commits,

@@ -47,6 +47,16 @@ using ::semper::testing::StatusIs;
 // A fixed start, whole seconds: the clock's readings are compared exactly.
 const absl::Time kStart = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
 
+// An identity valid for the whole of a test's moved time (a month from kStart): what the test
+// moves the clock across is the thing under test, never these certificates.
+SignerIdentity LongLived(const std::string& name) {
+  LeafSpec spec;
+  spec.common_name = name;
+  spec.not_before = kStart - absl::Hours(1);
+  spec.not_after = kStart + absl::Hours(24 * 30);
+  return SharedTestPki().Issue(spec);
+}
+
 class ClockTest : public ::semper::testing::PostgresTest {
  protected:
   std::unique_ptr<db::ConnectionPool> Pool(const std::string& schema, std::vector<db::PreparedStatement> statements,
@@ -111,9 +121,9 @@ TEST_F(ClockTest, LiabilityGuaranteesAndAgreementsExpireByTheClock) {
   auto pool = Pool("liability", liability::LiabilityBook::Statements(), liability_migrations());
   ASSERT_NE(pool, nullptr);
   const auto& pki = SharedTestPki();
-  SignerIdentity tracker = pki.Issue("Clock Tracker", kKuDigitalSignature | kKuNonRepudiation);
-  SignerIdentity buyer = pki.Issue("Clock Buyer", kKuDigitalSignature | kKuNonRepudiation);
-  SignerIdentity seller = pki.Issue("Clock Shop", kKuDigitalSignature | kKuNonRepudiation);
+  SignerIdentity tracker = LongLived("Clock Tracker");
+  SignerIdentity buyer = LongLived("Clock Buyer");
+  SignerIdentity seller = LongLived("Clock Shop");
   liability::LiabilityBook::Deps deps;
   deps.pool = pool.get();
   deps.trust = &pki.trust();
@@ -199,8 +209,8 @@ TEST_F(ClockTest, ArbiterOrdersThePaymentReversedOnlyAfterTheObjectionPeriod) {
   auto pool = Pool("arbiter", arbiter::ExchangeArbiter::Statements(), arbiter_migrations());
   ASSERT_NE(pool, nullptr);
   const auto& pki = SharedTestPki();
-  auto party = [&](const std::string& name) {
-    SignerIdentity id = pki.Issue(name, kKuDigitalSignature | kKuNonRepudiation);
+  auto party = [](const std::string& name) {
+    SignerIdentity id = LongLived(name);
     return asw::Party{id.key, id.certificate};
   };
   asw::Party t = party("Clock Arbiter"), o = party("Clock Payer"), r = party("Clock Seller");
@@ -272,7 +282,7 @@ TEST_F(ClockTest, NotaryCertifiesOnlyWhileTheSignersCertificateIsValid) {
   auto pool = Pool("notary", notary::EvidenceLog::Statements(), notary_migrations());
   ASSERT_NE(pool, nullptr);
   const auto& pki = SharedTestPki();
-  SignerIdentity notary_id = pki.Issue("semper-notary signer", kKuDigitalSignature | kKuNonRepudiation);
+  SignerIdentity notary_id = LongLived("semper-notary signer");
   notary::StatementSigner signer(notary_id.key, notary_id.certificate, {pki.ca()});
   notary::EvidenceLog log(pool.get(), [&signer](std::string_view st) { return signer.Sign(st); });
   ASSERT_THAT(log.Load(), IsOk());

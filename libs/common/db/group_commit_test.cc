@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 
 namespace semper::db {

@@ -6,7 +6,11 @@
 
 namespace semper::db {
 
-std::string TimeText(absl::Time t) { return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()); }
+// To the microsecond, as PostgreSQL keeps it: a time compared in SQL and again in C++ is the same
+// time in both.
+std::string TimeText(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_full, absl::FromUnixMicros(absl::ToUnixMicros(t)), absl::UTCTimeZone());
+}
 
 std::string Bytes(const pqxx::field& field) { return pqxx::binarystring(field).str(); }
 

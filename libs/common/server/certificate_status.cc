@@ -31,7 +31,16 @@ absl::StatusOr<v1::CertificateStatus> CertificateStatusClient::Status(const Cert
   if (at.has_value()) *req.mutable_at() = ToTimestamp(*at);
   v1::CertificateStatus status;
   grpc::Status called = ca_->GetCertificateStatus(UpstreamContext(deadline_).get(), req, &status);
-  if (!called.ok()) return CalledError("semper-ca", called);
+  // Any failure is semper-ca's or this daemon's, never the caller's: a CA that refuses this
+  // daemon (its certificate revoked or not accepted there) or fails answers DEPENDENCY_UNAVAILABLE
+  // to the client, who retries, and to the arbiter's evidence checks, which decide nothing on it.
+  if (!called.ok()) {
+    return UpstreamError(
+        "semper-ca",
+        grpc::Status(called.error_code(),
+                     StrCat(called.error_message(), " (",
+                            absl::StatusCodeToString(static_cast<absl::StatusCode>(called.error_code())), ")")));
+  }
   return status;
 }
 

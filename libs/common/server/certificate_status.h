@@ -1,7 +1,7 @@
 // semper-ca's GetCertificateStatus as every daemon asks it (the notary, the liability tracker,
-// the arbiter): one call with a deadline. A call that got no answer (unreachable, deadline,
-// overload) is DEPENDENCY_UNAVAILABLE naming semper-ca; an answer that is an error comes back as
-// semper-ca gave it, annotated. Thread-safe.
+// the arbiter): one call with a deadline. Any failed call is DEPENDENCY_UNAVAILABLE naming
+// semper-ca and the code it got: the status of a certificate the daemon holds cannot fail for a
+// reason of the daemon's client. Thread-safe.
 #pragma once
 
 #include <grpcpp/support/status.h>
