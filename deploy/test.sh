@@ -57,8 +57,10 @@ podman_log=$(mktemp /tmp/semper-podman-setup.XXXXXX)
 podman_pid=$!
 export SEMPER_BUILD_DIR=${SEMPER_TEST_BUILD_DIR:-build-test}
 if [[ ! -f "$SEMPER_BUILD_DIR/build.ninja" ]]; then
+  # Without the benchmarks: they never run here, and they are built where they are measured
+  # (tests/bench/README.md).
   part "building $SEMPER_BUILD_DIR" bash deploy/build.sh -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DSEMPER_SANITIZE=ON -DSEMPER_FUZZ=ON
+    -DSEMPER_SANITIZE=ON -DSEMPER_FUZZ=ON -DSEMPER_BUILD_BENCHMARKS=OFF
 else
   part "building $SEMPER_BUILD_DIR" bash deploy/build.sh
 fi

@@ -54,8 +54,9 @@ bool DigestOf(const std::string& document, const std::string& sha256, v1::Findin
 
 }  // namespace
 
-// An upstream that answered with an error answered (CalledError): only a call that did not get
-// through makes a finding undetermined. (Every error was UNAVAILABLE: evidence naming a tree the
+// The notary answering with an error answered (CalledError): only a call that did not get
+// through makes a finding undetermined. (semper-ca's certificate status: any failure is
+// undetermined, see CertificateStatusClient.) (Every error was UNAVAILABLE: evidence naming a tree the
 // notary does not have would have held a case forever.)
 EvidenceSources RemoteSources(std::shared_ptr<v1::CertificationAuthority::StubInterface> ca,
                               std::shared_ptr<v1::Notary::StubInterface> notary, absl::Duration deadline) {

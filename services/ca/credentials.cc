@@ -58,8 +58,10 @@ std::vector<db::PreparedStatement> NamedCredentials::Statements() {
           FROM ca.credentials c WHERE c.id = $1)"},
       {"cr_statement", "SELECT statement FROM ca.credentials WHERE id = $1"},
       {"cr_record_use",
-       R"(INSERT INTO ca.credential_uses (redemption_id, credential_id, acceptor_subscriber_id, presentation_sha256)
-          VALUES ($1, $2, $3, decode($4, 'hex')) ON CONFLICT (presentation_sha256) DO NOTHING RETURNING 1)"},
+       R"(INSERT INTO ca.credential_uses (redemption_id, credential_id, acceptor_subscriber_id, presentation_sha256,
+                                         used_at)
+          VALUES ($1, $2, $3, decode($4, 'hex'), $5::timestamptz) ON CONFLICT (presentation_sha256) DO NOTHING
+          RETURNING 1)"},
       // One use taken, only while one is left and the credential is valid.
       {"cr_take_use",
        R"(UPDATE ca.credentials SET uses_left = uses_left - 1
@@ -174,15 +176,18 @@ absl::StatusOr<v1::RedeemCredentialResponse> NamedCredentials::Redeem(const v1::
   v1::RedeemCredentialResponse out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
+    // Valid, recorded and cleared by one reading of the clock, taken in the transaction (each
+    // retry decides at its own time), to the microsecond PostgreSQL keeps.
+    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(d_.clock()));
     if (tx.exec_prepared("cr_record_use", out.redemption_id(), cs.credential_id(), acceptor,
-                         HexEncode(Sha256(req.presentation())))
+                         HexEncode(Sha256(req.presentation())), db::TimeText(at))
             .empty()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
                        "this presentation was redeemed before: the holder makes a new one for each use");
     }
-    auto taken = tx.exec_prepared("cr_take_use", cs.credential_id(), db::TimeText(now));
+    auto taken = tx.exec_prepared("cr_take_use", cs.credential_id(), db::TimeText(at));
     if (taken.empty()) {
-      auto why = tx.exec_prepared("cr_why_not", cs.credential_id(), db::TimeText(now));
+      auto why = tx.exec_prepared("cr_why_not", cs.credential_id(), db::TimeText(at));
       if (!why.empty() && !why[0]["valid"].as<bool>()) {
         return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                          StrCat("credential ", cs.credential_id(), " is not valid now"));
@@ -196,7 +201,7 @@ absl::StatusOr<v1::RedeemCredentialResponse> NamedCredentials::Redeem(const v1::
                               why.empty() ? 0 : why[0][1].as<int>(), " were taken (the last at ", last, ")"));
     }
     out.set_uses_left(taken[0]["uses_left"].as<int>());
-    *out.mutable_redeemed_at() = ToTimestamp(now);
+    *out.mutable_redeemed_at() = ToTimestamp(at);
     return absl::OkStatus();
   }));
   return out;

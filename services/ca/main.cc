@@ -308,6 +308,7 @@ int Serve(const std::optional<std::string>& config_file) {
   http_deps.ocsp_cache = &ocsp_cache;
   http_deps.status_cache = &status_cache;
   http_deps.dir = dir;
+  http_deps.clock = clock;
   const CaHttpRoutes http_routes(http_deps);
   // The access gate refuses revoked client certificates: semper-ca follows its own feed through
   // an in-process channel, set once the server runs.

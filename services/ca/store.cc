@@ -74,7 +74,8 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       // A base whose pseudonyms (tags of scheme 2) the cascade is to find, with semper-arbiter.
       {"ca_queue_cascade", "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
       {"ca_revoke",
-       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = $2 WHERE serial = $1)"},
+       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, $3::timestamptz), revocation_reason = $2
+          WHERE serial = $1)"},
       {"ca_to_key_compromise",
        R"(UPDATE ca.certificates SET revocation_reason = $2 WHERE serial = $1 AND revoked_at IS NOT NULL)"},
       {"ca_release", "UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = $1"},
@@ -135,13 +136,13 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
                  vat_reference = nullif($6, ''), email = $7 WHERE id = $1)"},
       {"ca_set_state", "UPDATE ca.subscribers SET state = $2 WHERE id = $1"},
       {"ca_hold_all",
-       R"(UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 6
-          WHERE subscriber_id = $1 AND revoked_at IS NULL AND not_after > now())"},
+       R"(UPDATE ca.certificates SET revoked_at = $2::timestamptz, revocation_reason = 6
+          WHERE subscriber_id = $1 AND revoked_at IS NULL AND not_after > $2::timestamptz)"},
       {"ca_release_all",
        R"(UPDATE ca.certificates SET revoked_at = NULL, revocation_reason = NULL
           WHERE subscriber_id = $1 AND revocation_reason = 6)"},
       {"ca_revoke_all",
-       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, now()), revocation_reason = 5
+       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, $2::timestamptz), revocation_reason = 5
           WHERE subscriber_id = $1 AND (revoked_at IS NULL OR revocation_reason = 6))"},
       {"ca_history",
        R"(SELECT extract(epoch from changed_at)::float8, changed_by, action, details::text
@@ -319,7 +320,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
     int64_t affected = 0;
     switch (state) {
       case v1::SUBSCRIBER_STATE_SUSPENDED:
-        affected = tx.exec_prepared("ca_hold_all", id).affected_rows();
+        affected = tx.exec_prepared("ca_hold_all", id, TimeText(clock_())).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "suspended");
         action = "suspended";
         break;
@@ -329,7 +330,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
         action = "reactivated";
         break;
       case v1::SUBSCRIBER_STATE_CLOSED:
-        affected = tx.exec_prepared("ca_revoke_all", id).affected_rows();
+        affected = tx.exec_prepared("ca_revoke_all", id, TimeText(clock_())).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "closed");
         action = "closed";
         break;
@@ -381,6 +382,8 @@ absl::StatusOr<std::vector<v1::SubscriberChange>> CaStore::History(const std::st
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial, v1::RevocationReason reason,
                                                       const std::string& actor, const std::string& only_subscriber) {
+  // The revocation's time, by the clock every status decision reads (to the microsecond kept).
+  const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_lock_certificate", serial);
     if (r.empty())
@@ -405,7 +408,11 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("certificate ", serial, " is already on hold"));
     }
-    tx.exec_prepared0(to_key_compromise ? "ca_to_key_compromise" : "ca_revoke", serial, static_cast<int>(reason));
+    if (to_key_compromise) {
+      tx.exec_prepared0("ca_to_key_compromise", serial, static_cast<int>(reason));
+    } else {
+      tx.exec_prepared0("ca_revoke", serial, static_cast<int>(reason), TimeText(at));
+    }
     if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
       tx.exec_prepared0("ca_block_key", r[0][3].as<std::string>(), StrCat("keyCompromise of ", serial));
       // Whoever held the key could have asked for pseudonyms on it: they go too, and those
@@ -422,8 +429,11 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
             // Revoked now if good or on hold; revoked before for another reason: keyCompromise
             // now (time kept), which the arbiter checks before it gives the key that finds what
             // was issued on it.
-            tx.exec_prepared0(d[2].as<bool>() ? "ca_revoke" : "ca_to_key_compromise", derived,
-                              static_cast<int>(reason));
+            if (d[2].as<bool>()) {
+              tx.exec_prepared0("ca_revoke", derived, static_cast<int>(reason), TimeText(at));
+            } else {
+              tx.exec_prepared0("ca_to_key_compromise", derived, static_cast<int>(reason));
+            }
             tx.exec_prepared0("ca_block_key", d[1].as<std::string>(),
                               "keyCompromise of the certificate it was issued on");
             tx.exec_prepared0("ca_queue_cascade", derived);
@@ -443,7 +453,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     }
     return absl::OkStatus();
   }));
-  return Status(serial, absl::Now() + absl::Seconds(1));
+  return Status(serial, at);
 }
 
 absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& serial, const std::string& actor) {
@@ -462,7 +472,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& se
     }
     return absl::OkStatus();
   }));
-  return Status(serial, absl::Now());
+  return Status(serial, clock_());
 }
 
 absl::StatusOr<int> CaStore::RegisterServiceCertificates(const std::vector<Certificate>& certs) {

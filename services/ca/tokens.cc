@@ -48,8 +48,9 @@ std::vector<db::PreparedStatement> TokenBook::Statements() {
        R"(INSERT INTO ca.token_issuances (kind_id, blinded_sha256) VALUES ($1, decode($2, 'hex')) RETURNING id)"},
       // A group's redemptions: those not spent before are recorded; the others are not returned.
       {"tk_spend",
-       R"(INSERT INTO ca.spent_tokens (kind_id, message_sha256, redemption_id, acceptor_subscriber_id)
-          SELECT k, decode(m, 'hex'), r, a FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, m, r, a)
+       R"(INSERT INTO ca.spent_tokens (kind_id, message_sha256, redemption_id, acceptor_subscriber_id, redeemed_at)
+          SELECT k, decode(m, 'hex'), r, a, $5::timestamptz
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, m, r, a)
           ON CONFLICT (kind_id, message_sha256) DO NOTHING
           RETURNING redemption_id, extract(epoch from redeemed_at)::float8)"},
       {"tk_spent_at",
@@ -312,8 +313,9 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
       sent.push_back(i);
     }
     absl::flat_hash_map<std::string, double> recorded;
+    // Dated by the clock when decided (the clearing statements count by this time).
     for (const auto& r : tx.exec_prepared("tk_spend", db::TextArray(kinds), db::TextArray(hashes), db::TextArray(ids),
-                                          db::TextArray(acceptors))) {
+                                          db::TextArray(acceptors), db::TimeText(d_.clock()))) {
       recorded[r[0].as<std::string>()] = r[1].as<double>();
     }
     absl::flat_hash_map<std::string, std::string> spent_at;  // kind \n hash -> when, for refusals
@@ -352,7 +354,9 @@ absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::G
   SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.from(), "from"));
   SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.until(), "until"));
   const absl::Time from = FromTimestamp(req.from()), until = FromTimestamp(req.until());
-  if (until <= from || until > now + absl::Seconds(1)) {
+  // Ended: a redemption the clock dates before `until` is already recorded, and the statement
+  // never changes once signed.
+  if (until <= from || until > now) {
     return InvalidField("until", "must be after `from` and not in the future (a period that has ended)");
   }
   v1::ClearingStatement st;

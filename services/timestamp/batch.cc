@@ -60,13 +60,12 @@ void Batcher::Loop() {
     Stamped root = tsa_->StampDigest(tree.root());
     absl::Status status = absl::OkStatus();
     if (!root.granted()) {
-      // A clock not synchronised passes; a certificate not valid now waits for the operator.
-      const bool passes =
-          std::find(root.failure_info.begin(), root.failure_info.end(), "timeNotAvailable") != root.failure_info.end();
-      status = passes ? MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
-                                  StrCat("the TSA refused to stamp the batch: ", root.status_text))
-                      : MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                                  StrCat("the TSA refused to stamp the batch: ", root.status_text));
+      // A certificate not valid now waits for the operator; anything else may pass (a clock not
+      // synchronised, a serial block or a signature that failed once).
+      status = root.certificate_not_valid ? MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                                                      StrCat("the TSA refused to stamp the batch: ", root.status_text))
+                                          : MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                                                      StrCat("the TSA refused to stamp the batch: ", root.status_text));
     } else {
       TokenRow row;
       row.serial = std::stoull(root.serial_hex, nullptr, 16);

@@ -152,7 +152,7 @@ int Serve(const std::optional<std::string>& config_file) {
       .With("certificate", tsa_options.signer.Subject())
       .With("key", std::string(KeyTypeName(tsa_options.key.type())))
       .With("policy", tsa_options.policies.front());
-  if (const absl::Time now = absl::Now();
+  if (const absl::Time now = tsa_options.clock();
       now < tsa_options.signer.not_before() || now >= tsa_options.signer.not_after()) {
     LogEvent(log, spdlog::level::err, "tsa_certificate_not_valid")
         .With("not_before", absl::FormatTime(absl::RFC3339_sec, tsa_options.signer.not_before(), absl::UTCTimeZone()))

@@ -241,12 +241,14 @@ Stamped TimeStampAuthority::Stamp(std::string_view request_der) const {
   // A token whose time lies outside the TSA certificate's validity verifies nowhere (RFC 3161
   // relying parties check the signer at genTime): none is issued, and the operator renews.
   if (o_.require_valid_certificate && (gen_time < o_.signer.not_before() || gen_time >= o_.signer.not_after())) {
-    return Rejection(
+    Stamped refused = Rejection(
         kSystemFailure,
         StrCat("the TSA's certificate is not valid now (valid from ",
                absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_before(), absl::UTCTimeZone()), " until ",
                absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", o_.signer.not_after(), absl::UTCTimeZone()),
                "): no time-stamps until the operator installs a valid one"));
+    refused.certificate_not_valid = true;
+    return refused;
   }
   auto serial = o_.serials->Next();
   if (!serial.ok()) return Rejection(kSystemFailure, "Error during serial number generation.");

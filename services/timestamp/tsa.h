@@ -80,6 +80,9 @@ struct Stamped {
   std::string token_der;              // TimeStampToken (ContentInfo), as sent
   bool cert_req = false;              // the token carries the TSA's certificates
   bool clock_unsynchronised = false;  // granted although the clock check failed ("warn")
+  // Refused because the clock is outside the TSA certificate's validity (until the operator
+  // installs a valid one: not worth a retry).
+  bool certificate_not_valid = false;
   // The token without the TSA's certificates, as recorded (the certificates are the same in every
   // token; WithCertificates puts them back).
   std::string stored_token_der;

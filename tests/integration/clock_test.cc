@@ -111,8 +111,14 @@ TEST_F(ClockTest, TsaStampsTheClocksTimeAndNothingOutsideItsCertificate) {
   EXPECT_FALSE(expired.granted());
   EXPECT_THAT(expired.failure_info, ::testing::Contains("systemFailure"));
   EXPECT_THAT(expired.status_text, ::testing::HasSubstr("certificate is not valid now"));
+  EXPECT_TRUE(expired.certificate_not_valid);
   clock_.Set(kStart - absl::Hours(2));
   EXPECT_FALSE((*authority)->StampDigest(digest).granted());
+  // The refusals took no serial: the next token's follows the last one granted.
+  clock_.Set(kStart + absl::Hours(1));
+  tsa::Stamped again = (*authority)->StampDigest(digest);
+  ASSERT_TRUE(again.granted()) << again.status_text;
+  EXPECT_EQ(std::stoull(again.serial_hex, nullptr, 16), std::stoull(later.serial_hex, nullptr, 16) + 1);
 }
 
 // semper-liability: a guarantee ends when the clock passes its validity (its amount freed, no

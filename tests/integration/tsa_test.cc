@@ -100,7 +100,7 @@ class TsaTest : public ::semper::testing::PostgresTest {
         "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
         "SEMPER_TSA_CLOCK_CHECK=off",
         "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
-        "SEMPER_TSA_BATCH_WINDOW=50ms"};
+        "SEMPER_TSA_BATCH_WINDOW=300ms"};
     argv.insert(argv.end(), extra_env.begin(), extra_env.end());
     argv.push_back(SEMPER_TSA);
     return argv;
