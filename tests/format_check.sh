@@ -13,11 +13,11 @@ if [[ ${1:-} == --fix ]]; then
   "$FORMAT" -i --style=file "${files[@]}"
   exit 0
 fi
-bad=()
-for f in "${files[@]}"; do
-  if ! "$FORMAT" --style=file --dry-run -Werror "$f" >/dev/null 2>&1; then bad+=("$f"); fi
-done
-if ((${#bad[@]})); then
+# One clang-format for all files; it names each file that differs (its warnings go to stderr).
+report=$("$FORMAT" --style=file --dry-run -Werror "${files[@]}" 2>&1 >/dev/null || true)
+mapfile -t bad < <(grep -oE '^[^: ]+\.(cc|h):[0-9]+:[0-9]+: (error|warning)' <<<"$report" | cut -d: -f1 | sort -u || true)
+if ((${#bad[@]})) || { [[ -n $report ]] && ! grep -q 'code should be clang-formatted' <<<"$report"; }; then
+  [[ ${#bad[@]} -gt 0 ]] || { echo "format_check.sh: $FORMAT failed: $report" >&2; exit 1; }
   printf 'format_check.sh: not formatted: %s\n' "${bad[@]}" >&2
   echo "format_check.sh: fix with: tests/format_check.sh --fix (or $FORMAT -i --style=file <file>)" >&2
   exit 1

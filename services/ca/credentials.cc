@@ -32,7 +32,8 @@ absl::StatusOr<v1::Subscriber> SigningEnterprise(const TrustStore& trust, CaStor
   if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer");
   const Certificate& cert = signers->front().certificate;
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, store.RequireGood(cert.SerialHex(), now, "the signer's"));
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status,
+                          store.RequireGood(cert.SerialHex(), CaStore::kNow, "the signer's"));
   if (status.subscriber_id().empty()) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED,
                      "the signer is not a subscriber of this CA");
@@ -57,6 +58,8 @@ std::vector<db::PreparedStatement> NamedCredentials::Statements() {
                  (SELECT extract(epoch from max(used_at))::float8 FROM ca.credential_uses u WHERE u.credential_id = c.id)
           FROM ca.credentials c WHERE c.id = $1)"},
       {"cr_statement", "SELECT statement FROM ca.credentials WHERE id = $1"},
+      // A use is recorded while no clearing statement is being made (TokenBook::Clearing).
+      {"cr_redeeming", "SELECT pg_advisory_xact_lock_shared(1397050704, 1)"},
       {"cr_record_use",
        R"(INSERT INTO ca.credential_uses (redemption_id, credential_id, acceptor_subscriber_id, presentation_sha256,
                                          used_at)
@@ -100,7 +103,7 @@ absl::StatusOr<v1::Credential> NamedCredentials::Issue(const v1::IssueCredential
   if (holder->not_after() <= now) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED, "the holder's certificate has expired");
   }
-  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(holder->SerialHex(), now, "the holder's").status());
+  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(holder->SerialHex(), CaStore::kNow, "the holder's").status());
   v1::CredentialStatement cs;
   cs.set_type("semper-credential");
   cs.set_credential_id(StrCat("C-", HexEncode(RandomBytes(12))));
@@ -172,12 +175,14 @@ absl::StatusOr<v1::RedeemCredentialResponse> NamedCredentials::Redeem(const v1::
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the credential is not as this CA issued it (altered or forged)");
   }
-  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(checked.holder->SerialHex(), now, "the holder's").status());
+  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(checked.holder->SerialHex(), CaStore::kNow, "the holder's").status());
   v1::RedeemCredentialResponse out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
     // Valid, recorded and cleared by one reading of the clock, taken in the transaction (each
-    // retry decides at its own time), to the microsecond PostgreSQL keeps.
+    // retry decides at its own time) once no clearing statement is being made, to the
+    // microsecond PostgreSQL keeps.
+    tx.exec_prepared("cr_redeeming");
     const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(d_.clock()));
     if (tx.exec_prepared("cr_record_use", out.redemption_id(), cs.credential_id(), acceptor,
                          HexEncode(Sha256(req.presentation())), db::TimeText(at))

@@ -48,7 +48,7 @@ void CaHttpRoutes::AnswerOcsp(const std::string& request, httplib::Response& res
         const std::string key = StrCat(issuer, "/", serial);
         if (auto hit = d_.status_cache->Get(key, now)) return *hit;
         std::string issued_by;
-        SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, d_.store->Status(serial, now, &issued_by));
+        SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, d_.store->Status(serial, CaStore::kNow, &issued_by));
         StatusRecord r;
         if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
         if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_REVOKED) {

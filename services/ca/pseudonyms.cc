@@ -115,7 +115,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
       // A pseudonym found by the cascade: revoked now if good or on hold; if revoked already for
       // another reason, the time stays and the reason becomes keyCompromise (RFC 5280 5.3.1).
       {"ps_cascade_revoke",
-       R"(UPDATE ca.certificates SET revoked_at = CASE WHEN revoked_at IS NULL OR revocation_reason = 6 THEN now()
+       R"(UPDATE ca.certificates SET revoked_at = CASE WHEN revoked_at IS NULL OR revocation_reason = 6 THEN $2::timestamptz
                                                  ELSE revoked_at END,
                                  revocation_reason = 1
           WHERE serial = $1 AND revocation_reason IS DISTINCT FROM 1)"},
@@ -178,7 +178,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
                      "request.csr: RSA keys must have at least 3072 bits");
   }
   // The base must be good now at this CA, and an identity's (active subscriber) or a pseudonym.
-  SEMPER_RETURN_IF_ERROR(o_.store->RequireGood(base.SerialHex(), now, "the base").status());
+  SEMPER_RETURN_IF_ERROR(o_.store->RequireGood(base.SerialHex(), CaStore::kNow, "the base").status());
   std::string subscriber_id, profile;
   SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("ps_base", base.SerialHex());
@@ -374,7 +374,7 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
       for (const auto& r : tx.exec_prepared("ps_tagged")) {
         const std::string serial = r[0].as<std::string>();
         if (db::Bytes(r[1]) != PseudonymTag(*key, db::Bytes(r[2]))) continue;
-        if (tx.exec_prepared("ps_cascade_revoke", serial).affected_rows() > 0) ++here;
+        if (tx.exec_prepared("ps_cascade_revoke", serial, db::TimeText(o_.clock())).affected_rows() > 0) ++here;
         tx.exec_prepared0("ca_block_key", HexEncode(db::Bytes(r[2])),
                           "keyCompromise of the certificate it was issued on");
         // What was issued on it goes too, whatever its own state.

@@ -349,7 +349,8 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
   }
   absl::Status valid = CheckSerial(serial);
   if (!valid.ok()) return FinishUnary(ctx, valid);
-  absl::Time at = req->has_at() ? absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->at())) : o_.clock();
+  // Without `at`: now, where every committed revocation counts.
+  absl::Time at = req->has_at() ? absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->at())) : CaStore::kNow;
   std::string issued_by;
   auto status = o_.store->Status(serial, at, &issued_by);
   if (!status.ok()) return FinishUnary(ctx, status.status());

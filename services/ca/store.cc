@@ -382,10 +382,11 @@ absl::StatusOr<std::vector<v1::SubscriberChange>> CaStore::History(const std::st
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial, v1::RevocationReason reason,
                                                       const std::string& actor, const std::string& only_subscriber) {
-  // The revocation's time, by the clock every status decision reads (to the microsecond kept).
-  const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_prepared("ca_lock_certificate", serial);
+    // The revocation's time: read under the row lock, on every attempt (a status answered
+    // before this commits said GOOD at a time before it).
+    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
     if (r.empty())
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
     std::string subscriber = r[0][0].is_null() ? "" : r[0][0].as<std::string>();
@@ -453,7 +454,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     }
     return absl::OkStatus();
   }));
-  return Status(serial, at);
+  return Status(serial, kNow);
 }
 
 absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& serial, const std::string& actor) {
@@ -472,7 +473,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::ReleaseHold(const std::string& se
     }
     return absl::OkStatus();
   }));
-  return Status(serial, clock_());
+  return Status(serial, kNow);
 }
 
 absl::StatusOr<int> CaStore::RegisterServiceCertificates(const std::vector<Certificate>& certs) {
@@ -516,7 +517,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& se
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {
   v1::CertificateStatus out;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    auto r = tx.exec_prepared("ca_status", serial, TimeText(at));
+    auto r = tx.exec_prepared("ca_status", serial, at == kNow ? std::string("infinity") : TimeText(at));
     if (r.empty()) {
       out.Clear();
       out.set_serial(serial);

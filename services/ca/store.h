@@ -75,6 +75,9 @@ class CaStore {
   // The status of a certificate that must be good now: FAILED_PRECONDITION with
   // CERTIFICATE_REVOKED or CERTIFICATE_UNTRUSTED otherwise, naming `whose` certificate.
   absl::StatusOr<v1::CertificateStatus> RequireGood(const std::string& serial, absl::Time at, std::string_view whose);
+  // The `at` of a question about now: every committed revocation counts, whatever time it
+  // carries (replicas' clocks may differ by a little; a revocation is effective once committed).
+  static constexpr absl::Time kNow = absl::InfiniteFuture();
   // With `issuer`: which CA certificate issued it ("ca" or "pseudonyms"; unchanged if unknown).
   absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at, std::string* issuer = nullptr);
 

@@ -53,6 +53,9 @@ std::vector<db::PreparedStatement> TokenBook::Statements() {
           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, m, r, a)
           ON CONFLICT (kind_id, message_sha256) DO NOTHING
           RETURNING redemption_id, extract(epoch from redeemed_at)::float8)"},
+      // Redemptions (shared) against clearing statements (exclusive): see TokenBook::Clearing.
+      {"tk_redeeming", "SELECT pg_advisory_xact_lock_shared(1397050704, 1)"},
+      {"tk_clearing_lock", "SELECT pg_advisory_xact_lock(1397050704, 1)"},
       {"tk_spent_at",
        R"(SELECT extract(epoch from redeemed_at)::float8 FROM ca.spent_tokens
           WHERE kind_id = $1 AND message_sha256 = decode($2, 'hex'))"},
@@ -282,7 +285,8 @@ void TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acc
   if (absl::Status ok = blind_rsa::Verify((*kind)->public_key, req.message(), req.signature()); !ok.ok()) {
     return done(Annotate(ok, StrCat("the token is not one of kind ", req.kind_id())));
   }
-  committer_->Submit(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor}, std::move(done));
+  committer_->Submit(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor, (*kind)->valid_until},
+                     std::move(done));
 }
 
 absl::StatusOr<v1::RedeemTokenResponse> TokenBook::Redeem(const v1::RedeemTokenRequest& req,
@@ -299,12 +303,25 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     // Decided afresh on every attempt: an attempt that rolled back (a deadlock with another
     // committer, a lost connection) accepted nothing.
     results.assign(group.size(), absl::InternalError("undecided"));
+    // Dated by the clock, read while no clearing statement is being made (the lock is held to
+    // the commit), to the microsecond PostgreSQL keeps.
+    tx.exec_prepared("tk_redeeming");
+    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(d_.clock()));
+    std::vector<bool> decided(group.size(), false);
     // The first of the group for a token goes to the database; a repeat within the group is a
     // second use of it.
     absl::flat_hash_map<std::string, size_t> first;
     std::vector<std::string> kinds, hashes, ids, acceptors;
     std::vector<size_t> sent;
     for (size_t i = 0; i < group.size(); ++i) {
+      if (at >= group[i].kind_valid_until) {  // its kind ran out while it waited for this group
+        results[i] = MakeError(
+            absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+            StrCat("tokens of kind ", group[i].kind_id, " are not redeemable now (valid until ",
+                   absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", group[i].kind_valid_until, absl::UTCTimeZone()), ")"));
+        decided[i] = true;
+        continue;
+      }
       if (!first.emplace(StrCat(group[i].kind_id, "\n", group[i].message_sha256), i).second) continue;
       kinds.push_back(group[i].kind_id);
       hashes.push_back(group[i].message_sha256);
@@ -313,9 +330,8 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
       sent.push_back(i);
     }
     absl::flat_hash_map<std::string, double> recorded;
-    // Dated by the clock when decided (the clearing statements count by this time).
     for (const auto& r : tx.exec_prepared("tk_spend", db::TextArray(kinds), db::TextArray(hashes), db::TextArray(ids),
-                                          db::TextArray(acceptors), db::TimeText(d_.clock()))) {
+                                          db::TextArray(acceptors), db::TimeText(at))) {
       recorded[r[0].as<std::string>()] = r[1].as<double>();
     }
     absl::flat_hash_map<std::string, std::string> spent_at;  // kind \n hash -> when, for refusals
@@ -338,7 +354,7 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
       results[sent[j]] = std::move(out);
     }
     for (size_t i = 0; i < group.size(); ++i) {
-      if (results[i].ok()) continue;
+      if (results[i].ok() || decided[i]) continue;
       results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
                              StrCat("this token was redeemed before (", when(i), "): a token is accepted once"));
     }
@@ -347,18 +363,13 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
 }
 
 absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::GetClearingStatementRequest& req) {
-  const absl::Time now = d_.clock();
   if (req.issuer_subscriber_id().empty() || req.acceptor_subscriber_id().empty()) {
     return InvalidField("issuer_subscriber_id", "the issuer and the acceptor are both required");
   }
   SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.from(), "from"));
   SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.until(), "until"));
   const absl::Time from = FromTimestamp(req.from()), until = FromTimestamp(req.until());
-  // Ended: a redemption the clock dates before `until` is already recorded, and the statement
-  // never changes once signed.
-  if (until <= from || until > now) {
-    return InvalidField("until", "must be after `from` and not in the future (a period that has ended)");
-  }
+  if (until <= from) return InvalidField("until", "must be after `from`");
   v1::ClearingStatement st;
   st.set_type("semper-clearing-statement");
   st.set_issuer_subscriber_id(req.issuer_subscriber_id());
@@ -366,7 +377,18 @@ absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::G
   *st.mutable_from() = req.from();
   *st.mutable_until() = req.until();
   std::vector<std::string> all;
-  SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+  absl::Time now;
+  SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
+    st.clear_lines();
+    all.clear();
+    // No redemption is in flight while the period is read (they hold this lock shared to their
+    // commit), and any that starts after reads a clock past `now`: a period that has ended is
+    // complete, and its statement never changes once signed.
+    tx.exec_prepared("tk_clearing_lock");
+    now = d_.clock();
+    if (until > now) {
+      return InvalidField("until", "must not be in the future: a statement is for a period that has ended");
+    }
     for (const auto& r : tx.exec_prepared("tk_clearing", req.issuer_subscriber_id(), req.acceptor_subscriber_id(),
                                           db::TimeText(from), db::TimeText(until))) {
       v1::ClearingLine* line = st.add_lines();

@@ -56,6 +56,10 @@ class TokenBook {
   void Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor, Done done);
   absl::StatusOr<v1::RedeemTokenResponse> Redeem(const v1::RedeemTokenRequest& req, const std::string& acceptor);
 
+  // Clearing statements and the redemptions they count are ordered by a PostgreSQL advisory
+  // lock (kClearingLock): every redemption's transaction holds it shared, a statement waits for
+  // it exclusively, then reads the clock. A redemption dated before a signed statement's end is
+  // therefore committed before the statement is made, and one committed after is dated after.
   // Per issuer and acceptor over a period that has ended: the tokens and the named credentials
   // the acceptor redeemed, signed by the CA.
   absl::StatusOr<v1::GetClearingStatementResponse> Clearing(const v1::GetClearingStatementRequest& req);
@@ -72,6 +76,7 @@ class TokenBook {
 
   struct Pending {
     std::string kind_id, message_sha256, acceptor;
+    absl::Time kind_valid_until;  // checked again at the time the redemption is dated
   };
   // Decides a group of redemptions (the group committer's commit function).
   absl::Status Decide(std::vector<Pending>& group, std::vector<absl::StatusOr<v1::RedeemTokenResponse>>& results);

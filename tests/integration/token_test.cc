@@ -528,10 +528,12 @@ TEST_F(TokenTest, IssuersHoldersAndAcceptorsUseSemperctl) {
   EXPECT_EQ(used.exit_code, 0) << used.Describe();
   EXPECT_THAT(used.out, HasSubstr("9 left"));
 
+  // A statement is for a period that has ended: up to the next whole second, once it has passed.
+  const absl::Time until = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 1);
+  absl::SleepFor(until - absl::Now() + absl::Milliseconds(50));
   auto clearing = ctl({"token", "clearing", "--issuer", *issuer_->certificate.SubjectAttribute("serialNumber"),
                        "--acceptor", acceptor_id, "--from", "2020-01-01T00:00:00Z", "--until",
-                       absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone()),
-                       "--out", P + "clearing"},
+                       absl::FormatTime(absl::RFC3339_sec, until, absl::UTCTimeZone()), "--out", P + "clearing"},
                       true);
   ASSERT_EQ(clearing.exit_code, 0) << clearing.Describe();
   EXPECT_THAT(clearing.out, HasSubstr("Single ride"));
