@@ -1,8 +1,6 @@
 // One tree per window.
 #include "services/timestamp/batch.h"
 
-#include <algorithm>
-
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/merkle.h"
