@@ -25,6 +25,13 @@
 namespace semper::ca {
 namespace {
 
+// A token of a kind outside its validity (at the check, or when its group is dated).
+absl::Status NotRedeemableNow(const std::string& kind_id, absl::Time valid_until) {
+  return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                   StrCat("tokens of kind ", kind_id, " are not redeemable now (valid until ",
+                          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", valid_until, absl::UTCTimeZone()), ")"));
+}
+
 constexpr char kScheme[] = "RSABSSA-SHA384-PSS-Randomized (RFC 9474)";
 constexpr char kKindColumns[] =
     "id, issuer_subscriber_id, (SELECT name FROM ca.subscribers s WHERE s.id = issuer_subscriber_id), name, "
@@ -277,10 +284,7 @@ void TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acc
   if (!kind.ok()) return done(kind.status());
   const absl::Time now = d_.clock();
   if (now < (*kind)->valid_from || now >= (*kind)->valid_until) {
-    return done(
-        MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
-                  StrCat("tokens of kind ", req.kind_id(), " are not redeemable now (valid until ",
-                         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", (*kind)->valid_until, absl::UTCTimeZone()), ")")));
+    return done(NotRedeemableNow(req.kind_id(), (*kind)->valid_until));
   }
   if (absl::Status ok = blind_rsa::Verify((*kind)->public_key, req.message(), req.signature()); !ok.ok()) {
     return done(Annotate(ok, StrCat("the token is not one of kind ", req.kind_id())));
@@ -315,10 +319,7 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     std::vector<size_t> sent;
     for (size_t i = 0; i < group.size(); ++i) {
       if (at >= group[i].kind_valid_until) {  // its kind ran out while it waited for this group
-        results[i] = MakeError(
-            absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
-            StrCat("tokens of kind ", group[i].kind_id, " are not redeemable now (valid until ",
-                   absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", group[i].kind_valid_until, absl::UTCTimeZone()), ")"));
+        results[i] = NotRedeemableNow(group[i].kind_id, group[i].kind_valid_until);
         decided[i] = true;
         continue;
       }
