@@ -58,8 +58,6 @@ std::vector<db::PreparedStatement> NamedCredentials::Statements() {
                  (SELECT extract(epoch from max(used_at))::float8 FROM ca.credential_uses u WHERE u.credential_id = c.id)
           FROM ca.credentials c WHERE c.id = $1)"},
       {"cr_statement", "SELECT statement FROM ca.credentials WHERE id = $1"},
-      // A use is recorded while no clearing statement is being made (TokenBook::Clearing).
-      {"cr_redeeming", "SELECT pg_advisory_xact_lock_shared(1397050704, 1)"},
       {"cr_record_use",
        R"(INSERT INTO ca.credential_uses (redemption_id, credential_id, acceptor_subscriber_id, presentation_sha256,
                                          used_at)
@@ -180,10 +178,9 @@ absl::StatusOr<v1::RedeemCredentialResponse> NamedCredentials::Redeem(const v1::
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
     // Valid, recorded and cleared by one reading of the clock, taken in the transaction (each
-    // retry decides at its own time) once no clearing statement is being made, to the
-    // microsecond PostgreSQL keeps.
-    tx.exec_prepared("cr_redeeming");
-    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(d_.clock()));
+    // retry decides at its own time) and never inside a period a clearing statement closed
+    // (CaStore::ClearingTime).
+    const absl::Time at = d_.store->ClearingTime(tx);
     if (tx.exec_prepared("cr_record_use", out.redemption_id(), cs.credential_id(), acceptor,
                          HexEncode(Sha256(req.presentation())), db::TimeText(at))
             .empty()) {

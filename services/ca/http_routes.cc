@@ -50,6 +50,8 @@ void CaHttpRoutes::AnswerOcsp(const std::string& request, httplib::Response& res
         std::string issued_by;
         SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus st, d_.store->Status(serial, CaStore::kNow, &issued_by));
         StatusRecord r;
+        // Read after `now` (CaStore::Status waits for status changes in flight): true at `now`.
+        r.as_of = now;
         if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_GOOD) r.state = StatusRecord::State::kGood;
         if (issued_by == issuer && st.state() == v1::CERTIFICATE_STATE_REVOKED) {
           r.state = StatusRecord::State::kRevoked;

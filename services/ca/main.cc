@@ -13,16 +13,16 @@
 #include "common/base/periodic.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
-#include "common/crypto/pkcs11.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/server/daemon.h"
 #include "common/server/revocation_watch.h"
 #include "common/server/server.h"
+#include "common/server/signing_key.h"
 #include "services/ca/credential_service.h"
 #include "services/ca/http_routes.h"
 #include "services/ca/pki.h"
-#include "services/ca/pseudonyms.h"
+#include "services/ca/pseudonym_service.h"
 #include "services/ca/revocation.h"
 #include "services/ca/service.h"
 #include "services/ca/store.h"
@@ -131,30 +131,37 @@ int Serve(const std::optional<std::string>& config_file) {
 
   auto passphrase = SecretData::FromFile(config->GetString("ca.key_passphrase_file"));
   if (!passphrase.ok()) return fail("ca.key_passphrase_file", passphrase.status());
-  // Each of the CA's four signing keys may be in a PKCS#11 token (one PIN, one module).
-  std::map<std::string, std::optional<PrivateKey>> token_keys;
-  for (const char* uri_key : {"ca.key_uri", "ca.pseudonym_key_uri", "ca.ocsp_key_uri", "ca.statement_key_uri"}) {
-    if (!config->Has(uri_key)) continue;
-    if (!config->Has("ca.pkcs11_pin_file")) {
-      return fail("ca.pkcs11_pin_file", InvalidField("ca.pkcs11_pin_file", StrCat("is required with ", uri_key)));
+  const std::string dir = config->GetString("ca.dir");
+  // Each of the CA's four signing keys is a file encrypted with the CA passphrase, or a key in a
+  // PKCS#11 token (one PIN, one module), loaded like every daemon's signing key.
+  auto key_source = [&](const std::string& uri_setting, const std::string& file_setting,
+                        const std::string& default_file) {
+    const bool file_set = !file_setting.empty() && config->Has(file_setting);
+    SigningKeySource source;
+    source.uri_setting = uri_setting;
+    source.pin_setting = "ca.pkcs11_pin_file";
+    source.passphrase_setting = "ca.key_passphrase_file";
+    source.file_setting = file_set ? file_setting : default_file;
+    source.file = file_set ? config->GetString(file_setting) : default_file;
+    source.passphrase_file = config->GetString("ca.key_passphrase_file");
+    if (config->Has(uri_setting)) {
+      source.uri = config->GetString(uri_setting);
+      source.pkcs11_module = config->GetString("ca.pkcs11_module");
+      if (config->Has("ca.pkcs11_pin_file")) source.pin_file = config->GetString("ca.pkcs11_pin_file");
+      LogEvent(log, spdlog::level::info, "ca_key")
+          .With("key", uri_setting)
+          .With("source", "pkcs11")
+          .With("uri", source.uri);
     }
-    auto pin = SecretData::FromFile(config->GetString("ca.pkcs11_pin_file"));
-    if (!pin.ok()) return fail("ca.pkcs11_pin_file", pin.status());
-    auto key = LoadPkcs11PrivateKey(config->GetString(uri_key), *pin, {config->GetString("ca.pkcs11_module")});
-    if (!key.ok()) return fail(uri_key, key.status());
-    token_keys[uri_key] = *key;
-    LogEvent(log, spdlog::level::info, "ca_key")
-        .With("key", uri_key)
-        .With("source", "pkcs11")
-        .With("uri", config->GetString(uri_key));
-  }
-  auto pki =
-      Pki::Load(config->GetString("ca.dir"), *passphrase, token_keys["ca.key_uri"], token_keys["ca.pseudonym_key_uri"]);
+    return source;
+  };
+  auto pki = Pki::Load(dir, key_source("ca.key_uri", "", dir + "/ca.key"),
+                       key_source("ca.pseudonym_key_uri", "", dir + "/pseudonym-ca.key"));
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
   for (auto& st : RevocationFeed::Statements()) statements.push_back(st);
-  for (auto& st : PseudonymServiceImpl::Statements()) statements.push_back(st);
+  for (auto& st : PseudonymBook::Statements()) statements.push_back(st);
   for (auto& st : TokenBook::Statements()) statements.push_back(st);
   for (auto& st : NamedCredentials::Statements()) statements.push_back(st);
   auto pool = OpenDatabase(*daemon, std::move(statements), "ca", ca_migrations());
@@ -166,8 +173,8 @@ int Serve(const std::optional<std::string>& config_file) {
   const Clock clock = SystemClock();
   CaStore store(pool->get(), clock);
   // Before the service certificates are registered, so that a new one is among them.
-  auto statement_signer =
-      LoadOrIssueStatementSigner(config->GetString("ca.dir"), *pki, *passphrase, token_keys["ca.statement_key_uri"]);
+  auto statement_signer = LoadOrIssueStatementSigner(
+      dir, *pki, *passphrase, key_source("ca.statement_key_uri", "", dir + "/services/ca-signing.key"));
   if (!statement_signer.ok()) return fail("the statement-signing certificate", statement_signer.status());
   {
     // The certificates `semper-ca init` issued to the daemons and the administrator go into the
@@ -175,7 +182,7 @@ int Serve(const std::optional<std::string>& config_file) {
     std::vector<Certificate> service_certs;
     for (const char* sub : {"services", "admin"}) {
       std::error_code ec;
-      for (const auto& entry : std::filesystem::directory_iterator(config->GetString("ca.dir") + "/" + sub, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + sub, ec)) {
         if (entry.path().extension() != ".pem") continue;
         auto pem = ReadFile(entry.path().string());
         auto cert = pem.ok() ? Certificate::FromPem(*pem) : absl::StatusOr<Certificate>(pem.status());
@@ -206,15 +213,14 @@ int Serve(const std::optional<std::string>& config_file) {
   CaServiceImpl service(service_options);
 
   // Pseudonyms: the derivation key, and semper-arbiter's certificates (escrow, signing).
-  const std::string ca_dir = config->GetString("ca.dir");
   auto setting = [&](const char* key, const std::string& fallback) {
     return config->Has(key) ? config->GetString(key) : fallback;
   };
-  auto link_key = LoadOrCreateLinkKey(setting("ca.link_key_file", ca_dir + "/pseudonym-link.key"));
+  auto link_key = LoadOrCreateLinkKey(setting("ca.link_key_file", dir + "/pseudonym-link.key"));
   if (!link_key.ok()) return fail("ca.link_key_file", link_key.status());
   auto ca_trust = TrustStore::New({pki->root()});
   if (!ca_trust.ok()) return fail("trust", ca_trust.status());
-  PseudonymServiceImpl::Options pseudonym_options;
+  PseudonymBook::Options pseudonym_options;
   pseudonym_options.pki = &*pki;
   pseudonym_options.trust = &*ca_trust;
   pseudonym_options.store = &store;
@@ -232,8 +238,8 @@ int Serve(const std::optional<std::string>& config_file) {
     if (!crl.ok()) LogEvent(log, spdlog::level::err, "crl.publish_failed").With("error", std::string(crl.message()));
   };
   for (auto [key, fallback, target] :
-       {std::tuple{"ca.escrow_cert_file", ca_dir + "/services/arbiter-escrow.pem", &pseudonym_options.escrow},
-        std::tuple{"ca.arbiter_cert_file", ca_dir + "/services/arbiter-signing.pem", &pseudonym_options.arbiter}}) {
+       {std::tuple{"ca.escrow_cert_file", dir + "/services/arbiter-escrow.pem", &pseudonym_options.escrow},
+        std::tuple{"ca.arbiter_cert_file", dir + "/services/arbiter-signing.pem", &pseudonym_options.arbiter}}) {
     auto pem = ReadFile(setting(key, fallback));
     if (!pem.ok()) {
       if (config->Has(key)) return fail(key, pem.status());
@@ -244,9 +250,10 @@ int Serve(const std::optional<std::string>& config_file) {
     if (!cert.ok()) return fail(key, cert.status());
     *target = *cert;
   }
-  PseudonymServiceImpl pseudonyms(std::move(pseudonym_options));
+  PseudonymBook pseudonym_book(std::move(pseudonym_options));
+  PseudonymServiceImpl pseudonyms(&pseudonym_book, log);
   // The keyCompromise cascade to pseudonyms, once each revocation has committed.
-  Periodic cascades(absl::Seconds(1), [&pseudonyms] { (void)pseudonyms.RunCascades(); });
+  Periodic cascades(absl::Seconds(1), [&pseudonym_book] { (void)pseudonym_book.RunCascades(); });
   auto statement_cms =
       CmsDetachedSigner::New(statement_signer->key, statement_signer->certificate, {pki->issuing_ca()});
   if (!statement_cms.ok()) return fail("the statement-signing certificate", statement_cms.status());
@@ -265,24 +272,14 @@ int Serve(const std::optional<std::string>& config_file) {
     return LinkTag(*key, serial);
   });
 
-  std::string dir = config->GetString("ca.dir");
   std::string ocsp_cert_file =
       config->Has("ca.ocsp_cert_file") ? config->GetString("ca.ocsp_cert_file") : dir + "/services/ocsp-signing.pem";
-  std::string ocsp_key_file =
-      config->Has("ca.ocsp_key_file") ? config->GetString("ca.ocsp_key_file") : dir + "/services/ocsp-signing.key";
   auto ocsp_cert_pem = ReadFile(ocsp_cert_file);
   if (!ocsp_cert_pem.ok()) return fail("ca.ocsp_cert_file", ocsp_cert_pem.status());
   auto ocsp_cert = Certificate::FromPem(*ocsp_cert_pem);
   if (!ocsp_cert.ok()) return fail("ca.ocsp_cert_file", ocsp_cert.status());
-  absl::StatusOr<PrivateKey> ocsp_key = absl::UnknownError("unset");
-  if (token_keys["ca.ocsp_key_uri"].has_value()) {
-    ocsp_key = *token_keys["ca.ocsp_key_uri"];
-  } else {
-    auto ocsp_key_pem = ReadFile(ocsp_key_file);
-    if (!ocsp_key_pem.ok()) return fail("ca.ocsp_key_file", ocsp_key_pem.status());
-    ocsp_key = PrivateKey::FromPem(*ocsp_key_pem, *passphrase);
-    if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
-  }
+  auto ocsp_key = LoadSigningKey(key_source("ca.ocsp_key_uri", "ca.ocsp_key_file", dir + "/services/ocsp-signing.key"));
+  if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
   if (!ocsp_cert->public_key()->Equals(ocsp_key->public_key())) {
     return fail("ca.ocsp_key_file", MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
                                               "the OCSP key does not belong to the OCSP certificate"));

@@ -202,54 +202,38 @@ absl::StatusOr<InitResult> InitPki(const InitOptions& o, const SecretData& passp
   return result;
 }
 
-absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SecretData& passphrase,
-                              const std::optional<PrivateKey>& hsm_key,
-                              const std::optional<PrivateKey>& hsm_pseudonym_key) {
+absl::StatusOr<Pki> Pki::Load(const fs::path& dir, const SigningKeySource& issuing_key,
+                              const SigningKeySource& pseudonym_issuer_key) {
   SEMPER_ASSIGN_OR_RETURN(std::string root_pem, ReadFile(dir / "root.pem"));
   SEMPER_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(dir / "ca.pem"));
   SEMPER_ASSIGN_OR_RETURN(Certificate root, Certificate::FromPem(root_pem));
   SEMPER_ASSIGN_OR_RETURN(Certificate ca, Certificate::FromPem(ca_pem));
-  absl::StatusOr<PrivateKey> key = absl::UnknownError("unset");
-  if (hsm_key.has_value()) {
-    key = *hsm_key;
-  } else {
-    SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(dir / "ca.key"));
-    key = PrivateKey::FromPem(key_pem, passphrase);
-    if (!key.ok()) return Annotate(key.status(), (dir / "ca.key").string());
-  }
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey key, LoadSigningKey(issuing_key));
   SEMPER_ASSIGN_OR_RETURN(TrustStore trust, TrustStore::New({root}));
   SEMPER_RETURN_IF_ERROR(trust.VerifyPath(ca, {}, absl::Now(), KeyPurpose::kAny).status());
-  if (!ca.public_key()->Equals(key->public_key())) {
+  if (!ca.public_key()->Equals(key.public_key())) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY, "the CA key does not belong to ca.pem");
   }
-  Pki pki(std::move(root), std::move(ca), std::move(*key));
+  Pki pki(std::move(root), std::move(ca), std::move(key));
   std::error_code ec;
   if (fs::exists(dir / "pseudonym-ca.pem", ec)) {
     SEMPER_ASSIGN_OR_RETURN(std::string ppem, ReadFile(dir / "pseudonym-ca.pem"));
     SEMPER_ASSIGN_OR_RETURN(Certificate pca, Certificate::FromPem(ppem));
     SEMPER_RETURN_IF_ERROR(trust.VerifyPath(pca, {}, absl::Now(), KeyPurpose::kAny).status());
-    absl::StatusOr<PrivateKey> pkey = absl::UnknownError("unset");
-    if (hsm_pseudonym_key.has_value()) {
-      pkey = *hsm_pseudonym_key;
-    } else {
-      SEMPER_ASSIGN_OR_RETURN(std::string pkey_pem, ReadFile(dir / "pseudonym-ca.key"));
-      pkey = PrivateKey::FromPem(pkey_pem, passphrase);
-      if (!pkey.ok()) return Annotate(pkey.status(), (dir / "pseudonym-ca.key").string());
-    }
-    if (!pca.public_key()->Equals(pkey->public_key())) {
+    SEMPER_ASSIGN_OR_RETURN(PrivateKey pkey, LoadSigningKey(pseudonym_issuer_key));
+    if (!pca.public_key()->Equals(pkey.public_key())) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
                        "pseudonym-ca.key does not belong to pseudonym-ca.pem");
     }
     pki.pseudonym_ca_ = std::move(pca);
-    pki.pseudonym_key_ = *std::move(pkey);
+    pki.pseudonym_key_ = std::move(pkey);
   }
   return pki;
 }
 
 absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const fs::path& dir, const Pki& pki,
-                                                           const SecretData& passphrase,
-                                                           const std::optional<PrivateKey>& hsm_key) {
-  const fs::path pem = dir / "services" / "ca-signing.pem", key_file = dir / "services" / "ca-signing.key";
+                                                           const SecretData& passphrase, const SigningKeySource& key) {
+  const fs::path pem = dir / "services" / "ca-signing.pem";
   std::error_code ec;
   if (!fs::exists(pem, ec)) {
     CertificateTemplate t;
@@ -260,29 +244,27 @@ absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const fs::path& dir, 
     t.not_after = std::min(pki.issuing_ca().not_after(), absl::Now() + absl::Hours(24 * 365 * 2));
     t.key_usage = kKuDigitalSignature | kKuNonRepudiation;
     std::vector<std::string> written;
-    if (hsm_key.has_value()) {
+    if (!key.uri.empty()) {
+      SEMPER_ASSIGN_OR_RETURN(PrivateKey in_token, LoadSigningKey(key));
       SEMPER_ASSIGN_OR_RETURN(Certificate cert,
-                              IssueCertificate(t, hsm_key->public_key(), &pki.issuing_ca(), pki.issuing_key()));
+                              IssueCertificate(t, in_token.public_key(), &pki.issuing_ca(), pki.issuing_key()));
       SEMPER_RETURN_IF_ERROR(WriteFile(pem, cert.Pem() + pki.issuing_ca().Pem(), 0644, written));
     } else {
       SEMPER_ASSIGN_OR_RETURN(Issued issued, IssueService(t, pki.issuing_ca(), pki.issuing_key()));
       SEMPER_ASSIGN_OR_RETURN(std::string key_pem, issued.key.ToEncryptedPem(passphrase));
-      SEMPER_RETURN_IF_ERROR(WriteFile(key_file, key_pem, 0600, written));
+      SEMPER_RETURN_IF_ERROR(WriteFile(key.file, key_pem, 0600, written));
       SEMPER_RETURN_IF_ERROR(WriteFile(pem, issued.cert.Pem() + pki.issuing_ca().Pem(), 0644, written));
     }
   }
   SEMPER_ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(pem));
   SEMPER_ASSIGN_OR_RETURN(std::vector<Certificate> chain, Certificate::ChainFromPem(cert_pem));
-  if (hsm_key.has_value()) {
-    if (!chain.front().public_key()->Equals(hsm_key->public_key())) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
-                       StrCat(pem.string(), " does not belong to the statement-signing key in the token"));
-    }
-    return StatementSigner{chain.front(), *hsm_key};
+  SEMPER_ASSIGN_OR_RETURN(PrivateKey loaded, LoadSigningKey(key));
+  if (!chain.front().public_key()->Equals(loaded.public_key())) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
+                     StrCat(pem.string(), " does not belong to the statement-signing key (",
+                            key.uri.empty() ? key.file : key.uri_setting, ")"));
   }
-  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_file));
-  SEMPER_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::FromPem(key_pem, passphrase));
-  return StatementSigner{chain.front(), key};
+  return StatementSigner{chain.front(), std::move(loaded)};
 }
 
 CertificateTemplate SubscriberTemplate(const v1::Subscriber& s, SubscriberProfile profile, KeyType key_type,

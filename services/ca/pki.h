@@ -12,6 +12,7 @@
 #include "common/crypto/certificate.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/keys.h"
+#include "common/server/signing_key.h"
 #include "semper/v1/ca.pb.h"
 
 namespace semper::ca {
@@ -48,12 +49,11 @@ absl::StatusOr<int64_t> RenewRootCrl(const std::filesystem::path& dir, const Sec
 // The issuing CA as the daemon uses it.
 class Pki {
  public:
-  // The issuing CA's key is dir/ca.key (encrypted PEM), unless `hsm_key` is given (a key held in
-  // a PKCS#11 token), which must belong to dir/ca.pem; the same for the pseudonym issuer's key
-  // (dir/pseudonym-ca.key, or `hsm_pseudonym_key`).
-  static absl::StatusOr<Pki> Load(const std::filesystem::path& dir, const SecretData& passphrase,
-                                  const std::optional<PrivateKey>& hsm_key = std::nullopt,
-                                  const std::optional<PrivateKey>& hsm_pseudonym_key = std::nullopt);
+  // The certificates in `dir` and the keys from `issuing_key` (usually dir/ca.key, encrypted PEM,
+  // or a key in a PKCS#11 token), which must belong to dir/ca.pem, and `pseudonym_issuer_key`
+  // (dir/pseudonym-ca.key or a token), loaded only when dir/pseudonym-ca.pem exists.
+  static absl::StatusOr<Pki> Load(const std::filesystem::path& dir, const SigningKeySource& issuing_key,
+                                  const SigningKeySource& pseudonym_issuer_key);
 
   const Certificate& root() const { return root_; }
   const Certificate& issuing_ca() const { return ca_; }
@@ -75,15 +75,15 @@ class Pki {
 
 // The CA's statement-signing certificate and key (token kinds, clearing statements):
 // dir/services/ca-signing.{pem,key}, issued with the issuing CA's key at the first start that
-// finds none (deployments initialised before it existed get one too). With `hsm_key` (a key in a
-// PKCS#11 token) the certificate is issued for that key when missing, and must belong to it.
+// finds none (deployments initialised before it existed get one too), for a new key encrypted
+// with `passphrase` into `key.file`, or for the key in the token when `key.uri` is set. The key
+// must belong to the certificate.
 struct StatementSigner {
   Certificate certificate;
   PrivateKey key;
 };
 absl::StatusOr<StatementSigner> LoadOrIssueStatementSigner(const std::filesystem::path& dir, const Pki& pki,
-                                                           const SecretData& passphrase,
-                                                           const std::optional<PrivateKey>& hsm_key = std::nullopt);
+                                                           const SecretData& passphrase, const SigningKeySource& key);
 
 enum class SubscriberProfile { kAuthentication, kSignature };
 std::string_view ProfileName(SubscriberProfile profile);

@@ -1,4 +1,4 @@
-// Pseudonym issuance and reveal (see pseudonyms.h).
+// Pseudonym issuance, reveals and the keyCompromise cascade (see pseudonyms.h).
 #include "services/ca/pseudonyms.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -23,9 +23,6 @@
 #include "common/db/values.h"
 #include "common/server/daemon.h"
 #include "common/server/grpc_status.h"
-#include "common/server/interceptors.h"
-#include "common/server/peer.h"
-#include "common/server/rate_limit.h"
 #include "semper/v1/arbiter.pb.h"
 
 namespace semper::ca {
@@ -80,9 +77,10 @@ absl::StatusOr<SecretData> LoadOrCreateLinkKey(const std::string& path) {
   return SecretData(absl::HexStringToBytes(AbslView(text)));
 }
 
-std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
+std::vector<db::PreparedStatement> PseudonymBook::Statements() {
   return {
-      {"ps_base", "SELECT coalesce(subscriber_id, ''), profile FROM ca.certificates WHERE serial = $1"},
+      {"ps_base",
+       "SELECT coalesce(subscriber_id, '') AS subscriber_id, profile FROM ca.certificates WHERE serial = $1"},
       // One request per key at a time, then: never certified, never blocked.
       {"ps_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))"},
       {"ps_key_used",
@@ -92,7 +90,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
       // Live pseudonyms under a name (on hold counts: it may be released), one name at a time.
       {"ps_lock_name", "SELECT pg_advisory_xact_lock(hashtextextended($1, 8))"},
       {"ps_name_holders",
-       R"(SELECT p.parent_tag, p.tag_scheme, coalesce(p.name_tag, ''::bytea) FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
+       R"(SELECT p.parent_tag, p.tag_scheme, coalesce(p.name_tag, ''::bytea) AS name_tag FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
           WHERE c.subject = $1 AND c.not_after > now() AND (c.revoked_at IS NULL OR c.revocation_reason = 6))"},
       // The base is still good when its pseudonym is stored: a revocation of the base (which
       // locks its row FOR UPDATE) comes before, and is then seen here, or after, and finds it.
@@ -106,7 +104,7 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
        "UPDATE ca.pseudonym_cascades SET attempts = attempts + 1, last_error = $2 WHERE serial = $1"},
       {"ps_cascade_done", "DELETE FROM ca.pseudonym_cascades WHERE serial = $1"},
       {"ps_cascade_queue", "INSERT INTO ca.pseudonym_cascades (serial) VALUES ($1) ON CONFLICT DO NOTHING"},
-      {"ps_cascades_pending", "SELECT count(*) FROM ca.pseudonym_cascades"},
+      {"ps_cascades_pending", "SELECT count(*) AS pending FROM ca.pseudonym_cascades"},
       // Pseudonyms of scheme 2 that are still valid (a pseudonym ends no later than its base, so
       // an expired one has no valid descendants).
       {"ps_tagged",
@@ -132,28 +130,24 @@ std::vector<db::PreparedStatement> PseudonymServiceImpl::Statements() {
       {"ps_insert_reveal",
        R"(INSERT INTO ca.pseudonym_reveals (serial, case_id, order_json, order_signature, order_sha256, requested_by)
           VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), decode($5, 'hex'), $6)
-          RETURNING id, extract(epoch from revealed_at)::float8)"},
+          RETURNING id, extract(epoch from revealed_at)::float8 AS revealed_at)"},
       {"ps_reveals",
-       R"(SELECT id, serial, case_id, order_sha256, extract(epoch from revealed_at)::float8, requested_by
+       R"(SELECT id, serial, case_id, order_sha256, extract(epoch from revealed_at)::float8 AS revealed_at, requested_by
           FROM ca.pseudonym_reveals WHERE $1 = '' OR serial = $1 ORDER BY id DESC LIMIT 1000)"},
   };
 }
 
-PseudonymServiceImpl::PseudonymServiceImpl(Options options) : o_(std::move(options)) {}
+PseudonymBook::PseudonymBook(Options options) : o_(std::move(options)) {}
 
-absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1::IssuePseudonymRequest& req) {
-  if (!o_.escrow.has_value()) {
-    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
-                     "this CA has no escrow certificate of semper-arbiter (ca.escrow_cert_file): it cannot seal links");
-  }
+absl::StatusOr<PseudonymBook::SignedRequest> PseudonymBook::CheckRequest(const v1::IssuePseudonymRequest& req,
+                                                                         absl::Time now) const {
   if (req.signature().empty())
     return InvalidField("signature", "a detached CMS signature by the base certificate's key is required");
-  const absl::Time now = o_.clock();
   auto signers = CmsVerifyDetached(req.signature(), req.request(), *o_.trust, now, KeyPurpose::kNonRepudiation);
   if (!signers.ok()) return FieldError("signature", signers.status());
   if (signers->size() != 1) return InvalidField("signature", "must have exactly one signer: the base certificate");
-  const Certificate base = signers->front().certificate;
-  v1::PseudonymRequestStatement st;
+  SignedRequest out{signers->front().certificate, {}};
+  v1::PseudonymRequestStatement& st = out.statement;
   if (!st.ParseFromString(req.request()) || st.type() != "semper-pseudonym-request") {
     return MalformedField("request",
                           "must be a serialized PseudonymRequestStatement of type \"semper-pseudonym-request\"");
@@ -162,6 +156,28 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   if (st.kind() != v1::PSEUDONYM_KIND_ROLE && st.kind() != v1::PSEUDONYM_KIND_TRANSACTION) {
     return InvalidField("request.kind", "must be ROLE or TRANSACTION");
   }
+  return out;
+}
+
+absl::StatusOr<std::string> PseudonymBook::SealLink(v1::PseudonymLink link) const {
+  // Every sealed link the same length: the plaintext padded to a fixed size.
+  const std::string unpadded = StatementJson(link);
+  if (unpadded.size() > kLinkPlaintextBytes - 20) return absl::InternalError("a pseudonym link outgrew its padding");
+  link.set_padding(std::string(kLinkPlaintextBytes - 20 - unpadded.size(), ' '));
+  std::string plaintext = StatementJson(link);
+  plaintext.resize(std::max(plaintext.size(), kLinkPlaintextBytes), ' ');
+  return CmsEncrypt(plaintext, {*o_.escrow});
+}
+
+absl::StatusOr<v1::IssuePseudonymResponse> PseudonymBook::Issue(const v1::IssuePseudonymRequest& req) {
+  if (!o_.escrow.has_value()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
+                     "this CA has no escrow certificate of semper-arbiter (ca.escrow_cert_file): it cannot seal links");
+  }
+  const absl::Time now = o_.clock();
+  SEMPER_ASSIGN_OR_RETURN(SignedRequest signed_request, CheckRequest(req, now));
+  const Certificate& base = signed_request.base;
+  const v1::PseudonymRequestStatement& st = signed_request.statement;
   const bool shared = st.shared_issuer();
   if (shared && !o_.pki->pseudonym_issuer().has_value()) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
@@ -184,8 +200,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     auto r = tx.exec_prepared("ps_base", base.SerialHex());
     if (r.empty())
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED, "unknown base certificate");
-    subscriber_id = r[0][0].as<std::string>();
-    profile = r[0][1].as<std::string>();
+    subscriber_id = r[0]["subscriber_id"].as<std::string>();
+    profile = r[0]["profile"].as<std::string>();
     return absl::OkStatus();
   }));
   // The new pseudonym's tags, from semper-arbiter, which checks the holder's request itself.
@@ -235,13 +251,7 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
   link.set_base_serial(base.SerialHex());
   link.set_base_subject(base.Subject());
   *link.mutable_issued_at() = ToTimestamp(now);
-  // Every sealed link the same length: the plaintext padded to a fixed size.
-  const std::string unpadded = StatementJson(link);
-  if (unpadded.size() > kLinkPlaintextBytes - 20) return absl::InternalError("a pseudonym link outgrew its padding");
-  link.set_padding(std::string(kLinkPlaintextBytes - 20 - unpadded.size(), ' '));
-  std::string plaintext = StatementJson(link);
-  plaintext.resize(std::max(plaintext.size(), kLinkPlaintextBytes), ' ');
-  SEMPER_ASSIGN_OR_RETURN(std::string sealed, CmsEncrypt(plaintext, {*o_.escrow}));
+  SEMPER_ASSIGN_OR_RETURN(std::string sealed, SealLink(std::move(link)));
   const std::string old_tag = LinkTag(o_.link_key, base.SerialHex());
   const std::string spki = HexEncode(Sha256(issued.spki_der));
   SEMPER_RETURN_IF_ERROR(o_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -262,7 +272,8 @@ absl::StatusOr<v1::IssuePseudonymResponse> PseudonymServiceImpl::Issue(const v1:
     if (st.kind() == v1::PSEUDONYM_KIND_ROLE) {
       tx.exec_prepared("ps_lock_name", issued.subject);
       for (const auto& r : tx.exec_prepared("ps_name_holders", issued.subject)) {
-        const bool same_base = r[1].as<int>() == 2 ? db::Bytes(r[2]) == tags.name_tag() : db::Bytes(r[0]) == old_tag;
+        const bool same_base = r["tag_scheme"].as<int>() == 2 ? db::Bytes(r["name_tag"]) == tags.name_tag()
+                                                              : db::Bytes(r["parent_tag"]) == old_tag;
         if (!same_base) {
           return MakeError(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS,
                            StrCat("the pseudonym \"", name, "\" is held by someone else: choose another name"));
@@ -301,7 +312,7 @@ absl::Status ArbiterError(const grpc::Status& called) {
 
 }  // namespace
 
-absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseudonymRequest& req, bool role) const {
+absl::StatusOr<v1::PseudonymTags> PseudonymBook::Tags(const v1::IssuePseudonymRequest& req, bool role) const {
   if (o_.arbiter_stub == nullptr) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this CA knows no semper-arbiter address (ca.arbiter_address): it cannot tag pseudonyms");
@@ -318,7 +329,7 @@ absl::StatusOr<v1::PseudonymTags> PseudonymServiceImpl::Tags(const v1::IssuePseu
   return tags;
 }
 
-absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const std::string& certificate_der) const {
+absl::StatusOr<std::string> PseudonymBook::CascadeKey(const std::string& certificate_der) const {
   if (o_.arbiter_stub == nullptr) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this CA knows no semper-arbiter address (ca.arbiter_address): it cannot cascade");
@@ -335,7 +346,7 @@ absl::StatusOr<std::string> PseudonymServiceImpl::CascadeKey(const std::string& 
   return key.key();
 }
 
-absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
+absl::StatusOr<int> PseudonymBook::RunCascades() {
   // What one pass queues (pseudonyms issued on those it found) is done by the next, at once.
   int total = 0;
   for (int pass = 0; pass < 1000; ++pass) {
@@ -347,11 +358,11 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascades() {
   return total;
 }
 
-absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
+absl::StatusOr<int> PseudonymBook::RunCascadePass(bool* more) {
   *more = false;
   std::vector<std::string> queued;
   SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& r : tx.exec_prepared("ps_cascades_queued")) queued.push_back(r[0].as<std::string>());
+    for (const auto& r : tx.exec_prepared("ps_cascades_queued")) queued.push_back(r["serial"].as<std::string>());
     return absl::OkStatus();
   }));
   int revoked = 0, handled = 0;
@@ -364,19 +375,23 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
       if (tx.exec_prepared("ps_cascade_claim", base).empty()) return absl::OkStatus();  // another replica has it
       auto der = tx.exec_prepared("ps_cascade_base", base);
       absl::StatusOr<std::string> key =
-          der.empty() ? absl::NotFoundError(StrCat("no certificate ", base)) : CascadeKey(db::Bytes(der[0][0]));
+          der.empty() ? absl::NotFoundError(StrCat("no certificate ", base)) : CascadeKey(db::Bytes(der[0]["der"]));
       if (!key.ok()) {
         failure = std::string(key.status().message());
         tx.exec_prepared0("ps_cascade_failed", base, failure);
         return absl::OkStatus();
       }
+      // Dated once status changes are ours to make (see CaStore::Revoke), for every pseudonym
+      // this base's key finds.
+      tx.exec_prepared("ca_status_changing");
+      const std::string at = db::TimeText(o_.clock());
       int here = 0;
       for (const auto& r : tx.exec_prepared("ps_tagged")) {
-        const std::string serial = r[0].as<std::string>();
-        if (db::Bytes(r[1]) != PseudonymTag(*key, db::Bytes(r[2]))) continue;
-        if (tx.exec_prepared("ps_cascade_revoke", serial, db::TimeText(o_.clock())).affected_rows() > 0) ++here;
-        tx.exec_prepared0("ca_block_key", HexEncode(db::Bytes(r[2])),
-                          "keyCompromise of the certificate it was issued on");
+        const std::string serial = r["serial"].as<std::string>();
+        const std::string spki_sha256 = db::Bytes(r["spki_sha256"]);
+        if (db::Bytes(r["parent_tag"]) != PseudonymTag(*key, spki_sha256)) continue;
+        if (tx.exec_prepared("ps_cascade_revoke", serial, at).affected_rows() > 0) ++here;
+        tx.exec_prepared0("ca_block_key", HexEncode(spki_sha256), "keyCompromise of the certificate it was issued on");
         // What was issued on it goes too, whatever its own state.
         tx.exec_prepared0("ps_cascade_queue", serial);
         SEMPER_RETURN_IF_ERROR(db::AppendAudit(
@@ -393,7 +408,7 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
   }
   int64_t pending = 0;
   (void)o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    pending = tx.exec_prepared("ps_cascades_pending")[0][0].as<int64_t>();
+    pending = tx.exec_prepared("ps_cascades_pending")[0]["pending"].as<int64_t>();
     return absl::OkStatus();
   });
   if (o_.metrics) {
@@ -425,8 +440,8 @@ absl::StatusOr<int> PseudonymServiceImpl::RunCascadePass(bool* more) {
   return revoked;
 }
 
-absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v1::RevealPseudonymRequest& req,
-                                                                         const std::string& peer) {
+absl::StatusOr<v1::RevealPseudonymResponse> PseudonymBook::Reveal(const v1::RevealPseudonymRequest& req,
+                                                                  const std::string& requested_by) {
   if (!o_.arbiter.has_value()) {
     return MakeError(absl::StatusCode::kFailedPrecondition, v1::NOT_SUPPORTED,
                      "this CA knows no semper-arbiter signing certificate (ca.arbiter_cert_file)");
@@ -459,78 +474,42 @@ absl::StatusOr<v1::RevealPseudonymResponse> PseudonymServiceImpl::Reveal(const v
                        StrCat("no pseudonym with serial ", order.pseudonym_certificate_serial()));
     }
     if (!order.pseudonym_certificate_sha256().empty() &&
-        Sha256(db::Bytes(t[0][0])) != order.pseudonym_certificate_sha256()) {
+        Sha256(db::Bytes(t[0]["der"])) != order.pseudonym_certificate_sha256()) {
       return InvalidField("order.pseudonym_certificate_sha256",
                           "does not match the pseudonym certificate with that serial");
     }
     auto r = tx.exec_prepared("ps_insert_reveal", order.pseudonym_certificate_serial(), order.case_id(),
                               HexEncode(req.order()), HexEncode(req.order_signature()), HexEncode(Sha256(req.order())),
-                              peer);
-    out.set_sealed_link(db::Bytes(t[0][1]));
+                              requested_by);
+    out.set_sealed_link(db::Bytes(t[0]["sealed_link"]));
     out.set_pseudonym_serial(order.pseudonym_certificate_serial());
     out.set_case_id(order.case_id());
-    out.set_reveal_number(r[0][0].as<int64_t>());
-    *out.mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[0][1].as<double>()));
+    out.set_reveal_number(r[0]["id"].as<int64_t>());
+    *out.mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[0]["revealed_at"].as<double>()));
     return db::AppendAudit(
         tx, "ca", "semper-ca",
-        {{peer.empty() ? "semper-arbiter's order" : peer, "reveal-pseudonym", order.pseudonym_certificate_serial(),
+        {{requested_by.empty() ? "semper-arbiter's order" : requested_by, "reveal-pseudonym",
+          order.pseudonym_certificate_serial(),
           StrCat("{\"case\": \"", JsonEscape(order.case_id()), "\", \"reveal\": ", out.reveal_number(), "}")}});
   }));
   return out;
 }
 
-grpc::ServerUnaryReactor* PseudonymServiceImpl::IssuePseudonym(grpc::CallbackServerContext* ctx,
-                                                               const v1::IssuePseudonymRequest* req,
-                                                               v1::IssuePseudonymResponse* resp) {
-  SEMPER_RATE_LIMIT(ctx, "IssuePseudonym");
-  auto out = Issue(*req);
-  if (!out.ok()) return FinishUnary(ctx, out.status());
-  *resp = *std::move(out);
-  // No subscriber, no base: the log must not link either.
-  LogEvent(o_.logger, spdlog::level::info, "pseudonym.issued");
-  return FinishUnary(ctx, absl::OkStatus());
-}
-
-grpc::ServerUnaryReactor* PseudonymServiceImpl::RevealPseudonym(grpc::CallbackServerContext* ctx,
-                                                                const v1::RevealPseudonymRequest* req,
-                                                                v1::RevealPseudonymResponse* resp) {
-  auto peer = PeerOf(*ctx);
-  auto out = Reveal(*req, peer.ok() ? peer->subject() : "");
-  if (!out.ok()) {
-    LogEvent(o_.logger, spdlog::level::warn, "pseudonym.reveal_refused")
-        .With("request_id", RequestIdOf(*ctx))
-        .With("error", std::string(out.status().message()));
-    return FinishUnary(ctx, out.status());
-  }
-  *resp = *std::move(out);
-  LogEvent(o_.logger, spdlog::level::warn, "pseudonym.revealed")
-      .With("request_id", RequestIdOf(*ctx))
-      .With("serial", resp->pseudonym_serial())
-      .With("case", resp->case_id())
-      .With("reveal", std::to_string(resp->reveal_number()));
-  return FinishUnary(ctx, absl::OkStatus());
-}
-
-grpc::ServerUnaryReactor* PseudonymServiceImpl::GetPseudonymReveals(grpc::CallbackServerContext* ctx,
-                                                                    const v1::GetPseudonymRevealsRequest* req,
-                                                                    v1::GetPseudonymRevealsResponse* resp) {
-  auto peer = PeerOf(*ctx);
-  if (!peer.ok()) return FinishUnary(ctx, peer.status());
-  absl::Status role = RequireAnyRole(*peer, {Role::kAdministrator, Role::kRegistrationOfficer});
-  if (!role.ok()) return FinishUnary(ctx, role);
-  absl::Status s = o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    for (const auto& r : tx.exec_prepared("ps_reveals", req->pseudonym_serial())) {
-      v1::PseudonymReveal* x = resp->add_reveals();
-      x->set_reveal_number(r[0].as<int64_t>());
-      x->set_pseudonym_serial(r[1].as<std::string>());
-      x->set_case_id(r[2].as<std::string>());
-      x->set_order_sha256(db::Bytes(r[3]));
-      *x->mutable_revealed_at() = ToTimestamp(db::FromEpoch(r[4].as<double>()));
-      x->set_requested_by(r[5].as<std::string>());
+absl::StatusOr<v1::GetPseudonymRevealsResponse> PseudonymBook::Reveals(const std::string& pseudonym_serial) {
+  v1::GetPseudonymRevealsResponse out;
+  SEMPER_RETURN_IF_ERROR(o_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    for (const auto& r : tx.exec_prepared("ps_reveals", pseudonym_serial)) {
+      v1::PseudonymReveal* x = out.add_reveals();
+      x->set_reveal_number(r["id"].as<int64_t>());
+      x->set_pseudonym_serial(r["serial"].as<std::string>());
+      x->set_case_id(r["case_id"].as<std::string>());
+      x->set_order_sha256(db::Bytes(r["order_sha256"]));
+      *x->mutable_revealed_at() = ToTimestamp(db::FromEpoch(r["revealed_at"].as<double>()));
+      x->set_requested_by(r["requested_by"].as<std::string>());
     }
     return absl::OkStatus();
-  });
-  return FinishUnary(ctx, s);
+  }));
+  return out;
 }
 
 }  // namespace semper::ca

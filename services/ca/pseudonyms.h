@@ -12,6 +12,9 @@
 // revocation: no two tags of one holder are alike, and neither a database copy nor the CA's
 // operator can recompute them. Revoking a base for keyCompromise asks the arbiter for K_base and
 // revokes every pseudonym whose tag it makes.
+//
+// PseudonymBook is the domain (checks, certificates, sealed links, tags, cascades) and its SQL;
+// PseudonymServiceImpl (pseudonym_service.h) answers semper.v1.Pseudonyms over gRPC with it.
 // Thread-safe.
 #pragma once
 
@@ -27,13 +30,13 @@
 #include "common/db/pool.h"
 #include "common/server/metrics.h"
 #include "semper/v1/arbiter.grpc.pb.h"
-#include "semper/v1/privacy.grpc.pb.h"
+#include "semper/v1/privacy.pb.h"
 #include "services/ca/pki.h"
 #include "services/ca/store.h"
 
 namespace semper::ca {
 
-class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
+class PseudonymBook {
  public:
   struct Options {
     const Pki* pki = nullptr;
@@ -58,19 +61,17 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
     std::shared_ptr<spdlog::logger> logger;
     Clock clock = SystemClock();
   };
-  explicit PseudonymServiceImpl(Options options);
+  explicit PseudonymBook(Options options);
   static std::vector<db::PreparedStatement> Statements();
 
-  grpc::ServerUnaryReactor* IssuePseudonym(grpc::CallbackServerContext* ctx, const v1::IssuePseudonymRequest* req,
-                                           v1::IssuePseudonymResponse* resp) override;
-  grpc::ServerUnaryReactor* RevealPseudonym(grpc::CallbackServerContext* ctx, const v1::RevealPseudonymRequest* req,
-                                            v1::RevealPseudonymResponse* resp) override;
-  grpc::ServerUnaryReactor* GetPseudonymReveals(grpc::CallbackServerContext* ctx,
-                                                const v1::GetPseudonymRevealsRequest* req,
-                                                v1::GetPseudonymRevealsResponse* resp) override;
-
+  // A pseudonym certificate for the holder's signed request (IssuePseudonym in privacy.proto).
   absl::StatusOr<v1::IssuePseudonymResponse> Issue(const v1::IssuePseudonymRequest& req);
-  absl::StatusOr<v1::RevealPseudonymResponse> Reveal(const v1::RevealPseudonymRequest& req, const std::string& peer);
+  // The sealed link of the pseudonym a reveal order signed by semper-arbiter names, logged as
+  // asked by `requested_by` (the caller's certificate subject, or "").
+  absl::StatusOr<v1::RevealPseudonymResponse> Reveal(const v1::RevealPseudonymRequest& req,
+                                                     const std::string& requested_by);
+  // The reveal log, newest first (at most 1,000), of one pseudonym or ("") of all.
+  absl::StatusOr<v1::GetPseudonymRevealsResponse> Reveals(const std::string& pseudonym_serial);
 
   // The keyCompromise cascade for pseudonyms of scheme 2: for each certificate queued by
   // CaStore::Revoke, asks semper-arbiter for its cascade key, revokes (keyCompromise) every
@@ -80,6 +81,14 @@ class PseudonymServiceImpl final : public v1::Pseudonyms::CallbackService {
   absl::StatusOr<int> RunCascades();
 
  private:
+  // The holder's request, checked: signed by one good base of this CA, fresh, of a known kind.
+  struct SignedRequest {
+    Certificate base;
+    v1::PseudonymRequestStatement statement;
+  };
+  absl::StatusOr<SignedRequest> CheckRequest(const v1::IssuePseudonymRequest& req, absl::Time now) const;
+  // The link to the base, padded and sealed to semper-arbiter's escrow certificate.
+  absl::StatusOr<std::string> SealLink(v1::PseudonymLink link) const;
   absl::StatusOr<int> RunCascadePass(bool* more);
   absl::StatusOr<v1::PseudonymTags> Tags(const v1::IssuePseudonymRequest& req, bool role) const;
   absl::StatusOr<std::string> CascadeKey(const std::string& certificate_der) const;

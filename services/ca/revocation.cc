@@ -263,9 +263,10 @@ std::string OcspResponder::Respond(
                  : record.state == StatusRecord::State::kRevoked ? V_OCSP_CERTSTATUS_REVOKED
                                                                  : V_OCSP_CERTSTATUS_UNKNOWN;
     TimePtr revoked = Asn1Time(record.revoked_at);
+    TimePtr as_of = record.as_of.has_value() ? Asn1Time(std::min(*record.as_of, now)) : nullptr;
     if (OCSP_basic_add1_status(basic.get(), cid, status, record.reason,
-                               status == V_OCSP_CERTSTATUS_REVOKED ? revoked.get() : nullptr, this_update.get(),
-                               next_update.get()) == nullptr) {
+                               status == V_OCSP_CERTSTATUS_REVOKED ? revoked.get() : nullptr,
+                               as_of != nullptr ? as_of.get() : this_update.get(), next_update.get()) == nullptr) {
       return ResponseDer(OCSP_RESPONSE_STATUS_INTERNALERROR, nullptr);
     }
   }

@@ -47,6 +47,9 @@ struct StatusRecord {
   enum class State { kGood, kRevoked, kUnknown } state = State::kUnknown;
   absl::Time revoked_at;
   int reason = 0;
+  // When the status was read (the response's thisUpdate: RFC 6960 4.2.2.1, the most recent time
+  // it is known to have been correct); unset: the response's own time.
+  std::optional<absl::Time> as_of;
 };
 
 class OcspResponder {

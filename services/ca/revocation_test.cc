@@ -129,13 +129,19 @@ TEST(OcspCacheTest, OnlyNonceLessRequestsAreCacheable) {
   EXPECT_FALSE(OcspCache::Cacheable("garbage"));
 }
 
-TEST(OcspResponderTest, AnswersPerSerialAndEchoesTheNonce) {
+// A responder with a delegated signer (id-kp-OCSPSigning) under the test CA.
+OcspResponder TestResponder() {
   const auto& pki = SharedTestPki();
-  auto leaf = pki.Issue("Leaf", kKuNonRepudiation);
   semper::testing::LeafSpec spec;
   spec.extended_key_usage = {"OCSPSigning"};
   auto signer = pki.Issue(spec);
-  OcspResponder responder(pki.ca(), signer.certificate, signer.key, absl::Hours(1));
+  return OcspResponder(pki.ca(), signer.certificate, signer.key, absl::Hours(1));
+}
+
+TEST(OcspResponderTest, AnswersPerSerialAndEchoesTheNonce) {
+  const auto& pki = SharedTestPki();
+  auto leaf = pki.Issue("Leaf", kKuNonRepudiation);
+  OcspResponder responder = TestResponder();
   std::string serial_seen;
   bool ok = false;
   std::string der = responder.Respond(
@@ -172,6 +178,43 @@ TEST(OcspResponderTest, AnswersPerSerialAndEchoesTheNonce) {
       &ok);
   EXPECT_FALSE(ok);
   EXPECT_EQ(der, std::string("\x30\x03\x0a\x01\x02", 5));
+}
+
+// A status read earlier (a cached one) is answered as of when it was read: thisUpdate is the time
+// it is known to have been correct (RFC 6960 4.2.2.1), never the response's own time.
+TEST(OcspResponderTest, ThisUpdateIsWhenTheStatusWasRead) {
+  const auto& pki = SharedTestPki();
+  auto leaf = pki.Issue("Leaf", kKuNonRepudiation);
+  OcspResponder responder = TestResponder();
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  auto this_update = [&](std::optional<absl::Time> as_of) -> int64_t {
+    bool ok = false;
+    std::string der = responder.Respond(
+        OcspRequest(leaf.certificate, pki.ca(), false),
+        [&](const std::string&) -> absl::StatusOr<StatusRecord> {
+          StatusRecord r;
+          r.state = StatusRecord::State::kGood;
+          r.as_of = as_of;
+          return r;
+        },
+        now, &ok);
+    EXPECT_TRUE(ok);
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    OCSP_RESPONSE* resp = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size()));
+    if (resp == nullptr) return -1;
+    OCSP_BASICRESP* basic = OCSP_response_get1_basic(resp);
+    ASN1_GENERALIZEDTIME* update = nullptr;
+    OCSP_single_get0_status(OCSP_resp_get0(basic, 0), nullptr, nullptr, &update, nullptr);
+    struct tm tm = {};
+    int64_t seconds = update != nullptr && ASN1_TIME_to_tm(update, &tm) == 1 ? timegm(&tm) : -1;
+    OCSP_BASICRESP_free(basic);
+    OCSP_RESPONSE_free(resp);
+    return seconds;
+  };
+  EXPECT_EQ(this_update(now - absl::Seconds(4)), absl::ToUnixSeconds(now) - 4);
+  EXPECT_EQ(this_update(std::nullopt), absl::ToUnixSeconds(now));
+  // Never after the response itself.
+  EXPECT_EQ(this_update(now + absl::Seconds(30)), absl::ToUnixSeconds(now));
 }
 
 }  // namespace

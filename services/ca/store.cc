@@ -87,6 +87,17 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           WHERE p.parent_tag = decode($1, 'hex') AND p.tag_scheme = 1 FOR UPDATE OF c)"},
       {"ca_block_key",
        R"(INSERT INTO ca.blocked_keys (spki_sha256, reason) VALUES (decode($1, 'hex'), $2) ON CONFLICT DO NOTHING)"},
+      // Status changes in order (the trigger of migration 2026120601 takes the same lock): a
+      // change dated after it holds this lock, and a status read first waits for changes in
+      // flight, so an answer about a time before the read never changes afterwards.
+      // Redemptions and credential uses (shared, to their commit) against the closing of a
+      // clearing period (exclusive); see ClearingTime.
+      {"ca_clearing_shared", "SELECT pg_advisory_xact_lock_shared(1397050704, 1)"},
+      {"ca_clearing_exclusive", "SELECT pg_advisory_xact_lock(1397050704, 1)"},
+      {"ca_clearing_closed", "SELECT (extract(epoch from until) * 1000000)::int8 AS micros FROM ca.clearing_closed"},
+      {"ca_clearing_close", "UPDATE ca.clearing_closed SET until = greatest(until, $1::timestamptz)"},
+      {"ca_status_changing", "SELECT pg_advisory_xact_lock(7305911, 1)"},
+      {"ca_status_settled", "SELECT pg_advisory_xact_lock_shared(7305911, 1)"},
       {"ca_status",
        R"(SELECT coalesce(subscriber_id, ''), extract(epoch from not_after)::float8,
                  revoked_at IS NOT NULL AND revoked_at <= $2::timestamptz,
@@ -320,6 +331,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
     int64_t affected = 0;
     switch (state) {
       case v1::SUBSCRIBER_STATE_SUSPENDED:
+        tx.exec_prepared("ca_status_changing");  // before the clock: see Revoke
         affected = tx.exec_prepared("ca_hold_all", id, TimeText(clock_())).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "suspended");
         action = "suspended";
@@ -330,6 +342,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
         action = "reactivated";
         break;
       case v1::SUBSCRIBER_STATE_CLOSED:
+        tx.exec_prepared("ca_status_changing");  // before the clock: see Revoke
         affected = tx.exec_prepared("ca_revoke_all", id, TimeText(clock_())).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "closed");
         action = "closed";
@@ -383,10 +396,11 @@ absl::StatusOr<std::vector<v1::SubscriberChange>> CaStore::History(const std::st
 absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial, v1::RevocationReason reason,
                                                       const std::string& actor, const std::string& only_subscriber) {
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    auto r = tx.exec_prepared("ca_lock_certificate", serial);
-    // The revocation's time: read under the row lock, on every attempt (a status answered
-    // before this commits said GOOD at a time before it).
+    // The revocation's time: read once status changes are ours to make, on every attempt (a
+    // status read before this commits waits for it, or was about a time before it).
+    tx.exec_prepared("ca_status_changing");
     const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
+    auto r = tx.exec_prepared("ca_lock_certificate", serial);
     if (r.empty())
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
     std::string subscriber = r[0][0].is_null() ? "" : r[0][0].as<std::string>();
@@ -419,7 +433,7 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
       // Whoever held the key could have asked for pseudonyms on it: they go too, and those
       // issued on them. Their entries name no base (the link stays sealed). Pseudonyms tagged
       // with a cascade key (scheme 2) are found once this commits: the arbiter gives the key only
-      // for a base it sees revoked for keyCompromise (PseudonymServiceImpl::RunCascades).
+      // for a base it sees revoked for keyCompromise (PseudonymBook::RunCascades).
       const std::string profile = r[0][4].as<std::string>();
       if (profile == "signature" || profile == "pseudonym") tx.exec_prepared0("ca_queue_cascade", serial);
       if (link_tag_) {
@@ -517,6 +531,9 @@ absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& se
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {
   v1::CertificateStatus out;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    // Autocommit: the lock is released as soon as it is granted, once no status change is in
+    // flight; the next statement's snapshot sees every change dated before this read.
+    tx.exec_prepared("ca_status_settled");
     auto r = tx.exec_prepared("ca_status", serial, at == kNow ? std::string("infinity") : TimeText(at));
     if (r.empty()) {
       out.Clear();
@@ -529,6 +546,28 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial,
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::Time CaStore::ClearingTime(pqxx::work& tx) {
+  tx.exec_prepared("ca_clearing_shared");
+  // Its own statement, after the lock: its snapshot sees the period closed last.
+  const absl::Time closed = absl::FromUnixMicros(tx.exec_prepared("ca_clearing_closed")[0]["micros"].as<int64_t>());
+  return std::max(closed, absl::FromUnixMicros(absl::ToUnixMicros(clock_())));
+}
+
+absl::StatusOr<absl::Time> CaStore::CloseClearingPeriod(absl::Time until) {
+  absl::Time now;
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    // Waits for every redemption and use in flight (their time was read before they committed).
+    tx.exec_prepared("ca_clearing_exclusive");
+    now = clock_();
+    if (until > now) {
+      return InvalidField("until", "must not be in the future: a statement is for a period that has ended");
+    }
+    tx.exec_prepared0("ca_clearing_close", TimeText(until));
+    return absl::OkStatus();
+  }));
+  return now;
 }
 
 absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse) {

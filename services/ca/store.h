@@ -71,15 +71,27 @@ class CaStore {
   // certificates that `semper-ca init` writes), so that their status is GOOD rather than
   // UNKNOWN and they can be revoked. Idempotent; returns how many were new.
   absl::StatusOr<int> RegisterServiceCertificates(const std::vector<Certificate>& certs);
-  // The status at time `at`; state UNKNOWN if this CA never issued the serial.
   // The status of a certificate that must be good now: FAILED_PRECONDITION with
   // CERTIFICATE_REVOKED or CERTIFICATE_UNTRUSTED otherwise, naming `whose` certificate.
   absl::StatusOr<v1::CertificateStatus> RequireGood(const std::string& serial, absl::Time at, std::string_view whose);
   // The `at` of a question about now: every committed revocation counts, whatever time it
   // carries (replicas' clocks may differ by a little; a revocation is effective once committed).
   static constexpr absl::Time kNow = absl::InfiniteFuture();
+  // The status at time `at`; state UNKNOWN if this CA never issued the serial. Waits for status
+  // changes in flight (they are dated once they hold the lock this waits for), so an answer about
+  // a time before the call never changes afterwards; one about a later time may.
   // With `issuer`: which CA certificate issued it ("ca" or "pseudonyms"; unchanged if unknown).
   absl::StatusOr<v1::CertificateStatus> Status(const std::string& serial, absl::Time at, std::string* issuer = nullptr);
+
+  // The time a token redemption or a credential use is dated at, read in `tx` (which keeps the
+  // lock it takes to its commit) while no clearing statement closes a period: the clock's
+  // reading to the microsecond, and never inside a period a statement has closed (a replica
+  // whose clock lags, or a clock set back, dates at that period's end instead).
+  absl::Time ClearingTime(pqxx::work& tx);
+  // Closes every period that ends by `until` for clearing: once this returns, every redemption and
+  // use dated before `until` has committed, and no other will be. INVALID_FIELD "until" when
+  // `until` is after the clock's reading, which is returned.
+  absl::StatusOr<absl::Time> CloseClearingPeriod(absl::Time until);
 
   using CrlBuild = std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t number,
                                                              std::optional<int64_t> delta_base)>;

@@ -60,9 +60,6 @@ std::vector<db::PreparedStatement> TokenBook::Statements() {
           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, m, r, a)
           ON CONFLICT (kind_id, message_sha256) DO NOTHING
           RETURNING redemption_id, extract(epoch from redeemed_at)::float8)"},
-      // Redemptions (shared) against clearing statements (exclusive): see TokenBook::Clearing.
-      {"tk_redeeming", "SELECT pg_advisory_xact_lock_shared(1397050704, 1)"},
-      {"tk_clearing_lock", "SELECT pg_advisory_xact_lock(1397050704, 1)"},
       {"tk_spent_at",
        R"(SELECT extract(epoch from redeemed_at)::float8 FROM ca.spent_tokens
           WHERE kind_id = $1 AND message_sha256 = decode($2, 'hex'))"},
@@ -307,10 +304,8 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     // Decided afresh on every attempt: an attempt that rolled back (a deadlock with another
     // committer, a lost connection) accepted nothing.
     results.assign(group.size(), absl::InternalError("undecided"));
-    // Dated by the clock, read while no clearing statement is being made (the lock is held to
-    // the commit), to the microsecond PostgreSQL keeps.
-    tx.exec_prepared("tk_redeeming");
-    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(d_.clock()));
+    // Dated by the clock, never inside a period a clearing statement closed (CaStore::ClearingTime).
+    const absl::Time at = d_.store->ClearingTime(tx);
     std::vector<bool> decided(group.size(), false);
     // The first of the group for a token goes to the database; a repeat within the group is a
     // second use of it.
@@ -369,27 +364,24 @@ absl::StatusOr<v1::GetClearingStatementResponse> TokenBook::Clearing(const v1::G
   }
   SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.from(), "from"));
   SEMPER_RETURN_IF_ERROR(CheckTimestamp(req.until(), "until"));
-  const absl::Time from = FromTimestamp(req.from()), until = FromTimestamp(req.until());
+  // To the microsecond, rounded down, as redemptions are dated: the bounds signed are the bounds
+  // counted.
+  const absl::Time from = absl::FromUnixMicros(absl::ToUnixMicros(FromTimestamp(req.from())));
+  const absl::Time until = absl::FromUnixMicros(absl::ToUnixMicros(FromTimestamp(req.until())));
   if (until <= from) return InvalidField("until", "must be after `from`");
   v1::ClearingStatement st;
   st.set_type("semper-clearing-statement");
   st.set_issuer_subscriber_id(req.issuer_subscriber_id());
   st.set_acceptor_subscriber_id(req.acceptor_subscriber_id());
-  *st.mutable_from() = req.from();
-  *st.mutable_until() = req.until();
+  *st.mutable_from() = ToTimestamp(from);
+  *st.mutable_until() = ToTimestamp(until);
+  // Once the period is closed, every redemption and use dated in it has committed, and none
+  // will be dated in it again: the statement is complete, and asking again gives the same one.
+  SEMPER_ASSIGN_OR_RETURN(const absl::Time now, d_.store->CloseClearingPeriod(until));
   std::vector<std::string> all;
-  absl::Time now;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     st.clear_lines();
     all.clear();
-    // No redemption is in flight while the period is read (they hold this lock shared to their
-    // commit), and any that starts after reads a clock past `now`: a period that has ended is
-    // complete, and its statement never changes once signed.
-    tx.exec_prepared("tk_clearing_lock");
-    now = d_.clock();
-    if (until > now) {
-      return InvalidField("until", "must not be in the future: a statement is for a period that has ended");
-    }
     for (const auto& r : tx.exec_prepared("tk_clearing", req.issuer_subscriber_id(), req.acceptor_subscriber_id(),
                                           db::TimeText(from), db::TimeText(until))) {
       v1::ClearingLine* line = st.add_lines();

@@ -225,7 +225,7 @@ absl::Status EvidenceLog::Load() {
     size = tx.exec_prepared1("notary_size")[0].as<uint64_t>();
     return absl::OkStatus();
   }));
-  std::lock_guard<std::mutex> lock(tree_mu_);
+  absl::MutexLock lock(&tree_mu_);
   auto read = tree_.Reset(size, fetch_);
   if (!read.ok()) {
     return MakeError(absl::StatusCode::kDataLoss, v1::INTERNAL_ERROR,
@@ -293,7 +293,7 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Append(NewEntry entry) { return commit
 
 absl::StatusOr<v1::Evidence> EvidenceLog::AppendOnce(NewEntry entry) {
   const std::string digest = Sha256(entry.statement);
-  std::lock_guard<std::mutex> once(once_mu_[static_cast<unsigned char>(digest[0]) % std::size(once_mu_)]);
+  absl::MutexLock once(&once_mu_[static_cast<unsigned char>(digest[0]) % std::size(once_mu_)]);
   int64_t found = -1;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("notary_entry_by_statement", entry.kind, HexEncode(entry.statement));
@@ -312,9 +312,10 @@ absl::Status EvidenceLog::AppendGroup(std::vector<NewEntry>& group,
   answers.clear();
   // The tree is held from the append to the answers: readers never see tiles of a transaction
   // that may still roll back.
-  std::unique_lock<std::mutex> tree_lock(tree_mu_);
+  absl::MutexLock tree_lock(&tree_mu_);
   bool others_appended = false;  // entries this process has not checked (another replica's, or a failed attempt)
   absl::Status s = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tree_mu_.AssertHeld();  // by this function, around the transaction
     auto head = tx.exec_prepared1("notary_lock_head");
     first = head[0].as<uint64_t>();
     if (head[1].as<uint64_t>() != first) {
@@ -408,7 +409,7 @@ absl::StatusOr<v1::Evidence> EvidenceLog::Get(uint64_t index, uint64_t tree_size
     return absl::OkStatus();
   }));
   e.set_index(index);
-  std::lock_guard<std::mutex> lock(tree_mu_);
+  absl::MutexLock lock(&tree_mu_);
   SEMPER_RETURN_IF_ERROR(FreshLocked(head.tree_size()));
   SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> path, tree_.InclusionProof(index, head.tree_size(), fetch_));
   auto* proof = e.mutable_inclusion();
@@ -427,7 +428,7 @@ absl::StatusOr<v1::ConsistencyProof> EvidenceLog::Consistency(uint64_t old_size,
   v1::ConsistencyProof out;
   out.set_old_size(old_size);
   out.set_new_size(head.tree_size());
-  std::lock_guard<std::mutex> lock(tree_mu_);
+  absl::MutexLock lock(&tree_mu_);
   SEMPER_RETURN_IF_ERROR(FreshLocked(head.tree_size()));
   SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> proof, tree_.ConsistencyProof(old_size, head.tree_size(), fetch_));
   for (auto& h : proof) out.add_proof(std::move(h));

@@ -7,12 +7,13 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crypto/merkle_tiles.h"
 #include "common/db/group_commit.h"
 #include "common/db/pool.h"
@@ -68,26 +69,29 @@ class EvidenceLog {
   // Tiles entries [tiled, size) of a log from before tiles, `step` at a time, each step in a
   // transaction holding the log's row lock.
   absl::Status TileOldEntries(uint64_t step);
-  // Reads the right edge again if the tree is stale (tree_mu_ held).
-  absl::Status FreshLocked(uint64_t size);
-  // The stored tree, of `size` entries, has `head`'s root at `head`'s size (tree_mu_ held).
-  absl::Status ExtendsLocked(const v1::SignedTreeHead& head, uint64_t size, const TiledMerkleTree::Fetch& fetch);
+  // Reads the right edge again if the tree is stale.
+  absl::Status FreshLocked(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+  // The stored tree, of `size` entries, has `head`'s root at `head`'s size.
+  absl::Status ExtendsLocked(const v1::SignedTreeHead& head, uint64_t size, const TiledMerkleTree::Fetch& fetch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
   // Signs and stores the head of `size`; `others_appended`: check the latest head stored by any
   // replica too, not only this process's.
-  absl::StatusOr<v1::SignedTreeHead> SignTreeHeadLocked(uint64_t size, bool others_appended);
+  absl::StatusOr<v1::SignedTreeHead> SignTreeHeadLocked(uint64_t size, bool others_appended)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
   absl::StatusOr<v1::SignedTreeHead> TreeHead(uint64_t size);
 
   db::ConnectionPool* pool_;
   Signer sign_;
 
-  std::mutex tree_mu_;  // guards tree_, tree_stale_ and latest_
-  TiledMerkleTree tree_;
-  bool tree_stale_ = true;        // tree_ does not match what is stored (before Load, after a failed append)
-  TiledMerkleTree::Fetch fetch_;  // tiles through the pool
-  std::optional<v1::SignedTreeHead> latest_;
-  int tiles_read_at_load_ = 0;
+  absl::Mutex tree_mu_;
+  TiledMerkleTree tree_ ABSL_GUARDED_BY(tree_mu_);
+  // tree_ does not match what is stored (before Load, after a failed append).
+  bool tree_stale_ ABSL_GUARDED_BY(tree_mu_) = true;
+  std::optional<v1::SignedTreeHead> latest_ ABSL_GUARDED_BY(tree_mu_);
+  const TiledMerkleTree::Fetch fetch_;  // tiles through the pool
+  int tiles_read_at_load_ = 0;          // set by Load, before the log serves
 
-  std::mutex once_mu_[64];  // AppendOnce, by statement hash
+  absl::Mutex once_mu_[64];  // AppendOnce, by statement hash
 
   // Last: stopped (what it holds appended and answered) before the rest goes.
   std::unique_ptr<db::GroupCommitter<NewEntry, absl::StatusOr<v1::Evidence>>> committer_;

@@ -4,15 +4,15 @@
 // leaves. Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "semper/v1/tsa.pb.h"
 #include "services/timestamp/store.h"
 #include "services/timestamp/tsa.h"
@@ -30,15 +30,16 @@ class Batcher {
 
  private:
   void Loop();
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
+  bool TreeFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || queued_leaves_ >= max_leaves_; }
   const TimeStampAuthority* tsa_;
   TokenCommitter* committer_;
   const absl::Duration window_;
   const size_t max_leaves_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::vector<std::string>, Done>> queue_;
-  size_t queued_leaves_ = 0;
-  bool stopping_ = false;
+  absl::Mutex mu_;
+  std::deque<std::pair<std::vector<std::string>, Done>> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_leaves_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

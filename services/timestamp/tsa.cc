@@ -82,7 +82,7 @@ std::string_view FailureInfoName(int bit) {
 }
 
 absl::StatusOr<uint64_t> SerialAllocator::Next() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (next_in_block_ >= (uint64_t{1} << kBlockBits)) {
     SEMPER_ASSIGN_OR_RETURN(uint64_t block, next_block_());
     if (block == 0 || block >= (uint64_t{1} << (63 - kBlockBits))) {

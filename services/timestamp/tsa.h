@@ -10,12 +10,13 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/crypto/certificate.h"
@@ -35,9 +36,9 @@ class SerialAllocator {
 
  private:
   std::function<absl::StatusOr<uint64_t>()> next_block_;
-  std::mutex mu_;
-  uint64_t block_ = 0;
-  uint64_t next_in_block_ = uint64_t{1} << kBlockBits;  // exhausted: fetch a block first
+  absl::Mutex mu_;
+  uint64_t block_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_in_block_ ABSL_GUARDED_BY(mu_) = uint64_t{1} << kBlockBits;  // exhausted: fetch a block first
 };
 
 struct TsaOptions {

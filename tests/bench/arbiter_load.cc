@@ -61,10 +61,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<v1::Arbiter::Stub>> stubs;
   if (grpc) {
     auto db2 = (*pg)->CreateDatabase();
-    semper::testing::Suite::Options so;
-    so.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
+    auto so = semper::testing::Suite::Options::Only({"arbiter"}, (*pg)->ConnInfo(*db2));
     so.not_started = {"ca"};  // decisions need no other daemon
-    so.conninfo = (*pg)->ConnInfo(*db2);
     auto started = semper::testing::Suite::Start(&dir, so);
     if (!started.ok()) {
       std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());

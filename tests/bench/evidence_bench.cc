@@ -42,9 +42,7 @@ int main(int argc, char** argv) {
   }
   auto db = (*pg)->CreateDatabase();
   semper::testing::TempDir dir;
-  semper::testing::Suite::Options o;
-  o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"notary", SEMPER_NOTARY}};
-  o.conninfo = (*pg)->ConnInfo(*db);
+  auto o = semper::testing::Suite::Options::Only({"tsa", "notary"}, (*pg)->ConnInfo(*db));
   auto suite = semper::testing::Suite::Start(&dir, o);
   if (!suite.ok()) {
     std::fprintf(stderr, "%s\n", std::string(suite.status().message()).c_str());

@@ -82,9 +82,7 @@ int main(int argc, char** argv) {
   db::ConnectionPool* checked = pool->get();
   if (grpc) {
     auto db2 = (*pg)->CreateDatabase();
-    semper::testing::Suite::Options so;
-    so.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}};
-    so.conninfo = (*pg)->ConnInfo(*db2);
+    auto so = semper::testing::Suite::Options::Only({"liability"}, (*pg)->ConnInfo(*db2));
     auto started = semper::testing::Suite::Start(&dir, so);
     if (!started.ok()) {
       std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());

@@ -47,9 +47,7 @@ int main(int argc, char** argv) {
   if (!pg.ok()) return 1;
   auto db = (*pg)->CreateDatabase();
   semper::testing::TempDir dir;
-  semper::testing::Suite::Options so;
-  so.binaries = {{"ca", SEMPER_CA}};
-  so.conninfo = (*pg)->ConnInfo(*db);
+  auto so = semper::testing::Suite::Options::Only({}, (*pg)->ConnInfo(*db));
   auto started = semper::testing::Suite::Start(&dir, so);
   if (!started.ok()) {
     std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());

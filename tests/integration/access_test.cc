@@ -56,18 +56,12 @@ class AccessTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA},
-                  {"tsa", SEMPER_TSA},
-                  {"notary", SEMPER_NOTARY},
-                  {"arbiter", SEMPER_ARBITER},
-                  {"liability", SEMPER_LIABILITY}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::All(conninfo());
     o.passphrase = kPass;
     // What semper-ca said about client certificates counts 5 s while it is unreachable (more than
     // two heartbeats, so that a refusal too early is told apart from one on time).
     o.common_env = {"SEMPER_ACCESS_REVOCATION_STALENESS=5s"};
-    o.liability_env = {"SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};
+    o.env["liability"] = {"SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);

@@ -31,9 +31,7 @@
 namespace semper {
 namespace {
 
-using ::semper::testing::ChildProcess;
 using ::semper::testing::CommandResult;
-using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
@@ -49,15 +47,16 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
     // semper-ca (init, and the daemon: parties enrol, semperctl asks it for their status); the
-    // arbiter is this fixture's own process, stopped and started by the tests.
-    ::semper::testing::Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}};
-    o.conninfo = conninfo();
+    // arbiter asks no other daemon, and the tests stop and start it.
+    auto o = ::semper::testing::Suite::Options::Only({"arbiter"}, conninfo());
     o.passphrase = kPass;
+    o.env["arbiter"] = {"-SEMPER_ARBITER_CA_ADDRESS", "-SEMPER_ARBITER_NOTARY_ADDRESS",
+                        "SEMPER_ARBITER_PAYMENT_OBJECTION_PERIOD=" + std::to_string(kObjectionSeconds) + "s"};
+    o.not_started = {"arbiter"};
     auto suite = ::semper::testing::Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
-    port_ = FreePort();
+    port_ = suite_->port("arbiter");
     Start();
     v1::ArbiterCertificate cert;
     grpc::ClientContext ctx;
@@ -66,32 +65,8 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
     ASSERT_FALSE(cert.escrow_certificate().empty());
     escrow_.emplace(*Certificate::FromDer(cert.escrow_certificate()));
   }
-  void TearDown() override { Stop(); }
-
-  void Start() {
-    daemon_ = ChildProcess(
-        {"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
-         "SEMPER_HTTP_LISTEN=", "SEMPER_TLS_CERT_FILE=" + P("pki/services/arbiter-tls.pem"),
-         "SEMPER_TLS_KEY_FILE=" + P("pki/services/arbiter-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-         "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-         "SEMPER_ARBITER_CERT_FILE=" + P("pki/services/arbiter-signing.pem"),
-         "SEMPER_ARBITER_KEY_FILE=" + P("pki/services/arbiter-signing.key"),
-         "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"),
-         "SEMPER_ESCROW_CERT_FILE=" + P("pki/services/arbiter-escrow.pem"),
-         "SEMPER_ESCROW_KEY_FILE=" + P("pki/services/arbiter-escrow.key"),
-         "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + P("pass"),
-         "SEMPER_ARBITER_PAYMENT_OBJECTION_PERIOD=" + std::to_string(kObjectionSeconds) + "s", SEMPER_ARBITER},
-        P("arbiter.log"));
-    ASSERT_TRUE(Channel()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
-        << Slurp(P("arbiter.log"));
-  }
-  void Stop() {
-    if (daemon_.pid() > 0) {
-      daemon_.Signal(SIGTERM);
-      daemon_.Wait(15000);
-      daemon_ = ChildProcess();
-    }
-  }
+  void Start() { ASSERT_THAT(suite_->StartDaemon("arbiter"), IsOk()); }
+  void Stop() { EXPECT_THAT(suite_->Stop("arbiter"), IsOk()) << Slurp(P("arbiter.log")); }
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
   std::shared_ptr<grpc::Channel> Channel() {
     grpc::SslCredentialsOptions ssl;
@@ -161,7 +136,6 @@ class ArbiterTest : public ::semper::testing::PostgresTest {
 
   TempDir dir_;
   int port_ = 0;
-  ChildProcess daemon_;
   std::optional<Certificate> arbiter_, escrow_;
   std::unique_ptr<::semper::testing::Suite> suite_;
   std::map<std::string, ::semper::testing::Suite::Subscriber> subscribers_;  // by name
@@ -286,9 +260,7 @@ TEST_F(ArbiterTest, KilledWhileAbortsAndResolvesRaceEachExchangeHasOneDecision) 
     });
   }
   while (answered.load() < kExchanges / 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  daemon_.Signal(SIGKILL);
-  daemon_.Wait(15000);
-  daemon_ = ChildProcess();
+  ASSERT_THAT(suite_->Kill("arbiter"), IsOk());
   for (auto& t : threads) t.join();
   Start();
   int decided_before = 0;

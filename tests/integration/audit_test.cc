@@ -26,9 +26,7 @@ class AuditTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"liability", SEMPER_LIABILITY}, {"arbiter", SEMPER_ARBITER}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::Only({"tsa", "liability", "arbiter"}, conninfo());
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);

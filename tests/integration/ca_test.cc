@@ -27,19 +27,19 @@
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
 #include "tests/support/weak_keys.h"
 
 namespace semper {
 namespace {
 
-using ::semper::testing::ChildProcess;
 using ::semper::testing::CommandResult;
-using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
 using ::semper::testing::StatusWithMessage;
+using ::semper::testing::Suite;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -47,41 +47,21 @@ constexpr char kPass[] = "ca test passphrase 123";
 
 class CaDaemonTest : public ::semper::testing::PostgresTest {
  protected:
+  // semper-ca alone (and its HTTP port) on the suite's fixture; PrepareKeys may change the PKI
+  // the init made before it starts.
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    dir_.Write("pass", kPass);
-    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
-    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    auto o = Suite::Options::Only({}, conninfo());
+    o.passphrase = kPass;
+    o.http = {"ca"};
+    auto suite = Suite::Init(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
     ASSERT_NO_FATAL_FAILURE(PrepareKeys());
-    port_ = FreePort();
-    http_port_ = FreePort();
-    std::vector<std::string> argv = {"env"};
-    for (const auto& e : ExtraEnv()) argv.push_back(e);
-    std::vector<std::string> rest = {"SEMPER_DATABASE_URL=" + conninfo(),
-                                     "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
-                                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port_),
-                                     "SEMPER_TLS_CERT_FILE=" + P("pki/services/ca-tls.pem"),
-                                     "SEMPER_TLS_KEY_FILE=" + P("pki/services/ca-tls.key"),
-                                     "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                     "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-                                     "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-                                     "SEMPER_CA_DIR=" + P("pki"),
-                                     "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                     SEMPER_CA,
-                                     "serve"};
-    argv.insert(argv.end(), rest.begin(), rest.end());
-    daemon_ = ChildProcess(argv, P("ca.log"));
-    auto channel = Channel("", "");
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
-        << Slurp(P("ca.log"));
-  }
-
-  void TearDown() override {
-    if (daemon_.pid() > 0) {
-      daemon_.Signal(SIGTERM);
-      EXPECT_EQ(daemon_.Wait(15000), 0) << Slurp(P("ca.log"));
-    }
+    ASSERT_THAT(suite_->StartDaemon("ca", ExtraEnv()), IsOk());
+    port_ = suite_->port("ca");
+    http_port_ = suite_->port("ca-http");
   }
 
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
@@ -149,9 +129,9 @@ class CaDaemonTest : public ::semper::testing::PostgresTest {
   }
 
   TempDir dir_;
+  std::unique_ptr<Suite> suite_;
   int port_ = 0;
   int http_port_ = 0;
-  ChildProcess daemon_;
 };
 
 TEST_F(CaDaemonTest, RegisterEnrollAndOpensslAcceptsTheCertificates) {

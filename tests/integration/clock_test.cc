@@ -7,9 +7,12 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/base/proto_time.h"
 #include "common/container/container.h"
@@ -280,6 +283,114 @@ TEST_F(ClockTest, CaRefusesAnEnrolmentCodeAfterItsExpiry) {
   clock_.Advance(absl::Hours(1));
   EXPECT_THAT(store.Enroll(code, keys, issue), StatusIs(absl::StatusCode::kFailedPrecondition, v1::EXPIRED));
   EXPECT_EQ(asked, 1);
+}
+
+// How many transactions wait for the advisory lock (key1, key2) of semper-ca, polled until there
+// are `n` (at most 10 s).
+bool WaitForLockWaiters(const std::string& conninfo, int key1, int n) {
+  pqxx::connection c(conninfo);
+  for (int i = 0; i < 1000; ++i) {
+    pqxx::nontransaction tx(c);
+    auto r = tx.exec_params(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1 AND objid = 1",
+        key1);
+    if (r[0][0].as<int>() >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// semper-ca: a revocation is dated once status changes are its to make (not when it was asked
+// for, behind another change in flight), and a status read waits for changes in flight: an
+// answer about a time before the read never changes afterwards (review: a revocation queued
+// behind another change was dated before a GOOD answered while it waited).
+TEST_F(ClockTest, CaRevocationsAreDatedWhenTheyCanCommitAndStatusReadsWaitForThem) {
+  auto pool = Pool("ca", ca::CaStore::Statements(), ca_migrations());
+  ASSERT_NE(pool, nullptr);
+  ca::CaStore store(pool.get(), clock_.AsClock());
+  const SignerIdentity leaf = LongLived("Revoked While Another Change Was In Flight");
+  ASSERT_THAT(store.RegisterServiceCertificates({leaf.certificate}), IsOk());
+  const std::string serial = leaf.certificate.SerialHex();
+  ASSERT_EQ(store.Status(serial, ca::CaStore::kNow)->state(), v1::CERTIFICATE_STATE_GOOD);
+
+  // Another status change in flight (a subscriber's closing, a cascade) holds the order.
+  pqxx::connection other(conninfo());
+  pqxx::work in_flight(other);
+  in_flight.exec("SELECT pg_advisory_xact_lock(7305911, 1)");
+  auto revoked = std::async(std::launch::async, [&] {
+    return store.Revoke(serial, v1::REVOCATION_REASON_CESSATION_OF_OPERATION, "officer", "");
+  });
+  ASSERT_TRUE(WaitForLockWaiters(conninfo(), 7305911, 1));
+  clock_.Advance(absl::Seconds(10));
+  // Asked while both are in flight: the answer waits for them.
+  auto read = std::async(std::launch::async, [&] { return store.Status(serial, ca::CaStore::kNow); });
+  ASSERT_TRUE(WaitForLockWaiters(conninfo(), 7305911, 2));
+  EXPECT_EQ(read.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  clock_.Advance(absl::Seconds(10));
+  in_flight.commit();
+  ASSERT_THAT(revoked.get(), IsOk());
+  auto answered = read.get();
+  ASSERT_THAT(answered, IsOk());
+  EXPECT_EQ(answered->state(), v1::CERTIFICATE_STATE_REVOKED);
+  // Dated when it held the order, 20 s in, not when it was asked for.
+  EXPECT_EQ(FromTimestamp(answered->revoked_at()), kStart + absl::Seconds(20));
+  EXPECT_EQ(store.Status(serial, kStart + absl::Seconds(10))->state(), v1::CERTIFICATE_STATE_GOOD);
+  EXPECT_EQ(store.Status(serial, kStart + absl::Seconds(20))->state(), v1::CERTIFICATE_STATE_REVOKED);
+}
+
+// semper-ca: a clearing period, once a statement closed it, is never dated into again: not by a
+// redemption in flight (closing waits for it), not by a replica whose clock lags (it dates at the
+// period's end), not after a clock is set back (review: a lagging replica's redemption changed a
+// signed statement).
+TEST_F(ClockTest, CaClearingPeriodsStayClosedWhateverAReplicasClockSays) {
+  auto pool = Pool("ca", ca::CaStore::Statements(), ca_migrations());
+  ASSERT_NE(pool, nullptr);
+  ManualClock lagging(kStart);
+  ca::CaStore ahead(pool.get(), clock_.AsClock()), behind(pool.get(), lagging.AsClock());
+  clock_.Advance(absl::Seconds(10));  // this replica's clock is 10 s ahead of the other's
+  auto dated_at = [&](ca::CaStore& replica) {
+    absl::Time at;
+    EXPECT_THAT(pool->Transact([&](pqxx::work& tx) -> absl::Status {
+      at = replica.ClearingTime(tx);
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return at;
+  };
+  EXPECT_EQ(dated_at(behind), kStart);
+  // A period that has not ended by the clock is not closed.
+  EXPECT_THAT(ahead.CloseClearingPeriod(kStart + absl::Seconds(11)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+
+  // A redemption in flight at the lagging replica, dated inside the period: closing waits for
+  // its commit.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int64_t> in_flight_at{0};
+  auto in_flight = std::async(std::launch::async, [&] {
+    return pool->Transact([&](pqxx::work& tx) -> absl::Status {
+      in_flight_at = absl::ToUnixMicros(behind.ClearingTime(tx));
+      released.wait();
+      return absl::OkStatus();
+    });
+  });
+  while (in_flight_at == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(absl::FromUnixMicros(in_flight_at), kStart);
+  auto closed = std::async(std::launch::async, [&] { return ahead.CloseClearingPeriod(kStart + absl::Seconds(5)); });
+  ASSERT_TRUE(WaitForLockWaiters(conninfo(), 1397050704, 1));
+  EXPECT_EQ(closed.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  release.set_value();
+  ASSERT_THAT(in_flight.get(), IsOk());
+  ASSERT_THAT(closed.get(), IsOk());
+
+  // Afterwards the lagging replica dates at the period's end until its clock passes it.
+  EXPECT_EQ(dated_at(behind), kStart + absl::Seconds(5));
+  lagging.Advance(absl::Seconds(7));
+  EXPECT_EQ(dated_at(behind), kStart + absl::Seconds(7));
+  // A clock set back, and an earlier period closed later, move nothing back.
+  clock_.Set(kStart);
+  EXPECT_THAT(ahead.CloseClearingPeriod(kStart - absl::Seconds(1)), IsOk());
+  EXPECT_EQ(dated_at(ahead), kStart + absl::Seconds(5));
 }
 
 // semper-notary: a document is certified while its signer's certificate is valid by the clock,

@@ -61,15 +61,9 @@ class DisputeTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA},
-                  {"tsa", SEMPER_TSA},
-                  {"notary", SEMPER_NOTARY},
-                  {"arbiter", SEMPER_ARBITER},
-                  {"liability", SEMPER_LIABILITY}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::All(conninfo());
     o.passphrase = kPass;
-    o.arbiter_env = {"SEMPER_ARBITER_ANSWER_PERIOD=4s", "SEMPER_ARBITER_SWEEP_INTERVAL=200ms"};
+    o.env["arbiter"] = {"SEMPER_ARBITER_ANSWER_PERIOD=4s", "SEMPER_ARBITER_SWEEP_INTERVAL=200ms"};
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);

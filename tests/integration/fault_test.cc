@@ -37,9 +37,7 @@ class FaultTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"notary", SEMPER_NOTARY}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::Only({"tsa", "notary"}, conninfo());
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);

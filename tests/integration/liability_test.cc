@@ -46,11 +46,9 @@ class LiabilityTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"liability", SEMPER_LIABILITY}, {"arbiter", SEMPER_ARBITER}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::Only({"liability", "arbiter"}, conninfo());
     o.liability_replicas = 2;
-    o.liability_env = {"SEMPER_LIABILITY_EXPIRY_INTERVAL=200ms", "SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};
+    o.env["liability"] = {"SEMPER_LIABILITY_EXPIRY_INTERVAL=200ms", "SEMPER_LIABILITY_REVOCATION_STALENESS=3s"};
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);

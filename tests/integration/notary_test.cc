@@ -36,6 +36,7 @@
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
 #include "tests/support/wallet.h"
 
 namespace semper {
@@ -43,12 +44,12 @@ namespace {
 
 using ::semper::testing::ChildProcess;
 using ::semper::testing::CommandResult;
-using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
 using ::semper::testing::StatusWithMessage;
+using ::semper::testing::Suite;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -64,95 +65,41 @@ struct Signer {
 
 class NotaryTest : public ::semper::testing::PostgresTest {
  protected:
+  // semper-ca, semper-tsa and semper-notary, each with its HTTP port, on the suite's fixture.
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    dir_.Write("pass", kPass);
-    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
-    ASSERT_EQ(init.exit_code, 0) << init.Describe();
-    for (int* p : {&ca_port_, &ca_http_, &tsa_port_, &tsa_http_, &notary_port_, &notary_http_}) *p = FreePort();
-    auto tls = [&](const std::string& daemon) {
-      return std::vector<std::string>{"SEMPER_TLS_CERT_FILE=" + P("pki/services/" + daemon + "-tls.pem"),
-                                      "SEMPER_TLS_KEY_FILE=" + P("pki/services/" + daemon + "-tls.key"),
-                                      "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                      "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-                                      "SEMPER_TLS_REQUIRE_CLIENT_CERT=false"};
-    };
-    auto argv = [&](std::vector<std::string> env, const std::vector<std::string>& tail) {
-      env.insert(env.begin(), {"env", "SEMPER_DATABASE_URL=" + conninfo()});
-      env.insert(env.end(), tail.begin(), tail.end());
-      return env;
-    };
-    std::vector<std::string> ca = tls("ca");
-    ca.insert(ca.end(), {"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(ca_port_),
-                         "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(ca_http_), "SEMPER_CA_DIR=" + P("pki"),
-                         "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass")});
-    ca_ = ChildProcess(argv(ca, {SEMPER_CA, "serve"}), P("ca.log"));
-    std::vector<std::string> tsa = tls("tsa");
-    tsa.insert(tsa.end(), {"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(tsa_port_),
-                           "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(tsa_http_),
-                           "SEMPER_TSA_CERT_FILE=" + P("pki/services/tsa-signing.pem"),
-                           "SEMPER_TSA_KEY_FILE=" + P("pki/services/tsa-signing.key"),
-                           "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_TSA_CLOCK_CHECK=off"});
-    tsa_ = ChildProcess(argv(tsa, {SEMPER_TSA}), P("tsa.log"));
-    ASSERT_TRUE(Channel(ca_port_)->WaitForConnected(Deadline(20))) << Slurp(P("ca.log"));
-    ASSERT_TRUE(Channel(tsa_port_)->WaitForConnected(Deadline(20))) << Slurp(P("tsa.log"));
-    StartNotary();
+    auto o = Suite::Options::Only({"tsa", "notary"}, conninfo());
+    o.passphrase = kPass;
+    o.http = {"ca", "tsa", "notary"};
+    auto suite = Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
+    ca_port_ = suite_->port("ca");
+    tsa_port_ = suite_->port("tsa");
+    notary_port_ = suite_->port("notary");
   }
 
   void StartNotary(const std::vector<std::string>& extra_env = {}) {
-    std::vector<std::string> env = NotaryArgv(notary_port_, notary_http_, extra_env);
-    notary_ = ChildProcess(env, P("notary.log"));
-    ASSERT_TRUE(Channel(notary_port_)->WaitForConnected(Deadline(20))) << Slurp(P("notary.log"));
+    ASSERT_THAT(suite_->StartDaemon("notary", extra_env), IsOk());
   }
-  // The notary's command line, listening on `port` and `http` (another replica: other ports).
-  std::vector<std::string> NotaryArgv(int port, int http, const std::vector<std::string>& extra_env = {}) {
-    std::vector<std::string> env = {"env",
-                                    "SEMPER_DATABASE_URL=" + conninfo(),
-                                    "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port),
-                                    "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http),
-                                    "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
-                                    "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"),
-                                    "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                    "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-                                    "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-                                    "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-                                    "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                                    "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
-                                    "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
-                                    "SEMPER_NOTARY_CA_ADDRESS=127.0.0.1:" + std::to_string(ca_port_),
-                                    "SEMPER_NOTARY_TSA_ADDRESS=127.0.0.1:" + std::to_string(tsa_port_),
-                                    "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"};
-    env.insert(env.end(), extra_env.begin(), extra_env.end());
-    env.push_back(SEMPER_NOTARY);
-    return env;
-  }
+  // A clean stop: exit 0.
+  void StopNotary() { ASSERT_THAT(suite_->Stop("notary"), IsOk()) << Slurp(P("notary.log")); }
 
-  void TearDown() override {
-    for (ChildProcess* d : {&notary_, &tsa_, &ca_}) {
-      if (d->pid() > 0) {
-        d->Signal(SIGTERM);
-        d->Wait(15000);
-      }
-    }
-  }
-
-  // The notary started once more on this database as a command, for a start that must refuse (60 s
-  // at most: one that serves instead is killed, and the test sees its exit code).
+  // The notary started once more on this database as a command (another replica's settings), for
+  // a start that must refuse (60 s at most: one that serves instead is killed, and the test sees
+  // its exit code).
   CommandResult StartNotaryThatMustRefuse() {
-    return RunCommand({"timeout", "60", "env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
-                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()),
-                       "SEMPER_HTTP_LISTEN=", "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-                       "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-                       "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"),
-                       "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), SEMPER_NOTARY});
+    std::vector<std::string> argv = {"timeout", "60"};
+    for (std::string& a : suite_->Argv("notary3")) argv.push_back(std::move(a));
+    return RunCommand(argv);
   }
 
-  // A second replica of the notary on the same database (its log: notary-b.log), serving on `*port`.
-  void StartReplica(ChildProcess* replica, int* port) {
-    *port = FreePort();
-    *replica = ChildProcess(NotaryArgv(*port, FreePort()), P("notary-b.log"));
-    ASSERT_TRUE(Channel(*port)->WaitForConnected(Deadline(20))) << Slurp(P("notary-b.log"));
+  // A second replica of the notary on the same database ("notary2", its log notary2.log),
+  // serving on `*port`.
+  void StartReplica(int* port) {
+    ASSERT_THAT(suite_->StartDaemon("notary2"), IsOk());
+    *port = suite_->port("notary2");
   }
   // `who`'s detached CMS signature over `document`, with the suite's chain.
   std::string SignedBy(const Signer& who, const std::string& document) {
@@ -161,8 +108,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   // The notary stopped, and its log replaced by `n` rows put in by SQL as an upgrade from before
   // tiles finds them ("entry 0" ... with signatures that do not verify), none tiled.
   void ReplaceTheLogWithUntiledRows(int n) {
-    notary_.Signal(SIGTERM);
-    ASSERT_EQ(notary_.Wait(15000), 0);
+    StopNotary();
     Sql(
         absl::StrCat("DELETE FROM notary.tree_heads; DELETE FROM notary.tree_tiles; DELETE FROM notary.log_entries; "
                      "INSERT INTO notary.log_entries (index, kind, statement, signature) "
@@ -173,8 +119,7 @@ class NotaryTest : public ::semper::testing::PostgresTest {
 
   // SIGKILL: no shutdown, no flushing; then the same notary starts again on the same database.
   void KillAndRestartNotary() {
-    notary_.Signal(SIGKILL);
-    notary_.Wait(15000);
+    ASSERT_THAT(suite_->Kill("notary"), IsOk());
     StartNotary();
   }
 
@@ -400,8 +345,8 @@ class NotaryTest : public ::semper::testing::PostgresTest {
   std::string Sql(const std::string& sql) { return *postgres().Query(database(), sql); }
 
   TempDir dir_;
-  int ca_port_ = 0, ca_http_ = 0, tsa_port_ = 0, tsa_http_ = 0, notary_port_ = 0, notary_http_ = 0;
-  ChildProcess ca_, tsa_, notary_;
+  std::unique_ptr<Suite> suite_;
+  int ca_port_ = 0, tsa_port_ = 0, notary_port_ = 0;
 };
 
 TEST_F(NotaryTest, CertifiesASignedDocumentWithEvidenceStandardToolsCheck) {
@@ -567,8 +512,7 @@ TEST_F(NotaryTest, ATamperedDatabaseIsCaught) {
   grpc::ClientContext c4;
   ASSERT_TRUE(Notary(true)->AuditLog(&c4, {}, &audit).ok());
   EXPECT_THAT(audit.inconsistent_tree_heads(), ::testing::Contains(5u));
-  notary_.Signal(SIGTERM);
-  notary_.Wait(15000);
+  StopNotary();
   auto restart = StartNotaryThatMustRefuse();
   EXPECT_EQ(restart.exit_code, 1);
   EXPECT_THAT(restart.out + restart.err, HasSubstr("missing"));
@@ -595,8 +539,7 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   EXPECT_LE(tiles_read(), 36);
   EXPECT_EQ(Sql("SELECT tiled FROM notary.log_head"), std::to_string(kEntries));
   EXPECT_LE(std::stoi(Sql("SELECT count(*) FROM notary.tree_tiles")), 2 * kEntries / 256 + 40);
-  notary_.Signal(SIGTERM);
-  ASSERT_EQ(notary_.Wait(15000), 0);
+  StopNotary();
   StartNotary();
   EXPECT_LE(tiles_read(), 36);
   v1::SignedTreeHead head;
@@ -638,8 +581,7 @@ TEST_F(NotaryTest, AStartReadsTheRightEdgeOfTheStoredTreeNotTheLog) {
   // heads of the three appends are gone, and the stored node of the last 64 of the 200,000 entries
   // (level 6, the last complete subtree the head's root is made of) is changed: the notary refuses
   // to start rather than sign a head that does not extend the one of 200,000 entries.
-  notary_.Signal(SIGTERM);
-  ASSERT_EQ(notary_.Wait(15000), 0);
+  StopNotary();
   constexpr int kNode = (kEntries - 64) / 64;  // node 3124 of level 6
   Sql(absl::StrCat("DELETE FROM notary.tree_heads WHERE tree_size > ", kEntries,
                    "; UPDATE notary.tree_tiles SET hashes = set_byte(hashes, ", (kNode % 256) * 32,
@@ -755,8 +697,7 @@ TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
   auto sign = [&](const std::string& doc) { return SignedBy(alice, doc); };
   ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
   int port_b = 0;
-  ChildProcess b;
-  ASSERT_NO_FATAL_FAILURE(StartReplica(&b, &port_b));
+  ASSERT_NO_FATAL_FAILURE(StartReplica(&port_b));
   absl::StatusOr<v1::Evidence> by_b;
   for (const std::string doc : {"through B 0", "through B 1"}) {
     by_b = Certify(doc, sign(doc), false, port_b);
@@ -798,8 +739,7 @@ TEST_F(NotaryTest, AReplicaSignsNoHeadThatDoesNotExtendAnotherReplicasHead) {
   EXPECT_EQ(proof.new_size(), 5u);
   std::vector<std::string> path(proof.proof().begin(), proof.proof().end());
   EXPECT_TRUE(VerifyMerkleConsistency(4, 5, by_b->tree_head().root_hash(), proof.new_tree_head().root_hash(), path));
-  b.Signal(SIGTERM);
-  EXPECT_EQ(b.Wait(15000), 0);
+  EXPECT_THAT(suite_->Stop("notary2"), IsOk());
 }
 
 // Found by a reviewer of the replica check: a replica whose own latest head covered every entry
@@ -812,12 +752,10 @@ TEST_F(NotaryTest, AReplicaNoticesThatEntriesAnotherReplicaSignedWereRemoved) {
   auto sign = [&](const std::string& doc) { return SignedBy(alice, doc); };
   ASSERT_EQ(CertifyMany(alice, "through A", 2).size(), 2u);
   int port_b = 0;
-  ChildProcess b;
-  ASSERT_NO_FATAL_FAILURE(StartReplica(&b, &port_b));
+  ASSERT_NO_FATAL_FAILURE(StartReplica(&port_b));
   for (const std::string doc : {"through B 0", "through B 1"})
     ASSERT_THAT(Certify(doc, sign(doc), false, port_b), IsOk());
-  b.Signal(SIGTERM);
-  EXPECT_EQ(b.Wait(15000), 0);
+  EXPECT_THAT(suite_->Stop("notary2"), IsOk());
   Sql("DELETE FROM notary.log_entries WHERE index >= 2; UPDATE notary.log_head SET size = 2, tiled = 2; "
       "UPDATE notary.tree_tiles SET hashes = substring(hashes from 1 for 64) WHERE level = 0 AND idx = 0; "
       "UPDATE notary.tree_tiles SET hashes = substring(hashes from 1 for 32) WHERE level = 1 AND idx = 0; "
@@ -867,8 +805,7 @@ TEST_F(NotaryTest, AnOperatorWhoRewritesTheLogAndSignsNewHeadsIsCaughtByAKeptHea
 TEST_F(NotaryTest, AnEntryAnEarlierVersionWroteIsServedAsItsLeafHashOnly) {
   Signer alice = Enroll("Alice");
   ASSERT_EQ(CertifyMany(alice, "before", 1).size(), 1u);
-  notary_.Signal(SIGTERM);
-  ASSERT_EQ(notary_.Wait(15000), 0);
+  StopNotary();
   const std::string subject = alice.certificate.Subject();
   const std::string document_sha256 = Sha256("the earlier version's document");
   const std::string legacy =
@@ -1511,8 +1448,7 @@ TEST_F(NotaryMailTest, ACopyOfADepositMakesNoSecondMail) {
   // A database from before this check may hold such copies already: the upgrade keeps them (a
   // reviewer found that the first form of the migration stopped the notary from starting) and
   // takes no new one. The schema as the earlier version left it, with a copy of the mail:
-  notary_.Signal(SIGTERM);
-  notary_.Wait(15000);
+  StopNotary();
   Sql("DROP INDEX notary.mails_message_once; ALTER TABLE notary.mails DROP COLUMN message_once; "
       "DELETE FROM notary.schema_migrations WHERE version = '2026120801'; "
       "INSERT INTO notary.mails (id, sender_subject, recipient_subject, recipient_subscriber, message, message_sha256, "
@@ -1615,8 +1551,7 @@ TEST_F(NotaryMailTest, WhatTheNotaryTakesInItSendsBackOut) {
   std::string env_pending, origin_pending;
   auto pending = Deposit(alice, bob, std::string(7 << 20, 'p'), absl::Hours(1), &env_pending, &origin_pending);
   ASSERT_THAT(pending, IsOk());
-  notary_.Signal(SIGTERM);
-  notary_.Wait(15000);
+  StopNotary();
   StartNotary({"SEMPER_GRPC_MAX_MESSAGE_BYTES=8388608"});
   EXPECT_THAT(Accept(bob, *pending), StatusIs(absl::StatusCode::kFailedPrecondition, v1::LIMIT_EXCEEDED));
   EXPECT_EQ(Sql("SELECT state FROM notary.mails WHERE id = '" + pending->id() + "'"), "waiting");
@@ -1630,18 +1565,8 @@ TEST_F(NotaryMailTest, WhatTheNotaryTakesInItSendsBackOut) {
                          "--out", P("small.bin")});
   EXPECT_EQ(received.exit_code, 0) << received.Describe();
   // Below 8 MiB the notary does not start, and says why.
-  notary_.Signal(SIGTERM);
-  notary_.Wait(15000);
-  ChildProcess too_small(
-      {"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_MAX_MESSAGE_BYTES=4194304",
-       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(FreePort()),
-       "SEMPER_HTTP_LISTEN=", "SEMPER_TLS_CERT_FILE=" + P("pki/services/notary-tls.pem"),
-       "SEMPER_TLS_KEY_FILE=" + P("pki/services/notary-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-       "SEMPER_NOTARY_CERT_FILE=" + P("pki/services/notary-signing.pem"),
-       "SEMPER_NOTARY_KEY_FILE=" + P("pki/services/notary-signing.key"),
-       "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + P("pass"), "SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"),
-       SEMPER_NOTARY},
-      P("small-notary.log"));
+  StopNotary();
+  ChildProcess too_small(suite_->Argv("notary3", {"SEMPER_GRPC_MAX_MESSAGE_BYTES=4194304"}), P("small-notary.log"));
   EXPECT_NE(too_small.Wait(20000), 0);
   EXPECT_THAT(Slurp(P("small-notary.log")), HasSubstr("grpc.max_message_bytes"));
   StartNotary();

@@ -49,10 +49,8 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = Binaries();
-    o.conninfo = conninfo();
-    o.ca_http = true;
+    Suite::Options o = Suite::Options::Only(Daemons(), conninfo());
+    o.http = {"ca"};
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
@@ -61,7 +59,7 @@ class PseudonymTest : public ::semper::testing::PostgresTest {
     alice_.emplace(*alice);
   }
 
-  virtual std::map<std::string, std::string> Binaries() { return {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}}; }
+  virtual std::vector<std::string> Daemons() { return {"arbiter"}; }
   std::string Sql(const std::string& q) { return *postgres().Query(database(), q); }
 
   // A request as the holder would make it, signed by `base`.
@@ -648,9 +646,7 @@ TEST_F(PseudonymTest, APseudonymDoesNotOutliveItsBaseNorCarryItsEndDate) {
 // holder's own certificates do not read them (they would link the two), nor does anyone else.
 class PseudonymNotaryTest : public PseudonymTest {
  protected:
-  std::map<std::string, std::string> Binaries() override {
-    return {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}, {"notary", SEMPER_NOTARY}, {"arbiter", SEMPER_ARBITER}};
-  }
+  std::vector<std::string> Daemons() override { return {"tsa", "notary", "arbiter"}; }
   std::unique_ptr<v1::Notary::Stub> NotaryAs(const Suite::Subscriber* who) {
     if (who == nullptr) return v1::Notary::NewStub(suite_->Channel("notary"));
     if (who->authentication_certificate.has_value()) return v1::Notary::NewStub(suite_->ChannelAs("notary", *who));

@@ -71,9 +71,7 @@ class RateLimitTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"tsa", SEMPER_TSA}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::Only({"tsa"}, conninfo());
     o.common_env = {"SEMPER_LIMITS_PER_SECOND=4", "SEMPER_LIMITS_BURST=8"};
     o.common_env.insert(o.common_env.end(), extra_env_.begin(), extra_env_.end());
     auto suite = Suite::Start(&dir_, o);

@@ -220,13 +220,7 @@ class RequestFuzzTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA},
-                  {"tsa", SEMPER_TSA},
-                  {"notary", SEMPER_NOTARY},
-                  {"arbiter", SEMPER_ARBITER},
-                  {"liability", SEMPER_LIABILITY}};
-    o.conninfo = conninfo();
+    Suite::Options o = Suite::Options::All(conninfo());
     o.passphrase = kPass;
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());

@@ -42,10 +42,8 @@ class TokenTest : public ::semper::testing::PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    Suite::Options o;
-    o.binaries = {{"ca", SEMPER_CA}, {"arbiter", SEMPER_ARBITER}};
+    Suite::Options o = Suite::Options::Only({"arbiter"}, conninfo());
     o.ca_replicas = 2;  // two replicas on one database
-    o.conninfo = conninfo();
     o.common_env = common_env_;
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
@@ -326,12 +324,20 @@ TEST_F(TokenTest, AClearingStatementBothSidesVerify) {
   req.set_acceptor_subscriber_id(*acceptor_->certificate.SubjectAttribute("serialNumber"));
   *req.mutable_from() = ToTimestamp(from);
   *req.mutable_until() = ToTimestamp(absl::Now());
+  req.mutable_until()->set_nanos(req.until().nanos() / 1000 * 1000 + 500);  // below the microsecond
+  std::string hash;
   for (const Suite::Subscriber* side : {&*issuer_, &*acceptor_}) {
     v1::GetClearingStatementResponse resp;
     grpc::ClientContext ctx;
     ASSERT_TRUE(StubAs(*side)->GetClearingStatement(&ctx, req, &resp).ok());
     v1::ClearingStatement st;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(resp.statement(), &st).ok());
+    // The bounds it signs are the bounds it counted: to the microsecond, as redemptions are dated.
+    EXPECT_EQ(st.until().seconds(), req.until().seconds());
+    EXPECT_EQ(st.until().nanos(), req.until().nanos() - 500);
+    // The same period asked for again (by the other side): the same redemptions.
+    if (!hash.empty()) EXPECT_EQ(st.redemptions_sha256(), hash);
+    hash = st.redemptions_sha256();
     ASSERT_EQ(st.lines_size(), 1);
     EXPECT_EQ(st.lines(0).redemptions(), 3);
     EXPECT_EQ(st.lines(0).value().minor_units(), 870);

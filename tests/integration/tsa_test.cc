@@ -33,17 +33,17 @@
 #include "tests/support/postgres.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/suite.h"
 
 namespace semper {
 namespace {
 
-using ::semper::testing::ChildProcess;
 using ::semper::testing::CommandResult;
-using ::semper::testing::FreePort;
 using ::semper::testing::IsOk;
 using ::semper::testing::RunCommand;
 using ::semper::testing::Slurp;
 using ::semper::testing::StatusIs;
+using ::semper::testing::Suite;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -51,23 +51,26 @@ constexpr char kPass[] = "tsa test passphrase 123";
 
 class TsaTest : public ::semper::testing::PostgresTest {
  protected:
+  // semper-tsa alone on the suite's fixture (no semper-ca to ask about client certificates),
+  // started by each test with the settings it needs.
   void SetUp() override {
     PostgresTest::SetUp();
     if (HasFatalFailure()) return;
-    dir_.Write("pass", kPass);
-    auto init = RunCommand({SEMPER_CA, "init", "--dir", P("pki"), "--passphrase-file", P("pass")});
-    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+    auto o = Suite::Options::Only({"tsa"}, conninfo());
+    o.passphrase = kPass;
+    o.http = {"tsa"};
+    o.env["tsa"] = {"-SEMPER_TSA_CA_ADDRESS", "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
+                    "SEMPER_TSA_BATCH_WINDOW=300ms"};
+    auto suite = Suite::Init(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
     dir_.Write("data.txt", "a contract worth time-stamping\n");
-    port_ = FreePort();
-    http_port_ = FreePort();
+    port_ = suite_->port("tsa");
+    http_port_ = suite_->port("tsa-http");
   }
-
-  void TearDown() override { Stop(); }
 
   std::string P(const std::string& name) const { return dir_.path() + "/" + name; }
 
-  // Starts semper-tsa with the TSA key and certificate given (default: from semper-ca init; key
-  // "-": none, for a key in a token named by extra_env).
   // The daemon with tsa.clock_check = `mode`, told by an LD_PRELOAD of ntp_adjtime that the
   // kernel calls the clock unsynchronised; write "synchronised" to P("kernel-clock") to change it.
   void StartWithAnUnsynchronisedKernelClock(const std::string& mode) {
@@ -75,45 +78,23 @@ class TsaTest : public ::semper::testing::PostgresTest {
     Start({"SEMPER_TSA_CLOCK_CHECK=" + mode, std::string("LD_PRELOAD=") + KERNEL_CLOCK_SHIM,
            "SEMPER_TEST_KERNEL_CLOCK_FILE=" + P("kernel-clock")});
   }
+  // Starts semper-tsa with `extra_env` and the TSA key and certificate given (default: from
+  // semper-ca init; key "-": none, for a key in a token named by extra_env).
   void Start(std::vector<std::string> extra_env = {}, const std::string& cert = "", const std::string& key = "") {
-    daemon_ = ChildProcess(Argv(port_, http_port_, std::move(extra_env), cert, key), P("tsa.log"));
-    auto channel = Channel();
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
-        << Slurp(P("tsa.log"));
+    ASSERT_THAT(suite_->StartDaemon("tsa", TsaEnv(std::move(extra_env), cert, key)), IsOk());
   }
-  // The command line of a semper-tsa on these ports (Start's arguments).
-  std::vector<std::string> Argv(int grpc_port, int http_port, std::vector<std::string> extra_env = {},
-                                const std::string& cert = "", const std::string& key = "") {
-    std::vector<std::string> argv = {
-        "env",
-        "SEMPER_DATABASE_URL=" + conninfo(),
-        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
-        "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
-        "SEMPER_TLS_CERT_FILE=" + P("pki/services/tsa-tls.pem"),
-        "SEMPER_TLS_KEY_FILE=" + P("pki/services/tsa-tls.key"),
-        "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
-        "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/root.pem"),
-        "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-        "SEMPER_TSA_CERT_FILE=" + (cert.empty() ? P("pki/services/tsa-signing.pem") : cert),
-        key == "-" ? "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass")
-                   : "SEMPER_TSA_KEY_FILE=" + (key.empty() ? P("pki/services/tsa-signing.key") : key),
-        "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"),
-        "SEMPER_TSA_CLOCK_CHECK=off",
-        "SEMPER_TSA_POLICIES=1.3.6.1.4.1.99999.1,1.3.6.1.4.1.99999.2",
-        "SEMPER_TSA_BATCH_WINDOW=300ms"};
-    argv.insert(argv.end(), extra_env.begin(), extra_env.end());
-    argv.push_back(SEMPER_TSA);
-    return argv;
+  std::vector<std::string> TsaEnv(std::vector<std::string> extra_env, const std::string& cert, const std::string& key) {
+    if (!cert.empty()) extra_env.push_back("SEMPER_TSA_CERT_FILE=" + cert);
+    if (key == "-") extra_env.push_back("-SEMPER_TSA_KEY_FILE");
+    if (!key.empty() && key != "-") extra_env.push_back("SEMPER_TSA_KEY_FILE=" + key);
+    return extra_env;
   }
-
+  // SIGTERM: a clean stop (exit 0) is expected; SIGKILL: none at all.
   void Stop(int sig = SIGTERM) {
-    if (daemon_.pid() > 0) {
-      daemon_.Signal(sig);
-      int code = daemon_.Wait(15000);
-      if (sig == SIGTERM) {
-        EXPECT_EQ(code, 0) << Slurp(P("tsa.log"));
-      }
-      daemon_ = ChildProcess();
+    if (sig == SIGTERM) {
+      EXPECT_THAT(suite_->Stop("tsa"), IsOk()) << Slurp(P("tsa.log"));
+    } else {
+      EXPECT_THAT(suite_->Kill("tsa"), IsOk());
     }
   }
 
@@ -204,8 +185,8 @@ class TsaTest : public ::semper::testing::PostgresTest {
   }
 
   TempDir dir_;
+  std::unique_ptr<Suite> suite_;
   int port_ = 0, http_port_ = 0;
-  ChildProcess daemon_;
 };
 
 TEST_F(TsaTest, OpensslAcceptsTokensForEveryHashAndPrintsThem) {
@@ -372,10 +353,7 @@ TEST_F(TsaTest, Ed25519TokensFollowRfc8419AndAnIndependentVerifierAcceptsThem) {
 
 TEST_F(TsaTest, KeysTheTsaCannotUseAreRefusedAtStart) {
   auto run = [&](const std::string& cert_file, const std::string& key_file) {
-    return RunCommand({"env", "SEMPER_DATABASE_URL=" + conninfo(), "SEMPER_GRPC_PLAINTEXT=true",
-                       "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(port_),
-                       "SEMPER_HTTP_LISTEN=", "SEMPER_TSA_CERT_FILE=" + cert_file, "SEMPER_TSA_KEY_FILE=" + key_file,
-                       "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + P("pass"), SEMPER_TSA});
+    return RunCommand(suite_->Argv("tsa", TsaEnv({}, cert_file, key_file)));
   };
   // A certificate without the critical timeStamping usage (the OCSP signer's).
   auto wrong = run(P("pki/services/ocsp-signing.pem"), P("pki/services/ocsp-signing.key"));
@@ -577,8 +555,8 @@ TEST_F(TsaTest, GrpcStampLookupAndCertificates) {
 // once, no serial is issued twice and every token is recorded.
 TEST_F(TsaTest, TwoReplicasOnOneDatabaseNeverIssueASerialTwice) {
   Start({"SEMPER_LIMITS_PER_SECOND=0"});
-  const int http2 = FreePort();
-  ChildProcess second(Argv(FreePort(), http2, {"SEMPER_LIMITS_PER_SECOND=0"}), P("tsa2.log"));
+  ASSERT_THAT(suite_->StartDaemon("tsa2", {"SEMPER_LIMITS_PER_SECOND=0"}), IsOk());
+  const int http2 = suite_->port("tsa2-http");
   {
     httplib::Client probe("127.0.0.1", http2);
     bool up = false;
@@ -613,8 +591,7 @@ TEST_F(TsaTest, TwoReplicasOnOneDatabaseNeverIssueASerialTwice) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(serials.size(), 400u);
   EXPECT_EQ(Count("SELECT count(DISTINCT serial) FROM tsa.tokens"), "400");
-  second.Signal(SIGTERM);
-  EXPECT_EQ(second.Wait(15000), 0) << Slurp(P("tsa2.log"));
+  EXPECT_THAT(suite_->Stop("tsa2"), IsOk()) << Slurp(P("tsa2.log"));
 }
 
 TEST_F(TsaTest, ConcurrentClientsGetUniqueSerialsAllRecorded) {

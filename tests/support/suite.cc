@@ -67,93 +67,130 @@ std::string DaemonOf(const std::string& name) { return name.substr(0, name.find_
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options options) {
+Suite::Options Suite::Options::All(std::string conninfo) {
+  return Only({"ca", "tsa", "notary", "arbiter", "liability"}, std::move(conninfo));
+}
+
+Suite::Options Suite::Options::Only(std::vector<std::string> daemons, std::string conninfo) {
+  // As built with the tests (tests/CMakeLists.txt).
+  static const std::map<std::string, std::string> kBuilt = {{"ca", SEMPER_SUITE_CA},
+                                                            {"tsa", SEMPER_SUITE_TSA},
+                                                            {"notary", SEMPER_SUITE_NOTARY},
+                                                            {"arbiter", SEMPER_SUITE_ARBITER},
+                                                            {"liability", SEMPER_SUITE_LIABILITY}};
+  Options o;
+  o.conninfo = std::move(conninfo);
+  o.binaries["ca"] = kBuilt.at("ca");
+  for (const std::string& d : daemons) o.binaries[d] = kBuilt.at(d);
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<Suite>> Suite::Init(const TempDir* dir, Options options) {
   std::unique_ptr<Suite> s(new Suite(dir, std::move(options)));
   dir->Write("pass", s->o_.passphrase);
   auto init = RunCommand({s->o_.binaries.at("ca"), "init", "--dir", s->P("pki"), "--passphrase-file", s->P("pass")});
   if (init.exit_code != 0) return absl::InternalError(StrCat("semper-ca init: ", init.Describe()));
+  // Every daemon's address is known before any starts: each names the others it calls.
+  for (const char* d : {"ca", "tsa", "notary", "arbiter", "liability"}) s->PortOf(d);
+  for (const std::string& d : s->o_.http) s->PortOf(d + "-http");
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options options) {
+  SEMPER_ASSIGN_OR_RETURN(std::unique_ptr<Suite> s, Init(dir, std::move(options)));
   std::vector<std::string> names = {"ca", "tsa", "notary", "arbiter", "liability"};
   for (int r = 2; r <= s->o_.liability_replicas; ++r) names.push_back(StrCat("liability", r));
   for (int r = 2; r <= s->o_.ca_replicas; ++r) names.push_back(StrCat("ca", r));
-  for (const auto& d : names) s->ports_[d] = FreePort();
-  if (s->o_.ca_http) s->ports_["ca-http"] = FreePort();
-  auto env = [&](const std::string& name, std::vector<std::string> more) {
-    const std::string daemon = DaemonOf(name);
-    std::vector<std::string> e = {
-        "env", "SEMPER_DATABASE_URL=" + s->o_.conninfo,
-        "SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(s->ports_[name]),
-        "SEMPER_HTTP_LISTEN=", "SEMPER_TLS_CERT_FILE=" + s->P("pki/services/" + daemon + "-tls.pem"),
-        "SEMPER_TLS_KEY_FILE=" + s->P("pki/services/" + daemon + "-tls.key"),
-        "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TLS_CLIENT_CA_FILE=" + s->P("pki/client-ca.pem"),
-        "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
-        // Tests load a daemon from one address; common_env may set limits.
-        "SEMPER_LIMITS_PER_SECOND=0"};
-    e.insert(e.end(), s->o_.common_env.begin(), s->o_.common_env.end());
-    e.insert(e.end(), more.begin(), more.end());
-    e.push_back(s->o_.binaries.at(daemon));
-    return e;
-  };
-  const std::string ca = "127.0.0.1:" + std::to_string(s->ports_["ca"]);
-  const std::string tsa = "127.0.0.1:" + std::to_string(s->ports_["tsa"]);
-  const std::string notary = "127.0.0.1:" + std::to_string(s->ports_["notary"]);
+  const auto& skip = s->o_.not_started;
   for (const std::string& name : names) {
     const std::string d = DaemonOf(name);
-    if (!s->o_.binaries.contains(d)) continue;
-    if (std::find(s->o_.not_started.begin(), s->o_.not_started.end(), d) != s->o_.not_started.end()) continue;
-    std::vector<std::string> argv;
-    if (d == "ca") {
-      std::vector<std::string> more = {"SEMPER_CA_DIR=" + s->P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                                       "SEMPER_CA_ARBITER_ADDRESS=127.0.0.1:" + std::to_string(s->ports_["arbiter"]),
-                                       "SEMPER_CA_UPSTREAM_SERVER_NAME=localhost"};
-      if (s->o_.ca_http && name == "ca") {
-        more.push_back("SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(s->ports_["ca-http"]));
-        more.push_back("SEMPER_CA_PUBLIC_URL=http://127.0.0.1:" + std::to_string(s->ports_["ca-http"]));
-      }
-      argv = env(name, more);
-      argv.push_back("serve");
-    } else if (d == "liability") {
-      std::vector<std::string> more = {"SEMPER_LIABILITY_CERT_FILE=" + s->P("pki/services/liability-signing.pem"),
-                                       "SEMPER_LIABILITY_KEY_FILE=" + s->P("pki/services/liability-signing.key"),
-                                       "SEMPER_LIABILITY_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                                       "SEMPER_LIABILITY_TRUST_FILE=" + s->P("pki/root.pem"),
-                                       "SEMPER_LIABILITY_CA_ADDRESS=" + ca,
-                                       "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost",
-                                       "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
-                                       "SEMPER_LIABILITY_INTERMEDIATES_FILE=" + s->P("pki/pseudonym-ca.pem")};
-      more.insert(more.end(), s->o_.liability_env.begin(), s->o_.liability_env.end());
-      argv = env(name, more);
-    } else if (d == "tsa") {
-      argv = env(d, {"SEMPER_TSA_CERT_FILE=" + s->P("pki/services/tsa-signing.pem"),
-                     "SEMPER_TSA_KEY_FILE=" + s->P("pki/services/tsa-signing.key"),
-                     "SEMPER_TSA_KEY_PASSPHRASE_FILE=" + s->P("pass"), "SEMPER_TSA_CLOCK_CHECK=off",
-                     "SEMPER_TSA_CA_ADDRESS=" + ca, "SEMPER_TSA_UPSTREAM_SERVER_NAME=localhost"});
-    } else if (d == "notary") {
-      argv = env(d, {"SEMPER_NOTARY_CERT_FILE=" + s->P("pki/services/notary-signing.pem"),
-                     "SEMPER_NOTARY_KEY_FILE=" + s->P("pki/services/notary-signing.key"),
-                     "SEMPER_NOTARY_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                     "SEMPER_NOTARY_TRUST_FILE=" + s->P("pki/root.pem"), "SEMPER_NOTARY_CA_ADDRESS=" + ca,
-                     "SEMPER_NOTARY_TSA_ADDRESS=" + tsa, "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"});
-    } else {
-      std::vector<std::string> more = {"SEMPER_ARBITER_CERT_FILE=" + s->P("pki/services/arbiter-signing.pem"),
-                                       "SEMPER_ARBITER_KEY_FILE=" + s->P("pki/services/arbiter-signing.key"),
-                                       "SEMPER_ARBITER_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                                       "SEMPER_ARBITER_TRUST_FILE=" + s->P("pki/root.pem"),
-                                       "SEMPER_ESCROW_CERT_FILE=" + s->P("pki/services/arbiter-escrow.pem"),
-                                       "SEMPER_ESCROW_KEY_FILE=" + s->P("pki/services/arbiter-escrow.key"),
-                                       "SEMPER_ESCROW_KEY_PASSPHRASE_FILE=" + s->P("pass"),
-                                       "SEMPER_ARBITER_CA_ADDRESS=" + ca,
-                                       "SEMPER_ARBITER_NOTARY_ADDRESS=" + notary,
-                                       "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost"};
-      more.insert(more.end(), s->o_.arbiter_env.begin(), s->o_.arbiter_env.end());
-      argv = env(d, more);
-    }
-    s->argv_[name] = argv;
-    s->daemons_.emplace_back(name, ChildProcess(argv, s->P(name + ".log")));
-    if (!s->Channel(name)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) {
-      return absl::UnavailableError(StrCat("semper-", name, " did not start:\n", Slurp(s->P(name + ".log"))));
-    }
+    if (!s->o_.binaries.contains(d) || std::find(skip.begin(), skip.end(), d) != skip.end()) continue;
+    SEMPER_RETURN_IF_ERROR(s->StartDaemon(name));
   }
   return s;
+}
+
+int Suite::PortOf(const std::string& name) {
+  auto [it, added] = ports_.emplace(name, 0);
+  if (added) it->second = FreePort();
+  return it->second;
+}
+
+std::vector<std::string> Suite::Argv(const std::string& name, const std::vector<std::string>& extra_env) {
+  const std::string daemon = DaemonOf(name);
+  const bool http = o_.http.contains(daemon);
+  const std::string http_address = http ? StrCat("127.0.0.1:", PortOf(name + "-http")) : "";
+  auto address = [this](const std::string& d) { return StrCat("127.0.0.1:", PortOf(d)); };
+  std::vector<std::string> e = {
+      "SEMPER_DATABASE_URL=" + o_.conninfo, "SEMPER_GRPC_LISTEN=" + address(name), "SEMPER_HTTP_LISTEN=" + http_address,
+      "SEMPER_TLS_CERT_FILE=" + P("pki/services/" + daemon + "-tls.pem"),
+      "SEMPER_TLS_KEY_FILE=" + P("pki/services/" + daemon + "-tls.key"), "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + P("pass"),
+      "SEMPER_TLS_CLIENT_CA_FILE=" + P("pki/client-ca.pem"), "SEMPER_TLS_REQUIRE_CLIENT_CERT=false",
+      // Tests load a daemon from one address; common_env may set limits.
+      "SEMPER_LIMITS_PER_SECOND=0"};
+  e.insert(e.end(), o_.common_env.begin(), o_.common_env.end());
+  // The signing key and certificate of `prefix` (SEMPER_<PREFIX>_...) from the init.
+  auto signing = [&](const std::string& prefix, const std::string& file) {
+    e.push_back(StrCat("SEMPER_", prefix, "_CERT_FILE=", P("pki/services/" + file + ".pem")));
+    e.push_back(StrCat("SEMPER_", prefix, "_KEY_FILE=", P("pki/services/" + file + ".key")));
+    e.push_back(StrCat("SEMPER_", prefix, "_KEY_PASSPHRASE_FILE=", P("pass")));
+  };
+  if (daemon == "ca") {
+    e.insert(e.end(), {"SEMPER_CA_DIR=" + P("pki"), "SEMPER_CA_KEY_PASSPHRASE_FILE=" + P("pass"),
+                       "SEMPER_CA_ARBITER_ADDRESS=" + address("arbiter"), "SEMPER_CA_UPSTREAM_SERVER_NAME=localhost"});
+    if (http) e.push_back("SEMPER_CA_PUBLIC_URL=http://" + http_address);
+  } else if (daemon == "liability") {
+    signing("LIABILITY", "liability-signing");
+    e.insert(e.end(),
+             {"SEMPER_LIABILITY_TRUST_FILE=" + P("pki/root.pem"), "SEMPER_LIABILITY_CA_ADDRESS=" + address("ca"),
+              "SEMPER_LIABILITY_UPSTREAM_SERVER_NAME=localhost",
+              "SEMPER_LIABILITY_ARBITER_CERT_FILE=" + P("pki/services/arbiter-signing.pem"),
+              "SEMPER_LIABILITY_INTERMEDIATES_FILE=" + P("pki/pseudonym-ca.pem")});
+  } else if (daemon == "tsa") {
+    signing("TSA", "tsa-signing");
+    e.insert(e.end(), {"SEMPER_TSA_CLOCK_CHECK=off", "SEMPER_TSA_CA_ADDRESS=" + address("ca"),
+                       "SEMPER_TSA_UPSTREAM_SERVER_NAME=localhost"});
+  } else if (daemon == "notary") {
+    signing("NOTARY", "notary-signing");
+    e.insert(e.end(), {"SEMPER_NOTARY_TRUST_FILE=" + P("pki/root.pem"), "SEMPER_NOTARY_CA_ADDRESS=" + address("ca"),
+                       "SEMPER_NOTARY_TSA_ADDRESS=" + address("tsa"), "SEMPER_NOTARY_UPSTREAM_SERVER_NAME=localhost"});
+  } else if (daemon == "arbiter") {
+    signing("ARBITER", "arbiter-signing");
+    signing("ESCROW", "arbiter-escrow");
+    e.insert(e.end(),
+             {"SEMPER_ARBITER_TRUST_FILE=" + P("pki/root.pem"), "SEMPER_ARBITER_CA_ADDRESS=" + address("ca"),
+              "SEMPER_ARBITER_NOTARY_ADDRESS=" + address("notary"), "SEMPER_ARBITER_UPSTREAM_SERVER_NAME=localhost"});
+  }
+  if (auto it = o_.env.find(daemon); it != o_.env.end()) e.insert(e.end(), it->second.begin(), it->second.end());
+  e.insert(e.end(), extra_env.begin(), extra_env.end());
+  // "-NAME" drops NAME's settings before it; later ones stay.
+  std::vector<std::string> argv = {"env"};
+  for (const std::string& setting : e) {
+    if (setting.starts_with("-")) {
+      const std::string drop = setting.substr(1) + "=";
+      std::erase_if(argv, [&](const std::string& a) { return a.starts_with(drop); });
+    } else {
+      argv.push_back(setting);
+    }
+  }
+  argv.push_back(o_.binaries.at(daemon));
+  if (daemon == "ca") argv.push_back("serve");
+  return argv;
+}
+
+absl::Status Suite::StartDaemon(const std::string& name, const std::vector<std::string>& extra_env) {
+  if (Running(name) != nullptr) return absl::AlreadyExistsError(StrCat("semper-", name, " is running"));
+  argv_[name] = Argv(name, extra_env);
+  ChildProcess* slot = nullptr;
+  for (auto& [n, p] : daemons_) {
+    if (n == name) slot = &p;
+  }
+  if (slot == nullptr) slot = &daemons_.emplace_back(name, ChildProcess()).second;
+  *slot = ChildProcess(argv_[name], P(name + ".log"));
+  if (!Channel(name)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20))) {
+    return absl::UnavailableError(StrCat("semper-", name, " did not start:\n", Slurp(P(name + ".log"))));
+  }
+  return absl::OkStatus();
 }
 
 Suite::~Suite() {

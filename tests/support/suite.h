@@ -1,6 +1,11 @@
 // The semper daemons as processes for tests and benchmarks: `semper-ca init` into a directory,
-// then semper-ca, semper-tsa, semper-notary and semper-arbiter on free loopback ports against one
-// PostgreSQL database, with TLS and the init's certificates. Stops them on destruction.
+// then semper-ca, semper-tsa, semper-notary, semper-arbiter and semper-liability on free loopback
+// ports against one PostgreSQL database, with TLS and the init's certificates. Stops them on
+// destruction (a daemon that does not exit 0 on SIGTERM fails the test).
+//
+//   auto suite = Suite::Start(&dir, Suite::Options::Only({"ca", "tsa"}, conninfo()));
+//
+// or, to change the PKI or a daemon's settings per test, Init, then StartDaemon.
 #pragma once
 
 #include <google/protobuf/descriptor.h>
@@ -11,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,30 +40,45 @@ const google::protobuf::ServiceDescriptor* SuiteService(const std::string& name)
 class Suite {
  public:
   struct Options {
-    // Daemon binaries by name ("ca", "tsa", "notary", "arbiter"); those given are started, in
-    // that order, except those in `not_started`. "ca" is always needed (for the init).
+    // Presets: every daemon of the suite, or only those named ("ca" is added: it makes the PKI),
+    // as built with the tests, on the database `conninfo`.
+    static Options All(std::string conninfo);
+    static Options Only(std::vector<std::string> daemons, std::string conninfo);
+
+    // Daemon binaries by name ("ca", "tsa", "notary", "arbiter", "liability"); those given are
+    // started, in that order, except those in `not_started`. "ca" is always needed (the init).
     std::map<std::string, std::string> binaries;
     std::vector<std::string> not_started;
     std::string conninfo;
     std::string passphrase = "suite test passphrase";
-    // Extra SEMPER_* settings for the arbiter, e.g. "SEMPER_ARBITER_ANSWER_PERIOD=4s", and the
-    // liability tracker.
-    std::vector<std::string> arbiter_env;
-    std::vector<std::string> liability_env;
+    // Extra SEMPER_* settings per daemon ("arbiter": {"SEMPER_ARBITER_ANSWER_PERIOD=4s"}; its
+    // replicas take them too), after the suite's own, which they override; "-NAME" drops the
+    // suite's NAME (e.g. "-SEMPER_TSA_KEY_FILE" for a key in a token).
+    std::map<std::string, std::vector<std::string>> env;
     // Extra SEMPER_* settings for every daemon, e.g. "SEMPER_ACCESS_REVOCATION_STALENESS=3s".
     std::vector<std::string> common_env;
     // How many semper-liability processes (replicas on one database).
     int liability_replicas = 1;
     // How many semper-ca processes ("ca", "ca2", ...; one database, one PKI).
     int ca_replicas = 1;
-    // semper-ca's HTTP port (CRL, OCSP) on 127.0.0.1:port("ca-http"); off otherwise.
-    bool ca_http = false;
+    // Daemons that also serve HTTP, on 127.0.0.1:port(name + "-http"): "ca" (CRLs, OCSP),
+    // "tsa" (RFC 3161), "notary".
+    std::set<std::string> http;
   };
-  // `dir` must outlive the suite.
+  // `semper-ca init`, then every daemon of `options`. `dir` must outlive the suite.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(const TempDir* dir, Options options);
+  // Only `semper-ca init`: the test changes the PKI or picks settings, then starts daemons.
+  static absl::StatusOr<std::unique_ptr<Suite>> Init(const TempDir* dir, Options options);
+  // Starts daemon `name` ("tsa", or a replica "tsa2" of it, on a port of its own) with the
+  // options' settings and `extra_env` (as Options::env), and waits until it serves.
+  absl::Status StartDaemon(const std::string& name, const std::vector<std::string>& extra_env = {});
+  // The command line StartDaemon runs (for tests that run a daemon as a command: bad settings).
+  std::vector<std::string> Argv(const std::string& name, const std::vector<std::string>& extra_env = {});
   ~Suite();
 
   std::string P(const std::string& name) const { return dir_->path() + "/" + name; }
+  const std::string& passphrase() const { return o_.passphrase; }
+  // A daemon's gRPC port, or "<daemon>-http"'s.
   int port(const std::string& daemon) const { return ports_.at(daemon); }
   // Replicas after the first are named "liability2", "liability3", ...
   // A TLS channel to a daemon; `client`: "" (no certificate), "admin" or "arbitrator".
@@ -87,7 +108,8 @@ class Suite {
   // certificate. `name` only for a ROLE pseudonym.
   absl::StatusOr<Subscriber> IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,
                                             const std::string& name = "") const;
-  // Stops one daemon (SIGTERM) and starts it again with the same settings.
+  // Stops one daemon (SIGTERM; an exit other than 0 is an error) and starts it again with the
+  // same settings. A stopped daemon may be started anew with StartDaemon.
   absl::Status Stop(const std::string& name);
   absl::Status Restart(const std::string& name);
   // Kills one daemon with SIGKILL (no shutdown at all); Restart starts it again.
@@ -99,6 +121,8 @@ class Suite {
   Suite(const TempDir* dir, Options options) : dir_(dir), o_(std::move(options)) {}
   // The running process of daemon `name`, or nullptr.
   ChildProcess* Running(const std::string& name);
+  // The port of `name`, taken when first asked for.
+  int PortOf(const std::string& name);
   const TempDir* dir_;
   Options o_;
   std::map<std::string, int> ports_;

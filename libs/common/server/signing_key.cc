@@ -25,18 +25,39 @@ void AddSigningKeyConfig(std::vector<ConfigKey>& keys, const std::string& prefix
 absl::StatusOr<PrivateKey> LoadSigningKey(const Config& config, const std::string& prefix) {
   const std::string file = prefix + ".key_file", uri = prefix + ".key_uri";
   if (config.Has(file) == config.Has(uri)) return InvalidField(file, StrCat("set exactly one of ", file, " and ", uri));
+  SigningKeySource source;
+  source.uri_setting = uri;
+  source.pin_setting = prefix + ".pkcs11_pin_file";
+  source.file_setting = file;
+  source.passphrase_setting = prefix + ".key_passphrase_file";
   if (config.Has(uri)) {
-    const std::string pin_key = prefix + ".pkcs11_pin_file";
-    if (!config.Has(pin_key)) return InvalidField(pin_key, StrCat("is required with ", uri));
-    SEMPER_ASSIGN_OR_RETURN(SecretData pin, SecretData::FromFile(config.GetString(pin_key)));
-    return LoadPkcs11PrivateKey(config.GetString(uri), pin, {config.GetString(prefix + ".pkcs11_module")});
+    source.uri = config.GetString(uri);
+    source.pkcs11_module = config.GetString(prefix + ".pkcs11_module");
+    if (config.Has(source.pin_setting)) source.pin_file = config.GetString(source.pin_setting);
+  } else {
+    source.file = config.GetString(file);
+    if (config.Has(source.passphrase_setting)) source.passphrase_file = config.GetString(source.passphrase_setting);
   }
-  const std::string pass_key = prefix + ".key_passphrase_file";
-  if (!config.Has(pass_key)) return InvalidField(pass_key, StrCat("is required with ", file));
-  SEMPER_ASSIGN_OR_RETURN(SecretData passphrase, SecretData::FromFile(config.GetString(pass_key)));
-  SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(config.GetString(file)));
+  return LoadSigningKey(source);
+}
+
+absl::StatusOr<PrivateKey> LoadSigningKey(const SigningKeySource& source) {
+  if (!source.uri.empty()) {
+    if (source.pin_file.empty()) {
+      return InvalidField(source.pin_setting, StrCat("is required with ", source.uri_setting));
+    }
+    SEMPER_ASSIGN_OR_RETURN(SecretData pin, SecretData::FromFile(source.pin_file));
+    auto key = LoadPkcs11PrivateKey(source.uri, pin, {source.pkcs11_module});
+    if (!key.ok()) return Annotate(key.status(), source.uri_setting);
+    return key;
+  }
+  if (source.passphrase_file.empty()) {
+    return InvalidField(source.passphrase_setting, StrCat("is required with ", source.file_setting));
+  }
+  SEMPER_ASSIGN_OR_RETURN(SecretData passphrase, SecretData::FromFile(source.passphrase_file));
+  SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(source.file));
   auto key = PrivateKey::FromPem(pem, passphrase);
-  if (!key.ok()) return Annotate(key.status(), file);
+  if (!key.ok()) return Annotate(key.status(), source.file_setting);
   return key;
 }
 

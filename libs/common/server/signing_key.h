@@ -18,4 +18,14 @@ void AddSigningKeyConfig(std::vector<ConfigKey>& keys, const std::string& prefix
 // INVALID_FIELD naming the key when neither or both sources are configured or a file is wrong.
 absl::StatusOr<PrivateKey> LoadSigningKey(const Config& config, const std::string& prefix);
 
+// Where one signing key is, for daemons whose settings are laid out otherwise (semper-ca: four
+// keys in its directory under one passphrase, or in one token): a key in a PKCS#11 token when
+// `uri` is set, else an encrypted PEM PKCS#8 file. Errors name the `*_setting` they are about.
+struct SigningKeySource {
+  std::string uri, pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so", pin_file;
+  std::string file, passphrase_file;
+  std::string uri_setting, pin_setting, file_setting, passphrase_setting;
+};
+absl::StatusOr<PrivateKey> LoadSigningKey(const SigningKeySource& source);
+
 }  // namespace semper
