@@ -74,6 +74,8 @@ grpc::ServerUnaryReactor* CredentialServiceImpl::RedeemCredential(grpc::Callback
 grpc::ServerUnaryReactor* CredentialServiceImpl::GetClearingStatement(grpc::CallbackServerContext* ctx,
                                                                       const v1::GetClearingStatementRequest* req,
                                                                       v1::GetClearingStatementResponse* resp) {
+  // A statement reads and signs a period's redemptions, and closes the period for every replica.
+  SEMPER_RATE_LIMIT_COST(ctx, "GetClearingStatement", 10);
   auto peer = PeerOf(*ctx);
   if (!peer.ok()) return FinishUnary(ctx, peer.status());
   const std::string who = SubscriberOf(*ctx);

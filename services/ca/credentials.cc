@@ -173,7 +173,6 @@ absl::StatusOr<v1::RedeemCredentialResponse> NamedCredentials::Redeem(const v1::
     return MakeError(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                      "the credential is not as this CA issued it (altered or forged)");
   }
-  SEMPER_RETURN_IF_ERROR(d_.store->RequireGood(checked.holder->SerialHex(), CaStore::kNow, "the holder's").status());
   v1::RedeemCredentialResponse out;
   SEMPER_RETURN_IF_ERROR(d_.pool->Transact([&](pqxx::work& tx) -> absl::Status {
     out.set_redemption_id(StrCat("U-", HexEncode(RandomBytes(12))));
@@ -181,6 +180,8 @@ absl::StatusOr<v1::RedeemCredentialResponse> NamedCredentials::Redeem(const v1::
     // retry decides at its own time) and never inside a period a clearing statement closed
     // (CaStore::ClearingTime).
     const absl::Time at = d_.store->ClearingTime(tx);
+    // Good while the use is recorded: a revocation of the holder is dated after this commits.
+    SEMPER_RETURN_IF_ERROR(d_.store->RequireGoodIn(tx, checked.holder->SerialHex(), "the holder's"));
     if (tx.exec_prepared("cr_record_use", out.redemption_id(), cs.credential_id(), acceptor,
                          HexEncode(Sha256(req.presentation())), db::TimeText(at))
             .empty()) {

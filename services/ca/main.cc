@@ -278,6 +278,10 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!ocsp_cert_pem.ok()) return fail("ca.ocsp_cert_file", ocsp_cert_pem.status());
   auto ocsp_cert = Certificate::FromPem(*ocsp_cert_pem);
   if (!ocsp_cert.ok()) return fail("ca.ocsp_cert_file", ocsp_cert.status());
+  if (config->Has("ca.ocsp_key_uri") && config->Has("ca.ocsp_key_file")) {
+    return fail("ca.ocsp_key_file",
+                InvalidField("ca.ocsp_key_file", "set exactly one of ca.ocsp_key_file and ca.ocsp_key_uri"));
+  }
   auto ocsp_key = LoadSigningKey(key_source("ca.ocsp_key_uri", "ca.ocsp_key_file", dir + "/services/ocsp-signing.key"));
   if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
   if (!ocsp_cert->public_key()->Equals(ocsp_key->public_key())) {

@@ -109,13 +109,14 @@ std::vector<db::PreparedStatement> PseudonymBook::Statements() {
       // an expired one has no valid descendants).
       {"ps_tagged",
        R"(SELECT p.serial, p.parent_tag, c.spki_sha256
-          FROM ca.pseudonyms p JOIN ca.certificates c USING (serial) WHERE p.tag_scheme = 2 AND c.not_after > now())"},
-      // A pseudonym found by the cascade: revoked now if good or on hold; if revoked already for
-      // another reason, the time stays and the reason becomes keyCompromise (RFC 5280 5.3.1).
+          FROM ca.pseudonyms p JOIN ca.certificates c USING (serial)
+          WHERE p.tag_scheme = 2 AND c.not_after > $1::timestamptz)"},
+      {"ps_lock_found", "SELECT serial FROM ca.certificates WHERE serial = ANY($1::text[]) ORDER BY serial FOR UPDATE"},
+      // A pseudonym found by the cascade: revoked now if good; if on hold or revoked already for
+      // another reason, the time stays (as for every revocation) and the reason becomes
+      // keyCompromise (RFC 5280 5.3.1).
       {"ps_cascade_revoke",
-       R"(UPDATE ca.certificates SET revoked_at = CASE WHEN revoked_at IS NULL OR revocation_reason = 6 THEN $2::timestamptz
-                                                 ELSE revoked_at END,
-                                 revocation_reason = 1
+       R"(UPDATE ca.certificates SET revoked_at = coalesce(revoked_at, $2::timestamptz), revocation_reason = 1
           WHERE serial = $1 AND revocation_reason IS DISTINCT FROM 1)"},
       {"ps_insert",
        R"(WITH c AS (
@@ -381,15 +382,24 @@ absl::StatusOr<int> PseudonymBook::RunCascadePass(bool* more) {
         tx.exec_prepared0("ps_cascade_failed", base, failure);
         return absl::OkStatus();
       }
-      // Dated once status changes are ours to make (see CaStore::Revoke), for every pseudonym
-      // this base's key finds.
-      tx.exec_prepared("ca_status_changing");
-      const std::string at = db::TimeText(o_.clock());
-      int here = 0;
-      for (const auto& r : tx.exec_prepared("ps_tagged")) {
-        const std::string serial = r["serial"].as<std::string>();
+      // What this base's key finds, then (only if anything) their rows, the order of status
+      // changes and the time, as CaStore::Revoke takes them.
+      std::vector<std::pair<std::string, std::string>> found;  // serial, its key's SHA-256
+      for (const auto& r : tx.exec_prepared("ps_tagged", db::TimeText(o_.clock()))) {
         const std::string spki_sha256 = db::Bytes(r["spki_sha256"]);
         if (db::Bytes(r["parent_tag"]) != PseudonymTag(*key, spki_sha256)) continue;
+        found.emplace_back(r["serial"].as<std::string>(), spki_sha256);
+      }
+      std::string at;
+      if (!found.empty()) {
+        std::vector<std::string> serials;
+        for (const auto& f : found) serials.push_back(f.first);
+        tx.exec_prepared("ps_lock_found", db::TextArray(serials));
+        tx.exec_prepared("ca_status_changing");
+        at = db::TimeText(o_.clock());
+      }
+      int here = 0;
+      for (const auto& [serial, spki_sha256] : found) {
         if (tx.exec_prepared("ps_cascade_revoke", serial, at).affected_rows() > 0) ++here;
         tx.exec_prepared0("ca_block_key", HexEncode(spki_sha256), "keyCompromise of the certificate it was issued on");
         // What was issued on it goes too, whatever its own state.

@@ -263,7 +263,14 @@ std::string OcspResponder::Respond(
                  : record.state == StatusRecord::State::kRevoked ? V_OCSP_CERTSTATUS_REVOKED
                                                                  : V_OCSP_CERTSTATUS_UNKNOWN;
     TimePtr revoked = Asn1Time(record.revoked_at);
-    TimePtr as_of = record.as_of.has_value() ? Asn1Time(std::min(*record.as_of, now)) : nullptr;
+    // Known correct since it was read (never after the response), and "revoked" never before the
+    // revocation's own time (one dated after the read began, which the read waited for).
+    TimePtr as_of;
+    if (record.as_of.has_value()) {
+      absl::Time t = std::min(*record.as_of, now);
+      if (status == V_OCSP_CERTSTATUS_REVOKED) t = std::max(t, record.revoked_at);
+      as_of = Asn1Time(t);
+    }
     if (OCSP_basic_add1_status(basic.get(), cid, status, record.reason,
                                status == V_OCSP_CERTSTATUS_REVOKED ? revoked.get() : nullptr,
                                as_of != nullptr ? as_of.get() : this_update.get(), next_update.get()) == nullptr) {

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "common/base/log.h"
+#include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/container/vat.h"
@@ -292,6 +293,7 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
                                         "the client certificate names no subscriber"));
     }
   }
+  SEMPER_RATE_LIMIT(ctx, "RevokeCertificate");
   absl::Status valid = CheckSerial(req->serial());
   if (!valid.ok()) return FinishUnary(ctx, valid);
   if (!KnownReason(req->reason()))
@@ -350,7 +352,10 @@ grpc::ServerUnaryReactor* CaServiceImpl::GetCertificateStatus(grpc::CallbackServ
   absl::Status valid = CheckSerial(serial);
   if (!valid.ok()) return FinishUnary(ctx, valid);
   // Without `at`: now, where every committed revocation counts.
-  absl::Time at = req->has_at() ? absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req->at())) : CaStore::kNow;
+  if (req->has_at()) {
+    if (absl::Status t = CheckTimestamp(req->at(), "at"); !t.ok()) return FinishUnary(ctx, t);
+  }
+  const absl::Time at = req->has_at() ? FromTimestamp(req->at()) : CaStore::kNow;
   std::string issued_by;
   auto status = o_.store->Status(serial, at, &issued_by);
   if (!status.ok()) return FinishUnary(ctx, status.status());

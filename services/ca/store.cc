@@ -95,7 +95,11 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_clearing_shared", "SELECT pg_advisory_xact_lock_shared(1397050704, 1)"},
       {"ca_clearing_exclusive", "SELECT pg_advisory_xact_lock(1397050704, 1)"},
       {"ca_clearing_closed", "SELECT (extract(epoch from until) * 1000000)::int8 AS micros FROM ca.clearing_closed"},
-      {"ca_clearing_close", "UPDATE ca.clearing_closed SET until = greatest(until, $1::timestamptz)"},
+      // Not past the database's clock either: a replica whose clock runs ahead closes nothing
+      // that has not ended.
+      {"ca_clearing_close",
+       "UPDATE ca.clearing_closed SET until = greatest(until, $1::timestamptz) WHERE $1::timestamptz <= "
+       "clock_timestamp()"},
       {"ca_status_changing", "SELECT pg_advisory_xact_lock(7305911, 1)"},
       {"ca_status_settled", "SELECT pg_advisory_xact_lock_shared(7305911, 1)"},
       {"ca_status",
@@ -106,10 +110,10 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       // The issuing CA's CRL lists its own certificates only.
       {"ca_revoked_now",
        R"(SELECT serial, extract(epoch from revoked_at)::float8, coalesce(revocation_reason, 0)
-          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > now() AND issuer = 'ca')"},
+          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > $1::timestamptz AND issuer = 'ca')"},
       {"ca_revoked_pseudonyms",
        R"(SELECT serial, extract(epoch from revoked_at)::float8, coalesce(revocation_reason, 0)
-          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > now() AND issuer = 'pseudonyms')"},
+          FROM ca.certificates WHERE revoked_at IS NOT NULL AND not_after > $1::timestamptz AND issuer = 'pseudonyms')"},
       {"ca_next_pseudonym_crl_number", "SELECT nextval('ca.pseudonym_crl_number')"},
       {"ca_latest_base_crl", "SELECT number, der FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
       {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
@@ -141,7 +145,12 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, NULL, 'service', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
           ON CONFLICT (serial) DO NOTHING)"},
-      {"ca_lock_subscriber", std::string("SELECT ") + kColumns + " FROM ca.subscribers s WHERE id = $1 FOR UPDATE"},
+      // NO KEY: the foreign-key checks of the subscriber's other changes (its certificates'
+      // history) do not wait for it.
+      {"ca_lock_subscriber",
+       std::string("SELECT ") + kColumns + " FROM ca.subscribers s WHERE id = $1 FOR NO KEY UPDATE"},
+      // A subscriber's certificates, locked before the order of status changes (as Revoke does).
+      {"ca_lock_subscriber_certificates", "SELECT serial FROM ca.certificates WHERE subscriber_id = $1 FOR UPDATE"},
       {"ca_update_subscriber",
        R"(UPDATE ca.subscribers SET name = $2, kind = $3, country = $4, applicable_law = $5,
                  vat_reference = nullif($6, ''), email = $7 WHERE id = $1)"},
@@ -218,6 +227,9 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
   const std::string code_hex = HexEncode(code_sha256);
   if (spki_sha256s.size() != 2) return InvalidField("csr", "enrolment certifies exactly two keys");
   absl::Status st = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    // Keys blocked by a keyCompromise revocation in flight are seen (it waits for this, or this
+    // for it).
+    tx.exec_prepared("ca_status_settled");
     auto claim = tx.exec_prepared("ca_enrol_claim", code_hex, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]),
                                   db::TimeText(clock_()));
     if (claim.empty()) {
@@ -331,6 +343,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
     int64_t affected = 0;
     switch (state) {
       case v1::SUBSCRIBER_STATE_SUSPENDED:
+        tx.exec_prepared("ca_lock_subscriber_certificates", id);
         tx.exec_prepared("ca_status_changing");  // before the clock: see Revoke
         affected = tx.exec_prepared("ca_hold_all", id, TimeText(clock_())).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "suspended");
@@ -342,6 +355,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
         action = "reactivated";
         break;
       case v1::SUBSCRIBER_STATE_CLOSED:
+        tx.exec_prepared("ca_lock_subscriber_certificates", id);
         tx.exec_prepared("ca_status_changing");  // before the clock: see Revoke
         affected = tx.exec_prepared("ca_revoke_all", id, TimeText(clock_())).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "closed");
@@ -396,10 +410,6 @@ absl::StatusOr<std::vector<v1::SubscriberChange>> CaStore::History(const std::st
 absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial, v1::RevocationReason reason,
                                                       const std::string& actor, const std::string& only_subscriber) {
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    // The revocation's time: read once status changes are ours to make, on every attempt (a
-    // status read before this commits waits for it, or was about a time before it).
-    tx.exec_prepared("ca_status_changing");
-    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
     auto r = tx.exec_prepared("ca_lock_certificate", serial);
     if (r.empty())
       return MakeError(absl::StatusCode::kNotFound, v1::NOT_FOUND, StrCat("no certificate with serial ", serial));
@@ -423,6 +433,13 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("certificate ", serial, " is already on hold"));
     }
+    // Refused requests stop above, before the order of status changes is taken (any caller may
+    // ask, and status reads wait for it). The row first, then the order, as the trigger of every
+    // other change takes them. The revocation's time: read once status changes are ours to make,
+    // on every attempt (a status read before this commits waits for it, or was about a time
+    // before it).
+    tx.exec_prepared("ca_status_changing");
+    const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
     if (to_key_compromise) {
       tx.exec_prepared0("ca_to_key_compromise", serial, static_cast<int>(reason));
     } else {
@@ -506,9 +523,10 @@ absl::StatusOr<int> CaStore::RegisterServiceCertificates(const std::vector<Certi
 
 absl::StatusOr<std::string> CaStore::PseudonymIssuerCrl(const CrlBuild& build) {
   std::string der;
-  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+  SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared("ca_status_settled");  // as in PublishCrls
     std::vector<RevokedEntry> entries;
-    for (const auto& row : tx.exec_prepared("ca_revoked_pseudonyms")) {
+    for (const auto& row : tx.exec_prepared("ca_revoked_pseudonyms", TimeText(clock_()))) {
       entries.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
     }
     const int64_t number = tx.exec_prepared1("ca_next_pseudonym_crl_number")[0].as<int64_t>();
@@ -518,14 +536,32 @@ absl::StatusOr<std::string> CaStore::PseudonymIssuerCrl(const CrlBuild& build) {
   return der;
 }
 
-absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& serial, absl::Time at,
-                                                           std::string_view whose) {
-  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, Status(serial, at));
-  if (status.state() == v1::CERTIFICATE_STATE_GOOD) return status;
+namespace {
+
+absl::Status GoodOrError(const v1::CertificateStatus& status, const std::string& serial, std::string_view whose) {
+  if (status.state() == v1::CERTIFICATE_STATE_GOOD) return absl::OkStatus();
   const bool revoked = status.state() == v1::CERTIFICATE_STATE_REVOKED;
   return MakeError(
       absl::StatusCode::kFailedPrecondition, revoked ? v1::CERTIFICATE_REVOKED : v1::CERTIFICATE_UNTRUSTED,
       StrCat(whose, " certificate ", serial, revoked ? " is revoked" : " is not a certificate of this CA"));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& serial, absl::Time at,
+                                                           std::string_view whose) {
+  SEMPER_ASSIGN_OR_RETURN(v1::CertificateStatus status, Status(serial, at));
+  SEMPER_RETURN_IF_ERROR(GoodOrError(status, serial, whose));
+  return status;
+}
+
+absl::Status CaStore::RequireGoodIn(pqxx::work& tx, const std::string& serial, std::string_view whose) {
+  tx.exec_prepared("ca_status_settled");
+  auto r = tx.exec_prepared("ca_status", serial, "infinity");
+  v1::CertificateStatus status;
+  status.set_state(v1::CERTIFICATE_STATE_UNKNOWN);
+  if (!r.empty()) status = StatusFromRow(serial, r[0]);
+  return GoodOrError(status, serial, whose);
 }
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {
@@ -556,7 +592,14 @@ absl::Time CaStore::ClearingTime(pqxx::work& tx) {
 }
 
 absl::StatusOr<absl::Time> CaStore::CloseClearingPeriod(absl::Time until) {
-  absl::Time now;
+  absl::Time now = clock_();
+  // Closed already (by any replica): nothing to wait for, whatever this replica's clock says.
+  absl::Time closed;
+  SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    closed = absl::FromUnixMicros(tx.exec_prepared("ca_clearing_closed")[0]["micros"].as<int64_t>());
+    return absl::OkStatus();
+  }));
+  if (until <= closed) return now;
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // Waits for every redemption and use in flight (their time was read before they committed).
     tx.exec_prepared("ca_clearing_exclusive");
@@ -564,7 +607,9 @@ absl::StatusOr<absl::Time> CaStore::CloseClearingPeriod(absl::Time until) {
     if (until > now) {
       return InvalidField("until", "must not be in the future: a statement is for a period that has ended");
     }
-    tx.exec_prepared0("ca_clearing_close", TimeText(until));
+    if (tx.exec_prepared("ca_clearing_close", TimeText(until)).affected_rows() == 0) {
+      return InvalidField("until", "must not be in the future: the database's clock has not reached it yet");
+    }
     return absl::OkStatus();
   }));
   return now;
@@ -574,9 +619,12 @@ absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const Cr
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // One publisher at a time, so that a higher number never lists fewer revocations.
     tx.exec0("LOCK TABLE ca.crls IN SHARE ROW EXCLUSIVE MODE");
-    absl::Time now = absl::Now();
+    // Held to the commit: every revocation dated before this CRL's time has committed and is
+    // read here, and none is dated while it is built.
+    tx.exec_prepared("ca_status_settled");
+    const absl::Time now = clock_();
     std::vector<RevokedEntry> current;
-    for (const auto& row : tx.exec_prepared("ca_revoked_now")) {
+    for (const auto& row : tx.exec_prepared("ca_revoked_now", TimeText(now))) {
       current.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});
     }
     auto insert = [&](const std::vector<RevokedEntry>& entries, std::optional<int64_t> delta_base,

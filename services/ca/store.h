@@ -74,6 +74,9 @@ class CaStore {
   // The status of a certificate that must be good now: FAILED_PRECONDITION with
   // CERTIFICATE_REVOKED or CERTIFICATE_UNTRUSTED otherwise, naming `whose` certificate.
   absl::StatusOr<v1::CertificateStatus> RequireGood(const std::string& serial, absl::Time at, std::string_view whose);
+  // The same about now, in `tx`, which keeps the lock it takes to its commit: a revocation of
+  // `serial` is dated after `tx` commits, so what `tx` records happened while it was good.
+  absl::Status RequireGoodIn(pqxx::work& tx, const std::string& serial, std::string_view whose);
   // The `at` of a question about now: every committed revocation counts, whatever time it
   // carries (replicas' clocks may differ by a little; a revocation is effective once committed).
   static constexpr absl::Time kNow = absl::InfiniteFuture();
@@ -89,8 +92,9 @@ class CaStore {
   // whose clock lags, or a clock set back, dates at that period's end instead).
   absl::Time ClearingTime(pqxx::work& tx);
   // Closes every period that ends by `until` for clearing: once this returns, every redemption and
-  // use dated before `until` has committed, and no other will be. INVALID_FIELD "until" when
-  // `until` is after the clock's reading, which is returned.
+  // use dated before `until` has committed, and no other will be. A period closed already (by
+  // any replica) is closed; otherwise INVALID_FIELD "until" when `until` is after the clock's
+  // reading or the database's. Returns the clock's reading.
   absl::StatusOr<absl::Time> CloseClearingPeriod(absl::Time until);
 
   using CrlBuild = std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t number,

@@ -12,27 +12,32 @@ Batcher::Batcher(const TimeStampAuthority* tsa, TokenCommitter* committer, absl:
 
 Batcher::~Batcher() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  cv_.notify_all();
   thread_.join();
 }
 
 void Batcher::Submit(std::vector<std::string> imprints, Done done) {
-  absl::MutexLock lock(&mu_);
-  queued_leaves_ += imprints.size();
-  queue_.emplace_back(std::move(imprints), std::move(done));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued_leaves_ += imprints.size();
+    queue_.emplace_back(std::move(imprints), std::move(done));
+  }
+  cv_.notify_one();
 }
 
 void Batcher::Loop() {
   for (;;) {
     std::vector<std::pair<std::vector<std::string>, Done>> calls;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &Batcher::HasWork));
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       // The window opens with the first call: later calls join until it closes or the tree is full.
-      mu_.AwaitWithTimeout(absl::Condition(this, &Batcher::TreeFull), window_);
+      auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(window_);
+      cv_.wait_until(lock, deadline, [this] { return stopping_ || queued_leaves_ >= max_leaves_; });
       size_t leaves = 0;
       while (!queue_.empty() && (calls.empty() || leaves + queue_.front().first.size() <= max_leaves_)) {
         leaves += queue_.front().first.size();

@@ -4,15 +4,15 @@
 // leaves. Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "semper/v1/tsa.pb.h"
 #include "services/timestamp/store.h"
 #include "services/timestamp/tsa.h"
@@ -30,16 +30,18 @@ class Batcher {
 
  private:
   void Loop();
-  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
-  bool TreeFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || queued_leaves_ >= max_leaves_; }
   const TimeStampAuthority* tsa_;
   TokenCommitter* committer_;
   const absl::Duration window_;
   const size_t max_leaves_;
-  absl::Mutex mu_;
-  std::deque<std::pair<std::vector<std::string>, Done>> queue_ ABSL_GUARDED_BY(mu_);
-  size_t queued_leaves_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // A std::condition_variable on the steady clock: the window must not stretch when the wall
+  // clock is set back (absl::Mutex's timed waits follow the wall clock in this abseil). mu_
+  // guards queue_, queued_leaves_ and stopping_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::vector<std::string>, Done>> queue_;
+  size_t queued_leaves_ = 0;
+  bool stopping_ = false;
   std::thread thread_;
 };
 

@@ -317,6 +317,16 @@ TEST_F(ClockTest, CaRevocationsAreDatedWhenTheyCanCommitAndStatusReadsWaitForThe
   pqxx::connection other(conninfo());
   pqxx::work in_flight(other);
   in_flight.exec("SELECT pg_advisory_xact_lock(7305911, 1)");
+  // A request that is refused does not wait for the order (anyone may ask; status reads wait for
+  // whatever holds it).
+  auto refused = std::async(std::launch::async, [&] {
+    return std::pair{store.Revoke("0BADC0DE", v1::REVOCATION_REASON_KEY_COMPROMISE, "officer", ""),
+                     store.Revoke(serial, v1::REVOCATION_REASON_KEY_COMPROMISE, "a subscriber", "S-OTHER")};
+  });
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto [unknown, not_theirs] = refused.get();
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(not_theirs, StatusIs(absl::StatusCode::kPermissionDenied));
   auto revoked = std::async(std::launch::async, [&] {
     return store.Revoke(serial, v1::REVOCATION_REASON_CESSATION_OF_OPERATION, "officer", "");
   });
@@ -325,10 +335,25 @@ TEST_F(ClockTest, CaRevocationsAreDatedWhenTheyCanCommitAndStatusReadsWaitForThe
   // Asked while both are in flight: the answer waits for them.
   auto read = std::async(std::launch::async, [&] { return store.Status(serial, ca::CaStore::kNow); });
   ASSERT_TRUE(WaitForLockWaiters(conninfo(), 7305911, 2));
+  // So does a CRL: it lists every revocation dated before its time.
+  std::vector<std::string> listed;
+  auto crl = std::async(std::launch::async, [&] {
+    return store.PublishCrls(
+        /*new_base=*/true,
+        [&](const std::vector<ca::RevokedEntry>& entries, int64_t, std::optional<int64_t>) {
+          for (const auto& e : entries) listed.push_back(e.serial_hex);
+          return absl::StatusOr<std::string>("a CRL");
+        },
+        [](std::string_view) { return absl::StatusOr<std::vector<ca::RevokedEntry>>(); });
+  });
+  ASSERT_TRUE(WaitForLockWaiters(conninfo(), 7305911, 3));
   EXPECT_EQ(read.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  EXPECT_EQ(crl.wait_for(std::chrono::milliseconds(1)), std::future_status::timeout);
   clock_.Advance(absl::Seconds(10));
   in_flight.commit();
   ASSERT_THAT(revoked.get(), IsOk());
+  ASSERT_THAT(crl.get(), IsOk());
+  EXPECT_THAT(listed, ::testing::Contains(serial));
   auto answered = read.get();
   ASSERT_THAT(answered, IsOk());
   EXPECT_EQ(answered->state(), v1::CERTIFICATE_STATE_REVOKED);
@@ -345,9 +370,9 @@ TEST_F(ClockTest, CaRevocationsAreDatedWhenTheyCanCommitAndStatusReadsWaitForThe
 TEST_F(ClockTest, CaClearingPeriodsStayClosedWhateverAReplicasClockSays) {
   auto pool = Pool("ca", ca::CaStore::Statements(), ca_migrations());
   ASSERT_NE(pool, nullptr);
-  ManualClock lagging(kStart);
+  // This replica's clock is right (kStart is now); the other's is 10 s behind.
+  ManualClock lagging(kStart - absl::Seconds(10));
   ca::CaStore ahead(pool.get(), clock_.AsClock()), behind(pool.get(), lagging.AsClock());
-  clock_.Advance(absl::Seconds(10));  // this replica's clock is 10 s ahead of the other's
   auto dated_at = [&](ca::CaStore& replica) {
     absl::Time at;
     EXPECT_THAT(pool->Transact([&](pqxx::work& tx) -> absl::Status {
@@ -357,10 +382,16 @@ TEST_F(ClockTest, CaClearingPeriodsStayClosedWhateverAReplicasClockSays) {
                 IsOk());
     return at;
   };
-  EXPECT_EQ(dated_at(behind), kStart);
-  // A period that has not ended by the clock is not closed.
-  EXPECT_THAT(ahead.CloseClearingPeriod(kStart + absl::Seconds(11)),
+  EXPECT_EQ(dated_at(behind), kStart - absl::Seconds(10));
+  // A period that has not ended by the clock is not closed; nor by the database's clock, at a
+  // replica whose clock runs an hour ahead.
+  EXPECT_THAT(ahead.CloseClearingPeriod(kStart + absl::Seconds(1)),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  ManualClock hour_ahead(kStart + absl::Hours(1));
+  ca::CaStore runs_ahead(pool.get(), hour_ahead.AsClock());
+  EXPECT_THAT(runs_ahead.CloseClearingPeriod(kStart + absl::Minutes(30)),
+              StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  EXPECT_EQ(dated_at(behind), kStart - absl::Seconds(10));
 
   // A redemption in flight at the lagging replica, dated inside the period: closing waits for
   // its commit.
@@ -375,22 +406,24 @@ TEST_F(ClockTest, CaClearingPeriodsStayClosedWhateverAReplicasClockSays) {
     });
   });
   while (in_flight_at == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(absl::FromUnixMicros(in_flight_at), kStart);
-  auto closed = std::async(std::launch::async, [&] { return ahead.CloseClearingPeriod(kStart + absl::Seconds(5)); });
+  EXPECT_EQ(absl::FromUnixMicros(in_flight_at), kStart - absl::Seconds(10));
+  auto closed = std::async(std::launch::async, [&] { return ahead.CloseClearingPeriod(kStart - absl::Seconds(5)); });
   ASSERT_TRUE(WaitForLockWaiters(conninfo(), 1397050704, 1));
   EXPECT_EQ(closed.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
   release.set_value();
   ASSERT_THAT(in_flight.get(), IsOk());
   ASSERT_THAT(closed.get(), IsOk());
 
-  // Afterwards the lagging replica dates at the period's end until its clock passes it.
-  EXPECT_EQ(dated_at(behind), kStart + absl::Seconds(5));
+  // Afterwards the lagging replica dates at the period's end until its clock passes it, and
+  // gives the closed period's statement too, though its clock has not reached the period's end.
+  EXPECT_EQ(dated_at(behind), kStart - absl::Seconds(5));
+  EXPECT_THAT(behind.CloseClearingPeriod(kStart - absl::Seconds(5)), IsOk());
   lagging.Advance(absl::Seconds(7));
-  EXPECT_EQ(dated_at(behind), kStart + absl::Seconds(7));
+  EXPECT_EQ(dated_at(behind), kStart - absl::Seconds(3));
   // A clock set back, and an earlier period closed later, move nothing back.
-  clock_.Set(kStart);
-  EXPECT_THAT(ahead.CloseClearingPeriod(kStart - absl::Seconds(1)), IsOk());
-  EXPECT_EQ(dated_at(ahead), kStart + absl::Seconds(5));
+  clock_.Set(kStart - absl::Minutes(1));
+  EXPECT_THAT(ahead.CloseClearingPeriod(kStart - absl::Minutes(2)), IsOk());
+  EXPECT_EQ(dated_at(ahead), kStart - absl::Seconds(5));
 }
 
 // semper-notary: a document is certified while its signer's certificate is valid by the clock,

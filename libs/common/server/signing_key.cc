@@ -46,17 +46,20 @@ absl::StatusOr<PrivateKey> LoadSigningKey(const SigningKeySource& source) {
     if (source.pin_file.empty()) {
       return InvalidField(source.pin_setting, StrCat("is required with ", source.uri_setting));
     }
-    SEMPER_ASSIGN_OR_RETURN(SecretData pin, SecretData::FromFile(source.pin_file));
-    auto key = LoadPkcs11PrivateKey(source.uri, pin, {source.pkcs11_module});
+    auto pin = SecretData::FromFile(source.pin_file);
+    if (!pin.ok()) return Annotate(pin.status(), source.pin_setting);
+    auto key = LoadPkcs11PrivateKey(source.uri, *pin, {source.pkcs11_module});
     if (!key.ok()) return Annotate(key.status(), source.uri_setting);
     return key;
   }
   if (source.passphrase_file.empty()) {
     return InvalidField(source.passphrase_setting, StrCat("is required with ", source.file_setting));
   }
-  SEMPER_ASSIGN_OR_RETURN(SecretData passphrase, SecretData::FromFile(source.passphrase_file));
-  SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(source.file));
-  auto key = PrivateKey::FromPem(pem, passphrase);
+  auto passphrase = SecretData::FromFile(source.passphrase_file);
+  if (!passphrase.ok()) return Annotate(passphrase.status(), source.passphrase_setting);
+  auto pem = ReadFile(source.file);
+  if (!pem.ok()) return Annotate(pem.status(), source.file_setting);
+  auto key = PrivateKey::FromPem(*pem, *passphrase);
   if (!key.ok()) return Annotate(key.status(), source.file_setting);
   return key;
 }
