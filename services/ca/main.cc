@@ -141,7 +141,7 @@ int Serve(const std::optional<std::string>& config_file) {
     source.uri_setting = uri_setting;
     source.pin_setting = "ca.pkcs11_pin_file";
     source.passphrase_setting = "ca.key_passphrase_file";
-    source.file_setting = file_set ? file_setting : default_file;
+    source.file_setting = file_set ? file_setting : StrCat(default_file, " (in ca.dir)");
     source.file = file_set ? config->GetString(file_setting) : default_file;
     source.passphrase_file = config->GetString("ca.key_passphrase_file");
     if (config->Has(uri_setting)) {
@@ -283,7 +283,8 @@ int Serve(const std::optional<std::string>& config_file) {
                 InvalidField("ca.ocsp_key_file", "set exactly one of ca.ocsp_key_file and ca.ocsp_key_uri"));
   }
   auto ocsp_key = LoadSigningKey(key_source("ca.ocsp_key_uri", "ca.ocsp_key_file", dir + "/services/ocsp-signing.key"));
-  if (!ocsp_key.ok()) return fail("ca.ocsp_key_file", ocsp_key.status());
+  if (!ocsp_key.ok())
+    return fail(config->Has("ca.ocsp_key_uri") ? "ca.ocsp_key_uri" : "ca.ocsp_key_file", ocsp_key.status());
   if (!ocsp_cert->public_key()->Equals(ocsp_key->public_key())) {
     return fail("ca.ocsp_key_file", MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
                                               "the OCSP key does not belong to the OCSP certificate"));

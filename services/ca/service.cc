@@ -287,13 +287,14 @@ grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerC
   if (!peer->Has(Role::kAdministrator) && !peer->Has(Role::kRegistrationOfficer)) {
     absl::Status role = RequireAnyRole(*peer, {Role::kSubscriber});
     if (!role.ok()) return FinishUnary(ctx, role);
+    // Subscribers are rate-limited; officers revoke in bulk in an incident.
+    SEMPER_RATE_LIMIT(ctx, "RevokeCertificate");
     only_subscriber = peer->certificate->SubjectAttribute("serialNumber").value_or("");
     if (only_subscriber.empty()) {
       return FinishUnary(ctx, MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                                         "the client certificate names no subscriber"));
     }
   }
-  SEMPER_RATE_LIMIT(ctx, "RevokeCertificate");
   absl::Status valid = CheckSerial(req->serial());
   if (!valid.ok()) return FinishUnary(ctx, valid);
   if (!KnownReason(req->reason()))

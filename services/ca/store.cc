@@ -97,9 +97,8 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_clearing_closed", "SELECT (extract(epoch from until) * 1000000)::int8 AS micros FROM ca.clearing_closed"},
       // Not past the database's clock either: a replica whose clock runs ahead closes nothing
       // that has not ended.
-      {"ca_clearing_close",
-       "UPDATE ca.clearing_closed SET until = greatest(until, $1::timestamptz) WHERE $1::timestamptz <= "
-       "clock_timestamp()"},
+      {"ca_clearing_ended", "SELECT $1::timestamptz <= clock_timestamp() AS ended"},
+      {"ca_clearing_close", "UPDATE ca.clearing_closed SET until = greatest(until, $1::timestamptz)"},
       {"ca_status_changing", "SELECT pg_advisory_xact_lock(7305911, 1)"},
       {"ca_status_settled", "SELECT pg_advisory_xact_lock_shared(7305911, 1)"},
       {"ca_status",
@@ -350,6 +349,7 @@ absl::StatusOr<v1::Subscriber> CaStore::SetState(const std::string& id, v1::Subs
         action = "suspended";
         break;
       case v1::SUBSCRIBER_STATE_ACTIVE:
+        tx.exec_prepared("ca_lock_subscriber_certificates", id);  // rows, then the order (the trigger)
         affected = tx.exec_prepared("ca_release_all", id).affected_rows();
         tx.exec_prepared0("ca_set_state", id, "active");
         action = "reactivated";
@@ -438,6 +438,22 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     // other change takes them. The revocation's time: read once status changes are ours to make,
     // on every attempt (a status read before this commits waits for it, or was about a time
     // before it).
+    // Pseudonyms tagged with the link key (scheme 1) issued on it, and on those: found and their
+    // rows locked before the order too.
+    struct Derived {
+      std::string serial, spki_sha256_hex;
+      bool good_or_held;
+    };
+    std::vector<Derived> derived;
+    if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE && link_tag_) {
+      std::vector<std::string> bases = {serial};
+      for (size_t i = 0; i < bases.size(); ++i) {
+        for (const auto& d : tx.exec_prepared("ca_derived", HexEncode(link_tag_(bases[i])))) {
+          derived.push_back({d[0].as<std::string>(), d[1].as<std::string>(), d[2].as<bool>()});
+          bases.push_back(derived.back().serial);
+        }
+      }
+    }
     tx.exec_prepared("ca_status_changing");
     const absl::Time at = absl::FromUnixMicros(absl::ToUnixMicros(clock_()));
     if (to_key_compromise) {
@@ -453,25 +469,17 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
       // for a base it sees revoked for keyCompromise (PseudonymBook::RunCascades).
       const std::string profile = r[0][4].as<std::string>();
       if (profile == "signature" || profile == "pseudonym") tx.exec_prepared0("ca_queue_cascade", serial);
-      if (link_tag_) {
-        std::vector<std::string> bases = {serial};
-        for (size_t i = 0; i < bases.size(); ++i) {
-          for (const auto& d : tx.exec_prepared("ca_derived", HexEncode(link_tag_(bases[i])))) {
-            const std::string derived = d[0].as<std::string>();
-            // Revoked now if good or on hold; revoked before for another reason: keyCompromise
-            // now (time kept), which the arbiter checks before it gives the key that finds what
-            // was issued on it.
-            if (d[2].as<bool>()) {
-              tx.exec_prepared0("ca_revoke", derived, static_cast<int>(reason), TimeText(at));
-            } else {
-              tx.exec_prepared0("ca_to_key_compromise", derived, static_cast<int>(reason));
-            }
-            tx.exec_prepared0("ca_block_key", d[1].as<std::string>(),
-                              "keyCompromise of the certificate it was issued on");
-            tx.exec_prepared0("ca_queue_cascade", derived);
-            bases.push_back(derived);
-          }
+      for (const Derived& d : derived) {
+        // Revoked now if good or on hold (a hold keeps its time); revoked before for another
+        // reason: keyCompromise now (time kept), which the arbiter checks before it gives the key
+        // that finds what was issued on it.
+        if (d.good_or_held) {
+          tx.exec_prepared0("ca_revoke", d.serial, static_cast<int>(reason), TimeText(at));
+        } else {
+          tx.exec_prepared0("ca_to_key_compromise", d.serial, static_cast<int>(reason));
         }
+        tx.exec_prepared0("ca_block_key", d.spki_sha256_hex, "keyCompromise of the certificate it was issued on");
+        tx.exec_prepared0("ca_queue_cascade", d.serial);
       }
     }
     if (!subscriber.empty()) {
@@ -592,24 +600,28 @@ absl::Time CaStore::ClearingTime(pqxx::work& tx) {
 }
 
 absl::StatusOr<absl::Time> CaStore::CloseClearingPeriod(absl::Time until) {
-  absl::Time now = clock_();
-  // Closed already (by any replica): nothing to wait for, whatever this replica's clock says.
+  const absl::Time now = clock_();
+  // Closed already (by any replica): nothing to wait for, whatever this replica's clock says; the
+  // period had ended by then, whatever this replica's clock says.
   absl::Time closed;
+  bool ended_for_the_database = false;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     closed = absl::FromUnixMicros(tx.exec_prepared("ca_clearing_closed")[0]["micros"].as<int64_t>());
+    ended_for_the_database = tx.exec_prepared("ca_clearing_ended", TimeText(until))[0]["ended"].as<bool>();
     return absl::OkStatus();
   }));
-  if (until <= closed) return now;
+  if (until <= closed) return std::max(now, until);
+  // Refused before the lock: a refusal stalls no redemption.
+  if (until > now) {
+    return InvalidField("until", "must not be in the future: a statement is for a period that has ended");
+  }
+  if (!ended_for_the_database) {
+    return InvalidField("until", "must not be in the future: the database's clock has not reached it yet");
+  }
   SEMPER_RETURN_IF_ERROR(pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // Waits for every redemption and use in flight (their time was read before they committed).
     tx.exec_prepared("ca_clearing_exclusive");
-    now = clock_();
-    if (until > now) {
-      return InvalidField("until", "must not be in the future: a statement is for a period that has ended");
-    }
-    if (tx.exec_prepared("ca_clearing_close", TimeText(until)).affected_rows() == 0) {
-      return InvalidField("until", "must not be in the future: the database's clock has not reached it yet");
-    }
+    tx.exec_prepared0("ca_clearing_close", TimeText(until));
     return absl::OkStatus();
   }));
   return now;

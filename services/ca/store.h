@@ -94,7 +94,8 @@ class CaStore {
   // Closes every period that ends by `until` for clearing: once this returns, every redemption and
   // use dated before `until` has committed, and no other will be. A period closed already (by
   // any replica) is closed; otherwise INVALID_FIELD "until" when `until` is after the clock's
-  // reading or the database's. Returns the clock's reading.
+  // reading or the database's. Returns the clock's reading (for a period closed already, no
+  // earlier than its end: it had ended by then, whatever this replica's clock says).
   absl::StatusOr<absl::Time> CloseClearingPeriod(absl::Time until);
 
   using CrlBuild = std::function<absl::StatusOr<std::string>(const std::vector<RevokedEntry>&, int64_t number,

@@ -407,6 +407,10 @@ TEST_F(ClockTest, CaClearingPeriodsStayClosedWhateverAReplicasClockSays) {
   });
   while (in_flight_at == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(absl::FromUnixMicros(in_flight_at), kStart - absl::Seconds(10));
+  // A refusal does not wait for it (nor stall the redemptions after it).
+  auto refused = std::async(std::launch::async, [&] { return ahead.CloseClearingPeriod(kStart + absl::Seconds(1)); });
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_THAT(refused.get(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
   auto closed = std::async(std::launch::async, [&] { return ahead.CloseClearingPeriod(kStart - absl::Seconds(5)); });
   ASSERT_TRUE(WaitForLockWaiters(conninfo(), 1397050704, 1));
   EXPECT_EQ(closed.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
@@ -417,7 +421,10 @@ TEST_F(ClockTest, CaClearingPeriodsStayClosedWhateverAReplicasClockSays) {
   // Afterwards the lagging replica dates at the period's end until its clock passes it, and
   // gives the closed period's statement too, though its clock has not reached the period's end.
   EXPECT_EQ(dated_at(behind), kStart - absl::Seconds(5));
-  EXPECT_THAT(behind.CloseClearingPeriod(kStart - absl::Seconds(5)), IsOk());
+  // (made at no earlier than the period's end: it had ended by then)
+  auto again = behind.CloseClearingPeriod(kStart - absl::Seconds(5));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(*again, kStart - absl::Seconds(5));
   lagging.Advance(absl::Seconds(7));
   EXPECT_EQ(dated_at(behind), kStart - absl::Seconds(3));
   // A clock set back, and an earlier period closed later, move nothing back.
