@@ -134,14 +134,15 @@ int Serve(const std::optional<std::string>& config_file) {
   const std::string dir = config->GetString("ca.dir");
   // Each of the CA's four signing keys is a file encrypted with the CA passphrase, or a key in a
   // PKCS#11 token (one PIN, one module), loaded like every daemon's signing key.
-  auto key_source = [&](const std::string& uri_setting, const std::string& file_setting,
-                        const std::string& default_file) {
+  // `in_dir`: the key file's name under ca.dir when `file_setting` is not set.
+  auto key_source = [&](const std::string& uri_setting, const std::string& file_setting, const std::string& in_dir) {
+    const std::string default_file = dir + "/" + in_dir;
     const bool file_set = !file_setting.empty() && config->Has(file_setting);
     SigningKeySource source;
     source.uri_setting = uri_setting;
     source.pin_setting = "ca.pkcs11_pin_file";
     source.passphrase_setting = "ca.key_passphrase_file";
-    source.file_setting = file_set ? file_setting : StrCat(default_file, " (in ca.dir)");
+    source.file_setting = file_set ? file_setting : "ca.dir/" + in_dir;
     source.file = file_set ? config->GetString(file_setting) : default_file;
     source.passphrase_file = config->GetString("ca.key_passphrase_file");
     if (config->Has(uri_setting)) {
@@ -155,8 +156,8 @@ int Serve(const std::optional<std::string>& config_file) {
     }
     return source;
   };
-  auto pki = Pki::Load(dir, key_source("ca.key_uri", "", dir + "/ca.key"),
-                       key_source("ca.pseudonym_key_uri", "", dir + "/pseudonym-ca.key"));
+  auto pki = Pki::Load(dir, key_source("ca.key_uri", "", "ca.key"),
+                       key_source("ca.pseudonym_key_uri", "", "pseudonym-ca.key"));
   if (!pki.ok()) return fail("loading the CA keys", pki.status());
 
   std::vector<db::PreparedStatement> statements = CaStore::Statements();
@@ -173,8 +174,8 @@ int Serve(const std::optional<std::string>& config_file) {
   const Clock clock = SystemClock();
   CaStore store(pool->get(), clock);
   // Before the service certificates are registered, so that a new one is among them.
-  auto statement_signer = LoadOrIssueStatementSigner(
-      dir, *pki, *passphrase, key_source("ca.statement_key_uri", "", dir + "/services/ca-signing.key"));
+  auto statement_signer = LoadOrIssueStatementSigner(dir, *pki, *passphrase,
+                                                     key_source("ca.statement_key_uri", "", "services/ca-signing.key"));
   if (!statement_signer.ok()) return fail("the statement-signing certificate", statement_signer.status());
   {
     // The certificates `semper-ca init` issued to the daemons and the administrator go into the
@@ -282,12 +283,12 @@ int Serve(const std::optional<std::string>& config_file) {
     return fail("ca.ocsp_key_file",
                 InvalidField("ca.ocsp_key_file", "set exactly one of ca.ocsp_key_file and ca.ocsp_key_uri"));
   }
-  auto ocsp_key = LoadSigningKey(key_source("ca.ocsp_key_uri", "ca.ocsp_key_file", dir + "/services/ocsp-signing.key"));
-  if (!ocsp_key.ok())
-    return fail(config->Has("ca.ocsp_key_uri") ? "ca.ocsp_key_uri" : "ca.ocsp_key_file", ocsp_key.status());
+  auto ocsp_key = LoadSigningKey(key_source("ca.ocsp_key_uri", "ca.ocsp_key_file", "services/ocsp-signing.key"));
+  const char* ocsp_key_setting = config->Has("ca.ocsp_key_uri") ? "ca.ocsp_key_uri" : "ca.ocsp_key_file";
+  if (!ocsp_key.ok()) return fail(ocsp_key_setting, ocsp_key.status());
   if (!ocsp_cert->public_key()->Equals(ocsp_key->public_key())) {
-    return fail("ca.ocsp_key_file", MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
-                                              "the OCSP key does not belong to the OCSP certificate"));
+    return fail(ocsp_key_setting, MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
+                                            "the OCSP key does not belong to the OCSP certificate"));
   }
   // Read per request: `semper-ca root-crl` replaces the file while the daemon runs.
   if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());

@@ -624,7 +624,7 @@ absl::StatusOr<absl::Time> CaStore::CloseClearingPeriod(absl::Time until) {
     tx.exec_prepared0("ca_clearing_close", TimeText(until));
     return absl::OkStatus();
   }));
-  return now;
+  return clock_();  // after the wait for what was in flight
 }
 
 absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse) {

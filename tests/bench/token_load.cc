@@ -22,6 +22,7 @@
 #include "common/db/pool.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/privacy.grpc.pb.h"
+#include "services/ca/store.h"
 #include "services/ca/tokens.h"
 #include "tests/support/postgres.h"
 #include "tests/support/subprocess.h"
@@ -120,8 +121,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  ca::CaStore store(pool->get());
   ca::TokenBook::Deps deps;
   deps.pool = pool->get();
+  deps.store = &store;
   auto signer_chain = Certificate::ChainFromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.pem")));
   auto signer_key =
       PrivateKey::FromPem(semper::testing::Slurp(suite->P("pki/services/ca-signing.key")), SecretData(so.passphrase));
