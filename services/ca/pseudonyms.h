@@ -81,7 +81,8 @@ class PseudonymBook {
   absl::StatusOr<int> RunCascades();
 
  private:
-  // The holder's request, checked: signed by one good base of this CA, fresh, of a known kind.
+  // The holder's request, checked: one signer (the base) under the suite's root, fresh, of a known
+  // kind. Whether the base is good at this CA, Issue checks.
   struct SignedRequest {
     Certificate base;
     v1::PseudonymRequestStatement statement;
