@@ -64,8 +64,8 @@ std::vector<ConfigKey> Schema() {
   keys.push_back({"ca.ocsp_validity", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
                   "how long an OCSP response stays valid (nextUpdate)"});
   keys.push_back({"ca.ocsp_cache_ttl", T::kDuration, ConfigValue(absl::Seconds(5)), false, false,
-                  "how long a signed response to a nonce-less OCSP request is reused; other replicas see a "
-                  "revocation within this time (0 disables)"});
+                  "how long a signed response to a nonce-less OCSP request is reused (0 disables); every "
+                  "replica clears its cache within 0.1 s of a status change at any (the revocation feed)"});
   keys.push_back({"ca.link_key_file", T::kString, std::nullopt, false, false,
                   "HMAC key of the pseudonym tags of scheme 1 (pseudonyms issued before 2026-12-06; made at first "
                   "start; default <ca.dir>/pseudonym-link.key); keep it out of database backups"});
@@ -208,7 +208,12 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.ocsp_cache = &ocsp_cache;
   StatusCache status_cache(config->GetDuration("ca.ocsp_cache_ttl"), 1000000);
   service_options.status_cache = &status_cache;
-  RevocationFeed revocation_feed(pool->get(), absl::Milliseconds(100), config->GetInt("ca.revocation_feed_page"));
+  // Every replica's caches of statuses are cleared within a poll of a change at any replica.
+  RevocationFeed revocation_feed(pool->get(), absl::Milliseconds(100), config->GetInt("ca.revocation_feed_page"),
+                                 [&ocsp_cache, &status_cache] {
+                                   ocsp_cache.Clear();
+                                   status_cache.Clear();
+                                 });
   service_options.revocation_feed = &revocation_feed;
   daemon->options.on_shutdown.push_back([&revocation_feed] { revocation_feed.Close(); });
   CaServiceImpl service(service_options);

@@ -107,8 +107,9 @@ std::vector<db::PreparedStatement> RevocationFeed::Statements() {
   };
 }
 
-RevocationFeed::RevocationFeed(db::ConnectionPool* pool, absl::Duration interval, int64_t page)
-    : pool_(pool), interval_(interval), page_(std::max<int64_t>(page, 1)) {
+RevocationFeed::RevocationFeed(db::ConnectionPool* pool, absl::Duration interval, int64_t page,
+                               std::function<void()> on_change)
+    : pool_(pool), interval_(interval), page_(std::max<int64_t>(page, 1)), on_change_(std::move(on_change)) {
   // Where the numbers end, now if the database answers (else the loop finds out): watchers (the
   // daemon's own access gate among them) are admitted from then on, so not before.
   (void)pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
@@ -226,6 +227,7 @@ void RevocationFeed::Loop() {
       for (auto& e : *page) fresh.push_back(std::move(e));
       if (last_page) break;
     }
+    if (!fresh.empty() && on_change_) on_change_();
     absl::MutexLock lock(&mu_);
     cursor_ = cursor;
     for (Watcher* w : watchers_) {

@@ -10,6 +10,7 @@
 
 #include <grpcpp/support/server_callback.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <thread>
@@ -25,7 +26,10 @@ namespace semper::ca {
 class RevocationFeed {
  public:
   // `page`: changes read and queued per query (a snapshot of a long history takes several).
-  RevocationFeed(db::ConnectionPool* pool, absl::Duration interval = absl::Milliseconds(100), int64_t page = 100000);
+  // `on_change`, if set, is called (on the feed's thread) after each poll that found changes,
+  // whichever replica made them: this replica's caches of statuses are cleared with it.
+  RevocationFeed(db::ConnectionPool* pool, absl::Duration interval = absl::Milliseconds(100), int64_t page = 100000,
+                 std::function<void()> on_change = nullptr);
   ~RevocationFeed();
   static std::vector<db::PreparedStatement> Statements();
 
@@ -44,6 +48,7 @@ class RevocationFeed {
   db::ConnectionPool* pool_;
   absl::Duration interval_;
   const int64_t page_;
+  const std::function<void()> on_change_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);

@@ -900,6 +900,49 @@ TEST_F(CaTokenTest, IssuesCertificatesAndCrlsWithTheKeyInTheToken) {
   EXPECT_THAT(c.out + c.err, HasSubstr("verify OK"));
 }
 
+// Two replicas of semper-ca on one database: a revocation made at one reaches the other's OCSP
+// answers within a second, though that replica cached a signed GOOD response for 5 s
+// (ca.ocsp_cache_ttl): every replica's revocation feed clears its caches.
+class CaReplicasTest : public ::semper::testing::PostgresTest {};
+
+TEST_F(CaReplicasTest, ARevocationAtOneReplicaReachesTheOthersOcspWithinASecond) {
+  TempDir dir;
+  auto o = Suite::Options::Only({}, conninfo());
+  o.ca_replicas = 2;
+  o.http = {"ca"};
+  auto suite = Suite::Start(&dir, o);
+  ASSERT_THAT(suite.status(), IsOk());
+  auto holder = (*suite)->Enroll("Replica Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE);
+  ASSERT_THAT(holder.status(), IsOk());
+  const std::string cert = dir.Write("holder.pem", holder->certificate.Pem());
+  // Asked at the first replica, without a nonce: the signed answer is cached there.
+  auto ocsp = [&] {
+    auto r = RunCommand({"openssl", "ocsp", "-no_nonce", "-issuer", (*suite)->P("pki/ca.pem"), "-cert", cert, "-url",
+                         "http://127.0.0.1:" + std::to_string((*suite)->port("ca-http")) + "/ocsp", "-CAfile",
+                         (*suite)->P("pki/root.pem")});
+    return r.out + r.err;
+  };
+  ASSERT_THAT(ocsp(), HasSubstr(": good"));
+  // Revoked at the second.
+  grpc::ClientContext ctx;
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial(holder->certificate.SerialHex());
+  revoke.set_reason(v1::REVOCATION_REASON_CESSATION_OF_OPERATION);
+  v1::RevokeCertificateResponse revoked;
+  ASSERT_TRUE(v1::CertificationAuthority::NewStub((*suite)->Channel("ca2", "admin"))
+                  ->RevokeCertificate(&ctx, revoke, &revoked)
+                  .ok());
+  const absl::Time asked = absl::Now();
+  std::string answer;
+  while (absl::Now() - asked < absl::Seconds(3)) {
+    answer = ocsp();
+    if (answer.find(": revoked") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_THAT(answer, HasSubstr(": revoked"));
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1)) << "the first replica answered from its cache for too long";
+}
+
 TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
   TempDir dir;
   dir.Write("short", "short");
