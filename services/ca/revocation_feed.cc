@@ -210,6 +210,8 @@ void RevocationFeed::Loop() {
         return absl::OkStatus();
       });
       if (!s.ok() || !last.ok()) continue;
+      // Changes before this number were never seen here: whatever was cached may be stale.
+      if (on_change_) on_change_();
       absl::MutexLock lock(&mu_);
       cursor_ = *last;
       continue;
