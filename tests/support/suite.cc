@@ -112,7 +112,14 @@ absl::StatusOr<std::unique_ptr<Suite>> Suite::Start(const TempDir* dir, Options 
 
 int Suite::PortOf(const std::string& name) {
   auto [it, added] = ports_.emplace(name, 0);
-  if (added) it->second = FreePort();
+  // A port the kernel calls free may be one this suite already gave out (its daemon is not
+  // listening yet): found by a gRPC and an HTTP listener on one port.
+  while (added && it->second == 0) {
+    const int port = FreePort();
+    bool taken = false;
+    for (const auto& [other, p] : ports_) taken = taken || p == port;
+    if (!taken) it->second = port;
+  }
   return it->second;
 }
 
