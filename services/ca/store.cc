@@ -554,6 +554,23 @@ absl::Status GoodOrError(const v1::CertificateStatus& status, const std::string&
       StrCat(whose, " certificate ", serial, revoked ? " is revoked" : " is not a certificate of this CA"));
 }
 
+// `serial`'s status at `at` (SQL text; "infinity": now) read in `tx` once no status change is in
+// flight (the lock waited for is released at once in autocommit, held to the commit in a
+// transaction); UNKNOWN if this CA never issued it. With `issuer`: which CA certificate issued it.
+template <typename Tx>
+v1::CertificateStatus ReadStatus(Tx& tx, const std::string& serial, const std::string& at, std::string* issuer) {
+  tx.exec_prepared("ca_status_settled");
+  const pqxx::result r = tx.exec_prepared("ca_status", serial, at);
+  v1::CertificateStatus out;
+  out.set_serial(serial);
+  out.set_state(v1::CERTIFICATE_STATE_UNKNOWN);
+  if (!r.empty()) {
+    out = StatusFromRow(serial, r[0]);
+    if (issuer != nullptr) *issuer = r[0][5].as<std::string>();
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& serial, absl::Time at,
@@ -564,29 +581,14 @@ absl::StatusOr<v1::CertificateStatus> CaStore::RequireGood(const std::string& se
 }
 
 absl::Status CaStore::RequireGoodIn(pqxx::work& tx, const std::string& serial, std::string_view whose) {
-  tx.exec_prepared("ca_status_settled");
-  auto r = tx.exec_prepared("ca_status", serial, "infinity");
-  v1::CertificateStatus status;
-  status.set_state(v1::CERTIFICATE_STATE_UNKNOWN);
-  if (!r.empty()) status = StatusFromRow(serial, r[0]);
-  return GoodOrError(status, serial, whose);
+  return GoodOrError(ReadStatus(tx, serial, "infinity", nullptr), serial, whose);
 }
 
 absl::StatusOr<v1::CertificateStatus> CaStore::Status(const std::string& serial, absl::Time at, std::string* issuer) {
   v1::CertificateStatus out;
   SEMPER_RETURN_IF_ERROR(pool_->Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    // Autocommit: the lock is released as soon as it is granted, once no status change is in
-    // flight; the next statement's snapshot sees every change dated before this read.
-    tx.exec_prepared("ca_status_settled");
-    auto r = tx.exec_prepared("ca_status", serial, at == kNow ? std::string("infinity") : TimeText(at));
-    if (r.empty()) {
-      out.Clear();
-      out.set_serial(serial);
-      out.set_state(v1::CERTIFICATE_STATE_UNKNOWN);
-    } else {
-      out = StatusFromRow(serial, r[0]);
-      if (issuer != nullptr) *issuer = r[0][5].as<std::string>();
-    }
+    // Autocommit: the next statement's snapshot sees every change dated before this read.
+    out = ReadStatus(tx, serial, at == kNow ? std::string("infinity") : TimeText(at), issuer);
     return absl::OkStatus();
   }));
   return out;
