@@ -783,7 +783,9 @@ int Decide(const Connection& c, const std::string& case_id, const std::string& o
 }  // namespace
 
 ArbiterCommands::ArbiterCommands(CLI::App& app, Connection& c) : c_(c) {
-  app.add_option("--arbiter", c.arbiter, "semper-arbiter address host:port")
+  app.add_option("--arbiter", c.arbiter,
+                 "semper-arbiter address host:port; replicas as IP:port,IP:port or one DNS name (dns:///name:port), "
+                 "balanced round robin")
       ->envname("SEMPERCTL_ARBITER")
       ->capture_default_str();
   auto wallet = [this](CLI::App* cmd) {

@@ -23,6 +23,7 @@
 #include "common/crypto/oids.h"
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
+#include "common/server/client_target.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
@@ -149,6 +150,13 @@ bool Confirm(const Connection& c, const std::string& question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+// One replica, several (IP:port,IP:port) or a DNS name, balanced round robin over every address.
+static std::string TargetOrDie(const std::string& address) {
+  auto target = ClientTarget(address);
+  if (!target.ok()) Die(target.status(), 2);
+  return *std::move(target);
+}
+
 std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string& address) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (c.plaintext) {
@@ -171,7 +179,8 @@ std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string&
   if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
   // Answers carry up to a 16 MiB message or contract with its evidence (gRPC's default is 4 MiB).
   args.SetMaxReceiveMessageSize(kMaxAnswerBytes);
-  return grpc::CreateCustomChannel(address, creds, args);
+  SetRoundRobin(args);
+  return grpc::CreateCustomChannel(TargetOrDie(address), creds, args);
 }
 
 void Call(const grpc::Status& s) {
@@ -260,7 +269,8 @@ std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::s
   if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
   // Answers carry up to a 16 MiB message or contract with its evidence (gRPC's default is 4 MiB).
   args.SetMaxReceiveMessageSize(kMaxAnswerBytes);
-  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+  SetRoundRobin(args);
+  return grpc::CreateCustomChannel(TargetOrDie(address), grpc::SslCredentials(ssl), args);
 }
 
 std::string WalletSign(std::string_view content, const PrivateKey& key, const std::vector<Certificate>& chain) {

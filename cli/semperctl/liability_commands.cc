@@ -281,7 +281,9 @@ int Show(const Connection& c, const std::string& wallet, const std::string& pass
 }  // namespace
 
 LiabilityCommands::LiabilityCommands(CLI::App& app, Connection& c) : c_(c) {
-  app.add_option("--liability", c.liability, "semper-liability address host:port")
+  app.add_option("--liability", c.liability,
+                 "semper-liability address host:port; replicas as IP:port,IP:port or one DNS name (dns:///name:port), "
+                 "balanced round robin")
       ->envname("SEMPERCTL_LIABILITY")
       ->capture_default_str();
   auto* l = app.add_subcommand("liability", "SEMPER agreements and per-transaction guarantees (semper-liability)");

@@ -374,7 +374,9 @@ int main(int argc, char** argv) {
   CLI::App app{"semperctl: administer and use the semper trusted third parties"};
   app.require_subcommand(1);
   ctl::Connection c;
-  app.add_option("--server", c.server, "semper-ca address host:port")
+  app.add_option("--server", c.server,
+                 "semper-ca address host:port; replicas as IP:port,IP:port or one DNS name (dns:///name:port), "
+                 "balanced round robin")
       ->envname("SEMPERCTL_SERVER")
       ->capture_default_str();
   app.add_option("--ca-file", c.ca_file, "root certificate(s) the server must chain to (PEM)")

@@ -125,7 +125,9 @@ int VerifyConsistencyFiles(const Connection& c, const std::string& old_file, con
 }  // namespace
 
 NotaryCommands::NotaryCommands(CLI::App& app, Connection& c) : c_(c) {
-  app.add_option("--notary", c.notary, "semper-notary address host:port")
+  app.add_option("--notary", c.notary,
+                 "semper-notary address host:port; replicas as IP:port,IP:port or one DNS name (dns:///name:port), "
+                 "balanced round robin")
       ->envname("SEMPERCTL_NOTARY")
       ->capture_default_str();
   auto* n = app.add_subcommand("notary", "notarise documents; check the notary's evidence and log offline");

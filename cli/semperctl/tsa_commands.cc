@@ -228,7 +228,11 @@ int VerifyProof(const Connection& c, const std::string& proof_file, const std::s
 }  // namespace
 
 TsaCommands::TsaCommands(CLI::App& app, Connection& c) : c_(c) {
-  app.add_option("--tsa", c.tsa, "semper-tsa address host:port")->envname("SEMPERCTL_TSA")->capture_default_str();
+  app.add_option("--tsa", c.tsa,
+                 "semper-tsa address host:port; replicas as IP:port,IP:port or one DNS name (dns:///name:port), "
+                 "balanced round robin")
+      ->envname("SEMPERCTL_TSA")
+      ->capture_default_str();
   auto* tsa = app.add_subcommand("tsa", "time-stamps (RFC 3161): stamp, verify, look up, batch");
   tsa->require_subcommand(1);
   stamp_ = tsa->add_subcommand("stamp", "time-stamp a file: only its hash is sent; the reply is checked and saved");

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "absl/strings/str_split.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -16,6 +17,7 @@
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/random.h"
+#include "common/server/client_target.h"
 #include "common/server/grpc_status.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
@@ -261,7 +263,13 @@ std::shared_ptr<grpc::Channel> Suite::ChannelWith(const std::string& daemon, std
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
   args.SetInt("grpc.use_local_subchannel_pool", 1);
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(ports_.at(daemon)), grpc::SslCredentials(ssl), args);
+  SetRoundRobin(args);
+  // "tsa,tsa2": every replica named, as a client of a replicated suite reaches them.
+  std::string addresses;
+  for (absl::string_view name : absl::StrSplit(daemon, ',')) {
+    StrAppend(&addresses, addresses.empty() ? "" : ",", "127.0.0.1:", ports_.at(std::string(name)));
+  }
+  return grpc::CreateCustomChannel(*ClientTarget(addresses), grpc::SslCredentials(ssl), args);
 }
 
 std::shared_ptr<grpc::Channel> Suite::Channel(const std::string& daemon, const std::string& client) const {
@@ -279,8 +287,9 @@ std::shared_ptr<grpc::Channel> Suite::ChannelAs(const std::string& daemon, const
 
 std::vector<Certificate> Suite::Chain() const { return {*Certificate::FromPem(Slurp(P("pki/ca.pem")))}; }
 
-absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::CustomerKind kind) const {
-  auto admin = v1::CertificationAuthority::NewStub(Channel("ca", "admin"));
+absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::CustomerKind kind,
+                                                const std::string& ca) const {
+  auto admin = v1::CertificationAuthority::NewStub(Channel(ca, "admin"));
   v1::RegisterSubscriberRequest reg;
   auto* s = reg.mutable_subscriber();
   s->set_name(name);
@@ -300,7 +309,7 @@ absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::Cus
   enroll.set_signature_csr(CertificationRequest::Create(sig_key, {})->Der());
   v1::EnrollResponse enrolled;
   grpc::ClientContext c2;
-  if (auto r = v1::CertificationAuthority::NewStub(Channel("ca"))->Enroll(&c2, enroll, &enrolled); !r.ok()) {
+  if (auto r = v1::CertificationAuthority::NewStub(Channel(ca))->Enroll(&c2, enroll, &enrolled); !r.ok()) {
     return FromGrpcStatus(r);
   }
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));

@@ -81,7 +81,8 @@ class Suite {
   // A daemon's gRPC port, or "<daemon>-http"'s.
   int port(const std::string& daemon) const { return ports_.at(daemon); }
   // Replicas after the first are named "liability2", "liability3", ...
-  // A TLS channel to a daemon; `client`: "" (no certificate), "admin" or "arbitrator".
+  // A TLS channel to a daemon, or to several replicas balanced round robin ("tsa,tsa2"); `client`:
+  // "" (no certificate), "admin" or "arbitrator".
   std::shared_ptr<grpc::Channel> Channel(const std::string& daemon, const std::string& client = "") const;
   // The issuing CA's certificate (the chain below the root).
   std::vector<Certificate> Chain() const;
@@ -99,7 +100,8 @@ class Suite {
   std::shared_ptr<grpc::Channel> ChannelWith(const std::string& daemon, std::string cert_chain_pem,
                                              std::string key_pem) const;
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
-  absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind) const;
+  // `ca`: the replica(s) to ask ("ca,ca2").
+  absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind, const std::string& ca = "ca") const;
   // A buyer's signed order (a serialized SealedContainer, as `semperctl order sign` writes it)
   // naming `seller` (a certificate of the seller), for `minor_units` in `currency`.
   std::string SignedOrder(const Subscriber& buyer, const Certificate& seller, int64_t minor_units,

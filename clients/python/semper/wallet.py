@@ -4,6 +4,8 @@ authentication.pem / signature.pem (the certificate, then the issuing CA and the
 chain.pem (the issuing CA and the root). The authentication key opens mutual-TLS channels; the
 signature key signs orders, agreements, claims and documents (non-repudiation)."""
 
+import ipaddress
+import json
 import os
 from dataclasses import dataclass
 
@@ -78,14 +80,46 @@ class Wallet:
         return key, chain
 
 
+def target(address: str) -> str:
+    """The gRPC target for one address, several replicas by IP address ("10.0.0.1:7010,10.0.0.2:7010"),
+    or any gRPC target ("dns:///tsa.example:7010"), as semperctl reads them. A list of host names
+    is refused: give the replicas one DNS name with a record each."""
+    address = address.strip()
+    if not address:
+        raise ValueError("address: is empty")
+    if "," not in address or ":/" in address or address.startswith(("ipv4:", "ipv6:")):
+        return address
+    families = set()
+    parts = []
+    for part in (p.strip() for p in address.split(",")):
+        host = part[1:part.find("]:")] if part.startswith("[") else part.rpartition(":")[0]
+        try:
+            families.add(ipaddress.ip_address(host).version)
+        except ValueError:
+            raise ValueError(f"address: '{part}' in a list of replicas is not IP:port; a list takes IP addresses "
+                             "only (for host names, give one DNS name with an address record per replica, e.g. "
+                             "dns:///semper-tsa:7010)") from None
+        parts.append(part)
+    if len(families) > 1:
+        raise ValueError("address: a list of replicas mixes IPv4 and IPv6 addresses")
+    return ("ipv4:" if families == {4} else "ipv6:") + ",".join(parts)
+
+
+# Every call goes to the next replica in turn (gRPC's default sends all to the first one).
+ROUND_ROBIN = ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]}))
+
+
 def channel(address: str, root_pem: bytes, wallet: Wallet = None, server_name: str = DEFAULT_SERVER_NAME,
             identity=None):
-    """A TLS channel to a daemon at host:port, checking its certificate against the suite's root;
-    with a wallet (or an identity: (key PEM, chain PEM), e.g. the administrator's), mutual TLS
-    as that party. Calls open to anyone need no wallet."""
+    """A TLS channel to a daemon at host:port (or to its replicas: see target()), balanced round
+    robin, checking its certificate against the suite's root; with a wallet (or an identity: (key
+    PEM, chain PEM), e.g. the administrator's), mutual TLS as that party. Calls open to anyone
+    need no wallet."""
     if wallet is not None:
         identity = wallet.tls_identity()
     key, chain = identity if identity is not None else (None, None)
     credentials = grpc.ssl_channel_credentials(root_certificates=root_pem, private_key=key, certificate_chain=chain)
-    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
-    return grpc.secure_channel(address, credentials, options=options)
+    options = [ROUND_ROBIN]
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(target(address), credentials, options=options)

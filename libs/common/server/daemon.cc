@@ -13,6 +13,7 @@
 #include "common/base/strings.h"
 #include "common/crypto/keys.h"
 #include "common/db/audit.h"
+#include "common/server/client_target.h"
 
 namespace semper {
 namespace {
@@ -148,7 +149,9 @@ std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address, const
   }
   grpc::ChannelArguments args;
   if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
-  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+  SetRoundRobin(args);
+  // A list of host names cannot be resolved; calls then fail UNAVAILABLE naming the address.
+  return grpc::CreateCustomChannel(ClientTarget(address).value_or(address), grpc::SslCredentials(ssl), args);
 }
 
 std::unique_ptr<grpc::ClientContext> UpstreamContext(absl::Duration deadline) {

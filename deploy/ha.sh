@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# PostgreSQL that survives its primary, as local processes: etcd (the consensus store), and
+# HA_NODES (default 3) PostgreSQL 15 nodes each run by Patroni, in synchronous mode: a commit is
+# acknowledged only once it is on the leader and on its synchronous standby, and only that standby
+# can become the leader. Patroni is strict about it (synchronous_mode_strict): with no standby
+# left, commits wait instead of being acknowledged by one machine alone; with three nodes, one may
+# be lost and the cluster still commits.
+#
+#   deploy/ha.sh start DIR        creates (first time) and starts the cluster, waits until it has a
+#                                 leader and a synchronous standby, creates the semper role and
+#                                 database; writes DIR/secrets/database.url (for SEMPER_DATABASE_URL)
+#   deploy/ha.sh stop DIR         stops every node and etcd (data kept)
+#   deploy/ha.sh status DIR       the members, their roles and lag (patronictl list)
+#   deploy/ha.sh leader DIR       prints the leader's name (pg1, pg2, ...)
+#   deploy/ha.sh kill DIR NODE    SIGKILL to NODE's Patroni and every PostgreSQL process of it: the
+#                                 machine lost, nothing shut down
+#   deploy/ha.sh start-node DIR NODE   starts a stopped or killed node again; it rejoins as a standby
+#   deploy/ha.sh wait DIR [SECONDS]    waits until there is a leader and a synchronous standby
+#   deploy/ha.sh url DIR          prints the semper connection URL
+#
+# Daemons reach the leader with a libpq multi-host URL and target_session_attrs=read-write (libpq
+# tries the nodes in turn and keeps the one that accepts writes), not through HAProxy: one process
+# fewer on the path of every query and nothing to make highly available in front of the database.
+# The README's operator section says why, and what the same looks like on several machines.
+#
+# Settings (environment): HA_NODES (3), HA_BASE_PORT (56400: etcd on it and +1, PostgreSQL on
+# +10+i, Patroni's REST API on +20+i), HA_TTL (10 s: how long a dead leader keeps the leader key,
+# which bounds the failover time), PG_BINDIR (the newest /usr/lib/postgresql/*/bin).
+# Run as root (the nodes run as the postgres user) or as an ordinary user.
+set -euo pipefail
+
+action=${1:-}
+DIR=${2:-}
+if [[ -z "$action" || -z "$DIR" ]]; then
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+NODES=${HA_NODES:-3}
+BASE=${HA_BASE_PORT:-56400}
+TTL=${HA_TTL:-10}
+PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
+ETCD_PORT=$BASE
+pg_port() { echo $((BASE + 10 + $1)); }
+rest_port() { echo $((BASE + 20 + $1)); }
+node_index() { [[ "$1" =~ ^pg([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 1 && BASH_REMATCH[1] <= NODES)) || {
+  echo "ha.sh: no node '$1' (pg1..pg$NODES)" >&2
+  exit 2
+}; echo "${BASH_REMATCH[1]}"; }
+
+as_postgres() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+secret() { cat "$DIR/secrets/$1"; }
+
+make_secrets() {
+  mkdir -p "$DIR/secrets"
+  chmod 700 "$DIR/secrets"
+  for s in postgres-password replicator-password rewind-password semper-db-password; do
+    [[ -f "$DIR/secrets/$s" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DIR/secrets/$s")
+  done
+}
+
+# The YAML of node i. Passwords sit in a file only the postgres user reads (Patroni needs them
+# in its configuration), never on a command line.
+node_config() {
+  local i=$1 hosts
+  cat <<YAML
+scope: semper
+name: pg$i
+log:
+  level: WARNING
+restapi:
+  listen: 127.0.0.1:$(rest_port "$i")
+  connect_address: 127.0.0.1:$(rest_port "$i")
+etcd:
+  host: 127.0.0.1:$ETCD_PORT
+bootstrap:
+  dcs:
+    ttl: $TTL
+    loop_wait: 1
+    retry_timeout: $(((TTL - 1) / 2))
+    maximum_lag_on_failover: 1048576
+    synchronous_mode: true
+    synchronous_mode_strict: true
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        wal_level: replica
+        hot_standby: "on"
+        wal_log_hints: "on"
+        max_wal_senders: 10
+        max_replication_slots: 10
+        synchronous_commit: "on"
+        max_connections: 300
+        # A standby retries its primary (and notices a promotion) every 0.5 s instead of 5 s:
+        # seconds off every failover.
+        wal_retrieve_retry_interval: 500ms
+  initdb:
+    - encoding: UTF8
+    - locale: C.UTF-8
+    - auth-host: scram-sha-256
+    - auth-local: scram-sha-256
+postgresql:
+  listen: 127.0.0.1:$(pg_port "$i")
+  connect_address: 127.0.0.1:$(pg_port "$i")
+  data_dir: $DIR/pg$i/data
+  bin_dir: $PG_BINDIR
+  pgpass: $DIR/pg$i/pgpass
+  pg_hba:
+    - local all all scram-sha-256
+    - host replication replicator 127.0.0.1/32 scram-sha-256
+    - host all all 127.0.0.1/32 scram-sha-256
+  authentication:
+    superuser:
+      username: postgres
+      password: "$(secret postgres-password)"
+    replication:
+      username: replicator
+      password: "$(secret replicator-password)"
+    rewind:
+      username: rewind
+      password: "$(secret rewind-password)"
+  parameters:
+    unix_socket_directories: $DIR/pg$i
+tags:
+  nofailover: false
+  noloadbalance: false
+YAML
+}
+
+start_etcd() {
+  mkdir -p "$DIR/etcd"
+  if running "$DIR/etcd/etcd.pid"; then return; fi
+  # One etcd member here; on several machines, three (see the README). v2 API: Debian's Patroni
+  # speaks it (python3-etcd).
+  ETCD_UNSUPPORTED_ARCH= nohup etcd --name semper-etcd --data-dir "$DIR/etcd/data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+    --initial-cluster "semper-etcd=http://127.0.0.1:$((ETCD_PORT + 1))" \
+    --enable-v2=true >>"$DIR/etcd/etcd.log" 2>&1 &
+  echo $! >"$DIR/etcd/etcd.pid"
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && return
+    running "$DIR/etcd/etcd.pid" || break
+    sleep 0.1
+  done
+  echo "ha.sh: etcd did not start; see $DIR/etcd/etcd.log" >&2
+  tail -n 20 "$DIR/etcd/etcd.log" >&2
+  exit 1
+}
+
+start_node() {
+  local i=$1 d="$DIR/pg$1"
+  mkdir -p "$d"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d"
+  chmod 700 "$d"
+  if running "$d/patroni.pid"; then return; fi
+  (umask 077; node_config "$i" >"$d/patroni.yml")
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d/patroni.yml"
+  # A node killed with SIGKILL leaves its postmaster.pid; Patroni starts PostgreSQL past it.
+  as_postgres bash -c "nohup patroni '$d/patroni.yml' >>'$d/patroni.log' 2>&1 & echo \$! >'$d/patroni.pid'"
+}
+
+# The cluster as Patroni's REST API reports it: one line per member, "name role state lag".
+members() {
+  local i out
+  for i in $(seq 1 "$NODES"); do
+    out=$(curl -fsS -m 2 "http://127.0.0.1:$(rest_port "$i")/cluster" 2>/dev/null) || continue
+    python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("members", []):
+    print(m["name"], m["role"], m.get("state", "?"), m.get("lag", 0))' <<<"$out" && return 0
+  done
+  return 1
+}
+
+leader() { members 2>/dev/null | awk '$2 == "leader" && $3 == "running" {print $1}'; }
+
+# wait_ready SECONDS: a leader that accepts writes and a streaming synchronous standby.
+wait_ready() {
+  local end=$((SECONDS + $1)) m
+  while ((SECONDS < end)); do
+    m=$(members 2>/dev/null || true)
+    if grep -q ' leader running' <<<"$m" && grep -Eq ' sync_standby (streaming|running)' <<<"$m"; then
+      PGPASSWORD=$(secret postgres-password) psql -X -q -A -t -d "$(url postgres postgres)" \
+        -c 'SELECT 1' >/dev/null 2>&1 && return 0
+    fi
+    sleep 0.5
+  done
+  echo "ha.sh: no leader with a synchronous standby after $1 s:" >&2
+  members >&2 || true
+  return 1
+}
+
+# url USER DATABASE [PASSWORD]: the libpq multi-host URL that always reaches the leader.
+url() {
+  local hosts="" i
+  for i in $(seq 1 "$NODES"); do hosts+="${hosts:+,}127.0.0.1:$(pg_port "$i")"; done
+  echo "postgresql://$1${3:+:$3}@$hosts/$2?target_session_attrs=read-write&connect_timeout=3"
+}
+
+create_database() {
+  local pw su
+  pw=$(secret semper-db-password)
+  su() { PGPASSWORD=$(secret postgres-password) psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$(url postgres postgres)" "$@"; }
+  if [[ $(su <<<"SELECT 1 FROM pg_roles WHERE rolname = 'semper'") != 1 ]]; then
+    su <<SQL
+CREATE ROLE semper LOGIN PASSWORD '$pw';
+CREATE DATABASE semper OWNER semper;
+SQL
+  fi
+  (umask 077; url semper semper "$pw" >"$DIR/secrets/database.url")
+}
+
+kill_node() {
+  local i=$1 d="$DIR/pg$1" pm pids
+  running "$d/patroni.pid" && kill -KILL "$(cat "$d/patroni.pid")" 2>/dev/null || true
+  if [[ -f "$d/data/postmaster.pid" ]]; then
+    pm=$(head -n1 "$d/data/postmaster.pid")
+    # The postmaster and its children (backends, WAL sender, checkpointer) at once.
+    pids=$(pgrep -P "$pm" || true)
+    kill -KILL "$pm" $pids 2>/dev/null || true
+  fi
+  rm -f "$d/patroni.pid"
+}
+
+stop_all() {
+  local i
+  for i in $(seq 1 "$NODES"); do
+    running "$DIR/pg$i/patroni.pid" && kill -TERM "$(cat "$DIR/pg$i/patroni.pid")"
+  done
+  for i in $(seq 1 "$NODES"); do
+    for _ in $(seq 1 300); do running "$DIR/pg$i/patroni.pid" || break; sleep 0.1; done
+    running "$DIR/pg$i/patroni.pid" && kill_node "$i"
+    rm -f "$DIR/pg$i/patroni.pid"
+  done
+  if running "$DIR/etcd/etcd.pid"; then
+    kill -TERM "$(cat "$DIR/etcd/etcd.pid")"
+    for _ in $(seq 1 100); do running "$DIR/etcd/etcd.pid" || break; sleep 0.1; done
+  fi
+  rm -f "$DIR/etcd/etcd.pid"
+}
+
+case "$action" in
+  start)
+    for tool in etcd patroni psql curl; do
+      command -v "$tool" >/dev/null || { echo "ha.sh: $tool is missing (deploy/install-deps.sh run installs it)" >&2; exit 1; }
+    done
+    [[ $(id -u) -eq 0 ]] && chmod 755 "$DIR"  # the postgres user enters it
+    make_secrets
+    start_etcd
+    for i in $(seq 1 "$NODES"); do start_node "$i"; done
+    wait_ready 120
+    create_database
+    echo "ha.sh: leader $(leader); connection URL in $DIR/secrets/database.url"
+    ;;
+  stop) stop_all ;;
+  status)
+    members || { echo "ha.sh: no node answers" >&2; exit 1; }
+    ;;
+  leader) leader ;;
+  kill) kill_node "$(node_index "${3:-}")" ;;
+  start-node) start_node "$(node_index "${3:-}")" ;;
+  wait) wait_ready "${3:-60}" ;;
+  url) cat "$DIR/secrets/database.url" ;;
+  *)
+    echo "usage: deploy/ha.sh start|stop|status|leader|kill|start-node|wait|url DIR [NODE]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,394 @@
+// The production topology's promise (issue 22): no single machine whose loss loses an
+// acknowledged certificate, time-stamp, evidence entry or guarantee. PostgreSQL runs as three
+// Patroni nodes in strict synchronous mode (deploy/ha.sh); every daemon runs as two replicas on
+// it, reached by clients balanced round robin over both. Under load from several clients
+// (enrolments, time-stamps, evidence appends, guarantees against one hot buyer), the database
+// leader is killed with SIGKILL (PostgreSQL and its Patroni: the machine lost), then a daemon
+// replica. Afterwards every acknowledged item is in the database exactly as acknowledged, no
+// serial number is there twice, no guarantee is over the limit, each retried request got one
+// outcome, the evidence log's new tree heads are consistent with the old ones, and the killed
+// node, started again, catches up as a standby. The recovery time is measured and printed.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/base/proto_time.h"
+#include "common/base/strings.h"
+#include "common/container/container.h"
+#include "common/crypto/cms.h"
+#include "common/crypto/digest.h"
+#include "common/crypto/merkle.h"
+#include "common/crypto/random.h"
+#include "common/crypto/timestamp.h"
+#include "common/server/grpc_status.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "semper/v1/ca.grpc.pb.h"
+#include "semper/v1/liability.grpc.pb.h"
+#include "semper/v1/notary.grpc.pb.h"
+#include "semper/v1/tsa.grpc.pb.h"
+#include "tests/support/ha_cluster.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/suite.h"
+
+namespace semper {
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::semper::testing::HaCluster;
+using ::semper::testing::IsOk;
+using ::semper::testing::Suite;
+using ::semper::testing::TempDir;
+
+constexpr int64_t kLimit = 200000;  // the hot buyer's overall limit: 2,000.00 EUR
+constexpr int64_t kAmount = 1300;   // each guarantee: 13.00 EUR, so the limit is reached
+
+std::chrono::system_clock::time_point In(int seconds) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+// Outcomes of one kind of request over time. Served again means: an attempt succeeded after the
+// last one that failed (a call answered just after the kill may have committed before it).
+struct Kind {
+  std::string name;
+  std::atomic<int> ok{0}, failed_attempts{0};
+  std::mutex mu;
+  absl::Time last_failure = absl::InfinitePast();
+  absl::Time ok_since_failure = absl::InfinitePast();  // the first success after last_failure
+  void Ok() {
+    ++ok;
+    std::lock_guard<std::mutex> lock(mu);
+    if (ok_since_failure < last_failure) ok_since_failure = absl::Now();
+  }
+  void Failed() {
+    ++failed_attempts;
+    std::lock_guard<std::mutex> lock(mu);
+    last_failure = absl::Now();
+  }
+  // When it was served again after failing since `t`: InfinitePast if it has not failed since,
+  // InfiniteFuture if it has failed and not been served since.
+  absl::Time ServedAgainAfter(absl::Time t) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (last_failure < t) return absl::InfinitePast();
+    return ok_since_failure > last_failure ? ok_since_failure : absl::InfiniteFuture();
+  }
+};
+
+class FailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = HaCluster::Start();
+    ASSERT_THAT(cluster.status(), IsOk()) << "the HA PostgreSQL cluster could not start";
+    cluster_ = *std::move(cluster);
+    Suite::Options o = Suite::Options::All(cluster_->url());
+    o.ca_replicas = 2;
+    o.liability_replicas = 2;
+    auto suite = Suite::Start(&dir_, o);
+    ASSERT_THAT(suite.status(), IsOk());
+    suite_ = *std::move(suite);
+    for (const char* replica : {"tsa2", "notary2"}) ASSERT_THAT(suite_->StartDaemon(replica), IsOk());
+  }
+
+  std::string Sql(const std::string& q) {
+    auto r = cluster_->Query(q);
+    EXPECT_THAT(r.status(), IsOk()) << q;
+    return r.ok() ? *r : "";
+  }
+
+  std::unique_ptr<HaCluster> cluster_;
+  TempDir dir_;
+  std::unique_ptr<Suite> suite_;
+};
+
+TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged) {
+  // The parties: a hot buyer with one agreement, a seller, a notary client.
+  auto buyer = suite_->Enroll("Hot Buyer", v1::CUSTOMER_KIND_INDIVIDUAL, "ca,ca2");
+  ASSERT_THAT(buyer.status(), IsOk());
+  auto seller = suite_->Enroll("Busy Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE, "ca,ca2");
+  ASSERT_THAT(seller.status(), IsOk());
+  {
+    v1::ContainerContent c = NewContainerContent(absl::Now());
+    v1::Agreement* a = c.mutable_template_()->mutable_agreement();
+    a->mutable_overall_limit()->set_currency("EUR");
+    a->mutable_overall_limit()->set_minor_units(kLimit);
+    a->mutable_per_transaction_limit()->set_currency("EUR");
+    a->mutable_per_transaction_limit()->set_minor_units(kLimit);
+    *a->mutable_valid_from() = ToTimestamp(absl::Now() - absl::Minutes(1));
+    *a->mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24));
+    a->set_applicable_law("DE");
+    a->set_conditions("I am liable for what I sign with my signature key, within these limits.");
+    c.mutable_requested()->set_non_repudiation_of_origin(true);
+    auto sealed = Seal(c, {.signers = {SignerIdentity{buyer->key, buyer->certificate, suite_->Chain()}}});
+    ASSERT_THAT(sealed.status(), IsOk());
+    v1::RegisterAgreementRequest req;
+    *req.mutable_agreement() = sealed->signed_();
+    v1::AgreementRecord rec;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(v1::Liability::NewStub(suite_->Channel("liability,liability2"))->RegisterAgreement(&ctx, req, &rec).ok());
+  }
+  auto tsa = v1::TimeStamp::NewStub(suite_->Channel("tsa,tsa2"));
+  auto notary = v1::Notary::NewStub(suite_->Channel("notary,notary2"));
+  auto liability = v1::Liability::NewStub(suite_->ChannelAs("liability,liability2", *seller));
+  v1::SignedTreeHead head_before;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(notary->GetTreeHead(&ctx, {}, &head_before).ok());
+  }
+
+  Kind stamps_k{"time-stamps"}, evidence_k{"evidence"}, guarantees_k{"guarantees"}, enrolments_k{"enrolments"};
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> stamps;  // serial, imprint
+  std::vector<v1::Evidence> evidence;
+  std::map<std::string, std::string> guarantees;  // request id -> guarantee id (acknowledged)
+  std::map<std::string, v1::GuaranteeRequest> guarantee_requests;
+  std::vector<Certificate> enrolled;
+  std::atomic<bool> stop{false};
+  std::atomic<int> over_limit{0};
+  // Every client retries what failed (the same request) until it is answered, as a client of a
+  // replicated suite does: a call cut by the failover has no outcome the client knows.
+  auto until_answered = [&](Kind& kind, const std::function<bool()>& attempt) {
+    while (!stop) {
+      if (attempt()) return true;
+      kind.Failed();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  std::vector<std::thread> clients;
+  for (int w = 0; w < 2; ++w) {
+    clients.emplace_back([&, w] {  // time-stamps
+      for (int i = 0; !stop; ++i) {
+        const std::string imprint = Sha256(StrCat("stamp ", w, "-", i, RandomBytes(8)));
+        until_answered(stamps_k, [&] {
+          v1::StampRequest req;
+          req.set_request(*MakeTimeStampRequest(HashAlgorithm::kSha256, imprint, {true, "", RandomBytes(8)}));
+          v1::StampResponse resp;
+          grpc::ClientContext ctx;
+          ctx.set_deadline(In(5));
+          if (!tsa->Stamp(&ctx, req, &resp).ok() || resp.status() != v1::TIME_STAMP_STATUS_GRANTED) return false;
+          stamps_k.Ok();
+          std::lock_guard<std::mutex> lock(mu);
+          stamps.push_back({resp.serial(), imprint});
+          return true;
+        });
+      }
+    });
+    clients.emplace_back([&, w] {  // evidence appends
+      for (int i = 0; !stop; ++i) {
+        const std::string document = StrCat("document ", w, "-", i, " ", RandomBytes(4));
+        v1::CertifyDocumentRequest req;
+        req.set_document(document);
+        req.set_signature(*CmsSignDetached(document, buyer->key, buyer->certificate, suite_->Chain()));
+        until_answered(evidence_k, [&] {
+          v1::Evidence e;
+          grpc::ClientContext ctx;
+          ctx.set_deadline(In(5));
+          if (!notary->CertifyDocument(&ctx, req, &e).ok()) return false;
+          evidence_k.Ok();
+          std::lock_guard<std::mutex> lock(mu);
+          evidence.push_back(e);
+          return true;
+        });
+      }
+    });
+    clients.emplace_back([&, w] {  // guarantees against one buyer, each request retried by its id
+      for (int i = 0; !stop; ++i) {
+        v1::GuaranteeRequest req;
+        req.set_request_id(StrCat("g-", w, "-", i));
+        req.set_order(suite_->SignedOrder(*buyer, seller->certificate, kAmount));
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          guarantee_requests[req.request_id()] = req;
+        }
+        until_answered(guarantees_k, [&] {
+          v1::Guarantee g;
+          grpc::ClientContext ctx;
+          ctx.set_deadline(In(5));
+          grpc::Status s = liability->RequestGuarantee(&ctx, req, &g);
+          if (!s.ok() && s.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+              s.error_message().find("over its limit") != std::string::npos) {
+            ++over_limit;
+            guarantees_k.Ok();
+            return true;
+          }
+          if (!s.ok()) return false;
+          guarantees_k.Ok();
+          std::lock_guard<std::mutex> lock(mu);
+          guarantees[req.request_id()] = g.guarantee_id();
+          return true;
+        });
+      }
+    });
+  }
+  clients.emplace_back([&] {  // enrolments (register, then enrol with the code), at both CA replicas
+    for (int i = 0; !stop; ++i) {
+      until_answered(enrolments_k, [&] {
+        auto s = suite_->Enroll(StrCat("Subscriber ", i), v1::CUSTOMER_KIND_INDIVIDUAL, "ca,ca2");
+        if (!s.ok()) return false;
+        enrolments_k.Ok();
+        std::lock_guard<std::mutex> lock(mu);
+        enrolled.push_back(s->certificate);
+        enrolled.push_back(*s->authentication_certificate);
+        return true;
+      });
+    }
+  });
+
+  std::vector<Kind*> kinds = {&stamps_k, &evidence_k, &guarantees_k, &enrolments_k};
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  for (Kind* k : kinds) ASSERT_GT(k->ok.load(), 0) << k->name << ": nothing succeeded before the failover";
+  std::map<std::string, int> ok_before;
+  for (Kind* k : kinds) ok_before[k->name] = k->ok.load();
+
+  // The database leader's machine is lost.
+  const std::string old_leader = cluster_->Leader();
+  ASSERT_FALSE(old_leader.empty()) << cluster_->Members();
+  const absl::Time killed_at = absl::Now();
+  ASSERT_THAT(cluster_->Kill(old_leader), IsOk());
+  // Readiness reports the gap: a daemon says NOT_SERVING while no leader takes writes.
+  std::atomic<bool> gap_seen{false}, cluster_ready{false};
+  std::thread health([&] {
+    auto stub = Health::NewStub(suite_->Channel("liability"));
+    while (!cluster_ready && !gap_seen) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(In(2));
+      HealthCheckResponse resp;
+      if (stub->Check(&ctx, HealthCheckRequest(), &resp).ok() && resp.status() == HealthCheckResponse::NOT_SERVING) {
+        gap_seen = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  auto ready = cluster_->AwaitReady(absl::Seconds(60));
+  cluster_ready = true;
+  health.join();
+  ASSERT_THAT(ready.status(), IsOk()) << cluster_->Members();
+  EXPECT_TRUE(gap_seen) << "semper-liability reported ready all through the failover";
+  // Until every kind of request that failed since the kill has been served again (clients retry
+  // every 0.1 s), and a second more without a failure.
+  absl::Time served_again = absl::InfiniteFuture();
+  for (absl::Time end = absl::Now() + absl::Seconds(60); absl::Now() < end;) {
+    absl::Time last = killed_at;
+    for (Kind* k : kinds) last = std::max(last, k->ServedAgainAfter(killed_at));
+    if (last != absl::InfiniteFuture() && absl::Now() - last > absl::Seconds(1)) {
+      served_again = last;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(served_again, absl::InfiniteFuture()) << "some requests never succeeded after the failover";
+  const absl::Duration recovery = served_again - killed_at;
+
+  // Then a daemon replica is lost too: its clients' calls go to the other replica.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_THAT(suite_->Kill("tsa2"), IsOk());
+  ASSERT_THAT(suite_->Kill("liability2"), IsOk());
+  std::map<std::string, int> ok_before_replica;
+  for (Kind* k : kinds) ok_before_replica[k->name] = k->ok.load();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  stop = true;
+  for (auto& t : clients) t.join();
+  for (Kind* k : kinds) {
+    EXPECT_GT(k->ok.load(), ok_before_replica[k->name]) << k->name << ": nothing succeeded after a replica died";
+  }
+
+  // Every acknowledged time-stamp is recorded, for its imprint; no serial number twice.
+  for (const auto& [serial, imprint] : stamps) {
+    v1::LookupTokenRequest req;
+    req.set_serial(serial);
+    req.set_imprint(imprint);
+    v1::TokenRecord rec;
+    grpc::ClientContext ctx;
+    grpc::Status s = tsa->LookupToken(&ctx, req, &rec);
+    ASSERT_TRUE(s.ok()) << "acknowledged time-stamp " << serial << " is lost: " << s.error_message();
+    EXPECT_EQ(rec.imprint(), imprint) << serial;
+  }
+  EXPECT_EQ(Sql("SELECT count(*) - count(DISTINCT serial) FROM tsa.tokens"), "0") << "a serial number twice";
+  // Every acknowledged piece of evidence is in the log, byte for byte.
+  for (const v1::Evidence& e : evidence) {
+    v1::GetEvidenceRequest req;
+    req.set_index(e.index());
+    v1::Evidence stored;
+    grpc::ClientContext ctx;
+    grpc::Status s = notary->GetEvidence(&ctx, req, &stored);
+    ASSERT_TRUE(s.ok()) << "acknowledged evidence " << e.index() << " is lost: " << s.error_message();
+    EXPECT_EQ(stored.leaf_hash(), MerkleLeafHash(e.statement())) << e.index();
+  }
+  // The log's tree head now is consistent with the one before the failover, at both replicas.
+  for (const char* replica : {"notary", "notary2"}) {
+    v1::GetConsistencyProofRequest req;
+    req.set_old_size(head_before.tree_size());
+    v1::ConsistencyProof proof;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(v1::Notary::NewStub(suite_->Channel(replica))->GetConsistencyProof(&ctx, req, &proof).ok());
+    std::vector<std::string> path(proof.proof().begin(), proof.proof().end());
+    EXPECT_GT(proof.new_size(), head_before.tree_size());
+    EXPECT_TRUE(VerifyMerkleConsistency(head_before.tree_size(), proof.new_size(), head_before.root_hash(),
+                                        proof.new_tree_head().root_hash(), path))
+        << replica << ": the tree head after the failover is not an extension of the one before";
+  }
+  // Every acknowledged guarantee exists once; nothing is reserved beyond the limit; and each
+  // request asked again (at either replica) gets the guarantee it was acknowledged, or one now.
+  int64_t live = std::stoll(Sql("SELECT coalesce(sum(amount), 0) FROM liability.guarantees WHERE state = 'live'"));
+  EXPECT_LE(live, kLimit);
+  EXPECT_EQ(Sql("SELECT coalesce(sum(reserved), 0) FROM liability.agreements"), std::to_string(live));
+  ASSERT_THAT(suite_->Restart("liability2"), IsOk());
+  auto again_stub = v1::Liability::NewStub(suite_->ChannelAs("liability,liability2", *seller));
+  std::multiset<std::string> stored_guarantees;
+  for (absl::string_view id : absl::StrSplit(Sql("SELECT id FROM liability.guarantees"), '\n', absl::SkipEmpty())) {
+    stored_guarantees.insert(std::string(id));
+  }
+  for (const auto& [request_id, id] : guarantees) {
+    EXPECT_EQ(stored_guarantees.count(id), 1u) << request_id << ": acknowledged guarantee " << id << " is lost";
+    v1::Guarantee g;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(again_stub->RequestGuarantee(&ctx, guarantee_requests.at(request_id), &g).ok()) << request_id;
+    EXPECT_EQ(g.guarantee_id(), id) << request_id << ": a retry got another guarantee";
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM liability.guarantees"), std::to_string(guarantees.size()))
+      << "a guarantee no client was given an answer for, or two for one request";
+  // Every acknowledged certificate is recorded; no serial number twice.
+  std::set<std::string> stored_certificates;
+  for (absl::string_view serial : absl::StrSplit(Sql("SELECT serial FROM ca.certificates"), '\n', absl::SkipEmpty())) {
+    stored_certificates.insert(std::string(serial));
+  }
+  for (const Certificate& c : enrolled) {
+    EXPECT_TRUE(stored_certificates.contains(c.SerialHex())) << "acknowledged certificate " << c.SerialHex() << " is lost";
+  }
+  EXPECT_EQ(Sql("SELECT count(*) - count(DISTINCT serial) FROM ca.certificates"), "0");
+
+  // The lost node comes back as a standby and catches up.
+  ASSERT_THAT(cluster_->StartNode(old_leader), IsOk());
+  const std::string want = Sql("SELECT count(*) FROM tsa.tokens");
+  std::string got;
+  for (absl::Time end = absl::Now() + absl::Seconds(60); absl::Now() < end && got != want;) {
+    got = cluster_->QueryNode(old_leader, "SELECT count(*) FROM tsa.tokens").value_or("");
+    if (got != want) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(got, want) << old_leader << " did not catch up:\n" << cluster_->Members();
+  EXPECT_EQ(cluster_->QueryNode(old_leader, "SELECT pg_is_in_recovery()").value_or(""), "t")
+      << old_leader << " came back as a second leader";
+
+  std::printf("failover: leader %s killed; every kind of request served again after %.1f s (the cluster had a new "
+              "leader and synchronous standby after %.1f s)\n",
+              old_leader.c_str(), absl::ToDoubleSeconds(recovery), absl::ToDoubleSeconds(*ready));
+  for (Kind* k : kinds) {
+    std::printf("  %-12s %5d acknowledged (%d before the failover), %d failed attempts retried\n", k->name.c_str(),
+                k->ok.load(), ok_before[k->name], k->failed_attempts.load());
+  }
+  std::printf("  guarantees refused over the limit: %d; live %.2f EUR of %.2f\n", over_limit.load(), live / 100.0,
+              kLimit / 100.0);
+  EXPECT_LT(recovery, absl::Seconds(30)) << "the suite took too long to serve again";
+}
+
+}  // namespace
+}  // namespace semper
