@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs semper's dependencies from Debian 12's packages: `install-deps.sh run` what building and
-# running the suite needs (deploy/up.sh, the README's first command), `install-deps.sh python` what
+# running the suite needs (deploy/up.sh, the README's first command), `install-deps.sh ha` that and
+# the production topology's engines (SEMPER_HA=1 deploy/up.sh), `install-deps.sh python` what
 # the Python client needs (clients/python), `install-deps.sh` (or `all`) everything, tests
 # included (deploy/test.sh). Idempotent: packages already present are not
 # downloaded again.
@@ -17,6 +18,9 @@ RUN_PACKAGES=(
   openssl ca-certificates postgresql-15 postgresql-client-15 procps iproute2 curl python3
   softhsm2 libengine-pkcs11-openssl gnutls-bin  # gnutls-bin: p11tool (keys-to-token.sh, PINs from the environment)
 )
+# The production topology (deploy/ha.sh, SEMPER_HA=1 deploy/up.sh, failover_test): PostgreSQL
+# nodes run by Patroni with etcd as the consensus store; pgBackRest for backups and restores.
+HA_PACKAGES=(patroni python3-etcd etcd-server pgbackrest)
 # The Python client (clients/python: generate.sh, the package, its flow).
 PYTHON_PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-cryptography python3-pyasn1-modules
@@ -37,9 +41,10 @@ TEST_PACKAGES=(
 )
 case "$mode" in
   run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+  ha) PACKAGES=("${RUN_PACKAGES[@]}" "${HA_PACKAGES[@]}") ;;
   python) PACKAGES=("${PYTHON_PACKAGES[@]}") ;;
-  all) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}") ;;
-  *) echo "usage: install-deps.sh [run|python|all]" >&2; exit 2 ;;
+  all) PACKAGES=("${RUN_PACKAGES[@]}" "${HA_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}") ;;
+  *) echo "usage: install-deps.sh [run|ha|python|all]" >&2; exit 2 ;;
 esac
 
 if [[ $(id -u) -ne 0 ]]; then

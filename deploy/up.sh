@@ -5,6 +5,11 @@
 # 127.0.0.1:$SEMPER_PG_PORT (default 55432).
 # Run as root on Debian 12. `deploy/up.sh stop` stops what it started; `deploy/up.sh status`
 # tells what runs.
+#
+# SEMPER_HA=1: the production topology on this machine instead: PostgreSQL as three Patroni nodes
+# with etcd in strict synchronous mode (deploy/ha.sh, under $SEMPER_STATE_DIR/ha) and two replicas
+# of every daemon (the second on the first's ports + 100), each calling the others' replicas
+# round robin; client.env lists both replicas. Without SEMPER_DATABASE_URL only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -16,6 +21,21 @@ fi
 PG_PORT=${SEMPER_PG_PORT:-55432}
 BUILD=${SEMPER_BUILD_DIR:-build}
 action=${1:-start}
+HA=${SEMPER_HA:-0}
+REPLICAS=1
+[[ $HA == 1 || -f "$STATE/ha/secrets/database.url" && -z "${SEMPER_DATABASE_URL:-}" ]] && { HA=1; REPLICAS=2; }
+CA_PORT=${SEMPER_CA_PORT:-7000} CA_HTTP_PORT=${SEMPER_CA_HTTP_PORT:-7001}
+TSA_PORT=${SEMPER_TSA_PORT:-7010} TSA_HTTP_PORT=${SEMPER_TSA_HTTP_PORT:-7011}
+NOTARY_PORT=${SEMPER_NOTARY_PORT:-7020} NOTARY_HTTP_PORT=${SEMPER_NOTARY_HTTP_PORT:-7021}
+ARBITER_PORT=${SEMPER_ARBITER_PORT:-7030} ARBITER_HTTP_PORT=${SEMPER_ARBITER_HTTP_PORT:-7031}
+LIABILITY_PORT=${SEMPER_LIABILITY_PORT:-7040} LIABILITY_HTTP_PORT=${SEMPER_LIABILITY_HTTP_PORT:-7041}
+# port <first replica's port> <replica>: replica r listens 100 above replica r-1.
+port() { echo $(($1 + (${2:-1} - 1) * 100)); }
+# every <first replica's port>: all replicas' addresses, for clients and for the daemons' upstreams.
+every() { local out="" r; for r in $(seq 1 "$REPLICAS"); do out+="${out:+,}127.0.0.1:$(port "$1" "$r")"; done; echo "$out"; }
+# A replica's name: semper-tsa, semper-tsa2.
+named() { if (($2 == 1)); then echo "$1"; else echo "$1$2"; fi; }
+DAEMONS=(semper-ca semper-tsa semper-notary semper-arbiter semper-liability)
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
 # From /, which the postgres user can always enter (the checkout may be in /root).
@@ -118,11 +138,27 @@ start_ca() {
     deploy/keys-to-token.sh "$STATE"
   fi
   in_token && export SOFTHSM2_CONF="$STATE/softhsm2.conf"
-  cat > "$STATE/ca.toml" <<TOML
+  local r
+  for r in $(seq 1 "$REPLICAS"); do start_ca_replica "$r"; done
+  echo "semper-ca:  gRPC $(every "$CA_PORT") (TLS, server name localhost; trust $STATE/pki/root.pem)"
+  echo "            HTTP http://127.0.0.1:$CA_HTTP_PORT: /crl /crl/delta /crl/root /ocsp /healthz /readyz /metrics"
+  echo "            log $STATE/logs/semper-ca.log"
+  echo "Administrator: $STATE/pki/admin/admin.pem, key admin.key, passphrase in $STATE/secrets/ca-passphrase:"
+  echo "  $BUILD/cli/semperctl/semperctl --server $(every "$CA_PORT") --server-name localhost \\"
+  echo "    --ca-file $STATE/pki/root.pem --cert $STATE/pki/admin/admin.pem --key $STATE/pki/admin/admin.key \\"
+  echo "    --key-passphrase-file $STATE/secrets/ca-passphrase subscriber list"
+}
+
+# start_ca_replica <r>: one semper-ca process; every replica serves the same PKI from the same
+# database. Certificates name the first replica's HTTP address for CRLs and OCSP (in production,
+# a name in front of every replica's HTTP port).
+start_ca_replica() {
+  local r=$1 name; name=$(named ca "$1")
+  cat > "$STATE/$name.toml" <<TOML
 [grpc]
-listen = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+listen = "127.0.0.1:$(port "$CA_PORT" "$r")"
 [http]
-listen = "127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
+listen = "127.0.0.1:$(port "$CA_HTTP_PORT" "$r")"
 [tls]
 cert_file = "$STATE/pki/services/ca-tls.pem"
 key_file = "$STATE/pki/services/ca-tls.key"
@@ -132,27 +168,30 @@ require_client_cert = false
 [ca]
 dir = "$STATE/pki"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
-public_url = "http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}"
-arbiter_address = "127.0.0.1:${SEMPER_ARBITER_PORT:-7030}"
+public_url = "http://127.0.0.1:$CA_HTTP_PORT"
+arbiter_address = "$(every "$ARBITER_PORT")"
 upstream_server_name = "localhost"
 $(ca_token_keys)
 TOML
-  launch semper-ca "${SEMPER_CA_HTTP_PORT:-7001}" "$BUILD/services/ca/semper-ca" serve --config "$STATE/ca.toml"
-  echo "semper-ca:  gRPC 127.0.0.1:${SEMPER_CA_PORT:-7000} (TLS, server name localhost; trust $STATE/pki/root.pem)"
-  echo "            HTTP http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}: /crl /crl/delta /crl/root /ocsp /healthz /readyz /metrics"
-  echo "            log $STATE/logs/semper-ca.log"
-  echo "Administrator: $STATE/pki/admin/admin.pem, key admin.key, passphrase in $STATE/secrets/ca-passphrase:"
-  echo "  $BUILD/cli/semperctl/semperctl --server 127.0.0.1:${SEMPER_CA_PORT:-7000} --server-name localhost \\"
-  echo "    --ca-file $STATE/pki/root.pem --cert $STATE/pki/admin/admin.pem --key $STATE/pki/admin/admin.key \\"
-  echo "    --key-passphrase-file $STATE/secrets/ca-passphrase subscriber list"
+  launch "semper-$name" "$(port "$CA_HTTP_PORT" "$r")" "$BUILD/services/ca/semper-ca" serve --config "$STATE/$name.toml"
 }
 
 start_tsa() {
-  cat > "$STATE/tsa.toml" <<TOML
+  local r name
+  for r in $(seq 1 "$REPLICAS"); do
+    name=$(named tsa "$r")
+    start_tsa_replica "$r" "$name"
+  done
+  echo_tsa
+}
+
+start_tsa_replica() {
+  local r=$1 name=$2
+  cat > "$STATE/$name.toml" <<TOML
 [grpc]
-listen = "127.0.0.1:${SEMPER_TSA_PORT:-7010}"
+listen = "127.0.0.1:$(port "$TSA_PORT" "$r")"
 [http]
-listen = "127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}"
+listen = "127.0.0.1:$(port "$TSA_HTTP_PORT" "$r")"
 threads = 64
 [tls]
 cert_file = "$STATE/pki/services/tsa-tls.pem"
@@ -164,12 +203,15 @@ require_client_cert = false
 cert_file = "$STATE/pki/services/tsa-signing.pem"
 $(signing_key tsa "$STATE/pki/services/tsa-signing.key")
 clock_check = "${SEMPER_TSA_CLOCK_CHECK:-warn}"
-ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+ca_address = "$(every "$CA_PORT")"
 upstream_server_name = "localhost"
 TOML
-  launch semper-tsa "${SEMPER_TSA_HTTP_PORT:-7011}" "$BUILD/services/timestamp/semper-tsa" --config "$STATE/tsa.toml"
-  echo "semper-tsa: gRPC 127.0.0.1:${SEMPER_TSA_PORT:-7010} (TLS, server name localhost)"
-  echo "            HTTP http://127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}/ (RFC 3161: application/timestamp-query) /certs"
+  launch "semper-$name" "$(port "$TSA_HTTP_PORT" "$r")" "$BUILD/services/timestamp/semper-tsa" --config "$STATE/$name.toml"
+}
+
+echo_tsa() {
+  echo "semper-tsa: gRPC $(every "$TSA_PORT") (TLS, server name localhost)"
+  echo "            HTTP http://127.0.0.1:$TSA_HTTP_PORT/ (RFC 3161: application/timestamp-query) /certs"
   echo "            log $STATE/logs/semper-tsa.log"
   tsa_clock_warning
 }
@@ -193,11 +235,21 @@ tsa_clock_warning() {
 }
 
 start_notary() {
-  cat > "$STATE/notary.toml" <<TOML
+  local r name
+  for r in $(seq 1 "$REPLICAS"); do
+    name=$(named notary "$r")
+    start_notary_replica "$r" "$name"
+  done
+  echo_notary
+}
+
+start_notary_replica() {
+  local r=$1 name=$2
+  cat > "$STATE/$name.toml" <<TOML
 [grpc]
-listen = "127.0.0.1:${SEMPER_NOTARY_PORT:-7020}"
+listen = "127.0.0.1:$(port "$NOTARY_PORT" "$r")"
 [http]
-listen = "127.0.0.1:${SEMPER_NOTARY_HTTP_PORT:-7021}"
+listen = "127.0.0.1:$(port "$NOTARY_HTTP_PORT" "$r")"
 [tls]
 cert_file = "$STATE/pki/services/notary-tls.pem"
 key_file = "$STATE/pki/services/notary-tls.key"
@@ -208,20 +260,33 @@ require_client_cert = false
 cert_file = "$STATE/pki/services/notary-signing.pem"
 $(signing_key notary "$STATE/pki/services/notary-signing.key")
 trust_file = "$STATE/pki/root.pem"
-ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
-tsa_address = "127.0.0.1:${SEMPER_TSA_PORT:-7010}"
+ca_address = "$(every "$CA_PORT")"
+tsa_address = "$(every "$TSA_PORT")"
 upstream_server_name = "localhost"
 TOML
-  launch semper-notary "${SEMPER_NOTARY_HTTP_PORT:-7021}" "$BUILD/services/notary/semper-notary" --config "$STATE/notary.toml"
-  echo "semper-notary: gRPC 127.0.0.1:${SEMPER_NOTARY_PORT:-7020} (TLS, server name localhost); log $STATE/logs/semper-notary.log"
+  launch "semper-$name" "$(port "$NOTARY_HTTP_PORT" "$r")" "$BUILD/services/notary/semper-notary" --config "$STATE/$name.toml"
+}
+
+echo_notary() {
+  echo "semper-notary: gRPC $(every "$NOTARY_PORT") (TLS, server name localhost); log $STATE/logs/semper-notary.log"
 }
 
 start_arbiter() {
-  cat > "$STATE/arbiter.toml" <<TOML
+  local r name
+  for r in $(seq 1 "$REPLICAS"); do
+    name=$(named arbiter "$r")
+    start_arbiter_replica "$r" "$name"
+  done
+  echo_arbiter
+}
+
+start_arbiter_replica() {
+  local r=$1 name=$2
+  cat > "$STATE/$name.toml" <<TOML
 [grpc]
-listen = "127.0.0.1:${SEMPER_ARBITER_PORT:-7030}"
+listen = "127.0.0.1:$(port "$ARBITER_PORT" "$r")"
 [http]
-listen = "127.0.0.1:${SEMPER_ARBITER_HTTP_PORT:-7031}"
+listen = "127.0.0.1:$(port "$ARBITER_HTTP_PORT" "$r")"
 [tls]
 cert_file = "$STATE/pki/services/arbiter-tls.pem"
 key_file = "$STATE/pki/services/arbiter-tls.key"
@@ -232,30 +297,43 @@ require_client_cert = false
 cert_file = "$STATE/pki/services/arbiter-signing.pem"
 $(signing_key arbiter "$STATE/pki/services/arbiter-signing.key")
 trust_file = "$STATE/pki/root.pem"
-ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
-notary_address = "127.0.0.1:${SEMPER_NOTARY_PORT:-7020}"
+ca_address = "$(every "$CA_PORT")"
+notary_address = "$(every "$NOTARY_PORT")"
 upstream_server_name = "localhost"
 TOML
   # The escrow key for certified mail by fair exchange (made by init since 2026-11-25; a state
   # from before has none, and the arbiter then refuses to resolve exchanges of documents).
   if [ -f "$STATE/pki/services/arbiter-escrow.pem" ]; then
-    cat >> "$STATE/arbiter.toml" <<TOML
+    cat >> "$STATE/$name.toml" <<TOML
 [escrow]
 cert_file = "$STATE/pki/services/arbiter-escrow.pem"
 key_file = "$STATE/pki/services/arbiter-escrow.key"
 key_passphrase_file = "$STATE/secrets/ca-passphrase"
 TOML
   fi
-  launch semper-arbiter "${SEMPER_ARBITER_HTTP_PORT:-7031}" "$BUILD/services/arbiter/semper-arbiter" --config "$STATE/arbiter.toml"
-  echo "semper-arbiter: gRPC 127.0.0.1:${SEMPER_ARBITER_PORT:-7030} (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
+  launch "semper-$name" "$(port "$ARBITER_HTTP_PORT" "$r")" "$BUILD/services/arbiter/semper-arbiter" --config "$STATE/$name.toml"
+}
+
+echo_arbiter() {
+  echo "semper-arbiter: gRPC $(every "$ARBITER_PORT") (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
 }
 
 start_liability() {
-  cat > "$STATE/liability.toml" <<TOML
+  local r name
+  for r in $(seq 1 "$REPLICAS"); do
+    name=$(named liability "$r")
+    start_liability_replica "$r" "$name"
+  done
+  echo_liability
+}
+
+start_liability_replica() {
+  local r=$1 name=$2
+  cat > "$STATE/$name.toml" <<TOML
 [grpc]
-listen = "127.0.0.1:${SEMPER_LIABILITY_PORT:-7040}"
+listen = "127.0.0.1:$(port "$LIABILITY_PORT" "$r")"
 [http]
-listen = "127.0.0.1:${SEMPER_LIABILITY_HTTP_PORT:-7041}"
+listen = "127.0.0.1:$(port "$LIABILITY_HTTP_PORT" "$r")"
 [tls]
 cert_file = "$STATE/pki/services/liability-tls.pem"
 key_file = "$STATE/pki/services/liability-tls.key"
@@ -266,36 +344,47 @@ require_client_cert = false
 cert_file = "$STATE/pki/services/liability-signing.pem"
 $(signing_key liability "$STATE/pki/services/liability-signing.key")
 trust_file = "$STATE/pki/root.pem"
-ca_address = "127.0.0.1:${SEMPER_CA_PORT:-7000}"
+ca_address = "$(every "$CA_PORT")"
 upstream_server_name = "localhost"
 arbiter_cert_file = "$STATE/pki/services/arbiter-signing.pem"
 $( [ -f "$STATE/pki/pseudonym-ca.pem" ] && echo "intermediates_file = \"$STATE/pki/pseudonym-ca.pem\"" )
 TOML
-  launch semper-liability "${SEMPER_LIABILITY_HTTP_PORT:-7041}" "$BUILD/services/liability/semper-liability" --config "$STATE/liability.toml"
-  echo "semper-liability: gRPC 127.0.0.1:${SEMPER_LIABILITY_PORT:-7040} (TLS, server name localhost); log $STATE/logs/semper-liability.log"
+  launch "semper-$name" "$(port "$LIABILITY_HTTP_PORT" "$r")" "$BUILD/services/liability/semper-liability" --config "$STATE/$name.toml"
+}
+
+echo_liability() {
+  echo "semper-liability: gRPC $(every "$LIABILITY_PORT") (TLS, server name localhost); log $STATE/logs/semper-liability.log"
 }
 
 # The endpoints and the administrator's credentials, for semperctl (its SEMPERCTL_* variables) and
 # for tests/scenario/marketplace.sh.
 write_client_env() {
   cat > "$STATE/client.env" <<ENV
-SEMPERCTL_SERVER=127.0.0.1:${SEMPER_CA_PORT:-7000}
-SEMPERCTL_TSA=127.0.0.1:${SEMPER_TSA_PORT:-7010}
-SEMPERCTL_NOTARY=127.0.0.1:${SEMPER_NOTARY_PORT:-7020}
-SEMPERCTL_ARBITER=127.0.0.1:${SEMPER_ARBITER_PORT:-7030}
-SEMPERCTL_LIABILITY=127.0.0.1:${SEMPER_LIABILITY_PORT:-7040}
+SEMPERCTL_SERVER=$(every "$CA_PORT")
+SEMPERCTL_TSA=$(every "$TSA_PORT")
+SEMPERCTL_NOTARY=$(every "$NOTARY_PORT")
+SEMPERCTL_ARBITER=$(every "$ARBITER_PORT")
+SEMPERCTL_LIABILITY=$(every "$LIABILITY_PORT")
 SEMPERCTL_CA_FILE=$STATE/pki/root.pem
 SEMPER_SERVER_NAME=localhost
-SEMPER_CA_HTTP=http://127.0.0.1:${SEMPER_CA_HTTP_PORT:-7001}
-SEMPER_TSA_HTTP=http://127.0.0.1:${SEMPER_TSA_HTTP_PORT:-7011}
+SEMPER_CA_HTTP=http://127.0.0.1:$CA_HTTP_PORT
+SEMPER_TSA_HTTP=http://127.0.0.1:$TSA_HTTP_PORT
 SEMPER_ADMIN_CERT=$STATE/pki/admin/admin.pem
 SEMPER_ADMIN_KEY=$STATE/pki/admin/admin.key
 SEMPER_ADMIN_PASSPHRASE_FILE=$STATE/secrets/ca-passphrase
 ENV
 }
 
-stop_daemons() {
+# Every replica that may run (those of an HA state too).
+all_daemons() {
+  local d r
   for d in semper-liability semper-arbiter semper-notary semper-tsa semper-ca; do
+    for r in 1 2; do named "$d" "$r"; done
+  done
+}
+
+stop_daemons() {
+  for d in $(all_daemons); do
     if daemon_running "$d"; then
       kill -TERM "$(cat "$STATE/run/$d.pid")"
       for _ in $(seq 1 150); do daemon_running "$d" || break; sleep 0.1; done
@@ -307,14 +396,22 @@ stop_daemons() {
 
 case "$action" in
   start)
-    bash deploy/install-deps.sh run
+    if [[ $HA == 1 ]]; then bash deploy/install-deps.sh ha; else bash deploy/install-deps.sh run; fi
     # Only what runs (the five daemons and semperctl, optimised); a new build directory is
     # configured without the tests, which deploy/test.sh builds in its own tree, and without
     # debugging information (Release: a cold build on 2 cores, with RelWithDebInfo, took 11 min).
     echo "up.sh: building the daemons and semperctl in $BUILD (ninja shows [done/total])"
     SEMPER_BUILD_TARGETS="semper-ca semper-tsa semper-notary semper-arbiter semper-liability semperctl" \
       SEMPER_NEW_BUILD_ARGS="-DSEMPER_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release" bash deploy/build.sh
-    if [[ -z "${SEMPER_DATABASE_URL:-}" ]]; then
+    if [[ $HA == 1 ]]; then
+      [[ -z "${SEMPER_DATABASE_URL:-}" ]] || { echo "up.sh: SEMPER_HA=1 starts its own PostgreSQL cluster; unset SEMPER_DATABASE_URL" >&2; exit 2; }
+      mkdir -p "$STATE/secrets"
+      chmod 700 "$STATE/secrets"
+      HA_BASE_PORT=${SEMPER_HA_BASE_PORT:-56400} bash deploy/ha.sh start "$STATE/ha"
+      SEMPER_DATABASE_URL=$(cat "$STATE/ha/secrets/database.url")
+      echo "PostgreSQL: three Patroni nodes (deploy/ha.sh status $STATE/ha), database semper, user semper"
+      echo "            connection URL (every node; libpq keeps the leader) in $STATE/ha/secrets/database.url"
+    elif [[ -z "${SEMPER_DATABASE_URL:-}" ]]; then
       start_postgres
       echo "PostgreSQL: 127.0.0.1:$PG_PORT, database semper, user semper"
       echo "            connection URL (with password) in $STATE/secrets/database.url"
@@ -338,7 +435,10 @@ case "$action" in
     ;;
   stop)
     stop_daemons
-    if pg_running; then
+    if [[ $HA == 1 ]]; then
+      HA_BASE_PORT=${SEMPER_HA_BASE_PORT:-56400} bash deploy/ha.sh stop "$STATE/ha"
+      echo "up.sh: the PostgreSQL nodes and etcd stopped (data kept in $STATE/ha)"
+    elif pg_running; then
       as_postgres "$(pg_bindir)/pg_ctl" -D "$STATE/postgres/data" -m fast -w stop >/dev/null
       echo "up.sh: PostgreSQL stopped (data kept in $STATE/postgres)"
     else
@@ -346,9 +446,14 @@ case "$action" in
     fi
     ;;
   status)
-    if pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
+    if [[ $HA == 1 ]]; then
+      echo "PostgreSQL nodes (name role state lag):"
+      HA_BASE_PORT=${SEMPER_HA_BASE_PORT:-56400} bash deploy/ha.sh status "$STATE/ha" 2>&1 | sed 's/^/  /' || true
+    elif pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; fi
     for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
-      if daemon_running "$d"; then echo "$d: running"; else echo "$d: stopped"; fi
+      for r in $(seq 1 "$REPLICAS"); do
+        if daemon_running "$(named "$d" "$r")"; then echo "$(named "$d" "$r"): running"; else echo "$(named "$d" "$r"): stopped"; fi
+      done
     done
     if daemon_running semper-tsa; then tsa_clock_warning; fi
     ;;

@@ -262,10 +262,12 @@ bool KnownReason(v1::RevocationReason r) {
 
 }  // namespace
 
-absl::Status CaServiceImpl::PublishCrls(bool new_base) const {
-  // Every caller has just changed a status: OCSP must not answer from before the change.
-  if (o_.ocsp_cache != nullptr) o_.ocsp_cache->Clear();
-  if (o_.status_cache != nullptr) o_.status_cache->Clear();
+absl::Status CaServiceImpl::PublishCrls(bool new_base, absl::Duration unless_base_within) const {
+  // After a status change: OCSP must not answer from before the change.
+  if (unless_base_within == absl::ZeroDuration()) {
+    if (o_.ocsp_cache != nullptr) o_.ocsp_cache->Clear();
+    if (o_.status_cache != nullptr) o_.status_cache->Clear();
+  }
   return o_.store->PublishCrls(
       new_base,
       [this](const std::vector<RevokedEntry>& entries, int64_t number, std::optional<int64_t> base) {
@@ -275,7 +277,7 @@ absl::Status CaServiceImpl::PublishCrls(bool new_base) const {
         return BuildCrl(o_.pki->issuing_ca(), o_.pki->issuing_key(), entries, number, base, now, now + absl::Hours(24),
                         freshest);
       },
-      CrlEntries);
+      CrlEntries, unless_base_within);
 }
 
 grpc::ServerUnaryReactor* CaServiceImpl::RevokeCertificate(grpc::CallbackServerContext* ctx,

@@ -32,8 +32,9 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
   };
 
   // Issues and stores a full and a delta CRL (see CaStore::PublishCrls): after each status change,
-  // and with `new_base` at start and on the schedule.
-  absl::Status PublishCrls(bool new_base = false) const;
+  // and with `new_base` at start and on the schedule, there unless another replica issued a base
+  // within `unless_base_within`.
+  absl::Status PublishCrls(bool new_base = false, absl::Duration unless_base_within = absl::ZeroDuration()) const;
   explicit CaServiceImpl(Options options)
       : o_(std::move(options)), enrolment_({o_.pki, o_.store, o_.profiles, o_.clock}) {}
 

@@ -116,6 +116,8 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_next_pseudonym_crl_number", "SELECT nextval('ca.pseudonym_crl_number')"},
       {"ca_latest_base_crl", "SELECT number, der FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
       {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
+      {"ca_latest_base_time",
+       "SELECT extract(epoch FROM this_update)::float8 FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
       {"ca_insert_crl",
        R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der, is_base)
           VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex'), $6))"},
@@ -140,6 +142,13 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
           INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
           SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
           WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
+      // The certificates an enrolment made for these two keys (authentication, signature), if
+      // both are good.
+      {"ca_enrol_again",
+       R"(SELECT profile, serial, der FROM ca.certificates
+          WHERE subscriber_id = $1 AND revoked_at IS NULL AND
+                ((profile = 'authentication' AND spki_sha256 = decode($2, 'hex')) OR
+                 (profile = 'signature' AND spki_sha256 = decode($3, 'hex'))))"},
       {"ca_register_service",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, NULL, 'service', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
@@ -237,6 +246,23 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     }
     const pqxx::row& row = claim[0];
     if (row["used"].as<bool>()) {
+      // A retry of an enrolment whose answer was lost (a connection cut, a failover): the same
+      // code with the same two keys (each request signed by its key) gets the certificates made
+      // then, while neither is revoked. Anything else is a second use.
+      v1::Subscriber subscriber = FromRow(row.slice(3, row.size()));
+      pqxx::result again =
+          tx.exec_prepared("ca_enrol_again", subscriber.id(), HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]));
+      if (again.size() == 2) {
+        for (const auto& r : again) {
+          IssuedRecord rec;
+          rec.profile = r["profile"].as<std::string>();
+          rec.certificate.serial_hex = r["serial"].as<std::string>();
+          rec.certificate.der = pqxx::binarystring(r["der"]).str();
+          out.second.push_back(std::move(rec));
+        }
+        out.first = std::move(subscriber);
+        return absl::OkStatus();
+      }
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
                        "this enrolment code was already used; ask your registration officer for a new one");
     }
@@ -629,7 +655,8 @@ absl::StatusOr<absl::Time> CaStore::CloseClearingPeriod(absl::Time until) {
   return clock_();  // after the wait for what was in flight
 }
 
-absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse) {
+absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse,
+                                  absl::Duration unless_base_within) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // One publisher at a time, so that a higher number never lists fewer revocations.
     tx.exec0("LOCK TABLE ca.crls IN SHARE ROW EXCLUSIVE MODE");
@@ -637,6 +664,10 @@ absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const Cr
     // read here, and none is dated while it is built.
     tx.exec_prepared("ca_status_settled");
     const absl::Time now = clock_();
+    if (unless_base_within > absl::ZeroDuration()) {
+      pqxx::result latest = tx.exec_prepared("ca_latest_base_time");
+      if (!latest.empty() && FromEpoch(latest[0][0].as<double>()) > now - unless_base_within) return absl::OkStatus();
+    }
     std::vector<RevokedEntry> current;
     for (const auto& row : tx.exec_prepared("ca_revoked_now", TimeText(now))) {
       current.push_back({row[0].as<std::string>(), FromEpoch(row[1].as<double>()), row[2].as<int>()});

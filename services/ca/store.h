@@ -105,8 +105,11 @@ class CaStore {
   // grow, across restarts and replicas. With `new_base` (on schedule) the full CRL becomes the
   // base of later deltas and the delta is empty; otherwise (after a change of status) the delta
   // lists every change since the latest base, so a relying party that keeps the base only needs
-  // the small delta.
-  absl::Status PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse);
+  // the small delta. With `unless_base_within` (the start and the schedule, at every replica),
+  // nothing is issued when the latest base was issued within that long before now: across
+  // replicas, one base per schedule interval, and none at a replica's start while others run.
+  absl::Status PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse,
+                           absl::Duration unless_base_within = absl::ZeroDuration());
   // The newest CRL of the kind (DER), or NOT_FOUND.
   absl::StatusOr<std::string> LatestCrl(bool delta);
   // A fresh full CRL of the shared pseudonym issuer (numbered from its own sequence).

@@ -9,11 +9,15 @@
 # commit before the change built with `cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # -DSEMPER_BUILD_TESTS=ON`. SECONDS_PER_PHASE (default 5) sets each benchmark's --seconds;
 # SEMPER_TEST_PG_SETTINGS (e.g. "commit_delay=2000 commit_siblings=0") is passed on to builds that
-# know it. The output of every run goes to OUT_DIR/<benchmark>.<before|after>.log and the screen.
+# know it. BEFORE_ENV and AFTER_ENV are settings for one side only: the same build against a single
+# PostgreSQL and against the synchronous Patroni cluster of deploy/ha.sh is
+#   AFTER_ENV=SEMPER_TEST_HA=1 tests/bench/compare.sh build-bench build-bench
+# ONLY (names separated by spaces) runs those benchmarks alone.
+# The output of every run goes to OUT_DIR/<benchmark>.<before|after>.log and the screen.
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 before=$(cd "$1" && pwd)
@@ -42,17 +46,19 @@ echo "openssl speed -multi 2 ecdsap256 at the start: $(speed) signatures/s" | te
 for b in "${benches[@]}"; do
   name=${b%% *}
   args=${b#"$name"}
+  if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
   for side in before after; do
     dir=$before
-    [[ $side == after ]] && dir=$after
+    side_env=${BEFORE_ENV:-}
+    if [[ $side == after ]]; then dir=$after; side_env=${AFTER_ENV:-}; fi
     bin=$dir/tests/bench/$name
     if [[ ! -x $bin ]]; then
       echo "== $name ($side): not built in $dir" | tee "$out/$name.$side.log"
       continue
     fi
-    echo "== $name ($side)$args" | tee "$out/$name.$side.log"
+    echo "== $name ($side${side_env:+, $side_env})$args" | tee "$out/$name.$side.log"
     # shellcheck disable=SC2086
-    "$bin" $args 2>&1 | tee -a "$out/$name.$side.log" || echo "exit $?" | tee -a "$out/$name.$side.log"
+    env $side_env "$bin" $args 2>&1 | tee -a "$out/$name.$side.log" || echo "exit $?" | tee -a "$out/$name.$side.log"
   done
 done
 echo "openssl speed -multi 2 ecdsap256 at the end: $(speed) signatures/s" | tee -a "$out/openssl.log"

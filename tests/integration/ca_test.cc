@@ -943,6 +943,52 @@ TEST_F(CaReplicasTest, ARevocationAtOneReplicaReachesTheOthersOcspWithinASecond)
   EXPECT_LT(absl::Now() - asked, absl::Seconds(1)) << "the first replica answered from its cache for too long";
 }
 
+// CRLs are published once per change across replicas: one base at the start of three replicas,
+// one per schedule interval whichever replicas' timers fire, and one full CRL and one delta per
+// revocation, at the replica that made it.
+TEST_F(CaReplicasTest, ReplicasPublishEachCrlOnce) {
+  TempDir dir;
+  auto o = Suite::Options::Only({}, conninfo());
+  o.ca_replicas = 3;
+  o.env["ca"] = {"SEMPER_CA_CRL_INTERVAL=2s"};
+  auto suite = Suite::Init(&dir, o);
+  ASSERT_THAT(suite.status(), IsOk());
+  auto sql = [&](const std::string& q) { return *postgres().Query(database(), q); };
+  ASSERT_THAT((*suite)->StartDaemon("ca"), IsOk());
+  const absl::Time first_start = absl::Now();
+  ASSERT_THAT((*suite)->StartDaemon("ca2"), IsOk());
+  ASSERT_THAT((*suite)->StartDaemon("ca3"), IsOk());
+  // Three replicas, each with its start and its schedule, for at least 7 s: four intervals at most.
+  absl::SleepFor(absl::Seconds(7) - (absl::Now() - first_start));
+  const int64_t elapsed_intervals = (absl::Now() - first_start) / absl::Seconds(2);
+  const int64_t bases = std::stoll(sql("SELECT count(*) FROM ca.crls WHERE is_base"));
+  EXPECT_GE(bases, 2) << "the schedule issued no base";
+  EXPECT_LE(bases, elapsed_intervals + 1) << "replicas issued a base each instead of one per interval";
+  // Bases are at least nine tenths of an interval apart.
+  EXPECT_EQ(sql("SELECT count(*) FROM (SELECT this_update - lag(this_update) OVER (ORDER BY number) AS gap "
+                "FROM ca.crls WHERE is_base) g WHERE gap < interval '1.8 seconds'"),
+            "0");
+  // A revocation: one full CRL and its delta, whatever the replicas (the schedule issues bases with
+  // empty deltas; only a change issues a full CRL that is not a base).
+  auto holder = (*suite)->Enroll("Crl Shop GmbH", v1::CUSTOMER_KIND_ENTERPRISE, "ca,ca2,ca3");
+  ASSERT_THAT(holder.status(), IsOk());
+  const std::string changes = "SELECT count(*) FROM ca.crls WHERE NOT is_base AND delta_base IS NULL";
+  const std::string before = sql(changes);
+  grpc::ClientContext ctx;
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_serial(holder->certificate.SerialHex());
+  revoke.set_reason(v1::REVOCATION_REASON_CESSATION_OF_OPERATION);
+  v1::RevokeCertificateResponse revoked;
+  ASSERT_TRUE(v1::CertificationAuthority::NewStub((*suite)->Channel("ca3", "admin"))
+                  ->RevokeCertificate(&ctx, revoke, &revoked)
+                  .ok());
+  EXPECT_EQ(std::stoll(sql(changes)) - std::stoll(before), 1);
+  EXPECT_EQ(sql("SELECT count(*) FROM ca.crls d, (SELECT max(number) AS n FROM ca.crls WHERE NOT is_base AND "
+                "delta_base IS NULL) f WHERE d.number = f.n + 1 AND d.delta_base IS NOT NULL"),
+            "1")
+      << "the revocation's full CRL has no delta beside it";
+}
+
 TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {
   TempDir dir;
   dir.Write("short", "short");

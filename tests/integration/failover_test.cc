@@ -133,7 +133,8 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     *req.mutable_agreement() = sealed->signed_();
     v1::AgreementRecord rec;
     grpc::ClientContext ctx;
-    ASSERT_TRUE(v1::Liability::NewStub(suite_->Channel("liability,liability2"))->RegisterAgreement(&ctx, req, &rec).ok());
+    ASSERT_TRUE(
+        v1::Liability::NewStub(suite_->Channel("liability,liability2"))->RegisterAgreement(&ctx, req, &rec).ok());
   }
   auto tsa = v1::TimeStamp::NewStub(suite_->Channel("tsa,tsa2"));
   auto notary = v1::Notary::NewStub(suite_->Channel("notary,notary2"));
@@ -150,17 +151,19 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   std::vector<v1::Evidence> evidence;
   std::map<std::string, std::string> guarantees;  // request id -> guarantee id (acknowledged)
   std::map<std::string, v1::GuaranteeRequest> guarantee_requests;
-  std::vector<Certificate> enrolled;
+  std::vector<std::pair<Suite::Enrolment, std::pair<std::string, std::string>>> enrolled;  // and the serials
   std::atomic<bool> stop{false};
   std::atomic<int> over_limit{0};
   // Every client retries what failed (the same request) until it is answered, as a client of a
-  // replicated suite does: a call cut by the failover has no outcome the client knows.
+  // replicated suite does: a call cut by the failover has no outcome the client knows. A request
+  // started is retried to its answer even after the load stops.
   auto until_answered = [&](Kind& kind, const std::function<bool()>& attempt) {
-    while (!stop) {
+    for (absl::Time end = absl::Now() + absl::Seconds(90); absl::Now() < end;) {
       if (attempt()) return true;
       kind.Failed();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    ADD_FAILURE() << kind.name << ": a request was not answered in 90 s of retries";
     return false;
   };
   std::vector<std::thread> clients;
@@ -229,15 +232,25 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
       }
     });
   }
-  clients.emplace_back([&] {  // enrolments (register, then enrol with the code), at both CA replicas
+  clients.emplace_back([&] {  // registrations, then enrolments retried with the same request
     for (int i = 0; !stop; ++i) {
+      std::string code;
+      const bool registered = until_answered(enrolments_k, [&] {
+        auto c = suite_->Register(StrCat("Subscriber ", i), v1::CUSTOMER_KIND_INDIVIDUAL, "ca,ca2");
+        if (!c.ok()) return false;
+        enrolments_k.Ok();
+        code = *c;
+        return true;
+      });
+      if (!registered) return;
+      auto enrolment = suite_->NewEnrolment(code);
+      ASSERT_THAT(enrolment.status(), IsOk());
       until_answered(enrolments_k, [&] {
-        auto s = suite_->Enroll(StrCat("Subscriber ", i), v1::CUSTOMER_KIND_INDIVIDUAL, "ca,ca2");
+        auto s = suite_->Complete(*enrolment, "ca,ca2");
         if (!s.ok()) return false;
         enrolments_k.Ok();
         std::lock_guard<std::mutex> lock(mu);
-        enrolled.push_back(s->certificate);
-        enrolled.push_back(*s->authentication_certificate);
+        enrolled.push_back({*enrolment, {s->certificate.SerialHex(), s->authentication_certificate->SerialHex()}});
         return true;
       });
     }
@@ -361,9 +374,19 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   for (absl::string_view serial : absl::StrSplit(Sql("SELECT serial FROM ca.certificates"), '\n', absl::SkipEmpty())) {
     stored_certificates.insert(std::string(serial));
   }
-  for (const Certificate& c : enrolled) {
-    EXPECT_TRUE(stored_certificates.contains(c.SerialHex())) << "acknowledged certificate " << c.SerialHex() << " is lost";
+  for (const auto& [enrolment, serials] : enrolled) {
+    for (const std::string& serial : {serials.first, serials.second}) {
+      EXPECT_TRUE(stored_certificates.contains(serial)) << "acknowledged certificate " << serial << " is lost";
+    }
+    // Sent again, the enrolment gets the certificates it was given.
+    auto again = suite_->Complete(enrolment, "ca2");
+    ASSERT_THAT(again.status(), IsOk());
+    EXPECT_EQ(again->certificate.SerialHex(), serials.first);
+    EXPECT_EQ(again->authentication_certificate->SerialHex(), serials.second);
   }
+  // No enrolment made certificates no client holds (each code certified one pair of keys).
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE subscriber_id IS NOT NULL"),
+            std::to_string(2 * (enrolled.size() + 2)));
   EXPECT_EQ(Sql("SELECT count(*) - count(DISTINCT serial) FROM ca.certificates"), "0");
 
   // The lost node comes back as a standby and catches up.
@@ -378,15 +401,25 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   EXPECT_EQ(cluster_->QueryNode(old_leader, "SELECT pg_is_in_recovery()").value_or(""), "t")
       << old_leader << " came back as a second leader";
 
-  std::printf("failover: leader %s killed; every kind of request served again after %.1f s (the cluster had a new "
-              "leader and synchronous standby after %.1f s)\n",
-              old_leader.c_str(), absl::ToDoubleSeconds(recovery), absl::ToDoubleSeconds(*ready));
+  std::printf(
+      "failover: leader %s killed; every kind of request served again after %.1f s (the cluster had a new "
+      "leader and synchronous standby after %.1f s)\n",
+      old_leader.c_str(), absl::ToDoubleSeconds(recovery), absl::ToDoubleSeconds(*ready));
   for (Kind* k : kinds) {
     std::printf("  %-12s %5d acknowledged (%d before the failover), %d failed attempts retried\n", k->name.c_str(),
                 k->ok.load(), ok_before[k->name], k->failed_attempts.load());
   }
   std::printf("  guarantees refused over the limit: %d; live %.2f EUR of %.2f\n", over_limit.load(), live / 100.0,
               kLimit / 100.0);
+  // What each daemon's main write costs the database (docs/scaling.md): bytes per row with indexes
+  // and TOAST, from pg_total_relation_size.
+  for (const char* table :
+       {"tsa.tokens", "notary.log_entries", "liability.guarantees", "ca.certificates", "ca.subscribers"}) {
+    std::printf("  %-22s %s\n", table,
+                Sql(StrCat("SELECT count(*) || ' rows, ' || (pg_total_relation_size('", table,
+                           "') / greatest(count(*), 1)) || ' bytes per row' FROM ", table))
+                    .c_str());
+  }
   EXPECT_LT(recovery, absl::Seconds(30)) << "the suite took too long to serve again";
 }
 

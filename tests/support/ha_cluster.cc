@@ -99,6 +99,14 @@ absl::StatusOr<absl::Duration> HaCluster::AwaitReady(absl::Duration limit) const
 
 int HaCluster::PortOf(const std::string& node) const { return base_port_ + 10 + std::stoi(node.substr(2)); }
 
+std::string HaCluster::SuperuserConnInfo(const std::string& database) const {
+  std::string password = Slurp(dir_.path() + "/ha/secrets/postgres-password");
+  while (!password.empty() && password.back() == '\n') password.pop_back();
+  return StrCat("host=127.0.0.1,127.0.0.1,127.0.0.1 port=", PortOf("pg1"), ",", PortOf("pg2"), ",", PortOf("pg3"),
+                " user=postgres password=", password, " dbname=", database,
+                " target_session_attrs=read-write connect_timeout=5");
+}
+
 absl::StatusOr<std::string> HaCluster::Query(const std::string& sql) const {
   auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url_, "-c", sql});
   if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));

@@ -35,6 +35,8 @@ class HaCluster {
   absl::StatusOr<std::string> QueryNode(const std::string& node, const std::string& sql) const;
   // The node's PostgreSQL port.
   int PortOf(const std::string& node) const;
+  // libpq key/value connection string of the superuser for `database`, at whichever node leads.
+  std::string SuperuserConnInfo(const std::string& database) const;
 
  private:
   HaCluster() = default;

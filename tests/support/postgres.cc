@@ -44,6 +44,12 @@ std::vector<std::string> TestPostgres::AsPostgres(std::vector<std::string> argv)
 
 absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
   std::unique_ptr<TestPostgres> pg(new TestPostgres());
+  if (const char* ha = std::getenv("SEMPER_TEST_HA"); ha != nullptr && std::string(ha) == "1") {
+    auto cluster = HaCluster::Start();
+    if (!cluster.ok()) return cluster.status();
+    pg->ha_ = *std::move(cluster);
+    return pg;
+  }
   pg->bindir_ = FindBindir();
   if (pg->bindir_.empty()) {
     return absl::UnavailableError(
@@ -74,6 +80,7 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start() {
 }
 
 absl::Status TestPostgres::StartAgain() {
+  if (ha_ != nullptr) return absl::UnimplementedError("test PostgreSQL: SEMPER_TEST_HA=1 cannot be restarted");
   std::string opts = StrCat("-c listen_addresses=127.0.0.1 -p ", port_, " -c unix_socket_directories=", dir_,
                             " -c fsync=on -c max_connections=300 -c shared_buffers=64MB");
   // More settings for benchmarks, e.g. a slower commit: SEMPER_TEST_PG_SETTINGS="commit_delay=2000
@@ -93,6 +100,7 @@ absl::Status TestPostgres::StartAgain() {
 }
 
 absl::Status TestPostgres::Stop() {
+  if (ha_ != nullptr) return absl::UnimplementedError("test PostgreSQL: SEMPER_TEST_HA=1 cannot be stopped");
   if (!running_) return absl::OkStatus();
   auto r = RunCommand(AsPostgres({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}));
   if (r.exit_code != 0) return Failed("pg_ctl stop", r);
@@ -114,6 +122,7 @@ TestPostgres::~TestPostgres() {
 }
 
 std::string TestPostgres::ConnInfo(const std::string& database) const {
+  if (ha_ != nullptr) return ha_->SuperuserConnInfo(database);
   return StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=", database, " connect_timeout=5");
 }
 
@@ -126,7 +135,8 @@ absl::StatusOr<std::string> TestPostgres::Query(const std::string& database, con
 }
 
 absl::StatusOr<std::string> TestPostgres::Dump(const std::string& database) const {
-  auto r = RunCommand({bindir_ + "/pg_dump", "--no-owner", "-d", ConnInfo(database)});
+  auto r =
+      RunCommand({(bindir_.empty() ? FindBindir() : bindir_) + "/pg_dump", "--no-owner", "-d", ConnInfo(database)});
   if (r.exit_code != 0) return Failed("pg_dump", r);
   return r.out;
 }

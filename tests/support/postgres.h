@@ -2,6 +2,11 @@
 // 127.0.0.1, fsync on (more settings from SEMPER_TEST_PG_SETTINGS, for benchmarks); stopped and
 // removed at the end. Tests that need it fail (never skip) when it cannot start. As root, the
 // cluster runs as the "postgres" user, which PostgreSQL requires.
+//
+// SEMPER_TEST_HA=1 (for benchmarks: tests/bench/compare.sh with AFTER_ENV=SEMPER_TEST_HA=1) starts
+// the production topology instead (deploy/ha.sh: three Patroni nodes, strict synchronous
+// replication); ConnInfo then names every node and keeps the leader. Stop/Restart are not
+// available there.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,6 +15,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "tests/support/ha_cluster.h"
 #include "tests/support/subprocess.h"
 
 namespace semper::testing {
@@ -40,6 +46,7 @@ class TestPostgres {
   std::string dir_;
   int port_ = 0;
   bool running_ = false;
+  std::unique_ptr<HaCluster> ha_;
 };
 
 // The cluster shared by every test of this binary, started on first use; null (with the

@@ -289,6 +289,13 @@ std::vector<Certificate> Suite::Chain() const { return {*Certificate::FromPem(Sl
 
 absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::CustomerKind kind,
                                                 const std::string& ca) const {
+  SEMPER_ASSIGN_OR_RETURN(std::string code, Register(name, kind, ca));
+  SEMPER_ASSIGN_OR_RETURN(Enrolment enrolment, NewEnrolment(code));
+  return Complete(enrolment, ca);
+}
+
+absl::StatusOr<std::string> Suite::Register(const std::string& name, v1::CustomerKind kind,
+                                            const std::string& ca) const {
   auto admin = v1::CertificationAuthority::NewStub(Channel(ca, "admin"));
   v1::RegisterSubscriberRequest reg;
   auto* s = reg.mutable_subscriber();
@@ -301,20 +308,29 @@ absl::StatusOr<Suite::Subscriber> Suite::Enroll(const std::string& name, v1::Cus
   v1::RegisterSubscriberResponse registered;
   grpc::ClientContext c1;
   if (auto r = admin->RegisterSubscriber(&c1, reg, &registered); !r.ok()) return FromGrpcStatus(r);
+  return registered.enrolment_code();
+}
+
+absl::StatusOr<Suite::Enrolment> Suite::NewEnrolment(const std::string& code) const {
   SEMPER_ASSIGN_OR_RETURN(PrivateKey auth_key, PrivateKey::Generate(KeyType::kEcP256));
   SEMPER_ASSIGN_OR_RETURN(PrivateKey sig_key, PrivateKey::Generate(KeyType::kEcP256));
   v1::EnrollRequest enroll;
-  enroll.set_enrolment_code(registered.enrolment_code());
+  enroll.set_enrolment_code(code);
   enroll.set_authentication_csr(CertificationRequest::Create(auth_key, {})->Der());
   enroll.set_signature_csr(CertificationRequest::Create(sig_key, {})->Der());
+  return Enrolment{std::move(enroll), std::move(auth_key), std::move(sig_key)};
+}
+
+absl::StatusOr<Suite::Subscriber> Suite::Complete(const Enrolment& enrolment, const std::string& ca) const {
   v1::EnrollResponse enrolled;
-  grpc::ClientContext c2;
-  if (auto r = v1::CertificationAuthority::NewStub(Channel(ca))->Enroll(&c2, enroll, &enrolled); !r.ok()) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (auto r = v1::CertificationAuthority::NewStub(Channel(ca))->Enroll(&ctx, enrolment.request, &enrolled); !r.ok()) {
     return FromGrpcStatus(r);
   }
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));
   SEMPER_ASSIGN_OR_RETURN(Certificate auth_cert, Certificate::FromDer(enrolled.authentication().certificate()));
-  return Subscriber{sig_key, cert, auth_key, auth_cert};
+  return Subscriber{enrolment.signature_key, cert, enrolment.authentication_key, auth_cert};
 }
 
 std::string Suite::SignedOrder(const Subscriber& buyer, const Certificate& seller, int64_t minor_units,

@@ -102,6 +102,17 @@ class Suite {
   // Registers (as the administrator) and enrolls a subscriber; returns its signature key.
   // `ca`: the replica(s) to ask ("ca,ca2").
   absl::StatusOr<Subscriber> Enroll(const std::string& name, v1::CustomerKind kind, const std::string& ca = "ca") const;
+  // The two steps of Enroll, for tests that retry one: registration (the enrolment code), then
+  // an enrolment request for new keys, sent (again) with Complete.
+  absl::StatusOr<std::string> Register(const std::string& name, v1::CustomerKind kind,
+                                       const std::string& ca = "ca") const;
+  struct Enrolment {
+    v1::EnrollRequest request;
+    PrivateKey authentication_key;
+    PrivateKey signature_key;
+  };
+  absl::StatusOr<Enrolment> NewEnrolment(const std::string& code) const;
+  absl::StatusOr<Subscriber> Complete(const Enrolment& enrolment, const std::string& ca = "ca") const;
   // A buyer's signed order (a serialized SealedContainer, as `semperctl order sign` writes it)
   // naming `seller` (a certificate of the seller), for `minor_units` in `currency`.
   std::string SignedOrder(const Subscriber& buyer, const Certificate& seller, int64_t minor_units,

@@ -22,8 +22,8 @@ TEST(ClientTargetTest, ReplicasByIpAddressBecomeOneTarget) {
 }
 
 TEST(ClientTargetTest, ListsGrpcCannotResolveAreRefusedWithTheWayOut) {
-  for (const char* bad : {"tsa1:7010,tsa2:7010", "10.0.0.1:7010,tsa2:7010", "10.0.0.1,10.0.0.2",
-                          "10.0.0.1:7010,", "10.0.0.1:7010,[::1]:7010", "[::1:7010,[::2]:1"}) {
+  for (const char* bad : {"tsa1:7010,tsa2:7010", "10.0.0.1:7010,tsa2:7010", "10.0.0.1,10.0.0.2", "10.0.0.1:7010,",
+                          "10.0.0.1:7010,[::1]:7010", "[::1:7010,[::2]:1"}) {
     auto t = ClientTarget(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << bad;

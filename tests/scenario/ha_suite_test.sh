@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# CTest `ha_suite`: the production topology with one command. `SEMPER_HA=1 deploy/up.sh` brings up
+# etcd, three Patroni/PostgreSQL nodes in strict synchronous mode and two replicas of every daemon
+# on a new state directory; the marketplace scenario runs through semperctl and the Python client
+# with client.env listing both replicas of each daemon (round robin); with one replica of each
+# daemon killed (SIGKILL) and the database leader killed, the scenario runs again; `up.sh status`
+# shows the nodes and replicas, and `up.sh stop` stops everything. Fails, never skips.
+#   tests/scenario/ha_suite_test.sh BUILD_DIR
+set -euo pipefail
+BUILD_DIR=$(cd "${1:?usage: ha_suite_test.sh BUILD_DIR}" && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+NAME=ha-suite
+. "$SRC/tests/scenario/suite_env.sh"
+
+# A run of free ports: the daemons' (second replicas at +100) and the cluster's (+200..+224).
+base=$(python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(500):
+    b = random.randrange(20000, 31000, 10)
+    if all(free(b + o) for o in list(range(0, 42)) + list(range(100, 142)) + list(range(200, 225))):
+        print(b)
+        break
+PY
+)
+[[ -n "$base" ]] || fail "no run of free ports"
+export SEMPER_HA=1 SEMPER_HA_BASE_PORT=$((base + 200))
+export SEMPER_CA_PORT=$base SEMPER_CA_HTTP_PORT=$((base + 1)) SEMPER_TSA_PORT=$((base + 10)) \
+  SEMPER_TSA_HTTP_PORT=$((base + 11)) SEMPER_NOTARY_PORT=$((base + 20)) SEMPER_NOTARY_HTTP_PORT=$((base + 21)) \
+  SEMPER_ARBITER_PORT=$((base + 30)) SEMPER_ARBITER_HTTP_PORT=$((base + 31)) SEMPER_LIABILITY_PORT=$((base + 40)) \
+  SEMPER_LIABILITY_HTTP_PORT=$((base + 41))
+http_ports=()
+for p in 1 11 21 31 41; do http_ports+=($((base + p)) $((base + 100 + p))); done
+
+echo "--- SEMPER_HA=1 deploy/up.sh start (new state in $SEMPER_STATE_DIR)"
+out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start"; }
+echo "$out"
+grep -q "three Patroni nodes" <<<"$out" || fail "no Patroni cluster was started"
+for port in "${http_ports[@]}"; do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || fail "a daemon replica is not ready on $port"
+done
+grep -q "^SEMPERCTL_TSA=127.0.0.1:$SEMPER_TSA_PORT,127.0.0.1:$((SEMPER_TSA_PORT + 100))$" "$SEMPER_STATE_DIR/client.env" ||
+  fail "client.env does not list both TSA replicas"
+status=$(bash "$SRC/deploy/up.sh" status)
+echo "$status"
+grep -q " leader running" <<<"$status" || fail "up.sh status shows no leader"
+grep -q " sync_standby " <<<"$status" || fail "up.sh status shows no synchronous standby"
+[[ $(grep -c ": running" <<<"$status") -eq 10 ]] || fail "not every replica runs"
+
+echo "--- the marketplace scenario, semperctl over both replicas of each daemon"
+SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketplace.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run1" ||
+  fail "the scenario"
+echo "--- the Python client's flow over both replicas"
+bash "$SRC/clients/python/generate.sh" || fail "generating the Python client's modules"
+/usr/bin/python3 "$SRC/clients/python/tests/test_flow.py" "$SEMPER_STATE_DIR/client.env" || fail "the Python client's flow"
+
+echo "--- one replica of each daemon and the database leader killed"
+for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
+  kill -KILL "$(cat "$SEMPER_STATE_DIR/run/$d.pid")"
+done
+leader=$(HA_BASE_PORT=$SEMPER_HA_BASE_PORT bash "$SRC/deploy/ha.sh" leader "$SEMPER_STATE_DIR/ha")
+[[ -n "$leader" ]] || fail "no leader to kill"
+t0=$(date +%s.%N)
+HA_BASE_PORT=$SEMPER_HA_BASE_PORT bash "$SRC/deploy/ha.sh" kill "$SEMPER_STATE_DIR/ha" "$leader"
+HA_BASE_PORT=$SEMPER_HA_BASE_PORT bash "$SRC/deploy/ha.sh" wait "$SEMPER_STATE_DIR/ha" 60 || fail "no new leader"
+for p in 1 11 21 31 41; do
+  for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$((base + 100 + p))/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+  curl -fsS "http://127.0.0.1:$((base + 100 + p))/readyz" >/dev/null || fail "a second replica is not ready after the failover"
+done
+echo "ha_suite_test: the second replicas were ready again $(echo "$(date +%s.%N) - $t0" | bc) s after $leader was killed"
+SEMPERCTL=$BUILD_DIR/cli/semperctl/semperctl bash "$SRC/tests/scenario/marketplace.sh" "$SEMPER_STATE_DIR/client.env" "$WORK/run2" ||
+  fail "the scenario with one replica of each daemon and two database nodes"
+
+echo "--- deploy/up.sh stop"
+bash "$SRC/deploy/up.sh" stop
+status=$(bash "$SRC/deploy/up.sh" status 2>&1 || true)
+[[ $(grep -c ": stopped" <<<"$status") -eq 10 ]] || { echo "$status"; fail "a daemon still runs after stop"; }
+sleep 1
+pgrep -f "$SEMPER_STATE_DIR" >/dev/null && { pgrep -af "$SEMPER_STATE_DIR"; fail "a process of the suite survived the stop"; }
+echo "ha_suite_test: passed"
