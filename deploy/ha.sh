@@ -37,6 +37,8 @@ if [[ -z "$action" || -z "$DIR" ]]; then
 fi
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
+# The settings a cluster was made with are kept in DIR/ha.env, so that later commands need none.
+[[ -f "$DIR/ha.env" ]] && . "$DIR/ha.env"
 NODES=${HA_NODES:-3}
 BASE=${HA_BASE_PORT:-56400}
 TTL=${HA_TTL:-10}
@@ -50,16 +52,49 @@ node_index() { [[ "$1" =~ ^pg([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 1 && BASH_REMA
 }; echo "${BASH_REMATCH[1]}"; }
 
 as_postgres() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
-running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# running PIDFILE WHAT: the process of the file runs and is WHAT (a pid file left by a kill may name
+# a pid the kernel has since given to another process).
+running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -q "$2" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 secret() { cat "$DIR/secrets/$1"; }
 
 make_secrets() {
   mkdir -p "$DIR/secrets"
   chmod 700 "$DIR/secrets"
-  for s in postgres-password replicator-password rewind-password semper-db-password; do
+  for s in postgres-password replicator-password rewind-password semper-db-password patroni-api-password; do
     [[ -f "$DIR/secrets/$s" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DIR/secrets/$s")
   done
+  [[ -f "$DIR/ha.env" ]] || printf 'HA_NODES=%s\nHA_BASE_PORT=%s\nHA_TTL=%s\n' "$NODES" "$BASE" "$TTL" >"$DIR/ha.env"
 }
+
+# The consensus store is the cluster's control: whoever writes to it decides who leads and whether
+# commits wait for a standby. etcd therefore takes only clients with a certificate of the
+# cluster's own CA (made here, P-256, 10 years), on its client and peer ports alike; Patroni's
+# REST API takes changes (PATCH /config, failover, restart) only with a password. The keys are the
+# postgres user's (Patroni runs as it) and root's.
+make_pki() {
+  local p="$DIR/etcd-pki"
+  [[ -f "$p/client.pem" ]] && return
+  mkdir -p "$p"
+  chmod 700 "$p"
+  (
+    umask 077
+    cd "$p"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 3650 \
+      -subj "/CN=semper HA etcd CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    for who in server client; do
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$who.key" -out "$who.csr" \
+        -subj "/CN=semper HA etcd $who" 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile "$who.ext" \
+        -out "$who.pem" 2>/dev/null
+      rm -f "$who.csr" "$who.ext"
+    done
+    rm -f ca.key ca.srl  # nothing more is ever issued
+  )
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$p"
+  [[ -f "$p/client.pem" ]] || { echo "ha.sh: could not make etcd's certificates" >&2; exit 1; }
+}
+etcd_curl() { curl -fsS -m 2 --cacert "$DIR/etcd-pki/ca.pem" --cert "$DIR/etcd-pki/client.pem" --key "$DIR/etcd-pki/client.key" "$@"; }
 
 # The YAML of node i. Passwords sit in a file only the postgres user reads (Patroni needs them
 # in its configuration), never on a command line.
@@ -73,8 +108,19 @@ log:
 restapi:
   listen: 127.0.0.1:$(rest_port "$i")
   connect_address: 127.0.0.1:$(rest_port "$i")
+  authentication:
+    username: patroni
+    password: "$(secret patroni-api-password)"
+ctl:
+  authentication:
+    username: patroni
+    password: "$(secret patroni-api-password)"
 etcd:
   host: 127.0.0.1:$ETCD_PORT
+  protocol: https
+  cacert: $DIR/etcd-pki/ca.pem
+  cert: $DIR/etcd-pki/client.pem
+  key: $DIR/etcd-pki/client.key
 bootstrap:
   dcs:
     ttl: $TTL
@@ -132,19 +178,22 @@ YAML
 
 start_etcd() {
   mkdir -p "$DIR/etcd"
-  if running "$DIR/etcd/etcd.pid"; then return; fi
+  if running "$DIR/etcd/etcd.pid" etcd; then return; fi
   # One etcd member here; on several machines, three (see the README). v2 API: Debian's Patroni
   # speaks it (python3-etcd).
+  local p="$DIR/etcd-pki"
   ETCD_UNSUPPORTED_ARCH= nohup etcd --name semper-etcd --data-dir "$DIR/etcd/data" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
-    --initial-cluster "semper-etcd=http://127.0.0.1:$((ETCD_PORT + 1))" \
-    --enable-v2=true >>"$DIR/etcd/etcd.log" 2>&1 &
+    --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
+    --cert-file "$p/server.pem" --key-file "$p/server.key" --trusted-ca-file "$p/ca.pem" --client-cert-auth \
+    --listen-peer-urls "https://127.0.0.1:$((ETCD_PORT + 1))" \
+    --initial-advertise-peer-urls "https://127.0.0.1:$((ETCD_PORT + 1))" \
+    --initial-cluster "semper-etcd=https://127.0.0.1:$((ETCD_PORT + 1))" \
+    --peer-cert-file "$p/server.pem" --peer-key-file "$p/server.key" --peer-trusted-ca-file "$p/ca.pem" \
+    --peer-client-cert-auth --enable-v2=true >>"$DIR/etcd/etcd.log" 2>&1 &
   echo $! >"$DIR/etcd/etcd.pid"
   for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && return
-    running "$DIR/etcd/etcd.pid" || break
+    etcd_curl "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && return
+    running "$DIR/etcd/etcd.pid" etcd || break
     sleep 0.1
   done
   echo "ha.sh: etcd did not start; see $DIR/etcd/etcd.log" >&2
@@ -157,7 +206,7 @@ start_node() {
   mkdir -p "$d"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d"
   chmod 700 "$d"
-  if running "$d/patroni.pid"; then return; fi
+  if running "$d/patroni.pid" patroni; then return; fi
   (umask 077; node_config "$i" >"$d/patroni.yml")
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d/patroni.yml"
   # A node killed with SIGKILL leaves its postmaster.pid; Patroni starts PostgreSQL past it.
@@ -199,7 +248,9 @@ wait_ready() {
 url() {
   local hosts="" i
   for i in $(seq 1 "$NODES"); do hosts+="${hosts:+,}127.0.0.1:$(pg_port "$i")"; done
-  echo "postgresql://$1${3:+:$3}@$hosts/$2?target_session_attrs=read-write&connect_timeout=3"
+  # TCP keepalives and a send timeout: a leader whose machine vanishes (power, network) without
+  # closing its connections is noticed within about 10 s, not TCP's 15 minutes.
+  echo "postgresql://$1${3:+:$3}@$hosts/$2?target_session_attrs=read-write&connect_timeout=3&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=10000"
 }
 
 create_database() {
@@ -213,12 +264,14 @@ CREATE DATABASE semper OWNER semper;
 SQL
   fi
   (umask 077; url semper semper "$pw" >"$DIR/secrets/database.url")
+  # For psql and tools: a password file (libpq's passfile=), so that no password is on a command line.
+  (umask 077; printf '*:*:*:semper:%s\n*:*:*:postgres:%s\n' "$pw" "$(secret postgres-password)" >"$DIR/secrets/pgpass")
 }
 
 kill_node() {
   local i=$1 d="$DIR/pg$1" pm pids
-  running "$d/patroni.pid" && kill -KILL "$(cat "$d/patroni.pid")" 2>/dev/null || true
-  if [[ -f "$d/data/postmaster.pid" ]]; then
+  running "$d/patroni.pid" patroni && kill -KILL "$(cat "$d/patroni.pid")" 2>/dev/null || true
+  if [[ -f "$d/data/postmaster.pid" ]] && grep -q postgres "/proc/$(head -n1 "$d/data/postmaster.pid")/cmdline" 2>/dev/null; then
     pm=$(head -n1 "$d/data/postmaster.pid")
     # The postmaster and its children (backends, WAL sender, checkpointer) at once.
     pids=$(pgrep -P "$pm" || true)
@@ -230,16 +283,16 @@ kill_node() {
 stop_all() {
   local i
   for i in $(seq 1 "$NODES"); do
-    running "$DIR/pg$i/patroni.pid" && kill -TERM "$(cat "$DIR/pg$i/patroni.pid")"
+    running "$DIR/pg$i/patroni.pid" patroni && kill -TERM "$(cat "$DIR/pg$i/patroni.pid")"
   done
   for i in $(seq 1 "$NODES"); do
-    for _ in $(seq 1 300); do running "$DIR/pg$i/patroni.pid" || break; sleep 0.1; done
-    running "$DIR/pg$i/patroni.pid" && kill_node "$i"
+    for _ in $(seq 1 300); do running "$DIR/pg$i/patroni.pid" patroni || break; sleep 0.1; done
+    running "$DIR/pg$i/patroni.pid" patroni && kill_node "$i"
     rm -f "$DIR/pg$i/patroni.pid"
   done
-  if running "$DIR/etcd/etcd.pid"; then
+  if running "$DIR/etcd/etcd.pid" etcd; then
     kill -TERM "$(cat "$DIR/etcd/etcd.pid")"
-    for _ in $(seq 1 100); do running "$DIR/etcd/etcd.pid" || break; sleep 0.1; done
+    for _ in $(seq 1 100); do running "$DIR/etcd/etcd.pid" etcd || break; sleep 0.1; done
   fi
   rm -f "$DIR/etcd/etcd.pid"
 }
@@ -251,6 +304,7 @@ case "$action" in
     done
     [[ $(id -u) -eq 0 ]] && chmod 755 "$DIR"  # the postgres user enters it
     make_secrets
+    make_pki
     start_etcd
     for i in $(seq 1 "$NODES"); do start_node "$i"; done
     wait_ready 120
@@ -260,6 +314,16 @@ case "$action" in
   stop) stop_all ;;
   status)
     members || { echo "ha.sh: no node answers" >&2; exit 1; }
+    # Whoever can write to etcd or Patroni's API could switch synchronous replication off: say so.
+    for i in $(seq 1 "$NODES"); do
+      cfg=$(curl -fsS -m 2 "http://127.0.0.1:$(rest_port "$i")/config" 2>/dev/null) || continue
+      python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+if not (c.get("synchronous_mode") and c.get("synchronous_mode_strict")):
+    print("WARNING: synchronous_mode is off: a commit is acknowledged by the leader alone, and its loss loses it")' <<<"$cfg"
+      break
+    done
     ;;
   leader) leader ;;
   kill) kill_node "$(node_index "${3:-}")" ;;

@@ -20,7 +20,7 @@ RUN_PACKAGES=(
 )
 # The production topology (deploy/ha.sh, SEMPER_HA=1 deploy/up.sh, failover_test): PostgreSQL
 # nodes run by Patroni with etcd as the consensus store; pgBackRest for backups and restores.
-HA_PACKAGES=(patroni python3-etcd etcd-server pgbackrest)
+HA_PACKAGES=(patroni python3-etcd python3-idna etcd-server pgbackrest)  # python3-idna: urllib3 over TLS (etcd)
 # The Python client (clients/python: generate.sh, the package, its flow).
 PYTHON_PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-cryptography python3-pyasn1-modules

@@ -23,7 +23,12 @@ BUILD=${SEMPER_BUILD_DIR:-build}
 action=${1:-start}
 HA=${SEMPER_HA:-0}
 REPLICAS=1
-[[ $HA == 1 || -f "$STATE/ha/secrets/database.url" && -z "${SEMPER_DATABASE_URL:-}" ]] && { HA=1; REPLICAS=2; }
+# A state made with SEMPER_HA=1 stays one: stop and status find its cluster, and start starts it
+# again unless a database is given.
+if [[ $HA == 1 ]] || { [[ -f "$STATE/ha/secrets/database.url" ]] && [[ $action != start || -z "${SEMPER_DATABASE_URL:-}" ]]; }; then
+  HA=1
+  REPLICAS=2
+fi
 CA_PORT=${SEMPER_CA_PORT:-7000} CA_HTTP_PORT=${SEMPER_CA_HTTP_PORT:-7001}
 TSA_PORT=${SEMPER_TSA_PORT:-7010} TSA_HTTP_PORT=${SEMPER_TSA_HTTP_PORT:-7011}
 NOTARY_PORT=${SEMPER_NOTARY_PORT:-7020} NOTARY_HTTP_PORT=${SEMPER_NOTARY_HTTP_PORT:-7021}

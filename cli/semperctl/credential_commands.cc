@@ -112,6 +112,9 @@ CredentialCommands::CredentialCommands(CLI::App& app, Connection& c) : c_(c) {
   finalize_->add_option("--out", out_, "the token (JSON): present it once")->required();
   redeem_ = t->add_subcommand("redeem", "acceptors (--cert/--key: your authentication certificate): redeem a token");
   redeem_->add_option("--token", token_)->required();
+  redeem_->add_option("--reference", reference_,
+                      "your own reference for this redemption (an order id): sent again with the same reference after "
+                      "an answer was lost, the token gives the same redemption; a new one for each purchase");
   clearing_ = t->add_subcommand("clearing", "the signed clearing statement of an issuer and an acceptor for a period");
   clearing_->add_option("--issuer", issuer_, "issuer's subscriber id")->required();
   clearing_->add_option("--acceptor", acceptor_, "acceptor's subscriber id")->required();
@@ -246,10 +249,12 @@ std::optional<int> CredentialCommands::Run() {
   }
   if (redeem_->parsed()) {
     auto token = FromJsonFile<v1::RedeemTokenRequest>(token_);
+    token.set_reference(reference_);
     std::printf(
-        "You are about to redeem, as the acceptor, a token of kind %s (message of %zu bytes):\n"
+        "You are about to redeem, as the acceptor, a token of kind %s (message of %zu bytes)%s%s:\n"
         "semper-ca records it used, and it is accepted nowhere again.\n",
-        VisibleLine(token.kind_id()).c_str(), token.message().size());
+        VisibleLine(token.kind_id()).c_str(), token.message().size(), reference_.empty() ? "" : ", reference ",
+        VisibleLine(reference_).c_str());
     if (!Confirm(c_, "Redeem?")) return 1;
     v1::RedeemTokenResponse resp;
     Call(Stub(c_)->RedeemToken(Ctx().get(), token, &resp));

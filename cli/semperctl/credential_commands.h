@@ -25,7 +25,7 @@ class CredentialCommands {
   std::string wallet_, wallet_pass_, name_, value_, currency_ = "EUR", valid_days_ = "365", kind_id_, message_, out_,
                                                     in_, state_, blinded_, blind_sig_, token_, issuer_, acceptor_,
                                                     from_, until_;
-  std::string holder_, kind_ = "pass", rights_, uses_ = "1", credential_, credential_id_, presentation_;
+  std::string holder_, kind_ = "pass", rights_, uses_ = "1", credential_, credential_id_, presentation_, reference_;
 };
 
 }  // namespace semper::ctl

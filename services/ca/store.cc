@@ -117,10 +117,12 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_latest_base_crl", "SELECT number, der FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
       {"ca_next_crl_number", "SELECT nextval('ca.crl_number')"},
       {"ca_latest_base_time",
-       "SELECT extract(epoch FROM this_update)::float8 FROM ca.crls WHERE is_base ORDER BY number DESC LIMIT 1"},
+       "SELECT extract(epoch FROM this_update)::float8, coalesce(status_seq, -1) FROM ca.crls WHERE is_base "
+       "ORDER BY number DESC LIMIT 1"},
+      {"ca_last_status_seq", "SELECT coalesce(max(status_seq), 0) FROM ca.certificates WHERE status_seq IS NOT NULL"},
       {"ca_insert_crl",
-       R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der, is_base)
-          VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex'), $6))"},
+       R"(INSERT INTO ca.crls (number, delta_base, this_update, next_update, der, is_base, status_seq)
+          VALUES ($1, $2, $3::timestamptz, $4::timestamptz, decode($5, 'hex'), $6, $7))"},
       {"ca_latest_crl", R"(SELECT der FROM ca.crls WHERE (delta_base IS NOT NULL) = $1 ORDER BY number DESC LIMIT 1)"},
       // Enrolment in two statements: claim the code (with the record and the blocked-key check),
       // then store both certificates, spend the code and record the change at once.
@@ -134,21 +136,25 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
            " WHERE c.code_sha256 = decode($1, 'hex') FOR UPDATE OF c"},
       {"ca_enrol_store",
        R"(WITH certs AS (
-            INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
-            VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex')),
-                   ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'))
+            INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der,
+                                         enrolment_code_sha256)
+            VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex'),
+                    decode($16, 'hex')),
+                   ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'),
+                    decode($16, 'hex'))
             RETURNING 1),
           code AS (UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($16, 'hex') RETURNING 1)
           INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
           SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
           WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
-      // The certificates an enrolment made for these two keys (authentication, signature), if
-      // both are good.
+      // The two certificates this code's enrolment made, if they are for these two keys
+      // (authentication, signature) and both are good now.
       {"ca_enrol_again",
        R"(SELECT profile, serial, der FROM ca.certificates
-          WHERE subscriber_id = $1 AND revoked_at IS NULL AND
-                ((profile = 'authentication' AND spki_sha256 = decode($2, 'hex')) OR
-                 (profile = 'signature' AND spki_sha256 = decode($3, 'hex'))))"},
+          WHERE enrolment_code_sha256 = decode($1, 'hex') AND subscriber_id = $2 AND revoked_at IS NULL AND
+                not_after > $5::timestamptz AND
+                ((profile = 'authentication' AND spki_sha256 = decode($3, 'hex')) OR
+                 (profile = 'signature' AND spki_sha256 = decode($4, 'hex'))))"},
       {"ca_register_service",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, NULL, 'service', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
@@ -247,12 +253,23 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     const pqxx::row& row = claim[0];
     if (row["used"].as<bool>()) {
       // A retry of an enrolment whose answer was lost (a connection cut, a failover): the same
-      // code with the same two keys (each request signed by its key) gets the certificates made
-      // then, while neither is revoked. Anything else is a second use.
+      // code with the same two keys (each request signed by its key) gets the two certificates
+      // that enrolment made, while both are good and neither key is blocked. Anything else is a
+      // second use.
       v1::Subscriber subscriber = FromRow(row.slice(3, row.size()));
       pqxx::result again =
-          tx.exec_prepared("ca_enrol_again", subscriber.id(), HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]));
-      if (again.size() == 2) {
+          row["blocked"].as<bool>()
+              ? pqxx::result()
+              : tx.exec_prepared("ca_enrol_again", code_hex, subscriber.id(), HexEncode(spki_sha256s[0]),
+                                 HexEncode(spki_sha256s[1]), db::TimeText(clock_()));
+      int authentication = 0, signature = 0;
+      for (const auto& r : again)
+        (r["profile"].as<std::string>() == "authentication" ? authentication : signature) += 1;
+      if (authentication == 1 && signature == 1) {
+        SEMPER_RETURN_IF_ERROR(db::AppendAudit(tx, "ca", "semper-ca",
+                                               {{"enrolment code", "answer again", subscriber.id(),
+                                                 StrCat("{\"certificates\": [\"", again[0]["serial"].as<std::string>(),
+                                                        "\", \"", again[1]["serial"].as<std::string>(), "\"]}")}}));
         for (const auto& r : again) {
           IssuedRecord rec;
           rec.profile = r["profile"].as<std::string>();
@@ -664,9 +681,14 @@ absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const Cr
     // read here, and none is dated while it is built.
     tx.exec_prepared("ca_status_settled");
     const absl::Time now = clock_();
+    // Every status change numbered so far has committed (the lock above): this CRL includes them.
+    const int64_t status_seq = tx.exec_prepared1("ca_last_status_seq")[0].as<int64_t>();
     if (unless_base_within > absl::ZeroDuration()) {
       pqxx::result latest = tx.exec_prepared("ca_latest_base_time");
-      if (!latest.empty() && FromEpoch(latest[0][0].as<double>()) > now - unless_base_within) return absl::OkStatus();
+      if (!latest.empty() && FromEpoch(latest[0][0].as<double>()) > now - unless_base_within &&
+          latest[0][1].as<int64_t>() >= status_seq) {
+        return absl::OkStatus();  // a recent base with every change: nothing to publish
+      }
     }
     std::vector<RevokedEntry> current;
     for (const auto& row : tx.exec_prepared("ca_revoked_now", TimeText(now))) {
@@ -677,7 +699,7 @@ absl::Status CaStore::PublishCrls(bool new_base, const CrlBuild& build, const Cr
       int64_t number = tx.exec_prepared1("ca_next_crl_number")[0].as<int64_t>();
       SEMPER_ASSIGN_OR_RETURN(std::string der, build(entries, number, delta_base));
       tx.exec_prepared0("ca_insert_crl", number, delta_base, TimeText(now), TimeText(now + absl::Hours(24)),
-                        HexEncode(der), is_base);
+                        HexEncode(der), is_base, status_seq);
       return number;
     };
     auto base = tx.exec_prepared("ca_latest_base_crl");

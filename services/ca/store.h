@@ -106,7 +106,9 @@ class CaStore {
   // base of later deltas and the delta is empty; otherwise (after a change of status) the delta
   // lists every change since the latest base, so a relying party that keeps the base only needs
   // the small delta. With `unless_base_within` (the start and the schedule, at every replica),
-  // nothing is issued when the latest base was issued within that long before now: across
+  // nothing is issued when the latest base was issued within that long before now and includes
+  // every status change made since (one whose CRL was not published, e.g. its replica died just
+  // after the change, is published by the next start or schedule at any replica): across
   // replicas, one base per schedule interval, and none at a replica's start while others run.
   absl::Status PublishCrls(bool new_base, const CrlBuild& build, const CrlParse& parse,
                            absl::Duration unless_base_within = absl::ZeroDuration());

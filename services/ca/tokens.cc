@@ -55,14 +55,16 @@ std::vector<db::PreparedStatement> TokenBook::Statements() {
        R"(INSERT INTO ca.token_issuances (kind_id, blinded_sha256) VALUES ($1, decode($2, 'hex')) RETURNING id)"},
       // A group's redemptions: those not spent before are recorded; the others are not returned.
       {"tk_spend",
-       R"(INSERT INTO ca.spent_tokens (kind_id, message_sha256, redemption_id, acceptor_subscriber_id, redeemed_at)
-          SELECT k, decode(m, 'hex'), r, a, $5::timestamptz
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, m, r, a)
+       R"(INSERT INTO ca.spent_tokens (kind_id, message_sha256, redemption_id, acceptor_subscriber_id, redeemed_at,
+                                      acceptor_reference)
+          SELECT k, decode(m, 'hex'), r, a, $5::timestamptz, nullif(ref, '')
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) AS u(k, m, r, a, ref)
           ON CONFLICT (kind_id, message_sha256) DO NOTHING
           RETURNING redemption_id, extract(epoch from redeemed_at)::float8)"},
-      {"tk_spent_at",
-       R"(SELECT extract(epoch from redeemed_at)::float8 FROM ca.spent_tokens
-          WHERE kind_id = $1 AND message_sha256 = decode($2, 'hex'))"},
+      {"tk_spent",
+       R"(SELECT extract(epoch from redeemed_at)::float8 AS at, redemption_id, acceptor_subscriber_id,
+                 coalesce(acceptor_reference, '') AS reference
+          FROM ca.spent_tokens WHERE kind_id = $1 AND message_sha256 = decode($2, 'hex'))"},
       {"tk_clearing",
        R"(SELECT k.id, k.name, coalesce(k.value_currency, ''), coalesce(k.value_minor, 0), count(*),
                  string_agg(s.redemption_id, E'\n' ORDER BY s.redemption_id)
@@ -286,8 +288,10 @@ void TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acc
   if (absl::Status ok = blind_rsa::Verify((*kind)->public_key, req.message(), req.signature()); !ok.ok()) {
     return done(Annotate(ok, StrCat("the token is not one of kind ", req.kind_id())));
   }
-  committer_->Submit(Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor, (*kind)->valid_until},
-                     std::move(done));
+  if (req.reference().size() > 200) return done(InvalidField("reference", "must be at most 200 bytes"));
+  committer_->Submit(
+      Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor, req.reference(), (*kind)->valid_until},
+      std::move(done));
 }
 
 absl::StatusOr<v1::RedeemTokenResponse> TokenBook::Redeem(const v1::RedeemTokenRequest& req,
@@ -310,7 +314,7 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     // The first of the group for a token goes to the database; a repeat within the group is a
     // second use of it.
     absl::flat_hash_map<std::string, size_t> first;
-    std::vector<std::string> kinds, hashes, ids, acceptors;
+    std::vector<std::string> kinds, hashes, ids, acceptors, references;
     std::vector<size_t> sent;
     for (size_t i = 0; i < group.size(); ++i) {
       if (at >= group[i].kind_valid_until) {  // its kind ran out while it waited for this group
@@ -323,23 +327,17 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
       hashes.push_back(group[i].message_sha256);
       ids.push_back(StrCat("R-", HexEncode(RandomBytes(12))));
       acceptors.push_back(group[i].acceptor);
+      references.push_back(group[i].reference);
       sent.push_back(i);
     }
     absl::flat_hash_map<std::string, double> recorded;
     for (const auto& r : tx.exec_prepared("tk_spend", db::TextArray(kinds), db::TextArray(hashes), db::TextArray(ids),
-                                          db::TextArray(acceptors), db::TimeText(at))) {
+                                          db::TextArray(acceptors), db::TimeText(at), db::TextArray(references))) {
       recorded[r[0].as<std::string>()] = r[1].as<double>();
     }
-    absl::flat_hash_map<std::string, std::string> spent_at;  // kind \n hash -> when, for refusals
-    auto when = [&](size_t i) -> std::string {
-      const std::string key = StrCat(group[i].kind_id, "\n", group[i].message_sha256);
-      if (auto it = spent_at.find(key); it != spent_at.end()) return it->second;
-      auto r = tx.exec_prepared("tk_spent_at", group[i].kind_id, group[i].message_sha256);
-      std::string text = r.empty() ? "just now"
-                                   : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", db::FromEpoch(r[0][0].as<double>()),
-                                                      absl::UTCTimeZone());
-      return spent_at[key] = text;
-    };
+    // A token spent before (or earlier in this group): its redemption, for the acceptor's retry
+    // with the same reference and for the refusal's date.
+    auto spent = [&](size_t i) { return tx.exec_prepared("tk_spent", group[i].kind_id, group[i].message_sha256); };
     for (size_t j = 0; j < sent.size(); ++j) {
       auto it = recorded.find(ids[j]);
       if (it == recorded.end()) continue;
@@ -351,8 +349,25 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     }
     for (size_t i = 0; i < group.size(); ++i) {
       if (results[i].ok() || decided[i]) continue;
+      pqxx::result before = spent(i);
+      if (!before.empty() && !group[i].reference.empty() &&
+          before[0]["acceptor_subscriber_id"].as<std::string>() == group[i].acceptor &&
+          before[0]["reference"].as<std::string>() == group[i].reference) {
+        // The same acceptor again with the same reference: a retry of its redemption, which it
+        // gets again (the token is still spent once).
+        v1::RedeemTokenResponse out;
+        out.set_outcome(v1::REDEMPTION_OUTCOME_ACCEPTED);
+        out.set_redemption_id(before[0]["redemption_id"].as<std::string>());
+        *out.mutable_redeemed_at() = ToTimestamp(db::FromEpoch(before[0]["at"].as<double>()));
+        results[i] = std::move(out);
+        continue;
+      }
+      const std::string when = before.empty()
+                                   ? "just now"
+                                   : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                                                      db::FromEpoch(before[0]["at"].as<double>()), absl::UTCTimeZone());
       results[i] = MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
-                             StrCat("this token was redeemed before (", when(i), "): a token is accepted once"));
+                             StrCat("this token was redeemed before (", when, "): a token is accepted once"));
     }
     return absl::OkStatus();
   });

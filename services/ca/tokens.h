@@ -76,6 +76,7 @@ class TokenBook {
 
   struct Pending {
     std::string kind_id, message_sha256, acceptor;
+    std::string reference;        // the acceptor's own, for its retries; may be empty
     absl::Time kind_valid_until;  // checked again at the time the redemption is dated
   };
   // Decides a group of redemptions (the group committer's commit function).

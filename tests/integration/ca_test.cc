@@ -584,6 +584,66 @@ TEST_F(CaDaemonTest, OneCodeUsedByManyClientsAtOnceIsAcceptedExactlyOnce) {
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
 }
 
+// Enroll sent again after a lost answer gets that enrolment's two certificates, and nothing else:
+// not with other keys, not once either certificate is revoked (a keyCompromise blocks the key
+// too), not another code's certificates for the same keys, not expired ones.
+TEST_F(CaDaemonTest, AnEnrolmentSentAgainGetsItsOwnCertificatesOnlyWhileTheyAreGood) {
+  const std::string code = RegisterEnterprise("Retry GmbH");
+  const v1::EnrollRequest first_req = FreshEnrollRequest(code);
+  v1::EnrollResponse first, again;
+  ASSERT_THAT(EnrollDirect(first_req, &first), IsOk());
+  ASSERT_THAT(EnrollDirect(first_req, &again), IsOk());
+  EXPECT_EQ(again.authentication().serial(), first.authentication().serial());
+  EXPECT_EQ(again.signature().serial(), first.signature().serial());
+  EXPECT_EQ(again.authentication().certificate(), first.authentication().certificate());
+  EXPECT_EQ(again.signature().certificate(), first.signature().certificate());
+  EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE profile <> 'service'"), "2");
+  // The code with other keys, or with one of the keys swapped for another, is a second use.
+  v1::EnrollRequest other_keys = FreshEnrollRequest(code);
+  EXPECT_EQ(ReasonOf(EnrollDirect(other_keys)), v1::ALREADY_USED);
+  v1::EnrollRequest swapped = first_req;
+  swapped.set_signature_csr(other_keys.signature_csr());
+  EXPECT_EQ(ReasonOf(EnrollDirect(swapped)), v1::ALREADY_USED);
+  v1::EnrollRequest crossed = first_req;  // the keys' roles exchanged
+  crossed.set_authentication_csr(first_req.signature_csr());
+  crossed.set_signature_csr(first_req.authentication_csr());
+  EXPECT_EQ(ReasonOf(EnrollDirect(crossed)), v1::ALREADY_USED);
+
+  // A second code of the subscriber certifies the same keys again; the first certificates are
+  // revoked: the first code's retry gets nothing (not the second code's certificates).
+  v1::IssueEnrolmentCodeRequest more;
+  more.set_subscriber_id(first.subscriber_id());
+  v1::RegisterSubscriberResponse second_code;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Admin()->IssueEnrolmentCode(&ctx, more, &second_code).ok());
+  }
+  v1::EnrollRequest second_req = first_req;
+  second_req.set_enrolment_code(second_code.enrolment_code());
+  v1::EnrollResponse second;
+  const absl::Status re_enrolled = EnrollDirect(second_req, &second);
+  auto revoke = [&](const std::string& serial, v1::RevocationReason reason) {
+    v1::RevokeCertificateRequest r;
+    r.set_serial(serial);
+    r.set_reason(reason);
+    v1::RevokeCertificateResponse resp;
+    grpc::ClientContext ctx;
+    return Admin()->RevokeCertificate(&ctx, r, &resp).ok();
+  };
+  ASSERT_TRUE(revoke(first.authentication().serial(), v1::REVOCATION_REASON_SUPERSEDED));
+  EXPECT_EQ(ReasonOf(EnrollDirect(first_req)), v1::ALREADY_USED) << "a revoked enrolment was answered again";
+  if (re_enrolled.ok()) {
+    // The second enrolment's retry still works; after a keyCompromise of its signature key it
+    // does not (the key is blocked).
+    ASSERT_THAT(EnrollDirect(second_req, &again), IsOk());
+    EXPECT_EQ(again.signature().serial(), second.signature().serial());
+    ASSERT_TRUE(revoke(second.signature().serial(), v1::REVOCATION_REASON_KEY_COMPROMISE));
+    EXPECT_EQ(ReasonOf(EnrollDirect(second_req)), v1::ALREADY_USED);
+  }
+  // Every answer again is in the audit trail.
+  EXPECT_NE(Count("SELECT count(*) FROM ca.audit WHERE action = 'answer again'"), "0");
+}
+
 TEST_F(CaDaemonTest, ListPagesThroughSubscribers) {
   for (int i = 0; i < 5; ++i) RegisterEnterprise("Firma " + std::to_string(i));
   auto admin = Admin();
@@ -987,6 +1047,23 @@ TEST_F(CaReplicasTest, ReplicasPublishEachCrlOnce) {
                 "delta_base IS NULL) f WHERE d.number = f.n + 1 AND d.delta_base IS NOT NULL"),
             "1")
       << "the revocation's full CRL has no delta beside it";
+  // A status change whose CRL was never published (its replica died between the commit and the
+  // publication: made here in SQL) is in the next base any replica's schedule issues, however
+  // recent the latest base.
+  auto lost = (*suite)->Enroll("Lost Crl GmbH", v1::CUSTOMER_KIND_ENTERPRISE, "ca2");
+  ASSERT_THAT(lost.status(), IsOk());
+  sql("UPDATE ca.certificates SET revoked_at = now(), revocation_reason = 5 WHERE serial = '" +
+      lost->certificate.SerialHex() + "'");
+  const std::string covered =
+      "SELECT count(*) FROM ca.crls WHERE is_base AND status_seq >= (SELECT status_seq FROM "
+      "ca.certificates WHERE serial = '" +
+      lost->certificate.SerialHex() + "')";
+  std::string found = "0";
+  for (absl::Time end = absl::Now() + absl::Seconds(4); absl::Now() < end && found == "0";) {
+    absl::SleepFor(absl::Milliseconds(200));
+    found = sql(covered);
+  }
+  EXPECT_NE(found, "0") << "no base CRL included a status change whose publication was lost";
 }
 
 TEST(CaInitTest, InitRefusesToOverwriteAndNeedsAGoodPassphrase) {

@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -33,6 +34,7 @@
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
+#include "semper/v1/privacy.grpc.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
 #include "tests/support/ha_cluster.h"
 #include "tests/support/status_matchers.h"
@@ -69,10 +71,18 @@ struct Kind {
     std::lock_guard<std::mutex> lock(mu);
     if (ok_since_failure < last_failure) ok_since_failure = absl::Now();
   }
-  void Failed() {
+  // A failed attempt: what a client of a failing-over suite may see is UNAVAILABLE (a call cut,
+  // a commit whose outcome is unknown, no database), DEADLINE_EXCEEDED (a call that waited for the
+  // new leader) or ABORTED (a conflict, retry); anything else is recorded as unexpected.
+  std::vector<std::string> unexpected;
+  void Failed(const absl::Status& why) {
     ++failed_attempts;
     std::lock_guard<std::mutex> lock(mu);
     last_failure = absl::Now();
+    if (why.code() != absl::StatusCode::kUnavailable && why.code() != absl::StatusCode::kDeadlineExceeded &&
+        why.code() != absl::StatusCode::kAborted && unexpected.size() < 10) {
+      unexpected.push_back(why.ToString());
+    }
   }
   // When it was served again after failing since `t`: InfinitePast if it has not failed since,
   // InfiniteFuture if it has failed and not been served since.
@@ -136,6 +146,18 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     ASSERT_TRUE(
         v1::Liability::NewStub(suite_->Channel("liability,liability2"))->RegisterAgreement(&ctx, req, &rec).ok());
   }
+  // Tokens to redeem, obtained before the load: an issuer's kind, a holder's tokens.
+  auto issuer = suite_->Enroll("Token Issuer GmbH", v1::CUSTOMER_KIND_ENTERPRISE, "ca,ca2");
+  ASSERT_THAT(issuer.status(), IsOk());
+  auto kind = suite_->CreateTokenKind(*issuer, "Failover voucher", "ca,ca2");
+  ASSERT_THAT(kind.status(), IsOk());
+  std::vector<Suite::BlindToken> tokens;
+  for (int i = 0; i < 200; ++i) {
+    auto t = suite_->ObtainToken(*issuer, *kind, StrCat("voucher ", i), "ca,ca2");
+    ASSERT_THAT(t.status(), IsOk());
+    tokens.push_back(*std::move(t));
+  }
+  auto credentials = v1::Credentials::NewStub(suite_->ChannelAs("ca,ca2", *seller));
   auto tsa = v1::TimeStamp::NewStub(suite_->Channel("tsa,tsa2"));
   auto notary = v1::Notary::NewStub(suite_->Channel("notary,notary2"));
   auto liability = v1::Liability::NewStub(suite_->ChannelAs("liability,liability2", *seller));
@@ -145,7 +167,9 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     ASSERT_TRUE(notary->GetTreeHead(&ctx, {}, &head_before).ok());
   }
 
-  Kind stamps_k{"time-stamps"}, evidence_k{"evidence"}, guarantees_k{"guarantees"}, enrolments_k{"enrolments"};
+  Kind stamps_k{"time-stamps"}, evidence_k{"evidence"}, guarantees_k{"guarantees"}, enrolments_k{"enrolments"},
+      redemptions_k{"redemptions"};
+  std::vector<std::string> redemptions(tokens.size());  // the redemption id each token was given
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> stamps;  // serial, imprint
   std::vector<v1::Evidence> evidence;
@@ -157,10 +181,11 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   // Every client retries what failed (the same request) until it is answered, as a client of a
   // replicated suite does: a call cut by the failover has no outcome the client knows. A request
   // started is retried to its answer even after the load stops.
-  auto until_answered = [&](Kind& kind, const std::function<bool()>& attempt) {
+  auto until_answered = [&](Kind& kind, const std::function<absl::Status()>& attempt) {
     for (absl::Time end = absl::Now() + absl::Seconds(90); absl::Now() < end;) {
-      if (attempt()) return true;
-      kind.Failed();
+      absl::Status s = attempt();
+      if (s.ok()) return true;
+      kind.Failed(s);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     ADD_FAILURE() << kind.name << ": a request was not answered in 90 s of retries";
@@ -171,17 +196,24 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     clients.emplace_back([&, w] {  // time-stamps
       for (int i = 0; !stop; ++i) {
         const std::string imprint = Sha256(StrCat("stamp ", w, "-", i, RandomBytes(8)));
-        until_answered(stamps_k, [&] {
+        until_answered(stamps_k, [&]() -> absl::Status {
           v1::StampRequest req;
           req.set_request(*MakeTimeStampRequest(HashAlgorithm::kSha256, imprint, {true, "", RandomBytes(8)}));
           v1::StampResponse resp;
           grpc::ClientContext ctx;
           ctx.set_deadline(In(5));
-          if (!tsa->Stamp(&ctx, req, &resp).ok() || resp.status() != v1::TIME_STAMP_STATUS_GRANTED) return false;
+          if (grpc::Status s = tsa->Stamp(&ctx, req, &resp); !s.ok()) return FromGrpcStatus(s);
+          if (resp.status() != v1::TIME_STAMP_STATUS_GRANTED) {
+            // RFC 3161's answer when the token could not be recorded: systemFailure, nothing issued.
+            const bool system_failure = std::find(resp.failure_info().begin(), resp.failure_info().end(),
+                                                  "systemFailure") != resp.failure_info().end();
+            return system_failure ? absl::UnavailableError("rejected: systemFailure")
+                                  : absl::InternalError("rejected: " + resp.status_text());
+          }
           stamps_k.Ok();
           std::lock_guard<std::mutex> lock(mu);
           stamps.push_back({resp.serial(), imprint});
-          return true;
+          return absl::OkStatus();
         });
       }
     });
@@ -191,15 +223,15 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
         v1::CertifyDocumentRequest req;
         req.set_document(document);
         req.set_signature(*CmsSignDetached(document, buyer->key, buyer->certificate, suite_->Chain()));
-        until_answered(evidence_k, [&] {
+        until_answered(evidence_k, [&]() -> absl::Status {
           v1::Evidence e;
           grpc::ClientContext ctx;
           ctx.set_deadline(In(5));
-          if (!notary->CertifyDocument(&ctx, req, &e).ok()) return false;
+          if (grpc::Status s = notary->CertifyDocument(&ctx, req, &e); !s.ok()) return FromGrpcStatus(s);
           evidence_k.Ok();
           std::lock_guard<std::mutex> lock(mu);
           evidence.push_back(e);
-          return true;
+          return absl::OkStatus();
         });
       }
     });
@@ -212,7 +244,7 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
           std::lock_guard<std::mutex> lock(mu);
           guarantee_requests[req.request_id()] = req;
         }
-        until_answered(guarantees_k, [&] {
+        until_answered(guarantees_k, [&]() -> absl::Status {
           v1::Guarantee g;
           grpc::ClientContext ctx;
           ctx.set_deadline(In(5));
@@ -221,46 +253,71 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
               s.error_message().find("over its limit") != std::string::npos) {
             ++over_limit;
             guarantees_k.Ok();
-            return true;
+            return absl::OkStatus();
           }
-          if (!s.ok()) return false;
+          if (!s.ok()) return FromGrpcStatus(s);
           guarantees_k.Ok();
           std::lock_guard<std::mutex> lock(mu);
           guarantees[req.request_id()] = g.guarantee_id();
-          return true;
+          return absl::OkStatus();
         });
       }
     });
   }
+  clients.emplace_back([&] {  // token redemptions, each retried with the acceptor's reference
+    for (size_t i = 0; i < tokens.size() && !stop; ++i) {
+      v1::RedeemTokenRequest req;
+      req.set_kind_id(kind->id());
+      req.set_message(tokens[i].message);
+      req.set_signature(tokens[i].signature);
+      req.set_reference(StrCat("order ", i));
+      until_answered(redemptions_k, [&]() -> absl::Status {
+        v1::RedeemTokenResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(In(5));
+        if (grpc::Status s = credentials->RedeemToken(&ctx, req, &resp); !s.ok()) return FromGrpcStatus(s);
+        redemptions_k.Ok();
+        redemptions[i] = resp.redemption_id();
+        return absl::OkStatus();
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));  // the tokens last the whole run
+    }
+  });
   clients.emplace_back([&] {  // registrations, then enrolments retried with the same request
     for (int i = 0; !stop; ++i) {
       std::string code;
-      const bool registered = until_answered(enrolments_k, [&] {
+      const bool registered = until_answered(enrolments_k, [&]() -> absl::Status {
         auto c = suite_->Register(StrCat("Subscriber ", i), v1::CUSTOMER_KIND_INDIVIDUAL, "ca,ca2");
-        if (!c.ok()) return false;
+        if (!c.ok()) return c.status();
         enrolments_k.Ok();
         code = *c;
-        return true;
+        return absl::OkStatus();
       });
       if (!registered) return;
       auto enrolment = suite_->NewEnrolment(code);
       ASSERT_THAT(enrolment.status(), IsOk());
-      until_answered(enrolments_k, [&] {
+      until_answered(enrolments_k, [&]() -> absl::Status {
         auto s = suite_->Complete(*enrolment, "ca,ca2");
-        if (!s.ok()) return false;
+        if (!s.ok()) return s.status();
         enrolments_k.Ok();
         std::lock_guard<std::mutex> lock(mu);
         enrolled.push_back({*enrolment, {s->certificate.SerialHex(), s->authentication_certificate->SerialHex()}});
-        return true;
+        return absl::OkStatus();
       });
     }
   });
 
-  std::vector<Kind*> kinds = {&stamps_k, &evidence_k, &guarantees_k, &enrolments_k};
+  std::vector<Kind*> kinds = {&stamps_k, &evidence_k, &guarantees_k, &enrolments_k, &redemptions_k};
   std::this_thread::sleep_for(std::chrono::seconds(3));
   for (Kind* k : kinds) ASSERT_GT(k->ok.load(), 0) << k->name << ": nothing succeeded before the failover";
   std::map<std::string, int> ok_before;
   for (Kind* k : kinds) ok_before[k->name] = k->ok.load();
+
+  // Commits wait for a synchronous standby before the kill (else the test proves nothing).
+  EXPECT_EQ(cluster_->SuperuserQuery("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'").value_or(""),
+            "1")
+      << cluster_->Members();
+  EXPECT_EQ(cluster_->SuperuserQuery("SHOW synchronous_commit").value_or(""), "on");
 
   // The database leader's machine is lost.
   const std::string old_leader = cluster_->Leader();
@@ -268,15 +325,21 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   const absl::Time killed_at = absl::Now();
   ASSERT_THAT(cluster_->Kill(old_leader), IsOk());
   // Readiness reports the gap: a daemon says NOT_SERVING while no leader takes writes.
-  std::atomic<bool> gap_seen{false}, cluster_ready{false};
+  // Every replica of every daemon is asked.
+  const std::vector<std::string> replicas = {"ca",     "ca2",     "tsa",       "tsa2",
+                                             "notary", "notary2", "liability", "liability2"};
+  std::vector<std::atomic<bool>> gap_seen(replicas.size());
+  std::atomic<bool> cluster_ready{false};
   std::thread health([&] {
-    auto stub = Health::NewStub(suite_->Channel("liability"));
-    while (!cluster_ready && !gap_seen) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(In(2));
-      HealthCheckResponse resp;
-      if (stub->Check(&ctx, HealthCheckRequest(), &resp).ok() && resp.status() == HealthCheckResponse::NOT_SERVING) {
-        gap_seen = true;
+    while (!cluster_ready) {
+      for (size_t r = 0; r < replicas.size(); ++r) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(In(1));
+        HealthCheckResponse resp;
+        if (Health::NewStub(suite_->Channel(replicas[r]))->Check(&ctx, HealthCheckRequest(), &resp).ok() &&
+            resp.status() == HealthCheckResponse::NOT_SERVING) {
+          gap_seen[r] = true;
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -285,7 +348,9 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   cluster_ready = true;
   health.join();
   ASSERT_THAT(ready.status(), IsOk()) << cluster_->Members();
-  EXPECT_TRUE(gap_seen) << "semper-liability reported ready all through the failover";
+  for (size_t r = 0; r < replicas.size(); ++r) {
+    EXPECT_TRUE(gap_seen[r]) << "semper-" << replicas[r] << " reported ready all through the failover";
+  }
   // Until every kind of request that failed since the kill has been served again (clients retry
   // every 0.1 s), and a second more without a failure.
   absl::Time served_again = absl::InfiniteFuture();
@@ -384,10 +449,35 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     EXPECT_EQ(again->certificate.SerialHex(), serials.first);
     EXPECT_EQ(again->authentication_certificate->SerialHex(), serials.second);
   }
-  // No enrolment made certificates no client holds (each code certified one pair of keys).
+  // No enrolment made certificates no client holds (each code certified one pair of keys; the
+  // buyer, the seller and the token issuer enrolled before the load).
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.certificates WHERE subscriber_id IS NOT NULL"),
-            std::to_string(2 * (enrolled.size() + 2)));
+            std::to_string(2 * (enrolled.size() + 3)));
   EXPECT_EQ(Sql("SELECT count(*) - count(DISTINCT serial) FROM ca.certificates"), "0");
+
+  // Every acknowledged redemption is recorded, once per token; the acceptor's retry gets the same
+  // redemption, and no token is spent that no acceptor was answered for.
+  size_t redeemed = 0;
+  std::set<std::string> spent;
+  for (absl::string_view id :
+       absl::StrSplit(Sql("SELECT redemption_id FROM ca.spent_tokens"), '\n', absl::SkipEmpty())) {
+    spent.insert(std::string(id));
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (redemptions[i].empty()) continue;
+    ++redeemed;
+    EXPECT_TRUE(spent.contains(redemptions[i])) << "acknowledged redemption " << redemptions[i] << " is lost";
+    v1::RedeemTokenRequest req;
+    req.set_kind_id(kind->id());
+    req.set_message(tokens[i].message);
+    req.set_signature(tokens[i].signature);
+    req.set_reference(StrCat("order ", i));
+    v1::RedeemTokenResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(credentials->RedeemToken(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.redemption_id(), redemptions[i]) << "a retry got another redemption";
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), std::to_string(redeemed));
 
   // The lost node comes back as a standby and catches up.
   ASSERT_THAT(cluster_->StartNode(old_leader), IsOk());
@@ -409,6 +499,7 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     std::printf("  %-12s %5d acknowledged (%d before the failover), %d failed attempts retried\n", k->name.c_str(),
                 k->ok.load(), ok_before[k->name], k->failed_attempts.load());
   }
+  for (Kind* k : kinds) EXPECT_TRUE(k->unexpected.empty()) << k->name << ": " << k->unexpected.front();
   std::printf("  guarantees refused over the limit: %d; live %.2f EUR of %.2f\n", over_limit.load(), live / 100.0,
               kLimit / 100.0);
   // What each daemon's main write costs the database (docs/scaling.md): bytes per row with indexes

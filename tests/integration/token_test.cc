@@ -75,64 +75,29 @@ class TokenTest : public ::semper::testing::PostgresTest {
   }
 
   absl::StatusOr<v1::TokenKind> CreateKind(const Suite::Subscriber& who, const std::string& name) {
-    v1::TokenKindRequestStatement st;
-    st.set_type("semper-token-kind-request");
-    st.set_name(name);
-    st.mutable_value()->set_currency("EUR");
-    st.mutable_value()->set_minor_units(290);
-    *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24 * 30));
-    *st.mutable_made_at() = ToTimestamp(absl::Now());
-    v1::CreateTokenKindRequest req;
-    req.set_signature(Signed(who, st, req.mutable_request()));
-    v1::TokenKind kind;
-    grpc::ClientContext ctx;
-    grpc::Status s = Stub()->CreateTokenKind(&ctx, req, &kind);
-    if (!s.ok()) return FromGrpcStatus(s);
-    return kind;
+    return suite_->CreateTokenKind(who, name);
   }
 
   absl::StatusOr<v1::IssueBlindTokenResponse> IssueBlind(const Suite::Subscriber& who, const std::string& kind_id,
                                                          const std::string& blinded) {
-    v1::BlindIssueStatement st;
-    st.set_type("semper-blind-issue");
-    st.set_kind_id(kind_id);
-    st.set_blinded_message(blinded);
-    *st.mutable_made_at() = ToTimestamp(absl::Now());
-    v1::IssueBlindTokenRequest req;
-    req.set_signature(Signed(who, st, req.mutable_request()));
-    v1::IssueBlindTokenResponse resp;
-    grpc::ClientContext ctx;
-    grpc::Status s = Stub()->IssueBlindToken(&ctx, req, &resp);
-    if (!s.ok()) return FromGrpcStatus(s);
-    return resp;
+    return suite_->IssueBlindToken(who, kind_id, blinded);
   }
 
-  struct Token {
-    std::string message, signature, blinded;
-  };
+  using Token = Suite::BlindToken;
   // The holder's side of the protocol: prepare, blind, have the issuer sign, finalize.
   Token Obtain(const v1::TokenKind& kind, const std::string& what) {
-    auto pk = PublicKey::FromDer(kind.public_key());
-    EXPECT_THAT(pk.status(), IsOk());
-    Token t;
-    t.message = blind_rsa::Prepare(what);
-    auto blinding = blind_rsa::Blind(*pk, t.message);
-    EXPECT_THAT(blinding.status(), IsOk());
-    t.blinded = blinding->blinded_message;
-    auto issued = IssueBlind(*issuer_, kind.id(), blinding->blinded_message);
-    EXPECT_THAT(issued.status(), IsOk());
-    auto sig = blind_rsa::Finalize(*pk, t.message, issued->blind_signature(), blinding->inv);
-    EXPECT_THAT(sig.status(), IsOk());
-    t.signature = *sig;
-    return t;
+    auto t = suite_->ObtainToken(*issuer_, kind, what);
+    EXPECT_THAT(t.status(), IsOk());
+    return t.ok() ? *t : Token{};
   }
 
   absl::StatusOr<v1::RedeemTokenResponse> Redeem(v1::Credentials::Stub* stub, const std::string& kind_id,
-                                                 const Token& t) {
+                                                 const Token& t, const std::string& reference = "") {
     v1::RedeemTokenRequest req;
     req.set_kind_id(kind_id);
     req.set_message(t.message);
     req.set_signature(t.signature);
+    req.set_reference(reference);
     v1::RedeemTokenResponse resp;
     grpc::ClientContext ctx;
     grpc::Status s = stub->RedeemToken(&ctx, req, &resp);
@@ -268,6 +233,52 @@ TEST_F(TokenTest, ManyConcurrentRedemptionsOfOneTokenAcceptItOnce) {
   // Later, with the time of the first use in the message.
   EXPECT_THAT(Redeem(StubAs(*acceptor_).get(), kind->id(), tokens[0]).status(),
               StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("redeemed before (20")));
+}
+
+// An acceptor whose answer was lost (a failover) sends the redemption again with its own
+// reference and gets the same redemption; the token is still accepted once: not again without
+// the reference, with another one, or by another acceptor with the same one. Retries racing each
+// other at both replicas get one redemption.
+TEST_F(TokenTest, AnAcceptorsRetryWithItsReferenceGetsTheSameRedemptionAndNothingMore) {
+  auto kind = CreateKind(*issuer_, "Ferry ticket");
+  ASSERT_THAT(kind.status(), IsOk());
+  Token t = Obtain(*kind, "ferry 1");
+  auto first = Redeem(StubAs(*acceptor_).get(), kind->id(), t, "order 4711");
+  ASSERT_THAT(first.status(), IsOk());
+  auto again = Redeem(StubAs(*acceptor_, "ca2").get(), kind->id(), t, "order 4711");
+  ASSERT_THAT(again.status(), IsOk());
+  EXPECT_EQ(again->redemption_id(), first->redemption_id());
+  EXPECT_EQ(again->redeemed_at().seconds(), first->redeemed_at().seconds());
+  EXPECT_EQ(again->redeemed_at().nanos(), first->redeemed_at().nanos());
+  for (auto [who, reference] : {std::pair{&*acceptor_, ""}, std::pair{&*acceptor_, "order 4712"},
+                                std::pair{&*other_, "order 4711"}, std::pair{&*acceptor_, "ORDER 4711"}}) {
+    EXPECT_THAT(Redeem(StubAs(*who).get(), kind->id(), t, reference).status(),
+                StatusWithMessage(absl::StatusCode::kFailedPrecondition, HasSubstr("redeemed before")))
+        << reference;
+  }
+  // A token redeemed without a reference has no retry.
+  Token bare = Obtain(*kind, "ferry 2");
+  ASSERT_THAT(Redeem(StubAs(*acceptor_).get(), kind->id(), bare).status(), IsOk());
+  EXPECT_EQ(ReasonOf(Redeem(StubAs(*acceptor_).get(), kind->id(), bare, "order 1").status()), v1::ALREADY_USED);
+  // Twenty copies of one redemption at once, at both replicas: one redemption, the same for all.
+  Token raced = Obtain(*kind, "ferry 3");
+  std::vector<std::string> ids(20);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 20; ++c) {
+    clients.emplace_back([&, c] {
+      auto r = Redeem(StubAs(*acceptor_, c % 2 == 0 ? "ca" : "ca2").get(), kind->id(), raced, "order 9");
+      ASSERT_THAT(r.status(), IsOk());
+      ids[static_cast<size_t>(c)] = r->redemption_id();
+    });
+  }
+  for (auto& c : clients) c.join();
+  for (const std::string& id : ids) EXPECT_EQ(id, ids[0]);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "3");
+  // Too long a reference is refused and spends nothing.
+  Token other = Obtain(*kind, "ferry 4");
+  EXPECT_EQ(ReasonOf(Redeem(StubAs(*acceptor_).get(), kind->id(), other, std::string(201, 'x')).status()),
+            v1::INVALID_FIELD);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "3");
 }
 
 TEST_F(TokenTest, BadInputIsRefusedAndSpendsNothing) {

@@ -4,8 +4,10 @@
 # through pgBackRest; semper-tsa stamps three batches of time-stamps over HTTP (RFC 3161, with
 # `openssl ts`): batch A, then a full backup, batch B, a recovery target time, batch C. The cluster
 # is thrown away and restored from the repository to the target time: every token of A and B is
-# there, for the imprint its client sent, and none of C; semper-tsa starts on the restored database
-# and stamps again with serial numbers none of A, B or C had. Fails, never skips.
+# there, for the imprint its client sent, and none of C (stamped after 40 serial blocks were taken
+# past the target, so that the restored sequence is behind C's block); after the step
+# docs/scaling.md gives (the sequence moved on), semper-tsa stamps on the restored database with
+# serial numbers above every one given out. Fails, never skips.
 #   tests/scenario/backup_restore_test.sh BUILD_DIR
 set -euo pipefail
 BUILD_DIR=$(cd "${1:?usage: backup_restore_test.sh BUILD_DIR}" && pwd)
@@ -103,6 +105,11 @@ stamp B 5
 sleep 1
 target=$(psql_pg -c "SELECT now()")
 sleep 1
+# After the target, many TSA starts (40 serial blocks taken: more than PostgreSQL logs a sequence
+# ahead), then batch C from a new process, in a block the restore will not know was given out.
+psql_pg -c "SELECT count(nextval('tsa.serial_blocks')) FROM generate_series(1, 40)" >/dev/null
+stop_tsa
+start_tsa
 stamp C 5
 psql_pg -c "SELECT pg_switch_wal()" >/dev/null
 backrest check || fail "the last WAL was not archived"
@@ -136,12 +143,16 @@ for i in 1 5; do
   [[ "$got" == "$want" ]] || fail "token B $i has another imprint after the restore"
 done
 
-echo "--- semper-tsa on the restored database stamps again, with new serial numbers"
+echo "--- the sequences moved past what was given out after the target (docs/scaling.md), then stamping again"
+psql_pg -c "SELECT setval('tsa.serial_blocks', nextval('tsa.serial_blocks') + 1000)" >/dev/null
 start_tsa
 stamp D 3
+max_c=0
+while read -r serial; do ((16#${serial#0x} > max_c)) && max_c=$((16#${serial#0x})); done <"$WORK/C/serials"
 while read -r serial; do
   # Batch C's tokens are lost to the database, not to their holders: none of their serials again.
   grep -qx "$serial" "$WORK/A/serials" "$WORK/B/serials" "$WORK/C/serials" && fail "serial $serial was issued twice"
+  ((16#${serial#0x} > max_c)) || fail "serial $serial is not above every serial given out before the restore"
 done <"$WORK/D/serials"
 stop_tsa
 echo "backup_restore: passed (15 tokens stamped, 10 restored to $target, 5 after it gone; 3 stamped after)"

@@ -100,15 +100,32 @@ absl::StatusOr<absl::Duration> HaCluster::AwaitReady(absl::Duration limit) const
 int HaCluster::PortOf(const std::string& node) const { return base_port_ + 10 + std::stoi(node.substr(2)); }
 
 std::string HaCluster::SuperuserConnInfo(const std::string& database) const {
-  std::string password = Slurp(dir_.path() + "/ha/secrets/postgres-password");
-  while (!password.empty() && password.back() == '\n') password.pop_back();
   return StrCat("host=127.0.0.1,127.0.0.1,127.0.0.1 port=", PortOf("pg1"), ",", PortOf("pg2"), ",", PortOf("pg3"),
-                " user=postgres password=", password, " dbname=", database,
+                " user=postgres passfile=", dir_.path(), "/ha/secrets/pgpass dbname=", database,
                 " target_session_attrs=read-write connect_timeout=5");
 }
 
+// The semper role's URL with the password taken from deploy/ha.sh's password file instead: psql's
+// command line is visible to every local user.
+static std::string WithoutPassword(const std::string& url, const std::string& passfile) {
+  const size_t colon = url.find(':', url.find("://") + 3);
+  const size_t at = url.find('@');
+  std::string out = colon < at ? url.substr(0, colon) + url.substr(at) : url;
+  return out + (out.find('?') == std::string::npos ? "?" : "&") + "passfile=" + passfile;
+}
+
 absl::StatusOr<std::string> HaCluster::Query(const std::string& sql) const {
-  auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url_, "-c", sql});
+  auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                       WithoutPassword(url_, dir_.path() + "/ha/secrets/pgpass"), "-c", sql});
+  if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+absl::StatusOr<std::string> HaCluster::SuperuserQuery(const std::string& sql) const {
+  auto r = RunCommand(
+      {"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", SuperuserConnInfo("postgres"), "-c", sql});
   if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
   std::string out = r.out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -116,9 +133,8 @@ absl::StatusOr<std::string> HaCluster::Query(const std::string& sql) const {
 }
 
 absl::StatusOr<std::string> HaCluster::QueryNode(const std::string& node, const std::string& sql) const {
-  // The URL's credentials, one host.
-  const std::string creds = url_.substr(0, url_.find('@') + 1);
-  const std::string url = StrCat(creds, "127.0.0.1:", PortOf(node), "/semper?connect_timeout=3");
+  const std::string url = StrCat("postgresql://semper@127.0.0.1:", PortOf(node),
+                                 "/semper?connect_timeout=3&passfile=", dir_.path(), "/ha/secrets/pgpass");
   auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql});
   if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
   std::string out = r.out;

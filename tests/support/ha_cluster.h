@@ -31,11 +31,14 @@ class HaCluster {
   std::string Members() const;
   // psql as the semper role on the leader.
   absl::StatusOr<std::string> Query(const std::string& sql) const;
+  // psql as the superuser on the leader (pg_stat_replication, settings).
+  absl::StatusOr<std::string> SuperuserQuery(const std::string& sql) const;
   // psql as the semper role on one node (a standby answers read-only queries).
   absl::StatusOr<std::string> QueryNode(const std::string& node, const std::string& sql) const;
   // The node's PostgreSQL port.
   int PortOf(const std::string& node) const;
-  // libpq key/value connection string of the superuser for `database`, at whichever node leads.
+  // libpq key/value connection string of the superuser for `database`, at whichever node leads
+  // (the password in a file it names).
   std::string SuperuserConnInfo(const std::string& database) const;
 
  private:

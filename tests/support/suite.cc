@@ -14,6 +14,7 @@
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/container/container.h"
+#include "common/crypto/blind_rsa.h"
 #include "common/crypto/cms.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/random.h"
@@ -331,6 +332,63 @@ absl::StatusOr<Suite::Subscriber> Suite::Complete(const Enrolment& enrolment, co
   SEMPER_ASSIGN_OR_RETURN(Certificate cert, Certificate::FromDer(enrolled.signature().certificate()));
   SEMPER_ASSIGN_OR_RETURN(Certificate auth_cert, Certificate::FromDer(enrolled.authentication().certificate()));
   return Subscriber{enrolment.signature_key, cert, enrolment.authentication_key, auth_cert};
+}
+
+absl::StatusOr<v1::TokenKind> Suite::CreateTokenKind(const Subscriber& issuer, const std::string& name,
+                                                     const std::string& ca) const {
+  v1::TokenKindRequestStatement st;
+  st.set_type("semper-token-kind-request");
+  st.set_name(name);
+  st.mutable_value()->set_currency("EUR");
+  st.mutable_value()->set_minor_units(290);
+  *st.mutable_valid_until() = ToTimestamp(absl::Now() + absl::Hours(24 * 30));
+  *st.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::CreateTokenKindRequest req;
+  req.set_request(st.SerializeAsString());
+  SEMPER_ASSIGN_OR_RETURN(std::string signature,
+                          CmsSignDetached(req.request(), issuer.key, issuer.certificate, Chain()));
+  req.set_signature(signature);
+  v1::TokenKind kind;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  if (grpc::Status s = v1::Credentials::NewStub(Channel(ca))->CreateTokenKind(&ctx, req, &kind); !s.ok()) {
+    return FromGrpcStatus(s);
+  }
+  return kind;
+}
+
+absl::StatusOr<v1::IssueBlindTokenResponse> Suite::IssueBlindToken(const Subscriber& issuer, const std::string& kind_id,
+                                                                   const std::string& blinded,
+                                                                   const std::string& ca) const {
+  v1::BlindIssueStatement st;
+  st.set_type("semper-blind-issue");
+  st.set_kind_id(kind_id);
+  st.set_blinded_message(blinded);
+  *st.mutable_made_at() = ToTimestamp(absl::Now());
+  v1::IssueBlindTokenRequest req;
+  req.set_request(st.SerializeAsString());
+  SEMPER_ASSIGN_OR_RETURN(std::string signature,
+                          CmsSignDetached(req.request(), issuer.key, issuer.certificate, Chain()));
+  req.set_signature(signature);
+  v1::IssueBlindTokenResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (grpc::Status s = v1::Credentials::NewStub(Channel(ca))->IssueBlindToken(&ctx, req, &resp); !s.ok()) {
+    return FromGrpcStatus(s);
+  }
+  return resp;
+}
+
+absl::StatusOr<Suite::BlindToken> Suite::ObtainToken(const Subscriber& issuer, const v1::TokenKind& kind,
+                                                     const std::string& what, const std::string& ca) const {
+  SEMPER_ASSIGN_OR_RETURN(PublicKey pk, PublicKey::FromDer(kind.public_key()));
+  BlindToken t;
+  t.message = blind_rsa::Prepare(what);
+  SEMPER_ASSIGN_OR_RETURN(auto blinding, blind_rsa::Blind(pk, t.message));
+  t.blinded = blinding.blinded_message;
+  SEMPER_ASSIGN_OR_RETURN(v1::IssueBlindTokenResponse issued, IssueBlindToken(issuer, kind.id(), t.blinded, ca));
+  SEMPER_ASSIGN_OR_RETURN(t.signature, blind_rsa::Finalize(pk, t.message, issued.blind_signature(), blinding.inv));
+  return t;
 }
 
 std::string Suite::SignedOrder(const Subscriber& buyer, const Certificate& seller, int64_t minor_units,

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "common/crypto/certificate.h"
 #include "common/crypto/keys.h"
+#include "semper/v1/ca.pb.h"
 #include "semper/v1/privacy.pb.h"
 #include "semper/v1/types.pb.h"
 #include "tests/support/subprocess.h"
@@ -121,6 +122,19 @@ class Suite {
   // certificate. `name` only for a ROLE pseudonym.
   absl::StatusOr<Subscriber> IssuePseudonym(const Subscriber& holder, v1::PseudonymKind kind,
                                             const std::string& name = "") const;
+  // Anonymous tokens (semper-ca, `ca`: the replica(s) to ask): a kind created by `issuer` (2.90 EUR,
+  // valid 30 days), a blind issuance signed by `issuer`, and a holder's whole protocol (prepare,
+  // blind, issue, finalize) for one token saying `what`.
+  absl::StatusOr<v1::TokenKind> CreateTokenKind(const Subscriber& issuer, const std::string& name,
+                                                const std::string& ca = "ca") const;
+  absl::StatusOr<v1::IssueBlindTokenResponse> IssueBlindToken(const Subscriber& issuer, const std::string& kind_id,
+                                                              const std::string& blinded,
+                                                              const std::string& ca = "ca") const;
+  struct BlindToken {
+    std::string message, signature, blinded;
+  };
+  absl::StatusOr<BlindToken> ObtainToken(const Subscriber& issuer, const v1::TokenKind& kind, const std::string& what,
+                                         const std::string& ca = "ca") const;
   // Stops one daemon (SIGTERM; an exit other than 0 is an error) and starts it again with the
   // same settings. A stopped daemon may be started anew with StartDaemon.
   absl::Status Stop(const std::string& name);

@@ -80,27 +80,50 @@ class Wallet:
         return key, chain
 
 
+def _port_ok(port: str) -> bool:
+    return port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535
+
+
 def target(address: str) -> str:
-    """The gRPC target for one address, several replicas by IP address ("10.0.0.1:7010,10.0.0.2:7010"),
-    or any gRPC target ("dns:///tsa.example:7010"), as semperctl reads them. A list of host names
-    is refused: give the replicas one DNS name with a record each."""
+    """The gRPC target for one host:port, several replicas by IP address ("10.0.0.1:7010,10.0.0.2:7010"),
+    or any gRPC target ("dns:///tsa.example:7010"), as semperctl reads them (ValueError as semperctl
+    refuses). A list of host names is refused: give the replicas one DNS name with a record each."""
     address = address.strip()
     if not address:
         raise ValueError("address: is empty")
-    if "," not in address or ":/" in address or address.startswith(("ipv4:", "ipv6:")):
+    prefix = ""
+    if address.startswith(("ipv4:", "ipv6:")):
+        prefix, address = address[:5], address[5:]
+    elif ":/" in address:
+        if "," in address:
+            raise ValueError(f"address: '{address}': a resolver's target names one host; list replicas as "
+                             "IP:port,IP:port")
+        return address
+    elif "," not in address:
+        host, _, port = address.rpartition(":")
+        if not host or not _port_ok(port):
+            raise ValueError(f"address: '{address}' is not host:port (port 1 to 65535)")
         return address
     families = set()
     parts = []
     for part in (p.strip() for p in address.split(",")):
-        host = part[1:part.find("]:")] if part.startswith("[") else part.rpartition(":")[0]
+        if part.startswith("[") and "]:" in part:
+            host, port = part[1:part.find("]:")], part[part.find("]:") + 2:]
+        else:
+            host, _, port = part.rpartition(":")
         try:
-            families.add(ipaddress.ip_address(host).version)
+            if "%" in host or not _port_ok(port):
+                raise ValueError
+            version = ipaddress.ip_address(host).version
+            if part.startswith("[") != (version == 6):
+                raise ValueError
+            families.add(version)
         except ValueError:
             raise ValueError(f"address: '{part}' in a list of replicas is not IP:port; a list takes IP addresses "
                              "only (for host names, give one DNS name with an address record per replica, e.g. "
                              "dns:///semper-tsa:7010)") from None
         parts.append(part)
-    if len(families) > 1:
+    if len(families) > 1 or (prefix == "ipv4:" and families != {4}) or (prefix == "ipv6:" and families != {6}):
         raise ValueError("address: a list of replicas mixes IPv4 and IPv6 addresses")
     return ("ipv4:" if families == {4} else "ipv6:") + ",".join(parts)
 

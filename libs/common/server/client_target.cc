@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -17,21 +18,34 @@ namespace {
 
 enum class Family { kNone, kV4, kV6 };
 
-// "1.2.3.4:7010" -> kV4, "[::1]:7010" -> kV6, a host name -> kNone.
+// "1.2.3.4:7010" -> kV4, "[::1]:7010" -> kV6; a host name, or a port that is not 1 to 65535 -> kNone.
 Family FamilyOf(std::string_view address) {
   std::string host;
+  size_t port_at = 0;
+  Family family = Family::kNone;
   if (address.starts_with("[")) {
     const size_t end = address.find("]:");
     if (end == std::string_view::npos) return Family::kNone;
     host = std::string(address.substr(1, end - 1));
     in6_addr a6{};
-    return inet_pton(AF_INET6, host.c_str(), &a6) == 1 ? Family::kV6 : Family::kNone;
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1) return Family::kNone;  // also a scoped "fe80::1%eth0"
+    family = Family::kV6;
+    port_at = end + 2;
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) return Family::kNone;
+    host = std::string(address.substr(0, colon));
+    in_addr a4{};
+    if (inet_pton(AF_INET, host.c_str(), &a4) != 1) return Family::kNone;
+    family = Family::kV4;
+    port_at = colon + 1;
   }
-  const size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 == address.size()) return Family::kNone;
-  host = std::string(address.substr(0, colon));
-  in_addr a4{};
-  return inet_pton(AF_INET, host.c_str(), &a4) == 1 ? Family::kV4 : Family::kNone;
+  const std::string_view port = address.substr(port_at);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return Family::kNone;
+  }
+  const int n = std::stoi(std::string(port));
+  return n >= 1 && n <= 65535 ? family : Family::kNone;
 }
 
 }  // namespace
@@ -39,14 +53,31 @@ Family FamilyOf(std::string_view address) {
 absl::StatusOr<std::string> ClientTarget(std::string_view text) {
   const absl::string_view addresses = absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size()));
   if (addresses.empty()) return InvalidField("address", "is empty");
-  if (addresses.find(',') == absl::string_view::npos) return std::string(addresses);
-  if (addresses.find(":/") != absl::string_view::npos || absl::StartsWith(addresses, "ipv4:") ||
-      absl::StartsWith(addresses, "ipv6:")) {
-    return std::string(addresses);  // a gRPC target already
+  // A gRPC target of its own: a list of IP addresses is checked; a resolver name takes one name.
+  std::string_view prefix;
+  if (absl::StartsWith(addresses, "ipv4:") || absl::StartsWith(addresses, "ipv6:")) {
+    prefix = std::string_view(addresses.data(), 5);
+  } else if (addresses.find(":/") != absl::string_view::npos) {
+    if (addresses.find(',') != absl::string_view::npos) {
+      return InvalidField("address", StrCat("'", std::string(addresses),
+                                            "': a resolver's target names one host; list replicas as IP:port,IP:port"));
+    }
+    return std::string(addresses);
+  } else if (addresses.find(',') == absl::string_view::npos) {
+    // One host:port, resolved by DNS (every address it has is used).
+    const size_t colon = addresses.rfind(':');
+    const absl::string_view port = colon == absl::string_view::npos ? "" : addresses.substr(colon + 1);
+    int n = 0;
+    if (colon == 0 || port.empty() || port.size() > 5 || !absl::SimpleAtoi(port, &n) || n < 1 || n > 65535 ||
+        port.find_first_not_of("0123456789") != absl::string_view::npos) {
+      return InvalidField("address", StrCat("'", std::string(addresses), "' is not host:port (port 1 to 65535)"));
+    }
+    return std::string(addresses);
   }
+  const absl::string_view list = addresses.substr(prefix.size());
   std::vector<std::string> parts;
   Family family = Family::kNone;
-  for (absl::string_view piece : absl::StrSplit(addresses, ',')) {
+  for (absl::string_view piece : absl::StrSplit(list, ',')) {
     const absl::string_view stripped = absl::StripAsciiWhitespace(piece);
     const std::string_view part(stripped.data(), stripped.size());
     const Family f = FamilyOf(part);
@@ -57,7 +88,8 @@ absl::StatusOr<std::string> ClientTarget(std::string_view text) {
                                  "names, give one DNS name with an address record per replica, e.g. "
                                  "dns:///semper-tsa:7010)"));
     }
-    if (family != Family::kNone && f != family) {
+    if ((family != Family::kNone && f != family) || (prefix == "ipv4:" && f != Family::kV4) ||
+        (prefix == "ipv6:" && f != Family::kV6)) {
       return InvalidField("address", "a list of replicas mixes IPv4 and IPv6 addresses");
     }
     family = f;

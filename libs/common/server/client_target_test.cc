@@ -22,8 +22,11 @@ TEST(ClientTargetTest, ReplicasByIpAddressBecomeOneTarget) {
 }
 
 TEST(ClientTargetTest, ListsGrpcCannotResolveAreRefusedWithTheWayOut) {
-  for (const char* bad : {"tsa1:7010,tsa2:7010", "10.0.0.1:7010,tsa2:7010", "10.0.0.1,10.0.0.2", "10.0.0.1:7010,",
-                          "10.0.0.1:7010,[::1]:7010", "[::1:7010,[::2]:1"}) {
+  for (const char* bad :
+       {"tsa1:7010,tsa2:7010", "10.0.0.1:7010,tsa2:7010", "10.0.0.1,10.0.0.2", "10.0.0.1:7010,",
+        "10.0.0.1:7010,[::1]:7010", "[::1:7010,[::2]:1", "127.0.0.1:abc,127.0.0.1:2", "127.0.0.1:1,127.0.0.1:99999",
+        "127.0.0.1:0,127.0.0.1:1", "ipv4:127.0.0.1:1,tsa2:1", "ipv4:[::1]:1", "dns:///a:1,dns:///b:1",
+        "[fe80::1%lo]:1,[::1]:2", "127.0.0.1:99999", "127.0.0.1", "tsa.example:", ":7010", "127.0.0.1:+80"}) {
     auto t = ClientTarget(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << bad;

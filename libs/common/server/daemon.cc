@@ -62,6 +62,16 @@ std::optional<Daemon> LoadDaemon(const std::optional<std::string>& config_file, 
     std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(config.status().message()).c_str());
     return std::nullopt;
   }
+  // The other daemons' addresses (one, a list of replicas, a gRPC target): refused at the start
+  // rather than by every call later.
+  for (const ConfigKey& key : schema) {
+    if (!key.name.ends_with("_address") || key.type != ConfigType::kString || !config->Has(key.name)) continue;
+    if (auto target = ClientTarget(config->GetString(key.name)); !target.ok()) {
+      std::fprintf(stderr, "%s: %s: %s\n", name.c_str(), key.name.c_str(),
+                   std::string(target.status().message()).c_str());
+      return std::nullopt;
+    }
+  }
   auto options = ServerOptionsFromConfig(*config, name);
   if (!options.ok()) {
     std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(options.status().message()).c_str());

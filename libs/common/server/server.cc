@@ -268,6 +268,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
       return port.status();
     }
   }
+  s.checker_ = std::thread([&s] {
+    for (;;) {
+      {
+        absl::MutexLock lock(&s.mu_);
+        s.mu_.Await(absl::Condition(
+            +[](Server* srv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(srv->mu_) { return srv->stopping_ || srv->check_wanted_; },
+            &s));
+        if (s.stopping_) return;
+        s.check_wanted_ = false;
+      }
+      absl::Status r = s.readiness_ ? s.readiness_() : absl::OkStatus();
+      absl::MutexLock lock(&s.mu_);
+      s.check_result_ = std::move(r);
+      s.check_done_ = true;
+    }
+  });
   s.PollReadiness();  // first result before anyone asks
   s.poller_ = std::thread([&s] {
     for (;;) {
@@ -290,11 +306,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
 }
 
 void Server::PollReadiness() {
-  absl::Status ready = readiness_ ? readiness_() : absl::OkStatus();
+  absl::Status ready;
   bool changed;
   {
     absl::MutexLock lock(&mu_);
+    if (check_done_) {  // else the last check still runs: wait for it rather than start another
+      check_done_ = false;
+      check_wanted_ = true;
+      check_started_ = absl::Now();
+    }
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return check_done_ || stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&done),
+                         std::max(absl::ZeroDuration(), check_started_ + options_.readiness_timeout - absl::Now()));
     if (stopping_) return;
+    ready = check_done_ ? check_result_
+                        : absl::UnavailableError(StrCat("the readiness check (the database) has not answered for ",
+                                                        absl::ToInt64Seconds(absl::Now() - check_started_), " s"));
     changed = ready.ok() != ready_.ok();
     ready_ = ready;
     grpc_->GetHealthCheckService()->SetServingStatus(ready.ok());
@@ -322,6 +349,7 @@ void Server::Shutdown() {
     if (grpc_) grpc_->GetHealthCheckService()->SetServingStatus(false);
   }
   if (poller_.joinable()) poller_.join();
+  if (checker_.joinable()) checker_.join();  // after a check in progress returns
   LogEvent(options_.logger, spdlog::level::info, "shutting_down")
       .With("grace_ms", absl::ToInt64Milliseconds(options_.shutdown_grace));
   for (const auto& f : options_.on_shutdown) f();

@@ -46,6 +46,9 @@ struct ServerOptions {
   // streams (watchers), which would otherwise hold the shutdown for the whole grace period.
   std::vector<std::function<void()>> on_shutdown;
   absl::Duration readiness_interval = absl::Seconds(2);
+  // A readiness check that has not returned within this long reports not ready (a database whose
+  // machine vanished can hold a query until TCP gives up), until it returns.
+  absl::Duration readiness_timeout = absl::Seconds(5);
   int max_message_bytes = 32 << 20;
   size_t max_http_body_bytes = 1 << 20;
   int http_threads = 32;  // HTTP requests served at once (handlers may wait on the database)
@@ -111,8 +114,14 @@ class Server {
   std::unique_ptr<RateLimiter> limiter_;
   int grpc_port_ = 0;
   std::thread poller_;
+  // Runs readiness_ when the poller asks, so that the poller can give up waiting for it.
+  std::thread checker_;
 
   absl::Mutex mu_;
+  bool check_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool check_done_ ABSL_GUARDED_BY(mu_) = true;
+  absl::Status check_result_ ABSL_GUARDED_BY(mu_);
+  absl::Time check_started_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("starting");
