@@ -69,11 +69,15 @@ make_secrets() {
 # The consensus store is the cluster's control: whoever writes to it decides who leads and whether
 # commits wait for a standby. etcd therefore takes only clients with a certificate of the
 # cluster's own CA (made here, P-256, 10 years), on its client and peer ports alike; Patroni's
-# REST API takes changes (PATCH /config, failover, restart) only with a password. The keys are the
-# postgres user's (Patroni runs as it) and root's.
+# REST API takes changes (PATCH /config, failover, restart) only with a password. PostgreSQL
+# speaks TLS with the same CA's server certificate, and every client of it (the daemons, the
+# standbys, pg_rewind, Patroni) verifies it (sslmode=verify-full): a local user listening on a
+# stopped node's port cannot pass for it and collect the passwords clients send. The keys are the
+# postgres user's (Patroni and PostgreSQL run as it) and root's; the CA's certificate is
+# DIR/ca.pem for every client.
 make_pki() {
-  local p="$DIR/etcd-pki"
-  [[ -f "$p/client.pem" ]] && return
+  local p="$DIR/pki"
+  [[ -f "$p/client.pem" && -f "$DIR/ca.pem" ]] && return
   mkdir -p "$p"
   chmod 700 "$p"
   (
@@ -91,10 +95,11 @@ make_pki() {
     done
     rm -f ca.key ca.srl  # nothing more is ever issued
   )
+  install -m 644 "$p/ca.pem" "$DIR/ca.pem"
   [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$p"
   [[ -f "$p/client.pem" ]] || { echo "ha.sh: could not make etcd's certificates" >&2; exit 1; }
 }
-etcd_curl() { curl -fsS -m 2 --cacert "$DIR/etcd-pki/ca.pem" --cert "$DIR/etcd-pki/client.pem" --key "$DIR/etcd-pki/client.key" "$@"; }
+etcd_curl() { curl -fsS -m 2 --cacert "$DIR/pki/ca.pem" --cert "$DIR/pki/client.pem" --key "$DIR/pki/client.key" "$@"; }
 
 # The YAML of node i. Passwords sit in a file only the postgres user reads (Patroni needs them
 # in its configuration), never on a command line.
@@ -118,9 +123,9 @@ ctl:
 etcd:
   host: 127.0.0.1:$ETCD_PORT
   protocol: https
-  cacert: $DIR/etcd-pki/ca.pem
-  cert: $DIR/etcd-pki/client.pem
-  key: $DIR/etcd-pki/client.key
+  cacert: $DIR/pki/ca.pem
+  cert: $DIR/pki/client.pem
+  key: $DIR/pki/client.key
 bootstrap:
   dcs:
     ttl: $TTL
@@ -156,20 +161,29 @@ postgresql:
   pgpass: $DIR/pg$i/pgpass
   pg_hba:
     - local all all scram-sha-256
-    - host replication replicator 127.0.0.1/32 scram-sha-256
-    - host all all 127.0.0.1/32 scram-sha-256
+    - hostssl replication replicator 127.0.0.1/32 scram-sha-256
+    - hostssl all all 127.0.0.1/32 scram-sha-256
   authentication:
     superuser:
       username: postgres
       password: "$(secret postgres-password)"
+      sslmode: verify-full
+      sslrootcert: $DIR/ca.pem
     replication:
       username: replicator
       password: "$(secret replicator-password)"
+      sslmode: verify-full
+      sslrootcert: $DIR/ca.pem
     rewind:
       username: rewind
       password: "$(secret rewind-password)"
+      sslmode: verify-full
+      sslrootcert: $DIR/ca.pem
   parameters:
     unix_socket_directories: $DIR/pg$i
+    ssl: "on"
+    ssl_cert_file: $DIR/pki/server.pem
+    ssl_key_file: $DIR/pki/server.key
 tags:
   nofailover: false
   noloadbalance: false
@@ -181,7 +195,7 @@ start_etcd() {
   if running "$DIR/etcd/etcd.pid" etcd; then return; fi
   # One etcd member here; on several machines, three (see the README). v2 API: Debian's Patroni
   # speaks it (python3-etcd).
-  local p="$DIR/etcd-pki"
+  local p="$DIR/pki"
   ETCD_UNSUPPORTED_ARCH= nohup etcd --name semper-etcd --data-dir "$DIR/etcd/data" \
     --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
     --cert-file "$p/server.pem" --key-file "$p/server.key" --trusted-ca-file "$p/ca.pem" --client-cert-auth \
@@ -250,7 +264,8 @@ url() {
   for i in $(seq 1 "$NODES"); do hosts+="${hosts:+,}127.0.0.1:$(pg_port "$i")"; done
   # TCP keepalives and a send timeout: a leader whose machine vanishes (power, network) without
   # closing its connections is noticed within about 10 s, not TCP's 15 minutes.
-  echo "postgresql://$1${3:+:$3}@$hosts/$2?target_session_attrs=read-write&connect_timeout=3&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=10000"
+  # TLS to a server with the cluster's certificate only.
+  echo "postgresql://$1${3:+:$3}@$hosts/$2?target_session_attrs=read-write&connect_timeout=3&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=10000&sslmode=verify-full&sslrootcert=$DIR/ca.pem"
 }
 
 create_database() {

@@ -154,6 +154,14 @@ start_ca() {
   echo "    --key-passphrase-file $STATE/secrets/ca-passphrase subscriber list"
 }
 
+# start_daemon <tsa|notary|arbiter|liability>: every replica (start_<d>_replica <r> <name>), then
+# what to tell the user (echo_<d>).
+start_daemon() {
+  local r
+  for r in $(seq 1 "$REPLICAS"); do "start_$1_replica" "$r" "$(named "$1" "$r")"; done
+  "echo_$1"
+}
+
 # start_ca_replica <r>: one semper-ca process; every replica serves the same PKI from the same
 # database. Certificates name the first replica's HTTP address for CRLs and OCSP (in production,
 # a name in front of every replica's HTTP port).
@@ -179,15 +187,6 @@ upstream_server_name = "localhost"
 $(ca_token_keys)
 TOML
   launch "semper-$name" "$(port "$CA_HTTP_PORT" "$r")" "$BUILD/services/ca/semper-ca" serve --config "$STATE/$name.toml"
-}
-
-start_tsa() {
-  local r name
-  for r in $(seq 1 "$REPLICAS"); do
-    name=$(named tsa "$r")
-    start_tsa_replica "$r" "$name"
-  done
-  echo_tsa
 }
 
 start_tsa_replica() {
@@ -239,15 +238,6 @@ tsa_clock_warning() {
   esac
 }
 
-start_notary() {
-  local r name
-  for r in $(seq 1 "$REPLICAS"); do
-    name=$(named notary "$r")
-    start_notary_replica "$r" "$name"
-  done
-  echo_notary
-}
-
 start_notary_replica() {
   local r=$1 name=$2
   cat > "$STATE/$name.toml" <<TOML
@@ -274,15 +264,6 @@ TOML
 
 echo_notary() {
   echo "semper-notary: gRPC $(every "$NOTARY_PORT") (TLS, server name localhost); log $STATE/logs/semper-notary.log"
-}
-
-start_arbiter() {
-  local r name
-  for r in $(seq 1 "$REPLICAS"); do
-    name=$(named arbiter "$r")
-    start_arbiter_replica "$r" "$name"
-  done
-  echo_arbiter
 }
 
 start_arbiter_replica() {
@@ -321,15 +302,6 @@ TOML
 
 echo_arbiter() {
   echo "semper-arbiter: gRPC $(every "$ARBITER_PORT") (TLS, server name localhost); log $STATE/logs/semper-arbiter.log"
-}
-
-start_liability() {
-  local r name
-  for r in $(seq 1 "$REPLICAS"); do
-    name=$(named liability "$r")
-    start_liability_replica "$r" "$name"
-  done
-  echo_liability
 }
 
 start_liability_replica() {
@@ -425,10 +397,7 @@ case "$action" in
       mkdir -p "$STATE/secrets"
     fi
     start_ca
-    start_tsa
-    start_notary
-    start_arbiter
-    start_liability
+    for d in tsa notary arbiter liability; do start_daemon "$d"; done
     write_client_env
     echo
     echo "Everything semperctl needs to reach the suite is in $STATE/client.env:"

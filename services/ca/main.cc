@@ -81,7 +81,7 @@ std::vector<ConfigKey> Schema() {
                   "semper-arbiter's signing certificate: reveal orders must carry its signature "
                   "(default <ca.dir>/services/arbiter-signing.pem)"});
   keys.push_back({"ca.crl_interval", T::kDuration, ConfigValue(absl::Hours(1)), false, false,
-                  "how often a new base CRL is issued (once across replicas; 1s to 12h, as CRLs are valid 24 h)"});
+                  "how often a new base CRL is issued (once across replicas; 1s to 6h, as CRLs are valid 24 h)"});
   keys.push_back({"ca.revocation_feed_page", T::kInt, ConfigValue(int64_t{100000}), false, false,
                   "status changes read per query of the revocation feed (WatchRevocations): a new watcher's "
                   "snapshot takes as many pages as the history needs; each costs ~100 bytes per change in memory"});
@@ -301,11 +301,12 @@ int Serve(const std::optional<std::string>& config_file) {
 
   // A new base unless a replica issued one within the schedule's interval (nine tenths of it, so
   // that timers firing a little early still issue one per interval).
-  // CRLs are valid 24 h: a new base at least twice in that time.
-  if (config->GetDuration("ca.crl_interval") > absl::Hours(12) ||
+  // CRLs are valid 24 h: a new base at least four times in that time, so that a base skipped at
+  // a start and a failed run still leave one before the last one expires.
+  if (config->GetDuration("ca.crl_interval") > absl::Hours(6) ||
       config->GetDuration("ca.crl_interval") < absl::Seconds(1)) {
     return fail("ca.crl_interval",
-                InvalidField("ca.crl_interval", "must be between 1s and 12h (each CRL is valid for 24 hours)"));
+                InvalidField("ca.crl_interval", "must be between 1s and 6h (each CRL is valid for 24 hours)"));
   }
   const absl::Duration crl_fresh = config->GetDuration("ca.crl_interval") * 9 / 10;
   absl::Status first_crl = service.PublishCrls(/*new_base=*/true, crl_fresh);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
@@ -282,13 +283,15 @@ void TokenBook::Redeem(const v1::RedeemTokenRequest& req, const std::string& acc
   auto kind = LoadKind(req.kind_id());
   if (!kind.ok()) return done(kind.status());
   const absl::Time now = d_.clock();
-  if (now < (*kind)->valid_from || now >= (*kind)->valid_until) {
+  // After the kind's end, only a retry of a redemption made before it (the same acceptor and
+  // reference) is answered, with that redemption; the group decides.
+  if (now < (*kind)->valid_from || (now >= (*kind)->valid_until && req.reference().empty())) {
     return done(NotRedeemableNow(req.kind_id(), (*kind)->valid_until));
   }
   if (absl::Status ok = blind_rsa::Verify((*kind)->public_key, req.message(), req.signature()); !ok.ok()) {
     return done(Annotate(ok, StrCat("the token is not one of kind ", req.kind_id())));
   }
-  if (req.reference().size() > 200) return done(InvalidField("reference", "must be at most 200 bytes"));
+  if (absl::Status ok = CheckText("reference", req.reference(), 200); !ok.ok()) return done(ok);
   committer_->Submit(
       Pending{req.kind_id(), HexEncode(Sha256(req.message())), acceptor, req.reference(), (*kind)->valid_until},
       std::move(done));
@@ -311,14 +314,33 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     // Dated by the clock, never inside a period a clearing statement closed (CaStore::ClearingTime).
     const absl::Time at = d_.store->ClearingTime(tx);
     std::vector<bool> decided(group.size(), false);
+    // A token spent before (or earlier in this group): its redemption, for the acceptor's retry
+    // with the same reference and for the refusal's date.
+    auto spent = [&](size_t i) { return tx.exec_prepared("tk_spent", group[i].kind_id, group[i].message_sha256); };
+    // The same acceptor with the same reference: a retry of its redemption, which it gets again
+    // (the token is still spent once).
+    auto retry_of = [&](size_t i, const pqxx::result& before) -> std::optional<v1::RedeemTokenResponse> {
+      if (before.empty() || group[i].reference.empty() ||
+          before[0]["acceptor_subscriber_id"].as<std::string>() != group[i].acceptor ||
+          before[0]["reference"].as<std::string>() != group[i].reference) {
+        return std::nullopt;
+      }
+      v1::RedeemTokenResponse out;
+      out.set_outcome(v1::REDEMPTION_OUTCOME_ACCEPTED);
+      out.set_redemption_id(before[0]["redemption_id"].as<std::string>());
+      *out.mutable_redeemed_at() = ToTimestamp(db::FromEpoch(before[0]["at"].as<double>()));
+      return out;
+    };
     // The first of the group for a token goes to the database; a repeat within the group is a
     // second use of it.
     absl::flat_hash_map<std::string, size_t> first;
     std::vector<std::string> kinds, hashes, ids, acceptors, references;
     std::vector<size_t> sent;
     for (size_t i = 0; i < group.size(); ++i) {
-      if (at >= group[i].kind_valid_until) {  // its kind ran out while it waited for this group
-        results[i] = NotRedeemableNow(group[i].kind_id, group[i].kind_valid_until);
+      if (at >= group[i].kind_valid_until) {  // its kind ran out (while it waited for this group)
+        auto again = group[i].reference.empty() ? std::nullopt : retry_of(i, spent(i));
+        results[i] = again.has_value() ? absl::StatusOr<v1::RedeemTokenResponse>(*std::move(again))
+                                       : NotRedeemableNow(group[i].kind_id, group[i].kind_valid_until);
         decided[i] = true;
         continue;
       }
@@ -335,9 +357,6 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
                                           db::TextArray(acceptors), db::TimeText(at), db::TextArray(references))) {
       recorded[r[0].as<std::string>()] = r[1].as<double>();
     }
-    // A token spent before (or earlier in this group): its redemption, for the acceptor's retry
-    // with the same reference and for the refusal's date.
-    auto spent = [&](size_t i) { return tx.exec_prepared("tk_spent", group[i].kind_id, group[i].message_sha256); };
     for (size_t j = 0; j < sent.size(); ++j) {
       auto it = recorded.find(ids[j]);
       if (it == recorded.end()) continue;
@@ -350,16 +369,8 @@ absl::Status TokenBook::Decide(std::vector<Pending>& group,
     for (size_t i = 0; i < group.size(); ++i) {
       if (results[i].ok() || decided[i]) continue;
       pqxx::result before = spent(i);
-      if (!before.empty() && !group[i].reference.empty() &&
-          before[0]["acceptor_subscriber_id"].as<std::string>() == group[i].acceptor &&
-          before[0]["reference"].as<std::string>() == group[i].reference) {
-        // The same acceptor again with the same reference: a retry of its redemption, which it
-        // gets again (the token is still spent once).
-        v1::RedeemTokenResponse out;
-        out.set_outcome(v1::REDEMPTION_OUTCOME_ACCEPTED);
-        out.set_redemption_id(before[0]["redemption_id"].as<std::string>());
-        *out.mutable_redeemed_at() = ToTimestamp(db::FromEpoch(before[0]["at"].as<double>()));
-        results[i] = std::move(out);
+      if (auto again = retry_of(i, before); again.has_value()) {
+        results[i] = *std::move(again);
         continue;
       }
       const std::string when = before.empty()

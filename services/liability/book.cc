@@ -366,8 +366,9 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
     return done(MakeError(absl::StatusCode::kUnauthenticated, v1::UNAUTHENTICATED,
                           "a guarantee is asked for by the seller itself: present your authentication certificate"));
   }
-  if (in.request_id().empty() || in.request_id().size() > 128) {
-    return done(InvalidField("request_id", "is required (at most 128 characters): a retry sends the same"));
+  if (in.request_id().empty() || !CheckText("request_id", in.request_id(), 128).ok()) {
+    return done(
+        InvalidField("request_id", "is required (at most 128 bytes, no control characters): a retry sends the same"));
   }
   if (in.valid_seconds() < 0 || in.valid_seconds() > 90 * 86400) {
     return done(InvalidField("valid_seconds", "must be between 0 (7 days) and 90 days"));

@@ -79,9 +79,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<semper::testing::Suite> suite;
   std::vector<std::unique_ptr<v1::Liability::Stub>> stubs;
   std::unique_ptr<db::ConnectionPool> suite_pool;
+  std::string suite_db;
   db::ConnectionPool* checked = pool->get();
   if (grpc) {
     auto db2 = (*pg)->CreateDatabase();
+    suite_db = *db2;
     auto so = semper::testing::Suite::Options::Only({"liability"}, (*pg)->ConnInfo(*db2));
     auto started = semper::testing::Suite::Start(&dir, so);
     if (!started.ok()) {
@@ -226,5 +228,7 @@ int main(int argc, char** argv) {
               grpc ? "over gRPC (TLS) to semper-liability" : "in-process");
   run("many-buyers", false);
   run("hot-buyer", true);
+  std::printf("  database: %s\n",
+              semper::testing::RowCost(**pg, grpc ? suite_db : *db, "liability.guarantees").c_str());
   return 0;
 }

@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   double elapsed = duration<double>(steady_clock::now() - start).count();
   std::printf("  %.0f entries/s with inclusion proofs (%ld failed)\n", done / elapsed, failed.load());
+  std::printf("  database: %s; %s\n", semper::testing::RowCost(**pg, *db, "notary.log_entries").c_str(),
+              semper::testing::RowCost(**pg, *db, "notary.tree_tiles").c_str());
 
   MerkleLog big;
   for (int i = 0; i < 1000000; ++i) big.Append(MerkleLeafHash(std::to_string(i)));

@@ -188,5 +188,6 @@ int main(int argc, char** argv) {
   std::printf("redeeming: %d concurrent clients for %.0f s\n", clients, seconds);
   run(false);
   if (grpc_mode) run(true);
+  std::printf("  database: %s\n", semper::testing::RowCost(**pg, *db, "ca.spent_tokens").c_str());
   return 0;
 }

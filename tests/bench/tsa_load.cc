@@ -235,6 +235,7 @@ int main(int argc, char** argv) {
   }
   std::printf("openssl speed -multi 2 ecdsap256: %.0f signatures/s; HTTP tokens/s are %.0f%% of that\n", sign_rate,
               sign_rate > 0 ? 100 * full.rate / sign_rate : 0);
+  std::printf("  database: %s\n", semper::testing::RowCost(**pg, *db, "tsa.tokens").c_str());
 
   // OpenSSL's own TSA (`openssl ts -reply`, one process per token), two at a time for `seconds`.
   dir.Write("ts.cnf", "[tsa]\ndefault_tsa = t\n[t]\nserial = " + P + "/serial\nsigner_cert = " + P +

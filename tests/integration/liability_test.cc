@@ -353,6 +353,13 @@ TEST_F(LiabilityTest, EveryRejectionReservesNothing) {
   bad.mutable_amount()->set_currency("EUR");
   bad.mutable_amount()->set_minor_units(99);
   EXPECT_THAT(Guarantee(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD));
+  // Request ids with a control character: a NUL would cut the group's array of ids short and fail
+  // every guarantee committed with it.
+  for (const std::string& id : {std::string("nul\0id", 6), std::string("tab\tid"), std::string(129, 'x')}) {
+    bad = Ask(100);
+    bad.set_request_id(id);
+    EXPECT_THAT(Guarantee(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD)) << id.size();
+  }
   // A forged agreement: the content changed after the buyer signed.
   auto other = suite_->Enroll("Olga Other", v1::CUSTOMER_KIND_INDIVIDUAL);
   ASSERT_THAT(other.status(), IsOk());

@@ -274,11 +274,24 @@ TEST_F(TokenTest, AnAcceptorsRetryWithItsReferenceGetsTheSameRedemptionAndNothin
   for (auto& c : clients) c.join();
   for (const std::string& id : ids) EXPECT_EQ(id, ids[0]);
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "3");
-  // Too long a reference is refused and spends nothing.
+  // Too long a reference, or one with a control character (a NUL would cut the group's array of
+  // references short and fail every redemption committed with it), is refused and spends nothing;
+  // a redemption sent at the same moment is not disturbed.
   Token other = Obtain(*kind, "ferry 4");
-  EXPECT_EQ(ReasonOf(Redeem(StubAs(*acceptor_).get(), kind->id(), other, std::string(201, 'x')).status()),
-            v1::INVALID_FIELD);
-  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "3");
+  Token bystander = Obtain(*kind, "ferry 5");
+  for (const std::string& bad : {std::string(201, 'x'), std::string("order\0 1", 8), std::string("order\x01")}) {
+    std::thread honest;
+    absl::StatusOr<v1::RedeemTokenResponse> honest_result = absl::UnknownError("not run");
+    if (bad.size() == 8) {
+      honest = std::thread([&] { honest_result = Redeem(StubAs(*other_).get(), kind->id(), bystander, "order 77"); });
+    }
+    EXPECT_EQ(ReasonOf(Redeem(StubAs(*acceptor_).get(), kind->id(), other, bad).status()), v1::INVALID_FIELD);
+    if (honest.joinable()) {
+      honest.join();
+      EXPECT_THAT(honest_result.status(), IsOk());
+    }
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "4");
 }
 
 TEST_F(TokenTest, BadInputIsRefusedAndSpendsNothing) {

@@ -102,7 +102,8 @@ int HaCluster::PortOf(const std::string& node) const { return base_port_ + 10 + 
 std::string HaCluster::SuperuserConnInfo(const std::string& database) const {
   return StrCat("host=127.0.0.1,127.0.0.1,127.0.0.1 port=", PortOf("pg1"), ",", PortOf("pg2"), ",", PortOf("pg3"),
                 " user=postgres passfile=", dir_.path(), "/ha/secrets/pgpass dbname=", database,
-                " target_session_attrs=read-write connect_timeout=5");
+                " target_session_attrs=read-write connect_timeout=5 sslmode=verify-full sslrootcert=", dir_.path(),
+                "/ha/ca.pem");
 }
 
 // The semper role's URL with the password taken from deploy/ha.sh's password file instead: psql's
@@ -133,8 +134,9 @@ absl::StatusOr<std::string> HaCluster::SuperuserQuery(const std::string& sql) co
 }
 
 absl::StatusOr<std::string> HaCluster::QueryNode(const std::string& node, const std::string& sql) const {
-  const std::string url = StrCat("postgresql://semper@127.0.0.1:", PortOf(node),
-                                 "/semper?connect_timeout=3&passfile=", dir_.path(), "/ha/secrets/pgpass");
+  const std::string url =
+      StrCat("postgresql://semper@127.0.0.1:", PortOf(node), "/semper?connect_timeout=3&passfile=", dir_.path(),
+             "/ha/secrets/pgpass&sslmode=verify-full&sslrootcert=", dir_.path(), "/ha/ca.pem");
   auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql});
   if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
   std::string out = r.out;

@@ -147,6 +147,13 @@ absl::StatusOr<std::string> TestPostgres::CreateDatabase() {
   return name;
 }
 
+std::string RowCost(const TestPostgres& pg, const std::string& database, const std::string& table) {
+  auto r = pg.Query(database,
+                    StrCat("SELECT count(*) || ' rows, ' || (pg_total_relation_size('", table,
+                           "') / greatest(count(*), 1)) || ' bytes per row (with indexes and TOAST)' FROM ", table));
+  return StrCat(table, ": ", r.ok() ? *r : std::string(r.status().message()));
+}
+
 TestPostgres* SharedPostgres() {
   static TestPostgres* instance = []() -> TestPostgres* {
     auto pg = TestPostgres::Start();

@@ -49,6 +49,10 @@ class TestPostgres {
   std::unique_ptr<HaCluster> ha_;
 };
 
+// What `table` costs the database (docs/scaling.md): "N rows, B bytes per row" with its indexes and
+// TOAST (pg_total_relation_size), for benchmarks to print after a run.
+std::string RowCost(const TestPostgres& pg, const std::string& database, const std::string& table);
+
 // The cluster shared by every test of this binary, started on first use; null (with the
 // reason on stderr) if it cannot start.
 TestPostgres* SharedPostgres();

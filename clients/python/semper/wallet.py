@@ -81,7 +81,7 @@ class Wallet:
 
 
 def _port_ok(port: str) -> bool:
-    return port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535
+    return port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535
 
 
 def target(address: str) -> str:
@@ -101,7 +101,9 @@ def target(address: str) -> str:
         return address
     elif "," not in address:
         host, _, port = address.rpartition(":")
-        if not host or not _port_ok(port):
+        # An IPv6 address takes brackets ("[::1]:7010"); a host name has no spaces.
+        bad_host = not host or any(c.isspace() for c in host) or (":" in host and not host.startswith("["))
+        if bad_host or not _port_ok(port):
             raise ValueError(f"address: '{address}' is not host:port (port 1 to 65535)")
         return address
     families = set()

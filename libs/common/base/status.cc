@@ -52,6 +52,14 @@ absl::Status MakeError(absl::StatusCode code, v1::ErrorReason reason, std::strin
   return status;
 }
 
+absl::Status CheckText(std::string_view field, std::string_view value, size_t max_bytes) {
+  if (value.size() > max_bytes) return InvalidField(field, StrCat("must be at most ", max_bytes, " bytes"));
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) return InvalidField(field, "must not contain control characters");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status InvalidField(std::string_view field, std::string_view message) {
   return MakeError(absl::StatusCode::kInvalidArgument, v1::INVALID_FIELD, StrCat(field, ": ", message),
                    {{"field", field}});

@@ -24,6 +24,10 @@ absl::Status MakeError(absl::StatusCode code, v1::ErrorReason reason, std::strin
 
 // INVALID_ARGUMENT / INVALID_FIELD naming the offending field ("order.amount.currency").
 absl::Status InvalidField(std::string_view field, std::string_view message);
+// A caller's text kept in the database (an id, a reference): at most `max_bytes`, and no control
+// characters (a NUL would cut it short on its way to PostgreSQL, and fail every request committed
+// in the same group with it). INVALID_FIELD naming `field` otherwise; empty is allowed.
+absl::Status CheckText(std::string_view field, std::string_view value, size_t max_bytes);
 
 // INVALID_ARGUMENT / MALFORMED_INPUT: the bytes of `field` do not parse (DER, PEM, CMS, a
 // serialized statement). metadata["field"] names it, as for INVALID_FIELD.

@@ -69,6 +69,10 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
       {
         pqxx::nontransaction setup(*conn);
         setup.exec0("SET application_name = " + setup.quote(options_.application_name));
+        // Durable commits whatever the role's or database's defaults say (ALTER ROLE ... SET
+        // synchronous_commit = local would let the leader alone acknowledge): with a synchronous
+        // standby, a commit returns once the standby has it.
+        setup.exec0("SET synchronous_commit = on");
       }
       for (const PreparedStatement& s : options_.statements) conn->prepare(s.name, s.sql);
     } catch (const std::exception& e) {

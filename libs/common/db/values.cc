@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <pqxx/binarystring>
+#include <stdexcept>
 
 namespace semper::db {
 
@@ -22,6 +23,9 @@ std::string TextArray(const std::vector<std::string>& values) {
     if (i > 0) out.push_back(',');
     out.push_back('"');
     for (char c : values[i]) {
+      // PostgreSQL text cannot hold a NUL, and libpq would cut the whole array at it: callers check
+      // what they take from requests (CheckText); this is the last line.
+      if (c == '\0') throw std::invalid_argument("a NUL byte in a text array parameter");
       if (c == '"' || c == '\\') out.push_back('\\');
       out.push_back(c);
     }

@@ -67,8 +67,12 @@ absl::StatusOr<std::string> ClientTarget(std::string_view text) {
     // One host:port, resolved by DNS (every address it has is used).
     const size_t colon = addresses.rfind(':');
     const absl::string_view port = colon == absl::string_view::npos ? "" : addresses.substr(colon + 1);
+    const absl::string_view host = colon == absl::string_view::npos ? "" : addresses.substr(0, colon);
+    // An IPv6 address takes brackets ("[::1]:7010"); a host name has no spaces.
+    const bool bad_host = host.empty() || host.find_first_of(" \t") != absl::string_view::npos ||
+                          (host.find(':') != absl::string_view::npos && !absl::StartsWith(host, "["));
     int n = 0;
-    if (colon == 0 || port.empty() || port.size() > 5 || !absl::SimpleAtoi(port, &n) || n < 1 || n > 65535 ||
+    if (bad_host || port.empty() || port.size() > 5 || !absl::SimpleAtoi(port, &n) || n < 1 || n > 65535 ||
         port.find_first_not_of("0123456789") != absl::string_view::npos) {
       return InvalidField("address", StrCat("'", std::string(addresses), "' is not host:port (port 1 to 65535)"));
     }
