@@ -113,10 +113,15 @@ log:
 restapi:
   listen: 127.0.0.1:$(rest_port "$i")
   connect_address: 127.0.0.1:$(rest_port "$i")
+  # TLS: members send the API password to each other; a local user on a dead member's port must
+  # not receive it.
+  certfile: $DIR/pki/server.pem
+  keyfile: $DIR/pki/server.key
   authentication:
     username: patroni
     password: "$(secret patroni-api-password)"
 ctl:
+  cacert: $DIR/ca.pem
   authentication:
     username: patroni
     password: "$(secret patroni-api-password)"
@@ -157,6 +162,9 @@ postgresql:
   listen: 127.0.0.1:$(pg_port "$i")
   connect_address: 127.0.0.1:$(pg_port "$i")
   data_dir: $DIR/pg$i/data
+  # Patroni's own connection to its PostgreSQL through the socket in the node's 0700 directory:
+  # "localhost" could be ::1, where a local user can listen.
+  use_unix_socket: true
   bin_dir: $PG_BINDIR
   pgpass: $DIR/pg$i/pgpass
   pg_hba:
@@ -231,7 +239,7 @@ start_node() {
 members() {
   local i out
   for i in $(seq 1 "$NODES"); do
-    out=$(curl -fsS -m 2 "http://127.0.0.1:$(rest_port "$i")/cluster" 2>/dev/null) || continue
+    out=$(curl -fsS -m 2 --cacert "$DIR/ca.pem" "https://127.0.0.1:$(rest_port "$i")/cluster" 2>/dev/null) || continue
     python3 -c '
 import json, sys
 for m in json.load(sys.stdin).get("members", []):
@@ -331,7 +339,7 @@ case "$action" in
     members || { echo "ha.sh: no node answers" >&2; exit 1; }
     # Whoever can write to etcd or Patroni's API could switch synchronous replication off: say so.
     for i in $(seq 1 "$NODES"); do
-      cfg=$(curl -fsS -m 2 "http://127.0.0.1:$(rest_port "$i")/config" 2>/dev/null) || continue
+      cfg=$(curl -fsS -m 2 --cacert "$DIR/ca.pem" "https://127.0.0.1:$(rest_port "$i")/config" 2>/dev/null) || continue
       python3 -c '
 import json, sys
 c = json.load(sys.stdin)

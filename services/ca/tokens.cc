@@ -107,7 +107,8 @@ absl::StatusOr<v1::TokenKind> TokenBook::CreateKind(const v1::CreateTokenKindReq
   if (until <= now || until > now + absl::Hours(24 * 731)) {
     return InvalidField("request.valid_until", "must be in the future, at most 2 years away");
   }
-  if (st.has_value() && (st.value().currency().size() != 3 || st.value().minor_units() <= 0)) {
+  SEMPER_RETURN_IF_ERROR(CheckText("request.name", st.name(), 100));
+  if (st.has_value() && (!IsCurrencyCode(st.value().currency()) || st.value().minor_units() <= 0)) {
     return InvalidField("request.value", "must be a positive amount in an ISO 4217 currency, or absent");
   }
   // The same signed request again (a retry, or a replay by whoever saw it): the kind it made,
@@ -190,7 +191,11 @@ absl::StatusOr<std::shared_ptr<const TokenBook::Kind>> TokenBook::LoadKind(const
     absl::MutexLock lock(&kinds_mu_);
     if (auto it = kinds_.find(id); it != kinds_.end()) return it->second;
   }
-  if (id.empty() || id.size() > 64) return InvalidField("kind_id", "is required");
+  // Checked before anything else: libpq would cut an id at a NUL, find the kind, and the id would
+  // then fail the group of redemptions it is committed with.
+  if (id.empty() || !CheckText("kind_id", id, 64).ok()) {
+    return InvalidField("kind_id", "is required: the kind's id as semper-ca gave it (K-...)");
+  }
   std::shared_ptr<Kind> kind;
   SEMPER_RETURN_IF_ERROR(d_.pool->Read([&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_prepared("tk_get_kind", id);

@@ -403,7 +403,7 @@ void LiabilityBook::RequestGuarantee(const v1::GuaranteeRequest& in, const Calle
         MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
                   StrCat("the order names the seller ", named_seller->Subject(), "; you are ", seller.subject)));
   }
-  if (order.amount().minor_units() <= 0 || order.amount().currency().size() != 3) {
+  if (order.amount().minor_units() <= 0 || !IsCurrencyCode(order.amount().currency())) {
     return done(InvalidField("order.amount", "must be a positive amount in an ISO 4217 currency"));
   }
   const std::string order_sha256 = Sha256(in.order());

@@ -291,6 +291,17 @@ TEST_F(TokenTest, AnAcceptorsRetryWithItsReferenceGetsTheSameRedemptionAndNothin
       EXPECT_THAT(honest_result.status(), IsOk());
     }
   }
+  // The same with the kind's id: the real id, a NUL, then anything (libpq would find the kind by
+  // the id cut at the NUL).
+  {
+    v1::RedeemTokenRequest req;
+    req.set_kind_id(kind->id() + std::string("\0x", 2));
+    req.set_message(other.message);
+    req.set_signature(other.signature);
+    v1::RedeemTokenResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(ReasonOf(FromGrpcStatus(StubAs(*acceptor_)->RedeemToken(&ctx, req, &resp))), v1::INVALID_FIELD);
+  }
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), "4");
 }
 

@@ -1,5 +1,6 @@
 #include "common/container/money.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -8,6 +9,10 @@
 #include "common/base/strings.h"
 
 namespace semper {
+
+bool IsCurrencyCode(std::string_view code) {
+  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
 
 std::string FormatMoney(const v1::Money& m) {
   const int64_t abs = m.minor_units() < 0 ? -m.minor_units() : m.minor_units();
