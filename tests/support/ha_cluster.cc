@@ -115,33 +115,28 @@ static std::string WithoutPassword(const std::string& url, const std::string& pa
   return out + (out.find('?') == std::string::npos ? "?" : "&") + "passfile=" + passfile;
 }
 
-absl::StatusOr<std::string> HaCluster::Query(const std::string& sql) const {
-  auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
-                       WithoutPassword(url_, dir_.path() + "/ha/secrets/pgpass"), "-c", sql});
+// psql -c with `conninfo`: the output without its trailing newlines.
+static absl::StatusOr<std::string> Psql(const std::string& conninfo, const std::string& sql) {
+  auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql});
   if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
   std::string out = r.out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
 
+absl::StatusOr<std::string> HaCluster::Query(const std::string& sql) const {
+  return Psql(WithoutPassword(url_, dir_.path() + "/ha/secrets/pgpass"), sql);
+}
+
 absl::StatusOr<std::string> HaCluster::SuperuserQuery(const std::string& sql) const {
-  auto r = RunCommand(
-      {"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", SuperuserConnInfo("postgres"), "-c", sql});
-  if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
-  std::string out = r.out;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  return Psql(SuperuserConnInfo("postgres"), sql);
 }
 
 absl::StatusOr<std::string> HaCluster::QueryNode(const std::string& node, const std::string& sql) const {
   const std::string url =
       StrCat("postgresql://semper@127.0.0.1:", PortOf(node), "/semper?connect_timeout=3&passfile=", dir_.path(),
              "/ha/secrets/pgpass&sslmode=verify-full&sslrootcert=", dir_.path(), "/ha/ca.pem");
-  auto r = RunCommand({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql});
-  if (r.exit_code != 0) return absl::UnavailableError(StrCat("psql: ", r.Describe()));
-  std::string out = r.out;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  return Psql(url, sql);
 }
 
 }  // namespace semper::testing

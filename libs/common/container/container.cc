@@ -9,6 +9,7 @@
 
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/container/money.h"
 #include "common/container/vat.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/random.h"
@@ -21,12 +22,8 @@ using google::protobuf::util::TimeUtil;
 
 absl::Status Missing(std::string_view field) { return InvalidField(field, "is required"); }
 
-bool IsCurrency(std::string_view c) {
-  return c.size() == 3 && std::all_of(c.begin(), c.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
-}
-
 absl::Status CheckMoney(std::string_view field, const v1::Money& money, bool positive) {
-  if (!IsCurrency(money.currency())) {
+  if (!IsCurrencyCode(money.currency())) {
     return InvalidField(StrCat(field, ".currency"), "must be an ISO 4217 code such as EUR");
   }
   if (positive ? money.minor_units() <= 0 : money.minor_units() < 0) {
