@@ -18,6 +18,14 @@
 #   deploy/ha.sh wait DIR [SECONDS]    waits until there is a leader and a synchronous standby
 #   deploy/ha.sh url DIR          prints the semper connection URL
 #
+# In containers (deploy/docker-compose.ha.yml, HA_CONTAINER=1: etcd and every node in a container
+# of its own, reached by service name on the standard ports; deploy/docker/ha-entrypoint.sh runs):
+#   deploy/ha.sh pki DIR          the cluster's CA and certificates only (DIR/pki, DIR/ca.pem)
+#   deploy/ha.sh run-etcd DIR     etcd in the foreground
+#   deploy/ha.sh run-node DIR NODE     Patroni and node NODE's PostgreSQL in the foreground
+#   deploy/ha.sh database DIR     waits for a leader and a synchronous standby, creates the role
+#                                 and database semper if missing
+#
 # Daemons reach the leader with a libpq multi-host URL and target_session_attrs=read-write (libpq
 # tries the nodes in turn and keeps the one that accepts writes), not through HAProxy: one process
 # fewer on the path of every query and nothing to make highly available in front of the database.
@@ -32,7 +40,7 @@ set -euo pipefail
 action=${1:-}
 DIR=${2:-}
 if [[ -z "$action" || -z "$DIR" ]]; then
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
   exit 2
 fi
 mkdir -p "$DIR"
@@ -43,9 +51,21 @@ NODES=${HA_NODES:-3}
 BASE=${HA_BASE_PORT:-56400}
 TTL=${HA_TTL:-10}
 PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
-ETCD_PORT=$BASE
-pg_port() { echo $((BASE + 10 + $1)); }
-rest_port() { echo $((BASE + 20 + $1)); }
+if [[ -n ${HA_CONTAINER:-} ]]; then
+  # Every process in its own container: etcd and pg1..pgN by service name, standard ports, clients
+  # from anywhere on the compose network (TLS and a password always).
+  LISTEN=0.0.0.0 ETCD_HOST=etcd ETCD_PORT=2379 CLIENT_NETS="0.0.0.0/0 ::/0"
+  pg_port() { echo 5432; }
+  rest_port() { echo 8008; }
+  node_host() { echo "pg$1"; }
+  CERT_NAMES="DNS:etcd,DNS:localhost,IP:127.0.0.1$(for i in $(seq 1 "$NODES"); do printf ',DNS:pg%s' "$i"; done)"
+else
+  LISTEN=127.0.0.1 ETCD_HOST=127.0.0.1 ETCD_PORT=$BASE CLIENT_NETS=127.0.0.1/32
+  pg_port() { echo $((BASE + 10 + $1)); }
+  rest_port() { echo $((BASE + 20 + $1)); }
+  node_host() { echo 127.0.0.1; }
+  CERT_NAMES="IP:127.0.0.1,DNS:localhost"
+fi
 node_index() { [[ "$1" =~ ^pg([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 1 && BASH_REMATCH[1] <= NODES)) || {
   echo "ha.sh: no node '$1' (pg1..pg$NODES)" >&2
   exit 2
@@ -88,7 +108,7 @@ make_pki() {
     for who in server client; do
       openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$who.key" -out "$who.csr" \
         -subj "/CN=semper HA etcd $who" 2>/dev/null
-      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$who.ext"
+      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$CERT_NAMES" >"$who.ext"
       openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile "$who.ext" \
         -out "$who.pem" 2>/dev/null
       rm -f "$who.csr" "$who.ext"
@@ -111,8 +131,8 @@ name: pg$i
 log:
   level: WARNING
 restapi:
-  listen: 127.0.0.1:$(rest_port "$i")
-  connect_address: 127.0.0.1:$(rest_port "$i")
+  listen: $LISTEN:$(rest_port "$i")
+  connect_address: $(node_host "$i"):$(rest_port "$i")
   # TLS: members send the API password to each other; a local user on a dead member's port must
   # not receive it.
   certfile: $DIR/pki/server.pem
@@ -126,7 +146,7 @@ ctl:
     username: patroni
     password: "$(secret patroni-api-password)"
 etcd:
-  host: 127.0.0.1:$ETCD_PORT
+  host: $ETCD_HOST:$ETCD_PORT
   protocol: https
   cacert: $DIR/pki/ca.pem
   cert: $DIR/pki/client.pem
@@ -159,8 +179,8 @@ bootstrap:
     - auth-host: scram-sha-256
     - auth-local: scram-sha-256
 postgresql:
-  listen: 127.0.0.1:$(pg_port "$i")
-  connect_address: 127.0.0.1:$(pg_port "$i")
+  listen: $LISTEN:$(pg_port "$i")
+  connect_address: $(node_host "$i"):$(pg_port "$i")
   data_dir: $DIR/pg$i/data
   # Patroni's own connection to its PostgreSQL through the socket in the node's 0700 directory:
   # "localhost" could be ::1, where a local user can listen.
@@ -169,8 +189,9 @@ postgresql:
   pgpass: $DIR/pg$i/pgpass
   pg_hba:
     - local all all scram-sha-256
-    - hostssl replication replicator 127.0.0.1/32 scram-sha-256
-    - hostssl all all 127.0.0.1/32 scram-sha-256
+$(for n in $CLIENT_NETS; do
+    printf '    - hostssl replication replicator %s scram-sha-256\n    - hostssl all all %s scram-sha-256\n' "$n" "$n"
+  done)
   authentication:
     superuser:
       username: postgres
@@ -198,23 +219,27 @@ tags:
 YAML
 }
 
+# One etcd member here; on several machines, three (see the README). v2 API: Debian's Patroni
+# speaks it (python3-etcd).
+etcd_argv() {
+  local p="$DIR/pki" peer="https://$ETCD_HOST:$((ETCD_PORT + 1))"
+  ETCD_ARGV=(etcd --name semper-etcd --data-dir "$DIR/etcd/data"
+    --listen-client-urls "https://$LISTEN:$ETCD_PORT" --advertise-client-urls "https://$ETCD_HOST:$ETCD_PORT"
+    --cert-file "$p/server.pem" --key-file "$p/server.key" --trusted-ca-file "$p/ca.pem" --client-cert-auth
+    --listen-peer-urls "https://$LISTEN:$((ETCD_PORT + 1))" --initial-advertise-peer-urls "$peer"
+    --initial-cluster "semper-etcd=$peer"
+    --peer-cert-file "$p/server.pem" --peer-key-file "$p/server.key" --peer-trusted-ca-file "$p/ca.pem"
+    --peer-client-cert-auth --enable-v2=true)
+}
+
 start_etcd() {
   mkdir -p "$DIR/etcd"
   if running "$DIR/etcd/etcd.pid" etcd; then return; fi
-  # One etcd member here; on several machines, three (see the README). v2 API: Debian's Patroni
-  # speaks it (python3-etcd).
-  local p="$DIR/pki"
-  ETCD_UNSUPPORTED_ARCH= nohup etcd --name semper-etcd --data-dir "$DIR/etcd/data" \
-    --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
-    --cert-file "$p/server.pem" --key-file "$p/server.key" --trusted-ca-file "$p/ca.pem" --client-cert-auth \
-    --listen-peer-urls "https://127.0.0.1:$((ETCD_PORT + 1))" \
-    --initial-advertise-peer-urls "https://127.0.0.1:$((ETCD_PORT + 1))" \
-    --initial-cluster "semper-etcd=https://127.0.0.1:$((ETCD_PORT + 1))" \
-    --peer-cert-file "$p/server.pem" --peer-key-file "$p/server.key" --peer-trusted-ca-file "$p/ca.pem" \
-    --peer-client-cert-auth --enable-v2=true >>"$DIR/etcd/etcd.log" 2>&1 &
+  etcd_argv
+  ETCD_UNSUPPORTED_ARCH= nohup "${ETCD_ARGV[@]}" >>"$DIR/etcd/etcd.log" 2>&1 &
   echo $! >"$DIR/etcd/etcd.pid"
   for _ in $(seq 1 100); do
-    etcd_curl "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && return
+    etcd_curl "https://$ETCD_HOST:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && return
     running "$DIR/etcd/etcd.pid" etcd || break
     sleep 0.1
   done
@@ -223,14 +248,21 @@ start_etcd() {
   exit 1
 }
 
-start_node() {
+# prepare_node I: node I's directory (the postgres user's, 0700) and its Patroni configuration.
+prepare_node() {
   local i=$1 d="$DIR/pg$1"
   mkdir -p "$d"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d"
   chmod 700 "$d"
-  if running "$d/patroni.pid" patroni; then return; fi
   (umask 077; node_config "$i" >"$d/patroni.yml")
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d/patroni.yml"
+  return 0
+}
+
+start_node() {
+  local i=$1 d="$DIR/pg$1"
+  if running "$d/patroni.pid" patroni; then return; fi
+  prepare_node "$i"
   # A node killed with SIGKILL leaves its postmaster.pid; Patroni starts PostgreSQL past it.
   as_postgres bash -c "nohup patroni '$d/patroni.yml' >>'$d/patroni.log' 2>&1 & echo \$! >'$d/patroni.pid'"
 }
@@ -239,7 +271,7 @@ start_node() {
 members() {
   local i out
   for i in $(seq 1 "$NODES"); do
-    out=$(curl -fsS -m 2 --cacert "$DIR/ca.pem" "https://127.0.0.1:$(rest_port "$i")/cluster" 2>/dev/null) || continue
+    out=$(curl -fsS -m 2 --cacert "$DIR/ca.pem" "https://$(node_host "$i"):$(rest_port "$i")/cluster" 2>/dev/null) || continue
     python3 -c '
 import json, sys
 for m in json.load(sys.stdin).get("members", []):
@@ -269,7 +301,7 @@ wait_ready() {
 # url USER DATABASE [PASSWORD]: the libpq multi-host URL that always reaches the leader.
 url() {
   local hosts="" i
-  for i in $(seq 1 "$NODES"); do hosts+="${hosts:+,}127.0.0.1:$(pg_port "$i")"; done
+  for i in $(seq 1 "$NODES"); do hosts+="${hosts:+,}$(node_host "$i"):$(pg_port "$i")"; done
   # TCP keepalives and a send timeout: a leader whose machine vanishes (power, network) without
   # closing its connections is noticed within about 10 s, not TCP's 15 minutes.
   # TLS to a server with the cluster's certificate only.
@@ -339,7 +371,7 @@ case "$action" in
     members || { echo "ha.sh: no node answers" >&2; exit 1; }
     # Whoever can write to etcd or Patroni's API could switch synchronous replication off: say so.
     for i in $(seq 1 "$NODES"); do
-      cfg=$(curl -fsS -m 2 --cacert "$DIR/ca.pem" "https://127.0.0.1:$(rest_port "$i")/config" 2>/dev/null) || continue
+      cfg=$(curl -fsS -m 2 --cacert "$DIR/ca.pem" "https://$(node_host "$i"):$(rest_port "$i")/config" 2>/dev/null) || continue
       python3 -c '
 import json, sys
 c = json.load(sys.stdin)
@@ -353,8 +385,33 @@ if not (c.get("synchronous_mode") and c.get("synchronous_mode_strict")):
   start-node) start_node "$(node_index "${3:-}")" ;;
   wait) wait_ready "${3:-60}" ;;
   url) cat "$DIR/secrets/database.url" ;;
+  pki)
+    make_pki
+    chmod 755 "$DIR"  # DIR/ca.pem for every client; the keys stay in DIR/pki (0700)
+    ;;
+  run-etcd)
+    mkdir -p "$DIR/etcd"
+    if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$DIR/etcd"; fi
+    chmod 700 "$DIR/etcd"
+    etcd_argv
+    cd /
+    if [[ $(id -u) -eq 0 ]]; then exec runuser -u postgres -- "${ETCD_ARGV[@]}"; fi
+    exec "${ETCD_ARGV[@]}"
+    ;;
+  run-node)
+    i=$(node_index "${3:-}")
+    prepare_node "$i"
+    cd /
+    if [[ $(id -u) -eq 0 ]]; then exec runuser -u postgres -- patroni "$DIR/pg$i/patroni.yml"; fi
+    exec patroni "$DIR/pg$i/patroni.yml"
+    ;;
+  database)
+    wait_ready "${3:-300}"
+    create_database
+    echo "ha.sh: leader $(leader); role and database semper ready"
+    ;;
   *)
-    echo "usage: deploy/ha.sh start|stop|status|leader|kill|start-node|wait|url DIR [NODE]" >&2
+    echo "usage: deploy/ha.sh start|stop|status|leader|kill|start-node|wait|url|pki|run-etcd|run-node|database DIR [NODE]" >&2
     exit 2
     ;;
 esac

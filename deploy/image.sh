@@ -4,18 +4,21 @@
 #   localhost/semper:latest           deploy/Dockerfile --target runtime-prebuilt, with the five
 #                                     daemons and semperctl of BUILD_DIR (debug info stripped)
 #   localhost/semper-postgres:latest  deploy/Dockerfile --target postgres
+#   localhost/semper-patroni:latest   deploy/Dockerfile --target patroni, only with SEMPER_HA=1
+#                                     (for deploy/docker-compose.ha.yml)
 # Then `podman-compose up -d` (or `docker compose up -d`) uses them as they are. The binaries must
 # have been built on Debian 12 (the image is bookworm-slim with Debian's shared libraries); the
 # script checks inside the image that every library they need is there. A sanitizer build (the
 # test tree, deploy/test.sh) keeps its sanitizers: its images carry tests/sanitizer/lsan.supp and
 # the tests' sanitizer options.
 #   deploy/image.sh [BUILD_DIR]        (default: $SEMPER_BUILD_DIR, else ./build)
-# SEMPER_IMAGE and SEMPER_POSTGRES_IMAGE change the tags. Needs podman (deploy/podman-setup.sh).
+# SEMPER_IMAGE, SEMPER_POSTGRES_IMAGE and SEMPER_PATRONI_IMAGE change the tags. Needs podman (deploy/podman-setup.sh).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${1:-${SEMPER_BUILD_DIR:-$SRC/build}}
 IMAGE=${SEMPER_IMAGE:-localhost/semper:latest}
 PG_IMAGE=${SEMPER_POSTGRES_IMAGE:-localhost/semper-postgres:latest}
+PATRONI_IMAGE=${SEMPER_PATRONI_IMAGE:-localhost/semper-patroni:latest}
 say() { echo "image.sh: $*"; }
 die() { echo "image.sh: $*" >&2; exit 1; }
 
@@ -63,4 +66,12 @@ podman run --rm "$IMAGE" semper-ca --help >/dev/null 2>&1 || die "semper-ca --he
 say "building $PG_IMAGE"
 podman build -q -f "$SRC/deploy/Dockerfile" --target postgres -t "$PG_IMAGE" "$SRC" >/dev/null ||
   die "podman build of $PG_IMAGE failed (run it without -q to see why)"
+if [[ -n ${SEMPER_HA:-} ]]; then
+  say "building $PATRONI_IMAGE"
+  podman build -q -f "$SRC/deploy/Dockerfile" --target patroni -t "$PATRONI_IMAGE" "$SRC" >/dev/null ||
+    die "podman build of $PATRONI_IMAGE failed (run it without -q to see why)"
+  podman run --rm --entrypoint sh "$PATRONI_IMAGE" -c 'command -v patroni && command -v etcd && command -v psql' >/dev/null ||
+    die "$PATRONI_IMAGE lacks patroni, etcd or psql"
+  say "$PATRONI_IMAGE ready"
+fi
 say "$IMAGE and $PG_IMAGE ready"

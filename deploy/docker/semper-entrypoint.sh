@@ -26,11 +26,15 @@ wait_for_init() {
   done
 }
 
-# database.url from its parts and the password secret, unless given whole.
+# database.url from its parts and the password secret, unless given whole. SEMPER_DATABASE_HOSTS
+# (host:port,host:port) lists every node of a cluster instead of one host and port;
+# SEMPER_DATABASE_OPTIONS adds libpq's parameters (docker-compose.ha.yml:
+# target_session_attrs=read-write&sslmode=verify-full&...).
 database() {
   if [ -z "${SEMPER_DATABASE_URL:-}" ]; then
     pw=$(head -n1 "${SEMPER_DATABASE_PASSWORD_FILE:-$SECRETS/db_password}")
-    SEMPER_DATABASE_URL="postgresql://${SEMPER_DATABASE_USER:-semper}:${pw}@${SEMPER_DATABASE_HOST:-postgres}:${SEMPER_DATABASE_PORT:-5432}/${SEMPER_DATABASE_NAME:-semper}"
+    hosts=${SEMPER_DATABASE_HOSTS:-${SEMPER_DATABASE_HOST:-postgres}:${SEMPER_DATABASE_PORT:-5432}}
+    SEMPER_DATABASE_URL="postgresql://${SEMPER_DATABASE_USER:-semper}:${pw}@${hosts}/${SEMPER_DATABASE_NAME:-semper}${SEMPER_DATABASE_OPTIONS:+?$SEMPER_DATABASE_OPTIONS}"
     export SEMPER_DATABASE_URL
   fi
 }

@@ -2,12 +2,14 @@
 // acknowledged certificate, time-stamp, evidence entry or guarantee. PostgreSQL runs as three
 // Patroni nodes in strict synchronous mode (deploy/ha.sh); every daemon runs as two replicas on
 // it, reached by clients balanced round robin over both. Under load from several clients
-// (enrolments, time-stamps, evidence appends, guarantees against one hot buyer), the database
+// (enrolments, time-stamps, evidence appends, guarantees against one hot buyer, token
+// redemptions, fair exchanges whose abort and resolve race each other), the database
 // leader is killed with SIGKILL (PostgreSQL and its Patroni: the machine lost), then a daemon
 // replica. Afterwards every acknowledged item is in the database exactly as acknowledged, no
-// serial number is there twice, no guarantee is over the limit, each retried request got one
-// outcome, the evidence log's new tree heads are consistent with the old ones, and the killed
-// node, started again, catches up as a standby. The recovery time is measured and printed.
+// serial number is there twice, no guarantee is over the limit, no token is redeemed twice, each
+// exchange ended the same way for both parties, each retried request got one outcome, the evidence log's new tree heads
+// are consistent with the old ones, and the killed node, started again, catches up as a standby. The recovery time is
+// measured and printed.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -16,6 +18,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -29,8 +32,10 @@
 #include "common/crypto/merkle.h"
 #include "common/crypto/random.h"
 #include "common/crypto/timestamp.h"
+#include "common/exchange/asw.h"
 #include "common/server/grpc_status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "semper/v1/arbiter.grpc.pb.h"
 #include "semper/v1/ca.grpc.pb.h"
 #include "semper/v1/liability.grpc.pb.h"
 #include "semper/v1/notary.grpc.pb.h"
@@ -105,7 +110,7 @@ class FailoverTest : public ::testing::Test {
     auto suite = Suite::Start(&dir_, o);
     ASSERT_THAT(suite.status(), IsOk());
     suite_ = *std::move(suite);
-    for (const char* replica : {"tsa2", "notary2"}) ASSERT_THAT(suite_->StartDaemon(replica), IsOk());
+    for (const char* replica : {"tsa2", "notary2", "arbiter2"}) ASSERT_THAT(suite_->StartDaemon(replica), IsOk());
   }
 
   std::string Sql(const std::string& q) {
@@ -161,6 +166,14 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   auto tsa = v1::TimeStamp::NewStub(suite_->Channel("tsa,tsa2"));
   auto notary = v1::Notary::NewStub(suite_->Channel("notary,notary2"));
   auto liability = v1::Liability::NewStub(suite_->ChannelAs("liability,liability2", *seller));
+  auto arbiter = v1::Arbiter::NewStub(suite_->Channel("arbiter,arbiter2"));
+  std::optional<Certificate> arbiter_certificate;
+  {
+    v1::ArbiterCertificate cert;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(arbiter->GetArbiterCertificate(&ctx, {}, &cert).ok());
+    arbiter_certificate.emplace(*Certificate::FromDer(cert.certificate()));
+  }
   v1::SignedTreeHead head_before;
   {
     grpc::ClientContext ctx;
@@ -168,7 +181,7 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   }
 
   Kind stamps_k{"time-stamps"}, evidence_k{"evidence"}, guarantees_k{"guarantees"}, enrolments_k{"enrolments"},
-      redemptions_k{"redemptions"};
+      redemptions_k{"redemptions"}, exchanges_k{"exchanges"};
   std::vector<std::string> redemptions(tokens.size());  // the redemption id each token was given
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> stamps;  // serial, imprint
@@ -176,6 +189,15 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   std::map<std::string, std::string> guarantees;  // request id -> guarantee id (acknowledged)
   std::map<std::string, v1::GuaranteeRequest> guarantee_requests;
   std::vector<std::pair<Suite::Enrolment, std::pair<std::string, std::string>>> enrolled;  // and the serials
+  // Fair exchanges between the buyer (originator) and the seller (responder) that stopped after me2:
+  // the originator asks for an abort while the responder asks for a resolve.
+  struct Exchange {
+    v1::AbortRequest abort;
+    v1::ResolveRequest resolve;
+    std::string abort_answer, resolve_answer;  // the arbiter's token (body and signature) to each
+    bool resolved = false;
+  };
+  std::vector<Exchange> exchanges;
   std::atomic<bool> stop{false};
   std::atomic<int> over_limit{0};
   // Every client retries what failed (the same request) until it is answered, as a client of a
@@ -283,6 +305,38 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
       std::this_thread::sleep_for(std::chrono::milliseconds(120));  // the tokens last the whole run
     }
   });
+  clients.emplace_back([&] {  // exchanges: abort and resolve sent at once, each retried until answered
+    const asw::Party o{buyer->key, buyer->certificate}, r{seller->key, seller->certificate};
+    auto decide = [&](bool abort, const Exchange& x, std::string* answer, bool* resolved) {
+      until_answered(exchanges_k, [&]() -> absl::Status {
+        v1::ArbiterDecision d;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(In(5));
+        grpc::Status s = abort ? arbiter->Abort(&ctx, x.abort, &d) : arbiter->Resolve(&ctx, x.resolve, &d);
+        if (!s.ok()) return FromGrpcStatus(s);
+        exchanges_k.Ok();
+        *answer = d.token().body() + d.token().signature();
+        if (resolved != nullptr) *resolved = d.resolved();
+        return absl::OkStatus();
+      });
+    };
+    for (int i = 0; !stop; ++i) {
+      asw::Originator originator(o, r.certificate, *arbiter_certificate, StrCat("failover contract ", i));
+      auto me1 = originator.Me1();
+      ASSERT_THAT(me1.status(), IsOk());
+      auto responder = asw::Responder::Accept(r, *arbiter_certificate, *me1);
+      ASSERT_THAT(responder.status(), IsOk());
+      ASSERT_THAT(responder->Me2().status(), IsOk());
+      Exchange x;
+      x.abort = *originator.Abort();
+      x.resolve = *responder->Resolve();
+      std::thread originator_side([&] { decide(true, x, &x.abort_answer, nullptr); });
+      decide(false, x, &x.resolve_answer, &x.resolved);
+      originator_side.join();
+      std::lock_guard<std::mutex> lock(mu);
+      exchanges.push_back(std::move(x));
+    }
+  });
   clients.emplace_back([&] {  // registrations, then enrolments retried with the same request
     for (int i = 0; !stop; ++i) {
       std::string code;
@@ -307,7 +361,7 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
     }
   });
 
-  std::vector<Kind*> kinds = {&stamps_k, &evidence_k, &guarantees_k, &enrolments_k, &redemptions_k};
+  std::vector<Kind*> kinds = {&stamps_k, &evidence_k, &guarantees_k, &enrolments_k, &redemptions_k, &exchanges_k};
   std::this_thread::sleep_for(std::chrono::seconds(3));
   for (Kind* k : kinds) ASSERT_GT(k->ok.load(), 0) << k->name << ": nothing succeeded before the failover";
   std::map<std::string, int> ok_before;
@@ -327,8 +381,8 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   // Readiness reports the gap: a daemon says NOT_SERVING while no leader takes writes.
   // Every replica of every daemon is asked; a probe that gets no answer in 2 s counts as not ready,
   // as a load balancer's would (a daemon whose threads all wait for the database answers late).
-  const std::vector<std::string> replicas = {"ca",     "ca2",     "tsa",       "tsa2",
-                                             "notary", "notary2", "liability", "liability2"};
+  const std::vector<std::string> replicas = {"ca",      "ca2",     "tsa",      "tsa2",      "notary",
+                                             "notary2", "arbiter", "arbiter2", "liability", "liability2"};
   std::vector<std::atomic<bool>> gap_seen(replicas.size());
   std::atomic<bool> cluster_ready{false};
   std::thread health([&] {
@@ -372,6 +426,7 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   std::this_thread::sleep_for(std::chrono::seconds(1));
   ASSERT_THAT(suite_->Kill("tsa2"), IsOk());
   ASSERT_THAT(suite_->Kill("liability2"), IsOk());
+  ASSERT_THAT(suite_->Kill("arbiter2"), IsOk());
   std::map<std::string, int> ok_before_replica;
   for (Kind* k : kinds) ok_before_replica[k->name] = k->ok.load();
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -481,6 +536,24 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), std::to_string(redeemed));
 
+  // Each exchange ended the same way for both parties: one token, an abort token or a replacement
+  // contract, recorded once; asked again (at the surviving replica), each side gets that token.
+  ASSERT_THAT(suite_->Restart("arbiter2"), IsOk());
+  auto arbiter2 = v1::Arbiter::NewStub(suite_->Channel("arbiter2"));
+  int resolved = 0;
+  for (size_t i = 0; i < exchanges.size(); ++i) {
+    const Exchange& x = exchanges[i];
+    EXPECT_EQ(x.abort_answer, x.resolve_answer) << "exchange " << i << ": the parties were answered differently";
+    resolved += x.resolved;
+    v1::ArbiterDecision d;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE((i % 2 ? arbiter2->Abort(&ctx, x.abort, &d) : arbiter2->Resolve(&ctx, x.resolve, &d)).ok());
+    EXPECT_EQ(d.token().body() + d.token().signature(), x.resolve_answer)
+        << "exchange " << i << ": asked again, another decision";
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM arbiter.exchanges"), std::to_string(exchanges.size()))
+      << "a decision no party was answered for, or two for one exchange";
+
   // The lost node comes back as a standby and catches up.
   ASSERT_THAT(cluster_->StartNode(old_leader), IsOk());
   const std::string want = Sql("SELECT count(*) FROM tsa.tokens");
@@ -504,10 +577,12 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   for (Kind* k : kinds) EXPECT_TRUE(k->unexpected.empty()) << k->name << ": " << k->unexpected.front();
   std::printf("  guarantees refused over the limit: %d; live %.2f EUR of %.2f\n", over_limit.load(), live / 100.0,
               kLimit / 100.0);
+  std::printf("  exchanges: %zu decided (%d resolved, %zu aborted), each the same for both parties\n", exchanges.size(),
+              resolved, exchanges.size() - resolved);
   // What each daemon's main write costs the database (docs/scaling.md): bytes per row with indexes
   // and TOAST, from pg_total_relation_size.
-  for (const char* table :
-       {"tsa.tokens", "notary.log_entries", "liability.guarantees", "ca.certificates", "ca.subscribers"}) {
+  for (const char* table : {"tsa.tokens", "notary.log_entries", "liability.guarantees", "ca.certificates",
+                            "ca.subscribers", "arbiter.exchanges"}) {
     std::printf("  %-22s %s\n", table,
                 Sql(StrCat("SELECT count(*) || ' rows, ' || (pg_total_relation_size('", table,
                            "') / greatest(count(*), 1)) || ' bytes per row' FROM ", table))

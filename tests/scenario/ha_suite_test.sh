@@ -63,6 +63,49 @@ bash "$SRC/clients/python/generate.sh" || fail "generating the Python client's m
 /usr/bin/python3 "$SRC/clients/python/tests/test_target.py" || fail "the Python client's address lists"
 /usr/bin/python3 "$SRC/clients/python/tests/test_flow.py" "$SEMPER_STATE_DIR/client.env" || fail "the Python client's flow"
 
+echo "--- the cluster's control plane refuses whoever has no credential of it"
+# Synchronous replication is what makes an acknowledged commit survive its machine: switching it
+# off must take a credential a local user does not have (README, "High availability").
+ha="$SEMPER_STATE_DIR/ha"
+hb=$SEMPER_HA_BASE_PORT
+leader=$(HA_BASE_PORT=$hb bash "$SRC/deploy/ha.sh" leader "$ha")
+li=${leader#pg}
+rest=$((hb + 20 + li))
+# Patroni's REST API: a change without the password is refused (401) and changes nothing; plain
+# HTTP gets no answer (TLS only).
+code=$(curl -sS -o /dev/null -w '%{http_code}' -m 5 --cacert "$ha/ca.pem" -X PATCH \
+  -d '{"synchronous_mode": false, "synchronous_mode_strict": false}' "https://127.0.0.1:$rest/config" || true)
+[[ $code == 401 ]] || fail "Patroni's API took a configuration change without its password (HTTP $code)"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -m 5 --cacert "$ha/ca.pem" -u patroni:wrong-password -X POST \
+  -d '{"candidate": "pg1"}' "https://127.0.0.1:$rest/failover" || true)
+[[ $code == 401 ]] || fail "Patroni's API took a failover with a wrong password (HTTP $code)"
+curl -sS -m 5 -o /dev/null "http://127.0.0.1:$rest/config" 2>/dev/null && fail "Patroni's API answers plain HTTP"
+curl -fsS -m 5 --cacert "$ha/ca.pem" "https://127.0.0.1:$rest/config" | grep -q '"synchronous_mode_strict": true' ||
+  fail "synchronous mode is not strict in the cluster's configuration"
+# etcd: a client without a certificate of the cluster's CA is refused at the TLS handshake, so it
+# can neither read nor write the leader key or the configuration.
+curl -sS -m 5 --cacert "$ha/ca.pem" "https://127.0.0.1:$hb/v2/keys/service/semper/config" >/dev/null 2>&1 &&
+  fail "etcd answered a client without a certificate"
+curl -sS -m 5 -k -X PUT -d value=x "https://127.0.0.1:$hb/v2/keys/service/semper/leader" >/dev/null 2>&1 &&
+  fail "etcd took a write from a client without a certificate"
+curl -fsS -m 5 --cacert "$ha/ca.pem" --cert "$ha/pki/client.pem" --key "$ha/pki/client.key" \
+  "https://127.0.0.1:$hb/v2/keys/service/semper/config" >/dev/null || fail "etcd refused the cluster's own client"
+selfsigned="$WORK/selfsigned"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=patroni -days 1 \
+  -keyout "$selfsigned.key" -out "$selfsigned.pem" 2>/dev/null
+curl -sS -m 5 -k --cert "$selfsigned.pem" --key "$selfsigned.key" -X PUT -d value=x \
+  "https://127.0.0.1:$hb/v2/keys/service/semper/leader" >/dev/null 2>&1 &&
+  fail "etcd took a write from a client whose certificate is not the cluster's"
+# PostgreSQL: TLS only, also with the right password.
+pw=$(cat "$ha/secrets/semper-db-password")
+pgport=$((hb + 10 + li))
+out=$(PGPASSWORD=$pw PGCONNECT_TIMEOUT=5 psql "host=127.0.0.1 port=$pgport user=semper dbname=semper sslmode=disable" \
+  -Atc 'SELECT 1' 2>&1) && fail "PostgreSQL took a connection without TLS"
+grep -q "no pg_hba.conf entry" <<<"$out" || fail "PostgreSQL refused a connection without TLS for another reason: $out"
+out=$(PGPASSWORD=$pw PGCONNECT_TIMEOUT=5 psql "host=127.0.0.1 port=$pgport user=semper dbname=semper sslmode=verify-full sslrootcert=$ha/ca.pem" \
+  -Atc 'SHOW synchronous_commit' 2>&1) || fail "the daemons' connection (TLS, verified) failed: $out"
+[[ $out == on ]] || fail "synchronous_commit is $out"
+
 echo "--- one replica of each daemon and the database leader killed"
 for d in semper-ca semper-tsa semper-notary semper-arbiter semper-liability; do
   kill -KILL "$(cat "$SEMPER_STATE_DIR/run/$d.pid")"
