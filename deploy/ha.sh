@@ -12,6 +12,8 @@
 #   deploy/ha.sh stop DIR         stops every node and etcd (data kept)
 #   deploy/ha.sh status DIR       the members, their roles and lag (patronictl list)
 #   deploy/ha.sh leader DIR       prints the leader's name (pg1, pg2, ...)
+#   deploy/ha.sh sync-state DIR   "<synchronous standbys streaming> <synchronous_commit>" as the leader
+#                                 reports them ("1 on" when commits wait for a standby)
 #   deploy/ha.sh kill DIR NODE    SIGKILL to NODE's Patroni and every PostgreSQL process of it: the
 #                                 machine lost, nothing shut down
 #   deploy/ha.sh start-node DIR NODE   starts a stopped or killed node again; it rejoins as a standby
@@ -75,7 +77,18 @@ as_postgres() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$
 # running PIDFILE WHAT: the process of the file runs and is WHAT (a pid file left by a kill may name
 # a pid the kernel has since given to another process).
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -q "$2" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
-secret() { cat "$DIR/secrets/$1"; }
+# secret NAME: a password of DIR/secrets; stops the script (also inside $(...) with set -e) when it
+# is missing, empty, or holds anything but letters, digits and . _ ~ - (it goes into YAML, SQL
+# and URLs as it is).
+secret() {
+  local v
+  v=$(cat "$DIR/secrets/$1" 2>/dev/null) || { echo "ha.sh: no secret $DIR/secrets/$1" >&2; exit 1; }
+  [[ $v =~ ^[A-Za-z0-9._~-]+$ ]] || {
+    echo "ha.sh: the secret $1 is empty or holds characters other than A-Z a-z 0-9 . _ ~ -" >&2
+    exit 1
+  }
+  printf '%s' "$v"
+}
 
 make_secrets() {
   mkdir -p "$DIR/secrets"
@@ -115,8 +128,10 @@ make_pki() {
     done
     rm -f ca.key ca.srl  # nothing more is ever issued
   )
-  install -m 644 "$p/ca.pem" "$DIR/ca.pem"
-  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$p"
+  # The keys are the postgres user's before DIR/ca.pem (what says the PKI is made) appears.
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$p"; fi
+  install -m 644 "$p/ca.pem" "$DIR/ca.pem.new"
+  mv "$DIR/ca.pem.new" "$DIR/ca.pem"
   [[ -f "$p/client.pem" ]] || { echo "ha.sh: could not make etcd's certificates" >&2; exit 1; }
 }
 etcd_curl() { curl -fsS -m 2 --cacert "$DIR/pki/ca.pem" --cert "$DIR/pki/client.pem" --key "$DIR/pki/client.key" "$@"; }
@@ -124,7 +139,12 @@ etcd_curl() { curl -fsS -m 2 --cacert "$DIR/pki/ca.pem" --cert "$DIR/pki/client.
 # The YAML of node i. Passwords sit in a file only the postgres user reads (Patroni needs them
 # in its configuration), never on a command line.
 node_config() {
-  local i=$1 hosts
+  local i=$1 api_pw su_pw repl_pw rewind_pw
+  # Read before the here-document: a failed $(...) inside it would not stop the script.
+  api_pw=$(secret patroni-api-password)
+  su_pw=$(secret postgres-password)
+  repl_pw=$(secret replicator-password)
+  rewind_pw=$(secret rewind-password)
   cat <<YAML
 scope: semper
 name: pg$i
@@ -139,12 +159,12 @@ restapi:
   keyfile: $DIR/pki/server.key
   authentication:
     username: patroni
-    password: "$(secret patroni-api-password)"
+    password: "$api_pw"
 ctl:
   cacert: $DIR/ca.pem
   authentication:
     username: patroni
-    password: "$(secret patroni-api-password)"
+    password: "$api_pw"
 etcd:
   host: $ETCD_HOST:$ETCD_PORT
   protocol: https
@@ -195,17 +215,17 @@ $(for n in $CLIENT_NETS; do
   authentication:
     superuser:
       username: postgres
-      password: "$(secret postgres-password)"
+      password: "$su_pw"
       sslmode: verify-full
       sslrootcert: $DIR/ca.pem
     replication:
       username: replicator
-      password: "$(secret replicator-password)"
+      password: "$repl_pw"
       sslmode: verify-full
       sslrootcert: $DIR/ca.pem
     rewind:
       username: rewind
-      password: "$(secret rewind-password)"
+      password: "$rewind_pw"
       sslmode: verify-full
       sslrootcert: $DIR/ca.pem
   parameters:
@@ -254,9 +274,11 @@ prepare_node() {
   mkdir -p "$d"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d"
   chmod 700 "$d"
-  (umask 077; node_config "$i" >"$d/patroni.yml")
-  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d/patroni.yml"
-  return 0
+  # Written with the postgres user's rights: as root, a link the postgres user left in its own
+  # directory would make root write (and hand over) another file.
+  local config
+  config=$(node_config "$i")
+  as_postgres bash -c 'umask 077; rm -f "$1"; cat >"$1"' _ "$d/patroni.yml" <<<"$config"
 }
 
 start_node() {
@@ -281,6 +303,14 @@ for m in json.load(sys.stdin).get("members", []):
 }
 
 leader() { members 2>/dev/null | awk '$2 == "leader" && $3 == "running" {print $1}'; }
+
+# sync_state: "<synchronous standbys streaming> <synchronous_commit>" as the leader reports them
+# (pg_stat_replication and the server's settings, not Patroni's view), e.g. "1 on".
+sync_state() {
+  PGPASSWORD=$(secret postgres-password) psql -X -q -A -t -F ' ' -d "$(url postgres postgres)" -c \
+    "SELECT (SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'), \
+            CASE WHEN current_setting('synchronous_standby_names') = '' THEN 'off' ELSE current_setting('synchronous_commit') END"
+}
 
 # wait_ready SECONDS: a leader that accepts writes and a streaming synchronous standby.
 wait_ready() {
@@ -312,11 +342,13 @@ create_database() {
   local pw su
   pw=$(secret semper-db-password)
   su() { PGPASSWORD=$(secret postgres-password) psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$(url postgres postgres)" "$@"; }
+  # The role and the database each checked on their own: a first run cut between the two
+  # (a failover) leaves the second to the next run. The password holds no quote (secret checks it).
   if [[ $(su <<<"SELECT 1 FROM pg_roles WHERE rolname = 'semper'") != 1 ]]; then
-    su <<SQL
-CREATE ROLE semper LOGIN PASSWORD '$pw';
-CREATE DATABASE semper OWNER semper;
-SQL
+    su <<<"CREATE ROLE semper LOGIN PASSWORD '$pw'"
+  fi
+  if [[ $(su <<<"SELECT 1 FROM pg_database WHERE datname = 'semper'") != 1 ]]; then
+    su <<<"CREATE DATABASE semper OWNER semper"
   fi
   (umask 077; url semper semper "$pw" >"$DIR/secrets/database.url")
   # For psql and tools: a password file (libpq's passfile=), so that no password is on a command line.
@@ -379,8 +411,13 @@ if not (c.get("synchronous_mode") and c.get("synchronous_mode_strict")):
     print("WARNING: synchronous_mode is off: a commit is acknowledged by the leader alone, and its loss loses it")' <<<"$cfg"
       break
     done
+    # What the leader does, whatever the configuration says (a superuser's ALTER SYSTEM could
+    # empty synchronous_standby_names behind Patroni's back).
+    sync=$(sync_state 2>/dev/null || true)
+    [[ $sync == "1 on" ]] || echo "WARNING: the leader has no synchronous standby streaming (${sync:-no answer}): commits are not on two machines"
     ;;
   leader) leader ;;
+  sync-state) sync_state ;;
   kill) kill_node "$(node_index "${3:-}")" ;;
   start-node) start_node "$(node_index "${3:-}")" ;;
   wait) wait_ready "${3:-60}" ;;
@@ -395,14 +432,17 @@ if not (c.get("synchronous_mode") and c.get("synchronous_mode_strict")):
     chmod 700 "$DIR/etcd"
     etcd_argv
     cd /
-    if [[ $(id -u) -eq 0 ]]; then exec runuser -u postgres -- "${ETCD_ARGV[@]}"; fi
+    # setpriv, not runuser: the server itself becomes the container's PID 1 and reaps its children.
+    if [[ $(id -u) -eq 0 ]]; then exec setpriv --reuid=postgres --regid=postgres --init-groups "${ETCD_ARGV[@]}"; fi
     exec "${ETCD_ARGV[@]}"
     ;;
   run-node)
     i=$(node_index "${3:-}")
     prepare_node "$i"
     cd /
-    if [[ $(id -u) -eq 0 ]]; then exec runuser -u postgres -- patroni "$DIR/pg$i/patroni.yml"; fi
+    # Patroni as PID 1 (setpriv execs it): it reaps a crashed postmaster and restarts it; under
+    # runuser the dead postmaster stayed a zombie that Patroni took for a running server.
+    if [[ $(id -u) -eq 0 ]]; then exec setpriv --reuid=postgres --regid=postgres --init-groups patroni "$DIR/pg$i/patroni.yml"; fi
     exec patroni "$DIR/pg$i/patroni.yml"
     ;;
   database)
@@ -411,7 +451,7 @@ if not (c.get("synchronous_mode") and c.get("synchronous_mode_strict")):
     echo "ha.sh: leader $(leader); role and database semper ready"
     ;;
   *)
-    echo "usage: deploy/ha.sh start|stop|status|leader|kill|start-node|wait|url|pki|run-etcd|run-node|database DIR [NODE]" >&2
+    echo "usage: deploy/ha.sh start|stop|status|leader|sync-state|kill|start-node|wait|url|pki|run-etcd|run-node|database DIR [NODE]" >&2
     exit 2
     ;;
 esac

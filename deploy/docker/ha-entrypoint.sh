@@ -20,22 +20,30 @@ log() { printf '{"service":"semper-ha-entrypoint","event":"%s","detail":"%s"}\n'
 # ha.sh's directory: the shared certificates and (unless "no-secrets": etcd needs none) the
 # secrets as the postgres user's files.
 prepare() {
-  mkdir -p "$DIR/secrets"
+  local waited=0
+  mkdir -p "$DIR"
   chmod 755 "$DIR"
-  chmod 700 "$DIR/secrets"
   until [[ -f $SHARED/ca.pem && -d $SHARED/pki ]]; do
-    log waiting_for_pki "$SHARED"
+    ((waited % 10 == 0)) && log waiting_for_pki "$SHARED"
+    ((waited++ < ${SEMPER_HA_PKI_WAIT_SECONDS:-600})) || { log pki_missing "$SHARED: did the service ha-pki run?"; exit 1; }
     sleep 1
   done
   ln -sfn "$SHARED/pki" "$DIR/pki"
   ln -sf "$SHARED/ca.pem" "$DIR/ca.pem"
   [[ ${1:-} == no-secrets ]] && return 0
+  # Made anew, by root, at every start: the postgres user owned the last one and could have left
+  # links in it for root to write through.
+  rm -rf "$DIR/secrets"
+  mkdir -m 700 "$DIR/secrets"
   local from to
   for pair in postgres_password:postgres-password replicator_password:replicator-password \
               rewind_password:rewind-password db_password:semper-db-password patroni_api_password:patroni-api-password; do
     from=${pair%%:*} to=${pair#*:}
     [[ -s $SECRETS/$from ]] || { log missing_secret "$from (deploy/compose-secrets.sh makes it)"; exit 1; }
     (umask 077; head -n1 "$SECRETS/$from" | tr -d '\n' >"$DIR/secrets/$to")
+    # Into YAML, SQL and URLs as it is: what compose-secrets.sh makes, nothing else.
+    grep -Eq '^[A-Za-z0-9._~-]+$' "$DIR/secrets/$to" ||
+      { log bad_secret "$from: empty, or characters other than A-Z a-z 0-9 . _ ~ - on its first line"; exit 1; }
   done
   chown -R postgres:postgres "$DIR/secrets"
 }
@@ -43,7 +51,14 @@ prepare() {
 cmd=${1:-}
 case "$cmd" in
   pki)
-    if [[ -f $SHARED/ca.pem ]]; then log already_made "$SHARED"; exit 0; fi
+    if [[ -f $SHARED/ca.pem ]]; then
+      for f in ca.pem server.pem server.key client.pem client.key; do
+        [[ $(stat -c %U "$SHARED/pki/$f" 2>/dev/null) == postgres ]] ||
+          { log pki_incomplete "$SHARED/pki/$f is missing or not the postgres user's: remove the volume ha-pki"; exit 1; }
+      done
+      log already_made "$SHARED"
+      exit 0
+    fi
     bash "$HA" pki "$SHARED"
     log made "$SHARED"
     ;;

@@ -537,7 +537,8 @@ TEST_F(FailoverTest, LosingTheDatabaseLeaderAndAReplicaLosesNothingAcknowledged)
   EXPECT_EQ(Sql("SELECT count(*) FROM ca.spent_tokens"), std::to_string(redeemed));
 
   // Each exchange ended the same way for both parties: one token, an abort token or a replacement
-  // contract, recorded once; asked again (at the surviving replica), each side gets that token.
+  // contract, recorded once; asked again (at the replica that was killed, started again), each
+  // side gets that token.
   ASSERT_THAT(suite_->Restart("arbiter2"), IsOk());
   auto arbiter2 = v1::Arbiter::NewStub(suite_->Channel("arbiter2"));
   int resolved = 0;

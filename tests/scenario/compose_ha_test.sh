@@ -69,8 +69,14 @@ for m in json.load(sys.stdin)["members"]: print(m["name"], m["role"], m["state"]
   done
   return 1
 }
+# in_node CMD...: CMD in the first node container that runs it successfully.
+in_node() {
+  local n
+  for n in 1 2 3; do podman exec -e HA_CONTAINER=1 "${PROJECT}_pg${n}_1" "$@" 2>/dev/null && return 0; done
+  return 1
+}
 # wait_ready REPLICAS...: every named replica of every daemon healthy and the cluster with a leader
-# and a synchronous standby.
+# and a synchronous standby, as Patroni says and as the leader's PostgreSQL does.
 wait_ready() {
   local deadline=$(($(date +%s) + 300)) d r code
   for one_shot in ha-pki ha-database init; do
@@ -90,7 +96,8 @@ wait_ready() {
     done
   done
   until members >"$WORK/members" && grep -q ' leader running' "$WORK/members" &&
-    grep -q ' sync_standby running' "$WORK/members"; do
+    grep -q ' sync_standby running' "$WORK/members" &&
+    [[ $(in_node bash /usr/local/lib/semper/ha.sh sync-state /var/lib/semper-ha) == "1 on" ]]; do
     (($(date +%s) < deadline)) || { cat "$WORK/members"; fail "no leader with a synchronous standby"; }
     sleep 1
   done
@@ -99,23 +106,31 @@ wait_ready 1 2
 say "every replica healthy; the cluster:"
 cat "$WORK/members"
 
-# Synchronous replication in force, as the daemons' connections see it.
+# Synchronous replication in force as the leader does it (pg_stat_replication and its settings,
+# not only Patroni's view): one synchronous standby streaming, synchronous_commit on.
 leader=$(awk '$2 == "leader" {print $1}' "$WORK/members")
-out=$(podman exec "${PROJECT}_${leader}_1" bash -c 'PGPASSFILE=/dev/null PGPASSWORD=$(cat /var/lib/semper-ha/secrets/semper-db-password) \
-  psql "host=localhost dbname=semper user=semper sslmode=verify-full sslrootcert=/var/lib/semper-ha/ca.pem" -XAtc "SHOW synchronous_commit"' 2>&1) ||
-  fail "psql as semper over verified TLS: $out"
-[[ $out == on ]] || fail "synchronous_commit is $out"
+in_leader() { podman exec -e HA_CONTAINER=1 "${PROJECT}_${leader}_1" "$@"; }
+sync=$(in_leader bash /usr/local/lib/semper/ha.sh sync-state /var/lib/semper-ha 2>&1) || fail "ha.sh sync-state: $sync"
+[[ $sync == "1 on" ]] || fail "the leader does not commit synchronously: $sync"
 # The control plane, from a daemon's container on the compose network: no change to Patroni's
-# configuration without its password, nothing from etcd without the cluster's certificate, no
-# PostgreSQL session without TLS.
+# configuration without its password, nothing from etcd without the cluster's certificate; and
+# from a node's container, no PostgreSQL session without TLS even with the right password.
 probe=${PROJECT}_semper-tsa_1
 code=$(podman exec "$probe" curl -sS -o /dev/null -w '%{http_code}' -m 5 -k -X PATCH \
   -d '{"synchronous_mode": false}' "https://$leader:8008/config" 2>/dev/null || true)
 [[ $code == 401 ]] || fail "Patroni's API took a configuration change without its password (HTTP $code)"
+config=$(podman exec "$probe" curl -fsS -m 5 -k "https://$leader:8008/config") || fail "Patroni's configuration unreadable"
+grep -q '"synchronous_mode": true' <<<"$config" && grep -q '"synchronous_mode_strict": true' <<<"$config" ||
+  fail "the cluster's configuration is not strictly synchronous: $config"
 podman exec "$probe" curl -sS -m 5 -k "https://etcd:2379/v2/keys/service/semper/config" >/dev/null 2>&1 &&
   fail "etcd answered a client without the cluster's certificate"
-podman exec "$probe" curl -fsS -m 5 -k "https://$leader:8008/config" | grep -q '"synchronous_mode_strict": true' ||
-  fail "the cluster's configuration is not strictly synchronous"
+in_leader curl -fsS -m 5 --cacert /var/lib/semper-ha/ca.pem --cert /var/lib/semper-ha/pki/client.pem \
+  --key /var/lib/semper-ha/pki/client.key "https://etcd:2379/v2/keys/service/semper/config" >/dev/null ||
+  fail "etcd refused the cluster's own client (the refusal above proves nothing)"
+out=$(in_leader bash -c 'PGPASSWORD=$(cat /var/lib/semper-ha/secrets/semper-db-password) PGCONNECT_TIMEOUT=5 \
+  psql "host=pg1 dbname=semper user=semper sslmode=disable" -XAtc "SELECT 1"' 2>&1) &&
+  fail "PostgreSQL took a session without TLS"
+grep -q "no pg_hba.conf entry" <<<"$out" || fail "a session without TLS was refused for another reason: $out"
 
 say "the marketplace scenario over both replicas of every daemon"
 bash "$SRC/deploy/compose-client-env.sh" "$PROJECT" "$WORK/client" >"$WORK/client.env" || fail "compose-client-env.sh"
@@ -124,6 +139,30 @@ grep -q '^SEMPERCTL_TSA=127.0.0.1:[0-9]*,127.0.0.1:[0-9]*$' "$WORK/client.env" |
   fail "client.env does not list two TSA replicas"
 }
 SEMPERCTL=$SEMPERCTL bash "$SRC/tests/scenario/marketplace.sh" "$WORK/client.env" "$WORK/run1" || fail "the scenario"
+
+say "with no standby left, a time-stamp is not acknowledged (strict synchronous mode)"
+standbys=$(awk '$2 != "leader" {print $1}' "$WORK/members")
+for n in $standbys; do podman stop -t 20 "${PROJECT}_${n}_1" >/dev/null || fail "podman stop $n"; done
+echo "a document" >"$WORK/document.txt"
+. "$WORK/client.env"
+stamp() {
+  timeout 15 "$SEMPERCTL" --tsa "$SEMPERCTL_TSA" --ca-file "$SEMPERCTL_CA_FILE" --server-name localhost --yes \
+    tsa stamp "$WORK/document.txt" --out "$WORK/document.tsr" >"$WORK/stamp.log" 2>&1
+}
+if stamp; then fail "a time-stamp was acknowledged with no synchronous standby: $(cat "$WORK/stamp.log")"; fi
+for n in $standbys; do podman start "${PROJECT}_${n}_1" >/dev/null || fail "podman start $n"; done
+wait_ready 1 2
+stamp || fail "the same time-stamp with the standbys back (the refusal above proves nothing): $(cat "$WORK/stamp.log")"
+
+say "the leader's postmaster killed inside its container: Patroni restarts it or fails over"
+pm=$(in_leader bash -c 'head -n1 /var/lib/semper-ha/pg*/data/postmaster.pid') || fail "no postmaster.pid in $leader"
+in_leader kill -KILL "$pm" || fail "kill the postmaster of $leader"
+sleep 2
+wait_ready 1 2
+members >"$WORK/members" || fail "no node answers"
+leader=$(awk '$2 == "leader" {print $1}' "$WORK/members")
+SEMPERCTL=$SEMPERCTL bash "$SRC/tests/scenario/marketplace.sh" "$WORK/client.env" "$WORK/run-postmaster" ||
+  fail "the scenario after the postmaster's crash"
 
 say "the database leader ($leader) and the first replica of every daemon killed"
 t0=$(date +%s.%N)

@@ -80,8 +80,12 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -m 5 --cacert "$ha/ca.pem" -u pat
   -d '{"candidate": "pg1"}' "https://127.0.0.1:$rest/failover" || true)
 [[ $code == 401 ]] || fail "Patroni's API took a failover with a wrong password (HTTP $code)"
 curl -sS -m 5 -o /dev/null "http://127.0.0.1:$rest/config" 2>/dev/null && fail "Patroni's API answers plain HTTP"
-curl -fsS -m 5 --cacert "$ha/ca.pem" "https://127.0.0.1:$rest/config" | grep -q '"synchronous_mode_strict": true' ||
-  fail "synchronous mode is not strict in the cluster's configuration"
+config=$(curl -fsS -m 5 --cacert "$ha/ca.pem" "https://127.0.0.1:$rest/config") || fail "Patroni's configuration unreadable"
+grep -q '"synchronous_mode": true' <<<"$config" && grep -q '"synchronous_mode_strict": true' <<<"$config" ||
+  fail "synchronous mode is not strict in the cluster's configuration: $config"
+# And what the leader does (a superuser could empty synchronous_standby_names behind Patroni).
+sync=$(HA_BASE_PORT=$hb bash "$SRC/deploy/ha.sh" sync-state "$ha") || fail "ha.sh sync-state"
+[[ $sync == "1 on" ]] || fail "the leader does not commit synchronously: $sync"
 # etcd: a client without a certificate of the cluster's CA is refused at the TLS handshake, so it
 # can neither read nor write the leader key or the configuration.
 curl -sS -m 5 --cacert "$ha/ca.pem" "https://127.0.0.1:$hb/v2/keys/service/semper/config" >/dev/null 2>&1 &&

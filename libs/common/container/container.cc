@@ -389,13 +389,15 @@ absl::StatusOr<OpenedContainer> Open(const v1::SealedContainer& sealed, const Op
   }
   for (int i = 0; i < signed_container.signatures_size(); ++i) {
     const absl::Time at = static_cast<size_t>(i) < options.signature_at.size() ? options.signature_at[i] : options.at;
-    auto signers =
-        CmsVerifyDetached(signed_container.signatures(i), opened.content_bytes, *options.trust, at, KeyPurpose::kAny);
-    if (!signers.ok()) return Annotate(signers.status(), StrCat("origin signature ", i));
+    // The signature, its signers' paths and its time-stamp attributes from one parse.
+    auto verified = CmsVerifyDetachedWithTimeStamps(signed_container.signatures(i), opened.content_bytes,
+                                                    *options.trust, at, KeyPurpose::kAny);
+    if (!verified.ok()) return Annotate(verified.status(), StrCat("origin signature ", i));
+    std::vector<CmsSigner>* signers = &verified->signers;
     // Signature time-stamps (CAdES-T): each one present must cover its signer's signature value
     // and verify; a signer with none leaves time_stamped not holding.
-    SEMPER_ASSIGN_OR_RETURN(std::vector<std::string> digests, CmsSignatureValueDigests(signed_container.signatures(i)));
-    SEMPER_ASSIGN_OR_RETURN(auto stamps, CmsSignatureTimeStamps(signed_container.signatures(i)));
+    const std::vector<std::string>& digests = verified->value_digests;
+    const auto& stamps = verified->time_stamps;
     std::vector<std::optional<absl::Time>> stamped_at(digests.size());
     for (size_t j = 0; j < digests.size() && j < stamps.size(); ++j) {
       if (stamps[j].size() > kMaxSignatureTimeStamps) {

@@ -10,8 +10,10 @@
 
 #include <ctime>
 #include <functional>
+#include <limits>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
@@ -115,7 +117,10 @@ absl::StatusOr<std::vector<Certificate>> Certificate::ChainFromPem(std::string_v
   return out;
 }
 
-std::string Certificate::Der() const { return ossl::ToDer(i2d_X509, cert_.get()); }
+std::string Certificate::Der() const {
+  absl::call_once(names_->der_once, [this] { names_->der = ossl::ToDer(i2d_X509, cert_.get()); });
+  return names_->der;
+}
 
 std::string Certificate::Pem() const {
   auto bio = ossl::WriteBio();
@@ -210,9 +215,66 @@ absl::StatusOr<TrustStore> TrustStore::FromPem(std::string_view pem) {
   return New(std::move(roots));
 }
 
+// Paths found, by SHA-256 over the purpose and the exact DER of the leaf and of each intermediate
+// (length-prefixed), with the times [from, until) around the time it was found in which no
+// certificate of the path, of the intermediates given or of the roots starts or ends its validity:
+// within them OpenSSL would find the same path (it picks the first issuer valid at the time).
+// Bounded: emptied when full.
+struct TrustStore::KeptPaths {
+  struct Path {
+    std::vector<Certificate> certificates;
+    time_t from, until;  // notBefore counts from its second, notAfter is the first second expired
+  };
+  static constexpr size_t kMaxEntries = 4096;
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, Path> paths ABSL_GUARDED_BY(mu);
+};
+
+TrustStore::TrustStore(std::vector<Certificate> roots)
+    : roots_(std::move(roots)), kept_(std::make_shared<KeptPaths>()) {}
+
 absl::StatusOr<std::vector<Certificate>> TrustStore::VerifyPath(const Certificate& leaf,
                                                                 const std::vector<Certificate>& intermediates,
                                                                 absl::Time at, KeyPurpose purpose) const {
+  std::string key_input = StrCat(static_cast<int>(purpose), ":");
+  auto add = [&](const Certificate& c) {
+    const std::string der = c.Der();
+    StrAppend(&key_input, der.size(), ":", der);
+  };
+  add(leaf);
+  for (const Certificate& c : intermediates) add(c);
+  const std::string key = Sha256(key_input);
+  const time_t t = absl::ToTimeT(at);
+  {
+    absl::MutexLock lock(&kept_->mu);
+    auto it = kept_->paths.find(key);
+    if (it != kept_->paths.end() && it->second.from <= t && t < it->second.until) {
+      return it->second.certificates;
+    }
+  }
+  SEMPER_ASSIGN_OR_RETURN(std::vector<Certificate> path, BuildPath(leaf, intermediates, at, purpose));
+  KeptPaths::Path kept{path, std::numeric_limits<time_t>::min(), std::numeric_limits<time_t>::max()};
+  auto bound = [&](const Certificate& c) {
+    for (const time_t b : {absl::ToTimeT(c.not_before()), absl::ToTimeT(c.not_after())}) {
+      if (b <= t) {
+        kept.from = std::max(kept.from, b);
+      } else {
+        kept.until = std::min(kept.until, b);
+      }
+    }
+  };
+  for (const Certificate& c : path) bound(c);
+  for (const Certificate& c : intermediates) bound(c);
+  for (const Certificate& c : roots_) bound(c);
+  absl::MutexLock lock(&kept_->mu);
+  if (kept_->paths.size() >= KeptPaths::kMaxEntries) kept_->paths.clear();
+  kept_->paths.insert_or_assign(key, std::move(kept));
+  return path;
+}
+
+absl::StatusOr<std::vector<Certificate>> TrustStore::BuildPath(const Certificate& leaf,
+                                                               const std::vector<Certificate>& intermediates,
+                                                               absl::Time at, KeyPurpose purpose) const {
   // A store per call: verification parameters (time, purpose) are then never shared.
   ossl::X509StorePtr store(X509_STORE_new());
   for (const Certificate& root : roots_) X509_STORE_add_cert(store.get(), root.x509());

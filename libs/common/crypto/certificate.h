@@ -78,11 +78,14 @@ class Certificate {
 
  private:
   explicit Certificate(std::shared_ptr<X509> cert) : cert_(std::move(cert)), names_(std::make_shared<Names>()) {}
-  // Subject, issuer and serial as text, made on first use and shared by the copies (a request
-  // path asks for them several times; OpenSSL formats a name in a few microseconds).
+  // Subject, issuer and serial as text, and the DER encoding, made on first use and shared by the
+  // copies (a request path asks for them several times; OpenSSL formats a name in a few
+  // microseconds and encodes a certificate anew on every i2d_X509, ~10 us).
   struct Names {
     absl::once_flag once;
     std::string subject, issuer, serial_hex;
+    absl::once_flag der_once;
+    std::string der;
   };
   const Names& names() const;
   std::shared_ptr<X509> cert_;
@@ -100,6 +103,9 @@ class TrustStore {
   // the key usage / extended key usage that `purpose` needs, and the leaf's public key (one that
   // anyone could sign for fails with WEAK_KEY). Returns the path, leaf first.
   // Revocation is not checked here (the CA's OCSP and CRL do that).
+  // A path found is kept (for the same leaf, intermediates and purpose, by their exact DER) and
+  // reused for any `at` within every certificate's validity on it: nothing else it depends on
+  // can change. Failures are not kept. Thread-safe.
   absl::StatusOr<std::vector<Certificate>> VerifyPath(const Certificate& leaf,
                                                       const std::vector<Certificate>& intermediates, absl::Time at,
                                                       KeyPurpose purpose) const;
@@ -107,8 +113,13 @@ class TrustStore {
   const std::vector<Certificate>& roots() const { return roots_; }
 
  private:
-  explicit TrustStore(std::vector<Certificate> roots) : roots_(std::move(roots)) {}
+  struct KeptPaths;  // shared by the copies of one store
+  explicit TrustStore(std::vector<Certificate> roots);
+  absl::StatusOr<std::vector<Certificate>> BuildPath(const Certificate& leaf,
+                                                     const std::vector<Certificate>& intermediates, absl::Time at,
+                                                     KeyPurpose purpose) const;
   std::vector<Certificate> roots_;
+  std::shared_ptr<KeptPaths> kept_;
 };
 
 // What a new certificate says; IssueCertificate signs it.

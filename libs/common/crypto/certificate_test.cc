@@ -109,6 +109,54 @@ TEST(TrustStoreTest, ExpiredAndNotYetValid) {
   EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("not yet valid"));
 }
 
+// VerifyPath keeps the paths it found: a kept path answers only for the same leaf, intermediates
+// and purpose, and only at times within every certificate's validity on it.
+TEST(TrustStoreTest, AKeptPathAnswersOnlyWhatItProved) {
+  LeafSpec spec;
+  spec.common_name = "Kept Path";
+  spec.not_before = absl::Now() - absl::Hours(2);
+  spec.not_after = absl::Now() + absl::Hours(2);
+  auto leaf = Pki().Issue(spec);
+  const TrustStore& trust = Pki().trust();
+  ASSERT_THAT(trust.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kNonRepudiation), IsOk());
+  auto again =
+      trust.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now() - absl::Hours(1), KeyPurpose::kNonRepudiation);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->front().Der(), leaf.certificate.Der());
+  EXPECT_EQ(again->size(), 3u);
+  // Outside the leaf's validity, though the path was kept.
+  EXPECT_THAT(
+      trust.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now() + absl::Hours(3), KeyPurpose::kNonRepudiation),
+      StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  EXPECT_THAT(
+      trust.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now() - absl::Hours(3), KeyPurpose::kNonRepudiation),
+      StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // Another purpose, or without the intermediate: decided anew.
+  EXPECT_THAT(trust.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kTimeStamping),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  EXPECT_THAT(trust.VerifyPath(leaf.certificate, {}, absl::Now(), KeyPurpose::kNonRepudiation),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // At the second a certificate ends (notAfter is its first second expired, as OpenSSL counts),
+  // after its last valid second was kept.
+  LeafSpec edge;
+  edge.common_name = "Edge";
+  const absl::Time end = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  edge.not_before = end - absl::Hours(2);
+  edge.not_after = end;
+  auto edged = Pki().Issue(edge);
+  EXPECT_THAT(trust.VerifyPath(edged.certificate, {Pki().ca()}, end - absl::Seconds(1), KeyPurpose::kAny), IsOk());
+  EXPECT_THAT(trust.VerifyPath(edged.certificate, {Pki().ca()}, end, KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  EXPECT_THAT(trust.VerifyPath(edged.certificate, {Pki().ca()}, edge.not_before, KeyPurpose::kAny), IsOk());
+  EXPECT_THAT(trust.VerifyPath(edged.certificate, {Pki().ca()}, edge.not_before - absl::Seconds(1), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+  // A copy of the store shares what was kept, and still answers right.
+  TrustStore copy = trust;
+  EXPECT_THAT(copy.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kNonRepudiation), IsOk());
+  EXPECT_THAT(copy.VerifyPath(leaf.certificate, {Pki().ca()}, absl::Now() + absl::Hours(3), KeyPurpose::kAny),
+              StatusIs(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_UNTRUSTED));
+}
+
 TEST(TrustStoreTest, WrongKeyUsageFails) {
   auto auth_only = Pki().Issue("Auth Key", kKuDigitalSignature);
   EXPECT_THAT(Pki().trust().VerifyPath(auth_only.certificate, {Pki().ca()}, absl::Now(), KeyPurpose::kNonRepudiation),

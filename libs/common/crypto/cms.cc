@@ -2,13 +2,19 @@
 #include "common/crypto/cms.h"
 
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
 #include <ctime>
+#include <optional>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
+#include "common/crypto/cms_signer.h"
+#include "common/crypto/der.h"
 #include "common/crypto/digest.h"
 #include "common/crypto/ossl.h"
 
@@ -38,6 +44,109 @@ absl::StatusOr<ossl::CmsPtr> ParseCms(std::string_view der, int expected_type_ni
                      StrCat("CMS content type is not ", OBJ_nid2ln(expected_type_nid)));
   }
   return cms;
+}
+
+// Certificates parsed once by their exact DER: those the parties embed in every SignedData they
+// send. OpenSSL 3.0 decodes a certificate's key through its decoder framework (~100 us and
+// global locks per certificate: more than checking the signature), and d2i_CMS_ContentInfo does
+// that for every embedded certificate on every parse. The same bytes always parse to the same
+// certificate, so a kept one changes nothing but the time. Bounded: emptied when full. Thread-safe.
+class ParsedCertificates {
+ public:
+  // A new reference to the certificate `der` encodes (exactly, nothing after it), or null.
+  // Certificates larger than kMaxBytes are parsed and not kept (what is kept stays bounded).
+  ossl::X509Ptr Get(std::string_view der) {
+    if (der.size() > kMaxBytes) {
+      const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+      ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+      if (!x509 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) return nullptr;
+      return x509;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = parsed_.find(absl::string_view(der.data(), der.size()));
+      if (it != parsed_.end()) {
+        X509_up_ref(it->second.get());
+        return ossl::X509Ptr(it->second.get());
+      }
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!x509 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) return nullptr;
+    absl::MutexLock lock(&mu_);
+    if (parsed_.size() >= kMaxEntries) parsed_.clear();
+    X509_up_ref(x509.get());
+    parsed_.emplace(std::string(der), ossl::X509Ptr(x509.get()));
+    return x509;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 2048, kMaxBytes = 8192;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, ossl::X509Ptr> parsed_ ABSL_GUARDED_BY(mu_);
+};
+
+ParsedCertificates& KeptCertificates() {
+  static auto* kept = new ParsedCertificates();
+  return *kept;
+}
+
+// A DER ContentInfo holding SignedData, split into the same ContentInfo without the SignedData's
+// certificates field and the encodings of those certificates. nullopt when `der` is not laid out
+// so (BER lengths, certificate choices other than a certificate, anything unexpected): the
+// caller then parses it whole.
+struct SplitSignedData {
+  std::string without_certificates;
+  std::vector<std::string_view> certificates;
+};
+std::optional<SplitSignedData> SplitCertificates(std::string_view der) {
+  auto tag_of = [](std::string_view tlv) { return tlv.empty() ? -1 : static_cast<unsigned char>(tlv[0]); };
+  auto parts = CmsDissectSignedData(der);
+  if (!parts.ok()) return std::nullopt;
+  std::string_view rest = parts->rest;
+  SplitSignedData out;
+  if (tag_of(rest) == der::Constructed(0)) {
+    std::string_view certificates = der::Contents(der::Next(&rest));
+    if (certificates.empty()) return std::nullopt;
+    while (!certificates.empty()) {
+      std::string_view one = der::Next(&certificates);
+      if (tag_of(one) != der::kSequence) return std::nullopt;
+      out.certificates.push_back(one);
+    }
+  }
+  // What follows must be what SignedData allows there (crls [1], signerInfos SET): a second [0]
+  // would become the certificates of the rest, where the whole would not parse.
+  if (tag_of(rest) != der::Constructed(1) && tag_of(rest) != der::kSet) return std::nullopt;
+  // crls and signerInfos as they are
+  std::string signed_data = StrCat(parts->version, parts->digest_algorithms, parts->encapsulated, rest);
+  out.without_certificates =
+      der::Tlv(der::kSequence,
+               StrCat(parts->content_type, der::Tlv(der::Constructed(0), der::Tlv(der::kSequence, signed_data))));
+  return out;
+}
+
+// ParseCms for SignedData with its embedded certificates taken from KeptCertificates: the same
+// CMS_ContentInfo as parsing `der` whole (the same certificates in the same order), or that parse
+// when the shortcut does not apply.
+absl::StatusOr<ossl::CmsPtr> ParseSignedData(std::string_view der) {
+  std::optional<SplitSignedData> split = SplitCertificates(der);
+  if (split.has_value() && !split->certificates.empty()) {
+    std::vector<ossl::X509Ptr> certificates;
+    for (std::string_view c : split->certificates) {
+      certificates.push_back(KeptCertificates().Get(c));
+      if (!certificates.back()) break;
+    }
+    auto cms = certificates.back() ? ParseCms(split->without_certificates, NID_pkcs7_signed)
+                                   : absl::StatusOr<ossl::CmsPtr>(absl::InternalError("not kept"));
+    bool added = cms.ok();
+    // CMS_add1_cert refuses a certificate already present: a SignedData listing one twice is
+    // parsed whole, as it always was.
+    for (size_t i = 0; added && i < certificates.size(); ++i)
+      added = CMS_add1_cert(cms->get(), certificates[i].get()) == 1;
+    ERR_clear_error();
+    if (added) return cms;
+  }
+  return ParseCms(der, NID_pkcs7_signed);
 }
 
 std::optional<absl::Time> SigningTime(CMS_SignerInfo* si) {
@@ -120,9 +229,10 @@ absl::StatusOr<ossl::CmsPtr> SignedDataWithSigners(std::string_view cms_der) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> CmsSignatureValueDigests(std::string_view cms_der) {
-  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
-  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+namespace {
+
+std::vector<std::string> ValueDigestsOf(CMS_ContentInfo* cms) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
   std::vector<std::string> out;
   for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
     const ASN1_OCTET_STRING* value = CMS_SignerInfo_get0_signature(sk_CMS_SignerInfo_value(infos, i));
@@ -130,6 +240,13 @@ absl::StatusOr<std::vector<std::string>> CmsSignatureValueDigests(std::string_vi
                                           static_cast<size_t>(ASN1_STRING_length(value)))));
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CmsSignatureValueDigests(std::string_view cms_der) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
+  return ValueDigestsOf(cms.get());
 }
 
 absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der,
@@ -150,9 +267,10 @@ absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der,
   return ossl::ToDer(i2d_CMS_ContentInfo, cms.get());
 }
 
-absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std::string_view cms_der) {
-  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
-  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+namespace {
+
+absl::StatusOr<std::vector<std::vector<std::string>>> TimeStampsOf(CMS_ContentInfo* cms) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
   ossl::Asn1ObjectPtr oid(OBJ_txt2obj(kSignatureTimeStampOid, 1));
   std::vector<std::vector<std::string>> out;
   for (int i = 0; i < sk_CMS_SignerInfo_num(infos); ++i) {
@@ -179,11 +297,18 @@ absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std::string_view cms_der) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, SignedDataWithSigners(cms_der));
+  return TimeStampsOf(cms.get());
+}
+
 namespace {
 
 // Detached SignedData with at least one signer and SHA-2 digests only.
 absl::StatusOr<ossl::CmsPtr> CheckedSignedData(std::string_view cms_der) {
-  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseCms(cms_der, NID_pkcs7_signed));
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, ParseSignedData(cms_der));
   ASN1_OCTET_STRING** econtent = CMS_get0_content(cms.get());
   if (econtent != nullptr && *econtent != nullptr) {
     return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
@@ -237,9 +362,11 @@ absl::StatusOr<std::vector<CmsSigner>> SignerPaths(CMS_ContentInfo* cms, const T
 
 }  // namespace
 
-absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der, std::string_view content,
-                                                         const TrustStore& trust, absl::Time at, KeyPurpose purpose) {
-  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, CheckedSignedData(cms_der));
+namespace {
+
+// CmsVerifyDetached's checks on a SignedData that CheckedSignedData accepted.
+absl::StatusOr<std::vector<CmsSigner>> VerifyDetached(CMS_ContentInfo* cms, std::string_view content,
+                                                      const TrustStore& trust, absl::Time at, KeyPurpose purpose) {
   // Signatures first (CMS_verify), paths after, each at the caller's time and purpose.
   ossl::X509StorePtr unused_store(X509_STORE_new());
   // The content behind a buffering filter, not as a memory BIO: for a memory BIO, OpenSSL 3.0's
@@ -249,12 +376,31 @@ absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_de
   ossl::BioPtr buffered(BIO_new(BIO_f_buffer()));
   if (!buffered) return ossl::Error(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "BIO_new");
   BIO_push(buffered.get(), data.release());
-  if (CMS_verify(cms.get(), nullptr, unused_store.get(), buffered.get(), nullptr,
-                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+  if (CMS_verify(cms, nullptr, unused_store.get(), buffered.get(), nullptr, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) !=
+      1) {
     return ossl::Error(absl::StatusCode::kInvalidArgument, v1::SIGNATURE_INVALID,
                        "CMS signature does not verify over the given content");
   }
-  return SignerPaths(cms.get(), trust, at, purpose);
+  return SignerPaths(cms, trust, at, purpose);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetached(std::string_view cms_der, std::string_view content,
+                                                         const TrustStore& trust, absl::Time at, KeyPurpose purpose) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, CheckedSignedData(cms_der));
+  return VerifyDetached(cms.get(), content, trust, at, purpose);
+}
+
+absl::StatusOr<CmsVerifiedSignature> CmsVerifyDetachedWithTimeStamps(std::string_view cms_der, std::string_view content,
+                                                                     const TrustStore& trust, absl::Time at,
+                                                                     KeyPurpose purpose) {
+  SEMPER_ASSIGN_OR_RETURN(ossl::CmsPtr cms, CheckedSignedData(cms_der));
+  CmsVerifiedSignature out;
+  SEMPER_ASSIGN_OR_RETURN(out.signers, VerifyDetached(cms.get(), content, trust, at, purpose));
+  out.value_digests = ValueDigestsOf(cms.get());
+  SEMPER_ASSIGN_OR_RETURN(out.time_stamps, TimeStampsOf(cms.get()));
+  return out;
 }
 
 absl::StatusOr<std::vector<CmsSigner>> CmsVerifyDetachedDigest(std::string_view cms_der, HashAlgorithm algorithm,

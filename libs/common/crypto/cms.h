@@ -67,6 +67,19 @@ absl::StatusOr<std::string> CmsAddSignatureTimeStamps(std::string_view cms_der, 
 // Per SignerInfo, the signature time-stamp tokens it carries (DER, in order; none: empty).
 absl::StatusOr<std::vector<std::vector<std::string>>> CmsSignatureTimeStamps(std::string_view cms_der);
 
+// CmsVerifyDetached, CmsSignatureValueDigests and CmsSignatureTimeStamps of one SignedData from
+// one parse (parsing decodes every embedded certificate, which costs more than the signature's
+// check): what a container's origin signature needs. Fails as CmsVerifyDetached does, and then
+// as the other two.
+struct CmsVerifiedSignature {
+  std::vector<CmsSigner> signers;                     // as CmsVerifyDetached, in SignerInfo order
+  std::vector<std::string> value_digests;             // per SignerInfo
+  std::vector<std::vector<std::string>> time_stamps;  // per SignerInfo
+};
+absl::StatusOr<CmsVerifiedSignature> CmsVerifyDetachedWithTimeStamps(std::string_view cms_der, std::string_view content,
+                                                                     const TrustStore& trust, absl::Time at,
+                                                                     KeyPurpose purpose);
+
 // DER EnvelopedData (AES-256-CBC content encryption) readable by each recipient certificate:
 // ECDH key agreement for P-256 keys, RSA-OAEP for RSA keys. Ed25519 keys cannot receive.
 absl::StatusOr<std::string> CmsEncrypt(std::string_view plaintext, const std::vector<Certificate>& recipients);

@@ -47,11 +47,9 @@ const std::string& MessageDigestOid() {
 }
 
 // The parts of a ContentInfo holding SignedData.
-struct SignedDataParts {
-  std::string_view content_type, version, digest_algorithms, encapsulated, rest;
-};
+}  // namespace
 
-absl::StatusOr<SignedDataParts> Dissect(std::string_view der) {
+absl::StatusOr<SignedDataParts> CmsDissectSignedData(std::string_view der) {
   SignedDataParts p;
   std::string_view info = der::Contents(der);
   if (info.empty() || static_cast<unsigned char>(der[0]) != der::kSequence) return Malformed("no ContentInfo");
@@ -75,6 +73,8 @@ absl::StatusOr<SignedDataParts> Dissect(std::string_view der) {
   return p;
 }
 
+namespace {
+
 // RFC 5652 11.3: UTCTime for 1950-2049, GeneralizedTime otherwise; whole seconds.
 std::string SigningTime(absl::Time t) {
   const absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
@@ -92,7 +92,7 @@ absl::StatusOr<std::shared_ptr<const CmsDetachedSigner>> CmsDetachedSigner::New(
   CmsSignOptions options;
   options.include_certificates = false;
   SEMPER_ASSIGN_OR_RETURN(std::string probe, CmsSignDetached("probe", key, signer, chain, options));
-  SEMPER_ASSIGN_OR_RETURN(SignedDataParts parts, Dissect(probe));
+  SEMPER_ASSIGN_OR_RETURN(SignedDataParts parts, CmsDissectSignedData(probe));
   std::string_view infos = der::Contents(parts.rest);
   std::string_view info = der::Contents(der::Next(&infos));
   std::shared_ptr<CmsDetachedSigner> s(new CmsDetachedSigner());
@@ -169,7 +169,7 @@ absl::StatusOr<std::string> CmsDetachedSigner::WithCertificates(std::string_view
 }
 
 absl::StatusOr<std::string> CmsSpliceCertificates(std::string_view signed_data_der, std::string_view certificates) {
-  SEMPER_ASSIGN_OR_RETURN(SignedDataParts p, Dissect(signed_data_der));
+  SEMPER_ASSIGN_OR_RETURN(SignedDataParts p, CmsDissectSignedData(signed_data_der));
   std::string_view rest = p.rest;
   std::string_view signer_infos = der::Next(&rest);
   if (signer_infos.empty() || !rest.empty() || static_cast<unsigned char>(signer_infos[0]) != der::kSet) {

@@ -46,6 +46,14 @@ class CmsDetachedSigner {
   std::string signer_version_, signer_id_, digest_algorithm_, signature_algorithm_;  // SignerInfo parts
 };
 
+// The fields of a DER ContentInfo holding SignedData, as their encodings (`rest`: certificates,
+// CRLs and signerInfos as they come); MALFORMED_INPUT when it is not laid out so. For code that
+// assembles or takes apart SignedData without OpenSSL's CMS objects.
+struct SignedDataParts {
+  std::string_view content_type, version, digest_algorithms, encapsulated, rest;
+};
+absl::StatusOr<SignedDataParts> CmsDissectSignedData(std::string_view der);
+
 // SignedData DER (ContentInfo) with `certificates` (a complete [0] IMPLICIT SET OF Certificate
 // encoding) put between encapContentInfo and signerInfos; the signatures do not change. Fails on
 // a structure that already has certificates or CRLs, or that is not SignedData.

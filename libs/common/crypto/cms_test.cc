@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/base/strings.h"
 #include "common/crypto/cms_signer.h"
 #include "common/crypto/der.h"
 #include "tests/support/status_matchers.h"
@@ -113,6 +114,69 @@ TEST(CmsTest, SplicingCertificatesRefusesWhatIsNotBareSignedData) {
   ASSERT_THAT(enveloped, IsOk());
   EXPECT_THAT(CmsSpliceCertificates(*enveloped, block),
               StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT));
+}
+
+// Verification takes embedded certificates it parsed before from a cache (by their exact DER):
+// that must change no outcome, for the same signature, the same certificates in another order,
+// another party's certificate in their place, bytes of a kept certificate changed, none embedded.
+TEST(CmsTest, CertificatesKeptFromEarlierSignaturesChangeNoOutcome) {
+  auto signer = Pki().Issue("Kept Signer", kKuNonRepudiation);
+  auto other = Pki().Issue("Other Signer", kKuNonRepudiation);
+  const std::string content = "an order signed again and again";
+  auto prepared = CmsDetachedSigner::New(signer.key, signer.certificate, {Pki().ca()});
+  ASSERT_THAT(prepared, IsOk());
+  auto sig = (*prepared)->Sign(content, absl::Now());
+  ASSERT_THAT(sig, IsOk());
+  auto verify = [&](const std::string& der) {
+    return CmsVerifyDetached(der, content, Pki().trust(), absl::Now(), KeyPurpose::kNonRepudiation);
+  };
+  auto first = verify(sig->with_certificates);
+  ASSERT_THAT(first, IsOk());
+  for (int again = 0; again < 3; ++again) {
+    auto next = verify(sig->with_certificates);
+    ASSERT_THAT(next, IsOk());
+    ASSERT_EQ(next->size(), 1u);
+    EXPECT_EQ(next->front().certificate.Der(), first->front().certificate.Der());
+    ASSERT_EQ(next->front().path.size(), first->front().path.size());
+    for (size_t i = 0; i < next->front().path.size(); ++i) {
+      EXPECT_EQ(next->front().path[i].Der(), first->front().path[i].Der());
+    }
+  }
+  // The same certificates in the other order.
+  auto reordered = CmsAddCertificates(sig->without_certificates, {Pki().ca(), signer.certificate});
+  ASSERT_THAT(reordered, IsOk());
+  auto again = verify(*reordered);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->front().certificate.Der(), signer.certificate.Der());
+  // Another party's certificate instead of the signer's: no signer certificate.
+  auto swapped = CmsAddCertificates(sig->without_certificates, {other.certificate, Pki().ca()});
+  ASSERT_THAT(swapped, IsOk());
+  EXPECT_FALSE(verify(*swapped).ok());
+  // None embedded, with the signer's certificate kept: still not included.
+  EXPECT_FALSE(verify(sig->without_certificates).ok());
+  // The signer's certificate with one byte of its signature changed: another certificate, whose
+  // path does not verify, though the kept one did.
+  std::string changed = sig->with_certificates;
+  const size_t at = changed.find(signer.certificate.Der());
+  ASSERT_NE(at, std::string::npos);
+  changed[at + signer.certificate.Der().size() - 2] ^= 0x01;
+  EXPECT_FALSE(verify(changed).ok());
+  // And the original once more.
+  EXPECT_THAT(verify(sig->with_certificates), IsOk());
+  // Two certificates fields, which no parse of the whole accepts: refused as malformed, also
+  // with both certificates kept (the shortcut must not take the second for the first).
+  auto parts = CmsDissectSignedData(sig->without_certificates);
+  ASSERT_THAT(parts, IsOk());
+  const std::string twice = der::Tlv(
+      der::kSequence,
+      StrCat(parts->content_type,
+             der::Tlv(der::Constructed(0),
+                      der::Tlv(der::kSequence, StrCat(parts->version, parts->digest_algorithms, parts->encapsulated,
+                                                      der::Tlv(der::Constructed(0), signer.certificate.Der()),
+                                                      der::Tlv(der::Constructed(0), Pki().ca().Der()), parts->rest)))));
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_THAT(verify(twice), StatusIs(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT)) << round;
+  }
 }
 
 TEST(CmsTest, PreparedSignerRefusesEd25519) {
