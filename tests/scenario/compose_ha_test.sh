@@ -156,7 +156,7 @@ stamp || fail "the same time-stamp with the standbys back (the refusal above pro
 
 say "the leader's postmaster killed inside its container: Patroni restarts it or fails over"
 pm=$(in_leader bash -c 'head -n1 /var/lib/semper-ha/pg*/data/postmaster.pid') || fail "no postmaster.pid in $leader"
-in_leader kill -KILL "$pm" || fail "kill the postmaster of $leader"
+in_leader bash -c "kill -KILL $pm" || fail "kill the postmaster ($pm) of $leader"
 sleep 2
 wait_ready 1 2
 members >"$WORK/members" || fail "no node answers"
