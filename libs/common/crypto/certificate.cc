@@ -72,7 +72,9 @@ Certificate Certificate::FromX509(X509* cert) {
 absl::StatusOr<Certificate> Certificate::FromDer(std::string_view der) {
   // The same few certificates (a buyer's, a seller's, the CA's) arrive in request after request,
   // and OpenSSL 3.0 decodes each one's key through its generic, lock-heavy decoder (~100 µs):
-  // parsed certificates are kept, by their exact DER, and shared (they are immutable).
+  // parsed certificates are kept, by their exact DER, and shared (they are immutable). Kept: at
+  // most 4,096 of at most 8 KiB each (anyone can send large ones; those are parsed, not kept).
+  constexpr size_t kMaxKeptBytes = 8192;
   static absl::Mutex mu(absl::kConstInit);
   static auto* parsed = new std::unordered_map<std::string, std::shared_ptr<X509>>();
   const std::string key(der);
@@ -86,6 +88,7 @@ absl::StatusOr<Certificate> Certificate::FromDer(std::string_view der) {
     return Malformed("not a DER X.509 certificate");
   }
   std::shared_ptr<X509> shared(cert.release(), X509_free);
+  if (der.size() > kMaxKeptBytes) return Certificate(std::move(shared));
   absl::MutexLock lock(&mu);
   if (parsed->size() >= 4096) parsed->clear();
   parsed->emplace(key, shared);

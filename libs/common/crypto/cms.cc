@@ -9,8 +9,6 @@
 #include <ctime>
 #include <optional>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
 #include "common/crypto/cms_signer.h"
@@ -44,51 +42,6 @@ absl::StatusOr<ossl::CmsPtr> ParseCms(std::string_view der, int expected_type_ni
                      StrCat("CMS content type is not ", OBJ_nid2ln(expected_type_nid)));
   }
   return cms;
-}
-
-// Certificates parsed once by their exact DER: those the parties embed in every SignedData they
-// send. OpenSSL 3.0 decodes a certificate's key through its decoder framework (~100 us and
-// global locks per certificate: more than checking the signature), and d2i_CMS_ContentInfo does
-// that for every embedded certificate on every parse. The same bytes always parse to the same
-// certificate, so a kept one changes nothing but the time. Bounded: emptied when full. Thread-safe.
-class ParsedCertificates {
- public:
-  // A new reference to the certificate `der` encodes (exactly, nothing after it), or null.
-  // Certificates larger than kMaxBytes are parsed and not kept (what is kept stays bounded).
-  ossl::X509Ptr Get(std::string_view der) {
-    if (der.size() > kMaxBytes) {
-      const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-      ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-      if (!x509 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) return nullptr;
-      return x509;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = parsed_.find(absl::string_view(der.data(), der.size()));
-      if (it != parsed_.end()) {
-        X509_up_ref(it->second.get());
-        return ossl::X509Ptr(it->second.get());
-      }
-    }
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    if (!x509 || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) return nullptr;
-    absl::MutexLock lock(&mu_);
-    if (parsed_.size() >= kMaxEntries) parsed_.clear();
-    X509_up_ref(x509.get());
-    parsed_.emplace(std::string(der), ossl::X509Ptr(x509.get()));
-    return x509;
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 2048, kMaxBytes = 8192;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, ossl::X509Ptr> parsed_ ABSL_GUARDED_BY(mu_);
-};
-
-ParsedCertificates& KeptCertificates() {
-  static auto* kept = new ParsedCertificates();
-  return *kept;
 }
 
 // A DER ContentInfo holding SignedData, split into the same ContentInfo without the SignedData's
@@ -125,24 +78,29 @@ std::optional<SplitSignedData> SplitCertificates(std::string_view der) {
   return out;
 }
 
-// ParseCms for SignedData with its embedded certificates taken from KeptCertificates: the same
-// CMS_ContentInfo as parsing `der` whole (the same certificates in the same order), or that parse
-// when the shortcut does not apply.
+// ParseCms for SignedData with its embedded certificates parsed by Certificate::FromDer, which
+// keeps them by their exact DER (d2i_CMS_ContentInfo decodes every embedded certificate's key
+// through OpenSSL 3.0's decoder framework on every parse: ~100 us and global locks each, more
+// than the signature's check): the same CMS_ContentInfo as parsing `der` whole (the same
+// certificates in the same order), or that parse when the shortcut does not apply.
 absl::StatusOr<ossl::CmsPtr> ParseSignedData(std::string_view der) {
   std::optional<SplitSignedData> split = SplitCertificates(der);
   if (split.has_value() && !split->certificates.empty()) {
-    std::vector<ossl::X509Ptr> certificates;
+    std::vector<Certificate> certificates;
     for (std::string_view c : split->certificates) {
-      certificates.push_back(KeptCertificates().Get(c));
-      if (!certificates.back()) break;
+      auto parsed = Certificate::FromDer(c);
+      if (!parsed.ok()) break;
+      certificates.push_back(*std::move(parsed));
     }
-    auto cms = certificates.back() ? ParseCms(split->without_certificates, NID_pkcs7_signed)
-                                   : absl::StatusOr<ossl::CmsPtr>(absl::InternalError("not kept"));
+    auto cms = certificates.size() == split->certificates.size()
+                   ? ParseCms(split->without_certificates, NID_pkcs7_signed)
+                   : absl::StatusOr<ossl::CmsPtr>(absl::InternalError("a certificate does not parse"));
     bool added = cms.ok();
     // CMS_add1_cert refuses a certificate already present: a SignedData listing one twice is
     // parsed whole, as it always was.
-    for (size_t i = 0; added && i < certificates.size(); ++i)
-      added = CMS_add1_cert(cms->get(), certificates[i].get()) == 1;
+    for (size_t i = 0; added && i < certificates.size(); ++i) {
+      added = CMS_add1_cert(cms->get(), certificates[i].x509()) == 1;
+    }
     ERR_clear_error();
     if (added) return cms;
   }
