@@ -426,6 +426,14 @@ if not (c.get("synchronous_mode") and c.get("synchronous_mode_strict")):
     make_pki
     chmod 755 "$DIR"  # DIR/ca.pem for every client; the keys stay in DIR/pki (0700)
     ;;
+  run-etcd | run-node)
+    # The server runs as the postgres user with its own home (setpriv keeps root's environment,
+    # and libpq would then look for client certificates under /root, which it may not read).
+    if [[ $(id -u) -eq 0 ]]; then
+      HOME=$(getent passwd postgres | cut -d: -f6)
+      export HOME USER=postgres LOGNAME=postgres
+    fi
+    ;;&
   run-etcd)
     mkdir -p "$DIR/etcd"
     if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$DIR/etcd"; fi

@@ -11,10 +11,6 @@
 # Runs as root only to copy the secrets to the postgres user; every server runs as postgres.
 set -euo pipefail
 export HA_CONTAINER=1 HA_NODES=${HA_NODES:-3}
-# The servers run as the postgres user with its own home (setpriv keeps root's environment, and
-# libpq then looks for client certificates under /root, which it may not read).
-HOME=$(getent passwd postgres | cut -d: -f6)
-export HOME USER=postgres LOGNAME=postgres
 HA=/usr/local/lib/semper/ha.sh
 SHARED=/var/lib/semper-ha-pki
 DIR=/var/lib/semper-ha
