@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <future>
 #include <limits>
 #include <memory>
 
@@ -199,15 +198,20 @@ int Serve(const std::optional<std::string>& config_file) {
   auto server = Server::Start(
       *options, {&service}, [p] { return p->Ping(); },
       [&](HttpServer& http) {
-        auto stamp = [&service, max_request](const httplib::Request& req, httplib::Response& res) {
+        // Asynchronous: the worker signs and hands the token to the group commit; the reply leaves
+        // from the committer once the token is recorded, with no thread waiting meanwhile.
+        auto stamp = [&service, max_request](const httplib::Request& req, HttpServer::Reply reply) {
+          httplib::Response res;
           if (req.get_header_value("Content-Type") != "application/timestamp-query") {
             res.status = 415;
             res.set_content("Content-Type must be application/timestamp-query\n", "text/plain");
+            reply(std::move(res));
             return;
           }
           if (req.body.size() > max_request) {
             res.status = 413;
             res.set_content(StrCat("a time-stamp request is at most ", max_request, " bytes\n"), "text/plain");
+            reply(std::move(res));
             return;
           }
           if (absl::Status limited = AdmitExpensiveCall(StrCat("ip:", req.remote_addr), "time-stamp"); !limited.ok()) {
@@ -216,15 +220,17 @@ int Serve(const std::optional<std::string>& config_file) {
                            std::to_string(std::max<int64_t>(
                                1, absl::ToInt64Seconds(absl::Ceil(*RetryAfterOf(limited), absl::Seconds(1))))));
             res.set_content(StrCat(limited.message(), "\n"), "text/plain");
+            reply(std::move(res));
             return;
           }
-          std::promise<Stamped> answered;
-          auto reply = answered.get_future();
-          service.StampAndRecord(req.body, "", [&answered](Stamped s) { answered.set_value(std::move(s)); });
-          res.set_content(reply.get().response_der, "application/timestamp-reply");
+          service.StampAndRecord(req.body, "", [reply](Stamped s) {
+            httplib::Response answered;
+            answered.set_content(s.response_der, "application/timestamp-reply");
+            reply(std::move(answered));
+          });
         };
-        http.Post("/", stamp);
-        http.Post("/tsa", stamp);
+        http.PostAsync("/", stamp);
+        http.PostAsync("/tsa", stamp);
         http.Get("/certs", [chain_text](const httplib::Request&, httplib::Response& res) {
           res.set_content(chain_text, "application/pem-certificate-chain");
         });

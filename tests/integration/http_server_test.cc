@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "common/server/metrics.h"
 #include "tests/support/status_matchers.h"
@@ -24,7 +27,9 @@ namespace semper {
 namespace {
 
 using ::semper::testing::IsOk;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 int Connect(int port) {
@@ -98,14 +103,48 @@ class HttpServerTest : public ::testing::Test {
     server_->Get(R"(/item/(.+))", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(std::string(req.matches[1]), "text/plain");
     });
+    // Asynchronous: answered 300 ms later from a thread of its own, then once more (ignored).
+    server_->PostAsync("/later", [this](const httplib::Request& req, HttpServer::Reply reply) {
+      std::lock_guard<std::mutex> lock(repliers_mu_);
+      repliers_.emplace_back([body = req.body, reply] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        httplib::Response res;
+        res.set_content("later:" + body, "text/plain");
+        reply(res);
+        res.set_content("twice", "text/plain");
+        reply(res);
+      });
+    });
+    server_->PostAsync("/now", [](const httplib::Request& req, HttpServer::Reply reply) {
+      httplib::Response res;
+      res.status = 202;
+      res.set_content("now:" + req.body, "text/plain");
+      reply(std::move(res));
+    });
+    server_->PostAsync("/dropped", [](const httplib::Request&, HttpServer::Reply) {});
+    server_->PostAsync("/throws",
+                       [](const httplib::Request&, HttpServer::Reply) { throw std::runtime_error("handler bug"); });
     auto port = server_->Start();
     ASSERT_THAT(port.status(), IsOk());
     port_ = *port;
   }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    std::lock_guard<std::mutex> lock(repliers_mu_);
+    for (auto& t : repliers_) t.join();
+  }
   std::shared_ptr<Metrics> metrics_;
   std::unique_ptr<HttpServer> server_;
   int port_ = 0;
+  std::mutex repliers_mu_;
+  std::vector<std::thread> repliers_;
 };
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
 
 TEST_F(HttpServerTest, SlowSendersAreCutOffAndDoNotHoldTheServer) {
   HttpServer::Options o;
@@ -260,6 +299,45 @@ TEST_F(HttpServerTest, KeepAlivePipeliningContinueAndRoutes) {
               HasSubstr("\r\n\r\na/b+="));
   // HTTP/1.0 closes by default.
   EXPECT_THAT(Exchange(port_, "GET /healthz HTTP/1.0\r\n\r\n"), HasSubstr("Connection: close"));
+}
+
+TEST_F(HttpServerTest, AsynchronousHandlersAnswerOnceFromAnyThreadAndStopWaitsForThem) {
+  HttpServer::Options o;
+  o.threads = 1;  // the one worker is free while the answers are awaited
+  Start(o);
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  // Two at once on two connections with one worker: both answered after ~300 ms, not 600.
+  int other = Connect(port_);
+  ASSERT_GE(other, 0);
+  // (ReadAll waits its whole time: both answers are there 500 ms after the requests.)
+  Send(fd, "POST /later HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+  Send(other, "POST /later HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz");
+  std::string first = ReadAll(fd, absl::Milliseconds(480));
+  std::string second = ReadAll(other, absl::Milliseconds(20));
+  EXPECT_THAT(first, HasSubstr("\r\n\r\nlater:abc"));
+  EXPECT_THAT(second, HasSubstr("\r\n\r\nlater:xyz"));
+  // Only the first reply is sent; the connection goes on (keep-alive) with the next request.
+  EXPECT_EQ(Count(first + second, "HTTP/1.1 "), 2u) << first << second;
+  EXPECT_THAT(first + second, Not(HasSubstr("twice")));
+  Send(fd, "POST /now HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+  EXPECT_THAT(ReadAll(fd, absl::Milliseconds(300)), AllOf(StartsWith("HTTP/1.1 202"), HasSubstr("now:hi")));
+  // A handler that drops its reply, or throws: 500, and the connection still serves.
+  Send(fd, "POST /dropped HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_THAT(ReadAll(fd, absl::Milliseconds(300)), AllOf(StartsWith("HTTP/1.1 500"), HasSubstr("unanswered")));
+  Send(fd, "POST /throws HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  std::string thrown = ReadAll(fd, absl::Milliseconds(300));
+  EXPECT_THAT(thrown, StartsWith("HTTP/1.1 500"));
+  EXPECT_THAT(thrown, Not(HasSubstr("handler bug")));
+  // Stop while an answer is owed: it waits for it (no answer into a freed loop), then returns.
+  Send(other, "POST /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nz");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const absl::Time stopping = absl::Now();
+  server_->Stop();
+  EXPECT_GE(absl::Now() - stopping, absl::Milliseconds(200));
+  EXPECT_THAT(metrics_->Render(), HasSubstr(R"(semper_http_requests_total{path="/later",status="200"} 3)"));
+  ::close(fd);
+  ::close(other);
 }
 
 TEST_F(HttpServerTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {

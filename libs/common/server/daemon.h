@@ -42,7 +42,7 @@ std::vector<ConfigKey> DatabaseConfigKeys(int64_t default_pool_size);
 // <section>.group_commit_max and <section>.committers: how a daemon's main write is group
 // committed (common/db/group_commit.h).
 std::vector<ConfigKey> GroupCommitConfigKeys(const std::string& section, const std::string& what, int64_t default_max,
-                                             int64_t default_in_flight = 2);
+                                             int64_t default_in_flight = 1);
 // Those keys' values, with the daemon's metrics, for the queue named `queue`.
 db::GroupCommitOptions GroupCommitOptionsFrom(const Daemon& daemon, const std::string& section, std::string queue);
 // A pool on database.url with `statements`, and `schema` migrated, waiting while the database is

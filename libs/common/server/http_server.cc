@@ -11,9 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -365,6 +367,7 @@ struct HttpServer::Loop {
   absl::Mutex mu;
   std::deque<std::function<void()>> tasks ABSL_GUARDED_BY(mu);
   std::deque<Done> done ABSL_GUARDED_BY(mu);
+  size_t owed ABSL_GUARDED_BY(mu) = 0;  // requests handed to workers and not yet answered
   bool stopping ABSL_GUARDED_BY(mu) = false;
 
   // The loop thread's own.
@@ -387,9 +390,11 @@ struct HttpServer::Loop {
     (void)!::write(wake_fd, &one, sizeof one);
   }
 
+  // Connections are watched one event at a time (EPOLLONESHOT): an event disarms its connection
+  // until this re-arms it, so a request being handled costs no epoll_ctl to silence it.
   void Watch(Conn& c, uint32_t events) {
     epoll_event ev{};
-    ev.events = events;
+    ev.events = events | EPOLLONESHOT;
     ev.data.fd = c.fd;
     epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
   }
@@ -473,7 +478,7 @@ struct HttpServer::Loop {
       c->port = port;
       c->deadline = absl::Now() + o.idle_timeout;
       epoll_event ev{};
-      ev.events = EPOLLIN;
+      ev.events = EPOLLIN | EPOLLONESHOT;
       ev.data.fd = fd;
       if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         ::close(fd);
@@ -544,6 +549,8 @@ struct HttpServer::Loop {
       }
       c.in.append(buf, static_cast<size_t>(n));
       if (c.in.size() > http_detail::kMaxHeadBytes + server->options_.max_body_bytes) break;
+      // Less than asked for: the socket is drained (what arrives later re-arms the connection).
+      if (static_cast<size_t>(n) < sizeof buf) break;
     }
     Parse(c);
   }
@@ -560,11 +567,13 @@ struct HttpServer::Loop {
         SendBestEffort(c.fd, "HTTP/1.1 100 Continue\r\n\r\n");
         c.continue_sent = true;
       }
+      Watch(c, EPOLLIN);  // the rest
       return;
     }
     c.in.erase(0, p.consumed);
+    // Nothing is read while a worker has the request: the event that brought it disarmed the
+    // connection, and the response re-arms it (a hang-up meanwhile shows when it is sent).
     c.state = Conn::kHandling;
-    Watch(c, 0);  // nothing read while a worker has the request (errors and hang-ups still come)
     auto req = std::make_shared<httplib::Request>(std::move(p.request));
     // Every X-Forwarded-For line, in order: a balancer that appends its own line after the
     // client's (HAProxy) must not leave the client's first line to be believed.
@@ -580,13 +589,15 @@ struct HttpServer::Loop {
     const int fd = c.fd;
     const uint64_t id = c.id;
     absl::MutexLock lock(&mu);
+    ++owed;
     tasks.push_back([this, req, keep_alive, fd, id] {
-      httplib::Response res;
-      server->Dispatch(*req, res);
-      std::string bytes = http_detail::SerializeResponse(res, !keep_alive);
-      absl::MutexLock lock(&mu);
-      done.push_back({fd, id, std::move(bytes), !keep_alive});
-      Wake();
+      server->Dispatch(*req, [this, req, keep_alive, fd, id](httplib::Response res) {
+        std::string bytes = http_detail::SerializeResponse(res, !keep_alive);
+        absl::MutexLock lock(&mu);
+        done.push_back({fd, id, std::move(bytes), !keep_alive});
+        --owed;
+        Wake();
+      });
     });
   }
 
@@ -721,16 +732,53 @@ HttpServer::HttpServer(Options options, std::shared_ptr<spdlog::logger> logger, 
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::Add(const std::string& method, const std::string& path, Handler handler) {
-  Route r{method, path, std::nullopt, std::move(handler)};
+void HttpServer::Add(const std::string& method, const std::string& path, Handler handler, AsyncHandler async) {
+  Route r{method, path, std::nullopt, std::move(handler), std::move(async)};
   if (path.find('(') != std::string::npos) r.pattern.emplace(path);
   routes_.push_back(std::move(r));
 }
 
 void HttpServer::Get(const std::string& path, Handler handler) { Add("GET", path, std::move(handler)); }
 void HttpServer::Post(const std::string& path, Handler handler) { Add("POST", path, std::move(handler)); }
+void HttpServer::PostAsync(const std::string& path, AsyncHandler handler) {
+  Add("POST", path, nullptr, std::move(handler));
+}
 
-void HttpServer::Dispatch(httplib::Request& req, httplib::Response& res) const {
+namespace {
+
+// One asynchronous handler's answer: the first response given, or 500 if none ever is.
+class OwedReply {
+ public:
+  explicit OwedReply(std::function<void(httplib::Response)> finish) : finish_(std::move(finish)) {}
+  OwedReply(const OwedReply&) = delete;
+  OwedReply& operator=(const OwedReply&) = delete;
+  ~OwedReply() {
+    if (answered_.load()) return;
+    httplib::Response res;
+    res.status = 500;
+    res.set_content("internal error: the request was dropped unanswered\n", "text/plain");
+    finish_(std::move(res));
+  }
+  void Answer(httplib::Response res) {
+    if (answered_.exchange(true)) return;
+    finish_(std::move(res));
+  }
+
+ private:
+  std::function<void(httplib::Response)> finish_;
+  std::atomic<bool> answered_{false};
+};
+
+httplib::Response InternalError() {
+  httplib::Response res;
+  res.status = 500;
+  res.set_content("internal error\n", "text/plain");
+  return res;
+}
+
+}  // namespace
+
+void HttpServer::Dispatch(httplib::Request& req, Reply done) const {
   const Route* found = nullptr;
   bool other_method = false;
   for (const Route& r : routes_) {
@@ -749,23 +797,37 @@ void HttpServer::Dispatch(httplib::Request& req, httplib::Response& res) const {
     }
     other_method = true;
   }
-  std::string label = "other";
+  httplib::Response res;
   if (found == nullptr) {
     res.status = other_method ? 405 : 404;
     res.set_content(other_method ? "method not allowed here\n" : "not found\n", "text/plain");
-  } else {
-    label = found->path;
+    CountRequest("other", res.status);
+    done(std::move(res));
+    return;
+  }
+  if (found->async) {
+    auto owed = std::make_shared<OwedReply>([this, label = found->path, done](httplib::Response r) {
+      if (r.status <= 0) r.status = 200;
+      CountRequest(label, r.status);
+      done(std::move(r));
+    });
     try {
-      found->handler(req, res);
-      if (res.status <= 0) res.status = 200;
+      found->async(req, [owed](httplib::Response r) { owed->Answer(std::move(r)); });
     } catch (const std::exception& e) {
       LogEvent(logger_, spdlog::level::err, "http_handler_failed").With("path", found->path).With("error", e.what());
-      res = httplib::Response();
-      res.status = 500;
-      res.set_content("internal error\n", "text/plain");
+      owed->Answer(InternalError());
     }
+    return;
   }
-  CountRequest(label, res.status);
+  try {
+    found->handler(req, res);
+    if (res.status <= 0) res.status = 200;
+  } catch (const std::exception& e) {
+    LogEvent(logger_, spdlog::level::err, "http_handler_failed").With("path", found->path).With("error", e.what());
+    res = InternalError();
+  }
+  CountRequest(found->path, res.status);
+  done(std::move(res));
 }
 
 void HttpServer::CountRequest(const std::string& path, int status) const {
@@ -836,6 +898,12 @@ void HttpServer::Stop() {
   loop_->Wake();
   if (loop_->thread.joinable()) loop_->thread.join();
   for (auto& w : loop_->workers) w.join();
+  {
+    // Asynchronous handlers answer on other threads, into this loop: wait for what they owe.
+    absl::MutexLock lock(&loop_->mu);
+    loop_->mu.Await(absl::Condition(
+        +[](Loop* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->mu) { return l->owed == 0; }, loop_.get()));
+  }
   loop_.reset();
 }
 

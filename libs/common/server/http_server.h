@@ -83,6 +83,12 @@ class HttpServer {
     std::vector<std::string> trusted_proxies;
   };
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  // Sends the response to one request; callable from any thread, and only the first call counts.
+  using Reply = std::function<void(httplib::Response)>;
+  // A handler that returns before its answer exists (e.g. once a group commit has decided it):
+  // it calls `reply` later, from any thread, so no worker thread waits meanwhile. A request whose
+  // every copy of `reply` is dropped uncalled is answered 500; Stop waits for replies owed.
+  using AsyncHandler = std::function<void(const httplib::Request&, Reply reply)>;
 
   HttpServer(Options options, std::shared_ptr<spdlog::logger> logger, std::shared_ptr<Metrics> metrics,
              std::function<absl::Status()> readiness);
@@ -94,6 +100,7 @@ class HttpServer {
   // Request::matches), against the percent-decoded path without the query.
   void Get(const std::string& path, Handler handler);
   void Post(const std::string& path, Handler handler);
+  void PostAsync(const std::string& path, AsyncHandler handler);
 
   // Binds and serves on background threads. Returns the bound port.
   absl::StatusOr<int> Start();
@@ -109,10 +116,12 @@ class HttpServer {
     std::string path;
     std::optional<std::regex> pattern;
     Handler handler;
+    AsyncHandler async;  // instead of handler when set
   };
-  void Add(const std::string& method, const std::string& path, Handler handler);
-  // Runs the route for a complete request (on a worker thread).
-  void Dispatch(httplib::Request& req, httplib::Response& res) const;
+  void Add(const std::string& method, const std::string& path, Handler handler, AsyncHandler async = nullptr);
+  // Runs the route for a complete request (on a worker thread); `done` gets the response, on
+  // this thread for an ordinary handler, on whichever thread replies for an asynchronous one.
+  void Dispatch(httplib::Request& req, Reply done) const;
   // semper_http_requests_total, labelled by route ("other" for no route or no request).
   void CountRequest(const std::string& path, int status) const;
 
