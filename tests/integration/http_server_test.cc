@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -338,6 +340,69 @@ TEST_F(HttpServerTest, AsynchronousHandlersAnswerOnceFromAnyThreadAndStopWaitsFo
   EXPECT_THAT(metrics_->Render(), HasSubstr(R"(semper_http_requests_total{path="/later",status="200"} 3)"));
   ::close(fd);
   ::close(other);
+}
+
+// Requests keep arriving (pipelined, to ordinary and asynchronous routes) while the server
+// stops: Stop returns, whatever was read but never handed to a worker (SIGTERM under load).
+TEST_F(HttpServerTest, StopReturnsWhileRequestsKeepArriving) {
+  for (int round = 0; round < 12; ++round) {
+    HttpServer::Options o;
+    o.threads = 2;
+    Start(o);
+    std::atomic<bool> done{false};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c) {
+      clients.emplace_back([&, c] {
+        const std::string one = c % 2 == 0 ? "POST /now HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+                                           : "POST /echo HTTP/1.1\r\nContent-Length: 1\r\n\r\nx";
+        std::string burst;
+        for (int i = 0; i < 8; ++i) burst += one;
+        while (!done.load()) {
+          int fd = Connect(port_);
+          if (fd < 0) continue;
+          for (int k = 0; k < 4 && !done.load(); ++k) {
+            Send(fd, burst);
+            char buf[4096];
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 5) > 0) (void)::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+          }
+          ::close(fd);
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + 7 * round));
+    auto stopped = std::async(std::launch::async, [this] { server_->Stop(); });
+    const bool in_time = stopped.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    done = true;
+    for (auto& t : clients) t.join();
+    if (!in_time) {
+      ADD_FAILURE() << "Stop did not return within 10 s (round " << round << ")";
+      std::_Exit(1);  // the server's threads are stuck: nothing else can be checked
+    }
+    server_.reset();
+  }
+}
+
+// A client that sends its requests and then shuts its side (half-close) still gets every answer,
+// whatever the size of what it sent (here exactly the server's 16 KiB read buffer).
+TEST_F(HttpServerTest, AHalfClosedClientGetsEveryAnswer) {
+  Start(HttpServer::Options());
+  const std::string head = "POST /echo HTTP/1.1\r\nContent-Length: ";
+  std::string all;
+  for (int i = 0; i < 3; ++i) all += head + "4000\r\n\r\n" + std::string(4000, static_cast<char>('a' + i));
+  const size_t rest = 16384 - all.size() - head.size() - 4;  // "NNNN\r\n\r\n" is 8 bytes with 4 digits
+  const size_t body = rest - 4;
+  ASSERT_EQ(std::to_string(body).size(), 4u);
+  all += head + std::to_string(body) + "\r\n\r\n" + std::string(body, 'd');
+  ASSERT_EQ(all.size(), 16384u);
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  Send(fd, all);
+  ::shutdown(fd, SHUT_WR);
+  std::string answers = ReadAll(fd, absl::Seconds(2));
+  ::close(fd);
+  EXPECT_EQ(Count(answers, "HTTP/1.1 200 OK"), 4u) << answers.substr(0, 300);
+  EXPECT_THAT(answers, HasSubstr(std::string(body, 'd')));
 }
 
 TEST_F(HttpServerTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {

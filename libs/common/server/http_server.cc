@@ -536,13 +536,18 @@ struct HttpServer::Loop {
 
   void Read(Conn& c) {
     char buf[16384];
+    bool got = false;
     for (;;) {
       ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      // The client closed its side: what it sent before is still answered (the end is read
+      // again, and the connection closed, once nothing is left to handle).
+      if (n == 0 && got) break;
       if (n <= 0) {
         Close(c);
         return;
       }
+      got = true;
       if (!c.request_started) {
         c.request_started = true;
         c.deadline = absl::Now() + server->options_.request_timeout;
@@ -899,8 +904,12 @@ void HttpServer::Stop() {
   if (loop_->thread.joinable()) loop_->thread.join();
   for (auto& w : loop_->workers) w.join();
   {
-    // Asynchronous handlers answer on other threads, into this loop: wait for what they owe.
     absl::MutexLock lock(&loop_->mu);
+    // Requests the loop read after the workers had left are never handled (their connections
+    // are closed): nothing is owed for them.
+    loop_->owed -= loop_->tasks.size();
+    loop_->tasks.clear();
+    // Asynchronous handlers answer on other threads, into this loop: wait for what they owe.
     loop_->mu.Await(absl::Condition(
         +[](Loop* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->mu) { return l->owed == 0; }, loop_.get()));
   }
