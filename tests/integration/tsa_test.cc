@@ -693,7 +693,17 @@ TEST_F(TsaTest, NothingAcknowledgedIsLostWhenKilledUnderLoad) {
       }
     });
   }
+  // Killed once the load has got going (on a busy machine under the sanitizers that can take
+  // longer than the 1.5 s it takes alone).
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if ((acknowledged.size() > 100 && proven.size() > 20) || absl::Now() > give_up) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   Stop(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   stop = true;
