@@ -12,12 +12,14 @@
 # know it. BEFORE_ENV and AFTER_ENV are settings for one side only: the same build against a single
 # PostgreSQL and against the synchronous Patroni cluster of deploy/ha.sh is
 #   AFTER_ENV=SEMPER_TEST_HA=1 tests/bench/compare.sh build-bench build-bench
-# ONLY (names separated by spaces) runs those benchmarks alone.
+# ONLY (names separated by spaces) runs those benchmarks alone. REPEAT=n (default 1) runs each
+# benchmark n times, before and after interleaved (before, after, before, ...): on a shared
+# machine one pass can sit anywhere in a spread of +-20%.
 # The output of every run goes to OUT_DIR/<benchmark>.<before|after>.log and the screen.
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 before=$(cd "$1" && pwd)
@@ -47,6 +49,7 @@ for b in "${benches[@]}"; do
   name=${b%% *}
   args=${b#"$name"}
   if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
+  for run in $(seq 1 "${REPEAT:-1}"); do
   for side in before after; do
     dir=$before
     side_env=${BEFORE_ENV:-}
@@ -56,9 +59,12 @@ for b in "${benches[@]}"; do
       echo "== $name ($side): not built in $dir" | tee "$out/$name.$side.log"
       continue
     fi
-    echo "== $name ($side${side_env:+, $side_env})$args" | tee "$out/$name.$side.log"
+    append=()
+    if [[ $run -gt 1 ]]; then append=(-a); fi
+    echo "== $name ($side${side_env:+, $side_env}, run $run)$args" | tee "${append[@]}" "$out/$name.$side.log"
     # shellcheck disable=SC2086
     env $side_env "$bin" $args 2>&1 | tee -a "$out/$name.$side.log" || echo "exit $?" | tee -a "$out/$name.$side.log"
+  done
   done
 done
 echo "openssl speed -multi 2 ecdsap256 at the end: $(speed) signatures/s" | tee -a "$out/openssl.log"
