@@ -11,7 +11,6 @@
 #include <ctime>
 #include <functional>
 #include <limits>
-#include <unordered_map>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_join.h"
@@ -76,11 +75,14 @@ absl::StatusOr<Certificate> Certificate::FromDer(std::string_view der) {
   // most 4,096 of at most 8 KiB each (anyone can send large ones; those are parsed, not kept).
   constexpr size_t kMaxKeptBytes = 8192;
   static absl::Mutex mu(absl::kConstInit);
-  static auto* parsed = new std::unordered_map<std::string, std::shared_ptr<X509>>();
-  const std::string key(der);
-  {
+  static auto* parsed = new absl::flat_hash_map<std::string, std::shared_ptr<X509>>();
+  const bool keep = der.size() <= kMaxKeptBytes;
+  if (keep) {
     absl::MutexLock lock(&mu);
-    if (auto it = parsed->find(key); it != parsed->end()) return Certificate(it->second);
+    // Looked up by the bytes themselves (no copy of the DER per call).
+    if (auto it = parsed->find(absl::string_view(der.data(), der.size())); it != parsed->end()) {
+      return Certificate(it->second);
+    }
   }
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ossl::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
@@ -88,10 +90,10 @@ absl::StatusOr<Certificate> Certificate::FromDer(std::string_view der) {
     return Malformed("not a DER X.509 certificate");
   }
   std::shared_ptr<X509> shared(cert.release(), X509_free);
-  if (der.size() > kMaxKeptBytes) return Certificate(std::move(shared));
+  if (!keep) return Certificate(std::move(shared));
   absl::MutexLock lock(&mu);
   if (parsed->size() >= 4096) parsed->clear();
-  parsed->emplace(key, shared);
+  parsed->emplace(std::string(der), shared);
   return Certificate(std::move(shared));
 }
 
