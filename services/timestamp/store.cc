@@ -48,7 +48,9 @@ absl::Status TokenStore::Insert(const std::vector<TokenRow>& rows) {
     size.push_back(StrCat(r.batch_tree_size));
     leaves.push_back(HexEncode(r.batch_leaves));
   }
-  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  // One statement, so its own transaction (one round trip; a second run after a lost connection
+  // fails on the serials' primary key if the first committed).
+  return pool_->WriteOneStatement([&](pqxx::nontransaction& tx) -> absl::Status {
     tx.exec_prepared0("tsa_insert_tokens", db::TextArray(serial), db::TextArray(gen), db::TextArray(alg),
                       db::TextArray(imprint), db::TextArray(policy), db::TextArray(requester), db::TextArray(token),
                       db::TextArray(cert_req), db::TextArray(size), db::TextArray(leaves));

@@ -21,6 +21,7 @@
 #include "common/crypto/csr.h"
 #include "common/crypto/ossl.h"
 #include "semper/v1/ca.grpc.pb.h"
+#include "tests/bench/bench_http.h"
 #include "tests/support/postgres.h"
 #include "tests/support/subprocess.h"
 
@@ -44,9 +45,7 @@ double OcspRate(int port, const std::string& path, const std::string& request, i
   std::vector<std::thread> threads;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&] {
-      httplib::Client client("127.0.0.1", port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);
+      bench::HttpClient client("127.0.0.1", port);
       while (Seconds(start) < seconds) {
         auto res = client.Post(path.c_str(), request, "application/ocsp-request");
         if (res && res->status == 200 && res->body.size() > 100)

@@ -1,7 +1,8 @@
 // End-to-end load on semper-tsa as a process against a private PostgreSQL (fsync on): tokens per
 // second over HTTP and gRPC (each committed before its reply), latency percentiles at half the
 // HTTP rate, batch-mode stamps per second, and the same machine's `openssl speed ecdsap256`
-// signing rate and `openssl ts -reply` rate for comparison. Run by hand:
+// signing rate and `openssl ts -reply` rate for comparison. HTTP clients send each request in one
+// write, as curl does (bench_http.h). Run by hand:
 //   build/tests/bench/tsa_load [--clients 16] [--seconds 8]
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -20,6 +21,7 @@
 #include "common/crypto/digest.h"
 #include "common/crypto/timestamp.h"
 #include "semper/v1/tsa.grpc.pb.h"
+#include "tests/bench/bench_http.h"
 #include "tests/support/postgres.h"
 #include "tests/support/subprocess.h"
 
@@ -61,8 +63,8 @@ double Percentile(std::vector<double> v, double p) {
 
 // `clients` keep-alive connections POSTing for `seconds`; with `per_client_rate` > 0 each client
 // sends at that pace (open loop: latency is measured from the scheduled send time).
-Result HttpLoad(int port, const std::vector<std::string>& requests, int clients, double seconds,
-                double per_client_rate) {
+Result HttpLoad(int port, const std::vector<std::string>& requests, int clients, double seconds, double per_client_rate,
+                size_t min_body = 500) {
   std::atomic<long> ok{0}, bad{0};
   std::mutex mu;
   Result r;
@@ -70,9 +72,7 @@ Result HttpLoad(int port, const std::vector<std::string>& requests, int clients,
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      httplib::Client client("127.0.0.1", port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);
+      bench::HttpClient client("127.0.0.1", port);
       std::vector<double> lat;
       auto next = steady_clock::now();
       for (size_t i = static_cast<size_t>(c); Seconds(start) < seconds; i += static_cast<size_t>(clients)) {
@@ -84,7 +84,7 @@ Result HttpLoad(int port, const std::vector<std::string>& requests, int clients,
         auto res = client.Post("/", requests[i % requests.size()], "application/timestamp-query");
         lat.push_back(duration<double, std::milli>(steady_clock::now() - next).count());
         if (per_client_rate > 0) next += duration_cast<steady_clock::duration>(duration<double>(1.0 / per_client_rate));
-        if (res && res->status == 200 && res->body.size() > 500)
+        if (res && res->status == 200 && res->body.size() >= min_body)
           ++ok;
         else
           ++bad;
@@ -157,6 +157,32 @@ int main(int argc, char** argv) {
   std::printf("  at half that rate (%.0f/s offered): %.0f tokens/s; latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
               half, paced.rate, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
               Percentile(paced.latencies_ms, 1.0));
+  std::fflush(stdout);
+
+  // The transport's ceiling on this machine: the same clients sending a request that is refused
+  // (a status in the reply, 200 over HTTP) before anything is signed or recorded.
+  {
+    std::vector<std::string> malformed = {"not a time-stamp request"};
+    Result refused = HttpLoad(http_port, malformed, clients, seconds / 2, 0, 5);
+    std::atomic<long> ok{0};
+    auto start = steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&] {
+        auto stub = v1::TimeStamp::NewStub(channel_for());
+        while (Seconds(start) < seconds / 2) {
+          v1::StampRequest req;
+          req.set_request(malformed[0]);
+          v1::StampResponse resp;
+          grpc::ClientContext ctx;
+          if (stub->Stamp(&ctx, req, &resp).ok() && resp.status() == v1::TIME_STAMP_STATUS_REJECTION) ++ok;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::printf("Refused before signing or recording (the transport's ceiling): HTTP %.0f/s, gRPC %.0f/s\n",
+                refused.rate, static_cast<double>(ok) / Seconds(start));
+  }
   std::fflush(stdout);
 
   std::printf("gRPC: %d clients for %.0f s\n", clients, seconds);

@@ -217,6 +217,75 @@ TEST_F(ConnectionPoolTest, TransactRetriesOnConnectionLostBeforeCommit) {
   EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
 }
 
+TEST_F(ConnectionPoolTest, OneStatementWritesCommitAloneAndAllOrNothing) {
+  auto pool = MakePool(conninfo(), 1);
+  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
+    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  ASSERT_THAT(pool->WriteOneStatement([](pqxx::nontransaction& tx) {
+    tx.exec0("INSERT INTO t SELECT unnest(ARRAY[1, 2])");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  // Committed when it returned: another connection sees it.
+  EXPECT_EQ(*postgres().Query(database(), "SELECT string_agg(n::text, ',' ORDER BY n) FROM t"), "1,2");
+  // One row of several violates the key: none is written, and the error says why.
+  EXPECT_THAT(pool->WriteOneStatement([](pqxx::nontransaction& tx) {
+    tx.exec0("INSERT INTO t SELECT unnest(ARRAY[3, 2])");
+    return absl::OkStatus();
+  }),
+              StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
+  EXPECT_EQ(*postgres().Query(database(), "SELECT count(*) FROM t"), "2");
+}
+
+TEST_F(ConnectionPoolTest, OneStatementWriteRunsAgainOnANewConnectionWhenTheOldOneDied) {
+  auto pool = MakePool(conninfo(), 1);
+  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
+    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  // The pooled connection dies while idle (a restart, a failover): the write goes through anyway.
+  std::string db = database();
+  ASSERT_THAT(postgres().Query("postgres",
+                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = '" +
+                                   db + "' AND pid <> pg_backend_pid()"),
+              IsOk());
+  EXPECT_THAT(pool->WriteOneStatement([](pqxx::nontransaction& tx) {
+    tx.exec0("INSERT INTO t VALUES (1)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+}
+
+TEST_F(ConnectionPoolTest, OneStatementWriteLostAfterItCommittedIsReportedUnknownNeverDoneTwice) {
+  auto pool = MakePool(conninfo(), 1);
+  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
+    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  std::string db = database();
+  int runs = 0;
+  absl::Status s = pool->WriteOneStatement([&](pqxx::nontransaction& tx) {
+    ++runs;
+    tx.exec0("INSERT INTO t VALUES (1)");
+    // The write committed, then the connection is lost before its answer is read.
+    if (runs == 1) tx.exec0("SELECT pg_terminate_backend(pg_backend_pid())");
+    return absl::OkStatus();
+  });
+  // Run again on a new connection, where the key refuses it: the outcome is unknown to the
+  // caller (it must not acknowledge), and the row is there once.
+  EXPECT_EQ(runs, 2);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("outcome is unknown"));
+  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+}
+
 TEST(TestPostgresHarnessTest, FailsLoudlyWhenPostgresCannotStart) {
   setenv("SEMPER_PG_BINDIR", "/nonexistent/bin", 1);
   auto pg = ::semper::testing::TestPostgres::Start();

@@ -127,6 +127,28 @@ absl::Status ConnectionPool::Transact(const std::function<absl::Status(pqxx::wor
   return last;
 }
 
+absl::Status ConnectionPool::WriteOneStatement(const std::function<absl::Status(pqxx::nontransaction&)>& body) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SEMPER_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    try {
+      pqxx::nontransaction tx(*lease);
+      absl::Status s = body(tx);
+      if (s.ok() || attempt == 0) return s;
+    } catch (const pqxx::broken_connection& e) {
+      lease.MarkBroken();
+      if (attempt == 0) continue;
+    } catch (const pqxx::in_doubt_error& e) {
+      lease.MarkBroken();
+      if (attempt == 0) continue;
+    } catch (const std::exception& e) {
+      if (attempt == 0) return StatusFromException(e, "writing");
+    }
+    break;
+  }
+  return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                   "writing: the database connection was lost and the outcome is unknown");
+}
+
 absl::Status ConnectionPool::Read(const std::function<absl::Status(pqxx::nontransaction&)>& body) {
   absl::Status last;
   for (int attempt = 0; attempt < 2; ++attempt) {

@@ -77,6 +77,15 @@ class ConnectionPool {
   // returned as is. A connection lost during COMMIT gives UNAVAILABLE (outcome unknown).
   absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& body, const TransactOptions& options = {});
 
+  // Runs `body`, which must run exactly one statement, as its own transaction (autocommit): one
+  // round trip where Transact takes three (BEGIN, the statement, COMMIT), for a write that is
+  // whole in one statement (the TSA's group INSERT ... FROM unnest). OK means committed. A
+  // connection lost while the statement ran leaves its outcome unknown: the statement is run
+  // once more on a new connection, so it must be one that a second run cannot duplicate (rows
+  // with a unique key: the second run fails if the first committed); any failure after a lost
+  // connection is reported as UNAVAILABLE, outcome unknown, never as not done.
+  absl::Status WriteOneStatement(const std::function<absl::Status(pqxx::nontransaction&)>& body);
+
   // Runs read-only statements in autocommit mode (one round trip each, no BEGIN/COMMIT): for hot
   // lookups that read a single consistent row. Retried once on a lost connection.
   absl::Status Read(const std::function<absl::Status(pqxx::nontransaction&)>& body);

@@ -599,9 +599,10 @@ struct HttpServer::Loop {
       server->Dispatch(*req, [this, req, keep_alive, fd, id](httplib::Response res) {
         std::string bytes = http_detail::SerializeResponse(res, !keep_alive);
         absl::MutexLock lock(&mu);
+        // One wake for a run of answers: the loop takes every answer queued when it wakes.
+        if (done.empty()) Wake();
         done.push_back({fd, id, std::move(bytes), !keep_alive});
         --owed;
-        Wake();
       });
     });
   }
