@@ -58,21 +58,21 @@ void TsaServiceImpl::StampAndRecord(std::string_view request_der, std::string re
   row.requester = std::move(requester);
   row.token_der = s.stored_token_der;
   row.cert_req = s.cert_req;
-  o_.committer->Submit(std::move(row),
-                       [this, s = std::move(s), done = std::move(done), count](absl::Status committed) mutable {
-                         if (!committed.ok()) {
-                           LogEvent(o_.logger, spdlog::level::err, "tsa.record_failed")
-                               .With("serial", s.serial_hex)
-                               .With("error", std::string(committed.message()));
-                           Stamped failed = TimeStampAuthority::Rejection(
-                               kSystemFailure, "the token could not be recorded, so it was not issued; try again");
-                           count(failed);
-                           done(std::move(failed));
-                           return;
-                         }
-                         count(s);
-                         done(std::move(s));
-                       });
+  o_.committer->Submit(
+      std::move(row), [this, s = std::move(s), done = std::move(done), count](absl::Status committed) mutable {
+        if (!committed.ok()) {
+          LogEvent(o_.logger, spdlog::level::err, "tsa.record_failed")
+              .With("serial", s.serial_hex)
+              .With("error", std::string(committed.message()));
+          Stamped failed = TimeStampAuthority::Rejection(
+              kSystemFailure, "the token was not sent: its recording failed or could not be confirmed; try again");
+          count(failed);
+          done(std::move(failed));
+          return;
+        }
+        count(s);
+        done(std::move(s));
+      });
 }
 
 grpc::ServerUnaryReactor* TsaServiceImpl::Stamp(grpc::CallbackServerContext* ctx, const v1::StampRequest* req,

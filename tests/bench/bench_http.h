@@ -6,12 +6,11 @@
 // daemon. Benchmarks only: no TLS, no chunked answers, no redirects.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <cstdlib>
 #include <cstring>

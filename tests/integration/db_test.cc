@@ -286,6 +286,63 @@ TEST_F(ConnectionPoolTest, OneStatementWriteLostAfterItCommittedIsReportedUnknow
   EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
 }
 
+TEST_F(ConnectionPoolTest, AfterOneDeadConnectionTheOtherIdleOnesAreReplacedNotTried) {
+  auto pool = MakePool(conninfo(), 4);
+  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
+    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  {
+    // Four open connections, all idle afterwards.
+    std::vector<ConnectionPool::Lease> leases;
+    for (int i = 0; i < 4; ++i) {
+      auto lease = pool->Acquire();
+      ASSERT_THAT(lease, IsOk());
+      leases.push_back(*std::move(lease));
+    }
+  }
+  // A restart or failover: every one of them is dead.
+  std::string db = database();
+  ASSERT_THAT(postgres().Query("postgres",
+                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = '" +
+                                   db + "' AND pid <> pg_backend_pid()"),
+              IsOk());
+  // The first write meets a dead one, and its second run a new connection, not another dead one.
+  for (int n = 1; n <= 3; ++n) {
+    EXPECT_THAT(pool->WriteOneStatement([n](pqxx::nontransaction& tx) {
+      tx.exec0("INSERT INTO t VALUES (" + std::to_string(n) + ")");
+      return absl::OkStatus();
+    }),
+                IsOk())
+        << "write " << n;
+  }
+  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "3");
+}
+
+TEST_F(ConnectionPoolTest, OneStatementWriteWhoseSecondRunFindsNoDatabaseIsUnknownNotUnreachable) {
+  auto pool = MakePool(conninfo(), 1);
+  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
+    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  std::string db = database();
+  absl::Status s = pool->WriteOneStatement([&](pqxx::nontransaction& tx) {
+    tx.exec0("INSERT INTO t VALUES (1)");
+    // Committed; then the database refuses connections and this one is lost.
+    EXPECT_THAT(postgres().Query("postgres", "ALTER DATABASE \"" + db + "\" ALLOW_CONNECTIONS false"), IsOk());
+    tx.exec0("SELECT pg_terminate_backend(pg_backend_pid())");
+    return absl::OkStatus();
+  });
+  // "Unreachable" would read as "not done"; the row is there.
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("outcome is unknown"));
+  ASSERT_THAT(postgres().Query("postgres", "ALTER DATABASE \"" + db + "\" ALLOW_CONNECTIONS true"), IsOk());
+  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+}
+
 TEST(TestPostgresHarnessTest, FailsLoudlyWhenPostgresCannotStart) {
   setenv("SEMPER_PG_BINDIR", "/nonexistent/bin", 1);
   auto pg = ::semper::testing::TestPostgres::Start();

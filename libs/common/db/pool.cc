@@ -21,6 +21,7 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::New(PoolOptions 
 ConnectionPool::ConnectionPool(PoolOptions options)
     : options_(std::move(options)),
       conns_(static_cast<size_t>(options_.size)),
+      opened_in_(static_cast<size_t>(options_.size), 0),
       in_use_(static_cast<size_t>(options_.size), false) {}
 
 ConnectionPool::~ConnectionPool() = default;
@@ -35,7 +36,12 @@ ConnectionPool::Lease::~Lease() {
 }
 
 void ConnectionPool::Release(int slot, bool broken) {
-  if (broken) conns_[static_cast<size_t>(slot)].reset();
+  if (broken) {
+    conns_[static_cast<size_t>(slot)].reset();
+    // What broke this connection (a restart, a failover) has likely broken the idle ones opened
+    // before it: each is replaced when next acquired, instead of failing its next caller.
+    generation_.fetch_add(1);
+  }
   absl::MutexLock lock(&mu_);
   in_use_[static_cast<size_t>(slot)] = false;
 }
@@ -62,8 +68,10 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
     in_use_[static_cast<size_t>(slot)] = true;
   }
   auto& conn = conns_[static_cast<size_t>(slot)];
-  if (conn != nullptr && !conn->is_open()) conn.reset();
+  const uint64_t generation = generation_.load();
+  if (conn != nullptr && (!conn->is_open() || opened_in_[static_cast<size_t>(slot)] < generation)) conn.reset();
   if (conn == nullptr) {
+    opened_in_[static_cast<size_t>(slot)] = generation;
     try {
       conn = std::make_unique<pqxx::connection>(options_.conninfo);
       {
@@ -128,25 +136,25 @@ absl::Status ConnectionPool::Transact(const std::function<absl::Status(pqxx::wor
 }
 
 absl::Status ConnectionPool::WriteOneStatement(const std::function<absl::Status(pqxx::nontransaction&)>& body) {
+  const absl::Status unknown = MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
+                                         "writing: the database connection was lost and the outcome is unknown");
+  // After the first run lost its connection, whatever the second run meets is "unknown": the
+  // first may have committed.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    SEMPER_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    auto lease = Acquire();
+    if (!lease.ok()) return attempt == 0 ? lease.status() : unknown;
     try {
-      pqxx::nontransaction tx(*lease);
+      pqxx::nontransaction tx(**lease);
       absl::Status s = body(tx);
-      if (s.ok() || attempt == 0) return s;
+      return attempt == 0 || s.ok() ? s : unknown;
     } catch (const pqxx::broken_connection& e) {
-      lease.MarkBroken();
-      if (attempt == 0) continue;
-    } catch (const pqxx::in_doubt_error& e) {
-      lease.MarkBroken();
-      if (attempt == 0) continue;
+      // The lost connection, and every idle one opened before it, are replaced (Acquire).
+      lease->MarkBroken();
     } catch (const std::exception& e) {
-      if (attempt == 0) return StatusFromException(e, "writing");
+      return attempt == 0 ? StatusFromException(e, "writing") : unknown;
     }
-    break;
   }
-  return MakeError(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE,
-                   "writing: the database connection was lost and the outcome is unknown");
+  return unknown;
 }
 
 absl::Status ConnectionPool::Read(const std::function<absl::Status(pqxx::nontransaction&)>& body) {

@@ -2,6 +2,7 @@
 // its Lease. ConnectionPool is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <pqxx/pqxx>
@@ -81,9 +82,10 @@ class ConnectionPool {
   // round trip where Transact takes three (BEGIN, the statement, COMMIT), for a write that is
   // whole in one statement (the TSA's group INSERT ... FROM unnest). OK means committed. A
   // connection lost while the statement ran leaves its outcome unknown: the statement is run
-  // once more on a new connection, so it must be one that a second run cannot duplicate (rows
-  // with a unique key: the second run fails if the first committed); any failure after a lost
-  // connection is reported as UNAVAILABLE, outcome unknown, never as not done.
+  // once more on a connection opened since, so it must be one that a second run cannot
+  // duplicate (rows with a unique key: the second run fails if the first committed); any
+  // failure after a lost connection (including none to be had) is reported as UNAVAILABLE,
+  // outcome unknown, never as not done.
   absl::Status WriteOneStatement(const std::function<absl::Status(pqxx::nontransaction&)>& body);
 
   // Runs read-only statements in autocommit mode (one round trip each, no BEGIN/COMMIT): for hot
@@ -103,6 +105,10 @@ class ConnectionPool {
   absl::Mutex mu_;
   // A slot's connection is touched only by the thread that holds the slot.
   std::vector<std::unique_ptr<pqxx::connection>> conns_;
+  // The generation_ in which each slot's connection was opened; a connection found broken starts
+  // a new generation, and idle connections of older ones are replaced before use.
+  std::vector<uint64_t> opened_in_;
+  std::atomic<uint64_t> generation_{0};
   std::vector<bool> in_use_ ABSL_GUARDED_BY(mu_);
 };
 
