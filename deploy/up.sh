@@ -223,6 +223,27 @@ echo_tsa() {
 # What the TSA's clock check means here, loudly: the local suite stamps with an unsynchronised
 # clock (tsa.clock_check = "warn"); a production TSA must not (compose and the daemon's own
 # default refuse: "kernel").
+# The suite's certificates (what semper-ca init issued) that expire within 30 days or have:
+# each file's first certificate (chain.pem and client-ca.pem bundle the others).
+cert_expiry_warnings() {
+  local f end left subject warned=0
+  for f in "$STATE"/pki/*.pem "$STATE"/pki/services/*.pem "$STATE"/pki/admin/*.pem; do
+    [[ -f $f ]] || continue
+    case $(basename "$f") in chain.pem | client-ca.pem) continue ;; esac
+    openssl x509 -in "$f" -noout -checkend 2592000 >/dev/null 2>&1 && continue
+    end=$(openssl x509 -in "$f" -noout -enddate | cut -d= -f2)
+    left=$((($(date -d "$end" +%s) - $(date +%s)) / 86400))
+    subject=$(openssl x509 -in "$f" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
+    if [[ $(date -d "$end" +%s) -le $(date +%s) ]]; then
+      echo "WARNING: $f ($subject) EXPIRED on $end: peers refuse it (README, Year two)"
+    else
+      echo "WARNING: $f ($subject) expires on $end, in $left days (README, Year two)"
+    fi
+    warned=1
+  done
+  if [[ $warned == 0 && -f "$STATE/pki/root.pem" ]]; then echo "certificates: none expires within 30 days"; fi
+}
+
 tsa_clock_warning() {
   grep -q clock_unsynchronised "$STATE/logs/semper-tsa.log" 2>/dev/null || return 0
   case "$(sed -n 's/^clock_check = "\(.*\)"$/\1/p' "$STATE/tsa.toml" 2>/dev/null)" in
@@ -430,6 +451,7 @@ case "$action" in
       done
     done
     if daemon_running semper-tsa; then tsa_clock_warning; fi
+    cert_expiry_warnings
     ;;
   *)
     echo "usage: deploy/up.sh [start|stop|status]" >&2

@@ -25,6 +25,7 @@
 #include "common/crypto/timestamp.h"
 #include "common/server/client_target.h"
 #include "common/server/grpc_status.h"
+#include "common/server/server.h"
 #include "semper/v1/arbiter.pb.h"
 #include "semper/v1/tsa.grpc.pb.h"
 
@@ -150,6 +151,27 @@ bool Confirm(const Connection& c, const std::string& question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+// On stderr, for each certificate in `pem` (what this command presents, or the roots it trusts)
+// that expires within 30 days or has expired: which, when, and what to do.
+static void WarnIfExpiring(const std::string& pem, const std::string& what) {
+  auto chain = Certificate::ChainFromPem(pem);
+  if (!chain.ok()) return;  // the connection reports a file it cannot use
+  const absl::Time now = absl::Now();
+  for (const Certificate& c : *chain) {
+    const absl::Duration left = c.not_after() - now;
+    if (left > kExpiryWarning) continue;
+    const std::string when = absl::FormatTime("%Y-%m-%d %H:%M UTC", c.not_after(), absl::UTCTimeZone());
+    if (left <= absl::ZeroDuration()) {
+      std::fprintf(stderr, "semperctl: warning: %s (%s) expired on %s: the daemons refuse it; get a new one\n",
+                   what.c_str(), c.Subject().c_str(), when.c_str());
+    } else {
+      std::fprintf(stderr, "semperctl: warning: %s (%s) expires in %lld days, on %s: renew it before then\n",
+                   what.c_str(), c.Subject().c_str(), static_cast<long long>(absl::ToInt64Hours(left) / 24),
+                   when.c_str());
+    }
+  }
+}
+
 // One replica, several (IP:port,IP:port) or a DNS name, balanced round robin over every address.
 static std::string TargetOrDie(const std::string& address) {
   auto target = ClientTarget(address);
@@ -165,6 +187,7 @@ std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string&
     grpc::SslCredentialsOptions ssl;
     if (c.ca_file.empty()) Die(InvalidField("--ca-file", "is required (the suite's root.pem) unless --plaintext"), 2);
     ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
+    WarnIfExpiring(ssl.pem_root_certs, "the suite's root certificate in " + c.ca_file);
     if (!c.cert_file.empty()) {
       if (c.key_file.empty()) Die(InvalidField("--key", "is required with --cert"), 2);
       auto key = PrivateKey::FromPem(ReadFileOrDie(c.key_file),
@@ -172,6 +195,7 @@ std::shared_ptr<grpc::Channel> ChannelTo(const Connection& c, const std::string&
       if (!key.ok()) Die(key.status(), 2);
       ssl.pem_private_key = std::string(key->ToUnencryptedPemSecret().Reveal());
       ssl.pem_cert_chain = ReadFileOrDie(c.cert_file);
+      WarnIfExpiring(ssl.pem_cert_chain, "your certificate " + c.cert_file);
     }
     creds = grpc::SslCredentials(ssl);
   }
@@ -214,9 +238,11 @@ std::string Json(const google::protobuf::Message& m) {
 }
 
 std::vector<Certificate> WalletChain(const std::string& wallet) {
-  auto chain = Certificate::ChainFromPem(ReadFileOrDie(wallet + "/signature.pem"));
+  const std::string pem = ReadFileOrDie(wallet + "/signature.pem");
+  auto chain = Certificate::ChainFromPem(pem);
   if (!chain.ok() || chain->empty())
     Die(chain.ok() ? InvalidField("--wallet", "no signature certificate") : chain.status(), 2);
+  WarnIfExpiring(pem, "your signature certificate " + wallet + "/signature.pem");
   return *std::move(chain);
 }
 
@@ -265,6 +291,8 @@ std::shared_ptr<grpc::Channel> ChannelAsWallet(const Connection& c, const std::s
   ssl.pem_root_certs = ReadFileOrDie(c.ca_file);
   ssl.pem_private_key = std::string(keys.authentication.ToUnencryptedPemSecret().Reveal());
   ssl.pem_cert_chain = ReadFileOrDie(AuthenticationFile(wallet, ".pem"));
+  WarnIfExpiring(ssl.pem_root_certs, "the suite's root certificate in " + c.ca_file);
+  WarnIfExpiring(ssl.pem_cert_chain, "your authentication certificate " + AuthenticationFile(wallet, ".pem"));
   grpc::ChannelArguments args;
   if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
   // Answers carry up to a 16 MiB message or contract with its evidence (gRPC's default is 4 MiB).

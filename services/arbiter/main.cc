@@ -70,7 +70,7 @@ int Serve(const std::optional<std::string>& config_file) {
   ServerOptions* options = &daemon->options;
   auto log = daemon->log;
   auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
-  auto chain = LoadCertificateChain(*config, "arbiter.cert_file");
+  auto chain = LoadCertificateChain(*daemon, "arbiter.cert_file");
   if (!chain.ok()) return fail("arbiter.cert_file", chain.status());
   auto key = LoadSigningKey(*config, "arbiter");
   if (!key.ok()) return fail("arbiter key", key.status());
@@ -91,7 +91,7 @@ int Serve(const std::optional<std::string>& config_file) {
   std::vector<Certificate> issuers(chain->begin() + 1, chain->end());
   std::optional<asw::Party> escrow;
   if (config->Has("escrow.cert_file")) {
-    auto escrow_chain = LoadCertificateChain(*config, "escrow.cert_file");
+    auto escrow_chain = LoadCertificateChain(*daemon, "escrow.cert_file");
     if (!escrow_chain.ok()) return fail("escrow.cert_file", escrow_chain.status());
     auto escrow_key = LoadSigningKey(*config, "escrow");
     if (!escrow_key.ok()) return fail("escrow key", escrow_key.status());

@@ -298,6 +298,14 @@ int Serve(const std::optional<std::string>& config_file) {
   // Read per request: `semper-ca root-crl` replaces the file while the daemon runs.
   if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());
   OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));
+  // Watched for expiry beside the TLS certificate (/metrics, and the log 30 days ahead).
+  options->certificates.push_back({"ca.dir/root.pem", pki->root()});
+  options->certificates.push_back({"ca.dir/ca.pem", pki->issuing_ca()});
+  if (pki->pseudonym_issuer().has_value()) {
+    options->certificates.push_back({"ca.dir/pseudonym-ca.pem", *pki->pseudonym_issuer()});
+  }
+  options->certificates.push_back({"ca.ocsp_cert_file", *ocsp_cert});
+  options->certificates.push_back({"ca.dir/services/ca-signing.pem", statement_signer->certificate});
 
   // A new base unless a replica issued one within the schedule's interval (nine tenths of it, so
   // that timers firing a little early still issue one per interval).

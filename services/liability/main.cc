@@ -60,7 +60,7 @@ int Serve(const std::optional<std::string>& config_file) {
   const Config* config = &daemon->config;
   auto log = daemon->log;
   auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
-  auto chain = LoadCertificateChain(*config, "liability.cert_file");
+  auto chain = LoadCertificateChain(*daemon, "liability.cert_file");
   if (!chain.ok()) return fail("liability.cert_file", chain.status());
   auto key = LoadSigningKey(*config, "liability");
   if (!key.ok()) return fail("liability key", key.status());
@@ -89,7 +89,7 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.trust = &*trust;
   deps.intermediates.assign(chain->begin() + 1, chain->end());
   if (config->Has("liability.intermediates_file")) {
-    auto more = LoadCertificateChain(*config, "liability.intermediates_file");
+    auto more = LoadCertificateChain(*daemon, "liability.intermediates_file");
     if (!more.ok()) return fail("liability.intermediates_file", more.status());
     deps.intermediates.insert(deps.intermediates.end(), more->begin(), more->end());
   }
@@ -100,7 +100,7 @@ int Serve(const std::optional<std::string>& config_file) {
   deps.revoked = [revocations](const std::string& serial) { return revocations->Revoked(serial); };
   deps.group_commit = GroupCommitOptionsFrom(*daemon, "liability", "liability_guarantees");
   if (config->Has("liability.arbiter_cert_file")) {
-    auto arbiter = LoadCertificateChain(*config, "liability.arbiter_cert_file");
+    auto arbiter = LoadCertificateChain(*daemon, "liability.arbiter_cert_file");
     if (!arbiter.ok()) return fail("liability.arbiter_cert_file", arbiter.status());
     deps.arbiter = arbiter->front();
   }

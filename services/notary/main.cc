@@ -58,7 +58,7 @@ int Serve(const std::optional<std::string>& config_file) {
   auto log = daemon->log;
   auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
 
-  auto chain = LoadCertificateChain(*config, "notary.cert_file");
+  auto chain = LoadCertificateChain(*daemon, "notary.cert_file");
   if (!chain.ok()) return fail("notary.cert_file", chain.status());
   auto key = LoadSigningKey(*config, "notary");
   if (!key.ok()) return fail("notary key", key.status());

@@ -82,7 +82,7 @@ int Serve(const std::optional<std::string>& config_file) {
   auto log = daemon->log;
   auto fail = [&daemon](std::string_view step, const absl::Status& s) { return daemon->Fail(step, s); };
 
-  auto chain = LoadCertificateChain(*config, "tsa.cert_file");
+  auto chain = LoadCertificateChain(*daemon, "tsa.cert_file");
   if (!chain.ok()) return fail("tsa.cert_file", chain.status());
   auto key = LoadSigningKey(*config, "tsa");
   if (!key.ok()) return fail("TSA key", key.status());

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -413,6 +414,109 @@ TEST_F(DaemonProcessTest, SigtermLetsInFlightCallsFinishThenExitsZero) {
     EXPECT_EQ(line.front(), '{') << line;
     EXPECT_EQ(line.back(), '}') << line;
   }
+}
+
+// A daemon shows how long each certificate it uses has left (/metrics) and warns in its log from
+// 30 days before; semperctl warns about the certificates it presents and trusts the same way.
+TEST_F(DaemonProcessTest, CertificatesInUseShowTheirExpiryAndAreWarnedAboutAMonthAhead) {
+  TestPki pki(KeyType::kEcP256, "Expiry");
+  auto issue = [&](const std::string& cn, const std::string& eku, absl::Duration left) {
+    LeafSpec spec;
+    spec.common_name = cn;
+    spec.key_usage = kKuDigitalSignature;
+    spec.extended_key_usage = {eku};
+    spec.dns_names = {"semper-test.local"};
+    spec.not_before = absl::Now() - absl::Hours(48);
+    spec.not_after = absl::Now() + left;
+    return pki.Issue(spec);
+  };
+  dir_.Write("pass", "a passphrase\n");
+  dir_.Write("roots.pem", pki.RootPem());
+  auto write_identity = [&](const std::string& name, const SignerIdentity& id) {
+    dir_.Write(name + ".pem", id.certificate.Pem() + pki.CaPem());
+    dir_.Write(name + ".key", *id.key.ToEncryptedPem(SecretData("a passphrase")));
+  };
+  write_identity("soon", issue("semper-test.local", "serverAuth", absl::Hours(24 * 10)));
+  write_identity("expired", issue("semper-test.local", "serverAuth", -absl::Hours(1)));
+  write_identity("fine", issue("semper-test.local", "serverAuth", absl::Hours(24 * 90)));
+
+  auto run = [&](const std::string& name, double* seconds_left) {
+    const int grpc_port = semper::testing::FreePort(), http_port = semper::testing::FreePort();
+    std::ofstream(log_, std::ios::trunc).close();
+    ChildProcess daemon =
+        StartDaemon({"SEMPER_GRPC_LISTEN=127.0.0.1:" + std::to_string(grpc_port),
+                     "SEMPER_HTTP_LISTEN=127.0.0.1:" + std::to_string(http_port),
+                     "SEMPER_TLS_CERT_FILE=" + dir_.path() + "/" + name + ".pem",
+                     "SEMPER_TLS_KEY_FILE=" + dir_.path() + "/" + name + ".key",
+                     "SEMPER_TLS_KEY_PASSPHRASE_FILE=" + dir_.path() + "/pass",
+                     "SEMPER_TLS_CLIENT_CA_FILE=" + dir_.path() + "/roots.pem", "SEMPER_LOG_FORMAT=json"});
+    std::string metrics;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          int status = 0;
+          metrics = HttpGet(http_port, "/metrics", &status);
+          return status == 200 && metrics.find("semper_certificate_expiry_seconds") != std::string::npos;
+        },
+        10000))
+        << Log();
+    // The leaf, its issuing CA (both from tls.cert_file) and the root clients must chain to.
+    std::smatch m;
+    const std::regex leaf(
+        R"re(semper_certificate_expiry_seconds\{setting="tls\.cert_file",subject="CN=semper-test\.local[^"]*",serial="[0-9A-F]+"\} (-?[0-9.e+]+)\n)re");
+    EXPECT_TRUE(std::regex_search(metrics, m, leaf)) << metrics;
+    if (!m.empty()) *seconds_left = std::stod(m[1]);
+    EXPECT_THAT(metrics, ::testing::ContainsRegex(
+                             R"re(semper_certificate_expiry_seconds\{setting="tls\.cert_file",subject="CN=Expiry)re"));
+    EXPECT_THAT(metrics,
+                ::testing::ContainsRegex(
+                    R"re(semper_certificate_expiry_seconds\{setting="tls\.client_ca_file",subject="CN=Expiry)re"));
+    daemon.Signal(SIGTERM);
+    EXPECT_EQ(daemon.Wait(10000), 0) << Log();
+    return Log();
+  };
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+
+  double left = 0;
+  std::string log = run("soon", &left);
+  EXPECT_GT(left, 10 * 86400 - 120);
+  EXPECT_LE(left, 10 * 86400);
+  // One warning, for the leaf alone (the CA and the root last years), naming what to do.
+  EXPECT_EQ(count(log, R"("event":"certificate_expiring")"), 1u) << log;
+  EXPECT_THAT(log, HasSubstr(R"("setting":"tls.cert_file","subject":"CN=semper-test.local)"));
+  EXPECT_THAT(log, HasSubstr(R"("days_left":9)"));
+  EXPECT_EQ(count(log, "certificate_expired"), 0u);
+
+  log = run("expired", &left);
+  EXPECT_LT(left, 0);
+  EXPECT_EQ(count(log, R"("event":"certificate_expired")"), 1u) << log;
+
+  log = run("fine", &left);
+  EXPECT_GT(left, 89 * 86400);
+  EXPECT_EQ(count(log, "certificate_expir"), 0u) << log;
+
+  // semperctl, presenting a certificate that expires in 10 days, then one that has expired: a
+  // warning on stderr before it connects (here to nothing: the command itself fails after).
+  write_identity("client-soon", issue("Alice Admin", "clientAuth", absl::Hours(24 * 10)));
+  write_identity("client-expired", issue("Alice Admin", "clientAuth", -absl::Hours(1)));
+  write_identity("client-fine", issue("Alice Admin", "clientAuth", absl::Hours(24 * 90)));
+  auto ctl = [&](const std::string& name) {
+    return semper::testing::RunCommand({SEMPERCTL, "--server", "127.0.0.1:1", "--ca-file", dir_.path() + "/roots.pem",
+                                        "--cert", dir_.path() + "/" + name + ".pem", "--key",
+                                        dir_.path() + "/" + name + ".key", "--key-passphrase-file",
+                                        dir_.path() + "/pass", "subscriber", "list"});
+  };
+  auto soon = ctl("client-soon");
+  EXPECT_THAT(soon.err, ::testing::ContainsRegex("warning: your certificate .*client-soon.pem \\(CN=Alice Admin.*\\) "
+                                                 "expires in 9 days, on 20[0-9-]+ [0-9:]+ UTC: renew it before then"));
+  EXPECT_EQ(count(soon.err, "warning:"), 1u) << soon.err;
+  auto expired = ctl("client-expired");
+  EXPECT_THAT(expired.err, ::testing::ContainsRegex("warning: your certificate .*client-expired.pem \\(CN=Alice "
+                                                    "Admin.*\\) expired on .*: the daemons refuse it"));
+  EXPECT_EQ(count(ctl("client-fine").err, "warning:"), 0u);
 }
 
 TEST_F(DaemonProcessTest, HelpListsConfiguration) {

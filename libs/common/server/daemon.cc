@@ -141,11 +141,12 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
   return pool;
 }
 
-absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& config, const std::string& key) {
-  SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(config.GetString(key)));
+absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(Daemon& daemon, const std::string& key) {
+  SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(daemon.config.GetString(key)));
   auto chain = Certificate::ChainFromPem(pem);
   if (!chain.ok()) return Annotate(chain.status(), key);
   if (chain->empty()) return InvalidField(key, "holds no certificate");
+  for (const Certificate& c : *chain) daemon.options.certificates.push_back({key, c});
   return chain;
 }
 

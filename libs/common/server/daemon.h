@@ -52,8 +52,9 @@ absl::StatusOr<std::unique_ptr<db::ConnectionPool>> OpenDatabase(const Daemon& d
                                                                  std::string_view schema,
                                                                  const std::vector<db::Migration>& migrations);
 
-// The non-empty PEM certificate chain in the file named by config key `key`.
-absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(const Config& config, const std::string& key);
+// The non-empty PEM certificate chain in the file named by config key `key`, each certificate
+// of it watched for expiry (ServerOptions::certificates) under the key's name.
+absl::StatusOr<std::vector<Certificate>> LoadCertificateChain(Daemon& daemon, const std::string& key);
 
 // A TLS channel to another daemon of the suite, trusting the suite's roots; `server_name`, when
 // not empty, is the TLS name to expect instead of the address's host. The daemon presents its

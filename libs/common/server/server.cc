@@ -207,6 +207,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   auto& log = s.options_.logger;
 
   SEMPER_ASSIGN_OR_RETURN(auto creds, Credentials(s.options_));
+  if (!s.options_.plaintext) {
+    for (const auto& [setting, path] : {std::pair{"tls.cert_file", s.options_.tls.cert_file},
+                                        std::pair{"tls.client_ca_file", s.options_.tls.client_ca_file}}) {
+      if (path.empty()) continue;
+      SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(setting, path));
+      auto chain = Certificate::ChainFromPem(pem);
+      if (!chain.ok()) return Annotate(chain.status(), StrCat("config key '", setting, "'"));
+      for (Certificate& c : *chain) s.options_.certificates.push_back({setting, std::move(c)});
+    }
+  }
+  s.expiry_warned_.assign(s.options_.certificates.size(), absl::InfinitePast());
   if (s.options_.plaintext) {
     LogEvent(log, spdlog::level::warn, "insecure")
         .With("message",
@@ -305,7 +316,33 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   return server;
 }
 
+void Server::WatchExpiry() {
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < options_.certificates.size(); ++i) {
+    const UsedCertificate& used = options_.certificates[i];
+    const absl::Duration left = used.certificate.not_after() - now;
+    options_.metrics->SetGauge(
+        "semper_certificate_expiry_seconds",
+        "seconds until a certificate this daemon uses expires (negative once expired), by the setting it comes from",
+        {{"setting", used.setting}, {"subject", used.certificate.Subject()}, {"serial", used.certificate.SerialHex()}},
+        absl::ToDoubleSeconds(left));
+    if (left > kExpiryWarning || now - expiry_warned_[i] < absl::Hours(24)) continue;
+    expiry_warned_[i] = now;
+    const bool expired = left <= absl::ZeroDuration();
+    LogEvent(options_.logger, expired ? spdlog::level::err : spdlog::level::warn,
+             expired ? "certificate_expired" : "certificate_expiring")
+        .With("setting", used.setting)
+        .With("subject", used.certificate.Subject())
+        .With("serial", used.certificate.SerialHex())
+        .With("not_after", absl::FormatTime(absl::RFC3339_sec, used.certificate.not_after(), absl::UTCTimeZone()))
+        .With("days_left", absl::ToInt64Hours(left) / 24)
+        .With("action", expired ? "replace it now: peers refuse an expired certificate"
+                                : "replace it before it expires (README, Year two)");
+  }
+}
+
 void Server::PollReadiness() {
+  WatchExpiry();
   absl::Status ready;
   bool changed;
   {

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/config.h"
+#include "common/crypto/certificate.h"
 #include "common/server/access.h"
 #include "common/server/http_server.h"
 #include "common/server/metrics.h"
@@ -33,6 +34,15 @@ struct TlsOptions {
   // verified when presented (for services where some RPCs are open to anyone).
   bool require_client_cert = true;
 };
+
+// A certificate the daemon uses, by the setting it comes from ("tls.cert_file", "tsa.cert_file",
+// ...): /metrics exports its seconds until expiry (semper_certificate_expiry_seconds), and the log
+// warns from kExpiryWarning before (certificate_expiring, once a day; certificate_expired).
+struct UsedCertificate {
+  std::string setting;
+  Certificate certificate;
+};
+inline constexpr absl::Duration kExpiryWarning = absl::Hours(24 * 30);
 
 struct ServerOptions {
   std::string name = "semper";              // daemon name, for logs
@@ -68,6 +78,8 @@ struct ServerOptions {
   std::shared_ptr<const RevocationCheck> revocations;
   // Per-client limit on the expensive RPCs (rate_limit.h); per_second 0: none.
   RateLimiter::Options limits;
+  // Watched for expiry; Start adds the TLS chain (tls.cert_file) and roots (tls.client_ca_file).
+  std::vector<UsedCertificate> certificates;
 };
 
 // Config keys shared by every daemon (grpc.*, http.*, tls.*, log.*, shutdown.grace).
@@ -106,6 +118,8 @@ class Server {
   explicit Server(ServerOptions options) : options_(std::move(options)) {}
   void PollReadiness();
   absl::Status CurrentReadiness();
+  // Sets semper_certificate_expiry_seconds for every used certificate; logs those expiring.
+  void WatchExpiry();
 
   ServerOptions options_;
   std::function<absl::Status()> readiness_;
@@ -125,6 +139,8 @@ class Server {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("starting");
+  // When each of options_.certificates was last warned about (the poller's own).
+  std::vector<absl::Time> expiry_warned_;
 };
 
 }  // namespace semper
