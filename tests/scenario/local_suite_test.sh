@@ -42,6 +42,15 @@ bash "$SRC/deploy/up.sh" stop
 status=$(bash "$SRC/deploy/up.sh" status)
 [[ $(grep -c "stopped" <<<"$status") -eq 6 ]] || { echo "$status"; fail "something still runs after stop"; }
 pgrep -f "$SEMPER_STATE_DIR" >/dev/null && fail "a process of the suite survived the stop"
+grep -q "certificates: none expires within 30 days" <<<"$status" || { echo "$status"; fail "status says nothing of expiry"; }
+# A certificate of the suite that expires in 10 days is named by status (README, Year two).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=soon -days 10 \
+  -out "$SEMPER_STATE_DIR/pki/services/zz-soon.pem" 2>/dev/null
+status=$(bash "$SRC/deploy/up.sh" status)
+grep -q "WARNING: $SEMPER_STATE_DIR/pki/services/zz-soon.pem (CN=soon) expires on .*, in 9 days" <<<"$status" ||
+  { echo "$status"; fail "status did not warn of a certificate expiring in 10 days"; }
+[[ $(grep -c WARNING <<<"$status") -eq 1 ]] || { echo "$status"; fail "status warned of other certificates"; }
+rm "$SEMPER_STATE_DIR/pki/services/zz-soon.pem"
 
 echo "--- deploy/up.sh start after the stop reuses the state"
 out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start after stop"; }
