@@ -31,7 +31,28 @@ std::unique_ptr<ConnectionPool> MakePool(const std::string& conninfo, int size =
   return pool.ok() ? std::move(*pool) : nullptr;
 }
 
-class ConnectionPoolTest : public PostgresTest {};
+class ConnectionPoolTest : public PostgresTest {
+ protected:
+  // A pool of `size` connections to a database with table t (n int PRIMARY KEY).
+  std::unique_ptr<ConnectionPool> PoolWithTable(int size) {
+    auto pool = MakePool(conninfo(), size);
+    EXPECT_THAT(pool->Transact([](pqxx::work& tx) {
+      tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return pool;
+  }
+  // Ends every session on this database, as a PostgreSQL restart or failover would.
+  void KillConnections() {
+    ASSERT_THAT(postgres().Query("postgres",
+                                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                 "WHERE datname = '" +
+                                     database() + "'"),
+                IsOk());
+  }
+  std::string Rows() { return *postgres().Query(database(), "SELECT count(*) FROM t"); }
+};
 
 TEST_F(ConnectionPoolTest, CommitIsVisibleAndErrorsRollBack) {
   auto pool = MakePool(conninfo(), 2, {{"insert_item", "INSERT INTO items (name) VALUES ($1)"}});
@@ -178,13 +199,7 @@ TEST_F(ConnectionPoolTest, ConflictsAreAbortedOrRetried) {
 TEST_F(ConnectionPoolTest, ReconnectsAfterTheServerDropsConnections) {
   auto pool = MakePool(conninfo(), 2);
   ASSERT_THAT(pool->Ping(), IsOk());
-  // Kill every backend of this database, as a PostgreSQL restart or failover would.
-  std::string db = database();
-  ASSERT_THAT(postgres().Query("postgres",
-                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE datname = '" +
-                                   db + "'"),
-              IsOk());
+  KillConnections();
   // The first use of a dead connection may fail; the pool replaces it by itself.
   for (int i = 0; i < 3; ++i) pool->Ping().IgnoreError();
   EXPECT_THAT(pool->Ping(), IsOk());
@@ -214,16 +229,11 @@ TEST_F(ConnectionPoolTest, TransactRetriesOnConnectionLostBeforeCommit) {
   });
   EXPECT_THAT(s, IsOk());
   EXPECT_EQ(runs, 2);
-  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(Rows(), "1");
 }
 
 TEST_F(ConnectionPoolTest, OneStatementWritesCommitAloneAndAllOrNothing) {
-  auto pool = MakePool(conninfo(), 1);
-  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
-    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
-    return absl::OkStatus();
-  }),
-              IsOk());
+  auto pool = PoolWithTable(1);
   ASSERT_THAT(pool->WriteOneStatement([](pqxx::nontransaction& tx) {
     tx.exec0("INSERT INTO t SELECT unnest(ARRAY[1, 2])");
     return absl::OkStatus();
@@ -237,39 +247,23 @@ TEST_F(ConnectionPoolTest, OneStatementWritesCommitAloneAndAllOrNothing) {
     return absl::OkStatus();
   }),
               StatusIs(absl::StatusCode::kAlreadyExists, v1::ALREADY_EXISTS));
-  EXPECT_EQ(*postgres().Query(database(), "SELECT count(*) FROM t"), "2");
+  EXPECT_EQ(Rows(), "2");
 }
 
 TEST_F(ConnectionPoolTest, OneStatementWriteRunsAgainOnANewConnectionWhenTheOldOneDied) {
-  auto pool = MakePool(conninfo(), 1);
-  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
-    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
-    return absl::OkStatus();
-  }),
-              IsOk());
+  auto pool = PoolWithTable(1);
   // The pooled connection dies while idle (a restart, a failover): the write goes through anyway.
-  std::string db = database();
-  ASSERT_THAT(postgres().Query("postgres",
-                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE datname = '" +
-                                   db + "' AND pid <> pg_backend_pid()"),
-              IsOk());
+  KillConnections();
   EXPECT_THAT(pool->WriteOneStatement([](pqxx::nontransaction& tx) {
     tx.exec0("INSERT INTO t VALUES (1)");
     return absl::OkStatus();
   }),
               IsOk());
-  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(Rows(), "1");
 }
 
 TEST_F(ConnectionPoolTest, OneStatementWriteLostAfterItCommittedIsReportedUnknownNeverDoneTwice) {
-  auto pool = MakePool(conninfo(), 1);
-  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
-    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
-    return absl::OkStatus();
-  }),
-              IsOk());
-  std::string db = database();
+  auto pool = PoolWithTable(1);
   int runs = 0;
   absl::Status s = pool->WriteOneStatement([&](pqxx::nontransaction& tx) {
     ++runs;
@@ -283,16 +277,11 @@ TEST_F(ConnectionPoolTest, OneStatementWriteLostAfterItCommittedIsReportedUnknow
   EXPECT_EQ(runs, 2);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("outcome is unknown"));
-  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(Rows(), "1");
 }
 
 TEST_F(ConnectionPoolTest, AfterOneDeadConnectionTheOtherIdleOnesAreReplacedNotTried) {
-  auto pool = MakePool(conninfo(), 4);
-  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
-    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
-    return absl::OkStatus();
-  }),
-              IsOk());
+  auto pool = PoolWithTable(4);
   {
     // Four open connections, all idle afterwards.
     std::vector<ConnectionPool::Lease> leases;
@@ -303,12 +292,7 @@ TEST_F(ConnectionPoolTest, AfterOneDeadConnectionTheOtherIdleOnesAreReplacedNotT
     }
   }
   // A restart or failover: every one of them is dead.
-  std::string db = database();
-  ASSERT_THAT(postgres().Query("postgres",
-                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE datname = '" +
-                                   db + "' AND pid <> pg_backend_pid()"),
-              IsOk());
+  KillConnections();
   // The first write meets a dead one, and its second run a new connection, not another dead one.
   for (int n = 1; n <= 3; ++n) {
     EXPECT_THAT(pool->WriteOneStatement([n](pqxx::nontransaction& tx) {
@@ -318,16 +302,11 @@ TEST_F(ConnectionPoolTest, AfterOneDeadConnectionTheOtherIdleOnesAreReplacedNotT
                 IsOk())
         << "write " << n;
   }
-  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "3");
+  EXPECT_EQ(Rows(), "3");
 }
 
 TEST_F(ConnectionPoolTest, OneStatementWriteWhoseSecondRunFindsNoDatabaseIsUnknownNotUnreachable) {
-  auto pool = MakePool(conninfo(), 1);
-  ASSERT_THAT(pool->Transact([](pqxx::work& tx) {
-    tx.exec0("CREATE TABLE t (n int PRIMARY KEY)");
-    return absl::OkStatus();
-  }),
-              IsOk());
+  auto pool = PoolWithTable(1);
   std::string db = database();
   absl::Status s = pool->WriteOneStatement([&](pqxx::nontransaction& tx) {
     tx.exec0("INSERT INTO t VALUES (1)");
@@ -340,7 +319,7 @@ TEST_F(ConnectionPoolTest, OneStatementWriteWhoseSecondRunFindsNoDatabaseIsUnkno
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, v1::DEPENDENCY_UNAVAILABLE));
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("outcome is unknown"));
   ASSERT_THAT(postgres().Query("postgres", "ALTER DATABASE \"" + db + "\" ALLOW_CONNECTIONS true"), IsOk());
-  EXPECT_EQ(*postgres().Query(db, "SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(Rows(), "1");
 }
 
 TEST(TestPostgresHarnessTest, FailsLoudlyWhenPostgresCannotStart) {
