@@ -224,16 +224,22 @@ echo_tsa() {
 # clock (tsa.clock_check = "warn"); a production TSA must not (compose and the daemon's own
 # default refuse: "kernel").
 # The suite's certificates (what semper-ca init issued) that expire within 30 days or have:
-# each file's first certificate (chain.pem and client-ca.pem bundle the others).
+# each file's first certificate (chain.pem and client-ca.pem bundle the others); and the root's
+# CRL (semper-ca root-crl renews it).
 cert_expiry_warnings() {
   local f end left subject warned=0
   for f in "$STATE"/pki/*.pem "$STATE"/pki/services/*.pem "$STATE"/pki/admin/*.pem; do
     [[ -f $f ]] || continue
     case $(basename "$f") in chain.pem | client-ca.pem) continue ;; esac
+    if ! openssl x509 -in "$f" -noout 2>/dev/null; then
+      echo "WARNING: $f is not a readable certificate: its expiry cannot be checked"
+      warned=1
+      continue
+    fi
     openssl x509 -in "$f" -noout -checkend 2592000 >/dev/null 2>&1 && continue
-    end=$(openssl x509 -in "$f" -noout -enddate | cut -d= -f2)
+    end=$(openssl x509 -in "$f" -noout -enddate 2>/dev/null | cut -d= -f2)
     left=$((($(date -d "$end" +%s) - $(date +%s)) / 86400))
-    subject=$(openssl x509 -in "$f" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
+    subject=$(openssl x509 -in "$f" -noout -subject -nameopt RFC2253 2>/dev/null | sed 's/^subject=//')
     if [[ $(date -d "$end" +%s) -le $(date +%s) ]]; then
       echo "WARNING: $f ($subject) EXPIRED on $end: peers refuse it (README, Year two)"
     else
@@ -241,6 +247,16 @@ cert_expiry_warnings() {
     fi
     warned=1
   done
+  if [[ -f "$STATE/pki/root.crl" ]]; then
+    end=$(openssl crl -inform DER -in "$STATE/pki/root.crl" -noout -nextupdate 2>/dev/null | cut -d= -f2)
+    if [[ -z $end ]]; then
+      echo "WARNING: $STATE/pki/root.crl is not a readable CRL"
+      warned=1
+    elif (($(date -d "$end" +%s) - $(date +%s) < 2592000)); then
+      echo "WARNING: $STATE/pki/root.crl (the root's CRL) is valid until $end: re-sign it with semper-ca root-crl (README, Year two)"
+      warned=1
+    fi
+  fi
   if [[ $warned == 0 && -f "$STATE/pki/root.pem" ]]; then echo "certificates: none expires within 30 days"; fi
 }
 

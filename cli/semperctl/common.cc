@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "common/base/files.h"
 #include "common/base/proto_time.h"
@@ -154,8 +155,15 @@ bool Confirm(const Connection& c, const std::string& question) {
 // On stderr, for each certificate in `pem` (what this command presents, or the roots it trusts)
 // that expires within 30 days or has expired: which, when, and what to do.
 static void WarnIfExpiring(const std::string& pem, const std::string& what) {
+  static absl::flat_hash_set<std::string> said;  // once per file and command
+  if (!said.insert(what).second) return;
   auto chain = Certificate::ChainFromPem(pem);
-  if (!chain.ok()) return;  // the connection reports a file it cannot use
+  if (!chain.ok()) {
+    // TLS may still use what it can read of the file; its expiry cannot be checked here.
+    std::fprintf(stderr, "semperctl: warning: cannot check when %s expires: %s\n", what.c_str(),
+                 std::string(chain.status().message()).c_str());
+    return;
+  }
   const absl::Time now = absl::Now();
   for (const Certificate& c : *chain) {
     const absl::Duration left = c.not_after() - now;

@@ -81,6 +81,8 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!roots.ok()) return fail("arbiter.trust_file", roots.status());
   auto trust = TrustStore::FromPem(*roots);
   if (!trust.ok()) return fail("arbiter.trust_file", trust.status());
+  // Watched for expiry (its roots are read again as certificates; the trust store took them).
+  LoadCertificateChain(*daemon, "arbiter.trust_file").IgnoreError();
 
   std::vector<db::PreparedStatement> statements = ExchangeArbiter::Statements();
   for (auto& st : CaseBook::Statements()) statements.push_back(st);

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -255,6 +256,7 @@ int Serve(const std::optional<std::string>& config_file) {
     auto cert = Certificate::FromPem(*pem);
     if (!cert.ok()) return fail(key, cert.status());
     *target = *cert;
+    options->certificates.push_back({key, *cert});
   }
   PseudonymBook pseudonym_book(std::move(pseudonym_options));
   PseudonymServiceImpl pseudonyms(&pseudonym_book, log);
@@ -297,6 +299,37 @@ int Serve(const std::optional<std::string>& config_file) {
   }
   // Read per request: `semper-ca root-crl` replaces the file while the daemon runs.
   if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());
+  // The root's CRL is re-signed by hand (semper-ca root-crl, with the root key): its end is watched
+  // like a certificate's, every minute (semper_root_crl_expiry_seconds; root_crl_expiring in the
+  // log from 30 days before, then daily; root_crl_expired).
+  using Logged = std::pair<int, std::chrono::steady_clock::time_point>;
+  auto watch_root_crl = [dir, metrics = options->metrics, log, logged = std::make_shared<Logged>()] {
+    auto der = ReadFile(dir + "/root.crl");
+    auto next = der.ok() ? CrlNextUpdate(*der) : absl::StatusOr<absl::Time>(der.status());
+    if (!next.ok()) {
+      LogEvent(log, spdlog::level::err, "root_crl_unreadable").With("error", std::string(next.status().message()));
+      return;
+    }
+    const absl::Duration left = *next - absl::Now();
+    metrics->SetGauge(
+        "semper_root_crl_expiry_seconds",
+        "seconds until the root's CRL (root.crl) is past its nextUpdate; re-sign it with semper-ca root-crl", {},
+        absl::ToDoubleSeconds(left));
+    const int state = left <= absl::ZeroDuration() ? 2 : left <= kExpiryWarning ? 1 : 0;
+    const auto since = std::chrono::steady_clock::now();
+    if (state == 0 || (state == logged->first && since - logged->second < std::chrono::hours(24))) {
+      logged->first = state;
+      return;
+    }
+    *logged = {state, since};
+    LogEvent(log, state == 2 ? spdlog::level::err : spdlog::level::warn,
+             state == 2 ? "root_crl_expired" : "root_crl_expiring")
+        .With("next_update", absl::FormatTime(absl::RFC3339_sec, *next, absl::UTCTimeZone()))
+        .With("days_left", absl::ToInt64Hours(left) / 24)
+        .With("action", "re-sign it: semper-ca root-crl --dir <ca.dir> (README, Year two)");
+  };
+  watch_root_crl();
+  Periodic root_crl_watch(absl::Minutes(1), watch_root_crl);
   OcspResponder ocsp(pki->issuing_ca(), *ocsp_cert, *ocsp_key, config->GetDuration("ca.ocsp_validity"));
   // Watched for expiry beside the TLS certificate (/metrics, and the log 30 days ahead).
   options->certificates.push_back({"ca.dir/root.pem", pki->root()});

@@ -139,6 +139,14 @@ absl::StatusOr<int64_t> CrlNumber(std::string_view der) {
   return out;
 }
 
+absl::StatusOr<absl::Time> CrlNextUpdate(std::string_view der) {
+  SEMPER_ASSIGN_OR_RETURN(CrlPtr crl, ParseCrl(der));
+  const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
+  struct tm tm {};
+  if (next == nullptr || ASN1_TIME_to_tm(next, &tm) != 1) return InvalidField("crl", "has no nextUpdate");
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
 absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der) {
   SEMPER_ASSIGN_OR_RETURN(CrlPtr crl, ParseCrl(der));
   std::vector<RevokedEntry> out;

@@ -36,6 +36,8 @@ absl::StatusOr<std::string> BuildCrl(const Certificate& issuer, const PrivateKey
 // The entries of a DER CRL, and its CRL number.
 absl::StatusOr<std::vector<RevokedEntry>> CrlEntries(std::string_view der);
 absl::StatusOr<int64_t> CrlNumber(std::string_view der);
+// When a DER CRL says the next one is due (nextUpdate); INVALID_ARGUMENT without one.
+absl::StatusOr<absl::Time> CrlNextUpdate(std::string_view der);
 
 // What a delta CRL against `base` lists so that base + delta = `current`: entries that are new
 // or changed reason, and removeFromCRL (8) at `now` for entries that left (released from hold,

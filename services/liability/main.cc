@@ -71,6 +71,8 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!roots.ok()) return fail("liability.trust_file", roots.status());
   auto trust = TrustStore::FromPem(*roots);
   if (!trust.ok()) return fail("liability.trust_file", trust.status());
+  // Watched for expiry (its roots are read again as certificates; the trust store took them).
+  LoadCertificateChain(*daemon, "liability.trust_file").IgnoreError();
 
   auto pool = OpenDatabase(*daemon, LiabilityBook::Statements(), "liability", liability_migrations());
   if (pool.status().code() == absl::StatusCode::kCancelled) return 0;

@@ -66,6 +66,8 @@ int Serve(const std::optional<std::string>& config_file) {
   if (!roots_pem.ok()) return fail("notary.trust_file", roots_pem.status());
   auto trust = TrustStore::FromPem(*roots_pem);
   if (!trust.ok()) return fail("notary.trust_file", trust.status());
+  // Watched for expiry (its roots are read again as certificates; the trust store took them).
+  LoadCertificateChain(*daemon, "notary.trust_file").IgnoreError();
   auto own_path = trust->VerifyPath(chain->front(), *chain, absl::Now(), KeyPurpose::kNonRepudiation);
   if (!own_path.ok()) return fail("notary.cert_file", own_path.status());
   StatementSigner signer(*key, chain->front(), std::vector<Certificate>(chain->begin() + 1, chain->end()));

@@ -42,6 +42,7 @@ using ::semper::testing::StatusWithMessage;
 using ::semper::testing::Suite;
 using ::semper::testing::TempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kPass[] = "ca test passphrase 123";
 
@@ -253,6 +254,37 @@ TEST_F(CaDaemonTest, TheCertificatesOfInitAreInTheRegister) {
     ASSERT_TRUE(Anonymous()->GetCertificateStatus(&ctx, req, &status).ok());
     EXPECT_EQ(status.state(), v1::CERTIFICATE_STATE_GOOD) << file;
   }
+}
+
+// The root's CRL re-signed for 10 days before the start: semper-ca shows how long it has left and
+// warns, beside the certificates it uses (README, Year two).
+class CaRootCrlEndingTest : public CaDaemonTest {
+  void PrepareKeys() override {
+    auto r = RunCommand({SEMPER_CA, "root-crl", "--dir", P("pki"), "--passphrase-file", P("pass"), "--days", "10"});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  }
+};
+
+TEST_F(CaRootCrlEndingTest, TheRootCrlAndTheCertificatesInUseShowTheirEnd) {
+  httplib::Client client("127.0.0.1", http_port_);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(metrics->body, m, std::regex(R"(semper_root_crl_expiry_seconds ([0-9.e+]+)\n)")))
+      << metrics->body;
+  EXPECT_GT(std::stod(m[1]), 10 * 86400 - 600);
+  EXPECT_LE(std::stod(m[1]), 10 * 86400);
+  for (const char* setting :
+       {"tls.cert_file", "tls.client_ca_file", "ca.dir/root.pem", "ca.dir/ca.pem", "ca.dir/pseudonym-ca.pem",
+        "ca.ocsp_cert_file", "ca.dir/services/ca-signing.pem", "ca.escrow_cert_file", "ca.arbiter_cert_file"}) {
+    EXPECT_THAT(metrics->body, HasSubstr(std::string("semper_certificate_expiry_seconds{setting=\"") + setting + "\""))
+        << setting;
+  }
+  const std::string log = Slurp(P("ca.log"));
+  EXPECT_THAT(log, HasSubstr("root_crl_expiring"));
+  EXPECT_THAT(log, HasSubstr("semper-ca root-crl"));
+  // The certificates of init last years: no warning for them.
+  EXPECT_THAT(log, Not(HasSubstr("certificate_expiring")));
 }
 
 TEST_F(CaDaemonTest, BadRegistrationsAreRefusedAndWriteNothing) {

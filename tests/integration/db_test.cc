@@ -305,6 +305,25 @@ TEST_F(ConnectionPoolTest, AfterOneDeadConnectionTheOtherIdleOnesAreReplacedNotT
   EXPECT_EQ(Rows(), "3");
 }
 
+TEST_F(ConnectionPoolTest, WhileNewConnectionsAreRefusedTheOpenOnesKeepServing) {
+  auto pool = PoolWithTable(2);
+  // A password change, pg_hba, "too many clients", a connect timeout: new connections fail while
+  // the open one still works. The failures must not throw the working connection away.
+  ASSERT_THAT(postgres().Query("postgres", "ALTER DATABASE \"" + database() + "\" ALLOW_CONNECTIONS false"), IsOk());
+  for (int i = 0; i < 3; ++i) {
+    auto held = pool->Acquire();  // the open connection
+    ASSERT_THAT(held, IsOk());
+    EXPECT_FALSE(pool->Acquire().ok());  // a second one cannot be opened
+  }
+  EXPECT_THAT(pool->WriteOneStatement([](pqxx::nontransaction& tx) {
+    tx.exec0("INSERT INTO t VALUES (1)");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  ASSERT_THAT(postgres().Query("postgres", "ALTER DATABASE \"" + database() + "\" ALLOW_CONNECTIONS true"), IsOk());
+  EXPECT_EQ(Rows(), "1");
+}
+
 TEST_F(ConnectionPoolTest, OneStatementWriteWhoseSecondRunFindsNoDatabaseIsUnknownNotUnreachable) {
   auto pool = PoolWithTable(1);
   std::string db = database();

@@ -46,11 +46,15 @@ grep -q "certificates: none expires within 30 days" <<<"$status" || { echo "$sta
 # A certificate of the suite that expires in 10 days is named by status (README, Year two).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=soon -days 10 \
   -out "$SEMPER_STATE_DIR/pki/services/zz-soon.pem" 2>/dev/null
+# A file that is no certificate is named too, and hides nothing after it.
+: >"$SEMPER_STATE_DIR/pki/services/aa empty.pem"
 status=$(bash "$SRC/deploy/up.sh" status)
 grep -q "WARNING: $SEMPER_STATE_DIR/pki/services/zz-soon.pem (CN=soon) expires on .*, in 9 days" <<<"$status" ||
   { echo "$status"; fail "status did not warn of a certificate expiring in 10 days"; }
-[[ $(grep -c WARNING <<<"$status") -eq 1 ]] || { echo "$status"; fail "status warned of other certificates"; }
-rm "$SEMPER_STATE_DIR/pki/services/zz-soon.pem"
+grep -q "WARNING: $SEMPER_STATE_DIR/pki/services/aa empty.pem is not a readable certificate" <<<"$status" ||
+  { echo "$status"; fail "status did not name a file that is no certificate"; }
+[[ $(grep -c WARNING <<<"$status") -eq 2 ]] || { echo "$status"; fail "status warned of other certificates"; }
+rm "$SEMPER_STATE_DIR/pki/services/zz-soon.pem" "$SEMPER_STATE_DIR/pki/services/aa empty.pem"
 
 echo "--- deploy/up.sh start after the stop reuses the state"
 out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start after stop"; }

@@ -36,11 +36,16 @@ ConnectionPool::Lease::~Lease() {
 }
 
 void ConnectionPool::Release(int slot, bool broken) {
-  if (broken) {
-    conns_[static_cast<size_t>(slot)].reset();
-    // What broke this connection (a restart, a failover) has likely broken the idle ones opened
-    // before it: each is replaced when next acquired, instead of failing its next caller.
-    generation_.fetch_add(1);
+  auto& conn = conns_[static_cast<size_t>(slot)];
+  if (broken && conn != nullptr) {
+    conn.reset();
+    // What broke this open connection (a restart, a failover) has likely broken the idle ones
+    // opened with it: each is replaced when next acquired, instead of failing its next caller.
+    // Once per generation (several connections found broken in one outage start one new
+    // generation), and never for a connection that could not be opened: while new connections
+    // are refused, the open ones keep serving.
+    uint64_t opened = opened_in_[static_cast<size_t>(slot)];
+    generation_.compare_exchange_strong(opened, opened + 1);
   }
   absl::MutexLock lock(&mu_);
   in_use_[static_cast<size_t>(slot)] = false;

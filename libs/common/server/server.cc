@@ -213,11 +213,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
       if (path.empty()) continue;
       SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(setting, path));
       auto chain = Certificate::ChainFromPem(pem);
-      if (!chain.ok()) return Annotate(chain.status(), StrCat("config key '", setting, "'"));
+      if (!chain.ok()) {
+        // gRPC took the file (it reads what it can): serve, but say that its expiry is not watched.
+        LogEvent(log, spdlog::level::warn, "certificate_expiry_unwatched")
+            .With("setting", setting)
+            .With("error", std::string(chain.status().message()));
+        continue;
+      }
       for (Certificate& c : *chain) s.options_.certificates.push_back({setting, std::move(c)});
     }
   }
-  s.expiry_warned_.assign(s.options_.certificates.size(), absl::InfinitePast());
+  s.expiry_.assign(s.options_.certificates.size(), {});
   if (s.options_.plaintext) {
     LogEvent(log, spdlog::level::warn, "insecure")
         .With("message",
@@ -326,9 +332,17 @@ void Server::WatchExpiry() {
         "seconds until a certificate this daemon uses expires (negative once expired), by the setting it comes from",
         {{"setting", used.setting}, {"subject", used.certificate.Subject()}, {"serial", used.certificate.SerialHex()}},
         absl::ToDoubleSeconds(left));
-    if (left > kExpiryWarning || now - expiry_warned_[i] < absl::Hours(24)) continue;
-    expiry_warned_[i] = now;
+    // Logged when it comes within kExpiryWarning and when it expires, and once a day meanwhile
+    // (timed by the steady clock: a step of the wall clock neither silences nor repeats it).
     const bool expired = left <= absl::ZeroDuration();
+    const int state = expired ? 2 : left <= kExpiryWarning ? 1 : 0;
+    ExpiryLogged& logged = expiry_[i];
+    const auto since = std::chrono::steady_clock::now();
+    if (state == 0 || (state == logged.state && since - logged.at < std::chrono::hours(24))) {
+      logged.state = state;
+      continue;
+    }
+    logged = {state, since};
     LogEvent(options_.logger, expired ? spdlog::level::err : spdlog::level::warn,
              expired ? "certificate_expired" : "certificate_expiring")
         .With("setting", used.setting)

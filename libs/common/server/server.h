@@ -6,6 +6,7 @@
 #include <grpcpp/server.h>
 #include <spdlog/logger.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -139,8 +140,12 @@ class Server {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("starting");
-  // When each of options_.certificates was last warned about (the poller's own).
-  std::vector<absl::Time> expiry_warned_;
+  // What was last logged about each of options_.certificates, and when (the poller's own).
+  struct ExpiryLogged {
+    int state = 0;  // 0 more than kExpiryWarning left, 1 expiring, 2 expired
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<ExpiryLogged> expiry_;
 };
 
 }  // namespace semper
