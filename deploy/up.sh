@@ -248,12 +248,16 @@ cert_expiry_warnings() {
     warned=1
   done
   if [[ -f "$STATE/pki/root.crl" ]]; then
-    end=$(openssl crl -inform DER -in "$STATE/pki/root.crl" -noout -nextupdate 2>/dev/null | cut -d= -f2)
-    if [[ -z $end ]]; then
-      echo "WARNING: $STATE/pki/root.crl is not a readable CRL"
+    local crl=$STATE/pki/root.crl next
+    end=$(openssl crl -inform DER -in "$crl" -noout -nextupdate 2>/dev/null | cut -d= -f2) || end=""
+    if ! next=$(date -d "$end" +%s 2>/dev/null) || [[ -z $end ]]; then
+      echo "WARNING: $crl is not a readable CRL with a nextUpdate: re-sign it with semper-ca root-crl"
       warned=1
-    elif (($(date -d "$end" +%s) - $(date +%s) < 2592000)); then
-      echo "WARNING: $STATE/pki/root.crl (the root's CRL) is valid until $end: re-sign it with semper-ca root-crl (README, Year two)"
+    elif ((next <= $(date +%s))); then
+      echo "WARNING: $crl (the root's CRL) EXPIRED on $end: relying parties refuse the root's certificates; re-sign it with semper-ca root-crl (README, Year two)"
+      warned=1
+    elif ((next - $(date +%s) < 2592000)); then
+      echo "WARNING: $crl (the root's CRL) is valid until $end: re-sign it with semper-ca root-crl (README, Year two)"
       warned=1
     fi
   fi

@@ -301,27 +301,30 @@ int Serve(const std::optional<std::string>& config_file) {
   if (auto root_crl = ReadFile(dir + "/root.crl"); !root_crl.ok()) return fail("root CRL", root_crl.status());
   // The root's CRL is re-signed by hand (semper-ca root-crl, with the root key): its end is watched
   // like a certificate's, every minute (semper_root_crl_expiry_seconds; root_crl_expiring in the
-  // log from 30 days before, then daily; root_crl_expired).
+  // log from 30 days before, then daily; root_crl_expired and root_crl_unreadable at once, then daily).
   using Logged = std::pair<int, std::chrono::steady_clock::time_point>;
   auto watch_root_crl = [dir, metrics = options->metrics, log, logged = std::make_shared<Logged>()] {
     auto der = ReadFile(dir + "/root.crl");
     auto next = der.ok() ? CrlNextUpdate(*der) : absl::StatusOr<absl::Time>(der.status());
-    if (!next.ok()) {
-      LogEvent(log, spdlog::level::err, "root_crl_unreadable").With("error", std::string(next.status().message()));
-      return;
-    }
-    const absl::Duration left = *next - absl::Now();
-    metrics->SetGauge(
-        "semper_root_crl_expiry_seconds",
-        "seconds until the root's CRL (root.crl) is past its nextUpdate; re-sign it with semper-ca root-crl", {},
-        absl::ToDoubleSeconds(left));
-    const int state = left <= absl::ZeroDuration() ? 2 : left <= kExpiryWarning ? 1 : 0;
+    // Unreadable counts as ended (-1e9 s: an alert on the remaining time fires).
+    const absl::Duration left = next.ok() ? *next - absl::Now() : -absl::Seconds(1e9);
+    metrics->SetGauge("semper_root_crl_expiry_seconds",
+                      "seconds until the root's CRL (root.crl) is past its nextUpdate (-1e9 when it cannot be read); "
+                      "re-sign it with semper-ca root-crl",
+                      {}, absl::ToDoubleSeconds(left));
+    const int state = !next.ok() ? 3 : left <= absl::ZeroDuration() ? 2 : left <= kExpiryWarning ? 1 : 0;
     const auto since = std::chrono::steady_clock::now();
     if (state == 0 || (state == logged->first && since - logged->second < std::chrono::hours(24))) {
       logged->first = state;
       return;
     }
     *logged = {state, since};
+    if (state == 3) {
+      LogEvent(log, spdlog::level::err, "root_crl_unreadable")
+          .With("error", std::string(next.status().message()))
+          .With("action", "re-sign it: semper-ca root-crl --dir <ca.dir> (README, Year two)");
+      return;
+    }
     LogEvent(log, state == 2 ? spdlog::level::err : spdlog::level::warn,
              state == 2 ? "root_crl_expired" : "root_crl_expiring")
         .With("next_update", absl::FormatTime(absl::RFC3339_sec, *next, absl::UTCTimeZone()))

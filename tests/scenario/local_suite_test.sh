@@ -55,6 +55,13 @@ grep -q "WARNING: $SEMPER_STATE_DIR/pki/services/aa empty.pem is not a readable 
   { echo "$status"; fail "status did not name a file that is no certificate"; }
 [[ $(grep -c WARNING <<<"$status") -eq 2 ]] || { echo "$status"; fail "status warned of other certificates"; }
 rm "$SEMPER_STATE_DIR/pki/services/zz-soon.pem" "$SEMPER_STATE_DIR/pki/services/aa empty.pem"
+# A root CRL that cannot be read is named, and status still ends normally.
+cp "$SEMPER_STATE_DIR/pki/root.crl" "$WORK/root.crl.kept"
+echo garbage >"$SEMPER_STATE_DIR/pki/root.crl"
+status=$(bash "$SRC/deploy/up.sh" status) || { echo "$status"; fail "up.sh status failed on a bad root.crl"; }
+grep -q "WARNING: $SEMPER_STATE_DIR/pki/root.crl is not a readable CRL" <<<"$status" ||
+  { echo "$status"; fail "status did not name an unreadable root.crl"; }
+cp "$WORK/root.crl.kept" "$SEMPER_STATE_DIR/pki/root.crl"
 
 echo "--- deploy/up.sh start after the stop reuses the state"
 out=$(bash "$SRC/deploy/up.sh" start 2>&1) || { echo "$out"; fail "up.sh start after stop"; }

@@ -153,7 +153,7 @@ absl::Status ConnectionPool::WriteOneStatement(const std::function<absl::Status(
       absl::Status s = body(tx);
       return attempt == 0 || s.ok() ? s : unknown;
     } catch (const pqxx::broken_connection& e) {
-      // The lost connection, and every idle one opened before it, are replaced (Acquire).
+      // The lost connection is replaced, and with it the idle ones of its generation (Release).
       lease->MarkBroken();
     } catch (const std::exception& e) {
       return attempt == 0 ? StatusFromException(e, "writing") : unknown;

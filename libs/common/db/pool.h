@@ -105,8 +105,9 @@ class ConnectionPool {
   absl::Mutex mu_;
   // A slot's connection is touched only by the thread that holds the slot.
   std::vector<std::unique_ptr<pqxx::connection>> conns_;
-  // The generation_ in which each slot's connection was opened; a connection found broken starts
-  // a new generation, and idle connections of older ones are replaced before use.
+  // The generation_ in which each slot's connection was opened; the first connection of the
+  // current generation found broken (not one that could not be opened) starts a new one, and idle
+  // connections of older ones are replaced before use.
   std::vector<uint64_t> opened_in_;
   std::atomic<uint64_t> generation_{0};
   std::vector<bool> in_use_ ABSL_GUARDED_BY(mu_);
