@@ -1,13 +1,16 @@
 // Shared semperctl plumbing.
 #include "cli/semperctl/common.h"
 
+#include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -245,7 +248,53 @@ std::string Json(const google::protobuf::Message& m) {
   return json;
 }
 
+void WriteDurablyOrDie(const std::string& path, std::string_view content, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  bool ok = fd >= 0 && ::fchmod(fd, mode) == 0;
+  for (size_t done = 0; ok && done < content.size();) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  if (fd >= 0 && ::close(fd) != 0) ok = false;
+  if (!ok) {
+    Die(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                  StrCat("cannot write ", path, ": ", std::strerror(errno))),
+        2);
+  }
+}
+
+void SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+bool CompleteRenewal(const std::string& wallet) {
+  const std::filesystem::path dir(wallet);
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "renewal.done", ec)) return false;
+  for (const char* name : {"authentication.key", "authentication.pem", "signature.key", "signature.pem", "chain.pem"}) {
+    const std::filesystem::path next = dir / StrCat(name, ".next");
+    if (!std::filesystem::exists(next, ec)) continue;
+    std::filesystem::rename(next, dir / name, ec);
+    if (ec) {
+      Die(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                    StrCat("cannot complete the renewal of ", wallet, ": ", next.string(), ": ", ec.message())),
+          2);
+    }
+  }
+  SyncDirectory(wallet);
+  std::filesystem::remove(dir / "renewal.done", ec);
+  SyncDirectory(wallet);
+  return true;
+}
+
 std::vector<Certificate> WalletChain(const std::string& wallet) {
+  CompleteRenewal(wallet);
   const std::string pem = ReadFileOrDie(wallet + "/signature.pem");
   auto chain = Certificate::ChainFromPem(pem);
   if (!chain.ok() || chain->empty())
@@ -255,6 +304,7 @@ std::vector<Certificate> WalletChain(const std::string& wallet) {
 }
 
 PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_file) {
+  CompleteRenewal(wallet);
   auto key = PrivateKey::FromPem(ReadFileOrDie(wallet + "/signature.key"),
                                  Passphrase(passphrase_file, "Passphrase of your wallet: "));
   if (!key.ok()) Die(key.status(), 2);
@@ -272,6 +322,7 @@ static std::string AuthenticationFile(const std::string& wallet, std::string_vie
 }
 
 WalletKeys WalletBothKeys(const std::string& wallet, const std::string& passphrase_file) {
+  CompleteRenewal(wallet);
   SecretData pass = Passphrase(passphrase_file, "Passphrase of your wallet: ");
   auto sig = PrivateKey::FromPem(ReadFileOrDie(wallet + "/signature.key"), pass);
   if (!sig.ok()) Die(sig.status(), 2);

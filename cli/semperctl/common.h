@@ -102,6 +102,14 @@ std::string TimeText(const google::protobuf::Timestamp& t);
 // A wallet made by `semperctl enroll`: the signature certificate with its chain (read first, to
 // show the person what will be signed), then the key (asks for the passphrase).
 std::vector<Certificate> WalletChain(const std::string& wallet);
+// A renewal (semperctl renew) that stopped after the CA's answer was saved beside the wallet's
+// files (<file>.next, then renewal.done): its files take their places. Every reader of a wallet
+// calls this first; true if it completed one.
+bool CompleteRenewal(const std::string& wallet);
+// `content` in `path` (created with `mode`), on disk before this returns; dies otherwise.
+void WriteDurablyOrDie(const std::string& path, std::string_view content, mode_t mode = 0600);
+// The directory entries of `dir` (renames, new files) on disk.
+void SyncDirectory(const std::string& dir);
 PrivateKey WalletKey(const std::string& wallet, const std::string& passphrase_file);
 // Both wallet keys with one passphrase: the signature key and the authentication key (which also
 // decrypts what is encrypted to the authentication certificate).

@@ -24,6 +24,7 @@
 #include "cli/semperctl/notary_flow_commands.h"
 #include "cli/semperctl/order_commands.h"
 #include "cli/semperctl/privacy_commands.h"
+#include "cli/semperctl/renew_command.h"
 #include "cli/semperctl/tsa_commands.h"
 #include "common/base/files.h"
 #include "common/base/secret.h"
@@ -458,6 +459,7 @@ int main(int argc, char** argv) {
   auto* status_cmd = cert->add_subcommand("status", "status of a certificate: exit 0 good, 3 revoked or unknown");
   status_cmd->add_option("serial-or-pem-file", serial, "serial number, or a PEM certificate file")->required();
 
+  ctl::RenewCommand renew(app, c);
   ctl::TsaCommands tsa(app, c);
   ctl::NotaryCommands notary(app, c);
   ctl::NotaryFlowCommands notary_flows(app.get_subcommand("notary"), c);
@@ -469,6 +471,7 @@ int main(int argc, char** argv) {
   ctl::CredentialCommands credentials(app, c);
 
   CLI11_PARSE(app, argc, argv);
+  if (auto code = renew.Run()) return *code;
   if (auto code = tsa.Run()) return *code;
   if (auto code = notary.Run()) return *code;
   if (auto code = notary_flows.Run()) return *code;

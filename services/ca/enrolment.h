@@ -1,4 +1,5 @@
-// Enrolment: a subscriber's enrolment code and two certification requests (its authentication
+// Enrolment: a subscriber's enrolment code (or, to renew, its current authentication certificate)
+// and two certification requests (its authentication
 // key and its signature key, two different keys) become two certificates. The requests are
 // checked against the registration record (accepted key types and sizes, a subject that names
 // nothing the record does not), and the certificates issued, stored and the code spent in one
@@ -26,8 +27,18 @@ class Enrolment {
 
   // Both certificates with their chains, and the subscriber's id.
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& req) const;
+  // The same for new keys, on proof of the current authentication key: `caller` is the client
+  // certificate the TLS layer verified (CaStore::Renew says which renew, and when). `actor`: who,
+  // for the subscriber's history.
+  absl::StatusOr<v1::EnrollResponse> Renew(const Certificate& caller, const std::string& actor,
+                                           const v1::RenewRequest& req) const;
 
  private:
+  struct Requests;
+  static absl::StatusOr<Requests> ParseRequests(const std::string& authentication_csr,
+                                                const std::string& signature_csr);
+  absl::StatusOr<std::vector<IssuedRecord>> Issue(const Requests& r, const v1::Subscriber& s, absl::Time now) const;
+  v1::EnrollResponse Response(const std::pair<v1::Subscriber, std::vector<IssuedRecord>>& issued) const;
   Deps d_;
 };
 

@@ -58,6 +58,9 @@ std::vector<ConfigKey> Schema() {
                   "base URL of the CRL and OCSP endpoints, written into certificates"});
   keys.push_back({"ca.subscriber_validity", T::kDuration, ConfigValue(absl::Hours(24 * 365 * 2)), false, false,
                   "lifetime of subscriber certificates"});
+  keys.push_back({"ca.renewal_window", T::kDuration, ConfigValue(absl::ZeroDuration()), false, false,
+                  "a subscriber may renew its certificates this long before they end (semperctl renew); 0: once "
+                  "two thirds of their validity have passed"});
   keys.push_back({"ca.ocsp_cert_file", T::kString, std::nullopt, false, false,
                   "OCSP responder certificate (default <ca.dir>/services/ocsp-signing.pem)"});
   keys.push_back({"ca.ocsp_key_file", T::kString, std::nullopt, false, false,
@@ -204,6 +207,7 @@ int Serve(const std::optional<std::string>& config_file) {
   service_options.clock = clock;
   service_options.profiles.public_url = config->GetString("ca.public_url");
   service_options.profiles.validity = config->GetDuration("ca.subscriber_validity");
+  service_options.profiles.renewal_window = config->GetDuration("ca.renewal_window");
   service_options.logger = log;
   OcspCache ocsp_cache(config->GetDuration("ca.ocsp_cache_ttl"), 100000);
   service_options.ocsp_cache = &ocsp_cache;

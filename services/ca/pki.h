@@ -91,6 +91,9 @@ std::string_view ProfileName(SubscriberProfile profile);
 struct ProfileOptions {
   std::string public_url;  // CRL at <public_url>/crl, OCSP at <public_url>/ocsp
   absl::Duration validity = absl::Hours(24 * 365 * 2);
+  // Renewal opens this long before a certificate's end; zero: once two thirds of its validity
+  // have passed (ca.renewal_window).
+  absl::Duration renewal_window = absl::ZeroDuration();
 };
 
 // The certificate the CA issues for a subscriber's key: every field comes from the

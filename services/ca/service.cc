@@ -229,6 +229,25 @@ grpc::ServerUnaryReactor* CaServiceImpl::Enroll(grpc::CallbackServerContext* ctx
   return FinishUnary(ctx, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* CaServiceImpl::Renew(grpc::CallbackServerContext* ctx, const v1::RenewRequest* req,
+                                               v1::EnrollResponse* resp) {
+  SEMPER_RATE_LIMIT(ctx, "Renew");
+  auto peer = PeerOf(*ctx);
+  if (!peer.ok()) return FinishUnary(ctx, peer.status());
+  absl::Status role = RequireAnyRole(*peer, {Role::kSubscriber});
+  if (!role.ok()) return FinishUnary(ctx, role);
+  auto renewed = enrolment_.Renew(*peer->certificate, peer->subject(), *req);
+  if (!renewed.ok()) return FinishUnary(ctx, renewed.status());
+  *resp = *std::move(renewed);
+  LogEvent(o_.logger, spdlog::level::info, "subscriber.renewed")
+      .With("request_id", RequestIdOf(*ctx))
+      .With("subscriber", resp->subscriber_id())
+      .With("from", peer->certificate->SerialHex())
+      .With("authentication_serial", resp->authentication().serial())
+      .With("signature_serial", resp->signature().serial());
+  return FinishUnary(ctx, absl::OkStatus());
+}
+
 grpc::ServerUnaryReactor* CaServiceImpl::GetCaCertificates(grpc::CallbackServerContext* ctx,
                                                            const v1::GetCaCertificatesRequest*,
                                                            v1::GetCaCertificatesResponse* resp) {

@@ -57,6 +57,8 @@ class CaServiceImpl final : public v1::CertificationAuthority::CallbackService {
                                                  v1::GetSubscriberHistoryResponse* resp) override;
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                    v1::EnrollResponse* resp) override;
+  grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* ctx, const v1::RenewRequest* req,
+                                  v1::EnrollResponse* resp) override;
   grpc::ServerUnaryReactor* GetCaCertificates(grpc::CallbackServerContext* ctx, const v1::GetCaCertificatesRequest* req,
                                               v1::GetCaCertificatesResponse* resp) override;
   grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* ctx, const v1::RevokeCertificateRequest* req,

@@ -3,6 +3,9 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
 #include "common/base/log.h"
 #include "common/base/status.h"
 #include "common/base/strings.h"
@@ -143,7 +146,9 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
                    ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'),
                     decode($16, 'hex'))
             RETURNING 1),
-          code AS (UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($16, 'hex') RETURNING 1)
+          code AS (UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($16, 'hex') RETURNING 1),
+          -- An officer's new code reopens renewal after a keyCompromise (a block committed later stays).
+          unblocked AS (DELETE FROM ca.renewal_blocks WHERE subscriber_id = $1 RETURNING 1)
           INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
           SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
           WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
@@ -155,6 +160,38 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
                 not_after > $5::timestamptz AND
                 ((profile = 'authentication' AND spki_sha256 = decode($3, 'hex')) OR
                  (profile = 'signature' AND spki_sha256 = decode($4, 'hex'))))"},
+      // Renewal: whose certificate the caller presents (read before the subscriber's row is
+      // locked, the order SetState takes), then the certificate itself, locked.
+      {"ca_certificate_subscriber", "SELECT subscriber_id FROM ca.certificates WHERE serial = $1"},
+      {"ca_renew_certificate",
+       R"(SELECT subscriber_id, profile, issuer, der = decode($2, 'hex') AS same, revoked_at IS NOT NULL AS revoked,
+                 coalesce(revocation_reason, 0) AS reason, not_after <= $3::timestamptz AS expired,
+                 extract(epoch from not_before)::float8 AS not_before, extract(epoch from not_after)::float8 AS not_after
+          FROM ca.certificates WHERE serial = $1 FOR UPDATE)"},
+      {"ca_renewal_blocked", "SELECT serial FROM ca.renewal_blocks WHERE subscriber_id = $1"},
+      // What a renewal from this certificate made (a retry gets it again while it is good).
+      {"ca_renewed_from",
+       R"(SELECT profile, serial, der, encode(spki_sha256, 'hex') AS spki,
+                 revoked_at IS NULL AND not_after > $2::timestamptz AS good
+          FROM ca.certificates WHERE renewed_from = $1 ORDER BY profile)"},
+      // Renewal certifies new keys only: none blocked, none certified before (by anyone).
+      {"ca_keys_known",
+       R"(SELECT EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($1, 'hex')),
+                 EXISTS (SELECT 1 FROM ca.blocked_keys WHERE spki_sha256 = decode($2, 'hex')),
+                 EXISTS (SELECT 1 FROM ca.certificates WHERE spki_sha256 = decode($1, 'hex')),
+                 EXISTS (SELECT 1 FROM ca.certificates WHERE spki_sha256 = decode($2, 'hex')))"},
+      {"ca_renew_store",
+       R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der,
+                                       renewed_from)
+          VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex'), $16),
+                 ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'), $16))"},
+      // A keyCompromise revocation: what was renewed from the certificate (its holder could have
+      // asked), locked before the order of status changes; and the subscriber may no longer renew.
+      {"ca_renewed_lock",
+       R"(SELECT serial, encode(spki_sha256, 'hex'), revoked_at IS NULL OR revocation_reason = 6, profile
+          FROM ca.certificates WHERE renewed_from = $1 FOR UPDATE)"},
+      {"ca_block_renewal",
+       "INSERT INTO ca.renewal_blocks (subscriber_id, serial) VALUES ($1, $2) ON CONFLICT (subscriber_id) DO NOTHING"},
       {"ca_register_service",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, NULL, 'service', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
@@ -317,6 +354,134 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
   });
   if (!st.ok()) return st;
   return out;
+}
+
+absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::Renew(
+    const std::string& serial, const std::string& der, const std::vector<std::string>& spki_sha256s,
+    absl::Duration window, const std::string& actor,
+    const std::function<absl::StatusOr<std::vector<IssuedRecord>>(const v1::Subscriber&)>& issue) {
+  std::pair<v1::Subscriber, std::vector<IssuedRecord>> out;
+  if (spki_sha256s.size() != 2) return InvalidField("csr", "renewal certifies exactly two keys");
+  const std::string auth_hex = HexEncode(spki_sha256s[0]), sig_hex = HexEncode(spki_sha256s[1]);
+  auto not_renewable = [] {
+    return MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                     "renewal needs the authentication certificate of a subscriber of this CA as the TLS client "
+                     "certificate");
+  };
+  absl::Status st = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    auto owner = tx.exec_prepared("ca_certificate_subscriber", serial);
+    if (owner.empty() || owner[0][0].is_null()) return not_renewable();
+    auto locked = tx.exec_prepared("ca_lock_subscriber", owner[0][0].as<std::string>());
+    if (locked.empty()) return not_renewable();
+    v1::Subscriber subscriber = FromRow(locked[0]);
+    const absl::Time now = clock_();
+    auto found = tx.exec_prepared("ca_renew_certificate", serial, HexEncode(der), TimeText(now));
+    if (found.empty()) return not_renewable();
+    const pqxx::row& c = found[0];
+    if (c["subscriber_id"].is_null() || c["subscriber_id"].as<std::string>() != subscriber.id() ||
+        !c["same"].as<bool>() || c["profile"].as<std::string>() != "authentication" ||
+        c["issuer"].as<std::string>() != "ca") {
+      return not_renewable();
+    }
+    // No revocation of this certificate is in flight (its row is ours); others' are seen.
+    tx.exec_prepared("ca_status_settled");
+    if (c["revoked"].as<bool>()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                       c["reason"].as<int>() == v1::REVOCATION_REASON_CERTIFICATE_HOLD
+                           ? StrCat("your authentication certificate ", serial,
+                                    " is on hold: renewal waits until your registration officer releases it")
+                           : StrCat("your authentication certificate ", serial,
+                                    " is revoked: ask your registration officer for a new enrolment code"));
+    }
+    if (c["expired"].as<bool>()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
+                       StrCat("your authentication certificate ", serial,
+                              " has expired: ask your registration officer for a new enrolment code"));
+    }
+    if (subscriber.state() != v1::SUBSCRIBER_STATE_ACTIVE) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("subscriber ", subscriber.id(), " is not active"));
+    }
+    if (auto blocked = tx.exec_prepared("ca_renewal_blocked", subscriber.id()); !blocked.empty()) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                       StrCat("certificate ", blocked[0][0].as<std::string>(), " of subscriber ", subscriber.id(),
+                              " was revoked for key compromise: renewal is closed until you enrol with a new code "
+                              "from your registration officer"));
+    }
+    // Renewed before: a retry (the same two keys) gets what that renewal made while it is good;
+    // anything else is a second renewal, refused.
+    auto before = tx.exec_prepared("ca_renewed_from", serial, TimeText(now));
+    if (!before.empty()) {
+      bool again = before.size() == 2;
+      std::vector<std::string> serials;
+      for (const auto& r : before) {
+        serials.push_back(r["serial"].as<std::string>());
+        const bool auth = r["profile"].as<std::string>() == "authentication";
+        again = again && r["good"].as<bool>() && r["spki"].as<std::string>() == (auth ? auth_hex : sig_hex);
+      }
+      if (!again) {
+        return MakeError(absl::StatusCode::kFailedPrecondition, v1::ALREADY_USED,
+                         StrCat("certificate ", serial, " was renewed already (to ", absl::StrJoin(serials, " and "),
+                                "): renew with the certificates that renewal made"));
+      }
+      SEMPER_RETURN_IF_ERROR(db::AppendAudit(
+          tx, "ca", "semper-ca",
+          {{actor, "renewal answered again", subscriber.id(),
+            StrCat("{\"from\": \"", serial, "\", \"certificates\": [\"", serials[0], "\", \"", serials[1], "\"]}")}}));
+      for (const auto& r : before) {
+        IssuedRecord rec;
+        rec.profile = r["profile"].as<std::string>();
+        rec.certificate.serial_hex = r["serial"].as<std::string>();
+        rec.certificate.der = pqxx::binarystring(r["der"]).str();
+        out.second.push_back(std::move(rec));
+      }
+      out.first = std::move(subscriber);
+      return absl::OkStatus();
+    }
+    const absl::Time not_before = FromEpoch(c["not_before"].as<double>());
+    const absl::Time not_after = FromEpoch(c["not_after"].as<double>());
+    const absl::Time opens = RenewalOpens(not_before, not_after, window);
+    if (now < opens) {
+      const std::string rule = window > absl::ZeroDuration() ? StrCat("the last ", absl::FormatDuration(window))
+                                                             : std::string("the last third");
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("renewal of certificate ", serial, " opens at ",
+                              absl::FormatTime(absl::RFC3339_sec, opens, absl::UTCTimeZone()), " (the CA renews in ",
+                              rule, " of a certificate's validity)"));
+    }
+    auto known = tx.exec_prepared("ca_keys_known", auth_hex, sig_hex);
+    for (int i : {0, 1}) {
+      const char* field = i == 0 ? "authentication_csr" : "signature_csr";
+      if (known[0][i].as<bool>()) {
+        return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
+                         StrCat(field, " is for a key revoked for key compromise; make a new key"));
+      }
+      if (known[0][i + 2].as<bool>()) {
+        return InvalidField(field, "is for a key this CA has certified before: renewal certifies new keys only");
+      }
+    }
+    SEMPER_ASSIGN_OR_RETURN(auto issued, issue(subscriber));
+    if (issued.size() != 2)
+      return MakeError(absl::StatusCode::kInternal, v1::INTERNAL_ERROR, "expected two certificates");
+    const IssuedCertificate& a = issued[0].certificate;
+    const IssuedCertificate& b = issued[1].certificate;
+    tx.exec_prepared0("ca_renew_store", subscriber.id(), a.serial_hex, issued[0].profile, a.subject,
+                      HexEncode(Sha256(a.spki_der)), TimeText(a.not_before), TimeText(a.not_after), HexEncode(a.der),
+                      b.serial_hex, issued[1].profile, b.subject, HexEncode(Sha256(b.spki_der)), TimeText(b.not_before),
+                      TimeText(b.not_after), HexEncode(b.der), serial);
+    SEMPER_RETURN_IF_ERROR(RecordChange(
+        tx, subscriber.id(), actor, "renewed",
+        StrCat("{\"from\": \"", serial, "\", \"certificates\": [\"", a.serial_hex, "\", \"", b.serial_hex, "\"]}")));
+    out = {subscriber, std::move(issued)};
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Time RenewalOpens(absl::Time not_before, absl::Time not_after, absl::Duration window) {
+  if (window > absl::ZeroDuration()) return std::max(not_before, not_after - window);
+  return not_before + (not_after - not_before) * 2 / 3;
 }
 
 namespace {
@@ -483,16 +648,24 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
     // before it).
     // Pseudonyms tagged with the link key (scheme 1) issued on it, and on those: found and their
     // rows locked before the order too.
+    // Certificates renewed from it (whoever held its key could have asked for them), and what
+    // was renewed or issued on those, likewise.
     struct Derived {
       std::string serial, spki_sha256_hex;
       bool good_or_held;
+      std::string profile;
     };
     std::vector<Derived> derived;
-    if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE && link_tag_) {
+    if (reason == v1::REVOCATION_REASON_KEY_COMPROMISE) {
       std::vector<std::string> bases = {serial};
       for (size_t i = 0; i < bases.size(); ++i) {
+        for (const auto& d : tx.exec_prepared("ca_renewed_lock", bases[i])) {
+          derived.push_back({d[0].as<std::string>(), d[1].as<std::string>(), d[2].as<bool>(), d[3].as<std::string>()});
+          bases.push_back(derived.back().serial);
+        }
+        if (!link_tag_) continue;
         for (const auto& d : tx.exec_prepared("ca_derived", HexEncode(link_tag_(bases[i])))) {
-          derived.push_back({d[0].as<std::string>(), d[1].as<std::string>(), d[2].as<bool>()});
+          derived.push_back({d[0].as<std::string>(), d[1].as<std::string>(), d[2].as<bool>(), "pseudonym"});
           bases.push_back(derived.back().serial);
         }
       }
@@ -521,9 +694,13 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
         } else {
           tx.exec_prepared0("ca_to_key_compromise", d.serial, static_cast<int>(reason));
         }
-        tx.exec_prepared0("ca_block_key", d.spki_sha256_hex, "keyCompromise of the certificate it was issued on");
-        tx.exec_prepared0("ca_queue_cascade", d.serial);
+        tx.exec_prepared0("ca_block_key", d.spki_sha256_hex,
+                          d.profile == "pseudonym" ? "keyCompromise of the certificate it was issued on"
+                                                   : "keyCompromise of the certificate it was renewed from");
+        if (d.profile == "signature" || d.profile == "pseudonym") tx.exec_prepared0("ca_queue_cascade", d.serial);
       }
+      // Its holder may have renewed, or may still try: renewal is closed until an officer's code.
+      if (!subscriber.empty()) tx.exec_prepared0("ca_block_renewal", subscriber, serial);
     }
     if (!subscriber.empty()) {
       SEMPER_RETURN_IF_ERROR(

@@ -23,6 +23,10 @@ struct IssuedRecord {
   std::string profile;
 };
 
+// When renewal of a certificate valid from `not_before` to `not_after` opens: `window` before its
+// end (ca.renewal_window), or with no window set, once two thirds of its validity have passed.
+absl::Time RenewalOpens(absl::Time not_before, absl::Time not_after, absl::Duration window);
+
 class CaStore {
  public:
   // `clock` decides whether an enrolment code has expired.
@@ -60,9 +64,25 @@ class CaStore {
       const std::string& code_sha256, const std::vector<std::string>& spki_sha256s,
       const std::function<absl::StatusOr<std::vector<IssuedRecord>>(const v1::Subscriber&)>& issue);
 
+  // Renewal, in one transaction: `serial` (DER `der`, as the TLS layer verified it) must be a
+  // subscriber's authentication certificate of this CA, good (not revoked, not on hold, not
+  // expired), of an active subscriber none of whose certificates was revoked for keyCompromise
+  // since its latest enrolment with a code, inside the renewal window (RenewalOpens), and not
+  // renewed before (a retry with the same two keys gets what that renewal made while it is good:
+  // ALREADY_USED otherwise). The two new keys (authentication, signature: `spki_sha256s`) were
+  // never certified and are not blocked. Calls `issue` with the registration record, stores what
+  // it returns as renewed from `serial`, and records the change as `actor`. Concurrent renewals
+  // from one certificate: exactly one succeeds.
+  absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> Renew(
+      const std::string& serial, const std::string& der, const std::vector<std::string>& spki_sha256s,
+      absl::Duration window, const std::string& actor,
+      const std::function<absl::StatusOr<std::vector<IssuedRecord>>(const v1::Subscriber&)>& issue);
+
   // Revokes a certificate. With `only_subscriber` set, only a certificate of that subscriber
   // (else PERMISSION_DENIED). A certificate on hold may be revoked for good; any other revoked
-  // certificate cannot be revoked again. keyCompromise also blocks the key for ever.
+  // certificate cannot be revoked again. keyCompromise also blocks the key for ever, revokes
+  // (for keyCompromise, keys blocked) what was renewed from the certificate, and from those, and
+  // closes renewal for the subscriber until it enrols with a new code.
   absl::StatusOr<v1::CertificateStatus> Revoke(const std::string& serial, v1::RevocationReason reason,
                                                const std::string& actor, const std::string& only_subscriber);
   // Lifts a certificateHold.

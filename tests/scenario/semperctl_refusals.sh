@@ -75,6 +75,11 @@ same "the record" "$record" "$(admin subscriber show "$id")"
 declined "enroll" "never leave this machine" enroll --code "$code" --wallet "$D/bodo" "${P[@]}"
 absent $D/bodo/signature.key $D/bodo/authentication.key
 run "the code still works after a declined enrolment" ctl enroll --code "$code" --wallet "$D/bodo" "${P[@]}"
+bodo_auth=$(openssl x509 -in "$D/bodo/authentication.pem" -noout -serial | cut -d= -f2)
+wallet_before=$(cat "$D"/bodo/*)
+declined "renew" "$bodo_auth" renew --wallet "$D/bodo" "${P[@]}"
+absent $D/bodo/authentication.key.next $D/bodo/signature.key.next
+same "the wallet" "$wallet_before" "$(cat "$D"/bodo/*)"
 history_before=$(admin subscriber history "$id")
 declined "subscriber new-code" "$id" "${ADMIN[@]}" subscriber new-code "$id"
 same "the subscriber's history" "$history_before" "$(admin subscriber history "$id")"

@@ -1,4 +1,4 @@
-"""Registration and enrolment at semper-ca (docs/signing.md section 2).
+"""Registration, enrolment and renewal at semper-ca (docs/signing.md section 2).
 
 A CSR for Enroll: DER PKCS#10, self-signed with SHA-256, for a P-256 key (or RSA of at least 3072
 bits); the subject is ignored except a CN, which must then equal the registered name exactly
@@ -38,6 +38,23 @@ def enroll(channel, code: str):
     stub = ca_pb2_grpc.CertificationAuthorityStub(channel)
     resp = errors.call(stub.Enroll, ca_pb2.EnrollRequest(enrolment_code=code, authentication_csr=make_csr(auth_key),
                                                          signature_csr=make_csr(sig_key)))
+    chain = [x509.load_der_x509_certificate(d) for d in resp.chain]
+    auth_chain = _split_pem(resp.authentication.chain_pem.encode())
+    sig_chain = _split_pem(resp.signature.chain_pem.encode())
+    return Wallet(auth_key, auth_chain[0], sig_key, sig_chain[0], chain), resp
+
+
+def renew(channel):
+    """Renew as the subscriber whose authentication certificate `channel` presents (mutual TLS:
+    the handshake proves possession of the current authentication key; no enrolment code): two new
+    P-256 keys, two CSRs. The CA renews in the last third of a certificate's validity (or
+    ca.renewal_window before its end), each certificate once (ALREADY_USED after; the same keys
+    again get the same certificates). Returns (Wallet, EnrollResponse)."""
+    auth_key = ec.generate_private_key(ec.SECP256R1())
+    sig_key = ec.generate_private_key(ec.SECP256R1())
+    stub = ca_pb2_grpc.CertificationAuthorityStub(channel)
+    resp = errors.call(stub.Renew, ca_pb2.RenewRequest(authentication_csr=make_csr(auth_key),
+                                                       signature_csr=make_csr(sig_key)))
     chain = [x509.load_der_x509_certificate(d) for d in resp.chain]
     auth_chain = _split_pem(resp.authentication.chain_pem.encode())
     sig_chain = _split_pem(resp.signature.chain_pem.encode())

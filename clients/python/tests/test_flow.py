@@ -304,6 +304,8 @@ def main():
         enrolment_code=spare.enrolment_code, authentication_csr=b"not DER", signature_csr=b"not DER")))
     expect_error("unknown-code", lambda: ca.enroll(anyone("ca"), "AAAA-BBBB-CCCC-DDDD-EEEE"))
     expect_error("code-used", lambda: ca.enroll(anyone("ca"), buyer_reg.enrolment_code))
+    expect_error("renewal-not-open", lambda: ca.renew(channel(addr["ca"], root_pem, buyer, server_name)))
+    expect_error("renewal-as-officer", lambda: ca.renew(admin("ca")))
     expect_error("unknown-case", lambda: call(arbiter_pb2_grpc.ArbiterStub(anyone("arbiter")).GetCase,
                                               arbiter_pb2.GetCaseRequest(case_id="0" * 32)))
 

@@ -41,6 +41,7 @@ std::vector<AccessRule> MakeMatrix() {
       {});
   add(ca, {{"WatchRevocations", "the suite's daemons (the CRL and OCSP are public)"}}, {Role::kService, kAdmin});
   add(ca, {{"RevokeCertificate", "subscribers: only their own certificates"}}, {kAdmin, kOfficer, kSubscriber});
+  add(ca, {{"Renew", "its own authentication certificate, good and in its renewal window"}}, {kSubscriber});
   const std::string ps = "semper.v1.Pseudonyms";
   add(ps,
       {{"IssuePseudonym", "signed by the holder's signature certificate or pseudonym"},
