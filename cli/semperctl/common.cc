@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -114,7 +115,10 @@ int GuardedClose(void* cookie) {
   return 0;
 }
 
-GuardedFd guarded_stdout{STDOUT_FILENO}, guarded_stderr{STDERR_FILENO};
+// Never destroyed: the C library flushes stdout and stderr (through these) after static
+// destructors have run.
+GuardedFd& guarded_stdout = *new GuardedFd{STDOUT_FILENO};
+GuardedFd& guarded_stderr = *new GuardedFd{STDERR_FILENO};
 
 FILE* Guard(GuardedFd* g, int mode) {
   cookie_io_functions_t io{nullptr, GuardedWrite, nullptr, GuardedClose};
@@ -249,7 +253,13 @@ std::string Json(const google::protobuf::Message& m) {
 }
 
 void WriteDurablyOrDie(const std::string& path, std::string_view content, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A new file: never through a link planted in its place.
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    Die(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                  StrCat("cannot replace ", path, ": ", std::strerror(errno))),
+        2);
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   bool ok = fd >= 0 && ::fchmod(fd, mode) == 0;
   for (size_t done = 0; ok && done < content.size();) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -273,13 +283,41 @@ void SyncDirectory(const std::string& dir) {
   ::close(fd);
 }
 
-bool CompleteRenewal(const std::string& wallet) {
+WalletLock::~WalletLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
+std::optional<WalletLock> WalletLock::Take(const std::string& wallet, bool wait) {
+  const std::string path = wallet + "/.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Die(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
+                  StrCat("cannot open ", path, ": ", std::strerror(errno))),
+        2);
+  }
+  while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    if (errno == EINTR) continue;
+    ::close(fd);
+    return std::nullopt;
+  }
+  return WalletLock(fd);
+}
+
+bool CompleteRenewal(const std::string& wallet, bool locked) {
   const std::filesystem::path dir(wallet);
   std::error_code ec;
   if (!std::filesystem::exists(dir / "renewal.done", ec)) return false;
+  std::optional<WalletLock> lock = locked ? std::nullopt : WalletLock::Take(wallet, true);
+  if (!std::filesystem::exists(dir / "renewal.done", ec)) return false;  // completed meanwhile
   for (const char* name : {"authentication.key", "authentication.pem", "signature.key", "signature.pem", "chain.pem"}) {
     const std::filesystem::path next = dir / StrCat(name, ".next");
-    if (!std::filesystem::exists(next, ec)) continue;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(next, ec))) continue;
+    if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(next, ec))) {
+      Die(MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                    StrCat("cannot complete the renewal of ", wallet, ": ", next.string(),
+                           " is not a regular file; remove it and run semperctl renew again")),
+          2);
+    }
     std::filesystem::rename(next, dir / name, ec);
     if (ec) {
       Die(MakeError(absl::StatusCode::kPermissionDenied, v1::PERMISSION_DENIED,
@@ -287,6 +325,7 @@ bool CompleteRenewal(const std::string& wallet) {
           2);
     }
   }
+  std::filesystem::remove(dir / "renewal.pending", ec);
   SyncDirectory(wallet);
   std::filesystem::remove(dir / "renewal.done", ec);
   SyncDirectory(wallet);

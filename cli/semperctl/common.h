@@ -7,10 +7,13 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "common/base/secret.h"
@@ -102,10 +105,25 @@ std::string TimeText(const google::protobuf::Timestamp& t);
 // A wallet made by `semperctl enroll`: the signature certificate with its chain (read first, to
 // show the person what will be signed), then the key (asks for the passphrase).
 std::vector<Certificate> WalletChain(const std::string& wallet);
+// An exclusive lock on a wallet (flock of <wallet>/.lock) for whatever replaces its files:
+// released when destroyed.
+class WalletLock {
+ public:
+  // nullopt (with wait false) while another process holds it.
+  static std::optional<WalletLock> Take(const std::string& wallet, bool wait);
+  WalletLock(WalletLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  WalletLock& operator=(WalletLock&&) = delete;
+  ~WalletLock();
+
+ private:
+  explicit WalletLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 // A renewal (semperctl renew) that stopped after the CA's answer was saved beside the wallet's
-// files (<file>.next, then renewal.done): its files take their places. Every reader of a wallet
-// calls this first; true if it completed one.
-bool CompleteRenewal(const std::string& wallet);
+// files (<file>.next, then renewal.done): its files take their places (under the wallet's lock,
+// unless the caller holds it: `locked`). Every reader of a wallet calls this first; true if it
+// completed one.
+bool CompleteRenewal(const std::string& wallet, bool locked = false);
 // `content` in `path` (created with `mode`), on disk before this returns; dies otherwise.
 void WriteDurablyOrDie(const std::string& path, std::string_view content, mode_t mode = 0600);
 // The directory entries of `dir` (renames, new files) on disk.

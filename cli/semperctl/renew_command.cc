@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/crypto/csr.h"
 #include "common/server/grpc_status.h"
@@ -26,7 +27,8 @@ absl::Time RenewAt(const Certificate& cert) {
 
 Certificate FirstOrDie(const std::string& file) {
   auto chain = Certificate::ChainFromPem(ReadFileOrDie(file));
-  if (!chain.ok() || chain->empty()) Die(chain.ok() ? InvalidField("--wallet", file + " holds no certificate") : chain.status(), 2);
+  if (!chain.ok() || chain->empty())
+    Die(chain.ok() ? InvalidField("--wallet", file + " holds no certificate") : chain.status(), 2);
   return chain->front();
 }
 
@@ -58,7 +60,8 @@ RenewCommand::RenewCommand(CLI::App& app, Connection& c) : c_(c) {
   cmd_->add_option("--wallet", wallet_, "your wallet (semperctl enroll)")->required();
   cmd_->add_option("--wallet-passphrase-file", pass_file_,
                    "file with the wallet passphrase (asked otherwise; required with --daemon)");
-  cmd_->add_option("--key-type", key_type_, "ec (P-256), rsa (3072) or ed25519; default: the type of your current keys");
+  cmd_->add_option("--key-type", key_type_,
+                   "ec (P-256), rsa (3072) or ed25519; default: the type of your current keys");
   cmd_->add_flag("--daemon", daemon_,
                  "keep running: renew whenever two thirds of the certificates' validity have passed, retrying what "
                  "fails for a reason that may pass (no confirmation)");
@@ -74,12 +77,30 @@ std::optional<int> RenewCommand::Run() {
 }
 
 absl::Status RenewCommand::RenewOnce(bool ask) {
-  if (CompleteRenewal(wallet_)) std::printf("Completed an interrupted renewal of %s.\n", wallet_.c_str());
+  // One renewal of a wallet at a time (a --daemon and a hand-run renew of the same wallet).
+  std::optional<WalletLock> lock = WalletLock::Take(wallet_, false);
+  if (!lock) {
+    return MakeError(absl::StatusCode::kAborted, v1::CONFLICT,
+                     StrCat("another renewal of ", wallet_, " is running; try again once it has finished"));
+  }
+  if (CompleteRenewal(wallet_, true)) std::printf("Completed an interrupted renewal of %s.\n", wallet_.c_str());
   const fs::path dir(wallet_);
   const Certificate auth = FirstOrDie((dir / "authentication.pem").string());
   const Certificate sig = FirstOrDie((dir / "signature.pem").string());
   std::error_code ec;
-  const bool pending = fs::exists(dir / "authentication.key.next", ec) && fs::exists(dir / "signature.key.next", ec);
+  auto discard_pending = [&] {
+    for (const char* f : {"authentication.key.next", "signature.key.next", "renewal.pending"}) fs::remove(dir / f, ec);
+    SyncDirectory(wallet_);
+  };
+  // Keys made for a renewal of this very certificate that got no answer are asked for again;
+  // any others are left over from something else.
+  bool pending = fs::is_regular_file(fs::symlink_status(dir / "authentication.key.next", ec)) &&
+                 fs::is_regular_file(fs::symlink_status(dir / "signature.key.next", ec)) &&
+                 fs::is_regular_file(fs::symlink_status(dir / "renewal.pending", ec));
+  if (pending) {
+    auto of = ReadFile(dir / "renewal.pending");
+    pending = of.ok() && *of == auth.SerialHex();
+  }
   std::printf("Renewal at %s:\n", c_.server.c_str());
   std::printf("  your authentication certificate %s and signature certificate %s\n", auth.SerialHex().c_str(),
               sig.SerialHex().c_str());
@@ -99,25 +120,30 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
   if (!current_auth.ok()) Die(current_auth.status(), 2);
   if (!current_sig.ok()) Die(current_sig.status(), 2);
   WalletKeys current{*std::move(current_sig), *std::move(current_auth), auth};
+  std::optional<KeyType> wanted;
+  if (key_type_ == "ec") {
+    wanted = KeyType::kEcP256;
+  } else if (key_type_ == "rsa") {
+    wanted = KeyType::kRsa;
+  } else if (key_type_ == "ed25519") {
+    wanted = KeyType::kEd25519;
+  } else if (!key_type_.empty()) {
+    Die(InvalidField("--key-type", "must be ec, rsa or ed25519"), 2);
+  }
   std::optional<PrivateKey> auth_key, sig_key;
   if (pending) {
     auto a = PrivateKey::FromPem(ReadFileOrDie((dir / "authentication.key.next").string()), pass);
     auto s = PrivateKey::FromPem(ReadFileOrDie((dir / "signature.key.next").string()), pass);
-    if (!a.ok()) Die(a.status(), 2);
-    if (!s.ok()) Die(s.status(), 2);
-    auth_key = *std::move(a);
-    sig_key = *std::move(s);
-  } else {
-    KeyType type = current.authentication.type();
-    if (key_type_ == "ec") {
-      type = KeyType::kEcP256;
-    } else if (key_type_ == "rsa") {
-      type = KeyType::kRsa;
-    } else if (key_type_ == "ed25519") {
-      type = KeyType::kEd25519;
-    } else if (!key_type_.empty()) {
-      Die(InvalidField("--key-type", "must be ec, rsa or ed25519"), 2);
+    if (a.ok() && s.ok() && (!wanted || (a->type() == *wanted && s->type() == *wanted))) {
+      auth_key = *std::move(a);
+      sig_key = *std::move(s);
+    } else {
+      std::printf("  (the keys of the unfinished renewal are not used: %s)\n",
+                  a.ok() && s.ok() ? "another --key-type was asked for" : "they cannot be read");
     }
+  }
+  if (!auth_key) {
+    const KeyType type = wanted.value_or(current.authentication.type());
     auto a = PrivateKey::Generate(type);
     auto s = PrivateKey::Generate(type);
     if (!a.ok() || !s.ok()) Die(absl::InternalError("key generation failed"));
@@ -127,8 +153,10 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
     if (!s_pem.ok()) Die(s_pem.status(), 2);
     // Kept before the CA is asked: a retry after a lost answer asks for the same keys, and gets
     // the certificates the CA made for them.
+    discard_pending();
     WriteDurablyOrDie((dir / "authentication.key.next").string(), *a_pem);
     WriteDurablyOrDie((dir / "signature.key.next").string(), *s_pem);
+    WriteDurablyOrDie((dir / "renewal.pending").string(), auth.SerialHex());
     SyncDirectory(wallet_);
     auth_key = *std::move(a);
     sig_key = *std::move(s);
@@ -143,7 +171,12 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
   v1::EnrollResponse resp;
   auto stub = v1::CertificationAuthority::NewStub(ChannelAsWallet(c_, c_.server, wallet_, current));
   absl::Status called = FromGrpcStatus(stub->Renew(Ctx().get(), req, &resp));
-  if (!called.ok()) return called;
+  if (!called.ok()) {
+    // Refused for good (renewed already, a key refused, the certificate revoked): these keys
+    // will never be certified for this certificate.
+    if (Final(called) && !Held(auth)) discard_pending();
+    return called;
+  }
 
   // What the CA made must be for the keys asked for, under the issuing CA it sent.
   auto new_auth = Certificate::FromDer(resp.authentication().certificate());
@@ -165,7 +198,7 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
   SyncDirectory(wallet_);
   WriteDurablyOrDie((dir / "renewal.done").string(), "");
   SyncDirectory(wallet_);
-  CompleteRenewal(wallet_);
+  CompleteRenewal(wallet_, true);
   std::printf("Renewed subscriber %s.\n", resp.subscriber_id().c_str());
   std::printf("  authentication certificate %s (was %s)\n", resp.authentication().serial().c_str(),
               auth.SerialHex().c_str());
@@ -174,6 +207,20 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
               When(RenewAt(*new_auth)).c_str());
   std::fflush(stdout);
   return absl::OkStatus();
+}
+
+bool RenewCommand::Held(const Certificate& cert) {
+  // Anyone may ask (GetCertificateStatus is public): no client certificate needed.
+  Connection anonymous = c_;
+  anonymous.cert_file.clear();
+  anonymous.key_file.clear();
+  v1::GetCertificateStatusRequest req;
+  req.set_serial(cert.SerialHex());
+  v1::CertificateStatus status;
+  grpc::Status s = v1::CertificationAuthority::NewStub(ChannelTo(anonymous, c_.server))
+                       ->GetCertificateStatus(Ctx().get(), req, &status);
+  return s.ok() && status.state() == v1::CERTIFICATE_STATE_REVOKED &&
+         status.reason() == v1::REVOCATION_REASON_CERTIFICATE_HOLD;
 }
 
 int RenewCommand::Daemon() {
@@ -188,7 +235,10 @@ int RenewCommand::Daemon() {
                   When(auth.not_after()).c_str(), When(at).c_str());
       std::fflush(stdout);
       // In steps, so that a clock set forward (or a suspended machine's wake) is noticed.
-      while (absl::Now() < at) std::this_thread::sleep_for(absl::ToChronoSeconds(std::min(at - absl::Now() + absl::Milliseconds(999), absl::Minutes(1))));
+      while (absl::Now() < at) {
+        std::this_thread::sleep_for(
+            absl::ToChronoMilliseconds(std::min(at - absl::Now() + absl::Milliseconds(10), absl::Minutes(1))));
+      }
     }
     absl::Status s = RenewOnce(false);
     if (s.ok()) {
@@ -196,15 +246,18 @@ int RenewCommand::Daemon() {
       continue;
     }
     const absl::Time end = auth.not_after();
-    if (Final(s) || absl::Now() + backoff >= end) {
+    // A hold (a suspension) may be released: tried again like a failure that may pass.
+    const bool final = Final(s) && !Held(auth);
+    if (final || absl::Now() >= end) {
       std::fprintf(stderr, "semperctl renew: %s [%s]; stopping%s\n", std::string(s.message()).c_str(),
-                   ReasonName(ReasonOf(s)).c_str(),
-                   absl::Now() + backoff >= end ? ": the certificate ends before another try" : "");
+                   ReasonName(ReasonOf(s)).c_str(), final ? "" : ": the certificate has expired");
       return 1;
     }
+    // Never sleeping past the end: a quarter of what is left at most.
+    const absl::Duration wait = std::max(absl::Seconds(1), std::min(backoff, (end - absl::Now()) / 4));
     std::fprintf(stderr, "semperctl renew: %s [%s]; trying again in %s\n", std::string(s.message()).c_str(),
-                 ReasonName(ReasonOf(s)).c_str(), absl::FormatDuration(backoff).c_str());
-    std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+                 ReasonName(ReasonOf(s)).c_str(), absl::FormatDuration(absl::Trunc(wait, absl::Seconds(1))).c_str());
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(wait));
     backoff = std::min(backoff * 2, absl::Minutes(10));
   }
 }

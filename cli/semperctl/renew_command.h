@@ -21,6 +21,8 @@ class RenewCommand {
   // One renewal of the wallet: OK, or why not (the new keys stay for the next try).
   absl::Status RenewOnce(bool ask);
   int Daemon();
+  // Whether `cert` is on hold at the CA now (a suspension: may be released).
+  bool Held(const Certificate& cert);
 
   Connection& c_;
   CLI::App* cmd_ = nullptr;

@@ -140,15 +140,14 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_enrol_store",
        R"(WITH certs AS (
             INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der,
-                                         enrolment_code_sha256)
-            VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex'),
-                    decode($16, 'hex')),
-                   ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'),
-                    decode($16, 'hex'))
+                                         enrolment_code_sha256, renewal_epoch)
+            SELECT v.serial, $1, v.profile, v.subject, v.spki, v.not_before, v.not_after, v.der, decode($16, 'hex'),
+                   coalesce((SELECT epoch FROM ca.renewal_epochs WHERE subscriber_id = $1), 0)
+            FROM (VALUES ($2, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex')),
+                         ($9, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex')))
+                 AS v (serial, profile, subject, spki, not_before, not_after, der)
             RETURNING 1),
-          code AS (UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($16, 'hex') RETURNING 1),
-          -- An officer's new code reopens renewal after a keyCompromise (a block committed later stays).
-          unblocked AS (DELETE FROM ca.renewal_blocks WHERE subscriber_id = $1 RETURNING 1)
+          code AS (UPDATE ca.enrolment_codes SET used_at = now() WHERE code_sha256 = decode($16, 'hex') RETURNING 1)
           INSERT INTO ca.subscriber_changes (subscriber_id, changed_by, action, details)
           SELECT $1, 'enrolment-code', 'enrolled', '{"certificates": 2}'::jsonb
           WHERE (SELECT count(*) FROM certs) = 2 AND (SELECT count(*) FROM code) = 1)"},
@@ -165,10 +164,16 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       {"ca_certificate_subscriber", "SELECT subscriber_id FROM ca.certificates WHERE serial = $1"},
       {"ca_renew_certificate",
        R"(SELECT subscriber_id, profile, issuer, der = decode($2, 'hex') AS same, revoked_at IS NOT NULL AS revoked,
+                 renewal_epoch,
                  coalesce(revocation_reason, 0) AS reason, not_after <= $3::timestamptz AS expired,
                  extract(epoch from not_before)::float8 AS not_before, extract(epoch from not_after)::float8 AS not_after
           FROM ca.certificates WHERE serial = $1 FOR UPDATE)"},
-      {"ca_renewal_blocked", "SELECT serial FROM ca.renewal_blocks WHERE subscriber_id = $1"},
+      // The subscriber's renewal epoch now (read after the order of status changes: a keyCompromise
+      // revocation in flight has committed, or comes after).
+      {"ca_renewal_epoch", "SELECT epoch, serial FROM ca.renewal_epochs WHERE subscriber_id = $1"},
+      // New keys, one at a time in the order of their hashes (as in Enroll): two calls certifying
+      // one key wait for each other, so the second sees the first's certificate.
+      {"ca_lock_key", "SELECT pg_advisory_xact_lock(7305912, hashtext($1))"},
       // What a renewal from this certificate made (a retry gets it again while it is good).
       {"ca_renewed_from",
        R"(SELECT profile, serial, der, encode(spki_sha256, 'hex') AS spki,
@@ -182,16 +187,18 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
                  EXISTS (SELECT 1 FROM ca.certificates WHERE spki_sha256 = decode($2, 'hex')))"},
       {"ca_renew_store",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der,
-                                       renewed_from)
-          VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex'), $16),
-                 ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'), $16))"},
+                                       renewed_from, renewal_epoch)
+          VALUES ($2, $1, $3, $4, decode($5, 'hex'), $6::timestamptz, $7::timestamptz, decode($8, 'hex'), $16, $17),
+                 ($9, $1, $10, $11, decode($12, 'hex'), $13::timestamptz, $14::timestamptz, decode($15, 'hex'), $16,
+                  $17))"},
       // A keyCompromise revocation: what was renewed from the certificate (its holder could have
       // asked), locked before the order of status changes; and the subscriber may no longer renew.
       {"ca_renewed_lock",
        R"(SELECT serial, encode(spki_sha256, 'hex'), revoked_at IS NULL OR revocation_reason = 6, profile
           FROM ca.certificates WHERE renewed_from = $1 FOR UPDATE)"},
-      {"ca_block_renewal",
-       "INSERT INTO ca.renewal_blocks (subscriber_id, serial) VALUES ($1, $2) ON CONFLICT (subscriber_id) DO NOTHING"},
+      {"ca_new_renewal_epoch",
+       R"(INSERT INTO ca.renewal_epochs (subscriber_id, epoch, serial) VALUES ($1, 1, $2)
+          ON CONFLICT (subscriber_id) DO UPDATE SET epoch = ca.renewal_epochs.epoch + 1, serial = $2, changed_at = now())"},
       {"ca_register_service",
        R"(INSERT INTO ca.certificates (serial, subscriber_id, profile, subject, spki_sha256, not_before, not_after, der)
           VALUES ($1, NULL, 'service', $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz, decode($6, 'hex'))
@@ -222,6 +229,12 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
 }
 
 namespace {
+
+// The advisory locks of two keys (SHA-256 of their SPKI, hex), in one order everywhere.
+void LockKeys(pqxx::work& tx, const std::string& a, const std::string& b) {
+  tx.exec_prepared("ca_lock_key", std::min(a, b));
+  tx.exec_prepared("ca_lock_key", std::max(a, b));
+}
 
 // A change to a subscriber's record: in its history, and in the audit trail, in the same transaction.
 absl::Status RecordChange(pqxx::work& tx, const std::string& subscriber, const std::string& actor,
@@ -281,6 +294,8 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
     // Keys blocked by a keyCompromise revocation in flight are seen (it waits for this, or this
     // for it).
     tx.exec_prepared("ca_status_settled");
+    // A renewal certifying one of these keys at the same time sees this enrolment's certificate.
+    LockKeys(tx, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]));
     auto claim = tx.exec_prepared("ca_enrol_claim", code_hex, HexEncode(spki_sha256s[0]), HexEncode(spki_sha256s[1]),
                                   db::TimeText(clock_()));
     if (claim.empty()) {
@@ -402,11 +417,13 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::Re
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("subscriber ", subscriber.id(), " is not active"));
     }
-    if (auto blocked = tx.exec_prepared("ca_renewal_blocked", subscriber.id()); !blocked.empty()) {
+    const int64_t epoch = c["renewal_epoch"].as<int64_t>();
+    if (auto current = tx.exec_prepared("ca_renewal_epoch", subscriber.id());
+        !current.empty() && current[0][0].as<int64_t>() != epoch) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::CERTIFICATE_REVOKED,
-                       StrCat("certificate ", blocked[0][0].as<std::string>(), " of subscriber ", subscriber.id(),
-                              " was revoked for key compromise: renewal is closed until you enrol with a new code "
-                              "from your registration officer"));
+                       StrCat("certificate ", current[0][1].as<std::string>(), " of subscriber ", subscriber.id(),
+                              " was revoked for key compromise after certificate ", serial,
+                              " was issued: it does not renew; enrol with a new code from your registration officer"));
     }
     // Renewed before: a retry (the same two keys) gets what that renewal made while it is good;
     // anything else is a second renewal, refused.
@@ -449,6 +466,7 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::Re
                               absl::FormatTime(absl::RFC3339_sec, opens, absl::UTCTimeZone()), " (the CA renews in ",
                               rule, " of a certificate's validity)"));
     }
+    LockKeys(tx, auth_hex, sig_hex);
     auto known = tx.exec_prepared("ca_keys_known", auth_hex, sig_hex);
     for (int i : {0, 1}) {
       const char* field = i == 0 ? "authentication_csr" : "signature_csr";
@@ -468,7 +486,7 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::Re
     tx.exec_prepared0("ca_renew_store", subscriber.id(), a.serial_hex, issued[0].profile, a.subject,
                       HexEncode(Sha256(a.spki_der)), TimeText(a.not_before), TimeText(a.not_after), HexEncode(a.der),
                       b.serial_hex, issued[1].profile, b.subject, HexEncode(Sha256(b.spki_der)), TimeText(b.not_before),
-                      TimeText(b.not_after), HexEncode(b.der), serial);
+                      TimeText(b.not_after), HexEncode(b.der), serial, epoch);
     SEMPER_RETURN_IF_ERROR(RecordChange(
         tx, subscriber.id(), actor, "renewed",
         StrCat("{\"from\": \"", serial, "\", \"certificates\": [\"", a.serial_hex, "\", \"", b.serial_hex, "\"]}")));
@@ -699,8 +717,9 @@ absl::StatusOr<v1::CertificateStatus> CaStore::Revoke(const std::string& serial,
                                                    : "keyCompromise of the certificate it was renewed from");
         if (d.profile == "signature" || d.profile == "pseudonym") tx.exec_prepared0("ca_queue_cascade", d.serial);
       }
-      // Its holder may have renewed, or may still try: renewal is closed until an officer's code.
-      if (!subscriber.empty()) tx.exec_prepared0("ca_block_renewal", subscriber, serial);
+      // Its holder may have renewed, or may still try: a new renewal epoch, in which only
+      // certificates enrolled with an officer's code from now on renew.
+      if (!subscriber.empty()) tx.exec_prepared0("ca_new_renewal_epoch", subscriber, serial);
     }
     if (!subscriber.empty()) {
       SEMPER_RETURN_IF_ERROR(

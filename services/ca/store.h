@@ -67,7 +67,8 @@ class CaStore {
   // Renewal, in one transaction: `serial` (DER `der`, as the TLS layer verified it) must be a
   // subscriber's authentication certificate of this CA, good (not revoked, not on hold, not
   // expired), of an active subscriber none of whose certificates was revoked for keyCompromise
-  // since its latest enrolment with a code, inside the renewal window (RenewalOpens), and not
+  // after it was issued (its renewal epoch is the subscriber's), inside the renewal window
+  // (RenewalOpens), and not
   // renewed before (a retry with the same two keys gets what that renewal made while it is good:
   // ALREADY_USED otherwise). The two new keys (authentication, signature: `spki_sha256s`) were
   // never certified and are not blocked. Calls `issue` with the registration record, stores what
@@ -82,7 +83,7 @@ class CaStore {
   // (else PERMISSION_DENIED). A certificate on hold may be revoked for good; any other revoked
   // certificate cannot be revoked again. keyCompromise also blocks the key for ever, revokes
   // (for keyCompromise, keys blocked) what was renewed from the certificate, and from those, and
-  // closes renewal for the subscriber until it enrols with a new code.
+  // starts a new renewal epoch for the subscriber: what was issued before no longer renews.
   absl::StatusOr<v1::CertificateStatus> Revoke(const std::string& serial, v1::RevocationReason reason,
                                                const std::string& actor, const std::string& only_subscriber);
   // Lifts a certificateHold.

@@ -3,11 +3,13 @@
 // renewal window, after holds, suspensions and keyCompromise revocations, many times at once;
 // and through semperctl renew, once (with a lost answer retried) and as a daemon across two
 // renewals of certificates that live a minute.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 
 #include <filesystem>
 #include <regex>
@@ -122,14 +124,15 @@ class RenewalTest : public ::semper::testing::PostgresTest {
   // semperctl as the holder of a wallet (no client certificate of its own: renew presents the
   // wallet's).
   CommandResult Ctl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {SEMPERCTL,   "--server",  "127.0.0.1:" + std::to_string(suite_->port("ca")),
-                                     "--server-name", "localhost", "--ca-file", P("pki/root.pem"), "--yes"};
+    std::vector<std::string> argv = {SEMPERCTL,         "--server",  "127.0.0.1:" + std::to_string(suite_->port("ca")),
+                                     "--server-name",   "localhost", "--ca-file",
+                                     P("pki/root.pem"), "--yes"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   }
   CommandResult AsAdmin(std::vector<std::string> args) {
-    std::vector<std::string> all = {"--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"),
-                                    "--key-passphrase-file", P("pass")};
+    std::vector<std::string> all = {
+        "--cert", P("pki/admin/admin.pem"), "--key", P("pki/admin/admin.key"), "--key-passphrase-file", P("pass")};
     all.insert(all.end(), args.begin(), args.end());
     return Ctl(all);
   }
@@ -316,7 +319,7 @@ TEST_F(RenewalTest, HoldsSuspensionsAndKeyCompromiseStopRenewal) {
                   "renewed from'"),
             "2");
   EXPECT_TRUE(RefusedAsRevoked(Renew(As(Renewed(thief, stolen)).get(), Fresh().request)));
-  // Renewal is closed for Carol, from B1 too, until a new code.
+  // No certificate of Carol's from before the compromise renews: not B1 either.
   auto closed = Renew(As(*b1).get(), Fresh().request);
   EXPECT_EQ(ReasonOf(closed), v1::CERTIFICATE_REVOKED) << closed;
   EXPECT_THAT(std::string(closed.message()), HasSubstr("new code"));
@@ -328,7 +331,10 @@ TEST_F(RenewalTest, HoldsSuspensionsAndKeyCompromiseStopRenewal) {
   ASSERT_THAT(c.status(), IsOk());
   auto c1 = suite_->Complete(*c);
   ASSERT_THAT(c1.status(), IsOk());
-  EXPECT_THAT(Renew(As(*b1).get(), Fresh().request), IsOk());
+  // B1 was issued before the compromise (and might be in the thief's copy of her wallet): it does
+  // not renew, though an enrolment came after.
+  auto old_lineage = Renew(As(*b1).get(), Fresh().request);
+  EXPECT_EQ(ReasonOf(old_lineage), v1::CERTIFICATE_REVOKED) << old_lineage;
   // The thief's blocked keys are not certified again, by renewal or otherwise.
   Request reuse = Fresh();
   reuse.request.set_authentication_csr(thief.request.authentication_csr());
@@ -361,6 +367,26 @@ TEST_F(RenewalTest, ManyRenewalsAtOnceFromOneCertificateMakeOne) {
   }
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(Count("SELECT count(*) FROM ca.certificates WHERE renewed_from IS NOT NULL"), "2");
+
+  // Two subscribers renewing at once with the same two new keys: one of them gets them.
+  for (int round = 0; round < 4; ++round) {
+    auto x = suite_->Enroll("Xena Renewal " + std::to_string(round), v1::CUSTOMER_KIND_INDIVIDUAL);
+    auto y = suite_->Enroll("Yves Renewal " + std::to_string(round), v1::CUSTOMER_KIND_INDIVIDUAL);
+    ASSERT_THAT(x.status(), IsOk());
+    ASSERT_THAT(y.status(), IsOk());
+    const Request shared = Fresh();
+    absl::Status rx, ry;
+    std::thread tx([&] { rx = Renew(As(*x).get(), shared.request); });
+    std::thread ty([&] { ry = Renew(As(*y).get(), shared.request); });
+    tx.join();
+    ty.join();
+    EXPECT_EQ(rx.ok() + ry.ok(), 1) << rx << " / " << ry;
+    const absl::Status& refused = rx.ok() ? ry : rx;
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument)) << refused;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM (SELECT spki_sha256 FROM ca.certificates GROUP BY spki_sha256 "
+                  "HAVING count(DISTINCT subscriber_id) > 1) AS shared"),
+            "0");
 }
 
 class RenewalWindowTest : public RenewalTest {
@@ -413,18 +439,54 @@ TEST_F(RenewalTest, SemperctlRenewsAWalletAndRetriesWithTheSameKeys) {
   EXPECT_EQ(OpensslVerify(wallet + "/signature.pem").exit_code, 0);
   // The key file matches the certificate, and the wallet authenticates its holder: it revokes
   // its old signature certificate as itself.
-  auto mod = RunCommand({"openssl", "pkey", "-in", wallet + "/authentication.key", "-passin",
-                         "file:" + P("wpass"), "-pubout"});
+  auto mod = RunCommand(
+      {"openssl", "pkey", "-in", wallet + "/authentication.key", "-passin", "file:" + P("wpass"), "-pubout"});
   auto cert_key = RunCommand({"openssl", "x509", "-in", wallet + "/authentication.pem", "-noout", "-pubkey"});
   EXPECT_EQ(mod.out, cert_key.out);
   auto revoke = Ctl({"--cert", wallet + "/authentication.pem", "--key", wallet + "/authentication.key",
                      "--key-passphrase-file", P("wpass"), "certificate", "revoke", old_sig, "--reason", "superseded"});
   EXPECT_EQ(revoke.exit_code, 0) << revoke.Describe();
+  // While another renewal of the wallet runs (its lock held), a second one waits for nothing and
+  // changes nothing.
+  {
+    int fd = ::open((wallet + "/.lock").c_str(), O_RDWR | O_CREAT, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+    auto busy = Ctl({"renew", "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
+    ::close(fd);
+    EXPECT_EQ(busy.exit_code, 1) << busy.Describe();
+    EXPECT_THAT(busy.err, HasSubstr("another renewal"));
+    EXPECT_FALSE(std::filesystem::exists(wallet + "/authentication.key.next"));
+    EXPECT_EQ(First(wallet + "/authentication.pem").SerialHex(), new_auth.SerialHex());
+  }
+  // A link planted where the new keys go is replaced, not written through.
+  dir_.Write("victim", "untouched");
+  std::filesystem::create_symlink(P("victim"), wallet + "/authentication.key.next");
+  dir_.Write("wrong", "not the passphrase");
+  auto wrong = Ctl({"renew", "--wallet", wallet, "--wallet-passphrase-file", P("wrong")});
+  EXPECT_NE(wrong.exit_code, 0);  // a wrong passphrase changes nothing
+  EXPECT_EQ(First(wallet + "/authentication.pem").SerialHex(), new_auth.SerialHex());
+  auto again = Ctl({"renew", "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_EQ(Slurp(P("victim")), "untouched");
+  EXPECT_FALSE(std::filesystem::is_symlink(wallet + "/authentication.key"));
+  const Certificate third = First(wallet + "/authentication.pem");
+  // Refused for good (the certificate revoked): the keys made for it are not kept.
+  ASSERT_THAT(Revoke(third.SerialHex(), v1::REVOCATION_REASON_SUPERSEDED), IsOk());
+  auto revoked = Ctl({"renew", "--wallet", wallet, "--wallet-passphrase-file", P("wpass")});
+  EXPECT_EQ(revoked.exit_code, 1) << revoked.Describe();
+  EXPECT_FALSE(std::filesystem::exists(wallet + "/authentication.key.next"));
+  EXPECT_FALSE(std::filesystem::exists(wallet + "/renewal.pending"));
+}
+
+TEST_F(RenewalTest, AWrongPassphraseChangesNothing) {
+  const std::string wallet = Wallet("Hugo Renewal GmbH");
+  const std::string before = First(wallet + "/authentication.pem").SerialHex();
   // A wrong passphrase changes nothing.
   dir_.Write("wrong", "not the passphrase");
   auto wrong = Ctl({"renew", "--wallet", wallet, "--wallet-passphrase-file", P("wrong")});
   EXPECT_NE(wrong.exit_code, 0);
-  EXPECT_EQ(First(wallet + "/authentication.pem").SerialHex(), new_auth.SerialHex());
+  EXPECT_EQ(First(wallet + "/authentication.pem").SerialHex(), before);
   EXPECT_FALSE(std::filesystem::exists(wallet + "/authentication.key.next"));
 }
 
@@ -438,10 +500,10 @@ class RenewalDaemonTest : public RenewalTest {
 TEST_F(RenewalDaemonTest, TheDaemonRenewsBeforeEachEnd) {
   const std::string wallet = Wallet("Grace Renewal GmbH");
   std::set<std::string> serials = {First(wallet + "/authentication.pem").SerialHex()};
-  ChildProcess daemon({SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")), "--server-name",
-                       "localhost", "--ca-file", P("pki/root.pem"), "renew", "--daemon", "--wallet", wallet,
-                       "--wallet-passphrase-file", P("wpass")},
-                      P("daemon.log"));
+  ChildProcess daemon(
+      {SEMPERCTL, "--server", "127.0.0.1:" + std::to_string(suite_->port("ca")), "--server-name", "localhost",
+       "--ca-file", P("pki/root.pem"), "renew", "--daemon", "--wallet", wallet, "--wallet-passphrase-file", P("wpass")},
+      P("daemon.log"));
   // Issued with not_before a minute back: 120 s of validity, renewed 20 s after enrolment, then
   // every 20 s or so.
   const absl::Time deadline = absl::Now() + absl::Seconds(100);

@@ -44,14 +44,15 @@ def enroll(channel, code: str):
     return Wallet(auth_key, auth_chain[0], sig_key, sig_chain[0], chain), resp
 
 
-def renew(channel):
+def renew(channel, auth_key=None, sig_key=None):
     """Renew as the subscriber whose authentication certificate `channel` presents (mutual TLS:
     the handshake proves possession of the current authentication key; no enrolment code): two new
     P-256 keys, two CSRs. The CA renews in the last third of a certificate's validity (or
     ca.renewal_window before its end), each certificate once (ALREADY_USED after; the same keys
-    again get the same certificates). Returns (Wallet, EnrollResponse)."""
-    auth_key = ec.generate_private_key(ec.SECP256R1())
-    sig_key = ec.generate_private_key(ec.SECP256R1())
+    again get the same certificates: pass the keys of a call whose answer was lost as `auth_key`
+    and `sig_key`; new P-256 keys otherwise). Returns (Wallet, EnrollResponse)."""
+    auth_key = auth_key or ec.generate_private_key(ec.SECP256R1())
+    sig_key = sig_key or ec.generate_private_key(ec.SECP256R1())
     stub = ca_pb2_grpc.CertificationAuthorityStub(channel)
     resp = errors.call(stub.Renew, ca_pb2.RenewRequest(authentication_csr=make_csr(auth_key),
                                                        signature_csr=make_csr(sig_key)))

@@ -5,11 +5,20 @@
 ALTER TABLE certificates ADD COLUMN renewed_from text REFERENCES certificates (serial);
 CREATE INDEX certificates_renewed_from ON certificates (renewed_from) WHERE renewed_from IS NOT NULL;
 
--- Subscribers who may not renew: one of their certificates was revoked for keyCompromise. An
--- enrolment with a new code from an officer deletes the row (a row committed after that deletion
--- stays).
-CREATE TABLE renewal_blocks (
+-- Renewal epochs: every keyCompromise revocation of one of a subscriber's certificates starts a
+-- new epoch for it; a certificate renews only in the epoch it was issued in, so after a
+-- compromise only certificates enrolled since (with an officer's code) renew, and their renewals.
+-- Kept beside the subscribers (not in their rows): a revocation takes a certificate's row first and
+-- a renewal the subscriber's, and neither waits for the other's.
+ALTER TABLE certificates ADD COLUMN renewal_epoch bigint NOT NULL DEFAULT 0;
+CREATE TABLE renewal_epochs (
   subscriber_id text PRIMARY KEY REFERENCES subscribers (id),
-  blocked_at    timestamptz NOT NULL DEFAULT now(),
-  serial        text NOT NULL
+  epoch         bigint NOT NULL,
+  serial        text NOT NULL,  -- the latest certificate revoked for keyCompromise
+  changed_at    timestamptz NOT NULL DEFAULT now()
 );
+-- Compromises from before this migration count: those subscribers renew after a new enrolment.
+INSERT INTO renewal_epochs (subscriber_id, epoch, serial)
+SELECT DISTINCT ON (subscriber_id) subscriber_id, 1, serial
+FROM certificates WHERE revocation_reason = 1 AND subscriber_id IS NOT NULL
+ORDER BY subscriber_id, revoked_at DESC;
