@@ -68,6 +68,12 @@ void Metrics::SetGauge(const std::string& name, const std::string& help, const L
   FamilyFor(name, help, Kind::kGauge).series[RenderLabels(labels)].value = value;
 }
 
+void Metrics::RemoveGauge(const std::string& name, const Labels& labels) {
+  absl::MutexLock lock(&mu_);
+  auto family = families_.find(name);
+  if (family != families_.end()) family->second.series.erase(RenderLabels(labels));
+}
+
 const std::vector<double>& Metrics::CountBuckets() {
   static const auto* const kBuckets =
       new std::vector<double>{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};

@@ -17,6 +17,8 @@ class Metrics {
  public:
   void AddCounter(const std::string& name, const std::string& help, const Labels& labels, double delta = 1);
   void SetGauge(const std::string& name, const std::string& help, const Labels& labels, double value);
+  // Stops exporting one series of a gauge (a certificate no longer in use).
+  void RemoveGauge(const std::string& name, const Labels& labels);
   // Default buckets suit request latencies in seconds (0.5 ms .. 10 s).
   void Observe(const std::string& name, const std::string& help, const Labels& labels, double value);
   // A histogram with its own upper bounds (ascending), fixed by the first observation of `name`.

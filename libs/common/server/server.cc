@@ -11,6 +11,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
 #include "absl/strings/numbers.h"
 #include "common/base/files.h"
 #include "common/base/log.h"
@@ -18,60 +22,10 @@
 #include "common/base/strings.h"
 #include "common/crypto/keys.h"
 #include "common/server/interceptors.h"
+#include "common/server/tls_identity.h"
 
 namespace semper {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
-  auto content = semper::ReadFile(path);
-  if (!content.ok()) return Annotate(content.status(), StrCat("config key '", key, "'"));
-  return content;
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
-  if (o.plaintext) return grpc::InsecureServerCredentials();
-  const TlsOptions& t = o.tls;
-  if (t.cert_file.empty()) return InvalidField("tls.cert_file", "is required unless grpc.plaintext = true");
-  if (t.key_file.empty()) return InvalidField("tls.key_file", "is required unless grpc.plaintext = true");
-  SEMPER_ASSIGN_OR_RETURN(std::string cert, ReadFile("tls.cert_file", t.cert_file));
-  SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadFile("tls.key_file", t.key_file));
-  SecretData passphrase;
-  bool allow_unencrypted = t.key_passphrase_file.empty();
-  if (!allow_unencrypted) {
-    SEMPER_ASSIGN_OR_RETURN(passphrase, SecretData::FromFile(t.key_passphrase_file));
-  } else {
-    struct stat st;
-    if (::stat(t.key_file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
-                       StrCat("tls.key_file ", t.key_file, " is readable by other users; chmod 600 it"));
-    }
-  }
-  auto key = PrivateKey::FromPem(key_pem, passphrase, allow_unencrypted);
-  OPENSSL_cleanse(key_pem.data(), key_pem.size());
-  if (!key.ok()) return Annotate(key.status(), "tls.key_file");
-  SecretData plain = key->ToUnencryptedPemSecret();
-
-  // Mutual TLS: required, or (without require_client_cert but with a client CA) optional, a
-  // certificate being verified whenever one is presented; RPCs then check roles themselves.
-  grpc_ssl_client_certificate_request_type mode = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
-  if (t.require_client_cert) {
-    mode = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  } else if (!t.client_ca_file.empty()) {
-    mode = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  grpc::SslServerCredentialsOptions ssl(mode);
-  if (t.require_client_cert && t.client_ca_file.empty()) {
-    return InvalidField("tls.client_ca_file", "is required for mutual TLS");
-  }
-  if (!t.client_ca_file.empty()) {
-    SEMPER_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile("tls.client_ca_file", t.client_ca_file));
-  }
-  ssl.pem_key_cert_pairs.push_back({std::string(plain.Reveal()), cert});
-  auto creds = grpc::SslServerCredentials(ssl);
-  creds->SetAuthMetadataProcessor(NewAccessProcessor(o.access, o.revocations));
-  OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(), ssl.pem_key_cert_pairs[0].private_key.size());
-  return creds;
-}
 
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& key, const std::string& hp) {
   auto colon = hp.rfind(':');
@@ -206,24 +160,32 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   s.readiness_ = std::move(readiness);
   auto& log = s.options_.logger;
 
-  SEMPER_ASSIGN_OR_RETURN(auto creds, Credentials(s.options_));
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
   if (!s.options_.plaintext) {
-    for (const auto& [setting, path] : {std::pair{"tls.cert_file", s.options_.tls.cert_file},
-                                        std::pair{"tls.client_ca_file", s.options_.tls.client_ca_file}}) {
+    SEMPER_ASSIGN_OR_RETURN(s.tls_, TlsIdentity::Load(s.options_.tls));
+    if (s.options_.tls.require_client_cert && s.options_.tls.client_ca_file.empty()) {
+      return InvalidField("tls.client_ca_file", "is required for mutual TLS");
+    }
+    creds = s.tls_->Credentials();
+    creds->SetAuthMetadataProcessor(NewAccessProcessor(s.options_.access, s.options_.revocations));
+    for (const auto& [setting, path, certs] :
+         {std::tuple{"tls.cert_file", s.options_.tls.cert_file, s.tls_->chain()},
+          std::tuple{"tls.client_ca_file", s.options_.tls.client_ca_file, s.tls_->roots()}}) {
       if (path.empty()) continue;
-      SEMPER_ASSIGN_OR_RETURN(std::string pem, ReadFile(setting, path));
-      auto chain = Certificate::ChainFromPem(pem);
-      if (!chain.ok()) {
+      if (certs.empty()) {
         // gRPC took the file (it reads what it can): serve, but say that its expiry is not watched.
         LogEvent(log, spdlog::level::warn, "certificate_expiry_unwatched")
             .With("setting", setting)
-            .With("error", std::string(chain.status().message()));
+            .With("error", "no certificate in it can be read");
         continue;
       }
-      for (Certificate& c : *chain) s.options_.certificates.push_back({setting, std::move(c)});
+      for (const Certificate& c : certs) s.options_.certificates.push_back({setting, c});
     }
   }
-  s.expiry_.assign(s.options_.certificates.size(), {});
+  {
+    absl::MutexLock lock(&s.certs_mu_);
+    s.expiry_.assign(s.options_.certificates.size(), {});
+  }
   if (s.options_.plaintext) {
     LogEvent(log, spdlog::level::warn, "insecure")
         .With("message",
@@ -304,11 +266,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   s.PollReadiness();  // first result before anyone asks
   s.poller_ = std::thread([&s] {
     for (;;) {
+      bool reload = false;
       {
         absl::MutexLock lock(&s.mu_);
-        s.mu_.AwaitWithTimeout(absl::Condition(&s.stopping_), s.options_.readiness_interval);
+        auto woken = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu_) { return s.stopping_ || s.reload_wanted_; };
+        s.mu_.AwaitWithTimeout(absl::Condition(&woken), s.options_.readiness_interval);
         if (s.stopping_) return;
+        reload = std::exchange(s.reload_wanted_, false);
       }
+      if (s.tls_ != nullptr && (s.tls_->FilesChanged() || reload)) s.ReloadTls().IgnoreError();  // logged
       s.PollReadiness();
     }
   });
@@ -322,7 +288,54 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   return server;
 }
 
+absl::Status Server::ReloadTls() {
+  if (tls_ == nullptr) return absl::FailedPreconditionError("grpc.plaintext: no TLS identity to reload");
+  absl::MutexLock lock(&reload_mu_);
+  absl::Status reloaded = tls_->Reload();
+  if (!reloaded.ok()) {
+    LogEvent(options_.logger, spdlog::level::err, "tls_reload_failed")
+        .With("error", std::string(reloaded.message()))
+        .With("action", "still serving the previous certificate; fix the files (they are read again when they change)");
+    return reloaded;
+  }
+  std::vector<UsedCertificate> now;
+  for (const Certificate& c : tls_->chain()) now.push_back({"tls.cert_file", c});
+  for (const Certificate& c : tls_->roots()) now.push_back({"tls.client_ca_file", c});
+  const std::vector<Certificate> chain = tls_->chain();
+  ReplaceUsedCertificates({"tls.cert_file", "tls.client_ca_file"}, std::move(now));
+  LogEvent(options_.logger, spdlog::level::info, "tls_reloaded")
+      .With("subject", chain.empty() ? "" : chain.front().Subject())
+      .With("serial", chain.empty() ? "" : chain.front().SerialHex())
+      .With("not_after",
+            chain.empty() ? "" : absl::FormatTime(absl::RFC3339_sec, chain.front().not_after(), absl::UTCTimeZone()));
+  return absl::OkStatus();
+}
+
+void Server::ReplaceUsedCertificates(const std::vector<std::string>& settings, std::vector<UsedCertificate> now) {
+  absl::MutexLock lock(&certs_mu_);
+  std::vector<UsedCertificate> kept;
+  std::vector<ExpiryLogged> kept_logged;
+  for (size_t i = 0; i < options_.certificates.size(); ++i) {
+    const UsedCertificate& used = options_.certificates[i];
+    if (std::find(settings.begin(), settings.end(), used.setting) == settings.end()) {
+      kept.push_back(used);
+      kept_logged.push_back(expiry_[i]);
+      continue;
+    }
+    options_.metrics->RemoveGauge(
+        "semper_certificate_expiry_seconds",
+        {{"setting", used.setting}, {"subject", used.certificate.Subject()}, {"serial", used.certificate.SerialHex()}});
+  }
+  for (UsedCertificate& u : now) {
+    kept.push_back(std::move(u));
+    kept_logged.push_back({});
+  }
+  options_.certificates = std::move(kept);
+  expiry_ = std::move(kept_logged);
+}
+
 void Server::WatchExpiry() {
+  absl::MutexLock lock(&certs_mu_);
   const absl::Time now = absl::Now();
   for (size_t i = 0; i < options_.certificates.size(); ++i) {
     const UsedCertificate& used = options_.certificates[i];
@@ -423,6 +436,7 @@ void Server::BlockTerminationSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -431,8 +445,15 @@ int Server::RunUntilSignal() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) break;
+    LogEvent(options_.logger, spdlog::level::info, "signal").With("signal", "SIGHUP").With("action", "reload TLS");
+    absl::MutexLock lock(&mu_);
+    reload_wanted_ = true;
+  }
   LogEvent(options_.logger, spdlog::level::info, "signal").With("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   Shutdown();
   return sig;

@@ -23,6 +23,7 @@
 #include "common/server/http_server.h"
 #include "common/server/metrics.h"
 #include "common/server/rate_limit.h"
+#include "common/server/tls_identity.h"
 
 namespace semper {
 
@@ -109,11 +110,19 @@ class Server {
   // shutdown_grace (then cancels them), and stops the HTTP listener. Idempotent.
   void Shutdown();
 
-  // Blocks SIGTERM and SIGINT for the calling thread and every thread it starts later; call it
-  // first thing in main(), so that RunUntilSignal() can receive them with sigwait.
+  // Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and every thread it starts later;
+  // call it first thing in main(), so that RunUntilSignal() can receive them with sigwait.
   static void BlockTerminationSignals();
-  // Waits for SIGTERM or SIGINT, then shuts down. Returns the signal number.
+  // Waits for SIGTERM or SIGINT, then shuts down. Returns the signal number. SIGHUP meanwhile
+  // asks the poller for ReloadTls at once.
   int RunUntilSignal();
+
+  // Reads tls.cert_file, tls.key_file (with its passphrase file) and tls.client_ca_file again and
+  // serves the new certificate to every handshake from about a second later; calls and
+  // connections already open carry on. Done by the poller whenever one of those files changes,
+  // and at SIGHUP. On error (a missing file, a key that is not the certificate's, an expired
+  // certificate) nothing changes: logged tls_reload_failed. Thread-safe.
+  absl::Status ReloadTls();
 
  private:
   explicit Server(ServerOptions options) : options_(std::move(options)) {}
@@ -122,7 +131,11 @@ class Server {
   // Sets semper_certificate_expiry_seconds for every used certificate; logs those expiring.
   void WatchExpiry();
 
+  // Replaces the certificates of `settings` among those watched for expiry (and their series).
+  void ReplaceUsedCertificates(const std::vector<std::string>& settings, std::vector<UsedCertificate> now);
+
   ServerOptions options_;
+  std::unique_ptr<TlsIdentity> tls_;  // null on a plaintext port
   std::function<absl::Status()> readiness_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;
@@ -138,14 +151,17 @@ class Server {
   absl::Status check_result_ ABSL_GUARDED_BY(mu_);
   absl::Time check_started_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool reload_wanted_ ABSL_GUARDED_BY(mu_) = false;  // SIGHUP
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status ready_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("starting");
-  // What was last logged about each of options_.certificates, and when (the poller's own).
+  // What was last logged about each of options_.certificates, and when.
   struct ExpiryLogged {
     int state = 0;  // 0 more than kExpiryWarning left, 1 expiring, 2 expired
     std::chrono::steady_clock::time_point at;
   };
-  std::vector<ExpiryLogged> expiry_;
+  absl::Mutex certs_mu_;  // options_.certificates and expiry_: the poller, and ReloadTls
+  std::vector<ExpiryLogged> expiry_ ABSL_GUARDED_BY(certs_mu_);
+  absl::Mutex reload_mu_;  // one reload at a time
 };
 
 }  // namespace semper
