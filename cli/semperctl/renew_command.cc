@@ -134,13 +134,16 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
   if (pending) {
     auto a = PrivateKey::FromPem(ReadFileOrDie((dir / "authentication.key.next").string()), pass);
     auto s = PrivateKey::FromPem(ReadFileOrDie((dir / "signature.key.next").string()), pass);
-    if (a.ok() && s.ok() && (!wanted || (a->type() == *wanted && s->type() == *wanted))) {
-      auth_key = *std::move(a);
-      sig_key = *std::move(s);
-    } else {
-      std::printf("  (the keys of the unfinished renewal are not used: %s)\n",
-                  a.ok() && s.ok() ? "another --key-type was asked for" : "they cannot be read");
+    // The CA may have certified them already (the answer lost): never replaced by others here.
+    if (!a.ok()) Die(Annotate(a.status(), "the unfinished renewal's authentication.key.next"), 2);
+    if (!s.ok()) Die(Annotate(s.status(), "the unfinished renewal's signature.key.next"), 2);
+    if (wanted && (a->type() != *wanted || s->type() != *wanted)) {
+      std::printf(
+          "  (--key-type is not followed: the keys of the unfinished renewal are asked for again, as the\n"
+          "  CA may have certified them already; renew again afterwards for keys of another type)\n");
     }
+    auth_key = *std::move(a);
+    sig_key = *std::move(s);
   }
   if (!auth_key) {
     const KeyType type = wanted.value_or(current.authentication.type());

@@ -172,8 +172,10 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
       // revocation in flight has committed, or comes after).
       {"ca_renewal_epoch", "SELECT epoch, serial FROM ca.renewal_epochs WHERE subscriber_id = $1"},
       // New keys, one at a time in the order of their hashes (as in Enroll): two calls certifying
-      // one key wait for each other, so the second sees the first's certificate.
-      {"ca_lock_key", "SELECT pg_advisory_xact_lock(7305912, hashtext($1))"},
+      // one key wait for each other, so the second sees the first's certificate. The same lock as
+      // a pseudonym's key (pseudonyms.cc, ps_lock_key): a renewal and a pseudonym racing with one
+      // key certify it once.
+      {"ca_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))"},
       // What a renewal from this certificate made (a retry gets it again while it is good).
       {"ca_renewed_from",
        R"(SELECT profile, serial, der, encode(spki_sha256, 'hex') AS spki,

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -351,13 +352,14 @@ class TlsRotationTest : public ::testing::Test {
  protected:
   TlsRotationTest() : pki_(KeyType::kEcP256, "Rotation") {}
 
-  SignerIdentity ServerIdentity(absl::Time not_after = absl::Now() + absl::Hours(24)) {
+  SignerIdentity ServerIdentity(absl::Time not_after = absl::Now() + absl::Hours(24),
+                                absl::Time not_before = absl::Now() - absl::Hours(48)) {
     LeafSpec spec;
     spec.common_name = "semper-test.local";
     spec.key_usage = kKuDigitalSignature;
     spec.extended_key_usage = {"serverAuth"};
     spec.dns_names = {"semper-test.local"};
-    spec.not_before = absl::Now() - absl::Hours(48);
+    spec.not_before = not_before;
     spec.not_after = not_after;
     return pki_.Issue(spec);
   }
@@ -488,8 +490,25 @@ TEST_F(TlsRotationTest, ANewCertificateIsServedWithoutAFailedCall) {
   EXPECT_THAT(server_->ReloadTls(), StatusIs(absl::StatusCode::kFailedPrecondition));
   dir_.Write("server.pem", "not a certificate\n");
   EXPECT_FALSE(server_->ReloadTls().ok());
+  const SignerIdentity later = ServerIdentity(absl::Now() + absl::Hours(48), absl::Now() + absl::Hours(24));
+  Install(later);  // not valid for a day: clients would refuse it
+  EXPECT_THAT(server_->ReloadTls(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  // A FIFO in its place is refused at once (reading it would hold the poller, and shutdown).
+  ASSERT_EQ(::mkfifo((dir_.path() + "/server.pem.fifo").c_str(), 0600), 0);
+  std::filesystem::rename(dir_.path() + "/server.pem.fifo", dir_.path() + "/server.pem");
+  const absl::Time before_fifo = absl::Now();
+  EXPECT_FALSE(server_->ReloadTls().ok());
+  EXPECT_LT(absl::Now() - before_fifo, absl::Seconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Call(), b.certificate.SerialHex());
+  // A certificate file that also holds a key (a combined PEM file, here another's, encrypted):
+  // the key comes from tls.key_file all the same.
+  std::filesystem::remove(dir_.path() + "/server.pem");
+  Install(c);
+  dir_.Write("server.pem",
+             c.certificate.Pem() + pki_.CaPem() + *a.key.ToEncryptedPem(SecretData("another passphrase")));
+  EXPECT_THAT(server_->ReloadTls(), IsOk());
+  EXPECT_TRUE(Serves(c));
 
   stop = true;
   for (auto& t : load) t.join();
@@ -500,9 +519,10 @@ TEST_F(TlsRotationTest, ANewCertificateIsServedWithoutAFailedCall) {
     EXPECT_EQ(failures_.load(), 0) << "of " << calls.load() << " calls; last: " << last_failure_;
   }
   EXPECT_GT(calls.load(), 30);
-  // /metrics shows the certificate served, not the one it replaced.
+  // /metrics shows the certificate served, not the ones it replaced.
   const std::string metrics = server_->metrics().Render();
-  EXPECT_THAT(metrics, HasSubstr("serial=\"" + b.certificate.SerialHex() + "\""));
+  EXPECT_THAT(metrics, HasSubstr("serial=\"" + c.certificate.SerialHex() + "\""));
+  EXPECT_THAT(metrics, Not(HasSubstr("serial=\"" + b.certificate.SerialHex() + "\"")));
   EXPECT_THAT(metrics, Not(HasSubstr("serial=\"" + a.certificate.SerialHex() + "\"")));
 }
 

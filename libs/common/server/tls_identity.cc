@@ -6,6 +6,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/crypto.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +55,37 @@ absl::StatusOr<int> MemoryFile(std::string_view content, int64_t version) {
   return fd;
 }
 
+// The CERTIFICATE blocks of a PEM file, in order. Whatever else it holds (a key, as in a combined
+// PEM file) is left out: gRPC takes the first private key in the file it reads the key from.
+std::string CertificateBlocks(std::string_view pem) {
+  static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----", kEnd = "-----END CERTIFICATE-----";
+  std::string out;
+  for (size_t at = pem.find(kBegin); at != std::string_view::npos; at = pem.find(kBegin, at)) {
+    size_t end = pem.find(kEnd, at);
+    if (end == std::string_view::npos) break;
+    end += kEnd.size();
+    StrAppend(&out, pem.substr(at, end - at), "\n");
+    at = end;
+  }
+  return out;
+}
+
+// Every file given must be a regular file (a FIFO would hold the reading thread, and with it
+// readiness and shutdown).
+absl::Status RegularFiles(const TlsOptions& t) {
+  for (const auto& [setting, path] : {std::pair{"tls.cert_file", &t.cert_file}, std::pair{"tls.key_file", &t.key_file},
+                                      std::pair{"tls.key_passphrase_file", &t.key_passphrase_file},
+                                      std::pair{"tls.client_ca_file", &t.client_ca_file}}) {
+    struct stat st {};
+    if (path->empty() || ::stat(path->c_str(), &st) != 0) continue;  // reading it says what is wrong
+    if (!S_ISREG(st.st_mode)) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat(setting, " ", *path, " is not a regular file"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Puts `fresh` in the place of `*fd` (one dup3: a reader of /proc/self/fd/<fd> opens the old or
 // the new file, never a mix) and closes `fresh`.
 void Replace(int* fd, int fresh) {
@@ -83,11 +115,22 @@ TlsIdentity::~TlsIdentity() {
 }
 
 absl::StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsOptions& options) {
+  // The decrypted key is now in a memory file that /proc/<pid>/fd shows to whoever may inspect this
+  // process: only root from now on (and no core dump carries the keys).
+  ::prctl(PR_SET_DUMPABLE, 0);
   std::unique_ptr<TlsIdentity> id(new TlsIdentity(options));
   absl::MutexLock lock(&id->mu_);
   id->stamps_ = id->Stamps();
   SEMPER_ASSIGN_OR_RETURN(Material m, id->Read(false));
   SEMPER_RETURN_IF_ERROR(id->Install(m));
+  // gRPC reads the identity through /proc/self/fd: without /proc it would serve no handshake.
+  if (int fd = ::open(FdPath(id->pair_fd_).c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::close(fd);
+  } else {
+    return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                     StrCat("cannot read ", FdPath(id->pair_fd_), " (", std::strerror(errno),
+                            "): the daemon's TLS needs /proc mounted"));
+  }
   return id;
 }
 
@@ -96,7 +139,13 @@ absl::StatusOr<TlsIdentity::Material> TlsIdentity::Read(bool strict) const {
   if (t.cert_file.empty()) return InvalidField("tls.cert_file", "is required unless grpc.plaintext = true");
   if (t.key_file.empty()) return InvalidField("tls.key_file", "is required unless grpc.plaintext = true");
   Material m;
+  SEMPER_RETURN_IF_ERROR(RegularFiles(t));
   SEMPER_ASSIGN_OR_RETURN(std::string cert, ReadSetting("tls.cert_file", t.cert_file));
+  const std::string cert_blocks = CertificateBlocks(cert);
+  if (cert_blocks.empty()) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     StrCat("tls.cert_file ", t.cert_file, " holds no PEM certificate"));
+  }
   SEMPER_ASSIGN_OR_RETURN(std::string key_pem, ReadSetting("tls.key_file", t.key_file));
   SecretData passphrase;
   const bool allow_unencrypted = t.key_passphrase_file.empty();
@@ -122,13 +171,19 @@ absl::StatusOr<TlsIdentity::Material> TlsIdentity::Read(bool strict) const {
   if (chain.ok() && !chain->empty()) {
     auto leaf_key = chain->front().public_key();
     if (!leaf_key.ok() || !leaf_key->Equals(key->public_key())) {
-      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
-                       StrCat("tls.key_file ", t.key_file, " is not the key of the certificate in tls.cert_file ",
-                              t.cert_file));
+      return MakeError(
+          absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
+          StrCat("tls.key_file ", t.key_file, " is not the key of the certificate in tls.cert_file ", t.cert_file));
     }
     if (strict && chain->front().not_after() <= absl::Now()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        StrCat("the certificate in tls.cert_file ", t.cert_file, " has expired"));
+    }
+    // Clients would refuse it until then (a few minutes' clock difference allowed).
+    if (strict && chain->front().not_before() > absl::Now() + absl::Minutes(5)) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
+                       StrCat("the certificate in tls.cert_file ", t.cert_file, " is not valid until ",
+                              absl::FormatTime(absl::RFC3339_sec, chain->front().not_before(), absl::UTCTimeZone())));
     }
     m.chain = *std::move(chain);
   } else if (strict) {
@@ -138,9 +193,14 @@ absl::StatusOr<TlsIdentity::Material> TlsIdentity::Read(bool strict) const {
                      StrCat("tls.cert_file ", t.cert_file, " holds no certificate chain that can be read"));
   }
   SecretData plain = key->ToUnencryptedPemSecret();
-  m.pair = StrCat(cert, "\n", plain.Reveal());
+  m.pair = StrCat(cert_blocks, plain.Reveal());
   if (!t.client_ca_file.empty()) {
-    SEMPER_ASSIGN_OR_RETURN(m.roots, ReadSetting("tls.client_ca_file", t.client_ca_file));
+    SEMPER_ASSIGN_OR_RETURN(std::string roots_pem, ReadSetting("tls.client_ca_file", t.client_ca_file));
+    m.roots = CertificateBlocks(roots_pem);
+    if (m.roots.empty()) {
+      return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                       StrCat("tls.client_ca_file ", t.client_ca_file, " holds no PEM certificate"));
+    }
     auto roots = Certificate::ChainFromPem(m.roots);
     if (roots.ok()) {
       m.root_certs = *std::move(roots);
@@ -175,11 +235,10 @@ absl::Status TlsIdentity::Install(const Material& m) {
 std::shared_ptr<grpc::ServerCredentials> TlsIdentity::Credentials() const {
   absl::MutexLock lock(&mu_);
   using grpc::experimental::FileWatcherCertificateProvider;
-  auto provider =
-      roots_fd_ >= 0
-          ? std::make_shared<FileWatcherCertificateProvider>(FdPath(pair_fd_), FdPath(pair_fd_), FdPath(roots_fd_),
-                                                             kRefreshSeconds)
-          : std::make_shared<FileWatcherCertificateProvider>(FdPath(pair_fd_), FdPath(pair_fd_), kRefreshSeconds);
+  auto provider = roots_fd_ >= 0 ? std::make_shared<FileWatcherCertificateProvider>(FdPath(pair_fd_), FdPath(pair_fd_),
+                                                                                    FdPath(roots_fd_), kRefreshSeconds)
+                                 : std::make_shared<FileWatcherCertificateProvider>(FdPath(pair_fd_), FdPath(pair_fd_),
+                                                                                    kRefreshSeconds);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();
   // Mutual TLS: required, or (without require_client_cert but with a client CA) optional, a

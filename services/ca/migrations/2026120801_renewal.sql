@@ -22,3 +22,8 @@ INSERT INTO renewal_epochs (subscriber_id, epoch, serial)
 SELECT DISTINCT ON (subscriber_id) subscriber_id, 1, serial
 FROM certificates WHERE revocation_reason = 1 AND subscriber_id IS NOT NULL
 ORDER BY subscriber_id, revoked_at DESC;
+-- ... and what they enrolled with a code since their latest compromise is in that epoch.
+UPDATE certificates c SET renewal_epoch = 1
+FROM (SELECT subscriber_id, max(revoked_at) AS at FROM certificates
+      WHERE revocation_reason = 1 AND subscriber_id IS NOT NULL GROUP BY subscriber_id) AS k
+WHERE c.subscriber_id = k.subscriber_id AND c.enrolment_code_sha256 IS NOT NULL AND c.issued_at > k.at;
