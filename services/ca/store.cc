@@ -232,6 +232,19 @@ std::vector<db::PreparedStatement> CaStore::Statements() {
 
 namespace {
 
+// Certificates as stored (columns profile, serial, der), for an answer given again.
+std::vector<IssuedRecord> IssuedRecords(const pqxx::result& rows) {
+  std::vector<IssuedRecord> out;
+  for (const auto& r : rows) {
+    IssuedRecord rec;
+    rec.profile = r["profile"].as<std::string>();
+    rec.certificate.serial_hex = r["serial"].as<std::string>();
+    rec.certificate.der = pqxx::binarystring(r["der"]).str();
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
 // The advisory locks of two keys (SHA-256 of their SPKI, hex), in one order everywhere.
 void LockKeys(pqxx::work& tx, const std::string& a, const std::string& b) {
   tx.exec_prepared("ca_lock_key", std::min(a, b));
@@ -324,13 +337,7 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::En
                                                {{"enrolment code", "answer again", subscriber.id(),
                                                  StrCat("{\"certificates\": [\"", again[0]["serial"].as<std::string>(),
                                                         "\", \"", again[1]["serial"].as<std::string>(), "\"]}")}}));
-        for (const auto& r : again) {
-          IssuedRecord rec;
-          rec.profile = r["profile"].as<std::string>();
-          rec.certificate.serial_hex = r["serial"].as<std::string>();
-          rec.certificate.der = pqxx::binarystring(r["der"]).str();
-          out.second.push_back(std::move(rec));
-        }
+        out.second = IssuedRecords(again);
         out.first = std::move(subscriber);
         return absl::OkStatus();
       }
@@ -447,13 +454,7 @@ absl::StatusOr<std::pair<v1::Subscriber, std::vector<IssuedRecord>>> CaStore::Re
           tx, "ca", "semper-ca",
           {{actor, "renewal answered again", subscriber.id(),
             StrCat("{\"from\": \"", serial, "\", \"certificates\": [\"", serials[0], "\", \"", serials[1], "\"]}")}}));
-      for (const auto& r : before) {
-        IssuedRecord rec;
-        rec.profile = r["profile"].as<std::string>();
-        rec.certificate.serial_hex = r["serial"].as<std::string>();
-        rec.certificate.der = pqxx::binarystring(r["der"]).str();
-        out.second.push_back(std::move(rec));
-      }
+      out.second = IssuedRecords(before);
       out.first = std::move(subscriber);
       return absl::OkStatus();
     }
