@@ -175,9 +175,19 @@ absl::Status RenewCommand::RenewOnce(bool ask) {
   auto stub = v1::CertificationAuthority::NewStub(ChannelAsWallet(c_, c_.server, wallet_, current));
   absl::Status called = FromGrpcStatus(stub->Renew(Ctx().get(), req, &resp));
   if (!called.ok()) {
-    // Refused for good (renewed already, a key refused, the certificate revoked): these keys
-    // will never be certified for this certificate.
-    if (Final(called) && !Held(auth)) discard_pending();
+    if (Final(called) && !Held(auth)) {
+      if (!pending) {
+        // Made by this run and refused for good (renewed already, a key refused, the certificate
+        // revoked): the CA certified nothing for them.
+        discard_pending();
+      } else {
+        // An earlier try with them may have been certified, its answer lost: only the holder knows.
+        std::fprintf(stderr,
+                     "semperctl: the new keys of the unfinished renewal stay in %s (*.key.next): an earlier try "
+                     "with them may have been certified. If it was not, remove them and renewal.pending.\n",
+                     wallet_.c_str());
+      }
+    }
     return called;
   }
 
