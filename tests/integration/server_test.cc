@@ -493,7 +493,17 @@ TEST_F(TlsRotationTest, ANewCertificateIsServedWithoutAFailedCall) {
   const SignerIdentity later = ServerIdentity(absl::Now() + absl::Hours(48), absl::Now() + absl::Hours(24));
   Install(later);  // not valid for a day: clients would refuse it
   EXPECT_THAT(server_->ReloadTls(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  // A leaf in a block gRPC does not read (X509 CERTIFICATE), then a block it reads but cannot
+  // parse: what is checked is what gRPC would be given.
+  {
+    std::string leaf = b.certificate.Pem();
+    leaf = std::regex_replace(leaf, std::regex("(BEGIN|END) CERTIFICATE"), "$1 X509 CERTIFICATE");
+    dir_.Write("odd.pem", leaf + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    std::filesystem::rename(dir_.path() + "/odd.pem", dir_.path() + "/server.pem");
+    EXPECT_THAT(server_->ReloadTls(), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
   // A FIFO in its place is refused at once (reading it would hold the poller, and shutdown).
+  std::filesystem::remove(dir_.path() + "/server.pem");
   ASSERT_EQ(::mkfifo((dir_.path() + "/server.pem.fifo").c_str(), 0600), 0);
   std::filesystem::rename(dir_.path() + "/server.pem.fifo", dir_.path() + "/server.pem");
   const absl::Time before_fifo = absl::Now();

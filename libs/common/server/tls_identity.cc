@@ -167,24 +167,34 @@ absl::StatusOr<TlsIdentity::Material> TlsIdentity::Read(bool strict) const {
   auto key = PrivateKey::FromPem(key_pem, passphrase, allow_unencrypted);
   OPENSSL_cleanse(key_pem.data(), key_pem.size());
   if (!key.ok()) return Annotate(key.status(), "tls.key_file");
-  auto chain = Certificate::ChainFromPem(cert);
-  if (chain.ok() && !chain->empty()) {
-    auto leaf_key = chain->front().public_key();
+  // What gRPC is given (cert_blocks) is what is checked: its first block is the certificate
+  // served, and must be the key's.
+  auto leaf = Certificate::FromPem(cert_blocks.substr(0, cert_blocks.find("-----END CERTIFICATE-----") + 25));
+  if (leaf.ok()) {
+    auto leaf_key = leaf->public_key();
     if (!leaf_key.ok() || !leaf_key->Equals(key->public_key())) {
       return MakeError(
           absl::StatusCode::kFailedPrecondition, v1::WRONG_KEY,
           StrCat("tls.key_file ", t.key_file, " is not the key of the certificate in tls.cert_file ", t.cert_file));
     }
-    if (strict && chain->front().not_after() <= absl::Now()) {
+    if (strict && leaf->not_after() <= absl::Now()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::EXPIRED,
                        StrCat("the certificate in tls.cert_file ", t.cert_file, " has expired"));
     }
     // Clients would refuse it until then (a few minutes' clock difference allowed).
-    if (strict && chain->front().not_before() > absl::Now() + absl::Minutes(5)) {
+    if (strict && leaf->not_before() > absl::Now() + absl::Minutes(5)) {
       return MakeError(absl::StatusCode::kFailedPrecondition, v1::WRONG_STATE,
                        StrCat("the certificate in tls.cert_file ", t.cert_file, " is not valid until ",
-                              absl::FormatTime(absl::RFC3339_sec, chain->front().not_before(), absl::UTCTimeZone())));
+                              absl::FormatTime(absl::RFC3339_sec, leaf->not_before(), absl::UTCTimeZone())));
     }
+  } else if (strict) {
+    return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
+                     StrCat("the first certificate in tls.cert_file ", t.cert_file, " cannot be read"));
+  }
+  // Every block of it, for the expiry watch (a replacement must be readable whole; at the start,
+  // gRPC is given what it can read of such a file, and its expiry is not watched).
+  auto chain = Certificate::ChainFromPem(cert_blocks);
+  if (chain.ok() && !chain->empty()) {
     m.chain = *std::move(chain);
   } else if (strict) {
     // At the start gRPC is given what it can read of such a file (and its expiry is not watched);
@@ -195,12 +205,8 @@ absl::StatusOr<TlsIdentity::Material> TlsIdentity::Read(bool strict) const {
   SecretData plain = key->ToUnencryptedPemSecret();
   m.pair = StrCat(cert_blocks, plain.Reveal());
   if (!t.client_ca_file.empty()) {
-    SEMPER_ASSIGN_OR_RETURN(std::string roots_pem, ReadSetting("tls.client_ca_file", t.client_ca_file));
-    m.roots = CertificateBlocks(roots_pem);
-    if (m.roots.empty()) {
-      return MakeError(absl::StatusCode::kInvalidArgument, v1::MALFORMED_INPUT,
-                       StrCat("tls.client_ca_file ", t.client_ca_file, " holds no PEM certificate"));
-    }
+    // As it is (roots may be TRUSTED CERTIFICATE blocks, which gRPC reads too).
+    SEMPER_ASSIGN_OR_RETURN(m.roots, ReadSetting("tls.client_ca_file", t.client_ca_file));
     auto roots = Certificate::ChainFromPem(m.roots);
     if (roots.ok()) {
       m.root_certs = *std::move(roots);

@@ -18,12 +18,15 @@ CREATE TABLE renewal_epochs (
   changed_at    timestamptz NOT NULL DEFAULT now()
 );
 -- Compromises from before this migration count: those subscribers renew after a new enrolment.
+-- When a compromise was reported: the status change that made the reason keyCompromise (a hold or
+-- a supersession turned keyCompromise keeps its revocation time).
 INSERT INTO renewal_epochs (subscriber_id, epoch, serial)
 SELECT DISTINCT ON (subscriber_id) subscriber_id, 1, serial
 FROM certificates WHERE revocation_reason = 1 AND subscriber_id IS NOT NULL
-ORDER BY subscriber_id, revoked_at DESC;
--- ... and what they enrolled with a code since their latest compromise is in that epoch.
+ORDER BY subscriber_id, coalesce(status_changed_at, revoked_at) DESC;
+-- ... and their certificates issued since their latest compromise (every subscriber certificate
+-- before this migration came from an enrolment) are in that epoch.
 UPDATE certificates c SET renewal_epoch = 1
-FROM (SELECT subscriber_id, max(revoked_at) AS at FROM certificates
+FROM (SELECT subscriber_id, max(coalesce(status_changed_at, revoked_at)) AS at FROM certificates
       WHERE revocation_reason = 1 AND subscriber_id IS NOT NULL GROUP BY subscriber_id) AS k
-WHERE c.subscriber_id = k.subscriber_id AND c.enrolment_code_sha256 IS NOT NULL AND c.issued_at > k.at;
+WHERE c.subscriber_id = k.subscriber_id AND c.issuer = 'ca' AND c.issued_at > k.at;
