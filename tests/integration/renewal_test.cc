@@ -117,6 +117,16 @@ class RenewalTest : public ::semper::testing::PostgresTest {
     EXPECT_TRUE(gate || handler) << s;
     return gate || handler;
   }
+  // A new enrolment code for subscriber `id` (as the administrator), and an enrolment with it.
+  absl::StatusOr<Suite::Subscriber> EnrolAgain(const std::string& id) {
+    v1::IssueEnrolmentCodeRequest req;
+    req.set_subscriber_id(id);
+    v1::RegisterSubscriberResponse code;
+    grpc::ClientContext ctx;
+    if (grpc::Status s = Admin()->IssueEnrolmentCode(&ctx, req, &code); !s.ok()) return FromGrpcStatus(s);
+    SEMPER_ASSIGN_OR_RETURN(auto enrolment, suite_->NewEnrolment(code.enrolment_code()));
+    return suite_->Complete(enrolment);
+  }
   std::string SubscriberCertificates() {
     return Count("SELECT count(*) FROM ca.certificates WHERE subscriber_id IS NOT NULL");
   }
@@ -297,16 +307,7 @@ TEST_F(RenewalTest, HoldsSuspensionsAndKeyCompromiseStopRenewal) {
   ASSERT_THAT(Renew(As(*carol).get(), thief.request, &stolen), IsOk());
   EXPECT_EQ(ReasonOf(Renew(As(*carol).get(), Fresh().request)), v1::ALREADY_USED);
   // A second lineage: Carol enrols again with a new code (B1), before the compromise is known.
-  v1::IssueEnrolmentCodeRequest more;
-  more.set_subscriber_id(carol_id);
-  v1::RegisterSubscriberResponse code;
-  {
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(Admin()->IssueEnrolmentCode(&ctx, more, &code).ok());
-  }
-  auto b = suite_->NewEnrolment(code.enrolment_code());
-  ASSERT_THAT(b.status(), IsOk());
-  auto b1 = suite_->Complete(*b);
+  auto b1 = EnrolAgain(carol_id);
   ASSERT_THAT(b1.status(), IsOk());
 
   ASSERT_THAT(Revoke(a1, v1::REVOCATION_REASON_KEY_COMPROMISE), IsOk());
@@ -323,13 +324,7 @@ TEST_F(RenewalTest, HoldsSuspensionsAndKeyCompromiseStopRenewal) {
   auto closed = Renew(As(*b1).get(), Fresh().request);
   EXPECT_EQ(ReasonOf(closed), v1::CERTIFICATE_REVOKED) << closed;
   EXPECT_THAT(std::string(closed.message()), HasSubstr("new code"));
-  {
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(Admin()->IssueEnrolmentCode(&ctx, more, &code).ok());
-  }
-  auto c = suite_->NewEnrolment(code.enrolment_code());
-  ASSERT_THAT(c.status(), IsOk());
-  auto c1 = suite_->Complete(*c);
+  auto c1 = EnrolAgain(carol_id);
   ASSERT_THAT(c1.status(), IsOk());
   // B1 was issued before the compromise (and might be in the thief's copy of her wallet): it does
   // not renew, though an enrolment came after.

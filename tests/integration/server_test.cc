@@ -248,6 +248,21 @@ TEST_F(PlaintextServerTest, ShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   EXPECT_FALSE(stub_->WhoAmI(&ctx, {}, &resp).ok());
 }
 
+// The Echo service on mutual TLS with server.pem, server.key (its passphrase in server.pass) and
+// clients-ca.pem of `dir`.
+ServerOptions EchoTlsOptions(const TempDir& dir) {
+  ServerOptions o;
+  o.name = "semper-test";
+  o.access = ::semper::testing::EchoAccessPolicy();
+  o.http_listen = "";
+  o.tls.cert_file = dir.path() + "/server.pem";
+  o.tls.key_file = dir.path() + "/server.key";
+  o.tls.key_passphrase_file = dir.path() + "/server.pass";
+  o.tls.client_ca_file = dir.path() + "/clients-ca.pem";
+  o.logger = QuietLogger();
+  return o;
+}
+
 class MutualTlsServerTest : public ::testing::Test {
  protected:
   MutualTlsServerTest() : pki_(KeyType::kEcP256, "Mtls") {}
@@ -265,15 +280,7 @@ class MutualTlsServerTest : public ::testing::Test {
     dir_.Write("server.pass", "server key passphrase\n");
     dir_.Write("clients-ca.pem", pki_.RootPem());
 
-    ServerOptions o;
-    o.name = "semper-test";
-    o.access = ::semper::testing::EchoAccessPolicy();
-    o.http_listen = "";
-    o.tls.cert_file = dir_.path() + "/server.pem";
-    o.tls.key_file = dir_.path() + "/server.key";
-    o.tls.key_passphrase_file = dir_.path() + "/server.pass";
-    o.tls.client_ca_file = dir_.path() + "/clients-ca.pem";
-    o.logger = QuietLogger();
+    ServerOptions o = EchoTlsOptions(dir_);
     auto server = Server::Start(o, {&echo_});
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
@@ -377,16 +384,8 @@ class TlsRotationTest : public ::testing::Test {
     Install(first);
     dir_.Write("server.pass", "server key passphrase\n");
     dir_.Write("clients-ca.pem", pki_.RootPem());
-    ServerOptions o;
-    o.name = "semper-test";
-    o.access = ::semper::testing::EchoAccessPolicy();
-    o.http_listen = "";
+    ServerOptions o = EchoTlsOptions(dir_);
     o.readiness_interval = absl::Milliseconds(100);
-    o.tls.cert_file = dir_.path() + "/server.pem";
-    o.tls.key_file = dir_.path() + "/server.key";
-    o.tls.key_passphrase_file = dir_.path() + "/server.pass";
-    o.tls.client_ca_file = dir_.path() + "/clients-ca.pem";
-    o.logger = QuietLogger();
     auto server = Server::Start(o, {&echo_});
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);

@@ -298,10 +298,10 @@ absl::Status Server::ReloadTls() {
         .With("action", "still serving the previous certificate; fix the files (they are read again when they change)");
     return reloaded;
   }
-  std::vector<UsedCertificate> now;
-  for (const Certificate& c : tls_->chain()) now.push_back({"tls.cert_file", c});
-  for (const Certificate& c : tls_->roots()) now.push_back({"tls.client_ca_file", c});
   const std::vector<Certificate> chain = tls_->chain();
+  std::vector<UsedCertificate> now;
+  for (const Certificate& c : chain) now.push_back({"tls.cert_file", c});
+  for (const Certificate& c : tls_->roots()) now.push_back({"tls.client_ca_file", c});
   ReplaceUsedCertificates({"tls.cert_file", "tls.client_ca_file"}, std::move(now));
   LogEvent(options_.logger, spdlog::level::info, "tls_reloaded")
       .With("subject", chain.empty() ? "" : chain.front().Subject())
